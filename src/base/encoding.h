@@ -1,0 +1,40 @@
+// Byte and time encodings shared by every module: hex, base64 (standard and URL-safe), HTTP
+// dates (RFC 9110 IMF-fixdate) and RFC 3339 timestamps. All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace tieup {
+
+// Lower-case hex.
+std::string HexEncode(std::string_view bytes);
+// Accepts upper or lower case; fails on odd length or a non-hex character.
+Result<std::string> HexDecode(std::string_view hex);
+
+// RFC 4648 base64 with padding ("+/").
+std::string Base64Encode(std::string_view bytes);
+// Accepts padded input, and unpadded input whose length allows it.
+Result<std::string> Base64Decode(std::string_view text);
+// RFC 4648 section 5 ("-_"), without padding.
+std::string Base64UrlEncode(std::string_view bytes);
+Result<std::string> Base64UrlDecode(std::string_view text);
+
+// "Sun, 06 Nov 1994 08:49:37 GMT" for seconds since the Unix epoch.
+std::string FormatHttpDate(int64_t unix_seconds);
+// Parses IMF-fixdate only (what tieup sends; RFC 9110 lets a recipient refuse the obsolete
+// forms for conditional requests, which then are treated as absent).
+Result<int64_t> ParseHttpDate(std::string_view text);
+
+// "2026-11-24T08:49:37Z" (UTC, second precision).
+std::string FormatRfc3339(int64_t unix_seconds);
+// Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)"; returns seconds since the epoch.
+Result<int64_t> ParseRfc3339(std::string_view text);
+
+// Days since 1970-01-01 for a proleptic Gregorian date (no validation beyond ranges).
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+
+}  // namespace tieup

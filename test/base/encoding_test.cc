@@ -1,0 +1,52 @@
+#include "base/encoding.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace tieup {
+namespace {
+
+using ::tieup::testing::StatusIs;
+
+TEST(EncodingTest, HexRoundTripAndRejects) {
+  EXPECT_EQ(HexEncode(std::string("\x00\xff\x10", 3)), "00ff10");
+  EXPECT_EQ(*HexDecode("00FF10"), std::string("\x00\xff\x10", 3));
+  EXPECT_THAT(HexDecode("abc"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(HexDecode("zz"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(EncodingTest, Base64MatchesRfc4648Vectors) {
+  const char* plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char* enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(Base64Encode(plain[i]), enc[i]);
+    EXPECT_EQ(*Base64Decode(enc[i]), plain[i]);
+  }
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(*Base64UrlDecode("-_8"), "\xfb\xff");
+  EXPECT_THAT(Base64Decode("Zm9v!"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Base64Decode("Zm9vY"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Base64Decode("Zh=="), StatusIs(StatusCode::kInvalidArgument));  // stray bits
+}
+
+TEST(EncodingTest, HttpDateRoundTrip) {
+  EXPECT_EQ(FormatHttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(*ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(FormatHttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_THAT(ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseHttpDate("Sun, 06 Foo 1994 08:49:37 GMT"),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(EncodingTest, Rfc3339RoundTripAndZones) {
+  EXPECT_EQ(FormatRfc3339(1795510177), "2026-11-24T08:49:37Z");
+  EXPECT_EQ(*ParseRfc3339("2026-11-24T08:49:37Z"), 1795510177);
+  EXPECT_EQ(*ParseRfc3339("2026-11-24T09:49:37.25+01:00"), 1795510177);
+  EXPECT_THAT(ParseRfc3339("2026-11-24 08:49:37"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseRfc3339("2026-13-24T08:49:37Z"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tieup

@@ -1,0 +1,63 @@
+#include "base/env.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace tieup {
+namespace {
+
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+class EnvTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+};
+
+TEST_F(EnvTest, WriteFileAtomicReplacesWholeAndSetsMode) {
+  const std::string p = dir_.Sub("a/b/key");
+  ASSERT_THAT(CreateDirs(*env_, DirName(p)), IsOk());
+  ASSERT_THAT(WriteFileAtomic(*env_, p, "one", 0600), IsOk());
+  ASSERT_THAT(WriteFileAtomic(*env_, p, "two", 0600), IsOk());
+  EXPECT_EQ(*env_->ReadFile(p), "two");
+  EXPECT_EQ(*env_->GetPermissions(p), 0600u);
+  EXPECT_FALSE(env_->FileExists(p + ".tmp"));
+}
+
+TEST_F(EnvTest, ReadPrefixStopsAtLimit) {
+  const std::string p = dir_.Sub("f");
+  ASSERT_THAT(WriteFileAtomic(*env_, p, std::string(100000, 'x')), IsOk());
+  EXPECT_EQ(env_->ReadFilePrefix(p, 10)->size(), 10u);
+  EXPECT_EQ(*env_->FileSize(p), 100000u);
+}
+
+TEST_F(EnvTest, ListDirIsSortedAndRemoveTreeClears) {
+  ASSERT_THAT(CreateDirs(*env_, dir_.Sub("t/sub")), IsOk());
+  ASSERT_THAT(WriteFileAtomic(*env_, dir_.Sub("t/b"), "1"), IsOk());
+  ASSERT_THAT(WriteFileAtomic(*env_, dir_.Sub("t/a"), "1"), IsOk());
+  auto list = env_->ListDir(dir_.Sub("t"));
+  ASSERT_THAT(list, IsOk());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].name, "a");
+  EXPECT_TRUE((*list)[2].is_dir);
+  ASSERT_THAT(RemoveTree(*env_, dir_.Sub("t")), IsOk());
+  EXPECT_FALSE(env_->FileExists(dir_.Sub("t")));
+}
+
+TEST_F(EnvTest, MissingFileIsNotFoundWithPath) {
+  EXPECT_THAT(env_->ReadFile(dir_.Sub("nope")),
+              StatusIs(StatusCode::kNotFound, ::testing::HasSubstr("nope")));
+}
+
+TEST(PathTest, JoinAndDirName) {
+  EXPECT_EQ(JoinPath("a/", "/b"), "a/b");
+  EXPECT_EQ(DirName("a/b/c"), "a/b");
+  EXPECT_EQ(DirName("c"), ".");
+  EXPECT_EQ(DirName("/c"), "/");
+}
+
+}  // namespace
+}  // namespace tieup
