@@ -1,0 +1,82 @@
+// The SQL store interface. SQLite (the embedded default, WAL mode) implements it here; a
+// PostgreSQL backend can implement the same interface for main's central stores.
+//
+// SQL text uses `?` placeholders; values are bound, never spliced into the text.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+
+namespace tieup {
+
+// NULL, an integer, a real or text/blob bytes.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+// One result row. Accessors return a default (0, "") for NULL or a different type.
+class SqlRow {
+ public:
+  explicit SqlRow(std::vector<SqlValue> values) : values_(std::move(values)) {}
+  size_t size() const { return values_.size(); }
+  bool IsNull(size_t i) const { return std::holds_alternative<std::monostate>(values_.at(i)); }
+  int64_t Int(size_t i) const;
+  double Real(size_t i) const;
+  std::string Text(size_t i) const;
+
+ private:
+  std::vector<SqlValue> values_;
+};
+
+// A connection. Thread-safe: calls are serialised; a Transaction holds the connection for its
+// whole callback, so other threads wait rather than interleave.
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // Runs one statement (or, with no params, several separated by ';').
+  virtual Status Exec(std::string_view sql, const std::vector<SqlValue>& params = {}) = 0;
+  // Runs a query and returns all its rows.
+  virtual Result<std::vector<SqlRow>> Query(std::string_view sql,
+                                            const std::vector<SqlValue>& params = {}) = 0;
+  // The rowid of the last INSERT on this connection.
+  virtual int64_t LastInsertId() = 0;
+  // Rows changed by the last statement.
+  virtual int64_t ChangedRows() = 0;
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; any non-OK Status (or exception) from
+  // `body` rolls back. Nested calls run inside the outer transaction.
+  virtual Status Transaction(const std::function<Status(Database&)>& body) = 0;
+  // "sqlite" or "postgres".
+  virtual std::string_view Backend() const = 0;
+};
+
+struct SqliteOptions {
+  bool read_only = false;
+  int busy_timeout_ms = 5000;
+  // FULL: every commit survives power loss (orders, ledgers). NORMAL is faster in WAL mode
+  // but may lose the last commits on power loss (never corrupts).
+  bool synchronous_full = true;
+};
+
+// Opens (creating when missing) the SQLite database at `path` in WAL mode with foreign keys on.
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                             const SqliteOptions& options = {});
+
+// One schema step. Steps are applied in order of `version`, each in its own transaction, and
+// recorded in the table `schema_migrations` with the component name.
+struct Migration {
+  int version;
+  std::string sql;
+};
+
+// Brings `component`'s schema (e.g. "content", "users") up to the newest version in
+// `migrations`. Refuses a database whose recorded version is newer than any known step (a
+// downgrade of the binary) with a message saying so.
+Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations);
+
+}  // namespace tieup
