@@ -1,0 +1,306 @@
+#include "site/config.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace tieup {
+namespace {
+
+Status BadConfig(const std::string& file, std::string_view key, std::string_view what) {
+  return Status::InvalidArgument(file + ": '" + std::string(key) + "' " + std::string(what));
+}
+
+// Refuses keys the table does not know, so a typo is caught instead of silently ignored.
+Status CheckKeys(const std::string& file, const toml::table& table, std::string_view section,
+                 const std::set<std::string>& known) {
+  for (const auto& [k, v] : table) {
+    std::string key(k.str());
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+      return Status::InvalidArgument(file + ": unknown key '" + key + "' in " +
+                                     std::string(section) + " (known keys: " + list + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status Get(const std::string& file, const toml::table& t, std::string_view section,
+           std::string_view key, T* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  std::string full = std::string(section) + "." + std::string(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!n->is_string()) return BadConfig(file, full, "must be a string in quotes");
+    *out = n->as_string()->get();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!n->is_boolean()) return BadConfig(file, full, "must be true or false");
+    *out = n->as_boolean()->get();
+  } else {
+    if (!n->is_integer()) return BadConfig(file, full, "must be a whole number");
+    int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+      return BadConfig(file, full, "is out of range");
+    }
+    *out = static_cast<T>(v);
+  }
+  return Status::Ok();
+}
+
+Status GetAddress(const std::string& file, const toml::table& t, std::string_view section,
+                  std::string_view key, HostPort* out) {
+  std::string text;
+  RETURN_IF_ERROR(Get(file, t, section, key, &text));
+  if (text.empty()) return Status::Ok();
+  auto hp = ParseHostPort(text);
+  if (!hp.ok())
+    return hp.status().Annotate(file + ": '" + std::string(section) + "." + std::string(key) + "'");
+  *out = *hp;
+  return Status::Ok();
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string_view SiteRoleName(SiteRole role) {
+  return role == SiteRole::kMain ? "main" : "partner";
+}
+
+std::string HostPort::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<HostPort> ParseHostPort(std::string_view text) {
+  const std::string hint = " (write host:port, e.g. 127.0.0.1:8080 or [::1]:8080)";
+  HostPort hp;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status::InvalidArgument("address '" + std::string(text) + "' is malformed" + hint);
+    }
+    hp.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return Status::InvalidArgument("address '" + std::string(text) + "' has no port" + hint);
+    }
+    hp.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535 ||
+      port_text.empty()) {
+    return Status::InvalidArgument("address '" + std::string(text) + "' has a bad port" + hint);
+  }
+  hp.port = static_cast<uint16_t>(port);
+  return hp;
+}
+
+bool IsValidSiteId(std::string_view id) {
+  if (id.empty() || id.size() > 63 || id.front() == '-') return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
+  SitePaths paths(site_dir);
+  const std::string file = paths.config();
+  auto text = env.ReadFile(file);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("'" + site_dir +
+                              "' is not a tieup site (no site.toml): create one with "
+                              "'tieup main init' or 'tieup partner init'");
+    }
+    return text.status();
+  }
+  toml::table root;
+  try {
+    root = toml::parse(*text, file);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(e.description()));
+  }
+  RETURN_IF_ERROR(
+      CheckKeys(file, root, "the top level", {"site", "http", "content", "partner", "variables"}));
+  SiteConfig c;
+  auto section = [&](std::string_view name) -> const toml::table* {
+    const toml::node* n = root.get(name);
+    return n ? n->as_table() : nullptr;
+  };
+  for (std::string_view name : {"site", "http", "content", "partner", "variables"}) {
+    const toml::node* n = root.get(name);
+    if (n != nullptr && !n->is_table()) {
+      return Status::InvalidArgument(file + ": '" + std::string(name) + "' must be a [" +
+                                     std::string(name) + "] table");
+    }
+  }
+  const toml::table* site = section("site");
+  if (site == nullptr) return Status::InvalidArgument(file + ": the [site] table is missing");
+  RETURN_IF_ERROR(
+      CheckKeys(file, *site, "[site]", {"role", "id", "name", "region", "public", "sync"}));
+  std::string role;
+  RETURN_IF_ERROR(Get(file, *site, "site", "role", &role));
+  if (role == "main") {
+    c.role = SiteRole::kMain;
+  } else if (role == "partner") {
+    c.role = SiteRole::kPartner;
+  } else {
+    return BadConfig(file, "site.role", "must be \"main\" or \"partner\"");
+  }
+  RETURN_IF_ERROR(Get(file, *site, "site", "id", &c.id));
+  if (!IsValidSiteId(c.id)) {
+    return BadConfig(file, "site.id",
+                     "must be 1-63 lower-case letters, digits or '-' (e.g. \"shop-a\")");
+  }
+  RETURN_IF_ERROR(Get(file, *site, "site", "name", &c.name));
+  RETURN_IF_ERROR(Get(file, *site, "site", "region", &c.region));
+  RETURN_IF_ERROR(GetAddress(file, *site, "site", "public", &c.public_address));
+  RETURN_IF_ERROR(GetAddress(file, *site, "site", "sync", &c.sync_address));
+
+  if (const toml::table* http = section("http")) {
+    RETURN_IF_ERROR(
+        CheckKeys(file, *http, "[http]",
+                  {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms"}));
+    RETURN_IF_ERROR(Get(file, *http, "http", "threads", &c.http_threads));
+    RETURN_IF_ERROR(Get(file, *http, "http", "max_body_bytes", &c.max_body_bytes));
+    RETURN_IF_ERROR(Get(file, *http, "http", "header_timeout_ms", &c.header_timeout_ms));
+    RETURN_IF_ERROR(Get(file, *http, "http", "idle_timeout_ms", &c.idle_timeout_ms));
+    if (c.header_timeout_ms < 100)
+      return BadConfig(file, "http.header_timeout_ms", "must be >= 100");
+  }
+  if (const toml::table* content = section("content")) {
+    RETURN_IF_ERROR(CheckKeys(file, *content, "[content]", {"keep_releases", "authoring_dir"}));
+    RETURN_IF_ERROR(Get(file, *content, "content", "keep_releases", &c.keep_releases));
+    RETURN_IF_ERROR(Get(file, *content, "content", "authoring_dir", &c.authoring_dir));
+    if (c.keep_releases < 2) {
+      return BadConfig(file, "content.keep_releases", "must be at least 2 (rollback needs one)");
+    }
+  }
+  if (const toml::table* partner = section("partner")) {
+    RETURN_IF_ERROR(
+        CheckKeys(file, *partner, "[partner]", {"emergency_edit", "approval", "main_sync_url"}));
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "emergency_edit", &c.emergency_edit));
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "approval", &c.approval));
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "main_sync_url", &c.main_sync_url));
+    if (c.approval != "auto" && c.approval != "manager") {
+      return BadConfig(file, "partner.approval", "must be \"auto\" or \"manager\"");
+    }
+  }
+  if (const toml::table* vars = section("variables")) {
+    for (const auto& [k, v] : *vars) {
+      if (!v.is_string()) {
+        return BadConfig(file, "variables." + std::string(k.str()), "must be a string");
+      }
+      c.variables[std::string(k.str())] = v.as_string()->get();
+    }
+  }
+  return c;
+}
+
+Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c) {
+  std::string out;
+  out += "# tieup site configuration. Edit, then restart the daemon.\n\n";
+  out += "[site]\n";
+  out += "role = " + Quote(SiteRoleName(c.role)) + "  # \"main\" or \"partner\"\n";
+  out += "id = " + Quote(c.id) + "\n";
+  out += "name = " + Quote(c.name) + "\n";
+  out += "region = " + Quote(c.region) + "\n";
+  out += "public = " + Quote(c.public_address.ToString()) + "  # HTTP for browsers\n";
+  out += "sync = " + Quote(c.sync_address.ToString()) +
+         "  # HTTPS with mutual TLS, main <-> partner only\n\n";
+  out += "[http]\n";
+  out += "threads = " + std::to_string(c.http_threads) + "  # 0: one per core\n";
+  out += "max_body_bytes = " + std::to_string(c.max_body_bytes) + "\n";
+  out += "header_timeout_ms = " + std::to_string(c.header_timeout_ms) + "\n";
+  out += "idle_timeout_ms = " + std::to_string(c.idle_timeout_ms) + "\n\n";
+  out += "[content]\n";
+  out += "keep_releases = " + std::to_string(c.keep_releases) + "  # for rollback\n";
+  out += "authoring_dir = " + Quote(c.authoring_dir) + "  # main: pages, layouts, assets\n";
+  if (c.role == SiteRole::kPartner) {
+    out += "\n[partner]\n";
+    out += "emergency_edit = " + std::string(c.emergency_edit ? "true" : "false") +
+           "  # may this site's manager edit tie-up pages?\n";
+    out += "approval = " + Quote(c.approval) + "  # \"auto\" or \"manager\"\n";
+    out += "main_sync_url = " + Quote(c.main_sync_url) + "\n";
+  }
+  if (!c.variables.empty()) {
+    out += "\n[variables]\n";
+    for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";
+  }
+  return WriteFileAtomic(env, SitePaths(site_dir).config(), out);
+}
+
+Result<SiteLock> SiteLock::Acquire(const std::string& site_dir, int timeout_ms) {
+  const std::string path = SitePaths(site_dir).lock();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::IOError("cannot open lock file '" + path + "': " + std::strerror(errno));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      ::close(fd);
+      return Status::IOError("cannot lock '" + path + "': " + std::strerror(errno));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd);
+      return Status::Unavailable("site '" + site_dir +
+                                 "' is busy (another tieup command or an update holds its lock); "
+                                 "try again in a moment");
+    }
+    // Process coordination, not test timing: a short poll is the portable way with flock.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return SiteLock(fd);
+}
+
+SiteLock::~SiteLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+}  // namespace tieup

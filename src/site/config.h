@@ -1,0 +1,97 @@
+// A site's configuration (SITE_DIR/site.toml) and data directory layout.
+//
+// The site module sits just below console/main_site/partner_site: it holds what both daemons
+// and the command line share (configuration, the directory lock, serving glue). DESIGN.md's
+// layout has no such folder; it exists so main_site and partner_site do not depend on each
+// other.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace tieup {
+
+enum class SiteRole { kMain, kPartner };
+std::string_view SiteRoleName(SiteRole role);
+
+// "host:port". Port 0 asks the system for a free port (tests).
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+// Parses "127.0.0.1:8080", "[::1]:8080" or "localhost:0"; the message says what to write.
+Result<HostPort> ParseHostPort(std::string_view text);
+
+// True iff `id` is a valid site id: 1 to 63 of [a-z0-9-], starting with a letter or digit.
+bool IsValidSiteId(std::string_view id);
+
+struct SiteConfig {
+  SiteRole role = SiteRole::kPartner;
+  std::string id;      // "main" for the main site; the partner id for a partner
+  std::string name;    // shown to people
+  std::string region;  // a partner's region, a template variable
+  HostPort public_address{"127.0.0.1", 8080};
+  HostPort sync_address{"127.0.0.1", 9443};
+
+  // [http]
+  int http_threads = 0;  // 0: one per core
+  uint64_t max_body_bytes = 1 << 20;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 30000;
+
+  // [content]
+  int keep_releases = 5;
+  std::string authoring_dir = "authoring";  // main: relative to SITE_DIR unless absolute
+
+  // [partner]
+  bool emergency_edit = false;    // may the partner manager edit tie-up pages?
+  std::string approval = "auto";  // "auto" or "manager"
+  std::string main_sync_url;      // empty until enrolled
+
+  // [variables]: extra template variables for this site's pages.
+  std::map<std::string, std::string> variables;
+};
+
+// Reads and validates SITE_DIR/site.toml. Unknown keys, wrong types and bad values are refused
+// with the file, the key and what to write instead.
+Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir);
+
+// Writes SITE_DIR/site.toml atomically (comments explain each setting).
+Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& config);
+
+// Paths inside SITE_DIR.
+struct SitePaths {
+  explicit SitePaths(std::string dir) : site_dir(std::move(dir)) {}
+  std::string site_dir;
+  std::string config() const { return site_dir + "/site.toml"; }
+  std::string database() const { return site_dir + "/tieup.db"; }
+  std::string keys() const { return site_dir + "/keys"; }
+  std::string logs() const { return site_dir + "/logs"; }
+  std::string ledger() const { return site_dir + "/ledger"; }
+  std::string lock() const { return site_dir + "/.lock"; }
+};
+
+// An exclusive advisory lock on SITE_DIR/.lock (flock), held while the object lives. The daemon
+// and the command line take it around every change to the content store, so a `page put` and
+// an incoming update never interleave. (Outside Env on purpose: it coordinates processes, not
+// storage, and has no meaning in an in-memory file system.)
+class SiteLock {
+ public:
+  // Waits up to `timeout_ms` for the lock; Unavailable with a clear message after that.
+  static Result<SiteLock> Acquire(const std::string& site_dir, int timeout_ms = 10000);
+  SiteLock(SiteLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  SiteLock& operator=(SiteLock&&) = delete;
+  ~SiteLock();
+
+ private:
+  explicit SiteLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace tieup

@@ -1,0 +1,104 @@
+#include "site/config.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace tieup {
+namespace {
+
+using ::testing::HasSubstr;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+class SiteConfigTest : public ::testing::Test {
+ protected:
+  Status WriteConfig(const std::string& text) {
+    return WriteFileAtomic(*env_, dir_.Sub("site.toml"), text);
+  }
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+};
+
+TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
+  SiteConfig c;
+  c.role = SiteRole::kPartner;
+  c.id = "shop-a";
+  c.name = "Shop \"A\"";
+  c.region = "Kansai";
+  c.public_address = {"127.0.0.1", 0};
+  c.sync_address = {"::1", 9444};
+  c.approval = "manager";
+  c.emergency_edit = true;
+  c.variables["phone"] = "06-1234";
+  ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
+  auto loaded = LoadSiteConfig(*env_, dir_.path());
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_EQ(loaded->id, "shop-a");
+  EXPECT_EQ(loaded->name, "Shop \"A\"");
+  EXPECT_EQ(loaded->sync_address.ToString(), "[::1]:9444");
+  EXPECT_EQ(loaded->approval, "manager");
+  EXPECT_TRUE(loaded->emergency_edit);
+  EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
+}
+
+TEST_F(SiteConfigTest, MissingFileSaysHowToCreateASite) {
+  EXPECT_THAT(LoadSiteConfig(*env_, dir_.path()),
+              StatusIs(StatusCode::kNotFound, HasSubstr("tieup partner init")));
+}
+
+TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"[site]\nrole = \"main\"\nid = \"main\"\npubilc = \"x\"\n", "unknown key 'pubilc'"},
+      {"[site]\nrole = \"boss\"\nid = \"main\"\n", "site.role"},
+      {"[site]\nrole = \"main\"\nid = \"Main Site\"\n", "site.id"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\npublic = \"127.0.0.1\"\n", "has no port"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\npublic = \"127.0.0.1:99999\"\n", "bad port"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[http]\nthreads = \"two\"\n", "whole number"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[content]\nkeep_releases = 1\n", "rollback"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\napproval = \"later\"\n", "approval"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[variables]\nx = 3\n", "variables.x"},
+      {"[site\nrole = \"main\"\n", "site.toml:1"},
+      {"[http]\nthreads = 2\n", "[site] table is missing"},
+      {"site = 3\n", "must be a [site] table"},
+  };
+  for (const Case& c : cases) {
+    ASSERT_THAT(WriteConfig(c.text), IsOk());
+    EXPECT_THAT(LoadSiteConfig(*env_, dir_.path()),
+                StatusIs(StatusCode::kInvalidArgument, HasSubstr(c.want)))
+        << c.text;
+  }
+}
+
+TEST(HostPortTest, ParsesAndRefuses) {
+  EXPECT_EQ(ParseHostPort("localhost:0")->port, 0);
+  EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
+  EXPECT_THAT(ParseHostPort(":80"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseHostPort("a:b"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseHostPort("[::1]80"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(SiteIdTest, Validates) {
+  EXPECT_TRUE(IsValidSiteId("shop-a"));
+  EXPECT_FALSE(IsValidSiteId("-a"));
+  EXPECT_FALSE(IsValidSiteId("Shop"));
+  EXPECT_FALSE(IsValidSiteId("a/b"));
+  EXPECT_FALSE(IsValidSiteId(std::string(64, 'a')));
+}
+
+TEST(SiteLockTest, SecondHolderWaitsThenGivesUp) {
+  TempDir dir;
+  auto first = SiteLock::Acquire(dir.path());
+  ASSERT_THAT(first, IsOk());
+  // flock locks belong to the open file description, so a second open in this process
+  // conflicts just as another process would.
+  EXPECT_THAT(SiteLock::Acquire(dir.path(), 100),
+              StatusIs(StatusCode::kUnavailable, HasSubstr("busy")));
+}
+
+}  // namespace
+}  // namespace tieup
