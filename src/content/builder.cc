@@ -1,0 +1,380 @@
+#include "content/builder.h"
+
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm-extension_api.h>
+#include <cmark-gfm.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <kainjow/mustache.hpp>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "content/gzip_variant.h"
+
+namespace tieup::content {
+namespace {
+
+namespace mustache = kainjow::mustache;
+
+enum class SourceKind { kMarkdown, kHtml, kCopy };
+
+struct Source {
+  std::string file;   // the file to read
+  std::string label;  // how errors name it ("pages/about.md" or "overrides: pages/about.md")
+  SourceKind kind;
+};
+
+struct FrontMatter {
+  std::string title;
+  std::optional<std::string> layout;
+  UpdateMethod method = UpdateMethod::kStaged;
+  std::string link_url;
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Extension(std::string_view path) {
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return {};
+  return path.substr(dot + 1);
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Every regular file below `dir`, as paths relative to it, sorted.
+Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& rel,
+                          std::vector<std::string>& out) {
+  ASSIGN_OR_RETURN(auto entries, env.ListDir(rel.empty() ? dir : JoinPath(dir, rel)));
+  for (const FileInfo& e : entries) {
+    std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+    if (e.is_dir) {
+      RETURN_IF_ERROR(ListFilesRecursive(env, dir, child, out));
+    } else {
+      out.push_back(child);
+    }
+  }
+  return Status::Ok();
+}
+
+// Adds the sources and layouts of one directory (the authoring one, or the overrides). Within
+// one directory two files for one path are an error; `replace` lets this directory's files
+// replace earlier ones.
+Status CollectSources(Env& env, const std::string& root, std::string_view label_prefix,
+                      std::map<std::string, Source>& sources,
+                      std::map<std::string, Source>& layouts) {
+  std::map<std::string, std::string> mine;  // output path -> label, within this directory
+  auto add = [&](const std::string& url_path, Source src) -> Status {
+    Status s = ValidatePath(url_path);
+    if (!s.ok()) return s.Annotate(src.label);
+    auto [it, inserted] = mine.emplace(url_path, src.label);
+    if (!inserted) {
+      return Status::InvalidArgument("both " + it->second + " and " + src.label + " produce '" +
+                                     url_path + "': rename one of them");
+    }
+    sources[url_path] = std::move(src);
+    return Status::Ok();
+  };
+
+  const std::string pages_dir = JoinPath(root, "pages");
+  if (env.FileExists(pages_dir)) {
+    std::vector<std::string> files;
+    RETURN_IF_ERROR(ListFilesRecursive(env, pages_dir, "", files));
+    for (const std::string& rel : files) {
+      std::string label = std::string(label_prefix) + "pages/" + rel;
+      std::string ext = Lower(Extension(rel));
+      Source src{JoinPath(pages_dir, rel), label, SourceKind::kCopy};
+      std::string url = "/" + rel;
+      if (ext == "md" || ext == "html") {
+        src.kind = ext == "md" ? SourceKind::kMarkdown : SourceKind::kHtml;
+        url = "/" + rel.substr(0, rel.size() - ext.size()) + "html";
+      }
+      RETURN_IF_ERROR(add(url, std::move(src)));
+    }
+  }
+  const std::string assets_dir = JoinPath(root, "assets");
+  if (env.FileExists(assets_dir)) {
+    std::vector<std::string> files;
+    RETURN_IF_ERROR(ListFilesRecursive(env, assets_dir, "", files));
+    for (const std::string& rel : files) {
+      std::string label = std::string(label_prefix) + "assets/" + rel;
+      RETURN_IF_ERROR(
+          add("/assets/" + rel, Source{JoinPath(assets_dir, rel), label, SourceKind::kCopy}));
+    }
+  }
+  const std::string layouts_dir = JoinPath(root, "layouts");
+  if (env.FileExists(layouts_dir)) {
+    ASSIGN_OR_RETURN(auto entries, env.ListDir(layouts_dir));
+    constexpr std::string_view kSuffix = ".mustache";
+    for (const FileInfo& e : entries) {
+      if (e.is_dir || !e.name.ends_with(kSuffix)) continue;
+      std::string name = e.name.substr(0, e.name.size() - kSuffix.size());
+      layouts[name] = Source{JoinPath(layouts_dir, e.name),
+                             std::string(label_prefix) + "layouts/" + e.name, SourceKind::kCopy};
+    }
+  }
+  return Status::Ok();
+}
+
+Result<mustache::data> VariablesToData(const std::map<std::string, std::string>& variables) {
+  // Build a tree first (mustache::data has no mutable lookup), then convert.
+  struct Node {
+    std::optional<std::string> value;
+    std::map<std::string, Node> children;
+  };
+  Node root;
+  for (const auto& [name, value] : variables) {
+    Node* n = &root;
+    std::string_view rest = name;
+    std::string seen;
+    while (true) {
+      size_t dot = rest.find('.');
+      std::string part(rest.substr(0, dot));
+      if (part.empty()) {
+        return Status::InvalidArgument("template variable name '" + name +
+                                       "' has an empty part; use names like \"partner.name\"");
+      }
+      seen += (seen.empty() ? "" : ".") + part;
+      if (n->value) {
+        return Status::InvalidArgument("template variable '" + name + "' conflicts with '" +
+                                       seen.substr(0, seen.rfind('.')) +
+                                       "', which is a value, not an object");
+      }
+      n = &n->children[part];
+      if (dot == std::string_view::npos) break;
+      rest.remove_prefix(dot + 1);
+    }
+    if (!n->children.empty()) {
+      return Status::InvalidArgument("template variable '" + name +
+                                     "' is also used as an object (" + name + ".…)");
+    }
+    n->value = value;
+  }
+  std::function<mustache::data(const Node&)> convert = [&](const Node& n) -> mustache::data {
+    if (n.value) return mustache::data(*n.value);
+    mustache::data obj{mustache::data::type::object};
+    for (const auto& [k, child] : n.children) obj.set(k, convert(child));
+    return obj;
+  };
+  return convert(root);
+}
+
+Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
+                                   const std::string& label) {
+  try {
+    mustache::mustache m(tmpl);
+    if (!m.is_valid()) {
+      return Status::InvalidArgument(label + ": bad template: " + m.error_message());
+    }
+    std::string out = m.render(data);
+    if (!m.is_valid()) {
+      return Status::InvalidArgument(label + ": template failed: " + m.error_message());
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(label + ": template failed: " + e.what());
+  }
+}
+
+Result<std::string> MarkdownToHtml(const std::string& md, const std::string& label) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { cmark_gfm_core_extensions_ensure_registered(); });
+  // Raw HTML is kept (CMARK_OPT_UNSAFE): pages come from the site's own authors, who may write
+  // whole .html pages anyway.
+  const int options = CMARK_OPT_UNSAFE;
+  cmark_parser* parser = cmark_parser_new(options);
+  if (parser == nullptr) return Status::Internal("cmark_parser_new failed");
+  for (const char* name : {"table", "strikethrough", "autolink"}) {
+    cmark_syntax_extension* ext = cmark_find_syntax_extension(name);
+    if (ext == nullptr || cmark_parser_attach_syntax_extension(parser, ext) == 0) {
+      cmark_parser_free(parser);
+      return Status::Internal(label + ": the cmark-gfm extension '" + name + "' is unavailable");
+    }
+  }
+  cmark_parser_feed(parser, md.data(), md.size());
+  cmark_node* doc = cmark_parser_finish(parser);
+  char* html = cmark_render_html(doc, options, cmark_parser_get_syntax_extensions(parser));
+  std::string out = html == nullptr ? std::string() : std::string(html);
+  std::free(html);
+  cmark_node_free(doc);
+  cmark_parser_free(parser);
+  return out;
+}
+
+// Splits "---\n<front matter>\n---\n<body>" (a file not starting with "---" has none).
+Result<FrontMatter> ParseFrontMatter(std::string& text, const std::string& label) {
+  FrontMatter fm;
+  auto first_line_end = text.find('\n');
+  if (first_line_end == std::string::npos ||
+      Trim(std::string_view(text).substr(0, first_line_end)) != "---") {
+    return fm;
+  }
+  size_t pos = first_line_end + 1;
+  int line_no = 1;
+  while (true) {
+    ++line_no;
+    if (pos >= text.size()) {
+      return Status::InvalidArgument(label +
+                                     ": front matter opened by '---' on line 1 is never closed; "
+                                     "end it with a line '---'");
+    }
+    size_t end = text.find('\n', pos);
+    std::string_view line =
+        Trim(std::string_view(text).substr(pos, end == std::string::npos ? end : end - pos));
+    pos = end == std::string::npos ? text.size() : end + 1;
+    if (line == "---") break;
+    if (line.empty() || line.front() == '#') continue;
+    size_t colon = line.find(':');
+    auto bad = [&](std::string why) {
+      return Status::InvalidArgument(label + ": front matter line " + std::to_string(line_no) +
+                                     ": " + why);
+    };
+    if (colon == std::string_view::npos) return bad("expected \"key: value\"");
+    std::string key(Trim(line.substr(0, colon)));
+    std::string_view value = Trim(line.substr(colon + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (key == "title") {
+      fm.title = value;
+    } else if (key == "layout") {
+      std::string v(value);
+      bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      if (!ok) return bad("layout '" + v + "' is not a name of [A-Za-z0-9_-]");
+      fm.layout = v;
+    } else if (key == "method") {
+      auto m = ParseUpdateMethod(value);
+      if (!m.ok()) return bad(m.status().message());
+      fm.method = *m;
+    } else if (key == "link_url") {
+      fm.link_url = value;
+    } else {
+      return bad("unknown key '" + key + "' (known: title, layout, method, link_url)");
+    }
+  }
+  text.erase(0, pos);
+  return fm;
+}
+
+Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data& vars,
+                               const std::map<std::string, Source>& layouts,
+                               std::map<std::string, std::string>& layout_cache,
+                               FrontMatter& fm_out) {
+  ASSIGN_OR_RETURN(std::string text, env.ReadFile(src.file));
+  ASSIGN_OR_RETURN(fm_out, ParseFrontMatter(text, src.label));
+  mustache::data data = vars;
+  data.set("title", mustache::data(fm_out.title));
+  ASSIGN_OR_RETURN(std::string body, RenderMustache(text, data, src.label));
+  if (src.kind == SourceKind::kMarkdown) {
+    ASSIGN_OR_RETURN(body, MarkdownToHtml(body, src.label));
+  }
+  std::string layout = fm_out.layout.value_or("default");
+  if (layout == "none") return body;
+  auto it = layouts.find(layout);
+  if (it == layouts.end()) {
+    return Status::NotFound(src.label + ": layout '" + layout + "' does not exist; add layouts/" +
+                            layout + ".mustache or set 'layout: none' in the front matter");
+  }
+  auto cached = layout_cache.find(layout);
+  if (cached == layout_cache.end()) {
+    ASSIGN_OR_RETURN(std::string tmpl, env.ReadFile(it->second.file));
+    cached = layout_cache.emplace(layout, std::move(tmpl)).first;
+  }
+  data.set("content", mustache::data(body));
+  auto page = RenderMustache(cached->second, data, it->second.label);
+  if (!page.ok()) return page.status().Annotate("rendering " + src.label);
+  return page;
+}
+
+}  // namespace
+
+std::string ContentTypeForPath(std::string_view path) {
+  static const std::map<std::string, std::string, std::less<>> kTypes = {
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"json", "application/json"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"ico", "image/x-icon"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"xml", "application/xml"},
+      {"pdf", "application/pdf"},
+      {"woff2", "font/woff2"},
+  };
+  auto it = kTypes.find(Lower(Extension(path)));
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOptions& options) {
+  if (!env.FileExists(options.authoring_dir)) {
+    return Status::NotFound("authoring directory '" + options.authoring_dir + "' does not exist");
+  }
+  std::map<std::string, Source> sources;  // by URL path
+  std::map<std::string, Source> layouts;  // by name
+  RETURN_IF_ERROR(CollectSources(env, options.authoring_dir, "", sources, layouts));
+  if (!options.overrides_dir.empty()) {
+    if (!env.FileExists(options.overrides_dir)) {
+      return Status::NotFound("overrides directory '" + options.overrides_dir + "' does not exist");
+    }
+    // Overrides replace whole output paths: drop the authoring source of a path the overrides
+    // produce, whatever its extension.
+    RETURN_IF_ERROR(CollectSources(env, options.overrides_dir,
+                                   "overrides " + options.overrides_dir + ": ", sources, layouts));
+  }
+  ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
+
+  ReleaseManifest m;
+  m.site = options.site;
+  m.area = options.area;
+  m.version = options.version;
+  m.created = options.created;
+  m.expires = options.expires;
+  std::map<std::string, std::string> layout_cache;
+  for (const auto& [url, src] : sources) {
+    FileEntry e;
+    std::string bytes;
+    if (src.kind == SourceKind::kCopy) {
+      ASSIGN_OR_RETURN(bytes, env.ReadFile(src.file));
+      e.content_type = ContentTypeForPath(url);
+    } else {
+      FrontMatter fm;
+      ASSIGN_OR_RETURN(bytes, RenderPage(env, src, vars, layouts, layout_cache, fm));
+      e.content_type = ContentTypeForPath(url);
+      e.method = fm.method;
+      e.link_url = fm.link_url;
+      if ((e.method == UpdateMethod::kLink) != !e.link_url.empty()) {
+        return Status::InvalidArgument(src.label + ": 'method: link' and 'link_url' go together");
+      }
+    }
+    e.length = bytes.size();
+    ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
+    ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    m.files.emplace(url, std::move(e));
+  }
+  Status s = m.Validate();
+  if (!s.ok()) return s.Annotate("building release " + std::to_string(options.version));
+  return m;
+}
+
+}  // namespace tieup::content

@@ -1,0 +1,402 @@
+#include "content/content_store.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "content/gzip_variant.h"
+
+namespace tieup::content {
+namespace {
+
+constexpr std::string_view kPointerName = "ACTIVE";
+constexpr std::string_view kMetadataSuffix = ".json";
+constexpr std::string_view kTmpSuffix = ".tmp";
+constexpr Area kAreas[] = {Area::kTieup, Area::kOriginal};
+
+Area OtherArea(Area a) { return a == Area::kTieup ? Area::kOriginal : Area::kTieup; }
+
+std::string AreaLabel(Area a) { return "area '" + std::string(AreaName(a)) + "'"; }
+
+// "<digits>" with no sign, no leading zero, at least 1.
+std::optional<uint64_t> ParseVersion(std::string_view s) {
+  if (s.empty() || s.size() > 20 || s[0] == '0') return std::nullopt;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+ContentStore::ContentStore(Env& env, std::string site_dir, Options options)
+    : env_(env),
+      site_dir_(std::move(site_dir)),
+      options_(std::move(options)),
+      blobs_(env, JoinPath(site_dir_, "blobs")) {}
+
+std::string ContentStore::AreaDir(Area area) const {
+  return JoinPath(JoinPath(site_dir_, "releases"), AreaName(area));
+}
+
+std::string ContentStore::MetadataPath(Area area, uint64_t version) const {
+  return JoinPath(AreaDir(area), std::to_string(version) + std::string(kMetadataSuffix));
+}
+
+std::string ContentStore::PointerPath(Area area) const {
+  return JoinPath(AreaDir(area), kPointerName);
+}
+
+Result<std::unique_ptr<ContentStore>> ContentStore::Open(Env& env, std::string site_dir,
+                                                         Options options) {
+  if (!options.site_id.empty()) RETURN_IF_ERROR(ValidateSiteId(options.site_id));
+  std::unique_ptr<ContentStore> store(
+      new ContentStore(env, std::move(site_dir), std::move(options)));
+  RETURN_IF_ERROR(store->Recover());
+  return store;
+}
+
+Status ContentStore::Recover() {
+  // Directories: create what is missing and sync each parent every time, since a directory made
+  // by a run that crashed before its parent's sync is not durable yet.
+  const std::string releases = JoinPath(site_dir_, "releases");
+  for (const std::string& dir :
+       {blobs_.dir(), releases, AreaDir(Area::kTieup), AreaDir(Area::kOriginal)}) {
+    RETURN_IF_ERROR(CreateDirs(env_, dir));
+    RETURN_IF_ERROR(env_.SyncDir(DirName(dir)));
+  }
+  RETURN_IF_ERROR(blobs_.RemoveLeftoversForRecovery());
+  for (Area area : kAreas) {
+    ASSIGN_OR_RETURN(auto entries, env_.ListDir(AreaDir(area)));
+    for (const FileInfo& e : entries) {
+      if (!e.is_dir && e.name.ends_with(kTmpSuffix)) {
+        RETURN_IF_ERROR(env_.RemoveFile(JoinPath(AreaDir(area), e.name)));
+      }
+    }
+    const std::string pointer = PointerPath(area);
+    if (!env_.FileExists(pointer)) continue;
+    auto text = env_.ReadFilePrefix(pointer, 64);
+    if (!text.ok()) return text.status().Annotate("reading the active release pointer");
+    std::string_view t = *text;
+    if (t.ends_with('\n')) t.remove_suffix(1);
+    std::optional<uint64_t> version = ParseVersion(t);
+    if (!version) {
+      return Status::DataLoss("the active release pointer " + pointer +
+                              " is corrupt: expected a version number; restore it or write the "
+                              "version to serve (see the releases in " +
+                              AreaDir(area) + ")");
+    }
+    const std::string meta_path = MetadataPath(area, *version);
+    if (!env_.FileExists(meta_path)) {
+      return Status::DataLoss(pointer + " names release " + std::to_string(*version) + " of " +
+                              AreaLabel(area) + ", but its metadata " + meta_path +
+                              " is missing: restore it from a backup or point ACTIVE at a kept "
+                              "release");
+    }
+    auto m = ReadMetadataLocked(area, *version);
+    if (!m.ok()) return m.status();
+    ActiveSlot(area) = std::make_shared<const ReleaseManifest>(std::move(*m));
+  }
+  return Status::Ok();
+}
+
+Result<ReleaseManifest> ContentStore::ReadMetadataLocked(Area area, uint64_t version) const {
+  const std::string path = MetadataPath(area, version);
+  if (!env_.FileExists(path)) {
+    return Status::NotFound("release " + std::to_string(version) + " of " + AreaLabel(area) +
+                            " is not staged (no " + path + ")");
+  }
+  ASSIGN_OR_RETURN(std::string bytes, env_.ReadFile(path));
+  auto m = ReleaseManifest::Parse(bytes);
+  if (!m.ok()) {
+    return Status::DataLoss("release metadata " + path + " is corrupt (" + m.status().message() +
+                            "); remove it and stage the release again");
+  }
+  if (m->area != area || m->version != version) {
+    return Status::DataLoss("release metadata " + path + " describes version " +
+                            std::to_string(m->version) + " of area '" +
+                            std::string(AreaName(m->area)) +
+                            "', not its file name; remove it and stage the release again");
+  }
+  return std::move(*m);
+}
+
+Result<std::vector<uint64_t>> ContentStore::VersionsLocked(Area area) const {
+  ASSIGN_OR_RETURN(auto entries, env_.ListDir(AreaDir(area)));
+  std::vector<uint64_t> out;
+  for (const FileInfo& e : entries) {
+    std::string_view name = e.name;
+    if (e.is_dir || !name.ends_with(kMetadataSuffix)) continue;
+    name.remove_suffix(kMetadataSuffix.size());
+    if (auto v = ParseVersion(name)) out.push_back(*v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<uint64_t>> ContentStore::StagedVersions(Area area) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return VersionsLocked(area);
+}
+
+Result<ReleaseManifest> ContentStore::ReadStaged(Area area, uint64_t version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ReadMetadataLocked(area, version);
+}
+
+Result<std::shared_ptr<const ReleaseManifest>> ContentStore::Active(Area area) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto& slot = ActiveSlot(area);
+  if (!slot) return Status::NotFound("no release of " + AreaLabel(area) + " is active");
+  return slot;
+}
+
+Status ContentStore::CheckBlobsLocked(const ReleaseManifest& m) {
+  auto check = [&](const std::string& path, const std::string& hash, uint64_t length,
+                   std::string_view what) -> Status {
+    auto size = blobs_.Size(hash);
+    if (!size.ok()) {
+      return Status::NotFound("release " + std::to_string(m.version) + " of " + AreaLabel(m.area) +
+                              " needs blob " + hash + " (" + std::string(what) + "'" + path +
+                              "'), which is not stored: fetch it before staging");
+    }
+    if (*size != length) {
+      return Status::DataLoss("blob " + hash + " (" + std::string(what) + "'" + path + "') has " +
+                              std::to_string(*size) + " bytes but release " +
+                              std::to_string(m.version) + " says " + std::to_string(length) +
+                              ": remove the blob and fetch it again");
+    }
+    return Status::Ok();
+  };
+  for (const auto& [path, e] : m.files) {
+    RETURN_IF_ERROR(check(path, e.hash, e.length, ""));
+    if (e.gzip) RETURN_IF_ERROR(check(path, e.gzip->hash, e.gzip->length, "gzip variant of "));
+  }
+  return Status::Ok();
+}
+
+Status ContentStore::CheckCollisionsLocked(const ReleaseManifest& m) const {
+  const auto& other = ActiveSlot(OtherArea(m.area));
+  if (!other) return Status::Ok();
+  for (const auto& [path, e] : m.files) {
+    if (other->files.count(path) == 0) continue;
+    if (m.area == Area::kTieup) {
+      return Status::AlreadyExists("tie-up release " + std::to_string(m.version) + " has '" + path +
+                                   "', which is an original page of this site: a path "
+                                   "belongs to one area only; the partner must remove or move "
+                                   "its page, or main must publish under another path");
+    }
+    return Status::AlreadyExists("original release " + std::to_string(m.version) + " has '" + path +
+                                 "', which is a tie-up page managed by the main site; "
+                                 "choose another path");
+  }
+  return Status::Ok();
+}
+
+Status ContentStore::Stage(const ReleaseManifest& manifest) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return StageLocked(manifest);
+}
+
+Status ContentStore::StageLocked(const ReleaseManifest& m) {
+  RETURN_IF_ERROR(m.Validate());
+  if (!options_.site_id.empty() && m.site != options_.site_id) {
+    return Status::PermissionDenied("release " + std::to_string(m.version) + " is for site '" +
+                                    m.site + "', but this is site '" + options_.site_id +
+                                    "': refusing another site's release");
+  }
+  const auto& active = ActiveSlot(m.area);
+  if (active && m.version <= active->version) {
+    return Status::FailedPrecondition("release version " + std::to_string(m.version) + " of " +
+                                      AreaLabel(m.area) + " is not above the active version " +
+                                      std::to_string(active->version) +
+                                      ": refusing a rollback or replay (versions only grow)");
+  }
+  RETURN_IF_ERROR(CheckCollisionsLocked(m));
+  RETURN_IF_ERROR(CheckBlobsLocked(m));
+  return WriteFileAtomic(env_, MetadataPath(m.area, m.version), m.Encode());
+}
+
+Status ContentStore::Activate(Area area, uint64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ActivateLocked(area, version, /*allow_older=*/false);
+}
+
+Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_older) {
+  auto& slot = ActiveSlot(area);
+  if (slot && version < slot->version && !allow_older) {
+    return Status::FailedPrecondition("release " + std::to_string(version) + " of " +
+                                      AreaLabel(area) + " is older than the active version " +
+                                      std::to_string(slot->version) + ": use rollback");
+  }
+  ASSIGN_OR_RETURN(ReleaseManifest m, ReadMetadataLocked(area, version));
+  if (!options_.site_id.empty() && m.site != options_.site_id) {
+    return Status::PermissionDenied("staged release " + std::to_string(version) + " is for site '" +
+                                    m.site + "', not '" + options_.site_id + "'");
+  }
+  RETURN_IF_ERROR(CheckCollisionsLocked(m));
+  RETURN_IF_ERROR(CheckBlobsLocked(m));
+  // Everything the pointer will name must be durable before it switches: the blobs are (a Put
+  // returns only after its directory sync), the metadata file's entry is made so here even if
+  // its staging ran in a process that died before its own directory sync.
+  RETURN_IF_ERROR(env_.SyncDir(AreaDir(area)));
+  RETURN_IF_ERROR(WriteFileAtomic(env_, PointerPath(area), std::to_string(version) + "\n"));
+  slot = std::make_shared<const ReleaseManifest>(std::move(m));
+  return Status::Ok();
+}
+
+Result<uint64_t> ContentStore::Rollback(Area area) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto& slot = ActiveSlot(area);
+  if (!slot) {
+    return Status::FailedPrecondition("no release of " + AreaLabel(area) +
+                                      " is active: nothing to roll back");
+  }
+  const uint64_t current = slot->version;
+  ASSIGN_OR_RETURN(auto versions, VersionsLocked(area));
+  auto it = std::lower_bound(versions.begin(), versions.end(), current);
+  if (it == versions.begin()) {
+    return Status::FailedPrecondition("no release of " + AreaLabel(area) +
+                                      " older than the active version " + std::to_string(current) +
+                                      " is kept: cannot roll back");
+  }
+  uint64_t previous = *std::prev(it);
+  Status s = ActivateLocked(area, previous, /*allow_older=*/true);
+  if (!s.ok()) return s.Annotate("rolling back to release " + std::to_string(previous));
+  return previous;
+}
+
+Result<PruneStats> ContentStore::Prune() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PruneStats stats;
+  std::set<std::string> referenced;
+  struct Doomed {
+    Area area;
+    uint64_t version;
+  };
+  std::vector<Doomed> doomed;
+  // First read every kept release: if one is corrupt nothing is removed, since its blobs are
+  // unknown.
+  for (Area area : kAreas) {
+    ASSIGN_OR_RETURN(auto versions, VersionsLocked(area));
+    const auto& active = ActiveSlot(area);
+    size_t keep_from =
+        versions.size() > options_.keep_releases ? versions.size() - options_.keep_releases : 0;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      bool keep = i >= keep_from || (active && versions[i] == active->version);
+      if (!keep) {
+        doomed.push_back({area, versions[i]});
+        continue;
+      }
+      ASSIGN_OR_RETURN(ReleaseManifest m, ReadMetadataLocked(area, versions[i]));
+      for (const auto& [path, e] : m.files) {
+        referenced.insert(e.hash);
+        if (e.gzip) referenced.insert(e.gzip->hash);
+      }
+    }
+  }
+  for (const Doomed& d : doomed) {
+    RETURN_IF_ERROR(env_.RemoveFile(MetadataPath(d.area, d.version)));
+    ++stats.releases_removed;
+  }
+  // The removals must be durable before blobs go, or a crash could bring back metadata whose
+  // blobs are gone (harmless, since activation re-checks blobs, but confusing).
+  for (Area area : kAreas) RETURN_IF_ERROR(env_.SyncDir(AreaDir(area)));
+
+  std::set<std::string> recent = blobs_.TakeRecentlyPut();
+  std::set<std::string> spared = recent;
+  spared.insert(spared_previous_.begin(), spared_previous_.end());
+  spared_previous_ = std::move(recent);
+  std::vector<std::string> unreferenced;
+  RETURN_IF_ERROR(blobs_.ForEach([&](const std::string& hash) {
+    if (referenced.count(hash) == 0 && spared.count(hash) == 0) unreferenced.push_back(hash);
+    return Status::Ok();
+  }));
+  for (const std::string& hash : unreferenced) {
+    RETURN_IF_ERROR(blobs_.Remove(hash));
+    ++stats.blobs_removed;
+  }
+  return stats;
+}
+
+Result<PageEdit> ContentStore::PutOriginalPage(std::string_view path, std::string_view bytes,
+                                               std::string_view content_type,
+                                               bool allow_tieup_edit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string data(bytes);
+  return EditLocked(path, &data, content_type, allow_tieup_edit);
+}
+
+Result<PageEdit> ContentStore::RemoveOriginalPage(std::string_view path, bool allow_tieup_edit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return EditLocked(path, nullptr, "", allow_tieup_edit);
+}
+
+Result<PageEdit> ContentStore::EditLocked(std::string_view path_view, const std::string* bytes,
+                                          std::string_view content_type, bool allow_tieup_edit) {
+  const std::string path(path_view);
+  RETURN_IF_ERROR(ValidatePath(path));
+  PageEdit edit;
+  edit.path = path;
+  edit.area = Area::kOriginal;
+  const auto& tieup = ActiveSlot(Area::kTieup);
+  if (tieup && tieup->files.count(path) != 0) {
+    if (!allow_tieup_edit) {
+      return Status::PermissionDenied("'" + path +
+                                      "' is a tie-up page managed by the main site; choose "
+                                      "another path");
+    }
+    edit.area = Area::kTieup;
+    edit.emergency_tieup_edit = true;
+  }
+  const auto& base = ActiveSlot(edit.area);
+  ReleaseManifest next;
+  if (base) {
+    next = *base;
+    edit.previous_version = base->version;
+  } else {
+    next.area = edit.area;
+    next.site = options_.site_id;
+    if (next.site.empty()) {
+      return Status::FailedPrecondition("the site id is unknown (no release of " +
+                                        AreaLabel(edit.area) +
+                                        " yet): open the content store with Options.site_id");
+    }
+  }
+  auto old = next.files.find(path);
+  if (old != next.files.end()) edit.old_hash = old->second.hash;
+
+  if (bytes == nullptr) {
+    if (old == next.files.end()) {
+      return Status::NotFound("there is no page '" + path + "' to remove");
+    }
+    next.files.erase(old);
+  } else {
+    FileEntry entry;
+    entry.length = bytes->size();
+    entry.content_type = std::string(content_type);
+    ASSIGN_OR_RETURN(entry.hash, blobs_.Put(*bytes));
+    edit.new_hash = entry.hash;
+    if (old != next.files.end() && old->second.hash == entry.hash &&
+        old->second.content_type == entry.content_type &&
+        old->second.method == UpdateMethod::kStaged) {
+      edit.version = edit.previous_version;
+      return edit;  // unchanged: no new release
+    }
+    ASSIGN_OR_RETURN(entry.gzip, internal::MakeGzipVariant(blobs_, *bytes, content_type));
+    next.files[path] = std::move(entry);
+  }
+  // Above every version on disk, so a release staged for approval is never overwritten.
+  ASSIGN_OR_RETURN(auto versions, VersionsLocked(edit.area));
+  uint64_t top = versions.empty() ? 0 : versions.back();
+  next.version = std::max(top, edit.previous_version) + 1;
+  next.created = env_.NowSeconds();
+  // A local edit is not main's signed metadata: it carries no expiry of its own.
+  next.expires = 0;
+  RETURN_IF_ERROR(StageLocked(next));
+  RETURN_IF_ERROR(ActivateLocked(edit.area, next.version, /*allow_older=*/false));
+  edit.version = next.version;
+  edit.changed = true;
+  return edit;
+}
+
+}  // namespace tieup::content

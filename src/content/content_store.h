@@ -1,0 +1,151 @@
+// ContentStore: the releases of a site's two areas under SITE_DIR/releases/<area>/ and the blobs
+// they reference (SITE_DIR/blobs). A release is first STAGED (its metadata written durably beside
+// the active one, every blob already present) and then ACTIVATED by one atomic pointer switch
+// (releases/<area>/ACTIVE), so a reader or a crash sees the old release or the new one, never a
+// mix.
+//
+// On disk:
+//   releases/<area>/<version>.json   canonical ReleaseManifest bytes
+//   releases/<area>/ACTIVE           "<version>\n": the active release of the area
+//
+// Thread-safe: every method takes an internal lock (writers are serialized).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "content/blob_store.h"
+#include "content/release.h"
+
+namespace tieup::content {
+
+struct ContentStoreOptions {
+  // Release metadata files kept per area by Prune (the active one is always kept too).
+  size_t keep_releases = 5;
+  // This site's id. When set, Stage refuses a release made for another site, and page edits
+  // use it for an area's first release. Empty: not checked (page edits then need an existing
+  // release to take the id from).
+  std::string site_id;
+};
+
+// What a page edit (PutOriginalPage / RemoveOriginalPage) did; enough for the caller to record
+// and, for an emergency edit of a tie-up page, report to main.
+struct PageEdit {
+  Area area = Area::kOriginal;        // the area whose release was written
+  bool emergency_tieup_edit = false;  // true iff a tie-up page was edited (allow_tieup_edit)
+  bool changed = false;               // false when the page already had these bytes and type
+  uint64_t previous_version = 0;      // the area's active version before (0: none)
+  uint64_t version = 0;               // the area's active version after
+  std::string path;
+  std::string old_hash;  // empty when the page is new
+  std::string new_hash;  // empty when the page was removed
+};
+
+// What Prune removed.
+struct PruneStats {
+  size_t releases_removed = 0;
+  size_t blobs_removed = 0;
+};
+
+class ContentStore {
+ public:
+  using Options = ContentStoreOptions;
+
+  // Opens (creating when missing) the store of `site_dir`. Recovers from a crash: removes
+  // leftover temporary files; staged releases that were never activated are kept and harmless.
+  // DataLoss when an ACTIVE pointer is unreadable or names metadata that is missing or corrupt.
+  // `env` must outlive the store.
+  static Result<std::unique_ptr<ContentStore>> Open(Env& env, std::string site_dir,
+                                                    Options options = {});
+
+  ContentStore(const ContentStore&) = delete;
+  ContentStore& operator=(const ContentStore&) = delete;
+
+  // The blob store (SITE_DIR/blobs): put a release's blobs here before staging it.
+  BlobStore& blobs() { return blobs_; }
+  const std::string& site_dir() const { return site_dir_; }
+
+  // Writes the metadata of `manifest` durably as a staged release of its area. Refuses:
+  // invalid metadata (InvalidArgument); another site's release (PermissionDenied); a version not
+  // above the active one (FailedPrecondition, naming both); a path that is active in the other
+  // area (AlreadyExists); a referenced blob that is absent (NotFound) or of another length
+  // (DataLoss). Re-staging a version that is staged but not active replaces it.
+  Status Stage(const ReleaseManifest& manifest);
+
+  // Makes the staged `version` the active release of `area`: re-checks it (metadata, blobs,
+  // collisions with the other area), syncs, then switches the pointer with one atomic rename.
+  // NotFound when not staged; FailedPrecondition for a version below the active one (use
+  // Rollback). Activating the active version again is OK.
+  Status Activate(Area area, uint64_t version);
+
+  // The active release of `area`; NotFound when it has none.
+  Result<std::shared_ptr<const ReleaseManifest>> Active(Area area) const;
+
+  // The versions of `area` whose metadata is on disk (staged, active, or kept), ascending.
+  Result<std::vector<uint64_t>> StagedVersions(Area area) const;
+
+  // Reads the staged release `version` of `area` (for a diff or preview before approval).
+  // NotFound when absent; DataLoss when corrupt.
+  Result<ReleaseManifest> ReadStaged(Area area, uint64_t version) const;
+
+  // Re-activates the newest kept release older than the active one; returns its version.
+  // FailedPrecondition when there is no active release or no older one.
+  Result<uint64_t> Rollback(Area area);
+
+  // Keeps the newest `keep_releases` metadata files per area (and always the active one), then
+  // removes every blob referenced by no kept release of any area. Blobs put since the previous
+  // Prune are spared (a release being fetched). DataLoss, with nothing removed, when a kept
+  // metadata file is corrupt.
+  Result<PruneStats> Prune();
+
+  // The partner manager's "page put": a new `original` release = the active one with `path` set
+  // to `bytes`, staged and activated. A path of the active tie-up area is refused
+  // (PermissionDenied: "... is a tie-up page managed by the main site; choose another path")
+  // unless `allow_tieup_edit`; then a new tie-up release is written instead (an emergency edit:
+  // record and report it, see PageEdit). Text types above 1 KiB get a gzip variant.
+  Result<PageEdit> PutOriginalPage(std::string_view path, std::string_view bytes,
+                                   std::string_view content_type, bool allow_tieup_edit = false);
+
+  // The manager's "page rm": as PutOriginalPage, removing `path`. NotFound when no area has it.
+  Result<PageEdit> RemoveOriginalPage(std::string_view path, bool allow_tieup_edit = false);
+
+ private:
+  ContentStore(Env& env, std::string site_dir, Options options);
+
+  std::string AreaDir(Area area) const;
+  std::string MetadataPath(Area area, uint64_t version) const;
+  std::string PointerPath(Area area) const;
+  Status Recover();
+  Result<std::vector<uint64_t>> VersionsLocked(Area area) const;
+  Result<ReleaseManifest> ReadMetadataLocked(Area area, uint64_t version) const;
+  Status CheckBlobsLocked(const ReleaseManifest& m);
+  Status CheckCollisionsLocked(const ReleaseManifest& m) const;
+  Status StageLocked(const ReleaseManifest& m);
+  Status ActivateLocked(Area area, uint64_t version, bool allow_older);
+  Result<PageEdit> EditLocked(std::string_view path, const std::string* bytes,
+                              std::string_view content_type, bool allow_tieup_edit);
+  std::shared_ptr<const ReleaseManifest>& ActiveSlot(Area area) {
+    return area == Area::kTieup ? active_tieup_ : active_original_;
+  }
+  const std::shared_ptr<const ReleaseManifest>& ActiveSlot(Area area) const {
+    return area == Area::kTieup ? active_tieup_ : active_original_;
+  }
+
+  Env& env_;
+  const std::string site_dir_;
+  const Options options_;
+  BlobStore blobs_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_
+  std::shared_ptr<const ReleaseManifest> active_original_;  // guarded by mu_
+  std::set<std::string> spared_previous_;                   // guarded by mu_: see Prune
+};
+
+}  // namespace tieup::content

@@ -1,0 +1,421 @@
+#include "content/release.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <limits>
+#include <utility>
+
+namespace tieup::content {
+namespace {
+
+constexpr size_t kMaxPathBytes = 1024;
+constexpr size_t kMaxContentTypeBytes = 255;
+constexpr size_t kMaxLinkUrlBytes = 2048;
+
+std::string Quote(std::string_view s) {
+  // Paths in messages come from untrusted input: show them JSON-escaped so a control character
+  // cannot forge a log line.
+  return boost::json::serialize(boost::json::string(s));
+}
+
+// Writes `v` with object keys in byte order and no whitespace.
+void WriteCanonical(const boost::json::value& v, std::string& out) {
+  if (v.is_object()) {
+    const boost::json::object& obj = v.as_object();
+    std::vector<const boost::json::key_value_pair*> items;
+    items.reserve(obj.size());
+    for (const auto& kv : obj) items.push_back(&kv);
+    std::sort(items.begin(), items.end(), [](const auto* a, const auto* b) {
+      return std::string_view(a->key()) < std::string_view(b->key());
+    });
+    out += '{';
+    bool first = true;
+    for (const auto* kv : items) {
+      if (!first) out += ',';
+      first = false;
+      out += boost::json::serialize(boost::json::string(kv->key()));
+      out += ':';
+      WriteCanonical(kv->value(), out);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    bool first = true;
+    for (const auto& e : v.as_array()) {
+      if (!first) out += ',';
+      first = false;
+      WriteCanonical(e, out);
+    }
+    out += ']';
+  } else {
+    out += boost::json::serialize(v);
+  }
+}
+
+// Checks that `obj` has exactly the `required` keys plus any of the `optional` ones.
+Status CheckKeys(const boost::json::object& obj, std::string_view where,
+                 std::initializer_list<std::string_view> required,
+                 std::initializer_list<std::string_view> optional = {}) {
+  for (const auto& kv : obj) {
+    std::string_view k = kv.key();
+    if (std::find(required.begin(), required.end(), k) == required.end() &&
+        std::find(optional.begin(), optional.end(), k) == optional.end()) {
+      return Status::InvalidArgument("unknown field " + Quote(k) + " in " + std::string(where) +
+                                     " (this tieup understands release format " +
+                                     std::to_string(kReleaseFormat) + ")");
+    }
+  }
+  for (std::string_view k : required) {
+    if (!obj.contains(k)) {
+      return Status::InvalidArgument("missing field '" + std::string(k) + "' in " +
+                                     std::string(where));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> GetUint(const boost::json::object& obj, std::string_view key,
+                         std::string_view where) {
+  const boost::json::value& v = obj.at(key);
+  if (v.is_uint64()) return v.get_uint64();
+  if (v.is_int64() && v.get_int64() >= 0) return static_cast<uint64_t>(v.get_int64());
+  return Status::InvalidArgument("field '" + std::string(key) + "' in " + std::string(where) +
+                                 " must be a non-negative integer, got " +
+                                 boost::json::serialize(v));
+}
+
+Result<int64_t> GetNonNegativeInt64(const boost::json::object& obj, std::string_view key,
+                                    std::string_view where) {
+  ASSIGN_OR_RETURN(uint64_t u, GetUint(obj, key, where));
+  if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Status::InvalidArgument("field '" + std::string(key) + "' in " + std::string(where) +
+                                   " is out of range");
+  }
+  return static_cast<int64_t>(u);
+}
+
+Result<std::string> GetString(const boost::json::object& obj, std::string_view key,
+                              std::string_view where) {
+  const boost::json::value& v = obj.at(key);
+  if (!v.is_string()) {
+    return Status::InvalidArgument("field '" + std::string(key) + "' in " + std::string(where) +
+                                   " must be a string, got " + boost::json::serialize(v));
+  }
+  return std::string(v.get_string());
+}
+
+Result<const boost::json::object*> GetObject(const boost::json::object& obj, std::string_view key,
+                                             std::string_view where) {
+  const boost::json::value& v = obj.at(key);
+  if (!v.is_object()) {
+    return Status::InvalidArgument("field '" + std::string(key) + "' in " + std::string(where) +
+                                   " must be an object");
+  }
+  return &v.get_object();
+}
+
+bool IsPrintableAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+Status ValidateContentType(std::string_view ct, std::string_view where) {
+  if (ct.empty() || ct.size() > kMaxContentTypeBytes || !IsPrintableAscii(ct) ||
+      ct.find('/') == std::string_view::npos) {
+    return Status::InvalidArgument("bad content_type " + Quote(ct) + " for " + std::string(where) +
+                                   ": expected a MIME type such as \"text/html\"");
+  }
+  return Status::Ok();
+}
+
+Status ValidateLinkUrl(std::string_view url, std::string_view where) {
+  bool scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+  if (!scheme_ok || url.size() > kMaxLinkUrlBytes || !IsPrintableAscii(url) ||
+      url.find(' ') != std::string_view::npos) {
+    return Status::InvalidArgument("bad link_url " + Quote(url) + " for " + std::string(where) +
+                                   ": expected an absolute http(s) URL without spaces");
+  }
+  return Status::Ok();
+}
+
+Status ValidateEntry(const std::string& path, const FileEntry& e) {
+  std::string where = "file " + Quote(path);
+  Status s = ValidateHashHex(e.hash);
+  if (!s.ok()) return s.Annotate(where);
+  RETURN_IF_ERROR(ValidateContentType(e.content_type, where));
+  if (e.method == UpdateMethod::kLink) {
+    if (e.link_url.empty()) {
+      return Status::InvalidArgument(where + " has method \"link\" but no link_url");
+    }
+    RETURN_IF_ERROR(ValidateLinkUrl(e.link_url, where));
+  } else if (!e.link_url.empty()) {
+    return Status::InvalidArgument(where + " has a link_url but method \"" +
+                                   std::string(UpdateMethodName(e.method)) +
+                                   "\": link_url is only for method \"link\"");
+  }
+  if (e.gzip) {
+    s = ValidateHashHex(e.gzip->hash);
+    if (!s.ok()) return s.Annotate(where + " gzip");
+  }
+  return Status::Ok();
+}
+
+Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& v) {
+  std::string where = "file " + Quote(path);
+  if (!v.is_object()) return Status::InvalidArgument(where + " must be an object");
+  const boost::json::object& obj = v.get_object();
+  RETURN_IF_ERROR(
+      CheckKeys(obj, where, {"content_type", "hash", "length", "method"}, {"gzip", "link_url"}));
+  FileEntry e;
+  ASSIGN_OR_RETURN(e.hash, GetString(obj, "hash", where));
+  ASSIGN_OR_RETURN(e.length, GetUint(obj, "length", where));
+  ASSIGN_OR_RETURN(e.content_type, GetString(obj, "content_type", where));
+  ASSIGN_OR_RETURN(std::string method, GetString(obj, "method", where));
+  auto m = ParseUpdateMethod(method);
+  if (!m.ok()) return m.status().Annotate(where);
+  e.method = *m;
+  if (obj.contains("link_url")) {
+    ASSIGN_OR_RETURN(e.link_url, GetString(obj, "link_url", where));
+    if (e.link_url.empty()) {
+      return Status::InvalidArgument(where + ": link_url is empty (omit it instead)");
+    }
+  }
+  if (obj.contains("gzip")) {
+    std::string gz_where = where + " gzip";
+    ASSIGN_OR_RETURN(const boost::json::object* gz, GetObject(obj, "gzip", where));
+    RETURN_IF_ERROR(CheckKeys(*gz, gz_where, {"hash", "length"}));
+    GzipVariant g;
+    ASSIGN_OR_RETURN(g.hash, GetString(*gz, "hash", gz_where));
+    ASSIGN_OR_RETURN(g.length, GetUint(*gz, "length", gz_where));
+    e.gzip = std::move(g);
+  }
+  RETURN_IF_ERROR(ValidateEntry(path, e));
+  return e;
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns its length or 0 when invalid (overlong forms,
+// surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string_view AreaName(Area area) { return area == Area::kTieup ? "tieup" : "original"; }
+
+Result<Area> ParseArea(std::string_view name) {
+  if (name == "tieup") return Area::kTieup;
+  if (name == "original") return Area::kOriginal;
+  return Status::InvalidArgument("unknown area " + Quote(name) +
+                                 ": expected \"tieup\" or \"original\"");
+}
+
+std::string_view UpdateMethodName(UpdateMethod method) {
+  switch (method) {
+    case UpdateMethod::kStaged:
+      return "staged";
+    case UpdateMethod::kOverwrite:
+      return "overwrite";
+    case UpdateMethod::kLink:
+      return "link";
+  }
+  return "staged";
+}
+
+Result<UpdateMethod> ParseUpdateMethod(std::string_view name) {
+  if (name == "staged") return UpdateMethod::kStaged;
+  if (name == "overwrite") return UpdateMethod::kOverwrite;
+  if (name == "link") return UpdateMethod::kLink;
+  return Status::InvalidArgument("unknown update method " + Quote(name) +
+                                 ": expected \"staged\", \"overwrite\" or \"link\"");
+}
+
+Status ValidatePath(std::string_view path) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("bad page path " + Quote(path) + ": " + std::string(why));
+  };
+  if (path.empty() || path[0] != '/') return bad("it must start with '/'");
+  if (path.size() > kMaxPathBytes) return bad("it is longer than 1024 bytes");
+  if (path.back() == '/') return bad("it must name a file, not end with '/'");
+  for (size_t i = 0; i < path.size();) {
+    unsigned char c = static_cast<unsigned char>(path[i]);
+    if (c == 0) return bad("it contains a NUL byte");
+    if (c < 0x20 || c == 0x7f) return bad("it contains a control character");
+    if (c == '\\') return bad("it contains a backslash; use '/'");
+    size_t n = Utf8SequenceLength(path, i);
+    if (n == 0) return bad("it is not valid UTF-8");
+    i += n;
+  }
+  // Segments: everything between slashes after the leading one.
+  std::string_view rest = path.substr(1);
+  while (true) {
+    size_t slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    if (seg.empty()) return bad("it contains an empty segment (\"//\")");
+    if (seg == "." || seg == "..") return bad("it contains a \".\" or \"..\" segment");
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return Status::Ok();
+}
+
+Status ValidateHashHex(std::string_view hash) {
+  bool ok = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+  if (!ok) {
+    return Status::InvalidArgument("bad content hash " + Quote(hash.substr(0, 80)) +
+                                   ": expected 64 lower-case hex characters (SHA-256)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateSiteId(std::string_view id) {
+  bool ok = !id.empty() && id.size() <= 128 && id != "." && id != ".." &&
+            std::all_of(id.begin(), id.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '.' || c == '_' || c == '-';
+            });
+  if (!ok) {
+    return Status::InvalidArgument("bad site id " + Quote(id.substr(0, 140)) +
+                                   ": expected 1 to 128 characters of A-Z a-z 0-9 . _ -");
+  }
+  return Status::Ok();
+}
+
+Status ReleaseManifest::Validate() const {
+  if (format != kReleaseFormat) {
+    return Status::InvalidArgument("release format " + std::to_string(format) +
+                                   " is not supported (this tieup reads format " +
+                                   std::to_string(kReleaseFormat) + "): upgrade tieup");
+  }
+  RETURN_IF_ERROR(ValidateSiteId(site));
+  if (version == 0) return Status::InvalidArgument("release version must be at least 1");
+  if (created < 0) return Status::InvalidArgument("release 'created' time is negative");
+  if (expires < 0) return Status::InvalidArgument("release 'expires' time is negative");
+  if (expires != 0 && expires <= created) {
+    return Status::InvalidArgument("release expires (" + std::to_string(expires) +
+                                   ") is not after its creation (" + std::to_string(created) + ")");
+  }
+  for (const auto& [path, entry] : files) {
+    RETURN_IF_ERROR(ValidatePath(path));
+    RETURN_IF_ERROR(ValidateEntry(path, entry));
+  }
+  return Status::Ok();
+}
+
+std::string ReleaseManifest::Encode() const {
+  boost::json::object files_obj;
+  for (const auto& [path, e] : files) {
+    boost::json::object fo;
+    fo["content_type"] = e.content_type;
+    if (e.gzip) {
+      boost::json::object g;
+      g["hash"] = e.gzip->hash;
+      g["length"] = e.gzip->length;
+      fo["gzip"] = std::move(g);
+    }
+    fo["hash"] = e.hash;
+    fo["length"] = e.length;
+    if (!e.link_url.empty()) fo["link_url"] = e.link_url;
+    fo["method"] = UpdateMethodName(e.method);
+    files_obj[path] = std::move(fo);
+  }
+  boost::json::object root;
+  root["area"] = AreaName(area);
+  root["created"] = created;
+  root["expires"] = expires;
+  root["files"] = std::move(files_obj);
+  root["format"] = format;
+  root["site"] = site;
+  root["version"] = version;
+  std::string out;
+  WriteCanonical(root, out);
+  return out;
+}
+
+Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
+  constexpr std::string_view kWhere = "release metadata";
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(bytes, ec);
+  if (ec) {
+    return Status::InvalidArgument("release metadata is not valid JSON: " + ec.message());
+  }
+  if (!v.is_object()) return Status::InvalidArgument("release metadata must be a JSON object");
+  const boost::json::object& obj = v.get_object();
+  RETURN_IF_ERROR(
+      CheckKeys(obj, kWhere, {"area", "created", "expires", "files", "format", "site", "version"}));
+  ReleaseManifest m;
+  ASSIGN_OR_RETURN(uint64_t format, GetUint(obj, "format", kWhere));
+  if (format != kReleaseFormat) {
+    return Status::InvalidArgument("release format " + std::to_string(format) +
+                                   " is not supported (this tieup reads format " +
+                                   std::to_string(kReleaseFormat) + "): upgrade tieup");
+  }
+  m.format = static_cast<int>(format);
+  ASSIGN_OR_RETURN(m.site, GetString(obj, "site", kWhere));
+  ASSIGN_OR_RETURN(std::string area, GetString(obj, "area", kWhere));
+  ASSIGN_OR_RETURN(m.area, ParseArea(area));
+  ASSIGN_OR_RETURN(m.version, GetUint(obj, "version", kWhere));
+  ASSIGN_OR_RETURN(m.created, GetNonNegativeInt64(obj, "created", kWhere));
+  ASSIGN_OR_RETURN(m.expires, GetNonNegativeInt64(obj, "expires", kWhere));
+  ASSIGN_OR_RETURN(const boost::json::object* files, GetObject(obj, "files", kWhere));
+  for (const auto& kv : *files) {
+    std::string path(kv.key());
+    RETURN_IF_ERROR(ValidatePath(path));
+    ASSIGN_OR_RETURN(FileEntry e, ParseEntry(path, kv.value()));
+    m.files[path] = std::move(e);
+  }
+  RETURN_IF_ERROR(m.Validate());
+  return m;
+}
+
+ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after) {
+  ReleaseDiff d;
+  auto b = before.files.begin();
+  auto a = after.files.begin();
+  while (b != before.files.end() || a != after.files.end()) {
+    if (a == after.files.end() || (b != before.files.end() && b->first < a->first)) {
+      d.removed.push_back({b->first, &b->second, nullptr});
+      d.removed_bytes += b->second.length;
+      ++b;
+    } else if (b == before.files.end() || a->first < b->first) {
+      d.added.push_back({a->first, nullptr, &a->second});
+      d.added_bytes += a->second.length;
+      ++a;
+    } else {
+      if (!(a->second == b->second)) {
+        d.changed.push_back({a->first, &b->second, &a->second});
+        d.changed_bytes += a->second.length;
+      }
+      ++a;
+      ++b;
+    }
+  }
+  return d;
+}
+
+}  // namespace tieup::content

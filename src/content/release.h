@@ -1,0 +1,120 @@
+// Release metadata: the list of files (URL path -> content hash, length, type, update method)
+// that one area of one site serves, with its version and validity period.
+//
+// Issue 3 signs these bytes with Ed25519, so Encode() is CANONICAL: JSON with object keys in
+// byte order, no whitespace, optional fields omitted when absent. Parse() is strict: an unknown,
+// missing or mistyped field is refused with a message naming it. All functions here are pure and
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace tieup::content {
+
+// The two content areas of a site (DESIGN.md "Pages on a partner"). A path belongs to exactly one.
+enum class Area {
+  kTieup,     // pages owned by the main site, updated remotely
+  kOriginal,  // the site's own pages
+};
+
+// "tieup" or "original".
+std::string_view AreaName(Area area);
+// Inverse of AreaName; InvalidArgument for anything else.
+Result<Area> ParseArea(std::string_view name);
+
+// How an update replaces a file (DESIGN.md "Remote updating", step 6).
+enum class UpdateMethod {
+  kStaged,     // the default: staged, then switched (after approval where required)
+  kOverwrite,  // replaced directly
+  kLink,       // the page links to a URL on main (`link_url`); its body is still served
+};
+
+// "staged", "overwrite" or "link".
+std::string_view UpdateMethodName(UpdateMethod method);
+Result<UpdateMethod> ParseUpdateMethod(std::string_view name);
+
+// A precompressed (gzip) variant of a file.
+struct GzipVariant {
+  std::string hash;  // lower-case hex SHA-256 of the gzip bytes
+  uint64_t length = 0;
+  friend bool operator==(const GzipVariant&, const GzipVariant&) = default;
+};
+
+// One served file.
+struct FileEntry {
+  std::string hash;  // lower-case hex SHA-256 of the body (64 characters)
+  uint64_t length = 0;
+  std::string content_type;  // e.g. "text/html; charset=utf-8"
+  UpdateMethod method = UpdateMethod::kStaged;
+  std::string link_url;  // required iff method == kLink: an http(s) URL on main
+  std::optional<GzipVariant> gzip;
+  friend bool operator==(const FileEntry&, const FileEntry&) = default;
+};
+
+inline constexpr int kReleaseFormat = 1;
+
+// The metadata of one release of one area of one site.
+struct ReleaseManifest {
+  int format = kReleaseFormat;
+  std::string site;  // the id of the site this release is for ("shop-b")
+  Area area = Area::kOriginal;
+  uint64_t version = 0;                    // only grows; >= 1
+  int64_t created = 0;                     // unix seconds
+  int64_t expires = 0;                     // unix seconds; 0 = never
+  std::map<std::string, FileEntry> files;  // normalized URL path -> entry
+
+  // The canonical bytes (see the file comment). Call Validate() first if the manifest was built
+  // by hand: Encode does not check.
+  std::string Encode() const;
+
+  // Parses and validates `bytes`. InvalidArgument naming the first bad field otherwise.
+  static Result<ReleaseManifest> Parse(std::string_view bytes);
+
+  // Checks every field (format, site id, version >= 1, paths, hashes, types, methods, links).
+  Status Validate() const;
+
+  friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
+};
+
+// OK iff `path` is a normalized URL path as stored in a manifest: starts with '/', does not end
+// with '/', no empty, "." or ".." segment, no backslash, NUL or other control character, valid
+// UTF-8, at most 1024 bytes. Percent-escapes are NOT decoded here ("%2e%2e" is a literal name):
+// the HTTP layer decodes before looking up. InvalidArgument says what is wrong.
+Status ValidatePath(std::string_view path);
+
+// OK iff `hash` is 64 lower-case hex characters (so it can never escape a directory).
+Status ValidateHashHex(std::string_view hash);
+
+// OK iff `id` is a site id: 1..128 characters of [A-Za-z0-9._-], not "." or "..".
+Status ValidateSiteId(std::string_view id);
+
+// One path in a ReleaseDiff.
+struct DiffEntry {
+  std::string path;
+  const FileEntry* before = nullptr;  // null when added; points into the `old` manifest
+  const FileEntry* after = nullptr;   // null when removed; points into the `new` manifest
+};
+
+// What changes from one release to the next (the manager's approval view). The pointers are
+// valid as long as the two manifests given to Diff live.
+struct ReleaseDiff {
+  std::vector<DiffEntry> added;    // in path order
+  std::vector<DiffEntry> changed;  // hash, type, method, link or gzip variant differs
+  std::vector<DiffEntry> removed;
+  uint64_t added_bytes = 0;    // sum of the new lengths of added files
+  uint64_t changed_bytes = 0;  // sum of the new lengths of changed files
+  uint64_t removed_bytes = 0;  // sum of the old lengths of removed files
+  bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
+};
+
+// The difference from `before` to `after` (either may have no files).
+ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after);
+
+}  // namespace tieup::content

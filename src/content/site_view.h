@@ -1,0 +1,101 @@
+// SiteView: what the HTTP layer serves, built from the active releases of both areas of a
+// ContentStore. Immutable after Load and safe to share across threads; to pick up a newly
+// activated release, Load a new view and swap the shared_ptr.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "content/blob_store.h"
+#include "content/content_store.h"
+#include "content/release.h"
+
+namespace tieup::content {
+
+// One servable file.
+struct ServedFile {
+  std::string path;  // the normalized URL path
+  Area area = Area::kOriginal;
+  std::string content_type;
+  std::string hash;  // hex SHA-256 of the body: the ETag
+  uint64_t length = 0;
+  int64_t last_modified = 0;  // the `created` time of the release it came from (unix seconds)
+  UpdateMethod method = UpdateMethod::kStaged;
+  std::string link_url;  // for UpdateMethod::kLink
+  // The body, verified, when it fitted in the cache; null otherwise (use SiteView::ReadBody).
+  std::shared_ptr<const std::string> body;
+  std::optional<GzipVariant> gzip;               // a precompressed variant, when there is one
+  std::shared_ptr<const std::string> gzip_body;  // as `body`, for the variant
+};
+
+struct SiteViewOptions {
+  // Bodies (and gzip variants) are held in memory while their total stays under this.
+  uint64_t cache_bytes_limit = 256ull << 20;
+};
+
+// The answer of SiteView::Lookup.
+struct LookupResult {
+  enum class Kind {
+    kFound,     // `file` is the file to serve
+    kRedirect,  // redirect to `location` (a directory without its trailing '/')
+    kNotFound,  // `file` is the site's /404.html, or null
+  };
+  Kind kind = Kind::kNotFound;
+  const ServedFile* file = nullptr;
+  std::string location;
+};
+
+class SiteView {
+ public:
+  using Options = SiteViewOptions;
+
+  // Builds the view of the releases active in `store` now (an area without one is empty), and
+  // loads the bodies that fit in the cache, verifying each hash. DataLoss when a blob is missing
+  // or damaged, or a path is in both areas. `store` must outlive the view (bodies not cached are
+  // read from its BlobStore).
+  static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {});
+
+  // The file at exactly `normalized_path`, or null.
+  const ServedFile* Find(std::string_view normalized_path) const;
+
+  // Resolves a request path (already percent-decoded and normalized by the HTTP layer): "/" and
+  // "/news/" serve their "index.html"; "/news" redirects to "/news/" when only
+  // "/news/index.html" exists; anything else (including a malformed path) is kNotFound with the
+  // not-found page.
+  LookupResult Lookup(std::string_view normalized_path) const;
+
+  // The site's "/404.html", or null.
+  const ServedFile* not_found_page() const { return not_found_page_; }
+
+  // The body of `file` (from the cache, or read from the blob store and verified: DataLoss when
+  // damaged). `file` must come from this view.
+  Result<std::shared_ptr<const std::string>> ReadBody(const ServedFile& file) const;
+  // The same for the gzip variant; NotFound when `file` has none.
+  Result<std::shared_ptr<const std::string>> ReadGzipBody(const ServedFile& file) const;
+
+  // The active versions the view was built from (0: the area had no active release).
+  uint64_t version(Area area) const {
+    return area == Area::kTieup ? tieup_version_ : original_version_;
+  }
+  // Every file, by path.
+  const std::map<std::string, ServedFile, std::less<>>& files() const { return files_; }
+  // Bytes of bodies held in memory.
+  uint64_t cached_bytes() const { return cached_bytes_; }
+
+ private:
+  explicit SiteView(BlobStore& blobs) : blobs_(blobs) {}
+
+  BlobStore& blobs_;
+  std::map<std::string, ServedFile, std::less<>> files_;
+  const ServedFile* not_found_page_ = nullptr;
+  uint64_t tieup_version_ = 0;
+  uint64_t original_version_ = 0;
+  uint64_t cached_bytes_ = 0;
+};
+
+}  // namespace tieup::content
