@@ -1,0 +1,528 @@
+#include "ledger/log.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <future>
+
+namespace tieup::ledger {
+namespace {
+
+constexpr std::string_view kSegmentHeader = "tieup-ledger-v1\n";
+constexpr std::string_view kSegmentPrefix = "entries-";
+constexpr std::string_view kSegmentSuffix = ".log";
+constexpr std::string_view kCheckpointDir = "checkpoints";
+constexpr std::string_view kCheckpointSuffix = ".note";
+constexpr size_t kRecordOverhead = 12;  // length, length check, check
+
+std::string Padded(uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+// Parses "<prefix><20 digits><suffix>"; nullopt for any other name.
+std::optional<uint64_t> ParseNumberedName(std::string_view name, std::string_view prefix,
+                                          std::string_view suffix) {
+  if (name.size() != prefix.size() + 20 + suffix.size() || !name.starts_with(prefix) ||
+      !name.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  for (char c : name.substr(prefix.size(), 20)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (n > (UINT64_MAX - d) / 10) return std::nullopt;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+uint32_t GetU32(std::string_view in, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(in[at + i]);
+  return v;
+}
+
+uint32_t Crc(uint32_t crc, const void* data, size_t n) {
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), n));
+}
+
+uint32_t LengthCheck(uint32_t length) {
+  unsigned char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<unsigned char>((length >> (8 * i)) & 0xFF);
+  return ~Crc(0, b, 4);
+}
+
+uint32_t RecordCheck(uint64_t index, std::string_view entry) {
+  unsigned char b[12];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>((index >> (8 * i)) & 0xFF);
+  uint32_t length = static_cast<uint32_t>(entry.size());
+  for (int i = 0; i < 4; ++i) b[8 + i] = static_cast<unsigned char>((length >> (8 * i)) & 0xFF);
+  return Crc(Crc(0, b, sizeof b), entry.data(), entry.size());
+}
+
+void AppendRecord(std::string& out, uint64_t index, std::string_view entry) {
+  uint32_t length = static_cast<uint32_t>(entry.size());
+  PutU32(out, length);
+  PutU32(out, LengthCheck(length));
+  out.append(entry);
+  PutU32(out, RecordCheck(index, entry));
+}
+
+enum class RecordState { kOk, kTorn, kCorrupt };
+
+struct ParsedRecord {
+  RecordState state = RecordState::kOk;
+  std::string_view entry;
+  size_t end = 0;      // offset just past the record
+  std::string reason;  // for kCorrupt
+};
+
+// Parses the record of entry `index` at `offset` in a segment's bytes. kTorn means the bytes end
+// inside the record (or only zeros follow, as a crash can leave): only acceptable at the very
+// end of the log.
+ParsedRecord ParseRecord(std::string_view data, size_t offset, uint64_t index,
+                         uint32_t max_entry_bytes) {
+  ParsedRecord r;
+  std::string_view rest = data.substr(offset);
+  if (rest.find_first_not_of('\0') == std::string_view::npos) {
+    r.state = RecordState::kTorn;
+    return r;
+  }
+  if (rest.size() < 8) {
+    r.state = RecordState::kTorn;
+    return r;
+  }
+  uint32_t length = GetU32(rest, 0);
+  if (GetU32(rest, 4) != LengthCheck(length)) {
+    r.state = RecordState::kCorrupt;
+    r.reason = "its length field is corrupt";
+    return r;
+  }
+  if (length > max_entry_bytes) {
+    r.state = RecordState::kCorrupt;
+    r.reason = "its length " + std::to_string(length) + " exceeds the limit of " +
+               std::to_string(max_entry_bytes) + " bytes";
+    return r;
+  }
+  if (rest.size() < kRecordOverhead + length) {
+    r.state = RecordState::kTorn;
+    return r;
+  }
+  r.entry = rest.substr(8, length);
+  if (GetU32(rest, 8 + length) != RecordCheck(index, r.entry)) {
+    r.state = RecordState::kCorrupt;
+    r.reason = "its checksum does not match (the entry was altered, moved or damaged)";
+    return r;
+  }
+  r.end = offset + kRecordOverhead + length;
+  return r;
+}
+
+}  // namespace
+
+Log::Log(Env& env, std::string dir, LogOpenOptions options)
+    : env_(env), dir_(std::move(dir)), options_(options) {}
+
+Result<std::unique_ptr<Log>> Log::Open(Env& env, std::string dir, LogOpenOptions options) {
+  if (options.segment_bytes < kSegmentHeader.size() + kRecordOverhead) {
+    return Status::InvalidArgument("ledger segment_bytes is too small");
+  }
+  std::unique_ptr<Log> log(new Log(env, std::move(dir), options));
+  RETURN_IF_ERROR(log->Load().Annotate("opening the ledger in '" + log->dir_ + "'"));
+  return log;
+}
+
+Status Log::Load() {
+  if (options_.read_only) {
+    if (!env_.FileExists(dir_)) return Status::NotFound("the directory does not exist");
+  } else {
+    RETURN_IF_ERROR(CreateDirs(env_, dir_));
+  }
+  ASSIGN_OR_RETURN(std::vector<FileInfo> files, env_.ListDir(dir_));
+  std::vector<Segment> found;
+  for (const FileInfo& f : files) {
+    if (f.is_dir) continue;
+    if (auto first = ParseNumberedName(f.name, kSegmentPrefix, kSegmentSuffix)) {
+      found.push_back({*first, JoinPath(dir_, f.name)});
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Segment& a, const Segment& b) { return a.first_index < b.first_index; });
+
+  uint64_t next_index = 0;
+  uint64_t last_valid_end = 0;
+  uint64_t last_records = 0;
+  for (size_t s = 0; s < found.size(); ++s) {
+    const Segment& seg = found[s];
+    bool last = s + 1 == found.size();
+    if (seg.first_index != next_index) {
+      return Status::DataLoss("segment '" + seg.path + "' starts at entry " +
+                              std::to_string(seg.first_index) +
+                              " but the segments before it end at " + std::to_string(next_index) +
+                              ": a segment is missing or was added; restore it from a backup");
+    }
+    ASSIGN_OR_RETURN(std::string data, env_.ReadFile(seg.path));
+    size_t valid_end = kSegmentHeader.size();
+    uint64_t records = 0;
+    if (data.size() < kSegmentHeader.size() && kSegmentHeader.substr(0, data.size()) == data &&
+        last) {
+      // A crash while the segment was being started: it holds no entries.
+      valid_end = 0;
+    } else if (!data.starts_with(kSegmentHeader)) {
+      return Status::DataLoss("segment '" + seg.path +
+                              "' does not start with the ledger header: not a ledger file, or "
+                              "damaged");
+    } else {
+      size_t offset = kSegmentHeader.size();
+      while (offset < data.size()) {
+        uint64_t index = next_index;
+        ParsedRecord r = ParseRecord(data, offset, index, options_.max_entry_bytes);
+        if (r.state == RecordState::kCorrupt) {
+          return Status::DataLoss("entry " + std::to_string(index) + " at byte " +
+                                  std::to_string(offset) + " of '" + seg.path + "': " + r.reason +
+                                  "; the log cannot be trusted past this point");
+        }
+        if (r.state == RecordState::kTorn) {
+          if (!last) {
+            return Status::DataLoss("segment '" + seg.path + "' ends inside entry " +
+                                    std::to_string(index) +
+                                    " although later segments follow: the file was truncated");
+          }
+          break;  // a torn tail: cut off below
+        }
+        tree_.AppendEntry(r.entry);
+        locations_.push_back({s, offset});
+        ++next_index;
+        ++records;
+        offset = r.end;
+      }
+      valid_end = offset;
+    }
+    if (last) {
+      last_valid_end = valid_end;
+      last_records = records;
+      if (valid_end != data.size() && !options_.read_only) {
+        // Cut the torn tail (atomically: the valid prefix replaces the file).
+        RETURN_IF_ERROR(WriteFileAtomic(
+            env_, seg.path,
+            valid_end == 0 ? std::string(kSegmentHeader) : data.substr(0, valid_end)));
+        if (valid_end == 0) last_valid_end = kSegmentHeader.size();
+      }
+    }
+  }
+  segments_ = std::move(found);
+  if (options_.read_only) return Status::Ok();
+
+  if (segments_.empty()) return StartSegment(0);
+  ASSIGN_OR_RETURN(file_, env_.NewAppendableFile(segments_.back().path));
+  file_bytes_ = last_valid_end;
+  file_segment_ = segments_.size() - 1;
+  file_records_ = last_records;
+  return Status::Ok();
+}
+
+Status Log::StartSegment(uint64_t first_index) {
+  std::string path = JoinPath(
+      dir_, std::string(kSegmentPrefix) + Padded(first_index) + std::string(kSegmentSuffix));
+  if (file_ != nullptr) {
+    RETURN_IF_ERROR(file_->Close());
+    file_.reset();
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_.NewWritableFile(path));
+  RETURN_IF_ERROR(file->Append(kSegmentHeader));
+  RETURN_IF_ERROR(file->Sync());
+  RETURN_IF_ERROR(env_.SyncDir(dir_));
+  file_ = std::move(file);
+  file_bytes_ = kSegmentHeader.size();
+  file_records_ = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  segments_.push_back({first_index, std::move(path)});
+  file_segment_ = segments_.size() - 1;
+  return Status::Ok();
+}
+
+Log::~Log() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (commit_thread_.joinable()) commit_thread_.join();
+  if (file_ != nullptr) (void)file_->Close();
+}
+
+void Log::Enqueue(Pending pending) {
+  Status refuse;
+  if (options_.read_only) {
+    refuse = Status::FailedPrecondition("the ledger in '" + dir_ + "' was opened read-only");
+  }
+  for (const std::string& e : pending.entries) {
+    if (refuse.ok() && e.size() > options_.max_entry_bytes) {
+      refuse = Status::InvalidArgument("a ledger entry of " + std::to_string(e.size()) +
+                                       " bytes exceeds the limit of " +
+                                       std::to_string(options_.max_entry_bytes));
+    }
+  }
+  if (!refuse.ok()) {
+    pending.done(refuse);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      refuse = Status::FailedPrecondition("the ledger in '" + dir_ + "' is closing");
+    } else {
+      queue_.push_back(std::move(pending));
+      ++enqueued_;
+      if (!commit_thread_.joinable()) commit_thread_ = std::thread([this] { CommitLoop(); });
+    }
+  }
+  if (!refuse.ok()) {
+    pending.done(refuse);
+    return;
+  }
+  work_cv_.notify_one();
+}
+
+Result<uint64_t> Log::Append(std::vector<std::string> entries) {
+  if (entries.empty()) return size();
+  std::promise<Result<uint64_t>> promise;
+  std::future<Result<uint64_t>> future = promise.get_future();
+  Enqueue(
+      {std::move(entries), [&promise](Result<uint64_t> r) { promise.set_value(std::move(r)); }});
+  return future.get();
+}
+
+Result<uint64_t> Log::Append(std::string entry) {
+  std::vector<std::string> entries;
+  entries.push_back(std::move(entry));
+  return Append(std::move(entries));
+}
+
+void Log::AppendAsync(std::string entry, AppendCallback done) {
+  std::vector<std::string> entries;
+  entries.push_back(std::move(entry));
+  Enqueue({std::move(entries), std::move(done)});
+}
+
+Status Log::Sync() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = enqueued_;
+  idle_cv_.wait(lock, [&] { return completed_ >= target; });
+  return sticky_error_;
+}
+
+void Log::CommitLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to write
+
+    std::vector<Pending> batch;
+    uint64_t bytes = 0;
+    while (!queue_.empty()) {
+      uint64_t b = 0;
+      for (const std::string& e : queue_.front().entries) b += e.size() + kRecordOverhead;
+      if (!batch.empty() && bytes + b > options_.max_commit_bytes) break;
+      bytes += b;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    Status status = sticky_error_;
+    uint64_t first = tree_.size();
+    lock.unlock();
+
+    std::vector<Hash> hashes;
+    std::vector<Location> locations;
+    if (status.ok()) status = WriteBatch(batch, first, hashes, locations);
+
+    lock.lock();
+    if (status.ok()) {
+      for (const Hash& h : hashes) tree_.AppendLeafHash(h);
+      locations_.insert(locations_.end(), locations.begin(), locations.end());
+    } else if (sticky_error_.ok()) {
+      sticky_error_ = status.Annotate("ledger '" + dir_ +
+                                      "' refuses appends after a failed write; "
+                                      "reopen it to recover");
+      status = sticky_error_;
+    }
+    lock.unlock();
+
+    uint64_t index = first;
+    for (Pending& p : batch) {
+      if (status.ok()) {
+        p.done(index);
+      } else {
+        p.done(status);
+      }
+      index += p.entries.size();
+    }
+
+    lock.lock();
+    completed_ += batch.size();
+    idle_cv_.notify_all();
+  }
+}
+
+Status Log::WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
+                       std::vector<Hash>& leaf_hashes, std::vector<Location>& locations) {
+  std::string buffer;
+  uint64_t index = first_index;
+  for (const Pending& p : batch) {
+    for (const std::string& e : p.entries) {
+      if (file_records_ > 0 && file_bytes_ + buffer.size() >= options_.segment_bytes) {
+        if (!buffer.empty()) {
+          RETURN_IF_ERROR(file_->Append(buffer));
+          file_bytes_ += buffer.size();
+          buffer.clear();
+        }
+        RETURN_IF_ERROR(file_->Sync());
+        RETURN_IF_ERROR(StartSegment(index));
+      }
+      locations.push_back({file_segment_, file_bytes_ + buffer.size()});
+      AppendRecord(buffer, index, e);
+      leaf_hashes.push_back(HashLeaf(e));
+      ++file_records_;
+      ++index;
+    }
+  }
+  if (!buffer.empty()) {
+    RETURN_IF_ERROR(file_->Append(buffer));
+    file_bytes_ += buffer.size();
+  }
+  return file_->Sync();
+}
+
+uint64_t Log::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_.size();
+}
+
+TreeHead Log::Head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {tree_.size(), tree_.Root()};
+}
+
+Result<Hash> Log::Root(uint64_t size) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_.Root(size);
+}
+
+Result<Hash> Log::LeafHash(uint64_t index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_.LeafHash(index);
+}
+
+Result<std::vector<Hash>> Log::InclusionProof(uint64_t index, uint64_t size) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_.InclusionProof(index, size);
+}
+
+Result<std::vector<Hash>> Log::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_.ConsistencyProof(old_size, new_size);
+}
+
+Result<std::string> Log::ReadAt(uint64_t index) const {
+  Location loc;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (index >= locations_.size()) {
+      return Status::OutOfRange("entry " + std::to_string(index) + " is beyond the ledger's " +
+                                std::to_string(locations_.size()) + " entries");
+    }
+    loc = locations_[index];
+    path = segments_[loc.segment].path;
+  }
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (cached_segment_ != loc.segment || cached_data_ == nullptr || attempt == 1) {
+      ASSIGN_OR_RETURN(std::string data, env_.ReadFile(path));
+      cached_data_ = std::make_shared<const std::string>(std::move(data));
+      cached_segment_ = loc.segment;
+    }
+    ParsedRecord r = ParseRecord(*cached_data_, loc.offset, index, options_.max_entry_bytes);
+    if (r.state == RecordState::kOk) return std::string(r.entry);
+    if (r.state == RecordState::kCorrupt || attempt == 1) {
+      return Status::DataLoss(
+          "entry " + std::to_string(index) + " at byte " + std::to_string(loc.offset) + " of '" +
+          path + "' changed since " + "the ledger was opened: " +
+          (r.reason.empty() ? std::string("the file was truncated") : r.reason));
+    }
+    // kTorn with a cached copy: the segment has grown since it was cached; read it again.
+  }
+  return Status::Internal("unreachable");
+}
+
+Result<std::string> Log::Read(uint64_t index) const { return ReadAt(index); }
+
+Result<std::vector<std::string>> Log::ReadRange(uint64_t begin, uint64_t end) const {
+  uint64_t n = size();
+  if (begin > end || end > n) {
+    return Status::OutOfRange("entries [" + std::to_string(begin) + ", " + std::to_string(end) +
+                              ") are not within the ledger's " + std::to_string(n) + " entries");
+  }
+  std::vector<std::string> out;
+  out.reserve(end - begin);
+  for (uint64_t i = begin; i < end; ++i) {
+    ASSIGN_OR_RETURN(std::string e, ReadAt(i));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::string> Log::SignCheckpoint(const NoteSigner& signer, std::string origin) {
+  std::lock_guard<std::mutex> guard(checkpoint_mu_);
+  TreeHead head = Head();
+  Checkpoint c;
+  c.origin = origin.empty() ? signer.name() : std::move(origin);
+  c.size = head.size;
+  c.root = head.root;
+  ASSIGN_OR_RETURN(std::string note, ledger::SignCheckpoint(c, signer));
+  if (options_.read_only) {
+    return Status::FailedPrecondition("the ledger in '" + dir_ + "' was opened read-only");
+  }
+  std::string dir = JoinPath(dir_, kCheckpointDir);
+  std::string path = JoinPath(dir, Padded(c.size) + std::string(kCheckpointSuffix));
+  if (env_.FileExists(path)) {
+    ASSIGN_OR_RETURN(std::string stored, env_.ReadFile(path));
+    ASSIGN_OR_RETURN(std::string body, FormatCheckpoint(c));
+    if (stored.starts_with(body + "\n")) return stored;
+    return Status::AlreadyExists("a different checkpoint for size " + std::to_string(c.size) +
+                                 " is stored in '" + path +
+                                 "'; one size has one root: sign again after the log grows");
+  }
+  RETURN_IF_ERROR(CreateDirs(env_, dir));
+  RETURN_IF_ERROR(WriteFileAtomic(env_, path, note));
+  return note;
+}
+
+Result<std::vector<std::string>> Log::StoredCheckpoints() const {
+  std::string dir = JoinPath(dir_, kCheckpointDir);
+  std::vector<std::string> notes;
+  if (!env_.FileExists(dir)) return notes;
+  ASSIGN_OR_RETURN(std::vector<FileInfo> files, env_.ListDir(dir));
+  std::vector<std::pair<uint64_t, std::string>> named;
+  for (const FileInfo& f : files) {
+    if (f.is_dir) continue;
+    if (auto size = ParseNumberedName(f.name, "", kCheckpointSuffix)) {
+      named.emplace_back(*size, JoinPath(dir, f.name));
+    }
+  }
+  std::sort(named.begin(), named.end());
+  for (const auto& [size, path] : named) {
+    ASSIGN_OR_RETURN(std::string note, env_.ReadFile(path));
+    notes.push_back(std::move(note));
+  }
+  return notes;
+}
+
+}  // namespace tieup::ledger

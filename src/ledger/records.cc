@@ -1,0 +1,263 @@
+#include "ledger/records.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <map>
+#include <vector>
+
+#include "ledger/utf8_internal.h"
+
+namespace tieup::ledger {
+namespace {
+
+namespace json = boost::json;
+
+// Builds a JSON object with keys in sorted order (boost::json::object keeps insertion order).
+class SortedObject {
+ public:
+  void Set(std::string key, json::value v) { fields_[std::move(key)] = std::move(v); }
+  void SetString(std::string key, std::string_view s) {
+    Set(std::move(key), json::string(internal::SanitizeUtf8(s)));
+  }
+  std::string Serialize() const {
+    json::object o;
+    o.reserve(fields_.size());
+    for (const auto& [k, v] : fields_) o.emplace(k, v);
+    return json::serialize(o);
+  }
+
+ private:
+  std::map<std::string, json::value> fields_;
+};
+
+// Reads fields out of a parsed object, remembering the first error.
+class FieldReader {
+ public:
+  FieldReader(const json::object& o, std::string_view type) : o_(o), type_(type) {}
+
+  const json::value* Find(std::string_view key) {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) Fail(std::string("the field \"") + std::string(key) + "\" is missing");
+    return v;
+  }
+  std::string String(std::string_view key) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return {};
+    if (!v->is_string()) {
+      Fail("the field \"" + std::string(key) + "\" must be a string");
+      return {};
+    }
+    return std::string(v->get_string());
+  }
+  // An integer within [min, max].
+  int64_t Int(std::string_view key, int64_t min, int64_t max) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return 0;
+    if (v->is_int64() && v->get_int64() >= min && v->get_int64() <= max) return v->get_int64();
+    Fail("the field \"" + std::string(key) + "\" must be an integer from " + std::to_string(min) +
+         " to " + std::to_string(max));
+    return 0;
+  }
+  uint64_t Uint(std::string_view key) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return 0;
+    if (v->is_int64() && v->get_int64() >= 0) return static_cast<uint64_t>(v->get_int64());
+    if (v->is_uint64()) return v->get_uint64();
+    Fail("the field \"" + std::string(key) + "\" must be a non-negative integer");
+    return 0;
+  }
+  RecordArea Area(std::string_view key) {
+    std::string s = String(key);
+    if (s == "tieup") return RecordArea::kTieup;
+    if (s == "original") return RecordArea::kOriginal;
+    if (status_.ok()) {
+      Fail("the field \"" + std::string(key) + "\" must be \"tieup\" or \"original\", got \"" +
+           s.substr(0, 40) + "\"");
+    }
+    return RecordArea::kTieup;
+  }
+  void Fail(std::string message) {
+    if (status_.ok()) {
+      status_ = Status::InvalidArgument("ledger " + std::string(type_) + " record: " + message);
+    }
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  const json::object& o_;
+  std::string_view type_;
+  Status status_;
+};
+
+// Checks that `o` has exactly the keys `required` plus any of `optional`.
+Status CheckKeys(const json::object& o, std::string_view type,
+                 std::initializer_list<std::string_view> required,
+                 std::initializer_list<std::string_view> optional = {}) {
+  for (const auto& kv : o) {
+    std::string_view k = kv.key();
+    bool known = std::find(required.begin(), required.end(), k) != required.end() ||
+                 std::find(optional.begin(), optional.end(), k) != optional.end();
+    if (!known) {
+      return Status::InvalidArgument("ledger " + std::string(type) + " record: unknown field \"" +
+                                     std::string(k.substr(0, 40)) + "\"");
+    }
+  }
+  for (std::string_view k : required) {
+    if (!o.contains(k)) {
+      return Status::InvalidArgument("ledger " + std::string(type) + " record: the field \"" +
+                                     std::string(k) + "\" is missing");
+    }
+  }
+  return Status::Ok();
+}
+
+constexpr int64_t kMaxInt64 = INT64_MAX;
+
+}  // namespace
+
+std::string_view RecordAreaName(RecordArea area) {
+  return area == RecordArea::kTieup ? "tieup" : "original";
+}
+
+std::string EncodeRecord(const AccessRecord& r) {
+  SortedObject o;
+  o.Set("type", "access");
+  o.Set("v", AccessRecord::kVersion);
+  o.Set("time_micros", r.time_micros);
+  o.SetString("area", RecordAreaName(r.area));
+  o.SetString("method", r.method);
+  o.SetString("path", r.path);
+  o.Set("status", r.status);
+  o.Set("bytes", r.bytes);
+  o.SetString("referer", r.referer);
+  o.SetString("user_agent", r.user_agent);
+  o.SetString("user_id", r.user_id);
+  o.SetString("session_id", r.session_id);
+  if (r.remote.has_value()) o.SetString("remote", *r.remote);
+  return o.Serialize();
+}
+
+std::string EncodeRecord(const RegistrationRecord& r) {
+  SortedObject o;
+  o.Set("type", "registration");
+  o.Set("v", RegistrationRecord::kVersion);
+  o.Set("time_micros", r.time_micros);
+  o.SetString("partner", r.partner);
+  o.SetString("user_id", r.user_id);
+  o.SetString("area", RecordAreaName(r.area));
+  return o.Serialize();
+}
+
+std::string EncodeRecord(const OrderRecord& r) {
+  SortedObject o;
+  o.Set("type", "order");
+  o.Set("v", OrderRecord::kVersion);
+  o.Set("time_micros", r.time_micros);
+  o.SetString("order_id", r.order_id);
+  o.SetString("partner", r.partner);
+  o.SetString("area", RecordAreaName(r.area));
+  o.Set("amount_minor", r.amount_minor);
+  o.SetString("currency", r.currency);
+  o.Set("items", r.items);
+  return o.Serialize();
+}
+
+std::string EncodeRecord(const LedgerRecord& record) {
+  return std::visit([](const auto& r) { return EncodeRecord(r); }, record);
+}
+
+Result<LedgerRecord> ParseRecord(std::string_view entry) {
+  boost::system::error_code ec;
+  json::value doc = json::parse(entry, ec);
+  if (ec) {
+    return Status::InvalidArgument("ledger record is not valid JSON: " + ec.message());
+  }
+  if (!doc.is_object()) return Status::InvalidArgument("ledger record is not a JSON object");
+  const json::object& o = doc.get_object();
+  const json::value* type_value = o.if_contains("type");
+  if (type_value == nullptr || !type_value->is_string()) {
+    return Status::InvalidArgument("ledger record has no string field \"type\"");
+  }
+  std::string type(type_value->get_string());
+  const json::value* v = o.if_contains("v");
+  if (v == nullptr || !v->is_int64()) {
+    return Status::InvalidArgument("ledger " + type + " record has no integer version \"v\"");
+  }
+  int64_t version = v->get_int64();
+
+  LedgerRecord record;
+  FieldReader f(o, type);
+  auto check_version = [&](int known) -> Status {
+    if (version != known) {
+      return Status::Unimplemented("ledger " + type + " record version " + std::to_string(version) +
+                                   " is not supported (this build " + "reads version " +
+                                   std::to_string(known) + "); upgrade tieup to read it");
+    }
+    return Status::Ok();
+  };
+  if (type == "access") {
+    RETURN_IF_ERROR(check_version(AccessRecord::kVersion));
+    RETURN_IF_ERROR(CheckKeys(o, type,
+                              {"area", "bytes", "method", "path", "referer", "session_id", "status",
+                               "time_micros", "type", "user_agent", "user_id", "v"},
+                              {"remote"}));
+    AccessRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.area = f.Area("area");
+    r.method = f.String("method");
+    r.path = f.String("path");
+    r.status = static_cast<int32_t>(f.Int("status", 0, 999));
+    r.bytes = f.Uint("bytes");
+    r.referer = f.String("referer");
+    r.user_agent = f.String("user_agent");
+    r.user_id = f.String("user_id");
+    r.session_id = f.String("session_id");
+    if (o.contains("remote")) r.remote = f.String("remote");
+    if (r.method.empty() && f.status().ok()) f.Fail("the field \"method\" is empty");
+    record = std::move(r);
+  } else if (type == "registration") {
+    RETURN_IF_ERROR(check_version(RegistrationRecord::kVersion));
+    RETURN_IF_ERROR(CheckKeys(o, type, {"area", "partner", "time_micros", "type", "user_id", "v"}));
+    RegistrationRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.partner = f.String("partner");
+    r.user_id = f.String("user_id");
+    r.area = f.Area("area");
+    if (r.user_id.empty() && f.status().ok()) f.Fail("the field \"user_id\" is empty");
+    record = std::move(r);
+  } else if (type == "order") {
+    RETURN_IF_ERROR(check_version(OrderRecord::kVersion));
+    RETURN_IF_ERROR(CheckKeys(o, type,
+                              {"amount_minor", "area", "currency", "items", "order_id", "partner",
+                               "time_micros", "type", "v"}));
+    OrderRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.order_id = f.String("order_id");
+    r.partner = f.String("partner");
+    r.area = f.Area("area");
+    r.amount_minor = f.Int("amount_minor", INT64_MIN, kMaxInt64);
+    r.currency = f.String("currency");
+    r.items = static_cast<uint32_t>(f.Int("items", 0, UINT32_MAX));
+    bool currency_ok = r.currency.size() == 3;
+    for (char c : r.currency) currency_ok = currency_ok && c >= 'A' && c <= 'Z';
+    if (!currency_ok && f.status().ok()) {
+      f.Fail("the field \"currency\" must be three upper-case letters (ISO 4217), got \"" +
+             r.currency.substr(0, 20) + "\"");
+    }
+    if (r.order_id.empty() && f.status().ok()) f.Fail("the field \"order_id\" is empty");
+    record = std::move(r);
+  } else {
+    return Status::Unimplemented("ledger record type \"" + type.substr(0, 40) +
+                                 "\" is not known to this build; upgrade tieup to read it");
+  }
+  RETURN_IF_ERROR(f.status());
+  if (EncodeRecord(record) != entry) {
+    return Status::InvalidArgument("ledger " + type +
+                                   " record is not in canonical form (compact JSON, keys "
+                                   "sorted, no other spelling): it was not written by tieup or "
+                                   "was altered");
+  }
+  return record;
+}
+
+}  // namespace tieup::ledger

@@ -1,0 +1,83 @@
+// The typed records a partner writes to its ledger: accesses, user registrations and orders.
+//
+// Each record encodes to one canonical byte form: compact JSON with its keys sorted, a "type"
+// and a version "v". Parsing is strict: the input must be exactly the canonical encoding of a
+// record (no extra or missing fields, no other spelling), and a version this build does not
+// know is refused with a message saying so. Strings must be UTF-8: when encoding, invalid
+// byte sequences (a broken User-Agent, say) are replaced with U+FFFD so that every record can
+// be written. All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "base/status.h"
+
+namespace tieup::ledger {
+
+// The content area a request or sale belongs to (DESIGN.md "Pages on a partner").
+enum class RecordArea { kTieup, kOriginal };
+
+// "tieup" or "original".
+std::string_view RecordAreaName(RecordArea area);
+
+// One HTTP request served by a partner. type "access", v 1.
+struct AccessRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;  // when the request arrived, microseconds since the epoch (>= 0)
+  RecordArea area = RecordArea::kTieup;
+  std::string method;                 // "GET"
+  std::string path;                   // request target path, without the query
+  int32_t status = 0;                 // HTTP status sent, 0..999
+  uint64_t bytes = 0;                 // response body bytes sent
+  std::string referer;                // empty when absent
+  std::string user_agent;             // empty when absent
+  std::string user_id;                // empty for anonymous requests
+  std::string session_id;             // an opaque id or hash, never the session secret itself
+  std::optional<std::string> remote;  // client address, when the partnership records it
+
+  friend bool operator==(const AccessRecord&, const AccessRecord&) = default;
+};
+
+// A user registering on a partner (forwarded to main's central store). type "registration",
+// v 1.
+struct RegistrationRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;
+  std::string partner;                   // site id of the partner where the user registered
+  std::string user_id;                   // the id main's user store assigned
+  RecordArea area = RecordArea::kTieup;  // area of the page the registration came from
+
+  friend bool operator==(const RegistrationRecord&, const RegistrationRecord&) = default;
+};
+
+// An order placed through a partner. type "order", v 1.
+struct OrderRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;
+  std::string order_id;
+  std::string partner;
+  RecordArea area = RecordArea::kTieup;
+  int64_t amount_minor = 0;  // total in minor units (cents); negative for a refund
+  std::string currency;      // ISO 4217, three upper-case letters
+  uint32_t items = 0;        // number of items
+
+  friend bool operator==(const OrderRecord&, const OrderRecord&) = default;
+};
+
+using LedgerRecord = std::variant<AccessRecord, RegistrationRecord, OrderRecord>;
+
+// The canonical encoding of a record.
+std::string EncodeRecord(const AccessRecord& record);
+std::string EncodeRecord(const RegistrationRecord& record);
+std::string EncodeRecord(const OrderRecord& record);
+std::string EncodeRecord(const LedgerRecord& record);
+
+// Parses a ledger entry strictly (see above). InvalidArgument names the field at fault;
+// Unimplemented says which type or version is unknown to this build.
+Result<LedgerRecord> ParseRecord(std::string_view entry);
+
+}  // namespace tieup::ledger
