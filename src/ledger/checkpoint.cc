@@ -146,7 +146,8 @@ Result<NoteVerifier> NoteVerifier::Create(std::string name, Ed25519PublicKey key
 Result<NoteVerifier> NoteVerifier::FromVerifierKey(std::string_view vkey) {
   size_t p1 = vkey.find('+');
   size_t p2 = p1 == std::string_view::npos ? p1 : vkey.find('+', p1 + 1);
-  if (p2 == std::string_view::npos || vkey.find('+', p2 + 1) != std::string_view::npos) {
+  // The base64 key may itself contain '+': only the first two separate fields.
+  if (p2 == std::string_view::npos) {
     return Status::InvalidArgument(
         "a verifier key has the form <name>+<8 hex digits>+<base64 key>; got '" +
         std::string(vkey.substr(0, 120)) + "'");

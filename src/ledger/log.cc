@@ -75,6 +75,19 @@ void AppendRecord(std::string& out, uint64_t index, std::string_view entry) {
   PutU32(out, RecordCheck(index, entry));
 }
 
+// Creates `dir` and its missing parents, and makes each new directory entry durable (a
+// directory's entry lives in its parent, so the parent is synced).
+Status CreateDurableDirs(Env& env, const std::string& dir) {
+  std::vector<std::string> missing;
+  for (std::string d = dir; !d.empty() && d != "." && d != "/" && !env.FileExists(d);
+       d = DirName(d)) {
+    missing.push_back(d);
+  }
+  RETURN_IF_ERROR(CreateDirs(env, dir));
+  for (const std::string& d : missing) RETURN_IF_ERROR(env.SyncDir(DirName(d)));
+  return Status::Ok();
+}
+
 enum class RecordState { kOk, kTorn, kCorrupt };
 
 struct ParsedRecord {
@@ -143,7 +156,7 @@ Status Log::Load() {
   if (options_.read_only) {
     if (!env_.FileExists(dir_)) return Status::NotFound("the directory does not exist");
   } else {
-    RETURN_IF_ERROR(CreateDirs(env_, dir_));
+    RETURN_IF_ERROR(CreateDurableDirs(env_, dir_));
   }
   ASSIGN_OR_RETURN(std::vector<FileInfo> files, env_.ListDir(dir_));
   std::vector<Segment> found;
@@ -500,7 +513,7 @@ Result<std::string> Log::SignCheckpoint(const NoteSigner& signer, std::string or
                                  " is stored in '" + path +
                                  "'; one size has one root: sign again after the log grows");
   }
-  RETURN_IF_ERROR(CreateDirs(env_, dir));
+  RETURN_IF_ERROR(CreateDurableDirs(env_, dir));
   RETURN_IF_ERROR(WriteFileAtomic(env_, path, note));
   return note;
 }

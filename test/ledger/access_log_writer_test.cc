@@ -1,0 +1,162 @@
+#include "ledger/access_log_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "ledger/verifier.h"
+#include "mem_env.h"
+#include "test_support.h"
+
+namespace tieup::ledger {
+namespace {
+
+using ::tieup::testing::FakeClockEnv;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::MemEnv;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+constexpr std::string_view kOrigin = "example.com/shop-b/access";
+
+AccessRecord Access(int thread, int i) {
+  AccessRecord r;
+  r.time_micros = 1790000000000000 + i;
+  r.area = i % 2 == 0 ? RecordArea::kTieup : RecordArea::kOriginal;
+  r.method = "GET";
+  r.path = "/t" + std::to_string(thread) + "/" + std::to_string(i);
+  r.status = 200;
+  r.bytes = 100;
+  return r;
+}
+
+class AccessLogWriterTest : public ::testing::Test {
+ protected:
+  AccessLogWriterTest()
+      : signer_(*NoteSigner::Create(std::string(kOrigin),
+                                    *Ed25519PrivateKey::FromSeed(std::string(32, 'w')))) {
+    log_ = std::move(Log::Open(env_, tmp_.Sub("ledger"))).value();
+  }
+
+  TempDir tmp_;
+  FakeClockEnv env_;
+  NoteSigner signer_;
+  std::unique_ptr<Log> log_;
+};
+
+TEST_F(AccessLogWriterTest, RecordsFromManyThreadsAreAllCommitted) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  AccessLogWriter writer(env_, *log_, std::nullopt);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) writer.Record(Access(t, i));
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_THAT(writer.Flush(), IsOk());
+  EXPECT_EQ(writer.committed(), uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(writer.dropped(), 0u);
+  ASSERT_EQ(log_->size(), uint64_t{kThreads * kPerThread});
+  std::set<std::string> paths;
+  for (uint64_t i = 0; i < log_->size(); ++i) {
+    auto record = ParseRecord(*log_->Read(i));
+    ASSERT_THAT(record, IsOk());
+    paths.insert(std::get<AccessRecord>(*record).path);
+  }
+  EXPECT_EQ(paths.size(), size_t{kThreads * kPerThread});
+}
+
+TEST_F(AccessLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
+  AccessLogWriterOptions options;
+  options.max_queue = 3;
+  options.commit_interval = std::chrono::hours(1);  // nothing is written until Flush
+  AccessLogWriter writer(env_, *log_, std::nullopt, options);
+  for (int i = 0; i < 10; ++i) writer.Record(Access(0, i));
+  EXPECT_EQ(writer.dropped(), 7u);
+  ASSERT_THAT(writer.Flush(), IsOk());
+  EXPECT_EQ(writer.committed(), 3u);
+  EXPECT_EQ(log_->size(), 3u);
+  // Room again after the flush.
+  writer.Record(Access(0, 10));
+  ASSERT_THAT(writer.Flush(), IsOk());
+  EXPECT_EQ(log_->size(), 4u);
+  EXPECT_EQ(writer.dropped(), 7u);
+}
+
+TEST_F(AccessLogWriterTest, CheckpointsPeriodicallyByTheEnvClockAndOnDemand) {
+  std::vector<std::string> notes;
+  std::mutex mu;
+  AccessLogWriterOptions options;
+  options.commit_interval = std::chrono::hours(1);
+  options.checkpoint_interval = std::chrono::seconds(60);
+  options.on_checkpoint = [&](const std::string& note) {
+    std::lock_guard<std::mutex> lock(mu);
+    notes.push_back(note);
+  };
+  AccessLogWriter writer(env_, *log_, signer_, options);
+  writer.Record(Access(0, 0));
+  ASSERT_THAT(writer.Flush(), IsOk());  // first commit: the first checkpoint is due
+  writer.Record(Access(0, 1));
+  env_.AdvanceSeconds(61);
+  ASSERT_THAT(writer.Flush(), IsOk());  // interval passed: size 2
+  writer.Record(Access(0, 2));
+  ASSERT_THAT(writer.Flush(), IsOk());  // interval not passed: none
+  auto now = writer.CheckpointNow();    // on demand: size 3
+  ASSERT_THAT(now, IsOk());
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[2], *now);
+  auto verifier = *NoteVerifier::FromVerifierKey(signer_.VerifierKey());
+  LogMirror mirror(verifier, std::string(kOrigin));
+  uint64_t prev = 0;
+  std::vector<uint64_t> sizes;
+  for (const std::string& note : notes) {
+    Checkpoint c = *OpenCheckpoint(note, verifier);
+    std::vector<Hash> proof;
+    if (prev > 0) proof = *log_->ConsistencyProof(prev, c.size);
+    ASSERT_THAT(mirror.AcceptCheckpoint(note, proof), IsOk());
+    sizes.push_back(c.size);
+    prev = c.size;
+  }
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(log_->StoredCheckpoints()->size(), 3u);
+}
+
+TEST_F(AccessLogWriterTest, CheckpointNowWithoutKeyIsRefused) {
+  AccessLogWriter writer(env_, *log_, std::nullopt);
+  EXPECT_THAT(writer.CheckpointNow(), StatusIs(StatusCode::kFailedPrecondition));
+}
+
+TEST_F(AccessLogWriterTest, DestructionFlushesWhatIsQueued) {
+  {
+    AccessLogWriterOptions options;
+    options.commit_interval = std::chrono::hours(1);
+    AccessLogWriter writer(env_, *log_, std::nullopt, options);
+    for (int i = 0; i < 100; ++i) writer.Record(Access(0, i));
+  }
+  EXPECT_EQ(log_->size(), 100u);
+}
+
+TEST(AccessLogWriterFailureTest, WriteFailuresAreReportedByFlushAndCounted) {
+  MemEnv env;
+  auto log = std::move(Log::Open(env, "/ledger")).value();
+  AccessLogWriterOptions options;
+  options.commit_interval = std::chrono::hours(1);
+  AccessLogWriter writer(env, *log, std::nullopt, options);
+  writer.Record(Access(0, 0));
+  ASSERT_THAT(writer.Flush(), IsOk());
+  env.CrashAfter(0);
+  writer.Record(Access(0, 1));
+  writer.Record(Access(0, 2));
+  EXPECT_THAT(writer.Flush(), StatusIs(StatusCode::kIOError));
+  EXPECT_EQ(writer.failed(), 2u);
+  EXPECT_EQ(writer.committed(), 1u);
+  // The error is reported once; later flushes with nothing new are OK.
+  EXPECT_THAT(writer.Flush(), IsOk());
+}
+
+}  // namespace
+}  // namespace tieup::ledger
