@@ -22,9 +22,7 @@ enum class StoreKind { kMemory, kFile };
 
 class EnrollmentTokensTest : public ::testing::TestWithParam<StoreKind> {
  protected:
-  EnrollmentTokensTest() {
-    env_.SetNowMicros(*ParseRfc3339("2026-11-24T09:00:00Z") * 1'000'000);
-  }
+  EnrollmentTokensTest() { env_.SetNowMicros(*ParseRfc3339("2026-11-24T09:00:00Z") * 1'000'000); }
   std::unique_ptr<TokenStore> MakeStore() {
     if (GetParam() == StoreKind::kMemory) return NewMemoryTokenStore();
     return NewFileTokenStore(env_, TokenFilePath(dir_.path()));

@@ -257,6 +257,33 @@ TEST_F(TlsTest, RevokedPartnerIsRefused) {
   EXPECT_EQ(ok.server_saw_peer, "shop-b");
 }
 
+TEST_F(TlsTest, ExpiredPeerCertificateIsRefused) {
+  // A CA made on a clock two days back issues shop-a a certificate valid for one day: expired
+  // now, though it chains correctly.
+  ::tieup::testing::FakeClockEnv past(env_->NowMicros() - 2 * 86400 * int64_t{1'000'000});
+  auto ca_in_past = CertificateAuthority::Create(past, "Past CA", kYear);
+  ASSERT_THAT(ca_in_past, IsOk());
+  CertificateKey key = CertificateKey::Generate(past);
+  auto old = ca_in_past->SignRequest(*MakeCertificateRequest(key, "shop-a"), "shop-a", 86400);
+  ASSERT_THAT(old, IsOk());
+  Identity main_past = Enroll(*env_, *ca_in_past, "main");
+  auto server = MakeServerContext(ca_in_past->certificate(), main_past.cert, main_past.key,
+                                  PeerCheck::AnyOf(nullptr));
+  ASSERT_THAT(server, IsOk());
+  // Built by hand: MakeClientContext would also load the expired certificate, but this keeps
+  // the test about the server's check.
+  ssl::context client(ssl::context::tls_client);
+  client.add_certificate_authority(net::buffer(ca_in_past->certificate().ToPem()));
+  client.use_certificate(net::buffer(old->ToPem()), ssl::context::pem);
+  std::string key_pem = key.ToPem();
+  client.use_private_key(net::buffer(key_pem), ssl::context::pem);
+  Outcome o = Connect(**server, client);
+  EXPECT_TRUE(o.server_handshake);
+  EXPECT_EQ(o.server_refusal,
+            "peer certificate for 'shop-a' failed verification: certificate has expired");
+  EXPECT_FALSE(o.Connected());
+}
+
 TEST_F(TlsTest, Tls12OnlyClientIsRefused) {
   auto client = PartnerClient(shop_a_);
   SSL_CTX_set_min_proto_version(client->native_handle(), TLS1_2_VERSION);
