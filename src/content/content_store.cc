@@ -26,6 +26,15 @@ std::optional<uint64_t> ParseVersion(std::string_view s) {
   return v;
 }
 
+// Creates `dir` (and missing parents), then syncs its parent so that its entry is durable.
+// The parent is synced even when `dir` exists: a run that crashed may have created it without.
+Status CreateDirDurably(Env& env, const std::string& dir) {
+  const std::string parent = DirName(dir);
+  if (!env.FileExists(parent)) RETURN_IF_ERROR(CreateDirDurably(env, parent));
+  RETURN_IF_ERROR(env.CreateDir(dir));
+  return env.SyncDir(parent);
+}
+
 }  // namespace
 
 ContentStore::ContentStore(Env& env, std::string site_dir, Options options)
@@ -60,9 +69,8 @@ Status ContentStore::Recover() {
   // by a run that crashed before its parent's sync is not durable yet.
   const std::string releases = JoinPath(site_dir_, "releases");
   for (const std::string& dir :
-       {blobs_.dir(), releases, AreaDir(Area::kTieup), AreaDir(Area::kOriginal)}) {
-    RETURN_IF_ERROR(CreateDirs(env_, dir));
-    RETURN_IF_ERROR(env_.SyncDir(DirName(dir)));
+       {site_dir_, blobs_.dir(), releases, AreaDir(Area::kTieup), AreaDir(Area::kOriginal)}) {
+    RETURN_IF_ERROR(CreateDirDurably(env_, dir));
   }
   RETURN_IF_ERROR(blobs_.RemoveLeftoversForRecovery());
   for (Area area : kAreas) {
@@ -302,10 +310,7 @@ Result<PruneStats> ContentStore::Prune() {
   // blobs are gone (harmless, since activation re-checks blobs, but confusing).
   for (Area area : kAreas) RETURN_IF_ERROR(env_.SyncDir(AreaDir(area)));
 
-  std::set<std::string> recent = blobs_.TakeRecentlyPut();
-  std::set<std::string> spared = recent;
-  spared.insert(spared_previous_.begin(), spared_previous_.end());
-  spared_previous_ = std::move(recent);
+  const std::set<std::string> spared = blobs_.TakeRecentlyPut();
   std::vector<std::string> unreferenced;
   RETURN_IF_ERROR(blobs_.ForEach([&](const std::string& hash) {
     if (referenced.count(hash) == 0 && spared.count(hash) == 0) unreferenced.push_back(hash);

@@ -145,7 +145,6 @@ class ContentStore {
   mutable std::mutex mu_;
   std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_
   std::shared_ptr<const ReleaseManifest> active_original_;  // guarded by mu_
-  std::set<std::string> spared_previous_;                   // guarded by mu_: see Prune
 };
 
 }  // namespace tieup::content

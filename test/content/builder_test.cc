@@ -1,0 +1,315 @@
+#include "content/builder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "crypto/hash.h"
+#include "test_support.h"
+
+namespace tieup::content {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+std::string Gunzip(const std::string& gz) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string out(1 << 20, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+class BuildReleaseTest : public ::testing::Test {
+ protected:
+  BuildReleaseTest() : env_(NewPosixEnv()), blobs_(*env_, dir_.Sub("site/blobs")) {
+    Write("author/layouts/default.mustache",
+          "<html><head><title>{{title}} - {{site.name}}</title></head>"
+          "<body>{{{content}}}<footer>{{partner.name}} ({{partner.region}})</footer></body>"
+          "</html>\n");
+    Write("author/layouts/plain.mustache", "<main>{{{content}}}</main>");
+    Write("author/pages/index.md",
+          "---\ntitle: Home\n---\n"
+          "# Welcome to {{partner.name}}\n\n"
+          "| item | price |\n|---|---|\n| tea | 3 |\n\n"
+          "~~old price~~ see https://main.example/sale\n");
+    Write("author/pages/news/today.html",
+          "---\ntitle: \"Today\"\nlayout: plain\n---\n<p>News for {{partner.region}}</p>\n");
+    Write("author/pages/raw.html", "---\nlayout: none\n---\n<!doctype html><p>{{site.name}}</p>");
+    Write("author/pages/cart.md",
+          "---\nmethod: link\nlink_url: https://main.example/cart\n---\nGo to the cart.\n");
+    std::string css;
+    for (int i = 0; i < 100; ++i) css += ".rule-" + std::to_string(i) + " { color: red; }\n";
+    css_ = css;
+    Write("author/assets/css/site.css", css_);
+    Write("author/assets/small.js", "let x = 1;\n");
+    Write("author/assets/logo.png", std::string("\x89PNG\r\n\x1a\n\0\0binary", 16));
+  }
+
+  void Write(const std::string& rel, const std::string& data) {
+    std::string path = dir_.Sub(rel);
+    ASSERT_THAT(CreateDirs(*env_, DirName(path)), IsOk());
+    ASSERT_THAT(WriteFileAtomic(*env_, path, data), IsOk());
+  }
+
+  BuildOptions Options(const std::string& partner = "Shop B") {
+    BuildOptions o;
+    o.authoring_dir = dir_.Sub("author");
+    o.area = Area::kTieup;
+    o.site = "shop-b";
+    o.version = 12;
+    o.created = 1790000000;
+    o.expires = 1790086400;
+    o.variables = {
+        {"site.name", "Main Shop"}, {"partner.name", partner}, {"partner.region", "Kanto"}};
+    return o;
+  }
+
+  std::string Body(const ReleaseManifest& m, const std::string& path) {
+    auto it = m.files.find(path);
+    if (it == m.files.end()) return "<missing " + path + ">";
+    auto data = blobs_.Get(it->second.hash, it->second.length);
+    return data.ok() ? *data : data.status().ToString();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Env> env_;
+  BlobStore blobs_;
+  std::string css_;
+};
+
+TEST_F(BuildReleaseTest, RendersPagesIntoLayoutsAndCopiesAssets) {
+  auto m = BuildRelease(*env_, blobs_, Options());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->site, "shop-b");
+  EXPECT_EQ(m->area, Area::kTieup);
+  EXPECT_EQ(m->version, 12u);
+  EXPECT_EQ(m->created, 1790000000);
+  EXPECT_EQ(m->expires, 1790086400);
+  EXPECT_THAT(m->Validate(), IsOk());
+  std::vector<std::string> paths;
+  for (const auto& [p, e] : m->files) paths.push_back(p);
+  EXPECT_THAT(paths,
+              ::testing::ElementsAre("/assets/css/site.css", "/assets/logo.png", "/assets/small.js",
+                                     "/cart.html", "/index.html", "/news/today.html", "/raw.html"));
+
+  std::string index = Body(*m, "/index.html");
+  EXPECT_THAT(index, HasSubstr("<title>Home - Main Shop</title>"));
+  EXPECT_THAT(index, HasSubstr("<h1>Welcome to Shop B</h1>"));
+  EXPECT_THAT(index, HasSubstr("<table>"));
+  EXPECT_THAT(index, HasSubstr("<td>tea</td>"));
+  EXPECT_THAT(index, HasSubstr("<del>old price</del>"));
+  EXPECT_THAT(index, HasSubstr("<a href=\"https://main.example/sale\">"));
+  EXPECT_THAT(index, HasSubstr("<footer>Shop B (Kanto)</footer>"));
+  EXPECT_EQ(m->files.at("/index.html").content_type, "text/html; charset=utf-8");
+
+  EXPECT_EQ(Body(*m, "/news/today.html"), "<main><p>News for Kanto</p>\n</main>");
+  EXPECT_EQ(Body(*m, "/raw.html"), "<!doctype html><p>Main Shop</p>");
+
+  const FileEntry& cart = m->files.at("/cart.html");
+  EXPECT_EQ(cart.method, UpdateMethod::kLink);
+  EXPECT_EQ(cart.link_url, "https://main.example/cart");
+
+  EXPECT_EQ(Body(*m, "/assets/css/site.css"), css_);
+  EXPECT_EQ(m->files.at("/assets/css/site.css").content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(Body(*m, "/assets/logo.png"), std::string("\x89PNG\r\n\x1a\n\0\0binary", 16));
+  EXPECT_EQ(m->files.at("/assets/logo.png").content_type, "image/png");
+}
+
+TEST_F(BuildReleaseTest, LargeTextGetsAGzipVariantOnlyWhenItHelps) {
+  Write("author/assets/noise.txt", [] {
+    std::string s;
+    uint32_t x = 12345;
+    for (int i = 0; i < 4000; ++i) {
+      x = x * 1103515245 + 12345;
+      s += static_cast<char>(x >> 24);
+    }
+    return s;
+  }());
+  auto m = BuildRelease(*env_, blobs_, Options());
+  ASSERT_THAT(m, IsOk());
+  const FileEntry& css = m->files.at("/assets/css/site.css");
+  ASSERT_TRUE(css.gzip.has_value());
+  EXPECT_LT(css.gzip->length, css.length);
+  auto gz = blobs_.Get(css.gzip->hash, css.gzip->length);
+  ASSERT_THAT(gz, IsOk());
+  EXPECT_EQ(Gunzip(*gz), css_);
+  EXPECT_FALSE(m->files.at("/assets/small.js").gzip.has_value());   // below 1 KiB
+  EXPECT_FALSE(m->files.at("/assets/logo.png").gzip.has_value());   // not text
+  EXPECT_FALSE(m->files.at("/assets/noise.txt").gzip.has_value());  // would not shrink
+}
+
+TEST_F(BuildReleaseTest, OverridesReplaceAndAddPathsForOnePartner) {
+  Write("over/pages/news/today.md",
+        "---\nlayout: none\n---\nSpecial news for *{{partner.name}}*\n");
+  Write("over/assets/extra.txt", "only here");
+  Write("over/layouts/plain.mustache", "<section>{{{content}}}</section>");
+  BuildOptions o = Options();
+  o.overrides_dir = dir_.Sub("over");
+  auto m = BuildRelease(*env_, blobs_, o);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(Body(*m, "/news/today.html"), "<p>Special news for <em>Shop B</em></p>\n");
+  EXPECT_EQ(Body(*m, "/assets/extra.txt"), "only here");
+  EXPECT_THAT(Body(*m, "/index.html"), HasSubstr("Welcome to Shop B"));
+  EXPECT_EQ(m->files.size(), 8u);
+}
+
+TEST_F(BuildReleaseTest, OverrideLayoutsReplaceByName) {
+  Write("over/layouts/plain.mustache", "<section>{{{content}}}</section>");
+  BuildOptions o = Options();
+  o.overrides_dir = dir_.Sub("over");
+  auto m = BuildRelease(*env_, blobs_, o);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(Body(*m, "/news/today.html"), "<section><p>News for Kanto</p>\n</section>");
+}
+
+TEST_F(BuildReleaseTest, IdenticalBytesGiveIdenticalBlobsAcrossPartners) {
+  auto b = BuildRelease(*env_, blobs_, Options("Shop B"));
+  auto c = BuildRelease(*env_, blobs_, Options("Shop C"));
+  ASSERT_THAT(b, IsOk());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(b->files.at("/assets/css/site.css"), c->files.at("/assets/css/site.css"));
+  EXPECT_EQ(b->files.at("/news/today.html"), c->files.at("/news/today.html"));
+  EXPECT_NE(b->files.at("/index.html").hash, c->files.at("/index.html").hash);
+  // Rebuilding is deterministic, gzip variants included.
+  auto again = BuildRelease(*env_, blobs_, Options("Shop B"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->Encode(), b->Encode());
+}
+
+TEST_F(BuildReleaseTest, VariablesAreHtmlEscapedInDoubleBraces) {
+  auto m = BuildRelease(*env_, blobs_, Options("<script>Shop & Co</script>"));
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(Body(*m, "/index.html"), Not(HasSubstr("<script>")));
+  EXPECT_THAT(Body(*m, "/index.html"), HasSubstr("&lt;script&gt;"));
+}
+
+TEST_F(BuildReleaseTest, MissingLayoutNamesThePage) {
+  Write("author/pages/odd.md", "---\nlayout: fancy\n---\nbody\n");
+  EXPECT_THAT(
+      BuildRelease(*env_, blobs_, Options()),
+      StatusIs(StatusCode::kNotFound, HasSubstr("pages/odd.md: layout 'fancy' does not exist")));
+}
+
+TEST_F(BuildReleaseTest, MissingDefaultLayoutNamesThePage) {
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/layouts/default.mustache")), IsOk());
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kNotFound, HasSubstr("layout 'default' does not exist")));
+}
+
+TEST_F(BuildReleaseTest, UnclosedFrontMatterNamesThePage) {
+  Write("author/pages/broken.md", "---\ntitle: never closed\n# heading\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/broken.md: front matter opened by '---' on line 1")));
+}
+
+TEST_F(BuildReleaseTest, BadFrontMatterLinesNameThePageAndLine) {
+  Write("author/pages/bad.md", "---\ntitle: ok\ncolour: blue\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/bad.md: front matter line 3: unknown key 'colour'")));
+  Write("author/pages/bad.md", "---\njust words\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("expected \"key: value\"")));
+  Write("author/pages/bad.md", "---\nlayout: ../../etc\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("is not a name")));
+  Write("author/pages/bad.md", "---\nmethod: teleport\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown update method")));
+  Write("author/pages/bad.md", "---\nmethod: link\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/bad.md: 'method: link' and 'link_url' go together")));
+}
+
+TEST_F(BuildReleaseTest, BadTemplateInAPageNamesThePage) {
+  Write("author/pages/tmpl.md", "{{#section}} never closed\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("pages/tmpl.md: bad template")));
+}
+
+TEST_F(BuildReleaseTest, BadTemplateInALayoutNamesTheLayout) {
+  Write("author/layouts/plain.mustache", "<main>{{{content}}</main>{{/oops}}");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("layouts/plain.mustache")));
+}
+
+TEST_F(BuildReleaseTest, TwoSourcesForOnePathAreRefused) {
+  Write("author/pages/index.html", "<p>also the index</p>");
+  auto m = BuildRelease(*env_, blobs_, Options());
+  EXPECT_THAT(m, StatusIs(StatusCode::kInvalidArgument, HasSubstr("produce '/index.html'")));
+  EXPECT_THAT(m.status().message(), HasSubstr("pages/index.md"));
+  EXPECT_THAT(m.status().message(), HasSubstr("pages/index.html"));
+}
+
+TEST_F(BuildReleaseTest, FileNamesThatAreNotValidPathsAreRefused) {
+  Write("author/assets/bad\\name.css", "x");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("assets/bad\\name.css")));
+}
+
+TEST_F(BuildReleaseTest, ConflictingVariableNamesAreRefused) {
+  BuildOptions o = Options();
+  o.variables["partner"] = "flat";
+  EXPECT_THAT(BuildRelease(*env_, blobs_, o),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("partner")));
+  o = Options();
+  o.variables["a..b"] = "x";
+  EXPECT_THAT(BuildRelease(*env_, blobs_, o),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("empty part")));
+}
+
+TEST_F(BuildReleaseTest, MissingDirectoriesAreReported) {
+  BuildOptions o = Options();
+  o.authoring_dir = dir_.Sub("nowhere");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, o),
+              StatusIs(StatusCode::kNotFound, HasSubstr("authoring directory")));
+  o = Options();
+  o.overrides_dir = dir_.Sub("nowhere");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, o),
+              StatusIs(StatusCode::kNotFound, HasSubstr("overrides directory")));
+}
+
+TEST_F(BuildReleaseTest, InvalidReleaseFieldsAreRefused) {
+  BuildOptions o = Options();
+  o.site = "no/slash";
+  EXPECT_THAT(BuildRelease(*env_, blobs_, o),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("bad site id")));
+}
+
+TEST(ContentTypeTest, FromExtension) {
+  EXPECT_EQ(ContentTypeForPath("/a.html"), "text/html; charset=utf-8");
+  EXPECT_EQ(ContentTypeForPath("/A.HTML"), "text/html; charset=utf-8");
+  EXPECT_EQ(ContentTypeForPath("/s.css"), "text/css; charset=utf-8");
+  EXPECT_EQ(ContentTypeForPath("/s.js"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(ContentTypeForPath("/d.json"), "application/json");
+  EXPECT_EQ(ContentTypeForPath("/i.svg"), "image/svg+xml");
+  EXPECT_EQ(ContentTypeForPath("/i.png"), "image/png");
+  EXPECT_EQ(ContentTypeForPath("/i.jpg"), "image/jpeg");
+  EXPECT_EQ(ContentTypeForPath("/i.jpeg"), "image/jpeg");
+  EXPECT_EQ(ContentTypeForPath("/i.gif"), "image/gif");
+  EXPECT_EQ(ContentTypeForPath("/i.webp"), "image/webp");
+  EXPECT_EQ(ContentTypeForPath("/favicon.ico"), "image/x-icon");
+  EXPECT_EQ(ContentTypeForPath("/robots.txt"), "text/plain; charset=utf-8");
+  EXPECT_EQ(ContentTypeForPath("/feed.xml"), "application/xml");
+  EXPECT_EQ(ContentTypeForPath("/doc.pdf"), "application/pdf");
+  EXPECT_EQ(ContentTypeForPath("/f.woff2"), "font/woff2");
+  EXPECT_EQ(ContentTypeForPath("/archive.tar.gz"), "application/octet-stream");
+  EXPECT_EQ(ContentTypeForPath("/dir.html/README"), "application/octet-stream");
+  EXPECT_EQ(ContentTypeForPath("/noext"), "application/octet-stream");
+}
+
+}  // namespace
+}  // namespace tieup::content

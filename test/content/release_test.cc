@@ -1,0 +1,330 @@
+#include "content/release.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "content_test_util.h"
+#include "crypto/hash.h"
+#include "test_support.h"
+
+namespace tieup::content {
+namespace {
+
+using ::testing::HasSubstr;
+using ::tieup::content::testing::Entry;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+
+ReleaseManifest Sample() {
+  ReleaseManifest m;
+  m.site = "shop-b";
+  m.area = Area::kTieup;
+  m.version = 7;
+  m.created = 1790000000;
+  m.expires = 1790086400;
+  FileEntry index = Entry(Sha256Hex("<h1>hi</h1>"), 11, "text/html; charset=utf-8");
+  index.gzip = GzipVariant{Sha256Hex("gz"), 2};
+  m.files["/index.html"] = index;
+  FileEntry link = Entry(Sha256Hex("link"), 4, "text/html; charset=utf-8", UpdateMethod::kLink,
+                         "https://main.example/cart");
+  m.files["/cart.html"] = link;
+  m.files["/a/b.css"] =
+      Entry(Sha256Hex("b"), 1, "text/css; charset=utf-8", UpdateMethod::kOverwrite);
+  return m;
+}
+
+TEST(ReleaseManifestTest, EncodeIsCanonicalSortedAndCompact) {
+  ReleaseManifest m;
+  m.site = "s";
+  m.area = Area::kOriginal;
+  m.version = 2;
+  m.created = 10;
+  FileEntry e = Entry(std::string(64, 'a'), 3, "text/plain");
+  e.gzip = GzipVariant{std::string(64, 'b'), 2};
+  m.files["/z.txt"] = e;
+  m.files["/a.txt"] =
+      Entry(std::string(64, 'c'), 1, "text/plain", UpdateMethod::kLink, "https://m/x");
+  const std::string a(64, 'a'), b(64, 'b'), c(64, 'c');
+  EXPECT_EQ(m.Encode(),
+            "{\"area\":\"original\",\"created\":10,\"expires\":0,\"files\":{"
+            "\"/a.txt\":{\"content_type\":\"text/plain\",\"hash\":\"" +
+                c +
+                "\",\"length\":1,\"link_url\":\"https://m/x\",\"method\":\"link\"},"
+                "\"/z.txt\":{\"content_type\":\"text/plain\",\"gzip\":{\"hash\":\"" +
+                b + "\",\"length\":2},\"hash\":\"" + a +
+                "\",\"length\":3,\"method\":\"staged\"}},"
+                "\"format\":1,\"site\":\"s\",\"version\":2}");
+}
+
+TEST(ReleaseManifestTest, RoundTripsThroughParse) {
+  ReleaseManifest m = Sample();
+  ASSERT_THAT(m.Validate(), IsOk());
+  auto parsed = ReleaseManifest::Parse(m.Encode());
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(*parsed, m);
+  EXPECT_EQ(parsed->Encode(), m.Encode());
+}
+
+TEST(ReleaseManifestTest, ParseAcceptsOtherKeyOrderAndWhitespaceButEncodesCanonically) {
+  ReleaseManifest m = Sample();
+  boost::json::value v = boost::json::parse(m.Encode());
+  // Re-serialize with reversed key order and whitespace.
+  boost::json::object reversed;
+  auto& obj = v.as_object();
+  for (auto it = obj.end(); it != obj.begin();) {
+    --it;
+    reversed[it->key()] = it->value();
+  }
+  std::string text = " \n" + boost::json::serialize(reversed) + "\n";
+  auto parsed = ReleaseManifest::Parse(text);
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->Encode(), m.Encode());
+}
+
+TEST(ReleaseManifestTest, LargeVersionsSurvive) {
+  ReleaseManifest m = Sample();
+  m.version = UINT64_MAX;
+  auto parsed = ReleaseManifest::Parse(m.Encode());
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->version, UINT64_MAX);
+}
+
+// Applies `mutate` to the JSON of Sample() and expects Parse to refuse it naming `expected`.
+struct Malformed {
+  std::string name;
+  std::function<void(boost::json::object&)> mutate;
+  std::string expected;
+};
+
+boost::json::object& IndexEntry(boost::json::object& root) {
+  return root["files"].as_object()["/index.html"].as_object();
+}
+
+class MalformedManifestTest : public ::testing::TestWithParam<Malformed> {};
+
+TEST_P(MalformedManifestTest, IsRefusedWithAClearMessage) {
+  boost::json::value v = boost::json::parse(Sample().Encode());
+  GetParam().mutate(v.as_object());
+  auto parsed = ReleaseManifest::Parse(boost::json::serialize(v));
+  EXPECT_THAT(parsed, StatusIs(StatusCode::kInvalidArgument, HasSubstr(GetParam().expected)));
+}
+
+const std::string kHash = std::string(64, 'e');
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, MalformedManifestTest,
+    ::testing::Values(
+        Malformed{"UnknownTopField", [](auto& o) { o["extra"] = 1; }, "unknown field \"extra\""},
+        Malformed{"MissingFormat", [](auto& o) { o.erase("format"); }, "missing field 'format'"},
+        Malformed{"MissingSite", [](auto& o) { o.erase("site"); }, "missing field 'site'"},
+        Malformed{"MissingArea", [](auto& o) { o.erase("area"); }, "missing field 'area'"},
+        Malformed{"MissingVersion", [](auto& o) { o.erase("version"); },
+                  "missing field 'version'"},
+        Malformed{"MissingCreated", [](auto& o) { o.erase("created"); },
+                  "missing field 'created'"},
+        Malformed{"MissingExpires", [](auto& o) { o.erase("expires"); },
+                  "missing field 'expires'"},
+        Malformed{"MissingFiles", [](auto& o) { o.erase("files"); }, "missing field 'files'"},
+        Malformed{"FutureFormat", [](auto& o) { o["format"] = 2; }, "format 2 is not supported"},
+        Malformed{"FormatAsString", [](auto& o) { o["format"] = "1"; },
+                  "'format' in release metadata must be a non-negative integer"},
+        Malformed{"SiteNotString", [](auto& o) { o["site"] = 5; }, "'site'"},
+        Malformed{"SiteWithSlash", [](auto& o) { o["site"] = "../shop"; }, "bad site id"},
+        Malformed{"EmptySite", [](auto& o) { o["site"] = ""; }, "bad site id"},
+        Malformed{"UnknownArea", [](auto& o) { o["area"] = "both"; }, "unknown area \"both\""},
+        Malformed{"VersionAsString", [](auto& o) { o["version"] = "7"; }, "'version'"},
+        Malformed{"NegativeVersion", [](auto& o) { o["version"] = -7; }, "'version'"},
+        Malformed{"FractionalVersion", [](auto& o) { o["version"] = 7.5; }, "'version'"},
+        Malformed{"ZeroVersion", [](auto& o) { o["version"] = 0; }, "at least 1"},
+        Malformed{"NegativeCreated", [](auto& o) { o["created"] = -1; }, "'created'"},
+        Malformed{"HugeCreated", [](auto& o) { o["created"] = UINT64_MAX; }, "out of range"},
+        Malformed{"ExpiresBeforeCreated", [](auto& o) { o["expires"] = 5; },
+                  "is not after its creation"},
+        Malformed{"FilesNotObject", [](auto& o) { o["files"] = boost::json::array(); },
+                  "'files' in release metadata must be an object"},
+        Malformed{"EntryNotObject",
+                  [](auto& o) { o["files"].as_object()["/x.html"] = "abc"; },
+                  "file \"/x.html\" must be an object"},
+        Malformed{"EntryUnknownField", [](auto& o) { IndexEntry(o)["mode"] = 420; },
+                  "unknown field \"mode\" in file \"/index.html\""},
+        Malformed{"EntryMissingHash", [](auto& o) { IndexEntry(o).erase("hash"); },
+                  "missing field 'hash' in file \"/index.html\""},
+        Malformed{"EntryMissingLength", [](auto& o) { IndexEntry(o).erase("length"); },
+                  "missing field 'length'"},
+        Malformed{"EntryMissingType", [](auto& o) { IndexEntry(o).erase("content_type"); },
+                  "missing field 'content_type'"},
+        Malformed{"EntryMissingMethod", [](auto& o) { IndexEntry(o).erase("method"); },
+                  "missing field 'method'"},
+        Malformed{"UppercaseHash",
+                  [](auto& o) { IndexEntry(o)["hash"] = std::string(64, 'E'); },
+                  "bad content hash"},
+        Malformed{"ShortHash", [](auto& o) { IndexEntry(o)["hash"] = "abc"; },
+                  "bad content hash"},
+        Malformed{"HashNotString", [](auto& o) { IndexEntry(o)["hash"] = 1; }, "'hash'"},
+        Malformed{"LengthAsString", [](auto& o) { IndexEntry(o)["length"] = "11"; },
+                  "'length' in file \"/index.html\" must be a non-negative integer"},
+        Malformed{"ContentTypeInjection",
+                  [](auto& o) { IndexEntry(o)["content_type"] = "text/html\r\nX-Evil: 1"; },
+                  "bad content_type"},
+        Malformed{"EmptyContentType", [](auto& o) { IndexEntry(o)["content_type"] = ""; },
+                  "bad content_type"},
+        Malformed{"UnknownMethod", [](auto& o) { IndexEntry(o)["method"] = "copy"; },
+                  "unknown update method \"copy\""},
+        Malformed{"LinkWithoutUrl", [](auto& o) { IndexEntry(o)["method"] = "link"; },
+                  "has method \"link\" but no link_url"},
+        Malformed{"UrlWithoutLink",
+                  [](auto& o) { IndexEntry(o)["link_url"] = "https://main.example/"; },
+                  "link_url is only for method \"link\""},
+        Malformed{"EmptyLinkUrl", [](auto& o) { IndexEntry(o)["link_url"] = ""; },
+                  "link_url is empty"},
+        Malformed{"NonHttpLinkUrl",
+                  [](auto& o) {
+                    IndexEntry(o)["method"] = "link";
+                    IndexEntry(o)["link_url"] = "javascript:alert(1)";
+                  },
+                  "bad link_url"},
+        Malformed{"GzipNotObject", [](auto& o) { IndexEntry(o)["gzip"] = kHash; },
+                  "'gzip' in file \"/index.html\" must be an object"},
+        Malformed{"GzipUnknownField",
+                  [](auto& o) { IndexEntry(o)["gzip"].as_object()["level"] = 9; },
+                  "unknown field \"level\" in file \"/index.html\" gzip"},
+        Malformed{"GzipMissingLength",
+                  [](auto& o) { IndexEntry(o)["gzip"].as_object().erase("length"); },
+                  "missing field 'length' in file \"/index.html\" gzip"},
+        Malformed{"GzipBadHash",
+                  [](auto& o) { IndexEntry(o)["gzip"].as_object()["hash"] = "../x"; },
+                  "bad content hash"},
+        Malformed{"PathWithDotDot",
+                  [](auto& o) {
+                    boost::json::value copy = IndexEntry(o);
+                    o["files"].as_object()["/a/../etc/passwd"] = copy;
+                  },
+                  "bad page path \"/a/../etc/passwd\""}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ReleaseManifestTest, ParseRefusesNonJsonAndNonObjects) {
+  EXPECT_THAT(ReleaseManifest::Parse("{\"format\":"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not valid JSON")));
+  EXPECT_THAT(ReleaseManifest::Parse("[1,2]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("must be a JSON object")));
+  EXPECT_THAT(ReleaseManifest::Parse(""), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(ReleaseManifestTest, ValidateChecksHandBuiltManifests) {
+  ReleaseManifest m = Sample();
+  m.format = 3;
+  EXPECT_THAT(m.Validate(), StatusIs(StatusCode::kInvalidArgument, HasSubstr("format 3")));
+  m = Sample();
+  m.files["relative.html"] = m.files["/index.html"];
+  EXPECT_THAT(m.Validate(), StatusIs(StatusCode::kInvalidArgument, HasSubstr("start with '/'")));
+}
+
+struct PathCase {
+  std::string name;
+  std::string path;
+  std::string expected;  // empty: valid
+};
+
+class PathValidationTest : public ::testing::TestWithParam<PathCase> {};
+
+TEST_P(PathValidationTest, Validates) {
+  Status s = ValidatePath(GetParam().path);
+  if (GetParam().expected.empty()) {
+    EXPECT_THAT(s, IsOk());
+  } else {
+    EXPECT_THAT(s, StatusIs(StatusCode::kInvalidArgument, HasSubstr(GetParam().expected)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, PathValidationTest,
+    ::testing::Values(PathCase{"Simple", "/index.html", ""},
+                      PathCase{"Nested", "/news/2026/a.html", ""},
+                      PathCase{"DotsInsideName", "/a..b/c...d", ""},
+                      // Percent-escapes are not decoded here: "%2e%2e" is a literal name.
+                      PathCase{"PercentEncodedDotsAreLiteral", "/%2e%2e/x.html", ""},
+                      PathCase{"Utf8", "/\xe6\x97\xa5\xe6\x9c\xac/\xf0\x9f\x98\x80.html", ""},
+                      PathCase{"Empty", "", "start with '/'"},
+                      PathCase{"Relative", "a.html", "start with '/'"},
+                      PathCase{"Root", "/", "not end with '/'"},
+                      PathCase{"TrailingSlash", "/news/", "not end with '/'"},
+                      PathCase{"DotDotInside", "/a/../b", "\"..\" segment"},
+                      PathCase{"DotDotAtStart", "/../etc/passwd", "\"..\" segment"},
+                      PathCase{"DotDotAtEnd", "/a/..", "\"..\" segment"},
+                      PathCase{"DotSegment", "/./a", "\".\" or \"..\" segment"},
+                      PathCase{"DoubleSlash", "/a//b", "empty segment"},
+                      PathCase{"LeadingDoubleSlash", "//evil.example/x", "empty segment"},
+                      PathCase{"Backslash", "/a\\..\\b", "backslash"},
+                      PathCase{"Nul", std::string("/a\0b", 4), "NUL"},
+                      PathCase{"Newline", "/a\nb", "control character"},
+                      PathCase{"Tab", "/a\tb", "control character"},
+                      PathCase{"Delete", "/a\x7f", "control character"},
+                      PathCase{"InvalidByte", "/a\xff", "not valid UTF-8"},
+                      PathCase{"LoneContinuation", "/a\x80", "not valid UTF-8"},
+                      PathCase{"OverlongSlash", "/a\xc0\xaf..", "not valid UTF-8"},
+                      PathCase{"Surrogate", "/a\xed\xa0\x80", "not valid UTF-8"},
+                      PathCase{"AboveUnicode", "/a\xf4\x90\x80\x80", "not valid UTF-8"},
+                      PathCase{"TruncatedSequence", "/a\xe6\x97", "not valid UTF-8"},
+                      PathCase{"TooLong", "/" + std::string(1024, 'a'), "longer than 1024"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ValidateTest, SiteIds) {
+  EXPECT_THAT(ValidateSiteId("shop-b"), IsOk());
+  EXPECT_THAT(ValidateSiteId("Main_1.example"), IsOk());
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", "a/b", "a b", "shop\n", std::string(129, 'a')}) {
+    EXPECT_THAT(ValidateSiteId(bad), StatusIs(StatusCode::kInvalidArgument)) << bad;
+  }
+}
+
+TEST(ValidateTest, AreaAndMethodNamesRoundTrip) {
+  for (Area a : {Area::kTieup, Area::kOriginal}) EXPECT_EQ(*ParseArea(AreaName(a)), a);
+  for (UpdateMethod m : {UpdateMethod::kStaged, UpdateMethod::kOverwrite, UpdateMethod::kLink}) {
+    EXPECT_EQ(*ParseUpdateMethod(UpdateMethodName(m)), m);
+  }
+  EXPECT_THAT(ParseArea("Tieup"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseUpdateMethod(""), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(ReleaseDiffTest, ReportsAddedChangedRemovedWithByteTotals) {
+  ReleaseManifest before = Sample();
+  ReleaseManifest after = Sample();
+  after.version = 8;
+  after.files.erase("/a/b.css");                                // removed, 1 byte
+  after.files["/index.html"].hash = Sha256Hex("<h1>new</h1>");  // changed
+  after.files["/index.html"].length = 12;
+  after.files["/cart.html"].link_url = "https://main.example/cart2";   // changed (link only)
+  after.files["/new.html"] = Entry(Sha256Hex("n"), 100, "text/html");  // added
+  after.files["/old-same.html"] = Entry(Sha256Hex("o"), 5, "text/html");
+  before.files["/old-same.html"] = after.files["/old-same.html"];  // unchanged
+
+  ReleaseDiff d = Diff(before, after);
+  ASSERT_EQ(d.added.size(), 1u);
+  EXPECT_EQ(d.added[0].path, "/new.html");
+  EXPECT_EQ(d.added[0].before, nullptr);
+  EXPECT_EQ(d.added_bytes, 100u);
+  ASSERT_EQ(d.changed.size(), 2u);
+  EXPECT_EQ(d.changed[0].path, "/cart.html");
+  EXPECT_EQ(d.changed[1].path, "/index.html");
+  EXPECT_EQ(d.changed[1].before->length, 11u);
+  EXPECT_EQ(d.changed[1].after->length, 12u);
+  EXPECT_EQ(d.changed_bytes, 4u + 12u);
+  ASSERT_EQ(d.removed.size(), 1u);
+  EXPECT_EQ(d.removed[0].path, "/a/b.css");
+  EXPECT_EQ(d.removed_bytes, 1u);
+  EXPECT_FALSE(d.empty());
+  EXPECT_TRUE(Diff(after, after).empty());
+}
+
+TEST(ReleaseDiffTest, FromAnEmptyReleaseEverythingIsAdded) {
+  ReleaseManifest empty;
+  ReleaseDiff d = Diff(empty, Sample());
+  EXPECT_EQ(d.added.size(), 3u);
+  EXPECT_EQ(d.added_bytes, 11u + 4u + 1u);
+  EXPECT_TRUE(d.removed.empty());
+}
+
+}  // namespace
+}  // namespace tieup::content

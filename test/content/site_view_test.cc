@@ -1,0 +1,198 @@
+#include "content/site_view.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "content_test_util.h"
+#include "crypto/hash.h"
+#include "mem_env.h"
+#include "test_support.h"
+
+namespace tieup::content {
+namespace {
+
+using ::testing::HasSubstr;
+using ::tieup::content::testing::MakeRelease;
+using ::tieup::content::testing::Publish;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::MemEnv;
+using ::tieup::testing::StatusIs;
+using Kind = LookupResult::Kind;
+
+class SiteViewTest : public ::testing::Test {
+ protected:
+  SiteViewTest() {
+    auto s = ContentStore::Open(env_, "/site", {.keep_releases = 5, .site_id = "shop-b"});
+    EXPECT_THAT(s, IsOk());
+    store_ = std::move(*s);
+  }
+
+  std::shared_ptr<const SiteView> Load(SiteView::Options options = {}) {
+    auto view = SiteView::Load(*store_, options);
+    EXPECT_THAT(view, IsOk());
+    return view.ok() ? *view : nullptr;
+  }
+
+  void PublishBoth() {
+    ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, 4,
+                                             {{"/index.html", "home"},
+                                              {"/news/index.html", "news"},
+                                              {"/news/a.html", "story a"}})),
+                IsOk());
+    ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kOriginal, 2,
+                                             {{"/shop/index.html", "our shop"},
+                                              {"/404.html", "not here"},
+                                              {"/copy.html", "story a"}})),
+                IsOk());
+  }
+
+  MemEnv env_;
+  std::unique_ptr<ContentStore> store_;
+};
+
+TEST_F(SiteViewTest, EmptyStoreGivesAnEmptyView) {
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(view->files().empty());
+  EXPECT_EQ(view->not_found_page(), nullptr);
+  EXPECT_EQ(view->version(Area::kTieup), 0u);
+  LookupResult r = view->Lookup("/");
+  EXPECT_EQ(r.kind, Kind::kNotFound);
+  EXPECT_EQ(r.file, nullptr);
+}
+
+TEST_F(SiteViewTest, MergesBothAreasWithTheirMetadata) {
+  PublishBoth();
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->files().size(), 6u);
+  EXPECT_EQ(view->version(Area::kTieup), 4u);
+  EXPECT_EQ(view->version(Area::kOriginal), 2u);
+
+  const ServedFile* a = view->Find("/news/a.html");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->area, Area::kTieup);
+  EXPECT_EQ(a->content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(a->hash, Sha256Hex("story a"));
+  EXPECT_EQ(a->length, 7u);
+  EXPECT_EQ(a->last_modified, 1790000000 + 4);
+  EXPECT_EQ(a->method, UpdateMethod::kStaged);
+  ASSERT_NE(a->body, nullptr);
+  EXPECT_EQ(*a->body, "story a");
+
+  const ServedFile* shop = view->Find("/shop/index.html");
+  ASSERT_NE(shop, nullptr);
+  EXPECT_EQ(shop->area, Area::kOriginal);
+  EXPECT_EQ(shop->last_modified, 1790000000 + 2);
+  // Equal bytes are held once.
+  EXPECT_EQ(view->Find("/copy.html")->body, a->body);
+  EXPECT_EQ(view->cached_bytes(), 4u + 4u + 7u + 8u + 8u);
+  EXPECT_EQ(view->Find("/news"), nullptr);
+}
+
+TEST_F(SiteViewTest, LookupServesDirectoryIndexesAndRedirects) {
+  PublishBoth();
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+
+  LookupResult root = view->Lookup("/");
+  EXPECT_EQ(root.kind, Kind::kFound);
+  EXPECT_EQ(root.file->path, "/index.html");
+
+  LookupResult news = view->Lookup("/news/");
+  EXPECT_EQ(news.kind, Kind::kFound);
+  EXPECT_EQ(news.file->path, "/news/index.html");
+
+  LookupResult redirect = view->Lookup("/news");
+  EXPECT_EQ(redirect.kind, Kind::kRedirect);
+  EXPECT_EQ(redirect.location, "/news/");
+  EXPECT_EQ(view->Lookup("/shop").location, "/shop/");
+
+  LookupResult exact = view->Lookup("/news/a.html");
+  EXPECT_EQ(exact.kind, Kind::kFound);
+  EXPECT_EQ(exact.file->path, "/news/a.html");
+
+  for (const char* missing : {"/nope.html", "/nope/", "/nope", "/news/a.html/", "/a/../index.html",
+                              "//index.html", "index.html", ""}) {
+    LookupResult r = view->Lookup(missing);
+    EXPECT_EQ(r.kind, Kind::kNotFound) << missing;
+    ASSERT_NE(r.file, nullptr) << missing;
+    EXPECT_EQ(r.file->path, "/404.html");
+  }
+  EXPECT_EQ(view->not_found_page()->path, "/404.html");
+}
+
+TEST_F(SiteViewTest, BodiesOverTheCacheLimitAreReadOnDemandAndVerified) {
+  std::string big(1000, 'b');
+  ReleaseManifest m =
+      MakeRelease(*store_, Area::kOriginal, 1, {{"/small.html", "small"}, {"/big.html", big}});
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  auto view = Load({.cache_bytes_limit = 100});
+  ASSERT_NE(view, nullptr);
+  const ServedFile* b = view->Find("/big.html");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->body, nullptr);
+  EXPECT_NE(view->Find("/small.html")->body, nullptr);
+  EXPECT_EQ(view->cached_bytes(), 5u);
+  auto body = view->ReadBody(*b);
+  ASSERT_THAT(body, IsOk());
+  EXPECT_EQ(**body, big);
+
+  // Defaced on disk after the view was loaded: the read refuses it.
+  auto path = store_->blobs().Path(b->hash);
+  ASSERT_THAT(WriteFileAtomic(env_, *path, std::string(1000, 'X')), IsOk());
+  EXPECT_THAT(view->ReadBody(*b), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(view->ReadGzipBody(*b), StatusIs(StatusCode::kNotFound, HasSubstr("no gzip")));
+}
+
+TEST_F(SiteViewTest, GzipVariantsAreServedToo) {
+  std::string text(4000, 'a');
+  ASSERT_THAT(store_->PutOriginalPage("/t.html", text, "text/html"), IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  const ServedFile* f = view->Find("/t.html");
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->gzip.has_value());
+  ASSERT_NE(f->gzip_body, nullptr);
+  EXPECT_EQ(f->gzip_body->size(), f->gzip->length);
+  EXPECT_EQ(Sha256Hex(*f->gzip_body), f->gzip->hash);
+  auto gz = view->ReadGzipBody(*f);
+  ASSERT_THAT(gz, IsOk());
+  EXPECT_EQ(*gz, f->gzip_body);
+}
+
+TEST_F(SiteViewTest, LoadRefusesADamagedBlob) {
+  ReleaseManifest m = MakeRelease(*store_, Area::kOriginal, 1, {{"/a.html", "genuine"}});
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  auto path = store_->blobs().Path(m.files["/a.html"].hash);
+  ASSERT_THAT(WriteFileAtomic(env_, *path, "defaced"), IsOk());
+  EXPECT_THAT(SiteView::Load(*store_),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("loading '/a.html' for serving")));
+}
+
+TEST_F(SiteViewTest, LinkPagesCarryTheirUrl) {
+  ReleaseManifest m = MakeRelease(*store_, Area::kTieup, 1, {{"/cart.html", "go to main"}});
+  m.files["/cart.html"].method = UpdateMethod::kLink;
+  m.files["/cart.html"].link_url = "https://main.example/cart";
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  const ServedFile* f = view->Find("/cart.html");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->method, UpdateMethod::kLink);
+  EXPECT_EQ(f->link_url, "https://main.example/cart");
+}
+
+TEST_F(SiteViewTest, AViewIsASnapshot) {
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "one", "text/html"), IsOk());
+  auto before = Load();
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "two", "text/html"), IsOk());
+  auto after = Load();
+  ASSERT_NE(before, nullptr);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(*before->Find("/a.html")->body, "one");
+  EXPECT_EQ(*after->Find("/a.html")->body, "two");
+}
+
+}  // namespace
+}  // namespace tieup::content
