@@ -30,9 +30,11 @@ using HttpFields = std::vector<std::pair<std::string, std::string>>;
 
 // The parts of a request that every signature covers.
 struct SignedRequestTarget {
-  std::string_view method;     // "POST" (case-sensitive, as sent)
-  std::string_view authority;  // the Host: "main.example:8443" (lower-cased for signing)
-  std::string_view target;     // origin-form: "/orders?id=7"
+  std::string_view method;  // "POST" (case-sensitive, as sent)
+  // The Host as sent: "main.example:8443". Lower-cased for signing; a default port is NOT
+  // removed, so both sides must use the same form (tieup always sends host:port).
+  std::string_view authority;
+  std::string_view target;  // origin-form: "/orders?id=7"
 };
 
 // The signature label tieup uses in Signature-Input and Signature.
