@@ -1,0 +1,990 @@
+// The server: an acceptor, N workers (one io_context and one thread each), and connections.
+//
+// A connection lives on one worker for its whole life, so none of its state is locked. It
+// handles one request at a time: read and parse (Beast's basic_parser, filling our HttpRequest
+// directly), call the handler, write the response (our own serialization: status line, a few
+// server headers, the handler's pre-formatted header block and the body in one gather write),
+// then parse the next request, which may already be in the buffer (pipelining).
+//
+// Timeouts cost nothing per operation: each connection keeps a deadline (a number), and a
+// per-worker sweep timer closes or answers 408 to the connections whose deadline has passed.
+#include "net/http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "base/encoding.h"
+#include "net/path.h"
+
+namespace tieup {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace net_internal {
+namespace {
+
+constexpr int64_t kNoDeadline = INT64_MAX;
+// How long a connection that we close keeps reading (and discarding) what the client still
+// sends, so that our last response is not destroyed by a TCP reset.
+constexpr int64_t kLingerMillis = 2000;
+constexpr uint64_t kLingerMaxBytes = 1024 * 1024;
+constexpr size_t kReadChunk = 8192;
+
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The Date header value, formatted once per second per thread.
+std::string_view CachedHttpDate(Env& env) {
+  thread_local int64_t cached_second = INT64_MIN;
+  thread_local char cached[40];
+  thread_local size_t cached_size = 0;
+  int64_t now = env.NowSeconds();
+  if (now != cached_second) {
+    std::string d = FormatHttpDate(now);
+    cached_size = std::min(d.size(), sizeof(cached));
+    std::memcpy(cached, d.data(), cached_size);
+    cached_second = now;
+  }
+  return {cached, cached_size};
+}
+
+void AppendNumber(std::string* out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  (void)ec;
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+// Parses one request straight into an HttpRequest (no intermediate beast::http::fields).
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  RequestParser(HttpRequest* request, uint32_t header_limit_bytes, uint64_t body_limit_bytes)
+      : request_(request) {
+    header_limit(header_limit_bytes);
+    body_limit(body_limit_bytes);
+  }
+
+  bool expect_continue() const { return expect_continue_; }
+  int host_count() const { return host_count_; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    request_->method_.assign(method.data(), method.size());
+    request_->target_.assign(target.data(), target.size());
+    request_->version_ = version;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = http::error::bad_version;  // never called for a request parser
+  }
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code&) override {
+    if (name == http::field::host) {
+      ++host_count_;
+    } else if (name == http::field::expect) {
+      if (EqualsIgnoreCase(ToStd(value), "100-continue")) expect_continue_ = true;
+    }
+    request_->AppendHeaderUnchecked(ToStd(name_string), ToStd(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    // The parser has already checked the length against the body limit.
+    if (length) request_->body_.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_->body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_->body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  HttpRequest* request_;
+  bool expect_continue_ = false;
+  int host_count_ = 0;
+};
+
+class Connection;
+class Worker;
+
+// What every worker shares: options, handler, counters. Immutable after Start except for the
+// atomics.
+struct ServerShared {
+  Env* env = nullptr;
+  HttpServerOptions options;
+  std::shared_ptr<HttpHandler> handler;
+  std::vector<std::string> allowed_methods;  // empty: all
+  std::string allow_value;                   // the Allow header for 405
+  std::string server_header;                 // "Server: tieup\r\n" or ""
+  size_t max_buffer = 0;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};
+  std::mutex drained_mu;
+  std::condition_variable drained_cv;
+
+  void OnConnectionClosed() {
+    if (active.fetch_sub(1) == 1 && stopping.load()) {
+      std::lock_guard<std::mutex> lock(drained_mu);
+      drained_cv.notify_all();
+    }
+  }
+};
+
+thread_local Worker* tls_current_worker = nullptr;
+
+class Worker {
+ public:
+  Worker(ServerShared* shared) : shared_(shared), sweep_timer_(ioc_) {}
+
+  asio::io_context& ioc() { return ioc_; }
+  ServerShared& shared() { return *shared_; }
+
+  void Run();
+  void StartSweeping();
+  void StartConnection(Socket socket);
+  void BeginShutdown();
+  void CloseAll();
+
+  void Add(Connection* c);
+  void Remove(Connection* c);
+
+ private:
+  void Sweep();
+
+  ServerShared* shared_;
+  asio::io_context ioc_{1};
+  asio::steady_timer sweep_timer_;
+  std::chrono::milliseconds sweep_interval_{100};
+  Connection* first_ = nullptr;
+};
+
+class Connection final : public ResponseSink, public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Worker* worker, Socket socket)
+      : worker_(worker),
+        shared_(&worker->shared()),
+        socket_(std::move(socket)),
+        buffer_(shared_->max_buffer) {}
+
+  void Start();
+  void Deliver(HttpResponse&& response) override;
+  // The sweep timer found the deadline passed.
+  void OnDeadline();
+  // Graceful stop: idle connections close now, busy ones after their response.
+  void OnServerStop();
+  void Close();
+  int64_t deadline() const { return deadline_; }
+
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+
+  void StartRequest();
+  void ParseBuffered();
+  void DoRead();
+  void OnRead(beast::error_code ec, size_t n);
+  // Returns false when it has taken over (an error response, or a 100 Continue being written).
+  bool OnHeaderDone();
+  void OnParseError(beast::error_code ec);
+  void OnRequestComplete();
+  void OnAsyncResponse(HttpResponse&& response);
+  void RespondWithError(int status, std::string_view message, bool close);
+  void WriteResponse();
+  void OnWritten(beast::error_code ec, size_t n);
+  void ReportAccess(bool complete, uint64_t body_bytes);
+  void StartLingeringClose();
+  void DoDiscard();
+
+  Worker* worker_;
+  ServerShared* shared_;
+  Socket socket_;
+  beast::flat_buffer buffer_;
+  std::optional<RequestParser> parser_;
+  HttpRequest request_;
+  HttpResponse response_;
+  std::string head_;
+  std::string_view body_out_;
+
+  State state_ = State::kReading;
+  int64_t deadline_ = kNoDeadline;
+  bool first_request_ = true;
+  bool request_begun_ = false;
+  bool header_done_ = false;
+  bool path_ok_ = false;
+  bool close_after_ = false;
+  bool keep_alive_after_write_ = false;
+  bool timed_out_ = false;
+  bool in_handler_ = false;
+  bool have_response_ = false;
+  int64_t request_time_micros_ = 0;
+  int64_t request_start_steady_ = 0;
+  uint64_t discarded_ = 0;
+};
+
+// --- Worker ---
+
+void Worker::Run() {
+  tls_current_worker = this;
+  for (;;) {
+    try {
+      ioc_.run();
+      break;
+    } catch (const std::exception& e) {
+      if (shared_->options.logger) {
+        shared_->options.logger->error("http server: exception escaped a handler: {}", e.what());
+      }
+    } catch (...) {
+      if (shared_->options.logger) {
+        shared_->options.logger->error("http server: unknown exception escaped a handler");
+      }
+    }
+  }
+  tls_current_worker = nullptr;
+}
+
+void Worker::StartSweeping() {
+  const auto& o = shared_->options;
+  auto shortest = std::min({o.header_timeout, o.body_timeout, o.idle_timeout, o.write_timeout});
+  sweep_interval_ =
+      std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  Sweep();
+}
+
+void Worker::Sweep() {
+  int64_t now = SteadyMillis();
+  for (Connection* c = first_; c != nullptr;) {
+    Connection* next = c->next;  // OnDeadline may unlink c, never another connection
+    if (c->deadline() <= now) c->OnDeadline();
+    c = next;
+  }
+  sweep_timer_.expires_after(sweep_interval_);
+  sweep_timer_.async_wait([this](beast::error_code ec) {
+    if (!ec) Sweep();
+  });
+}
+
+void Worker::StartConnection(Socket socket) {
+  if (shared_->stopping.load()) {
+    beast::error_code ec;
+    socket.close(ec);
+    shared_->OnConnectionClosed();
+    return;
+  }
+  auto c = std::make_shared<Connection>(this, std::move(socket));
+  Add(c.get());
+  c->Start();
+}
+
+void Worker::BeginShutdown() {
+  for (Connection* c = first_; c != nullptr;) {
+    Connection* next = c->next;
+    c->OnServerStop();
+    c = next;
+  }
+}
+
+void Worker::CloseAll() {
+  while (first_ != nullptr) first_->Close();
+  sweep_timer_.cancel();
+}
+
+void Worker::Add(Connection* c) {
+  c->prev = nullptr;
+  c->next = first_;
+  if (first_ != nullptr) first_->prev = c;
+  first_ = c;
+}
+
+void Worker::Remove(Connection* c) {
+  if (c->prev != nullptr) {
+    c->prev->next = c->next;
+  } else if (first_ == c) {
+    first_ = c->next;
+  }
+  if (c->next != nullptr) c->next->prev = c->prev;
+  c->prev = c->next = nullptr;
+}
+
+// --- Connection ---
+
+void Connection::Start() {
+  beast::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  tcp::endpoint peer = socket_.remote_endpoint(ec);
+  if (!ec) request_.remote_address_ = peer.address().to_string();
+  StartRequest();
+}
+
+void Connection::StartRequest() {
+  request_.Clear();
+  parser_.emplace(&request_, shared_->options.max_header_bytes, shared_->options.max_body_bytes);
+  state_ = State::kReading;
+  request_begun_ = false;
+  header_done_ = false;
+  path_ok_ = false;
+  close_after_ = false;
+  timed_out_ = false;
+  have_response_ = false;
+  if (shared_->stopping.load() && buffer_.size() == 0) {
+    Close();
+    return;
+  }
+  const auto& o = shared_->options;
+  deadline_ = SteadyMillis() + (first_request_ ? o.header_timeout : o.idle_timeout).count();
+  first_request_ = false;
+  ParseBuffered();
+}
+
+void Connection::ParseBuffered() {
+  while (buffer_.size() > 0) {
+    if (!request_begun_) {
+      request_begun_ = true;
+      request_start_steady_ = SteadyMicros();
+      deadline_ = request_start_steady_ / 1000 + shared_->options.header_timeout.count();
+    }
+    beast::error_code ec;
+    size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      OnParseError(ec);
+      return;
+    }
+    if (!header_done_ && parser_->is_header_done()) {
+      if (!OnHeaderDone()) return;
+    }
+    if (parser_->is_done()) {
+      OnRequestComplete();
+      return;
+    }
+    if (used == 0) break;
+  }
+  DoRead();
+}
+
+void Connection::DoRead() {
+  size_t room = shared_->max_buffer - buffer_.size();
+  if (room == 0) {
+    OnParseError(http::error::header_limit);
+    return;
+  }
+  socket_.async_read_some(
+      buffer_.prepare(std::min(room, kReadChunk)),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(beast::error_code ec, size_t n) {
+  if (state_ != State::kReading) return;  // closed meanwhile
+  if (timed_out_) {
+    timed_out_ = false;
+    const auto& o = shared_->options;
+    std::string msg = header_done_ ? "the request body did not arrive within " +
+                                         std::to_string(o.body_timeout.count()) + " ms"
+                                   : "the request header did not arrive within " +
+                                         std::to_string(o.header_timeout.count()) + " ms";
+    RespondWithError(408, msg, /*close=*/true);
+    return;
+  }
+  if (ec) {
+    // EOF or a reset: between requests this is the client's normal goodbye; in the middle of
+    // one, there is nobody left to answer.
+    Close();
+    return;
+  }
+  buffer_.commit(n);
+  ParseBuffered();
+}
+
+void Connection::OnParseError(beast::error_code ec) {
+  const auto& o = shared_->options;
+  if (ec == http::error::header_limit) {
+    RespondWithError(
+        431, "the request header is larger than " + std::to_string(o.max_header_bytes) + " bytes",
+        true);
+  } else if (ec == http::error::body_limit) {
+    RespondWithError(
+        413, "the request body is larger than " + std::to_string(o.max_body_bytes) + " bytes",
+        true);
+  } else {
+    RespondWithError(400, "malformed HTTP request (" + ec.message() + ")", true);
+  }
+}
+
+bool Connection::OnHeaderDone() {
+  header_done_ = true;
+  request_.keep_alive_ = parser_->keep_alive();
+  request_time_micros_ = shared_->env->NowMicros();
+  if (request_.version_ >= 11 && parser_->host_count() == 0) {
+    RespondWithError(400, "an HTTP/1.1 request must have a Host header", !parser_->is_done());
+    return false;
+  }
+  if (parser_->host_count() > 1) {
+    RespondWithError(400, "the request has more than one Host header", !parser_->is_done());
+    return false;
+  }
+  std::string_view query;
+  Status s = NormalizePathTo(request_.target_, &request_.path_, &query);
+  if (!s.ok()) {
+    RespondWithError(400, s.message(), !parser_->is_done());
+    return false;
+  }
+  path_ok_ = true;
+  request_.query_.assign(query);
+  if (!shared_->allowed_methods.empty()) {
+    bool allowed = false;
+    for (const std::string& m : shared_->allowed_methods) {
+      if (m == request_.method_) {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) {
+      response_ = HttpResponse::Text(
+          405, "405 Method Not Allowed: " + request_.method_ +
+                   " is not allowed here; allowed: " + shared_->allow_value + "\n");
+      response_.AddHeader("Allow", shared_->allow_value);
+      response_.AddHeader("X-Content-Type-Options", "nosniff");
+      close_after_ = !parser_->is_done();
+      WriteResponse();
+      return false;
+    }
+  }
+  if (!parser_->is_done()) {
+    deadline_ = SteadyMillis() + shared_->options.body_timeout.count();
+    if (parser_->expect_continue() && request_.version_ >= 11) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      // The body's deadline keeps running while the interim response goes out.
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (self->state_ != State::kReading) return;
+                          if (ec) {
+                            self->Close();
+                            return;
+                          }
+                          self->ParseBuffered();
+                        });
+      return false;
+    }
+  }
+  return true;
+}
+
+void Connection::OnRequestComplete() {
+  state_ = State::kHandling;
+  deadline_ = kNoDeadline;
+  in_handler_ = true;
+  have_response_ = false;
+  try {
+    shared_->handler->Handle(request_, HttpResponder(shared_from_this()));
+  } catch (const std::exception& e) {
+    // The responder was destroyed during unwinding and has answered 500.
+    if (shared_->options.logger) {
+      shared_->options.logger->error("http handler threw on {} {}: {}", request_.method_,
+                                     request_.path_, e.what());
+    }
+  } catch (...) {
+    if (shared_->options.logger) {
+      shared_->options.logger->error("http handler threw on {} {}", request_.method_,
+                                     request_.path_);
+    }
+  }
+  in_handler_ = false;
+  if (have_response_) WriteResponse();
+}
+
+void Connection::Deliver(HttpResponse&& response) {
+  // Checking the thread first keeps in_handler_ from being read by another thread.
+  if (tls_current_worker == worker_ && in_handler_) {
+    if (!have_response_) {
+      response_ = std::move(response);
+      have_response_ = true;
+    }
+    return;
+  }
+  asio::post(worker_->ioc(), [self = shared_from_this(), r = std::move(response)]() mutable {
+    self->OnAsyncResponse(std::move(r));
+  });
+}
+
+void Connection::OnAsyncResponse(HttpResponse&& response) {
+  if (state_ != State::kHandling || in_handler_) return;
+  response_ = std::move(response);
+  WriteResponse();
+}
+
+void Connection::RespondWithError(int status, std::string_view message, bool close) {
+  std::string text;
+  text.reserve(message.size() + 40);
+  AppendNumber(&text, static_cast<uint64_t>(status));
+  text += ' ';
+  text += HttpReasonPhrase(status);
+  text += ": ";
+  text += message;
+  text += '\n';
+  response_ = HttpResponse::Text(status, text);
+  response_.AddHeader("X-Content-Type-Options", "nosniff");
+  close_after_ = close_after_ || close;
+  WriteResponse();
+}
+
+void Connection::WriteResponse() {
+  state_ = State::kWriting;
+  deadline_ = SteadyMillis() + shared_->options.write_timeout.count();
+  keep_alive_after_write_ = header_done_ && request_.keep_alive_ && !close_after_ &&
+                            !response_.close_connection() && !shared_->stopping.load();
+  const int status = response_.status();
+  const bool bodiless_status = status < 200 || status == 204 || status == 304;
+  const bool head = request_.method_ == "HEAD";
+
+  head_.clear();
+  head_.append("HTTP/1.1 ");
+  AppendNumber(&head_, static_cast<uint64_t>(status));
+  head_.push_back(' ');
+  head_.append(HttpReasonPhrase(status));
+  head_.append("\r\n");
+  head_.append(shared_->server_header);
+  head_.append("Date: ");
+  head_.append(CachedHttpDate(*shared_->env));
+  head_.append("\r\n");
+  if (!bodiless_status) {
+    head_.append("Content-Length: ");
+    AppendNumber(&head_, response_.body().size());
+    head_.append("\r\n");
+  }
+  if (!keep_alive_after_write_) {
+    head_.append("Connection: close\r\n");
+  } else if (request_.version_ < 11) {
+    head_.append("Connection: keep-alive\r\n");
+  }
+  head_.append(response_.header_block());
+  head_.append("\r\n");
+  body_out_ = (bodiless_status || head) ? std::string_view() : response_.body();
+
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
+                                            asio::buffer(body_out_.data(), body_out_.size())};
+  asio::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->OnWritten(ec, n);
+  });
+}
+
+void Connection::OnWritten(beast::error_code ec, size_t) {
+  ReportAccess(!ec, ec ? 0 : body_out_.size());
+  if (state_ != State::kWriting) return;  // closed by a timeout or Stop
+  if (ec) {
+    Close();
+    return;
+  }
+  if (!keep_alive_after_write_) {
+    StartLingeringClose();
+    return;
+  }
+  StartRequest();
+}
+
+void Connection::ReportAccess(bool complete, uint64_t body_bytes) {
+  const auto& hook = shared_->options.access_hook;
+  if (!hook) return;
+  AccessEvent e;
+  e.time_micros = request_time_micros_ != 0 ? request_time_micros_ : shared_->env->NowMicros();
+  e.remote_address = request_.remote_address_;
+  e.method = request_.method_;
+  e.path = path_ok_ ? std::string_view(request_.path_) : std::string_view(request_.target_);
+  e.status = response_.status();
+  e.bytes_sent = body_bytes;
+  e.referer = request_.HeaderOr("Referer");
+  e.user_agent = request_.HeaderOr("User-Agent");
+  e.duration_micros = request_begun_ ? SteadyMicros() - request_start_steady_ : 0;
+  e.area = response_.area;
+  e.user = response_.user;
+  e.complete = complete;
+  request_time_micros_ = 0;
+  try {
+    hook(e);
+  } catch (...) {
+    // An access consumer's failure must not take the connection down.
+  }
+}
+
+void Connection::StartLingeringClose() {
+  state_ = State::kLingering;
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
+    Close();
+    return;
+  }
+  deadline_ = SteadyMillis() + kLingerMillis;
+  discarded_ = 0;
+  buffer_.clear();
+  DoDiscard();
+}
+
+void Connection::DoDiscard() {
+  socket_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            if (self->state_ != State::kLingering) return;
+                            self->discarded_ += n;
+                            if (ec || self->discarded_ > kLingerMaxBytes) {
+                              self->Close();
+                              return;
+                            }
+                            self->DoDiscard();
+                          });
+}
+
+void Connection::OnDeadline() {
+  switch (state_) {
+    case State::kReading:
+      if (request_begun_) {
+        // Answer 408 once the pending read has been cancelled (see OnRead).
+        timed_out_ = true;
+        deadline_ = kNoDeadline;
+        beast::error_code ec;
+        socket_.cancel(ec);
+      } else {
+        Close();  // idle keep-alive connection
+      }
+      break;
+    case State::kWriting:
+    case State::kLingering:
+      Close();
+      break;
+    case State::kHandling:
+    case State::kClosed:
+      break;
+  }
+}
+
+void Connection::OnServerStop() {
+  if (state_ == State::kReading && !request_begun_) Close();
+  // Busy connections see `stopping` when their response is written, and close then.
+}
+
+void Connection::Close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  deadline_ = kNoDeadline;
+  beast::error_code ec;
+  socket_.close(ec);  // completes pending operations with operation_aborted
+  worker_->Remove(this);
+  shared_->OnConnectionClosed();
+}
+
+}  // namespace net_internal
+
+// --- HttpResponder ---
+
+HttpResponder& HttpResponder::operator=(HttpResponder&& other) noexcept {
+  if (this != &other) {
+    if (sink_) sink_->Deliver(HttpResponse::Text(500, "500 Internal Server Error\n"));
+    sink_ = std::move(other.sink_);
+  }
+  return *this;
+}
+
+HttpResponder::~HttpResponder() {
+  if (sink_) {
+    sink_->Deliver(
+        HttpResponse::Text(500, "500 Internal Server Error: the handler gave no response\n"));
+  }
+}
+
+namespace {
+class CallbackSink final : public net_internal::ResponseSink {
+ public:
+  explicit CallbackSink(std::function<void(HttpResponse)> callback)
+      : callback_(std::move(callback)) {}
+  void Deliver(HttpResponse&& response) override { callback_(std::move(response)); }
+
+ private:
+  std::function<void(HttpResponse)> callback_;
+};
+}  // namespace
+
+HttpResponder HttpResponder::FromCallback(std::function<void(HttpResponse)> callback) {
+  return HttpResponder(std::make_shared<CallbackSink>(std::move(callback)));
+}
+
+void HttpResponder::Respond(HttpResponse response) {
+  if (!sink_) return;
+  std::shared_ptr<net_internal::ResponseSink> sink = std::move(sink_);
+  sink_.reset();
+  sink->Deliver(std::move(response));
+}
+
+// --- HttpServer ---
+
+class HttpServer::Impl {
+ public:
+  Impl(Env& env, HttpServerOptions options, std::shared_ptr<HttpHandler> handler) {
+    shared_.env = &env;
+    shared_.options = std::move(options);
+    shared_.handler = std::move(handler);
+  }
+  ~Impl() { Stop(); }
+
+  Status Start();
+  void Stop();
+  uint16_t port() const { return port_.load(); }
+  int active() const { return shared_.active.load(); }
+
+ private:
+  void DoAccept();
+  // Runs `fn` on `worker`'s thread and waits for it.
+  void RunOn(net_internal::Worker& worker, std::function<void()> fn);
+
+  net_internal::ServerShared shared_;
+  std::vector<std::unique_ptr<net_internal::Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_retry_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  size_t next_worker_ = 0;
+  std::atomic<uint16_t> port_{0};
+  std::mutex control_mu_;
+  bool started_ = false;
+  bool running_ = false;
+};
+
+Status HttpServer::Impl::Start() {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (started_) return Status::FailedPrecondition("the HTTP server was already started");
+  HttpServerOptions& o = shared_.options;
+  if (!shared_.handler) return Status::InvalidArgument("the HTTP server has no handler");
+  if (o.threads < 0) return Status::InvalidArgument("threads must be 0 (one per core) or more");
+  if (o.max_connections <= 0) return Status::InvalidArgument("max_connections must be positive");
+  if (o.max_header_bytes < 64) {
+    return Status::InvalidArgument("max_header_bytes must be at least 64");
+  }
+  for (auto t : {o.header_timeout, o.body_timeout, o.idle_timeout, o.write_timeout}) {
+    if (t.count() <= 0) return Status::InvalidArgument("every timeout must be positive");
+  }
+  if (!o.server_name.empty()) {
+    HttpResponse probe;
+    if (!probe.AddHeader("X", o.server_name)) {
+      return Status::InvalidArgument("server_name contains control characters");
+    }
+    shared_.server_header = "Server: " + o.server_name + "\r\n";
+  }
+  shared_.max_buffer = static_cast<size_t>(o.max_header_bytes) + 2 * net_internal::kReadChunk;
+
+  // The methods the handler accepts.
+  shared_.allow_value = std::string(shared_.handler->AllowedMethods());
+  shared_.allowed_methods.clear();
+  std::string_view rest = shared_.allow_value;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view m = rest.substr(0, comma);
+    while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+    while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
+    if (!m.empty()) shared_.allowed_methods.emplace_back(m);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+  }
+
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(o.address, ec);
+  if (ec) {
+    return Status::InvalidArgument("'" + o.address +
+                                   "' is not an IP address: give an IPv4 or IPv6 literal such "
+                                   "as 127.0.0.1, 0.0.0.0 or ::");
+  }
+  int threads = o.threads;
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    workers_.push_back(std::make_unique<net_internal::Worker>(&shared_));
+  }
+
+  const std::string where = o.address + ":" + std::to_string(o.port);
+  tcp::endpoint endpoint(address, o.port);
+  acceptor_.emplace(workers_[0]->ioc());
+  accept_retry_.emplace(workers_[0]->ioc());
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (ec) {
+    workers_.clear();
+    acceptor_.reset();
+    if (ec == asio::error::address_in_use) {
+      return Status::Unavailable("cannot listen on " + where +
+                                 ": the address is already in use; stop the other process "
+                                 "or choose another port");
+    }
+    if (ec == boost::system::errc::address_not_available) {
+      return Status::Unavailable("cannot listen on " + where +
+                                 ": no network interface has this address");
+    }
+    if (ec == asio::error::access_denied) {
+      return Status::Unavailable("cannot listen on " + where +
+                                 ": permission denied (ports below 1024 need privileges)");
+    }
+    return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    workers_.clear();
+    acceptor_.reset();
+    return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  port_.store(acceptor_->local_endpoint(ec).port());
+
+  started_ = true;
+  running_ = true;
+  for (auto& w : workers_) {
+    guards_.push_back(asio::make_work_guard(w->ioc()));
+    asio::post(w->ioc(), [wp = w.get()] { wp->StartSweeping(); });
+  }
+  asio::post(workers_[0]->ioc(), [this] { DoAccept(); });
+  try {
+    for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->Run(); });
+  } catch (const std::system_error& e) {
+    // Nothing can have been served yet in any useful way: stop hard.
+    running_ = false;
+    shared_.stopping.store(true);
+    guards_.clear();
+    for (auto& w : workers_) w->ioc().stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    return Status::Unavailable(std::string("cannot start HTTP worker threads: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Impl::DoAccept() {
+  net_internal::Worker* target = workers_[next_worker_++ % workers_.size()].get();
+  acceptor_->async_accept(
+      target->ioc(), [this, target](beast::error_code ec, net_internal::Socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+        if (ec) {
+          // Out of descriptors or memory, say: back off instead of spinning.
+          if (shared_.options.logger) {
+            shared_.options.logger->warn("http server: accept failed: {}", ec.message());
+          }
+          accept_retry_->expires_after(std::chrono::milliseconds(50));
+          accept_retry_->async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec && acceptor_->is_open()) DoAccept();
+          });
+          return;
+        }
+        if (shared_.active.load() >= shared_.options.max_connections) {
+          beast::error_code close_ec;
+          socket.close(close_ec);
+        } else {
+          shared_.active.fetch_add(1);
+          asio::post(target->ioc(), [target, s = std::move(socket)]() mutable {
+            target->StartConnection(std::move(s));
+          });
+        }
+        DoAccept();
+      });
+}
+
+void HttpServer::Impl::RunOn(net_internal::Worker& worker, std::function<void()> fn) {
+  std::promise<void> done;
+  std::future<void> f = done.get_future();
+  asio::post(worker.ioc(), [&] {
+    fn();
+    done.set_value();
+  });
+  f.wait();
+}
+
+void HttpServer::Impl::Stop() {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (!running_) return;
+  running_ = false;
+  shared_.stopping.store(true);
+
+  RunOn(*workers_[0], [this] {
+    beast::error_code ec;
+    acceptor_->close(ec);
+    accept_retry_->cancel();
+  });
+  for (auto& w : workers_) RunOn(*w, [wp = w.get()] { wp->BeginShutdown(); });
+  {
+    std::unique_lock<std::mutex> drained(shared_.drained_mu);
+    shared_.drained_cv.wait_for(drained, shared_.options.shutdown_timeout,
+                                [this] { return shared_.active.load() == 0; });
+  }
+  for (auto& w : workers_) RunOn(*w, [wp = w.get()] { wp->CloseAll(); });
+  guards_.clear();
+  for (auto& w : workers_) w->ioc().stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(Env& env, HttpServerOptions options, std::shared_ptr<HttpHandler> handler)
+    : impl_(std::make_unique<Impl>(env, std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::Stop() { impl_->Stop(); }
+int HttpServer::active_connections() const { return impl_->active(); }
+
+// --- TerminationSignals ---
+
+struct TerminationSignals::Impl {
+  asio::io_context ioc{1};
+  asio::signal_set signals{ioc, SIGINT, SIGTERM};
+};
+
+TerminationSignals::TerminationSignals() : impl_(std::make_unique<Impl>()) {}
+TerminationSignals::~TerminationSignals() = default;
+
+int TerminationSignals::Wait() {
+  int received = 0;
+  impl_->signals.async_wait([&](beast::error_code ec, int signal_number) {
+    if (!ec) received = signal_number;
+  });
+  impl_->ioc.restart();
+  impl_->ioc.run();
+  return received;
+}
+
+}  // namespace tieup

@@ -1,0 +1,182 @@
+// HttpServer: tieup's HTTP/1.1 server (Boost.Beast's parser on Boost.Asio sockets).
+//
+// Threads: `threads` workers, each running its own io_context; one acceptor hands accepted
+// sockets to the workers round-robin, so a connection lives on one thread for its whole life
+// and needs no locking. Handlers run on the worker thread of their connection.
+//
+// The server itself answers: malformed requests (400), a header above max_header_bytes (431), a
+// body above max_body_bytes (413), a method the handler does not allow (405 with Allow), a bad
+// path (400, see net/path.h), a header or body that does not arrive in time (408, then close).
+// Keep-alive follows HTTP/1.1 and HTTP/1.0 rules; "Connection: close" is honoured; pipelined
+// requests are answered in order.
+//
+// Usage in a daemon:
+//   HttpServer server(env, options, handler);
+//   RETURN_IF_ERROR(server.Start());
+//   TerminationSignals signals;   // installs SIGINT/SIGTERM handling
+//   signals.Wait();               // blocks until one arrives
+//   server.Stop();                // graceful
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "net/http_message.h"
+
+namespace tieup {
+
+namespace net_internal {
+// What a responder delivers to: the server's connection, or a callback.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  virtual void Deliver(HttpResponse&& response) = 0;
+};
+}  // namespace net_internal
+
+// One completed response, reported to HttpServerOptions::access_hook. The string views are valid
+// only during the call: copy what you keep.
+struct AccessEvent {
+  int64_t time_micros = 0;  // when the request's header was complete (Env clock)
+  std::string_view remote_address;
+  std::string_view method;  // empty when the request line could not be parsed
+  std::string_view path;    // the normalized path; the raw target when it was refused
+  int status = 0;
+  uint64_t bytes_sent = 0;  // body bytes written (0 for HEAD, 304, or a failed write)
+  std::string_view referer;
+  std::string_view user_agent;
+  int64_t duration_micros = 0;  // header complete -> response written (steady clock)
+  std::string_view area;        // HttpResponse::area
+  std::string_view user;        // HttpResponse::user
+  bool complete = true;         // false when the client went away before the response was out
+};
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";  // an IPv4 or IPv6 literal; "0.0.0.0" / "::" for all
+  uint16_t port = 0;                  // 0: the system picks one; read it back with port()
+  int threads = 0;                    // 0: one per hardware thread
+  uint32_t max_header_bytes = 16 * 1024;
+  uint64_t max_body_bytes = 1024 * 1024;
+  // The whole header of a request must arrive within this time, counted from the connection's
+  // start or the request's first byte; otherwise 408 and close.
+  std::chrono::milliseconds header_timeout{10'000};
+  // The whole body must arrive within this time after the header.
+  std::chrono::milliseconds body_timeout{60'000};
+  // An idle keep-alive connection is closed after this time.
+  std::chrono::milliseconds idle_timeout{30'000};
+  // A client that does not read its response within this time is disconnected.
+  std::chrono::milliseconds write_timeout{30'000};
+  // Stop() waits at most this long for in-flight requests before closing every connection.
+  std::chrono::milliseconds shutdown_timeout{10'000};
+  int max_connections = 10'000;       // connections above this are accepted and closed at once
+  std::string server_name = "tieup";  // the Server header; empty: none
+  // Called once per response on the worker thread, after it has been written (or has failed).
+  // Must be cheap and must not block: hand the event to a batching consumer.
+  std::function<void(const AccessEvent&)> access_hook;
+  // Where accept failures and handler exceptions are reported; null: nowhere.
+  std::shared_ptr<Logger> logger;
+};
+
+// Delivers the response to one request. Move-only; call Respond exactly once, from any thread.
+// Destroying a responder that never responded sends 500 to the client.
+// All responders must be used or destroyed before the HttpServer is destroyed.
+class HttpResponder {
+ public:
+  HttpResponder(HttpResponder&&) noexcept = default;
+  HttpResponder& operator=(HttpResponder&&) noexcept;
+  HttpResponder(const HttpResponder&) = delete;
+  HttpResponder& operator=(const HttpResponder&) = delete;
+  ~HttpResponder();
+
+  // A responder that passes the response to `callback` (in the calling thread). For tests and
+  // for handlers that wrap other handlers.
+  static HttpResponder FromCallback(std::function<void(HttpResponse)> callback);
+
+  // Sends `response`. A second call is ignored. When called on the connection's own thread
+  // during Handle() the response is written right after Handle() returns (no extra hop);
+  // otherwise it is posted to the connection's thread.
+  void Respond(HttpResponse response);
+  // True once Respond has been called.
+  bool responded() const { return sink_ == nullptr; }
+
+  // For the server's use: a responder delivering to `sink`.
+  explicit HttpResponder(std::shared_ptr<net_internal::ResponseSink> sink)
+      : sink_(std::move(sink)) {}
+
+ private:
+  std::shared_ptr<net_internal::ResponseSink> sink_;
+};
+
+// Handles requests. Implementations must be thread-safe: Handle runs concurrently on every
+// worker thread.
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+
+  // Handles one request. `request` stays valid and unchanged until `responder` has been used or
+  // destroyed, so an asynchronous handler may keep a pointer to it (but not beyond that).
+  // Must not block: a handler that waits on another server keeps the responder and returns.
+  virtual void Handle(const HttpRequest& request, HttpResponder responder) = 0;
+
+  // The methods Handle accepts, as the Allow header lists them ("GET, HEAD"). The server
+  // answers any other method with 405 itself. Empty (the default): every method reaches Handle.
+  virtual std::string_view AllowedMethods() const { return {}; }
+};
+
+// The server. Start, port and Stop may be called from any one controlling thread (not from a
+// handler).
+class HttpServer {
+ public:
+  // `env` (for the clock) and `handler` must outlive the server.
+  HttpServer(Env& env, HttpServerOptions options, std::shared_ptr<HttpHandler> handler);
+  ~HttpServer();  // Stop()s when still running
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the worker threads. Errors: kInvalidArgument for an address that
+  // is not an IP literal or a bad option; kUnavailable when the address is in use or cannot be
+  // bound; kFailedPrecondition when called twice.
+  Status Start();
+
+  // The bound port (useful with options.port = 0); 0 before Start.
+  uint16_t port() const;
+
+  // Graceful stop: stops accepting, closes idle keep-alive connections, lets requests in flight
+  // finish (their responses carry "Connection: close") for up to options.shutdown_timeout, then
+  // closes whatever is left and joins the workers. Idempotent; blocks until done.
+  void Stop();
+
+  // The number of open connections (for tests and metrics).
+  int active_connections() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Waits for SIGINT or SIGTERM. Constructing one installs the handling (so a signal arriving
+// between construction and Wait is not lost and does not kill the process); destroying it
+// restores the previous disposition. Use one per process.
+class TerminationSignals {
+ public:
+  TerminationSignals();
+  ~TerminationSignals();
+  TerminationSignals(const TerminationSignals&) = delete;
+  TerminationSignals& operator=(const TerminationSignals&) = delete;
+
+  // Blocks until SIGINT or SIGTERM arrives; returns the signal number.
+  int Wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tieup
