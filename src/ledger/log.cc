@@ -100,9 +100,12 @@ struct ParsedRecord {
 // Parses the record of entry `index` at `offset` in a segment's bytes. kTorn means the bytes end
 // inside the record (or only zeros follow, as a crash can leave): only acceptable at the very
 // end of the log.
-ParsedRecord ParseRecord(std::string_view data, size_t offset, uint64_t index,
-                         uint32_t max_entry_bytes) {
+ParsedRecord ParseRecord(std::string_view data, size_t offset, uint64_t index) {
   ParsedRecord r;
+  if (offset > data.size()) {  // a cached copy older than the record
+    r.state = RecordState::kTorn;
+    return r;
+  }
   std::string_view rest = data.substr(offset);
   if (rest.find_first_not_of('\0') == std::string_view::npos) {
     r.state = RecordState::kTorn;
@@ -116,12 +119,6 @@ ParsedRecord ParseRecord(std::string_view data, size_t offset, uint64_t index,
   if (GetU32(rest, 4) != LengthCheck(length)) {
     r.state = RecordState::kCorrupt;
     r.reason = "its length field is corrupt";
-    return r;
-  }
-  if (length > max_entry_bytes) {
-    r.state = RecordState::kCorrupt;
-    r.reason = "its length " + std::to_string(length) + " exceeds the limit of " +
-               std::to_string(max_entry_bytes) + " bytes";
     return r;
   }
   if (rest.size() < kRecordOverhead + length) {
@@ -196,7 +193,7 @@ Status Log::Load() {
       size_t offset = kSegmentHeader.size();
       while (offset < data.size()) {
         uint64_t index = next_index;
-        ParsedRecord r = ParseRecord(data, offset, index, options_.max_entry_bytes);
+        ParsedRecord r = ParseRecord(data, offset, index);
         if (r.state == RecordState::kCorrupt) {
           return Status::DataLoss("entry " + std::to_string(index) + " at byte " +
                                   std::to_string(offset) + " of '" + seg.path + "': " + r.reason +
@@ -462,7 +459,7 @@ Result<std::string> Log::ReadAt(uint64_t index) const {
       cached_data_ = std::make_shared<const std::string>(std::move(data));
       cached_segment_ = loc.segment;
     }
-    ParsedRecord r = ParseRecord(*cached_data_, loc.offset, index, options_.max_entry_bytes);
+    ParsedRecord r = ParseRecord(*cached_data_, loc.offset, index);
     if (r.state == RecordState::kOk) return std::string(r.entry);
     if (r.state == RecordState::kCorrupt || attempt == 1) {
       return Status::DataLoss(

@@ -42,7 +42,7 @@ namespace tieup::ledger {
 struct LogOpenOptions {
   // A new segment file is started once the current one reaches this many bytes.
   uint64_t segment_bytes = 8ull << 20;
-  // Larger entries are refused with InvalidArgument.
+  // Larger entries are refused by Append with InvalidArgument (reading accepts any length).
   uint32_t max_entry_bytes = 1u << 20;
   // One group commit writes at most about this many bytes (a single batch always goes whole).
   uint64_t max_commit_bytes = 4ull << 20;
@@ -60,7 +60,8 @@ struct TreeHead {
 class Log {
  public:
   // Called once an asynchronous append is durable (with the entry's index) or has failed. It
-  // runs on the log's commit thread: it must be quick and must not call Append or Sync.
+  // runs on the log's commit thread (or, for an entry refused at once, on the caller's): it
+  // must be quick and must not call Append or Sync.
   using AppendCallback = std::function<void(Result<uint64_t> index)>;
 
   // Opens (creating when missing, unless read-only) the log in `dir`, reading every segment:
