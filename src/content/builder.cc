@@ -70,8 +70,8 @@ Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& r
 }
 
 // Adds the sources and layouts of one directory (the authoring one, or the overrides). Within
-// one directory two files for one path are an error; `replace` lets this directory's files
-// replace earlier ones.
+// one directory two files for one path are an error; across directories the later call
+// replaces the earlier one's path or layout (that is how overrides work).
 Status CollectSources(Env& env, const std::string& root, std::string_view label_prefix,
                       std::map<std::string, Source>& sources,
                       std::map<std::string, Source>& layouts) {
@@ -337,8 +337,7 @@ Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOpti
     if (!env.FileExists(options.overrides_dir)) {
       return Status::NotFound("overrides directory '" + options.overrides_dir + "' does not exist");
     }
-    // Overrides replace whole output paths: drop the authoring source of a path the overrides
-    // produce, whatever its extension.
+    // Overrides replace whole output paths, whatever the extension of the source they replace.
     RETURN_IF_ERROR(CollectSources(env, options.overrides_dir,
                                    "overrides " + options.overrides_dir + ": ", sources, layouts));
   }

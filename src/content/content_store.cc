@@ -35,6 +35,17 @@ Status CreateDirDurably(Env& env, const std::string& dir) {
   return env.SyncDir(parent);
 }
 
+// Refuses metadata past its expiry (a "freeze": someone replaying an old, once-valid release).
+Status CheckNotExpired(const ReleaseManifest& m, int64_t now) {
+  if (m.expires != 0 && m.expires <= now) {
+    return Status::FailedPrecondition("release " + std::to_string(m.version) + " of " +
+                                      AreaLabel(m.area) + " expired at " +
+                                      std::to_string(m.expires) + " (now " + std::to_string(now) +
+                                      "): refusing stale metadata; ask main for a fresh release");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 ContentStore::ContentStore(Env& env, std::string site_dir, Options options)
@@ -212,6 +223,7 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
                                     m.site + "', but this is site '" + options_.site_id +
                                     "': refusing another site's release");
   }
+  RETURN_IF_ERROR(CheckNotExpired(m, env_.NowSeconds()));
   const auto& active = ActiveSlot(m.area);
   if (active && m.version <= active->version) {
     return Status::FailedPrecondition("release version " + std::to_string(m.version) + " of " +
@@ -241,6 +253,9 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
     return Status::PermissionDenied("staged release " + std::to_string(version) + " is for site '" +
                                     m.site + "', not '" + options_.site_id + "'");
   }
+  // A rollback or a repeated activation may use metadata past its expiry (it was accepted
+  // before); moving forward may not.
+  if (!slot || version > slot->version) RETURN_IF_ERROR(CheckNotExpired(m, env_.NowSeconds()));
   RETURN_IF_ERROR(CheckCollisionsLocked(m));
   RETURN_IF_ERROR(CheckBlobsLocked(m));
   // Everything the pointer will name must be durable before it switches: the blobs are (a Put

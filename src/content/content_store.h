@@ -74,7 +74,8 @@ class ContentStore {
 
   // Writes the metadata of `manifest` durably as a staged release of its area. Refuses:
   // invalid metadata (InvalidArgument); another site's release (PermissionDenied); a version not
-  // above the active one (FailedPrecondition, naming both); a path that is active in the other
+  // above the active one (FailedPrecondition, naming both); metadata whose `expires` is not after
+  // env.NowSeconds() (FailedPrecondition); a path that is active in the other
   // area (AlreadyExists); a referenced blob that is absent (NotFound) or of another length
   // (DataLoss). Re-staging a version that is staged but not active replaces it.
   Status Stage(const ReleaseManifest& manifest);
@@ -82,7 +83,8 @@ class ContentStore {
   // Makes the staged `version` the active release of `area`: re-checks it (metadata, blobs,
   // collisions with the other area), syncs, then switches the pointer with one atomic rename.
   // NotFound when not staged; FailedPrecondition for a version below the active one (use
-  // Rollback). Activating the active version again is OK.
+  // Rollback) or, for a newer version, expired metadata. Activating the active version again is
+  // OK.
   Status Activate(Area area, uint64_t version);
 
   // The active release of `area`; NotFound when it has none.

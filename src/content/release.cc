@@ -393,6 +393,16 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
   return m;
 }
 
+Result<ReleaseManifest> ReleaseManifest::ParseCanonical(std::string_view bytes) {
+  ASSIGN_OR_RETURN(ReleaseManifest m, Parse(bytes));
+  if (m.Encode() != bytes) {
+    return Status::InvalidArgument(
+        "release metadata is not in canonical form (sorted keys, no whitespace, no duplicate "
+        "keys): it must be exactly the bytes tieup encodes");
+  }
+  return m;
+}
+
 ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after) {
   ReleaseDiff d;
   auto b = before.files.begin();

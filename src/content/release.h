@@ -74,8 +74,14 @@ struct ReleaseManifest {
   // by hand: Encode does not check.
   std::string Encode() const;
 
-  // Parses and validates `bytes`. InvalidArgument naming the first bad field otherwise.
+  // Parses and validates `bytes`. InvalidArgument naming the first bad field otherwise. Key
+  // order and whitespace are free; a duplicated key keeps its last value (Boost.JSON), so code
+  // that checks a signature over bytes should use ParseCanonical.
   static Result<ReleaseManifest> Parse(std::string_view bytes);
+
+  // As Parse, and also refuses bytes that are not exactly the canonical encoding (other key
+  // order, whitespace, escapes, duplicate keys): what was signed is then what is used.
+  static Result<ReleaseManifest> ParseCanonical(std::string_view bytes);
 
   // Checks every field (format, site id, version >= 1, paths, hashes, types, methods, links).
   Status Validate() const;

@@ -131,6 +131,38 @@ TEST_F(ContentStoreTest, StageRefusesAVersionNotAboveTheActiveOne) {
   EXPECT_THAT(store_->Stage(Release(Area::kOriginal, 1, {{"/b.html", "b"}})), IsOk());
 }
 
+TEST_F(ContentStoreTest, ExpiredMetadataIsRefused) {
+  const int64_t now = env_.NowSeconds();
+  ReleaseManifest stale = Release(Area::kTieup, 1, {{"/a.html", "a"}});
+  stale.created = now - 100;
+  stale.expires = now;
+  EXPECT_THAT(store_->Stage(stale),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("refusing stale metadata")));
+
+  ReleaseManifest fresh = stale;
+  fresh.expires = now + 60;
+  ASSERT_THAT(store_->Stage(fresh), IsOk());
+  env_.AdvanceSeconds(61);  // the manager approved too late
+  EXPECT_THAT(store_->Activate(Area::kTieup, 1),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expired at")));
+  EXPECT_THAT(store_->Active(Area::kTieup), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(ContentStoreTest, AnActiveReleasePastItsExpiryStaysActiveAndCanBeRolledBackTo) {
+  const int64_t now = env_.NowSeconds();
+  ReleaseManifest v1 = Release(Area::kTieup, 1, {{"/a.html", "a"}});
+  v1.created = now - 10;
+  v1.expires = now + 10;
+  ASSERT_THAT(Publish(*store_, v1), IsOk());
+  ASSERT_THAT(Publish(*store_, Release(Area::kTieup, 2, {{"/a.html", "b"}})), IsOk());
+  env_.AdvanceSeconds(3600);
+  Reopen();
+  EXPECT_EQ(ActiveVersion(Area::kTieup), 2u);
+  ASSERT_THAT(store_->Rollback(Area::kTieup), IsOk());
+  EXPECT_EQ(ActiveVersion(Area::kTieup), 1u);
+  EXPECT_THAT(store_->Activate(Area::kTieup, 1), IsOk());
+}
+
 TEST_F(ContentStoreTest, RestagingAPendingVersionReplacesIt) {
   ASSERT_THAT(store_->Stage(Release(Area::kTieup, 2, {{"/a.html", "first"}})), IsOk());
   ReleaseManifest second = Release(Area::kTieup, 2, {{"/a.html", "second"}});

@@ -83,6 +83,27 @@ TEST(ReleaseManifestTest, ParseAcceptsOtherKeyOrderAndWhitespaceButEncodesCanoni
   EXPECT_EQ(parsed->Encode(), m.Encode());
 }
 
+TEST(ReleaseManifestTest, ParseCanonicalAcceptsOnlyTheCanonicalBytes) {
+  ReleaseManifest m = Sample();
+  const std::string bytes = m.Encode();
+  auto parsed = ReleaseManifest::ParseCanonical(bytes);
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(*parsed, m);
+  EXPECT_THAT(ReleaseManifest::ParseCanonical(bytes + "\n"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not in canonical form")));
+  // A duplicated key: Parse keeps the last value, ParseCanonical refuses.
+  std::string dup = bytes;
+  dup.insert(1, "\"site\":\"shop-evil\",");
+  EXPECT_THAT(ReleaseManifest::Parse(dup), IsOk());
+  EXPECT_THAT(ReleaseManifest::ParseCanonical(dup),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("duplicate keys")));
+  // An escaped character that the canonical form writes plainly.
+  std::string escaped = bytes;
+  escaped.replace(escaped.find("shop-b"), 6, "shop\\u002db");
+  EXPECT_EQ(ReleaseManifest::Parse(escaped)->site, "shop-b");
+  EXPECT_THAT(ReleaseManifest::ParseCanonical(escaped), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST(ReleaseManifestTest, LargeVersionsSurvive) {
   ReleaseManifest m = Sample();
   m.version = UINT64_MAX;
