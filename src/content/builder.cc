@@ -54,14 +54,21 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Every regular file below `dir`, as paths relative to it, sorted.
+// Every regular file below `dir`, as paths relative to it, sorted. The depth is bounded, so a
+// symbolic link loop is an error rather than a crash.
 Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& rel,
-                          std::vector<std::string>& out) {
+                          std::vector<std::string>& out, int depth = 0) {
+  constexpr int kMaxDepth = 32;
+  if (depth > kMaxDepth) {
+    return Status::InvalidArgument("'" + JoinPath(dir, rel) + "' is nested more than " +
+                                   std::to_string(kMaxDepth) +
+                                   " directories deep (a symbolic link loop?)");
+  }
   ASSIGN_OR_RETURN(auto entries, env.ListDir(rel.empty() ? dir : JoinPath(dir, rel)));
   for (const FileInfo& e : entries) {
     std::string child = rel.empty() ? e.name : rel + "/" + e.name;
     if (e.is_dir) {
-      RETURN_IF_ERROR(ListFilesRecursive(env, dir, child, out));
+      RETURN_IF_ERROR(ListFilesRecursive(env, dir, child, out, depth + 1));
     } else {
       out.push_back(child);
     }

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "crypto/hash.h"
@@ -258,6 +259,13 @@ TEST_F(BuildReleaseTest, FileNamesThatAreNotValidPathsAreRefused) {
   Write("author/assets/bad\\name.css", "x");
   EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("assets/bad\\name.css")));
+}
+
+TEST_F(BuildReleaseTest, ASymbolicLinkLoopIsAnError) {
+  ASSERT_THAT(CreateDirs(*env_, dir_.Sub("author/assets/loop")), IsOk());
+  ASSERT_EQ(::symlink("..", dir_.Sub("author/assets/loop/back").c_str()), 0);
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("symbolic link loop")));
 }
 
 TEST_F(BuildReleaseTest, ConflictingVariableNamesAreRefused) {
