@@ -1,6 +1,39 @@
+// tieup: one binary for the main site and its partner sites. main() only parses the command
+// line and reports errors; the work is in src/.
 #include <cstdio>
 
-int main() {
-  std::puts("tieup");
+#include "cli.h"
+
+int main(int argc, char** argv) {
+  tieup::cli::Context ctx;
+  ctx.env = tieup::NewPosixEnv();
+  CLI::App app{
+      "tieup runs a partnership of web sites: one main site that keeps the tie-up pages of many "
+      "partner sites up to date, and partner sites that serve those pages beside their own.\n"
+      "Run 'tieup COMMAND --help' for each command. Start with 'tieup demo'."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tieup 0.1.0");
+  tieup::cli::AddMainCommands(app, ctx);
+  tieup::cli::AddPartnerCommands(app, ctx);
+  tieup::cli::AddDemoCommand(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!ctx.action) {
+    std::fprintf(stderr, "tieup: nothing to do; see 'tieup --help'\n");
+    return 2;
+  }
+  tieup::Status s;
+  try {
+    s = ctx.action();
+  } catch (const std::exception& e) {
+    s = tieup::Status::Internal(e.what());
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "tieup: error: %s\n", s.message().c_str());
+    return s.code() == tieup::StatusCode::kInvalidArgument ? 2 : 1;
+  }
   return 0;
 }

@@ -40,7 +40,7 @@ std::string Entry(uint64_t i) {
 }
 
 void Row(const char* what, const std::string& value, const char* unit) {
-  std::printf("| %-58s | %16s | %-12s |\n", what, value.c_str(), unit);
+  std::printf("| %-62s | %16s | %-12s |\n", what, value.c_str(), unit);
 }
 
 std::string Num(double v, int decimals = 0) {
@@ -173,8 +173,8 @@ int Main(int argc, char** argv) {
       "entries; files in %s\n\n",
       static_cast<unsigned long long>(append_n), threads, static_cast<unsigned long long>(verify_n),
       root.c_str());
-  std::printf("| %-58s | %16s | %-12s |\n", "measure", "value", "unit");
-  std::printf("|%s|%s|%s|\n", std::string(60, '-').c_str(), std::string(18, '-').c_str(),
+  std::printf("| %-62s | %16s | %-12s |\n", "measure", "value", "unit");
+  std::printf("|%s|%s|%s|\n", std::string(64, '-').c_str(), std::string(18, '-').c_str(),
               std::string(14, '-').c_str());
 
   // --- appends ---

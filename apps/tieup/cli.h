@@ -1,0 +1,36 @@
+// The command line: each file adds one group of subcommands to the CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "site/config.h"
+
+namespace tieup::cli {
+
+// What every command gets: the Env, and the slot the chosen command's action goes in.
+struct Context {
+  std::unique_ptr<Env> env;
+  std::function<Status()> action;
+};
+
+void AddMainCommands(CLI::App& app, Context& ctx);
+void AddPartnerCommands(CLI::App& app, Context& ctx);
+void AddDemoCommand(CLI::App& app, Context& ctx);
+
+// A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
+std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);
+
+// `tieup main serve` / `tieup partner serve`: runs the site at `dir` until Ctrl-C; refuses a
+// site of the other role.
+Status ServeSite(Env& env, const std::string& dir, SiteRole want);
+
+// Runs until SIGINT or SIGTERM; prints how to stop.
+void WaitForTermination();
+
+}  // namespace tieup::cli

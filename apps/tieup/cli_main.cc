@@ -1,0 +1,112 @@
+// `tieup main ...`: the main site manager's commands.
+#include "cli.h"
+#include "main_site/own_site.h"
+#include "site/public_site.h"
+
+namespace tieup::cli {
+namespace {
+
+struct MainInitArgs {
+  std::string dir, name = "Main site", public_addr = "127.0.0.1:8080", sync_addr = "127.0.0.1:9080";
+};
+
+Status MainInit(Env& env, const MainInitArgs& a) {
+  SiteConfig c;
+  c.role = SiteRole::kMain;
+  c.id = "main";
+  c.name = a.name;
+  ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
+  ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
+  RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir), c.name));
+  SiteContentOptions o;
+  o.site_id = c.id;
+  o.serve = false;
+  ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, a.dir, o));
+  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content));
+  std::printf("Created main site '%s' in %s\n", c.name.c_str(), a.dir.c_str());
+  std::printf("  authoring:  %s (edit, then 'tieup main build %s')\n",
+              AuthoringDir(c, a.dir).c_str(), a.dir.c_str());
+  std::printf("  built:      release %llu, %zu files\n", static_cast<unsigned long long>(b.version),
+              b.pages);
+  std::printf("  start with: tieup main serve %s   (public http://%s/)\n", a.dir.c_str(),
+              c.public_address.ToString().c_str());
+  return Status::Ok();
+}
+
+Status MainBuild(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
+  if (c.role != SiteRole::kMain) {
+    return Status::FailedPrecondition("'" + dir +
+                                      "' is a partner site; 'main build' needs a main site");
+  }
+  SiteContentOptions o;
+  o.site_id = c.id;
+  o.serve = false;
+  ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, dir, o));
+  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content));
+  if (!b.changed) {
+    std::printf("No change: release %llu is already active (%zu files).\n",
+                static_cast<unsigned long long>(b.version), b.pages);
+  } else {
+    std::printf(
+        "Activated release %llu: %zu files, %llu bytes (%zu added, %zu changed, %zu removed)\n",
+        static_cast<unsigned long long>(b.version), b.pages,
+        static_cast<unsigned long long>(b.bytes), b.added, b.changed_files, b.removed);
+  }
+  return Status::Ok();
+}
+
+Status Serve(Env& env, const std::string& dir, SiteRole want) {
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
+  if (c.role != want) {
+    return Status::FailedPrecondition("'" + dir + "' is a " + std::string(SiteRoleName(c.role)) +
+                                      " site: run 'tieup " + std::string(SiteRoleName(c.role)) +
+                                      " serve " + dir + "'");
+  }
+  auto logger = DaemonLogger(dir, c.id);
+  ASSIGN_OR_RETURN(auto site, PublicSite::Open(env, dir, logger));
+  RETURN_IF_ERROR(site->Start());
+  logger->info("{} site '{}' serving http://{}:{}/", SiteRoleName(c.role), c.id,
+               c.public_address.host, site->public_port());
+  WaitForTermination();
+  site->Stop();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ServeSite(Env& env, const std::string& dir, SiteRole want) { return Serve(env, dir, want); }
+
+void AddMainCommands(CLI::App& app, Context& ctx) {
+  CLI::App* main = app.add_subcommand("main", "Commands for the main site's manager");
+  main->require_subcommand(1);
+
+  auto init_args = std::make_shared<MainInitArgs>();
+  CLI::App* init = main->add_subcommand(
+      "init", "Create a main site in DIR: configuration, keys, a starter authoring directory");
+  init->add_option("DIR", init_args->dir, "The new site's data directory")->required();
+  init->add_option("--name", init_args->name, "The site's name, shown on its pages")
+      ->capture_default_str();
+  init->add_option("--public", init_args->public_addr, "host:port of the public HTTP port")
+      ->capture_default_str();
+  init->add_option("--sync", init_args->sync_addr,
+                   "host:port of the sync port (mutual TLS, partners only)")
+      ->capture_default_str();
+  init->callback([&ctx, init_args] {
+    ctx.action = [&ctx, init_args] { return MainInit(*ctx.env, *init_args); };
+  });
+
+  auto dir = std::make_shared<std::string>();
+  CLI::App* build = main->add_subcommand(
+      "build", "Render the authoring directory and activate it as main's own pages (if changed)");
+  build->add_option("DIR", *dir, "The main site's data directory")->required();
+  build->callback([&ctx, dir] { ctx.action = [&ctx, dir] { return MainBuild(*ctx.env, *dir); }; });
+
+  CLI::App* serve = main->add_subcommand("serve", "Run the main site until Ctrl-C");
+  serve->add_option("DIR", *dir, "The main site's data directory")->required();
+  serve->callback(
+      [&ctx, dir] { ctx.action = [&ctx, dir] { return Serve(*ctx.env, *dir, SiteRole::kMain); }; });
+}
+
+}  // namespace tieup::cli

@@ -1,0 +1,164 @@
+// `tieup partner ...`: the partner site manager's commands.
+#include "cli.h"
+#include "content/release.h"
+#include "partner_site/page_tools.h"
+#include "site/public_site.h"
+
+namespace tieup::cli {
+
+namespace {
+
+struct PartnerInitArgs {
+  std::string dir, id, name, region, public_addr = "127.0.0.1:8081", sync_addr = "127.0.0.1:9081";
+  std::string approval = "auto";
+  bool emergency_edit = false;
+};
+
+Status PartnerInit(Env& env, const PartnerInitArgs& a) {
+  SiteConfig c;
+  c.role = SiteRole::kPartner;
+  c.id = a.id;
+  c.name = a.name.empty() ? a.id : a.name;
+  c.region = a.region;
+  c.approval = a.approval;
+  c.emergency_edit = a.emergency_edit;
+  ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
+  ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
+  std::printf("Created partner site '%s' (%s) in %s\n", c.id.c_str(), c.name.c_str(),
+              a.dir.c_str());
+  std::printf("  add your own pages: tieup partner page put %s /local/ ./my-pages/\n",
+              a.dir.c_str());
+  std::printf("  start with:         tieup partner serve %s   (public http://%s/)\n", a.dir.c_str(),
+              c.public_address.ToString().c_str());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SiteContent>> OpenForTools(Env& env, const std::string& dir,
+                                                  SiteConfig* config) {
+  ASSIGN_OR_RETURN(*config, LoadSiteConfig(env, dir));
+  SiteContentOptions o;
+  o.site_id = config->id;
+  o.keep_releases = static_cast<size_t>(config->keep_releases);
+  o.serve = false;
+  return SiteContent::Open(env, dir, o);
+}
+
+struct PageArgs {
+  std::string dir, path, file, type;
+  bool tieup = false;
+};
+
+Status PagePut(Env& env, const PageArgs& a) {
+  SiteConfig c;
+  ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
+  ASSIGN_OR_RETURN(PagePutReport r, PutPages(env, c, *content, a.path, a.file, a.type, a.tieup));
+  if (!r.changed) {
+    std::printf("No change: %zu page(s) already had these bytes.\n", r.paths.size());
+  } else if (r.paths.size() == 1) {
+    std::printf("Put %s (%llu bytes)%s; %s release %llu is active.\n", r.paths[0].c_str(),
+                static_cast<unsigned long long>(r.bytes),
+                r.emergency_tieup_edit ? " as an EMERGENCY EDIT of a tie-up page (recorded)" : "",
+                r.emergency_tieup_edit ? "tie-up" : "original",
+                static_cast<unsigned long long>(r.version));
+  } else {
+    std::printf("Put %zu pages (%llu bytes) under %s; original release %llu is active.\n",
+                r.paths.size(), static_cast<unsigned long long>(r.bytes), a.path.c_str(),
+                static_cast<unsigned long long>(r.version));
+  }
+  return Status::Ok();
+}
+
+Status PageRm(Env& env, const PageArgs& a) {
+  SiteConfig c;
+  ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
+  ASSIGN_OR_RETURN(PagePutReport r, RemovePage(env, c, *content, a.path, a.tieup));
+  if (!r.changed) {
+    std::printf("No change.\n");
+  } else {
+    std::printf("Removed %s; %s release %llu is active.\n", a.path.c_str(),
+                r.emergency_tieup_edit ? "tie-up" : "original",
+                static_cast<unsigned long long>(r.version));
+  }
+  return Status::Ok();
+}
+
+Status PageLs(Env& env, const PageArgs& a) {
+  SiteConfig c;
+  ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
+  ASSIGN_OR_RETURN(auto pages, ListPages(*content));
+  if (pages.empty()) {
+    std::printf("No pages yet. Add one with: tieup partner page put %s /local/index.html FILE\n",
+                a.dir.c_str());
+    return Status::Ok();
+  }
+  std::printf("%-9s %10s  %-28s %s\n", "AREA", "BYTES", "TYPE", "PATH");
+  for (const PageListing& p : pages) {
+    std::printf("%-9s %10llu  %-28s %s\n", std::string(content::AreaName(p.area)).c_str(),
+                static_cast<unsigned long long>(p.length), p.content_type.c_str(), p.path.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddPartnerCommands(CLI::App& app, Context& ctx) {
+  CLI::App* partner = app.add_subcommand("partner", "Commands for a partner site's manager");
+  partner->require_subcommand(1);
+
+  auto ia = std::make_shared<PartnerInitArgs>();
+  CLI::App* init = partner->add_subcommand(
+      "init", "Create a partner site in DIR: configuration and keys (standalone until enrolled)");
+  init->add_option("DIR", ia->dir, "The new site's data directory")->required();
+  init->add_option("--id", ia->id, "The partner id, e.g. shop-a (lower-case, digits, '-')")
+      ->required();
+  init->add_option("--name", ia->name, "The shop's name, shown on its pages");
+  init->add_option("--region", ia->region, "The shop's region, a template variable");
+  init->add_option("--public", ia->public_addr, "host:port of the public HTTP port")
+      ->capture_default_str();
+  init->add_option("--sync", ia->sync_addr, "host:port of the sync port (mutual TLS)")
+      ->capture_default_str();
+  init->add_option("--approval", ia->approval,
+                   "auto: updates activate at once; manager: they wait for your approval")
+      ->check(CLI::IsMember({"auto", "manager"}))
+      ->capture_default_str();
+  init->add_flag("--emergency-edit", ia->emergency_edit,
+                 "Let this site's manager edit tie-up pages (recorded)");
+  init->callback([&ctx, ia] { ctx.action = [&ctx, ia] { return PartnerInit(*ctx.env, *ia); }; });
+
+  auto dir = std::make_shared<std::string>();
+  CLI::App* serve = partner->add_subcommand("serve", "Run the partner site until Ctrl-C");
+  serve->add_option("DIR", *dir, "The partner site's data directory")->required();
+  serve->callback([&ctx, dir] {
+    ctx.action = [&ctx, dir] { return ServeSite(*ctx.env, *dir, SiteRole::kPartner); };
+  });
+
+  CLI::App* page = partner->add_subcommand(
+      "page",
+      "Manage original pages (works whether or not the daemon runs; a running daemon serves a "
+      "change within a second)");
+  page->require_subcommand(1);
+  auto pa = std::make_shared<PageArgs>();
+  CLI::App* put = page->add_subcommand(
+      "put", "Put FILE at URL path PATH, or every file of a folder under PATH/ as one release");
+  put->add_option("DIR", pa->dir, "The partner site's data directory")->required();
+  put->add_option("PATH", pa->path, "URL path, e.g. /local/specials.html (or /local/ for a folder)")
+      ->required();
+  put->add_option("FILE", pa->file, "A file, or a folder")->required();
+  put->add_option("--type", pa->type, "Content-Type (default: from the file extension)");
+  put->add_flag("--tieup", pa->tieup,
+                "Emergency edit of a tie-up page (needs emergency_edit = true; recorded)");
+  put->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PagePut(*ctx.env, *pa); }; });
+
+  CLI::App* rm = page->add_subcommand("rm", "Remove the original page at PATH");
+  rm->add_option("DIR", pa->dir, "The partner site's data directory")->required();
+  rm->add_option("PATH", pa->path, "URL path of the page")->required();
+  rm->add_flag("--tieup", pa->tieup, "Emergency removal of a tie-up page (recorded)");
+  rm->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PageRm(*ctx.env, *pa); }; });
+
+  CLI::App* ls = page->add_subcommand("ls", "List every page with its area (tieup or original)");
+  ls->add_option("DIR", pa->dir, "The partner site's data directory")->required();
+  ls->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PageLs(*ctx.env, *pa); }; });
+}
+
+}  // namespace tieup::cli

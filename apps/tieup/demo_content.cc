@@ -1,0 +1,136 @@
+#include "demo_content.h"
+
+namespace tieup::demo {
+
+std::vector<std::pair<std::string, std::string>> MainAuthoringFiles() {
+  std::vector<std::pair<std::string, std::string>> files;
+  files.emplace_back("layouts/default.mustache", R"(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{title}} | {{site.name}}</title>
+<link rel="stylesheet" href="/assets/style.css">
+</head>
+<body>
+<header class="brand">
+  <a href="/"><img src="/assets/logo.svg" alt="" width="40" height="40"> Sakura Tea</a>
+  {{#partner.name}}<span class="partner">at {{partner.name}}, {{partner.region}}</span>{{/partner.name}}
+  <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}}</nav>
+</header>
+<main>
+{{{content}}}
+</main>
+<footer>Sakura Tea Co. {{#partner.name}}&middot; partner shop {{partner.name}}{{/partner.name}}</footer>
+</body>
+</html>
+)");
+  files.emplace_back("pages/index.md", R"(---
+title: Welcome
+---
+# Fresh tea from Uji and Shizuoka
+
+Welcome to **Sakura Tea**{{#partner.name}}, served by our partner shop *{{partner.name}}* in {{partner.region}}{{/partner.name}}.
+
+- [Our teas](/products/)
+- [News](/news/)
+)");
+  files.emplace_back("pages/products/index.md", R"(---
+title: Our teas
+---
+# Our teas
+
+| Tea | Origin | Price |
+|---|---|---|
+| [Sencha Asahi](/products/sencha.html) | Shizuoka | 1,800 JPY / 100 g |
+| [Gyokuro Kin](/products/gyokuro.html) | Uji | 3,600 JPY / 50 g |
+| [Hojicha Roast](/products/hojicha.html) | Kyoto | 1,200 JPY / 100 g |
+)");
+  files.emplace_back("pages/products/sencha.md", R"(---
+title: Sencha Asahi
+---
+# Sencha Asahi
+
+A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.
+
+**1,800 JPY** per 100 g.
+)");
+  files.emplace_back("pages/products/gyokuro.md", R"(---
+title: Gyokuro Kin
+---
+# Gyokuro Kin
+
+Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.
+
+**3,600 JPY** per 50 g.
+)");
+  files.emplace_back("pages/products/hojicha.md", R"(---
+title: Hojicha Roast
+---
+# Hojicha Roast
+
+Roasted green tea with a nutty aroma and little caffeine.
+
+**1,200 JPY** per 100 g.
+)");
+  files.emplace_back("pages/news/index.md", R"(---
+title: News
+---
+# News
+
+- [The first flush has arrived](/news/first-flush.html)
+)");
+  files.emplace_back("pages/news/first-flush.md", R"(---
+title: The first flush has arrived
+---
+# The first flush has arrived
+
+This year's first-flush sencha is in stock at every Sakura Tea shop.
+)");
+  files.emplace_back("pages/404.md", R"(---
+title: Page not found
+---
+# Page not found
+
+We could not find that page. Try the [front page](/).
+)");
+  files.emplace_back(
+      "assets/style.css",
+      R"(body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fffaf6}
+header.brand{display:flex;gap:1em;align-items:center;padding:.6em 1.2em;background:#7a1f3d;color:#fff}
+header.brand a{color:#fff;text-decoration:none;font-weight:600}
+header.brand nav{margin-left:auto;display:flex;gap:1em}
+header.brand .partner{font-size:.9em;opacity:.9}
+main{max-width:52em;margin:1.5em auto;padding:0 1.2em;line-height:1.55}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .7em}
+footer{text-align:center;color:#777;font-size:.85em;padding:2em}
+.original{border-left:4px solid #2e7d32;padding-left:1em}
+)");
+  files.emplace_back(
+      "assets/logo.svg",
+      R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><circle cx="20" cy="20" r="19" fill="#f4c2d0"/><path d="M20 8c4 6 4 12 0 24c-4-12-4-18 0-24z" fill="#7a1f3d"/></svg>
+)");
+  return files;
+}
+
+std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std::string& name,
+                                                                      const std::string& region) {
+  const std::string head =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<link rel=\"stylesheet\" href=\"/assets/style.css\"><title>Local specials | " +
+      name + "</title></head><body><header class=\"brand\"><a href=\"/\">" + name +
+      "</a><nav><a href=\"/\">Sakura Tea home</a></nav></header><main class=\"original\">";
+  const std::string tail = "</main><footer>" + name + ", " + region + "</footer></body></html>\n";
+  return {
+      {"/local/index.html", head + "<h1>Local specials at " + name + "</h1><p>These pages are " +
+                                name +
+                                "'s own (original pages), edited only by the shop.</p>"
+                                "<ul><li><a href=\"/local/wagashi.html\">Wagashi of the "
+                                "season</a></li></ul>" +
+                                tail},
+      {"/local/wagashi.html", head + "<h1>Wagashi of the season</h1><p>Hand-made sweets from a " +
+                                  region + " confectioner, to go with your tea.</p>" + tail},
+  };
+}
+
+}  // namespace tieup::demo

@@ -1,0 +1,18 @@
+// Sample content for `tieup demo`: a small tea shop on main, and each partner's own
+// "local specials" pages. Embedded so the demo works from any directory.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tieup::demo {
+
+// (relative path, bytes) pairs of main's authoring directory.
+std::vector<std::pair<std::string, std::string>> MainAuthoringFiles();
+
+// (URL path, HTML) pairs of a partner's original pages.
+std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std::string& name,
+                                                                      const std::string& region);
+
+}  // namespace tieup::demo

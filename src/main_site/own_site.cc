@@ -1,0 +1,79 @@
+#include "main_site/own_site.h"
+
+#include "content/builder.h"
+
+namespace tieup {
+
+std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) {
+  if (!config.authoring_dir.empty() && config.authoring_dir[0] == '/') return config.authoring_dir;
+  return JoinPath(site_dir, config.authoring_dir);
+}
+
+Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content) {
+  OwnSiteBuild report;
+  const std::string authoring = AuthoringDir(config, content.site_dir());
+  if (!env.FileExists(authoring)) {
+    return Status::NotFound("the authoring directory '" + authoring +
+                            "' does not exist: create it with layouts/, pages/ and assets/, or "
+                            "set authoring_dir in site.toml");
+  }
+  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    auto active = store.Active(content::Area::kOriginal);
+    if (!active.ok() && active.status().code() != StatusCode::kNotFound) return active.status();
+    content::BuildOptions o;
+    o.authoring_dir = authoring;
+    o.area = content::Area::kOriginal;
+    o.site = config.id;
+    o.version = active.ok() ? (*active)->version + 1 : 1;
+    o.created = env.NowSeconds();
+    o.variables = config.variables;
+    o.variables["site.name"] = config.name;
+    o.variables["site.id"] = config.id;
+    ASSIGN_OR_RETURN(content::ReleaseManifest m, content::BuildRelease(env, store.blobs(), o));
+    report.pages = m.files.size();
+    for (const auto& [p, e] : m.files) report.bytes += e.length;
+    content::ReleaseDiff diff =
+        content::Diff(active.ok() ? **active : content::ReleaseManifest{}, m);
+    report.added = diff.added.size();
+    report.changed_files = diff.changed.size();
+    report.removed = diff.removed.size();
+    if (active.ok() && diff.empty()) {
+      report.version = (*active)->version;
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(store.Stage(m));
+    RETURN_IF_ERROR(store.Activate(content::Area::kOriginal, m.version));
+    report.version = m.version;
+    report.changed = true;
+    return Status::Ok();
+  }));
+  return report;
+}
+
+Status WriteStarterAuthoring(Env& env, const std::string& dir, const std::string& site_name) {
+  const std::pair<const char*, std::string> files[] = {
+      {"layouts/default.mustache",
+       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+       "<title>{{title}} | {{site.name}}</title>\n"
+       "<link rel=\"stylesheet\" href=\"/assets/style.css\">\n</head>\n<body>\n"
+       "<header><a href=\"/\">{{site.name}}</a>{{#partner.name}} &middot; {{partner.name}}"
+       "{{/partner.name}}</header>\n<main>\n{{{content}}}\n</main>\n</body>\n</html>\n"},
+      {"pages/index.md", "---\ntitle: Welcome\n---\n# Welcome to " + site_name +
+                             "\n\nEdit `authoring/pages/index.md`, then run `tieup main build`.\n"},
+      {"pages/404.md", "---\ntitle: Page not found\n---\n# Page not found\n\n[Front page](/)\n"},
+      {"assets/style.css",
+       "body{font-family:system-ui,sans-serif;margin:0}header{padding:.6em 1.2em;"
+       "background:#234;color:#fff}header a{color:#fff}main{max-width:50em;margin:1.5em auto;"
+       "padding:0 1.2em}\n"},
+  };
+  for (const auto& [rel, text] : files) {
+    std::string path = JoinPath(dir, rel);
+    if (env.FileExists(path)) continue;
+    RETURN_IF_ERROR(CreateDirs(env, DirName(path)));
+    RETURN_IF_ERROR(WriteFileAtomic(env, path, text));
+  }
+  return Status::Ok();
+}
+
+}  // namespace tieup

@@ -1,0 +1,35 @@
+// Main's own pages: built from the authoring directory (SITE_DIR/authoring by default) into a
+// release of main's `original` area and activated.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "site/config.h"
+#include "site/site_content.h"
+
+namespace tieup {
+
+struct OwnSiteBuild {
+  uint64_t version = 0;  // the active version afterwards
+  bool changed = false;  // false: the rendered site is identical to the active release
+  size_t pages = 0;
+  uint64_t bytes = 0;
+  size_t added = 0, changed_files = 0, removed = 0;
+};
+
+// The authoring directory of a main site (absolute, or relative to SITE_DIR).
+std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
+
+// Renders the authoring directory with main's variables (site.name, site.id and [variables])
+// and activates it as a new release when anything changed.
+Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content);
+
+// Writes a small starter authoring directory (a layout, a front page, a stylesheet) so a new
+// main site serves something at once. Existing files are left alone.
+Status WriteStarterAuthoring(Env& env, const std::string& authoring_dir,
+                             const std::string& site_name);
+
+}  // namespace tieup

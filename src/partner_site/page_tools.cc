@@ -1,0 +1,175 @@
+#include "partner_site/page_tools.h"
+
+#include "base/encoding.h"
+#include "content/builder.h"
+#include "content/release.h"
+
+namespace tieup {
+namespace {
+
+Status CollectFiles(Env& env, const std::string& dir, const std::string& url_prefix,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+  ASSIGN_OR_RETURN(auto entries, env.ListDir(dir));
+  for (const FileInfo& e : entries) {
+    if (e.name.empty() || e.name[0] == '.') continue;  // editor droppings, .git
+    std::string local = JoinPath(dir, e.name);
+    if (e.is_dir) {
+      RETURN_IF_ERROR(CollectFiles(env, local, url_prefix + e.name + "/", out));
+    } else {
+      out->emplace_back(url_prefix + e.name, local);
+    }
+  }
+  return Status::Ok();
+}
+
+// Appends a line to SITE_DIR/logs/emergency-edits.log so main and the manager can see it.
+Status RecordEmergencyEdit(Env& env, const std::string& site_dir, const std::string& what) {
+  ASSIGN_OR_RETURN(auto f, env.NewAppendableFile(site_dir + "/logs/emergency-edits.log"));
+  RETURN_IF_ERROR(f->Append(FormatRfc3339(env.NowSeconds()) + " " + what + "\n"));
+  RETURN_IF_ERROR(f->Sync());
+  return f->Close();
+}
+
+Status CheckTieupEdit(const SiteConfig& config, bool tieup_edit) {
+  if (tieup_edit && !config.emergency_edit) {
+    return Status::PermissionDenied(
+        "this partnership does not grant emergency edit of tie-up pages (emergency_edit = false "
+        "in site.toml); ask the main site manager to change the page, or to grant the right");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& content,
+                               const std::string& url_path, const std::string& local_path,
+                               const std::string& content_type, bool tieup_edit) {
+  RETURN_IF_ERROR(CheckTieupEdit(config, tieup_edit));
+  if (!env.FileExists(local_path)) {
+    return Status::NotFound("'" + local_path + "' does not exist: give a file or a folder");
+  }
+  std::vector<std::pair<std::string, std::string>> files;  // url path, local path
+  bool folder = env.ListDir(local_path).ok();
+  if (folder) {
+    if (url_path.empty() || url_path.back() != '/') {
+      return Status::InvalidArgument("'" + local_path +
+                                     "' is a folder: give a URL path ending in "
+                                     "'/' to put its files under, e.g. /local/");
+    }
+    if (tieup_edit) {
+      return Status::InvalidArgument("an emergency edit changes one tie-up page at a time");
+    }
+    RETURN_IF_ERROR(CollectFiles(env, local_path, url_path, &files));
+    if (files.empty()) return Status::InvalidArgument("'" + local_path + "' has no files");
+  } else {
+    files.emplace_back(url_path, local_path);
+  }
+  for (const auto& [path, local] : files) RETURN_IF_ERROR(content::ValidatePath(path));
+
+  PagePutReport report;
+  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    if (files.size() == 1) {
+      ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(files[0].second));
+      std::string type =
+          content_type.empty() ? content::ContentTypeForPath(files[0].first) : content_type;
+      ASSIGN_OR_RETURN(content::PageEdit edit,
+                       store.PutOriginalPage(files[0].first, bytes, type, tieup_edit));
+      report.paths.push_back(files[0].first);
+      report.bytes = bytes.size();
+      report.version = edit.version;
+      report.changed = edit.changed;
+      report.emergency_tieup_edit = edit.emergency_tieup_edit;
+      if (edit.emergency_tieup_edit && edit.changed) {
+        return RecordEmergencyEdit(env, content.site_dir(),
+                                   "emergency edit of tie-up page " + edit.path + " (" +
+                                       (edit.old_hash.empty() ? "new" : edit.old_hash) + " -> " +
+                                       edit.new_hash + "), tie-up version " +
+                                       std::to_string(edit.version));
+      }
+      return Status::Ok();
+    }
+    // A folder: one new original release with every file, so a reader sees all or none.
+    content::ReleaseManifest next;
+    auto active = store.Active(content::Area::kOriginal);
+    if (active.ok()) {
+      next = **active;
+    } else if (active.status().code() != StatusCode::kNotFound) {
+      return active.status();
+    }
+    next.site = config.id;
+    next.area = content::Area::kOriginal;
+    next.version = active.ok() ? (*active)->version + 1 : 1;
+    next.created = env.NowSeconds();
+    next.expires = 0;
+    bool changed = false;
+    for (const auto& [path, local] : files) {
+      ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(local));
+      ASSIGN_OR_RETURN(std::string hash, store.blobs().Put(bytes));
+      content::FileEntry e;
+      e.hash = hash;
+      e.length = bytes.size();
+      e.content_type = content_type.empty() ? content::ContentTypeForPath(path) : content_type;
+      auto old = next.files.find(path);
+      if (old == next.files.end() || old->second.hash != e.hash ||
+          old->second.content_type != e.content_type) {
+        changed = true;
+        next.files[path] = std::move(e);
+      }
+      report.paths.push_back(path);
+      report.bytes += bytes.size();
+    }
+    report.changed = changed;
+    if (!changed) {
+      report.version = active.ok() ? (*active)->version : 0;
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(store.Stage(next));
+    RETURN_IF_ERROR(store.Activate(content::Area::kOriginal, next.version));
+    report.version = next.version;
+    return Status::Ok();
+  }));
+  return report;
+}
+
+Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent& content,
+                                 const std::string& url_path, bool tieup_edit) {
+  RETURN_IF_ERROR(CheckTieupEdit(config, tieup_edit));
+  RETURN_IF_ERROR(content::ValidatePath(url_path));
+  PagePutReport report;
+  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    ASSIGN_OR_RETURN(content::PageEdit edit, store.RemoveOriginalPage(url_path, tieup_edit));
+    report.paths.push_back(url_path);
+    report.version = edit.version;
+    report.changed = edit.changed;
+    report.emergency_tieup_edit = edit.emergency_tieup_edit;
+    if (edit.emergency_tieup_edit && edit.changed) {
+      return RecordEmergencyEdit(env, content.site_dir(),
+                                 "emergency removal of tie-up page " + url_path +
+                                     ", tie-up version " + std::to_string(edit.version));
+    }
+    return Status::Ok();
+  }));
+  return report;
+}
+
+Result<std::vector<PageListing>> ListPages(SiteContent& content) {
+  std::vector<PageListing> out;
+  RETURN_IF_ERROR(content.Read([&](content::ContentStore& store) -> Status {
+    for (content::Area area : {content::Area::kTieup, content::Area::kOriginal}) {
+      auto active = store.Active(area);
+      if (!active.ok()) {
+        if (active.status().code() == StatusCode::kNotFound) continue;
+        return active.status();
+      }
+      for (const auto& [path, e] : (*active)->files) {
+        out.push_back({path, area, e.length, e.content_type});
+      }
+    }
+    return Status::Ok();
+  }));
+  std::sort(out.begin(), out.end(),
+            [](const PageListing& a, const PageListing& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace tieup

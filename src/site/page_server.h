@@ -1,0 +1,56 @@
+// The public port of a site: serves the active tie-up and original releases over HTTP,
+// follows activations (polling the release pointers), and appends one access record per
+// request to the site's ledger.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/access_log_writer.h"
+#include "net/http_server.h"
+#include "site/config.h"
+#include "site/site_content.h"
+
+namespace tieup {
+
+struct PageServerOptions {
+  // How often the release pointers are checked for an activation by another process.
+  std::chrono::milliseconds reload_interval{500};
+};
+
+class PageServer {
+ public:
+  // `content` and `access_log` (may be null: no records) must outlive the server.
+  PageServer(Env& env, const SiteConfig& config, SiteContent& content,
+             ledger::AccessLogWriter* access_log, std::shared_ptr<Logger> logger,
+             PageServerOptions options = {});
+  ~PageServer();
+  PageServer(const PageServer&) = delete;
+  PageServer& operator=(const PageServer&) = delete;
+
+  // Binds the public address and starts serving; a clear error when the address is taken.
+  Status Start();
+  uint16_t port() const { return server_->port(); }
+  // Stops gracefully: in-flight responses finish, then the reload thread ends.
+  void Stop();
+
+ private:
+  void ReloadLoop();
+
+  Env& env_;
+  SiteContent& content_;
+  std::shared_ptr<Logger> logger_;
+  PageServerOptions options_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::thread reload_thread_;
+};
+
+}  // namespace tieup

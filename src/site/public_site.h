@@ -1,0 +1,56 @@
+// What every tieup daemon runs: the site's content (SiteContent), its access ledger (an
+// append-only Merkle log with group commit and signed checkpoints) and the public HTTP port.
+// main_site and partner_site each add their sync side around it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/access_log_writer.h"
+#include "ledger/log.h"
+#include "site/config.h"
+#include "site/page_server.h"
+#include "site/site_content.h"
+
+namespace tieup {
+
+// Creates SITE_DIR with its folders (keys/ mode 0700), `config` as site.toml and the site's
+// Ed25519 signing key (keys/site.key, 0600: ledger checkpoints). Refuses a directory that is
+// already a site, naming it.
+Status CreateSiteDir(Env& env, const std::string& site_dir, const SiteConfig& config);
+
+class PublicSite {
+ public:
+  // Opens the site at `site_dir` (reads site.toml, opens the content store and the ledger).
+  static Result<std::unique_ptr<PublicSite>> Open(Env& env, const std::string& site_dir,
+                                                  std::shared_ptr<Logger> logger);
+  ~PublicSite();
+
+  // Starts the public port. Errors name the address and what to do.
+  Status Start();
+  // Stops the port gracefully, then flushes the access ledger and signs a checkpoint.
+  void Stop();
+
+  uint16_t public_port() const { return pages_->port(); }
+  const SiteConfig& config() const { return config_; }
+  SiteContent& content() { return *content_; }
+  ledger::Log& ledger() { return *ledger_; }
+  ledger::AccessLogWriter& access_log() { return *access_log_; }
+  const std::string& site_dir() const { return site_dir_; }
+
+ private:
+  PublicSite() = default;
+  std::string site_dir_;
+  SiteConfig config_;
+  std::shared_ptr<Logger> logger_;
+  std::unique_ptr<SiteContent> content_;
+  std::unique_ptr<ledger::Log> ledger_;
+  std::unique_ptr<ledger::AccessLogWriter> access_log_;
+  std::unique_ptr<PageServer> pages_;
+  bool stopped_ = false;
+};
+
+}  // namespace tieup

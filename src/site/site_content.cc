@@ -1,0 +1,88 @@
+#include "site/site_content.h"
+
+#include "site/config.h"
+
+namespace tieup {
+
+Result<std::unique_ptr<SiteContent>> SiteContent::Open(Env& env, std::string site_dir,
+                                                       SiteContentOptions options) {
+  std::unique_ptr<SiteContent> sc(new SiteContent(env, std::move(site_dir), std::move(options)));
+  if (sc->options_.serve) {
+    ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(sc->site_dir_));
+    std::lock_guard<std::mutex> guard(sc->mu_);
+    ASSIGN_OR_RETURN(auto store, sc->OpenStore());
+    RETURN_IF_ERROR(sc->LoadView(std::move(store)));
+  }
+  return sc;
+}
+
+Result<std::unique_ptr<content::ContentStore>> SiteContent::OpenStore() {
+  content::ContentStoreOptions o;
+  o.site_id = options_.site_id;
+  o.keep_releases = options_.keep_releases;
+  return content::ContentStore::Open(env_, site_dir_, o);
+}
+
+std::string SiteContent::PointerState() {
+  std::string state;
+  for (const char* area : {"tieup", "original"}) {
+    auto v = env_.ReadFilePrefix(site_dir_ + "/releases/" + area + "/ACTIVE", 64);
+    state += v.ok() ? *v : std::string("-");
+    state += '|';
+  }
+  return state;
+}
+
+Status SiteContent::LoadView(std::shared_ptr<content::ContentStore> store) {
+  // Read the pointers before loading: a change racing with the load is then seen as a change
+  // on the next refresh rather than missed.
+  std::string pointers = PointerState();
+  content::SiteViewOptions vo;
+  vo.cache_bytes_limit = options_.cache_bytes_limit;
+  ASSIGN_OR_RETURN(auto view, content::SiteView::Load(*store, vo));
+  // The view reads uncached blobs through the store, so the store lives as long as the view:
+  // one control block owns both, and in-flight requests keep an old pair alive.
+  struct Pair {
+    std::shared_ptr<content::ContentStore> store;
+    std::shared_ptr<const content::SiteView> view;
+  };
+  auto pair = std::make_shared<Pair>(Pair{std::move(store), std::move(view)});
+  std::shared_ptr<const content::SiteView> aliased(pair, pair->view.get());
+  std::atomic_store(&view_, std::move(aliased));
+  loaded_pointers_ = std::move(pointers);
+  return Status::Ok();
+}
+
+Status SiteContent::Mutate(const std::function<Status(content::ContentStore&)>& change) {
+  ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
+  std::lock_guard<std::mutex> guard(mu_);
+  ASSIGN_OR_RETURN(auto store, OpenStore());
+  RETURN_IF_ERROR(change(*store));
+  // Pruning is housekeeping: a failure is reported but does not undo the change.
+  auto pruned = store->Prune();
+  if (!options_.serve) return pruned.ok() ? Status::Ok() : pruned.status();
+  RETURN_IF_ERROR(LoadView(std::move(store)));
+  return pruned.ok() ? Status::Ok() : pruned.status();
+}
+
+Status SiteContent::Read(const std::function<Status(content::ContentStore&)>& read) {
+  ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
+  std::lock_guard<std::mutex> guard(mu_);
+  ASSIGN_OR_RETURN(auto store, OpenStore());
+  return read(*store);
+}
+
+Result<bool> SiteContent::RefreshIfChanged() {
+  if (!options_.serve) return false;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (PointerState() == loaded_pointers_) return false;
+  }
+  ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
+  std::lock_guard<std::mutex> guard(mu_);
+  ASSIGN_OR_RETURN(auto store, OpenStore());
+  RETURN_IF_ERROR(LoadView(std::move(store)));
+  return true;
+}
+
+}  // namespace tieup

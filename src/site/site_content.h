@@ -1,0 +1,65 @@
+// A site's content as the daemon and the command line share it: the content store, changed
+// only under the site lock, and the view the public port serves, refreshed whenever a release
+// is activated, whether by this process or by another (`tieup partner page put` on a running
+// site).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "content/content_store.h"
+#include "content/site_view.h"
+
+namespace tieup {
+
+struct SiteContentOptions {
+  std::string site_id;
+  size_t keep_releases = 5;
+  // Load the served view (the daemon). The command line leaves it off: it never serves.
+  bool serve = true;
+  uint64_t cache_bytes_limit = 256ull << 20;
+};
+
+class SiteContent {
+ public:
+  static Result<std::unique_ptr<SiteContent>> Open(Env& env, std::string site_dir,
+                                                   SiteContentOptions options);
+
+  // Runs `change` on a freshly opened content store while holding the site lock, so it sees
+  // every change made by other processes and none can interleave; then prunes old releases
+  // and refreshes the served view. Thread-safe.
+  Status Mutate(const std::function<Status(content::ContentStore&)>& change);
+
+  // Like Mutate, for reads that must see the newest state (no refresh afterwards).
+  Status Read(const std::function<Status(content::ContentStore&)>& read);
+
+  // The view being served (null when options.serve is false). Thread-safe, wait-free.
+  std::shared_ptr<const content::SiteView> view() const { return std::atomic_load(&view_); }
+
+  // Reloads the view if an area's active pointer changed since the last load (cheap: reads
+  // two small files). Returns true when it reloaded. Thread-safe.
+  Result<bool> RefreshIfChanged();
+
+  const std::string& site_dir() const { return site_dir_; }
+
+ private:
+  SiteContent(Env& env, std::string site_dir, SiteContentOptions options)
+      : env_(env), site_dir_(std::move(site_dir)), options_(std::move(options)) {}
+  Result<std::unique_ptr<content::ContentStore>> OpenStore();
+  Status LoadView(std::shared_ptr<content::ContentStore> store);
+  std::string PointerState();
+
+  Env& env_;
+  const std::string site_dir_;
+  const SiteContentOptions options_;
+  std::mutex mu_;  // serialises Mutate/Read/Refresh within the process
+  std::shared_ptr<const content::SiteView> view_;
+  std::string loaded_pointers_;  // guarded by mu_
+};
+
+}  // namespace tieup
