@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <map>
 #include <vector>
 
 #include "ledger/utf8_internal.h"
@@ -12,22 +11,86 @@ namespace {
 
 namespace json = boost::json;
 
-// Builds a JSON object with keys in sorted order (boost::json::object keeps insertion order).
-class SortedObject {
+// Writes compact JSON objects whose keys the caller adds in sorted order. Written by hand
+// rather than through boost::json::object: the access log encodes one record per request.
+class CanonicalWriter {
  public:
-  void Set(std::string key, json::value v) { fields_[std::move(key)] = std::move(v); }
-  void SetString(std::string key, std::string_view s) {
-    Set(std::move(key), json::string(internal::SanitizeUtf8(s)));
+  CanonicalWriter() { out_.reserve(256); }
+  void Key(std::string_view key) {
+    out_.push_back(out_.empty() ? '{' : ',');
+    AppendString(key);
+    out_.push_back(':');
   }
-  std::string Serialize() const {
-    json::object o;
-    o.reserve(fields_.size());
-    for (const auto& [k, v] : fields_) o.emplace(k, v);
-    return json::serialize(o);
+  void String(std::string_view key, std::string_view value) {
+    Key(key);
+    bool valid = true;
+    for (size_t i = 0; i < value.size() && valid;) {
+      size_t n = internal::Utf8SequenceLength(value, i);
+      valid = n != 0;
+      i += n;
+    }
+    if (valid) {
+      AppendString(value);
+    } else {
+      AppendString(internal::SanitizeUtf8(value));
+    }
+  }
+  void Int(std::string_view key, int64_t v) {
+    Key(key);
+    out_ += std::to_string(v);
+  }
+  void Uint(std::string_view key, uint64_t v) {
+    Key(key);
+    out_ += std::to_string(v);
+  }
+  std::string Finish() {
+    out_.push_back('}');
+    return std::move(out_);
   }
 
  private:
-  std::map<std::string, json::value> fields_;
+  // A JSON string: quote and backslash escaped, control characters as short escapes or \u00XX;
+  // everything else (valid UTF-8 by now) as is.
+  void AppendString(std::string_view s) {
+    out_.push_back('"');
+    for (char c : s) {
+      switch (c) {
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\b':
+          out_ += "\\b";
+          break;
+        case '\f':
+          out_ += "\\f";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out_ += "\\u00";
+            out_.push_back(kHex[(c >> 4) & 0xF]);
+            out_.push_back(kHex[c & 0xF]);
+          } else {
+            out_.push_back(c);
+          }
+      }
+    }
+    out_.push_back('"');
+  }
+
+  std::string out_;
 };
 
 // Reads fields out of a parsed object, remembering the first error.
@@ -119,47 +182,49 @@ std::string_view RecordAreaName(RecordArea area) {
   return area == RecordArea::kTieup ? "tieup" : "original";
 }
 
+// Keys below are written in sorted (byte) order: that order is part of the canonical form.
+
 std::string EncodeRecord(const AccessRecord& r) {
-  SortedObject o;
-  o.Set("type", "access");
-  o.Set("v", AccessRecord::kVersion);
-  o.Set("time_micros", r.time_micros);
-  o.SetString("area", RecordAreaName(r.area));
-  o.SetString("method", r.method);
-  o.SetString("path", r.path);
-  o.Set("status", r.status);
-  o.Set("bytes", r.bytes);
-  o.SetString("referer", r.referer);
-  o.SetString("user_agent", r.user_agent);
-  o.SetString("user_id", r.user_id);
-  o.SetString("session_id", r.session_id);
-  if (r.remote.has_value()) o.SetString("remote", *r.remote);
-  return o.Serialize();
+  CanonicalWriter w;
+  w.String("area", RecordAreaName(r.area));
+  w.Uint("bytes", r.bytes);
+  w.String("method", r.method);
+  w.String("path", r.path);
+  w.String("referer", r.referer);
+  if (r.remote.has_value()) w.String("remote", *r.remote);
+  w.String("session_id", r.session_id);
+  w.Int("status", r.status);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "access");
+  w.String("user_agent", r.user_agent);
+  w.String("user_id", r.user_id);
+  w.Int("v", AccessRecord::kVersion);
+  return w.Finish();
 }
 
 std::string EncodeRecord(const RegistrationRecord& r) {
-  SortedObject o;
-  o.Set("type", "registration");
-  o.Set("v", RegistrationRecord::kVersion);
-  o.Set("time_micros", r.time_micros);
-  o.SetString("partner", r.partner);
-  o.SetString("user_id", r.user_id);
-  o.SetString("area", RecordAreaName(r.area));
-  return o.Serialize();
+  CanonicalWriter w;
+  w.String("area", RecordAreaName(r.area));
+  w.String("partner", r.partner);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "registration");
+  w.String("user_id", r.user_id);
+  w.Int("v", RegistrationRecord::kVersion);
+  return w.Finish();
 }
 
 std::string EncodeRecord(const OrderRecord& r) {
-  SortedObject o;
-  o.Set("type", "order");
-  o.Set("v", OrderRecord::kVersion);
-  o.Set("time_micros", r.time_micros);
-  o.SetString("order_id", r.order_id);
-  o.SetString("partner", r.partner);
-  o.SetString("area", RecordAreaName(r.area));
-  o.Set("amount_minor", r.amount_minor);
-  o.SetString("currency", r.currency);
-  o.Set("items", r.items);
-  return o.Serialize();
+  CanonicalWriter w;
+  w.Int("amount_minor", r.amount_minor);
+  w.String("area", RecordAreaName(r.area));
+  w.String("currency", r.currency);
+  w.Uint("items", r.items);
+  w.String("order_id", r.order_id);
+  w.String("partner", r.partner);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "order");
+  w.Int("v", OrderRecord::kVersion);
+  return w.Finish();
 }
 
 std::string EncodeRecord(const LedgerRecord& record) {

@@ -51,6 +51,18 @@ TEST(RecordsTest, AccessRecordCanonicalFormAndRoundTrip) {
   ASSERT_TRUE(std::holds_alternative<AccessRecord>(*parsed));
   EXPECT_EQ(std::get<AccessRecord>(*parsed), r);
 
+  // Control characters survive the round trip (escaped in the JSON).
+  r.path =
+      "/a\nb\x01"
+      "c\td\x1f"
+      "\b\f\r\"\\";
+  std::string escaped = EncodeRecord(r);
+  EXPECT_NE(escaped.find(R"("path":"/a\nb\u0001c\td\u001f\b\f\r\"\\")"), std::string::npos)
+      << escaped;
+  auto parsed_escaped = ParseRecord(escaped);
+  ASSERT_THAT(parsed_escaped, IsOk());
+  EXPECT_EQ(std::get<AccessRecord>(*parsed_escaped).path, r.path);
+
   r.remote = "192.0.2.7";
   auto with_remote = ParseRecord(EncodeRecord(r));
   ASSERT_THAT(with_remote, IsOk());
