@@ -116,11 +116,23 @@ class RequestParser final : public http::basic_parser<true> {
     ec = http::error::bad_version;  // never called for a request parser
   }
   void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
-                     beast::error_code&) override {
+                     beast::error_code& ec) override {
     if (name == http::field::host) {
       ++host_count_;
     } else if (name == http::field::expect) {
       if (EqualsIgnoreCase(ToStd(value), "100-continue")) expect_continue_ = true;
+    } else if (name == http::field::transfer_encoding) {
+      // Beast ignores a request Transfer-Encoding whose last coding is not chunked and reads no
+      // body, so the body would be taken for the next request (smuggling). RFC 9112 6.3: 400.
+      std::string_view v = ToStd(value);
+      size_t comma = v.rfind(',');
+      std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+      while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+      while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+      if (!EqualsIgnoreCase(last, "chunked")) {
+        ec = http::error::bad_transfer_encoding;
+        return;
+      }
     }
     request_->AppendHeaderUnchecked(ToStd(name_string), ToStd(value));
   }
@@ -775,6 +787,13 @@ class HttpServer::Impl {
 
  private:
   void DoAccept();
+  // Undoes a Start that failed before any thread ran. The acceptor goes before the
+  // io_context it belongs to.
+  void DiscardUnstarted() {
+    accept_retry_.reset();
+    acceptor_.reset();
+    workers_.clear();
+  }
   // Runs `fn` on `worker`'s thread and waits for it.
   void RunOn(net_internal::Worker& worker, std::function<void()> fn);
 
@@ -847,8 +866,7 @@ Status HttpServer::Impl::Start() {
   if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
   if (ec) {
-    workers_.clear();
-    acceptor_.reset();
+    DiscardUnstarted();
     if (ec == asio::error::address_in_use) {
       return Status::Unavailable("cannot listen on " + where +
                                  ": the address is already in use; stop the other process "
@@ -866,8 +884,7 @@ Status HttpServer::Impl::Start() {
   }
   acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    workers_.clear();
-    acceptor_.reset();
+    DiscardUnstarted();
     return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   }
   port_.store(acceptor_->local_endpoint(ec).port());

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <future>
 #include <mutex>
@@ -50,6 +51,7 @@ class HttpServerTest : public ::testing::Test {
       copy.user = e.user;
       copy.complete = e.complete;
       events_.push_back(copy);
+      events_cv_.notify_all();
     };
     server_ = std::make_unique<HttpServer>(env_, options_, std::move(handler));
     ASSERT_THAT(server_->Start(), IsOk());
@@ -71,8 +73,11 @@ class HttpServerTest : public ::testing::Test {
     bool complete;
   };
 
-  std::vector<Event> Events() {
-    std::lock_guard<std::mutex> lock(mu_);
+  // The events so far, after waiting (up to 5 s) until there are at least `n`: the hook runs
+  // once the write has completed on the server, which may be after the client has read it.
+  std::vector<Event> Events(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    events_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return events_.size() >= n; });
     return events_;
   }
 
@@ -91,6 +96,7 @@ class HttpServerTest : public ::testing::Test {
   HttpServerOptions options_;
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
+  std::condition_variable events_cv_;
   std::vector<Event> events_;
 };
 
@@ -217,7 +223,16 @@ TEST_F(HttpServerTest, MalformedRequestsGet400AndTheConnectionCloses) {
         std::string_view("GET /a b HTTP/1.1\r\nHost: t\r\n\r\n"),
         std::string_view("G(T / HTTP/1.1\r\nHost: t\r\n\r\n"),
         std::string_view("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: "
-                         "2\r\n\r\nab")}) {
+                         "2\r\n\r\nab"),
+        // Request smuggling: both framings, or a Transfer-Encoding that does not end in chunked.
+        std::string_view("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        std::string_view("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                         "Content-Length: 5\r\n\r\n0\r\n\r\n"),
+        std::string_view("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"
+                         "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"),
+        std::string_view("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                         "0\r\n\r\n")}) {
     TestConnection c(server_->port());
     ASSERT_TRUE(c.Send(raw));
     RawResponse r;
@@ -225,7 +240,9 @@ TEST_F(HttpServerTest, MalformedRequestsGet400AndTheConnectionCloses) {
     EXPECT_EQ(r.result_int(), 400) << raw;
     EXPECT_THAT(r.body(), StartsWith("400 Bad Request: ")) << raw;
     EXPECT_EQ(r["Connection"], "close") << raw;
-    EXPECT_TRUE(c.WaitForClose()) << raw;
+    std::string rest;
+    EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(5), &rest)) << raw;
+    EXPECT_EQ(rest, "") << raw;  // nothing after the 400, in particular no smuggled response
   }
 }
 
@@ -527,7 +544,7 @@ TEST_F(HttpServerTest, AccessHookReportsEachResponse) {
   ASSERT_FALSE(c.Read(&r));
   ASSERT_FALSE(c.Read(&r, true));
   ASSERT_FALSE(c.Read(&r));
-  std::vector<Event> events = Events();
+  std::vector<Event> events = Events(3);
   ASSERT_EQ(events.size(), 3u);
   const Event& e = events[0];
   EXPECT_EQ(e.time_micros, env_.NowMicros());
