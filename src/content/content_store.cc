@@ -419,4 +419,68 @@ Result<PageEdit> ContentStore::EditLocked(std::string_view path_view, const std:
   return edit;
 }
 
+Result<PageEdit> ContentStore::PutOriginalPages(const std::vector<PageWrite>& pages) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pages.empty()) return Status::InvalidArgument("no pages to put");
+  PageEdit edit;
+  edit.area = Area::kOriginal;
+  const auto& tieup = ActiveSlot(Area::kTieup);
+  std::set<std::string> seen;
+  for (const PageWrite& w : pages) {
+    RETURN_IF_ERROR(ValidatePath(w.path));
+    if (!seen.insert(w.path).second) {
+      return Status::InvalidArgument("'" + w.path + "' is given twice in one put");
+    }
+    if (tieup && tieup->files.count(w.path) != 0) {
+      return Status::PermissionDenied("'" + w.path +
+                                      "' is a tie-up page managed by the main site; choose "
+                                      "another path");
+    }
+  }
+  const auto& base = ActiveSlot(Area::kOriginal);
+  ReleaseManifest next;
+  if (base) {
+    next = *base;
+    edit.previous_version = base->version;
+  } else {
+    next.area = Area::kOriginal;
+    next.site = options_.site_id;
+    if (next.site.empty()) {
+      return Status::FailedPrecondition(
+          "the site id is unknown (no original release yet): open the content store with "
+          "Options.site_id");
+    }
+  }
+  bool changed = false;
+  for (const PageWrite& w : pages) {
+    FileEntry entry;
+    entry.length = w.bytes.size();
+    entry.content_type = w.content_type;
+    ASSIGN_OR_RETURN(entry.hash, blobs_.Put(w.bytes));
+    auto old = next.files.find(w.path);
+    if (old != next.files.end() && old->second.hash == entry.hash &&
+        old->second.content_type == entry.content_type &&
+        old->second.method == UpdateMethod::kStaged) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(entry.gzip, internal::MakeGzipVariant(blobs_, w.bytes, w.content_type));
+    next.files[w.path] = std::move(entry);
+    changed = true;
+  }
+  if (!changed) {
+    edit.version = edit.previous_version;
+    return edit;
+  }
+  ASSIGN_OR_RETURN(auto versions, VersionsLocked(Area::kOriginal));
+  uint64_t top = versions.empty() ? 0 : versions.back();
+  next.version = std::max(top, edit.previous_version) + 1;
+  next.created = env_.NowSeconds();
+  next.expires = 0;
+  RETURN_IF_ERROR(StageLocked(next));
+  RETURN_IF_ERROR(ActivateLocked(Area::kOriginal, next.version, /*allow_older=*/false));
+  edit.version = next.version;
+  edit.changed = true;
+  return edit;
+}
+
 }  // namespace tieup::content

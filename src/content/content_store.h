@@ -116,6 +116,18 @@ class ContentStore {
                                    std::string_view content_type, bool allow_tieup_edit = false);
 
   // The manager's "page rm": as PutOriginalPage, removing `path`. NotFound when no area has it.
+  // One page of a PutOriginalPages batch.
+  struct PageWrite {
+    std::string path;
+    std::string bytes;
+    std::string content_type;
+  };
+  // Puts every page of `pages` as ONE new `original` release (a reader sees all of them or
+  // none). Tie-up paths are refused as in PutOriginalPage (no emergency edit in a batch); a
+  // path given twice is InvalidArgument. `changed` is false, and nothing is written, when
+  // every page already has these bytes and type. The PageEdit's path and hashes are empty.
+  Result<PageEdit> PutOriginalPages(const std::vector<PageWrite>& pages);
+
   Result<PageEdit> RemoveOriginalPage(std::string_view path, bool allow_tieup_edit = false);
 
  private:

@@ -89,43 +89,17 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
       return Status::Ok();
     }
     // A folder: one new original release with every file, so a reader sees all or none.
-    content::ReleaseManifest next;
-    auto active = store.Active(content::Area::kOriginal);
-    if (active.ok()) {
-      next = **active;
-    } else if (active.status().code() != StatusCode::kNotFound) {
-      return active.status();
-    }
-    next.site = config.id;
-    next.area = content::Area::kOriginal;
-    next.version = active.ok() ? (*active)->version + 1 : 1;
-    next.created = env.NowSeconds();
-    next.expires = 0;
-    bool changed = false;
+    std::vector<content::ContentStore::PageWrite> writes;
     for (const auto& [path, local] : files) {
       ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(local));
-      ASSIGN_OR_RETURN(std::string hash, store.blobs().Put(bytes));
-      content::FileEntry e;
-      e.hash = hash;
-      e.length = bytes.size();
-      e.content_type = content_type.empty() ? content::ContentTypeForPath(path) : content_type;
-      auto old = next.files.find(path);
-      if (old == next.files.end() || old->second.hash != e.hash ||
-          old->second.content_type != e.content_type) {
-        changed = true;
-        next.files[path] = std::move(e);
-      }
       report.paths.push_back(path);
       report.bytes += bytes.size();
+      std::string type = content_type.empty() ? content::ContentTypeForPath(path) : content_type;
+      writes.push_back({path, std::move(bytes), std::move(type)});
     }
-    report.changed = changed;
-    if (!changed) {
-      report.version = active.ok() ? (*active)->version : 0;
-      return Status::Ok();
-    }
-    RETURN_IF_ERROR(store.Stage(next));
-    RETURN_IF_ERROR(store.Activate(content::Area::kOriginal, next.version));
-    report.version = next.version;
+    ASSIGN_OR_RETURN(content::PageEdit edit, store.PutOriginalPages(writes));
+    report.changed = edit.changed;
+    report.version = edit.version;
     return Status::Ok();
   }));
   return report;

@@ -1,0 +1,271 @@
+// Integration: real `tieup` processes on loopback, fetched over real sockets.
+#include <gtest/gtest.h>
+
+#include "base/env.h"
+#include "daemon_harness.h"
+#include "ledger/log.h"
+#include "ledger/records.h"
+#include "test_support.h"
+
+namespace tieup::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class PartnerServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    site_ = dir_.Sub("shop-a");
+    auto r = RunTieup({"partner", "init", site_, "--id", "shop-a", "--name", "Shop A", "--public",
+                       "127.0.0.1:0", "--sync", "127.0.0.1:0"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // A short header timeout so the stalled-client test is quick.
+    auto cfg = env_->ReadFile(site_ + "/site.toml");
+    ASSERT_TRUE(cfg.ok());
+    std::string text = *cfg;
+    size_t at = text.find("header_timeout_ms = 10000");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 25, "header_timeout_ms = 400");
+    ASSERT_TRUE(WriteFileAtomic(*env_, site_ + "/site.toml", text).ok());
+
+    pages_ = dir_.Sub("pages");
+    ASSERT_TRUE(CreateDirs(*env_, pages_ + "/news").ok());
+    big_ = "<!doctype html><title>Big</title>" + std::string(5000, 'x') + "\n";
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages_ + "/index.html", "<h1>Shop A</h1>\n").ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages_ + "/big.html", big_).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages_ + "/news/index.html", "<h1>News</h1>\n").ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages_ + "/style.css", "body{}\n").ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages_ + "/404.html", "<h1>Nothing here</h1>\n").ok());
+    r = RunTieup({"partner", "page", "put", site_, "/", pages_});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", site_});
+    ASSERT_TRUE(daemon_->ok()) << daemon_->output();
+    port_ = daemon_->port();
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string site_, pages_, big_;
+  std::unique_ptr<Daemon> daemon_;
+  int port_ = 0;
+};
+
+TEST_F(PartnerServeTest, ServesPagesWithTypesAndValidators) {
+  std::string r = HttpGet(port_, "/");
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_EQ(BodyOf(r), "<h1>Shop A</h1>\n");
+  EXPECT_THAT(HeaderOf(r, "Content-Type"), HasSubstr("text/html"));
+  r = HttpGet(port_, "/style.css");
+  EXPECT_THAT(HeaderOf(r, "Content-Type"), HasSubstr("text/css"));
+
+  // HEAD: GET's headers, no body.
+  std::string get = HttpGet(port_, "/big.html");
+  std::string head = HttpGet(port_, "/big.html", {}, "HEAD");
+  EXPECT_EQ(StatusOf(head), 200);
+  EXPECT_EQ(HeaderOf(head, "Content-Length"), HeaderOf(get, "Content-Length"));
+  EXPECT_EQ(HeaderOf(head, "ETag"), HeaderOf(get, "ETag"));
+  EXPECT_EQ(BodyOf(head), "");
+  EXPECT_EQ(BodyOf(get), big_);
+
+  // Conditional requests.
+  std::string etag = HeaderOf(get, "ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/big.html", {"If-None-Match: " + etag})), 304);
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/big.html", {"If-None-Match: \"other\""})), 200);
+  std::string lm = HeaderOf(get, "Last-Modified");
+  ASSERT_FALSE(lm.empty());
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/big.html", {"If-Modified-Since: " + lm})), 304);
+
+  // The precompressed variant when the client accepts it.
+  r = HttpGet(port_, "/big.html", {"Accept-Encoding: gzip"});
+  EXPECT_EQ(HeaderOf(r, "Content-Encoding"), "gzip");
+  EXPECT_LT(BodyOf(r).size(), big_.size());
+  EXPECT_THAT(HeaderOf(r, "Vary"), HasSubstr("Accept-Encoding"));
+  r = HttpGet(port_, "/big.html", {"Accept-Encoding: gzip;q=0"});
+  EXPECT_EQ(HeaderOf(r, "Content-Encoding"), "");
+}
+
+TEST_F(PartnerServeTest, DirectoryIndexRedirectAndNotFoundPage) {
+  EXPECT_EQ(BodyOf(HttpGet(port_, "/news/")), "<h1>News</h1>\n");
+  std::string r = HttpGet(port_, "/news");
+  EXPECT_EQ(StatusOf(r), 301);
+  EXPECT_EQ(HeaderOf(r, "Location"), "/news/");
+  r = HttpGet(port_, "/missing.html");
+  EXPECT_EQ(StatusOf(r), 404);
+  EXPECT_EQ(BodyOf(r), "<h1>Nothing here</h1>\n");
+}
+
+TEST_F(PartnerServeTest, TraversalOfEveryEncodingNeverEscapes) {
+  // The site dir holds site.toml and keys/site.key: none may ever be served.
+  const char* attempts[] = {"/../site.toml",          "/%2e%2e/site.toml",
+                            "/%2E%2e/site.toml",      "/.%2e/site.toml",
+                            "/..%2fsite.toml",        "/..%5csite.toml",
+                            "/..\\site.toml",         "/%c0%ae%c0%ae/site.toml",
+                            "/%252e%252e/site.toml",  "/news/../../site.toml",
+                            "/keys/site.key",         "/../keys/site.key",
+                            "/index.html%00.css",     "/%ff%fe.html",
+                            "/../../../../etc/passwd"};
+  for (const char* a : attempts) {
+    std::string r = HttpGet(port_, a);
+    int status = StatusOf(r);
+    EXPECT_TRUE(status == 400 || status == 404) << a << " -> " << status;
+    EXPECT_THAT(r, Not(HasSubstr("role = "))) << a;
+    EXPECT_THAT(r, Not(HasSubstr("tieup-ed25519-seed"))) << a;
+    EXPECT_THAT(r, Not(HasSubstr("root:x:"))) << a;
+  }
+}
+
+TEST_F(PartnerServeTest, MalformedOversizedAndStalledRequests) {
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GARBAGE\r\n\r\n")), 400);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET / HTTP/9.9\r\n\r\n")), 400);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n")), 400);
+  std::string huge = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_EQ(StatusOf(RawExchange(port_, huge)), 431);
+  std::string body = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000000\r\n\r\n";
+  EXPECT_EQ(StatusOf(RawExchange(port_, body)), 413);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n")), 405);
+
+  // Half a header, then silence: the server hangs up after its header timeout (400 ms here).
+  auto start = std::chrono::steady_clock::now();
+  std::string r = RawExchange(port_, "GET / HTTP/1.1\r\nHost: a\r\n", 5000);
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(waited, std::chrono::seconds(4)) << "a stalled client held its connection";
+  EXPECT_THAT(r, Not(HasSubstr("200 OK")));
+  // And the server still answers everyone else.
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/")), 200);
+}
+
+TEST_F(PartnerServeTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  std::string two =
+      "GET /style.css HTTP/1.1\r\nHost: a\r\n\r\nGET /news/ HTTP/1.1\r\nHost: a\r\n"
+      "Connection: close\r\n\r\n";
+  std::string r = RawExchange(port_, two);
+  EXPECT_EQ(r.find("HTTP/1.1 200"), 0u);
+  EXPECT_NE(r.find("HTTP/1.1 200", 10), std::string::npos);
+  EXPECT_THAT(r, HasSubstr("<h1>News</h1>"));
+}
+
+TEST_F(PartnerServeTest, PagePutOnARunningSiteIsServedWholeWithinASecond) {
+  ASSERT_TRUE(WriteFileAtomic(*env_, dir_.Sub("new.html"), "<p>fresh</p>\n").ok());
+  auto r = RunTieup({"partner", "page", "put", site_, "/local/new.html", dir_.Sub("new.html")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string body;
+  for (int i = 0; i < 40 && body != "<p>fresh</p>\n"; ++i) {
+    body = BodyOf(HttpGet(port_, "/local/new.html"));
+    if (body != "<p>fresh</p>\n") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(body, "<p>fresh</p>\n");
+  r = RunTieup({"partner", "page", "rm", site_, "/local/new.html"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int status = 200;
+  for (int i = 0; i < 40 && status != 404; ++i) {
+    status = StatusOf(HttpGet(port_, "/local/new.html"));
+    if (status != 404) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 404);
+}
+
+TEST_F(PartnerServeTest, GracefulStopAndEveryRequestInTheAccessLedger) {
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/", {"Referer: http://example.test/", "User-Agent: ua/1"})),
+            200);
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/missing.html")), 404);
+  EXPECT_EQ(daemon_->Stop(), 0) << daemon_->output();
+
+  auto log = ledger::Log::Open(*env_, site_ + "/ledger", {.read_only = true});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_GE((*log)->size(), 2u);
+  bool saw_index = false, saw_missing = false;
+  for (uint64_t i = 0; i < (*log)->size(); ++i) {
+    auto entry = (*log)->Read(i);
+    ASSERT_TRUE(entry.ok());
+    auto rec = ledger::ParseRecord(*entry);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    auto* a = std::get_if<ledger::AccessRecord>(&*rec);
+    ASSERT_NE(a, nullptr);
+    if (a->path == "/" && a->status == 200) {
+      saw_index = true;
+      EXPECT_EQ(a->area, ledger::RecordArea::kOriginal);
+      EXPECT_EQ(a->referer, "http://example.test/");
+      EXPECT_EQ(a->user_agent, "ua/1");
+      EXPECT_EQ(a->method, "GET");
+      EXPECT_EQ(a->bytes, 16u);
+    }
+    if (a->path == "/missing.html") saw_missing = a->status == 404;
+  }
+  EXPECT_TRUE(saw_index);
+  EXPECT_TRUE(saw_missing);
+  auto checkpoints = (*log)->StoredCheckpoints();
+  ASSERT_TRUE(checkpoints.ok());
+  EXPECT_FALSE(checkpoints->empty()) << "a checkpoint is signed at shutdown";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+};
+
+TEST_F(CliTest, MainInitBuildServe) {
+  const std::string site = dir_.Sub("main");
+  auto r = RunTieup({"main", "init", site, "--name", "Sakura Tea", "--public", "127.0.0.1:0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("tieup main serve"));
+  r = RunTieup({"main", "build", site});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("No change"));
+  ASSERT_TRUE(WriteFileAtomic(*env_, site + "/authoring/pages/about.md", "# About us\n").ok());
+  r = RunTieup({"main", "build", site});
+  EXPECT_THAT(r.output, HasSubstr("1 added"));
+  Daemon d({"main", "serve", site});
+  ASSERT_TRUE(d.ok()) << d.output();
+  std::string page = HttpGet(d.port(), "/about.html");
+  EXPECT_EQ(StatusOf(page), 200);
+  EXPECT_THAT(BodyOf(page), HasSubstr("<h1>About us</h1>"));
+  EXPECT_THAT(BodyOf(page), HasSubstr("Sakura Tea"));  // the layout with the site variable
+  EXPECT_EQ(StatusOf(HttpGet(d.port(), "/nope")), 404);
+}
+
+TEST_F(CliTest, ClearErrorsForBadInput) {
+  auto r = RunTieup({"partner", "serve", dir_.Sub("nothing")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("tieup partner init"));
+
+  const std::string site = dir_.Sub("p");
+  ASSERT_EQ(RunTieup({"partner", "init", site, "--id", "p1", "--public", "127.0.0.1:0"}).exit_code,
+            0);
+  r = RunTieup({"partner", "init", site, "--id", "p1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("already a tieup site"));
+  EXPECT_NE(RunTieup({"partner", "init", dir_.Sub("q"), "--id", "Bad Id"}).exit_code, 0);
+
+  EXPECT_EQ(*env_->GetPermissions(site + "/keys/site.key"), 0600u);
+  ASSERT_TRUE(WriteFileAtomic(*env_, dir_.Sub("x.html"), "x").ok());
+  r = RunTieup({"partner", "page", "put", site, "/a/../b.html", dir_.Sub("x.html")});
+  EXPECT_NE(r.exit_code, 0);
+  r = RunTieup({"partner", "page", "put", site, "/local/", dir_.Sub("missing")});
+  EXPECT_THAT(r.output, HasSubstr("does not exist"));
+  r = RunTieup({"partner", "page", "put", site, "/t.html", dir_.Sub("x.html"), "--tieup"});
+  EXPECT_THAT(r.output, HasSubstr("emergency edit"));
+
+  ASSERT_TRUE(WriteFileAtomic(*env_, site + "/site.toml",
+                              "[site]\nrole = \"partner\"\nid = \"p1\"\npubilc = \"x\"\n")
+                  .ok());
+  r = RunTieup({"partner", "serve", site});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("unknown key 'pubilc'"));
+}
+
+TEST_F(CliTest, HelpTeachesEveryCommand) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                        {"main", "--help"},
+                                        {"partner", "page", "put", "--help"},
+                                        {"demo", "--help"}}) {
+    auto r = RunTieup(args);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_THAT(r.output, HasSubstr("Usage"));
+  }
+}
+
+}  // namespace
+}  // namespace tieup::testing
