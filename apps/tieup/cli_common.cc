@@ -12,6 +12,7 @@ std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::str
 
 void WaitForTermination() {
   TerminationSignals signals;
+  std::fflush(stdout);  // the URLs printed before must show even when piped
   std::fprintf(stderr, "Press Ctrl-C to stop.\n");
   signals.Wait();
   std::fprintf(stderr, "stopping...\n");

@@ -182,6 +182,8 @@ std::string_view RecordAreaName(RecordArea area) {
   return area == RecordArea::kTieup ? "tieup" : "original";
 }
 
+std::string_view AdOwnerName(AdOwner owner) { return owner == AdOwner::kMain ? "main" : "partner"; }
+
 // Keys below are written in sorted (byte) order: that order is part of the canonical form.
 
 std::string EncodeRecord(const AccessRecord& r) {
@@ -224,6 +226,29 @@ std::string EncodeRecord(const OrderRecord& r) {
   w.Int("time_micros", r.time_micros);
   w.String("type", "order");
   w.Int("v", OrderRecord::kVersion);
+  return w.Finish();
+}
+
+std::string EncodeRecord(const ContentRecord& r) {
+  CanonicalWriter w;
+  w.String("area", RecordAreaName(r.area));
+  w.Uint("bytes", r.bytes);
+  w.Uint("pages", r.pages);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "content");
+  w.Int("v", ContentRecord::kVersion);
+  w.Uint("version", r.version);
+  return w.Finish();
+}
+
+std::string EncodeRecord(const AdRecord& r) {
+  CanonicalWriter w;
+  w.Uint("impressions", r.impressions);
+  w.String("owner", AdOwnerName(r.owner));
+  w.String("path", r.path);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "ad");
+  w.Int("v", AdRecord::kVersion);
   return w.Finish();
 }
 
@@ -310,6 +335,35 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
              r.currency.substr(0, 20) + "\"");
     }
     if (r.order_id.empty() && f.status().ok()) f.Fail("the field \"order_id\" is empty");
+    record = std::move(r);
+  } else if (type == "content") {
+    RETURN_IF_ERROR(check_version(ContentRecord::kVersion));
+    RETURN_IF_ERROR(
+        CheckKeys(o, type, {"area", "bytes", "pages", "time_micros", "type", "v", "version"}));
+    ContentRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.area = f.Area("area");
+    r.version = f.Uint("version");
+    r.pages = f.Uint("pages");
+    r.bytes = f.Uint("bytes");
+    record = std::move(r);
+  } else if (type == "ad") {
+    RETURN_IF_ERROR(check_version(AdRecord::kVersion));
+    RETURN_IF_ERROR(
+        CheckKeys(o, type, {"impressions", "owner", "path", "time_micros", "type", "v"}));
+    AdRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    std::string owner = f.String("owner");
+    if (owner == "main") {
+      r.owner = AdOwner::kMain;
+    } else if (owner == "partner") {
+      r.owner = AdOwner::kPartner;
+    } else if (f.status().ok()) {
+      f.Fail("the field \"owner\" must be \"main\" or \"partner\", got \"" +
+             owner.substr(0, 40) + "\"");
+    }
+    r.impressions = f.Uint("impressions");
+    r.path = f.String("path");
     record = std::move(r);
   } else {
     return Status::Unimplemented("ledger record type \"" + type.substr(0, 40) +

@@ -1,4 +1,5 @@
-// The typed records a partner writes to its ledger: accesses, user registrations and orders.
+// The typed records a partner writes to its ledger: accesses, user registrations, orders,
+// content amounts (on each release activation) and advertisements shown.
 //
 // Each record encodes to one canonical byte form: compact JSON with its keys sorted, a "type"
 // and a version "v". Parsing is strict: the input must be exactly the canonical encoding of a
@@ -68,12 +69,46 @@ struct OrderRecord {
   friend bool operator==(const OrderRecord&, const OrderRecord&) = default;
 };
 
-using LedgerRecord = std::variant<AccessRecord, RegistrationRecord, OrderRecord>;
+// The content of one area as a release of it was activated on a site, so that the amount of
+// content a fee depends on can be reproduced from the ledger. type "content", v 1.
+struct ContentRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;  // when the release was activated (>= 0)
+  RecordArea area = RecordArea::kTieup;
+  uint64_t version = 0;  // the release version activated
+  uint64_t pages = 0;    // pages (rendered documents) in the release
+  uint64_t bytes = 0;    // total bytes of the release's files
+
+  friend bool operator==(const ContentRecord&, const ContentRecord&) = default;
+};
+
+// Whose advertisement a page showed.
+enum class AdOwner { kMain, kPartner };
+
+// "main" or "partner".
+std::string_view AdOwnerName(AdOwner owner);
+
+// Advertisements shown on a partner's page (one record may sum several impressions of one
+// owner on one path). type "ad", v 1.
+struct AdRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;  // when the ads were shown (>= 0)
+  AdOwner owner = AdOwner::kMain;
+  uint64_t impressions = 0;  // number of ads shown
+  std::string path;          // the page they were shown on
+
+  friend bool operator==(const AdRecord&, const AdRecord&) = default;
+};
+
+using LedgerRecord =
+    std::variant<AccessRecord, RegistrationRecord, OrderRecord, ContentRecord, AdRecord>;
 
 // The canonical encoding of a record.
 std::string EncodeRecord(const AccessRecord& record);
 std::string EncodeRecord(const RegistrationRecord& record);
 std::string EncodeRecord(const OrderRecord& record);
+std::string EncodeRecord(const ContentRecord& record);
+std::string EncodeRecord(const AdRecord& record);
 std::string EncodeRecord(const LedgerRecord& record);
 
 // Parses a ledger entry strictly (see above). InvalidArgument names the field at fault;
