@@ -359,8 +359,8 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
     } else if (owner == "partner") {
       r.owner = AdOwner::kPartner;
     } else if (f.status().ok()) {
-      f.Fail("the field \"owner\" must be \"main\" or \"partner\", got \"" +
-             owner.substr(0, 40) + "\"");
+      f.Fail("the field \"owner\" must be \"main\" or \"partner\", got \"" + owner.substr(0, 40) +
+             "\"");
     }
     r.impressions = f.Uint("impressions");
     r.path = f.String("path");
