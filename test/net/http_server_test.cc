@@ -367,6 +367,30 @@ TEST_F(HttpServerTest, ASlowHeaderIsCutOffAfterTheHeaderTimeout) {
   EXPECT_GE(waited, std::chrono::milliseconds(250));
 }
 
+TEST_F(HttpServerTest, ASlowBodyIsCutOffAfterTheBodyTimeout) {
+  options_.body_timeout = std::chrono::milliseconds(200);
+  StartServer(EchoHandler());
+  TestConnection c(server_->port());
+  ASSERT_TRUE(c.Send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+  RawResponse r;
+  ASSERT_FALSE(c.Read(&r));
+  EXPECT_EQ(r.result_int(), 408);
+  EXPECT_THAT(r.body(), HasSubstr("request body did not arrive within 200 ms"));
+  EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(HttpServerTest, AnIdleKeepAliveConnectionIsClosedSilently) {
+  options_.idle_timeout = std::chrono::milliseconds(200);
+  StartServer(EchoHandler());
+  TestConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  RawResponse r;
+  ASSERT_FALSE(c.Read(&r));
+  std::string rest;
+  EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(5), &rest));
+  EXPECT_EQ(rest, "");
+}
+
 TEST_F(HttpServerTest, AConnectionThatSendsNothingIsClosed) {
   options_.header_timeout = std::chrono::milliseconds(200);
   StartServer(EchoHandler());
