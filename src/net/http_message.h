@@ -128,6 +128,8 @@ class HttpResponse {
   std::vector<HttpHeaderView> Headers() const;
   // The headers as they go on the wire: zero or more "Name: value\r\n".
   std::string_view header_block() const { return header_block_; }
+  // Reserves room for `bytes` of pre-formatted headers (saves reallocations on hot paths).
+  void ReserveHeaderBytes(size_t bytes) { header_block_.reserve(bytes); }
 
   // Replaces the body with an owned string.
   void SetBody(std::string body);

@@ -238,6 +238,8 @@ HttpResponse StaticPageHandler::Serve(const HttpRequest& request) const {
   }
 
   HttpResponse r(not_modified ? 304 : 200);
+  r.ReserveHeaderBytes(200 + page->content_type.size() + etag.size() +
+                       options_.cache_control.size());
   if (!not_modified) {
     r.AddHeader("Content-Type",
                 page->content_type.empty() ? "application/octet-stream" : page->content_type);
