@@ -45,7 +45,11 @@ struct HttpClient::Impl {
   Impl(std::string h, uint16_t p, HttpClientOptions o)
       : host(std::move(h)), port(p), options(std::move(o)) {}
 
-  std::string where() const { return host + ":" + std::to_string(port); }
+  // "host:port", with an IPv6 literal in brackets (also the Host header's form).
+  std::string where() const {
+    bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
 
   // Runs the io_context until the operation started by `start` completes.
   template <typename Start>
@@ -100,7 +104,7 @@ struct HttpClient::Impl {
       req.insert(beast::string_view(h.name.data(), h.name.size()),
                  beast::string_view(h.value.data(), h.value.size()));
     }
-    if (!has_host) req.set(http::field::host, port == 80 ? host : where());
+    if (!has_host) req.set(http::field::host, where());
     if (!has_agent && !options.user_agent.empty()) {
       req.set(http::field::user_agent, options.user_agent);
     }

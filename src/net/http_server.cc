@@ -587,9 +587,11 @@ void Connection::RespondWithError(int status, std::string_view message, bool clo
 void Connection::WriteResponse() {
   state_ = State::kWriting;
   deadline_ = SteadyMillis() + shared_->options.write_timeout.count();
-  keep_alive_after_write_ = header_done_ && request_.keep_alive_ && !close_after_ &&
-                            !response_.close_connection() && !shared_->stopping.load();
   const int status = response_.status();
+  // A 1xx final response (a protocol switch) is not supported: close rather than guess.
+  keep_alive_after_write_ = header_done_ && request_.keep_alive_ && !close_after_ &&
+                            !response_.close_connection() && !shared_->stopping.load() &&
+                            status >= 200;
   const bool bodiless_status = status < 200 || status == 204 || status == 304;
   const bool head = request_.method_ == "HEAD";
 

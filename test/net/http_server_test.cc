@@ -493,6 +493,34 @@ TEST_F(HttpServerTest, ResponseCanAskToCloseTheConnection) {
   EXPECT_TRUE(c.WaitForClose());
 }
 
+TEST_F(HttpServerTest, BodilessStatusesHaveNoBodyOrLength) {
+  StartServer(std::make_shared<FunctionHandler>([](const HttpRequest& req, HttpResponder r) {
+    int status = req.path() == "/204" ? 204 : 304;
+    HttpResponse resp = HttpResponse::Text(status, "ignored body");
+    r.Respond(std::move(resp));
+  }));
+  TestConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /204 HTTP/1.1\r\nHost: t\r\n\r\nGET /304 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  RawResponse r;
+  ASSERT_FALSE(c.Read(&r));
+  EXPECT_EQ(r.result_int(), 204);
+  EXPECT_EQ(r.count("Content-Length"), 0u);
+  ASSERT_FALSE(c.Read(&r));  // would fail had the 204 carried the body
+  EXPECT_EQ(r.result_int(), 304);
+  EXPECT_EQ(r.body(), "");
+}
+
+TEST_F(HttpServerTest, AnInformationalFinalResponseClosesTheConnection) {
+  StartServer(std::make_shared<FunctionHandler>(
+      [](const HttpRequest&, HttpResponder r) { r.Respond(HttpResponse(101)); }));
+  TestConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string rest;
+  EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(5), &rest));
+  EXPECT_THAT(rest, StartsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+  EXPECT_THAT(rest, HasSubstr("Connection: close\r\n"));
+}
+
 TEST_F(HttpServerTest, GracefulStopFinishesTheRequestInFlightAndClosesIdleConnections) {
   std::promise<HttpResponder> parked;
   std::atomic<bool> parked_once{false};
