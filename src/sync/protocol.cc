@@ -1,0 +1,412 @@
+#include "sync/protocol.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "content/release.h"
+#include "trust/signed_metadata.h"
+
+namespace tieup::sync {
+namespace json = boost::json;
+namespace {
+
+// Reads one JSON object strictly: every field must be read exactly once by the caller, and
+// Finish() refuses fields nobody asked for.
+class ObjectReader {
+ public:
+  static Result<ObjectReader> Open(std::string_view text, std::string_view what) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) {
+      return Status::InvalidArgument(std::string(what) + " is not valid JSON: " + ec.message());
+    }
+    if (!v.is_object()) {
+      return Status::InvalidArgument(std::string(what) + " must be a JSON object");
+    }
+    return ObjectReader(std::move(v), what);
+  }
+
+  Result<std::string> String(std::string_view key, bool optional = false) {
+    const json::value* v = Find(key);
+    if (v == nullptr) {
+      if (optional) return std::string();
+      return Missing(key);
+    }
+    if (!v->is_string()) return WrongType(key, "a string");
+    return std::string(v->get_string());
+  }
+
+  Result<uint64_t> UInt(std::string_view key, bool optional = false) {
+    const json::value* v = Find(key);
+    if (v == nullptr) {
+      if (optional) return uint64_t{0};
+      return Missing(key);
+    }
+    if (v->is_uint64()) return v->get_uint64();
+    if (v->is_int64() && v->get_int64() >= 0) return static_cast<uint64_t>(v->get_int64());
+    return WrongType(key, "a whole number >= 0");
+  }
+
+  Result<bool> Bool(std::string_view key) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Missing(key);
+    if (!v->is_bool()) return WrongType(key, "true or false");
+    return v->get_bool();
+  }
+
+  Result<std::vector<std::string>> Strings(std::string_view key) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Missing(key);
+    if (!v->is_array()) return WrongType(key, "an array of strings");
+    std::vector<std::string> out;
+    for (const json::value& e : v->get_array()) {
+      if (!e.is_string()) return WrongType(key, "an array of strings");
+      out.emplace_back(e.get_string());
+    }
+    return out;
+  }
+
+  Result<std::vector<uint64_t>> UInts(std::string_view key) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return Missing(key);
+    if (!v->is_array()) return WrongType(key, "an array of whole numbers");
+    std::vector<uint64_t> out;
+    for (const json::value& e : v->get_array()) {
+      if (e.is_uint64()) {
+        out.push_back(e.get_uint64());
+      } else if (e.is_int64() && e.get_int64() >= 0) {
+        out.push_back(static_cast<uint64_t>(e.get_int64()));
+      } else {
+        return WrongType(key, "an array of whole numbers");
+      }
+    }
+    return out;
+  }
+
+  Status Finish() const {
+    for (const auto& kv : value_.get_object()) {
+      if (!read_.contains(std::string(kv.key()))) {
+        return Status::InvalidArgument(what_ + " has unknown field '" + std::string(kv.key()) +
+                                       "'; is the peer running a newer protocol?");
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  ObjectReader(json::value v, std::string_view what) : value_(std::move(v)), what_(what) {}
+  const json::value* Find(std::string_view key) {
+    read_.insert(std::string(key));
+    return value_.get_object().if_contains(key);
+  }
+  Status Missing(std::string_view key) const {
+    return Status::InvalidArgument(what_ + " is missing field '" + std::string(key) + "'");
+  }
+  Status WrongType(std::string_view key, std::string_view type) const {
+    return Status::InvalidArgument(what_ + " field '" + std::string(key) + "' must be " +
+                                   std::string(type));
+  }
+
+  json::value value_;
+  std::string what_;
+  std::set<std::string> read_;
+};
+
+Status CheckUpdateId(std::string_view id, std::string_view what) {
+  if (id.empty() || id.size() > 64) {
+    return Status::InvalidArgument(std::string(what) + ": update id must be 1..64 characters");
+  }
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return Status::InvalidArgument(std::string(what) + ": update id '" + std::string(id) +
+                                     "' may only use [A-Za-z0-9._-]");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string Canonical(const json::object& o) { return CanonicalJson(json::value(o)); }
+
+}  // namespace
+
+std::string_view PartnershipKindName(PartnershipKind kind) {
+  switch (kind) {
+    case PartnershipKind::kContents:
+      return "contents";
+    case PartnershipKind::kTemplate:
+      return "template";
+    case PartnershipKind::kLink:
+      return "link";
+  }
+  return "contents";
+}
+
+Result<PartnershipKind> ParsePartnershipKind(std::string_view name) {
+  if (name == "contents") return PartnershipKind::kContents;
+  if (name == "template") return PartnershipKind::kTemplate;
+  if (name == "link") return PartnershipKind::kLink;
+  return Status::InvalidArgument("partnership kind '" + std::string(name) +
+                                 "' is not known; use contents, template or link");
+}
+
+std::string_view ApprovalPolicyName(ApprovalPolicy policy) {
+  return policy == ApprovalPolicy::kManager ? "manager" : "auto";
+}
+
+Result<ApprovalPolicy> ParseApprovalPolicy(std::string_view name) {
+  if (name == "auto") return ApprovalPolicy::kAuto;
+  if (name == "manager") return ApprovalPolicy::kManager;
+  return Status::InvalidArgument("approval policy '" + std::string(name) +
+                                 "' is not known; use auto or manager");
+}
+
+std::string_view OfferOutcomeName(OfferOutcome outcome) {
+  return outcome == OfferOutcome::kPending ? "pending" : "activated";
+}
+
+std::string EncodeOfferRequest(const OfferRequest& m) {
+  json::object o;
+  o["approval"] = ApprovalPolicyName(m.approval);
+  o["partner"] = m.partner;
+  o["release"] = m.release;
+  o["root"] = m.root;
+  o["update_id"] = m.update_id;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<OfferRequest> ParseOfferRequest(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "offer"));
+  OfferRequest m;
+  ASSIGN_OR_RETURN(std::string approval, r.String("approval"));
+  ASSIGN_OR_RETURN(m.approval, ParseApprovalPolicy(approval));
+  ASSIGN_OR_RETURN(m.partner, r.String("partner"));
+  ASSIGN_OR_RETURN(m.release, r.String("release"));
+  ASSIGN_OR_RETURN(m.root, r.String("root"));
+  ASSIGN_OR_RETURN(m.update_id, r.String("update_id"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  RETURN_IF_ERROR(content::ValidateSiteId(m.partner));
+  RETURN_IF_ERROR(CheckUpdateId(m.update_id, "offer"));
+  if (m.version == 0) return Status::InvalidArgument("offer field 'version' must be >= 1");
+  return m;
+}
+
+std::string EncodeOfferReply(const OfferReply& m) {
+  json::object o;
+  o["active_version"] = m.active_version;
+  o["added"] = m.added;
+  o["changed"] = m.changed;
+  o["fetched_blobs"] = m.fetched_blobs;
+  o["fetched_bytes"] = m.fetched_bytes;
+  o["outcome"] = OfferOutcomeName(m.outcome);
+  o["removed"] = m.removed;
+  o["update_id"] = m.update_id;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<OfferReply> ParseOfferReply(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "offer reply"));
+  OfferReply m;
+  ASSIGN_OR_RETURN(m.active_version, r.UInt("active_version"));
+  ASSIGN_OR_RETURN(m.added, r.UInt("added"));
+  ASSIGN_OR_RETURN(m.changed, r.UInt("changed"));
+  ASSIGN_OR_RETURN(m.fetched_blobs, r.UInt("fetched_blobs"));
+  ASSIGN_OR_RETURN(m.fetched_bytes, r.UInt("fetched_bytes"));
+  ASSIGN_OR_RETURN(std::string outcome, r.String("outcome"));
+  if (outcome == "activated") {
+    m.outcome = OfferOutcome::kActivated;
+  } else if (outcome == "pending") {
+    m.outcome = OfferOutcome::kPending;
+  } else {
+    return Status::InvalidArgument("offer reply field 'outcome' must be 'activated' or 'pending'");
+  }
+  ASSIGN_OR_RETURN(m.removed, r.UInt("removed"));
+  ASSIGN_OR_RETURN(m.update_id, r.String("update_id"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  return m;
+}
+
+std::string EncodeUpdateResponse(const UpdateResponse& m) {
+  json::object o;
+  o["approved"] = m.approved;
+  o["reason"] = m.reason;
+  o["update_id"] = m.update_id;
+  return Canonical(o);
+}
+
+Result<UpdateResponse> ParseUpdateResponse(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "update response"));
+  UpdateResponse m;
+  ASSIGN_OR_RETURN(m.approved, r.Bool("approved"));
+  ASSIGN_OR_RETURN(m.reason, r.String("reason"));
+  ASSIGN_OR_RETURN(m.update_id, r.String("update_id"));
+  RETURN_IF_ERROR(r.Finish());
+  RETURN_IF_ERROR(CheckUpdateId(m.update_id, "update response"));
+  if (!m.approved && m.reason.empty()) {
+    return Status::InvalidArgument("update response: a rejection needs a reason");
+  }
+  if (m.reason.size() > 4096) {
+    return Status::InvalidArgument("update response: reason is above 4096 bytes");
+  }
+  return m;
+}
+
+std::string EncodeUpdateResponseReply(const UpdateResponseReply& m) {
+  json::object o;
+  o["activate"] = m.activate;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<UpdateResponseReply> ParseUpdateResponseReply(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "update response reply"));
+  UpdateResponseReply m;
+  ASSIGN_OR_RETURN(m.activate, r.Bool("activate"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  return m;
+}
+
+std::string EncodeActivateRequest(const ActivateRequest& m) {
+  json::object o;
+  o["update_id"] = m.update_id;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<ActivateRequest> ParseActivateRequest(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "activate request"));
+  ActivateRequest m;
+  ASSIGN_OR_RETURN(m.update_id, r.String("update_id"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  RETURN_IF_ERROR(CheckUpdateId(m.update_id, "activate request"));
+  if (m.version == 0) return Status::InvalidArgument("activate request: version must be >= 1");
+  return m;
+}
+
+std::string EncodePartnerSyncStatus(const PartnerSyncStatus& m) {
+  json::object o;
+  o["active_version"] = m.active_version;
+  json::array pending;
+  for (const auto& p : m.pending_updates) pending.emplace_back(p);
+  o["pending_updates"] = std::move(pending);
+  o["site"] = m.site;
+  json::array staged;
+  for (uint64_t v : m.staged_versions) staged.emplace_back(v);
+  o["staged_versions"] = std::move(staged);
+  return Canonical(o);
+}
+
+Result<PartnerSyncStatus> ParsePartnerSyncStatus(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "partner status"));
+  PartnerSyncStatus m;
+  ASSIGN_OR_RETURN(m.active_version, r.UInt("active_version"));
+  ASSIGN_OR_RETURN(m.pending_updates, r.Strings("pending_updates"));
+  ASSIGN_OR_RETURN(m.site, r.String("site"));
+  ASSIGN_OR_RETURN(m.staged_versions, r.UInts("staged_versions"));
+  RETURN_IF_ERROR(r.Finish());
+  return m;
+}
+
+std::string EncodeEventReport(const EventReport& m) {
+  json::object o;
+  o["kind"] = m.kind;
+  o["message"] = m.message;
+  o["update_id"] = m.update_id;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<EventReport> ParseEventReport(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "event report"));
+  EventReport m;
+  ASSIGN_OR_RETURN(m.kind, r.String("kind"));
+  ASSIGN_OR_RETURN(m.message, r.String("message"));
+  ASSIGN_OR_RETURN(m.update_id, r.String("update_id"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  if (m.kind.empty() || m.kind.size() > 32) {
+    return Status::InvalidArgument("event report: kind must be 1..32 characters");
+  }
+  for (char c : m.kind) {
+    if (!(c >= 'a' && c <= 'z') && c != '-') {
+      return Status::InvalidArgument("event report: kind '" + m.kind + "' may only use [a-z-]");
+    }
+  }
+  if (m.message.size() > 4096) {
+    return Status::InvalidArgument("event report: message is above 4096 bytes");
+  }
+  if (!m.update_id.empty()) RETURN_IF_ERROR(CheckUpdateId(m.update_id, "event report"));
+  return m;
+}
+
+std::string EncodeBlobRequest(const std::vector<std::string>& hashes) {
+  json::object o;
+  json::array a;
+  for (const auto& h : hashes) a.emplace_back(h);
+  o["hashes"] = std::move(a);
+  return Canonical(o);
+}
+
+Result<std::vector<std::string>> ParseBlobRequest(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "blob request"));
+  ASSIGN_OR_RETURN(auto hashes, r.Strings("hashes"));
+  RETURN_IF_ERROR(r.Finish());
+  if (hashes.empty()) return Status::InvalidArgument("blob request: 'hashes' is empty");
+  if (hashes.size() > kMaxBlobsPerRequest) {
+    return Status::InvalidArgument("blob request: " + std::to_string(hashes.size()) +
+                                   " hashes; at most " + std::to_string(kMaxBlobsPerRequest) +
+                                   " per request");
+  }
+  for (const auto& h : hashes) {
+    Status s = content::ValidateHashHex(h);
+    if (!s.ok()) return s.Annotate("blob request");
+  }
+  return hashes;
+}
+
+std::string EncodeBlobBatch(const std::vector<std::string>& blobs) {
+  size_t total = 0;
+  for (const auto& b : blobs) total += 8 + b.size();
+  std::string out;
+  out.reserve(total);
+  for (const auto& b : blobs) {
+    uint64_t n = b.size();
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((n >> (i * 8)) & 0xff));
+    out.append(b);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ParseBlobBatch(std::string_view body, size_t expected_count) {
+  std::vector<std::string> out;
+  out.reserve(expected_count);
+  size_t pos = 0;
+  for (size_t k = 0; k < expected_count; ++k) {
+    if (body.size() - pos < 8) {
+      return Status::InvalidArgument("blob batch ends after " + std::to_string(k) + " of " +
+                                     std::to_string(expected_count) + " blobs");
+    }
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n = (n << 8) | static_cast<unsigned char>(body[pos + i]);
+    pos += 8;
+    if (n > body.size() - pos) {
+      return Status::InvalidArgument("blob batch: blob " + std::to_string(k) + " claims " +
+                                     std::to_string(n) + " bytes but only " +
+                                     std::to_string(body.size() - pos) + " follow");
+    }
+    out.emplace_back(body.substr(pos, n));
+    pos += n;
+  }
+  if (pos != body.size()) {
+    return Status::InvalidArgument("blob batch has " + std::to_string(body.size() - pos) +
+                                   " bytes after the last blob");
+  }
+  return out;
+}
+
+}  // namespace tieup::sync

@@ -1,0 +1,854 @@
+#include "sync/publisher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <thread>
+
+#include "base/encoding.h"
+#include "content/builder.h"
+#include "content/release.h"
+#include "sync/schema.h"
+#include "trust/signed_metadata.h"
+
+namespace tieup::sync {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
+    "overrides_dir, revoked, created, active_version, failures, next_retry, next_scheduled, "
+    "last_update";
+
+constexpr std::string_view kUpdateColumns =
+    "id, partner, version, mode, state, reason, offered, finished, fetched_blobs, fetched_bytes";
+
+std::string EncodeVariables(const std::map<std::string, std::string>& vars) {
+  json::object o;
+  for (const auto& [k, v] : vars) o[k] = v;
+  return CanonicalJson(json::value(std::move(o)));
+}
+
+std::map<std::string, std::string> DecodeVariables(const std::string& text) {
+  std::map<std::string, std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return out;
+  for (const auto& kv : v.get_object()) {
+    if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
+  }
+  return out;
+}
+
+bool IsHttpUrl(std::string_view url) {
+  return (url.starts_with("https://") && url.size() > 8) ||
+         (url.starts_with("http://") && url.size() > 7);
+}
+
+std::string UpdateId(int64_t rowid) { return "u" + std::to_string(rowid); }
+
+// The row id of "u<n>"; 0 when malformed.
+int64_t UpdateRowId(std::string_view id) {
+  if (id.size() < 2 || id[0] != 'u' || id.size() > 19) return 0;
+  int64_t n = 0;
+  for (char c : id.substr(1)) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+UpdateRecord UpdateFromRow(const SqlRow& r) {
+  UpdateRecord u;
+  u.update_id = UpdateId(r.Int(0));
+  u.partner = r.Text(1);
+  u.version = static_cast<uint64_t>(r.Int(2));
+  u.mode = r.Text(3);
+  u.state = r.Text(4);
+  u.reason = r.Text(5);
+  u.offered = r.Int(6);
+  u.finished = r.Int(7);
+  u.fetched_blobs = static_cast<uint64_t>(r.Int(8));
+  u.fetched_bytes = static_cast<uint64_t>(r.Int(9));
+  return u;
+}
+
+Status ValidatePartnership(Env& env, const Partnership& p) {
+  RETURN_IF_ERROR(content::ValidateSiteId(p.id).Annotate("partner id"));
+  if (!IsHttpUrl(p.public_url)) {
+    return Status::InvalidArgument("partner '" + p.id + "': public URL '" + p.public_url +
+                                   "' must start with http:// or https://");
+  }
+  if (!p.sync_url.empty() && !IsHttpUrl(p.sync_url)) {
+    return Status::InvalidArgument("partner '" + p.id + "': sync URL '" + p.sync_url +
+                                   "' must start with https:// (or be empty for pull mode)");
+  }
+  if (!p.schedule.empty()) {
+    auto s = Schedule::Parse(p.schedule);
+    if (!s.ok()) return s.status().Annotate("partner '" + p.id + "'");
+  }
+  auto r = RetryPolicy::Parse(p.retry);
+  if (!r.ok()) return r.status().Annotate("partner '" + p.id + "'");
+  for (const auto& [k, v] : p.variables) {
+    bool ok = !k.empty() && k.size() <= 64;
+    for (char c : k) {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    }
+    if (!ok) {
+      return Status::InvalidArgument("partner '" + p.id + "': variable name '" + k +
+                                     "' must be 1..64 characters of [A-Za-z0-9._-]");
+    }
+  }
+  if (!p.overrides_dir.empty() && !env.FileExists(p.overrides_dir)) {
+    return Status::NotFound("partner '" + p.id + "': overrides directory '" + p.overrides_dir +
+                            "' does not exist; create it or leave it empty");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct Publisher::PartnerState {
+  Partnership p;
+  uint64_t active_version = 0;
+  int failures = 0;
+  int64_t next_retry = 0;
+  int64_t next_scheduled = 0;
+  int64_t last_update = 0;
+};
+
+Result<std::unique_ptr<Publisher>> Publisher::Open(Env& env, Database& db,
+                                                   content::BlobStore& blobs, PartnerLink& link,
+                                                   Ed25519PrivateKey release_key,
+                                                   PublisherOptions options) {
+  if (options.authoring_dir.empty()) {
+    return Status::InvalidArgument("publisher: the authoring directory is not set");
+  }
+  if (!ParseEnvelope(options.root_envelope).ok()) {
+    return Status::InvalidArgument(
+        "publisher: the root metadata envelope is missing or malformed; run key setup first");
+  }
+  if (options.max_concurrency == 0) options.max_concurrency = 1;
+  if (options.release_validity_seconds < 60) {
+    return Status::InvalidArgument("publisher: release validity must be at least 60 seconds");
+  }
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  return std::unique_ptr<Publisher>(
+      new Publisher(env, db, blobs, link, std::move(release_key), std::move(options)));
+}
+
+Publisher::Publisher(Env& env, Database& db, content::BlobStore& blobs, PartnerLink& link,
+                     Ed25519PrivateKey release_key, PublisherOptions options)
+    : env_(env),
+      db_(db),
+      blobs_(blobs),
+      link_(link),
+      release_key_(std::move(release_key)),
+      options_(std::move(options)) {}
+
+Publisher::~Publisher() = default;
+
+std::mutex& Publisher::PartnerMutex(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutexes_mu_);
+  auto& m = partner_mutexes_[id];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+Status Publisher::Event(std::string_view partner, std::string_view update_id, uint64_t version,
+                        std::string_view kind, std::string_view message) {
+  return internal::RecordEvent(db_, env_.NowSeconds(), partner, update_id, version, kind, message);
+}
+
+Status Publisher::AddPartnership(const Partnership& partnership) {
+  RETURN_IF_ERROR(ValidatePartnership(env_, partnership));
+  const int64_t now = env_.NowSeconds();
+  int64_t next_scheduled = 0;
+  if (!partnership.schedule.empty()) {
+    ASSIGN_OR_RETURN(auto s, Schedule::Parse(partnership.schedule));
+    next_scheduled = s.NextAfter(now);
+  }
+  return db_.Transaction([&](Database& db) -> Status {
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT revoked FROM sync_partnerships WHERE id = ?",
+                                         {partnership.id}));
+    if (!rows.empty()) {
+      return Status::AlreadyExists("partner '" + partnership.id + "' already exists" +
+                                   (rows[0].Int(0) != 0 ? " (revoked); choose another id" : ""));
+    }
+    RETURN_IF_ERROR(db.Exec(
+        "INSERT INTO sync_partnerships(id, name, region, public_url, sync_url, kind, approval, "
+        "schedule, retry, variables, overrides_dir, revoked, created, next_scheduled) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+        {partnership.id, partnership.name, partnership.region, partnership.public_url,
+         partnership.sync_url, std::string(PartnershipKindName(partnership.kind)),
+         std::string(ApprovalPolicyName(partnership.approval)), partnership.schedule,
+         partnership.retry, EncodeVariables(partnership.variables), partnership.overrides_dir, now,
+         next_scheduled}));
+    return internal::RecordEvent(
+        db, now, partnership.id, "", 0, "added",
+        "partnership added: kind " + std::string(PartnershipKindName(partnership.kind)) +
+            ", approval " + std::string(ApprovalPolicyName(partnership.approval)) +
+            (partnership.sync_url.empty() ? ", pull mode" : ", sync " + partnership.sync_url) +
+            (partnership.schedule.empty() ? "" : ", schedule '" + partnership.schedule + "'"));
+  });
+}
+
+Status Publisher::RevokePartnership(const std::string& id) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(id));
+  RETURN_IF_ERROR(
+      db_.Exec("UPDATE sync_partnerships SET revoked = 1, next_retry = 0 WHERE id = ?", {id}));
+  if (db_.ChangedRows() == 0) return Status::NotFound("no partner '" + id + "'");
+  return Event(id, "", 0, "revoked", "partnership revoked: no more updates, blobs or responses");
+}
+
+Result<Publisher::PartnerState> Publisher::LoadState(const std::string& id) {
+  ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT " + std::string(kColumns) + " FROM sync_partnerships WHERE id = ?", {id}));
+  if (rows.empty()) {
+    return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+  }
+  const SqlRow& r = rows[0];
+  PartnerState st;
+  st.p.id = r.Text(0);
+  st.p.name = r.Text(1);
+  st.p.region = r.Text(2);
+  st.p.public_url = r.Text(3);
+  st.p.sync_url = r.Text(4);
+  st.p.kind = ParsePartnershipKind(r.Text(5)).value_or(PartnershipKind::kContents);
+  st.p.approval = ParseApprovalPolicy(r.Text(6)).value_or(ApprovalPolicy::kManager);
+  st.p.schedule = r.Text(7);
+  st.p.retry = r.Text(8);
+  st.p.variables = DecodeVariables(r.Text(9));
+  st.p.overrides_dir = r.Text(10);
+  st.p.revoked = r.Int(11) != 0;
+  st.p.created = r.Int(12);
+  st.active_version = static_cast<uint64_t>(r.Int(13));
+  st.failures = static_cast<int>(r.Int(14));
+  st.next_retry = r.Int(15);
+  st.next_scheduled = r.Int(16);
+  st.last_update = r.Int(17);
+  return st;
+}
+
+Result<std::vector<Partnership>> Publisher::ListPartnerships() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id FROM sync_partnerships ORDER BY id"));
+  std::vector<Partnership> out;
+  for (const auto& r : rows) {
+    ASSIGN_OR_RETURN(auto st, LoadState(r.Text(0)));
+    out.push_back(std::move(st.p));
+  }
+  return out;
+}
+
+Result<Partnership> Publisher::GetPartnership(const std::string& id) {
+  ASSIGN_OR_RETURN(auto st, LoadState(id));
+  return st.p;
+}
+
+Result<std::optional<UpdateRecord>> Publisher::LastUpdate(const std::string& id) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT " + std::string(kUpdateColumns) +
+                                 " FROM sync_updates WHERE partner = ? ORDER BY id DESC LIMIT 1",
+                             {id}));
+  if (rows.empty()) return std::optional<UpdateRecord>();
+  return std::optional<UpdateRecord>(UpdateFromRow(rows[0]));
+}
+
+Result<uint64_t> Publisher::BuildFor(const std::string& id) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(id));
+  ASSIGN_OR_RETURN(auto st, LoadState(id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + id + "' is revoked");
+  return BuildLocked(st.p, env_.NowSeconds());
+}
+
+Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now) {
+  ASSIGN_OR_RETURN(auto prev_rows,
+                   db_.Query("SELECT version, payload FROM sync_releases WHERE partner = ? "
+                             "ORDER BY version DESC LIMIT 1",
+                             {p.id}));
+  std::optional<content::ReleaseManifest> prev;
+  if (!prev_rows.empty()) {
+    auto parsed = content::ReleaseManifest::Parse(prev_rows[0].Text(1));
+    if (!parsed.ok()) {
+      return Status::DataLoss("stored release " + std::to_string(prev_rows[0].Int(0)) +
+                              " of partner '" + p.id +
+                              "' is corrupt: " + parsed.status().message());
+    }
+    prev = std::move(*parsed);
+  }
+  content::BuildOptions o;
+  o.authoring_dir = options_.authoring_dir;
+  o.overrides_dir = p.overrides_dir;
+  o.area = content::Area::kTieup;
+  o.site = p.id;
+  o.version = prev ? prev->version + 1 : 1;
+  o.created = now;
+  o.expires = now + options_.release_validity_seconds;
+  o.variables["partner.id"] = p.id;
+  o.variables["partner.name"] = p.name;
+  o.variables["partner.region"] = p.region;
+  for (const auto& [k, v] : p.variables) o.variables[k] = v;
+
+  auto built = content::BuildRelease(env_, blobs_, o);
+  if (!built.ok()) {
+    return built.status().Annotate("rendering the release of partner '" + p.id + "'");
+  }
+  content::ReleaseManifest m = std::move(*built);
+  if (p.kind == PartnershipKind::kTemplate) {
+    // Main's own pages (what the authoring dir alone renders) are left out; main's assets and
+    // every page the partner's directory adds or replaces stay.
+    content::BuildOptions base = o;
+    base.overrides_dir.clear();
+    auto main_only = content::BuildRelease(env_, blobs_, base);
+    if (!main_only.ok()) {
+      return main_only.status().Annotate("rendering the template of partner '" + p.id + "'");
+    }
+    for (auto it = m.files.begin(); it != m.files.end();) {
+      auto mine = main_only->files.find(it->first);
+      const bool keep = it->first.starts_with("/assets/") || mine == main_only->files.end() ||
+                        mine->second.hash != it->second.hash;
+      it = keep ? std::next(it) : m.files.erase(it);
+    }
+  } else if (p.kind == PartnershipKind::kLink) {
+    if (!IsHttpUrl(options_.public_url)) {
+      return Status::FailedPrecondition("partner '" + p.id +
+                                        "' is of kind link, but main's public URL is not set");
+    }
+    std::string base = options_.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    for (auto& [path, e] : m.files) {
+      if (path.starts_with("/assets/")) continue;
+      e.method = content::UpdateMethod::kLink;
+      e.link_url = base + path;
+    }
+  }
+  RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
+
+  if (prev && prev->files == m.files &&
+      prev->expires - now > options_.release_validity_seconds / 2) {
+    return prev->version;  // nothing changed: no new release
+  }
+  const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
+  const std::string payload = m.Encode();
+  const std::string envelope = EncodeEnvelope(SignRelease(release_key_, payload));
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(
+        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires) "
+                "VALUES(?,?,?,?,?,?)",
+                {p.id, static_cast<int64_t>(m.version), payload, envelope, m.created, m.expires}));
+    for (const auto& [path, e] : m.files) {
+      RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
+                              {p.id, e.hash}));
+      if (e.gzip) {
+        RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
+                                {p.id, e.gzip->hash}));
+      }
+    }
+    return internal::RecordEvent(
+        db, now, p.id, "", m.version, "built",
+        "built version " + std::to_string(m.version) + ": " + std::to_string(m.files.size()) +
+            " files (" + std::to_string(diff.added.size()) + " added, " +
+            std::to_string(diff.changed.size()) + " changed, " +
+            std::to_string(diff.removed.size()) + " removed" +
+            (diff.empty() ? "; re-signed before the previous release expires" : "") + ")");
+  }));
+  return m.version;
+}
+
+Status Publisher::RecordFailureLocked(const PartnerState& st, int64_t update_rowid,
+                                      std::string_view state, const std::string& reason,
+                                      std::string_view kind) {
+  const int64_t now = env_.NowSeconds();
+  const int failures = st.failures + 1;
+  auto policy = RetryPolicy::Parse(st.p.retry).value_or(RetryPolicy());
+  std::optional<int64_t> next = policy.NextAttempt(failures, now, env_);
+  std::string message = reason;
+  if (next) {
+    message += "; attempt " + std::to_string(failures + 1) + " at " + FormatRfc3339(*next);
+  } else if (policy.manual()) {
+    message += "; retry policy is manual: publish again with 'tieup main publish'";
+  } else {
+    message += "; gave up after " + std::to_string(failures) +
+               " attempts: publish again with 'tieup main publish'";
+  }
+  uint64_t version = 0;
+  return db_.Transaction([&](Database& db) -> Status {
+    if (update_rowid != 0) {
+      RETURN_IF_ERROR(db.Exec(
+          "UPDATE sync_updates SET state = ?, reason = ?, finished = ? WHERE id = ?",
+          {std::string(state), reason, state == "approved" ? int64_t{0} : now, update_rowid}));
+      ASSIGN_OR_RETURN(auto rows,
+                       db.Query("SELECT version FROM sync_updates WHERE id = ?", {update_rowid}));
+      if (!rows.empty()) version = static_cast<uint64_t>(rows[0].Int(0));
+    }
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET failures = ?, next_retry = ? WHERE id = ?",
+                {static_cast<int64_t>(failures), next.value_or(0), st.p.id}));
+    return internal::RecordEvent(db, now, st.p.id, update_rowid ? UpdateId(update_rowid) : "",
+                                 version, kind, message);
+  });
+}
+
+Result<uint64_t> Publisher::CommandActivationLocked(const PartnerState& st, const UpdateRecord& u) {
+  const int64_t rowid = UpdateRowId(u.update_id);
+  auto active = link_.Activate(st.p.id, ActivateRequest{u.update_id, u.version});
+  if (!active.ok()) {
+    RETURN_IF_ERROR(RecordFailureLocked(st, rowid, "approved",
+                                        "commanding activation of version " +
+                                            std::to_string(u.version) +
+                                            " failed: " + active.status().ToString(),
+                                        "failed"));
+    return active.status();
+  }
+  const int64_t now = env_.NowSeconds();
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec(
+        "UPDATE sync_updates SET state = 'activated', reason = '', finished = ? WHERE id = ?",
+        {now, rowid}));
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET active_version = ?, failures = 0, next_retry = 0 "
+                "WHERE id = ?",
+                {static_cast<int64_t>(*active), st.p.id}));
+    return internal::RecordEvent(
+        db, now, st.p.id, u.update_id, u.version, "activated",
+        "partner activated version " + std::to_string(u.version) + " on main's command");
+  }));
+  return *active;
+}
+
+PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view why) {
+  PublishOutcome out;
+  out.partner = id;
+  auto loaded = LoadState(id);
+  if (!loaded.ok()) {
+    out.status = loaded.status();
+    out.state = "failed";
+    return out;
+  }
+  PartnerState st = std::move(*loaded);
+  if (st.p.revoked) {
+    out.status = Status::PermissionDenied("partner '" + id + "' is revoked");
+    out.state = "failed";
+    return out;
+  }
+  const int64_t now = env_.NowSeconds();
+  // This attempt consumes a due scheduled run, and any pending retry time.
+  int64_t next_scheduled = st.next_scheduled;
+  if (!st.p.schedule.empty() && next_scheduled <= now) {
+    if (auto s = Schedule::Parse(st.p.schedule); s.ok()) next_scheduled = s->NextAfter(now);
+  }
+  Status s =
+      db_.Exec("UPDATE sync_partnerships SET next_scheduled = ?, next_retry = 0 WHERE id = ?",
+               {next_scheduled, id});
+  if (!s.ok()) {
+    out.status = s;
+    out.state = "failed";
+    return out;
+  }
+  auto fail = [&](int64_t rowid, const Status& status, std::string_view state) {
+    Status r = RecordFailureLocked(st, rowid, state, status.ToString(), "failed");
+    out.status = r.ok() ? status : r;
+    out.state = "failed";
+    return out;
+  };
+
+  auto built = BuildLocked(st.p, now);
+  if (!built.ok()) return fail(0, built.status(), "failed");
+  const uint64_t latest = *built;
+  out.version = latest;
+
+  auto last_or = LastUpdate(id);
+  if (!last_or.ok()) return fail(0, last_or.status(), "failed");
+  const std::optional<UpdateRecord>& last = *last_or;
+
+  if (st.active_version >= latest) {
+    out.state = "up_to_date";
+    (void)db_.Exec("UPDATE sync_partnerships SET failures = 0 WHERE id = ?", {id});
+    return out;
+  }
+  if (last && last->version == latest && last->state == "pending_approval") {
+    out.state = "awaiting_approval";
+    out.update_id = last->update_id;
+    return out;
+  }
+  if (last && last->version == latest && last->state == "approved" && last->mode == "push") {
+    out.update_id = last->update_id;
+    auto active = CommandActivationLocked(st, *last);
+    out.status = active.status();
+    out.state = active.ok() ? "activated" : "failed";
+    return out;
+  }
+  if (st.p.sync_url.empty()) {
+    out.state = "pull";
+    return out;
+  }
+
+  // A newer version supersedes whatever the partner still has pending.
+  if (last && last->finished == 0 && last->version < latest) {
+    (void)db_.Exec(
+        "UPDATE sync_updates SET state = 'superseded', finished = ?, reason = ? WHERE id = ?",
+        {now, "superseded by version " + std::to_string(latest), UpdateRowId(last->update_id)});
+  }
+  int64_t rowid = 0;
+  Status ins = db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(
+        db.Exec("INSERT INTO sync_updates(partner, version, mode, state, offered) "
+                "VALUES(?,?,'push','offered',?)",
+                {id, static_cast<int64_t>(latest), now}));
+    rowid = db.LastInsertId();
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET last_update = ? WHERE id = ?", {rowid, id}));
+    return internal::RecordEvent(db, now, id, UpdateId(rowid), latest, "offered",
+                                 "offered version " + std::to_string(latest) + " (" +
+                                     std::string(why) + ") to " + st.p.sync_url);
+  });
+  if (!ins.ok()) return fail(0, ins, "failed");
+  out.update_id = UpdateId(rowid);
+
+  auto env_rows = db_.Query("SELECT envelope FROM sync_releases WHERE partner = ? AND version = ?",
+                            {id, static_cast<int64_t>(latest)});
+  if (!env_rows.ok() || env_rows->empty()) {
+    return fail(rowid, Status::DataLoss("release " + std::to_string(latest) + " is not stored"),
+                "failed");
+  }
+  OfferRequest offer;
+  offer.partner = id;
+  offer.update_id = out.update_id;
+  offer.version = latest;
+  offer.approval = st.p.approval;
+  offer.root = options_.root_envelope;
+  offer.release = (*env_rows)[0].Text(0);
+
+  auto reply = link_.Offer(id, offer);
+  if (!reply.ok()) {
+    if (reply.status().code() == StatusCode::kAlreadyExists) {
+      // The partner already has this version active (e.g. main crashed before recording it).
+      (void)db_.Transaction([&](Database& db) -> Status {
+        RETURN_IF_ERROR(db.Exec(
+            "UPDATE sync_updates SET state = 'activated', reason = ?, finished = ? WHERE id = ?",
+            {"already active at the partner", now, rowid}));
+        RETURN_IF_ERROR(
+            db.Exec("UPDATE sync_partnerships SET active_version = ?, failures = 0 WHERE id = ?",
+                    {static_cast<int64_t>(latest), id}));
+        return internal::RecordEvent(db, now, id, out.update_id, latest, "activated",
+                                     "partner reports version " + std::to_string(latest) +
+                                         " already active: " + reply.status().message());
+      });
+      out.state = "already_active";
+      return out;
+    }
+    return fail(rowid, reply.status().Annotate("offer of version " + std::to_string(latest)),
+                "failed");
+  }
+  const OfferReply& r = *reply;
+  const bool activated = r.outcome == OfferOutcome::kActivated;
+  Status rec = db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec(
+        "UPDATE sync_updates SET state = ?, fetched_blobs = ?, fetched_bytes = ?, finished = ? "
+        "WHERE id = ?",
+        {std::string(activated ? "activated" : "pending_approval"),
+         static_cast<int64_t>(r.fetched_blobs), static_cast<int64_t>(r.fetched_bytes),
+         activated ? now : int64_t{0}, rowid}));
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET active_version = ?, failures = 0 WHERE id = ?",
+                {static_cast<int64_t>(r.active_version), id}));
+    RETURN_IF_ERROR(internal::RecordEvent(
+        db, now, id, out.update_id, latest, "staged",
+        "partner fetched " + std::to_string(r.fetched_blobs) + " blobs (" +
+            std::to_string(r.fetched_bytes) + " bytes) and staged version " +
+            std::to_string(latest) + " (" + std::to_string(r.added) + " added, " +
+            std::to_string(r.changed) + " changed, " + std::to_string(r.removed) + " removed)"));
+    return internal::RecordEvent(db, now, id, out.update_id, latest,
+                                 activated ? "activated" : "pending",
+                                 activated ? "partner activated version " + std::to_string(latest)
+                                           : "version " + std::to_string(latest) +
+                                                 " is waiting for the partner manager's approval");
+  });
+  out.status = rec;
+  out.state = !rec.ok() ? "failed" : activated ? "activated" : "pending_approval";
+  return out;
+}
+
+std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string>& ids,
+                                                   std::string_view why) {
+  std::vector<PublishOutcome> outcomes(ids.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next.fetch_add(1); i < ids.size(); i = next.fetch_add(1)) {
+      std::lock_guard<std::mutex> lock(PartnerMutex(ids[i]));
+      outcomes[i] = PublishLocked(ids[i], why);
+    }
+  };
+  const size_t n = std::min(options_.max_concurrency, ids.size());
+  if (n <= 1) {
+    worker();
+    return outcomes;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (size_t t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return outcomes;
+}
+
+std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>& ids) {
+  std::vector<std::string> targets = ids;
+  if (targets.empty()) {
+    auto rows = db_.Query("SELECT id FROM sync_partnerships WHERE revoked = 0 ORDER BY id");
+    if (!rows.ok()) {
+      PublishOutcome o;
+      o.status = rows.status();
+      o.state = "failed";
+      return {o};
+    }
+    for (const auto& r : *rows) targets.push_back(r.Text(0));
+  }
+  return RunParallel(targets, "publish now");
+}
+
+std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
+  auto rows = db_.Query(
+      "SELECT id FROM sync_partnerships WHERE revoked = 0 AND "
+      "((next_retry > 0 AND next_retry <= ?) OR (next_scheduled > 0 AND next_scheduled <= ?)) "
+      "ORDER BY id",
+      {now, now});
+  if (!rows.ok()) {
+    PublishOutcome o;
+    o.status = rows.status();
+    o.state = "failed";
+    return {o};
+  }
+  std::vector<std::string> due;
+  for (const auto& r : *rows) due.push_back(r.Text(0));
+  if (due.empty()) return {};
+  return RunParallel(due, "scheduled");
+}
+
+Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner_id,
+                                                      const UpdateResponse& response) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
+  ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  const int64_t rowid = UpdateRowId(response.update_id);
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kUpdateColumns) +
+                                            " FROM sync_updates WHERE id = ? AND partner = ?",
+                                        {rowid, partner_id}));
+  if (rows.empty()) {
+    (void)Event(partner_id, response.update_id, 0, "refused",
+                "response for unknown update '" + response.update_id + "' refused");
+    return Status::NotFound("update '" + response.update_id + "' is not an update of partner '" +
+                            partner_id + "'");
+  }
+  UpdateRecord u = UpdateFromRow(rows[0]);
+  const int64_t now = env_.NowSeconds();
+  if (u.state == "approved" && response.approved) {
+    // A repeated approval (the partner did not get our answer): answer the same way.
+    if (u.mode == "pull") return UpdateResponseReply{true, u.version};
+    (void)CommandActivationLocked(st, u);
+    return UpdateResponseReply{false, u.version};
+  }
+  if (u.state != "pending_approval" && u.state != "offered") {
+    return Status::FailedPrecondition("update " + u.update_id + " (version " +
+                                      std::to_string(u.version) + ") is " + u.state +
+                                      ", not waiting for approval");
+  }
+  if (!response.approved) {
+    RETURN_IF_ERROR(RecordFailureLocked(
+        st, rowid, "interrupted",
+        "partner manager rejected version " + std::to_string(u.version) + ": " + response.reason,
+        "rejected"));
+    return UpdateResponseReply{false, u.version};
+  }
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec("UPDATE sync_updates SET state = 'approved' WHERE id = ?", {rowid}));
+    return internal::RecordEvent(db, now, partner_id, u.update_id, u.version, "approved",
+                                 "partner manager approved version " + std::to_string(u.version));
+  }));
+  if (u.mode == "pull") return UpdateResponseReply{true, u.version};
+  // Activation failures are recorded and retried by RunDue; the partner's answer is still OK.
+  (void)CommandActivationLocked(st, u);
+  return UpdateResponseReply{false, u.version};
+}
+
+Result<std::vector<std::string>> Publisher::ServeBlobs(const std::string& partner_id,
+                                                       const std::vector<std::string>& hashes) {
+  ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  constexpr uint64_t kMaxBatchBytes = 64 * 1024 * 1024;
+  std::vector<std::string> out;
+  out.reserve(hashes.size());
+  uint64_t total = 0;
+  for (const auto& h : hashes) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT 1 FROM sync_blob_refs WHERE partner = ? AND "
+                                          "hash = ?",
+                                          {partner_id, h}));
+    if (rows.empty()) {
+      (void)Event(partner_id, "", 0, "refused",
+                  "partner asked for blob " + h + ", which none of its releases references");
+      return Status::PermissionDenied("blob " + h + " is not part of any release for partner '" +
+                                      partner_id + "'");
+    }
+    ASSIGN_OR_RETURN(std::string bytes, blobs_.Get(h));
+    total += bytes.size();
+    if (total > kMaxBatchBytes && out.size() > 0) {
+      return Status::ResourceExhausted("blob request above 64 MiB; ask for fewer blobs at once");
+    }
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
+  ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  const int64_t now = env_.NowSeconds();
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT version, envelope FROM sync_releases WHERE "
+                                        "partner = ? ORDER BY version DESC LIMIT 1",
+                                        {partner_id}));
+  if (rows.empty()) {
+    RETURN_IF_ERROR(BuildLocked(st.p, now).status());
+    ASSIGN_OR_RETURN(rows, db_.Query("SELECT version, envelope FROM sync_releases WHERE "
+                                     "partner = ? ORDER BY version DESC LIMIT 1",
+                                     {partner_id}));
+    if (rows.empty()) return Status::NotFound("no release built for partner '" + partner_id + "'");
+  }
+  const uint64_t version = static_cast<uint64_t>(rows[0].Int(0));
+  ASSIGN_OR_RETURN(auto last, LastUpdate(partner_id));
+  std::string update_id;
+  if (last && last->version == version && last->mode == "pull" &&
+      (last->state == "offered" || last->state == "pending_approval" ||
+       last->state == "approved")) {
+    update_id = last->update_id;
+  } else {
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      if (last && last->finished == 0 && last->version < version) {
+        RETURN_IF_ERROR(
+            db.Exec("UPDATE sync_updates SET state = 'superseded', finished = ? WHERE id = ?",
+                    {now, UpdateRowId(last->update_id)}));
+      }
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO sync_updates(partner, version, mode, state, offered) "
+                  "VALUES(?,?,'pull','offered',?)",
+                  {partner_id, static_cast<int64_t>(version), now}));
+      const int64_t rowid = db.LastInsertId();
+      update_id = UpdateId(rowid);
+      RETURN_IF_ERROR(db.Exec("UPDATE sync_partnerships SET last_update = ? WHERE id = ?",
+                              {rowid, partner_id}));
+      return internal::RecordEvent(db, now, partner_id, update_id, version, "offered",
+                                   "partner polled: sent version " + std::to_string(version));
+    }));
+  }
+  OfferRequest offer;
+  offer.partner = partner_id;
+  offer.update_id = update_id;
+  offer.version = version;
+  offer.approval = st.p.approval;
+  offer.root = options_.root_envelope;
+  offer.release = rows[0].Text(1);
+  return offer;
+}
+
+Status Publisher::HandleReport(const std::string& partner_id, const EventReport& report) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
+  ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  const int64_t now = env_.NowSeconds();
+  const int64_t rowid = UpdateRowId(report.update_id);
+  return db_.Transaction([&](Database& db) -> Status {
+    bool known = false;
+    if (rowid != 0) {
+      ASSIGN_OR_RETURN(
+          auto rows,
+          db.Query("SELECT 1 FROM sync_updates WHERE id = ? AND partner = ?", {rowid, partner_id}));
+      known = !rows.empty();
+    }
+    if (report.kind == "activated" && report.version > 0) {
+      if (known) {
+        RETURN_IF_ERROR(db.Exec(
+            "UPDATE sync_updates SET state = 'activated', reason = '', finished = ? WHERE id = ?",
+            {now, rowid}));
+      }
+      RETURN_IF_ERROR(
+          db.Exec("UPDATE sync_partnerships SET active_version = ?, failures = 0, next_retry = 0 "
+                  "WHERE id = ?",
+                  {static_cast<int64_t>(report.version), partner_id}));
+    } else if (report.kind == "pending" && known) {
+      RETURN_IF_ERROR(db.Exec(
+          "UPDATE sync_updates SET state = 'pending_approval' WHERE id = ? AND finished = 0",
+          {rowid}));
+    } else if (report.kind == "refused" && known) {
+      RETURN_IF_ERROR(
+          db.Exec("UPDATE sync_updates SET state = 'failed', reason = ?, finished = ? WHERE id = ?",
+                  {report.message, now, rowid}));
+    } else if (report.kind == "rollback" && report.version > 0) {
+      RETURN_IF_ERROR(db.Exec("UPDATE sync_partnerships SET active_version = ? WHERE id = ?",
+                              {static_cast<int64_t>(report.version), partner_id}));
+    }
+    return internal::RecordEvent(db, now, partner_id, known ? report.update_id : "", report.version,
+                                 "reported",
+                                 "partner reports " + report.kind + ": " + report.message);
+  });
+}
+
+Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
+  ASSIGN_OR_RETURN(auto ids, db_.Query("SELECT id FROM sync_partnerships ORDER BY id"));
+  std::vector<PartnerStatusReport> out;
+  for (const auto& row : ids) {
+    ASSIGN_OR_RETURN(auto st, LoadState(row.Text(0)));
+    PartnerStatusReport r;
+    r.active_version = st.active_version;
+    r.failures = st.failures;
+    ASSIGN_OR_RETURN(auto latest, db_.Query("SELECT MAX(version) FROM sync_releases WHERE "
+                                            "partner = ?",
+                                            {st.p.id}));
+    r.latest_version = latest.empty() ? 0 : static_cast<uint64_t>(latest[0].Int(0));
+    ASSIGN_OR_RETURN(r.last_update, LastUpdate(st.p.id));
+    if (st.next_retry > 0 && (st.next_scheduled == 0 || st.next_retry < st.next_scheduled)) {
+      r.next_attempt = st.next_retry;
+    } else {
+      r.next_attempt = st.next_scheduled;
+    }
+    std::string& s = r.summary;
+    if (st.p.revoked) {
+      s = "revoked";
+    } else if (r.last_update && r.last_update->state == "pending_approval") {
+      s = "version " + std::to_string(r.last_update->version) +
+          " waiting for the partner manager (update " + r.last_update->update_id + ")";
+    } else if (r.last_update &&
+               (r.last_update->state == "failed" || r.last_update->state == "interrupted" ||
+                (r.last_update->state == "approved" && st.failures > 0))) {
+      s = r.last_update->state + ": " + r.last_update->reason;
+      s += st.next_retry > 0 ? "; retry at " + FormatRfc3339(st.next_retry)
+                             : "; no automatic retry: publish again";
+    } else if (r.latest_version == 0) {
+      s = "nothing published yet";
+    } else if (st.active_version >= r.latest_version) {
+      s = "up to date at version " + std::to_string(st.active_version);
+    } else {
+      s = "version " + std::to_string(r.latest_version) + " built, partner has " +
+          std::to_string(st.active_version);
+    }
+    r.partnership = std::move(st.p);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<UpdateRecord>> Publisher::Updates(const std::string& partner_id, size_t limit) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kUpdateColumns) +
+                                            " FROM sync_updates WHERE partner = ? ORDER BY id "
+                                            "DESC LIMIT ?",
+                                        {partner_id, static_cast<int64_t>(limit)}));
+  std::vector<UpdateRecord> out;
+  for (const auto& r : rows) out.push_back(UpdateFromRow(r));
+  return out;
+}
+
+Result<std::vector<SyncEvent>> Publisher::Events(const std::string& partner_id, size_t limit) {
+  return internal::ListEvents(db_, partner_id, limit);
+}
+
+}  // namespace tieup::sync

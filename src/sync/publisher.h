@@ -1,0 +1,198 @@
+// Publisher: main's updating unit (DESIGN.md "Remote updating"). It keeps the partnerships,
+// renders and signs each partner's release, offers it at the scheduled times (or on "publish
+// now"), commands activation after the partner manager's approval, retries failed or rejected
+// updates under each partnership's policy, and records every attempt.
+//
+// Storage: the site's SQLite database (tables sync_*; schema component "sync"), and a BlobStore
+// for the rendered files (the blobs partners fetch).
+//
+// Per-partner variations (kind `contents`): the release is BuildRelease(authoring dir, the
+// partnership's overrides dir) with the variables partner.id, partner.name, partner.region and
+// the partnership's own variables (which may override those). Equal rendered bytes are equal
+// blobs, so pages that do not differ are stored and sent once.
+// Kind `template`: only main's layouts, styles and scripts are inherited. The partner's content
+// is its overrides dir (same layout as an authoring dir: pages/, assets/): the release holds
+// main's /assets/** plus every page the overrides dir adds or replaces, rendered into main's
+// layouts, so layout changes flow to the partner automatically; main's own pages are left out.
+// Kind `link`: as `contents`, but every file outside /assets/ gets update method `link` with
+// link_url = main's public URL + the path (the partner serves the page as a link to main's).
+//
+// A new version is built only when the rendered files differ from the previous release's (or
+// when the previous release is past half of its validity, so that offered metadata never
+// freezes); otherwise the previous release is re-used.
+//
+// Thread-safe. Operations on one partner are serialized; different partners run in parallel,
+// at most `max_concurrency` at a time in PublishNow/RunDue.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "content/blob_store.h"
+#include "crypto/ed25519.h"
+#include "store/database.h"
+#include "sync/protocol.h"
+#include "sync/retry.h"
+#include "sync/schedule.h"
+
+namespace tieup::sync {
+
+// One partnership as main keeps it.
+struct Partnership {
+  std::string id;  // the partner's site id
+  std::string name;
+  std::string region;
+  std::string public_url;  // the partner's public (browser) URL
+  // The partner's sync URL (https://host:port). Empty: pull mode (main cannot reach the
+  // partner; it polls LatestFor).
+  std::string sync_url;
+  PartnershipKind kind = PartnershipKind::kContents;
+  ApprovalPolicy approval =
+      ApprovalPolicy::kAuto;                     // main's requirement (the partner may be stricter)
+  std::string schedule;                          // Schedule text; "" = only "publish now"
+  std::string retry = "backoff:30s..1h";         // RetryPolicy text
+  std::map<std::string, std::string> variables;  // extra template variables
+  std::string overrides_dir;                     // per-partner override files; "" for none
+  bool revoked = false;
+  int64_t created = 0;  // unix seconds; set by AddPartnership
+};
+
+struct PublisherOptions {
+  std::string authoring_dir;  // main's authoring directory (content/builder.h layout)
+  std::string public_url;     // main's public URL, for kind `link` ("https://shop.example")
+  std::string root_envelope;  // main's signed root metadata (canonical envelope JSON)
+  int64_t release_validity_seconds = 7 * 86400;  // a release's `expires` = created + this
+  size_t max_concurrency = 16;                   // partners handled at once
+};
+
+// What one publish attempt for one partner did.
+struct PublishOutcome {
+  std::string partner;
+  Status status;          // OK unless the attempt failed (the reason is also recorded)
+  uint64_t version = 0;   // the partner's latest release
+  std::string update_id;  // empty when nothing was offered
+  // "activated", "pending_approval", "up_to_date", "awaiting_approval" (already pending),
+  // "pull" (pull mode: the partner will poll), "failed", "already_active".
+  std::string state;
+};
+
+// One attempt as main records it (table sync_updates).
+struct UpdateRecord {
+  std::string update_id;  // "u<number>"
+  std::string partner;
+  uint64_t version = 0;
+  std::string mode;  // "push" or "pull"
+  // offered, pending_approval, approved, activated, interrupted (rejected), failed, superseded
+  std::string state;
+  std::string reason;  // why it failed or was rejected
+  int64_t offered = 0;
+  int64_t finished = 0;  // 0 while open
+  uint64_t fetched_blobs = 0;
+  uint64_t fetched_bytes = 0;
+};
+
+// One line of `tieup main status`.
+struct PartnerStatusReport {
+  Partnership partnership;
+  uint64_t active_version = 0;  // at the partner, as last reported (0: unknown / none)
+  uint64_t latest_version = 0;  // newest release built for it (0: none yet)
+  std::optional<UpdateRecord> last_update;
+  int failures = 0;          // consecutive failed or rejected attempts
+  int64_t next_attempt = 0;  // unix seconds of the next retry or scheduled run; 0: none
+  std::string summary;       // one sentence: "up to date at version 4", "version 5 waiting
+                             // for the partner manager (update u9)", "failed: ...; retry at ..."
+};
+
+class Publisher {
+ public:
+  // Migrates the schema and returns a publisher. `env`, `db`, `blobs` and `link` must outlive
+  // it. InvalidArgument for bad options (no authoring dir, an unparseable root envelope).
+  static Result<std::unique_ptr<Publisher>> Open(Env& env, Database& db, content::BlobStore& blobs,
+                                                 PartnerLink& link, Ed25519PrivateKey release_key,
+                                                 PublisherOptions options);
+  ~Publisher();
+
+  // Adds a partnership (validating id, URLs, schedule, retry policy, variables). AlreadyExists
+  // when the id is taken (even by a revoked one). The first scheduled run is the schedule's next
+  // time after now.
+  Status AddPartnership(const Partnership& partnership);
+  // Marks it revoked: no more offers, blobs or responses. NotFound when unknown.
+  Status RevokePartnership(const std::string& id);
+  // Every partnership, sorted by id.
+  Result<std::vector<Partnership>> ListPartnerships();
+  Result<Partnership> GetPartnership(const std::string& id);
+
+  // Renders the partner's release and signs a new version when it changed (see the file
+  // comment). Returns the latest version. Errors from rendering name the file at fault.
+  Result<uint64_t> BuildFor(const std::string& id);
+
+  // "Publish now": builds and offers to each of `ids` (all active partnerships when empty),
+  // at most max_concurrency at once. One outcome per partner, in the order given (or by id).
+  std::vector<PublishOutcome> PublishNow(const std::vector<std::string>& ids = {});
+
+  // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
+  // before `now` (unix seconds), and re-commands activations that failed. The daemon calls it
+  // periodically (e.g. every 10 s); tests call it with a fake clock.
+  std::vector<PublishOutcome> RunDue(int64_t now);
+
+  // --- requests from partners (the caller has authenticated `partner_id` by mutual TLS) ---
+
+  // The partner manager's response to `response.update_id`. Affirmative: commands activation
+  // (PartnerLink::Activate), or, in pull mode, answers activate=true. Negative: marks the update
+  // interrupted and schedules a retry under the partnership's policy. NotFound for an unknown
+  // update of this partner; FailedPrecondition when it is not waiting for approval.
+  Result<UpdateResponseReply> HandleResponse(const std::string& partner_id,
+                                             const UpdateResponse& response);
+  // The bytes of blobs for `partner_id`, in order. PermissionDenied for a hash that no release
+  // of this partner references (a partner only gets its own files) or a revoked partner.
+  Result<std::vector<std::string>> ServeBlobs(const std::string& partner_id,
+                                              const std::vector<std::string>& hashes);
+  // Pull mode: the partner's latest release (built if none yet) as an offer with an update id.
+  Result<OfferRequest> LatestFor(const std::string& partner_id);
+  // Records an event the partner reports; "activated", "pending", "refused" and "rollback"
+  // with an update id or version also update main's view of that partner.
+  Status HandleReport(const std::string& partner_id, const EventReport& report);
+
+  // --- status ---
+  Result<std::vector<PartnerStatusReport>> StatusReport();
+  // Attempts for one partner, newest first.
+  Result<std::vector<UpdateRecord>> Updates(const std::string& partner_id, size_t limit = 50);
+  // The record (oldest first, the newest `limit`), of one partner or ("") all.
+  Result<std::vector<SyncEvent>> Events(const std::string& partner_id = "", size_t limit = 200);
+
+ private:
+  struct PartnerState;
+  Publisher(Env& env, Database& db, content::BlobStore& blobs, PartnerLink& link,
+            Ed25519PrivateKey release_key, PublisherOptions options);
+
+  std::mutex& PartnerMutex(const std::string& id);
+  Result<PartnerState> LoadState(const std::string& id);
+  Result<uint64_t> BuildLocked(const Partnership& p, int64_t now);
+  PublishOutcome PublishLocked(const std::string& id, std::string_view why);
+  Result<uint64_t> CommandActivationLocked(const PartnerState& st, const UpdateRecord& u);
+  Status RecordFailureLocked(const PartnerState& st, int64_t update_rowid, std::string_view state,
+                             const std::string& reason, std::string_view kind);
+  Result<std::optional<UpdateRecord>> LastUpdate(const std::string& id);
+  Status Event(std::string_view partner, std::string_view update_id, uint64_t version,
+               std::string_view kind, std::string_view message);
+  std::vector<PublishOutcome> RunParallel(const std::vector<std::string>& ids,
+                                          std::string_view why);
+
+  Env& env_;
+  Database& db_;
+  content::BlobStore& blobs_;
+  PartnerLink& link_;
+  const Ed25519PrivateKey release_key_;
+  const PublisherOptions options_;
+  std::mutex mutexes_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>> partner_mutexes_;  // guarded by mutexes_mu_
+};
+
+}  // namespace tieup::sync

@@ -1,0 +1,626 @@
+#include "sync/receiver.h"
+
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+
+#include "content/content_store.h"
+#include "content/release.h"
+#include "sync/schema.h"
+#include "trust/signed_metadata.h"
+
+namespace tieup::sync {
+namespace json = boost::json;
+namespace {
+
+constexpr size_t kMaxPathsKept = 1000;
+constexpr std::string_view kReceivedColumns =
+    "update_id, version, state, received, decided, reason, added, changed, removed, "
+    "added_bytes, changed_bytes, removed_bytes, paths, response_unsent";
+
+std::string EncodePaths(const content::ReleaseDiff& d) {
+  auto list = [](const std::vector<content::DiffEntry>& entries) {
+    json::array a;
+    for (size_t i = 0; i < entries.size() && i < kMaxPathsKept; ++i)
+      a.emplace_back(entries[i].path);
+    return a;
+  };
+  json::object o;
+  o["added"] = list(d.added);
+  o["changed"] = list(d.changed);
+  o["removed"] = list(d.removed);
+  return CanonicalJson(json::value(std::move(o)));
+}
+
+void DecodePaths(const std::string& text, ReceivedUpdate& u) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return;
+  auto get = [&](const char* key, std::vector<std::string>& out) {
+    const json::value* a = v.get_object().if_contains(key);
+    if (a == nullptr || !a->is_array()) return;
+    for (const auto& e : a->get_array()) {
+      if (e.is_string()) out.emplace_back(e.get_string());
+    }
+  };
+  get("added", u.added_paths);
+  get("changed", u.changed_paths);
+  get("removed", u.removed_paths);
+}
+
+ReceivedUpdate UpdateFromRow(const SqlRow& r) {
+  ReceivedUpdate u;
+  u.update_id = r.Text(0);
+  u.version = static_cast<uint64_t>(r.Int(1));
+  u.state = r.Text(2);
+  u.received = r.Int(3);
+  u.decided = r.Int(4);
+  u.reason = r.Text(5);
+  u.added = static_cast<uint64_t>(r.Int(6));
+  u.changed = static_cast<uint64_t>(r.Int(7));
+  u.removed = static_cast<uint64_t>(r.Int(8));
+  u.added_bytes = static_cast<uint64_t>(r.Int(9));
+  u.changed_bytes = static_cast<uint64_t>(r.Int(10));
+  u.removed_bytes = static_cast<uint64_t>(r.Int(11));
+  DecodePaths(r.Text(12), u);
+  u.response_unsent = r.Int(13) != 0;
+  return u;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Receiver>> Receiver::Open(Env& env, Database& db, ContentMutator content,
+                                                 MainLink& main, ReceiverOptions options) {
+  RETURN_IF_ERROR(content::ValidateSiteId(options.site_id).Annotate("receiver site id"));
+  if (!content) return Status::InvalidArgument("receiver: no content mutator given");
+  if (options.pinned_root.bytes().size() != kEd25519PublicKeySize) {
+    return Status::InvalidArgument("receiver: main's root key is not pinned; enroll first");
+  }
+  int64_t root_version = 0;
+  if (!options.root_envelope.empty()) {
+    // Parse without the expiry check (a long-running partner's enrollment root may expire;
+    // offers carry main's current root): only the signature and the version matter here.
+    auto env_parsed = ParseEnvelope(options.root_envelope);
+    if (!env_parsed.ok()) return env_parsed.status().Annotate("receiver: pinned root metadata");
+    auto root = VerifyRootMetadata(options.pinned_root, options.root_envelope, 0);
+    if (!root.ok()) return root.status().Annotate("receiver: pinned root metadata");
+    root_version = root->version;
+  }
+  if (options.fetch_batch_count == 0) options.fetch_batch_count = 1;
+  if (options.fetch_batch_count > kMaxBlobsPerRequest) {
+    options.fetch_batch_count = kMaxBlobsPerRequest;
+  }
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  return std::unique_ptr<Receiver>(
+      new Receiver(env, db, std::move(content), main, std::move(options), root_version));
+}
+
+Receiver::Receiver(Env& env, Database& db, ContentMutator content, MainLink& main,
+                   ReceiverOptions options, int64_t root_version)
+    : env_(env),
+      db_(db),
+      content_(std::move(content)),
+      main_(main),
+      options_(std::move(options)),
+      root_version_(root_version) {}
+
+Status Receiver::Event(std::string_view update_id, uint64_t version, std::string_view kind,
+                       std::string_view message) {
+  return internal::RecordEvent(db_, env_.NowSeconds(), options_.site_id, update_id, version, kind,
+                               message);
+}
+
+Status Receiver::Refuse(const OfferRequest& offer, uint64_t version, const Status& why) {
+  (void)Event(offer.update_id, version, "refused",
+              "refused update " + offer.update_id + ": " + why.message());
+  return why;
+}
+
+Result<uint64_t> Receiver::ActiveVersion() {
+  uint64_t version = 0;
+  RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
+    auto active = store.Active(content::Area::kTieup);
+    if (active.ok()) {
+      version = (*active)->version;
+    } else if (active.status().code() != StatusCode::kNotFound) {
+      return active.status();
+    }
+    return Status::Ok();
+  }));
+  return version;
+}
+
+Result<OfferReply> Receiver::HandleOffer(const OfferRequest& offer) {
+  std::lock_guard<std::mutex> lock(offer_mu_);
+  return HandleOfferLocked(offer);
+}
+
+Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
+  const int64_t now = env_.NowSeconds();
+  (void)Event(offer.update_id, offer.version, "offered",
+              "main offered version " + std::to_string(offer.version) + " (update " +
+                  offer.update_id + ")");
+  if (offer.partner != options_.site_id) {
+    return Refuse(offer, offer.version,
+                  Status::PermissionDenied("offer is addressed to partner '" + offer.partner +
+                                           "', but this is '" + options_.site_id +
+                                           "': refusing another partner's release"));
+  }
+  // 1. Signatures: root against the pinned key, release against the root's release keys.
+  const std::string& root = offer.root.empty() ? options_.root_envelope : offer.root;
+  auto payload = VerifyRelease(options_.pinned_root, root, offer.release, now);
+  if (!payload.ok()) {
+    return Refuse(offer, offer.version,
+                  Status(payload.status().code(),
+                         "release metadata does not verify: " + payload.status().message()));
+  }
+  if (!offer.root.empty()) {
+    auto r = VerifyRootMetadata(options_.pinned_root, offer.root, now);
+    if (r.ok() && r->version < root_version_) {
+      return Refuse(
+          offer, offer.version,
+          Status::FailedPrecondition("root metadata version " + std::to_string(r->version) +
+                                     " is older than the pinned version " +
+                                     std::to_string(root_version_) + ": refusing a root rollback"));
+    }
+  }
+  // 2. The header: this partner, a newer version, not expired.
+  auto manifest = content::ReleaseManifest::ParseCanonical(*payload);
+  if (!manifest.ok()) {
+    return Refuse(offer, offer.version,
+                  manifest.status().Annotate("signed release metadata is malformed"));
+  }
+  const content::ReleaseManifest& m = *manifest;
+  if (m.area != content::Area::kTieup) {
+    return Refuse(
+        offer, m.version,
+        Status::PermissionDenied("release is for the '" + std::string(content::AreaName(m.area)) +
+                                 "' area; main may only update tie-up pages"));
+  }
+  if (m.version != offer.version) {
+    return Refuse(
+        offer, m.version,
+        Status::InvalidArgument("offer says version " + std::to_string(offer.version) +
+                                " but the signed metadata says " + std::to_string(m.version)));
+  }
+  std::shared_ptr<const content::ReleaseManifest> active;
+  Status read = content_([&](content::ContentStore& store) -> Status {
+    auto a = store.Active(content::Area::kTieup);
+    if (a.ok()) {
+      active = *a;
+    } else if (a.status().code() != StatusCode::kNotFound) {
+      return a.status();
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Refuse(offer, m.version, read.Annotate("reading the active release"));
+  const uint64_t active_version = active ? active->version : 0;
+  Status header = CheckReleaseHeader(options_.site_id, static_cast<int64_t>(active_version), now,
+                                     m.site, static_cast<int64_t>(m.version), m.expires);
+  if (!header.ok()) return Refuse(offer, m.version, header);
+  {
+    auto rolled = db_.Query("SELECT time FROM sync_rolled_back WHERE version = ?",
+                            {static_cast<int64_t>(m.version)});
+    if (!rolled.ok()) return Refuse(offer, m.version, rolled.status());
+    if (!rolled->empty()) {
+      return Refuse(offer, m.version,
+                    Status::FailedPrecondition(
+                        "version " + std::to_string(m.version) +
+                        " was rolled back by this site's manager: refusing it again; main must "
+                        "publish a newer version"));
+    }
+  }
+
+  // 3. Fetch only what the store lacks, in batches; read each up to its stated length.
+  std::map<std::string, uint64_t> wanted;  // hash -> stated length
+  for (const auto& [path, e] : m.files) {
+    wanted.emplace(e.hash, e.length);
+    if (e.gzip) wanted.emplace(e.gzip->hash, e.gzip->length);
+  }
+  std::vector<std::pair<std::string, uint64_t>> missing;
+  Status scan = content_([&](content::ContentStore& store) -> Status {
+    for (const auto& [hash, length] : wanted) {
+      if (!store.blobs().Has(hash)) missing.emplace_back(hash, length);
+    }
+    return Status::Ok();
+  });
+  if (!scan.ok()) return Refuse(offer, m.version, scan.Annotate("checking stored blobs"));
+  uint64_t fetched_blobs = 0;
+  uint64_t fetched_bytes = 0;
+  for (size_t start = 0; start < missing.size();) {
+    std::vector<std::string> hashes;
+    std::vector<uint64_t> lengths;
+    uint64_t batch_bytes = 0;
+    size_t i = start;
+    for (; i < missing.size() && hashes.size() < options_.fetch_batch_count; ++i) {
+      if (!hashes.empty() && batch_bytes + missing[i].second > options_.fetch_batch_bytes) break;
+      hashes.push_back(missing[i].first);
+      lengths.push_back(missing[i].second);
+      batch_bytes += missing[i].second;
+    }
+    start = i;
+    auto got = main_.FetchBlobs(hashes);
+    if (!got.ok()) {
+      Status s =
+          got.status().Annotate("fetching " + std::to_string(hashes.size()) + " blobs from main");
+      (void)Event(offer.update_id, m.version, "failed",
+                  s.message() + "; " + std::to_string(fetched_blobs) +
+                      " blobs were stored, the rest will be fetched on the next offer");
+      return s;
+    }
+    if (got->size() != hashes.size()) {
+      Status s = Status::DataLoss("main sent " + std::to_string(got->size()) + " blobs for " +
+                                  std::to_string(hashes.size()) + " requested");
+      return Refuse(offer, m.version, s);
+    }
+    for (size_t k = 0; k < hashes.size(); ++k) {
+      const std::string& bytes = (*got)[k];
+      if (bytes.size() < lengths[k]) {
+        return Refuse(
+            offer, m.version,
+            Status::DataLoss("main sent " + std::to_string(bytes.size()) + " bytes for blob " +
+                             hashes[k] + ", but the release states " + std::to_string(lengths[k]) +
+                             ": refusing the update"));
+      }
+      // Never more than the stated length is hashed or stored.
+      const std::string_view stated(bytes.data(), lengths[k]);
+      Status put = content_([&](content::ContentStore& store) {
+        return store.blobs().PutExpected(hashes[k], stated);
+      });
+      if (!put.ok()) {
+        if (put.code() == StatusCode::kDataLoss) {
+          return Refuse(
+              offer, m.version,
+              Status::DataLoss("blob " + hashes[k] +
+                               " from main does not match its hash in the signed "
+                               "release (first " +
+                               std::to_string(lengths[k]) + " bytes read): refusing the update"));
+        }
+        (void)Event(offer.update_id, m.version, "failed",
+                    "storing blob " + hashes[k] + " failed: " + put.ToString());
+        return put;
+      }
+      if (bytes.size() > lengths[k]) {
+        (void)Event(offer.update_id, m.version, "fetched",
+                    "main sent " + std::to_string(bytes.size()) + " bytes for blob " + hashes[k] +
+                        "; only the stated " + std::to_string(lengths[k]) + " were read");
+      }
+      ++fetched_blobs;
+      fetched_bytes += lengths[k];
+    }
+  }
+  (void)Event(offer.update_id, m.version, "fetched",
+              "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(wanted.size()) +
+                  " blobs (" + std::to_string(fetched_bytes) + " bytes); the rest were present");
+
+  // 4. Stage beside the active release.
+  Status staged = content_([&](content::ContentStore& store) { return store.Stage(m); });
+  if (!staged.ok()) {
+    (void)Event(offer.update_id, m.version, "failed",
+                "staging version " + std::to_string(m.version) + " failed: " + staged.ToString());
+    return staged;
+  }
+  const content::ReleaseDiff diff = content::Diff(active ? *active : content::ReleaseManifest{}, m);
+  (void)Event(offer.update_id, m.version, "staged",
+              "staged version " + std::to_string(m.version) + ": " +
+                  std::to_string(diff.added.size()) + " added, " +
+                  std::to_string(diff.changed.size()) + " changed, " +
+                  std::to_string(diff.removed.size()) + " removed");
+
+  OfferReply reply;
+  reply.update_id = offer.update_id;
+  reply.version = m.version;
+  reply.fetched_blobs = fetched_blobs;
+  reply.fetched_bytes = fetched_bytes;
+  reply.added = diff.added.size();
+  reply.changed = diff.changed.size();
+  reply.removed = diff.removed.size();
+  const bool manager =
+      options_.approval == ApprovalPolicy::kManager || offer.approval == ApprovalPolicy::kManager;
+
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_received SET state = 'superseded', decided = ? "
+                "WHERE state IN ('pending', 'approved') AND update_id != ?",
+                {now, offer.update_id}));
+    return db.Exec(
+        "INSERT OR REPLACE INTO sync_received(update_id, version, state, received, added, "
+        "changed, removed, added_bytes, changed_bytes, removed_bytes, paths) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+        {offer.update_id, static_cast<int64_t>(m.version), manager ? "pending" : "staged", now,
+         static_cast<int64_t>(diff.added.size()), static_cast<int64_t>(diff.changed.size()),
+         static_cast<int64_t>(diff.removed.size()), static_cast<int64_t>(diff.added_bytes),
+         static_cast<int64_t>(diff.changed_bytes), static_cast<int64_t>(diff.removed_bytes),
+         EncodePaths(diff)});
+  }));
+  if (manager) {
+    (void)Event(offer.update_id, m.version, "pending",
+                "version " + std::to_string(m.version) +
+                    " waits for the manager: approve with 'tieup partner approve DIR " +
+                    offer.update_id + "' or reject with a reason");
+    reply.outcome = OfferOutcome::kPending;
+    reply.active_version = active_version;
+    return reply;
+  }
+  Status activated = content_([&](content::ContentStore& store) {
+    return store.Activate(content::Area::kTieup, m.version);
+  });
+  if (!activated.ok()) {
+    (void)Event(offer.update_id, m.version, "failed",
+                "activating version " + std::to_string(m.version) +
+                    " failed: " + activated.ToString() + "; it stays staged");
+    return activated;
+  }
+  RETURN_IF_ERROR(
+      db_.Exec("UPDATE sync_received SET state = 'activated', decided = ? "
+               "WHERE update_id = ?",
+               {now, offer.update_id}));
+  (void)Event(offer.update_id, m.version, "activated",
+              "activated version " + std::to_string(m.version) + " (policy auto)");
+  reply.outcome = OfferOutcome::kActivated;
+  reply.active_version = m.version;
+  return reply;
+}
+
+Result<ReceivedUpdate> Receiver::LoadUpdate(const std::string& update_id) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kReceivedColumns) +
+                                            " FROM sync_received WHERE update_id = ?",
+                                        {update_id}));
+  if (rows.empty()) {
+    return Status::NotFound("no update '" + update_id +
+                            "' here; 'tieup partner pending' lists the pending ones");
+  }
+  return UpdateFromRow(rows[0]);
+}
+
+Result<uint64_t> Receiver::HandleActivate(const ActivateRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ActivateLocked(request, "main's command");
+}
+
+Result<uint64_t> Receiver::ActivateLocked(const ActivateRequest& request, std::string_view by) {
+  auto u = LoadUpdate(request.update_id);
+  auto refuse = [&](Status s) {
+    (void)Event(request.update_id, request.version, "refused",
+                "activation of update " + request.update_id + " refused: " + s.message());
+    return s;
+  };
+  if (!u.ok()) return refuse(u.status());
+  if (u->version != request.version) {
+    return refuse(Status::InvalidArgument("update " + request.update_id + " is version " +
+                                          std::to_string(u->version) + ", not " +
+                                          std::to_string(request.version)));
+  }
+  if (u->state == "activated") {
+    ASSIGN_OR_RETURN(uint64_t active, ActiveVersion());
+    return active;
+  }
+  if (u->state != "approved") {
+    return refuse(Status::FailedPrecondition(
+        "update " + request.update_id + " is " + u->state +
+        "; only an update the manager approved is activated ('tieup partner approve')"));
+  }
+  Status s = content_([&](content::ContentStore& store) {
+    return store.Activate(content::Area::kTieup, request.version);
+  });
+  if (!s.ok()) {
+    (void)Event(
+        request.update_id, request.version, "failed",
+        "activating version " + std::to_string(request.version) + " failed: " + s.ToString());
+    return s;
+  }
+  RETURN_IF_ERROR(db_.Exec("UPDATE sync_received SET state = 'activated' WHERE update_id = ?",
+                           {request.update_id}));
+  (void)Event(request.update_id, request.version, "activated",
+              "activated version " + std::to_string(request.version) + " on " + std::string(by));
+  return request.version;
+}
+
+Result<PartnerSyncStatus> Receiver::GetStatus() {
+  PartnerSyncStatus st;
+  st.site = options_.site_id;
+  RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
+    auto a = store.Active(content::Area::kTieup);
+    if (a.ok()) st.active_version = (*a)->version;
+    ASSIGN_OR_RETURN(st.staged_versions, store.StagedVersions(content::Area::kTieup));
+    return Status::Ok();
+  }));
+  ASSIGN_OR_RETURN(auto pending, Pending());
+  for (const auto& p : pending) st.pending_updates.push_back(p.update_id);
+  return st;
+}
+
+Result<std::vector<ReceivedUpdate>> Receiver::Pending() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kReceivedColumns) +
+                                        " FROM sync_received WHERE state = 'pending' ORDER BY "
+                                        "received, update_id"));
+  std::vector<ReceivedUpdate> out;
+  for (const auto& r : rows) out.push_back(UpdateFromRow(r));
+  return out;
+}
+
+Result<std::vector<ReceivedUpdate>> Receiver::Updates(size_t limit) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT " + std::string(kReceivedColumns) +
+                                 " FROM sync_received ORDER BY received DESC, rowid DESC LIMIT ?",
+                             {static_cast<int64_t>(limit)}));
+  std::vector<ReceivedUpdate> out;
+  for (const auto& r : rows) out.push_back(UpdateFromRow(r));
+  return out;
+}
+
+Status Receiver::Approve(const std::string& update_id) {
+  ReceivedUpdate u;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(u, LoadUpdate(update_id));
+    if (u.state != "pending") {
+      return Status::FailedPrecondition("update " + update_id + " is " + u.state +
+                                        ", not pending: nothing to approve");
+    }
+    RETURN_IF_ERROR(
+        db_.Exec("UPDATE sync_received SET state = 'approved', decided = ?, response_unsent = 1 "
+                 "WHERE update_id = ?",
+                 {env_.NowSeconds(), update_id}));
+    (void)Event(update_id, u.version, "approved",
+                "manager approved version " + std::to_string(u.version));
+    u.state = "approved";
+  }
+  return SendResponse(u);
+}
+
+Status Receiver::Reject(const std::string& update_id, const std::string& reason) {
+  if (reason.empty()) {
+    return Status::InvalidArgument("a rejection needs a reason (--reason TEXT) for main's manager");
+  }
+  if (reason.size() > 4096) return Status::InvalidArgument("the reason is above 4096 bytes");
+  ReceivedUpdate u;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(u, LoadUpdate(update_id));
+    if (u.state != "pending") {
+      return Status::FailedPrecondition("update " + update_id + " is " + u.state +
+                                        ", not pending: nothing to reject");
+    }
+    RETURN_IF_ERROR(
+        db_.Exec("UPDATE sync_received SET state = 'rejected', decided = ?, reason = ?, "
+                 "response_unsent = 1 WHERE update_id = ?",
+                 {env_.NowSeconds(), reason, update_id}));
+    (void)Event(update_id, u.version, "rejected",
+                "manager rejected version " + std::to_string(u.version) + ": " + reason);
+    u.state = "rejected";
+    u.reason = reason;
+  }
+  return SendResponse(u);
+}
+
+Status Receiver::SendResponse(const ReceivedUpdate& u) {
+  UpdateResponse r;
+  r.update_id = u.update_id;
+  r.approved = u.state == "approved";
+  r.reason = u.reason;
+  auto reply = main_.RespondToUpdate(r);
+  if (!reply.ok()) {
+    (void)Event(u.update_id, u.version, "failed",
+                std::string("could not send the ") + (r.approved ? "approval" : "rejection") +
+                    " to main: " + reply.status().ToString() + "; it will be sent again");
+    return Status(reply.status().code(),
+                  std::string("the decision is recorded, but main could not be told: ") +
+                      reply.status().message() + "; it will be sent again");
+  }
+  RETURN_IF_ERROR(
+      db_.Exec("UPDATE sync_received SET response_unsent = 0 WHERE update_id = ?", {u.update_id}));
+  if (r.approved && reply->activate) {
+    if (reply->version != u.version) {
+      return Status::InvalidArgument("main answered with version " +
+                                     std::to_string(reply->version) + " for update " + u.update_id +
+                                     " of version " + std::to_string(u.version));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(uint64_t active,
+                     ActivateLocked(ActivateRequest{u.update_id, u.version}, "main's answer"));
+    (void)main_.ReportEvent(EventReport{u.update_id, active, "activated",
+                                        "activated version " + std::to_string(active)});
+  }
+  return Status::Ok();
+}
+
+Status Receiver::ResendResponses() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kReceivedColumns) +
+                                        " FROM sync_received WHERE response_unsent = 1 ORDER BY "
+                                        "received"));
+  Status first;
+  for (const auto& row : rows) {
+    ReceivedUpdate u = UpdateFromRow(row);
+    if (u.state == "superseded") continue;
+    Status s = SendResponse(u);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Result<uint64_t> Receiver::Rollback() {
+  uint64_t before = 0;
+  uint64_t after = 0;
+  {
+    std::lock_guard<std::mutex> offer_lock(offer_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    Status s = content_([&](content::ContentStore& store) -> Status {
+      auto a = store.Active(content::Area::kTieup);
+      if (!a.ok()) {
+        return Status::FailedPrecondition("there is no active tie-up release to roll back");
+      }
+      before = (*a)->version;
+      ASSIGN_OR_RETURN(after, store.Rollback(content::Area::kTieup));
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      (void)Event("", before, "failed", "rollback failed: " + s.message());
+      return s;
+    }
+    RETURN_IF_ERROR(db_.Exec("INSERT OR REPLACE INTO sync_rolled_back(version, time) VALUES(?,?)",
+                             {static_cast<int64_t>(before), env_.NowSeconds()}));
+    (void)Event("", after, "rollback",
+                "manager rolled back from version " + std::to_string(before) + " to " +
+                    std::to_string(after) + "; version " + std::to_string(before) +
+                    " will be refused if offered again");
+  }
+  Status told =
+      main_.ReportEvent(EventReport{"", after, "rollback",
+                                    "manager rolled back from version " + std::to_string(before) +
+                                        " to " + std::to_string(after)});
+  if (!told.ok()) {
+    (void)Event("", after, "failed", "could not tell main about the rollback: " + told.ToString());
+  }
+  return after;
+}
+
+Result<PollResult> Receiver::Poll() {
+  auto offer = main_.LatestRelease();
+  if (!offer.ok()) {
+    (void)Event(
+        "", 0, "failed",
+        "polling main failed: " + offer.status().ToString() + "; the active release stays served");
+    return offer.status();
+  }
+  PollResult result;
+  result.update_id = offer->update_id;
+  result.version = offer->version;
+  ASSIGN_OR_RETURN(uint64_t active, ActiveVersion());
+  if (offer->version == active) {
+    result.state = "up_to_date";
+    return result;
+  }
+  if (auto known = LoadUpdate(offer->update_id);
+      known.ok() && known->version == offer->version &&
+      (known->state == "pending" || known->state == "approved")) {
+    result.state = "pending";
+    return result;
+  }
+  auto reply = HandleOffer(*offer);
+  if (!reply.ok()) {
+    (void)main_.ReportEvent(
+        EventReport{offer->update_id, offer->version, "refused", reply.status().ToString()});
+    return reply.status();
+  }
+  result.state = reply->outcome == OfferOutcome::kPending ? "pending" : "activated";
+  Status told = main_.ReportEvent(EventReport{
+      offer->update_id,
+      reply->outcome == OfferOutcome::kPending ? offer->version : reply->active_version,
+      result.state,
+      result.state == "activated"
+          ? "activated version " + std::to_string(reply->active_version) + " (pulled)"
+          : "version " + std::to_string(offer->version) + " waits for the partner manager"});
+  if (!told.ok()) {
+    (void)Event(offer->update_id, offer->version, "failed",
+                "could not report the result to main: " + told.ToString());
+  }
+  return result;
+}
+
+Result<std::vector<SyncEvent>> Receiver::Events(size_t limit) {
+  return internal::ListEvents(db_, "", limit);
+}
+
+}  // namespace tieup::sync

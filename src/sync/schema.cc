@@ -1,0 +1,125 @@
+#include "sync/schema.h"
+
+#include <vector>
+
+namespace tieup::sync::internal {
+
+Status MigrateSyncSchema(Database& db) {
+  static const std::vector<Migration> kSteps = {
+      {1, R"sql(
+CREATE TABLE sync_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  partner TEXT NOT NULL,
+  update_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL);
+CREATE INDEX sync_events_partner ON sync_events(partner, id);
+-- main: partnerships and their update state
+CREATE TABLE sync_partnerships(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  region TEXT NOT NULL,
+  public_url TEXT NOT NULL,
+  sync_url TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  approval TEXT NOT NULL,
+  schedule TEXT NOT NULL,
+  retry TEXT NOT NULL,
+  variables TEXT NOT NULL,
+  overrides_dir TEXT NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL,
+  active_version INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  next_retry INTEGER NOT NULL DEFAULT 0,
+  next_scheduled INTEGER NOT NULL DEFAULT 0,
+  last_update INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sync_releases(
+  partner TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  envelope TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  PRIMARY KEY(partner, version));
+CREATE TABLE sync_blob_refs(
+  partner TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  PRIMARY KEY(partner, hash)) WITHOUT ROWID;
+CREATE TABLE sync_updates(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  partner TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  mode TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  offered INTEGER NOT NULL,
+  finished INTEGER NOT NULL DEFAULT 0,
+  fetched_blobs INTEGER NOT NULL DEFAULT 0,
+  fetched_bytes INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX sync_updates_partner ON sync_updates(partner, id);
+-- partner: updates received, and versions the manager rolled back from
+CREATE TABLE sync_received(
+  update_id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  received INTEGER NOT NULL,
+  decided INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL DEFAULT '',
+  added INTEGER NOT NULL DEFAULT 0,
+  changed INTEGER NOT NULL DEFAULT 0,
+  removed INTEGER NOT NULL DEFAULT 0,
+  added_bytes INTEGER NOT NULL DEFAULT 0,
+  changed_bytes INTEGER NOT NULL DEFAULT 0,
+  removed_bytes INTEGER NOT NULL DEFAULT 0,
+  paths TEXT NOT NULL DEFAULT '',
+  response_unsent INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sync_rolled_back(
+  version INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL);
+)sql"},
+  };
+  return Migrate(db, "sync", kSteps);
+}
+
+Status RecordEvent(Database& db, int64_t time, std::string_view partner, std::string_view update_id,
+                   uint64_t version, std::string_view kind, std::string_view message) {
+  return db.Exec(
+      "INSERT INTO sync_events(time, partner, update_id, version, kind, message) "
+      "VALUES(?,?,?,?,?,?)",
+      {time, std::string(partner), std::string(update_id), static_cast<int64_t>(version),
+       std::string(kind), std::string(message)});
+}
+
+}  // namespace tieup::sync::internal
+
+namespace tieup::sync::internal {
+
+Result<std::vector<SyncEvent>> ListEvents(Database& db, std::string_view partner, size_t limit) {
+  std::string sql = "SELECT id, time, partner, update_id, version, kind, message FROM sync_events";
+  std::vector<SqlValue> params;
+  if (!partner.empty()) {
+    sql += " WHERE partner = ?";
+    params.emplace_back(std::string(partner));
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  params.emplace_back(static_cast<int64_t>(limit));
+  ASSIGN_OR_RETURN(auto rows, db.Query(sql, params));
+  std::vector<SyncEvent> out;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    SyncEvent e;
+    e.id = it->Int(0);
+    e.time = it->Int(1);
+    e.partner = it->Text(2);
+    e.update_id = it->Text(3);
+    e.version = static_cast<uint64_t>(it->Int(4));
+    e.kind = it->Text(5);
+    e.message = it->Text(6);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace tieup::sync::internal

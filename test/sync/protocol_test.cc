@@ -1,0 +1,113 @@
+#include "sync/protocol.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace tieup::sync {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+
+const std::string kHash(64, 'a');
+
+TEST(ProtocolTest, OfferRoundTripsCanonically) {
+  OfferRequest m{"shop-b", "u7", 3, ApprovalPolicy::kManager, "{\"root\":1}", "{\"rel\":2}"};
+  const std::string text = EncodeOfferRequest(m);
+  EXPECT_EQ(text.find(' '), std::string::npos);
+  EXPECT_LT(text.find("\"approval\""), text.find("\"partner\""));  // sorted keys
+  auto back = ParseOfferRequest(text);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(back->partner, "shop-b");
+  EXPECT_EQ(back->update_id, "u7");
+  EXPECT_EQ(back->version, 3u);
+  EXPECT_EQ(back->approval, ApprovalPolicy::kManager);
+  EXPECT_EQ(back->root, m.root);
+  EXPECT_EQ(back->release, m.release);
+}
+
+TEST(ProtocolTest, ParsingIsStrict) {
+  const std::string good = EncodeOfferRequest({"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x"});
+  std::string unknown = good;
+  unknown.insert(1, "\"extra\":1,");
+  EXPECT_THAT(ParseOfferRequest(unknown),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown field 'extra'")));
+  EXPECT_THAT(ParseOfferRequest("{\"approval\":\"auto\"}"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("missing field")));
+  EXPECT_THAT(ParseOfferRequest("[1]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("must be a JSON object")));
+  EXPECT_THAT(ParseOfferRequest("{"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not valid JSON")));
+  std::string bad_type = good;
+  bad_type.replace(bad_type.find("\"version\":3"), 11, "\"version\":\"3\"");
+  EXPECT_THAT(ParseOfferRequest(bad_type),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("'version' must be")));
+  EXPECT_THAT(
+      ParseOfferRequest(EncodeOfferRequest({"../x", "u7", 3, ApprovalPolicy::kAuto, "r", "x"})),
+      StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ParseOfferRequest(EncodeOfferRequest({"shop", "u 7", 3, ApprovalPolicy::kAuto, "r", "x"})),
+      StatusIs(StatusCode::kInvalidArgument, HasSubstr("update id")));
+  EXPECT_THAT(ParseUpdateResponse(EncodeUpdateResponse({"u1", false, ""})),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("needs a reason")));
+  EXPECT_THAT(ParseEventReport(EncodeEventReport({"", 0, "Bad Kind", "m"})),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("[a-z-]")));
+}
+
+TEST(ProtocolTest, OtherMessagesRoundTrip) {
+  OfferReply r;
+  r.update_id = "u1";
+  r.outcome = OfferOutcome::kPending;
+  r.version = 4;
+  r.active_version = 3;
+  r.fetched_blobs = 2;
+  r.fetched_bytes = 99;
+  r.added = 1;
+  auto rb = ParseOfferReply(EncodeOfferReply(r));
+  ASSERT_THAT(rb, IsOk());
+  EXPECT_EQ(rb->outcome, OfferOutcome::kPending);
+  EXPECT_EQ(rb->fetched_bytes, 99u);
+  auto st = ParsePartnerSyncStatus(EncodePartnerSyncStatus({"p", 3, {1, 2, 3}, {"u4"}}));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_THAT(st->staged_versions, ElementsAre(1u, 2u, 3u));
+  EXPECT_THAT(st->pending_updates, ElementsAre("u4"));
+  auto a = ParseActivateRequest(EncodeActivateRequest({"u4", 4}));
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(a->version, 4u);
+  EXPECT_THAT(ParseActivateRequest(EncodeActivateRequest({"u4", 0})),
+              StatusIs(StatusCode::kInvalidArgument));
+  auto rr = ParseUpdateResponseReply(EncodeUpdateResponseReply({true, 5}));
+  ASSERT_THAT(rr, IsOk());
+  EXPECT_TRUE(rr->activate);
+}
+
+TEST(ProtocolTest, BlobRequestsAreLimitedAndChecked) {
+  auto ok = ParseBlobRequest(EncodeBlobRequest({kHash}));
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_THAT(*ok, ElementsAre(kHash));
+  EXPECT_THAT(ParseBlobRequest(EncodeBlobRequest({"../../etc/passwd"})),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseBlobRequest(EncodeBlobRequest({})), StatusIs(StatusCode::kInvalidArgument));
+  std::vector<std::string> many(kMaxBlobsPerRequest + 1, kHash);
+  EXPECT_THAT(ParseBlobRequest(EncodeBlobRequest(many)),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("at most")));
+}
+
+TEST(ProtocolTest, BlobBatchFraming) {
+  const std::string body = EncodeBlobBatch({"abc", "", std::string(300, 'x')});
+  auto back = ParseBlobBatch(body, 3);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_THAT(*back, ElementsAre("abc", "", std::string(300, 'x')));
+  EXPECT_THAT(ParseBlobBatch(body, 4), StatusIs(StatusCode::kInvalidArgument, HasSubstr("ends")));
+  EXPECT_THAT(ParseBlobBatch(body, 2),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("after the last blob")));
+  EXPECT_THAT(ParseBlobBatch(body.substr(0, body.size() - 1), 3),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("claims")));
+}
+
+}  // namespace
+}  // namespace tieup::sync
