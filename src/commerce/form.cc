@@ -1,0 +1,216 @@
+#include "commerce/form.h"
+
+namespace tieup::commerce {
+
+std::optional<std::string_view> FormFields::Find(std::string_view name) const {
+  auto it = fields_.find(name);
+  if (it == fields_.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+std::string_view FormFields::Get(std::string_view name) const {
+  auto v = Find(name);
+  return v ? *v : std::string_view();
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool HasBadControl(std::string_view s, bool allow_newlines) {
+  for (unsigned char c : s) {
+    if (c == '\t' || ((c == '\r' || c == '\n') && allow_newlines)) continue;
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      int hi = -1, lo = -1;
+      if (i + 2 < text.size()) {
+        hi = HexValue(text[i + 1]);
+        lo = HexValue(text[i + 2]);
+      }
+      if (hi < 0 || lo < 0) {
+        return Status::InvalidArgument("bad percent-escape at byte " + std::to_string(i) +
+                                       ": '%' must be followed by two hex digits");
+      }
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<FormFields> ParseForm(std::string_view body, const FormLimits& limits) {
+  if (body.size() > limits.max_body_bytes) {
+    return Status::ResourceExhausted("the form is " + std::to_string(body.size()) +
+                                     " bytes; at most " + std::to_string(limits.max_body_bytes) +
+                                     " are accepted");
+  }
+  FormFields fields;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t amp = body.find('&', pos);
+    if (amp == std::string_view::npos) amp = body.size();
+    std::string_view pair = body.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (pair.empty()) continue;  // "a=1&&b=2" and a trailing '&' are harmless
+    size_t eq = pair.find('=');
+    std::string_view raw_name = pair.substr(0, eq);
+    std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    auto name = PercentDecode(raw_name, true);
+    if (!name.ok()) return name.status().Annotate("in a form field name");
+    if (name->empty()) return Status::InvalidArgument("the form has a field without a name");
+    if (!IsValidUtf8(*name) || HasBadControl(*name, false) || name->size() > 64) {
+      return Status::InvalidArgument("the form has a field name that is not plain text");
+    }
+    auto value = PercentDecode(raw_value, true);
+    if (!value.ok()) return value.status().Annotate("in form field '" + *name + "'");
+    if (value->size() > limits.max_value_bytes) {
+      return Status::ResourceExhausted("form field '" + *name + "' is longer than " +
+                                       std::to_string(limits.max_value_bytes) + " bytes");
+    }
+    if (!IsValidUtf8(*value)) {
+      return Status::InvalidArgument("form field '" + *name + "' is not valid UTF-8 text");
+    }
+    if (HasBadControl(*value, true)) {
+      return Status::InvalidArgument("form field '" + *name + "' holds control characters");
+    }
+    if (fields.Has(*name)) {
+      return Status::InvalidArgument("form field '" + *name +
+                                     "' appears more than once; send each field once");
+    }
+    if (fields.size() >= limits.max_fields) {
+      return Status::ResourceExhausted("the form has more than " +
+                                       std::to_string(limits.max_fields) + " fields");
+    }
+    fields.Set(std::move(name).value(), std::move(value).value());
+  }
+  return fields;
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<size_t>(len) > n) return false;
+    for (int k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(text[i + static_cast<size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += static_cast<size_t>(len);
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+Status CheckTextField(std::string_view text, std::string_view label, size_t max_bytes,
+                      bool required) {
+  if (required && Trim(text).empty()) {
+    return Status::InvalidArgument(std::string(label) + " is required");
+  }
+  if (text.size() > max_bytes) {
+    return Status::InvalidArgument(std::string(label) + " is too long (at most " +
+                                   std::to_string(max_bytes) + " bytes)");
+  }
+  if (!IsValidUtf8(text)) {
+    return Status::InvalidArgument(std::string(label) + " is not valid UTF-8 text");
+  }
+  if (HasBadControl(text, false) || text.find('\t') != std::string_view::npos) {
+    return Status::InvalidArgument(std::string(label) +
+                                   " must be a single line without control characters");
+  }
+  return Status::Ok();
+}
+
+}  // namespace tieup::commerce
