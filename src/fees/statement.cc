@@ -18,6 +18,17 @@ constexpr std::string_view kColumns = "section,item,value,inputs,amount_minor";
 
 std::string U(uint64_t v) { return std::to_string(v); }
 std::string I(int64_t v) { return std::to_string(v); }
+std::string I128(Int128 v) {
+  if (v >= INT64_MIN && v <= INT64_MAX) return I(static_cast<int64_t>(v));
+  bool negative = v < 0;
+  Uint128 u = negative ? static_cast<Uint128>(-(v + 1)) + 1 : static_cast<Uint128>(v);
+  std::string digits;
+  while (u > 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+    u /= 10;
+  }
+  return (negative ? "-" : "") + digits;
+}
 
 // num/den as a percentage with two decimals, rounded down (display only: amounts are computed
 // from the exact fraction).
@@ -301,9 +312,12 @@ struct ReadStatement {
   Statement statement;
   std::vector<CsvRow> rows;  // all rows, the digest row last
   std::string body_sha256;   // SHA-256 of the bytes before the digest row
+  Int128 sum_of_lines = 0;
 };
 
-Result<ReadStatement> ReadRows(std::string_view csv) {
+// Reads a statement's rows strictly; with `check_total`, a total that is not the sum of the
+// lines is an error (VerifyStatement reports it instead).
+Result<ReadStatement> ReadRows(std::string_view csv, bool check_total) {
   ReadStatement out;
   ASSIGN_OR_RETURN(out.rows, SplitCsv(csv));
   const std::vector<CsvRow>& rows = out.rows;
@@ -460,7 +474,8 @@ Result<ReadStatement> ReadRows(std::string_view csv) {
     if (!ParseMoney(row.fields[4], total) || total < 0) {
       return CsvError(row.line, "the total must be a non-negative integer of minor units");
     }
-    if (sum != total) {
+    out.sum_of_lines = sum;
+    if (check_total && sum != total) {
       return CsvError(row.line, "the total " + row.fields[4] + " is not the sum of the line items");
     }
     s.total_minor = total;
@@ -566,11 +581,12 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
         num = static_cast<Uint128>(discountable) * static_cast<uint64_t>(a.max_percent);
         den = 100;
         pct_num = static_cast<uint64_t>(a.max_percent);
+        pct_den = 100;
       } else {
         num = static_cast<Uint128>(discountable) * static_cast<uint64_t>(a.max_percent) *
               in.original_accesses;
         den = static_cast<Uint128>(a.at_original_share_percent) * successful;
-        pct_num = static_cast<Uint128>(a.max_percent) * in.original_accesses * 100;
+        pct_num = static_cast<Uint128>(a.max_percent) * in.original_accesses;
         pct_den = den;
       }
     }
@@ -670,7 +686,7 @@ std::string Statement::ToCsv() const {
 }
 
 Result<Statement> ParseStatementCsv(std::string_view csv) {
-  ASSIGN_OR_RETURN(ReadStatement read, ReadRows(csv));
+  ASSIGN_OR_RETURN(ReadStatement read, ReadRows(csv, true));
   if (read.body_sha256 != read.statement.statement_sha256) {
     return Status::DataLoss("the statement's statement_sha256 " + read.statement.statement_sha256 +
                             " does not match its body (SHA-256 " + read.body_sha256 +
@@ -680,7 +696,7 @@ Result<Statement> ParseStatementCsv(std::string_view csv) {
 }
 
 Result<StatementScope> ReadStatementScope(std::string_view csv) {
-  ASSIGN_OR_RETURN(ReadStatement read, ReadRows(csv));
+  ASSIGN_OR_RETURN(ReadStatement read, ReadRows(csv, false));
   const Statement& s = read.statement;
   StatementScope scope;
   scope.partner = s.partner;
@@ -711,7 +727,7 @@ std::string VerificationReport::ToText() const {
 Result<VerificationReport> VerifyStatement(std::string_view statement_csv,
                                            const PartnershipContract& contract,
                                            const PeriodInputs& own_inputs) {
-  ASSIGN_OR_RETURN(ReadStatement stated, ReadRows(statement_csv));
+  ASSIGN_OR_RETURN(ReadStatement stated, ReadRows(statement_csv, false));
   ASSIGN_OR_RETURN(Statement recomputed, ComputeStatement(contract, own_inputs));
   std::string expected_csv = recomputed.ToCsv();
   ASSIGN_OR_RETURN(std::vector<CsvRow> expected_rows, SplitCsv(expected_csv));
@@ -782,6 +798,10 @@ Result<VerificationReport> VerifyStatement(std::string_view statement_csv,
         break;
       }
     }
+  }
+  if (stated.sum_of_lines != s.total_minor) {
+    differ("total is the sum of the lines", I(s.total_minor),
+           "the statement's lines add up to " + I128(stated.sum_of_lines));
   }
   if (stated.body_sha256 != s.statement_sha256) {
     differ("digest statement_sha256", s.statement_sha256,
