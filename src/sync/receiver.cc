@@ -517,11 +517,18 @@ Status Receiver::SendResponse(const ReceivedUpdate& u) {
                                      std::to_string(reply->version) + " for update " + u.update_id +
                                      " of version " + std::to_string(u.version));
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(uint64_t active,
-                     ActivateLocked(ActivateRequest{u.update_id, u.version}, "main's answer"));
-    (void)main_.ReportEvent(EventReport{u.update_id, active, "activated",
-                                        "activated version " + std::to_string(active)});
+    uint64_t active = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ASSIGN_OR_RETURN(active,
+                       ActivateLocked(ActivateRequest{u.update_id, u.version}, "main's answer"));
+    }
+    Status told = main_.ReportEvent(EventReport{u.update_id, active, "activated",
+                                                "activated version " + std::to_string(active)});
+    if (!told.ok()) {
+      (void)Event(u.update_id, active, "failed",
+                  "could not report the activation to main: " + told.ToString());
+    }
   }
   return Status::Ok();
 }

@@ -418,8 +418,6 @@ TEST_F(PublisherReceiverTest, BlobsAreFetchedInBatches) {
   for (int i = 0; i < 10; ++i) {
     Write(authoring_ + "/pages/p" + std::to_string(i) + ".md", "Page " + std::to_string(i));
   }
-  ReceiverOptions unused;
-  (void)unused;
   PartnerSite& p = AddPartner("shop-batch");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-batch"})).state, "activated");
   // 13 files, default batch of 256: one request.
