@@ -1,0 +1,94 @@
+// ShopHandler: the dynamic shop pages of a site (main or partner), as an HttpHandler.
+//
+//   GET  /shop/cart                     the cart (HTML)
+//   POST /shop/cart/add                 form: sku, qty [, csrf]       -> 303 /shop/cart?added=SKU
+//   POST /shop/cart/update              form: csrf, sku, qty (0 removes) -> 303 /shop/cart
+//   POST /shop/cart/remove              form: csrf, sku               -> 303 /shop/cart
+//   GET  /shop/checkout                 the checkout form
+//   POST /shop/checkout                 form: csrf, idem, name, address_line1, address_line2,
+//                                       postal_code, city, country, email, phone, payment
+//                                       -> 200 confirmation page (order number, payment
+//                                       instructions, link to the order page); 422 with the
+//                                       form and per-field messages when a field is wrong
+//   GET  /shop/orders/<number>?key=K    the order's status page (404 without the right key)
+//
+// The cart lives behind the cookie `tieup_cart` (HttpOnly, SameSite=Lax, Path=/, 30 days;
+// Secure when configured), set when the first product is added.
+//
+// CSRF: SameSite=Lax keeps the cookie off cross-site POSTs in current browsers. In addition,
+// every POST whose Origin (or, without Origin, Referer) names another host than the request's
+// Host is refused (403), and the forms this handler renders (update, remove, checkout) carry a
+// token derived from the cart session (SHA-256 of the secret cart token) that must match. The
+// add form lives on static product pages that cannot know the session, so /shop/cart/add
+// relies on SameSite + the Origin check (and checks a csrf field when one is sent); the worst
+// a forged add could do is put a product in someone's cart.
+//
+// Forms must be application/x-www-form-urlencoded (415 otherwise) and are parsed strictly
+// (commerce/form.h): bad percent-escapes, duplicate fields, missing fields or invalid values
+// give 400, an oversized form 413, each with a page that says what was wrong. Unknown fields
+// are ignored (templates may add submit-button names). Every user-supplied text is
+// HTML-escaped. Responses carry Cache-Control: no-store.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "commerce/form.h"
+#include "commerce/shop.h"
+#include "net/http_server.h"
+
+namespace tieup::commerce {
+
+// Wraps a page body in the site's layout: (title, body_html) -> a whole HTML document. The
+// title is plain text (escape it); body_html is ready HTML.
+using PageRenderer = std::function<std::string(std::string_view title, std::string_view body)>;
+
+struct ShopHandlerOptions {
+  // The site's layout; null: a small built-in page.
+  PageRenderer render;
+  // Adds "Secure" to the cart cookie (set when the public port is behind HTTPS).
+  bool secure_cookie = false;
+  FormLimits form_limits;
+  // The area recorded for lines added through this handler, unless `area_of` decides.
+  Area default_area = Area::kOriginal;
+  // Optional: the area of a line being added (for example from the Referer's page, looked up in
+  // the site's content areas). Called on the worker thread; must be thread-safe.
+  std::function<Area(const HttpRequest& request, std::string_view sku)> area_of;
+  // Where "continue shopping" goes when the product has no page.
+  std::string home_path = "/";
+};
+
+// Per-request choices for requests processed on another site's behalf (delegate mode: main
+// handles a partner's forwarded request). Empty channel: the shop's own site id.
+struct ShopRequestContext {
+  std::string channel;
+  std::optional<Area> area;
+};
+
+class ShopHandler : public HttpHandler {
+ public:
+  // `shop` must outlive the handler. Thread-safe.
+  ShopHandler(Shop& shop, ShopHandlerOptions options);
+
+  // Serves the routes above; any other path under /shop/ gives 404.
+  void Handle(const HttpRequest& request, HttpResponder responder) override;
+  std::string_view AllowedMethods() const override { return "GET, HEAD, POST"; }
+
+  // The same, synchronously, with the channel and area chosen by the caller (delegate path).
+  HttpResponse HandleRequest(const HttpRequest& request, const ShopRequestContext& context);
+
+  // True iff `path` is one this handler serves (for the daemon's dispatch: "/shop/...").
+  static bool Serves(std::string_view path);
+
+  // The CSRF token for a cart session token (what the rendered forms carry).
+  static std::string CsrfToken(std::string_view cart_token);
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tieup::commerce

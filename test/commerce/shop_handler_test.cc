@@ -1,0 +1,343 @@
+#include "commerce/shop_handler.h"
+
+#include <gtest/gtest.h>
+
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "test_support.h"
+
+namespace tieup::commerce {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::tieup::testing::FakeClockEnv;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::TempDir;
+
+// The value of the hidden input `name` in `html`.
+std::string HiddenValue(std::string_view html, std::string_view name) {
+  std::string marker = "name=\"" + std::string(name) + "\" value=\"";
+  size_t pos = html.find(marker);
+  if (pos == std::string_view::npos) return "";
+  pos += marker.size();
+  return std::string(html.substr(pos, html.find('"', pos) - pos));
+}
+
+// "tieup_cart=..." from a Set-Cookie header.
+std::string CookiePair(const HttpResponse& r) {
+  auto v = r.FindHeader("Set-Cookie");
+  if (!v) return "";
+  return std::string(v->substr(0, v->find(';')));
+}
+
+class ShopHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    ASSERT_THAT(db, IsOk());
+    db_ = std::move(db).value();
+    ShopConfig config;
+    config.shop_name = "Mug Shop";
+    auto shop = Shop::Open(env_, *db_, config,
+                           {NewBankTransferProvider({"Shop GmbH", "DE89370400440532013000",
+                                                     "COBADEFFXXX", "Commerzbank"}),
+                            NewCashOnDeliveryProvider()});
+    ASSERT_THAT(shop, IsOk());
+    shop_ = std::move(shop).value();
+    Product p;
+    p.sku = "MUG-1";
+    p.title = "Blue <mug> & \"co\"";
+    p.page_path = "/products/mug.html";
+    p.price_minor = 1250;
+    p.currency = "EUR";
+    p.tax_class = "standard";
+    p.stock = 3;
+    ASSERT_THAT(shop_->AddProduct(p), IsOk());
+    ShopHandlerOptions options;
+    handler_ = std::make_shared<ShopHandler>(*shop_, options);
+  }
+
+  HttpResponse Call(std::string_view method, std::string_view target, std::string body = "",
+                    std::string_view cookie = {}, std::string_view origin = "http://shop.test",
+                    std::string_view type = "application/x-www-form-urlencoded",
+                    const ShopRequestContext& ctx = {}) {
+    HttpRequest r(method, target);
+    r.AddHeader("Host", "shop.test");
+    if (!cookie.empty()) r.AddHeader("Cookie", cookie);
+    if (!origin.empty()) r.AddHeader("Origin", origin);
+    if (method == "POST") r.AddHeader("Content-Type", type);
+    r.SetBody(std::move(body));
+    return handler_->HandleRequest(r, ctx);
+  }
+
+  // Adds one mug and returns the cart cookie.
+  std::string AddMug(int qty = 1) {
+    HttpResponse r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=" + std::to_string(qty));
+    EXPECT_EQ(r.status(), 303) << r.body();
+    return CookiePair(r);
+  }
+
+  std::string CheckoutBody(const std::string& cookie, std::string_view fields) {
+    HttpResponse page = Call("GET", "/shop/checkout", "", cookie);
+    EXPECT_EQ(page.status(), 200);
+    return "csrf=" + HiddenValue(page.body(), "csrf") +
+           "&idem=" + HiddenValue(page.body(), "idem") + "&" + std::string(fields);
+  }
+
+  // The CSRF token for the cart behind `cookie` ("tieup_cart=TOKEN").
+  static std::string HandlerCsrf(std::string_view cookie) {
+    return ShopHandler::CsrfToken(cookie.substr(cookie.find('=') + 1));
+  }
+
+  int64_t Stock() { return shop_->GetProduct("MUG-1")->stock; }
+  int64_t Orders() { return static_cast<int64_t>(shop_->ListOrders({})->size()); }
+
+  static constexpr std::string_view kGoodFields =
+      "name=Ada+Lovelace&address_line1=1+Analytical+Way&address_line2=&postal_code=10115&city="
+      "Berlin&country=Germany&email=ada%40example.org&phone=&payment=bank_transfer";
+
+  TempDir dir_;
+  FakeClockEnv env_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Shop> shop_;
+  std::shared_ptr<ShopHandler> handler_;
+};
+
+TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
+  HttpServerOptions o;
+  o.threads = 2;
+  HttpServer server(env_, o, handler_);
+  ASSERT_THAT(server.Start(), IsOk());
+  HttpClient client("127.0.0.1", server.port());
+  std::string origin = "http://127.0.0.1:" + std::to_string(server.port());
+
+  HttpRequest add("POST", "/shop/cart/add");
+  add.AddHeader("Content-Type", "application/x-www-form-urlencoded");
+  add.AddHeader("Origin", origin);
+  add.SetBody("sku=MUG-1&qty=2");
+  auto added = client.Fetch(add);
+  ASSERT_THAT(added, IsOk());
+  EXPECT_EQ(added->status(), 303);
+  EXPECT_EQ(added->FindHeader("Location"), "/shop/cart?added=MUG-1");
+  std::string set_cookie(added->FindHeader("Set-Cookie").value_or(""));
+  EXPECT_THAT(set_cookie, HasSubstr("tieup_cart="));
+  EXPECT_THAT(set_cookie, HasSubstr("; Path=/"));
+  EXPECT_THAT(set_cookie, HasSubstr("; HttpOnly"));
+  EXPECT_THAT(set_cookie, HasSubstr("; SameSite=Lax"));
+  std::string cookie = CookiePair(*added);
+
+  HttpRequest cart_req("GET", "/shop/cart?added=MUG-1");
+  cart_req.AddHeader("Cookie", "other=1; " + cookie);
+  auto cart = client.Fetch(cart_req);
+  ASSERT_THAT(cart, IsOk());
+  EXPECT_EQ(cart->status(), 200);
+  EXPECT_THAT(cart->body(), HasSubstr("Added <a href=\"/products/mug.html\">"));
+  EXPECT_THAT(cart->body(), HasSubstr("Blue &lt;mug&gt; &amp; &quot;co&quot;"));
+  EXPECT_THAT(cart->body(), Not(HasSubstr("<mug>")));
+  EXPECT_THAT(cart->body(), HasSubstr("25.00 EUR"));
+  EXPECT_THAT(cart->body(), HasSubstr("reserved for you until"));
+  EXPECT_EQ(cart->FindHeader("Cache-Control"), "no-store");
+
+  HttpRequest form_req("GET", "/shop/checkout");
+  form_req.AddHeader("Cookie", cookie);
+  auto form = client.Fetch(form_req);
+  ASSERT_THAT(form, IsOk());
+  ASSERT_EQ(form->status(), 200);
+  std::string csrf = HiddenValue(form->body(), "csrf");
+  std::string idem = HiddenValue(form->body(), "idem");
+  EXPECT_FALSE(csrf.empty());
+  EXPECT_FALSE(idem.empty());
+
+  HttpRequest checkout("POST", "/shop/checkout");
+  checkout.AddHeader("Cookie", cookie);
+  checkout.AddHeader("Origin", origin);
+  checkout.AddHeader("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8");
+  checkout.SetBody("csrf=" + csrf + "&idem=" + idem + "&" + std::string(kGoodFields));
+  auto placed = client.Fetch(checkout);
+  ASSERT_THAT(placed, IsOk());
+  ASSERT_EQ(placed->status(), 200) << placed->body();
+  EXPECT_THAT(placed->body(), HasSubstr("Your order number is <strong>M-000001</strong>"));
+  EXPECT_THAT(placed->body(), HasSubstr("DE89370400440532013000"));
+  EXPECT_THAT(placed->body(), HasSubstr("25.00 EUR"));
+  EXPECT_EQ(placed->FindHeader("Referrer-Policy"), "no-referrer");
+
+  // The browser resubmits (reload): the same order, not a second one.
+  auto again = client.Fetch(checkout);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->status(), 200);
+  EXPECT_THAT(again->body(), HasSubstr("M-000001"));
+  EXPECT_EQ(Orders(), 1);
+
+  size_t at = placed->body().find("/shop/orders/");
+  ASSERT_NE(at, std::string::npos);
+  std::string link(placed->body().substr(at, placed->body().find('"', at) - at));
+  auto status_page = client.Fetch(HttpRequest("GET", link));
+  ASSERT_THAT(status_page, IsOk());
+  EXPECT_EQ(status_page->status(), 200);
+  EXPECT_THAT(status_page->body(), HasSubstr("status: <strong>placed</strong>"));
+  EXPECT_THAT(status_page->body(), HasSubstr("Ada Lovelace"));
+
+  auto wrong = client.Fetch(HttpRequest("GET", "/shop/orders/M-000001?key=guess"));
+  ASSERT_THAT(wrong, IsOk());
+  EXPECT_EQ(wrong->status(), 404);
+  EXPECT_EQ(Stock(), 1);
+  server.Stop();
+}
+
+TEST_F(ShopHandlerTest, RendersThroughTheSiteLayout) {
+  ShopHandlerOptions options;
+  options.render = [](std::string_view title, std::string_view body) {
+    return "<layout title=\"" + HtmlEscape(title) + "\">" + std::string(body) + "</layout>";
+  };
+  handler_ = std::make_shared<ShopHandler>(*shop_, options);
+  HttpResponse r = Call("GET", "/shop/cart");
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(r.body(), HasSubstr("<layout title=\"Your cart\"><h1>Your cart</h1>"));
+  EXPECT_THAT(r.body(), HasSubstr("Your cart is empty"));
+}
+
+TEST_F(ShopHandlerTest, CartUpdateAndRemove) {
+  std::string cookie = AddMug(1);
+  std::string csrf = HandlerCsrf(cookie);
+  HttpResponse r = Call("POST", "/shop/cart/update", "csrf=" + csrf + "&sku=MUG-1&qty=3", cookie);
+  EXPECT_EQ(r.status(), 303);
+  EXPECT_EQ(Stock(), 0);
+  r = Call("POST", "/shop/cart/update", "csrf=" + csrf + "&sku=MUG-1&qty=4", cookie);
+  EXPECT_EQ(r.status(), 409);
+  EXPECT_THAT(r.body(), HasSubstr("is sold out"));
+  r = Call("POST", "/shop/cart/remove", "csrf=" + csrf + "&sku=MUG-1", cookie);
+  EXPECT_EQ(r.status(), 303);
+  EXPECT_EQ(Stock(), 3);
+}
+
+TEST_F(ShopHandlerTest, RefusesMalformedAddForms) {
+  struct Case {
+    std::string body;
+    int status;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"sku=MUG-1&qty=%zz", 400, "percent-escape"},
+      {"sku=MUG-1&qty=1&qty=2", 400, "more than once"},
+      {"qty=1", 400, "lacks the field &#39;sku&#39;"},
+      {"sku=MUG-1", 400, "lacks the field &#39;qty&#39;"},
+      {"sku=MUG-1&qty=-1", 400, "whole number from 1 to 999"},
+      {"sku=MUG-1&qty=0", 400, "whole number from 1 to 999"},
+      {"sku=MUG-1&qty=1000", 400, "whole number from 1 to 999"},
+      {"sku=MUG-1&qty=99999999999999999999", 400, "whole number"},
+      {"sku=MUG-1&qty=1.5", 400, "whole number"},
+      {"sku=MUG-1&qty=%2B1", 400, "whole number"},
+      {"sku=NOPE&qty=1", 404, "We have no product"},
+      {"sku=MUG-1&qty=4", 409, "only 3 more"},
+      {"sku=MUG-1&qty=1&x=%00", 400, "control characters"},
+      {"sku=MUG-1&qty=1&x=%C3%28", 400, "UTF-8"},
+      {"sku=MUG-1&qty=1&pad=" + std::string(20000, 'a'), 413, "at most"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call("POST", "/shop/cart/add", c.body);
+    EXPECT_EQ(r.status(), c.status) << c.body.substr(0, 60);
+    EXPECT_THAT(r.body(), HasSubstr(c.message)) << c.body.substr(0, 60);
+    EXPECT_FALSE(r.FindHeader("Set-Cookie").has_value()) << c.body.substr(0, 60);
+  }
+  HttpResponse wrong_type = Call("POST", "/shop/cart/add", "{\"sku\":\"MUG-1\"}", {},
+                                 "http://shop.test", "application/json");
+  EXPECT_EQ(wrong_type.status(), 415);
+  EXPECT_EQ(Stock(), 3);
+  auto lines = db_->Query("SELECT count(*) FROM commerce_cart_lines");
+  EXPECT_EQ((*lines)[0].Int(0), 0);
+}
+
+TEST_F(ShopHandlerTest, RefusesCrossSitePosts) {
+  HttpResponse r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=1", {}, "https://evil.example");
+  EXPECT_EQ(r.status(), 403);
+  EXPECT_THAT(r.body(), HasSubstr("evil.example"));
+  r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=1", {}, "null");
+  EXPECT_EQ(r.status(), 403);
+  EXPECT_EQ(Stock(), 3);
+  // No Origin header at all (curl, old browsers): accepted for add.
+  r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=1", {}, "");
+  EXPECT_EQ(r.status(), 303);
+
+  // Update without (or with a wrong) CSRF token: refused even from the same origin.
+  std::string cookie = CookiePair(r);
+  r = Call("POST", "/shop/cart/update", "sku=MUG-1&qty=2", cookie);
+  EXPECT_EQ(r.status(), 400);  // the csrf field is missing
+  r = Call("POST", "/shop/cart/update", "csrf=forged&sku=MUG-1&qty=2", cookie);
+  EXPECT_EQ(r.status(), 403);
+  // A valid token for another cart does not work either.
+  std::string other = AddMug(1);
+  r = Call("POST", "/shop/cart/update", "csrf=" + HandlerCsrf(other) + "&sku=MUG-1&qty=2", cookie);
+  EXPECT_EQ(r.status(), 403);
+  EXPECT_EQ(shop_->GetProduct("MUG-1")->reserved, 2);
+}
+
+TEST_F(ShopHandlerTest, CheckoutShowsPerFieldMessagesAndKeepsValues) {
+  std::string cookie = AddMug(1);
+  std::string body = CheckoutBody(
+      cookie,
+      "name=%3Cscript%3Ealert(1)%3C%2Fscript%3E&address_line1=&postal_code=10115&city=Berlin&"
+      "country=Germany&email=not-an-email&phone=&payment=bank_transfer");
+  HttpResponse r = Call("POST", "/shop/checkout", body, cookie);
+  EXPECT_EQ(r.status(), 422);
+  EXPECT_THAT(r.body(), HasSubstr("Street and number is required"));
+  EXPECT_THAT(r.body(), HasSubstr("must contain exactly one"));
+  EXPECT_THAT(r.body(), HasSubstr("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""));
+  EXPECT_THAT(r.body(), Not(HasSubstr("<script>")));
+  EXPECT_THAT(r.body(), HasSubstr("value=\"Berlin\""));
+  // Neither e-mail nor phone.
+  body =
+      CheckoutBody(cookie, "name=A&address_line1=B&postal_code=1&city=C&country=D&payment=invoice");
+  r = Call("POST", "/shop/checkout", body, cookie);
+  EXPECT_EQ(r.status(), 422);
+  EXPECT_THAT(r.body(), HasSubstr("e-mail address or a phone number"));
+  EXPECT_THAT(r.body(), HasSubstr("choose one of the payment methods"));
+  // Missing required field names entirely -> 400.
+  r = Call("POST", "/shop/checkout", "csrf=x&idem=y", cookie);
+  EXPECT_EQ(r.status(), 400);
+  EXPECT_EQ(Orders(), 0);
+  EXPECT_EQ(Stock(), 2);
+}
+
+TEST_F(ShopHandlerTest, CheckoutWithEmptyCartOrStaleSession) {
+  HttpResponse r = Call("GET", "/shop/checkout");
+  EXPECT_EQ(r.status(), 409);
+  EXPECT_THAT(r.body(), HasSubstr("cart is empty"));
+  std::string cookie = AddMug(1);
+  std::string body = CheckoutBody(cookie, kGoodFields);
+  r = Call("POST", "/shop/checkout", body, "tieup_cart=" + std::string(43, 'A'));
+  EXPECT_EQ(r.status(), 403);
+  EXPECT_THAT(r.body(), HasSubstr("session"));
+  EXPECT_EQ(Orders(), 0);
+}
+
+TEST_F(ShopHandlerTest, DelegatedRequestRecordsChannelAndArea) {
+  ShopRequestContext ctx{"shop-b", Area::kTieup};
+  HttpResponse r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=1", {}, "http://shop.test",
+                        "application/x-www-form-urlencoded", ctx);
+  ASSERT_EQ(r.status(), 303);
+  std::string cookie = CookiePair(r);
+  std::string body = CheckoutBody(cookie, kGoodFields);
+  r = Call("POST", "/shop/checkout", body, cookie, "http://shop.test",
+           "application/x-www-form-urlencoded", ctx);
+  ASSERT_EQ(r.status(), 200) << r.body();
+  auto o = shop_->GetOrder("M-000001");
+  ASSERT_THAT(o, IsOk());
+  EXPECT_EQ(o->channel, "shop-b");
+  EXPECT_EQ(o->area, Area::kTieup);
+}
+
+TEST_F(ShopHandlerTest, RoutesAndMethods) {
+  HttpResponse r = Call("GET", "/shop/cart/add");
+  EXPECT_EQ(r.status(), 405);
+  EXPECT_EQ(r.FindHeader("Allow"), "POST");
+  EXPECT_EQ(Call("DELETE", "/shop/cart").status(), 405);
+  EXPECT_EQ(Call("GET", "/shop/nothing").status(), 404);
+  EXPECT_EQ(Call("GET", "/shop/orders/M-000001").status(), 404);
+  EXPECT_EQ(Call("GET", "/shop/orders/M-000001?key=%zz").status(), 400);
+  EXPECT_TRUE(ShopHandler::Serves("/shop/cart"));
+  EXPECT_FALSE(ShopHandler::Serves("/shopping"));
+}
+
+}  // namespace
+}  // namespace tieup::commerce
