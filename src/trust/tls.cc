@@ -131,15 +131,25 @@ bool VerifyPeer(const PeerCheck& check, bool preverified, ssl::verify_context& v
   return refuse(reason);
 }
 
+// `own_cert`/`own_key` may both be null for a client that presents no certificate (a partner
+// enrolling: it has none yet).
 Result<TlsContextPtr> MakeContext(bool server, const Certificate& ca_cert,
-                                  const Certificate& own_cert, const CertificateKey& own_key,
-                                  PeerCheck peer_check) {
-  RETURN_IF_ERROR(CertificateSiteId(own_cert).status().Annotate("own certificate"));
+                                  const Certificate* own_cert_ptr,
+                                  const CertificateKey* own_key_ptr, PeerCheck peer_check) {
   if (!ca_cert.is_ca()) {
     return Status::InvalidArgument("the partnership CA certificate '" + ca_cert.common_name() +
                                    "' is not a CA certificate");
   }
-  if (own_cert.public_key_der() != own_key.PublicKeyDer()) {
+  const bool anonymous = own_cert_ptr == nullptr;
+  if (anonymous && (server || own_key_ptr != nullptr)) {
+    return Status::Internal("a TLS server, or a client with a key, needs its certificate");
+  }
+  // An anonymous client checks the CA only; these stand-ins are never used below.
+  const Certificate& own_cert = anonymous ? ca_cert : *own_cert_ptr;
+  if (!anonymous) {
+    RETURN_IF_ERROR(CertificateSiteId(own_cert).status().Annotate("own certificate"));
+  }
+  if (!anonymous && own_cert.public_key_der() != own_key_ptr->PublicKeyDer()) {
     return Status::InvalidArgument("the site key does not belong to the certificate for '" +
                                    own_cert.common_name() +
                                    "': restore the matching key or enroll again");
@@ -154,8 +164,8 @@ Result<TlsContextPtr> MakeContext(bool server, const Certificate& ca_cert,
     ERR_clear_error();
     return Status::InvalidArgument("certificate does not parse");
   }
-  if (X509_check_issued(ca.get(), own.get()) != X509_V_OK ||
-      X509_verify(own.get(), X509_get0_pubkey(ca.get())) != 1) {
+  if (!anonymous && (X509_check_issued(ca.get(), own.get()) != X509_V_OK ||
+                     X509_verify(own.get(), X509_get0_pubkey(ca.get())) != 1)) {
     ERR_clear_error();
     return Status::InvalidArgument("own certificate for '" + own_cert.common_name() +
                                    "' was not issued by the partnership CA '" +
@@ -195,15 +205,21 @@ Result<TlsContextPtr> MakeContext(bool server, const Certificate& ca_cert,
   SSL_CTX_set_verify_depth(h, 1);
   X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(h), X509_V_FLAG_X509_STRICT);
 
-  if (SSL_CTX_use_certificate(h, own.get()) != 1) return fail("own certificate");
-  if (SSL_CTX_use_PrivateKey(h, static_cast<EVP_PKEY*>(own_key.native_handle())) != 1) {
-    return fail("own key");
+  if (!anonymous) {
+    if (SSL_CTX_use_certificate(h, own.get()) != 1) return fail("own certificate");
+    if (SSL_CTX_use_PrivateKey(h, static_cast<EVP_PKEY*>(own_key_ptr->native_handle())) != 1) {
+      return fail("own key");
+    }
+    if (SSL_CTX_check_private_key(h) != 1) return fail("key matches certificate");
   }
-  if (SSL_CTX_check_private_key(h) != 1) return fail("key matches certificate");
   if (server && SSL_CTX_add_client_CA(h, ca.get()) != 1) return fail("client CA list");
 
   boost::system::error_code ec;
-  ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  // A server that allows anonymous clients still verifies any certificate a client presents;
+  // the application must then refuse everything but enrollment to a peer without a site id.
+  const bool require_cert = !(server && peer_check.allow_anonymous_client);
+  ctx->set_verify_mode(
+      require_cert ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert : ssl::verify_peer, ec);
   if (ec) return Status::Internal("setting the TLS verify mode: " + ec.message());
   auto check = std::make_shared<const PeerCheck>(std::move(peer_check));
   ctx->set_verify_callback(
@@ -235,12 +251,33 @@ PeerCheck PeerCheck::AnyOf(std::function<bool(std::string_view)> is_accepted,
 
 Result<TlsContextPtr> MakeServerContext(const Certificate& ca_cert, const Certificate& own_cert,
                                         const CertificateKey& own_key, PeerCheck peer_check) {
-  return MakeContext(true, ca_cert, own_cert, own_key, std::move(peer_check));
+  return MakeContext(true, ca_cert, &own_cert, &own_key, std::move(peer_check));
 }
 
 Result<TlsContextPtr> MakeClientContext(const Certificate& ca_cert, const Certificate& own_cert,
                                         const CertificateKey& own_key, PeerCheck peer_check) {
-  return MakeContext(false, ca_cert, own_cert, own_key, std::move(peer_check));
+  return MakeContext(false, ca_cert, &own_cert, &own_key, std::move(peer_check));
+}
+
+Result<TlsContextPtr> MakeAnonymousClientContext(const Certificate& ca_cert, PeerCheck peer_check) {
+  return MakeContext(false, ca_cert, nullptr, nullptr, std::move(peer_check));
+}
+
+Result<TlsContextPtr> MakeBootstrapClientContext() {
+  TlsContextPtr ctx;
+  try {
+    ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  } catch (const boost::system::system_error& e) {
+    return Status::Internal(std::string("creating a TLS context: ") + e.what());
+  }
+  SSL_CTX* h = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(h, TLS1_3_VERSION) != 1) {
+    return Status::Internal("configuring TLS 1.3 for the bootstrap context");
+  }
+  boost::system::error_code ec;
+  ctx->set_verify_mode(ssl::verify_none, ec);
+  if (ec) return Status::Internal("setting the TLS verify mode: " + ec.message());
+  return ctx;
 }
 
 Status SetExpectedPeerSiteId(SSL* ssl, std::string_view site_id) {

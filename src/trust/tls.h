@@ -36,6 +36,11 @@ struct PeerCheck {
   // Returns true iff the peer's certificate (by its site id and hex SHA-256 fingerprint) is
   // revoked. Null: nothing is revoked.
   std::function<bool(std::string_view site_id, std::string_view cert_fingerprint)> is_revoked;
+  // Server only: also accept a client that presents no certificate (a partner enrolling has
+  // none yet). A certificate that IS presented is still checked in full. PeerSiteId() is then
+  // kUnauthenticated for such a client, and the server must refuse it everything but
+  // enrollment.
+  bool allow_anonymous_client = false;
 
   // The peer must be `site_id`.
   static PeerCheck Site(std::string site_id,
@@ -58,6 +63,15 @@ Result<TlsContextPtr> MakeServerContext(const Certificate& ca_cert, const Certif
 // not checked: the site id in the certificate is the identity.
 Result<TlsContextPtr> MakeClientContext(const Certificate& ca_cert, const Certificate& own_cert,
                                         const CertificateKey& own_key, PeerCheck peer_check);
+
+// A client context that presents no certificate but checks the server's in full: a partner
+// enrolling, once it has main's CA certificate.
+Result<TlsContextPtr> MakeAnonymousClientContext(const Certificate& ca_cert, PeerCheck peer_check);
+
+// A TLS 1.3 client context that does NOT verify the server. Only for enrollment's first step:
+// downloading main's CA certificate, which the caller must then compare with the fingerprint
+// the main site manager handed over with the enrollment token. Never use it for anything else.
+Result<TlsContextPtr> MakeBootstrapClientContext();
 
 // For one connection, before its handshake: the peer must be exactly `site_id`, whatever the
 // context's PeerCheck says about accepted ids (revocation is still checked). This is how main,

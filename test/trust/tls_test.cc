@@ -316,5 +316,65 @@ TEST_F(TlsTest, PeerSiteIdWithoutHandshakeFails) {
   SSL_free(ssl);
 }
 
+class EnrollmentTlsTest : public TlsTest {
+ protected:
+  // Main's sync server as it runs: partners with certificates, and enrolling partners without.
+  TlsContextPtr MainServerAllowingEnrollment() {
+    PeerCheck check = PeerCheck::AnyOf(
+        [this](std::string_view id) { return enrolled_.count(std::string(id)) > 0; });
+    check.allow_anonymous_client = true;
+    auto ctx = MakeServerContext(ca_.certificate(), main_.cert, main_.key, std::move(check));
+    EXPECT_THAT(ctx, IsOk());
+    return *ctx;
+  }
+};
+
+TEST_F(EnrollmentTlsTest, AnonymousClientConnectsButHasNoSiteId) {
+  auto client = MakeAnonymousClientContext(ca_.certificate(), PeerCheck::Site("main"));
+  ASSERT_THAT(client, IsOk());
+  Outcome o = Connect(*MainServerAllowingEnrollment(), **client);
+  EXPECT_TRUE(o.Connected()) << o.server_refusal << o.client_refusal;
+  EXPECT_EQ(o.client_saw_peer, "main");
+  EXPECT_THAT(o.server_saw_peer, ::testing::HasSubstr("certificate"));  // unauthenticated
+}
+
+TEST_F(EnrollmentTlsTest, PresentedCertificatesAreStillCheckedInFull) {
+  enrolled_.erase("shop-b");
+  Outcome o = Connect(*MainServerAllowingEnrollment(), *PartnerClient(shop_b_));
+  EXPECT_FALSE(o.Connected());
+  EXPECT_NE(o.server_refusal, "");
+  o = Connect(*MainServerAllowingEnrollment(), *PartnerClient(shop_a_));
+  EXPECT_TRUE(o.Connected());
+  EXPECT_EQ(o.server_saw_peer, "shop-a");
+}
+
+TEST_F(EnrollmentTlsTest, AnonymousClientRefusedByAServerThatRequiresCertificates) {
+  auto client = MakeAnonymousClientContext(ca_.certificate(), PeerCheck::Site("main"));
+  ASSERT_THAT(client, IsOk());
+  Outcome o = Connect(*MainServer(), **client);
+  EXPECT_FALSE(o.Connected());
+}
+
+TEST_F(EnrollmentTlsTest, AnonymousClientStillRefusesAServerFromAnotherCa) {
+  auto other_ca = CertificateAuthority::Create(*env_, "Impostor CA", kYear);
+  ASSERT_THAT(other_ca, IsOk());
+  Identity impostor = Enroll(*env_, *other_ca, "main");
+  PeerCheck check;
+  check.allow_anonymous_client = true;
+  auto server = MakeServerContext(other_ca->certificate(), impostor.cert, impostor.key, check);
+  ASSERT_THAT(server, IsOk());
+  auto client = MakeAnonymousClientContext(ca_.certificate(), PeerCheck::Site("main"));
+  ASSERT_THAT(client, IsOk());
+  Outcome o = Connect(**server, **client);
+  EXPECT_TRUE(o.client_handshake);
+}
+
+TEST_F(EnrollmentTlsTest, BootstrapContextConnectsWithoutVerifying) {
+  auto client = MakeBootstrapClientContext();
+  ASSERT_THAT(client, IsOk());
+  Outcome o = Connect(*MainServerAllowingEnrollment(), **client);
+  EXPECT_TRUE(o.Connected()) << o.server_refusal << o.client_refusal;
+}
+
 }  // namespace
 }  // namespace tieup
