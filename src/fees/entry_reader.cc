@@ -3,6 +3,10 @@
 #include <cstring>
 #include <variant>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace tieup::fees {
 namespace {
 
@@ -13,11 +17,14 @@ class Cursor {
 
   bool AtEnd() const { return p_ == end_; }
 
-  // Consumes `lit` when the input continues with it.
-  bool Literal(std::string_view lit) {
-    if (static_cast<size_t>(end_ - p_) < lit.size()) return false;
-    if (std::memcmp(p_, lit.data(), lit.size()) != 0) return false;
-    p_ += lit.size();
+  // Consumes the string literal `lit` when the input continues with it. The length is a
+  // compile-time constant, so the comparison is inlined.
+  template <size_t N>
+  bool Literal(const char (&lit)[N]) {
+    constexpr size_t n = N - 1;
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    if (std::memcmp(p_, lit, n) != 0) return false;
+    p_ += n;
     return true;
   }
 
@@ -40,11 +47,69 @@ class Cursor {
     return true;
   }
 
+  // A canonical JSON signed integer (as std::to_string writes an int64_t: no "-0").
+  bool Int(int64_t& value) {
+    bool negative = p_ != end_ && *p_ == '-';
+    if (negative) ++p_;
+    uint64_t magnitude = 0;
+    if (!Uint(negative ? uint64_t{1} << 63 : uint64_t{INT64_MAX}, magnitude)) return false;
+    if (negative && magnitude == 0) return false;
+    value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+    return true;
+  }
+
+  // A string of exactly three upper-case letters (an ISO 4217 code), copied to `out`.
+  bool Currency(std::array<char, 3>& out) {
+    if (end_ - p_ < 5 || p_[0] != '"' || p_[4] != '"') return false;
+    for (int i = 0; i < 3; ++i) {
+      if (p_[1 + i] < 'A' || p_[1 + i] > 'Z') return false;
+      out[static_cast<size_t>(i)] = p_[1 + i];
+    }
+    p_ += 5;
+    return true;
+  }
+
+  // "tieup" or "original" and the closing quote, after the opening quote.
+  bool AreaName(ledger::RecordArea& area) {
+    if (Literal("tieup\"")) {
+      area = ledger::RecordArea::kTieup;
+      return true;
+    }
+    if (Literal("original\"")) {
+      area = ledger::RecordArea::kOriginal;
+      return true;
+    }
+    return false;
+  }
+
   // A JSON string of bytes 0x20..0x7F other than '"' and '\\' (so no escapes and no UTF-8
   // sequences: the encoder writes such a string unchanged). Returns its length via `length`.
   bool SimpleString(size_t& length) {
     if (p_ == end_ || *p_ != '"') return false;
     const char* start = ++p_;
+#if defined(__SSE2__)
+    // 16 bytes at a time: a signed compare with 0x20 flags bytes below 0x20 and, being
+    // negative, bytes of 0x80 and above.
+    const __m128i quote16 = _mm_set1_epi8('"');
+    const __m128i backslash16 = _mm_set1_epi8('\\');
+    const __m128i space16 = _mm_set1_epi8(0x20);
+    while (end_ - p_ >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      __m128i special =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote16), _mm_cmpeq_epi8(v, backslash16)),
+                       _mm_cmplt_epi8(v, space16));
+      int mask = _mm_movemask_epi8(special);
+      if (mask == 0) {
+        p_ += 16;
+        continue;
+      }
+      p_ += __builtin_ctz(static_cast<unsigned>(mask));
+      if (*p_ != '"') return false;
+      length = static_cast<size_t>(p_ - start);
+      ++p_;
+      return true;
+    }
+#endif
     constexpr uint64_t kOnes = 0x0101010101010101ull;
     constexpr uint64_t kHigh = 0x8080808080808080ull;
     while (end_ - p_ >= 8) {
@@ -90,43 +155,83 @@ class Cursor {
 
 }  // namespace
 
-bool ReadAccessFast(std::string_view entry, FeeEntry& out) {
-  // The canonical layout, keys in sorted order (ledger/records.cc, EncodeRecord(AccessRecord)).
+bool ReadFast(std::string_view entry, FeeEntry& out) {
+  // The canonical layouts, keys in sorted order, as ledger/records.cc writes them.
   Cursor c(entry);
   size_t len = 0;
-  uint64_t bytes = 0, status = 0, time = 0;
-  ledger::RecordArea area;
-  if (!c.Literal("{\"area\":\"")) return false;
-  if (c.Literal("tieup\"")) {
-    area = ledger::RecordArea::kTieup;
-  } else if (c.Literal("original\"")) {
-    area = ledger::RecordArea::kOriginal;
+  FeeEntry e;
+  uint64_t u = 0, time = 0;
+  if (c.Literal("{\"area\":\"")) {
+    if (!c.AreaName(e.area)) return false;
+    if (c.Literal(",\"bytes\":")) {
+      if (!c.Uint(UINT64_MAX, e.bytes)) return false;
+      if (c.Literal(",\"method\":")) {  // access
+        if (!c.SimpleString(len) || len == 0) return false;
+        if (!c.Literal(",\"path\":") || !c.SimpleString(len)) return false;
+        if (!c.Literal(",\"referer\":") || !c.SimpleString(len)) return false;
+        if (c.Literal(",\"remote\":") && !c.SimpleString(len)) return false;
+        if (!c.Literal(",\"session_id\":") || !c.SimpleString(len)) return false;
+        if (!c.Literal(",\"status\":") || !c.Uint(999, u)) return false;
+        if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
+        if (!c.Literal(",\"type\":\"access\",\"user_agent\":") || !c.SimpleString(len)) {
+          return false;
+        }
+        if (!c.Literal(",\"user_id\":") || !c.SimpleString(len)) return false;
+        if (!c.Literal(",\"v\":1}")) return false;
+        e.type = FeeEntry::Type::kAccess;
+        e.status = static_cast<int32_t>(u);
+      } else {  // content
+        if (!c.Literal(",\"pages\":") || !c.Uint(UINT64_MAX, e.pages)) return false;
+        if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
+        if (!c.Literal(",\"type\":\"content\",\"v\":1,\"version\":")) return false;
+        if (!c.Uint(UINT64_MAX, e.version) || !c.Literal("}")) return false;
+        e.type = FeeEntry::Type::kContent;
+      }
+    } else {  // registration
+      if (!c.Literal(",\"partner\":") || !c.SimpleString(len)) return false;
+      if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
+      if (!c.Literal(",\"type\":\"registration\",\"user_id\":") || !c.SimpleString(len) ||
+          len == 0) {
+        return false;
+      }
+      if (!c.Literal(",\"v\":1}")) return false;
+      e.type = FeeEntry::Type::kUnused;
+    }
+  } else if (c.Literal("{\"amount_minor\":")) {  // order
+    if (!c.Int(e.amount_minor)) return false;
+    if (!c.Literal(",\"area\":\"") || !c.AreaName(e.area)) return false;
+    if (!c.Literal(",\"currency\":") || !c.Currency(e.currency)) return false;
+    if (!c.Literal(",\"items\":") || !c.Uint(UINT32_MAX, u)) return false;
+    if (!c.Literal(",\"order_id\":") || !c.SimpleString(len) || len == 0) return false;
+    if (!c.Literal(",\"partner\":") || !c.SimpleString(len)) return false;
+    if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
+    if (!c.Literal(",\"type\":\"order\",\"v\":1}")) return false;
+    e.type = FeeEntry::Type::kOrder;
+  } else if (c.Literal("{\"impressions\":")) {  // ad
+    if (!c.Uint(UINT64_MAX, e.impressions)) return false;
+    if (c.Literal(",\"owner\":\"main\"")) {
+      e.owner = ledger::AdOwner::kMain;
+    } else if (c.Literal(",\"owner\":\"partner\"")) {
+      e.owner = ledger::AdOwner::kPartner;
+    } else {
+      return false;
+    }
+    if (!c.Literal(",\"path\":") || !c.SimpleString(len)) return false;
+    if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
+    if (!c.Literal(",\"type\":\"ad\",\"v\":1}")) return false;
+    e.type = FeeEntry::Type::kAd;
   } else {
     return false;
   }
-  if (!c.Literal(",\"bytes\":") || !c.Uint(UINT64_MAX, bytes)) return false;
-  if (!c.Literal(",\"method\":") || !c.SimpleString(len) || len == 0) return false;
-  if (!c.Literal(",\"path\":") || !c.SimpleString(len)) return false;
-  if (!c.Literal(",\"referer\":") || !c.SimpleString(len)) return false;
-  if (c.Literal(",\"remote\":") && !c.SimpleString(len)) return false;
-  if (!c.Literal(",\"session_id\":") || !c.SimpleString(len)) return false;
-  if (!c.Literal(",\"status\":") || !c.Uint(999, status)) return false;
-  if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
-  if (!c.Literal(",\"type\":\"access\",\"user_agent\":") || !c.SimpleString(len)) return false;
-  if (!c.Literal(",\"user_id\":") || !c.SimpleString(len)) return false;
-  if (!c.Literal(",\"v\":1}") || !c.AtEnd()) return false;
-  out = FeeEntry{};
-  out.type = FeeEntry::Type::kAccess;
-  out.time_micros = static_cast<int64_t>(time);
-  out.area = area;
-  out.status = static_cast<int32_t>(status);
-  out.bytes = bytes;
+  if (!c.AtEnd()) return false;
+  e.time_micros = static_cast<int64_t>(time);
+  out = e;
   return true;
 }
 
 Result<FeeEntry> ReadFeeEntry(std::string_view entry) {
   FeeEntry out;
-  if (ReadAccessFast(entry, out)) return out;
+  if (ReadFast(entry, out)) return out;
   ASSIGN_OR_RETURN(ledger::LedgerRecord record, ledger::ParseRecord(entry));
   if (const auto* a = std::get_if<ledger::AccessRecord>(&record)) {
     out.type = FeeEntry::Type::kAccess;

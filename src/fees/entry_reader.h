@@ -3,11 +3,12 @@
 //
 // A statement for a busy partner reads hundreds of thousands of entries, nearly all of them
 // access records. ReadFeeEntry first tries a fast path that accepts only the exact canonical
-// encoding of an access record whose strings are printable ASCII without escapes: such an
-// entry is, byte for byte, EncodeRecord() of the record it describes, so ledger::ParseRecord
-// would accept it and return the same fields. Anything else (other record types, escapes,
-// non-ASCII, anything malformed) goes to ledger::ParseRecord, which is the authority. The fast
-// path can therefore only be sound or give way, never decide differently.
+// encoding of a record (any of the five types) whose strings are printable ASCII without
+// escapes: such an entry is, byte for byte, EncodeRecord() of the record it describes, so
+// ledger::ParseRecord would accept it and return the same fields. Anything else (escapes,
+// non-ASCII, unknown types or versions, anything malformed) goes to ledger::ParseRecord, which
+// is the authority. The fast path can therefore only be sound or give way, never decide
+// differently.
 #pragma once
 
 #include <array>
@@ -39,7 +40,7 @@ struct FeeEntry {
 Result<FeeEntry> ReadFeeEntry(std::string_view entry);
 
 // The fast path alone: true, with `out` filled, only when `entry` is the canonical encoding of
-// an access record with simple strings; false means "not decided here".
-bool ReadAccessFast(std::string_view entry, FeeEntry& out);
+// a record with simple strings; false means "not decided here".
+bool ReadFast(std::string_view entry, FeeEntry& out);
 
 }  // namespace tieup::fees
