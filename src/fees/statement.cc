@@ -470,10 +470,12 @@ Result<ReadStatement> ReadRows(std::string_view csv, bool check_total) {
   }
   {
     const CsvRow& row = rows[r++];
-    int64_t total = 0;
-    if (!ParseMoney(row.fields[4], total) || total < 0) {
+    // The total may exceed kMaxMoneyMinor (it sums up to ten lines that each may not).
+    uint64_t total_u = 0;
+    if (!ParseUint(row.fields[4], total_u) || total_u > static_cast<uint64_t>(INT64_MAX)) {
       return CsvError(row.line, "the total must be a non-negative integer of minor units");
     }
+    int64_t total = static_cast<int64_t>(total_u);
     out.sum_of_lines = sum;
     if (check_total && sum != total) {
       return CsvError(row.line, "the total " + row.fields[4] + " is not the sum of the line items");

@@ -323,7 +323,10 @@ fixed_minor = 1
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(FindLine(*s, "discount.access")->amount_minor, -150'000'000'000'000);  // 15%
   EXPECT_EQ(FindLine(*s, "advertising")->amount_minor, 500'000'000'000'000);
-  EXPECT_GE(s->total_minor, 0);
+  EXPECT_GT(s->total_minor, kMaxMoneyMinor);  // the sum of lines that are each within bounds
+  auto parsed = ParseStatementCsv(s->ToCsv());
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(*parsed, *s);
 
   in.tieup_orders = {1, 0, INT64_MAX};  // 100% of an absurd amount
   EXPECT_THAT(ComputeStatement(*c, in), StatusIs(StatusCode::kOutOfRange, HasSubstr("absurd")));
@@ -485,6 +488,7 @@ TEST(StatementTest, AStatementAlteredByAnyOneByteDoesNotVerify) {
             (Difference{"line advertising amount_minor", "15001", "15000"}));
   EXPECT_THAT(report->ToText(), HasSubstr("does not agree"));
   EXPECT_THAT(report->ToText(), HasSubstr("digest statement_sha256"));
+  EXPECT_THAT(report->ToText(), HasSubstr("the statement's lines add up to"));
 }
 
 TEST(StatementTest, DifferentOwnLedgerOrContractIsReportedLineByLine) {
