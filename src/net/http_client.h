@@ -1,10 +1,17 @@
-// HttpClient: a small synchronous HTTP/1.1 client (Boost.Beast) for tests, the CLI and simple
-// server-to-server calls. Plain TCP for now; the transport is a template parameter inside
-// http_client.cc so that a TLS stream can be added by the trust module's TLS contexts.
+// HttpClient: a small synchronous HTTP/1.1 client (Boost.Beast) for tests, the CLI and
+// server-to-server calls, over plain TCP or, for the sync port, mutually authenticated TLS.
+//
+// TLS: give HttpClientOptions::tls a client context (trust::MakeClientContext: it presents this
+// site's certificate and trusts only the partnership CA) and, when the context accepts several
+// sites, the one this connection must reach in expected_peer_site_id. A server whose
+// certificate does not pass is refused during the handshake, with the reason in the error:
+//   "TLS handshake with 127.0.0.1:9443 failed: peer certificate names site 'shop-b', but
+//    'main' was expected"
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,16 +19,39 @@
 #include "base/status.h"
 #include "net/http_message.h"
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace tieup {
 
 struct HttpClientOptions {
+  // Time allowed for connecting, and again for the TLS handshake.
   std::chrono::milliseconds connect_timeout{5'000};
-  // Time allowed for writing the request and reading the whole response.
+  // Time allowed for writing the request and reading the whole response (including a streamed
+  // body: raise it for large transfers).
   std::chrono::milliseconds request_timeout{30'000};
+  // The largest response body Fetch accepts (per call: see Fetch's max_body_bytes).
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   uint32_t max_header_bytes = 64 * 1024;
   std::string user_agent = "tieup";
+
+  // When set, connections speak TLS with this client context (normally from
+  // trust::MakeClientContext). Shared, kept alive by the client; not changed after the first
+  // Fetch. Null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // With tls: the site id the server's certificate must name, set on each connection with
+  // trust::SetExpectedPeerSiteId (main reaching partner 'shop-a' with its one client context).
+  // Empty: the context's PeerCheck alone decides.
+  std::string expected_peer_site_id;
+  // With tls: the server name sent in SNI. Empty: the host, unless it is an IP literal (then
+  // no SNI). Certificates are not checked against it: the site id is the identity.
+  std::string tls_server_name;
 };
+
+// Receives a response body in pieces, in order, as it arrives. Returning an error stops the
+// transfer: the connection is closed and the fetch returns that error.
+using HttpBodySink = std::function<Status(std::string_view piece)>;
 
 // A connection to one host and port, kept alive between requests. Not thread-safe: one
 // caller at a time.
@@ -29,7 +59,7 @@ class HttpClient {
  public:
   // `host` is a name or an IP literal. Nothing is connected until the first Fetch.
   HttpClient(std::string host, uint16_t port, HttpClientOptions options = {});
-  ~HttpClient();
+  ~HttpClient();  // closes the connection (TLS: with close_notify)
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
@@ -37,13 +67,28 @@ class HttpClient {
   // the request does not have them. Reuses the open connection; when a reused connection turns
   // out to have been closed by the server before any response byte arrived, a GET or HEAD is
   // retried once on a new connection. The returned response's headers include every header
-  // received (Content-Length, Connection, Date, ...).
-  // Errors: kUnavailable (name resolution failed, connection refused or reset),
-  // kDeadlineExceeded (a timeout), kResourceExhausted (body or header above the limits),
-  // kInvalidArgument (the request cannot be sent, or the response is malformed).
-  Result<HttpResponse> Fetch(const HttpRequest& request);
+  // received (Content-Length, Connection, Date, ...). `max_body_bytes` bounds this response's
+  // body; 0: options.max_body_bytes.
+  // Errors: kUnavailable (name resolution failed, connection refused or reset, TLS handshake
+  // failed for a reason other than authentication), kUnauthenticated (TLS: this side refused
+  // the server's certificate, or the server refused this site's), kDeadlineExceeded (a
+  // timeout), kResourceExhausted (body or header above the limits), kInvalidArgument (the
+  // request cannot be sent, or the response is malformed).
+  Result<HttpResponse> Fetch(const HttpRequest& request, uint64_t max_body_bytes = 0);
 
-  // Closes the connection (the next Fetch reconnects).
+  // Like Fetch, but hands the body to `sink` as it arrives instead of keeping it (for bodies
+  // too large to hold): the returned response has the status and headers and an empty body.
+  // `max_body_bytes` (0: options.max_body_bytes) stops a larger body with kResourceExhausted
+  // after the sink has seen at most that many bytes. The sink's own error is returned as is.
+  Result<HttpResponse> FetchStreaming(const HttpRequest& request, const HttpBodySink& sink,
+                                      uint64_t max_body_bytes = 0);
+
+  // On an open TLS connection: the site id the server's verified certificate names; "" when
+  // not connected or plain.
+  std::string_view peer_site_id() const;
+
+  // Closes the connection (the next Fetch reconnects). TLS: sends close_notify first, waiting
+  // at most a second for the server's.
   void Close();
 
  private:

@@ -14,6 +14,7 @@
 namespace tieup {
 
 namespace net_internal {
+template <typename Stream>
 class Connection;
 class RequestParser;
 class ResponseReader;
@@ -59,6 +60,10 @@ class HttpRequest {
   std::string_view remote_address() const { return remote_address_; }
   // The (de-chunked) body.
   std::string_view body() const { return body_; }
+  // On a TLS connection of HttpServer: the site id the peer's verified certificate names
+  // (trust::PeerSiteId after the handshake; see HttpServerOptions::tls). Empty on plain
+  // connections and for client-built requests. A handler on the sync port authorizes by it.
+  std::string_view peer_site_id() const { return peer_site_id_; }
 
   // The value of the first header named `name` (ASCII case-insensitive), if any.
   std::optional<std::string_view> FindHeader(std::string_view name) const;
@@ -73,12 +78,16 @@ class HttpRequest {
   bool AddHeader(std::string_view name, std::string_view value);
   void SetBody(std::string body) { body_ = std::move(body); }
   void set_version(int version) { version_ = version; }
+  // Tests and in-process transports only: pretend the request came over TLS from `site_id`.
+  void SetPeerSiteIdForTest(std::string site_id) { peer_site_id_ = std::move(site_id); }
 
-  // Empties the request, keeping allocated capacity (and the remote address).
+  // Empties the request, keeping allocated capacity (and the remote address and peer site id,
+  // which belong to the connection).
   void Clear();
 
  private:
   friend class net_internal::RequestParser;
+  template <typename Stream>
   friend class net_internal::Connection;
 
   struct HeaderSpan {
@@ -95,6 +104,7 @@ class HttpRequest {
   std::vector<HeaderSpan> headers_;
   std::string body_;
   std::string remote_address_;
+  std::string peer_site_id_;
   int version_ = 11;
   bool keep_alive_ = true;
 };

@@ -8,7 +8,15 @@
 //
 // Timeouts cost nothing per operation: each connection keeps a deadline (a number), and a
 // per-worker sweep timer closes or answers 408 to the connections whose deadline has passed.
+//
+// The connection is a template over its stream: the plain TCP socket or an ssl::stream over
+// it. The plain instantiation compiles to the same code as before TLS existed; the TLS one
+// adds the handshake in front and close_notify at the end. The worker's list and the sweep
+// see both through ConnectionBase.
 #include "net/http_server.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +26,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -31,16 +40,19 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "base/encoding.h"
 #include "net/path.h"
+#include "trust/tls.h"
 
 namespace tieup {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace net_internal {
@@ -52,8 +64,16 @@ constexpr int64_t kNoDeadline = INT64_MAX;
 constexpr int64_t kLingerMillis = 2000;
 constexpr uint64_t kLingerMaxBytes = 1024 * 1024;
 constexpr size_t kReadChunk = 8192;
+// A TLS connection closed while idle (Stop, idle timeout) sends close_notify and waits this
+// long for the peer's before closing the socket: long enough for a live peer to answer, short
+// enough that Stop is not held up by peers that never do.
+constexpr int64_t kTlsCloseGraceMillis = 250;
+// A TLS response up to this size goes out as one write (one TLS record when it fits): the
+// body is copied behind the header instead of costing a second record.
+constexpr size_t kTlsCoalesceBytes = 16 * 1024 - 1024;
 
 using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using TlsStream = ssl::stream<Socket>;
 
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -90,6 +110,42 @@ void AppendNumber(std::string* out, uint64_t n) {
 }
 
 std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Why a server-side handshake failed, in words, when this side did not refuse a certificate
+// itself (that reason comes from PeerRefusalReason). Sets *refusal when the failure means an
+// unauthenticated peer (as opposed to a broken or non-TLS one).
+std::string DescribeHandshakeError(const beast::error_code& ec, bool* refusal) {
+  *refusal = false;
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated ||
+      ec == asio::error::connection_reset) {
+    return "the peer closed the connection during the TLS handshake (it may have refused this "
+           "site's certificate)";
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        *refusal = true;
+        return "the peer presented no certificate: a partner must connect with the certificate "
+               "from its enrollment";
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_NO_PROTOCOLS_AVAILABLE:
+      case SSL_R_VERSION_TOO_LOW:
+        *refusal = true;
+        return "the peer does not offer TLS 1.3 (" + ec.message() + ")";
+      case SSL_R_HTTP_REQUEST:
+      case SSL_R_WRONG_VERSION_NUMBER:
+        return "the peer does not speak TLS (plain HTTP on the TLS port?)";
+      default:
+        break;
+    }
+    const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+    if (reason >= SSL_AD_REASON_OFFSET) {
+      return "the peer refused the handshake (" + ec.message() +
+             "): it does not accept this site's certificate";
+    }
+  }
+  return "TLS handshake failed: " + ec.message();
+}
 
 }  // namespace
 
@@ -158,7 +214,7 @@ class RequestParser final : public http::basic_parser<true> {
   int host_count_ = 0;
 };
 
-class Connection;
+class ConnectionBase;
 class Worker;
 
 // What every worker shares: options, handler, counters. Immutable after Start except for the
@@ -172,8 +228,13 @@ struct ServerShared {
   std::string server_header;                 // "Server: tieup\r\n" or ""
   size_t max_buffer = 0;
 
+  ssl::context* tls = nullptr;  // options.tls.get()
+
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_failures{0};
   std::mutex drained_mu;
   std::condition_variable drained_cv;
 
@@ -182,6 +243,20 @@ struct ServerShared {
       std::lock_guard<std::mutex> lock(drained_mu);
       drained_cv.notify_all();
     }
+  }
+
+  // Counts and logs a TLS handshake that did not complete. `warn`: the peer was refused
+  // (certificate); otherwise it failed for another reason (timeout, not TLS, went away).
+  void OnTlsHandshakeFailed(std::string_view remote, std::string_view why, bool warn) {
+    if (options.logger) {
+      if (warn) {
+        options.logger->warn("tls: refused connection from {}: {}", remote, why);
+      } else {
+        options.logger->info("tls: dropped connection from {}: {}", remote, why);
+      }
+    }
+    // Counted after the line is out, so whoever sees the count can read the line.
+    tls_failures.fetch_add(1);
   }
 };
 
@@ -200,8 +275,8 @@ class Worker {
   void BeginShutdown();
   void CloseAll();
 
-  void Add(Connection* c);
-  void Remove(Connection* c);
+  void Add(ConnectionBase* c);
+  void Remove(ConnectionBase* c);
 
  private:
   void Sweep();
@@ -210,31 +285,59 @@ class Worker {
   asio::io_context ioc_{1};
   asio::steady_timer sweep_timer_;
   std::chrono::milliseconds sweep_interval_{100};
-  Connection* first_ = nullptr;
+  ConnectionBase* first_ = nullptr;
 };
 
-class Connection final : public ResponseSink, public std::enable_shared_from_this<Connection> {
+// What the worker's list and sweep see of a connection of either kind.
+class ConnectionBase : public ResponseSink {
  public:
-  Connection(Worker* worker, Socket socket)
+  // The sweep timer found the deadline passed.
+  virtual void OnDeadline() = 0;
+  // Graceful stop: idle connections close now, busy ones after their response.
+  virtual void OnServerStop() = 0;
+  virtual void Close() = 0;
+  int64_t deadline() const { return deadline_; }
+
+  ConnectionBase* prev = nullptr;
+  ConnectionBase* next = nullptr;
+
+ protected:
+  int64_t deadline_ = kNoDeadline;
+};
+
+template <typename Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, Socket>;
+
+  // `stream_args`: the socket, and for TLS the ssl::context.
+  template <typename... StreamArgs>
+  explicit Connection(Worker* worker, StreamArgs&&... stream_args)
       : worker_(worker),
         shared_(&worker->shared()),
-        socket_(std::move(socket)),
+        stream_(std::forward<StreamArgs>(stream_args)...),
         buffer_(shared_->max_buffer) {}
 
   void Start();
   void Deliver(HttpResponse&& response) override;
-  // The sweep timer found the deadline passed.
-  void OnDeadline();
-  // Graceful stop: idle connections close now, busy ones after their response.
-  void OnServerStop();
-  void Close();
-  int64_t deadline() const { return deadline_; }
-
-  Connection* prev = nullptr;
-  Connection* next = nullptr;
+  void OnDeadline() override;
+  void OnServerStop() override;
+  void Close() override;
 
  private:
-  enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+  enum class State { kHandshaking, kReading, kHandling, kWriting, kLingering, kClosed };
+
+  Socket& Lowest() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+  void OnHandshake(beast::error_code ec);
+  // Closes an idle connection: at once on plain TCP; with close_notify on TLS.
+  void CloseIdle();
 
   void StartRequest();
   void ParseBuffered();
@@ -250,11 +353,13 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
   void OnWritten(beast::error_code ec, size_t n);
   void ReportAccess(bool complete, uint64_t body_bytes);
   void StartLingeringClose();
+  // Shuts down sending on the TCP socket and discards what still arrives, for a while.
+  void LingerOnSocket();
   void DoDiscard();
 
   Worker* worker_;
   ServerShared* shared_;
-  Socket socket_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   HttpRequest request_;
@@ -263,8 +368,8 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
   std::string_view body_out_;
 
   State state_ = State::kReading;
-  int64_t deadline_ = kNoDeadline;
   bool first_request_ = true;
+  bool closing_idle_ = false;  // TLS: the pending read was cancelled to send close_notify
   bool request_begun_ = false;
   bool header_done_ = false;
   bool path_ok_ = false;
@@ -309,8 +414,8 @@ void Worker::StartSweeping() {
 
 void Worker::Sweep() {
   int64_t now = SteadyMillis();
-  for (Connection* c = first_; c != nullptr;) {
-    Connection* next = c->next;  // OnDeadline may unlink c, never another connection
+  for (ConnectionBase* c = first_; c != nullptr;) {
+    ConnectionBase* next = c->next;  // OnDeadline may unlink c, never another connection
     if (c->deadline() <= now) c->OnDeadline();
     c = next;
   }
@@ -327,14 +432,21 @@ void Worker::StartConnection(Socket socket) {
     shared_->OnConnectionClosed();
     return;
   }
-  auto c = std::make_shared<Connection>(this, std::move(socket));
-  Add(c.get());
-  c->Start();
+  shared_->accepted.fetch_add(1, std::memory_order_relaxed);
+  if (shared_->tls != nullptr) {
+    auto c = std::make_shared<Connection<TlsStream>>(this, std::move(socket), *shared_->tls);
+    Add(c.get());
+    c->Start();
+  } else {
+    auto c = std::make_shared<Connection<Socket>>(this, std::move(socket));
+    Add(c.get());
+    c->Start();
+  }
 }
 
 void Worker::BeginShutdown() {
-  for (Connection* c = first_; c != nullptr;) {
-    Connection* next = c->next;
+  for (ConnectionBase* c = first_; c != nullptr;) {
+    ConnectionBase* next = c->next;
     c->OnServerStop();
     c = next;
   }
@@ -345,14 +457,14 @@ void Worker::CloseAll() {
   sweep_timer_.cancel();
 }
 
-void Worker::Add(Connection* c) {
+void Worker::Add(ConnectionBase* c) {
   c->prev = nullptr;
   c->next = first_;
   if (first_ != nullptr) first_->prev = c;
   first_ = c;
 }
 
-void Worker::Remove(Connection* c) {
+void Worker::Remove(ConnectionBase* c) {
   if (c->prev != nullptr) {
     c->prev->next = c->next;
   } else if (first_ == c) {
@@ -364,15 +476,70 @@ void Worker::Remove(Connection* c) {
 
 // --- Connection ---
 
-void Connection::Start() {
+template <typename Stream>
+void Connection<Stream>::Start() {
   beast::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  tcp::endpoint peer = socket_.remote_endpoint(ec);
+  Lowest().set_option(tcp::no_delay(true), ec);
+  tcp::endpoint peer = Lowest().remote_endpoint(ec);
   if (!ec) request_.remote_address_ = peer.address().to_string();
-  StartRequest();
+  if constexpr (kTls) {
+    // The handshake counts against the header timeout: a peer that connects and stays silent
+    // (or stalls mid-handshake) is dropped by the sweep.
+    state_ = State::kHandshaking;
+    deadline_ = SteadyMillis() + shared_->options.header_timeout.count();
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        [self = this->shared_from_this()](beast::error_code hec) { self->OnHandshake(hec); });
+  } else {
+    StartRequest();
+  }
 }
 
-void Connection::StartRequest() {
+template <typename Stream>
+void Connection<Stream>::OnHandshake(beast::error_code ec) {
+  if constexpr (kTls) {
+    if (state_ != State::kHandshaking) return;  // dropped by the deadline or Stop
+    if (ec) {
+      std::string reason = PeerRefusalReason(stream_);
+      bool refusal = !reason.empty();
+      if (reason.empty()) reason = DescribeHandshakeError(ec, &refusal);
+      shared_->OnTlsHandshakeFailed(request_.remote_address_, reason, refusal);
+      // OpenSSL has sent its alert. Closing with unread input would reset the connection and
+      // could destroy the alert before the peer reads it: linger instead, so that a refused
+      // client learns why.
+      LingerOnSocket();
+      return;
+    }
+    Result<std::string> peer = PeerSiteId(stream_);
+    // A context that does not ask for client certificates leaves the peer anonymous ("").
+    if (peer.ok()) request_.peer_site_id_ = std::move(*peer);
+    shared_->tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+    StartRequest();
+  } else {
+    (void)ec;
+  }
+}
+
+template <typename Stream>
+void Connection<Stream>::CloseIdle() {
+  if constexpr (kTls) {
+    if (closing_idle_) {
+      Close();
+      return;
+    }
+    // A read is pending: cancel it; OnRead then sends close_notify (two operations must not
+    // drive the TLS engine at once).
+    closing_idle_ = true;
+    deadline_ = SteadyMillis() + kTlsCloseGraceMillis;
+    beast::error_code ec;
+    Lowest().cancel(ec);
+  } else {
+    Close();
+  }
+}
+
+template <typename Stream>
+void Connection<Stream>::StartRequest() {
   request_.Clear();
   parser_.emplace(&request_, shared_->options.max_header_bytes, shared_->options.max_body_bytes);
   state_ = State::kReading;
@@ -383,7 +550,12 @@ void Connection::StartRequest() {
   timed_out_ = false;
   have_response_ = false;
   if (shared_->stopping.load() && buffer_.size() == 0) {
-    Close();
+    if constexpr (kTls) {
+      closing_idle_ = true;  // no read is pending: close_notify can go at once
+      StartLingeringClose();
+    } else {
+      Close();
+    }
     return;
   }
   const auto& o = shared_->options;
@@ -392,7 +564,8 @@ void Connection::StartRequest() {
   ParseBuffered();
 }
 
-void Connection::ParseBuffered() {
+template <typename Stream>
+void Connection<Stream>::ParseBuffered() {
   while (buffer_.size() > 0) {
     if (!request_begun_) {
       request_begun_ = true;
@@ -419,19 +592,27 @@ void Connection::ParseBuffered() {
   DoRead();
 }
 
-void Connection::DoRead() {
+template <typename Stream>
+void Connection<Stream>::DoRead() {
   size_t room = shared_->max_buffer - buffer_.size();
   if (room == 0) {
     OnParseError(http::error::header_limit);
     return;
   }
-  socket_.async_read_some(
+  stream_.async_read_some(
       buffer_.prepare(std::min(room, kReadChunk)),
-      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+      [self = this->shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
-void Connection::OnRead(beast::error_code ec, size_t n) {
+template <typename Stream>
+void Connection<Stream>::OnRead(beast::error_code ec, size_t n) {
   if (state_ != State::kReading) return;  // closed meanwhile
+  if constexpr (kTls) {
+    if (closing_idle_) {
+      StartLingeringClose();
+      return;
+    }
+  }
   if (timed_out_) {
     timed_out_ = false;
     const auto& o = shared_->options;
@@ -452,7 +633,8 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
   ParseBuffered();
 }
 
-void Connection::OnParseError(beast::error_code ec) {
+template <typename Stream>
+void Connection<Stream>::OnParseError(beast::error_code ec) {
   const auto& o = shared_->options;
   if (ec == http::error::header_limit) {
     RespondWithError(
@@ -467,7 +649,8 @@ void Connection::OnParseError(beast::error_code ec) {
   }
 }
 
-bool Connection::OnHeaderDone() {
+template <typename Stream>
+bool Connection<Stream>::OnHeaderDone() {
   header_done_ = true;
   request_.keep_alive_ = parser_->keep_alive();
   request_time_micros_ = shared_->env->NowMicros();
@@ -511,8 +694,8 @@ bool Connection::OnHeaderDone() {
     if (parser_->expect_continue() && request_.version_ >= 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       // The body's deadline keeps running while the interim response goes out.
-      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
                           if (self->state_ != State::kReading) return;
                           if (ec) {
                             self->Close();
@@ -526,13 +709,14 @@ bool Connection::OnHeaderDone() {
   return true;
 }
 
-void Connection::OnRequestComplete() {
+template <typename Stream>
+void Connection<Stream>::OnRequestComplete() {
   state_ = State::kHandling;
   deadline_ = kNoDeadline;
   in_handler_ = true;
   have_response_ = false;
   try {
-    shared_->handler->Handle(request_, HttpResponder(shared_from_this()));
+    shared_->handler->Handle(request_, HttpResponder(this->shared_from_this()));
   } catch (const std::exception& e) {
     // The responder was destroyed during unwinding and has answered 500.
     if (shared_->options.logger) {
@@ -549,7 +733,8 @@ void Connection::OnRequestComplete() {
   if (have_response_) WriteResponse();
 }
 
-void Connection::Deliver(HttpResponse&& response) {
+template <typename Stream>
+void Connection<Stream>::Deliver(HttpResponse&& response) {
   // Checking the thread first keeps in_handler_ from being read by another thread.
   if (tls_current_worker == worker_ && in_handler_) {
     if (!have_response_) {
@@ -558,18 +743,20 @@ void Connection::Deliver(HttpResponse&& response) {
     }
     return;
   }
-  asio::post(worker_->ioc(), [self = shared_from_this(), r = std::move(response)]() mutable {
+  asio::post(worker_->ioc(), [self = this->shared_from_this(), r = std::move(response)]() mutable {
     self->OnAsyncResponse(std::move(r));
   });
 }
 
-void Connection::OnAsyncResponse(HttpResponse&& response) {
+template <typename Stream>
+void Connection<Stream>::OnAsyncResponse(HttpResponse&& response) {
   if (state_ != State::kHandling || in_handler_) return;
   response_ = std::move(response);
   WriteResponse();
 }
 
-void Connection::RespondWithError(int status, std::string_view message, bool close) {
+template <typename Stream>
+void Connection<Stream>::RespondWithError(int status, std::string_view message, bool close) {
   std::string text;
   text.reserve(message.size() + 40);
   AppendNumber(&text, static_cast<uint64_t>(status));
@@ -584,7 +771,8 @@ void Connection::RespondWithError(int status, std::string_view message, bool clo
   WriteResponse();
 }
 
-void Connection::WriteResponse() {
+template <typename Stream>
+void Connection<Stream>::WriteResponse() {
   state_ = State::kWriting;
   deadline_ = SteadyMillis() + shared_->options.write_timeout.count();
   const int status = response_.status();
@@ -619,14 +807,27 @@ void Connection::WriteResponse() {
   head_.append("\r\n");
   body_out_ = (bodiless_status || head) ? std::string_view() : response_.body();
 
+  if constexpr (kTls) {
+    // The TLS stream encrypts one buffer per write: a small body rides behind the header.
+    if (body_out_.size() <= kTlsCoalesceBytes) {
+      head_.append(body_out_);
+      asio::async_write(stream_, asio::buffer(head_.data(), head_.size()),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                          self->OnWritten(ec, n);
+                        });
+      return;
+    }
+  }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
                                             asio::buffer(body_out_.data(), body_out_.size())};
-  asio::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->OnWritten(ec, n);
-  });
+  asio::async_write(stream_, buffers,
+                    [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                      self->OnWritten(ec, n);
+                    });
 }
 
-void Connection::OnWritten(beast::error_code ec, size_t) {
+template <typename Stream>
+void Connection<Stream>::OnWritten(beast::error_code ec, size_t) {
   ReportAccess(!ec, ec ? 0 : body_out_.size());
   if (state_ != State::kWriting) return;  // closed by a timeout or Stop
   if (ec) {
@@ -640,7 +841,8 @@ void Connection::OnWritten(beast::error_code ec, size_t) {
   StartRequest();
 }
 
-void Connection::ReportAccess(bool complete, uint64_t body_bytes) {
+template <typename Stream>
+void Connection<Stream>::ReportAccess(bool complete, uint64_t body_bytes) {
   const auto& hook = shared_->options.access_hook;
   if (!hook) return;
   AccessEvent e;
@@ -655,6 +857,7 @@ void Connection::ReportAccess(bool complete, uint64_t body_bytes) {
   e.duration_micros = request_begun_ ? SteadyMicros() - request_start_steady_ : 0;
   e.area = response_.area;
   e.user = response_.user;
+  e.peer_site_id = request_.peer_site_id_;
   e.complete = complete;
   request_time_micros_ = 0;
   try {
@@ -664,10 +867,26 @@ void Connection::ReportAccess(bool complete, uint64_t body_bytes) {
   }
 }
 
-void Connection::StartLingeringClose() {
+template <typename Stream>
+void Connection<Stream>::StartLingeringClose() {
+  state_ = State::kLingering;
+  if constexpr (kTls) {
+    // close_notify, then OpenSSL reads (and discards) until the peer's close_notify or EOF:
+    // the same lingering as below, bounded by the same deadline.
+    deadline_ = SteadyMillis() + (closing_idle_ ? kTlsCloseGraceMillis : kLingerMillis);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      if (self->state_ == State::kLingering) self->Close();
+    });
+    return;
+  }
+  LingerOnSocket();
+}
+
+template <typename Stream>
+void Connection<Stream>::LingerOnSocket() {
   state_ = State::kLingering;
   beast::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  Lowest().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) {
     Close();
     return;
@@ -678,20 +897,22 @@ void Connection::StartLingeringClose() {
   DoDiscard();
 }
 
-void Connection::DoDiscard() {
-  socket_.async_read_some(buffer_.prepare(kReadChunk),
-                          [self = shared_from_this()](beast::error_code ec, size_t n) {
-                            if (self->state_ != State::kLingering) return;
-                            self->discarded_ += n;
-                            if (ec || self->discarded_ > kLingerMaxBytes) {
-                              self->Close();
-                              return;
-                            }
-                            self->DoDiscard();
-                          });
+template <typename Stream>
+void Connection<Stream>::DoDiscard() {
+  Lowest().async_read_some(buffer_.prepare(kReadChunk),
+                           [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                             if (self->state_ != State::kLingering) return;
+                             self->discarded_ += n;
+                             if (ec || self->discarded_ > kLingerMaxBytes) {
+                               self->Close();
+                               return;
+                             }
+                             self->DoDiscard();
+                           });
 }
 
-void Connection::OnDeadline() {
+template <typename Stream>
+void Connection<Stream>::OnDeadline() {
   switch (state_) {
     case State::kReading:
       if (request_begun_) {
@@ -699,10 +920,20 @@ void Connection::OnDeadline() {
         timed_out_ = true;
         deadline_ = kNoDeadline;
         beast::error_code ec;
-        socket_.cancel(ec);
+        Lowest().cancel(ec);
       } else {
-        Close();  // idle keep-alive connection
+        CloseIdle();  // idle keep-alive connection
       }
+      break;
+    case State::kHandshaking:
+      if constexpr (kTls) {
+        shared_->OnTlsHandshakeFailed(request_.remote_address_,
+                                      "the TLS handshake did not complete within " +
+                                          std::to_string(shared_->options.header_timeout.count()) +
+                                          " ms",
+                                      false);
+      }
+      Close();
       break;
     case State::kWriting:
     case State::kLingering:
@@ -714,17 +945,23 @@ void Connection::OnDeadline() {
   }
 }
 
-void Connection::OnServerStop() {
-  if (state_ == State::kReading && !request_begun_) Close();
+template <typename Stream>
+void Connection<Stream>::OnServerStop() {
+  if (state_ == State::kHandshaking) {
+    Close();
+  } else if (state_ == State::kReading && !request_begun_) {
+    CloseIdle();
+  }
   // Busy connections see `stopping` when their response is written, and close then.
 }
 
-void Connection::Close() {
+template <typename Stream>
+void Connection<Stream>::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   deadline_ = kNoDeadline;
   beast::error_code ec;
-  socket_.close(ec);  // completes pending operations with operation_aborted
+  Lowest().close(ec);  // completes pending operations with operation_aborted
   worker_->Remove(this);
   shared_->OnConnectionClosed();
 }
@@ -779,6 +1016,7 @@ class HttpServer::Impl {
     shared_.env = &env;
     shared_.options = std::move(options);
     shared_.handler = std::move(handler);
+    shared_.tls = shared_.options.tls.get();
   }
   ~Impl() { Stop(); }
 
@@ -786,6 +1024,13 @@ class HttpServer::Impl {
   void Stop();
   uint16_t port() const { return port_.load(); }
   int active() const { return shared_.active.load(); }
+  HttpServerStats stats() const {
+    HttpServerStats s;
+    s.connections_accepted = shared_.accepted.load();
+    s.tls_handshakes = shared_.tls_handshakes.load();
+    s.tls_handshake_failures = shared_.tls_failures.load();
+    return s;
+  }
 
  private:
   void DoAccept();
@@ -985,6 +1230,7 @@ Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::active_connections() const { return impl_->active(); }
+HttpServerStats HttpServer::stats() const { return impl_->stats(); }
 
 // --- TerminationSignals ---
 

@@ -10,6 +10,15 @@
 // Keep-alive follows HTTP/1.1 and HTTP/1.0 rules; "Connection: close" is honoured; pipelined
 // requests are answered in order.
 //
+// TLS (the sync port): with HttpServerOptions::tls set, every connection first completes a TLS
+// handshake within header_timeout (a peer that connects and never finishes one is dropped),
+// then HTTP/1.1 runs over the TLS stream exactly as on a plain connection. With a context from
+// trust::MakeServerContext the peer must present a certificate from the partnership CA that
+// passes the context's PeerCheck; handlers read the authenticated site from
+// HttpRequest::peer_site_id(). Each refused handshake is logged (the reason from
+// trust::PeerRefusalReason) and counted in stats(). Connections are closed with a TLS
+// close_notify.
+//
 // Usage in a daemon:
 //   HttpServer server(env, options, handler);
 //   RETURN_IF_ERROR(server.Start());
@@ -29,6 +38,10 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "net/http_message.h"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace tieup {
 
@@ -52,10 +65,11 @@ struct AccessEvent {
   uint64_t bytes_sent = 0;  // body bytes written (0 for HEAD, 304, or a failed write)
   std::string_view referer;
   std::string_view user_agent;
-  int64_t duration_micros = 0;  // header complete -> response written (steady clock)
-  std::string_view area;        // HttpResponse::area
-  std::string_view user;        // HttpResponse::user
-  bool complete = true;         // false when the client went away before the response was out
+  int64_t duration_micros = 0;    // header complete -> response written (steady clock)
+  std::string_view area;          // HttpResponse::area
+  std::string_view user;          // HttpResponse::user
+  std::string_view peer_site_id;  // HttpRequest::peer_site_id (TLS); empty on plain connections
+  bool complete = true;           // false when the client went away before the response was out
 };
 
 struct HttpServerOptions {
@@ -80,8 +94,21 @@ struct HttpServerOptions {
   // Called once per response on the worker thread, after it has been written (or has failed).
   // Must be cheap and must not block: hand the event to a batching consumer.
   std::function<void(const AccessEvent&)> access_hook;
-  // Where accept failures and handler exceptions are reported; null: nowhere.
+  // Where accept failures, handler exceptions and refused TLS handshakes are reported; null:
+  // nowhere.
   std::shared_ptr<Logger> logger;
+  // When set, connections speak TLS with this server context (normally from
+  // trust::MakeServerContext: TLS 1.3, client certificate required and checked). The context
+  // is shared by every worker thread and kept alive by the server; configure it fully before
+  // Start and do not change it afterwards. Null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+};
+
+// Counters of a running server (monotonic since Start).
+struct HttpServerStats {
+  uint64_t connections_accepted = 0;    // connections handed to a worker
+  uint64_t tls_handshakes = 0;          // TLS handshakes completed
+  uint64_t tls_handshake_failures = 0;  // TLS handshakes refused, failed or timed out
 };
 
 // Delivers the response to one request. Move-only; call Respond exactly once, from any thread.
@@ -155,6 +182,9 @@ class HttpServer {
 
   // The number of open connections (for tests and metrics).
   int active_connections() const;
+
+  // Counters (for tests and metrics); any thread.
+  HttpServerStats stats() const;
 
  private:
   class Impl;

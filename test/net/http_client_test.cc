@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "net/http_server.h"
 #include "net_test_util.h"
@@ -117,6 +118,118 @@ TEST_F(HttpClientTest, RefusesARequestWithoutMethodOrTarget) {
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(HttpFetch("127.0.0.1", 1, HttpRequest("GET", "")),
               StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_F(HttpClientTest, StreamsALargeBodyInPieces) {
+  std::string big(5 * 1024 * 1024 + 3, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  auto shared = std::make_shared<const std::string>(big);
+  Start(std::make_shared<FunctionHandler>([shared](const HttpRequest&, HttpResponder r) {
+    HttpResponse resp(200);
+    resp.SetSharedBody(shared);
+    r.Respond(std::move(resp));
+  }));
+  HttpClient client("127.0.0.1", server_->port());
+  std::string received;
+  int pieces = 0;
+  Result<HttpResponse> r =
+      client.FetchStreaming(HttpRequest("GET", "/big"), [&](std::string_view p) {
+        received.append(p);
+        ++pieces;
+        return Status::Ok();
+      });
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->status(), 200);
+  EXPECT_EQ(r->body(), "");
+  EXPECT_EQ(r->FindHeader("Content-Length"), std::to_string(big.size()));
+  EXPECT_TRUE(received == big);
+  EXPECT_GT(pieces, 1);
+  // The connection stays usable.
+  Result<HttpResponse> again = client.Fetch(HttpRequest("GET", "/big"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->body().size(), big.size());
+}
+
+TEST_F(HttpClientTest, PerCallBodyLimit) {
+  Start(std::make_shared<FunctionHandler>([](const HttpRequest&, HttpResponder r) {
+    r.Respond(HttpResponse::Text(200, std::string(2000, 'x')));
+  }));
+  HttpClientOptions o;
+  o.max_body_bytes = 1000;
+  HttpClient client("127.0.0.1", server_->port(), o);
+  EXPECT_THAT(client.Fetch(HttpRequest("GET", "/")),
+              StatusIs(StatusCode::kResourceExhausted, HasSubstr("larger than 1000 bytes")));
+  EXPECT_THAT(client.Fetch(HttpRequest("GET", "/"), 100),
+              StatusIs(StatusCode::kResourceExhausted, HasSubstr("larger than 100 bytes")));
+  Result<HttpResponse> r = client.Fetch(HttpRequest("GET", "/"), 5000);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body().size(), 2000u);
+  uint64_t seen = 0;
+  EXPECT_THAT(client.FetchStreaming(
+                  HttpRequest("GET", "/"),
+                  [&](std::string_view p) {
+                    seen += p.size();
+                    return Status::Ok();
+                  },
+                  1999),
+              StatusIs(StatusCode::kResourceExhausted, HasSubstr("larger than 1999 bytes")));
+  EXPECT_LE(seen, 1999u);
+}
+
+TEST_F(HttpClientTest, SinkErrorStopsTheTransfer) {
+  Start(std::make_shared<FunctionHandler>([](const HttpRequest&, HttpResponder r) {
+    r.Respond(HttpResponse::Text(200, std::string(1 << 20, 'x')));
+  }));
+  HttpClient client("127.0.0.1", server_->port());
+  int calls = 0;
+  Result<HttpResponse> r = client.FetchStreaming(HttpRequest("GET", "/"), [&](std::string_view) {
+    ++calls;
+    return Status::ResourceExhausted("disk full");
+  });
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, "disk full"));
+  EXPECT_EQ(calls, 1);
+  // The half-read connection was dropped; the next fetch uses a fresh one.
+  Result<HttpResponse> again = client.Fetch(HttpRequest("GET", "/"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->body().size(), 1u << 20);
+}
+
+TEST_F(HttpClientTest, StreamingNeedsASink) {
+  EXPECT_THAT(HttpClient("127.0.0.1", 1).FetchStreaming(HttpRequest("GET", "/"), nullptr),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
+// A server that answers every connection with an endless chunked body.
+TEST_F(HttpClientTest, EndlessChunkedBodyStopsAtTheLimit) {
+  nettest::asio::io_context ioc;
+  nettest::tcp::acceptor acceptor(
+      ioc, nettest::tcp::endpoint(nettest::asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t port = acceptor.local_endpoint().port();
+  std::thread server([&] {
+    nettest::tcp::socket s(ioc);
+    acceptor.accept(s);
+    char request[1024];
+    nettest::beast::error_code ec;
+    s.read_some(nettest::asio::buffer(request), ec);
+    std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    nettest::asio::write(s, nettest::asio::buffer(head), ec);
+    std::string chunk = "100\r\n" + std::string(256, 'c') + "\r\n";
+    for (int i = 0; i < 10000 && !ec; ++i)
+      nettest::asio::write(s, nettest::asio::buffer(chunk), ec);
+  });
+  HttpClient client("127.0.0.1", port);
+  uint64_t seen = 0;
+  Result<HttpResponse> r = client.FetchStreaming(
+      HttpRequest("GET", "/"),
+      [&](std::string_view p) {
+        seen += p.size();
+        return Status::Ok();
+      },
+      10'000);
+  EXPECT_THAT(r, StatusIs(StatusCode::kResourceExhausted, HasSubstr("larger than 10000 bytes")));
+  EXPECT_LE(seen, 10'000u);
+  client.Close();
+  server.join();
 }
 
 }  // namespace
