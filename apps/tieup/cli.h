@@ -22,6 +22,10 @@ struct Context {
 void AddMainCommands(CLI::App& app, Context& ctx);
 void AddPartnerCommands(CLI::App& app, Context& ctx);
 void AddDemoCommand(CLI::App& app, Context& ctx);
+// Under `tieup main`: partner add/token/revoke/ls, publish, status, events.
+void AddMainSyncCommands(CLI::App& main, Context& ctx);
+// Under `tieup partner`: enroll, pending, approve, reject, rollback, updates.
+void AddPartnerSyncCommands(CLI::App& partner, Context& ctx);
 
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);
@@ -29,6 +33,10 @@ std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::str
 // `tieup main serve` / `tieup partner serve`: runs the site at `dir` until Ctrl-C; refuses a
 // site of the other role.
 Status ServeSite(Env& env, const std::string& dir, SiteRole want);
+
+// Enrolls the partner site at `dir` with main (see EnrollWithMain) and says so.
+Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_url,
+                     const std::string& code);
 
 // Runs until SIGINT or SIGTERM; prints how to stop.
 void WaitForTermination();

@@ -1,6 +1,9 @@
 // `tieup main ...`: the main site manager's commands.
 #include "cli.h"
+#include "main_site/main_daemon.h"
+#include "main_site/main_sync.h"
 #include "main_site/own_site.h"
+#include "partner_site/partner_daemon.h"
 #include "site/public_site.h"
 
 namespace tieup::cli {
@@ -18,6 +21,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
+  RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
   RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir), c.name));
   SiteContentOptions o;
   o.site_id = c.id;
@@ -29,8 +33,11 @@ Status MainInit(Env& env, const MainInitArgs& a) {
               AuthoringDir(c, a.dir).c_str(), a.dir.c_str());
   std::printf("  built:      release %llu, %zu files\n", static_cast<unsigned long long>(b.version),
               b.pages);
-  std::printf("  start with: tieup main serve %s   (public http://%s/)\n", a.dir.c_str(),
-              c.public_address.ToString().c_str());
+  std::printf("  start with: tieup main serve %s   (public http://%s/, sync https://%s)\n",
+              a.dir.c_str(), c.public_address.ToString().c_str(),
+              c.sync_address.ToString().c_str());
+  std::printf("  partners:   tieup main partner add %s --id shop-a --sync-url https://...\n",
+              a.dir.c_str());
   return Status::Ok();
 }
 
@@ -65,12 +72,28 @@ Status Serve(Env& env, const std::string& dir, SiteRole want) {
                                       " serve " + dir + "'");
   }
   auto logger = DaemonLogger(dir, c.id);
-  ASSIGN_OR_RETURN(auto site, PublicSite::Open(env, dir, logger));
-  RETURN_IF_ERROR(site->Start());
-  logger->info("{} site '{}' serving http://{}:{}/", SiteRoleName(c.role), c.id,
-               c.public_address.host, site->public_port());
+  if (want == SiteRole::kMain) {
+    ASSIGN_OR_RETURN(auto daemon, MainDaemon::Open(env, dir, logger));
+    RETURN_IF_ERROR(daemon->Start());
+    logger->info("main site '{}' serving http://{}:{}/ (sync port https://{}:{})", c.id,
+                 c.public_address.host, daemon->public_port(), c.sync_address.host,
+                 daemon->sync_port());
+    WaitForTermination();
+    daemon->Stop();
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(auto daemon, PartnerDaemon::Open(env, dir, logger));
+  RETURN_IF_ERROR(daemon->Start());
+  if (daemon->sync_port() != 0) {
+    logger->info("partner site '{}' serving http://{}:{}/ (sync port https://{}:{})", c.id,
+                 c.public_address.host, daemon->public_port(), c.sync_address.host,
+                 daemon->sync_port());
+  } else {
+    logger->info("partner site '{}' serving http://{}:{}/", c.id, c.public_address.host,
+                 daemon->public_port());
+  }
   WaitForTermination();
-  site->Stop();
+  daemon->Stop();
   return Status::Ok();
 }
 
@@ -103,7 +126,10 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
   build->add_option("DIR", *dir, "The main site's data directory")->required();
   build->callback([&ctx, dir] { ctx.action = [&ctx, dir] { return MainBuild(*ctx.env, *dir); }; });
 
-  CLI::App* serve = main->add_subcommand("serve", "Run the main site until Ctrl-C");
+  AddMainSyncCommands(*main, ctx);
+
+  CLI::App* serve = main->add_subcommand(
+      "serve", "Run the main site until Ctrl-C: public pages, the sync port, scheduled updates");
   serve->add_option("DIR", *dir, "The main site's data directory")->required();
   serve->callback(
       [&ctx, dir] { ctx.action = [&ctx, dir] { return Serve(*ctx.env, *dir, SiteRole::kMain); }; });

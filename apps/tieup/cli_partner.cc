@@ -12,6 +12,7 @@ struct PartnerInitArgs {
   std::string dir, id, name, region, public_addr = "127.0.0.1:8081", sync_addr = "127.0.0.1:9081";
   std::string approval = "auto";
   bool emergency_edit = false;
+  std::string main_url, token;
 };
 
 Status PartnerInit(Env& env, const PartnerInitArgs& a) {
@@ -24,7 +25,11 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   c.emergency_edit = a.emergency_edit;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  if (a.main_url.empty() != a.token.empty()) {
+    return Status::InvalidArgument("--main and --token go together (both, or neither)");
+  }
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
+  if (!a.main_url.empty()) RETURN_IF_ERROR(EnrollCommand(env, a.dir, a.main_url, a.token));
   std::printf("Created partner site '%s' (%s) in %s\n", c.id.c_str(), c.name.c_str(),
               a.dir.c_str());
   std::printf("  add your own pages: tieup partner page put %s /local/ ./my-pages/\n",
@@ -124,10 +129,14 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   init->add_flag("--emergency-edit", ia->emergency_edit,
                  "Let this site's manager edit tie-up pages (recorded)");
+  init->add_option("--main", ia->main_url, "Main's sync URL (https://HOST:PORT): enroll now");
+  init->add_option("--token", ia->token, "The enrollment code from 'tieup main partner add'");
   init->callback([&ctx, ia] { ctx.action = [&ctx, ia] { return PartnerInit(*ctx.env, *ia); }; });
+  AddPartnerSyncCommands(*partner, ctx);
 
   auto dir = std::make_shared<std::string>();
-  CLI::App* serve = partner->add_subcommand("serve", "Run the partner site until Ctrl-C");
+  CLI::App* serve = partner->add_subcommand(
+      "serve", "Run the partner site until Ctrl-C: public pages and, once enrolled, the sync port");
   serve->add_option("DIR", *dir, "The partner site's data directory")->required();
   serve->callback([&ctx, dir] {
     ctx.action = [&ctx, dir] { return ServeSite(*ctx.env, *dir, SiteRole::kPartner); };

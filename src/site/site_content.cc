@@ -57,7 +57,15 @@ Status SiteContent::Mutate(const std::function<Status(content::ContentStore&)>& 
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
   std::lock_guard<std::mutex> guard(mu_);
   ASSIGN_OR_RETURN(auto store, OpenStore());
+  const std::string before = PointerState();
   RETURN_IF_ERROR(change(*store));
+  if (PointerState() == before) {
+    // Nothing was activated: no old release became prunable, and pruning now would delete
+    // blobs an update is still fetching across several calls (they are referenced only once
+    // its release is staged).
+    if (!options_.serve) return Status::Ok();
+    return LoadView(std::move(store));
+  }
   // Pruning is housekeeping: a failure is reported but does not undo the change.
   auto pruned = store->Prune();
   if (!options_.serve) return pruned.ok() ? Status::Ok() : pruned.status();

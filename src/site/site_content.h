@@ -31,8 +31,9 @@ class SiteContent {
                                                    SiteContentOptions options);
 
   // Runs `change` on a freshly opened content store while holding the site lock, so it sees
-  // every change made by other processes and none can interleave; then prunes old releases
-  // and refreshes the served view. Thread-safe.
+  // every change made by other processes and none can interleave; then, if a release was
+  // activated, prunes old releases and their blobs, and refreshes the served view.
+  // Thread-safe.
   Status Mutate(const std::function<Status(content::ContentStore&)>& change);
 
   // Like Mutate, for reads that must see the newest state (no refresh afterwards).

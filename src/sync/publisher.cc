@@ -286,6 +286,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now) {
   o.version = prev ? prev->version + 1 : 1;
   o.created = now;
   o.expires = now + options_.release_validity_seconds;
+  o.variables = options_.site_variables;  // main's own (site.name, ...); the partner's win
   o.variables["partner.id"] = p.id;
   o.variables["partner.name"] = p.name;
   o.variables["partner.region"] = p.region;

@@ -70,6 +70,9 @@ struct PublisherOptions {
   std::string root_envelope;  // main's signed root metadata (canonical envelope JSON)
   int64_t release_validity_seconds = 7 * 86400;  // a release's `expires` = created + this
   size_t max_concurrency = 16;                   // partners handled at once
+  // Main's template variables (site.name, site.id, [variables]), given to every partner's
+  // build; a partner's own variables override them.
+  std::map<std::string, std::string> site_variables;
 };
 
 // What one publish attempt for one partner did.

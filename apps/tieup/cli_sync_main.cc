@@ -1,0 +1,274 @@
+// `tieup main partner ...`, `tieup main publish`, `tieup main status`: the main site manager's
+// partnership commands.
+#include "base/encoding.h"
+#include "cli.h"
+#include "main_site/main_sync.h"
+#include "main_site/own_site.h"
+#include "sync/schedule.h"
+
+namespace tieup::cli {
+namespace {
+
+// Opens main's sync side for a one-shot command.
+struct MainSession {
+  SiteConfig config;
+  std::unique_ptr<Database> db;
+  std::unique_ptr<MainSync> sync;
+};
+
+Result<MainSession> OpenMain(Env& env, const std::string& dir) {
+  MainSession s;
+  ASSIGN_OR_RETURN(s.config, LoadSiteConfig(env, dir));
+  if (s.config.role != SiteRole::kMain) {
+    return Status::FailedPrecondition("'" + dir +
+                                      "' is a partner site; this is a main site command");
+  }
+  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.sync, MainSync::Open(env, dir, s.config, *s.db, NewNullLogger()));
+  return s;
+}
+
+struct AddArgs {
+  std::string dir, id, name, region, public_url, sync_url, kind = "contents", approval = "auto";
+  std::string schedule, retry = "backoff:30s..1h", overrides, ttl = "24h";
+  std::vector<std::string> vars;
+};
+
+Status PartnerAdd(Env& env, const AddArgs& a) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
+  sync::Partnership p;
+  p.id = a.id;
+  p.name = a.name.empty() ? a.id : a.name;
+  p.region = a.region;
+  p.public_url = a.public_url;
+  p.sync_url = a.sync_url;
+  ASSIGN_OR_RETURN(p.kind, sync::ParsePartnershipKind(a.kind));
+  ASSIGN_OR_RETURN(p.approval, sync::ParseApprovalPolicy(a.approval));
+  p.schedule = a.schedule;
+  p.retry = a.retry;
+  p.overrides_dir = a.overrides;
+  for (const std::string& v : a.vars) {
+    size_t eq = v.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--var '" + v + "' must be NAME=VALUE");
+    }
+    p.variables[v.substr(0, eq)] = v.substr(eq + 1);
+  }
+  ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(a.ttl));
+  ASSIGN_OR_RETURN(EnrollmentCode code, s.sync->AddPartner(p, ttl));
+  std::printf("Added partner '%s' (%s, approval %s%s%s).\n", p.id.c_str(), a.kind.c_str(),
+              a.approval.c_str(), p.schedule.empty() ? "" : ", schedule ", p.schedule.c_str());
+  std::printf("\nEnrollment code (one use, expires %s):\n  %s\n",
+              FormatRfc3339(code.expires).c_str(), code.code.c_str());
+  std::printf(
+      "\nOn the partner's server, run:\n  tieup partner enroll PARTNER_DIR --main https://%s "
+      "--token %s\n",
+      s.config.sync_address.ToString().c_str(), code.code.c_str());
+  std::printf(
+      "(or 'tieup partner init PARTNER_DIR --id %s ... --main ... --token ...' for a new "
+      "site)\n",
+      p.id.c_str());
+  return Status::Ok();
+}
+
+Status PartnerToken(Env& env, const std::string& dir, const std::string& id,
+                    const std::string& ttl_text) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(ttl_text));
+  ASSIGN_OR_RETURN(EnrollmentCode code, s.sync->NewEnrollmentCode(id, ttl));
+  std::printf("New enrollment code for '%s' (expires %s; any older code no longer works):\n  %s\n",
+              id.c_str(), FormatRfc3339(code.expires).c_str(), code.code.c_str());
+  return Status::Ok();
+}
+
+Status PartnerRevoke(Env& env, const std::string& dir, const std::string& id) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  RETURN_IF_ERROR(s.sync->Revoke(id));
+  std::printf("Revoked partner '%s': its certificate is refused and it gets no more updates.\n",
+              id.c_str());
+  return Status::Ok();
+}
+
+Status PartnerLs(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  ASSIGN_OR_RETURN(auto list, s.sync->publisher().ListPartnerships());
+  if (list.empty()) {
+    std::printf("No partners yet. Add one with 'tieup main partner add %s --id ...'.\n",
+                dir.c_str());
+    return Status::Ok();
+  }
+  std::printf("%-14s %-9s %-8s %-16s %-28s %s\n", "PARTNER", "KIND", "APPROVAL", "SCHEDULE",
+              "SYNC URL", "STATE");
+  for (const sync::Partnership& p : list) {
+    std::printf("%-14s %-9s %-8s %-16s %-28s %s\n", p.id.c_str(),
+                std::string(sync::PartnershipKindName(p.kind)).c_str(),
+                std::string(sync::ApprovalPolicyName(p.approval)).c_str(),
+                p.schedule.empty() ? "(manual)" : p.schedule.c_str(),
+                p.sync_url.empty() ? "(pulls)" : p.sync_url.c_str(),
+                p.revoked ? "REVOKED" : "active");
+  }
+  return Status::Ok();
+}
+
+struct PublishArgs {
+  std::string dir;
+  std::vector<std::string> partners;
+  bool all = false;
+};
+
+Status Publish(Env& env, const PublishArgs& a) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
+  // Main's own pages first: one authoring directory feeds main and every partner.
+  SiteContentOptions o;
+  o.site_id = s.config.id;
+  o.serve = false;
+  ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, a.dir, o));
+  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, s.config, *content));
+  std::printf("main: %s release %llu (%zu files)\n", own.changed ? "activated" : "unchanged,",
+              static_cast<unsigned long long>(own.version), own.pages);
+  if (!a.all && a.partners.empty()) {
+    std::printf("No partners named: add --all or --partner ID to update partners.\n");
+    return Status::Ok();
+  }
+  std::fprintf(
+      stderr, "publishing to %s...\n",
+      a.all ? "every partner" : (std::to_string(a.partners.size()) + " partner(s)").c_str());
+  auto outcomes = s.sync->publisher().PublishNow(a.all ? std::vector<std::string>{} : a.partners);
+  int failed = 0;
+  for (const sync::PublishOutcome& out : outcomes) {
+    if (out.status.ok()) {
+      std::printf("%-14s version %-4llu %s%s%s\n", out.partner.c_str(),
+                  static_cast<unsigned long long>(out.version), out.state.c_str(),
+                  out.update_id.empty() ? "" : "  update ", out.update_id.c_str());
+    } else {
+      ++failed;
+      std::printf("%-14s FAILED: %s\n", out.partner.c_str(), out.status.message().c_str());
+    }
+  }
+  if (failed > 0) {
+    std::printf(
+        "%d partner(s) failed; they are retried under their retry policy while 'tieup "
+        "main serve' runs.\n",
+        failed);
+    return Status::Unavailable(std::to_string(failed) + " partner update(s) failed");
+  }
+  return Status::Ok();
+}
+
+Status StatusCmd(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  ASSIGN_OR_RETURN(auto reports, s.sync->publisher().StatusReport());
+  if (reports.empty()) {
+    std::printf("No partners yet.\n");
+    return Status::Ok();
+  }
+  std::printf("%-14s %7s %7s %-20s %s\n", "PARTNER", "ACTIVE", "LATEST", "NEXT ATTEMPT", "STATE");
+  for (const sync::PartnerStatusReport& r : reports) {
+    std::printf("%-14s %7llu %7llu %-20s %s\n", r.partnership.id.c_str(),
+                static_cast<unsigned long long>(r.active_version),
+                static_cast<unsigned long long>(r.latest_version),
+                r.next_attempt ? FormatRfc3339(r.next_attempt).c_str() : "-", r.summary.c_str());
+  }
+  return Status::Ok();
+}
+
+Status EventsCmd(Env& env, const std::string& dir, const std::string& partner) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  ASSIGN_OR_RETURN(auto events, s.sync->publisher().Events(partner, 100));
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    std::printf("%s %-12s %-6s %-12s %s\n", FormatRfc3339(it->time).c_str(), it->partner.c_str(),
+                it->update_id.c_str(), it->kind.c_str(), it->message.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddMainSyncCommands(CLI::App& main, Context& ctx) {
+  CLI::App* partner = main.add_subcommand("partner", "Manage partnerships: add, revoke, list");
+  partner->require_subcommand(1);
+
+  auto aa = std::make_shared<AddArgs>();
+  CLI::App* add = partner->add_subcommand(
+      "add", "Add a partnership and print the partner's one-time enrollment code");
+  add->add_option("DIR", aa->dir, "The main site's data directory")->required();
+  add->add_option("--id", aa->id, "The partner id, e.g. shop-a")->required();
+  add->add_option("--name", aa->name, "The partner's shop name (a template variable)");
+  add->add_option("--region", aa->region, "The partner's region (a template variable)");
+  add->add_option("--public-url", aa->public_url, "The partner's public URL, for people")
+      ->required();
+  add->add_option("--sync-url", aa->sync_url,
+                  "https://HOST:PORT of the partner's sync port; empty: the partner pulls");
+  add->add_option("--kind", aa->kind, "contents | template | link")
+      ->check(CLI::IsMember({"contents", "template", "link"}))
+      ->capture_default_str();
+  add->add_option("--approval", aa->approval,
+                  "auto: updates activate at once; manager: the partner's manager approves each")
+      ->check(CLI::IsMember({"auto", "manager"}))
+      ->capture_default_str();
+  add->add_option("--schedule", aa->schedule,
+                  "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; "
+                  "empty: only on 'tieup main publish'");
+  add->add_option("--retry", aa->retry,
+                  "After a failure or a rejection: 'backoff:30s..1h', 'backoff:10s..10m,max=20' "
+                  "or 'manual'")
+      ->capture_default_str();
+  add->add_option("--overrides", aa->overrides, "A folder of files only this partner gets");
+  add->add_option("--var", aa->vars, "NAME=VALUE template variable for this partner (repeat)");
+  add->add_option("--ttl", aa->ttl, "How long the enrollment code stays valid")
+      ->capture_default_str();
+  add->callback([&ctx, aa] { ctx.action = [&ctx, aa] { return PartnerAdd(*ctx.env, *aa); }; });
+
+  auto one = std::make_shared<std::pair<std::string, std::string>>();
+  auto ttl = std::make_shared<std::string>("24h");
+  CLI::App* token = partner->add_subcommand(
+      "token", "Issue a new enrollment code for a partner (the old one stops working)");
+  token->add_option("DIR", one->first, "The main site's data directory")->required();
+  token->add_option("ID", one->second, "The partner id")->required();
+  token->add_option("--ttl", *ttl, "How long the code stays valid")->capture_default_str();
+  token->callback([&ctx, one, ttl] {
+    ctx.action = [&ctx, one, ttl] { return PartnerToken(*ctx.env, one->first, one->second, *ttl); };
+  });
+
+  CLI::App* revoke = partner->add_subcommand(
+      "revoke", "Revoke a partner: its certificate is refused, it gets no more updates");
+  revoke->add_option("DIR", one->first, "The main site's data directory")->required();
+  revoke->add_option("ID", one->second, "The partner id")->required();
+  revoke->callback([&ctx, one] {
+    ctx.action = [&ctx, one] { return PartnerRevoke(*ctx.env, one->first, one->second); };
+  });
+
+  CLI::App* ls = partner->add_subcommand("ls", "List partnerships");
+  ls->add_option("DIR", one->first, "The main site's data directory")->required();
+  ls->callback(
+      [&ctx, one] { ctx.action = [&ctx, one] { return PartnerLs(*ctx.env, one->first); }; });
+
+  auto pa = std::make_shared<PublishArgs>();
+  CLI::App* publish = main.add_subcommand(
+      "publish",
+      "Rebuild main's pages from the authoring directory, then update partners now (each gets "
+      "only the files it lacks)");
+  publish->add_option("DIR", pa->dir, "The main site's data directory")->required();
+  publish->add_option("--partner", pa->partners, "A partner to update (repeat)");
+  publish->add_flag("--all", pa->all, "Update every active partner");
+  publish->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return Publish(*ctx.env, *pa); }; });
+
+  CLI::App* status = main.add_subcommand(
+      "status", "Each partner's active version, pending or failed update and why");
+  status->add_option("DIR", one->first, "The main site's data directory")->required();
+  status->callback(
+      [&ctx, one] { ctx.action = [&ctx, one] { return StatusCmd(*ctx.env, one->first); }; });
+
+  auto who = std::make_shared<std::string>();
+  CLI::App* events = main.add_subcommand(
+      "events",
+      "Every update attempt: offered, fetched, staged, approved or rejected, activated, "
+      "failed and why");
+  events->add_option("DIR", one->first, "The main site's data directory")->required();
+  events->add_option("--partner", *who, "Only this partner");
+  events->callback([&ctx, one, who] {
+    ctx.action = [&ctx, one, who] { return EventsCmd(*ctx.env, one->first, *who); };
+  });
+}
+
+}  // namespace tieup::cli

@@ -1,0 +1,190 @@
+// `tieup partner enroll|pending|approve|reject|rollback|updates`: the partner manager's side
+// of remote updating.
+#include "base/encoding.h"
+#include "cli.h"
+#include "partner_site/partner_sync.h"
+
+namespace tieup::cli {
+namespace {
+
+struct PartnerSession {
+  SiteConfig config;
+  std::unique_ptr<Database> db;
+  std::unique_ptr<SiteContent> content;
+  std::unique_ptr<PartnerSync> sync;
+};
+
+Result<PartnerSession> OpenPartner(Env& env, const std::string& dir) {
+  PartnerSession s;
+  ASSIGN_OR_RETURN(s.config, LoadSiteConfig(env, dir));
+  if (s.config.role != SiteRole::kPartner) {
+    return Status::FailedPrecondition("'" + dir + "' is a main site; this is a partner command");
+  }
+  SiteContentOptions o;
+  o.site_id = s.config.id;
+  o.keep_releases = static_cast<size_t>(s.config.keep_releases);
+  o.serve = false;
+  ASSIGN_OR_RETURN(s.content, SiteContent::Open(env, dir, o));
+  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.sync,
+                   PartnerSync::Open(env, dir, s.config, *s.db, *s.content, NewNullLogger()));
+  return s;
+}
+
+std::string Bytes(uint64_t n) {
+  char buf[32];
+  if (n >= (1u << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(n) / (1 << 20));
+  } else if (n >= 1024) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(n) / 1024);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
+  }
+  return buf;
+}
+
+void PrintPaths(const char* label, const std::vector<std::string>& paths) {
+  const size_t kShow = 12;
+  for (size_t i = 0; i < paths.size() && i < kShow; ++i) {
+    std::printf("      %s %s\n", label, paths[i].c_str());
+  }
+  if (paths.size() > kShow) std::printf("      ... and %zu more\n", paths.size() - kShow);
+}
+
+Status Pending(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  ASSIGN_OR_RETURN(auto pending, s.sync->receiver().Pending());
+  if (pending.empty()) {
+    std::printf("No update is waiting for approval.\n");
+    return Status::Ok();
+  }
+  for (const sync::ReceivedUpdate& u : pending) {
+    std::printf("Update %s: tie-up version %llu, received %s\n", u.update_id.c_str(),
+                static_cast<unsigned long long>(u.version), FormatRfc3339(u.received).c_str());
+    std::printf("  %llu added (%s), %llu changed (%s), %llu removed (%s)\n",
+                static_cast<unsigned long long>(u.added), Bytes(u.added_bytes).c_str(),
+                static_cast<unsigned long long>(u.changed), Bytes(u.changed_bytes).c_str(),
+                static_cast<unsigned long long>(u.removed), Bytes(u.removed_bytes).c_str());
+    PrintPaths("+", u.added_paths);
+    PrintPaths("~", u.changed_paths);
+    PrintPaths("-", u.removed_paths);
+    std::printf("  preview: http://%s/.tieup/preview/%llu/   (from this machine only)\n",
+                s.config.public_address.ToString().c_str(),
+                static_cast<unsigned long long>(u.version));
+    std::printf("  approve: tieup partner approve %s %s\n", dir.c_str(), u.update_id.c_str());
+    std::printf("  reject:  tieup partner reject %s %s --reason \"...\"\n\n", dir.c_str(),
+                u.update_id.c_str());
+  }
+  return Status::Ok();
+}
+
+Status Approve(Env& env, const std::string& dir, const std::string& id) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  Status st = s.sync->receiver().Approve(id);
+  if (st.code() == StatusCode::kUnavailable) {
+    std::printf(
+        "Approved %s. Main could not be reached now (%s); the answer is sent again "
+        "while 'tieup partner serve' runs.\n",
+        id.c_str(), st.message().c_str());
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(st);
+  std::printf("Approved %s: main has been told and commands the activation.\n", id.c_str());
+  return Status::Ok();
+}
+
+Status Reject(Env& env, const std::string& dir, const std::string& id, const std::string& why) {
+  if (why.empty()) {
+    return Status::InvalidArgument("say why with --reason \"...\": main's manager reads it");
+  }
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  Status st = s.sync->receiver().Reject(id, why);
+  if (st.code() == StatusCode::kUnavailable) {
+    std::printf(
+        "Rejected %s. Main could not be reached now; the answer is sent again while "
+        "'tieup partner serve' runs.\n",
+        id.c_str());
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(st);
+  std::printf("Rejected %s; main marks the update interrupted and retries under its policy.\n",
+              id.c_str());
+  return Status::Ok();
+}
+
+Status Rollback(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  ASSIGN_OR_RETURN(uint64_t v, s.sync->receiver().Rollback());
+  std::printf("Rolled back: tie-up release %llu is active again.\n",
+              static_cast<unsigned long long>(v));
+  return Status::Ok();
+}
+
+Status Updates(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  ASSIGN_OR_RETURN(auto events, s.sync->receiver().Events(100));
+  if (events.empty()) std::printf("No update has been offered yet.\n");
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    std::printf("%s %-6s v%-4llu %-12s %s\n", FormatRfc3339(it->time).c_str(),
+                it->update_id.c_str(), static_cast<unsigned long long>(it->version),
+                it->kind.c_str(), it->message.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_url,
+                     const std::string& code) {
+  std::fprintf(stderr, "enrolling with %s...\n", main_url.c_str());
+  RETURN_IF_ERROR(EnrollWithMain(env, dir, main_url, code));
+  std::printf(
+      "Enrolled with %s: this site's key stays here (keys/sync.key, mode 0600); main's "
+      "CA and root signing key are pinned.\n",
+      main_url.c_str());
+  return Status::Ok();
+}
+
+void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
+  auto e = std::make_shared<std::array<std::string, 3>>();
+  CLI::App* enroll = partner.add_subcommand(
+      "enroll", "Enroll this site with main using the code 'tieup main partner add' printed");
+  enroll->add_option("DIR", (*e)[0], "The partner site's data directory")->required();
+  enroll->add_option("--main", (*e)[1], "Main's sync URL, https://HOST:PORT")->required();
+  enroll->add_option("--token", (*e)[2], "The enrollment code")->required();
+  enroll->callback([&ctx, e] {
+    ctx.action = [&ctx, e] { return EnrollCommand(*ctx.env, (*e)[0], (*e)[1], (*e)[2]); };
+  });
+
+  auto a = std::make_shared<std::array<std::string, 3>>();
+  CLI::App* pending = partner.add_subcommand(
+      "pending", "Updates from main waiting for your approval, with what they change");
+  pending->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  pending->callback([&ctx, a] { ctx.action = [&ctx, a] { return Pending(*ctx.env, (*a)[0]); }; });
+
+  CLI::App* approve = partner.add_subcommand("approve", "Approve a pending update");
+  approve->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  approve->add_option("UPDATE", (*a)[1], "The update id shown by 'pending' (u7)")->required();
+  approve->callback(
+      [&ctx, a] { ctx.action = [&ctx, a] { return Approve(*ctx.env, (*a)[0], (*a)[1]); }; });
+
+  CLI::App* reject = partner.add_subcommand("reject", "Reject a pending update, saying why");
+  reject->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  reject->add_option("UPDATE", (*a)[1], "The update id shown by 'pending'")->required();
+  reject->add_option("--reason", (*a)[2], "Why (main's manager reads it)")->required();
+  reject->callback([&ctx, a] {
+    ctx.action = [&ctx, a] { return Reject(*ctx.env, (*a)[0], (*a)[1], (*a)[2]); };
+  });
+
+  CLI::App* rollback = partner.add_subcommand(
+      "rollback", "Re-activate the previous tie-up release (one atomic switch)");
+  rollback->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  rollback->callback([&ctx, a] { ctx.action = [&ctx, a] { return Rollback(*ctx.env, (*a)[0]); }; });
+
+  CLI::App* updates = partner.add_subcommand(
+      "updates", "Every update main offered and what became of it (refusals say why)");
+  updates->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  updates->callback([&ctx, a] { ctx.action = [&ctx, a] { return Updates(*ctx.env, (*a)[0]); }; });
+}
+
+}  // namespace tieup::cli

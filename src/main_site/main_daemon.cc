@@ -1,0 +1,66 @@
+#include "main_site/main_daemon.h"
+
+namespace tieup {
+
+Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string& site_dir,
+                                                     std::shared_ptr<Logger> logger,
+                                                     MainDaemonOptions options) {
+  std::unique_ptr<MainDaemon> d(new MainDaemon());
+  d->env_ = &env;
+  d->logger_ = logger ? logger : NewNullLogger();
+  d->options_ = options;
+  ASSIGN_OR_RETURN(d->site_, PublicSite::Open(env, site_dir, d->logger_));
+  if (d->site_->config().role != SiteRole::kMain) {
+    return Status::FailedPrecondition("'" + site_dir +
+                                      "' is a partner site: run 'tieup partner serve'");
+  }
+  ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
+  ASSIGN_OR_RETURN(d->sync_,
+                   MainSync::Open(env, site_dir, d->site_->config(), *d->db_, d->logger_));
+  ASSIGN_OR_RETURN(TlsContextPtr tls, d->sync_->ServerContext());
+  MainSync* sync = d->sync_.get();
+  d->sync_server_ = std::make_unique<SyncServer>(
+      env, d->site_->config().sync_address, std::move(tls),
+      [sync](const HttpRequest& r) { return sync->HandleSyncRequest(r); }, d->logger_);
+  return d;
+}
+
+MainDaemon::~MainDaemon() { Stop(); }
+
+Status MainDaemon::Start() {
+  RETURN_IF_ERROR(site_->Start());
+  RETURN_IF_ERROR(sync_server_->Start());
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  return Status::Ok();
+}
+
+void MainDaemon::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  if (sync_server_) sync_server_->Stop();
+  if (site_) site_->Stop();
+}
+
+void MainDaemon::SchedulerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.tick, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    for (const sync::PublishOutcome& o : sync_->publisher().RunDue(env_->NowSeconds())) {
+      if (o.status.ok()) {
+        logger_->info("partner '{}': {} (version {})", o.partner, o.state, o.version);
+      } else {
+        logger_->warn("partner '{}': update failed: {}", o.partner, o.status.message());
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace tieup

@@ -1,0 +1,52 @@
+// The `tieup partner serve` daemon: the partner's public site and, once enrolled, its sync
+// port (main offers updates and commands activation), plus resending approval answers main
+// has not yet received.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "partner_site/partner_sync.h"
+#include "site/public_site.h"
+#include "site/sync_transport.h"
+#include "store/database.h"
+
+namespace tieup {
+
+struct PartnerDaemonOptions {
+  std::chrono::milliseconds tick{5000};
+};
+
+class PartnerDaemon {
+ public:
+  static Result<std::unique_ptr<PartnerDaemon>> Open(Env& env, const std::string& site_dir,
+                                                     std::shared_ptr<Logger> logger,
+                                                     PartnerDaemonOptions options = {});
+  ~PartnerDaemon();
+  Status Start();
+  void Stop();
+  uint16_t public_port() const { return site_->public_port(); }
+  // 0 when the site is not enrolled (no sync port).
+  uint16_t sync_port() const { return sync_server_ ? sync_server_->port() : 0; }
+  PublicSite& site() { return *site_; }
+  PartnerSync* sync() { return sync_.get(); }
+
+ private:
+  PartnerDaemon() = default;
+  void BackgroundLoop();
+
+  std::shared_ptr<Logger> logger_;
+  PartnerDaemonOptions options_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<PublicSite> site_;
+  std::unique_ptr<PartnerSync> sync_;
+  std::unique_ptr<SyncServer> sync_server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread background_;
+};
+
+}  // namespace tieup

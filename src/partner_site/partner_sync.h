@@ -1,0 +1,58 @@
+// A partner's side of the partnership channel: enrolling with main, and the receiver that
+// verifies, fetches, stages and activates main's updates (or holds them for the manager).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "net/http_message.h"
+#include "site/config.h"
+#include "site/site_content.h"
+#include "site/sync_transport.h"
+#include "store/database.h"
+#include "sync/receiver.h"
+
+namespace tieup {
+
+// Enrolls the partner site at `site_dir` with main at `main_sync_url` using the enrollment
+// `code` the main site manager handed over ("<token>.<CA fingerprint>"):
+//  1. fetch main's CA certificate and compare it with the fingerprint in the code (refusing an
+//     impostor before anything secret is sent);
+//  2. make the site's key (never leaves the machine) and a certificate request;
+//  3. over TLS that authenticates main, send the request with the token; receive the
+//     certificate, the CA certificate and main's root signing key, and pin them.
+// Writes keys/sync.key (0600), keys/sync.crt, keys/ca.crt, keys/root.pub, keys/root.json and
+// sets main_sync_url in site.toml.
+Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& main_sync_url,
+                      const std::string& code);
+
+// True iff the site has enrolled (has its sync certificate).
+bool IsEnrolled(Env& env, const std::string& site_dir);
+
+class PartnerSync {
+ public:
+  // `db` and `content` must outlive the object.
+  static Result<std::unique_ptr<PartnerSync>> Open(Env& env, const std::string& site_dir,
+                                                   const SiteConfig& config, Database& db,
+                                                   SiteContent& content,
+                                                   std::shared_ptr<Logger> logger);
+  ~PartnerSync();
+
+  sync::Receiver& receiver() { return *receiver_; }
+
+  // The sync port's server context: only main may connect.
+  Result<TlsContextPtr> ServerContext();
+  // Handles one request from main on the sync port.
+  HttpResponse HandleSyncRequest(const HttpRequest& request);
+
+ private:
+  PartnerSync() = default;
+  std::unique_ptr<SyncIdentity> identity_;
+  std::unique_ptr<sync::MainLink> link_;
+  std::unique_ptr<sync::Receiver> receiver_;
+};
+
+}  // namespace tieup
