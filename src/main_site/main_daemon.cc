@@ -1,5 +1,7 @@
 #include "main_site/main_daemon.h"
 
+#include "main_site/services.h"
+
 namespace tieup {
 
 Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string& site_dir,
@@ -22,10 +24,15 @@ Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string
   d->sync_server_ = std::make_unique<SyncServer>(
       env, d->site_->config().sync_address, std::move(tls),
       [sync](const HttpRequest& r) { return sync->HandleSyncRequest(r); }, d->logger_);
+  RETURN_IF_ERROR(AttachMainServices(*d));
   return d;
 }
 
 MainDaemon::~MainDaemon() { Stop(); }
+
+void MainDaemon::AddPeriodicTask(std::string name, std::function<void()> task) {
+  tasks_.emplace_back(std::move(name), std::move(task));
+}
 
 Status MainDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
@@ -59,6 +66,7 @@ void MainDaemon::SchedulerLoop() {
         logger_->warn("partner '{}': update failed: {}", o.partner, o.status.message());
       }
     }
+    for (auto& [name, task] : tasks_) task();
     lock.lock();
   }
 }

@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "main_site/main_sync.h"
 #include "site/public_site.h"
@@ -28,6 +32,13 @@ class MainDaemon {
   ~MainDaemon();
   Status Start();
   void Stop();
+
+  // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
+  // delivery, ledger shipping). Tasks must not block for long. Before Start().
+  void AddPeriodicTask(std::string name, std::function<void()> task);
+  Database& db() { return *db_; }
+  Env& env() { return *env_; }
+  const std::shared_ptr<Logger>& logger() const { return logger_; }
   uint16_t public_port() const { return site_->public_port(); }
   uint16_t sync_port() const { return sync_server_->port(); }
   PublicSite& site() { return *site_; }
@@ -47,6 +58,7 @@ class MainDaemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread scheduler_;
 };
 

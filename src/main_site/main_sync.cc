@@ -177,6 +177,18 @@ Result<TlsContextPtr> MainSync::ServerContext() {
   return MakeServerContext(identity_->ca, identity_->certificate, identity_->key, std::move(check));
 }
 
+namespace {
+// True iff `path` is routed by `prefix`: a subtree for a prefix ending in '/', else exact.
+bool RouteMatches(std::string_view prefix, std::string_view path) {
+  if (!prefix.empty() && prefix.back() == '/') return path.substr(0, prefix.size()) == prefix;
+  return path == prefix;
+}
+}  // namespace
+
+void MainSync::AddSyncRoute(std::string prefix, SyncRoute handler) {
+  routes_.emplace_back(std::move(prefix), std::move(handler));
+}
+
 HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
   if (request.path() == "/v1/ca" && request.method() == "GET") {
     HttpResponse r(200);
@@ -188,6 +200,9 @@ HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
   if (request.peer_site_id().empty()) {
     return sync::ErrorResponse(Status::Unauthenticated(
         "this request needs the partner's certificate: enroll first with 'tieup partner enroll'"));
+  }
+  for (const auto& [prefix, handler] : routes_) {
+    if (RouteMatches(prefix, request.path())) return handler(request);
   }
   return sync::HandleMainSyncRequest(*publisher_, request.peer_site_id(), request);
 }

@@ -3,8 +3,10 @@
 // publisher that keeps every partner's tie-up pages up to date.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/env.h"
@@ -55,6 +57,12 @@ class MainSync {
   // clients (they may only enroll).
   Result<TlsContextPtr> ServerContext();
 
+  // Sends authenticated sync requests under `prefix` (exact, or a subtree when it ends in '/')
+  // to `handler`, which sees the TLS-authenticated peer in request.peer_site_id(). For
+  // services beyond page updates (ledger shipping, delegated orders). Before serving starts.
+  using SyncRoute = std::function<HttpResponse(const HttpRequest&)>;
+  void AddSyncRoute(std::string prefix, SyncRoute handler);
+
   // Handles one request on the sync port. `request.peer_site_id()` is the TLS-authenticated
   // partner, empty for an anonymous (enrolling) client.
   HttpResponse HandleSyncRequest(const HttpRequest& request);
@@ -80,6 +88,7 @@ class MainSync {
   std::unique_ptr<EnrollmentTokens> tokens_;
   TlsContextPtr client_context_;
   std::unique_ptr<sync::PartnerLink> link_;
+  std::vector<std::pair<std::string, SyncRoute>> routes_;
   std::unique_ptr<sync::Publisher> publisher_;
 };
 

@@ -1,25 +1,29 @@
 #include "partner_site/partner_daemon.h"
 
+#include "partner_site/services.h"
+
 namespace tieup {
 
 Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::string& site_dir,
                                                            std::shared_ptr<Logger> logger,
                                                            PartnerDaemonOptions options) {
   std::unique_ptr<PartnerDaemon> d(new PartnerDaemon());
+  d->env_ = &env;
   d->logger_ = logger ? logger : NewNullLogger();
   d->options_ = options;
   ASSIGN_OR_RETURN(d->site_, PublicSite::Open(env, site_dir, d->logger_));
   if (d->site_->config().role != SiteRole::kPartner) {
     return Status::FailedPrecondition("'" + site_dir + "' is a main site: run 'tieup main serve'");
   }
+  ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
   if (!IsEnrolled(env, site_dir)) {
     d->logger_->info(
         "not enrolled with a main site: serving original pages only (enroll with 'tieup partner "
         "enroll {} --main URL --token CODE')",
         site_dir);
+    RETURN_IF_ERROR(AttachPartnerServices(*d));
     return d;
   }
-  ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
   ASSIGN_OR_RETURN(d->sync_, PartnerSync::Open(env, site_dir, d->site_->config(), *d->db_,
                                                d->site_->content(), d->logger_));
   ASSIGN_OR_RETURN(TlsContextPtr tls, d->sync_->ServerContext());
@@ -27,17 +31,20 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
   d->sync_server_ = std::make_unique<SyncServer>(
       env, d->site_->config().sync_address, std::move(tls),
       [sync](const HttpRequest& r) { return sync->HandleSyncRequest(r); }, d->logger_);
+  RETURN_IF_ERROR(AttachPartnerServices(*d));
   return d;
 }
 
 PartnerDaemon::~PartnerDaemon() { Stop(); }
 
+void PartnerDaemon::AddPeriodicTask(std::string name, std::function<void()> task) {
+  tasks_.emplace_back(std::move(name), std::move(task));
+}
+
 Status PartnerDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
-  if (sync_server_) {
-    RETURN_IF_ERROR(sync_server_->Start());
-    background_ = std::thread([this] { BackgroundLoop(); });
-  }
+  if (sync_server_) RETURN_IF_ERROR(sync_server_->Start());
+  background_ = std::thread([this] { BackgroundLoop(); });
   return Status::Ok();
 }
 
@@ -59,9 +66,12 @@ void PartnerDaemon::BackgroundLoop() {
     cv_.wait_for(lock, options_.tick, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    // An approval or rejection main did not receive (main was down) is sent again.
-    Status s = sync_->receiver().ResendResponses();
-    if (!s.ok()) logger_->warn("telling main about decided updates: {}", s.message());
+    if (sync_) {
+      // An approval or rejection main did not receive (main was down) is sent again.
+      Status s = sync_->receiver().ResendResponses();
+      if (!s.ok()) logger_->warn("telling main about decided updates: {}", s.message());
+    }
+    for (auto& [name, task] : tasks_) task();
     lock.lock();
   }
 }

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "partner_site/partner_sync.h"
 #include "site/public_site.h"
@@ -27,6 +31,13 @@ class PartnerDaemon {
   ~PartnerDaemon();
   Status Start();
   void Stop();
+
+  // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
+  // delivery, ledger shipping). Tasks must not block for long. Before Start().
+  void AddPeriodicTask(std::string name, std::function<void()> task);
+  Database& db() { return *db_; }
+  Env& env() { return *env_; }
+  const std::shared_ptr<Logger>& logger() const { return logger_; }
   uint16_t public_port() const { return site_->public_port(); }
   // 0 when the site is not enrolled (no sync port).
   uint16_t sync_port() const { return sync_server_ ? sync_server_->port() : 0; }
@@ -37,6 +48,7 @@ class PartnerDaemon {
   PartnerDaemon() = default;
   void BackgroundLoop();
 
+  Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
   PartnerDaemonOptions options_;
   std::unique_ptr<Database> db_;
@@ -46,6 +58,7 @@ class PartnerDaemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
 };
 

@@ -156,7 +156,25 @@ Result<TlsContextPtr> PartnerSync::ServerContext() {
                            PeerCheck::Site("main"));
 }
 
+namespace {
+// True iff `path` is routed by `prefix`: a subtree for a prefix ending in '/', else exact.
+bool RouteMatches(std::string_view prefix, std::string_view path) {
+  if (!prefix.empty() && prefix.back() == '/') return path.substr(0, prefix.size()) == prefix;
+  return path == prefix;
+}
+}  // namespace
+
+void PartnerSync::AddSyncRoute(std::string prefix, SyncRoute handler) {
+  routes_.emplace_back(std::move(prefix), std::move(handler));
+}
+
 HttpResponse PartnerSync::HandleSyncRequest(const HttpRequest& request) {
+  if (request.peer_site_id() != "main") {
+    return sync::ErrorResponse(Status::Unauthenticated("only main may use this sync port"));
+  }
+  for (const auto& [prefix, handler] : routes_) {
+    if (RouteMatches(prefix, request.path())) return handler(request);
+  }
   return sync::HandlePartnerSyncRequest(*receiver_, "main", request.peer_site_id(), request);
 }
 

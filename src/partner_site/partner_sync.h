@@ -2,8 +2,11 @@
 // verifies, fetches, stages and activates main's updates (or holds them for the manager).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -45,6 +48,12 @@ class PartnerSync {
 
   // The sync port's server context: only main may connect.
   Result<TlsContextPtr> ServerContext();
+  // Sends authenticated sync requests under `prefix` (exact, or a subtree when it ends in '/')
+  // to `handler`, which sees the TLS-authenticated peer in request.peer_site_id(). For
+  // services beyond page updates (ledger shipping, delegated orders). Before serving starts.
+  using SyncRoute = std::function<HttpResponse(const HttpRequest&)>;
+  void AddSyncRoute(std::string prefix, SyncRoute handler);
+
   // Handles one request from main on the sync port.
   HttpResponse HandleSyncRequest(const HttpRequest& request);
 
@@ -52,6 +61,7 @@ class PartnerSync {
   PartnerSync() = default;
   std::unique_ptr<SyncIdentity> identity_;
   std::unique_ptr<sync::MainLink> link_;
+  std::vector<std::pair<std::string, SyncRoute>> routes_;
   std::unique_ptr<sync::Receiver> receiver_;
 };
 

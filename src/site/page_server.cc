@@ -143,13 +143,21 @@ PageServer::PageServer(Env& env, const SiteConfig& config, SiteContent& content,
     http.access_hook = [access_log](const AccessEvent& e) { access_log->Record(ToRecord(e)); };
   }
   auto cache = std::make_shared<ServedSiteCache>(content_);
-  auto handler = std::make_shared<StaticPageHandler>([cache] { return cache->Get(); });
-  server_ = std::make_unique<HttpServer>(env_, std::move(http), std::move(handler));
+  auto pages = std::make_shared<StaticPageHandler>([cache] { return cache->Get(); });
+  router_ = std::make_shared<Router>(std::move(pages));
+  http_ = std::move(http);
+}
+
+Status PageServer::AddRoute(std::string_view prefix, std::string_view methods,
+                            std::shared_ptr<HttpHandler> handler) {
+  if (server_) return Status::FailedPrecondition("routes are added before the server starts");
+  return router_->Add(prefix, methods, std::move(handler));
 }
 
 PageServer::~PageServer() { Stop(); }
 
 Status PageServer::Start() {
+  server_ = std::make_unique<HttpServer>(env_, http_, router_);
   RETURN_IF_ERROR(server_->Start());
   reload_thread_ = std::thread([this] { ReloadLoop(); });
   return Status::Ok();
@@ -162,7 +170,7 @@ void PageServer::Stop() {
   }
   stop_cv_.notify_all();
   if (reload_thread_.joinable()) reload_thread_.join();
-  server_->Stop();
+  if (server_) server_->Stop();
 }
 
 void PageServer::ReloadLoop() {

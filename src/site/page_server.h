@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "ledger/access_log_writer.h"
 #include "net/http_server.h"
+#include "net/router.h"
 #include "site/config.h"
 #include "site/site_content.h"
 
@@ -33,9 +34,14 @@ class PageServer {
   PageServer(const PageServer&) = delete;
   PageServer& operator=(const PageServer&) = delete;
 
+  // Routes requests under `prefix` (net/router.h rules) to `handler` instead of the static
+  // pages: the shop's dynamic paths, say. Only before Start().
+  Status AddRoute(std::string_view prefix, std::string_view methods,
+                  std::shared_ptr<HttpHandler> handler);
+
   // Binds the public address and starts serving; a clear error when the address is taken.
   Status Start();
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return server_ ? server_->port() : 0; }
   // Stops gracefully: in-flight responses finish, then the reload thread ends.
   void Stop();
 
@@ -46,6 +52,8 @@ class PageServer {
   SiteContent& content_;
   std::shared_ptr<Logger> logger_;
   PageServerOptions options_;
+  HttpServerOptions http_;
+  std::shared_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

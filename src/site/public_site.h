@@ -29,6 +29,12 @@ class PublicSite {
                                                   std::shared_ptr<Logger> logger);
   ~PublicSite();
 
+  // Routes public requests under `prefix` to `handler` (before Start); see PageServer.
+  Status AddPublicRoute(std::string_view prefix, std::string_view methods,
+                        std::shared_ptr<HttpHandler> handler) {
+    return pages_->AddRoute(prefix, methods, std::move(handler));
+  }
+
   // Starts the public port. Errors name the address and what to do.
   Status Start();
   // Stops the port gracefully, then flushes the access ledger and signs a checkpoint.
