@@ -19,19 +19,20 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 Router::Router(std::shared_ptr<HttpHandler> fallback) {
-  if (fallback) {
-    Status s = MakeRoute({}, std::move(fallback), &fallback_);
-    // The handler's own Allow list is the only input here; a malformed one lets every method
-    // through rather than refusing all of them.
-    if (!s.ok()) fallback_.methods.clear(), fallback_.allow.clear();
+  if (!fallback) return;
+  // The handler's own Allow list is the only input here; a malformed one lets every method
+  // through (as it would reach the handler without the router) rather than refusing them all.
+  if (!MakeRoute({}, fallback, &fallback_).ok()) {
+    fallback_ = Route();
+    fallback_.handler = std::move(fallback);
   }
 }
 
-Status Router::MakeRoute(std::string_view methods, std::shared_ptr<HttpHandler> handler,
+Status Router::MakeRoute(std::string_view methods, const std::shared_ptr<HttpHandler>& handler,
                          Route* route) {
   if (!handler) return Status::InvalidArgument("a route needs a handler");
   std::string_view list = Trim(methods).empty() ? handler->AllowedMethods() : methods;
-  route->handler = std::move(handler);
+  route->handler = handler;
   route->methods.clear();
   route->allow.clear();
   while (!list.empty()) {
@@ -66,7 +67,7 @@ Status Router::Add(std::string_view prefix, std::string_view methods,
     }
   }
   Route route;
-  RETURN_IF_ERROR(MakeRoute(methods, std::move(handler), &route));
+  RETURN_IF_ERROR(MakeRoute(methods, handler, &route));
   route.prefix = std::string(prefix);
   route.subtree = prefix.back() == '/';
   auto at = std::find_if(routes_.begin(), routes_.end(),

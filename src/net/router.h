@@ -52,7 +52,7 @@ class Router final : public HttpHandler {
     std::string allow;                 // the Allow header value; empty: any method
     std::vector<std::string> methods;  // parsed `allow`
   };
-  static Status MakeRoute(std::string_view methods, std::shared_ptr<HttpHandler> handler,
+  static Status MakeRoute(std::string_view methods, const std::shared_ptr<HttpHandler>& handler,
                           Route* route);
   static void Dispatch(const Route& route, const HttpRequest& request, HttpResponder responder);
 

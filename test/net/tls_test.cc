@@ -271,7 +271,8 @@ TEST_F(NetTlsTest, GetAndPostReachTheHandlerWithThePeerSiteId) {
 
 TEST_F(NetTlsTest, KeepAliveReusesOneHandshake) {
   StartServer(MainServerContext());
-  HttpClient client("127.0.0.1", server_->port(), PartnerClient(shop_b_));
+  // A host name (not an IP literal): the client sends it as SNI.
+  HttpClient client("localhost", server_->port(), PartnerClient(shop_b_));
   for (int i = 0; i < 5; ++i) {
     Result<HttpResponse> r = client.Fetch(HttpRequest("GET", "/n" + std::to_string(i)));
     ASSERT_THAT(r, IsOk());
@@ -532,6 +533,19 @@ TEST_F(NetTlsTest, StopClosesIdleConnectionsWithCloseNotify) {
   raw.Shutdown();
   stopped.wait();
   EXPECT_EQ(server_->active_connections(), 0);
+}
+
+TEST_F(NetTlsTest, IdleTimeoutClosesWithCloseNotify) {
+  StartServer(MainServerContext(), PeerEchoHandler(),
+              [](HttpServerOptions& o) { o.idle_timeout = std::chrono::milliseconds(200); });
+  auto ctx = PartnerClient(shop_b_).tls;
+  RawTlsClient raw(*ctx, server_->port());
+  ASSERT_FALSE(raw.Handshake());
+  ASSERT_FALSE(raw.Send("GET /once HTTP/1.1\r\nHost: x\r\n\r\n"));
+  nettest::RawResponse response;
+  ASSERT_FALSE(raw.Read(&response));
+  EXPECT_TRUE(response.keep_alive());
+  EXPECT_EQ(raw.ReadToEnd(), asio::error::eof);
 }
 
 TEST_F(NetTlsTest, StopLetsARequestInFlightFinish) {
