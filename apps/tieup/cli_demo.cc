@@ -2,10 +2,13 @@
 #include <cstdlib>
 
 #include "cli.h"
-#include "content/builder.h"
 #include "demo_content.h"
+#include "main_site/main_daemon.h"
+#include "main_site/main_sync.h"
 #include "main_site/own_site.h"
 #include "partner_site/page_tools.h"
+#include "partner_site/partner_daemon.h"
+#include "partner_site/partner_sync.h"
 #include "site/public_site.h"
 
 namespace tieup::cli {
@@ -28,30 +31,6 @@ Status WriteFiles(Env& env, const std::string& root,
     RETURN_IF_ERROR(WriteFileAtomic(env, path, bytes));
   }
   return Status::Ok();
-}
-
-// Renders main's authoring directory for one partner (its name and region in the pages) and
-// installs it as the partner's tie-up release.
-// TODO(remote updating): replace with the publisher -> receiver path over mutual TLS once the
-// sync module is wired into the daemons.
-Status InstallTieupRelease(Env& env, const std::string& authoring, PublicSite& partner,
-                           const DemoPartner& p) {
-  return partner.content().Mutate([&](content::ContentStore& store) -> Status {
-    auto active = store.Active(content::Area::kTieup);
-    content::BuildOptions o;
-    o.authoring_dir = authoring;
-    o.area = content::Area::kTieup;
-    o.site = p.id;
-    o.version = active.ok() ? (*active)->version + 1 : 1;
-    o.created = env.NowSeconds();
-    o.variables = {{"site.name", "Sakura Tea"},
-                   {"partner.id", p.id},
-                   {"partner.name", p.name},
-                   {"partner.region", p.region}};
-    ASSIGN_OR_RETURN(content::ReleaseManifest m, content::BuildRelease(env, store.blobs(), o));
-    RETURN_IF_ERROR(store.Stage(m));
-    return store.Activate(content::Area::kTieup, m.version);
-  });
 }
 
 Status RunDemo(Env& env, DemoArgs a) {
@@ -87,9 +66,33 @@ Status RunDemo(Env& env, DemoArgs a) {
 
   const DemoPartner partners[] = {{"shop-a", "Tea House Asahi", "Osaka", "auto"},
                                   {"shop-b", "Kyoto Leaf", "Kyoto", "manager"}};
-  std::vector<std::unique_ptr<PublicSite>> sites;
-  ASSIGN_OR_RETURN(auto main_site, PublicSite::Open(env, main_dir, NewLogger("main")));
-  RETURN_IF_ERROR(main_site->Start());
+  RETURN_IF_ERROR(InitMainTrust(env, main_dir, mc.name));
+  auto logger = NewLogger("demo");
+  // Partnerships first (main must know them before they enroll), then main starts.
+  std::vector<std::string> codes;
+  {
+    ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(main_dir).database()));
+    ASSIGN_OR_RETURN(auto sync, MainSync::Open(env, main_dir, mc, *db, logger));
+    int i = 1;
+    for (const DemoPartner& p : partners) {
+      sync::Partnership sp;
+      sp.id = p.id;
+      sp.name = p.name;
+      sp.region = p.region;
+      sp.public_url = "http://127.0.0.1:" + port(i);
+      sp.sync_url = "https://127.0.0.1:" + port(100 + i);
+      ASSIGN_OR_RETURN(sp.approval, sync::ParseApprovalPolicy(p.approval));
+      sp.retry = "backoff:10s..5m";
+      ASSIGN_OR_RETURN(EnrollmentCode code, sync->AddPartner(sp, 3600));
+      codes.push_back(code.code);
+      std::printf("  main: added partnership %s (approval %s)\n", p.id.c_str(), p.approval.c_str());
+      ++i;
+    }
+  }
+  ASSIGN_OR_RETURN(auto main_daemon, MainDaemon::Open(env, main_dir, NewLogger("main")));
+  RETURN_IF_ERROR(main_daemon->Start());
+
+  std::vector<std::unique_ptr<PartnerDaemon>> daemons;
   int i = 1;
   for (const DemoPartner& p : partners) {
     const std::string dir = a.dir + "/" + p.id;
@@ -102,18 +105,35 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
     RETURN_IF_ERROR(CreateSiteDir(env, dir, pc));
-    ASSIGN_OR_RETURN(auto site, PublicSite::Open(env, dir, NewLogger(p.id)));
-    RETURN_IF_ERROR(InstallTieupRelease(env, authoring, *site, p));
-    for (const auto& [path, html] : demo::PartnerOriginalPages(p.name, p.region)) {
-      const std::string tmp = dir + "/logs/demo-page.html";
-      RETURN_IF_ERROR(WriteFileAtomic(env, tmp, html));
-      auto put = PutPages(env, site->config(), site->content(), path, tmp, "", false);
-      RETURN_IF_ERROR(put.status());
-      RETURN_IF_ERROR(env.RemoveFile(tmp));
+    // Enrollment over the network, exactly as `tieup partner enroll` does it.
+    RETURN_IF_ERROR(EnrollWithMain(env, dir, "https://127.0.0.1:" + port(100), codes[i - 1]));
+    std::printf("  %s: enrolled with main (keys made here, main's CA pinned)\n", p.id.c_str());
+    // The partner's own pages.
+    {
+      SiteContentOptions o;
+      o.site_id = p.id;
+      o.serve = false;
+      ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, dir, o));
+      for (const auto& [path, html] : demo::PartnerOriginalPages(p.name, p.region)) {
+        const std::string tmp = dir + "/logs/demo-page.html";
+        RETURN_IF_ERROR(WriteFileAtomic(env, tmp, html));
+        RETURN_IF_ERROR(PutPages(env, pc, *content, path, tmp, "", false).status());
+        RETURN_IF_ERROR(env.RemoveFile(tmp));
+      }
     }
-    RETURN_IF_ERROR(site->Start());
-    sites.push_back(std::move(site));
+    ASSIGN_OR_RETURN(auto d, PartnerDaemon::Open(env, dir, NewLogger(p.id)));
+    RETURN_IF_ERROR(d->Start());
+    daemons.push_back(std::move(d));
     ++i;
+  }
+
+  // The real update path: signed release offered over mutual TLS, missing blobs fetched.
+  std::printf("\nPublishing main's pages to both partners...\n");
+  for (const sync::PublishOutcome& o : main_daemon->sync().publisher().PublishNow()) {
+    std::printf("  %-7s version %llu: %s%s\n", o.partner.c_str(),
+                static_cast<unsigned long long>(o.version),
+                o.status.ok() ? o.state.c_str() : "FAILED: ",
+                o.status.ok() ? "" : o.status.message().c_str());
   }
 
   std::printf("\nThe partnership is up:\n");
@@ -126,10 +146,17 @@ Status RunDemo(Env& env, DemoArgs a) {
         p.id.c_str(), port(i).c_str(), port(i).c_str());
     ++i;
   }
-  std::printf("\nTry: tieup partner page ls %s/shop-a\n", a.dir.c_str());
+  const std::string self = "tieup";
+  std::printf("\nshop-b approves updates itself. In another terminal:\n");
+  std::printf("  %s partner pending %s/shop-b\n", self.c_str(), a.dir.c_str());
+  std::printf("  %s partner approve %s/shop-b UPDATE\n", self.c_str(), a.dir.c_str());
+  std::printf("Edit %s/pages/index.md, then:\n", authoring.c_str());
+  std::printf("  %s main publish %s --all     (shop-a updates at once, shop-b waits)\n",
+              self.c_str(), main_dir.c_str());
+  std::printf("  %s main status %s\n", self.c_str(), main_dir.c_str());
   WaitForTermination();
-  for (auto& s : sites) s->Stop();
-  main_site->Stop();
+  for (auto& d : daemons) d->Stop();
+  main_daemon->Stop();
   return Status::Ok();
 }
 

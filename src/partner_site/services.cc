@@ -1,11 +1,13 @@
 #include "partner_site/services.h"
 
 #include "partner_site/partner_daemon.h"
+#include "partner_site/preview.h"
 
 namespace tieup {
 
 Status AttachPartnerServices(PartnerDaemon& daemon) {
-  (void)daemon;  // One line per service goes here as features land.
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      kPreviewPrefix, "GET, HEAD", std::make_shared<PreviewHandler>(daemon.site().content())));
   return Status::Ok();
 }
 
