@@ -283,6 +283,42 @@ TEST_F(NetTlsTest, KeepAliveReusesOneHandshake) {
   EXPECT_EQ(server_->active_connections(), 1);
 }
 
+TEST_F(NetTlsTest, ClientReconnectsAfterTheServerClosedAnIdleConnection) {
+  StartServer(MainServerContext(), PeerEchoHandler(),
+              [](HttpServerOptions& o) { o.idle_timeout = std::chrono::milliseconds(100); });
+  HttpClient client("127.0.0.1", server_->port(), PartnerClient(shop_a_));
+  ASSERT_THAT(client.Fetch(HttpRequest("GET", "/first")), IsOk());
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->active_connections() > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(server_->active_connections(), 0);
+  // The client still holds the closed connection: the GET is retried on a new one.
+  Result<HttpResponse> r = client.Fetch(HttpRequest("GET", "/second"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body(), "shop-a|GET /second|");
+  EXPECT_EQ(server_->stats().tls_handshakes, 2u);
+}
+
+TEST_F(NetTlsTest, ServerClosingAfterEachResponse) {
+  StartServer(MainServerContext(),
+              std::make_shared<FunctionHandler>([](const HttpRequest& req, HttpResponder r) {
+                HttpResponse response = HttpResponse::Text(200, std::string(req.peer_site_id()));
+                response.set_close_connection(true);
+                r.Respond(std::move(response));
+              }));
+  HttpClient client("127.0.0.1", server_->port(), PartnerClient(shop_b_));
+  for (int i = 0; i < 3; ++i) {
+    HttpRequest post("POST", "/once");
+    post.SetBody("x");
+    Result<HttpResponse> r = client.Fetch(post);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->body(), "shop-b");
+    EXPECT_EQ(client.peer_site_id(), "");  // closed after the response
+  }
+  EXPECT_EQ(server_->stats().tls_handshakes, 3u);
+}
+
 TEST_F(NetTlsTest, LargeBodiesBothWays) {
   StartServer(MainServerContext(), PeerEchoHandler(),
               [](HttpServerOptions& o) { o.max_body_bytes = 4 * 1024 * 1024; });
