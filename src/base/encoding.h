@@ -34,6 +34,18 @@ std::string FormatRfc3339(int64_t unix_seconds);
 // Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)"; returns seconds since the epoch.
 Result<int64_t> ParseRfc3339(std::string_view text);
 
+// Length of the valid UTF-8 sequence starting at s[i] (1-4), or 0 when the bytes there are not
+// valid UTF-8: a continuation byte, a truncated or overlong sequence, a UTF-16 surrogate, or a
+// code point above U+10FFFF. `i` must be < s.size().
+size_t Utf8SequenceLength(std::string_view s, size_t i);
+// True iff `bytes` is entirely valid UTF-8 (as above).
+bool IsValidUtf8(std::string_view bytes);
+// `s` with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string SanitizeUtf8(std::string_view s);
+
+// Escapes &, <, >, " and ' so that `text` is safe in HTML text and in quoted attribute values.
+std::string HtmlEscape(std::string_view text);
+
 // Days since 1970-01-01 for a proleptic Gregorian date (no validation beyond ranges).
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 

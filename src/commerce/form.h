@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/encoding.h"
 #include "base/status.h"
 
 namespace tieup::commerce {
@@ -48,11 +49,9 @@ Result<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 // Percent-encodes everything except unreserved characters (RFC 3986), for URLs and forms.
 std::string PercentEncode(std::string_view text);
 
-// Escapes &, <, >, " and ' so that `text` is safe in HTML text and quoted attribute values.
-std::string HtmlEscape(std::string_view text);
-
-// Returns true iff `text` is valid UTF-8 (no overlong forms, no surrogates).
-bool IsValidUtf8(std::string_view text);
+// HTML escaping and UTF-8 checks are base/encoding.h's; named here for the shop's callers.
+using ::tieup::HtmlEscape;
+using ::tieup::IsValidUtf8;
 
 // Checks a single-line text field from a user: valid UTF-8, no control characters (tab
 // neither), at most `max_chars` bytes, and (when `required`) not blank. `label` is the field's

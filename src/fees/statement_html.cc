@@ -2,37 +2,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/encoding.h"
 #include "fees/statement.h"
 
 namespace tieup::fees {
 namespace {
-
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
 
 // Digits after the decimal point of a currency's minor unit (ISO 4217); 2 unless listed.
 int MinorDigits(std::string_view currency) {
@@ -71,7 +45,7 @@ std::string Money(int64_t minor, std::string_view currency) {
     std::string frac = std::to_string(abs % scale);
     out += "." + std::string(static_cast<size_t>(digits) - frac.size(), '0') + frac;
   }
-  return out + " " + Escape(currency);
+  return out + " " + HtmlEscape(currency);
 }
 
 std::string Num(double v) {
@@ -116,7 +90,7 @@ std::string Chart(const Statement& s) {
        Num(kHeight) + "\" width=\"" + Num(kWidth) + "\" height=\"" + Num(kHeight) +
        "\" role=\"img\" aria-labelledby=\"chart-title\">\n";
   o += "<title id=\"chart-title\">Successful accesses per day, tie-up and original pages, " +
-       Escape(s.period.label) + "</title>\n";
+       HtmlEscape(s.period.label) + "</title>\n";
   // Grid and y axis labels.
   for (uint64_t v = 0; v <= top; v += step) {
     o += "<line class=\"grid\" x1=\"" + Num(kLeft) + "\" y1=\"" + Num(y(v)) + "\" x2=\"" +
@@ -137,8 +111,8 @@ std::string Chart(const Statement& s) {
          day.substr(8, 2) + "</text>";
   }
   o += "\n<text class=\"axistitle\" x=\"" + Num(kLeft + plot_w / 2) + "\" y=\"" + Num(kHeight - 8) +
-       "\">day (UTC), " + Escape(FormatDay(s.period.from_micros)) + " to " +
-       Escape(FormatDay(s.period.to_micros - kMicrosPerDay)) + "</text>\n";
+       "\">day (UTC), " + HtmlEscape(FormatDay(s.period.from_micros)) + " to " +
+       HtmlEscape(FormatDay(s.period.to_micros - kMicrosPerDay)) + "</text>\n";
   o += "<text class=\"axistitle\" transform=\"translate(14 " + Num(kTop + plot_h / 2) +
        ") rotate(-90)\">successful accesses</text>\n";
   // Series.
@@ -189,7 +163,8 @@ std::string Statement::ToHtml() const {
   std::string o;
   o.reserve(16384 + daily.size() * 400);
   o += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  o += "<title>Fee statement " + Escape(partner) + " " + Escape(period.label) + "</title>\n";
+  o +=
+      "<title>Fee statement " + HtmlEscape(partner) + " " + HtmlEscape(period.label) + "</title>\n";
   o += R"(<style>
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.25rem}
@@ -219,8 +194,8 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
 <body>
 )";
   o += "<h1>Partnership fee statement</h1>\n";
-  o += "<p class=\"sub\">Partner <strong>" + Escape(partner) + "</strong>, period <strong>" +
-       Escape(period.label) + "</strong> (" + FormatDay(period.from_micros) + " to " +
+  o += "<p class=\"sub\">Partner <strong>" + HtmlEscape(partner) + "</strong>, period <strong>" +
+       HtmlEscape(period.label) + "</strong> (" + FormatDay(period.from_micros) + " to " +
        FormatDay(period.to_micros - kMicrosPerDay) + ", UTC)</p>\n";
   o += "<dl>\n";
   auto item = [&](std::string_view k, const std::string& v) {
@@ -228,12 +203,12 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
   };
   item("Total", "<strong>" + Money(total_minor, currency) + "</strong>");
   item("Currency",
-       Escape(currency) + " (amounts in minor units: " + std::to_string(total_minor) + ")");
-  item("Rounding", Escape(RoundingRuleName(rounding)) + ", once per line item");
-  item("Contract SHA-256", "<code>" + Escape(contract_sha256) + "</code>");
-  item("Ledger", Escape(p.checkpoint_origin));
+       HtmlEscape(currency) + " (amounts in minor units: " + std::to_string(total_minor) + ")");
+  item("Rounding", HtmlEscape(RoundingRuleName(rounding)) + ", once per line item");
+  item("Contract SHA-256", "<code>" + HtmlEscape(contract_sha256) + "</code>");
+  item("Ledger", HtmlEscape(p.checkpoint_origin));
   item("Checkpoint", "size " + std::to_string(p.checkpoint_size) + ", root <code>" +
-                         Escape(p.checkpoint_root_hex) + "</code>");
+                         HtmlEscape(p.checkpoint_root_hex) + "</code>");
   item("Entries in the period",
        p.any_in_period ? std::to_string(p.first_index) + " to " + std::to_string(p.last_index)
                        : std::string("none"));
@@ -241,7 +216,7 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
     std::string ex = std::to_string(p.excluded_entries) + " entries skipped:<ul class=\"inputs\">";
     for (const ExcludedRange& r : p.excluded) {
       ex += "<li>[" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
-            "): " + Escape(r.reason) + "</li>";
+            "): " + HtmlEscape(r.reason) + "</li>";
     }
     item("Excluded ranges", ex + "</ul>");
   }
@@ -255,10 +230,10 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
   o += "<h2>Line items</h2>\n<table>\n<thead><tr><th>Item</th><th>Inputs</th>"
        "<th class=\"amount\">Amount</th></tr></thead>\n<tbody>\n";
   for (const LineItem& l : lines) {
-    o += "<tr><td>" + Escape(l.description) + "<br><code>" + Escape(l.code) +
+    o += "<tr><td>" + HtmlEscape(l.description) + "<br><code>" + HtmlEscape(l.code) +
          "</code></td><td><ul class=\"inputs\">";
     for (const LineInput& in : l.inputs) {
-      o += "<li>" + Escape(in.name) + " = <code>" + Escape(in.value) + "</code></li>";
+      o += "<li>" + HtmlEscape(in.name) + " = <code>" + HtmlEscape(in.value) + "</code></li>";
     }
     o += "</ul></td><td class=\"amount\">" + Money(l.amount_minor, currency) + "</td></tr>\n";
   }
@@ -267,7 +242,7 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
   o += "<p class=\"note\">Every amount is computed from the contract above and the ledger "
        "entries committed to by the checkpoint. Check it with <code>tieup partner fees verify"
        "</code> against the CSV statement (statement_sha256 <code>" +
-       Escape(statement_sha256) + "</code>).</p>\n";
+       HtmlEscape(statement_sha256) + "</code>).</p>\n";
   o += "</body>\n</html>\n";
   return o;
 }

@@ -4,14 +4,11 @@
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
-#include "ledger/utf8_internal.h"
 
 namespace tieup::ledger {
 namespace {
 
 constexpr std::string_view kSignaturePrefix = "\xE2\x80\x94 ";  // "— "
-
-using internal::Utf8SequenceLength;
 
 // Valid UTF-8 without control characters other than (when allowed) newline.
 Status CheckText(std::string_view s, std::string_view what, bool allow_newline) {

@@ -4,7 +4,7 @@
 #include <boost/json.hpp>
 #include <vector>
 
-#include "ledger/utf8_internal.h"
+#include "base/encoding.h"
 
 namespace tieup::ledger {
 namespace {
@@ -25,14 +25,14 @@ class CanonicalWriter {
     Key(key);
     bool valid = true;
     for (size_t i = 0; i < value.size() && valid;) {
-      size_t n = internal::Utf8SequenceLength(value, i);
+      size_t n = Utf8SequenceLength(value, i);
       valid = n != 0;
       i += n;
     }
     if (valid) {
       AppendString(value);
     } else {
-      AppendString(internal::SanitizeUtf8(value));
+      AppendString(SanitizeUtf8(value));
     }
   }
   void Int(std::string_view key, int64_t v) {

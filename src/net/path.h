@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/encoding.h"  // IsValidUtf8
 #include "base/status.h"
 
 namespace tieup {
@@ -35,9 +36,5 @@ Result<RequestTarget> ParseRequestTarget(std::string_view raw_target);
 // The allocation-free form used by the server: writes the normalized path to *path (reusing
 // its capacity) and points *query into `raw_target`. On error *path is unspecified.
 Status NormalizePathTo(std::string_view raw_target, std::string* path, std::string_view* query);
-
-// Returns true iff `bytes` is well-formed UTF-8 (no overlongs, surrogates or values above
-// U+10FFFF).
-bool IsValidUtf8(std::string_view bytes);
 
 }  // namespace tieup

@@ -49,30 +49,6 @@ std::string_view CachedLastModified(int64_t t) {
   return cached;
 }
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 HttpResponse PlainError(int status, std::string_view text) {
   HttpResponse r = HttpResponse::Text(status, text);
   r.AddHeader("X-Content-Type-Options", "nosniff");

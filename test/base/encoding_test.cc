@@ -48,5 +48,28 @@ TEST(EncodingTest, Rfc3339RoundTripAndZones) {
   EXPECT_THAT(ParseRfc3339("2026-13-24T08:49:37Z"), StatusIs(StatusCode::kInvalidArgument));
 }
 
+TEST(EncodingTest, Utf8ValidityAndSanitizing) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8d\xb5"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xae"));          // overlong '.'
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xae"));      // overlong, three bytes
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // a UTF-16 surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe6\x97"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // a lone continuation byte
+  EXPECT_EQ(Utf8SequenceLength("\xf0\x9f\x8d\xb5", 0), 4u);
+  EXPECT_EQ(SanitizeUtf8("a\xff"
+                         "b\xc3\xa9"),
+            "a\xef\xbf\xbd"
+            "b\xc3\xa9");
+}
+
+TEST(EncodingTest, HtmlEscapeCoversTextAndAttributes) {
+  EXPECT_EQ(HtmlEscape("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
+  EXPECT_EQ(HtmlEscape("plain"), "plain");
+}
+
 }  // namespace
 }  // namespace tieup
