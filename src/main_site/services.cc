@@ -1,11 +1,12 @@
 #include "main_site/services.h"
 
+#include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 
 namespace tieup {
 
 Status AttachMainServices(MainDaemon& daemon) {
-  (void)daemon;  // One line per service goes here as features land.
+  RETURN_IF_ERROR(AttachMainLedgerService(daemon));
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "partner_site/services.h"
 
+#include "partner_site/ledger_service.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
 
@@ -8,6 +9,7 @@ namespace tieup {
 Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       kPreviewPrefix, "GET, HEAD", std::make_shared<PreviewHandler>(daemon.site().content())));
+  RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
   return Status::Ok();
 }
 

@@ -2,8 +2,39 @@
 
 #include "crypto/ed25519.h"
 #include "ledger/checkpoint.h"
+#include "ledger/records.h"
 
 namespace tieup {
+namespace {
+
+// Writes one ContentRecord per area whose active release differs from `before` (every area
+// with a release on the first load, so that content activated while the daemon was down, by
+// `tieup partner page put`, is recorded at the next start): the fees' content amounts are
+// read from the ledger. Pages are the HTML documents; bytes are every file of the area.
+void RecordContentAmounts(Env& env, ledger::Log& log, Logger& logger,
+                          const content::SiteView* before, const content::SiteView& after) {
+  for (content::Area area : {content::Area::kTieup, content::Area::kOriginal}) {
+    const uint64_t version = after.version(area);
+    if (version == 0 || (before != nullptr && before->version(area) == version)) continue;
+    ledger::ContentRecord r;
+    r.time_micros = env.NowMicros();
+    r.area =
+        area == content::Area::kTieup ? ledger::RecordArea::kTieup : ledger::RecordArea::kOriginal;
+    r.version = version;
+    for (const auto& [path, file] : after.files()) {
+      if (file.area != area) continue;
+      r.bytes += file.length;
+      if (file.content_type.starts_with("text/html")) ++r.pages;
+    }
+    auto appended = log.Append(ledger::EncodeRecord(r));
+    if (!appended.ok()) {
+      logger.warn("could not record the content of release {} in the ledger: {}", version,
+                  appended.status().ToString());
+    }
+  }
+}
+
+}  // namespace
 
 Status CreateSiteDir(Env& env, const std::string& site_dir, const SiteConfig& config) {
   SitePaths paths(site_dir);
@@ -36,12 +67,17 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
   ASSIGN_OR_RETURN(site->config_, LoadSiteConfig(env, site_dir));
   SitePaths paths(site_dir);
 
+  // The ledger first: the content's first load already records the content amounts in it.
+  ASSIGN_OR_RETURN(site->ledger_, ledger::Log::Open(env, paths.ledger()));
   SiteContentOptions co;
   co.site_id = site->config_.id;
   co.keep_releases = static_cast<size_t>(site->config_.keep_releases);
+  PublicSite* self = site.get();
+  co.on_view_loaded = [self, &env](const content::SiteView* before,
+                                   const content::SiteView& after) {
+    RecordContentAmounts(env, *self->ledger_, *self->logger_, before, after);
+  };
   ASSIGN_OR_RETURN(site->content_, SiteContent::Open(env, site_dir, co));
-
-  ASSIGN_OR_RETURN(site->ledger_, ledger::Log::Open(env, paths.ledger()));
   ASSIGN_OR_RETURN(Ed25519PrivateKey key, LoadPrivateKey(env, paths.keys() + "/site.key"));
   ASSIGN_OR_RETURN(ledger::NoteSigner signer,
                    ledger::NoteSigner::Create("tieup.ledger/" + site->config_.id, key));

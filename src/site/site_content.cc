@@ -48,8 +48,9 @@ Status SiteContent::LoadView(std::shared_ptr<content::ContentStore> store) {
   };
   auto pair = std::make_shared<Pair>(Pair{std::move(store), std::move(view)});
   std::shared_ptr<const content::SiteView> aliased(pair, pair->view.get());
-  std::atomic_store(&view_, std::move(aliased));
+  std::shared_ptr<const content::SiteView> before = std::atomic_exchange(&view_, aliased);
   loaded_pointers_ = std::move(pointers);
+  if (options_.on_view_loaded) options_.on_view_loaded(before.get(), *aliased);
   return Status::Ok();
 }
 

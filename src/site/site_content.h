@@ -23,6 +23,12 @@ struct SiteContentOptions {
   // Load the served view (the daemon). The command line leaves it off: it never serves.
   bool serve = true;
   uint64_t cache_bytes_limit = 256ull << 20;
+  // Called (with the site lock held, on the thread that loaded it) after each load of the
+  // served view with the views before (null on the first load) and after, so that the caller
+  // can record activations (the partner writes a ContentRecord to its ledger). Must be quick
+  // and must not call back into this object.
+  std::function<void(const content::SiteView* before, const content::SiteView& after)>
+      on_view_loaded;
 };
 
 class SiteContent {

@@ -1,0 +1,198 @@
+// Main's side of ledger shipping: partners' access ledgers received (pushed by the partner or
+// pulled by main), verified and kept in a mirror per partner, alerts when a ledger does not
+// check out, and fee statements computed from the verified mirror.
+//
+// Wire protocol (sync port, mutual TLS; the peer's site id comes from its certificate):
+//   GET  /v1/ledger/state  on main     -> LedgerState JSON (what main holds of the caller's log)
+//   POST /v1/ledger/push   on main     body: a batch (below) -> receipt JSON
+//   GET  /v1/ledger/pull?from=E&accepted=A&max=K   on the partner -> a batch
+//   POST /v1/ledger/alerts on the partner  body: {"alerts":[alert...]}: alerts main raised on
+//        a pulled batch, so that the partner records them too
+// A batch is JSON:
+//   {"origin": "tieup.ledger/<partner>", "verifier_key": "<C2SP verifier key>",
+//    "checkpoint": "<signed note of size N>", "accepted_size": A,
+//    "consistency": [base64 hash...],   proof from A (main's last accepted size) to N
+//    "from": E, "entries": [base64 entry...],   entries [E, E+k), E = main's mirror size
+//    "batch_proof": [base64 hash...]}   proof from E+k to N (empty when E+k == N)
+// A receipt: {"accepted": bool, "entries": n, "accepted_size": n, "message": "...",
+//             "alerts": [{"id","time","kind","message","begin","end"}]}
+//
+// Checks on every batch (each failure is an alert: a row in ledger_alerts, a warning in the
+// log, and in the receipt so the partner logs it too; the alert's range is left out of fees
+// until a manager resolves it):
+//  - the partner's ledger key: pinned the first time the partner ships (trust on first use,
+//    over the mTLS channel that already proves which partner is speaking); a different key
+//    later is refused ("key");
+//  - the checkpoint's signature and origin ("signature");
+//  - against the last accepted checkpoint of size A: a smaller size is a truncation
+//    ("truncation", range [N, A)); the same size with another root a fork ("fork", [0, A));
+//    growth without a valid consistency proof a rewrite, deletion or reordering ("rewrite",
+//    [0, A));
+//  - the entries: the Merkle root of the verified mirror plus the batch must be the root the
+//    checkpoint commits to at that size (directly when the batch ends at N, else through
+//    batch_proof) ("entries", range [E, E+k)): the partner's stored records changed after
+//    they were signed.
+// A batch built on a stale view of main's state (accepted_size or from differ) is refused
+// without an alert: the sender asks for the state again.
+//
+// Storage: SITE_DIR/ledgers/<partner>/ is a ledger::Log holding the verified entries and, in
+// its checkpoints/ folder, the partner's signed checkpoints whose size the mirror reached, so
+// `VerifyLog` checks the mirror like any ledger. SQLite (component "main_ledger") holds the
+// pinned key, the last accepted checkpoint and the alerts. Several processes (the daemon and
+// the command line) may use one mirror: a file lock in the mirror folder serialises them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "fees/inputs.h"
+#include "net/http_message.h"
+#include "store/database.h"
+#include "sync/http_api.h"
+
+namespace tieup {
+
+class MainDaemon;
+
+// Something in a partner's ledger that did not check out.
+struct LedgerAlert {
+  int64_t id = 0;
+  std::string partner;
+  int64_t time = 0;     // unix seconds
+  std::string kind;     // key, signature, truncation, fork, rewrite, entries
+  std::string message;  // what was wrong, for people
+  uint64_t begin = 0;   // ledger range [begin, end) excluded from fees; empty for none
+  uint64_t end = 0;
+  bool resolved = false;
+};
+
+// What main holds of one partner's ledger.
+struct LedgerMirrorState {
+  std::string partner;
+  std::string verifier_key;  // pinned; empty before the partner first shipped
+  uint64_t entries = 0;      // verified entries in the mirror
+  uint64_t accepted_size = 0;
+  std::string accepted_root_hex;  // of the last accepted checkpoint
+};
+
+// The answer to one batch.
+struct LedgerReceipt {
+  bool accepted = false;
+  uint64_t entries = 0;        // the mirror's size after the batch
+  uint64_t accepted_size = 0;  // the last accepted checkpoint's size after the batch
+  std::string message;         // why a batch was refused (stale state, alert)
+  std::vector<LedgerAlert> alerts;
+};
+
+// The outcome of a pull.
+struct LedgerPullSummary {
+  uint64_t batches = 0;
+  uint64_t entries_received = 0;
+  LedgerMirrorState state;
+  std::vector<LedgerAlert> alerts;
+};
+
+// A statement written by WriteStatement.
+struct StatementFiles {
+  std::string csv_path;
+  std::string html_path;
+  int64_t total_minor = 0;
+  std::string currency;
+  uint64_t checkpoint_size = 0;
+  std::string checkpoint_root_hex;
+  uint64_t excluded_entries = 0;
+};
+
+// A verification on read: `ok` and a report for people (sizes, roots, alerts).
+struct LedgerReport {
+  bool ok = false;
+  std::string text;
+};
+
+struct LedgerCollectorOptions {
+  // Largest batch asked for when pulling.
+  uint64_t pull_batch_entries = 2000;
+  // Pull rounds per Pull call (each round is one batch).
+  uint64_t max_pull_batches = 100000;
+};
+
+// Thread-safe: calls are serialised (in the process by a mutex, across processes by a file
+// lock per mirror).
+class LedgerCollector {
+ public:
+  // `db` must outlive the collector. Applies the "main_ledger" schema.
+  static Result<std::unique_ptr<LedgerCollector>> Open(Env& env, std::string site_dir, Database& db,
+                                                       std::shared_ptr<Logger> logger,
+                                                       LedgerCollectorOptions options = {});
+  ~LedgerCollector();
+
+  // Checks and stores one batch from `partner` (already authenticated). A malformed batch is
+  // InvalidArgument; a batch that does not check out is a receipt with accepted = false and
+  // the alert; a failure to store is an error (nothing half-stored is ever counted).
+  Result<LedgerReceipt> Receive(const std::string& partner, std::string_view batch_json);
+
+  // Pulls new entries from `partner` through `round_trip` (to its sync port) until main holds
+  // everything the partner's fresh checkpoint covers; alerts are sent back to the partner.
+  Result<LedgerPullSummary> Pull(const std::string& partner, const sync::HttpRoundTrip& round_trip);
+
+  // What main holds of `partner`'s ledger (zeros before the first shipment).
+  Result<LedgerMirrorState> State(const std::string& partner);
+  // Alerts of `partner` (every partner when empty), newest first.
+  Result<std::vector<LedgerAlert>> Alerts(const std::string& partner, bool include_resolved);
+  // Marks an alert resolved (its range counts for fees again). NotFound for an unknown id.
+  Status ResolveAlert(int64_t id, const std::string& note);
+  // The ranges excluded from fees (unresolved alerts), merged, sorted.
+  Result<std::vector<fees::ExcludedRange>> ExcludedRanges(const std::string& partner);
+
+  // Verifies the stored mirror of `partner` (every record, checkpoint signature and root,
+  // consistency between checkpoints) and reports it with the state and open alerts. An error
+  // only when there is nothing to verify (unknown partner).
+  Result<LedgerReport> Verify(const std::string& partner);
+
+  // Computes the statement of `partner` for `period_text` ("2026-11") from the verified
+  // mirror up to its largest verified checkpoint, leaving out excluded ranges, with the
+  // contract at `contract_path`, and writes CSV and HTML into SITE_DIR/statements/.
+  Result<StatementFiles> WriteStatement(const std::string& partner, const std::string& period_text,
+                                        const std::string& contract_path);
+
+  // Serves GET /v1/ledger/state and POST /v1/ledger/push for the authenticated peer.
+  HttpResponse HandleSyncRequest(const HttpRequest& request);
+
+  // SITE_DIR/ledgers/<partner>.
+  std::string MirrorDir(const std::string& partner) const;
+
+ private:
+  struct Mirror;
+  LedgerCollector(Env& env, std::string site_dir, Database& db, std::shared_ptr<Logger> logger,
+                  LedgerCollectorOptions options);
+  Result<LedgerReceipt> ReceiveLocked(const std::string& partner, std::string_view batch_json);
+  Result<Mirror*> OpenMirror(const std::string& partner, int64_t generation);
+  Result<LedgerAlert> RaiseAlert(const std::string& partner, std::string kind, std::string message,
+                                 uint64_t begin, uint64_t end);
+
+  Env& env_;
+  const std::string site_dir_;
+  Database& db_;
+  std::shared_ptr<Logger> logger_;
+  const LedgerCollectorOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Mirror>> mirrors_;  // open mirrors, by partner
+};
+
+// Attaches the ledger collector to main's sync port (/v1/ledger/). One line in services.cc.
+Status AttachMainLedgerService(MainDaemon& daemon);
+
+// A round trip to `partner`'s sync port at `sync_url` with main's identity in `site_dir`.
+Result<sync::HttpRoundTrip> PartnerRoundTrip(Env& env, const std::string& site_dir,
+                                             const std::string& sync_url,
+                                             const std::string& partner);
+
+}  // namespace tieup
