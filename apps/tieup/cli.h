@@ -26,6 +26,8 @@ void AddDemoCommand(CLI::App& app, Context& ctx);
 void AddMainSyncCommands(CLI::App& main, Context& ctx);
 // Under `tieup partner`: enroll, pending, approve, reject, rollback, updates.
 void AddPartnerSyncCommands(CLI::App& partner, Context& ctx);
+// `tieup main ledger|fees ...` and `tieup partner ledger|fees ...`; after the two above.
+void AddLedgerCommands(CLI::App& app, Context& ctx);
 
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);
