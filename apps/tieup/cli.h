@@ -28,6 +28,8 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx);
 void AddPartnerSyncCommands(CLI::App& partner, Context& ctx);
 // `tieup main ledger|fees ...` and `tieup partner ledger|fees ...`; after the two above.
 void AddLedgerCommands(CLI::App& app, Context& ctx);
+// `tieup main product|order ...` and `tieup partner product|order ...`; after the two above.
+void AddShopCommands(CLI::App& app, Context& ctx);
 
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "tieup 0.1.0");
   tieup::cli::AddMainCommands(app, ctx);
   tieup::cli::AddPartnerCommands(app, ctx);
+  tieup::cli::AddShopCommands(app, ctx);
   tieup::cli::AddLedgerCommands(app, ctx);
   tieup::cli::AddDemoCommand(app, ctx);
   try {

@@ -2,11 +2,13 @@
 
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
+#include "main_site/shop_service.h"
 
 namespace tieup {
 
 Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachMainLedgerService(daemon));
+  RETURN_IF_ERROR(AttachShop(daemon));
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include "partner_site/ledger_service.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
+#include "partner_site/shop_service.h"
 
 namespace tieup {
 
@@ -10,6 +11,7 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       kPreviewPrefix, "GET, HEAD", std::make_shared<PreviewHandler>(daemon.site().content())));
   RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
+  RETURN_IF_ERROR(AttachShop(daemon));
   return Status::Ok();
 }
 

@@ -1,0 +1,322 @@
+#include "main_site/shop_service.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "base/encoding.h"
+#include "commerce/shop_handler.h"
+#include "commerce/wire.h"
+#include "crypto/x509.h"
+#include "main_site/main_daemon.h"
+#include "site/sync_transport.h"
+#include "sync/http_api.h"
+#include "trust/request_signature.h"
+
+namespace tieup {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kSignedRequestsSchema = R"(
+CREATE TABLE shop_signed_requests (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  partner TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  method TEXT NOT NULL,
+  target TEXT NOT NULL,
+  signature_input TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX shop_signed_requests_partner ON shop_signed_requests(partner, at);
+)";
+
+std::string Var(const SiteConfig& config, const std::string& name, std::string fallback = {}) {
+  auto it = config.variables.find("shop." + name);
+  return it == config.variables.end() ? fallback : it->second;
+}
+
+Result<int64_t> IntVar(const SiteConfig& config, const std::string& name, int64_t fallback) {
+  std::string text = Var(config, name);
+  if (text.empty()) return fallback;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return Status::InvalidArgument("site.toml [variables] shop." + name + " = '" + text +
+                                   "' must be an integer");
+  }
+  return v;
+}
+
+Result<bool> BoolVar(const SiteConfig& config, const std::string& name, bool fallback) {
+  std::string text = Var(config, name);
+  if (text.empty()) return fallback;
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return Status::InvalidArgument("site.toml [variables] shop." + name + " must be true or false");
+}
+
+// The Ed25519 key of a SubjectPublicKeyInfo (RFC 8410: 12 bytes of prefix, then 32 raw).
+Result<Ed25519PublicKey> Ed25519FromSpki(std::string_view der) {
+  static constexpr unsigned char kPrefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                              0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+  if (der.size() != sizeof(kPrefix) + 32 ||
+      der.substr(0, sizeof(kPrefix)) !=
+          std::string_view(reinterpret_cast<const char*>(kPrefix), sizeof(kPrefix))) {
+    return Status::Unauthenticated("the certificate's key is not an Ed25519 key");
+  }
+  return Ed25519PublicKey::FromBytes(der.substr(sizeof(kPrefix)));
+}
+
+HttpResponse JsonReply(int status, std::string body) {
+  HttpResponse r(status);
+  r.AddHeader("Content-Type", "application/json");
+  r.AddHeader("Cache-Control", "no-store");
+  r.SetBody(std::move(body));
+  return r;
+}
+
+std::string CatalogJson(const std::vector<commerce::Product>& products) {
+  json::array out;
+  for (const commerce::Product& p : products) {
+    json::object o;
+    o["sku"] = p.sku;
+    o["title"] = p.title;
+    o["description"] = p.description;
+    json::array images;
+    for (const std::string& i : p.images) images.emplace_back(i);
+    o["images"] = std::move(images);
+    o["page_path"] = p.page_path;
+    o["price_minor"] = p.price_minor;
+    o["currency"] = p.currency;
+    o["tax_class"] = p.tax_class;
+    o["category"] = p.category;
+    o["stock"] = p.stock;
+    out.emplace_back(std::move(o));
+  }
+  return json::serialize(out);
+}
+
+}  // namespace
+
+Result<OpenedShop> OpenMainShop(Env& env, const std::string& site_dir, const SiteConfig& config,
+                                Database& db, std::shared_ptr<Logger> logger) {
+  OpenedShop opened;
+  commerce::ShopConfig sc;
+  sc.site_id = config.id;
+  sc.shop_name = config.name.empty() ? config.id : config.name;
+  sc.currency = Var(config, "currency", "EUR");
+  ASSIGN_OR_RETURN(sc.shipping_fee_minor, IntVar(config, "shipping_fee_minor", 0));
+  ASSIGN_OR_RETURN(sc.prices_include_tax, BoolVar(config, "prices_include_tax", true));
+  sc.order_prefix = "M";
+  sc.public_base_url = Var(config, "public_url");
+  sc.mail_from.address = Var(config, "mail_from");
+  sc.mail_from.name = sc.shop_name;
+  sc.manager_email = Var(config, "manager_email");
+  commerce::BankDetails bank{Var(config, "account_holder", sc.shop_name), Var(config, "iban"),
+                             Var(config, "bic"), Var(config, "bank_name")};
+  std::vector<std::shared_ptr<commerce::PaymentProvider>> payments;
+  if (!bank.iban.empty()) payments.push_back(commerce::NewBankTransferProvider(bank));
+  payments.push_back(commerce::NewCashOnDeliveryProvider());
+  if (!bank.iban.empty()) payments.push_back(commerce::NewInvoiceProvider(bank, 14));
+  opened.outbox = std::make_unique<commerce::MailOutbox>(env, site_dir + "/mail");
+  RETURN_IF_ERROR(opened.outbox->Init());
+  opened.smtp_host = Var(config, "smtp_host");
+  ASSIGN_OR_RETURN(int64_t port, IntVar(config, "smtp_port", 25));
+  opened.smtp_port = static_cast<uint16_t>(port);
+  ASSIGN_OR_RETURN(opened.shop, commerce::Shop::Open(env, db, std::move(sc), std::move(payments),
+                                                     opened.outbox.get(), std::move(logger)));
+  return opened;
+}
+
+class MainShopEndpoints::Impl {
+ public:
+  Impl(Env& env, commerce::Shop& shop, Database& db, Certificate ca, bool partner_checks,
+       std::shared_ptr<Logger> logger)
+      : env_(env),
+        shop_(shop),
+        db_(db),
+        ca_(std::move(ca)),
+        partner_checks_inventory_(partner_checks),
+        logger_(std::move(logger)) {}
+
+  HttpResponse Handle(const HttpRequest& request) {
+    const std::string peer(request.peer_site_id());
+    if (peer.empty() || peer == "main") {
+      return sync::ErrorResponse(
+          Status::Unauthenticated("shop endpoints are for enrolled partners only"));
+    }
+    if (request.path() == "/v1/catalog") {
+      if (request.method() != "GET") {
+        return sync::ErrorResponse(Status::InvalidArgument("/v1/catalog takes GET"));
+      }
+      auto products = shop_.ListProducts();
+      if (!products.ok()) return sync::ErrorResponse(products.status());
+      return JsonReply(200, CatalogJson(*products));
+    }
+    if (request.method() != "POST") {
+      return sync::ErrorResponse(
+          Status::InvalidArgument(std::string(request.path()) + " takes POST"));
+    }
+    Status verified = Verify(request, peer);
+    if (!verified.ok()) {
+      logger_->warn("refused a signed {} from partner '{}': {}", request.path(), peer,
+                    verified.message());
+      return sync::ErrorResponse(verified);
+    }
+    if (request.path() == "/v1/orders") return PlaceOrder(request, peer);
+    if (request.path() == "/v1/quote") return Quote(request);
+    return sync::ErrorResponse(Status::NotFound("no shop endpoint " + std::string(request.path())));
+  }
+
+ private:
+  Status Verify(const HttpRequest& request, const std::string& peer) {
+    HttpFields fields;
+    for (const HttpHeaderView& h : request.Headers()) {
+      fields.emplace_back(std::string(h.name), std::string(h.value));
+    }
+    const std::string cert_b64(request.HeaderOr("Tieup-Certificate"));
+    SignatureKeyLookup lookup = [&](std::string_view keyid) -> Result<Ed25519PublicKey> {
+      if (keyid != peer) {
+        return Status::Unauthenticated("the signature's key id '" + std::string(keyid) +
+                                       "' is not the connected partner '" + peer + "'");
+      }
+      if (cert_b64.empty()) {
+        return Status::Unauthenticated("the request lacks the Tieup-Certificate header");
+      }
+      ASSIGN_OR_RETURN(std::string der, Base64Decode(cert_b64));
+      ASSIGN_OR_RETURN(Certificate cert, ParseCertificateDer(der));
+      RETURN_IF_ERROR(VerifyCertificateIssuedBy(cert, ca_, env_.NowSeconds()));
+      ASSIGN_OR_RETURN(std::string site, CertificateSiteId(cert));
+      if (site != peer) {
+        return Status::Unauthenticated("the certificate names '" + site + "', not '" + peer + "'");
+      }
+      return Ed25519FromSpki(cert.public_key_der());
+    };
+    SignedRequestTarget target{request.method(), request.HeaderOr("Host"), request.target()};
+    ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(lookup, target, fields, request.body(),
+                                                      env_.NowSeconds(), replay_));
+    return db_.Exec(
+        "INSERT INTO shop_signed_requests(at, partner, nonce, method, target, signature_input, "
+        "signature, certificate, body) VALUES(?,?,?,?,?,?,?,?,?)",
+        {env_.NowSeconds(), peer, v.nonce, std::string(request.method()),
+         std::string(request.target()), std::string(request.HeaderOr("Signature-Input")),
+         std::string(request.HeaderOr("Signature")), cert_b64, std::string(request.body())});
+  }
+
+  HttpResponse PlaceOrder(const HttpRequest& request, const std::string& peer) {
+    auto order = commerce::OrderRequestFromJson(request.body());
+    if (!order.ok()) return sync::ErrorResponse(order.status());
+    order->channel = peer;  // from the verified peer, never the body
+    order->area = commerce::Area::kTieup;
+    order->actor = "partner:" + peer;
+    order->check_inventory = true;
+    for (commerce::OrderLineRequest& l : order->lines) {
+      // Main charges its own catalog prices for delegated orders.
+      l.unit_price_minor.reset();
+      l.title.reset();
+      l.tax_class.reset();
+    }
+    auto receipt = shop_.PlaceOrder(*order);
+    if (!receipt.ok()) return sync::ErrorResponse(receipt.status());
+    if (!receipt->replayed) {
+      logger_->info("order {} delegated by partner '{}' (key {})", receipt->order.number, peer,
+                    order->idempotency_key);
+    }
+    return JsonReply(200, commerce::OrderReceiptToJson(*receipt));
+  }
+
+  HttpResponse Quote(const HttpRequest& request) {
+    auto lines = commerce::QuoteRequestFromJson(request.body());
+    if (!lines.ok()) return sync::ErrorResponse(lines.status());
+    auto quote = shop_.Quote(*lines);
+    if (!quote.ok()) return sync::ErrorResponse(quote.status());
+    commerce::ConsultCommand command = commerce::CommandFromQuote(
+        *quote, /*require_stock_at_main=*/true, partner_checks_inventory_);
+    return JsonReply(200, commerce::ConsultCommandToJson(command));
+  }
+
+  Env& env_;
+  commerce::Shop& shop_;
+  Database& db_;
+  const Certificate ca_;
+  const bool partner_checks_inventory_;
+  std::shared_ptr<Logger> logger_;
+  ReplayCache replay_;
+};
+
+MainShopEndpoints::MainShopEndpoints(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MainShopEndpoints::~MainShopEndpoints() = default;
+
+Result<std::unique_ptr<MainShopEndpoints>> MainShopEndpoints::Create(
+    Env& env, const std::string& site_dir, const SiteConfig& config, commerce::Shop& shop,
+    Database& db, std::shared_ptr<Logger> logger) {
+  RETURN_IF_ERROR(Migrate(db, "main_shop", {{1, std::string(kSignedRequestsSchema)}}));
+  ASSIGN_OR_RETURN(std::string ca_pem, env.ReadFile(CaCertPath(site_dir)));
+  ASSIGN_OR_RETURN(Certificate ca, ParseCertificate(ca_pem));
+  ASSIGN_OR_RETURN(bool partner_checks, BoolVar(config, "consult_partner_checks_inventory", true));
+  return std::unique_ptr<MainShopEndpoints>(new MainShopEndpoints(std::make_unique<Impl>(
+      env, shop, db, std::move(ca), partner_checks, logger ? logger : NewNullLogger())));
+}
+
+HttpResponse MainShopEndpoints::Handle(const HttpRequest& request) {
+  return impl_->Handle(request);
+}
+
+Status AttachShop(MainDaemon& daemon) {
+  const SiteConfig& config = daemon.site().config();
+  const std::string site_dir = daemon.site().site_dir();
+  ASSIGN_OR_RETURN(OpenedShop opened,
+                   OpenMainShop(daemon.env(), site_dir, config, daemon.db(), daemon.logger()));
+  auto state = std::make_shared<OpenedShop>(std::move(opened));
+  ASSIGN_OR_RETURN(std::unique_ptr<MainShopEndpoints> endpoints,
+                   MainShopEndpoints::Create(daemon.env(), site_dir, config, *state->shop,
+                                             daemon.db(), daemon.logger()));
+  std::shared_ptr<MainShopEndpoints> shared_endpoints = std::move(endpoints);
+
+  commerce::ShopHandlerOptions options;
+  auto handler = std::make_shared<commerce::ShopHandler>(*state->shop, options);
+  // The handler refers to the shop; keep the shop alive as long as the route.
+  struct Holder : HttpHandler {
+    std::shared_ptr<OpenedShop> state;
+    std::shared_ptr<commerce::ShopHandler> handler;
+    void Handle(const HttpRequest& r, HttpResponder responder) override {
+      handler->Handle(r, std::move(responder));
+    }
+    std::string_view AllowedMethods() const override { return handler->AllowedMethods(); }
+  };
+  auto holder = std::make_shared<Holder>();
+  holder->state = state;
+  holder->handler = handler;
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute("/shop/", "GET, HEAD, POST", holder));
+
+  auto route = [state, shared_endpoints](const HttpRequest& r) {
+    return shared_endpoints->Handle(r);
+  };
+  daemon.sync().AddSyncRoute("/v1/orders", route);
+  daemon.sync().AddSyncRoute("/v1/quote", route);
+  daemon.sync().AddSyncRoute("/v1/catalog", route);
+
+  Env* env = &daemon.env();
+  std::shared_ptr<Logger> logger = daemon.logger();
+  daemon.AddPeriodicTask("shop", [state, env, logger] {
+    auto released = state->shop->ReleaseExpired(env->NowMicros());
+    if (!released.ok())
+      logger->warn("shop: releasing reservations: {}", released.status().message());
+    if (!state->smtp_host.empty()) {
+      commerce::SmtpOptions smtp;
+      smtp.host = state->smtp_host;
+      smtp.port = state->smtp_port;
+      auto report = state->outbox->DeliverPending(smtp);
+      if (report.retry_later > 0 || report.failed > 0) {
+        logger->warn("shop mail: {} sent, {} to retry, {} failed: {}", report.sent,
+                     report.retry_later, report.failed, report.last_error);
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+}  // namespace tieup

@@ -1,0 +1,957 @@
+#include "partner_site/shop_service.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <mutex>
+#include <set>
+
+#include "base/encoding.h"
+#include "base/worker_pool.h"
+#include "commerce/form.h"
+#include "commerce/money.h"
+#include "commerce/routing.h"
+#include "commerce/shop_handler.h"
+#include "commerce/wire.h"
+#include "crypto/ed25519.h"
+#include "net/http_client.h"
+#include "partner_site/partner_daemon.h"
+#include "site/sync_transport.h"
+#include "sync/http_api.h"
+#include "trust/request_signature.h"
+#include "trust/tls.h"
+
+namespace tieup {
+namespace {
+
+namespace json = boost::json;
+using commerce::Area;
+
+constexpr int64_t kSignatureTtlSeconds = 60;
+constexpr size_t kMaxIdleConnections = 16;
+constexpr int kDeliveriesPerTick = 1000;
+
+constexpr std::string_view kPartnerShopSchema = R"(
+CREATE TABLE shop_delegated_orders (
+  idempotency_key TEXT PRIMARY KEY,
+  request TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  order_number TEXT NOT NULL DEFAULT '',
+  receipt TEXT NOT NULL DEFAULT '',
+  finished INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX shop_delegated_orders_state ON shop_delegated_orders(state, created);
+CREATE TABLE shop_mirror (
+  sku TEXT PRIMARY KEY,
+  synced INTEGER NOT NULL
+);
+)";
+
+std::string Var(const SiteConfig& config, const std::string& name, std::string fallback = {}) {
+  auto it = config.variables.find("shop." + name);
+  return it == config.variables.end() ? fallback : it->second;
+}
+
+Result<int64_t> IntVar(const SiteConfig& config, const std::string& name, int64_t fallback) {
+  std::string text = Var(config, name);
+  if (text.empty()) return fallback;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return Status::InvalidArgument("site.toml [variables] shop." + name + " = '" + text +
+                                   "' must be an integer");
+  }
+  return v;
+}
+
+Result<bool> BoolVar(const SiteConfig& config, const std::string& name, bool fallback) {
+  std::string text = Var(config, name);
+  if (text.empty()) return fallback;
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return Status::InvalidArgument("site.toml [variables] shop." + name + " must be true or false");
+}
+
+// "shop-b" -> "SHOPB" (the order number prefix: 1..8 of [A-Z0-9]).
+std::string OrderPrefix(std::string_view id) {
+  std::string out;
+  for (char c : id) {
+    if (out.size() == 8) break;
+    if (c >= 'a' && c <= 'z') out += static_cast<char>(c - 'a' + 'A');
+    if (c >= '0' && c <= '9') out += c;
+  }
+  return out.empty() ? "P" : out;
+}
+
+std::string CookieValue(const HttpRequest& request, std::string_view name) {
+  std::string_view header = request.HeaderOr("Cookie");
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t semi = header.find(';', pos);
+    if (semi == std::string_view::npos) semi = header.size();
+    std::string_view pair = commerce::Trim(header.substr(pos, semi - pos));
+    pos = semi + 1;
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && commerce::Trim(pair.substr(0, eq)) == name) {
+      return std::string(commerce::Trim(pair.substr(eq + 1)));
+    }
+  }
+  return "";
+}
+
+std::string_view UrlAuthority(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+std::string_view UrlPath(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return "/";
+  rest = rest.substr(slash);
+  return rest.substr(0, rest.find_first_of("?#"));
+}
+
+bool SameOrigin(const HttpRequest& request) {
+  std::string_view host = request.HeaderOr("Host");
+  std::string_view from;
+  if (auto origin = request.FindHeader("Origin")) {
+    if (*origin == "null") return false;
+    from = UrlAuthority(*origin);
+  } else if (auto referer = request.FindHeader("Referer")) {
+    from = UrlAuthority(*referer);
+  } else {
+    return true;
+  }
+  if (host.size() != from.size()) return false;
+  for (size_t i = 0; i < host.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(host[i])) !=
+        std::tolower(static_cast<unsigned char>(from[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The Ed25519 key inside a certificate key (OpenSSL keeps the 32-byte seed).
+Result<Ed25519PrivateKey> SigningKeyOf(const CertificateKey& key) {
+  unsigned char seed[32];
+  size_t len = sizeof(seed);
+  if (EVP_PKEY_get_raw_private_key(static_cast<EVP_PKEY*>(key.native_handle()), seed, &len) != 1 ||
+      len != sizeof(seed)) {
+    return Status::Internal("the sync key is not an Ed25519 key: enroll the site again");
+  }
+  auto k = Ed25519PrivateKey::FromSeed(std::string_view(reinterpret_cast<char*>(seed), len));
+  OPENSSL_cleanse(seed, sizeof(seed));
+  return k;
+}
+
+Result<std::vector<commerce::Product>> CatalogFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return Status::InvalidArgument("main's catalog is not a JSON array");
+  std::vector<commerce::Product> out;
+  for (const json::value& e : v.as_array()) {
+    const json::object* o = e.if_object();
+    if (!o) return Status::InvalidArgument("main's catalog holds a non-object");
+    commerce::Product p;
+    auto str = [&](const char* k, std::string* dst) -> bool {
+      const json::value* f = o->if_contains(k);
+      if (!f || !f->is_string()) return false;
+      *dst = std::string(f->as_string());
+      return true;
+    };
+    auto num = [&](const char* k, int64_t* dst) -> bool {
+      const json::value* f = o->if_contains(k);
+      if (!f || !f->is_int64()) return false;
+      *dst = f->as_int64();
+      return true;
+    };
+    const json::value* images = o->if_contains("images");
+    if (!str("sku", &p.sku) || !str("title", &p.title) || !str("description", &p.description) ||
+        !str("page_path", &p.page_path) || !str("currency", &p.currency) ||
+        !str("tax_class", &p.tax_class) || !str("category", &p.category) ||
+        !num("price_minor", &p.price_minor) || !num("stock", &p.stock) || !images ||
+        !images->is_array()) {
+      return Status::InvalidArgument("main's catalog has a product with missing or bad fields");
+    }
+    for (const json::value& i : images->as_array()) {
+      if (!i.is_string()) return Status::InvalidArgument("main's catalog: bad image path");
+      p.images.emplace_back(i.as_string());
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string E(std::string_view text) { return commerce::HtmlEscape(text); }
+
+HttpResponse Page(int status, std::string_view shop_name, std::string_view title,
+                  const std::string& body) {
+  std::string html =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>" +
+      E(title) + " - " + E(shop_name) + "</title></head><body><main>" + body +
+      "<p><a href=\"/\">Continue shopping</a></p></main></body></html>\n";
+  HttpResponse r = HttpResponse::Html(status, std::move(html));
+  r.AddHeader("Cache-Control", "no-store");
+  r.AddHeader("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+std::string ReceiptHtml(const commerce::OrderReceipt& receipt, std::string_view by,
+                        bool order_page) {
+  const commerce::Order& o = receipt.order;
+  std::string html = "<section class=\"order\"><h2>Order " + E(o.number) + "</h2><p>" + E(by) +
+                     "</p><table><tr><th>Product</th><th>Qty</th><th>Total</th></tr>";
+  for (const commerce::OrderLine& l : o.lines) {
+    html += "<tr><td>" + E(l.title) + " (" + E(l.sku) + ")</td><td>" + std::to_string(l.quantity) +
+            "</td><td>" + E(commerce::FormatMoney(l.line_total_minor, o.currency)) + "</td></tr>";
+  }
+  html += "</table><p>Total: <strong class=\"total\">" +
+          E(commerce::FormatMoney(o.totals.total_minor, o.currency)) + "</strong></p>";
+  if (!o.payment_instructions.empty()) {
+    html += "<p class=\"payment\">" + E(o.payment_instructions) + "</p>";
+  }
+  if (order_page) {
+    html += "<p><a href=\"/shop/orders/" + E(o.number) + "?key=" + E(o.access_key) +
+            "\">Follow your order</a></p>";
+  }
+  return html + "</section>";
+}
+
+}  // namespace
+
+bool IsTransientMainError(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kInternal:
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnauthenticated:  // e.g. clocks apart: retried, and logged
+    case StatusCode::kAlreadyExists:    // a replayed nonce: a new attempt signs afresh
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
+                                          const SiteConfig& config, Database& db,
+                                          std::shared_ptr<Logger> logger) {
+  OpenedPartnerShop opened;
+  commerce::ShopConfig sc;
+  sc.site_id = config.id;
+  sc.shop_name = config.name.empty() ? config.id : config.name;
+  sc.currency = Var(config, "currency", "EUR");
+  ASSIGN_OR_RETURN(sc.shipping_fee_minor, IntVar(config, "shipping_fee_minor", 0));
+  ASSIGN_OR_RETURN(sc.prices_include_tax, BoolVar(config, "prices_include_tax", true));
+  sc.order_prefix = OrderPrefix(config.id);
+  sc.public_base_url = Var(config, "public_url");
+  sc.mail_from.address = Var(config, "mail_from");
+  sc.mail_from.name = sc.shop_name;
+  sc.manager_email = Var(config, "manager_email");
+  commerce::BankDetails bank{Var(config, "account_holder", sc.shop_name), Var(config, "iban"),
+                             Var(config, "bic"), Var(config, "bank_name")};
+  std::vector<std::shared_ptr<commerce::PaymentProvider>> payments;
+  if (!bank.iban.empty()) payments.push_back(commerce::NewBankTransferProvider(bank));
+  payments.push_back(commerce::NewCashOnDeliveryProvider());
+  if (!bank.iban.empty()) payments.push_back(commerce::NewInvoiceProvider(bank, 14));
+  opened.outbox = std::make_unique<commerce::MailOutbox>(env, site_dir + "/mail");
+  RETURN_IF_ERROR(opened.outbox->Init());
+  opened.smtp_host = Var(config, "smtp_host");
+  ASSIGN_OR_RETURN(int64_t port, IntVar(config, "smtp_port", 25));
+  opened.smtp_port = static_cast<uint16_t>(port);
+  ASSIGN_OR_RETURN(opened.shop, commerce::Shop::Open(env, db, std::move(sc), std::move(payments),
+                                                     opened.outbox.get(), std::move(logger)));
+  RETURN_IF_ERROR(Migrate(db, "partner_shop", {{1, std::string(kPartnerShopSchema)}}));
+  return opened;
+}
+
+// --- MainShopClient ---
+
+class MainShopClient::Impl {
+ public:
+  Impl(Env& env, std::string partner_id, SyncEndpoint main, HttpClientOptions options,
+       Ed25519PrivateKey key, std::string certificate_b64)
+      : env_(env),
+        partner_id_(std::move(partner_id)),
+        main_(std::move(main)),
+        options_(std::move(options)),
+        key_(std::move(key)),
+        certificate_b64_(std::move(certificate_b64)) {
+    bool ipv6 = main_.host.find(':') != std::string::npos;
+    authority_ = (ipv6 ? "[" + main_.host + "]" : main_.host) + ":" + std::to_string(main_.port);
+  }
+
+  Result<HttpRequest> SignedPost(std::string_view path, std::string body) {
+    HttpRequest req("POST", path);
+    req.AddHeader("Host", authority_);
+    req.AddHeader("Content-Type", "application/json");
+    req.AddHeader("Accept", "application/json");
+    req.AddHeader("Tieup-Certificate", certificate_b64_);
+    HttpFields covered = {{"content-type", "application/json"},
+                          {"tieup-certificate", certificate_b64_}};
+    ASSIGN_OR_RETURN(HttpFields sig,
+                     SignRequest(env_, key_, partner_id_, {"POST", authority_, path}, covered, body,
+                                 env_.NowSeconds(), kSignatureTtlSeconds));
+    for (const auto& [name, value] : sig) req.AddHeader(name, value);
+    req.SetBody(std::move(body));
+    return req;
+  }
+
+  Result<HttpResponse> Send(const HttpRequest& request) {
+    std::unique_ptr<HttpClient> client;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        client = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!client) client = std::make_unique<HttpClient>(main_.host, main_.port, options_);
+    Result<HttpResponse> r = client->Fetch(request);
+    if (r.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(client));
+    }
+    return r;
+  }
+
+  // Signs and sends; a transport failure on a reused connection is retried once on a new one
+  // with a new signature (the calls are idempotent: orders by key, quotes read-only).
+  Result<HttpResponse> Call(std::string_view path, const std::string& body) {
+    for (int attempt = 0;; ++attempt) {
+      ASSIGN_OR_RETURN(HttpRequest req, SignedPost(path, body));
+      Result<HttpResponse> r = Send(req);
+      if (r.ok() || attempt == 1 || r.status().code() != StatusCode::kUnavailable) {
+        if (!r.ok()) return r.status().Annotate("main at " + main_.ToUrl());
+        if (r->status() != 200) return sync::StatusFromResponse(*r);
+        return r;
+      }
+    }
+  }
+
+  Result<HttpResponse> Get(std::string_view path) {
+    HttpRequest req("GET", path);
+    req.AddHeader("Host", authority_);
+    req.AddHeader("Accept", "application/json");
+    Result<HttpResponse> r = Send(req);
+    if (!r.ok()) r = Send(req);  // once more on a fresh connection
+    if (!r.ok()) return r.status().Annotate("main at " + main_.ToUrl());
+    if (r->status() != 200) return sync::StatusFromResponse(*r);
+    return r;
+  }
+
+ private:
+  Env& env_;
+  const std::string partner_id_;
+  const SyncEndpoint main_;
+  const HttpClientOptions options_;
+  const Ed25519PrivateKey key_;
+  const std::string certificate_b64_;
+  std::string authority_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<HttpClient>> idle_;
+};
+
+MainShopClient::MainShopClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MainShopClient::~MainShopClient() = default;
+
+Result<std::unique_ptr<MainShopClient>> MainShopClient::Open(Env& env, const std::string& site_dir,
+                                                             const SiteConfig& config) {
+  ASSIGN_OR_RETURN(SyncIdentity id, LoadSyncIdentity(env, site_dir));
+  if (config.main_sync_url.empty()) {
+    return Status::FailedPrecondition("site.toml has no main_sync_url: enroll first");
+  }
+  ASSIGN_OR_RETURN(SyncEndpoint main, ParseSyncUrl(config.main_sync_url));
+  ASSIGN_OR_RETURN(TlsContextPtr tls,
+                   MakeClientContext(id.ca, id.certificate, id.key, PeerCheck::Site("main")));
+  ASSIGN_OR_RETURN(Ed25519PrivateKey key, SigningKeyOf(id.key));
+  HttpClientOptions o;
+  o.tls = tls;
+  o.expected_peer_site_id = "main";
+  o.connect_timeout = std::chrono::seconds(2);
+  o.request_timeout = std::chrono::seconds(10);
+  o.max_body_bytes = 8ull << 20;
+  return std::unique_ptr<MainShopClient>(new MainShopClient(
+      std::make_unique<Impl>(env, config.id, std::move(main), std::move(o), std::move(key),
+                             Base64Encode(id.certificate.der()))));
+}
+
+Result<commerce::OrderReceipt> MainShopClient::PlaceOrder(const commerce::OrderRequest& request) {
+  ASSIGN_OR_RETURN(HttpResponse r,
+                   impl_->Call("/v1/orders", commerce::OrderRequestToJson(request)));
+  return commerce::OrderReceiptFromJson(r.body());
+}
+
+Result<commerce::ConsultCommand> MainShopClient::Quote(
+    const std::vector<commerce::QuoteLineRequest>& lines) {
+  ASSIGN_OR_RETURN(HttpResponse r, impl_->Call("/v1/quote", commerce::QuoteRequestToJson(lines)));
+  return commerce::ConsultCommandFromJson(r.body());
+}
+
+Result<std::vector<commerce::Product>> MainShopClient::Catalog() {
+  ASSIGN_OR_RETURN(HttpResponse r, impl_->Get("/v1/catalog"));
+  return CatalogFromJson(r.body());
+}
+
+Result<HttpRequest> MainShopClient::SignedPost(std::string_view path, std::string body) {
+  return impl_->SignedPost(path, std::move(body));
+}
+
+Result<HttpResponse> MainShopClient::Send(const HttpRequest& request) {
+  return impl_->Send(request);
+}
+
+// --- the service ---
+namespace {
+
+// What the partner's shop routes and remembers. Thread-safe.
+class PartnerShop {
+ public:
+  PartnerShop(Env& env, Database& db, OpenedPartnerShop opened, SiteContent& content,
+              std::unique_ptr<MainShopClient> client, std::shared_ptr<Logger> logger)
+      : env_(env),
+        db_(db),
+        opened_(std::move(opened)),
+        shop_(*opened_.shop),
+        content_(content),
+        client_(std::move(client)),
+        logger_(std::move(logger)) {}
+
+  commerce::Shop& shop() { return shop_; }
+  OpenedPartnerShop& opened() { return opened_; }
+  MainShopClient* client() { return client_.get(); }
+
+  Status LoadMirrorSet() {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT sku FROM shop_mirror"));
+    std::lock_guard<std::mutex> lock(mu_);
+    mirrored_.clear();
+    for (const SqlRow& r : rows) mirrored_.insert(r.Text(0));
+    return Status::Ok();
+  }
+
+  bool IsMirrored(std::string_view sku) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mirrored_.count(std::string(sku)) != 0;
+  }
+
+  // Brings the mirror of main's catalog up to date.
+  Status SyncMirror() {
+    if (!client_) return Status::Ok();
+    ASSIGN_OR_RETURN(std::vector<commerce::Product> products, client_->Catalog());
+    std::set<std::string> seen;
+    for (const commerce::Product& p : products) {
+      seen.insert(p.sku);
+      if (p.currency != shop_.config().currency) continue;
+      auto local = shop_.GetProduct(p.sku);
+      if (local.ok()) {
+        if (!IsMirrored(p.sku)) continue;  // the partner's own product
+        if (local->title != p.title || local->description != p.description ||
+            local->page_path != p.page_path || local->tax_class != p.tax_class ||
+            local->category != p.category || local->images != p.images ||
+            local->price_minor != p.price_minor) {
+          commerce::ProductUpdate u;
+          u.title = p.title;
+          u.description = p.description;
+          u.page_path = p.page_path;
+          u.tax_class = p.tax_class;
+          u.category = p.category;
+          u.images = p.images;
+          u.price_minor = p.price_minor;
+          Status s = shop_.UpdateProduct(p.sku, u);
+          if (!s.ok()) logger_->warn("mirroring {}: {}", p.sku, s.message());
+        }
+        if (local->stock != p.stock) {
+          Status s = shop_.SetStock(p.sku, p.stock);
+          if (!s.ok()) logger_->warn("mirroring the stock of {}: {}", p.sku, s.message());
+        }
+      } else if (local.status().code() == StatusCode::kNotFound) {
+        Status s = shop_.AddProduct(p);
+        if (s.ok()) {
+          s = db_.Exec("INSERT OR REPLACE INTO shop_mirror(sku, synced) VALUES(?, ?)",
+                       {p.sku, env_.NowSeconds()});
+        }
+        if (!s.ok()) logger_->warn("mirroring {}: {}", p.sku, s.message());
+      }
+    }
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT sku FROM shop_mirror"));
+    for (const SqlRow& r : rows) {
+      const std::string sku = r.Text(0);
+      if (seen.count(sku)) continue;
+      Status s = shop_.RemoveProduct(sku);
+      if (s.ok() || s.code() == StatusCode::kNotFound) {
+        s = db_.Exec("DELETE FROM shop_mirror WHERE sku = ?", {sku});
+      }
+      if (!s.ok()) logger_->warn("removing mirrored {}: {}", sku, s.message());
+    }
+    return LoadMirrorSet();
+  }
+
+  // The area of a line being added: the Referer page's area, else tie-up for main's goods.
+  Area AreaOf(const HttpRequest& request, std::string_view sku) {
+    if (auto referer = request.FindHeader("Referer")) {
+      std::string_view path = UrlPath(*referer);
+      auto view = content_.view();
+      if (view && !path.empty()) {
+        content::LookupResult found = view->Lookup(path);
+        if (found.kind == content::LookupResult::Kind::kFound && found.file != nullptr) {
+          return found.file->area == content::Area::kTieup ? Area::kTieup : Area::kOriginal;
+        }
+      }
+    }
+    return IsMirrored(sku) ? Area::kTieup : Area::kOriginal;
+  }
+
+  // The routing table of the active tie-up release (cached per version).
+  std::shared_ptr<const commerce::RoutingTable> Table() {
+    auto view = content_.view();
+    if (!view) return std::make_shared<commerce::RoutingTable>();
+    const uint64_t version = view->version(content::Area::kTieup);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (table_ && table_version_ == version) return table_;
+    auto table = std::make_shared<commerce::RoutingTable>();
+    const content::ServedFile* f = view->Find(commerce::kRoutingTablePath);
+    if (f != nullptr && f->area != content::Area::kTieup) {
+      logger_->warn("{} is an original page: ignored (only main sets the routing table)",
+                    commerce::kRoutingTablePath);
+    } else if (f != nullptr) {
+      auto body = view->ReadBody(*f);
+      auto parsed = body.ok() ? commerce::RoutingTable::Parse(**body)
+                              : Result<commerce::RoutingTable>(body.status());
+      if (parsed.ok()) {
+        *table = std::move(*parsed);
+      } else {
+        logger_->error(
+            "tie-up release {}: {}; every request is processed locally until main "
+            "ships a valid table",
+            version, parsed.status().message());
+      }
+    }
+    table_ = table;
+    table_version_ = version;
+    return table_;
+  }
+
+  // --- the delegated-order outbox ---
+
+  struct OutboxEntry {
+    bool existed = false;
+    std::string state;  // pending, delivered, refused
+    std::string receipt;
+    std::string last_error;
+  };
+
+  // Records the order (key unique) before anything else happens to it.
+  Result<OutboxEntry> Enqueue(const commerce::OrderRequest& request) {
+    OutboxEntry entry;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT state, receipt, last_error FROM "
+                                           "shop_delegated_orders WHERE idempotency_key = ?",
+                                           {request.idempotency_key}));
+      if (!rows.empty()) {
+        entry.existed = true;
+        entry.state = rows[0].Text(0);
+        entry.receipt = rows[0].Text(1);
+        entry.last_error = rows[0].Text(2);
+        return Status::Ok();
+      }
+      entry.state = "pending";
+      return db.Exec(
+          "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created) "
+          "VALUES(?, ?, 'pending', ?)",
+          {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros()});
+    }));
+    return entry;
+  }
+
+  // One delivery attempt of a recorded order. Returns main's receipt, or the error (transient
+  // errors leave the order pending; permanent ones mark it refused).
+  Result<commerce::OrderReceipt> Deliver(const commerce::OrderRequest& request) {
+    Result<commerce::OrderReceipt> r = client_->PlaceOrder(request);
+    Status s;
+    if (r.ok()) {
+      s = db_.Exec(
+          "UPDATE shop_delegated_orders SET state = 'delivered', attempts = attempts + 1, "
+          "order_number = ?, receipt = ?, finished = ?, last_error = '' "
+          "WHERE idempotency_key = ?",
+          {r->order.number, commerce::OrderReceiptToJson(*r), env_.NowMicros(),
+           request.idempotency_key});
+    } else if (IsTransientMainError(r.status())) {
+      s = db_.Exec(
+          "UPDATE shop_delegated_orders SET attempts = attempts + 1, last_error = ? "
+          "WHERE idempotency_key = ? AND state = 'pending'",
+          {r.status().message(), request.idempotency_key});
+    } else {
+      s = db_.Exec(
+          "UPDATE shop_delegated_orders SET state = 'refused', attempts = attempts + 1, "
+          "last_error = ?, finished = ? WHERE idempotency_key = ? AND state = 'pending'",
+          {r.status().message(), env_.NowMicros(), request.idempotency_key});
+    }
+    if (!s.ok())
+      logger_->error("recording delivery of {}: {}", request.idempotency_key, s.message());
+    return r;
+  }
+
+  // The periodic task: delivers pending orders, oldest first, until main fails to answer.
+  void DeliverPending() {
+    if (!client_) return;
+    auto rows = db_.Query(
+        "SELECT request FROM shop_delegated_orders WHERE state = 'pending' ORDER BY created "
+        "LIMIT ?",
+        {static_cast<int64_t>(kDeliveriesPerTick)});
+    if (!rows.ok()) {
+      logger_->error("reading the delegated-order outbox: {}", rows.status().message());
+      return;
+    }
+    int delivered = 0;
+    for (const SqlRow& row : *rows) {
+      auto request = commerce::OrderRequestFromJson(row.Text(0));
+      if (!request.ok()) {
+        logger_->error("a stored delegated order is unreadable: {}", request.status().message());
+        continue;
+      }
+      auto r = Deliver(*request);
+      if (r.ok()) {
+        ++delivered;
+      } else if (IsTransientMainError(r.status())) {
+        logger_->warn("delegated orders wait for main ({} pending): {}", rows->size() - delivered,
+                      r.status().message());
+        break;
+      } else {
+        logger_->warn("main refused delegated order {}: {}", request->idempotency_key,
+                      r.status().message());
+      }
+    }
+    if (delivered > 0) logger_->info("delivered {} delegated order(s) to main", delivered);
+  }
+
+ private:
+  Env& env_;
+  Database& db_;
+  OpenedPartnerShop opened_;
+  commerce::Shop& shop_;
+  SiteContent& content_;
+  std::unique_ptr<MainShopClient> client_;
+  std::shared_ptr<Logger> logger_;
+  std::mutex mu_;
+  std::set<std::string> mirrored_;
+  std::shared_ptr<const commerce::RoutingTable> table_;
+  uint64_t table_version_ = 0;
+};
+
+class PartnerShopHandler : public HttpHandler {
+ public:
+  PartnerShopHandler(std::shared_ptr<PartnerShop> state, std::string partner_id,
+                     std::shared_ptr<Logger> logger)
+      : state_(std::move(state)), partner_id_(std::move(partner_id)), logger_(std::move(logger)) {
+    commerce::ShopHandlerOptions options;
+    PartnerShop* s = state_.get();
+    options.area_of = [s](const HttpRequest& r, std::string_view sku) { return s->AreaOf(r, sku); };
+    handler_ = std::make_shared<commerce::ShopHandler>(state_->shop(), options);
+    if (state_->client() != nullptr) pool_ = std::make_unique<WorkerPool>(8);
+  }
+
+  std::string_view AllowedMethods() const override { return "GET, HEAD, POST"; }
+
+  void Handle(const HttpRequest& request, HttpResponder responder) override {
+    if (pool_ && request.method() == "POST" && request.path() == "/shop/checkout") {
+      // Routing may wait on main: off the I/O thread.
+      auto shared = std::make_shared<HttpResponder>(std::move(responder));
+      const HttpRequest* req = &request;
+      if (pool_->Submit([this, req, shared] { shared->Respond(Checkout(*req)); })) return;
+      responder = std::move(*shared);
+    }
+    handler_->Handle(request, std::move(responder));
+  }
+
+ private:
+  HttpResponse Local(const HttpRequest& request) { return handler_->HandleRequest(request, {}); }
+
+  HttpResponse Checkout(const HttpRequest& request) {
+    // Anything but a well-formed, same-origin checkout of a cart with tie-up lines is the
+    // ShopHandler's (which answers bad input with a 4xx and changes nothing).
+    if (!SameOrigin(request)) return Local(request);
+    auto content_type = request.HeaderOr("Content-Type");
+    if (!content_type.starts_with("application/x-www-form-urlencoded")) return Local(request);
+    auto form = commerce::ParseForm(request.body());
+    if (!form.ok()) return Local(request);
+    const std::string token = CookieValue(request, "tieup_cart");
+    if (token.empty() || form->Get("csrf") != commerce::ShopHandler::CsrfToken(token)) {
+      return Local(request);
+    }
+    commerce::Shop& shop = state_->shop();
+    auto cart = shop.GetCart(token);
+    if (!cart.ok()) return Local(request);
+    std::vector<commerce::CartLine> tieup;
+    bool has_original = false;
+    for (const commerce::CartLine& l : cart->lines) {
+      if (l.area == Area::kTieup) {
+        tieup.push_back(l);
+      } else {
+        has_original = true;
+      }
+    }
+    if (tieup.empty()) return Local(request);
+
+    commerce::RouteRequest route;
+    route.method = request.method();
+    route.path = request.path();
+    route.area = Area::kTieup;
+    for (const auto& [k, v] : form->all()) route.fields.emplace(k, v);
+    int64_t amount = 0, units = 0;
+    for (const commerce::CartLine& l : tieup) {
+      amount += l.line_total_minor;
+      units += l.quantity;
+      route.fields.emplace("sku", l.sku);
+      auto p = shop.GetProduct(l.sku);
+      if (p.ok() && !p->category.empty()) route.fields.emplace("category", p->category);
+    }
+    route.fields.emplace("amount_minor", std::to_string(amount));
+    route.fields.emplace("quantity", std::to_string(units));
+    route.fields.emplace("lines", std::to_string(tieup.size()));
+    commerce::RouteDecision decision = state_->Table()->Decide(route);
+    if (decision.mode == commerce::RouteMode::kLocal) return Local(request);
+
+    commerce::Customer customer;
+    customer.name = commerce::Trim(form->Get("name"));
+    customer.address_line1 = commerce::Trim(form->Get("address_line1"));
+    customer.address_line2 = commerce::Trim(form->Get("address_line2"));
+    customer.postal_code = commerce::Trim(form->Get("postal_code"));
+    customer.city = commerce::Trim(form->Get("city"));
+    customer.country = commerce::Trim(form->Get("country"));
+    customer.email = commerce::Trim(form->Get("email"));
+    customer.phone = commerce::Trim(form->Get("phone"));
+    const std::string payment(commerce::Trim(form->Get("payment")));
+    const std::string key(commerce::Trim(form->Get("idem")));
+    if (!commerce::ValidateCustomer(customer).empty() ||
+        shop.FindPaymentProvider(payment) == nullptr ||
+        !commerce::ValidateIdempotencyKey(key).ok()) {
+      return Local(request);  // the ShopHandler shows the form again with what to fix
+    }
+
+    commerce::OrderRequest order;
+    order.channel = partner_id_;
+    order.area = Area::kTieup;
+    order.idempotency_key = key;
+    order.customer = customer;
+    order.payment_method = payment;
+    for (const commerce::CartLine& l : tieup) {
+      commerce::OrderLineRequest line;
+      line.sku = l.sku;
+      line.quantity = l.quantity;
+      order.lines.push_back(line);
+    }
+    logger_->info("checkout of {} tie-up line(s): {} ({})", tieup.size(),
+                  commerce::RouteModeName(decision.mode), decision.why);
+    int status = 200;
+    std::string title, body;
+    if (decision.mode == commerce::RouteMode::kDelegate) {
+      Delegate(token, tieup, order, &status, &title, &body);
+    } else {
+      Consult(token, tieup, order, &status, &title, &body);
+    }
+    if (has_original && status < 300) {
+      auto local = shop.Checkout(token, customer, payment, key + "-local");
+      if (local.ok()) {
+        body += ReceiptHtml(*local, "Processed by " + shop.config().shop_name + ".", true);
+      } else {
+        body += "<p class=\"problem\">Your other items could not be ordered: " +
+                E(local.status().message()) +
+                " They are still in <a href=\"/shop/cart\">your "
+                "cart</a>.</p>";
+      }
+    }
+    return Page(status, shop.config().shop_name, title, body);
+  }
+
+  void PutBack(const std::string& token, const std::vector<commerce::CartLine>& lines) {
+    for (const commerce::CartLine& l : lines) {
+      Status s = state_->shop().AddToCart(token, l.sku, l.quantity, Area::kTieup);
+      if (!s.ok()) logger_->warn("putting {} back in a cart: {}", l.sku, s.message());
+    }
+  }
+
+  void TakeOut(const std::string& token, const std::vector<commerce::CartLine>& lines) {
+    for (const commerce::CartLine& l : lines) {
+      Status s = state_->shop().RemoveFromCart(token, l.sku);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) {
+        logger_->warn("taking {} out of a cart: {}", l.sku, s.message());
+      }
+    }
+  }
+
+  void Delegate(const std::string& token, const std::vector<commerce::CartLine>& tieup,
+                const commerce::OrderRequest& order, int* status, std::string* title,
+                std::string* body) {
+    auto entry = state_->Enqueue(order);
+    if (!entry.ok()) {
+      *status = 503;
+      *title = "Please try again";
+      *body = "<h1>Please try again</h1><p class=\"problem\">Your order could not be recorded (" +
+              E(entry.status().message()) + "). Nothing was ordered.</p>";
+      return;
+    }
+    if (entry->existed) {  // the same checkout form sent again
+      if (entry->state == "delivered") {
+        auto receipt = commerce::OrderReceiptFromJson(entry->receipt);
+        if (receipt.ok()) {
+          *title = "Thank you";
+          *body =
+              "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
+          return;
+        }
+      }
+      if (entry->state == "refused") {
+        *status = 409;
+        *title = "Order refused";
+        *body = "<h1>Order refused</h1><p class=\"problem\">" + E(entry->last_error) + "</p>";
+        return;
+      }
+      *status = 202;
+      *title = "Order received";
+      *body =
+          "<h1>Order received</h1><p>Your order has been received and will be confirmed "
+          "shortly.</p>";
+      return;
+    }
+    TakeOut(token, tieup);
+    auto receipt = state_->Deliver(order);
+    if (receipt.ok()) {
+      *title = "Thank you";
+      *body = "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
+    } else if (IsTransientMainError(receipt.status())) {
+      *status = 202;
+      *title = "Order received";
+      *body = "<h1>Order received</h1><p>Your order has been received (reference " +
+              E(order.idempotency_key) + ") and will be confirmed shortly.</p>";
+    } else {
+      PutBack(token, tieup);
+      *status = receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422;
+      *title = "Order refused";
+      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(receipt.status().message()) +
+              "</p><p><a href=\"/shop/cart\">Back to your cart</a></p>";
+    }
+  }
+
+  void Consult(const std::string& token, const std::vector<commerce::CartLine>& tieup,
+               commerce::OrderRequest order, int* status, std::string* title, std::string* body) {
+    std::vector<commerce::QuoteLineRequest> lines;
+    for (const commerce::CartLine& l : tieup) lines.push_back({l.sku, l.quantity});
+    auto command = state_->client()->Quote(lines);
+    if (!command.ok()) {
+      const bool transient = IsTransientMainError(command.status());
+      *status = transient ? 503 : 422;
+      *title = "Please try again";
+      *body = "<h1>Please try again</h1><p class=\"problem\">" +
+              std::string(transient ? "We could not confirm your order just now. "
+                                    : "Your order could not be confirmed: ") +
+              E(transient ? "" : command.status().message()) +
+              " Nothing was ordered; your cart is unchanged.</p>";
+      return;
+    }
+    Status applied = commerce::ApplyConsultCommand(*command, &order);
+    if (!applied.ok()) {
+      *status = 409;
+      *title = "Order refused";
+      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(applied.message()) +
+              "</p><p>Your cart is unchanged. <a href=\"/shop/cart\">Back to your cart</a></p>";
+      return;
+    }
+    order.actor = "customer";
+    TakeOut(token, tieup);
+    auto receipt = state_->shop().PlaceOrder(order);
+    if (!receipt.ok()) {
+      PutBack(token, tieup);
+      *status = receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422;
+      *title = "Order refused";
+      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(receipt.status().message()) +
+              "</p><p><a href=\"/shop/cart\">Back to your cart</a></p>";
+      return;
+    }
+    *title = "Thank you";
+    *body = "<h1>Thank you</h1>" +
+            ReceiptHtml(*receipt, "Processed by " + state_->shop().config().shop_name + ".", true);
+  }
+
+  std::shared_ptr<PartnerShop> state_;
+  const std::string partner_id_;
+  std::shared_ptr<Logger> logger_;
+  std::shared_ptr<commerce::ShopHandler> handler_;
+  std::unique_ptr<WorkerPool> pool_;  // last: its destructor runs queued checkouts first
+};
+
+// /.tieup/ holds the routing table and other machine files: not for browsers.
+class HiddenFiles : public HttpHandler {
+ public:
+  void Handle(const HttpRequest&, HttpResponder responder) override {
+    responder.Respond(HttpResponse::Text(404, "Not found\n"));
+  }
+  std::string_view AllowedMethods() const override { return "GET, HEAD"; }
+};
+
+}  // namespace
+
+Status AttachShop(PartnerDaemon& daemon) {
+  const SiteConfig& config = daemon.site().config();
+  const std::string site_dir = daemon.site().site_dir();
+  ASSIGN_OR_RETURN(OpenedPartnerShop opened,
+                   OpenPartnerShop(daemon.env(), site_dir, config, daemon.db(), daemon.logger()));
+  std::unique_ptr<MainShopClient> client;
+  if (daemon.sync() != nullptr) {
+    ASSIGN_OR_RETURN(client, MainShopClient::Open(daemon.env(), site_dir, config));
+  }
+  auto state =
+      std::make_shared<PartnerShop>(daemon.env(), daemon.db(), std::move(opened),
+                                    daemon.site().content(), std::move(client), daemon.logger());
+  RETURN_IF_ERROR(state->LoadMirrorSet());
+  std::shared_ptr<Logger> logger = daemon.logger();
+  if (state->client() != nullptr) {
+    Status s = state->SyncMirror();
+    if (!s.ok()) logger->warn("shop: main's catalog not mirrored yet: {}", s.message());
+  }
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      "/shop/", "GET, HEAD, POST", std::make_shared<PartnerShopHandler>(state, config.id, logger)));
+  RETURN_IF_ERROR(
+      daemon.site().AddPublicRoute("/.tieup/", "GET, HEAD", std::make_shared<HiddenFiles>()));
+
+  Env* env = &daemon.env();
+  daemon.AddPeriodicTask("shop", [state, env, logger] {
+    auto released = state->shop().ReleaseExpired(env->NowMicros());
+    if (!released.ok()) {
+      logger->warn("shop: releasing reservations: {}", released.status().message());
+    }
+    state->DeliverPending();
+    if (state->client() != nullptr) {
+      Status s = state->SyncMirror();
+      if (!s.ok() && !IsTransientMainError(s)) {
+        logger->warn("shop: mirroring main's catalog: {}", s.message());
+      }
+    }
+    OpenedPartnerShop& o = state->opened();
+    if (!o.smtp_host.empty()) {
+      commerce::SmtpOptions smtp;
+      smtp.host = o.smtp_host;
+      smtp.port = o.smtp_port;
+      auto report = o.outbox->DeliverPending(smtp);
+      if (report.retry_later > 0 || report.failed > 0) {
+        logger->warn("shop mail: {} sent, {} to retry, {} failed: {}", report.sent,
+                     report.retry_later, report.failed, report.last_error);
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+}  // namespace tieup

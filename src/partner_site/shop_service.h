@@ -1,0 +1,108 @@
+// The partner's shop service (DESIGN.md "Requests on tie-up pages").
+//
+// The partner's public port serves /shop/* (commerce/shop_handler.h) with a local Shop in the
+// partner's tieup.db: the partner's own goods, plus a mirror of main's catalog (fetched from
+// main's GET /v1/catalog over the sync channel every daemon tick and at start; table
+// shop_mirror lists the mirrored SKUs; a SKU the partner manager added itself is never touched)
+// so that a cart can hold main's goods added from tie-up product pages.
+//
+// The area of a cart line (tie-up or original) is the area of the page the add-to-cart form
+// came from: the Referer's path looked up in the served releases. Without a usable Referer, a
+// mirrored SKU counts as tie-up and any other as original. Requests on original pages are always
+// local.
+//
+// Routing happens when an order is placed (POST /shop/checkout with a valid form, session and
+// customer; anything else goes to the ShopHandler, which answers bad input with a 4xx and
+// changes nothing). The tie-up lines of the cart are matched against the routing table that
+// main shipped in the active tie-up release (commerce/routing.h, /.tieup/routing.json; no table
+// = local) with the form fields plus these derived fields: amount_minor (total of the tie-up
+// lines), quantity (their units), lines (their count), sku and category (one value per line).
+//   local     the ShopHandler checks the whole cart out locally;
+//   delegate  the tie-up lines become an OrderRequest (idempotency key = the checkout form's
+//             `idem`) written to the durable outbox (table shop_delegated_orders) BEFORE
+//             anything else; the lines leave the cart; the order is sent to main signed
+//             (RFC 9421, see MainShopClient). Main's answer is shown; when main cannot be
+//             reached the customer sees "order received" (202) and the daemon's periodic task
+//             delivers it later, until main acknowledges. A permanent refusal by main (unknown
+//             product, out of stock) is shown to the customer, the lines go back to the cart;
+//             refused later (after "order received") it is recorded as `refused` and logged.
+//   consult   the partner asks main (POST /v1/quote) for a command; main refuses (shown, cart
+//             unchanged) or accepts with the prices to charge and whether the partner checks
+//             its own inventory; the partner then places the order in its own shop.
+// Original lines in the same cart are checked out locally afterwards (key `idem` + "-local"),
+// so a mixed cart gives two orders, both shown.
+//
+// The routing table and every file under /.tieup/ are not served to browsers (404).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "commerce/shop.h"
+#include "net/http_message.h"
+#include "site/config.h"
+#include "store/database.h"
+
+namespace tieup {
+
+class PartnerDaemon;
+
+// The partner's shop, opened with settings from site.toml [variables] shop.* (as on main:
+// currency, shipping_fee_minor, prices_include_tax, account_holder, iban, bic, bank_name,
+// mail_from, manager_email, public_url, smtp_host, smtp_port). Order numbers start with the
+// partner id in capitals ("SHOPB-000001"). For the daemon and the command line.
+struct OpenedPartnerShop {
+  std::unique_ptr<commerce::MailOutbox> outbox;  // before `shop`: the shop points into it
+  std::unique_ptr<commerce::Shop> shop;
+  std::string smtp_host;
+  uint16_t smtp_port = 25;
+};
+Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
+                                          const SiteConfig& config, Database& db,
+                                          std::shared_ptr<Logger> logger = nullptr);
+
+// Signed calls to main's shop endpoints over the mutual-TLS sync channel. Each request is
+// signed with the partner's sync key (keys/sync.key, the Ed25519 key of its certificate), key id
+// = the partner id, valid 60 s, with a fresh nonce, and carries the partner's certificate in
+// Tieup-Certificate so main can check the key. Connections are kept open and reused (at most 16
+// idle). Thread-safe.
+class MainShopClient {
+ public:
+  // Needs an enrolled site (keys/sync.key, sync.crt, ca.crt; main_sync_url in site.toml).
+  static Result<std::unique_ptr<MainShopClient>> Open(Env& env, const std::string& site_dir,
+                                                      const SiteConfig& config);
+  ~MainShopClient();
+
+  // Delegate: main's receipt. kUnavailable / kDeadlineExceeded when main cannot be reached
+  // (retry later); any other error is main's answer (InvalidArgument, NotFound,
+  // FailedPrecondition: a permanent refusal; Unauthenticated, AlreadyExists: the signature was
+  // refused).
+  Result<commerce::OrderReceipt> PlaceOrder(const commerce::OrderRequest& request);
+  // Consult: main's command for these lines.
+  Result<commerce::ConsultCommand> Quote(const std::vector<commerce::QuoteLineRequest>& lines);
+  // Main's catalog (products as main sells them, with main's stock).
+  Result<std::vector<commerce::Product>> Catalog();
+
+  // A signed POST of `body` (JSON) to `path`, ready to send (tests: to replay or alter it).
+  Result<HttpRequest> SignedPost(std::string_view path, std::string body);
+  // Sends `request` as it is; any HTTP status is a response.
+  Result<HttpResponse> Send(const HttpRequest& request);
+
+ private:
+  class Impl;
+  explicit MainShopClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// True iff `status` from MainShopClient means "try again later" rather than main's answer.
+bool IsTransientMainError(const Status& status);
+
+// Wires the shop into the partner daemon: /shop/ and /.tieup/ on the public port, and
+// periodic tasks (expired reservations, mail, delegated-order delivery, catalog mirror).
+Status AttachShop(PartnerDaemon& daemon);
+
+}  // namespace tieup
