@@ -1,0 +1,434 @@
+// Integration: the shop across two real `tieup` daemons. A customer buys on the partner's
+// original and tie-up pages; checkout is routed by the table main shipped with the release:
+// local (the partner's own shop), delegate (main places the order, signed over mutual TLS) and
+// consult (main's command, the partner's order). Main down, partner killed, replayed and altered
+// signed requests, and bad input.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "base/env.h"
+#include "commerce/wire.h"
+#include "daemon_harness.h"
+#include "partner_site/shop_service.h"
+#include "site/config.h"
+#include "test_support.h"
+
+namespace tieup::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string Match(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
+}
+
+int CountMatches(const std::string& text, const std::string& pattern) {
+  std::regex re(pattern);
+  return static_cast<int>(
+      std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
+}
+
+// The pid of this process's child `tieup partner serve DIR` (the harness does not expose it).
+pid_t ChildServing(const std::string& dir) {
+  auto env = NewPosixEnv();
+  auto tasks = env->ListDir("/proc/self/task");
+  if (!tasks.ok()) return -1;
+  for (const FileInfo& t : *tasks) {
+    auto children = env->ReadFile("/proc/self/task/" + t.name + "/children");
+    if (!children.ok()) continue;
+    std::istringstream in(*children);
+    pid_t pid;
+    while (in >> pid) {
+      auto cmd = env->ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+      if (cmd.ok() && cmd->find(std::string("serve\0", 6) + dir) != std::string::npos) return pid;
+    }
+  }
+  return -1;
+}
+
+constexpr char kRouting[] = R"({
+  "rules": [
+    {"name": "gifts need main's word", "path": "/shop/checkout", "methods": ["POST"],
+     "when": ["category == gift"], "mode": "consult"},
+    {"name": "partner stock", "path": "/shop/checkout", "when": ["category == local"],
+     "mode": "local"},
+    {"name": "main sells the rest", "path": "/shop/checkout", "mode": "delegate"}
+  ]
+})";
+
+std::string ProductPage(const std::string& sku, const std::string& title) {
+  return "---\ntitle: " + title + "\n---\n<h1>" + title +
+         "</h1><p>at {{partner.name}}</p>\n<form method=\"post\" action=\"/shop/cart/add\">"
+         "<input type=\"hidden\" name=\"sku\" value=\"" +
+         sku + "\"><input name=\"qty\" value=\"1\"><button>Add to cart</button></form>\n";
+}
+
+// A browser with one cart cookie.
+class Customer {
+ public:
+  explicit Customer(int port) : port_(port) {}
+
+  std::string Post(const std::string& path, const std::string& body,
+                   const std::string& referer_path = {},
+                   const std::string& type = "application/x-www-form-urlencoded") {
+    std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + Host() +
+                      "\r\nConnection: close\r\nContent-Type: " + type +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!referer_path.empty()) req += "Referer: http://" + Host() + referer_path + "\r\n";
+    if (!cookie_.empty()) req += "Cookie: tieup_cart=" + cookie_ + "\r\n";
+    std::string resp = RawExchange(port_, req + "\r\n" + body, 15000);
+    std::string set = Match(resp, "Set-Cookie: tieup_cart=([^;\\r]+)");
+    if (!set.empty()) cookie_ = set;
+    return resp;
+  }
+  std::string Get(const std::string& path) {
+    std::vector<std::string> headers;
+    if (!cookie_.empty()) headers.push_back("Cookie: tieup_cart=" + cookie_);
+    return HttpGet(port_, path, headers);
+  }
+  int Add(const std::string& sku, int qty, const std::string& page) {
+    return StatusOf(Post("/shop/cart/add", "sku=" + sku + "&qty=" + std::to_string(qty), page));
+  }
+  // Fills in the checkout form and sends it; returns the raw response.
+  std::string Checkout(const std::string& payment = "cash_on_delivery") {
+    std::string page = Get("/shop/checkout");
+    std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
+    std::string idem = Match(page, "name=\"idem\" value=\"([^\"]+)\"");
+    return Post("/shop/checkout",
+                "csrf=" + csrf + "&idem=" + idem +
+                    "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
+                    "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
+                    payment,
+                "/shop/checkout");
+  }
+
+ private:
+  std::string Host() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port_;
+  std::string cookie_;
+};
+
+class ShopIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    main_dir_ = dir_.Sub("main");
+    shop_dir_ = dir_.Sub("shop-b");
+    main_sync_port_ = UnusedPort();
+    partner_sync_port_ = UnusedPort();
+    ASSERT_NE(main_sync_port_, 0);
+    ASSERT_NE(partner_sync_port_, 0);
+    Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
+         "127.0.0.1:" + std::to_string(main_sync_port_)});
+    const std::string pages = main_dir_ + "/authoring/pages";
+    ASSERT_TRUE(CreateDirs(*env_, pages + "/products").ok());
+    ASSERT_TRUE(CreateDirs(*env_, pages + "/.tieup").ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages + "/.tieup/routing.json", kRouting).ok());
+    for (auto [sku, title] : std::map<std::string, std::string>{
+             {"TEA-1", "Sencha"}, {"GIFT-1", "Gift box"}, {"LOC-1", "Local honey"}}) {
+      ASSERT_TRUE(
+          WriteFileAtomic(*env_, pages + "/products/" + sku + ".html", ProductPage(sku, title))
+              .ok());
+    }
+    Run({"main", "product", "add", main_dir_, "--sku", "TEA-1", "--title", "Sencha", "--price",
+         "12.50", "--stock", "1000", "--category", "tea", "--page", "/products/TEA-1.html"});
+    Run({"main", "product", "add", main_dir_, "--sku", "GIFT-1", "--title", "Gift box", "--price",
+         "30.00", "--stock", "10", "--category", "gift"});
+    StartMain();
+
+    auto r = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name", "Shop B",
+                  "--public-url", "http://shop-b.example/", "--sync-url",
+                  "https://127.0.0.1:" + std::to_string(partner_sync_port_)});
+    const std::string code = Match(r.output, R"(--token (\S+))");
+    ASSERT_FALSE(code.empty()) << r.output;
+    Run({"partner", "init", shop_dir_, "--id", "shop-b", "--name", "Shop B", "--public",
+         "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partner_sync_port_), "--main",
+         "https://127.0.0.1:" + std::to_string(main_sync_port_), "--token", code});
+    // The partner's own goods and original pages.
+    Run({"partner", "product", "add", shop_dir_, "--sku", "ORIG-1", "--title", "Wagashi", "--price",
+         "4.00", "--stock", "5"});
+    Run({"partner", "product", "add", shop_dir_, "--sku", "LOC-1", "--title", "Local honey",
+         "--price", "9.00", "--stock", "7", "--category", "local"});
+    const std::string original = dir_.Sub("original");
+    ASSERT_TRUE(CreateDirs(*env_, original).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, original + "/local.html", "<h1>Our wagashi</h1>").ok());
+    Run({"partner", "page", "put", shop_dir_, "/", original});
+    StartPartner();
+    Run({"main", "publish", main_dir_, "--all"});
+    // The tie-up release is active once its product page is served.
+    for (int i = 0; i < 100 && StatusOf(HttpGet(partner_port(), "/products/TEA-1.html")) != 200;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(StatusOf(HttpGet(partner_port(), "/products/TEA-1.html")), 200) << partner_->output();
+  }
+
+  CommandResult Run(const std::vector<std::string>& args) {
+    CommandResult r = RunTieup(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << ": " << r.output;
+    return r;
+  }
+  void StartMain() {
+    main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
+    ASSERT_TRUE(main_->ok()) << main_->output();
+  }
+  void StartPartner() {
+    partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
+    ASSERT_TRUE(partner_->ok()) << partner_->output();
+  }
+  int partner_port() const { return partner_->port(); }
+
+  std::string MainOrders() {
+    return Run({"main", "order", "ls", main_dir_, "--channel", "shop-b", "--limit", "1000"}).output;
+  }
+  int MainOrderCount() { return CountMatches(MainOrders(), "\\bM-\\d{6}\\b"); }
+  std::string PartnerOrders() {
+    return Run({"partner", "order", "ls", shop_dir_, "--limit", "1000"}).output;
+  }
+
+  // Waits (polling, up to `seconds`) for main to hold `want` orders from shop-b.
+  int WaitForMainOrders(int want, int seconds) {
+    int n = 0;
+    for (int i = 0; i < seconds * 4; ++i) {
+      n = MainOrderCount();
+      if (n >= want) return n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return n;
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string main_dir_, shop_dir_;
+  int main_sync_port_ = 0, partner_sync_port_ = 0;
+  std::unique_ptr<Daemon> main_, partner_;
+};
+
+TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
+  // Original page: always local, whatever the table says.
+  Customer a(partner_port());
+  ASSERT_EQ(a.Add("ORIG-1", 2, "/local.html"), 303);
+  std::string r = a.Checkout();
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  const std::string local_number = Match(r, "(SHOPB-\\d{6})");
+  ASSERT_FALSE(local_number.empty()) << r;
+
+  // Tie-up page, rule "partner stock": local, from the partner's own stock.
+  Customer b(partner_port());
+  ASSERT_EQ(b.Add("LOC-1", 1, "/products/LOC-1.html"), 303);
+  r = b.Checkout();
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  const std::string local_tieup = Match(r, "(SHOPB-\\d{6})");
+  ASSERT_FALSE(local_tieup.empty()) << r;
+
+  // Tie-up page, default rule: delegated to main, which answers; main's order number is shown.
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("TEA-1", 3, "/products/TEA-1.html"), 303);
+  r = c.Checkout();
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Processed by our main shop"));
+  EXPECT_THAT(r, HasSubstr("37.50 EUR"));
+  const std::string delegated = Match(r, "(M-\\d{6})");
+  ASSERT_FALSE(delegated.empty()) << r;
+
+  // Tie-up page, gift: consult main, then the partner places the order at main's price.
+  Customer d(partner_port());
+  ASSERT_EQ(d.Add("GIFT-1", 1, "/products/GIFT-1.html"), 303);
+  r = d.Checkout();
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  const std::string consulted = Match(r, "(SHOPB-\\d{6})");
+  ASSERT_FALSE(consulted.empty()) << r;
+  EXPECT_THAT(r, HasSubstr("30.00 EUR"));
+
+  // Main holds exactly the delegated order, recorded for partner shop-b on a tie-up page.
+  std::string at_main = MainOrders();
+  EXPECT_EQ(CountMatches(at_main, "\\bM-\\d{6}\\b"), 1) << at_main;
+  std::string shown = Run({"main", "order", "show", main_dir_, delegated}).output;
+  EXPECT_THAT(shown, HasSubstr("shop-b"));
+  EXPECT_THAT(shown, HasSubstr("tieup"));
+  EXPECT_THAT(shown, HasSubstr("partner:shop-b"));
+  // Main's stock went down by the delegated units.
+  EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("997"));
+
+  // The partner holds the local, local tie-up and consulted orders, with their areas.
+  std::string at_partner = PartnerOrders();
+  EXPECT_THAT(at_partner, HasSubstr(local_number));
+  EXPECT_THAT(at_partner, HasSubstr(local_tieup));
+  EXPECT_THAT(at_partner, HasSubstr(consulted));
+  EXPECT_THAT(Run({"partner", "order", "show", shop_dir_, local_number}).output,
+              HasSubstr("original"));
+  EXPECT_THAT(Run({"partner", "order", "show", shop_dir_, consulted}).output, HasSubstr("tieup"));
+  EXPECT_THAT(Run({"partner", "product", "show", shop_dir_, "ORIG-1"}).output, HasSubstr("3"));
+}
+
+TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("GIFT-1", 5, "/products/GIFT-1.html"), 303);
+  // Main sells the last units elsewhere: its answer to the consultation is a refusal.
+  Run({"main", "product", "set-stock", main_dir_, "GIFT-1", "2"});
+  std::string r = c.Checkout();
+  EXPECT_EQ(StatusOf(r), 409) << r;
+  EXPECT_THAT(r, HasSubstr("Order refused"));
+  EXPECT_THAT(c.Get("/shop/cart"), HasSubstr("GIFT-1"));  // still in the cart
+  EXPECT_THAT(PartnerOrders(), Not(HasSubstr("SHOPB-")));
+}
+
+TEST_F(ShopIntegrationTest, HundredOrdersWhileMainIsDownReachMainExactlyOnce) {
+  main_->Stop();
+  for (int i = 0; i < 100; ++i) {
+    Customer c(partner_port());
+    ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);
+    std::string r = c.Checkout();
+    ASSERT_EQ(StatusOf(r), 202) << r;
+    ASSERT_THAT(r, HasSubstr("Order received"));
+  }
+  StartMain();
+  EXPECT_EQ(WaitForMainOrders(100, 60), 100) << partner_->output();
+  // Further delivery rounds add nothing.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  EXPECT_EQ(MainOrderCount(), 100);
+  EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("900"));
+}
+
+TEST_F(ShopIntegrationTest, OrderAcceptedJustBeforeThePartnerIsKilledReachesMain) {
+  main_->Stop();
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("TEA-1", 2, "/products/TEA-1.html"), 303);
+  std::string r = c.Checkout();
+  ASSERT_EQ(StatusOf(r), 202) << r;
+  pid_t pid = ChildServing(shop_dir_);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  partner_.reset();
+  StartMain();
+  EXPECT_EQ(MainOrderCount(), 0);
+  StartPartner();
+  EXPECT_EQ(WaitForMainOrders(1, 30), 1) << partner_->output();
+  EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("998"));
+}
+
+TEST_F(ShopIntegrationTest, ReplayedOrAlteredSignedRequestsAreRefused) {
+  auto config = LoadSiteConfig(*env_, shop_dir_);
+  ASSERT_TRUE(config.ok());
+  auto client = MainShopClient::Open(*env_, shop_dir_, *config);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  commerce::OrderRequest order;
+  order.channel = "main";  // a lie: main takes the channel from the verified peer
+  order.area = commerce::Area::kTieup;
+  order.idempotency_key = "signed-test-0001";
+  order.payment_method = "cash_on_delivery";
+  order.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
+  order.lines.push_back({"TEA-1", 1, std::nullopt, std::nullopt, std::nullopt});
+  auto signed_req = (*client)->SignedPost("/v1/orders", commerce::OrderRequestToJson(order));
+  ASSERT_TRUE(signed_req.ok());
+
+  auto first = (*client)->Send(*signed_req);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->status(), 200) << first->body();
+  auto replay = (*client)->Send(*signed_req);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->status(), 409) << replay->body();
+  EXPECT_THAT(std::string(replay->body()), HasSubstr("replay"));
+
+  // The same signature on another body (5 units instead of 1).
+  order.lines[0].quantity = 5;
+  HttpRequest altered("POST", "/v1/orders");
+  for (const HttpHeaderView& h : signed_req->Headers()) altered.AddHeader(h.name, h.value);
+  altered.SetBody(commerce::OrderRequestToJson(order));
+  auto refused = (*client)->Send(altered);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status(), 401) << refused->body();
+
+  // No signature at all.
+  HttpRequest bare("POST", "/v1/orders");
+  bare.AddHeader("Content-Type", "application/json");
+  bare.SetBody(commerce::OrderRequestToJson(order));
+  auto unsigned_reply = (*client)->Send(bare);
+  ASSERT_TRUE(unsigned_reply.ok());
+  EXPECT_EQ(unsigned_reply->status(), 401) << unsigned_reply->body();
+
+  // Exactly one order, for 1 unit, on channel shop-b.
+  EXPECT_EQ(MainOrderCount(), 1);
+  EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("999"));
+}
+
+TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);
+  const std::string products_before = Run({"partner", "product", "ls", shop_dir_}).output;
+  const std::string cart_before = BodyOf(c.Get("/shop/cart"));
+  struct Case {
+    std::string path, body, type;
+    int want;  // 0: any 4xx
+  };
+  const std::string form = "application/x-www-form-urlencoded";
+  const std::vector<Case> cases = {
+      {"/shop/cart/add", "sku=TEA-1&qty=-1", form, 400},
+      {"/shop/cart/add", "sku=TEA-1&qty=0", form, 400},
+      {"/shop/cart/add", "sku=TEA-1&qty=100000", form, 400},
+      {"/shop/cart/add", "sku=TEA-1&qty=99999999999999999999", form, 400},
+      {"/shop/cart/add", "sku=NOPE-9&qty=1", form, 404},
+      {"/shop/cart/add", "qty=1", form, 400},
+      {"/shop/cart/add", "sku=TEA-1&qty=%zz", form, 400},
+      {"/shop/cart/add", "sku=TEA-1&sku=GIFT-1&qty=1", form, 400},
+      {"/shop/cart/add", "{\"sku\":\"TEA-1\"}", "application/json", 415},
+      {"/shop/cart/add", "sku=TEA-1&qty=1&pad=" + std::string(40000, 'x'), form, 413},
+      {"/shop/checkout", "csrf=wrong&idem=abcdefgh1234&name=Ada", form, 0},
+      {"/shop/checkout", "not a form %", form, 0},
+      {"/shop/checkout", "{}", "application/json", 415},
+  };
+  for (const Case& k : cases) {
+    std::string r = c.Post(k.path, k.body, "/products/TEA-1.html", k.type);
+    if (k.want == 0) {
+      EXPECT_GE(StatusOf(r), 400) << k.path << " " << k.body << "\n" << r;
+      EXPECT_LT(StatusOf(r), 500) << k.path << " " << k.body << "\n" << r;
+    } else {
+      EXPECT_EQ(StatusOf(r), k.want) << k.path << " " << k.body.substr(0, 60) << "\n" << r;
+    }
+  }
+  // A checkout with missing customer fields: the form again with what to fix, nothing ordered.
+  std::string page = c.Get("/shop/checkout");
+  std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
+  ASSERT_FALSE(csrf.empty()) << page;
+  std::string r =
+      c.Post("/shop/checkout", "csrf=" + csrf + "&idem=abcdefgh1234&name=&payment=cash_on_delivery",
+             "/shop/checkout");
+  EXPECT_GE(StatusOf(r), 400) << r;
+  EXPECT_LT(StatusOf(r), 500) << r;
+
+  EXPECT_EQ(MainOrderCount(), 0);
+  EXPECT_THAT(PartnerOrders(), Not(HasSubstr("SHOPB-")));
+  EXPECT_EQ(Run({"partner", "product", "ls", shop_dir_}).output, products_before);
+  EXPECT_EQ(BodyOf(c.Get("/shop/cart")), cart_before);
+  EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("1000"));
+  // The routing table is not served to browsers.
+  EXPECT_EQ(StatusOf(HttpGet(partner_port(), "/.tieup/routing.json")), 404);
+}
+
+}  // namespace
+}  // namespace tieup::testing
