@@ -1,0 +1,68 @@
+// Helpers for integration tests of remote updating: real `tieup` main and partner processes on
+// loopback, enrolled through the printed enrollment code.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon_harness.h"
+
+namespace tieup::testing {
+
+// A free TCP port on 127.0.0.1 (bound to port 0, read back, closed). Sync ports must be fixed
+// numbers because main stores the partner's sync URL.
+int FreePort();
+
+// Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last value.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The enrollment code in the output of `tieup main partner add` or `... partner token`
+// ("" when there is none).
+std::string EnrollmentCodeOf(const std::string& output);
+
+// Runs any program (argv[0] is a path) with `input` on its standard input; returns its exit
+// code and interleaved standard output and error. Killed after `timeout`.
+CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& input,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A `tieup ... serve` process whose pid is known, so a test can SIGKILL it. Start() waits (up
+// to 20 s) for "serving http://HOST:PORT/" on its output.
+class SiteProcess {
+ public:
+  explicit SiteProcess(std::vector<std::string> args) : args_(std::move(args)) {}
+  ~SiteProcess();
+  SiteProcess(const SiteProcess&) = delete;
+  SiteProcess& operator=(const SiteProcess&) = delete;
+
+  // Starts the process (stopping a running one first). False when it exited or never said it
+  // serves; output() says why.
+  bool Start();
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }  // the public port
+  // Everything the process printed so far (all runs).
+  std::string output();
+  // SIGTERM and wait; the exit code (or 128+signal), -1 when not running.
+  int Stop();
+  // SIGKILL and reap at once.
+  void Kill();
+
+ private:
+  void Drain(int timeout_ms);
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int port_ = 0;
+  std::string output_;
+};
+
+// Sends `request` (a plain HTTP/1.1 request) through `openssl s_client` to 127.0.0.1:port over
+// TLS, presenting no client certificate; returns what s_client printed.
+std::string TlsWithoutCertificate(int port, const std::string& request);
+
+}  // namespace tieup::testing
