@@ -83,7 +83,7 @@ Status ContentStore::Recover() {
        {site_dir_, blobs_.dir(), releases, AreaDir(Area::kTieup), AreaDir(Area::kOriginal)}) {
     RETURN_IF_ERROR(CreateDirDurably(env_, dir));
   }
-  RETURN_IF_ERROR(blobs_.RemoveLeftoversForRecovery());
+  if (options_.recover_blob_leftovers) RETURN_IF_ERROR(blobs_.RemoveLeftoversForRecovery());
   for (Area area : kAreas) {
     ASSIGN_OR_RETURN(auto entries, env_.ListDir(AreaDir(area)));
     for (const FileInfo& e : entries) {

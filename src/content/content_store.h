@@ -33,6 +33,10 @@ struct ContentStoreOptions {
   // use it for an area's first release. Empty: not checked (page edits then need an existing
   // release to take the id from).
   std::string site_id;
+  // Scan the blob store for files left by interrupted writes and remove them. Needed once per
+  // process start; a process that reopens the store for every change (to see other processes'
+  // activations) turns it off after the first open, since the scan lists every blob.
+  bool recover_blob_leftovers = true;
 };
 
 // What a page edit (PutOriginalPage / RemoveOriginalPage) did; enough for the caller to record

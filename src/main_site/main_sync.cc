@@ -115,6 +115,9 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
         ASSIGN_OR_RETURN(SyncEndpoint e, ParseSyncUrl(p.sync_url));
         HttpClientOptions o;
         o.max_body_bytes = 64ull << 20;
+        // An offer returns once the partner has fetched, verified and staged the release:
+        // for a large first release that takes minutes, not the default 30 s.
+        o.request_timeout = std::chrono::minutes(10);
         return TlsRoundTrip(e, self->client_context_, partner_id, o);
       });
 

@@ -20,7 +20,10 @@ Result<std::unique_ptr<content::ContentStore>> SiteContent::OpenStore() {
   content::ContentStoreOptions o;
   o.site_id = options_.site_id;
   o.keep_releases = options_.keep_releases;
-  return content::ContentStore::Open(env_, site_dir_, o);
+  o.recover_blob_leftovers = !recovered_;
+  auto store = content::ContentStore::Open(env_, site_dir_, o);
+  if (store.ok()) recovered_ = true;
+  return store;
 }
 
 std::string SiteContent::PointerState() {
@@ -63,9 +66,8 @@ Status SiteContent::Mutate(const std::function<Status(content::ContentStore&)>& 
   if (PointerState() == before) {
     // Nothing was activated: no old release became prunable, and pruning now would delete
     // blobs an update is still fetching across several calls (they are referenced only once
-    // its release is staged).
-    if (!options_.serve) return Status::Ok();
-    return LoadView(std::move(store));
+    // its release is staged). The served view is unchanged too.
+    return Status::Ok();
   }
   // Pruning is housekeeping: a failure is reported but does not undo the change.
   auto pruned = store->Prune();

@@ -67,6 +67,7 @@ class SiteContent {
   std::mutex mu_;  // serialises Mutate/Read/Refresh within the process
   std::shared_ptr<const content::SiteView> view_;
   std::string loaded_pointers_;  // guarded by mu_
+  bool recovered_ = false;       // guarded by mu_: the first open in this process ran recovery
 };
 
 }  // namespace tieup

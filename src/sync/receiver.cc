@@ -262,24 +262,37 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
                              hashes[k] + ", but the release states " + std::to_string(lengths[k]) +
                              ": refusing the update"));
       }
-      // Never more than the stated length is hashed or stored.
-      const std::string_view stated(bytes.data(), lengths[k]);
-      Status put = content_([&](content::ContentStore& store) {
-        return store.blobs().PutExpected(hashes[k], stated);
-      });
-      if (!put.ok()) {
-        if (put.code() == StatusCode::kDataLoss) {
-          return Refuse(
-              offer, m.version,
-              Status::DataLoss("blob " + hashes[k] +
-                               " from main does not match its hash in the signed "
-                               "release (first " +
-                               std::to_string(lengths[k]) + " bytes read): refusing the update"));
+    }
+    // The whole batch in one call on the content store (one open, one lock): per blob, the
+    // store was reopened for every file of a large release.
+    size_t bad = hashes.size();
+    Status put = content_([&](content::ContentStore& store) -> Status {
+      for (size_t k = 0; k < hashes.size(); ++k) {
+        // Never more than the stated length is hashed or stored.
+        const std::string_view stated((*got)[k].data(), lengths[k]);
+        Status s = store.blobs().PutExpected(hashes[k], stated);
+        if (!s.ok()) {
+          bad = k;
+          return s;
         }
-        (void)Event(offer.update_id, m.version, "failed",
-                    "storing blob " + hashes[k] + " failed: " + put.ToString());
-        return put;
       }
+      return Status::Ok();
+    });
+    if (!put.ok()) {
+      if (put.code() == StatusCode::kDataLoss && bad < hashes.size()) {
+        return Refuse(
+            offer, m.version,
+            Status::DataLoss("blob " + hashes[bad] +
+                             " from main does not match its hash in the signed "
+                             "release (first " +
+                             std::to_string(lengths[bad]) + " bytes read): refusing the update"));
+      }
+      (void)Event(offer.update_id, m.version, "failed",
+                  "storing fetched blobs failed: " + put.ToString());
+      return put;
+    }
+    for (size_t k = 0; k < hashes.size(); ++k) {
+      const std::string& bytes = (*got)[k];
       if (bytes.size() > lengths[k]) {
         (void)Event(offer.update_id, m.version, "fetched",
                     "main sent " + std::to_string(bytes.size()) + " bytes for blob " + hashes[k] +
