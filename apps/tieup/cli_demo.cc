@@ -1,6 +1,7 @@
 // `tieup demo [DIR]`: a main site and two partner sites on loopback with sample content.
 #include <cstdlib>
 
+#include "base/encoding.h"
 #include "cli.h"
 #include "demo_content.h"
 #include "main_site/main_daemon.h"
@@ -89,6 +90,12 @@ Status RunDemo(Env& env, DemoArgs a) {
       ++i;
     }
   }
+  // A partnership contract per partner, so fee statements can be made for the demo period.
+  for (const DemoPartner& p : partners) {
+    RETURN_IF_ERROR(CreateDirs(env, main_dir + "/contracts"));
+    RETURN_IF_ERROR(WriteFileAtomic(env, main_dir + "/contracts/" + p.id + ".toml",
+                                    demo::PartnerContract(p.id)));
+  }
   ASSIGN_OR_RETURN(auto main_daemon, MainDaemon::Open(env, main_dir, NewLogger("main")));
   RETURN_IF_ERROR(main_daemon->Start());
 
@@ -154,6 +161,15 @@ Status RunDemo(Env& env, DemoArgs a) {
   std::printf("  %s main publish %s --all     (shop-a updates at once, shop-b waits)\n",
               self.c_str(), main_dir.c_str());
   std::printf("  %s main status %s\n", self.c_str(), main_dir.c_str());
+  std::printf("Accesses reach main every minute (or now: %s partner ledger push %s/shop-a);\n",
+              self.c_str(), a.dir.c_str());
+  std::printf("then a fee statement, checked by the partner:\n");
+  std::printf("  %s main fees statement %s --partner shop-a --period %s\n", self.c_str(),
+              main_dir.c_str(), FormatRfc3339(env.NowSeconds()).substr(0, 7).c_str());
+  std::printf(
+      "  %s partner fees verify %s/shop-a STATEMENT.csv --contract "
+      "%s/contracts/shop-a.toml\n",
+      self.c_str(), a.dir.c_str(), main_dir.c_str());
   WaitForTermination();
   for (auto& d : daemons) d->Stop();
   main_daemon->Stop();

@@ -133,4 +133,22 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
   };
 }
 
+std::string PartnerContract(const std::string& id) {
+  return "# Demo partnership contract for " + id +
+         " (see docs/fee-contract-example.toml).\n"
+         "partner = \"" +
+         id +
+         "\"\n"
+         "kind = \"contents\"\n"
+         "currency = \"JPY\"\n"
+         "rounding = \"half-even\"\n"
+         "base_fee = 30000\n"
+         "\n[services.security]\nenabled = true\nprice = 5000\n"
+         "\n[[content_tiers]]\nmeasure = \"tieup_pages\"\nfrom = 0\nfee = 1000\n"
+         "\n[[content_tiers]]\nmeasure = \"tieup_pages\"\nfrom = 100\nfee = 4000\n"
+         "\n[access_discount]\nmax_percent = 30\nat_original_share_percent = 50\n"
+         "\n[[volume.tiers]]\nthreshold_accesses = 100000\ndiscount_percent = 5\n"
+         "\n[transactions]\npercent_bp = 250\nfixed_minor = 30\n";
+}
+
 }  // namespace tieup::demo

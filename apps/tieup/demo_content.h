@@ -15,4 +15,7 @@ std::vector<std::pair<std::string, std::string>> MainAuthoringFiles();
 std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std::string& name,
                                                                       const std::string& region);
 
+// A partnership contract (fees/contract.h format) for the demo partner `id`.
+std::string PartnerContract(const std::string& id);
+
 }  // namespace tieup::demo
