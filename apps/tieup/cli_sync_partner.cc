@@ -120,6 +120,18 @@ Status Rollback(Env& env, const std::string& dir) {
   return Status::Ok();
 }
 
+Status PollCmd(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  ASSIGN_OR_RETURN(sync::PollResult r, s.sync->receiver().Poll());
+  if (r.state == "up_to_date") {
+    std::printf("Up to date: main has nothing newer than the active tie-up release.\n");
+  } else {
+    std::printf("Version %llu %s%s%s.\n", static_cast<unsigned long long>(r.version),
+                r.state.c_str(), r.update_id.empty() ? "" : " as update ", r.update_id.c_str());
+  }
+  return Status::Ok();
+}
+
 Status Updates(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
   ASSIGN_OR_RETURN(auto events, s.sync->receiver().Events(100));
@@ -180,6 +192,13 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
       "rollback", "Re-activate the previous tie-up release (one atomic switch)");
   rollback->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
   rollback->callback([&ctx, a] { ctx.action = [&ctx, a] { return Rollback(*ctx.env, (*a)[0]); }; });
+
+  CLI::App* poll = partner.add_subcommand(
+      "poll",
+      "Ask main for the latest signed release now (pull mode, for a site main cannot reach; "
+      "'poll_seconds' in site.toml does it periodically)");
+  poll->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  poll->callback([&ctx, a] { ctx.action = [&ctx, a] { return PollCmd(*ctx.env, (*a)[0]); }; });
 
   CLI::App* updates = partner.add_subcommand(
       "updates", "Every update main offered and what became of it (refusals say why)");

@@ -70,6 +70,16 @@ void PartnerDaemon::BackgroundLoop() {
       // An approval or rejection main did not receive (main was down) is sent again.
       Status s = sync_->receiver().ResendResponses();
       if (!s.ok()) logger_->warn("telling main about decided updates: {}", s.message());
+      const int poll = site_->config().poll_seconds;
+      if (poll > 0 && env_->NowSeconds() >= next_poll_) {
+        next_poll_ = env_->NowSeconds() + poll;
+        auto polled = sync_->receiver().Poll();
+        if (!polled.ok()) {
+          logger_->warn("asking main for updates (pull mode): {}", polled.status().message());
+        } else if (polled->state != "up_to_date") {
+          logger_->info("pull mode: version {} {}", polled->version, polled->state);
+        }
+      }
     }
     for (auto& [name, task] : tasks_) task();
     lock.lock();

@@ -58,6 +58,7 @@ class PartnerDaemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  int64_t next_poll_ = 0;  // unix seconds; pull mode only
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
 };

@@ -222,11 +222,15 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
     }
   }
   if (const toml::table* partner = section("partner")) {
-    RETURN_IF_ERROR(
-        CheckKeys(file, *partner, "[partner]", {"emergency_edit", "approval", "main_sync_url"}));
+    RETURN_IF_ERROR(CheckKeys(file, *partner, "[partner]",
+                              {"emergency_edit", "approval", "main_sync_url", "poll_seconds"}));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "emergency_edit", &c.emergency_edit));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "approval", &c.approval));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "main_sync_url", &c.main_sync_url));
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "poll_seconds", &c.poll_seconds));
+    if (c.poll_seconds != 0 && c.poll_seconds < 5) {
+      return BadConfig(file, "partner.poll_seconds", "must be 0 (main pushes) or at least 5");
+    }
     if (c.approval != "auto" && c.approval != "manager") {
       return BadConfig(file, "partner.approval", "must be \"auto\" or \"manager\"");
     }
@@ -267,6 +271,8 @@ Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c
            "  # may this site's manager edit tie-up pages?\n";
     out += "approval = " + Quote(c.approval) + "  # \"auto\" or \"manager\"\n";
     out += "main_sync_url = " + Quote(c.main_sync_url) + "\n";
+    out += "poll_seconds = " + std::to_string(c.poll_seconds) +
+           "  # pull mode (behind NAT): ask main for updates this often; 0: main pushes\n";
   }
   if (!c.variables.empty()) {
     out += "\n[variables]\n";

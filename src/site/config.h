@@ -53,6 +53,9 @@ struct SiteConfig {
   bool emergency_edit = false;    // may the partner manager edit tie-up pages?
   std::string approval = "auto";  // "auto" or "manager"
   std::string main_sync_url;      // empty until enrolled
+  // Pull mode, for a partner main cannot reach (behind NAT): ask main for the latest signed
+  // release every this many seconds. 0: main pushes (the partner's sync port must be reachable).
+  int poll_seconds = 0;
 
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;

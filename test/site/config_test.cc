@@ -31,6 +31,7 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.sync_address = {"::1", 9444};
   c.approval = "manager";
   c.emergency_edit = true;
+  c.poll_seconds = 60;
   c.variables["phone"] = "06-1234";
   ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
   auto loaded = LoadSiteConfig(*env_, dir_.path());
@@ -40,6 +41,7 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(loaded->sync_address.ToString(), "[::1]:9444");
   EXPECT_EQ(loaded->approval, "manager");
   EXPECT_TRUE(loaded->emergency_edit);
+  EXPECT_EQ(loaded->poll_seconds, 60);
   EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
 }
 
@@ -62,6 +64,7 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
       {"[site]\nrole = \"main\"\nid = \"m\"\n[content]\nkeep_releases = 1\n", "rollback"},
       {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\napproval = \"later\"\n", "approval"},
       {"[site]\nrole = \"main\"\nid = \"m\"\n[variables]\nx = 3\n", "variables.x"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\npoll_seconds = 1\n", "at least 5"},
       {"[site\nrole = \"main\"\n", "site.toml:1"},
       {"[http]\nthreads = 2\n", "[site] table is missing"},
       {"site = 3\n", "must be a [site] table"},
