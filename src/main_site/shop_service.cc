@@ -160,19 +160,36 @@ class MainShopEndpoints::Impl {
       return sync::ErrorResponse(
           Status::InvalidArgument(std::string(request.path()) + " takes POST"));
     }
-    Status verified = Verify(request, peer);
+    Proof proof;
+    Status verified = Verify(request, peer, &proof);
     if (!verified.ok()) {
       logger_->warn("refused a signed {} from partner '{}': {}", request.path(), peer,
                     verified.message());
       return sync::ErrorResponse(verified);
     }
-    if (request.path() == "/v1/orders") return PlaceOrder(request, peer);
+    if (request.path() == "/v1/orders") return PlaceOrder(request, proof);
+    Status recorded = Record(db_, request, proof);
+    if (!recorded.ok()) return sync::ErrorResponse(recorded);
     if (request.path() == "/v1/quote") return Quote(request);
     return sync::ErrorResponse(Status::NotFound("no shop endpoint " + std::string(request.path())));
   }
 
  private:
-  Status Verify(const HttpRequest& request, const std::string& peer) {
+  // The verified request, as kept in shop_signed_requests.
+  struct Proof {
+    std::string peer, nonce, cert_b64;
+  };
+
+  Status Record(Database& db, const HttpRequest& request, const Proof& proof) {
+    return db.Exec(
+        "INSERT INTO shop_signed_requests(at, partner, nonce, method, target, signature_input, "
+        "signature, certificate, body) VALUES(?,?,?,?,?,?,?,?,?)",
+        {env_.NowSeconds(), proof.peer, proof.nonce, std::string(request.method()),
+         std::string(request.target()), std::string(request.HeaderOr("Signature-Input")),
+         std::string(request.HeaderOr("Signature")), proof.cert_b64, std::string(request.body())});
+  }
+
+  Status Verify(const HttpRequest& request, const std::string& peer, Proof* proof) {
     HttpFields fields;
     for (const HttpHeaderView& h : request.Headers()) {
       fields.emplace_back(std::string(h.name), std::string(h.value));
@@ -198,17 +215,17 @@ class MainShopEndpoints::Impl {
     SignedRequestTarget target{request.method(), request.HeaderOr("Host"), request.target()};
     ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(lookup, target, fields, request.body(),
                                                       env_.NowSeconds(), replay_));
-    return db_.Exec(
-        "INSERT INTO shop_signed_requests(at, partner, nonce, method, target, signature_input, "
-        "signature, certificate, body) VALUES(?,?,?,?,?,?,?,?,?)",
-        {env_.NowSeconds(), peer, v.nonce, std::string(request.method()),
-         std::string(request.target()), std::string(request.HeaderOr("Signature-Input")),
-         std::string(request.HeaderOr("Signature")), cert_b64, std::string(request.body())});
+    *proof = {peer, v.nonce, cert_b64};
+    return Status::Ok();
   }
 
-  HttpResponse PlaceOrder(const HttpRequest& request, const std::string& peer) {
+  HttpResponse PlaceOrder(const HttpRequest& request, const Proof& proof) {
+    const std::string& peer = proof.peer;
     auto order = commerce::OrderRequestFromJson(request.body());
-    if (!order.ok()) return sync::ErrorResponse(order.status());
+    if (!order.ok()) {
+      Status s = Record(db_, request, proof);
+      return sync::ErrorResponse(s.ok() ? order.status() : s);
+    }
     order->channel = peer;  // from the verified peer, never the body
     order->area = commerce::Area::kTieup;
     order->actor = "partner:" + peer;
@@ -219,8 +236,19 @@ class MainShopEndpoints::Impl {
       l.title.reset();
       l.tax_class.reset();
     }
-    auto receipt = shop_.PlaceOrder(*order);
-    if (!receipt.ok()) return sync::ErrorResponse(receipt.status());
+    // The proof and the order in one transaction: one commit on the delegated path.
+    Result<commerce::OrderReceipt> receipt = Status::Internal("not placed");
+    Status s = db_.Transaction([&](Database& db) -> Status {
+      RETURN_IF_ERROR(Record(db, request, proof));
+      receipt = shop_.PlaceOrder(*order);
+      return receipt.status();
+    });
+    if (!receipt.ok()) {
+      Status recorded = Record(db_, request, proof);  // a refused order is kept too
+      if (!recorded.ok()) logger_->error("keeping a signed request: {}", recorded.message());
+      return sync::ErrorResponse(receipt.status());
+    }
+    if (!s.ok()) return sync::ErrorResponse(s);
     if (!receipt->replayed) {
       logger_->info("order {} delegated by partner '{}' (key {})", receipt->order.number, peer,
                     order->idempotency_key);

@@ -553,8 +553,25 @@ class PartnerShop {
     std::string last_error;
   };
 
-  // Records the order (key unique) before anything else happens to it.
-  Result<OutboxEntry> Enqueue(const commerce::OrderRequest& request) {
+  // What the outbox knows about `key` (existed = false when nothing).
+  Result<OutboxEntry> Lookup(const std::string& key) {
+    OutboxEntry entry;
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT state, receipt, last_error FROM "
+                                          "shop_delegated_orders WHERE idempotency_key = ?",
+                                          {key}));
+    if (!rows.empty()) {
+      entry.existed = true;
+      entry.state = rows[0].Text(0);
+      entry.receipt = rows[0].Text(1);
+      entry.last_error = rows[0].Text(2);
+    }
+    return entry;
+  }
+
+  // Records the order for later delivery (key unique) and runs `also` (taking the lines out of
+  // the cart) in the same transaction: one commit, after which the order is never lost.
+  Result<OutboxEntry> Enqueue(const commerce::OrderRequest& request,
+                              const std::function<void()>& also = {}) {
     OutboxEntry entry;
     RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
       ASSIGN_OR_RETURN(auto rows, db.Query("SELECT state, receipt, last_error FROM "
@@ -568,12 +585,43 @@ class PartnerShop {
         return Status::Ok();
       }
       entry.state = "pending";
-      return db.Exec(
+      RETURN_IF_ERROR(db.Exec(
           "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created) "
           "VALUES(?, ?, 'pending', ?)",
-          {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros()});
+          {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros()}));
+      if (also) also();
+      return Status::Ok();
     }));
     return entry;
+  }
+
+  // Keeps the partner's record of an order main placed at once (off the customer's path).
+  void RecordDelivered(const commerce::OrderRequest& request,
+                       const commerce::OrderReceipt& receipt) {
+    Status s = db_.Exec(
+        "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created, attempts, "
+        "order_number, receipt, finished) VALUES(?, ?, 'delivered', ?, 1, ?, ?, ?) "
+        "ON CONFLICT(idempotency_key) DO UPDATE SET state = 'delivered', "
+        "order_number = excluded.order_number, receipt = excluded.receipt, "
+        "finished = excluded.finished",
+        {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros(),
+         receipt.order.number, commerce::OrderReceiptToJson(receipt), env_.NowMicros()});
+    if (!s.ok()) logger_->warn("recording order {}: {}", receipt.order.number, s.message());
+  }
+
+  // Takes ordered lines out of a cart (returning their held units).
+  void TakeOut(const std::string& token, const std::vector<commerce::CartLine>& lines) {
+    for (const commerce::CartLine& l : lines) {
+      Status s = shop_.RemoveFromCart(token, l.sku);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) {
+        logger_->warn("taking {} out of a cart: {}", l.sku, s.message());
+      }
+    }
+  }
+
+  // Work after the customer has the answer (the partner's records, cart clean-up).
+  void Later(std::function<void()> task) {
+    if (!bookkeeper_.Submit(task)) task();
   }
 
   // One delivery attempt of a recorded order. Returns main's receipt, or the error (transient
@@ -649,6 +697,7 @@ class PartnerShop {
   std::set<std::string> mirrored_;
   std::shared_ptr<const commerce::RoutingTable> table_;
   uint64_t table_version_ = 0;
+  WorkerPool bookkeeper_{1};  // last: finishes queued record keeping before the rest goes
 };
 
 class PartnerShopHandler : public HttpHandler {
@@ -784,26 +833,17 @@ class PartnerShopHandler : public HttpHandler {
   }
 
   void TakeOut(const std::string& token, const std::vector<commerce::CartLine>& lines) {
-    for (const commerce::CartLine& l : lines) {
-      Status s = state_->shop().RemoveFromCart(token, l.sku);
-      if (!s.ok() && s.code() != StatusCode::kNotFound) {
-        logger_->warn("taking {} out of a cart: {}", l.sku, s.message());
-      }
-    }
+    state_->TakeOut(token, lines);
   }
 
+  // Main is asked first: when it answers, its answer is the customer's and nothing needs to be
+  // durable here (main holds the order; a lost answer is repaired by the idempotency key).
+  // Only when main cannot be reached is the order written to the outbox ("order received").
   void Delegate(const std::string& token, const std::vector<commerce::CartLine>& tieup,
                 const commerce::OrderRequest& order, int* status, std::string* title,
                 std::string* body) {
-    auto entry = state_->Enqueue(order);
-    if (!entry.ok()) {
-      *status = 503;
-      *title = "Please try again";
-      *body = "<h1>Please try again</h1><p class=\"problem\">Your order could not be recorded (" +
-              E(entry.status().message()) + "). Nothing was ordered.</p>";
-      return;
-    }
-    if (entry->existed) {  // the same checkout form sent again
+    auto entry = state_->Lookup(order.idempotency_key);
+    if (entry.ok() && entry->existed) {  // the same checkout form sent again
       if (entry->state == "delivered") {
         auto receipt = commerce::OrderReceiptFromJson(entry->receipt);
         if (receipt.ok()) {
@@ -826,23 +866,39 @@ class PartnerShopHandler : public HttpHandler {
           "shortly.</p>";
       return;
     }
-    TakeOut(token, tieup);
-    auto receipt = state_->Deliver(order);
+    auto receipt = state_->client()->PlaceOrder(order);
     if (receipt.ok()) {
+      PartnerShop* s = state_.get();
+      commerce::OrderReceipt copy = *receipt;
+      s->Later([s, order, copy, token, tieup] {
+        s->RecordDelivered(order, copy);
+        s->TakeOut(token, tieup);
+      });
       *title = "Thank you";
       *body = "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
-    } else if (IsTransientMainError(receipt.status())) {
-      *status = 202;
-      *title = "Order received";
-      *body = "<h1>Order received</h1><p>Your order has been received (reference " +
-              E(order.idempotency_key) + ") and will be confirmed shortly.</p>";
-    } else {
-      PutBack(token, tieup);
+      return;
+    }
+    if (!IsTransientMainError(receipt.status())) {
       *status = receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422;
       *title = "Order refused";
       *body = "<h1>Order refused</h1><p class=\"problem\">" + E(receipt.status().message()) +
-              "</p><p><a href=\"/shop/cart\">Back to your cart</a></p>";
+              "</p><p>Your cart is unchanged. <a href=\"/shop/cart\">Back to your cart</a></p>";
+      return;
     }
+    logger_->warn("main cannot be reached ({}): order {} waits in the outbox",
+                  receipt.status().message(), order.idempotency_key);
+    auto queued = state_->Enqueue(order, [&] { TakeOut(token, tieup); });
+    if (!queued.ok()) {
+      *status = 503;
+      *title = "Please try again";
+      *body = "<h1>Please try again</h1><p class=\"problem\">Your order could not be recorded (" +
+              E(queued.status().message()) + "). Nothing was ordered.</p>";
+      return;
+    }
+    *status = 202;
+    *title = "Order received";
+    *body = "<h1>Order received</h1><p>Your order has been received (reference " +
+            E(order.idempotency_key) + ") and will be confirmed shortly.</p>";
   }
 
   void Consult(const std::string& token, const std::vector<commerce::CartLine>& tieup,

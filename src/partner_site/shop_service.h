@@ -19,13 +19,16 @@
 // lines), quantity (their units), lines (their count), sku and category (one value per line).
 //   local     the ShopHandler checks the whole cart out locally;
 //   delegate  the tie-up lines become an OrderRequest (idempotency key = the checkout form's
-//             `idem`) written to the durable outbox (table shop_delegated_orders) BEFORE
-//             anything else; the lines leave the cart; the order is sent to main signed
-//             (RFC 9421, see MainShopClient). Main's answer is shown; when main cannot be
-//             reached the customer sees "order received" (202) and the daemon's periodic task
-//             delivers it later, until main acknowledges. A permanent refusal by main (unknown
-//             product, out of stock) is shown to the customer, the lines go back to the cart;
-//             refused later (after "order received") it is recorded as `refused` and logged.
+//             `idem`) sent to main at once, signed (RFC 9421, see MainShopClient). When main
+//             answers, its answer is the customer's: the receipt (main holds the order, so
+//             nothing needs to be durable here; the partner's record and the cart clean-up
+//             follow off the customer's path), or a refusal (unknown product, out of stock:
+//             shown, the cart unchanged). When main cannot be reached, the order is written to
+//             the durable outbox (table shop_delegated_orders, one commit together with taking
+//             the lines out of the cart) and the customer sees "order received" (202); the
+//             daemon's periodic task delivers it until main acknowledges; main applies each key
+//             once (PlaceOrder is idempotent per partner and key), so a lost answer or a resent
+//             form never doubles an order. Refused later, it is recorded as `refused` and logged.
 //   consult   the partner asks main (POST /v1/quote) for a command; main refuses (shown, cart
 //             unchanged) or accepts with the prices to charge and whether the partner checks
 //             its own inventory; the partner then places the order in its own shop.

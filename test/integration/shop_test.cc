@@ -298,6 +298,17 @@ TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
   EXPECT_THAT(PartnerOrders(), Not(HasSubstr("SHOPB-")));
 }
 
+TEST_F(ShopIntegrationTest, DelegatedRefusalIsShownAndTheCartKeepsItsLines) {
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("TEA-1", 5, "/products/TEA-1.html"), 303);
+  Run({"main", "product", "set-stock", main_dir_, "TEA-1", "2"});
+  std::string r = c.Checkout();
+  EXPECT_EQ(StatusOf(r), 409) << r;
+  EXPECT_THAT(r, HasSubstr("Order refused"));
+  EXPECT_THAT(c.Get("/shop/cart"), HasSubstr("TEA-1"));
+  EXPECT_EQ(MainOrderCount(), 0);
+}
+
 TEST_F(ShopIntegrationTest, HundredOrdersWhileMainIsDownReachMainExactlyOnce) {
   main_->Stop();
   for (int i = 0; i < 100; ++i) {
