@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
+#include <mutex>
 
 #include "base/encoding.h"
 #include "commerce/shop_handler.h"
@@ -203,6 +205,11 @@ class MainShopEndpoints::Impl {
       if (cert_b64.empty()) {
         return Status::Unauthenticated("the request lacks the Tieup-Certificate header");
       }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = known_keys_.find(cert_b64);
+        if (it != known_keys_.end() && it->second.first == peer) return it->second.second;
+      }
       ASSIGN_OR_RETURN(std::string der, Base64Decode(cert_b64));
       ASSIGN_OR_RETURN(Certificate cert, ParseCertificateDer(der));
       RETURN_IF_ERROR(VerifyCertificateIssuedBy(cert, ca_, env_.NowSeconds()));
@@ -210,7 +217,13 @@ class MainShopEndpoints::Impl {
       if (site != peer) {
         return Status::Unauthenticated("the certificate names '" + site + "', not '" + peer + "'");
       }
-      return Ed25519FromSpki(cert.public_key_der());
+      ASSIGN_OR_RETURN(Ed25519PublicKey key, Ed25519FromSpki(cert.public_key_der()));
+      // Checked certificates are remembered (bounded) so the next request skips the X.509 work;
+      // an expired one leaves the cache at the next clear.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (known_keys_.size() >= 1024) known_keys_.clear();
+      known_keys_.emplace(cert_b64, std::make_pair(peer, key));
+      return key;
     };
     SignedRequestTarget target{request.method(), request.HeaderOr("Host"), request.target()};
     ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(lookup, target, fields, request.body(),
@@ -273,6 +286,9 @@ class MainShopEndpoints::Impl {
   const bool partner_checks_inventory_;
   std::shared_ptr<Logger> logger_;
   ReplayCache replay_;
+  std::mutex mu_;
+  // certificate (base64 DER) -> (partner, its key), for certificates already checked.
+  std::map<std::string, std::pair<std::string, Ed25519PublicKey>> known_keys_;
 };
 
 MainShopEndpoints::MainShopEndpoints(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

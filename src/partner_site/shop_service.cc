@@ -609,6 +609,14 @@ class PartnerShop {
     if (!s.ok()) logger_->warn("recording order {}: {}", receipt.order.number, s.message());
   }
 
+  // Runs `fn` inside one database transaction (its statements commit together).
+  Status InTransaction(const std::function<void()>& fn) {
+    return db_.Transaction([&](Database&) -> Status {
+      fn();
+      return Status::Ok();
+    });
+  }
+
   // Takes ordered lines out of a cart (returning their held units).
   void TakeOut(const std::string& token, const std::vector<commerce::CartLine>& lines) {
     for (const commerce::CartLine& l : lines) {
@@ -871,8 +879,12 @@ class PartnerShopHandler : public HttpHandler {
       PartnerShop* s = state_.get();
       commerce::OrderReceipt copy = *receipt;
       s->Later([s, order, copy, token, tieup] {
-        s->RecordDelivered(order, copy);
-        s->TakeOut(token, tieup);
+        // One commit for both.
+        Status done = s->InTransaction([&] {
+          s->RecordDelivered(order, copy);
+          s->TakeOut(token, tieup);
+        });
+        (void)done;  // each step logs its own failure
       });
       *title = "Thank you";
       *body = "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
