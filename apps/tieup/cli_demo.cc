@@ -7,9 +7,11 @@
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
 #include "main_site/own_site.h"
+#include "main_site/shop_service.h"
 #include "partner_site/page_tools.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
+#include "partner_site/shop_service.h"
 #include "site/public_site.h"
 
 namespace tieup::cli {
@@ -52,6 +54,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   mc.name = "Sakura Tea";
   mc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port)};
   mc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100)};
+  mc.variables["shop.currency"] = "JPY";
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
   const std::string authoring = AuthoringDir(mc, main_dir);
   RETURN_IF_ERROR(WriteFiles(env, authoring, demo::MainAuthoringFiles()));
@@ -68,6 +71,28 @@ Status RunDemo(Env& env, DemoArgs a) {
   const DemoPartner partners[] = {{"shop-a", "Tea House Asahi", "Osaka", "auto"},
                                   {"shop-b", "Kyoto Leaf", "Kyoto", "manager"}};
   RETURN_IF_ERROR(InitMainTrust(env, main_dir, mc.name));
+  {
+    // Main's catalog: the teas on the tie-up product pages.
+    ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(main_dir).database()));
+    ASSIGN_OR_RETURN(OpenedShop shop, OpenMainShop(env, main_dir, mc, *db));
+    for (const auto& [sku, title, price, page] :
+         std::vector<std::tuple<std::string, std::string, int64_t, std::string>>{
+             {"SENCHA-100", "Sencha Asahi, 100 g", 1800, "/products/sencha.html"},
+             {"GYOKURO-50", "Gyokuro Kin, 50 g", 3600, "/products/gyokuro.html"},
+             {"HOJICHA-100", "Hojicha Roast, 100 g", 1200, "/products/hojicha.html"}}) {
+      commerce::Product p;
+      p.sku = sku;
+      p.title = title;
+      p.price_minor = price;
+      p.currency = "JPY";
+      p.tax_class = "reduced";
+      p.category = "tea";
+      p.page_path = page;
+      p.stock = 100;
+      RETURN_IF_ERROR(shop.shop->AddProduct(p));
+    }
+    std::printf("  main: 3 teas in the catalog\n");
+  }
   auto logger = NewLogger("demo");
   // Partnerships first (main must know them before they enroll), then main starts.
   std::vector<std::string> codes;
@@ -111,6 +136,7 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.approval = p.approval;
     pc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
+    pc.variables["shop.currency"] = "JPY";
     RETURN_IF_ERROR(CreateSiteDir(env, dir, pc));
     // Enrollment over the network, exactly as `tieup partner enroll` does it.
     RETURN_IF_ERROR(EnrollWithMain(env, dir, "https://127.0.0.1:" + port(100), codes[i - 1]));
@@ -127,6 +153,21 @@ Status RunDemo(Env& env, DemoArgs a) {
         RETURN_IF_ERROR(PutPages(env, pc, *content, path, tmp, "", false).status());
         RETURN_IF_ERROR(env.RemoveFile(tmp));
       }
+    }
+    {
+      // The partner's own goods, sold on its original pages and always processed locally.
+      ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(dir).database()));
+      ASSIGN_OR_RETURN(OpenedPartnerShop shop, OpenPartnerShop(env, dir, pc, *db));
+      commerce::Product w;
+      w.sku = "WAGASHI-BOX";
+      w.title = "Wagashi of the season (box)";
+      w.price_minor = 600;
+      w.currency = "JPY";
+      w.tax_class = "reduced";
+      w.category = "sweets";
+      w.page_path = "/local/wagashi.html";
+      w.stock = 20;
+      RETURN_IF_ERROR(shop.shop->AddProduct(w));
     }
     ASSIGN_OR_RETURN(auto d, PartnerDaemon::Open(env, dir, NewLogger(p.id)));
     RETURN_IF_ERROR(d->Start());
@@ -154,6 +195,13 @@ Status RunDemo(Env& env, DemoArgs a) {
     ++i;
   }
   const std::string self = "tieup";
+  std::printf(
+      "\nBuy on a tie-up page (the order goes to main) and on an original page (it "
+      "stays at the partner):\n  http://127.0.0.1:%s/products/sencha.html   "
+      "http://127.0.0.1:%s/local/wagashi.html\n",
+      port(1).c_str(), port(1).c_str());
+  std::printf("  %s main order ls %s          %s partner order ls %s/shop-a\n", self.c_str(),
+              main_dir.c_str(), self.c_str(), a.dir.c_str());
   std::printf("\nshop-b approves updates itself. In another terminal:\n");
   std::printf("  %s partner pending %s/shop-b\n", self.c_str(), a.dir.c_str());
   std::printf("  %s partner approve %s/shop-b UPDATE\n", self.c_str(), a.dir.c_str());

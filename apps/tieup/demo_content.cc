@@ -54,6 +54,10 @@ title: Sencha Asahi
 A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.
 
 **1,800 JPY** per 100 g.
+
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="SENCHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+
+[Your cart](/shop/cart)
 )");
   files.emplace_back("pages/products/gyokuro.md", R"(---
 title: Gyokuro Kin
@@ -63,6 +67,10 @@ title: Gyokuro Kin
 Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.
 
 **3,600 JPY** per 50 g.
+
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="GYOKURO-50"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+
+[Your cart](/shop/cart)
 )");
   files.emplace_back("pages/products/hojicha.md", R"(---
 title: Hojicha Roast
@@ -72,6 +80,10 @@ title: Hojicha Roast
 Roasted green tea with a nutty aroma and little caffeine.
 
 **1,200 JPY** per 100 g.
+
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="HOJICHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+
+[Your cart](/shop/cart)
 )");
   files.emplace_back("pages/news/index.md", R"(---
 title: News
@@ -86,6 +98,15 @@ title: The first flush has arrived
 # The first flush has arrived
 
 This year's first-flush sencha is in stock at every Sakura Tea shop.
+)");
+  // The routing table shipped to every partner with its tie-up release: a checkout of tie-up
+  // goods is delegated to main (inventory, payment, delivery); original goods stay local.
+  files.emplace_back("pages/.tieup/routing.json", R"({
+  "rules": [
+    {"name": "tie-up checkouts go to main", "path": "/shop/checkout", "methods": ["POST"],
+     "mode": "delegate"}
+  ]
+}
 )");
   files.emplace_back("pages/404.md", R"(---
 title: Page not found
@@ -128,8 +149,14 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
                                 "<ul><li><a href=\"/local/wagashi.html\">Wagashi of the "
                                 "season</a></li></ul>" +
                                 tail},
-      {"/local/wagashi.html", head + "<h1>Wagashi of the season</h1><p>Hand-made sweets from a " +
-                                  region + " confectioner, to go with your tea.</p>" + tail},
+      {"/local/wagashi.html",
+       head + "<h1>Wagashi of the season</h1><p>Hand-made sweets from a " + region +
+           " confectioner, to go with your tea. <strong>600 JPY</strong> a box.</p>"
+           "<form method=\"post\" action=\"/shop/cart/add\"><input type=\"hidden\" "
+           "name=\"sku\" value=\"WAGASHI-BOX\"><label>Quantity <input type=\"number\" "
+           "name=\"qty\" value=\"1\" min=\"1\" max=\"99\"></label> <button>Add to "
+           "cart</button></form><p><a href=\"/shop/cart\">Your cart</a></p>" +
+           tail},
   };
 }
 
