@@ -411,6 +411,14 @@ TEST_F(SyncTest, RevokedPartnerIsRefusedOthersUnaffected) {
       << approve.output;
   EXPECT_THAT(MainEvents(), Not(HasSubstr("partner manager approved")));
   EXPECT_EQ(StatusOf(HttpGet(b.port(), "/")), 404);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return main_->output().find(
+                   "refused connection from 127.0.0.1: peer certificate names "
+                   "site 'shop-b', which is not an enrolled partner") != std::string::npos;
+      },
+      std::chrono::seconds(3)))
+      << main_->output();
   // A new enrollment code cannot bring it back.
   CommandResult token = RunTieup({"main", "partner", "token", main_dir_, "shop-b"});
   EXPECT_NE(token.exit_code, 0);
@@ -491,6 +499,21 @@ TEST_F(SyncTest, ForeignCaNoCertificateAndPlainHttpAreRefused) {
   EXPECT_EQ(RawExchange(main_sync_port_, plain, 2000).rfind("HTTP/", 0), std::string::npos);
   EXPECT_EQ(RawExchange(a.sync_port, plain, 2000).rfind("HTTP/", 0), std::string::npos);
 
+  // Each refusal is in the refusing site's log, saying why.
+  auto logged = [](SiteProcess& site, const std::string& text) {
+    return WaitFor([&] { return site.output().find(text) != std::string::npos; },
+                   std::chrono::seconds(3));
+  };
+  EXPECT_TRUE(
+      logged(other, "peer certificate for 'shop-a' was not issued by this partnership's CA"))
+      << other.output();
+  EXPECT_THAT(RunTieup({"main", "events", other_dir}).output,
+              HasRegex(R"(shop-a\s+u\d+\s+failed\s+.*was not issued by this partnership's CA)"));
+  EXPECT_TRUE(logged(*a.proc, "it does not accept this site's certificate")) << a.proc->output();
+  EXPECT_TRUE(logged(*a.proc, "the peer presented no certificate")) << a.proc->output();
+  EXPECT_TRUE(logged(*a.proc, "the peer does not speak TLS")) << a.proc->output();
+  EXPECT_TRUE(logged(*main_, "the peer does not speak TLS")) << main_->output();
+
   // After all that, shop-a and its main still work together.
   ASSERT_EQ(Publish({"shop-a"}).exit_code, 0);
   EXPECT_TRUE(Serves(a, "Shop A")) << Page(a);
@@ -543,9 +566,8 @@ TEST_F(SyncTest, PartnerKeepsServingWhileMainIsDown) {
 // store: in the middle of the fetch, right after it (staging, activation), and at the offer.
 TEST_F(SyncTest, PartnerKilledDuringUpdateServesOneWholeRelease) {
   // Every page is a blob of its own (small: no gzip variant); the layout carries the edition
-  // marker, so a new edition changes every page. Blobs are fsynced one by one, so the page
-  // count is kept moderate to keep the test fast.
-  constexpr int kPages = 60;
+  // marker, so a new edition changes every page: a fetch of 300 blobs gives the kills room.
+  constexpr int kPages = 300;
   for (int i = 0; i < kPages; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "pages/p%03d.md", i);
@@ -586,7 +608,7 @@ TEST_F(SyncTest, PartnerKilledDuringUpdateServesOneWholeRelease) {
     return n;
   };
 
-  // Blobs a new edition adds: every page (the 60, index and 404) changes with the layout.
+  // Blobs a new edition adds: every page (these, index and 404) changes with the layout.
   const size_t kNewBlobs = kPages + 2;
   enum class KillAt { kMidFetch, kAfterFetch, kAtOffer };
   std::vector<KillAt> plan = {KillAt::kMidFetch, KillAt::kAfterFetch, KillAt::kAtOffer};
