@@ -35,31 +35,6 @@ CREATE TABLE shop_signed_requests (
 CREATE INDEX shop_signed_requests_partner ON shop_signed_requests(partner, at);
 )";
 
-std::string Var(const SiteConfig& config, const std::string& name, std::string fallback = {}) {
-  auto it = config.variables.find("shop." + name);
-  return it == config.variables.end() ? fallback : it->second;
-}
-
-Result<int64_t> IntVar(const SiteConfig& config, const std::string& name, int64_t fallback) {
-  std::string text = Var(config, name);
-  if (text.empty()) return fallback;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    return Status::InvalidArgument("site.toml [variables] shop." + name + " = '" + text +
-                                   "' must be an integer");
-  }
-  return v;
-}
-
-Result<bool> BoolVar(const SiteConfig& config, const std::string& name, bool fallback) {
-  std::string text = Var(config, name);
-  if (text.empty()) return fallback;
-  if (text == "true") return true;
-  if (text == "false") return false;
-  return Status::InvalidArgument("site.toml [variables] shop." + name + " must be true or false");
-}
-
 // The Ed25519 key of a SubjectPublicKeyInfo (RFC 8410: 12 bytes of prefix, then 32 raw).
 Result<Ed25519PublicKey> Ed25519FromSpki(std::string_view der) {
   static constexpr unsigned char kPrefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
@@ -105,32 +80,13 @@ std::string CatalogJson(const std::vector<commerce::Product>& products) {
 
 Result<OpenedShop> OpenMainShop(Env& env, const std::string& site_dir, const SiteConfig& config,
                                 Database& db, std::shared_ptr<Logger> logger) {
-  OpenedShop opened;
-  commerce::ShopConfig sc;
-  sc.site_id = config.id;
-  sc.shop_name = config.name.empty() ? config.id : config.name;
-  sc.currency = Var(config, "currency", "EUR");
-  ASSIGN_OR_RETURN(sc.shipping_fee_minor, IntVar(config, "shipping_fee_minor", 0));
-  ASSIGN_OR_RETURN(sc.prices_include_tax, BoolVar(config, "prices_include_tax", true));
-  sc.order_prefix = "M";
-  sc.public_base_url = Var(config, "public_url");
-  sc.mail_from.address = Var(config, "mail_from");
-  sc.mail_from.name = sc.shop_name;
-  sc.manager_email = Var(config, "manager_email");
-  commerce::BankDetails bank{Var(config, "account_holder", sc.shop_name), Var(config, "iban"),
-                             Var(config, "bic"), Var(config, "bank_name")};
-  std::vector<std::shared_ptr<commerce::PaymentProvider>> payments;
-  if (!bank.iban.empty()) payments.push_back(commerce::NewBankTransferProvider(bank));
-  payments.push_back(commerce::NewCashOnDeliveryProvider());
-  if (!bank.iban.empty()) payments.push_back(commerce::NewInvoiceProvider(bank, 14));
-  opened.outbox = std::make_unique<commerce::MailOutbox>(env, site_dir + "/mail");
-  RETURN_IF_ERROR(opened.outbox->Init());
-  opened.smtp_host = Var(config, "smtp_host");
-  ASSIGN_OR_RETURN(int64_t port, IntVar(config, "smtp_port", 25));
-  opened.smtp_port = static_cast<uint16_t>(port);
-  ASSIGN_OR_RETURN(opened.shop, commerce::Shop::Open(env, db, std::move(sc), std::move(payments),
-                                                     opened.outbox.get(), std::move(logger)));
-  return opened;
+  commerce::ShopSiteSettings settings;
+  settings.site_id = config.id;
+  settings.shop_name = config.name.empty() ? config.id : config.name;
+  settings.order_prefix = "M";
+  settings.mail_dir = site_dir + "/mail";
+  settings.variables = &config.variables;
+  return commerce::OpenShopFromSettings(env, db, settings, std::move(logger));
 }
 
 class MainShopEndpoints::Impl {
@@ -300,7 +256,9 @@ Result<std::unique_ptr<MainShopEndpoints>> MainShopEndpoints::Create(
   RETURN_IF_ERROR(Migrate(db, "main_shop", {{1, std::string(kSignedRequestsSchema)}}));
   ASSIGN_OR_RETURN(std::string ca_pem, env.ReadFile(CaCertPath(site_dir)));
   ASSIGN_OR_RETURN(Certificate ca, ParseCertificate(ca_pem));
-  ASSIGN_OR_RETURN(bool partner_checks, BoolVar(config, "consult_partner_checks_inventory", true));
+  ASSIGN_OR_RETURN(
+      bool partner_checks,
+      commerce::ShopSettingBool(config.variables, "consult_partner_checks_inventory", true));
   return std::unique_ptr<MainShopEndpoints>(new MainShopEndpoints(std::make_unique<Impl>(
       env, shop, db, std::move(ca), partner_checks, logger ? logger : NewNullLogger())));
 }

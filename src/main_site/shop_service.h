@@ -33,6 +33,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "commerce/shop.h"
+#include "commerce/shop_settings.h"
 #include "net/http_message.h"
 #include "site/config.h"
 #include "store/database.h"
@@ -43,12 +44,7 @@ class MainDaemon;
 
 // Opens main's shop (migrating its tables in `db`) with the settings above and the mail outbox
 // in SITE_DIR/mail. `db` must outlive the shop. For the daemon and the command line.
-struct OpenedShop {
-  std::unique_ptr<commerce::MailOutbox> outbox;  // before `shop`: the shop points into it
-  std::unique_ptr<commerce::Shop> shop;
-  std::string smtp_host;
-  uint16_t smtp_port = 25;
-};
+using OpenedShop = commerce::OpenedShop;
 Result<OpenedShop> OpenMainShop(Env& env, const std::string& site_dir, const SiteConfig& config,
                                 Database& db, std::shared_ptr<Logger> logger = nullptr);
 

@@ -52,31 +52,6 @@ CREATE TABLE shop_mirror (
 );
 )";
 
-std::string Var(const SiteConfig& config, const std::string& name, std::string fallback = {}) {
-  auto it = config.variables.find("shop." + name);
-  return it == config.variables.end() ? fallback : it->second;
-}
-
-Result<int64_t> IntVar(const SiteConfig& config, const std::string& name, int64_t fallback) {
-  std::string text = Var(config, name);
-  if (text.empty()) return fallback;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    return Status::InvalidArgument("site.toml [variables] shop." + name + " = '" + text +
-                                   "' must be an integer");
-  }
-  return v;
-}
-
-Result<bool> BoolVar(const SiteConfig& config, const std::string& name, bool fallback) {
-  std::string text = Var(config, name);
-  if (text.empty()) return fallback;
-  if (text == "true") return true;
-  if (text == "false") return false;
-  return Status::InvalidArgument("site.toml [variables] shop." + name + " must be true or false");
-}
-
 // "shop-b" -> "SHOPB" (the order number prefix: 1..8 of [A-Z0-9]).
 std::string OrderPrefix(std::string_view id) {
   std::string out;
@@ -249,31 +224,14 @@ bool IsTransientMainError(const Status& status) {
 Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
                                           const SiteConfig& config, Database& db,
                                           std::shared_ptr<Logger> logger) {
-  OpenedPartnerShop opened;
-  commerce::ShopConfig sc;
-  sc.site_id = config.id;
-  sc.shop_name = config.name.empty() ? config.id : config.name;
-  sc.currency = Var(config, "currency", "EUR");
-  ASSIGN_OR_RETURN(sc.shipping_fee_minor, IntVar(config, "shipping_fee_minor", 0));
-  ASSIGN_OR_RETURN(sc.prices_include_tax, BoolVar(config, "prices_include_tax", true));
-  sc.order_prefix = OrderPrefix(config.id);
-  sc.public_base_url = Var(config, "public_url");
-  sc.mail_from.address = Var(config, "mail_from");
-  sc.mail_from.name = sc.shop_name;
-  sc.manager_email = Var(config, "manager_email");
-  commerce::BankDetails bank{Var(config, "account_holder", sc.shop_name), Var(config, "iban"),
-                             Var(config, "bic"), Var(config, "bank_name")};
-  std::vector<std::shared_ptr<commerce::PaymentProvider>> payments;
-  if (!bank.iban.empty()) payments.push_back(commerce::NewBankTransferProvider(bank));
-  payments.push_back(commerce::NewCashOnDeliveryProvider());
-  if (!bank.iban.empty()) payments.push_back(commerce::NewInvoiceProvider(bank, 14));
-  opened.outbox = std::make_unique<commerce::MailOutbox>(env, site_dir + "/mail");
-  RETURN_IF_ERROR(opened.outbox->Init());
-  opened.smtp_host = Var(config, "smtp_host");
-  ASSIGN_OR_RETURN(int64_t port, IntVar(config, "smtp_port", 25));
-  opened.smtp_port = static_cast<uint16_t>(port);
-  ASSIGN_OR_RETURN(opened.shop, commerce::Shop::Open(env, db, std::move(sc), std::move(payments),
-                                                     opened.outbox.get(), std::move(logger)));
+  commerce::ShopSiteSettings settings;
+  settings.site_id = config.id;
+  settings.shop_name = config.name.empty() ? config.id : config.name;
+  settings.order_prefix = OrderPrefix(config.id);
+  settings.mail_dir = site_dir + "/mail";
+  settings.variables = &config.variables;
+  ASSIGN_OR_RETURN(OpenedPartnerShop opened,
+                   commerce::OpenShopFromSettings(env, db, settings, std::move(logger)));
   RETURN_IF_ERROR(Migrate(db, "partner_shop", {{1, std::string(kPartnerShopSchema)}}));
   return opened;
 }

@@ -46,6 +46,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "commerce/shop.h"
+#include "commerce/shop_settings.h"
 #include "net/http_message.h"
 #include "site/config.h"
 #include "store/database.h"
@@ -58,12 +59,7 @@ class PartnerDaemon;
 // currency, shipping_fee_minor, prices_include_tax, account_holder, iban, bic, bank_name,
 // mail_from, manager_email, public_url, smtp_host, smtp_port). Order numbers start with the
 // partner id in capitals ("SHOPB-000001"). For the daemon and the command line.
-struct OpenedPartnerShop {
-  std::unique_ptr<commerce::MailOutbox> outbox;  // before `shop`: the shop points into it
-  std::unique_ptr<commerce::Shop> shop;
-  std::string smtp_host;
-  uint16_t smtp_port = 25;
-};
+using OpenedPartnerShop = commerce::OpenedShop;
 Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
                                           const SiteConfig& config, Database& db,
                                           std::shared_ptr<Logger> logger = nullptr);

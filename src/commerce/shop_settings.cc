@@ -1,0 +1,85 @@
+#include "commerce/shop_settings.h"
+
+#include <charconv>
+
+#include "commerce/payment.h"
+
+namespace tieup::commerce {
+namespace {
+
+class Settings {
+ public:
+  explicit Settings(const std::map<std::string, std::string>* vars) : vars_(vars) {}
+
+  std::string Text(const std::string& name, std::string fallback = {}) const {
+    if (vars_ == nullptr) return fallback;
+    auto it = vars_->find("shop." + name);
+    return it == vars_->end() ? fallback : it->second;
+  }
+
+  Result<int64_t> Int(const std::string& name, int64_t fallback) const {
+    std::string text = Text(name);
+    if (text.empty()) return fallback;
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size()) {
+      return Status::InvalidArgument("site.toml [variables] shop." + name + " = '" + text +
+                                     "' must be an integer");
+    }
+    return v;
+  }
+
+  Result<bool> Bool(const std::string& name, bool fallback) const {
+    std::string text = Text(name);
+    if (text.empty()) return fallback;
+    if (text == "true") return true;
+    if (text == "false") return false;
+    return Status::InvalidArgument("site.toml [variables] shop." + name + " must be true or false");
+  }
+
+ private:
+  const std::map<std::string, std::string>* vars_;
+};
+
+}  // namespace
+
+Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSettings& settings,
+                                        std::shared_ptr<Logger> logger) {
+  const Settings s(settings.variables);
+  OpenedShop opened;
+  ShopConfig sc;
+  sc.site_id = settings.site_id;
+  sc.shop_name = settings.shop_name;
+  sc.currency = s.Text("currency", "EUR");
+  ASSIGN_OR_RETURN(sc.shipping_fee_minor, s.Int("shipping_fee_minor", 0));
+  ASSIGN_OR_RETURN(sc.prices_include_tax, s.Bool("prices_include_tax", true));
+  sc.order_prefix = settings.order_prefix;
+  sc.public_base_url = s.Text("public_url");
+  sc.mail_from.address = s.Text("mail_from");
+  sc.mail_from.name = sc.shop_name;
+  sc.manager_email = s.Text("manager_email");
+  BankDetails bank{s.Text("account_holder", sc.shop_name), s.Text("iban"), s.Text("bic"),
+                   s.Text("bank_name")};
+  std::vector<std::shared_ptr<PaymentProvider>> payments;
+  if (!bank.iban.empty()) payments.push_back(NewBankTransferProvider(bank));
+  payments.push_back(NewCashOnDeliveryProvider());
+  if (!bank.iban.empty()) payments.push_back(NewInvoiceProvider(bank, 14));
+  opened.outbox = std::make_unique<MailOutbox>(env, settings.mail_dir);
+  RETURN_IF_ERROR(opened.outbox->Init());
+  opened.smtp_host = s.Text("smtp_host");
+  ASSIGN_OR_RETURN(int64_t port, s.Int("smtp_port", 25));
+  if (port < 1 || port > 65535) {
+    return Status::InvalidArgument("site.toml [variables] shop.smtp_port must be 1-65535");
+  }
+  opened.smtp_port = static_cast<uint16_t>(port);
+  ASSIGN_OR_RETURN(opened.shop, Shop::Open(env, db, std::move(sc), std::move(payments),
+                                           opened.outbox.get(), std::move(logger)));
+  return opened;
+}
+
+Result<bool> ShopSettingBool(const std::map<std::string, std::string>& variables,
+                             const std::string& name, bool fallback) {
+  return Settings(&variables).Bool(name, fallback);
+}
+
+}  // namespace tieup::commerce

@@ -1,0 +1,47 @@
+// Opening a site's shop from its settings: the `shop.*` entries of site.toml's [variables]
+// (currency, shipping_fee_minor, prices_include_tax, public_url, mail_from, manager_email,
+// account_holder, iban, bic, bank_name, smtp_host, smtp_port). Main and partners share this;
+// they differ only in the order number prefix.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "commerce/mail.h"
+#include "commerce/shop.h"
+#include "store/database.h"
+
+namespace tieup::commerce {
+
+struct ShopSiteSettings {
+  std::string site_id;
+  std::string shop_name;
+  std::string order_prefix;  // "M" on main, from the partner id on a partner
+  std::string mail_dir;      // the outbox (SITE_DIR/mail)
+  const std::map<std::string, std::string>* variables = nullptr;  // site.toml [variables]
+};
+
+// A shop with its mail outbox and SMTP relay settings.
+struct OpenedShop {
+  std::unique_ptr<MailOutbox> outbox;  // before `shop`: the shop points into it
+  std::unique_ptr<Shop> shop;
+  std::string smtp_host;
+  uint16_t smtp_port = 25;
+};
+
+// Opens the shop (migrating its tables in `db`). Bad settings are InvalidArgument naming the
+// site.toml key. Payment methods: cash on delivery always; bank transfer and invoice when
+// shop.iban is set. `db` must outlive the shop.
+Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSettings& settings,
+                                        std::shared_ptr<Logger> logger);
+
+// The boolean setting shop.<name> ("true" or "false"); missing or empty: `fallback`.
+Result<bool> ShopSettingBool(const std::map<std::string, std::string>& variables,
+                             const std::string& name, bool fallback);
+
+}  // namespace tieup::commerce
