@@ -1567,11 +1567,15 @@ Status Shop::RemoveFromCart(std::string_view token, std::string_view sku) {
 Result<OrderReceipt> Shop::Checkout(std::string_view token, const Customer& customer,
                                     std::string_view payment_method,
                                     std::string_view idempotency_key, std::string_view channel) {
-  return impl_->Checkout(token, customer, payment_method, idempotency_key, channel);
+  auto r = impl_->Checkout(token, customer, payment_method, idempotency_key, channel);
+  if (r.ok() && !r->replayed && order_observer_) order_observer_(r->order);
+  return r;
 }
 
 Result<OrderReceipt> Shop::PlaceOrder(const OrderRequest& request) {
-  return impl_->PlaceOrder(request);
+  auto r = impl_->PlaceOrder(request);
+  if (r.ok() && !r->replayed && order_observer_) order_observer_(r->order);
+  return r;
 }
 
 Result<PriceQuote> Shop::Quote(const std::vector<QuoteLineRequest>& lines) {

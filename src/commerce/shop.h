@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -353,6 +354,12 @@ class Shop {
   Result<OrderReceipt> Checkout(std::string_view token, const Customer& customer,
                                 std::string_view payment_method, std::string_view idempotency_key,
                                 std::string_view channel = {});
+  // Calls `observer` once for every new order placed by Checkout or PlaceOrder (never for an
+  // idempotent replay), after it is committed. For the site's ledger. Set before the shop
+  // serves; the observer runs on the caller's thread and must be cheap.
+  void SetOrderObserver(std::function<void(const Order&)> observer) {
+    order_observer_ = std::move(observer);
+  }
 
   // Places an order without a cart (delegate and consult paths). Idempotent per
   // (channel, idempotency_key): a second call returns the first order (replayed = true); the
@@ -410,6 +417,7 @@ class Shop {
   class Impl;
   explicit Shop(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::function<void(const Order&)> order_observer_;
 };
 
 }  // namespace tieup::commerce

@@ -16,6 +16,7 @@
 #include "commerce/shop_handler.h"
 #include "commerce/wire.h"
 #include "crypto/ed25519.h"
+#include "ledger/records.h"
 #include "net/http_client.h"
 #include "partner_site/partner_daemon.h"
 #include "site/sync_transport.h"
@@ -389,6 +390,10 @@ class PartnerShop {
         logger_(std::move(logger)) {}
 
   commerce::Shop& shop() { return shop_; }
+  // Called for every order main placed for this partner (delegated); see AttachShop.
+  void SetDelegatedOrderRecorder(std::function<void(const commerce::Order&)> record) {
+    record_delegated_ = std::move(record);
+  }
   OpenedPartnerShop& opened() { return opened_; }
   MainShopClient* client() { return client_.get(); }
 
@@ -556,6 +561,7 @@ class PartnerShop {
   // Keeps the partner's record of an order main placed at once (off the customer's path).
   void RecordDelivered(const commerce::OrderRequest& request,
                        const commerce::OrderReceipt& receipt) {
+    if (record_delegated_ && !receipt.replayed) record_delegated_(receipt.order);
     Status s = db_.Exec(
         "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created, attempts, "
         "order_number, receipt, finished) VALUES(?, ?, 'delivered', ?, 1, ?, ?, ?) "
@@ -596,6 +602,7 @@ class PartnerShop {
     Result<commerce::OrderReceipt> r = client_->PlaceOrder(request);
     Status s;
     if (r.ok()) {
+      if (record_delegated_ && !r->replayed) record_delegated_(r->order);
       s = db_.Exec(
           "UPDATE shop_delegated_orders SET state = 'delivered', attempts = attempts + 1, "
           "order_number = ?, receipt = ?, finished = ?, last_error = '' "
@@ -658,6 +665,7 @@ class PartnerShop {
   commerce::Shop& shop_;
   SiteContent& content_;
   std::unique_ptr<MainShopClient> client_;
+  std::function<void(const commerce::Order&)> record_delegated_;
   std::shared_ptr<Logger> logger_;
   std::mutex mu_;
   std::set<std::string> mirrored_;
@@ -943,6 +951,28 @@ Status AttachShop(PartnerDaemon& daemon) {
                                     daemon.site().content(), std::move(client), daemon.logger());
   RETURN_IF_ERROR(state->LoadMirrorSet());
   std::shared_ptr<Logger> logger = daemon.logger();
+  // Every order sold through a tie-up page goes into the partner's ledger (the
+  // per-transaction handling fee is computed from it): local and consult orders from this
+  // shop, delegated ones from main's receipt.
+  auto record = [log = &daemon.site().ledger(), env = &daemon.env(), id = config.id,
+                 logger](const commerce::Order& o) {
+    if (o.area != commerce::Area::kTieup) return;
+    ledger::OrderRecord r;
+    r.time_micros = env->NowMicros();
+    r.order_id = o.number;
+    r.partner = id;
+    r.area = ledger::RecordArea::kTieup;
+    r.amount_minor = o.totals.total_minor;
+    r.currency = o.currency;
+    for (const commerce::OrderLine& l : o.lines) r.items += static_cast<uint32_t>(l.quantity);
+    log->AppendAsync(ledger::EncodeRecord(r), [logger, number = o.number](Result<uint64_t> at) {
+      if (!at.ok()) {
+        logger->warn("ledger: recording order {}: {}", number, at.status().message());
+      }
+    });
+  };
+  state->shop().SetOrderObserver(record);
+  state->SetDelegatedOrderRecorder(record);
   if (state->client() != nullptr) {
     Status s = state->SyncMirror();
     if (!s.ok()) logger->warn("shop: main's catalog not mirrored yet: {}", s.message());

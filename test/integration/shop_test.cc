@@ -18,6 +18,8 @@
 #include "base/env.h"
 #include "commerce/wire.h"
 #include "daemon_harness.h"
+#include "ledger/log.h"
+#include "ledger/records.h"
 #include "partner_site/shop_service.h"
 #include "site/config.h"
 #include "test_support.h"
@@ -284,6 +286,28 @@ TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
               HasSubstr("original"));
   EXPECT_THAT(Run({"partner", "order", "show", shop_dir_, consulted}).output, HasSubstr("tieup"));
   EXPECT_THAT(Run({"partner", "product", "show", shop_dir_, "ORIG-1"}).output, HasSubstr("3"));
+
+  // The partner's ledger holds one order record per tie-up sale (local, consulted and
+  // delegated), and none for the sale on an original page: the handling fee comes from these.
+  ASSERT_EQ(partner_->Stop(), 0);
+  auto env = NewPosixEnv();
+  auto log = ledger::Log::Open(*env, shop_dir_ + "/ledger", {.read_only = true});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  std::map<std::string, ledger::OrderRecord> orders;
+  for (uint64_t i = 0; i < (*log)->size(); ++i) {
+    auto rec = ledger::ParseRecord(*(*log)->Read(i));
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    if (auto* o = std::get_if<ledger::OrderRecord>(&*rec)) orders[o->order_id] = *o;
+  }
+  EXPECT_EQ(orders.size(), 3u);
+  EXPECT_TRUE(orders.count(local_tieup));
+  EXPECT_TRUE(orders.count(consulted));
+  ASSERT_TRUE(orders.count(delegated));
+  EXPECT_FALSE(orders.count(local_number));
+  EXPECT_EQ(orders[delegated].partner, "shop-b");
+  EXPECT_EQ(orders[delegated].area, ledger::RecordArea::kTieup);
+  EXPECT_EQ(orders[delegated].amount_minor, 3750);
+  EXPECT_EQ(orders[delegated].items, 3u);
 }
 
 TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
