@@ -11,36 +11,10 @@
 
 #include <chrono>
 #include <regex>
+#include <thread>
 
 namespace tieup::testing {
 namespace {
-
-pid_t Spawn(const std::vector<std::string>& args, int* out_fd) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    std::vector<char*> argv;
-    std::string bin = TIEUP_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  *out_fd = fds[0];
-  return pid;
-}
-
-int ExitCode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 int Connect(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -60,40 +34,94 @@ int Connect(int port) {
 CommandResult RunTieup(const std::vector<std::string>& args) {
   CommandResult r;
   int fd = -1;
-  pid_t pid = Spawn(args, &fd);
+  std::vector<std::string> argv = {TIEUP_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = SpawnProgram(argv, &fd, nullptr);
   char buf[4096];
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof(buf))) > 0) r.output.append(buf, static_cast<size_t>(n));
   ::close(fd);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  r.exit_code = ExitCode(status);
+  r.exit_code = ExitCodeOf(status);
   return r;
 }
 
-Daemon::Daemon(const std::vector<std::string>& args) {
-  pid_ = Spawn(args, &out_fd_);
-  std::regex serving(R"(serving http://[^:]+:(\d+)/)");
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// Forks and execs `argv` (argv[0] a path) with stdout+stderr to a pipe (*out_fd) and, when
+// in_fd is not null, stdin from a pipe (*in_fd, the write end).
+pid_t SpawnProgram(const std::vector<std::string>& argv_in, int* out_fd, int* in_fd) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return -1;
+  int in[2] = {-1, -1};
+  if (in_fd != nullptr && ::pipe2(in, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return -1;
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    if (in_fd != nullptr) {
+      ::dup2(in[0], 0);
+    } else {
+      int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+    }
+    std::vector<std::string> copy = argv_in;
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  *out_fd = out[0];
+  if (in_fd != nullptr) {
+    ::close(in[0]);
+    *in_fd = in[1];
+  }
+  return pid;
+}
+
+SiteProcess::~SiteProcess() { Stop(); }
+
+bool SiteProcess::Start() {
+  Stop();
+  port_ = 0;
+  std::vector<std::string> argv = {TIEUP_BINARY};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  pid_ = SpawnProgram(argv, &out_fd_, nullptr);
+  if (pid_ < 0) return false;
+  const size_t from = output_.size();
+  static const std::regex kServing(R"(serving http://[^:]+:(\d+)/)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    Drain(100);
+    Drain(50);
     std::smatch m;
-    if (std::regex_search(output_, m, serving)) {
+    std::string fresh = output_.substr(from);
+    if (std::regex_search(fresh, m, kServing)) {
       port_ = std::stoi(m[1]);
-      return;
+      return true;
     }
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       Drain(100);
       pid_ = -1;
-      return;
+      return false;
     }
   }
+  Kill();
+  return false;
 }
 
-Daemon::~Daemon() { Stop(); }
-
-void Daemon::Drain(int timeout_ms) {
+void SiteProcess::Drain(int timeout_ms) {
   if (out_fd_ < 0) return;
   pollfd p{out_fd_, POLLIN, 0};
   while (::poll(&p, 1, timeout_ms) > 0) {
@@ -109,12 +137,12 @@ void Daemon::Drain(int timeout_ms) {
   }
 }
 
-std::string Daemon::output() {
+std::string SiteProcess::output() {
   Drain(0);
   return output_;
 }
 
-int Daemon::Stop() {
+int SiteProcess::Stop() {
   if (pid_ < 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
@@ -122,14 +150,31 @@ int Daemon::Stop() {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       Drain(100);
-      return ExitCode(status);
+      if (out_fd_ >= 0) ::close(out_fd_);
+      out_fd_ = -1;
+      return ExitCodeOf(status);
     }
-    Drain(50);
+    // Wait 50 ms per try even after the output pipe closed (the process closes it while it
+    // is still shutting down), or the loop would give up in microseconds and SIGKILL it.
+    if (out_fd_ >= 0) {
+      Drain(50);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
+  Kill();
+  return 128 + SIGKILL;
+}
+
+void SiteProcess::Kill() {
+  if (pid_ < 0) return;
   ::kill(pid_, SIGKILL);
+  int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
-  return ExitCode(status);
+  Drain(0);
+  if (out_fd_ >= 0) ::close(out_fd_);
+  out_fd_ = -1;
 }
 
 std::string RawExchange(int port, const std::string& bytes, int timeout_ms) {

@@ -17,28 +17,49 @@ struct CommandResult {
 // Runs `tieup args...` to completion.
 CommandResult RunTieup(const std::vector<std::string>& args);
 
-// A `tieup ... serve` process. The destructor stops it (SIGTERM, then SIGKILL).
-class Daemon {
- public:
-  // Starts `tieup args...` and waits (up to 20 s) for "serving http://HOST:PORT/" on its
-  // output. ok() is false when it exited or never said so; output() says why.
-  explicit Daemon(const std::vector<std::string>& args);
-  ~Daemon();
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
+// Forks and execs `argv` (argv[0] a path) with standard output and error to a pipe (*out_fd)
+// and, when in_fd is not null, standard input from a pipe (*in_fd, its write end; otherwise
+// /dev/null). Returns the pid, or -1.
+pid_t SpawnProgram(const std::vector<std::string>& argv, int* out_fd, int* in_fd);
+// The exit code of a waitpid status (128+signal for a killed process).
+int ExitCodeOf(int status);
 
-  bool ok() const { return port_ != 0; }
-  int port() const { return port_; }
+// A `tieup ... serve` process whose pid is known, so a test can SIGKILL it. Start() waits (up
+// to 20 s) for "serving http://HOST:PORT/" on its output.
+class SiteProcess {
+ public:
+  explicit SiteProcess(std::vector<std::string> args) : args_(std::move(args)) {}
+  ~SiteProcess();
+  SiteProcess(const SiteProcess&) = delete;
+  SiteProcess& operator=(const SiteProcess&) = delete;
+
+  // Starts the process (stopping a running one first). False when it exited or never said it
+  // serves; output() says why.
+  bool Start();
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }  // the public port
+  // Everything the process printed so far (all runs).
   std::string output();
-  // SIGTERM and wait; returns the exit code (or 128+signal).
+  // SIGTERM and wait; the exit code (or 128+signal), -1 when not running.
   int Stop();
+  // SIGKILL and reap at once.
+  void Kill();
 
  private:
   void Drain(int timeout_ms);
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int port_ = 0;
   std::string output_;
+};
+
+// A `tieup ... serve` process started at construction. ok() is false when it exited or never
+// said where it serves; output() says why.
+class Daemon : public SiteProcess {
+ public:
+  explicit Daemon(std::vector<std::string> args) : SiteProcess(std::move(args)) { Start(); }
+  bool ok() const { return running() && port() != 0; }
 };
 
 // Sends raw bytes to 127.0.0.1:port and returns everything read until the peer closes or

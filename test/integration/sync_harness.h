@@ -31,36 +31,6 @@ std::string EnrollmentCodeOf(const std::string& output);
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& input,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// A `tieup ... serve` process whose pid is known, so a test can SIGKILL it. Start() waits (up
-// to 20 s) for "serving http://HOST:PORT/" on its output.
-class SiteProcess {
- public:
-  explicit SiteProcess(std::vector<std::string> args) : args_(std::move(args)) {}
-  ~SiteProcess();
-  SiteProcess(const SiteProcess&) = delete;
-  SiteProcess& operator=(const SiteProcess&) = delete;
-
-  // Starts the process (stopping a running one first). False when it exited or never said it
-  // serves; output() says why.
-  bool Start();
-  bool running() const { return pid_ > 0; }
-  int port() const { return port_; }  // the public port
-  // Everything the process printed so far (all runs).
-  std::string output();
-  // SIGTERM and wait; the exit code (or 128+signal), -1 when not running.
-  int Stop();
-  // SIGKILL and reap at once.
-  void Kill();
-
- private:
-  void Drain(int timeout_ms);
-  std::vector<std::string> args_;
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int port_ = 0;
-  std::string output_;
-};
-
 // Sends `request` (a plain HTTP/1.1 request) through `openssl s_client` to 127.0.0.1:port over
 // TLS, presenting no client certificate; returns what s_client printed.
 std::string TlsWithoutCertificate(int port, const std::string& request);
