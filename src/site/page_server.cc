@@ -8,6 +8,13 @@
 namespace tieup {
 namespace {
 
+// Lets the page map be searched with a string_view: no allocation per request.
+struct PathHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using PageMap = std::unordered_map<std::string, StaticPage, PathHash, std::equal_to<>>;
+
 // Adapts the content module's view to what the static handler serves. Built once per
 // activation; immutable afterwards except for lazily loaded bodies of files beyond the cache
 // limit.
@@ -39,7 +46,7 @@ class ServedSite final : public StaticSite {
   }
 
   const StaticPage* Find(std::string_view path) const override {
-    auto it = pages_.find(std::string(path));
+    auto it = pages_.find(path);
     if (it == pages_.end()) return nullptr;
     if (!it->second.body && it->second.redirect_to.empty()) return LoadLazily(it->first);
     return &it->second;
@@ -78,7 +85,7 @@ class ServedSite final : public StaticSite {
   }
 
   std::shared_ptr<const content::SiteView> view_;
-  std::unordered_map<std::string, StaticPage> pages_;
+  PageMap pages_;
   std::vector<std::unique_ptr<std::string>> redirects_;
   const StaticPage* not_found_ = nullptr;
   mutable std::mutex lazy_mu_;
