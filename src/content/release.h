@@ -89,6 +89,50 @@ struct ReleaseManifest {
   friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
 };
 
+// A release written as the changes from an earlier release of the same site and area (its
+// "base"), so that an update's metadata grows with what changed, not with the size of the site.
+// It names the base by version and by the SHA-256 of the base's canonical bytes, and the release
+// it produces by the SHA-256 of that release's canonical bytes: a signature over the delta
+// therefore covers every file of the result, as a signature over the full metadata would.
+// Canonical JSON as for ReleaseManifest; `changes` maps a path to its new entry, or to null when
+// the path is removed.
+struct ReleaseDelta {
+  int format = kReleaseFormat;
+  std::string site;
+  Area area = Area::kTieup;
+  uint64_t version = 0;  // the resulting release's version (> base_version)
+  int64_t created = 0;
+  int64_t expires = 0;
+  uint64_t base_version = 0;
+  std::string base_hash;    // hex SHA-256 of the base release's canonical bytes
+  std::string result_hash;  // hex SHA-256 of the resulting release's canonical bytes
+  std::map<std::string, std::optional<FileEntry>> changes;  // path -> new entry; nullopt: removed
+
+  // The canonical bytes. Call Validate() first if the delta was built by hand.
+  std::string Encode() const;
+  // Parses and validates `bytes`, which must be exactly the canonical encoding. InvalidArgument
+  // naming the first bad field otherwise.
+  static Result<ReleaseDelta> ParseCanonical(std::string_view bytes);
+  // Checks every field (as ReleaseManifest::Validate for the header and the changed entries;
+  // hashes; version above base_version).
+  Status Validate() const;
+
+  friend bool operator==(const ReleaseDelta&, const ReleaseDelta&) = default;
+};
+
+// The delta from `base` to `result` (same site and area). `base_bytes` and `result_bytes` are
+// their canonical encodings (Encode()), whose hashes the delta names.
+ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
+                       const ReleaseManifest& result, std::string_view result_bytes);
+
+// The release `delta` produces from `base`, whose canonical bytes are `base_bytes`. Refuses
+// (InvalidArgument) a delta for another site, area or base version, a base whose hash is not the
+// delta's base_hash, the removal of a path the base lacks, and (DataLoss) a result whose
+// canonical bytes do not hash to result_hash. On success `result_bytes` (when not null) receives
+// the result's canonical bytes.
+Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view base_bytes,
+                                   const ReleaseDelta& delta, std::string* result_bytes = nullptr);
+
 // OK iff `path` is a normalized URL path as stored in a manifest: starts with '/', does not end
 // with '/', no empty, "." or ".." segment, no backslash, NUL or other control character, valid
 // UTF-8, at most 1024 bytes. Percent-escapes are NOT decoded here ("%2e%2e" is a literal name):

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "content_test_util.h"
@@ -345,6 +346,130 @@ TEST(ReleaseDiffTest, FromAnEmptyReleaseEverythingIsAdded) {
   EXPECT_EQ(d.added.size(), 3u);
   EXPECT_EQ(d.added_bytes, 11u + 4u + 1u);
   EXPECT_TRUE(d.removed.empty());
+}
+
+TEST(ReleaseManifestTest, EncodeEscapesLikeJsonForOddPaths) {
+  ReleaseManifest m = Sample();
+  m.files["/say\"hi\".html"] = Entry(Sha256Hex("q"), 1, "text/html; charset=utf-8");
+  m.files["/caf\xc3\xa9.html"] = Entry(Sha256Hex("c"), 1, "text/html; charset=utf-8");
+  const std::string bytes = m.Encode();
+  auto parsed = ReleaseManifest::ParseCanonical(bytes);
+  ASSERT_THAT(parsed.status(), IsOk());
+  EXPECT_EQ(*parsed, m);
+  EXPECT_THAT(bytes, HasSubstr("\"/say\\\"hi\\\".html\""));
+}
+
+// Sample() with /index.html changed, /cart.html removed and /new.html added.
+ReleaseManifest Next() {
+  ReleaseManifest m = Sample();
+  m.version = 9;
+  m.created += 100;
+  m.expires += 100;
+  m.files["/index.html"].hash = Sha256Hex("<h1>hello</h1>");
+  m.files["/index.html"].length = 14;
+  m.files.erase("/cart.html");
+  m.files["/new.html"] = Entry(Sha256Hex("new"), 3, "text/html; charset=utf-8");
+  return m;
+}
+
+TEST(ReleaseDeltaTest, HoldsOnlyTheChangesAndAppliesToTheExactResult) {
+  const ReleaseManifest base = Sample(), next = Next();
+  const std::string base_bytes = base.Encode(), next_bytes = next.Encode();
+  ReleaseDelta d = MakeDelta(base, base_bytes, next, next_bytes);
+  EXPECT_EQ(d.base_version, 7u);
+  EXPECT_EQ(d.version, 9u);
+  EXPECT_EQ(d.base_hash, Sha256Hex(base_bytes));
+  EXPECT_EQ(d.result_hash, Sha256Hex(next_bytes));
+  ASSERT_EQ(d.changes.size(), 3u);
+  EXPECT_FALSE(d.changes.at("/cart.html").has_value());
+  EXPECT_EQ(d.changes.at("/new.html")->length, 3u);
+  EXPECT_FALSE(d.changes.contains("/a/b.css"));
+
+  auto parsed = ReleaseDelta::ParseCanonical(d.Encode());
+  ASSERT_THAT(parsed.status(), IsOk());
+  EXPECT_EQ(*parsed, d);
+  std::string out;
+  auto applied = ApplyDelta(base, base_bytes, *parsed, &out);
+  ASSERT_THAT(applied.status(), IsOk());
+  EXPECT_EQ(*applied, next);
+  EXPECT_EQ(out, next_bytes);
+}
+
+TEST(ReleaseDeltaTest, ItsSizeFollowsTheChangesNotTheSite) {
+  ReleaseManifest base = Sample();
+  for (int i = 0; i < 5000; ++i) {
+    base.files["/p/" + std::to_string(i) + ".html"] =
+        Entry(Sha256Hex(std::to_string(i)), 8000, "text/html; charset=utf-8");
+  }
+  ReleaseManifest next = base;
+  next.version = 8;
+  next.files["/p/42.html"].hash = Sha256Hex("changed");
+  const std::string delta = MakeDelta(base, base.Encode(), next, next.Encode()).Encode();
+  EXPECT_LT(delta.size(), 700u);
+  EXPECT_GT(next.Encode().size(), 500000u);
+}
+
+TEST(ReleaseDeltaTest, RefusesAnotherBaseOrATamperedResult) {
+  const ReleaseManifest base = Sample(), next = Next();
+  const std::string base_bytes = base.Encode();
+  const ReleaseDelta d = MakeDelta(base, base_bytes, next, next.Encode());
+
+  ReleaseManifest other = base;  // same version, other content
+  other.files["/a/b.css"].length = 2;
+  EXPECT_THAT(ApplyDelta(other, other.Encode(), d).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("base hash")));
+  ReleaseManifest older = base;
+  older.version = 6;
+  EXPECT_THAT(ApplyDelta(older, older.Encode(), d).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("applies to version 7")));
+  ReleaseManifest elsewhere = base;
+  elsewhere.site = "shop-c";
+  EXPECT_THAT(ApplyDelta(elsewhere, elsewhere.Encode(), d).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("shop-b/tieup")));
+
+  ReleaseDelta altered = d;  // a change the signer did not make
+  altered.changes["/a/b.css"] = Entry(Sha256Hex("evil"), 4, "text/css; charset=utf-8");
+  EXPECT_THAT(ApplyDelta(base, base_bytes, altered).status(),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("result hash")));
+
+  ReleaseDelta removes_absent = d;
+  removes_absent.changes["/nowhere.html"] = std::nullopt;
+  EXPECT_THAT(ApplyDelta(base, base_bytes, removes_absent).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("does not have")));
+}
+
+TEST(ReleaseDeltaTest, ParseRefusesMalformedDeltas) {
+  const ReleaseManifest base = Sample(), next = Next();
+  const ReleaseDelta d = MakeDelta(base, base.Encode(), next, next.Encode());
+  const std::string good = d.Encode();
+  auto mutate = [&](auto fn) {
+    boost::json::value v = boost::json::parse(good);
+    fn(v.as_object());
+    // Canonical re-encoding of the altered JSON: sorted keys, as Encode writes them.
+    boost::json::object& o = v.as_object();
+    std::vector<std::string> keys;
+    for (const auto& kv : o) keys.emplace_back(kv.key());
+    std::sort(keys.begin(), keys.end());
+    std::string out = "{";
+    for (const std::string& k : keys) {
+      if (out.size() > 1) out += ',';
+      out += boost::json::serialize(boost::json::string(k)) + ":" + boost::json::serialize(o[k]);
+    }
+    return ReleaseDelta::ParseCanonical(out + "}").status();
+  };
+  EXPECT_THAT(mutate([](boost::json::object& o) { o["base_version"] = 9; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("older than the result")));
+  EXPECT_THAT(mutate([](boost::json::object& o) { o["base_hash"] = "xyz"; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("base_hash")));
+  EXPECT_THAT(mutate([](boost::json::object& o) { o["extra"] = 1; }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown field")));
+  EXPECT_THAT(mutate([](boost::json::object& o) { o.erase("result_hash"); }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("result_hash")));
+  EXPECT_THAT(ReleaseDelta::ParseCanonical("{\"area\": 1}").status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReleaseDelta::ParseCanonical(" " + good).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("canonical")));
+  EXPECT_THAT(ReleaseDelta::ParseCanonical(good).status(), IsOk());
 }
 
 }  // namespace
