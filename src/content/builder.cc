@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "content/gzip_variant.h"
+#include "crypto/hash.h"
 
 namespace tieup::content {
 namespace {
@@ -25,7 +26,11 @@ struct Source {
   std::string file;   // the file to read
   std::string label;  // how errors name it ("pages/about.md" or "overrides: pages/about.md")
   SourceKind kind;
+  bool from_overrides = false;
 };
+
+// Bump when rendering changes, so that no output of an older builder is re-used.
+constexpr std::string_view kBuilderVersion = "tieup-builder/1";
 
 struct FrontMatter {
   std::string title;
@@ -79,7 +84,8 @@ Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& r
 // Adds the sources and layouts of one directory (the authoring one, or the overrides). Within
 // one directory two files for one path are an error; across directories the later call
 // replaces the earlier one's path or layout (that is how overrides work).
-Status CollectSources(Env& env, const std::string& root, std::string_view label_prefix,
+Status CollectSources(Env& env, SourceCache& cache, const std::string& root,
+                      std::string_view label_prefix, bool from_overrides,
                       std::map<std::string, Source>& sources,
                       std::map<std::string, Source>& layouts) {
   std::map<std::string, std::string> mine;  // output path -> label, within this directory
@@ -97,12 +103,11 @@ Status CollectSources(Env& env, const std::string& root, std::string_view label_
 
   const std::string pages_dir = JoinPath(root, "pages");
   if (env.FileExists(pages_dir)) {
-    std::vector<std::string> files;
-    RETURN_IF_ERROR(ListFilesRecursive(env, pages_dir, "", files));
+    ASSIGN_OR_RETURN(const std::vector<std::string> files, cache.ListFiles(env, pages_dir));
     for (const std::string& rel : files) {
       std::string label = std::string(label_prefix) + "pages/" + rel;
       std::string ext = Lower(Extension(rel));
-      Source src{JoinPath(pages_dir, rel), label, SourceKind::kCopy};
+      Source src{JoinPath(pages_dir, rel), label, SourceKind::kCopy, from_overrides};
       std::string url = "/" + rel;
       if (ext == "md" || ext == "html") {
         src.kind = ext == "md" ? SourceKind::kMarkdown : SourceKind::kHtml;
@@ -113,12 +118,11 @@ Status CollectSources(Env& env, const std::string& root, std::string_view label_
   }
   const std::string assets_dir = JoinPath(root, "assets");
   if (env.FileExists(assets_dir)) {
-    std::vector<std::string> files;
-    RETURN_IF_ERROR(ListFilesRecursive(env, assets_dir, "", files));
+    ASSIGN_OR_RETURN(const std::vector<std::string> files, cache.ListFiles(env, assets_dir));
     for (const std::string& rel : files) {
       std::string label = std::string(label_prefix) + "assets/" + rel;
-      RETURN_IF_ERROR(
-          add("/assets/" + rel, Source{JoinPath(assets_dir, rel), label, SourceKind::kCopy}));
+      RETURN_IF_ERROR(add("/assets/" + rel, Source{JoinPath(assets_dir, rel), label,
+                                                   SourceKind::kCopy, from_overrides}));
     }
   }
   const std::string layouts_dir = JoinPath(root, "layouts");
@@ -128,8 +132,9 @@ Status CollectSources(Env& env, const std::string& root, std::string_view label_
     for (const FileInfo& e : entries) {
       if (e.is_dir || !e.name.ends_with(kSuffix)) continue;
       std::string name = e.name.substr(0, e.name.size() - kSuffix.size());
-      layouts[name] = Source{JoinPath(layouts_dir, e.name),
-                             std::string(label_prefix) + "layouts/" + e.name, SourceKind::kCopy};
+      layouts[name] =
+          Source{JoinPath(layouts_dir, e.name), std::string(label_prefix) + "layouts/" + e.name,
+                 SourceKind::kCopy, from_overrides};
     }
   }
   return Status::Ok();
@@ -333,31 +338,155 @@ std::string ContentTypeForPath(std::string_view path) {
   return it == kTypes.end() ? "application/octet-stream" : it->second;
 }
 
+std::string BuildInputs::Encode() const {
+  std::string out;
+  out.reserve(digests.size() * 48);
+  for (const auto& [path, digest] : digests) {
+    const uint32_t n = static_cast<uint32_t>(path.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
+    out += path;
+    out += digest;
+  }
+  return out;
+}
+
+Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
+  BuildInputs in;
+  while (!bytes.empty()) {
+    if (bytes.size() < 4) return Status::DataLoss("build inputs: truncated length");
+    uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+    bytes.remove_prefix(4);
+    if (bytes.size() < n + size_t{32}) return Status::DataLoss("build inputs: truncated entry");
+    std::string path(bytes.substr(0, n));
+    std::string digest(bytes.substr(n, 32));
+    bytes.remove_prefix(n + size_t{32});
+    if (!in.digests.emplace(std::move(path), std::move(digest)).second) {
+      return Status::DataLoss("build inputs: a path is listed twice");
+    }
+  }
+  return in;
+}
+
+Result<std::vector<std::string>> SourceCache::ListFiles(Env& env, const std::string& dir) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = listings_.find(dir);
+    if (it != listings_.end()) return it->second;
+  }
+  std::vector<std::string> files;
+  RETURN_IF_ERROR(ListFilesRecursive(env, dir, "", files));
+  std::sort(files.begin(), files.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  return listings_.emplace(dir, std::move(files)).first->second;
+}
+
+Result<std::string> SourceCache::Hash(Env& env, const std::string& file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = hashes_.find(file);
+    if (it != hashes_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(file));
+  std::string digest = Sha256(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  return hashes_.emplace(file, std::move(digest)).first->second;
+}
+
+bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (blobs_present_.contains(hash_hex)) return true;
+  }
+  if (!blobs.Has(hash_hex)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  blobs_present_.insert(hash_hex);
+  return true;
+}
+
 Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOptions& options) {
+  ASSIGN_OR_RETURN(BuildResult r, BuildReleaseIncremental(env, blobs, options, {}, nullptr));
+  return std::move(r.manifest);
+}
+
+Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const BuildOptions& options,
+                                            const PreviousBuild& previous, SourceCache* cache) {
+  SourceCache own_cache;
+  if (cache == nullptr) cache = &own_cache;
   if (!env.FileExists(options.authoring_dir)) {
     return Status::NotFound("authoring directory '" + options.authoring_dir + "' does not exist");
   }
   std::map<std::string, Source> sources;  // by URL path
   std::map<std::string, Source> layouts;  // by name
-  RETURN_IF_ERROR(CollectSources(env, options.authoring_dir, "", sources, layouts));
+  RETURN_IF_ERROR(CollectSources(env, *cache, options.authoring_dir, "", false, sources, layouts));
   if (!options.overrides_dir.empty()) {
     if (!env.FileExists(options.overrides_dir)) {
       return Status::NotFound("overrides directory '" + options.overrides_dir + "' does not exist");
     }
     // Overrides replace whole output paths, whatever the extension of the source they replace.
-    RETURN_IF_ERROR(CollectSources(env, options.overrides_dir,
-                                   "overrides " + options.overrides_dir + ": ", sources, layouts));
+    RETURN_IF_ERROR(CollectSources(env, *cache, options.overrides_dir,
+                                   "overrides " + options.overrides_dir + ": ", true, sources,
+                                   layouts));
+  }
+  if (options.only_overridden_pages) {
+    std::erase_if(sources, [](const auto& kv) {
+      return !kv.second.from_overrides && !kv.first.starts_with("/assets/");
+    });
   }
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
 
-  ReleaseManifest m;
+  // The inputs every rendered page shares: the variables and every layout (a page picks its
+  // layout in its own front matter, so any layout may be the one it uses).
+  Sha256Hasher context;
+  context.Update(kBuilderVersion);
+  for (const auto& [name, value] : options.variables) {
+    context.Update(name);
+    context.Update(std::string_view("\0", 1));
+    context.Update(value);
+    context.Update(std::string_view("\0", 1));
+  }
+  for (const auto& [name, src] : layouts) {
+    ASSIGN_OR_RETURN(std::string h, cache->Hash(env, src.file));
+    context.Update("layout:");
+    context.Update(name);
+    context.Update(std::string_view("\0", 1));
+    context.Update(h);
+  }
+  const std::string context_digest = context.Finish();
+
+  BuildResult r;
+  ReleaseManifest& m = r.manifest;
   m.site = options.site;
   m.area = options.area;
   m.version = options.version;
   m.created = options.created;
   m.expires = options.expires;
+  const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
   std::map<std::string, std::string> layout_cache;
   for (const auto& [url, src] : sources) {
+    ASSIGN_OR_RETURN(std::string source_hash, cache->Hash(env, src.file));
+    Sha256Hasher input;
+    input.Update(kBuilderVersion);
+    input.Update(src.kind == SourceKind::kCopy   ? "copy"
+                 : src.kind == SourceKind::kHtml ? "html"
+                                                 : "md");
+    input.Update(src.from_overrides ? "over" : "main");
+    if (src.kind != SourceKind::kCopy) input.Update(context_digest);
+    input.Update(source_hash);
+    std::string digest = input.Finish();
+
+    if (have_previous) {
+      auto d = previous.inputs->digests.find(url);
+      auto e = previous.manifest->files.find(url);
+      if (d != previous.inputs->digests.end() && d->second == digest &&
+          e != previous.manifest->files.end() && cache->HasBlob(blobs, e->second.hash) &&
+          (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))) {
+        m.files.emplace_hint(m.files.end(), url, e->second);
+        r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
+        ++r.reused;
+        continue;
+      }
+    }
     FileEntry e;
     std::string bytes;
     if (src.kind == SourceKind::kCopy) {
@@ -376,11 +505,13 @@ Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOpti
     e.length = bytes.size();
     ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
     ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
-    m.files.emplace(url, std::move(e));
+    m.files.emplace_hint(m.files.end(), url, std::move(e));
+    r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
+    ++r.rendered;
   }
   Status s = m.Validate();
   if (!s.ok()) return s.Annotate("building release " + std::to_string(options.version));
-  return m;
+  return r;
 }
 
 }  // namespace tieup::content

@@ -22,8 +22,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -43,7 +47,66 @@ struct BuildOptions {
   // Template variables; a dotted name becomes nested objects: "partner.name" is
   // {{partner.name}}. InvalidArgument when a name is both a value and an object ("a", "a.b").
   std::map<std::string, std::string> variables;
+  // Kind `template`: the release holds only the assets (of either directory) and the pages the
+  // overrides directory adds or replaces (rendered into the merged layouts); the authoring
+  // directory's own pages are left out.
+  bool only_overridden_pages = false;
 };
+
+// What each path of a built release was made from: a digest of its inputs (the builder's
+// version, the source file's bytes and kind, which directory it came from, and for rendered
+// pages the variables and every layout). The next build of the same site re-uses the entry of
+// every path whose digest is unchanged instead of reading and rendering it again.
+struct BuildInputs {
+  std::map<std::string, std::string> digests;  // URL path -> 32-byte SHA-256 (raw)
+
+  // A compact binary form (for storage beside the release).
+  std::string Encode() const;
+  // Inverse of Encode; DataLoss for anything else.
+  static Result<BuildInputs> Parse(std::string_view bytes);
+  friend bool operator==(const BuildInputs&, const BuildInputs&) = default;
+};
+
+// A memo shared by the builds of one run (one publish to many partners): each source tree is
+// listed once and each source file read and hashed once, however many releases are built from
+// it, and each reused blob is checked once. Keep one only as long as the sources are not being
+// edited (a file changed after it was hashed is rendered from its new bytes but recorded with the
+// old digest, so the next run renders it again: never stale, at worst rendered twice).
+// Thread-safe.
+class SourceCache {
+ public:
+  // Every regular file below `dir`, relative to it, sorted (depth-bounded).
+  Result<std::vector<std::string>> ListFiles(Env& env, const std::string& dir);
+  // The raw SHA-256 of the bytes of `file`.
+  Result<std::string> Hash(Env& env, const std::string& file);
+  // True iff `blobs` has the blob `hash_hex` (asked once per hash).
+  bool HasBlob(BlobStore& blobs, const std::string& hash_hex);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> listings_;  // guarded by mu_
+  std::map<std::string, std::string> hashes_;                 // guarded by mu_
+  std::set<std::string> blobs_present_;                       // guarded by mu_
+};
+
+// The previous release of the same site, for an incremental build. Both or neither.
+struct PreviousBuild {
+  const ReleaseManifest* manifest = nullptr;
+  const BuildInputs* inputs = nullptr;
+};
+
+struct BuildResult {
+  ReleaseManifest manifest;
+  BuildInputs inputs;
+  size_t rendered = 0;  // paths read and rendered (or copied) by this build
+  size_t reused = 0;    // paths taken from the previous release
+};
+
+// As BuildRelease, re-using from `previous` every path whose inputs are unchanged (its blob must
+// still be in `blobs`), and reading sources through `cache` (null: a private one). The result is
+// exactly what a full build gives.
+Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const BuildOptions& options,
+                                            const PreviousBuild& previous, SourceCache* cache);
 
 // Renders and stores the release described by `options`; returns its (valid) manifest. Errors
 // name the file at fault: a missing layout, bad front matter, a bad template, two sources for one

@@ -220,6 +220,10 @@ SignedEnvelope SignRelease(const Ed25519PrivateKey& release_key, std::string_vie
   return SignEnvelope(release_key, kReleasePayloadType, payload);
 }
 
+SignedEnvelope SignReleaseDelta(const Ed25519PrivateKey& release_key, std::string_view payload) {
+  return SignEnvelope(release_key, kReleaseDeltaPayloadType, payload);
+}
+
 Result<RootMetadata> VerifyRootMetadata(const Ed25519PublicKey& pinned_root,
                                         std::string_view root_envelope_json, int64_t now) {
   auto envelope = ParseEnvelope(root_envelope_json);
@@ -264,11 +268,14 @@ Result<RootMetadata> VerifyRootMetadata(const Ed25519PublicKey& pinned_root,
 
 Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
                                   std::string_view root_envelope_json,
-                                  std::string_view release_envelope_json, int64_t now) {
+                                  std::string_view release_envelope_json, int64_t now,
+                                  std::string* payload_type) {
   ASSIGN_OR_RETURN(RootMetadata root, VerifyRootMetadata(pinned_root, root_envelope_json, now));
   auto envelope = ParseEnvelope(release_envelope_json);
   if (!envelope.ok()) return envelope.status().Annotate("release metadata");
-  if (envelope->payload_type != kReleasePayloadType) {
+  const bool delta_ok =
+      payload_type != nullptr && envelope->payload_type == kReleaseDeltaPayloadType;
+  if (envelope->payload_type != kReleasePayloadType && !delta_ok) {
     return Status::Unauthenticated("release envelope carries '" + envelope->payload_type +
                                    "', not release metadata");
   }
@@ -287,7 +294,10 @@ Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
       if (uncertified.empty()) uncertified = s.keyid;
       continue;
     }
-    if (key->Verify(pae, s.sig)) return std::move(envelope->payload);
+    if (key->Verify(pae, s.sig)) {
+      if (payload_type != nullptr) *payload_type = envelope->payload_type;
+      return std::move(envelope->payload);
+    }
     failed = s.keyid;
   }
   if (!failed.empty()) {

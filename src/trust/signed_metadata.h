@@ -26,6 +26,9 @@ namespace tieup {
 // The payload types tieup signs.
 inline constexpr std::string_view kRootPayloadType = "application/vnd.tieup.root+json";
 inline constexpr std::string_view kReleasePayloadType = "application/vnd.tieup.release+json";
+// A release written as changes from an earlier one (content/release.h ReleaseDelta).
+inline constexpr std::string_view kReleaseDeltaPayloadType =
+    "application/vnd.tieup.release-delta+json";
 
 // The key id of `key`: hex SHA-256 of its raw bytes.
 std::string KeyId(const Ed25519PublicKey& key);
@@ -78,6 +81,8 @@ Result<SignedEnvelope> SignRootMetadata(const Ed25519PrivateKey& root_key,
                                         const RootMetadata& root);
 // A release envelope: `payload` (the release metadata bytes) signed by `release_key`.
 SignedEnvelope SignRelease(const Ed25519PrivateKey& release_key, std::string_view payload);
+// A release delta envelope: `payload` (a ReleaseDelta's bytes) signed by `release_key`.
+SignedEnvelope SignReleaseDelta(const Ed25519PrivateKey& release_key, std::string_view payload);
 
 // Checks root envelope JSON against the pinned root key: signed by it (kUnauthenticated), names
 // it as root (kUnauthenticated), not expired at `now` (kFailedPrecondition).
@@ -88,10 +93,12 @@ Result<RootMetadata> VerifyRootMetadata(const Ed25519PublicKey& pinned_root,
 // and a valid signature by a release key the root certifies. Returns the release payload bytes,
 // which the caller must then check (CheckReleaseHeader, file hashes). kUnauthenticated for a
 // missing or bad signature or an uncertified key; kFailedPrecondition for expired root
-// metadata; kInvalidArgument for malformed envelopes.
+// metadata; kInvalidArgument for malformed envelopes. When `payload_type` is not null a release
+// delta (kReleaseDeltaPayloadType) is accepted too, and *payload_type says which type was signed.
 Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
                                   std::string_view root_envelope_json,
-                                  std::string_view release_envelope_json, int64_t now);
+                                  std::string_view release_envelope_json, int64_t now,
+                                  std::string* payload_type = nullptr);
 
 // Checks a verified release's header against this site's state: it must be for
 // `expected_site` (kPermissionDenied otherwise), its version must be above `active_version`

@@ -319,5 +319,108 @@ TEST(ContentTypeTest, FromExtension) {
   EXPECT_EQ(ContentTypeForPath("/noext"), "application/octet-stream");
 }
 
+class IncrementalBuildTest : public BuildReleaseTest {
+ protected:
+  // A full build, then an incremental one on the previous result; checks that the incremental
+  // one equals a full build of the same sources and returns it.
+  BuildResult Rebuild(const BuildOptions& o, const BuildResult& prev) {
+    SourceCache cache;
+    auto inc = BuildReleaseIncremental(*env_, blobs_, o, {&prev.manifest, &prev.inputs}, &cache);
+    EXPECT_THAT(inc.status(), IsOk());
+    auto full = BuildReleaseIncremental(*env_, blobs_, o, {}, nullptr);
+    EXPECT_THAT(full.status(), IsOk());
+    if (!inc.ok() || !full.ok()) return {};
+    EXPECT_EQ(inc->manifest.Encode(), full->manifest.Encode());
+    EXPECT_EQ(inc->inputs, full->inputs);
+    EXPECT_EQ(full->reused, 0u);
+    return std::move(*inc);
+  }
+  BuildResult First(const BuildOptions& o) {
+    auto r = BuildReleaseIncremental(*env_, blobs_, o, {}, nullptr);
+    EXPECT_THAT(r.status(), IsOk());
+    return r.ok() ? std::move(*r) : BuildResult{};
+  }
+};
+
+TEST_F(IncrementalBuildTest, NothingChangedReusesEveryPath) {
+  BuildResult first = First(Options());
+  EXPECT_EQ(first.rendered, 7u);
+  BuildResult again = Rebuild(Options(), first);
+  EXPECT_EQ(again.reused, 7u);
+  EXPECT_EQ(again.rendered, 0u);
+}
+
+TEST_F(IncrementalBuildTest, OneChangedPageIsTheOnlyOneRendered) {
+  BuildResult first = First(Options());
+  Write("author/pages/news/today.html",
+        "---\ntitle: \"Today\"\nlayout: plain\n---\n<p>Other news</p>\n");
+  BuildResult next = Rebuild(Options(), first);
+  EXPECT_EQ(next.rendered, 1u);
+  EXPECT_EQ(next.reused, 6u);
+  EXPECT_EQ(Body(next.manifest, "/news/today.html"), "<main><p>Other news</p>\n</main>");
+}
+
+TEST_F(IncrementalBuildTest, AVariableOrALayoutChangeRendersEveryPageButNotTheAssets) {
+  BuildResult first = First(Options());
+  BuildResult renamed = Rebuild(Options("Shop Renamed"), first);
+  EXPECT_EQ(renamed.rendered, 4u);  // the pages; the 3 assets do not depend on variables
+  EXPECT_THAT(Body(renamed.manifest, "/index.html"), HasSubstr("Shop Renamed"));
+  Write("author/layouts/plain.mustache", "<article>{{{content}}}</article>");
+  BuildResult relayout = Rebuild(Options("Shop Renamed"), renamed);
+  EXPECT_EQ(relayout.rendered, 4u);
+  EXPECT_THAT(Body(relayout.manifest, "/news/today.html"), HasSubstr("<article>"));
+}
+
+TEST_F(IncrementalBuildTest, AddedRemovedAndOverriddenPathsAndMissingBlobs) {
+  BuildResult first = First(Options());
+  Write("author/pages/new.md", "A new page\n");
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/raw.html")), IsOk());
+  BuildResult next = Rebuild(Options(), first);
+  EXPECT_EQ(next.rendered, 1u);
+  EXPECT_FALSE(next.manifest.files.contains("/raw.html"));
+  EXPECT_FALSE(next.inputs.digests.contains("/raw.html"));
+
+  BuildOptions o = Options();  // the same bytes from the overrides dir still count as a change
+  Write("over/assets/small.js", "let x = 1;\n");
+  o.overrides_dir = dir_.Sub("over");
+  BuildResult over = Rebuild(o, next);
+  EXPECT_EQ(over.rendered, 1u);
+
+  // A blob that vanished from the store is rendered again rather than referenced.
+  ASSERT_THAT(blobs_.Remove(over.manifest.files.at("/index.html").hash), IsOk());
+  BuildResult healed = Rebuild(o, over);
+  EXPECT_EQ(healed.rendered, 1u);
+  EXPECT_TRUE(blobs_.Has(healed.manifest.files.at("/index.html").hash));
+}
+
+TEST_F(IncrementalBuildTest, OnlyOverriddenPagesKeepsAssetsAndThePartnersPages) {
+  Write("over/pages/news/today.md", "---\nlayout: plain\n---\nMine\n");
+  Write("over/pages/extra.html", "<p>extra</p>");
+  BuildOptions o = Options();
+  o.overrides_dir = dir_.Sub("over");
+  o.only_overridden_pages = true;
+  BuildResult r = First(o);
+  std::vector<std::string> paths;
+  for (const auto& [path, e] : r.manifest.files) paths.push_back(path);
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"/assets/css/site.css", "/assets/logo.png",
+                                      "/assets/small.js", "/extra.html", "/news/today.html"}));
+  EXPECT_EQ(Body(r.manifest, "/news/today.html"), "<main><p>Mine</p>\n</main>");
+}
+
+TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
+  BuildInputs in;
+  in.digests["/a.html"] = Sha256("a");
+  in.digests["/caf\xc3\xa9/b.css"] = Sha256("b");
+  const std::string bytes = in.Encode();
+  auto back = BuildInputs::Parse(bytes);
+  ASSERT_THAT(back.status(), IsOk());
+  EXPECT_EQ(*back, in);
+  EXPECT_THAT(BuildInputs::Parse(bytes.substr(0, bytes.size() - 1)).status(),
+              StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(BuildInputs::Parse("ab").status(), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(BuildInputs::Parse("").status(), IsOk());
+}
+
 }  // namespace
 }  // namespace tieup::content

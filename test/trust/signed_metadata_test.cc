@@ -85,6 +85,28 @@ TEST_F(SignedMetadataTest, VerifiesAReleaseSignedByACertifiedKey) {
   EXPECT_EQ(*out, payload_);
 }
 
+TEST_F(SignedMetadataTest, ADeltaVerifiesOnlyWhereTheCallerAcceptsDeltas) {
+  const std::string delta = EncodeEnvelope(SignReleaseDelta(release_key_, payload_));
+  // A caller that expects full metadata never takes a delta for it.
+  EXPECT_THAT(VerifyRelease(root_key_.public_key(), root_json_, delta, now_),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("not release metadata")));
+  std::string type;
+  auto out = VerifyRelease(root_key_.public_key(), root_json_, delta, now_, &type);
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(*out, payload_);
+  EXPECT_EQ(type, kReleaseDeltaPayloadType);
+  out = VerifyRelease(root_key_.public_key(), root_json_,
+                      EncodeEnvelope(SignRelease(release_key_, payload_)), now_, &type);
+  ASSERT_THAT(out, IsOk());
+  EXPECT_EQ(type, kReleasePayloadType);
+  // The signature covers the type: a delta signature does not pass for full metadata.
+  SignedEnvelope swapped = SignReleaseDelta(release_key_, payload_);
+  swapped.payload_type = std::string(kReleasePayloadType);
+  EXPECT_THAT(
+      VerifyRelease(root_key_.public_key(), root_json_, EncodeEnvelope(swapped), now_, &type),
+      StatusIs(StatusCode::kUnauthenticated, HasSubstr("altered")));
+}
+
 TEST_F(SignedMetadataTest, AcceptsWhenOneOfSeveralSignaturesIsGood) {
   SignedEnvelope e = SignRelease(KeyFrom('x'), payload_);
   e.signatures.push_back(SignRelease(release_key_, payload_).signatures[0]);
