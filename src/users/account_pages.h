@@ -1,0 +1,80 @@
+// The account pages of a site's public port (main's and every partner's):
+//
+//   GET  /account/register   the registration form (email, display name, password)
+//   POST /account/register   -> 200 "Welcome" page; 409 the form again (email taken), 400 the
+//                               form again with what to fix; 503 "not available right now"
+//   GET  /account/login      the sign-in form
+//   POST /account/login      -> 200 "Signed in as NAME"; 401 the form again (wrong email or
+//                               password, the same message for both); 503 as above
+//
+// What a POST does is the AccountBackend's: main registers in its own user store, a partner
+// forwards to main (partner_site/users_service.h). Forms are kept after a refusal, without the
+// password. No session is started: signing in only shows who you are (see the README).
+//
+// Forms must be application/x-www-form-urlencoded (415 otherwise), at most 8 KiB (413), and are
+// parsed strictly (commerce/form.h: 400 for bad syntax). CSRF: a POST is refused (403) when the
+// browser says it comes from another site (Sec-Fetch-Site other than same-origin or none; or an
+// Origin, else Referer, whose host:port is not the request's Host). Without a session there is
+// nothing a forged sign-in could use; a forged registration needs the victim's browser to send
+// neither header, which current browsers always do on cross-site POSTs. All user text in the
+// pages is HTML-escaped; responses carry Cache-Control: no-store.
+//
+// The registration form remembers the page the visitor came from (the Referer of the GET, when
+// it is on this site) in a hidden field "from"; the backend gets that path (or the POST's own
+// Referer path) to decide the area of the registration.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "net/http_server.h"
+#include "users/wire.h"
+
+namespace tieup::users {
+
+// What the account pages do with a valid form. Implementations must be thread-safe; calls may
+// block (they run on the handler's own worker threads).
+class AccountBackend {
+ public:
+  virtual ~AccountBackend() = default;
+
+  // Registers the account; returns its user id. `from_path` is the site path the visitor came
+  // from ("" when unknown). Errors decide the page: AlreadyExists (email taken) and
+  // InvalidArgument (the message says what to fix) show the form again; anything else means
+  // "registration is not available right now" (503).
+  virtual Result<std::string> Register(const RegistrationRequest& request,
+                                       std::string_view from_path) = 0;
+
+  // Checks a sign-in. Unauthenticated: wrong email or password (401); InvalidArgument: shown
+  // with the form (400); anything else: 503.
+  virtual Result<LoginReply> Login(const LoginRequest& request) = 0;
+};
+
+struct AccountPagesOptions {
+  std::string site_name;  // shown in page titles
+  int threads = 4;        // worker threads for POSTs (password hashing, calls to main)
+};
+
+// Serves /account/register and /account/login (any other /account/ path: 404). Thread-safe.
+class AccountPages : public HttpHandler {
+ public:
+  AccountPages(std::shared_ptr<AccountBackend> backend, AccountPagesOptions options);
+  ~AccountPages() override;
+
+  void Handle(const HttpRequest& request, HttpResponder responder) override;
+  std::string_view AllowedMethods() const override { return "GET, HEAD, POST"; }
+
+  // The same, synchronously (tests; the worker threads call it).
+  HttpResponse HandleRequest(const HttpRequest& request);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The public route prefix of the pages.
+inline constexpr std::string_view kAccountPrefix = "/account/";
+
+}  // namespace tieup::users

@@ -1,0 +1,394 @@
+#include "users/user_store.h"
+
+#include <sodium.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "base/encoding.h"
+
+namespace tieup::users {
+namespace {
+
+constexpr std::string_view kSchemaV1 = R"(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  email_key TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  registered_via TEXT NOT NULL,
+  area TEXT NOT NULL CHECK (area IN ('tieup', 'original'))
+);
+CREATE INDEX users_registered_via ON users(registered_via, registered_at);
+)";
+
+constexpr std::string_view kColumns =
+    "id, email, display_name, registered_at, registered_via, area";
+// Longer passwords are refused before any hashing (the policy allows far fewer bytes).
+constexpr size_t kMaxPasswordBytes = kMaxPasswordChars * 4;
+
+std::string_view TrimAscii(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || (s.front() >= '\t' && s.front() <= '\r'))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || (s.back() >= '\t' && s.back() <= '\r'))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+// Code points in valid UTF-8.
+size_t CountChars(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+bool HasControl(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+Status CheckDomainLabel(std::string_view label, std::string_view email) {
+  bool ok = !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-';
+  for (char c : label) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (ok) return Status::Ok();
+  return Status::InvalidArgument("the email address '" + std::string(email.substr(0, 80)) +
+                                 "' has a bad domain: use letters, digits, hyphens and dots "
+                                 "(an international domain in its xn-- form)");
+}
+
+// A partner id ([a-z0-9-], 1..63, not starting with '-') or "main".
+bool IsSiteId(std::string_view id) {
+  bool ok = !id.empty() && id.size() <= 63 && id.front() != '-';
+  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  return ok;
+}
+
+// "usr_" + 16 base32 characters (80 random bits).
+std::string NewUserId(Env& env) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+  unsigned char bytes[10];
+  env.RandomBytes(bytes, sizeof(bytes));
+  std::string id = "usr_";
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      id += kAlphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return id;
+}
+
+Result<User> UserFromRow(const SqlRow& row) {
+  User u;
+  u.id = row.Text(0);
+  u.email = row.Text(1);
+  u.display_name = row.Text(2);
+  u.registered_at_micros = row.Int(3);
+  u.registered_via = row.Text(4);
+  ASSIGN_OR_RETURN(u.area, ParseUserArea(row.Text(5)));
+  return u;
+}
+
+}  // namespace
+
+std::string_view UserAreaName(UserArea area) {
+  return area == UserArea::kTieup ? "tieup" : "original";
+}
+
+Result<UserArea> ParseUserArea(std::string_view name) {
+  if (name == "tieup") return UserArea::kTieup;
+  if (name == "original") return UserArea::kOriginal;
+  return Status::InvalidArgument("the area must be 'tieup' or 'original', not '" +
+                                 std::string(name.substr(0, 40)) + "'");
+}
+
+PasswordHashCost PasswordHashCost::Interactive() {
+  return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
+}
+PasswordHashCost PasswordHashCost::Moderate() {
+  return {crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE};
+}
+PasswordHashCost PasswordHashCost::MinimumForTest() {
+  return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+}
+
+Result<PasswordHashCost> PasswordHashCost::FromName(std::string_view name) {
+  if (name == "interactive") return Interactive();
+  if (name == "moderate") return Moderate();
+  if (name == "min") return MinimumForTest();
+  return Status::InvalidArgument(
+      "users.password_hashing must be \"interactive\" (the default), "
+      "\"moderate\" or \"min\" (tests only), not \"" +
+      std::string(name.substr(0, 40)) + "\"");
+}
+
+Result<std::string> NormalizeEmail(std::string_view email) {
+  const std::string_view e = TrimAscii(email);
+  const std::string shown(e.substr(0, 80));
+  if (e.empty()) return Status::InvalidArgument("the email address is required");
+  if (e.size() > kMaxEmailBytes) {
+    return Status::InvalidArgument("the email address is longer than " +
+                                   std::to_string(kMaxEmailBytes) + " characters");
+  }
+  const size_t at = e.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == e.size()) {
+    return Status::InvalidArgument("'" + shown + "' is not an email address (name@example.org)");
+  }
+  const std::string_view local = e.substr(0, at);
+  if (local.size() > 64 || local.front() == '.' || local.back() == '.' ||
+      local.find("..") != std::string_view::npos) {
+    return Status::InvalidArgument("the part before '@' in '" + shown +
+                                   "' is too long or has misplaced dots");
+  }
+  for (char c : local) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || std::string_view("\"(),:;<>@[\\]").find(c) != std::string::npos) {
+      return Status::InvalidArgument("the email address '" + shown +
+                                     "' holds a space, a quote, a bracket or another character "
+                                     "not allowed before '@'");
+    }
+  }
+  const std::string domain = LowerAscii(e.substr(at + 1));
+  size_t start = 0, labels = 0;
+  while (true) {
+    const size_t dot = domain.find('.', start);
+    RETURN_IF_ERROR(CheckDomainLabel(
+        std::string_view(domain).substr(start, dot == std::string::npos ? dot : dot - start), e));
+    ++labels;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (labels < 2) {
+    return Status::InvalidArgument("the domain of '" + shown +
+                                   "' has no dot: write the full domain (name@example.org)");
+  }
+  return std::string(local) + "@" + domain;
+}
+
+Status CheckPasswordPolicy(std::string_view password) {
+  if (!IsValidUtf8(password)) return Status::InvalidArgument("the password is not valid UTF-8");
+  const size_t n = CountChars(password);
+  if (n < kMinPasswordChars || n > kMaxPasswordChars) {
+    return Status::InvalidArgument("the password must be " + std::to_string(kMinPasswordChars) +
+                                   " to " + std::to_string(kMaxPasswordChars) +
+                                   " characters long (it has " + std::to_string(n) +
+                                   "); a few unrelated words make a good one");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> NormalizeDisplayName(std::string_view name) {
+  const std::string_view n = TrimAscii(name);
+  if (n.empty()) return Status::InvalidArgument("the display name is required");
+  if (!IsValidUtf8(n) || HasControl(n)) {
+    return Status::InvalidArgument("the display name holds invalid or control characters");
+  }
+  if (CountChars(n) > kMaxDisplayNameChars) {
+    return Status::InvalidArgument("the display name is longer than " +
+                                   std::to_string(kMaxDisplayNameChars) + " characters");
+  }
+  return std::string(n);
+}
+
+class UserStore::Impl {
+ public:
+  Impl(Env& env, Database& db, UserStoreOptions options) : env_(env), db_(db), options_(options) {}
+
+  Result<User> Register(const NewUser& request) {
+    User user;
+    ASSIGN_OR_RETURN(user.email, NormalizeEmail(request.email));
+    ASSIGN_OR_RETURN(user.display_name, NormalizeDisplayName(request.display_name));
+    RETURN_IF_ERROR(CheckPasswordPolicy(request.password));
+    if (request.registered_via != "main" && !IsSiteId(request.registered_via)) {
+      return Status::InvalidArgument("registered_via must be a partner id or \"main\"");
+    }
+    user.registered_via = request.registered_via;
+    user.area = request.area;
+    const std::string key = LowerAscii(user.email);
+    // A cheap early answer for a taken address; the transaction below decides.
+    ASSIGN_OR_RETURN(bool taken, EmailTaken(db_, key));
+    if (taken) return Taken();
+    ASSIGN_OR_RETURN(std::string hash, Hash(request.password));
+    user.id = NewUserId(env_);
+    user.registered_at_micros = env_.NowMicros();
+    bool raced = false;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(raced, EmailTaken(db, key));
+      if (raced) return Status::Ok();
+      return db.Exec(
+          "INSERT INTO users(id, email, email_key, display_name, password_hash, registered_at, "
+          "registered_via, area) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+          {user.id, user.email, key, user.display_name, hash, user.registered_at_micros,
+           user.registered_via, std::string(UserAreaName(user.area))});
+    }));
+    if (raced) return Taken();
+    return user;
+  }
+
+  Result<User> CheckLogin(std::string_view email, std::string_view password) {
+    const Status wrong = Status::Unauthenticated("wrong email address or password");
+    if (password.size() > kMaxPasswordBytes) return wrong;
+    auto normalized = NormalizeEmail(email);
+    std::vector<SqlRow> rows;
+    if (normalized.ok()) {
+      ASSIGN_OR_RETURN(rows, db_.Query("SELECT " + std::string(kColumns) +
+                                           ", password_hash FROM users WHERE email_key = ?",
+                                       {LowerAscii(*normalized)}));
+    }
+    const std::string hash = rows.empty() ? DummyHash() : rows[0].Text(6);
+    const bool match = Verify(hash, password);
+    if (rows.empty() || !match) return wrong;
+    return UserFromRow(rows[0]);
+  }
+
+  Result<User> Get(std::string_view user_id) {
+    ASSIGN_OR_RETURN(auto rows,
+                     db_.Query("SELECT " + std::string(kColumns) + " FROM users WHERE id = ?",
+                               {std::string(user_id)}));
+    if (rows.empty()) {
+      return Status::NotFound("no user '" + std::string(user_id.substr(0, 80)) +
+                              "' (see 'tieup main users ls')");
+    }
+    return UserFromRow(rows[0]);
+  }
+
+  Result<std::vector<User>> List(const UserFilter& filter) {
+    std::string sql = "SELECT " + std::string(kColumns) + " FROM users";
+    std::vector<SqlValue> params;
+    if (filter.registered_via) {
+      sql += " WHERE registered_via = ?";
+      params.emplace_back(*filter.registered_via);
+    }
+    sql += " ORDER BY registered_at DESC, id LIMIT ?";
+    params.emplace_back(filter.limit);
+    ASSIGN_OR_RETURN(auto rows, db_.Query(sql, params));
+    std::vector<User> out;
+    for (const SqlRow& r : rows) {
+      ASSIGN_OR_RETURN(User u, UserFromRow(r));
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
+
+  Result<int64_t> Count(std::optional<std::string_view> via) {
+    ASSIGN_OR_RETURN(
+        auto rows,
+        via ? db_.Query("SELECT COUNT(*) FROM users WHERE registered_via = ?", {std::string(*via)})
+            : db_.Query("SELECT COUNT(*) FROM users"));
+    return rows.empty() ? 0 : rows[0].Int(0);
+  }
+
+ private:
+  static Status Taken() {
+    return Status::AlreadyExists(
+        "an account with this email address already exists: sign in, or use another address");
+  }
+
+  static Result<bool> EmailTaken(Database& db, const std::string& key) {
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT 1 FROM users WHERE email_key = ?", {key}));
+    return !rows.empty();
+  }
+
+  // Holds one of the max_concurrent_hashes slots while alive.
+  class HashSlot {
+   public:
+    explicit HashSlot(Impl& impl) : impl_(impl) {
+      std::unique_lock<std::mutex> lock(impl_.slots_mu_);
+      impl_.slots_cv_.wait(lock, [&] { return impl_.hashing_ < impl_.MaxHashes(); });
+      ++impl_.hashing_;
+    }
+    ~HashSlot() {
+      {
+        std::lock_guard<std::mutex> lock(impl_.slots_mu_);
+        --impl_.hashing_;
+      }
+      impl_.slots_cv_.notify_one();
+    }
+
+   private:
+    Impl& impl_;
+  };
+
+  int MaxHashes() const {
+    return options_.max_concurrent_hashes < 1 ? 1 : options_.max_concurrent_hashes;
+  }
+
+  Result<std::string> Hash(std::string_view password) {
+    char out[crypto_pwhash_STRBYTES];
+    HashSlot slot(*this);
+    if (crypto_pwhash_str(out, password.data(), password.size(), options_.cost.ops_limit,
+                          options_.cost.mem_limit) != 0) {
+      return Status::ResourceExhausted(
+          "not enough memory to hash the password: try again in a moment");
+    }
+    return std::string(out);
+  }
+
+  bool Verify(const std::string& hash, std::string_view password) {
+    HashSlot slot(*this);
+    return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  }
+
+  // A hash of a random password at the store's cost, for unknown emails.
+  const std::string& DummyHash() {
+    std::call_once(dummy_once_, [&] {
+      auto h = Hash(HexEncode(RandomString(env_, 16)));
+      dummy_hash_ = h.ok() ? *h : std::string();
+    });
+    return dummy_hash_;
+  }
+
+  Env& env_;
+  Database& db_;
+  const UserStoreOptions options_;
+  std::mutex slots_mu_;
+  std::condition_variable slots_cv_;
+  int hashing_ = 0;
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;
+};
+
+UserStore::UserStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UserStore::~UserStore() = default;
+
+Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
+                                                   UserStoreOptions options) {
+  if (sodium_init() < 0) return Status::Internal("libsodium could not be initialised");
+  if (options.cost.ops_limit < crypto_pwhash_OPSLIMIT_MIN ||
+      options.cost.mem_limit < crypto_pwhash_MEMLIMIT_MIN) {
+    return Status::InvalidArgument("the password hashing cost is below libsodium's minimum");
+  }
+  RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}}));
+  return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
+}
+
+Result<User> UserStore::Register(const NewUser& request) { return impl_->Register(request); }
+Result<User> UserStore::CheckLogin(std::string_view email, std::string_view password) {
+  return impl_->CheckLogin(email, password);
+}
+Result<User> UserStore::Get(std::string_view user_id) { return impl_->Get(user_id); }
+Result<std::vector<User>> UserStore::List(const UserFilter& filter) { return impl_->List(filter); }
+Result<int64_t> UserStore::Count(std::optional<std::string_view> registered_via) {
+  return impl_->Count(registered_via);
+}
+
+}  // namespace tieup::users

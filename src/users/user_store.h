@@ -1,0 +1,140 @@
+// Main's central user store (DESIGN.md "Management on the partners' behalf", Users): every
+// account registered at main or at any partner, in main's SQL database (schema component
+// "users", table `users`).
+//
+// An account has an id main assigns ("usr_" + 16 random base32 characters), an email address
+// (trimmed, its domain lower-cased, unique ignoring case), a display name, a password kept only
+// as an Argon2id hash (libsodium crypto_pwhash_str: "$argon2id$v=19$m=...,t=...,p=1$salt$hash")
+// in the `users` table, when and where it was registered (a partner id, or "main") and the area
+// of the page it came from. A password or its hash is never logged, returned or stored anywhere
+// else.
+//
+// Password hashing is deliberately slow and memory-hard; at most
+// UserStoreOptions::max_concurrent_hashes run at once (others wait), so a burst of logins
+// cannot exhaust memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "store/database.h"
+
+namespace tieup::users {
+
+// The content area of the page a registration came from (a partner's tie-up or original
+// pages; main's own site counts as original).
+enum class UserArea { kTieup, kOriginal };
+
+// "tieup" or "original".
+std::string_view UserAreaName(UserArea area);
+// The inverse of UserAreaName; InvalidArgument for anything else.
+Result<UserArea> ParseUserArea(std::string_view name);
+
+// Argon2id cost (libsodium opslimit and memlimit).
+struct PasswordHashCost {
+  uint64_t ops_limit = 0;
+  size_t mem_limit = 0;
+
+  // libsodium's INTERACTIVE limits (2 passes, 64 MiB): the default.
+  static PasswordHashCost Interactive();
+  // libsodium's MODERATE limits (3 passes, 256 MiB).
+  static PasswordHashCost Moderate();
+  // libsodium's MIN limits (1 pass, 8 KiB): offers no protection; for tests only.
+  static PasswordHashCost MinimumForTest();
+  // "interactive", "moderate" or "min" (the site.toml setting users.password_hashing).
+  static Result<PasswordHashCost> FromName(std::string_view name);
+};
+
+struct UserStoreOptions {
+  PasswordHashCost cost = PasswordHashCost::Interactive();
+  // Password hashes computed at the same time, at most (each takes mem_limit bytes).
+  int max_concurrent_hashes = 4;
+};
+
+// Bounds of the password policy, in characters (UTF-8 code points).
+inline constexpr size_t kMinPasswordChars = 10;
+inline constexpr size_t kMaxPasswordChars = 128;
+// Bounds of a display name, in characters.
+inline constexpr size_t kMaxDisplayNameChars = 80;
+// Longest email address accepted (RFC 5321 path limit).
+inline constexpr size_t kMaxEmailBytes = 254;
+
+// What a registration asks for.
+struct NewUser {
+  std::string email;
+  std::string display_name;
+  std::string password;
+  std::string registered_via;  // the partner's site id, or "main"
+  UserArea area = UserArea::kTieup;
+};
+
+// An account, as the store returns it (never with its password or hash).
+struct User {
+  std::string id;
+  std::string email;
+  std::string display_name;
+  int64_t registered_at_micros = 0;
+  std::string registered_via;
+  UserArea area = UserArea::kTieup;
+
+  friend bool operator==(const User&, const User&) = default;
+};
+
+// The email address as stored: surrounding whitespace removed, the domain lower-cased (the
+// local part keeps its case). InvalidArgument, saying what is wrong, for an address that is not
+// local@domain with a dotted domain of letters, digits and hyphens, for spaces, quotes or
+// control characters, or for one longer than kMaxEmailBytes.
+Result<std::string> NormalizeEmail(std::string_view email);
+
+// The password policy: kMinPasswordChars to kMaxPasswordChars characters of valid UTF-8.
+// InvalidArgument with what to do otherwise.
+Status CheckPasswordPolicy(std::string_view password);
+
+// The display name as stored (trimmed); InvalidArgument when blank, longer than
+// kMaxDisplayNameChars, not UTF-8 or holding control characters.
+Result<std::string> NormalizeDisplayName(std::string_view name);
+
+// Which accounts List returns.
+struct UserFilter {
+  std::optional<std::string> registered_via;  // only those registered there
+  int64_t limit = 1000;                       // newest first
+};
+
+// Thread-safe. The Database and Env must outlive the store.
+class UserStore {
+ public:
+  // Migrates the "users" schema in `db`.
+  static Result<std::unique_ptr<UserStore>> Open(Env& env, Database& db,
+                                                 UserStoreOptions options = {});
+  ~UserStore();
+
+  // Creates an account. InvalidArgument for a bad email, display name, password or
+  // registered_via (the message says which and what to do); AlreadyExists when an account with
+  // that email (ignoring case) exists.
+  Result<User> Register(const NewUser& request);
+
+  // The account whose email and password these are. A wrong password and an unknown email give
+  // the same Unauthenticated error and take about the same time (an unknown email is checked
+  // against a dummy hash).
+  Result<User> CheckLogin(std::string_view email, std::string_view password);
+
+  // The account with this id; NotFound otherwise.
+  Result<User> Get(std::string_view user_id);
+  // Accounts, newest first.
+  Result<std::vector<User>> List(const UserFilter& filter = {});
+  // How many accounts (registered at `registered_via`, when given).
+  Result<int64_t> Count(std::optional<std::string_view> registered_via = std::nullopt);
+
+ private:
+  class Impl;
+  explicit UserStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tieup::users

@@ -1,0 +1,125 @@
+#include "users/wire.h"
+
+#include <boost/json.hpp>
+#include <initializer_list>
+#include <map>
+
+namespace tieup::users {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::pair<Refusal, std::string_view> kRefusalNames[] = {
+    {Refusal::kEmailTaken, "email_taken"},
+    {Refusal::kInvalidInput, "invalid_input"},
+    {Refusal::kWrongLogin, "wrong_login"},
+};
+
+// Parses `text` as an object holding exactly the string fields `names`.
+Result<std::map<std::string, std::string, std::less<>>> StringFields(
+    std::string_view text, std::string_view what, std::initializer_list<std::string_view> names) {
+  if (text.size() > kMaxUserJsonBytes) {
+    return Status::ResourceExhausted(std::string(what) + " is larger than " +
+                                     std::to_string(kMaxUserJsonBytes) + " bytes");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    return Status::InvalidArgument(std::string(what) + " is not a JSON object");
+  }
+  const json::object& o = v.get_object();
+  std::map<std::string, std::string, std::less<>> out;
+  for (std::string_view name : names) {
+    const json::value* f = o.if_contains(name);
+    if (f == nullptr || !f->is_string()) {
+      return Status::InvalidArgument(std::string(what) + " needs the string field \"" +
+                                     std::string(name) + "\"");
+    }
+    out.emplace(name, std::string(f->get_string()));
+  }
+  if (o.size() != names.size()) {
+    for (const auto& [key, value] : o) {
+      if (!out.count(std::string_view(key))) {
+        return Status::InvalidArgument(std::string(what) + " has an unknown field \"" +
+                                       std::string(key).substr(0, 40) + "\"");
+      }
+    }
+  }
+  return out;
+}
+
+std::string Serialize(std::initializer_list<std::pair<std::string_view, std::string_view>> f) {
+  json::object o;
+  for (const auto& [k, v] : f) o[k] = v;
+  return json::serialize(o);
+}
+
+}  // namespace
+
+std::string RegistrationRequestToJson(const RegistrationRequest& r) {
+  return Serialize({{"area", UserAreaName(r.area)},
+                    {"display_name", r.display_name},
+                    {"email", r.email},
+                    {"password", r.password}});
+}
+
+Result<RegistrationRequest> RegistrationRequestFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "the registration",
+                                        {"area", "display_name", "email", "password"}));
+  RegistrationRequest r;
+  ASSIGN_OR_RETURN(r.area, ParseUserArea(f["area"]));
+  r.display_name = std::move(f["display_name"]);
+  r.email = std::move(f["email"]);
+  r.password = std::move(f["password"]);
+  return r;
+}
+
+std::string LoginRequestToJson(const LoginRequest& r) {
+  return Serialize({{"email", r.email}, {"password", r.password}});
+}
+
+Result<LoginRequest> LoginRequestFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "the login", {"email", "password"}));
+  return LoginRequest{std::move(f["email"]), std::move(f["password"])};
+}
+
+std::string RegistrationReplyToJson(std::string_view user_id) {
+  return Serialize({{"user_id", user_id}});
+}
+
+Result<std::string> RegistrationReplyFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "main's registration reply", {"user_id"}));
+  return std::move(f["user_id"]);
+}
+
+std::string LoginReplyToJson(const LoginReply& r) {
+  return Serialize({{"display_name", r.display_name}, {"user_id", r.user_id}});
+}
+
+Result<LoginReply> LoginReplyFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "main's login reply", {"display_name", "user_id"}));
+  return LoginReply{std::move(f["user_id"]), std::move(f["display_name"])};
+}
+
+std::string RefusalToJson(const Status& status, Refusal reason) {
+  std::string_view name;
+  for (const auto& [r, n] : kRefusalNames) {
+    if (r == reason) name = n;
+  }
+  return Serialize(
+      {{"code", StatusCodeName(status.code())}, {"message", status.message()}, {"reason", name}});
+}
+
+Refusal RefusalFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Refusal::kNone;
+  const json::value* reason = v.get_object().if_contains("reason");
+  if (reason == nullptr || !reason->is_string()) return Refusal::kNone;
+  for (const auto& [r, n] : kRefusalNames) {
+    if (reason->get_string() == n) return r;
+  }
+  return Refusal::kNone;
+}
+
+}  // namespace tieup::users

@@ -1,0 +1,295 @@
+#include "users/user_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "test_support.h"
+
+namespace tieup::users {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using ::tieup::testing::FakeClockEnv;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+constexpr char kPassword[] = "correct horse battery";
+
+class UserStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    Reopen();
+  }
+
+  void Reopen(int max_hashes = 4) {
+    store_.reset();
+    UserStoreOptions options;
+    options.cost = PasswordHashCost::MinimumForTest();
+    options.max_concurrent_hashes = max_hashes;
+    auto store = UserStore::Open(env_, *db_, options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  Result<User> Register(std::string email, std::string via = "shop-b",
+                        std::string password = kPassword, std::string name = "Ada") {
+    return store_->Register(
+        {std::move(email), std::move(name), std::move(password), std::move(via), UserArea::kTieup});
+  }
+
+  int64_t Count() { return *store_->Count(); }
+
+  FakeClockEnv env_;
+  TempDir dir_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<UserStore> store_;
+};
+
+TEST_F(UserStoreTest, RegisterKeepsTheAccountWithAnArgon2idHash) {
+  auto user = store_->Register(
+      {" Ada@Example.ORG ", " Ada Lovelace ", kPassword, "shop-b", UserArea::kOriginal});
+  ASSERT_TRUE(user.ok()) << user.status().ToString();
+  EXPECT_TRUE(std::regex_match(user->id, std::regex("usr_[a-z2-7]{16}"))) << user->id;
+  EXPECT_EQ(user->email, "Ada@example.org");  // trimmed, domain lower-cased
+  EXPECT_EQ(user->display_name, "Ada Lovelace");
+  EXPECT_EQ(user->registered_via, "shop-b");
+  EXPECT_EQ(user->area, UserArea::kOriginal);
+  EXPECT_EQ(user->registered_at_micros, env_.NowMicros());
+
+  auto got = store_->Get(user->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, *user);
+  auto rows = db_->Query("SELECT password_hash FROM users WHERE id = ?", {user->id});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_THAT((*rows)[0].Text(0), StartsWith("$argon2id$v=19$"));
+  EXPECT_THAT((*rows)[0].Text(0), Not(HasSubstr(kPassword)));
+}
+
+TEST_F(UserStoreTest, IdsDiffer) {
+  auto a = Register("a@example.org");
+  auto b = Register("b@example.org");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->id, b->id);
+}
+
+TEST_F(UserStoreTest, AnEmailIsTakenWhateverItsCase) {
+  ASSERT_THAT(Register("Ada@Example.org").status(), IsOk());
+  EXPECT_THAT(Register("ada@example.org").status(),
+              StatusIs(StatusCode::kAlreadyExists, HasSubstr("already exists")));
+  EXPECT_THAT(Register("  ADA@EXAMPLE.ORG").status(), StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(UserStoreTest, BadEmailsAreRefusedAndNothingIsStored) {
+  for (const std::string& email : std::vector<std::string>{"",
+                                                           "   ",
+                                                           "ada",
+                                                           "@example.org",
+                                                           "ada@",
+                                                           "ada@example",
+                                                           "ada example@example.org",
+                                                           "\"ada\"@example.org",
+                                                           "ada@exa_mple.org",
+                                                           "ada@-example.org",
+                                                           "ada@example-.org",
+                                                           "a..b@example.org",
+                                                           ".ada@example.org",
+                                                           "ada@example..org",
+                                                           "ada@ex ample.org",
+                                                           "ad\na@example.org",
+                                                           "ad<a>@example.org",
+                                                           "äda@example.org",
+                                                           std::string(250, 'a') + "@example.org",
+                                                           std::string(65, 'a') + "@example.org"}) {
+    EXPECT_THAT(Register(email).status(), StatusIs(StatusCode::kInvalidArgument)) << email;
+  }
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(UserStoreTest, PasswordPolicyBounds) {
+  EXPECT_THAT(Register("a@example.org", "shop-b", "nine char").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("10 to 128 characters")));
+  EXPECT_THAT(Register("b@example.org", "shop-b", "ten chars!").status(), IsOk());
+  EXPECT_THAT(Register("c@example.org", "shop-b", std::string(128, 'x')).status(), IsOk());
+  EXPECT_THAT(Register("d@example.org", "shop-b", std::string(129, 'x')).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("it has 129")));
+  EXPECT_THAT(Register("e@example.org", "shop-b", std::string(100000, 'x')).status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  // Characters, not bytes: ten two-byte letters pass, nine do not.
+  std::string ten, nine;
+  for (int i = 0; i < 10; ++i) ten += "ä";
+  for (int i = 0; i < 9; ++i) nine += "ä";
+  EXPECT_THAT(Register("f@example.org", "shop-b", ten).status(), IsOk());
+  EXPECT_THAT(Register("g@example.org", "shop-b", nine).status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Register("h@example.org", "shop-b", "\xff\xfe long enough bytes").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
+  EXPECT_EQ(Count(), 3);
+}
+
+TEST_F(UserStoreTest, DisplayNameIsChecked) {
+  EXPECT_THAT(Register("a@example.org", "shop-b", kPassword, "  ").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("display name is required")));
+  EXPECT_THAT(Register("a@example.org", "shop-b", kPassword, std::string(81, 'n')).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("longer than 80")));
+  EXPECT_THAT(Register("a@example.org", "shop-b", kPassword, "Ada\x01").status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Register("a@example.org", "shop-b", kPassword, "\xc3\x28").status(),
+              StatusIs(StatusCode::kInvalidArgument));
+  std::string eighty;
+  for (int i = 0; i < 80; ++i) eighty += "名";
+  EXPECT_THAT(Register("a@example.org", "shop-b", kPassword, eighty).status(), IsOk());
+}
+
+TEST_F(UserStoreTest, RegisteredViaMustBeASiteId) {
+  EXPECT_THAT(Register("a@example.org", "Shop B").status(), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Register("a@example.org", "").status(), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Register("a@example.org", "main").status(), IsOk());
+}
+
+TEST_F(UserStoreTest, LoginWithTheRightPassword) {
+  auto user = Register("Ada@example.org");
+  ASSERT_TRUE(user.ok());
+  auto login = store_->CheckLogin(" ADA@EXAMPLE.ORG", kPassword);
+  ASSERT_TRUE(login.ok()) << login.status().ToString();
+  EXPECT_EQ(*login, *user);
+}
+
+TEST_F(UserStoreTest, WrongPasswordAndUnknownEmailGiveTheSameError) {
+  ASSERT_THAT(Register("ada@example.org").status(), IsOk());
+  auto wrong = store_->CheckLogin("ada@example.org", "correct horse battery!");
+  auto unknown = store_->CheckLogin("bob@example.org", kPassword);
+  auto garbage = store_->CheckLogin("not an email", kPassword);
+  auto huge = store_->CheckLogin("ada@example.org", std::string(5000, 'x'));
+  EXPECT_THAT(wrong.status(), StatusIs(StatusCode::kUnauthenticated));
+  for (const auto* r : {&unknown, &garbage, &huge}) {
+    EXPECT_EQ(r->status().code(), wrong.status().code());
+    EXPECT_EQ(r->status().message(), wrong.status().message());
+  }
+  EXPECT_THAT(wrong.status().message(), Not(HasSubstr("unknown")));
+}
+
+TEST_F(UserStoreTest, ListNewestFirstAndByPartner) {
+  std::vector<std::string> at_b;
+  for (int i = 0; i < 3; ++i) {
+    env_.AdvanceSeconds(10);
+    auto u = Register("b" + std::to_string(i) + "@example.org", "shop-b");
+    ASSERT_TRUE(u.ok());
+    at_b.insert(at_b.begin(), u->id);
+  }
+  env_.AdvanceSeconds(10);
+  ASSERT_THAT(Register("c@example.org", "shop-c").status(), IsOk());
+  ASSERT_THAT(Register("m@example.org", "main").status(), IsOk());
+
+  auto b = store_->List({.registered_via = "shop-b", .limit = 1000});
+  ASSERT_TRUE(b.ok());
+  std::vector<std::string> ids;
+  for (const User& u : *b) ids.push_back(u.id);
+  EXPECT_EQ(ids, at_b);
+  EXPECT_EQ(*store_->Count("shop-b"), 3);
+  EXPECT_EQ(*store_->Count("shop-c"), 1);
+  EXPECT_EQ(*store_->Count("nobody"), 0);
+  EXPECT_EQ(Count(), 5);
+  auto all = store_->List({.registered_via = std::nullopt, .limit = 2});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_EQ(store_->List()->size(), 5u);
+}
+
+TEST_F(UserStoreTest, GetUnknownIsNotFound) {
+  EXPECT_THAT(store_->Get("usr_aaaaaaaaaaaaaaaa").status(), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(UserStoreTest, ThePasswordIsNowhereButItsHashInTheUsersTable) {
+  const std::string password = "zebra-quartz-0451-lantern";
+  auto user = Register("ada@example.org", "shop-b", password);
+  ASSERT_TRUE(user.ok());
+  ASSERT_THAT(store_->CheckLogin("ada@example.org", password).status(), IsOk());
+  auto hash = db_->Query("SELECT password_hash FROM users");
+  ASSERT_TRUE(hash.ok());
+  const std::string h = (*hash)[0].Text(0);
+  auto tables = db_->Query("SELECT name FROM sqlite_master WHERE type = 'table'");
+  ASSERT_TRUE(tables.ok());
+  for (const SqlRow& t : *tables) {
+    auto rows = db_->Query("SELECT * FROM \"" + t.Text(0) + "\"");
+    ASSERT_TRUE(rows.ok());
+    int hashes = 0;
+    for (const SqlRow& r : *rows) {
+      for (size_t i = 0; i < r.size(); ++i) {
+        EXPECT_THAT(r.Text(i), Not(HasSubstr(password))) << t.Text(0);
+        hashes += r.Text(i) == h;
+      }
+    }
+    EXPECT_EQ(hashes, t.Text(0) == "users" ? 1 : 0) << t.Text(0);
+  }
+  // Nor in the database files themselves.
+  for (const char* suffix : {"", "-wal"}) {
+    auto bytes = env_.ReadFile(dir_.path() + "/tieup.db" + suffix);
+    if (bytes.ok()) {
+      EXPECT_EQ(bytes->find(password), std::string::npos) << suffix;
+    }
+  }
+}
+
+TEST_F(UserStoreTest, ConcurrentRegistrationsOfOneEmailMakeOneAccount) {
+  Reopen(/*max_hashes=*/2);
+  std::atomic<int> ok{0}, taken{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto same = Register("same@example.org");
+      auto own = Register("u" + std::to_string(i) + "@example.org");
+      (same.ok() ? ok : taken) += 1;
+      EXPECT_TRUE(own.ok()) << own.status().ToString();
+      if (!same.ok()) {
+        EXPECT_EQ(same.status().code(), StatusCode::kAlreadyExists);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(taken.load(), 7);
+  EXPECT_EQ(Count(), 9);
+}
+
+TEST_F(UserStoreTest, AccountsSurviveReopening) {
+  auto user = Register("ada@example.org");
+  ASSERT_TRUE(user.ok());
+  Reopen();
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
+}
+
+TEST(PasswordHashCostTest, Names) {
+  EXPECT_EQ(PasswordHashCost::FromName("min")->mem_limit,
+            PasswordHashCost::MinimumForTest().mem_limit);
+  EXPECT_EQ(PasswordHashCost::FromName("interactive")->ops_limit,
+            PasswordHashCost::Interactive().ops_limit);
+  EXPECT_EQ(PasswordHashCost::FromName("moderate")->mem_limit,
+            PasswordHashCost::Moderate().mem_limit);
+  EXPECT_THAT(PasswordHashCost::FromName("fast").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("interactive")));
+}
+
+TEST(UserStoreOpenTest, RefusesACostBelowLibsodiumsMinimum) {
+  TempDir dir;
+  FakeClockEnv env;
+  auto db = OpenSqlite(dir.path() + "/t.db");
+  ASSERT_TRUE(db.ok());
+  UserStoreOptions options;
+  options.cost = {0, 0};
+  EXPECT_THAT(UserStore::Open(env, **db, options).status(), StatusIs(StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tieup::users
