@@ -30,6 +30,8 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx);
 void AddLedgerCommands(CLI::App& app, Context& ctx);
 // `tieup main product|order ...` and `tieup partner product|order ...`; after the two above.
 void AddShopCommands(CLI::App& app, Context& ctx);
+// `tieup main users ls|show`; after AddMainCommands.
+void AddUsersCommands(CLI::App& app, Context& ctx);
 
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);

@@ -3,12 +3,14 @@
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 #include "main_site/shop_service.h"
+#include "main_site/users_service.h"
 
 namespace tieup {
 
 Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachMainLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
+  RETURN_IF_ERROR(AttachUsers(daemon));
   return Status::Ok();
 }
 

@@ -2,17 +2,13 @@
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <map>
-#include <mutex>
 
 #include "base/encoding.h"
 #include "commerce/shop_handler.h"
 #include "commerce/wire.h"
-#include "crypto/x509.h"
 #include "main_site/main_daemon.h"
-#include "site/sync_transport.h"
+#include "main_site/signed_requests.h"
 #include "sync/http_api.h"
-#include "trust/request_signature.h"
 
 namespace tieup {
 namespace {
@@ -34,18 +30,6 @@ CREATE TABLE shop_signed_requests (
 );
 CREATE INDEX shop_signed_requests_partner ON shop_signed_requests(partner, at);
 )";
-
-// The Ed25519 key of a SubjectPublicKeyInfo (RFC 8410: 12 bytes of prefix, then 32 raw).
-Result<Ed25519PublicKey> Ed25519FromSpki(std::string_view der) {
-  static constexpr unsigned char kPrefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
-                                              0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
-  if (der.size() != sizeof(kPrefix) + 32 ||
-      der.substr(0, sizeof(kPrefix)) !=
-          std::string_view(reinterpret_cast<const char*>(kPrefix), sizeof(kPrefix))) {
-    return Status::Unauthenticated("the certificate's key is not an Ed25519 key");
-  }
-  return Ed25519PublicKey::FromBytes(der.substr(sizeof(kPrefix)));
-}
 
 HttpResponse JsonReply(int status, std::string body) {
   HttpResponse r(status);
@@ -91,12 +75,13 @@ Result<OpenedShop> OpenMainShop(Env& env, const std::string& site_dir, const Sit
 
 class MainShopEndpoints::Impl {
  public:
-  Impl(Env& env, commerce::Shop& shop, Database& db, Certificate ca, bool partner_checks,
+  Impl(Env& env, commerce::Shop& shop, Database& db,
+       std::unique_ptr<PartnerRequestVerifier> verifier, bool partner_checks,
        std::shared_ptr<Logger> logger)
       : env_(env),
         shop_(shop),
         db_(db),
-        ca_(std::move(ca)),
+        verifier_(std::move(verifier)),
         partner_checks_inventory_(partner_checks),
         logger_(std::move(logger)) {}
 
@@ -118,15 +103,14 @@ class MainShopEndpoints::Impl {
       return sync::ErrorResponse(
           Status::InvalidArgument(std::string(request.path()) + " takes POST"));
     }
-    Proof proof;
-    Status verified = Verify(request, peer, &proof);
-    if (!verified.ok()) {
+    Result<Proof> proof = verifier_->Verify(request);
+    if (!proof.ok()) {
       logger_->warn("refused a signed {} from partner '{}': {}", request.path(), peer,
-                    verified.message());
-      return sync::ErrorResponse(verified);
+                    proof.status().message());
+      return sync::ErrorResponse(proof.status());
     }
-    if (request.path() == "/v1/orders") return PlaceOrder(request, proof);
-    Status recorded = Record(db_, request, proof);
+    if (request.path() == "/v1/orders") return PlaceOrder(request, *proof);
+    Status recorded = Record(db_, request, *proof);
     if (!recorded.ok()) return sync::ErrorResponse(recorded);
     if (request.path() == "/v1/quote") return Quote(request);
     return sync::ErrorResponse(Status::NotFound("no shop endpoint " + std::string(request.path())));
@@ -134,62 +118,20 @@ class MainShopEndpoints::Impl {
 
  private:
   // The verified request, as kept in shop_signed_requests.
-  struct Proof {
-    std::string peer, nonce, cert_b64;
-  };
+  using Proof = SignedPartnerRequest;
 
   Status Record(Database& db, const HttpRequest& request, const Proof& proof) {
     return db.Exec(
         "INSERT INTO shop_signed_requests(at, partner, nonce, method, target, signature_input, "
         "signature, certificate, body) VALUES(?,?,?,?,?,?,?,?,?)",
-        {env_.NowSeconds(), proof.peer, proof.nonce, std::string(request.method()),
+        {env_.NowSeconds(), proof.partner, proof.nonce, std::string(request.method()),
          std::string(request.target()), std::string(request.HeaderOr("Signature-Input")),
-         std::string(request.HeaderOr("Signature")), proof.cert_b64, std::string(request.body())});
-  }
-
-  Status Verify(const HttpRequest& request, const std::string& peer, Proof* proof) {
-    HttpFields fields;
-    for (const HttpHeaderView& h : request.Headers()) {
-      fields.emplace_back(std::string(h.name), std::string(h.value));
-    }
-    const std::string cert_b64(request.HeaderOr("Tieup-Certificate"));
-    SignatureKeyLookup lookup = [&](std::string_view keyid) -> Result<Ed25519PublicKey> {
-      if (keyid != peer) {
-        return Status::Unauthenticated("the signature's key id '" + std::string(keyid) +
-                                       "' is not the connected partner '" + peer + "'");
-      }
-      if (cert_b64.empty()) {
-        return Status::Unauthenticated("the request lacks the Tieup-Certificate header");
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = known_keys_.find(cert_b64);
-        if (it != known_keys_.end() && it->second.first == peer) return it->second.second;
-      }
-      ASSIGN_OR_RETURN(std::string der, Base64Decode(cert_b64));
-      ASSIGN_OR_RETURN(Certificate cert, ParseCertificateDer(der));
-      RETURN_IF_ERROR(VerifyCertificateIssuedBy(cert, ca_, env_.NowSeconds()));
-      ASSIGN_OR_RETURN(std::string site, CertificateSiteId(cert));
-      if (site != peer) {
-        return Status::Unauthenticated("the certificate names '" + site + "', not '" + peer + "'");
-      }
-      ASSIGN_OR_RETURN(Ed25519PublicKey key, Ed25519FromSpki(cert.public_key_der()));
-      // Checked certificates are remembered (bounded) so the next request skips the X.509 work;
-      // an expired one leaves the cache at the next clear.
-      std::lock_guard<std::mutex> lock(mu_);
-      if (known_keys_.size() >= 1024) known_keys_.clear();
-      known_keys_.emplace(cert_b64, std::make_pair(peer, key));
-      return key;
-    };
-    SignedRequestTarget target{request.method(), request.HeaderOr("Host"), request.target()};
-    ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(lookup, target, fields, request.body(),
-                                                      env_.NowSeconds(), replay_));
-    *proof = {peer, v.nonce, cert_b64};
-    return Status::Ok();
+         std::string(request.HeaderOr("Signature")), proof.certificate_b64,
+         std::string(request.body())});
   }
 
   HttpResponse PlaceOrder(const HttpRequest& request, const Proof& proof) {
-    const std::string& peer = proof.peer;
+    const std::string& peer = proof.partner;
     auto order = commerce::OrderRequestFromJson(request.body());
     if (!order.ok()) {
       Status s = Record(db_, request, proof);
@@ -238,13 +180,9 @@ class MainShopEndpoints::Impl {
   Env& env_;
   commerce::Shop& shop_;
   Database& db_;
-  const Certificate ca_;
+  const std::unique_ptr<PartnerRequestVerifier> verifier_;
   const bool partner_checks_inventory_;
   std::shared_ptr<Logger> logger_;
-  ReplayCache replay_;
-  std::mutex mu_;
-  // certificate (base64 DER) -> (partner, its key), for certificates already checked.
-  std::map<std::string, std::pair<std::string, Ed25519PublicKey>> known_keys_;
 };
 
 MainShopEndpoints::MainShopEndpoints(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -254,13 +192,13 @@ Result<std::unique_ptr<MainShopEndpoints>> MainShopEndpoints::Create(
     Env& env, const std::string& site_dir, const SiteConfig& config, commerce::Shop& shop,
     Database& db, std::shared_ptr<Logger> logger) {
   RETURN_IF_ERROR(Migrate(db, "main_shop", {{1, std::string(kSignedRequestsSchema)}}));
-  ASSIGN_OR_RETURN(std::string ca_pem, env.ReadFile(CaCertPath(site_dir)));
-  ASSIGN_OR_RETURN(Certificate ca, ParseCertificate(ca_pem));
+  ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
+                   PartnerRequestVerifier::Create(env, site_dir));
   ASSIGN_OR_RETURN(
       bool partner_checks,
       commerce::ShopSettingBool(config.variables, "consult_partner_checks_inventory", true));
   return std::unique_ptr<MainShopEndpoints>(new MainShopEndpoints(std::make_unique<Impl>(
-      env, shop, db, std::move(ca), partner_checks, logger ? logger : NewNullLogger())));
+      env, shop, db, std::move(verifier), partner_checks, logger ? logger : NewNullLogger())));
 }
 
 HttpResponse MainShopEndpoints::Handle(const HttpRequest& request) {

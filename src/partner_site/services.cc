@@ -4,6 +4,7 @@
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
 #include "partner_site/shop_service.h"
+#include "partner_site/users_service.h"
 
 namespace tieup {
 
@@ -12,6 +13,7 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
       kPreviewPrefix, "GET, HEAD", std::make_shared<PreviewHandler>(daemon.site().content())));
   RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
+  RETURN_IF_ERROR(AttachUsers(daemon));
   return Status::Ok();
 }
 

@@ -53,6 +53,7 @@
 
 namespace tieup {
 
+class MainClient;
 class PartnerDaemon;
 
 // The partner's shop, opened with settings from site.toml [variables] shop.* (as on main:
@@ -64,11 +65,8 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
                                           const SiteConfig& config, Database& db,
                                           std::shared_ptr<Logger> logger = nullptr);
 
-// Signed calls to main's shop endpoints over the mutual-TLS sync channel. Each request is
-// signed with the partner's sync key (keys/sync.key, the Ed25519 key of its certificate), key id
-// = the partner id, valid 60 s, with a fresh nonce, and carries the partner's certificate in
-// Tieup-Certificate so main can check the key. Connections are kept open and reused (at most 16
-// idle). Thread-safe.
+// Signed calls to main's shop endpoints over the mutual-TLS sync channel (partner_site/
+// main_client.h says how they are signed and sent). Thread-safe.
 class MainShopClient {
  public:
   // Needs an enrolled site (keys/sync.key, sync.crt, ca.crt; main_sync_url in site.toml).
@@ -92,9 +90,8 @@ class MainShopClient {
   Result<HttpResponse> Send(const HttpRequest& request);
 
  private:
-  class Impl;
-  explicit MainShopClient(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit MainShopClient(std::unique_ptr<MainClient> main);
+  std::unique_ptr<MainClient> main_;
 };
 
 // True iff `status` from MainShopClient means "try again later" rather than main's answer.

@@ -1,0 +1,98 @@
+// `tieup main users ls|show`: the central user store (accounts registered at main and at every
+// partner). They open main's database directly, so they work whether or not the daemon runs.
+#include <cstdio>
+
+#include "base/encoding.h"
+#include "cli.h"
+#include "main_site/users_service.h"
+#include "store/database.h"
+
+namespace tieup::cli {
+namespace {
+
+struct UsersSession {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<users::UserStore> store;
+};
+
+Result<UsersSession> OpenUsers(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, dir));
+  if (config.role != SiteRole::kMain) {
+    return Status::FailedPrecondition("'" + dir +
+                                      "' is a partner site: accounts are kept by main; run this "
+                                      "on main's data directory");
+  }
+  UsersSession s;
+  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.store, OpenMainUserStore(env, config, *s.db));
+  return s;
+}
+
+std::string When(int64_t micros) { return FormatRfc3339(micros / 1'000'000); }
+
+Status List(Env& env, const std::string& dir, const std::string& partner, int64_t limit) {
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  users::UserFilter filter;
+  if (!partner.empty()) filter.registered_via = partner;
+  filter.limit = limit;
+  ASSIGN_OR_RETURN(std::vector<users::User> list, s.store->List(filter));
+  ASSIGN_OR_RETURN(
+      int64_t total,
+      s.store->Count(partner.empty() ? std::nullopt : std::optional<std::string_view>(partner)));
+  if (list.empty()) {
+    std::printf("No users%s.\n",
+                partner.empty() ? "" : (" registered at '" + partner + "'").c_str());
+    return Status::Ok();
+  }
+  std::printf("%-21s %-20s %-12s %-8s %s\n", "USER", "REGISTERED", "VIA", "AREA", "EMAIL (NAME)");
+  for (const users::User& u : list) {
+    std::printf("%-21s %-20s %-12s %-8s %s (%s)\n", u.id.c_str(),
+                When(u.registered_at_micros).c_str(), u.registered_via.c_str(),
+                std::string(users::UserAreaName(u.area)).c_str(), u.email.c_str(),
+                u.display_name.c_str());
+  }
+  std::printf("%zu of %lld user(s), newest first.\n", list.size(), static_cast<long long>(total));
+  return Status::Ok();
+}
+
+Status Show(Env& env, const std::string& dir, const std::string& id) {
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  ASSIGN_OR_RETURN(users::User u, s.store->Get(id));
+  std::printf(
+      "User:            %s\nEmail:           %s\nDisplay name:    %s\nRegistered:      %s\n"
+      "Registered via:  %s\nArea:            %s\n",
+      u.id.c_str(), u.email.c_str(), u.display_name.c_str(), When(u.registered_at_micros).c_str(),
+      u.registered_via.c_str(), std::string(users::UserAreaName(u.area)).c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddUsersCommands(CLI::App& app, Context& ctx) {
+  CLI::App* main = app.get_subcommand("main");
+  struct Args {
+    std::string dir, partner, id;
+    int64_t limit = 100;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* users = main->add_subcommand(
+      "users",
+      "The central user store: accounts registered on main's /account/register and, forwarded "
+      "to main, on every partner's");
+  users->require_subcommand(1);
+  CLI::App* ls = users->add_subcommand("ls", "List accounts, newest first");
+  ls->add_option("DIR", a->dir, "The main site's data directory")->required();
+  ls->add_option("--partner", a->partner,
+                 "Only accounts registered at this partner (\"main\": on main's own pages)");
+  ls->add_option("--limit", a->limit, "Show at most this many (default 100)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  ls->callback([&ctx, a] {
+    ctx.action = [&ctx, a] { return List(*ctx.env, a->dir, a->partner, a->limit); };
+  });
+  CLI::App* show = users->add_subcommand("show", "Show one account (never its password)");
+  show->add_option("DIR", a->dir, "The main site's data directory")->required();
+  show->add_option("USER_ID", a->id, "The user id (usr_...), as 'users ls' lists it")->required();
+  show->callback([&ctx, a] { ctx.action = [&ctx, a] { return Show(*ctx.env, a->dir, a->id); }; });
+}
+
+}  // namespace tieup::cli

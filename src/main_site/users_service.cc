@@ -1,0 +1,207 @@
+#include "main_site/users_service.h"
+
+#include "main_site/main_daemon.h"
+#include "main_site/signed_requests.h"
+#include "sync/http_api.h"
+#include "users/account_pages.h"
+#include "users/wire.h"
+
+namespace tieup {
+namespace {
+
+constexpr std::string_view kSignedRequestsSchema = R"(
+CREATE TABLE users_signed_requests (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  partner TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  method TEXT NOT NULL,
+  target TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  email TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX users_signed_requests_partner ON users_signed_requests(partner, at);
+)";
+
+HttpResponse JsonReply(int status, std::string body) {
+  HttpResponse r(status);
+  r.AddHeader("Content-Type", "application/json");
+  r.AddHeader("Cache-Control", "no-store");
+  r.SetBody(std::move(body));
+  return r;
+}
+
+HttpResponse Refusal(const Status& status, users::Refusal reason) {
+  return JsonReply(sync::HttpStatusFor(status.code()), users::RefusalToJson(status, reason));
+}
+
+// Main's own account pages: straight to the store.
+class LocalAccounts : public users::AccountBackend {
+ public:
+  explicit LocalAccounts(std::shared_ptr<users::UserStore> store) : store_(std::move(store)) {}
+
+  Result<std::string> Register(const users::RegistrationRequest& r, std::string_view) override {
+    users::NewUser u{r.email, r.display_name, r.password, "main", users::UserArea::kOriginal};
+    ASSIGN_OR_RETURN(users::User user, store_->Register(u));
+    return user.id;
+  }
+
+  Result<users::LoginReply> Login(const users::LoginRequest& r) override {
+    ASSIGN_OR_RETURN(users::User user, store_->CheckLogin(r.email, r.password));
+    return users::LoginReply{user.id, user.display_name};
+  }
+
+ private:
+  std::shared_ptr<users::UserStore> store_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const SiteConfig& config,
+                                                            Database& db) {
+  users::UserStoreOptions options;
+  auto setting = config.variables.find("users.password_hashing");
+  if (setting != config.variables.end()) {
+    ASSIGN_OR_RETURN(options.cost, users::PasswordHashCost::FromName(setting->second));
+  }
+  return users::UserStore::Open(env, db, options);
+}
+
+class MainUsersEndpoints::Impl {
+ public:
+  Impl(Env& env, users::UserStore& store, Database& db,
+       std::unique_ptr<PartnerRequestVerifier> verifier, std::shared_ptr<Logger> logger)
+      : env_(env),
+        store_(store),
+        db_(db),
+        verifier_(std::move(verifier)),
+        logger_(std::move(logger)) {}
+
+  HttpResponse Handle(const HttpRequest& request) {
+    const bool registering = request.path() == "/v1/users/register";
+    if (!registering && request.path() != "/v1/users/login") {
+      return sync::ErrorResponse(
+          Status::NotFound("no user endpoint " + std::string(request.path())));
+    }
+    if (request.method() != "POST") {
+      return sync::ErrorResponse(
+          Status::InvalidArgument(std::string(request.path()) + " takes POST"));
+    }
+    if (request.body().size() > users::kMaxUserJsonBytes) {
+      return sync::ErrorResponse(Status::ResourceExhausted(
+          "the body is larger than " + std::to_string(users::kMaxUserJsonBytes) + " bytes"));
+    }
+    Result<SignedPartnerRequest> proof = verifier_->Verify(request);
+    if (!proof.ok()) {
+      logger_->warn("refused a signed {} from '{}': {}", request.path(), request.peer_site_id(),
+                    proof.status().message());
+      return sync::ErrorResponse(proof.status());
+    }
+    return registering ? Register(request, *proof) : Login(request, *proof);
+  }
+
+ private:
+  HttpResponse Register(const HttpRequest& request, const SignedPartnerRequest& proof) {
+    auto body = users::RegistrationRequestFromJson(request.body());
+    if (!body.ok())
+      return Kept(request, proof, "", "bad request", sync::ErrorResponse(body.status()));
+    users::NewUser u{body->email, body->display_name, body->password, proof.partner, body->area};
+    Result<users::User> user = store_.Register(u);
+    if (user.ok()) {
+      logger_->info("user {} registered at partner '{}'", user->id, proof.partner);
+      return Kept(request, proof, user->email, "registered " + user->id,
+                  JsonReply(200, users::RegistrationReplyToJson(user->id)));
+    }
+    const StatusCode c = user.status().code();
+    const std::string outcome = "refused: " + user.status().message();
+    if (c == StatusCode::kAlreadyExists) {
+      return Kept(request, proof, body->email, outcome,
+                  Refusal(user.status(), users::Refusal::kEmailTaken));
+    }
+    if (c == StatusCode::kInvalidArgument) {
+      return Kept(request, proof, body->email, outcome,
+                  Refusal(user.status(), users::Refusal::kInvalidInput));
+    }
+    logger_->error("registering a user for partner '{}': {}", proof.partner,
+                   user.status().message());
+    return Kept(request, proof, body->email, outcome, sync::ErrorResponse(user.status()));
+  }
+
+  HttpResponse Login(const HttpRequest& request, const SignedPartnerRequest& proof) {
+    auto body = users::LoginRequestFromJson(request.body());
+    if (!body.ok())
+      return Kept(request, proof, "", "bad request", sync::ErrorResponse(body.status()));
+    Result<users::User> user = store_.CheckLogin(body->email, body->password);
+    if (user.ok()) {
+      return Kept(request, proof, user->email, "signed in " + user->id,
+                  JsonReply(200, users::LoginReplyToJson({user->id, user->display_name})));
+    }
+    if (user.status().code() == StatusCode::kUnauthenticated) {
+      return Kept(request, proof, body->email, "wrong login",
+                  Refusal(user.status(), users::Refusal::kWrongLogin));
+    }
+    return Kept(request, proof, body->email, "failed: " + user.status().message(),
+                sync::ErrorResponse(user.status()));
+  }
+
+  // Keeps the verified request (never its password: see the header) and returns `reply`.
+  HttpResponse Kept(const HttpRequest& request, const SignedPartnerRequest& proof,
+                    std::string email, std::string outcome, HttpResponse reply) {
+    Status s = db_.Exec(
+        "INSERT INTO users_signed_requests(at, partner, nonce, method, target, certificate, "
+        "email, outcome) VALUES(?,?,?,?,?,?,?,?)",
+        {env_.NowSeconds(), proof.partner, proof.nonce, std::string(request.method()),
+         std::string(request.target()), proof.certificate_b64, std::move(email),
+         std::move(outcome)});
+    if (!s.ok()) logger_->error("keeping a signed user request: {}", s.message());
+    return reply;
+  }
+
+  Env& env_;
+  users::UserStore& store_;
+  Database& db_;
+  const std::unique_ptr<PartnerRequestVerifier> verifier_;
+  std::shared_ptr<Logger> logger_;
+};
+
+MainUsersEndpoints::MainUsersEndpoints(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MainUsersEndpoints::~MainUsersEndpoints() = default;
+
+Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
+    Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
+    std::shared_ptr<Logger> logger) {
+  RETURN_IF_ERROR(Migrate(db, "main_users", {{1, std::string(kSignedRequestsSchema)}}));
+  ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
+                   PartnerRequestVerifier::Create(env, site_dir));
+  return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
+      env, store, db, std::move(verifier), logger ? logger : NewNullLogger())));
+}
+
+HttpResponse MainUsersEndpoints::Handle(const HttpRequest& request) {
+  return impl_->Handle(request);
+}
+
+Status AttachUsers(MainDaemon& daemon) {
+  const SiteConfig& config = daemon.site().config();
+  ASSIGN_OR_RETURN(std::shared_ptr<users::UserStore> store,
+                   OpenMainUserStore(daemon.env(), config, daemon.db()));
+  auto hashing = config.variables.find("users.password_hashing");
+  if (hashing != config.variables.end() && hashing->second == "min") {
+    daemon.logger()->warn(
+        "users.password_hashing = \"min\": password hashes are fast to guess (tests only)");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,
+                   MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), *store,
+                                              daemon.db(), daemon.logger()));
+  users::AccountPagesOptions options;
+  options.site_name = config.name.empty() ? config.id : config.name;
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      users::kAccountPrefix, "GET, HEAD, POST",
+      std::make_shared<users::AccountPages>(std::make_shared<LocalAccounts>(store), options)));
+  auto route = [store, endpoints](const HttpRequest& r) { return endpoints->Handle(r); };
+  daemon.sync().AddSyncRoute("/v1/users/", route);
+  return Status::Ok();
+}
+
+}  // namespace tieup

@@ -1,0 +1,69 @@
+// Main's users service (DESIGN.md "Management on the partners' behalf", Users): the central user
+// store (users/user_store.h) in main's tieup.db, main's own account pages on its public port
+// (users/account_pages.h: /account/register and /account/login, registered_via "main", area
+// "original"), and the endpoints partners forward their visitors' registrations and sign-ins
+// to, on the sync port (bodies: users/wire.h):
+//
+//   POST /v1/users/register  -> 200 {"user_id"}; 409 reason email_taken; 400 reason
+//                               invalid_input (the message says what to fix)
+//   POST /v1/users/login     -> 200 {"display_name","user_id"}; 401 reason wrong_login
+//
+// Both must be signed by the partner exactly like its orders (main_site/signed_requests.h):
+// the account's registered_via is the TLS-authenticated, signing partner, never the body. A
+// refused signature (401), a replayed nonce (409), a body over users::kMaxUserJsonBytes (413) or
+// a body that is not the JSON above (400) carries no reason, and nothing is stored.
+//
+// Every verified request is kept in the table users_signed_requests (time, partner, nonce,
+// target, certificate, email, outcome) as proof of who asked for what. Unlike the shop's, the
+// signature, Content-Digest and body are not kept: each would let anyone who reads the table
+// test password guesses at SHA-256 speed.
+//
+// Setting (site.toml [variables]): users.password_hashing = "interactive" (default, libsodium's
+// INTERACTIVE Argon2id limits), "moderate", or "min", which is FOR TESTS ONLY (hashes that are
+// fast to guess; the daemon logs a warning when it is set).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "net/http_message.h"
+#include "site/config.h"
+#include "store/database.h"
+#include "users/user_store.h"
+
+namespace tieup {
+
+class MainDaemon;
+
+// Opens main's user store in `db` with the cost from `config` (see above). For the daemon and
+// the command line. `db` must outlive the store.
+Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const SiteConfig& config,
+                                                            Database& db);
+
+// The sync endpoints above. Thread-safe.
+class MainUsersEndpoints {
+ public:
+  // `store` and `db` must outlive the object. Reads main's CA certificate from SITE_DIR/keys.
+  static Result<std::unique_ptr<MainUsersEndpoints>> Create(Env& env, const std::string& site_dir,
+                                                            users::UserStore& store, Database& db,
+                                                            std::shared_ptr<Logger> logger);
+  ~MainUsersEndpoints();
+
+  // POST /v1/users/register and /v1/users/login. `request.peer_site_id()` must be the
+  // TLS-authenticated partner.
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  class Impl;
+  explicit MainUsersEndpoints(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Wires users into main's daemon: /account/ on the public port, the endpoints above on the sync
+// port.
+Status AttachUsers(MainDaemon& daemon);
+
+}  // namespace tieup
