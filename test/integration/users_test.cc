@@ -1,0 +1,257 @@
+// Integration: users across two real `tieup` daemons. A visitor registers at the partner: the
+// account lands in main's central store (registered via the partner) and the partner's ledger
+// gets a registration record with main's user id and the area of the page the visitor came
+// from; signing in at the partner is checked by main. Main down: 503, nothing recorded. Main's
+// own account pages use the same store.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "base/env.h"
+#include "daemon_harness.h"
+#include "ledger/log.h"
+#include "ledger/records.h"
+#include "site/config.h"
+#include "test_support.h"
+
+namespace tieup::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kPassword[] = "correct horse battery";
+
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+                     getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  close(fd);
+  return bound ? ntohs(a.sin_port) : 0;
+}
+
+std::string Match(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
+}
+
+// A form POST as a browser on the site sends it (Origin and Referer of the site itself).
+std::string PostForm(int port, const std::string& path, const std::string& body,
+                     const std::string& referer_path = "/account/register") {
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + host +
+                    "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded"
+                    "\r\nOrigin: http://" +
+                    host + "\r\nReferer: http://" + host + referer_path +
+                    "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return RawExchange(port, req, 15000);
+}
+
+std::string RegisterBody(const std::string& email, const std::string& name,
+                         const std::string& password, const std::string& from) {
+  return "email=" + email + "&display_name=" + name + "&password=" + password + "&from=" + from;
+}
+
+class UsersIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    main_dir_ = dir_.Sub("main");
+    shop_dir_ = dir_.Sub("shop-b");
+    const int main_sync = UnusedPort(), partner_sync = UnusedPort();
+    ASSERT_NE(main_sync, 0);
+    ASSERT_NE(partner_sync, 0);
+    Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
+         "127.0.0.1:" + std::to_string(main_sync)});
+    // Fast password hashing: the setting documented as for tests only.
+    auto config = LoadSiteConfig(*env_, main_dir_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    config->variables["users.password_hashing"] = "min";
+    ASSERT_TRUE(SaveSiteConfig(*env_, main_dir_, *config).ok());
+    const std::string pages = main_dir_ + "/authoring/pages";
+    ASSERT_TRUE(CreateDirs(*env_, pages).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, pages + "/welcome.html", "<h1>Tie-up welcome</h1>").ok());
+    StartMain();
+
+    auto r = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name", "Shop B",
+                  "--public-url", "http://shop-b.example/", "--sync-url",
+                  "https://127.0.0.1:" + std::to_string(partner_sync)});
+    const std::string code = Match(r.output, R"(--token (\S+))");
+    ASSERT_FALSE(code.empty()) << r.output;
+    Run({"partner", "init", shop_dir_, "--id", "shop-b", "--name", "Shop B", "--public",
+         "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partner_sync), "--main",
+         "https://127.0.0.1:" + std::to_string(main_sync), "--token", code});
+    const std::string original = dir_.Sub("original");
+    ASSERT_TRUE(CreateDirs(*env_, original).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, original + "/local.html", "<h1>Our wagashi</h1>").ok());
+    Run({"partner", "page", "put", shop_dir_, "/", original});
+    partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
+    ASSERT_TRUE(partner_->ok()) << partner_->output();
+    Run({"main", "publish", main_dir_, "--all"});
+    for (int i = 0; i < 100 && StatusOf(HttpGet(partner_->port(), "/welcome.html")) != 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/welcome.html")), 200) << partner_->output();
+  }
+
+  CommandResult Run(const std::vector<std::string>& args) {
+    CommandResult r = RunTieup(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << ": " << r.output;
+    return r;
+  }
+  void StartMain() {
+    main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
+    ASSERT_TRUE(main_->ok()) << main_->output();
+  }
+
+  // The registration records in the partner's ledger (stops the partner to read it).
+  std::vector<ledger::RegistrationRecord> PartnerRegistrations() {
+    EXPECT_EQ(partner_->Stop(), 0);
+    auto log = ledger::Log::Open(*env_, shop_dir_ + "/ledger", {.read_only = true});
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    std::vector<ledger::RegistrationRecord> out;
+    if (!log.ok()) return out;
+    for (uint64_t i = 0; i < (*log)->size(); ++i) {
+      auto rec = ledger::ParseRecord(*(*log)->Read(i));
+      EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+      if (!rec.ok()) continue;
+      if (auto* r = std::get_if<ledger::RegistrationRecord>(&*rec)) out.push_back(*r);
+    }
+    return out;
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string main_dir_, shop_dir_;
+  std::unique_ptr<Daemon> main_, partner_;
+};
+
+TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLedger) {
+  const int port = partner_->port();
+  // The form remembers the original page the visitor came from (HttpGet sends Host: 127.0.0.1).
+  std::string form = HttpGet(port, "/account/register", {"Referer: http://127.0.0.1/local.html"});
+  EXPECT_EQ(StatusOf(form), 200) << form;
+  EXPECT_THAT(form, HasSubstr("name=\"from\" value=\"/local.html\""));
+
+  std::string r = PostForm(
+      port, "/account/register",
+      RegisterBody("Ada%40Example.ORG", "Ada+Lovelace", "correct+horse+battery", "%2Flocal.html"));
+  ASSERT_EQ(StatusOf(r), 200) << r << partner_->output();
+  EXPECT_THAT(r, HasSubstr("Welcome, Ada Lovelace"));
+  const std::string ada = Match(r, "(usr_[a-z2-7]{16})");
+  ASSERT_FALSE(ada.empty()) << r;
+
+  // From a tie-up page, with the page only in the POST's Referer.
+  r = PostForm(port, "/account/register",
+               "email=bob%40example.org&display_name=Bob&password=another+good+password",
+               "/welcome.html");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string bob = Match(r, "(usr_[a-z2-7]{16})");
+  ASSERT_FALSE(bob.empty()) << r;
+
+  // Main's refusals are shown with the form kept; nothing more is stored or recorded.
+  r = PostForm(port, "/account/register",
+               RegisterBody("ada%40example.org", "Other+Ada", "yet+another+password", ""));
+  EXPECT_EQ(StatusOf(r), 409) << r;
+  EXPECT_THAT(r, HasSubstr("already exists"));
+  EXPECT_THAT(r, HasSubstr("value=\"Other Ada\""));
+  EXPECT_THAT(r, Not(HasSubstr("yet another password")));
+  r = PostForm(port, "/account/register", RegisterBody("eve%40example.org", "Eve", "short", ""));
+  EXPECT_EQ(StatusOf(r), 400) << r;
+  EXPECT_THAT(r, HasSubstr("10 to 128 characters"));
+
+  // Main's central store holds both, registered via shop-b.
+  std::string listed = Run({"main", "users", "ls", main_dir_, "--partner", "shop-b"}).output;
+  EXPECT_THAT(listed, HasSubstr(ada));
+  EXPECT_THAT(listed, HasSubstr(bob));
+  EXPECT_THAT(listed, HasSubstr("2 of 2 user(s)"));
+  EXPECT_THAT(listed, Not(HasSubstr("eve@")));
+  std::string shown = Run({"main", "users", "show", main_dir_, ada}).output;
+  EXPECT_THAT(shown, HasSubstr("Ada@example.org"));
+  EXPECT_THAT(shown, HasSubstr("Ada Lovelace"));
+  EXPECT_THAT(shown, HasSubstr("Registered via:  shop-b"));
+  EXPECT_THAT(shown, HasSubstr("Area:            original"));
+  EXPECT_THAT(shown, Not(HasSubstr("argon2")));
+  EXPECT_THAT(Run({"main", "users", "show", main_dir_, bob}).output,
+              HasSubstr("Area:            tieup"));
+
+  // Signing in at the partner is checked by main.
+  r = PostForm(port, "/account/login", "email=ADA%40example.org&password=correct+horse+battery",
+               "/account/login");
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Signed in as <strong>Ada Lovelace</strong>"));
+  r = PostForm(port, "/account/login", "email=ada%40example.org&password=correct+horse+batteryX",
+               "/account/login");
+  EXPECT_EQ(StatusOf(r), 401) << r;
+  EXPECT_THAT(r, HasSubstr("Wrong email address or password."));
+  std::string unknown =
+      PostForm(port, "/account/login", "email=nobody%40example.org&password=correct+horse+battery",
+               "/account/login");
+  EXPECT_EQ(StatusOf(unknown), 401);
+  EXPECT_EQ(BodyOf(unknown),
+            BodyOf(r).replace(BodyOf(r).find("ada@example.org"), 15, "nobody@example.org"));
+
+  // The partner's ledger has one registration record per account, with main's ids.
+  auto records = PartnerRegistrations();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].user_id, ada);
+  EXPECT_EQ(records[0].partner, "shop-b");
+  EXPECT_EQ(records[0].area, ledger::RecordArea::kOriginal);
+  EXPECT_EQ(records[1].user_id, bob);
+  EXPECT_EQ(records[1].area, ledger::RecordArea::kTieup);
+  EXPECT_GT(records[1].time_micros, 0);
+}
+
+TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
+  ASSERT_EQ(main_->Stop(), 0);
+  const int port = partner_->port();
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_THAT(r, HasSubstr("Registration is not available right now, try again in a few minutes"));
+  r = PostForm(port, "/account/login", "email=ada%40example.org&password=correct+horse+battery",
+               "/account/login");
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_TRUE(PartnerRegistrations().empty());
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}).output, HasSubstr("No users"));
+}
+
+TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
+  std::string r =
+      PostForm(main_->port(), "/account/register",
+               RegisterBody("carol%40example.org", "Carol", "a+long+enough+secret", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string carol = Match(r, "(usr_[a-z2-7]{16})");
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_, "--partner", "main"}).output,
+              HasSubstr(carol));
+  // The account works at the partner too: one central store.
+  r = PostForm(partner_->port(), "/account/login",
+               "email=carol%40example.org&password=a+long+enough+secret", "/account/login");
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Signed in as <strong>Carol</strong>"));
+  // Nothing in the partner's ledger: Carol registered at main.
+  EXPECT_TRUE(PartnerRegistrations().empty());
+}
+
+TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
+  const int port = partner_->port();
+  const std::string body = RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", "");
+  std::string req = "POST /account/register HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                    "Origin: https://evil.example\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  EXPECT_EQ(StatusOf(RawExchange(port, req, 15000)), 403);
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}).output, HasSubstr("No users"));
+}
+
+}  // namespace
+}  // namespace tieup::testing
