@@ -15,29 +15,10 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kSignedRequestsSchema = R"(
-CREATE TABLE shop_signed_requests (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  partner TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  method TEXT NOT NULL,
-  target TEXT NOT NULL,
-  signature_input TEXT NOT NULL,
-  signature TEXT NOT NULL,
-  certificate TEXT NOT NULL,
-  body TEXT NOT NULL
-);
-CREATE INDEX shop_signed_requests_partner ON shop_signed_requests(partner, at);
-)";
-
-HttpResponse JsonReply(int status, std::string body) {
-  HttpResponse r(status);
-  r.AddHeader("Content-Type", "application/json");
-  r.AddHeader("Cache-Control", "no-store");
-  r.SetBody(std::move(body));
-  return r;
-}
+// The proof kept for every verified request: the whole request.
+constexpr std::string_view kKeptColumns =
+    "  signature_input TEXT NOT NULL,\n  signature TEXT NOT NULL,\n"
+    "  certificate TEXT NOT NULL,\n  body TEXT NOT NULL";
 
 std::string CatalogJson(const std::vector<commerce::Product>& products) {
   json::array out;
@@ -97,7 +78,7 @@ class MainShopEndpoints::Impl {
       }
       auto products = shop_.ListProducts();
       if (!products.ok()) return sync::ErrorResponse(products.status());
-      return JsonReply(200, CatalogJson(*products));
+      return SyncJsonReply(200, CatalogJson(*products));
     }
     if (request.method() != "POST") {
       return sync::ErrorResponse(
@@ -164,7 +145,7 @@ class MainShopEndpoints::Impl {
       logger_->info("order {} delegated by partner '{}' (key {})", receipt->order.number, peer,
                     order->idempotency_key);
     }
-    return JsonReply(200, commerce::OrderReceiptToJson(*receipt));
+    return SyncJsonReply(200, commerce::OrderReceiptToJson(*receipt));
   }
 
   HttpResponse Quote(const HttpRequest& request) {
@@ -174,7 +155,7 @@ class MainShopEndpoints::Impl {
     if (!quote.ok()) return sync::ErrorResponse(quote.status());
     commerce::ConsultCommand command = commerce::CommandFromQuote(
         *quote, /*require_stock_at_main=*/true, partner_checks_inventory_);
-    return JsonReply(200, commerce::ConsultCommandToJson(command));
+    return SyncJsonReply(200, commerce::ConsultCommandToJson(command));
   }
 
   Env& env_;
@@ -191,7 +172,8 @@ MainShopEndpoints::~MainShopEndpoints() = default;
 Result<std::unique_ptr<MainShopEndpoints>> MainShopEndpoints::Create(
     Env& env, const std::string& site_dir, const SiteConfig& config, commerce::Shop& shop,
     Database& db, std::shared_ptr<Logger> logger) {
-  RETURN_IF_ERROR(Migrate(db, "main_shop", {{1, std::string(kSignedRequestsSchema)}}));
+  RETURN_IF_ERROR(Migrate(db, "main_shop",
+                          {{1, SignedRequestsTableSql("shop_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir));
   ASSIGN_OR_RETURN(

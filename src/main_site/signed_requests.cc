@@ -105,4 +105,21 @@ Result<SignedPartnerRequest> PartnerRequestVerifier::Verify(const HttpRequest& r
   return impl_->Verify(request);
 }
 
+std::string SignedRequestsTableSql(std::string_view table, std::string_view more_columns) {
+  const std::string t(table);
+  return "\nCREATE TABLE " + t +
+         " (\n  id INTEGER PRIMARY KEY,\n  at INTEGER NOT NULL,\n  partner TEXT NOT NULL,\n"
+         "  nonce TEXT NOT NULL,\n  method TEXT NOT NULL,\n  target TEXT NOT NULL,\n" +
+         std::string(more_columns) + "\n);\nCREATE INDEX " + t + "_partner ON " + t +
+         "(partner, at);\n";
+}
+
+HttpResponse SyncJsonReply(int status, std::string body) {
+  HttpResponse r(status);
+  r.AddHeader("Content-Type", "application/json");
+  r.AddHeader("Cache-Control", "no-store");
+  r.SetBody(std::move(body));
+  return r;
+}
+
 }  // namespace tieup

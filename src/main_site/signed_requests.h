@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -45,5 +46,13 @@ class PartnerRequestVerifier {
   explicit PartnerRequestVerifier(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The SQL creating `table`, which keeps verified requests as proof of who asked for what: id,
+// at (unix seconds), partner, nonce, method, target, then `more_columns` (SQL column
+// definitions separated by commas), and an index `table`_partner on (partner, at). For Migrate.
+std::string SignedRequestsTableSql(std::string_view table, std::string_view more_columns);
+
+// A JSON answer of a sync endpoint (Content-Type application/json, Cache-Control no-store).
+HttpResponse SyncJsonReply(int status, std::string body);
 
 }  // namespace tieup

@@ -9,31 +9,12 @@
 namespace tieup {
 namespace {
 
-constexpr std::string_view kSignedRequestsSchema = R"(
-CREATE TABLE users_signed_requests (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  partner TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  method TEXT NOT NULL,
-  target TEXT NOT NULL,
-  certificate TEXT NOT NULL,
-  email TEXT NOT NULL,
-  outcome TEXT NOT NULL
-);
-CREATE INDEX users_signed_requests_partner ON users_signed_requests(partner, at);
-)";
-
-HttpResponse JsonReply(int status, std::string body) {
-  HttpResponse r(status);
-  r.AddHeader("Content-Type", "application/json");
-  r.AddHeader("Cache-Control", "no-store");
-  r.SetBody(std::move(body));
-  return r;
-}
+// The proof kept for every verified request: not its body, signature or digest (see the header).
+constexpr std::string_view kKeptColumns =
+    "  certificate TEXT NOT NULL,\n  email TEXT NOT NULL,\n  outcome TEXT NOT NULL";
 
 HttpResponse Refusal(const Status& status, users::Refusal reason) {
-  return JsonReply(sync::HttpStatusFor(status.code()), users::RefusalToJson(status, reason));
+  return SyncJsonReply(sync::HttpStatusFor(status.code()), users::RefusalToJson(status, reason));
 }
 
 // Main's own account pages: straight to the store.
@@ -111,7 +92,7 @@ class MainUsersEndpoints::Impl {
     if (user.ok()) {
       logger_->info("user {} registered at partner '{}'", user->id, proof.partner);
       return Kept(request, proof, user->email, "registered " + user->id,
-                  JsonReply(200, users::RegistrationReplyToJson(user->id)));
+                  SyncJsonReply(200, users::RegistrationReplyToJson(user->id)));
     }
     const StatusCode c = user.status().code();
     const std::string outcome = "refused: " + user.status().message();
@@ -135,7 +116,7 @@ class MainUsersEndpoints::Impl {
     Result<users::User> user = store_.CheckLogin(body->email, body->password);
     if (user.ok()) {
       return Kept(request, proof, user->email, "signed in " + user->id,
-                  JsonReply(200, users::LoginReplyToJson({user->id, user->display_name})));
+                  SyncJsonReply(200, users::LoginReplyToJson({user->id, user->display_name})));
     }
     if (user.status().code() == StatusCode::kUnauthenticated) {
       return Kept(request, proof, body->email, "wrong login",
@@ -171,7 +152,8 @@ MainUsersEndpoints::~MainUsersEndpoints() = default;
 Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
     Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
     std::shared_ptr<Logger> logger) {
-  RETURN_IF_ERROR(Migrate(db, "main_users", {{1, std::string(kSignedRequestsSchema)}}));
+  RETURN_IF_ERROR(Migrate(db, "main_users",
+                          {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(

@@ -97,15 +97,10 @@ std::string NewUserId(Env& env) {
   return id;
 }
 
+// A row of kColumns.
 Result<User> UserFromRow(const SqlRow& row) {
-  User u;
-  u.id = row.Text(0);
-  u.email = row.Text(1);
-  u.display_name = row.Text(2);
-  u.registered_at_micros = row.Int(3);
-  u.registered_via = row.Text(4);
-  ASSIGN_OR_RETURN(u.area, ParseUserArea(row.Text(5)));
-  return u;
+  ASSIGN_OR_RETURN(UserArea area, ParseUserArea(row.Text(5)));
+  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3), row.Text(4), area};
 }
 
 }  // namespace

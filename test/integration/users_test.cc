@@ -3,11 +3,7 @@
 // gets a registration record with main's user id and the area of the page the visitor came
 // from; signing in at the partner is checked by main. Main down: 503, nothing recorded. Main's
 // own account pages use the same store.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <regex>
@@ -18,6 +14,7 @@
 #include "ledger/log.h"
 #include "ledger/records.h"
 #include "site/config.h"
+#include "sync_harness.h"
 #include "test_support.h"
 
 namespace tieup::testing {
@@ -27,18 +24,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kPassword[] = "correct horse battery";
-
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-                     getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-  close(fd);
-  return bound ? ntohs(a.sin_port) : 0;
-}
 
 std::string Match(const std::string& text, const std::string& pattern) {
   std::smatch m;
@@ -67,7 +52,7 @@ class UsersIntegrationTest : public ::testing::Test {
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
     shop_dir_ = dir_.Sub("shop-b");
-    const int main_sync = UnusedPort(), partner_sync = UnusedPort();
+    const int main_sync = FreePort(), partner_sync = FreePort();
     ASSERT_NE(main_sync, 0);
     ASSERT_NE(partner_sync, 0);
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
@@ -80,13 +65,14 @@ class UsersIntegrationTest : public ::testing::Test {
     const std::string pages = main_dir_ + "/authoring/pages";
     ASSERT_TRUE(CreateDirs(*env_, pages).ok());
     ASSERT_TRUE(WriteFileAtomic(*env_, pages + "/welcome.html", "<h1>Tie-up welcome</h1>").ok());
-    StartMain();
+    main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
+    ASSERT_TRUE(main_->ok()) << main_->output();
 
-    auto r = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name", "Shop B",
-                  "--public-url", "http://shop-b.example/", "--sync-url",
-                  "https://127.0.0.1:" + std::to_string(partner_sync)});
-    const std::string code = Match(r.output, R"(--token (\S+))");
-    ASSERT_FALSE(code.empty()) << r.output;
+    const std::string added = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name",
+                                   "Shop B", "--public-url", "http://shop-b.example/", "--sync-url",
+                                   "https://127.0.0.1:" + std::to_string(partner_sync)});
+    const std::string code = EnrollmentCodeOf(added);
+    ASSERT_FALSE(code.empty()) << added;
     Run({"partner", "init", shop_dir_, "--id", "shop-b", "--name", "Shop B", "--public",
          "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partner_sync), "--main",
          "https://127.0.0.1:" + std::to_string(main_sync), "--token", code});
@@ -97,20 +83,16 @@ class UsersIntegrationTest : public ::testing::Test {
     partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
     ASSERT_TRUE(partner_->ok()) << partner_->output();
     Run({"main", "publish", main_dir_, "--all"});
-    for (int i = 0; i < 100 && StatusOf(HttpGet(partner_->port(), "/welcome.html")) != 200; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    // The tie-up release is active once its page is served.
+    WaitFor([&] { return StatusOf(HttpGet(partner_->port(), "/welcome.html")) == 200; });
     ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/welcome.html")), 200) << partner_->output();
   }
 
-  CommandResult Run(const std::vector<std::string>& args) {
+  // Runs `tieup args...`, which must succeed; its output.
+  std::string Run(const std::vector<std::string>& args) {
     CommandResult r = RunTieup(args);
-    EXPECT_EQ(r.exit_code, 0) << args[0] << " " << args[1] << ": " << r.output;
-    return r;
-  }
-  void StartMain() {
-    main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
-    ASSERT_TRUE(main_->ok()) << main_->output();
+    EXPECT_EQ(r.exit_code, 0) << "tieup " << args[0] << " " << args[1] << ":\n" << r.output;
+    return r.output;
   }
 
   // The registration records in the partner's ledger (stops the partner to read it).
@@ -170,19 +152,18 @@ TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLe
   EXPECT_THAT(r, HasSubstr("10 to 128 characters"));
 
   // Main's central store holds both, registered via shop-b.
-  std::string listed = Run({"main", "users", "ls", main_dir_, "--partner", "shop-b"}).output;
+  std::string listed = Run({"main", "users", "ls", main_dir_, "--partner", "shop-b"});
   EXPECT_THAT(listed, HasSubstr(ada));
   EXPECT_THAT(listed, HasSubstr(bob));
   EXPECT_THAT(listed, HasSubstr("2 of 2 user(s)"));
   EXPECT_THAT(listed, Not(HasSubstr("eve@")));
-  std::string shown = Run({"main", "users", "show", main_dir_, ada}).output;
+  std::string shown = Run({"main", "users", "show", main_dir_, ada});
   EXPECT_THAT(shown, HasSubstr("Ada@example.org"));
   EXPECT_THAT(shown, HasSubstr("Ada Lovelace"));
   EXPECT_THAT(shown, HasSubstr("Registered via:  shop-b"));
   EXPECT_THAT(shown, HasSubstr("Area:            original"));
   EXPECT_THAT(shown, Not(HasSubstr("argon2")));
-  EXPECT_THAT(Run({"main", "users", "show", main_dir_, bob}).output,
-              HasSubstr("Area:            tieup"));
+  EXPECT_THAT(Run({"main", "users", "show", main_dir_, bob}), HasSubstr("Area:            tieup"));
 
   // Signing in at the partner is checked by main.
   r = PostForm(port, "/account/login", "email=ADA%40example.org&password=correct+horse+battery",
@@ -222,7 +203,7 @@ TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
                "/account/login");
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_TRUE(PartnerRegistrations().empty());
-  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}).output, HasSubstr("No users"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("No users"));
 }
 
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
@@ -231,8 +212,7 @@ TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
                RegisterBody("carol%40example.org", "Carol", "a+long+enough+secret", ""));
   ASSERT_EQ(StatusOf(r), 200) << r;
   const std::string carol = Match(r, "(usr_[a-z2-7]{16})");
-  EXPECT_THAT(Run({"main", "users", "ls", main_dir_, "--partner", "main"}).output,
-              HasSubstr(carol));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_, "--partner", "main"}), HasSubstr(carol));
   // The account works at the partner too: one central store.
   r = PostForm(partner_->port(), "/account/login",
                "email=carol%40example.org&password=a+long+enough+secret", "/account/login");
@@ -250,7 +230,7 @@ TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
                     "Origin: https://evil.example\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_EQ(StatusOf(RawExchange(port, req, 15000)), 403);
-  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}).output, HasSubstr("No users"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("No users"));
 }
 
 }  // namespace
