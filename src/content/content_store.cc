@@ -162,6 +162,16 @@ Result<ReleaseManifest> ContentStore::ReadStaged(Area area, uint64_t version) co
   return ReadMetadataLocked(area, version);
 }
 
+Result<std::string> ContentStore::ReadMetadataBytes(Area area, uint64_t version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string path = MetadataPath(area, version);
+  if (!env_.FileExists(path)) {
+    return Status::NotFound("release " + std::to_string(version) + " of " + AreaLabel(area) +
+                            " is not staged (no " + path + ")");
+  }
+  return env_.ReadFile(path);
+}
+
 Result<std::shared_ptr<const ReleaseManifest>> ContentStore::Active(Area area) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto& slot = ActiveSlot(area);
@@ -186,7 +196,18 @@ Status ContentStore::CheckBlobsLocked(const ReleaseManifest& m) {
     }
     return Status::Ok();
   };
+  // An entry the active release of the area already has was checked when that release was
+  // activated, and its blobs are kept while it is active: only the others are looked at (a
+  // one-page update of a large site checks one page, not all of them).
+  const auto& active = ActiveSlot(m.area);
   for (const auto& [path, e] : m.files) {
+    if (active) {
+      auto same = active->files.find(path);
+      if (same != active->files.end() && same->second.hash == e.hash &&
+          same->second.length == e.length && same->second.gzip == e.gzip) {
+        continue;
+      }
+    }
     RETURN_IF_ERROR(check(path, e.hash, e.length, ""));
     if (e.gzip) RETURN_IF_ERROR(check(path, e.gzip->hash, e.gzip->length, "gzip variant of "));
   }

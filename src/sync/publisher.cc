@@ -16,6 +16,9 @@ namespace json = boost::json;
 
 namespace {
 
+// Releases main keeps per partner (besides the one the partner has active), for deltas.
+constexpr uint64_t kKeptReleases = 10;
+
 constexpr std::string_view kColumns =
     "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
     "overrides_dir, revoked, created, active_version, failures, next_retry, next_scheduled, "
@@ -260,23 +263,31 @@ Result<uint64_t> Publisher::BuildFor(const std::string& id) {
   std::lock_guard<std::mutex> lock(PartnerMutex(id));
   ASSIGN_OR_RETURN(auto st, LoadState(id));
   if (st.p.revoked) return Status::PermissionDenied("partner '" + id + "' is revoked");
-  return BuildLocked(st.p, env_.NowSeconds());
+  return BuildLocked(st.p, env_.NowSeconds(), nullptr);
 }
 
-Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now) {
+Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
+                                        content::SourceCache* cache) {
   ASSIGN_OR_RETURN(auto prev_rows,
-                   db_.Query("SELECT version, payload FROM sync_releases WHERE partner = ? "
+                   db_.Query("SELECT version, payload, inputs FROM sync_releases WHERE partner = ? "
                              "ORDER BY version DESC LIMIT 1",
                              {p.id}));
   std::optional<content::ReleaseManifest> prev;
+  std::string prev_payload;
+  content::BuildInputs prev_inputs;
   if (!prev_rows.empty()) {
-    auto parsed = content::ReleaseManifest::Parse(prev_rows[0].Text(1));
+    prev_payload = prev_rows[0].Text(1);
+    auto parsed = content::ReleaseManifest::Parse(prev_payload);
     if (!parsed.ok()) {
       return Status::DataLoss("stored release " + std::to_string(prev_rows[0].Int(0)) +
                               " of partner '" + p.id +
                               "' is corrupt: " + parsed.status().message());
     }
     prev = std::move(*parsed);
+    // Inputs that do not parse (or releases from before incremental builds) only mean a full
+    // render.
+    prev_inputs =
+        content::BuildInputs::Parse(prev_rows[0].Text(2)).value_or(content::BuildInputs{});
   }
   content::BuildOptions o;
   o.authoring_dir = options_.authoring_dir;
@@ -291,34 +302,25 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now) {
   o.variables["partner.name"] = p.name;
   o.variables["partner.region"] = p.region;
   for (const auto& [k, v] : p.variables) o.variables[k] = v;
+  // Kind template: main's own pages are left out; main's assets and every page the partner's
+  // directory adds or replaces stay.
+  o.only_overridden_pages = p.kind == PartnershipKind::kTemplate;
 
-  auto built = content::BuildRelease(env_, blobs_, o);
+  content::PreviousBuild previous;
+  if (prev && !prev_inputs.digests.empty()) previous = {&*prev, &prev_inputs};
+  auto built = content::BuildReleaseIncremental(env_, blobs_, o, previous, cache);
   if (!built.ok()) {
     return built.status().Annotate("rendering the release of partner '" + p.id + "'");
   }
-  content::ReleaseManifest m = std::move(*built);
-  if (p.kind == PartnershipKind::kTemplate) {
-    // Main's own pages (what the authoring dir alone renders) are left out; main's assets and
-    // every page the partner's directory adds or replaces stay.
-    content::BuildOptions base = o;
-    base.overrides_dir.clear();
-    auto main_only = content::BuildRelease(env_, blobs_, base);
-    if (!main_only.ok()) {
-      return main_only.status().Annotate("rendering the template of partner '" + p.id + "'");
-    }
-    for (auto it = m.files.begin(); it != m.files.end();) {
-      auto mine = main_only->files.find(it->first);
-      const bool keep = it->first.starts_with("/assets/") || mine == main_only->files.end() ||
-                        mine->second.hash != it->second.hash;
-      it = keep ? std::next(it) : m.files.erase(it);
-    }
-  } else if (p.kind == PartnershipKind::kLink) {
+  content::ReleaseManifest m = std::move(built->manifest);
+  if (p.kind == PartnershipKind::kLink) {
     if (!IsHttpUrl(options_.public_url)) {
       return Status::FailedPrecondition("partner '" + p.id +
                                         "' is of kind link, but main's public URL is not set");
     }
     std::string base = options_.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
+    // Idempotent: a reused entry already carries its link and gets the same one again.
     for (auto& [path, e] : m.files) {
       if (path.starts_with("/assets/")) continue;
       e.method = content::UpdateMethod::kLink;
@@ -333,29 +335,94 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now) {
   }
   const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
   const std::string payload = m.Encode();
-  const std::string envelope = EncodeEnvelope(SignRelease(release_key_, payload));
+  // The signed delta from the previous release: what an offer sends when the partner has that
+  // release active (the usual case). The full metadata is signed when first needed.
+  std::string delta_envelope;
+  if (prev) {
+    const content::ReleaseDelta delta = content::MakeDelta(*prev, prev_payload, m, payload);
+    delta_envelope = EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
+  }
+  const std::string inputs = built->inputs.Encode();
+  ASSIGN_OR_RETURN(auto active_rows,
+                   db_.Query("SELECT active_version FROM sync_partnerships WHERE id = ?", {p.id}));
+  const int64_t active_version = active_rows.empty() ? 0 : active_rows[0].Int(0);
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
     RETURN_IF_ERROR(
-        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires) "
-                "VALUES(?,?,?,?,?,?)",
-                {p.id, static_cast<int64_t>(m.version), payload, envelope, m.created, m.expires}));
-    for (const auto& [path, e] : m.files) {
-      RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
-                              {p.id, e.hash}));
-      if (e.gzip) {
+        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
+                "inputs, delta_base, delta_envelope) VALUES(?,?,?,'',?,?,?,?,?)",
+                {p.id, static_cast<int64_t>(m.version), payload, m.created, m.expires, inputs,
+                 static_cast<int64_t>(prev ? prev->version : 0), delta_envelope}));
+    // Only entries new in this release can add a blob the partner may fetch.
+    auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
+      for (const content::DiffEntry& d : entries) {
         RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
-                                {p.id, e.gzip->hash}));
+                                {p.id, d.after->hash}));
+        if (d.after->gzip) {
+          RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
+                                  {p.id, d.after->gzip->hash}));
+        }
       }
-    }
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(add_refs(diff.added));
+    RETURN_IF_ERROR(add_refs(diff.changed));
+    // Old releases are kept for deltas and rollbacks at the partner, but not forever; the one
+    // the partner has active is always kept.
+    RETURN_IF_ERROR(
+        db.Exec("DELETE FROM sync_releases WHERE partner = ? AND version + ? <= ? AND version != ?",
+                {p.id, static_cast<int64_t>(kKeptReleases), static_cast<int64_t>(m.version),
+                 active_version}));
     return internal::RecordEvent(
         db, now, p.id, "", m.version, "built",
         "built version " + std::to_string(m.version) + ": " + std::to_string(m.files.size()) +
             " files (" + std::to_string(diff.added.size()) + " added, " +
             std::to_string(diff.changed.size()) + " changed, " +
-            std::to_string(diff.removed.size()) + " removed" +
+            std::to_string(diff.removed.size()) + " removed; " + std::to_string(built->rendered) +
+            " rendered, " + std::to_string(built->reused) + " unchanged" +
             (diff.empty() ? "; re-signed before the previous release expires" : "") + ")");
   }));
   return m.version;
+}
+
+Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_t version) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT payload, envelope FROM sync_releases WHERE partner = ? AND "
+                             "version = ?",
+                             {id, static_cast<int64_t>(version)}));
+  if (rows.empty()) {
+    return Status::DataLoss("release " + std::to_string(version) + " of partner '" + id +
+                            "' is not stored");
+  }
+  std::string envelope = rows[0].Text(1);
+  if (!envelope.empty()) return envelope;
+  envelope = EncodeEnvelope(SignRelease(release_key_, rows[0].Text(0)));
+  RETURN_IF_ERROR(
+      db_.Exec("UPDATE sync_releases SET envelope = ? WHERE partner = ? AND version = ?",
+               {envelope, id, static_cast<int64_t>(version)}));
+  return envelope;
+}
+
+Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64_t base,
+                                                   uint64_t version) {
+  if (base == 0 || base >= version) return std::string();
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT version, payload, delta_base, delta_envelope FROM "
+                             "sync_releases WHERE partner = ? AND version IN (?, ?)",
+                             {id, static_cast<int64_t>(base), static_cast<int64_t>(version)}));
+  const SqlRow* base_row = nullptr;
+  const SqlRow* row = nullptr;
+  for (const SqlRow& r : rows) {
+    (static_cast<uint64_t>(r.Int(0)) == base ? base_row : row) = &r;
+  }
+  if (row == nullptr || base_row == nullptr) return std::string();  // not kept: send it whole
+  if (static_cast<uint64_t>(row->Int(2)) == base && !row->Text(3).empty()) return row->Text(3);
+  // The partner is further behind than one release: a delta from what it has.
+  const std::string base_payload = base_row->Text(1);
+  const std::string payload = row->Text(1);
+  ASSIGN_OR_RETURN(content::ReleaseManifest from, content::ReleaseManifest::Parse(base_payload));
+  ASSIGN_OR_RETURN(content::ReleaseManifest to, content::ReleaseManifest::Parse(payload));
+  const content::ReleaseDelta delta = content::MakeDelta(from, base_payload, to, payload);
+  return EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
 }
 
 Status Publisher::RecordFailureLocked(const PartnerState& st, int64_t update_rowid,
@@ -419,7 +486,8 @@ Result<uint64_t> Publisher::CommandActivationLocked(const PartnerState& st, cons
   return *active;
 }
 
-PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view why) {
+PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view why,
+                                        content::SourceCache* cache) {
   PublishOutcome out;
   out.partner = id;
   auto loaded = LoadState(id);
@@ -455,7 +523,7 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
     return out;
   };
 
-  auto built = BuildLocked(st.p, now);
+  auto built = BuildLocked(st.p, now, cache);
   if (!built.ok()) return fail(0, built.status(), "failed");
   const uint64_t latest = *built;
   out.version = latest;
@@ -508,21 +576,34 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
   if (!ins.ok()) return fail(0, ins, "failed");
   out.update_id = UpdateId(rowid);
 
-  auto env_rows = db_.Query("SELECT envelope FROM sync_releases WHERE partner = ? AND version = ?",
-                            {id, static_cast<int64_t>(latest)});
-  if (!env_rows.ok() || env_rows->empty()) {
-    return fail(rowid, Status::DataLoss("release " + std::to_string(latest) + " is not stored"),
-                "failed");
-  }
+  // The delta from the release the partner has active when main still holds it (metadata as
+  // small as the change); the full metadata otherwise, or when the partner asks for it.
+  auto delta = DeltaEnvelopeLocked(id, st.active_version, latest);
+  if (!delta.ok()) return fail(rowid, delta.status(), "failed");
   OfferRequest offer;
   offer.partner = id;
   offer.update_id = out.update_id;
   offer.version = latest;
   offer.approval = st.p.approval;
   offer.root = options_.root_envelope;
-  offer.release = (*env_rows)[0].Text(0);
-
-  auto reply = link_.Offer(id, offer);
+  Result<OfferReply> reply = Status::NotFound("no delta");
+  const bool sent_delta = !delta->empty();
+  if (sent_delta) {
+    offer.release = std::move(*delta);
+    reply = link_.Offer(id, offer);
+    if (!reply.ok() && reply.status().code() == StatusCode::kNotFound) {
+      (void)Event(id, out.update_id, latest, "offered",
+                  "partner cannot apply the delta from version " +
+                      std::to_string(st.active_version) + " (" + reply.status().message() +
+                      "): sending the full metadata");
+    }
+  }
+  if (!sent_delta || (!reply.ok() && reply.status().code() == StatusCode::kNotFound)) {
+    auto full = FullEnvelopeLocked(id, latest);
+    if (!full.ok()) return fail(rowid, full.status(), "failed");
+    offer.release = std::move(*full);
+    reply = link_.Offer(id, offer);
+  }
   if (!reply.ok()) {
     if (reply.status().code() == StatusCode::kAlreadyExists) {
       // The partner already has this version active (e.g. main crashed before recording it).
@@ -576,10 +657,11 @@ std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string
                                                    std::string_view why) {
   std::vector<PublishOutcome> outcomes(ids.size());
   std::atomic<size_t> next{0};
+  content::SourceCache cache;  // each source read once for all partners of this run
   auto worker = [&] {
     for (size_t i = next.fetch_add(1); i < ids.size(); i = next.fetch_add(1)) {
       std::lock_guard<std::mutex> lock(PartnerMutex(ids[i]));
-      outcomes[i] = PublishLocked(ids[i], why);
+      outcomes[i] = PublishLocked(ids[i], why, &cache);
     }
   };
   const size_t n = std::min(options_.max_concurrency, ids.size());
@@ -706,12 +788,12 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
   ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
   if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
   const int64_t now = env_.NowSeconds();
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT version, envelope FROM sync_releases WHERE "
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT version FROM sync_releases WHERE "
                                         "partner = ? ORDER BY version DESC LIMIT 1",
                                         {partner_id}));
   if (rows.empty()) {
-    RETURN_IF_ERROR(BuildLocked(st.p, now).status());
-    ASSIGN_OR_RETURN(rows, db_.Query("SELECT version, envelope FROM sync_releases WHERE "
+    RETURN_IF_ERROR(BuildLocked(st.p, now, nullptr).status());
+    ASSIGN_OR_RETURN(rows, db_.Query("SELECT version FROM sync_releases WHERE "
                                      "partner = ? ORDER BY version DESC LIMIT 1",
                                      {partner_id}));
     if (rows.empty()) return Status::NotFound("no release built for partner '" + partner_id + "'");
@@ -748,7 +830,7 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
   offer.version = version;
   offer.approval = st.p.approval;
   offer.root = options_.root_envelope;
-  offer.release = rows[0].Text(1);
+  ASSIGN_OR_RETURN(offer.release, FullEnvelopeLocked(partner_id, version));
   return offer;
 }
 

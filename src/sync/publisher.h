@@ -21,6 +21,16 @@
 // when the previous release is past half of its validity, so that offered metadata never
 // freezes); otherwise the previous release is re-used.
 //
+// Builds are incremental (content::BuildReleaseIncremental): each release is stored with the
+// digests of what each path was built from, and the next build renders only the paths whose
+// source, layouts or variables changed; one publish run reads each source file once for all
+// partners. Offers carry a signed DELTA (content::ReleaseDelta: the changed entries, the hash
+// of the base and of the result) from the release main last saw active at the partner, so
+// metadata on the wire grows with the change, not with the site; the full metadata is signed
+// and sent only for a first release, a partner main has no base for, or a partner that answers
+// NotFound (it lacks the base). Main keeps the newest 10 releases per partner and the one the
+// partner has active.
+//
 // Thread-safe. Operations on one partner are serialized; different partners run in parallel,
 // at most `max_concurrency` at a time in PublishNow/RunDue.
 #pragma once
@@ -36,6 +46,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "content/blob_store.h"
+#include "content/builder.h"
 #include "crypto/ed25519.h"
 #include "store/database.h"
 #include "sync/protocol.h"
@@ -177,8 +188,13 @@ class Publisher {
 
   std::mutex& PartnerMutex(const std::string& id);
   Result<PartnerState> LoadState(const std::string& id);
-  Result<uint64_t> BuildLocked(const Partnership& p, int64_t now);
-  PublishOutcome PublishLocked(const std::string& id, std::string_view why);
+  Result<uint64_t> BuildLocked(const Partnership& p, int64_t now, content::SourceCache* cache);
+  // The full signed metadata of a stored release (signed on first use).
+  Result<std::string> FullEnvelopeLocked(const std::string& id, uint64_t version);
+  // The signed delta from `base` to `version`; "" when either is not stored (or base is 0).
+  Result<std::string> DeltaEnvelopeLocked(const std::string& id, uint64_t base, uint64_t version);
+  PublishOutcome PublishLocked(const std::string& id, std::string_view why,
+                               content::SourceCache* cache);
   Result<uint64_t> CommandActivationLocked(const PartnerState& st, const UpdateRecord& u);
   Status RecordFailureLocked(const PartnerState& st, int64_t update_rowid, std::string_view state,
                              const std::string& reason, std::string_view kind);

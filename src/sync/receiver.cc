@@ -130,6 +130,36 @@ Result<uint64_t> Receiver::ActiveVersion() {
   return version;
 }
 
+Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
+    const std::shared_ptr<const content::ReleaseManifest>& active,
+    const content::ReleaseDelta& delta) {
+  std::optional<content::ReleaseManifest> base;
+  std::string base_bytes;
+  Status read = content_([&](content::ContentStore& store) -> Status {
+    if (active && active->version == delta.base_version) {
+      base = *active;
+    } else {
+      auto staged = store.ReadStaged(content::Area::kTieup, delta.base_version);
+      if (!staged.ok()) return staged.status();
+      base = std::move(*staged);
+    }
+    ASSIGN_OR_RETURN(base_bytes,
+                     store.ReadMetadataBytes(content::Area::kTieup, delta.base_version));
+    return Status::Ok();
+  });
+  if (read.code() == StatusCode::kNotFound) {
+    return Status::NotFound("this site does not hold version " +
+                            std::to_string(delta.base_version) + ", the delta's base");
+  }
+  RETURN_IF_ERROR(read.Annotate("reading the delta's base"));
+  auto applied = content::ApplyDelta(*base, base_bytes, delta);
+  if (!applied.ok() && applied.status().code() == StatusCode::kInvalidArgument) {
+    // This site's copy of the base is not the one main signed against (e.g. an emergency edit).
+    return Status::NotFound(applied.status().message());
+  }
+  return applied;
+}
+
 Result<OfferReply> Receiver::HandleOffer(const OfferRequest& offer) {
   std::lock_guard<std::mutex> lock(offer_mu_);
   return HandleOfferLocked(offer);
@@ -148,7 +178,8 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   }
   // 1. Signatures: root against the pinned key, release against the root's release keys.
   const std::string& root = offer.root.empty() ? options_.root_envelope : offer.root;
-  auto payload = VerifyRelease(options_.pinned_root, root, offer.release, now);
+  std::string payload_type;
+  auto payload = VerifyRelease(options_.pinned_root, root, offer.release, now, &payload_type);
   if (!payload.ok()) {
     return Refuse(offer, offer.version,
                   Status(payload.status().code(),
@@ -165,10 +196,46 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
     }
   }
   // 2. The header: this partner, a newer version, not expired.
-  auto manifest = content::ReleaseManifest::ParseCanonical(*payload);
-  if (!manifest.ok()) {
-    return Refuse(offer, offer.version,
-                  manifest.status().Annotate("signed release metadata is malformed"));
+  std::shared_ptr<const content::ReleaseManifest> active;
+  Status read = content_([&](content::ContentStore& store) -> Status {
+    auto a = store.Active(content::Area::kTieup);
+    if (a.ok()) {
+      active = *a;
+    } else if (a.status().code() != StatusCode::kNotFound) {
+      return a.status();
+    }
+    return Status::Ok();
+  });
+  if (!read.ok()) return Refuse(offer, offer.version, read.Annotate("reading the active release"));
+  const uint64_t active_version = active ? active->version : 0;
+  Result<content::ReleaseManifest> manifest = Status::Internal("no release metadata");
+  if (payload_type == kReleaseDeltaPayloadType) {
+    auto delta = content::ReleaseDelta::ParseCanonical(*payload);
+    if (!delta.ok()) {
+      return Refuse(offer, offer.version,
+                    delta.status().Annotate("signed release delta is malformed"));
+    }
+    Status header =
+        CheckReleaseHeader(options_.site_id, static_cast<int64_t>(active_version), now, delta->site,
+                           static_cast<int64_t>(delta->version), delta->expires);
+    if (!header.ok()) return Refuse(offer, delta->version, header);
+    manifest = ApplyReleaseDelta(active, *delta);
+    if (!manifest.ok()) {
+      if (manifest.status().code() == StatusCode::kNotFound) {
+        // Not a refusal: main sends the full metadata when told the base is missing.
+        (void)Event(offer.update_id, delta->version, "offered",
+                    "cannot apply the delta: " + manifest.status().message() +
+                        "; asking main for the full metadata");
+        return manifest.status();
+      }
+      return Refuse(offer, delta->version, manifest.status());
+    }
+  } else {
+    manifest = content::ReleaseManifest::ParseCanonical(*payload);
+    if (!manifest.ok()) {
+      return Refuse(offer, offer.version,
+                    manifest.status().Annotate("signed release metadata is malformed"));
+    }
   }
   const content::ReleaseManifest& m = *manifest;
   if (m.area != content::Area::kTieup) {
@@ -183,18 +250,6 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
         Status::InvalidArgument("offer says version " + std::to_string(offer.version) +
                                 " but the signed metadata says " + std::to_string(m.version)));
   }
-  std::shared_ptr<const content::ReleaseManifest> active;
-  Status read = content_([&](content::ContentStore& store) -> Status {
-    auto a = store.Active(content::Area::kTieup);
-    if (a.ok()) {
-      active = *a;
-    } else if (a.status().code() != StatusCode::kNotFound) {
-      return a.status();
-    }
-    return Status::Ok();
-  });
-  if (!read.ok()) return Refuse(offer, m.version, read.Annotate("reading the active release"));
-  const uint64_t active_version = active ? active->version : 0;
   Status header = CheckReleaseHeader(options_.site_id, static_cast<int64_t>(active_version), now,
                                      m.site, static_cast<int64_t>(m.version), m.expires);
   if (!header.ok()) return Refuse(offer, m.version, header);
@@ -214,6 +269,10 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   // 3. Fetch only what the store lacks, in batches; read each up to its stated length.
   std::map<std::string, uint64_t> wanted;  // hash -> stated length
   for (const auto& [path, e] : m.files) {
+    if (active) {  // the active release's blobs are here (kept while it is active)
+      auto same = active->files.find(path);
+      if (same != active->files.end() && same->second == e) continue;
+    }
     wanted.emplace(e.hash, e.length);
     if (e.gzip) wanted.emplace(e.gzip->hash, e.gzip->length);
   }
@@ -302,8 +361,10 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
       fetched_bytes += lengths[k];
     }
   }
+  size_t referenced = 0;  // blobs the release names (a file and its gzip variant are two)
+  for (const auto& [path, e] : m.files) referenced += e.gzip ? 2 : 1;
   (void)Event(offer.update_id, m.version, "fetched",
-              "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(wanted.size()) +
+              "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(referenced) +
                   " blobs (" + std::to_string(fetched_bytes) + " bytes); the rest were present");
 
   // 4. Stage beside the active release.

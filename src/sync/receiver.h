@@ -6,7 +6,12 @@
 // "rollback"; the active one: kAlreadyExists "replay"), and not be expired (kFailedPrecondition
 // "frozen"). A version the manager rolled back from is refused too. Only then are the blobs the
 // store lacks fetched, in batches; each is read up to its stated length only and checked against
-// its hash (kDataLoss otherwise), then the release is staged beside the active one. Policy auto:
+// its hash (kDataLoss otherwise), then the release is staged beside the active one. An offer
+// may carry a signed delta instead of the full metadata: it is applied to the base it names
+// (the active or a staged release, whose stored bytes must hash to the delta's base hash) and
+// the result must hash to the signed result hash (kDataLoss otherwise); every check above then
+// runs on the result. A base this site does not hold is answered with kNotFound (recorded, not
+// a refusal): main then sends the full metadata. Policy auto:
 // activated at once. Policy manager (the partner's, or main's requirement in the offer): recorded
 // as pending with a diff summary until the manager approves or rejects; the response goes to
 // main, which then commands activation (HandleActivate) or schedules a retry.
@@ -32,6 +37,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "content/release.h"
 #include "crypto/ed25519.h"
 #include "store/database.h"
 #include "sync/protocol.h"
@@ -124,6 +130,11 @@ class Receiver {
            int64_t root_version);
 
   Result<OfferReply> HandleOfferLocked(const OfferRequest& offer);
+  // The release a delta offer describes, from the base this site holds. NotFound (main then
+  // sends the full metadata) when the base is not held or differs from main's.
+  Result<content::ReleaseManifest> ApplyReleaseDelta(
+      const std::shared_ptr<const content::ReleaseManifest>& active,
+      const content::ReleaseDelta& delta);
   Result<uint64_t> ActivateLocked(const ActivateRequest& request, std::string_view by);
   Result<uint64_t> ActiveVersion();
   Result<ReceivedUpdate> LoadUpdate(const std::string& update_id);

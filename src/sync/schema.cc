@@ -80,6 +80,13 @@ CREATE TABLE sync_rolled_back(
   version INTEGER PRIMARY KEY,
   time INTEGER NOT NULL);
 )sql"},
+      // Incremental builds and delta metadata: what each release was built from, its signed
+      // delta from the previous release, and the full envelope signed only when needed.
+      {2, R"sql(
+ALTER TABLE sync_releases ADD COLUMN inputs TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_releases ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_releases ADD COLUMN delta_envelope TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -107,6 +107,10 @@ class InProcessPartnerLink : public PartnerLink {
   Result<OfferReply> Offer(const std::string& partner_id, const OfferRequest& offer) override {
     ASSIGN_OR_RETURN(Receiver * r, Find(partner_id));
     ++offers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      offered_.push_back(offer);
+    }
     return r->HandleOffer(offer);
   }
   Result<uint64_t> Activate(const std::string& partner_id,
@@ -135,6 +139,11 @@ class InProcessPartnerLink : public PartnerLink {
 
   std::atomic<int> offers{0};
   std::atomic<bool> fail_activate{false};
+  // Every offer sent, in order.
+  std::vector<OfferRequest> Offered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return offered_;
+  }
 
  private:
   Result<Receiver*> Find(const std::string& id) {
@@ -147,6 +156,7 @@ class InProcessPartnerLink : public PartnerLink {
   std::mutex mu_;
   std::map<std::string, Receiver*> receivers_;
   std::set<std::string> down_;
+  std::vector<OfferRequest> offered_;
 };
 
 class SyncFixture : public ::testing::Test {
@@ -272,6 +282,21 @@ class SyncFixture : public ::testing::Test {
     o.version = m.version;
     o.root = root_envelope_;
     o.release = EncodeEnvelope(SignRelease(key ? *key : release_key_, m.Encode()));
+    return o;
+  }
+
+  // A delta offer from `base` to `next`, signed by the genuine release key.
+  OfferRequest SignedDeltaOffer(const content::ReleaseManifest& base,
+                                const content::ReleaseManifest& next,
+                                const std::function<void(content::ReleaseDelta&)>& edit = nullptr) {
+    content::ReleaseDelta d = content::MakeDelta(base, base.Encode(), next, next.Encode());
+    if (edit) edit(d);
+    OfferRequest o;
+    o.partner = next.site;
+    o.update_id = "u901";
+    o.version = next.version;
+    o.root = root_envelope_;
+    o.release = EncodeEnvelope(SignReleaseDelta(release_key_, d.Encode()));
     return o;
   }
 

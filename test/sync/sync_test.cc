@@ -390,6 +390,110 @@ TEST_F(PublisherReceiverTest, PerPartnerVariablesDifferWhileIdenticalPagesShareB
   EXPECT_EQ(blobs, 6);
 }
 
+std::string PayloadTypeOf(const OfferRequest& o) {
+  auto e = ParseEnvelope(o.release);
+  return e.ok() ? e->payload_type : "unparseable: " + e.status().ToString();
+}
+
+TEST_F(PublisherReceiverTest, AfterTheFirstUpdateOnlyTheChangesAreSentAsASignedDelta) {
+  for (int i = 0; i < 300; ++i) {
+    Write(authoring_ + "/pages/p/" + std::to_string(i) + ".md", "Page " + std::to_string(i) + "\n");
+  }
+  PartnerSite& p = AddPartner("shop-d");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-d"})).state, "activated");
+  Write(authoring_ + "/pages/p/7.md", "Page seven, rewritten.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-d"})).state, "activated");
+  EXPECT_THAT(p.Page("/p/7.html"), HasSubstr("Page seven, rewritten."));
+  EXPECT_EQ(p.ActiveVersion(), 2u);
+
+  const std::vector<OfferRequest> offers = partner_link_.Offered();
+  ASSERT_EQ(offers.size(), 2u);
+  EXPECT_EQ(PayloadTypeOf(offers[0]), kReleasePayloadType);
+  EXPECT_EQ(PayloadTypeOf(offers[1]), kReleaseDeltaPayloadType);
+  EXPECT_GT(offers[0].release.size(), 60000u);  // grows with the site
+  EXPECT_LT(offers[1].release.size(), 1500u);   // the one changed page
+  // What the partner built from the delta is exactly the release main signed in full.
+  auto full = publisher_->LatestFor("shop-d");
+  ASSERT_THAT(full, IsOk());
+  auto payload =
+      VerifyRelease(root_key_.public_key(), root_envelope_, full->release, env_.NowSeconds());
+  ASSERT_THAT(payload, IsOk());
+  auto active = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  EXPECT_EQ((*active)->Encode(), *payload);
+  EXPECT_TRUE(HasEvent(*publisher_->Events("shop-d"), "built", "1 rendered, 302 unchanged"));
+}
+
+TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
+  PartnerSite& p = AddPartner("shop-f");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-f"})).state, "activated");
+  // The partner's copy of version 1 is no longer byte for byte the one main signed.
+  const std::string v1 = p.dir + "/releases/tieup/1.json";
+  auto bytes = env_.ReadFile(v1);
+  ASSERT_THAT(bytes, IsOk());
+  Write(v1, *bytes + "\n");
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-f"})).state, "activated");
+  EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
+  const std::vector<OfferRequest> offers = partner_link_.Offered();
+  ASSERT_EQ(offers.size(), 3u);
+  EXPECT_EQ(PayloadTypeOf(offers[1]), kReleaseDeltaPayloadType);
+  EXPECT_EQ(PayloadTypeOf(offers[2]), kReleasePayloadType);
+  EXPECT_TRUE(HasEvent(*p.receiver->Events(), "offered", "asking main for the full metadata"));
+  EXPECT_FALSE(HasEvent(*p.receiver->Events(), "refused", ""));
+  EXPECT_TRUE(HasEvent(*publisher_->Events("shop-f"), "offered", "sending the full metadata"));
+}
+
+TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
+  PartnerSite& p = AddPartner("shop-t");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
+  auto active = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  const content::ReleaseManifest base = **active;
+  content::ReleaseManifest next = base;
+  next.version = 2;
+  next.files["/about.html"] = HandMadeRelease("shop-t", 2, "<p>new</p>").files.at("/hand.html");
+  const int fetches = MainLinkOf(p).fetch_calls.load();
+
+  // A change the signer did not make (the result no longer hashes to result_hash).
+  EXPECT_THAT(p.receiver->HandleOffer(SignedDeltaOffer(
+                  base, next, [&](content::ReleaseDelta& d) { d.changes.erase("/about.html"); })),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("result hash")));
+  // Signed by a key the root does not certify.
+  Ed25519PrivateKey attacker = Ed25519PrivateKey::Generate(env_);
+  OfferRequest forged = SignedDeltaOffer(base, next);
+  content::ReleaseDelta d = content::MakeDelta(base, base.Encode(), next, next.Encode());
+  forged.release = EncodeEnvelope(SignReleaseDelta(attacker, d.Encode()));
+  EXPECT_THAT(p.receiver->HandleOffer(forged), StatusIs(StatusCode::kUnauthenticated));
+  // For another partner.
+  content::ReleaseManifest other_base = base, other_next = next;
+  other_base.site = other_next.site = "shop-x";
+  OfferRequest other = SignedDeltaOffer(other_base, other_next);
+  other.partner = "shop-t";
+  EXPECT_THAT(p.receiver->HandleOffer(other), StatusIs(StatusCode::kPermissionDenied));
+  // Expired (frozen).
+  content::ReleaseManifest frozen = next;
+  frozen.created = env_.NowSeconds() - 7200;
+  frozen.expires = env_.NowSeconds() - 60;
+  EXPECT_THAT(p.receiver->HandleOffer(SignedDeltaOffer(base, frozen)),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expired")));
+  // A base this site never had: not a refusal, main is asked for the full metadata.
+  content::ReleaseManifest unknown_base = base;
+  unknown_base.files.erase("/about.html");
+  EXPECT_THAT(p.receiver->HandleOffer(SignedDeltaOffer(unknown_base, next)),
+              StatusIs(StatusCode::kNotFound, HasSubstr("base")));
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches);  // nothing fetched for any of them
+  auto staged = p.store->StagedVersions(content::Area::kTieup);
+  ASSERT_THAT(staged, IsOk());
+  EXPECT_EQ(*staged, std::vector<uint64_t>{1});
+
+  // The genuine delta applies; offered again, it is a replay.
+  ASSERT_THAT(p.receiver->HandleOffer(SignedDeltaOffer(base, next)), IsOk());
+  EXPECT_EQ(p.Page("/about.html"), "<p>new</p>");
+  EXPECT_THAT(p.receiver->HandleOffer(SignedDeltaOffer(base, next)),
+              StatusIs(StatusCode::kAlreadyExists));
+}
+
 TEST_F(PublisherReceiverTest, OnlyMissingBlobsAreFetched) {
   for (int i = 0; i < 40; ++i) {
     Write(authoring_ + "/pages/page" + std::to_string(i) + ".md",
@@ -404,7 +508,7 @@ TEST_F(PublisherReceiverTest, OnlyMissingBlobsAreFetched) {
   MainLinkOf(p).fetched_bytes = 0;
   MainLinkOf(p).fetched_blobs = 0;
   const PublishOutcome o = Only(publisher_->PublishNow({"shop-o"}));
-  ASSERT_EQ(o.state, "activated");
+  ASSERT_EQ(o.state, "activated") << o.status.ToString();
   const std::string page = p.Page("/page7.html");
   EXPECT_THAT(page, HasSubstr("Page seven, rewritten."));
   EXPECT_EQ(MainLinkOf(p).fetched_blobs.load(), 1u);
