@@ -65,8 +65,8 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
                                           const SiteConfig& config, Database& db,
                                           std::shared_ptr<Logger> logger = nullptr);
 
-// Signed calls to main's shop endpoints over the mutual-TLS sync channel (partner_site/
-// main_client.h says how they are signed and sent). Thread-safe.
+// Signed calls to main's shop endpoints over the mutual-TLS sync channel; MainClient
+// (partner_site/main_client.h) signs and sends them. Thread-safe.
 class MainShopClient {
  public:
   // Needs an enrolled site (keys/sync.key, sync.crt, ca.crt; main_sync_url in site.toml).
