@@ -57,9 +57,10 @@ Status MainBuild(Env& env, const std::string& dir) {
                 static_cast<unsigned long long>(b.version), b.pages);
   } else {
     std::printf(
-        "Activated release %llu: %zu files, %llu bytes (%zu added, %zu changed, %zu removed)\n",
+        "Activated release %llu: %zu files, %llu bytes (%zu added, %zu changed, %zu removed; "
+        "%zu rendered, the rest unchanged)\n",
         static_cast<unsigned long long>(b.version), b.pages,
-        static_cast<unsigned long long>(b.bytes), b.added, b.changed_files, b.removed);
+        static_cast<unsigned long long>(b.bytes), b.added, b.changed_files, b.removed, b.rendered);
   }
   return Status::Ok();
 }

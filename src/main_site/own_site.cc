@@ -3,6 +3,12 @@
 #include "content/builder.h"
 
 namespace tieup {
+namespace {
+
+// What main's active own release was built from: "<version>\n" + content::BuildInputs.
+constexpr std::string_view kOwnSiteInputsFile = "cache/own-site.inputs";
+
+}  // namespace
 
 std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) {
   if (!config.authoring_dir.empty() && config.authoring_dir[0] == '/') return config.authoring_dir;
@@ -29,7 +35,25 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
     o.variables = config.variables;
     o.variables["site.name"] = config.name;
     o.variables["site.id"] = config.id;
-    ASSIGN_OR_RETURN(content::ReleaseManifest m, content::BuildRelease(env, store.blobs(), o));
+    // Incremental: what the active release was built from is kept beside it (a cache: when it
+    // is missing, stale or unreadable, everything is rendered).
+    const std::string inputs_path = JoinPath(content.site_dir(), kOwnSiteInputsFile);
+    content::BuildInputs previous_inputs;
+    if (active.ok() && env.FileExists(inputs_path)) {
+      auto bytes = env.ReadFile(inputs_path);
+      const std::string header = std::to_string((*active)->version) + "\n";
+      if (bytes.ok() && bytes->starts_with(header)) {
+        previous_inputs =
+            content::BuildInputs::Parse(std::string_view(*bytes).substr(header.size()))
+                .value_or(content::BuildInputs{});
+      }
+    }
+    content::PreviousBuild previous;
+    if (!previous_inputs.digests.empty()) previous = {active->get(), &previous_inputs};
+    ASSIGN_OR_RETURN(content::BuildResult built,
+                     content::BuildReleaseIncremental(env, store.blobs(), o, previous, nullptr));
+    const content::ReleaseManifest& m = built.manifest;
+    report.rendered = built.rendered;
     report.pages = m.files.size();
     for (const auto& [p, e] : m.files) report.bytes += e.length;
     content::ReleaseDiff diff =
@@ -37,12 +61,21 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
     report.added = diff.added.size();
     report.changed_files = diff.changed.size();
     report.removed = diff.removed.size();
+    auto keep_inputs = [&](uint64_t version) -> Status {
+      if (version == (active.ok() ? (*active)->version : 0) && previous_inputs == built.inputs) {
+        return Status::Ok();
+      }
+      RETURN_IF_ERROR(CreateDirs(env, DirName(inputs_path)));
+      return WriteFileAtomic(env, inputs_path,
+                             std::to_string(version) + "\n" + built.inputs.Encode());
+    };
     if (active.ok() && diff.empty()) {
       report.version = (*active)->version;
-      return Status::Ok();
+      return keep_inputs(report.version);
     }
     RETURN_IF_ERROR(store.Stage(m));
     RETURN_IF_ERROR(store.Activate(content::Area::kOriginal, m.version));
+    RETURN_IF_ERROR(keep_inputs(m.version));
     report.version = m.version;
     report.changed = true;
     return Status::Ok();

@@ -16,6 +16,7 @@ struct OwnSiteBuild {
   uint64_t version = 0;  // the active version afterwards
   bool changed = false;  // false: the rendered site is identical to the active release
   size_t pages = 0;
+  size_t rendered = 0;  // pages rendered by this build (the others were unchanged and reused)
   uint64_t bytes = 0;
   size_t added = 0, changed_files = 0, removed = 0;
 };
@@ -24,7 +25,9 @@ struct OwnSiteBuild {
 std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
 
 // Renders the authoring directory with main's variables (site.name, site.id and [variables])
-// and activates it as a new release when anything changed.
+// and activates it as a new release when anything changed. Incremental: only pages whose
+// source, layouts or variables changed since the active release are rendered (what each page
+// was built from is kept in SITE_DIR/cache/own-site.inputs).
 Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content);
 
 // Writes a small starter authoring directory (a layout, a front page, a stylesheet) so a new
