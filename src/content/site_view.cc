@@ -4,16 +4,32 @@
 
 namespace tieup::content {
 
-Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Options options) {
+Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Options options,
+                                                       const SiteView* previous) {
   std::shared_ptr<SiteView> view(new SiteView(store.blobs()));
   std::unordered_map<std::string, std::shared_ptr<const std::string>> loaded;  // by hash
   uint64_t budget = options.cache_bytes_limit;
+  // Bodies the previous view verified and holds, by hash.
+  std::unordered_map<std::string_view, std::shared_ptr<const std::string>> held;
+  if (previous != nullptr) {
+    held.reserve(previous->files_.size() * 2);
+    for (const auto& [path, f] : previous->files_) {
+      if (f.body) held.emplace(f.hash, f.body);
+      if (f.gzip && f.gzip_body) held.emplace(f.gzip->hash, f.gzip_body);
+    }
+  }
 
   // Loads a blob into the cache when it fits; shares bodies with equal hashes.
   auto cache = [&](const std::string& path, const std::string& hash,
                    uint64_t length) -> Result<std::shared_ptr<const std::string>> {
     if (auto it = loaded.find(hash); it != loaded.end()) return it->second;
     if (length > budget) return std::shared_ptr<const std::string>();
+    if (auto it = held.find(hash); it != held.end() && it->second->size() == length) {
+      budget -= length;
+      view->cached_bytes_ += length;
+      loaded.emplace(hash, it->second);
+      return it->second;
+    }
     auto data = store.blobs().Get(hash, length);
     if (!data.ok()) return data.status().Annotate("loading '" + path + "' for serving");
     budget -= length;

@@ -58,7 +58,11 @@ class SiteView {
   // loads the bodies that fit in the cache, verifying each hash. DataLoss when a blob is missing
   // or damaged, or a path is in both areas. `store` must outlive the view (bodies not cached are
   // read from its BlobStore).
-  static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {});
+  // `previous` (optional): a view of an earlier state of the same store; the bodies it holds
+  // are shared rather than read and verified again (an update of one page of a large site then
+  // reads one page).
+  static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {},
+                                                      const SiteView* previous = nullptr);
 
   // The file at exactly `normalized_path`, or null.
   const ServedFile* Find(std::string_view normalized_path) const;

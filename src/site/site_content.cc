@@ -10,10 +10,25 @@ Result<std::unique_ptr<SiteContent>> SiteContent::Open(Env& env, std::string sit
   if (sc->options_.serve) {
     ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(sc->site_dir_));
     std::lock_guard<std::mutex> guard(sc->mu_);
-    ASSIGN_OR_RETURN(auto store, sc->OpenStore());
+    ASSIGN_OR_RETURN(auto store, sc->CurrentStore());
     RETURN_IF_ERROR(sc->LoadView(std::move(store)));
   }
   return sc;
+}
+
+Result<std::shared_ptr<content::ContentStore>> SiteContent::CurrentStore() {
+  const std::string pointers = PointerState();
+  if (store_ && pointers == store_pointers_) return store_;
+  ASSIGN_OR_RETURN(auto opened, OpenStore());
+  store_ = std::move(opened);
+  store_pointers_ = pointers;
+  return store_;
+}
+
+Status SiteContent::PruneLocked(content::ContentStore& store) {
+  prune_due_ = false;
+  auto pruned = store.Prune();
+  return pruned.ok() ? Status::Ok() : pruned.status().Annotate("pruning old releases");
 }
 
 Result<std::unique_ptr<content::ContentStore>> SiteContent::OpenStore() {
@@ -42,7 +57,8 @@ Status SiteContent::LoadView(std::shared_ptr<content::ContentStore> store) {
   std::string pointers = PointerState();
   content::SiteViewOptions vo;
   vo.cache_bytes_limit = options_.cache_bytes_limit;
-  ASSIGN_OR_RETURN(auto view, content::SiteView::Load(*store, vo));
+  std::shared_ptr<const content::SiteView> previous = std::atomic_load(&view_);
+  ASSIGN_OR_RETURN(auto view, content::SiteView::Load(*store, vo, previous.get()));
   // The view reads uncached blobs through the store, so the store lives as long as the view:
   // one control block owns both, and in-flight requests keep an old pair alive.
   struct Pair {
@@ -60,26 +76,32 @@ Status SiteContent::LoadView(std::shared_ptr<content::ContentStore> store) {
 Status SiteContent::Mutate(const std::function<Status(content::ContentStore&)>& change) {
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
   std::lock_guard<std::mutex> guard(mu_);
-  ASSIGN_OR_RETURN(auto store, OpenStore());
-  const std::string before = PointerState();
-  RETURN_IF_ERROR(change(*store));
-  if (PointerState() == before) {
+  ASSIGN_OR_RETURN(auto store, CurrentStore());
+  const std::string before = store_pointers_;
+  Status changed = change(*store);
+  const std::string after = PointerState();
+  if (after != before) {
+    // This store activated (its in-memory state follows its own changes), whatever `change`
+    // returned.
+    store_pointers_ = after;
+  }
+  RETURN_IF_ERROR(changed);
+  if (after == before) {
     // Nothing was activated: no old release became prunable, and pruning now would delete
     // blobs an update is still fetching across several calls (they are referenced only once
     // its release is staged). The served view is unchanged too.
     return Status::Ok();
   }
   // Pruning is housekeeping: a failure is reported but does not undo the change.
-  auto pruned = store->Prune();
-  if (!options_.serve) return pruned.ok() ? Status::Ok() : pruned.status();
-  RETURN_IF_ERROR(LoadView(std::move(store)));
-  return pruned.ok() ? Status::Ok() : pruned.status();
+  if (!options_.serve) return PruneLocked(*store);
+  prune_due_ = true;
+  return LoadView(std::move(store));
 }
 
 Status SiteContent::Read(const std::function<Status(content::ContentStore&)>& read) {
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
   std::lock_guard<std::mutex> guard(mu_);
-  ASSIGN_OR_RETURN(auto store, OpenStore());
+  ASSIGN_OR_RETURN(auto store, CurrentStore());
   return read(*store);
 }
 
@@ -87,13 +109,18 @@ Result<bool> SiteContent::RefreshIfChanged() {
   if (!options_.serve) return false;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    if (PointerState() == loaded_pointers_) return false;
+    if (PointerState() == loaded_pointers_ && !prune_due_) return false;
   }
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
   std::lock_guard<std::mutex> guard(mu_);
-  ASSIGN_OR_RETURN(auto store, OpenStore());
-  RETURN_IF_ERROR(LoadView(std::move(store)));
-  return true;
+  ASSIGN_OR_RETURN(auto store, CurrentStore());
+  bool reloaded = false;
+  if (PointerState() != loaded_pointers_) {
+    RETURN_IF_ERROR(LoadView(store));
+    reloaded = true;
+  }
+  if (prune_due_) RETURN_IF_ERROR(PruneLocked(*store));
+  return reloaded;
 }
 
 }  // namespace tieup

@@ -36,9 +36,12 @@ class SiteContent {
   static Result<std::unique_ptr<SiteContent>> Open(Env& env, std::string site_dir,
                                                    SiteContentOptions options);
 
-  // Runs `change` on a freshly opened content store while holding the site lock, so it sees
-  // every change made by other processes and none can interleave; then, if a release was
-  // activated, prunes old releases and their blobs, and refreshes the served view.
+  // Runs `change` on the content store while holding the site lock, so it sees every change
+  // made by other processes and none can interleave (the store is reopened when another
+  // process activated a release since this one last looked; otherwise the open store, which
+  // holds only the active releases in memory, is reused); then, if a release was activated,
+  // refreshes the served view and prunes old releases and their blobs (a daemon prunes on its
+  // next RefreshIfChanged instead, off the path of the request that activated).
   // Thread-safe.
   Status Mutate(const std::function<Status(content::ContentStore&)>& change);
 
@@ -49,7 +52,8 @@ class SiteContent {
   std::shared_ptr<const content::SiteView> view() const { return std::atomic_load(&view_); }
 
   // Reloads the view if an area's active pointer changed since the last load (cheap: reads
-  // two small files). Returns true when it reloaded. Thread-safe.
+  // two small files), and runs a prune that an activation left due. Returns true when it
+  // reloaded. Thread-safe.
   Result<bool> RefreshIfChanged();
 
   const std::string& site_dir() const { return site_dir_; }
@@ -58,6 +62,9 @@ class SiteContent {
   SiteContent(Env& env, std::string site_dir, SiteContentOptions options)
       : env_(env), site_dir_(std::move(site_dir)), options_(std::move(options)) {}
   Result<std::unique_ptr<content::ContentStore>> OpenStore();
+  // The open store when no other process activated anything since; a fresh one otherwise.
+  Result<std::shared_ptr<content::ContentStore>> CurrentStore();
+  Status PruneLocked(content::ContentStore& store);
   Status LoadView(std::shared_ptr<content::ContentStore> store);
   std::string PointerState();
 
@@ -68,6 +75,9 @@ class SiteContent {
   std::shared_ptr<const content::SiteView> view_;
   std::string loaded_pointers_;  // guarded by mu_
   bool recovered_ = false;       // guarded by mu_: the first open in this process ran recovery
+  std::shared_ptr<content::ContentStore> store_;  // guarded by mu_: the store last used
+  std::string store_pointers_;                    // guarded by mu_: the pointers it saw
+  bool prune_due_ = false;                        // guarded by mu_
 };
 
 }  // namespace tieup

@@ -194,5 +194,25 @@ TEST_F(SiteViewTest, AViewIsASnapshot) {
   EXPECT_EQ(*after->Find("/a.html")->body, "two");
 }
 
+TEST_F(SiteViewTest, ALoadSharesThePreviousViewsBodiesAndReadsOnlyNewOnes) {
+  ReleaseManifest m = MakeRelease(*store_, Area::kOriginal, 1,
+                                  {{"/a.html", "page a"}, {"/b.html", "page b"}});
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  auto first = Load();
+  ASSERT_NE(first, nullptr);
+  // /a.html's blob is damaged on disk after it was verified and loaded: a load sharing the
+  // previous view keeps serving the verified bytes; the changed page is read and verified.
+  auto a_path = store_->blobs().Path(m.files["/a.html"].hash);
+  ASSERT_THAT(WriteFileAtomic(env_, *a_path, "defaced"), IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/b.html", "page b, new", "text/html"), IsOk());
+  auto next = SiteView::Load(*store_, {}, first.get());
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ((*next)->Find("/a.html")->body, first->Find("/a.html")->body);  // the same bytes
+  EXPECT_EQ(*(*next)->Find("/b.html")->body, "page b, new");
+  EXPECT_EQ((*next)->cached_bytes(), first->cached_bytes() + 5);
+  // Without the previous view, the damage is found.
+  EXPECT_THAT(SiteView::Load(*store_), StatusIs(StatusCode::kDataLoss));
+}
+
 }  // namespace
 }  // namespace tieup::content
