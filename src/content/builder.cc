@@ -479,8 +479,10 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       auto d = previous.inputs->digests.find(url);
       auto e = previous.manifest->files.find(url);
       if (d != previous.inputs->digests.end() && d->second == digest &&
-          e != previous.manifest->files.end() && cache->HasBlob(blobs, e->second.hash) &&
-          (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))) {
+          e != previous.manifest->files.end() &&
+          (!previous.verify_blobs ||
+           (cache->HasBlob(blobs, e->second.hash) &&
+            (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))))) {
         m.files.emplace_hint(m.files.end(), url, e->second);
         r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
         ++r.reused;
@@ -505,11 +507,16 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     e.length = bytes.size();
     ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
     ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    Status valid = ValidatePath(url);
+    if (valid.ok()) valid = ValidateFileEntry(url, e);
+    if (!valid.ok()) return valid.Annotate("building release " + std::to_string(options.version));
     m.files.emplace_hint(m.files.end(), url, std::move(e));
     r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
     ++r.rendered;
   }
-  Status s = m.Validate();
+  // Rendered entries were checked as they were made, reused ones came from a valid release: only
+  // the header is left.
+  Status s = m.ValidateHeader();
   if (!s.ok()) return s.Annotate("building release " + std::to_string(options.version));
   return r;
 }

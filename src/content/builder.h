@@ -93,6 +93,9 @@ class SourceCache {
 struct PreviousBuild {
   const ReleaseManifest* manifest = nullptr;
   const BuildInputs* inputs = nullptr;
+  // Check that a reused entry's blobs are still in the store (one stat each). A caller whose
+  // blob store is never pruned (main's partner-blobs) may turn it off.
+  bool verify_blobs = true;
 };
 
 struct BuildResult {

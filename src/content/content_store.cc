@@ -254,7 +254,10 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
   }
   RETURN_IF_ERROR(CheckCollisionsLocked(m));
   RETURN_IF_ERROR(CheckBlobsLocked(m));
-  return WriteFileAtomic(env_, MetadataPath(m.area, m.version), m.Encode());
+  std::string bytes = m.Encode();
+  RETURN_IF_ERROR(WriteFileAtomic(env_, MetadataPath(m.area, m.version), bytes));
+  last_staged_ = std::make_shared<const StagedCopy>(StagedCopy{m, std::move(bytes)});
+  return Status::Ok();
 }
 
 Status ContentStore::Activate(Area area, uint64_t version) {
@@ -269,7 +272,17 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
                                       AreaLabel(area) + " is older than the active version " +
                                       std::to_string(slot->version) + ": use rollback");
   }
-  ASSIGN_OR_RETURN(ReleaseManifest m, ReadMetadataLocked(area, version));
+  ReleaseManifest m;
+  if (last_staged_ && last_staged_->manifest.area == area &&
+      last_staged_->manifest.version == version) {
+    // Staged by this store: the file is read and compared, not parsed again (another process
+    // may have staged the same version since; then its bytes differ and are parsed).
+    auto bytes = env_.ReadFile(MetadataPath(area, version));
+    if (bytes.ok() && *bytes == last_staged_->bytes) m = last_staged_->manifest;
+  }
+  if (m.version != version) {
+    ASSIGN_OR_RETURN(m, ReadMetadataLocked(area, version));
+  }
   if (!options_.site_id.empty() && m.site != options_.site_id) {
     return Status::PermissionDenied("staged release " + std::to_string(version) + " is for site '" +
                                     m.site + "', not '" + options_.site_id + "'");

@@ -1,6 +1,7 @@
 #include "content/release.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <limits>
 #include <utility>
@@ -279,9 +280,15 @@ Status ValidatePath(std::string_view path) {
 }
 
 Status ValidateHashHex(std::string_view hash) {
-  bool ok = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
-              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-            });
+  // Called for every entry of every manifest parsed or built: a table, not a branchy lambda.
+  static constexpr auto kHex = [] {
+    std::array<bool, 256> t{};
+    for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = true;
+    for (char c = 'a'; c <= 'f'; ++c) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  bool ok = hash.size() == 64;
+  for (size_t i = 0; ok && i < 64; ++i) ok = kHex[static_cast<unsigned char>(hash[i])];
   if (!ok) {
     return Status::InvalidArgument("bad content hash " + Quote(hash.substr(0, 80)) +
                                    ": expected 64 lower-case hex characters (SHA-256)");
@@ -302,8 +309,16 @@ Status ValidateSiteId(std::string_view id) {
   return Status::Ok();
 }
 
+Status ValidateFileEntry(std::string_view path, const FileEntry& entry) {
+  return ValidateEntry(std::string(path), entry);
+}
+
+Status ReleaseManifest::ValidateHeader() const {
+  return content::ValidateHeader(format, site, version, created, expires);
+}
+
 Status ReleaseManifest::Validate() const {
-  RETURN_IF_ERROR(ValidateHeader(format, site, version, created, expires));
+  RETURN_IF_ERROR(ValidateHeader());
   for (const auto& [path, entry] : files) {
     RETURN_IF_ERROR(ValidatePath(path));
     RETURN_IF_ERROR(ValidateEntry(path, entry));
@@ -368,9 +383,10 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
     std::string path(kv.key());
     RETURN_IF_ERROR(ValidatePath(path));
     ASSIGN_OR_RETURN(FileEntry e, ParseEntry(path, kv.value()));
-    m.files[path] = std::move(e);
+    m.files.emplace_hint(m.files.end(), std::move(path), std::move(e));
   }
-  RETURN_IF_ERROR(m.Validate());
+  // Each path and entry was validated as it was parsed.
+  RETURN_IF_ERROR(m.ValidateHeader());
   return m;
 }
 

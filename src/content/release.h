@@ -85,6 +85,8 @@ struct ReleaseManifest {
 
   // Checks every field (format, site id, version >= 1, paths, hashes, types, methods, links).
   Status Validate() const;
+  // Checks the fields other than `files` (for a caller that checked each entry already).
+  Status ValidateHeader() const;
 
   friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
 };
@@ -138,6 +140,10 @@ Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view
 // UTF-8, at most 1024 bytes. Percent-escapes are NOT decoded here ("%2e%2e" is a literal name):
 // the HTTP layer decodes before looking up. InvalidArgument says what is wrong.
 Status ValidatePath(std::string_view path);
+
+// Checks one file entry of a manifest (hash, type, method and link, gzip variant); `path` names
+// it in the message. The path itself is checked by ValidatePath.
+Status ValidateFileEntry(std::string_view path, const FileEntry& entry);
 
 // OK iff `hash` is 64 lower-case hex characters (so it can never escape a directory).
 Status ValidateHashHex(std::string_view hash);

@@ -307,7 +307,8 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   o.only_overridden_pages = p.kind == PartnershipKind::kTemplate;
 
   content::PreviousBuild previous;
-  if (prev && !prev_inputs.digests.empty()) previous = {&*prev, &prev_inputs};
+  // partner-blobs is never pruned, so a reused entry's blobs are there: no stat per entry.
+  if (prev && !prev_inputs.digests.empty()) previous = {&*prev, &prev_inputs, false};
   auto built = content::BuildReleaseIncremental(env_, blobs_, o, previous, cache);
   if (!built.ok()) {
     return built.status().Annotate("rendering the release of partner '" + p.id + "'");
@@ -326,8 +327,8 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
       e.method = content::UpdateMethod::kLink;
       e.link_url = base + path;
     }
+    RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
   }
-  RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
 
   if (prev && prev->files == m.files &&
       prev->expires - now > options_.release_validity_seconds / 2) {

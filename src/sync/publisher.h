@@ -127,7 +127,9 @@ struct PartnerStatusReport {
 class Publisher {
  public:
   // Migrates the schema and returns a publisher. `env`, `db`, `blobs` and `link` must outlive
-  // it. InvalidArgument for bad options (no authoring dir, an unparseable root envelope).
+  // it. `blobs` must never be pruned: entries of a partner's previous release are reused
+  // without checking that their blobs are still there. InvalidArgument for bad options (no
+  // authoring dir, an unparseable root envelope).
   static Result<std::unique_ptr<Publisher>> Open(Env& env, Database& db, content::BlobStore& blobs,
                                                  PartnerLink& link, Ed25519PrivateKey release_key,
                                                  PublisherOptions options);
