@@ -338,9 +338,16 @@ std::string ContentTypeForPath(std::string_view path) {
   return it == kTypes.end() ? "application/octet-stream" : it->second;
 }
 
+namespace {
+constexpr std::string_view kInputsMagic = "tieup-inputs/2\n";
+constexpr size_t kDigestBytes = 33;  // a tag byte and a SHA-256
+}  // namespace
+
 std::string BuildInputs::Encode() const {
   std::string out;
-  out.reserve(digests.size() * 48);
+  out.reserve(kInputsMagic.size() + context.size() + digests.size() * 48);
+  out += kInputsMagic;
+  out += context;
   for (const auto& [path, digest] : digests) {
     const uint32_t n = static_cast<uint32_t>(path.size());
     for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
@@ -351,16 +358,22 @@ std::string BuildInputs::Encode() const {
 }
 
 Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
+  if (!bytes.starts_with(kInputsMagic) || bytes.size() < kInputsMagic.size() + 32) {
+    return Status::DataLoss("build inputs: not in this builder's format");
+  }
+  bytes.remove_prefix(kInputsMagic.size());
   BuildInputs in;
+  in.context = std::string(bytes.substr(0, 32));
+  bytes.remove_prefix(32);
   while (!bytes.empty()) {
     if (bytes.size() < 4) return Status::DataLoss("build inputs: truncated length");
     uint32_t n = 0;
     for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
     bytes.remove_prefix(4);
-    if (bytes.size() < n + size_t{32}) return Status::DataLoss("build inputs: truncated entry");
+    if (bytes.size() < n + kDigestBytes) return Status::DataLoss("build inputs: truncated entry");
     std::string path(bytes.substr(0, n));
-    std::string digest(bytes.substr(n, 32));
-    bytes.remove_prefix(n + size_t{32});
+    std::string digest(bytes.substr(n, kDigestBytes));
+    bytes.remove_prefix(n + kDigestBytes);
     if (!in.digests.emplace(std::move(path), std::move(digest)).second) {
       return Status::DataLoss("build inputs: a path is listed twice");
     }
@@ -452,9 +465,9 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     context.Update(std::string_view("\0", 1));
     context.Update(h);
   }
-  const std::string context_digest = context.Finish();
-
   BuildResult r;
+  r.inputs.context = context.Finish();
+
   ReleaseManifest& m = r.manifest;
   m.site = options.site;
   m.area = options.area;
@@ -464,21 +477,17 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
   std::map<std::string, std::string> layout_cache;
   for (const auto& [url, src] : sources) {
-    ASSIGN_OR_RETURN(std::string source_hash, cache->Hash(env, src.file));
-    Sha256Hasher input;
-    input.Update(kBuilderVersion);
-    input.Update(src.kind == SourceKind::kCopy   ? "copy"
-                 : src.kind == SourceKind::kHtml ? "html"
-                                                 : "md");
-    input.Update(src.from_overrides ? "over" : "main");
-    if (src.kind != SourceKind::kCopy) input.Update(context_digest);
-    input.Update(source_hash);
-    std::string digest = input.Finish();
+    ASSIGN_OR_RETURN(std::string digest, cache->Hash(env, src.file));
+    const char tag =
+        static_cast<char>(static_cast<int>(src.kind) | (src.from_overrides ? 0x10 : 0));
+    digest.insert(digest.begin(), tag);
+    const bool rendered = src.kind != SourceKind::kCopy;
 
     if (have_previous) {
       auto d = previous.inputs->digests.find(url);
       auto e = previous.manifest->files.find(url);
       if (d != previous.inputs->digests.end() && d->second == digest &&
+          (!rendered || previous.inputs->context == r.inputs.context) &&
           e != previous.manifest->files.end() &&
           (!previous.verify_blobs ||
            (cache->HasBlob(blobs, e->second.hash) &&

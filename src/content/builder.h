@@ -58,7 +58,12 @@ struct BuildOptions {
 // pages the variables and every layout). The next build of the same site re-uses the entry of
 // every path whose digest is unchanged instead of reading and rendering it again.
 struct BuildInputs {
-  std::map<std::string, std::string> digests;  // URL path -> 32-byte SHA-256 (raw)
+  // The inputs every rendered page shares: a SHA-256 (raw) of the builder's version, the
+  // variables and every layout. A rendered page is reused only when it is unchanged.
+  std::string context;
+  // URL path -> what the path was made from: one byte for the source's kind and directory, then
+  // the raw SHA-256 of the source file's bytes.
+  std::map<std::string, std::string> digests;
 
   // A compact binary form (for storage beside the release).
   std::string Encode() const;

@@ -25,8 +25,14 @@ Result<std::shared_ptr<content::ContentStore>> SiteContent::CurrentStore() {
   return store_;
 }
 
+bool SiteContent::PruneDueLocked() const {
+  return prune_due_ &&
+         env_.NowMicros() - last_prune_micros_ >= options_.prune_interval_seconds * 1000000;
+}
+
 Status SiteContent::PruneLocked(content::ContentStore& store) {
   prune_due_ = false;
+  last_prune_micros_ = env_.NowMicros();
   auto pruned = store.Prune();
   return pruned.ok() ? Status::Ok() : pruned.status().Annotate("pruning old releases");
 }
@@ -109,7 +115,7 @@ Result<bool> SiteContent::RefreshIfChanged() {
   if (!options_.serve) return false;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    if (PointerState() == loaded_pointers_ && !prune_due_) return false;
+    if (PointerState() == loaded_pointers_ && !PruneDueLocked()) return false;
   }
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
   std::lock_guard<std::mutex> guard(mu_);
@@ -119,7 +125,7 @@ Result<bool> SiteContent::RefreshIfChanged() {
     RETURN_IF_ERROR(LoadView(store));
     reloaded = true;
   }
-  if (prune_due_) RETURN_IF_ERROR(PruneLocked(*store));
+  if (PruneDueLocked()) RETURN_IF_ERROR(PruneLocked(*store));
   return reloaded;
 }
 

@@ -23,6 +23,10 @@ struct SiteContentOptions {
   // Load the served view (the daemon). The command line leaves it off: it never serves.
   bool serve = true;
   uint64_t cache_bytes_limit = 256ull << 20;
+  // A daemon prunes old releases and unreferenced blobs at most this often (by the Env's
+  // clock), on a RefreshIfChanged after an activation: pruning reads every kept release and
+  // lists every blob, which would otherwise compete with the next update for the CPU.
+  int64_t prune_interval_seconds = 600;
   // Called (with the site lock held, on the thread that loaded it) after each load of the
   // served view with the views before (null on the first load) and after, so that the caller
   // can record activations (the partner writes a ContentRecord to its ledger). Must be quick
@@ -52,8 +56,8 @@ class SiteContent {
   std::shared_ptr<const content::SiteView> view() const { return std::atomic_load(&view_); }
 
   // Reloads the view if an area's active pointer changed since the last load (cheap: reads
-  // two small files), and runs a prune that an activation left due. Returns true when it
-  // reloaded. Thread-safe.
+  // two small files), and runs a prune that an activation left due when prune_interval_seconds
+  // have passed since the last one. Returns true when it reloaded. Thread-safe.
   Result<bool> RefreshIfChanged();
 
   const std::string& site_dir() const { return site_dir_; }
@@ -65,6 +69,7 @@ class SiteContent {
   // The open store when no other process activated anything since; a fresh one otherwise.
   Result<std::shared_ptr<content::ContentStore>> CurrentStore();
   Status PruneLocked(content::ContentStore& store);
+  bool PruneDueLocked() const;
   Status LoadView(std::shared_ptr<content::ContentStore> store);
   std::string PointerState();
 
@@ -78,6 +83,7 @@ class SiteContent {
   std::shared_ptr<content::ContentStore> store_;  // guarded by mu_: the store last used
   std::string store_pointers_;                    // guarded by mu_: the pointers it saw
   bool prune_due_ = false;                        // guarded by mu_
+  int64_t last_prune_micros_ = 0;                 // guarded by mu_
 };
 
 }  // namespace tieup

@@ -410,8 +410,9 @@ TEST_F(IncrementalBuildTest, OnlyOverriddenPagesKeepsAssetsAndThePartnersPages) 
 
 TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
   BuildInputs in;
-  in.digests["/a.html"] = Sha256("a");
-  in.digests["/caf\xc3\xa9/b.css"] = Sha256("b");
+  in.context = Sha256("context");
+  in.digests["/a.html"] = "\x01" + Sha256("a");
+  in.digests["/caf\xc3\xa9/b.css"] = "\x10" + Sha256("b");
   const std::string bytes = in.Encode();
   auto back = BuildInputs::Parse(bytes);
   ASSERT_THAT(back.status(), IsOk());
@@ -419,7 +420,10 @@ TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
   EXPECT_THAT(BuildInputs::Parse(bytes.substr(0, bytes.size() - 1)).status(),
               StatusIs(StatusCode::kDataLoss));
   EXPECT_THAT(BuildInputs::Parse("ab").status(), StatusIs(StatusCode::kDataLoss));
-  EXPECT_THAT(BuildInputs::Parse("").status(), IsOk());
+  EXPECT_THAT(BuildInputs::Parse("").status(), StatusIs(StatusCode::kDataLoss));
+  BuildInputs empty;
+  empty.context = Sha256("c");
+  EXPECT_THAT(BuildInputs::Parse(empty.Encode()).status(), IsOk());
 }
 
 }  // namespace

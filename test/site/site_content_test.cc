@@ -8,12 +8,13 @@
 namespace tieup {
 namespace {
 
+using ::tieup::testing::FakeClockEnv;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::TempDir;
 
 class SiteContentTest : public ::testing::Test {
  protected:
-  SiteContentTest() : env_(NewPosixEnv()) {}
+  SiteContentTest() : env_(std::make_unique<FakeClockEnv>()) {}
 
   std::unique_ptr<SiteContent> Open(bool serve, size_t keep = 5) {
     SiteContentOptions o;
@@ -52,7 +53,7 @@ class SiteContentTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<Env> env_;
+  std::unique_ptr<FakeClockEnv> env_;
 };
 
 TEST_F(SiteContentTest, AnotherProcesssActivationIsSeenByTheNextChange) {
@@ -83,8 +84,16 @@ TEST_F(SiteContentTest, ADaemonPrunesOnItsNextRefreshNotOnTheActivatingCall) {
   EXPECT_EQ(Releases(), 1u);
   EXPECT_EQ(*daemon->view()->Find("/a.html")->body, "version 3");
 
+  // The next activation's prune waits for the interval.
+  ASSERT_THAT(Put(*daemon, "/a.html", "version 4"), IsOk());
+  ASSERT_THAT(daemon->RefreshIfChanged().status(), IsOk());
+  EXPECT_EQ(Releases(), 2u);
+  env_->AdvanceSeconds(600);
+  ASSERT_THAT(daemon->RefreshIfChanged().status(), IsOk());
+  EXPECT_EQ(Releases(), 1u);
+
   auto cli = Open(/*serve=*/false, /*keep=*/1);  // the command line prunes at once
-  ASSERT_THAT(Put(*cli, "/a.html", "version 4"), IsOk());
+  ASSERT_THAT(Put(*cli, "/a.html", "version 5"), IsOk());
   EXPECT_EQ(Releases(), 1u);
 }
 
