@@ -202,6 +202,11 @@ Status RunDemo(Env& env, DemoArgs a) {
       port(1).c_str(), port(1).c_str());
   std::printf("  %s main order ls %s          %s partner order ls %s/shop-a\n", self.c_str(),
               main_dir.c_str(), self.c_str(), a.dir.c_str());
+  std::printf(
+      "\nRegister at a partner (the account is kept by main; the partner's ledger records the "
+      "registration):\n  http://127.0.0.1:%s/account/register   then: %s main users ls %s "
+      "--partner shop-a\n",
+      port(1).c_str(), self.c_str(), main_dir.c_str());
   std::printf("\nshop-b approves updates itself. In another terminal:\n");
   std::printf("  %s partner pending %s/shop-b\n", self.c_str(), a.dir.c_str());
   std::printf("  %s partner approve %s/shop-b UPDATE\n", self.c_str(), a.dir.c_str());

@@ -123,7 +123,8 @@ Status Publish(Env& env, const PublishArgs& a) {
   o.site_id = s.config.id;
   o.serve = false;
   ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, a.dir, o));
-  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, s.config, *content));
+  content::SourceCache sources;  // main's own build and every partner's read each file once
+  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, s.config, *content, &sources));
   std::printf("main: %s release %llu (%zu files)\n", own.changed ? "activated" : "unchanged,",
               static_cast<unsigned long long>(own.version), own.pages);
   if (!a.all && a.partners.empty()) {
@@ -133,7 +134,8 @@ Status Publish(Env& env, const PublishArgs& a) {
   std::fprintf(
       stderr, "publishing to %s...\n",
       a.all ? "every partner" : (std::to_string(a.partners.size()) + " partner(s)").c_str());
-  auto outcomes = s.sync->publisher().PublishNow(a.all ? std::vector<std::string>{} : a.partners);
+  auto outcomes =
+      s.sync->publisher().PublishNow(a.all ? std::vector<std::string>{} : a.partners, &sources);
   int failed = 0;
   for (const sync::PublishOutcome& out : outcomes) {
     if (out.status.ok()) {

@@ -88,6 +88,13 @@ struct ReleaseManifest {
   // Checks the fields other than `files` (for a caller that checked each entry already).
   Status ValidateHeader() const;
 
+  // A compact binary form for a site's own storage (never signed, never sent): several times
+  // faster to read back than the JSON, for a publisher that rereads each partner's previous
+  // release on every build. ParseCompact checks the framing (DataLoss when damaged) but not the
+  // fields: use it only on bytes this program wrote from a valid manifest.
+  std::string EncodeCompact() const;
+  static Result<ReleaseManifest> ParseCompact(std::string_view bytes);
+
   friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
 };
 

@@ -15,7 +15,8 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) 
   return JoinPath(site_dir, config.authoring_dir);
 }
 
-Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content) {
+Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content,
+                                  content::SourceCache* cache) {
   OwnSiteBuild report;
   const std::string authoring = AuthoringDir(config, content.site_dir());
   if (!env.FileExists(authoring)) {
@@ -51,7 +52,7 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
     content::PreviousBuild previous;
     if (!previous_inputs.digests.empty()) previous = {active->get(), &previous_inputs};
     ASSIGN_OR_RETURN(content::BuildResult built,
-                     content::BuildReleaseIncremental(env, store.blobs(), o, previous, nullptr));
+                     content::BuildReleaseIncremental(env, store.blobs(), o, previous, cache));
     const content::ReleaseManifest& m = built.manifest;
     report.rendered = built.rendered;
     report.pages = m.files.size();

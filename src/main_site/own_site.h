@@ -7,6 +7,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "content/builder.h"
 #include "site/config.h"
 #include "site/site_content.h"
 
@@ -28,7 +29,9 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
 // and activates it as a new release when anything changed. Incremental: only pages whose
 // source, layouts or variables changed since the active release are rendered (what each page
 // was built from is kept in SITE_DIR/cache/own-site.inputs).
-Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content);
+// `cache` (optional) is shared with the partners' builds that follow (sync::Publisher).
+Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content,
+                                  content::SourceCache* cache = nullptr);
 
 // Writes a small starter authoring directory (a layout, a front page, a stylesheet) so a new
 // main site serves something at once. Existing files are left alone.

@@ -269,15 +269,19 @@ Result<uint64_t> Publisher::BuildFor(const std::string& id) {
 Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                                         content::SourceCache* cache) {
   ASSIGN_OR_RETURN(auto prev_rows,
-                   db_.Query("SELECT version, payload, inputs FROM sync_releases WHERE partner = ? "
-                             "ORDER BY version DESC LIMIT 1",
+                   db_.Query("SELECT version, payload, inputs, snapshot FROM sync_releases "
+                             "WHERE partner = ? ORDER BY version DESC LIMIT 1",
                              {p.id}));
   std::optional<content::ReleaseManifest> prev;
   std::string prev_payload;
   content::BuildInputs prev_inputs;
   if (!prev_rows.empty()) {
     prev_payload = prev_rows[0].Text(1);
-    auto parsed = content::ReleaseManifest::Parse(prev_payload);
+    // The compact copy is several times faster to read than the JSON; the JSON is the record.
+    auto parsed = content::ReleaseManifest::ParseCompact(prev_rows[0].Text(3));
+    if (!parsed.ok() || parsed->version != static_cast<uint64_t>(prev_rows[0].Int(0))) {
+      parsed = content::ReleaseManifest::Parse(prev_payload);
+    }
     if (!parsed.ok()) {
       return Status::DataLoss("stored release " + std::to_string(prev_rows[0].Int(0)) +
                               " of partner '" + p.id +
@@ -348,11 +352,11 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                    db_.Query("SELECT active_version FROM sync_partnerships WHERE id = ?", {p.id}));
   const int64_t active_version = active_rows.empty() ? 0 : active_rows[0].Int(0);
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-    RETURN_IF_ERROR(
-        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
-                "inputs, delta_base, delta_envelope) VALUES(?,?,?,'',?,?,?,?,?)",
-                {p.id, static_cast<int64_t>(m.version), payload, m.created, m.expires, inputs,
-                 static_cast<int64_t>(prev ? prev->version : 0), delta_envelope}));
+    RETURN_IF_ERROR(db.Exec(
+        "INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
+        "inputs, delta_base, delta_envelope, snapshot) VALUES(?,?,?,'',?,?,?,?,?,?)",
+        {p.id, static_cast<int64_t>(m.version), payload, m.created, m.expires, inputs,
+         static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, m.EncodeCompact()}));
     // Only entries new in this release can add a blob the partner may fetch.
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
@@ -655,14 +659,16 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
 }
 
 std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string>& ids,
-                                                   std::string_view why) {
+                                                   std::string_view why,
+                                                   content::SourceCache* shared_cache) {
   std::vector<PublishOutcome> outcomes(ids.size());
   std::atomic<size_t> next{0};
-  content::SourceCache cache;  // each source read once for all partners of this run
+  content::SourceCache own_cache;  // each source read once for all partners of this run
+  content::SourceCache* cache = shared_cache != nullptr ? shared_cache : &own_cache;
   auto worker = [&] {
     for (size_t i = next.fetch_add(1); i < ids.size(); i = next.fetch_add(1)) {
       std::lock_guard<std::mutex> lock(PartnerMutex(ids[i]));
-      outcomes[i] = PublishLocked(ids[i], why, &cache);
+      outcomes[i] = PublishLocked(ids[i], why, cache);
     }
   };
   const size_t n = std::min(options_.max_concurrency, ids.size());
@@ -677,7 +683,8 @@ std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string
   return outcomes;
 }
 
-std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>& ids) {
+std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>& ids,
+                                                  content::SourceCache* cache) {
   std::vector<std::string> targets = ids;
   if (targets.empty()) {
     auto rows = db_.Query("SELECT id FROM sync_partnerships WHERE revoked = 0 ORDER BY id");
@@ -689,7 +696,7 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
     }
     for (const auto& r : *rows) targets.push_back(r.Text(0));
   }
-  return RunParallel(targets, "publish now");
+  return RunParallel(targets, "publish now", cache);
 }
 
 std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
@@ -707,7 +714,7 @@ std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
   std::vector<std::string> due;
   for (const auto& r : *rows) due.push_back(r.Text(0));
   if (due.empty()) return {};
-  return RunParallel(due, "scheduled");
+  return RunParallel(due, "scheduled", nullptr);
 }
 
 Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner_id,

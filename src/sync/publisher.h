@@ -151,7 +151,9 @@ class Publisher {
 
   // "Publish now": builds and offers to each of `ids` (all active partnerships when empty),
   // at most max_concurrency at once. One outcome per partner, in the order given (or by id).
-  std::vector<PublishOutcome> PublishNow(const std::vector<std::string>& ids = {});
+  // `cache` (optional) is shared with a build that just read the same sources (main's own).
+  std::vector<PublishOutcome> PublishNow(const std::vector<std::string>& ids = {},
+                                         content::SourceCache* cache = nullptr);
 
   // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
   // before `now` (unix seconds), and re-commands activations that failed. The daemon calls it
@@ -203,8 +205,8 @@ class Publisher {
   Result<std::optional<UpdateRecord>> LastUpdate(const std::string& id);
   Status Event(std::string_view partner, std::string_view update_id, uint64_t version,
                std::string_view kind, std::string_view message);
-  std::vector<PublishOutcome> RunParallel(const std::vector<std::string>& ids,
-                                          std::string_view why);
+  std::vector<PublishOutcome> RunParallel(const std::vector<std::string>& ids, std::string_view why,
+                                          content::SourceCache* cache);
 
   Env& env_;
   Database& db_;

@@ -87,6 +87,10 @@ ALTER TABLE sync_releases ADD COLUMN inputs TEXT NOT NULL DEFAULT '';
 ALTER TABLE sync_releases ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_releases ADD COLUMN delta_envelope TEXT NOT NULL DEFAULT '';
 )sql"},
+      // The manifest again in content's compact form, read back on the next build.
+      {3, R"sql(
+ALTER TABLE sync_releases ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

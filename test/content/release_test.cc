@@ -472,5 +472,20 @@ TEST(ReleaseDeltaTest, ParseRefusesMalformedDeltas) {
   EXPECT_THAT(ReleaseDelta::ParseCanonical(good).status(), IsOk());
 }
 
+TEST(ReleaseManifestTest, CompactFormRoundTripsAndRefusesDamage) {
+  ReleaseManifest m = Sample();  // link, gzip and overwrite entries
+  const std::string compact = m.EncodeCompact();
+  auto back = ReleaseManifest::ParseCompact(compact);
+  ASSERT_THAT(back.status(), IsOk());
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(back->Encode(), m.Encode());
+  EXPECT_LT(compact.size(), m.Encode().size());
+  EXPECT_THAT(ReleaseManifest::ParseCompact(compact.substr(0, compact.size() - 3)).status(),
+              StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(ReleaseManifest::ParseCompact(compact + "x").status(),
+              StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(ReleaseManifest::ParseCompact(m.Encode()).status(), StatusIs(StatusCode::kDataLoss));
+}
+
 }  // namespace
 }  // namespace tieup::content

@@ -444,6 +444,18 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   EXPECT_TRUE(HasEvent(*publisher_->Events("shop-f"), "offered", "sending the full metadata"));
 }
 
+TEST_F(PublisherReceiverTest, ADamagedStoredSnapshotFallsBackToTheSignedRecord) {
+  PartnerSite& p = AddPartner("shop-s");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
+  ASSERT_THAT(main_db_->Exec("UPDATE sync_releases SET snapshot = 'damaged', inputs = 'x'"),
+              IsOk());
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
+  EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
+  EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Shop shop-s"));
+  EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleaseDeltaPayloadType);
+}
+
 TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
   PartnerSite& p = AddPartner("shop-t");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
