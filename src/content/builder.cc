@@ -383,36 +383,36 @@ Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
 
 Result<std::vector<std::string>> SourceCache::ListFiles(Env& env, const std::string& dir) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = listings_.find(dir);
     if (it != listings_.end()) return it->second;
   }
   std::vector<std::string> files;
   RETURN_IF_ERROR(ListFilesRecursive(env, dir, "", files));
   std::sort(files.begin(), files.end());
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   return listings_.emplace(dir, std::move(files)).first->second;
 }
 
 Result<std::string> SourceCache::Hash(Env& env, const std::string& file) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = hashes_.find(file);
     if (it != hashes_.end()) return it->second;
   }
   ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(file));
   std::string digest = Sha256(bytes);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   return hashes_.emplace(file, std::move(digest)).first->second;
 }
 
 bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     if (blobs_present_.contains(hash_hex)) return true;
   }
   if (!blobs.Has(hash_hex)) return false;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   blobs_present_.insert(hash_hex);
   return true;
 }

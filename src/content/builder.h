@@ -25,8 +25,10 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/env.h"
@@ -88,9 +90,9 @@ class SourceCache {
   bool HasBlob(BlobStore& blobs, const std::string& hash_hex);
 
  private:
-  std::mutex mu_;
+  std::shared_mutex mu_;  // many builds read at once; a miss takes it exclusively
   std::map<std::string, std::vector<std::string>> listings_;  // guarded by mu_
-  std::map<std::string, std::string> hashes_;                 // guarded by mu_
+  std::unordered_map<std::string, std::string> hashes_;       // guarded by mu_
   std::set<std::string> blobs_present_;                       // guarded by mu_
 };
 

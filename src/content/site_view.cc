@@ -9,27 +9,11 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
   std::shared_ptr<SiteView> view(new SiteView(store.blobs()));
   std::unordered_map<std::string, std::shared_ptr<const std::string>> loaded;  // by hash
   uint64_t budget = options.cache_bytes_limit;
-  // Bodies the previous view verified and holds, by hash.
-  std::unordered_map<std::string_view, std::shared_ptr<const std::string>> held;
-  if (previous != nullptr) {
-    held.reserve(previous->files_.size() * 2);
-    for (const auto& [path, f] : previous->files_) {
-      if (f.body) held.emplace(f.hash, f.body);
-      if (f.gzip && f.gzip_body) held.emplace(f.gzip->hash, f.gzip_body);
-    }
-  }
-
   // Loads a blob into the cache when it fits; shares bodies with equal hashes.
   auto cache = [&](const std::string& path, const std::string& hash,
                    uint64_t length) -> Result<std::shared_ptr<const std::string>> {
     if (auto it = loaded.find(hash); it != loaded.end()) return it->second;
     if (length > budget) return std::shared_ptr<const std::string>();
-    if (auto it = held.find(hash); it != held.end() && it->second->size() == length) {
-      budget -= length;
-      view->cached_bytes_ += length;
-      loaded.emplace(hash, it->second);
-      return it->second;
-    }
     auto data = store.blobs().Get(hash, length);
     if (!data.ok()) return data.status().Annotate("loading '" + path + "' for serving");
     budget -= length;
@@ -37,6 +21,14 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
     auto body = std::make_shared<const std::string>(std::move(*data));
     loaded.emplace(hash, body);
     return body;
+  };
+  // A body the previous view verified and holds for the same path and hash is shared as it is
+  // (no read, no hash, no map): an update of one page of a large site reads one page.
+  auto reuse = [&](const std::shared_ptr<const std::string>& body, uint64_t length) {
+    if (!body || body->size() != length || length > budget) return false;
+    budget -= length;
+    view->cached_bytes_ += length;
+    return true;
   };
 
   for (Area area : {Area::kTieup, Area::kOriginal}) {
@@ -62,12 +54,22 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
       f.last_modified = m.created;
       f.method = e.method;
       f.link_url = e.link_url;
-      ASSIGN_OR_RETURN(f.body, cache(path, e.hash, e.length));
+      const ServedFile* before = previous != nullptr ? previous->Find(path) : nullptr;
+      if (before != nullptr && before->hash == e.hash && reuse(before->body, e.length)) {
+        f.body = before->body;
+      } else {
+        ASSIGN_OR_RETURN(f.body, cache(path, e.hash, e.length));
+      }
       if (e.gzip) {
         f.gzip = e.gzip;
-        ASSIGN_OR_RETURN(f.gzip_body, cache(path, e.gzip->hash, e.gzip->length));
+        if (before != nullptr && before->gzip == e.gzip &&
+            reuse(before->gzip_body, e.gzip->length)) {
+          f.gzip_body = before->gzip_body;
+        } else {
+          ASSIGN_OR_RETURN(f.gzip_body, cache(path, e.gzip->hash, e.gzip->length));
+        }
       }
-      view->files_.emplace(path, std::move(f));
+      view->files_.emplace_hint(view->files_.end(), path, std::move(f));
     }
   }
   view->not_found_page_ = view->Find("/404.html");

@@ -76,6 +76,9 @@ Status SiteContent::LoadView(std::shared_ptr<content::ContentStore> store) {
   std::shared_ptr<const content::SiteView> before = std::atomic_exchange(&view_, aliased);
   loaded_pointers_ = std::move(pointers);
   if (options_.on_view_loaded) options_.on_view_loaded(before.get(), *aliased);
+  // Freeing a large view takes a while: a daemon leaves it to its next refresh rather than the
+  // request that activated.
+  retired_view_ = std::move(before);
   return Status::Ok();
 }
 
@@ -115,6 +118,7 @@ Result<bool> SiteContent::RefreshIfChanged() {
   if (!options_.serve) return false;
   {
     std::lock_guard<std::mutex> guard(mu_);
+    retired_view_.reset();
     if (PointerState() == loaded_pointers_ && !PruneDueLocked()) return false;
   }
   ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));

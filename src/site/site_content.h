@@ -80,10 +80,11 @@ class SiteContent {
   std::shared_ptr<const content::SiteView> view_;
   std::string loaded_pointers_;  // guarded by mu_
   bool recovered_ = false;       // guarded by mu_: the first open in this process ran recovery
-  std::shared_ptr<content::ContentStore> store_;  // guarded by mu_: the store last used
-  std::string store_pointers_;                    // guarded by mu_: the pointers it saw
-  bool prune_due_ = false;                        // guarded by mu_
-  int64_t last_prune_micros_ = 0;                 // guarded by mu_
+  std::shared_ptr<content::ContentStore> store_;           // guarded by mu_: the store last used
+  std::string store_pointers_;                             // guarded by mu_: the pointers it saw
+  bool prune_due_ = false;                                 // guarded by mu_
+  int64_t last_prune_micros_ = 0;                          // guarded by mu_
+  std::shared_ptr<const content::SiteView> retired_view_;  // guarded by mu_: freed on refresh
 };
 
 }  // namespace tieup
