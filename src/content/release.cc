@@ -525,6 +525,11 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
 
 ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
                        const ReleaseManifest& result, std::string_view result_bytes) {
+  return MakeDeltaFromBaseHash(base, Sha256Hex(base_bytes), result, result_bytes);
+}
+
+ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base_hash_hex,
+                                   const ReleaseManifest& result, std::string_view result_bytes) {
   ReleaseDelta d;
   d.format = result.format;
   d.site = result.site;
@@ -533,7 +538,7 @@ ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
   d.created = result.created;
   d.expires = result.expires;
   d.base_version = base.version;
-  d.base_hash = Sha256Hex(base_bytes);
+  d.base_hash = std::move(base_hash_hex);
   d.result_hash = Sha256Hex(result_bytes);
   const ReleaseDiff diff = Diff(base, result);
   for (const DiffEntry& e : diff.added) d.changes.emplace(e.path, *e.after);

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "content/builder.h"
 #include "content/release.h"
+#include "crypto/hash.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -18,6 +19,35 @@ namespace {
 
 // Releases main keeps per partner (besides the one the partner has active), for deltas.
 constexpr uint64_t kKeptReleases = 10;
+
+// A stored release: its manifest and the hex SHA-256 of its canonical JSON.
+struct StoredRelease {
+  content::ReleaseManifest manifest;
+  std::string payload_hash;
+};
+
+// The columns "payload, snapshot, payload_hash" of a sync_releases row starting at `col`: the
+// compact snapshot when it is whole, the JSON otherwise (rows from before snapshots).
+Result<StoredRelease> ReadStoredRelease(const SqlRow& row, size_t col, const std::string& partner,
+                                        uint64_t version) {
+  StoredRelease r;
+  auto compact = content::ReleaseManifest::ParseCompact(row.Text(col + 1));
+  if (compact.ok() && compact->version == version && row.Text(col + 2).size() == 64) {
+    r.manifest = std::move(*compact);
+    r.payload_hash = row.Text(col + 2);
+    return r;
+  }
+  const std::string payload = row.Text(col);
+  auto parsed = content::ReleaseManifest::Parse(payload);
+  if (!parsed.ok() || parsed->version != version) {
+    return Status::DataLoss(
+        "stored release " + std::to_string(version) + " of partner '" + partner + "' is corrupt: " +
+        (parsed.ok() ? std::string("wrong version") : parsed.status().message()));
+  }
+  r.manifest = std::move(*parsed);
+  r.payload_hash = Sha256Hex(payload);
+  return r;
+}
 
 constexpr std::string_view kColumns =
     "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
@@ -269,36 +299,35 @@ Result<uint64_t> Publisher::BuildFor(const std::string& id) {
 Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                                         content::SourceCache* cache) {
   ASSIGN_OR_RETURN(auto prev_rows,
-                   db_.Query("SELECT version, payload, inputs, snapshot FROM sync_releases "
-                             "WHERE partner = ? ORDER BY version DESC LIMIT 1",
+                   db_.Query("SELECT version, inputs, payload, snapshot, payload_hash FROM "
+                             "sync_releases WHERE partner = ? ORDER BY version DESC LIMIT 1",
                              {p.id}));
   std::optional<content::ReleaseManifest> prev;
-  std::string prev_payload;
+  std::string prev_hash;
   content::BuildInputs prev_inputs;
+  uint64_t prev_version = 0;
   if (!prev_rows.empty()) {
-    prev_payload = prev_rows[0].Text(1);
-    // The compact copy is several times faster to read than the JSON; the JSON is the record.
-    auto parsed = content::ReleaseManifest::ParseCompact(prev_rows[0].Text(3));
-    if (!parsed.ok() || parsed->version != static_cast<uint64_t>(prev_rows[0].Int(0))) {
-      parsed = content::ReleaseManifest::Parse(prev_payload);
+    prev_version = static_cast<uint64_t>(prev_rows[0].Int(0));
+    auto stored = ReadStoredRelease(prev_rows[0], 2, p.id, prev_version);
+    if (stored.ok()) {
+      prev = std::move(stored->manifest);
+      prev_hash = std::move(stored->payload_hash);
+    } else {
+      // Not fatal: the next release is built in full and offered with full metadata.
+      (void)Event(p.id, "", prev_version, "failed",
+                  stored.status().message() + "; building the next release in full");
     }
-    if (!parsed.ok()) {
-      return Status::DataLoss("stored release " + std::to_string(prev_rows[0].Int(0)) +
-                              " of partner '" + p.id +
-                              "' is corrupt: " + parsed.status().message());
-    }
-    prev = std::move(*parsed);
     // Inputs that do not parse (or releases from before incremental builds) only mean a full
     // render.
     prev_inputs =
-        content::BuildInputs::Parse(prev_rows[0].Text(2)).value_or(content::BuildInputs{});
+        content::BuildInputs::Parse(prev_rows[0].Text(1)).value_or(content::BuildInputs{});
   }
   content::BuildOptions o;
   o.authoring_dir = options_.authoring_dir;
   o.overrides_dir = p.overrides_dir;
   o.area = content::Area::kTieup;
   o.site = p.id;
-  o.version = prev ? prev->version + 1 : 1;
+  o.version = prev_version + 1;
   o.created = now;
   o.expires = now + options_.release_validity_seconds;
   o.variables = options_.site_variables;  // main's own (site.name, ...); the partner's win
@@ -344,7 +373,8 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   // release active (the usual case). The full metadata is signed when first needed.
   std::string delta_envelope;
   if (prev) {
-    const content::ReleaseDelta delta = content::MakeDelta(*prev, prev_payload, m, payload);
+    const content::ReleaseDelta delta =
+        content::MakeDeltaFromBaseHash(*prev, prev_hash, m, payload);
     delta_envelope = EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
   }
   const std::string inputs = built->inputs.Encode();
@@ -352,11 +382,13 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                    db_.Query("SELECT active_version FROM sync_partnerships WHERE id = ?", {p.id}));
   const int64_t active_version = active_rows.empty() ? 0 : active_rows[0].Int(0);
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-    RETURN_IF_ERROR(db.Exec(
-        "INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
-        "inputs, delta_base, delta_envelope, snapshot) VALUES(?,?,?,'',?,?,?,?,?,?)",
-        {p.id, static_cast<int64_t>(m.version), payload, m.created, m.expires, inputs,
-         static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, m.EncodeCompact()}));
+    RETURN_IF_ERROR(
+        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
+                "inputs, delta_base, delta_envelope, snapshot, payload_hash) "
+                "VALUES(?,?,'','',?,?,?,?,?,?,?)",
+                {p.id, static_cast<int64_t>(m.version), m.created, m.expires, inputs,
+                 static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, m.EncodeCompact(),
+                 Sha256Hex(payload)}));
     // Only entries new in this release can add a blob the partner may fetch.
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
@@ -391,16 +423,22 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
 
 Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_t version) {
   ASSIGN_OR_RETURN(auto rows,
-                   db_.Query("SELECT payload, envelope FROM sync_releases WHERE partner = ? AND "
-                             "version = ?",
+                   db_.Query("SELECT envelope, payload, snapshot, payload_hash FROM sync_releases "
+                             "WHERE partner = ? AND version = ?",
                              {id, static_cast<int64_t>(version)}));
   if (rows.empty()) {
     return Status::DataLoss("release " + std::to_string(version) + " of partner '" + id +
                             "' is not stored");
   }
-  std::string envelope = rows[0].Text(1);
+  std::string envelope = rows[0].Text(0);
   if (!envelope.empty()) return envelope;
-  envelope = EncodeEnvelope(SignRelease(release_key_, rows[0].Text(0)));
+  ASSIGN_OR_RETURN(StoredRelease stored, ReadStoredRelease(rows[0], 1, id, version));
+  const std::string payload = stored.manifest.Encode();
+  if (Sha256Hex(payload) != stored.payload_hash) {
+    return Status::DataLoss("stored release " + std::to_string(version) + " of partner '" + id +
+                            "' does not encode to the metadata it was built as");
+  }
+  envelope = EncodeEnvelope(SignRelease(release_key_, payload));
   RETURN_IF_ERROR(
       db_.Exec("UPDATE sync_releases SET envelope = ? WHERE partner = ? AND version = ?",
                {envelope, id, static_cast<int64_t>(version)}));
@@ -411,8 +449,9 @@ Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64
                                                    uint64_t version) {
   if (base == 0 || base >= version) return std::string();
   ASSIGN_OR_RETURN(auto rows,
-                   db_.Query("SELECT version, payload, delta_base, delta_envelope FROM "
-                             "sync_releases WHERE partner = ? AND version IN (?, ?)",
+                   db_.Query("SELECT version, delta_base, delta_envelope, payload, "
+                             "snapshot, payload_hash FROM sync_releases WHERE "
+                             "partner = ? AND version IN (?, ?)",
                              {id, static_cast<int64_t>(base), static_cast<int64_t>(version)}));
   const SqlRow* base_row = nullptr;
   const SqlRow* row = nullptr;
@@ -420,13 +459,13 @@ Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64
     (static_cast<uint64_t>(r.Int(0)) == base ? base_row : row) = &r;
   }
   if (row == nullptr || base_row == nullptr) return std::string();  // not kept: send it whole
-  if (static_cast<uint64_t>(row->Int(2)) == base && !row->Text(3).empty()) return row->Text(3);
+  if (static_cast<uint64_t>(row->Int(1)) == base && !row->Text(2).empty()) return row->Text(2);
   // The partner is further behind than one release: a delta from what it has.
-  const std::string base_payload = base_row->Text(1);
-  const std::string payload = row->Text(1);
-  ASSIGN_OR_RETURN(content::ReleaseManifest from, content::ReleaseManifest::Parse(base_payload));
-  ASSIGN_OR_RETURN(content::ReleaseManifest to, content::ReleaseManifest::Parse(payload));
-  const content::ReleaseDelta delta = content::MakeDelta(from, base_payload, to, payload);
+  auto from = ReadStoredRelease(*base_row, 3, id, base);
+  if (!from.ok()) return std::string();  // a damaged base: send the release whole
+  ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(*row, 3, id, version));
+  const content::ReleaseDelta delta = content::MakeDeltaFromBaseHash(
+      from->manifest, from->payload_hash, to.manifest, to.manifest.Encode());
   return EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
 }
 

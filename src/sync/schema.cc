@@ -91,6 +91,11 @@ ALTER TABLE sync_releases ADD COLUMN delta_envelope TEXT NOT NULL DEFAULT '';
       {3, R"sql(
 ALTER TABLE sync_releases ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';
 )sql"},
+      // Releases are kept as the compact snapshot and the hash of their canonical JSON (the JSON
+      // is rebuilt from the snapshot when a full envelope is signed); older rows keep payload.
+      {4, R"sql(
+ALTER TABLE sync_releases ADD COLUMN payload_hash TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -444,7 +444,7 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   EXPECT_TRUE(HasEvent(*publisher_->Events("shop-f"), "offered", "sending the full metadata"));
 }
 
-TEST_F(PublisherReceiverTest, ADamagedStoredSnapshotFallsBackToTheSignedRecord) {
+TEST_F(PublisherReceiverTest, ADamagedStoredReleaseMeansAFullBuildAndFullMetadata) {
   PartnerSite& p = AddPartner("shop-s");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
   ASSERT_THAT(main_db_->Exec("UPDATE sync_releases SET snapshot = 'damaged', inputs = 'x'"),
@@ -453,6 +453,12 @@ TEST_F(PublisherReceiverTest, ADamagedStoredSnapshotFallsBackToTheSignedRecord) 
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
   EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
   EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Shop shop-s"));
+  EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleasePayloadType);
+  EXPECT_EQ(p.ActiveVersion(), 2u);
+  EXPECT_TRUE(HasEvent(*publisher_->Events("shop-s"), "failed", "building the next release"));
+  // And the one after is a delta again.
+  Write(authoring_ + "/pages/about.md", "About, version three.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
   EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleaseDeltaPayloadType);
 }
 
