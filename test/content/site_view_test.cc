@@ -195,8 +195,8 @@ TEST_F(SiteViewTest, AViewIsASnapshot) {
 }
 
 TEST_F(SiteViewTest, ALoadSharesThePreviousViewsBodiesAndReadsOnlyNewOnes) {
-  ReleaseManifest m = MakeRelease(*store_, Area::kOriginal, 1,
-                                  {{"/a.html", "page a"}, {"/b.html", "page b"}});
+  ReleaseManifest m =
+      MakeRelease(*store_, Area::kOriginal, 1, {{"/a.html", "page a"}, {"/b.html", "page b"}});
   ASSERT_THAT(Publish(*store_, m), IsOk());
   auto first = Load();
   ASSERT_NE(first, nullptr);
