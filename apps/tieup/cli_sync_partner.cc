@@ -2,6 +2,7 @@
 // of remote updating.
 #include "base/encoding.h"
 #include "cli.h"
+#include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
 
 namespace tieup::cli {
@@ -58,6 +59,17 @@ Status Pending(Env& env, const std::string& dir) {
     std::printf("No update is waiting for approval.\n");
     return Status::Ok();
   }
+  // The running daemon's public address (its port may be chosen at start); the configured one
+  // when it names a port.
+  std::string public_addr;
+  if (auto running = env.ReadFile(PublicAddressFile(dir)); running.ok()) {
+    public_addr = *running;
+    while (!public_addr.empty() && (public_addr.back() == '\n' || public_addr.back() == '\r')) {
+      public_addr.pop_back();
+    }
+  } else if (s.config.public_address.port != 0) {
+    public_addr = s.config.public_address.ToString();
+  }
   for (const sync::ReceivedUpdate& u : pending) {
     std::printf("Update %s: tie-up version %llu, received %s\n", u.update_id.c_str(),
                 static_cast<unsigned long long>(u.version), FormatRfc3339(u.received).c_str());
@@ -68,9 +80,13 @@ Status Pending(Env& env, const std::string& dir) {
     PrintPaths("+", u.added_paths);
     PrintPaths("~", u.changed_paths);
     PrintPaths("-", u.removed_paths);
-    std::printf("  preview: http://%s/.tieup/preview/%llu/   (from this machine only)\n",
-                s.config.public_address.ToString().c_str(),
-                static_cast<unsigned long long>(u.version));
+    if (public_addr.empty()) {
+      std::printf("  preview: start 'tieup partner serve %s', then run this again for the link\n",
+                  dir.c_str());
+    } else {
+      std::printf("  preview: http://%s/.tieup/preview/%llu/   (from this machine only)\n",
+                  public_addr.c_str(), static_cast<unsigned long long>(u.version));
+    }
     std::printf("  approve: tieup partner approve %s %s\n", dir.c_str(), u.update_id.c_str());
     std::printf("  reject:  tieup partner reject %s %s --reason \"...\"\n\n", dir.c_str(),
                 u.update_id.c_str());

@@ -44,6 +44,15 @@ void PartnerDaemon::AddPeriodicTask(std::string name, std::function<void()> task
 Status PartnerDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
   if (sync_server_) RETURN_IF_ERROR(sync_server_->Start());
+  // Where the public port really is (the configured port may be 0: any free port), for the
+  // command line's preview links.
+  const std::string addr_file = PublicAddressFile(site_->site_dir());
+  Status written = CreateDirs(*env_, DirName(addr_file));
+  if (written.ok()) {
+    const HostPort bound{site_->config().public_address.host, site_->public_port()};
+    written = WriteFileAtomic(*env_, addr_file, bound.ToString() + "\n");
+  }
+  if (!written.ok()) logger_->warn("recording the public address: {}", written.message());
   background_ = std::thread([this] { BackgroundLoop(); });
   return Status::Ok();
 }
@@ -57,7 +66,14 @@ void PartnerDaemon::Stop() {
   cv_.notify_all();
   if (background_.joinable()) background_.join();
   if (sync_server_) sync_server_->Stop();
-  if (site_) site_->Stop();
+  if (site_) {
+    site_->Stop();
+    (void)env_->RemoveFile(PublicAddressFile(site_->site_dir()));
+  }
+}
+
+std::string PublicAddressFile(const std::string& site_dir) {
+  return JoinPath(site_dir, "run/public.addr");
 }
 
 void PartnerDaemon::BackgroundLoop() {

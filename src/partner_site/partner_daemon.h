@@ -63,4 +63,8 @@ class PartnerDaemon {
   std::thread background_;
 };
 
+// SITE_DIR/run/public.addr: "host:port" of the running daemon's public port (written at Start,
+// removed at Stop), so that the command line can link to it when the configured port is 0.
+std::string PublicAddressFile(const std::string& site_dir);
+
 }  // namespace tieup

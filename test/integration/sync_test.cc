@@ -187,6 +187,10 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(pending.output, HasRegex(R"(3 added \(\d+ B\), 0 changed \(0 B\), 0 removed)"));
   EXPECT_THAT(pending.output, AllOf(HasSubstr("+ /index.html"), HasSubstr("+ /404.html"),
                                     HasSubstr("+ /assets/style.css")));
+  // The preview link names the port the daemon really listens on (configured as 0 here).
+  EXPECT_THAT(pending.output, HasSubstr("preview: http://127.0.0.1:" + std::to_string(b.port()) +
+                                        "/.tieup/preview/1/"));
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/.tieup/preview/1/")), 200);
   EXPECT_THAT(MainStatus(), HasRegex("shop-b .*version 1 waiting for the partner manager"));
 
   CommandResult approve = RunTieup({"partner", "approve", b.dir, u});
