@@ -1,6 +1,7 @@
 #include "sync/http_api.h"
 
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "sync/publisher.h"
 #include "sync/receiver.h"
@@ -27,8 +28,9 @@ bool IsJson(const HttpRequest& req) {
   return EqualsIgnoreCase(ct, kJson);
 }
 
-// Checks method and body type; returns an error response to send, or nullopt to go on.
-std::optional<HttpResponse> Precheck(const HttpRequest& req, std::string_view method) {
+// Checks method, query and body type; returns an error response to send, or nullopt to go on.
+std::optional<HttpResponse> Precheck(const HttpRequest& req, std::string_view method,
+                                     bool query_allowed = false) {
   if (req.method() != method) {
     HttpResponse r = ErrorResponse(Status::InvalidArgument(std::string(req.path()) + " takes " +
                                                            std::string(method) + ", not " +
@@ -37,7 +39,7 @@ std::optional<HttpResponse> Precheck(const HttpRequest& req, std::string_view me
     r.AddHeader("Allow", method);
     return r;
   }
-  if (!req.query().empty()) {
+  if (!req.query().empty() && !query_allowed) {
     return ErrorResponse(Status::InvalidArgument(std::string(req.path()) + " takes no query"));
   }
   if (method == "POST" && !IsJson(req)) {
@@ -168,8 +170,18 @@ HttpResponse HandleMainSyncRequest(Publisher& publisher, std::string_view peer_s
     return r;
   }
   if (path == "/v1/latest") {
-    if (auto r = Precheck(request, "GET")) return *r;
-    auto offer = publisher.LatestFor(peer);
+    if (auto r = Precheck(request, "GET", /*query_allowed=*/true)) return *r;
+    uint64_t have = 0;
+    if (!request.query().empty()) {
+      const std::string_view q = request.query();
+      const std::string_view digits = q.starts_with("have=") ? q.substr(5) : std::string_view();
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), have);
+      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+        return ErrorResponse(Status::InvalidArgument(
+            "bad query on /v1/latest: expected 'have=<the active version>' or none"));
+      }
+    }
+    auto offer = publisher.LatestFor(peer, have);
     if (!offer.ok()) return ErrorResponse(offer.status());
     return JsonResponse(EncodeOfferRequest(*offer));
   }
@@ -253,8 +265,10 @@ Result<std::vector<std::string>> HttpMainLink::FetchBlobs(const std::vector<std:
   return ParseBlobBatch(resp.body(), hashes.size());
 }
 
-Result<OfferRequest> HttpMainLink::LatestRelease() {
-  ASSIGN_OR_RETURN(HttpResponse resp, Call(round_trip_, JsonRequest("GET", "/v1/latest", "")));
+Result<OfferRequest> HttpMainLink::LatestRelease(uint64_t have_version) {
+  const std::string target =
+      have_version == 0 ? "/v1/latest" : "/v1/latest?have=" + std::to_string(have_version);
+  ASSIGN_OR_RETURN(HttpResponse resp, Call(round_trip_, JsonRequest("GET", target, "")));
   return ParseOfferRequest(resp.body());
 }
 

@@ -13,7 +13,8 @@
 //   served by MAIN (caller: an authenticated partner; it only ever gets its own data)
 //     POST /v1/blobs     {"hashes":[...]}      -> 200 application/octet-stream: per blob an
 //                                                 8-byte big-endian length, then the bytes
-//     GET  /v1/latest                          -> 200 OfferRequest (pull mode)
+//     GET  /v1/latest[?have=N]                 -> 200 OfferRequest (pull mode; a delta from
+//                                                 version N when main still holds it)
 //     POST /v1/response  UpdateResponse        -> 200 UpdateResponseReply
 //     POST /v1/event     EventReport           -> 200 {}
 //
@@ -74,7 +75,7 @@ class HttpMainLink : public MainLink {
   explicit HttpMainLink(HttpRoundTrip round_trip) : round_trip_(std::move(round_trip)) {}
 
   Result<std::vector<std::string>> FetchBlobs(const std::vector<std::string>& hashes) override;
-  Result<OfferRequest> LatestRelease() override;
+  Result<OfferRequest> LatestRelease(uint64_t have_version) override;
   Result<UpdateResponseReply> RespondToUpdate(const UpdateResponse& response) override;
   Status ReportEvent(const EventReport& event) override;
 

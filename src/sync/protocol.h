@@ -160,7 +160,9 @@ class MainLink {
   // hash not in this partner's releases; kUnavailable when main cannot be reached.
   virtual Result<std::vector<std::string>> FetchBlobs(const std::vector<std::string>& hashes) = 0;
   // Pull mode: main's latest signed release for this partner. kNotFound when none is built.
-  virtual Result<OfferRequest> LatestRelease() = 0;
+  // `have_version` is the partner's active tie-up version: main may answer with a signed delta
+  // from it (0: always the full metadata).
+  virtual Result<OfferRequest> LatestRelease(uint64_t have_version) = 0;
   // The manager's affirmative or negative response to an update.
   virtual Result<UpdateResponseReply> RespondToUpdate(const UpdateResponse& response) = 0;
   // Records an event at main.

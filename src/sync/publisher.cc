@@ -830,7 +830,7 @@ Result<std::vector<std::string>> Publisher::ServeBlobs(const std::string& partne
   return out;
 }
 
-Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
+Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id, uint64_t have_version) {
   std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
   ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
   if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
@@ -847,6 +847,15 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
   }
   const uint64_t version = static_cast<uint64_t>(rows[0].Int(0));
   ASSIGN_OR_RETURN(auto last, LastUpdate(partner_id));
+  if (have_version != 0 && have_version == version) {
+    // Up to date: nothing to sign, send or record. The update id is the one that delivered it.
+    OfferRequest none;
+    none.partner = partner_id;
+    none.update_id = last && last->version == version ? last->update_id : "current";
+    none.version = version;
+    none.approval = st.p.approval;
+    return none;
+  }
   std::string update_id;
   if (last && last->version == version && last->mode == "pull" &&
       (last->state == "offered" || last->state == "pending_approval" ||
@@ -877,7 +886,10 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id) {
   offer.version = version;
   offer.approval = st.p.approval;
   offer.root = options_.root_envelope;
-  ASSIGN_OR_RETURN(offer.release, FullEnvelopeLocked(partner_id, version));
+  ASSIGN_OR_RETURN(offer.release, DeltaEnvelopeLocked(partner_id, have_version, version));
+  if (offer.release.empty()) {
+    ASSIGN_OR_RETURN(offer.release, FullEnvelopeLocked(partner_id, version));
+  }
   return offer;
 }
 

@@ -173,7 +173,11 @@ class Publisher {
   Result<std::vector<std::string>> ServeBlobs(const std::string& partner_id,
                                               const std::vector<std::string>& hashes);
   // Pull mode: the partner's latest release (built if none yet) as an offer with an update id.
-  Result<OfferRequest> LatestFor(const std::string& partner_id);
+  // `have_version`: the partner's active version; when main still holds it, the offer carries
+  // the signed delta from it (0: the full metadata). When it is the latest version, the answer
+  // names that version and the update that delivered it, with no release (nothing is
+  // recorded).
+  Result<OfferRequest> LatestFor(const std::string& partner_id, uint64_t have_version = 0);
   // Records an event the partner reports; "activated", "pending", "refused" and "rollback"
   // with an update id or version also update main's view of that partner.
   Status HandleReport(const std::string& partner_id, const EventReport& report);

@@ -658,7 +658,8 @@ Result<uint64_t> Receiver::Rollback() {
 }
 
 Result<PollResult> Receiver::Poll() {
-  auto offer = main_.LatestRelease();
+  ASSIGN_OR_RETURN(const uint64_t have, ActiveVersion());
+  auto offer = main_.LatestRelease(have);
   if (!offer.ok()) {
     (void)Event(
         "", 0, "failed",
@@ -680,6 +681,13 @@ Result<PollResult> Receiver::Poll() {
     return result;
   }
   auto reply = HandleOffer(*offer);
+  if (!reply.ok() && reply.status().code() == StatusCode::kNotFound) {
+    // Main's delta does not apply to what this site holds: ask for the full metadata.
+    auto full = main_.LatestRelease(0);
+    if (!full.ok()) return full.status();
+    offer = std::move(full);
+    reply = HandleOffer(*offer);
+  }
   if (!reply.ok()) {
     (void)main_.ReportEvent(
         EventReport{offer->update_id, offer->version, "refused", reply.status().ToString()});

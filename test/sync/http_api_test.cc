@@ -71,6 +71,36 @@ TEST_F(HttpApiTest, FullUpdateOverTheHttpMapping) {
   EXPECT_EQ(status->site, "shop-m");
 }
 
+TEST_F(HttpApiTest, PollingSaysWhichVersionThePartnerHas) {
+  EXPECT_THAT(publisher_->AddPartnership(MakePartnership("shop-p", ApprovalPolicy::kAuto, "P")),
+              IsOk());
+  ASSERT_THAT(publisher_->BuildFor("shop-p"), IsOk());
+  for (const char* bad : {"/v1/latest?have=x", "/v1/latest?have=", "/v1/latest?v=1",
+                          "/v1/latest?have=1&x=2", "/v1/latest?have=-1"}) {
+    EXPECT_EQ(HandleMainSyncRequest(*publisher_, "shop-p", HttpRequest("GET", bad)).status(), 400)
+        << bad;
+  }
+  HttpResponse current =
+      HandleMainSyncRequest(*publisher_, "shop-p", HttpRequest("GET", "/v1/latest?have=1"));
+  ASSERT_EQ(current.status(), 200) << current.body();
+  auto none = ParseOfferRequest(current.body());
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->release.empty());  // up to date: no metadata at all
+  HttpResponse full =
+      HandleMainSyncRequest(*publisher_, "shop-p", HttpRequest("GET", "/v1/latest"));
+  ASSERT_EQ(full.status(), 200);
+  EXPECT_FALSE(ParseOfferRequest(full.body())->release.empty());
+
+  // A partner polling over the mapping: full metadata first, then a delta, then nothing.
+  testing::PartnerSite& q = AddHttpPartner("shop-q", ApprovalPolicy::kAuto);
+  ASSERT_EQ(q.receiver->Poll()->state, "activated");
+  Write(authoring_ + "/pages/about.md", "About, polled.\n");
+  ASSERT_THAT(publisher_->BuildFor("shop-q"), IsOk());
+  ASSERT_EQ(q.receiver->Poll()->state, "activated");
+  EXPECT_THAT(q.Page("/about.html"), HasSubstr("About, polled."));
+  EXPECT_EQ(q.receiver->Poll()->state, "up_to_date");
+}
+
 TEST_F(HttpApiTest, RefusalsKeepTheirCodeAcrossHttp) {
   testing::PartnerSite& a = AddHttpPartner("shop-a", ApprovalPolicy::kAuto);
   const Ed25519PrivateKey attacker = Ed25519PrivateKey::Generate(env_);

@@ -76,9 +76,9 @@ class InProcessMainLink : public MainLink {
     }
     return blobs;
   }
-  Result<OfferRequest> LatestRelease() override {
+  Result<OfferRequest> LatestRelease(uint64_t have_version) override {
     if (down) return Status::Unavailable("main unreachable (test)");
-    return publisher_->LatestFor(partner_id_);
+    return publisher_->LatestFor(partner_id_, have_version);
   }
   Result<UpdateResponseReply> RespondToUpdate(const UpdateResponse& response) override {
     if (down) return Status::Unavailable("main unreachable (test)");

@@ -822,6 +822,44 @@ TEST_F(PublisherReceiverTest, PullModeAutoAndManager) {
   EXPECT_EQ(a.ActiveVersion(), 1u);
 }
 
+TEST_F(PublisherReceiverTest, PullModeGetsDeltasAndNothingWhenUpToDate) {
+  auto pull = [](Partnership& x) { x.sync_url = ""; };
+  PartnerSite& a = AddPartner("pull-d", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "", pull);
+  ASSERT_EQ(a.receiver->Poll()->state, "activated");
+  auto updates_before = publisher_->Updates("pull-d");
+  ASSERT_THAT(updates_before, IsOk());
+
+  // Up to date: main signs, sends and records nothing.
+  auto none = publisher_->LatestFor("pull-d", 1);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->release.empty());
+  EXPECT_EQ(none->update_id, (*updates_before)[0].update_id);
+  ASSERT_EQ(a.receiver->Poll()->state, "up_to_date");
+  EXPECT_EQ(publisher_->Updates("pull-d")->size(), updates_before->size());
+
+  // A change: the poll carries a delta from the version the partner has.
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"pull-d"})).state, "pull");
+  auto delta = publisher_->LatestFor("pull-d", 1);
+  ASSERT_THAT(delta, IsOk());
+  EXPECT_EQ(PayloadTypeOf(*delta), kReleaseDeltaPayloadType);
+  EXPECT_EQ(PayloadTypeOf(*publisher_->LatestFor("pull-d", 0)), kReleasePayloadType);
+  ASSERT_EQ(a.receiver->Poll()->state, "activated");
+  EXPECT_THAT(a.Page("/about.html"), HasSubstr("version two"));
+
+  // A partner whose copy of its base differs gets the full metadata on the same poll.
+  auto bytes = env_.ReadFile(a.dir + "/releases/tieup/2.json");
+  ASSERT_THAT(bytes, IsOk());
+  Write(a.dir + "/releases/tieup/2.json", *bytes + " ");
+  Write(authoring_ + "/pages/about.md", "About, version three.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"pull-d"})).state, "pull");
+  auto polled = a.receiver->Poll();
+  ASSERT_THAT(polled, IsOk());
+  EXPECT_EQ(polled->state, "activated");
+  EXPECT_THAT(a.Page("/about.html"), HasSubstr("version three"));
+  EXPECT_TRUE(HasEvent(*a.receiver->Events(), "offered", "asking main for the full metadata"));
+}
+
 TEST_F(PublisherReceiverTest, TemplateAndLinkKinds) {
   Write(dir_.Sub("tpl/pages/index.md"), "# {{partner.name}}'s own home\n");
   Write(dir_.Sub("tpl/pages/menu.md"), "Our menu\n");
