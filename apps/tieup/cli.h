@@ -9,6 +9,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "net/http_server.h"
 #include "site/config.h"
 
 namespace tieup::cli {
@@ -44,7 +45,9 @@ Status ServeSite(Env& env, const std::string& dir, SiteRole want);
 Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_url,
                      const std::string& code);
 
-// Runs until SIGINT or SIGTERM; prints how to stop.
-void WaitForTermination();
+// Runs until SIGINT or SIGTERM arrives on `signals`; prints how to stop. Construct `signals`
+// before starting anything that announces itself, so a signal sent as soon as a daemon says it
+// is serving stops it gracefully instead of killing it.
+void WaitForTermination(TerminationSignals& signals);
 
 }  // namespace tieup::cli

@@ -10,8 +10,7 @@ std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::str
   return NewLogger(name, o);
 }
 
-void WaitForTermination() {
-  TerminationSignals signals;
+void WaitForTermination(TerminationSignals& signals) {
   std::fflush(stdout);  // the URLs printed before must show even when piped
   std::fprintf(stderr, "Press Ctrl-C to stop.\n");
   signals.Wait();

@@ -37,6 +37,7 @@ Status WriteFiles(Env& env, const std::string& root,
 }
 
 Status RunDemo(Env& env, DemoArgs a) {
+  TerminationSignals signals;  // before anything announces itself (see WaitForTermination)
   if (a.dir.empty()) {
     std::string tmpl = "/tmp/tieup-demo-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) return Status::IOError("cannot make a temp directory");
@@ -223,7 +224,7 @@ Status RunDemo(Env& env, DemoArgs a) {
       "  %s partner fees verify %s/shop-a STATEMENT.csv --contract "
       "%s/contracts/shop-a.toml\n",
       self.c_str(), a.dir.c_str(), main_dir.c_str());
-  WaitForTermination();
+  WaitForTermination(signals);
   for (auto& d : daemons) d->Stop();
   main_daemon->Stop();
   return Status::Ok();

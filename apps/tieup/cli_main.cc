@@ -73,13 +73,14 @@ Status Serve(Env& env, const std::string& dir, SiteRole want) {
                                       " serve " + dir + "'");
   }
   auto logger = DaemonLogger(dir, c.id);
+  TerminationSignals signals;  // before "serving" is announced (see WaitForTermination)
   if (want == SiteRole::kMain) {
     ASSIGN_OR_RETURN(auto daemon, MainDaemon::Open(env, dir, logger));
     RETURN_IF_ERROR(daemon->Start());
     logger->info("main site '{}' serving http://{}:{}/ (sync port https://{}:{})", c.id,
                  c.public_address.host, daemon->public_port(), c.sync_address.host,
                  daemon->sync_port());
-    WaitForTermination();
+    WaitForTermination(signals);
     daemon->Stop();
     return Status::Ok();
   }
@@ -93,7 +94,7 @@ Status Serve(Env& env, const std::string& dir, SiteRole want) {
     logger->info("partner site '{}' serving http://{}:{}/", c.id, c.public_address.host,
                  daemon->public_port());
   }
-  WaitForTermination();
+  WaitForTermination(signals);
   daemon->Stop();
   return Status::Ok();
 }
