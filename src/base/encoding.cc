@@ -303,4 +303,33 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
+void AppendBigEndian(std::string& out, uint64_t value, int width) {
+  for (int shift = 8 * (width - 1); shift >= 0; shift -= 8) {
+    out += static_cast<char>((value >> shift) & 0xff);
+  }
+}
+
+uint64_t ByteReader::BigEndian(int width) {
+  if (!ok_ || in_.size() < static_cast<size_t>(width)) {
+    ok_ = false;
+    in_ = {};
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int i = 0; i < width; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
+  in_.remove_prefix(width);
+  return v;
+}
+
+std::string_view ByteReader::Take(uint64_t n) {
+  if (!ok_ || in_.size() < n) {
+    ok_ = false;
+    in_ = {};
+    return {};
+  }
+  std::string_view out = in_.substr(0, n);
+  in_.remove_prefix(n);
+  return out;
+}
+
 }  // namespace tieup

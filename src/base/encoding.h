@@ -34,6 +34,28 @@ std::string FormatRfc3339(int64_t unix_seconds);
 // Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)"; returns seconds since the epoch.
 Result<int64_t> ParseRfc3339(std::string_view text);
 
+// tieup's own binary formats (stored build inputs, compact manifests, blob batches): unsigned
+// integers big-endian in `width` bytes (1..8; the value must fit).
+void AppendBigEndian(std::string& out, uint64_t value, int width);
+
+// Reads such a format front to back. A read past the end returns zero or empty and marks the
+// reader failed (ok() false) rather than erroring at each call: check ok() once at the end.
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view in) : in_(in) {}
+  // A big-endian unsigned integer of `width` bytes (1..8).
+  uint64_t BigEndian(int width);
+  // The next `n` bytes (a view into the input).
+  std::string_view Take(uint64_t n);
+  bool ok() const { return ok_; }
+  bool done() const { return in_.empty(); }
+  size_t remaining() const { return in_.size(); }
+
+ private:
+  std::string_view in_;
+  bool ok_ = true;
+};
+
 // Length of the valid UTF-8 sequence starting at s[i] (1-4), or 0 when the bytes there are not
 // valid UTF-8: a continuation byte, a truncated or overlong sequence, a UTF-16 surrogate, or a
 // code point above U+10FFFF. `i` must be < s.size().

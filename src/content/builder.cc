@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/encoding.h"
 #include "content/gzip_variant.h"
 #include "crypto/hash.h"
 
@@ -349,8 +350,7 @@ std::string BuildInputs::Encode() const {
   out += kInputsMagic;
   out += context;
   for (const auto& [path, digest] : digests) {
-    const uint32_t n = static_cast<uint32_t>(path.size());
-    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
+    AppendBigEndian(out, path.size(), 4);
     out += path;
     out += digest;
   }
@@ -361,19 +361,13 @@ Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
   if (!bytes.starts_with(kInputsMagic) || bytes.size() < kInputsMagic.size() + 32) {
     return Status::DataLoss("build inputs: not in this builder's format");
   }
-  bytes.remove_prefix(kInputsMagic.size());
+  ByteReader r(bytes.substr(kInputsMagic.size()));
   BuildInputs in;
-  in.context = std::string(bytes.substr(0, 32));
-  bytes.remove_prefix(32);
-  while (!bytes.empty()) {
-    if (bytes.size() < 4) return Status::DataLoss("build inputs: truncated length");
-    uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
-    bytes.remove_prefix(4);
-    if (bytes.size() < n + kDigestBytes) return Status::DataLoss("build inputs: truncated entry");
-    std::string path(bytes.substr(0, n));
-    std::string digest(bytes.substr(n, kDigestBytes));
-    bytes.remove_prefix(n + kDigestBytes);
+  in.context = std::string(r.Take(32));
+  while (r.ok() && !r.done()) {
+    std::string path(r.Take(r.BigEndian(4)));
+    std::string digest(r.Take(kDigestBytes));
+    if (!r.ok()) return Status::DataLoss("build inputs: truncated entry");
     if (!in.digests.emplace(std::move(path), std::move(digest)).second) {
       return Status::DataLoss("build inputs: a path is listed twice");
     }

@@ -592,60 +592,16 @@ namespace {
 
 constexpr std::string_view kCompactMagic = "tieup-manifest/1\n";
 
-void PutU64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
 void PutBytes(std::string& out, std::string_view s) {
-  PutU64(out, s.size());
+  AppendBigEndian(out, s.size(), 8);
   out += s;
 }
 void PutHash(std::string& out, const std::string& hex) {
   auto raw = HexDecode(hex);
   out += raw.ok() && raw->size() == 32 ? *raw : std::string(32, '\0');
 }
-
-// Reads the compact form front to back; any read past the end marks it damaged.
-class CompactReader {
- public:
-  explicit CompactReader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return in_.empty(); }
-  uint64_t U64() {
-    if (in_.size() < 8) return Fail();
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
-    in_.remove_prefix(8);
-    return v;
-  }
-  uint8_t U8() {
-    if (in_.empty()) return static_cast<uint8_t>(Fail());
-    uint8_t v = static_cast<uint8_t>(in_[0]);
-    in_.remove_prefix(1);
-    return v;
-  }
-  std::string Bytes() {
-    const uint64_t n = U64();
-    if (!ok_ || in_.size() < n) return Fail(), std::string();
-    std::string s(in_.substr(0, n));
-    in_.remove_prefix(n);
-    return s;
-  }
-  std::string Hash() {
-    if (in_.size() < 32) return Fail(), std::string();
-    std::string hex = HexEncode(in_.substr(0, 32));
-    in_.remove_prefix(32);
-    return hex;
-  }
-
- private:
-  uint64_t Fail() {
-    ok_ = false;
-    in_ = {};
-    return 0;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
+std::string GetBytes(ByteReader& r) { return std::string(r.Take(r.BigEndian(8))); }
+std::string GetHash(ByteReader& r) { return HexEncode(r.Take(32)); }
 
 }  // namespace
 
@@ -653,24 +609,24 @@ std::string ReleaseManifest::EncodeCompact() const {
   std::string out;
   out.reserve(64 + files.size() * 120);
   out += kCompactMagic;
-  PutU64(out, static_cast<uint64_t>(format));
+  AppendBigEndian(out, static_cast<uint64_t>(format), 8);
   out += static_cast<char>(area == Area::kTieup ? 0 : 1);
-  PutU64(out, version);
-  PutU64(out, static_cast<uint64_t>(created));
-  PutU64(out, static_cast<uint64_t>(expires));
+  AppendBigEndian(out, version, 8);
+  AppendBigEndian(out, static_cast<uint64_t>(created), 8);
+  AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
   PutBytes(out, site);
-  PutU64(out, files.size());
+  AppendBigEndian(out, files.size(), 8);
   for (const auto& [path, e] : files) {
     PutBytes(out, path);
     PutHash(out, e.hash);
-    PutU64(out, e.length);
+    AppendBigEndian(out, e.length, 8);
     PutBytes(out, e.content_type);
     out += static_cast<char>(e.method);
     PutBytes(out, e.link_url);
     out += static_cast<char>(e.gzip ? 1 : 0);
     if (e.gzip) {
       PutHash(out, e.gzip->hash);
-      PutU64(out, e.gzip->length);
+      AppendBigEndian(out, e.gzip->length, 8);
     }
   }
   return out;
@@ -680,30 +636,30 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
   if (!bytes.starts_with(kCompactMagic)) {
     return Status::DataLoss("stored release is not in the compact form");
   }
-  CompactReader r(bytes.substr(kCompactMagic.size()));
+  ByteReader r(bytes.substr(kCompactMagic.size()));
   ReleaseManifest m;
-  m.format = static_cast<int>(r.U64());
-  m.area = r.U8() == 0 ? Area::kTieup : Area::kOriginal;
-  m.version = r.U64();
-  m.created = static_cast<int64_t>(r.U64());
-  m.expires = static_cast<int64_t>(r.U64());
-  m.site = r.Bytes();
-  const uint64_t count = r.U64();
+  m.format = static_cast<int>(r.BigEndian(8));
+  m.area = r.BigEndian(1) == 0 ? Area::kTieup : Area::kOriginal;
+  m.version = r.BigEndian(8);
+  m.created = static_cast<int64_t>(r.BigEndian(8));
+  m.expires = static_cast<int64_t>(r.BigEndian(8));
+  m.site = GetBytes(r);
+  const uint64_t count = r.BigEndian(8);
   for (uint64_t i = 0; r.ok() && i < count; ++i) {
-    std::string path = r.Bytes();
+    std::string path = GetBytes(r);
     FileEntry e;
-    e.hash = r.Hash();
-    e.length = r.U64();
-    e.content_type = r.Bytes();
-    const uint8_t method = r.U8();
+    e.hash = GetHash(r);
+    e.length = r.BigEndian(8);
+    e.content_type = GetBytes(r);
+    const uint64_t method = r.BigEndian(1);
     e.method = method == 1   ? UpdateMethod::kOverwrite
                : method == 2 ? UpdateMethod::kLink
                              : UpdateMethod::kStaged;
-    e.link_url = r.Bytes();
-    if (r.U8() == 1) {
+    e.link_url = GetBytes(r);
+    if (r.BigEndian(1) == 1) {
       GzipVariant g;
-      g.hash = r.Hash();
-      g.length = r.U64();
+      g.hash = GetHash(r);
+      g.length = r.BigEndian(8);
       e.gzip = std::move(g);
     }
     m.files.emplace_hint(m.files.end(), std::move(path), std::move(e));

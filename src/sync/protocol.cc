@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "base/encoding.h"
 #include "content/release.h"
 #include "trust/signed_metadata.h"
 
@@ -375,8 +376,7 @@ std::string EncodeBlobBatch(const std::vector<std::string>& blobs) {
   std::string out;
   out.reserve(total);
   for (const auto& b : blobs) {
-    uint64_t n = b.size();
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((n >> (i * 8)) & 0xff));
+    AppendBigEndian(out, b.size(), 8);
     out.append(b);
   }
   return out;
@@ -385,25 +385,22 @@ std::string EncodeBlobBatch(const std::vector<std::string>& blobs) {
 Result<std::vector<std::string>> ParseBlobBatch(std::string_view body, size_t expected_count) {
   std::vector<std::string> out;
   out.reserve(expected_count);
-  size_t pos = 0;
+  ByteReader r(body);
   for (size_t k = 0; k < expected_count; ++k) {
-    if (body.size() - pos < 8) {
+    if (r.remaining() < 8) {
       return Status::InvalidArgument("blob batch ends after " + std::to_string(k) + " of " +
                                      std::to_string(expected_count) + " blobs");
     }
-    uint64_t n = 0;
-    for (int i = 0; i < 8; ++i) n = (n << 8) | static_cast<unsigned char>(body[pos + i]);
-    pos += 8;
-    if (n > body.size() - pos) {
+    const uint64_t n = r.BigEndian(8);
+    if (n > r.remaining()) {
       return Status::InvalidArgument("blob batch: blob " + std::to_string(k) + " claims " +
                                      std::to_string(n) + " bytes but only " +
-                                     std::to_string(body.size() - pos) + " follow");
+                                     std::to_string(r.remaining()) + " follow");
     }
-    out.emplace_back(body.substr(pos, n));
-    pos += n;
+    out.emplace_back(r.Take(n));
   }
-  if (pos != body.size()) {
-    return Status::InvalidArgument("blob batch has " + std::to_string(body.size() - pos) +
+  if (!r.done()) {
+    return Status::InvalidArgument("blob batch has " + std::to_string(r.remaining()) +
                                    " bytes after the last blob");
   }
   return out;

@@ -363,11 +363,10 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
   }
 
-  if (prev && prev->files == m.files &&
-      prev->expires - now > options_.release_validity_seconds / 2) {
+  const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
+  if (prev && diff.empty() && prev->expires - now > options_.release_validity_seconds / 2) {
     return prev->version;  // nothing changed: no new release
   }
-  const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
   const std::string payload = m.Encode();
   // The signed delta from the previous release: what an offer sends when the partner has that
   // release active (the usual case). The full metadata is signed when first needed.

@@ -71,5 +71,25 @@ TEST(EncodingTest, HtmlEscapeCoversTextAndAttributes) {
   EXPECT_EQ(HtmlEscape("plain"), "plain");
 }
 
+TEST(ByteReaderTest, ReadsWhatAppendBigEndianWroteAndFailsPastTheEnd) {
+  std::string out;
+  AppendBigEndian(out, 0x0102, 2);
+  AppendBigEndian(out, 0x0a0b0c0d0e0f1011ull, 8);
+  out += "tail";
+  EXPECT_EQ(out.substr(0, 2), std::string("\x01\x02", 2));
+  ByteReader r(out);
+  EXPECT_EQ(r.BigEndian(2), 0x0102u);
+  EXPECT_EQ(r.BigEndian(8), 0x0a0b0c0d0e0f1011ull);
+  EXPECT_EQ(r.Take(4), "tail");
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(r.BigEndian(1), 0u);  // past the end: zero, and the reader is failed for good
+  EXPECT_FALSE(r.ok());
+  ByteReader short_read("ab");
+  EXPECT_EQ(short_read.Take(3), "");
+  EXPECT_FALSE(short_read.ok());
+  EXPECT_EQ(short_read.Take(1), "");  // nothing more after a failure
+}
+
 }  // namespace
 }  // namespace tieup
