@@ -45,6 +45,10 @@ Status ServeSite(Env& env, const std::string& dir, SiteRole want);
 Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_url,
                      const std::string& code);
 
+// Loads DIR/site.toml for a command of `want`'s family (`tieup main ...` or `tieup partner ...`);
+// FailedPrecondition saying which family the directory belongs to otherwise.
+Result<SiteConfig> LoadSiteConfigFor(Env& env, const std::string& dir, SiteRole want);
+
 // Runs until SIGINT or SIGTERM arrives on `signals`; prints how to stop. Construct `signals`
 // before starting anything that announces itself, so a signal sent as soon as a daemon says it
 // is serving stops it gracefully instead of killing it.

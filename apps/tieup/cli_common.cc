@@ -10,6 +10,18 @@ std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::str
   return NewLogger(name, o);
 }
 
+Result<SiteConfig> LoadSiteConfigFor(Env& env, const std::string& dir, SiteRole want) {
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
+  if (c.role != want) {
+    const std::string is(SiteRoleName(c.role));
+    return Status::FailedPrecondition("'" + dir + "' is a " + is + " site and this is a 'tieup " +
+                                      std::string(SiteRoleName(want)) + "' command: give it a " +
+                                      std::string(SiteRoleName(want)) +
+                                      " site's directory, or use 'tieup " + is + " ...' here");
+  }
+  return c;
+}
+
 void WaitForTermination(TerminationSignals& signals) {
   std::fflush(stdout);  // the URLs printed before must show even when piped
   std::fprintf(stderr, "Press Ctrl-C to stop.\n");

@@ -42,11 +42,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
 }
 
 Status MainBuild(Env& env, const std::string& dir) {
-  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
-  if (c.role != SiteRole::kMain) {
-    return Status::FailedPrecondition("'" + dir +
-                                      "' is a partner site; 'main build' needs a main site");
-  }
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfigFor(env, dir, SiteRole::kMain));
   SiteContentOptions o;
   o.site_id = c.id;
   o.serve = false;
@@ -66,12 +62,7 @@ Status MainBuild(Env& env, const std::string& dir) {
 }
 
 Status Serve(Env& env, const std::string& dir, SiteRole want) {
-  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
-  if (c.role != want) {
-    return Status::FailedPrecondition("'" + dir + "' is a " + std::string(SiteRoleName(c.role)) +
-                                      " site: run 'tieup " + std::string(SiteRoleName(c.role)) +
-                                      " serve " + dir + "'");
-  }
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfigFor(env, dir, want));
   auto logger = DaemonLogger(dir, c.id);
   TerminationSignals signals;  // before "serving" is announced (see WaitForTermination)
   if (want == SiteRole::kMain) {

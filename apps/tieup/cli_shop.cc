@@ -20,12 +20,7 @@ struct ShopSession {
 };
 
 Result<ShopSession> OpenShop(Env& env, const std::string& dir, SiteRole want) {
-  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, dir));
-  if (config.role != want) {
-    return Status::FailedPrecondition(
-        "'" + dir + "' is a " + std::string(SiteRoleName(config.role)) + " site: use 'tieup " +
-        std::string(SiteRoleName(config.role)) + " product|order ...'");
-  }
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, want));
   ShopSession s;
   ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
   if (want == SiteRole::kMain) {

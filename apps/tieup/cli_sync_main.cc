@@ -18,11 +18,7 @@ struct MainSession {
 
 Result<MainSession> OpenMain(Env& env, const std::string& dir) {
   MainSession s;
-  ASSIGN_OR_RETURN(s.config, LoadSiteConfig(env, dir));
-  if (s.config.role != SiteRole::kMain) {
-    return Status::FailedPrecondition("'" + dir +
-                                      "' is a partner site; this is a main site command");
-  }
+  ASSIGN_OR_RETURN(s.config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
   ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
   ASSIGN_OR_RETURN(s.sync, MainSync::Open(env, dir, s.config, *s.db, NewNullLogger()));
   return s;

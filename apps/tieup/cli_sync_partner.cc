@@ -17,10 +17,7 @@ struct PartnerSession {
 
 Result<PartnerSession> OpenPartner(Env& env, const std::string& dir) {
   PartnerSession s;
-  ASSIGN_OR_RETURN(s.config, LoadSiteConfig(env, dir));
-  if (s.config.role != SiteRole::kPartner) {
-    return Status::FailedPrecondition("'" + dir + "' is a main site; this is a partner command");
-  }
+  ASSIGN_OR_RETURN(s.config, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
   SiteContentOptions o;
   o.site_id = s.config.id;
   o.keep_releases = static_cast<size_t>(s.config.keep_releases);

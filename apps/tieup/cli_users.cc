@@ -16,12 +16,8 @@ struct UsersSession {
 };
 
 Result<UsersSession> OpenUsers(Env& env, const std::string& dir) {
-  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, dir));
-  if (config.role != SiteRole::kMain) {
-    return Status::FailedPrecondition("'" + dir +
-                                      "' is a partner site: accounts are kept by main; run this "
-                                      "on main's data directory");
-  }
+  // Accounts are kept by main only.
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
   UsersSession s;
   ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
   ASSIGN_OR_RETURN(s.store, OpenMainUserStore(env, config, *s.db));

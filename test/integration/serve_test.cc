@@ -230,6 +230,20 @@ TEST_F(CliTest, MainInitBuildServe) {
   EXPECT_EQ(StatusOf(HttpGet(d.port(), "/nope")), 404);
 }
 
+TEST_F(CliTest, ACommandForTheOtherKindOfSiteSaysWhich) {
+  const std::string site = dir_.Sub("main");
+  ASSERT_EQ(RunTieup({"main", "init", site, "--public", "127.0.0.1:0"}).exit_code, 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"partner", "pending", site},
+        std::vector<std::string>{"partner", "serve", site},
+        std::vector<std::string>{"partner", "order", "ls", site}}) {
+    auto r = RunTieup(args);
+    EXPECT_NE(r.exit_code, 0) << args[1];
+    EXPECT_THAT(r.output, HasSubstr("is a main site and this is a 'tieup partner' command"))
+        << args[1];
+  }
+}
+
 TEST_F(CliTest, ClearErrorsForBadInput) {
   auto r = RunTieup({"partner", "serve", dir_.Sub("nothing")});
   EXPECT_NE(r.exit_code, 0);
