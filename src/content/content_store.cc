@@ -200,25 +200,39 @@ Status ContentStore::CheckBlobsLocked(const ReleaseManifest& m) {
   // activated, and its blobs are kept while it is active: only the others are looked at (a
   // one-page update of a large site checks one page, not all of them).
   const auto& active = ActiveSlot(m.area);
-  for (const auto& [path, e] : m.files) {
-    if (active) {
-      auto same = active->files.find(path);
-      if (same != active->files.end() && same->second.hash == e.hash &&
-          same->second.length == e.length && same->second.gzip == e.gzip) {
-        continue;
-      }
-    }
-    RETURN_IF_ERROR(check(path, e.hash, e.length, ""));
-    if (e.gzip) RETURN_IF_ERROR(check(path, e.gzip->hash, e.gzip->length, "gzip variant of "));
+  Status status;
+  auto check_entry = [&](const std::string& path, const FileEntry& e) {
+    if (!status.ok()) return;
+    status = check(path, e.hash, e.length, "");
+    if (status.ok() && e.gzip)
+      status = check(path, e.gzip->hash, e.gzip->length, "gzip variant of ");
+  };
+  if (!active) {
+    for (const auto& [path, e] : m.files) check_entry(path, e);
+    return status;
   }
-  return Status::Ok();
+  // Entries equal to the active ones are skipped; a release made from the active one (an
+  // update) shares its unchanged chunks with it, which are not even looked at.
+  active->files.ForEachDifference(
+      m.files, [&](const std::string& path, const FileEntry* before, const FileEntry* after) {
+        if (after == nullptr) return;
+        if (before != nullptr && before->hash == after->hash && before->length == after->length &&
+            before->gzip == after->gzip) {
+          return;
+        }
+        check_entry(path, *after);
+      });
+  return status;
 }
 
 Status ContentStore::CheckCollisionsLocked(const ReleaseManifest& m) const {
   const auto& other = ActiveSlot(OtherArea(m.area));
   if (!other) return Status::Ok();
-  for (const auto& [path, e] : m.files) {
-    if (other->files.count(path) == 0) continue;
+  // Looks up the paths of the smaller of the two releases in the larger.
+  const FileMap& small = other->files.size() < m.files.size() ? other->files : m.files;
+  const FileMap& large = &small == &m.files ? other->files : m.files;
+  for (const auto& [path, e] : small) {
+    if (large.count(path) == 0) continue;
     if (m.area == Area::kTieup) {
       return Status::AlreadyExists("tie-up release " + std::to_string(m.version) + " has '" + path +
                                    "', which is an original page of this site: a path "

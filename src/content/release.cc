@@ -317,33 +317,66 @@ Status ReleaseManifest::ValidateHeader() const {
   return content::ValidateHeader(format, site, version, created, expires);
 }
 
+namespace {
+
+// Chunk cache slots of a FileMap (base/cow_map.h).
+constexpr size_t kJsonSlot = 0;     // the chunk's entries as canonical JSON members
+constexpr size_t kCompactSlot = 1;  // the chunk's entries in the compact form
+constexpr size_t kProblemSlot = 2;  // "" when every entry is valid, else the first problem
+
+std::string FirstProblem(const FileMap::Entries& entries) {
+  for (const auto& [path, entry] : entries) {
+    Status s = ValidatePath(path);
+    if (s.ok()) s = ValidateEntry(path, entry);
+    if (!s.ok()) return s.message().empty() ? std::string("invalid entry") : s.message();
+  }
+  return "";
+}
+
+}  // namespace
+
 Status ReleaseManifest::Validate() const {
   RETURN_IF_ERROR(ValidateHeader());
-  for (const auto& [path, entry] : files) {
-    RETURN_IF_ERROR(ValidatePath(path));
-    RETURN_IF_ERROR(ValidateEntry(path, entry));
+  // Each chunk of `files` remembers its verdict: a release made from a checked one by changing
+  // a few files checks those only.
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    const std::string& problem = files.chunk(i).Cached(kProblemSlot, FirstProblem);
+    if (!problem.empty()) return Status::InvalidArgument(problem);
   }
   return Status::Ok();
 }
 
+namespace {
+
+std::string EncodeJsonEntries(const FileMap::Entries& entries) {
+  std::string out;
+  out.reserve(entries.size() * 260);
+  for (const auto& [path, e] : entries) {
+    if (!out.empty()) out += ',';
+    AppendJsonString(out, path);
+    out += ':';
+    AppendEntry(out, e);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string ReleaseManifest::Encode() const {
   // Written directly rather than through a JSON tree: a site of 10,000 pages is encoded (and
   // hashed) on every build and every update. The order is the canonical one: object keys in
-  // byte order, and `files` is a map ordered the same way.
+  // byte order, and `files` is a map ordered the same way. Each chunk of `files` keeps its
+  // encoding, so a release made from another by changing a few files re-encodes those only.
   std::string out;
-  out.reserve(128 + files.size() * 200);
+  out.reserve(128 + files.size() * 260);
   out += "{\"area\":";
   AppendJsonString(out, AreaName(area));
   out += ",\"created\":" + std::to_string(created);
   out += ",\"expires\":" + std::to_string(expires);
   out += ",\"files\":{";
-  bool first = true;
-  for (const auto& [path, e] : files) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, path);
-    out += ':';
-    AppendEntry(out, e);
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    if (i != 0) out += ',';
+    out += files.chunk(i).Cached(kJsonSlot, EncodeJsonEntries);
   }
   out += "},\"format\":" + std::to_string(format);
   out += ",\"site\":";
@@ -383,7 +416,7 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
     std::string path(kv.key());
     RETURN_IF_ERROR(ValidatePath(path));
     ASSIGN_OR_RETURN(FileEntry e, ParseEntry(path, kv.value()));
-    m.files.emplace_hint(m.files.end(), std::move(path), std::move(e));
+    m.files.try_emplace(std::move(path), std::move(e));
   }
   // Each path and entry was validated as it was parsed.
   RETURN_IF_ERROR(m.ValidateHeader());
@@ -402,26 +435,20 @@ Result<ReleaseManifest> ReleaseManifest::ParseCanonical(std::string_view bytes) 
 
 ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after) {
   ReleaseDiff d;
-  auto b = before.files.begin();
-  auto a = after.files.begin();
-  while (b != before.files.end() || a != after.files.end()) {
-    if (a == after.files.end() || (b != before.files.end() && b->first < a->first)) {
-      d.removed.push_back({b->first, &b->second, nullptr});
-      d.removed_bytes += b->second.length;
-      ++b;
-    } else if (b == before.files.end() || a->first < b->first) {
-      d.added.push_back({a->first, nullptr, &a->second});
-      d.added_bytes += a->second.length;
-      ++a;
-    } else {
-      if (!(a->second == b->second)) {
-        d.changed.push_back({a->first, &b->second, &a->second});
-        d.changed_bytes += a->second.length;
-      }
-      ++a;
-      ++b;
-    }
-  }
+  // Chunks the two releases share (a release made from the other) are skipped unread.
+  before.files.ForEachDifference(
+      after.files, [&](const std::string& path, const FileEntry* b, const FileEntry* a) {
+        if (a == nullptr) {
+          d.removed.push_back({path, b, nullptr});
+          d.removed_bytes += b->length;
+        } else if (b == nullptr) {
+          d.added.push_back({path, nullptr, a});
+          d.added_bytes += a->length;
+        } else {
+          d.changed.push_back({path, b, a});
+          d.changed_bytes += a->length;
+        }
+      });
   return d;
 }
 
@@ -549,6 +576,12 @@ ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base
 
 Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view base_bytes,
                                    const ReleaseDelta& delta, std::string* result_bytes) {
+  return ApplyDeltaToBaseHash(base, Sha256Hex(base_bytes), delta, result_bytes);
+}
+
+Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
+                                             std::string_view base_hash_hex,
+                                             const ReleaseDelta& delta, std::string* result_bytes) {
   if (base.site != delta.site || base.area != delta.area) {
     return Status::InvalidArgument("release delta is for " + delta.site + "/" +
                                    std::string(AreaName(delta.area)) + " but its base is " +
@@ -559,7 +592,7 @@ Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view
                                    std::to_string(delta.base_version) + ", not to version " +
                                    std::to_string(base.version));
   }
-  if (Sha256Hex(base_bytes) != delta.base_hash) {
+  if (base_hash_hex != delta.base_hash) {
     return Status::InvalidArgument("release delta's base hash does not match version " +
                                    std::to_string(base.version) +
                                    " as held here: this site's copy of the base differs");
@@ -605,18 +638,12 @@ std::string GetHash(ByteReader& r) { return HexEncode(r.Take(32)); }
 
 }  // namespace
 
-std::string ReleaseManifest::EncodeCompact() const {
+namespace {
+
+std::string EncodeCompactEntries(const FileMap::Entries& entries) {
   std::string out;
-  out.reserve(64 + files.size() * 120);
-  out += kCompactMagic;
-  AppendBigEndian(out, static_cast<uint64_t>(format), 8);
-  out += static_cast<char>(area == Area::kTieup ? 0 : 1);
-  AppendBigEndian(out, version, 8);
-  AppendBigEndian(out, static_cast<uint64_t>(created), 8);
-  AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
-  PutBytes(out, site);
-  AppendBigEndian(out, files.size(), 8);
-  for (const auto& [path, e] : files) {
+  out.reserve(entries.size() * 120);
+  for (const auto& [path, e] : entries) {
     PutBytes(out, path);
     PutHash(out, e.hash);
     AppendBigEndian(out, e.length, 8);
@@ -628,6 +655,25 @@ std::string ReleaseManifest::EncodeCompact() const {
       PutHash(out, e.gzip->hash);
       AppendBigEndian(out, e.gzip->length, 8);
     }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ReleaseManifest::EncodeCompact() const {
+  std::string out;
+  out.reserve(64 + files.size() * 120);
+  out += kCompactMagic;
+  AppendBigEndian(out, static_cast<uint64_t>(format), 8);
+  out += static_cast<char>(area == Area::kTieup ? 0 : 1);
+  AppendBigEndian(out, version, 8);
+  AppendBigEndian(out, static_cast<uint64_t>(created), 8);
+  AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
+  PutBytes(out, site);
+  AppendBigEndian(out, files.size(), 8);
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    out += files.chunk(i).Cached(kCompactSlot, EncodeCompactEntries);
   }
   return out;
 }
@@ -662,7 +708,7 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
       g.length = r.BigEndian(8);
       e.gzip = std::move(g);
     }
-    m.files.emplace_hint(m.files.end(), std::move(path), std::move(e));
+    m.files.try_emplace(std::move(path), std::move(e));
   }
   if (!r.ok() || !r.done() || m.files.size() != count) {
     return Status::DataLoss("stored release (compact form) is truncated or damaged");

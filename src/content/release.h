@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/cow_map.h"
 #include "base/status.h"
 
 namespace tieup::content {
@@ -58,6 +59,10 @@ struct FileEntry {
   friend bool operator==(const FileEntry&, const FileEntry&) = default;
 };
 
+// A release's files: normalized URL path -> entry. Copies share storage (base/cow_map.h), so a
+// release made from another by changing a few files costs what the change costs.
+using FileMap = CowMap<FileEntry>;
+
 inline constexpr int kReleaseFormat = 1;
 
 // The metadata of one release of one area of one site.
@@ -65,10 +70,10 @@ struct ReleaseManifest {
   int format = kReleaseFormat;
   std::string site;  // the id of the site this release is for ("shop-b")
   Area area = Area::kOriginal;
-  uint64_t version = 0;                    // only grows; >= 1
-  int64_t created = 0;                     // unix seconds
-  int64_t expires = 0;                     // unix seconds; 0 = never
-  std::map<std::string, FileEntry> files;  // normalized URL path -> entry
+  uint64_t version = 0;  // only grows; >= 1
+  int64_t created = 0;   // unix seconds
+  int64_t expires = 0;   // unix seconds; 0 = never
+  FileMap files;         // normalized URL path -> entry
 
   // The canonical bytes (see the file comment). Call Validate() first if the manifest was built
   // by hand: Encode does not check.
@@ -145,6 +150,12 @@ ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base
 // the result's canonical bytes.
 Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view base_bytes,
                                    const ReleaseDelta& delta, std::string* result_bytes = nullptr);
+// As ApplyDelta, for a caller that knows the hex SHA-256 of the base's canonical bytes (e.g. the
+// result hash of the delta that produced the base).
+Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
+                                             std::string_view base_hash_hex,
+                                             const ReleaseDelta& delta,
+                                             std::string* result_bytes = nullptr);
 
 // OK iff `path` is a normalized URL path as stored in a manifest: starts with '/', does not end
 // with '/', no empty, "." or ".." segment, no backslash, NUL or other control character, valid

@@ -6,6 +6,7 @@
 
 #include "content/content_store.h"
 #include "content/release.h"
+#include "crypto/hash.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -134,17 +135,23 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
     const std::shared_ptr<const content::ReleaseManifest>& active,
     const content::ReleaseDelta& delta) {
   std::optional<content::ReleaseManifest> base;
-  std::string base_bytes;
+  std::string base_hash;
+  if (auto known = known_hashes_.find(delta.base_version); known != known_hashes_.end()) {
+    base_hash = known->second;
+  }
   Status read = content_([&](content::ContentStore& store) -> Status {
     if (active && active->version == delta.base_version) {
-      base = *active;
+      base = *active;  // shares the active release's storage (content/release.h FileMap)
     } else {
       auto staged = store.ReadStaged(content::Area::kTieup, delta.base_version);
       if (!staged.ok()) return staged.status();
       base = std::move(*staged);
     }
-    ASSIGN_OR_RETURN(base_bytes,
-                     store.ReadMetadataBytes(content::Area::kTieup, delta.base_version));
+    if (base_hash.empty()) {
+      ASSIGN_OR_RETURN(std::string base_bytes,
+                       store.ReadMetadataBytes(content::Area::kTieup, delta.base_version));
+      base_hash = Sha256Hex(base_bytes);
+    }
     return Status::Ok();
   });
   if (read.code() == StatusCode::kNotFound) {
@@ -152,7 +159,7 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
                             std::to_string(delta.base_version) + ", the delta's base");
   }
   RETURN_IF_ERROR(read.Annotate("reading the delta's base"));
-  auto applied = content::ApplyDelta(*base, base_bytes, delta);
+  auto applied = content::ApplyDeltaToBaseHash(*base, base_hash, delta);
   if (!applied.ok() && applied.status().code() == StatusCode::kInvalidArgument) {
     // This site's copy of the base is not the one main signed against (e.g. an emergency edit).
     return Status::NotFound(applied.status().message());
@@ -209,6 +216,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   if (!read.ok()) return Refuse(offer, offer.version, read.Annotate("reading the active release"));
   const uint64_t active_version = active ? active->version : 0;
   Result<content::ReleaseManifest> manifest = Status::Internal("no release metadata");
+  std::string result_hash;  // of the release's canonical metadata, once verified
   if (payload_type == kReleaseDeltaPayloadType) {
     auto delta = content::ReleaseDelta::ParseCanonical(*payload);
     if (!delta.ok()) {
@@ -230,12 +238,14 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
       }
       return Refuse(offer, delta->version, manifest.status());
     }
+    result_hash = delta->result_hash;
   } else {
     manifest = content::ReleaseManifest::ParseCanonical(*payload);
     if (!manifest.ok()) {
       return Refuse(offer, offer.version,
                     manifest.status().Annotate("signed release metadata is malformed"));
     }
+    result_hash = Sha256Hex(*payload);
   }
   const content::ReleaseManifest& m = *manifest;
   if (m.area != content::Area::kTieup) {
@@ -268,13 +278,19 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
 
   // 3. Fetch only what the store lacks, in batches; read each up to its stated length.
   std::map<std::string, uint64_t> wanted;  // hash -> stated length
-  for (const auto& [path, e] : m.files) {
-    if (active) {  // the active release's blobs are here (kept while it is active)
-      auto same = active->files.find(path);
-      if (same != active->files.end() && same->second == e) continue;
-    }
+  auto want = [&](const content::FileEntry& e) {
     wanted.emplace(e.hash, e.length);
     if (e.gzip) wanted.emplace(e.gzip->hash, e.gzip->length);
+  };
+  if (active) {
+    // The active release's blobs are here (kept while it is active): only entries that differ
+    // from it are looked at, and chunks shared with it (a delta's result) are skipped unread.
+    active->files.ForEachDifference(m.files, [&](const std::string&, const content::FileEntry*,
+                                                 const content::FileEntry* after) {
+      if (after != nullptr) want(*after);
+    });
+  } else {
+    for (const auto& [path, e] : m.files) want(e);
   }
   std::vector<std::pair<std::string, uint64_t>> missing;
   Status scan = content_([&](content::ContentStore& store) -> Status {
@@ -374,6 +390,8 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
                 "staging version " + std::to_string(m.version) + " failed: " + staged.ToString());
     return staged;
   }
+  known_hashes_[m.version] = result_hash;
+  while (known_hashes_.size() > 4) known_hashes_.erase(known_hashes_.begin());
   const content::ReleaseDiff diff = content::Diff(active ? *active : content::ReleaseManifest{}, m);
   (void)Event(offer.update_id, m.version, "staged",
               "staged version " + std::to_string(m.version) + ": " +

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -150,7 +151,11 @@ class Receiver {
   const ReceiverOptions options_;
   const int64_t root_version_;
   std::mutex offer_mu_;  // serializes offers and polls
-  std::mutex mu_;        // serializes update state changes
+  // Hex SHA-256 of the canonical metadata of releases this receiver verified (version -> hash),
+  // the newest few: the base of the next delta is hashed without reading it. Guarded by
+  // offer_mu_.
+  std::map<uint64_t, std::string> known_hashes_;
+  std::mutex mu_;  // serializes update state changes
 };
 
 }  // namespace tieup::sync

@@ -40,6 +40,10 @@ struct PartnerSite {
   // with IOError without running.
   std::atomic<int> mutator_calls{0};
   std::atomic<int> fail_at{-1};
+  // What the receiver was opened with (for RestartPartner).
+  ReceiverOptions options;
+  ContentMutator mutator;
+  MainLink* link = nullptr;
 
   // The bytes the partner serves at `path` from its active tie-up release ("" when absent).
   std::string Page(const std::string& path) {
@@ -263,9 +267,26 @@ class SyncFixture : public ::testing::Test {
     auto r = Receiver::Open(env_, *s.db, mutator, *link, ro);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     s.receiver = std::move(*r);
+    s.options = ro;
+    s.mutator = mutator;
+    s.link = link;
     partner_link_.Add(id, s.receiver.get());
     partners_[id] = std::move(site);
     return s;
+  }
+
+  // The partner's daemon restarts: its content store and receiver are opened again from disk
+  // (what they kept in memory is gone).
+  void RestartPartner(PartnerSite& s) {
+    content::ContentStore::Options so;
+    so.site_id = s.id;
+    auto store = content::ContentStore::Open(env_, s.dir, so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    s.store = std::move(*store);
+    auto r = Receiver::Open(env_, *s.db, s.mutator, *s.link, s.options);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    s.receiver = std::move(*r);
+    partner_link_.Add(s.id, s.receiver.get());
   }
 
   InProcessMainLink& MainLinkOf(PartnerSite& s) {
