@@ -2,8 +2,9 @@
 // partnership commands.
 #include "base/encoding.h"
 #include "cli.h"
+#include "main_site/control.h"
 #include "main_site/main_sync.h"
-#include "main_site/own_site.h"
+#include "main_site/publish_run.h"
 #include "sync/schedule.h"
 
 namespace tieup::cli {
@@ -110,47 +111,38 @@ struct PublishArgs {
   std::string dir;
   std::vector<std::string> partners;
   bool all = false;
+  bool in_process = false;
 };
 
 Status Publish(Env& env, const PublishArgs& a) {
+  PublishRequest request;
+  request.all = a.all;
+  request.partners = a.partners;
+  PublishOutput output;
+  output.out = [](std::string_view line) {
+    std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stdout);
+  };
+  output.err = [](std::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  if (!a.in_process) {
+    ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, a.dir, SiteRole::kMain));
+    (void)config;  // checked only: a partner's directory gets the usual message
+    // The running daemon has every partner's last release and main's manifest in memory, and
+    // is the one process writing the database.
+    ASSIGN_OR_RETURN(bool forwarded, ForwardToDaemon(a.dir, request, output, [](pid_t pid) {
+                       std::fprintf(stderr, "publishing through the running daemon (pid %ld)\n",
+                                    static_cast<long>(pid));
+                     }));
+    if (forwarded) return Status::Ok();
+  }
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
-  // Main's own pages first: one authoring directory feeds main and every partner.
   SiteContentOptions o;
   o.site_id = s.config.id;
   o.serve = false;
   ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, a.dir, o));
-  content::SourceCache sources;  // main's own build and every partner's read each file once
-  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, s.config, *content, &sources));
-  std::printf("main: %s release %llu (%zu files)\n", own.changed ? "activated" : "unchanged,",
-              static_cast<unsigned long long>(own.version), own.pages);
-  if (!a.all && a.partners.empty()) {
-    std::printf("No partners named: add --all or --partner ID to update partners.\n");
-    return Status::Ok();
-  }
-  std::fprintf(
-      stderr, "publishing to %s...\n",
-      a.all ? "every partner" : (std::to_string(a.partners.size()) + " partner(s)").c_str());
-  auto outcomes =
-      s.sync->publisher().PublishNow(a.all ? std::vector<std::string>{} : a.partners, &sources);
-  int failed = 0;
-  for (const sync::PublishOutcome& out : outcomes) {
-    if (out.status.ok()) {
-      std::printf("%-14s version %-4llu %s%s%s\n", out.partner.c_str(),
-                  static_cast<unsigned long long>(out.version), out.state.c_str(),
-                  out.update_id.empty() ? "" : "  update ", out.update_id.c_str());
-    } else {
-      ++failed;
-      std::printf("%-14s FAILED: %s\n", out.partner.c_str(), out.status.message().c_str());
-    }
-  }
-  if (failed > 0) {
-    std::printf(
-        "%d partner(s) failed; they are retried under their retry policy while 'tieup "
-        "main serve' runs.\n",
-        failed);
-    return Status::Unavailable(std::to_string(failed) + " partner update(s) failed");
-  }
-  return Status::Ok();
+  return RunPublish(env, s.config, *content, s.sync->publisher(), request, output);
 }
 
 Status StatusCmd(Env& env, const std::string& dir) {
@@ -245,10 +237,15 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
   CLI::App* publish = main.add_subcommand(
       "publish",
       "Rebuild main's pages from the authoring directory, then update partners now (each gets "
-      "only the files it lacks)");
+      "only the files it lacks); runs inside 'tieup main serve' when it runs for DIR");
   publish->add_option("DIR", pa->dir, "The main site's data directory")->required();
   publish->add_option("--partner", pa->partners, "A partner to update (repeat)");
   publish->add_flag("--all", pa->all, "Update every active partner");
+  publish->add_flag(
+      "--in-process", pa->in_process,
+      "Publish from this process even when 'tieup main serve' runs for DIR (by default the "
+      "running daemon does the work: it has every partner's last release in memory and is the "
+      "only process writing the database). For a daemon that is stuck or does not answer");
   publish->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return Publish(*ctx.env, *pa); }; });
 
   CLI::App* status = main.add_subcommand(

@@ -37,6 +37,23 @@ void MainDaemon::AddPeriodicTask(std::string name, std::function<void()> task) {
 Status MainDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
   RETURN_IF_ERROR(sync_server_->Start());
+  // `tieup main publish` runs here, on the served content (activating main's own release there
+  // is what makes this daemon serve it) and the publisher the scheduler uses.
+  auto control = ControlServer::Start(
+      *env_, site_->site_dir(),
+      [this](const PublishRequest& request, PublishOutput& output) {
+        return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request,
+                          output);
+      },
+      logger_, options_.control);
+  if (control.ok()) {
+    control_ = std::move(*control);
+  } else if (control.status().code() == StatusCode::kFailedPrecondition) {
+    return control.status();
+  } else {
+    logger_->warn("no control socket ({}): 'tieup main publish' will run in its own process",
+                  control.status().message());
+  }
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   return Status::Ok();
 }
@@ -48,6 +65,7 @@ void MainDaemon::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (control_) control_->Stop();
   if (scheduler_.joinable()) scheduler_.join();
   if (sync_server_) sync_server_->Stop();
   if (site_) site_->Stop();

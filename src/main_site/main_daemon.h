@@ -1,5 +1,6 @@
 // The `tieup main serve` daemon: main's public site, its sync port (partners enroll, fetch
-// blobs, answer approvals), and the publisher's scheduler.
+// blobs, answer approvals), the publisher's scheduler, and the control socket through which
+// `tieup main publish` runs inside the daemon (main_site/control.h).
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "main_site/control.h"
 #include "main_site/main_sync.h"
 #include "site/public_site.h"
 #include "site/sync_transport.h"
@@ -22,6 +24,8 @@ namespace tieup {
 struct MainDaemonOptions {
   // How often the scheduler looks for partners whose schedule or retry time has come.
   std::chrono::milliseconds tick{2000};
+  // The control socket's limits (request size, time to send it, drain at Stop).
+  ControlServerOptions control;
 };
 
 class MainDaemon {
@@ -30,7 +34,12 @@ class MainDaemon {
                                                   std::shared_ptr<Logger> logger,
                                                   MainDaemonOptions options = {});
   ~MainDaemon();
+  // Starts the public port, the sync port, the control socket (SITE_DIR/run/control.sock) and
+  // the scheduler. FailedPrecondition when another daemon already answers on the control socket.
+  // A control socket that cannot be made otherwise (a site path too long for a Unix socket) is
+  // logged and left out: `tieup main publish` then runs in its own process.
   Status Start();
+  // Stops the control socket first (a publish it runs finishes), then the scheduler and ports.
   void Stop();
 
   // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
@@ -55,6 +64,7 @@ class MainDaemon {
   std::unique_ptr<PublicSite> site_;
   std::unique_ptr<MainSync> sync_;
   std::unique_ptr<SyncServer> sync_server_;
+  std::unique_ptr<ControlServer> control_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

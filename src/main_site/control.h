@@ -1,0 +1,93 @@
+// The main daemon's control socket: `tieup main publish` hands its work to the running
+// `tieup main serve` instead of opening the site a second time (a second process would re-read
+// every partner's last release and main's own manifest, and write the same SQLite database).
+//
+// Transport: a Unix-domain stream socket at SITE_DIR/run/control.sock, mode 0600; the server
+// also refuses a peer whose uid (SO_PEERCRED) is not its own.
+//
+// Protocol (newline-delimited JSON, one request per connection):
+//   client -> server  {"command":"publish","all":true,"partners":["shop-a"]}\n  (<= 64 KiB)
+//   server -> client  {"pid":1234}\n                 the request was accepted by daemon 1234
+//                     {"stdout":"..."}\n / {"stderr":"..."}\n   as the run produces them
+//                     {"status":"ok"}\n  or
+//                     {"status":"error","code":"UNAVAILABLE","message":"..."}\n
+// A request that is not valid JSON, too large, or names an unknown command or field is answered
+// with one error status line only, and the connection is closed. `code` is the upper-case
+// StatusCodeName.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "main_site/publish_run.h"
+
+namespace tieup {
+
+// SITE_DIR/run/control.sock.
+std::string ControlSocketPath(const std::string& site_dir);
+
+struct ControlServerOptions {
+  size_t max_request_bytes = 64 * 1024;  // the request line, newline included
+  // A client must send its whole request line within this time after connecting.
+  std::chrono::milliseconds request_timeout{10000};
+  // At Stop, how long clients still receiving their last lines are waited for.
+  std::chrono::milliseconds drain_timeout{2000};
+};
+
+class ControlServer {
+ public:
+  // Runs one publish request: the daemon's RunPublish. Called on the server's worker thread (not
+  // its I/O thread), one request at a time.
+  using PublishHandler = std::function<Status(const PublishRequest&, PublishOutput&)>;
+
+  // Listens on ControlSocketPath(site_dir) (creating SITE_DIR/run when missing; the socket is
+  // 0600 from the moment it has its name) and starts the I/O and worker threads.
+  // A socket file that no process listens on (a daemon that was killed) is replaced.
+  // Errors: FailedPrecondition when another process already answers on the socket (another
+  // daemon serves this site); InvalidArgument when the path is too long for a Unix socket
+  // (108 bytes); IOError for the file system or socket calls.
+  static Result<std::unique_ptr<ControlServer>> Start(Env& env, const std::string& site_dir,
+                                                      PublishHandler publish,
+                                                      std::shared_ptr<Logger> logger,
+                                                      ControlServerOptions options = {});
+  // Stop().
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Stops accepting, lets a running publish finish (waiting requests are answered with
+  // Unavailable), waits up to drain_timeout for clients to receive their last lines, stops the
+  // threads and removes the socket file. Idempotent; not concurrently with itself.
+  void Stop();
+
+  const std::string& socket_path() const;
+
+  struct Impl;  // defined and used only in control.cc
+
+ private:
+  explicit ControlServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The client side of `tieup main publish`: sends `request` to the daemon serving `site_dir` and
+// relays its lines to `output` as they arrive, until the final status.
+// Returns false (not an error) when no daemon listens: no socket file, or nothing accepts on it
+// (a stale file left by a daemon that was killed); the caller then runs the publish itself.
+// Returns true when the daemon ran it and reported OK; the daemon's error status otherwise
+// (the same code and message as an in-process run). `on_accepted` (optional) is called with the
+// daemon's pid once it accepted the request, before any output line.
+// Errors of its own: PermissionDenied when the socket is not ours to use; Unavailable when the
+// daemon stopped before reporting a status (what reached the partners: `tieup main status`);
+// DataLoss for an answer that is not the protocol.
+Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& request,
+                             PublishOutput& output,
+                             const std::function<void(pid_t pid)>& on_accepted = {});
+
+}  // namespace tieup

@@ -1,0 +1,48 @@
+// `tieup main publish` as one function: rebuild main's own pages from the authoring directory,
+// then update partners now. The command line runs it in its own process when no daemon runs
+// for the site; `tieup main serve` runs it for the command line through its control socket
+// (main_site/control.h). Both report with the same lines, which scripts read.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "site/config.h"
+#include "site/site_content.h"
+#include "sync/publisher.h"
+
+namespace tieup {
+
+// What to publish.
+struct PublishRequest {
+  bool all = false;                   // every active partner
+  std::vector<std::string> partners;  // these partners (ignored when `all`)
+};
+
+// Where a publish run reports. Each call is one complete line without its newline; the lines
+// of `out` belong on standard output (results: scripts read them), those of `err` on standard
+// error (progress). Either may be empty (the lines are dropped). Called on the thread running
+// RunPublish, never concurrently.
+struct PublishOutput {
+  std::function<void(std::string_view line)> out;
+  std::function<void(std::string_view line)> err;
+};
+
+// Builds main's own site into `content` (activating a new release when anything changed), then,
+// when `request` names partners or says all, runs `publisher.PublishNow` for them with one
+// content::SourceCache shared by every build of the run. Reports on `output`:
+//   out: "main: activated release N (M files)" or "main: unchanged, release N (M files)"
+//   out: "No partners named: add --all or --partner ID to update partners." (none named)
+//   err: "publishing to every partner..." / "publishing to N partner(s)..."
+//   out: one line per partner, "%-14s version %-4llu %s  update uN" or "%-14s FAILED: why"
+//   out: "N partner(s) failed; they are retried ..." when any failed.
+// Returns the own-site build's error, or Unavailable("N partner update(s) failed") when any
+// partner failed. Thread-safe as far as SiteContent and Publisher are.
+Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
+                  sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output);
+
+}  // namespace tieup
