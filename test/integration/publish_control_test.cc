@@ -1,0 +1,169 @@
+// Integration: `tieup main publish` hands its work to the running `tieup main serve` through
+// the control socket (SITE_DIR/run/control.sock), and runs in its own process when no daemon
+// answers (none started, one killed) or with --in-process. Real processes on loopback; every
+// check is what the site manager sees: the command's output and exit code, the pages served.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <regex>
+
+#include "base/env.h"
+#include "daemon_harness.h"
+#include "sync_harness.h"
+#include "test_support.h"
+
+namespace tieup::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+MATCHER_P(HasRegex, pattern, "contains a match of /" + std::string(pattern) + "/") {
+  return std::regex_search(std::string(arg), std::regex(pattern));
+}
+
+constexpr char kThroughDaemon[] = "publishing through the running daemon (pid ";
+
+class PublishControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    main_dir_ = dir_.Sub("main");
+    main_sync_port_ = FreePort();
+    CommandResult r =
+        RunTieup({"main", "init", main_dir_, "--name", "Sakura Tea", "--public", "127.0.0.1:0",
+                  "--sync", "127.0.0.1:" + std::to_string(main_sync_port_)});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
+  }
+
+  void StartMain() { ASSERT_TRUE(main_->Start()) << main_->output(); }
+
+  // Adds partnership `id` and creates its site, enrolled (main must run); not started.
+  void NewPartner(const std::string& id, const std::string& name) {
+    partner_dir_ = dir_.Sub(id);
+    const int sync_port = FreePort();
+    CommandResult add = RunTieup({"main", "partner", "add", main_dir_, "--id", id, "--name", name,
+                                  "--public-url", "http://127.0.0.1:1", "--sync-url",
+                                  "https://127.0.0.1:" + std::to_string(sync_port)});
+    ASSERT_EQ(add.exit_code, 0) << add.output;
+    const std::string code = EnrollmentCodeOf(add.output);
+    ASSERT_FALSE(code.empty()) << add.output;
+    CommandResult init =
+        RunTieup({"partner", "init", partner_dir_, "--id", id, "--name", name, "--public",
+                  "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(sync_port), "--main",
+                  "https://127.0.0.1:" + std::to_string(main_sync_port_), "--token", code});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    partner_ =
+        std::make_unique<SiteProcess>(std::vector<std::string>{"partner", "serve", partner_dir_});
+  }
+
+  CommandResult Publish(const std::vector<std::string>& extra = {"--all"}) {
+    std::vector<std::string> args = {"main", "publish", main_dir_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunTieup(args);
+  }
+
+  void Author(const std::string& rel, const std::string& text) {
+    const std::string path = main_dir_ + "/authoring/" + rel;
+    ASSERT_TRUE(CreateDirs(*env_, DirName(path)).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, path, text).ok());
+  }
+
+  bool PartnerServes(const std::string& text) {
+    return WaitFor(
+        [&] { return BodyOf(HttpGet(partner_->port(), "/")).find(text) != std::string::npos; },
+        std::chrono::seconds(5));
+  }
+
+  std::string SocketPath() const { return main_dir_ + "/run/control.sock"; }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string main_dir_, partner_dir_;
+  int main_sync_port_ = 0;
+  std::unique_ptr<SiteProcess> main_, partner_;
+};
+
+TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {
+  StartMain();
+  NewPartner("shop-a", "Shop A");
+  ASSERT_TRUE(partner_->Start()) << partner_->output();
+
+  CommandResult pub = Publish();
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (3 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("publishing to every partner..."));
+  EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 1\s+activated\s+update u\d+)"));
+  EXPECT_THAT(main_->output(), HasSubstr("control socket: publish to every partner"));
+  ASSERT_TRUE(PartnerServes("Sakura Tea</a> &middot; Shop A"));
+
+  // An edit: the daemon serves main's new release as soon as the command returns, and the
+  // partner gets it.
+  Author("pages/index.md", "---\ntitle: Welcome\n---\n# First flush\n\nNew leaves are in.\n");
+  pub = Publish({"--partner", "shop-a"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
+  EXPECT_THAT(pub.output, HasSubstr("main: activated release 2 (3 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("publishing to 1 partner(s)..."));
+  EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 2\s+activated)"));
+  EXPECT_THAT(BodyOf(HttpGet(main_->port(), "/")), HasSubstr("New leaves are in."));
+  EXPECT_TRUE(PartnerServes("New leaves are in."));
+}
+
+TEST_F(PublishControlTest, FailedPartnerGivesTheSameExitCodeThroughTheDaemonAndInProcess) {
+  StartMain();
+  NewPartner("shop-a", "Shop A");  // never started: main cannot reach it
+
+  CommandResult through = Publish();
+  EXPECT_EQ(through.exit_code, 1) << through.output;
+  EXPECT_THAT(through.output, HasSubstr(kThroughDaemon));
+  EXPECT_THAT(through.output, HasRegex(R"(shop-a\s+FAILED: )"));
+  EXPECT_THAT(through.output, HasSubstr("1 partner(s) failed; they are retried"));
+  EXPECT_THAT(through.output, HasSubstr("tieup: error: 1 partner update(s) failed"));
+
+  CommandResult local = Publish({"--all", "--in-process"});
+  EXPECT_EQ(local.exit_code, 1) << local.output;
+  EXPECT_THAT(local.output, Not(HasSubstr(kThroughDaemon)));
+  EXPECT_THAT(local.output, HasRegex(R"(shop-a\s+FAILED: )"));
+  EXPECT_THAT(local.output, HasSubstr("tieup: error: 1 partner update(s) failed"));
+}
+
+TEST_F(PublishControlTest, InProcessFlagBypassesTheRunningDaemon) {
+  StartMain();
+  CommandResult pub = Publish({"--in-process"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (3 files)"));
+  EXPECT_THAT(main_->output(), Not(HasSubstr("control socket: publish")));
+}
+
+TEST_F(PublishControlTest, RunsInItsOwnProcessWhenNoDaemonRuns) {
+  CommandResult pub = Publish({});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
+  EXPECT_THAT(pub.output, HasSubstr("No partners named: add --all or --partner ID"));
+}
+
+TEST_F(PublishControlTest, KilledDaemonsStaleSocketFallsBackAndARestartReplacesIt) {
+  StartMain();
+  main_->Kill();
+  ASSERT_TRUE(env_->FileExists(SocketPath()));  // SIGKILL leaves the socket file behind
+
+  CommandResult pub = Publish({});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (3 files)"));
+
+  StartMain();  // replaces the stale socket
+  pub = Publish({});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
+
+  EXPECT_EQ(main_->Stop(), 0);
+  EXPECT_FALSE(env_->FileExists(SocketPath()));
+}
+
+}  // namespace
+}  // namespace tieup::testing
