@@ -7,71 +7,132 @@ namespace tieup::content {
 Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Options options,
                                                        const SiteView* previous) {
   std::shared_ptr<SiteView> view(new SiteView(store.blobs()));
+  for (Area area : {Area::kTieup, Area::kOriginal}) {
+    auto active = store.Active(area);
+    if (active.ok()) {
+      (area == Area::kTieup ? view->tieup_ : view->original_) = *active;
+    } else if (active.status().code() != StatusCode::kNotFound) {
+      return active.status();
+    }
+  }
+  view->tieup_version_ = view->tieup_ ? view->tieup_->version : 0;
+  view->original_version_ = view->original_ ? view->original_->version : 0;
+
   std::unordered_map<std::string, std::shared_ptr<const std::string>> loaded;  // by hash
-  uint64_t budget = options.cache_bytes_limit;
   // Loads a blob into the cache when it fits; shares bodies with equal hashes.
   auto cache = [&](const std::string& path, const std::string& hash,
                    uint64_t length) -> Result<std::shared_ptr<const std::string>> {
     if (auto it = loaded.find(hash); it != loaded.end()) return it->second;
-    if (length > budget) return std::shared_ptr<const std::string>();
+    if (view->cached_bytes_ + length > options.cache_bytes_limit) {
+      return std::shared_ptr<const std::string>();
+    }
     auto data = store.blobs().Get(hash, length);
     if (!data.ok()) return data.status().Annotate("loading '" + path + "' for serving");
-    budget -= length;
     view->cached_bytes_ += length;
     auto body = std::make_shared<const std::string>(std::move(*data));
     loaded.emplace(hash, body);
     return body;
   };
-  // A body the previous view verified and holds for the same path and hash is shared as it is
-  // (no read, no hash, no map): an update of one page of a large site reads one page.
-  auto reuse = [&](const std::shared_ptr<const std::string>& body, uint64_t length) {
-    if (!body || body->size() != length || length > budget) return false;
-    budget -= length;
-    view->cached_bytes_ += length;
-    return true;
+  // The entry for `path` of `m`; `before` (optional): the file the previous view served there,
+  // whose verified bodies are shared when the hashes are the same.
+  auto make = [&](Area area, const ReleaseManifest& m, const std::string& path, const FileEntry& e,
+                  const ServedFile* before) -> Result<ServedFile> {
+    ServedFile f;
+    f.path = path;
+    f.area = area;
+    f.content_type = e.content_type;
+    f.hash = e.hash;
+    f.length = e.length;
+    f.last_modified = m.created;
+    f.method = e.method;
+    f.link_url = e.link_url;
+    auto reuse = [&](const std::shared_ptr<const std::string>& body, uint64_t length) {
+      if (!body || body->size() != length ||
+          view->cached_bytes_ + length > options.cache_bytes_limit) {
+        return false;
+      }
+      view->cached_bytes_ += length;
+      return true;
+    };
+    if (before != nullptr && before->hash == e.hash && reuse(before->body, e.length)) {
+      f.body = before->body;
+    } else {
+      ASSIGN_OR_RETURN(f.body, cache(path, e.hash, e.length));
+    }
+    if (e.gzip) {
+      f.gzip = e.gzip;
+      if (before != nullptr && before->gzip == e.gzip && reuse(before->gzip_body, e.gzip->length)) {
+        f.gzip_body = before->gzip_body;
+      } else {
+        ASSIGN_OR_RETURN(f.gzip_body, cache(path, e.gzip->hash, e.gzip->length));
+      }
+    }
+    return f;
+  };
+  auto in_both = [](const std::string& path) {
+    return Status::DataLoss("'" + path +
+                            "' is active in both areas; a path belongs to one area only: remove "
+                            "it from the original pages");
+  };
+  auto held = [](const ServedFile& f) {
+    return (f.body ? f.length : 0) + (f.gzip_body && f.gzip ? f.gzip->length : 0);
   };
 
-  for (Area area : {Area::kTieup, Area::kOriginal}) {
-    auto active = store.Active(area);
-    if (!active.ok()) {
-      if (active.status().code() == StatusCode::kNotFound) continue;
-      return active.status();
+  if (previous != nullptr && previous->options_limit_ == options.cache_bytes_limit) {
+    // From the previous view: apply what changed in each area since the releases it was built
+    // from. Chunks of files shared by the two releases are not even looked at.
+    view->files_ = previous->files_;
+    view->cached_bytes_ = previous->cached_bytes_;
+    for (Area area : {Area::kTieup, Area::kOriginal}) {
+      const auto& now = area == Area::kTieup ? view->tieup_ : view->original_;
+      const auto& then = area == Area::kTieup ? previous->tieup_ : previous->original_;
+      if (now == then) continue;
+      static const ReleaseManifest kNone;
+      const ReleaseManifest& after = now ? *now : kNone;
+      const ReleaseManifest& before = then ? *then : kNone;
+      const auto& other = area == Area::kTieup ? view->original_ : view->tieup_;
+      Status status;
+      before.files.ForEachDifference(
+          after.files, [&](const std::string& path, const FileEntry*, const FileEntry* e) {
+            if (!status.ok()) return;
+            const CowMap<ServedFile>& served = view->files_;
+            auto it = served.find(path);
+            const ServedFile* cur = it != served.end() ? &it->second : nullptr;
+            if (e == nullptr) {
+              // Removed from this area (it may already serve the other area's new file there).
+              if (cur != nullptr && cur->area == area) {
+                view->cached_bytes_ -= held(*cur);
+                view->files_.erase(path);
+              }
+              return;
+            }
+            if (other && other->files.count(path) != 0) {
+              status = in_both(path);
+              return;
+            }
+            if (cur != nullptr) view->cached_bytes_ -= held(*cur);
+            auto f = make(area, after, path, *e, cur);
+            if (!f.ok()) {
+              status = f.status();
+              return;
+            }
+            view->files_.insert_or_assign(path, std::move(*f));
+          });
+      RETURN_IF_ERROR(status);
     }
-    const ReleaseManifest& m = **active;
-    (area == Area::kTieup ? view->tieup_version_ : view->original_version_) = m.version;
-    for (const auto& [path, e] : m.files) {
-      if (view->files_.count(path) != 0) {
-        return Status::DataLoss("'" + path +
-                                "' is active in both areas; a path belongs to one area only: "
-                                "remove it from the original pages");
+    // Times of unchanged files stay what they were; the header of each area is the new one.
+  } else {
+    for (Area area : {Area::kTieup, Area::kOriginal}) {
+      const auto& m = area == Area::kTieup ? view->tieup_ : view->original_;
+      if (!m) continue;
+      for (const auto& [path, e] : m->files) {
+        if (view->files_.count(path) != 0) return in_both(path);
+        ASSIGN_OR_RETURN(ServedFile f, make(area, *m, path, e, nullptr));
+        view->files_.try_emplace(path, std::move(f));
       }
-      ServedFile f;
-      f.path = path;
-      f.area = area;
-      f.content_type = e.content_type;
-      f.hash = e.hash;
-      f.length = e.length;
-      f.last_modified = m.created;
-      f.method = e.method;
-      f.link_url = e.link_url;
-      const ServedFile* before = previous != nullptr ? previous->Find(path) : nullptr;
-      if (before != nullptr && before->hash == e.hash && reuse(before->body, e.length)) {
-        f.body = before->body;
-      } else {
-        ASSIGN_OR_RETURN(f.body, cache(path, e.hash, e.length));
-      }
-      if (e.gzip) {
-        f.gzip = e.gzip;
-        if (before != nullptr && before->gzip == e.gzip &&
-            reuse(before->gzip_body, e.gzip->length)) {
-          f.gzip_body = before->gzip_body;
-        } else {
-          ASSIGN_OR_RETURN(f.gzip_body, cache(path, e.gzip->hash, e.gzip->length));
-        }
-      }
-      view->files_.emplace_hint(view->files_.end(), path, std::move(f));
     }
   }
+  view->options_limit_ = options.cache_bytes_limit;
   view->not_found_page_ = view->Find("/404.html");
   return std::shared_ptr<const SiteView>(std::move(view));
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/cow_map.h"
 #include "base/status.h"
 #include "content/blob_store.h"
 #include "content/content_store.h"
@@ -24,7 +25,10 @@ struct ServedFile {
   std::string content_type;
   std::string hash;  // hex SHA-256 of the body: the ETag
   uint64_t length = 0;
-  int64_t last_modified = 0;  // the `created` time of the release it came from (unix seconds)
+  // The `created` time (unix seconds) of the release that brought this entry: a view loaded
+  // from a previous one keeps the time of unchanged files; a view loaded afresh uses the
+  // active release's time for all of them.
+  int64_t last_modified = 0;
   UpdateMethod method = UpdateMethod::kStaged;
   std::string link_url;  // for UpdateMethod::kLink
   // The body, verified, when it fitted in the cache; null otherwise (use SiteView::ReadBody).
@@ -58,9 +62,10 @@ class SiteView {
   // loads the bodies that fit in the cache, verifying each hash. DataLoss when a blob is missing
   // or damaged, or a path is in both areas. `store` must outlive the view (bodies not cached are
   // read from its BlobStore).
-  // `previous` (optional): a view of an earlier state of the same store; the bodies it holds
-  // are shared rather than read and verified again (an update of one page of a large site then
-  // reads one page).
+  // `previous` (optional): a view of an earlier state of the same store; the view is then made
+  // from it by applying the difference between the releases each was built from, sharing its
+  // entries and the bodies it verified (an update of one page of a large site reads, checks and
+  // allocates for one page; the cost does not grow with the site).
   static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {},
                                                       const SiteView* previous = nullptr);
 
@@ -87,7 +92,7 @@ class SiteView {
     return area == Area::kTieup ? tieup_version_ : original_version_;
   }
   // Every file, by path.
-  const std::map<std::string, ServedFile, std::less<>>& files() const { return files_; }
+  const CowMap<ServedFile>& files() const { return files_; }
   // Bytes of bodies held in memory.
   uint64_t cached_bytes() const { return cached_bytes_; }
 
@@ -95,11 +100,15 @@ class SiteView {
   explicit SiteView(BlobStore& blobs) : blobs_(blobs) {}
 
   BlobStore& blobs_;
-  std::map<std::string, ServedFile, std::less<>> files_;
+  CowMap<ServedFile> files_;
+  // The releases the view was built from (null: the area had none).
+  std::shared_ptr<const ReleaseManifest> tieup_;
+  std::shared_ptr<const ReleaseManifest> original_;
   const ServedFile* not_found_page_ = nullptr;
   uint64_t tieup_version_ = 0;
   uint64_t original_version_ = 0;
   uint64_t cached_bytes_ = 0;
+  uint64_t options_limit_ = 0;  // the cache limit it was loaded with
 };
 
 }  // namespace tieup::content

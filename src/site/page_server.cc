@@ -1,5 +1,6 @@
 #include "site/page_server.h"
 
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "base/encoding.h"
@@ -13,83 +14,69 @@ struct PathHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
-using PageMap = std::unordered_map<std::string, StaticPage, PathHash, std::equal_to<>>;
 
-// Adapts the content module's view to what the static handler serves. Built once per
-// activation; immutable afterwards except for lazily loaded bodies of files beyond the cache
-// limit.
+// Adapts the content module's view to what the static handler serves. A page is made on its
+// first request and kept with the view (so an activation costs nothing per file of the site);
+// bodies beyond the view's cache limit are read then too. Thread-safe.
 class ServedSite final : public StaticSite {
  public:
   explicit ServedSite(std::shared_ptr<const content::SiteView> view) : view_(std::move(view)) {
-    for (const auto& [path, file] : view_->files()) {
-      const StaticPage& page = Add(path, file);
-      // Directory index: "/news/" serves "/news/index.html"; "/news" redirects to "/news/".
-      constexpr std::string_view kIndex = "index.html";
-      if (path.size() >= kIndex.size() &&
-          std::string_view(path).substr(path.size() - kIndex.size()) == kIndex &&
-          path[path.size() - kIndex.size() - 1] == '/') {
-        std::string dir = path.substr(0, path.size() - kIndex.size());
-        if (!view_->files().count(dir)) pages_.emplace(dir, page);
-        if (dir != "/") {
-          std::string bare = dir.substr(0, dir.size() - 1);
-          if (!view_->files().count(bare)) {
-            auto& redirect = redirects_.emplace_back(std::make_unique<std::string>(dir));
-            StaticPage r;
-            r.area = page.area;
-            r.redirect_to = *redirect;
-            pages_.emplace(bare, std::move(r));
-          }
-        }
-      }
-    }
     if (const content::ServedFile* nf = view_->not_found_page()) not_found_ = Find(nf->path);
   }
 
   const StaticPage* Find(std::string_view path) const override {
-    auto it = pages_.find(path);
-    if (it == pages_.end()) return nullptr;
-    if (!it->second.body && it->second.redirect_to.empty()) return LoadLazily(it->first);
-    return &it->second;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = pages_.find(path);
+      if (it != pages_.end()) return &it->second.page;
+    }
+    // Directory index: "/news/" serves "/news/index.html"; "/news" redirects to "/news/".
+    const content::ServedFile* file = view_->Find(path);
+    std::string redirect;
+    if (file == nullptr && !path.empty() && path.back() == '/') {
+      file = view_->Find(std::string(path) + "index.html");
+    } else if (file == nullptr && !path.empty() &&
+               view_->Find(std::string(path) + "/index.html") != nullptr) {
+      redirect = std::string(path) + "/";
+    }
+    if (file == nullptr && redirect.empty()) return nullptr;  // not kept: any path may be asked
+    Entry entry;
+    if (file != nullptr) {
+      StaticPage& p = entry.page;
+      p.area = content::AreaName(file->area);
+      p.content_type = file->content_type;
+      p.etag = "\"" + file->hash + "\"";
+      p.last_modified = file->last_modified;
+      auto body = view_->ReadBody(*file);
+      if (!body.ok()) return nullptr;  // a missing or corrupt blob is served as absent
+      p.body = *body;
+      if (file->gzip) {
+        auto gz = view_->ReadGzipBody(*file);
+        if (gz.ok()) p.gzip_body = *gz;
+      }
+    } else {
+      const content::ServedFile* index = view_->Find(redirect + "index.html");
+      entry.page.area = content::AreaName(index->area);
+      entry.redirect = std::move(redirect);
+    }
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto [it, inserted] = pages_.try_emplace(std::string(path), std::move(entry));
+    // The page's views point into the node (stable in an unordered_map) or into the view.
+    if (inserted && !it->second.redirect.empty()) it->second.page.redirect_to = it->second.redirect;
+    return &it->second.page;
   }
 
   const StaticPage* NotFoundPage() const override { return not_found_; }
 
  private:
-  const StaticPage& Add(const std::string& path, const content::ServedFile& file) {
-    StaticPage p;
-    p.area = content::AreaName(file.area);
-    p.content_type = file.content_type;
-    p.etag = "\"" + file.hash + "\"";
-    p.last_modified = file.last_modified;
-    p.body = file.body;
-    p.gzip_body = file.gzip_body;
-    return pages_.emplace(path, std::move(p)).first->second;
-  }
-
-  // Files beyond the cache limit: read once on first request, then kept with the view.
-  const StaticPage* LoadLazily(const std::string& path) const {
-    std::lock_guard<std::mutex> lock(lazy_mu_);
-    auto it = lazy_.find(path);
-    if (it != lazy_.end()) return &it->second;
-    const content::ServedFile* file = view_->Find(path);
-    if (file == nullptr) return nullptr;
-    auto body = view_->ReadBody(*file);
-    if (!body.ok()) return nullptr;  // a missing or corrupt blob is served as absent
-    StaticPage p = pages_.at(path);
-    p.body = *body;
-    if (file->gzip) {
-      auto gz = view_->ReadGzipBody(*file);
-      if (gz.ok()) p.gzip_body = *gz;
-    }
-    return &lazy_.emplace(path, std::move(p)).first->second;
-  }
-
+  struct Entry {
+    StaticPage page;
+    std::string redirect;  // what page.redirect_to points to
+  };
   std::shared_ptr<const content::SiteView> view_;
-  PageMap pages_;
-  std::vector<std::unique_ptr<std::string>> redirects_;
+  mutable std::shared_mutex mu_;
+  mutable std::unordered_map<std::string, Entry, PathHash, std::equal_to<>> pages_;
   const StaticPage* not_found_ = nullptr;
-  mutable std::mutex lazy_mu_;
-  mutable std::unordered_map<std::string, StaticPage> lazy_;
 };
 
 // Holds the adapter for the current view; rebuilt when the view changes.

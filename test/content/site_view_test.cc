@@ -214,5 +214,81 @@ TEST_F(SiteViewTest, ALoadSharesThePreviousViewsBodiesAndReadsOnlyNewOnes) {
   EXPECT_THAT(SiteView::Load(*store_), StatusIs(StatusCode::kDataLoss));
 }
 
+// Checks that `incremental` serves what a view loaded afresh serves.
+void ExpectSameAsFresh(ContentStore& store, const SiteView& incremental) {
+  auto fresh = SiteView::Load(store);
+  ASSERT_THAT(fresh, IsOk());
+  ASSERT_EQ(incremental.files().size(), (*fresh)->files().size());
+  for (const auto& [path, f] : (*fresh)->files()) {
+    const ServedFile* g = incremental.Find(path);
+    ASSERT_NE(g, nullptr) << path;
+    EXPECT_EQ(g->area, f.area) << path;
+    EXPECT_EQ(g->hash, f.hash) << path;
+    EXPECT_EQ(g->content_type, f.content_type) << path;
+    ASSERT_NE(g->body, nullptr) << path;
+    EXPECT_EQ(*g->body, *f.body) << path;
+  }
+  EXPECT_EQ(incremental.cached_bytes(), (*fresh)->cached_bytes());
+  EXPECT_EQ(incremental.version(Area::kTieup), (*fresh)->version(Area::kTieup));
+  EXPECT_EQ(incremental.version(Area::kOriginal), (*fresh)->version(Area::kOriginal));
+  EXPECT_EQ(incremental.not_found_page() == nullptr, (*fresh)->not_found_page() == nullptr);
+}
+
+TEST_F(SiteViewTest, AViewLoadedFromThePreviousOneServesWhatAFreshLoadServes) {
+  std::map<std::string, std::string> tieup, original;
+  for (int i = 0; i < 300; ++i)
+    tieup["/t/" + std::to_string(i) + ".html"] = "t" + std::to_string(i);
+  original["/404.html"] = "not here";
+  ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, 1, tieup)), IsOk());
+  ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kOriginal, 1, original)), IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  for (uint64_t v = 2; v <= 6; ++v) {
+    // Change some, remove some, add some; move one path from the tie-up area to the original
+    // one in the same step.
+    for (int i = 0; i < 300; i += 37) tieup["/t/" + std::to_string(i) + ".html"] += "!";
+    tieup.erase("/t/" + std::to_string(v * 11) + ".html");
+    tieup["/new/" + std::to_string(v) + ".html"] = "new " + std::to_string(v);
+    const std::string moved = "/t/" + std::to_string(200 + v) + ".html";
+    tieup.erase(moved);
+    original[moved] = "now ours " + std::to_string(v);  // bodies unique: bytes add up
+    ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, v, tieup)), IsOk());
+    ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kOriginal, v, original)), IsOk());
+    auto next = SiteView::Load(*store_, {}, view.get());
+    ASSERT_THAT(next, IsOk());
+    ExpectSameAsFresh(*store_, **next);
+    EXPECT_EQ((*next)->Find(moved)->area, Area::kOriginal);
+    view = *next;
+  }
+}
+
+TEST_F(SiteViewTest, UnchangedFilesKeepTheirTimeAndChangedOnesGetTheNewReleasesTime) {
+  ReleaseManifest m1 =
+      MakeRelease(*store_, Area::kTieup, 1, {{"/a.html", "page a"}, {"/b.html", "page b"}});
+  ASSERT_THAT(Publish(*store_, m1), IsOk());
+  auto first = Load();
+  ReleaseManifest m2 =
+      MakeRelease(*store_, Area::kTieup, 2, {{"/a.html", "page a"}, {"/b.html", "page b2"}});
+  ASSERT_THAT(Publish(*store_, m2), IsOk());
+  auto next = SiteView::Load(*store_, {}, first.get());
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ((*next)->Find("/a.html")->last_modified, m1.created);
+  EXPECT_EQ((*next)->Find("/b.html")->last_modified, m2.created);
+}
+
+TEST_F(SiteViewTest, ALoadFromThePreviousViewRefusesAPathInBothAreas) {
+  ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, 1, {{"/a.html", "a"}})), IsOk());
+  auto first = Load();
+  // Another process activated an original release with the same path behind this store's
+  // back is not possible through the store (it refuses collisions); a view built across two
+  // stores' states is: the same check runs when the view is made from the previous one.
+  auto other = ContentStore::Open(env_, "/site", {.keep_releases = 5, .site_id = "shop-b"});
+  ASSERT_THAT(other, IsOk());
+  ASSERT_THAT((*other)->PutOriginalPage("/b.html", "b", "text/html"), IsOk());
+  auto next = SiteView::Load(**other, {}, first.get());
+  ASSERT_THAT(next, IsOk());
+  ExpectSameAsFresh(**other, **next);
+}
+
 }  // namespace
 }  // namespace tieup::content
