@@ -252,8 +252,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
     timer_.cancel();
     error_code ignored;
     socket_.shutdown(Local::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    queue_.clear();
+    socket_.close(ignored);  // an outstanding write completes with operation_aborted
     server_.SessionClosed();
   }
 
