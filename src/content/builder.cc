@@ -104,8 +104,8 @@ Status CollectSources(Env& env, SourceCache& cache, const std::string& root,
 
   const std::string pages_dir = JoinPath(root, "pages");
   if (env.FileExists(pages_dir)) {
-    ASSIGN_OR_RETURN(const std::vector<std::string> files, cache.ListFiles(env, pages_dir));
-    for (const std::string& rel : files) {
+    ASSIGN_OR_RETURN(auto files, cache.ListFiles(env, pages_dir));
+    for (const std::string& rel : *files) {
       std::string label = std::string(label_prefix) + "pages/" + rel;
       std::string ext = Lower(Extension(rel));
       Source src{JoinPath(pages_dir, rel), label, SourceKind::kCopy, from_overrides};
@@ -119,8 +119,8 @@ Status CollectSources(Env& env, SourceCache& cache, const std::string& root,
   }
   const std::string assets_dir = JoinPath(root, "assets");
   if (env.FileExists(assets_dir)) {
-    ASSIGN_OR_RETURN(const std::vector<std::string> files, cache.ListFiles(env, assets_dir));
-    for (const std::string& rel : files) {
+    ASSIGN_OR_RETURN(auto files, cache.ListFiles(env, assets_dir));
+    for (const std::string& rel : *files) {
       std::string label = std::string(label_prefix) + "assets/" + rel;
       RETURN_IF_ERROR(add("/assets/" + rel, Source{JoinPath(assets_dir, rel), label,
                                                    SourceKind::kCopy, from_overrides}));
@@ -344,15 +344,29 @@ constexpr std::string_view kInputsMagic = "tieup-inputs/2\n";
 constexpr size_t kDigestBytes = 33;  // a tag byte and a SHA-256
 }  // namespace
 
-std::string BuildInputs::Encode() const {
+namespace {
+
+std::string EncodeDigests(const CowMap<std::string>::Entries& entries) {
   std::string out;
-  out.reserve(kInputsMagic.size() + context.size() + digests.size() * 48);
-  out += kInputsMagic;
-  out += context;
-  for (const auto& [path, digest] : digests) {
+  out.reserve(entries.size() * 56);
+  for (const auto& [path, digest] : entries) {
     AppendBigEndian(out, path.size(), 4);
     out += path;
     out += digest;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string BuildInputs::Encode() const {
+  std::string out;
+  out.reserve(kInputsMagic.size() + context.size() + digests.size() * 56);
+  out += kInputsMagic;
+  out += context;
+  // Each chunk keeps its bytes: inputs made from the previous build's re-encode what changed.
+  for (size_t i = 0; i < digests.chunk_count(); ++i) {
+    out += digests.chunk(i).Cached(0, EncodeDigests);
   }
   return out;
 }
@@ -368,36 +382,66 @@ Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
     std::string path(r.Take(r.BigEndian(4)));
     std::string digest(r.Take(kDigestBytes));
     if (!r.ok()) return Status::DataLoss("build inputs: truncated entry");
-    if (!in.digests.emplace(std::move(path), std::move(digest)).second) {
+    if (!in.digests.try_emplace(std::move(path), std::move(digest)).second) {
       return Status::DataLoss("build inputs: a path is listed twice");
     }
   }
   return in;
 }
 
-Result<std::vector<std::string>> SourceCache::ListFiles(Env& env, const std::string& dir) {
+struct SourceCache::Tree {
+  std::map<std::string, Source> sources;  // by URL path
+  std::map<std::string, Source> layouts;  // by name
+};
+
+SourceCache::SourceCache() = default;
+SourceCache::~SourceCache() = default;
+
+Result<std::shared_ptr<const SourceCache::Tree>> SourceCache::Collect(Env& env,
+                                                                      const std::string& root,
+                                                                      std::string_view label_prefix,
+                                                                      bool from_overrides) {
+  std::string key = root;
+  key += '\0';
+  key += label_prefix;
+  key += from_overrides ? '1' : '0';
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = trees_.find(key);
+    if (it != trees_.end()) return it->second;
+  }
+  auto tree = std::make_shared<Tree>();
+  RETURN_IF_ERROR(
+      CollectSources(env, *this, root, label_prefix, from_overrides, tree->sources, tree->layouts));
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  return trees_.emplace(std::move(key), std::move(tree)).first->second;
+}
+
+Result<std::shared_ptr<const std::vector<std::string>>> SourceCache::ListFiles(
+    Env& env, const std::string& dir) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = listings_.find(dir);
     if (it != listings_.end()) return it->second;
   }
-  std::vector<std::string> files;
-  RETURN_IF_ERROR(ListFilesRecursive(env, dir, "", files));
-  std::sort(files.begin(), files.end());
+  auto files = std::make_shared<std::vector<std::string>>();
+  RETURN_IF_ERROR(ListFilesRecursive(env, dir, "", *files));
+  std::sort(files->begin(), files->end());
   std::unique_lock<std::shared_mutex> lock(mu_);
   return listings_.emplace(dir, std::move(files)).first->second;
 }
 
-Result<std::string> SourceCache::Hash(Env& env, const std::string& file) {
+Result<std::string_view> SourceCache::Hash(Env& env, const std::string& file) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = hashes_.find(file);
-    if (it != hashes_.end()) return it->second;
+    if (it != hashes_.end()) return std::string_view(it->second);
   }
   ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(file));
   std::string digest = Sha256(bytes);
   std::unique_lock<std::shared_mutex> lock(mu_);
-  return hashes_.emplace(file, std::move(digest)).first->second;
+  // Nodes of an unordered_map stay where they are: the view outlives rehashing.
+  return std::string_view(hashes_.emplace(file, std::move(digest)).first->second);
 }
 
 bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {
@@ -423,23 +467,37 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   if (!env.FileExists(options.authoring_dir)) {
     return Status::NotFound("authoring directory '" + options.authoring_dir + "' does not exist");
   }
-  std::map<std::string, Source> sources;  // by URL path
-  std::map<std::string, Source> layouts;  // by name
-  RETURN_IF_ERROR(CollectSources(env, *cache, options.authoring_dir, "", false, sources, layouts));
-  if (!options.overrides_dir.empty()) {
-    if (!env.FileExists(options.overrides_dir)) {
-      return Status::NotFound("overrides directory '" + options.overrides_dir + "' does not exist");
+  // The trees are collected once per cache (one publish builds many releases from them).
+  ASSIGN_OR_RETURN(auto authored, cache->Collect(env, options.authoring_dir, "", false));
+  const std::map<std::string, Source>* sources_ptr = &authored->sources;
+  const std::map<std::string, Source>* layouts_ptr = &authored->layouts;
+  std::map<std::string, Source> merged_sources, merged_layouts;
+  if (!options.overrides_dir.empty() || options.only_overridden_pages) {
+    merged_sources = authored->sources;
+    merged_layouts = authored->layouts;
+    if (!options.overrides_dir.empty()) {
+      if (!env.FileExists(options.overrides_dir)) {
+        return Status::NotFound("overrides directory '" + options.overrides_dir +
+                                "' does not exist");
+      }
+      // Overrides replace whole output paths, whatever the extension of the source they
+      // replace, and layouts of the same name.
+      ASSIGN_OR_RETURN(auto overrides,
+                       cache->Collect(env, options.overrides_dir,
+                                      "overrides " + options.overrides_dir + ": ", true));
+      for (const auto& [url, src] : overrides->sources) merged_sources[url] = src;
+      for (const auto& [name, src] : overrides->layouts) merged_layouts[name] = src;
     }
-    // Overrides replace whole output paths, whatever the extension of the source they replace.
-    RETURN_IF_ERROR(CollectSources(env, *cache, options.overrides_dir,
-                                   "overrides " + options.overrides_dir + ": ", true, sources,
-                                   layouts));
+    if (options.only_overridden_pages) {
+      std::erase_if(merged_sources, [](const auto& kv) {
+        return !kv.second.from_overrides && !kv.first.starts_with("/assets/");
+      });
+    }
+    sources_ptr = &merged_sources;
+    layouts_ptr = &merged_layouts;
   }
-  if (options.only_overridden_pages) {
-    std::erase_if(sources, [](const auto& kv) {
-      return !kv.second.from_overrides && !kv.first.starts_with("/assets/");
-    });
-  }
+  const std::map<std::string, Source>& sources = *sources_ptr;
+  const std::map<std::string, Source>& layouts = *layouts_ptr;
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
 
   // The inputs every rendered page shares: the variables and every layout (a page picks its
@@ -453,7 +511,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     context.Update(std::string_view("\0", 1));
   }
   for (const auto& [name, src] : layouts) {
-    ASSIGN_OR_RETURN(std::string h, cache->Hash(env, src.file));
+    ASSIGN_OR_RETURN(std::string_view h, cache->Hash(env, src.file));
     context.Update("layout:");
     context.Update(name);
     context.Update(std::string_view("\0", 1));
@@ -469,29 +527,51 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   m.created = options.created;
   m.expires = options.expires;
   const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
+  if (have_previous) {
+    // Start from the previous release and its inputs (shared storage): only what is rendered
+    // again or removed is changed below, so the result shares every unchanged chunk with it.
+    m.files = previous.manifest->files;
+    r.inputs.digests = previous.inputs->digests;
+    std::vector<std::string> removed;
+    auto src = sources.begin();
+    const FileMap& before = previous.manifest->files;
+    for (const auto& [path, e] : before) {
+      while (src != sources.end() && src->first < path) ++src;
+      if (src == sources.end() || src->first != path) removed.push_back(path);
+    }
+    const CowMap<std::string>& before_digests = previous.inputs->digests;
+    for (const auto& [path, digest] : before_digests) {
+      if (sources.count(path) == 0 && before.count(path) == 0) removed.push_back(path);
+    }
+    for (const std::string& path : removed) {
+      m.files.erase(path);
+      r.inputs.digests.erase(path);
+    }
+  }
   std::map<std::string, std::string> layout_cache;
   for (const auto& [url, src] : sources) {
-    ASSIGN_OR_RETURN(std::string digest, cache->Hash(env, src.file));
+    ASSIGN_OR_RETURN(std::string_view source_hash, cache->Hash(env, src.file));
     const char tag =
         static_cast<char>(static_cast<int>(src.kind) | (src.from_overrides ? 0x10 : 0));
-    digest.insert(digest.begin(), tag);
     const bool rendered = src.kind != SourceKind::kCopy;
 
     if (have_previous) {
-      auto d = previous.inputs->digests.find(url);
-      auto e = previous.manifest->files.find(url);
-      if (d != previous.inputs->digests.end() && d->second == digest &&
-          (!rendered || previous.inputs->context == r.inputs.context) &&
-          e != previous.manifest->files.end() &&
+      const CowMap<std::string>& digests = previous.inputs->digests;
+      const FileMap& files = previous.manifest->files;
+      auto d = digests.find(url);
+      auto e = files.find(url);
+      if (d != digests.end() && d->second.size() == 1 + source_hash.size() && d->second[0] == tag &&
+          std::string_view(d->second).substr(1) == source_hash &&
+          (!rendered || previous.inputs->context == r.inputs.context) && e != files.end() &&
           (!previous.verify_blobs ||
            (cache->HasBlob(blobs, e->second.hash) &&
             (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))))) {
-        m.files.emplace_hint(m.files.end(), url, e->second);
-        r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
-        ++r.reused;
+        ++r.reused;  // already in m.files and r.inputs.digests, shared with the previous
         continue;
       }
     }
+    std::string digest(1, tag);
+    digest += source_hash;
     FileEntry e;
     std::string bytes;
     if (src.kind == SourceKind::kCopy) {
@@ -513,8 +593,12 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     Status valid = ValidatePath(url);
     if (valid.ok()) valid = ValidateFileEntry(url, e);
     if (!valid.ok()) return valid.Annotate("building release " + std::to_string(options.version));
-    m.files.emplace_hint(m.files.end(), url, std::move(e));
-    r.inputs.digests.emplace_hint(r.inputs.digests.end(), url, std::move(digest));
+    // Equal to what the previous release had (e.g. only the digest's directory changed): the
+    // entry is left as it is, so its chunk stays shared.
+    const FileMap& current = m.files;
+    auto same = current.find(url);
+    if (same == current.end() || !(same->second == e)) m.files.insert_or_assign(url, std::move(e));
+    r.inputs.digests.insert_or_assign(url, std::move(digest));
     ++r.rendered;
   }
   // Rendered entries were checked as they were made, reused ones came from a valid release: only

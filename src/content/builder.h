@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/cow_map.h"
 #include "base/env.h"
 #include "base/status.h"
 #include "content/blob_store.h"
@@ -65,7 +66,9 @@ struct BuildInputs {
   std::string context;
   // URL path -> what the path was made from: one byte for the source's kind and directory, then
   // the raw SHA-256 of the source file's bytes.
-  std::map<std::string, std::string> digests;
+  // Copies share storage (base/cow_map.h): the next build's inputs are this one's with the
+  // rendered paths changed.
+  CowMap<std::string> digests;
 
   // A compact binary form (for storage beside the release).
   std::string Encode() const;
@@ -82,18 +85,28 @@ struct BuildInputs {
 // Thread-safe.
 class SourceCache {
  public:
+  SourceCache();
+  ~SourceCache();
   // Every regular file below `dir`, relative to it, sorted (depth-bounded).
-  Result<std::vector<std::string>> ListFiles(Env& env, const std::string& dir);
-  // The raw SHA-256 of the bytes of `file`.
-  Result<std::string> Hash(Env& env, const std::string& file);
+  Result<std::shared_ptr<const std::vector<std::string>>> ListFiles(Env& env,
+                                                                    const std::string& dir);
+  // The raw SHA-256 of the bytes of `file`; the view stays valid while the cache lives.
+  Result<std::string_view> Hash(Env& env, const std::string& file);
   // True iff `blobs` has the blob `hash_hex` (asked once per hash).
   bool HasBlob(BlobStore& blobs, const std::string& hash_hex);
 
+  // The sources and layouts of one directory tree (builder.cc), collected once.
+  struct Tree;
+  Result<std::shared_ptr<const Tree>> Collect(Env& env, const std::string& root,
+                                              std::string_view label_prefix, bool from_overrides);
+
  private:
   std::shared_mutex mu_;  // many builds read at once; a miss takes it exclusively
-  std::map<std::string, std::vector<std::string>> listings_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<const std::vector<std::string>>>
+      listings_;                                              // guarded by mu_
   std::unordered_map<std::string, std::string> hashes_;       // guarded by mu_
   std::set<std::string> blobs_present_;                       // guarded by mu_
+  std::map<std::string, std::shared_ptr<const Tree>> trees_;  // guarded by mu_
 };
 
 // The previous release of the same site, for an incremental build. Both or neither.

@@ -296,32 +296,55 @@ Result<uint64_t> Publisher::BuildFor(const std::string& id) {
   return BuildLocked(st.p, env_.NowSeconds(), nullptr);
 }
 
+Publisher::Latest& Publisher::LatestSlot(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutexes_mu_);
+  auto& slot = latest_[id];
+  if (!slot) slot = std::make_unique<Latest>();
+  return *slot;
+}
+
 Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                                         content::SourceCache* cache) {
-  ASSIGN_OR_RETURN(auto prev_rows,
-                   db_.Query("SELECT version, inputs, payload, snapshot, payload_hash FROM "
-                             "sync_releases WHERE partner = ? ORDER BY version DESC LIMIT 1",
+  // The newest release is kept in memory from the previous build (a daemon publishes many
+  // times); the database is read only when it holds a newer one (another process built it) or
+  // on the first build.
+  ASSIGN_OR_RETURN(auto version_rows,
+                   db_.Query("SELECT version FROM sync_releases WHERE partner = ? ORDER BY "
+                             "version DESC LIMIT 1",
                              {p.id}));
-  std::optional<content::ReleaseManifest> prev;
-  std::string prev_hash;
-  content::BuildInputs prev_inputs;
-  uint64_t prev_version = 0;
-  if (!prev_rows.empty()) {
-    prev_version = static_cast<uint64_t>(prev_rows[0].Int(0));
-    auto stored = ReadStoredRelease(prev_rows[0], 2, p.id, prev_version);
-    if (stored.ok()) {
-      prev = std::move(stored->manifest);
-      prev_hash = std::move(stored->payload_hash);
-    } else {
-      // Not fatal: the next release is built in full and offered with full metadata.
-      (void)Event(p.id, "", prev_version, "failed",
-                  stored.status().message() + "; building the next release in full");
-    }
-    // Inputs that do not parse (or releases from before incremental builds) only mean a full
-    // render.
-    prev_inputs =
-        content::BuildInputs::Parse(prev_rows[0].Text(1)).value_or(content::BuildInputs{});
+  const uint64_t prev_version =
+      version_rows.empty() ? 0 : static_cast<uint64_t>(version_rows[0].Int(0));
+  Latest& latest = LatestSlot(p.id);
+  if (latest.version != prev_version || !latest.manifest) {
+    latest = Latest{};
+    latest.version = prev_version;
   }
+  if (prev_version != 0 && !latest.manifest) {
+    ASSIGN_OR_RETURN(auto prev_rows,
+                     db_.Query("SELECT inputs, payload, snapshot, payload_hash FROM sync_releases "
+                               "WHERE partner = ? AND version = ?",
+                               {p.id, static_cast<int64_t>(prev_version)}));
+    if (!prev_rows.empty()) {
+      auto stored = ReadStoredRelease(prev_rows[0], 1, p.id, prev_version);
+      if (stored.ok()) {
+        latest.manifest =
+            std::make_shared<const content::ReleaseManifest>(std::move(stored->manifest));
+        latest.payload_hash = std::move(stored->payload_hash);
+      } else {
+        // Not fatal: the next release is built in full and offered with full metadata.
+        (void)Event(p.id, "", prev_version, "failed",
+                    stored.status().message() + "; building the next release in full");
+      }
+      // Inputs that do not parse (or releases from before incremental builds) only mean a full
+      // render.
+      latest.inputs = std::make_shared<const content::BuildInputs>(
+          content::BuildInputs::Parse(prev_rows[0].Text(0)).value_or(content::BuildInputs{}));
+    }
+  }
+  const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
+  const std::string prev_hash = latest.payload_hash;
+  const std::shared_ptr<const content::BuildInputs> prev_inputs =
+      latest.inputs ? latest.inputs : std::make_shared<const content::BuildInputs>();
   content::BuildOptions o;
   o.authoring_dir = options_.authoring_dir;
   o.overrides_dir = p.overrides_dir;
@@ -341,7 +364,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
 
   content::PreviousBuild previous;
   // partner-blobs is never pruned, so a reused entry's blobs are there: no stat per entry.
-  if (prev && !prev_inputs.digests.empty()) previous = {&*prev, &prev_inputs, false};
+  if (prev && !prev_inputs->digests.empty()) previous = {prev.get(), prev_inputs.get(), false};
   auto built = content::BuildReleaseIncremental(env_, blobs_, o, previous, cache);
   if (!built.ok()) {
     return built.status().Annotate("rendering the release of partner '" + p.id + "'");
@@ -354,12 +377,19 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     }
     std::string base = options_.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    // Idempotent: a reused entry already carries its link and gets the same one again.
-    for (auto& [path, e] : m.files) {
+    // Idempotent: a reused entry already carries its link and is left as it is (its chunk
+    // stays shared with the previous release).
+    std::vector<std::pair<std::string, content::FileEntry>> relinked;
+    const content::FileMap& files = m.files;
+    for (const auto& [path, e] : files) {
       if (path.starts_with("/assets/")) continue;
-      e.method = content::UpdateMethod::kLink;
-      e.link_url = base + path;
+      if (e.method == content::UpdateMethod::kLink && e.link_url == base + path) continue;
+      content::FileEntry linked = e;
+      linked.method = content::UpdateMethod::kLink;
+      linked.link_url = base + path;
+      relinked.emplace_back(path, std::move(linked));
     }
+    for (auto& [path, e] : relinked) m.files.insert_or_assign(path, std::move(e));
     RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
   }
 
@@ -368,6 +398,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     return prev->version;  // nothing changed: no new release
   }
   const std::string payload = m.Encode();
+  const std::string payload_hash = Sha256Hex(payload);
   // The signed delta from the previous release: what an offer sends when the partner has that
   // release active (the usual case). The full metadata is signed when first needed.
   std::string delta_envelope;
@@ -387,7 +418,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                 "VALUES(?,?,'','',?,?,?,?,?,?,?)",
                 {p.id, static_cast<int64_t>(m.version), m.created, m.expires, inputs,
                  static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, m.EncodeCompact(),
-                 Sha256Hex(payload)}));
+                 payload_hash}));
     // Only entries new in this release can add a blob the partner may fetch.
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
@@ -417,7 +448,11 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
             " rendered, " + std::to_string(built->reused) + " unchanged" +
             (diff.empty() ? "; re-signed before the previous release expires" : "") + ")");
   }));
-  return m.version;
+  latest.version = m.version;
+  latest.payload_hash = payload_hash;
+  latest.inputs = std::make_shared<const content::BuildInputs>(std::move(built->inputs));
+  latest.manifest = std::make_shared<const content::ReleaseManifest>(std::move(m));
+  return latest.version;
 }
 
 Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_t version) {

@@ -191,6 +191,14 @@ class Publisher {
 
  private:
   struct PartnerState;
+  // A partner's newest release as the last build left it (guarded by the partner's mutex).
+  struct Latest {
+    uint64_t version = 0;
+    std::shared_ptr<const content::ReleaseManifest> manifest;  // null: read it from the database
+    std::shared_ptr<const content::BuildInputs> inputs;
+    std::string payload_hash;  // hex SHA-256 of the manifest's canonical JSON
+  };
+  Latest& LatestSlot(const std::string& id);
   Publisher(Env& env, Database& db, content::BlobStore& blobs, PartnerLink& link,
             Ed25519PrivateKey release_key, PublisherOptions options);
 
@@ -220,6 +228,7 @@ class Publisher {
   const PublisherOptions options_;
   std::mutex mutexes_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> partner_mutexes_;  // guarded by mutexes_mu_
+  std::map<std::string, std::unique_ptr<Latest>> latest_;               // guarded by mutexes_mu_
 };
 
 }  // namespace tieup::sync

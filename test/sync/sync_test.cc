@@ -445,11 +445,33 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   EXPECT_TRUE(HasEvent(*publisher_->Events("shop-f"), "offered", "sending the full metadata"));
 }
 
+TEST_F(PublisherReceiverTest, AReleaseBuiltByAnotherProcessIsReadBeforeTheNextBuild) {
+  PartnerSite& p = AddPartner("shop-o");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-o"})).state, "activated");
+  // Another publisher on the same database (a `tieup main publish --in-process` beside the
+  // daemon) builds and offers version 2.
+  std::unique_ptr<Publisher> first = std::move(publisher_owned_);
+  OpenPublisher(16);
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-o"})).state, "activated");
+  // The first one, which kept version 1 in memory, builds version 3 from version 2.
+  publisher_owned_ = std::move(first);
+  publisher_ = publisher_owned_.get();
+  Write(authoring_ + "/pages/about.md", "About, version three.\n");
+  PublishOutcome out = Only(publisher_->PublishNow({"shop-o"}));
+  ASSERT_EQ(out.state, "activated") << out.status.ToString();
+  EXPECT_EQ(out.version, 3u);
+  EXPECT_THAT(p.Page("/about.html"), HasSubstr("version three"));
+  EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleaseDeltaPayloadType);
+  EXPECT_FALSE(HasEvent(*p.receiver->Events(), "refused", ""));
+}
+
 TEST_F(PublisherReceiverTest, ADamagedStoredReleaseMeansAFullBuildAndFullMetadata) {
   PartnerSite& p = AddPartner("shop-s");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
   ASSERT_THAT(main_db_->Exec("UPDATE sync_releases SET snapshot = 'damaged', inputs = 'x'"),
               IsOk());
+  OpenPublisher(16);  // main restarts: a running publisher keeps the newest release in memory
   Write(authoring_ + "/pages/about.md", "About, version two.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-s"})).state, "activated");
   EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
