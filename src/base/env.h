@@ -30,6 +30,10 @@ struct FileInfo {
   std::string name;  // the entry's name within its directory
   bool is_dir = false;
   uint64_t size = 0;
+  // Last modification (nanoseconds since the epoch) and inode number, when the file system
+  // tells them; 0 when unknown (callers must then assume the file may have changed).
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
 };
 
 class Env {

@@ -135,6 +135,8 @@ class PosixEnv final : public Env {
       if (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0) {
         info.is_dir = S_ISDIR(st.st_mode);
         info.size = static_cast<uint64_t>(st.st_size);
+        info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        info.inode = static_cast<uint64_t>(st.st_ino);
       }
       out.push_back(std::move(info));
     }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <functional>
 #include <kainjow/mustache.hpp>
 #include <mutex>
 #include <optional>
@@ -63,7 +64,9 @@ std::string_view Trim(std::string_view s) {
 // Every regular file below `dir`, as paths relative to it, sorted. The depth is bounded, so a
 // symbolic link loop is an error rather than a crash.
 Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& rel,
-                          std::vector<std::string>& out, int depth = 0) {
+                          std::vector<std::string>& out,
+                          const std::function<void(const std::string&, const FileInfo&)>& seen,
+                          int depth = 0) {
   constexpr int kMaxDepth = 32;
   if (depth > kMaxDepth) {
     return Status::InvalidArgument("'" + JoinPath(dir, rel) + "' is nested more than " +
@@ -74,8 +77,9 @@ Status ListFilesRecursive(Env& env, const std::string& dir, const std::string& r
   for (const FileInfo& e : entries) {
     std::string child = rel.empty() ? e.name : rel + "/" + e.name;
     if (e.is_dir) {
-      RETURN_IF_ERROR(ListFilesRecursive(env, dir, child, out, depth + 1));
+      RETURN_IF_ERROR(ListFilesRecursive(env, dir, child, out, seen, depth + 1));
     } else {
+      seen(child, e);
       out.push_back(child);
     }
   }
@@ -132,6 +136,7 @@ Status CollectSources(Env& env, SourceCache& cache, const std::string& root,
     constexpr std::string_view kSuffix = ".mustache";
     for (const FileInfo& e : entries) {
       if (e.is_dir || !e.name.ends_with(kSuffix)) continue;
+      cache.NoteListed(JoinPath(layouts_dir, e.name), e);
       std::string name = e.name.substr(0, e.name.size() - kSuffix.size());
       layouts[name] =
           Source{JoinPath(layouts_dir, e.name), std::string(label_prefix) + "layouts/" + e.name,
@@ -425,23 +430,63 @@ Result<std::shared_ptr<const std::vector<std::string>>> SourceCache::ListFiles(
     if (it != listings_.end()) return it->second;
   }
   auto files = std::make_shared<std::vector<std::string>>();
-  RETURN_IF_ERROR(ListFilesRecursive(env, dir, "", *files));
+  RETURN_IF_ERROR(ListFilesRecursive(
+      env, dir, "", *files,
+      [&](const std::string& rel, const FileInfo& info) { NoteListed(JoinPath(dir, rel), info); }));
   std::sort(files->begin(), files->end());
   std::unique_lock<std::shared_mutex> lock(mu_);
   return listings_.emplace(dir, std::move(files)).first->second;
+}
+
+void SourceCache::NewRun() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  listings_.clear();
+  trees_.clear();
+  stats_.clear();
+  blobs_present_.clear();
+  for (auto& [file, h] : hashes_) h.this_run = false;
+}
+
+void SourceCache::NoteListed(const std::string& file, const FileInfo& info) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  stats_[file] = Stat{info.size, info.mtime_ns, info.inode};
 }
 
 Result<std::string_view> SourceCache::Hash(Env& env, const std::string& file) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = hashes_.find(file);
-    if (it != hashes_.end()) return std::string_view(it->second);
+    if (it != hashes_.end() && it->second.this_run) return std::string_view(it->second.digest);
+  }
+  {
+    // Hashed in an earlier run: reused when the listing shows the file as it was then.
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = hashes_.find(file);
+    if (it != hashes_.end()) {
+      auto st = stats_.find(file);
+      if (it->second.this_run || (it->second.stable && st != stats_.end() &&
+                                  st->second.mtime_ns != 0 && st->second == it->second.stat)) {
+        it->second.this_run = true;
+        return std::string_view(it->second.digest);
+      }
+    }
   }
   ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(file));
-  std::string digest = Sha256(bytes);
+  Hashed h;
+  h.digest = Sha256(bytes);
+  const int64_t now_ns = env.NowMicros() * 1000;
   std::unique_lock<std::shared_mutex> lock(mu_);
+  if (auto st = stats_.find(file); st != stats_.end()) {
+    h.stat = st->second;
+    // Modified less than 2 s before it was read: a later change could keep the same time.
+    h.stable = h.stat.mtime_ns != 0 && now_ns - h.stat.mtime_ns > 2'000'000'000;
+  }
+  auto [it, inserted] = hashes_.try_emplace(file);
+  // Another thread of this run may have hashed it meanwhile: its view must stay valid.
+  if (!inserted && it->second.this_run) return std::string_view(it->second.digest);
+  it->second = std::move(h);
   // Nodes of an unordered_map stay where they are: the view outlives rehashing.
-  return std::string_view(hashes_.emplace(file, std::move(digest)).first->second);
+  return std::string_view(it->second.digest);
 }
 
 bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {

@@ -79,14 +79,23 @@ struct BuildInputs {
 
 // A memo shared by the builds of one run (one publish to many partners): each source tree is
 // listed once and each source file read and hashed once, however many releases are built from
-// it, and each reused blob is checked once. Keep one only as long as the sources are not being
-// edited (a file changed after it was hashed is rendered from its new bytes but recorded with the
-// old digest, so the next run renders it again: never stale, at worst rendered twice).
-// Thread-safe.
+// it, and each reused blob is checked once. Within a run, a file changed after it was hashed is
+// rendered from its new bytes but recorded with the old digest, so the next run renders it
+// again: never stale, at worst rendered twice. A long-lived caller calls NewRun before each run
+// to keep the hashes of files that did not change. Thread-safe.
 class SourceCache {
  public:
   SourceCache();
   ~SourceCache();
+  // Starts another run with the same cache (a daemon that publishes many times): directories
+  // are listed again, and a file is read and hashed again unless the new listing shows it with
+  // the same size, inode and modification time as when it was hashed, and it had not been
+  // modified in the 2 seconds before that (a change within the file system's timestamp
+  // granularity is then not missed). With no modification times (some Envs), every file is
+  // read again.
+  void NewRun();
+  // Records how a directory listing showed `file` (builder.cc's listings call it).
+  void NoteListed(const std::string& file, const FileInfo& info);
   // Every regular file below `dir`, relative to it, sorted (depth-bounded).
   Result<std::shared_ptr<const std::vector<std::string>>> ListFiles(Env& env,
                                                                     const std::string& dir);
@@ -103,8 +112,22 @@ class SourceCache {
  private:
   std::shared_mutex mu_;  // many builds read at once; a miss takes it exclusively
   std::map<std::string, std::shared_ptr<const std::vector<std::string>>>
-      listings_;                                              // guarded by mu_
-  std::unordered_map<std::string, std::string> hashes_;       // guarded by mu_
+      listings_;  // guarded by mu_
+  // What a file looked like when listed in this run.
+  struct Stat {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    uint64_t inode = 0;
+    friend bool operator==(const Stat&, const Stat&) = default;
+  };
+  struct Hashed {
+    std::string digest;
+    Stat stat;            // as listed when hashed
+    bool stable = false;  // listed, and unmodified for 2 s when hashed: reusable in a new run
+    bool this_run = true;
+  };
+  std::unordered_map<std::string, Stat> stats_;               // guarded by mu_
+  std::unordered_map<std::string, Hashed> hashes_;            // guarded by mu_
   std::set<std::string> blobs_present_;                       // guarded by mu_
   std::map<std::string, std::shared_ptr<const Tree>> trees_;  // guarded by mu_
 };

@@ -42,8 +42,10 @@ Status MainDaemon::Start() {
   auto control = ControlServer::Start(
       *env_, site_->site_dir(),
       [this](const PublishRequest& request, PublishOutput& output) {
+        // The control server runs one publish at a time: the kept source cache is never shared
+        // by two runs.
         return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request,
-                          output);
+                          output, &publish_sources_);
       },
       logger_, options_.control);
   if (control.ok()) {

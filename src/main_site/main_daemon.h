@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "content/builder.h"
 #include "main_site/control.h"
 #include "main_site/main_sync.h"
 #include "site/public_site.h"
@@ -59,6 +60,9 @@ class MainDaemon {
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
+  // Source hashes kept between publishes through the control socket (unchanged files are not
+  // read again).
+  content::SourceCache publish_sources_;
   MainDaemonOptions options_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<PublicSite> site_;

@@ -30,10 +30,12 @@ void Emit(const std::function<void(std::string_view)>& sink, const std::string& 
 }  // namespace
 
 Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
-                  sync::Publisher& publisher, const PublishRequest& request,
-                  PublishOutput& output) {
+                  sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output,
+                  content::SourceCache* kept_sources) {
   // Main's own pages first: one authoring directory feeds main and every partner.
-  content::SourceCache sources;  // main's own build and every partner's read each file once
+  content::SourceCache run_sources;  // main's own build and every partner's read each file once
+  content::SourceCache& sources = kept_sources != nullptr ? *kept_sources : run_sources;
+  if (kept_sources != nullptr) kept_sources->NewRun();
   ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, config, content, &sources));
   Emit(output.out,
        Format("main: %s release %llu (%zu files)", own.changed ? "activated" : "unchanged,",

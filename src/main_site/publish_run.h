@@ -11,6 +11,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "content/builder.h"
 #include "site/config.h"
 #include "site/site_content.h"
 #include "sync/publisher.h"
@@ -42,7 +43,11 @@ struct PublishOutput {
 //   out: "N partner(s) failed; they are retried ..." when any failed.
 // Returns the own-site build's error, or Unavailable("N partner update(s) failed") when any
 // partner failed. Thread-safe as far as SiteContent and Publisher are.
+// `sources` (optional): a cache kept across runs by a long-lived caller (the daemon): a source
+// file unchanged since the previous run is not read again (content::SourceCache::NewRun). Runs
+// sharing it must not overlap.
 Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
-                  sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output);
+                  sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output,
+                  content::SourceCache* sources = nullptr);
 
 }  // namespace tieup

@@ -1,9 +1,14 @@
 #include "content/builder.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <cstdio>
+#include <ctime>
 
 #include "crypto/hash.h"
 #include "test_support.h"
@@ -424,6 +429,88 @@ TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
   BuildInputs empty;
   empty.context = Sha256("c");
   EXPECT_THAT(BuildInputs::Parse(empty.Encode()).status(), IsOk());
+}
+
+// A daemon keeps one SourceCache across publishes: a file the new listing shows unchanged (same
+// size, inode and time, not modified shortly before it was hashed) is not read again.
+class SourceCacheTest : public ::testing::Test {
+ protected:
+  SourceCacheTest() : env_(NewPosixEnv()) {}
+  std::string Write(const std::string& rel, const std::string& data, int64_t age_seconds) {
+    const std::string path = dir_.Sub("src/pages") + "/" + rel;
+    EXPECT_THAT(CreateDirs(*env_, DirName(path)), IsOk());
+    EXPECT_THAT(WriteFileAtomic(*env_, path, data), IsOk());
+    SetAge(path, age_seconds);
+    return path;
+  }
+  // Writes in place (same inode), keeping the modification time it had.
+  void OverwriteKeepingTime(const std::string& path, const std::string& data) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    FILE* f = std::fopen(path.c_str(), "r+");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(data.data(), 1, data.size(), f);
+    std::fclose(f);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  void SetAge(const std::string& path, int64_t age_seconds) {
+    struct timespec times[2];
+    ::clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= age_seconds;
+    times[1] = times[0];
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  std::string HashIn(SourceCache& cache, const std::string& path) {
+    cache.NewRun();
+    auto listed = cache.ListFiles(*env_, dir_.Sub("src/pages"));
+    EXPECT_THAT(listed, IsOk());
+    auto h = cache.Hash(*env_, path);
+    EXPECT_THAT(h, IsOk());
+    return h.ok() ? std::string(*h) : "";
+  }
+  TempDir dir_;
+  std::unique_ptr<Env> env_;
+};
+
+TEST_F(SourceCacheTest, AnOldUnchangedFileIsNotReadAgainInTheNextRun) {
+  SourceCache cache;
+  const std::string path = Write("a.html", "first", 3600);
+  EXPECT_EQ(HashIn(cache, path), Sha256("first"));
+  // Same size, inode and time: what a run can see is unchanged, so the file is not read (the
+  // kept hash is proof of it).
+  OverwriteKeepingTime(path, "other");
+  EXPECT_EQ(HashIn(cache, path), Sha256("first"));
+  // Within one run the hash is the one it started with, too.
+  EXPECT_EQ(*cache.Hash(*env_, path), Sha256("first"));
+}
+
+TEST_F(SourceCacheTest, AChangedFileIsReadAgain) {
+  SourceCache cache;
+  const std::string path = Write("a.html", "first", 3600);
+  EXPECT_EQ(HashIn(cache, path), Sha256("first"));
+  Write("a.html", "second, longer", 3600);  // other size, inode and time
+  EXPECT_EQ(HashIn(cache, path), Sha256("second, longer"));
+  OverwriteKeepingTime(path, "third, longer!");  // same size and inode ...
+  SetAge(path, 1800);                            // ... another time
+  EXPECT_EQ(HashIn(cache, path), Sha256("third, longer!"));
+}
+
+TEST_F(SourceCacheTest, AFileModifiedJustBeforeItWasHashedIsReadAgain) {
+  SourceCache cache;
+  const std::string path = Write("a.html", "first", 0);  // modified now: its time may repeat
+  EXPECT_EQ(HashIn(cache, path), Sha256("first"));
+  OverwriteKeepingTime(path, "again");
+  EXPECT_EQ(HashIn(cache, path), Sha256("again"));
+}
+
+TEST_F(SourceCacheTest, AFileNotListedInTheRunIsReadAgain) {
+  SourceCache cache;
+  const std::string path = Write("a.html", "first", 3600);
+  EXPECT_EQ(HashIn(cache, path), Sha256("first"));
+  OverwriteKeepingTime(path, "other");
+  cache.NewRun();  // nothing listed: no proof the file is unchanged
+  EXPECT_EQ(std::string(*cache.Hash(*env_, path)), Sha256("other"));
 }
 
 }  // namespace
