@@ -386,6 +386,30 @@ std::string ReleaseManifest::Encode() const {
   return out;
 }
 
+namespace {
+
+// Reads the fields a release and a release delta share (format, site, area, version, created,
+// expires) from `obj` into `out`.
+template <typename T>
+Status ParseHeaderFields(const boost::json::object& obj, std::string_view where, T& out) {
+  ASSIGN_OR_RETURN(uint64_t format, GetUint(obj, "format", where));
+  if (format != kReleaseFormat) {
+    return Status::InvalidArgument("release format " + std::to_string(format) +
+                                   " is not supported (this tieup reads format " +
+                                   std::to_string(kReleaseFormat) + "): upgrade tieup");
+  }
+  out.format = static_cast<int>(format);
+  ASSIGN_OR_RETURN(out.site, GetString(obj, "site", where));
+  ASSIGN_OR_RETURN(std::string area, GetString(obj, "area", where));
+  ASSIGN_OR_RETURN(out.area, ParseArea(area));
+  ASSIGN_OR_RETURN(out.version, GetUint(obj, "version", where));
+  ASSIGN_OR_RETURN(out.created, GetNonNegativeInt64(obj, "created", where));
+  ASSIGN_OR_RETURN(out.expires, GetNonNegativeInt64(obj, "expires", where));
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
   constexpr std::string_view kWhere = "release metadata";
   boost::system::error_code ec;
@@ -398,19 +422,7 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
   RETURN_IF_ERROR(
       CheckKeys(obj, kWhere, {"area", "created", "expires", "files", "format", "site", "version"}));
   ReleaseManifest m;
-  ASSIGN_OR_RETURN(uint64_t format, GetUint(obj, "format", kWhere));
-  if (format != kReleaseFormat) {
-    return Status::InvalidArgument("release format " + std::to_string(format) +
-                                   " is not supported (this tieup reads format " +
-                                   std::to_string(kReleaseFormat) + "): upgrade tieup");
-  }
-  m.format = static_cast<int>(format);
-  ASSIGN_OR_RETURN(m.site, GetString(obj, "site", kWhere));
-  ASSIGN_OR_RETURN(std::string area, GetString(obj, "area", kWhere));
-  ASSIGN_OR_RETURN(m.area, ParseArea(area));
-  ASSIGN_OR_RETURN(m.version, GetUint(obj, "version", kWhere));
-  ASSIGN_OR_RETURN(m.created, GetNonNegativeInt64(obj, "created", kWhere));
-  ASSIGN_OR_RETURN(m.expires, GetNonNegativeInt64(obj, "expires", kWhere));
+  RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, m));
   ASSIGN_OR_RETURN(const boost::json::object* files, GetObject(obj, "files", kWhere));
   for (const auto& kv : *files) {
     std::string path(kv.key());
@@ -514,19 +526,7 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
                             {"area", "base_hash", "base_version", "changes", "created", "expires",
                              "format", "result_hash", "site", "version"}));
   ReleaseDelta d;
-  ASSIGN_OR_RETURN(uint64_t format, GetUint(obj, "format", kWhere));
-  if (format != kReleaseFormat) {
-    return Status::InvalidArgument("release format " + std::to_string(format) +
-                                   " is not supported (this tieup reads format " +
-                                   std::to_string(kReleaseFormat) + "): upgrade tieup");
-  }
-  d.format = static_cast<int>(format);
-  ASSIGN_OR_RETURN(d.site, GetString(obj, "site", kWhere));
-  ASSIGN_OR_RETURN(std::string area, GetString(obj, "area", kWhere));
-  ASSIGN_OR_RETURN(d.area, ParseArea(area));
-  ASSIGN_OR_RETURN(d.version, GetUint(obj, "version", kWhere));
-  ASSIGN_OR_RETURN(d.created, GetNonNegativeInt64(obj, "created", kWhere));
-  ASSIGN_OR_RETURN(d.expires, GetNonNegativeInt64(obj, "expires", kWhere));
+  RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, d));
   ASSIGN_OR_RETURN(d.base_version, GetUint(obj, "base_version", kWhere));
   ASSIGN_OR_RETURN(d.base_hash, GetString(obj, "base_hash", kWhere));
   ASSIGN_OR_RETURN(d.result_hash, GetString(obj, "result_hash", kWhere));
@@ -552,11 +552,11 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
 
 ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
                        const ReleaseManifest& result, std::string_view result_bytes) {
-  return MakeDeltaFromBaseHash(base, Sha256Hex(base_bytes), result, result_bytes);
+  return MakeDeltaFromHashes(base, Sha256Hex(base_bytes), result, Sha256Hex(result_bytes));
 }
 
-ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base_hash_hex,
-                                   const ReleaseManifest& result, std::string_view result_bytes) {
+ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
+                                 const ReleaseManifest& result, std::string result_hash_hex) {
   ReleaseDelta d;
   d.format = result.format;
   d.site = result.site;
@@ -566,7 +566,7 @@ ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base
   d.expires = result.expires;
   d.base_version = base.version;
   d.base_hash = std::move(base_hash_hex);
-  d.result_hash = Sha256Hex(result_bytes);
+  d.result_hash = std::move(result_hash_hex);
   const ReleaseDiff diff = Diff(base, result);
   for (const DiffEntry& e : diff.added) d.changes.emplace(e.path, *e.after);
   for (const DiffEntry& e : diff.changed) d.changes.emplace(e.path, *e.after);

@@ -138,10 +138,10 @@ struct ReleaseDelta {
 // their canonical encodings (Encode()), whose hashes the delta names.
 ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
                        const ReleaseManifest& result, std::string_view result_bytes);
-// As MakeDelta, for a caller that kept the hex SHA-256 of the base's canonical bytes rather
-// than the bytes.
-ReleaseDelta MakeDeltaFromBaseHash(const ReleaseManifest& base, std::string base_hash_hex,
-                                   const ReleaseManifest& result, std::string_view result_bytes);
+// As MakeDelta, for a caller that kept the hex SHA-256 of both canonical encodings rather than
+// the bytes.
+ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
+                                 const ReleaseManifest& result, std::string result_hash_hex);
 
 // The release `delta` produces from `base`, whose canonical bytes are `base_bytes`. Refuses
 // (InvalidArgument) a delta for another site, area or base version, a base whose hash is not the

@@ -397,14 +397,15 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   if (prev && diff.empty() && prev->expires - now > options_.release_validity_seconds / 2) {
     return prev->version;  // nothing changed: no new release
   }
-  const std::string payload = m.Encode();
-  const std::string payload_hash = Sha256Hex(payload);
+  // The hash of the canonical JSON names the release in deltas; the JSON itself is rebuilt from
+  // the snapshot when a full envelope is first needed.
+  const std::string payload_hash = Sha256Hex(m.Encode());
   // The signed delta from the previous release: what an offer sends when the partner has that
   // release active (the usual case). The full metadata is signed when first needed.
   std::string delta_envelope;
   if (prev) {
     const content::ReleaseDelta delta =
-        content::MakeDeltaFromBaseHash(*prev, prev_hash, m, payload);
+        content::MakeDeltaFromHashes(*prev, prev_hash, m, payload_hash);
     delta_envelope = EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
   }
   const std::string inputs = built->inputs.Encode();
@@ -498,8 +499,8 @@ Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64
   auto from = ReadStoredRelease(*base_row, 3, id, base);
   if (!from.ok()) return std::string();  // a damaged base: send the release whole
   ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(*row, 3, id, version));
-  const content::ReleaseDelta delta = content::MakeDeltaFromBaseHash(
-      from->manifest, from->payload_hash, to.manifest, to.manifest.Encode());
+  const content::ReleaseDelta delta = content::MakeDeltaFromHashes(
+      from->manifest, from->payload_hash, to.manifest, to.payload_hash);
   return EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
 }
 
