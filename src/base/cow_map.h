@@ -69,12 +69,6 @@ class CowMap {
       return *c;
     }
 
-    // Stores bytes for `slot` that the caller already has (equal to what `make` would give).
-    void Prime(size_t slot, std::string bytes) const {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!cache_[slot]) cache_[slot].emplace(std::move(bytes));
-    }
-
    private:
     friend class CowMap;
     void Invalidate() {
@@ -212,10 +206,6 @@ class CowMap {
   std::pair<iterator, bool> insert(value_type kv) {
     return try_emplace(std::string(kv.first), std::move(kv.second));
   }
-  // The hint is ignored; appending keys in ascending order is the fast case anyway.
-  iterator emplace_hint(const_iterator /*hint*/, std::string key, V value) {
-    return try_emplace(std::move(key), std::move(value)).first;
-  }
   template <typename M>
   std::pair<iterator, bool> insert_or_assign(std::string key, M&& value) {
     auto r = try_emplace(std::move(key), std::forward<M>(value));
@@ -247,23 +237,9 @@ class CowMap {
     if (e.empty()) chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(i));
     return 1;
   }
-  iterator erase(iterator pos) {
-    std::string key = pos->first;
-    erase(key);
-    auto next = LowerBound(key);
-    return next;
-  }
   void clear() {
     chunks_.clear();
     size_ = 0;
-  }
-
-  // The first entry whose key is not less than `key` (mutable: see the file comment).
-  iterator LowerBound(std::string_view key) {
-    const size_t i = LowerChunk(key);
-    if (i == chunks_.size()) return end();
-    Entries& e = Detach(i);
-    return iterator(this, i, e.lower_bound(key));
   }
 
   // The chunks, in key order.

@@ -430,11 +430,14 @@ Result<std::shared_ptr<const std::vector<std::string>>> SourceCache::ListFiles(
     if (it != listings_.end()) return it->second;
   }
   auto files = std::make_shared<std::vector<std::string>>();
-  RETURN_IF_ERROR(ListFilesRecursive(
-      env, dir, "", *files,
-      [&](const std::string& rel, const FileInfo& info) { NoteListed(JoinPath(dir, rel), info); }));
+  std::vector<std::pair<std::string, Stat>> seen;  // recorded under one lock below
+  RETURN_IF_ERROR(
+      ListFilesRecursive(env, dir, "", *files, [&](const std::string& rel, const FileInfo& info) {
+        seen.emplace_back(JoinPath(dir, rel), Stat{info.size, info.mtime_ns, info.inode});
+      }));
   std::sort(files->begin(), files->end());
   std::unique_lock<std::shared_mutex> lock(mu_);
+  for (auto& [file, stat] : seen) stats_[std::move(file)] = stat;
   return listings_.emplace(dir, std::move(files)).first->second;
 }
 
@@ -583,10 +586,6 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     for (const auto& [path, e] : before) {
       while (src != sources.end() && src->first < path) ++src;
       if (src == sources.end() || src->first != path) removed.push_back(path);
-    }
-    const CowMap<std::string>& before_digests = previous.inputs->digests;
-    for (const auto& [path, digest] : before_digests) {
-      if (sources.count(path) == 0 && before.count(path) == 0) removed.push_back(path);
     }
     for (const std::string& path : removed) {
       m.files.erase(path);

@@ -437,7 +437,7 @@ Result<PageEdit> ContentStore::EditLocked(std::string_view path_view, const std:
     if (old == next.files.end()) {
       return Status::NotFound("there is no page '" + path + "' to remove");
     }
-    next.files.erase(old);
+    next.files.erase(path);
   } else {
     FileEntry entry;
     entry.length = bytes->size();
