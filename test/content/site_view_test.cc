@@ -276,18 +276,34 @@ TEST_F(SiteViewTest, UnchangedFilesKeepTheirTimeAndChangedOnesGetTheNewReleasesT
   EXPECT_EQ((*next)->Find("/b.html")->last_modified, m2.created);
 }
 
-TEST_F(SiteViewTest, ALoadFromThePreviousViewRefusesAPathInBothAreas) {
+TEST_F(SiteViewTest, AViewMadeFromOneStoreInstancesViewThroughAnotherIsComplete) {
+  // The daemon's view was made from its store; another process (a `page put`) activated an
+  // original release, and the daemon opens the store again to see it.
   ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, 1, {{"/a.html", "a"}})), IsOk());
   auto first = Load();
-  // Another process activated an original release with the same path behind this store's
-  // back is not possible through the store (it refuses collisions); a view built across two
-  // stores' states is: the same check runs when the view is made from the previous one.
   auto other = ContentStore::Open(env_, "/site", {.keep_releases = 5, .site_id = "shop-b"});
   ASSERT_THAT(other, IsOk());
   ASSERT_THAT((*other)->PutOriginalPage("/b.html", "b", "text/html"), IsOk());
   auto next = SiteView::Load(**other, {}, first.get());
   ASSERT_THAT(next, IsOk());
   ExpectSameAsFresh(**other, **next);
+  EXPECT_EQ((*next)->Find("/b.html")->area, Area::kOriginal);
+}
+
+TEST_F(SiteViewTest, ALoadFromThePreviousViewRefusesAPathInBothAreas) {
+  // A store instance opened before the tie-up release was activated does not know it, so it
+  // lets an original page take the same path; a third instance sees both on disk.
+  auto stale = ContentStore::Open(env_, "/site", {.keep_releases = 5, .site_id = "shop-b"});
+  ASSERT_THAT(stale, IsOk());
+  ASSERT_THAT(Publish(*store_, MakeRelease(*store_, Area::kTieup, 1, {{"/a.html", "a"}})), IsOk());
+  auto first = Load();
+  ASSERT_THAT((*stale)->PutOriginalPage("/a.html", "mine", "text/html"), IsOk());
+  auto fresh = ContentStore::Open(env_, "/site", {.keep_releases = 5, .site_id = "shop-b"});
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_THAT(SiteView::Load(**fresh, {}, first.get()),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("'/a.html' is active in both areas")));
+  EXPECT_THAT(SiteView::Load(**fresh),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("'/a.html' is active in both areas")));
 }
 
 }  // namespace
