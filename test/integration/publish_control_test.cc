@@ -29,11 +29,9 @@ class PublishControlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
-    main_sync_port_ = FreePort();
-    CommandResult r =
-        RunTieup({"main", "init", main_dir_, "--name", "Sakura Tea", "--public", "127.0.0.1:0",
-                  "--sync", "127.0.0.1:" + std::to_string(main_sync_port_)});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::string output;
+    main_sync_port_ = InitMainSite(main_dir_, "Sakura Tea", &output);
+    ASSERT_NE(main_sync_port_, 0) << output;
     main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
   }
 
@@ -42,17 +40,8 @@ class PublishControlTest : public ::testing::Test {
   // Adds partnership `id` and creates its site, enrolled (main must run); not started.
   void NewPartner(const std::string& id, const std::string& name) {
     partner_dir_ = dir_.Sub(id);
-    const int sync_port = FreePort();
-    CommandResult add = RunTieup({"main", "partner", "add", main_dir_, "--id", id, "--name", name,
-                                  "--public-url", "http://127.0.0.1:1", "--sync-url",
-                                  "https://127.0.0.1:" + std::to_string(sync_port)});
-    ASSERT_EQ(add.exit_code, 0) << add.output;
-    const std::string code = EnrollmentCodeOf(add.output);
-    ASSERT_FALSE(code.empty()) << add.output;
     CommandResult init =
-        RunTieup({"partner", "init", partner_dir_, "--id", id, "--name", name, "--public",
-                  "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(sync_port), "--main",
-                  "https://127.0.0.1:" + std::to_string(main_sync_port_), "--token", code});
+        EnrollNewPartner(main_dir_, main_sync_port_, partner_dir_, id, name, FreePort());
     ASSERT_EQ(init.exit_code, 0) << init.output;
     partner_ =
         std::make_unique<SiteProcess>(std::vector<std::string>{"partner", "serve", partner_dir_});

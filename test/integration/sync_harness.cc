@@ -15,6 +15,43 @@
 namespace tieup::testing {
 namespace {}  // namespace
 
+int InitMainSite(const std::string& dir, const std::string& name, std::string* output) {
+  const int port = FreePort();
+  CommandResult r = RunTieup({"main", "init", dir, "--name", name, "--public", "127.0.0.1:0",
+                              "--sync", "127.0.0.1:" + std::to_string(port)});
+  if (output != nullptr) *output = r.output;
+  return r.exit_code == 0 ? port : 0;
+}
+
+CommandResult AddPartnership(const std::string& main_dir, const std::string& id,
+                             const std::string& name, int sync_port,
+                             const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      "main",         "partner",
+      "add",          main_dir,
+      "--id",         id,
+      "--name",       name,
+      "--public-url", "http://127.0.0.1:1",
+      "--sync-url",   "https://127.0.0.1:" + std::to_string(sync_port)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunTieup(args);
+}
+
+CommandResult EnrollNewPartner(const std::string& main_dir, int main_sync_port,
+                               const std::string& dir, const std::string& id,
+                               const std::string& name, int sync_port,
+                               const std::vector<std::string>& add_extra) {
+  CommandResult add = AddPartnership(main_dir, id, name, sync_port, add_extra);
+  const std::string code = EnrollmentCodeOf(add.output);
+  if (add.exit_code != 0 || code.empty()) {
+    if (add.exit_code == 0) add.exit_code = -1;
+    return add;
+  }
+  return RunTieup({"partner", "init", dir, "--id", id, "--name", name, "--public", "127.0.0.1:0",
+                   "--sync", "127.0.0.1:" + std::to_string(sync_port), "--main",
+                   "https://127.0.0.1:" + std::to_string(main_sync_port), "--token", code});
+}
+
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

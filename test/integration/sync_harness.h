@@ -26,6 +26,25 @@ bool WaitFor(const std::function<bool()>& done,
 // ("" when there is none).
 std::string EnrollmentCodeOf(const std::string& output);
 
+// `tieup main init DIR --name NAME --public 127.0.0.1:0 --sync 127.0.0.1:PORT` on a free port;
+// returns the sync port, or 0 with `*output` set when init failed.
+int InitMainSite(const std::string& dir, const std::string& name, std::string* output);
+
+// `tieup main partner add MAIN_DIR --id ID --name NAME` for a partner whose sync port is
+// `sync_port` (public URL http://127.0.0.1:1), with `extra` arguments; the output carries the
+// enrollment code.
+CommandResult AddPartnership(const std::string& main_dir, const std::string& id,
+                             const std::string& name, int sync_port,
+                             const std::vector<std::string>& extra = {});
+
+// Adds partnership `id` and creates its site at `dir`, enrolled with main (whose daemon must
+// run on `main_sync_port`) by `tieup partner init ... --token CODE`. Returns the result of
+// partner init, or of partner add when that failed (or printed no code).
+CommandResult EnrollNewPartner(const std::string& main_dir, int main_sync_port,
+                               const std::string& dir, const std::string& id,
+                               const std::string& name, int sync_port,
+                               const std::vector<std::string>& add_extra = {});
+
 // Runs any program (argv[0] is a path) with `input` on its standard input; returns its exit
 // code and interleaved standard output and error. Killed after `timeout`.
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& input,

@@ -40,11 +40,9 @@ class SyncTest : public ::testing::Test {
 
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
-    main_sync_port_ = FreePort();
-    CommandResult r =
-        RunTieup({"main", "init", main_dir_, "--name", "Sakura Tea", "--public", "127.0.0.1:0",
-                  "--sync", "127.0.0.1:" + std::to_string(main_sync_port_)});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::string output;
+    main_sync_port_ = InitMainSite(main_dir_, "Sakura Tea", &output);
+    ASSERT_NE(main_sync_port_, 0) << output;
     main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
   }
 
@@ -53,15 +51,7 @@ class SyncTest : public ::testing::Test {
   // `tieup main partner add` for `id`; returns its output (with the enrollment code).
   CommandResult AddPartnership(const std::string& id, int sync_port,
                                const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {
-        "main",         "partner",
-        "add",          main_dir_,
-        "--id",         id,
-        "--name",       NameOf(id),
-        "--public-url", "http://127.0.0.1:1",
-        "--sync-url",   "https://127.0.0.1:" + std::to_string(sync_port)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return RunTieup(args);
+    return testing::AddPartnership(main_dir_, id, NameOf(id), sync_port, extra);
   }
 
   // "shop-a" -> "Shop A".
@@ -83,14 +73,8 @@ class SyncTest : public ::testing::Test {
     p->id = id;
     p->dir = dir_.Sub(id);
     p->sync_port = FreePort();
-    CommandResult add = AddPartnership(id, p->sync_port, extra);
-    EXPECT_EQ(add.exit_code, 0) << add.output;
-    std::string code = EnrollmentCodeOf(add.output);
-    EXPECT_FALSE(code.empty()) << add.output;
     CommandResult init =
-        RunTieup({"partner", "init", p->dir, "--id", id, "--name", NameOf(id), "--public",
-                  "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(p->sync_port), "--main",
-                  MainUrl(), "--token", code});
+        EnrollNewPartner(main_dir_, main_sync_port_, p->dir, id, NameOf(id), p->sync_port, extra);
     EXPECT_EQ(init.exit_code, 0) << init.output;
     EXPECT_THAT(init.output, HasSubstr("Enrolled with " + MainUrl()));
     p->proc = std::make_unique<SiteProcess>(std::vector<std::string>{"partner", "serve", p->dir});
