@@ -34,6 +34,8 @@ enum class StatusCode {
 
 // Returns the stable lower-case name of `code` ("invalid_argument").
 std::string_view StatusCodeName(StatusCode code);
+// The code whose StatusCodeName is `name`; nullopt for any other text.
+std::optional<StatusCode> StatusCodeFromName(std::string_view name);
 
 class [[nodiscard]] Status {
  public:

@@ -37,20 +37,6 @@ constexpr uint64_t kMaxDiscardBytes = 1 << 20;
 // sun_path holds the path and its terminating NUL.
 constexpr size_t kMaxSocketPathBytes = sizeof(sockaddr_un::sun_path) - 1;
 
-std::string CodeText(StatusCode code) {
-  std::string text(StatusCodeName(code));
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-StatusCode CodeFromText(std::string_view text) {
-  for (int c = static_cast<int>(StatusCode::kOk); c <= static_cast<int>(StatusCode::kInternal);
-       ++c) {
-    if (CodeText(static_cast<StatusCode>(c)) == text) return static_cast<StatusCode>(c);
-  }
-  return StatusCode::kInternal;
-}
-
 std::string Line(const json::object& o) { return json::serialize(o) + "\n"; }
 
 std::string StatusLine(const Status& s) {
@@ -59,7 +45,7 @@ std::string StatusLine(const Status& s) {
     o["status"] = "ok";
   } else {
     o["status"] = "error";
-    o["code"] = CodeText(s.code());
+    o["code"] = StatusCodeName(s.code());
     o["message"] = s.message();
   }
   return Line(o);
@@ -639,8 +625,9 @@ Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& 
       if (st->get_string() == "ok") return true;
       const json::value* code = o->if_contains("code");
       const json::value* message = o->if_contains("message");
-      StatusCode c =
-          code && code->is_string() ? CodeFromText(code->get_string()) : StatusCode::kInternal;
+      StatusCode c = code && code->is_string()
+                         ? StatusCodeFromName(code->get_string()).value_or(StatusCode::kInternal)
+                         : StatusCode::kInternal;
       if (c == StatusCode::kOk) c = StatusCode::kInternal;  // an error must not read as success
       return Status(c, message && message->is_string() ? std::string(message->get_string())
                                                        : "the daemon reported an error");

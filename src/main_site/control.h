@@ -10,10 +10,10 @@
 //   server -> client  {"pid":1234}\n                 the request was accepted by daemon 1234
 //                     {"stdout":"..."}\n / {"stderr":"..."}\n   as the run produces them
 //                     {"status":"ok"}\n  or
-//                     {"status":"error","code":"UNAVAILABLE","message":"..."}\n
+//                     {"status":"error","code":"unavailable","message":"..."}\n
 // A request that is not valid JSON, too large, or names an unknown command or field is answered
-// with one error status line only, and the connection is closed. `code` is the upper-case
-// StatusCodeName.
+// with one error status line only, and the connection is closed. `code` is the
+// StatusCodeName, as in the sync API's errors.
 #pragma once
 
 #include <sys/types.h>

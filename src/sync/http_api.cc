@@ -67,13 +67,6 @@ Result<HttpResponse> Call(const HttpRoundTrip& rt, const HttpRequest& req) {
   return resp;
 }
 
-Result<StatusCode> CodeFromName(std::string_view name) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
-    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
-  }
-  return Status::InvalidArgument("unknown code");
-}
-
 Result<uint64_t> ParseActiveVersion(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
@@ -138,8 +131,8 @@ Status StatusFromResponse(const HttpResponse& response) {
     const json::value* code = v.get_object().if_contains("code");
     const json::value* message = v.get_object().if_contains("message");
     if (code != nullptr && code->is_string() && message != nullptr && message->is_string()) {
-      auto c = CodeFromName(code->get_string());
-      if (c.ok() && *c != StatusCode::kOk) return Status(*c, std::string(message->get_string()));
+      auto c = StatusCodeFromName(code->get_string());
+      if (c && *c != StatusCode::kOk) return Status(*c, std::string(message->get_string()));
     }
   }
   const int s = response.status();

@@ -47,5 +47,15 @@ TEST(StatusTest, ResultPropagatesThroughMacros) {
   EXPECT_EQ(Half(3).value_or(-1), -1);
 }
 
+TEST(StatusCodeNameTest, NamesReadBackToTheirCodes) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
+    const auto code = static_cast<StatusCode>(c);
+    EXPECT_EQ(StatusCodeFromName(StatusCodeName(code)), code);
+  }
+  EXPECT_EQ(StatusCodeFromName("INVALID_ARGUMENT"), std::nullopt);
+  EXPECT_EQ(StatusCodeFromName("unknown"), std::nullopt);
+  EXPECT_EQ(StatusCodeFromName(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace tieup

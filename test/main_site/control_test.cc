@@ -336,20 +336,20 @@ TEST_F(ControlTest, BadRequestsAreRefusedWithOneErrorLineAndTheDaemonGoesOn) {
   struct Case {
     std::string request, code, message;
   } cases[] = {
-      {"{\"command\": publish\n", "INVALID_ARGUMENT", "the request is not valid JSON"},
-      {"{\"command\": publish\n", "INVALID_ARGUMENT", R"({"command":"publish","all":true})"},
-      {"[\"publish\"]\n", "INVALID_ARGUMENT", "must be a JSON object"},
+      {"{\"command\": publish\n", "invalid_argument", "the request is not valid JSON"},
+      {"{\"command\": publish\n", "invalid_argument", R"({"command":"publish","all":true})"},
+      {"[\"publish\"]\n", "invalid_argument", "must be a JSON object"},
       {R"({"command":"publish","partners":[")" + std::string(70 * 1024, 'a') + "\"]}\n",
-       "RESOURCE_EXHAUSTED", "larger than 65536 bytes"},
-      {"{\"command\":\"rollback\"}\n", "UNIMPLEMENTED", "unknown command 'rollback'"},
-      {"{\"all\":true}\n", "INVALID_ARGUMENT", "no \"command\" string"},
-      {"{\"command\":\"publish\",\"all\":\"yes\"}\n", "INVALID_ARGUMENT",
+       "resource_exhausted", "larger than 65536 bytes"},
+      {"{\"command\":\"rollback\"}\n", "unimplemented", "unknown command 'rollback'"},
+      {"{\"all\":true}\n", "invalid_argument", "no \"command\" string"},
+      {"{\"command\":\"publish\",\"all\":\"yes\"}\n", "invalid_argument",
        "\"all\" must be true or false"},
-      {"{\"command\":\"publish\",\"partners\":\"shop-a\"}\n", "INVALID_ARGUMENT",
+      {"{\"command\":\"publish\",\"partners\":\"shop-a\"}\n", "invalid_argument",
        "\"partners\" must be an array"},
-      {"{\"command\":\"publish\",\"partners\":[\"shop-a\",7]}\n", "INVALID_ARGUMENT",
+      {"{\"command\":\"publish\",\"partners\":[\"shop-a\",7]}\n", "invalid_argument",
        "must hold only strings"},
-      {"{\"command\":\"publish\",\"al\":true}\n", "INVALID_ARGUMENT", "unknown field \"al\""},
+      {"{\"command\":\"publish\",\"al\":true}\n", "invalid_argument", "unknown field \"al\""},
   };
   for (const Case& c : cases) {
     const std::string shown = c.request.substr(0, 80);
@@ -379,7 +379,7 @@ TEST_F(ControlTest, ClientThatSendsNothingIsDroppedAfterTheRequestTimeout) {
   std::vector<std::string> lines = RawExchange(Socket(), "{\"command\":");
   ASSERT_THAT(lines, SizeIs(1));
   ErrorLine e = ParseError(lines[0]);
-  EXPECT_EQ(e.code, "DEADLINE_EXCEEDED");
+  EXPECT_EQ(e.code, "deadline_exceeded");
   EXPECT_THAT(e.message, HasSubstr("no complete request line arrived within 100 ms"));
   ExpectStillPublishes();
 }
