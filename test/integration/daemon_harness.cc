@@ -9,7 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -237,6 +241,48 @@ std::string HeaderOf(const std::string& r, const std::string& name) {
 std::string BodyOf(const std::string& r) {
   size_t end = r.find("\r\n\r\n");
   return end == std::string::npos ? "" : r.substr(end + 4);
+}
+
+namespace {
+
+// True when 127.0.0.1:port can be bound now.
+bool Bindable(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The lowest port of the kernel's ephemeral range (32768 when it cannot be read).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return in >> low && low > 2048 ? low : 32768;
+}
+
+}  // namespace
+
+int FreePort() {
+  // Not a port the kernel chose for a bind to port 0: those come from the ephemeral range, which
+  // every outgoing connection also draws from, so between this check and the daemon's bind a
+  // connection of a test running in parallel could take it ("address already in use"). Ports
+  // below the range are only taken by binds like ours; each process starts at a random one.
+  static const int low = 10000;
+  static const int high = EphemeralLow();
+  static std::atomic<int> next = [] {
+    std::random_device rd;
+    return static_cast<int>(rd() % static_cast<unsigned>(std::max(1, high - low)));
+  }();
+  for (int tries = 0; tries < 1000 && high > low; ++tries) {
+    const int port = low + next.fetch_add(1) % (high - low);
+    if (Bindable(port)) return port;
+  }
+  return 0;
 }
 
 }  // namespace tieup::testing

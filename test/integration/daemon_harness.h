@@ -14,6 +14,10 @@ struct CommandResult {
   std::string output;  // standard output and standard error, interleaved
 };
 
+// A free TCP port on 127.0.0.1, below the ephemeral range (see daemon_harness.cc). Sync ports must
+// be fixed numbers because main stores the partner's sync URL.
+int FreePort();
+
 // Runs `tieup args...` to completion.
 CommandResult RunTieup(const std::vector<std::string>& args);
 

@@ -19,24 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A free port on 127.0.0.1 (bound to 0, read back, closed): main stores the partner's sync URL
-// before the partner runs, so it must be a fixed number.
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string Match(const std::string& text, const std::string& pattern) {
   std::smatch m;
   std::regex re(pattern);
@@ -85,7 +67,7 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   const std::string main_sync = Match(main.output(), R"(sync port (https://127\.0\.0\.1:\d+))");
   ASSERT_FALSE(main_sync.empty()) << main.output();
 
-  const int partner_sync_port = UnusedPort();
+  const int partner_sync_port = FreePort();
   ASSERT_NE(partner_sync_port, 0);
   const std::string partner_sync = "127.0.0.1:" + std::to_string(partner_sync_port);
   r = RunTieup({"main", "partner", "add", main_dir, "--id", "shop-b", "--kind", "template",

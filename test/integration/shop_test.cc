@@ -30,21 +30,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string Match(const std::string& text, const std::string& pattern) {
   std::smatch m;
   return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
@@ -141,8 +126,8 @@ class ShopIntegrationTest : public ::testing::Test {
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
     shop_dir_ = dir_.Sub("shop-b");
-    main_sync_port_ = UnusedPort();
-    partner_sync_port_ = UnusedPort();
+    main_sync_port_ = FreePort();
+    partner_sync_port_ = FreePort();
     ASSERT_NE(main_sync_port_, 0);
     ASSERT_NE(partner_sync_port_, 0);
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",

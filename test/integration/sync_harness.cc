@@ -13,7 +13,6 @@
 #include <thread>
 
 namespace tieup::testing {
-namespace {}  // namespace
 
 int InitMainSite(const std::string& dir, const std::string& name, std::string* output) {
   const int port = FreePort();
@@ -50,23 +49,6 @@ CommandResult EnrollNewPartner(const std::string& main_dir, int main_sync_port,
   return RunTieup({"partner", "init", dir, "--id", id, "--name", name, "--public", "127.0.0.1:0",
                    "--sync", "127.0.0.1:" + std::to_string(sync_port), "--main",
                    "https://127.0.0.1:" + std::to_string(main_sync_port), "--token", code});
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    socklen_t len = sizeof(addr);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-  }
-  ::close(fd);
-  return port;
 }
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

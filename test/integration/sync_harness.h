@@ -14,10 +14,6 @@
 
 namespace tieup::testing {
 
-// A free TCP port on 127.0.0.1 (bound to port 0, read back, closed). Sync ports must be fixed
-// numbers because main stores the partner's sync URL.
-int FreePort();
-
 // Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& done,
              std::chrono::milliseconds timeout = std::chrono::seconds(10));
