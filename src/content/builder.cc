@@ -34,6 +34,15 @@ struct Source {
 // Bump when rendering changes, so that no output of an older builder is re-used.
 constexpr std::string_view kBuilderVersion = "tieup-builder/1";
 
+// A path's digest (BuildInputs::digests): the source's kind and directory, then the raw SHA-256
+// of its bytes.
+std::string SourceDigest(const Source& src, std::string_view source_hash) {
+  std::string digest(
+      1, static_cast<char>(static_cast<int>(src.kind) | (src.from_overrides ? 0x10 : 0)));
+  digest += source_hash;
+  return digest;
+}
+
 struct FrontMatter {
   std::string title;
   std::optional<std::string> layout;
@@ -397,6 +406,10 @@ Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {
 struct SourceCache::Tree {
   std::map<std::string, Source> sources;  // by URL path
   std::map<std::string, Source> layouts;  // by name
+  // URL path -> SourceDigest, for every source. It shares the chunks that did not change with
+  // the previous run's tree of the same directory, and a build's BuildInputs::digests share
+  // them in turn: a build compares its previous inputs with these chunk by chunk.
+  CowMap<std::string> digests;
 };
 
 SourceCache::SourceCache() = default;
@@ -418,7 +431,31 @@ Result<std::shared_ptr<const SourceCache::Tree>> SourceCache::Collect(Env& env,
   auto tree = std::make_shared<Tree>();
   RETURN_IF_ERROR(
       CollectSources(env, *this, root, label_prefix, from_overrides, tree->sources, tree->layouts));
+  // The digests start from the previous run's, and only the entries that differ are changed,
+  // so unchanged chunks stay the same storage across runs.
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = last_digests_.find(key);
+    if (it != last_digests_.end()) tree->digests = it->second;
+  }
+  CowMap<std::string>& digests = tree->digests;
+  const CowMap<std::string>& current = digests;
+  std::vector<std::string> gone;
+  auto src = tree->sources.begin();
+  for (const auto& [url, digest] : current) {
+    while (src != tree->sources.end() && src->first < url) ++src;
+    if (src == tree->sources.end() || src->first != url) gone.push_back(url);
+  }
+  for (const std::string& url : gone) digests.erase(url);
+  for (const auto& [url, source] : tree->sources) {
+    ASSIGN_OR_RETURN(std::string_view h, Hash(env, source.file));
+    std::string digest = SourceDigest(source, h);
+    auto it = current.find(url);
+    if (it == current.end() || it->second != digest)
+      digests.insert_or_assign(url, std::move(digest));
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
+  last_digests_[key] = tree->digests;
   return trees_.emplace(std::move(key), std::move(tree)).first->second;
 }
 
@@ -574,48 +611,26 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   m.version = options.version;
   m.created = options.created;
   m.expires = options.expires;
-  const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
-  if (have_previous) {
-    // Start from the previous release and its inputs (shared storage): only what is rendered
-    // again or removed is changed below, so the result shares every unchanged chunk with it.
-    m.files = previous.manifest->files;
-    r.inputs.digests = previous.inputs->digests;
-    std::vector<std::string> removed;
-    auto src = sources.begin();
-    const FileMap& before = previous.manifest->files;
-    for (const auto& [path, e] : before) {
-      while (src != sources.end() && src->first < path) ++src;
-      if (src == sources.end() || src->first != path) removed.push_back(path);
+  // What every path is made from in this build: the digests of the collected trees (shared
+  // storage), with the overrides applied.
+  CowMap<std::string> wanted = authored->digests;
+  if (sources_ptr != &authored->sources) {
+    const CowMap<std::string>& own = authored->digests;
+    std::vector<std::string> dropped;
+    for (const auto& [url, digest] : own) {
+      if (!sources.contains(url)) dropped.push_back(url);
     }
-    for (const std::string& path : removed) {
-      m.files.erase(path);
-      r.inputs.digests.erase(path);
+    for (const std::string& url : dropped) wanted.erase(url);
+    for (const auto& [url, src] : sources) {
+      if (!src.from_overrides) continue;
+      ASSIGN_OR_RETURN(std::string_view h, cache->Hash(env, src.file));
+      wanted.insert_or_assign(url, SourceDigest(src, h));
     }
   }
-  std::map<std::string, std::string> layout_cache;
-  for (const auto& [url, src] : sources) {
-    ASSIGN_OR_RETURN(std::string_view source_hash, cache->Hash(env, src.file));
-    const char tag =
-        static_cast<char>(static_cast<int>(src.kind) | (src.from_overrides ? 0x10 : 0));
-    const bool rendered = src.kind != SourceKind::kCopy;
 
-    if (have_previous) {
-      const CowMap<std::string>& digests = previous.inputs->digests;
-      const FileMap& files = previous.manifest->files;
-      auto d = digests.find(url);
-      auto e = files.find(url);
-      if (d != digests.end() && d->second.size() == 1 + source_hash.size() && d->second[0] == tag &&
-          std::string_view(d->second).substr(1) == source_hash &&
-          (!rendered || previous.inputs->context == r.inputs.context) && e != files.end() &&
-          (!previous.verify_blobs ||
-           (cache->HasBlob(blobs, e->second.hash) &&
-            (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))))) {
-        ++r.reused;  // already in m.files and r.inputs.digests, shared with the previous
-        continue;
-      }
-    }
-    std::string digest(1, tag);
-    digest += source_hash;
+  std::map<std::string, std::string> layout_cache;
+  // Renders (or copies) the source of `url` into m.files.
+  auto make = [&](const std::string& url, const Source& src) -> Status {
     FileEntry e;
     std::string bytes;
     if (src.kind == SourceKind::kCopy) {
@@ -642,9 +657,100 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     const FileMap& current = m.files;
     auto same = current.find(url);
     if (same == current.end() || !(same->second == e)) m.files.insert_or_assign(url, std::move(e));
-    r.inputs.digests.insert_or_assign(url, std::move(digest));
     ++r.rendered;
+    return Status::Ok();
+  };
+  // True when the previous release's entry for `e` may be reused as far as its blobs go.
+  auto blobs_there = [&](const FileEntry& e) {
+    return !previous.verify_blobs ||
+           (cache->HasBlob(blobs, e.hash) && (!e.gzip || cache->HasBlob(blobs, e.gzip->hash)));
+  };
+
+  const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
+  if (have_previous) {
+    // Start from the previous release (shared storage): only what is rendered again or removed
+    // is changed below, so the result shares every unchanged chunk with it.
+    m.files = previous.manifest->files;
   }
+  // The usual case: the same variables and layouts as the previous build. Then only the paths
+  // whose digest differs need any work, and the digests that differ are found chunk by chunk
+  // (the previous build's digests share the unchanged chunks with this run's).
+  const bool same_context = have_previous && previous.inputs->context == r.inputs.context &&
+                            previous.manifest->files.size() == previous.inputs->digests.size();
+  if (same_context) {
+    std::vector<std::string> todo;
+    bool consistent = true;
+    previous.inputs->digests.ForEachDifference(
+        wanted,
+        [&](const std::string& url, const std::string* /*before*/, const std::string* after) {
+          if (after == nullptr) {
+            consistent = m.files.erase(url) == 1 && consistent;
+          } else {
+            todo.push_back(url);
+          }
+        });
+    if (previous.verify_blobs) {
+      std::vector<std::string> missing;
+      const FileMap& files = m.files;
+      auto next = todo.begin();
+      for (const auto& [url, e] : files) {
+        while (next != todo.end() && *next < url) ++next;
+        if (next != todo.end() && *next == url) continue;  // made again anyway
+        if (!blobs_there(e)) missing.push_back(url);
+      }
+      todo.insert(todo.end(), missing.begin(), missing.end());
+      std::sort(todo.begin(), todo.end());
+    }
+    for (const std::string& url : todo) {
+      auto src = sources.find(url);
+      if (src == sources.end()) {
+        consistent = false;
+        break;
+      }
+      RETURN_IF_ERROR(make(url, src->second));
+    }
+    r.reused = sources.size() - r.rendered;
+    // The previous release and its inputs name the same paths (they are made together); if
+    // they do not, the full walk below puts it right.
+    if (!consistent || m.files.size() != wanted.size()) {
+      m.files = previous.manifest->files;
+      r.rendered = 0;
+    } else {
+      r.inputs.digests = std::move(wanted);
+      Status s = m.ValidateHeader();
+      if (!s.ok()) return s.Annotate("building release " + std::to_string(options.version));
+      return r;
+    }
+  }
+  if (have_previous) {
+    std::vector<std::string> removed;
+    auto src = sources.begin();
+    const FileMap& before = previous.manifest->files;
+    for (const auto& [path, e] : before) {
+      while (src != sources.end() && src->first < path) ++src;
+      if (src == sources.end() || src->first != path) removed.push_back(path);
+    }
+    for (const std::string& path : removed) m.files.erase(path);
+  }
+  const CowMap<std::string>& wanted_digests = wanted;
+  for (const auto& [url, src] : sources) {
+    const bool rendered = src.kind != SourceKind::kCopy;
+    if (have_previous) {
+      auto d = previous.inputs->digests.find(url);
+      auto w = wanted_digests.find(url);
+      const FileMap& files = previous.manifest->files;
+      auto e = files.find(url);
+      if (d != previous.inputs->digests.end() && w != wanted_digests.end() &&
+          d->second == w->second && (!rendered || previous.inputs->context == r.inputs.context) &&
+          e != files.end() && blobs_there(e->second)) {
+        ++r.reused;  // already in m.files, shared with the previous release
+        continue;
+      }
+    }
+    RETURN_IF_ERROR(make(url, src));
+  }
+  // Every path's digest is this run's (a reused path's equals it): shared with the trees.
+  r.inputs.digests = std::move(wanted);
   // Rendered entries were checked as they were made, reused ones came from a valid release: only
   // the header is left.
   Status s = m.ValidateHeader();

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/cow_map.h"
@@ -128,8 +129,11 @@ class SourceCache {
   };
   std::unordered_map<std::string, Stat> stats_;               // guarded by mu_
   std::unordered_map<std::string, Hashed> hashes_;            // guarded by mu_
-  std::set<std::string> blobs_present_;                       // guarded by mu_
+  std::unordered_set<std::string> blobs_present_;             // guarded by mu_
   std::map<std::string, std::shared_ptr<const Tree>> trees_;  // guarded by mu_
+  // The digests of each tree's sources as the latest run collected them (kept across runs, so
+  // that the next run's share their unchanged chunks).
+  std::map<std::string, CowMap<std::string>> last_digests_;  // guarded by mu_
 };
 
 // The previous release of the same site, for an incremental build. Both or neither.
@@ -150,7 +154,11 @@ struct BuildResult {
 
 // As BuildRelease, re-using from `previous` every path whose inputs are unchanged (its blob must
 // still be in `blobs`), and reading sources through `cache` (null: a private one). The result is
-// exactly what a full build gives.
+// exactly what a full build gives. When the variables and layouts are those of `previous`, only
+// the paths whose digest differs are looked at: the previous inputs are compared with the
+// cache's digests chunk by chunk, and a long-lived cache (NewRun) keeps the unchanged chunks
+// shared, so a daemon's build after a one-page change does work for that page only (plus one
+// blob check per path when verify_blobs is on).
 Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const BuildOptions& options,
                                             const PreviousBuild& previous, SourceCache* cache);
 

@@ -413,6 +413,78 @@ TEST_F(IncrementalBuildTest, OnlyOverriddenPagesKeepsAssetsAndThePartnersPages) 
   EXPECT_EQ(Body(r.manifest, "/news/today.html"), "<main><p>Mine</p>\n</main>");
 }
 
+// A daemon's builds: one SourceCache across runs, each build from the previous one's result.
+// The inputs of consecutive builds share every chunk but the one holding the changed path, and
+// a removed and an added page are handled without a walk over every path.
+TEST_F(IncrementalBuildTest, ConsecutiveRunsShareTheUnchangedChunksOfTheirInputs) {
+  for (int i = 0; i < 300; ++i) {
+    Write("author/pages/many/" + std::to_string(i) + ".html",
+          "<p>page " + std::to_string(i) + "</p>");
+  }
+  SourceCache cache;
+  auto build = [&](const BuildResult* prev) {
+    cache.NewRun();
+    PreviousBuild previous;
+    if (prev != nullptr) previous = {&prev->manifest, &prev->inputs};
+    auto r = BuildReleaseIncremental(*env_, blobs_, Options(), previous, &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    auto full = BuildReleaseIncremental(*env_, blobs_, Options(), {}, nullptr);
+    EXPECT_THAT(full.status(), IsOk());
+    if (!r.ok() || !full.ok()) return BuildResult{};
+    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
+    EXPECT_EQ(r->inputs, full->inputs);
+    return std::move(*r);
+  };
+  auto shared_chunks = [](const BuildInputs& a, const BuildInputs& b) {
+    size_t n = 0;
+    for (size_t i = 0; i < a.digests.chunk_count() && i < b.digests.chunk_count(); ++i) {
+      n += a.digests.SharesChunk(i, b.digests, i) ? 1 : 0;
+    }
+    return n;
+  };
+  BuildResult first = build(nullptr);
+  ASSERT_GT(first.inputs.digests.chunk_count(), 4u);
+  BuildResult same = build(&first);
+  EXPECT_EQ(same.rendered, 0u);
+  EXPECT_EQ(shared_chunks(same.inputs, first.inputs), first.inputs.digests.chunk_count());
+
+  Write("author/pages/many/150.html", "<p>changed</p>");
+  BuildResult changed = build(&same);
+  EXPECT_EQ(changed.rendered, 1u);
+  EXPECT_EQ(changed.reused, 306u);
+  EXPECT_EQ(shared_chunks(changed.inputs, same.inputs), same.inputs.digests.chunk_count() - 1);
+  EXPECT_THAT(Body(changed.manifest, "/many/150.html"), HasSubstr("<p>changed</p>"));
+
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/many/7.html")), IsOk());
+  Write("author/pages/many/new.html", "<p>new</p>");
+  BuildResult moved = build(&changed);
+  EXPECT_EQ(moved.rendered, 1u);
+  EXPECT_FALSE(moved.manifest.files.contains("/many/7.html"));
+  EXPECT_FALSE(moved.inputs.digests.contains("/many/7.html"));
+  EXPECT_THAT(Body(moved.manifest, "/many/new.html"), HasSubstr("<p>new</p>"));
+}
+
+// A previous release and inputs that do not name the same paths (a damaged store) cannot be
+// compared by their digests alone: the build walks every path and still equals a full build.
+TEST_F(IncrementalBuildTest, APreviousBuildWhoseInputsAndReleaseDisagreeIsWalkedInFull) {
+  BuildResult first = First(Options());
+  BuildResult lacking_input = first;
+  lacking_input.inputs.digests.erase("/index.html");
+  lacking_input.inputs.digests["/gone.html"] = "\x01" + Sha256("gone");
+  BuildResult next = Rebuild(Options(), lacking_input);
+  EXPECT_EQ(next.rendered, 1u);  // /index.html: no digest to compare with
+  EXPECT_FALSE(next.inputs.digests.contains("/gone.html"));
+
+  BuildResult lacking_file = first;
+  lacking_file.manifest.files.erase("/index.html");
+  lacking_file.manifest.files.erase("/raw.html");
+  lacking_file.inputs.digests["/gone.html"] = "\x01" + Sha256("gone");
+  BuildResult healed = Rebuild(Options(), lacking_file);
+  EXPECT_EQ(healed.rendered, 2u);
+  EXPECT_TRUE(healed.manifest.files.contains("/index.html"));
+  EXPECT_TRUE(healed.manifest.files.contains("/raw.html"));
+}
+
 TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
   BuildInputs in;
   in.context = Sha256("context");
