@@ -373,14 +373,36 @@ std::string EncodeDigests(const CowMap<std::string>::Entries& entries) {
 
 }  // namespace
 
+// Chunk cache slots of `digests`: the encoded entries, and their raw SHA-256.
+constexpr size_t kEncodedSlot = 0;
+constexpr size_t kEncodedHashSlot = 1;
+
 std::string BuildInputs::Encode() const {
   std::string out;
   out.reserve(kInputsMagic.size() + context.size() + digests.size() * 56);
-  out += kInputsMagic;
-  out += context;
+  out += EncodeHeader();
   // Each chunk keeps its bytes: inputs made from the previous build's re-encode what changed.
   for (size_t i = 0; i < digests.chunk_count(); ++i) {
-    out += digests.chunk(i).Cached(0, EncodeDigests);
+    out += digests.chunk(i).Cached(kEncodedSlot, EncodeDigests);
+  }
+  return out;
+}
+
+std::string BuildInputs::EncodeHeader() const {
+  std::string out(kInputsMagic);
+  out += context;
+  return out;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> BuildInputs::EncodedChunks() const {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  out.reserve(digests.chunk_count());
+  for (size_t i = 0; i < digests.chunk_count(); ++i) {
+    const auto& chunk = digests.chunk(i);
+    const std::string& bytes = chunk.Cached(kEncodedSlot, EncodeDigests);
+    const std::string& key = chunk.Cached(
+        kEncodedHashSlot, [&](const CowMap<std::string>::Entries&) { return Sha256(bytes); });
+    out.emplace_back(key, bytes);
   }
   return out;
 }

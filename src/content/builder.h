@@ -73,6 +73,12 @@ struct BuildInputs {
 
   // A compact binary form (for storage beside the release).
   std::string Encode() const;
+  // Encode() split for chunked storage: Encode() is EncodeHeader() followed by the bytes of
+  // every chunk of `digests`, in order. Each chunk comes with the raw SHA-256 of its bytes; both
+  // are kept by the chunk (computed once while it is shared), and the views stay valid while
+  // this object lives unchanged.
+  std::string EncodeHeader() const;
+  std::vector<std::pair<std::string_view, std::string_view>> EncodedChunks() const;
   // Inverse of Encode; DataLoss for anything else.
   static Result<BuildInputs> Parse(std::string_view bytes);
   friend bool operator==(const BuildInputs&, const BuildInputs&) = default;

@@ -96,6 +96,13 @@ ALTER TABLE sync_releases ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';
       {4, R"sql(
 ALTER TABLE sync_releases ADD COLUMN payload_hash TEXT NOT NULL DEFAULT '';
 )sql"},
+      // Snapshots and inputs are stored as chunked records (sync/chunk_store.h): the distinct
+      // chunks of every stored release, by the hex SHA-256 of their bytes.
+      {5, R"sql(
+CREATE TABLE sync_chunks(
+  hash TEXT PRIMARY KEY,
+  data BLOB NOT NULL);
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -503,6 +503,29 @@ TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {
   EXPECT_THAT(BuildInputs::Parse(empty.Encode()).status(), IsOk());
 }
 
+TEST(BuildInputsTest, EncodedChunksMakeUpTheEncoding) {
+  BuildInputs in;
+  in.context = Sha256("context");
+  for (int i = 0; i < 500; ++i) in.digests["/p/" + std::to_string(i)] = "\x01" + Sha256("a");
+  const auto chunks = in.EncodedChunks();
+  ASSERT_EQ(chunks.size(), in.digests.chunk_count());
+  ASSERT_GT(chunks.size(), 4u);
+  std::string joined = in.EncodeHeader();
+  for (const auto& [key, bytes] : chunks) {
+    EXPECT_EQ(key, Sha256(bytes));
+    joined += bytes;
+  }
+  EXPECT_EQ(joined, in.Encode());
+  // A copy changed in one place shares the other chunks' bytes (the same storage).
+  BuildInputs next = in;
+  next.digests["/p/250"] = "\x02" + Sha256("b");
+  const auto next_chunks = next.EncodedChunks();
+  size_t same = 0;
+  for (size_t i = 0; i < chunks.size(); ++i)
+    same += chunks[i].second.data() == next_chunks[i].second.data();
+  EXPECT_EQ(same, chunks.size() - 1);
+}
+
 // A daemon keeps one SourceCache across publishes: a file the new listing shows unchanged (same
 // size, inode and time, not modified shortly before it was hashed) is not read again.
 class SourceCacheTest : public ::testing::Test {
