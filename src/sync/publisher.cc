@@ -483,22 +483,33 @@ Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_
 Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64_t base,
                                                    uint64_t version) {
   if (base == 0 || base >= version) return std::string();
-  ASSIGN_OR_RETURN(auto rows,
-                   db_.Query("SELECT version, delta_base, delta_envelope, payload, "
-                             "snapshot, payload_hash FROM sync_releases WHERE "
+  // The usual case first: the partner has the release before this one, whose delta was signed
+  // when this one was built (only small columns are read).
+  ASSIGN_OR_RETURN(auto kept,
+                   db_.Query("SELECT version, delta_base, delta_envelope FROM sync_releases WHERE "
                              "partner = ? AND version IN (?, ?)",
+                             {id, static_cast<int64_t>(base), static_cast<int64_t>(version)}));
+  if (kept.size() != 2) return std::string();  // not kept: send it whole
+  for (const SqlRow& r : kept) {
+    if (static_cast<uint64_t>(r.Int(0)) == version && static_cast<uint64_t>(r.Int(1)) == base &&
+        !r.Text(2).empty()) {
+      return r.Text(2);
+    }
+  }
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT version, payload, snapshot, payload_hash FROM sync_releases "
+                             "WHERE partner = ? AND version IN (?, ?)",
                              {id, static_cast<int64_t>(base), static_cast<int64_t>(version)}));
   const SqlRow* base_row = nullptr;
   const SqlRow* row = nullptr;
   for (const SqlRow& r : rows) {
     (static_cast<uint64_t>(r.Int(0)) == base ? base_row : row) = &r;
   }
-  if (row == nullptr || base_row == nullptr) return std::string();  // not kept: send it whole
-  if (static_cast<uint64_t>(row->Int(1)) == base && !row->Text(2).empty()) return row->Text(2);
+  if (row == nullptr || base_row == nullptr) return std::string();  // deleted meanwhile
   // The partner is further behind than one release: a delta from what it has.
-  auto from = ReadStoredRelease(*base_row, 3, id, base);
+  auto from = ReadStoredRelease(*base_row, 1, id, base);
   if (!from.ok()) return std::string();  // a damaged base: send the release whole
-  ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(*row, 3, id, version));
+  ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(*row, 1, id, version));
   const content::ReleaseDelta delta = content::MakeDeltaFromHashes(
       from->manifest, from->payload_hash, to.manifest, to.payload_hash);
   return EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));

@@ -445,6 +445,32 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   EXPECT_TRUE(HasEvent(*publisher_->Events("shop-f"), "offered", "sending the full metadata"));
 }
 
+// A partner that missed a release gets a delta from the release it has (two versions back),
+// made from the stored releases, also after main restarted.
+TEST_F(PublisherReceiverTest, APartnerTwoVersionsBehindGetsADeltaFromWhatItHas) {
+  for (int i = 0; i < 200; ++i) {
+    Write(authoring_ + "/pages/p/" + std::to_string(i) + ".md", "Page " + std::to_string(i) + "\n");
+  }
+  PartnerSite& p = AddPartner("shop-b2");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-b2"})).state, "activated");
+  partner_link_.SetDown("shop-b2", true);
+  Write(authoring_ + "/pages/p/7.md", "Page seven, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-b2"})).state, "failed");
+  Write(authoring_ + "/pages/p/8.md", "Page eight, version three.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-b2"})).state, "failed");
+  partner_link_.SetDown("shop-b2", false);
+  OpenPublisher(16);  // main restarts: the releases are read back from the database
+  const PublishOutcome out = Only(publisher_->PublishNow({"shop-b2"}));
+  ASSERT_EQ(out.state, "activated") << out.status.ToString();
+  EXPECT_EQ(p.ActiveVersion(), 3u);
+  EXPECT_THAT(p.Page("/p/7.html"), HasSubstr("version two"));
+  EXPECT_THAT(p.Page("/p/8.html"), HasSubstr("version three"));
+  const OfferRequest last = partner_link_.Offered().back();
+  EXPECT_EQ(PayloadTypeOf(last), kReleaseDeltaPayloadType);
+  EXPECT_LT(last.release.size(), 3000u);
+  EXPECT_FALSE(HasEvent(*p.receiver->Events(), "refused", ""));
+}
+
 TEST_F(PublisherReceiverTest, AReleaseBuiltByAnotherProcessIsReadBeforeTheNextBuild) {
   PartnerSite& p = AddPartner("shop-o");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-o"})).state, "activated");
