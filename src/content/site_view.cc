@@ -1,8 +1,28 @@
 #include "content/site_view.h"
 
+#include <cassert>
 #include <unordered_map>
 
 namespace tieup::content {
+namespace {
+
+bool IsPage(const ServedFile& f) { return f.content_type.starts_with("text/html"); }
+
+}  // namespace
+
+void SiteView::AddToTotals(const ServedFile& f) {
+  AreaTotals& t = f.area == Area::kTieup ? tieup_totals_ : original_totals_;
+  t.bytes += f.length;
+  if (IsPage(f)) ++t.pages;
+}
+
+void SiteView::SubtractFromTotals(const ServedFile& f) {
+  AreaTotals& t = f.area == Area::kTieup ? tieup_totals_ : original_totals_;
+  // `f` was counted in when it entered files_.
+  assert(t.bytes >= f.length && (!IsPage(f) || t.pages > 0));
+  t.bytes -= f.length;
+  if (IsPage(f)) --t.pages;
+}
 
 Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Options options,
                                                        const SiteView* previous) {
@@ -83,6 +103,8 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
     // from. Chunks of files shared by the two releases are not even looked at.
     view->files_ = previous->files_;
     view->cached_bytes_ = previous->cached_bytes_;
+    view->tieup_totals_ = previous->tieup_totals_;
+    view->original_totals_ = previous->original_totals_;
     for (Area area : {Area::kTieup, Area::kOriginal}) {
       const auto& now = area == Area::kTieup ? view->tieup_ : view->original_;
       const auto& then = area == Area::kTieup ? previous->tieup_ : previous->original_;
@@ -102,6 +124,7 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
               // Removed from this area (it may already serve the other area's new file there).
               if (cur != nullptr && cur->area == area) {
                 view->cached_bytes_ -= held(*cur);
+                view->SubtractFromTotals(*cur);
                 view->files_.erase(path);
               }
               return;
@@ -116,6 +139,9 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
               status = f.status();
               return;
             }
+            // `cur` may be of the other area (a path that moved here): out of that one's totals.
+            if (cur != nullptr) view->SubtractFromTotals(*cur);
+            view->AddToTotals(*f);
             view->files_.insert_or_assign(path, std::move(*f));
           });
       RETURN_IF_ERROR(status);
@@ -128,6 +154,7 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
       for (const auto& [path, e] : m->files) {
         if (view->files_.count(path) != 0) return in_both(path);
         ASSIGN_OR_RETURN(ServedFile f, make(area, *m, path, e, nullptr));
+        view->AddToTotals(f);
         view->files_.try_emplace(path, std::move(f));
       }
     }

@@ -42,6 +42,15 @@ struct SiteViewOptions {
   uint64_t cache_bytes_limit = 256ull << 20;
 };
 
+// How much one area of a view serves. Kept up to date by every Load, so reading it costs nothing
+// (no walk over the files).
+struct AreaTotals {
+  uint64_t bytes = 0;  // the sum of `length` of the area's files (gzip variants not counted)
+  uint64_t pages = 0;  // the area's files whose content_type starts with "text/html"
+
+  friend bool operator==(const AreaTotals&, const AreaTotals&) = default;
+};
+
 // The answer of SiteView::Lookup.
 struct LookupResult {
   enum class Kind {
@@ -65,7 +74,8 @@ class SiteView {
   // `previous` (optional): a view of an earlier state of the same store; the view is then made
   // from it by applying the difference between the releases each was built from, sharing its
   // entries and the bodies it verified (an update of one page of a large site reads, checks and
-  // allocates for one page; the cost does not grow with the site).
+  // allocates for one page; the cost does not grow with the site). The totals of each area are
+  // then previous's, adjusted only for the files that differ.
   static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {},
                                                       const SiteView* previous = nullptr);
 
@@ -93,11 +103,20 @@ class SiteView {
   }
   // Every file, by path.
   const CowMap<ServedFile>& files() const { return files_; }
+  // The bytes and pages of the files of `area` (zeros for an area without files): always equal
+  // to a count over files(), without walking them.
+  const AreaTotals& totals(Area area) const {
+    return area == Area::kTieup ? tieup_totals_ : original_totals_;
+  }
   // Bytes of bodies held in memory.
   uint64_t cached_bytes() const { return cached_bytes_; }
 
  private:
   explicit SiteView(BlobStore& blobs) : blobs_(blobs) {}
+  // Count `f` in (Add) or out of (Subtract) the totals of its area. Every change to files_ goes
+  // with these.
+  void AddToTotals(const ServedFile& f);
+  void SubtractFromTotals(const ServedFile& f);
 
   BlobStore& blobs_;
   CowMap<ServedFile> files_;
@@ -108,6 +127,8 @@ class SiteView {
   uint64_t tieup_version_ = 0;
   uint64_t original_version_ = 0;
   uint64_t cached_bytes_ = 0;
+  AreaTotals tieup_totals_;
+  AreaTotals original_totals_;
   uint64_t options_limit_ = 0;  // the cache limit it was loaded with
 };
 

@@ -21,11 +21,10 @@ void RecordContentAmounts(Env& env, ledger::Log& log, Logger& logger,
     r.area =
         area == content::Area::kTieup ? ledger::RecordArea::kTieup : ledger::RecordArea::kOriginal;
     r.version = version;
-    for (const auto& [path, file] : after.files()) {
-      if (file.area != area) continue;
-      r.bytes += file.length;
-      if (file.content_type.starts_with("text/html")) ++r.pages;
-    }
+    // Kept by the view as it is loaded: no walk over every file on each activation.
+    const content::AreaTotals& totals = after.totals(area);
+    r.bytes = totals.bytes;
+    r.pages = totals.pages;
     auto appended = log.Append(ledger::EncodeRecord(r));
     if (!appended.ok()) {
       logger.warn("could not record the content of release {} in the ledger: {}", version,

@@ -12,6 +12,7 @@ namespace tieup::content {
 namespace {
 
 using ::testing::HasSubstr;
+using ::tieup::content::testing::Entry;
 using ::tieup::content::testing::MakeRelease;
 using ::tieup::content::testing::Publish;
 using ::tieup::testing::IsOk;
@@ -214,6 +215,22 @@ TEST_F(SiteViewTest, ALoadSharesThePreviousViewsBodiesAndReadsOnlyNewOnes) {
   EXPECT_THAT(SiteView::Load(*store_), StatusIs(StatusCode::kDataLoss));
 }
 
+// "<bytes> bytes, <pages> pages", for comparisons that print readably when they fail.
+std::string Str(const AreaTotals& t) {
+  return std::to_string(t.bytes) + " bytes, " + std::to_string(t.pages) + " pages";
+}
+
+// The totals of `area` counted the slow way, over every file of `view`.
+AreaTotals Recount(const SiteView& view, Area area) {
+  AreaTotals t;
+  for (const auto& [path, f] : view.files()) {
+    if (f.area != area) continue;
+    t.bytes += f.length;
+    if (f.content_type.starts_with("text/html")) ++t.pages;
+  }
+  return t;
+}
+
 // Checks that `incremental` serves what a view loaded afresh serves.
 void ExpectSameAsFresh(ContentStore& store, const SiteView& incremental) {
   auto fresh = SiteView::Load(store);
@@ -232,6 +249,10 @@ void ExpectSameAsFresh(ContentStore& store, const SiteView& incremental) {
   EXPECT_EQ(incremental.version(Area::kTieup), (*fresh)->version(Area::kTieup));
   EXPECT_EQ(incremental.version(Area::kOriginal), (*fresh)->version(Area::kOriginal));
   EXPECT_EQ(incremental.not_found_page() == nullptr, (*fresh)->not_found_page() == nullptr);
+  for (Area area : {Area::kTieup, Area::kOriginal}) {
+    EXPECT_EQ(Str(incremental.totals(area)), Str((*fresh)->totals(area))) << AreaName(area);
+    EXPECT_EQ(Str(incremental.totals(area)), Str(Recount(incremental, area))) << AreaName(area);
+  }
 }
 
 TEST_F(SiteViewTest, AViewLoadedFromThePreviousOneServesWhatAFreshLoadServes) {
@@ -259,6 +280,155 @@ TEST_F(SiteViewTest, AViewLoadedFromThePreviousOneServesWhatAFreshLoadServes) {
     ExpectSameAsFresh(*store_, **next);
     EXPECT_EQ((*next)->Find(moved)->area, Area::kOriginal);
     view = *next;
+  }
+}
+
+// path -> (body, content type).
+using TypedFiles = std::map<std::string, std::pair<std::string, std::string>>;
+
+// A release of `area` with `files`, whose blobs are put in `store`.
+ReleaseManifest MakeTypedRelease(ContentStore& store, Area area, uint64_t version,
+                                 const TypedFiles& files) {
+  ReleaseManifest m = MakeRelease(store, area, version, {});
+  for (const auto& [path, file] : files) {
+    auto hash = store.blobs().Put(file.first);
+    EXPECT_THAT(hash, IsOk());
+    if (hash.ok()) m.files[path] = Entry(*hash, file.first.size(), file.second);
+  }
+  return m;
+}
+
+TEST_F(SiteViewTest, AFreshLoadCountsTheBytesAndPagesOfEachArea) {
+  auto empty = Load();
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(Str(empty->totals(Area::kTieup)), Str(AreaTotals{}));
+  EXPECT_EQ(Str(empty->totals(Area::kOriginal)), Str(AreaTotals{}));
+
+  ASSERT_THAT(
+      Publish(*store_, MakeTypedRelease(*store_, Area::kTieup, 3,
+                                        {{"/index.html", {"home", "text/html"}},
+                                         {"/a.html", {"story a", "text/html; charset=utf-8"}},
+                                         {"/style.css", {"body{}", "text/css"}},
+                                         {"/logo.png", {"PNGDATA!!", "image/png"}}})),
+      IsOk());
+  auto tieup_only = Load();
+  ASSERT_NE(tieup_only, nullptr);
+  EXPECT_EQ(Str(tieup_only->totals(Area::kTieup)), Str(AreaTotals{4 + 7 + 6 + 9, 2}));
+  EXPECT_EQ(Str(tieup_only->totals(Area::kOriginal)), Str(AreaTotals{}));
+
+  ASSERT_THAT(Publish(*store_, MakeTypedRelease(*store_, Area::kOriginal, 1,
+                                                {{"/shop/index.html", {"our shop", "text/html"}},
+                                                 {"/404.html", {"not here", "text/html"}},
+                                                 {"/data.json", {"{}", "application/json"}},
+                                                 {"/notes.txt", {"<html>", "text/plain"}}})),
+              IsOk());
+  auto both = Load();
+  ASSERT_NE(both, nullptr);
+  EXPECT_EQ(Str(both->totals(Area::kTieup)), Str(AreaTotals{26, 2}));
+  EXPECT_EQ(Str(both->totals(Area::kOriginal)), Str(AreaTotals{8 + 8 + 2 + 6, 2}));
+  for (Area area : {Area::kTieup, Area::kOriginal}) {
+    EXPECT_EQ(Str(both->totals(area)), Str(Recount(*both, area))) << AreaName(area);
+  }
+}
+
+TEST_F(SiteViewTest, TotalsCountTheBodyNotItsGzipVariant) {
+  ASSERT_THAT(store_->PutOriginalPage("/t.html", std::string(4000, 'a'), "text/html"), IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  ASSERT_TRUE(view->Find("/t.html")->gzip.has_value());
+  EXPECT_EQ(Str(view->totals(Area::kOriginal)), Str(AreaTotals{4000, 1}));
+}
+
+TEST_F(SiteViewTest, AViewLoadedFromThePreviousOneKeepsTheTotalsOfAFreshLoad) {
+  TypedFiles tieup = {{"/index.html", {"home", "text/html"}},
+                      {"/style.css", {"body{}", "text/css"}},
+                      {"/news/a.html", {"story a", "text/html; charset=utf-8"}}};
+  TypedFiles original = {{"/shop/index.html", {"our shop", "text/html"}},
+                         {"/data.json", {"{}", "application/json"}}};
+  // Enough files for several chunks, so that most of the map is shared between the views.
+  for (int i = 0; i < 200; ++i) {
+    tieup["/t/" + std::to_string(i) + ".html"] = {std::string(i + 1, 't'), "text/html"};
+    original["/o/" + std::to_string(i) + ".bin"] = {std::string(i + 2, 'o'), "image/gif"};
+  }
+  uint64_t tieup_version = 1, original_version = 1;
+  ASSERT_THAT(Publish(*store_, MakeTypedRelease(*store_, Area::kTieup, tieup_version, tieup)),
+              IsOk());
+  ASSERT_THAT(
+      Publish(*store_, MakeTypedRelease(*store_, Area::kOriginal, original_version, original)),
+      IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  ExpectSameAsFresh(*store_, *view);
+
+  // Publishes the areas in `order` (those whose files changed), loads from the previous view and
+  // checks the totals against a recount and a fresh load.
+  auto step = [&](const std::string& what, std::vector<Area> order) {
+    SCOPED_TRACE(what);
+    for (Area area : order) {
+      const bool t = area == Area::kTieup;
+      ReleaseManifest m = MakeTypedRelease(*store_, area, t ? ++tieup_version : ++original_version,
+                                           t ? tieup : original);
+      ASSERT_THAT(Publish(*store_, m), IsOk());
+    }
+    auto next = SiteView::Load(*store_, {}, view.get());
+    ASSERT_THAT(next, IsOk());
+    ExpectSameAsFresh(*store_, **next);
+    view = *next;
+  };
+
+  tieup["/new.html"] = {"a new page", "text/html"};
+  tieup["/new.css"] = {"p{}", "text/css"};
+  original["/o/new.html"] = {"ours, new", "text/html; charset=utf-8"};
+  original["/o/new.png"] = {"png", "image/png"};
+  step("added in both areas", {Area::kTieup, Area::kOriginal});
+
+  tieup["/news/a.html"].first = "story a, longer now";         // length changes, still a page
+  tieup["/style.css"] = {"<p>styled</p>", "text/html"};        // becomes a page
+  tieup["/index.html"].second = "text/plain";                  // same body, no longer a page
+  tieup["/t/5.html"] = {"short", "application/octet-stream"};  // both change
+  original["/data.json"] = {"<b>json no more</b>", "text/html"};
+  original["/shop/index.html"] = {"shop", "image/svg+xml"};
+  original["/o/7.bin"].first = "a different length";
+  step("changed in both areas", {Area::kTieup, Area::kOriginal});
+
+  tieup.erase("/new.html");
+  tieup.erase("/new.css");
+  tieup.erase("/t/100.html");
+  original.erase("/o/new.html");
+  original.erase("/o/new.png");
+  original.erase("/o/150.bin");
+  step("removed from both areas", {Area::kTieup, Area::kOriginal});
+
+  // A path moves from one area to the other: the area losing it is published first.
+  original["/t/3.html"] = tieup["/t/3.html"];
+  original["/t/3.html"].first += " (ours)";
+  tieup.erase("/t/3.html");
+  step("moved from the tie-up area to the original one", {Area::kTieup, Area::kOriginal});
+  tieup["/o/9.bin"] = {"a page now", "text/html"};
+  original.erase("/o/9.bin");
+  step("moved from the original area to the tie-up one", {Area::kOriginal, Area::kTieup});
+
+  original["/o/12.bin"] = {"<i>x</i>", "text/html"};
+  original.erase("/o/13.bin");
+  original["/o/more.html"] = {"more", "text/html"};
+  step("only the original area changed", {Area::kOriginal});
+
+  tieup["/t/20.html"].second = "text/css";
+  tieup.erase("/t/21.html");
+  step("only the tie-up area changed", {Area::kTieup});
+
+  // Back to the tie-up release before: the differences applied in reverse.
+  ASSERT_THAT(store_->Rollback(Area::kTieup), IsOk());
+  auto rolled = SiteView::Load(*store_, {}, view.get());
+  ASSERT_THAT(rolled, IsOk());
+  ExpectSameAsFresh(*store_, **rolled);
+  EXPECT_EQ((*rolled)->Find("/t/20.html")->content_type, "text/html");
+
+  // A different cache limit loads afresh: the totals are counted again, the same.
+  auto other_limit = SiteView::Load(*store_, {.cache_bytes_limit = 1 << 20}, rolled->get());
+  ASSERT_THAT(other_limit, IsOk());
+  for (Area area : {Area::kTieup, Area::kOriginal}) {
+    EXPECT_EQ(Str((*other_limit)->totals(area)), Str((*rolled)->totals(area))) << AreaName(area);
   }
 }
 
