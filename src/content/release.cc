@@ -323,6 +323,7 @@ namespace {
 constexpr size_t kJsonSlot = 0;     // the chunk's entries as canonical JSON members
 constexpr size_t kCompactSlot = 1;  // the chunk's entries in the compact form
 constexpr size_t kProblemSlot = 2;  // "" when every entry is valid, else the first problem
+constexpr size_t kHashSlot = 3;     // the raw SHA-256 of the kJsonSlot bytes (see Hash())
 
 std::string FirstProblem(const FileMap::Entries& entries) {
   for (const auto& [path, entry] : entries) {
@@ -384,6 +385,35 @@ std::string ReleaseManifest::Encode() const {
   out += ",\"version\":" + std::to_string(version);
   out += '}';
   return out;
+}
+
+std::string ReleaseManifest::Hash() const {
+  // The definition is in release.h (it is part of the sync protocol). Only the header and one
+  // 32-byte digest per chunk are hashed here; each chunk's digest is computed once per chunk
+  // storage and shared by every copy of the release that shares the chunk.
+  constexpr std::string_view kTag = "tieup-release-hash-1\n";
+  std::string header;
+  header.reserve(128 + site.size());
+  header += "{\"area\":";
+  AppendJsonString(header, AreaName(area));
+  header += ",\"created\":" + std::to_string(created);
+  header += ",\"expires\":" + std::to_string(expires);
+  header += ",\"format\":" + std::to_string(format);
+  header += ",\"site\":";
+  AppendJsonString(header, site);
+  header += ",\"version\":" + std::to_string(version);
+  header += '}';
+  Sha256Hasher h;
+  h.Update(kTag);
+  h.Update(header);
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    const FileMap::Chunk& chunk = files.chunk(i);
+    // Cached() holds the chunk's lock while `make` runs, so the JSON is fetched first (from its
+    // own slot, shared with Encode) rather than inside the digest's `make`.
+    const std::string& json = chunk.Cached(kJsonSlot, EncodeJsonEntries);
+    h.Update(chunk.Cached(kHashSlot, [&](const FileMap::Entries&) { return Sha256(json); }));
+  }
+  return HexEncode(h.Finish());
 }
 
 namespace {
@@ -550,9 +580,13 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
   return d;
 }
 
-ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
-                       const ReleaseManifest& result, std::string_view result_bytes) {
-  return MakeDeltaFromHashes(base, Sha256Hex(base_bytes), result, Sha256Hex(result_bytes));
+ReleaseDelta MakeDelta(const ReleaseManifest& base, const ReleaseManifest& result) {
+  return MakeDeltaFromHashes(base, base.Hash(), result, result.Hash());
+}
+
+ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view /*base_bytes*/,
+                       const ReleaseManifest& result, std::string_view /*result_bytes*/) {
+  return MakeDelta(base, result);
 }
 
 ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
@@ -574,9 +608,9 @@ ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_h
   return d;
 }
 
-Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view base_bytes,
-                                   const ReleaseDelta& delta, std::string* result_bytes) {
-  return ApplyDeltaToBaseHash(base, Sha256Hex(base_bytes), delta, result_bytes);
+Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta,
+                                   std::string* result_bytes) {
+  return ApplyDeltaToBaseHash(base, base.Hash(), delta, result_bytes);
 }
 
 Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
@@ -611,13 +645,13 @@ Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
                                      std::to_string(base.version) + " does not have");
     }
   }
-  std::string bytes = m.Encode();
-  if (Sha256Hex(bytes) != delta.result_hash) {
+  // Only the chunks the changes touched are hashed: the others are shared with `base`.
+  if (m.Hash() != delta.result_hash) {
     return Status::DataLoss("applying the release delta to version " +
                             std::to_string(base.version) + " does not give version " +
                             std::to_string(delta.version) + " as signed (result hash differs)");
   }
-  if (result_bytes != nullptr) *result_bytes = std::move(bytes);
+  if (result_bytes != nullptr) *result_bytes = m.Encode();
   return m;
 }
 

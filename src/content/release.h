@@ -2,9 +2,10 @@
 // that one area of one site serves, with its version and validity period.
 //
 // Issue 3 signs these bytes with Ed25519, so Encode() is CANONICAL: JSON with object keys in
-// byte order, no whitespace, optional fields omitted when absent. Parse() is strict: an unknown,
-// missing or mistyped field is refused with a message naming it. All functions here are pure and
-// thread-safe.
+// byte order, no whitespace, optional fields omitted when absent. A release is named in signed
+// deltas by ReleaseManifest::Hash(), a hash over the same canonical bytes taken chunk by chunk
+// (defined there). Parse() is strict: an unknown, missing or mistyped field is refused with a
+// message naming it. All functions here are pure and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -88,6 +89,35 @@ struct ReleaseManifest {
   // order, whitespace, escapes, duplicate keys): what was signed is then what is used.
   static Result<ReleaseManifest> ParseCanonical(std::string_view bytes);
 
+  // The release's identity in the sync protocol (ReleaseDelta::base_hash and result_hash):
+  // 64 lower-case hex characters of
+  //
+  //   SHA-256( "tieup-release-hash-1\n"
+  //            || H
+  //            || SHA-256(C_1) || SHA-256(C_2) || ... || SHA-256(C_n) )
+  //
+  // where
+  //  - H is the canonical JSON object of the header: Encode() without its "files" member,
+  //    i.e. {"area":A,"created":N,"expires":N,"format":N,"site":S,"version":N} (keys in byte
+  //    order, no whitespace, strings escaped as Encode escapes them);
+  //  - C_1 .. C_n are the chunks of `files` in key order (n = files.chunk_count(); none when
+  //    there are no files), and C_i is the bytes Encode() writes for chunk i's entries inside
+  //    "files":{...}: its members "path":{entry} joined by ',', without a leading or trailing
+  //    ',' (so Encode's files object is C_1 ',' C_2 ',' ... ',' C_n);
+  //  - each SHA-256(C_i) is the raw 32-byte digest; the digest of the whole is hex-encoded.
+  //
+  // The chunks are defined in base/cow_map.h: take the paths in byte order and cut after every
+  // "boundary" path (CowMap::IsBoundary: FNV-1a 64 of the path's bytes, the final mix written
+  // there, then 0 modulo CowMap::kChunkTarget = 32); the paths after the last boundary, if any,
+  // form the last chunk. Chunks are thus a function of the set of paths alone, and Hash() a
+  // function of the release's content, not of the order or history of the changes that made
+  // it. IsBoundary and kChunkTarget are part of the sync protocol: changing them changes every
+  // release hash (change the tag then, and main and partners together).
+  //
+  // Each chunk caches its digest (and its JSON), and copies share unchanged chunks: a release
+  // made from another by changing a few files hashes those chunks only. Thread-safe as Encode.
+  std::string Hash() const;
+
   // Checks every field (format, site id, version >= 1, paths, hashes, types, methods, links).
   Status Validate() const;
   // Checks the fields other than `files` (for a caller that checked each entry already).
@@ -105,9 +135,9 @@ struct ReleaseManifest {
 
 // A release written as the changes from an earlier release of the same site and area (its
 // "base"), so that an update's metadata grows with what changed, not with the size of the site.
-// It names the base by version and by the SHA-256 of the base's canonical bytes, and the release
-// it produces by the SHA-256 of that release's canonical bytes: a signature over the delta
-// therefore covers every file of the result, as a signature over the full metadata would.
+// It names the base by version and by the base's ReleaseManifest::Hash(), and the release it
+// produces by that release's Hash(): a signature over the delta therefore covers every field of
+// every file of the result, as a signature over the full metadata would.
 // Canonical JSON as for ReleaseManifest; `changes` maps a path to its new entry, or to null when
 // the path is removed.
 struct ReleaseDelta {
@@ -118,8 +148,8 @@ struct ReleaseDelta {
   int64_t created = 0;
   int64_t expires = 0;
   uint64_t base_version = 0;
-  std::string base_hash;    // hex SHA-256 of the base release's canonical bytes
-  std::string result_hash;  // hex SHA-256 of the resulting release's canonical bytes
+  std::string base_hash;    // the base release's ReleaseManifest::Hash() (hex)
+  std::string result_hash;  // the resulting release's ReleaseManifest::Hash() (hex)
   std::map<std::string, std::optional<FileEntry>> changes;  // path -> new entry; nullopt: removed
 
   // The canonical bytes. Call Validate() first if the delta was built by hand.
@@ -134,24 +164,25 @@ struct ReleaseDelta {
   friend bool operator==(const ReleaseDelta&, const ReleaseDelta&) = default;
 };
 
-// The delta from `base` to `result` (same site and area). `base_bytes` and `result_bytes` are
-// their canonical encodings (Encode()), whose hashes the delta names.
+// The delta from `base` to `result` (same site and area), naming them by their Hash().
+ReleaseDelta MakeDelta(const ReleaseManifest& base, const ReleaseManifest& result);
+// Deprecated: as MakeDelta(base, result). The encodings are NOT used (releases are named by
+// Hash(), not by the hash of their bytes); kept until the callers in test/sync move over.
 ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
                        const ReleaseManifest& result, std::string_view result_bytes);
-// As MakeDelta, for a caller that kept the hex SHA-256 of both canonical encodings rather than
-// the bytes.
+// As MakeDelta, for a caller that kept the Hash() of both releases (hex).
 ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
                                  const ReleaseManifest& result, std::string result_hash_hex);
 
-// The release `delta` produces from `base`, whose canonical bytes are `base_bytes`. Refuses
-// (InvalidArgument) a delta for another site, area or base version, a base whose hash is not the
-// delta's base_hash, the removal of a path the base lacks, and (DataLoss) a result whose
-// canonical bytes do not hash to result_hash. On success `result_bytes` (when not null) receives
-// the result's canonical bytes.
-Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, std::string_view base_bytes,
-                                   const ReleaseDelta& delta, std::string* result_bytes = nullptr);
-// As ApplyDelta, for a caller that knows the hex SHA-256 of the base's canonical bytes (e.g. the
-// result hash of the delta that produced the base).
+// The release `delta` produces from `base`. Refuses (InvalidArgument) a delta for another site,
+// area or base version, a base whose Hash() is not the delta's base_hash, an invalid delta, the
+// removal of a path the base lacks, and (DataLoss) a result whose Hash() is not result_hash.
+// On success `result_bytes` (when not null) receives the result's canonical bytes (Encode()),
+// for a caller that stores them; they are not computed otherwise.
+Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta,
+                                   std::string* result_bytes = nullptr);
+// As ApplyDelta, for a caller that knows the base's Hash() already (e.g. the result hash of the
+// delta that produced the base); `base` is then not hashed.
 Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
                                              std::string_view base_hash_hex,
                                              const ReleaseDelta& delta,

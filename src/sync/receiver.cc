@@ -6,7 +6,6 @@
 
 #include "content/content_store.h"
 #include "content/release.h"
-#include "crypto/hash.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -147,11 +146,6 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
       if (!staged.ok()) return staged.status();
       base = std::move(*staged);
     }
-    if (base_hash.empty()) {
-      ASSIGN_OR_RETURN(std::string base_bytes,
-                       store.ReadMetadataBytes(content::Area::kTieup, delta.base_version));
-      base_hash = Sha256Hex(base_bytes);
-    }
     return Status::Ok();
   });
   if (read.code() == StatusCode::kNotFound) {
@@ -159,6 +153,9 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
                             std::to_string(delta.base_version) + ", the delta's base");
   }
   RETURN_IF_ERROR(read.Annotate("reading the delta's base"));
+  // The active release shares its chunks (and their cached digests) with the release this
+  // receiver verified last, so hashing it costs little; a staged one read back is hashed whole.
+  if (base_hash.empty()) base_hash = base->Hash();
   auto applied = content::ApplyDeltaToBaseHash(*base, base_hash, delta);
   if (!applied.ok() && applied.status().code() == StatusCode::kInvalidArgument) {
     // This site's copy of the base is not the one main signed against (e.g. an emergency edit).
@@ -216,7 +213,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   if (!read.ok()) return Refuse(offer, offer.version, read.Annotate("reading the active release"));
   const uint64_t active_version = active ? active->version : 0;
   Result<content::ReleaseManifest> manifest = Status::Internal("no release metadata");
-  std::string result_hash;  // of the release's canonical metadata, once verified
+  std::string result_hash;  // the release's Hash(), once verified
   if (payload_type == kReleaseDeltaPayloadType) {
     auto delta = content::ReleaseDelta::ParseCanonical(*payload);
     if (!delta.ok()) {
@@ -245,7 +242,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
       return Refuse(offer, offer.version,
                     manifest.status().Annotate("signed release metadata is malformed"));
     }
-    result_hash = Sha256Hex(*payload);
+    result_hash = manifest->Hash();
   }
   const content::ReleaseManifest& m = *manifest;
   if (m.area != content::Area::kTieup) {

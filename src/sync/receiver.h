@@ -8,13 +8,13 @@
 // store lacks fetched, in batches; each is read up to its stated length only and checked against
 // its hash (kDataLoss otherwise), then the release is staged beside the active one. An offer
 // may carry a signed delta instead of the full metadata: it is applied to the base it names
-// (the active or a staged release, whose stored bytes must hash to the delta's base hash) and
-// the result must hash to the signed result hash (kDataLoss otherwise); every check above then
-// runs on the result. A base this site does not hold is answered with kNotFound (recorded, not
-// a refusal): main then sends the full metadata. Policy auto:
-// activated at once. Policy manager (the partner's, or main's requirement in the offer): recorded
-// as pending with a diff summary until the manager approves or rejects; the response goes to
-// main, which then commands activation (HandleActivate) or schedules a retry.
+// (the active or a staged release, whose ReleaseManifest::Hash() must be the delta's base hash)
+// and the result's Hash() must be the signed result hash (kDataLoss otherwise); every check above
+// then runs on the result. A base this site does not hold is answered with kNotFound (recorded,
+// not a refusal): main then sends the full metadata. Policy auto: activated at once. Policy manager
+// (the partner's, or main's requirement in the offer): recorded as pending with a diff summary
+// until the manager approves or rejects; the response goes to main, which then commands activation
+// (HandleActivate) or schedules a retry.
 //
 // Crash safety: blobs and staged releases are durable and activation is one atomic switch
 // (content/content_store.h). A re-offer of a version that is staged but not active is handled
@@ -151,9 +151,8 @@ class Receiver {
   const ReceiverOptions options_;
   const int64_t root_version_;
   std::mutex offer_mu_;  // serializes offers and polls
-  // Hex SHA-256 of the canonical metadata of releases this receiver verified (version -> hash),
-  // the newest few: the base of the next delta is hashed without reading it. Guarded by
-  // offer_mu_.
+  // ReleaseManifest::Hash() of the releases this receiver verified (version -> hex hash), the
+  // newest few: the base of the next delta is named without hashing it. Guarded by offer_mu_.
   std::map<uint64_t, std::string> known_hashes_;
   std::mutex mu_;  // serializes update state changes
 };

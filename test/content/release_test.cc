@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <functional>
+#include <map>
+#include <vector>
 
+#include "base/encoding.h"
 #include "content_test_util.h"
 #include "crypto/hash.h"
 #include "test_support.h"
@@ -374,12 +378,11 @@ ReleaseManifest Next() {
 
 TEST(ReleaseDeltaTest, HoldsOnlyTheChangesAndAppliesToTheExactResult) {
   const ReleaseManifest base = Sample(), next = Next();
-  const std::string base_bytes = base.Encode(), next_bytes = next.Encode();
-  ReleaseDelta d = MakeDelta(base, base_bytes, next, next_bytes);
+  ReleaseDelta d = MakeDelta(base, next);
   EXPECT_EQ(d.base_version, 7u);
   EXPECT_EQ(d.version, 9u);
-  EXPECT_EQ(d.base_hash, Sha256Hex(base_bytes));
-  EXPECT_EQ(d.result_hash, Sha256Hex(next_bytes));
+  EXPECT_EQ(d.base_hash, base.Hash());
+  EXPECT_EQ(d.result_hash, next.Hash());
   ASSERT_EQ(d.changes.size(), 3u);
   EXPECT_FALSE(d.changes.at("/cart.html").has_value());
   EXPECT_EQ(d.changes.at("/new.html")->length, 3u);
@@ -389,10 +392,15 @@ TEST(ReleaseDeltaTest, HoldsOnlyTheChangesAndAppliesToTheExactResult) {
   ASSERT_THAT(parsed.status(), IsOk());
   EXPECT_EQ(*parsed, d);
   std::string out;
-  auto applied = ApplyDelta(base, base_bytes, *parsed, &out);
+  auto applied = ApplyDelta(base, *parsed, &out);
   ASSERT_THAT(applied.status(), IsOk());
   EXPECT_EQ(*applied, next);
-  EXPECT_EQ(out, next_bytes);
+  EXPECT_EQ(out, next.Encode());
+  EXPECT_EQ(applied->Hash(), d.result_hash);
+  // Named by a hash the caller kept: the same result.
+  auto by_hash = ApplyDeltaToBaseHash(base, base.Hash(), *parsed);
+  ASSERT_THAT(by_hash.status(), IsOk());
+  EXPECT_EQ(*by_hash, next);
 }
 
 TEST(ReleaseDeltaTest, ItsSizeFollowsTheChangesNotTheSite) {
@@ -404,43 +412,42 @@ TEST(ReleaseDeltaTest, ItsSizeFollowsTheChangesNotTheSite) {
   ReleaseManifest next = base;
   next.version = 8;
   next.files["/p/42.html"].hash = Sha256Hex("changed");
-  const std::string delta = MakeDelta(base, base.Encode(), next, next.Encode()).Encode();
+  const std::string delta = MakeDelta(base, next).Encode();
   EXPECT_LT(delta.size(), 700u);
   EXPECT_GT(next.Encode().size(), 500000u);
 }
 
 TEST(ReleaseDeltaTest, RefusesAnotherBaseOrATamperedResult) {
   const ReleaseManifest base = Sample(), next = Next();
-  const std::string base_bytes = base.Encode();
-  const ReleaseDelta d = MakeDelta(base, base_bytes, next, next.Encode());
+  const ReleaseDelta d = MakeDelta(base, next);
 
   ReleaseManifest other = base;  // same version, other content
   other.files["/a/b.css"].length = 2;
-  EXPECT_THAT(ApplyDelta(other, other.Encode(), d).status(),
+  EXPECT_THAT(ApplyDelta(other, d).status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("base hash")));
   ReleaseManifest older = base;
   older.version = 6;
-  EXPECT_THAT(ApplyDelta(older, older.Encode(), d).status(),
+  EXPECT_THAT(ApplyDelta(older, d).status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("applies to version 7")));
   ReleaseManifest elsewhere = base;
   elsewhere.site = "shop-c";
-  EXPECT_THAT(ApplyDelta(elsewhere, elsewhere.Encode(), d).status(),
+  EXPECT_THAT(ApplyDelta(elsewhere, d).status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("shop-b/tieup")));
 
   ReleaseDelta altered = d;  // a change the signer did not make
   altered.changes["/a/b.css"] = Entry(Sha256Hex("evil"), 4, "text/css; charset=utf-8");
-  EXPECT_THAT(ApplyDelta(base, base_bytes, altered).status(),
+  EXPECT_THAT(ApplyDelta(base, altered).status(),
               StatusIs(StatusCode::kDataLoss, HasSubstr("result hash")));
 
   ReleaseDelta removes_absent = d;
   removes_absent.changes["/nowhere.html"] = std::nullopt;
-  EXPECT_THAT(ApplyDelta(base, base_bytes, removes_absent).status(),
+  EXPECT_THAT(ApplyDelta(base, removes_absent).status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("does not have")));
 }
 
 TEST(ReleaseDeltaTest, ParseRefusesMalformedDeltas) {
   const ReleaseManifest base = Sample(), next = Next();
-  const ReleaseDelta d = MakeDelta(base, base.Encode(), next, next.Encode());
+  const ReleaseDelta d = MakeDelta(base, next);
   const std::string good = d.Encode();
   auto mutate = [&](auto fn) {
     boost::json::value v = boost::json::parse(good);
@@ -485,6 +492,249 @@ TEST(ReleaseManifestTest, CompactFormRoundTripsAndRefusesDamage) {
   EXPECT_THAT(ReleaseManifest::ParseCompact(compact + "x").status(),
               StatusIs(StatusCode::kDataLoss));
   EXPECT_THAT(ReleaseManifest::ParseCompact(m.Encode()).status(), StatusIs(StatusCode::kDataLoss));
+}
+
+// A release of `n` pages with every kind of entry (plain, gzip variant, link, overwrite), enough
+// of them for many chunks.
+ReleaseManifest ManyPages(int n) {
+  ReleaseManifest m = Sample();
+  for (int i = 0; i < n; ++i) {
+    const std::string path = "/p/" + std::to_string(i) + ".html";
+    FileEntry e = Entry(Sha256Hex(path), 100 + i, "text/html; charset=utf-8");
+    if (i % 3 == 0) e.gzip = GzipVariant{Sha256Hex("gz" + path), static_cast<uint64_t>(40 + i)};
+    if (i % 7 == 0) {
+      e.method = UpdateMethod::kLink;
+      e.link_url = "https://main.example" + path;
+    } else if (i % 11 == 5) {
+      e.method = UpdateMethod::kOverwrite;
+    }
+    m.files[path] = std::move(e);
+  }
+  return m;
+}
+
+// The same release read back from its bytes: chunks that share nothing with `m`'s, and no
+// cached data.
+ReleaseManifest Fresh(const ReleaseManifest& m) {
+  // The compact form, which is read back without validation (some cases below are invalid).
+  auto parsed = ReleaseManifest::ParseCompact(m.EncodeCompact());
+  EXPECT_THAT(parsed.status(), IsOk());
+  return parsed.ok() ? *parsed : ReleaseManifest{};
+}
+
+TEST(ReleaseHashTest, DependsOnTheContentNotOnHowTheReleaseWasMade) {
+  const ReleaseManifest fresh = ManyPages(400);
+  ASSERT_GT(fresh.files.chunk_count(), 4u);
+  const std::string hash = fresh.Hash();
+  EXPECT_EQ(hash.size(), 64u);
+  EXPECT_THAT(ValidateHashHex(hash), IsOk());
+  EXPECT_EQ(fresh.Hash(), hash);  // from the cached digests
+
+  // Inserted in the reverse order.
+  ReleaseManifest reversed = fresh;
+  reversed.files.clear();
+  std::vector<std::pair<std::string, FileEntry>> entries(fresh.files.begin(), fresh.files.end());
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+    reversed.files[it->first] = it->second;
+  EXPECT_EQ(reversed.Hash(), hash);
+
+  // A copy changed and changed back: one entry edited, every chunk's last path (a boundary)
+  // removed, which merges chunks, a path added; then all undone.
+  ReleaseManifest copy = fresh;
+  EXPECT_EQ(copy.Hash(), hash);
+  const FileEntry saved = copy.files.at("/p/42.html");
+  copy.files["/p/42.html"].length = 1;
+  std::vector<std::pair<std::string, FileEntry>> removed;
+  const FileMap& read = copy.files;
+  for (size_t i = 0; i + 1 < read.chunk_count(); ++i) {
+    removed.emplace_back(*read.chunk(i).entries().rbegin());
+  }
+  for (const auto& [path, e] : removed) copy.files.erase(path);
+  copy.files["/zz/added.html"] = Entry(Sha256Hex("added"), 5, "text/html");
+  EXPECT_NE(copy.Hash(), hash);
+  copy.files.erase("/zz/added.html");
+  for (const auto& [path, e] : removed) copy.files[path] = e;
+  copy.files["/p/42.html"] = saved;
+  EXPECT_EQ(copy.Hash(), hash);
+  EXPECT_EQ(copy.Encode(), fresh.Encode());
+
+  // Read back from bytes (compact form, JSON).
+  EXPECT_EQ(Fresh(fresh).Hash(), hash);
+  auto parsed = ReleaseManifest::ParseCanonical(fresh.Encode());
+  ASSERT_THAT(parsed.status(), IsOk());
+  EXPECT_EQ(parsed->Hash(), hash);
+}
+
+TEST(ReleaseHashTest, ChangesWithEveryFieldOfTheHeaderAndOfEachEntry) {
+  const ReleaseManifest base = ManyPages(100);
+  const std::string base_hash = base.Hash();  // fills the chunks' caches, shared by the copies
+  const std::string path = "/p/30.html";      // has a gzip variant
+  ASSERT_TRUE(base.files.at(path).gzip.has_value());
+  struct Case {
+    std::string name;
+    std::function<void(ReleaseManifest&)> change;
+  };
+  const std::vector<Case> cases = {
+      {"format", [](ReleaseManifest& m) { m.format = 2; }},
+      {"site", [](ReleaseManifest& m) { m.site = "shop-c"; }},
+      {"area", [](ReleaseManifest& m) { m.area = Area::kOriginal; }},
+      {"version", [](ReleaseManifest& m) { m.version += 1; }},
+      {"created", [](ReleaseManifest& m) { m.created += 1; }},
+      {"expires", [](ReleaseManifest& m) { m.expires += 1; }},
+      {"expires never", [](ReleaseManifest& m) { m.expires = 0; }},
+      {"entry hash", [&](ReleaseManifest& m) { m.files[path].hash = Sha256Hex("other"); }},
+      {"entry length", [&](ReleaseManifest& m) { m.files[path].length += 1; }},
+      {"entry content_type",
+       [&](ReleaseManifest& m) { m.files[path].content_type = "text/plain"; }},
+      {"entry method",
+       [&](ReleaseManifest& m) { m.files[path].method = UpdateMethod::kOverwrite; }},
+      {"entry link",
+       [&](ReleaseManifest& m) {
+         m.files[path].method = UpdateMethod::kLink;
+         m.files[path].link_url = "https://main.example/x";
+       }},
+      {"entry link_url",
+       [](ReleaseManifest& m) { m.files["/p/7.html"].link_url = "https://main.example/y"; }},
+      {"gzip removed", [&](ReleaseManifest& m) { m.files[path].gzip.reset(); }},
+      {"gzip added",
+       [](ReleaseManifest& m) {
+         m.files["/p/31.html"].gzip = GzipVariant{Sha256Hex("g"), 1};
+       }},
+      {"gzip hash", [&](ReleaseManifest& m) { m.files[path].gzip->hash = Sha256Hex("g2"); }},
+      {"gzip length", [&](ReleaseManifest& m) { m.files[path].gzip->length += 1; }},
+      {"path renamed",
+       [&](ReleaseManifest& m) {
+         FileEntry e = m.files.at(path);
+         m.files.erase(path);
+         m.files["/p/30.htm"] = e;
+       }},
+      {"file added",
+       [](ReleaseManifest& m) { m.files["/new.html"] = Entry(Sha256Hex("n"), 1, "text/html"); }},
+      {"file removed", [&](ReleaseManifest& m) { m.files.erase(path); }},
+      {"first file removed", [](ReleaseManifest& m) { m.files.erase(m.files.begin()->first); }},
+      {"all files removed", [](ReleaseManifest& m) { m.files.clear(); }},
+  };
+  std::map<std::string, std::string> seen = {{base_hash, "base"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ReleaseManifest changed = base;
+    c.change(changed);
+    const std::string h = changed.Hash();
+    EXPECT_NE(h, base_hash);
+    // The copy's cached digests are those of its own chunks: a fresh computation agrees.
+    EXPECT_EQ(h, Fresh(changed).Hash());
+    auto [it, inserted] = seen.emplace(h, c.name);
+    EXPECT_TRUE(inserted) << "same hash as " << it->second;
+  }
+  EXPECT_EQ(base.Hash(), base_hash);  // the copies' changes did not reach the base's chunks
+}
+
+TEST(ReleaseHashTest, ACopyThatChangesOneFileSharesTheOtherChunksAndTheirDigests) {
+  const ReleaseManifest base = ManyPages(1000);
+  const std::string base_hash = base.Hash();
+  ReleaseManifest next = base;
+  next.files["/p/500.html"].hash = Sha256Hex("changed");
+  const std::string next_hash = next.Hash();
+  ASSERT_EQ(next.files.chunk_count(), base.files.chunk_count());
+  size_t shared = 0;
+  for (size_t i = 0; i < next.files.chunk_count(); ++i)
+    shared += next.files.SharesChunk(i, base.files, i);
+  EXPECT_EQ(shared, base.files.chunk_count() - 1);
+  EXPECT_NE(next_hash, base_hash);
+  EXPECT_EQ(next_hash, Fresh(next).Hash());
+  EXPECT_EQ(base.Hash(), base_hash);
+  EXPECT_EQ(base_hash, Fresh(base).Hash());
+}
+
+// Fails when the definition in release.h and the code drift apart: the hash is recomputed
+// here from the documented recipe, with the chunks cut as documented.
+TEST(ReleaseHashTest, FollowsTheDocumentedDefinition) {
+  auto entry_json = [](const std::string& path, const FileEntry& e) {
+    auto str = [](std::string_view s) { return boost::json::serialize(boost::json::string(s)); };
+    std::string out = str(path) + ":{\"content_type\":" + str(e.content_type);
+    if (e.gzip) {
+      out += ",\"gzip\":{\"hash\":" + str(e.gzip->hash) +
+             ",\"length\":" + std::to_string(e.gzip->length) + "}";
+    }
+    out += ",\"hash\":" + str(e.hash) + ",\"length\":" + std::to_string(e.length);
+    if (!e.link_url.empty()) out += ",\"link_url\":" + str(e.link_url);
+    out += ",\"method\":" + str(UpdateMethodName(e.method)) + "}";
+    return out;
+  };
+  auto expected_hash = [&](const ReleaseManifest& m) {
+    // The chunks: the paths in byte order, cut after every boundary path.
+    std::vector<std::string> chunks(1);
+    std::vector<std::vector<std::string>> chunk_paths(1);
+    for (const auto& [path, e] : m.files) {
+      if (!chunks.back().empty()) chunks.back() += ',';
+      chunks.back() += entry_json(path, e);
+      chunk_paths.back().push_back(path);
+      if (FileMap::IsBoundary(path)) {
+        chunks.emplace_back();
+        chunk_paths.emplace_back();
+      }
+    }
+    if (chunks.back().empty()) {
+      chunks.pop_back();
+      chunk_paths.pop_back();
+    }
+    // They are the map's chunks, and their JSON is what Encode writes for `files`.
+    EXPECT_EQ(chunk_paths.size(), m.files.chunk_count());
+    for (size_t i = 0; i < chunk_paths.size() && i < m.files.chunk_count(); ++i) {
+      std::vector<std::string> keys;
+      for (const auto& kv : m.files.chunk(i).entries()) keys.push_back(kv.first);
+      EXPECT_EQ(keys, chunk_paths[i]) << "chunk " << i;
+    }
+    std::string files_json;
+    for (const std::string& c : chunks) files_json += (files_json.empty() ? "" : ",") + c;
+    EXPECT_THAT(m.Encode(), HasSubstr("\"files\":{" + files_json + "},\"format\""));
+
+    const std::string header = "{\"area\":\"" + std::string(AreaName(m.area)) +
+                               "\",\"created\":" + std::to_string(m.created) +
+                               ",\"expires\":" + std::to_string(m.expires) +
+                               ",\"format\":" + std::to_string(m.format) + ",\"site\":\"" + m.site +
+                               "\",\"version\":" + std::to_string(m.version) + "}";
+    Sha256Hasher h;
+    h.Update("tieup-release-hash-1\n");
+    h.Update(header);
+    for (const std::string& c : chunks) h.Update(Sha256(c));
+    return HexEncode(h.Finish());
+  };
+
+  ReleaseManifest m = ManyPages(300);
+  m.files["/say\"hi\".html"] = Entry(Sha256Hex("q"), 1, "text/html; charset=utf-8");  // escaped
+  ASSERT_GT(m.files.chunk_count(), 3u);
+  EXPECT_EQ(m.Hash(), expected_hash(m));
+  ReleaseManifest empty = m;
+  empty.files.clear();
+  EXPECT_EQ(empty.Hash(), expected_hash(empty));
+  ReleaseManifest one = Sample();
+  EXPECT_EQ(one.Hash(), expected_hash(one));
+}
+
+TEST(ReleaseDeltaTest, RefusesAForgedResultHash) {
+  const ReleaseManifest base = ManyPages(200), next = [&] {
+    ReleaseManifest n = ManyPages(200);
+    n.version = 8;
+    n.files["/p/5.html"].length = 1;
+    return n;
+  }();
+  const ReleaseDelta d = MakeDelta(base, next);
+  ASSERT_THAT(ApplyDelta(base, d).status(), IsOk());
+  for (const std::string& forged :
+       {Sha256Hex(next.Encode()) /* the hash of the bytes: not the release hash */, base.Hash(),
+        std::string(64, '0')}) {
+    ReleaseDelta f = d;
+    f.result_hash = forged;
+    std::string out = "untouched";
+    EXPECT_THAT(ApplyDelta(base, f, &out).status(),
+                StatusIs(StatusCode::kDataLoss, HasSubstr("result hash differs")));
+    EXPECT_EQ(out, "untouched");
+  }
+  ReleaseDelta bytes_named = d;  // a base named by the hash of its bytes
+  bytes_named.base_hash = Sha256Hex(base.Encode());
+  EXPECT_THAT(ApplyDelta(base, bytes_named).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("base hash")));
 }
 
 }  // namespace
