@@ -46,7 +46,7 @@ class CowMap {
   // The average number of entries per chunk.
   static constexpr uint64_t kChunkTarget = 32;
   // Slots of derived data a chunk can cache (see Chunk::Cached).
-  static constexpr size_t kCacheSlots = 4;
+  static constexpr size_t kCacheSlots = 5;
 
   // A run of consecutive entries. Immutable while shared.
   class Chunk {

@@ -162,16 +162,6 @@ Result<ReleaseManifest> ContentStore::ReadStaged(Area area, uint64_t version) co
   return ReadMetadataLocked(area, version);
 }
 
-Result<std::string> ContentStore::ReadMetadataBytes(Area area, uint64_t version) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::string path = MetadataPath(area, version);
-  if (!env_.FileExists(path)) {
-    return Status::NotFound("release " + std::to_string(version) + " of " + AreaLabel(area) +
-                            " is not staged (no " + path + ")");
-  }
-  return env_.ReadFile(path);
-}
-
 Result<std::shared_ptr<const ReleaseManifest>> ContentStore::Active(Area area) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto& slot = ActiveSlot(area);

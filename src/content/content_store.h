@@ -100,9 +100,6 @@ class ContentStore {
   // Reads the staged release `version` of `area` (for a diff or preview before approval).
   // NotFound when absent; DataLoss when corrupt.
   Result<ReleaseManifest> ReadStaged(Area area, uint64_t version) const;
-  // The stored (canonical) metadata bytes of release `version` of `area`, as a release delta's
-  // base hash covers them. NotFound when absent.
-  Result<std::string> ReadMetadataBytes(Area area, uint64_t version) const;
 
   // Re-activates the newest kept release older than the active one; returns its version.
   // FailedPrecondition when there is no active release or no older one.

@@ -320,10 +320,11 @@ Status ReleaseManifest::ValidateHeader() const {
 namespace {
 
 // Chunk cache slots of a FileMap (base/cow_map.h).
-constexpr size_t kJsonSlot = 0;     // the chunk's entries as canonical JSON members
-constexpr size_t kCompactSlot = 1;  // the chunk's entries in the compact form
-constexpr size_t kProblemSlot = 2;  // "" when every entry is valid, else the first problem
-constexpr size_t kHashSlot = 3;     // the raw SHA-256 of the kJsonSlot bytes (see Hash())
+constexpr size_t kJsonSlot = 0;         // the chunk's entries as canonical JSON members
+constexpr size_t kCompactSlot = 1;      // the chunk's entries in the compact form
+constexpr size_t kProblemSlot = 2;      // "" when every entry is valid, else the first problem
+constexpr size_t kHashSlot = 3;         // the raw SHA-256 of the kJsonSlot bytes (see Hash())
+constexpr size_t kCompactHashSlot = 4;  // the raw SHA-256 of the kCompactSlot bytes
 
 std::string FirstProblem(const FileMap::Entries& entries) {
   for (const auto& [path, entry] : entries) {
@@ -584,11 +585,6 @@ ReleaseDelta MakeDelta(const ReleaseManifest& base, const ReleaseManifest& resul
   return MakeDeltaFromHashes(base, base.Hash(), result, result.Hash());
 }
 
-ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view /*base_bytes*/,
-                       const ReleaseManifest& result, std::string_view /*result_bytes*/) {
-  return MakeDelta(base, result);
-}
-
 ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
                                  const ReleaseManifest& result, std::string result_hash_hex) {
   ReleaseDelta d;
@@ -696,8 +692,29 @@ std::string EncodeCompactEntries(const FileMap::Entries& entries) {
 }  // namespace
 
 std::string ReleaseManifest::EncodeCompact() const {
+  std::string out = EncodeCompactHeader();
+  out.reserve(out.size() + files.size() * 120);
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    out += files.chunk(i).Cached(kCompactSlot, EncodeCompactEntries);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> ReleaseManifest::CompactChunks() const {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  out.reserve(files.chunk_count());
+  for (size_t i = 0; i < files.chunk_count(); ++i) {
+    const auto& chunk = files.chunk(i);
+    const std::string& bytes = chunk.Cached(kCompactSlot, EncodeCompactEntries);
+    const std::string& key =
+        chunk.Cached(kCompactHashSlot, [&](const FileMap::Entries&) { return Sha256(bytes); });
+    out.emplace_back(key, bytes);
+  }
+  return out;
+}
+
+std::string ReleaseManifest::EncodeCompactHeader() const {
   std::string out;
-  out.reserve(64 + files.size() * 120);
   out += kCompactMagic;
   AppendBigEndian(out, static_cast<uint64_t>(format), 8);
   out += static_cast<char>(area == Area::kTieup ? 0 : 1);
@@ -706,9 +723,6 @@ std::string ReleaseManifest::EncodeCompact() const {
   AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
   PutBytes(out, site);
   AppendBigEndian(out, files.size(), 8);
-  for (size_t i = 0; i < files.chunk_count(); ++i) {
-    out += files.chunk(i).Cached(kCompactSlot, EncodeCompactEntries);
-  }
   return out;
 }
 

@@ -129,6 +129,12 @@ struct ReleaseManifest {
   // fields: use it only on bytes this program wrote from a valid manifest.
   std::string EncodeCompact() const;
   static Result<ReleaseManifest> ParseCompact(std::string_view bytes);
+  // EncodeCompact() split for chunked storage: EncodeCompactHeader() followed by the compact
+  // bytes of every chunk of `files`, in order. Each chunk comes with the raw SHA-256 of those
+  // bytes. Both are kept by the chunk (computed once while it is shared); the views stay valid
+  // while this release lives unchanged.
+  std::string EncodeCompactHeader() const;
+  std::vector<std::pair<std::string_view, std::string_view>> CompactChunks() const;
 
   friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
 };
@@ -166,10 +172,6 @@ struct ReleaseDelta {
 
 // The delta from `base` to `result` (same site and area), naming them by their Hash().
 ReleaseDelta MakeDelta(const ReleaseManifest& base, const ReleaseManifest& result);
-// Deprecated: as MakeDelta(base, result). The encodings are NOT used (releases are named by
-// Hash(), not by the hash of their bytes); kept until the callers in test/sync move over.
-ReleaseDelta MakeDelta(const ReleaseManifest& base, std::string_view base_bytes,
-                       const ReleaseManifest& result, std::string_view result_bytes);
 // As MakeDelta, for a caller that kept the Hash() of both releases (hex).
 ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_hash_hex,
                                  const ReleaseManifest& result, std::string result_hash_hex);

@@ -4,11 +4,13 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <thread>
+#include <unordered_set>
 
 #include "base/encoding.h"
 #include "content/builder.h"
 #include "content/release.h"
 #include "crypto/hash.h"
+#include "sync/chunk_store.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -19,22 +21,46 @@ namespace {
 
 // Releases main keeps per partner (besides the one the partner has active), for deltas.
 constexpr uint64_t kKeptReleases = 10;
+// Stored chunks no release names any more are swept after this many releases were dropped
+// (and once by each process, at its first build).
+constexpr int kSweepAfterDropped = 64;
 
-// A stored release: its manifest and the hex SHA-256 of its canonical JSON.
+std::vector<internal::ChunkRef> Refs(
+    const std::vector<std::pair<std::string_view, std::string_view>>& chunks) {
+  std::vector<internal::ChunkRef> out;
+  out.reserve(chunks.size());
+  for (const auto& [key, bytes] : chunks) out.push_back({key, bytes});
+  return out;
+}
+
+// A stored value: the chunked record it was stored as (sync/chunk_store.h), or the value itself
+// in rows from before chunked records.
+Result<std::string> StoredValue(Database& db, std::string text) {
+  if (!internal::IsChunkedRecord(text)) return text;
+  return internal::ReadChunked(db, text);
+}
+
+// A stored release: its manifest and its ReleaseManifest::Hash.
 struct StoredRelease {
   content::ReleaseManifest manifest;
   std::string payload_hash;
+  bool chunked = false;  // read from a chunked record, all of whose chunks are stored
 };
 
 // The columns "payload, snapshot, payload_hash" of a sync_releases row starting at `col`: the
 // compact snapshot when it is whole, the JSON otherwise (rows from before snapshots).
-Result<StoredRelease> ReadStoredRelease(const SqlRow& row, size_t col, const std::string& partner,
-                                        uint64_t version) {
+Result<StoredRelease> ReadStoredRelease(Database& db, const SqlRow& row, size_t col,
+                                        const std::string& partner, uint64_t version) {
   StoredRelease r;
-  auto compact = content::ReleaseManifest::ParseCompact(row.Text(col + 1));
-  if (compact.ok() && compact->version == version && row.Text(col + 2).size() == 64) {
+  auto snapshot = StoredValue(db, row.Text(col + 1));
+  auto compact = snapshot.ok() ? content::ReleaseManifest::ParseCompact(*snapshot)
+                               : Result<content::ReleaseManifest>(snapshot.status());
+  if (compact.ok() && compact->version == version &&
+      (row.Text(col + 2).empty() || row.Text(col + 2).size() == 64)) {
     r.manifest = std::move(*compact);
-    r.payload_hash = row.Text(col + 2);
+    // Rows from before ReleaseManifest::Hash had their hash cleared (schema step 6).
+    r.payload_hash = row.Text(col + 2).empty() ? r.manifest.Hash() : row.Text(col + 2);
+    r.chunked = internal::IsChunkedRecord(row.Text(col + 1));
     return r;
   }
   const std::string payload = row.Text(col);
@@ -45,7 +71,7 @@ Result<StoredRelease> ReadStoredRelease(const SqlRow& row, size_t col, const std
         (parsed.ok() ? std::string("wrong version") : parsed.status().message()));
   }
   r.manifest = std::move(*parsed);
-  r.payload_hash = Sha256Hex(payload);
+  r.payload_hash = r.manifest.Hash();
   return r;
 }
 
@@ -325,7 +351,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                                "WHERE partner = ? AND version = ?",
                                {p.id, static_cast<int64_t>(prev_version)}));
     if (!prev_rows.empty()) {
-      auto stored = ReadStoredRelease(prev_rows[0], 1, p.id, prev_version);
+      auto stored = ReadStoredRelease(db_, prev_rows[0], 1, p.id, prev_version);
       if (stored.ok()) {
         latest.manifest =
             std::make_shared<const content::ReleaseManifest>(std::move(stored->manifest));
@@ -337,8 +363,12 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
       }
       // Inputs that do not parse (or releases from before incremental builds) only mean a full
       // render.
+      auto inputs = StoredValue(db_, prev_rows[0].Text(0));
       latest.inputs = std::make_shared<const content::BuildInputs>(
-          content::BuildInputs::Parse(prev_rows[0].Text(0)).value_or(content::BuildInputs{}));
+          inputs.ok() ? content::BuildInputs::Parse(*inputs).value_or(content::BuildInputs{})
+                      : content::BuildInputs{});
+      latest.chunks_stored = stored.ok() && stored->chunked && inputs.ok() &&
+                             internal::IsChunkedRecord(prev_rows[0].Text(0));
     }
   }
   const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
@@ -397,9 +427,10 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   if (prev && diff.empty() && prev->expires - now > options_.release_validity_seconds / 2) {
     return prev->version;  // nothing changed: no new release
   }
-  // The hash of the canonical JSON names the release in deltas; the JSON itself is rebuilt from
-  // the snapshot when a full envelope is first needed.
-  const std::string payload_hash = Sha256Hex(m.Encode());
+  // ReleaseManifest::Hash names the release in deltas (computed from the chunks' cached hashes:
+  // only the changed chunks are hashed); the JSON itself is rebuilt from the snapshot when a
+  // full envelope is first needed.
+  const std::string payload_hash = m.Hash();
   // The signed delta from the previous release: what an offer sends when the partner has that
   // release active (the usual case). The full metadata is signed when first needed.
   std::string delta_envelope;
@@ -408,18 +439,31 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
         content::MakeDeltaFromHashes(*prev, prev_hash, m, payload_hash);
     delta_envelope = EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
   }
-  const std::string inputs = built->inputs.Encode();
+  // The chunks of the previous release and inputs are stored already (the unchanged ones are
+  // shared with this release's): only the others are written.
+  std::unordered_set<std::string_view> stored_chunks;
+  if (prev && latest.chunks_stored) {
+    for (const auto& [key, bytes] : prev->CompactChunks()) stored_chunks.insert(key);
+    for (const auto& [key, bytes] : prev_inputs->EncodedChunks()) stored_chunks.insert(key);
+  }
+  auto is_stored = [&](std::string_view key) { return stored_chunks.contains(key); };
+  int64_t dropped = 0;
   ASSIGN_OR_RETURN(auto active_rows,
                    db_.Query("SELECT active_version FROM sync_partnerships WHERE id = ?", {p.id}));
   const int64_t active_version = active_rows.empty() ? 0 : active_rows[0].Int(0);
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-    RETURN_IF_ERROR(
-        db.Exec("INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
-                "inputs, delta_base, delta_envelope, snapshot, payload_hash) "
-                "VALUES(?,?,'','',?,?,?,?,?,?,?)",
-                {p.id, static_cast<int64_t>(m.version), m.created, m.expires, inputs,
-                 static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, m.EncodeCompact(),
-                 payload_hash}));
+    ASSIGN_OR_RETURN(
+        const std::string snapshot,
+        internal::PutChunked(db, m.EncodeCompactHeader(), Refs(m.CompactChunks()), is_stored));
+    ASSIGN_OR_RETURN(const std::string inputs,
+                     internal::PutChunked(db, built->inputs.EncodeHeader(),
+                                          Refs(built->inputs.EncodedChunks()), is_stored));
+    RETURN_IF_ERROR(db.Exec(
+        "INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
+        "inputs, delta_base, delta_envelope, snapshot, payload_hash) "
+        "VALUES(?,?,'','',?,?,?,?,?,?,?)",
+        {p.id, static_cast<int64_t>(m.version), m.created, m.expires, inputs,
+         static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, snapshot, payload_hash}));
     // Only entries new in this release can add a blob the partner may fetch.
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
@@ -440,6 +484,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
         db.Exec("DELETE FROM sync_releases WHERE partner = ? AND version + ? <= ? AND version != ?",
                 {p.id, static_cast<int64_t>(kKeptReleases), static_cast<int64_t>(m.version),
                  active_version}));
+    dropped = db.ChangedRows();
     return internal::RecordEvent(
         db, now, p.id, "", m.version, "built",
         "built version " + std::to_string(m.version) + ": " + std::to_string(m.files.size()) +
@@ -450,10 +495,32 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
             (diff.empty() ? "; re-signed before the previous release expires" : "") + ")");
   }));
   latest.version = m.version;
+  latest.chunks_stored = true;
   latest.payload_hash = payload_hash;
   latest.inputs = std::make_shared<const content::BuildInputs>(std::move(built->inputs));
   latest.manifest = std::make_shared<const content::ReleaseManifest>(std::move(m));
+  if (dropped_since_sweep_.fetch_add(static_cast<int>(dropped)) + dropped >= kSweepAfterDropped ||
+      !swept_.exchange(true)) {
+    dropped_since_sweep_ = 0;
+    // Housekeeping: a failure is recorded, and the next sweep tries again.
+    Status swept = SweepChunks();
+    if (!swept.ok()) (void)Event(p.id, "", latest.version, "failed", swept.message());
+  }
   return latest.version;
+}
+
+Status Publisher::SweepChunks() {
+  // One transaction: no release can be stored between reading the records and deleting.
+  return db_.Transaction([&](Database& db) -> Status {
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT snapshot, inputs FROM sync_releases"));
+    std::vector<std::string> records;
+    records.reserve(rows.size() * 2);
+    for (const SqlRow& row : rows) {
+      records.push_back(row.Text(0));
+      records.push_back(row.Text(1));
+    }
+    return internal::SweepChunks(db, records).status();
+  });
 }
 
 Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_t version) {
@@ -467,9 +534,9 @@ Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_
   }
   std::string envelope = rows[0].Text(0);
   if (!envelope.empty()) return envelope;
-  ASSIGN_OR_RETURN(StoredRelease stored, ReadStoredRelease(rows[0], 1, id, version));
+  ASSIGN_OR_RETURN(StoredRelease stored, ReadStoredRelease(db_, rows[0], 1, id, version));
   const std::string payload = stored.manifest.Encode();
-  if (Sha256Hex(payload) != stored.payload_hash) {
+  if (stored.manifest.Hash() != stored.payload_hash) {
     return Status::DataLoss("stored release " + std::to_string(version) + " of partner '" + id +
                             "' does not encode to the metadata it was built as");
   }
@@ -507,9 +574,9 @@ Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64
   }
   if (row == nullptr || base_row == nullptr) return std::string();  // deleted meanwhile
   // The partner is further behind than one release: a delta from what it has.
-  auto from = ReadStoredRelease(*base_row, 1, id, base);
+  auto from = ReadStoredRelease(db_, *base_row, 1, id, base);
   if (!from.ok()) return std::string();  // a damaged base: send the release whole
-  ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(*row, 1, id, version));
+  ASSIGN_OR_RETURN(StoredRelease to, ReadStoredRelease(db_, *row, 1, id, version));
   const content::ReleaseDelta delta = content::MakeDeltaFromHashes(
       from->manifest, from->payload_hash, to.manifest, to.payload_hash);
   return EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));

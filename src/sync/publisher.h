@@ -4,7 +4,9 @@
 // updates under each partnership's policy, and records every attempt.
 //
 // Storage: the site's SQLite database (tables sync_*; schema component "sync"), and a BlobStore
-// for the rendered files (the blobs partners fetch).
+// for the rendered files (the blobs partners fetch). A release's snapshot and build inputs are
+// stored as chunked records (sync/chunk_store.h): a new release writes only the chunks that
+// differ from its predecessor's, and partners with the same pages share them.
 //
 // Per-partner variations (kind `contents`): the release is BuildRelease(authoring dir, the
 // partnership's overrides dir) with the variables partner.id, partner.name, partner.region and
@@ -35,6 +37,7 @@
 // at most `max_concurrency` at a time in PublishNow/RunDue.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -196,7 +199,8 @@ class Publisher {
     uint64_t version = 0;
     std::shared_ptr<const content::ReleaseManifest> manifest;  // null: read it from the database
     std::shared_ptr<const content::BuildInputs> inputs;
-    std::string payload_hash;  // hex SHA-256 of the manifest's canonical JSON
+    std::string payload_hash;    // hex SHA-256 of the manifest's canonical JSON
+    bool chunks_stored = false;  // its snapshot and inputs are chunked records (all chunks stored)
   };
   Latest& LatestSlot(const std::string& id);
   Publisher(Env& env, Database& db, content::BlobStore& blobs, PartnerLink& link,
@@ -217,6 +221,8 @@ class Publisher {
   Result<std::optional<UpdateRecord>> LastUpdate(const std::string& id);
   Status Event(std::string_view partner, std::string_view update_id, uint64_t version,
                std::string_view kind, std::string_view message);
+  // Deletes the stored chunks no release names any more (sync/chunk_store.h).
+  Status SweepChunks();
   std::vector<PublishOutcome> RunParallel(const std::vector<std::string>& ids, std::string_view why,
                                           content::SourceCache* cache);
 
@@ -229,6 +235,8 @@ class Publisher {
   std::mutex mutexes_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> partner_mutexes_;  // guarded by mutexes_mu_
   std::map<std::string, std::unique_ptr<Latest>> latest_;               // guarded by mutexes_mu_
+  std::atomic<int> dropped_since_sweep_{0};  // releases deleted since the last sweep
+  std::atomic<bool> swept_{false};           // this process swept once
 };
 
 }  // namespace tieup::sync

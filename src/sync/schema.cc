@@ -103,6 +103,12 @@ CREATE TABLE sync_chunks(
   hash TEXT PRIMARY KEY,
   data BLOB NOT NULL);
 )sql"},
+      // Releases are named by ReleaseManifest::Hash (over the hashes of their chunks), no longer
+      // by the SHA-256 of their JSON: the stored hashes, and the deltas that carry them, go (a
+      // hash is computed again when a stored release is read, a delta signed again when needed).
+      {6, R"sql(
+UPDATE sync_releases SET payload_hash = '', delta_envelope = '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -513,6 +513,37 @@ ReleaseManifest ManyPages(int n) {
   return m;
 }
 
+// The compact form split for chunked storage (main's sync_chunks) is the compact form: header,
+// then the chunks in order, each named by the SHA-256 of its bytes; a copy changed in one file
+// shares the bytes of every other chunk.
+TEST(ReleaseManifestTest, CompactChunksMakeUpTheCompactForm) {
+  const ReleaseManifest m = ManyPages(400);
+  const auto chunks = m.CompactChunks();
+  ASSERT_EQ(chunks.size(), m.files.chunk_count());
+  ASSERT_GT(chunks.size(), 4u);
+  std::string joined = m.EncodeCompactHeader();
+  for (const auto& [key, bytes] : chunks) {
+    EXPECT_EQ(key, Sha256(bytes));
+    joined += bytes;
+  }
+  EXPECT_EQ(joined, m.EncodeCompact());
+  auto back = ReleaseManifest::ParseCompact(joined);
+  ASSERT_THAT(back.status(), IsOk());
+  EXPECT_EQ(*back, m);
+
+  ReleaseManifest next = m;
+  next.files["/p/200.html"].length += 1;
+  const auto next_chunks = next.CompactChunks();
+  ASSERT_EQ(next_chunks.size(), chunks.size());
+  size_t same = 0, equal_keys = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    same += chunks[i].second.data() == next_chunks[i].second.data() ? 1 : 0;
+    equal_keys += chunks[i].first == next_chunks[i].first ? 1 : 0;
+  }
+  EXPECT_EQ(same, chunks.size() - 1);
+  EXPECT_EQ(equal_keys, chunks.size() - 1);
+}
+
 // The same release read back from its bytes: chunks that share nothing with `m`'s, and no
 // cached data.
 ReleaseManifest Fresh(const ReleaseManifest& m) {

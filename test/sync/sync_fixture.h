@@ -310,7 +310,7 @@ class SyncFixture : public ::testing::Test {
   OfferRequest SignedDeltaOffer(const content::ReleaseManifest& base,
                                 const content::ReleaseManifest& next,
                                 const std::function<void(content::ReleaseDelta&)>& edit = nullptr) {
-    content::ReleaseDelta d = content::MakeDelta(base, base.Encode(), next, next.Encode());
+    content::ReleaseDelta d = content::MakeDelta(base, next);
     if (edit) edit(d);
     OfferRequest o;
     o.partner = next.site;

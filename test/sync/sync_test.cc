@@ -5,7 +5,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
+#include "sync/chunk_store.h"
 #include "sync/publisher.h"
 #include "sync/receiver.h"
 #include "sync/schedule.h"
@@ -431,7 +433,10 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   const std::string v1 = p.dir + "/releases/tieup/1.json";
   auto bytes = env_.ReadFile(v1);
   ASSERT_THAT(bytes, IsOk());
-  Write(v1, *bytes + "\n");
+  auto changed = content::ReleaseManifest::Parse(*bytes);  // its content, not only its bytes
+  ASSERT_THAT(changed, IsOk());
+  changed->created += 1;
+  Write(v1, changed->Encode());
   RestartPartner(p);  // a running receiver remembers the hash of what it verified
   Write(authoring_ + "/pages/about.md", "About, version two.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-f"})).state, "activated");
@@ -468,6 +473,65 @@ TEST_F(PublisherReceiverTest, APartnerTwoVersionsBehindGetsADeltaFromWhatItHas) 
   const OfferRequest last = partner_link_.Offered().back();
   EXPECT_EQ(PayloadTypeOf(last), kReleaseDeltaPayloadType);
   EXPECT_LT(last.release.size(), 3000u);
+  EXPECT_FALSE(HasEvent(*p.receiver->Events(), "refused", ""));
+}
+
+// Releases are stored as chunked records: a one-page change adds a few chunks, not a copy of
+// the release; chunks of dropped releases are swept; every kept release reads back whole.
+TEST_F(PublisherReceiverTest, StoredReleasesShareChunksAndDroppedOnesAreSwept) {
+  for (int i = 0; i < 300; ++i) {
+    Write(authoring_ + "/pages/p/" + std::to_string(i) + ".md", "Page " + std::to_string(i) + "\n");
+  }
+  AddPartner("shop-c1");
+  AddPartner("shop-c2");
+  auto count = [&](const std::string& sql) {
+    auto rows = main_db_->Query(sql);
+    EXPECT_THAT(rows, IsOk());
+    return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : -1;
+  };
+  ASSERT_EQ(publisher_->PublishNow().size(), 2u);
+  const int64_t first = count("SELECT COUNT(*) FROM sync_chunks");
+  // Both partners' pages are the same bytes (no partner variable on them) except those that
+  // name the partner: most chunks are shared.
+  EXPECT_GT(first, 10);
+  for (int v = 2; v <= 14; ++v) {
+    Write(authoring_ + "/pages/p/" + std::to_string(v * 17) + ".md",
+          "Version " + std::to_string(v) + "\n");
+    for (const PublishOutcome& o : publisher_->PublishNow()) ASSERT_EQ(o.state, "activated");
+  }
+  EXPECT_LT(count("SELECT MAX(length(snapshot)) FROM sync_releases"), 4000);
+  // Main restarts; its first build (after which it sweeps) drops one more release.
+  OpenPublisher(16);
+  Write(authoring_ + "/pages/p/1.md", "Version 15\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-c1"})).state, "activated");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sync_releases"), 2 * 10);
+  // Every chunk left is named by a kept release, and every kept release reads back.
+  auto rows = main_db_->Query("SELECT snapshot, inputs FROM sync_releases");
+  ASSERT_THAT(rows, IsOk());
+  std::set<std::string> named;
+  for (const SqlRow& row : *rows) {
+    for (size_t c = 0; c < 2; ++c) {
+      ASSERT_THAT(internal::ReadChunked(*main_db_, row.Text(c)).status(), IsOk());
+      for (const std::string& k : internal::ChunkKeys(row.Text(c))) named.insert(k);
+    }
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sync_chunks"), static_cast<int64_t>(named.size()));
+  EXPECT_LT(count("SELECT COUNT(*) FROM sync_chunks"), first + 2 * 3 * 10);
+}
+
+// Rows stored before releases were named by ReleaseManifest::Hash lose their hash and delta
+// (schema step 6): the hash is computed again when the release is read, and the next offer is
+// still a delta.
+TEST_F(PublisherReceiverTest, ARowWithoutItsHashIsNamedAgainWhenRead) {
+  PartnerSite& p = AddPartner("shop-h");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-h"})).state, "activated");
+  ASSERT_THAT(main_db_->Exec("UPDATE sync_releases SET payload_hash = '', delta_envelope = ''"),
+              IsOk());
+  OpenPublisher(16);
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-h"})).state, "activated");
+  EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
+  EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleaseDeltaPayloadType);
   EXPECT_FALSE(HasEvent(*p.receiver->Events(), "refused", ""));
 }
 
@@ -529,7 +593,7 @@ TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
   // Signed by a key the root does not certify.
   Ed25519PrivateKey attacker = Ed25519PrivateKey::Generate(env_);
   OfferRequest forged = SignedDeltaOffer(base, next);
-  content::ReleaseDelta d = content::MakeDelta(base, base.Encode(), next, next.Encode());
+  content::ReleaseDelta d = content::MakeDelta(base, next);
   forged.release = EncodeEnvelope(SignReleaseDelta(attacker, d.Encode()));
   EXPECT_THAT(p.receiver->HandleOffer(forged), StatusIs(StatusCode::kUnauthenticated));
   // For another partner.
@@ -899,7 +963,10 @@ TEST_F(PublisherReceiverTest, PullModeGetsDeltasAndNothingWhenUpToDate) {
   // A partner whose copy of its base differs gets the full metadata on the same poll.
   auto bytes = env_.ReadFile(a.dir + "/releases/tieup/2.json");
   ASSERT_THAT(bytes, IsOk());
-  Write(a.dir + "/releases/tieup/2.json", *bytes + " ");
+  auto changed = content::ReleaseManifest::Parse(*bytes);  // its content, not only its bytes
+  ASSERT_THAT(changed, IsOk());
+  changed->created += 1;
+  Write(a.dir + "/releases/tieup/2.json", changed->Encode());
   RestartPartner(a);  // a running receiver remembers the hash of what it verified
   Write(authoring_ + "/pages/about.md", "About, version three.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"pull-d"})).state, "pull");
