@@ -21,8 +21,8 @@ namespace {
 
 // Releases main keeps per partner (besides the one the partner has active), for deltas.
 constexpr uint64_t kKeptReleases = 10;
-// Stored chunks no release names any more are swept after this many releases were dropped
-// (and once by each process, at its first build).
+// Stored chunks no release names any more are swept by the scheduler tick (RunDue) after this
+// many releases were dropped, and at the first tick.
 constexpr int kSweepAfterDropped = 64;
 
 std::vector<internal::ChunkRef> Refs(
@@ -499,13 +499,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   latest.payload_hash = payload_hash;
   latest.inputs = std::make_shared<const content::BuildInputs>(std::move(built->inputs));
   latest.manifest = std::make_shared<const content::ReleaseManifest>(std::move(m));
-  if (dropped_since_sweep_.fetch_add(static_cast<int>(dropped)) + dropped >= kSweepAfterDropped ||
-      !swept_.exchange(true)) {
-    dropped_since_sweep_ = 0;
-    // Housekeeping: a failure is recorded, and the next sweep tries again.
-    Status swept = SweepChunks();
-    if (!swept.ok()) (void)Event(p.id, "", latest.version, "failed", swept.message());
-  }
+  dropped_since_sweep_ += static_cast<int>(dropped);
   return latest.version;
 }
 
@@ -852,6 +846,16 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
 }
 
 std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
+  // Housekeeping off the publish path: stored chunks of dropped releases go at the first tick
+  // and after every kSweepAfterDropped drops. A failure is recorded; the next tick tries again.
+  if (!swept_.exchange(true) || dropped_since_sweep_ >= kSweepAfterDropped) {
+    dropped_since_sweep_ = 0;
+    Status swept = SweepChunks();
+    if (!swept.ok()) {
+      (void)Event("", "", 0, "failed", "removing unused release chunks: " + swept.message());
+      swept_ = false;
+    }
+  }
   auto rows = db_.Query(
       "SELECT id FROM sync_partnerships WHERE revoked = 0 AND "
       "((next_retry > 0 AND next_retry <= ?) OR (next_scheduled > 0 AND next_scheduled <= ?)) "

@@ -159,8 +159,9 @@ class Publisher {
                                          content::SourceCache* cache = nullptr);
 
   // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
-  // before `now` (unix seconds), and re-commands activations that failed. The daemon calls it
-  // periodically (e.g. every 10 s); tests call it with a fake clock.
+  // before `now` (unix seconds), and re-commands activations that failed. At the first tick and
+  // after many releases were dropped, it also deletes the stored chunks no release names. The
+  // daemon calls it periodically (e.g. every 10 s); tests call it with a fake clock.
   std::vector<PublishOutcome> RunDue(int64_t now);
 
   // --- requests from partners (the caller has authenticated `partner_id` by mutual TLS) ---
@@ -236,7 +237,7 @@ class Publisher {
   std::map<std::string, std::unique_ptr<std::mutex>> partner_mutexes_;  // guarded by mutexes_mu_
   std::map<std::string, std::unique_ptr<Latest>> latest_;               // guarded by mutexes_mu_
   std::atomic<int> dropped_since_sweep_{0};  // releases deleted since the last sweep
-  std::atomic<bool> swept_{false};           // this process swept once
+  std::atomic<bool> swept_{false};           // RunDue swept once
 };
 
 }  // namespace tieup::sync

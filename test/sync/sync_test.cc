@@ -500,10 +500,11 @@ TEST_F(PublisherReceiverTest, StoredReleasesShareChunksAndDroppedOnesAreSwept) {
     for (const PublishOutcome& o : publisher_->PublishNow()) ASSERT_EQ(o.state, "activated");
   }
   EXPECT_LT(count("SELECT MAX(length(snapshot)) FROM sync_releases"), 4000);
-  // Main restarts; its first build (after which it sweeps) drops one more release.
+  // Main restarts and drops one more release; its first scheduler tick sweeps.
   OpenPublisher(16);
   Write(authoring_ + "/pages/p/1.md", "Version 15\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-c1"})).state, "activated");
+  EXPECT_THAT(publisher_->RunDue(env_.NowSeconds()), IsEmpty());  // nothing scheduled
   EXPECT_EQ(count("SELECT COUNT(*) FROM sync_releases"), 2 * 10);
   // Every chunk left is named by a kept release, and every kept release reads back.
   auto rows = main_db_->Query("SELECT snapshot, inputs FROM sync_releases");
