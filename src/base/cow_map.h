@@ -245,6 +245,24 @@ class CowMap {
   // The chunks, in key order.
   size_t chunk_count() const { return chunks_.size(); }
   const Chunk& chunk(size_t i) const { return *chunks_[i]; }
+  // For each chunk in order: (digest(bytes), bytes), where bytes = encode(entries) is cached in
+  // `bytes_slot` and its digest in `digest_slot` (for chunked storage: a value's encoding split
+  // into parts named by their hash). The views stay valid while this map lives unchanged.
+  template <typename Encode, typename Digest>
+  std::vector<std::pair<std::string_view, std::string_view>> ChunkEncodings(size_t bytes_slot,
+                                                                            Encode&& encode,
+                                                                            size_t digest_slot,
+                                                                            Digest&& digest) const {
+    std::vector<std::pair<std::string_view, std::string_view>> out;
+    out.reserve(chunks_.size());
+    for (const auto& c : chunks_) {
+      const std::string& bytes = c->Cached(bytes_slot, encode);
+      const std::string& key =
+          c->Cached(digest_slot, [&](const Entries&) { return digest(bytes); });
+      out.emplace_back(key, bytes);
+    }
+    return out;
+  }
   // True when chunk `i` of this map and chunk `j` of `other` are the same storage (hence equal).
   bool SharesChunk(size_t i, const CowMap& other, size_t j) const {
     return chunks_[i] == other.chunks_[j];

@@ -395,16 +395,8 @@ std::string BuildInputs::EncodeHeader() const {
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> BuildInputs::EncodedChunks() const {
-  std::vector<std::pair<std::string_view, std::string_view>> out;
-  out.reserve(digests.chunk_count());
-  for (size_t i = 0; i < digests.chunk_count(); ++i) {
-    const auto& chunk = digests.chunk(i);
-    const std::string& bytes = chunk.Cached(kEncodedSlot, EncodeDigests);
-    const std::string& key = chunk.Cached(
-        kEncodedHashSlot, [&](const CowMap<std::string>::Entries&) { return Sha256(bytes); });
-    out.emplace_back(key, bytes);
-  }
-  return out;
+  return digests.ChunkEncodings(kEncodedSlot, EncodeDigests, kEncodedHashSlot,
+                                [](std::string_view bytes) { return Sha256(bytes); });
 }
 
 Result<BuildInputs> BuildInputs::Parse(std::string_view bytes) {

@@ -701,16 +701,8 @@ std::string ReleaseManifest::EncodeCompact() const {
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> ReleaseManifest::CompactChunks() const {
-  std::vector<std::pair<std::string_view, std::string_view>> out;
-  out.reserve(files.chunk_count());
-  for (size_t i = 0; i < files.chunk_count(); ++i) {
-    const auto& chunk = files.chunk(i);
-    const std::string& bytes = chunk.Cached(kCompactSlot, EncodeCompactEntries);
-    const std::string& key =
-        chunk.Cached(kCompactHashSlot, [&](const FileMap::Entries&) { return Sha256(bytes); });
-    out.emplace_back(key, bytes);
-  }
-  return out;
+  return files.ChunkEncodings(kCompactSlot, EncodeCompactEntries, kCompactHashSlot,
+                              [](std::string_view bytes) { return Sha256(bytes); });
 }
 
 std::string ReleaseManifest::EncodeCompactHeader() const {

@@ -143,6 +143,40 @@ TEST(CowMapTest, ChunkCachesSurviveCopiesAndAreDroppedOnChange) {
   EXPECT_GT(first, 1);
 }
 
+TEST(CowMapTest, ChunkEncodingsAreCachedPerChunkWithTheirDigests) {
+  CowMap<int> a;
+  for (int i = 0; i < 500; ++i) a.emplace(Key(i), i);
+  int encoded = 0, digested = 0;
+  auto encode = [&](const CowMap<int>::Entries& e) {
+    ++encoded;
+    std::string out;
+    for (const auto& [k, v] : e) out += k + "=" + std::to_string(v) + ";";
+    return out;
+  };
+  auto digest = [&](std::string_view bytes) {
+    ++digested;
+    return "#" + std::to_string(bytes.size());
+  };
+  const auto parts = a.ChunkEncodings(0, encode, 1, digest);
+  ASSERT_EQ(parts.size(), a.chunk_count());
+  std::string all;
+  for (const auto& [key, bytes] : parts) {
+    EXPECT_EQ(key, "#" + std::to_string(bytes.size()));
+    all += bytes;
+  }
+  EXPECT_TRUE(all.starts_with(Key(0) + "=0;" + Key(1) + "=1;"));
+  EXPECT_EQ(encoded, static_cast<int>(a.chunk_count()));
+  EXPECT_EQ(digested, static_cast<int>(a.chunk_count()));
+  CowMap<int> b = a;
+  b[Key(3)] = 1234567;
+  encoded = digested = 0;
+  const auto again = b.ChunkEncodings(0, encode, 1, digest);
+  EXPECT_EQ(encoded, 1);  // only the changed chunk
+  EXPECT_EQ(digested, 1);
+  ASSERT_EQ(again.size(), parts.size());
+  EXPECT_EQ(again.back().second.data(), parts.back().second.data());
+}
+
 TEST(CowMapTest, MutableIterationDoesNotChangeACopy) {
   CowMap<int> a;
   for (int i = 0; i < 1000; ++i) a.emplace(Key(i), i);
