@@ -42,8 +42,7 @@ Status MainDaemon::Start() {
   auto control = ControlServer::Start(
       *env_, site_->site_dir(),
       [this](const PublishRequest& request, PublishOutput& output) {
-        // The control server runs one publish at a time: the kept source cache is never shared
-        // by two runs.
+        std::lock_guard<std::mutex> sources_lock(sources_mu_);
         return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request,
                           output, &publish_sources_);
       },
@@ -57,6 +56,21 @@ Status MainDaemon::Start() {
                   control.status().message());
   }
   scheduler_ = std::thread([this] { SchedulerLoop(); });
+  // A restarted daemon would otherwise read every source and every partner's newest release in
+  // its first publish.
+  warmup_ = std::thread([this] {
+    const int64_t start = env_->NowMicros();
+    std::lock_guard<std::mutex> sources_lock(sources_mu_);
+    publish_sources_.NewRun();
+    Status ready = sync_->publisher().Prepare(&publish_sources_);
+    if (ready.ok()) {
+      logger_->info("ready to publish: sources and partner releases read in {} ms",
+                    (env_->NowMicros() - start) / 1000);
+    } else {
+      logger_->warn("reading sources and partner releases ahead of the first publish failed: {}",
+                    ready.message());
+    }
+  });
   return Status::Ok();
 }
 
@@ -69,6 +83,7 @@ void MainDaemon::Stop() {
   cv_.notify_all();
   if (control_) control_->Stop();
   if (scheduler_.joinable()) scheduler_.join();
+  if (warmup_.joinable()) warmup_.join();
   if (sync_server_) sync_server_->Stop();
   if (site_) site_->Stop();
 }
@@ -79,7 +94,13 @@ void MainDaemon::SchedulerLoop() {
     cv_.wait_for(lock, options_.tick, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    for (const sync::PublishOutcome& o : sync_->publisher().RunDue(env_->NowSeconds())) {
+    std::vector<sync::PublishOutcome> outcomes;
+    {
+      std::lock_guard<std::mutex> sources_lock(sources_mu_);
+      publish_sources_.NewRun();
+      outcomes = sync_->publisher().RunDue(env_->NowSeconds(), &publish_sources_);
+    }
+    for (const sync::PublishOutcome& o : outcomes) {
       if (o.status.ok()) {
         logger_->info("partner '{}': {} (version {})", o.partner, o.state, o.version);
       } else {

@@ -36,9 +36,11 @@ class MainDaemon {
                                                   MainDaemonOptions options = {});
   ~MainDaemon();
   // Starts the public port, the sync port, the control socket (SITE_DIR/run/control.sock) and
-  // the scheduler. FailedPrecondition when another daemon already answers on the control socket.
-  // A control socket that cannot be made otherwise (a site path too long for a Unix socket) is
-  // logged and left out: `tieup main publish` then runs in its own process.
+  // the scheduler, and in the background reads what the first publish needs (the authoring
+  // sources, each partner's newest release: sync::Publisher::Prepare). FailedPrecondition when
+  // another daemon already answers on the control socket. A control socket that cannot be made
+  // otherwise (a site path too long for a Unix socket) is logged and left out: `tieup main publish`
+  // then runs in its own process.
   Status Start();
   // Stops the control socket first (a publish it runs finishes), then the scheduler and ports.
   void Stop();
@@ -60,8 +62,10 @@ class MainDaemon {
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
-  // Source hashes kept between publishes through the control socket (unchanged files are not
-  // read again).
+  // Source hashes kept between publishes (unchanged files are not read again). Guarded by
+  // sources_mu_: one run uses it at a time (a publish through the control socket, a scheduled
+  // run, the warm-up after Start), each after SourceCache::NewRun.
+  std::mutex sources_mu_;
   content::SourceCache publish_sources_;
   MainDaemonOptions options_;
   std::unique_ptr<Database> db_;
@@ -74,6 +78,7 @@ class MainDaemon {
   bool stopping_ = false;
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread scheduler_;
+  std::thread warmup_;
 };
 
 }  // namespace tieup

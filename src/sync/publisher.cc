@@ -329,8 +329,7 @@ Publisher::Latest& Publisher::LatestSlot(const std::string& id) {
   return *slot;
 }
 
-Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
-                                        content::SourceCache* cache) {
+Result<Publisher::Latest*> Publisher::LoadLatestLocked(const Partnership& p) {
   // The newest release is kept in memory from the previous build (a daemon publishes many
   // times); the database is read only when it holds a newer one (another process built it) or
   // on the first build.
@@ -341,11 +340,11 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   const uint64_t prev_version =
       version_rows.empty() ? 0 : static_cast<uint64_t>(version_rows[0].Int(0));
   Latest& latest = LatestSlot(p.id);
-  if (latest.version != prev_version || !latest.manifest) {
+  if (latest.version != prev_version || (!latest.manifest && !latest.unreadable)) {
     latest = Latest{};
     latest.version = prev_version;
   }
-  if (prev_version != 0 && !latest.manifest) {
+  if (prev_version != 0 && !latest.manifest && !latest.unreadable) {
     ASSIGN_OR_RETURN(auto prev_rows,
                      db_.Query("SELECT inputs, payload, snapshot, payload_hash FROM sync_releases "
                                "WHERE partner = ? AND version = ?",
@@ -358,6 +357,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
         latest.payload_hash = std::move(stored->payload_hash);
       } else {
         // Not fatal: the next release is built in full and offered with full metadata.
+        latest.unreadable = true;
         (void)Event(p.id, "", prev_version, "failed",
                     stored.status().message() + "; building the next release in full");
       }
@@ -371,6 +371,14 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                              internal::IsChunkedRecord(prev_rows[0].Text(0));
     }
   }
+  return &latest;
+}
+
+Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
+                                        content::SourceCache* cache) {
+  ASSIGN_OR_RETURN(Latest * latest_ptr, LoadLatestLocked(p));
+  Latest& latest = *latest_ptr;
+  const uint64_t prev_version = latest.version;
   const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
   const std::string prev_hash = latest.payload_hash;
   const std::shared_ptr<const content::BuildInputs> prev_inputs =
@@ -845,7 +853,27 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
   return RunParallel(targets, "publish now", cache);
 }
 
-std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
+Status Publisher::Prepare(content::SourceCache* cache) {
+  if (cache != nullptr) {
+    RETURN_IF_ERROR(cache->Collect(env_, options_.authoring_dir, "", false).status());
+  }
+  ASSIGN_OR_RETURN(std::vector<Partnership> partnerships, ListPartnerships());
+  for (const Partnership& p : partnerships) {
+    if (p.revoked) continue;
+    std::lock_guard<std::mutex> lock(PartnerMutex(p.id));
+    ASSIGN_OR_RETURN(Latest * latest, LoadLatestLocked(p));
+    // What the next build and offer compute from the previous release: every chunk's encodings
+    // and hashes (kept by the chunks, which the next release shares).
+    if (latest->manifest) {
+      (void)latest->manifest->Hash();
+      (void)latest->manifest->CompactChunks();
+    }
+    if (latest->inputs) (void)latest->inputs->EncodedChunks();
+  }
+  return Status::Ok();
+}
+
+std::vector<PublishOutcome> Publisher::RunDue(int64_t now, content::SourceCache* cache) {
   // Housekeeping off the publish path: stored chunks of dropped releases go at the first tick
   // and after every kSweepAfterDropped drops. A failure is recorded; the next tick tries again.
   if (!swept_.exchange(true) || dropped_since_sweep_ >= kSweepAfterDropped) {
@@ -870,7 +898,7 @@ std::vector<PublishOutcome> Publisher::RunDue(int64_t now) {
   std::vector<std::string> due;
   for (const auto& r : *rows) due.push_back(r.Text(0));
   if (due.empty()) return {};
-  return RunParallel(due, "scheduled", nullptr);
+  return RunParallel(due, "scheduled", cache);
 }
 
 Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner_id,

@@ -161,8 +161,16 @@ class Publisher {
   // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
   // before `now` (unix seconds), and re-commands activations that failed. At the first tick and
   // after many releases were dropped, it also deletes the stored chunks no release names. The
-  // daemon calls it periodically (e.g. every 10 s); tests call it with a fake clock.
-  std::vector<PublishOutcome> RunDue(int64_t now);
+  // daemon calls it periodically (e.g. every 10 s); tests call it with a fake clock. `cache`
+  // as for PublishNow (a daemon passes the one it keeps, after SourceCache::NewRun).
+  std::vector<PublishOutcome> RunDue(int64_t now, content::SourceCache* cache = nullptr);
+
+  // Readies a publisher that just started for a fast first publish: reads the sources of the
+  // authoring directory into `cache` (optional; the caller serializes it with the runs that use
+  // it), and each active partner's newest release and build inputs from the database, with the
+  // encodings and hashes the next build and offer need. A daemon runs it in the background after
+  // it starts; publishing meanwhile is safe (partners are handled one at a time either way).
+  Status Prepare(content::SourceCache* cache);
 
   // --- requests from partners (the caller has authenticated `partner_id` by mutual TLS) ---
 
@@ -202,6 +210,7 @@ class Publisher {
     std::shared_ptr<const content::BuildInputs> inputs;
     std::string payload_hash;    // hex SHA-256 of the manifest's canonical JSON
     bool chunks_stored = false;  // its snapshot and inputs are chunked records (all chunks stored)
+    bool unreadable = false;     // the stored release did not read back (recorded once)
   };
   Latest& LatestSlot(const std::string& id);
   Publisher(Env& env, Database& db, content::BlobStore& blobs, PartnerLink& link,
@@ -209,6 +218,8 @@ class Publisher {
 
   std::mutex& PartnerMutex(const std::string& id);
   Result<PartnerState> LoadState(const std::string& id);
+  // The partner's newest release in memory, read from the database when it holds a newer one.
+  Result<Latest*> LoadLatestLocked(const Partnership& p);
   Result<uint64_t> BuildLocked(const Partnership& p, int64_t now, content::SourceCache* cache);
   // The full signed metadata of a stored release (signed on first use).
   Result<std::string> FullEnvelopeLocked(const std::string& id, uint64_t version);

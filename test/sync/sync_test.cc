@@ -576,6 +576,43 @@ TEST_F(PublisherReceiverTest, ADamagedStoredReleaseMeansAFullBuildAndFullMetadat
   EXPECT_EQ(PayloadTypeOf(partner_link_.Offered().back()), kReleaseDeltaPayloadType);
 }
 
+// What a daemon does after it starts: Prepare reads the partners' newest releases and the
+// sources; the next publish is a delta as usual, and a release that does not read back is
+// recorded once, not again by the build that follows.
+TEST_F(PublisherReceiverTest, PrepareReadsTheNewestReleasesAheadOfTheFirstPublish) {
+  PartnerSite& a = AddPartner("shop-pa");
+  PartnerSite& b = AddPartner("shop-pb");
+  ASSERT_EQ(publisher_->PublishNow().size(), 2u);
+  ASSERT_THAT(
+      main_db_->Exec("UPDATE sync_releases SET snapshot = 'damaged' WHERE partner = 'shop-pb'"),
+      IsOk());
+  OpenPublisher(16);
+  content::SourceCache sources;
+  ASSERT_THAT(publisher_->Prepare(&sources), IsOk());
+  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  sources.NewRun();
+  for (const PublishOutcome& o : publisher_->PublishNow({}, &sources)) {
+    EXPECT_EQ(o.state, "activated") << o.partner;
+  }
+  EXPECT_THAT(a.Page("/about.html"), HasSubstr("version two"));
+  EXPECT_THAT(b.Page("/about.html"), HasSubstr("version two"));
+  const std::vector<OfferRequest> offers = partner_link_.Offered();
+  ASSERT_EQ(offers.size(), 4u);
+  for (size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(PayloadTypeOf(offers[i]),
+              offers[i].partner == "shop-pa" ? kReleaseDeltaPayloadType : kReleasePayloadType);
+  }
+  auto events = publisher_->Events("shop-pb");
+  ASSERT_THAT(events, IsOk());
+  int unreadable = 0;
+  for (const SyncEvent& e : *events) {
+    unreadable += e.message.find("building the next release in full") != std::string::npos;
+  }
+  EXPECT_EQ(unreadable, 1);
+  // Prepare with no partnerships or sources to read is fine too.
+  EXPECT_THAT(publisher_->Prepare(nullptr), IsOk());
+}
+
 TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
   PartnerSite& p = AddPartner("shop-t");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
