@@ -28,11 +28,17 @@ Status CreateDirs(Env& env, const std::string& path) {
 }
 
 Status WriteFileAtomic(Env& env, const std::string& path, std::string_view data, uint32_t mode) {
+  return WriteFileAtomicWith(
+      env, path, [&](WritableFile& file) { return file.Append(data); }, mode);
+}
+
+Status WriteFileAtomicWith(Env& env, const std::string& path,
+                           const std::function<Status(WritableFile&)>& write, uint32_t mode) {
   const std::string tmp = path + ".tmp";
   {
     ASSIGN_OR_RETURN(auto file, env.NewWritableFile(tmp));
     if (mode != 0) RETURN_IF_ERROR(env.SetPermissions(tmp, mode));
-    RETURN_IF_ERROR(file->Append(data));
+    RETURN_IF_ERROR(write(*file));
     RETURN_IF_ERROR(file->Sync());
     RETURN_IF_ERROR(file->Close());
   }

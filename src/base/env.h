@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -88,6 +89,10 @@ Status CreateDirs(Env& env, const std::string& path);
 // Writes `data` to `path` so that a crash leaves either the old or the new contents: write to
 // "<path>.tmp", fsync, rename over `path`, fsync the directory. `mode` 0 keeps the default.
 Status WriteFileAtomic(Env& env, const std::string& path, std::string_view data, uint32_t mode = 0);
+// As WriteFileAtomic, with the contents written by `write` (large contents made in parts need
+// not be joined in memory first). An error from `write` leaves `path` as it was.
+Status WriteFileAtomicWith(Env& env, const std::string& path,
+                           const std::function<Status(WritableFile&)>& write, uint32_t mode = 0);
 
 // Removes `path` and everything below it. OK when it does not exist.
 Status RemoveTree(Env& env, const std::string& path);

@@ -258,9 +258,22 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
   }
   RETURN_IF_ERROR(CheckCollisionsLocked(m));
   RETURN_IF_ERROR(CheckBlobsLocked(m));
-  std::string bytes = m.Encode();
-  RETURN_IF_ERROR(WriteFileAtomic(env_, MetadataPath(m.area, m.version), bytes));
-  last_staged_ = std::make_shared<const StagedCopy>(StagedCopy{m, std::move(bytes)});
+  // Written in parts through one buffer: the metadata of a large site is megabytes, and joining
+  // it in a fresh string on every update costs more than writing it.
+  RETURN_IF_ERROR(WriteFileAtomicWith(env_, MetadataPath(m.area, m.version), [&](WritableFile& f) {
+    constexpr size_t kFlushAt = 256 << 10;
+    std::string buffer;
+    buffer.reserve(kFlushAt + (64 << 10));
+    RETURN_IF_ERROR(m.EncodeTo([&](std::string_view part) -> Status {
+      buffer += part;
+      if (buffer.size() < kFlushAt) return Status::Ok();
+      Status s = f.Append(buffer);
+      buffer.clear();
+      return s;
+    }));
+    return f.Append(buffer);
+  }));
+  last_staged_ = std::make_shared<const ReleaseManifest>(m);
   return Status::Ok();
 }
 
@@ -277,12 +290,24 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
                                       std::to_string(slot->version) + ": use rollback");
   }
   ReleaseManifest m;
-  if (last_staged_ && last_staged_->manifest.area == area &&
-      last_staged_->manifest.version == version) {
-    // Staged by this store: the file is read and compared, not parsed again (another process
-    // may have staged the same version since; then its bytes differ and are parsed).
+  if (last_staged_ && last_staged_->area == area && last_staged_->version == version) {
+    // Staged by this store: the file is read and compared with the release's encoding, not
+    // parsed again (another process may have staged the same version since; then its bytes
+    // differ and are parsed).
     auto bytes = env_.ReadFile(MetadataPath(area, version));
-    if (bytes.ok() && *bytes == last_staged_->bytes) m = last_staged_->manifest;
+    size_t at = 0;
+    const bool same = bytes.ok() &&
+                      last_staged_
+                          ->EncodeTo([&](std::string_view part) -> Status {
+                            if (bytes->compare(at, part.size(), part) != 0) {
+                              return Status::DataLoss("differs");
+                            }
+                            at += part.size();
+                            return Status::Ok();
+                          })
+                          .ok() &&
+                      at == bytes->size();
+    if (same) m = *last_staged_;
   }
   if (m.version != version) {
     ASSIGN_OR_RETURN(m, ReadMetadataLocked(area, version));

@@ -163,13 +163,9 @@ class ContentStore {
   mutable std::mutex mu_;
   std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_
   std::shared_ptr<const ReleaseManifest> active_original_;  // guarded by mu_
-  // The release this store staged last and its bytes, so that activating it need not parse
-  // the file it just wrote.
-  struct StagedCopy {
-    ReleaseManifest manifest;
-    std::string bytes;
-  };
-  std::shared_ptr<const StagedCopy> last_staged_;  // guarded by mu_
+  // The release this store staged last, so that activating it need not parse the file it just
+  // wrote (the file is compared with its encoding).
+  std::shared_ptr<const ReleaseManifest> last_staged_;  // guarded by mu_
 };
 
 }  // namespace tieup::content

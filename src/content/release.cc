@@ -365,27 +365,36 @@ std::string EncodeJsonEntries(const FileMap::Entries& entries) {
 }  // namespace
 
 std::string ReleaseManifest::Encode() const {
+  std::string out;
+  out.reserve(128 + files.size() * 260);
+  (void)EncodeTo([&](std::string_view part) {
+    out += part;
+    return Status::Ok();
+  });
+  return out;
+}
+
+Status ReleaseManifest::EncodeTo(const std::function<Status(std::string_view)>& sink) const {
   // Written directly rather than through a JSON tree: a site of 10,000 pages is encoded (and
   // hashed) on every build and every update. The order is the canonical one: object keys in
   // byte order, and `files` is a map ordered the same way. Each chunk of `files` keeps its
   // encoding, so a release made from another by changing a few files re-encodes those only.
-  std::string out;
-  out.reserve(128 + files.size() * 260);
-  out += "{\"area\":";
-  AppendJsonString(out, AreaName(area));
-  out += ",\"created\":" + std::to_string(created);
-  out += ",\"expires\":" + std::to_string(expires);
-  out += ",\"files\":{";
+  std::string head = "{\"area\":";
+  AppendJsonString(head, AreaName(area));
+  head += ",\"created\":" + std::to_string(created);
+  head += ",\"expires\":" + std::to_string(expires);
+  head += ",\"files\":{";
+  RETURN_IF_ERROR(sink(head));
   for (size_t i = 0; i < files.chunk_count(); ++i) {
-    if (i != 0) out += ',';
-    out += files.chunk(i).Cached(kJsonSlot, EncodeJsonEntries);
+    if (i != 0) RETURN_IF_ERROR(sink(","));
+    RETURN_IF_ERROR(sink(files.chunk(i).Cached(kJsonSlot, EncodeJsonEntries)));
   }
-  out += "},\"format\":" + std::to_string(format);
-  out += ",\"site\":";
-  AppendJsonString(out, site);
-  out += ",\"version\":" + std::to_string(version);
-  out += '}';
-  return out;
+  std::string tail = "},\"format\":" + std::to_string(format);
+  tail += ",\"site\":";
+  AppendJsonString(tail, site);
+  tail += ",\"version\":" + std::to_string(version);
+  tail += '}';
+  return sink(tail);
 }
 
 std::string ReleaseManifest::Hash() const {

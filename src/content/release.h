@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,6 +80,10 @@ struct ReleaseManifest {
   // The canonical bytes (see the file comment). Call Validate() first if the manifest was built
   // by hand: Encode does not check.
   std::string Encode() const;
+  // The same bytes, given to `sink` in order in parts (each chunk's cached encoding is one part),
+  // so that large releases are written or compared without being joined in memory. Stops at,
+  // and returns, the first error of `sink`.
+  Status EncodeTo(const std::function<Status(std::string_view)>& sink) const;
 
   // Parses and validates `bytes`. InvalidArgument naming the first bad field otherwise. Key
   // order and whitespace are free; a duplicated key keeps its last value (Boost.JSON), so code

@@ -27,6 +27,24 @@ TEST_F(EnvTest, WriteFileAtomicReplacesWholeAndSetsMode) {
   EXPECT_FALSE(env_->FileExists(p + ".tmp"));
 }
 
+TEST_F(EnvTest, WriteFileAtomicWithWritesPartsAndLeavesTheFileOnError) {
+  const std::string p = dir_.Sub("parts");
+  ASSERT_THAT(WriteFileAtomicWith(*env_, p,
+                                  [](WritableFile& f) -> Status {
+                                    RETURN_IF_ERROR(f.Append("one,"));
+                                    return f.Append("two");
+                                  }),
+              IsOk());
+  EXPECT_EQ(*env_->ReadFile(p), "one,two");
+  EXPECT_THAT(WriteFileAtomicWith(*env_, p,
+                                  [](WritableFile& f) -> Status {
+                                    RETURN_IF_ERROR(f.Append("half"));
+                                    return Status::DataLoss("source went away");
+                                  }),
+              StatusIs(StatusCode::kDataLoss));
+  EXPECT_EQ(*env_->ReadFile(p), "one,two");
+}
+
 TEST_F(EnvTest, ReadPrefixStopsAtLimit) {
   const std::string p = dir_.Sub("f");
   ASSERT_THAT(WriteFileAtomic(*env_, p, std::string(100000, 'x')), IsOk());

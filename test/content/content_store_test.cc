@@ -170,6 +170,22 @@ TEST_F(ContentStoreTest, RestagingAPendingVersionReplacesIt) {
   EXPECT_EQ(*store_->ReadStaged(Area::kTieup, 2), second);
 }
 
+// The store remembers what it staged and activates it without parsing the file again, but only
+// while the file is what it wrote: another process that staged the same version meanwhile wins.
+TEST_F(ContentStoreTest, AVersionRestagedByAnotherProcessIsActivatedAsThatProcessWroteIt) {
+  ReleaseManifest mine = Release(Area::kTieup, 1, {{"/a.html", "mine"}});
+  ASSERT_THAT(store_->Stage(mine), IsOk());
+  {
+    auto other = ContentStore::Open(env_, kSite, {.keep_releases = 5, .site_id = "shop-b"});
+    ASSERT_THAT(other, IsOk());
+    ASSERT_THAT((*other)->Stage(Release(Area::kTieup, 1, {{"/a.html", "theirs"}})), IsOk());
+  }
+  ASSERT_THAT(store_->Activate(Area::kTieup, 1), IsOk());
+  auto active = store_->Active(Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  EXPECT_NE((*active)->files.at("/a.html").hash, mine.files.at("/a.html").hash);
+}
+
 TEST_F(ContentStoreTest, ActivateRefusesUnstagedAndOlderVersions) {
   EXPECT_THAT(
       store_->Activate(Area::kTieup, 4),

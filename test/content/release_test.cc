@@ -494,6 +494,30 @@ TEST(ReleaseManifestTest, CompactFormRoundTripsAndRefusesDamage) {
   EXPECT_THAT(ReleaseManifest::ParseCompact(m.Encode()).status(), StatusIs(StatusCode::kDataLoss));
 }
 
+TEST(ReleaseManifestTest, EncodeToGivesTheCanonicalBytesInPartsAndStopsAtAnError) {
+  ReleaseManifest m = Sample();
+  for (int i = 0; i < 300; ++i) {
+    m.files["/p/" + std::to_string(i) + ".html"] =
+        Entry(Sha256Hex(std::to_string(i)), 10 + i, "text/html; charset=utf-8");
+  }
+  std::string joined;
+  int parts = 0;
+  ASSERT_THAT(m.EncodeTo([&](std::string_view part) {
+    joined += part;
+    ++parts;
+    return Status::Ok();
+  }),
+              IsOk());
+  EXPECT_EQ(joined, m.Encode());
+  EXPECT_GT(parts, 4);
+  int calls = 0;
+  EXPECT_THAT(m.EncodeTo([&](std::string_view) {
+    return ++calls == 2 ? Status::Unavailable("disk full") : Status::Ok();
+  }),
+              StatusIs(StatusCode::kUnavailable));
+  EXPECT_EQ(calls, 2);
+}
+
 // A release of `n` pages with every kind of entry (plain, gzip variant, link, overwrite), enough
 // of them for many chunks.
 ReleaseManifest ManyPages(int n) {
