@@ -62,6 +62,37 @@ std::string ContentStore::MetadataPath(Area area, uint64_t version) const {
   return JoinPath(AreaDir(area), std::to_string(version) + std::string(kMetadataSuffix));
 }
 
+std::optional<FileInfo> ContentStore::MetadataFileInfo(Area area, uint64_t version) const {
+  auto entries = env_.ListDir(AreaDir(area));
+  if (!entries.ok()) return std::nullopt;
+  const std::string name = std::to_string(version) + std::string(kMetadataSuffix);
+  for (const FileInfo& e : *entries) {
+    if (e.name == name && !e.is_dir) return e;
+  }
+  return std::nullopt;
+}
+
+bool ContentStore::StagedFileUnchangedLocked(Area area, uint64_t version) const {
+  // Another process may have staged the same version since this store did (then its file is
+  // parsed). A file with the size, time and inode it had when written is the one written;
+  // without those (an Env that does not tell them) it is read and compared with the release's
+  // encoding.
+  const FileInfo& was = last_staged_file_;
+  if (was.inode != 0 && was.mtime_ns != 0) {
+    const std::optional<FileInfo> now = MetadataFileInfo(area, version);
+    return now && now->inode == was.inode && now->mtime_ns == was.mtime_ns && now->size == was.size;
+  }
+  auto bytes = env_.ReadFile(MetadataPath(area, version));
+  if (!bytes.ok()) return false;
+  size_t at = 0;
+  Status same = last_staged_->EncodeTo([&](std::string_view part) -> Status {
+    if (bytes->compare(at, part.size(), part) != 0) return Status::DataLoss("differs");
+    at += part.size();
+    return Status::Ok();
+  });
+  return same.ok() && at == bytes->size();
+}
+
 std::string ContentStore::PointerPath(Area area) const {
   return JoinPath(AreaDir(area), kPointerName);
 }
@@ -274,6 +305,7 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
     return f.Append(buffer);
   }));
   last_staged_ = std::make_shared<const ReleaseManifest>(m);
+  last_staged_file_ = MetadataFileInfo(m.area, m.version).value_or(FileInfo{});
   return Status::Ok();
 }
 
@@ -290,24 +322,9 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
                                       std::to_string(slot->version) + ": use rollback");
   }
   ReleaseManifest m;
-  if (last_staged_ && last_staged_->area == area && last_staged_->version == version) {
-    // Staged by this store: the file is read and compared with the release's encoding, not
-    // parsed again (another process may have staged the same version since; then its bytes
-    // differ and are parsed).
-    auto bytes = env_.ReadFile(MetadataPath(area, version));
-    size_t at = 0;
-    const bool same = bytes.ok() &&
-                      last_staged_
-                          ->EncodeTo([&](std::string_view part) -> Status {
-                            if (bytes->compare(at, part.size(), part) != 0) {
-                              return Status::DataLoss("differs");
-                            }
-                            at += part.size();
-                            return Status::Ok();
-                          })
-                          .ok() &&
-                      at == bytes->size();
-    if (same) m = *last_staged_;
+  if (last_staged_ && last_staged_->area == area && last_staged_->version == version &&
+      StagedFileUnchangedLocked(area, version)) {
+    m = *last_staged_;
   }
   if (m.version != version) {
     ASSIGN_OR_RETURN(m, ReadMetadataLocked(area, version));

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -164,8 +165,14 @@ class ContentStore {
   std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_
   std::shared_ptr<const ReleaseManifest> active_original_;  // guarded by mu_
   // The release this store staged last, so that activating it need not parse the file it just
-  // wrote (the file is compared with its encoding).
+  // wrote, and how the file looked when written (size, modification time, inode; zeros when
+  // the Env does not tell them: the file is then compared with the release's encoding).
   std::shared_ptr<const ReleaseManifest> last_staged_;  // guarded by mu_
+  FileInfo last_staged_file_;                           // guarded by mu_
+  // How the metadata file of `version` looks now (its directory's listing); nullopt if absent.
+  std::optional<FileInfo> MetadataFileInfo(Area area, uint64_t version) const;
+  // True when the metadata file of `version` is still the one this store staged last.
+  bool StagedFileUnchangedLocked(Area area, uint64_t version) const;
 };
 
 }  // namespace tieup::content

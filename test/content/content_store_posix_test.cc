@@ -8,6 +8,7 @@
 #include "content/builder.h"
 #include "content/content_store.h"
 #include "content/site_view.h"
+#include "content_test_util.h"
 #include "crypto/hash.h"
 #include "test_support.h"
 
@@ -15,6 +16,7 @@ namespace tieup::content {
 namespace {
 
 using ::testing::HasSubstr;
+using ::tieup::content::testing::MakeRelease;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::TempDir;
 
@@ -109,6 +111,32 @@ TEST_F(ContentStorePosixTest, ConcurrentEditsAndReadersAreSerialized) {
   ASSERT_THAT(active, IsOk());
   EXPECT_EQ((*active)->version, static_cast<uint64_t>(kThreads * kEdits));
   EXPECT_EQ((*active)->files.size(), static_cast<size_t>(kThreads * kEdits));
+}
+
+// On a real file system the store knows its staged file by size, time and inode: activating it
+// does not read it back, and a file another process staged for the same version since is seen
+// (a new file, renamed into place) and parsed.
+TEST_F(ContentStorePosixTest, AVersionRestagedByAnotherProcessIsActivatedAsThatProcessWroteIt) {
+  auto store = ContentStore::Open(*env_, dir_.Sub("site"), {.site_id = "shop-b"});
+  ASSERT_THAT(store, IsOk());
+  ReleaseManifest mine = MakeRelease(**store, Area::kTieup, 1, {{"/a.html", "mine"}});
+  ASSERT_THAT((*store)->Stage(mine), IsOk());
+  ASSERT_THAT((*store)->Activate(Area::kTieup, 1), IsOk());  // its own file: no re-read
+  EXPECT_EQ((*(*store)->Active(Area::kTieup))->files.at("/a.html").hash,
+            mine.files.at("/a.html").hash);
+
+  ReleaseManifest mine2 = MakeRelease(**store, Area::kTieup, 2, {{"/a.html", "mine, 2"}});
+  ASSERT_THAT((*store)->Stage(mine2), IsOk());
+  {
+    auto other = ContentStore::Open(*env_, dir_.Sub("site"), {.site_id = "shop-b"});
+    ASSERT_THAT(other, IsOk());
+    ASSERT_THAT((*other)->Stage(MakeRelease(**other, Area::kTieup, 2, {{"/a.html", "theirs"}})),
+                IsOk());
+  }
+  ASSERT_THAT((*store)->Activate(Area::kTieup, 2), IsOk());
+  auto active = (*store)->Active(Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  EXPECT_EQ((*active)->files.at("/a.html").hash, Sha256Hex("theirs"));
 }
 
 }  // namespace
