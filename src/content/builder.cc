@@ -571,6 +571,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   const std::map<std::string, Source>* sources_ptr = &authored->sources;
   const std::map<std::string, Source>* layouts_ptr = &authored->layouts;
   std::map<std::string, Source> merged_sources, merged_layouts;
+  std::shared_ptr<const SourceCache::Tree> overrides;
   if (!options.overrides_dir.empty() || options.only_overridden_pages) {
     merged_sources = authored->sources;
     merged_layouts = authored->layouts;
@@ -581,7 +582,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       }
       // Overrides replace whole output paths, whatever the extension of the source they
       // replace, and layouts of the same name.
-      ASSIGN_OR_RETURN(auto overrides,
+      ASSIGN_OR_RETURN(overrides,
                        cache->Collect(env, options.overrides_dir,
                                       "overrides " + options.overrides_dir + ": ", true));
       for (const auto& [url, src] : overrides->sources) merged_sources[url] = src;
@@ -635,10 +636,9 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       if (!sources.contains(url)) dropped.push_back(url);
     }
     for (const std::string& url : dropped) wanted.erase(url);
-    for (const auto& [url, src] : sources) {
-      if (!src.from_overrides) continue;
-      ASSIGN_OR_RETURN(std::string_view h, cache->Hash(env, src.file));
-      wanted.insert_or_assign(url, SourceDigest(src, h));
+    if (overrides) {
+      const CowMap<std::string>& theirs = overrides->digests;
+      for (const auto& [url, digest] : theirs) wanted.insert_or_assign(url, digest);
     }
   }
 
@@ -674,95 +674,65 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     ++r.rendered;
     return Status::Ok();
   };
-  // True when the previous release's entry for `e` may be reused as far as its blobs go.
-  auto blobs_there = [&](const FileEntry& e) {
-    return !previous.verify_blobs ||
-           (cache->HasBlob(blobs, e.hash) && (!e.gzip || cache->HasBlob(blobs, e.gzip->hash)));
-  };
-
-  const bool have_previous = previous.manifest != nullptr && previous.inputs != nullptr;
-  if (have_previous) {
-    // Start from the previous release (shared storage): only what is rendered again or removed
-    // is changed below, so the result shares every unchanged chunk with it.
+  // The paths to make. With a previous build (whose release and inputs name the same paths, as
+  // a build leaves them): those whose digest differs, found chunk by chunk (the previous
+  // inputs share their unchanged chunks with this run's digests); every rendered page when the
+  // variables or layouts changed; and any whose blobs are gone. The result starts from the
+  // previous release, so it shares every chunk nothing changed. Without one (or when the two
+  // disagree: a damaged store), every path.
+  std::vector<std::string> todo;
+  bool reuse = previous.manifest != nullptr && previous.inputs != nullptr &&
+               previous.manifest->files.size() == previous.inputs->digests.size();
+  if (reuse) {
     m.files = previous.manifest->files;
-  }
-  // The usual case: the same variables and layouts as the previous build. Then only the paths
-  // whose digest differs need any work, and the digests that differ are found chunk by chunk
-  // (the previous build's digests share the unchanged chunks with this run's).
-  const bool same_context = have_previous && previous.inputs->context == r.inputs.context &&
-                            previous.manifest->files.size() == previous.inputs->digests.size();
-  if (same_context) {
-    std::vector<std::string> todo;
-    bool consistent = true;
     previous.inputs->digests.ForEachDifference(
         wanted,
         [&](const std::string& url, const std::string* /*before*/, const std::string* after) {
-          if (after == nullptr) {
-            consistent = m.files.erase(url) == 1 && consistent;
-          } else {
+          if (after != nullptr) {
             todo.push_back(url);
+          } else if (m.files.erase(url) != 1) {
+            reuse = false;
           }
         });
-    if (previous.verify_blobs) {
-      std::vector<std::string> missing;
-      const FileMap& files = m.files;
-      auto next = todo.begin();
-      for (const auto& [url, e] : files) {
-        while (next != todo.end() && *next < url) ++next;
-        if (next != todo.end() && *next == url) continue;  // made again anyway
-        if (!blobs_there(e)) missing.push_back(url);
+  }
+  const bool context_changed = reuse && previous.inputs->context != r.inputs.context;
+  if (reuse && (context_changed || previous.verify_blobs)) {
+    // One walk over the sources beside the entries (both in path order).
+    std::vector<std::string> more;
+    auto next = todo.begin();
+    const FileMap& files = m.files;
+    auto e = files.begin();
+    for (const auto& [url, src] : sources) {
+      while (next != todo.end() && *next < url) ++next;
+      if (next != todo.end() && *next == url) continue;  // made anyway
+      while (e != files.end() && e->first < url) ++e;
+      if (e == files.end() || e->first != url ||
+          (context_changed && src.kind != SourceKind::kCopy) ||
+          (previous.verify_blobs &&
+           !(cache->HasBlob(blobs, e->second.hash) &&
+             (!e->second.gzip || cache->HasBlob(blobs, e->second.gzip->hash))))) {
+        more.push_back(url);
       }
-      todo.insert(todo.end(), missing.begin(), missing.end());
-      std::sort(todo.begin(), todo.end());
     }
+    todo.insert(todo.end(), more.begin(), more.end());
+    std::sort(todo.begin(), todo.end());
+  }
+  if (reuse) {
     for (const std::string& url : todo) {
-      auto src = sources.find(url);
-      if (src == sources.end()) {
-        consistent = false;
-        break;
-      }
+      auto src = sources.find(url);  // `wanted` and `sources` name the same paths
+      if (src == sources.end()) return Status::Internal("building: no source for '" + url + "'");
       RETURN_IF_ERROR(make(url, src->second));
     }
-    r.reused = sources.size() - r.rendered;
-    // The previous release and its inputs name the same paths (they are made together); if
-    // they do not, the full walk below puts it right.
-    if (!consistent || m.files.size() != wanted.size()) {
-      m.files = previous.manifest->files;
-      r.rendered = 0;
-    } else {
-      r.inputs.digests = std::move(wanted);
-      Status s = m.ValidateHeader();
-      if (!s.ok()) return s.Annotate("building release " + std::to_string(options.version));
-      return r;
-    }
+    // Entries the previous inputs did not name (or the other way round) are not in the
+    // difference: a result of the wrong size shows them, and everything is made again.
+    if (m.files.size() != wanted.size()) reuse = false;
   }
-  if (have_previous) {
-    std::vector<std::string> removed;
-    auto src = sources.begin();
-    const FileMap& before = previous.manifest->files;
-    for (const auto& [path, e] : before) {
-      while (src != sources.end() && src->first < path) ++src;
-      if (src == sources.end() || src->first != path) removed.push_back(path);
-    }
-    for (const std::string& path : removed) m.files.erase(path);
+  if (!reuse) {
+    m.files = FileMap();
+    r.rendered = 0;
+    for (const auto& [url, src] : sources) RETURN_IF_ERROR(make(url, src));
   }
-  const CowMap<std::string>& wanted_digests = wanted;
-  for (const auto& [url, src] : sources) {
-    const bool rendered = src.kind != SourceKind::kCopy;
-    if (have_previous) {
-      auto d = previous.inputs->digests.find(url);
-      auto w = wanted_digests.find(url);
-      const FileMap& files = previous.manifest->files;
-      auto e = files.find(url);
-      if (d != previous.inputs->digests.end() && w != wanted_digests.end() &&
-          d->second == w->second && (!rendered || previous.inputs->context == r.inputs.context) &&
-          e != files.end() && blobs_there(e->second)) {
-        ++r.reused;  // already in m.files, shared with the previous release
-        continue;
-      }
-    }
-    RETURN_IF_ERROR(make(url, src));
-  }
+  r.reused = sources.size() - r.rendered;
   // Every path's digest is this run's (a reused path's equals it): shared with the trees.
   r.inputs.digests = std::move(wanted);
   // Rendered entries were checked as they were made, reused ones came from a valid release: only

@@ -142,7 +142,10 @@ class SourceCache {
   std::map<std::string, CowMap<std::string>> last_digests_;  // guarded by mu_
 };
 
-// The previous release of the same site, for an incremental build. Both or neither.
+// The previous release of the same site, for an incremental build: a release and the inputs
+// one build made it from (they name the same paths). Both or neither. A pair that names
+// different paths is detected when their sizes or the result's size differ, or by the walk
+// verify_blobs makes, and then every path is made again.
 struct PreviousBuild {
   const ReleaseManifest* manifest = nullptr;
   const BuildInputs* inputs = nullptr;
@@ -160,11 +163,11 @@ struct BuildResult {
 
 // As BuildRelease, re-using from `previous` every path whose inputs are unchanged (its blob must
 // still be in `blobs`), and reading sources through `cache` (null: a private one). The result is
-// exactly what a full build gives. When the variables and layouts are those of `previous`, only
-// the paths whose digest differs are looked at: the previous inputs are compared with the
-// cache's digests chunk by chunk, and a long-lived cache (NewRun) keeps the unchanged chunks
-// shared, so a daemon's build after a one-page change does work for that page only (plus one
-// blob check per path when verify_blobs is on).
+// exactly what a full build gives. Only the paths whose digest differs are made again (every
+// rendered page too when the variables or layouts changed): the previous inputs are compared
+// with the cache's digests chunk by chunk, and a long-lived cache (NewRun) keeps the unchanged
+// chunks shared, so a daemon's build after a one-page change does work for that page only (plus
+// one blob check per path when verify_blobs is on).
 Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const BuildOptions& options,
                                             const PreviousBuild& previous, SourceCache* cache);
 
