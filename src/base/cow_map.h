@@ -34,6 +34,13 @@
 
 namespace tieup {
 
+// One part of a value encoded chunk by chunk (CowMap::ChunkEncodings): the part's bytes and a
+// digest naming them. Views into a chunk's cache.
+struct EncodedChunk {
+  std::string_view key;
+  std::string_view bytes;
+};
+
 template <typename V>
 class CowMap {
  public:
@@ -245,21 +252,19 @@ class CowMap {
   // The chunks, in key order.
   size_t chunk_count() const { return chunks_.size(); }
   const Chunk& chunk(size_t i) const { return *chunks_[i]; }
-  // For each chunk in order: (digest(bytes), bytes), where bytes = encode(entries) is cached in
+  // For each chunk in order: {digest(bytes), bytes}, where bytes = encode(entries) is cached in
   // `bytes_slot` and its digest in `digest_slot` (for chunked storage: a value's encoding split
   // into parts named by their hash). The views stay valid while this map lives unchanged.
   template <typename Encode, typename Digest>
-  std::vector<std::pair<std::string_view, std::string_view>> ChunkEncodings(size_t bytes_slot,
-                                                                            Encode&& encode,
-                                                                            size_t digest_slot,
-                                                                            Digest&& digest) const {
-    std::vector<std::pair<std::string_view, std::string_view>> out;
+  std::vector<EncodedChunk> ChunkEncodings(size_t bytes_slot, Encode&& encode, size_t digest_slot,
+                                           Digest&& digest) const {
+    std::vector<EncodedChunk> out;
     out.reserve(chunks_.size());
     for (const auto& c : chunks_) {
       const std::string& bytes = c->Cached(bytes_slot, encode);
       const std::string& key =
           c->Cached(digest_slot, [&](const Entries&) { return digest(bytes); });
-      out.emplace_back(key, bytes);
+      out.push_back({key, bytes});
     }
     return out;
   }

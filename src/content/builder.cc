@@ -394,7 +394,7 @@ std::string BuildInputs::EncodeHeader() const {
   return out;
 }
 
-std::vector<std::pair<std::string_view, std::string_view>> BuildInputs::EncodedChunks() const {
+std::vector<EncodedChunk> BuildInputs::EncodedChunks() const {
   return digests.ChunkEncodings(kEncodedSlot, EncodeDigests, kEncodedHashSlot,
                                 [](std::string_view bytes) { return Sha256(bytes); });
 }

@@ -78,7 +78,7 @@ struct BuildInputs {
   // are kept by the chunk (computed once while it is shared), and the views stay valid while
   // this object lives unchanged.
   std::string EncodeHeader() const;
-  std::vector<std::pair<std::string_view, std::string_view>> EncodedChunks() const;
+  std::vector<EncodedChunk> EncodedChunks() const;
   // Inverse of Encode; DataLoss for anything else.
   static Result<BuildInputs> Parse(std::string_view bytes);
   friend bool operator==(const BuildInputs&, const BuildInputs&) = default;

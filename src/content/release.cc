@@ -709,7 +709,7 @@ std::string ReleaseManifest::EncodeCompact() const {
   return out;
 }
 
-std::vector<std::pair<std::string_view, std::string_view>> ReleaseManifest::CompactChunks() const {
+std::vector<EncodedChunk> ReleaseManifest::CompactChunks() const {
   return files.ChunkEncodings(kCompactSlot, EncodeCompactEntries, kCompactHashSlot,
                               [](std::string_view bytes) { return Sha256(bytes); });
 }

@@ -139,7 +139,7 @@ struct ReleaseManifest {
   // bytes. Both are kept by the chunk (computed once while it is shared); the views stay valid
   // while this release lives unchanged.
   std::string EncodeCompactHeader() const;
-  std::vector<std::pair<std::string_view, std::string_view>> CompactChunks() const;
+  std::vector<EncodedChunk> CompactChunks() const;
 
   friend bool operator==(const ReleaseManifest&, const ReleaseManifest&) = default;
 };

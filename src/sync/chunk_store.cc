@@ -36,7 +36,7 @@ Result<Parsed> ParseRecord(std::string_view record) {
 }  // namespace
 
 Result<std::string> PutChunked(Database& db, std::string_view header,
-                               const std::vector<ChunkRef>& chunks,
+                               const std::vector<EncodedChunk>& chunks,
                                const std::function<bool(std::string_view key)>& stored) {
   std::string record;
   record.reserve(kMagic.size() + 8 + header.size() + chunks.size() * kKeyBytes);
@@ -44,7 +44,7 @@ Result<std::string> PutChunked(Database& db, std::string_view header,
   AppendBigEndian(record, header.size(), 8);
   record += header;
   std::unordered_set<std::string_view> written;
-  for (const ChunkRef& c : chunks) {
+  for (const EncodedChunk& c : chunks) {
     if (c.key.size() != kKeyBytes) {
       return Status::InvalidArgument("a chunk key must be a raw SHA-256 (32 bytes)");
     }

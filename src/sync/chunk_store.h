@@ -18,16 +18,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/cow_map.h"
 #include "base/status.h"
 #include "store/database.h"
 
 namespace tieup::sync::internal {
-
-// One chunk of a value: its bytes and their raw SHA-256 (32 bytes), which names it.
-struct ChunkRef {
-  std::string_view key;
-  std::string_view bytes;
-};
 
 // Stores every chunk of `chunks` that the table may lack and returns the record naming them
 // (`header`, then the keys in order). `stored(key)`, when given, tells which chunks the caller
@@ -35,7 +30,7 @@ struct ChunkRef {
 // Run it inside the transaction that stores the record, so that a record never names a chunk
 // that is not there. InvalidArgument for a key that is not 32 bytes.
 Result<std::string> PutChunked(Database& db, std::string_view header,
-                               const std::vector<ChunkRef>& chunks,
+                               const std::vector<EncodedChunk>& chunks,
                                const std::function<bool(std::string_view key)>& stored = nullptr);
 
 // True when `record` was made by PutChunked (older rows hold the value itself).

@@ -25,14 +25,6 @@ constexpr uint64_t kKeptReleases = 10;
 // many releases were dropped, and at the first tick.
 constexpr int kSweepAfterDropped = 64;
 
-std::vector<internal::ChunkRef> Refs(
-    const std::vector<std::pair<std::string_view, std::string_view>>& chunks) {
-  std::vector<internal::ChunkRef> out;
-  out.reserve(chunks.size());
-  for (const auto& [key, bytes] : chunks) out.push_back({key, bytes});
-  return out;
-}
-
 // A stored value: the chunked record it was stored as (sync/chunk_store.h), or the value itself
 // in rows from before chunked records.
 Result<std::string> StoredValue(Database& db, std::string text) {
@@ -462,10 +454,10 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
     ASSIGN_OR_RETURN(
         const std::string snapshot,
-        internal::PutChunked(db, m.EncodeCompactHeader(), Refs(m.CompactChunks()), is_stored));
+        internal::PutChunked(db, m.EncodeCompactHeader(), m.CompactChunks(), is_stored));
     ASSIGN_OR_RETURN(const std::string inputs,
                      internal::PutChunked(db, built->inputs.EncodeHeader(),
-                                          Refs(built->inputs.EncodedChunks()), is_stored));
+                                          built->inputs.EncodedChunks(), is_stored));
     RETURN_IF_ERROR(db.Exec(
         "INSERT INTO sync_releases(partner, version, payload, envelope, created, expires, "
         "inputs, delta_base, delta_envelope, snapshot, payload_hash) "

@@ -174,7 +174,7 @@ TEST(CowMapTest, ChunkEncodingsAreCachedPerChunkWithTheirDigests) {
   EXPECT_EQ(encoded, 1);  // only the changed chunk
   EXPECT_EQ(digested, 1);
   ASSERT_EQ(again.size(), parts.size());
-  EXPECT_EQ(again.back().second.data(), parts.back().second.data());
+  EXPECT_EQ(again.back().bytes.data(), parts.back().bytes.data());
 }
 
 TEST(CowMapTest, MutableIterationDoesNotChangeACopy) {

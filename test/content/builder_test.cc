@@ -527,7 +527,7 @@ TEST(BuildInputsTest, EncodedChunksMakeUpTheEncoding) {
   const auto next_chunks = next.EncodedChunks();
   size_t same = 0;
   for (size_t i = 0; i < chunks.size(); ++i)
-    same += chunks[i].second.data() == next_chunks[i].second.data();
+    same += chunks[i].bytes.data() == next_chunks[i].bytes.data();
   EXPECT_EQ(same, chunks.size() - 1);
 }
 

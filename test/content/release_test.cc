@@ -561,8 +561,8 @@ TEST(ReleaseManifestTest, CompactChunksMakeUpTheCompactForm) {
   ASSERT_EQ(next_chunks.size(), chunks.size());
   size_t same = 0, equal_keys = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    same += chunks[i].second.data() == next_chunks[i].second.data() ? 1 : 0;
-    equal_keys += chunks[i].first == next_chunks[i].first ? 1 : 0;
+    same += chunks[i].bytes.data() == next_chunks[i].bytes.data() ? 1 : 0;
+    equal_keys += chunks[i].key == next_chunks[i].key ? 1 : 0;
   }
   EXPECT_EQ(same, chunks.size() - 1);
   EXPECT_EQ(equal_keys, chunks.size() - 1);

@@ -26,8 +26,8 @@ class ChunkStoreTest : public ::testing::Test {
   // Chunks named by their SHA-256, as the publisher passes them.
   struct Value {
     std::vector<std::string> keys, bytes;
-    std::vector<ChunkRef> refs() const {
-      std::vector<ChunkRef> out;
+    std::vector<EncodedChunk> refs() const {
+      std::vector<EncodedChunk> out;
       for (size_t i = 0; i < keys.size(); ++i) out.push_back({keys[i], bytes[i]});
       return out;
     }
