@@ -374,27 +374,39 @@ std::string ReleaseManifest::Encode() const {
   return out;
 }
 
+namespace {
+
+// The canonical JSON members of a release's header around `files` (keys in byte order):
+// `{"area":..,"created":..,"expires":..` before it, `"format":..,"site":..,"version":..}` after.
+std::string HeaderBeforeFiles(const ReleaseManifest& m) {
+  std::string out = "{\"area\":";
+  AppendJsonString(out, AreaName(m.area));
+  out += ",\"created\":" + std::to_string(m.created);
+  out += ",\"expires\":" + std::to_string(m.expires);
+  return out;
+}
+std::string HeaderAfterFiles(const ReleaseManifest& m) {
+  std::string out = "\"format\":" + std::to_string(m.format);
+  out += ",\"site\":";
+  AppendJsonString(out, m.site);
+  out += ",\"version\":" + std::to_string(m.version);
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
 Status ReleaseManifest::EncodeTo(const std::function<Status(std::string_view)>& sink) const {
-  // Written directly rather than through a JSON tree: a site of 10,000 pages is encoded (and
-  // hashed) on every build and every update. The order is the canonical one: object keys in
-  // byte order, and `files` is a map ordered the same way. Each chunk of `files` keeps its
-  // encoding, so a release made from another by changing a few files re-encodes those only.
-  std::string head = "{\"area\":";
-  AppendJsonString(head, AreaName(area));
-  head += ",\"created\":" + std::to_string(created);
-  head += ",\"expires\":" + std::to_string(expires);
-  head += ",\"files\":{";
-  RETURN_IF_ERROR(sink(head));
+  // Written directly rather than through a JSON tree: a site of 10,000 pages is encoded on
+  // every build and every update. The order is the canonical one: object keys in byte order,
+  // and `files` is a map ordered the same way. Each chunk of `files` keeps its encoding, so a
+  // release made from another by changing a few files re-encodes those only.
+  RETURN_IF_ERROR(sink(HeaderBeforeFiles(*this) + ",\"files\":{"));
   for (size_t i = 0; i < files.chunk_count(); ++i) {
     if (i != 0) RETURN_IF_ERROR(sink(","));
     RETURN_IF_ERROR(sink(files.chunk(i).Cached(kJsonSlot, EncodeJsonEntries)));
   }
-  std::string tail = "},\"format\":" + std::to_string(format);
-  tail += ",\"site\":";
-  AppendJsonString(tail, site);
-  tail += ",\"version\":" + std::to_string(version);
-  tail += '}';
-  return sink(tail);
+  return sink("}," + HeaderAfterFiles(*this));
 }
 
 std::string ReleaseManifest::Hash() const {
@@ -402,26 +414,13 @@ std::string ReleaseManifest::Hash() const {
   // 32-byte digest per chunk are hashed here; each chunk's digest is computed once per chunk
   // storage and shared by every copy of the release that shares the chunk.
   constexpr std::string_view kTag = "tieup-release-hash-1\n";
-  std::string header;
-  header.reserve(128 + site.size());
-  header += "{\"area\":";
-  AppendJsonString(header, AreaName(area));
-  header += ",\"created\":" + std::to_string(created);
-  header += ",\"expires\":" + std::to_string(expires);
-  header += ",\"format\":" + std::to_string(format);
-  header += ",\"site\":";
-  AppendJsonString(header, site);
-  header += ",\"version\":" + std::to_string(version);
-  header += '}';
   Sha256Hasher h;
   h.Update(kTag);
-  h.Update(header);
-  for (size_t i = 0; i < files.chunk_count(); ++i) {
-    const FileMap::Chunk& chunk = files.chunk(i);
-    // Cached() holds the chunk's lock while `make` runs, so the JSON is fetched first (from its
-    // own slot, shared with Encode) rather than inside the digest's `make`.
-    const std::string& json = chunk.Cached(kJsonSlot, EncodeJsonEntries);
-    h.Update(chunk.Cached(kHashSlot, [&](const FileMap::Entries&) { return Sha256(json); }));
+  h.Update(HeaderBeforeFiles(*this) + "," + HeaderAfterFiles(*this));
+  for (const EncodedChunk& c :
+       files.ChunkEncodings(kJsonSlot, EncodeJsonEntries, kHashSlot,
+                            [](std::string_view json) { return Sha256(json); })) {
+    h.Update(c.key);
   }
   return HexEncode(h.Finish());
 }
