@@ -612,14 +612,7 @@ ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_h
   return d;
 }
 
-Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta,
-                                   std::string* result_bytes) {
-  return ApplyDeltaToBaseHash(base, base.Hash(), delta, result_bytes);
-}
-
-Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
-                                             std::string_view base_hash_hex,
-                                             const ReleaseDelta& delta, std::string* result_bytes) {
+Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta) {
   if (base.site != delta.site || base.area != delta.area) {
     return Status::InvalidArgument("release delta is for " + delta.site + "/" +
                                    std::string(AreaName(delta.area)) + " but its base is " +
@@ -630,7 +623,7 @@ Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
                                    std::to_string(delta.base_version) + ", not to version " +
                                    std::to_string(base.version));
   }
-  if (base_hash_hex != delta.base_hash) {
+  if (base.Hash() != delta.base_hash) {
     return Status::InvalidArgument("release delta's base hash does not match version " +
                                    std::to_string(base.version) +
                                    " as held here: this site's copy of the base differs");
@@ -655,7 +648,6 @@ Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
                             std::to_string(base.version) + " does not give version " +
                             std::to_string(delta.version) + " as signed (result hash differs)");
   }
-  if (result_bytes != nullptr) *result_bytes = m.Encode();
   return m;
 }
 

@@ -184,16 +184,9 @@ ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_h
 // The release `delta` produces from `base`. Refuses (InvalidArgument) a delta for another site,
 // area or base version, a base whose Hash() is not the delta's base_hash, an invalid delta, the
 // removal of a path the base lacks, and (DataLoss) a result whose Hash() is not result_hash.
-// On success `result_bytes` (when not null) receives the result's canonical bytes (Encode()),
-// for a caller that stores them; they are not computed otherwise.
-Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta,
-                                   std::string* result_bytes = nullptr);
-// As ApplyDelta, for a caller that knows the base's Hash() already (e.g. the result hash of the
-// delta that produced the base); `base` is then not hashed.
-Result<ReleaseManifest> ApplyDeltaToBaseHash(const ReleaseManifest& base,
-                                             std::string_view base_hash_hex,
-                                             const ReleaseDelta& delta,
-                                             std::string* result_bytes = nullptr);
+// Only the chunks not shared with a hashed release are hashed (see Hash()): applying a delta to
+// the release the previous delta produced hashes the changed chunks only.
+Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDelta& delta);
 
 // OK iff `path` is a normalized URL path as stored in a manifest: starts with '/', does not end
 // with '/', no empty, "." or ".." segment, no backslash, NUL or other control character, valid

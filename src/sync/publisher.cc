@@ -346,7 +346,6 @@ Result<Publisher::Latest*> Publisher::LoadLatestLocked(const Partnership& p) {
       if (stored.ok()) {
         latest.manifest =
             std::make_shared<const content::ReleaseManifest>(std::move(stored->manifest));
-        latest.payload_hash = std::move(stored->payload_hash);
       } else {
         // Not fatal: the next release is built in full and offered with full metadata.
         latest.unreadable = true;
@@ -372,7 +371,6 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   Latest& latest = *latest_ptr;
   const uint64_t prev_version = latest.version;
   const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
-  const std::string prev_hash = latest.payload_hash;
   const std::shared_ptr<const content::BuildInputs> prev_inputs =
       latest.inputs ? latest.inputs : std::make_shared<const content::BuildInputs>();
   content::BuildOptions o;
@@ -436,7 +434,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   std::string delta_envelope;
   if (prev) {
     const content::ReleaseDelta delta =
-        content::MakeDeltaFromHashes(*prev, prev_hash, m, payload_hash);
+        content::MakeDelta(*prev, m);  // both hashes come from the chunks' caches
     delta_envelope = EncodeEnvelope(SignReleaseDelta(release_key_, delta.Encode()));
   }
   // The chunks of the previous release and inputs are stored already (the unchanged ones are
@@ -496,7 +494,6 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   }));
   latest.version = m.version;
   latest.chunks_stored = true;
-  latest.payload_hash = payload_hash;
   latest.inputs = std::make_shared<const content::BuildInputs>(std::move(built->inputs));
   latest.manifest = std::make_shared<const content::ReleaseManifest>(std::move(m));
   dropped_since_sweep_ += static_cast<int>(dropped);

@@ -208,7 +208,6 @@ class Publisher {
     uint64_t version = 0;
     std::shared_ptr<const content::ReleaseManifest> manifest;  // null: read it from the database
     std::shared_ptr<const content::BuildInputs> inputs;
-    std::string payload_hash;    // hex SHA-256 of the manifest's canonical JSON
     bool chunks_stored = false;  // its snapshot and inputs are chunked records (all chunks stored)
     bool unreadable = false;     // the stored release did not read back (recorded once)
   };

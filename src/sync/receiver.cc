@@ -134,10 +134,6 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
     const std::shared_ptr<const content::ReleaseManifest>& active,
     const content::ReleaseDelta& delta) {
   std::optional<content::ReleaseManifest> base;
-  std::string base_hash;
-  if (auto known = known_hashes_.find(delta.base_version); known != known_hashes_.end()) {
-    base_hash = known->second;
-  }
   Status read = content_([&](content::ContentStore& store) -> Status {
     if (active && active->version == delta.base_version) {
       base = *active;  // shares the active release's storage (content/release.h FileMap)
@@ -155,8 +151,7 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
   RETURN_IF_ERROR(read.Annotate("reading the delta's base"));
   // The active release shares its chunks (and their cached digests) with the release this
   // receiver verified last, so hashing it costs little; a staged one read back is hashed whole.
-  if (base_hash.empty()) base_hash = base->Hash();
-  auto applied = content::ApplyDeltaToBaseHash(*base, base_hash, delta);
+  auto applied = content::ApplyDelta(*base, delta);
   if (!applied.ok() && applied.status().code() == StatusCode::kInvalidArgument) {
     // This site's copy of the base is not the one main signed against (e.g. an emergency edit).
     return Status::NotFound(applied.status().message());
@@ -213,7 +208,6 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   if (!read.ok()) return Refuse(offer, offer.version, read.Annotate("reading the active release"));
   const uint64_t active_version = active ? active->version : 0;
   Result<content::ReleaseManifest> manifest = Status::Internal("no release metadata");
-  std::string result_hash;  // the release's Hash(), once verified
   if (payload_type == kReleaseDeltaPayloadType) {
     auto delta = content::ReleaseDelta::ParseCanonical(*payload);
     if (!delta.ok()) {
@@ -235,14 +229,12 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
       }
       return Refuse(offer, delta->version, manifest.status());
     }
-    result_hash = delta->result_hash;
   } else {
     manifest = content::ReleaseManifest::ParseCanonical(*payload);
     if (!manifest.ok()) {
       return Refuse(offer, offer.version,
                     manifest.status().Annotate("signed release metadata is malformed"));
     }
-    result_hash = manifest->Hash();
   }
   const content::ReleaseManifest& m = *manifest;
   if (m.area != content::Area::kTieup) {
@@ -387,8 +379,6 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
                 "staging version " + std::to_string(m.version) + " failed: " + staged.ToString());
     return staged;
   }
-  known_hashes_[m.version] = result_hash;
-  while (known_hashes_.size() > 4) known_hashes_.erase(known_hashes_.begin());
   const content::ReleaseDiff diff = content::Diff(active ? *active : content::ReleaseManifest{}, m);
   (void)Event(offer.update_id, m.version, "staged",
               "staged version " + std::to_string(m.version) + ": " +

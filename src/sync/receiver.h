@@ -151,10 +151,7 @@ class Receiver {
   const ReceiverOptions options_;
   const int64_t root_version_;
   std::mutex offer_mu_;  // serializes offers and polls
-  // ReleaseManifest::Hash() of the releases this receiver verified (version -> hex hash), the
-  // newest few: the base of the next delta is named without hashing it. Guarded by offer_mu_.
-  std::map<uint64_t, std::string> known_hashes_;
-  std::mutex mu_;  // serializes update state changes
+  std::mutex mu_;        // serializes update state changes
 };
 
 }  // namespace tieup::sync

@@ -391,16 +391,11 @@ TEST(ReleaseDeltaTest, HoldsOnlyTheChangesAndAppliesToTheExactResult) {
   auto parsed = ReleaseDelta::ParseCanonical(d.Encode());
   ASSERT_THAT(parsed.status(), IsOk());
   EXPECT_EQ(*parsed, d);
-  std::string out;
-  auto applied = ApplyDelta(base, *parsed, &out);
+  auto applied = ApplyDelta(base, *parsed);
   ASSERT_THAT(applied.status(), IsOk());
   EXPECT_EQ(*applied, next);
-  EXPECT_EQ(out, next.Encode());
+  EXPECT_EQ(applied->Encode(), next.Encode());
   EXPECT_EQ(applied->Hash(), d.result_hash);
-  // Named by a hash the caller kept: the same result.
-  auto by_hash = ApplyDeltaToBaseHash(base, base.Hash(), *parsed);
-  ASSERT_THAT(by_hash.status(), IsOk());
-  EXPECT_EQ(*by_hash, next);
 }
 
 TEST(ReleaseDeltaTest, ItsSizeFollowsTheChangesNotTheSite) {
@@ -781,10 +776,8 @@ TEST(ReleaseDeltaTest, RefusesAForgedResultHash) {
         std::string(64, '0')}) {
     ReleaseDelta f = d;
     f.result_hash = forged;
-    std::string out = "untouched";
-    EXPECT_THAT(ApplyDelta(base, f, &out).status(),
+    EXPECT_THAT(ApplyDelta(base, f).status(),
                 StatusIs(StatusCode::kDataLoss, HasSubstr("result hash differs")));
-    EXPECT_EQ(out, "untouched");
   }
   ReleaseDelta bytes_named = d;  // a base named by the hash of its bytes
   bytes_named.base_hash = Sha256Hex(base.Encode());

@@ -437,7 +437,7 @@ TEST_F(PublisherReceiverTest, APartnerWithoutTheDeltasBaseGetsTheFullMetadata) {
   ASSERT_THAT(changed, IsOk());
   changed->created += 1;
   Write(v1, changed->Encode());
-  RestartPartner(p);  // a running receiver remembers the hash of what it verified
+  RestartPartner(p);  // a running partner holds the release it verified in memory
   Write(authoring_ + "/pages/about.md", "About, version two.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-f"})).state, "activated");
   EXPECT_THAT(p.Page("/about.html"), HasSubstr("version two"));
@@ -1005,7 +1005,7 @@ TEST_F(PublisherReceiverTest, PullModeGetsDeltasAndNothingWhenUpToDate) {
   ASSERT_THAT(changed, IsOk());
   changed->created += 1;
   Write(a.dir + "/releases/tieup/2.json", changed->Encode());
-  RestartPartner(a);  // a running receiver remembers the hash of what it verified
+  RestartPartner(a);  // a running partner holds the release it verified in memory
   Write(authoring_ + "/pages/about.md", "About, version three.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"pull-d"})).state, "pull");
   auto polled = a.receiver->Poll();
