@@ -19,24 +19,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-MATCHER_P(HasRegex, pattern, "contains a match of /" + std::string(pattern) + "/") {
-  return std::regex_search(std::string(arg), std::regex(pattern));
-}
-
 constexpr char kThroughDaemon[] = "publishing through the running daemon (pid ";
 
-class PublishControlTest : public ::testing::Test {
+class PublishControlTest : public MainSiteTest {
  protected:
-  void SetUp() override {
-    main_dir_ = dir_.Sub("main");
-    std::string output;
-    main_sync_port_ = InitMainSite(main_dir_, "Sakura Tea", &output);
-    ASSERT_NE(main_sync_port_, 0) << output;
-    main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
-  }
-
-  void StartMain() { ASSERT_TRUE(main_->Start()) << main_->output(); }
-
   // Adds partnership `id` and creates its site, enrolled (main must run); not started.
   void NewPartner(const std::string& id, const std::string& name) {
     partner_dir_ = dir_.Sub(id);
@@ -53,12 +39,6 @@ class PublishControlTest : public ::testing::Test {
     return RunTieup(args);
   }
 
-  void Author(const std::string& rel, const std::string& text) {
-    const std::string path = main_dir_ + "/authoring/" + rel;
-    ASSERT_TRUE(CreateDirs(*env_, DirName(path)).ok());
-    ASSERT_TRUE(WriteFileAtomic(*env_, path, text).ok());
-  }
-
   bool PartnerServes(const std::string& text) {
     return WaitFor(
         [&] { return BodyOf(HttpGet(partner_->port(), "/")).find(text) != std::string::npos; },
@@ -67,11 +47,8 @@ class PublishControlTest : public ::testing::Test {
 
   std::string SocketPath() const { return main_dir_ + "/run/control.sock"; }
 
-  std::unique_ptr<Env> env_ = NewPosixEnv();
-  TempDir dir_;
-  std::string main_dir_, partner_dir_;
-  int main_sync_port_ = 0;
-  std::unique_ptr<SiteProcess> main_, partner_;
+  std::string partner_dir_;
+  std::unique_ptr<SiteProcess> partner_;
 };
 
 TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {

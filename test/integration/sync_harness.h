@@ -2,15 +2,20 @@
 // loopback, enrolled through the printed enrollment code.
 #pragma once
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "daemon_harness.h"
+#include "test_support.h"
 
 namespace tieup::testing {
 
@@ -40,6 +45,39 @@ CommandResult EnrollNewPartner(const std::string& main_dir, int main_sync_port,
                                const std::string& dir, const std::string& id,
                                const std::string& name, int sync_port,
                                const std::vector<std::string>& add_extra = {});
+
+// A main site made by `tieup main init` ("Sakura Tea") in a fresh directory before each test;
+// its daemon is made but not started (StartMain).
+class MainSiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    main_dir_ = dir_.Sub("main");
+    std::string output;
+    main_sync_port_ = InitMainSite(main_dir_, "Sakura Tea", &output);
+    ASSERT_NE(main_sync_port_, 0) << output;
+    main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
+  }
+
+  void StartMain() { ASSERT_TRUE(main_->Start()) << main_->output(); }
+
+  // Writes an authoring file of main (relative to authoring/).
+  void Author(const std::string& rel, const std::string& text) {
+    const std::string path = main_dir_ + "/authoring/" + rel;
+    ASSERT_TRUE(CreateDirs(*env_, DirName(path)).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, path, text).ok());
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string main_dir_;
+  int main_sync_port_ = 0;
+  std::unique_ptr<SiteProcess> main_;
+};
+
+// ECMAScript regular expressions (gtest's own regex lacks \\d and \\s).
+MATCHER_P(HasRegex, pattern, "contains a match of /" + std::string(pattern) + "/") {
+  return std::regex_search(std::string(arg), std::regex(pattern));
+}
 
 // Runs any program (argv[0] is a path) with `input` on its standard input; returns its exit
 // code and interleaved standard output and error. Killed after `timeout`.

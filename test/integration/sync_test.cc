@@ -24,12 +24,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// ECMAScript regular expressions (gtest's own regex lacks \\d and \\s).
-MATCHER_P(HasRegex, pattern, "contains a match of /" + std::string(pattern) + "/") {
-  return std::regex_search(std::string(arg), std::regex(pattern));
-}
-
-class SyncTest : public ::testing::Test {
+class SyncTest : public MainSiteTest {
  protected:
   struct Partner {
     std::string id, dir;
@@ -37,14 +32,6 @@ class SyncTest : public ::testing::Test {
     std::unique_ptr<SiteProcess> proc;
     int port() const { return proc->port(); }
   };
-
-  void SetUp() override {
-    main_dir_ = dir_.Sub("main");
-    std::string output;
-    main_sync_port_ = InitMainSite(main_dir_, "Sakura Tea", &output);
-    ASSERT_NE(main_sync_port_, 0) << output;
-    main_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", main_dir_});
-  }
 
   std::string MainUrl() const { return "https://127.0.0.1:" + std::to_string(main_sync_port_); }
 
@@ -91,7 +78,6 @@ class SyncTest : public ::testing::Test {
     return dir;
   }
 
-  void StartMain() { ASSERT_TRUE(main_->Start()) << main_->output(); }
   void Start(Partner& p) { ASSERT_TRUE(p.proc->Start()) << p.proc->output(); }
 
   // The body of `path` on the partner's public port.
@@ -119,13 +105,6 @@ class SyncTest : public ::testing::Test {
     return RunTieup({"partner", "updates", p.dir}).output;
   }
 
-  // Writes an authoring file of main (relative to authoring/).
-  void Author(const std::string& rel, const std::string& text) {
-    std::string path = main_dir_ + "/authoring/" + rel;
-    ASSERT_TRUE(CreateDirs(*env_, DirName(path)).ok());
-    ASSERT_TRUE(WriteFileAtomic(*env_, path, text).ok());
-  }
-
   // The update id in a line "ID  version N  pending_approval  update uK" of `main publish`.
   static std::string UpdateIdOf(const std::string& publish_output, const std::string& partner) {
     std::smatch m;
@@ -133,11 +112,6 @@ class SyncTest : public ::testing::Test {
     return std::regex_search(publish_output, m, re) ? std::string(m[1]) : "";
   }
 
-  std::unique_ptr<Env> env_ = NewPosixEnv();
-  TempDir dir_;
-  std::string main_dir_;
-  int main_sync_port_ = 0;
-  std::unique_ptr<SiteProcess> main_;
   std::vector<std::unique_ptr<Partner>> partners_;
   int bare_ = 0;
 };
