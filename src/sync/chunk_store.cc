@@ -20,17 +20,16 @@ struct Parsed {
 };
 
 Result<Parsed> ParseRecord(std::string_view record) {
-  if (!record.starts_with(kMagic) || record.size() < kMagic.size() + 8) {
+  if (!record.starts_with(kMagic)) {
     return Status::DataLoss("stored record is not in the chunked form");
   }
-  std::string_view rest = record.substr(kMagic.size());
-  uint64_t header_size = 0;
-  for (size_t i = 0; i < 8; ++i) header_size = header_size << 8 | static_cast<uint8_t>(rest[i]);
-  rest.remove_prefix(8);
-  if (header_size > rest.size() || (rest.size() - header_size) % kKeyBytes != 0) {
+  ByteReader r(record.substr(kMagic.size()));
+  const std::string_view header = r.Take(r.BigEndian(8));
+  const std::string_view keys = r.Take(r.remaining());
+  if (!r.ok() || keys.size() % kKeyBytes != 0) {
     return Status::DataLoss("stored chunked record is truncated or damaged");
   }
-  return Parsed{rest.substr(0, header_size), rest.substr(header_size)};
+  return Parsed{header, keys};
 }
 
 }  // namespace
