@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
+#include "partner_site/preview.h"
 
 namespace tieup::cli {
 namespace {
@@ -67,6 +68,10 @@ Status Pending(Env& env, const std::string& dir) {
   } else if (s.config.public_address.port != 0) {
     public_addr = s.config.public_address.ToString();
   }
+  std::string preview_secret;
+  if (!pending.empty()) {
+    ASSIGN_OR_RETURN(preview_secret, LoadOrCreatePreviewSecret(env, dir));
+  }
   for (const sync::ReceivedUpdate& u : pending) {
     std::printf("Update %s: tie-up version %llu, received %s\n", u.update_id.c_str(),
                 static_cast<unsigned long long>(u.version), FormatRfc3339(u.received).c_str());
@@ -81,8 +86,10 @@ Status Pending(Env& env, const std::string& dir) {
       std::printf("  preview: start 'tieup partner serve %s', then run this again for the link\n",
                   dir.c_str());
     } else {
-      std::printf("  preview: http://%s/.tieup/preview/%llu/   (from this machine only)\n",
-                  public_addr.c_str(), static_cast<unsigned long long>(u.version));
+      std::printf(
+          "  preview: http://%s%s   (a private link: share it only with who may see "
+          "the update)\n",
+          public_addr.c_str(), PreviewPath(preview_secret, u.version).c_str());
     }
     std::printf("  approve: tieup partner approve %s %s\n", dir.c_str(), u.update_id.c_str());
     std::printf("  reject:  tieup partner reject %s %s --reason \"...\"\n\n", dir.c_str(),

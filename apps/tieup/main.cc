@@ -1,10 +1,15 @@
 // tieup: one binary for the main site and its partner sites. main() only parses the command
 // line and reports errors; the work is in src/.
+#include <sys/stat.h>
+
 #include <cstdio>
 
 #include "cli.h"
 
 int main(int argc, char** argv) {
+  // Site data is the owner's only (keys, password hashes, addresses, mail): every file and
+  // directory the daemons and commands create is made without group or other bits.
+  ::umask(077);
   tieup::cli::Context ctx;
   ctx.env = tieup::NewPosixEnv();
   CLI::App app{

@@ -44,6 +44,9 @@ nport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));prin
 "$tieup" partner init "$work/partner" --id bench --name Bench --public "127.0.0.1:$tport" \
   --sync 127.0.0.1:0 >/dev/null
 "$tieup" partner page put "$work/partner" /p/ "$work/pages/p" >/dev/null
+# wrk loads from one address: lift the per-client request rate (site.toml [http]).
+sed -i 's/^requests_per_second_per_client = .*/requests_per_second_per_client = 0/' \
+  "$work/partner/site.toml"
 "$tieup" partner serve "$work/partner" >"$work/tieup.log" 2>&1 &
 tpid=$!
 pids+=("$tpid")

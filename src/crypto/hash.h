@@ -31,6 +31,9 @@ class Sha256Hasher {
   std::unique_ptr<Impl> impl_;
 };
 
+// The 32-byte HMAC-SHA256 of `data` under `key` (RFC 2104). Thread-safe.
+std::string HmacSha256(std::string_view key, std::string_view data);
+
 // Compares two secrets in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

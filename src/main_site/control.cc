@@ -147,7 +147,8 @@ struct ControlServer::Impl {
   // I/O thread: queues a validated request for the worker (or refuses it while stopping).
   void Enqueue(const std::shared_ptr<ControlSession>& session, PublishRequest request);
   void WorkerLoop();
-  void Run(Job& job);
+  // Runs one publish and returns how it ended; the caller tells the session.
+  Status Run(Job& job);
   // I/O thread: a session closed; ends the drain at Stop when it was the last one.
   void SessionClosed();
   bool AnyOpenSession();
@@ -405,13 +406,18 @@ void ControlServer::Impl::WorkerLoop() {
     }
     running = true;
     lock.unlock();
-    Run(job);
+    Status status = Run(job);
     lock.lock();
+    // Not running any more before the caller hears the end: a caller that sends its next
+    // request as soon as this one finishes must not be told to wait for this one.
     running = false;
+    lock.unlock();
+    asio::post(io, [session = std::move(job.session), status] { session->Finish(status); });
+    lock.lock();
   }
 }
 
-void ControlServer::Impl::Run(Job& job) {
+Status ControlServer::Impl::Run(Job& job) {
   std::shared_ptr<ControlSession> session = job.session;
   auto relay = [this, session](std::string_view stream) {
     return [this, session, stream](std::string_view text) {
@@ -435,7 +441,7 @@ void ControlServer::Impl::Run(Job& job) {
   } else {
     logger->warn("control socket: publish: {}", status.message());
   }
-  asio::post(io, [session, status] { session->Finish(status); });
+  return status;
 }
 
 void ControlServer::Impl::SessionClosed() {

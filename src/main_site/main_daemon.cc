@@ -88,6 +88,17 @@ void MainDaemon::Stop() {
   if (site_) site_->Stop();
 }
 
+void MainDaemon::DisconnectPeersOutOfStanding() {
+  // A revocation may come from another process (`tieup main partner revoke` writes the store):
+  // every request is checked anyway, and this closes what such a partner still holds open.
+  int closed = sync_server_->DisconnectPeers(
+      [this](std::string_view id, std::string_view fp) { return !sync_->InGoodStanding(id, fp); });
+  if (closed > 0) {
+    logger_->warn("closed {} sync connection(s) of revoked or superseded partner certificates",
+                  closed);
+  }
+}
+
 void MainDaemon::SchedulerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -108,6 +119,7 @@ void MainDaemon::SchedulerLoop() {
       }
     }
     for (auto& [name, task] : tasks_) task();
+    DisconnectPeersOutOfStanding();
     lock.lock();
   }
 }

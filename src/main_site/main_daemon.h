@@ -59,6 +59,8 @@ class MainDaemon {
  private:
   MainDaemon() = default;
   void SchedulerLoop();
+  // Closes the sync connections of partners no longer in good standing (revoked, superseded).
+  void DisconnectPeersOutOfStanding();
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;

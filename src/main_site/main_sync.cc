@@ -13,6 +13,11 @@ namespace {
 constexpr int64_t kCaValiditySeconds = 10LL * 365 * 86400;
 constexpr int64_t kSiteCertValiditySeconds = 2LL * 365 * 86400;
 constexpr int64_t kRootValiditySeconds = 5LL * 365 * 86400;
+// What one address may send to the anonymous enrollment endpoints (/v1/ca, /v1/enroll): an
+// enrolling partner needs two requests; a network's worth of partners enrolled from one
+// address (a set-up script) fits in the burst.
+constexpr double kEnrollRequestsPerMinute = 60;
+constexpr double kEnrollBurst = 60;
 
 std::string KeysPath(const std::string& site_dir, const char* name) {
   return site_dir + "/keys/" + name;
@@ -70,7 +75,12 @@ MainSync::MainSync(Env& env, std::string site_dir, SiteConfig config, Database& 
       site_dir_(std::move(site_dir)),
       config_(std::move(config)),
       db_(db),
-      logger_(logger ? std::move(logger) : NewNullLogger()) {}
+      logger_(logger ? std::move(logger) : NewNullLogger()) {
+  ClientLimitOptions enroll;
+  enroll.requests_per_second = kEnrollRequestsPerMinute / 60.0;
+  enroll.burst = kEnrollBurst;
+  enroll_limiter_ = std::make_unique<ClientLimiter>(enroll);
+}
 
 MainSync::~MainSync() = default;
 
@@ -164,6 +174,10 @@ bool MainSync::IsAccepted(std::string_view partner_id) {
   return p.ok() && !p->revoked;
 }
 
+bool MainSync::InGoodStanding(std::string_view partner_id, std::string_view fingerprint) {
+  return !IsRevoked(partner_id, fingerprint);
+}
+
 bool MainSync::IsRevoked(std::string_view partner_id, std::string_view fingerprint) {
   // Only the newest certificate issued to a partner is valid: re-enrolling retires the old one.
   auto rows = db_.Query("SELECT fingerprint FROM main_enrolled WHERE partner = ?",
@@ -193,6 +207,21 @@ void MainSync::AddSyncRoute(std::string prefix, SyncRoute handler) {
 }
 
 HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
+  if (request.path() == "/v1/ca" || request.path() == "/v1/enroll") {
+    // Anyone may call these two without a certificate: they get a tighter limit of their own
+    // than the port's, so that guessing codes or burning CPU on certificate requests is slow.
+    int retry_after = 1;
+    if (!enroll_limiter_->TryRequest(request.remote_address(), env_.NowMicros() / 1000,
+                                     &retry_after)) {
+      HttpResponse r = sync::ErrorResponse(
+          Status::ResourceExhausted("too many enrollment requests from this address: wait " +
+                                    std::to_string(retry_after) + " s and try again"));
+      r.set_status(429);  // a rate, not a size (ErrorResponse's 413)
+      r.AddHeader("Retry-After", std::to_string(retry_after));
+      r.set_close_connection(true);
+      return r;
+    }
+  }
   if (request.path() == "/v1/ca" && request.method() == "GET") {
     HttpResponse r(200);
     r.AddHeader("Content-Type", "application/x-pem-file");
@@ -203,6 +232,19 @@ HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
   if (request.peer_site_id().empty()) {
     return sync::ErrorResponse(Status::Unauthenticated(
         "this request needs the partner's certificate: enroll first with 'tieup partner enroll'"));
+  }
+  // The handshake checked the peer's standing when the connection opened; a keep-alive
+  // connection may outlive it (a revocation, a re-enrollment that superseded this
+  // certificate), so every request is checked again.
+  if (!InGoodStanding(request.peer_site_id(), request.peer_certificate_fingerprint())) {
+    logger_->warn("sync: refused {} {} from '{}': its certificate is revoked or superseded",
+                  request.method(), request.path(), request.peer_site_id());
+    HttpResponse refused = sync::ErrorResponse(Status::PermissionDenied(
+        "partner '" + std::string(request.peer_site_id()) +
+        "' is revoked, or this certificate was superseded by a newer enrollment: this main "
+        "site accepts no more requests from it"));
+    refused.set_close_connection(true);
+    return refused;
   }
   for (const auto& [prefix, handler] : routes_) {
     if (RouteMatches(prefix, request.path())) return handler(request);
@@ -226,6 +268,13 @@ HttpResponse MainSync::HandleEnroll(const HttpRequest& request) {
   if (partner.empty() || token.empty() || csr.empty()) {
     return sync::ErrorResponse(Status::InvalidArgument(
         "an enrollment request is JSON with \"partner\", \"token\" and \"csr\""));
+  }
+  // The token first: an anonymous caller without a valid one learns nothing, not even
+  // whether a partnership of that id exists (the answer is the same for every id).
+  if (Status valid = tokens_->CheckToken(token, partner); !valid.ok()) {
+    logger_->warn("enrollment refused for '{}': {} (from {})", partner, valid.message(),
+                  request.remote_address());
+    return sync::ErrorResponse(valid);
   }
   auto p = publisher_->GetPartnership(partner);
   if (!p.ok() || p->revoked) {

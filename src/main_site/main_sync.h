@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "content/blob_store.h"
 #include "crypto/x509.h"
+#include "net/client_limits.h"
 #include "net/http_message.h"
 #include "site/config.h"
 #include "site/sync_transport.h"
@@ -53,6 +54,12 @@ class MainSync {
   // Revokes a partner: its certificate is refused at the next handshake, no more updates.
   Status Revoke(const std::string& partner_id);
 
+  // True iff `partner_id` is an active (not revoked) partnership and `fingerprint` names the
+  // newest certificate issued to it (a re-enrollment supersedes the older one). Checked at each
+  // handshake and again on every request; the daemon also closes the connections of peers that
+  // fall out of standing. Thread-safe.
+  bool InGoodStanding(std::string_view partner_id, std::string_view fingerprint);
+
   // The sync port's TLS server context: any enrolled, non-revoked partner, plus anonymous
   // clients (they may only enroll).
   Result<TlsContextPtr> ServerContext();
@@ -90,6 +97,8 @@ class MainSync {
   std::unique_ptr<sync::PartnerLink> link_;
   std::vector<std::pair<std::string, SyncRoute>> routes_;
   std::unique_ptr<sync::Publisher> publisher_;
+  // /v1/ca and /v1/enroll, per client address.
+  std::unique_ptr<ClientLimiter> enroll_limiter_;
 };
 
 }  // namespace tieup

@@ -175,7 +175,7 @@ Result<std::unique_ptr<MainShopEndpoints>> MainShopEndpoints::Create(
   RETURN_IF_ERROR(Migrate(db, "main_shop",
                           {{1, SignedRequestsTableSql("shop_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
-                   PartnerRequestVerifier::Create(env, site_dir));
+                   PartnerRequestVerifier::Create(env, site_dir, db));
   ASSIGN_OR_RETURN(
       bool partner_checks,
       commerce::ShopSettingBool(config.variables, "consult_partner_checks_inventory", true));

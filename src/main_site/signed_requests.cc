@@ -1,5 +1,6 @@
 #include "main_site/signed_requests.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -13,6 +14,8 @@ namespace tieup {
 namespace {
 
 constexpr size_t kMaxKnownCertificates = 1024;
+// Expired nonces are deleted from the store after this many inserts.
+constexpr int kSweepEveryInserts = 256;
 
 // The Ed25519 key of a SubjectPublicKeyInfo (RFC 8410: 12 bytes of prefix, then 32 raw).
 Result<Ed25519PublicKey> Ed25519FromSpki(std::string_view der) {
@@ -30,7 +33,7 @@ Result<Ed25519PublicKey> Ed25519FromSpki(std::string_view der) {
 
 class PartnerRequestVerifier::Impl {
  public:
-  Impl(Env& env, Certificate ca) : env_(env), ca_(std::move(ca)) {}
+  Impl(Env& env, Certificate ca, Database& db) : env_(env), ca_(std::move(ca)), db_(db) {}
 
   Result<SignedPartnerRequest> Verify(const HttpRequest& request) {
     const std::string peer(request.peer_site_id());
@@ -55,10 +58,31 @@ class PartnerRequestVerifier::Impl {
     SignedRequestTarget target{request.method(), request.HeaderOr("Host"), request.target()};
     ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(lookup, target, fields, request.body(),
                                                       env_.NowSeconds(), replay_));
+    RETURN_IF_ERROR(RememberNonce(v));
     return SignedPartnerRequest{peer, std::move(v.nonce), cert_b64};
   }
 
  private:
+  // The memory cache forgets at a restart; the store does not, so a request captured before
+  // main restarted cannot be replayed after it. kAlreadyExists for a nonce seen before.
+  Status RememberNonce(const VerifiedRequest& v) {
+    const std::string key = std::to_string(v.keyid.size()) + ":" + v.keyid + v.nonce;
+    ASSIGN_OR_RETURN(auto rows, db_.Query("INSERT INTO main_seen_nonces (key, expires) VALUES "
+                                          "(?, ?) ON CONFLICT (key) DO NOTHING RETURNING key",
+                                          {key, v.expires}));
+    if (rows.empty()) {
+      return Status::AlreadyExists("request signature nonce '" + v.nonce + "' from key '" +
+                                   v.keyid +
+                                   "' was already used (before main restarted): refusing a "
+                                   "replayed request");
+    }
+    if (inserts_.fetch_add(1) % kSweepEveryInserts == kSweepEveryInserts - 1) {
+      // Best effort: a failed sweep leaves rows that only cost space until the next one.
+      (void)db_.Exec("DELETE FROM main_seen_nonces WHERE expires < ?", {env_.NowSeconds()});
+    }
+    return Status::Ok();
+  }
+
   // The key of `peer`'s certificate once it checked out against main's CA.
   Result<Ed25519PublicKey> KeyOf(const std::string& cert_b64, const std::string& peer) {
     {
@@ -83,6 +107,8 @@ class PartnerRequestVerifier::Impl {
 
   Env& env_;
   const Certificate ca_;
+  Database& db_;
+  std::atomic<uint64_t> inserts_{0};
   ReplayCache replay_;
   std::mutex mu_;
   // certificate (base64 DER) -> (partner, its key), for certificates already checked.
@@ -94,11 +120,15 @@ PartnerRequestVerifier::PartnerRequestVerifier(std::unique_ptr<Impl> impl)
 PartnerRequestVerifier::~PartnerRequestVerifier() = default;
 
 Result<std::unique_ptr<PartnerRequestVerifier>> PartnerRequestVerifier::Create(
-    Env& env, const std::string& site_dir) {
+    Env& env, const std::string& site_dir, Database& db) {
+  RETURN_IF_ERROR(Migrate(db, "main_replay",
+                          {{1,
+                            "CREATE TABLE main_seen_nonces (key TEXT PRIMARY KEY, "
+                            "expires INTEGER NOT NULL)"}}));
   ASSIGN_OR_RETURN(std::string ca_pem, env.ReadFile(CaCertPath(site_dir)));
   ASSIGN_OR_RETURN(Certificate ca, ParseCertificate(ca_pem));
   return std::unique_ptr<PartnerRequestVerifier>(
-      new PartnerRequestVerifier(std::make_unique<Impl>(env, std::move(ca))));
+      new PartnerRequestVerifier(std::make_unique<Impl>(env, std::move(ca), db)));
 }
 
 Result<SignedPartnerRequest> PartnerRequestVerifier::Verify(const HttpRequest& request) {

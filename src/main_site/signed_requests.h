@@ -16,6 +16,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "net/http_message.h"
+#include "store/database.h"
 
 namespace tieup {
 
@@ -27,12 +28,15 @@ struct SignedPartnerRequest {
 };
 
 // Checks signed requests from partners. Thread-safe. Checked certificates are remembered
-// (bounded) so the next request skips the X.509 work; the replay cache is this object's.
+// (bounded) so the next request skips the X.509 work. Seen nonces are kept in memory and in
+// `db` (table main_seen_nonces) until their signatures expire, so a request captured on the
+// wire cannot be replayed after main restarts either.
 class PartnerRequestVerifier {
  public:
-  // Reads main's partnership CA certificate from SITE_DIR/keys.
+  // Reads main's partnership CA certificate from SITE_DIR/keys; `db` must outlive the verifier.
   static Result<std::unique_ptr<PartnerRequestVerifier>> Create(Env& env,
-                                                                const std::string& site_dir);
+                                                                const std::string& site_dir,
+                                                                Database& db);
   ~PartnerRequestVerifier();
 
   // Verifies `request`, which must come from `request.peer_site_id()`, an enrolled partner.

@@ -155,7 +155,7 @@ Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
   RETURN_IF_ERROR(Migrate(db, "main_users",
                           {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
-                   PartnerRequestVerifier::Create(env, site_dir));
+                   PartnerRequestVerifier::Create(env, site_dir, db));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
       env, store, db, std::move(verifier), logger ? logger : NewNullLogger())));
 }

@@ -190,6 +190,9 @@ struct HttpClient::Impl {
   }
 
   bool connected() const { return plain.has_value() || tls.has_value(); }
+  // The last Fetch failed on a reused connection that the server had closed before any byte
+  // of an answer, and was not repeated (see Fetch).
+  bool last_failure_stale = false;
   beast::tcp_stream& Tcp() { return tls ? tls->next_layer() : *plain; }
 
   // Calls fn with the open stream, whichever kind it is.
@@ -350,9 +353,18 @@ struct HttpClient::Impl {
       auto exchange = [&](auto& stream) {
         return Exchange(stream, request, sink, max_body, &stale);
       };
+      last_failure_stale = false;
       Result<HttpResponse> r = WithStream(exchange);
-      const bool idempotent = request.method() == "GET" || request.method() == "HEAD";
-      if (!r.ok() && stale && reused && idempotent) {
+      // A server closes idle keep-alive connections; a request that met such a close before
+      // any byte of an answer was not processed. Sending it again is safe when repeating it
+      // is: a safe method, or a request that names itself with an idempotency key.
+      const bool repeatable = request.method() == "GET" || request.method() == "HEAD" ||
+                              request.FindHeader("Idempotency-Key").has_value();
+      if (!r.ok() && stale && reused) {
+        if (!repeatable) {
+          last_failure_stale = true;
+          return r;
+        }
         RETURN_IF_ERROR(Connect());
         r = WithStream(exchange);
       }
@@ -439,6 +451,8 @@ HttpClient::~HttpClient() { impl_->Close(); }
 void HttpClient::Close() { impl_->Close(); }
 
 std::string_view HttpClient::peer_site_id() const { return impl_->peer_site; }
+
+bool HttpClient::last_failure_was_stale_connection() const { return impl_->last_failure_stale; }
 
 Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request, uint64_t max_body_bytes) {
   return impl_->Fetch(request, nullptr, max_body_bytes);

@@ -65,8 +65,10 @@ class HttpClient {
 
   // Sends `request` and reads the whole response. Adds Host, User-Agent and Content-Length when
   // the request does not have them. Reuses the open connection; when a reused connection turns
-  // out to have been closed by the server before any response byte arrived, a GET or HEAD is
-  // retried once on a new connection. The returned response's headers include every header
+  // out to have been closed by the server before any response byte arrived, a GET or HEAD, or
+  // a request with an Idempotency-Key header, is retried once on a new connection (any other
+  // request fails, and last_failure_was_stale_connection() says why: the caller may send it
+  // again, changed, on a new connection). The returned response's headers include every header
   // received (Content-Length, Connection, Date, ...). `max_body_bytes` bounds this response's
   // body; 0: options.max_body_bytes.
   // Errors: kUnavailable (name resolution failed, connection refused or reset, TLS handshake
@@ -86,6 +88,11 @@ class HttpClient {
   // On an open TLS connection: the site id the server's verified certificate names; "" when
   // not connected or plain.
   std::string_view peer_site_id() const;
+
+  // True when the last Fetch failed only because the reused connection had been closed by the
+  // server before any byte of an answer came back (nothing was processed), and the request
+  // was not one Fetch repeats by itself.
+  bool last_failure_was_stale_connection() const;
 
   // Closes the connection (the next Fetch reconnects). TLS: sends close_notify first, waiting
   // at most a second for the server's.

@@ -64,6 +64,10 @@ class HttpRequest {
   // (trust::PeerSiteId after the handshake; see HttpServerOptions::tls). Empty on plain
   // connections and for client-built requests. A handler on the sync port authorizes by it.
   std::string_view peer_site_id() const { return peer_site_id_; }
+  // With peer_site_id: the hex SHA-256 fingerprint of the certificate the peer presented, so a
+  // handler can check that this certificate is still the peer's valid one (not revoked, not
+  // superseded by a re-enrollment) on every request. Empty when peer_site_id is.
+  std::string_view peer_certificate_fingerprint() const { return peer_fingerprint_; }
 
   // The value of the first header named `name` (ASCII case-insensitive), if any.
   std::optional<std::string_view> FindHeader(std::string_view name) const;
@@ -79,7 +83,11 @@ class HttpRequest {
   void SetBody(std::string body) { body_ = std::move(body); }
   void set_version(int version) { version_ = version; }
   // Tests and in-process transports only: pretend the request came over TLS from `site_id`.
-  void SetPeerSiteIdForTest(std::string site_id) { peer_site_id_ = std::move(site_id); }
+  void SetPeerSiteIdForTest(std::string site_id, std::string fingerprint = {}) {
+    peer_site_id_ = std::move(site_id);
+    peer_fingerprint_ = std::move(fingerprint);
+  }
+  void SetRemoteAddressForTest(std::string address) { remote_address_ = std::move(address); }
 
   // Empties the request, keeping allocated capacity (and the remote address and peer site id,
   // which belong to the connection).
@@ -105,6 +113,7 @@ class HttpRequest {
   std::string body_;
   std::string remote_address_;
   std::string peer_site_id_;
+  std::string peer_fingerprint_;
   int version_ = 11;
   bool keep_alive_ = true;
 };

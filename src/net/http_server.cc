@@ -63,21 +63,32 @@ void Worker::Sweep() {
   });
 }
 
-void Worker::StartConnection(Socket socket) {
+void Worker::StartConnection(Socket socket, std::string client_address) {
   if (shared_->stopping.load()) {
     beast::error_code ec;
     socket.close(ec);
-    shared_->OnConnectionClosed();
+    shared_->OnConnectionClosed(client_address);
     return;
   }
   shared_->accepted.fetch_add(1, std::memory_order_relaxed);
   if (shared_->tls != nullptr) {
-    StartTlsConnection(this, std::move(socket));
+    StartTlsConnection(this, std::move(socket), std::move(client_address));
     return;
   }
   auto c = std::make_shared<Connection<Socket>>(this, std::move(socket));
   Add(c.get());
-  c->Start();
+  c->Start(std::move(client_address));
+}
+
+int Worker::DisconnectPeers(
+    const std::function<bool(std::string_view, std::string_view)>& should_close) {
+  int picked = 0;
+  for (ConnectionBase* c = first_; c != nullptr;) {
+    ConnectionBase* next = c->next;  // an idle connection may close (and unlink) at once
+    if (c->DisconnectIf(should_close)) ++picked;
+    c = next;
+  }
+  return picked;
 }
 
 void Worker::BeginShutdown() {
@@ -173,8 +184,12 @@ class HttpServer::Impl {
     s.connections_accepted = shared_.accepted.load();
     s.tls_handshakes = shared_.tls_handshakes.load();
     s.tls_handshake_failures = shared_.tls_failures.load();
+    s.connections_refused = shared_.refused.load();
+    s.requests_limited = shared_.limited.load();
+    s.connections_evicted = shared_.evicted.load();
     return s;
   }
+  int DisconnectPeers(const std::function<bool(std::string_view, std::string_view)>& should_close);
 
  private:
   void DoAccept();
@@ -208,6 +223,20 @@ Status HttpServer::Impl::Start() {
   if (!shared_.handler) return Status::InvalidArgument("the HTTP server has no handler");
   if (o.threads < 0) return Status::InvalidArgument("threads must be 0 (one per core) or more");
   if (o.max_connections <= 0) return Status::InvalidArgument("max_connections must be positive");
+  if (o.max_connections_per_client < 0 || o.requests_per_second_per_client < 0 ||
+      o.request_burst_per_client < 0) {
+    return Status::InvalidArgument("per-client limits must be 0 (no limit) or more");
+  }
+  if (o.unauthenticated_timeout.count() <= 0) {
+    return Status::InvalidArgument("every timeout must be positive");
+  }
+  if (o.max_connections_per_client > 0 || o.requests_per_second_per_client > 0) {
+    ClientLimitOptions limits;
+    limits.max_connections = o.max_connections_per_client;
+    limits.requests_per_second = o.requests_per_second_per_client;
+    limits.burst = std::max(o.request_burst_per_client, o.requests_per_second_per_client);
+    shared_.limiter = std::make_unique<ClientLimiter>(limits);
+  }
   if (o.max_header_bytes < 64) {
     return Status::InvalidArgument("max_header_bytes must be at least 64");
   }
@@ -304,31 +333,51 @@ Status HttpServer::Impl::Start() {
 
 void HttpServer::Impl::DoAccept() {
   net_internal::Worker* target = workers_[next_worker_++ % workers_.size()].get();
-  acceptor_->async_accept(
-      target->ioc(), [this, target](beast::error_code ec, net_internal::Socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-        if (ec) {
-          // Out of descriptors or memory, say: back off instead of spinning.
-          if (shared_.options.logger) {
-            shared_.options.logger->warn("http server: accept failed: {}", ec.message());
-          }
-          accept_retry_->expires_after(std::chrono::milliseconds(50));
-          accept_retry_->async_wait([this](beast::error_code wait_ec) {
-            if (!wait_ec && acceptor_->is_open()) DoAccept();
-          });
-          return;
-        }
-        if (shared_.active.load() >= shared_.options.max_connections) {
-          beast::error_code close_ec;
-          socket.close(close_ec);
-        } else {
-          shared_.active.fetch_add(1);
-          asio::post(target->ioc(), [target, s = std::move(socket)]() mutable {
-            target->StartConnection(std::move(s));
-          });
-        }
-        DoAccept();
+  acceptor_->async_accept(target->ioc(), [this, target](beast::error_code ec,
+                                                        net_internal::Socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+    if (ec) {
+      // Out of descriptors or memory, say: back off instead of spinning.
+      if (shared_.options.logger) {
+        shared_.options.logger->warn("http server: accept failed: {}", ec.message());
+      }
+      accept_retry_->expires_after(std::chrono::milliseconds(50));
+      accept_retry_->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor_->is_open()) DoAccept();
       });
+      return;
+    }
+    beast::error_code peer_ec;
+    tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+    std::string address = peer_ec ? std::string() : peer.address().to_string();
+    const char* refusal = nullptr;
+    if (peer_ec) {
+      refusal = nullptr;  // gone already: nothing to serve, nothing worth a log line
+    } else if (shared_.active.load() >= shared_.options.max_connections) {
+      refusal = "the server has reached its connection limit";
+    } else if (shared_.limiter &&
+               // On TLS the peer is not known yet: an enrolled site's new connections
+               // must not be charged like anonymous requests (see the option).
+               !shared_.limiter->TryOpen(address, net_internal::SteadyMillis(),
+                                         shared_.tls == nullptr)) {
+      refusal = "this address is over its connection limit or rate";
+    }
+    if (peer_ec || refusal != nullptr) {
+      beast::error_code close_ec;
+      socket.close(close_ec);
+      if (refusal != nullptr) {
+        shared_.refused.fetch_add(1, std::memory_order_relaxed);
+        shared_.ThrottledLog(shared_.refused_log, true,
+                             "http server: refused a connection from {}: {}", address, refusal);
+      }
+    } else {
+      shared_.active.fetch_add(1);
+      asio::post(target->ioc(), [target, s = std::move(socket), a = std::move(address)]() mutable {
+        target->StartConnection(std::move(s), std::move(a));
+      });
+    }
+    DoAccept();
+  });
 }
 
 void HttpServer::Impl::RunOn(net_internal::Worker& worker, std::function<void()> fn) {
@@ -339,6 +388,18 @@ void HttpServer::Impl::RunOn(net_internal::Worker& worker, std::function<void()>
     done.set_value();
   });
   f.wait();
+}
+
+int HttpServer::Impl::DisconnectPeers(
+    const std::function<bool(std::string_view, std::string_view)>& should_close) {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (!running_) return 0;
+  int picked = 0;
+  for (auto& w : workers_) {
+    RunOn(*w,
+          [&picked, wp = w.get(), &should_close] { picked += wp->DisconnectPeers(should_close); });
+  }
+  return picked;
 }
 
 void HttpServer::Impl::Stop() {
@@ -374,6 +435,10 @@ Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::active_connections() const { return impl_->active(); }
+int HttpServer::DisconnectPeers(
+    const std::function<bool(std::string_view, std::string_view)>& should_close) {
+  return impl_->DisconnectPeers(should_close);
+}
 HttpServerStats HttpServer::stats() const { return impl_->stats(); }
 
 // --- TerminationSignals ---

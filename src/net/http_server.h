@@ -89,7 +89,21 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   // Stop() waits at most this long for in-flight requests before closing every connection.
   std::chrono::milliseconds shutdown_timeout{10'000};
-  int max_connections = 10'000;       // connections above this are accepted and closed at once
+  int max_connections = 10'000;  // connections above this are accepted and closed at once
+  // What one client address may take, so that a flood from one address leaves every other
+  // client served. Open connections at once (above it a new one is closed at once):
+  int max_connections_per_client = 256;
+  // Requests per second per client address, sustained, and the burst a quiet client may spend
+  // at once; each new plain connection costs one request. Over it: 429 with Retry-After. 0: no
+  // limit. On TLS only requests from peers without a verified certificate are counted (an
+  // enrolled site is known and answerable; its connections still count against
+  // max_connections_per_client).
+  double requests_per_second_per_client = 0;
+  double request_burst_per_client = 0;
+  // TLS connections whose peer has no verified certificate (main's sync port lets enrolling
+  // partners in anonymously): the handshake, header, body and idle timeouts are capped at
+  // this, and each connection carries one request.
+  std::chrono::milliseconds unauthenticated_timeout{5'000};
   std::string server_name = "tieup";  // the Server header; empty: none
   // Called once per response on the worker thread, after it has been written (or has failed).
   // Must be cheap and must not block: hand the event to a batching consumer.
@@ -109,6 +123,9 @@ struct HttpServerStats {
   uint64_t connections_accepted = 0;    // connections handed to a worker
   uint64_t tls_handshakes = 0;          // TLS handshakes completed
   uint64_t tls_handshake_failures = 0;  // TLS handshakes refused, failed or timed out
+  uint64_t connections_refused = 0;     // closed at accept: a global or per-client limit
+  uint64_t requests_limited = 0;        // answered 429: a client over its request rate
+  uint64_t connections_evicted = 0;     // closed by DisconnectPeers
 };
 
 // Delivers the response to one request. Move-only; call Respond exactly once, from any thread.
@@ -182,6 +199,15 @@ class HttpServer {
 
   // The number of open connections (for tests and metrics).
   int active_connections() const;
+
+  // Closes every TLS connection whose verified peer `should_close` picks (by site id and
+  // certificate fingerprint): idle ones at once, one busy with a request after its response
+  // (which says "Connection: close"). For revocation: a revoked partner keeps no connection
+  // open. Returns how many were picked. Blocks until every worker has looked; call it from a
+  // controlling thread, never from a handler running on the server's I/O threads. 0 when the
+  // server is not running.
+  int DisconnectPeers(const std::function<bool(std::string_view site_id,
+                                               std::string_view fingerprint)>& should_close);
 
   // Counters (for tests and metrics); any thread.
   HttpServerStats stats() const;

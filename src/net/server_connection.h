@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "net/client_limits.h"
 #include "net/http_server.h"
 #include "net/path.h"
 #include "trust/tls.h"
@@ -195,31 +196,57 @@ struct ServerShared {
   size_t max_buffer = 0;
 
   ssl::context* tls = nullptr;  // options.tls.get()
+  // Per-client-address limits (options.max_connections_per_client, requests_per_second...).
+  std::unique_ptr<ClientLimiter> limiter;
 
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> tls_handshakes{0};
   std::atomic<uint64_t> tls_failures{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> limited{0};
+  std::atomic<uint64_t> evicted{0};
   std::mutex drained_mu;
   std::condition_variable drained_cv;
+  // A flood must not become a flood of log lines: a few lines per kind per 10 s, then one that
+  // says how many were held back.
+  LogThrottle refused_log{5, 10'000};
+  LogThrottle limited_log{5, 10'000};
+  LogThrottle tls_log{10, 10'000};
 
-  void OnConnectionClosed() {
+  // A connection counted at accept (active, and per client address) has closed.
+  void OnConnectionClosed(std::string_view client_address) {
+    if (limiter) limiter->Closed(client_address);
     if (active.fetch_sub(1) == 1 && stopping.load()) {
       std::lock_guard<std::mutex> lock(drained_mu);
       drained_cv.notify_all();
     }
   }
 
+  // Writes a line through `throttle` ("(N similar lines held back)" appended when some were).
+  template <typename... Args>
+  void ThrottledLog(LogThrottle& throttle, bool warn, fmt::format_string<Args...> format,
+                    Args&&... args) {
+    if (!options.logger) return;
+    uint64_t held_back = 0;
+    if (!throttle.Allow(SteadyMillis(), &held_back)) return;
+    std::string line = fmt::format(format, std::forward<Args>(args)...);
+    if (held_back > 0) line += fmt::format(" ({} similar lines held back)", held_back);
+    if (warn) {
+      options.logger->warn("{}", line);
+    } else {
+      options.logger->info("{}", line);
+    }
+  }
+
   // Counts and logs a TLS handshake that did not complete. `warn`: the peer was refused
   // (certificate); otherwise it failed for another reason (timeout, not TLS, went away).
   void OnTlsHandshakeFailed(std::string_view remote, std::string_view why, bool warn) {
-    if (options.logger) {
-      if (warn) {
-        options.logger->warn("tls: refused connection from {}: {}", remote, why);
-      } else {
-        options.logger->info("tls: dropped connection from {}: {}", remote, why);
-      }
+    if (warn) {
+      ThrottledLog(tls_log, true, "tls: refused connection from {}: {}", remote, why);
+    } else {
+      ThrottledLog(tls_log, false, "tls: dropped connection from {}: {}", remote, why);
     }
     // Counted after the line is out, so whoever sees the count can read the line.
     tls_failures.fetch_add(1);
@@ -238,9 +265,12 @@ class Worker {
 
   void Run();
   void StartSweeping();
-  void StartConnection(Socket socket);
+  // `client_address`: the peer's address as counted at accept.
+  void StartConnection(Socket socket, std::string client_address);
   void BeginShutdown();
   void CloseAll();
+  // DisconnectPeers on this worker's connections; returns how many were picked.
+  int DisconnectPeers(const std::function<bool(std::string_view, std::string_view)>& should_close);
 
   void Add(ConnectionBase* c);
   void Remove(ConnectionBase* c);
@@ -263,6 +293,10 @@ class ConnectionBase : public ResponseSink {
   // Graceful stop: idle connections close now, busy ones after their response.
   virtual void OnServerStop() = 0;
   virtual void Close() = 0;
+  // Closes the connection (idle: now; busy: after its response) when its verified TLS peer is
+  // one `should_close` picks; returns whether it was picked.
+  virtual bool DisconnectIf(
+      const std::function<bool(std::string_view, std::string_view)>& should_close) = 0;
   int64_t deadline() const { return deadline_; }
 
   ConnectionBase* prev = nullptr;
@@ -286,11 +320,14 @@ class Connection final : public ConnectionBase,
         stream_(std::forward<StreamArgs>(stream_args)...),
         buffer_(shared_->max_buffer) {}
 
-  void Start();
+  // `client_address`: as counted at accept (it is also the request's remote_address).
+  void Start(std::string client_address);
   void Deliver(HttpResponse&& response) override;
   void OnDeadline() override;
   void OnServerStop() override;
   void Close() override;
+  bool DisconnectIf(
+      const std::function<bool(std::string_view, std::string_view)>& should_close) override;
 
  private:
   enum class State { kHandshaking, kReading, kHandling, kWriting, kLingering, kClosed };
@@ -307,6 +344,12 @@ class Connection final : public ConnectionBase,
   void CloseIdle();
 
   void StartRequest();
+  // The timeout `t`, capped for a TLS connection without a verified peer.
+  std::chrono::milliseconds Capped(std::chrono::milliseconds t) const {
+    return unauthenticated_ ? std::min(t, shared_->options.unauthenticated_timeout) : t;
+  }
+  // False (and a 429 on its way) when the client is over its request rate.
+  bool CheckRequestRate();
   void ParseBuffered();
   void DoRead();
   void OnRead(beast::error_code ec, size_t n);
@@ -345,27 +388,30 @@ class Connection final : public ConnectionBase,
   bool timed_out_ = false;
   bool in_handler_ = false;
   bool have_response_ = false;
+  bool unauthenticated_ = false;  // TLS without a verified peer (see Capped)
+  bool disconnecting_ = false;    // DisconnectPeers picked it: no request after this one
   int64_t request_time_micros_ = 0;
   int64_t request_start_steady_ = 0;
   uint64_t discarded_ = 0;
 };
 
 // Starts a TLS connection on `worker` (the caller has added nothing yet). In tls_connection.cc.
-void StartTlsConnection(Worker* worker, Socket socket);
+void StartTlsConnection(Worker* worker, Socket socket, std::string client_address);
 
 // --- Connection ---
 
 template <typename Stream>
-void Connection<Stream>::Start() {
+void Connection<Stream>::Start(std::string client_address) {
   beast::error_code ec;
   Lowest().set_option(tcp::no_delay(true), ec);
-  tcp::endpoint peer = Lowest().remote_endpoint(ec);
-  if (!ec) request_.remote_address_ = peer.address().to_string();
+  request_.remote_address_ = std::move(client_address);
   if constexpr (kTls) {
-    // The handshake counts against the header timeout: a peer that connects and stays silent
-    // (or stalls mid-handshake) is dropped by the sweep.
+    // The handshake counts against the header timeout, capped as for an unauthenticated peer
+    // (it is one until the handshake completes): a peer that connects and stays silent (or
+    // stalls mid-handshake) is dropped by the sweep.
     state_ = State::kHandshaking;
-    deadline_ = SteadyMillis() + shared_->options.header_timeout.count();
+    unauthenticated_ = true;
+    deadline_ = SteadyMillis() + Capped(shared_->options.header_timeout).count();
     stream_.async_handshake(
         ssl::stream_base::server,
         [self = this->shared_from_this()](beast::error_code hec) { self->OnHandshake(hec); });
@@ -389,9 +435,13 @@ void Connection<Stream>::OnHandshake(beast::error_code ec) {
       LingerOnSocket();
       return;
     }
-    Result<std::string> peer = PeerSiteId(stream_);
+    Result<PeerIdentity> peer = VerifiedPeer(stream_.native_handle());
     // A context that does not ask for client certificates leaves the peer anonymous ("").
-    if (peer.ok()) request_.peer_site_id_ = std::move(*peer);
+    if (peer.ok()) {
+      request_.peer_site_id_ = std::move(peer->site_id);
+      request_.peer_fingerprint_ = std::move(peer->certificate_fingerprint);
+      unauthenticated_ = false;
+    }
     shared_->tls_handshakes.fetch_add(1, std::memory_order_relaxed);
     StartRequest();
   } else {
@@ -428,7 +478,7 @@ void Connection<Stream>::StartRequest() {
   close_after_ = false;
   timed_out_ = false;
   have_response_ = false;
-  if (shared_->stopping.load() && buffer_.size() == 0) {
+  if ((shared_->stopping.load() || disconnecting_) && buffer_.size() == 0) {
     if constexpr (kTls) {
       closing_idle_ = true;  // no read is pending: close_notify can go at once
       StartLingeringClose();
@@ -438,7 +488,7 @@ void Connection<Stream>::StartRequest() {
     return;
   }
   const auto& o = shared_->options;
-  deadline_ = SteadyMillis() + (first_request_ ? o.header_timeout : o.idle_timeout).count();
+  deadline_ = SteadyMillis() + Capped(first_request_ ? o.header_timeout : o.idle_timeout).count();
   first_request_ = false;
   ParseBuffered();
 }
@@ -449,7 +499,7 @@ void Connection<Stream>::ParseBuffered() {
     if (!request_begun_) {
       request_begun_ = true;
       request_start_steady_ = SteadyMicros();
-      deadline_ = request_start_steady_ / 1000 + shared_->options.header_timeout.count();
+      deadline_ = request_start_steady_ / 1000 + Capped(shared_->options.header_timeout).count();
     }
     beast::error_code ec;
     size_t used = parser_->put(buffer_.data(), ec);
@@ -529,10 +579,35 @@ void Connection<Stream>::OnParseError(beast::error_code ec) {
 }
 
 template <typename Stream>
+bool Connection<Stream>::CheckRequestRate() {
+  if (!shared_->limiter) return true;
+  // An enrolled site on the sync port is known and answerable; its connections are still
+  // counted at accept.
+  if (kTls && !request_.peer_site_id_.empty()) return true;
+  int retry_after = 1;
+  if (shared_->limiter->TryRequest(request_.remote_address_, SteadyMillis(), &retry_after)) {
+    return true;
+  }
+  shared_->limited.fetch_add(1, std::memory_order_relaxed);
+  shared_->ThrottledLog(shared_->limited_log, true,
+                        "http server: {} is over its request rate ({}/s): answering 429",
+                        request_.remote_address_, shared_->options.requests_per_second_per_client);
+  std::string text = "429 Too Many Requests: this address sent too many requests; wait " +
+                     std::to_string(retry_after) + " s and try again\n";
+  response_ = HttpResponse::Text(429, text);
+  response_.AddHeader("Retry-After", std::to_string(retry_after));
+  response_.AddHeader("X-Content-Type-Options", "nosniff");
+  close_after_ = close_after_ || !parser_->is_done();
+  WriteResponse();
+  return false;
+}
+
+template <typename Stream>
 bool Connection<Stream>::OnHeaderDone() {
   header_done_ = true;
   request_.keep_alive_ = parser_->keep_alive();
   request_time_micros_ = shared_->env->NowMicros();
+  if (!CheckRequestRate()) return false;
   if (request_.version_ >= 11 && parser_->host_count() == 0) {
     RespondWithError(400, "an HTTP/1.1 request must have a Host header", !parser_->is_done());
     return false;
@@ -569,7 +644,7 @@ bool Connection<Stream>::OnHeaderDone() {
     }
   }
   if (!parser_->is_done()) {
-    deadline_ = SteadyMillis() + shared_->options.body_timeout.count();
+    deadline_ = SteadyMillis() + Capped(shared_->options.body_timeout).count();
     if (parser_->expect_continue() && request_.version_ >= 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       // The body's deadline keeps running while the interim response goes out.
@@ -658,7 +733,7 @@ void Connection<Stream>::WriteResponse() {
   // A 1xx final response (a protocol switch) is not supported: close rather than guess.
   keep_alive_after_write_ = header_done_ && request_.keep_alive_ && !close_after_ &&
                             !response_.close_connection() && !shared_->stopping.load() &&
-                            status >= 200;
+                            !disconnecting_ && !unauthenticated_ && status >= 200;
   const bool bodiless_status = status < 200 || status == 204 || status == 304;
   const bool head = request_.method_ == "HEAD";
 
@@ -842,7 +917,21 @@ void Connection<Stream>::Close() {
   beast::error_code ec;
   Lowest().close(ec);  // completes pending operations with operation_aborted
   worker_->Remove(this);
-  shared_->OnConnectionClosed();
+  shared_->OnConnectionClosed(request_.remote_address_);
+}
+
+template <typename Stream>
+bool Connection<Stream>::DisconnectIf(
+    const std::function<bool(std::string_view, std::string_view)>& should_close) {
+  if (!kTls || state_ == State::kClosed || disconnecting_) return false;
+  if (request_.peer_site_id_.empty()) return false;
+  if (!should_close(request_.peer_site_id_, request_.peer_fingerprint_)) return false;
+  disconnecting_ = true;
+  shared_->evicted.fetch_add(1, std::memory_order_relaxed);
+  if (state_ == State::kReading && !request_begun_) CloseIdle();
+  // A request being read or handled is answered (the handler checks the peer's standing
+  // itself), with "Connection: close".
+  return true;
 }
 
 }  // namespace net_internal

@@ -37,11 +37,11 @@ std::string DescribeHandshakeError(const beast::error_code& ec, bool* refusal) {
   return "TLS handshake failed: " + ec.message();
 }
 
-void StartTlsConnection(Worker* worker, Socket socket) {
+void StartTlsConnection(Worker* worker, Socket socket, std::string client_address) {
   auto c =
       std::make_shared<Connection<TlsStream>>(worker, std::move(socket), *worker->shared().tls);
   worker->Add(c.get());
-  c->Start();
+  c->Start(std::move(client_address));
 }
 
 }  // namespace net_internal

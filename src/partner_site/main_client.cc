@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -65,32 +66,37 @@ class MainClient::Impl {
     return req;
   }
 
-  Result<HttpResponse> Send(const HttpRequest& request) {
+  // Sends `request` on a kept connection (or a new one with `fresh`). *stale is set when it
+  // failed only because main had closed that kept connection before answering: nothing was
+  // processed, and the caller may send the request again on a new connection.
+  Result<HttpResponse> Send(const HttpRequest& request, bool fresh = false, bool* stale = nullptr) {
     std::unique_ptr<HttpClient> client;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        client = std::move(idle_.back());
-        idle_.pop_back();
-      }
-    }
+    if (!fresh) client = TakeIdle();
     if (!client) client = std::make_unique<HttpClient>(main_.host, main_.port, options_);
     Result<HttpResponse> r = client->Fetch(request);
     if (r.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(client));
+      if (idle_.size() < kMaxIdleConnections) {
+        idle_.push_back({std::move(client), SteadyMillis()});
+      }
+    } else if (client->last_failure_was_stale_connection()) {
+      // Main closed one idle connection: the others kept as long are closed too.
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.clear();
+      if (stale != nullptr) *stale = true;
     }
     return r;
   }
 
   Result<HttpResponse> Post(std::string_view path, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
+      // A new signature each time: main's replay cache refuses a nonce it has seen.
       ASSIGN_OR_RETURN(HttpRequest req, SignedPost(path, body));
-      Result<HttpResponse> r = Send(req);
-      if (r.ok() || attempt == 1 || r.status().code() != StatusCode::kUnavailable) {
-        if (!r.ok()) return r.status().Annotate("main at " + main_.ToUrl());
-        return r;
-      }
+      bool stale = false;
+      Result<HttpResponse> r = Send(req, /*fresh=*/attempt > 0, &stale);
+      if (r.ok()) return r;
+      if (attempt == 0 && stale) continue;
+      return r.status().Annotate("main at " + main_.ToUrl());
     }
   }
 
@@ -98,8 +104,7 @@ class MainClient::Impl {
     HttpRequest req("GET", path);
     req.AddHeader("Host", authority_);
     req.AddHeader("Accept", "application/json");
-    Result<HttpResponse> r = Send(req);
-    if (!r.ok()) r = Send(req);  // once more on a fresh connection
+    Result<HttpResponse> r = Send(req);  // a GET is repeated by HttpClient itself
     if (!r.ok()) return r.status().Annotate("main at " + main_.ToUrl());
     if (r->status() != 200) return sync::StatusFromResponse(*r);
     return r;
@@ -113,8 +118,34 @@ class MainClient::Impl {
   const Ed25519PrivateKey key_;
   const std::string certificate_b64_;
   std::string authority_;
+  // A kept connection unused for this long is closed rather than reused: main closes idle
+  // connections after 30 s (its [http] idle_timeout_ms), and a request sent just as it does
+  // would fail.
+  static constexpr int64_t kMaxIdleMillis = 20'000;
+
+  static int64_t SteadyMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // The most recently used kept connection that is young enough, or null.
+  std::unique_ptr<HttpClient> TakeIdle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = SteadyMillis();
+    std::erase_if(idle_, [now](const Idle& i) { return now - i.since_ms > kMaxIdleMillis; });
+    if (idle_.empty()) return nullptr;
+    std::unique_ptr<HttpClient> client = std::move(idle_.back().client);
+    idle_.pop_back();
+    return client;
+  }
+
+  struct Idle {
+    std::unique_ptr<HttpClient> client;
+    int64_t since_ms = 0;
+  };
   std::mutex mu_;
-  std::vector<std::unique_ptr<HttpClient>> idle_;
+  std::vector<Idle> idle_;
 };
 
 MainClient::MainClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -24,9 +24,10 @@ class MainClient {
                                                   const SiteConfig& config);
   ~MainClient();
 
-  // Signs and POSTs `body` (JSON) to `path`; main's response, whatever its HTTP status. A
-  // transport failure on a reused connection is retried once on a new connection with a new
-  // signature, so calls must be idempotent or harmless to repeat. Errors only when main cannot
+  // Signs and POSTs `body` (JSON) to `path`; main's response, whatever its HTTP status. Kept
+  // connections idle for 20 s are not reused; when main has closed a kept connection before
+  // answering (nothing was processed), the call is sent once more on a new connection with a
+  // new signature. Any other failure is returned, never repeated. Errors only when main cannot
   // be reached (kUnavailable, kDeadlineExceeded; the message names main's URL).
   Result<HttpResponse> Post(std::string_view path, const std::string& body);
   // As Post, then a non-200 answer becomes the Status it carries (sync/http_api.h).

@@ -9,8 +9,11 @@
 namespace tieup {
 
 Status AttachPartnerServices(PartnerDaemon& daemon) {
+  ASSIGN_OR_RETURN(std::string preview_secret,
+                   LoadOrCreatePreviewSecret(daemon.env(), daemon.site().site_dir()));
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
-      kPreviewPrefix, "GET, HEAD", std::make_shared<PreviewHandler>(daemon.site().content())));
+      kPreviewPrefix, "GET, HEAD",
+      std::make_shared<PreviewHandler>(daemon.site().content(), std::move(preview_secret))));
   RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));

@@ -1,6 +1,7 @@
 #include "site/config.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -203,13 +204,19 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
   RETURN_IF_ERROR(GetAddress(file, *site, "site", "sync", &c.sync_address));
 
   if (const toml::table* http = section("http")) {
-    RETURN_IF_ERROR(
-        CheckKeys(file, *http, "[http]",
-                  {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms"}));
+    RETURN_IF_ERROR(CheckKeys(
+        file, *http, "[http]",
+        {"threads", "max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
+         "connections_per_client", "requests_per_second_per_client", "request_burst_per_client"}));
     RETURN_IF_ERROR(Get(file, *http, "http", "threads", &c.http_threads));
     RETURN_IF_ERROR(Get(file, *http, "http", "max_body_bytes", &c.max_body_bytes));
     RETURN_IF_ERROR(Get(file, *http, "http", "header_timeout_ms", &c.header_timeout_ms));
     RETURN_IF_ERROR(Get(file, *http, "http", "idle_timeout_ms", &c.idle_timeout_ms));
+    RETURN_IF_ERROR(Get(file, *http, "http", "connections_per_client", &c.connections_per_client));
+    RETURN_IF_ERROR(Get(file, *http, "http", "requests_per_second_per_client",
+                        &c.requests_per_second_per_client));
+    RETURN_IF_ERROR(
+        Get(file, *http, "http", "request_burst_per_client", &c.request_burst_per_client));
     if (c.header_timeout_ms < 100)
       return BadConfig(file, "http.header_timeout_ms", "must be >= 100");
   }
@@ -261,7 +268,14 @@ Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c
   out += "threads = " + std::to_string(c.http_threads) + "  # 0: one per core\n";
   out += "max_body_bytes = " + std::to_string(c.max_body_bytes) + "\n";
   out += "header_timeout_ms = " + std::to_string(c.header_timeout_ms) + "\n";
-  out += "idle_timeout_ms = " + std::to_string(c.idle_timeout_ms) + "\n\n";
+  out += "idle_timeout_ms = " + std::to_string(c.idle_timeout_ms) + "\n";
+  out +=
+      "# What one client address may take (0: no limit): open connections, and requests\n"
+      "# per second with a burst; over it a client gets 429 and others are still served.\n";
+  out += "connections_per_client = " + std::to_string(c.connections_per_client) + "\n";
+  out +=
+      "requests_per_second_per_client = " + std::to_string(c.requests_per_second_per_client) + "\n";
+  out += "request_burst_per_client = " + std::to_string(c.request_burst_per_client) + "\n\n";
   out += "[content]\n";
   out += "keep_releases = " + std::to_string(c.keep_releases) + "  # for rollback\n";
   out += "authoring_dir = " + Quote(c.authoring_dir) + "  # main: pages, layouts, assets\n";
@@ -307,6 +321,21 @@ Result<SiteLock> SiteLock::Acquire(const std::string& site_dir, int timeout_ms) 
 
 SiteLock::~SiteLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+std::vector<std::string> FindSiteDataOpenToOthers(Env& env, const std::string& site_dir) {
+  SitePaths paths(site_dir);
+  std::vector<std::string> open;
+  for (const std::string& path :
+       {site_dir, paths.config(), paths.database(), paths.database() + "-wal",
+        paths.database() + "-shm", paths.keys(), paths.logs(), paths.ledger(), site_dir + "/mail",
+        site_dir + "/blobs", site_dir + "/releases"}) {
+    if (!env.FileExists(path)) continue;
+    Result<uint32_t> mode = env.GetPermissions(path);
+    if (!mode.ok() || (*mode & 077) == 0) continue;
+    open.push_back(fmt::format("{} (mode {:04o})", path, *mode & 07777));
+  }
+  return open;
 }
 
 }  // namespace tieup

@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -44,6 +45,11 @@ struct SiteConfig {
   uint64_t max_body_bytes = 1 << 20;
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 30000;
+  // What one client address may take of the public port (and, for connections, of the sync
+  // port), so that one client cannot deny service to the others. 0: no limit.
+  int connections_per_client = 256;
+  int requests_per_second_per_client = 100;
+  int request_burst_per_client = 400;
 
   // [content]
   int keep_releases = 5;
@@ -67,6 +73,12 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir);
 
 // Writes SITE_DIR/site.toml atomically (comments explain each setting).
 Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& config);
+
+// The site directory's entries that other local users may read or write (group or other
+// permission bits), as "PATH (mode 0644)": the site directory itself, site.toml, the database
+// and its -wal/-shm files, and the keys, mail, ledger, blobs, releases and logs folders. The
+// daemons warn about each at start. Missing entries are skipped.
+std::vector<std::string> FindSiteDataOpenToOthers(Env& env, const std::string& site_dir);
 
 // Paths inside SITE_DIR.
 struct SitePaths {

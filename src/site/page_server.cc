@@ -132,12 +132,14 @@ PageServer::PageServer(Env& env, const SiteConfig& config, SiteContent& content,
   http.max_body_bytes = config.max_body_bytes;
   http.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   http.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  http.max_connections_per_client = config.connections_per_client;
+  http.requests_per_second_per_client = config.requests_per_second_per_client;
+  http.request_burst_per_client = config.request_burst_per_client;
   http.logger = logger_;
   if (access_log != nullptr) {
     http.access_hook = [access_log](const AccessEvent& e) { access_log->Record(ToRecord(e)); };
   }
-  auto cache = std::make_shared<ServedSiteCache>(content_);
-  auto pages = std::make_shared<StaticPageHandler>([cache] { return cache->Get(); });
+  auto pages = std::make_shared<PageHandler>(std::make_shared<ServedSiteCache>(content_));
   router_ = std::make_shared<Router>(std::move(pages));
   http_ = std::move(http);
 }

@@ -47,6 +47,8 @@ Status CreateSiteDir(Env& env, const std::string& site_dir, const SiteConfig& co
                                    "' is not valid: use 1-63 lower-case letters, digits or '-'");
   }
   RETURN_IF_ERROR(CreateDirs(env, site_dir));
+  // Owner-only even when the directory existed before (made by hand, say, under umask 022).
+  RETURN_IF_ERROR(env.SetPermissions(site_dir, 0700));
   for (const std::string& d :
        {site_dir + "/blobs", site_dir + "/releases", paths.ledger(), paths.logs(), paths.keys()}) {
     RETURN_IF_ERROR(env.CreateDir(d));
@@ -65,6 +67,12 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
   site->logger_ = logger ? std::move(logger) : NewNullLogger();
   ASSIGN_OR_RETURN(site->config_, LoadSiteConfig(env, site_dir));
   SitePaths paths(site_dir);
+  for (const std::string& open : FindSiteDataOpenToOthers(env, site_dir)) {
+    site->logger_->warn(
+        "site data is readable by other users of this machine: {}; it holds keys, password "
+        "hashes and customers' addresses: run 'chmod -R go-rwx {}'",
+        open, site_dir);
+  }
 
   // The ledger first: the content's first load already records the content amounts in it.
   ASSIGN_OR_RETURN(site->ledger_, ledger::Log::Open(env, paths.ledger()));

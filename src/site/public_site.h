@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "ledger/access_log_writer.h"
 #include "ledger/log.h"
+#include "site/browser_headers.h"
 #include "site/config.h"
 #include "site/page_server.h"
 #include "site/site_content.h"
@@ -29,10 +30,12 @@ class PublicSite {
                                                   std::shared_ptr<Logger> logger);
   ~PublicSite();
 
-  // Routes public requests under `prefix` to `handler` (before Start); see PageServer.
+  // Routes public requests under `prefix` to `handler` (before Start); see PageServer. These are
+  // pages the site makes for a person (shop, account, previews): every answer gets the browser
+  // security headers of site/browser_headers.h unless the handler set them itself.
   Status AddPublicRoute(std::string_view prefix, std::string_view methods,
                         std::shared_ptr<HttpHandler> handler) {
-    return pages_->AddRoute(prefix, methods, std::move(handler));
+    return pages_->AddRoute(prefix, methods, WithBrowserSecurityHeaders(std::move(handler)));
   }
 
   // Starts the public port. Errors name the address and what to do.

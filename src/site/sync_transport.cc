@@ -106,6 +106,12 @@ SyncServer::SyncServer(Env& env, HostPort address, TlsContextPtr tls, Handler ha
   o.threads = 2;
   o.tls = std::move(tls);
   o.max_body_bytes = 64ull << 20;  // release metadata of a large site
+  // One address must not take the port from the others: a partner needs a few connections;
+  // anonymous clients (enrolling partners) get short deadlines and a request rate.
+  o.max_connections_per_client = 128;
+  o.requests_per_second_per_client = 10;
+  o.request_burst_per_client = 40;
+  o.unauthenticated_timeout = std::chrono::seconds(5);
   o.logger = std::move(logger);
   o.server_name = "";
   server_ = std::make_unique<HttpServer>(
@@ -124,6 +130,11 @@ Status SyncServer::Start() {
 }
 
 uint16_t SyncServer::port() const { return server_->port(); }
+
+int SyncServer::DisconnectPeers(
+    const std::function<bool(std::string_view, std::string_view)>& should_close) {
+  return server_->DisconnectPeers(should_close);
+}
 
 void SyncServer::Stop() {
   if (server_) server_->Stop();

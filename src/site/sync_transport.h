@@ -61,6 +61,10 @@ class SyncServer {
   Status Start();
   uint16_t port() const;
   void Stop();
+  // HttpServer::DisconnectPeers: closes the connections of the peers `should_close` picks (by
+  // site id and certificate fingerprint). From a controlling thread.
+  int DisconnectPeers(const std::function<bool(std::string_view site_id,
+                                               std::string_view fingerprint)>& should_close);
 
  private:
   std::unique_ptr<WorkerPool> pool_;

@@ -225,7 +225,24 @@ Result<std::string> EnrollmentTokens::IssueToken(std::string_view partner_id, in
   return token;
 }
 
+Status EnrollmentTokens::CheckToken(std::string_view token, std::string_view claimed_partner_id) {
+  return CheckTokenHash(token, claimed_partner_id).status();
+}
+
 Status EnrollmentTokens::RedeemToken(std::string_view token, std::string_view claimed_partner_id) {
+  ASSIGN_OR_RETURN(std::string hash, CheckTokenHash(token, claimed_partner_id));
+  const std::string partner(claimed_partner_id);
+  ASSIGN_OR_RETURN(bool marked, store_.MarkUsed(partner, hash, env_.NowSeconds()));
+  if (!marked) {
+    return Status::Unauthenticated(
+        "enrollment token for '" + partner +
+        "' was used by a concurrent request: " + std::string(kAskForNew));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> EnrollmentTokens::CheckTokenHash(std::string_view token,
+                                                     std::string_view claimed_partner_id) {
   const std::string partner(claimed_partner_id);
   RETURN_IF_ERROR(ValidateSiteId(partner));
   auto raw = Base64UrlDecode(token);
@@ -261,13 +278,7 @@ Status EnrollmentTokens::RedeemToken(std::string_view token, std::string_view cl
                                    FormatRfc3339(record->expires_at) + ": " +
                                    std::string(kAskForNew));
   }
-  ASSIGN_OR_RETURN(bool marked, store_.MarkUsed(partner, hash, now));
-  if (!marked) {
-    return Status::Unauthenticated(
-        "enrollment token for '" + partner +
-        "' was used by a concurrent request: " + std::string(kAskForNew));
-  }
-  return Status::Ok();
+  return hash;
 }
 
 }  // namespace tieup

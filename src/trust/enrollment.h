@@ -74,8 +74,14 @@ class EnrollmentTokens {
   // that says what to do, when the token is unknown, was issued for another partner, has
   // expired or was already used; kInvalidArgument when it is malformed.
   Status RedeemToken(std::string_view token, std::string_view claimed_partner_id);
+  // The checks of RedeemToken, with the same errors, without using the token up: for a request
+  // that must prove it holds a valid token before anything else is said to it.
+  Status CheckToken(std::string_view token, std::string_view claimed_partner_id);
 
  private:
+  // CheckToken's work; the token's SHA-256 (hex) when it may be redeemed.
+  Result<std::string> CheckTokenHash(std::string_view token, std::string_view claimed_partner_id);
+
   Env& env_;
   TokenStore& store_;
 };

@@ -288,7 +288,7 @@ Status SetExpectedPeerSiteId(SSL* ssl, std::string_view site_id) {
   return Status::Ok();
 }
 
-Result<std::string> PeerSiteId(SSL* ssl) {
+Result<PeerIdentity> VerifiedPeer(SSL* ssl) {
   X509* peer = ssl == nullptr ? nullptr : SSL_get0_peer_certificate(ssl);
   if (peer == nullptr) {
     return Status::Unauthenticated("the TLS peer presented no certificate");
@@ -297,7 +297,15 @@ Result<std::string> PeerSiteId(SSL* ssl) {
     return Status::Unauthenticated("the TLS peer's certificate was not verified");
   }
   ASSIGN_OR_RETURN(Certificate cert, FromX509(peer));
-  return CertificateSiteId(cert);
+  PeerIdentity id;
+  ASSIGN_OR_RETURN(id.site_id, CertificateSiteId(cert));
+  id.certificate_fingerprint = CertificateFingerprint(cert);
+  return id;
+}
+
+Result<std::string> PeerSiteId(SSL* ssl) {
+  ASSIGN_OR_RETURN(PeerIdentity id, VerifiedPeer(ssl));
+  return std::move(id.site_id);
 }
 
 std::string PeerRefusalReason(SSL* ssl) {

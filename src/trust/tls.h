@@ -81,6 +81,16 @@ Status SetExpectedPeerSiteId(SSL* ssl, std::string_view site_id);
 // After a successful handshake on a connection built from these contexts: the peer's site id.
 // kUnauthenticated when there is no verified peer certificate.
 Result<std::string> PeerSiteId(SSL* ssl);
+
+// The verified peer of a connection: the site its certificate names and that certificate's
+// hex SHA-256 fingerprint (as CertificateFingerprint gives it), so that a server can check the
+// peer's standing again on every request, not only at the handshake.
+struct PeerIdentity {
+  std::string site_id;
+  std::string certificate_fingerprint;
+};
+// As PeerSiteId, with the certificate's fingerprint.
+Result<PeerIdentity> VerifiedPeer(SSL* ssl);
 template <typename NextLayer>
 Result<std::string> PeerSiteId(boost::asio::ssl::stream<NextLayer>& stream) {
   return PeerSiteId(stream.native_handle());

@@ -17,6 +17,8 @@
 #include <regex>
 #include <thread>
 
+#include "base/env.h"
+
 namespace tieup::testing {
 namespace {
 
@@ -34,6 +36,16 @@ int Connect(int port) {
 }
 
 }  // namespace
+
+bool LiftPerClientRequestRate(const std::string& site_dir) {
+  std::unique_ptr<Env> env = NewPosixEnv();
+  auto text = env->ReadFile(site_dir + "/site.toml");
+  if (!text.ok()) return false;
+  static const std::regex kRate("requests_per_second_per_client = [0-9]+");
+  if (!std::regex_search(*text, kRate)) return false;
+  std::string lifted = std::regex_replace(*text, kRate, "requests_per_second_per_client = 0");
+  return WriteFileAtomic(*env, site_dir + "/site.toml", lifted, 0600).ok();
+}
 
 CommandResult RunTieup(const std::vector<std::string>& args) {
   CommandResult r;

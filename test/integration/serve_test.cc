@@ -1,5 +1,8 @@
 // Integration: real `tieup` processes on loopback, fetched over real sockets.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include "base/env.h"
 #include "daemon_harness.h"
@@ -164,6 +167,39 @@ TEST_F(PartnerServeTest, PagePutOnARunningSiteIsServedWholeWithinASecond) {
     if (status != 404) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(status, 404);
+}
+
+// Every file and folder under `dir` that a group or other user may read, write or enter.
+std::vector<std::string> OpenToOthers(const std::string& dir) {
+  std::vector<std::string> open;
+  namespace fs = std::filesystem;
+  auto check = [&](const fs::path& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || S_ISSOCK(st.st_mode)) return;
+    if ((st.st_mode & 077) != 0) open.push_back(p.string());
+  };
+  check(dir);
+  for (const auto& e : fs::recursive_directory_iterator(dir)) check(e.path());
+  return open;
+}
+
+TEST_F(PartnerServeTest, SiteDataIsOwnerOnlyWhateverTheUmask) {
+  // The test runs with the usual umask (022); the daemon and the commands use their own.
+  ASSERT_EQ(StatusOf(HttpGet(port_, "/")), 200);
+  ASSERT_TRUE(env_->FileExists(site_ + "/tieup.db-wal")) << "the store runs in WAL mode";
+  // SetUp rewrote site.toml from this process (umask 022): the one file open to others, and
+  // the daemon said so when it started.
+  EXPECT_THAT(OpenToOthers(site_), ::testing::ElementsAre(site_ + "/site.toml"));
+  EXPECT_THAT(daemon_->output(), HasSubstr(site_ + "/site.toml (mode 0644)"));
+
+  // A file another tool left readable: the daemon says so at start, and what to run.
+  EXPECT_EQ(daemon_->Stop(), 0);
+  ASSERT_EQ(::chmod((site_ + "/tieup.db").c_str(), 0644), 0);
+  ASSERT_TRUE(daemon_->Start()) << daemon_->output();
+  EXPECT_THAT(daemon_->output(),
+              HasSubstr("site data is readable by other users of this machine: " + site_ +
+                        "/tieup.db (mode 0644)"));
+  EXPECT_THAT(daemon_->output(), HasSubstr("chmod -R go-rwx " + site_));
 }
 
 TEST_F(PartnerServeTest, GracefulStopAndEveryRequestInTheAccessLedger) {

@@ -181,10 +181,13 @@ class ShopIntegrationTest : public ::testing::Test {
     return r;
   }
   void StartMain() {
+    // A hundred customers, all from 127.0.0.1.
+    ASSERT_TRUE(LiftPerClientRequestRate(main_dir_));
     main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
     ASSERT_TRUE(main_->ok()) << main_->output();
   }
   void StartPartner() {
+    ASSERT_TRUE(LiftPerClientRequestRate(shop_dir_));
     partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
     ASSERT_TRUE(partner_->ok()) << partner_->output();
   }

@@ -145,10 +145,16 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(pending.output, HasRegex(R"(3 added \(\d+ B\), 0 changed \(0 B\), 0 removed)"));
   EXPECT_THAT(pending.output, AllOf(HasSubstr("+ /index.html"), HasSubstr("+ /404.html"),
                                     HasSubstr("+ /assets/style.css")));
-  // The preview link names the port the daemon really listens on (configured as 0 here).
-  EXPECT_THAT(pending.output, HasSubstr("preview: http://127.0.0.1:" + std::to_string(b.port()) +
-                                        "/.tieup/preview/1/"));
-  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/.tieup/preview/1/")), 200);
+  // The preview link names the port the daemon really listens on (configured as 0 here) and
+  // carries the site's preview key: without it, or with another version's, there is nothing.
+  std::smatch link;
+  const std::string prefix = "preview: http://127.0.0.1:" + std::to_string(b.port());
+  ASSERT_TRUE(std::regex_search(
+      pending.output, link, std::regex(prefix + R"((/\.tieup/preview/([A-Za-z0-9_-]{22})/1/))")))
+      << pending.output;
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), link[1].str())), 200);
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/.tieup/preview/1/")), 404);
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/.tieup/preview/" + link[2].str() + "/2/")), 404);
   EXPECT_THAT(MainStatus(), HasRegex("shop-b .*version 1 waiting for the partner manager"));
 
   CommandResult approve = RunTieup({"partner", "approve", b.dir, u});
@@ -542,6 +548,7 @@ TEST_F(SyncTest, PartnerKilledDuringUpdateServesOneWholeRelease) {
   edition(0);
   StartMain();
   Partner& a = NewPartner("shop-a", {"--retry", "manual"});
+  ASSERT_TRUE(LiftPerClientRequestRate(a.dir));  // 300 pages read again and again
   Start(a);
   ASSERT_EQ(Publish({"shop-a"}).exit_code, 0);
 

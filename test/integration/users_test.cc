@@ -206,6 +206,32 @@ TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("No users"));
 }
 
+TEST_F(UsersIntegrationTest, ARevokedPartnerKeepsNoConnectionAndRegistersNoOne) {
+  const int port = partner_->port();
+  // The partner keeps its connection to main open after this registration.
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  // Revoked from another process (the command writes main's store): the running daemon closes
+  // the connection the partner still holds...
+  Run({"main", "partner", "revoke", main_dir_, "shop-b"});
+  ASSERT_TRUE(WaitFor([&] {
+    return std::regex_search(main_->output(),
+                             std::regex("closed [0-9]+ sync connection\\(s\\) of revoked"));
+  })) << main_->output();
+  // ...and nothing more goes through: no new account, whatever connection the partner uses.
+  for (const char* who : {"bob", "carol"}) {
+    r = PostForm(
+        port, "/account/register",
+        RegisterBody(std::string(who) + "%40example.org", who, "correct+horse+battery", ""));
+    EXPECT_NE(StatusOf(r), 200) << r;
+  }
+  const std::string listed = Run({"main", "users", "ls", main_dir_});
+  EXPECT_THAT(listed, HasSubstr("ada@example.org"));
+  EXPECT_THAT(listed, Not(HasSubstr("bob@example.org")));
+  EXPECT_THAT(listed, Not(HasSubstr("carol@example.org")));
+}
+
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
   std::string r =
       PostForm(main_->port(), "/account/register",

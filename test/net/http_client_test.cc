@@ -79,6 +79,57 @@ TEST_F(HttpClientTest, ReconnectsAfterTheServerClosed) {
   }
 }
 
+// Waits (bounded) until the server has closed every connection, as its idle timeout does.
+void WaitForNoConnections(HttpServer& server) {
+  for (int i = 0; i < 2000 && server.active_connections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(server.active_connections(), 0) << "the server never closed the idle connection";
+}
+
+TEST_F(HttpClientTest, AStaleConnectionIsRetriedOnlyWhenRepeatingIsSafe) {
+  HttpServerOptions o;
+  o.threads = 1;
+  o.idle_timeout = std::chrono::milliseconds(50);
+  std::atomic<int> posts{0};
+  server_ = std::make_unique<HttpServer>(
+      env_, o, std::make_shared<FunctionHandler>([&](const HttpRequest& req, HttpResponder r) {
+        if (req.method() == "POST") ++posts;
+        r.Respond(HttpResponse::Text(200, std::string(req.method())));
+      }));
+  ASSERT_THAT(server_->Start(), IsOk());
+  HttpClient client("127.0.0.1", server_->port());
+  ASSERT_THAT(client.Fetch(HttpRequest("GET", "/")), IsOk());
+
+  // The server closed the kept connection: a GET is sent again on a new one.
+  WaitForNoConnections(*server_);
+  Result<HttpResponse> get = client.Fetch(HttpRequest("GET", "/"));
+  ASSERT_THAT(get, IsOk());
+  EXPECT_FALSE(client.last_failure_was_stale_connection());
+
+  // A POST without an idempotency key is not repeated behind the caller's back; the client
+  // says the server had closed the connection, so the caller may send it again.
+  WaitForNoConnections(*server_);
+  HttpRequest post("POST", "/order");
+  post.SetBody("{}");
+  Result<HttpResponse> failed = client.Fetch(post);
+  EXPECT_THAT(failed.status(), StatusIs(StatusCode::kUnavailable));
+  EXPECT_TRUE(client.last_failure_was_stale_connection());
+  EXPECT_EQ(posts.load(), 0);
+  // Sent again, it goes out on a new connection.
+  ASSERT_THAT(client.Fetch(post), IsOk());
+  EXPECT_FALSE(client.last_failure_was_stale_connection());
+  EXPECT_EQ(posts.load(), 1);
+
+  // With an idempotency key the client repeats it itself.
+  WaitForNoConnections(*server_);
+  HttpRequest keyed("POST", "/order");
+  keyed.AddHeader("Idempotency-Key", "k-1");
+  keyed.SetBody("{}");
+  ASSERT_THAT(client.Fetch(keyed), IsOk());
+  EXPECT_EQ(posts.load(), 2);
+}
+
 TEST_F(HttpClientTest, ConnectionRefusedIsUnavailable) {
   Start(EchoHandler());
   uint16_t port = server_->port();

@@ -443,6 +443,72 @@ TEST_F(HttpServerTest, ConnectionsAboveTheMaximumAreClosed) {
   EXPECT_TRUE(c.WaitForClose());
 }
 
+TEST_F(HttpServerTest, OneAddressCannotTakeEveryConnection) {
+  options_.max_connections_per_client = 3;
+  StartServer(EchoHandler());
+  // A flood from 127.0.0.2: three connections stay, the fourth is closed at once.
+  std::vector<std::unique_ptr<TestConnection>> flood;
+  for (int i = 0; i < 3; ++i) {
+    flood.push_back(std::make_unique<TestConnection>(server_->port(), "127.0.0.2"));
+    ASSERT_TRUE(flood.back()->connected());
+  }
+  TestConnection extra(server_->port(), "127.0.0.2");
+  EXPECT_TRUE(extra.WaitForClose());
+  EXPECT_EQ(server_->stats().connections_refused, 1u);
+  // Another client is served meanwhile, and so is the flooding one on its open connections.
+  TestConnection other(server_->port());
+  ASSERT_TRUE(other.Send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n"));
+  RawResponse r;
+  ASSERT_FALSE(other.Read(&r));
+  EXPECT_EQ(r.body(), "GET /other");
+  ASSERT_TRUE(flood[0]->Send("GET /kept HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(flood[0]->Read(&r));
+  EXPECT_EQ(r.body(), "GET /kept");
+  // A slot freed by a close is free again.
+  flood.pop_back();
+  for (int tries = 0; tries < 500; ++tries) {
+    TestConnection again(server_->port(), "127.0.0.2");
+    if (!again.Send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")) continue;
+    RawResponse a;
+    if (!again.Read(&a)) {
+      EXPECT_EQ(a.body(), "GET /again");
+      return;
+    }
+  }
+  ADD_FAILURE() << "a closed connection's slot never came back";
+}
+
+TEST_F(HttpServerTest, AClientOverItsRequestRateGets429AndOthersAreServed) {
+  options_.requests_per_second_per_client = 0.001;  // no refill during the test
+  options_.request_burst_per_client = 4;            // the connection costs one
+  StartServer(EchoHandler());
+  TestConnection c(server_->port(), "127.0.0.2");
+  RawResponse r;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.Send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_FALSE(c.Read(&r));
+    EXPECT_EQ(r.result_int(), 200) << i;
+  }
+  ASSERT_TRUE(c.Send("GET /over HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(c.Read(&r));
+  EXPECT_EQ(r.result_int(), 429);
+  EXPECT_THAT(r.body(), HasSubstr("too many requests"));
+  EXPECT_FALSE(r[nettest::http::field::retry_after].empty());
+  EXPECT_EQ(server_->stats().requests_limited, 1u);
+  // Another address has its own budget.
+  TestConnection other(server_->port());
+  ASSERT_TRUE(other.Send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(other.Read(&r));
+  EXPECT_EQ(r.result_int(), 200);
+}
+
+TEST_F(HttpServerTest, PerClientLimitsAreCheckedAtStart) {
+  options_.max_connections_per_client = -1;
+  server_ = std::make_unique<HttpServer>(env_, options_, EchoHandler());
+  EXPECT_THAT(server_->Start(), StatusIs(StatusCode::kInvalidArgument));
+  server_.reset();
+}
+
 TEST_F(HttpServerTest, AsynchronousResponsesFromAnotherThread) {
   std::vector<std::thread> helpers;
   std::mutex helpers_mu;

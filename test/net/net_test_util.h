@@ -34,6 +34,16 @@ class TestConnection {
   explicit TestConnection(uint16_t port) : socket_(ioc_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), connect_error_);
   }
+  // From another loopback address (127.0.0.2, say): a second client as the server sees it.
+  TestConnection(uint16_t port, const std::string& source) : socket_(ioc_) {
+    socket_.open(tcp::v4(), connect_error_);
+    if (!connect_error_) {
+      socket_.bind(tcp::endpoint(asio::ip::make_address(source), 0), connect_error_);
+    }
+    if (!connect_error_) {
+      socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), connect_error_);
+    }
+  }
   bool connected() const { return !connect_error_; }
 
   bool Send(std::string_view bytes) {

@@ -269,6 +269,67 @@ TEST_F(NetTlsTest, GetAndPostReachTheHandlerWithThePeerSiteId) {
   EXPECT_EQ(access_peers_, (std::vector<std::string>{"shop-a", "shop-a"}));
 }
 
+TEST_F(NetTlsTest, TheHandlerSeesThePeersCertificateFingerprint) {
+  StartServer(MainServerContext(),
+              std::make_shared<FunctionHandler>([](const HttpRequest& req, HttpResponder r) {
+                r.Respond(HttpResponse::Text(200, std::string(req.peer_certificate_fingerprint())));
+              }));
+  HttpClient client("127.0.0.1", server_->port(), PartnerClient(shop_a_));
+  Result<HttpResponse> r = client.Fetch(HttpRequest("GET", "/"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body(), Fingerprint(shop_a_));
+}
+
+TEST_F(NetTlsTest, DisconnectPeersClosesTheChosenPeersKeptConnections) {
+  StartServer(MainServerContext());
+  HttpClient a("127.0.0.1", server_->port(), PartnerClient(shop_a_));
+  HttpClient b("127.0.0.1", server_->port(), PartnerClient(shop_b_));
+  ASSERT_THAT(a.Fetch(HttpRequest("GET", "/a")), IsOk());
+  ASSERT_THAT(b.Fetch(HttpRequest("GET", "/b")), IsOk());
+  ASSERT_EQ(server_->active_connections(), 2);
+  const std::string fp = Fingerprint(shop_a_);
+  int picked = server_->DisconnectPeers(
+      [&](std::string_view id, std::string_view f) { return id == "shop-a" && f == fp; });
+  EXPECT_EQ(picked, 1);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->active_connections() > 1 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(server_->active_connections(), 1);
+  EXPECT_EQ(server_->stats().connections_evicted, 1u);
+  // shop-b's connection is the one still open: its next request needs no new handshake.
+  ASSERT_THAT(b.Fetch(HttpRequest("GET", "/b2")), IsOk());
+  EXPECT_EQ(server_->stats().tls_handshakes, 2u);
+}
+
+TEST_F(NetTlsTest, AnonymousClientsGetShortDeadlinesAndOneRequestPerConnection) {
+  PeerCheck check =
+      PeerCheck::AnyOf([](std::string_view id) { return id == "shop-a" || id == "shop-b"; });
+  check.allow_anonymous_client = true;
+  auto ctx = MakeServerContext(ca_.certificate(), main_.cert, main_.key, std::move(check));
+  ASSERT_THAT(ctx, IsOk());
+  StartServer(*ctx, PeerEchoHandler(), [](HttpServerOptions& o) {
+    o.unauthenticated_timeout = std::chrono::milliseconds(200);
+  });
+  auto anon = MakeAnonymousClientContext(ca_.certificate(), PeerCheck::Site("main"));
+  ASSERT_THAT(anon, IsOk());
+  HttpClientOptions o;
+  o.tls = *anon;
+  HttpClient client("127.0.0.1", server_->port(), o);
+  Result<HttpResponse> r = client.Fetch(HttpRequest("GET", "/v1/ca"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body(), "|GET /v1/ca|");
+  EXPECT_EQ(r->FindHeader("Connection").value_or(""), "close");
+
+  // A silent anonymous client is dropped after the short deadline, not the 10 s header one.
+  auto raw_ctx = RawClientContext(ca_.certificate(), nullptr);
+  RawTlsClient silent(*raw_ctx, server_->port());
+  ASSERT_FALSE(silent.Handshake());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_NE(silent.ReadToEnd(), beast::error::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 TEST_F(NetTlsTest, KeepAliveReusesOneHandshake) {
   StartServer(MainServerContext());
   // A host name (not an IP literal): the client sends it as SNI.

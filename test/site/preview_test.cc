@@ -45,32 +45,44 @@ class PreviewHandlerTest : public ::testing::Test {
   std::unique_ptr<SiteContent> content_;
 };
 
-TEST_F(PreviewHandlerTest, ServesTheStagedReleaseToThisMachineOnly) {
-  auto handler = std::make_shared<PreviewHandler>(*content_);
+TEST_F(PreviewHandlerTest, ServesTheStagedReleaseOnlyUnderItsKey) {
+  auto secret = LoadOrCreatePreviewSecret(*env_, dir_.path());
+  ASSERT_THAT(secret, IsOk());
+  auto handler = std::make_shared<PreviewHandler>(*content_, *secret);
   HttpServer server(*env_, HttpServerOptions{}, handler);
   ASSERT_THAT(server.Start(), IsOk());
   auto get = [&](const std::string& target) {
     return HttpFetch("127.0.0.1", server.port(), HttpRequest("GET", target));
   };
-  auto r = get("/.tieup/preview/2/");
+  const std::string two = PreviewPath(*secret, 2);
+  auto r = get(two);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->status(), 200);
   EXPECT_EQ(r->body(), "<p>version 2</p>");
   EXPECT_EQ(r->FindHeader("Cache-Control").value_or(""), "no-store");
+  EXPECT_EQ(r->FindHeader("Referrer-Policy").value_or(""), "no-referrer");
   // The active site is untouched by a preview.
   EXPECT_EQ(content_->view()->version(content::Area::kTieup), 1u);
 
-  EXPECT_EQ(get("/.tieup/preview/2")->status(), 301);
-  EXPECT_EQ(get("/.tieup/preview/9/")->status(), 404);
-  EXPECT_EQ(get("/.tieup/preview/2/missing.html")->status(), 404);
+  EXPECT_EQ(get(two.substr(0, two.size() - 1))->status(), 301);
+  EXPECT_EQ(get(PreviewPath(*secret, 9))->status(), 404);
+  EXPECT_EQ(get(two + "missing.html")->status(), 404);
   EXPECT_EQ(get("/.tieup/preview/x/")->status(), 404);
+  // Without the key, with a key of another version or of another site: nothing, wherever the
+  // request comes from (a reverse proxy makes every visitor look local).
+  EXPECT_EQ(get("/.tieup/preview/2/")->status(), 404);
+  const std::string key_of_one = PreviewPath(*secret, 1).substr(kPreviewPrefix.size(), 22);
+  EXPECT_EQ(get(std::string(kPreviewPrefix) + key_of_one + "/2/")->status(), 404);
+  EXPECT_EQ(get(PreviewPath(std::string(32, 'x'), 2))->status(), 404);
   server.Stop();
 
-  // A request that did not come from this machine (no loopback address) is refused.
-  HttpRequest remote("GET", "/.tieup/preview/2/");
-  HttpResponse refused = handler->Serve(remote);
-  EXPECT_EQ(refused.status(), 403);
-  EXPECT_THAT(std::string(refused.body()), HasSubstr("own machine"));
+  // The secret is kept, owner-only, and read back the same.
+  auto again = LoadOrCreatePreviewSecret(*env_, dir_.path());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(*again, *secret);
+  auto mode = env_->GetPermissions(dir_.path() + "/keys/preview.key");
+  ASSERT_THAT(mode, IsOk());
+  EXPECT_EQ(*mode & 0777, 0600u);
 }
 
 }  // namespace

@@ -209,6 +209,33 @@ TEST_F(MainUsersEndpointsTest, AReplayedNonceIsRefused) {
   EXPECT_EQ(Kept(), 1);
 }
 
+TEST_F(MainUsersEndpointsTest, AReplayAfterMainRestartsIsRefused) {
+  // A sign-in captured on the wire: accepted once.
+  HttpRequest login =
+      Signed(*shop_b_, "/v1/users/login", R"({"email":"ada@example.org","password":"x"})");
+  EXPECT_NE(endpoints_->Handle(login).status(), 409);
+  // Main restarts: new endpoints (a new verifier, an empty memory cache) on the same database.
+  endpoints_.reset();
+  db_.reset();
+  auto db = OpenSqlite(main_dir_ + "/tieup.db");
+  ASSERT_TRUE(db.ok());
+  db_ = std::move(*db);
+  users::UserStoreOptions options;
+  options.cost = users::PasswordHashCost::MinimumForTest();
+  auto store = users::UserStore::Open(*env_, *db_, options);
+  ASSERT_TRUE(store.ok());
+  store_ = std::move(*store);
+  auto endpoints = MainUsersEndpoints::Create(*env_, main_dir_, *store_, *db_, nullptr);
+  ASSERT_TRUE(endpoints.ok()) << endpoints.status().ToString();
+  endpoints_ = std::move(*endpoints);
+
+  HttpResponse replayed = endpoints_->Handle(login);
+  EXPECT_EQ(replayed.status(), 409);
+  EXPECT_THAT(std::string(replayed.body()), HasSubstr("replayed"));
+  // A fresh request of the same partner still goes through.
+  EXPECT_EQ(Register(RegistrationJson("bea@example.org")).status(), 200);
+}
+
 TEST_F(MainUsersEndpointsTest, OversizedOrMalformedBodiesAreClearErrorsAndStoreNothing) {
   HttpResponse big = Register(R"({"area":"tieup","display_name":")" + std::string(5000, 'x') +
                               R"(","email":"a@b.org","password":"0123456789"})");
