@@ -45,11 +45,10 @@ bool ClientLimiter::TakeToken(Client& c, int64_t now_ms) {
   return true;
 }
 
-bool ClientLimiter::TryOpen(std::string_view address, int64_t now_ms, bool costs_a_request) {
+bool ClientLimiter::TryOpen(std::string_view address, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   Client& c = Find(address, now_ms);
   if (options_.max_connections > 0 && c.open >= options_.max_connections) return false;
-  if (costs_a_request && !TakeToken(c, now_ms)) return false;
   ++c.open;
   return true;
 }

@@ -2,10 +2,9 @@
 // a throttle for log lines that a flood would otherwise multiply.
 //
 // A flood from one address must leave every other client served: HttpServer counts open
-// connections per address and charges each new connection and each request to a token bucket
-// per address; a handler may keep its own limiter for an endpoint that needs a tighter one
-// (main's enrollment). Times are steady milliseconds passed in by the caller, so tests move
-// them.
+// connections per address and charges each request to a token bucket per address; a handler may
+// keep its own limiter for an endpoint that needs a tighter one (main's enrollment). Times are
+// steady milliseconds passed in by the caller, so tests move them.
 #pragma once
 
 #include <cstdint>
@@ -28,11 +27,10 @@ class ClientLimiter {
  public:
   explicit ClientLimiter(ClientLimitOptions options) : options_(options) {}
 
-  // A new connection from `address` at `now_ms`: true (and counted) when it may stay open;
-  // false when the address already has max_connections open or, with `costs_a_request`, has no
-  // token left (a connection then costs one, so a connection flood is limited like a request
-  // flood).
-  bool TryOpen(std::string_view address, int64_t now_ms, bool costs_a_request = true);
+  // A new connection from `address`: true (and counted) when it may stay open; false when the
+  // address already has max_connections open. (Requests, not connections, cost tokens: a
+  // client over its rate gets an answer that says so, not a closed connection.)
+  bool TryOpen(std::string_view address, int64_t now_ms);
   // A connection counted by TryOpen has closed.
   void Closed(std::string_view address);
   // One request from `address`: true when it may proceed; false with *retry_after_seconds

@@ -356,11 +356,8 @@ void HttpServer::Impl::DoAccept() {
     } else if (shared_.active.load() >= shared_.options.max_connections) {
       refusal = "the server has reached its connection limit";
     } else if (shared_.limiter &&
-               // On TLS the peer is not known yet: an enrolled site's new connections
-               // must not be charged like anonymous requests (see the option).
-               !shared_.limiter->TryOpen(address, net_internal::SteadyMillis(),
-                                         shared_.tls == nullptr)) {
-      refusal = "this address is over its connection limit or rate";
+               !shared_.limiter->TryOpen(address, net_internal::SteadyMillis())) {
+      refusal = "this address has the most connections one client may keep open";
     }
     if (peer_ec || refusal != nullptr) {
       beast::error_code close_ec;

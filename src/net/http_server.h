@@ -94,10 +94,9 @@ struct HttpServerOptions {
   // client served. Open connections at once (above it a new one is closed at once):
   int max_connections_per_client = 256;
   // Requests per second per client address, sustained, and the burst a quiet client may spend
-  // at once; each new plain connection costs one request. Over it: 429 with Retry-After. 0: no
-  // limit. On TLS only requests from peers without a verified certificate are counted (an
-  // enrolled site is known and answerable; its connections still count against
-  // max_connections_per_client).
+  // at once. Over it: 429 with Retry-After. 0: no limit. On TLS only requests from peers
+  // without a verified certificate are counted (an enrolled site is known and answerable; its
+  // connections still count against max_connections_per_client).
   double requests_per_second_per_client = 0;
   double request_burst_per_client = 0;
   // TLS connections whose peer has no verified certificate (main's sync port lets enrolling

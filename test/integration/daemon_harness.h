@@ -75,6 +75,10 @@ class Daemon : public SiteProcess {
 // `timeout_ms` passes without data.
 std::string RawExchange(int port, const std::string& bytes, int timeout_ms = 3000);
 
+// A TCP connection to 127.0.0.1:port from the loopback address `source` ("127.0.0.2": another
+// client, as a server sees it); the descriptor, or -1. The caller closes it.
+int ConnectFrom(const std::string& source, int port);
+
 // A tiny HTTP/1.1 GET/HEAD over a fresh connection; returns the raw response.
 std::string HttpGet(int port, const std::string& target,
                     const std::vector<std::string>& headers = {},

@@ -1,6 +1,8 @@
 // Integration: real `tieup` processes on loopback, fetched over real sockets.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -200,6 +202,76 @@ TEST_F(PartnerServeTest, SiteDataIsOwnerOnlyWhateverTheUmask) {
               HasSubstr("site data is readable by other users of this machine: " + site_ +
                         "/tieup.db (mode 0644)"));
   EXPECT_THAT(daemon_->output(), HasSubstr("chmod -R go-rwx " + site_));
+}
+
+TEST_F(PartnerServeTest, AFloodFromOneAddressLeavesOthersServed) {
+  // 400 idle connections from 127.0.0.2 (the default allows 256 per address): the rest are
+  // closed at once, a visitor from 127.0.0.1 is served, and the log does not grow a line per
+  // refused connection.
+  std::vector<int> flood;
+  for (int i = 0; i < 400; ++i) {
+    int fd = ConnectFrom("127.0.0.2", port_);
+    if (fd >= 0) flood.push_back(fd);
+  }
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/")), 200);
+  // A connection past the limit is closed by the server: reading it ends at once.
+  int last = flood.back();
+  char byte;
+  timeval tv{5, 0};
+  ::setsockopt(last, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  EXPECT_LE(::recv(last, &byte, 1, 0), 0);
+  for (int fd : flood) ::close(fd);
+  EXPECT_EQ(daemon_->Stop(), 0);
+  const std::string out = daemon_->output();
+  size_t lines = 0;
+  for (size_t at = 0;
+       (at = out.find("refused a connection from 127.0.0.2", at)) != std::string::npos; ++at) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << out;
+  EXPECT_LE(lines, 10u) << "refused connections must be logged a few at a time";
+}
+
+TEST_F(PartnerServeTest, AClientOverItsRequestRateGets429) {
+  // A slow rate set in site.toml, so that no machine is too slow to exceed it.
+  EXPECT_EQ(daemon_->Stop(), 0);
+  auto cfg = env_->ReadFile(site_ + "/site.toml");
+  ASSERT_TRUE(cfg.ok());
+  std::string text = *cfg;
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"requests_per_second_per_client = 100",
+                                            "requests_per_second_per_client = 1"},
+        {"request_burst_per_client = 400", "request_burst_per_client = 20"}}) {
+    size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << text;
+    text.replace(at, from.size(), to);
+  }
+  ASSERT_TRUE(WriteFileAtomic(*env_, site_ + "/site.toml", text).ok());
+  ASSERT_TRUE(daemon_->Start()) << daemon_->output();
+  port_ = daemon_->port();
+  int limited = 0, served = 0;
+  for (int i = 0; i < 100 && limited == 0; ++i) {
+    std::string r = HttpGet(port_, "/");
+    if (StatusOf(r) == 429) {
+      ++limited;
+      EXPECT_NE(HeaderOf(r, "Retry-After"), "");
+    } else {
+      ++served;
+    }
+  }
+  EXPECT_EQ(limited, 1);
+  EXPECT_GE(served, 20);  // the burst
+  // Another address is served meanwhile.
+  int fd = ConnectFrom("127.0.0.2", port_);
+  ASSERT_GE(fd, 0);
+  const std::string get = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+  char buf[64] = {};
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ASSERT_GT(::recv(fd, buf, sizeof(buf) - 1, 0), 12);
+  ::close(fd);
+  EXPECT_EQ(std::string(buf).substr(0, 12), "HTTP/1.1 200");
 }
 
 TEST_F(PartnerServeTest, GracefulStopAndEveryRequestInTheAccessLedger) {

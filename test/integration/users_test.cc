@@ -4,6 +4,7 @@
 // from; signing in at the partner is checked by main. Main down: 503, nothing recorded. Main's
 // own account pages use the same store.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <regex>
@@ -53,6 +54,7 @@ class UsersIntegrationTest : public ::testing::Test {
     main_dir_ = dir_.Sub("main");
     shop_dir_ = dir_.Sub("shop-b");
     const int main_sync = FreePort(), partner_sync = FreePort();
+    main_sync_port_ = main_sync;
     ASSERT_NE(main_sync, 0);
     ASSERT_NE(partner_sync, 0);
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
@@ -114,6 +116,7 @@ class UsersIntegrationTest : public ::testing::Test {
   std::unique_ptr<Env> env_ = NewPosixEnv();
   TempDir dir_;
   std::string main_dir_, shop_dir_;
+  int main_sync_port_ = 0;
   std::unique_ptr<Daemon> main_, partner_;
 };
 
@@ -230,6 +233,22 @@ TEST_F(UsersIntegrationTest, ARevokedPartnerKeepsNoConnectionAndRegistersNoOne) 
   EXPECT_THAT(listed, HasSubstr("ada@example.org"));
   EXPECT_THAT(listed, Not(HasSubstr("bob@example.org")));
   EXPECT_THAT(listed, Not(HasSubstr("carol@example.org")));
+}
+
+TEST_F(UsersIntegrationTest, AFloodOnMainsSyncPortLeavesPartnersServed) {
+  // 300 connections from 127.0.0.2 that never say a word on main's sync port (where anonymous
+  // TLS is allowed for enrollment): at most 128 stay, each for 5 s; the partner's sign-ups
+  // still reach main.
+  std::vector<int> flood;
+  for (int i = 0; i < 300; ++i) {
+    int fd = ConnectFrom("127.0.0.2", main_sync_port_);
+    if (fd >= 0) flood.push_back(fd);
+  }
+  std::string r = PostForm(partner_->port(), "/account/register",
+                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
+  EXPECT_EQ(StatusOf(r), 200) << r << main_->output();
+  for (int fd : flood) ::close(fd);
+  EXPECT_THAT(main_->output(), HasSubstr("refused a connection from 127.0.0.2"));
 }
 
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {

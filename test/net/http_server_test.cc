@@ -480,7 +480,7 @@ TEST_F(HttpServerTest, OneAddressCannotTakeEveryConnection) {
 
 TEST_F(HttpServerTest, AClientOverItsRequestRateGets429AndOthersAreServed) {
   options_.requests_per_second_per_client = 0.001;  // no refill during the test
-  options_.request_burst_per_client = 4;            // the connection costs one
+  options_.request_burst_per_client = 3;
   StartServer(EchoHandler());
   TestConnection c(server_->port(), "127.0.0.2");
   RawResponse r;
