@@ -143,11 +143,26 @@ Status Rollback(Env& env, const std::string& dir) {
 Status PollCmd(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
   ASSIGN_OR_RETURN(sync::PollResult r, s.sync->receiver().Poll());
+  if (r.repaired > 0) {
+    std::printf(
+        "Repaired %zu missing file%s of the active tie-up release: fetched again from main and "
+        "verified.\n",
+        r.repaired, r.repaired == 1 ? "" : "s");
+  }
   if (r.state == "up_to_date") {
-    std::printf("Up to date: main has nothing newer than the active tie-up release.\n");
+    if (r.unrepaired == 0) {
+      std::printf("Up to date: main has nothing newer than the active tie-up release.\n");
+    }
   } else {
     std::printf("Version %llu %s%s%s.\n", static_cast<unsigned long long>(r.version),
                 r.state.c_str(), r.update_id.empty() ? "" : " as update ", r.update_id.c_str());
+  }
+  if (r.unrepaired > 0) {
+    return Status::Unavailable(
+        std::to_string(r.unrepaired) +
+        " files of the active tie-up release are missing and could not be fetched again from "
+        "main (" +
+        r.repair_error + "); they answer 503 until repaired: run 'tieup partner poll' again");
   }
   return Status::Ok();
 }

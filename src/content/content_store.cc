@@ -291,7 +291,7 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
   RETURN_IF_ERROR(CheckBlobsLocked(m));
   // Written in parts through one buffer: the metadata of a large site is megabytes, and joining
   // it in a fresh string on every update costs more than writing it.
-  RETURN_IF_ERROR(WriteFileAtomicWith(env_, MetadataPath(m.area, m.version), [&](WritableFile& f) {
+  Status written = WriteFileAtomicWith(env_, MetadataPath(m.area, m.version), [&](WritableFile& f) {
     constexpr size_t kFlushAt = 256 << 10;
     std::string buffer;
     buffer.reserve(kFlushAt + (64 << 10));
@@ -303,7 +303,12 @@ Status ContentStore::StageLocked(const ReleaseManifest& m) {
       return s;
     }));
     return f.Append(buffer);
-  }));
+  });
+  if (!written.ok()) {
+    // A full disk leaves part of the file: nothing of a failed staging stays behind.
+    (void)env_.RemoveFile(MetadataPath(m.area, m.version) + std::string(kTmpSuffix));
+    return written;
+  }
   last_staged_ = std::make_shared<const ReleaseManifest>(m);
   last_staged_file_ = MetadataFileInfo(m.area, m.version).value_or(FileInfo{});
   return Status::Ok();
@@ -416,6 +421,35 @@ Result<PruneStats> ContentStore::Prune() {
     ++stats.blobs_removed;
   }
   return stats;
+}
+
+Result<size_t> ContentStore::RemoveUnreferencedBlobs(const std::vector<std::string>& hashes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> candidates(hashes.begin(), hashes.end());
+  auto spare_referenced = [&](const ReleaseManifest& m) {
+    for (const auto& [path, e] : m.files) {
+      candidates.erase(e.hash);
+      if (e.gzip) candidates.erase(e.gzip->hash);
+    }
+  };
+  for (Area area : kAreas) {
+    const auto& active = ActiveSlot(area);
+    if (active) spare_referenced(*active);
+    ASSIGN_OR_RETURN(auto versions, VersionsLocked(area));
+    for (uint64_t v : versions) {
+      if (candidates.empty()) return size_t{0};
+      if (active && v == active->version) continue;
+      ASSIGN_OR_RETURN(ReleaseManifest m, ReadMetadataLocked(area, v));
+      spare_referenced(m);
+    }
+  }
+  size_t removed = 0;
+  for (const std::string& hash : candidates) {
+    if (!blobs_.Has(hash)) continue;
+    RETURN_IF_ERROR(blobs_.Remove(hash));
+    ++removed;
+  }
+  return removed;
 }
 
 Result<PageEdit> ContentStore::PutOriginalPage(std::string_view path, std::string_view bytes,

@@ -82,7 +82,8 @@ class ContentStore {
   // above the active one (FailedPrecondition, naming both); metadata whose `expires` is not after
   // env.NowSeconds() (FailedPrecondition); a path that is active in the other
   // area (AlreadyExists); a referenced blob that is absent (NotFound) or of another length
-  // (DataLoss). Re-staging a version that is staged but not active replaces it.
+  // (DataLoss). Re-staging a version that is staged but not active replaces it. A write that
+  // fails (a full disk) leaves no metadata file, whole or partial.
   Status Stage(const ReleaseManifest& manifest);
 
   // Makes the staged `version` the active release of `area`: re-checks it (metadata, blobs,
@@ -111,6 +112,14 @@ class ContentStore {
   // Prune are spared (a release being fetched). DataLoss, with nothing removed, when a kept
   // metadata file is corrupt.
   Result<PruneStats> Prune();
+
+  // Cleans up after a release that failed to stage (a full disk, a refused blob): removes each
+  // blob of `hashes` that no release of either area on disk (active, staged or kept) references.
+  // Blobs are content-addressed and shared, so pass only what the failed attempt stored itself;
+  // one another release uses is kept whatever the caller passes. Returns how many were removed.
+  // A metadata file that cannot be read removes nothing (its error is returned: its blobs are
+  // unknown).
+  Result<size_t> RemoveUnreferencedBlobs(const std::vector<std::string>& hashes);
 
   // The partner manager's "page put": a new `original` release = the active one with `path` set
   // to `bytes`, staged and activated. A path of the active tie-up area is refused

@@ -1,6 +1,7 @@
 #include "content/site_view.h"
 
 #include <cassert>
+#include <set>
 #include <unordered_map>
 
 namespace tieup::content {
@@ -39,24 +40,44 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
   view->original_version_ = view->original_ ? view->original_->version : 0;
 
   std::unordered_map<std::string, std::shared_ptr<const std::string>> loaded;  // by hash
-  // Loads a blob into the cache when it fits; shares bodies with equal hashes.
-  auto cache = [&](const std::string& path, const std::string& hash,
+  std::unordered_map<std::string, Status> failed;  // by hash: blobs found missing or damaged
+  // Loads a blob into the cache when it fits, verified, sharing bodies with equal hashes; a
+  // blob that does not fit is only checked to be there with at least its stated size (null
+  // body). An error: the blob is missing or damaged.
+  auto cache = [&](const std::string& hash,
                    uint64_t length) -> Result<std::shared_ptr<const std::string>> {
     if (auto it = loaded.find(hash); it != loaded.end()) return it->second;
+    if (auto it = failed.find(hash); it != failed.end()) return it->second;
     if (view->cached_bytes_ + length > options.cache_bytes_limit) {
+      Status s;
+      auto size = store.blobs().Size(hash);
+      if (!size.ok()) {
+        s = Status::NotFound("blob " + hash + " is not in " + store.blobs().dir());
+      } else if (*size < length) {
+        s = Status::DataLoss("blob " + hash + " is truncated: " + std::to_string(*size) +
+                             " bytes of " + std::to_string(length));
+      }
+      if (!s.ok()) {
+        failed.emplace(hash, s);
+        return s;
+      }
       return std::shared_ptr<const std::string>();
     }
     auto data = store.blobs().Get(hash, length);
-    if (!data.ok()) return data.status().Annotate("loading '" + path + "' for serving");
+    if (!data.ok()) {
+      failed.emplace(hash, data.status());
+      return data.status();
+    }
     view->cached_bytes_ += length;
     auto body = std::make_shared<const std::string>(std::move(*data));
     loaded.emplace(hash, body);
     return body;
   };
   // The entry for `path` of `m`; `before` (optional): the file the previous view served there,
-  // whose verified bodies are shared when the hashes are the same.
+  // whose verified bodies are shared when the hashes are the same. A blob that is missing or
+  // damaged is recorded in the view's faults (the file is unavailable when it is the body's).
   auto make = [&](Area area, const ReleaseManifest& m, const std::string& path, const FileEntry& e,
-                  const ServedFile* before) -> Result<ServedFile> {
+                  const ServedFile* before) -> ServedFile {
     ServedFile f;
     f.path = path;
     f.area = area;
@@ -74,17 +95,28 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
       view->cached_bytes_ += length;
       return true;
     };
+    auto fault = [&](const std::string& hash, uint64_t length, bool gzip, const Status& why) {
+      view->faults_[path].push_back(BlobFault{path, area, hash, length, gzip, why.message()});
+    };
     if (before != nullptr && before->hash == e.hash && reuse(before->body, e.length)) {
       f.body = before->body;
+    } else if (auto body = cache(e.hash, e.length); body.ok()) {
+      f.body = std::move(*body);
     } else {
-      ASSIGN_OR_RETURN(f.body, cache(path, e.hash, e.length));
+      f.unavailable = true;
+      fault(e.hash, e.length, false, body.status());
     }
     if (e.gzip) {
       f.gzip = e.gzip;
-      if (before != nullptr && before->gzip == e.gzip && reuse(before->gzip_body, e.gzip->length)) {
+      if (f.unavailable) {
+        // Not served at all until its body is back: the variant is looked at then.
+      } else if (before != nullptr && before->gzip == e.gzip &&
+                 reuse(before->gzip_body, e.gzip->length)) {
         f.gzip_body = before->gzip_body;
+      } else if (auto gz = cache(e.gzip->hash, e.gzip->length); gz.ok()) {
+        f.gzip_body = std::move(*gz);
       } else {
-        ASSIGN_OR_RETURN(f.gzip_body, cache(path, e.gzip->hash, e.gzip->length));
+        fault(e.gzip->hash, e.gzip->length, true, gz.status());
       }
     }
     return f;
@@ -105,6 +137,8 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
     view->cached_bytes_ = previous->cached_bytes_;
     view->tieup_totals_ = previous->tieup_totals_;
     view->original_totals_ = previous->original_totals_;
+    view->faults_ = previous->faults_;
+    std::set<std::string> touched;  // paths whose entry was replaced or removed below
     for (Area area : {Area::kTieup, Area::kOriginal}) {
       const auto& now = area == Area::kTieup ? view->tieup_ : view->original_;
       const auto& then = area == Area::kTieup ? previous->tieup_ : previous->original_;
@@ -125,6 +159,8 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
               if (cur != nullptr && cur->area == area) {
                 view->cached_bytes_ -= held(*cur);
                 view->SubtractFromTotals(*cur);
+                view->faults_.erase(path);
+                touched.insert(path);
                 view->files_.erase(path);
               }
               return;
@@ -134,17 +170,35 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
               return;
             }
             if (cur != nullptr) view->cached_bytes_ -= held(*cur);
-            auto f = make(area, after, path, *e, cur);
-            if (!f.ok()) {
-              status = f.status();
-              return;
-            }
+            view->faults_.erase(path);
+            touched.insert(path);
+            ServedFile f = make(area, after, path, *e, cur);
             // `cur` may be of the other area (a path that moved here): out of that one's totals.
             if (cur != nullptr) view->SubtractFromTotals(*cur);
-            view->AddToTotals(*f);
-            view->files_.insert_or_assign(path, std::move(*f));
+            view->AddToTotals(f);
+            view->files_.insert_or_assign(path, std::move(f));
           });
       RETURN_IF_ERROR(status);
+    }
+    // Files that were faulty in the previous view and did not change: their blobs are looked
+    // at again (a repair, or the manager putting the page again, may have restored them).
+    for (const auto& [path, list] : previous->faults_) {
+      if (touched.count(path) != 0) continue;
+      const CowMap<ServedFile>& served = view->files_;
+      auto it = served.find(path);
+      if (it == served.end()) continue;
+      const ServedFile cur = it->second;
+      const auto& m = cur.area == Area::kTieup ? view->tieup_ : view->original_;
+      if (!m) continue;
+      auto e = m->files.find(path);
+      if (e == m->files.end()) continue;
+      view->faults_.erase(path);
+      view->cached_bytes_ -= held(cur);
+      ServedFile f = make(cur.area, *m, path, e->second, &cur);
+      f.last_modified = cur.last_modified;
+      view->SubtractFromTotals(cur);
+      view->AddToTotals(f);
+      view->files_.insert_or_assign(path, std::move(f));
     }
     // Times of unchanged files stay what they were; the header of each area is the new one.
   } else {
@@ -153,7 +207,7 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
       if (!m) continue;
       for (const auto& [path, e] : m->files) {
         if (view->files_.count(path) != 0) return in_both(path);
-        ASSIGN_OR_RETURN(ServedFile f, make(area, *m, path, e, nullptr));
+        ServedFile f = make(area, *m, path, e, nullptr);
         view->AddToTotals(f);
         view->files_.try_emplace(path, std::move(f));
       }
@@ -162,6 +216,12 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
   view->options_limit_ = options.cache_bytes_limit;
   view->not_found_page_ = view->Find("/404.html");
   return std::shared_ptr<const SiteView>(std::move(view));
+}
+
+std::vector<BlobFault> SiteView::faults() const {
+  std::vector<BlobFault> out;
+  for (const auto& [path, list] : faults_) out.insert(out.end(), list.begin(), list.end());
+  return out;
 }
 
 const ServedFile* SiteView::Find(std::string_view normalized_path) const {

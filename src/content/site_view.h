@@ -1,6 +1,10 @@
 // SiteView: what the HTTP layer serves, built from the active releases of both areas of a
 // ContentStore. Immutable after Load and safe to share across threads; to pick up a newly
 // activated release, Load a new view and swap the shared_ptr.
+//
+// A missing or damaged blob never fails a load: the file is kept in the view marked
+// `unavailable` (never served with wrong bytes: the HTTP layer answers 503) and listed in
+// faults(), so that the site keeps serving everything else while the file is fetched again.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/cow_map.h"
 #include "base/status.h"
@@ -35,6 +40,24 @@ struct ServedFile {
   std::shared_ptr<const std::string> body;
   std::optional<GzipVariant> gzip;               // a precompressed variant, when there is one
   std::shared_ptr<const std::string> gzip_body;  // as `body`, for the variant
+  // True when the body's blob was missing or damaged at load: the file must not be served
+  // (answer 503) until a later load finds the blob intact; `body` is null. A damaged gzip
+  // variant alone does not make the file unavailable (the identity body is served); it is
+  // listed in SiteView::faults() all the same.
+  bool unavailable = false;
+};
+
+// A blob the view needs but could not use: absent from the blob store, of another length, or
+// with bytes that do not hash to its name.
+struct BlobFault {
+  std::string path;  // the file that needs it
+  Area area = Area::kOriginal;
+  std::string hash;  // the blob's name (the hash the release states)
+  uint64_t length = 0;
+  bool gzip_variant = false;  // the blob is the file's gzip variant, not its body
+  std::string reason;         // what the blob store said
+
+  friend bool operator==(const BlobFault&, const BlobFault&) = default;
 };
 
 struct SiteViewOptions {
@@ -68,14 +91,18 @@ class SiteView {
   using Options = SiteViewOptions;
 
   // Builds the view of the releases active in `store` now (an area without one is empty), and
-  // loads the bodies that fit in the cache, verifying each hash. DataLoss when a blob is missing
-  // or damaged, or a path is in both areas. `store` must outlive the view (bodies not cached are
-  // read from its BlobStore).
+  // loads the bodies that fit in the cache, verifying each hash; for the others it checks that
+  // the blob is there with the stated size (a stat, not a read). A blob that is missing or
+  // damaged does not fail the load: see ServedFile::unavailable and faults(). DataLoss when a
+  // path is in both areas. `store` must outlive the view (bodies not cached are read from its
+  // BlobStore).
   // `previous` (optional): a view of an earlier state of the same store; the view is then made
   // from it by applying the difference between the releases each was built from, sharing its
   // entries and the bodies it verified (an update of one page of a large site reads, checks and
   // allocates for one page; the cost does not grow with the site). The totals of each area are
-  // then previous's, adjusted only for the files that differ.
+  // then previous's, adjusted only for the files that differ. The faults of `previous` are
+  // looked at again (each faulty blob is read again), so a load after a repair serves the
+  // repaired files.
   static Result<std::shared_ptr<const SiteView>> Load(ContentStore& store, Options options = {},
                                                       const SiteView* previous = nullptr);
 
@@ -110,6 +137,10 @@ class SiteView {
   }
   // Bytes of bodies held in memory.
   uint64_t cached_bytes() const { return cached_bytes_; }
+  // The blobs this view found missing or damaged when it was loaded, by path then variant
+  // (empty when every file is servable).
+  std::vector<BlobFault> faults() const;
+  bool has_faults() const { return !faults_.empty(); }
 
  private:
   explicit SiteView(BlobStore& blobs) : blobs_(blobs) {}
@@ -130,6 +161,8 @@ class SiteView {
   AreaTotals tieup_totals_;
   AreaTotals original_totals_;
   uint64_t options_limit_ = 0;  // the cache limit it was loaded with
+  // By path: the faults of the file there (its body's blob, its gzip variant's, or both).
+  std::map<std::string, std::vector<BlobFault>> faults_;
 };
 
 }  // namespace tieup::content

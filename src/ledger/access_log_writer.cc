@@ -1,15 +1,51 @@
 #include "ledger/access_log_writer.h"
 
 #include <algorithm>
+#include <variant>
 #include <vector>
+
+#include "base/encoding.h"
 
 namespace tieup::ledger {
 namespace {
 
 // How often an idle writer wakes up to see whether a periodic checkpoint is due.
 constexpr std::chrono::milliseconds kIdleTick{1000};
+constexpr std::string_view kPendingName = "unrecorded.pending";
+// Reasons longer than this are cut (an error message can name long paths).
+constexpr size_t kMaxReasonBytes = 400;
+
+std::string Rfc3339Micros(int64_t micros) { return FormatRfc3339(micros / 1'000'000); }
+
+int64_t Micros(std::chrono::seconds d) { return static_cast<int64_t>(d.count()) * 1'000'000; }
 
 }  // namespace
+
+void AccessLogWriter::Gap::Add(int64_t micros, const std::string& why) {
+  if (count == 0) {
+    first_micros = last_micros = micros;
+    reason = why.substr(0, kMaxReasonBytes);
+  } else {
+    first_micros = std::min(first_micros, micros);
+    last_micros = std::max(last_micros, micros);
+  }
+  ++count;
+}
+
+void AccessLogWriter::Gap::Merge(const Gap& other) {
+  if (other.count == 0) return;
+  if (count == 0) {
+    *this = other;
+    return;
+  }
+  count += other.count;
+  first_micros = std::min(first_micros, other.first_micros);
+  last_micros = std::max(last_micros, other.last_micros);
+}
+
+std::string AccessLogWriter::PendingPath(const std::string& ledger_dir) {
+  return JoinPath(ledger_dir, kPendingName);
+}
 
 AccessLogWriter::AccessLogWriter(Env& env, Log& log, std::optional<NoteSigner> signer,
                                  AccessLogWriterOptions options, std::shared_ptr<Logger> logger)
@@ -18,7 +54,35 @@ AccessLogWriter::AccessLogWriter(Env& env, Log& log, std::optional<NoteSigner> s
       signer_(std::move(signer)),
       options_(std::move(options)),
       logger_(logger != nullptr ? std::move(logger) : NewNullLogger()),
-      thread_([this] { Run(); }) {}
+      pending_path_(PendingPath(log.dir())) {
+  // A count an earlier run could not write to the ledger: taken over, written first.
+  if (env_.FileExists(pending_path_)) {
+    auto text = env_.ReadFile(pending_path_);
+    Result<LedgerRecord> parsed =
+        text.ok() ? ParseRecord(*text) : Result<LedgerRecord>(text.status());
+    const UnrecordedRecord* r =
+        parsed.ok() ? std::get_if<UnrecordedRecord>(&parsed.value()) : nullptr;
+    if (r != nullptr) {
+      pending_.count = r->count;
+      pending_.first_micros = r->first_micros;
+      pending_.last_micros = r->last_micros;
+      pending_.reason = r->reason;
+      unrecorded_ = r->count;
+      pending_file_ = true;
+      logger_->warn(
+          "ledger '{}': an earlier run could not record {} requests (between {} and {}); "
+          "the count is written to the ledger now",
+          log_.dir(), r->count, Rfc3339Micros(r->first_micros), Rfc3339Micros(r->last_micros));
+    } else {
+      logger_->error(
+          "ledger '{}': '{}' does not hold a count of unrecorded requests ({}); it is "
+          "left as it is for the site manager to look at",
+          log_.dir(), pending_path_,
+          parsed.ok() ? "another record type" : parsed.status().ToString());
+    }
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 AccessLogWriter::~AccessLogWriter() {
   {
@@ -29,12 +93,29 @@ AccessLogWriter::~AccessLogWriter() {
   thread_.join();
 }
 
+void AccessLogWriter::CountUnrecordedLocked(const AccessRecord& record, const std::string& why) {
+  pending_.Add(record.time_micros, why);
+  pending_dirty_ = true;
+  ++unrecorded_;
+}
+
 void AccessLogWriter::Record(AccessRecord record) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queue) {
       ++dropped_;
+      // The reason of a gap is that of its first request: built only then.
+      std::string why;
+      if (pending_.count == 0) {
+        why = stopping_  ? std::string("the access recorder was stopping")
+              : failing_ ? "the ledger could not be written (" + last_error_.message() +
+                               ") and the queue of " + std::to_string(options_.max_queue) +
+                               " records waiting for it was full"
+                         : "the queue of " + std::to_string(options_.max_queue) +
+                               " records was full (the ledger writer fell behind)";
+      }
+      CountUnrecordedLocked(record, why);
       return;
     }
     queue_.push_back(std::move(record));
@@ -47,18 +128,26 @@ void AccessLogWriter::Record(AccessRecord record) {
 
 Status AccessLogWriter::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
-  uint64_t target = queued_;
+  const uint64_t target = queued_;
+  const uint64_t before = attempts_begun_;
+  const bool gap_waiting = pending_.count > 0;
   ++flush_waiters_;
+  ++flush_requests_;
   work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return checked_ >= target; });
+  done_cv_.wait(lock, [&] {
+    return last_failed_attempt_ > before ||
+           (checked_ >= target && (!gap_waiting || attempts_done_ > before)) ||
+           (stopping_ && queue_.empty() && attempts_done_ == attempts_begun_);
+  });
   --flush_waiters_;
-  Status s = first_error_;
-  first_error_ = Status::Ok();
-  return s;
+  if (last_failed_attempt_ > before) return last_error_;
+  return Status::Ok();
 }
 
 Result<std::string> AccessLogWriter::CheckpointNow() {
-  RETURN_IF_ERROR(Flush());
+  // Records that cannot be written now are kept or counted (and the fault logged): the
+  // checkpoint covers what is durable.
+  (void)Flush();
   if (!signer_.has_value()) {
     return Status::FailedPrecondition("the access log writer has no signing key for checkpoints");
   }
@@ -77,9 +166,24 @@ uint64_t AccessLogWriter::committed() const {
   return committed_;
 }
 
-uint64_t AccessLogWriter::failed() const {
+uint64_t AccessLogWriter::unrecorded() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return failed_;
+  return unrecorded_;
+}
+
+uint64_t AccessLogWriter::unrecorded_pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.count + inflight_gap_;
+}
+
+uint64_t AccessLogWriter::failed_writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_writes_;
+}
+
+bool AccessLogWriter::failing() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failing_;
 }
 
 void AccessLogWriter::MaybePeriodicCheckpoint() {
@@ -100,20 +204,77 @@ void AccessLogWriter::MaybePeriodicCheckpoint() {
   if (options_.on_checkpoint) options_.on_checkpoint(*note);
 }
 
+void AccessLogWriter::PersistPending(const Gap& gap) {
+  if (gap.count == 0) {
+    if (!pending_file_) return;
+    Status s = env_.RemoveFile(pending_path_);
+    if (s.ok() || s.code() == StatusCode::kNotFound) pending_file_ = false;
+    return;
+  }
+  UnrecordedRecord r;
+  r.count = gap.count;
+  r.first_micros = gap.first_micros;
+  r.last_micros = gap.last_micros;
+  r.reason = gap.reason;
+  pending_file_ = true;
+  Status s = WriteFileAtomic(env_, pending_path_, EncodeRecord(r));
+  if (s.ok()) {
+    persist_failure_logged_ = false;
+    return;
+  }
+  (void)env_.RemoveFile(pending_path_ + ".tmp");
+  if (!persist_failure_logged_) {
+    persist_failure_logged_ = true;
+    logger_->error(
+        "ledger '{}': cannot keep the count of {} unrecorded requests in '{}' either "
+        "({}); it is kept in memory and written to the ledger once it can be written",
+        log_.dir(), gap.count, pending_path_, s.ToString());
+  }
+}
+
+void AccessLogWriter::LogFaultLocked(const Status& error, bool first_failure) {
+  const int64_t now = env_.NowMicros();
+  dropped_logged_ = dropped_;  // drops during the fault are in its summaries
+  if (first_failure) {
+    last_fault_log_micros_ = now;
+    logger_->error(
+        "ledger '{}': access records cannot be written: {}. Requests are still "
+        "served; their records wait in memory (up to {}) and are written as soon as "
+        "the ledger can be written again (tried every {} ms); any that do not fit are "
+        "counted and reported to main",
+        log_.dir(), error.ToString(), options_.max_queue, options_.retry_interval.count());
+    return;
+  }
+  if (now - last_fault_log_micros_ < Micros(options_.fault_log_interval)) return;
+  last_fault_log_micros_ = now;
+  logger_->warn(
+      "ledger '{}' still cannot be written ({} s, {} failed attempts): {} records "
+      "waiting, {} requests unrecorded so far; last error: {}",
+      log_.dir(), (now - fault_since_micros_) / 1'000'000, failed_writes_, queue_.size(),
+      unrecorded_, error.ToString());
+}
+
 void AccessLogWriter::Run() {
   std::unique_lock<std::mutex> lock(mu_);
-  auto urgent = [&] {
-    return stopping_ || flush_waiters_ > 0 || queue_.size() >= options_.max_batch;
-  };
   for (;;) {
-    if (queue_.empty() && !urgent()) {
-      work_cv_.wait_for(lock, kIdleTick, [&] { return urgent() || !queue_.empty(); });
+    if (failing_) {
+      // Try again after the retry interval, at once for a new Flush or the stop.
+      work_cv_.wait_for(lock, options_.retry_interval,
+                        [&] { return stopping_ || flush_requests_ != flush_served_; });
+    } else {
+      auto urgent = [&] {
+        return stopping_ || flush_waiters_ > 0 || queue_.size() >= options_.max_batch ||
+               pending_.count > 0;
+      };
+      if (queue_.empty() && !urgent()) {
+        work_cv_.wait_for(lock, kIdleTick, [&] { return urgent() || !queue_.empty(); });
+      }
+      if (!queue_.empty() && !urgent()) {
+        // Let a batch gather for up to commit_interval.
+        work_cv_.wait_for(lock, options_.commit_interval, urgent);
+      }
     }
-    if (!queue_.empty() && !urgent()) {
-      // Let a batch gather for up to commit_interval.
-      work_cv_.wait_for(lock, options_.commit_interval, urgent);
-    }
-    if (stopping_ && queue_.empty()) break;
+    if (stopping_ && queue_.empty() && pending_.count == 0) break;
 
     std::vector<AccessRecord> batch;
     size_t n = std::min(queue_.size(), options_.max_batch);
@@ -122,37 +283,106 @@ void AccessLogWriter::Run() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    uint64_t dropped_now = dropped_ - dropped_reported_;
-    dropped_reported_ = dropped_;
+    Gap gap = std::move(pending_);
+    pending_ = Gap{};
+    inflight_gap_ = gap.count;
+    flush_served_ = flush_requests_;
+    const bool write = !batch.empty() || gap.count > 0;
+    const uint64_t attempt = write ? ++attempts_begun_ : 0;
+    const uint64_t new_drops = dropped_ - dropped_logged_;
+    const bool log_drops = new_drops > 0 && !failing_ &&
+                           (dropped_logged_ == 0 || env_.NowMicros() - last_drop_log_micros_ >=
+                                                        Micros(options_.fault_log_interval));
+    if (log_drops) {
+      dropped_logged_ = dropped_;
+      last_drop_log_micros_ = env_.NowMicros();
+    }
     lock.unlock();
 
-    if (dropped_now > 0) {
-      logger_->warn("ledger '{}': dropped {} access records because the queue of {} was full",
-                    log_.dir(), dropped_now, options_.max_queue);
+    if (log_drops) {
+      logger_->warn(
+          "ledger '{}': dropped {} access records because the queue of {} was full; "
+          "they are counted in an 'unrecorded' ledger entry",
+          log_.dir(), new_drops, options_.max_queue);
     }
     Status status;
-    if (!batch.empty()) {
+    if (write) {
       std::vector<std::string> entries;
-      entries.reserve(batch.size());
+      entries.reserve(batch.size() + 1);
+      if (gap.count > 0) {
+        // First: the count belongs before every later record.
+        UnrecordedRecord r;
+        r.count = gap.count;
+        r.first_micros = gap.first_micros;
+        r.last_micros = gap.last_micros;
+        r.reason = gap.reason;
+        entries.push_back(EncodeRecord(r));
+      }
       for (const AccessRecord& r : batch) entries.push_back(EncodeRecord(r));
       status = log_.Append(std::move(entries)).status();
-      if (!status.ok()) {
-        logger_->error("ledger '{}': writing {} access records failed: {}", log_.dir(),
-                       batch.size(), status.ToString());
-      }
     }
-    MaybePeriodicCheckpoint();
+    if (status.ok()) MaybePeriodicCheckpoint();
 
     lock.lock();
-    processed_ += batch.size();
+    if (write) ++attempts_done_;
+    inflight_gap_ = 0;
     if (status.ok()) {
+      processed_ += batch.size();
       committed_ += batch.size();
+      if (failing_) {
+        failing_ = false;
+        logger_->warn(
+            "ledger '{}' is written again after {} s and {} failed attempts; the "
+            "records that waited are being written",
+            log_.dir(), (env_.NowMicros() - fault_since_micros_) / 1'000'000, failed_writes_);
+      }
+      if (gap.count > 0) {
+        logger_->warn(
+            "ledger '{}': {} requests could not be recorded between {} and {} ({}); "
+            "their count is now a ledger entry, and main raises an alert for it",
+            log_.dir(), gap.count, Rfc3339Micros(gap.first_micros), Rfc3339Micros(gap.last_micros),
+            gap.reason);
+        pending_dirty_ = true;  // the kept count is written: remove (or shrink) the file
+      }
     } else {
-      failed_ += batch.size();
-      if (first_error_.ok()) first_error_ = status;
+      ++failed_writes_;
+      last_failed_attempt_ = attempt;
+      last_error_ = status;
+      // Nothing of the batch was kept (log.h): back to the front, in order.
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+      gap.Merge(pending_);
+      pending_ = std::move(gap);
+      const bool first_failure = !failing_;
+      if (first_failure) fault_since_micros_ = env_.NowMicros();
+      failing_ = true;
+      LogFaultLocked(status, first_failure);
+      if (stopping_) {
+        // The last chance has passed: what is still queued is counted, not lost silently.
+        const std::string why =
+            "the site stopped while the ledger could not be written (" + status.message() + ")";
+        const uint64_t lost = queue_.size();
+        for (const AccessRecord& r : queue_) CountUnrecordedLocked(r, why);
+        processed_ += lost;
+        queue_.clear();
+        logger_->error(
+            "ledger '{}': {} access records could not be written before the stop; "
+            "{} requests are counted as unrecorded and reported to main once the "
+            "ledger can be written",
+            log_.dir(), lost, pending_.count);
+      }
+      pending_dirty_ = pending_dirty_ || pending_.count > 0;
+    }
+    if (pending_dirty_ && (failing_ || pending_.count == 0)) {
+      // While the ledger cannot take the count, a file keeps it across a restart.
+      pending_dirty_ = false;
+      Gap copy = pending_;
+      lock.unlock();
+      PersistPending(copy);
+      lock.lock();
     }
     checked_ = processed_;
     done_cv_.notify_all();
+    if (stopping_ && failing_) break;
   }
   checked_ = processed_;
   done_cv_.notify_all();

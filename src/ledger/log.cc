@@ -326,7 +326,70 @@ Status Log::Sync() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t target = enqueued_;
   idle_cv_.wait(lock, [&] { return completed_ >= target; });
-  return sticky_error_;
+  return write_error_;
+}
+
+Status Log::RecoverFromFailedWrite() {
+  const RollbackPoint point = *rollback_;
+  if (file_ != nullptr) {
+    (void)file_->Close();  // its error, if any, concerns the failed batch only
+    file_.reset();
+  }
+  Segment current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current = segments_[point.segments - 1];
+  }
+  // Segment files started during the failed batch, listed in segments_ or not (a failed
+  // StartSegment may have left one), and the temporary file of an earlier failed rewrite.
+  ASSIGN_OR_RETURN(std::vector<FileInfo> files, env_.ListDir(dir_));
+  const std::string current_name = current.path.substr(current.path.rfind('/') + 1);
+  bool removed = false;
+  for (const FileInfo& f : files) {
+    if (f.is_dir) continue;
+    auto first = ParseNumberedName(f.name, kSegmentPrefix, kSegmentSuffix);
+    if ((first && *first > current.first_index) || f.name == current_name + ".tmp") {
+      RETURN_IF_ERROR(env_.RemoveFile(JoinPath(dir_, f.name)));
+      removed = true;
+    }
+  }
+  if (removed) RETURN_IF_ERROR(env_.SyncDir(dir_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_.resize(point.segments);  // the removed ones held no durable entry
+  }
+  // Cut the current segment back to its last good record. Env has no truncate: the good prefix
+  // replaces the file atomically (a crash in between leaves the old file, whose torn tail Open
+  // cuts off).
+  ASSIGN_OR_RETURN(uint64_t size, env_.FileSize(current.path));
+  if (size < point.file_bytes) {
+    return Status::DataLoss("segment '" + current.path + "' has " + std::to_string(size) +
+                            " bytes, fewer than the " + std::to_string(point.file_bytes) +
+                            " already made durable: it was truncated behind the ledger's back");
+  }
+  if (size > point.file_bytes) {
+    ASSIGN_OR_RETURN(std::string good, env_.ReadFilePrefix(current.path, point.file_bytes));
+    if (good.size() != point.file_bytes) {
+      return Status::DataLoss("segment '" + current.path + "' could not be read back whole");
+    }
+    Status rewritten = WriteFileAtomic(env_, current.path, good);
+    if (!rewritten.ok()) {
+      (void)env_.RemoveFile(current.path + ".tmp");
+      return rewritten.Annotate("cutting the failed write off '" + current.path + "'");
+    }
+  }
+  ASSIGN_OR_RETURN(file_, env_.NewAppendableFile(current.path));
+  file_bytes_ = point.file_bytes;
+  file_records_ = point.file_records;
+  file_segment_ = point.segments - 1;
+  {
+    // A cached copy may hold records of the failed batch at offsets new entries will take.
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    cached_segment_ = SIZE_MAX;
+    cached_data_.reset();
+  }
+  rollback_.reset();
+  return Status::Ok();
 }
 
 void Log::CommitLoop() {
@@ -345,23 +408,43 @@ void Log::CommitLoop() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    Status status = sticky_error_;
     uint64_t first = tree_.size();
     lock.unlock();
 
     std::vector<Hash> hashes;
     std::vector<Location> locations;
-    if (status.ok()) status = WriteBatch(batch, first, hashes, locations);
+    uint64_t entries = 0;
+    for (const Pending& p : batch) entries += p.entries.size();
+    Status status;
+    if (rollback_.has_value()) {
+      status = RecoverFromFailedWrite();
+      if (!status.ok()) {
+        status = status.Annotate("ledger '" + dir_ + "' cannot recover from a failed write yet (" +
+                                 std::to_string(entries) +
+                                 " entries refused; it tries again on the next append)");
+      }
+    }
+    if (status.ok()) {
+      const RollbackPoint before{segments_.size(), file_bytes_, file_records_};
+      status = WriteBatch(batch, first, hashes, locations);
+      if (!status.ok()) {
+        status = status.Annotate("ledger '" + dir_ + "': writing " + std::to_string(entries) +
+                                 " entries failed and none of them was kept (the log recovers "
+                                 "by itself once writes succeed again)");
+        rollback_ = before;
+        // Once at once: when the fault has passed (or no byte of the batch reached the file),
+        // the files are clean again before anyone looks.
+        (void)RecoverFromFailedWrite();
+      }
+    }
 
     lock.lock();
     if (status.ok()) {
       for (const Hash& h : hashes) tree_.AppendLeafHash(h);
       locations_.insert(locations_.end(), locations.begin(), locations.end());
-    } else if (sticky_error_.ok()) {
-      sticky_error_ = status.Annotate("ledger '" + dir_ +
-                                      "' refuses appends after a failed write; "
-                                      "reopen it to recover");
-      status = sticky_error_;
+      write_error_ = Status::Ok();
+    } else {
+      write_error_ = status;
     }
     lock.unlock();
 

@@ -15,8 +15,15 @@
 // Durability: an append returns (or calls back) only after the records are written and
 // fsynced. Concurrent appends are group-committed: one commit thread writes everything queued
 // and covers it with one fsync. Readers (Read, Root, proofs, size) only ever see durable
-// entries. After a failed write or fsync the log refuses further appends (the state of the
-// file is unknown): reopen it to recover.
+// entries.
+//
+// A failed write or fsync (a full disk, say) fails the batch being written and nothing of it is
+// kept: before the next batch is written (and once at once, in case the fault has passed) the log
+// recovers by itself, back to its last durable state: segment files started during the failed
+// batch are removed and the current one is cut back to its last good record (rewritten
+// atomically when bytes of the failed batch reached it), so no half record is ever left behind
+// and later appends continue the same Merkle tree. While recovery itself fails (the disk is
+// still full) every append fails with that error; nothing needs to be reopened.
 //
 // Thread safety: all methods may be called from any thread.
 #pragma once
@@ -84,8 +91,8 @@ class Log {
   // Queues one entry without waiting; `done` is called once it is durable or has failed.
   // The queue is not bounded here: callers bound what they have in flight.
   void AppendAsync(std::string entry, AppendCallback done);
-  // Waits until every append queued before the call has finished; returns the log's sticky
-  // error, if any.
+  // Waits until every append queued before the call has finished; returns the error of the
+  // last failed write when no write has succeeded since (the log is not writable now), else OK.
   Status Sync();
 
   // Number of durable entries.
@@ -137,6 +144,9 @@ class Log {
   void CommitLoop();
   Status WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
                     std::vector<Hash>& leaf_hashes, std::vector<Location>& locations);
+  // Commit thread: brings the files back to `rollback_` (see the file comment) and reopens the
+  // current segment for appending. On error the log stays in need of recovery.
+  Status RecoverFromFailedWrite();
   void Enqueue(Pending pending);
   Result<std::string> ReadAt(uint64_t index) const;
 
@@ -151,7 +161,7 @@ class Log {
   uint64_t enqueued_ = 0;   // batches ever queued
   uint64_t completed_ = 0;  // batches ever finished (durable or failed)
   bool stopping_ = false;
-  Status sticky_error_;
+  Status write_error_;         // the last failed write's error; OK once a write succeeded again
   std::thread commit_thread_;  // started on the first append
   MerkleTree tree_;
   std::vector<Segment> segments_;
@@ -162,6 +172,13 @@ class Log {
   uint64_t file_bytes_ = 0;    // size of the current (last) segment
   size_t file_segment_ = 0;    // index in segments_ of the current segment
   uint64_t file_records_ = 0;  // records in the current segment
+  // The last durable state, set when a write failed and cleared once the files are back to it.
+  struct RollbackPoint {
+    size_t segments = 0;  // segments_.size() then (the last one is the current segment)
+    uint64_t file_bytes = 0;
+    uint64_t file_records = 0;
+  };
+  std::optional<RollbackPoint> rollback_;
 
   std::mutex checkpoint_mu_;  // serializes SignCheckpoint
 

@@ -252,6 +252,17 @@ std::string EncodeRecord(const AdRecord& r) {
   return w.Finish();
 }
 
+std::string EncodeRecord(const UnrecordedRecord& r) {
+  CanonicalWriter w;
+  w.Uint("count", r.count);
+  w.Int("first_micros", r.first_micros);
+  w.Int("last_micros", r.last_micros);
+  w.String("reason", r.reason);
+  w.String("type", "unrecorded");
+  w.Int("v", UnrecordedRecord::kVersion);
+  return w.Finish();
+}
+
 std::string EncodeRecord(const LedgerRecord& record) {
   return std::visit([](const auto& r) { return EncodeRecord(r); }, record);
 }
@@ -364,6 +375,20 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
     }
     r.impressions = f.Uint("impressions");
     r.path = f.String("path");
+    record = std::move(r);
+  } else if (type == "unrecorded") {
+    RETURN_IF_ERROR(check_version(UnrecordedRecord::kVersion));
+    RETURN_IF_ERROR(
+        CheckKeys(o, type, {"count", "first_micros", "last_micros", "reason", "type", "v"}));
+    UnrecordedRecord r;
+    r.count = f.Uint("count");
+    r.first_micros = f.Int("first_micros", 0, kMaxInt64);
+    r.last_micros = f.Int("last_micros", 0, kMaxInt64);
+    r.reason = f.String("reason");
+    if (r.count == 0 && f.status().ok()) f.Fail("the field \"count\" must be at least 1");
+    if (r.last_micros < r.first_micros && f.status().ok()) {
+      f.Fail("the field \"last_micros\" is before \"first_micros\"");
+    }
     record = std::move(r);
   } else {
     return Status::Unimplemented("ledger record type \"" + type.substr(0, 40) +

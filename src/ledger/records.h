@@ -1,5 +1,6 @@
 // The typed records a partner writes to its ledger: accesses, user registrations, orders,
-// content amounts (on each release activation) and advertisements shown.
+// content amounts (on each release activation), advertisements shown, and the requests that
+// could not be recorded (a gap, so that fees are never silently under-counted).
 //
 // Each record encodes to one canonical byte form: compact JSON with its keys sorted, a "type"
 // and a version "v". Parsing is strict: the input must be exactly the canonical encoding of a
@@ -100,8 +101,21 @@ struct AdRecord {
   friend bool operator==(const AdRecord&, const AdRecord&) = default;
 };
 
-using LedgerRecord =
-    std::variant<AccessRecord, RegistrationRecord, OrderRecord, ContentRecord, AdRecord>;
+// Requests the partner served but could not record (its disk was full, or the writer's queue
+// overflowed): written as soon as the ledger takes appends again, so the gap itself is in the
+// tamper-evident log and main raises an alert when it receives it. type "unrecorded", v 1.
+struct UnrecordedRecord {
+  static constexpr int kVersion = 1;
+  uint64_t count = 0;        // requests not recorded (>= 1)
+  int64_t first_micros = 0;  // arrival time of the first of them (>= 0)
+  int64_t last_micros = 0;   // arrival time of the last of them (>= first_micros)
+  std::string reason;        // why, for people ("no space left on device ...")
+
+  friend bool operator==(const UnrecordedRecord&, const UnrecordedRecord&) = default;
+};
+
+using LedgerRecord = std::variant<AccessRecord, RegistrationRecord, OrderRecord, ContentRecord,
+                                  AdRecord, UnrecordedRecord>;
 
 // The canonical encoding of a record.
 std::string EncodeRecord(const AccessRecord& record);
@@ -109,6 +123,7 @@ std::string EncodeRecord(const RegistrationRecord& record);
 std::string EncodeRecord(const OrderRecord& record);
 std::string EncodeRecord(const ContentRecord& record);
 std::string EncodeRecord(const AdRecord& record);
+std::string EncodeRecord(const UnrecordedRecord& record);
 std::string EncodeRecord(const LedgerRecord& record);
 
 // Parses a ledger entry strictly (see above). InvalidArgument names the field at fault;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <optional>
+#include <variant>
 
 #include "base/encoding.h"
 #include "fees/contract.h"
@@ -10,6 +12,7 @@
 #include "ledger/checkpoint.h"
 #include "ledger/log.h"
 #include "ledger/merkle.h"
+#include "ledger/records.h"
 #include "ledger/verifier.h"
 #include "main_site/main_daemon.h"
 #include "site/config.h"
@@ -191,6 +194,16 @@ std::string RootHex(const ledger::Hash& h) { return HexEncode(ledger::HashView(h
 
 std::string Range(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+}
+
+// The requests a partner counted but could not record, when `entry` says so (records.h).
+std::optional<ledger::UnrecordedRecord> UnrecordedIn(std::string_view entry) {
+  if (entry.find("\"type\":\"unrecorded\"") == std::string_view::npos) return std::nullopt;
+  auto record = ledger::ParseRecord(entry);
+  if (!record.ok()) return std::nullopt;
+  const auto* gap = std::get_if<ledger::UnrecordedRecord>(&*record);
+  if (gap == nullptr) return std::nullopt;
+  return *gap;
 }
 
 }  // namespace
@@ -411,6 +424,27 @@ Result<LedgerReceipt> LedgerCollector::ReceiveLocked(const std::string& partner,
               std::to_string(cp.size) +
               " (its stored records changed after they were signed): " + matches.message(),
           from, end));
+    }
+    // Requests the partner served but could not record (a full disk): its fees would be
+    // under-counted without anyone knowing. Raised before the entries are stored (once per
+    // entry), so a failure to store them loses no alert: the partner sends them again.
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      std::optional<ledger::UnrecordedRecord> gap = UnrecordedIn(batch.entries[i]);
+      if (!gap) continue;
+      const uint64_t index = from + i;
+      auto alert =
+          RaiseAlert(partner, "unrecorded",
+                     std::to_string(gap->count) + " requests unrecorded between " +
+                         FormatRfc3339(gap->first_micros / 1'000'000) + " and " +
+                         FormatRfc3339(gap->last_micros / 1'000'000) + " at partner '" + partner +
+                         "': " + gap->reason + " (ledger entry " + std::to_string(index) +
+                         "); fees for that time count fewer requests than were served",
+                     index, index);
+      if (!alert.ok()) {
+        mirror->tree.Truncate(from);
+        return alert.status().Annotate("recording an alert for partner '" + partner + "'");
+      }
+      receipt.alerts.push_back(std::move(*alert));
     }
     // A new generation before writing: another process holding this mirror open reopens it
     // rather than append after a stale size.

@@ -32,6 +32,10 @@
 //    checkpoint commits to at that size (directly when the batch ends at N, else through
 //    batch_proof) ("entries", range [E, E+k)): the partner's stored records changed after
 //    they were signed.
+// An accepted batch may also raise an alert: an "unrecorded" entry (ledger/records.h), the
+// count of requests the partner served but could not record (its disk was full), is an alert
+// "N requests unrecorded between T1 and T2 at partner X" ("unrecorded", an empty range at that
+// entry: nothing is excluded, but `ledger verify` is NOT OK until a manager resolves it).
 // A batch built on a stale view of main's state (accepted_size or from differ) is refused
 // without an alert: the sender asks for the state again.
 //
@@ -67,7 +71,7 @@ struct LedgerAlert {
   int64_t id = 0;
   std::string partner;
   int64_t time = 0;     // unix seconds
-  std::string kind;     // key, signature, truncation, fork, rewrite, entries
+  std::string kind;     // key, signature, truncation, fork, rewrite, entries, unrecorded
   std::string message;  // what was wrong, for people
   uint64_t begin = 0;   // ledger range [begin, end) excluded from fees; empty for none
   uint64_t end = 0;

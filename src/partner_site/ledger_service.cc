@@ -7,6 +7,8 @@
 #include "crypto/ed25519.h"
 #include "fees/contract.h"
 #include "fees/inputs.h"
+#include "ledger/access_log_writer.h"
+#include "ledger/records.h"
 #include "ledger/verifier.h"
 #include "partner_site/partner_daemon.h"
 #include "site/config.h"
@@ -453,6 +455,24 @@ Result<OwnLedgerReport> VerifyOwnLedger(Env& env, const std::string& site_dir) {
     t += "\n";
   } else {
     t += "  FAILED: " + v.status().message() + "\n";
+  }
+  // Requests the access recorder could not record and could not count in the ledger yet (its
+  // disk was full when the daemon stopped): written there, and so reported to main, later.
+  const std::string pending = ledger::AccessLogWriter::PendingPath(dir);
+  if (env.FileExists(pending)) {
+    auto text = env.ReadFile(pending);
+    auto record =
+        text.ok() ? ledger::ParseRecord(*text) : Result<ledger::LedgerRecord>(text.status());
+    const auto* gap = record.ok() ? std::get_if<ledger::UnrecordedRecord>(&*record) : nullptr;
+    if (gap != nullptr) {
+      t += "  unrecorded: " + std::to_string(gap->count) + " requests between " +
+           FormatRfc3339(gap->first_micros / 1'000'000) + " and " +
+           FormatRfc3339(gap->last_micros / 1'000'000) + " (" + gap->reason +
+           ") are not in the ledger yet; the daemon writes their count there, and main raises "
+           "an alert for it\n";
+    } else {
+      t += "  unrecorded: '" + pending + "' cannot be read as a count of unrecorded requests\n";
+    }
   }
   if (env.FileExists(SitePaths(site_dir).database())) {
     ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(site_dir).database()));

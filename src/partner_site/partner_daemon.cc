@@ -1,5 +1,7 @@
 #include "partner_site/partner_daemon.h"
 
+#include <algorithm>
+
 #include "partner_site/services.h"
 
 namespace tieup {
@@ -76,7 +78,77 @@ std::string PublicAddressFile(const std::string& site_dir) {
   return JoinPath(site_dir, "run/public.addr");
 }
 
+void PartnerDaemon::CheckBlobFaults() {
+  SiteContent& content = site_->content();
+  if (auto reloaded = content.ReloadIfRepaired(); !reloaded.ok()) {
+    logger_->warn("reloading the served pages after a repair: {}", reloaded.status().ToString());
+  }
+  std::vector<sync::BlobRepair> repairs;
+  for (const content::BlobFault& f : content.Faults()) {
+    const bool tieup = f.area == content::Area::kTieup;
+    if (tieup) repairs.push_back(sync::BlobRepair{f.path, f.hash, f.length});
+    if (!reported_faults_.insert(f.path + " " + f.hash).second) continue;
+    const std::string area = tieup ? "tie-up" : "original";
+    const std::string remedy =
+        tieup ? "it is being fetched again from main"
+              : "the partner manager must put it again ('tieup partner page put " +
+                    site_->site_dir() + " " + f.path + " FILE')";
+    const std::string message =
+        f.gzip_variant ? "the gzip variant of " + area + " page '" + f.path + "' cannot be used (" +
+                             f.reason + "): the page is served uncompressed; " + remedy
+                       : area + " page '" + f.path + "' cannot be served (" + f.reason +
+                             "): it answers 503 (temporarily unavailable); " + remedy;
+    logger_->warn("{}", message);
+    if (sync_) {
+      sync_->receiver().RecordDamage(message);
+      if (unsent_damage_reports_.size() < 100) unsent_damage_reports_.push_back(message);
+    }
+  }
+  // Main is told of each fault; a report main did not get (main down) is sent again later.
+  while (sync_ && !unsent_damage_reports_.empty()) {
+    if (!sync_->receiver().ReportDamageToMain(unsent_damage_reports_.front()).ok()) break;
+    unsent_damage_reports_.erase(unsent_damage_reports_.begin());
+  }
+  if (sync_ && !repairs.empty() && env_->NowSeconds() >= next_repair_) {
+    auto repaired = sync_->receiver().RepairBlobs(repairs);
+    if (repaired.ok()) {
+      repair_failures_ = 0;
+      next_repair_ = 0;
+      last_repair_error_.clear();
+      if (*repaired > 0) {
+        logger_->info("fetched {} missing or damaged blobs again from main", *repaired);
+        if (auto reloaded = content.ReloadIfRepaired(); !reloaded.ok()) {
+          logger_->warn("reloading the served pages after a repair: {}",
+                        reloaded.status().ToString());
+        }
+      }
+    } else {
+      // Tried again on a later tick: 5 s, 10 s, 20 s, ... up to 5 minutes apart.
+      ++repair_failures_;
+      const int64_t wait = std::min<int64_t>(300, int64_t{5} << std::min(repair_failures_ - 1, 6));
+      next_repair_ = env_->NowSeconds() + wait;
+      if (repaired.status().message() != last_repair_error_) {
+        last_repair_error_ = repaired.status().message();
+        logger_->warn("{} (trying again in {} s)", repaired.status().ToString(), wait);
+      }
+    }
+  }
+  // Faults no longer there: say so once.
+  std::set<std::string> now;
+  for (const content::BlobFault& f : content.Faults()) now.insert(f.path + " " + f.hash);
+  for (auto it = reported_faults_.begin(); it != reported_faults_.end();) {
+    if (now.count(*it) != 0) {
+      ++it;
+      continue;
+    }
+    logger_->info("'{}' is served again", it->substr(0, it->find(' ')));
+    it = reported_faults_.erase(it);
+  }
+}
+
 void PartnerDaemon::BackgroundLoop() {
+  // A damaged or missing file found at start is dealt with at once, not a tick later.
+  CheckBlobFaults();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, options_.tick, [this] { return stopping_; });
@@ -89,7 +161,8 @@ void PartnerDaemon::BackgroundLoop() {
       const int poll = site_->config().poll_seconds;
       if (poll > 0 && env_->NowSeconds() >= next_poll_) {
         next_poll_ = env_->NowSeconds() + poll;
-        auto polled = sync_->receiver().Poll();
+        // Missing blobs are found and repaired by CheckBlobFaults from the served view.
+        auto polled = sync_->receiver().Poll(/*repair_missing=*/false);
         if (!polled.ok()) {
           logger_->warn("asking main for updates (pull mode): {}", polled.status().message());
         } else if (polled->state != "up_to_date") {
@@ -97,6 +170,7 @@ void PartnerDaemon::BackgroundLoop() {
         }
       }
     }
+    CheckBlobFaults();
     for (auto& [name, task] : tasks_) task();
     lock.lock();
   }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +48,12 @@ class PartnerDaemon {
  private:
   PartnerDaemon() = default;
   void BackgroundLoop();
+  // Deals with blobs the served view cannot use (found missing or damaged when it was loaded,
+  // or when a body was read for a request): logs and records each new one and tells main;
+  // fetches tie-up ones again from main (after a failure, again on a later tick, backing off);
+  // reloads the view as soon as one is intact again (also an original page the manager put
+  // again). Background thread only.
+  void CheckBlobFaults();
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
@@ -59,6 +66,13 @@ class PartnerDaemon {
   std::condition_variable cv_;
   bool stopping_ = false;
   int64_t next_poll_ = 0;  // unix seconds; pull mode only
+  // CheckBlobFaults' state (background thread only): the faults already reported ("path hash"),
+  // when to try the next repair (unix seconds), consecutive failures, the last failure's text.
+  std::set<std::string> reported_faults_;
+  int64_t next_repair_ = 0;
+  int repair_failures_ = 0;
+  std::string last_repair_error_;
+  std::vector<std::string> unsent_damage_reports_;  // for main, sent again on each tick
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
 };

@@ -1,5 +1,7 @@
 #include "site/page_server.h"
 
+#include <functional>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -17,12 +19,31 @@ struct PathHash {
 
 // Adapts the content module's view to what the static handler serves. A page is made on its
 // first request and kept with the view (so an activation costs nothing per file of the site);
-// bodies beyond the view's cache limit are read then too. Thread-safe.
+// bodies beyond the view's cache limit are read then too. A file whose blob is missing or
+// damaged (unavailable in the view, or failing its read here) is not a page: Find returns null
+// and UnavailableFile names it, so the handler answers 503 rather than 404, and never with
+// bytes that are not the signed ones. Thread-safe.
 class ServedSite final : public StaticSite {
  public:
-  explicit ServedSite(std::shared_ptr<const content::SiteView> view) : view_(std::move(view)) {
+  using FaultSink = std::function<void(content::BlobFault)>;
+
+  ServedSite(std::shared_ptr<const content::SiteView> view, FaultSink on_read_fault)
+      : view_(std::move(view)), on_read_fault_(std::move(on_read_fault)) {
     if (const content::ServedFile* nf = view_->not_found_page()) not_found_ = Find(nf->path);
   }
+
+  // The file `path` resolves to when it cannot be served now (its blob is missing or damaged),
+  // or null.
+  const content::ServedFile* UnavailableFile(std::string_view path) const {
+    const content::ServedFile* file = Resolve(path);
+    if (file == nullptr) return nullptr;
+    if (file->unavailable) return file;
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return failed_reads_.count(file->path) != 0 ? file : nullptr;
+  }
+
+  // The site's own "/503.html" (in its layout), when it has one that can be served.
+  const StaticPage* UnavailablePage() const { return Find("/503.html"); }
 
   const StaticPage* Find(std::string_view path) const override {
     {
@@ -30,16 +51,11 @@ class ServedSite final : public StaticSite {
       auto it = pages_.find(path);
       if (it != pages_.end()) return &it->second.page;
     }
-    // Directory index: "/news/" serves "/news/index.html"; "/news" redirects to "/news/".
-    const content::ServedFile* file = view_->Find(path);
     std::string redirect;
-    if (file == nullptr && !path.empty() && path.back() == '/') {
-      file = view_->Find(std::string(path) + "index.html");
-    } else if (file == nullptr && !path.empty() &&
-               view_->Find(std::string(path) + "/index.html") != nullptr) {
-      redirect = std::string(path) + "/";
-    }
+    const content::ServedFile* file = Resolve(path, &redirect);
     if (file == nullptr && redirect.empty()) return nullptr;  // not kept: any path may be asked
+    // Not kept either: a later view (after a repair) serves it.
+    if (file != nullptr && file->unavailable) return nullptr;
     Entry entry;
     if (file != nullptr) {
       StaticPage& p = entry.page;
@@ -48,7 +64,19 @@ class ServedSite final : public StaticSite {
       p.etag = "\"" + file->hash + "\"";
       p.last_modified = file->last_modified;
       auto body = view_->ReadBody(*file);
-      if (!body.ok()) return nullptr;  // a missing or corrupt blob is served as absent
+      if (!body.ok()) {
+        // Damaged or removed on disk since the view was loaded (bodies beyond the cache limit
+        // are read here): answered 503 by the handler, and reported for repair.
+        {
+          std::unique_lock<std::shared_mutex> lock(mu_);
+          failed_reads_.insert(file->path);
+        }
+        if (on_read_fault_) {
+          on_read_fault_(content::BlobFault{file->path, file->area, file->hash, file->length, false,
+                                            body.status().message()});
+        }
+        return nullptr;
+      }
       p.body = *body;
       if (file->gzip) {
         auto gz = view_->ReadGzipBody(*file);
@@ -73,9 +101,25 @@ class ServedSite final : public StaticSite {
     StaticPage page;
     std::string redirect;  // what page.redirect_to points to
   };
+
+  // The file a request path names. Directory index: "/news/" serves "/news/index.html"; "/news"
+  // redirects to "/news/" (then `*redirect` is set and null is returned).
+  const content::ServedFile* Resolve(std::string_view path, std::string* redirect = nullptr) const {
+    const content::ServedFile* file = view_->Find(path);
+    if (file == nullptr && !path.empty() && path.back() == '/') {
+      file = view_->Find(std::string(path) + "index.html");
+    } else if (file == nullptr && redirect != nullptr && !path.empty() &&
+               view_->Find(std::string(path) + "/index.html") != nullptr) {
+      *redirect = std::string(path) + "/";
+    }
+    return file;
+  }
+
   std::shared_ptr<const content::SiteView> view_;
+  FaultSink on_read_fault_;
   mutable std::shared_mutex mu_;
   mutable std::unordered_map<std::string, Entry, PathHash, std::equal_to<>> pages_;
+  mutable std::set<std::string, std::less<>> failed_reads_;  // guarded by mu_: paths
   const StaticPage* not_found_ = nullptr;
 };
 
@@ -83,13 +127,17 @@ class ServedSite final : public StaticSite {
 class ServedSiteCache {
  public:
   explicit ServedSiteCache(SiteContent& content) : content_(content) {}
-  std::shared_ptr<const StaticSite> Get() {
+  std::shared_ptr<const ServedSite> Get() {
     auto view = content_.view();
     auto current = std::atomic_load(&current_);
     if (current && current->view == view) return {current, current->site.get()};
     auto entry = std::make_shared<Entry>();
     entry->view = view;
-    if (view) entry->site = std::make_unique<ServedSite>(view);
+    SiteContent* content = &content_;
+    if (view) {
+      entry->site = std::make_unique<ServedSite>(
+          view, [content](content::BlobFault f) { content->ReportReadFault(std::move(f)); });
+    }
     std::atomic_store(&current_, entry);
     return {entry, entry->site.get()};
   }
@@ -101,6 +149,56 @@ class ServedSiteCache {
   };
   SiteContent& content_;
   std::shared_ptr<Entry> current_;
+};
+
+// The site's pages (StaticPageHandler), except that a page whose file cannot be served because
+// its blob is missing or damaged is answered 503 ("temporarily unavailable, being restored")
+// instead of 404: with the site's own /503.html when it has one, else a short page.
+class PageHandler final : public HttpHandler {
+ public:
+  explicit PageHandler(std::shared_ptr<ServedSiteCache> cache)
+      : cache_(std::move(cache)), pages_([cache = cache_] { return cache->Get(); }) {}
+
+  void Handle(const HttpRequest& request, HttpResponder responder) override {
+    responder.Respond(Serve(request));
+  }
+  std::string_view AllowedMethods() const override { return pages_.AllowedMethods(); }
+
+  HttpResponse Serve(const HttpRequest& request) const {
+    HttpResponse r = pages_.Serve(request);
+    // Only a page that was not found may be one that cannot be served: the common answers
+    // cost nothing more.
+    if (r.status() != 404) return r;
+    std::shared_ptr<const ServedSite> site = cache_->Get();
+    const content::ServedFile* file = site ? site->UnavailableFile(request.path()) : nullptr;
+    if (file == nullptr) return r;
+    return Unavailable(*site, *file);
+  }
+
+ private:
+  static HttpResponse Unavailable(const ServedSite& site, const content::ServedFile& file) {
+    HttpResponse r(503);
+    if (const StaticPage* page = site.UnavailablePage(); page != nullptr && page->body) {
+      r.AddHeader("Content-Type",
+                  page->content_type.empty() ? "text/html; charset=utf-8" : page->content_type);
+      r.SetSharedBody(page->body);
+    } else {
+      r = HttpResponse::Html(
+          503,
+          "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>Temporarily unavailable</title></head>\n<body><h1>This page is temporarily "
+          "unavailable</h1>\n<p>Its file on this server is being restored. Please try again in "
+          "a minute.</p>\n<p><a href=\"/\">Front page</a></p></body></html>\n");
+    }
+    r.AddHeader("Retry-After", "30");
+    r.AddHeader("Cache-Control", "no-store");
+    r.AddHeader("X-Content-Type-Options", "nosniff");
+    r.area.assign(content::AreaName(file.area));
+    return r;
+  }
+
+  std::shared_ptr<ServedSiteCache> cache_;
+  StaticPageHandler pages_;
 };
 
 ledger::AccessRecord ToRecord(const AccessEvent& e) {

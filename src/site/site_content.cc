@@ -1,5 +1,7 @@
 #include "site/site_content.h"
 
+#include <algorithm>
+
 #include "site/config.h"
 
 namespace tieup {
@@ -131,6 +133,48 @@ Result<bool> SiteContent::RefreshIfChanged() {
   }
   if (PruneDueLocked()) RETURN_IF_ERROR(PruneLocked(*store));
   return reloaded;
+}
+
+std::vector<content::BlobFault> SiteContent::Faults() const {
+  std::vector<content::BlobFault> out;
+  if (auto v = view()) out = v->faults();
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  for (const content::BlobFault& f : read_faults_) {
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  }
+  return out;
+}
+
+void SiteContent::ReportReadFault(content::BlobFault fault) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  for (const content::BlobFault& f : read_faults_) {
+    if (f.path == fault.path && f.hash == fault.hash) return;
+  }
+  // Bounded: a site with thousands of damaged files is reported by its first ones.
+  if (read_faults_.size() < 1000) read_faults_.push_back(std::move(fault));
+}
+
+Result<bool> SiteContent::ReloadIfRepaired() {
+  if (!options_.serve) return false;
+  const std::vector<content::BlobFault> faults = Faults();
+  if (faults.empty()) return false;
+  ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(site_dir_));
+  std::lock_guard<std::mutex> guard(mu_);
+  ASSIGN_OR_RETURN(auto store, CurrentStore());
+  std::vector<content::BlobFault> repaired;
+  for (const content::BlobFault& f : faults) {
+    if (store->blobs().Get(f.hash, f.length).ok()) repaired.push_back(f);
+  }
+  if (repaired.empty()) return false;
+  {
+    std::lock_guard<std::mutex> lock(faults_mu_);
+    std::erase_if(read_faults_, [&](const content::BlobFault& f) {
+      return std::find(repaired.begin(), repaired.end(), f) != repaired.end();
+    });
+  }
+  // The new view looks again at every blob the previous one found faulty.
+  RETURN_IF_ERROR(LoadView(std::move(store)));
+  return true;
 }
 
 }  // namespace tieup

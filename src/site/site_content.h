@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -60,6 +61,20 @@ class SiteContent {
   // have passed since the last one. Returns true when it reloaded. Thread-safe.
   Result<bool> RefreshIfChanged();
 
+  // The blobs the served view cannot use: those its load found missing or damaged (their files
+  // answer 503), and those reported by ReportReadFault since (a body read from disk on
+  // request). Empty when options.serve is false. Thread-safe.
+  std::vector<content::BlobFault> Faults() const;
+
+  // Records a blob found missing or damaged when a body not held in memory was read for a
+  // request, so that Faults() lists it until a reload finds it intact. Thread-safe, cheap.
+  void ReportReadFault(content::BlobFault fault);
+
+  // When a blob of Faults() is intact again (fetched again from main, or the manager put the
+  // page again), reloads the view so that its files are served again; returns true when it
+  // reloaded. Cheap when there are no faults. Thread-safe.
+  Result<bool> ReloadIfRepaired();
+
   const std::string& site_dir() const { return site_dir_; }
 
  private:
@@ -85,6 +100,8 @@ class SiteContent {
   bool prune_due_ = false;                                 // guarded by mu_
   int64_t last_prune_micros_ = 0;                          // guarded by mu_
   std::shared_ptr<const content::SiteView> retired_view_;  // guarded by mu_: freed on refresh
+  mutable std::mutex faults_mu_;                           // never held while taking mu_
+  std::vector<content::BlobFault> read_faults_;            // guarded by faults_mu_
 };
 
 }  // namespace tieup

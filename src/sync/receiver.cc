@@ -291,6 +291,25 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   if (!scan.ok()) return Refuse(offer, m.version, scan.Annotate("checking stored blobs"));
   uint64_t fetched_blobs = 0;
   uint64_t fetched_bytes = 0;
+  // The blobs this attempt stored: removed again when it fails (a full disk must not keep the
+  // part of a release that did not fit), except one another release uses (content addressing
+  // shares blobs). Done before the failure is recorded, so the record has room. An interrupted
+  // fetch keeps them instead: the next offer resumes from them.
+  std::vector<std::string> stored;
+  auto clean_up = [&]() -> std::string {
+    if (stored.empty()) return "";
+    size_t removed = 0;
+    Status s = content_([&](content::ContentStore& store) -> Status {
+      ASSIGN_OR_RETURN(removed, store.RemoveUnreferencedBlobs(stored));
+      return Status::Ok();
+    });
+    stored.clear();
+    if (!s.ok()) return "; removing the blobs it stored failed: " + s.ToString();
+    return "; the " + std::to_string(removed) + " blob(s) it stored were removed";
+  };
+  auto refuse = [&](const Status& why) {
+    return Refuse(offer, m.version, Status(why.code(), why.message() + clean_up()));
+  };
   for (size_t start = 0; start < missing.size();) {
     std::vector<std::string> hashes;
     std::vector<uint64_t> lengths;
@@ -315,16 +334,14 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
     if (got->size() != hashes.size()) {
       Status s = Status::DataLoss("main sent " + std::to_string(got->size()) + " blobs for " +
                                   std::to_string(hashes.size()) + " requested");
-      return Refuse(offer, m.version, s);
+      return refuse(s);
     }
     for (size_t k = 0; k < hashes.size(); ++k) {
       const std::string& bytes = (*got)[k];
       if (bytes.size() < lengths[k]) {
-        return Refuse(
-            offer, m.version,
-            Status::DataLoss("main sent " + std::to_string(bytes.size()) + " bytes for blob " +
-                             hashes[k] + ", but the release states " + std::to_string(lengths[k]) +
-                             ": refusing the update"));
+        return refuse(Status::DataLoss(
+            "main sent " + std::to_string(bytes.size()) + " bytes for blob " + hashes[k] +
+            ", but the release states " + std::to_string(lengths[k]) + ": refusing the update"));
       }
     }
     // The whole batch in one call on the content store (one open, one lock): per blob, the
@@ -339,20 +356,22 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
           bad = k;
           return s;
         }
+        stored.push_back(hashes[k]);
       }
       return Status::Ok();
     });
     if (!put.ok()) {
       if (put.code() == StatusCode::kDataLoss && bad < hashes.size()) {
-        return Refuse(
-            offer, m.version,
-            Status::DataLoss("blob " + hashes[bad] +
-                             " from main does not match its hash in the signed "
-                             "release (first " +
-                             std::to_string(lengths[bad]) + " bytes read): refusing the update"));
+        return refuse(Status::DataLoss("blob " + hashes[bad] +
+                                       " from main does not match its hash in the signed "
+                                       "release (first " +
+                                       std::to_string(lengths[bad]) +
+                                       " bytes read): refusing the update"));
       }
+      const std::string cleaned = clean_up();
       (void)Event(offer.update_id, m.version, "failed",
-                  "storing fetched blobs failed: " + put.ToString());
+                  "storing fetched blobs failed: " + put.ToString() + cleaned +
+                      "; the active release stays served");
       return put;
     }
     for (size_t k = 0; k < hashes.size(); ++k) {
@@ -375,8 +394,10 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   // 4. Stage beside the active release.
   Status staged = content_([&](content::ContentStore& store) { return store.Stage(m); });
   if (!staged.ok()) {
+    const std::string cleaned = clean_up();
     (void)Event(offer.update_id, m.version, "failed",
-                "staging version " + std::to_string(m.version) + " failed: " + staged.ToString());
+                "staging version " + std::to_string(m.version) + " failed: " + staged.ToString() +
+                    cleaned + "; the active release stays served");
     return staged;
   }
   const content::ReleaseDiff diff = content::Diff(active ? *active : content::ReleaseManifest{}, m);
@@ -662,7 +683,25 @@ Result<uint64_t> Receiver::Rollback() {
   return after;
 }
 
-Result<PollResult> Receiver::Poll() {
+Result<PollResult> Receiver::Poll(bool repair_missing) {
+  PollResult result;
+  if (repair_missing) {
+    ASSIGN_OR_RETURN(std::vector<BlobRepair> missing, FindMissingBlobs());
+    if (!missing.empty()) {
+      auto repaired = RepairBlobs(missing);
+      if (repaired.ok()) {
+        result.repaired = *repaired;
+      } else {
+        result.repair_error = repaired.status().ToString();
+      }
+      // What is still missing (a repair that failed, or a blob main sent that did not fit).
+      ASSIGN_OR_RETURN(std::vector<BlobRepair> left, FindMissingBlobs());
+      result.unrepaired = left.size();
+      if (result.unrepaired > 0 && result.repair_error.empty()) {
+        result.repair_error = "main did not send them";
+      }
+    }
+  }
   ASSIGN_OR_RETURN(const uint64_t have, ActiveVersion());
   auto offer = main_.LatestRelease(have);
   if (!offer.ok()) {
@@ -671,7 +710,6 @@ Result<PollResult> Receiver::Poll() {
         "polling main failed: " + offer.status().ToString() + "; the active release stays served");
     return offer.status();
   }
-  PollResult result;
   result.update_id = offer->update_id;
   result.version = offer->version;
   ASSIGN_OR_RETURN(uint64_t active, ActiveVersion());
@@ -711,6 +749,174 @@ Result<PollResult> Receiver::Poll() {
                 "could not report the result to main: " + told.ToString());
   }
   return result;
+}
+
+namespace {
+// Main keeps at most 4096 bytes of a report's message.
+std::string ForReport(const std::string& message) {
+  return message.size() > 4000 ? message.substr(0, 4000) + "..." : message;
+}
+}  // namespace
+
+void Receiver::TellMain(uint64_t version, std::string_view kind, const std::string& message) {
+  Status told = main_.ReportEvent(EventReport{"", version, std::string(kind), ForReport(message)});
+  if (!told.ok()) {
+    (void)Event("", version, "failed",
+                "could not tell main (" + std::string(kind) + "): " + told.ToString());
+  }
+}
+
+void Receiver::RecordDamage(const std::string& message) {
+  auto version = ActiveVersion();
+  (void)Event("", version.ok() ? *version : 0, "damaged", message);
+}
+
+Status Receiver::ReportDamageToMain(const std::string& message) {
+  auto version = ActiveVersion();
+  return main_.ReportEvent(
+      EventReport{"", version.ok() ? *version : 0, "damaged", ForReport(message)});
+}
+
+Result<std::vector<BlobRepair>> Receiver::FindMissingBlobs() {
+  std::vector<BlobRepair> out;
+  RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
+    auto active = store.Active(content::Area::kTieup);
+    if (!active.ok()) {
+      return active.status().code() == StatusCode::kNotFound ? Status::Ok() : active.status();
+    }
+    std::set<std::string> seen;
+    auto check = [&](const std::string& path, const std::string& hash, uint64_t length) {
+      if (!seen.insert(hash).second) return;
+      auto size = store.blobs().Size(hash);
+      if (!size.ok() || *size < length) out.push_back(BlobRepair{path, hash, length});
+    };
+    for (const auto& [path, e] : (*active)->files) {
+      check(path, e.hash, e.length);
+      if (e.gzip) check(path, e.gzip->hash, e.gzip->length);
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
+  std::lock_guard<std::mutex> lock(offer_mu_);
+  // Only what the active tie-up release references there, and is not intact (now), once each.
+  struct Wanted {
+    uint64_t length = 0;
+    std::set<std::string> paths;
+  };
+  std::map<std::string, Wanted> wanted;  // by hash
+  uint64_t version = 0;
+  RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
+    auto active = store.Active(content::Area::kTieup);
+    if (!active.ok()) {
+      return active.status().code() == StatusCode::kNotFound ? Status::Ok() : active.status();
+    }
+    version = (*active)->version;
+    const content::FileMap& files = (*active)->files;
+    for (const BlobRepair& b : blobs) {
+      auto e = files.find(b.path);
+      if (e == files.end()) continue;
+      const content::FileEntry& f = e->second;
+      const bool body = f.hash == b.hash && f.length == b.length;
+      const bool gzip = f.gzip && f.gzip->hash == b.hash && f.gzip->length == b.length;
+      if (!body && !gzip) continue;
+      if (store.blobs().Get(b.hash, b.length).ok()) continue;
+      Wanted& w = wanted[b.hash];
+      w.length = b.length;
+      w.paths.insert(b.path);
+    }
+    return Status::Ok();
+  }));
+  if (wanted.empty()) return 0;
+  auto names = [](const std::set<std::string>& paths) {
+    std::string out;
+    size_t n = 0;
+    for (const std::string& p : paths) {
+      if (++n > 20) {
+        out += ", ...";
+        break;
+      }
+      out += (out.empty() ? "" : ", ") + p;
+    }
+    return out;
+  };
+  std::set<std::string> all_paths;
+  for (const auto& [hash, w] : wanted) all_paths.insert(w.paths.begin(), w.paths.end());
+
+  size_t stored = 0;
+  uint64_t stored_bytes = 0;
+  std::set<std::string> repaired_paths;
+  auto it = wanted.begin();
+  while (it != wanted.end()) {
+    std::vector<std::string> hashes;
+    std::vector<uint64_t> lengths;
+    std::vector<const Wanted*> entries;
+    uint64_t batch_bytes = 0;
+    for (; it != wanted.end() && hashes.size() < options_.fetch_batch_count; ++it) {
+      if (!hashes.empty() && batch_bytes + it->second.length > options_.fetch_batch_bytes) break;
+      hashes.push_back(it->first);
+      lengths.push_back(it->second.length);
+      entries.push_back(&it->second);
+      batch_bytes += it->second.length;
+    }
+    Status s;
+    auto got = main_.FetchBlobs(hashes);
+    if (!got.ok()) {
+      s = got.status();
+    } else if (got->size() != hashes.size()) {
+      s = Status::DataLoss("main sent " + std::to_string(got->size()) + " blobs for " +
+                           std::to_string(hashes.size()) + " requested");
+    } else {
+      for (size_t k = 0; k < hashes.size() && s.ok(); ++k) {
+        if ((*got)[k].size() < lengths[k]) {
+          s = Status::DataLoss("main sent " + std::to_string((*got)[k].size()) +
+                               " bytes for blob " + hashes[k] + ", but the release states " +
+                               std::to_string(lengths[k]));
+        }
+      }
+    }
+    if (s.ok()) {
+      // Never more than the stated length is hashed or stored; PutExpected replaces a damaged
+      // copy atomically (a temporary file renamed over it).
+      s = content_([&](content::ContentStore& store) -> Status {
+        for (size_t k = 0; k < hashes.size(); ++k) {
+          const std::string_view stated((*got)[k].data(), lengths[k]);
+          RETURN_IF_ERROR(store.blobs().PutExpected(hashes[k], stated));
+          ++stored;
+          stored_bytes += lengths[k];
+          repaired_paths.insert(entries[k]->paths.begin(), entries[k]->paths.end());
+        }
+        return Status::Ok();
+      });
+    }
+    if (!s.ok()) {
+      std::set<std::string> left;
+      for (const std::string& p : all_paths) {
+        if (repaired_paths.count(p) == 0) left.insert(p);
+      }
+      (void)Event("", version, "failed",
+                  "fetching missing or damaged files of tie-up release " + std::to_string(version) +
+                      " again from main failed: " + s.ToString() +
+                      "; until repaired (tried again later) these answer 503: " + names(left));
+      if (stored > 0) {
+        (void)Event("", version, "repaired",
+                    "fetched again from main and verified " + std::to_string(stored) + " blobs (" +
+                        std::to_string(stored_bytes) + " bytes): " + names(repaired_paths));
+      }
+      return s.Annotate("fetching " + std::to_string(hashes.size()) +
+                        " missing or damaged blobs again from main");
+    }
+  }
+  const std::string message = "fetched again from main and verified " + std::to_string(stored) +
+                              (stored == 1 ? " blob (" : " blobs (") +
+                              std::to_string(stored_bytes) + " bytes) of tie-up release " +
+                              std::to_string(version) + ": " + names(repaired_paths) +
+                              " can be served again";
+  (void)Event("", version, "repaired", message);
+  TellMain(version, "repaired", message);
+  return stored;
 }
 
 Result<std::vector<SyncEvent>> Receiver::Events(size_t limit) {

@@ -77,6 +77,20 @@ struct PollResult {
   std::string state;  // "up_to_date", "activated", "pending"
   uint64_t version = 0;
   std::string update_id;
+  // Blobs of the active tie-up release that were missing and were fetched again (repaired), or
+  // could not be (unrepaired, with the reason in repair_error).
+  size_t repaired = 0;
+  size_t unrepaired = 0;
+  std::string repair_error;
+};
+
+// A blob of the active tie-up release to fetch again from main (missing or damaged here).
+struct BlobRepair {
+  std::string path;  // the file that needs it (the body's or its gzip variant's blob)
+  std::string hash;
+  uint64_t length = 0;
+
+  friend bool operator==(const BlobRepair&, const BlobRepair&) = default;
 };
 
 class Receiver {
@@ -121,7 +135,32 @@ class Receiver {
 
   // Pull mode: asks main for the latest release and handles it like an offer (same checks).
   // When main cannot be reached the active release stays served and the error is returned.
-  Result<PollResult> Poll();
+  // With `repair_missing`, blobs of the active tie-up release that are missing first are
+  // fetched again (FindMissingBlobs, RepairBlobs; see PollResult): an update only fetches what
+  // differs from the active release, so it would never bring them back.
+  Result<PollResult> Poll(bool repair_missing = true);
+
+  // Fetches `blobs` again from main (the same endpoint as an offer's fetch, in batches), checks
+  // each against its hash and stated length, and stores it atomically in place of the missing
+  // or damaged copy; returns how many were stored. Blobs the active tie-up release does not
+  // reference at `path` with that hash and length, and blobs that are intact now, are skipped.
+  // Records a "repaired" event naming the files (and tells main), or a "failed" one with the
+  // reason. kUnavailable when main cannot be reached, kPermissionDenied when main does not hold
+  // the blob, kDataLoss when main's bytes are not the stated ones: the batch that failed is not
+  // stored, and the caller tries again later. Serialized with offers.
+  Result<size_t> RepairBlobs(const std::vector<BlobRepair>& blobs);
+
+  // The blobs of the active tie-up release that are absent from the blob store or shorter than
+  // stated (a stat per blob: the bytes are not read).
+  Result<std::vector<BlobRepair>> FindMissingBlobs();
+
+  // Records that a file cannot be served ("damaged" in this site's record). `message` names the
+  // file, says why and what is done about it.
+  void RecordDamage(const std::string& message);
+  // Tells main that a file cannot be served (a "damaged" report over the authenticated sync
+  // channel, recorded in main's events). kUnavailable when main cannot be reached: the caller
+  // sends it again later.
+  Status ReportDamageToMain(const std::string& message);
 
   // The record (oldest first, the newest `limit`).
   Result<std::vector<SyncEvent>> Events(size_t limit = 200);
@@ -143,6 +182,8 @@ class Receiver {
   Status Event(std::string_view update_id, uint64_t version, std::string_view kind,
                std::string_view message);
   Status Refuse(const OfferRequest& offer, uint64_t version, const Status& why);
+  // Tells main about a fault or a repair (best effort; a failure is recorded).
+  void TellMain(uint64_t version, std::string_view kind, const std::string& message);
 
   Env& env_;
   Database& db_;

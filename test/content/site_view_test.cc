@@ -162,13 +162,112 @@ TEST_F(SiteViewTest, GzipVariantsAreServedToo) {
   EXPECT_EQ(*gz, f->gzip_body);
 }
 
-TEST_F(SiteViewTest, LoadRefusesADamagedBlob) {
-  ReleaseManifest m = MakeRelease(*store_, Area::kOriginal, 1, {{"/a.html", "genuine"}});
+TEST_F(SiteViewTest, ADamagedBlobMakesItsFileUnavailableAndTheRestIsServed) {
+  ReleaseManifest m =
+      MakeRelease(*store_, Area::kOriginal, 1, {{"/a.html", "genuine"}, {"/b.html", "page b"}});
   ASSERT_THAT(Publish(*store_, m), IsOk());
   auto path = store_->blobs().Path(m.files["/a.html"].hash);
   ASSERT_THAT(WriteFileAtomic(env_, *path, "defaced"), IsOk());
-  EXPECT_THAT(SiteView::Load(*store_),
-              StatusIs(StatusCode::kDataLoss, HasSubstr("loading '/a.html' for serving")));
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  const ServedFile* a = view->Find("/a.html");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->unavailable);
+  EXPECT_EQ(a->body, nullptr);  // never the defaced bytes
+  EXPECT_FALSE(view->Find("/b.html")->unavailable);
+  EXPECT_EQ(*view->Find("/b.html")->body, "page b");
+  const std::vector<BlobFault> faults = view->faults();
+  ASSERT_EQ(faults.size(), 1u);
+  const BlobFault& f = faults[0];
+  EXPECT_EQ(f.path, "/a.html");
+  EXPECT_EQ(f.area, Area::kOriginal);
+  EXPECT_EQ(f.hash, m.files["/a.html"].hash);
+  EXPECT_EQ(f.length, 7u);
+  EXPECT_FALSE(f.gzip_variant);
+  EXPECT_THAT(f.reason, HasSubstr("is damaged"));
+  // The file still counts in its area (it is in the release).
+  EXPECT_EQ(view->totals(Area::kOriginal).pages, 2u);
+  EXPECT_EQ(view->cached_bytes(), 6u);
+}
+
+TEST_F(SiteViewTest, AMissingBlobIsAFaultInsideAndBeyondTheCache) {
+  std::string big(1000, 'b');
+  ReleaseManifest m = MakeRelease(
+      *store_, Area::kTieup, 1, {{"/small.html", "small"}, {"/big.html", big}, {"/ok.html", "ok"}});
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  ASSERT_THAT(store_->blobs().Remove(m.files["/small.html"].hash), IsOk());
+  ASSERT_THAT(store_->blobs().Remove(m.files["/big.html"].hash), IsOk());
+  auto view = Load({.cache_bytes_limit = 100});
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(view->Find("/small.html")->unavailable);
+  EXPECT_TRUE(view->Find("/big.html")->unavailable);  // found by its size, not read
+  EXPECT_FALSE(view->Find("/ok.html")->unavailable);
+  auto faults = view->faults();
+  ASSERT_EQ(faults.size(), 2u);
+  EXPECT_EQ(faults[0].path, "/big.html");
+  EXPECT_EQ(faults[0].area, Area::kTieup);
+  EXPECT_THAT(faults[0].reason, HasSubstr("is not in"));
+  EXPECT_EQ(faults[1].path, "/small.html");
+}
+
+TEST_F(SiteViewTest, ADamagedGzipVariantLeavesThePageServedWithoutIt) {
+  std::string text(4000, 'a');
+  ASSERT_THAT(store_->PutOriginalPage("/t.html", text, "text/html"), IsOk());
+  auto active = store_->Active(Area::kOriginal);
+  ASSERT_THAT(active, IsOk());
+  const FileEntry& e = (*active)->files.at("/t.html");
+  ASSERT_TRUE(e.gzip.has_value());
+  ASSERT_THAT(WriteFileAtomic(env_, *store_->blobs().Path(e.gzip->hash), "not gzip"), IsOk());
+  auto view = Load();
+  ASSERT_NE(view, nullptr);
+  const ServedFile* f = view->Find("/t.html");
+  EXPECT_FALSE(f->unavailable);
+  EXPECT_EQ(*f->body, text);
+  EXPECT_EQ(f->gzip_body, nullptr);
+  ASSERT_EQ(view->faults().size(), 1u);
+  EXPECT_TRUE(view->faults()[0].gzip_variant);
+  EXPECT_EQ(view->faults()[0].hash, e.gzip->hash);
+}
+
+TEST_F(SiteViewTest, ALoadFromAViewWithFaultsLooksAtTheirBlobsAgain) {
+  ReleaseManifest m =
+      MakeRelease(*store_, Area::kOriginal, 1, {{"/a.html", "genuine"}, {"/b.html", "page b"}});
+  ASSERT_THAT(Publish(*store_, m), IsOk());
+  const std::string hash = m.files["/a.html"].hash;
+  ASSERT_THAT(store_->blobs().Remove(hash), IsOk());
+  auto first = Load();
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Find("/a.html")->unavailable);
+
+  // Still missing: the next view (same releases) still has the fault.
+  auto again = SiteView::Load(*store_, {}, first.get());
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE((*again)->Find("/a.html")->unavailable);
+  EXPECT_EQ((*again)->faults().size(), 1u);
+
+  // Repaired: the next view serves it, verified, and keeps the rest shared.
+  ASSERT_THAT(store_->blobs().PutExpected(hash, "genuine"), IsOk());
+  auto repaired = SiteView::Load(*store_, {}, again->get());
+  ASSERT_THAT(repaired, IsOk());
+  const ServedFile* a = (*repaired)->Find("/a.html");
+  EXPECT_FALSE(a->unavailable);
+  EXPECT_EQ(*a->body, "genuine");
+  EXPECT_EQ(a->last_modified, first->Find("/a.html")->last_modified);
+  EXPECT_FALSE((*repaired)->has_faults());
+  EXPECT_EQ((*repaired)->Find("/b.html")->body, first->Find("/b.html")->body);
+  EXPECT_EQ((*repaired)->cached_bytes(), 7u + 6u);
+  EXPECT_EQ((*repaired)->totals(Area::kOriginal), first->totals(Area::kOriginal));
+
+  // A fault on a page that an update replaces goes with it.
+  ASSERT_THAT(store_->blobs().Remove(m.files["/b.html"].hash), IsOk());
+  auto damaged = SiteView::Load(*store_);
+  ASSERT_THAT(damaged, IsOk());
+  ASSERT_EQ((*damaged)->faults().size(), 1u);
+  ASSERT_THAT(store_->PutOriginalPage("/b.html", "page b, new", "text/html"), IsOk());
+  auto updated = SiteView::Load(*store_, {}, damaged->get());
+  ASSERT_THAT(updated, IsOk());
+  EXPECT_FALSE((*updated)->has_faults());
+  EXPECT_EQ(*(*updated)->Find("/b.html")->body, "page b, new");
 }
 
 TEST_F(SiteViewTest, LinkPagesCarryTheirUrl) {
@@ -211,8 +310,12 @@ TEST_F(SiteViewTest, ALoadSharesThePreviousViewsBodiesAndReadsOnlyNewOnes) {
   EXPECT_EQ((*next)->Find("/a.html")->body, first->Find("/a.html")->body);  // the same bytes
   EXPECT_EQ(*(*next)->Find("/b.html")->body, "page b, new");
   EXPECT_EQ((*next)->cached_bytes(), first->cached_bytes() + 5);
-  // Without the previous view, the damage is found.
-  EXPECT_THAT(SiteView::Load(*store_), StatusIs(StatusCode::kDataLoss));
+  // Without the previous view, the damage is found: that file is unavailable.
+  auto fresh = SiteView::Load(*store_);
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_TRUE((*fresh)->Find("/a.html")->unavailable);
+  ASSERT_EQ((*fresh)->faults().size(), 1u);
+  EXPECT_EQ((*fresh)->faults()[0].path, "/a.html");
 }
 
 // "<bytes> bytes, <pages> pages", for comparisons that print readably when they fail.

@@ -76,13 +76,22 @@ TEST_F(AccessLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
   AccessLogWriter writer(env_, *log_, std::nullopt, options);
   for (int i = 0; i < 10; ++i) writer.Record(Access(0, i));
   EXPECT_EQ(writer.dropped(), 7u);
+  EXPECT_EQ(writer.unrecorded(), 7u);
   ASSERT_THAT(writer.Flush(), IsOk());
   EXPECT_EQ(writer.committed(), 3u);
-  EXPECT_EQ(log_->size(), 3u);
+  // The drops are not silent: their count comes first, then the records that were kept.
+  ASSERT_EQ(log_->size(), 4u);
+  auto gap = ParseRecord(*log_->Read(0));
+  ASSERT_THAT(gap, IsOk());
+  ASSERT_TRUE(std::holds_alternative<UnrecordedRecord>(*gap));
+  EXPECT_EQ(std::get<UnrecordedRecord>(*gap).count, 7u);
+  EXPECT_EQ(std::get<UnrecordedRecord>(*gap).first_micros, Access(0, 3).time_micros);
+  EXPECT_EQ(std::get<UnrecordedRecord>(*gap).last_micros, Access(0, 9).time_micros);
+  EXPECT_EQ(writer.unrecorded_pending(), 0u);
   // Room again after the flush.
   writer.Record(Access(0, 10));
   ASSERT_THAT(writer.Flush(), IsOk());
-  EXPECT_EQ(log_->size(), 4u);
+  EXPECT_EQ(log_->size(), 5u);
   EXPECT_EQ(writer.dropped(), 7u);
 }
 
@@ -141,11 +150,12 @@ TEST_F(AccessLogWriterTest, DestructionFlushesWhatIsQueued) {
   EXPECT_EQ(log_->size(), 100u);
 }
 
-TEST(AccessLogWriterFailureTest, WriteFailuresAreReportedByFlushAndCounted) {
+TEST(AccessLogWriterFailureTest, WriteFailuresAreReportedByFlushAndRetried) {
   MemEnv env;
   auto log = std::move(Log::Open(env, "/ledger")).value();
   AccessLogWriterOptions options;
   options.commit_interval = std::chrono::hours(1);
+  options.retry_interval = std::chrono::hours(1);  // only Flush tries again
   AccessLogWriter writer(env, *log, std::nullopt, options);
   writer.Record(Access(0, 0));
   ASSERT_THAT(writer.Flush(), IsOk());
@@ -153,9 +163,17 @@ TEST(AccessLogWriterFailureTest, WriteFailuresAreReportedByFlushAndCounted) {
   writer.Record(Access(0, 1));
   writer.Record(Access(0, 2));
   EXPECT_THAT(writer.Flush(), StatusIs(StatusCode::kIOError));
-  EXPECT_EQ(writer.failed(), 2u);
+  EXPECT_TRUE(writer.failing());
+  EXPECT_EQ(writer.failed_writes(), 1u);
   EXPECT_EQ(writer.committed(), 1u);
-  // The error is reported once; later flushes with nothing new are OK.
+  // The records wait; once writes succeed the next attempt writes them, in order.
+  env.Recover();
+  ASSERT_THAT(writer.Flush(), IsOk());
+  EXPECT_FALSE(writer.failing());
+  EXPECT_EQ(writer.committed(), 3u);
+  EXPECT_EQ(writer.unrecorded(), 0u);
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ(std::get<AccessRecord>(*ParseRecord(*log->Read(2))), Access(0, 2));
   EXPECT_THAT(writer.Flush(), IsOk());
 }
 

@@ -392,17 +392,7 @@ TEST(LogCrashTest, EveryCrashPointRecovers) {
   }
 }
 
-TEST(LogCrashTest, FailedWriteMakesAppendsFailUntilReopen) {
-  MemEnv env;
-  auto log = Log::Open(env, "/ledger");
-  ASSERT_THAT(log, IsOk());
-  ASSERT_THAT((*log)->Append("one"), IsOk());
-  env.CrashAfter(0);
-  EXPECT_THAT((*log)->Append("two"), StatusIs(StatusCode::kIOError));
-  env.Recover();
-  EXPECT_THAT((*log)->Append("three"), StatusIs(StatusCode::kIOError, HasSubstr("reopen")));
-  EXPECT_EQ((*log)->size(), 1u);
-}
+// A failed write without a crash (a full disk): see log_full_disk_test.cc.
 
 }  // namespace
 }  // namespace tieup::ledger

@@ -97,5 +97,65 @@ TEST_F(SiteContentTest, ADaemonPrunesOnItsNextRefreshNotOnTheActivatingCall) {
   EXPECT_EQ(Releases(), 1u);
 }
 
+TEST_F(SiteContentTest, ADamagedBlobNeverStopsTheSiteAndARepairIsServedWithoutRestart) {
+  std::string hash;
+  {
+    auto cli = Open(/*serve=*/false);
+    ASSERT_THAT(Put(*cli, "/a.html", "genuine"), IsOk());
+    ASSERT_THAT(Put(*cli, "/b.html", "page b"), IsOk());
+    ASSERT_THAT(cli->Read([&](content::ContentStore& s) -> Status {
+      ASSIGN_OR_RETURN(auto active, s.Active(content::Area::kOriginal));
+      hash = active->files.at("/a.html").hash;
+      return Status::Ok();
+    }),
+                IsOk());
+  }
+  const std::string blob = dir_.Sub("blobs/" + hash.substr(0, 2) + "/" + hash);
+  ASSERT_THAT(WriteFileAtomic(*env_, blob, "defaced"), IsOk());
+
+  // The daemon's start: the view loads, /a.html is unavailable, /b.html is served.
+  auto daemon = Open(/*serve=*/true);
+  ASSERT_NE(daemon, nullptr);
+  auto view = daemon->view();
+  EXPECT_TRUE(view->Find("/a.html")->unavailable);
+  EXPECT_EQ(*view->Find("/b.html")->body, "page b");
+  ASSERT_EQ(daemon->Faults().size(), 1u);
+  EXPECT_EQ(daemon->Faults()[0].path, "/a.html");
+
+  // Nothing repaired yet: no reload.
+  auto reloaded = daemon->ReloadIfRepaired();
+  ASSERT_THAT(reloaded.status(), IsOk());
+  EXPECT_FALSE(*reloaded);
+  EXPECT_EQ(daemon->view(), view);
+
+  // The blob is stored again (as a repair from main does): the next check serves it.
+  ASSERT_THAT(daemon->Mutate(
+                  [&](content::ContentStore& s) { return s.blobs().PutExpected(hash, "genuine"); }),
+              IsOk());
+  reloaded = daemon->ReloadIfRepaired();
+  ASSERT_THAT(reloaded.status(), IsOk());
+  EXPECT_TRUE(*reloaded);
+  EXPECT_FALSE(daemon->view()->Find("/a.html")->unavailable);
+  EXPECT_EQ(*daemon->view()->Find("/a.html")->body, "genuine");
+  EXPECT_TRUE(daemon->Faults().empty());
+}
+
+TEST_F(SiteContentTest, AReadFaultIsListedUntilItsBlobIsIntact) {
+  auto daemon = Open(/*serve=*/true);
+  ASSERT_THAT(Put(*daemon, "/a.html", "genuine"), IsOk());
+  const content::ServedFile* a = daemon->view()->Find("/a.html");
+  content::BlobFault fault{"/a.html", content::Area::kOriginal, a->hash, a->length, false,
+                           "removed"};
+  EXPECT_TRUE(daemon->Faults().empty());
+  daemon->ReportReadFault(fault);
+  daemon->ReportReadFault(fault);  // once only
+  ASSERT_EQ(daemon->Faults().size(), 1u);
+  // Its blob is intact (the read failed for a while): the next check reloads and forgets it.
+  auto reloaded = daemon->ReloadIfRepaired();
+  ASSERT_THAT(reloaded.status(), IsOk());
+  EXPECT_TRUE(*reloaded);
+  EXPECT_TRUE(daemon->Faults().empty());
+}
+
 }  // namespace
 }  // namespace tieup

@@ -1,0 +1,278 @@
+// Integration: a partner whose blob store lost or damaged a file keeps running. Real `tieup main
+// serve` and `tieup partner serve` processes on loopback: the partner starts, serves every other
+// page, answers the affected path 503 ("temporarily unavailable"), records the fault, tells main,
+// and fetches the file again from main (push mode: by itself; pull mode: `tieup partner poll`).
+// A damaged original page (main has no copy) answers 503 until the partner manager puts it again.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "crypto/hash.h"
+#include "daemon_harness.h"
+#include "sync_harness.h"
+#include "test_support.h"
+
+namespace tieup::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class DamagedBlobTest : public MainSiteTest {
+ protected:
+  // An enrolled partner "shop-a" (not started). `pull`: the partnership has no sync URL (main
+  // cannot reach the partner; it polls).
+  void NewPartner(bool pull = false) {
+    partner_dir_ = dir_.Sub("shop-a");
+    const int sync_port = FreePort();
+    CommandResult init;
+    if (!pull) {
+      init =
+          EnrollNewPartner(main_dir_, main_sync_port_, partner_dir_, "shop-a", "Shop A", sync_port);
+    } else {
+      CommandResult add = RunTieup({"main", "partner", "add", main_dir_, "--id", "shop-a", "--name",
+                                    "Shop A", "--public-url", "http://127.0.0.1:1"});
+      ASSERT_EQ(add.exit_code, 0) << add.output;
+      const std::string code = EnrollmentCodeOf(add.output);
+      ASSERT_FALSE(code.empty()) << add.output;
+      init = RunTieup({"partner", "init", partner_dir_, "--id", "shop-a", "--name", "Shop A",
+                       "--public", "127.0.0.1:0", "--sync",
+                       "127.0.0.1:" + std::to_string(sync_port), "--main",
+                       "https://127.0.0.1:" + std::to_string(main_sync_port_), "--token", code});
+    }
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    partner_ =
+        std::make_unique<SiteProcess>(std::vector<std::string>{"partner", "serve", partner_dir_});
+  }
+
+  void StartPartner() { ASSERT_TRUE(partner_->Start()) << partner_->output(); }
+  int port() const { return partner_->port(); }
+  std::string Get(const std::string& path) { return HttpGet(port(), path); }
+
+  // Waits (bounded) until the partner answers `path` with 200 and exactly `body`.
+  bool ServesExactly(const std::string& path, const std::string& body,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return WaitFor(
+        [&] {
+          std::string r = Get(path);
+          return StatusOf(r) == 200 && BodyOf(r) == body;
+        },
+        timeout);
+  }
+
+  // The partner's stored file for bytes `body` (blobs are named by their SHA-256).
+  std::string BlobPath(const std::string& body) const {
+    const std::string hash = Sha256Hex(body);
+    return partner_dir_ + "/blobs/" + hash.substr(0, 2) + "/" + hash;
+  }
+
+  // Flips every bit of the first bytes of the file at `path` (same length).
+  static void FlipBytes(const std::string& path) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << path;
+    std::string head(8, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(f.gcount()));
+    ASSERT_FALSE(head.empty()) << path;
+    for (char& c : head) c = static_cast<char>(~c);
+    f.clear();
+    f.seekp(0);
+    f.write(head.data(), static_cast<std::streamsize>(head.size()));
+    ASSERT_TRUE(f.good()) << path;
+  }
+
+  std::string MainEvents() { return RunTieup({"main", "events", main_dir_}).output; }
+  std::string PartnerUpdates() { return RunTieup({"partner", "updates", partner_dir_}).output; }
+
+  CommandResult Publish() {
+    return RunTieup({"main", "publish", main_dir_, "--partner", "shop-a"});
+  }
+
+  // Publishes to the push-mode partner (running) and returns the bytes it serves at "/".
+  std::string PublishAndReadFrontPage() {
+    CommandResult pub = Publish();
+    EXPECT_EQ(pub.exit_code, 0) << pub.output;
+    std::string front;
+    EXPECT_TRUE(WaitFor([&] {
+      std::string r = Get("/");
+      front = BodyOf(r);
+      return StatusOf(r) == 200 && front.find("Shop A") != std::string::npos;
+    })) << Get("/");
+    return front;
+  }
+
+  std::string partner_dir_;
+  std::unique_ptr<SiteProcess> partner_;
+};
+
+// (a) Bytes flipped in the blob of a tie-up page while the partner is down: it starts, serves
+// everything else, answers that page 503 (or has already repaired it), fetches it again from
+// main by itself, and both sites record what happened.
+TEST_F(DamagedBlobTest, FlippedTieupBlobIsServed503ThenFetchedAgainFromMain) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  const std::string front = PublishAndReadFrontPage();
+  const std::string css = BodyOf(Get("/assets/style.css"));
+  ASSERT_FALSE(css.empty());
+  ASSERT_EQ(partner_->Stop(), 0) << partner_->output();
+
+  FlipBytes(BlobPath(front));
+  StartPartner();  // it starts (it used to exit: "blob ... is damaged")
+  EXPECT_EQ(StatusOf(Get("/assets/style.css")), 200);
+  EXPECT_EQ(BodyOf(Get("/assets/style.css")), css);
+  EXPECT_EQ(StatusOf(Get("/404.html")), 200);
+  std::string r = Get("/");
+  ASSERT_THAT(StatusOf(r), AnyOf(503, 200)) << r;
+  if (StatusOf(r) == 503) {
+    EXPECT_THAT(BodyOf(r), HasSubstr("temporarily unavailable"));
+    EXPECT_EQ(HeaderOf(r, "Retry-After"), "30");
+  } else {
+    EXPECT_EQ(BodyOf(r), front);  // never the damaged bytes
+  }
+  ASSERT_TRUE(ServesExactly("/", front)) << partner_->output();
+
+  EXPECT_THAT(partner_->output(),
+              AllOf(HasSubstr("tie-up page '/index.html' cannot be served"),
+                    HasSubstr("is damaged"), HasSubstr("fetched again from main")));
+  EXPECT_THAT(PartnerUpdates(), AllOf(HasSubstr("damaged"), HasSubstr("repaired")));
+  EXPECT_TRUE(WaitFor([&] {
+    std::string e = MainEvents();
+    return e.find("partner reports damaged: tie-up page '/index.html'") != std::string::npos &&
+           e.find("partner reports repaired") != std::string::npos;
+  })) << MainEvents();
+}
+
+// (b) The blob deleted, with main down at the partner's start: the page answers 503 in the
+// site's own way while the rest is served; once main is back the file is fetched again (a
+// failed repair is retried) and main hears of the fault.
+TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  const std::string front = PublishAndReadFrontPage();
+  ASSERT_EQ(partner_->Stop(), 0) << partner_->output();
+  ASSERT_EQ(main_->Stop(), 0) << main_->output();
+
+  ASSERT_TRUE(std::filesystem::remove(BlobPath(front)));
+  StartPartner();
+  EXPECT_EQ(StatusOf(Get("/assets/style.css")), 200);
+  std::string r = Get("/");
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_THAT(BodyOf(r), HasSubstr("temporarily unavailable"));
+  EXPECT_THAT(HeaderOf(r, "Content-Type"), HasSubstr("text/html"));
+  // HEAD and a directory index resolve to the same file: 503 too, and no other page is hit.
+  EXPECT_EQ(StatusOf(Get("/index.html")), 503);
+  EXPECT_EQ(StatusOf(HttpGet(port(), "/", {}, "HEAD")), 503);
+  EXPECT_EQ(StatusOf(Get("/no-such-page.html")), 404);
+  EXPECT_TRUE(WaitFor([&] {
+    return partner_->output().find("missing or damaged blobs again from main") != std::string::npos;
+  })) << partner_->output();
+
+  StartMain();
+  ASSERT_TRUE(ServesExactly("/", front, std::chrono::seconds(40))) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] {
+    return partner_->output().find("'/index.html' is served again") != std::string::npos;
+  })) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] {
+    std::string e = MainEvents();
+    return e.find("partner reports damaged: tie-up page '/index.html'") != std::string::npos &&
+           e.find("partner reports repaired") != std::string::npos;
+  })) << MainEvents();
+}
+
+// (c) Pull mode (main cannot reach the partner): `tieup partner poll` finds the missing blob and
+// fetches it again instead of answering "Up to date".
+TEST_F(DamagedBlobTest, PullModePollRepairsAMissingBlob) {
+  StartMain();
+  NewPartner(/*pull=*/true);
+  CommandResult poll = RunTieup({"partner", "poll", partner_dir_});
+  ASSERT_EQ(poll.exit_code, 0) << poll.output;
+  ASSERT_THAT(poll.output, HasSubstr("activated"));
+  StartPartner();
+  std::string front;
+  ASSERT_TRUE(WaitFor([&] {
+    std::string r = Get("/");
+    front = BodyOf(r);
+    return StatusOf(r) == 200 && front.find("Shop A") != std::string::npos;
+  })) << Get("/");
+  const std::string css = BodyOf(Get("/assets/style.css"));
+  ASSERT_EQ(partner_->Stop(), 0);
+
+  ASSERT_TRUE(std::filesystem::remove(BlobPath(css)));
+  poll = RunTieup({"partner", "poll", partner_dir_});
+  EXPECT_EQ(poll.exit_code, 0) << poll.output;
+  // Repaired first; only then is the site up to date (it used to say so with the file missing).
+  EXPECT_THAT(poll.output, HasRegex("^Repaired 1 missing file of the active tie-up release: "
+                                    "fetched again from main and verified.\nUp to date"));
+  EXPECT_TRUE(std::filesystem::exists(BlobPath(css)));
+  poll = RunTieup({"partner", "poll", partner_dir_});  // nothing missing now
+  EXPECT_THAT(poll.output, HasSubstr("Up to date"));
+
+  StartPartner();
+  EXPECT_TRUE(ServesExactly("/assets/style.css", css));
+  EXPECT_TRUE(ServesExactly("/", front));
+  EXPECT_THAT(PartnerUpdates(), HasSubstr("repaired"));
+  EXPECT_THAT(MainEvents(), HasSubstr("partner reports repaired"));
+}
+
+// (d) A damaged original page (main has no copy of it): 503 for that page, everything else is
+// served, the manager is told to put it again, and putting it again serves it without a restart.
+TEST_F(DamagedBlobTest, DamagedOriginalPageAnswers503UntilTheManagerPutsItAgain) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  const std::string front = PublishAndReadFrontPage();
+  const std::string specials = "<!doctype html><title>Specials</title><p>Matcha, 20% off.</p>\n";
+  const std::string hours = "<!doctype html><title>Hours</title><p>Open 9 to 5.</p>\n";
+  const std::string specials_file = dir_.Sub("specials.html");
+  const std::string hours_file = dir_.Sub("hours.html");
+  ASSERT_TRUE(WriteFileAtomic(*env_, specials_file, specials).ok());
+  ASSERT_TRUE(WriteFileAtomic(*env_, hours_file, hours).ok());
+  for (const auto& [path, file] : {std::pair{"/local/specials.html", specials_file},
+                                   std::pair{"/local/hours.html", hours_file}}) {
+    CommandResult put = RunTieup({"partner", "page", "put", partner_dir_, path, file});
+    ASSERT_EQ(put.exit_code, 0) << put.output;
+  }
+  ASSERT_TRUE(ServesExactly("/local/hours.html", hours));
+  ASSERT_EQ(partner_->Stop(), 0);
+
+  FlipBytes(BlobPath(specials));
+  StartPartner();
+  std::string r = Get("/local/specials.html");
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_THAT(BodyOf(r), Not(HasSubstr("Matcha")));
+  EXPECT_EQ(BodyOf(Get("/local/hours.html")), hours);
+  EXPECT_EQ(BodyOf(Get("/")), front);
+  // Logged and recorded by the daemon's first look at its faults, just after it started.
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string out = partner_->output();
+    return out.find("original page '/local/specials.html' cannot be served") != std::string::npos &&
+           out.find("tieup partner page put " + partner_dir_ + " /local/specials.html") !=
+               std::string::npos;
+  })) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] {
+    return PartnerUpdates().find("original page '/local/specials.html' cannot be served") !=
+           std::string::npos;
+  })) << PartnerUpdates();
+  EXPECT_TRUE(WaitFor([&] {
+    return MainEvents().find("partner reports damaged: original page '/local/specials.html'") !=
+           std::string::npos;
+  })) << MainEvents();
+
+  CommandResult put =
+      RunTieup({"partner", "page", "put", partner_dir_, "/local/specials.html", specials_file});
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  EXPECT_TRUE(ServesExactly("/local/specials.html", specials)) << partner_->output();
+}
+
+}  // namespace
+}  // namespace tieup::testing
