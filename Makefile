@@ -2,8 +2,26 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The clang build: AddressSanitizer + UndefinedBehaviorSanitizer for the whole suite, and the
+# libFuzzer targets under fuzz/. -O1 keeps stack traces readable; our asserts stay on (for
+# third-party ones see TIEUP_SANITIZE in CMakeLists.txt).
+ASAN_BUILD ?= build-asan
+ASAN_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DTIEUP_SANITIZE=address,undefined -DTIEUP_FUZZ=ON \
+	-DTIEUP_WERROR=OFF
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Seconds each fuzz target runs under `make fuzz` (FUZZ_TARGETS=regex picks some, FUZZ_JOBS=n
+# runs n at once). The short runs of `make test` are ctests labelled "fuzz" in $(ASAN_BUILD)
+# (each replays its committed corpus, then fuzzes TIEUP_FUZZ_SMOKE_SECONDS; fuzz/CMakeLists.txt).
+FUZZ_SECONDS ?= 60
+# What `make test` leaves out of its sanitizer pass (a ctest -LE regex over the labels, which are
+# the test binaries' names): the integration tests, which the gcc pass runs and which cost the
+# most under ASan (several daemons each). Empty: everything, as `make test-asan`.
+CI_ASAN_EXCLUDE ?= integration
 
-.PHONY: all deps build test demo bench format check-format clean
+.PHONY: all deps build test demo bench format check-format clean asan-build test-asan fuzz \
+	fuzz-smoke
 
 all: build
 
@@ -21,6 +39,29 @@ test: deps
 	@scripts/check-format.sh
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	$(MAKE) asan-build
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
+		$(if $(CI_ASAN_EXCLUDE),-LE '$(CI_ASAN_EXCLUDE)')
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja $(ASAN_CMAKE_FLAGS)
+
+asan-build: $(ASAN_BUILD)/build.ninja
+	@scripts/install-deps.sh test
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The whole ctest suite, built with -fsanitize=address,undefined (fuzz smoke runs included).
+test-asan: asan-build
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Each fuzz target for FUZZ_SECONDS; new inputs go to $(ASAN_BUILD)/fuzz/corpus/<target>/,
+# crashes to $(ASAN_BUILD)/fuzz/artifacts/ (copy a finding into fuzz/corpus/ once fixed).
+fuzz: asan-build
+	$(ASAN_ENV) fuzz/run.sh $(ASAN_BUILD) $(FUZZ_SECONDS)
+
+# Each fuzz target for a few seconds from its committed corpus: a regression shows in CI.
+fuzz-smoke: asan-build
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) -L fuzz
 
 demo: build
 	$(BUILD)/apps/tieup/tieup demo $(DEMO_DIR)
@@ -36,4 +77,4 @@ check-format:
 	@scripts/check-format.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -10,7 +10,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
   zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev curl openssl)
 case "$what" in
   build|demo) ;;
-  test) pkgs+=(curl) ;;
+  test) pkgs+=(curl clang libclang-rt-14-dev llvm) ;;
   bench) pkgs+=(nginx wrk rsync) ;;
   *) echo "install-deps: unknown set '$what' (use build, test, bench or demo)" >&2; exit 2 ;;
 esac

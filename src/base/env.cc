@@ -35,14 +35,19 @@ Status WriteFileAtomic(Env& env, const std::string& path, std::string_view data,
 Status WriteFileAtomicWith(Env& env, const std::string& path,
                            const std::function<Status(WritableFile&)>& write, uint32_t mode) {
   const std::string tmp = path + ".tmp";
-  {
+  Status written = [&]() -> Status {
     ASSIGN_OR_RETURN(auto file, env.NewWritableFile(tmp));
     if (mode != 0) RETURN_IF_ERROR(env.SetPermissions(tmp, mode));
     RETURN_IF_ERROR(write(*file));
     RETURN_IF_ERROR(file->Sync());
     RETURN_IF_ERROR(file->Close());
+    return env.Rename(tmp, path);
+  }();
+  if (!written.ok()) {
+    // A failed write (a full disk, say) leaves no partial file behind; `path` is untouched.
+    if (env.FileExists(tmp)) (void)env.RemoveFile(tmp);
+    return written;
   }
-  RETURN_IF_ERROR(env.Rename(tmp, path));
   return env.SyncDir(DirName(path));
 }
 

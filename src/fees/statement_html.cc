@@ -80,7 +80,10 @@ std::string Chart(const Statement& s) {
     max = std::max({max, d.tieup, d.original});
     total += d.tieup + d.original;
   }
-  auto [top, step] = Scale(max);
+  // Plain variables, not a structured binding: clang before 16 cannot capture a binding in a
+  // lambda (the clang build of make test-asan).
+  const auto scale = Scale(max);
+  const uint64_t top = scale.first, step = scale.second;
   auto x = [&](size_t i) { return kLeft + (n <= 1 ? plot_w / 2 : plot_w * i / (n - 1)); };
   auto y = [&](uint64_t v) {
     return kTop + plot_h - plot_h * static_cast<double>(v) / static_cast<double>(top);

@@ -127,6 +127,16 @@ Result<HostPort> ParseHostPort(std::string_view text) {
     hp.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
   }
+  // A host that ToString() could not write back ("=::1]" from "=::1]:80", "" from "[]:80") would
+  // make SaveSiteConfig write a file that LoadSiteConfig refuses (found by fuzz/site_config).
+  bool bad_host = hp.host.empty();
+  for (char c : hp.host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '[' || c == ']' || c == ' ' || c == '"' || u < 0x20 || u == 0x7f) bad_host = true;
+  }
+  if (bad_host) {
+    return Status::InvalidArgument("address '" + std::string(text) + "' has a bad host" + hint);
+  }
   unsigned port = 0;
   auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535 ||

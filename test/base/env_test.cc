@@ -43,6 +43,7 @@ TEST_F(EnvTest, WriteFileAtomicWithWritesPartsAndLeavesTheFileOnError) {
                                   }),
               StatusIs(StatusCode::kDataLoss));
   EXPECT_EQ(*env_->ReadFile(p), "one,two");
+  EXPECT_FALSE(env_->FileExists(p + ".tmp")) << "a failed write leaves no partial file";
 }
 
 TEST_F(EnvTest, ReadPrefixStopsAtLimit) {

@@ -83,6 +83,10 @@ TEST(HostPortTest, ParsesAndRefuses) {
   EXPECT_THAT(ParseHostPort(":80"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseHostPort("a:b"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseHostPort("[::1]80"), StatusIs(StatusCode::kInvalidArgument));
+  // Hosts that HostPort::ToString could not write back (found by fuzz/site_config).
+  EXPECT_THAT(ParseHostPort("=::1]:9444"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseHostPort("[]:80"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseHostPort("a b:80"), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(SiteIdTest, Validates) {
