@@ -360,10 +360,11 @@ void HttpServer::Impl::DoAccept() {
       refusal = "this address has the most connections one client may keep open";
     }
     if (peer_ec || refusal != nullptr) {
+      // Counted before the close, so whoever sees the close can read the count.
+      if (refusal != nullptr) shared_.refused.fetch_add(1, std::memory_order_relaxed);
       beast::error_code close_ec;
       socket.close(close_ec);
       if (refusal != nullptr) {
-        shared_.refused.fetch_add(1, std::memory_order_relaxed);
         shared_.ThrottledLog(shared_.refused_log, true,
                              "http server: refused a connection from {}: {}", address, refusal);
       }

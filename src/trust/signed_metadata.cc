@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
 #include <set>
 
 #include "base/encoding.h"
@@ -42,6 +43,15 @@ void AppendCanonical(const json::value& v, std::string& out) {
       out += ']';
       return;
     }
+    case json::kind::double_:
+      // An overflowing literal ("1e9999") parses to infinity, which JSON cannot write: what
+      // Boost.JSON would print does not parse back (found by fuzz/signed_envelope).
+      if (!std::isfinite(v.get_double())) {
+        out += "null";
+        return;
+      }
+      out += json::serialize(v);
+      return;
     default:
       out += json::serialize(v);
       return;

@@ -34,7 +34,8 @@ inline constexpr std::string_view kReleaseDeltaPayloadType =
 std::string KeyId(const Ed25519PublicKey& key);
 
 // Sorted keys, no insignificant whitespace, minimal string escapes. Integers print exactly;
-// tieup metadata uses no floating-point numbers (a double prints as Boost.JSON prints it).
+// tieup metadata uses no floating-point numbers (a double prints as Boost.JSON prints it; an
+// infinite one, which JSON cannot express, as null).
 std::string CanonicalJson(const boost::json::value& value);
 
 // DSSE's PAE: "DSSEv1 <len(type)> <type> <len(payload)> <payload>" (lengths in decimal ASCII).

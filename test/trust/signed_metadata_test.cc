@@ -39,6 +39,15 @@ TEST_F(SignedMetadataTest, KeyIdIsHexSha256OfPublicKey) {
   EXPECT_EQ(KeyId(root_key_.public_key()), Sha256Hex(root_key_.public_key().bytes()));
 }
 
+TEST_F(SignedMetadataTest, CanonicalJsonOfAnOverflowingNumberParsesBack) {
+  boost::json::value v = boost::json::parse(R"({"n":1e9990,"m":-1e9990})");
+  const std::string c = CanonicalJson(v);
+  EXPECT_EQ(c, R"({"m":null,"n":null})");
+  boost::system::error_code ec;
+  (void)boost::json::parse(c, ec);
+  EXPECT_FALSE(ec);
+}
+
 TEST_F(SignedMetadataTest, CanonicalJsonSortsKeysWithoutWhitespace) {
   boost::json::value v = boost::json::parse(R"({ "b": [3, {"z": 1, "a": "x\"y"}], "a": null,
       "B": true, "aa": -5 })");
