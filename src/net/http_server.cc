@@ -179,6 +179,15 @@ class HttpServer::Impl {
   void Stop();
   uint16_t port() const { return port_.load(); }
   int active() const { return shared_.active.load(); }
+  bool WaitForConnectionsAtMost(int n, std::chrono::milliseconds timeout) {
+    shared_.close_waiters.fetch_add(1);
+    std::unique_lock<std::mutex> lock(shared_.drained_mu);
+    bool reached =
+        shared_.drained_cv.wait_for(lock, timeout, [&] { return shared_.active.load() <= n; });
+    lock.unlock();
+    shared_.close_waiters.fetch_sub(1);
+    return reached;
+  }
   HttpServerStats stats() const {
     HttpServerStats s;
     s.connections_accepted = shared_.accepted.load();
@@ -433,6 +442,9 @@ Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::active_connections() const { return impl_->active(); }
+bool HttpServer::WaitForConnectionsAtMost(int n, std::chrono::milliseconds timeout) {
+  return impl_->WaitForConnectionsAtMost(n, timeout);
+}
 int HttpServer::DisconnectPeers(
     const std::function<bool(std::string_view, std::string_view)>& should_close) {
   return impl_->DisconnectPeers(should_close);

@@ -198,6 +198,9 @@ class HttpServer {
 
   // The number of open connections (for tests and metrics).
   int active_connections() const;
+  // Waits until at most `n` connections are open (a client's close has been seen), or
+  // `timeout` passes; returns whether it got there. For tests and orderly hand-overs.
+  bool WaitForConnectionsAtMost(int n, std::chrono::milliseconds timeout);
 
   // Closes every TLS connection whose verified peer `should_close` picks (by site id and
   // certificate fingerprint): idle ones at once, one busy with a request after its response

@@ -208,7 +208,8 @@ struct ServerShared {
   std::atomic<uint64_t> limited{0};
   std::atomic<uint64_t> evicted{0};
   std::mutex drained_mu;
-  std::condition_variable drained_cv;
+  std::condition_variable drained_cv;  // a close while stopping, or while someone waits
+  std::atomic<int> close_waiters{0};   // WaitForConnectionsAtMost callers
   // A flood must not become a flood of log lines: a few lines per kind per 10 s, then one that
   // says how many were held back.
   LogThrottle refused_log{5, 10'000};
@@ -218,7 +219,7 @@ struct ServerShared {
   // A connection counted at accept (active, and per client address) has closed.
   void OnConnectionClosed(std::string_view client_address) {
     if (limiter) limiter->Closed(client_address);
-    if (active.fetch_sub(1) == 1 && stopping.load()) {
+    if ((active.fetch_sub(1) == 1 && stopping.load()) || close_waiters.load() > 0) {
       std::lock_guard<std::mutex> lock(drained_mu);
       drained_cv.notify_all();
     }

@@ -83,11 +83,17 @@ void PartnerDaemon::CheckBlobFaults() {
   if (auto reloaded = content.ReloadIfRepaired(); !reloaded.ok()) {
     logger_->warn("reloading the served pages after a repair: {}", reloaded.status().ToString());
   }
-  std::vector<sync::BlobRepair> repairs;
-  for (const content::BlobFault& f : content.Faults()) {
-    const bool tieup = f.area == content::Area::kTieup;
-    if (tieup) repairs.push_back(sync::BlobRepair{f.path, f.hash, f.length});
+  const std::vector<content::BlobFault> faults = content.Faults();
+  ReportNewFaults(faults);
+  SendDamageReports();
+  RepairTieupFaults(faults);
+  AnnounceServedAgain(content.Faults());
+}
+
+void PartnerDaemon::ReportNewFaults(const std::vector<content::BlobFault>& faults) {
+  for (const content::BlobFault& f : faults) {
     if (!reported_faults_.insert(f.path + " " + f.hash).second) continue;
+    const bool tieup = f.area == content::Area::kTieup;
     const std::string area = tieup ? "tie-up" : "original";
     const std::string remedy =
         tieup ? "it is being fetched again from main"
@@ -104,38 +110,48 @@ void PartnerDaemon::CheckBlobFaults() {
       if (unsent_damage_reports_.size() < 100) unsent_damage_reports_.push_back(message);
     }
   }
-  // Main is told of each fault; a report main did not get (main down) is sent again later.
+}
+
+void PartnerDaemon::SendDamageReports() {
+  // A report main did not get (main down) is sent again on a later tick.
   while (sync_ && !unsent_damage_reports_.empty()) {
     if (!sync_->receiver().ReportDamageToMain(unsent_damage_reports_.front()).ok()) break;
     unsent_damage_reports_.erase(unsent_damage_reports_.begin());
   }
-  if (sync_ && !repairs.empty() && env_->NowSeconds() >= next_repair_) {
-    auto repaired = sync_->receiver().RepairBlobs(repairs);
-    if (repaired.ok()) {
-      repair_failures_ = 0;
-      next_repair_ = 0;
-      last_repair_error_.clear();
-      if (*repaired > 0) {
-        logger_->info("fetched {} missing or damaged blobs again from main", *repaired);
-        if (auto reloaded = content.ReloadIfRepaired(); !reloaded.ok()) {
-          logger_->warn("reloading the served pages after a repair: {}",
-                        reloaded.status().ToString());
-        }
-      }
-    } else {
-      // Tried again on a later tick: 5 s, 10 s, 20 s, ... up to 5 minutes apart.
-      ++repair_failures_;
-      const int64_t wait = std::min<int64_t>(300, int64_t{5} << std::min(repair_failures_ - 1, 6));
-      next_repair_ = env_->NowSeconds() + wait;
-      if (repaired.status().message() != last_repair_error_) {
-        last_repair_error_ = repaired.status().message();
-        logger_->warn("{} (trying again in {} s)", repaired.status().ToString(), wait);
-      }
-    }
+}
+
+void PartnerDaemon::RepairTieupFaults(const std::vector<content::BlobFault>& faults) {
+  std::vector<sync::BlobRepair> repairs;
+  for (const content::BlobFault& f : faults) {
+    if (f.area == content::Area::kTieup)
+      repairs.push_back(sync::BlobRepair{f.path, f.hash, f.length});
   }
-  // Faults no longer there: say so once.
+  if (!sync_ || repairs.empty() || env_->NowSeconds() < next_repair_) return;
+  auto repaired = sync_->receiver().RepairBlobs(repairs);
+  if (!repaired.ok()) {
+    // Tried again on a later tick: 5 s, 10 s, 20 s, ... up to 5 minutes apart.
+    ++repair_failures_;
+    const int64_t wait = std::min<int64_t>(300, int64_t{5} << std::min(repair_failures_ - 1, 6));
+    next_repair_ = env_->NowSeconds() + wait;
+    if (repaired.status().message() != last_repair_error_) {
+      last_repair_error_ = repaired.status().message();
+      logger_->warn("{} (trying again in {} s)", repaired.status().ToString(), wait);
+    }
+    return;
+  }
+  repair_failures_ = 0;
+  next_repair_ = 0;
+  last_repair_error_.clear();
+  if (*repaired == 0) return;
+  logger_->info("fetched {} missing or damaged blobs again from main", *repaired);
+  if (auto reloaded = site_->content().ReloadIfRepaired(); !reloaded.ok()) {
+    logger_->warn("reloading the served pages after a repair: {}", reloaded.status().ToString());
+  }
+}
+
+void PartnerDaemon::AnnounceServedAgain(const std::vector<content::BlobFault>& faults) {
   std::set<std::string> now;
-  for (const content::BlobFault& f : content.Faults()) now.insert(f.path + " " + f.hash);
+  for (const content::BlobFault& f : faults) now.insert(f.path + " " + f.hash);
   for (auto it = reported_faults_.begin(); it != reported_faults_.end();) {
     if (now.count(*it) != 0) {
       ++it;

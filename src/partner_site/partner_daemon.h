@@ -54,6 +54,13 @@ class PartnerDaemon {
   // reloads the view as soon as one is intact again (also an original page the manager put
   // again). Background thread only.
   void CheckBlobFaults();
+  // Its steps: log and record each fault not reported yet, and queue it for main; send the
+  // queued reports; fetch tie-up blobs again (backing off after a failure); say once that a
+  // path reported before is served again.
+  void ReportNewFaults(const std::vector<content::BlobFault>& faults);
+  void SendDamageReports();
+  void RepairTieupFaults(const std::vector<content::BlobFault>& faults);
+  void AnnounceServedAgain(const std::vector<content::BlobFault>& faults);
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;

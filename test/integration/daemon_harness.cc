@@ -22,8 +22,19 @@
 namespace tieup::testing {
 namespace {
 
-int Connect(int port) {
+// A connection to 127.0.0.1:port, from `source` when it is not empty; -1 when it fails.
+int ConnectTo(int port, const std::string& source) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -34,29 +45,12 @@ int Connect(int port) {
   }
   return fd;
 }
+
+int Connect(int port) { return ConnectTo(port, ""); }
 
 }  // namespace
 
-int ConnectFrom(const std::string& source, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
-      ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int ConnectFrom(const std::string& source, int port) { return ConnectTo(port, source); }
 
 bool LiftPerClientRequestRate(const std::string& site_dir) {
   std::unique_ptr<Env> env = NewPosixEnv();

@@ -81,10 +81,8 @@ TEST_F(HttpClientTest, ReconnectsAfterTheServerClosed) {
 
 // Waits (bounded) until the server has closed every connection, as its idle timeout does.
 void WaitForNoConnections(HttpServer& server) {
-  for (int i = 0; i < 2000 && server.active_connections() > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_EQ(server.active_connections(), 0) << "the server never closed the idle connection";
+  ASSERT_TRUE(server.WaitForConnectionsAtMost(0, std::chrono::seconds(10)))
+      << "the server never closed the idle connection";
 }
 
 TEST_F(HttpClientTest, AStaleConnectionIsRetriedOnlyWhenRepeatingIsSafe) {

@@ -467,10 +467,7 @@ TEST_F(HttpServerTest, OneAddressCannotTakeEveryConnection) {
   // A slot freed by a close is free again, once the server has seen the close.
   const int before = server_->active_connections();
   flood.pop_back();
-  for (int i = 0; i < 2000 && server_->active_connections() >= before; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_LT(server_->active_connections(), before);
+  ASSERT_TRUE(server_->WaitForConnectionsAtMost(before - 1, std::chrono::seconds(10)));
   TestConnection again(server_->port(), "127.0.0.2");
   ASSERT_TRUE(again.Send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n"));
   ASSERT_FALSE(again.Read(&r));

@@ -291,10 +291,7 @@ TEST_F(NetTlsTest, DisconnectPeersClosesTheChosenPeersKeptConnections) {
   int picked = server_->DisconnectPeers(
       [&](std::string_view id, std::string_view f) { return id == "shop-a" && f == fp; });
   EXPECT_EQ(picked, 1);
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (server_->active_connections() > 1 && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::yield();
-  }
+  EXPECT_TRUE(server_->WaitForConnectionsAtMost(1, std::chrono::seconds(10)));
   EXPECT_EQ(server_->active_connections(), 1);
   EXPECT_EQ(server_->stats().connections_evicted, 1u);
   // shop-b's connection is the one still open: its next request needs no new handshake.

@@ -35,6 +35,17 @@ class MainUsersEndpointsTest : public ::testing::Test {
     main_dir_ = dir_.Sub("main");
     ASSERT_TRUE(CreateDirs(*env_, main_dir_ + "/keys").ok());
     ASSERT_TRUE(WriteFileAtomic(*env_, CaCertPath(main_dir_), ca_->certificate().ToPem()).ok());
+    OpenMain();
+    shop_b_ = Client("shop-b", *ca_);
+    shop_c_ = Client("shop-c", *ca_);
+  }
+
+  // Main's database, user store and endpoints, opened (again) on main_dir_: what a start of
+  // main does.
+  void OpenMain() {
+    endpoints_.reset();
+    store_.reset();
+    db_.reset();
     auto db = OpenSqlite(main_dir_ + "/tieup.db");
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
@@ -46,8 +57,6 @@ class MainUsersEndpointsTest : public ::testing::Test {
     auto endpoints = MainUsersEndpoints::Create(*env_, main_dir_, *store_, *db_, nullptr);
     ASSERT_TRUE(endpoints.ok()) << endpoints.status().ToString();
     endpoints_ = std::move(*endpoints);
-    shop_b_ = Client("shop-b", *ca_);
-    shop_c_ = Client("shop-c", *ca_);
   }
 
   // A partner `id` enrolled with `ca`, as a signing client (it never connects here).
@@ -215,19 +224,7 @@ TEST_F(MainUsersEndpointsTest, AReplayAfterMainRestartsIsRefused) {
       Signed(*shop_b_, "/v1/users/login", R"({"email":"ada@example.org","password":"x"})");
   EXPECT_NE(endpoints_->Handle(login).status(), 409);
   // Main restarts: new endpoints (a new verifier, an empty memory cache) on the same database.
-  endpoints_.reset();
-  db_.reset();
-  auto db = OpenSqlite(main_dir_ + "/tieup.db");
-  ASSERT_TRUE(db.ok());
-  db_ = std::move(*db);
-  users::UserStoreOptions options;
-  options.cost = users::PasswordHashCost::MinimumForTest();
-  auto store = users::UserStore::Open(*env_, *db_, options);
-  ASSERT_TRUE(store.ok());
-  store_ = std::move(*store);
-  auto endpoints = MainUsersEndpoints::Create(*env_, main_dir_, *store_, *db_, nullptr);
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status().ToString();
-  endpoints_ = std::move(*endpoints);
+  OpenMain();
 
   HttpResponse replayed = endpoints_->Handle(login);
   EXPECT_EQ(replayed.status(), 409);
