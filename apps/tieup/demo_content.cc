@@ -55,7 +55,7 @@ A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.
 
 **1,800 JPY** per 100 g.
 
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="SENCHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="SENCHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
 
 [Your cart](/shop/cart)
 )");
@@ -68,7 +68,7 @@ Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.
 
 **3,600 JPY** per 50 g.
 
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="GYOKURO-50"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="GYOKURO-50"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
 
 [Your cart](/shop/cart)
 )");
@@ -81,7 +81,7 @@ Roasted green tea with a nutty aroma and little caffeine.
 
 **1,200 JPY** per 100 g.
 
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="HOJICHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="99"></label> <button>Add to cart</button></form>
+<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="HOJICHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
 
 [Your cart](/shop/cart)
 )");
@@ -154,7 +154,7 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
            " confectioner, to go with your tea. <strong>600 JPY</strong> a box.</p>"
            "<form method=\"post\" action=\"/shop/cart/add\"><input type=\"hidden\" "
            "name=\"sku\" value=\"WAGASHI-BOX\"><label>Quantity <input type=\"number\" "
-           "name=\"qty\" value=\"1\" min=\"1\" max=\"99\"></label> <button>Add to "
+           "name=\"qty\" value=\"1\" min=\"1\" max=\"20\"></label> <button>Add to "
            "cart</button></form><p><a href=\"/shop/cart\">Your cart</a></p>" +
            tail},
   };

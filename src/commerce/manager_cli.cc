@@ -102,9 +102,9 @@ Result<std::string> CliProductList(Shop& shop, std::string_view category) {
   std::vector<std::vector<std::string>> rows;
   for (const Product& p : products) {
     rows.push_back({p.sku, p.title, Money(p.price_minor, p.currency), p.tax_class,
-                    std::to_string(p.stock), std::to_string(p.reserved), p.category});
+                    std::to_string(p.stock), p.category});
   }
-  return Table({"SKU", "TITLE", "PRICE", "TAX", "STOCK", "HELD", "CATEGORY"}, rows);
+  return Table({"SKU", "TITLE", "PRICE", "TAX", "STOCK", "CATEGORY"}, rows);
 }
 
 Result<std::string> CliProductShow(Shop& shop, std::string_view sku) {
@@ -113,10 +113,9 @@ Result<std::string> CliProductShow(Shop& shop, std::string_view sku) {
   for (const auto& i : p.images) images += (images.empty() ? "" : ", ") + i;
   return "sku:         " + p.sku + "\ntitle:       " + p.title +
          "\nprice:       " + Money(p.price_minor, p.currency) + "\ntax class:   " + p.tax_class +
-         "\nstock:       " + std::to_string(p.stock) + " available, " + std::to_string(p.reserved) +
-         " held in carts\ncategory:    " + p.category + "\npage:        " + p.page_path +
-         "\nimages:      " + images + "\nupdated:     " + Date(p.updated_micros) +
-         "\ndescription: " + p.description + "\n";
+         "\nstock:       " + std::to_string(p.stock) + " available\ncategory:    " + p.category +
+         "\npage:        " + p.page_path + "\nimages:      " + images +
+         "\nupdated:     " + Date(p.updated_micros) + "\ndescription: " + p.description + "\n";
 }
 
 Result<std::string> CliProductSetStock(Shop& shop, std::string_view sku, std::string_view stock) {
@@ -128,8 +127,7 @@ Result<std::string> CliProductSetStock(Shop& shop, std::string_view sku, std::st
     RETURN_IF_ERROR(shop.SetStock(sku, n));
   }
   ASSIGN_OR_RETURN(Product p, shop.GetProduct(sku));
-  return p.sku + ": stock " + std::to_string(p.stock) + " (" + std::to_string(p.reserved) +
-         " more held in carts)\n";
+  return p.sku + ": stock " + std::to_string(p.stock) + "\n";
 }
 
 Result<std::string> CliProductSetPrice(Shop& shop, std::string_view sku, std::string_view price) {

@@ -28,7 +28,7 @@ struct ProductArgs {
 
 // `product add`: "added MUG-1 'Blue mug' at 12.50 EUR, stock 3".
 Result<std::string> CliProductAdd(Shop& shop, const ProductArgs& args);
-// `product ls [--category C]`: a table SKU, TITLE, PRICE, TAX, STOCK, HELD, CATEGORY.
+// `product ls [--category C]`: a table SKU, TITLE, PRICE, TAX, STOCK, CATEGORY.
 Result<std::string> CliProductList(Shop& shop, std::string_view category = {});
 // `product show SKU`: every field.
 Result<std::string> CliProductShow(Shop& shop, std::string_view sku);

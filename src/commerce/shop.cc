@@ -110,14 +110,24 @@ CREATE TABLE commerce_shipments (
   created_micros INTEGER NOT NULL,
   updated_micros INTEGER NOT NULL);
 )sql"},
+      // Carts stop holding stock (an order takes it when placed): the units that version 1's
+      // cart lines held go back to stock, once, so an upgraded site loses none, and the hold
+      // columns go. The lines stay in their carts, holding nothing.
+      {2, R"sql(
+UPDATE commerce_products SET stock = min(stock + (SELECT sum(l.held) FROM commerce_cart_lines l
+  WHERE l.sku = commerce_products.sku), 1000000000)
+  WHERE sku IN (SELECT sku FROM commerce_cart_lines WHERE held > 0);
+DROP INDEX commerce_cart_lines_hold;
+ALTER TABLE commerce_cart_lines DROP COLUMN held;
+ALTER TABLE commerce_cart_lines DROP COLUMN held_until_micros;
+)sql"},
   };
   return kSteps;
 }
 
 constexpr std::string_view kProductColumns =
     "sku, title, description, images, page_path, price_minor, currency, tax_class, category, "
-    "stock, updated_micros, (SELECT coalesce(sum(held), 0) FROM commerce_cart_lines l WHERE "
-    "l.sku = commerce_products.sku)";
+    "stock, updated_micros";
 
 Product ProductFromRow(const SqlRow& r) {
   Product p;
@@ -139,7 +149,6 @@ Product ProductFromRow(const SqlRow& r) {
   p.category = r.Text(8);
   p.stock = r.Int(9);
   p.updated_micros = r.Int(10);
-  p.reserved = r.Int(11);
   return p;
 }
 
@@ -408,19 +417,24 @@ class Shop::Impl {
       return Status::InvalidArgument("shop order_prefix '" + config_.order_prefix +
                                      "' must be 1 to 8 of A-Z and 0-9");
     }
-    if (config_.reservation_seconds <= 0 || config_.reservation_seconds > 7 * 86400) {
-      return Status::InvalidArgument(
-          "shop reservation_seconds must be between 1 second and 7 days");
-    }
-    if (config_.cart_idle_seconds < config_.reservation_seconds) {
-      return Status::InvalidArgument(
-          "shop cart_idle_seconds must not be shorter than reservation_seconds");
+    // reservation_seconds is ignored (see ShopConfig), so any value opens.
+    if (config_.cart_idle_seconds < 60) {
+      return Status::InvalidArgument("shop cart_idle_seconds must be at least 60 seconds");
     }
     if (config_.shipping_fee_minor < 0 || config_.shipping_fee_minor > kMaxUnitPriceMinor) {
       return Status::InvalidArgument("shop shipping_fee is out of range");
     }
     if (config_.max_cart_lines < 1 || config_.max_cart_lines > 1000) {
       return Status::InvalidArgument("shop max_cart_lines must be 1 to 1000");
+    }
+    if (config_.max_units_per_line < 1 || config_.max_units_per_line > kMaxQuantity) {
+      return Status::InvalidArgument("shop max_units_per_line must be 1 to " +
+                                     std::to_string(kMaxQuantity));
+    }
+    if (config_.cart_adds_per_10_minutes_per_client < 0 ||
+        config_.cart_adds_per_10_minutes_per_client > 1'000'000) {
+      return Status::InvalidArgument(
+          "shop cart_adds_per_10_minutes_per_client must be 0 (no limit) to 1000000");
     }
     if (!config_.mail_from.address.empty()) {
       RETURN_IF_ERROR(ValidateEmailAddress(config_.mail_from.address).Annotate("shop mail_from"));
@@ -546,55 +560,52 @@ class Shop::Impl {
     return ProductFromRow(rows[0]);
   }
 
-  // Returns the stock of lines (of `sku`, or all when empty) whose hold ended by `now`.
-  Result<int64_t> ReleaseHolds(Database& db, std::string_view sku, int64_t now) {
-    std::string filter = sku.empty() ? "" : " AND sku = ?";
-    std::vector<SqlValue> params = {now};
-    if (!sku.empty()) params.emplace_back(std::string(sku));
-    ASSIGN_OR_RETURN(auto rows,
-                     db.Query("SELECT sku, sum(held), count(*) FROM commerce_cart_lines WHERE "
-                              "held > 0 AND held_until_micros <= ?" +
-                                  filter + " GROUP BY sku",
-                              params));
-    int64_t lines = 0;
-    for (const SqlRow& r : rows) {
-      RETURN_IF_ERROR(db.Exec("UPDATE commerce_products SET stock = stock + ? WHERE sku = ?",
-                              {r.Int(1), r.Text(0)}));
-      lines += r.Int(2);
-    }
-    if (!rows.empty()) {
-      RETURN_IF_ERROR(
-          db.Exec("UPDATE commerce_cart_lines SET held = 0, held_until_micros = 0 "
-                  "WHERE held > 0 AND held_until_micros <= ?" +
-                      filter,
-                  params));
-    }
-    return lines;
+  // "only 2 of 'Blue mug' are left" (`left` > 0).
+  static std::string OnlyLeft(int64_t left, std::string_view title) {
+    return "only " + std::to_string(left) + " of '" + std::string(title) + "' " +
+           (left == 1 ? "is" : "are") + " left";
   }
 
-  // Takes `units` of `sku` out of stock, or fails saying how many are left. Lazily releases
-  // lapsed holds on the product when it first finds it short.
-  Status Reserve(Database& db, const Product& p, int64_t units, int64_t now) {
+  // Checks, without taking anything, that `quantity` of `p` is in stock now (a cart line's new
+  // quantity; `in_cart` is what the line held before, for the message).
+  static Status CheckInStock(const Product& p, int64_t quantity, int64_t in_cart) {
+    if (quantity <= p.stock) return Status::Ok();
+    if (p.stock == 0) return Status::FailedPrecondition("'" + p.title + "' is sold out");
+    return Status::FailedPrecondition(
+        OnlyLeft(p.stock, p.title) +
+        (in_cart > 0 ? " and your cart already holds " + std::to_string(in_cart) : "") +
+        "; please choose a smaller quantity");
+  }
+
+  // Who takes stock, so that a failure's message fits the customer's situation.
+  enum class Taker { kCheckout, kOrder };
+
+  // Takes `units` of `p` out of stock (inside the caller's transaction), or fails with
+  // kFailedPrecondition naming the product and how many are left.
+  Status TakeStock(Database& db, const Product& p, int64_t units, Taker taker) {
     if (units <= 0) return Status::Ok();
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      RETURN_IF_ERROR(
-          db.Exec("UPDATE commerce_products SET stock = stock - ? WHERE sku = ? AND stock >= ?",
-                  {units, p.sku, units}));
-      if (db.ChangedRows() == 1) return Status::Ok();
-      if (attempt == 0) {
-        ASSIGN_OR_RETURN(int64_t released, ReleaseHolds(db, p.sku, now));
-        if (released == 0) break;
-      }
-    }
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE commerce_products SET stock = stock - ? WHERE sku = ? AND stock >= ?",
+                {units, p.sku, units}));
+    if (db.ChangedRows() == 1) return Status::Ok();
     ASSIGN_OR_RETURN(auto rows,
                      db.Query("SELECT stock FROM commerce_products WHERE sku = ?", {p.sku}));
     int64_t left = rows.empty() ? 0 : rows[0].Int(0);
-    if (left == 0) {
-      return Status::FailedPrecondition("'" + p.title + "' is sold out");
+    if (taker == Taker::kCheckout) {
+      // The customer's cart was fine when filled; someone else ordered first.
+      if (left == 0) {
+        return Status::FailedPrecondition("'" + p.title +
+                                          "' sold out before your order was placed; please "
+                                          "remove it from your cart to order the rest");
+      }
+      return Status::FailedPrecondition(OnlyLeft(left, p.title) + " (your cart holds " +
+                                        std::to_string(units) +
+                                        "); please lower the quantity in your cart and place "
+                                        "the order again");
     }
-    return Status::FailedPrecondition("only " + std::to_string(left) + " more of '" + p.title +
-                                      "' " + (left == 1 ? "is" : "are") +
-                                      " available; please choose a smaller quantity");
+    if (left == 0) return Status::FailedPrecondition("'" + p.title + "' is sold out");
+    return Status::FailedPrecondition(OnlyLeft(left, p.title) +
+                                      "; please choose a smaller quantity");
   }
 
   Status CheckToken(std::string_view token) const {
@@ -617,28 +628,28 @@ class Shop::Impl {
   }
 
   Status TouchCart(Database& db, const std::string& cart_id, int64_t now) {
-    RETURN_IF_ERROR(
-        db.Exec("INSERT INTO commerce_carts (id, created_micros, updated_micros) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET updated_micros = excluded.updated_micros",
-                {cart_id, now, now}));
-    // Activity extends the hold of every line still holding stock.
     return db.Exec(
-        "UPDATE commerce_cart_lines SET held_until_micros = ? WHERE cart_id = ? AND held > 0",
-        {now + config_.reservation_seconds * 1'000'000, cart_id});
+        "INSERT INTO commerce_carts (id, created_micros, updated_micros) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET updated_micros = excluded.updated_micros",
+        {cart_id, now, now});
   }
 
-  struct LineRow {
-    int64_t quantity = 0, held = 0, held_until = 0;
-    std::string area;
-  };
-  Result<std::optional<LineRow>> LoadLine(Database& db, const std::string& cart_id,
+  // A cart line's quantity may not exceed max_units_per_line.
+  Status CheckLineCap(const Product& p, int64_t quantity) const {
+    if (quantity <= config_.max_units_per_line) return Status::Ok();
+    return Status::InvalidArgument(
+        "you can order at most " + std::to_string(config_.max_units_per_line) + " of '" + p.title +
+        "' at a time (your cart would hold " + std::to_string(quantity) + ")");
+  }
+
+  // The quantity of `sku` in the cart, if it has such a line.
+  Result<std::optional<int64_t>> LoadLine(Database& db, const std::string& cart_id,
                                           std::string_view sku) {
-    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT quantity, held, held_until_micros, area FROM "
-                                         "commerce_cart_lines WHERE cart_id = ? AND sku = ?",
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT quantity FROM commerce_cart_lines WHERE "
+                                         "cart_id = ? AND sku = ?",
                                          {cart_id, std::string(sku)}));
-    if (rows.empty()) return std::optional<LineRow>();
-    return std::optional<LineRow>(
-        LineRow{rows[0].Int(0), rows[0].Int(1), rows[0].Int(2), rows[0].Text(3)});
+    if (rows.empty()) return std::optional<int64_t>();
+    return std::optional<int64_t>(rows[0].Int(0));
   }
 
   Status AddToCart(std::string_view token, std::string_view sku, int64_t quantity, Area area) {
@@ -650,12 +661,9 @@ class Shop::Impl {
     return db_.Transaction([&](Database& db) -> Status {
       ASSIGN_OR_RETURN(Product p, LoadProduct(db, sku));
       ASSIGN_OR_RETURN(auto line, LoadLine(db, cart_id, p.sku));
-      int64_t new_quantity = quantity + (line ? line->quantity : 0);
-      if (new_quantity > kMaxQuantity) {
-        return Status::InvalidArgument("your cart would hold " + std::to_string(new_quantity) +
-                                       " of '" + p.title + "'; at most " +
-                                       std::to_string(kMaxQuantity) + " per product");
-      }
+      const int64_t in_cart = line.value_or(0);
+      const int64_t new_quantity = quantity + in_cart;
+      RETURN_IF_ERROR(CheckLineCap(p, new_quantity));
       if (!line) {
         ASSIGN_OR_RETURN(auto count, db.Query("SELECT count(*) FROM commerce_cart_lines WHERE "
                                               "cart_id = ?",
@@ -666,16 +674,13 @@ class Shop::Impl {
                                            " different products; check out or remove some first");
         }
       }
-      int64_t to_reserve = line && line->held > 0 ? quantity : new_quantity;
-      RETURN_IF_ERROR(Reserve(db, p, to_reserve, now));
+      RETURN_IF_ERROR(CheckInStock(p, new_quantity, in_cart));
       RETURN_IF_ERROR(TouchCart(db, cart_id, now));
-      int64_t until = now + config_.reservation_seconds * 1'000'000;
       return db.Exec(
-          "INSERT INTO commerce_cart_lines (cart_id, sku, quantity, held, held_until_micros, "
-          "area, added_micros) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cart_id, sku) DO UPDATE "
-          "SET quantity = excluded.quantity, held = excluded.held, held_until_micros = "
-          "excluded.held_until_micros, area = excluded.area",
-          {cart_id, p.sku, new_quantity, new_quantity, until, std::string(AreaName(area)), now});
+          "INSERT INTO commerce_cart_lines (cart_id, sku, quantity, area, added_micros) VALUES "
+          "(?, ?, ?, ?, ?) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = "
+          "excluded.quantity, area = excluded.area",
+          {cart_id, p.sku, new_quantity, std::string(AreaName(area)), now});
     });
   }
 
@@ -692,21 +697,15 @@ class Shop::Impl {
       if (!line) {
         return Status::NotFound("'" + p.title + "' is not in your cart");
       }
-      if (line->held > 0) {
-        int64_t delta = quantity - line->held;
-        if (delta > 0) RETURN_IF_ERROR(Reserve(db, p, delta, now));
-        if (delta < 0) {
-          RETURN_IF_ERROR(db.Exec("UPDATE commerce_products SET stock = stock + ? WHERE sku = ?",
-                                  {-delta, p.sku}));
-        }
-      } else {
-        RETURN_IF_ERROR(Reserve(db, p, quantity, now));
+      // Lowering a quantity is always allowed, even when the product ran short meanwhile (or
+      // the line predates the cap).
+      if (quantity > *line) {
+        RETURN_IF_ERROR(CheckLineCap(p, quantity));
+        RETURN_IF_ERROR(CheckInStock(p, quantity, 0));
       }
       RETURN_IF_ERROR(TouchCart(db, cart_id, now));
-      return db.Exec(
-          "UPDATE commerce_cart_lines SET quantity = ?, held = ?, held_until_micros = ? WHERE "
-          "cart_id = ? AND sku = ?",
-          {quantity, quantity, now + config_.reservation_seconds * 1'000'000, cart_id, p.sku});
+      return db.Exec("UPDATE commerce_cart_lines SET quantity = ? WHERE cart_id = ? AND sku = ?",
+                     {quantity, cart_id, p.sku});
     });
   }
 
@@ -717,10 +716,6 @@ class Shop::Impl {
     return db_.Transaction([&](Database& db) -> Status {
       ASSIGN_OR_RETURN(auto line, LoadLine(db, cart_id, sku));
       if (!line) return Status::NotFound("product " + std::string(sku) + " is not in your cart");
-      if (line->held > 0) {
-        RETURN_IF_ERROR(db.Exec("UPDATE commerce_products SET stock = stock + ? WHERE sku = ?",
-                                {line->held, std::string(sku)}));
-      }
       return db.Exec("DELETE FROM commerce_cart_lines WHERE cart_id = ? AND sku = ?",
                      {cart_id, std::string(sku)});
     });
@@ -733,7 +728,7 @@ class Shop::Impl {
     ASSIGN_OR_RETURN(
         auto rows,
         db.Query("SELECT p.sku, p.title, p.page_path, l.quantity, p.price_minor, p.tax_class, "
-                 "l.area, l.held, l.held_until_micros, p.stock FROM commerce_cart_lines l JOIN "
+                 "l.area, p.stock FROM commerce_cart_lines l JOIN "
                  "commerce_products p ON p.sku = l.sku WHERE l.cart_id = ? ORDER BY "
                  "l.added_micros, p.sku",
                  {cart_id}));
@@ -749,9 +744,7 @@ class Shop::Impl {
       const TaxClass* tax = FindTax(l.tax_class);
       l.tax_rate_bp = tax ? tax->rate_bp : 0;
       l.area = r.Text(6) == "tieup" ? Area::kTieup : Area::kOriginal;
-      l.held = r.Int(7) > 0;
-      l.held_until_micros = l.held ? r.Int(8) : 0;
-      l.available = r.Int(9);
+      l.available = r.Int(7);
       ASSIGN_OR_RETURN(auto m, LineMoney(l.unit_price_minor, l.quantity, l.tax_rate_bp, l.sku));
       l.line_total_minor = m.first;
       l.tax_minor = m.second;
@@ -961,7 +954,7 @@ class Shop::Impl {
 
   Result<OrderReceipt> Checkout(std::string_view token, const Customer& customer,
                                 std::string_view method, std::string_view key,
-                                std::string_view channel_in) {
+                                std::string_view channel_in, std::optional<Area> only_area) {
     RETURN_IF_ERROR(CheckToken(token));
     RETURN_IF_ERROR(CheckCustomer(customer));
     ASSIGN_OR_RETURN(const PaymentProvider* payment, PaymentFor(method));
@@ -971,7 +964,8 @@ class Shop::Impl {
     if (idem.empty()) idem = "web:" + Base64UrlEncode(RandomString(env_, 18));
     RETURN_IF_ERROR(ValidateIdempotencyKey(idem));
     std::string cart_id = CartId(token);
-    std::string request_hash = Sha256Hex("cart:" + cart_id);
+    std::string request_hash =
+        Sha256Hex("cart:" + cart_id + (only_area ? ":" + std::string(AreaName(*only_area)) : ""));
     int64_t now = env_.NowMicros();
     OrderReceipt receipt;
     Status s = db_.Transaction([&](Database& db) -> Status {
@@ -984,19 +978,30 @@ class Shop::Impl {
         return Status::Ok();
       }
       ASSIGN_OR_RETURN(Cart cart, LoadCart(db, cart_id));
+      const size_t in_cart = cart.lines.size();
+      if (only_area) {
+        std::erase_if(cart.lines, [&](const CartLine& l) { return l.area != *only_area; });
+      }
       if (cart.lines.empty()) {
         return Status::FailedPrecondition("your cart is empty: add a product before checking out");
       }
       NewOrder n{channel, idem, request_hash, customer, payment, {}, "customer"};
       for (const CartLine& l : cart.lines) {
-        if (!l.held) {
-          ASSIGN_OR_RETURN(Product p, LoadProduct(db, l.sku));
-          RETURN_IF_ERROR(Reserve(db, p, l.quantity, now));
-        }
+        // Stock is taken here, not when the line was added: the first buyer to place the
+        // order gets the units; a failure rolls the whole checkout back.
+        ASSIGN_OR_RETURN(Product p, LoadProduct(db, l.sku));
+        RETURN_IF_ERROR(TakeStock(db, p, l.quantity, Taker::kCheckout));
         n.lines.push_back({l.sku, l.title, l.quantity, l.unit_price_minor, l.line_total_minor,
                            l.tax_class, l.tax_rate_bp, l.tax_minor, l.area, true});
       }
       ASSIGN_OR_RETURN(receipt.order, CreateOrder(db, n, now));
+      if (cart.lines.size() < in_cart) {
+        for (const CartLine& l : cart.lines) {
+          RETURN_IF_ERROR(db.Exec("DELETE FROM commerce_cart_lines WHERE cart_id = ? AND sku = ?",
+                                  {cart_id, l.sku}));
+        }
+        return Status::Ok();
+      }
       RETURN_IF_ERROR(db.Exec("DELETE FROM commerce_cart_lines WHERE cart_id = ?", {cart_id}));
       return db.Exec("DELETE FROM commerce_carts WHERE id = ?", {cart_id});
     });
@@ -1082,7 +1087,9 @@ class Shop::Impl {
           line.title = l.title.value_or(product->title);
           line.unit_price_minor = l.unit_price_minor.value_or(product->price_minor);
           line.tax_class = l.tax_class.value_or(product->tax_class);
-          if (req.check_inventory) RETURN_IF_ERROR(Reserve(db, *product, l.quantity, now));
+          if (req.check_inventory) {
+            RETURN_IF_ERROR(TakeStock(db, *product, l.quantity, Taker::kOrder));
+          }
         } else if (product.status().code() == StatusCode::kNotFound && !req.check_inventory &&
                    l.unit_price_minor && l.title && l.tax_class) {
           line.sku = l.sku;
@@ -1116,7 +1123,6 @@ class Shop::Impl {
     PriceQuote q;
     q.currency = config_.currency;
     q.all_known = q.all_in_stock = true;
-    int64_t now = env_.NowMicros();
     std::vector<std::pair<int64_t, int64_t>> money;
     for (const QuoteLineRequest& l : lines) {
       RETURN_IF_ERROR(ValidateSku(l.sku));
@@ -1142,12 +1148,7 @@ class Shop::Impl {
       out.line_total_minor = m.first;
       out.tax_minor = m.second;
       money.push_back(m);
-      // Lapsed holds count as available (they are released on the next reservation).
-      ASSIGN_OR_RETURN(auto lapsed, db_.Query("SELECT coalesce(sum(held), 0) FROM "
-                                              "commerce_cart_lines WHERE sku = ? AND held > 0 "
-                                              "AND held_until_micros <= ?",
-                                              {p->sku, now}));
-      out.available = p->stock + (lapsed.empty() ? 0 : lapsed[0].Int(0));
+      out.available = p->stock;
       out.in_stock = out.available >= l.quantity;
       if (!out.in_stock) q.all_in_stock = false;
       q.lines.push_back(std::move(out));
@@ -1449,6 +1450,8 @@ Result<std::unique_ptr<Shop>> Shop::Open(Env& env, Database& db, ShopConfig conf
 }
 
 const ShopConfig& Shop::config() const { return impl_->config_; }
+
+Env& Shop::env() const { return impl_->env_; }
 const std::vector<std::shared_ptr<PaymentProvider>>& Shop::payment_providers() const {
   return impl_->payments_;
 }
@@ -1566,8 +1569,9 @@ Status Shop::RemoveFromCart(std::string_view token, std::string_view sku) {
 
 Result<OrderReceipt> Shop::Checkout(std::string_view token, const Customer& customer,
                                     std::string_view payment_method,
-                                    std::string_view idempotency_key, std::string_view channel) {
-  auto r = impl_->Checkout(token, customer, payment_method, idempotency_key, channel);
+                                    std::string_view idempotency_key, std::string_view channel,
+                                    std::optional<Area> only_area) {
+  auto r = impl_->Checkout(token, customer, payment_method, idempotency_key, channel, only_area);
   if (r.ok() && !r->replayed && order_observer_) order_observer_(r->order);
   return r;
 }
@@ -1583,18 +1587,16 @@ Result<PriceQuote> Shop::Quote(const std::vector<QuoteLineRequest>& lines) {
 }
 
 Result<int64_t> Shop::ReleaseExpired(int64_t now_micros) {
-  int64_t released = 0;
+  int64_t deleted = 0;
   Status s = impl_->db_.Transaction([&](Database& db) -> Status {
-    ASSIGN_OR_RETURN(released, impl_->ReleaseHolds(db, "", now_micros));
-    // Idle carts: their lines hold nothing any more (holds are shorter than idleness).
-    return db.Exec(
-        "DELETE FROM commerce_carts WHERE updated_micros <= ? AND NOT EXISTS (SELECT "
-        "1 FROM commerce_cart_lines l WHERE l.cart_id = commerce_carts.id AND "
-        "l.held > 0)",
-        {now_micros - impl_->config_.cart_idle_seconds * 1'000'000});
+    // The lines go with their cart (ON DELETE CASCADE).
+    RETURN_IF_ERROR(db.Exec("DELETE FROM commerce_carts WHERE updated_micros <= ?",
+                            {now_micros - impl_->config_.cart_idle_seconds * 1'000'000}));
+    deleted = db.ChangedRows();
+    return Status::Ok();
   });
   if (!s.ok()) return s;
-  return released;
+  return deleted;
 }
 
 Result<Order> Shop::GetOrder(std::string_view number) {

@@ -1,5 +1,5 @@
-// The shop: catalog, inventory with reservations, carts, checkout, orders, payment and
-// delivery, on the SQL store (store/database.h). Used by main and by partners.
+// The shop: catalog, inventory, carts, checkout, orders, payment and delivery, on the SQL store
+// (store/database.h). Used by main and by partners.
 //
 // Three ways to place an order (DESIGN.md "Requests on tie-up pages"):
 //   local     the site's own shop pages: carts and Checkout() (commerce/shop_handler.h);
@@ -10,9 +10,12 @@
 //             own PlaceOrder().
 //
 // Money is integer minor units (commerce/money.h). Stock is the number of units available to
-// sell: a reservation (a cart line held for its owner, or an order) takes units out of it
-// with a conditional UPDATE inside a BEGIN IMMEDIATE transaction, so it never goes below zero
-// however many buyers race. Held cart lines expire (ReleaseExpired, also checked lazily).
+// sell. Carts never take stock: a cart line only records what the customer wants (checked
+// against the stock when added, and capped at max_units_per_line), so an abandoned cart cannot
+// make a product "sold out" for anyone else. An order takes its units (Checkout, PlaceOrder)
+// with a conditional UPDATE inside a BEGIN IMMEDIATE transaction, so stock never goes below
+// zero however many buyers race: the first to place the order gets the last units, the others
+// are told which product ran short, and nothing of their order is written.
 //
 // Thread safety: a Shop is thread-safe; every mutation is one transaction.
 #pragma once
@@ -50,11 +53,19 @@ struct ShopConfig {
   std::string shop_name = "Shop";  // shown in mail and pages
   std::string currency = "EUR";    // every product is priced in it
   std::vector<TaxClass> tax_classes = {{"standard", 1900}, {"reduced", 700}, {"none", 0}};
-  bool prices_include_tax = true;          // catalog prices are gross (EU style) or net (US style)
-  int64_t shipping_fee_minor = 0;          // flat, per order, untaxed
-  int64_t reservation_seconds = 15 * 60;   // how long a cart line holds its stock
-  int64_t cart_idle_seconds = 30 * 86400;  // idle carts are deleted after this
+  bool prices_include_tax = true;  // catalog prices are gross (EU style) or net (US style)
+  int64_t shipping_fee_minor = 0;  // flat, per order, untaxed
+  // Ignored: carts no longer hold stock (an order takes it when placed). Kept so that code
+  // and configurations that set it still build and open.
+  int64_t reservation_seconds = 15 * 60;
+  int64_t cart_idle_seconds = 30 * 86400;  // idle carts are deleted after this (at least 60)
   int max_cart_lines = 50;
+  // The most units of one product a cart line may hold (1..kMaxQuantity). Orders placed
+  // without a cart (PlaceOrder) are bounded by kMaxQuantity only: a partner caps its own carts.
+  int64_t max_units_per_line = 20;
+  // Cart additions one client network (an IPv4 address, an IPv6 /64) may make per 10 minutes
+  // through the shop pages (ShopHandler; commerce/cart_limiter.h); 0: no limit.
+  int64_t cart_adds_per_10_minutes_per_client = 30;
   std::string order_prefix = "M";  // order numbers "M-000042"; 1..8 of [A-Z0-9]
   std::string public_base_url;     // "https://shop.example": links in mail; empty: none
   MailAddress mail_from;           // sender of order mail; empty address: no mail
@@ -72,7 +83,6 @@ struct Product {
   std::string tax_class;       // one of ShopConfig::tax_classes
   std::string category;        // optional, up to 100 bytes
   int64_t stock = 0;           // units available to sell, 0..kMaxStock
-  int64_t reserved = 0;        // read-only: units held by carts (not part of `stock`)
   int64_t updated_micros = 0;  // read-only
 };
 
@@ -131,9 +141,7 @@ struct CartLine {
   std::string tax_class;
   int64_t tax_rate_bp = 0;
   Area area = Area::kOriginal;
-  bool held = false;              // stock is reserved for this line
-  int64_t held_until_micros = 0;  // when the reservation lapses (0 when not held)
-  int64_t available = 0;          // units still available to others (stock)
+  int64_t available = 0;  // the product's stock now (the line takes none of it before checkout)
 };
 
 struct Totals {
@@ -308,6 +316,8 @@ class Shop {
   Shop& operator=(const Shop&) = delete;
 
   const ShopConfig& config() const;
+  // The environment the shop was opened with (its clock, for the shop pages' limits).
+  Env& env() const;
   const std::vector<std::shared_ptr<PaymentProvider>>& payment_providers() const;
   // The provider with `id`, or null.
   const PaymentProvider* FindPaymentProvider(std::string_view id) const;
@@ -316,12 +326,12 @@ class Shop {
   // kAlreadyExists for a taken SKU (case-insensitive); kInvalidArgument naming the bad field.
   Status AddProduct(const Product& product);
   Status UpdateProduct(std::string_view sku, const ProductUpdate& update);
-  // Sets the available stock (0..kMaxStock). Units held by carts are not affected.
+  // Sets the available stock (0..kMaxStock).
   Status SetStock(std::string_view sku, int64_t stock);
   // Adds `delta` (may be negative) to the available stock; kFailedPrecondition when that would
   // go below zero.
   Status AdjustStock(std::string_view sku, int64_t delta);
-  // Deletes a product (cart lines holding it go too; orders keep their copy). kNotFound.
+  // Deletes a product (cart lines of it go too; orders keep their copy). kNotFound.
   Status RemoveProduct(std::string_view sku);
   Result<Product> GetProduct(std::string_view sku);
   // All products (optionally of one category), ordered by SKU.
@@ -333,27 +343,35 @@ class Shop {
   std::string NewCartToken();
   // The cart's lines with current prices; an unknown token gives an empty cart.
   Result<Cart> GetCart(std::string_view token);
-  // Adds `quantity` of `sku` (merging with an existing line) and reserves the units until
-  // now + reservation_seconds; refreshes the hold of the cart's other lines. Errors:
-  // kNotFound (unknown SKU), kInvalidArgument (quantity outside 1..999 or line total above
-  // 999), kFailedPrecondition (not enough stock: the message says how many are left),
+  // Adds `quantity` of `sku` (merging with an existing line). Takes no stock: the line's new
+  // quantity must only be in stock now. Errors: kNotFound (unknown SKU), kInvalidArgument
+  // (quantity outside 1..999, or the line would exceed max_units_per_line: the message says
+  // the cap), kFailedPrecondition (not enough stock: "sold out" or how many are left),
   // kResourceExhausted (too many lines). Nothing changes on error.
   Status AddToCart(std::string_view token, std::string_view sku, int64_t quantity,
                    Area area = Area::kOriginal);
-  // Sets a line's quantity (1..999), reserving or returning the difference; 0 removes it.
+  // Sets a line's quantity; 0 removes it. A higher quantity is checked as AddToCart checks it
+  // (max_units_per_line, in stock now); a lower one is always accepted. kNotFound when the cart
+  // has no such line.
   Status SetCartQuantity(std::string_view token, std::string_view sku, int64_t quantity);
-  // Removes a line and returns its held units. kNotFound when the cart has no such line.
+  // Removes a line. kNotFound when the cart has no such line.
   Status RemoveFromCart(std::string_view token, std::string_view sku);
 
-  // Places the cart's order for `customer`, atomically: lines whose hold lapsed are reserved
-  // again (or the checkout fails saying which product ran out), the order, its lines, totals
-  // and payment set-up are written, the cart is emptied. `idempotency_key` (empty: a new one)
-  // makes a repeated submission return the first order. Errors: kInvalidArgument (bad customer
-  // data; see ValidateCustomer), kFailedPrecondition (empty cart, out of stock), kNotFound
-  // (unknown payment method). `channel` empty means config().site_id.
+  // Places the cart's order for `customer`, atomically: every line's units are taken from stock
+  // (or the checkout fails with kFailedPrecondition naming the product that ran short, and
+  // nothing is written: no order, no stock moved, the cart unchanged), the order, its lines,
+  // totals and payment set-up are written, the cart is emptied. `idempotency_key` (empty: a
+  // new one) makes a repeated submission return the first order. Errors: kInvalidArgument (bad
+  // customer data; see ValidateCustomer), kFailedPrecondition (empty cart, out of stock),
+  // kNotFound (unknown payment method). `channel` empty means config().site_id.
+  //
+  // With `only_area`, only the cart's lines of that area are ordered and taken out of the cart;
+  // the others stay (a partner orders its original goods itself while main takes the tie-up
+  // ones). The cart "is empty" when it has no line of that area.
   Result<OrderReceipt> Checkout(std::string_view token, const Customer& customer,
                                 std::string_view payment_method, std::string_view idempotency_key,
-                                std::string_view channel = {});
+                                std::string_view channel = {},
+                                std::optional<Area> only_area = std::nullopt);
   // Calls `observer` once for every new order placed by Checkout or PlaceOrder (never for an
   // idempotent replay), after it is committed. For the site's ledger. Set before the shop
   // serves; the observer runs on the caller's thread and must be cheap.
@@ -372,10 +390,9 @@ class Shop {
   // kInvalidArgument for a quantity outside 1..999.
   Result<PriceQuote> Quote(const std::vector<QuoteLineRequest>& lines);
 
-  // Returns the stock of every cart line whose hold ended at or before `now_micros`, and
-  // deletes carts idle longer than cart_idle_seconds. Returns how many lines were released.
-  // The daemon calls it periodically (every minute is plenty); reservations are also released
-  // lazily when a buyer finds a product short.
+  // Deletes the carts (with their lines) not changed for cart_idle_seconds before
+  // `now_micros`, and returns how many. Carts hold no stock, so nothing else is released. The
+  // daemon calls it periodically (every minute is plenty).
   Result<int64_t> ReleaseExpired(int64_t now_micros);
 
   // --- orders ---

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/encoding.h"
+#include "commerce/cart_limiter.h"
 #include "commerce/money.h"
 #include "crypto/hash.h"
 
@@ -56,10 +57,6 @@ std::string TimeText(int64_t micros) {
   return t.substr(0, 10) + " " + t.substr(11, 5) + " UTC";
 }
 
-std::string ClockText(int64_t micros) {
-  return FormatRfc3339(micros / 1'000'000).substr(11, 5) + " UTC";
-}
-
 // The value of cookie `name` in the request's first Cookie header.
 std::string CookieValue(const HttpRequest& request, std::string_view name) {
   std::string_view header = request.HeaderOr("Cookie");
@@ -106,7 +103,11 @@ Result<int64_t> ParseQuantity(std::string_view text, bool allow_zero) {
 
 class ShopHandler::Impl {
  public:
-  Impl(Shop& shop, ShopHandlerOptions options) : shop_(shop), options_(std::move(options)) {}
+  Impl(Shop& shop, ShopHandlerOptions options)
+      : shop_(shop),
+        options_(std::move(options)),
+        cart_limiter_(shop.env(),
+                      {.adds_per_10_minutes = shop.config().cart_adds_per_10_minutes_per_client}) {}
 
   HttpResponse Page(int status, std::string_view title, const std::string& body) {
     std::string html = options_.render ? options_.render(title, body)
@@ -177,6 +178,17 @@ class ShopHandler::Impl {
                          "); for your safety it was refused. Please use the shop's own pages.");
     }
     return std::nullopt;
+  }
+
+  // 429 when the request's client network made too many cart additions (commerce/cart_limiter.h).
+  std::optional<HttpResponse> CheckCartLimit(const HttpRequest& request) {
+    int retry_after = 0;
+    if (cart_limiter_.TryAdd(request.remote_address(), &retry_after)) return std::nullopt;
+    HttpResponse r = Problem(429, "Please wait a moment",
+                             "Too many cart changes from your network; please wait a few minutes "
+                             "and try again.");
+    r.AddHeader("Retry-After", std::to_string(retry_after));
+    return r;
   }
 
   // Parses a POST form: content type, size, strict syntax, required fields.
@@ -261,15 +273,18 @@ class ShopHandler::Impl {
         "<table><tr><th>Product</th><th class=\"num\">Price</th><th>Quantity</th>"
         "<th class=\"num\">Total</th><th></th></tr>";
     for (const CartLine& l : cart->lines) {
-      body += "<tr><td>" + ProductLink(l.title, l.page_path) + "<br><small>" + E(l.sku) + " · ";
-      body += l.held ? "reserved for you until " + E(ClockText(l.held_until_micros))
-                     : std::string("no longer reserved; we check stock again at checkout");
+      body += "<tr><td>" + ProductLink(l.title, l.page_path) + "<br><small>" + E(l.sku);
+      if (l.available < l.quantity) {
+        body += " · " + (l.available == 0 ? std::string("sold out")
+                                          : "only " + std::to_string(l.available) + " left");
+      }
       body += "</small></td><td class=\"num\">" + Money(l.unit_price_minor) + "</td><td>";
       body +=
           "<form method=\"post\" action=\"/shop/cart/update\"><input type=\"hidden\" "
           "name=\"csrf\" value=\"" +
           E(csrf) + "\"><input type=\"hidden\" name=\"sku\" value=\"" + E(l.sku) +
-          "\"><input type=\"number\" name=\"qty\" min=\"0\" max=\"999\" value=\"" +
+          "\"><input type=\"number\" name=\"qty\" min=\"0\" max=\"" +
+          std::to_string(shop_.config().max_units_per_line) + "\" value=\"" +
           std::to_string(l.quantity) + "\" aria-label=\"Quantity of " + E(l.title) +
           "\"> <button>Update</button></form></td>";
       body += "<td class=\"num\">" + Money(l.line_total_minor) + "</td><td>";
@@ -288,6 +303,7 @@ class ShopHandler::Impl {
   // --- POST /shop/cart/add ---
   HttpResponse Add(const HttpRequest& request, const ShopRequestContext& ctx) {
     if (auto refused = CheckOrigin(request)) return std::move(*refused);
+    if (auto limited = CheckCartLimit(request)) return std::move(*limited);
     auto form = ReadForm(request, {"sku", "qty"});
     if (!form.ok()) return FormProblem(form.status());
     std::string token = CartToken(request);
@@ -586,6 +602,7 @@ class ShopHandler::Impl {
 
   Shop& shop_;
   ShopHandlerOptions options_;
+  CartLimiter cart_limiter_;
 };
 
 ShopHandler::ShopHandler(Shop& shop, ShopHandlerOptions options)

@@ -1,7 +1,11 @@
 // ShopHandler: the dynamic shop pages of a site (main or partner), as an HttpHandler.
 //
 //   GET  /shop/cart                     the cart (HTML)
-//   POST /shop/cart/add                 form: sku, qty [, csrf]       -> 303 /shop/cart?added=SKU
+//   POST /shop/cart/add                 form: sku, qty [, csrf]       -> 303 /shop/cart?added=SKU;
+//                                       429 with Retry-After when the client's network made
+//                                       more additions than ShopConfig::
+//                                       cart_adds_per_10_minutes_per_client allows
+//                                       (commerce/cart_limiter.h)
 //   POST /shop/cart/update              form: csrf, sku, qty (0 removes) -> 303 /shop/cart
 //   POST /shop/cart/remove              form: csrf, sku               -> 303 /shop/cart
 //   GET  /shop/checkout                 the checkout form

@@ -53,6 +53,10 @@ Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSe
   sc.currency = s.Text("currency", "EUR");
   ASSIGN_OR_RETURN(sc.shipping_fee_minor, s.Int("shipping_fee_minor", 0));
   ASSIGN_OR_RETURN(sc.prices_include_tax, s.Bool("prices_include_tax", true));
+  ASSIGN_OR_RETURN(sc.max_units_per_line, s.Int("max_units_per_line", sc.max_units_per_line));
+  ASSIGN_OR_RETURN(
+      sc.cart_adds_per_10_minutes_per_client,
+      s.Int("cart_adds_per_10_minutes_per_client", sc.cart_adds_per_10_minutes_per_client));
   sc.order_prefix = settings.order_prefix;
   sc.public_base_url = s.Text("public_url");
   sc.mail_from.address = s.Text("mail_from");

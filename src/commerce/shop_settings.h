@@ -1,7 +1,16 @@
 // Opening a site's shop from its settings: the `shop.*` entries of site.toml's [variables]
 // (currency, shipping_fee_minor, prices_include_tax, public_url, mail_from, manager_email,
-// account_holder, iban, bic, bank_name, smtp_host, smtp_port). Main and partners share this;
-// they differ only in the order number prefix.
+// account_holder, iban, bic, bank_name, smtp_host, smtp_port, max_units_per_line,
+// cart_adds_per_10_minutes_per_client). Main and partners share this; they differ only in the
+// order number prefix.
+//
+// Limits on carts (carts take no stock; an order takes it when placed):
+//   shop.max_units_per_line (20): the most units of one product in a cart, 1..999;
+//   shop.cart_adds_per_10_minutes_per_client (30): cart additions one client network (an IPv4
+//     address, an IPv6 /64) may make per 10 minutes on the shop pages, as a burst or spread
+//     out; more are answered 429 with Retry-After. 0: no limit (a site behind a proxy that
+//     hides its customers' addresses).
+// There is no reservation setting: stock is taken at checkout, not held by carts.
 #pragma once
 
 #include <cstdint>

@@ -225,8 +225,7 @@ Status AttachShop(MainDaemon& daemon) {
   std::shared_ptr<Logger> logger = daemon.logger();
   daemon.AddPeriodicTask("shop", [state, env, logger] {
     auto released = state->shop->ReleaseExpired(env->NowMicros());
-    if (!released.ok())
-      logger->warn("shop: releasing reservations: {}", released.status().message());
+    if (!released.ok()) logger->warn("shop: deleting idle carts: {}", released.status().message());
     if (!state->smtp_host.empty()) {
       commerce::SmtpOptions smtp;
       smtp.host = state->smtp_host;

@@ -23,7 +23,8 @@
 // shop.bank_name (bank transfer and invoice are offered when shop.iban is set; cash on delivery
 // always), shop.mail_from, shop.manager_email, shop.public_url, shop.smtp_host,
 // shop.smtp_port (mail goes to SITE_DIR/mail; delivered over SMTP when a host is set),
-// shop.consult_partner_checks_inventory (true).
+// shop.consult_partner_checks_inventory (true), shop.max_units_per_line (20),
+// shop.cart_adds_per_10_minutes_per_client (30; 0: no limit) (commerce/shop_settings.h).
 #pragma once
 
 #include <memory>

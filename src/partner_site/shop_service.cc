@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "base/encoding.h"
@@ -43,6 +45,22 @@ CREATE TABLE shop_mirror (
   synced INTEGER NOT NULL
 );
 )";
+
+// The page a finished checkout showed, per checkout form (its idempotency key): the same form
+// sent again (a double click, a reload) shows the same orders instead of ordering again.
+constexpr std::string_view kCheckoutsSchema = R"(
+CREATE TABLE shop_checkouts (
+  idempotency_key TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX shop_checkouts_created ON shop_checkouts(created);
+)";
+
+// How long a finished checkout's page is kept for a resubmitted form.
+constexpr int64_t kCheckoutMemoryMicros = 7LL * 86400 * 1'000'000;
 
 // "shop-b" -> "SHOPB" (the order number prefix: 1..8 of [A-Z0-9]).
 std::string OrderPrefix(std::string_view id) {
@@ -211,7 +229,9 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
   settings.variables = &config.variables;
   ASSIGN_OR_RETURN(OpenedPartnerShop opened,
                    commerce::OpenShopFromSettings(env, db, settings, std::move(logger)));
-  RETURN_IF_ERROR(Migrate(db, "partner_shop", {{1, std::string(kPartnerShopSchema)}}));
+  RETURN_IF_ERROR(
+      Migrate(db, "partner_shop",
+              {{1, std::string(kPartnerShopSchema)}, {2, std::string(kCheckoutsSchema)}}));
   return opened;
 }
 
@@ -451,6 +471,65 @@ class PartnerShop {
     if (!s.ok()) logger_->warn("recording order {}: {}", receipt.order.number, s.message());
   }
 
+  // --- checkouts ---
+
+  // Holds the lock of one cart's checkout: the same cart is checked out by one request at a
+  // time (a double click waits for the first, then finds its page). Bounded: a lock lives
+  // while someone holds it.
+  class CartLock {
+   public:
+    CartLock(PartnerShop& shop, std::string token) : shop_(shop), token_(std::move(token)) {
+      std::unique_lock<std::mutex> lock(shop_.mu_);
+      shop_.cart_free_.wait(lock, [&] { return shop_.carts_checking_out_.count(token_) == 0; });
+      shop_.carts_checking_out_.insert(token_);
+    }
+    ~CartLock() {
+      {
+        std::lock_guard<std::mutex> lock(shop_.mu_);
+        shop_.carts_checking_out_.erase(token_);
+      }
+      shop_.cart_free_.notify_all();
+    }
+    CartLock(const CartLock&) = delete;
+    CartLock& operator=(const CartLock&) = delete;
+
+   private:
+    PartnerShop& shop_;
+    std::string token_;
+  };
+
+  struct FinishedCheckout {
+    int status = 200;
+    std::string title, body;
+  };
+
+  // The page of the checkout finished with this form (`key`), if any.
+  std::optional<FinishedCheckout> Finished(const std::string& key) {
+    auto rows = db_.Query(
+        "SELECT status, title, body FROM shop_checkouts WHERE idempotency_key = ?", {key});
+    if (!rows.ok()) {
+      logger_->warn("reading finished checkouts: {}", rows.status().message());
+      return std::nullopt;
+    }
+    if (rows->empty()) return std::nullopt;
+    const SqlRow& r = (*rows)[0];
+    return FinishedCheckout{static_cast<int>(r.Int(0)), r.Text(1), r.Text(2)};
+  }
+
+  void RememberFinished(const std::string& key, const FinishedCheckout& page) {
+    Status s = db_.Exec(
+        "INSERT OR REPLACE INTO shop_checkouts(idempotency_key, status, title, body, created) "
+        "VALUES(?, ?, ?, ?, ?)",
+        {key, static_cast<int64_t>(page.status), page.title, page.body, env_.NowMicros()});
+    if (!s.ok()) logger_->warn("remembering checkout {}: {}", key, s.message());
+  }
+
+  void ForgetOldCheckouts() {
+    Status s = db_.Exec("DELETE FROM shop_checkouts WHERE created < ?",
+                        {env_.NowMicros() - kCheckoutMemoryMicros});
+    if (!s.ok()) logger_->warn("forgetting old checkouts: {}", s.message());
+  }
+
   // Runs `fn` inside one database transaction (its statements commit together).
   Status InTransaction(const std::function<void()>& fn) {
     return db_.Transaction([&](Database&) -> Status {
@@ -467,11 +546,6 @@ class PartnerShop {
         logger_->warn("taking {} out of a cart: {}", l.sku, s.message());
       }
     }
-  }
-
-  // Work after the customer has the answer (the partner's records, cart clean-up).
-  void Later(std::function<void()> task) {
-    if (!bookkeeper_.Submit(task)) task();
   }
 
   // One delivery attempt of a recorded order. Returns main's receipt, or the error (transient
@@ -546,10 +620,11 @@ class PartnerShop {
   std::function<void(const commerce::Order&)> record_delegated_;
   std::shared_ptr<Logger> logger_;
   std::mutex mu_;
+  std::condition_variable cart_free_;
+  std::set<std::string> carts_checking_out_;  // guarded by mu_
   std::set<std::string> mirrored_;
   std::shared_ptr<const commerce::RoutingTable> table_;
   uint64_t table_version_ = 0;
-  WorkerPool bookkeeper_{1};  // last: finishes queued record keeping before the rest goes
 };
 
 class PartnerShopHandler : public HttpHandler {
@@ -591,6 +666,13 @@ class PartnerShopHandler : public HttpHandler {
     const std::string token = CookieValue(request, "tieup_cart");
     if (token.empty() || form->Get("csrf") != commerce::ShopHandler::CsrfToken(token)) {
       return Local(request);
+    }
+    const std::string key(commerce::Trim(form->Get("idem")));
+    if (!commerce::ValidateIdempotencyKey(key).ok()) return Local(request);
+    // One checkout of this cart at a time; a form sent again shows the page it got first.
+    PartnerShop::CartLock cart_lock(*state_, token);
+    if (auto done = state_->Finished(key)) {
+      return Page(done->status, state_->shop().config().shop_name, done->title, done->body);
     }
     commerce::Shop& shop = state_->shop();
     auto cart = shop.GetCart(token);
@@ -635,10 +717,8 @@ class PartnerShopHandler : public HttpHandler {
     customer.email = commerce::Trim(form->Get("email"));
     customer.phone = commerce::Trim(form->Get("phone"));
     const std::string payment(commerce::Trim(form->Get("payment")));
-    const std::string key(commerce::Trim(form->Get("idem")));
     if (!commerce::ValidateCustomer(customer).empty() ||
-        shop.FindPaymentProvider(payment) == nullptr ||
-        !commerce::ValidateIdempotencyKey(key).ok()) {
+        shop.FindPaymentProvider(payment) == nullptr) {
       return Local(request);  // the ShopHandler shows the form again with what to fix
     }
 
@@ -656,26 +736,42 @@ class PartnerShopHandler : public HttpHandler {
     }
     logger_->info("checkout of {} tie-up line(s): {} ({})", tieup.size(),
                   commerce::RouteModeName(decision.mode), decision.why);
-    int status = 200;
-    std::string title, body;
+    Outcome out;
     if (decision.mode == commerce::RouteMode::kDelegate) {
-      Delegate(token, tieup, order, &status, &title, &body);
+      Delegate(token, tieup, order, &out);
     } else {
-      Consult(token, tieup, order, &status, &title, &body);
+      Consult(token, tieup, order, &out);
     }
-    if (has_original && status < 300) {
-      auto local = shop.Checkout(token, customer, payment, key + "-local");
+    if (has_original && out.status < 300) {
+      // Only the original lines: the tie-up ones are main's (or were just ordered above),
+      // whatever the cart still shows.
+      auto local = shop.Checkout(token, customer, payment, key + "-local", {}, Area::kOriginal);
       if (local.ok()) {
-        body += ReceiptHtml(*local, "Processed by " + shop.config().shop_name + ".", true);
+        out.body += ReceiptHtml(*local, "Processed by " + shop.config().shop_name + ".", true);
+        out.totals.push_back(local->order.totals.total_minor);
       } else {
-        body += "<p class=\"problem\">Your other items could not be ordered: " +
-                E(local.status().message()) +
-                " They are still in <a href=\"/shop/cart\">your "
-                "cart</a>.</p>";
+        out.body += "<p class=\"problem\">Your other items could not be ordered: " +
+                    E(local.status().message()) +
+                    " They are still in <a href=\"/shop/cart\">your cart</a>.</p>";
       }
     }
-    return Page(status, shop.config().shop_name, title, body);
+    if (out.totals.size() > 1) {
+      int64_t grand = 0;
+      for (int64_t t : out.totals) grand += t;
+      out.body += "<p class=\"grand-total\">" + std::to_string(out.totals.size()) +
+                  " orders, in all: <strong>" +
+                  E(commerce::FormatMoney(grand, shop.config().currency)) + "</strong></p>";
+    }
+    if (out.status < 300) state_->RememberFinished(key, {out.status, out.title, out.body});
+    return Page(out.status, shop.config().shop_name, out.title, out.body);
   }
+
+  // What a tie-up checkout shows: the page, and the total of each order it placed.
+  struct Outcome {
+    int status = 200;
+    std::string title, body;
+    std::vector<int64_t> totals;
+  };
 
   void PutBack(const std::string& token, const std::vector<commerce::CartLine>& lines) {
     for (const commerce::CartLine& l : lines) {
@@ -692,8 +788,10 @@ class PartnerShopHandler : public HttpHandler {
   // durable here (main holds the order; a lost answer is repaired by the idempotency key).
   // Only when main cannot be reached is the order written to the outbox ("order received").
   void Delegate(const std::string& token, const std::vector<commerce::CartLine>& tieup,
-                const commerce::OrderRequest& order, int* status, std::string* title,
-                std::string* body) {
+                const commerce::OrderRequest& order, Outcome* out) {
+    int* status = &out->status;
+    std::string* title = &out->title;
+    std::string* body = &out->body;
     auto entry = state_->Lookup(order.idempotency_key);
     if (entry.ok() && entry->existed) {  // the same checkout form sent again
       if (entry->state == "delivered") {
@@ -702,6 +800,7 @@ class PartnerShopHandler : public HttpHandler {
           *title = "Thank you";
           *body =
               "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
+          out->totals.push_back(receipt->order.totals.total_minor);
           return;
         }
       }
@@ -720,18 +819,16 @@ class PartnerShopHandler : public HttpHandler {
     }
     auto receipt = state_->client()->PlaceOrder(order);
     if (receipt.ok()) {
+      // Before the answer, in one commit: the cart no longer shows what main now holds.
       PartnerShop* s = state_.get();
-      commerce::OrderReceipt copy = *receipt;
-      s->Later([s, order, copy, token, tieup] {
-        // One commit for both.
-        Status done = s->InTransaction([&] {
-          s->RecordDelivered(order, copy);
-          s->TakeOut(token, tieup);
-        });
-        (void)done;  // each step logs its own failure
+      Status done = s->InTransaction([&] {
+        s->RecordDelivered(order, *receipt);
+        s->TakeOut(token, tieup);
       });
+      (void)done;  // each step logs its own failure
       *title = "Thank you";
       *body = "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
+      out->totals.push_back(receipt->order.totals.total_minor);
       return;
     }
     if (!IsTransientMainError(receipt.status())) {
@@ -758,7 +855,10 @@ class PartnerShopHandler : public HttpHandler {
   }
 
   void Consult(const std::string& token, const std::vector<commerce::CartLine>& tieup,
-               commerce::OrderRequest order, int* status, std::string* title, std::string* body) {
+               commerce::OrderRequest order, Outcome* out) {
+    int* status = &out->status;
+    std::string* title = &out->title;
+    std::string* body = &out->body;
     std::vector<commerce::QuoteLineRequest> lines;
     for (const commerce::CartLine& l : tieup) lines.push_back({l.sku, l.quantity});
     auto command = state_->client()->Quote(lines);
@@ -795,6 +895,7 @@ class PartnerShopHandler : public HttpHandler {
     *title = "Thank you";
     *body = "<h1>Thank you</h1>" +
             ReceiptHtml(*receipt, "Processed by " + state_->shop().config().shop_name + ".", true);
+    out->totals.push_back(receipt->order.totals.total_minor);
   }
 
   std::shared_ptr<PartnerShop> state_;
@@ -864,9 +965,10 @@ Status AttachShop(PartnerDaemon& daemon) {
   daemon.AddPeriodicTask("shop", [state, env, logger] {
     auto released = state->shop().ReleaseExpired(env->NowMicros());
     if (!released.ok()) {
-      logger->warn("shop: releasing reservations: {}", released.status().message());
+      logger->warn("shop: deleting idle carts: {}", released.status().message());
     }
     state->DeliverPending();
+    state->ForgetOldCheckouts();
     if (state->client() != nullptr) {
       Status s = state->SyncMirror();
       if (!s.ok() && !IsTransientMainError(s)) {

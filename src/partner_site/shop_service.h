@@ -58,7 +58,8 @@ class PartnerDaemon;
 
 // The partner's shop, opened with settings from site.toml [variables] shop.* (as on main:
 // currency, shipping_fee_minor, prices_include_tax, account_holder, iban, bic, bank_name,
-// mail_from, manager_email, public_url, smtp_host, smtp_port). Order numbers start with the
+// mail_from, manager_email, public_url, smtp_host, smtp_port, max_units_per_line,
+// cart_adds_per_10_minutes_per_client; see commerce/shop_settings.h). Order numbers start with the
 // partner id in capitals ("SHOPB-000001"). For the daemon and the command line.
 using OpenedPartnerShop = commerce::OpenedShop;
 Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,

@@ -136,7 +136,8 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   EXPECT_THAT(cart->body(), HasSubstr("Blue &lt;mug&gt; &amp; &quot;co&quot;"));
   EXPECT_THAT(cart->body(), Not(HasSubstr("<mug>")));
   EXPECT_THAT(cart->body(), HasSubstr("25.00 EUR"));
-  EXPECT_THAT(cart->body(), HasSubstr("reserved for you until"));
+  EXPECT_THAT(cart->body(), Not(HasSubstr("reserved")));      // carts hold no stock
+  EXPECT_THAT(cart->body(), Not(HasSubstr("left</small>")));  // enough in stock: nothing to warn of
   EXPECT_EQ(cart->FindHeader("Cache-Control"), "no-store");
 
   HttpRequest form_req("GET", "/shop/checkout");
@@ -202,10 +203,13 @@ TEST_F(ShopHandlerTest, CartUpdateAndRemove) {
   std::string csrf = HandlerCsrf(cookie);
   HttpResponse r = Call("POST", "/shop/cart/update", "csrf=" + csrf + "&sku=MUG-1&qty=3", cookie);
   EXPECT_EQ(r.status(), 303);
-  EXPECT_EQ(Stock(), 0);
+  EXPECT_EQ(Stock(), 3);
   r = Call("POST", "/shop/cart/update", "csrf=" + csrf + "&sku=MUG-1&qty=4", cookie);
   EXPECT_EQ(r.status(), 409);
-  EXPECT_THAT(r.body(), HasSubstr("is sold out"));
+  EXPECT_THAT(r.body(), HasSubstr("only 3 of"));
+  r = Call("POST", "/shop/cart/update", "csrf=" + csrf + "&sku=MUG-1&qty=21", cookie);
+  EXPECT_EQ(r.status(), 400);
+  EXPECT_THAT(r.body(), HasSubstr("at most 20 of"));
   r = Call("POST", "/shop/cart/remove", "csrf=" + csrf + "&sku=MUG-1", cookie);
   EXPECT_EQ(r.status(), 303);
   EXPECT_EQ(Stock(), 3);
@@ -229,7 +233,8 @@ TEST_F(ShopHandlerTest, RefusesMalformedAddForms) {
       {"sku=MUG-1&qty=1.5", 400, "whole number"},
       {"sku=MUG-1&qty=%2B1", 400, "whole number"},
       {"sku=NOPE&qty=1", 404, "We have no product"},
-      {"sku=MUG-1&qty=4", 409, "only 3 more"},
+      {"sku=MUG-1&qty=4", 409, "only 3 of"},
+      {"sku=MUG-1&qty=21", 400, "you can order at most 20 of"},
       {"sku=MUG-1&qty=1&x=%00", 400, "control characters"},
       {"sku=MUG-1&qty=1&x=%C3%28", 400, "UTF-8"},
       {"sku=MUG-1&qty=1&pad=" + std::string(20000, 'a'), 413, "at most"},
@@ -269,7 +274,8 @@ TEST_F(ShopHandlerTest, RefusesCrossSitePosts) {
   std::string other = AddMug(1);
   r = Call("POST", "/shop/cart/update", "csrf=" + HandlerCsrf(other) + "&sku=MUG-1&qty=2", cookie);
   EXPECT_EQ(r.status(), 403);
-  EXPECT_EQ(shop_->GetProduct("MUG-1")->reserved, 2);
+  auto units = db_->Query("SELECT sum(quantity) FROM commerce_cart_lines");
+  EXPECT_EQ((*units)[0].Int(0), 2);  // one mug in each cart, neither changed
 }
 
 TEST_F(ShopHandlerTest, CheckoutShowsPerFieldMessagesAndKeepsValues) {
@@ -296,7 +302,75 @@ TEST_F(ShopHandlerTest, CheckoutShowsPerFieldMessagesAndKeepsValues) {
   r = Call("POST", "/shop/checkout", "csrf=x&idem=y", cookie);
   EXPECT_EQ(r.status(), 400);
   EXPECT_EQ(Orders(), 0);
-  EXPECT_EQ(Stock(), 2);
+  EXPECT_EQ(Stock(), 3);
+}
+
+// Someone's cart holding every unit does not stop another customer: the first to place the
+// order gets the units, and the other is told, on their cart, what ran short.
+TEST_F(ShopHandlerTest, ACartHoldingEveryUnitDoesNotStopAnotherCustomer) {
+  std::string hoarder = AddMug(3);
+  std::string buyer = AddMug(3);  // not "sold out"
+  HttpResponse r = Call("POST", "/shop/checkout", CheckoutBody(buyer, kGoodFields), buyer);
+  ASSERT_EQ(r.status(), 200) << r.body();
+  EXPECT_EQ(Stock(), 0);
+  std::string body = CheckoutBody(hoarder, kGoodFields);
+  r = Call("POST", "/shop/checkout", body, hoarder);
+  EXPECT_EQ(r.status(), 409);
+  EXPECT_THAT(r.body(), HasSubstr("sold out before your order was placed"));
+  EXPECT_THAT(r.body(), HasSubstr("Blue &lt;mug&gt;"));
+  EXPECT_EQ(Orders(), 1);
+  HttpResponse cart = Call("GET", "/shop/cart", "", hoarder);
+  EXPECT_THAT(cart.body(), HasSubstr("sold out"));
+  ASSERT_THAT(shop_->SetStock("MUG-1", 1), IsOk());
+  cart = Call("GET", "/shop/cart", "", hoarder);
+  EXPECT_THAT(cart.body(), HasSubstr("only 1 left"));
+  EXPECT_THAT(cart.body(), HasSubstr("max=\"20\""));
+}
+
+TEST_F(ShopHandlerTest, CartAdditionsAreLimitedPerClientNetwork) {
+  auto add_from = [&](std::string address, std::string_view cookie = {}) {
+    HttpRequest r("POST", "/shop/cart/add");
+    r.AddHeader("Host", "shop.test");
+    r.AddHeader("Origin", "http://shop.test");
+    r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
+    if (!cookie.empty()) r.AddHeader("Cookie", cookie);
+    r.SetRemoteAddressForTest(std::move(address));
+    r.SetBody("sku=MUG-1&qty=1");
+    return handler_->HandleRequest(r, {});
+  };
+  // 30 additions at once (each a new anonymous cart) are fine; the 31st is refused.
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(add_from("203.0.113.5").status(), 303) << i;
+  HttpResponse r = add_from("203.0.113.5");
+  EXPECT_EQ(r.status(), 429);
+  EXPECT_EQ(r.FindHeader("Retry-After"), "20");  // one addition every 20 s after the burst
+  EXPECT_THAT(r.body(), HasSubstr("Too many cart changes from your network; please wait a few "
+                                  "minutes"));
+  EXPECT_FALSE(r.FindHeader("Set-Cookie").has_value());
+  auto lines = db_->Query("SELECT count(*) FROM commerce_cart_lines");
+  EXPECT_EQ((*lines)[0].Int(0), 30);
+  EXPECT_EQ(Stock(), 3);
+  // Other customers are not affected; the same customer may continue after the wait.
+  EXPECT_EQ(add_from("203.0.113.6").status(), 303);
+  EXPECT_EQ(add_from("2001:db8:7:1::1").status(), 303);
+  env_.AdvanceSeconds(19);
+  r = add_from("203.0.113.5");
+  EXPECT_EQ(r.status(), 429);
+  env_.AdvanceSeconds(std::stoi(std::string(r.FindHeader("Retry-After").value_or("99"))));
+  std::string cookie = CookiePair(add_from("203.0.113.5"));
+  ASSERT_FALSE(cookie.empty());
+  EXPECT_EQ(add_from("203.0.113.5").status(), 429);
+  // Changing the cart (not adding to it) is not counted.
+  r = Call("POST", "/shop/cart/update", "csrf=" + HandlerCsrf(cookie) + "&sku=MUG-1&qty=2", cookie);
+  EXPECT_EQ(r.status(), 303);
+
+  // 0: no limit (a site that cannot see its customers' addresses).
+  ShopConfig config = shop_->config();
+  config.cart_adds_per_10_minutes_per_client = 0;
+  auto unlimited = Shop::Open(env_, *db_, config, {NewCashOnDeliveryProvider()});
+  ASSERT_THAT(unlimited, IsOk());
+  handler_ = std::make_shared<ShopHandler>(**unlimited, ShopHandlerOptions{});
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(add_from("203.0.113.5").status(), 303) << i;
+  handler_.reset();  // before the shop it points to
 }
 
 TEST_F(ShopHandlerTest, CheckoutWithEmptyCartOrStaleSession) {

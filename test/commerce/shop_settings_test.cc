@@ -49,6 +49,26 @@ TEST_F(ShopSettingsTest, ReadsTheShopVariables) {
   EXPECT_THAT(shop->shop->AddProduct(p), StatusIs(StatusCode::kInvalidArgument));
 }
 
+TEST_F(ShopSettingsTest, ReadsTheCartLimits) {
+  auto defaults = Open({});
+  ASSERT_THAT(defaults, IsOk());
+  EXPECT_EQ(defaults->shop->config().max_units_per_line, 20);
+  EXPECT_EQ(defaults->shop->config().cart_adds_per_10_minutes_per_client, 30);
+  auto set = Open({{"shop.max_units_per_line", "5"},
+                   {"shop.cart_adds_per_10_minutes_per_client", "0"},
+                   {"shop.reservation_seconds", "60"}});  // ignored, and still accepted
+  ASSERT_THAT(set, IsOk());
+  EXPECT_EQ(set->shop->config().max_units_per_line, 5);
+  EXPECT_EQ(set->shop->config().cart_adds_per_10_minutes_per_client, 0);
+  EXPECT_THAT(Open({{"shop.max_units_per_line", "0"}}),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("max_units_per_line")));
+  EXPECT_THAT(Open({{"shop.max_units_per_line", "lots"}}),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("shop.max_units_per_line")));
+  EXPECT_THAT(
+      Open({{"shop.cart_adds_per_10_minutes_per_client", "-1"}}),
+      StatusIs(StatusCode::kInvalidArgument, HasSubstr("cart_adds_per_10_minutes_per_client")));
+}
+
 TEST_F(ShopSettingsTest, BadValuesNameTheKey) {
   EXPECT_THAT(Open({{"shop.shipping_fee_minor", "ten"}}),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("shop.shipping_fee_minor")));

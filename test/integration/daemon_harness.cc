@@ -59,6 +59,12 @@ bool LiftPerClientRequestRate(const std::string& site_dir) {
   static const std::regex kRate("requests_per_second_per_client = [0-9]+");
   if (!std::regex_search(*text, kRate)) return false;
   std::string lifted = std::regex_replace(*text, kRate, "requests_per_second_per_client = 0");
+  // The shop's own limit on cart additions per client network, too.
+  static const std::regex kCartAdds("\"shop.cart_adds_per_10_minutes_per_client\" = \"[0-9]+\"");
+  lifted = std::regex_replace(lifted, kCartAdds, "");
+  if (lifted.find("\n[variables]\n") == std::string::npos) lifted += "\n[variables]\n";
+  size_t at = lifted.find("\n[variables]\n") + 13;
+  lifted.insert(at, "\"shop.cart_adds_per_10_minutes_per_client\" = \"0\"\n");
   return WriteFileAtomic(*env, site_dir + "/site.toml", lifted, 0600).ok();
 }
 

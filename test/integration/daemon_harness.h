@@ -18,9 +18,10 @@ struct CommandResult {
 // be fixed numbers because main stores the partner's sync URL.
 int FreePort();
 
-// Sets `[http] requests_per_second_per_client = 0` in SITE_DIR/site.toml: for a test that loads
-// a site from one address harder than a person would (the per-client rate is tested on its own).
-// False when the setting is not in the file.
+// Sets `[http] requests_per_second_per_client = 0` and the shop's
+// `shop.cart_adds_per_10_minutes_per_client = "0"` in SITE_DIR/site.toml: for a test that loads
+// a site from one address harder than a person would (the per-client limits are tested on their
+// own). False when the http setting is not in the file.
 bool LiftPerClientRequestRate(const std::string& site_dir);
 
 // Runs `tieup args...` to completion.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "base/env.h"
@@ -89,7 +90,7 @@ class Customer {
                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     if (!referer_path.empty()) req += "Referer: http://" + Host() + referer_path + "\r\n";
     if (!cookie_.empty()) req += "Cookie: tieup_cart=" + cookie_ + "\r\n";
-    std::string resp = RawExchange(port_, req + "\r\n" + body, 15000);
+    std::string resp = RawExchange(port_, req + "\r\n" + body, 60000);
     std::string set = Match(resp, "Set-Cookie: tieup_cart=([^;\\r]+)");
     if (!set.empty()) cookie_ = set;
     return resp;
@@ -102,17 +103,23 @@ class Customer {
   int Add(const std::string& sku, int qty, const std::string& page) {
     return StatusOf(Post("/shop/cart/add", "sku=" + sku + "&qty=" + std::to_string(qty), page));
   }
-  // Fills in the checkout form and sends it; returns the raw response.
-  std::string Checkout(const std::string& payment = "cash_on_delivery") {
+  // Opens the checkout page and fills in its form; returns the body to send.
+  std::string CheckoutForm(const std::string& payment = "cash_on_delivery") {
     std::string page = Get("/shop/checkout");
     std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
     std::string idem = Match(page, "name=\"idem\" value=\"([^\"]+)\"");
-    return Post("/shop/checkout",
-                "csrf=" + csrf + "&idem=" + idem +
-                    "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
-                    "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
-                    payment,
-                "/shop/checkout");
+    return "csrf=" + csrf + "&idem=" + idem +
+           "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
+           "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
+           payment;
+  }
+  // Sends a filled-in checkout form; returns the raw response.
+  std::string Submit(const std::string& form) {
+    return Post("/shop/checkout", form, "/shop/checkout");
+  }
+  // Fills in the checkout form and sends it; returns the raw response.
+  std::string Checkout(const std::string& payment = "cash_on_delivery") {
+    return Submit(CheckoutForm(payment));
   }
 
  private:
@@ -296,6 +303,109 @@ TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
   EXPECT_EQ(orders[delegated].area, ledger::RecordArea::kTieup);
   EXPECT_EQ(orders[delegated].amount_minor, 3750);
   EXPECT_EQ(orders[delegated].items, 3u);
+}
+
+// Mixed carts (one tie-up item main sells, one original item the partner sells), checked out
+// concurrently and each form sent twice at once (a double click), with main answering, main
+// slow (stopped while the partner waits, then resumed: it places orders whose answers the
+// partner never read) and main down. Every cart line ends in exactly one order, stock moves
+// once, and both answers to one form show the same orders.
+TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
+  Run({"partner", "product", "add", shop_dir_, "--sku", "ORIG-2", "--title", "Dorayaki", "--price",
+       "3.00", "--stock", "200"});
+  const pid_t main_pid = ChildServing(main_dir_);
+  ASSERT_GT(main_pid, 0);
+
+  struct Result {
+    std::string first, second;
+  };
+  // `n` customers at once, each filling a mixed cart and sending its form twice at once.
+  auto round = [&](int n) {
+    std::vector<Result> results(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        Customer c(partner_port());
+        for (auto [sku, page] :
+             {std::pair{"TEA-1", "/products/TEA-1.html"}, std::pair{"ORIG-2", "/local.html"}}) {
+          std::string added = c.Post("/shop/cart/add", std::string("sku=") + sku + "&qty=1", page);
+          if (StatusOf(added) != 303) {
+            results[i].first = added;
+            return;
+          }
+        }
+        const std::string form = c.CheckoutForm();
+        Customer twin = c;  // the same browser, a second click
+        std::thread again([&] { results[i].second = twin.Submit(form); });
+        results[i].first = c.Submit(form);
+        again.join();
+      });
+    }
+    for (auto& t : threads) t.join();
+    return results;
+  };
+  auto numbers = [](const std::string& page) {
+    std::set<std::string> out;
+    std::regex re("\\b(?:M|SHOPB)-\\d{6}\\b");
+    for (auto it = std::sregex_iterator(page.begin(), page.end(), re); it != std::sregex_iterator();
+         ++it) {
+      out.insert(it->str());
+    }
+    return out;
+  };
+
+  int carts = 0;
+  // Main answers.
+  for (const Result& r : round(8)) {
+    ++carts;
+    ASSERT_EQ(StatusOf(r.first), 200) << r.first;
+    ASSERT_EQ(StatusOf(r.second), 200) << r.second;
+    EXPECT_EQ(numbers(BodyOf(r.first)).size(), 2u) << r.first;  // main's order and the partner's
+    EXPECT_EQ(numbers(BodyOf(r.first)), numbers(BodyOf(r.second)));
+    EXPECT_THAT(r.first, HasSubstr("2 orders, in all"));
+  }
+  // Main slow: stopped while the partner waits for it (its calls time out), resumed after.
+  ASSERT_EQ(kill(main_pid, SIGSTOP), 0);
+  std::vector<Result> slow = round(4);
+  ASSERT_EQ(kill(main_pid, SIGCONT), 0);
+  for (const Result& r : slow) {
+    ++carts;
+    ASSERT_EQ(StatusOf(r.first), 202) << r.first << partner_->output();
+    EXPECT_THAT(r.first, HasSubstr("Order received"));
+    EXPECT_EQ(BodyOf(r.first), BodyOf(r.second));
+  }
+  // Main down.
+  ASSERT_EQ(main_->Stop(), 0);
+  for (const Result& r : round(4)) {
+    ++carts;
+    ASSERT_EQ(StatusOf(r.first), 202) << r.first;
+    EXPECT_EQ(BodyOf(r.first), BodyOf(r.second));
+  }
+  StartMain();
+  EXPECT_EQ(WaitForMainOrders(carts, 60), carts) << partner_->output();
+
+  // Each main order holds the one tie-up line; each partner order the one original line.
+  const std::string at_main = MainOrders();
+  std::set<std::string> main_numbers = numbers(at_main);
+  EXPECT_EQ(static_cast<int>(main_numbers.size()), carts) << at_main;
+  for (const std::string& n : main_numbers) {
+    std::string shown = Run({"main", "order", "show", main_dir_, n}).output;
+    EXPECT_EQ(CountMatches(shown, "TEA-1"), 1) << shown;
+  }
+  const std::string at_partner = PartnerOrders();
+  std::set<std::string> partner_numbers = numbers(at_partner);
+  EXPECT_EQ(static_cast<int>(partner_numbers.size()), carts) << at_partner;
+  for (const std::string& n : partner_numbers) {
+    std::string shown = Run({"partner", "order", "show", shop_dir_, n}).output;
+    EXPECT_THAT(shown, HasSubstr("ORIG-2")) << shown;
+    EXPECT_THAT(shown, Not(HasSubstr("TEA-1"))) << shown;
+  }
+  // Stock moved once per cart: at main for the tie-up item, at the partner for its own.
+  auto stock = [](const std::string& shown) { return Match(shown, R"(stock:\s+(\d+))"); };
+  EXPECT_EQ(stock(Run({"main", "product", "show", main_dir_, "TEA-1"}).output),
+            std::to_string(1000 - carts));
+  EXPECT_EQ(stock(Run({"partner", "product", "show", shop_dir_, "ORIG-2"}).output),
+            std::to_string(200 - carts));
 }
 
 TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
