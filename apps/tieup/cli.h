@@ -49,6 +49,15 @@ Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_u
 // FailedPrecondition saying which family the directory belongs to otherwise.
 Result<SiteConfig> LoadSiteConfigFor(Env& env, const std::string& dir, SiteRole want);
 
+// `init`'s --currency, --time-zone and --locale (how the site's shop prices and shows amounts
+// and times).
+void AddShopLocaleOptions(CLI::App& init, std::string* currency, std::string* time_zone,
+                          std::string* locale);
+// Checks them (ISO 4217, IANA zone, BCP 47 tag, with a message saying what to write) and puts
+// them in the new site's configuration: [site] time_zone and locale, [variables] shop.currency.
+Status ApplyShopLocale(const std::string& currency, const std::string& time_zone,
+                       const std::string& locale, SiteConfig* config);
+
 // Runs until SIGINT or SIGTERM arrives on `signals`; prints how to stop. Construct `signals`
 // before starting anything that announces itself, so a signal sent as soon as a daemon says it
 // is serving stops it gracefully instead of killing it.

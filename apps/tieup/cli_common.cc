@@ -1,4 +1,6 @@
+#include "base/time_format.h"
 #include "cli.h"
+#include "commerce/money.h"
 #include "net/http_server.h"
 
 namespace tieup::cli {
@@ -8,6 +10,32 @@ std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::str
   o.file = site_dir + "/logs/tieup.log";
   o.also_stderr = true;
   return NewLogger(name, o);
+}
+
+void AddShopLocaleOptions(CLI::App& init, std::string* currency, std::string* time_zone,
+                          std::string* locale) {
+  init.add_option("--currency", *currency,
+                  "The shop's currency, an ISO 4217 code (EUR, USD, JPY); every product is priced "
+                  "in it")
+      ->capture_default_str();
+  init.add_option("--time-zone", *time_zone,
+                  "The site's time zone (IANA: Asia/Tokyo, Europe/Berlin, UTC): times on pages, "
+                  "mail and listings")
+      ->capture_default_str();
+  init.add_option("--locale", *locale,
+                  "How amounts and dates are written (a language tag: en, en-GB, ja-JP, de)")
+      ->capture_default_str();
+}
+
+Status ApplyShopLocale(const std::string& currency, const std::string& time_zone,
+                       const std::string& locale, SiteConfig* config) {
+  RETURN_IF_ERROR(commerce::ValidateCurrency(currency).Annotate("--currency"));
+  RETURN_IF_ERROR(ValidateTimeZone(time_zone).Annotate("--time-zone"));
+  RETURN_IF_ERROR(ValidateLocale(locale).Annotate("--locale"));
+  config->time_zone = time_zone;
+  config->locale = locale;
+  config->variables["shop.currency"] = currency;
+  return Status::Ok();
 }
 
 Result<SiteConfig> LoadSiteConfigFor(Env& env, const std::string& dir, SiteRole want) {

@@ -56,6 +56,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   mc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port)};
   mc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100)};
   mc.variables["shop.currency"] = "JPY";
+  mc.time_zone = "Asia/Tokyo";
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
   const std::string authoring = AuthoringDir(mc, main_dir);
   RETURN_IF_ERROR(WriteFiles(env, authoring, demo::MainAuthoringFiles()));
@@ -138,6 +139,7 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
     pc.variables["shop.currency"] = "JPY";
+    pc.time_zone = "Asia/Tokyo";
     RETURN_IF_ERROR(CreateSiteDir(env, dir, pc));
     // Enrollment over the network, exactly as `tieup partner enroll` does it.
     RETURN_IF_ERROR(EnrollWithMain(env, dir, "https://127.0.0.1:" + port(100), codes[i - 1]));

@@ -11,6 +11,7 @@ namespace {
 
 struct MainInitArgs {
   std::string dir, name = "Main site", public_addr = "127.0.0.1:8080", sync_addr = "127.0.0.1:9080";
+  std::string currency = "EUR", time_zone = "UTC", locale = "en";
 };
 
 Status MainInit(Env& env, const MainInitArgs& a) {
@@ -20,6 +21,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   c.name = a.name;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
   RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir), c.name));
@@ -109,6 +111,7 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
   init->add_option("--sync", init_args->sync_addr,
                    "host:port of the sync port (mutual TLS, partners only)")
       ->capture_default_str();
+  AddShopLocaleOptions(*init, &init_args->currency, &init_args->time_zone, &init_args->locale);
   init->callback([&ctx, init_args] {
     ctx.action = [&ctx, init_args] { return MainInit(*ctx.env, *init_args); };
   });

@@ -13,6 +13,7 @@ struct PartnerInitArgs {
   std::string approval = "auto";
   bool emergency_edit = false;
   std::string main_url, token;
+  std::string currency = "EUR", time_zone = "UTC", locale = "en";
 };
 
 Status PartnerInit(Env& env, const PartnerInitArgs& a) {
@@ -25,6 +26,7 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   c.emergency_edit = a.emergency_edit;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   if (a.main_url.empty() != a.token.empty()) {
     return Status::InvalidArgument("--main and --token go together (both, or neither)");
   }
@@ -127,6 +129,7 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
                    "auto: updates activate at once; manager: they wait for your approval")
       ->check(CLI::IsMember({"auto", "manager"}))
       ->capture_default_str();
+  AddShopLocaleOptions(*init, &ia->currency, &ia->time_zone, &ia->locale);
   init->add_flag("--emergency-edit", ia->emergency_edit,
                  "Let this site's manager edit tie-up pages (recorded)");
   init->add_option("--main", ia->main_url, "Main's sync URL (https://HOST:PORT): enroll now");

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "base/time_format.h"
 #include "commerce/form.h"
 #include "commerce/money.h"
 
@@ -39,9 +40,9 @@ std::string Table(const std::vector<std::string>& head,
   return out;
 }
 
-std::string Date(int64_t micros) {
-  std::string t = FormatRfc3339(micros / 1'000'000);
-  return t.substr(0, 10) + " " + t.substr(11, 5);
+// In the site's time zone and locale, as its pages and mail show it.
+std::string Date(int64_t micros, Shop& shop) {
+  return FormatDateTime(micros, shop.config().time_zone, shop.config().locale);
 }
 
 Result<int64_t> ParseCount(std::string_view text, std::string_view what) {
@@ -72,7 +73,9 @@ std::vector<std::string> SplitImages(std::string_view text) {
   return out;
 }
 
-std::string Money(int64_t minor, std::string_view currency) { return FormatMoney(minor, currency); }
+std::string Money(int64_t minor, std::string_view currency, Shop& shop) {
+  return FormatMoney(minor, currency, shop.config().locale);
+}
 
 }  // namespace
 
@@ -89,7 +92,7 @@ Result<std::string> CliProductAdd(Shop& shop, const ProductArgs& a) {
   p.images = SplitImages(a.images);
   p.page_path = a.page;
   RETURN_IF_ERROR(shop.AddProduct(p));
-  return "added " + p.sku + " '" + p.title + "' at " + Money(p.price_minor, p.currency) +
+  return "added " + p.sku + " '" + p.title + "' at " + Money(p.price_minor, p.currency, shop) +
          ", stock " + std::to_string(p.stock) + "\n";
 }
 
@@ -101,7 +104,7 @@ Result<std::string> CliProductList(Shop& shop, std::string_view category) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const Product& p : products) {
-    rows.push_back({p.sku, p.title, Money(p.price_minor, p.currency), p.tax_class,
+    rows.push_back({p.sku, p.title, Money(p.price_minor, p.currency, shop), p.tax_class,
                     std::to_string(p.stock), p.category});
   }
   return Table({"SKU", "TITLE", "PRICE", "TAX", "STOCK", "CATEGORY"}, rows);
@@ -112,10 +115,11 @@ Result<std::string> CliProductShow(Shop& shop, std::string_view sku) {
   std::string images;
   for (const auto& i : p.images) images += (images.empty() ? "" : ", ") + i;
   return "sku:         " + p.sku + "\ntitle:       " + p.title +
-         "\nprice:       " + Money(p.price_minor, p.currency) + "\ntax class:   " + p.tax_class +
-         "\nstock:       " + std::to_string(p.stock) + " available\ncategory:    " + p.category +
-         "\npage:        " + p.page_path + "\nimages:      " + images +
-         "\nupdated:     " + Date(p.updated_micros) + "\ndescription: " + p.description + "\n";
+         "\nprice:       " + Money(p.price_minor, p.currency, shop) +
+         "\ntax class:   " + p.tax_class + "\nstock:       " + std::to_string(p.stock) +
+         " available\ncategory:    " + p.category + "\npage:        " + p.page_path +
+         "\nimages:      " + images + "\nupdated:     " + Date(p.updated_micros, shop) +
+         "\ndescription: " + p.description + "\n";
 }
 
 Result<std::string> CliProductSetStock(Shop& shop, std::string_view sku, std::string_view stock) {
@@ -135,7 +139,7 @@ Result<std::string> CliProductSetPrice(Shop& shop, std::string_view sku, std::st
   ProductUpdate u;
   u.price_minor = minor;
   RETURN_IF_ERROR(shop.UpdateProduct(sku, u));
-  return std::string(sku) + ": price " + Money(minor, shop.config().currency) + "\n";
+  return std::string(sku) + ": price " + Money(minor, shop.config().currency, shop) + "\n";
 }
 
 Result<std::string> CliProductRemove(Shop& shop, std::string_view sku) {
@@ -158,9 +162,9 @@ Result<std::string> CliOrderList(Shop& shop, std::string_view status, std::strin
   if (orders.empty()) return std::string("no orders\n");
   std::vector<std::vector<std::string>> rows;
   for (const Order& o : orders) {
-    rows.push_back({o.number, Date(o.created_micros), std::string(OrderStatusName(o.status)),
+    rows.push_back({o.number, Date(o.created_micros, shop), std::string(OrderStatusName(o.status)),
                     o.paid ? "yes" : "no", o.channel, std::string(AreaName(o.area)),
-                    Money(o.totals.total_minor, o.currency), o.customer.name});
+                    Money(o.totals.total_minor, o.currency, shop), o.customer.name});
   }
   return Table({"NUMBER", "DATE", "STATUS", "PAID", "CHANNEL", "AREA", "TOTAL", "CUSTOMER"}, rows);
 }
@@ -168,19 +172,19 @@ Result<std::string> CliOrderList(Shop& shop, std::string_view status, std::strin
 Result<std::string> CliOrderShow(Shop& shop, std::string_view number) {
   ASSIGN_OR_RETURN(Order o, shop.GetOrder(number));
   std::string s = "order " + o.number + "  " + std::string(OrderStatusName(o.status)) +
-                  (o.paid ? ", paid" : ", not paid") + "\nplaced " + Date(o.created_micros) +
+                  (o.paid ? ", paid" : ", not paid") + "\nplaced " + Date(o.created_micros, shop) +
                   " through " + o.channel + " (" + std::string(AreaName(o.area)) + ")\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const OrderLine& l : o.lines) {
     rows.push_back({l.sku, l.title, std::to_string(l.quantity),
-                    Money(l.unit_price_minor, o.currency), Money(l.line_total_minor, o.currency),
-                    l.tax_class});
+                    Money(l.unit_price_minor, o.currency, shop),
+                    Money(l.line_total_minor, o.currency, shop), l.tax_class});
   }
   s += Table({"SKU", "TITLE", "QTY", "PRICE", "TOTAL", "TAX"}, rows);
-  s += "\nsubtotal " + Money(o.totals.subtotal_minor, o.currency) + ", tax " +
-       Money(o.totals.tax_minor, o.currency) + ", shipping " +
-       Money(o.totals.shipping_minor, o.currency) + ", total " +
-       Money(o.totals.total_minor, o.currency) + "\n\n";
+  s += "\nsubtotal " + Money(o.totals.subtotal_minor, o.currency, shop) + ", tax " +
+       Money(o.totals.tax_minor, o.currency, shop) + ", shipping " +
+       Money(o.totals.shipping_minor, o.currency, shop) + ", total " +
+       Money(o.totals.total_minor, o.currency, shop) + "\n\n";
   const Customer& c = o.customer;
   s += "customer: " + c.name + ", " + c.address_line1 +
        (c.address_line2.empty() ? "" : ", " + c.address_line2) + ", " + c.postal_code + " " +
@@ -188,16 +192,17 @@ Result<std::string> CliOrderShow(Shop& shop, std::string_view number) {
        (c.email.empty() || c.phone.empty() ? "" : ", ") + c.phone + "\n";
   s += "payment:  " + o.payment_method +
        (o.payment_reference.empty() ? "" : ", reference " + o.payment_reference) +
-       (o.payment_due_micros ? ", due " + Date(o.payment_due_micros) : "") + "\n";
-  if (o.paid) s += "paid:     " + Date(o.paid_micros) + ": " + o.paid_details + "\n";
+       (o.payment_due_micros ? ", due " + Date(o.payment_due_micros, shop) : "") + "\n";
+  if (o.paid) s += "paid:     " + Date(o.paid_micros, shop) + ": " + o.paid_details + "\n";
   if (o.shipment) {
     s += "shipment: " + o.shipment->carrier + " " + o.shipment->tracking + ", " +
-         o.shipment->status + " (" + Date(o.shipment->updated_micros) + ")\n";
+         o.shipment->status + " (" + Date(o.shipment->updated_micros, shop) + ")\n";
   }
   s += "\nhistory:\n";
   for (const OrderEvent& e : o.events) {
-    s += "  " + Date(e.at_micros) + "  " + (e.from_status.empty() ? "" : e.from_status + " -> ") +
-         e.to_status + "  by " + e.actor + (e.note.empty() ? "" : ": " + e.note) + "\n";
+    s += "  " + Date(e.at_micros, shop) + "  " +
+         (e.from_status.empty() ? "" : e.from_status + " -> ") + e.to_status + "  by " + e.actor +
+         (e.note.empty() ? "" : ": " + e.note) + "\n";
   }
   return s;
 }

@@ -24,8 +24,11 @@ Status ValidateCurrency(std::string_view code);
 // KWD, ...; 2 otherwise.
 int CurrencyExponent(std::string_view currency);
 
-// "12.50 EUR", "1200 JPY", "-3.00 EUR".
-std::string FormatMoney(int64_t minor, std::string_view currency);
+// The amount as a customer reads it in `locale` (a BCP 47 tag), formatted by ICU: the
+// currency's symbol, its minor-unit digits and thousands separators: "€1,234.50", "¥27,490"
+// (en), "1.234,50 €" (de). A currency ICU does not know is shown with its code ("XYZ 12.34").
+// Every amount on pages, in mail, CLI listings and statements goes through this.
+std::string FormatMoney(int64_t minor, std::string_view currency, std::string_view locale = "en");
 
 // Parses a non-negative decimal amount in major units ("12", "12.5", "12.50") into minor
 // units of `currency`. Refuses signs, more decimals than the currency has, thousands

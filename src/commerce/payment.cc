@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/encoding.h"
+#include "base/time_format.h"
 #include "commerce/money.h"
 
 namespace tieup::commerce {
@@ -42,7 +43,7 @@ class BankTransferProvider final : public PaymentProvider {
   Result<PaymentSetup> Setup(const PaymentContext& c) const override {
     PaymentSetup s;
     ASSIGN_OR_RETURN(s.reference, CreditorReference(std::to_string(c.order_id)));
-    s.instructions = "Please transfer " + FormatMoney(c.total_minor, c.currency) +
+    s.instructions = "Please transfer " + FormatMoney(c.total_minor, c.currency, c.locale) +
                      " with the reference " + s.reference + " to:\n" + BankLines(bank_) +
                      "We ship your order as soon as the payment arrives.";
     return s;
@@ -54,8 +55,8 @@ class BankTransferProvider final : public PaymentProvider {
           "marking a bank transfer paid needs a note identifying the transfer (for example the "
           "date and the bank statement line)");
     }
-    return "bank transfer of " + FormatMoney(c.total_minor, c.currency) + " with reference " +
-           std::string(reference) + " received: " + std::string(note);
+    return "bank transfer of " + FormatMoney(c.total_minor, c.currency, c.locale) +
+           " with reference " + std::string(reference) + " received: " + std::string(note);
   }
 
  private:
@@ -72,13 +73,14 @@ class CashOnDeliveryProvider final : public PaymentProvider {
   bool ships_before_payment() const override { return true; }
   Result<PaymentSetup> Setup(const PaymentContext& c) const override {
     PaymentSetup s;
-    s.instructions = "Please have " + FormatMoney(c.total_minor, c.currency) +
+    s.instructions = "Please have " + FormatMoney(c.total_minor, c.currency, c.locale) +
                      " ready in cash for the carrier when your parcel arrives.";
     return s;
   }
   Result<std::string> RecordPayment(const PaymentContext& c, std::string_view,
                                     std::string_view note) const override {
-    std::string s = "cash of " + FormatMoney(c.total_minor, c.currency) + " collected on delivery";
+    std::string s =
+        "cash of " + FormatMoney(c.total_minor, c.currency, c.locale) + " collected on delivery";
     if (!note.empty()) s += ": " + std::string(note);
     return s;
   }
@@ -97,16 +99,17 @@ class InvoiceProvider final : public PaymentProvider {
     PaymentSetup s;
     s.reference = "INV-" + c.order_number;
     s.due_micros = c.now_micros + int64_t{due_days_} * 86400 * 1'000'000;
-    std::string due = FormatRfc3339(s.due_micros / 1'000'000).substr(0, 10);
+    std::string due = FormatDate(s.due_micros, c.time_zone, c.locale);
     s.instructions = "We send invoice " + s.reference + " over " +
-                     FormatMoney(c.total_minor, c.currency) + " with your order. Please pay by " +
-                     due + " to:\n" + BankLines(bank_) + "Reference: " + s.reference;
+                     FormatMoney(c.total_minor, c.currency, c.locale) +
+                     " with your order. Please pay by " + due + " to:\n" + BankLines(bank_) +
+                     "Reference: " + s.reference;
     return s;
   }
   Result<std::string> RecordPayment(const PaymentContext& c, std::string_view reference,
                                     std::string_view note) const override {
     std::string s = "invoice " + std::string(reference) + " over " +
-                    FormatMoney(c.total_minor, c.currency) + " paid";
+                    FormatMoney(c.total_minor, c.currency, c.locale) + " paid";
     if (!note.empty()) s += ": " + std::string(note);
     return s;
   }

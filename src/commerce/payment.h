@@ -21,6 +21,8 @@ struct PaymentContext {
   std::string currency;
   int64_t now_micros = 0;  // the Env clock at checkout
   std::string shop_name;
+  std::string locale = "en";      // how amounts and dates are written (BCP 47)
+  std::string time_zone = "UTC";  // the site's time zone, for due dates
 };
 
 // What the customer is told and what the order records.

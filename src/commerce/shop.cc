@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/encoding.h"
+#include "base/time_format.h"
 #include "commerce/form.h"
 #include "commerce/money.h"
 #include "crypto/hash.h"
@@ -195,11 +196,6 @@ void Canon(std::string& out, std::string_view v) {
 }
 
 std::string StatusText(OrderStatus s) { return std::string(OrderStatusName(s)); }
-
-std::string DateText(int64_t micros) {
-  std::string t = FormatRfc3339(micros / 1'000'000);
-  return t.substr(0, 10) + " " + t.substr(11, 5) + " UTC";
-}
 
 }  // namespace
 
@@ -531,7 +527,7 @@ class Shop::Impl {
     if (!p.page_path.empty()) RETURN_IF_ERROR(ValidateSitePath(p.page_path, label + "page"));
     if (p.price_minor < 0 || p.price_minor > kMaxUnitPriceMinor) {
       return Status::OutOfRange(label + "price must be between 0 and " +
-                                FormatMoney(kMaxUnitPriceMinor, config_.currency));
+                                FormatMoney(kMaxUnitPriceMinor, config_.currency, config_.locale));
     }
     RETURN_IF_ERROR(ValidateCurrency(p.currency).Annotate(label.substr(0, label.size() - 2)));
     if (p.currency != config_.currency) {
@@ -830,7 +826,14 @@ class Shop::Impl {
          now}));
     int64_t id = db.LastInsertId();
     std::string number = OrderNumber(config_.order_prefix, id);
-    PaymentContext ctx{number, id, totals.total_minor, config_.currency, now, config_.shop_name};
+    PaymentContext ctx{number,
+                       id,
+                       totals.total_minor,
+                       config_.currency,
+                       now,
+                       config_.shop_name,
+                       config_.locale,
+                       config_.time_zone};
     ASSIGN_OR_RETURN(PaymentSetup setup, n.payment->Setup(ctx));
     RETURN_IF_ERROR(db.Exec(
         "UPDATE commerce_orders SET number = ?, payment_reference = ?, payment_instructions = ?, "
@@ -1039,8 +1042,9 @@ class Shop::Impl {
       }
       if (l.unit_price_minor &&
           (*l.unit_price_minor < 0 || *l.unit_price_minor > kMaxUnitPriceMinor)) {
-        return Status::OutOfRange("the price given for " + l.sku + " is outside 0.." +
-                                  FormatMoney(kMaxUnitPriceMinor, config_.currency));
+        return Status::OutOfRange(
+            "the price given for " + l.sku + " is outside 0.." +
+            FormatMoney(kMaxUnitPriceMinor, config_.currency, config_.locale));
       }
       if (l.title) RETURN_IF_ERROR(CheckTextField(*l.title, "the title of " + l.sku, 200, true));
       if (l.tax_class && !FindTax(*l.tax_class)) {
@@ -1196,8 +1200,9 @@ class Shop::Impl {
                                           "again to record the payment");
       }
       if (o.paid) {
-        return Status::FailedPrecondition("order " + o.number + " was already marked paid on " +
-                                          DateText(o.paid_micros));
+        return Status::FailedPrecondition(
+            "order " + o.number + " was already marked paid on " +
+            FormatDateTime(o.paid_micros, config_.time_zone, config_.locale));
       }
       bool record_only = false;
       if (o.status == OrderStatus::kCancelled) {
@@ -1210,7 +1215,8 @@ class Shop::Impl {
         }
         record_only = true;
       }
-      PaymentContext ctx{o.number, o.id, o.totals.total_minor, o.currency, now, config_.shop_name};
+      PaymentContext ctx{o.number,          o.id,           o.totals.total_minor, o.currency, now,
+                         config_.shop_name, config_.locale, config_.time_zone};
       ASSIGN_OR_RETURN(std::string details, p->RecordPayment(ctx, o.payment_reference, note));
       RETURN_IF_ERROR(
           db.Exec("UPDATE commerce_orders SET paid = 1, paid_micros = ?, paid_details "
@@ -1330,7 +1336,8 @@ class Shop::Impl {
       }
       std::string note(reason);
       if (o.paid)
-        note += " (paid " + FormatMoney(o.totals.total_minor, o.currency) + ": refund due)";
+        note += " (paid " + FormatMoney(o.totals.total_minor, o.currency, config_.locale) +
+                ": refund due)";
       return SetStatus(db, o, OrderStatus::kCancelled, actor, note, now);
     });
   }
@@ -1369,13 +1376,13 @@ class Shop::Impl {
     std::string s;
     for (const OrderLine& l : o.lines) {
       s += "  " + std::to_string(l.quantity) + " x " + l.title + " (" + l.sku + ")  " +
-           FormatMoney(l.line_total_minor, o.currency) + "\n";
+           FormatMoney(l.line_total_minor, o.currency, config_.locale) + "\n";
     }
-    s += "\nSubtotal: " + FormatMoney(o.totals.subtotal_minor, o.currency) + "\n";
+    s += "\nSubtotal: " + FormatMoney(o.totals.subtotal_minor, o.currency, config_.locale) + "\n";
     s += std::string(config_.prices_include_tax ? "Tax included: " : "Tax: ") +
-         FormatMoney(o.totals.tax_minor, o.currency) + "\n";
-    s += "Shipping: " + FormatMoney(o.totals.shipping_minor, o.currency) + "\n";
-    s += "Total: " + FormatMoney(o.totals.total_minor, o.currency) + "\n";
+         FormatMoney(o.totals.tax_minor, o.currency, config_.locale) + "\n";
+    s += "Shipping: " + FormatMoney(o.totals.shipping_minor, o.currency, config_.locale) + "\n";
+    s += "Total: " + FormatMoney(o.totals.total_minor, o.currency, config_.locale) + "\n";
     return s;
   }
 
@@ -1410,7 +1417,9 @@ class Shop::Impl {
     std::string subject = "Your order " + o.number + " at " + config_.shop_name;
     if (!o.customer.email.empty()) Send(o, subject, body, o.customer.email);
     if (!config_.manager_email.empty()) {
-      Send(o, "New order " + o.number + " (" + FormatMoney(o.totals.total_minor, o.currency) + ")",
+      Send(o,
+           "New order " + o.number + " (" +
+               FormatMoney(o.totals.total_minor, o.currency, config_.locale) + ")",
            body, config_.manager_email);
     }
   }

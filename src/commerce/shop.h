@@ -52,6 +52,8 @@ struct ShopConfig {
   std::string site_id = "main";    // this site's id; the default order channel
   std::string shop_name = "Shop";  // shown in mail and pages
   std::string currency = "EUR";    // every product is priced in it
+  std::string locale = "en";       // how amounts and dates are written (BCP 47; ICU)
+  std::string time_zone = "UTC";   // the site's time zone (IANA), for times in mail
   std::vector<TaxClass> tax_classes = {{"standard", 1900}, {"reduced", 700}, {"none", 0}};
   bool prices_include_tax = true;  // catalog prices are gross (EU style) or net (US style)
   int64_t shipping_fee_minor = 0;  // flat, per order, untaxed

@@ -1,5 +1,6 @@
 #include "commerce/shop_settings.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "commerce/payment.h"
@@ -41,6 +42,22 @@ class Settings {
   const std::map<std::string, std::string>* vars_;
 };
 
+// "shop@example.org" for "https://example.org:8443/"; "shop@localhost.localdomain" without a
+// usable host.
+std::string DefaultSender(std::string_view public_url) {
+  std::string_view rest = public_url;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest = rest.substr(scheme + 3);
+  }
+  std::string_view host = rest.substr(0, rest.find_first_of(":/?#"));
+  bool domain = host.find('.') != std::string_view::npos;
+  for (char c : host) {
+    domain = domain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-');
+  }
+  bool numeric = host.find_first_not_of("0123456789.") == std::string_view::npos;
+  return "shop@" + std::string(domain && !numeric ? host : "localhost.localdomain");
+}
+
 }  // namespace
 
 Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSettings& settings,
@@ -51,6 +68,8 @@ Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSe
   sc.site_id = settings.site_id;
   sc.shop_name = settings.shop_name;
   sc.currency = s.Text("currency", "EUR");
+  sc.locale = settings.locale;
+  sc.time_zone = settings.time_zone;
   ASSIGN_OR_RETURN(sc.shipping_fee_minor, s.Int("shipping_fee_minor", 0));
   ASSIGN_OR_RETURN(sc.prices_include_tax, s.Bool("prices_include_tax", true));
   ASSIGN_OR_RETURN(sc.max_units_per_line, s.Int("max_units_per_line", sc.max_units_per_line));
@@ -59,7 +78,10 @@ Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSe
       s.Int("cart_adds_per_10_minutes_per_client", sc.cart_adds_per_10_minutes_per_client));
   sc.order_prefix = settings.order_prefix;
   sc.public_base_url = s.Text("public_url");
-  sc.mail_from.address = s.Text("mail_from");
+  // Order mail goes to the outbox out of the box: without shop.mail_from, a sender at the
+  // host of shop.public_url, else at localhost.localdomain (set shop.mail_from before relaying
+  // by SMTP).
+  sc.mail_from.address = s.Text("mail_from", DefaultSender(sc.public_base_url));
   sc.mail_from.name = sc.shop_name;
   sc.manager_email = s.Text("manager_email");
   BankDetails bank{s.Text("account_holder", sc.shop_name), s.Text("iban"), s.Text("bic"),

@@ -30,8 +30,10 @@ namespace tieup::commerce {
 struct ShopSiteSettings {
   std::string site_id;
   std::string shop_name;
-  std::string order_prefix;  // "M" on main, from the partner id on a partner
-  std::string mail_dir;      // the outbox (SITE_DIR/mail)
+  std::string order_prefix;       // "M" on main, from the partner id on a partner
+  std::string mail_dir;           // the outbox (SITE_DIR/mail)
+  std::string locale = "en";      // site.toml [site] locale
+  std::string time_zone = "UTC";  // site.toml [site] time_zone
   const std::map<std::string, std::string>* variables = nullptr;  // site.toml [variables]
 };
 

@@ -50,6 +50,8 @@ Result<OpenedShop> OpenMainShop(Env& env, const std::string& site_dir, const Sit
   settings.shop_name = config.name.empty() ? config.id : config.name;
   settings.order_prefix = "M";
   settings.mail_dir = site_dir + "/mail";
+  settings.locale = config.locale;
+  settings.time_zone = config.time_zone;
   settings.variables = &config.variables;
   return commerce::OpenShopFromSettings(env, db, settings, std::move(logger));
 }

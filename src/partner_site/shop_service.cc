@@ -226,6 +226,8 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
   settings.shop_name = config.name.empty() ? config.id : config.name;
   settings.order_prefix = OrderPrefix(config.id);
   settings.mail_dir = site_dir + "/mail";
+  settings.locale = config.locale;
+  settings.time_zone = config.time_zone;
   settings.variables = &config.variables;
   ASSIGN_OR_RETURN(OpenedPartnerShop opened,
                    commerce::OpenShopFromSettings(env, db, settings, std::move(logger)));

@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include "base/time_format.h"
+
 namespace tieup {
 namespace {
 
@@ -193,7 +195,8 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
   const toml::table* site = section("site");
   if (site == nullptr) return Status::InvalidArgument(file + ": the [site] table is missing");
   RETURN_IF_ERROR(
-      CheckKeys(file, *site, "[site]", {"role", "id", "name", "region", "public", "sync"}));
+      CheckKeys(file, *site, "[site]",
+                {"role", "id", "name", "region", "public", "sync", "time_zone", "locale"}));
   std::string role;
   RETURN_IF_ERROR(Get(file, *site, "site", "role", &role));
   if (role == "main") {
@@ -212,6 +215,14 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
   RETURN_IF_ERROR(Get(file, *site, "site", "region", &c.region));
   RETURN_IF_ERROR(GetAddress(file, *site, "site", "public", &c.public_address));
   RETURN_IF_ERROR(GetAddress(file, *site, "site", "sync", &c.sync_address));
+  RETURN_IF_ERROR(Get(file, *site, "site", "time_zone", &c.time_zone));
+  if (Status s = ValidateTimeZone(c.time_zone); !s.ok()) {
+    return BadConfig(file, "site.time_zone", s.message());
+  }
+  RETURN_IF_ERROR(Get(file, *site, "site", "locale", &c.locale));
+  if (Status s = ValidateLocale(c.locale); !s.ok()) {
+    return BadConfig(file, "site.locale", s.message());
+  }
 
   if (const toml::table* http = section("http")) {
     RETURN_IF_ERROR(CheckKeys(
@@ -273,7 +284,11 @@ Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c
   out += "region = " + Quote(c.region) + "\n";
   out += "public = " + Quote(c.public_address.ToString()) + "  # HTTP for browsers\n";
   out += "sync = " + Quote(c.sync_address.ToString()) +
-         "  # HTTPS with mutual TLS, main <-> partner only\n\n";
+         "  # HTTPS with mutual TLS, main <-> partner only\n";
+  out += "time_zone = " + Quote(c.time_zone) +
+         "  # times on pages, mail and listings (IANA: Asia/Tokyo, Europe/Berlin, UTC)\n";
+  out +=
+      "locale = " + Quote(c.locale) + "  # how amounts and dates are written (en, ja-JP, de)\n\n";
   out += "[http]\n";
   out += "threads = " + std::to_string(c.http_threads) + "  # 0: one per core\n";
   out += "max_body_bytes = " + std::to_string(c.max_body_bytes) + "\n";

@@ -39,6 +39,10 @@ struct SiteConfig {
   std::string region;  // a partner's region, a template variable
   HostPort public_address{"127.0.0.1", 8080};
   HostPort sync_address{"127.0.0.1", 9443};
+  // How people read times and amounts on this site's pages, mail and listings: an IANA time
+  // zone ("Asia/Tokyo") and a BCP 47 locale ("en", "ja-JP"), both checked with ICU.
+  std::string time_zone = "UTC";
+  std::string locale = "en";
 
   // [http]
   int http_threads = 0;  // 0: one per core

@@ -42,13 +42,13 @@ TEST_F(ManagerCliTest, ProductCommands) {
                 "/products/mug.html"};
   auto added = CliProductAdd(*shop_, a);
   ASSERT_THAT(added, IsOk());
-  EXPECT_EQ(*added, "added MUG-1 'Blue mug' at 12.50 EUR, stock 3\n");
+  EXPECT_EQ(*added, "added MUG-1 'Blue mug' at €12.50, stock 3\n");
   EXPECT_EQ(shop_->GetProduct("MUG-1")->images.size(), 2u);
   auto list = CliProductList(*shop_);
   ASSERT_THAT(list, IsOk());
   EXPECT_EQ(*list,
-            "SKU    TITLE     PRICE      TAX       STOCK  CATEGORY\n"
-            "MUG-1  Blue mug  12.50 EUR  standard  3      kitchen\n");
+            "SKU    TITLE     PRICE   TAX       STOCK  CATEGORY\n"
+            "MUG-1  Blue mug  €12.50  standard  3      kitchen\n");
   EXPECT_THAT(*CliProductShow(*shop_, "MUG-1"), HasSubstr("stock:       3 available\n"));
   EXPECT_EQ(*CliProductSetStock(*shop_, "MUG-1", "+4"), "MUG-1: stock 7\n");
   EXPECT_EQ(*CliProductSetStock(*shop_, "MUG-1", "-2"), "MUG-1: stock 5\n");
@@ -57,7 +57,7 @@ TEST_F(ManagerCliTest, ProductCommands) {
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("has 9 in stock")));
   EXPECT_THAT(CliProductSetStock(*shop_, "MUG-1", "many"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("whole number")));
-  EXPECT_EQ(*CliProductSetPrice(*shop_, "MUG-1", "9.90"), "MUG-1: price 9.90 EUR\n");
+  EXPECT_EQ(*CliProductSetPrice(*shop_, "MUG-1", "9.90"), "MUG-1: price €9.90\n");
   EXPECT_THAT(CliProductSetPrice(*shop_, "MUG-1", "9,90"), StatusIs(StatusCode::kInvalidArgument));
   a.price = "-1";
   a.sku = "X";
@@ -83,8 +83,9 @@ TEST_F(ManagerCliTest, OrderCommands) {
   ASSERT_THAT(shop_->PlaceOrder(r), IsOk());
   auto list = CliOrderList(*shop_);
   ASSERT_THAT(list, IsOk());
-  EXPECT_THAT(*list,
-              HasSubstr("M-000001  2026-09-21 14:13  placed  no    shop-b   tieup  25.00 EUR"));
+  EXPECT_THAT(
+      *list,
+      HasSubstr("M-000001  Sep 21, 2026, 2:13\u202fPM UTC  placed  no    shop-b   tieup  €25.00"));
   EXPECT_THAT(CliOrderList(*shop_, "lost"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(*CliOrderShip(*shop_, "M-000001", "DHL", "123", "manager:alice"),
             "order M-000001 is now shipped\n");

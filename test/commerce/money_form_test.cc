@@ -12,13 +12,22 @@ using ::testing::HasSubstr;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 
-TEST(MoneyTest, FormatsByCurrencyExponent) {
-  EXPECT_EQ(FormatMoney(1250, "EUR"), "12.50 EUR");
-  EXPECT_EQ(FormatMoney(5, "EUR"), "0.05 EUR");
-  EXPECT_EQ(FormatMoney(-300, "EUR"), "-3.00 EUR");
-  EXPECT_EQ(FormatMoney(1200, "JPY"), "1200 JPY");
-  EXPECT_EQ(FormatMoney(1234, "KWD"), "1.234 KWD");
-  EXPECT_EQ(FormatMoney(INT64_MIN, "EUR"), "-92233720368547758.08 EUR");
+// As a customer reads them (ICU): the symbol, the currency's minor digits, thousands separators.
+TEST(MoneyTest, FormatsPerCurrencyAndLocale) {
+  EXPECT_EQ(FormatMoney(1250, "EUR"), "€12.50");
+  EXPECT_EQ(FormatMoney(5, "EUR"), "€0.05");
+  EXPECT_EQ(FormatMoney(-300, "EUR"), "-€3.00");
+  EXPECT_EQ(FormatMoney(123456789, "EUR"), "€1,234,567.89");
+  EXPECT_EQ(FormatMoney(27490, "JPY"), "¥27,490");  // no minor units
+  EXPECT_EQ(FormatMoney(27490, "JPY", "ja-JP"), "￥27,490");
+  EXPECT_EQ(FormatMoney(123450, "EUR", "de-DE"), "1.234,50\u00a0€");
+  EXPECT_THAT(FormatMoney(1234, "KWD"), HasSubstr("1.234"));  // three minor digits
+  // Exact to the last minor unit, far beyond a double's precision.
+  EXPECT_EQ(FormatMoney(INT64_MIN, "EUR"), "-€92,233,720,368,547,758.08");
+  // An unknown locale falls back to English; an unknown currency shows its code.
+  EXPECT_EQ(FormatMoney(1250, "EUR", "not a locale!"), "€12.50");
+  EXPECT_THAT(FormatMoney(1250, "XQQ"), HasSubstr("12.50"));
+  EXPECT_THAT(FormatMoney(1250, "XQQ"), HasSubstr("XQQ"));
 }
 
 TEST(MoneyTest, ParsesStrictly) {
@@ -113,7 +122,7 @@ TEST(PaymentTest, ProvidersSetUpAndRecord) {
   auto setup = bt->Setup(ctx);
   ASSERT_THAT(setup, IsOk());
   EXPECT_EQ(setup->reference, *CreditorReference("42"));
-  EXPECT_THAT(setup->instructions, HasSubstr("25.00 EUR"));
+  EXPECT_THAT(setup->instructions, HasSubstr("€25.00"));
   EXPECT_THAT(setup->instructions, HasSubstr("COBADEFFXXX"));
   EXPECT_FALSE(bt->ships_before_payment());
   EXPECT_THAT(bt->RecordPayment(ctx, setup->reference, ""), StatusIs(StatusCode::kInvalidArgument));
@@ -121,7 +130,7 @@ TEST(PaymentTest, ProvidersSetUpAndRecord) {
   auto inv_setup = inv->Setup(ctx);
   ASSERT_THAT(inv_setup, IsOk());
   EXPECT_EQ(inv_setup->due_micros, ctx.now_micros + 30LL * 86400 * 1'000'000);
-  EXPECT_THAT(inv_setup->instructions, HasSubstr("2026-10-21"));
+  EXPECT_THAT(inv_setup->instructions, HasSubstr("Oct 21, 2026"));
   EXPECT_TRUE(inv->ships_before_payment());
   EXPECT_TRUE(NewCashOnDeliveryProvider()->ships_before_payment());
 }

@@ -135,7 +135,7 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   EXPECT_THAT(cart->body(), HasSubstr("Added <a href=\"/products/mug.html\">"));
   EXPECT_THAT(cart->body(), HasSubstr("Blue &lt;mug&gt; &amp; &quot;co&quot;"));
   EXPECT_THAT(cart->body(), Not(HasSubstr("<mug>")));
-  EXPECT_THAT(cart->body(), HasSubstr("25.00 EUR"));
+  EXPECT_THAT(cart->body(), HasSubstr("€25.00"));
   EXPECT_THAT(cart->body(), Not(HasSubstr("reserved")));      // carts hold no stock
   EXPECT_THAT(cart->body(), Not(HasSubstr("left</small>")));  // enough in stock: nothing to warn of
   EXPECT_EQ(cart->FindHeader("Cache-Control"), "no-store");
@@ -160,7 +160,7 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   ASSERT_EQ(placed->status(), 200) << placed->body();
   EXPECT_THAT(placed->body(), HasSubstr("Your order number is <strong>M-000001</strong>"));
   EXPECT_THAT(placed->body(), HasSubstr("DE89370400440532013000"));
-  EXPECT_THAT(placed->body(), HasSubstr("25.00 EUR"));
+  EXPECT_THAT(placed->body(), HasSubstr("€25.00"));
   EXPECT_EQ(placed->FindHeader("Referrer-Policy"), "no-referrer");
 
   // The browser resubmits (reload): the same order, not a second one.

@@ -81,5 +81,53 @@ TEST_F(ShopSettingsTest, BadValuesNameTheKey) {
   EXPECT_TRUE(*ShopSettingBool(vars, "missing", true));
 }
 
+// Out of the box: an order's confirmation is in the outbox without any mail setting, from a
+// sender at the shop's public host (else localhost.localdomain); bank transfer and invoice are
+// offered once the bank details are set.
+TEST_F(ShopSettingsTest, OrderMailAndPaymentMethodsWorkOutOfTheBox) {
+  auto shop = Open({});
+  ASSERT_THAT(shop, IsOk());
+  EXPECT_EQ(shop->shop->config().mail_from.address, "shop@localhost.localdomain");
+  ASSERT_EQ(shop->shop->payment_providers().size(), 1u);
+  EXPECT_EQ(shop->shop->payment_providers()[0]->id(), "cash_on_delivery");
+  Product p;
+  p.sku = "TEA-1";
+  p.title = "Tea";
+  p.price_minor = 1200;
+  p.currency = "EUR";
+  p.tax_class = "reduced";
+  p.stock = 3;
+  ASSERT_THAT(shop->shop->AddProduct(p), IsOk());
+  OrderRequest r;
+  r.channel = "shop-a";
+  r.idempotency_key = "out-of-the-box-1";
+  r.lines = {{"TEA-1", 1, {}, {}, {}}};
+  r.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
+  r.payment_method = "cash_on_delivery";
+  ASSERT_THAT(shop->shop->PlaceOrder(r), IsOk());
+  auto pending = shop->outbox->Pending();
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_FALSE(pending->empty());
+  auto mail = shop->outbox->Read("pending", pending->front());
+  ASSERT_THAT(mail, IsOk());
+  EXPECT_THAT(*mail, HasSubstr("shop@localhost.localdomain"));
+  EXPECT_THAT(*mail, HasSubstr("ada@example.org"));
+
+  auto hosted = Open({{"shop.public_url", "https://tea.example.org:8443/"},
+                      {"shop.iban", "DE89370400440532013000"},
+                      {"shop.bic", "COBADEFFXXX"}});
+  ASSERT_THAT(hosted, IsOk());
+  EXPECT_EQ(hosted->shop->config().mail_from.address, "shop@tea.example.org");
+  std::vector<std::string> methods;
+  for (const auto& m : hosted->shop->payment_providers()) methods.emplace_back(m->id());
+  EXPECT_EQ(methods, (std::vector<std::string>{"bank_transfer", "cash_on_delivery", "invoice"}));
+  auto numeric = Open({{"shop.public_url", "http://127.0.0.1:8080/"}});
+  ASSERT_THAT(numeric, IsOk());
+  EXPECT_EQ(numeric->shop->config().mail_from.address, "shop@localhost.localdomain");
+  auto chosen = Open({{"shop.mail_from", "orders@tea.example.org"}});
+  ASSERT_THAT(chosen, IsOk());
+  EXPECT_EQ(chosen->shop->config().mail_from.address, "orders@tea.example.org");
+}
+
 }  // namespace
 }  // namespace tieup::commerce

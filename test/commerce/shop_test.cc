@@ -503,7 +503,7 @@ TEST_F(ShopTest, CheckoutPlacesOrderAndEmptiesCart) {
   EXPECT_EQ(o.payment_reference.back(), '1');  // the order id
   EXPECT_TRUE(IsValidCreditorReference(o.payment_reference));
   EXPECT_THAT(o.payment_instructions, HasSubstr("DE89370400440532013000"));
-  EXPECT_THAT(o.payment_instructions, HasSubstr("25.00 EUR"));
+  EXPECT_THAT(o.payment_instructions, HasSubstr("€25.00"));
   ASSERT_EQ(o.events.size(), 1u);
   EXPECT_EQ(o.events[0].to_status, "placed");
   EXPECT_EQ(o.events[0].actor, "customer");
@@ -737,7 +737,7 @@ TEST_F(ShopTest, CashOnDeliveryShipsBeforePayment) {
   EXPECT_EQ(o->status, OrderStatus::kDelivered);
   EXPECT_TRUE(o->paid);
   EXPECT_EQ(o->events.back().note,
-            "payment received: cash of 12.50 EUR collected on delivery: "
+            "payment received: cash of €12.50 collected on delivery: "
             "carrier remittance 77");
 }
 

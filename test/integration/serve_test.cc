@@ -393,5 +393,32 @@ TEST_F(CliTest, HelpTeachesEveryCommand) {
   }
 }
 
+// `init` takes the shop's currency, time zone and locale, checks them with a message that says
+// what to write, and the order listings show times in that zone.
+TEST(SiteInitTest, TakesCurrencyTimeZoneAndLocale) {
+  TempDir dir;
+  const std::string site = dir.Sub("main");
+  auto bad = RunTieup({"main", "init", site, "--time-zone", "Tokyo", "--public", "127.0.0.1:0"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("--time-zone"));
+  EXPECT_THAT(bad.output, HasSubstr("Asia/Tokyo"));
+  bad = RunTieup({"main", "init", site, "--currency", "yen", "--public", "127.0.0.1:0"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("ISO 4217"));
+  auto r = RunTieup({"main", "init", site, "--currency", "JPY", "--time-zone", "Asia/Tokyo",
+                     "--locale", "en", "--public", "127.0.0.1:0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto env = NewPosixEnv();
+  auto toml = env->ReadFile(site + "/site.toml");
+  ASSERT_TRUE(toml.ok());
+  EXPECT_THAT(*toml, HasSubstr("time_zone = \"Asia/Tokyo\""));
+  EXPECT_THAT(*toml, HasSubstr("\"shop.currency\" = \"JPY\""));
+  r = RunTieup({"main", "product", "add", site, "--sku", "TEA-1", "--title", "Sencha", "--price",
+                "27490", "--stock", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("¥27,490"));
+  EXPECT_THAT(RunTieup({"main", "product", "show", site, "TEA-1"}).output, HasSubstr("GMT+9"));
+}
+
 }  // namespace
 }  // namespace tieup::testing

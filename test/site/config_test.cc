@@ -32,6 +32,8 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.approval = "manager";
   c.emergency_edit = true;
   c.poll_seconds = 60;
+  c.time_zone = "Asia/Tokyo";
+  c.locale = "ja-JP";
   c.variables["phone"] = "06-1234";
   ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
   auto loaded = LoadSiteConfig(*env_, dir_.path());
@@ -43,6 +45,8 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_TRUE(loaded->emergency_edit);
   EXPECT_EQ(loaded->poll_seconds, 60);
   EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
+  EXPECT_EQ(loaded->time_zone, "Asia/Tokyo");
+  EXPECT_EQ(loaded->locale, "ja-JP");
 }
 
 TEST_F(SiteConfigTest, MissingFileSaysHowToCreateASite) {
@@ -68,6 +72,8 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
       {"[site\nrole = \"main\"\n", "site.toml:1"},
       {"[http]\nthreads = 2\n", "[site] table is missing"},
       {"site = 3\n", "must be a [site] table"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\ntime_zone = \"Tokyo\"\n", "site.time_zone"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\nlocale = \"klingon-XX\"\n", "site.locale"},
   };
   for (const Case& c : cases) {
     ASSERT_THAT(WriteConfig(c.text), IsOk());
