@@ -30,7 +30,9 @@ void AddBrowserSecurityHeaders(HttpResponse& response) {
   };
   add("Content-Security-Policy", kPageContentSecurityPolicy);
   add("X-Frame-Options", "DENY");
-  add("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on a form
+  // POST, and the shop refuses those as cross-site (the forms would never work).
+  add("Referrer-Policy", "same-origin");
   add("X-Content-Type-Options", "nosniff");
 }
 

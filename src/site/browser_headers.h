@@ -17,7 +17,7 @@ inline constexpr std::string_view kPageContentSecurityPolicy =
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'";
 
-// Adds Content-Security-Policy, X-Frame-Options (DENY), Referrer-Policy (no-referrer) and
+// Adds Content-Security-Policy, X-Frame-Options (DENY), Referrer-Policy (same-origin) and
 // X-Content-Type-Options (nosniff) to `response`, leaving any of them the handler set itself.
 void AddBrowserSecurityHeaders(HttpResponse& response);
 

@@ -113,6 +113,8 @@ class Customer {
            "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
            payment;
   }
+  // The Cookie header value this browser sends.
+  std::string CookieHeader() const { return "tieup_cart=" + cookie_; }
   // Sends a filled-in checkout form; returns the raw response.
   std::string Submit(const std::string& form) {
     return Post("/shop/checkout", form, "/shop/checkout");
@@ -406,6 +408,29 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
             std::to_string(1000 - carts));
   EXPECT_EQ(stock(Run({"partner", "product", "show", shop_dir_, "ORIG-2"}).output),
             std::to_string(200 - carts));
+}
+
+// A browser posts the cart's forms with the Origin of the page (the shop pages' Referrer-Policy
+// is same-origin: with no-referrer, Chromium sends "Origin: null" and every form was refused).
+TEST_F(ShopIntegrationTest, CartFormsWorkWithTheOriginABrowserSends) {
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("ORIG-1", 1, "/local.html"), 303);
+  std::string cart = c.Get("/shop/cart");
+  ASSERT_EQ(StatusOf(cart), 200) << cart;
+  EXPECT_EQ(HeaderOf(cart, "Referrer-Policy"), "same-origin");
+  const std::string csrf = Match(cart, "name=\"csrf\" value=\"([^\"]+)\"");
+  auto post = [&](const std::string& origin) {
+    const std::string host = "127.0.0.1:" + std::to_string(partner_port());
+    const std::string body = "csrf=" + csrf + "&sku=ORIG-1&qty=2";
+    std::string req = "POST /shop/cart/update HTTP/1.1\r\nHost: " + host +
+                      "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded"
+                      "\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\nOrigin: " + origin +
+                      "\r\nCookie: " + c.CookieHeader() + "\r\n\r\n" + body;
+    return RawExchange(partner_port(), req, 15000);
+  };
+  EXPECT_EQ(StatusOf(post("http://127.0.0.1:" + std::to_string(partner_port()))), 303);
+  EXPECT_EQ(StatusOf(post("https://evil.example")), 403);
 }
 
 TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
