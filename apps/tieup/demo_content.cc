@@ -11,12 +11,13 @@ std::vector<std::pair<std::string, std::string>> MainAuthoringFiles() {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} | {{site.name}}</title>
 <link rel="stylesheet" href="/assets/style.css">
+<script src="/assets/cart.js" defer></script>
 </head>
 <body>
 <header class="brand">
   <a href="/"><img src="/assets/logo.svg" alt="" width="40" height="40"> Sakura Tea</a>
   {{#partner.name}}<span class="partner">at {{partner.name}}, {{partner.region}}</span>{{/partner.name}}
-  <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}}</nav>
+  <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}} <a href="/account/login">Sign in</a> <a class="cart-link" href="/shop/cart">Cart <span class="cart-count" data-cart-count>{{cart_count}}</span></a></nav>
 </header>
 <main>
 {{{content}}}
@@ -122,10 +123,35 @@ header.brand{display:flex;gap:1em;align-items:center;padding:.6em 1.2em;backgrou
 header.brand a{color:#fff;text-decoration:none;font-weight:600}
 header.brand nav{margin-left:auto;display:flex;gap:1em}
 header.brand .partner{font-size:.9em;opacity:.9}
+header.brand .cart-count{display:inline-block;min-width:1.4em;padding:0 .35em;border-radius:.7em;background:#fff;color:#7a1f3d;text-align:center;font-size:.85em}
 main{max-width:52em;margin:1.5em auto;padding:0 1.2em;line-height:1.55}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .7em}
+table{border-collapse:collapse;margin:.8em 0}td,th{border-bottom:1px solid #e5d5da;padding:.4em .7em;text-align:left;vertical-align:top}
+table.cart,table.lines{width:100%}table.totals{margin-left:auto;min-width:18em}
+.num{text-align:right}
 footer{text-align:center;color:#777;font-size:.85em;padding:2em}
 .original{border-left:4px solid #2e7d32;padding-left:1em}
+.notice{background:#eef6ee;border-left:4px solid #2e7d32;padding:.6em .9em}
+.problem{background:#fbeaea;border-left:4px solid #a00;padding:.6em .9em}
+.error{display:block;color:#a00;font-size:.9em}
+form.fields label{display:block;margin-top:.8em;font-weight:600}
+form.fields label.choice{font-weight:normal}
+form.fields input[type=text],form.fields input[type=email],form.fields input[type=tel],form.fields input[type=password]{display:block;box-sizing:border-box;width:100%;max-width:28em;padding:.4em;border:1px solid #c9b8bd;border-radius:4px;font:inherit}
+form.inline{display:inline}
+input[type=number]{width:4.5em;padding:.3em;font:inherit}
+button,a.button{display:inline-block;background:#7a1f3d;color:#fff;border:0;border-radius:4px;padding:.45em 1em;font:inherit;cursor:pointer;text-decoration:none}
+a.button strong{color:#fff}
+pre.payment{white-space:pre-wrap;background:#f6eef0;padding:.6em;font:inherit}
+section.order{border:1px solid #e5d5da;border-radius:6px;padding:0 1em;margin:1em 0;background:#fff}
+.grand-total{font-size:1.1em}
+)");
+  // Fills the header's cart count on every page (static ones too) from the shop's cookie.
+  files.emplace_back("assets/cart.js", R"((function () {
+  var m = document.cookie.match(/(?:^|;\s*)tieup_cart_count=(\d+)/);
+  var count = m ? m[1] : "0";
+  document.querySelectorAll("[data-cart-count]").forEach(function (el) {
+    el.textContent = count;
+  });
+})();
 )");
   files.emplace_back(
       "assets/logo.svg",
@@ -138,9 +164,12 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
                                                                       const std::string& region) {
   const std::string head =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<link rel=\"stylesheet\" href=\"/assets/style.css\"><title>Local specials | " +
+      "<link rel=\"stylesheet\" href=\"/assets/style.css\"><script src=\"/assets/cart.js\" "
+      "defer></script><title>Local specials | " +
       name + "</title></head><body><header class=\"brand\"><a href=\"/\">" + name +
-      "</a><nav><a href=\"/\">Sakura Tea home</a></nav></header><main class=\"original\">";
+      "</a><nav><a href=\"/\">Sakura Tea home</a> <a class=\"cart-link\" href=\"/shop/cart\">Cart "
+      "<span class=\"cart-count\" data-cart-count></span></a></nav></header><main "
+      "class=\"original\">";
   const std::string tail = "</main><footer>" + name + ", " + region + "</footer></body></html>\n";
   return {
       {"/local/index.html", head + "<h1>Local specials at " + name + "</h1><p>These pages are " +

@@ -1,19 +1,25 @@
 #include "commerce/shop_handler.h"
 
+#include <boost/json.hpp>
 #include <cctype>
 
 #include "base/encoding.h"
 #include "commerce/cart_limiter.h"
 #include "commerce/money.h"
+#include "commerce/shop_pages.h"
 #include "crypto/hash.h"
 
 namespace tieup::commerce {
 namespace {
 
+namespace json = boost::json;
+
 constexpr std::string_view kCookieName = "tieup_cart";
 constexpr int64_t kCookieMaxAgeSeconds = 30 * 86400;
 
-std::string E(std::string_view text) { return HtmlEscape(text); }
+// The request being answered on this thread (set by HandleRequest), so that every page, a
+// problem page deep in a step included, shows the header's cart count from its cookie.
+thread_local const HttpRequest* current_request = nullptr;
 
 int HttpStatusFor(const Status& s) {
   switch (s.code()) {
@@ -35,26 +41,6 @@ int HttpStatusFor(const Status& s) {
     default:
       return 500;
   }
-}
-
-std::string DefaultPage(std::string_view shop_name, std::string_view title, std::string_view body) {
-  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" +
-         E(title) + " · " + E(shop_name) +
-         "</title><style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem "
-         "auto;padding:0 1rem;line-height:1.5}table{border-collapse:collapse;width:100%}td,th{"
-         "padding:.4rem;border-bottom:1px solid #ddd;text-align:left}.num{text-align:right}"
-         ".error{color:#a00}.notice{background:#eef6ee;padding:.6rem}.problem{background:#fbeaea;"
-         "padding:.6rem}label{display:block;margin-top:.6rem}input[type=text],input[type=email],"
-         "input[type=tel]{width:100%;max-width:28rem;padding:.3rem}pre{white-space:pre-wrap;"
-         "background:#f6f6f6;padding:.6rem}button{padding:.4rem .9rem}</style></head><body>"
-         "<main>" +
-         std::string(body) + "</main></body></html>\n";
-}
-
-std::string TimeText(int64_t micros) {
-  std::string t = FormatRfc3339(micros / 1'000'000);
-  return t.substr(0, 10) + " " + t.substr(11, 5) + " UTC";
 }
 
 // The value of cookie `name` in the request's first Cookie header.
@@ -106,13 +92,33 @@ class ShopHandler::Impl {
   Impl(Shop& shop, ShopHandlerOptions options)
       : shop_(shop),
         options_(std::move(options)),
+        templates_(ShopPageTemplates(), SiteWithName(options_.site, shop.config().shop_name)),
         cart_limiter_(shop.env(),
                       {.adds_per_10_minutes = shop.config().cart_adds_per_10_minutes_per_client}) {}
 
-  HttpResponse Page(int status, std::string_view title, const std::string& body) {
-    std::string html = options_.render ? options_.render(title, body)
-                                       : DefaultPage(shop_.config().shop_name, title, body);
-    HttpResponse r = HttpResponse::Html(status, std::move(html));
+  static content::PageSite SiteWithName(content::PageSite site, const std::string& shop_name) {
+    if (site.site_name.empty()) site.site_name = shop_name;
+    return site;
+  }
+
+  // The page of template `name` with `data` (plus "home"). `cart_count`: the header's count
+  // when the page knows the cart; otherwise the request's count cookie.
+  HttpResponse Page(int status, std::string_view title, std::string_view name, json::object data,
+                    std::optional<int64_t> cart_count = {}) {
+    data["home"] = options_.home_path;
+    if (!cart_count && current_request != nullptr) {
+      cart_count = CartCountFromRequest(*current_request);
+    }
+    auto html = templates_.Render(name, {std::string(title), cart_count}, data);
+    if (!html.ok()) {
+      // Only a broken built-in template gets here (the tests render each).
+      if (options_.site.warn) options_.site.warn(html.status().message());
+      status = 500;
+      html = templates_.InShell(
+          {"Something went wrong", cart_count},
+          HtmlEscape("This page could not be shown; please try again in a moment."));
+    }
+    HttpResponse r = HttpResponse::Html(status, std::move(*html));
     r.AddHeader("Cache-Control", "no-store");
     r.AddHeader("X-Content-Type-Options", "nosniff");
     return r;
@@ -120,13 +126,18 @@ class ShopHandler::Impl {
 
   HttpResponse Problem(int status, std::string_view title, std::string_view message,
                        std::string_view back_href = {}, std::string_view back_text = {}) {
-    std::string body = "<h1>" + E(title) + "</h1><p class=\"problem\">" + E(message) + "</p><p>";
-    if (!back_href.empty()) {
-      body += "<a href=\"" + E(back_href) + "\">" + E(back_text) + "</a> · ";
-    }
-    body += "<a href=\"/shop/cart\">Your cart</a> · <a href=\"" + E(options_.home_path) +
-            "\">Continue shopping</a></p>";
-    return Page(status, title, body);
+    return Page(status, title, "problem",
+                ProblemData(title, message, options_.home_path, back_href, back_text));
+  }
+
+  void SetCartCountCookie(HttpResponse& r, int64_t count) {
+    r.AddHeader("Set-Cookie", CartCountCookie(count, options_.secure_cookie));
+  }
+
+  // Sets the count cookie to what the cart behind `token` holds now.
+  void SetCartCountCookieFor(HttpResponse& r, std::string_view token) {
+    auto cart = shop_.GetCart(std::string(token));
+    if (cart.ok()) SetCartCountCookie(r, CartItemCount(*cart));
   }
 
   HttpResponse Redirect(std::string_view location) {
@@ -227,22 +238,12 @@ class ShopHandler::Impl {
                    "try again.");
   }
 
-  std::string Money(int64_t minor) { return E(FormatMoney(minor, shop_.config().currency)); }
-
-  std::string TotalsHtml(const Totals& t) {
-    std::string s = "<table class=\"totals\"><tr><th>Subtotal</th><td class=\"num\">" +
-                    Money(t.subtotal_minor) + "</td></tr>";
-    s += std::string("<tr><th>") + (shop_.config().prices_include_tax ? "Tax included" : "Tax") +
-         "</th><td class=\"num\">" + Money(t.tax_minor) + "</td></tr>";
-    s += "<tr><th>Shipping</th><td class=\"num\">" + Money(t.shipping_minor) + "</td></tr>";
-    s += "<tr><th>Total</th><td class=\"num\"><strong>" + Money(t.total_minor) +
-         "</strong></td></tr></table>";
-    return s;
+  std::string Money(int64_t minor) {
+    return FormatMoney(minor, shop_.config().currency, shop_.config().locale);
   }
 
-  std::string ProductLink(std::string_view title, std::string_view page) {
-    if (page.empty()) return E(title);
-    return "<a href=\"" + E(page) + "\">" + E(title) + "</a>";
+  json::object Totals(const commerce::Totals& t) {
+    return TotalsData(t, shop_.config().currency, shop_.config());
   }
 
   // --- GET /shop/cart ---
@@ -252,52 +253,43 @@ class ShopHandler::Impl {
     if (!query.ok()) return FormProblem(query.status());
     auto cart = shop_.GetCart(token);
     if (!cart.ok()) return Problem(500, "Cart unavailable", cart.status().message());
-    std::string body = "<h1>Your cart</h1>";
-    if (auto added = query->Find("added")) {
+    json::object data;
+    json::array added;
+    if (auto sku = query->Find("added")) {
       for (const CartLine& l : cart->lines) {
-        if (EqualsIgnoreCase(l.sku, *added)) {
-          body += "<p class=\"notice\">Added " + ProductLink(l.title, l.page_path) +
-                  " to your cart. <a href=\"" +
-                  E(l.page_path.empty() ? options_.home_path : l.page_path) +
-                  "\">Continue shopping</a></p>";
-        }
+        if (!EqualsIgnoreCase(l.sku, *sku)) continue;
+        json::object a{{"title", l.title},
+                       {"continue_href", l.page_path.empty() ? options_.home_path : l.page_path}};
+        if (!l.page_path.empty()) a["page"] = l.page_path;
+        added.push_back(std::move(a));
       }
     }
-    if (cart->lines.empty()) {
-      body += "<p>Your cart is empty.</p><p><a href=\"" + E(options_.home_path) +
-              "\">Continue shopping</a></p>";
-      return Page(200, "Your cart", body);
-    }
-    std::string csrf = ShopHandler::CsrfToken(token);
-    body +=
-        "<table><tr><th>Product</th><th class=\"num\">Price</th><th>Quantity</th>"
-        "<th class=\"num\">Total</th><th></th></tr>";
+    data["added"] = std::move(added);
+    data["empty"] = cart->lines.empty();
+    const std::string csrf = ShopHandler::CsrfToken(token);
+    json::array lines;
     for (const CartLine& l : cart->lines) {
-      body += "<tr><td>" + ProductLink(l.title, l.page_path) + "<br><small>" + E(l.sku);
+      json::object line{{"title", l.title},
+                        {"sku", l.sku},
+                        {"unit_price", Money(l.unit_price_minor)},
+                        {"quantity", l.quantity},
+                        {"max_quantity", shop_.config().max_units_per_line},
+                        {"line_total", Money(l.line_total_minor)},
+                        {"csrf", csrf}};
+      if (!l.page_path.empty()) line["page"] = l.page_path;
       if (l.available < l.quantity) {
-        body += " · " + (l.available == 0 ? std::string("sold out")
-                                          : "only " + std::to_string(l.available) + " left");
+        line["stock_note"] = l.available == 0 ? std::string("sold out")
+                                              : "only " + std::to_string(l.available) + " left";
       }
-      body += "</small></td><td class=\"num\">" + Money(l.unit_price_minor) + "</td><td>";
-      body +=
-          "<form method=\"post\" action=\"/shop/cart/update\"><input type=\"hidden\" "
-          "name=\"csrf\" value=\"" +
-          E(csrf) + "\"><input type=\"hidden\" name=\"sku\" value=\"" + E(l.sku) +
-          "\"><input type=\"number\" name=\"qty\" min=\"0\" max=\"" +
-          std::to_string(shop_.config().max_units_per_line) + "\" value=\"" +
-          std::to_string(l.quantity) + "\" aria-label=\"Quantity of " + E(l.title) +
-          "\"> <button>Update</button></form></td>";
-      body += "<td class=\"num\">" + Money(l.line_total_minor) + "</td><td>";
-      body +=
-          "<form method=\"post\" action=\"/shop/cart/remove\"><input type=\"hidden\" "
-          "name=\"csrf\" value=\"" +
-          E(csrf) + "\"><input type=\"hidden\" name=\"sku\" value=\"" + E(l.sku) +
-          "\"><button>Remove</button></form></td></tr>";
+      lines.push_back(std::move(line));
     }
-    body += "</table>" + TotalsHtml(cart->totals);
-    body += "<p><a href=\"/shop/checkout\"><strong>Proceed to checkout</strong></a> · <a href=\"" +
-            E(options_.home_path) + "\">Continue shopping</a></p>";
-    return Page(200, "Your cart", body);
+    data["lines"] = std::move(lines);
+    data["totals"] = Totals(cart->totals);
+    const int64_t count = CartItemCount(*cart);
+    HttpResponse r = Page(200, "Your cart", "cart", std::move(data), count);
+    // The cookie follows the cart (an expired cart, another tab's change).
+    if (CartCountFromRequest(request) != count) SetCartCountCookie(r, count);
+    return r;
   }
 
   // --- POST /shop/cart/add ---
@@ -334,6 +326,7 @@ class ShopHandler::Impl {
     }
     HttpResponse r = Redirect("/shop/cart?added=" + PercentEncode(product->sku));
     if (new_token) SetCartCookie(r, token);
+    SetCartCountCookieFor(r, token);
     return r;
   }
 
@@ -361,67 +354,65 @@ class ShopHandler::Impl {
       return Problem(HttpStatusFor(s), "Could not change your cart", s.message(), "/shop/cart",
                      "Back to your cart");
     }
-    return Redirect("/shop/cart");
+    HttpResponse r = Redirect("/shop/cart");
+    SetCartCountCookieFor(r, token);
+    return r;
   }
 
   // --- checkout ---
-  std::string CheckoutForm(const Cart& cart, std::string_view token, const FormFields& values,
-                           const std::vector<FieldError>& errors, std::string_view idem) {
-    auto error_for = [&](std::string_view field) {
-      std::string s;
+  json::object CheckoutForm(const Cart& cart, std::string_view token, const FormFields& values,
+                            const std::vector<FieldError>& errors, std::string_view idem) {
+    auto errors_for = [&](std::string_view field) {
+      json::array out;
       for (const FieldError& e : errors) {
-        if (e.field == field) s += "<span class=\"error\">" + E(e.message) + "</span><br>";
+        if (e.field == field) out.push_back(json::object{{"message", e.message}});
       }
-      return s;
+      return out;
     };
-    auto input = [&](std::string_view name, std::string_view label, std::string_view type,
+    auto field = [&](std::string_view name, std::string_view label, std::string_view type,
                      std::string_view autocomplete, bool required) {
-      return "<label for=\"" + std::string(name) + "\">" + E(label) +
-             (required ? "" : " <small>(optional)</small>") + "</label>" + error_for(name) +
-             "<input type=\"" + std::string(type) + "\" id=\"" + std::string(name) + "\" name=\"" +
-             std::string(name) + "\" autocomplete=\"" + std::string(autocomplete) + "\" value=\"" +
-             E(values.Get(name)) + "\"" + (required ? " required" : "") + ">";
+      return json::object{{"name", name},
+                          {"label", label},
+                          {"type", type},
+                          {"autocomplete", autocomplete},
+                          {"required", required},
+                          {"value", values.Get(name)},
+                          {"errors", errors_for(name)}};
     };
-    std::string body = "<h1>Checkout</h1>";
-    if (!errors.empty()) {
-      body += "<p class=\"problem\">Please check the fields marked below.</p>";
-    }
-    body += "<table><tr><th>Product</th><th>Quantity</th><th class=\"num\">Total</th></tr>";
+    json::object data;
+    data["has_errors"] = !errors.empty();
+    json::array lines;
     for (const CartLine& l : cart.lines) {
-      body += "<tr><td>" + E(l.title) + "</td><td>" + std::to_string(l.quantity) +
-              "</td><td class=\"num\">" + Money(l.line_total_minor) + "</td></tr>";
+      lines.push_back(json::object{
+          {"title", l.title}, {"quantity", l.quantity}, {"line_total", Money(l.line_total_minor)}});
     }
-    body +=
-        "</table>" + TotalsHtml(cart.totals) + "<p><a href=\"/shop/cart\">Change your cart</a></p>";
-    body +=
-        "<form method=\"post\" action=\"/shop/checkout\"><input type=\"hidden\" name=\"csrf\" "
-        "value=\"" +
-        E(ShopHandler::CsrfToken(token)) + "\"><input type=\"hidden\" name=\"idem\" value=\"" +
-        E(idem) + "\">";
-    body += "<h2>Delivery address</h2>";
-    body += input("name", "Full name", "text", "name", true);
-    body += input("address_line1", "Street and number", "text", "address-line1", true);
-    body += input("address_line2", "Address line 2", "text", "address-line2", false);
-    body += input("postal_code", "Postal code", "text", "postal-code", true);
-    body += input("city", "City", "text", "address-level2", true);
-    body += input("country", "Country", "text", "country-name", true);
-    body += "<h2>Contact</h2><p><small>An e-mail address, a phone number, or both.</small></p>" +
-            error_for("contact");
-    body += input("email", "E-mail", "email", "email", false);
-    body += input("phone", "Phone", "tel", "tel", false);
-    body += "<h2>Payment</h2>" + error_for("payment");
+    data["lines"] = std::move(lines);
+    data["totals"] = Totals(cart.totals);
+    data["csrf"] = ShopHandler::CsrfToken(token);
+    data["idem"] = idem;
+    data["address_fields"] =
+        json::array{field("name", "Full name", "text", "name", true),
+                    field("address_line1", "Street and number", "text", "address-line1", true),
+                    field("address_line2", "Address line 2", "text", "address-line2", false),
+                    field("postal_code", "Postal code", "text", "postal-code", true),
+                    field("city", "City", "text", "address-level2", true),
+                    field("country", "Country", "text", "country-name", true)};
+    data["contact_errors"] = errors_for("contact");
+    data["contact_fields"] = json::array{field("email", "E-mail", "email", "email", false),
+                                         field("phone", "Phone", "tel", "tel", false)};
+    data["payment_errors"] = errors_for("payment");
+    json::array options;
     std::string chosen(values.Get("payment"));
     bool first = true;
     for (const auto& p : shop_.payment_providers()) {
       bool checked = chosen.empty() ? first : chosen == p->id();
       first = false;
-      body += "<label><input type=\"radio\" name=\"payment\" value=\"" + E(p->id()) + "\"" +
-              (checked ? " checked" : "") + "> <strong>" + E(p->title()) + "</strong> — " +
-              E(p->summary()) + "</label>";
+      options.push_back(json::object{
+          {"id", p->id()}, {"title", p->title()}, {"summary", p->summary()}, {"checked", checked}});
     }
-    body += "<p><button type=\"submit\">Place order (" + Money(cart.totals.total_minor) +
-            ")</button></p></form>";
-    return body;
+    data["payment_options"] = std::move(options);
+    data["total"] = Money(cart.totals.total_minor);
+    return data;
   }
 
   HttpResponse CheckoutPage(const HttpRequest& request) {
@@ -432,7 +423,8 @@ class ShopHandler::Impl {
       return Problem(409, "Your cart is empty", "Add a product to your cart before checking out.");
     }
     std::string idem = "web:" + shop_.NewCartToken();  // a fresh random key per form
-    return Page(200, "Checkout", CheckoutForm(*cart, token, FormFields(), {}, idem));
+    return Page(200, "Checkout", "checkout", CheckoutForm(*cart, token, FormFields(), {}, idem),
+                CartItemCount(*cart));
   }
 
   HttpResponse PlaceOrder(const HttpRequest& request, const ShopRequestContext& ctx) {
@@ -467,7 +459,8 @@ class ShopHandler::Impl {
         return Problem(409, "Your cart is empty",
                        "Add a product to your cart before checking out.");
       }
-      return Page(422, "Checkout", CheckoutForm(*cart, token, *form, errors, idem));
+      return Page(422, "Checkout", "checkout", CheckoutForm(*cart, token, *form, errors, idem),
+                  CartItemCount(*cart));
     }
     auto receipt = shop_.Checkout(token, c, payment, idem, ctx.channel);
     if (!receipt.ok()) {
@@ -479,49 +472,21 @@ class ShopHandler::Impl {
       return Problem(HttpStatusFor(s), "Your order could not be placed", s.message(), "/shop/cart",
                      "Back to your cart");
     }
-    return Confirmation(receipt->order);
+    HttpResponse r = Confirmation(receipt->order, token);
+    return r;
   }
 
-  std::string OrderHref(const Order& o) {
-    return "/shop/orders/" + PercentEncode(o.number) + "?key=" + PercentEncode(o.access_key);
-  }
-
-  std::string LinesTable(const Order& o) {
-    std::string s =
-        "<table><tr><th>Product</th><th class=\"num\">Price</th><th>Quantity</th><th "
-        "class=\"num\">Total</th></tr>";
-    for (const OrderLine& l : o.lines) {
-      s += "<tr><td>" + E(l.title) + "<br><small>" + E(l.sku) + "</small></td><td class=\"num\">" +
-           Money(l.unit_price_minor) + "</td><td>" + std::to_string(l.quantity) +
-           "</td><td class=\"num\">" + Money(l.line_total_minor) + "</td></tr>";
-    }
-    return s + "</table>" + TotalsHtml(o.totals);
-  }
-
-  std::string PaymentHtml(const Order& o) {
-    const PaymentProvider* p = shop_.FindPaymentProvider(o.payment_method);
-    std::string s = "<h2>Payment: " + E(p ? p->title() : o.payment_method) + "</h2>";
-    if (o.paid) return s + "<p>Paid on " + E(TimeText(o.paid_micros)) + ". Thank you.</p>";
-    if (o.status == OrderStatus::kCancelled) return s + "<p>This order was cancelled.</p>";
-    s += "<pre>" + E(o.payment_instructions) + "</pre>";
-    if (!o.payment_redirect_url.empty()) {
-      s += "<p><a href=\"" + E(o.payment_redirect_url) + "\">Pay now</a></p>";
-    }
-    return s;
-  }
-
-  HttpResponse Confirmation(const Order& o) {
-    std::string body =
-        "<h1>Thank you for your order</h1><p class=\"notice\">Your order number is "
-        "<strong>" +
-        E(o.number) + "</strong>.";
-    if (!o.customer.email.empty()) {
-      body += " A confirmation is on its way to " + E(o.customer.email) + ".";
-    }
-    body += "</p>" + PaymentHtml(o) + "<h2>Your order</h2>" + LinesTable(o);
-    body += "<p>Follow your order at any time: <a href=\"" + OrderHref(o) +
-            "\">order status page</a> (keep this link; it is your key to the order).</p>";
-    HttpResponse r = Page(200, "Order " + o.number, body);
+  // The thank-you page of an order just placed from the cart behind `token`.
+  HttpResponse Confirmation(const Order& o, std::string_view token) {
+    json::object data;
+    data["one"] = json::object{{"number", o.number}};
+    if (!o.customer.email.empty()) data["email"] = o.customer.email;
+    data["orders"] = json::array{OrderData(shop_, o, {}, OrderHref(o))};
+    auto cart = shop_.GetCart(std::string(token));
+    std::optional<int64_t> count;
+    if (cart.ok()) count = CartItemCount(*cart);
+    HttpResponse r = Page(200, "Order " + o.number, "thank_you", std::move(data), count);
+    if (count) SetCartCountCookie(r, *count);
     r.AddHeader("Referrer-Policy", "no-referrer");
     return r;
   }
@@ -540,29 +505,33 @@ class ShopHandler::Impl {
                      "order confirmation.");
     }
     const Order& o = *order;
-    std::string body = "<h1>Order " + E(o.number) + "</h1><p>Placed " +
-                       E(TimeText(o.created_micros)) + " · status: <strong>" +
-                       E(OrderStatusName(o.status)) + "</strong></p>";
+    json::object data = OrderData(shop_, o, {}, {});
+    data["placed"] = PageTime(o.created_micros, shop_.config());
+    data["status"] = OrderStatusName(o.status);
     if (o.shipment) {
-      body += "<h2>Delivery</h2><p>Carrier: " + E(o.shipment->carrier) +
-              "<br>Tracking number: " + E(o.shipment->tracking) +
-              "<br>Shipment: " + E(o.shipment->status) + " (" +
-              E(TimeText(o.shipment->updated_micros)) + ")</p>";
+      data["shipment"] =
+          json::object{{"carrier", o.shipment->carrier},
+                       {"tracking", o.shipment->tracking},
+                       {"state", o.shipment->status},
+                       {"updated", PageTime(o.shipment->updated_micros, shop_.config())}};
     }
-    body += PaymentHtml(o) + "<h2>Items</h2>" + LinesTable(o);
-    body += "<h2>History</h2><ul>";
+    json::array history;
     for (const OrderEvent& e : o.events) {
       std::string what = e.from_status == e.to_status
                              ? (e.note.rfind("shipment ", 0) == 0 ? e.note : "payment recorded")
                              : e.to_status;
-      body += "<li>" + E(TimeText(e.at_micros)) + ": " + E(what) + "</li>";
+      history.push_back(
+          json::object{{"at", PageTime(e.at_micros, shop_.config())}, {"what", what}});
     }
-    body += "</ul><h2>Delivery address</h2><p>" + E(o.customer.name) + "<br>" +
-            E(o.customer.address_line1) + "<br>" +
-            (o.customer.address_line2.empty() ? "" : E(o.customer.address_line2) + "<br>") +
-            E(o.customer.postal_code) + " " + E(o.customer.city) + "<br>" + E(o.customer.country) +
-            "</p>";
-    HttpResponse r = Page(200, "Order " + o.number, body);
+    data["history"] = std::move(history);
+    json::object address{{"name", o.customer.name},
+                         {"line1", o.customer.address_line1},
+                         {"postal_code", o.customer.postal_code},
+                         {"city", o.customer.city},
+                         {"country", o.customer.country}};
+    if (!o.customer.address_line2.empty()) address["line2"] = o.customer.address_line2;
+    data["address"] = std::move(address);
+    HttpResponse r = Page(200, "Order " + o.number, "order", std::move(data));
     r.AddHeader("Referrer-Policy", "no-referrer");
     return r;
   }
@@ -602,6 +571,7 @@ class ShopHandler::Impl {
 
   Shop& shop_;
   ShopHandlerOptions options_;
+  content::PageTemplates templates_;
   CartLimiter cart_limiter_;
 };
 
@@ -614,6 +584,11 @@ void ShopHandler::Handle(const HttpRequest& request, HttpResponder responder) {
 
 HttpResponse ShopHandler::HandleRequest(const HttpRequest& request,
                                         const ShopRequestContext& context) {
+  struct Current {
+    explicit Current(const HttpRequest* r) : saved(current_request) { current_request = r; }
+    ~Current() { current_request = saved; }
+    const HttpRequest* saved;
+  } current(&request);
   try {
     return impl_->Route(request, context);
   } catch (const std::exception& e) {

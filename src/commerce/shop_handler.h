@@ -17,7 +17,12 @@
 //   GET  /shop/orders/<number>?key=K    the order's status page (404 without the right key)
 //
 // The cart lives behind the cookie `tieup_cart` (HttpOnly, SameSite=Lax, Path=/, 30 days;
-// Secure when configured), set when the first product is added.
+// Secure when configured), set when the first product is added. Every answer that changes the
+// cart (and the cart page) also sets `tieup_cart_count` (commerce/shop_pages.h: the number of
+// items, readable by the layout's script, not secret), so every page's header can show it.
+//
+// Pages are the templates of commerce/shop_pages.h rendered in the site's layout
+// (content/page_templates.h); the header's cart count is filled in server-side.
 //
 // CSRF: SameSite=Lax keeps the cookie off cross-site POSTs in current browsers. In addition,
 // every POST whose Origin (or, without Origin, Referer) names another host than the request's
@@ -31,7 +36,7 @@
 // (commerce/form.h): bad percent-escapes, duplicate fields, missing fields or invalid values
 // give 400, an oversized form 413, each with a page that says what was wrong. Unknown fields
 // are ignored (templates may add submit-button names). Every user-supplied text is
-// HTML-escaped. Responses carry Cache-Control: no-store.
+// HTML-escaped (by the templates). Responses carry Cache-Control: no-store.
 #pragma once
 
 #include <functional>
@@ -42,17 +47,15 @@
 
 #include "commerce/form.h"
 #include "commerce/shop.h"
+#include "content/page_templates.h"
 #include "net/http_server.h"
 
 namespace tieup::commerce {
 
-// Wraps a page body in the site's layout: (title, body_html) -> a whole HTML document. The
-// title is plain text (escape it); body_html is ready HTML.
-using PageRenderer = std::function<std::string(std::string_view title, std::string_view body)>;
-
 struct ShopHandlerOptions {
-  // The site's layout; null: a small built-in page.
-  PageRenderer render;
+  // The site whose layout and template replacements the pages use (content/page_templates.h);
+  // without a view: the built-in shell. An empty site_name: the shop's name.
+  content::PageSite site;
   // Adds "Secure" to the cart cookie (set when the public port is behind HTTPS).
   bool secure_cookie = false;
   FormLimits form_limits;

@@ -15,6 +15,7 @@
 
 #include "base/encoding.h"
 #include "content/gzip_variant.h"
+#include "content/page_templates.h"
 #include "crypto/hash.h"
 
 namespace tieup::content {
@@ -589,8 +590,10 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       for (const auto& [name, src] : overrides->layouts) merged_layouts[name] = src;
     }
     if (options.only_overridden_pages) {
+      // Page templates are part of the look, as the layouts are.
       std::erase_if(merged_sources, [](const auto& kv) {
-        return !kv.second.from_overrides && !kv.first.starts_with("/assets/");
+        return !kv.second.from_overrides && !kv.first.starts_with("/assets/") &&
+               !kv.first.starts_with(kPageTemplatesDir);
       });
     }
     sources_ptr = &merged_sources;
@@ -642,7 +645,46 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     }
   }
 
+  // The page shell: the default layout with markers, for the pages the site makes at run time.
+  // It is made from the variables and layouts alone and rendered by every build (one render), so
+  // it is in the release but not in the inputs: the inputs' chunks stay shared with the trees'.
+  const std::string shell_path(kPageShellPath);
+  const bool has_shell = layouts.contains("default");
+  if (has_shell && sources.contains(shell_path)) {
+    return Status::InvalidArgument("pages" + shell_path +
+                                   ": this path is the builder's own (the page shell); rename "
+                                   "the file");
+  }
+  const size_t shells = has_shell ? 1 : 0;
+
   std::map<std::string, std::string> layout_cache;
+  // Renders the page shell into m.files, or takes it out without a default layout (not counted
+  // in r.rendered: it is not a source).
+  auto make_shell = [&]() -> Status {
+    if (!has_shell) {
+      m.files.erase(shell_path);
+      return Status::Ok();
+    }
+    const Source& layout = layouts.at("default");
+    ASSIGN_OR_RETURN(std::string tmpl, env.ReadFile(layout.file));
+    mustache::data data = vars;
+    data.set("title", mustache::data(std::string(kShellTitleMarker)));
+    data.set("content", mustache::data(std::string(kShellContentMarker)));
+    data.set("cart_count", mustache::data(std::string(kShellCartCountMarker)));
+    ASSIGN_OR_RETURN(std::string bytes, RenderMustache(tmpl, data, layout.label));
+    FileEntry e;
+    // Not a page (text/html would count it in the area's pages, e.g. for fees).
+    e.content_type = ContentTypeForPath(kPageShellPath);
+    e.length = bytes.size();
+    ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
+    ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    const FileMap& current = m.files;
+    auto same = current.find(shell_path);
+    if (same == current.end() || !(same->second == e)) {
+      m.files.insert_or_assign(shell_path, std::move(e));
+    }
+    return Status::Ok();
+  };
   // Renders (or copies) the source of `url` into m.files.
   auto make = [&](const std::string& url, const Source& src) -> Status {
     FileEntry e;
@@ -681,8 +723,10 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   // previous release, so it shares every chunk nothing changed. Without one (or when the two
   // disagree: a damaged store), every path.
   std::vector<std::string> todo;
-  bool reuse = previous.manifest != nullptr && previous.inputs != nullptr &&
-               previous.manifest->files.size() == previous.inputs->digests.size();
+  bool reuse =
+      previous.manifest != nullptr && previous.inputs != nullptr &&
+      previous.manifest->files.size() ==
+          previous.inputs->digests.size() + (previous.manifest->files.contains(shell_path) ? 1 : 0);
   if (reuse) {
     m.files = previous.manifest->files;
     previous.inputs->digests.ForEachDifference(
@@ -723,14 +767,16 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       if (src == sources.end()) return Status::Internal("building: no source for '" + url + "'");
       RETURN_IF_ERROR(make(url, src->second));
     }
+    RETURN_IF_ERROR(make_shell());
     // Entries the previous inputs did not name (or the other way round) are not in the
     // difference: a result of the wrong size shows them, and everything is made again.
-    if (m.files.size() != wanted.size()) reuse = false;
+    if (m.files.size() != wanted.size() + shells) reuse = false;
   }
   if (!reuse) {
     m.files = FileMap();
     r.rendered = 0;
     for (const auto& [url, src] : sources) RETURN_IF_ERROR(make(url, src));
+    RETURN_IF_ERROR(make_shell());
   }
   r.reused = sources.size() - r.rendered;
   // Every path's digest is this run's (a reused path's equals it): shared with the trees.

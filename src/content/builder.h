@@ -14,6 +14,14 @@
 //                              method: staged | overwrite | link, link_url: https://...
 //   assets/**                copied byte for byte to "/assets/<same relative path>".
 //
+// The page shell: with a layouts/default.mustache, every release also holds the machine file
+// content::kPageShellPath (content/page_templates.h): the default layout rendered with the
+// variables, with markers for {{title}}, {{{content}}} and {{cart_count}} (which static pages
+// render empty), so that pages made at run time (shop, account) wear the same layout. It is not
+// a page (application/octet-stream), is rendered by every build, and is in the release but not in
+// BuildInputs. A source at that path is refused. Page templates under pages/.tieup/templates/
+// are kept with kind `template` (only_overridden_pages), as the layouts are.
+//
 // A file of the overrides directory replaces the authoring file that produces the same URL path
 // (or layout name), or adds a path. Text files above 1 KiB get a gzip variant when it is
 // smaller. Every output goes into the BlobStore; equal bytes make equal blobs, so pages that do
@@ -143,9 +151,9 @@ class SourceCache {
 };
 
 // The previous release of the same site, for an incremental build: a release and the inputs
-// one build made it from (they name the same paths). Both or neither. A pair that names
-// different paths is detected when their sizes or the result's size differ, or by the walk
-// verify_blobs makes, and then every path is made again.
+// one build made it from (they name the same paths, but for the page shell). Both or neither. A
+// pair that names different paths is detected when their sizes or the result's size differ, or by
+// the walk verify_blobs makes, and then every path is made again.
 struct PreviousBuild {
   const ReleaseManifest* manifest = nullptr;
   const BuildInputs* inputs = nullptr;

@@ -201,6 +201,13 @@ Status AttachShop(MainDaemon& daemon) {
   std::shared_ptr<MainShopEndpoints> shared_endpoints = std::move(endpoints);
 
   commerce::ShopHandlerOptions options;
+  // The shop's pages wear main's own layout (the shell and templates of its own site).
+  options.site.view = [content = &daemon.site().content()] { return content->view(); };
+  options.site.area = content::Area::kOriginal;
+  options.site.site_name = state->shop->config().shop_name;
+  options.site.warn = [logger = daemon.logger()](const std::string& message) {
+    logger->warn("shop pages: {}", message);
+  };
   auto handler = std::make_shared<commerce::ShopHandler>(*state->shop, options);
   // The handler refers to the shop; keep the shop alive as long as the route.
   struct Holder : HttpHandler {
@@ -215,6 +222,16 @@ Status AttachShop(MainDaemon& daemon) {
   holder->state = state;
   holder->handler = handler;
   RETURN_IF_ERROR(daemon.site().AddPublicRoute("/shop/", "GET, HEAD, POST", holder));
+  // /.tieup/ holds machine files (the routing table, the page shell, page templates): main's
+  // own site has them too, and browsers get none of them.
+  struct HiddenFiles : HttpHandler {
+    void Handle(const HttpRequest&, HttpResponder responder) override {
+      responder.Respond(HttpResponse::Text(404, "Not found\n"));
+    }
+    std::string_view AllowedMethods() const override { return "GET, HEAD"; }
+  };
+  RETURN_IF_ERROR(
+      daemon.site().AddPublicRoute("/.tieup/", "GET, HEAD", std::make_shared<HiddenFiles>()));
 
   auto route = [state, shared_endpoints](const HttpRequest& r) {
     return shared_endpoints->Handle(r);

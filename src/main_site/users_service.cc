@@ -178,6 +178,12 @@ Status AttachUsers(MainDaemon& daemon) {
                                               daemon.db(), daemon.logger()));
   users::AccountPagesOptions options;
   options.site_name = config.name.empty() ? config.id : config.name;
+  // The pages wear the site's layout (main's own site).
+  options.site.view = [content = &daemon.site().content()] { return content->view(); };
+  options.site.area = content::Area::kOriginal;
+  options.site.warn = [logger = daemon.logger()](const std::string& message) {
+    logger->warn("account pages: {}", message);
+  };
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       users::kAccountPrefix, "GET, HEAD, POST",
       std::make_shared<users::AccountPages>(std::make_shared<LocalAccounts>(store), options)));

@@ -13,7 +13,9 @@
 #include "commerce/money.h"
 #include "commerce/routing.h"
 #include "commerce/shop_handler.h"
+#include "commerce/shop_pages.h"
 #include "commerce/wire.h"
+#include "content/page_templates.h"
 #include "ledger/records.h"
 #include "partner_site/main_client.h"
 #include "partner_site/partner_daemon.h"
@@ -48,6 +50,8 @@ CREATE TABLE shop_mirror (
 
 // The page a finished checkout showed, per checkout form (its idempotency key): the same form
 // sent again (a double click, a reload) shows the same orders instead of ordering again.
+// Version 3 keeps the page as its template and data (JSON) in `template` and `data`, so it is
+// shown in the site's layout of the day; rows of version 2 have only `body` (HTML).
 constexpr std::string_view kCheckoutsSchema = R"(
 CREATE TABLE shop_checkouts (
   idempotency_key TEXT PRIMARY KEY,
@@ -57,6 +61,10 @@ CREATE TABLE shop_checkouts (
   created INTEGER NOT NULL
 );
 CREATE INDEX shop_checkouts_created ON shop_checkouts(created);
+)";
+constexpr std::string_view kCheckoutTemplatesSchema = R"(
+ALTER TABLE shop_checkouts ADD COLUMN template TEXT NOT NULL DEFAULT '';
+ALTER TABLE shop_checkouts ADD COLUMN data TEXT NOT NULL DEFAULT '';
 )";
 
 // How long a finished checkout's page is kept for a resubmitted form.
@@ -165,43 +173,6 @@ Result<std::vector<commerce::Product>> CatalogFromJson(std::string_view text) {
   return out;
 }
 
-std::string E(std::string_view text) { return commerce::HtmlEscape(text); }
-
-HttpResponse Page(int status, std::string_view shop_name, std::string_view title,
-                  const std::string& body) {
-  std::string html =
-      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>" +
-      E(title) + " - " + E(shop_name) + "</title></head><body><main>" + body +
-      "<p><a href=\"/\">Continue shopping</a></p></main></body></html>\n";
-  HttpResponse r = HttpResponse::Html(status, std::move(html));
-  r.AddHeader("Cache-Control", "no-store");
-  r.AddHeader("X-Content-Type-Options", "nosniff");
-  return r;
-}
-
-std::string ReceiptHtml(const commerce::OrderReceipt& receipt, std::string_view by,
-                        bool order_page) {
-  const commerce::Order& o = receipt.order;
-  std::string html = "<section class=\"order\"><h2>Order " + E(o.number) + "</h2><p>" + E(by) +
-                     "</p><table><tr><th>Product</th><th>Qty</th><th>Total</th></tr>";
-  for (const commerce::OrderLine& l : o.lines) {
-    html += "<tr><td>" + E(l.title) + " (" + E(l.sku) + ")</td><td>" + std::to_string(l.quantity) +
-            "</td><td>" + E(commerce::FormatMoney(l.line_total_minor, o.currency)) + "</td></tr>";
-  }
-  html += "</table><p>Total: <strong class=\"total\">" +
-          E(commerce::FormatMoney(o.totals.total_minor, o.currency)) + "</strong></p>";
-  if (!o.payment_instructions.empty()) {
-    html += "<p class=\"payment\">" + E(o.payment_instructions) + "</p>";
-  }
-  if (order_page) {
-    html += "<p><a href=\"/shop/orders/" + E(o.number) + "?key=" + E(o.access_key) +
-            "\">Follow your order</a></p>";
-  }
-  return html + "</section>";
-}
-
 }  // namespace
 
 bool IsTransientMainError(const Status& status) {
@@ -231,9 +202,10 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
   settings.variables = &config.variables;
   ASSIGN_OR_RETURN(OpenedPartnerShop opened,
                    commerce::OpenShopFromSettings(env, db, settings, std::move(logger)));
-  RETURN_IF_ERROR(
-      Migrate(db, "partner_shop",
-              {{1, std::string(kPartnerShopSchema)}, {2, std::string(kCheckoutsSchema)}}));
+  RETURN_IF_ERROR(Migrate(db, "partner_shop",
+                          {{1, std::string(kPartnerShopSchema)},
+                           {2, std::string(kCheckoutsSchema)},
+                           {3, std::string(kCheckoutTemplatesSchema)}}));
   return opened;
 }
 
@@ -500,29 +472,33 @@ class PartnerShop {
     std::string token_;
   };
 
+  // A finished checkout's page: its template and data (JSON), or (kept from before templates)
+  // its HTML body.
   struct FinishedCheckout {
     int status = 200;
-    std::string title, body;
+    std::string title, template_name, data, body;
   };
 
   // The page of the checkout finished with this form (`key`), if any.
   std::optional<FinishedCheckout> Finished(const std::string& key) {
     auto rows = db_.Query(
-        "SELECT status, title, body FROM shop_checkouts WHERE idempotency_key = ?", {key});
+        "SELECT status, title, template, data, body FROM shop_checkouts WHERE idempotency_key = ?",
+        {key});
     if (!rows.ok()) {
       logger_->warn("reading finished checkouts: {}", rows.status().message());
       return std::nullopt;
     }
     if (rows->empty()) return std::nullopt;
     const SqlRow& r = (*rows)[0];
-    return FinishedCheckout{static_cast<int>(r.Int(0)), r.Text(1), r.Text(2)};
+    return FinishedCheckout{static_cast<int>(r.Int(0)), r.Text(1), r.Text(2), r.Text(3), r.Text(4)};
   }
 
   void RememberFinished(const std::string& key, const FinishedCheckout& page) {
     Status s = db_.Exec(
-        "INSERT OR REPLACE INTO shop_checkouts(idempotency_key, status, title, body, created) "
-        "VALUES(?, ?, ?, ?, ?)",
-        {key, static_cast<int64_t>(page.status), page.title, page.body, env_.NowMicros()});
+        "INSERT OR REPLACE INTO shop_checkouts(idempotency_key, status, title, template, data, "
+        "body, created) VALUES(?, ?, ?, ?, ?, ?, ?)",
+        {key, static_cast<int64_t>(page.status), page.title, page.template_name, page.data,
+         page.body, env_.NowMicros()});
     if (!s.ok()) logger_->warn("remembering checkout {}: {}", key, s.message());
   }
 
@@ -631,10 +607,15 @@ class PartnerShop {
 
 class PartnerShopHandler : public HttpHandler {
  public:
+  // `site`: main's layout in the tie-up release (content/page_templates.h).
   PartnerShopHandler(std::shared_ptr<PartnerShop> state, std::string partner_id,
-                     std::shared_ptr<Logger> logger)
-      : state_(std::move(state)), partner_id_(std::move(partner_id)), logger_(std::move(logger)) {
+                     std::shared_ptr<Logger> logger, content::PageSite site)
+      : state_(std::move(state)),
+        partner_id_(std::move(partner_id)),
+        logger_(std::move(logger)),
+        templates_(commerce::ShopPageTemplates(), site) {
     commerce::ShopHandlerOptions options;
+    options.site = std::move(site);
     PartnerShop* s = state_.get();
     options.area_of = [s](const HttpRequest& r, std::string_view sku) { return s->AreaOf(r, sku); };
     handler_ = std::make_shared<commerce::ShopHandler>(state_->shop(), options);
@@ -657,6 +638,38 @@ class PartnerShopHandler : public HttpHandler {
  private:
   HttpResponse Local(const HttpRequest& request) { return handler_->HandleRequest(request, {}); }
 
+  // A checkout's page in the site's layout, with the cart's count in the header (and its
+  // cookie, as the cart changed).
+  HttpResponse Page(int status, const std::string& title, const std::string& template_name,
+                    const std::string& data_json, const std::string& legacy_body,
+                    const std::string& token) {
+    std::optional<int64_t> count;
+    auto cart = state_->shop().GetCart(token);
+    if (cart.ok()) count = commerce::CartItemCount(*cart);
+    const content::PageFrame frame{title, count};
+    Result<std::string> html = Status::NotFound("no page");
+    if (template_name.empty()) {
+      html = templates_.InShell(frame, legacy_body);  // a page kept from before templates
+    } else {
+      boost::system::error_code ec;
+      json::value data = json::parse(data_json, ec);
+      if (ec || !data.is_object()) data = json::object();
+      data.as_object()["home"] = "/";
+      html = templates_.Render(template_name, frame, data);
+    }
+    if (!html.ok()) {
+      logger_->error("shop page {}: {}", template_name, html.status().message());
+      status = 500;
+      html = templates_.InShell({"Something went wrong", count},
+                                commerce::HtmlEscape("This page could not be shown."));
+    }
+    HttpResponse r = HttpResponse::Html(status, std::move(*html));
+    r.AddHeader("Cache-Control", "no-store");
+    r.AddHeader("X-Content-Type-Options", "nosniff");
+    if (count) r.AddHeader("Set-Cookie", commerce::CartCountCookie(*count, false));
+    return r;
+  }
+
   HttpResponse Checkout(const HttpRequest& request) {
     // Anything but a well-formed, same-origin checkout of a cart with tie-up lines is the
     // ShopHandler's (which answers bad input with a 4xx and changes nothing).
@@ -674,7 +687,7 @@ class PartnerShopHandler : public HttpHandler {
     // One checkout of this cart at a time; a form sent again shows the page it got first.
     PartnerShop::CartLock cart_lock(*state_, token);
     if (auto done = state_->Finished(key)) {
-      return Page(done->status, state_->shop().config().shop_name, done->title, done->body);
+      return Page(done->status, done->title, done->template_name, done->data, done->body, token);
     }
     commerce::Shop& shop = state_->shop();
     auto cart = shop.GetCart(token);
@@ -739,6 +752,7 @@ class PartnerShopHandler : public HttpHandler {
     logger_->info("checkout of {} tie-up line(s): {} ({})", tieup.size(),
                   commerce::RouteModeName(decision.mode), decision.why);
     Outcome out;
+    if (!customer.email.empty()) out.data["email"] = customer.email;
     if (decision.mode == commerce::RouteMode::kDelegate) {
       Delegate(token, tieup, order, &out);
     } else {
@@ -749,30 +763,75 @@ class PartnerShopHandler : public HttpHandler {
       // whatever the cart still shows.
       auto local = shop.Checkout(token, customer, payment, key + "-local", {}, Area::kOriginal);
       if (local.ok()) {
-        out.body += ReceiptHtml(*local, "Processed by " + shop.config().shop_name + ".", true);
-        out.totals.push_back(local->order.totals.total_minor);
+        out.AddOrder(shop, local->order, "Processed by " + shop.config().shop_name + ".",
+                     commerce::OrderHref(local->order));
       } else {
-        out.body += "<p class=\"problem\">Your other items could not be ordered: " +
-                    E(local.status().message()) +
-                    " They are still in <a href=\"/shop/cart\">your cart</a>.</p>";
+        out.Problems().push_back(json::object{
+            {"message", "Your other items could not be ordered: " + local.status().message()}});
       }
     }
     if (out.totals.size() > 1) {
       int64_t grand = 0;
       for (int64_t t : out.totals) grand += t;
-      out.body += "<p class=\"grand-total\">" + std::to_string(out.totals.size()) +
-                  " orders, in all: <strong>" +
-                  E(commerce::FormatMoney(grand, shop.config().currency)) + "</strong></p>";
+      out.data["grand_total"] =
+          commerce::FormatMoney(grand, shop.config().currency, shop.config().locale);
     }
-    if (out.status < 300) state_->RememberFinished(key, {out.status, out.title, out.body});
-    return Page(out.status, shop.config().shop_name, out.title, out.body);
+    const std::string data = json::serialize(out.data);
+    if (out.status < 300) {
+      state_->RememberFinished(key, {out.status, out.title, out.template_name, data, ""});
+    }
+    return Page(out.status, out.title, out.template_name, data, "", token);
   }
 
-  // What a tie-up checkout shows: the page, and the total of each order it placed.
+  // What a tie-up checkout shows: the page (a template of commerce/shop_pages.h and its data),
+  // and the total of each order it placed.
   struct Outcome {
     int status = 200;
-    std::string title, body;
+    std::string title, template_name;
+    json::object data;
     std::vector<int64_t> totals;
+
+    // Adds an order to the thank-you (or "received") page.
+    void AddOrder(const commerce::Shop& shop, const commerce::Order& o, std::string_view by,
+                  std::string_view href) {
+      json::value& orders = data["orders"];
+      if (!orders.is_array()) orders = json::array();
+      orders.as_array().push_back(commerce::OrderData(shop, o, by, href));
+      totals.push_back(o.totals.total_minor);
+      json::array numbers;
+      for (const json::value& each : orders.as_array()) numbers.push_back(each.at("number"));
+      data["count"] = numbers.size();
+      if (numbers.size() == 1) {
+        data["one"] = json::object{{"number", numbers[0]}};
+      } else {
+        data.erase("one");
+        data["several"] = json::object{{"numbers", numbers}};
+      }
+    }
+    json::array& Problems() {
+      json::value& p = data["problems"];
+      if (!p.is_array()) p = json::array();
+      return p.as_array();
+    }
+    // A problem page (nothing ordered).
+    void Refuse(int code, std::string_view heading, std::string_view message,
+                std::string_view note = {}) {
+      status = code;
+      title = heading;
+      template_name = "problem";
+      data = commerce::ProblemData(heading, message, "/", "/shop/cart", "Back to your cart");
+      if (!note.empty()) data["note"] = note;
+    }
+    void ThankYou() {
+      title = "Thank you";
+      template_name = "thank_you";
+    }
+    void Received(std::string_view reference) {
+      status = 202;
+      title = "Order received";
+      template_name = "received";
+      if (!reference.empty()) data["reference"] = reference;
+    }
   };
 
   void PutBack(const std::string& token, const std::vector<commerce::CartLine>& lines) {
@@ -791,32 +850,21 @@ class PartnerShopHandler : public HttpHandler {
   // Only when main cannot be reached is the order written to the outbox ("order received").
   void Delegate(const std::string& token, const std::vector<commerce::CartLine>& tieup,
                 const commerce::OrderRequest& order, Outcome* out) {
-    int* status = &out->status;
-    std::string* title = &out->title;
-    std::string* body = &out->body;
     auto entry = state_->Lookup(order.idempotency_key);
     if (entry.ok() && entry->existed) {  // the same checkout form sent again
       if (entry->state == "delivered") {
         auto receipt = commerce::OrderReceiptFromJson(entry->receipt);
         if (receipt.ok()) {
-          *title = "Thank you";
-          *body =
-              "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
-          out->totals.push_back(receipt->order.totals.total_minor);
+          out->ThankYou();
+          out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.", {});
           return;
         }
       }
       if (entry->state == "refused") {
-        *status = 409;
-        *title = "Order refused";
-        *body = "<h1>Order refused</h1><p class=\"problem\">" + E(entry->last_error) + "</p>";
+        out->Refuse(409, "Order refused", entry->last_error);
         return;
       }
-      *status = 202;
-      *title = "Order received";
-      *body =
-          "<h1>Order received</h1><p>Your order has been received and will be confirmed "
-          "shortly.</p>";
+      out->Received({});
       return;
     }
     auto receipt = state_->client()->PlaceOrder(order);
@@ -828,59 +876,44 @@ class PartnerShopHandler : public HttpHandler {
         s->TakeOut(token, tieup);
       });
       (void)done;  // each step logs its own failure
-      *title = "Thank you";
-      *body = "<h1>Thank you</h1>" + ReceiptHtml(*receipt, "Processed by our main shop.", false);
-      out->totals.push_back(receipt->order.totals.total_minor);
+      out->ThankYou();
+      out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.", {});
       return;
     }
     if (!IsTransientMainError(receipt.status())) {
-      *status = receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422;
-      *title = "Order refused";
-      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(receipt.status().message()) +
-              "</p><p>Your cart is unchanged. <a href=\"/shop/cart\">Back to your cart</a></p>";
+      out->Refuse(receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422,
+                  "Order refused", receipt.status().message(), "Your cart is unchanged.");
       return;
     }
     logger_->warn("main cannot be reached ({}): order {} waits in the outbox",
                   receipt.status().message(), order.idempotency_key);
     auto queued = state_->Enqueue(order, [&] { TakeOut(token, tieup); });
     if (!queued.ok()) {
-      *status = 503;
-      *title = "Please try again";
-      *body = "<h1>Please try again</h1><p class=\"problem\">Your order could not be recorded (" +
-              E(queued.status().message()) + "). Nothing was ordered.</p>";
+      out->Refuse(503, "Please try again",
+                  "Your order could not be recorded (" + queued.status().message() +
+                      "). Nothing was ordered.");
       return;
     }
-    *status = 202;
-    *title = "Order received";
-    *body = "<h1>Order received</h1><p>Your order has been received (reference " +
-            E(order.idempotency_key) + ") and will be confirmed shortly.</p>";
+    out->Received(order.idempotency_key);
   }
 
   void Consult(const std::string& token, const std::vector<commerce::CartLine>& tieup,
                commerce::OrderRequest order, Outcome* out) {
-    int* status = &out->status;
-    std::string* title = &out->title;
-    std::string* body = &out->body;
     std::vector<commerce::QuoteLineRequest> lines;
     for (const commerce::CartLine& l : tieup) lines.push_back({l.sku, l.quantity});
     auto command = state_->client()->Quote(lines);
     if (!command.ok()) {
       const bool transient = IsTransientMainError(command.status());
-      *status = transient ? 503 : 422;
-      *title = "Please try again";
-      *body = "<h1>Please try again</h1><p class=\"problem\">" +
-              std::string(transient ? "We could not confirm your order just now. "
-                                    : "Your order could not be confirmed: ") +
-              E(transient ? "" : command.status().message()) +
-              " Nothing was ordered; your cart is unchanged.</p>";
+      out->Refuse(transient ? 503 : 422, "Please try again",
+                  transient ? "We could not confirm your order just now. Nothing was ordered; "
+                              "your cart is unchanged."
+                            : "Your order could not be confirmed: " + command.status().message() +
+                                  " Nothing was ordered; your cart is unchanged.");
       return;
     }
     Status applied = commerce::ApplyConsultCommand(*command, &order);
     if (!applied.ok()) {
-      *status = 409;
-      *title = "Order refused";
-      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(applied.message()) +
-              "</p><p>Your cart is unchanged. <a href=\"/shop/cart\">Back to your cart</a></p>";
+      out->Refuse(409, "Order refused", applied.message(), "Your cart is unchanged.");
       return;
     }
     order.actor = "customer";
@@ -888,21 +921,20 @@ class PartnerShopHandler : public HttpHandler {
     auto receipt = state_->shop().PlaceOrder(order);
     if (!receipt.ok()) {
       PutBack(token, tieup);
-      *status = receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422;
-      *title = "Order refused";
-      *body = "<h1>Order refused</h1><p class=\"problem\">" + E(receipt.status().message()) +
-              "</p><p><a href=\"/shop/cart\">Back to your cart</a></p>";
+      out->Refuse(receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422,
+                  "Order refused", receipt.status().message());
       return;
     }
-    *title = "Thank you";
-    *body = "<h1>Thank you</h1>" +
-            ReceiptHtml(*receipt, "Processed by " + state_->shop().config().shop_name + ".", true);
-    out->totals.push_back(receipt->order.totals.total_minor);
+    out->ThankYou();
+    out->AddOrder(state_->shop(), receipt->order,
+                  "Processed by " + state_->shop().config().shop_name + ".",
+                  commerce::OrderHref(receipt->order));
   }
 
   std::shared_ptr<PartnerShop> state_;
   const std::string partner_id_;
   std::shared_ptr<Logger> logger_;
+  content::PageTemplates templates_;
   std::shared_ptr<commerce::ShopHandler> handler_;
   std::unique_ptr<WorkerPool> pool_;  // last: its destructor runs queued checkouts first
 };
@@ -958,8 +990,15 @@ Status AttachShop(PartnerDaemon& daemon) {
     Status s = state->SyncMirror();
     if (!s.ok()) logger->warn("shop: main's catalog not mirrored yet: {}", s.message());
   }
+  // The shop's pages wear main's layout: the shell and templates of the tie-up release.
+  content::PageSite site;
+  site.view = [content = &daemon.site().content()] { return content->view(); };
+  site.area = content::Area::kTieup;
+  site.site_name = state->shop().config().shop_name;
+  site.warn = [logger](const std::string& message) { logger->warn("shop pages: {}", message); };
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
-      "/shop/", "GET, HEAD, POST", std::make_shared<PartnerShopHandler>(state, config.id, logger)));
+      "/shop/", "GET, HEAD, POST",
+      std::make_shared<PartnerShopHandler>(state, config.id, logger, site)));
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.tieup/", "GET, HEAD", std::make_shared<HiddenFiles>()));
 

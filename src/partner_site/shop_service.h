@@ -35,6 +35,11 @@
 // Original lines in the same cart are checked out locally afterwards (key `idem` + "-local"),
 // so a mixed cart gives two orders, both shown.
 //
+// Pages: every shop page wears main's layout with the partner's variables (the page shell and
+// any template replacements of the active tie-up release; content/page_templates.h,
+// commerce/shop_pages.h). A finished tie-up checkout keeps its page as template + data (table
+// shop_checkouts), so a resubmitted form shows the same orders in the layout of the day.
+//
 // The routing table and every file under /.tieup/ are not served to browsers (404).
 #pragma once
 

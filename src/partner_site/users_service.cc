@@ -117,6 +117,12 @@ Status AttachUsers(PartnerDaemon& daemon) {
                                                      daemon.site().ledger(), daemon.logger());
   users::AccountPagesOptions options;
   options.site_name = config.name.empty() ? config.id : config.name;
+  // The pages wear the site's layout (main's, from the tie-up release).
+  options.site.view = [content = &daemon.site().content()] { return content->view(); };
+  options.site.area = content::Area::kTieup;
+  options.site.warn = [logger = daemon.logger()](const std::string& message) {
+    logger->warn("account pages: {}", message);
+  };
   return daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                       std::make_shared<users::AccountPages>(backend, options));
 }

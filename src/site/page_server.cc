@@ -6,9 +6,13 @@
 #include <unordered_map>
 
 #include "base/encoding.h"
+#include "content/page_templates.h"
 #include "net/static_handler.h"
 
 namespace tieup {
+
+// The site's built-in page templates (templates/*.mustache; cmake/TieupEmbed.cmake).
+const content::EmbeddedTemplates& EmbeddedSiteTemplates();
 namespace {
 
 // Lets the page map be searched with a string_view: no allocation per request.
@@ -151,13 +155,25 @@ class ServedSiteCache {
   std::shared_ptr<Entry> current_;
 };
 
-// The site's pages (StaticPageHandler), except that a page whose file cannot be served because
-// its blob is missing or damaged is answered 503 ("temporarily unavailable, being restored")
-// instead of 404: with the site's own /503.html when it has one, else a short page.
+// The site's pages (StaticPageHandler), except that
+// - a page whose file cannot be served because its blob is missing or damaged is answered 503
+//   ("temporarily unavailable, being restored") instead of 404: with the site's own /503.html
+//   when it has one, else a short page;
+// - a partner's front page before main's first tie-up release (when the partner has no "/" of
+//   its own) is an "opening soon" page in the page shell (content/page_templates.h), 503 with
+//   Retry-After, instead of a bare 404.
 class PageHandler final : public HttpHandler {
  public:
-  explicit PageHandler(std::shared_ptr<ServedSiteCache> cache)
-      : cache_(std::move(cache)), pages_([cache = cache_] { return cache->Get(); }) {}
+  PageHandler(std::shared_ptr<ServedSiteCache> cache, SiteContent& content,
+              const SiteConfig& config)
+      : cache_(std::move(cache)),
+        pages_([cache = cache_] { return cache->Get(); }),
+        content_(content),
+        partner_(config.role == SiteRole::kPartner),
+        site_name_(config.name.empty() ? config.id : config.name),
+        templates_(EmbeddedSiteTemplates(),
+                   content::PageSite{[&content] { return content.view(); }, content::Area::kTieup,
+                                     site_name_, nullptr}) {}
 
   void Handle(const HttpRequest& request, HttpResponder responder) override {
     responder.Respond(Serve(request));
@@ -169,6 +185,10 @@ class PageHandler final : public HttpHandler {
     // Only a page that was not found may be one that cannot be served: the common answers
     // cost nothing more.
     if (r.status() != 404) return r;
+    if (partner_ && (request.path() == "/" || request.path() == "/index.html") &&
+        BeforeFirstTieupRelease()) {
+      return OpeningSoon();
+    }
     std::shared_ptr<const ServedSite> site = cache_->Get();
     const content::ServedFile* file = site ? site->UnavailableFile(request.path()) : nullptr;
     if (file == nullptr) return r;
@@ -197,8 +217,28 @@ class PageHandler final : public HttpHandler {
     return r;
   }
 
+  bool BeforeFirstTieupRelease() const {
+    std::shared_ptr<const content::SiteView> view = content_.view();
+    return view == nullptr || view->version(content::Area::kTieup) == 0;
+  }
+
+  HttpResponse OpeningSoon() const {
+    boost::json::object data;
+    data["site_name"] = site_name_;
+    auto page = templates_.Render("opening_soon", {"Opening soon", std::nullopt}, data);
+    HttpResponse r = page.ok() ? HttpResponse::Html(503, std::move(*page))
+                               : HttpResponse::Text(503, site_name_ + " is opening soon.\n");
+    r.AddHeader("Retry-After", "3600");
+    r.AddHeader("Cache-Control", "no-store");
+    return r;
+  }
+
   std::shared_ptr<ServedSiteCache> cache_;
   StaticPageHandler pages_;
+  SiteContent& content_;
+  const bool partner_;
+  const std::string site_name_;
+  const content::PageTemplates templates_;
 };
 
 ledger::AccessRecord ToRecord(const AccessEvent& e) {
@@ -237,7 +277,8 @@ PageServer::PageServer(Env& env, const SiteConfig& config, SiteContent& content,
   if (access_log != nullptr) {
     http.access_hook = [access_log](const AccessEvent& e) { access_log->Record(ToRecord(e)); };
   }
-  auto pages = std::make_shared<PageHandler>(std::make_shared<ServedSiteCache>(content_));
+  auto pages =
+      std::make_shared<PageHandler>(std::make_shared<ServedSiteCache>(content_), content_, config);
   router_ = std::make_shared<Router>(std::move(pages));
   http_ = std::move(http);
 }

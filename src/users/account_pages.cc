@@ -1,18 +1,26 @@
 #include "users/account_pages.h"
 
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <optional>
 
 #include "base/encoding.h"
 #include "base/worker_pool.h"
 #include "commerce/form.h"
+#include "commerce/shop_pages.h"
 
 namespace tieup::users {
+
+// Generated from src/users/templates/*.mustache (tieup_embed_files).
+const content::EmbeddedTemplates& EmbeddedAccountTemplates();
+
+const content::EmbeddedTemplates& AccountPageTemplates() { return EmbeddedAccountTemplates(); }
+
 namespace {
 
-constexpr size_t kMaxFromPathBytes = 512;
+namespace json = boost::json;
 
-std::string E(std::string_view text) { return HtmlEscape(text); }
+constexpr size_t kMaxFromPathBytes = 512;
 
 // The path of `url` when it is an absolute URL whose host:port is `host`.
 std::optional<std::string> PathOnHost(std::string_view url, std::string_view host) {
@@ -22,7 +30,8 @@ std::optional<std::string> PathOnHost(std::string_view url, std::string_view hos
     return std::nullopt;
   }
   std::string path = u->path();
-  if (path.empty()) path = "/";
+  // push_back, not = "/": GCC 12 warns wrongly (-Wrestrict, its bug 105329) once inlined here.
+  if (path.empty()) path.push_back('/');
   return path;
 }
 
@@ -51,34 +60,20 @@ struct FormValues {
   std::string email, display_name, from;
 };
 
-std::string Field(std::string_view label, std::string_view name, std::string_view type,
-                  std::string_view value, std::string_view autocomplete) {
-  return "<label>" + E(label) + " <input type=\"" + std::string(type) + "\" name=\"" +
-         std::string(name) + "\" value=\"" + E(value) + "\" autocomplete=\"" +
-         std::string(autocomplete) + "\" required></label>";
+json::object RegisterData(const FormValues& v) {
+  return json::object{{"email", v.email},
+                      {"display_name", v.display_name},
+                      {"from", v.from},
+                      {"min_password_chars", kMinPasswordChars}};
 }
 
-std::string RegisterForm(const FormValues& v) {
-  return "<form method=\"post\" action=\"/account/register\">" +
-         Field("Email", "email", "email", v.email, "email") +
-         Field("Name shown to others", "display_name", "text", v.display_name, "nickname") +
-         Field("Password (at least " + std::to_string(kMinPasswordChars) + " characters)",
-               "password", "password", "", "new-password") +
-         "<input type=\"hidden\" name=\"from\" value=\"" + E(v.from) +
-         "\"><p><button>Create account</button></p></form>"
-         "<p>Already registered? <a href=\"/account/login\">Sign in</a></p>";
+json::object ProblemData(std::string_view heading, std::string_view message) {
+  return json::object{{"heading", heading}, {"message", message}};
 }
 
-std::string LoginForm(std::string_view email) {
-  return "<form method=\"post\" action=\"/account/login\">" +
-         Field("Email", "email", "email", email, "email") +
-         Field("Password", "password", "password", "", "current-password") +
-         "<p><button>Sign in</button></p></form>"
-         "<p>No account yet? <a href=\"/account/register\">Register</a></p>";
-}
-
-std::string Problem(std::string_view message) {
-  return "<p class=\"problem\" role=\"alert\">" + E(message) + "</p>";
+content::PageSite SiteWithName(content::PageSite site, const std::string& name) {
+  if (site.site_name.empty()) site.site_name = name;
+  return site;
 }
 
 }  // namespace
@@ -88,6 +83,7 @@ class AccountPages::Impl {
   Impl(std::shared_ptr<AccountBackend> backend, AccountPagesOptions options)
       : backend_(std::move(backend)),
         options_(std::move(options)),
+        templates_(AccountPageTemplates(), SiteWithName(options_.site, options_.site_name)),
         pool_(options_.threads < 1 ? 1 : options_.threads) {}
 
   WorkerPool& pool() { return pool_; }
@@ -105,41 +101,51 @@ class AccountPages::Impl {
     const std::string_view path = request.path();
     const bool post = request.method() == "POST";
     if (path != "/account/register" && path != "/account/login") {
-      return Page(404, "Page not found", Problem("There is no account page at this address."));
+      return Page(request, 404, "Page not found", "account_problem",
+                  ProblemData("Page not found", "There is no account page at this address."));
     }
     const bool register_page = path == "/account/register";
     if (!post) {
-      if (!register_page) return Page(200, "Sign in", "<h1>Sign in</h1>" + LoginForm(""));
+      if (!register_page) {
+        return Page(request, 200, "Sign in", "sign_in", json::object{{"email", ""}});
+      }
       FormValues v;
       v.from = PathOnHost(request.HeaderOr("Referer"), request.HeaderOr("Host")).value_or("");
       if (v.from.size() > kMaxFromPathBytes) v.from.clear();
-      return Page(200, "Create an account", "<h1>Create an account</h1>" + RegisterForm(v));
+      return Page(request, 200, "Create an account", "register", RegisterData(v));
     }
     if (FromAnotherSite(request)) {
-      return Page(403, "Form refused",
-                  Problem("This form was sent from another site; for your safety it was refused. "
-                          "Please use this site's own pages."));
+      return Page(request, 403, "Form refused", "account_problem",
+                  ProblemData("Form refused",
+                              "This form was sent from another site; for your safety it was "
+                              "refused. Please use this site's own pages."));
     }
     auto form = ReadForm(request);
     if (!form.ok()) {
       const StatusCode c = form.status().code();
-      return Page(c == StatusCode::kUnimplemented       ? 415
+      return Page(request,
+                  c == StatusCode::kUnimplemented       ? 415
                   : c == StatusCode::kResourceExhausted ? 413
                                                         : 400,
-                  "The form could not be read",
-                  Problem("Your browser sent a form we could not read: " + form.status().message() +
-                          ". Please go back and try again."));
+                  "The form could not be read", "account_problem",
+                  ProblemData("The form could not be read",
+                              "Your browser sent a form we could not read: " +
+                                  form.status().message() + ". Please go back and try again."));
     }
-    return register_page ? Register(request, *form) : Login(*form);
+    return register_page ? Register(request, *form) : Login(request, *form);
   }
 
-  HttpResponse Page(int status, std::string_view title, const std::string& body) {
-    std::string html =
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-        "content=\"width=device-width, initial-scale=1\"><title>" +
-        E(title) + " - " + E(options_.site_name) + "</title></head><body><main>" + body +
-        "<p><a href=\"/\">Home</a></p></main></body></html>\n";
-    HttpResponse r = HttpResponse::Html(status, std::move(html));
+  // Template `name` with `data` in the site's layout; the header's cart count from the shop's
+  // cookie.
+  HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
+                    std::string_view name, const json::object& data) {
+    const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request)};
+    auto html = templates_.Render(name, frame, data);
+    if (!html.ok()) {  // only a broken built-in template (the tests render each)
+      status = 500;
+      html = templates_.InShell(frame, HtmlEscape("This page could not be shown."));
+    }
+    HttpResponse r = HttpResponse::Html(status, std::move(*html));
     r.AddHeader("Cache-Control", "no-store");
     r.AddHeader("X-Content-Type-Options", "nosniff");
     r.AddHeader("Referrer-Policy", "same-origin");
@@ -168,52 +174,49 @@ class AccountPages::Impl {
     FormValues shown{r.email, r.display_name, FromPath(request, form)};
     Result<std::string> user_id = backend_->Register(r, shown.from);
     if (user_id.ok()) {
-      HttpResponse resp =
-          Page(200, "Welcome",
-               "<h1>Welcome, " + E(commerce::Trim(r.display_name)) +
-                   "</h1><p class=\"notice\">Your account is ready (user id <code>" + E(*user_id) +
-                   "</code>). <a href=\"/account/login\">Sign in</a></p>");
+      // The user id is internal: the page greets by name only.
+      HttpResponse resp = Page(request, 200, "Welcome", "welcome",
+                               json::object{{"name", commerce::Trim(r.display_name)}});
       resp.user = *user_id;
       return resp;
     }
     const StatusCode c = user_id.status().code();
     if (c == StatusCode::kAlreadyExists || c == StatusCode::kInvalidArgument) {
-      return Page(c == StatusCode::kAlreadyExists ? 409 : 400, "Create an account",
-                  "<h1>Create an account</h1>" + Problem(Sentence(user_id.status().message())) +
-                      RegisterForm(shown));
+      json::object data = RegisterData(shown);
+      data["problem"] = Sentence(user_id.status().message());
+      return Page(request, c == StatusCode::kAlreadyExists ? 409 : 400, "Create an account",
+                  "register", data);
     }
-    return Unavailable("Registration");
+    return Unavailable(request, "Registration");
   }
 
-  HttpResponse Login(const commerce::FormFields& form) {
+  HttpResponse Login(const HttpRequest& request, const commerce::FormFields& form) {
     LoginRequest r{std::string(form.Get("email")), std::string(form.Get("password"))};
     Result<LoginReply> reply = backend_->Login(r);
     if (reply.ok()) {
-      HttpResponse resp = Page(200, "Signed in",
-                               "<h1>Signed in</h1><p class=\"notice\">Signed in as <strong>" +
-                                   E(reply->display_name) + "</strong>.</p>");
+      HttpResponse resp =
+          Page(request, 200, "Signed in", "signed_in", json::object{{"name", reply->display_name}});
       resp.user = reply->user_id;
       return resp;
     }
     const StatusCode c = reply.status().code();
     if (c == StatusCode::kUnauthenticated || c == StatusCode::kInvalidArgument) {
-      return Page(
-          c == StatusCode::kUnauthenticated ? 401 : 400, "Sign in",
-          "<h1>Sign in</h1>" +
-              Problem(c == StatusCode::kUnauthenticated ? "Wrong email address or password."
-                                                        : Sentence(reply.status().message())) +
-              LoginForm(r.email));
+      return Page(request, c == StatusCode::kUnauthenticated ? 401 : 400, "Sign in", "sign_in",
+                  json::object{{"email", r.email},
+                               {"problem", c == StatusCode::kUnauthenticated
+                                               ? std::string("Wrong email address or password.")
+                                               : Sentence(reply.status().message())}});
     }
-    return Unavailable("Signing in");
+    return Unavailable(request, "Signing in");
   }
 
-  HttpResponse Unavailable(std::string_view what) {
+  HttpResponse Unavailable(const HttpRequest& request, std::string_view what) {
     HttpResponse r =
-        Page(503, "Please try again later",
-             "<h1>Please try again later</h1>" +
-                 Problem(std::string(what) +
-                         " is not available right now, try again in a few minutes. Nothing "
-                         "was recorded."));
+        Page(request, 503, "Please try again later", "account_problem",
+             ProblemData("Please try again later",
+                         std::string(what) +
+                             " is not available right now, try again in a few minutes. Nothing "
+                             "was recorded."));
     r.AddHeader("Retry-After", "120");
     return r;
   }
@@ -227,6 +230,7 @@ class AccountPages::Impl {
 
   std::shared_ptr<AccountBackend> backend_;
   const AccountPagesOptions options_;
+  const content::PageTemplates templates_;
   WorkerPool pool_;  // last: its destructor runs queued requests while the rest is alive
 };
 

@@ -19,6 +19,10 @@
 // neither header, which current browsers always do on cross-site POSTs. All user text in the
 // pages is HTML-escaped; responses carry Cache-Control: no-store.
 //
+// Pages are templates (src/users/templates/: register, sign_in, welcome, signed_in,
+// account_problem) rendered in the site's layout (content/page_templates.h); a release may
+// replace any of them. The header's cart count comes from the shop's count cookie.
+//
 // The registration form remembers the page the visitor came from (the Referer of the GET, when
 // it is on this site) in a hidden field "from"; the backend gets that path (or the POST's own
 // Referer path) to decide the area of the registration.
@@ -29,6 +33,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "content/page_templates.h"
 #include "net/http_server.h"
 #include "users/wire.h"
 
@@ -53,9 +58,15 @@ class AccountBackend {
 };
 
 struct AccountPagesOptions {
-  std::string site_name;  // shown in page titles
+  std::string site_name;  // shown in page titles (of the built-in shell)
   int threads = 4;        // worker threads for POSTs (password hashing, calls to main)
+  // The site whose layout the pages wear; without a view, the built-in shell. An empty
+  // site.site_name: `site_name`.
+  content::PageSite site;
 };
+
+// The built-in account page templates.
+const content::EmbeddedTemplates& AccountPageTemplates();
 
 // Serves /account/register and /account/login (any other /account/ path: 404). Thread-safe.
 class AccountPages : public HttpHandler {

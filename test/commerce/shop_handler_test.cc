@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "commerce/money.h"
+#include "commerce/shop_pages.h"
+#include "content/builder.h"
+#include "content/content_store.h"
+#include "content/site_view.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "test_support.h"
@@ -29,6 +34,16 @@ std::string CookiePair(const HttpResponse& r) {
   auto v = r.FindHeader("Set-Cookie");
   if (!v) return "";
   return std::string(v->substr(0, v->find(';')));
+}
+
+// The Set-Cookie value for cookie `name`, or "".
+std::string SetCookie(const HttpResponse& r, std::string_view name) {
+  for (const auto& h : r.Headers()) {
+    if (EqualsIgnoreCase(h.name, "Set-Cookie") && h.value.starts_with(std::string(name) + "=")) {
+      return std::string(h.value);
+    }
+  }
+  return "";
 }
 
 class ShopHandlerTest : public ::testing::Test {
@@ -135,7 +150,7 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   EXPECT_THAT(cart->body(), HasSubstr("Added <a href=\"/products/mug.html\">"));
   EXPECT_THAT(cart->body(), HasSubstr("Blue &lt;mug&gt; &amp; &quot;co&quot;"));
   EXPECT_THAT(cart->body(), Not(HasSubstr("<mug>")));
-  EXPECT_THAT(cart->body(), HasSubstr("€25.00"));
+  EXPECT_THAT(cart->body(), HasSubstr(HtmlEscape(FormatMoney(2500, "EUR"))));
   EXPECT_THAT(cart->body(), Not(HasSubstr("reserved")));      // carts hold no stock
   EXPECT_THAT(cart->body(), Not(HasSubstr("left</small>")));  // enough in stock: nothing to warn of
   EXPECT_EQ(cart->FindHeader("Cache-Control"), "no-store");
@@ -160,7 +175,7 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   ASSERT_EQ(placed->status(), 200) << placed->body();
   EXPECT_THAT(placed->body(), HasSubstr("Your order number is <strong>M-000001</strong>"));
   EXPECT_THAT(placed->body(), HasSubstr("DE89370400440532013000"));
-  EXPECT_THAT(placed->body(), HasSubstr("€25.00"));
+  EXPECT_THAT(placed->body(), HasSubstr(HtmlEscape(FormatMoney(2500, "EUR"))));
   EXPECT_EQ(placed->FindHeader("Referrer-Policy"), "no-referrer");
 
   // The browser resubmits (reload): the same order, not a second one.
@@ -186,16 +201,106 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   server.Stop();
 }
 
-TEST_F(ShopHandlerTest, RendersThroughTheSiteLayout) {
-  ShopHandlerOptions options;
-  options.render = [](std::string_view title, std::string_view body) {
-    return "<layout title=\"" + HtmlEscape(title) + "\">" + std::string(body) + "</layout>";
+// The pages wear the layout of the site's release (its page shell), with the cart's count in
+// the header, and the release may restyle any page by shipping its template.
+TEST_F(ShopHandlerTest, RendersInTheSiteLayoutAndTakesTheReleasesTemplates) {
+  auto env = NewPosixEnv();
+  auto store = content::ContentStore::Open(*env, dir_.Sub("site"), {.site_id = "main"});
+  ASSERT_THAT(store, IsOk());
+  auto write = [&](const std::string& rel, const std::string& text) {
+    ASSERT_THAT(CreateDirs(*env, DirName(dir_.Sub(rel))), IsOk());
+    ASSERT_THAT(WriteFileAtomic(*env, dir_.Sub(rel), text), IsOk());
   };
+  write("author/layouts/default.mustache",
+        "<html><title>{{title}} | {{site.name}}</title><header>Mug World <a "
+        "href=/shop/cart>Cart ({{cart_count}})</a></header>{{{content}}}</html>");
+  write("author/pages/.tieup/templates/problem.mustache",
+        "<div class=oops>{{heading}}: {{message}}</div>");
+  std::shared_ptr<const content::SiteView> view;
+  uint64_t version = 0;
+  auto publish = [&] {
+    content::BuildOptions o;
+    o.authoring_dir = dir_.Sub("author");
+    o.area = content::Area::kOriginal;
+    o.site = "main";
+    o.version = ++version;
+    o.variables = {{"site.name", "Mugs & More"}};
+    auto m = content::BuildRelease(*env, (*store)->blobs(), o);
+    ASSERT_THAT(m, IsOk());
+    ASSERT_THAT((*store)->Stage(*m), IsOk());
+    ASSERT_THAT((*store)->Activate(content::Area::kOriginal, version), IsOk());
+    auto loaded = content::SiteView::Load(**store);
+    ASSERT_THAT(loaded, IsOk());
+    view = *loaded;
+  };
+  publish();
+  ShopHandlerOptions options;
+  options.site.view = [&] { return view; };
+  options.site.area = content::Area::kOriginal;
   handler_ = std::make_shared<ShopHandler>(*shop_, options);
+
+  std::string cookie = AddMug(2);
+  HttpResponse r = Call("GET", "/shop/cart", "", cookie);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(r.body(), HasSubstr("<html><title>Your cart | Mugs &amp; More</title><header>Mug "
+                                  "World <a href=/shop/cart>Cart (2)</a></header><h1>Your cart"));
+  EXPECT_THAT(r.body(), HasSubstr("Blue &lt;mug&gt; &amp; &quot;co&quot;"));
+  // The release's problem template; the count from the cookie on a page without the cart.
+  r = Call("GET", "/shop/nothing", "", "tieup_cart_count=7");
+  EXPECT_EQ(r.status(), 404);
+  EXPECT_THAT(r.body(), HasSubstr("Cart (7)"));
+  EXPECT_THAT(r.body(), HasSubstr("<div class=oops>Page not found: There is no shop page"));
+  // Publishing another layout restyles the next page.
+  write("author/layouts/default.mustache", "<body class=v2>{{{content}}}</body>");
+  publish();
+  r = Call("GET", "/shop/checkout", "", cookie);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(r.body(), ::testing::StartsWith("<body class=v2><h1>Checkout</h1>"));
+  handler_.reset();
+}
+
+// Without a release: the built-in shell, with a header linking the cart.
+TEST_F(ShopHandlerTest, WithoutAReleaseTheBuiltInShell) {
   HttpResponse r = Call("GET", "/shop/cart");
   EXPECT_EQ(r.status(), 200);
-  EXPECT_THAT(r.body(), HasSubstr("<layout title=\"Your cart\"><h1>Your cart</h1>"));
+  EXPECT_THAT(r.body(), HasSubstr("<title>Your cart · Mug Shop</title>"));
+  EXPECT_THAT(r.body(), HasSubstr("<h1>Your cart</h1>"));
   EXPECT_THAT(r.body(), HasSubstr("Your cart is empty"));
+  EXPECT_THAT(r.body(), HasSubstr("href=\"/shop/cart\">Cart"));
+}
+
+// Every change of the cart sets the count cookie the layout's script reads on static pages.
+TEST_F(ShopHandlerTest, TheCartCountCookieFollowsTheCart) {
+  HttpResponse r = Call("POST", "/shop/cart/add", "sku=MUG-1&qty=2");
+  ASSERT_EQ(r.status(), 303);
+  std::string cookie = CookiePair(r);
+  std::string count = SetCookie(r, "tieup_cart_count");
+  EXPECT_THAT(count, ::testing::StartsWith("tieup_cart_count=2; Path=/;"));
+  EXPECT_THAT(count, HasSubstr("SameSite=Lax"));
+  EXPECT_THAT(count, Not(HasSubstr("HttpOnly")));  // the layout's script reads it
+  r = Call("POST", "/shop/cart/update", "csrf=" + HandlerCsrf(cookie) + "&sku=MUG-1&qty=3", cookie);
+  EXPECT_THAT(SetCookie(r, "tieup_cart_count"), ::testing::StartsWith("tieup_cart_count=3;"));
+  // The cart page fills the header itself and puts a stale cookie right.
+  r = Call("GET", "/shop/cart", "", cookie + "; tieup_cart_count=9");
+  EXPECT_THAT(r.body(), HasSubstr("data-cart-count>3</span>"));
+  EXPECT_THAT(SetCookie(r, "tieup_cart_count"), ::testing::StartsWith("tieup_cart_count=3;"));
+  r = Call("GET", "/shop/cart", "", cookie + "; tieup_cart_count=3");
+  EXPECT_EQ(SetCookie(r, "tieup_cart_count"), "");
+  // After the order: an empty cart.
+  r = Call("POST", "/shop/checkout", CheckoutBody(cookie, kGoodFields), cookie);
+  ASSERT_EQ(r.status(), 200) << r.body();
+  EXPECT_THAT(SetCookie(r, "tieup_cart_count"), ::testing::StartsWith("tieup_cart_count=0;"));
+  EXPECT_THAT(r.body(), HasSubstr("data-cart-count>0</span>"));
+  r = Call("POST", "/shop/cart/remove", "csrf=" + HandlerCsrf(cookie) + "&sku=MUG-1", cookie);
+  EXPECT_EQ(SetCookie(r, "tieup_cart_count"), "");  // nothing to remove: unchanged
+}
+
+// Each built-in template renders (a broken one would only show at run time).
+TEST_F(ShopHandlerTest, EveryBuiltInTemplateParses) {
+  content::PageTemplates t(ShopPageTemplates(), {});
+  for (const auto& [name, text] : ShopPageTemplates()) {
+    EXPECT_THAT(t.RenderBody(name, boost::json::object{}), IsOk()) << name;
+  }
 }
 
 TEST_F(ShopHandlerTest, CartUpdateAndRemove) {

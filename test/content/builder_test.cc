@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "content/page_templates.h"
 #include "crypto/hash.h"
 #include "test_support.h"
 
@@ -105,9 +106,9 @@ TEST_F(BuildReleaseTest, RendersPagesIntoLayoutsAndCopiesAssets) {
   EXPECT_THAT(m->Validate(), IsOk());
   std::vector<std::string> paths;
   for (const auto& [p, e] : m->files) paths.push_back(p);
-  EXPECT_THAT(paths,
-              ::testing::ElementsAre("/assets/css/site.css", "/assets/logo.png", "/assets/small.js",
-                                     "/cart.html", "/index.html", "/news/today.html", "/raw.html"));
+  EXPECT_THAT(paths, ::testing::ElementsAre("/.tieup/page-shell.tmpl", "/assets/css/site.css",
+                                            "/assets/logo.png", "/assets/small.js", "/cart.html",
+                                            "/index.html", "/news/today.html", "/raw.html"));
 
   std::string index = Body(*m, "/index.html");
   EXPECT_THAT(index, HasSubstr("<title>Home - Main Shop</title>"));
@@ -167,7 +168,7 @@ TEST_F(BuildReleaseTest, OverridesReplaceAndAddPathsForOnePartner) {
   EXPECT_EQ(Body(*m, "/news/today.html"), "<p>Special news for <em>Shop B</em></p>\n");
   EXPECT_EQ(Body(*m, "/assets/extra.txt"), "only here");
   EXPECT_THAT(Body(*m, "/index.html"), HasSubstr("Welcome to Shop B"));
-  EXPECT_EQ(m->files.size(), 8u);
+  EXPECT_EQ(m->files.size(), 9u);  // with the page shell
 }
 
 TEST_F(BuildReleaseTest, OverrideLayoutsReplaceByName) {
@@ -302,6 +303,36 @@ TEST_F(BuildReleaseTest, InvalidReleaseFieldsAreRefused) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("bad site id")));
 }
 
+// The page shell: the default layout with the variables filled in and markers for what a page
+// made at run time puts there (content/page_templates.h).
+TEST_F(BuildReleaseTest, EmitsThePageShellOfTheDefaultLayout) {
+  Write("author/layouts/default.mustache",
+        "<title>{{title}} - {{site.name}}</title><header>{{partner.name}} "
+        "<a href=/shop/cart>Cart {{cart_count}}</a></header>{{{content}}}");
+  auto m = BuildRelease(*env_, blobs_, Options("Shop <B>"));
+  ASSERT_THAT(m, IsOk());
+  const FileEntry& e = m->files.at(std::string(kPageShellPath));
+  EXPECT_EQ(e.content_type, "application/octet-stream");  // a machine file, not a page
+  EXPECT_EQ(Body(*m, std::string(kPageShellPath)),
+            "<title>" + std::string(kShellTitleMarker) +
+                " - Main Shop</title><header>Shop &lt;B&gt; <a href=/shop/cart>Cart " +
+                std::string(kShellCartCountMarker) + "</a></header>" +
+                std::string(kShellContentMarker));
+  // A static page's {{cart_count}} is empty (the layout's script fills it).
+  EXPECT_THAT(Body(*m, "/index.html"), HasSubstr("Cart </a>"));
+
+  // No default layout: no shell. A page at the shell's path is refused.
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/layouts/default.mustache")), IsOk());
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/index.md")), IsOk());
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/cart.md")), IsOk());
+  auto none = BuildRelease(*env_, blobs_, Options());
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->files.contains(std::string(kPageShellPath)));
+  Write("author/layouts/default.mustache", "{{{content}}}");
+  Write("author/pages/.tieup/page-shell.tmpl", "mine");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST(ContentTypeTest, FromExtension) {
   EXPECT_EQ(ContentTypeForPath("/a.html"), "text/html; charset=utf-8");
   EXPECT_EQ(ContentTypeForPath("/A.HTML"), "text/html; charset=utf-8");
@@ -370,10 +401,15 @@ TEST_F(IncrementalBuildTest, AVariableOrALayoutChangeRendersEveryPageButNotTheAs
   BuildResult renamed = Rebuild(Options("Shop Renamed"), first);
   EXPECT_EQ(renamed.rendered, 4u);  // the pages; the 3 assets do not depend on variables
   EXPECT_THAT(Body(renamed.manifest, "/index.html"), HasSubstr("Shop Renamed"));
+  EXPECT_THAT(Body(renamed.manifest, std::string(kPageShellPath)), HasSubstr("Shop Renamed"));
   Write("author/layouts/plain.mustache", "<article>{{{content}}}</article>");
   BuildResult relayout = Rebuild(Options("Shop Renamed"), renamed);
   EXPECT_EQ(relayout.rendered, 4u);
   EXPECT_THAT(Body(relayout.manifest, "/news/today.html"), HasSubstr("<article>"));
+  Write("author/layouts/default.mustache", "<div>{{{content}}}</div>");
+  BuildResult reshell = Rebuild(Options("Shop Renamed"), relayout);
+  EXPECT_EQ(Body(reshell.manifest, std::string(kPageShellPath)),
+            "<div>" + std::string(kShellContentMarker) + "</div>");
 }
 
 TEST_F(IncrementalBuildTest, AddedRemovedAndOverriddenPathsAndMissingBlobs) {
@@ -399,6 +435,7 @@ TEST_F(IncrementalBuildTest, AddedRemovedAndOverriddenPathsAndMissingBlobs) {
 }
 
 TEST_F(IncrementalBuildTest, OnlyOverriddenPagesKeepsAssetsAndThePartnersPages) {
+  Write("author/pages/.tieup/templates/cart.mustache", "<p>{{count}}</p>");  // part of the look
   Write("over/pages/news/today.md", "---\nlayout: plain\n---\nMine\n");
   Write("over/pages/extra.html", "<p>extra</p>");
   BuildOptions o = Options();
@@ -408,7 +445,8 @@ TEST_F(IncrementalBuildTest, OnlyOverriddenPagesKeepsAssetsAndThePartnersPages) 
   std::vector<std::string> paths;
   for (const auto& [path, e] : r.manifest.files) paths.push_back(path);
   EXPECT_EQ(paths,
-            (std::vector<std::string>{"/assets/css/site.css", "/assets/logo.png",
+            (std::vector<std::string>{"/.tieup/page-shell.tmpl", "/.tieup/templates/cart.mustache",
+                                      "/assets/css/site.css", "/assets/logo.png",
                                       "/assets/small.js", "/extra.html", "/news/today.html"}));
   EXPECT_EQ(Body(r.manifest, "/news/today.html"), "<main><p>Mine</p>\n</main>");
 }
@@ -468,8 +506,8 @@ TEST_F(IncrementalBuildTest, ConsecutiveRunsShareTheUnchangedChunksOfTheirInputs
 // compared by their digests: the build makes every path again and equals a full build.
 TEST_F(IncrementalBuildTest, APreviousBuildWhoseInputsAndReleaseDisagreeIsMadeAgainInFull) {
   BuildResult first = First(Options());
-  const size_t all = first.manifest.files.size();
-  BuildResult lacking_input = first;  // sizes differ
+  const size_t all = first.manifest.files.size() - 1;  // the page shell has no source
+  BuildResult lacking_input = first;                   // sizes differ
   lacking_input.inputs.digests.erase("/index.html");
   BuildResult next = Rebuild(Options(), lacking_input);
   EXPECT_EQ(next.rendered, all);

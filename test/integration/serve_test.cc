@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "base/env.h"
 #include "daemon_harness.h"
@@ -418,6 +420,41 @@ TEST(SiteInitTest, TakesCurrencyTimeZoneAndLocale) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("¥27,490"));
   EXPECT_THAT(RunTieup({"main", "product", "show", site, "TEA-1"}).output, HasSubstr("GMT+9"));
+}
+
+// Before main's first tie-up release, a partner with no front page of its own answers "/" with
+// an "opening soon" page in a page shell with its name (503, come back later), not a bare 404;
+// once it has a front page, that is served.
+TEST(SiteInitTest, APartnerBeforeItsFirstReleaseIsOpeningSoon) {
+  TempDir dir;
+  const std::string site = dir.Sub("shop-z");
+  auto r = RunTieup({"partner", "init", site, "--id", "shop-z", "--name", "Tea Corner", "--public",
+                     "127.0.0.1:0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Daemon partner({"partner", "serve", site});
+  ASSERT_TRUE(partner.ok()) << partner.output();
+  std::string front = HttpGet(partner.port(), "/");
+  EXPECT_EQ(StatusOf(front), 503) << front;
+  EXPECT_EQ(HeaderOf(front, "Retry-After"), "3600");
+  EXPECT_THAT(HeaderOf(front, "Content-Type"), HasSubstr("text/html"));
+  EXPECT_THAT(BodyOf(front), HasSubstr("Tea Corner is opening soon"));
+  EXPECT_THAT(BodyOf(front), HasSubstr("<header"));
+  EXPECT_EQ(StatusOf(HttpGet(partner.port(), "/nothing-here.html")), 404);
+
+  const std::string pages = dir.Sub("pages");
+  auto env = NewPosixEnv();
+  ASSERT_TRUE(CreateDirs(*env, pages).ok());
+  ASSERT_TRUE(WriteFileAtomic(*env, pages + "/index.html", "<h1>Our own front page</h1>").ok());
+  r = RunTieup({"partner", "page", "put", site, "/", pages});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string own;
+  for (int i = 0; i < 100; ++i) {  // the daemon picks the new release up on its reload tick
+    own = HttpGet(partner.port(), "/");
+    if (StatusOf(own) == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(StatusOf(own), 200) << own;
+  EXPECT_THAT(BodyOf(own), HasSubstr("Our own front page"));
 }
 
 }  // namespace

@@ -124,7 +124,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   Partner& b = NewPartner("shop-b", {"--approval", "manager"});
   Start(a);
   Start(b);
-  EXPECT_EQ(StatusOf(HttpGet(a.port(), "/")), 404);  // no tie-up release yet
+  EXPECT_EQ(StatusOf(HttpGet(a.port(), "/")), 503);  // no tie-up release yet: "opening soon"
 
   CommandResult pub = Publish({});
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
@@ -138,11 +138,13 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(Page(a), AllOf(HasSubstr("Welcome to Sakura Tea"), Not(HasSubstr("Shop B"))));
   EXPECT_EQ(StatusOf(HttpGet(a.port(), "/assets/style.css")), 200);
   // The manager partner still serves nothing of it, and shows what the update would change.
-  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/")), 404);
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/")), 503);  // "opening soon"
   CommandResult pending = RunTieup({"partner", "pending", b.dir});
   ASSERT_EQ(pending.exit_code, 0) << pending.output;
   EXPECT_THAT(pending.output, HasSubstr("Update " + u + ": tie-up version 1"));
-  EXPECT_THAT(pending.output, HasRegex(R"(3 added \(\d+ B\), 0 changed \(0 B\), 0 removed)"));
+  // Index, 404, stylesheet and the page shell (content/page_templates.h).
+  EXPECT_THAT(pending.output,
+              HasRegex(R"(4 added \([0-9.]+ K?i?B\), 0 changed \(0 B\), 0 removed)"));
   EXPECT_THAT(pending.output, AllOf(HasSubstr("+ /index.html"), HasSubstr("+ /404.html"),
                                     HasSubstr("+ /assets/style.css")));
   // The preview link names the port the daemon really listens on (configured as 0 here) and
@@ -176,7 +178,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 2\s+activated)"));
   ASSERT_TRUE(Serves(a, "Fresh sencha today.")) << Page(a);
   EXPECT_THAT(Page(a), HasSubstr("Shop A"));
-  EXPECT_THAT(Updates(a), HasSubstr("fetched 1 of 3 blobs"));
+  EXPECT_THAT(Updates(a), HasSubstr("fetched 1 of 4 blobs"));
   // Main serves its own new page too.
   EXPECT_TRUE(WaitFor([&] {
     return BodyOf(HttpGet(main_->port(), "/")).find("Fresh sencha today.") != std::string::npos;
@@ -193,7 +195,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   ASSERT_EQ(RunTieup({"partner", "approve", b.dir, u}).exit_code, 0);
   ASSERT_TRUE(Serves(b, "Fresh sencha today.")) << Page(b);
   EXPECT_THAT(Page(b), HasSubstr("Shop B"));
-  EXPECT_THAT(Updates(b), HasSubstr("fetched 1 of 3 blobs"));
+  EXPECT_THAT(Updates(b), HasSubstr("fetched 1 of 4 blobs"));
   EXPECT_THAT(MainStatus(), HasRegex(R"(shop-b\s+2\s+2\s+-\s+up to date at version 2)"));
 }
 
@@ -378,7 +380,7 @@ TEST_F(SyncTest, RevokedPartnerIsRefusedOthersUnaffected) {
               AllOf(HasSubstr("main could not be told"), HasSubstr("the server refused this site")))
       << approve.output;
   EXPECT_THAT(MainEvents(), Not(HasSubstr("partner manager approved")));
-  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/")), 404);
+  EXPECT_EQ(StatusOf(HttpGet(b.port(), "/")), 503);  // still "opening soon"
   EXPECT_TRUE(WaitFor(
       [&] {
         return main_->output().find(
@@ -427,7 +429,7 @@ TEST_F(SyncTest, ForeignCaNoCertificateAndPlainHttpAreRefused) {
   CommandResult pub = RunTieup({"main", "publish", other_dir, "--partner", "shop-a"});
   EXPECT_NE(pub.exit_code, 0);
   EXPECT_THAT(pub.output, HasSubstr("shop-a         FAILED:")) << pub.output;
-  EXPECT_EQ(StatusOf(HttpGet(a.port(), "/")), 404);
+  EXPECT_EQ(StatusOf(HttpGet(a.port(), "/")), 503);  // still "opening soon"
   EXPECT_THAT(Updates(a), HasSubstr("No update has been offered yet."));
 
   // A partner enrolling at the wrong main with the other main's code: refused, nothing sent.

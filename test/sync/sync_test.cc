@@ -76,7 +76,7 @@ TEST_F(PublisherReceiverTest, ManagerApprovalLeavesAPendingUpdateUntilApproved) 
   const ReceivedUpdate& u = (*pending)[0];
   EXPECT_EQ(u.update_id, o.update_id);
   EXPECT_EQ(u.version, 1u);
-  EXPECT_EQ(u.added, 3u);
+  EXPECT_EQ(u.added, 4u);  // with the page shell (content/page_templates.h)
   EXPECT_THAT(u.added_paths, ::testing::Contains("/index.html"));
   EXPECT_GT(u.added_bytes, 0u);
   auto staged = p.store->ReadStaged(content::Area::kTieup, 1);
@@ -382,14 +382,15 @@ TEST_F(PublisherReceiverTest, PerPartnerVariablesDifferWhileIdenticalPagesShareB
   ASSERT_THAT(mc, IsOk());
   EXPECT_EQ((*ma)->files.at("/about.html").hash, (*mc)->files.at("/about.html").hash);
   EXPECT_NE((*ma)->files.at("/index.html").hash, (*mc)->files.at("/index.html").hash);
-  // Main stores: 3 index pages, 2 about pages (shared + b's override), 1 stylesheet.
+  // Main stores: 3 index pages, 2 about pages (shared + b's override), 1 stylesheet, 1 page
+  // shell (the same layout for all three).
   int blobs = 0;
   ASSERT_THAT(main_blobs_->ForEach([&](const std::string&) {
     ++blobs;
     return Status::Ok();
   }),
               IsOk());
-  EXPECT_EQ(blobs, 6);
+  EXPECT_EQ(blobs, 7);
 }
 
 std::string PayloadTypeOf(const OfferRequest& o) {
@@ -835,9 +836,10 @@ TEST_F(PublisherReceiverTest, FetchInterruptedMidwayResumesWithTheMissingBlobsOn
   main.fail_fetch_call = -1;
   main.fetch_calls = 0;
   EXPECT_EQ(Only(publisher_->PublishNow({"shop-i"})).state, "activated");
-  // 9 files in all (3 main pages... 6 + index + about + css); 3 were already stored.
-  EXPECT_EQ(main.fetched_blobs.load(), 9u);
-  EXPECT_EQ(main.fetch_calls.load(), 6);
+  // 10 files in all (3 main pages... 6 + index + about + css + the page shell); 3 were already
+  // stored.
+  EXPECT_EQ(main.fetched_blobs.load(), 10u);
+  EXPECT_EQ(main.fetch_calls.load(), 7);
 }
 
 TEST_F(PublisherReceiverTest, StagedButNotActiveVersionIsCompletedOnReoffer) {

@@ -1,0 +1,272 @@
+// The browser tests' harness: the demo's sites as separate processes on free loopback ports,
+// Debian's Chromium through playwright-core, and checks that collect what a customer would see
+// wrong (a journey goes on after a failed check where it can, so one run lists every defect).
+//
+// Sites: `tieup demo DIR --base-port P` creates main (port P) and partners shop-a (P+1) and
+// shop-b (P+2) with sync ports P+100.. and the sample tea shop; once main answers and shop-a
+// serves its tie-up product page, the demo is stopped and each site is served on its own
+// (`tieup main serve DIR/main`, `tieup partner serve DIR/shop-a`), so that main can be stopped
+// and started while a partner stays up. Every wait polls the state it needs with a deadline;
+// nothing sleeps for a fixed time.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+// Polls `probe` (async, returns a truthy value when done) every `everyMs` until `deadlineMs`.
+export async function waitUntil(what, probe, { deadlineMs = 30000, everyMs = 100 } = {}) {
+  const end = Date.now() + deadlineMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}` +
+                      (last ? ` (last error: ${last.message})` : ''));
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+// A base port P with P, P+1, P+2 and P+100, P+101, P+102 free on 127.0.0.1.
+export async function freeBasePort() {
+  for (let attempt = 0; attempt < 50; ++attempt) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const ports = [0, 1, 2, 100, 101, 102].map((d) => base + d);
+    let ok = true;
+    for (const p of ports) ok = ok && (await portFree(p));
+    if (ok) return base;
+  }
+  throw new Error('no free base port found');
+}
+
+// The HTTP status of GET url, or 0 when nothing answers.
+export async function httpStatus(url) {
+  try {
+    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(2000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return 0;
+  }
+}
+
+// One `tieup` process, its output in a log file.
+class TieupProcess {
+  constructor(binary, args, logFile) {
+    this.name = args.slice(0, 2).join(' ');
+    this.logFile = logFile;
+    const log = fs.openSync(logFile, 'a');
+    this.child = spawn(binary, args, { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code ?? signal;
+        resolve();
+      });
+    });
+    Sites.all.add(this);
+  }
+
+  get running() { return this.exitCode === undefined; }
+
+  logTail() {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  // Waits until `probe` holds; fails at once when the process ends first.
+  async waitReady(what, probe, deadlineMs = 60000) {
+    await waitUntil(what, async () => {
+      if (!this.running) {
+        throw Object.assign(new Error(`${this.name} exited (${this.exitCode}) before ${what}:\n` +
+                                      this.logTail()), { fatal: true });
+      }
+      return probe();
+    }, { deadlineMs }).catch((e) => {
+      throw e.fatal ? e : new Error(`${e.message}\n${this.name} log:\n${this.logTail()}`);
+    });
+  }
+
+  async stop() {
+    if (this.running) {
+      this.child.kill('SIGTERM');
+      const killed = setTimeout(() => this.child.kill('SIGKILL'), 20000);
+      await this.exited;
+      clearTimeout(killed);
+    }
+    Sites.all.delete(this);
+  }
+}
+
+export class Sites {
+  static all = new Set();
+
+  // binary: the built tieup; logDir: where each process's output goes.
+  constructor(binary, logDir) {
+    this.binary = binary;
+    this.logDir = logDir;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tieup-browser-'));
+    fs.rmSync(logDir, { recursive: true, force: true });
+    fs.mkdirSync(logDir, { recursive: true });
+    this.procs = {};
+  }
+
+  url(site, p = '/') {
+    const offset = { main: 0, 'shop-a': 1, 'shop-b': 2 }[site];
+    return `http://127.0.0.1:${this.base + offset}${p}`;
+  }
+
+  // Creates the demo's sites and serves main and shop-a.
+  async create() {
+    this.base = await freeBasePort();
+    const demo = new TieupProcess(
+        this.binary, ['demo', path.join(this.dir, 'demo'), '--base-port', String(this.base)],
+        path.join(this.logDir, 'demo.log'));
+    try {
+      await demo.waitReady('the demo: main and shop-a serving their pages', async () =>
+        (await httpStatus(this.url('main'))) === 200 &&
+        (await httpStatus(this.url('shop-a', '/products/sencha.html'))) === 200);
+    } finally {
+      await demo.stop();
+    }
+    await this.start('main');
+    await this.start('shop-a');
+  }
+
+  // Serves one site on its own ('main' or 'shop-a') and waits until it answers.
+  async start(site) {
+    const role = site === 'main' ? 'main' : 'partner';
+    const p = new TieupProcess(this.binary, [role, 'serve', path.join(this.dir, 'demo', site)],
+                               path.join(this.logDir, `${site}.log`));
+    this.procs[site] = p;
+    const page = site === 'main' ? '/' : '/products/sencha.html';
+    await p.waitReady(`${site} serving ${page}`,
+                      async () => (await httpStatus(this.url(site, page))) === 200);
+  }
+
+  // Stops one site and waits until its port no longer answers.
+  async stop(site) {
+    const p = this.procs[site];
+    if (!p) return;
+    await p.stop();
+    delete this.procs[site];
+    await waitUntil(`${site} to stop answering`,
+                    async () => (await httpStatus(this.url(site))) === 0, { deadlineMs: 15000 });
+  }
+
+  async close() {
+    for (const site of Object.keys(this.procs)) await this.procs[site].stop();
+    this.procs = {};
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// Last resort when the runner ends abruptly: no tieup process outlives the test.
+process.on('exit', () => {
+  for (const p of Sites.all) if (p.running) p.child.kill('SIGKILL');
+});
+
+// --- What the customer sees ---
+
+// A regular expression for an amount of yen as a shop may show it: "¥4,200", "JP¥4,200",
+// "4,200 JPY", "JPY 4,200", "4,200円" (the digits grouped by thousands, no decimals).
+export function yen(amount) {
+  const digits = amount.toLocaleString('en-US');
+  return `(?:(?:[¥￥]|JP¥|JPY)\\s?${digits}(?![\\d,.])|(?<![\\d,.])${digits}\\s?(?:JPY|円))`;
+}
+
+export function yenRe(amount, flags = '') { return new RegExp(yen(amount), flags); }
+
+// A journey: numbered full-page screenshots and a list of failed checks, which go on being
+// collected while the journey can go on; `finish` fails the test with all of them.
+export class Journey {
+  constructor(name, page, dir, t) {
+    this.name = name;
+    this.page = page;
+    this.dir = dir;
+    this.t = t;
+    this.step = 0;
+    this.failures = [];
+    this.stepName = '';
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  // Names the step and keeps a screenshot of the page as it is now.
+  async shot(name) {
+    this.step += 1;
+    this.stepName = `${String(this.step).padStart(2, '0')}-${name}`;
+    await this.page.screenshot({ path: path.join(this.dir, `${this.stepName}.png`),
+                                 fullPage: true });
+    this.t.diagnostic(`${this.name}/${this.stepName}: ${this.page.url()}`);
+  }
+
+  // A check that does not stop the journey.
+  async check(what, fn) {
+    try {
+      await fn();
+    } catch (e) {
+      const msg = `[${this.stepName}] ${what}: ${String(e.message).split('\n')[0]}`;
+      this.failures.push(msg);
+      this.t.diagnostic(`FAILED ${msg}`);
+    }
+  }
+
+  // A check the rest of the journey depends on: it ends the journey when it fails.
+  async must(what, fn) {
+    try {
+      return await fn();
+    } catch (e) {
+      this.failures.push(`[${this.stepName}] ${what}: ${String(e.message).split('\n')[0]} ` +
+                         '(the journey stopped here)');
+      throw new JourneyStopped();
+    }
+  }
+
+  finish() {
+    if (this.failures.length > 0) {
+      throw new Error(`${this.failures.length} check(s) failed in journey ${this.name}:\n  ` +
+                      this.failures.join('\n  '));
+    }
+  }
+}
+
+export class JourneyStopped extends Error {}
+
+// Runs `body(journey)`, then fails with every failed check (a stopped journey included).
+export async function runJourney(name, t, context, dir, body) {
+  const page = await context.newPage();
+  const j = new Journey(name, page, dir, t);
+  try {
+    await body(j);
+  } catch (e) {
+    if (!(e instanceof JourneyStopped)) {
+      j.failures.push(`[${j.stepName}] ${String(e.message).split('\n')[0]} (the journey stopped ` +
+                      'here)');
+    }
+    await page.screenshot({ path: path.join(dir, `${j.stepName || '00'}-stopped.png`),
+                            fullPage: true }).catch(() => {});
+  } finally {
+    await context.close();
+  }
+  j.finish();
+}

@@ -1,0 +1,500 @@
+// The customer journey in a real Chromium (issue #12, "Browser tests"); README.md here says
+// how to run it and which page elements it relies on.
+//
+//   node journeys.test.mjs TIEUP_BINARY [ARTIFACT_DIR]
+//
+// The demo's sites (harness.mjs) are created in a temp directory on free loopback ports; one
+// headless Debian Chromium (/usr/bin/chromium) runs three journeys, each in a fresh browser
+// context, keeping a full-page screenshot of every step in ARTIFACT_DIR/<journey>/NN-step.png:
+//   main_checkout     on main: browse to a tea, add it, see the cart count in the header, check
+//                     out, read the thank-you page and the order status page;
+//   partner_mixed     on partner shop-a: a tie-up tea from its tie-up product page and a box of
+//                     wagashi from its original page, check out: each item once (one order at
+//                     main, one at the partner) and one grand total; the order status page;
+//   main_down         main stopped: a tie-up order on shop-a is "Order received" and its status
+//                     page says it waits for confirmation; main restarted: the same page shows
+//                     main's order number.
+// On every page: the site's header (with the cart and its count), the shop's stylesheet, no raw
+// keys or internal ids in what the customer reads, and times in the site's time zone.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { CHROMIUM, Sites, runJourney, waitUntil, yen, yenRe } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.argv[2] ?? process.env.TIEUP_BINARY ??
+               path.join(here, '../../build/apps/tieup/tieup');
+const artifacts = path.resolve(process.argv[3] ?? process.env.TIEUP_BROWSER_ARTIFACTS ??
+                               path.join(here, '../../build/test-artifacts/browser'));
+process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
+
+const MAIN = { site: 'Sakura Tea' };
+const SHOP_A = { site: 'Sakura Tea', partner: 'Tea House Asahi' };
+// The partner's original pages are its own, in its own header.
+const SHOP_A_ORIGINAL = { site: 'Tea House Asahi' };
+const CUSTOMER = {
+  name: 'Hanako Yamada', street: '1-2-3 Shijo-dori', postal: '600-8001', city: 'Kyoto',
+  country: 'Japan', email: 'hanako@example.test',
+};
+
+let browser;
+let sites;
+
+before(async () => {
+  assert.ok(fs.existsSync(binary), `the tieup binary is missing: ${binary} (build target tieup)`);
+  assert.ok(fs.existsSync(CHROMIUM),
+            `${CHROMIUM} is missing: install Debian's chromium (scripts/install-deps.sh test)`);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    assert.fail(`playwright-core is not installed in ${here}/node_modules ` +
+                `(scripts/install-deps.sh test installs it): ${e.message}`);
+  }
+  fs.mkdirSync(path.join(artifacts, 'logs'), { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // As root (CI) Chromium needs --no-sandbox; the rest keep it off the (closed) network.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--disable-dev-shm-usage'],
+  });
+  sites = new Sites(binary, path.join(artifacts, 'logs'));
+  await sites.create();
+});
+
+after(async () => {
+  await browser?.close();
+  await sites?.close();
+});
+
+async function newContext() {
+  const c = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' });
+  c.setDefaultTimeout(5000);  // a missing element fails its check soon
+  c.setDefaultNavigationTimeout(20000);
+  return c;
+}
+
+// --- page helpers ---
+
+async function bodyText(page) {
+  return page.evaluate(() => document.body?.innerText ?? '');
+}
+
+// Waits until the page's visible text matches `re`; the error quotes what the page shows.
+async function see(page, re, timeout = 3000) {
+  try {
+    await page.waitForFunction(([src, flags]) => new RegExp(src, flags).test(
+        document.body?.innerText ?? ''), [re.source, re.flags], { timeout });
+  } catch {
+    const text = (await bodyText(page)).replace(/\s+/g, ' ').slice(0, 300);
+    throw new Error(`${re} is not on the page, which reads: "${text}"`);
+  }
+}
+
+async function notSee(page, re) {
+  const text = await bodyText(page);
+  const m = text.match(re);
+  if (m) throw new Error(`the page shows "${m[0]}"`);
+}
+
+function count(text, needle) { return text.split(needle).length - 1; }
+
+// Clicks and waits for the next document to load (a link, or a form and its redirects).
+async function clickAndLoad(page, locator) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: 20000 }),
+                     locator.click({ timeout: 5000 })]);
+}
+
+async function gotoAndLoad(page, url) {
+  return page.goto(url, { waitUntil: 'load' });
+}
+
+// The number the header's cart shows: the text of an element with class cart-count (or
+// data-cart-count) in the header, else the first number in the header's link to /shop/cart;
+// 0 for a cart link without a number; null when the header has no cart at all. With `want`,
+// whether that number is `want` (for waitForFunction, which runs this in the page).
+function headerCartCount(want) {
+  let n = null;
+  const header = document.querySelector('header');
+  const els = header ? header.querySelectorAll(
+      '.cart-count, [data-cart-count], a[href="/shop/cart"], a[href^="/shop/cart?"]') : [];
+  if (els.length > 0) {
+    n = 0;
+    for (const el of els) {
+      const m = (el.textContent || '').match(/\d+/);
+      if (m) {
+        n = Number(m[0]);
+        break;
+      }
+    }
+  }
+  return want === undefined ? n : n === want;
+}
+
+async function expectCartCount(page, n) {
+  try {
+    await page.waitForFunction(headerCartCount, n, { timeout: 2000 });
+  } catch {
+    const got = await page.evaluate(headerCartCount);
+    throw new Error(got === null ? 'the header shows no cart'
+                                 : `the header's cart shows ${got}, not ${n}`);
+  }
+}
+
+// What every page must show: the site's header (with the partner's name on a partner's shop
+// pages), the shop's stylesheet, the cart and its count, and no raw keys or internal ids.
+async function pageBasics(j, brand, cartCount) {
+  const page = j.page;
+  await j.check('the site header', async () => {
+    const header = page.getByRole('banner');
+    if ((await header.count()) === 0) throw new Error('the page has no header');
+    const text = await header.first().innerText();
+    for (const name of [brand.site, brand.partner].filter(Boolean)) {
+      if (!text.includes(name)) throw new Error(`the header lacks "${name}": "${text}"`);
+    }
+  });
+  if (brand.site === 'Sakura Tea') {
+    await j.check("the shop's stylesheet", async () => {
+      const css = await page.locator('link[rel="stylesheet"][href*="/assets/style.css"]').count();
+      if (css === 0) throw new Error('the page does not use /assets/style.css');
+    });
+  }
+  if (cartCount !== undefined) {
+    await j.check(`the header's cart shows ${cartCount}`, () => expectCartCount(page, cartCount));
+  }
+  await j.check('no raw keys or internal ids', () =>
+    notSee(page, /\busr_[A-Za-z0-9]+|\bweb:[A-Za-z0-9_-]{8,}|\(minor units\)/));
+  // The demo's sites are in Asia/Tokyo (`time_zone`): times are shown in it.
+  await j.check("times in the site's time zone, not UTC", () => notSee(page, /\bUTC\b/));
+}
+
+async function fillCheckout(page) {
+  await page.getByLabel(/full name/i).fill(CUSTOMER.name);
+  await page.getByLabel(/street/i).fill(CUSTOMER.street);
+  await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
+  await page.getByLabel(/^city/i).fill(CUSTOMER.city);
+  await page.getByLabel(/^country/i).fill(CUSTOMER.country);
+  await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
+}
+
+// Follows the page's first link named `name`; when there is none, records that and goes to
+// `fallback` directly.
+async function viaLinkOr(j, name, fallback) {
+  const link = j.page.getByRole('link', { name }).first();
+  if ((await link.count()) > 0) {
+    await j.must(`the link "${name.source}"`, () => clickAndLoad(j.page, link));
+    return;
+  }
+  await j.check(`a link "${name.source}" on the page`, () => {
+    throw new Error('none');
+  });
+  await gotoAndLoad(j.page, fallback);
+}
+
+// Goes to the cart the way a customer does: the header's cart link, else the page's.
+async function openCart(j) {
+  const page = j.page;
+  const inHeader = page.getByRole('banner').getByRole('link', { name: /cart/i });
+  const link = (await inHeader.count()) > 0 ? inHeader.first()
+                                            : page.getByRole('link', { name: /your cart/i }).first();
+  await j.must('a link to the cart', () => clickAndLoad(page, link));
+}
+
+// Sets the quantity of the cart row showing `title` with its Update button.
+async function setQuantity(page, title, qty) {
+  const row = page.locator('tr', { hasText: title });
+  await row.getByRole('spinbutton').fill(String(qty));
+  await clickAndLoad(page, row.getByRole('button', { name: /update/i }));
+  const heading = (await page.locator('h1').first().innerText().catch(() => '')).trim();
+  if (!/your cart/i.test(heading)) throw new Error(`the page after Update is "${heading}"`);
+}
+
+async function addToCart(j) {
+  await j.must('add to cart', () =>
+    clickAndLoad(j.page, j.page.getByRole('button', { name: /add to cart/i })));
+  await j.must('the cart page after adding', () => j.page.waitForURL(/\/shop\/cart/));
+}
+
+async function checkOut(j, brand, total) {
+  const page = j.page;
+  await j.must('proceed to checkout', () =>
+    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                           .or(page.getByRole('button', { name: /checkout/i })).first()));
+  await j.shot('checkout');
+  await pageBasics(j, brand);
+  await j.check(`the checkout shows the total ${total}`, () => see(page, yenRe(total)));
+  const place = page.getByRole('button', { name: /place order/i });
+  await j.check('the "Place order" button names the total', async () => {
+    const name = await place.innerText();
+    if (!yenRe(total).test(name)) throw new Error(`the button reads "${name}"`);
+  });
+  await j.must('fill in the checkout form', () => fillCheckout(page));
+  await j.shot('checkout-filled');
+  await j.must('place the order', () => clickAndLoad(page, place));
+}
+
+// The order status links on a page (thank-you or "Order received").
+async function statusLinks(page) {
+  const links = page.getByRole('link', { name: /order status|follow (your|this) order|track/i });
+  const hrefs = [];
+  for (const l of await links.all()) {
+    const href = await l.getAttribute('href');
+    if (href) hrefs.push(new URL(href, page.url()).href);
+  }
+  return [...new Set(hrefs)];
+}
+
+const MAIN_ORDER = /\bM-\d{6}\b/g;
+const SHOPA_ORDER = /\bSHOPA-\d{6}\b/g;
+
+function numbers(text, re) { return [...new Set(text.match(re) ?? [])]; }
+
+// --- the journeys ---
+
+test('main_checkout: browse, add a tea, check out, thank-you and order status on main',
+     async (t) => {
+  await runJourney('main_checkout', t, await newContext(), path.join(artifacts, 'main_checkout'),
+                   async (j) => {
+    const page = j.page;
+    await gotoAndLoad(page, sites.url('main', '/'));
+    await j.shot('home');
+    await pageBasics(j, MAIN, 0);
+    await j.check('the front page welcomes', () => see(page, /Fresh tea from Uji and Shizuoka/));
+
+    await viaLinkOr(j, /our teas/i, sites.url('main', '/products/'));
+    await j.shot('teas');
+    await pageBasics(j, MAIN, 0);
+    await j.check('the tea list shows Sencha Asahi at 1,800', async () => {
+      await see(page, /Sencha Asahi/);
+      await see(page, yenRe(1800));
+    });
+
+    await j.must('a link to Sencha Asahi', () =>
+      clickAndLoad(page, page.getByRole('link', { name: /Sencha Asahi/ }).first()));
+    await j.shot('product');
+    await pageBasics(j, MAIN, 0);
+    await j.check('the product page shows the tea and its price', async () => {
+      await see(page, /Sencha Asahi/);
+      await see(page, yenRe(1800));
+    });
+
+    await addToCart(j);
+    await j.shot('cart');
+    await pageBasics(j, MAIN, 1);
+    await j.check('the cart confirms the addition', () => see(page, /added/i));
+    await j.check('the cart lists Sencha Asahi once, total 1,800', async () => {
+      await see(page, /Sencha Asahi/);
+      const text = await bodyText(page);
+      const lines = await page.locator('tr', { hasText: /Sencha Asahi/ }).count();
+      if (lines !== 1) throw new Error(`${lines} cart rows for Sencha Asahi`);
+      if (!new RegExp(`total[^\\n]{0,40}${yen(1800)}`, 'i').test(text)) {
+        throw new Error('no "Total ... 1,800" on the cart page');
+      }
+    });
+
+    // The quantity changed in the cart, and back: the totals and the header follow.
+    for (const [qty, total] of [[2, 3600], [1, 1800]]) {
+      await j.check(`the quantity set to ${qty}`, () => setQuantity(page, /Sencha Asahi/, qty));
+      await j.shot(`cart-quantity-${qty}`);
+      await pageBasics(j, MAIN, qty);
+      await j.check(`the cart total ${total}`, async () => {
+        if (!new RegExp(`total[^\\n]{0,40}${yen(total)}`, 'i').test(await bodyText(page))) {
+          throw new Error(`no "Total ... ${total}" on the page`);
+        }
+      });
+      await gotoAndLoad(page, sites.url('main', '/shop/cart'));  // also after a refused form
+    }
+
+    // Back on a product page, the header still shows the cart.
+    await gotoAndLoad(page, sites.url('main', '/products/gyokuro.html'));
+    await j.shot('other-product');
+    await pageBasics(j, MAIN, 1);
+
+    await openCart(j);
+    await j.shot('cart-again');
+    await pageBasics(j, MAIN, 1);
+
+    await checkOut(j, MAIN, 1800);
+    await j.shot('thank-you');
+    await pageBasics(j, MAIN, 0);
+    let number;
+    await j.must('the thank-you page', () => see(page, /thank you/i));
+    await j.check('one order number from main', async () => {
+      const n = numbers(await bodyText(page), MAIN_ORDER);
+      if (n.length !== 1) throw new Error(`order numbers on the page: ${n.join(', ') || 'none'}`);
+      number = n[0];
+    });
+    await j.check('the order: Sencha Asahi once, total 1,800', async () => {
+      const text = await bodyText(page);
+      if (count(text, 'Sencha Asahi') !== 1) {
+        throw new Error(`"Sencha Asahi" appears ${count(text, 'Sencha Asahi')} times`);
+      }
+      if (!new RegExp(`total[^\\n]{0,40}${yen(1800)}`, 'i').test(text)) {
+        throw new Error('no "Total ... 1,800"');
+      }
+    });
+
+    const links = await statusLinks(page);
+    await j.must('a link to the order status page', async () => {
+      if (links.length === 0) throw new Error('none on the thank-you page');
+    });
+    await gotoAndLoad(page, links[0]);
+    await j.shot('order-status');
+    await pageBasics(j, MAIN, 0);
+    await j.check('the order status page shows the order', async () => {
+      if (number) await see(page, new RegExp(number));
+      await see(page, /Sencha Asahi/);
+      await see(page, yenRe(1800));
+    });
+  });
+});
+
+test('partner_mixed: a tie-up tea and an original item on a partner, one order each',
+     async (t) => {
+  await runJourney('partner_mixed', t, await newContext(), path.join(artifacts, 'partner_mixed'),
+                   async (j) => {
+    const page = j.page;
+    await gotoAndLoad(page, sites.url('shop-a', '/'));
+    await j.shot('home');
+    await pageBasics(j, SHOP_A, 0);
+
+    await gotoAndLoad(page, sites.url('shop-a', '/products/gyokuro.html'));
+    await j.shot('tieup-product');
+    await pageBasics(j, SHOP_A, 0);
+    await j.check('the tie-up page shows Gyokuro Kin at 3,600', async () => {
+      await see(page, /Gyokuro Kin/);
+      await see(page, yenRe(3600));
+    });
+    await addToCart(j);
+    await j.shot('cart-tea');
+    await pageBasics(j, SHOP_A, 1);
+    await j.check('the cart lists Gyokuro Kin', () => see(page, /Gyokuro Kin/));
+
+    // To the partner's own pages, as a customer would: the header's link (typed in when the
+    // page has none, so that the rest of the journey is still checked).
+    await viaLinkOr(j, /local specials/i, sites.url('shop-a', '/local/'));
+    await j.shot('local');
+    await pageBasics(j, SHOP_A_ORIGINAL, 1);
+    await j.must('a link to the wagashi', () =>
+      clickAndLoad(page, page.getByRole('link', { name: /wagashi/i }).first()));
+    await j.shot('original-product');
+    await pageBasics(j, SHOP_A_ORIGINAL, 1);
+    await j.check('the original page shows the wagashi at 600', async () => {
+      await see(page, /Wagashi of the season/);
+      await see(page, yenRe(600));
+    });
+    await addToCart(j);
+    await j.shot('cart-both');
+    await pageBasics(j, SHOP_A, 2);
+    await j.check('the cart lists both, total 4,200', async () => {
+      await see(page, /Gyokuro Kin/);
+      await see(page, /Wagashi of the season/);
+      const text = await bodyText(page);
+      if (!new RegExp(`total[^\\n]{0,40}${yen(4200)}`, 'i').test(text)) {
+        throw new Error('no "Total ... 4,200" on the cart page');
+      }
+    });
+
+    await checkOut(j, SHOP_A, 4200);
+    await j.shot('thank-you');
+    await pageBasics(j, SHOP_A, 0);
+    await j.must('the thank-you page', () => see(page, /thank you/i));
+    const text = await bodyText(page);
+    await j.check('each item once', async () => {
+      const tea = count(text, 'Gyokuro Kin');
+      const sweets = count(text, 'Wagashi of the season');
+      if (tea !== 1 || sweets !== 1) {
+        throw new Error(`"Gyokuro Kin" ${tea} time(s), "Wagashi of the season" ${sweets} time(s)`);
+      }
+    });
+    await j.check("one order at main (the tea) and one at the partner (the wagashi)", async () => {
+      const m = numbers(text, MAIN_ORDER);
+      const p = numbers(text, SHOPA_ORDER);
+      if (m.length !== 1 || p.length !== 1) {
+        throw new Error(`main's order numbers: ${m.join(', ') || 'none'}; the partner's: ` +
+                        `${p.join(', ') || 'none'}`);
+      }
+    });
+    await j.check('the grand total 4,200', async () => {
+      if (!new RegExp(`(?:grand total|in all|total)[^\\n]{0,40}${yen(4200)}`, 'i').test(text)) {
+        throw new Error('no grand total of 4,200 on the page');
+      }
+    });
+
+    const links = await statusLinks(page);
+    await j.check('an order status link for each of the two orders', async () => {
+      if (links.length !== 2) throw new Error(`${links.length} order status link(s)`);
+    });
+    await j.must('a link to an order status page', async () => {
+      if (links.length === 0) throw new Error('none on the thank-you page');
+    });
+    for (const [i, link] of links.entries()) {
+      await gotoAndLoad(page, link);
+      await j.shot(`order-status-${i + 1}`);
+      await pageBasics(j, SHOP_A, 0);
+      await j.check('the order status page shows an order number and its items', async () => {
+        const s = await bodyText(page);
+        if (numbers(s, MAIN_ORDER).length + numbers(s, SHOPA_ORDER).length === 0) {
+          throw new Error('no order number');
+        }
+        if (!/Gyokuro Kin|Wagashi of the season/.test(s)) throw new Error('no item');
+      });
+    }
+  });
+});
+
+test('main_down: "Order received" on a partner while main is stopped, confirmed after restart',
+     async (t) => {
+  await runJourney('main_down', t, await newContext(), path.join(artifacts, 'main_down'),
+                   async (j) => {
+    const page = j.page;
+    await sites.stop('main');
+    await gotoAndLoad(page, sites.url('shop-a', '/products/hojicha.html'));
+    await j.shot('tieup-product');
+    await pageBasics(j, SHOP_A, 0);
+    await j.check('the tie-up page shows Hojicha Roast at 1,200', async () => {
+      await see(page, /Hojicha Roast/);
+      await see(page, yenRe(1200));
+    });
+    await addToCart(j);
+    await j.shot('cart');
+    await pageBasics(j, SHOP_A, 1);
+    await checkOut(j, SHOP_A, 1200);
+    await j.shot('order-received');
+    await pageBasics(j, SHOP_A, 0);
+    await j.must('"Order received"', () => see(page, /order received/i));
+    await j.check('a reference to follow the order', () => see(page, /reference|order number/i));
+
+    const links = await statusLinks(page);
+    await j.must('a link to the order status page', async () => {
+      if (links.length === 0) throw new Error('none on the "Order received" page');
+    });
+    await gotoAndLoad(page, links[0]);
+    await j.shot('status-waiting');
+    await pageBasics(j, SHOP_A, 0);
+    await j.check('the status page says "waiting for confirmation"', () =>
+      see(page, /waiting for confirmation/i));
+    await j.check('the status page shows Hojicha Roast', () => see(page, /Hojicha Roast/));
+
+    await sites.start('main');
+    // The partner delivers its outbox on its periodic task: reload until main's number shows.
+    await j.must("main's order number on the status page once main is back", () =>
+      waitUntil("main's order number", async () => {
+        await gotoAndLoad(page, links[0]);
+        return new RegExp(MAIN_ORDER.source).test(await bodyText(page));
+      }, { deadlineMs: 60000, everyMs: 500 }));
+    await j.shot('status-confirmed');
+    await pageBasics(j, SHOP_A, 0);
+    await j.check('no longer "waiting for confirmation"', () =>
+      notSee(page, /waiting for confirmation/i));
+    await j.check('the confirmed order: Hojicha Roast, total 1,200', async () => {
+      await see(page, /Hojicha Roast/);
+      await see(page, yenRe(1200));
+    });
+  });
+});
