@@ -67,6 +67,14 @@ ALTER TABLE shop_checkouts ADD COLUMN template TEXT NOT NULL DEFAULT '';
 ALTER TABLE shop_checkouts ADD COLUMN data TEXT NOT NULL DEFAULT '';
 )";
 
+// The customer's reference of a delegated order: a random token in the link of its status page
+// at the partner (/shop/received/REF), which says "waiting for confirmation" while the order is
+// in the outbox and shows main's order once it is delivered. Never the idempotency key.
+constexpr std::string_view kOrderReferencesSchema = R"(
+ALTER TABLE shop_delegated_orders ADD COLUMN public_ref TEXT NOT NULL DEFAULT '';
+CREATE INDEX shop_delegated_orders_ref ON shop_delegated_orders(public_ref);
+)";
+
 // How long a finished checkout's page is kept for a resubmitted form.
 constexpr int64_t kCheckoutMemoryMicros = 7LL * 86400 * 1'000'000;
 
@@ -205,7 +213,8 @@ Result<OpenedPartnerShop> OpenPartnerShop(Env& env, const std::string& site_dir,
   RETURN_IF_ERROR(Migrate(db, "partner_shop",
                           {{1, std::string(kPartnerShopSchema)},
                            {2, std::string(kCheckoutsSchema)},
-                           {3, std::string(kCheckoutTemplatesSchema)}}));
+                           {3, std::string(kCheckoutTemplatesSchema)},
+                           {4, std::string(kOrderReferencesSchema)}}));
   return opened;
 }
 
@@ -247,6 +256,23 @@ Result<HttpResponse> MainShopClient::Send(const HttpRequest& request) {
 
 // --- the service ---
 namespace {
+
+// The status page of a delegated order at this partner ("" without a reference).
+std::string StatusHref(std::string_view ref) {
+  return ref.empty() ? std::string() : "/shop/received/" + std::string(ref);
+}
+
+// The lines of an order waiting for main, as its pages list them (titles from the catalog
+// mirror; the SKU when the product is unknown here).
+json::array PendingLines(commerce::Shop& shop, const commerce::OrderRequest& order) {
+  json::array lines;
+  for (const commerce::OrderLineRequest& l : order.lines) {
+    auto p = shop.GetProduct(l.sku);
+    lines.push_back(json::object{
+        {"title", p.ok() ? p->title : l.sku}, {"sku", l.sku}, {"quantity", l.quantity}});
+  }
+  return lines;
+}
 
 // What the partner's shop routes and remembers. Thread-safe.
 class PartnerShop {
@@ -384,24 +410,38 @@ class PartnerShop {
   struct OutboxEntry {
     bool existed = false;
     std::string state;  // pending, delivered, refused
+    std::string public_ref;
+    std::string request;
     std::string receipt;
     std::string last_error;
   };
 
   // What the outbox knows about `key` (existed = false when nothing).
-  Result<OutboxEntry> Lookup(const std::string& key) {
+  Result<OutboxEntry> Lookup(const std::string& key) { return LookupBy("idempotency_key", key); }
+  // The same by the customer's reference (from a status link).
+  Result<OutboxEntry> LookupRef(const std::string& ref) {
+    if (ref.empty()) return OutboxEntry{};
+    return LookupBy("public_ref", ref);
+  }
+  Result<OutboxEntry> LookupBy(std::string_view column, const std::string& value) {
     OutboxEntry entry;
-    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT state, receipt, last_error FROM "
-                                          "shop_delegated_orders WHERE idempotency_key = ?",
-                                          {key}));
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT state, receipt, last_error, public_ref, request "
+                                          "FROM shop_delegated_orders WHERE " +
+                                              std::string(column) + " = ?",
+                                          {value}));
     if (!rows.empty()) {
       entry.existed = true;
       entry.state = rows[0].Text(0);
       entry.receipt = rows[0].Text(1);
       entry.last_error = rows[0].Text(2);
+      entry.public_ref = rows[0].Text(3);
+      entry.request = rows[0].Text(4);
     }
     return entry;
   }
+
+  // A new customer reference for a delegated order.
+  std::string NewReference() { return shop_.NewCartToken(); }
 
   // Records the order for later delivery (key unique) and runs `also` (taking the lines out of
   // the cart) in the same transaction: one commit, after which the order is never lost.
@@ -409,7 +449,7 @@ class PartnerShop {
                               const std::function<void()>& also = {}) {
     OutboxEntry entry;
     RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT state, receipt, last_error FROM "
+      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT state, receipt, last_error, public_ref FROM "
                                            "shop_delegated_orders WHERE idempotency_key = ?",
                                            {request.idempotency_key}));
       if (!rows.empty()) {
@@ -417,13 +457,16 @@ class PartnerShop {
         entry.state = rows[0].Text(0);
         entry.receipt = rows[0].Text(1);
         entry.last_error = rows[0].Text(2);
+        entry.public_ref = rows[0].Text(3);
         return Status::Ok();
       }
       entry.state = "pending";
-      RETURN_IF_ERROR(db.Exec(
-          "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created) "
-          "VALUES(?, ?, 'pending', ?)",
-          {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros()}));
+      entry.public_ref = NewReference();
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO shop_delegated_orders(idempotency_key, request, state, created, "
+                  "public_ref) VALUES(?, ?, 'pending', ?, ?)",
+                  {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros(),
+                   entry.public_ref}));
       if (also) also();
       return Status::Ok();
     }));
@@ -436,12 +479,13 @@ class PartnerShop {
     if (record_delegated_ && !receipt.replayed) record_delegated_(receipt.order);
     Status s = db_.Exec(
         "INSERT INTO shop_delegated_orders(idempotency_key, request, state, created, attempts, "
-        "order_number, receipt, finished) VALUES(?, ?, 'delivered', ?, 1, ?, ?, ?) "
+        "order_number, receipt, finished, public_ref) VALUES(?, ?, 'delivered', ?, 1, ?, ?, ?, ?) "
         "ON CONFLICT(idempotency_key) DO UPDATE SET state = 'delivered', "
         "order_number = excluded.order_number, receipt = excluded.receipt, "
         "finished = excluded.finished",
         {request.idempotency_key, commerce::OrderRequestToJson(request), env_.NowMicros(),
-         receipt.order.number, commerce::OrderReceiptToJson(receipt), env_.NowMicros()});
+         receipt.order.number, commerce::OrderReceiptToJson(receipt), env_.NowMicros(),
+         NewReference()});
     if (!s.ok()) logger_->warn("recording order {}: {}", receipt.order.number, s.message());
   }
 
@@ -625,6 +669,11 @@ class PartnerShopHandler : public HttpHandler {
   std::string_view AllowedMethods() const override { return "GET, HEAD, POST"; }
 
   void Handle(const HttpRequest& request, HttpResponder responder) override {
+    if ((request.method() == "GET" || request.method() == "HEAD") &&
+        request.path().starts_with(kReceivedPrefix)) {
+      responder.Respond(ReceivedPage(request));
+      return;
+    }
     if (pool_ && request.method() == "POST" && request.path() == "/shop/checkout") {
       // Routing may wait on main: off the I/O thread.
       auto shared = std::make_shared<HttpResponder>(std::move(responder));
@@ -667,6 +716,45 @@ class PartnerShopHandler : public HttpHandler {
     r.AddHeader("Cache-Control", "no-store");
     r.AddHeader("X-Content-Type-Options", "nosniff");
     if (count) r.AddHeader("Set-Cookie", commerce::CartCountCookie(*count, false));
+    return r;
+  }
+
+  static constexpr std::string_view kReceivedPrefix = "/shop/received/";
+
+  // GET /shop/received/REF: a delegated order's status at this partner. While it waits in the
+  // outbox: "waiting for confirmation" and its lines; once main has it: main's order.
+  HttpResponse ReceivedPage(const HttpRequest& request) {
+    const std::string ref(request.path().substr(kReceivedPrefix.size()));
+    const std::string token = CookieValue(request, "tieup_cart");
+    commerce::Shop& shop = state_->shop();
+    Outcome out;
+    auto entry = state_->LookupRef(ref);
+    if (!entry.ok()) {
+      logger_->warn("order status page: {}", entry.status().message());
+      out.Refuse(503, "Please try again", "Your order could not be looked up just now.");
+    } else if (!entry->existed) {
+      out.Refuse(404, "Order not found",
+                 "We found no order for this link. Please use the link from your order page.");
+    } else if (entry->state == "delivered") {
+      auto receipt = commerce::OrderReceiptFromJson(entry->receipt);
+      if (receipt.ok()) {
+        out.title = "Your order";
+        out.template_name = "thank_you";
+        out.AddOrder(shop, receipt->order, "Confirmed by our main shop.", {});
+      } else {
+        out.Refuse(500, "Order unavailable", "Please try again in a moment.");
+      }
+    } else if (entry->state == "refused") {
+      out.Refuse(409, "Order refused", entry->last_error, "Nothing was ordered.");
+    } else {
+      auto pending = commerce::OrderRequestFromJson(entry->request);
+      out.Received(shop, entry->public_ref, pending.ok() ? *pending : commerce::OrderRequest{});
+      out.status = 200;
+      out.title = "Waiting for confirmation";
+    }
+    HttpResponse r =
+        Page(out.status, out.title, out.template_name, json::serialize(out.data), "", token);
+    r.AddHeader("Referrer-Policy", "no-referrer");  // the reference is in the path
     return r;
   }
 
@@ -826,11 +914,16 @@ class PartnerShopHandler : public HttpHandler {
       title = "Thank you";
       template_name = "thank_you";
     }
-    void Received(std::string_view reference) {
+    // "Order received": the order waits in the outbox; `ref` links its status page.
+    void Received(commerce::Shop& shop, std::string_view ref, const commerce::OrderRequest& order) {
       status = 202;
       title = "Order received";
       template_name = "received";
-      if (!reference.empty()) data["reference"] = reference;
+      data["waiting"] = true;
+      if (!ref.empty()) data["status_href"] = "/shop/received/" + std::string(ref);
+      json::array lines = PendingLines(shop, order);
+      data["has_pending_lines"] = !lines.empty();
+      data["pending_lines"] = std::move(lines);
     }
   };
 
@@ -856,7 +949,8 @@ class PartnerShopHandler : public HttpHandler {
         auto receipt = commerce::OrderReceiptFromJson(entry->receipt);
         if (receipt.ok()) {
           out->ThankYou();
-          out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.", {});
+          out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.",
+                        StatusHref(entry->public_ref));
           return;
         }
       }
@@ -864,7 +958,7 @@ class PartnerShopHandler : public HttpHandler {
         out->Refuse(409, "Order refused", entry->last_error);
         return;
       }
-      out->Received({});
+      out->Received(state_->shop(), entry->public_ref, order);
       return;
     }
     auto receipt = state_->client()->PlaceOrder(order);
@@ -876,8 +970,10 @@ class PartnerShopHandler : public HttpHandler {
         s->TakeOut(token, tieup);
       });
       (void)done;  // each step logs its own failure
+      auto recorded = state_->Lookup(order.idempotency_key);
       out->ThankYou();
-      out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.", {});
+      out->AddOrder(state_->shop(), receipt->order, "Processed by our main shop.",
+                    recorded.ok() ? StatusHref(recorded->public_ref) : std::string());
       return;
     }
     if (!IsTransientMainError(receipt.status())) {
@@ -894,7 +990,7 @@ class PartnerShopHandler : public HttpHandler {
                       "). Nothing was ordered.");
       return;
     }
-    out->Received(order.idempotency_key);
+    out->Received(state_->shop(), queued->public_ref, order);
   }
 
   void Consult(const std::string& token, const std::vector<commerce::CartLine>& tieup,

@@ -376,15 +376,33 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
     EXPECT_THAT(r.first, HasSubstr("Order received"));
     EXPECT_EQ(BodyOf(r.first), BodyOf(r.second));
   }
-  // Main down.
+  // Main down. "Order received" links the order's status page (never the idempotency key),
+  // which waits for confirmation, then shows main's order number once it is delivered.
   ASSERT_EQ(main_->Stop(), 0);
+  std::string status_path;
   for (const Result& r : round(4)) {
     ++carts;
     ASSERT_EQ(StatusOf(r.first), 202) << r.first;
     EXPECT_EQ(BodyOf(r.first), BodyOf(r.second));
+    EXPECT_THAT(r.first, Not(HasSubstr("web:")));
+    status_path = Match(r.first, "href=\"(/shop/received/[^\"]+)\"");
   }
+  ASSERT_FALSE(status_path.empty());
+  std::string waiting = HttpGet(partner_port(), status_path);
+  EXPECT_EQ(StatusOf(waiting), 200) << waiting;
+  EXPECT_THAT(waiting, HasSubstr("waiting for confirmation"));
+  EXPECT_THAT(waiting, HasSubstr("TEA-1"));
+  EXPECT_EQ(StatusOf(HttpGet(partner_port(), "/shop/received/no-such-reference")), 404);
   StartMain();
   EXPECT_EQ(WaitForMainOrders(carts, 60), carts) << partner_->output();
+  std::string confirmed;
+  for (int i = 0; i < 100; ++i) {  // the outbox is delivered on the partner's periodic task
+    confirmed = HttpGet(partner_port(), status_path);
+    if (std::regex_search(confirmed, std::regex("\\bM-\\d{6}\\b"))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(confirmed, Not(HasSubstr("waiting for confirmation"))) << confirmed;
+  EXPECT_TRUE(std::regex_search(confirmed, std::regex("\\bM-\\d{6}\\b"))) << confirmed;
 
   // Each main order holds the one tie-up line; each partner order the one original line.
   const std::string at_main = MainOrders();
