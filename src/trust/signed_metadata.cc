@@ -13,6 +13,25 @@ namespace {
 
 namespace json = boost::json;
 
+// A double as canonical JSON: text that Boost.JSON parses back to the very double it writes,
+// so that canonicalizing is idempotent. Boost.JSON 1.81 parses imprecisely, and the shortest
+// text for a double can come back one unit off ("2.3333373333333334E26" reads as
+// ...37E26; found by fuzz/signed_envelope): step to the double it reads back until the text is
+// stable. An overflowing literal ("1e9999") is infinity, which JSON cannot write: "null", as
+// for a value without a stable text. Signed metadata holds integers only; this is for
+// whatever a forger sends.
+std::string CanonicalDouble(double d) {
+  for (int step = 0; step < 8 && std::isfinite(d); ++step) {
+    std::string text = json::serialize(json::value(d));
+    boost::system::error_code ec;
+    json::value back = json::parse(text, ec);
+    if (ec || !back.is_double()) break;
+    if (back.get_double() == d) return text;
+    d = back.get_double();
+  }
+  return "null";
+}
+
 void AppendCanonical(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::object: {
@@ -44,13 +63,7 @@ void AppendCanonical(const json::value& v, std::string& out) {
       return;
     }
     case json::kind::double_:
-      // An overflowing literal ("1e9999") parses to infinity, which JSON cannot write: what
-      // Boost.JSON would print does not parse back (found by fuzz/signed_envelope).
-      if (!std::isfinite(v.get_double())) {
-        out += "null";
-        return;
-      }
-      out += json::serialize(v);
+      out += CanonicalDouble(v.get_double());
       return;
     default:
       out += json::serialize(v);
