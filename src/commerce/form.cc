@@ -148,4 +148,19 @@ Status CheckTextField(std::string_view text, std::string_view label, size_t max_
   return Status::Ok();
 }
 
+std::string CookieValue(std::string_view cookie_header, std::string_view name) {
+  size_t pos = 0;
+  while (pos < cookie_header.size()) {
+    size_t semi = cookie_header.find(';', pos);
+    if (semi == std::string_view::npos) semi = cookie_header.size();
+    std::string_view pair = Trim(cookie_header.substr(pos, semi - pos));
+    pos = semi + 1;
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && Trim(pair.substr(0, eq)) == name) {
+      return std::string(Trim(pair.substr(eq + 1)));
+    }
+  }
+  return "";
+}
+
 }  // namespace tieup::commerce

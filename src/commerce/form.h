@@ -62,4 +62,8 @@ Status CheckTextField(std::string_view text, std::string_view label, size_t max_
 // Removes leading and trailing ASCII whitespace.
 std::string_view Trim(std::string_view text);
 
+// The value of cookie `name` in a Cookie header ("a=1; tieup_cart=XYZ"), trimmed; "" when the
+// header has no such cookie. The first one wins.
+std::string CookieValue(std::string_view cookie_header, std::string_view name);
+
 }  // namespace tieup::commerce

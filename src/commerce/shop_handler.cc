@@ -43,23 +43,6 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
-// The value of cookie `name` in the request's first Cookie header.
-std::string CookieValue(const HttpRequest& request, std::string_view name) {
-  std::string_view header = request.HeaderOr("Cookie");
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t semi = header.find(';', pos);
-    if (semi == std::string_view::npos) semi = header.size();
-    std::string_view pair = Trim(header.substr(pos, semi - pos));
-    pos = semi + 1;
-    size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && Trim(pair.substr(0, eq)) == name) {
-      return std::string(Trim(pair.substr(eq + 1)));
-    }
-  }
-  return "";
-}
-
 // "host[:port]" of an absolute URL ("https://a.example:8080/x" -> "a.example:8080").
 std::string_view UrlAuthority(std::string_view url) {
   size_t scheme = url.find("://");
@@ -158,7 +141,7 @@ class ShopHandler::Impl {
 
   // The cart token from the cookie when it is well-formed; "" otherwise.
   static std::string CartToken(const HttpRequest& request) {
-    std::string token = CookieValue(request, kCookieName);
+    std::string token = CookieValue(request.HeaderOr("Cookie"), kCookieName);
     bool ok = token.size() == 43;
     for (char c : token) {
       ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');

@@ -37,25 +37,14 @@ std::string CartCountCookie(int64_t count, bool secure) {
 }
 
 std::optional<int64_t> CartCountFromRequest(const HttpRequest& request) {
-  std::string_view header = request.HeaderOr("Cookie");
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t semi = header.find(';', pos);
-    if (semi == std::string_view::npos) semi = header.size();
-    std::string_view pair = Trim(header.substr(pos, semi - pos));
-    pos = semi + 1;
-    size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || Trim(pair.substr(0, eq)) != kCartCountCookie) continue;
-    std::string_view v = Trim(pair.substr(eq + 1));
-    if (v.empty() || v.size() > 6) return std::nullopt;
-    int64_t n = 0;
-    for (char c : v) {
-      if (c < '0' || c > '9') return std::nullopt;
-      n = n * 10 + (c - '0');
-    }
-    return n;
+  const std::string v = CookieValue(request.HeaderOr("Cookie"), kCartCountCookie);
+  if (v.empty() || v.size() > 6) return std::nullopt;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
   }
-  return std::nullopt;
+  return n;
 }
 
 json::object TotalsData(const Totals& t, std::string_view currency, const ShopConfig& config) {

@@ -89,22 +89,6 @@ std::string OrderPrefix(std::string_view id) {
   return out.empty() ? "P" : out;
 }
 
-std::string CookieValue(const HttpRequest& request, std::string_view name) {
-  std::string_view header = request.HeaderOr("Cookie");
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t semi = header.find(';', pos);
-    if (semi == std::string_view::npos) semi = header.size();
-    std::string_view pair = commerce::Trim(header.substr(pos, semi - pos));
-    pos = semi + 1;
-    size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && commerce::Trim(pair.substr(0, eq)) == name) {
-      return std::string(commerce::Trim(pair.substr(eq + 1)));
-    }
-  }
-  return "";
-}
-
 std::string_view UrlAuthority(std::string_view url) {
   size_t scheme = url.find("://");
   if (scheme == std::string_view::npos) return {};
@@ -725,7 +709,7 @@ class PartnerShopHandler : public HttpHandler {
   // outbox: "waiting for confirmation" and its lines; once main has it: main's order.
   HttpResponse ReceivedPage(const HttpRequest& request) {
     const std::string ref(request.path().substr(kReceivedPrefix.size()));
-    const std::string token = CookieValue(request, "tieup_cart");
+    const std::string token = commerce::CookieValue(request.HeaderOr("Cookie"), "tieup_cart");
     commerce::Shop& shop = state_->shop();
     Outcome out;
     auto entry = state_->LookupRef(ref);
@@ -766,7 +750,7 @@ class PartnerShopHandler : public HttpHandler {
     if (!content_type.starts_with("application/x-www-form-urlencoded")) return Local(request);
     auto form = commerce::ParseForm(request.body());
     if (!form.ok()) return Local(request);
-    const std::string token = CookieValue(request, "tieup_cart");
+    const std::string token = commerce::CookieValue(request.HeaderOr("Cookie"), "tieup_cart");
     if (token.empty() || form->Get("csrf") != commerce::ShopHandler::CsrfToken(token)) {
       return Local(request);
     }

@@ -30,6 +30,15 @@ TEST(MoneyTest, FormatsPerCurrencyAndLocale) {
   EXPECT_THAT(FormatMoney(1250, "XQQ"), HasSubstr("XQQ"));
 }
 
+TEST(FormTest, CookieValueFindsTheNamedCookie) {
+  EXPECT_EQ(CookieValue("a=1; tieup_cart=XYZ ; b=2", "tieup_cart"), "XYZ");
+  EXPECT_EQ(CookieValue("tieup_cart=first; tieup_cart=second", "tieup_cart"), "first");
+  EXPECT_EQ(CookieValue("tieup_cart_count=3", "tieup_cart"), "");
+  EXPECT_EQ(CookieValue("tieup_cart", "tieup_cart"), "");
+  EXPECT_EQ(CookieValue("", "tieup_cart"), "");
+  EXPECT_EQ(CookieValue(";;  ; x = y ;", "x"), "y");
+}
+
 TEST(MoneyTest, ParsesStrictly) {
   EXPECT_EQ(*ParseMoney("12.50", "EUR"), 1250);
   EXPECT_EQ(*ParseMoney("12.5", "EUR"), 1250);

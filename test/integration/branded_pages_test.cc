@@ -137,12 +137,12 @@ class BrandedPagesTest : public ::testing::Test {
     return WaitFor(partner->port(), path, text);
   }
   bool WaitFor(int port, const std::string& path, const std::string& text) {
-    for (int i = 0; i < 200; ++i) {
-      std::string r = HttpGet(port, path);
-      if (StatusOf(r) == 200 && r.find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return ::tieup::testing::WaitFor(
+        [&] {
+          std::string r = HttpGet(port, path);
+          return StatusOf(r) == 200 && r.find(text) != std::string::npos;
+        },
+        std::chrono::seconds(20));
   }
 
   std::unique_ptr<Env> env_ = NewPosixEnv();

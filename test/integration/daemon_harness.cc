@@ -68,6 +68,15 @@ bool LiftPerClientRequestRate(const std::string& site_dir) {
   return WriteFileAtomic(*env, site_dir + "/site.toml", lifted, 0600).ok();
 }
 
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 CommandResult RunTieup(const std::vector<std::string>& args) {
   CommandResult r;
   int fd = -1;

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,11 @@ int FreePort();
 // a site from one address harder than a person would (the per-client limits are tested on their
 // own). False when the http setting is not in the file.
 bool LiftPerClientRequestRate(const std::string& site_dir);
+
+// Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last value.
+// How a test waits for the state it needs (a daemon's reload, a delivery), never for a time.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Runs `tieup args...` to completion.
 CommandResult RunTieup(const std::vector<std::string>& args);

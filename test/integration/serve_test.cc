@@ -448,11 +448,10 @@ TEST(SiteInitTest, APartnerBeforeItsFirstReleaseIsOpeningSoon) {
   r = RunTieup({"partner", "page", "put", site, "/", pages});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::string own;
-  for (int i = 0; i < 100; ++i) {  // the daemon picks the new release up on its reload tick
+  WaitFor([&] {  // the daemon picks the new release up on its reload tick
     own = HttpGet(partner.port(), "/");
-    if (StatusOf(own) == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return StatusOf(own) == 200;
+  });
   EXPECT_EQ(StatusOf(own), 200) << own;
   EXPECT_THAT(BodyOf(own), HasSubstr("Our own front page"));
 }

@@ -396,11 +396,10 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
   StartMain();
   EXPECT_EQ(WaitForMainOrders(carts, 60), carts) << partner_->output();
   std::string confirmed;
-  for (int i = 0; i < 100; ++i) {  // the outbox is delivered on the partner's periodic task
+  WaitFor([&] {  // the outbox is delivered on the partner's periodic task
     confirmed = HttpGet(partner_port(), status_path);
-    if (std::regex_search(confirmed, std::regex("\\bM-\\d{6}\\b"))) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return std::regex_search(confirmed, std::regex("\\bM-\\d{6}\\b"));
+  });
   EXPECT_THAT(confirmed, Not(HasSubstr("waiting for confirmation"))) << confirmed;
   EXPECT_TRUE(std::regex_search(confirmed, std::regex("\\bM-\\d{6}\\b"))) << confirmed;
 

@@ -51,15 +51,6 @@ CommandResult EnrollNewPartner(const std::string& main_dir, int main_sync_port,
                    "https://127.0.0.1:" + std::to_string(main_sync_port), "--token", code});
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
 std::string EnrollmentCodeOf(const std::string& output) {
   std::smatch m;
   static const std::regex kCode(R"(code[^\n]*:\n\s+(\S+))");

@@ -19,10 +19,6 @@
 
 namespace tieup::testing {
 
-// Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last value.
-bool WaitFor(const std::function<bool()>& done,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10));
-
 // The enrollment code in the output of `tieup main partner add` or `... partner token`
 // ("" when there is none).
 std::string EnrollmentCodeOf(const std::string& output);
