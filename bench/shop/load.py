@@ -23,7 +23,8 @@ def customer(port, sku, page):
     r = c.getresponse(); page_html = r.read().decode()
     csrf = re.search(r'name="csrf" value="([^"]+)"', page_html).group(1)
     idem = re.search(r'name="idem" value="([^"]+)"', page_html).group(1)
-    body = (f"csrf={csrf}&idem={idem}&name=Ada+Lovelace&address_line1=1+Main+St&address_line2="
+    seen = re.search(r'name="seen_total" value="([^"]+)"', page_html).group(1)
+    body = (f"csrf={csrf}&idem={idem}&seen_total={seen}&name=Ada+Lovelace&address_line1=1+Main+St&address_line2="
             "&postal_code=10115&city=Berlin&country=DE&email=ada%40example.org&phone="
             "&payment=cash_on_delivery")
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Host": host,

@@ -957,7 +957,8 @@ class Shop::Impl {
 
   Result<OrderReceipt> Checkout(std::string_view token, const Customer& customer,
                                 std::string_view method, std::string_view key,
-                                std::string_view channel_in, std::optional<Area> only_area) {
+                                std::string_view channel_in, std::optional<Area> only_area,
+                                const ShownPrices* shown) {
     RETURN_IF_ERROR(CheckToken(token));
     RETURN_IF_ERROR(CheckCustomer(customer));
     ASSIGN_OR_RETURN(const PaymentProvider* payment, PaymentFor(method));
@@ -990,6 +991,12 @@ class Shop::Impl {
       }
       NewOrder n{channel, idem, request_hash, customer, payment, {}, "customer"};
       for (const CartLine& l : cart.lines) {
+        if (shown != nullptr) {
+          auto seen = shown->find(l.sku);
+          RETURN_IF_ERROR(CheckShownPrice(
+              l.title, seen == shown->end() ? std::nullopt : std::optional<int64_t>(seen->second),
+              l.unit_price_minor));
+        }
         // Stock is taken here, not when the line was added: the first buyer to place the
         // order gets the units; a failure rolls the whole checkout back.
         ASSIGN_OR_RETURN(Product p, LoadProduct(db, l.sku));
@@ -1011,6 +1018,20 @@ class Shop::Impl {
     if (!s.ok()) return s;
     if (!receipt.replayed) MailConfirmation(receipt.order);
     return receipt;
+  }
+
+  // kAborted when the price charged is not the one the customer was shown (nullopt: the
+  // line was not on the customer's page at all).
+  Status CheckShownPrice(std::string_view title, std::optional<int64_t> shown,
+                         int64_t price) const {
+    if (shown && *shown == price) return Status::Ok();
+    if (!shown) {
+      return Status::Aborted("'" + std::string(title) +
+                             "' was added to the cart after the order's page was shown.");
+    }
+    return Status::Aborted("The price of '" + std::string(title) + "' changed from " +
+                           FormatMoney(*shown, config_.currency, config_.locale) + " to " +
+                           FormatMoney(price, config_.currency, config_.locale) + ".");
   }
 
   static Status KeyReused(std::string_view key, std::string_view number) {
@@ -1091,6 +1112,10 @@ class Shop::Impl {
           line.title = l.title.value_or(product->title);
           line.unit_price_minor = l.unit_price_minor.value_or(product->price_minor);
           line.tax_class = l.tax_class.value_or(product->tax_class);
+          if (l.expected_unit_price_minor) {
+            RETURN_IF_ERROR(
+                CheckShownPrice(line.title, l.expected_unit_price_minor, line.unit_price_minor));
+          }
           if (req.check_inventory) {
             RETURN_IF_ERROR(TakeStock(db, *product, l.quantity, Taker::kOrder));
           }
@@ -1100,6 +1125,10 @@ class Shop::Impl {
           line.title = *l.title;
           line.unit_price_minor = *l.unit_price_minor;
           line.tax_class = *l.tax_class;
+          if (l.expected_unit_price_minor) {
+            RETURN_IF_ERROR(
+                CheckShownPrice(line.title, l.expected_unit_price_minor, line.unit_price_minor));
+          }
         } else {
           return product.status();
         }
@@ -1579,8 +1608,9 @@ Status Shop::RemoveFromCart(std::string_view token, std::string_view sku) {
 Result<OrderReceipt> Shop::Checkout(std::string_view token, const Customer& customer,
                                     std::string_view payment_method,
                                     std::string_view idempotency_key, std::string_view channel,
-                                    std::optional<Area> only_area) {
-  auto r = impl_->Checkout(token, customer, payment_method, idempotency_key, channel, only_area);
+                                    std::optional<Area> only_area, const ShownPrices* shown) {
+  auto r =
+      impl_->Checkout(token, customer, payment_method, idempotency_key, channel, only_area, shown);
   if (r.ok() && !r->replayed && order_observer_) order_observer_(r->order);
   return r;
 }

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -232,7 +233,16 @@ struct OrderLineRequest {
   // then title and tax class come from here.
   std::optional<std::string> title;
   std::optional<std::string> tax_class;
+  // The unit price the customer was shown for this line (delegate: the partner's page). When
+  // the price charged would differ, the order is refused with kAborted and nothing is written:
+  // the customer confirms the new price first. Unset: no check. Not part of the idempotency
+  // comparison (a replay returns the first order whatever it says).
+  std::optional<int64_t> expected_unit_price_minor;
 };
+
+// The unit prices a customer was shown, by SKU (Checkout: an ordered line whose current price
+// differs is refused with kAborted, nothing written).
+using ShownPrices = std::map<std::string, int64_t, std::less<>>;
 
 // An order placed in one call (delegate, consult, tests, CLI).
 struct OrderRequest {
@@ -370,10 +380,16 @@ class Shop {
   // With `only_area`, only the cart's lines of that area are ordered and taken out of the cart;
   // the others stay (a partner orders its original goods itself while main takes the tie-up
   // ones). The cart "is empty" when it has no line of that area.
+  //
+  // With `shown` (the prices the customer's page showed, e.g. from the GetCart it compared with
+  // what the customer saw), a line whose price is not the one shown, or that was not shown at
+  // all, fails the checkout with kAborted ("the price of ... changed"), checked in the same
+  // transaction that places the order: never a silent different charge.
   Result<OrderReceipt> Checkout(std::string_view token, const Customer& customer,
                                 std::string_view payment_method, std::string_view idempotency_key,
                                 std::string_view channel = {},
-                                std::optional<Area> only_area = std::nullopt);
+                                std::optional<Area> only_area = std::nullopt,
+                                const ShownPrices* shown = nullptr);
   // Calls `observer` once for every new order placed by Checkout or PlaceOrder (never for an
   // idempotent replay), after it is committed. For the site's ledger. Set before the shop
   // serves; the observer runs on the caller's thread and must be cheap.
@@ -385,7 +401,8 @@ class Shop {
   // (channel, idempotency_key): a second call returns the first order (replayed = true); the
   // same key with different content is kAlreadyExists. All or nothing: when any line fails
   // (unknown SKU: kNotFound; not enough stock: kFailedPrecondition; price overflow:
-  // kOutOfRange; bad quantity: kInvalidArgument) no stock moves and nothing is written.
+  // kOutOfRange; bad quantity: kInvalidArgument; a price that is not the expected one:
+  // kAborted) no stock moves and nothing is written.
   Result<OrderReceipt> PlaceOrder(const OrderRequest& request);
 
   // Prices and availability of `lines` (consult). Unknown SKUs are reported, not errors;

@@ -395,7 +395,35 @@ class ShopHandler::Impl {
     }
     data["payment_options"] = std::move(options);
     data["total"] = Money(cart.totals.total_minor);
+    // What this page shows, sent back with the order: a different total then is shown again
+    // for the customer to confirm (never a silent different charge).
+    data["seen_total"] = cart.totals.total_minor;
     return data;
+  }
+
+  // The checkout form again (409), filled in as sent, showing the cart's current total and
+  // why the customer must confirm it: the total differs from `seen` (nullopt: the form did not
+  // say what it showed), `detail` says what changed when known.
+  HttpResponse ConfirmAgain(std::string_view token, const FormFields& form,
+                            std::optional<int64_t> seen, std::string_view detail) {
+    auto cart = shop_.GetCart(std::string(token));
+    if (!cart.ok()) return Problem(500, "Cart unavailable", cart.status().message());
+    if (cart->lines.empty()) {
+      return Problem(409, "Your cart is empty", "Add a product to your cart before checking out.");
+    }
+    json::object data = CheckoutForm(*cart, token, form, {}, form.Get("idem"));
+    json::object changed{{"now", Money(cart->totals.total_minor)}};
+    if (seen && *seen != cart->totals.total_minor) changed["was"] = Money(*seen);
+    if (!detail.empty()) changed["detail"] = UpperFirst(detail);
+    data["price_changed"] = std::move(changed);
+    return Page(409, "Please confirm your order", "checkout", std::move(data),
+                CartItemCount(*cart));
+  }
+
+  static std::string UpperFirst(std::string_view text) {
+    std::string out(text);
+    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+    return out;
   }
 
   HttpResponse CheckoutPage(const HttpRequest& request) {
@@ -445,7 +473,18 @@ class ShopHandler::Impl {
       return Page(422, "Checkout", "checkout", CheckoutForm(*cart, token, *form, errors, idem),
                   CartItemCount(*cart));
     }
-    auto receipt = shop_.Checkout(token, c, payment, idem, ctx.channel);
+    // The total the customer's page showed must be the one charged. An empty cart skips the
+    // check: the form sent again after its order was placed gets that order back (idem).
+    ShownPrices shown;
+    if (!cart->lines.empty()) {
+      const std::optional<int64_t> seen = SeenTotal(*form);
+      if (seen != cart->totals.total_minor) return ConfirmAgain(token, *form, seen, {});
+      shown = PricesShown(*cart);
+    }
+    auto receipt = shop_.Checkout(token, c, payment, idem, ctx.channel, std::nullopt, &shown);
+    if (!receipt.ok() && receipt.status().code() == StatusCode::kAborted) {
+      return ConfirmAgain(token, *form, SeenTotal(*form), receipt.status().message());
+    }
     if (!receipt.ok()) {
       const Status& s = receipt.status();
       if (s.code() == StatusCode::kFailedPrecondition && !cart->lines.empty()) {
@@ -557,6 +596,33 @@ class ShopHandler::Impl {
   content::PageTemplates templates_;
   CartLimiter cart_limiter_;
 };
+
+std::optional<int64_t> SeenTotal(const FormFields& form) {
+  std::string_view t = Trim(form.Get("seen_total"));
+  if (t.empty() || t.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+ShownPrices PricesShown(const Cart& cart) {
+  ShownPrices prices;
+  for (const CartLine& l : cart.lines) prices.emplace(l.sku, l.unit_price_minor);
+  return prices;
+}
+
+HttpResponse ShopHandler::ConfirmAgain(const HttpRequest& request, const FormFields& form,
+                                       std::string_view detail) {
+  struct Current {
+    explicit Current(const HttpRequest* r) : saved(current_request) { current_request = r; }
+    ~Current() { current_request = saved; }
+    const HttpRequest* saved;
+  } current(&request);
+  return impl_->ConfirmAgain(Impl::CartToken(request), form, SeenTotal(form), detail);
+}
 
 ShopHandler::ShopHandler(Shop& shop, ShopHandlerOptions options)
     : impl_(std::make_shared<Impl>(shop, std::move(options))) {}

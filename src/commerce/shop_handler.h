@@ -9,11 +9,17 @@
 //   POST /shop/cart/update              form: csrf, sku, qty (0 removes) -> 303 /shop/cart
 //   POST /shop/cart/remove              form: csrf, sku               -> 303 /shop/cart
 //   GET  /shop/checkout                 the checkout form
-//   POST /shop/checkout                 form: csrf, idem, name, address_line1, address_line2,
-//                                       postal_code, city, country, email, phone, payment
+//   POST /shop/checkout                 form: csrf, idem, seen_total, name, address_line1,
+//                                       address_line2, postal_code, city, country, email,
+//                                       phone, payment
 //                                       -> 200 confirmation page (order number, payment
 //                                       instructions, link to the order page); 422 with the
-//                                       form and per-field messages when a field is wrong
+//                                       form and per-field messages when a field is wrong;
+//                                       409 with the form again and the new total when the
+//                                       cart's total is not the form's seen_total (a price
+//                                       changed, or the cart did, since the page was shown;
+//                                       checked again inside the order's transaction): the
+//                                       customer confirms the new total
 //   GET  /shop/orders/<number>?key=K    the order's status page (404 without the right key)
 //
 // The cart lives behind the cookie `tieup_cart` (HttpOnly, SameSite=Lax, Path=/, 30 days;
@@ -75,6 +81,13 @@ struct ShopRequestContext {
   std::optional<Area> area;
 };
 
+// The total the checkout form says its page showed (field `seen_total`, minor units);
+// nullopt when the field is missing or not a whole number.
+std::optional<int64_t> SeenTotal(const FormFields& form);
+
+// The unit prices of `cart`'s lines, as its page shows them (for Shop::Checkout's `shown`).
+ShownPrices PricesShown(const Cart& cart);
+
 class ShopHandler : public HttpHandler {
  public:
   // `shop` must outlive the handler. Thread-safe.
@@ -86,6 +99,13 @@ class ShopHandler : public HttpHandler {
 
   // The same, synchronously, with the channel and area chosen by the caller (delegate path).
   HttpResponse HandleRequest(const HttpRequest& request, const ShopRequestContext& context);
+
+  // The checkout form of `request` shown again (409), filled in as sent, with the cart's
+  // current total and a notice that it changed from the form's `seen_total` (`detail`: what
+  // changed, when known): the customer checks it and places the order again. For a site that
+  // places the order elsewhere (a partner delegating to main) and learns of a new price there.
+  HttpResponse ConfirmAgain(const HttpRequest& request, const FormFields& form,
+                            std::string_view detail);
 
   // True iff `path` is one this handler serves (for the daemon's dispatch: "/shop/...").
   static bool Serves(std::string_view path);

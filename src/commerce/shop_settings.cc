@@ -108,4 +108,16 @@ Result<bool> ShopSettingBool(const std::map<std::string, std::string>& variables
   return Settings(&variables).Bool(name, fallback);
 }
 
+Result<int64_t> ShopSettingInt(const std::map<std::string, std::string>& variables,
+                               const std::string& name, int64_t fallback, int64_t min,
+                               int64_t max) {
+  ASSIGN_OR_RETURN(int64_t v, Settings(&variables).Int(name, fallback));
+  if (v < min || v > max) {
+    return Status::InvalidArgument("site.toml [variables] shop." + name + " = " +
+                                   std::to_string(v) + " is outside " + std::to_string(min) + ".." +
+                                   std::to_string(max));
+  }
+  return v;
+}
+
 }  // namespace tieup::commerce

@@ -55,4 +55,9 @@ Result<OpenedShop> OpenShopFromSettings(Env& env, Database& db, const ShopSiteSe
 Result<bool> ShopSettingBool(const std::map<std::string, std::string>& variables,
                              const std::string& name, bool fallback);
 
+// The whole-number setting shop.<name>, within [min, max]; missing or empty: `fallback`.
+// InvalidArgument naming the key otherwise.
+Result<int64_t> ShopSettingInt(const std::map<std::string, std::string>& variables,
+                               const std::string& name, int64_t fallback, int64_t min, int64_t max);
+
 }  // namespace tieup::commerce

@@ -119,6 +119,9 @@ std::string OrderRequestToJson(const OrderRequest& r) {
     if (l.unit_price_minor) o["unit_price_minor"] = *l.unit_price_minor;
     if (l.title) o["title"] = *l.title;
     if (l.tax_class) o["tax_class"] = *l.tax_class;
+    if (l.expected_unit_price_minor) {
+      o["expected_unit_price_minor"] = *l.expected_unit_price_minor;
+    }
     lines.push_back(std::move(o));
   }
   const Customer& c = r.customer;
@@ -185,6 +188,11 @@ Result<OrderRequest> OrderRequestFromJson(std::string_view text) {
       std::string t;
       RETURN_IF_ERROR(l.String("tax_class", &t));
       line.tax_class = t;
+    }
+    if (lo->contains("expected_unit_price_minor")) {
+      int64_t p = 0;
+      RETURN_IF_ERROR(l.Int("expected_unit_price_minor", &p));
+      line.expected_unit_price_minor = p;
     }
     RETURN_IF_ERROR(l.Done());
     r.lines.push_back(std::move(line));

@@ -7,7 +7,7 @@
 //   OrderRequest  {"channel","area","idempotency_key","payment_method","check_inventory",
 //                  "actor","customer":{name,address_line1,address_line2,postal_code,city,
 //                  country,email,phone},"lines":[{"sku","quantity"[,"unit_price_minor",
-//                  "title","tax_class"]}]}
+//                  "title","tax_class","expected_unit_price_minor"]}]}
 //   OrderReceipt  {"replayed","number","access_key","status","paid","channel","area",
 //                  "currency","subtotal_minor","tax_minor","shipping_minor","total_minor",
 //                  "payment_method","payment_reference","payment_instructions",

@@ -125,7 +125,9 @@ class MainShopEndpoints::Impl {
     order->actor = "partner:" + peer;
     order->check_inventory = true;
     for (commerce::OrderLineRequest& l : order->lines) {
-      // Main charges its own catalog prices for delegated orders.
+      // Main charges its own catalog prices for delegated orders; a line's
+      // expected_unit_price_minor (what the partner's page showed) is kept: a different
+      // price refuses the order (kAborted) and the partner asks its customer to confirm.
       l.unit_price_minor.reset();
       l.title.reset();
       l.tax_class.reset();

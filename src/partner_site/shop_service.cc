@@ -793,6 +793,12 @@ class PartnerShopHandler : public HttpHandler {
     route.fields.emplace("lines", std::to_string(tieup.size()));
     commerce::RouteDecision decision = state_->Table()->Decide(route);
     if (decision.mode == commerce::RouteMode::kLocal) return Local(request);
+    // What the customer's page showed is what is charged: main is told each line's price (it
+    // refuses a different one), and the original lines are checked out at these prices.
+    if (commerce::SeenTotal(*form) != cart->totals.total_minor) {
+      return handler_->ConfirmAgain(request, *form, {});
+    }
+    const commerce::ShownPrices shown = commerce::PricesShown(*cart);
 
     commerce::Customer customer;
     customer.name = commerce::Trim(form->Get("name"));
@@ -819,6 +825,7 @@ class PartnerShopHandler : public HttpHandler {
       commerce::OrderLineRequest line;
       line.sku = l.sku;
       line.quantity = l.quantity;
+      line.expected_unit_price_minor = l.unit_price_minor;
       order.lines.push_back(line);
     }
     logger_->info("checkout of {} tie-up line(s): {} ({})", tieup.size(),
@@ -830,10 +837,18 @@ class PartnerShopHandler : public HttpHandler {
     } else {
       Consult(token, tieup, order, &out);
     }
+    if (out.confirm_again) {
+      // Main charges another price than the page showed: the mirror learns it now, and the
+      // customer sees the new total before anything is ordered.
+      Status mirrored = state_->SyncMirror();
+      if (!mirrored.ok()) logger_->warn("mirroring main's catalog: {}", mirrored.message());
+      return handler_->ConfirmAgain(request, *form, *out.confirm_again);
+    }
     if (has_original && out.status < 300) {
       // Only the original lines: the tie-up ones are main's (or were just ordered above),
       // whatever the cart still shows.
-      auto local = shop.Checkout(token, customer, payment, key + "-local", {}, Area::kOriginal);
+      auto local =
+          shop.Checkout(token, customer, payment, key + "-local", {}, Area::kOriginal, &shown);
       if (local.ok()) {
         out.AddOrder(shop, local->order, "Processed by " + shop.config().shop_name + ".",
                      commerce::OrderHref(local->order));
@@ -862,6 +877,9 @@ class PartnerShopHandler : public HttpHandler {
     std::string title, template_name;
     json::object data;
     std::vector<int64_t> totals;
+    // Set when a price is not the one the customer saw (what changed): nothing was ordered,
+    // and the checkout form is shown again with the new total.
+    std::optional<std::string> confirm_again;
 
     // Adds an order to the thank-you (or "received") page.
     void AddOrder(const commerce::Shop& shop, const commerce::Order& o, std::string_view by,
@@ -960,6 +978,10 @@ class PartnerShopHandler : public HttpHandler {
                     recorded.ok() ? StatusHref(recorded->public_ref) : std::string());
       return;
     }
+    if (receipt.status().code() == StatusCode::kAborted) {
+      out->confirm_again = receipt.status().message();
+      return;
+    }
     if (!IsTransientMainError(receipt.status())) {
       out->Refuse(receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422,
                   "Order refused", receipt.status().message(), "Your cart is unchanged.");
@@ -996,11 +1018,21 @@ class PartnerShopHandler : public HttpHandler {
       out->Refuse(409, "Order refused", applied.message(), "Your cart is unchanged.");
       return;
     }
+    // Main's price must be the one the customer saw (the partner's mirror may lag behind).
+    for (commerce::OrderLineRequest& line : order.lines) {
+      for (const commerce::CartLine& l : tieup) {
+        if (l.sku == line.sku) line.expected_unit_price_minor = l.unit_price_minor;
+      }
+    }
     order.actor = "customer";
     TakeOut(token, tieup);
     auto receipt = state_->shop().PlaceOrder(order);
     if (!receipt.ok()) {
       PutBack(token, tieup);
+      if (receipt.status().code() == StatusCode::kAborted) {
+        out->confirm_again = receipt.status().message();
+        return;
+      }
       out->Refuse(receipt.status().code() == StatusCode::kFailedPrecondition ? 409 : 422,
                   "Order refused", receipt.status().message());
       return;

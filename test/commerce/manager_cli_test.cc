@@ -77,7 +77,7 @@ TEST_F(ManagerCliTest, OrderCommands) {
   r.channel = "shop-b";
   r.area = Area::kTieup;
   r.idempotency_key = "cli-test-0001";
-  r.lines = {{"MUG-1", 2, {}, {}, {}}};
+  r.lines = {{"MUG-1", 2, {}, {}, {}, {}}};
   r.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
   r.payment_method = "cash_on_delivery";
   ASSERT_THAT(shop_->PlaceOrder(r), IsOk());

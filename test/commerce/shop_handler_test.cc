@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "commerce/money.h"
 #include "commerce/shop_pages.h"
 #include "content/builder.h"
@@ -97,7 +99,8 @@ class ShopHandlerTest : public ::testing::Test {
     HttpResponse page = Call("GET", "/shop/checkout", "", cookie);
     EXPECT_EQ(page.status(), 200);
     return "csrf=" + HiddenValue(page.body(), "csrf") +
-           "&idem=" + HiddenValue(page.body(), "idem") + "&" + std::string(fields);
+           "&idem=" + HiddenValue(page.body(), "idem") +
+           "&seen_total=" + HiddenValue(page.body(), "seen_total") + "&" + std::string(fields);
   }
 
   // The CSRF token for the cart behind `cookie` ("tieup_cart=TOKEN").
@@ -169,7 +172,8 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
   checkout.AddHeader("Cookie", cookie);
   checkout.AddHeader("Origin", origin);
   checkout.AddHeader("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8");
-  checkout.SetBody("csrf=" + csrf + "&idem=" + idem + "&" + std::string(kGoodFields));
+  checkout.SetBody("csrf=" + csrf + "&idem=" + idem + "&seen_total=" +
+                   HiddenValue(form->body(), "seen_total") + "&" + std::string(kGoodFields));
   auto placed = client.Fetch(checkout);
   ASSERT_THAT(placed, IsOk());
   ASSERT_EQ(placed->status(), 200) << placed->body();
@@ -412,6 +416,41 @@ TEST_F(ShopHandlerTest, CheckoutShowsPerFieldMessagesAndKeepsValues) {
 
 // Someone's cart holding every unit does not stop another customer: the first to place the
 // order gets the units, and the other is told, on their cart, what ran short.
+// A price that changes while the customer fills in the checkout form is never charged silently:
+// the form comes back with the new total to confirm, and the confirmed form places the order.
+TEST_F(ShopHandlerTest, APriceChangedSinceTheCheckoutPageIsConfirmedFirst) {
+  std::string cookie = AddMug(2);
+  std::string body = CheckoutBody(cookie, kGoodFields);
+  EXPECT_THAT(body, HasSubstr("&seen_total=2500&"));
+  ProductUpdate dearer;
+  dearer.price_minor = 1500;
+  ASSERT_THAT(shop_->UpdateProduct("MUG-1", dearer), IsOk());
+  HttpResponse r = Call("POST", "/shop/checkout", body, cookie);
+  EXPECT_EQ(r.status(), 409);
+  EXPECT_THAT(r.body(),
+              HasSubstr("it is now <strong>" + HtmlEscape(FormatMoney(3000, "EUR")) +
+                        "</strong> (it was " + HtmlEscape(FormatMoney(2500, "EUR")) + ")"));
+  EXPECT_THAT(r.body(), HasSubstr("Nothing was ordered yet"));
+  EXPECT_THAT(r.body(), HasSubstr("value=\"Ada Lovelace\""));  // the form keeps what was typed
+  EXPECT_EQ(HiddenValue(r.body(), "seen_total"), "3000");
+  EXPECT_EQ(Orders(), 0);
+  EXPECT_EQ(Stock(), 3);
+  // A form that does not say what it showed is shown again too.
+  std::string blind = std::regex_replace(body, std::regex("&seen_total=[0-9]+"), "");
+  r = Call("POST", "/shop/checkout", blind, cookie);
+  EXPECT_EQ(r.status(), 409);
+  EXPECT_THAT(r.body(), HasSubstr("Please confirm the total of your order"));
+  EXPECT_EQ(Orders(), 0);
+  // Confirmed: the order is placed at the total the customer saw last.
+  std::string confirmed =
+      std::regex_replace(body, std::regex("seen_total=2500"), "seen_total=3000");
+  r = Call("POST", "/shop/checkout", confirmed, cookie);
+  ASSERT_EQ(r.status(), 200) << r.body();
+  auto order = shop_->GetOrder("M-000001");
+  ASSERT_THAT(order, IsOk());
+  EXPECT_EQ(order->totals.total_minor, 3000);
+}
+
 TEST_F(ShopHandlerTest, ACartHoldingEveryUnitDoesNotStopAnotherCustomer) {
   std::string hoarder = AddMug(3);
   std::string buyer = AddMug(3);  // not "sold out"

@@ -101,7 +101,7 @@ TEST_F(ShopSettingsTest, OrderMailAndPaymentMethodsWorkOutOfTheBox) {
   OrderRequest r;
   r.channel = "shop-a";
   r.idempotency_key = "out-of-the-box-1";
-  r.lines = {{"TEA-1", 1, {}, {}, {}}};
+  r.lines = {{"TEA-1", 1, {}, {}, {}, {}}};
   r.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
   r.payment_method = "cash_on_delivery";
   ASSERT_THAT(shop->shop->PlaceOrder(r), IsOk());

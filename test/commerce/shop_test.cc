@@ -83,7 +83,7 @@ class ShopTest : public ::testing::Test {
     r.channel = "shop-b";
     r.area = Area::kTieup;
     r.idempotency_key = std::move(key);
-    r.lines = {{"MUG-1", qty, std::nullopt, std::nullopt, std::nullopt}};
+    r.lines = {{"MUG-1", qty, std::nullopt, std::nullopt, std::nullopt, std::nullopt}};
     r.customer = GoodCustomer();
     r.payment_method = "bank_transfer";
     return r;
@@ -546,6 +546,45 @@ TEST_F(ShopTest, CheckoutRefusesBadInputAndChangesNothing) {
   EXPECT_EQ(shop_->GetCart(token)->lines.size(), 1u);
 }
 
+// The price charged is the price shown: a checkout or a delegated order whose price is not the
+// one the customer saw is refused (kAborted, saying what changed) and nothing is written.
+TEST_F(ShopTest, ADifferentPriceThanTheOneShownIsRefusedAndNothingIsWritten) {
+  std::string token = shop_->NewCartToken();
+  ASSERT_THAT(shop_->AddToCart(token, "MUG-1", 1), IsOk());
+  const ShownPrices shown{{"MUG-1", 1250}};
+  ProductUpdate dearer;
+  dearer.price_minor = 1500;
+  ASSERT_THAT(shop_->UpdateProduct("MUG-1", dearer), IsOk());
+  EXPECT_THAT(shop_->Checkout(token, GoodCustomer(), "bank_transfer", "shown-key-1", {},
+                              std::nullopt, &shown),
+              StatusIs(StatusCode::kAborted, HasSubstr("changed from €12.50 to €15.00")));
+  const ShownPrices nothing_shown;
+  EXPECT_THAT(shop_->Checkout(token, GoodCustomer(), "bank_transfer", "shown-key-1", {},
+                              std::nullopt, &nothing_shown),
+              StatusIs(StatusCode::kAborted, HasSubstr("added to the cart after")));
+  EXPECT_EQ(CountRows("commerce_orders"), 0);
+  EXPECT_EQ(Stock(), 3);
+  EXPECT_EQ(shop_->GetCart(token)->lines.size(), 1u);
+  // The customer confirmed the new price: the same form key places the order at it.
+  const ShownPrices confirmed{{"MUG-1", 1500}};
+  auto placed = shop_->Checkout(token, GoodCustomer(), "bank_transfer", "shown-key-1", {},
+                                std::nullopt, &confirmed);
+  ASSERT_THAT(placed, IsOk());
+  EXPECT_EQ(placed->order.totals.total_minor, 1500);
+
+  // Delegated: the partner's page showed 1250.
+  OrderRequest r = Request("delegated-shown-1");
+  r.lines[0].expected_unit_price_minor = 1250;
+  EXPECT_THAT(shop_->PlaceOrder(r),
+              StatusIs(StatusCode::kAborted, HasSubstr("changed from €12.50 to €15.00")));
+  EXPECT_EQ(CountRows("commerce_orders"), 1);
+  EXPECT_EQ(Stock(), 2);
+  r.lines[0].expected_unit_price_minor = 1500;
+  auto delegated = shop_->PlaceOrder(r);
+  ASSERT_THAT(delegated, IsOk());
+  EXPECT_EQ(delegated->order.lines[0].unit_price_minor, 1500);
+}
+
 TEST_F(ShopTest, ValidatesCustomerFields) {
   Customer c;
   auto errors = ValidateCustomer(c);
@@ -598,13 +637,13 @@ TEST_F(ShopTest, PlaceOrderIsAllOrNothing) {
   cup.title = "Cup";
   ASSERT_THAT(shop_->AddProduct(cup), IsOk());
   OrderRequest r = Request("all-or-nothing-1");
-  r.lines = {{"CUP-2", 2, {}, {}, {}}, {"MUG-1", 4, {}, {}, {}}};
+  r.lines = {{"CUP-2", 2, {}, {}, {}, {}}, {"MUG-1", 4, {}, {}, {}, {}}};
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kFailedPrecondition));
-  r.lines = {{"CUP-2", 2, {}, {}, {}}, {"NOPE", 1, {}, {}, {}}};
+  r.lines = {{"CUP-2", 2, {}, {}, {}, {}}, {"NOPE", 1, {}, {}, {}, {}}};
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kNotFound, HasSubstr("NOPE")));
-  r.lines = {{"CUP-2", 2, {}, {}, {}}, {"cup-2", 1, {}, {}, {}}};
+  r.lines = {{"CUP-2", 2, {}, {}, {}, {}}, {"cup-2", 1, {}, {}, {}, {}}};
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kInvalidArgument, HasSubstr("twice")));
-  r.lines = {{"CUP-2", -1, {}, {}, {}}};
+  r.lines = {{"CUP-2", -1, {}, {}, {}, {}}};
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kInvalidArgument));
   r.lines = {};
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kInvalidArgument, HasSubstr("no lines")));
@@ -628,7 +667,8 @@ TEST_F(ShopTest, PriceOverflowIsRefused) {
   // computed exactly (no overflow), or refused; never wrapped.
   r.lines.clear();
   for (int i = 0; i < 50; ++i) {
-    r.lines.push_back({"EXT-" + std::to_string(i), 999, kMaxUnitPriceMinor, "Gold bar", "none"});
+    r.lines.push_back(
+        {"EXT-" + std::to_string(i), 999, kMaxUnitPriceMinor, "Gold bar", "none", std::nullopt});
   }
   EXPECT_THAT(shop_->PlaceOrder(r), StatusIs(StatusCode::kOutOfRange, HasSubstr("total")));
   EXPECT_EQ(CountRows("commerce_orders"), 0);

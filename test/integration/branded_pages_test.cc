@@ -65,6 +65,7 @@ class Customer {
     return Post("/shop/checkout",
                 "csrf=" + Match(page, "name=\"csrf\" value=\"([^\"]+)\"") +
                     "&idem=" + Match(page, "name=\"idem\" value=\"([^\"]+)\"") +
+                    "&seen_total=" + Match(page, "name=\"seen_total\" value=\"([^\"]+)\"") +
                     "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
                     "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=cash_on_"
                     "delivery",

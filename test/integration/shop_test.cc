@@ -108,7 +108,8 @@ class Customer {
     std::string page = Get("/shop/checkout");
     std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
     std::string idem = Match(page, "name=\"idem\" value=\"([^\"]+)\"");
-    return "csrf=" + csrf + "&idem=" + idem +
+    std::string seen = Match(page, "name=\"seen_total\" value=\"([^\"]+)\"");
+    return "csrf=" + csrf + "&idem=" + idem + "&seen_total=" + seen +
            "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
            "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
            payment;
@@ -518,7 +519,7 @@ TEST_F(ShopIntegrationTest, ReplayedOrAlteredSignedRequestsAreRefused) {
   order.idempotency_key = "signed-test-0001";
   order.payment_method = "cash_on_delivery";
   order.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
-  order.lines.push_back({"TEA-1", 1, std::nullopt, std::nullopt, std::nullopt});
+  order.lines.push_back({"TEA-1", 1, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   auto signed_req = (*client)->SignedPost("/v1/orders", commerce::OrderRequestToJson(order));
   ASSERT_TRUE(signed_req.ok());
 
