@@ -60,15 +60,6 @@ Status RunDemo(Env& env, DemoArgs a) {
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
   const std::string authoring = AuthoringDir(mc, main_dir);
   RETURN_IF_ERROR(WriteFiles(env, authoring, demo::MainAuthoringFiles()));
-  {
-    SiteContentOptions o;
-    o.site_id = "main";
-    o.serve = false;
-    ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, main_dir, o));
-    ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, mc, *content));
-    std::printf("  main: built release %llu (%zu files)\n",
-                static_cast<unsigned long long>(b.version), b.pages);
-  }
 
   const DemoPartner partners[] = {{"shop-a", "Tea House Asahi", "Osaka", "auto"},
                                   {"shop-b", "Kyoto Leaf", "Kyoto", "manager"}};
@@ -94,6 +85,17 @@ Status RunDemo(Env& env, DemoArgs a) {
       RETURN_IF_ERROR(shop.shop->AddProduct(p));
     }
     std::printf("  main: 3 teas in the catalog\n");
+  }
+  {
+    // Main's own pages: the product pages show the catalog's titles, prices and stock.
+    SiteContentOptions o;
+    o.site_id = "main";
+    o.serve = false;
+    ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, main_dir, o));
+    ASSIGN_OR_RETURN(auto products, ReadCatalogPages(env, main_dir, mc));
+    ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, mc, *content, products));
+    std::printf("  main: built release %llu (%zu files)\n",
+                static_cast<unsigned long long>(b.version), b.pages);
   }
   auto logger = NewLogger("demo");
   // Partnerships first (main must know them before they enroll), then main starts.

@@ -29,7 +29,8 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   o.site_id = c.id;
   o.serve = false;
   ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, a.dir, o));
-  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content));
+  ASSIGN_OR_RETURN(auto products, ReadCatalogPages(env, a.dir, c));
+  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content, products));
   std::printf("Created main site '%s' in %s\n", c.name.c_str(), a.dir.c_str());
   std::printf("  authoring:  %s (edit, then 'tieup main build %s')\n",
               AuthoringDir(c, a.dir).c_str(), a.dir.c_str());
@@ -49,7 +50,8 @@ Status MainBuild(Env& env, const std::string& dir) {
   o.site_id = c.id;
   o.serve = false;
   ASSIGN_OR_RETURN(auto content, SiteContent::Open(env, dir, o));
-  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content));
+  ASSIGN_OR_RETURN(auto products, ReadCatalogPages(env, dir, c));
+  ASSIGN_OR_RETURN(OwnSiteBuild b, BuildOwnSite(env, c, *content, products));
   if (!b.changed) {
     std::printf("No change: release %llu is already active (%zu files).\n",
                 static_cast<unsigned long long>(b.version), b.pages);

@@ -117,13 +117,29 @@ void AddShopCommandsTo(CLI::App& site, Context& ctx, SiteRole role) {
     return [x](commerce::Shop& s) { return commerce::CliProductSetStock(s, x.sku, x.value); };
   });
 
-  CLI::App* price = product->add_subcommand("set-price", "Set the unit price (major units)");
+  CLI::App* price = product->add_subcommand(
+      "set-price", role == SiteRole::kMain
+                       ? "Set the unit price (major units). Pages that show the product (front "
+                         "matter 'products:') are published again by 'tieup main serve' within "
+                         "seconds, at main and at every partner (shop.catalog_publish)"
+                       : "Set the unit price (major units)");
   dir_option(price);
   price->add_option("SKU", a->sku, "The product")->required();
   price->add_option("PRICE", a->value, "e.g. 12.50")->required();
-  bind(price, [](const ShopArgs& x) -> std::function<Result<std::string>(commerce::Shop&)> {
-    return [x](commerce::Shop& s) { return commerce::CliProductSetPrice(s, x.sku, x.value); };
-  });
+  if (role == SiteRole::kMain) {
+    bind(price, [](const ShopArgs& x) -> std::function<Result<std::string>(commerce::Shop&)> {
+      return [x](commerce::Shop& s) -> Result<std::string> {
+        ASSIGN_OR_RETURN(std::string text, commerce::CliProductSetPrice(s, x.sku, x.value));
+        return text +
+               "\nPages that show it are published again by the running 'tieup main serve' (or "
+               "at the next 'tieup main publish').";
+      };
+    });
+  } else {
+    bind(price, [](const ShopArgs& x) -> std::function<Result<std::string>(commerce::Shop&)> {
+      return [x](commerce::Shop& s) { return commerce::CliProductSetPrice(s, x.sku, x.value); };
+    });
+  }
 
   CLI::App* rm = product->add_subcommand("rm", "Remove a product (orders keep their copy)");
   dir_option(rm);

@@ -36,56 +36,46 @@ Welcome to **Sakura Tea**{{#partner.name}}, served by our partner shop *{{partne
 - [Our teas](/products/)
 - [News](/news/)
 )");
+  // Product pages name their products in the front matter: title, price and stock state come
+  // from main's catalog (`tieup main product set-price` changes every page that shows it).
   files.emplace_back("pages/products/index.md", R"(---
 title: Our teas
+products: *
 ---
 # Our teas
 
-| Tea | Origin | Price |
+| Tea | Price | |
 |---|---|---|
-| [Sencha Asahi](/products/sencha.html) | Shizuoka | 1,800 JPY / 100 g |
-| [Gyokuro Kin](/products/gyokuro.html) | Uji | 3,600 JPY / 50 g |
-| [Hojicha Roast](/products/hojicha.html) | Kyoto | 1,200 JPY / 100 g |
+{{#products}}
+| [{{title}}]({{page_path}}) | {{price}} | {{stock_state}} |
+{{/products}}
 )");
-  files.emplace_back("pages/products/sencha.md", R"(---
-title: Sencha Asahi
----
-# Sencha Asahi
-
-A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.
-
-**1,800 JPY** per 100 g.
-
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="SENCHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
-
-[Your cart](/shop/cart)
-)");
-  files.emplace_back("pages/products/gyokuro.md", R"(---
-title: Gyokuro Kin
----
-# Gyokuro Kin
-
-Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.
-
-**3,600 JPY** per 50 g.
-
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="GYOKURO-50"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
-
-[Your cart](/shop/cart)
-)");
-  files.emplace_back("pages/products/hojicha.md", R"(---
-title: Hojicha Roast
----
-# Hojicha Roast
-
-Roasted green tea with a nutty aroma and little caffeine.
-
-**1,200 JPY** per 100 g.
-
-<form method="post" action="/shop/cart/add"><input type="hidden" name="sku" value="HOJICHA-100"><label>Quantity <input type="number" name="qty" value="1" min="1" max="20"></label> <button>Add to cart</button></form>
-
-[Your cart](/shop/cart)
-)");
+  auto product_page = [&](const std::string& file, const std::string& title, const std::string& sku,
+                          const std::string& text, const std::string& unit) {
+    files.emplace_back("pages/products/" + file,
+                       "---\ntitle: " + title + "\nproducts: " + sku +
+                           "\n---\n# {{product.title}}\n\n" + text + "\n\n**{{product.price}}** " +
+                           unit +
+                           " &middot; <span class=\"stock\">{{product.stock_state}}"
+                           "</span>\n\n"
+                           "{{#product.in_stock}}<form method=\"post\" "
+                           "action=\"/shop/cart/add\"><input type=\"hidden\" "
+                           "name=\"sku\" value=\"{{product.sku}}\"><label>Quantity "
+                           "<input type=\"number\" name=\"qty\" value=\"1\" min=\"1\" "
+                           "max=\"20\"></label> <button>Add to cart</button></form>"
+                           "{{/product.in_stock}}\n"
+                           "{{#product.sold_out}}<p class=\"problem\">Sold out for "
+                           "now: back soon.</p>{{/product.sold_out}}\n\n"
+                           "[Your cart](/shop/cart)\n");
+  };
+  product_page("sencha.md", "Sencha Asahi", "SENCHA-100",
+               "A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.",
+               "per 100 g");
+  product_page("gyokuro.md", "Gyokuro Kin", "GYOKURO-50",
+               "Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.",
+               "per 50 g");
+  product_page("hojicha.md", "Hojicha Roast", "HOJICHA-100",
+               "Roasted green tea with a nutty aroma and little caffeine.", "per 100 g");
   files.emplace_back("pages/news/index.md", R"(---
 title: News
 ---
@@ -143,6 +133,7 @@ a.button strong{color:#fff}
 pre.payment{white-space:pre-wrap;background:#f6eef0;padding:.6em;font:inherit}
 section.order{border:1px solid #e5d5da;border-radius:6px;padding:0 1em;margin:1em 0;background:#fff}
 .grand-total{font-size:1.1em}
+.stock{color:#2e7d32;font-size:.95em}
 )");
   // Fills the header's cart count on every page (static ones too) from the shop's cookie.
   files.emplace_back("assets/cart.js", R"((function () {

@@ -44,11 +44,18 @@ std::string SourceDigest(const Source& src, std::string_view source_hash) {
   return digest;
 }
 
+// A page's product digest: the source's digest with this flag in its tag byte, and a SHA-256
+// of the source's hash and of the records of the products the page names.
+constexpr char kNamesProductsFlag = 0x20;
+// The front matter's 'products' for every product of the catalog.
+constexpr std::string_view kAllProducts = "*";
+
 struct FrontMatter {
   std::string title;
   std::optional<std::string> layout;
   UpdateMethod method = UpdateMethod::kStaged;
   std::string link_url;
+  std::vector<std::string> products;  // the SKUs named, in order; {"*"}: every product
 };
 
 std::string Lower(std::string_view s) {
@@ -69,6 +76,13 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
+}
+
+// Whether a file under pages/ with this name is a page (rendered, with front matter) rather
+// than copied.
+bool IsPageFile(std::string_view name) {
+  const std::string ext = Lower(Extension(name));
+  return ext == "md" || ext == "html";
 }
 
 // Every regular file below `dir`, as paths relative to it, sorted. The depth is bounded, so a
@@ -124,7 +138,7 @@ Status CollectSources(Env& env, SourceCache& cache, const std::string& root,
       std::string ext = Lower(Extension(rel));
       Source src{JoinPath(pages_dir, rel), label, SourceKind::kCopy, from_overrides};
       std::string url = "/" + rel;
-      if (ext == "md" || ext == "html") {
+      if (IsPageFile(rel)) {
         src.kind = ext == "md" ? SourceKind::kMarkdown : SourceKind::kHtml;
         url = "/" + rel.substr(0, rel.size() - ext.size()) + "html";
       }
@@ -241,12 +255,37 @@ Result<std::string> MarkdownToHtml(const std::string& md, const std::string& lab
   return out;
 }
 
-// Splits "---\n<front matter>\n---\n<body>" (a file not starting with "---" has none).
-Result<FrontMatter> ParseFrontMatter(std::string& text, const std::string& label) {
+// The value of 'products': "SKU, SKU, ..." (in the page's order) or "*"; `why` is set on error.
+std::optional<std::vector<std::string>> ParseProductList(std::string_view value, std::string& why) {
+  std::vector<std::string> skus;
+  while (true) {
+    const size_t comma = value.find(',');
+    std::string_view sku = Trim(value.substr(0, comma));
+    if (sku.empty()) {
+      why =
+          "'products' has an empty element; list SKUs separated by commas (\"products: "
+          "SENCHA-100, GYOKURO-50\"), or '*' for every product";
+      return std::nullopt;
+    }
+    skus.emplace_back(sku);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  if (skus.size() > 1 && std::find(skus.begin(), skus.end(), kAllProducts) != skus.end()) {
+    why = "'*' (every product) stands alone in 'products'";
+    return std::nullopt;
+  }
+  return skus;
+}
+
+// Parses the front matter of "---\n<front matter>\n---\n<body>" (a file not starting with
+// "---" has none); *body_start is where the body begins.
+Result<FrontMatter> ParseFrontMatter(std::string_view text, const std::string& label,
+                                     size_t* body_start) {
   FrontMatter fm;
+  *body_start = 0;
   auto first_line_end = text.find('\n');
-  if (first_line_end == std::string::npos ||
-      Trim(std::string_view(text).substr(0, first_line_end)) != "---") {
+  if (first_line_end == std::string::npos || Trim(text.substr(0, first_line_end)) != "---") {
     return fm;
   }
   size_t pos = first_line_end + 1;
@@ -259,8 +298,7 @@ Result<FrontMatter> ParseFrontMatter(std::string& text, const std::string& label
                                      "end it with a line '---'");
     }
     size_t end = text.find('\n', pos);
-    std::string_view line =
-        Trim(std::string_view(text).substr(pos, end == std::string::npos ? end : end - pos));
+    std::string_view line = Trim(text.substr(pos, end == std::string::npos ? end : end - pos));
     pos = end == std::string::npos ? text.size() : end + 1;
     if (line == "---") break;
     if (line.empty() || line.front() == '#') continue;
@@ -291,22 +329,114 @@ Result<FrontMatter> ParseFrontMatter(std::string& text, const std::string& label
       fm.method = *m;
     } else if (key == "link_url") {
       fm.link_url = value;
+    } else if (key == "products") {
+      std::string why;
+      auto skus = ParseProductList(value, why);
+      if (!skus) return bad(why);
+      fm.products = std::move(*skus);
     } else {
-      return bad("unknown key '" + key + "' (known: title, layout, method, link_url)");
+      return bad("unknown key '" + key + "' (known: title, layout, method, link_url, products)");
     }
   }
-  text.erase(0, pos);
+  *body_start = pos;
   return fm;
 }
 
+// One product a page names: its SKU and record.
+struct NamedProduct {
+  const std::string* sku;
+  const PageProduct* record;
+};
+
+// The products `skus` (a page's front matter 'products') names, in its order, from `table`.
+Result<std::vector<NamedProduct>> ResolveProducts(const std::vector<std::string>& skus,
+                                                  const PageProducts* table,
+                                                  const std::string& label) {
+  std::vector<NamedProduct> out;
+  if (skus.empty()) return out;
+  if (table == nullptr) {
+    return Status::InvalidArgument(label +
+                                   ": names products (front matter 'products'), but this build "
+                                   "has no catalog");
+  }
+  if (skus.size() == 1 && skus[0] == kAllProducts) {
+    out.reserve(table->size());
+    for (const auto& [sku, record] : *table) out.push_back({&sku, &record});
+    return out;
+  }
+  out.reserve(skus.size());
+  for (const std::string& sku : skus) {
+    auto it = table->find(sku);
+    if (it == table->end()) {
+      return Status::InvalidArgument(label + ": product '" + sku +
+                                     "' is not in the catalog; add it (tieup main product add) "
+                                     "or take it out of the front matter 'products'");
+    }
+    out.push_back({&it->first, &it->second});
+  }
+  return out;
+}
+
+// The raw SHA-256 of a canonical form of `products` (every string length-prefixed).
+std::string HashProducts(const std::vector<NamedProduct>& products) {
+  std::string bytes;
+  auto add = [&](std::string_view s) {
+    AppendBigEndian(bytes, s.size(), 4);
+    bytes += s;
+  };
+  AppendBigEndian(bytes, products.size(), 4);
+  for (const NamedProduct& p : products) {
+    add(*p.sku);
+    AppendBigEndian(bytes, p.record->size(), 4);
+    for (const auto& [field, value] : *p.record) {
+      add(field);
+      add(value);
+    }
+  }
+  return Sha256(bytes);
+}
+
+// The digest of a page naming products: `source_digest` (SourceDigest) with the flag in its tag,
+// its source hash combined with `products_hash` (HashProducts).
+std::string ProductPageDigest(std::string_view source_digest, std::string_view products_hash) {
+  Sha256Hasher h;
+  h.Update(source_digest.substr(1));
+  h.Update(products_hash);
+  std::string digest(1, static_cast<char>(source_digest[0] | kNamesProductsFlag));
+  digest += h.Finish();
+  return digest;
+}
+
+// A product as a page's mustache data: its fields, "sku" added when missing, an empty field
+// false (so that sections and inverted sections test it).
+mustache::data ProductToData(const NamedProduct& p) {
+  mustache::data obj{mustache::data::type::object};
+  for (const auto& [field, value] : *p.record) {
+    obj.set(field, value.empty() ? mustache::data(false) : mustache::data(value));
+  }
+  if (!p.record->contains("sku")) obj.set("sku", mustache::data(*p.sku));
+  return obj;
+}
+
 Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data& vars,
+                               const PageProducts* products,
                                const std::map<std::string, Source>& layouts,
                                std::map<std::string, std::string>& layout_cache,
                                FrontMatter& fm_out) {
   ASSIGN_OR_RETURN(std::string text, env.ReadFile(src.file));
-  ASSIGN_OR_RETURN(fm_out, ParseFrontMatter(text, src.label));
+  size_t body_start = 0;
+  ASSIGN_OR_RETURN(fm_out, ParseFrontMatter(text, src.label, &body_start));
+  text.erase(0, body_start);
   mustache::data data = vars;
   data.set("title", mustache::data(fm_out.title));
+  if (!fm_out.products.empty()) {
+    // From the bytes read now, as the body is (the digest's list came from the bytes hashed).
+    ASSIGN_OR_RETURN(auto named, ResolveProducts(fm_out.products, products, src.label));
+    mustache::data list{mustache::data::type::list};
+    for (const NamedProduct& p : named) list.push_back(ProductToData(p));
+    if (!named.empty()) data.set("product", ProductToData(named.front()));
+    data.set("products", list);
+  }
   ASSIGN_OR_RETURN(std::string body, RenderMustache(text, data, src.label));
   if (src.kind == SourceKind::kMarkdown) {
     ASSIGN_OR_RETURN(body, MarkdownToHtml(body, src.label));
@@ -425,6 +555,10 @@ struct SourceCache::Tree {
   // the previous run's tree of the same directory, and a build's BuildInputs::digests share
   // them in turn: a build compares its previous inputs with these chunk by chunk.
   CowMap<std::string> digests;
+  // URL path -> what the page's front matter 'products' names ({"*"}: every product), for the
+  // pages (.md, .html) that name any. Their entries in `digests` do not cover the products: a
+  // build, which knows the catalog, changes those entries in its own copy.
+  std::map<std::string, std::vector<std::string>> product_pages;
 };
 
 SourceCache::SourceCache() = default;
@@ -463,8 +597,11 @@ Result<std::shared_ptr<const SourceCache::Tree>> SourceCache::Collect(Env& env,
   }
   for (const std::string& url : gone) digests.erase(url);
   for (const auto& [url, source] : tree->sources) {
-    ASSIGN_OR_RETURN(std::string_view h, Hash(env, source.file));
-    std::string digest = SourceDigest(source, h);
+    ASSIGN_OR_RETURN(const Hashed* h, HashEntry(env, source.file));
+    if (source.kind != SourceKind::kCopy && !h->products.empty()) {
+      tree->product_pages.emplace(url, h->products);
+    }
+    std::string digest = SourceDigest(source, h->digest);
     auto it = current.find(url);
     if (it == current.end() || it->second != digest)
       digests.insert_or_assign(url, std::move(digest));
@@ -508,10 +645,15 @@ void SourceCache::NoteListed(const std::string& file, const FileInfo& info) {
 }
 
 Result<std::string_view> SourceCache::Hash(Env& env, const std::string& file) {
+  ASSIGN_OR_RETURN(const Hashed* h, HashEntry(env, file));
+  return std::string_view(h->digest);
+}
+
+Result<const SourceCache::Hashed*> SourceCache::HashEntry(Env& env, const std::string& file) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = hashes_.find(file);
-    if (it != hashes_.end() && it->second.this_run) return std::string_view(it->second.digest);
+    if (it != hashes_.end() && it->second.this_run) return &it->second;
   }
   {
     // Hashed in an earlier run: reused when the listing shows the file as it was then.
@@ -522,13 +664,20 @@ Result<std::string_view> SourceCache::Hash(Env& env, const std::string& file) {
       if (it->second.this_run || (it->second.stable && st != stats_.end() &&
                                   st->second.mtime_ns != 0 && st->second == it->second.stat)) {
         it->second.this_run = true;
-        return std::string_view(it->second.digest);
+        return &it->second;
       }
     }
   }
   ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(file));
   Hashed h;
   h.digest = Sha256(bytes);
+  // What a page names is a function of its bytes: read now, so that a file not read again in
+  // a later run still has it. Bad front matter names nothing here; rendering reports it.
+  if (IsPageFile(file)) {
+    size_t body_start = 0;
+    auto fm = ParseFrontMatter(bytes, file, &body_start);
+    if (fm.ok()) h.products = std::move(fm->products);
+  }
   const int64_t now_ns = env.NowMicros() * 1000;
   std::unique_lock<std::shared_mutex> lock(mu_);
   if (auto st = stats_.find(file); st != stats_.end()) {
@@ -538,10 +687,10 @@ Result<std::string_view> SourceCache::Hash(Env& env, const std::string& file) {
   }
   auto [it, inserted] = hashes_.try_emplace(file);
   // Another thread of this run may have hashed it meanwhile: its view must stay valid.
-  if (!inserted && it->second.this_run) return std::string_view(it->second.digest);
+  if (!inserted && it->second.this_run) return &it->second;
   it->second = std::move(h);
-  // Nodes of an unordered_map stay where they are: the view outlives rehashing.
-  return std::string_view(it->second.digest);
+  // Nodes of an unordered_map stay where they are: the entry outlives rehashing.
+  return &it->second;
 }
 
 bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {
@@ -644,6 +793,36 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       for (const auto& [url, digest] : theirs) wanted.insert_or_assign(url, digest);
     }
   }
+  // Pages naming products are made from those products' records too. Only their entries are
+  // changed, so the chunks of the other pages stay shared with the trees' (and so with the
+  // previous inputs'). Errors here (an unknown SKU, no catalog) come before any rendering, and
+  // whether or not the page would be reused.
+  std::optional<std::string> all_products_hash;  // of the whole table, for the "*" pages
+  auto add_products = [&](const SourceCache::Tree& tree) -> Status {
+    for (const auto& [url, skus] : tree.product_pages) {
+      auto src = sources.find(url);
+      // Left out, or replaced by the other directory.
+      if (src == sources.end() || src->second.from_overrides != tree.sources.at(url).from_overrides)
+        continue;
+      const bool all = skus.size() == 1 && skus[0] == kAllProducts;
+      std::string products_hash;
+      if (all && all_products_hash) {
+        products_hash = *all_products_hash;
+      } else {
+        ASSIGN_OR_RETURN(auto named,
+                         ResolveProducts(skus, options.products.get(), src->second.label));
+        products_hash = HashProducts(named);
+        if (all) all_products_hash = products_hash;
+      }
+      const CowMap<std::string>& current = wanted;
+      auto it = current.find(url);
+      if (it == current.end()) return Status::Internal("building: no digest for '" + url + "'");
+      wanted.insert_or_assign(url, ProductPageDigest(it->second, products_hash));
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(add_products(*authored));
+  if (overrides) RETURN_IF_ERROR(add_products(*overrides));
 
   // The page shell: the default layout with markers, for the pages the site makes at run time.
   // It is made from the variables and layouts alone and rendered by every build (one render), so
@@ -694,7 +873,8 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       e.content_type = ContentTypeForPath(url);
     } else {
       FrontMatter fm;
-      ASSIGN_OR_RETURN(bytes, RenderPage(env, src, vars, layouts, layout_cache, fm));
+      ASSIGN_OR_RETURN(
+          bytes, RenderPage(env, src, vars, options.products.get(), layouts, layout_cache, fm));
       e.content_type = ContentTypeForPath(url);
       e.method = fm.method;
       e.link_url = fm.link_url;

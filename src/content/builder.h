@@ -12,6 +12,14 @@
 //                              title: ...            the page title ({{title}})
 //                              layout: name | none   the layout ("none": the body as it is)
 //                              method: staged | overwrite | link, link_url: https://...
+//                              products: SKU, SKU, ... | *
+//                                                    products of the catalog
+//                                                    (BuildOptions::products) the page shows:
+//                                                    {{product.title}} is the first one's,
+//                                                    {{#products}}...{{/products}} walks them
+//                                                    in the listed order ("*": every product,
+//                                                    in SKU order). A page is rendered again
+//                                                    when a product it names changes.
 //   assets/**                copied byte for byte to "/assets/<same relative path>".
 //
 // The page shell: with a layouts/default.mustache, every release also holds the machine file
@@ -48,6 +56,13 @@
 
 namespace tieup::content {
 
+// One product as pages show it: field name -> text ("sku", "title", "price", "stock_state",
+// ...; the caller decides the fields). In templates an empty field is false, so
+// {{#product.sold_out}}...{{/product.sold_out}} works.
+using PageProduct = std::map<std::string, std::string>;
+// SKU -> its fields.
+using PageProducts = std::map<std::string, PageProduct>;
+
 struct BuildOptions {
   std::string authoring_dir;
   std::string overrides_dir;  // optional: "" for none
@@ -63,18 +78,24 @@ struct BuildOptions {
   // overrides directory adds or replaces (rendered into the merged layouts); the authoring
   // directory's own pages are left out.
   bool only_overridden_pages = false;
+  // The catalog the pages' front matter 'products' names (the caller turns its catalog into
+  // display records: content does not know commerce). A page naming a SKU that is not here, or
+  // naming products at all when this is null, is an error (InvalidArgument, naming the page).
+  std::shared_ptr<const PageProducts> products;  // null: no catalog
 };
 
 // What each path of a built release was made from: a digest of its inputs (the builder's
-// version, the source file's bytes and kind, which directory it came from, and for rendered
-// pages the variables and every layout). The next build of the same site re-uses the entry of
-// every path whose digest is unchanged instead of reading and rendering it again.
+// version, the source file's bytes and kind, which directory it came from, for rendered pages
+// the variables and every layout, and for a page naming products their records). The next build of
+// the same site re-uses the entry of every path whose digest is unchanged instead of reading and
+// rendering it again.
 struct BuildInputs {
   // The inputs every rendered page shares: a SHA-256 (raw) of the builder's version, the
   // variables and every layout. A rendered page is reused only when it is unchanged.
   std::string context;
   // URL path -> what the path was made from: one byte for the source's kind and directory, then
-  // the raw SHA-256 of the source file's bytes.
+  // the raw SHA-256 of the source file's bytes; for a page naming products, the byte has a flag
+  // and the SHA-256 covers the records of those products too.
   // Copies share storage (base/cow_map.h): the next build's inputs are this one's with the
   // rendered paths changed.
   CowMap<std::string> digests;
@@ -137,10 +158,18 @@ class SourceCache {
   };
   struct Hashed {
     std::string digest;
+    // For a page file (.md, .html): what its front matter's 'products' names ({"*"}: every
+    // product), parsed from the bytes hashed; empty when nothing (or the front matter is bad:
+    // rendering reports that).
+    std::vector<std::string> products;
     Stat stat;            // as listed when hashed
     bool stable = false;  // listed, and unmodified for 2 s when hashed: reusable in a new run
     bool this_run = true;
   };
+  // The entry of `file`, hashed (and its front matter read) in this run; stable while the
+  // cache lives and the run lasts.
+  Result<const Hashed*> HashEntry(Env& env, const std::string& file);
+
   std::unordered_map<std::string, Stat> stats_;               // guarded by mu_
   std::unordered_map<std::string, Hashed> hashes_;            // guarded by mu_
   std::unordered_set<std::string> blobs_present_;             // guarded by mu_
@@ -172,7 +201,8 @@ struct BuildResult {
 // As BuildRelease, re-using from `previous` every path whose inputs are unchanged (its blob must
 // still be in `blobs`), and reading sources through `cache` (null: a private one). The result is
 // exactly what a full build gives. Only the paths whose digest differs are made again (every
-// rendered page too when the variables or layouts changed): the previous inputs are compared
+// rendered page too when the variables or layouts changed; a page naming products when one of
+// them changed, a "*" page when any did): the previous inputs are compared
 // with the cache's digests chunk by chunk, and a long-lived cache (NewRun) keeps the unchanged
 // chunks shared, so a daemon's build after a one-page change does work for that page only (plus
 // one blob check per path when verify_blobs is on).

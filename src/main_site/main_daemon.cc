@@ -1,5 +1,6 @@
 #include "main_site/main_daemon.h"
 
+#include "main_site/own_site.h"
 #include "main_site/services.h"
 
 namespace tieup {
@@ -24,6 +25,16 @@ Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string
   d->sync_server_ = std::make_unique<SyncServer>(
       env, d->site_->config().sync_address, std::move(tls),
       [sync](const HttpRequest& r) { return sync->HandleSyncRequest(r); }, d->logger_);
+  auto setting = d->site_->config().variables.find("shop.catalog_publish");
+  if (setting != d->site_->config().variables.end() && !setting->second.empty()) {
+    if (setting->second != "partners" && setting->second != "main" && setting->second != "off") {
+      return Status::InvalidArgument(
+          "site.toml [variables] shop.catalog_publish = '" + setting->second +
+          "': use \"partners\" (a catalog change publishes main's pages and every partner's), "
+          "\"main\" (main's pages; partners on their schedules) or \"off\"");
+    }
+    d->catalog_publish_ = setting->second;
+  }
   RETURN_IF_ERROR(AttachMainServices(*d));
   return d;
 }
@@ -99,6 +110,51 @@ void MainDaemon::DisconnectPeersOutOfStanding() {
   }
 }
 
+void MainDaemon::PublishCatalogChanges() {
+  if (catalog_publish_ == "off") return;
+  auto products = sync_->catalog().Read();
+  if (!products.ok()) {
+    logger_->warn("reading the catalog for the pages: {}", products.status().message());
+    return;
+  }
+  const std::string now = PageProductsFingerprint(**products);
+  // What main's pages were last built with (BuildOwnSite keeps it; another process's build
+  // included). A site built before fingerprints were kept adopts the catalog as it is.
+  auto built = BuiltCatalogFingerprint(*env_, site_->site_dir());
+  if (!built.ok()) {
+    Status kept = KeepBuiltCatalogFingerprint(*env_, site_->site_dir(), now);
+    if (!kept.ok()) logger_->warn("keeping the catalog's fingerprint: {}", kept.message());
+    return;
+  }
+  if (*built == now) return;
+  std::lock_guard<std::mutex> sources_lock(sources_mu_);
+  publish_sources_.NewRun();
+  auto own = BuildOwnSite(*env_, site_->config(), site_->content(), *products, &publish_sources_);
+  if (!own.ok()) {
+    // A page naming a product that is gone, say: tried again at the next change.
+    logger_->warn("the catalog changed, but main's pages could not be built: {}",
+                  own.status().message());
+    Status kept = KeepBuiltCatalogFingerprint(*env_, site_->site_dir(), now);
+    if (!kept.ok()) logger_->warn("keeping the catalog's fingerprint: {}", kept.message());
+    return;
+  }
+  if (!own->changed) return;  // no page shows what changed
+  logger_->info("the catalog changed: main's pages are release {} ({} rendered)", own->version,
+                own->rendered);
+  if (catalog_publish_ != "partners") return;
+  for (const sync::PublishOutcome& o : sync_->publisher().PublishNow({}, &publish_sources_)) {
+    if (o.status.ok()) {
+      logger_->info("partner '{}': {} (version {}) after the catalog change", o.partner, o.state,
+                    o.version);
+    } else {
+      logger_->warn(
+          "partner '{}': update after the catalog change failed: {} (retried under "
+          "its retry policy)",
+          o.partner, o.status.message());
+    }
+  }
+}
+
 void MainDaemon::SchedulerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -118,6 +174,7 @@ void MainDaemon::SchedulerLoop() {
         logger_->warn("partner '{}': update failed: {}", o.partner, o.status.message());
       }
     }
+    PublishCatalogChanges();
     for (auto& [name, task] : tasks_) task();
     DisconnectPeersOutOfStanding();
     lock.lock();

@@ -61,6 +61,12 @@ class MainDaemon {
   void SchedulerLoop();
   // Closes the sync connections of partners no longer in good standing (revoked, superseded).
   void DisconnectPeersOutOfStanding();
+  // When main's catalog as pages show it (title, price, stock state) is not what main's pages
+  // were last built with, builds them again and, when a page changed and shop.catalog_publish
+  // is "partners" (the default), publishes every partner now ("main": partners follow on their
+  // schedules; "off": nothing). The catalog may be changed by another process
+  // (`tieup main product set-price`), so it is read each tick.
+  void PublishCatalogChanges();
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
@@ -75,6 +81,8 @@ class MainDaemon {
   std::unique_ptr<MainSync> sync_;
   std::unique_ptr<SyncServer> sync_server_;
   std::unique_ptr<ControlServer> control_;
+  // shop.catalog_publish: "partners" (default), "main" or "off".
+  std::string catalog_publish_ = "partners";
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

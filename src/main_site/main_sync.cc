@@ -138,6 +138,8 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
   po.site_variables = config.variables;
   po.site_variables["site.name"] = config.name;
   po.site_variables["site.id"] = config.id;
+  ASSIGN_OR_RETURN(m->catalog_, CatalogPages::Open(env, site_dir, config, db));
+  po.products = [catalog = m->catalog_] { return catalog->Read(); };
   ASSIGN_OR_RETURN(m->publisher_, sync::Publisher::Open(env, db, *m->partner_blobs_, *m->link_,
                                                         std::move(release), po));
   return m;

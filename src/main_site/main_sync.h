@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "content/blob_store.h"
 #include "crypto/x509.h"
+#include "main_site/catalog_pages.h"
 #include "net/client_limits.h"
 #include "net/http_message.h"
 #include "site/config.h"
@@ -46,6 +47,9 @@ class MainSync {
   ~MainSync();
 
   sync::Publisher& publisher() { return *publisher_; }
+  // Main's catalog as pages show it (main_site/catalog_pages.h): what main's own pages and
+  // every partner's release are built with.
+  CatalogPages& catalog() { return *catalog_; }
 
   // Adds a partnership and issues its one-time enrollment code (valid `ttl_seconds`).
   Result<EnrollmentCode> AddPartner(const sync::Partnership& partnership, int64_t ttl_seconds);
@@ -96,6 +100,7 @@ class MainSync {
   TlsContextPtr client_context_;
   std::unique_ptr<sync::PartnerLink> link_;
   std::vector<std::pair<std::string, SyncRoute>> routes_;
+  std::shared_ptr<CatalogPages> catalog_;
   std::unique_ptr<sync::Publisher> publisher_;
   // /v1/ca and /v1/enroll, per client address.
   std::unique_ptr<ClientLimiter> enroll_limiter_;

@@ -1,12 +1,15 @@
 #include "main_site/own_site.h"
 
 #include "content/builder.h"
+#include "main_site/catalog_pages.h"
 
 namespace tieup {
 namespace {
 
 // What main's active own release was built from: "<version>\n" + content::BuildInputs.
 constexpr std::string_view kOwnSiteInputsFile = "cache/own-site.inputs";
+// The fingerprint of the catalog that build had: "<hex>\n".
+constexpr std::string_view kBuiltCatalogFile = "cache/catalog-pages.built";
 
 }  // namespace
 
@@ -16,6 +19,7 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) 
 }
 
 Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content,
+                                  std::shared_ptr<const content::PageProducts> products,
                                   content::SourceCache* cache) {
   OwnSiteBuild report;
   const std::string authoring = AuthoringDir(config, content.site_dir());
@@ -36,6 +40,7 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
     o.variables = config.variables;
     o.variables["site.name"] = config.name;
     o.variables["site.id"] = config.id;
+    o.products = products;
     // Incremental: what the active release was built from is kept beside it (a cache: when it
     // is missing, stale or unreadable, everything is rendered).
     const std::string inputs_path = JoinPath(content.site_dir(), kOwnSiteInputsFile);
@@ -81,7 +86,24 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
     report.changed = true;
     return Status::Ok();
   }));
+  if (products) {
+    RETURN_IF_ERROR(
+        KeepBuiltCatalogFingerprint(env, content.site_dir(), PageProductsFingerprint(*products)));
+  }
   return report;
+}
+
+Result<std::string> BuiltCatalogFingerprint(Env& env, const std::string& site_dir) {
+  ASSIGN_OR_RETURN(std::string text, env.ReadFile(JoinPath(site_dir, kBuiltCatalogFile)));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+Status KeepBuiltCatalogFingerprint(Env& env, const std::string& site_dir,
+                                   const std::string& fingerprint) {
+  const std::string path = JoinPath(site_dir, kBuiltCatalogFile);
+  RETURN_IF_ERROR(CreateDirs(env, DirName(path)));
+  return WriteFileAtomic(env, path, fingerprint + "\n");
 }
 
 Status WriteStarterAuthoring(Env& env, const std::string& dir, const std::string& site_name) {

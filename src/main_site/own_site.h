@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/env.h"
@@ -29,9 +30,19 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
 // and activates it as a new release when anything changed. Incremental: only pages whose
 // source, layouts or variables changed since the active release are rendered (what each page
 // was built from is kept in SITE_DIR/cache/own-site.inputs).
-// `cache` (optional) is shared with the partners' builds that follow (sync::Publisher).
+// `products`: main's catalog as pages show it (main_site/catalog_pages.h; null: none, and a page
+// naming products fails to build). `cache` (optional) is shared with the partners' builds that
+// follow (sync::Publisher).
 Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content,
+                                  std::shared_ptr<const content::PageProducts> products,
                                   content::SourceCache* cache = nullptr);
+
+// The fingerprint (main_site/catalog_pages.h) of the catalog main's pages were last built with
+// (kept by BuildOwnSite in SITE_DIR/cache/catalog-pages.built); NotFound before the first build
+// with a catalog.
+Result<std::string> BuiltCatalogFingerprint(Env& env, const std::string& site_dir);
+Status KeepBuiltCatalogFingerprint(Env& env, const std::string& site_dir,
+                                   const std::string& fingerprint);
 
 // Writes a small starter authoring directory (a layout, a front page, a stylesheet) so a new
 // main site serves something at once. Existing files are left alone.

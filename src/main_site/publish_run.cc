@@ -21,7 +21,8 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
   content::SourceCache run_sources;  // main's own build and every partner's read each file once
   content::SourceCache& sources = kept_sources != nullptr ? *kept_sources : run_sources;
   if (kept_sources != nullptr) kept_sources->NewRun();
-  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, config, content, &sources));
+  ASSIGN_OR_RETURN(auto products, publisher.ReadProducts());
+  ASSIGN_OR_RETURN(OwnSiteBuild own, BuildOwnSite(env, config, content, products, &sources));
   Emit(output.out, fmt::format("main: {} release {} ({} files)",
                                own.changed ? "activated" : "unchanged,", own.version, own.pages));
   if (!request.all && request.partners.empty()) {

@@ -386,6 +386,13 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   o.variables["partner.name"] = p.name;
   o.variables["partner.region"] = p.region;
   for (const auto& [k, v] : p.variables) o.variables[k] = v;
+  {
+    auto products = ReadProducts();
+    if (!products.ok()) {
+      return products.status().Annotate("reading the catalog for partner '" + p.id + "'");
+    }
+    o.products = std::move(*products);
+  }
   // Kind template: main's own pages are left out; main's assets and every page the partner's
   // directory adds or replaces stay.
   o.only_overridden_pages = p.kind == PartnershipKind::kTemplate;
@@ -840,6 +847,11 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
     for (const auto& r : *rows) targets.push_back(r.Text(0));
   }
   return RunParallel(targets, "publish now", cache);
+}
+
+Result<std::shared_ptr<const content::PageProducts>> Publisher::ReadProducts() {
+  if (!options_.products) return std::shared_ptr<const content::PageProducts>();
+  return options_.products();
 }
 
 Status Publisher::Prepare(content::SourceCache* cache) {

@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,9 @@ struct PublisherOptions {
   // Main's template variables (site.name, site.id, [variables]), given to every partner's
   // build; a partner's own variables override them.
   std::map<std::string, std::string> site_variables;
+  // Main's catalog as pages show it (content/builder.h, main_site/catalog_pages.h), read for
+  // the builds of each run; empty: no catalog (a page naming products then fails to build).
+  std::function<Result<std::shared_ptr<const content::PageProducts>>()> products;
 };
 
 // What one publish attempt for one partner did.
@@ -171,6 +175,9 @@ class Publisher {
   // encodings and hashes the next build and offer need. A daemon runs it in the background after
   // it starts; publishing meanwhile is safe (partners are handled one at a time either way).
   Status Prepare(content::SourceCache* cache);
+
+  // The catalog as pages show it (PublisherOptions::products; null without one).
+  Result<std::shared_ptr<const content::PageProducts>> ReadProducts();
 
   // --- requests from partners (the caller has authenticated `partner_id` by mutual TLS) ---
 

@@ -19,7 +19,7 @@ OrderRequest Sample() {
   r.area = Area::kTieup;
   r.idempotency_key = "partner-key-0001";
   r.payment_method = "bank_transfer";
-  r.lines = {{"MUG-1", 2, std::nullopt, std::nullopt, std::nullopt, 2500},
+  r.lines = {{"MUG-1", 2, std::nullopt, std::nullopt, std::nullopt, 1250},
              {"EXT-9", 1, 990, "Tea \"towel\"", "reduced", std::nullopt}};
   r.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
   return r;
@@ -35,7 +35,7 @@ TEST(WireTest, OrderRequestRoundTrips) {
   ASSERT_EQ(back->lines.size(), 2u);
   EXPECT_FALSE(back->lines[0].unit_price_minor.has_value());
   EXPECT_EQ(back->lines[1].unit_price_minor, 990);
-  EXPECT_EQ(back->lines[0].expected_unit_price_minor, 2500);
+  EXPECT_EQ(back->lines[0].expected_unit_price_minor, 1250);
   EXPECT_FALSE(back->lines[1].expected_unit_price_minor.has_value());
   EXPECT_EQ(back->lines[1].title, "Tea \"towel\"");
   EXPECT_EQ(back->customer.postal_code, "10115");

@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <set>
 
 #include "content/page_templates.h"
 #include "crypto/hash.h"
@@ -526,6 +528,251 @@ TEST_F(IncrementalBuildTest, APreviousBuildWhoseInputsAndReleaseDisagreeIsMadeAg
   EXPECT_EQ(healed.rendered, all);
   EXPECT_TRUE(healed.manifest.files.contains("/index.html"));
   EXPECT_FALSE(healed.manifest.files.contains("/extra.html"));
+}
+
+// Pages that show products of the catalog (front matter 'products').
+class ProductPagesTest : public IncrementalBuildTest {
+ protected:
+  ProductPagesTest() {
+    catalog_["SENCHA-100"] = {{"title", "Sencha"}, {"price", "1,200 yen"}, {"sold_out", ""}};
+    catalog_["GYOKURO-50"] = {
+        {"title", "Gyokuro <fine>"}, {"price", "3,000 yen"}, {"sold_out", "yes"}};
+    catalog_["HOJICHA-200"] = {
+        {"sku", "HOJICHA-200"}, {"title", "Hojicha"}, {"price", "900 yen"}, {"sold_out", ""}};
+  }
+  BuildOptions WithCatalog() {
+    BuildOptions o = Options();
+    o.products = std::make_shared<const PageProducts>(catalog_);
+    return o;
+  }
+  PageProducts catalog_;
+};
+
+TEST_F(ProductPagesTest, PagesShowTheFieldsOfTheProductsTheyName) {
+  Write("author/pages/teas.html",
+        "---\ntitle: Teas\nlayout: none\nproducts: GYOKURO-50, SENCHA-100\n---\n"
+        "{{product.sku}}: {{product.title}} {{product.price}}"
+        "{{#product.sold_out}} (sold out){{/product.sold_out}}"
+        "{{^product.sold_out}} (in stock){{/product.sold_out}}\n"
+        "{{#products}}[{{sku}} {{title}} {{price}}{{#sold_out}} sold out{{/sold_out}}"
+        "{{^sold_out}} in stock{{/sold_out}}]{{/products}}\n");
+  Write("author/pages/one.md",
+        "---\nproducts: 'SENCHA-100'\n---\n"
+        "Buy **{{product.title}}** for {{product.price}}{{^product.sold_out}}, in stock"
+        "{{/product.sold_out}}.\n");
+  auto m = BuildRelease(*env_, blobs_, WithCatalog());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(Body(*m, "/teas.html"),
+            "GYOKURO-50: Gyokuro &lt;fine&gt; 3,000 yen (sold out)\n"
+            "[GYOKURO-50 Gyokuro &lt;fine&gt; 3,000 yen sold out]"
+            "[SENCHA-100 Sencha 1,200 yen in stock]\n");
+  EXPECT_THAT(Body(*m, "/one.html"),
+              HasSubstr("<p>Buy <strong>Sencha</strong> for 1,200 yen, in stock.</p>"));
+  EXPECT_THAT(Body(*m, "/one.html"), HasSubstr("<footer>Shop B (Kanto)</footer>"));
+}
+
+TEST_F(ProductPagesTest, AStarNamesEveryProductInSkuOrder) {
+  Write("author/pages/all.html",
+        "---\nlayout: none\nproducts: *\n---\n"
+        "{{product.sku}}|{{#products}}{{sku}}={{title}};{{/products}}");
+  auto m = BuildRelease(*env_, blobs_, WithCatalog());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(Body(*m, "/all.html"),
+            "GYOKURO-50|GYOKURO-50=Gyokuro &lt;fine&gt;;HOJICHA-200=Hojicha;SENCHA-100=Sencha;");
+  // An empty catalog: no product, no list entries.
+  BuildOptions empty = Options();
+  empty.products = std::make_shared<const PageProducts>();
+  auto none = BuildRelease(*env_, blobs_, empty);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(Body(*none, "/all.html"), "|");
+}
+
+TEST_F(ProductPagesTest, BadProductListsAndUnknownProductsNameThePage) {
+  Write("author/pages/x.md", "---\nproducts: SENCHA-100, MATCHA-30\n---\n{{product.title}}\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, WithCatalog()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/x.md: product 'MATCHA-30' is not in the catalog; add it "
+                                 "(tieup main product add) or take it out of the front matter "
+                                 "'products'")));
+  Write("author/pages/x.md", "---\nproducts: SENCHA-100\n---\n{{product.title}}\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/x.md: names products (front matter 'products'), but "
+                                 "this build has no catalog")));
+  for (const char* bad : {"SENCHA-100, , GYOKURO-50", "SENCHA-100,", "", "*, SENCHA-100"}) {
+    SCOPED_TRACE(bad);
+    Write("author/pages/x.md", std::string("---\nproducts: ") + bad + "\n---\nx\n");
+    EXPECT_THAT(
+        BuildRelease(*env_, blobs_, WithCatalog()),
+        StatusIs(StatusCode::kInvalidArgument, HasSubstr("pages/x.md: front matter line 2: ")));
+  }
+  Write("author/pages/x.md", "---\nproducts: A,,B\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, WithCatalog()),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("'products' has an empty element")));
+  Write("author/pages/x.md", "---\ncolour: blue\n---\nx\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, WithCatalog()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("(known: title, layout, method, link_url, products)")));
+  // An asset is copied as it is: its "front matter" names nothing.
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/x.md")), IsOk());
+  Write("author/assets/x.html", "---\nproducts: MATCHA-30\n---\n");
+  auto m = BuildRelease(*env_, blobs_, Options());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(Body(*m, "/assets/x.html"), "---\nproducts: MATCHA-30\n---\n");
+}
+
+// A page naming no products is made from exactly what it was made from before pages could name
+// products: its digest is the tag and the SHA-256 of its bytes, whatever the catalog.
+TEST_F(ProductPagesTest, PagesWithoutProductsKeepTheirDigestAndBytes) {
+  Write("author/pages/teas.md", "---\nproducts: SENCHA-100\n---\n{{product.title}}\n");
+  BuildResult with = First(WithCatalog());
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/teas.md")), IsOk());
+  BuildResult without = First(Options());
+  for (const auto& [url, digest] : without.inputs.digests) {
+    SCOPED_TRACE(url);
+    EXPECT_EQ(with.inputs.digests.at(url), digest);
+    EXPECT_EQ(with.manifest.files.at(url), without.manifest.files.at(url));
+  }
+  auto index = env_->ReadFile(dir_.Sub("author/pages/index.md"));
+  ASSERT_THAT(index.status(), IsOk());
+  EXPECT_EQ(with.inputs.digests.at("/index.html"), std::string(1, '\0') + Sha256(*index));
+  // The page naming products: 33 bytes, the tag flagged.
+  const std::string& teas = with.inputs.digests.at("/teas.html");
+  ASSERT_EQ(teas.size(), 33u);
+  EXPECT_EQ(teas[0], 0x20);  // Markdown (0), authoring directory, names products
+}
+
+// A price change renders the pages that name that product (and the "*" pages) only; the other
+// pages keep their digests in shared chunks.
+TEST_F(ProductPagesTest, AProductChangeRendersOnlyThePagesNamingIt) {
+  for (int i = 0; i < 120; ++i) {
+    Write("author/pages/many/" + std::to_string(i) + ".html",
+          "<p>page " + std::to_string(i) + "</p>");
+  }
+  Write("author/pages/sencha.md", "---\nproducts: SENCHA-100\n---\n{{product.price}}\n");
+  Write("author/pages/gyokuro.md", "---\nproducts: GYOKURO-50\n---\n{{product.price}}\n");
+  Write("author/pages/both.html",
+        "---\nproducts: HOJICHA-200, GYOKURO-50\n---\n{{#products}}{{price}} {{/products}}");
+  Write("author/pages/all.md", "---\nproducts: *\n---\n{{#products}}{{price}} {{/products}}\n");
+  const std::set<std::string> product_pages = {"/all.html", "/both.html", "/gyokuro.html",
+                                               "/sencha.html"};
+  SourceCache cache;
+  auto build = [&](const BuildResult& prev) {
+    cache.NewRun();
+    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {&prev.manifest, &prev.inputs},
+                                     &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    auto full = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {}, nullptr);
+    EXPECT_THAT(full.status(), IsOk());
+    if (!r.ok() || !full.ok()) return BuildResult{};
+    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
+    EXPECT_EQ(r->inputs, full->inputs);
+    return std::move(*r);
+  };
+  BuildResult first = First(WithCatalog());
+  const size_t all = first.manifest.files.size() - 1;  // but the page shell
+  BuildResult same = build(first);
+  EXPECT_EQ(same.rendered, 0u);
+  EXPECT_EQ(same.reused, all);
+
+  catalog_["SENCHA-100"]["price"] = "1,100 yen";
+  BuildResult sencha = build(same);
+  EXPECT_EQ(sencha.rendered, 2u);  // sencha.html and all.html
+  EXPECT_EQ(sencha.reused, all - 2);
+  EXPECT_THAT(Body(sencha.manifest, "/sencha.html"), HasSubstr("<p>1,100 yen</p>"));
+  EXPECT_THAT(Body(sencha.manifest, "/all.html"), HasSubstr("<p>3,000 yen 900 yen 1,100 yen</p>"));
+  EXPECT_EQ(sencha.manifest.files.at("/gyokuro.html"), same.manifest.files.at("/gyokuro.html"));
+
+  catalog_["GYOKURO-50"]["sold_out"] = "";
+  BuildResult gyokuro = build(sencha);
+  EXPECT_EQ(gyokuro.rendered, 3u);  // gyokuro.html, both.html, all.html
+
+  catalog_["MATCHA-30"] = {{"title", "Matcha"}, {"price", "2,000 yen"}};
+  BuildResult added = build(gyokuro);
+  EXPECT_EQ(added.rendered, 1u);  // all.html
+  EXPECT_THAT(Body(added.manifest, "/all.html"), HasSubstr("2,000 yen"));
+
+  // Only the chunks holding a page that names products are new storage: the others are the
+  // previous build's.
+  size_t shared = 0, holding_products = 0;
+  const CowMap<std::string>& digests = added.inputs.digests;
+  for (size_t i = 0; i < digests.chunk_count(); ++i) {
+    shared += digests.SharesChunk(i, gyokuro.inputs.digests, i) ? 1 : 0;
+    bool holds = false;
+    for (const auto& [url, digest] : digests.chunk(i).entries()) {
+      holds = holds || product_pages.contains(url);
+    }
+    holding_products += holds ? 1 : 0;
+  }
+  ASSERT_GT(digests.chunk_count(), holding_products);
+  EXPECT_EQ(shared, digests.chunk_count() - holding_products);
+}
+
+// One SourceCache across runs (a daemon): a page edited to name another product is read again
+// and follows that product from then on.
+TEST_F(ProductPagesTest, AnEditedPageFollowsTheProductItNowNames) {
+  Write("author/pages/tea.md", "---\nproducts: SENCHA-100\n---\n{{product.title}}\n");
+  SourceCache cache;
+  auto build = [&](const BuildResult* prev) {
+    cache.NewRun();
+    PreviousBuild previous;
+    if (prev != nullptr) previous = {&prev->manifest, &prev->inputs};
+    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), previous, &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    return r.ok() ? std::move(*r) : BuildResult{};
+  };
+  BuildResult first = build(nullptr);
+  EXPECT_THAT(Body(first.manifest, "/tea.html"), HasSubstr("<p>Sencha</p>"));
+  Write("author/pages/tea.md", "---\nproducts: HOJICHA-200\n---\n{{product.title}}\n");
+  BuildResult edited = build(&first);
+  EXPECT_EQ(edited.rendered, 1u);
+  EXPECT_THAT(Body(edited.manifest, "/tea.html"), HasSubstr("<p>Hojicha</p>"));
+  catalog_["SENCHA-100"]["title"] = "Sencha (new crop)";
+  BuildResult other = build(&edited);
+  EXPECT_EQ(other.rendered, 0u);
+  catalog_["HOJICHA-200"]["title"] = "Hojicha (roasted)";
+  BuildResult followed = build(&other);
+  EXPECT_EQ(followed.rendered, 1u);
+  EXPECT_THAT(Body(followed.manifest, "/tea.html"), HasSubstr("<p>Hojicha (roasted)</p>"));
+  // The catalog gone: the page is refused, though its bytes did not change.
+  cache.NewRun();
+  EXPECT_THAT(BuildReleaseIncremental(*env_, blobs_, Options(),
+                                      {&followed.manifest, &followed.inputs}, &cache),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("has no catalog")));
+}
+
+// What a page names is kept with its hash: a page the next run's listing shows unchanged (same
+// size, inode and time, old enough) is not read again (SourceCache::NewRun).
+TEST_F(ProductPagesTest, WhatAnUnchangedPageNamesIsKeptAcrossRuns) {
+  const std::string path = dir_.Sub("author/pages/tea.md");
+  Write("author/pages/tea.md", "---\nproducts: SENCHA-100\n---\n{{product.title}}\n");
+  struct timespec old[2];
+  ::clock_gettime(CLOCK_REALTIME, &old[0]);
+  old[0].tv_sec -= 3600;
+  old[1] = old[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old, 0), 0);
+  SourceCache cache;
+  auto build = [&](const BuildResult* prev) {
+    cache.NewRun();
+    PreviousBuild previous;
+    if (prev != nullptr) previous = {&prev->manifest, &prev->inputs};
+    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), previous, &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    return r.ok() ? std::move(*r) : BuildResult{};
+  };
+  BuildResult first = build(nullptr);
+  // Rewritten in place with the same size and time: the cache cannot tell, and keeps what it
+  // read (the proof that it did not read the file again).
+  FILE* f = std::fopen(path.c_str(), "r+");
+  ASSERT_NE(f, nullptr);
+  const std::string other = "---\nproducts: GYOKURO-50\n---\n{{product.title}}\n";
+  std::fwrite(other.data(), 1, other.size(), f);
+  std::fclose(f);
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old, 0), 0);
+  catalog_["GYOKURO-50"]["price"] = "2,900 yen";
+  EXPECT_EQ(build(&first).rendered, 0u);
+  catalog_["SENCHA-100"]["price"] = "1,100 yen";
+  EXPECT_EQ(build(&first).rendered, 1u);
 }
 
 TEST(BuildInputsTest, RoundTripsAndRefusesDamage) {

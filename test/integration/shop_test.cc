@@ -553,6 +553,68 @@ TEST_F(ShopIntegrationTest, ReplayedOrAlteredSignedRequestsAreRefused) {
   EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("999"));
 }
 
+// The catalog is the one source of prices on pages: a price changed at main (by its manager's
+// command, another process) is what the next page shows at main and at the partner, and a
+// customer who opened the checkout before the change confirms the new total before anything is
+// ordered; main itself refuses a delegated line whose price is not the one the partner showed.
+TEST_F(ShopIntegrationTest, APriceChangedAtMainIsShownEverywhereAndConfirmedBeforeCharging) {
+  const std::string page = main_dir_ + "/authoring/pages/products/sencha.md";
+  ASSERT_TRUE(WriteFileAtomic(*env_, page,
+                              "---\ntitle: Sencha\nproducts: TEA-1\n---\n# {{product.title}}\n\n"
+                              "Price: <b class=\"price\">{{product.price}}</b> "
+                              "({{product.stock_state}})\n")
+                  .ok());
+  Run({"main", "publish", main_dir_, "--all"});
+  auto shows = [&](int port, const std::string& text) {
+    return HttpGet(port, "/products/sencha.html").find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(WaitFor([&] { return shows(partner_port(), "€12.50</b> (In stock)"); }))
+      << HttpGet(partner_port(), "/products/sencha.html");
+  EXPECT_TRUE(shows(main_->port(), "€12.50</b> (In stock)"));
+
+  Customer c(partner_port());
+  ASSERT_EQ(c.Add("TEA-1", 2, "/products/sencha.html"), 303);
+  const std::string form = c.CheckoutForm();
+  ASSERT_THAT(form, HasSubstr("seen_total=2500"));
+
+  Run({"main", "product", "set-price", main_dir_, "TEA-1", "15.00"});
+  // Main's daemon publishes the change: main's page and the partner's show the new price.
+  EXPECT_TRUE(WaitFor([&] { return shows(main_->port(), "€15.00</b>"); }))
+      << HttpGet(main_->port(), "/products/sencha.html") << main_->output();
+  EXPECT_TRUE(WaitFor([&] { return shows(partner_port(), "€15.00</b>"); }))
+      << HttpGet(partner_port(), "/products/sencha.html") << main_->output();
+
+  // The form from before the change: shown again with the new total, nothing ordered.
+  std::string r = c.Submit(form);
+  EXPECT_EQ(StatusOf(r), 409) << r;
+  EXPECT_THAT(r, HasSubstr("it is now <strong>€30.00</strong> (it was €25.00)"));
+  EXPECT_EQ(MainOrderCount(), 0);
+  // Confirmed: main places the order at the price shown last.
+  const std::string seen = Match(r, "name=\"seen_total\" value=\"([^\"]+)\"");
+  EXPECT_EQ(seen, "3000");
+  r = c.Submit(std::regex_replace(form, std::regex("seen_total=2500"), "seen_total=" + seen));
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("€30.00"));
+  ASSERT_EQ(MainOrderCount(), 1);
+  EXPECT_THAT(MainOrders(), HasSubstr("€30.00"));
+
+  // A partner whose page showed another price than main's: main refuses, and says why.
+  auto config = LoadSiteConfig(*env_, shop_dir_);
+  ASSERT_TRUE(config.ok());
+  auto client = MainShopClient::Open(*env_, shop_dir_, *config);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  commerce::OrderRequest order;
+  order.area = commerce::Area::kTieup;
+  order.idempotency_key = "stale-price-0001";
+  order.payment_method = "cash_on_delivery";
+  order.customer = {"Ada", "1 Way", "", "10115", "Berlin", "DE", "ada@example.org", ""};
+  order.lines.push_back({"TEA-1", 1, std::nullopt, std::nullopt, std::nullopt, 1250});
+  auto refused = (*client)->PlaceOrder(order);
+  EXPECT_EQ(refused.status().code(), StatusCode::kAborted) << refused.status().message();
+  EXPECT_THAT(refused.status().message(), HasSubstr("changed from €12.50 to €15.00"));
+  EXPECT_EQ(MainOrderCount(), 1);
+}
+
 TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
   Customer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);

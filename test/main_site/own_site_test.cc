@@ -38,7 +38,7 @@ class OwnSiteTest : public ::testing::Test {
   }
 
   OwnSiteBuild Build() {
-    auto b = BuildOwnSite(*env_, config_, *content_);
+    auto b = BuildOwnSite(*env_, config_, *content_, nullptr);
     EXPECT_THAT(b.status(), IsOk());
     return b.ok() ? *b : OwnSiteBuild{};
   }

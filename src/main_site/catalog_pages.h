@@ -1,0 +1,72 @@
+// Main's catalog as its pages show it: the product data the builder renders into every page
+// that names products in its front matter ("products: SENCHA-100", content/builder.h), on
+// main's own site and in every partner's release. The catalog is the one source of a product's
+// title, price and stock state on pages; a change of them is a content change that publishes
+// like any other and re-renders only the pages that show that product.
+//
+// The fields of each product (all text; an empty field is false in a template section):
+//   sku, title, description, category, page_path
+//   price        the unit price as customers read it ("¥1,800", "€12.50": ICU, in the shop's
+//                currency and the site's locale)
+//   price_minor  the same in minor units ("1800"), for scripts and structured data
+//   currency     ISO 4217 ("JPY")
+//   stock_state  "In stock", "Only 3 left" or "Sold out"
+//   in_stock     "yes" or ""         sold_out   "yes" or ""
+//   low_stock    "yes" when in stock but at most shop.low_stock_threshold units are left
+//   left         the units left when low_stock ("3"), else ""
+// The exact stock of a product that is not low is deliberately absent: a page changes (and is
+// published) when the product's state changes, not with every order.
+//
+// Settings (site.toml [variables]): shop.low_stock_threshold (5; 0: never "only N left").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "commerce/shop.h"
+#include "commerce/shop_settings.h"
+#include "content/builder.h"
+#include "site/config.h"
+#include "store/database.h"
+
+namespace tieup {
+
+// The display records of `products` (see above), priced in `config`'s currency and locale.
+content::PageProducts CatalogPageProducts(const std::vector<commerce::Product>& products,
+                                          const commerce::ShopConfig& config,
+                                          int64_t low_stock_threshold);
+
+// A SHA-256 (hex) of `products`: equal tables, equal fingerprints (what the daemon compares to
+// know that pages must be published again).
+std::string PageProductsFingerprint(const content::PageProducts& products);
+
+// Reads main's catalog for the builder, from main's database (the shop's tables). Thread-safe.
+class CatalogPages {
+ public:
+  // `db` must outlive the object. InvalidArgument for bad shop settings (naming the key).
+  static Result<std::shared_ptr<CatalogPages>> Open(Env& env, const std::string& site_dir,
+                                                    const SiteConfig& config, Database& db);
+  ~CatalogPages();
+
+  // The catalog as pages show it now.
+  Result<std::shared_ptr<const content::PageProducts>> Read();
+
+ private:
+  CatalogPages() = default;
+  std::mutex mu_;
+  commerce::OpenedShop shop_;  // guarded by mu_ (reads only)
+  int64_t low_stock_threshold_ = 5;
+};
+
+// The catalog of the main site at `site_dir` as pages show it, read through its own connection
+// to the site's database (the command line: `tieup main build`, `main init`, the demo).
+Result<std::shared_ptr<const content::PageProducts>> ReadCatalogPages(Env& env,
+                                                                      const std::string& site_dir,
+                                                                      const SiteConfig& config);
+
+}  // namespace tieup
