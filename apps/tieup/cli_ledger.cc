@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/encoding.h"
+#include "base/money_format.h"
 #include "cli.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_sync.h"
@@ -28,7 +29,7 @@ Result<MainLedgerSession> OpenMainLedger(Env& env, const std::string& dir) {
 }
 
 std::string Money(int64_t minor, const std::string& currency) {
-  return std::to_string(minor) + " " + currency + " (minor units)";
+  return FormatMoney(minor, currency);
 }
 
 void PrintAlert(const LedgerAlert& a) {

@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "base/icu_locale.h"
+
 namespace tieup {
 namespace {
 
@@ -22,12 +24,7 @@ std::unique_ptr<icu::TimeZone> ZoneOrUtc(std::string_view id) {
 std::string Format(int64_t micros, std::string_view time_zone, std::string_view locale_tag,
                    const char* skeleton) {
   UErrorCode status = U_ZERO_ERROR;
-  icu::Locale locale = icu::Locale::forLanguageTag(
-      icu::StringPiece(locale_tag.data(), static_cast<int32_t>(locale_tag.size())), status);
-  if (U_FAILURE(status) || locale.isBogus()) {
-    status = U_ZERO_ERROR;
-    locale = icu::Locale("en");
-  }
+  const icu::Locale locale = internal::IcuLocaleOrEnglish(locale_tag);
   // A DateFormat is not thread-safe: one per call (a few microseconds; pages show few times).
   std::unique_ptr<icu::DateFormat> format(
       icu::DateFormat::createInstanceForSkeleton(skeleton, locale, status));

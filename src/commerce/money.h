@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/money_format.h"
 #include "base/status.h"
 
 namespace tieup::commerce {
@@ -20,15 +21,10 @@ inline constexpr int64_t kMaxUnitPriceMinor = 1'000'000'000'000;
 // Returns OK iff `code` looks like an ISO 4217 alphabetic code (three upper-case ASCII letters).
 Status ValidateCurrency(std::string_view code);
 
-// The number of decimal digits of the currency's minor unit: 0 for JPY, KRW, ...; 3 for BHD,
-// KWD, ...; 2 otherwise.
-int CurrencyExponent(std::string_view currency);
-
-// The amount as a customer reads it in `locale` (a BCP 47 tag), formatted by ICU: the
-// currency's symbol, its minor-unit digits and thousands separators: "€1,234.50", "¥27,490"
-// (en), "1.234,50 €" (de). A currency ICU does not know is shown with its code ("XYZ 12.34").
-// Every amount on pages, in mail, CLI listings and statements goes through this.
-std::string FormatMoney(int64_t minor, std::string_view currency, std::string_view locale = "en");
+// CurrencyExponent and FormatMoney (base/money_format.h): every amount on pages, in mail, CLI
+// listings and statements goes through FormatMoney.
+using ::tieup::CurrencyExponent;
+using ::tieup::FormatMoney;
 
 // Parses a non-negative decimal amount in major units ("12", "12.5", "12.50") into minor
 // units of `currency`. Refuses signs, more decimals than the currency has, thousands

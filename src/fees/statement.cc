@@ -4,6 +4,7 @@
 #include <map>
 
 #include "base/encoding.h"
+#include "base/money_format.h"
 #include "crypto/hash.h"
 #include "fees/money.h"
 
@@ -737,7 +738,7 @@ Result<VerificationReport> VerifyStatement(std::string_view statement_csv,
   VerificationReport report;
   const Statement& s = stated.statement;
   report.subject = "statement for partner " + s.partner + ", period " + s.period.label +
-                   ", total " + I(s.total_minor) + " " + s.currency + " minor units, checkpoint " +
+                   ", total " + FormatMoney(s.total_minor, s.currency) + ", checkpoint " +
                    U(s.provenance.checkpoint_size) + " root " + s.provenance.checkpoint_root_hex;
   auto differ = [&](std::string what, std::string a, std::string b) {
     report.differences.push_back({std::move(what), std::move(a), std::move(b)});

@@ -3,49 +3,15 @@
 #include <cstdio>
 
 #include "base/encoding.h"
+#include "base/money_format.h"
 #include "fees/statement.h"
 
 namespace tieup::fees {
 namespace {
 
-// Digits after the decimal point of a currency's minor unit (ISO 4217); 2 unless listed.
-int MinorDigits(std::string_view currency) {
-  static constexpr std::string_view kZero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
-                                               "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-                                               "VND", "VUV", "XAF", "XOF", "XPF"};
-  static constexpr std::string_view kThree[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-  for (std::string_view c : kZero) {
-    if (c == currency) return 0;
-  }
-  for (std::string_view c : kThree) {
-    if (c == currency) return 3;
-  }
-  return 2;
-}
-
-std::string GroupThousands(uint64_t v) {
-  std::string digits = std::to_string(v);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
-// "-1,234.56 USD" from minor units.
+// An amount as the shop's pages write it (ICU), escaped for HTML.
 std::string Money(int64_t minor, std::string_view currency) {
-  int digits = MinorDigits(currency);
-  uint64_t scale = 1;
-  for (int i = 0; i < digits; ++i) scale *= 10;
-  uint64_t abs = minor < 0 ? static_cast<uint64_t>(-(minor + 1)) + 1 : static_cast<uint64_t>(minor);
-  std::string out = minor < 0 ? "&minus;" : "";
-  out += GroupThousands(abs / scale);
-  if (digits > 0) {
-    std::string frac = std::to_string(abs % scale);
-    out += "." + std::string(static_cast<size_t>(digits) - frac.size(), '0') + frac;
-  }
-  return out + " " + HtmlEscape(currency);
+  return HtmlEscape(FormatMoney(minor, currency));
 }
 
 std::string Num(double v) {

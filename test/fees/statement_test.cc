@@ -556,7 +556,7 @@ TEST(StatementTest, HtmlForAMonthWithoutAccesses) {
   EXPECT_THAT(html, HasSubstr("<polyline class=\"tieup\""));
   EXPECT_THAT(html, Not(HasSubstr("nan")));
   EXPECT_THAT(html, Not(HasSubstr("inf")));
-  EXPECT_THAT(html, HasSubstr("30,000 JPY"));
+  EXPECT_THAT(html, HasSubstr("¥30,000"));
 }
 
 }  // namespace
