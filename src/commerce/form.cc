@@ -1,5 +1,7 @@
 #include "commerce/form.h"
 
+#include <algorithm>
+
 namespace tieup::commerce {
 
 std::optional<std::string_view> FormFields::Find(std::string_view name) const {
@@ -146,6 +148,16 @@ Status CheckTextField(std::string_view text, std::string_view label, size_t max_
                                    " must be a single line without control characters");
   }
   return Status::Ok();
+}
+
+std::optional<int64_t> ParseDigits(std::string_view text, size_t max_digits) {
+  if (text.empty() || text.size() > std::min<size_t>(max_digits, 18)) return std::nullopt;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
 }
 
 std::string CookieValue(std::string_view cookie_header, std::string_view name) {

@@ -62,6 +62,10 @@ Status CheckTextField(std::string_view text, std::string_view label, size_t max_
 // Removes leading and trailing ASCII whitespace.
 std::string_view Trim(std::string_view text);
 
+// `text` as a whole number written with 1..max_digits ASCII digits (no sign, no spaces, at most
+// 18 digits); nullopt otherwise.
+std::optional<int64_t> ParseDigits(std::string_view text, size_t max_digits);
+
 // The value of cookie `name` in a Cookie header ("a=1; tieup_cart=XYZ"), trimmed; "" when the
 // header has no such cookie. The first one wins.
 std::string CookieValue(std::string_view cookie_header, std::string_view name);

@@ -53,14 +53,9 @@ std::string_view UrlAuthority(std::string_view url) {
 
 // Strict whole number for a quantity field.
 Result<int64_t> ParseQuantity(std::string_view text, bool allow_zero) {
-  std::string_view t = Trim(text);
-  bool ok = !t.empty() && t.size() <= 6;
-  for (char c : t) ok = ok && c >= '0' && c <= '9';
-  int64_t v = 0;
-  if (ok) {
-    for (char c : t) v = v * 10 + (c - '0');
-  }
-  if (!ok || v > kMaxQuantity || (v == 0 && !allow_zero)) {
+  const std::optional<int64_t> parsed = ParseDigits(Trim(text), 6);
+  const int64_t v = parsed.value_or(0);
+  if (!parsed || v > kMaxQuantity || (v == 0 && !allow_zero)) {
     return Status::InvalidArgument(
         "Quantity must be a whole number from " + std::string(allow_zero ? "0" : "1") + " to " +
         std::to_string(kMaxQuantity) + " (you sent '" + std::string(text.substr(0, 20)) + "')");
@@ -598,14 +593,7 @@ class ShopHandler::Impl {
 };
 
 std::optional<int64_t> SeenTotal(const FormFields& form) {
-  std::string_view t = Trim(form.Get("seen_total"));
-  if (t.empty() || t.size() > 18) return std::nullopt;
-  int64_t v = 0;
-  for (char c : t) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  return ParseDigits(Trim(form.Get("seen_total")), 18);
 }
 
 ShownPrices PricesShown(const Cart& cart) {

@@ -37,14 +37,7 @@ std::string CartCountCookie(int64_t count, bool secure) {
 }
 
 std::optional<int64_t> CartCountFromRequest(const HttpRequest& request) {
-  const std::string v = CookieValue(request.HeaderOr("Cookie"), kCartCountCookie);
-  if (v.empty() || v.size() > 6) return std::nullopt;
-  int64_t n = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  return n;
+  return ParseDigits(CookieValue(request.HeaderOr("Cookie"), kCartCountCookie), 6);
 }
 
 json::object TotalsData(const Totals& t, std::string_view currency, const ShopConfig& config) {

@@ -109,6 +109,16 @@ TEST(FormTest, EscapesHtmlAndEncodesUrls) {
   EXPECT_EQ(*PercentDecode(PercentEncode("a b/ü?&="), false), "a b/ü?&=");
 }
 
+TEST(FormTest, ParsesPlainDigitsOnly) {
+  EXPECT_EQ(ParseDigits("0", 6), 0);
+  EXPECT_EQ(ParseDigits("2500", 6), 2500);
+  EXPECT_EQ(ParseDigits("999999999999999999", 99), 999999999999999999);  // 18 digits at most
+  for (std::string_view bad : {"", "-1", "+1", " 1", "1.0", "1e3", "0x10", "1234567", "١"}) {
+    EXPECT_EQ(ParseDigits(bad, 6), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseDigits("1000000000000000000", 99), std::nullopt);  // 19 digits
+}
+
 TEST(PaymentTest, CreditorReferences) {
   // The example of ISO 11649.
   EXPECT_EQ(*CreditorReference("539007547034"), "RF18539007547034");
