@@ -8,7 +8,7 @@
 // (`tieup main serve DIR/main`, `tieup partner serve DIR/shop-a`), so that main can be stopped
 // and started while a partner stays up. Every wait polls the state it needs with a deadline;
 // nothing sleeps for a fixed time.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -130,6 +130,29 @@ export class Sites {
     this.procs = {};
   }
 
+  // A site's data directory ('main', 'shop-a', 'shop-b').
+  siteDir(site) { return path.join(this.dir, 'demo', site); }
+
+  // Runs a `tieup` command (e.g. `main product set-price DIR SKU PRICE`) as its own process,
+  // as a site manager would beside the running daemons; resolves to its standard output and
+  // fails with its output when it exits with an error. Each command and its output go to
+  // logs/cli.log.
+  tieup(...args) {
+    return new Promise((resolve, reject) => {
+      execFile(this.binary, args, { timeout: 30000 }, (error, stdout, stderr) => {
+        fs.appendFileSync(path.join(this.logDir, 'cli.log'),
+                          `$ tieup ${args.join(' ')}\n${stdout}${stderr}` +
+                          (error ? `(failed: ${error.code ?? error.signal})\n` : '') + '\n');
+        if (error) {
+          reject(new Error(`tieup ${args.join(' ')} failed (${error.code ?? error.signal}): ` +
+                           `${(stderr || stdout).trim()}`));
+        } else {
+          resolve(stdout);
+        }
+      });
+    });
+  }
+
   url(site, p = '/') {
     const offset = { main: 0, 'shop-a': 1, 'shop-b': 2 }[site];
     return `http://127.0.0.1:${this.base + offset}${p}`;
@@ -188,10 +211,11 @@ process.on('exit', () => {
 // --- What the customer sees ---
 
 // A regular expression for an amount of yen as a shop may show it: "¥4,200", "JP¥4,200",
-// "4,200 JPY", "JPY 4,200", "4,200円" (the digits grouped by thousands, no decimals).
+// "4,200 JPY", "JPY 4,200", "4,200円" (the digits grouped by thousands, no decimals). A comma
+// or full stop after the amount ends a clause ("... to ¥1,500."), unless a digit follows.
 export function yen(amount) {
   const digits = amount.toLocaleString('en-US');
-  return `(?:(?:[¥￥]|JP¥|JPY)\\s?${digits}(?![\\d,.])|(?<![\\d,.])${digits}\\s?(?:JPY|円))`;
+  return `(?:(?:[¥￥]|JP¥|JPY)\\s?${digits}(?!\\d|[,.]\\d)|(?<![\\d,.])${digits}\\s?(?:JPY|円))`;
 }
 
 export function yenRe(amount, flags = '') { return new RegExp(yen(amount), flags); }
@@ -211,13 +235,13 @@ export class Journey {
     fs.mkdirSync(dir, { recursive: true });
   }
 
-  // Names the step and keeps a screenshot of the page as it is now.
-  async shot(name) {
+  // Names the step and keeps a screenshot of the page as it is now (the journey's page, or
+  // another tab of the same customer).
+  async shot(name, page = this.page) {
     this.step += 1;
     this.stepName = `${String(this.step).padStart(2, '0')}-${name}`;
-    await this.page.screenshot({ path: path.join(this.dir, `${this.stepName}.png`),
-                                 fullPage: true });
-    this.t.diagnostic(`${this.name}/${this.stepName}: ${this.page.url()}`);
+    await page.screenshot({ path: path.join(this.dir, `${this.stepName}.png`), fullPage: true });
+    this.t.diagnostic(`${this.name}/${this.stepName}: ${page.url()}`);
   }
 
   // A check that does not stop the journey.

@@ -4,7 +4,7 @@
 //   node journeys.test.mjs TIEUP_BINARY [ARTIFACT_DIR]
 //
 // The demo's sites (harness.mjs) are created in a temp directory on free loopback ports; one
-// headless Debian Chromium (/usr/bin/chromium) runs three journeys, each in a fresh browser
+// headless Debian Chromium (/usr/bin/chromium) runs four journeys, each in a fresh browser
 // context, keeping a full-page screenshot of every step in ARTIFACT_DIR/<journey>/NN-step.png:
 //   main_checkout     on main: browse to a tea, add it, see the cart count in the header, check
 //                     out, read the thank-you page and the order status page;
@@ -13,7 +13,14 @@
 //                     main, one at the partner) and one grand total; the order status page;
 //   main_down         main stopped: a tie-up order on shop-a is "Order received" and its status
 //                     page says it waits for confirmation; main restarted: the same page shows
-//                     main's order number.
+//                     main's order number;
+//   price_change      on shop-a: 2 Hojicha Roast at main's catalog price 1,200, the checkout
+//                     filled in; main's manager sets the price to 1,500 (`tieup main product
+//                     set-price`, its own process); once main's and shop-a's product pages show
+//                     1,500, the old form is sent: the checkout comes back (409) saying the total
+//                     is now 3,000 (it was 2,400), nothing ordered, the form still filled in;
+//                     placed again, the thank-you page shows main's order at 3,000. The price is
+//                     set back to 1,200 at the end (main_down expects it).
 // On every page: the site's header (with the cart and its count), the shop's stylesheet, no raw
 // keys or internal ids in what the customer reads, and times in the site's time zone.
 import assert from 'node:assert/strict';
@@ -104,10 +111,13 @@ async function notSee(page, re) {
 
 function count(text, needle) { return text.split(needle).length - 1; }
 
-// Clicks and waits for the next document to load (a link, or a form and its redirects).
+// Clicks and waits for the next document to load (a link, or a form and its redirects);
+// resolves to the last answer (after redirects).
 async function clickAndLoad(page, locator) {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: 20000 }),
-                     locator.click({ timeout: 5000 })]);
+  const [answer] = await Promise.all([page.waitForNavigation({ waitUntil: 'load',
+                                                               timeout: 20000 }),
+                                      locator.click({ timeout: 5000 })]);
+  return answer;
 }
 
 async function gotoAndLoad(page, url) {
@@ -147,9 +157,9 @@ async function expectCartCount(page, n) {
 }
 
 // What every page must show: the site's header (with the partner's name on a partner's shop
-// pages), the shop's stylesheet, the cart and its count, and no raw keys or internal ids.
-async function pageBasics(j, brand, cartCount) {
-  const page = j.page;
+// pages), the shop's stylesheet, the cart and its count, and no raw keys or internal ids; on
+// the journey's page, or on another tab of the same customer.
+async function pageBasics(j, brand, cartCount, page = j.page) {
   await j.check('the site header', async () => {
     const header = page.getByRole('banner');
     if ((await header.count()) === 0) throw new Error('the page has no header');
@@ -220,13 +230,15 @@ async function addToCart(j) {
   await j.must('the cart page after adding', () => j.page.waitForURL(/\/shop\/cart/));
 }
 
-async function checkOut(j, brand, total) {
+// From the cart to the checkout, its form filled in (not sent yet): returns the "Place order"
+// button.
+async function openCheckout(j, brand, total, cartCount) {
   const page = j.page;
   await j.must('proceed to checkout', () =>
     clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
                            .or(page.getByRole('button', { name: /checkout/i })).first()));
   await j.shot('checkout');
-  await pageBasics(j, brand);
+  await pageBasics(j, brand, cartCount);
   await j.check(`the checkout shows the total ${total}`, () => see(page, yenRe(total)));
   const place = page.getByRole('button', { name: /place order/i });
   await j.check('the "Place order" button names the total', async () => {
@@ -235,7 +247,12 @@ async function checkOut(j, brand, total) {
   });
   await j.must('fill in the checkout form', () => fillCheckout(page));
   await j.shot('checkout-filled');
-  await j.must('place the order', () => clickAndLoad(page, place));
+  return place;
+}
+
+async function checkOut(j, brand, total) {
+  const place = await openCheckout(j, brand, total);
+  await j.must('place the order', () => clickAndLoad(j.page, place));
 }
 
 // The order status links on a page (thank-you or "Order received").
@@ -496,5 +513,161 @@ test('main_down: "Order received" on a partner while main is stopped, confirmed 
       await see(page, /Hojicha Roast/);
       await see(page, yenRe(1200));
     });
+  });
+});
+
+test('price_change: main changes a price during checkout on a partner; the customer confirms',
+     async (t) => {
+  const mainDir = sites.siteDir('main');
+  const SKU = 'HOJICHA-100';
+  // main's orders as `tieup main order ls` lists them: one line each, number first.
+  const orderList = () => sites.tieup('main', 'order', 'ls', mainDir);
+  const mainOrders = async () => numbers(await orderList(), MAIN_ORDER);
+  const productText = async (site) => {
+    const r = await fetch(sites.url(site, '/products/hojicha.html'),
+                          { signal: AbortSignal.timeout(2000) });
+    return r.ok ? r.text() : '';
+  };
+  await runJourney('price_change', t, await newContext(), path.join(artifacts, 'price_change'),
+                   async (j) => {
+    const page = j.page;
+    try {
+      await gotoAndLoad(page, sites.url('shop-a', '/products/hojicha.html'));
+      await j.shot('tieup-product');
+      await pageBasics(j, SHOP_A, 0);
+      await j.check("the tie-up page shows main's catalog: Hojicha Roast at 1,200, in stock",
+                    async () => {
+        await see(page, /Hojicha Roast/);
+        await see(page, yenRe(1200));
+        await see(page, /in stock/i);
+      });
+      await j.must('the quantity 2', () => page.getByLabel(/quantity/i).fill('2'));
+      await addToCart(j);
+      await j.shot('cart');
+      await pageBasics(j, SHOP_A, 2);
+      await j.check('the cart: Hojicha Roast, total 2,400', async () => {
+        await see(page, /Hojicha Roast/);
+        if (!new RegExp(`total[^\\n]{0,40}${yen(2400)}`, 'i').test(await bodyText(page))) {
+          throw new Error('no "Total ... 2,400" on the cart page');
+        }
+      });
+      const ordersBefore = await j.must("main's orders before", mainOrders);
+      const place = await openCheckout(j, SHOP_A, 2400, 2);
+
+      // While the checkout page is open, main's manager changes the price.
+      await j.must(`tieup main product set-price ${SKU} 1500`, () =>
+        sites.tieup('main', 'product', 'set-price', mainDir, SKU, '1500'));
+      // main's daemon notices on its tick, publishes its pages and shop-a's (approval auto).
+      await j.must("main's product page at the new price", () =>
+        waitUntil("main's Hojicha page at 1,500", async () => yenRe(1500).test(
+            await productText('main')), { deadlineMs: 30000, everyMs: 250 }));
+      // The customer looks at the product again in another tab (the checkout stays as it is).
+      const tab = await page.context().newPage();
+      await j.must("shop-a's product page at the new price", () =>
+        waitUntil("shop-a's Hojicha page at 1,500", async () => {
+          await gotoAndLoad(tab, sites.url('shop-a', '/products/hojicha.html'));
+          return yenRe(1500).test(await bodyText(tab));
+        }, { deadlineMs: 30000, everyMs: 250 }));
+      await j.shot('tieup-product-new-price', tab);
+      await pageBasics(j, SHOP_A, 2, tab);
+      await j.check('the product page shows 1,500, not 1,200 any more', async () => {
+        await see(tab, /Hojicha Roast/);
+        await notSee(tab, yenRe(1200));
+      });
+      await tab.close();
+
+      // The old checkout page is sent: the order is not placed at a price the customer did not
+      // see; the page says so and asks again.
+      const answer = await j.must('send the checkout form', () => clickAndLoad(page, place));
+      await j.shot('price-changed');
+      await pageBasics(j, SHOP_A, 2);
+      await j.check('the checkout comes back (HTTP 409)', async () => {
+        if (answer?.status() !== 409) throw new Error(`HTTP ${answer?.status()}`);
+      });
+      await j.check('the notice: the total is now 3,000, it was 2,400, nothing ordered',
+                    async () => {
+        const notice = page.locator('#price-changed');
+        if ((await notice.count()) === 0) throw new Error('no #price-changed notice');
+        const text = await notice.innerText();
+        if (!new RegExp(`changed[^]*now ${yen(3000)}[^]*was ${yen(2400)}`, 'i').test(text) ||
+            !/nothing was ordered/i.test(text)) {
+          throw new Error(`the notice reads "${text}"`);
+        }
+      });
+      await j.check('the notice names the tea and its new price', async () => {
+        const text = await page.locator('#price-changed').innerText();
+        if (!/Hojicha Roast/.test(text) || !yenRe(1500).test(text)) {
+          throw new Error(`the notice reads "${text}"`);
+        }
+      });
+      await j.check('no order at main yet', async () => {
+        const now = await mainOrders();
+        const added = now.filter((n) => !ordersBefore.includes(n));
+        if (added.length > 0) throw new Error(`new order(s) at main: ${added.join(', ')}`);
+      });
+      await j.check('the form is still filled in', async () => {
+        for (const [label, want] of [[/full name/i, CUSTOMER.name], [/street/i, CUSTOMER.street],
+                                     [/postal code/i, CUSTOMER.postal], [/^city/i, CUSTOMER.city],
+                                     [/^country/i, CUSTOMER.country],
+                                     [/e-?mail/i, CUSTOMER.email]]) {
+          const got = await page.getByLabel(label).inputValue();
+          if (got !== want) throw new Error(`${label.source}: "${got}", not "${want}"`);
+        }
+      });
+      await j.check('the lines and the total at the new price: 2 x 1,500 = 3,000', async () => {
+        await see(page, /Hojicha Roast/);
+        const row = await page.locator('tr', { hasText: /Hojicha Roast/ }).first().innerText();
+        if (!yenRe(3000).test(row)) throw new Error(`the line reads "${row}"`);
+        if (!new RegExp(`total[^\\n]{0,40}${yen(3000)}`, 'i').test(await bodyText(page))) {
+          throw new Error('no "Total ... 3,000" on the page');
+        }
+      });
+      const again = page.getByRole('button', { name: /place order/i });
+      await j.check('the "Place order" button names the new total 3,000', async () => {
+        const name = await again.innerText();
+        if (!yenRe(3000).test(name)) throw new Error(`the button reads "${name}"`);
+      });
+
+      await j.must('place the order again', () => clickAndLoad(page, again));
+      await j.shot('thank-you');
+      await pageBasics(j, SHOP_A, 0);
+      await j.must('the thank-you page', () => see(page, /thank you/i));
+      const text = await bodyText(page);
+      let number;
+      await j.check('one order number from main', async () => {
+        const n = numbers(text, MAIN_ORDER);
+        if (n.length !== 1) throw new Error(`order numbers on the page: ${n.join(', ') || 'none'}`);
+        number = n[0];
+      });
+      await j.check('the order: Hojicha Roast once, total 3,000 (no shipping charged)',
+                    async () => {
+        if (count(text, 'Hojicha Roast') !== 1) {
+          throw new Error(`"Hojicha Roast" appears ${count(text, 'Hojicha Roast')} times`);
+        }
+        if (!new RegExp(`total[^\\n]{0,40}${yen(3000)}`, 'i').test(text)) {
+          throw new Error('no "Total ... 3,000"');
+        }
+        const row = await page.locator('tr', { hasText: /Hojicha Roast/ }).first().innerText();
+        if (!yenRe(1500).test(row) || !yenRe(3000).test(row)) {
+          throw new Error(`the line reads "${row}"`);
+        }
+        await notSee(page, yenRe(2400));
+      });
+      await j.check("the order is main's one new order, at 3,000", async () => {
+        const list = await orderList();
+        const added = numbers(list, MAIN_ORDER).filter((n) => !ordersBefore.includes(n));
+        if (added.length !== 1 || (number && added[0] !== number)) {
+          throw new Error(`new orders at main: ${added.join(', ') || 'none'}; the page shows ` +
+                          `${number ?? 'none'}`);
+        }
+        const line = list.split('\n').find((l) => l.startsWith(added[0])) ?? '';
+        if (!yenRe(3000).test(line)) throw new Error(`main lists it as "${line.trim()}"`);
+      });
+    } finally {
+      // The catalog as the other journeys know it.
+      await sites.tieup('main', 'product', 'set-price', mainDir, SKU, '1200');
+      await waitUntil("shop-a's Hojicha page back at 1,200", async () =>
+        yenRe(1200).test(await productText('shop-a')), { deadlineMs: 30000, everyMs: 250 });
+    }
   });
 });

@@ -14,7 +14,6 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <thread>
 
 #include "base/env.h"
 #include "commerce/wire.h"
@@ -23,6 +22,7 @@
 #include "ledger/records.h"
 #include "partner_site/shop_service.h"
 #include "site/config.h"
+#include "store/database.h"
 #include "test_support.h"
 
 namespace tieup::testing {
@@ -178,10 +178,7 @@ class ShopIntegrationTest : public ::testing::Test {
     StartPartner();
     Run({"main", "publish", main_dir_, "--all"});
     // The tie-up release is active once its product page is served.
-    for (int i = 0; i < 100 && StatusOf(HttpGet(partner_port(), "/products/TEA-1.html")) != 200;
-         ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    WaitFor([&] { return StatusOf(HttpGet(partner_port(), "/products/TEA-1.html")) == 200; });
     ASSERT_EQ(StatusOf(HttpGet(partner_port(), "/products/TEA-1.html")), 200) << partner_->output();
   }
 
@@ -211,14 +208,10 @@ class ShopIntegrationTest : public ::testing::Test {
     return Run({"partner", "order", "ls", shop_dir_, "--limit", "1000"}).output;
   }
 
-  // Waits (polling, up to `seconds`) for main to hold `want` orders from shop-b.
+  // Waits (up to `seconds`) for main to hold `want` orders from shop-b; returns how many it holds.
   int WaitForMainOrders(int want, int seconds) {
     int n = 0;
-    for (int i = 0; i < seconds * 4; ++i) {
-      n = MainOrderCount();
-      if (n >= want) return n;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
+    WaitFor([&] { return (n = MainOrderCount()) >= want; }, std::chrono::seconds(seconds));
     return n;
   }
 
@@ -485,8 +478,17 @@ TEST_F(ShopIntegrationTest, HundredOrdersWhileMainIsDownReachMainExactlyOnce) {
   }
   StartMain();
   EXPECT_EQ(WaitForMainOrders(100, 60), 100) << partner_->output();
-  // Further delivery rounds add nothing.
-  std::this_thread::sleep_for(std::chrono::seconds(6));
+  // Every order is acknowledged in the partner's outbox, so no later delivery round resends one;
+  // main still holds exactly 100.
+  auto db = OpenSqlite(SitePaths(shop_dir_).database());
+  ASSERT_TRUE(db.ok());
+  auto undelivered = [&] {
+    auto rows =
+        (*db)->Query("SELECT count(*) FROM shop_delegated_orders WHERE state <> 'delivered'", {});
+    return rows.ok() ? (*rows)[0].Int(0) : -1;
+  };
+  EXPECT_TRUE(WaitFor([&] { return undelivered() == 0; }, std::chrono::seconds(30)))
+      << undelivered();
   EXPECT_EQ(MainOrderCount(), 100);
   EXPECT_THAT(Run({"main", "product", "show", main_dir_, "TEA-1"}).output, HasSubstr("900"));
 }
