@@ -44,7 +44,7 @@ products: *
 ---
 # Our teas
 
-| Tea | Price | |
+| Tea | Price | Availability |
 |---|---|---|
 {{#products}}
 | [{{title}}]({{page_path}}) | {{price}} | {{stock_state}} |
@@ -111,6 +111,7 @@ We could not find that page. Try the [front page](/).
       R"(body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fffaf6}
 header.brand{display:flex;gap:1em;align-items:center;padding:.6em 1.2em;background:#7a1f3d;color:#fff}
 header.brand a{color:#fff;text-decoration:none;font-weight:600}
+header.brand>a:first-child{display:inline-flex;align-items:center;gap:.45em}
 header.brand nav{margin-left:auto;display:flex;gap:1em}
 header.brand .partner{font-size:.9em;opacity:.9}
 header.brand .cart-count{display:inline-block;min-width:1.4em;padding:0 .35em;border-radius:.7em;background:#fff;color:#7a1f3d;text-align:center;font-size:.85em}

@@ -361,8 +361,10 @@ class ShopHandler::Impl {
     data["has_errors"] = !errors.empty();
     json::array lines;
     for (const CartLine& l : cart.lines) {
-      lines.push_back(json::object{
-          {"title", l.title}, {"quantity", l.quantity}, {"line_total", Money(l.line_total_minor)}});
+      lines.push_back(json::object{{"title", l.title},
+                                   {"unit_price", Money(l.unit_price_minor)},
+                                   {"quantity", l.quantity},
+                                   {"line_total", Money(l.line_total_minor)}});
     }
     data["lines"] = std::move(lines);
     data["totals"] = Totals(cart.totals);

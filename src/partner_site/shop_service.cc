@@ -247,15 +247,33 @@ std::string StatusHref(std::string_view ref) {
 }
 
 // The lines of an order waiting for main, as its pages list them (titles from the catalog
-// mirror; the SKU when the product is unknown here).
-json::array PendingLines(commerce::Shop& shop, const commerce::OrderRequest& order) {
+// mirror; the SKU when the product is unknown here), with the prices the customer was shown and
+// their sum ("" when a line has none: an order recorded before prices were kept).
+json::object PendingLines(commerce::Shop& shop, const commerce::OrderRequest& order) {
   json::array lines;
+  int64_t sum = 0;
+  bool priced = true;
+  const commerce::ShopConfig& config = shop.config();
   for (const commerce::OrderLineRequest& l : order.lines) {
     auto p = shop.GetProduct(l.sku);
-    lines.push_back(json::object{
-        {"title", p.ok() ? p->title : l.sku}, {"sku", l.sku}, {"quantity", l.quantity}});
+    json::object line{
+        {"title", p.ok() ? p->title : l.sku}, {"sku", l.sku}, {"quantity", l.quantity}};
+    if (l.expected_unit_price_minor) {
+      const int64_t total = *l.expected_unit_price_minor * l.quantity;  // both bounded
+      line["unit_price"] =
+          commerce::FormatMoney(*l.expected_unit_price_minor, config.currency, config.locale);
+      line["line_total"] = commerce::FormatMoney(total, config.currency, config.locale);
+      sum += total;
+    } else {
+      priced = false;
+    }
+    lines.push_back(std::move(line));
   }
-  return lines;
+  json::object out{{"lines", std::move(lines)}};
+  if (priced && !order.lines.empty()) {
+    out["goods_total"] = commerce::FormatMoney(sum, config.currency, config.locale);
+  }
+  return out;
 }
 
 // What the partner's shop routes and remembers. Thread-safe.
@@ -888,11 +906,16 @@ class PartnerShopHandler : public HttpHandler {
       if (!orders.is_array()) orders = json::array();
       orders.as_array().push_back(commerce::OrderData(shop, o, by, href));
       totals.push_back(o.totals.total_minor);
+      // "M-000002 and SHOPA-000001.", "A, B and C.": each number with what follows it.
+      const json::array& all = orders.as_array();
       json::array numbers;
-      for (const json::value& each : orders.as_array()) numbers.push_back(each.at("number"));
+      for (size_t i = 0; i < all.size(); ++i) {
+        const char* sep = i + 1 == all.size() ? "." : i + 2 == all.size() ? " and " : ", ";
+        numbers.push_back(json::object{{"number", all[i].at("number")}, {"sep", sep}});
+      }
       data["count"] = numbers.size();
       if (numbers.size() == 1) {
-        data["one"] = json::object{{"number", numbers[0]}};
+        data["one"] = json::object{{"number", all[0].at("number")}};
       } else {
         data.erase("one");
         data["several"] = json::object{{"numbers", numbers}};
@@ -923,9 +946,10 @@ class PartnerShopHandler : public HttpHandler {
       template_name = "received";
       data["waiting"] = true;
       if (!ref.empty()) data["status_href"] = "/shop/received/" + std::string(ref);
-      json::array lines = PendingLines(shop, order);
-      data["has_pending_lines"] = !lines.empty();
-      data["pending_lines"] = std::move(lines);
+      json::object pending = PendingLines(shop, order);
+      data["has_pending_lines"] = !pending["lines"].as_array().empty();
+      data["pending_lines"] = std::move(pending["lines"]);
+      if (pending.contains("goods_total")) data["goods_total"] = pending["goods_total"];
     }
   };
 
