@@ -24,7 +24,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
-  RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir), c.name));
+  RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir)));
   SiteContentOptions o;
   o.site_id = c.id;
   o.serve = false;

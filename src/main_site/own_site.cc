@@ -4,6 +4,10 @@
 #include "main_site/catalog_pages.h"
 
 namespace tieup {
+
+// The starter authoring files (generated from src/main_site/starter/ by CMake).
+const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedStarterAuthoring();
+
 namespace {
 
 // What main's active own release was built from: "<version>\n" + content::BuildInputs.
@@ -106,28 +110,21 @@ Status KeepBuiltCatalogFingerprint(Env& env, const std::string& site_dir,
   return WriteFileAtomic(env, path, fingerprint + "\n");
 }
 
-Status WriteStarterAuthoring(Env& env, const std::string& dir, const std::string& site_name) {
-  const std::pair<const char*, std::string> files[] = {
-      {"layouts/default.mustache",
-       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-       "<title>{{title}} | {{site.name}}</title>\n"
-       "<link rel=\"stylesheet\" href=\"/assets/style.css\">\n</head>\n<body>\n"
-       "<header><a href=\"/\">{{site.name}}</a>{{#partner.name}} &middot; {{partner.name}}"
-       "{{/partner.name}}</header>\n<main>\n{{{content}}}\n</main>\n</body>\n</html>\n"},
-      {"pages/index.md", "---\ntitle: Welcome\n---\n# Welcome to " + site_name +
-                             "\n\nEdit `authoring/pages/index.md`, then run `tieup main build`.\n"},
-      {"pages/404.md", "---\ntitle: Page not found\n---\n# Page not found\n\n[Front page](/)\n"},
-      {"assets/style.css",
-       "body{font-family:system-ui,sans-serif;margin:0}header{padding:.6em 1.2em;"
-       "background:#234;color:#fff}header a{color:#fff}main{max-width:50em;margin:1.5em auto;"
-       "padding:0 1.2em}\n"},
+Status WriteStarterAuthoring(Env& env, const std::string& dir) {
+  // The embedded files (src/main_site/starter/), by name without extension.
+  static constexpr std::pair<std::string_view, std::string_view> kWhere[] = {
+      {"default", "layouts/default.mustache"}, {"index", "pages/index.md"}, {"404", "pages/404.md"},
+      {"style", "assets/style.css"},           {"cart", "assets/cart.js"},
   };
-  for (const auto& [rel, text] : files) {
-    std::string path = JoinPath(dir, rel);
+  for (const auto& [name, rel] : kWhere) {
+    std::string_view bytes;
+    for (const auto& [embedded, text] : EmbeddedStarterAuthoring()) {
+      if (embedded == name) bytes = text;
+    }
+    std::string path = JoinPath(dir, std::string(rel));
     if (env.FileExists(path)) continue;
     RETURN_IF_ERROR(CreateDirs(env, DirName(path)));
-    RETURN_IF_ERROR(WriteFileAtomic(env, path, text));
+    RETURN_IF_ERROR(WriteFileAtomic(env, path, std::string(bytes)));
   }
   return Status::Ok();
 }

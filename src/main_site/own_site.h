@@ -44,9 +44,10 @@ Result<std::string> BuiltCatalogFingerprint(Env& env, const std::string& site_di
 Status KeepBuiltCatalogFingerprint(Env& env, const std::string& site_dir,
                                    const std::string& fingerprint);
 
-// Writes a small starter authoring directory (a layout, a front page, a stylesheet) so a new
-// main site serves something at once. Existing files are left alone.
-Status WriteStarterAuthoring(Env& env, const std::string& authoring_dir,
-                             const std::string& site_name);
+// Writes a small starter authoring directory (a layout whose header links the cart with its
+// count, a front page that shows how a product page names its product, a 404 page, a stylesheet
+// and the cart-count script; src/main_site/starter/) so a new main site serves something at
+// once. Existing files are left alone.
+Status WriteStarterAuthoring(Env& env, const std::string& authoring_dir);
 
 }  // namespace tieup

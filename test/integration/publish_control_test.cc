@@ -59,7 +59,7 @@ TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {
   CommandResult pub = Publish();
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
-  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (4 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (5 files)"));
   EXPECT_THAT(pub.output, HasSubstr("publishing to every partner..."));
   EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 1\s+activated\s+update u\d+)"));
   EXPECT_THAT(main_->output(), HasSubstr("control socket: publish to every partner"));
@@ -71,7 +71,7 @@ TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {
   pub = Publish({"--partner", "shop-a"});
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
-  EXPECT_THAT(pub.output, HasSubstr("main: activated release 2 (4 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("main: activated release 2 (5 files)"));
   EXPECT_THAT(pub.output, HasSubstr("publishing to 1 partner(s)..."));
   EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 2\s+activated)"));
   EXPECT_THAT(BodyOf(HttpGet(main_->port(), "/")), HasSubstr("New leaves are in."));
@@ -101,7 +101,7 @@ TEST_F(PublishControlTest, InProcessFlagBypassesTheRunningDaemon) {
   CommandResult pub = Publish({"--in-process"});
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
-  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (4 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (5 files)"));
   EXPECT_THAT(main_->output(), Not(HasSubstr("control socket: publish")));
 }
 
@@ -120,7 +120,7 @@ TEST_F(PublishControlTest, KilledDaemonsStaleSocketFallsBackAndARestartReplacesI
   CommandResult pub = Publish({});
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
-  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (4 files)"));
+  EXPECT_THAT(pub.output, HasSubstr("main: unchanged, release 1 (5 files)"));
 
   StartMain();  // replaces the stale socket
   pub = Publish({});

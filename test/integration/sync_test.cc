@@ -144,7 +144,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(pending.output, HasSubstr("Update " + u + ": tie-up version 1"));
   // Index, 404, stylesheet and the page shell (content/page_templates.h).
   EXPECT_THAT(pending.output,
-              HasRegex(R"(4 added \([0-9.]+ K?i?B\), 0 changed \(0 B\), 0 removed)"));
+              HasRegex(R"(5 added \([0-9.]+ K?i?B\), 0 changed \(0 B\), 0 removed)"));
   EXPECT_THAT(pending.output, AllOf(HasSubstr("+ /index.html"), HasSubstr("+ /404.html"),
                                     HasSubstr("+ /assets/style.css")));
   // The preview link names the port the daemon really listens on (configured as 0 here) and
@@ -178,7 +178,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 2\s+activated)"));
   ASSERT_TRUE(Serves(a, "Fresh sencha today.")) << Page(a);
   EXPECT_THAT(Page(a), HasSubstr("Shop A"));
-  EXPECT_THAT(Updates(a), HasSubstr("fetched 1 of 4 blobs"));
+  EXPECT_THAT(Updates(a), HasSubstr("fetched 1 of 5 blobs"));
   // Main serves its own new page too.
   EXPECT_TRUE(WaitFor([&] {
     return BodyOf(HttpGet(main_->port(), "/")).find("Fresh sencha today.") != std::string::npos;
@@ -195,7 +195,7 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   ASSERT_EQ(RunTieup({"partner", "approve", b.dir, u}).exit_code, 0);
   ASSERT_TRUE(Serves(b, "Fresh sencha today.")) << Page(b);
   EXPECT_THAT(Page(b), HasSubstr("Shop B"));
-  EXPECT_THAT(Updates(b), HasSubstr("fetched 1 of 4 blobs"));
+  EXPECT_THAT(Updates(b), HasSubstr("fetched 1 of 5 blobs"));
   EXPECT_THAT(MainStatus(), HasRegex(R"(shop-b\s+2\s+2\s+-\s+up to date at version 2)"));
 }
 

@@ -55,7 +55,7 @@ Status MakeMainSite(Env& env, const std::string& dir) {
   c.sync_address = {"127.0.0.1", 0};
   RETURN_IF_ERROR(CreateSiteDir(env, dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, dir, c.name));
-  return WriteStarterAuthoring(env, AuthoringDir(c, dir), c.name);
+  return WriteStarterAuthoring(env, AuthoringDir(c, dir));
 }
 
 // A partnership whose partner cannot be reached (nothing listens on port 1).
@@ -216,7 +216,7 @@ TEST_F(ControlTest, PublishThroughTheDaemonReportsWhatAnInProcessRunReports) {
 
   EXPECT_EQ(through, in_process);
   ASSERT_THAT(through, SizeIs(4));
-  EXPECT_EQ(through[0], std::make_pair('o', std::string("main: activated release 1 (4 files)")));
+  EXPECT_EQ(through[0], std::make_pair('o', std::string("main: activated release 1 (5 files)")));
   EXPECT_EQ(through[1], std::make_pair('e', std::string("publishing to every partner...")));
   EXPECT_EQ(through[2].first, 'o');
   EXPECT_THAT(through[2].second, ::testing::StartsWith("shop-x         FAILED: "));
@@ -230,7 +230,7 @@ TEST_F(ControlTest, DaemonServesMainsNewReleaseAtOnce) {
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_TRUE(*r);
   EXPECT_THAT(lines,
-              ElementsAre(std::make_pair('o', std::string("main: activated release 1 (4 files)")),
+              ElementsAre(std::make_pair('o', std::string("main: activated release 1 (5 files)")),
                           std::make_pair('o', std::string("No partners named: add --all or "
                                                           "--partner ID to update partners."))));
   EXPECT_THAT(HttpGet(daemon_->public_port(), "/"), HasSubstr("Welcome to Sakura Tea"));
@@ -243,14 +243,14 @@ TEST_F(ControlTest, DaemonServesMainsNewReleaseAtOnce) {
   r = Forward(PublishRequest{}, &lines);
   ASSERT_THAT(r.status(), IsOk());
   ASSERT_THAT(lines, Not(::testing::IsEmpty()));
-  EXPECT_EQ(lines[0].second, "main: activated release 2 (4 files)");
+  EXPECT_EQ(lines[0].second, "main: activated release 2 (5 files)");
   EXPECT_THAT(HttpGet(daemon_->public_port(), "/"), HasSubstr("Fresh leaves today."));
 
   lines.clear();
   r = Forward(PublishRequest{}, &lines);
   ASSERT_THAT(r.status(), IsOk());
   ASSERT_THAT(lines, Not(::testing::IsEmpty()));
-  EXPECT_EQ(lines[0].second, "main: unchanged, release 2 (4 files)");
+  EXPECT_EQ(lines[0].second, "main: unchanged, release 2 (5 files)");
 }
 
 TEST_F(ControlTest, UnknownPartnerIsReportedThroughTheSocket) {
@@ -368,7 +368,7 @@ TEST_F(ControlTest, RequestEndedByEndOfFileIsServed) {
       RawExchange(Socket(), R"({"command":"publish"})", /*shutdown_write=*/true);
   ASSERT_THAT(lines, SizeIs(4));
   EXPECT_THAT(lines[0], HasSubstr("\"pid\":"));
-  EXPECT_EQ(lines[1], R"j({"stdout":"main: activated release 1 (4 files)"})j");
+  EXPECT_EQ(lines[1], R"j({"stdout":"main: activated release 1 (5 files)"})j");
   EXPECT_EQ(lines[3], R"({"status":"ok"})");
 }
 

@@ -31,7 +31,7 @@ class MainSyncTest : public ::testing::Test {
     c.sync_address = {"127.0.0.1", 0};
     ASSERT_THAT(CreateSiteDir(*env_, dir_, c), IsOk());
     ASSERT_THAT(InitMainTrust(*env_, dir_, c.name), IsOk());
-    ASSERT_THAT(WriteStarterAuthoring(*env_, AuthoringDir(c, dir_), c.name), IsOk());
+    ASSERT_THAT(WriteStarterAuthoring(*env_, AuthoringDir(c, dir_)), IsOk());
     auto db = OpenSqlite(dir_ + "/tieup.db");
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);

@@ -98,5 +98,41 @@ TEST_F(OwnSiteTest, AMissingOrDamagedInputsCacheOnlyMeansAFullRender) {
   EXPECT_THAT(Served("/p4.html"), HasSubstr("Page four, edited"));
 }
 
+// A new main site's pages link the cart with its count, and its front page shows how a product
+// page names its product (the example is shown as it is written, not rendered).
+TEST(StarterAuthoringTest, ANewSiteLinksTheCartAndShowsAProductPage) {
+  TempDir dir;
+  auto env = NewPosixEnv();
+  SiteConfig config;
+  config.role = SiteRole::kMain;
+  config.id = "main";
+  config.name = "Sakura Tea";
+  ASSERT_THAT(WriteStarterAuthoring(*env, dir.Sub("authoring")), IsOk());
+  SiteContentOptions o;
+  o.site_id = "main";
+  o.serve = false;
+  auto content = SiteContent::Open(*env, dir.path(), o);
+  ASSERT_THAT(content.status(), IsOk());
+  ASSERT_THAT(BuildOwnSite(*env, config, **content, nullptr).status(), IsOk());
+  std::string index;
+  ASSERT_THAT((*content)->Mutate([&](content::ContentStore& store) -> Status {
+    ASSIGN_OR_RETURN(auto active, store.Active(content::Area::kOriginal));
+    EXPECT_TRUE(active->files.contains("/assets/cart.js"));
+    EXPECT_TRUE(active->files.contains("/404.html"));
+    const content::FileEntry& e = active->files.at("/index.html");
+    ASSIGN_OR_RETURN(index, store.blobs().Get(e.hash, e.length));
+    return Status::Ok();
+  }),
+              IsOk());
+  EXPECT_THAT(index, HasSubstr("<h1>Welcome to Sakura Tea</h1>"));
+  EXPECT_THAT(index, HasSubstr("href=\"/shop/cart\">Cart <span class=\"cart-count\""));
+  EXPECT_THAT(index, HasSubstr("products: TEA-1"));
+  EXPECT_THAT(index, HasSubstr("# {{product.title}}"));
+  // Written once: an edited file is left alone.
+  ASSERT_THAT(WriteFileAtomic(*env, dir.Sub("authoring/pages/404.md"), "mine\n"), IsOk());
+  ASSERT_THAT(WriteStarterAuthoring(*env, dir.Sub("authoring")), IsOk());
+  EXPECT_EQ(*env->ReadFile(dir.Sub("authoring/pages/404.md")), "mine\n");
+}
+
 }  // namespace
 }  // namespace tieup
