@@ -210,6 +210,8 @@ Status AttachShop(MainDaemon& daemon) {
   options.site.warn = [logger = daemon.logger()](const std::string& message) {
     logger->warn("shop pages: {}", message);
   };
+  // Behind HTTPS (shop.public_url is https://...), the cart's cookies are Secure.
+  options.secure_cookie = state->shop->config().public_base_url.starts_with("https://");
   auto handler = std::make_shared<commerce::ShopHandler>(*state->shop, options);
   // The handler refers to the shop; keep the shop alive as long as the route.
   struct Holder : HttpHandler {

@@ -664,6 +664,8 @@ class PartnerShopHandler : public HttpHandler {
     options.site = std::move(site);
     PartnerShop* s = state_.get();
     options.area_of = [s](const HttpRequest& r, std::string_view sku) { return s->AreaOf(r, sku); };
+    // Behind HTTPS (shop.public_url is https://...), the cart's cookies are Secure.
+    options.secure_cookie = state_->shop().config().public_base_url.starts_with("https://");
     handler_ = std::make_shared<commerce::ShopHandler>(state_->shop(), options);
     if (state_->client() != nullptr) pool_ = std::make_unique<WorkerPool>(8);
   }

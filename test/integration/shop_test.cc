@@ -617,6 +617,30 @@ TEST_F(ShopIntegrationTest, APriceChangedAtMainIsShownEverywhereAndConfirmedBefo
   EXPECT_EQ(MainOrderCount(), 1);
 }
 
+// A shop whose public address is HTTPS (behind a TLS proxy: shop.public_url) marks the cart's
+// cookies Secure; a plain-HTTP one cannot (the browser would drop them).
+TEST_F(ShopIntegrationTest, BehindHttpsTheCartCookiesAreSecure) {
+  Customer plain(partner_port());
+  std::string r = plain.Post("/shop/cart/add", "sku=TEA-1&qty=1", "/products/TEA-1.html");
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  EXPECT_THAT(r, Not(HasSubstr("; Secure")));
+
+  partner_.reset();
+  auto toml = env_->ReadFile(shop_dir_ + "/site.toml");
+  ASSERT_TRUE(toml.ok());
+  std::string text = *toml;
+  const size_t at = text.find("\n[variables]\n");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.insert(at + 13, "\"shop.public_url\" = \"https://shop-b.example\"\n");
+  ASSERT_TRUE(WriteFileAtomic(*env_, shop_dir_ + "/site.toml", text, 0600).ok());
+  StartPartner();
+  Customer secure(partner_port());
+  r = secure.Post("/shop/cart/add", "sku=TEA-1&qty=1", "/products/TEA-1.html");
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_cart="));
+  EXPECT_EQ(CountMatches(r, "Set-Cookie: [^\r]*; Secure"), 2) << r;  // the cart and its count
+}
+
 TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
   Customer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);
