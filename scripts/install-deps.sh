@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake ninja-build pkg-config clang-format
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
-  libtomlplusplus-dev libkainjow-mustache-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
+  libtomlplusplus-dev libkainjow-mustache-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libdtl-dev
   zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev curl openssl libicu-dev)
 case "$what" in
   build|demo) ;;
