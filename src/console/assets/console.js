@@ -1,0 +1,142 @@
+// The console's live updates: a banner for each event from /events, a browser notification
+// when the manager allowed them, and, when switched on here, the message read aloud. Pages work
+// without this script.
+(function () {
+  'use strict';
+
+  var SPEAK_KEY = 'tieup.console.speak';
+
+  function storedSpeak() {
+    try {
+      return window.localStorage.getItem(SPEAK_KEY) === '1';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function storeSpeak(on) {
+    try {
+      window.localStorage.setItem(SPEAK_KEY, on ? '1' : '0');
+    } catch (e) {
+      // Storage refused (private mode): the setting lasts for this page only.
+    }
+  }
+
+  function setUpSettings() {
+    var settings = document.getElementById('live-settings');
+    if (!settings) return;
+    settings.hidden = false;
+
+    var speak = document.getElementById('speak-toggle');
+    if (speak) {
+      if (!('speechSynthesis' in window)) {
+        speak.disabled = true;
+      } else {
+        speak.checked = storedSpeak();
+        speak.addEventListener('change', function () {
+          storeSpeak(speak.checked);
+        });
+      }
+    }
+
+    var button = document.getElementById('notifications-button');
+    if (button && 'Notification' in window && Notification.permission === 'default') {
+      button.hidden = false;
+      button.addEventListener('click', function () {
+        var done = function () {
+          button.hidden = Notification.permission !== 'default';
+        };
+        var asked = Notification.requestPermission(done);
+        if (asked && typeof asked.then === 'function') asked.then(done);
+      });
+    }
+  }
+
+  function describe(event) {
+    var data = event.data || {};
+    var message = typeof data.message === 'string' ? data.message : '';
+    var type = typeof event.type === 'string' ? event.type : 'event';
+    // Only a path on this console becomes a link.
+    var href = typeof data.href === 'string' && /^\/(?![\/\\])/.test(data.href) ? data.href : '';
+    return { type: type, message: message, href: href };
+  }
+
+  function showBanner(text) {
+    var area = document.getElementById('live-events');
+    if (!area) return;
+    var banner = document.createElement('div');
+    banner.className = 'live-event';
+    banner.setAttribute('role', 'status');
+
+    var p = document.createElement('p');
+    p.className = 'live-event__text';
+    var type = document.createElement('span');
+    type.className = 'live-event__type';
+    type.textContent = text.type;
+    p.appendChild(type);
+    if (text.message) p.appendChild(document.createTextNode(': ' + text.message));
+    if (text.href) {
+      var link = document.createElement('a');
+      link.href = text.href;
+      link.textContent = 'Open';
+      p.appendChild(document.createTextNode(' '));
+      p.appendChild(link);
+    }
+    banner.appendChild(p);
+
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'button button--quiet';
+    close.textContent = 'Dismiss';
+    close.addEventListener('click', function () {
+      banner.parentNode.removeChild(banner);
+    });
+    banner.appendChild(close);
+    area.insertBefore(banner, area.firstChild);
+  }
+
+  function notify(text) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return;
+    try {
+      new Notification(text.type, { body: text.message, tag: 'tieup-console' });
+    } catch (e) {
+      // Some browsers allow notifications only from a service worker: the banner remains.
+    }
+  }
+
+  function speak(text) {
+    if (!text.message || !storedSpeak() || !('speechSynthesis' in window)) return;
+    window.speechSynthesis.speak(new SpeechSynthesisUtterance(text.message));
+  }
+
+  function listen(since) {
+    if (!('EventSource' in window)) return;
+    var url = '/events' + (since ? '?since=' + encodeURIComponent(since) : '');
+    var source = new EventSource(url);
+    source.addEventListener('message', function (e) {
+      var event;
+      try {
+        event = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      var text = describe(event);
+      showBanner(text);
+      notify(text);
+      speak(text);
+    });
+  }
+
+  function start() {
+    var since = document.body.getAttribute('data-events-since');
+    if (since === null) return;  // not signed in
+    setUpSettings();
+    listen(since);
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,177 @@
+// Console: the managers' web console of a daemon (DESIGN.md "Consoles"): its own HTTP(S)
+// listener, sign-in, sessions, CSRF and origin checks, security headers, the layout and the
+// live event stream. The daemon registers its pages (handlers returning a template name and
+// its data) and their templates; this module owns everything around them.
+//
+// Built-in routes:
+//   GET  /sign-in[?next=PATH]        the sign-in form (throttling messages shown there)
+//   POST /sign-in                    on success a fresh session cookie ("tieup_console", or
+//                                    "__Host-tieup_console" under HTTPS; HttpOnly,
+//                                    SameSite=Strict, Path=/) and 303 to `next` or "/"
+//   POST /sign-out                   ends the session, 303 to /sign-in
+//   GET/POST /set-password?token=T   the one-time link of ManagerStore::Add and ::Reset
+//   GET  /assets/console.css, /assets/console.js
+//   GET  /events                     server-sent events (see Publish)
+// Every other path needs a session: without one, 303 to /sign-in?next=PATH.
+//
+// Every answer carries a strict Content-Security-Policy (no inline script or style),
+// X-Frame-Options DENY, Referrer-Policy no-referrer, X-Content-Type-Options nosniff and
+// Cache-Control no-store; under HTTPS also Strict-Transport-Security.
+//
+// POSTs (pages, sign-in, sign-out, set-password) must be same-origin, urlencoded and at most
+// kMaxConsoleFormBytes; those of signed-in pages must carry the session's CSRF token (field
+// "csrf"). Same-origin: Sec-Fetch-Site, when the browser sends it, must be "same-origin"; an
+// Origin header, when sent and not "null", must be this console's (scheme and Host); without
+// Origin, a Referer must be on this console. (Referrer-Policy no-referrer makes browsers send
+// "Origin: null" on form posts, hence Sec-Fetch-Site first.) A request with none of the three
+// is not from a browser and is let through to the CSRF check. Refusals are 403, 415 and 413
+// pages. When the console listens on a loopback address it answers only requests whose Host is
+// a loopback name (localhost, 127.x.x.x, [::1]), at any port (an SSH tunnel), which defeats
+// DNS rebinding.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "commerce/form.h"
+#include "console/audit.h"
+#include "console/manager_store.h"
+#include "console/sessions.h"
+#include "net/http_message.h"
+#include "store/database.h"
+
+namespace tieup::console {
+
+// The largest POST body a console page accepts.
+inline constexpr uint64_t kMaxConsoleFormBytes = 1024 * 1024;
+
+struct ConsoleOptions {
+  std::string title;  // "Tea House Asahi — partner console": the header and every <title>
+  std::string address = "127.0.0.1";  // [console] listen
+  uint16_t port = 0;                  // 0: the system picks one (see port())
+  // Both set: HTTPS with this PEM certificate chain and PEM private key (read through the Env
+  // at Open), HSTS, Secure cookies with the __Host- prefix. Neither: plain HTTP.
+  std::string tls_certificate_file, tls_key_file;
+  ManagerStoreOptions managers;
+  SessionOptions sessions;
+  std::shared_ptr<Logger> logger;  // null: nowhere
+  // How long GET /events holds a request when there is nothing new (then it ends, and the
+  // browser reconnects after kEventRetryMillis).
+  std::chrono::milliseconds events_hold{25'000};
+  // Requests held by /events at once, at most; more are answered at once (and retry later).
+  int max_event_waiters = 256;
+  // Worker threads of the console's HTTP server (page handlers and password hashing run on
+  // them).
+  int threads = 2;
+};
+
+// What a page handler is given. Everything refers to the request being handled: valid only
+// during the call.
+struct ConsoleRequest {
+  const HttpRequest& http;
+  const Manager& manager;  // signed in
+  const Session& session;
+  // The POST form (urlencoded; same origin and CSRF already checked); empty for GET and HEAD.
+  const commerce::FormFields& form;
+  std::string_view client_address;
+};
+
+// What a page handler returns.
+struct ConsolePage {
+  int status = 200;
+  std::string title;          // plain text: the <title> and the page heading
+  std::string template_name;  // a template given to AddTemplates (or "problem")
+  // The template's data: plain text values (the template escapes them), lists and sections.
+  // The console adds "csrf" (the session's token, for the page's forms) and, unless set,
+  // "title".
+  boost::json::object data;
+  std::string redirect;  // non-empty: 303 to this local path instead (Post/Redirect/Get)
+  std::string flash;     // a message shown once, on the next page rendered for this session
+};
+
+// The reconnection delay the event stream asks browsers for.
+inline constexpr int kEventRetryMillis = 3000;
+
+class Console {
+ public:
+  // Opens the stores in `db` (migrating their schemas) and reads the TLS files. `env` and `db`
+  // must outlive the console. InvalidArgument for only one of the TLS files, or files that do
+  // not hold a matching PEM certificate and key.
+  static Result<std::unique_ptr<Console>> Open(Env& env, Database& db, ConsoleOptions options);
+  ~Console();  // Stop()s
+
+  // --- set-up, before Start (not thread-safe) ---
+
+  // The daemon's page templates (name -> mustache source; copied), rendered inside the
+  // console's layout, which has the header, the navigation and the flash, but no heading: a
+  // page template starts with its own <h1> ({{title}} is the page's title). A later template
+  // replaces one of the same name; templates whose name starts with '_' are partials
+  // ({{> _name}}). Built-in: layout, sign_in, set_password, problem ({{title}}, {{message}}).
+  void AddTemplates(const std::vector<std::pair<std::string_view, std::string_view>>& templates);
+  // CSS appended to /assets/console.css, and JavaScript appended to /assets/console.js (run
+  // after the console's own, on every page): the daemon's page styles and scripts, since the
+  // Content-Security-Policy allows no inline style or script.
+  void AddStyles(std::string_view css);
+  void AddScript(std::string_view js);
+  // A link in the navigation bar, in the order added.
+  void AddNav(std::string label, std::string path);
+  // A page for signed-in managers at exactly `path`, or at every path under it when it ends in
+  // '/' (the longest registered match wins); "/" is the home page only, not a catch-all. GET, HEAD
+  // and POST reach `handler` (see the top of this file for what a POST must be). The handler runs
+  // on a console worker thread and may block briefly (database, services); it may throw, which
+  // renders a 500 page.
+  using PageHandler = std::function<ConsolePage(const ConsoleRequest&)>;
+  void AddPage(std::string path, PageHandler handler);
+
+  // --- while running (thread-safe) ---
+
+  // Records a manager's action in the audit log and the logger: `action` ("approve update")
+  // and `detail` ("u3 from main"), never a secret.
+  Status Audit(const ConsoleRequest& request, std::string action, std::string detail);
+
+  // Sends an event to every open console page: GET /events answers `text/event-stream` with
+  // every event newer than the browser's Last-Event-ID (or the page's own starting point) as
+  //   id: N
+  //   data: {"type": TYPE, "data": DATA}
+  // and ends; a request with nothing newer is held until an event arrives or events_hold
+  // passes. console.js shows a banner with TYPE and DATA.message (and a link to DATA.href when
+  // it is a path on the console), a notification when permitted and, when the manager switched
+  // it on, speaks DATA.message. The last 128 events
+  // are kept for browsers that reconnect.
+  void Publish(std::string type, boost::json::object data);
+
+  ManagerStore& managers();
+  SessionStore& sessions();
+  AuditLog& audit();
+
+  // Listens on options.address:port. Errors as HttpServer::Start (kUnavailable for an
+  // address in use; kFailedPrecondition when started twice).
+  Status Start();
+  // Answers every held event request, then stops the server gracefully. Idempotent.
+  void Stop();
+  // The bound port; 0 before Start.
+  uint16_t port() const;
+  // "http://127.0.0.1:PORT/" ("https://..." under TLS; a wildcard address shows as loopback).
+  std::string url() const;
+
+  // Waits until at least `n` /events requests are held, or `timeout` passes; returns whether
+  // they are. For tests.
+  bool WaitForEventWaitersForTest(size_t n, std::chrono::milliseconds timeout);
+
+ private:
+  class Impl;
+  explicit Console(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tieup::console

@@ -1,0 +1,109 @@
+#include "console/request_checks.h"
+
+namespace tieup::console {
+namespace {
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// "scheme://host[:port]" of this console as the browser names it.
+std::string OwnOrigin(const HttpRequest& request, bool https) {
+  return (https ? "https://" : "http://") + LowerAscii(Trim(request.HeaderOr("Host")));
+}
+
+}  // namespace
+
+void AddConsoleSecurityHeaders(HttpResponse& response, bool https) {
+  response.AddHeader("Content-Security-Policy", kConsoleContentSecurityPolicy);
+  response.AddHeader("X-Frame-Options", "DENY");
+  response.AddHeader("Referrer-Policy", "no-referrer");
+  response.AddHeader("X-Content-Type-Options", "nosniff");
+  response.AddHeader("Cache-Control", "no-store");
+  if (https) response.AddHeader("Strict-Transport-Security", "max-age=31536000");
+}
+
+bool IsSameOrigin(const HttpRequest& request, bool https) {
+  if (Trim(request.HeaderOr("Host")).empty()) return false;
+  const auto fetch_site = request.FindHeader("Sec-Fetch-Site");
+  if (fetch_site && LowerAscii(Trim(*fetch_site)) != "same-origin") return false;
+  const std::string own = OwnOrigin(request, https);
+  if (const auto origin = request.FindHeader("Origin")) {
+    const std::string o = LowerAscii(Trim(*origin));
+    // Referrer-Policy no-referrer makes a browser send "null" on a same-origin form post; only
+    // Sec-Fetch-Site can vouch for such a request then.
+    if (o == "null") return fetch_site.has_value();
+    return o == own;
+  }
+  if (const auto referer = request.FindHeader("Referer")) {
+    const std::string r = LowerAscii(Trim(*referer));
+    return r == own || r.starts_with(own + "/") || r.starts_with(own + "?");
+  }
+  return true;
+}
+
+bool IsLoopbackAddress(std::string_view address) {
+  return address == "::1" || address == "localhost" || address.starts_with("127.");
+}
+
+bool HostIsLoopback(std::string_view host_header) {
+  std::string host = LowerAscii(Trim(host_header));
+  if (host.starts_with("[")) {
+    const size_t close = host.find(']');
+    if (close == std::string::npos) return false;
+    return host.substr(0, close + 1) == "[::1]";
+  }
+  const size_t colon = host.find(':');
+  if (colon != std::string::npos) host.resize(colon);
+  if (host == "localhost") return true;
+  if (!host.starts_with("127.")) return false;
+  for (char c : host) {
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+bool IsUrlencodedForm(const HttpRequest& request) {
+  std::string_view type = request.HeaderOr("Content-Type");
+  const size_t semi = type.find(';');
+  if (semi != std::string_view::npos) type = type.substr(0, semi);
+  return LowerAscii(Trim(type)) == "application/x-www-form-urlencoded";
+}
+
+std::string SafeNextPath(std::string_view next) {
+  if (next.empty() || next.front() != '/' || next.starts_with("//")) return "/";
+  for (char c : next) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\\' || u <= 0x20 || u == 0x7f) return "/";
+  }
+  std::string_view path = next.substr(0, next.find_first_of("?#"));
+  if (path == "/sign-in" || path == "/sign-out" || path == "/set-password" ||
+      path.starts_with("/events") || path.starts_with("/assets/")) {
+    return "/";
+  }
+  return std::string(next);
+}
+
+std::string_view SessionCookieName(bool https) {
+  return https ? "__Host-tieup_console" : "tieup_console";
+}
+
+std::string SessionCookie(std::string_view value, bool https) {
+  std::string cookie = std::string(SessionCookieName(https)) + "=" + std::string(value) +
+                       "; Path=/; HttpOnly; SameSite=Strict";
+  if (https) cookie += "; Secure";
+  if (value.empty()) cookie += "; Max-Age=0";
+  return cookie;
+}
+
+}  // namespace tieup::console

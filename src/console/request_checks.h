@@ -1,0 +1,43 @@
+// The console's checks on requests and the headers of its answers (private to the module).
+// Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "net/http_message.h"
+
+namespace tieup::console {
+
+inline constexpr std::string_view kConsoleContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+// Content-Security-Policy, X-Frame-Options, Referrer-Policy, X-Content-Type-Options and
+// Cache-Control on every answer; Strict-Transport-Security under HTTPS.
+void AddConsoleSecurityHeaders(HttpResponse& response, bool https);
+
+// Whether a POST comes from a page of this console (see console_server.h for the rules).
+// `https`: the scheme the console is served with.
+bool IsSameOrigin(const HttpRequest& request, bool https);
+
+// Whether `address` (the listen address) is a loopback one.
+bool IsLoopbackAddress(std::string_view address);
+// Whether the Host header names a loopback host (localhost, 127.x.x.x, [::1]), any port.
+bool HostIsLoopback(std::string_view host_header);
+
+// Whether the request's Content-Type is application/x-www-form-urlencoded (parameters allowed).
+bool IsUrlencodedForm(const HttpRequest& request);
+
+// `next` when it is a path on this console to return to after sign-in ("/orders?status=paid"),
+// otherwise "/": it must start with one '/', hold no backslash, control character or space,
+// and not lead back to the sign-in, sign-out or set-password pages.
+std::string SafeNextPath(std::string_view next);
+
+// The session cookie's name: "__Host-tieup_console" under HTTPS, "tieup_console" otherwise.
+std::string_view SessionCookieName(bool https);
+// The Set-Cookie value that stores `value` (HttpOnly, SameSite=Strict, Path=/, Secure under
+// HTTPS), or, for an empty `value`, removes the cookie.
+std::string SessionCookie(std::string_view value, bool https);
+
+}  // namespace tieup::console
