@@ -34,6 +34,15 @@ void AddShopCommands(CLI::App& app, Context& ctx);
 // `tieup main users ls|show`; after AddMainCommands.
 void AddUsersCommands(CLI::App& app, Context& ctx);
 
+// `tieup main|partner manager add|ls|rm|reset`: the web console's managers; under `site`.
+void AddManagerCommands(CLI::App& site, Context& ctx, SiteRole role);
+// Adds the site's first console manager and prints their one-time set-password link (init).
+Status CreateFirstManager(Env& env, const std::string& dir, SiteRole role,
+                          const std::string& email);
+// The console's default address for a new site: loopback, the public port + 1000 (port 0, any
+// free one, when the public port is 0 or the sum is out of range).
+HostPort DefaultConsoleAddress(const HostPort& public_address);
+
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);
 

@@ -57,4 +57,9 @@ void WaitForTermination(TerminationSignals& signals) {
   std::fprintf(stderr, "stopping...\n");
 }
 
+HostPort DefaultConsoleAddress(const HostPort& public_address) {
+  const int port = public_address.port == 0 ? 0 : public_address.port + 1000;
+  return HostPort{"127.0.0.1", static_cast<uint16_t>(port > 65535 ? 0 : port)};
+}
+
 }  // namespace tieup::cli

@@ -3,6 +3,7 @@
 
 #include "base/encoding.h"
 #include "cli.h"
+#include "console/manager_store.h"
 #include "demo_content.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
@@ -25,6 +26,12 @@ struct DemoArgs {
 struct DemoPartner {
   std::string id, name, region, approval;
 };
+
+constexpr std::string_view kDemoManagerPassword = "sakura-demo-1";
+
+std::string DemoManagerEmail(const std::string& partner_id) {
+  return "manager@" + partner_id + ".example";
+}
 
 Status WriteFiles(Env& env, const std::string& root,
                   const std::vector<std::pair<std::string, std::string>>& files) {
@@ -140,6 +147,7 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.approval = p.approval;
     pc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
+    pc.console_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 10 + i)};
     pc.variables["shop.currency"] = "JPY";
     pc.time_zone = "Asia/Tokyo";
     RETURN_IF_ERROR(CreateSiteDir(env, dir, pc));
@@ -173,6 +181,11 @@ Status RunDemo(Env& env, DemoArgs a) {
       w.page_path = "/local/wagashi.html";
       w.stock = 20;
       RETURN_IF_ERROR(shop.shop->AddProduct(w));
+      // The partner manager's console login (a demo password: a real site prints a one-time
+      // link instead, see 'tieup partner manager add').
+      ASSIGN_OR_RETURN(auto managers, console::ManagerStore::Open(env, *db));
+      ASSIGN_OR_RETURN(std::string token, managers->Add(DemoManagerEmail(p.id), p.name));
+      RETURN_IF_ERROR(managers->SetPassword(token, kDemoManagerPassword).status());
     }
     ASSIGN_OR_RETURN(auto d, PartnerDaemon::Open(env, dir, NewLogger(p.id)));
     RETURN_IF_ERROR(d->Start());
@@ -197,6 +210,14 @@ Status RunDemo(Env& env, DemoArgs a) {
         "  partner %-10s http://127.0.0.1:%s/  (tie-up pages)   "
         "http://127.0.0.1:%s/local/  (its original pages)\n",
         p.id.c_str(), port(i).c_str(), port(i).c_str());
+    ++i;
+  }
+  std::printf("\nEach partner manager's console (in a browser; password %s):\n",
+              std::string(kDemoManagerPassword).c_str());
+  i = 1;
+  for (const DemoPartner& p : partners) {
+    std::printf("  %-7s http://127.0.0.1:%s/   sign in as %s\n", p.id.c_str(), port(10 + i).c_str(),
+                DemoManagerEmail(p.id).c_str());
     ++i;
   }
   const std::string self = "tieup";

@@ -14,6 +14,8 @@ struct PartnerInitArgs {
   bool emergency_edit = false;
   std::string main_url, token;
   std::string currency = "EUR", time_zone = "UTC", locale = "en";
+  std::string console_addr;  // empty: DefaultConsoleAddress
+  std::string manager;       // empty: manager@<id>.localhost; "none": no manager
 };
 
 Status PartnerInit(Env& env, const PartnerInitArgs& a) {
@@ -26,6 +28,11 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   c.emergency_edit = a.emergency_edit;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  if (a.console_addr.empty()) {
+    c.console_address = DefaultConsoleAddress(c.public_address);
+  } else {
+    ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
+  }
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   if (a.main_url.empty() != a.token.empty()) {
     return Status::InvalidArgument("--main and --token go together (both, or neither)");
@@ -38,6 +45,11 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
               a.dir.c_str());
   std::printf("  start with:         tieup partner serve %s   (public http://%s/)\n", a.dir.c_str(),
               c.public_address.ToString().c_str());
+  if (a.manager != "none") {
+    RETURN_IF_ERROR(
+        CreateFirstManager(env, a.dir, SiteRole::kPartner,
+                           a.manager.empty() ? "manager@" + c.id + ".localhost" : a.manager));
+  }
   return Status::Ok();
 }
 
@@ -132,10 +144,17 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
   AddShopLocaleOptions(*init, &ia->currency, &ia->time_zone, &ia->locale);
   init->add_flag("--emergency-edit", ia->emergency_edit,
                  "Let this site's manager edit tie-up pages (recorded)");
+  init->add_option("--console", ia->console_addr,
+                   "host:port of the manager's web console (default: 127.0.0.1, the public "
+                   "port + 1000)");
+  init->add_option("--manager", ia->manager,
+                   "The first console manager's e-mail (a one-time link to set the password "
+                   "is printed); default manager@ID.localhost; 'none': no manager yet");
   init->add_option("--main", ia->main_url, "Main's sync URL (https://HOST:PORT): enroll now");
   init->add_option("--token", ia->token, "The enrollment code from 'tieup main partner add'");
   init->callback([&ctx, ia] { ctx.action = [&ctx, ia] { return PartnerInit(*ctx.env, *ia); }; });
   AddPartnerSyncCommands(*partner, ctx);
+  AddManagerCommands(*partner, ctx, SiteRole::kPartner);
 
   auto dir = std::make_shared<std::string>();
   CLI::App* serve = partner->add_subcommand(

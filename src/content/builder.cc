@@ -461,6 +461,10 @@ Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data
 
 }  // namespace
 
+Result<std::string> RenderMarkdown(const std::string& markdown, const std::string& label) {
+  return MarkdownToHtml(markdown, label);
+}
+
 std::string ContentTypeForPath(std::string_view path) {
   static const std::map<std::string, std::string, std::less<>> kTypes = {
       {"html", "text/html; charset=utf-8"},

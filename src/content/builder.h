@@ -214,6 +214,10 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
 // path, a file name that is not a valid URL path. Thread-safe (no shared state).
 Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOptions& options);
 
+// GitHub-flavoured Markdown (tables, strikethrough, autolinks; raw HTML kept) as HTML, as the
+// builder renders .md pages (cmark-gfm). `label` names the text in errors.
+Result<std::string> RenderMarkdown(const std::string& markdown, const std::string& label);
+
 // The Content-Type for a file name, from its extension (html, css, js, json, svg, png, jpg, gif,
 // webp, ico, txt, xml, pdf, woff2); "application/octet-stream" otherwise.
 std::string ContentTypeForPath(std::string_view path);

@@ -43,6 +43,10 @@ void PartnerDaemon::AddPeriodicTask(std::string name, std::function<void()> task
   tasks_.emplace_back(std::move(name), std::move(task));
 }
 
+void PartnerDaemon::AddServer(std::function<Status()> start, std::function<void()> stop) {
+  servers_.emplace_back(std::move(start), std::move(stop));
+}
+
 Status PartnerDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
   if (sync_server_) RETURN_IF_ERROR(sync_server_->Start());
@@ -55,6 +59,7 @@ Status PartnerDaemon::Start() {
     written = WriteFileAtomic(*env_, addr_file, bound.ToString() + "\n");
   }
   if (!written.ok()) logger_->warn("recording the public address: {}", written.message());
+  for (auto& [start, stop] : servers_) RETURN_IF_ERROR(start());
   background_ = std::thread([this] { BackgroundLoop(); });
   return Status::Ok();
 }
@@ -67,6 +72,7 @@ void PartnerDaemon::Stop() {
   }
   cv_.notify_all();
   if (background_.joinable()) background_.join();
+  for (auto it = servers_.rbegin(); it != servers_.rend(); ++it) it->second();
   if (sync_server_) sync_server_->Stop();
   if (site_) {
     site_->Stop();

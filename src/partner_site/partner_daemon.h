@@ -36,6 +36,9 @@ class PartnerDaemon {
   // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
   // delivery, ledger shipping). Tasks must not block for long. Before Start().
   void AddPeriodicTask(std::string name, std::function<void()> task);
+  // Runs `start` at Start() (after the public and sync ports; an error fails Start) and `stop` at
+  // Stop() (before them), for servers a service adds (the manager's console). Before Start().
+  void AddServer(std::function<Status()> start, std::function<void()> stop);
   Database& db() { return *db_; }
   Env& env() { return *env_; }
   const std::shared_ptr<Logger>& logger() const { return logger_; }
@@ -82,6 +85,7 @@ class PartnerDaemon {
   std::vector<std::string> unsent_damage_reports_;  // for main, sent again on each tick
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
+  std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;
 };
 
 // SITE_DIR/run/public.addr: "host:port" of the running daemon's public port (written at Start,

@@ -178,14 +178,14 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
                                    std::to_string(where.column) + ": " +
                                    std::string(e.description()));
   }
-  RETURN_IF_ERROR(
-      CheckKeys(file, root, "the top level", {"site", "http", "content", "partner", "variables"}));
+  RETURN_IF_ERROR(CheckKeys(file, root, "the top level",
+                            {"site", "http", "content", "partner", "console", "variables"}));
   SiteConfig c;
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     return n ? n->as_table() : nullptr;
   };
-  for (std::string_view name : {"site", "http", "content", "partner", "variables"}) {
+  for (std::string_view name : {"site", "http", "content", "partner", "console", "variables"}) {
     const toml::node* n = root.get(name);
     if (n != nullptr && !n->is_table()) {
       return Status::InvalidArgument(file + ": '" + std::string(name) + "' must be a [" +
@@ -263,6 +263,17 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
       return BadConfig(file, "partner.approval", "must be \"auto\" or \"manager\"");
     }
   }
+  if (const toml::table* console = section("console")) {
+    RETURN_IF_ERROR(
+        CheckKeys(file, *console, "[console]", {"listen", "tls_certificate", "tls_key"}));
+    RETURN_IF_ERROR(GetAddress(file, *console, "console", "listen", &c.console_address));
+    RETURN_IF_ERROR(Get(file, *console, "console", "tls_certificate", &c.console_tls_certificate));
+    RETURN_IF_ERROR(Get(file, *console, "console", "tls_key", &c.console_tls_key));
+    if (c.console_tls_certificate.empty() != c.console_tls_key.empty()) {
+      return BadConfig(file, "console.tls_certificate",
+                       "and console.tls_key go together: set both for HTTPS, or neither");
+    }
+  }
   if (const toml::table* vars = section("variables")) {
     for (const auto& [k, v] : *vars) {
       if (!v.is_string()) {
@@ -313,6 +324,12 @@ Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c
     out += "poll_seconds = " + std::to_string(c.poll_seconds) +
            "  # pull mode (behind NAT): ask main for updates this often; 0: main pushes\n";
   }
+  out += "\n[console]\n";
+  out += "listen = " + Quote(c.console_address.ToString()) +
+         "  # the managers' web console; loopback: only this machine (port 0: any free one)\n";
+  out += "tls_certificate = " + Quote(c.console_tls_certificate) +
+         "  # with tls_key: HTTPS (needed to open the console to the network)\n";
+  out += "tls_key = " + Quote(c.console_tls_key) + "\n";
   if (!c.variables.empty()) {
     out += "\n[variables]\n";
     for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";

@@ -67,6 +67,12 @@ struct SiteConfig {
   // release every this many seconds. 0: main pushes (the partner's sync port must be reachable).
   int poll_seconds = 0;
 
+  // [console]: the managers' web console (DESIGN.md "Consoles"). Loopback by default, so a new
+  // site exposes no admin surface; HTTPS when both certificate files are set.
+  HostPort console_address{"127.0.0.1", 0};
+  std::string console_tls_certificate;  // PEM file (absolute, or relative to SITE_DIR)
+  std::string console_tls_key;          // PEM file, owner-only
+
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;
 };
