@@ -7,6 +7,7 @@
 
 #include "base/encoding.h"
 #include "base/time_format.h"
+#include "commerce/manager_cli.h"
 #include "commerce/money.h"
 #include "console/console_server.h"
 #include "content/builder.h"
@@ -359,6 +360,57 @@ ConsolePage OrderPage(ConsoleState& s, const ConsoleRequest& r, const std::strin
   return p;
 }
 
+// --- goods ---
+// GET: the shop's products (main's mirrored goods are main's: shown, not edited). POST: add a
+// product, or set a product's price or stock; the same functions as `tieup partner product`.
+ConsolePage Products(ConsoleState& s, const ConsoleRequest& r) {
+  commerce::Shop& shop = *s.shop.shop;
+  if (r.http.method() == "POST") {
+    const std::string_view action = r.form.Get("action");
+    const std::string sku(commerce::Trim(r.form.Get("sku")));
+    Result<std::string> done = Status::InvalidArgument("choose one of the forms' buttons");
+    if (action == "add") {
+      commerce::ProductArgs a;
+      a.sku = sku;
+      a.title = commerce::Trim(r.form.Get("title"));
+      a.price = commerce::Trim(r.form.Get("price"));
+      a.stock = commerce::Trim(r.form.Get("stock"));
+      a.category = commerce::Trim(r.form.Get("category"));
+      a.page = commerce::Trim(r.form.Get("page"));
+      done = commerce::CliProductAdd(shop, a);
+    } else if (action == "price") {
+      done = commerce::CliProductSetPrice(shop, sku, commerce::Trim(r.form.Get("price")));
+    } else if (action == "stock") {
+      done = commerce::CliProductSetStock(shop, sku, commerce::Trim(r.form.Get("stock")));
+    }
+    (void)s.console->Audit(r, "product." + std::string(action),
+                           done.ok() ? *done : sku + " refused: " + done.status().message());
+    return Redirect("/products", done.ok() ? *done : "Not done: " + done.status().message());
+  }
+  auto products = shop.ListProducts();
+  if (!products.ok()) return Problem(500, "Goods unavailable", products.status().message());
+  auto mirrored = s.shop_db->Query("SELECT sku FROM shop_mirror", {});
+  std::set<std::string> mains;
+  if (mirrored.ok()) {
+    for (const SqlRow& row : *mirrored) mains.insert(row.Text(0));
+  }
+  json::array own, theirs;
+  for (const commerce::Product& p : *products) {
+    json::object e{
+        {"sku", p.sku}, {"title", p.title}, {"price", s.Money(p.price_minor)}, {"stock", p.stock}};
+    (mains.contains(p.sku) ? theirs : own).push_back(std::move(e));
+  }
+  ConsolePage p;
+  p.title = "Goods";
+  p.template_name = "products";
+  p.data = json::object{{"has_own", !own.empty()},
+                        {"own", std::move(own)},
+                        {"has_mains", !theirs.empty()},
+                        {"mains", std::move(theirs)},
+                        {"currency", shop.config().currency}};
+  return p;
+}
+
 // --- own pages ---
 ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
   auto pages = ListPages(s.daemon->site().content());
@@ -551,6 +603,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Home", "/");
   c.AddNav("Updates", "/updates");
   c.AddNav("Orders", "/orders");
+  c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
@@ -564,6 +617,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddPage("/orders/", [s](const ConsoleRequest& r) {
     return OrderPage(*s, r, std::string(r.http.path().substr(8)));
   });
+  c.AddPage("/products", [s](const ConsoleRequest& r) { return Products(*s, r); });
   c.AddPage("/pages", [s](const ConsoleRequest& r) { return Pages(*s, r); });
   c.AddPage("/pages/edit", [s](const ConsoleRequest& r) { return EditPage(*s, r); });
   c.AddPage("/pages/delete", [s](const ConsoleRequest& r) { return DeletePage(*s, r); });
