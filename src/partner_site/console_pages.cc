@@ -524,6 +524,60 @@ ConsolePage DeletePage(ConsoleState& s, const ConsoleRequest& r) {
   return Redirect("/pages", "Deleted " + path + ".");
 }
 
+// --- managers ---
+// GET: who may sign in. POST: add a manager or reset one's password (the one-time link is shown
+// once, to hand over), or remove one (their sessions end); as `tieup partner manager` does.
+ConsolePage Managers(ConsoleState& s, const ConsoleRequest& r) {
+  console::Console& c = *s.console;
+  if (r.http.method() == "POST") {
+    const std::string_view action = r.form.Get("action");
+    const std::string email(commerce::Trim(r.form.Get("email")));
+    Result<std::string> token = Status::InvalidArgument("choose one of the forms' buttons");
+    if (action == "add") {
+      token = c.managers().Add(email, commerce::Trim(r.form.Get("name")));
+    } else if (action == "reset") {
+      token = c.managers().Reset(email);
+      if (token.ok()) (void)c.sessions().EndAllFor(email);
+    } else if (action == "remove") {
+      if (email == r.manager.email) {
+        token = Status::FailedPrecondition("you cannot remove yourself; another manager can");
+      } else {
+        Status removed = c.managers().Remove(email);
+        if (removed.ok()) removed = c.sessions().EndAllFor(email);
+        token = removed.ok() ? Result<std::string>(std::string()) : Result<std::string>(removed);
+      }
+    }
+    (void)c.Audit(r, "manager." + std::string(action),
+                  email + (token.ok() ? "" : " refused: " + token.status().message()));
+    if (!token.ok()) return Redirect("/managers", "Not done: " + token.status().message());
+    if (token->empty())
+      return Redirect("/managers", "Removed " + email + "; their sessions ended.");
+    ConsolePage p;
+    p.title = "Managers";
+    p.template_name = "manager_link";
+    p.data = json::object{{"email", email},
+                          {"link", c.url() + "set-password?token=" + *token},
+                          {"reset", action == "reset"}};
+    return p;
+  }
+  auto list = c.managers().List();
+  if (!list.ok()) return Problem(500, "Managers unavailable", list.status().message());
+  json::array managers;
+  for (const console::Manager& m : *list) {
+    managers.push_back(json::object{
+        {"email", m.email},
+        {"name", m.name},
+        {"password_set", m.password_set},
+        {"last_login", m.last_login_micros == 0 ? "never" : s.Time(m.last_login_micros)},
+        {"me", m.email == r.manager.email}});
+  }
+  ConsolePage p;
+  p.title = "Managers";
+  p.template_name = "managers";
+  p.data = json::object{{"managers", std::move(managers)}};
+  return p;
+}
+
 // --- audit ---
 ConsolePage Audit(ConsoleState& s, const ConsoleRequest&) {
   auto entries = s.console->audit().Recent(200);
@@ -605,6 +659,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Orders", "/orders");
   c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
+  c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
   c.AddPage("/", [s](const ConsoleRequest& r) { return Home(*s, r); });
@@ -621,6 +676,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddPage("/pages", [s](const ConsoleRequest& r) { return Pages(*s, r); });
   c.AddPage("/pages/edit", [s](const ConsoleRequest& r) { return EditPage(*s, r); });
   c.AddPage("/pages/delete", [s](const ConsoleRequest& r) { return DeletePage(*s, r); });
+  c.AddPage("/managers", [s](const ConsoleRequest& r) { return Managers(*s, r); });
   c.AddPage("/audit", [s](const ConsoleRequest& r) { return Audit(*s, r); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
   daemon.AddServer(
