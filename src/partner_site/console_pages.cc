@@ -7,6 +7,7 @@
 
 #include "base/encoding.h"
 #include "base/time_format.h"
+#include "commerce/mail.h"
 #include "commerce/manager_cli.h"
 #include "commerce/money.h"
 #include "console/console_server.h"
@@ -597,6 +598,35 @@ ConsolePage Audit(ConsoleState& s, const ConsoleRequest&) {
   return p;
 }
 
+// Tells every manager with a password by mail that `u` waits (the site's mail outbox: delivered
+// by SMTP when shop.smtp_host is set, kept in SITE_DIR/mail otherwise). Only updates that
+// arrive while the daemon runs are mailed (the set of announced ones starts empty at start, and
+// a restart mails those still pending again, once).
+void MailManagers(ConsoleState& s, const sync::ReceivedUpdate& u) {
+  commerce::MailOutbox* outbox = s.shop.outbox.get();
+  const commerce::ShopConfig& shop = s.shop.shop->config();
+  if (outbox == nullptr || shop.mail_from.address.empty()) return;
+  auto managers = s.console->managers().List();
+  if (!managers.ok()) return;
+  commerce::MailMessage m;
+  m.from = shop.mail_from;
+  for (const console::Manager& manager : *managers) {
+    if (manager.password_set) m.to.push_back({manager.name, manager.email});
+  }
+  if (m.to.empty()) return;
+  m.subject = "Update " + u.update_id + " from the main site waits for your review";
+  m.body = "Version " + std::to_string(u.version) + " of the tie-up pages arrived at " +
+           s.config().name + ": " + std::to_string(u.added) + " added, " +
+           std::to_string(u.changed) + " changed, " + std::to_string(u.removed) +
+           " removed.\n\nNothing of it is live until you approve it. Review it in the console:\n" +
+           s.console->url() + "updates/" + u.update_id + "\n";
+  auto queued = outbox->Enqueue(std::move(m));
+  if (!queued.ok()) {
+    s.daemon->logger()->warn("mailing the managers about update {}: {}", u.update_id,
+                             queued.status().message());
+  }
+}
+
 // Announces each new pending update once, live on every open console page.
 void AnnouncePending(ConsoleState& s) {
   PartnerSync* sync = s.daemon->sync();
@@ -605,6 +635,7 @@ void AnnouncePending(ConsoleState& s) {
   if (!pending.ok()) return;
   for (const sync::ReceivedUpdate& u : *pending) {
     if (!s.announced.insert(u.update_id).second) continue;
+    MailManagers(s, u);
     s.console->Publish(
         "update",
         json::object{{"message", "An update from the main site waits for your review: version " +
