@@ -13,6 +13,7 @@
 #include "console/console_server.h"
 #include "content/builder.h"
 #include "content/page_templates.h"
+#include "partner_site/ledger_service.h"
 #include "partner_site/page_tools.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
@@ -525,6 +526,63 @@ ConsolePage DeletePage(ConsoleState& s, const ConsoleRequest& r) {
   return Redirect("/pages", "Deleted " + path + ".");
 }
 
+// --- access records and fees ---
+// GET: the ledger checked now (every record and checkpoint), the push to main, and a form to
+// verify a fee statement from main. POST action=push: send new entries to main now;
+// action=verify: recompute the pasted statement from this site's own ledger with the contract
+// (SITE_DIR/contracts/ID.toml, or the pasted one), as `tieup partner fees verify` does.
+ConsolePage Ledger(ConsoleState& s, const ConsoleRequest& r) {
+  Env& env = s.daemon->env();
+  const std::string& dir = s.daemon->site().site_dir();
+  const std::string contract_file = JoinPath(dir, "contracts/" + s.config().id + ".toml");
+  json::object data;
+  if (r.http.method() == "POST") {
+    const std::string_view action = r.form.Get("action");
+    if (action == "push") {
+      auto pushed = PushLedgerNow(env, dir);
+      const std::string what = pushed.ok() ? "sent " + std::to_string(pushed->entries_sent) +
+                                                 " entries; main holds " +
+                                                 std::to_string(pushed->main_entries) +
+                                                 (pushed->caught_up ? " (all of them)." : ".")
+                                           : "not sent: " + pushed.status().message();
+      (void)s.console->Audit(r, "ledger.push", what);
+      return Redirect("/ledger", "Ledger " + what);
+    }
+    if (action == "verify") {
+      const std::string csv(r.form.Get("statement"));
+      const std::string pasted(r.form.Get("contract"));
+      std::string contract = contract_file;
+      const std::string tmp = JoinPath(dir, "run/console-contract.tmp");
+      if (!pasted.empty()) {
+        Status st = CreateDirs(env, DirName(tmp));
+        if (st.ok()) st = WriteFileAtomic(env, tmp, pasted);
+        if (!st.ok()) return Problem(500, "Could not read the contract", st.message());
+        contract = tmp;
+      }
+      auto report = VerifyStatementWithOwnLedger(env, dir, csv, contract);
+      if (!pasted.empty()) (void)env.RemoveFile(tmp);
+      (void)s.console->Audit(r, "fees.verify",
+                             report.ok()
+                                 ? (report->agrees ? "agrees: " : "differs: ") + report->subject
+                                 : "refused: " + report.status().message());
+      data["verified"] = true;
+      data["agrees"] = report.ok() && report->agrees;
+      data["report"] = report.ok() ? report->ToText() : report.status().message();
+    }
+  }
+  auto own = VerifyOwnLedger(env, dir);
+  data["ledger_ok"] = own.ok() && own->ok;
+  data["ledger_report"] = own.ok() ? own->text : own.status().message();
+  data["enrolled"] = s.daemon->sync() != nullptr;
+  data["has_contract"] = env.FileExists(contract_file);
+  data["contract_file"] = contract_file;
+  ConsolePage p;
+  p.title = "Access records and fees";
+  p.template_name = "ledger";
+  p.data = std::move(data);
+  return p;
+}
+
 // --- managers ---
 // GET: who may sign in. POST: add a manager or reset one's password (the one-time link is shown
 // once, to hand over), or remove one (their sessions end); as `tieup partner manager` does.
@@ -690,6 +748,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Orders", "/orders");
   c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
+  c.AddNav("Ledger & fees", "/ledger");
   c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
@@ -707,6 +766,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddPage("/pages", [s](const ConsoleRequest& r) { return Pages(*s, r); });
   c.AddPage("/pages/edit", [s](const ConsoleRequest& r) { return EditPage(*s, r); });
   c.AddPage("/pages/delete", [s](const ConsoleRequest& r) { return DeletePage(*s, r); });
+  c.AddPage("/ledger", [s](const ConsoleRequest& r) { return Ledger(*s, r); });
   c.AddPage("/managers", [s](const ConsoleRequest& r) { return Managers(*s, r); });
   c.AddPage("/audit", [s](const ConsoleRequest& r) { return Audit(*s, r); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
