@@ -1,13 +1,10 @@
 #include "console/manager_store.h"
 
-#include <sodium.h>
-
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
+#include "crypto/password_hash.h"
 
 namespace tieup::console {
 namespace {
@@ -101,7 +98,10 @@ Status NoSuchManager(std::string_view email) {
 class ManagerStore::Impl {
  public:
   Impl(Env& env, Database& db, ManagerStoreOptions options)
-      : env_(env), db_(db), options_(std::move(options)) {}
+      : env_(env),
+        db_(db),
+        options_(std::move(options)),
+        hasher_(env, options_.cost, options_.max_concurrent_hashes) {}
 
   Result<std::string> Add(std::string_view email, std::string_view name) {
     ASSIGN_OR_RETURN(std::string normalized, users::NormalizeEmail(email));
@@ -196,7 +196,7 @@ class ManagerStore::Impl {
     // The link is checked before the password, so that a stale link is reported as such.
     RETURN_IF_ERROR(ValidTokenKey(db_, token).status());
     RETURN_IF_ERROR(users::CheckPasswordPolicy(password));
-    ASSIGN_OR_RETURN(std::string hash, Hash(password));
+    ASSIGN_OR_RETURN(std::string hash, hasher_.Hash(password));
     std::string email;
     RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
       // Checked again inside the transaction: two uses of one link, one wins.
@@ -231,12 +231,13 @@ class ManagerStore::Impl {
                                        {*key}));
     }
     const bool known = !rows.empty() && !rows[0].IsNull(5);
-    const std::string hash = known ? rows[0].Text(5) : DummyHash();
+    const std::string hash = known ? rows[0].Text(5) : hasher_.DummyHash();
     // An over-long password still costs one verification, against the dummy hash.
     const bool too_long = password.size() > kMaxPasswordBytes;
-    const bool match = Verify(too_long ? DummyHash() : hash,
-                              too_long ? password.substr(0, kMaxPasswordBytes) : password) &&
-                       known && !too_long;
+    const bool match =
+        hasher_.Verify(too_long ? hasher_.DummyHash() : hash,
+                       too_long ? password.substr(0, kMaxPasswordBytes) : password) &&
+        known && !too_long;
     if (!match) {
       ASSIGN_OR_RETURN(bool locked_now, RecordFailure(account, address, now));
       if (locked_now) return Locked(options_.lockout_seconds * kMicros);
@@ -335,66 +336,10 @@ class ManagerStore::Impl {
     return locked;
   }
 
-  // Holds one of the max_concurrent_hashes slots while alive.
-  class HashSlot {
-   public:
-    explicit HashSlot(Impl& impl) : impl_(impl) {
-      std::unique_lock<std::mutex> lock(impl_.slots_mu_);
-      impl_.slots_cv_.wait(lock, [&] { return impl_.hashing_ < impl_.MaxHashes(); });
-      ++impl_.hashing_;
-    }
-    ~HashSlot() {
-      {
-        std::lock_guard<std::mutex> lock(impl_.slots_mu_);
-        --impl_.hashing_;
-      }
-      impl_.slots_cv_.notify_one();
-    }
-    HashSlot(const HashSlot&) = delete;
-    HashSlot& operator=(const HashSlot&) = delete;
-
-   private:
-    Impl& impl_;
-  };
-
-  int MaxHashes() const {
-    return options_.max_concurrent_hashes < 1 ? 1 : options_.max_concurrent_hashes;
-  }
-
-  Result<std::string> Hash(std::string_view password) {
-    char out[crypto_pwhash_STRBYTES];
-    HashSlot slot(*this);
-    if (crypto_pwhash_str(out, password.data(), password.size(), options_.cost.ops_limit,
-                          options_.cost.mem_limit) != 0) {
-      return Status::ResourceExhausted(
-          "not enough memory to hash the password: try again in a moment");
-    }
-    return std::string(out);
-  }
-
-  bool Verify(const std::string& hash, std::string_view password) {
-    if (hash.empty()) return false;
-    HashSlot slot(*this);
-    return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-  }
-
-  // A hash of a random password at the store's cost, for unknown addresses.
-  const std::string& DummyHash() {
-    std::call_once(dummy_once_, [&] {
-      auto h = Hash(HexEncode(RandomString(env_, 16)));
-      dummy_hash_ = h.ok() ? *h : std::string();
-    });
-    return dummy_hash_;
-  }
-
   Env& env_;
   Database& db_;
   const ManagerStoreOptions options_;
-  std::mutex slots_mu_;
-  std::condition_variable slots_cv_;
-  int hashing_ = 0;
-  std::once_flag dummy_once_;
-  std::string dummy_hash_;
+  PasswordHasher hasher_;
 };
 
 ManagerStore::ManagerStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -402,11 +347,7 @@ ManagerStore::~ManagerStore() = default;
 
 Result<std::unique_ptr<ManagerStore>> ManagerStore::Open(Env& env, Database& db,
                                                          ManagerStoreOptions options) {
-  if (sodium_init() < 0) return Status::Internal("libsodium could not be initialised");
-  if (options.cost.ops_limit < crypto_pwhash_OPSLIMIT_MIN ||
-      options.cost.mem_limit < crypto_pwhash_MEMLIMIT_MIN) {
-    return Status::InvalidArgument("the password hashing cost is below libsodium's minimum");
-  }
+  RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
   if (options.setup_token_seconds <= 0 || options.lockout_seconds <= 0) {
     return Status::InvalidArgument(
         "the set-password link lifetime and the sign-in lockout must be positive");

@@ -1,10 +1,5 @@
 #include "users/user_store.h"
 
-#include <sodium.h>
-
-#include <condition_variable>
-#include <mutex>
-
 #include "base/encoding.h"
 
 namespace tieup::users {
@@ -116,26 +111,6 @@ Result<UserArea> ParseUserArea(std::string_view name) {
                                  std::string(name.substr(0, 40)) + "'");
 }
 
-PasswordHashCost PasswordHashCost::Interactive() {
-  return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
-}
-PasswordHashCost PasswordHashCost::Moderate() {
-  return {crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE};
-}
-PasswordHashCost PasswordHashCost::MinimumForTest() {
-  return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-}
-
-Result<PasswordHashCost> PasswordHashCost::FromName(std::string_view name) {
-  if (name == "interactive") return Interactive();
-  if (name == "moderate") return Moderate();
-  if (name == "min") return MinimumForTest();
-  return Status::InvalidArgument(
-      "users.password_hashing must be \"interactive\" (the default), "
-      "\"moderate\" or \"min\" (tests only), not \"" +
-      std::string(name.substr(0, 40)) + "\"");
-}
-
 Result<std::string> NormalizeEmail(std::string_view email) {
   const std::string_view e = TrimAscii(email);
   const std::string shown(e.substr(0, 80));
@@ -206,7 +181,8 @@ Result<std::string> NormalizeDisplayName(std::string_view name) {
 
 class UserStore::Impl {
  public:
-  Impl(Env& env, Database& db, UserStoreOptions options) : env_(env), db_(db), options_(options) {}
+  Impl(Env& env, Database& db, UserStoreOptions options)
+      : env_(env), db_(db), hasher_(env, options.cost, options.max_concurrent_hashes) {}
 
   Result<User> Register(const NewUser& request) {
     User user;
@@ -222,7 +198,7 @@ class UserStore::Impl {
     // A cheap early answer for a taken address; the transaction below decides.
     ASSIGN_OR_RETURN(bool taken, EmailTaken(db_, key));
     if (taken) return Taken();
-    ASSIGN_OR_RETURN(std::string hash, Hash(request.password));
+    ASSIGN_OR_RETURN(std::string hash, hasher_.Hash(request.password));
     user.id = NewUserId(env_);
     user.registered_at_micros = env_.NowMicros();
     bool raced = false;
@@ -249,8 +225,8 @@ class UserStore::Impl {
                                            ", password_hash FROM users WHERE email_key = ?",
                                        {LowerAscii(*normalized)}));
     }
-    const std::string hash = rows.empty() ? DummyHash() : rows[0].Text(6);
-    const bool match = Verify(hash, password);
+    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(6);
+    const bool match = hasher_.Verify(hash, password);
     if (rows.empty() || !match) return wrong;
     return UserFromRow(rows[0]);
   }
@@ -303,63 +279,9 @@ class UserStore::Impl {
     return !rows.empty();
   }
 
-  // Holds one of the max_concurrent_hashes slots while alive.
-  class HashSlot {
-   public:
-    explicit HashSlot(Impl& impl) : impl_(impl) {
-      std::unique_lock<std::mutex> lock(impl_.slots_mu_);
-      impl_.slots_cv_.wait(lock, [&] { return impl_.hashing_ < impl_.MaxHashes(); });
-      ++impl_.hashing_;
-    }
-    ~HashSlot() {
-      {
-        std::lock_guard<std::mutex> lock(impl_.slots_mu_);
-        --impl_.hashing_;
-      }
-      impl_.slots_cv_.notify_one();
-    }
-
-   private:
-    Impl& impl_;
-  };
-
-  int MaxHashes() const {
-    return options_.max_concurrent_hashes < 1 ? 1 : options_.max_concurrent_hashes;
-  }
-
-  Result<std::string> Hash(std::string_view password) {
-    char out[crypto_pwhash_STRBYTES];
-    HashSlot slot(*this);
-    if (crypto_pwhash_str(out, password.data(), password.size(), options_.cost.ops_limit,
-                          options_.cost.mem_limit) != 0) {
-      return Status::ResourceExhausted(
-          "not enough memory to hash the password: try again in a moment");
-    }
-    return std::string(out);
-  }
-
-  bool Verify(const std::string& hash, std::string_view password) {
-    HashSlot slot(*this);
-    return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-  }
-
-  // A hash of a random password at the store's cost, for unknown emails.
-  const std::string& DummyHash() {
-    std::call_once(dummy_once_, [&] {
-      auto h = Hash(HexEncode(RandomString(env_, 16)));
-      dummy_hash_ = h.ok() ? *h : std::string();
-    });
-    return dummy_hash_;
-  }
-
   Env& env_;
   Database& db_;
-  const UserStoreOptions options_;
-  std::mutex slots_mu_;
-  std::condition_variable slots_cv_;
-  int hashing_ = 0;
-  std::once_flag dummy_once_;
-  std::string dummy_hash_;
+  PasswordHasher hasher_;
 };
 
 UserStore::UserStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -367,11 +289,7 @@ UserStore::~UserStore() = default;
 
 Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                                                    UserStoreOptions options) {
-  if (sodium_init() < 0) return Status::Internal("libsodium could not be initialised");
-  if (options.cost.ops_limit < crypto_pwhash_OPSLIMIT_MIN ||
-      options.cost.mem_limit < crypto_pwhash_MEMLIMIT_MIN) {
-    return Status::InvalidArgument("the password hashing cost is below libsodium's minimum");
-  }
+  RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
   RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}}));
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }

@@ -9,7 +9,7 @@
 // of the page it came from. A password or its hash is never logged, returned or stored anywhere
 // else.
 //
-// Password hashing is deliberately slow and memory-hard; at most
+// Password hashing (crypto/password_hash.h) is deliberately slow and memory-hard; at most
 // UserStoreOptions::max_concurrent_hashes run at once (others wait), so a burst of logins
 // cannot exhaust memory.
 #pragma once
@@ -23,6 +23,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "crypto/password_hash.h"
 #include "store/database.h"
 
 namespace tieup::users {
@@ -36,20 +37,8 @@ std::string_view UserAreaName(UserArea area);
 // The inverse of UserAreaName; InvalidArgument for anything else.
 Result<UserArea> ParseUserArea(std::string_view name);
 
-// Argon2id cost (libsodium opslimit and memlimit).
-struct PasswordHashCost {
-  uint64_t ops_limit = 0;
-  size_t mem_limit = 0;
-
-  // libsodium's INTERACTIVE limits (2 passes, 64 MiB): the default.
-  static PasswordHashCost Interactive();
-  // libsodium's MODERATE limits (3 passes, 256 MiB).
-  static PasswordHashCost Moderate();
-  // libsodium's MIN limits (1 pass, 8 KiB): offers no protection; for tests only.
-  static PasswordHashCost MinimumForTest();
-  // "interactive", "moderate" or "min" (the site.toml setting users.password_hashing).
-  static Result<PasswordHashCost> FromName(std::string_view name);
-};
+// The Argon2id cost, kept here under its old name for the users module's callers.
+using PasswordHashCost = ::tieup::PasswordHashCost;
 
 struct UserStoreOptions {
   PasswordHashCost cost = PasswordHashCost::Interactive();

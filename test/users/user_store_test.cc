@@ -270,17 +270,6 @@ TEST_F(UserStoreTest, AccountsSurviveReopening) {
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
 }
 
-TEST(PasswordHashCostTest, Names) {
-  EXPECT_EQ(PasswordHashCost::FromName("min")->mem_limit,
-            PasswordHashCost::MinimumForTest().mem_limit);
-  EXPECT_EQ(PasswordHashCost::FromName("interactive")->ops_limit,
-            PasswordHashCost::Interactive().ops_limit);
-  EXPECT_EQ(PasswordHashCost::FromName("moderate")->mem_limit,
-            PasswordHashCost::Moderate().mem_limit);
-  EXPECT_THAT(PasswordHashCost::FromName("fast").status(),
-              StatusIs(StatusCode::kInvalidArgument, HasSubstr("interactive")));
-}
-
 TEST(UserStoreOpenTest, RefusesACostBelowLibsodiumsMinimum) {
   TempDir dir;
   FakeClockEnv env;
