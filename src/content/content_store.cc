@@ -352,7 +352,7 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
   return Status::Ok();
 }
 
-Result<uint64_t> ContentStore::Rollback(Area area) {
+Result<uint64_t> ContentStore::Rollback(Area area, const std::function<bool(uint64_t)>& eligible) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto& slot = ActiveSlot(area);
   if (!slot) {
@@ -362,10 +362,11 @@ Result<uint64_t> ContentStore::Rollback(Area area) {
   const uint64_t current = slot->version;
   ASSIGN_OR_RETURN(auto versions, VersionsLocked(area));
   auto it = std::lower_bound(versions.begin(), versions.end(), current);
+  while (it != versions.begin() && eligible && !eligible(*std::prev(it))) --it;
   if (it == versions.begin()) {
     return Status::FailedPrecondition("no release of " + AreaLabel(area) +
                                       " older than the active version " + std::to_string(current) +
-                                      " is kept: cannot roll back");
+                                      " that was live before is kept: cannot roll back");
   }
   uint64_t previous = *std::prev(it);
   Status s = ActivateLocked(area, previous, /*allow_older=*/true);

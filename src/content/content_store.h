@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,9 +104,11 @@ class ContentStore {
   // NotFound when absent; DataLoss when corrupt.
   Result<ReleaseManifest> ReadStaged(Area area, uint64_t version) const;
 
-  // Re-activates the newest kept release older than the active one; returns its version.
-  // FailedPrecondition when there is no active release or no older one.
-  Result<uint64_t> Rollback(Area area);
+  // Re-activates the newest kept release older than the active one for which `eligible` is
+  // true (null: any; a caller passes "was live before", so that a release kept but never
+  // activated, e.g. one its manager rejected, is not made live by a rollback); returns its
+  // version. FailedPrecondition when there is no active release or no eligible older one.
+  Result<uint64_t> Rollback(Area area, const std::function<bool(uint64_t)>& eligible = nullptr);
 
   // Keeps the newest `keep_releases` metadata files per area (and always the active one), then
   // removes every blob referenced by no kept release of any area. Blobs put since the previous

@@ -653,13 +653,26 @@ Result<uint64_t> Receiver::Rollback() {
   {
     std::lock_guard<std::mutex> offer_lock(offer_mu_);
     std::lock_guard<std::mutex> lock(mu_);
+    // Only a version that was live before may become live again: a staged release the manager
+    // rejected (or one never approved) is kept on disk, but never activated by a rollback, nor
+    // is one the manager already rolled back from.
+    std::set<uint64_t> was_live, rolled_back;
+    ASSIGN_OR_RETURN(auto live_rows,
+                     db_.Query("SELECT DISTINCT version FROM sync_events WHERE partner = ? AND "
+                               "kind IN ('activated', 'rollback')",
+                               {options_.site_id}));
+    for (const auto& row : live_rows) was_live.insert(static_cast<uint64_t>(row.Int(0)));
+    ASSIGN_OR_RETURN(auto gone_rows, db_.Query("SELECT version FROM sync_rolled_back", {}));
+    for (const auto& row : gone_rows) rolled_back.insert(static_cast<uint64_t>(row.Int(0)));
     Status s = content_([&](content::ContentStore& store) -> Status {
       auto a = store.Active(content::Area::kTieup);
       if (!a.ok()) {
         return Status::FailedPrecondition("there is no active tie-up release to roll back");
       }
       before = (*a)->version;
-      ASSIGN_OR_RETURN(after, store.Rollback(content::Area::kTieup));
+      ASSIGN_OR_RETURN(after, store.Rollback(content::Area::kTieup, [&](uint64_t v) {
+        return was_live.contains(v) && !rolled_back.contains(v);
+      }));
       return Status::Ok();
     });
     if (!s.ok()) {

@@ -938,6 +938,33 @@ TEST_F(PublisherReceiverTest, RollbackRestoresThePreviousReleaseAndRefusesItsReo
   EXPECT_THAT(p.receiver->Rollback(), IsOk());
 }
 
+// A release the manager rejected is kept on disk but was never live: a rollback skips it and
+// brings back the last version that was (found by the partner console's browser test).
+TEST_F(PublisherReceiverTest, RollbackNeverMakesARejectedReleaseLive) {
+  PartnerSite& p = AddPartner("shop-rr", ApprovalPolicy::kManager, ApprovalPolicy::kManager);
+  const PublishOutcome first = Only(publisher_->PublishNow({"shop-rr"}));
+  ASSERT_THAT(p.receiver->Approve(first.update_id), IsOk());
+  ASSERT_EQ(p.ActiveVersion(), 1u);
+  const std::string v1_about = p.Page("/about.html");
+  Write(authoring_ + "/pages/about.md", "About, wrong prices.\n");
+  const PublishOutcome second = Only(publisher_->PublishNow({"shop-rr"}));
+  ASSERT_EQ(second.version, 2u);
+  ASSERT_THAT(p.receiver->Reject(second.update_id, "wrong prices"), IsOk());
+  Write(authoring_ + "/pages/about.md", "About, right prices.\n");
+  const PublishOutcome third = Only(publisher_->PublishNow({"shop-rr"}));
+  ASSERT_GE(third.version, 3u);
+  ASSERT_THAT(p.receiver->Approve(third.update_id), IsOk());
+  ASSERT_EQ(p.ActiveVersion(), third.version);
+  auto back = p.receiver->Rollback();
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(*back, 1u);
+  EXPECT_EQ(p.Page("/about.html"), v1_about);
+  // Nothing older was live: a second rollback is refused, and the live version stays.
+  EXPECT_THAT(p.receiver->Rollback(),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("was live before")));
+  EXPECT_EQ(p.ActiveVersion(), 1u);
+}
+
 TEST_F(PublisherReceiverTest, PullModeAutoAndManager) {
   auto pull = [](Partnership& x) { x.sync_url = ""; };
   PartnerSite& a = AddPartner("pull-a", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "", pull);
