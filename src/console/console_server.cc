@@ -1,7 +1,9 @@
 #include "console/console_server.h"
 
+#include <algorithm>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -347,7 +349,8 @@ class Console::Impl {
   // --- sessions ---
 
   std::string CookieOf(const HttpRequest& r) const {
-    return commerce::CookieValue(r.HeaderOr("Cookie"), SessionCookieName(https_));
+    return commerce::CookieValue(r.HeaderOr("Cookie"),
+                                 SessionCookieName(https_, options_.cookie_name));
   }
 
   std::optional<Viewer> SignedIn(const HttpRequest& r, bool touch) {
@@ -371,7 +374,8 @@ class Console::Impl {
   }
 
   void ClearStaleCookie(const HttpRequest& r, HttpResponse& response) const {
-    if (!CookieOf(r).empty()) response.AddHeader("Set-Cookie", SessionCookie("", https_));
+    if (!CookieOf(r).empty())
+      response.AddHeader("Set-Cookie", SessionCookie("", https_, options_.cookie_name));
   }
 
   void PutFlash(const std::string& cookie, const std::string& text) {
@@ -438,7 +442,8 @@ class Console::Impl {
     }
     (void)Record(manager->email, "sign in", "", r.remote_address());
     HttpResponse response = Redirect(next);
-    response.AddHeader("Set-Cookie", SessionCookie(created->cookie_value, https_));
+    response.AddHeader("Set-Cookie",
+                       SessionCookie(created->cookie_value, https_, options_.cookie_name));
     return response;
   }
 
@@ -460,7 +465,7 @@ class Console::Impl {
     TakeFlash(viewer->cookie);
     (void)Record(viewer->manager.email, "sign out", "", r.remote_address());
     HttpResponse response = Redirect("/sign-in?done=signed-out");
-    response.AddHeader("Set-Cookie", SessionCookie("", https_));
+    response.AddHeader("Set-Cookie", SessionCookie("", https_, options_.cookie_name));
     return response;
   }
 
@@ -655,6 +660,15 @@ Console::Console(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Console::~Console() = default;
 
 Result<std::unique_ptr<Console>> Console::Open(Env& env, Database& db, ConsoleOptions options) {
+  const bool name_ok =
+      !options.cookie_name.empty() && options.cookie_name.size() <= 64 &&
+      std::all_of(options.cookie_name.begin(), options.cookie_name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      });
+  if (!name_ok) {
+    return Status::InvalidArgument("the console's cookie name '" + options.cookie_name +
+                                   "' must be 1-64 of [A-Za-z0-9_-]");
+  }
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (options.tls_certificate_file.empty() != options.tls_key_file.empty()) {
     return Status::InvalidArgument(

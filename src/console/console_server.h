@@ -64,6 +64,10 @@ struct ConsoleOptions {
   std::string tls_certificate_file, tls_key_file;
   ManagerStoreOptions managers;
   SessionOptions sessions;
+  // The session cookie's name (with the __Host- prefix under HTTPS). Cookies ignore ports: two
+  // consoles on one host (a demo) need different names, or signing in to one signs out of the
+  // other. [A-Za-z0-9_-] only.
+  std::string cookie_name = "tieup_console";
   std::shared_ptr<Logger> logger;  // null: nowhere
   // How long GET /events holds a request when there is nothing new (then it ends, and the
   // browser reconnects after kEventRetryMillis).

@@ -241,7 +241,7 @@ class ManagerStore::Impl {
     if (!match) {
       ASSIGN_OR_RETURN(bool locked_now, RecordFailure(account, address, now));
       if (locked_now) return Locked(options_.lockout_seconds * kMicros);
-      return Status::Unauthenticated("wrong e-mail address or password");
+      return Status::Unauthenticated("Wrong e-mail address or password.");
     }
     Manager manager = ManagerFromRow(rows[0]);
     manager.last_login_micros = now;
@@ -283,7 +283,7 @@ class ManagerStore::Impl {
   static Status Locked(int64_t remaining_micros) {
     const int64_t minutes =
         std::max<int64_t>(1, (remaining_micros + 60 * kMicros - 1) / (60 * kMicros));
-    return Status::ResourceExhausted("too many failed sign-ins; try again in " +
+    return Status::ResourceExhausted("Too many failed sign-ins; try again in " +
                                      std::to_string(minutes) +
                                      (minutes == 1 ? " minute" : " minutes"));
   }

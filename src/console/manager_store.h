@@ -94,10 +94,10 @@ class ManagerStore {
   Result<std::string> SetPassword(std::string_view setup_token, std::string_view password);
 
   // Checks a sign-in from `client_address` and records when it succeeded.
-  // Unauthenticated("wrong e-mail address or password") for an unknown e-mail address, a
+  // Unauthenticated("Wrong e-mail address or password.") for an unknown e-mail address, a
   // manager without a password and a wrong password alike (an unknown address is checked
   // against a dummy hash, so the time taken does not tell either);
-  // ResourceExhausted("too many failed sign-ins; try again in N minutes") while the account or
+  // ResourceExhausted("Too many failed sign-ins; try again in N minutes") while the account or
   // the address is locked, and for the failure that locks it.
   Result<Manager> CheckLogin(std::string_view email, std::string_view password,
                              std::string_view client_address);

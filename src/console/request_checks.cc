@@ -94,12 +94,12 @@ std::string SafeNextPath(std::string_view next) {
   return std::string(next);
 }
 
-std::string_view SessionCookieName(bool https) {
-  return https ? "__Host-tieup_console" : "tieup_console";
+std::string SessionCookieName(bool https, std::string_view base) {
+  return (https ? "__Host-" : "") + std::string(base);
 }
 
-std::string SessionCookie(std::string_view value, bool https) {
-  std::string cookie = std::string(SessionCookieName(https)) + "=" + std::string(value) +
+std::string SessionCookie(std::string_view value, bool https, std::string_view base) {
+  std::string cookie = SessionCookieName(https, base) + "=" + std::string(value) +
                        "; Path=/; HttpOnly; SameSite=Strict";
   if (https) cookie += "; Secure";
   if (value.empty()) cookie += "; Max-Age=0";

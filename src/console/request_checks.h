@@ -35,9 +35,10 @@ bool IsUrlencodedForm(const HttpRequest& request);
 std::string SafeNextPath(std::string_view next);
 
 // The session cookie's name: "__Host-tieup_console" under HTTPS, "tieup_console" otherwise.
-std::string_view SessionCookieName(bool https);
+std::string SessionCookieName(bool https, std::string_view base = "tieup_console");
 // The Set-Cookie value that stores `value` (HttpOnly, SameSite=Strict, Path=/, Secure under
 // HTTPS), or, for an empty `value`, removes the cookie.
-std::string SessionCookie(std::string_view value, bool https);
+std::string SessionCookie(std::string_view value, bool https,
+                          std::string_view base = "tieup_console");
 
 }  // namespace tieup::console

@@ -100,7 +100,10 @@ ConsolePage Home(ConsoleState& s, const ConsoleRequest&) {
   data["enrolled"] = sync != nullptr;
   if (sync != nullptr) {
     auto status = sync->receiver().GetStatus();
-    if (status.ok()) data["tieup_version"] = status->active_version;
+    if (status.ok()) {
+      data["tieup_version"] = status->active_version;
+      data["tieup_live"] = status->active_version > 0;
+    }
     auto pending = sync->receiver().Pending();
     json::array waiting;
     if (pending.ok()) {
@@ -321,8 +324,11 @@ ConsolePage OrderPage(ConsoleState& s, const ConsoleRequest& r, const std::strin
     (void)s.console->Audit(r, "order." + std::string(action),
                            number + (st.ok() ? "" : " refused: " + st.message()));
     if (!st.ok()) return Redirect("/orders/" + number, "Not done: " + st.message());
-    return Redirect("/orders/" + number,
-                    "Order " + number + ": " + std::string(action) + " recorded.");
+    const char* done = action == "paid"      ? "marked paid"
+                       : action == "ship"    ? "marked shipped; the customer is mailed"
+                       : action == "deliver" ? "marked delivered"
+                                             : "cancelled; its stock is back";
+    return Redirect("/orders/" + number, "Order " + number + " " + done + ".");
   }
   auto o = shop.GetOrder(number);
   if (!o.ok()) return Problem(404, "No such order", "There is no order " + number + ".");
@@ -346,7 +352,9 @@ ConsolePage OrderPage(ConsoleState& s, const ConsoleRequest& r, const std::strin
       {"address", o->customer.address_line1 + ", " + o->customer.postal_code + " " +
                       o->customer.city + ", " + o->customer.country},
       {"contact", o->customer.email.empty() ? o->customer.phone : o->customer.email},
-      {"payment", o->payment_method},
+      {"payment", shop.FindPaymentProvider(o->payment_method) != nullptr
+                      ? shop.FindPaymentProvider(o->payment_method)->title()
+                      : o->payment_method},
       {"paid", o->paid},
       {"total", s.Money(o->totals.total_minor)},
       {"lines", std::move(lines)},
@@ -696,11 +704,12 @@ void AnnouncePending(ConsoleState& s) {
     MailManagers(s, u);
     s.console->Publish(
         "update",
-        json::object{{"message", "An update from the main site waits for your review: version " +
-                                     std::to_string(u.version) + ", " + std::to_string(u.added) +
-                                     " added, " + std::to_string(u.changed) + " changed, " +
-                                     std::to_string(u.removed) + " removed."},
-                     {"href", "/updates/" + u.update_id}});
+        json::object{
+            {"title", "New update from the main site."},
+            {"message", "It waits for your review: version " + std::to_string(u.version) + ", " +
+                            std::to_string(u.added) + " added, " + std::to_string(u.changed) +
+                            " changed, " + std::to_string(u.removed) + " removed."},
+            {"href", "/updates/" + u.update_id}});
   }
 }
 
@@ -735,6 +744,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   o.tls_certificate_file = in_site(config.console_tls_certificate);
   o.tls_key_file = in_site(config.console_tls_key);
   o.logger = daemon.logger();
+  o.cookie_name = "tieup_console_" + config.id;  // two demo partners on one host stay apart
   auto hashing = config.variables.find("users.password_hashing");
   if (hashing != config.variables.end()) {
     ASSIGN_OR_RETURN(o.managers.cost, users::PasswordHashCost::FromName(hashing->second));

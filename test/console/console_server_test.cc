@@ -262,20 +262,20 @@ TEST_F(ConsoleServerTest, AWrongPasswordAndAnUnknownAddressGetTheSameAnswerThenA
   ASSERT_NO_FATAL_FAILURE(StartConsole());
   HttpResponse wrong = Post("/sign-in", "email=ada%40example.org&password=wrong+horse+battery");
   EXPECT_EQ(wrong.status(), 401);
-  EXPECT_THAT(wrong.body(), HasSubstr("wrong e-mail address or password"));
+  EXPECT_THAT(wrong.body(), HasSubstr("Wrong e-mail address or password."));
   EXPECT_THAT(wrong.body(), HasSubstr("value=\"ada@example.org\""));  // kept in the form
   EXPECT_FALSE(wrong.FindHeader("Set-Cookie"));
   HttpResponse unknown =
       Post("/sign-in", "email=nobody%40example.org&password=correct+horse+battery");
   EXPECT_EQ(unknown.status(), 401);
-  EXPECT_THAT(unknown.body(), HasSubstr("wrong e-mail address or password"));
+  EXPECT_THAT(unknown.body(), HasSubstr("Wrong e-mail address or password."));
 
   for (int i = 1; i < options_.managers.max_failures_per_account - 1; ++i) {
     EXPECT_EQ(Post("/sign-in", "email=ada%40example.org&password=wrong").status(), 401);
   }
   HttpResponse locked = Post("/sign-in", "email=ada%40example.org&password=wrong");
   EXPECT_EQ(locked.status(), 429);
-  EXPECT_THAT(locked.body(), HasSubstr("too many failed sign-ins; try again in 15 minutes"));
+  EXPECT_THAT(locked.body(), HasSubstr("Too many failed sign-ins; try again in 15 minutes"));
   EXPECT_EQ(Post("/sign-in", "email=ada%40example.org&password=correct+horse+battery").status(),
             429);
   env_.AdvanceSeconds(options_.managers.lockout_seconds);

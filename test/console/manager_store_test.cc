@@ -21,7 +21,7 @@ using ::tieup::testing::TempDir;
 
 constexpr char kPassword[] = "correct horse battery";
 constexpr char kWrong[] = "wrong horse battery";
-constexpr char kWrongMessage[] = "wrong e-mail address or password";
+constexpr char kWrongMessage[] = "Wrong e-mail address or password.";
 
 class ManagerStoreTest : public ::testing::Test {
  protected:
@@ -172,14 +172,14 @@ TEST_F(ManagerStoreTest, AnAccountIsLockedAfterItsFailuresUntilTheLockoutPasses)
   }
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kWrong, "10.0.0.99"),
               StatusIs(StatusCode::kResourceExhausted,
-                       "too many failed sign-ins; try again in 15 minutes"));
+                       "Too many failed sign-ins; try again in 15 minutes"));
   // Locked even with the right password, from any address.
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword, "10.9.9.9"),
               StatusIs(StatusCode::kResourceExhausted));
   env_.AdvanceSeconds(options_.lockout_seconds - 30);
   EXPECT_THAT(
       store_->CheckLogin("ada@example.org", kPassword, "10.9.9.9"),
-      StatusIs(StatusCode::kResourceExhausted, "too many failed sign-ins; try again in 1 minute"));
+      StatusIs(StatusCode::kResourceExhausted, "Too many failed sign-ins; try again in 1 minute"));
   env_.AdvanceSeconds(30);
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword, "10.9.9.9"), IsOk());
 }

@@ -55,10 +55,11 @@
   function describe(event) {
     var data = event.data || {};
     var message = typeof data.message === 'string' ? data.message : '';
-    var type = typeof event.type === 'string' ? event.type : 'event';
+    // What a person reads first: the event's title (the type is for scripts).
+    var title = typeof data.title === 'string' ? data.title : '';
     // Only a path on this console becomes a link.
     var href = typeof data.href === 'string' && /^\/(?![\/\\])/.test(data.href) ? data.href : '';
-    return { type: type, message: message, href: href };
+    return { title: title, message: message, href: href };
   }
 
   function showBanner(text) {
@@ -70,11 +71,14 @@
 
     var p = document.createElement('p');
     p.className = 'live-event__text';
-    var type = document.createElement('span');
-    type.className = 'live-event__type';
-    type.textContent = text.type;
-    p.appendChild(type);
-    if (text.message) p.appendChild(document.createTextNode(': ' + text.message));
+    if (text.title) {
+      var title = document.createElement('strong');
+      title.className = 'live-event__type';
+      title.textContent = text.title;
+      p.appendChild(title);
+      p.appendChild(document.createTextNode(' '));
+    }
+    if (text.message) p.appendChild(document.createTextNode(text.message));
     if (text.href) {
       var link = document.createElement('a');
       link.href = text.href;
@@ -98,7 +102,7 @@
   function notify(text) {
     if (!('Notification' in window) || Notification.permission !== 'granted') return;
     try {
-      new Notification(text.type, { body: text.message, tag: 'tieup-console' });
+      new Notification(text.title || document.title, { body: text.message, tag: 'tieup-console' });
     } catch (e) {
       // Some browsers allow notifications only from a service worker: the banner remains.
     }
