@@ -3,11 +3,12 @@
 // wrong (a journey goes on after a failed check where it can, so one run lists every defect).
 //
 // Sites: `tieup demo DIR --base-port P` creates main (port P) and partners shop-a (P+1) and
-// shop-b (P+2) with sync ports P+100.. and the sample tea shop; once main answers and shop-a
-// serves its tie-up product page, the demo is stopped and each site is served on its own
-// (`tieup main serve DIR/main`, `tieup partner serve DIR/shop-a`), so that main can be stopped
-// and started while a partner stays up. Every wait polls the state it needs with a deadline;
-// nothing sleeps for a fixed time.
+// shop-b (P+2) with sync ports P+100.., the partners' manager consoles at P+11 and P+12, and the
+// sample tea shop; once main answers and shop-a serves its tie-up product page (and, when shop-b
+// is wanted, main sees shop-b's first update waiting for its manager), the demo is stopped and
+// each wanted site is served on its own (`tieup main serve DIR/main`, `tieup partner serve
+// DIR/shop-a`), so that main can be stopped and started while a partner stays up. Every wait
+// polls the state it needs with a deadline; nothing sleeps for a fixed time.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -43,11 +44,12 @@ function portFree(port) {
   });
 }
 
-// A base port P with P, P+1, P+2 and P+100, P+101, P+102 free on 127.0.0.1.
+// A base port P with P, P+1, P+2 (public), P+11, P+12 (the partners' consoles) and P+100,
+// P+101, P+102 (sync) free on 127.0.0.1.
 export async function freeBasePort() {
   for (let attempt = 0; attempt < 50; ++attempt) {
     const base = 20000 + Math.floor(Math.random() * 30000);
-    const ports = [0, 1, 2, 100, 101, 102].map((d) => base + d);
+    const ports = [0, 1, 2, 11, 12, 100, 101, 102].map((d) => base + d);
     let ok = true;
     for (const p of ports) ok = ok && (await portFree(p));
     if (ok) return base;
@@ -158,8 +160,15 @@ export class Sites {
     return `http://127.0.0.1:${this.base + offset}${p}`;
   }
 
-  // Creates the demo's sites and serves main and shop-a.
-  async create() {
+  // A partner manager's console ('shop-a' at P+11, 'shop-b' at P+12, as the demo sets them).
+  consoleUrl(site, p = '/') {
+    const offset = { 'shop-a': 11, 'shop-b': 12 }[site];
+    return `http://127.0.0.1:${this.base + offset}${p}`;
+  }
+
+  // Creates the demo's sites and serves `serve` (by default main and shop-a; add 'shop-b' for
+  // the partner whose manager approves updates: its first update then waits for approval).
+  async create({ serve = ['main', 'shop-a'] } = {}) {
     this.base = await freeBasePort();
     const demo = new TieupProcess(
         this.binary, ['demo', path.join(this.dir, 'demo'), '--base-port', String(this.base)],
@@ -168,22 +177,33 @@ export class Sites {
       await demo.waitReady('the demo: main and shop-a serving their pages', async () =>
         (await httpStatus(this.url('main'))) === 200 &&
         (await httpStatus(this.url('shop-a', '/products/sencha.html'))) === 200);
+      if (serve.includes('shop-b')) {
+        // The demo's first publish to shop-b is done once main has recorded its answer.
+        await demo.waitReady("the demo: shop-b's first update waiting for its manager", async () =>
+          /shop-b .*waiting for the partner manager/.test(
+              await this.tieup('main', 'status', this.siteDir('main'))));
+      }
     } finally {
       await demo.stop();
     }
-    await this.start('main');
-    await this.start('shop-a');
+    for (const site of serve) await this.start(site);
   }
 
-  // Serves one site on its own ('main' or 'shop-a') and waits until it answers.
+  // Serves one site on its own ('main', 'shop-a' or 'shop-b') and waits until it answers (a
+  // partner: a page and its manager console).
   async start(site) {
     const role = site === 'main' ? 'main' : 'partner';
     const p = new TieupProcess(this.binary, [role, 'serve', path.join(this.dir, 'demo', site)],
                                path.join(this.logDir, `${site}.log`));
     this.procs[site] = p;
-    const page = site === 'main' ? '/' : '/products/sencha.html';
+    // shop-b serves no tie-up page before its manager approves the first update.
+    const page = { main: '/', 'shop-a': '/products/sencha.html', 'shop-b': '/local/' }[site];
     await p.waitReady(`${site} serving ${page}`,
                       async () => (await httpStatus(this.url(site, page))) === 200);
+    if (role === 'partner') {
+      await p.waitReady(`${site}'s manager console`,
+                        async () => (await httpStatus(this.consoleUrl(site, '/sign-in'))) === 200);
+    }
   }
 
   // Stops one site and waits until its port no longer answers.
