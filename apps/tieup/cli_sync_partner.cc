@@ -1,5 +1,6 @@
 // `tieup partner enroll|pending|approve|reject|rollback|updates`: the partner manager's side
 // of remote updating.
+#include "base/byte_count.h"
 #include "base/encoding.h"
 #include "cli.h"
 #include "partner_site/partner_daemon.h"
@@ -28,18 +29,6 @@ Result<PartnerSession> OpenPartner(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(s.sync,
                    PartnerSync::Open(env, dir, s.config, *s.db, *s.content, NewNullLogger()));
   return s;
-}
-
-std::string Bytes(uint64_t n) {
-  char buf[32];
-  if (n >= (1u << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(n) / (1 << 20));
-  } else if (n >= 1024) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(n) / 1024);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
-  }
-  return buf;
 }
 
 void PrintPaths(const char* label, const std::vector<std::string>& paths) {
@@ -75,10 +64,11 @@ Status Pending(Env& env, const std::string& dir) {
   for (const sync::ReceivedUpdate& u : pending) {
     std::printf("Update %s: tie-up version %llu, received %s\n", u.update_id.c_str(),
                 static_cast<unsigned long long>(u.version), FormatRfc3339(u.received).c_str());
-    std::printf("  %llu added (%s), %llu changed (%s), %llu removed (%s)\n",
-                static_cast<unsigned long long>(u.added), Bytes(u.added_bytes).c_str(),
-                static_cast<unsigned long long>(u.changed), Bytes(u.changed_bytes).c_str(),
-                static_cast<unsigned long long>(u.removed), Bytes(u.removed_bytes).c_str());
+    std::printf(
+        "  %llu added (%s), %llu changed (%s), %llu removed (%s)\n",
+        static_cast<unsigned long long>(u.added), FormatByteCount(u.added_bytes).c_str(),
+        static_cast<unsigned long long>(u.changed), FormatByteCount(u.changed_bytes).c_str(),
+        static_cast<unsigned long long>(u.removed), FormatByteCount(u.removed_bytes).c_str());
     PrintPaths("+", u.added_paths);
     PrintPaths("~", u.changed_paths);
     PrintPaths("-", u.removed_paths);

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/byte_count.h"
 #include "base/encoding.h"
 #include "content/release.h"
 
@@ -170,18 +171,6 @@ std::vector<Row> FoldUnchanged(const std::vector<Row>& rows, size_t context) {
 
 // --- reading an update ---
 
-std::string Size(uint64_t n) {
-  char buf[32];
-  if (n >= (1u << 20)) {
-    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(n) / (1 << 20));
-  } else if (n >= 1024) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(n) / 1024);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llu bytes", static_cast<unsigned long long>(n));
-  }
-  return buf;
-}
-
 // The bodies of `entries` (null entries give ""), read under the site lock.
 Result<std::vector<std::string>> ReadBodies(SiteContent& content,
                                             const std::vector<const FileEntry*>& entries) {
@@ -208,7 +197,7 @@ void DescribeFile(SiteContent& content, const FileEntry* before, const FileEntry
       std::max(before ? before->length : uint64_t{0}, after ? after->length : uint64_t{0});
   if (largest > options.max_file_bytes) {
     if (changed) {
-      change.note = "larger than " + Size(options.max_file_bytes) +
+      change.note = "larger than " + FormatByteCount(options.max_file_bytes) +
                     ": no line-by-line comparison; look at the preview";
     }
     return;

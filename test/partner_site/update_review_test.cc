@@ -331,7 +331,7 @@ TEST_F(UpdateReviewTest, LimitsFromTheOptions) {
   about = Find(*review, "/about.html");
   ASSERT_NE(about, nullptr);
   EXPECT_THAT(about->diff, IsEmpty());
-  EXPECT_THAT(about->note, HasSubstr("larger than 100 bytes"));
+  EXPECT_THAT(about->note, HasSubstr("larger than 100 B"));
 }
 
 TEST_F(UpdateReviewTest, UnknownOrDecidedUpdatesAreNotFound) {
