@@ -53,7 +53,16 @@ total=$((orders * rounds * 2 + 10))
 "$tieup" main product add "$m" --sku TEA-1 --title Sencha --price 12.50 --stock $((total * 2)) \
   --page /products/TEA-1.html >/dev/null
 # The load comes from one address: lift the per-client request rate (site.toml [http]).
-unlimit() { sed -i 's/^requests_per_second_per_client = .*/requests_per_second_per_client = 0/' "$1/site.toml"; }
+# One client (this script) places every order: lift the per-client request rate and the shop's
+# per-network limit on cart additions on both sites.
+unlimit() {
+  sed -i 's/^requests_per_second_per_client = .*/requests_per_second_per_client = 0/' "$1/site.toml"
+  if grep -q '^\[variables\]' "$1/site.toml"; then
+    sed -i '/^\[variables\]/a "shop.cart_adds_per_10_minutes_per_client" = "0"' "$1/site.toml"
+  else
+    printf '\n[variables]\n"shop.cart_adds_per_10_minutes_per_client" = "0"\n' >>"$1/site.toml"
+  fi
+}
 unlimit "$m"
 "$tieup" main serve "$m" >"$work/main.log" 2>&1 & pids+=($!)
 mport=$(port_of "$work/main.log")
