@@ -11,6 +11,9 @@ namespace tieup {
 
 // The console's page templates (generated from src/partner_site/console_templates/ by CMake).
 const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartnerConsoleTemplates();
+// Its styles and scripts (console_assets/*.css, *.js), after the console's own.
+const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartnerConsoleStyles();
+const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartnerConsoleScripts();
 
 namespace partner_console {
 
@@ -241,6 +244,8 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   state->console = std::move(opened);
   console::Console& c = *state->console;
   c.AddTemplates(EmbeddedPartnerConsoleTemplates());
+  for (const auto& [name, css] : EmbeddedPartnerConsoleStyles()) c.AddStyles(css);
+  for (const auto& [name, js] : EmbeddedPartnerConsoleScripts()) c.AddScript(js);
   c.AddNav("Home", "/");
   c.AddNav("Updates", "/updates");
   c.AddNav("Orders", "/orders");
