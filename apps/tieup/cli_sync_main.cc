@@ -200,8 +200,9 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
                   "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; "
                   "empty: only on 'tieup main publish'");
   add->add_option("--retry", aa->retry,
-                  "After a failure or a rejection: 'backoff:30s..1h', 'backoff:10s..10m,max=20' "
-                  "or 'manual'")
+                  "After a failure: 'backoff:30s..1h', 'backoff:10s..10m,max=20' or 'manual'; "
+                  "add ',rejected=1d' to offer a version the partner's manager rejected again "
+                  "after a day (without it: only when it changes or on 'tieup main publish')")
       ->capture_default_str();
   add->add_option("--overrides", aa->overrides, "A folder of files only this partner gets");
   add->add_option("--var", aa->vars, "NAME=VALUE template variable for this partner (repeat)");

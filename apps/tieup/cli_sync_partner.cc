@@ -42,6 +42,14 @@ void PrintPaths(const char* label, const std::vector<std::string>& paths) {
 Status Pending(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
   ASSIGN_OR_RETURN(auto pending, s.sync->receiver().Pending());
+  // The latest decision, when it was a rejection: main does not offer that version again unless
+  // it changes or main's manager publishes it again.
+  ASSIGN_OR_RETURN(auto recent, s.sync->receiver().Updates(1));
+  if (!recent.empty() && recent[0].state == "rejected") {
+    std::printf("You rejected version %llu (update %s) on %s: %s\n",
+                static_cast<unsigned long long>(recent[0].version), recent[0].update_id.c_str(),
+                FormatRfc3339(recent[0].decided).c_str(), recent[0].reason.c_str());
+  }
   if (pending.empty()) {
     std::printf("No update is waiting for approval.\n");
     return Status::Ok();
@@ -117,8 +125,10 @@ Status Reject(Env& env, const std::string& dir, const std::string& id, const std
     return Status::Ok();
   }
   RETURN_IF_ERROR(st);
-  std::printf("Rejected %s; main marks the update interrupted and retries under its policy.\n",
-              id.c_str());
+  std::printf(
+      "Rejected %s; main's manager sees your reason. Main offers this version again only when "
+      "it changes or when its manager publishes it again.\n",
+      id.c_str());
   return Status::Ok();
 }
 

@@ -142,7 +142,8 @@ void MainDaemon::PublishCatalogChanges() {
   logger_->info("the catalog changed: main's pages are release {} ({} rendered)", own->version,
                 own->rendered);
   if (catalog_publish_ != "partners") return;
-  for (const sync::PublishOutcome& o : sync_->publisher().PublishNow({}, &publish_sources_)) {
+  for (const sync::PublishOutcome& o :
+       sync_->publisher().PublishNow({}, &publish_sources_, sync::Publisher::Trigger::kAutomatic)) {
     if (o.status.ok()) {
       logger_->info("partner '{}': {} (version {}) after the catalog change", o.partner, o.state,
                     o.version);

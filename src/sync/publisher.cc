@@ -19,6 +19,9 @@ namespace json = boost::json;
 
 namespace {
 
+// The `why` of a publish the main manager asked for (Trigger::kManager).
+constexpr std::string_view kManagerPublish = "publish now";
+
 // Releases main keeps per partner (besides the one the partner has active), for deltas.
 constexpr uint64_t kKeptReleases = 10;
 // Stored chunks no release names any more are swept by the scheduler tick (RunDue) after this
@@ -697,6 +700,33 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
     out.update_id = last->update_id;
     return out;
   }
+  if (last && last->version == latest && last->state == "rejected") {
+    const bool retry_due = st.next_retry > 0 && st.next_retry <= now;
+    if (why != kManagerPublish && !retry_due) {
+      out.state = "rejected";
+      out.update_id = last->update_id;
+      return out;
+    }
+    if (st.p.sync_url.empty()) {
+      // Pull mode: the partner's next poll gets this version again under a new update.
+      Status again = db_.Transaction([&](Database& db) -> Status {
+        RETURN_IF_ERROR(
+            db.Exec("INSERT INTO sync_updates(partner, version, mode, state, offered) "
+                    "VALUES(?,?,'pull','offered',?)",
+                    {id, static_cast<int64_t>(latest), now}));
+        const int64_t rowid = db.LastInsertId();
+        RETURN_IF_ERROR(
+            db.Exec("UPDATE sync_partnerships SET last_update = ? WHERE id = ?", {rowid, id}));
+        return internal::RecordEvent(db, now, id, UpdateId(rowid), latest, "offered",
+                                     "version " + std::to_string(latest) +
+                                         ", rejected before, offered again (" + std::string(why) +
+                                         "): the partner gets it at its next poll");
+      });
+      if (!again.ok()) return fail(0, again, "failed");
+      out.state = "pull";
+      return out;
+    }
+  }
   if (last && last->version == latest && last->state == "approved" && last->mode == "push") {
     out.update_id = last->update_id;
     auto active = CommandActivationLocked(st, *last);
@@ -834,7 +864,7 @@ std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string
 }
 
 std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>& ids,
-                                                  content::SourceCache* cache) {
+                                                  content::SourceCache* cache, Trigger trigger) {
   std::vector<std::string> targets = ids;
   if (targets.empty()) {
     auto rows = db_.Query("SELECT id FROM sync_partnerships WHERE revoked = 0 ORDER BY id");
@@ -846,7 +876,8 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
     }
     for (const auto& r : *rows) targets.push_back(r.Text(0));
   }
-  return RunParallel(targets, "publish now", cache);
+  return RunParallel(targets, trigger == Trigger::kManager ? kManagerPublish : "after a change",
+                     cache);
 }
 
 Result<std::shared_ptr<const content::PageProducts>> Publisher::ReadProducts() {
@@ -931,10 +962,22 @@ Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner
                                       ", not waiting for approval");
   }
   if (!response.approved) {
-    RETURN_IF_ERROR(RecordFailureLocked(
-        st, rowid, "interrupted",
-        "partner manager rejected version " + std::to_string(u.version) + ": " + response.reason,
-        "rejected"));
+    // Not a failure: nothing is retried by itself unless the policy has `rejected=`.
+    auto policy = RetryPolicy::Parse(st.p.retry).value_or(RetryPolicy());
+    const int64_t again = policy.rejected_seconds() > 0 ? now + policy.rejected_seconds() : 0;
+    const std::string reason =
+        "partner manager rejected version " + std::to_string(u.version) + ": " + response.reason;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      RETURN_IF_ERROR(db.Exec(
+          "UPDATE sync_updates SET state = 'rejected', reason = ?, finished = ? WHERE id = ?",
+          {reason, now, rowid}));
+      RETURN_IF_ERROR(
+          db.Exec("UPDATE sync_partnerships SET next_retry = ? WHERE id = ?", {again, partner_id}));
+      return internal::RecordEvent(
+          db, now, partner_id, u.update_id, u.version, "rejected",
+          reason + (again > 0 ? "; offered again at " + FormatRfc3339(again)
+                              : "; offered again when it changes or when you publish again"));
+    }));
     return UpdateResponseReply{false, u.version};
   }
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
@@ -999,6 +1042,15 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id, uint64_
     none.partner = partner_id;
     none.update_id = last && last->version == version ? last->update_id : "current";
     none.version = version;
+    none.approval = st.p.approval;
+    return none;
+  }
+  if (last && last->version == version && last->state == "rejected") {
+    // The partner's manager rejected it: nothing new until it changes or is offered again.
+    OfferRequest none;
+    none.partner = partner_id;
+    none.update_id = last->update_id;
+    none.version = have_version;
     none.approval = st.p.approval;
     return none;
   }
@@ -1105,9 +1157,13 @@ Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
     } else if (r.last_update && r.last_update->state == "pending_approval") {
       s = "version " + std::to_string(r.last_update->version) +
           " waiting for the partner manager (update " + r.last_update->update_id + ")";
-    } else if (r.last_update &&
-               (r.last_update->state == "failed" || r.last_update->state == "interrupted" ||
-                (r.last_update->state == "approved" && st.failures > 0))) {
+    } else if (r.last_update && r.last_update->state == "rejected" &&
+               r.last_update->version == r.latest_version) {
+      s = r.last_update->reason;
+      s += st.next_retry > 0 ? "; offered again at " + FormatRfc3339(st.next_retry)
+                             : "; offered again when it changes or when you publish again";
+    } else if (r.last_update && (r.last_update->state == "failed" ||
+                                 (r.last_update->state == "approved" && st.failures > 0))) {
       s = r.last_update->state + ": " + r.last_update->reason;
       s += st.next_retry > 0 ? "; retry at " + FormatRfc3339(st.next_retry)
                              : "; no automatic retry: publish again";

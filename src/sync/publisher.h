@@ -100,7 +100,8 @@ struct PublishOutcome {
   uint64_t version = 0;   // the partner's latest release
   std::string update_id;  // empty when nothing was offered
   // "activated", "pending_approval", "up_to_date", "awaiting_approval" (already pending),
-  // "pull" (pull mode: the partner will poll), "failed", "already_active".
+  // "pull" (pull mode: the partner will poll), "failed", "already_active", "rejected" (the
+  // partner's manager rejected this version; not offered again, see PublishNow).
   std::string state;
 };
 
@@ -110,7 +111,7 @@ struct UpdateRecord {
   std::string partner;
   uint64_t version = 0;
   std::string mode;  // "push" or "pull"
-  // offered, pending_approval, approved, activated, interrupted (rejected), failed, superseded
+  // offered, pending_approval, approved, activated, rejected, failed, superseded
   std::string state;
   std::string reason;  // why it failed or was rejected
   int64_t offered = 0;
@@ -156,11 +157,20 @@ class Publisher {
   // comment). Returns the latest version. Errors from rendering name the file at fault.
   Result<uint64_t> BuildFor(const std::string& id);
 
+  // Who asks for a publish: the main manager (`tieup main publish`), or the daemon after a change
+  // of its sources (the catalog). Only the manager's publish offers again, unchanged, a version
+  // the partner's manager rejected.
+  enum class Trigger { kManager, kAutomatic };
+
   // "Publish now": builds and offers to each of `ids` (all active partnerships when empty),
   // at most max_concurrency at once. One outcome per partner, in the order given (or by id).
   // `cache` (optional) is shared with a build that just read the same sources (main's own).
+  // A version the partner's manager rejected is offered again only when it changed, when the
+  // trigger is the manager, or when the partnership's retry policy says so (`rejected=`);
+  // otherwise its outcome is "rejected" (status OK) with the update that was rejected.
   std::vector<PublishOutcome> PublishNow(const std::vector<std::string>& ids = {},
-                                         content::SourceCache* cache = nullptr);
+                                         content::SourceCache* cache = nullptr,
+                                         Trigger trigger = Trigger::kManager);
 
   // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
   // before `now` (unix seconds), and re-commands activations that failed. At the first tick and
@@ -183,7 +193,8 @@ class Publisher {
 
   // The partner manager's response to `response.update_id`. Affirmative: commands activation
   // (PartnerLink::Activate), or, in pull mode, answers activate=true. Negative: marks the update
-  // interrupted and schedules a retry under the partnership's policy. NotFound for an unknown
+  // rejected with the reason; the same version is offered again only when the main manager
+  // publishes again or after the retry policy's `rejected=` delay. NotFound for an unknown
   // update of this partner; FailedPrecondition when it is not waiting for approval.
   Result<UpdateResponseReply> HandleResponse(const std::string& partner_id,
                                              const UpdateResponse& response);

@@ -9,22 +9,41 @@ namespace tieup::sync {
 Result<RetryPolicy> RetryPolicy::Parse(std::string_view text) {
   const std::string original(text);
   RetryPolicy p;
-  if (text == "manual") {
-    p.manual_ = true;
-    return p;
-  }
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("retry policy '" + original + "': " + why +
                                    "; write 'manual', 'backoff:30s..1h' or "
-                                   "'backoff:10s..10m,max=20'");
+                                   "'backoff:10s..10m,max=20', optionally with ',rejected=1d'");
   };
-  if (!text.starts_with("backoff:")) return bad("unknown form");
-  text.remove_prefix(8);
   std::string_view options;
   if (size_t comma = text.find(','); comma != std::string_view::npos) {
     options = text.substr(comma + 1);
     text = text.substr(0, comma);
   }
+  if (text == "manual") p.manual_ = true;
+  if (!p.manual_ && !text.starts_with("backoff:")) return bad("unknown form");
+  while (!options.empty()) {
+    const size_t comma = options.find(',');
+    std::string_view opt = options.substr(0, comma);
+    options = comma == std::string_view::npos ? std::string_view() : options.substr(comma + 1);
+    if (opt.starts_with("rejected=")) {
+      auto d = ParseDuration(opt.substr(9));
+      if (!d.ok() || *d < 1) return bad("rejected= needs a duration such as 1d or 12h");
+      p.rejected_ = *d;
+      continue;
+    }
+    if (p.manual_ || !opt.starts_with("max=")) {
+      return bad("unknown option '" + std::string(opt) + "'");
+    }
+    std::string_view n = opt.substr(4);
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
+    if (n.empty() || ec != std::errc() || ptr != n.data() + n.size() || value < 1) {
+      return bad("max must be a whole number >= 1, not '" + std::string(n) + "'");
+    }
+    p.max_attempts_ = value;
+  }
+  if (p.manual_) return p;
+  text.remove_prefix(8);
   const size_t dots = text.find("..");
   if (dots == std::string_view::npos) return bad("the delays must be '<first>..<cap>'");
   auto base = ParseDuration(text.substr(0, dots));
@@ -34,19 +53,6 @@ Result<RetryPolicy> RetryPolicy::Parse(std::string_view text) {
   if (*cap < *base) return bad("the cap is below the first delay");
   p.base_ = *base;
   p.cap_ = *cap;
-  while (!options.empty()) {
-    const size_t comma = options.find(',');
-    std::string_view opt = options.substr(0, comma);
-    options = comma == std::string_view::npos ? std::string_view() : options.substr(comma + 1);
-    if (!opt.starts_with("max=")) return bad("unknown option '" + std::string(opt) + "'");
-    std::string_view n = opt.substr(4);
-    int value = 0;
-    auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
-    if (n.empty() || ec != std::errc() || ptr != n.data() + n.size() || value < 1) {
-      return bad("max must be a whole number >= 1, not '" + std::string(n) + "'");
-    }
-    p.max_attempts_ = value;
-  }
   return p;
 }
 
@@ -68,9 +74,10 @@ std::optional<int64_t> RetryPolicy::NextAttempt(int failed_attempts, int64_t now
 }
 
 std::string RetryPolicy::ToString() const {
-  if (manual_) return "manual";
-  std::string s = "backoff:" + FormatDuration(base_) + ".." + FormatDuration(cap_);
+  std::string s =
+      manual_ ? "manual" : "backoff:" + FormatDuration(base_) + ".." + FormatDuration(cap_);
   if (max_attempts_ > 0) s += ",max=" + std::to_string(max_attempts_);
+  if (rejected_ > 0) s += ",rejected=" + FormatDuration(rejected_);
   return s;
 }
 

@@ -199,11 +199,13 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(MainStatus(), HasRegex(R"(shop-b\s+2\s+2\s+-\s+up to date at version 2)"));
 }
 
-// 2. A rejection interrupts the update with the manager's reason; main retries under the
-// partnership's policy, and the partner sees the update again.
-TEST_F(SyncTest, RejectedUpdateIsInterruptedAndRetriedPerPolicy) {
+// 2. A rejection is recorded with the manager's reason on both sites; main offers the same version
+// again only as the partnership's policy says (here `rejected=2s`; without it, never by itself),
+// and the partner sees the update again.
+TEST_F(SyncTest, RejectedUpdateIsRecordedAndOfferedAgainPerPolicy) {
   StartMain();
-  Partner& b = NewPartner("shop-b", {"--approval", "manager", "--retry", "backoff:1s..2s"});
+  Partner& b =
+      NewPartner("shop-b", {"--approval", "manager", "--retry", "backoff:1s..2s,rejected=2s"});
   Start(b);
   CommandResult pub = Publish({"shop-b"});
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
@@ -221,14 +223,18 @@ TEST_F(SyncTest, RejectedUpdateIsInterruptedAndRetriedPerPolicy) {
   // Main's scheduler is stopped so that the status below cannot race with the retry.
   main_->Stop();
   std::string status = MainStatus();
-  EXPECT_THAT(status, HasRegex(R"(shop-b\s+0\s+1\s+\d{4}-\d\d-\d\dT\S+Z\s+interrupted: )"
+  EXPECT_THAT(status, HasRegex(R"(shop-b\s+0\s+1\s+\d{4}-\d\d-\d\dT\S+Z\s+)"
                                R"(partner manager rejected version 1: not during the sale; )"
-                               R"(retry at )"))
+                               R"(offered again at )"))
       << status;
   EXPECT_THAT(MainEvents(),
               HasRegex(u + R"(\s+rejected\s+partner manager rejected version 1: not during )"
-                           R"(the sale; attempt 2 at)"));
+                           R"(the sale; offered again at)"));
   EXPECT_THAT(Updates(b), AllOf(HasSubstr("rejected"), HasSubstr("not during the sale")));
+  EXPECT_THAT(
+      RunTieup({"partner", "pending", b.dir}).output,
+      AllOf(HasSubstr("You rejected version 1 (update " + u + ")"),
+            HasSubstr("not during the sale"), HasSubstr("No update is waiting for approval.")));
 
   // The daemon's scheduler offers the version again: a new update waits for the manager.
   StartMain();

@@ -27,6 +27,17 @@ TEST(RetryPolicyTest, ParsesTheThreeForms) {
   ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->max_attempts(), 20);
   EXPECT_EQ(m->ToString(), "backoff:10s..10m,max=20");
+  EXPECT_EQ(m->rejected_seconds(), 0);  // a rejected version is not offered again by itself
+  auto r = RetryPolicy::Parse("backoff:10s..10m,rejected=1d,max=3");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rejected_seconds(), 86400);
+  EXPECT_EQ(r->max_attempts(), 3);
+  EXPECT_EQ(r->ToString(), "backoff:10s..10m,max=3,rejected=1d");
+  auto mr = RetryPolicy::Parse("manual,rejected=12h");
+  ASSERT_THAT(mr, IsOk());
+  EXPECT_TRUE(mr->manual());
+  EXPECT_EQ(mr->rejected_seconds(), 12 * 3600);
+  EXPECT_EQ(mr->ToString(), "manual,rejected=12h");
 }
 
 TEST(RetryPolicyTest, RefusesBadText) {
@@ -38,6 +49,12 @@ TEST(RetryPolicyTest, RefusesBadText) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("cap is below")));
   EXPECT_THAT(RetryPolicy::Parse("backoff:10s..10m,max=0"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("max must be")));
+  EXPECT_THAT(RetryPolicy::Parse("manual,max=3"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown option 'max=3'")));
+  EXPECT_THAT(RetryPolicy::Parse("backoff:10s..10m,rejected=soon"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("rejected= needs a duration")));
+  EXPECT_THAT(RetryPolicy::Parse("manually"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown form")));
   EXPECT_THAT(RetryPolicy::Parse("backoff:10s..10m,tries=3"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown option")));
   EXPECT_THAT(RetryPolicy::Parse("backoff:10q..10m"), StatusIs(StatusCode::kInvalidArgument));

@@ -106,8 +106,9 @@ TEST_F(PublisherReceiverTest, MainCanRequireApprovalEvenForAnAutoPartner) {
   EXPECT_EQ(p.ActiveVersion(), 0u);
 }
 
-TEST_F(PublisherReceiverTest, RejectionInterruptsAndRetriesUnderThePolicy) {
-  PartnerSite& p = AddPartner("shop-r", ApprovalPolicy::kManager, ApprovalPolicy::kManager);
+TEST_F(PublisherReceiverTest, ARejectedVersionIsOfferedAgainOnlyWhenChangedOrRepublished) {
+  PartnerSite& p = AddPartner("shop-r", ApprovalPolicy::kManager, ApprovalPolicy::kManager, "",
+                              [](Partnership& x) { x.schedule = "@every 1h"; });
   const PublishOutcome o = Only(publisher_->PublishNow({"shop-r"}));
   ASSERT_EQ(o.state, "pending_approval");
   ASSERT_THAT(p.receiver->Reject(o.update_id, ""), StatusIs(StatusCode::kInvalidArgument));
@@ -115,43 +116,73 @@ TEST_F(PublisherReceiverTest, RejectionInterruptsAndRetriesUnderThePolicy) {
 
   auto updates = publisher_->Updates("shop-r");
   ASSERT_THAT(updates, IsOk());
-  EXPECT_EQ((*updates)[0].state, "interrupted");
+  EXPECT_EQ((*updates)[0].state, "rejected");
   EXPECT_THAT((*updates)[0].reason, HasSubstr("typo on the home page"));
   auto report = publisher_->StatusReport();
   ASSERT_THAT(report, IsOk());
-  const int64_t retry_at = (*report)[0].next_attempt;
-  const int64_t now = env_.NowSeconds();
-  EXPECT_GT(retry_at, now);
-  EXPECT_LE(retry_at, now + 30);  // first backoff step: at most 30 s
-  EXPECT_THAT((*report)[0].summary, HasSubstr("interrupted"));
+  EXPECT_THAT((*report)[0].summary,
+              AllOf(HasSubstr("rejected version 1: typo on the home page"),
+                    HasSubstr("offered again when it changes or when you publish again")));
   auto main_events = publisher_->Events("shop-r");
   ASSERT_THAT(main_events, IsOk());
-  EXPECT_TRUE(HasEvent(*main_events, "rejected", "typo on the home page; attempt 2 at"));
+  EXPECT_TRUE(HasEvent(*main_events, "rejected", "typo on the home page; offered again when"));
 
-  // Not before the retry time.
-  EXPECT_THAT(publisher_->RunDue(retry_at - 1), IsEmpty());
-  env_.SetNowMicros(retry_at * 1'000'000);
-  const PublishOutcome retried = Only(publisher_->RunDue(retry_at));
-  ASSERT_THAT(retried.status, IsOk());
-  EXPECT_EQ(retried.state, "pending_approval");
-  EXPECT_NE(retried.update_id, o.update_id);
-  EXPECT_EQ(p.ActiveVersion(), 0u);
-  ASSERT_THAT(p.receiver->Approve(retried.update_id), IsOk());
-  EXPECT_EQ(p.ActiveVersion(), 1u);
-  // The rejected one stays rejected and cannot be approved now.
+  // Neither the scheduler (a day of scheduled runs) nor an automatic publish offers it again.
+  for (int hour = 0; hour < 24; ++hour) {
+    env_.AdvanceSeconds(3600);
+    for (const PublishOutcome& due : publisher_->RunDue(env_.NowSeconds())) {
+      EXPECT_EQ(due.state, "rejected") << due.status.ToString();
+      EXPECT_EQ(due.update_id, o.update_id);
+    }
+  }
+  EXPECT_EQ(Only(publisher_->PublishNow({"shop-r"}, nullptr, Publisher::Trigger::kAutomatic)).state,
+            "rejected");
+  auto pending = p.receiver->Pending();
+  ASSERT_THAT(pending, IsOk());
+  EXPECT_THAT(*pending, IsEmpty());
+
+  // The main manager publishes again: the same version, as a new update.
+  const PublishOutcome again = Only(publisher_->PublishNow({"shop-r"}));
+  ASSERT_THAT(again.status, IsOk());
+  EXPECT_EQ(again.state, "pending_approval");
+  EXPECT_EQ(again.version, 1u);
+  EXPECT_NE(again.update_id, o.update_id);
+  ASSERT_THAT(p.receiver->Reject(again.update_id, "still a typo"), IsOk());
+
+  // A change of the content is offered by the scheduler as a new version.
+  Write(authoring_ + "/pages/index.md", "---\ntitle: Home\n---\n# Welcome, fixed\n");
+  env_.AdvanceSeconds(3600);
+  const PublishOutcome changed = Only(publisher_->RunDue(env_.NowSeconds()));
+  ASSERT_THAT(changed.status, IsOk());
+  EXPECT_EQ(changed.state, "pending_approval");
+  EXPECT_EQ(changed.version, 2u);
+  ASSERT_THAT(p.receiver->Approve(changed.update_id), IsOk());
+  EXPECT_EQ(p.ActiveVersion(), 2u);
+  // The rejected ones stay rejected and cannot be approved now.
   EXPECT_THAT(p.receiver->Approve(o.update_id), StatusIs(StatusCode::kFailedPrecondition));
 }
 
-TEST_F(PublisherReceiverTest, ManualRetryPolicyDoesNotRetryByItself) {
+TEST_F(PublisherReceiverTest, TheRetryPolicyCanOfferARejectedVersionAgainAfterADelay) {
   PartnerSite& p = AddPartner("shop-q", ApprovalPolicy::kManager, ApprovalPolicy::kManager, "",
-                              [](Partnership& x) { x.retry = "manual"; });
+                              [](Partnership& x) { x.retry = "manual,rejected=1d"; });
   const PublishOutcome o = Only(publisher_->PublishNow({"shop-q"}));
   ASSERT_THAT(p.receiver->Reject(o.update_id, "not now"), IsOk());
-  env_.AdvanceSeconds(86400);
-  EXPECT_THAT(publisher_->RunDue(env_.NowSeconds()), IsEmpty());
   auto events = publisher_->Events("shop-q");
   ASSERT_THAT(events, IsOk());
-  EXPECT_TRUE(HasEvent(*events, "rejected", "retry policy is manual"));
+  EXPECT_TRUE(HasEvent(*events, "rejected", "not now; offered again at"));
+  auto report = publisher_->StatusReport();
+  ASSERT_THAT(report, IsOk());
+  const int64_t again_at = (*report)[0].next_attempt;
+  EXPECT_EQ(again_at, env_.NowSeconds() + 86400);
+
+  EXPECT_THAT(publisher_->RunDue(again_at - 1), IsEmpty());
+  env_.SetNowMicros(again_at * 1'000'000);
+  const PublishOutcome retried = Only(publisher_->RunDue(again_at));
+  ASSERT_THAT(retried.status, IsOk());
+  EXPECT_EQ(retried.state, "pending_approval");
+  EXPECT_NE(retried.update_id, o.update_id);
+  ASSERT_THAT(p.receiver->Approve(retried.update_id), IsOk());
+  EXPECT_EQ(p.ActiveVersion(), 1u);
 }
 
 TEST_F(PublisherReceiverTest, ForgedSignatureIsRefusedBeforeFetching) {
@@ -1000,6 +1031,36 @@ TEST_F(PublisherReceiverTest, PullModeAutoAndManager) {
   MainLinkOf(a).down = true;
   EXPECT_THAT(a.receiver->Poll(), StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(a.ActiveVersion(), 1u);
+}
+
+TEST_F(PublisherReceiverTest, PullModeARejectedVersionIsNotPulledAgainUntilRepublished) {
+  auto pull = [](Partnership& x) { x.sync_url = ""; };
+  PartnerSite& m =
+      AddPartner("pull-r", ApprovalPolicy::kManager, ApprovalPolicy::kManager, "", pull);
+  auto first = m.receiver->Poll();
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->state, "pending");
+  ASSERT_THAT(m.receiver->Reject(first->update_id, "wrong prices"), IsOk());
+  // Polling again brings nothing: the manager's rejection stands.
+  for (int i = 0; i < 3; ++i) {
+    auto again = m.receiver->Poll();
+    ASSERT_THAT(again, IsOk());
+    EXPECT_EQ(again->state, "up_to_date");
+  }
+  auto pending = m.receiver->Pending();
+  ASSERT_THAT(pending, IsOk());
+  EXPECT_THAT(*pending, IsEmpty());
+  // An automatic publish changes nothing; the main manager's does: the next poll gets it.
+  EXPECT_EQ(Only(publisher_->PublishNow({"pull-r"}, nullptr, Publisher::Trigger::kAutomatic)).state,
+            "rejected");
+  EXPECT_EQ(m.receiver->Poll()->state, "up_to_date");
+  EXPECT_EQ(Only(publisher_->PublishNow({"pull-r"})).state, "pull");
+  auto offered = m.receiver->Poll();
+  ASSERT_THAT(offered, IsOk());
+  EXPECT_EQ(offered->state, "pending");
+  EXPECT_NE(offered->update_id, first->update_id);
+  ASSERT_THAT(m.receiver->Approve(offered->update_id), IsOk());
+  EXPECT_EQ(m.ActiveVersion(), 1u);
 }
 
 TEST_F(PublisherReceiverTest, PullModeGetsDeltasAndNothingWhenUpToDate) {
