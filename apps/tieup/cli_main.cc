@@ -39,8 +39,12 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   std::printf("  start with: tieup main serve %s   (public http://%s/, sync https://%s)\n",
               a.dir.c_str(), c.public_address.ToString().c_str(),
               c.sync_address.ToString().c_str());
-  std::printf("  partners:   tieup main partner add %s --id shop-a --sync-url https://...\n",
-              a.dir.c_str());
+  std::printf(
+      "  partners:   tieup main partner add %s --id shop-a --name \"Shop A\" "
+      "--public-url https://shop-a.example/ --sync-url https://shop-a.example:8443\n"
+      "              (without --sync-url the partner pulls; 'tieup main partner add --help' "
+      "lists the rest)\n",
+      a.dir.c_str());
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "cli_hint.h"
 
 int main(int argc, char** argv) {
   // Site data is the owner's only (keys, password hashes, addresses, mail): every file and
@@ -27,6 +28,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      const std::string hint = tieup::cli::CommandHint(app, argc, argv);
+      if (!hint.empty()) {
+        std::fprintf(stderr, "%s\n", hint.c_str());
+        return 2;  // a usage error, as for other invalid arguments
+      }
+    }
     return app.exit(e);
   }
   if (!ctx.action) {

@@ -395,6 +395,28 @@ TEST_F(CliTest, HelpTeachesEveryCommand) {
   }
 }
 
+// A mistyped or missing command says which commands there are, and the nearest one.
+TEST_F(CliTest, AnUnknownCommandSuggestsTheNearest) {
+  auto r = RunTieup({"main", "pubish", dir_.Sub("m")});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("tieup main: there is no command 'pubish'; did you mean "
+                                  "'publish'? (see 'tieup main --help')"));
+  r = RunTieup({"mian"});
+  EXPECT_THAT(r.output, HasSubstr("tieup: there is no command 'mian'; did you mean 'main'?"));
+  r = RunTieup({"partner", "manager", "ad", dir_.Sub("p")});
+  EXPECT_THAT(r.output, HasSubstr("tieup partner manager: there is no command 'ad'; did you mean "
+                                  "'add'?"));
+  r = RunTieup({"main", "xyzzyq"});
+  EXPECT_THAT(r.output, AllOf(HasSubstr("there is no command 'xyzzyq'. The commands are: "),
+                              HasSubstr("publish"), Not(HasSubstr("did you mean"))));
+  r = RunTieup({"main", "partner"});
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("tieup main partner: which command? One of: "), HasSubstr("add")));
+  // Other mistakes keep CLI11's own message.
+  r = RunTieup({"main", "publish"});
+  EXPECT_THAT(r.output, HasSubstr("DIR is required"));
+}
+
 // `init` takes the shop's currency, time zone and locale, checks them with a message that says
 // what to write, and the order listings show times in that zone.
 TEST(SiteInitTest, TakesCurrencyTimeZoneAndLocale) {
