@@ -54,6 +54,18 @@ std::optional<int64_t> EventId(std::string_view text) {
   return commerce::ParseDigits(commerce::Trim(text), 18);
 }
 
+// "8 MiB", "8.1 MiB", "640 KiB", "900 bytes": a size for a person (rounded up, so that a body
+// just over a limit never reads as the limit).
+std::string ByteSize(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1u << 20)) {
+    const uint64_t tenths = (bytes * 10 + (1u << 20) - 1) >> 20;
+    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
+  }
+  if (bytes >= 1024) return std::to_string((bytes + 1023) / 1024) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
 // The HTTP server's handler: hands every request to the console.
 class ConsoleHttpHandler final : public HttpHandler {
  public:
@@ -112,8 +124,8 @@ class Console::Impl {
   void AddNav(std::string label, std::string path) {
     nav_.push_back({std::move(label), std::move(path)});
   }
-  void AddPage(std::string path, PageHandler handler) {
-    pages_[std::move(path)] = std::move(handler);
+  void AddPage(std::string path, PageHandler handler, PageOptions options) {
+    pages_[std::move(path)] = RegisteredPage{std::move(handler), options};
   }
 
   Status Audit(const ConsoleRequest& r, std::string action, std::string detail) {
@@ -133,8 +145,13 @@ class Console::Impl {
     o.address = options_.address;
     o.port = options_.port;
     o.threads = std::max(1, options_.threads);
-    // Bodies between kMaxConsoleFormBytes and this get the console's own 413 page.
-    o.max_body_bytes = 2 * kMaxConsoleFormBytes;
+    // Bodies between a page's limit (kMaxConsoleFormBytes, or its upload limit) and this get the
+    // console's own 413 page.
+    uint64_t largest = kMaxConsoleFormBytes;
+    for (const auto& [path, page] : pages_) {
+      largest = std::max(largest, page.options.max_upload_bytes);
+    }
+    o.max_body_bytes = 2 * largest;
     o.logger = options_.logger;
     o.tls = tls_;
     // Browsers present no client certificate: do not hold them to the sync port's short leash.
@@ -173,6 +190,12 @@ class Console::Impl {
   }
 
  private:
+  // A page of the daemon (AddPage).
+  struct RegisteredPage {
+    PageHandler handler;
+    PageOptions options;
+  };
+
   // Who is signed in on a request.
   struct Viewer {
     Manager manager;
@@ -189,14 +212,20 @@ class Console::Impl {
       return;
     }
     HttpResponse response;
+    std::optional<std::string> framed_origin;  // set: a FramedDocument, with its own headers
     try {
-      response = Answer(r);
+      response = Answer(r, &framed_origin);
     } catch (const std::exception& e) {
       logger_->error("console: {} {} failed: {}", r.method(), r.path(), e.what());
       response = Problem(500, "Something went wrong",
                          "The console could not answer this request. The error was logged.");
+      framed_origin.reset();
     }
-    AddConsoleSecurityHeaders(response, https_);
+    if (framed_origin) {
+      AddFramedDocumentHeaders(response, https_, *framed_origin);
+    } else {
+      AddConsoleSecurityHeaders(response, https_);
+    }
     responder.Respond(std::move(response));
   }
 
@@ -204,7 +233,7 @@ class Console::Impl {
     return !loopback_only_ || HostIsLoopback(r.HeaderOr("Host"));
   }
 
-  HttpResponse Answer(const HttpRequest& r) {
+  HttpResponse Answer(const HttpRequest& r, std::optional<std::string>* framed_origin) {
     if (!HostAllowed(r)) {
       return Problem(400, "Wrong address",
                      "This console answers only at a localhost address, such as " + Url() + ".");
@@ -228,12 +257,13 @@ class Console::Impl {
       return MethodNotAllowed("GET, HEAD, POST");
     }
     if (path == "/events") return MethodNotAllowed("GET");
-    return Page(r, get, post);
+    return Page(r, get, post, framed_origin);
   }
 
   // --- pages of the daemon ---
 
-  HttpResponse Page(const HttpRequest& r, bool get, bool post) {
+  HttpResponse Page(const HttpRequest& r, bool get, bool post,
+                    std::optional<std::string>* framed_origin) {
     if (!get && !post) return MethodNotAllowed("GET, HEAD, POST");
     std::optional<Viewer> viewer = SignedIn(r, /*touch=*/true);
     if (!viewer) {
@@ -243,26 +273,32 @@ class Console::Impl {
       ClearStaleCookie(r, response);
       return response;
     }
-    const PageHandler* handler = FindPage(r.path());
+    const RegisteredPage* handler = FindPage(r.path());
     if (handler == nullptr) {
       return Render(404, "Not found", "problem",
                     {{"message", "There is no page at " + std::string(r.path()) + "."}}, &*viewer,
                     TakeFlash(viewer->cookie));
     }
     commerce::FormFields form;
+    std::vector<UploadedFile> files;
     if (post) {
-      std::optional<HttpResponse> refused = CheckForm(r, &*viewer, &form);
+      std::optional<HttpResponse> refused = CheckForm(r, &*viewer, handler->options, &form, &files);
       if (refused) return std::move(*refused);
     }
-    const ConsoleRequest request{r, viewer->manager, viewer->session, form, r.remote_address()};
+    const ConsoleRequest request{r,    viewer->manager,    viewer->session,
+                                 form, r.remote_address(), files};
     ConsolePage page;
     try {
-      page = (*handler)(request);
+      page = handler->handler(request);
     } catch (const std::exception& e) {
       logger_->error("console: the page {} failed: {}", r.path(), e.what());
       return Render(500, "Something went wrong", "problem",
                     {{"message", "This page could not be shown. The error was logged."}}, &*viewer,
                     "");
+    }
+    if (page.framed) {
+      *framed_origin = std::move(page.framed->resources_origin);
+      return HttpResponse::Html(page.status, std::move(page.framed->html));
     }
     if (!page.redirect.empty()) {
       if (!IsLocalPath(page.redirect)) {
@@ -280,8 +316,8 @@ class Console::Impl {
                   std::move(flash));
   }
 
-  const PageHandler* FindPage(std::string_view path) const {
-    const PageHandler* best = nullptr;
+  const RegisteredPage* FindPage(std::string_view path) const {
+    const RegisteredPage* best = nullptr;
     size_t best_length = 0;
     for (const auto& [route, handler] : pages_) {
       // "/" is the home page, not a prefix of everything.
@@ -295,10 +331,19 @@ class Console::Impl {
     return best;
   }
 
-  // The checks every POST passes (same origin, urlencoded, size; with `viewer`, the CSRF
-  // token); fills `form`. A refusal page otherwise.
+  // CheckForm for the console's own forms (sign-in, sign-out, set-password): no uploads.
   std::optional<HttpResponse> CheckForm(const HttpRequest& r, const Viewer* viewer,
                                         commerce::FormFields* form) {
+    std::vector<UploadedFile> none;
+    return CheckForm(r, viewer, PageOptions{}, form, &none);
+  }
+
+  // The checks every POST passes (same origin, urlencoded, size; with `viewer`, the CSRF
+  // token); fills `form`, and, for a multipart POST to a page that takes uploads (`options`),
+  // `files`. A refusal page otherwise.
+  std::optional<HttpResponse> CheckForm(const HttpRequest& r, const Viewer* viewer,
+                                        const PageOptions& options, commerce::FormFields* form,
+                                        std::vector<UploadedFile>* files) {
     if (!IsSameOrigin(r, https_)) {
       logger_->warn("console: refused a cross-site POST to {} from {} (Origin '{}')", r.path(),
                     r.remote_address(), r.HeaderOr("Origin").substr(0, 100));
@@ -308,32 +353,66 @@ class Console::Impl {
                       "in the console and send the form from there."}},
                     viewer, "");
     }
-    if (r.body().size() > kMaxConsoleFormBytes) {
+    const bool upload = options.max_upload_bytes > 0 && IsMultipartForm(r);
+    if (upload && r.body().size() > options.max_upload_bytes) {
+      return Render(413, "Too large", "problem",
+                    {{"message", "The upload is " + ByteSize(r.body().size()) + ", more than the " +
+                                     ByteSize(options.max_upload_bytes) +
+                                     " this page takes at once. Go back and upload fewer or "
+                                     "smaller files at a time (an image saved at a smaller "
+                                     "size, for instance)."}},
+                    viewer, "");
+    }
+    if (!upload && r.body().size() > kMaxConsoleFormBytes) {
       return Render(
           413, "Too large", "problem",
           {{"message", "The form is larger than " + std::to_string(kMaxConsoleFormBytes / 1024) +
                            " KiB. Send less at once."}},
           viewer, "");
     }
-    if (!IsUrlencodedForm(r)) {
-      return Render(415, "Not a form", "problem",
-                    {{"message",
-                      "The console accepts forms sent as application/x-www-form-urlencoded "
-                      "only."}},
-                    viewer, "");
+    if (!upload && !IsUrlencodedForm(r)) {
+      const bool multipart = IsMultipartForm(r);
+      return Render(
+          415, "Not a form", "problem",
+          {{"message", multipart ? "This page takes no file uploads: it accepts forms sent as "
+                                   "application/x-www-form-urlencoded only. Upload files on the "
+                                   "page made for it."
+                                 : "The console accepts forms sent as "
+                                   "application/x-www-form-urlencoded only."}},
+          viewer, "");
     }
-    commerce::FormLimits limits;
-    limits.max_body_bytes = kMaxConsoleFormBytes;
-    limits.max_value_bytes = kMaxConsoleFormBytes;
-    limits.max_fields = 1000;
-    auto parsed = commerce::ParseForm(r.body(), limits);
-    if (!parsed.ok()) {
-      const bool too_large = parsed.status().code() == StatusCode::kResourceExhausted;
-      return Render(too_large ? 413 : 400, too_large ? "Too large" : "Bad form", "problem",
-                    {{"message", "The form could not be read: " + parsed.status().message()}},
-                    viewer, "");
+    Result<commerce::FormFields> parsed = commerce::FormFields();
+    if (upload) {
+      MultipartLimits limits;
+      limits.max_total_bytes = options.max_upload_bytes;
+      limits.max_field_bytes = kMaxConsoleFormBytes;
+      auto multipart = ParseMultipartForm(r.HeaderOr("Content-Type"), r.body(), limits);
+      if (!multipart.ok()) {
+        logger_->warn("console: refused an upload to {} from {}: {}", r.path(), r.remote_address(),
+                      multipart.status().message());
+        const bool too_large = multipart.status().code() == StatusCode::kResourceExhausted;
+        return Render(
+            too_large ? 413 : 400, too_large ? "Too large" : "Bad upload", "problem",
+            {{"message", "The upload could not be taken: " + multipart.status().message() + "."}},
+            viewer, "");
+      }
+      parsed = std::move(multipart->fields);
+      *files = std::move(multipart->files);
+    } else {
+      commerce::FormLimits limits;
+      limits.max_body_bytes = kMaxConsoleFormBytes;
+      limits.max_value_bytes = kMaxConsoleFormBytes;
+      limits.max_fields = 1000;
+      parsed = commerce::ParseForm(r.body(), limits);
+      if (!parsed.ok()) {
+        const bool too_large = parsed.status().code() == StatusCode::kResourceExhausted;
+        return Render(too_large ? 413 : 400, too_large ? "Too large" : "Bad form", "problem",
+                      {{"message", "The form could not be read: " + parsed.status().message()}},
+                      viewer, "");
+      }
     }
     if (viewer != nullptr && !CsrfMatches(viewer->session, parsed->Get("csrf"))) {
+      files->clear();
       logger_->warn("console: refused a POST to {} by {} without the session's CSRF token",
                     r.path(), viewer->manager.email);
       return Render(403, "Refused", "problem",
@@ -647,7 +726,7 @@ class Console::Impl {
   std::shared_ptr<Logger> logger_;
   std::map<std::string, std::string, std::less<>> templates_;
   std::vector<std::pair<std::string, std::string>> nav_;
-  std::map<std::string, PageHandler> pages_;
+  std::map<std::string, RegisteredPage> pages_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<HttpServer> server_;
   std::mutex flash_mu_;
@@ -696,8 +775,8 @@ void Console::AddScript(std::string_view js) { impl_->AddScript(js); }
 void Console::AddNav(std::string label, std::string path) {
   impl_->AddNav(std::move(label), std::move(path));
 }
-void Console::AddPage(std::string path, PageHandler handler) {
-  impl_->AddPage(std::move(path), std::move(handler));
+void Console::AddPage(std::string path, PageHandler handler, PageOptions options) {
+  impl_->AddPage(std::move(path), std::move(handler), options);
 }
 Status Console::Audit(const ConsoleRequest& request, std::string action, std::string detail) {
   return impl_->Audit(request, std::move(action), std::move(detail));

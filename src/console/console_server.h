@@ -20,14 +20,26 @@
 //
 // POSTs (pages, sign-in, sign-out, set-password) must be same-origin, urlencoded and at most
 // kMaxConsoleFormBytes; those of signed-in pages must carry the session's CSRF token (field
-// "csrf"). Same-origin: Sec-Fetch-Site, when the browser sends it, must be "same-origin"; an
-// Origin header, when sent and not "null", must be this console's (scheme and Host); without
-// Origin, a Referer must be on this console. (Referrer-Policy no-referrer makes browsers send
+// "csrf"). A page that opts in (PageOptions::max_upload_bytes) also takes multipart/form-data
+// (a form with <input type="file">) of at most that size, parsed by console/multipart.h, with
+// the CSRF token as one of its fields; every other page answers such a POST with 415.
+// Same-origin: Sec-Fetch-Site, when the browser sends it, must be "same-origin"; an Origin
+// header, when sent and not "null", must be this console's (scheme and Host); without Origin, a
+// Referer must be on this console. (Referrer-Policy no-referrer makes browsers send
 // "Origin: null" on form posts, hence Sec-Fetch-Site first.) A request with none of the three
 // is not from a browser and is let through to the CSRF check. Refusals are 403, 415 and 413
-// pages. When the console listens on a loopback address it answers only requests whose Host is
-// a loopback name (localhost, 127.x.x.x, [::1]), at any port (an SSH tunnel), which defeats
-// DNS rebinding.
+// pages.
+//
+// A page may answer with a FramedDocument instead of a page in the layout (a preview of a web
+// page, shown in an <iframe> of a console page). Its headers differ from the above only where
+// they must: only the console's own pages may frame it (frame-ancestors 'self', X-Frame-Options
+// SAMEORIGIN), and it is sandboxed (CSP `sandbox`: no script runs, and its origin is opaque, so
+// it reaches neither the console's cookies nor its pages), with styles, images and fonts
+// allowed from one other origin (the public site's) and nothing else.
+//
+// When the console listens on a loopback address it answers only requests whose Host is a
+// loopback name (localhost, 127.x.x.x, [::1]), at any port (an SSH tunnel), which defeats DNS
+// rebinding.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -35,6 +47,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +59,7 @@
 #include "commerce/form.h"
 #include "console/audit.h"
 #include "console/manager_store.h"
+#include "console/multipart.h"
 #include "console/sessions.h"
 #include "net/http_message.h"
 #include "store/database.h"
@@ -85,9 +99,31 @@ struct ConsoleRequest {
   const HttpRequest& http;
   const Manager& manager;  // signed in
   const Session& session;
-  // The POST form (urlencoded; same origin and CSRF already checked); empty for GET and HEAD.
+  // The POST form (urlencoded, or the text fields of a multipart upload; same origin and CSRF
+  // already checked); empty for GET and HEAD.
   const commerce::FormFields& form;
   std::string_view client_address;
+  // The files of a multipart POST to a page that takes uploads (PageOptions); empty otherwise.
+  const std::vector<UploadedFile>& files;
+};
+
+// How a page takes POSTs.
+struct PageOptions {
+  // 0: urlencoded forms only. Above 0: multipart/form-data bodies (file uploads) of at most this
+  // many bytes as well; a larger one gets a 413 page. The console's HTTP server reads bodies of
+  // up to twice the largest page's limit (at least 2 * kMaxConsoleFormBytes); above that the
+  // server itself answers 413 in plain text.
+  uint64_t max_upload_bytes = 0;
+};
+
+// A whole HTML document answered as is, for a frame of the console's own pages (see the top of
+// this file for its headers).
+struct FramedDocument {
+  std::string html;
+  // "http://127.0.0.1:8081": the one origin its styles, images, fonts and media may come from
+  // (with data: images), and the only one its <base href> may name. An empty or malformed one
+  // ("scheme://host[:port]" with http or https) allows none.
+  std::string resources_origin;
 };
 
 // What a page handler returns.
@@ -101,6 +137,9 @@ struct ConsolePage {
   boost::json::object data;
   std::string redirect;  // non-empty: 303 to this local path instead (Post/Redirect/Get)
   std::string flash;     // a message shown once, on the next page rendered for this session
+  // Set: the answer is this document with `status`, not a page in the layout (the rest but
+  // `status` is ignored).
+  std::optional<FramedDocument> framed;
 };
 
 // The reconnection delay the event stream asks browsers for.
@@ -131,11 +170,11 @@ class Console {
   void AddNav(std::string label, std::string path);
   // A page for signed-in managers at exactly `path`, or at every path under it when it ends in
   // '/' (the longest registered match wins); "/" is the home page only, not a catch-all. GET, HEAD
-  // and POST reach `handler` (see the top of this file for what a POST must be). The handler runs
-  // on a console worker thread and may block briefly (database, services); it may throw, which
-  // renders a 500 page.
+  // and POST reach `handler` (see the top of this file for what a POST must be; `options` says
+  // whether the page takes uploads). The handler runs on a console worker thread and may block
+  // briefly (database, services); it may throw, which renders a 500 page.
   using PageHandler = std::function<ConsolePage(const ConsoleRequest&)>;
-  void AddPage(std::string path, PageHandler handler);
+  void AddPage(std::string path, PageHandler handler, PageOptions options = {});
 
   // --- while running (thread-safe) ---
 

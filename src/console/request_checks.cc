@@ -1,5 +1,7 @@
 #include "console/request_checks.h"
 
+#include <cctype>
+
 namespace tieup::console {
 namespace {
 
@@ -31,6 +33,68 @@ void AddConsoleSecurityHeaders(HttpResponse& response, bool https) {
   response.AddHeader("X-Content-Type-Options", "nosniff");
   response.AddHeader("Cache-Control", "no-store");
   if (https) response.AddHeader("Strict-Transport-Security", "max-age=31536000");
+}
+
+std::string FramedDocumentPolicy(std::string_view resources_origin) {
+  const std::string from = IsWebOrigin(resources_origin) ? std::string(resources_origin) : "";
+  const std::string sources = from.empty() ? "'none'" : from;
+  // No allow-scripts and no allow-same-origin: the document's scripts never run, and it has an
+  // opaque origin of its own. Inline styles are the page's own look, harmless without scripts.
+  return "sandbox; default-src 'none'; style-src " + (from.empty() ? "" : from + " ") +
+         "'unsafe-inline'; img-src " + (from.empty() ? "" : from + " ") + "data:; font-src " +
+         sources + "; media-src " + sources + "; base-uri " + sources +
+         "; form-action 'none'; frame-ancestors 'self'";
+}
+
+void AddFramedDocumentHeaders(HttpResponse& response, bool https,
+                              std::string_view resources_origin) {
+  response.AddHeader("Content-Security-Policy", FramedDocumentPolicy(resources_origin));
+  response.AddHeader("X-Frame-Options", "SAMEORIGIN");
+  response.AddHeader("Referrer-Policy", "no-referrer");
+  response.AddHeader("X-Content-Type-Options", "nosniff");
+  response.AddHeader("Cache-Control", "no-store");
+  if (https) response.AddHeader("Strict-Transport-Security", "max-age=31536000");
+}
+
+bool IsWebOrigin(std::string_view origin) {
+  std::string_view rest;
+  if (origin.starts_with("http://")) {
+    rest = origin.substr(7);
+  } else if (origin.starts_with("https://")) {
+    rest = origin.substr(8);
+  } else {
+    return false;
+  }
+  std::string_view host = rest, port;
+  if (rest.starts_with("[")) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : rest.substr(1, close - 1)) {
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    }
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return false;
+      port = rest.substr(close + 2);
+      if (port.empty()) return false;
+    }
+  } else {
+    const size_t colon = rest.find(':');
+    if (colon != std::string_view::npos) {
+      host = rest.substr(0, colon);
+      port = rest.substr(colon + 1);
+      if (port.empty()) return false;
+    }
+    if (host.empty()) return false;
+    for (char c : host) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-')) return false;
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 bool IsSameOrigin(const HttpRequest& request, bool https) {
@@ -78,6 +142,13 @@ bool IsUrlencodedForm(const HttpRequest& request) {
   const size_t semi = type.find(';');
   if (semi != std::string_view::npos) type = type.substr(0, semi);
   return LowerAscii(Trim(type)) == "application/x-www-form-urlencoded";
+}
+
+bool IsMultipartForm(const HttpRequest& request) {
+  std::string_view type = request.HeaderOr("Content-Type");
+  const size_t semi = type.find(';');
+  if (semi != std::string_view::npos) type = type.substr(0, semi);
+  return LowerAscii(Trim(type)) == "multipart/form-data";
 }
 
 std::string SafeNextPath(std::string_view next) {

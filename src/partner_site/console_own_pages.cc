@@ -1,127 +1,659 @@
-// The partner console's own pages: list, create, edit, delete (partner_site/console_pages.h).
+// The partner console's own pages (partner_site/console_pages.h): the list; a page written in
+// Markdown or HTML, with a preview in the site's layout before it is saved; uploads of images
+// and files; rename; delete after a confirmation page. Every change goes through page_tools.h,
+// the code `tieup partner page put|rm|ls` runs, so the console and the command line refuse the
+// same things with the same words.
+//
+//   GET  /pages                      the list
+//   GET  /pages/edit[?path=P]        the editor (a new page without P)
+//   POST /pages/edit                 save: path, format (markdown|html), title, body
+//   GET  /pages/preview?path=P       the saved page P, for the editor's preview frame
+//   POST /pages/preview              the editor's fields rendered as Save would, not saved
+//   GET  /pages/upload               the upload form
+//   POST /pages/upload               multipart: file (one or more), to (optional)
+//   GET  /pages/rename?path=P        the rename form; POST path, to
+//   GET  /pages/delete?path=P        what will be removed, and a confirm button; POST path
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
+#include <map>
 #include <set>
 
+#include "base/encoding.h"
 #include "commerce/form.h"
 #include "content/builder.h"
+#include "content/release.h"
 #include "partner_site/console_common.h"
 #include "partner_site/page_tools.h"
+
+namespace tieup {
+// The console's page templates (generated from src/partner_site/console_templates/ by CMake).
+const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartnerConsoleTemplates();
+}  // namespace tieup
 
 namespace tieup::partner_console {
 namespace {
 
-// --- own pages ---
+// The most one upload (its whole multipart body) may be.
+constexpr uint64_t kMaxUploadBytes = 8u << 20;
+
+// --- helpers ---
+
+std::string_view TemplateText(std::string_view name) {
+  for (const auto& [n, text] : EmbeddedPartnerConsoleTemplates()) {
+    if (n == name) return text;
+  }
+  return {};
+}
+
+// "12 KiB": a size for a person.
+std::string SizeText(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1u << 20)) {
+    const uint64_t tenths = (bytes * 10 + (1u << 20) - 1) >> 20;
+    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
+  }
+  if (bytes >= 1024) return std::to_string((bytes + 1023) / 1024) + " KiB";
+  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+}
+
+// "Web page", "PNG image": what a content type is, for a person.
+std::string KindOf(std::string_view type) {
+  const std::string_view base = type.substr(0, type.find(';'));
+  static const std::map<std::string, std::string, std::less<>> kKinds = {
+      {"text/html", "Web page"},
+      {"text/css", "Style sheet"},
+      {"text/javascript", "Script"},
+      {"text/plain", "Text"},
+      {"application/json", "JSON data"},
+      {"application/xml", "XML data"},
+      {"application/pdf", "PDF document"},
+      {"image/png", "PNG image"},
+      {"image/jpeg", "JPEG image"},
+      {"image/gif", "GIF image"},
+      {"image/webp", "WebP image"},
+      {"image/svg+xml", "SVG image"},
+      {"image/x-icon", "Icon"},
+      {"font/woff2", "Font"},
+  };
+  auto it = kKinds.find(base);
+  return it != kKinds.end() ? it->second : std::string(base.empty() ? "File" : base);
+}
+
+bool IsHtml(std::string_view type) { return type.starts_with("text/html"); }
+
+// The public site's origin, "http://127.0.0.1:8081", as a browser on this machine reaches it.
+std::string PublicOrigin(const ConsoleState& s) {
+  std::string host = s.config().public_address.host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  return "http://" + HostPort{host, s.daemon->public_port()}.ToString();
+}
+
+// The query parameter `name` of a GET.
+std::string QueryValue(const ConsoleRequest& r, std::string_view name) {
+  auto q = commerce::ParseForm(r.http.query());
+  return q.ok() ? std::string(q->Get(name)) : std::string();
+}
+
+// A fresh name under SITE_DIR/run/ for one request's files (two managers may save at once).
+std::string TempPath(ConsoleState& s, std::string_view what) {
+  return JoinPath(s.daemon->site().site_dir(), "run/console-" + std::string(what) + "-" +
+                                                   HexEncode(RandomString(s.daemon->env(), 12)));
+}
+
+// The page of this site's original area at `path`, if any.
+std::optional<PageListing> OwnPage(ConsoleState& s, const std::string& path) {
+  auto pages = ListPages(s.daemon->site().content());
+  if (!pages.ok()) return std::nullopt;
+  for (PageListing& p : *pages) {
+    if (p.path == path && p.area == content::Area::kOriginal) return std::move(p);
+  }
+  return std::nullopt;
+}
+
+bool IsTieupPage(ConsoleState& s, const std::string& path) {
+  auto pages = ListPages(s.daemon->site().content());
+  if (!pages.ok()) return false;
+  return std::any_of(pages->begin(), pages->end(), [&](const PageListing& p) {
+    return p.path == path && p.area == content::Area::kTieup;
+  });
+}
+
+// The Markdown source the console keeps for a page written in Markdown.
+struct MarkdownSource {
+  std::string title, markdown;
+};
+std::optional<MarkdownSource> SourceOf(ConsoleState& s, const std::string& path) {
+  auto rows =
+      s.shop_db->Query("SELECT title, markdown FROM console_page_sources WHERE path = ?", {path});
+  if (!rows.ok() || rows->empty()) return std::nullopt;
+  return MarkdownSource{(*rows)[0].Text(0), (*rows)[0].Text(1)};
+}
+
+// --- what Save writes, and the preview shows ---
+
+// A page as the editor's form describes it.
+struct Draft {
+  std::string path;  // as typed, trimmed
+  bool markdown = true;
+  std::string title;
+  std::string body;
+};
+
+Draft DraftOf(const commerce::FormFields& form) {
+  Draft d;
+  d.path = std::string(commerce::Trim(form.Get("path")));
+  d.markdown = form.Get("format") != "html";
+  d.title = std::string(commerce::Trim(form.Get("title")));
+  d.body = std::string(form.Get("body"));
+  return d;
+}
+
+// Where a Markdown page is saved: at an .html address ("/local/news" -> "/local/news.html",
+// "/local/news.md" -> "/local/news.html", "/local/" -> "/local/index.html").
+std::string MarkdownAddress(std::string path) {
+  if (path.ends_with(".md")) path = path.substr(0, path.size() - 3) + ".html";
+  if (path.ends_with("/")) path += "index.html";
+  if (!path.ends_with(".html") && !path.ends_with(".htm")) path += ".html";
+  return path;
+}
+
+// The address the draft is saved at, and its bytes: Markdown rendered into the site's layout
+// (the tie-up release's page shell), or the HTML as written. The preview shows the same bytes.
+struct Rendered {
+  std::string path;
+  std::string bytes;
+  std::string content_type;  // "" : from the address's extension, as the CLI
+};
+
+Result<Rendered> Render(ConsoleState& s, const Draft& d) {
+  if (d.path.empty() || d.path[0] != '/') {
+    return Status::InvalidArgument(
+        "A page's address starts with '/', like /local/news.html: "
+        "type it so, then save again.");
+  }
+  Rendered out;
+  out.path = d.markdown ? MarkdownAddress(d.path) : d.path;
+  if (d.markdown) {
+    auto html = content::RenderMarkdown(d.body, out.path);
+    if (!html.ok()) {
+      return Status::InvalidArgument("The Markdown could not be turned into a page: " +
+                                     html.status().message());
+    }
+    out.bytes = s.templates->InShell({d.title.empty() ? out.path : d.title, std::nullopt}, *html);
+  } else {
+    out.bytes = d.body;
+    // HTML at an address without a known extension is still a web page.
+    if (content::ContentTypeForPath(out.path) == "application/octet-stream") {
+      out.content_type = "text/html; charset=utf-8";
+    }
+  }
+  return out;
+}
+
+// `html` with <base href="PUBLIC/"> as the first element of its head, so that the page's own
+// addresses (/assets/style.css, /local/images/tea.png) reach the public site from the console's
+// preview frame. Not an HTML parser: it only finds where the head starts (after "<head ...>", or
+// after the doctype, or at the very start), where a browser takes a <base> in every case.
+std::string WithBase(std::string html, const std::string& public_origin) {
+  auto tag = content::RenderMustacheJson(TemplateText("page_preview_base"),
+                                         json::object{{"href", public_origin + "/"}},
+                                         "console template page_preview_base");
+  if (!tag.ok()) return html;
+  std::string lower = html.substr(0, std::min<size_t>(html.size(), 64 * 1024));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  size_t at = std::string::npos;
+  for (size_t from = 0; (from = lower.find("<head", from)) != std::string::npos; from += 5) {
+    const char next = from + 5 < lower.size() ? lower[from + 5] : '\0';
+    if (next == '>' || next == ' ' || next == '\t' || next == '\n' || next == '\r') {
+      const size_t close = lower.find('>', from);
+      if (close != std::string::npos) at = close + 1;
+      break;
+    }
+  }
+  if (at == std::string::npos) {
+    size_t start = lower.find_first_not_of(" \t\r\n");
+    if (start != std::string::npos && lower.compare(start, 9, "<!doctype") == 0) {
+      const size_t close = lower.find('>', start);
+      at = close == std::string::npos ? start : close + 1;
+    } else {
+      at = 0;
+    }
+  }
+  html.insert(at, *tag);
+  return html;
+}
+
+// A document for the preview frame.
+ConsolePage Framed(ConsoleState& s, int status, std::string html) {
+  ConsolePage p;
+  p.status = status;
+  p.framed = console::FramedDocument{WithBase(std::move(html), PublicOrigin(s)), PublicOrigin(s)};
+  return p;
+}
+
+ConsolePage FramedProblem(ConsoleState& s, int status, const std::string& message) {
+  auto html = content::RenderMustacheJson(TemplateText("page_preview_problem"),
+                                          json::object{{"message", message}},
+                                          "console template page_preview_problem");
+  return Framed(s, status, html.ok() ? *html : message);
+}
+
+// --- the list ---
+
 ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
   auto pages = ListPages(s.daemon->site().content());
-  if (!pages.ok()) return Problem(500, "Pages unavailable", pages.status().message());
-  json::array own, tieup;
+  if (!pages.ok()) {
+    return Problem(500, "Pages unavailable",
+                   "The list of pages could not be read: " + pages.status().message() +
+                       ". Try again; if it goes on, look at the site's log.");
+  }
+  std::set<std::string> with_source;
+  if (auto rows = s.shop_db->Query("SELECT path FROM console_page_sources", {}); rows.ok()) {
+    for (const auto& row : *rows) with_source.insert(row.Text(0));
+  }
+  const std::string origin = PublicOrigin(s);
+  json::array own;
+  size_t tieup = 0;
   for (const PageListing& l : *pages) {
-    json::object e{{"path", l.path}, {"bytes", l.length}, {"type", l.content_type}};
-    (l.area == content::Area::kOriginal ? own : tieup).push_back(std::move(e));
+    if (l.area != content::Area::kOriginal) {
+      ++tieup;
+      continue;
+    }
+    own.push_back(json::object{{"path", l.path},
+                               {"path_query", commerce::PercentEncode(l.path)},
+                               {"public_url", origin + l.path},
+                               {"kind", KindOf(l.content_type)},
+                               {"size", SizeText(l.length)},
+                               {"editable", IsHtml(l.content_type) || with_source.count(l.path)}});
   }
   ConsolePage p;
   p.title = "Your pages";
   p.template_name = "pages";
-  p.data = json::object{
-      {"has_own", !own.empty()}, {"own", std::move(own)}, {"tieup_count", tieup.size()}};
+  p.data = json::object{{"has_own", !own.empty()}, {"own", std::move(own)}, {"tieup_count", tieup}};
   return p;
 }
 
-// GET /pages/edit?path=P (new when empty); POST path, body, format -> put as one release.
-ConsolePage EditPage(ConsoleState& s, const ConsoleRequest& r) {
-  Env& env = s.daemon->env();
-  SiteContent& content = s.daemon->site().content();
-  if (r.http.method() == "POST") {
-    std::string path(commerce::Trim(r.form.Get("path")));
-    const std::string_view format = r.form.Get("format");
-    const std::string body(r.form.Get("body"));
-    if (path.empty() || path[0] != '/') {
-      return Redirect("/pages/edit", "A page's address starts with '/', like /local/news.html.");
-    }
-    // Markdown becomes HTML in the site's look (main's layout, the page shell of the tie-up
-    // release) at an .html address; its source is kept so that it is edited as Markdown again.
-    const bool markdown = format == "markdown";
-    const std::string title(commerce::Trim(r.form.Get("title")));
-    std::string bytes = body;
-    if (markdown) {
-      if (path.ends_with(".md")) path = path.substr(0, path.size() - 3) + ".html";
-      if (!path.ends_with(".html") && !path.ends_with("/")) path += ".html";
-      if (path.ends_with("/")) path += "index.html";
-      auto html = content::RenderMarkdown(body, path);
-      if (!html.ok()) return Problem(400, "Could not render the Markdown", html.status().message());
-      bytes = s.templates->InShell({title.empty() ? path : title, std::nullopt}, *html);
-    }
-    const std::string type;
-    const std::string tmp = JoinPath(s.daemon->site().site_dir(), "run/console-page.tmp");
-    Status st = CreateDirs(env, DirName(tmp));
-    if (st.ok()) st = WriteFileAtomic(env, tmp, bytes);
-    if (!st.ok()) return Problem(500, "Could not save", st.message());
-    auto put = PutPages(env, s.config(), content, path, tmp, type, false);
-    (void)env.RemoveFile(tmp);
-    if (put.ok()) {
-      Status kept =
-          markdown ? s.shop_db->Exec(
-                         "INSERT OR REPLACE INTO console_page_sources(path, title, "
-                         "markdown) VALUES(?,?,?)",
-                         {path, title, body})
-                   : s.shop_db->Exec("DELETE FROM console_page_sources WHERE path = ?", {path});
-      if (!kept.ok()) s.daemon->logger()->warn("keeping a page's Markdown: {}", kept.message());
-    }
-    (void)s.console->Audit(r, "page.put",
-                           path + (put.ok() ? "" : " refused: " + put.status().message()));
-    if (!put.ok()) {
-      ConsolePage p;
-      p.status = 409;
-      p.title = "Edit a page";
-      p.template_name = "page_edit";
-      p.data = json::object{{"path", path},
-                            {"title", title},
-                            {"body", body},
-                            {"markdown", markdown},
-                            {"error", put.status().message()}};
-      return p;
-    }
-    return Redirect("/pages", put->changed ? "Saved " + path + ": it is live now."
-                                           : "No change to " + path + ".");
-  }
-  std::string path;
-  if (auto q = commerce::ParseForm(r.http.query()); q.ok()) path = q->Get("path");
-  std::string body, title;
-  bool markdown = path.empty();
-  if (!path.empty()) {
-    auto source =
-        s.shop_db->Query("SELECT title, markdown FROM console_page_sources WHERE path = ?", {path});
-    if (source.ok() && !source->empty()) {
-      title = (*source)[0].Text(0);
-      body = (*source)[0].Text(1);
-      markdown = true;
-    } else if (auto view = content.view()) {
-      const content::ServedFile* file = view->Find(path);
-      if (file != nullptr && file->area == content::Area::kOriginal) {
-        auto bytes = view->ReadBody(*file);
-        if (bytes.ok()) body = **bytes;
-      }
-    }
-  }
+// --- the editor ---
+
+ConsolePage EditorPage(int status, const Draft& d, std::string error, bool has_saved,
+                       const std::string& saved_path) {
   ConsolePage p;
-  p.title = path.empty() ? "New page" : "Edit " + path;
+  p.status = status;
+  p.title = saved_path.empty() ? "New page" : "Edit " + saved_path;
   p.template_name = "page_edit";
-  p.data = json::object{{"path", path.empty() ? "/local/new-page.html" : path},
-                        {"title", title},
-                        {"body", body},
-                        {"markdown", markdown}};
+  p.data = json::object{{"path", d.path},
+                        {"title_value", d.title},
+                        {"body", d.body},
+                        {"markdown", d.markdown},
+                        {"has_saved", has_saved}};
+  if (has_saved)
+    p.data["preview_src"] = "/pages/preview?path=" + commerce::PercentEncode(saved_path);
+  if (!error.empty()) p.data["error"] = std::move(error);
   return p;
 }
+
+ConsolePage Save(ConsoleState& s, const ConsoleRequest& r) {
+  Env& env = s.daemon->env();
+  const Draft draft = DraftOf(r.form);
+  const bool saved_before = !draft.path.empty() && OwnPage(s, draft.path).has_value();
+  auto again = [&](int status, std::string error) {
+    return EditorPage(status, draft, std::move(error), saved_before,
+                      saved_before ? draft.path : "");
+  };
+  auto rendered = Render(s, draft);
+  if (!rendered.ok()) return again(400, rendered.status().message());
+  const std::string tmp = TempPath(s, "page");
+  Status st = CreateDirs(env, DirName(tmp));
+  if (st.ok()) st = WriteFileAtomic(env, tmp, rendered->bytes);
+  if (!st.ok()) {
+    (void)env.RemoveFile(tmp);
+    return again(500, "The page could not be saved (" + st.message() +
+                          "). Nothing changed on the site; try again.");
+  }
+  auto put = PutPages(env, s.config(), s.daemon->site().content(), rendered->path, tmp,
+                      rendered->content_type, false);
+  (void)env.RemoveFile(tmp);
+  const std::string& path = rendered->path;
+  (void)s.console->Audit(r, "page.put",
+                         path + (put.ok() ? "" : " refused: " + put.status().message()));
+  if (!put.ok()) {
+    const bool conflict = put.status().code() == StatusCode::kPermissionDenied ||
+                          put.status().code() == StatusCode::kAlreadyExists;
+    return again(conflict ? 409 : 400, "Not saved: " + put.status().message() + ".");
+  }
+  // The Markdown is kept so that the page is edited as Markdown again; an HTML save drops it.
+  Status kept =
+      draft.markdown
+          ? s.shop_db->Exec(
+                "INSERT OR REPLACE INTO console_page_sources(path, title, markdown) VALUES(?,?,?)",
+                {path, draft.title, draft.body})
+          : s.shop_db->Exec("DELETE FROM console_page_sources WHERE path = ?", {path});
+  if (!kept.ok()) s.daemon->logger()->warn("keeping a page's Markdown: {}", kept.message());
+  return Redirect("/pages", put->changed ? "Saved " + path + ": it is live now."
+                                         : "No change to " + path + ".");
+}
+
+// GET /pages/edit?path=P (new when empty); POST saves.
+ConsolePage EditPage(ConsoleState& s, const ConsoleRequest& r) {
+  if (r.http.method() == "POST") return Save(s, r);
+  const std::string path = QueryValue(r, "path");
+  Draft d;
+  if (path.empty()) {
+    d.path = "/local/new-page.html";
+    return EditorPage(200, d, "", false, "");
+  }
+  d.path = path;
+  if (auto source = SourceOf(s, path)) {
+    d.title = source->title;
+    d.body = source->markdown;
+    d.markdown = true;
+    return EditorPage(200, d, "", OwnPage(s, path).has_value(), path);
+  }
+  d.markdown = false;
+  const std::optional<PageListing> page = OwnPage(s, path);
+  if (!page) {
+    return Problem(404, "No such page",
+                   IsTieupPage(s, path)
+                       ? "'" + path +
+                             "' is a tie-up page managed by the main site; you cannot edit it "
+                             "here. Write a page of your own at another address."
+                       : "You have no page at " + path +
+                             " (it may have been renamed or deleted). Go back to Your pages.");
+  }
+  if (!IsHtml(page->content_type)) {
+    return Problem(400, "Not a text page",
+                   path + " is a " + KindOf(page->content_type) +
+                       ", not a page written here. Upload a new version of it on the upload "
+                       "page instead (at the same address, it replaces this one).");
+  }
+  if (auto view = s.daemon->site().content().view()) {
+    if (const content::ServedFile* file = view->Find(path)) {
+      auto bytes = view->ReadBody(*file);
+      if (bytes.ok()) d.body = **bytes;
+    }
+  }
+  return EditorPage(200, d, "", true, path);
+}
+
+// --- the preview ---
+
+ConsolePage Preview(ConsoleState& s, const ConsoleRequest& r) {
+  Draft d;
+  if (r.http.method() == "POST") {
+    d = DraftOf(r.form);
+  } else {
+    d.path = QueryValue(r, "path");
+    if (auto source = SourceOf(s, d.path)) {
+      d.title = source->title;
+      d.body = source->markdown;
+    } else {
+      d.markdown = false;
+      const std::optional<PageListing> page = OwnPage(s, d.path);
+      auto view = s.daemon->site().content().view();
+      const content::ServedFile* file = page && view ? view->Find(d.path) : nullptr;
+      if (file == nullptr || !IsHtml(file->content_type)) {
+        return FramedProblem(s, 404,
+                             "You have no page at " + d.path +
+                                 " to preview. Write its text in the editor and press Preview.");
+      }
+      auto bytes = view->ReadBody(*file);
+      if (!bytes.ok()) return FramedProblem(s, 500, "The page could not be read; try again.");
+      d.body = **bytes;
+    }
+  }
+  auto rendered = Render(s, d);
+  if (!rendered.ok()) return FramedProblem(s, 400, rendered.status().message());
+  return Framed(s, 200, std::move(rendered->bytes));
+}
+
+// --- uploads ---
+
+ConsolePage UploadPage(int status, std::string to, std::string error) {
+  ConsolePage p;
+  p.status = status;
+  p.title = "Upload images and files";
+  p.template_name = "page_upload";
+  p.data = json::object{{"to", std::move(to)},
+                        {"max_bytes", std::to_string(kMaxUploadBytes)},
+                        {"max_size", SizeText(kMaxUploadBytes)}};
+  if (!error.empty()) p.data["error"] = std::move(error);
+  return p;
+}
+
+// The last part of a browser's file name, made into a safe address segment: letters, digits,
+// '.', '-', '_' and any non-ASCII UTF-8 stay; everything else (spaces, '#', '?', '%', quotes)
+// becomes '-'; no leading dot. Empty when nothing usable is left.
+std::string SafeFileName(std::string_view filename) {
+  const size_t slash = filename.find_last_of("/\\");
+  if (slash != std::string_view::npos) filename.remove_prefix(slash + 1);
+  std::string out;
+  for (char c : filename) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool keep = std::isalnum(u) || c == '.' || c == '-' || c == '_' || u >= 0x80;
+    if (keep) {
+      out += c;
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+  }
+  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(0, 1);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+bool IsImageName(std::string_view name) {
+  return content::ContentTypeForPath(name).starts_with("image/");
+}
+
+// The directory part of a URL path, with its trailing '/': "/local/images/a.png" ->
+// "/local/images/".
+std::string DirOf(const std::string& path) { return path.substr(0, path.rfind('/') + 1); }
+
+ConsolePage Upload(ConsoleState& s, const ConsoleRequest& r) {
+  if (r.http.method() != "POST") return UploadPage(200, "", "");
+  Env& env = s.daemon->env();
+  const std::string to(commerce::Trim(r.form.Get("to")));
+  auto again = [&](int status, std::string error) {
+    return UploadPage(status, to, std::move(error));
+  };
+  if (r.files.empty()) {
+    return again(400,
+                 "Choose a file to upload first (the Files field), then press Upload and "
+                 "publish.");
+  }
+  if (!to.empty() && to[0] != '/') {
+    return again(400,
+                 "'Put them at' is an address on your site and starts with '/', like "
+                 "/local/images/. Correct it, or leave it empty.");
+  }
+  const bool folder = to.empty() || to.back() == '/';
+  if (!folder && r.files.size() > 1) {
+    return again(400,
+                 "Several files go to a folder: give an address ending in '/', like "
+                 "/local/images/, or leave 'Put them at' empty.");
+  }
+  // Where each file goes, checked before anything is written.
+  std::vector<std::pair<std::string, const console::UploadedFile*>> targets;
+  std::set<std::string> seen;
+  for (const console::UploadedFile& f : r.files) {
+    std::string target = to;
+    if (folder) {
+      const std::string name = SafeFileName(f.filename);
+      if (name.empty()) {
+        return again(400, "The file name '" + f.filename +
+                              "' has no letters or digits to make an address from: rename the "
+                              "file, or give its full address in 'Put them at'.");
+      }
+      target =
+          to.empty() ? (IsImageName(name) ? "/local/images/" : "/local/files/") + name : to + name;
+    }
+    if (Status valid = content::ValidatePath(target); !valid.ok()) {
+      return again(400, "The address '" + target + "' cannot be used: " + valid.message() +
+                            ". Choose another one in 'Put them at'.");
+    }
+    if (!seen.insert(target).second) {
+      return again(400, "Two of the files would go to " + target +
+                            ": upload them one at a time, or rename one of them first.");
+    }
+    targets.emplace_back(std::move(target), &f);
+  }
+  std::vector<std::string> replaced;
+  for (const auto& [target, file] : targets) {
+    if (OwnPage(s, target)) replaced.push_back(target);
+  }
+
+  // One file: as `tieup partner page put DIR ADDRESS FILE`. Several: their folder under the
+  // address they share, as `... page put DIR /local/ FOLDER`, so they go live in one release.
+  const std::string tmp = TempPath(s, "upload");
+  std::string url = targets[0].first, local = tmp;
+  Status st = Status::Ok();
+  if (targets.size() == 1) {
+    st = CreateDirs(env, DirName(tmp));
+    if (st.ok()) st = WriteFileAtomic(env, tmp, targets[0].second->bytes);
+  } else {
+    url = DirOf(targets[0].first);
+    for (const auto& [target, file] : targets) {
+      while (!target.starts_with(url)) url = DirOf(url.substr(0, url.size() - 1));
+    }
+    for (const auto& [target, file] : targets) {
+      const std::string path = JoinPath(tmp, target.substr(url.size()));
+      if (st.ok()) st = CreateDirs(env, DirName(path));
+      if (st.ok()) st = WriteFileAtomic(env, path, file->bytes);
+    }
+  }
+  Result<PagePutReport> put =
+      st.ok() ? PutPages(env, s.config(), s.daemon->site().content(), url, local, "", false)
+              : Result<PagePutReport>(st);
+  (void)RemoveTree(env, tmp);
+  std::string paths;
+  for (const auto& [target, file] : targets) paths += (paths.empty() ? "" : ", ") + target;
+  (void)s.console->Audit(r, "page.upload",
+                         paths + (put.ok() ? "" : " refused: " + put.status().message()));
+  if (!put.ok()) {
+    const bool conflict = put.status().code() == StatusCode::kPermissionDenied ||
+                          put.status().code() == StatusCode::kAlreadyExists;
+    return again(conflict ? 409 : 500, "Not uploaded: " + put.status().message() + ".");
+  }
+  if (!put->changed) {
+    return Redirect("/pages", paths + (targets.size() == 1 ? " has" : " have") +
+                                  " these bytes already: nothing changed.");
+  }
+  std::string flash;
+  if (targets.size() == 1) {
+    const auto& [target, file] = targets[0];
+    flash = "Uploaded " + file->filename + " to " + target + " (" + SizeText(file->bytes.size()) +
+            "): it is live now" +
+            (replaced.empty() ? "" : ", in place of the file that was there") + ". ";
+    flash += IsImageName(target)
+                 ? "Show it in a Markdown page with ![what it shows](" + target + ")."
+                 : "Link to it in a Markdown page with [its name](" + target + ").";
+  } else {
+    flash = "Uploaded " + std::to_string(targets.size()) + " files to " + paths +
+            ": they are live now" +
+            (replaced.empty() ? "" : " (" + std::to_string(replaced.size()) + " replaced)") + ".";
+  }
+  return Redirect("/pages", flash);
+}
+
+// --- rename ---
+
+ConsolePage RenameForm(int status, const std::string& path, std::string to, std::string error) {
+  ConsolePage p;
+  p.status = status;
+  p.title = "Rename " + path;
+  p.template_name = "page_rename";
+  p.data = json::object{{"path", path}, {"to", std::move(to)}};
+  if (!error.empty()) p.data["error"] = std::move(error);
+  return p;
+}
+
+ConsolePage Rename(ConsoleState& s, const ConsoleRequest& r) {
+  const bool post = r.http.method() == "POST";
+  const std::string path = post ? std::string(r.form.Get("path")) : QueryValue(r, "path");
+  if (!post) {
+    if (!OwnPage(s, path)) {
+      return Problem(404, "No such page",
+                     IsTieupPage(s, path)
+                         ? "'" + path +
+                               "' is a tie-up page managed by the main site; only the main site "
+                               "can move it."
+                         : "You have no page at " + path +
+                               " (it may have been renamed or deleted). Go back to Your pages.");
+    }
+    return RenameForm(200, path, path, "");
+  }
+  const std::string to(commerce::Trim(r.form.Get("to")));
+  if (to.empty() || to[0] != '/') {
+    return RenameForm(400, path, to,
+                      "Type the new address, starting with '/', like /local/spring-news.html.");
+  }
+  auto renamed = RenamePage(s.daemon->env(), s.daemon->site().content(), path, to);
+  (void)s.console->Audit(
+      r, "page.rename",
+      path + " -> " + to + (renamed.ok() ? "" : " refused: " + renamed.status().message()));
+  if (!renamed.ok()) {
+    const StatusCode code = renamed.status().code();
+    const int status = code == StatusCode::kNotFound ? 404
+                       : code == StatusCode::kPermissionDenied || code == StatusCode::kAlreadyExists
+                           ? 409
+                           : 400;
+    return RenameForm(status, path, to, "Not renamed: " + renamed.status().message() + ".");
+  }
+  // The Markdown source moves with the page, so that it is edited as Markdown at its new place.
+  Status moved =
+      s.shop_db->Exec("UPDATE console_page_sources SET path = ? WHERE path = ?", {to, path});
+  if (!moved.ok()) s.daemon->logger()->warn("moving a page's Markdown: {}", moved.message());
+  return Redirect(
+      "/pages", "Renamed " + path + " to " + to + ": " + to + " serves the page now, and " + path +
+                    " answers “not found”. Change the links that point to " + path + ".");
+}
+
+// --- delete ---
 
 ConsolePage DeletePage(ConsoleState& s, const ConsoleRequest& r) {
-  if (r.http.method() != "POST") return Redirect("/pages", "");
-  const std::string path(commerce::Trim(r.form.Get("path")));
+  const bool post = r.http.method() == "POST";
+  const std::string path =
+      post ? std::string(commerce::Trim(r.form.Get("path"))) : QueryValue(r, "path");
+  const std::optional<PageListing> page = OwnPage(s, path);
+  if (!page) {
+    if (IsTieupPage(s, path)) {
+      return Problem(409, "Not yours to delete",
+                     "'" + path +
+                         "' is a tie-up page managed by the main site; ask the main site's "
+                         "manager to remove it.");
+    }
+    return Problem(404, "No such page",
+                   "You have no page at " + path +
+                       " (it may have been deleted already). Go back to Your pages.");
+  }
+  std::optional<MarkdownSource> source = SourceOf(s, path);
+  auto confirmation = [&](int status, std::string error) {
+    ConsolePage p;
+    p.status = status;
+    p.title = "Delete " + path;
+    p.template_name = "page_delete";
+    p.data = json::object{{"path", path},
+                          {"public_url", PublicOrigin(s) + path},
+                          {"kind", KindOf(page->content_type)},
+                          {"size", SizeText(page->length)},
+                          {"has_source", source.has_value()},
+                          {"source_title", source ? source->title : ""}};
+    if (!error.empty()) p.data["error"] = std::move(error);
+    return p;
+  };
+  if (!post) return confirmation(200, "");
   auto removed = RemovePage(s.daemon->env(), s.config(), s.daemon->site().content(), path, false);
   (void)s.console->Audit(r, "page.delete",
                          path + (removed.ok() ? "" : " refused: " + removed.status().message()));
-  if (!removed.ok()) return Redirect("/pages", "Not deleted: " + removed.status().message());
-  return Redirect("/pages", "Deleted " + path + ".");
+  if (!removed.ok()) {
+    return confirmation(409, "Not deleted: " + removed.status().message() + ".");
+  }
+  Status dropped = s.shop_db->Exec("DELETE FROM console_page_sources WHERE path = ?", {path});
+  if (!dropped.ok()) s.daemon->logger()->warn("dropping a page's Markdown: {}", dropped.message());
+  return Redirect("/pages", "Deleted " + path + ": visitors now get “not found” there.");
 }
 
 }  // namespace
@@ -130,6 +662,12 @@ void AddOwnPages(ConsoleState& s) {
   ConsoleState* p = &s;
   s.console->AddPage("/pages", [p](const ConsoleRequest& r) { return Pages(*p, r); });
   s.console->AddPage("/pages/edit", [p](const ConsoleRequest& r) { return EditPage(*p, r); });
+  s.console->AddPage("/pages/preview", [p](const ConsoleRequest& r) { return Preview(*p, r); });
+  console::PageOptions uploads;
+  uploads.max_upload_bytes = kMaxUploadBytes;
+  s.console->AddPage(
+      "/pages/upload", [p](const ConsoleRequest& r) { return Upload(*p, r); }, uploads);
+  s.console->AddPage("/pages/rename", [p](const ConsoleRequest& r) { return Rename(*p, r); });
   s.console->AddPage("/pages/delete", [p](const ConsoleRequest& r) { return DeletePage(*p, r); });
 }
 

@@ -1,5 +1,7 @@
 #include "partner_site/page_tools.h"
 
+#include <algorithm>
+
 #include "base/encoding.h"
 #include "content/builder.h"
 #include "content/release.h"
@@ -121,6 +123,60 @@ Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent
                                  "emergency removal of tie-up page " + url_path +
                                      ", tie-up version " + std::to_string(edit.version));
     }
+    return Status::Ok();
+  }));
+  return report;
+}
+
+Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::string& from,
+                                 const std::string& to) {
+  RETURN_IF_ERROR(content::ValidatePath(from));
+  RETURN_IF_ERROR(content::ValidatePath(to));
+  if (from == to) {
+    return Status::InvalidArgument("'" + to + "' is the page's address already: give another one");
+  }
+  PagePutReport report;
+  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    std::shared_ptr<const content::ReleaseManifest> tieup;
+    if (auto active = store.Active(content::Area::kTieup); active.ok()) tieup = *active;
+    auto original = store.Active(content::Area::kOriginal);
+    const bool has_from = original.ok() && (*original)->files.count(from) != 0;
+    if (!has_from) {
+      if (tieup && tieup->files.count(from) != 0) {
+        return Status::PermissionDenied("'" + from +
+                                        "' is a tie-up page managed by the main site; only "
+                                        "the main site can move it");
+      }
+      return Status::NotFound("there is no page '" + from + "' to rename");
+    }
+    // The same check and words as PutPages (ContentStore::PutOriginalPage); Stage checks again
+    // under the store's lock.
+    if (tieup && tieup->files.count(to) != 0) {
+      return Status::PermissionDenied("'" + to +
+                                      "' is a tie-up page managed by the main site; choose "
+                                      "another path");
+    }
+    if ((*original)->files.count(to) != 0) {
+      return Status::AlreadyExists("there is a page at '" + to +
+                                   "' already: choose another address, or delete that page "
+                                   "first");
+    }
+    content::ReleaseManifest next = **original;
+    const content::FileEntry entry = next.files.at(from);
+    next.files.erase(from);
+    next.files[to] = entry;
+    // Above every version on disk, as a page edit: a staged release is never overwritten.
+    ASSIGN_OR_RETURN(auto versions, store.StagedVersions(content::Area::kOriginal));
+    const uint64_t top = versions.empty() ? 0 : versions.back();
+    next.version = std::max(top, (*original)->version) + 1;
+    next.created = env.NowSeconds();
+    next.expires = 0;  // a local edit, not main's signed metadata
+    RETURN_IF_ERROR(store.Stage(next));
+    RETURN_IF_ERROR(store.Activate(content::Area::kOriginal, next.version));
+    report.paths = {from, to};
+    report.bytes = entry.length;
+    report.version = next.version;
+    report.changed = true;
     return Status::Ok();
   }));
   return report;

@@ -36,6 +36,15 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
 Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent& content,
                                  const std::string& url_path, bool tieup_edit);
 
+// Moves the original page at `from` to `to` in ONE new original release: the new address
+// serves the page's bytes (and type) and the old one stops, at the same moment. Refused, with
+// nothing written: `from` no original page (NotFound; PermissionDenied for a tie-up page); `to`
+// invalid (InvalidArgument), a tie-up page (PermissionDenied, the message of PutPages: "'/x' is
+// a tie-up page managed by the main site; choose another path"), already a page of this site
+// (AlreadyExists), or `from` itself (InvalidArgument).
+Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::string& from,
+                                 const std::string& to);
+
 struct PageListing {
   std::string path;
   content::Area area;

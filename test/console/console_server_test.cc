@@ -37,6 +37,25 @@ constexpr char kOrdersTemplate[] =
     "<p class=\"note\">{{note}}</p>{{> _field}}"
     "<form method=\"post\" action=\"/orders\"><input type=\"hidden\" name=\"csrf\" "
     "value=\"{{csrf}}\"><button>Save</button></form>";
+constexpr uint64_t kUploadLimit = 64 * 1024;
+constexpr char kBoundary[] = "----WebKitFormBoundaryTieupTest";
+constexpr char kMultipartType[] = "multipart/form-data; boundary=----WebKitFormBoundaryTieupTest";
+
+// A multipart body as Chromium sends it: text fields, then a file.
+std::string MultipartBody(const std::vector<std::pair<std::string, std::string>>& fields,
+                          std::string_view filename, std::string_view bytes) {
+  std::string body;
+  for (const auto& [name, value] : fields) {
+    body += std::string("--") + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + name +
+            "\"\r\n\r\n" + value + "\r\n";
+  }
+  body += std::string("--") + kBoundary +
+          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + std::string(filename) +
+          "\"\r\nContent-Type: image/png\r\n\r\n" + std::string(bytes) + "\r\n--" + kBoundary +
+          "--\r\n";
+  return body;
+}
+
 constexpr char kFieldPartial[] = "<label for=\"n\">Name</label><input id=\"n\" name=\"n\">";
 
 class ConsoleServerTest : public ::testing::Test {
@@ -94,6 +113,32 @@ class ConsoleServerTest : public ::testing::Test {
     });
     console_->AddPage("/broken", [](const ConsoleRequest&) -> ConsolePage {
       throw std::runtime_error("the page broke");
+    });
+    // A page that takes uploads of at most kUploadLimit bytes.
+    PageOptions uploads;
+    uploads.max_upload_bytes = kUploadLimit;
+    console_->AddPage(
+        "/upload",
+        [this](const ConsoleRequest& r) {
+          ConsolePage page;
+          page.title = "Upload";
+          page.template_name = "problem";
+          if (r.http.method() == "POST") {
+            ++upload_calls_;
+            last_files_ = r.files;
+            last_form_ = std::string(r.form.Get("n"));
+            page.redirect = "/upload";
+          }
+          return page;
+        },
+        uploads);
+    // A document for a frame: a preview whose resources come from `origin`.
+    console_->AddPage("/frame", [](const ConsoleRequest& r) {
+      ConsolePage page;
+      auto query = commerce::ParseForm(r.http.query());
+      page.framed = FramedDocument{"<!DOCTYPE html><p>preview</p><script>alert(1)</script>",
+                                   query.ok() ? std::string(query->Get("origin")) : ""};
+      return page;
     });
     ASSERT_THAT(console_->Start(), IsOk());
     host_ = "127.0.0.1:" + std::to_string(console_->port());
@@ -180,6 +225,8 @@ class ConsoleServerTest : public ::testing::Test {
   std::string host_, origin_;
   std::atomic<int> order_calls_{0};
   std::string last_form_;
+  std::atomic<int> upload_calls_{0};
+  std::vector<UploadedFile> last_files_;
 };
 
 TEST_F(ConsoleServerTest, APageWithoutASessionRedirectsToSignIn) {
@@ -619,6 +666,171 @@ TEST_F(ConsoleServerTest, OpenRefusesHalfATlsConfiguration) {
   options_.tls_key_file = dir_.Sub("missing.key");
   EXPECT_THAT(Console::Open(env_, *db_, options_),
               ::tieup::testing::StatusIs(StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace tieup::console
+
+namespace tieup::console {
+namespace {
+
+TEST_F(ConsoleServerTest, APageThatTakesUploadsGetsTheFilesOfAMultipartForm) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\r\n--", 21);
+  HttpResponse ok =
+      Post("/upload", MultipartBody({{"csrf", csrf}, {"n", "Tea 茶"}}, "tea.png", png), session,
+           std::nullopt, kMultipartType);
+  EXPECT_EQ(ok.status(), 303) << ok.body();
+  ExpectSecurityHeaders(ok);
+  EXPECT_EQ(upload_calls_.load(), 1);
+  EXPECT_EQ(last_form_, "Tea 茶");
+  ASSERT_EQ(last_files_.size(), 1u);
+  EXPECT_EQ(last_files_[0].field, "file");
+  EXPECT_EQ(last_files_[0].filename, "tea.png");
+  EXPECT_EQ(last_files_[0].content_type, "image/png");
+  EXPECT_EQ(last_files_[0].bytes, png);
+  // The page still takes urlencoded forms, without files.
+  EXPECT_EQ(Post("/upload", "n=plain&csrf=" + csrf, session).status(), 303);
+  EXPECT_EQ(upload_calls_.load(), 2);
+  EXPECT_EQ(last_form_, "plain");
+  EXPECT_TRUE(last_files_.empty());
+}
+
+TEST_F(ConsoleServerTest, AnUploadWithoutTheCsrfTokenOrFromAnotherSiteIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  HttpResponse none = Post("/upload", MultipartBody({{"n", "x"}}, "a.png", "A"), session,
+                           std::nullopt, kMultipartType);
+  EXPECT_EQ(none.status(), 403);
+  EXPECT_THAT(none.body(), HasSubstr("reload the page"));
+  ExpectSecurityHeaders(none);
+  EXPECT_EQ(Post("/upload", MultipartBody({{"csrf", std::string(43, 'A')}}, "a.png", "A"), session,
+                 std::nullopt, kMultipartType)
+                .status(),
+            403);
+  // The token in the query or a header is not the form's.
+  EXPECT_EQ(Post("/upload?csrf=" + csrf, MultipartBody({}, "a.png", "A"), session, std::nullopt,
+                 kMultipartType)
+                .status(),
+            403);
+  EXPECT_EQ(Post("/upload", MultipartBody({{"csrf", csrf}}, "a.png", "A"), session,
+                 "http://evil.example", kMultipartType)
+                .status(),
+            403);
+  EXPECT_EQ(upload_calls_.load(), 0);
+}
+
+TEST_F(ConsoleServerTest, OnlyPagesThatOptInTakeMultipart) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  const int calls = order_calls_.load();
+  HttpResponse refused = Post("/orders", MultipartBody({{"csrf", csrf}, {"n", "x"}}, "a.png", "A"),
+                              session, std::nullopt, kMultipartType);
+  EXPECT_EQ(refused.status(), 415);
+  EXPECT_THAT(refused.body(), HasSubstr("This page takes no file uploads"));
+  ExpectSecurityHeaders(refused);
+  EXPECT_EQ(order_calls_.load(), calls);
+  // Nor does sign-in.
+  EXPECT_EQ(Post("/sign-in", MultipartBody({{"email", kEmail}, {"password", kPassword}}, "a", ""),
+                 "", std::nullopt, kMultipartType)
+                .status(),
+            415);
+  // And an upload page takes neither JSON nor text.
+  EXPECT_EQ(
+      Post("/upload", "{\"csrf\":\"" + csrf + "\"}", session, std::nullopt, "application/json")
+          .status(),
+      415);
+  EXPECT_EQ(Post("/upload", "csrf=" + csrf, session, std::nullopt, "text/plain").status(), 415);
+  EXPECT_EQ(upload_calls_.load(), 0);
+}
+
+TEST_F(ConsoleServerTest, AnOversizedUploadGetsA413PageThatSaysTheLimit) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  // Just within: taken.
+  const std::string head = MultipartBody({{"csrf", csrf}}, "big.png", "");
+  const std::string fits(kUploadLimit - head.size(), 'x');
+  EXPECT_EQ(Post("/upload", MultipartBody({{"csrf", csrf}}, "big.png", fits), session, std::nullopt,
+                 kMultipartType)
+                .status(),
+            303);
+  ASSERT_EQ(last_files_.size(), 1u);
+  EXPECT_EQ(last_files_[0].bytes.size(), fits.size());
+  // One byte more: refused before it is parsed, with the limit in words.
+  HttpResponse big = Post("/upload", MultipartBody({{"csrf", csrf}}, "big.png", fits + "x"),
+                          session, std::nullopt, kMultipartType);
+  EXPECT_EQ(big.status(), 413);
+  EXPECT_THAT(big.body(), HasSubstr("more than the 64 KiB this page takes at once"));
+  EXPECT_THAT(big.body(), HasSubstr("upload fewer or smaller files"));
+  ExpectSecurityHeaders(big);
+  EXPECT_EQ(upload_calls_.load(), 1);
+  // The urlencoded limit of the page is the console's usual one.
+  EXPECT_EQ(
+      Post("/upload", "csrf=" + csrf + "&n=" + std::string(kMaxConsoleFormBytes, 'x'), session)
+          .status(),
+      413);
+}
+
+TEST_F(ConsoleServerTest, AMalformedUploadIsRefusedWithWhatWasWrong) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  const std::string good = MultipartBody({{"csrf", csrf}}, "a.png", "AAAA");
+  struct Case {
+    std::string type, body, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {kMultipartType, good.substr(0, good.size() - 10), "closing boundary is missing"},
+           {"multipart/form-data", good, "names no boundary"},
+           {"multipart/form-data; boundary=other", good, "as a browser sends it"},
+           {kMultipartType, "garbage", "as a browser sends it"},
+           {kMultipartType, "", "as a browser sends it"},
+       }) {
+    SCOPED_TRACE(c.type + " / " + c.body.substr(0, 40));
+    HttpResponse r = Post("/upload", c.body, session, std::nullopt, c.type);
+    EXPECT_EQ(r.status(), 400);
+    EXPECT_THAT(r.body(), HasSubstr("The upload could not be taken"));
+    EXPECT_THAT(r.body(), HasSubstr(c.says));
+    ExpectSecurityHeaders(r);
+  }
+  EXPECT_EQ(upload_calls_.load(), 0);
+}
+
+TEST_F(ConsoleServerTest, AFramedDocumentIsSandboxedAndFramableByTheConsoleOnly) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  HttpResponse r = Get("/frame?origin=http%3A%2F%2F127.0.0.1%3A8081", session);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(r.body(), "<!DOCTYPE html><p>preview</p><script>alert(1)</script>");  // as is
+  auto csp = r.FindHeader("Content-Security-Policy");
+  ASSERT_TRUE(csp.has_value());
+  EXPECT_THAT(std::string(*csp), StartsWith("sandbox; default-src 'none'; "));
+  EXPECT_THAT(std::string(*csp), HasSubstr("frame-ancestors 'self'"));
+  EXPECT_THAT(std::string(*csp), HasSubstr("img-src http://127.0.0.1:8081 data:"));
+  EXPECT_THAT(std::string(*csp), HasSubstr("style-src http://127.0.0.1:8081 'unsafe-inline'"));
+  EXPECT_THAT(std::string(*csp), Not(HasSubstr("script-src")));  // default-src 'none'
+  EXPECT_THAT(std::string(*csp), Not(HasSubstr("allow-")));      // no sandbox exceptions
+  EXPECT_THAT(r.FindHeader("X-Frame-Options"), Optional(Eq("SAMEORIGIN")));
+  EXPECT_THAT(r.FindHeader("Referrer-Policy"), Optional(Eq("no-referrer")));
+  EXPECT_THAT(r.FindHeader("X-Content-Type-Options"), Optional(Eq("nosniff")));
+  EXPECT_THAT(r.FindHeader("Cache-Control"), Optional(Eq("no-store")));
+  // An origin that would change the policy allows nothing.
+  HttpResponse bad = Get("/frame?origin=http%3A%2F%2Fa.example%3B+script-src+*", session);
+  auto bad_csp = bad.FindHeader("Content-Security-Policy");
+  ASSERT_TRUE(bad_csp.has_value());
+  EXPECT_THAT(std::string(*bad_csp), Not(HasSubstr("a.example")));
+  EXPECT_THAT(std::string(*bad_csp), HasSubstr("img-src data:"));
+  // Without a session it is no document but the sign-in redirect, with the console's headers.
+  HttpResponse anonymous = Get("/frame");
+  EXPECT_EQ(anonymous.status(), 303);
+  ExpectSecurityHeaders(anonymous);
+  // Every other page keeps frame-ancestors 'none'.
+  ExpectSecurityHeaders(Get("/orders", session));
 }
 
 }  // namespace

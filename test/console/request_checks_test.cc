@@ -104,5 +104,53 @@ TEST(UrlencodedTest, ContentTypes) {
   EXPECT_FALSE(IsUrlencodedForm(m));
 }
 
+TEST(MultipartCheckTest, ContentTypes) {
+  HttpRequest m("POST", "/");
+  EXPECT_FALSE(IsMultipartForm(m));
+  m.AddHeader("Content-Type", "Multipart/Form-Data; boundary=----x");
+  EXPECT_TRUE(IsMultipartForm(m));
+  HttpRequest u("POST", "/");
+  u.AddHeader("Content-Type", "application/x-www-form-urlencoded");
+  EXPECT_FALSE(IsMultipartForm(u));
+  HttpRequest mixed("POST", "/");
+  mixed.AddHeader("Content-Type", "multipart/mixed; boundary=x");
+  EXPECT_FALSE(IsMultipartForm(mixed));
+}
+
+TEST(FramedDocumentTest, WebOrigins) {
+  for (const char* good : {"http://127.0.0.1:8081", "https://shop-b.example", "http://localhost",
+                           "http://[::1]:8081", "https://tea-house.example:443"}) {
+    EXPECT_TRUE(IsWebOrigin(good)) << good;
+  }
+  for (const char* bad : {"", "127.0.0.1:8081", "ftp://a.example", "http://", "http://a b",
+                          "http://a.example/", "http://a.example:", "http://a.example:123456",
+                          "http://a.example; script-src *", "http://a.example'", "http://[::1",
+                          "http://[]:80", "http://[::1]x", "javascript:alert(1)"}) {
+    EXPECT_FALSE(IsWebOrigin(bad)) << bad;
+  }
+}
+
+TEST(FramedDocumentTest, Headers) {
+  HttpResponse r(200);
+  AddFramedDocumentHeaders(r, false, "http://127.0.0.1:8081");
+  EXPECT_EQ(r.FindHeader("Content-Security-Policy"),
+            "sandbox; default-src 'none'; style-src http://127.0.0.1:8081 'unsafe-inline'; "
+            "img-src http://127.0.0.1:8081 data:; font-src http://127.0.0.1:8081; media-src "
+            "http://127.0.0.1:8081; base-uri http://127.0.0.1:8081; form-action 'none'; "
+            "frame-ancestors 'self'");
+  EXPECT_EQ(r.FindHeader("X-Frame-Options"), "SAMEORIGIN");
+  EXPECT_EQ(r.FindHeader("Referrer-Policy"), "no-referrer");
+  EXPECT_EQ(r.FindHeader("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(r.FindHeader("Cache-Control"), "no-store");
+  EXPECT_FALSE(r.FindHeader("Strict-Transport-Security"));
+  HttpResponse s(200);
+  AddFramedDocumentHeaders(s, true, "not an origin");
+  EXPECT_EQ(s.FindHeader("Content-Security-Policy"),
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src "
+            "'none'; media-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors "
+            "'self'");
+  EXPECT_TRUE(s.FindHeader("Strict-Transport-Security"));
+}
+
 }  // namespace
 }  // namespace tieup::console
