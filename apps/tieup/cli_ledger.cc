@@ -1,6 +1,7 @@
-// `tieup main ledger ...`, `tieup main fees statement`, `tieup partner ledger ...` and
-// `tieup partner fees verify`: shipping and checking partners' access ledgers, and the fee
-// statements computed from them.
+// `tieup main ledger ...`, `tieup main fees statement`, `tieup partner ledger ...`,
+// `tieup partner fees statements` and `tieup partner fees verify`: shipping and checking
+// partners' access ledgers, and the fee statements computed from them (delivered to the partner
+// over the sync channel).
 #include <cstdio>
 
 #include "base/encoding.h"
@@ -97,13 +98,17 @@ Status MainStatement(Env& env, const std::string& dir, const std::string& partne
   ASSIGN_OR_RETURN(StatementFiles f, s.collector->WriteStatement(partner, period, contract));
   std::printf(
       "Statement for '%s', %s, from ledger checkpoint %llu (root %s)%s:\n  %s\n  %s\n"
-      "Total: %s\n",
+      "  %s (the contract it was computed with)\nTotal: %s\n",
       partner.c_str(), period.c_str(), static_cast<unsigned long long>(f.checkpoint_size),
       f.checkpoint_root_hex.c_str(),
       f.excluded_entries > 0
           ? (", " + std::to_string(f.excluded_entries) + " entries excluded by alerts").c_str()
           : "",
-      f.csv_path.c_str(), f.html_path.c_str(), Money(f.total_minor, f.currency).c_str());
+      f.csv_path.c_str(), f.html_path.c_str(), f.contract_path.c_str(),
+      Money(f.total_minor, f.currency).c_str());
+  std::printf(
+      "The partner receives it with its contract over the sync channel (within a minute while "
+      "it serves; at once with 'tieup partner fees statements PARTNER_DIR --fetch').\n");
   return Status::Ok();
 }
 
@@ -133,11 +138,69 @@ Status PartnerVerify(Env& env, const std::string& dir) {
   return Status::Ok();
 }
 
+Status PartnerFeesStatements(Env& env, const std::string& dir, bool fetch) {
+  ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
+  StatementFetchSummary fetched;
+  if (fetch) {
+    ASSIGN_OR_RETURN(fetched, FetchStatementsNow(env, dir, *NewNullLogger()));
+    std::printf("Asked main: %zu statement(s) for '%s'; %zu received now, %zu held already.\n",
+                fetched.offered, c.id.c_str(), fetched.received, fetched.held);
+    for (const std::string& why : fetched.refused) std::printf("  REFUSED: %s\n", why.c_str());
+  }
+  ASSIGN_OR_RETURN(std::vector<ReceivedStatement> list, ListReceivedStatements(env, dir));
+  if (list.empty()) {
+    std::printf("No fee statement received from main yet.\n");
+  } else {
+    std::printf("Fee statements received from main, the latest first:\n");
+    for (const ReceivedStatement& r : list) {
+      std::printf("  %-28s period %-10s total %s  received %s%s\n", r.id.c_str(), r.period.c_str(),
+                  Money(r.total_minor, r.currency).c_str(), FormatRfc3339(r.received).c_str(),
+                  r.changed ? "  CHANGED on this disk since it was received" : "");
+    }
+    std::printf("Check one against your own ledger: tieup partner fees verify %s %s\n", dir.c_str(),
+                list.front().period.c_str());
+  }
+  if (!fetched.refused.empty()) {
+    return Status::DataLoss(std::to_string(fetched.refused.size()) +
+                            " statement(s) from main refused (see above); nothing of them was "
+                            "stored");
+  }
+  return Status::Ok();
+}
+
+// The received statement STATEMENT names (its id, or a period: the latest received for it).
+Result<ReceivedStatement> ReceivedNamed(Env& env, const std::string& dir,
+                                        const std::string& statement) {
+  ASSIGN_OR_RETURN(std::vector<ReceivedStatement> list, ListReceivedStatements(env, dir));
+  for (const ReceivedStatement& r : list) {
+    if (r.id == statement || r.period == statement) return r;
+  }
+  return Status::NotFound("'" + statement +
+                          "' is neither a file nor a statement received from main (see 'tieup "
+                          "partner fees statements " +
+                          dir + " --fetch')");
+}
+
 Status PartnerFeesVerify(Env& env, const std::string& dir, const std::string& statement,
                          std::string contract) {
   ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfig(env, dir));
+  if (!env.FileExists(statement) && contract.empty()) {
+    // A statement main delivered: verified with the contract delivered with it.
+    ASSIGN_OR_RETURN(ReceivedStatement r, ReceivedNamed(env, dir, statement));
+    ASSIGN_OR_RETURN(fees::VerificationReport report, VerifyReceivedStatement(env, dir, r.id));
+    std::printf("%s\n", report.ToText().c_str());
+    if (!report.agrees) {
+      return Status::DataLoss("the statement " + r.id + " does not agree with this ledger");
+    }
+    return Status::Ok();
+  }
+  std::string path = statement;
+  if (!env.FileExists(path)) {
+    ASSIGN_OR_RETURN(ReceivedStatement r, ReceivedNamed(env, dir, statement));
+    path = r.csv_path;
+  }
   if (contract.empty()) contract = dir + "/contracts/" + c.id + ".toml";
-  ASSIGN_OR_RETURN(std::string csv, env.ReadFile(statement));
+  ASSIGN_OR_RETURN(std::string csv, env.ReadFile(path));
   ASSIGN_OR_RETURN(fees::VerificationReport r,
                    VerifyStatementWithOwnLedger(env, dir, csv, contract));
   std::printf("%s\n", r.ToText().c_str());
@@ -157,6 +220,7 @@ void AddLedgerCommands(CLI::App& app, Context& ctx) {
     std::string dir, partner, period, contract, statement, note;
     int64_t alert = 0;
     bool all = false;
+    bool fetch = false;
   };
   auto a = std::make_shared<Args>();
 
@@ -219,14 +283,43 @@ void AddLedgerCommands(CLI::App& app, Context& ctx) {
   pv->add_option("DIR", a->dir, "The partner site's data directory")->required();
   pv->callback([&ctx, a] { ctx.action = [&ctx, a] { return PartnerVerify(*ctx.env, a->dir); }; });
 
-  CLI::App* pf = partner->add_subcommand("fees", "Partnership fees");
+  CLI::App* pf = partner->add_subcommand("fees", "Partnership fees: statements from main");
   pf->require_subcommand(1);
+  CLI::App* fs = pf->add_subcommand(
+      "statements", "List the fee statements main sent this site (--fetch: ask main first)");
+  fs->add_option("DIR", a->dir, "The partner site's data directory")->required();
+  fs->add_flag("--fetch", a->fetch,
+               "Ask main now for statements this site does not hold yet (over the sync channel)");
+  fs->footer(
+      "Main's manager writes a statement with 'tieup main fees statement MAIN_DIR --partner ID "
+      "--period 2026-11'.\nThis site fetches it, with the contract it was computed with, over "
+      "the authenticated sync channel:\nby itself every minute while 'tieup partner serve' "
+      "runs, or at once with --fetch. Main sends only\nthis site's own statements; one that "
+      "arrives damaged is refused and nothing of it is stored.\nEach is kept in "
+      "DIR/statements/PERIOD_DIGEST/ (statement.csv, contract.toml), readable by the site's\n"
+      "owner only. Then check one against your own access ledger:\n"
+      "  tieup partner fees verify DIR 2026-11\n"
+      "The console's 'Ledger & fees' page shows the same statements, with a chart and a Verify "
+      "button.");
+  fs->callback([&ctx, a] {
+    ctx.action = [&ctx, a] { return PartnerFeesStatements(*ctx.env, a->dir, a->fetch); };
+  });
   CLI::App* fv = pf->add_subcommand(
       "verify", "Recompute a statement from main with this site's own ledger and compare");
   fv->add_option("DIR", a->dir, "The partner site's data directory")->required();
-  fv->add_option("STATEMENT", a->statement, "The statement CSV from main")->required();
+  fv->add_option("STATEMENT", a->statement,
+                 "A statement received from main (its period, e.g. 2026-11, or its id from "
+                 "'fees statements'), or a statement CSV file")
+      ->required();
   fv->add_option("--contract", a->contract,
-                 "The contract TOML (default DIR/contracts/SITE_ID.toml)");
+                 "The contract TOML (default: the one main sent with a received statement; for "
+                 "a file, DIR/contracts/SITE_ID.toml)");
+  fv->footer(
+      "Recomputes every amount of the statement from this site's own access ledger (the same "
+      "checkpoint\nsize and excluded ranges) and says \"agrees\" or lists each difference with "
+      "both values.\nExits with an error when it does not agree.\n  tieup partner fees "
+      "verify DIR 2026-11\n  tieup partner fees verify DIR statement.csv --contract "
+      "contract.toml");
   fv->callback([&ctx, a] {
     ctx.action = [&ctx, a] {
       return PartnerFeesVerify(*ctx.env, a->dir, a->statement, a->contract);

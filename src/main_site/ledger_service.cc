@@ -7,6 +7,8 @@
 #include <variant>
 
 #include "base/encoding.h"
+#include "commerce/form.h"
+#include "crypto/hash.h"
 #include "fees/contract.h"
 #include "fees/statement.h"
 #include "ledger/checkpoint.h"
@@ -46,6 +48,18 @@ const std::vector<Migration>& MainLedgerMigrations() {
        "  resolved INTEGER NOT NULL DEFAULT 0,"
        "  resolution TEXT NOT NULL DEFAULT '');"
        "CREATE INDEX ledger_alerts_partner ON ledger_alerts(partner, resolved);"},
+      // The fee statements written, for delivery to their partner. File names are relative to
+      // SITE_DIR/statements, so that the site folder can move.
+      {2,
+       "CREATE TABLE fee_statements ("
+       "  partner TEXT NOT NULL,"
+       "  period TEXT NOT NULL,"
+       "  csv_file TEXT NOT NULL,"
+       "  contract_file TEXT NOT NULL,"
+       "  sha256 TEXT NOT NULL,"
+       "  bytes INTEGER NOT NULL,"
+       "  written INTEGER NOT NULL,"
+       "  PRIMARY KEY (partner, period));"},
   };
   return kMigrations;
 }
@@ -647,7 +661,14 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
                                                        const std::string& period_text,
                                                        const std::string& contract_path) {
   ASSIGN_OR_RETURN(fees::Period period, fees::ParsePeriod(period_text));
-  ASSIGN_OR_RETURN(fees::PartnershipContract contract, fees::LoadContract(env_, contract_path));
+  // The exact bytes parsed are the ones kept for the partner (contract_sha256 names them).
+  auto contract_text = env_.ReadFile(contract_path);
+  if (!contract_text.ok()) {
+    return contract_text.status().Annotate("reading the partnership contract '" + contract_path +
+                                           "'");
+  }
+  ASSIGN_OR_RETURN(fees::PartnershipContract contract,
+                   fees::ParseContract(*contract_text, contract_path));
   if (contract.partner != partner) {
     return Status::InvalidArgument("the contract " + contract_path + " is for partner '" +
                                    contract.partner + "', not '" + partner + "'");
@@ -689,13 +710,25 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
     ASSIGN_OR_RETURN(inputs, fees::AggregateFromLedger(*log, cp, ao));
   }
   ASSIGN_OR_RETURN(fees::Statement st, fees::ComputeStatement(contract, inputs));
-  const std::string dir = site_dir_ + "/statements";
+  const std::string dir = StatementsDir();
   RETURN_IF_ERROR(CreateDirs(env_, dir));
+  const std::string base = partner + "-" + period.label;
   StatementFiles f;
-  f.csv_path = dir + "/" + partner + "-" + period.label + ".csv";
-  f.html_path = dir + "/" + partner + "-" + period.label + ".html";
-  RETURN_IF_ERROR(WriteFileAtomic(env_, f.csv_path, st.ToCsv()));
+  f.csv_path = dir + "/" + base + ".csv";
+  f.html_path = dir + "/" + base + ".html";
+  f.contract_path = dir + "/" + base + ".contract.toml";
+  const std::string csv = st.ToCsv();
+  RETURN_IF_ERROR(WriteFileAtomic(env_, f.contract_path, *contract_text));
+  RETURN_IF_ERROR(WriteFileAtomic(env_, f.csv_path, csv));
   RETURN_IF_ERROR(WriteFileAtomic(env_, f.html_path, st.ToHtml()));
+  // Recorded last: the partner is offered the statement only once its files are in place.
+  RETURN_IF_ERROR(db_.Exec(
+      "INSERT INTO fee_statements(partner, period, csv_file, contract_file, sha256, bytes, "
+      "written) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(partner, period) DO UPDATE SET "
+      "csv_file = excluded.csv_file, contract_file = excluded.contract_file, sha256 = "
+      "excluded.sha256, bytes = excluded.bytes, written = excluded.written",
+      {partner, period.label, base + ".csv", base + ".contract.toml", Sha256Hex(csv),
+       static_cast<int64_t>(csv.size()), env_.NowSeconds()}));
   f.total_minor = st.total_minor;
   f.currency = st.currency;
   f.checkpoint_size = st.provenance.checkpoint_size;
@@ -703,6 +736,69 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
   f.excluded_entries = st.provenance.excluded_entries;
   return f;
 }
+
+std::string LedgerCollector::StatementsDir() const { return site_dir_ + "/statements"; }
+
+Result<std::vector<StatementRecord>> LedgerCollector::Statements(const std::string& partner) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT partner, period, csv_file, contract_file, sha256, "
+                                        "bytes, written FROM fee_statements WHERE partner = ? "
+                                        "ORDER BY period",
+                                        {partner}));
+  std::vector<StatementRecord> out;
+  for (const SqlRow& r : rows) {
+    StatementRecord s;
+    s.partner = r.Text(0);
+    s.period = r.Text(1);
+    s.csv_path = StatementsDir() + "/" + r.Text(2);
+    s.contract_path = StatementsDir() + "/" + r.Text(3);
+    s.sha256 = r.Text(4);
+    s.bytes = static_cast<uint64_t>(r.Int(5));
+    s.written = r.Int(6);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<StatementDelivery> LedgerCollector::ReadStatement(const std::string& partner,
+                                                         const std::string& period) {
+  ASSIGN_OR_RETURN(std::vector<StatementRecord> all, Statements(partner));
+  auto it = std::find_if(all.begin(), all.end(),
+                         [&](const StatementRecord& r) { return r.period == period; });
+  if (it == all.end()) {
+    return Status::NotFound("main has written no fee statement for partner '" + partner +
+                            "' and the period '" + period + "'");
+  }
+  StatementDelivery d;
+  d.record = std::move(*it);
+  ASSIGN_OR_RETURN(d.csv, env_.ReadFile(d.record.csv_path));
+  ASSIGN_OR_RETURN(d.contract, env_.ReadFile(d.record.contract_path));
+  if (Sha256Hex(d.csv) != d.record.sha256) {
+    return Status::DataLoss("main's copy of the statement " + d.record.csv_path +
+                            " changed since it was written: write it again with 'tieup main "
+                            "fees statement'");
+  }
+  // The index says whose it is; the statement must say the same (never someone else's).
+  ASSIGN_OR_RETURN(fees::StatementScope scope, fees::ReadStatementScope(d.csv));
+  if (scope.partner != partner || scope.period.label != period) {
+    return Status::DataLoss("the statement " + d.record.csv_path + " is for partner '" +
+                            scope.partner + "' and period '" + scope.period.label +
+                            "', not the ones it was recorded for");
+  }
+  return d;
+}
+
+namespace {
+
+json::object StatementJson(const StatementRecord& r) {
+  json::object o;
+  o["period"] = r.period;
+  o["sha256"] = r.sha256;
+  o["bytes"] = r.bytes;
+  o["written"] = r.written;
+  return o;
+}
+
+}  // namespace
 
 HttpResponse LedgerCollector::HandleSyncRequest(const HttpRequest& request) {
   const std::string partner(request.peer_site_id());
@@ -719,6 +815,37 @@ HttpResponse LedgerCollector::HandleSyncRequest(const HttpRequest& request) {
     o["accepted_size"] = s->accepted_size;
     o["accepted_root"] = s->accepted_root_hex;
     o["key_pinned"] = !s->verifier_key.empty();
+    auto alerts = Alerts(partner, /*include_resolved=*/false);
+    if (!alerts.ok()) return sync::ErrorResponse(alerts.status());
+    json::array open;
+    for (const LedgerAlert& a : *alerts) open.push_back(AlertJson(a));
+    o["open_alerts"] = std::move(open);
+    return JsonResponse(json::serialize(o));
+  }
+  if (request.path() == "/v1/ledger/statements" && request.method() == "GET") {
+    auto list = Statements(partner);
+    if (!list.ok()) return sync::ErrorResponse(list.status());
+    json::array a;
+    for (const StatementRecord& r : *list) a.push_back(StatementJson(r));
+    return JsonResponse(json::serialize(json::object{{"statements", std::move(a)}}));
+  }
+  if (request.path() == "/v1/ledger/statement" && request.method() == "GET") {
+    auto query = commerce::ParseForm(request.query());
+    if (!query.ok()) return sync::ErrorResponse(query.status());
+    auto period = fees::ParsePeriod(query->Get("period"));
+    if (!period.ok()) return sync::ErrorResponse(period.status());
+    auto d = ReadStatement(partner, period->label);
+    if (!d.ok()) {
+      if (d.status().code() != StatusCode::kNotFound) {
+        logger_->warn("delivering the fee statement {} to partner '{}': {}", period->label, partner,
+                      d.status().ToString());
+      }
+      return sync::ErrorResponse(d.status());
+    }
+    json::object o = StatementJson(d->record);
+    o["partner"] = partner;
+    o["csv"] = d->csv;
+    o["contract"] = d->contract;
     return JsonResponse(json::serialize(o));
   }
   if (request.path() == "/v1/ledger/push" && request.method() == "POST") {

@@ -8,6 +8,15 @@
 //   GET  /v1/ledger/pull?from=E&accepted=A&max=K   on the partner -> a batch
 //   POST /v1/ledger/alerts on the partner  body: {"alerts":[alert...]}: alerts main raised on
 //        a pulled batch, so that the partner records them too
+//   GET  /v1/ledger/statements  on main -> {"statements":[{"period","sha256","bytes","written"}]}:
+//        the fee statements main wrote for the caller (and only the caller), by period
+//   GET  /v1/ledger/statement?period=P  on main -> {"partner","period","sha256","written",
+//        "csv","contract"}: the caller's statement for P (the CSV, fees/statement.h) with the
+//        contract it was computed with (the TOML bytes); 404 when main wrote none for the caller
+//        and P. Every answer is looked up by the caller's own id from its certificate: a
+//        partner can never read another's statement.
+// The state answer also lists the caller's open alerts ("open_alerts": [alert...]), so that
+// the partner knows which of the alerts it recorded main still holds open.
 // A batch is JSON:
 //   {"origin": "tieup.ledger/<partner>", "verifier_key": "<C2SP verifier key>",
 //    "checkpoint": "<signed note of size N>", "accepted_size": A,
@@ -108,11 +117,30 @@ struct LedgerPullSummary {
 struct StatementFiles {
   std::string csv_path;
   std::string html_path;
+  std::string contract_path;  // the copy of the contract it was computed with
   int64_t total_minor = 0;
   std::string currency;
   uint64_t checkpoint_size = 0;
   std::string checkpoint_root_hex;
   uint64_t excluded_entries = 0;
+};
+
+// A fee statement main wrote for a partner, as it is offered for delivery.
+struct StatementRecord {
+  std::string partner;
+  std::string period;         // the period's label ("2026-11")
+  std::string sha256;         // lower-case hex SHA-256 of the CSV
+  uint64_t bytes = 0;         // of the CSV
+  int64_t written = 0;        // unix seconds
+  std::string csv_path;       // SITE_DIR/statements/<partner>-<period>.csv
+  std::string contract_path;  // ...-<period>.contract.toml: the contract it was computed with
+};
+
+// A statement as delivered: its CSV and the contract it was computed with.
+struct StatementDelivery {
+  StatementRecord record;
+  std::string csv;
+  std::string contract;
 };
 
 // A verification on read: `ok` and a report for people (sizes, roots, alerts).
@@ -163,15 +191,29 @@ class LedgerCollector {
 
   // Computes the statement of `partner` for `period_text` ("2026-11") from the verified
   // mirror up to its largest verified checkpoint, leaving out excluded ranges, with the
-  // contract at `contract_path`, and writes CSV and HTML into SITE_DIR/statements/.
+  // contract at `contract_path`, and writes CSV and HTML into SITE_DIR/statements/, with a
+  // copy of the contract's exact bytes (<partner>-<period>.contract.toml). Last, it records
+  // the statement for delivery (SQLite table fee_statements): the partner fetches it over the
+  // sync channel. Writing the same partner and period again replaces the statement.
   Result<StatementFiles> WriteStatement(const std::string& partner, const std::string& period_text,
                                         const std::string& contract_path);
 
-  // Serves GET /v1/ledger/state and POST /v1/ledger/push for the authenticated peer.
+  // The statements written for `partner` (only that partner's), by period.
+  Result<std::vector<StatementRecord>> Statements(const std::string& partner);
+  // `partner`'s statement for `period` with its contract, read from SITE_DIR/statements/.
+  // NotFound when none was written for that partner and period (whatever other partners
+  // have); DataLoss when the stored files changed since they were written (write the
+  // statement again).
+  Result<StatementDelivery> ReadStatement(const std::string& partner, const std::string& period);
+
+  // Serves GET /v1/ledger/state, POST /v1/ledger/push, GET /v1/ledger/statements and GET
+  // /v1/ledger/statement for the authenticated peer (only its own data).
   HttpResponse HandleSyncRequest(const HttpRequest& request);
 
   // SITE_DIR/ledgers/<partner>.
   std::string MirrorDir(const std::string& partner) const;
+  // SITE_DIR/statements.
+  std::string StatementsDir() const;
 
  private:
   struct Mirror;

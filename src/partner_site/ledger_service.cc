@@ -1,10 +1,13 @@
 #include "partner_site/ledger_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <set>
 
 #include "base/encoding.h"
 #include "crypto/ed25519.h"
+#include "crypto/hash.h"
 #include "fees/contract.h"
 #include "fees/inputs.h"
 #include "ledger/access_log_writer.h"
@@ -32,6 +35,17 @@ const std::vector<Migration>& PartnerLedgerMigrations() {
        "  message TEXT NOT NULL,"
        "  range_begin INTEGER NOT NULL,"
        "  range_end INTEGER NOT NULL);"},
+      {2,
+       "ALTER TABLE ledger_alerts ADD COLUMN resolved INTEGER NOT NULL DEFAULT 0;"
+       "CREATE TABLE ledger_pushes ("
+       "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+       "  time INTEGER NOT NULL,"
+       "  ok INTEGER NOT NULL,"
+       "  error TEXT NOT NULL,"
+       "  entries_sent INTEGER NOT NULL,"
+       "  checkpoint_size INTEGER NOT NULL,"
+       "  main_entries INTEGER NOT NULL,"
+       "  caught_up INTEGER NOT NULL);"},
   };
   return kMigrations;
 }
@@ -153,9 +167,11 @@ Status LedgerShipper::RecordAlert(const PartnerLedgerAlert& a) {
 
 namespace {
 
-Result<std::vector<PartnerLedgerAlert>> ListAlerts(Database& db) {
-  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT id, time, source, kind, message, range_begin, "
-                                       "range_end FROM ledger_alerts ORDER BY id DESC"));
+Result<std::vector<PartnerLedgerAlert>> ListAlerts(Database& db, bool include_resolved = true) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query(std::string("SELECT id, time, source, kind, message, range_begin, "
+                                        "range_end, resolved FROM ledger_alerts") +
+                            (include_resolved ? "" : " WHERE resolved = 0") + " ORDER BY id DESC"));
   std::vector<PartnerLedgerAlert> out;
   for (const SqlRow& r : rows) {
     PartnerLedgerAlert a;
@@ -166,6 +182,7 @@ Result<std::vector<PartnerLedgerAlert>> ListAlerts(Database& db) {
     a.message = r.Text(4);
     a.begin = static_cast<uint64_t>(r.Int(5));
     a.end = static_cast<uint64_t>(r.Int(6));
+    a.resolved = r.Int(7) != 0;
     out.push_back(std::move(a));
   }
   return out;
@@ -174,6 +191,49 @@ Result<std::vector<PartnerLedgerAlert>> ListAlerts(Database& db) {
 }  // namespace
 
 Result<std::vector<PartnerLedgerAlert>> LedgerShipper::Alerts() { return ListAlerts(db_); }
+
+Result<std::vector<PartnerLedgerAlert>> PartnerLedgerAlerts(Database& db, bool include_resolved) {
+  RETURN_IF_ERROR(Migrate(db, "partner_ledger", PartnerLedgerMigrations()));
+  return ListAlerts(db, include_resolved);
+}
+
+Result<std::optional<LedgerPushRecord>> LastLedgerPush(Database& db) {
+  RETURN_IF_ERROR(Migrate(db, "partner_ledger", PartnerLedgerMigrations()));
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT time, ok, error, entries_sent, checkpoint_size, "
+                                       "main_entries, caught_up FROM ledger_pushes"));
+  if (rows.empty()) return std::optional<LedgerPushRecord>();
+  const SqlRow& r = rows[0];
+  LedgerPushRecord p;
+  p.time_micros = r.Int(0);
+  p.ok = r.Int(1) != 0;
+  p.error = r.Text(2);
+  p.entries_sent = static_cast<uint64_t>(r.Int(3));
+  p.checkpoint_size = static_cast<uint64_t>(r.Int(4));
+  p.main_entries = static_cast<uint64_t>(r.Int(5));
+  p.caught_up = r.Int(6) != 0;
+  return std::optional<LedgerPushRecord>(std::move(p));
+}
+
+Status LedgerShipper::SyncOpenAlerts(const json::array& open) {
+  std::set<int64_t> open_ids;
+  for (const json::value& v : open) {
+    if (!v.is_object()) continue;
+    PartnerLedgerAlert a = AlertFromJson(v.as_object());
+    if (a.id <= 0) continue;
+    RETURN_IF_ERROR(RecordAlert(a));  // one main raised while this site did not hear of it
+    open_ids.insert(a.id);
+  }
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id, main_id, resolved FROM ledger_alerts WHERE "
+                                        "source = 'main'"));
+  for (const SqlRow& r : rows) {
+    const bool resolved = open_ids.count(r.Int(1)) == 0;
+    if ((r.Int(2) != 0) == resolved) continue;
+    RETURN_IF_ERROR(db_.Exec("UPDATE ledger_alerts SET resolved = ? WHERE id = ?",
+                             {int64_t{resolved ? 1 : 0}, r.Int(0)}));
+    if (resolved) logger_->info("ledger alert #{} from main is resolved there", r.Int(1));
+  }
+  return Status::Ok();
+}
 
 Result<std::string> LedgerShipper::BuildBatchLocked(const std::string& note,
                                                     const ledger::Checkpoint& cp, uint64_t from,
@@ -233,6 +293,33 @@ Result<std::string> LedgerShipper::BuildBatch(uint64_t from, uint64_t accepted_s
 
 Result<LedgerPushSummary> LedgerShipper::Push(const sync::HttpRoundTrip& main) {
   std::lock_guard<std::mutex> guard(mu_);
+  Result<LedgerPushSummary> pushed = PushLocked(main);
+  // Recorded for the console (best effort: the push itself is what matters).
+  LedgerPushRecord p;
+  p.time_micros = env_.NowMicros();
+  p.ok = pushed.ok();
+  if (pushed.ok()) {
+    p.entries_sent = pushed->entries_sent;
+    p.checkpoint_size = pushed->checkpoint_size;
+    p.main_entries = pushed->main_entries;
+    p.caught_up = pushed->caught_up;
+  } else {
+    p.error = pushed.status().message();
+  }
+  Status recorded = db_.Exec(
+      "INSERT INTO ledger_pushes(id, time, ok, error, entries_sent, checkpoint_size, "
+      "main_entries, caught_up) VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+      "time = excluded.time, ok = excluded.ok, error = excluded.error, entries_sent = "
+      "excluded.entries_sent, checkpoint_size = excluded.checkpoint_size, main_entries = "
+      "excluded.main_entries, caught_up = excluded.caught_up",
+      {p.time_micros, int64_t{p.ok ? 1 : 0}, p.error, static_cast<int64_t>(p.entries_sent),
+       static_cast<int64_t>(p.checkpoint_size), static_cast<int64_t>(p.main_entries),
+       int64_t{p.caught_up ? 1 : 0}});
+  if (!recorded.ok()) logger_->warn("recording the ledger push: {}", recorded.ToString());
+  return pushed;
+}
+
+Result<LedgerPushSummary> LedgerShipper::PushLocked(const sync::HttpRoundTrip& main) {
   LedgerPushSummary summary;
   ASSIGN_OR_RETURN(std::string note, checkpoint_());
   ASSIGN_OR_RETURN(ledger::Checkpoint cp, ledger::OpenCheckpoint(note, verifier_));
@@ -247,6 +334,12 @@ Result<LedgerPushSummary> LedgerShipper::Push(const sync::HttpRoundTrip& main) {
   ASSIGN_OR_RETURN(json::object so, ParseObject(state->body(), "main's ledger state"));
   uint64_t main_entries = U64(so, "entries");
   uint64_t main_accepted = U64(so, "accepted_size");
+  summary.main_entries = main_entries;
+  summary.main_accepted_size = main_accepted;
+  if (const json::value* open = so.if_contains("open_alerts");
+      open != nullptr && open->is_array()) {
+    RETURN_IF_ERROR(SyncOpenAlerts(open->as_array()));
+  }
 
   int stale = 0;
   while (true) {
@@ -294,6 +387,9 @@ Result<LedgerPushSummary> LedgerShipper::Push(const sync::HttpRoundTrip& main) {
     }
   }
   last_push_micros_ = env_.NowMicros();
+  // The ledger was read for this push: a local alert (it could not be) is over.
+  RETURN_IF_ERROR(
+      db_.Exec("UPDATE ledger_alerts SET resolved = 1 WHERE source = 'local' AND resolved = 0"));
   return summary;
 }
 
@@ -482,7 +578,7 @@ Result<OwnLedgerReport> VerifyOwnLedger(Env& env, const std::string& site_dir) {
       if (alerts.empty()) t += "  alerts: none\n";
       for (const PartnerLedgerAlert& a : alerts) {
         t += "  alert from " + a.source + " " + FormatRfc3339(a.time) + " " + a.kind + ": " +
-             a.message + "\n";
+             a.message + (a.resolved ? " (resolved)" : "") + "\n";
       }
     }
   }
@@ -520,6 +616,262 @@ Result<fees::VerificationReport> VerifyStatementWithOwnLedger(Env& env, const st
   return fees::VerifyStatement(statement_csv, contract, inputs);
 }
 
+// --- fee statements from main ---
+
+namespace {
+
+constexpr char kStatementFile[] = "statement.csv";
+constexpr char kContractFile[] = "contract.toml";
+constexpr char kReceiptFile[] = "receipt.json";
+constexpr char kStagingPrefix[] = ".incoming-";
+// How many hex digits of the CSV's SHA-256 name a statement's folder.
+constexpr size_t kIdDigestDigits = 12;
+
+std::string StatementsDir(const std::string& site_dir) { return JoinPath(site_dir, "statements"); }
+
+bool IsLowerHex(std::string_view s, size_t n) {
+  if (s.size() != n) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The period a canonical statement id names ("2026-11_0123456789ab" -> "2026-11"), or "".
+std::string PeriodOfId(std::string_view id) {
+  const size_t cut = id.rfind('_');
+  if (cut == std::string_view::npos || !IsLowerHex(id.substr(cut + 1), kIdDigestDigits)) return "";
+  auto period = fees::ParsePeriod(id.substr(0, cut));
+  if (!period.ok() || period->label != id.substr(0, cut)) return "";
+  return period->label;
+}
+
+std::string StatementId(const std::string& period, const std::string& sha256) {
+  return period + "_" + sha256.substr(0, kIdDigestDigits);
+}
+
+// Removes staging folders a crash left behind (an hour old at least: a fetch running in another
+// process may be filling a newer one).
+void RemoveStaleStaging(Env& env, const std::string& dir) {
+  auto entries = env.ListDir(dir);
+  if (!entries.ok()) return;
+  const int64_t hour_ago_ns = (env.NowMicros() - 3'600'000'000) * 1000;
+  for (const FileInfo& f : *entries) {
+    if (f.is_dir && f.name.starts_with(kStagingPrefix) && f.mtime_ns != 0 &&
+        f.mtime_ns < hour_ago_ns) {
+      (void)RemoveTree(env, JoinPath(dir, f.name));
+    }
+  }
+}
+
+// Writes the statement's files into a staging folder and renames it into place as `id`: the
+// statement is there whole or not at all. OK (and nothing changed) when `id` is held already.
+Status StoreStatement(Env& env, const std::string& dir, const std::string& id,
+                      const std::string& csv, const std::string& contract,
+                      const std::string& receipt) {
+  const std::string staging = JoinPath(dir, kStagingPrefix + HexEncode(RandomString(env, 8)));
+  Status st = [&]() -> Status {
+    RETURN_IF_ERROR(env.CreateDir(staging));
+    RETURN_IF_ERROR(env.SetPermissions(staging, 0700));
+    RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kContractFile), contract, 0600));
+    RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kStatementFile), csv, 0600));
+    RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kReceiptFile), receipt, 0600));
+    RETURN_IF_ERROR(env.SyncDir(staging));
+    const std::string final_dir = JoinPath(dir, id);
+    if (env.FileExists(final_dir)) return Status::Ok();  // another fetch stored it meanwhile
+    RETURN_IF_ERROR(env.Rename(staging, final_dir));
+    return env.SyncDir(dir);
+  }();
+  if (env.FileExists(staging)) (void)RemoveTree(env, staging);
+  return st.ok() ? st : st.Annotate("storing the fee statement " + id + " in " + dir);
+}
+
+// Fetches main's statement for `period` (listed with `sha256`), checks it and stores it. A
+// refusal says what was wrong with main's answer.
+Status FetchOneStatement(Env& env, const SiteConfig& config, const std::string& dir,
+                         const sync::HttpRoundTrip& main, const std::string& period,
+                         const std::string& sha256, int64_t written,
+                         const StatementFetchOptions& options) {
+  auto answer = main(HttpRequest("GET", "/v1/ledger/statement?period=" + period));
+  if (!answer.ok()) return answer.status().Annotate("asking main for it");
+  if (answer->status() != 200) return sync::StatusFromResponse(*answer);
+  if (answer->body().size() > options.max_answer_bytes) {
+    return Status::ResourceExhausted(
+        "main's answer is " + std::to_string(answer->body().size()) + " bytes, more than the " +
+        std::to_string(options.max_answer_bytes) + " a statement with its contract may have");
+  }
+  ASSIGN_OR_RETURN(json::object o, ParseObject(answer->body(), "main's answer"));
+  const json::value* csv_value = o.if_contains("csv");
+  const json::value* contract_value = o.if_contains("contract");
+  if (csv_value == nullptr || !csv_value->is_string() || contract_value == nullptr ||
+      !contract_value->is_string()) {
+    return Status::InvalidArgument("main's answer has no 'csv' and 'contract' texts");
+  }
+  const std::string csv(csv_value->as_string());
+  const std::string contract_text(contract_value->as_string());
+  const std::string digest = Sha256Hex(csv);
+  if (digest != sha256) {
+    return Status::DataLoss("its SHA-256 is " + digest + ", not the " + sha256 +
+                            " main listed: it was damaged on the way or changed meanwhile");
+  }
+  auto statement = fees::ParseStatementCsv(csv);
+  if (!statement.ok()) {
+    return Status::DataLoss("the statement is damaged: " + statement.status().message());
+  }
+  if (statement->partner != config.id) {
+    return Status::PermissionDenied("the statement is for partner '" + statement->partner +
+                                    "', not this site ('" + config.id + "')");
+  }
+  if (statement->period.label != period) {
+    return Status::InvalidArgument("the statement is for the period " + statement->period.label +
+                                   ", not the " + period + " asked for");
+  }
+  auto contract = fees::ParseContract(contract_text, "main's contract for " + period);
+  if (!contract.ok()) {
+    return Status::DataLoss("the contract sent with it is damaged: " + contract.status().message());
+  }
+  if (contract->sha256_hex != statement->contract_sha256) {
+    return Status::DataLoss("the contract sent with it (SHA-256 " + contract->sha256_hex +
+                            ") is not the one the statement was computed with (" +
+                            statement->contract_sha256 + ")");
+  }
+  if (contract->partner != config.id) {
+    return Status::PermissionDenied("the contract sent with it is for partner '" +
+                                    contract->partner + "', not this site");
+  }
+  json::object receipt;
+  receipt["period"] = period;
+  receipt["sha256"] = sha256;
+  receipt["received"] = env.NowSeconds();
+  receipt["written"] = written;
+  receipt["total_minor"] = statement->total_minor;
+  receipt["currency"] = statement->currency;
+  receipt["contract_sha256"] = statement->contract_sha256;
+  return StoreStatement(env, dir, StatementId(period, sha256), csv, contract_text,
+                        json::serialize(receipt));
+}
+
+Result<ReceivedStatement> ReadReceived(Env& env, const std::string& dir, const std::string& id) {
+  ReceivedStatement r;
+  r.id = id;
+  r.period = PeriodOfId(id);
+  const std::string folder = JoinPath(dir, id);
+  r.csv_path = JoinPath(folder, kStatementFile);
+  r.contract_path = JoinPath(folder, kContractFile);
+  ASSIGN_OR_RETURN(std::string receipt_text, env.ReadFile(JoinPath(folder, kReceiptFile)));
+  ASSIGN_OR_RETURN(json::object receipt, ParseObject(receipt_text, "the statement's receipt"));
+  r.sha256 = Str(receipt, "sha256");
+  r.received = static_cast<int64_t>(U64(receipt, "received"));
+  r.written = static_cast<int64_t>(U64(receipt, "written"));
+  const json::value* total = receipt.if_contains("total_minor");
+  if (total != nullptr && total->is_int64()) r.total_minor = total->as_int64();
+  if (total != nullptr && total->is_uint64())
+    r.total_minor = static_cast<int64_t>(total->as_uint64());
+  r.currency = Str(receipt, "currency");
+  r.contract_sha256 = Str(receipt, "contract_sha256");
+  auto csv = env.ReadFile(r.csv_path);
+  r.changed = !csv.ok() || Sha256Hex(*csv) != r.sha256;
+  return r;
+}
+
+}  // namespace
+
+Result<StatementFetchSummary> FetchStatements(Env& env, const std::string& site_dir,
+                                              const sync::HttpRoundTrip& main, Logger& logger,
+                                              StatementFetchOptions options) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, site_dir));
+  auto list = main(HttpRequest("GET", "/v1/ledger/statements"));
+  if (!list.ok()) return list.status().Annotate("asking main for fee statements");
+  if (list->status() != 200) {
+    return sync::StatusFromResponse(*list).Annotate("asking main for fee statements");
+  }
+  if (list->body().size() > options.max_list_bytes) {
+    return Status::ResourceExhausted(
+        "main's list of fee statements is " + std::to_string(list->body().size()) +
+        " bytes, more than the " + std::to_string(options.max_list_bytes) + " allowed: refused");
+  }
+  ASSIGN_OR_RETURN(json::object lo, ParseObject(list->body(), "main's list of fee statements"));
+  const json::value* items = lo.if_contains("statements");
+  if (items == nullptr || !items->is_array()) {
+    return Status::InvalidArgument("main's list of fee statements has no 'statements' array");
+  }
+  const std::string dir = StatementsDir(site_dir);
+  RETURN_IF_ERROR(CreateDirs(env, dir));
+  RETURN_IF_ERROR(env.SetPermissions(dir, 0700));
+  RemoveStaleStaging(env, dir);
+
+  StatementFetchSummary summary;
+  for (const json::value& item : items->as_array()) {
+    ++summary.offered;
+    const json::object* o = item.if_object();
+    const std::string period_text = o != nullptr ? Str(*o, "period") : "";
+    const std::string sha256 = o != nullptr ? Str(*o, "sha256") : "";
+    auto period = fees::ParsePeriod(period_text);
+    if (!period.ok() || period->label != period_text || !IsLowerHex(sha256, 64)) {
+      summary.refused.push_back("main listed a statement without a valid period and SHA-256 ('" +
+                                period_text.substr(0, 40) + "')");
+      continue;
+    }
+    const std::string id = StatementId(period->label, sha256);
+    if (env.FileExists(JoinPath(dir, id))) {
+      ++summary.held;
+      continue;
+    }
+    Status fetched = FetchOneStatement(env, config, dir, main, period->label, sha256,
+                                       static_cast<int64_t>(U64(*o, "written")), options);
+    if (fetched.ok()) {
+      ++summary.received;
+      logger.info("received the fee statement for {} from main ({})", period->label, id);
+    } else if (fetched.code() == StatusCode::kUnavailable ||
+               fetched.code() == StatusCode::kDeadlineExceeded) {
+      return fetched.Annotate("fetching the fee statement for " + period->label);
+    } else {
+      summary.refused.push_back("the statement for " + period->label +
+                                " was refused: " + fetched.message());
+    }
+  }
+  return summary;
+}
+
+Result<StatementFetchSummary> FetchStatementsNow(Env& env, const std::string& site_dir,
+                                                 Logger& logger) {
+  ASSIGN_OR_RETURN(sync::HttpRoundTrip main, MainRoundTrip(env, site_dir));
+  return FetchStatements(env, site_dir, main, logger);
+}
+
+Result<std::vector<ReceivedStatement>> ListReceivedStatements(Env& env,
+                                                              const std::string& site_dir) {
+  const std::string dir = StatementsDir(site_dir);
+  std::vector<ReceivedStatement> out;
+  if (!env.FileExists(dir)) return out;
+  ASSIGN_OR_RETURN(std::vector<FileInfo> entries, env.ListDir(dir));
+  for (const FileInfo& f : entries) {
+    if (!f.is_dir || PeriodOfId(f.name).empty()) continue;
+    auto r = ReadReceived(env, dir, f.name);
+    if (r.ok()) out.push_back(std::move(*r));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.received != b.received ? a.received > b.received : a.id > b.id;
+  });
+  return out;
+}
+
+Result<ReceivedStatement> FindReceivedStatement(Env& env, const std::string& site_dir,
+                                                std::string_view id) {
+  // Only a canonical id names a folder: nothing else reaches the file system.
+  const std::string dir = StatementsDir(site_dir);
+  if (PeriodOfId(id).empty() || !env.FileExists(JoinPath(dir, id))) {
+    return Status::NotFound("no fee statement '" + std::string(id.substr(0, 64)) +
+                            "' received from main (see 'tieup partner fees statements')");
+  }
+  return ReadReceived(env, dir, std::string(id));
+}
+
+Result<fees::VerificationReport> VerifyReceivedStatement(Env& env, const std::string& site_dir,
+                                                         std::string_view id) {
+  ASSIGN_OR_RETURN(ReceivedStatement r, FindReceivedStatement(env, site_dir, id));
+  ASSIGN_OR_RETURN(std::string csv, env.ReadFile(r.csv_path));
+  return VerifyStatementWithOwnLedger(env, site_dir, csv, r.contract_path);
+}
+
 Status AttachPartnerLedgerService(PartnerDaemon& daemon) {
   if (daemon.sync() == nullptr) return Status::Ok();  // not enrolled: nobody to ship to
   const std::string& site_dir = daemon.site().site_dir();
@@ -537,6 +889,34 @@ Status AttachPartnerLedgerService(PartnerDaemon& daemon) {
   std::shared_ptr<LedgerShipper> shared(std::move(shipper));
   ASSIGN_OR_RETURN(sync::HttpRoundTrip main, MainRoundTrip(daemon.env(), site_dir));
   daemon.AddPeriodicTask("ledger-push", [shared, main] { shared->MaybePush(main); });
+  // Fee statements main wrote for this site: asked for at the first tick, then every interval.
+  // A refusal is logged once per statement and reason (the fetch asks again each time).
+  struct FetchState {
+    int64_t next_micros = 0;
+    std::set<std::string> logged;
+  };
+  auto fetch = std::make_shared<FetchState>();
+  daemon.AddPeriodicTask("fee-statements", [fetch, main, &daemon, site_dir,
+                                            interval = options.push_interval] {
+    Env& env = daemon.env();
+    if (env.NowMicros() < fetch->next_micros) return;
+    fetch->next_micros =
+        env.NowMicros() + std::chrono::duration_cast<std::chrono::microseconds>(interval).count();
+    auto r = FetchStatements(env, site_dir, main, *daemon.logger());
+    if (!r.ok()) {
+      daemon.logger()->warn("fetching fee statements from main (will retry): {}",
+                            r.status().ToString());
+      return;
+    }
+    for (const std::string& why : r->refused) {
+      if (fetch->logged.insert(why).second) {
+        daemon.logger()->warn(
+            "FEE STATEMENT REFUSED: {} (nothing of it stored; asked again "
+            "at the next fetch)",
+            why);
+      }
+    }
+  });
   daemon.sync()->AddSyncRoute("/v1/ledger/", [shared](const HttpRequest& request) {
     return shared->HandleSyncRequest(request);
   });
