@@ -57,9 +57,14 @@ ConsolePage Redirect(std::string path, std::string flash);
 json::object UpdateData(const ConsoleState& s, const sync::ReceivedUpdate& u);
 
 // The pages of each area, registered on s.console (before it starts).
-void AddUpdatePages(ConsoleState& s);  // /updates, /updates/ID, /rollback
-void AddShopPages(ConsoleState& s);    // /orders, /orders/N, /products
-void AddOwnPages(ConsoleState& s);     // /pages, /pages/edit, /pages/delete
-void AddLedgerPages(ConsoleState& s);  // /ledger
+void AddUpdatePages(ConsoleState& s);    // /updates, /updates/ID, /rollback
+void AddShopPages(ConsoleState& s);      // /orders, /orders/N, /products
+void AddOwnPages(ConsoleState& s);       // /pages, /pages/edit, /pages/delete
+void AddLedgerPages(ConsoleState& s);    // /ledger
+void AddSettingsPages(ConsoleState& s);  // /settings
+// The home page's access records (console_ledger.cc): today's accesses in the site's time zone
+// (today, today_tieup, today_original, today_total, today_partial) and the ledger's open alerts
+// (has_alerts, alert_count, alerts: title, message, when, excluded).
+json::object LedgerHomeData(ConsoleState& s);
 
 }  // namespace tieup::partner_console

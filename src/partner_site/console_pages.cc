@@ -1,10 +1,14 @@
 #include "partner_site/console_pages.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "commerce/mail.h"
+#include "crypto/x509.h"
 #include "partner_site/console_common.h"
+#include "partner_site/ledger_service.h"  // LastLedgerPush
 #include "partner_site/preview.h"
 
 namespace tieup {
@@ -40,24 +44,181 @@ using namespace partner_console;
 namespace {
 
 // --- home ---
+// What the partner knows of its tie-up pages: the releases on disk (content/content_store.h),
+// its record of updates (sync_received) and of events (sync_events), both through
+// sync::Receiver, and the ledger's last push to main (ledger_service.h).
+
+// The header of tie-up release `version` (staged or active); nullopt when it is not on disk.
+std::optional<content::ReleaseManifest> TieupRelease(ConsoleState& s, uint64_t version) {
+  std::optional<content::ReleaseManifest> out;
+  (void)s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+    auto m = store.ReadStaged(content::Area::kTieup, version);
+    if (m.ok()) {
+      m->files = {};  // the header is all the home page needs
+      out = std::move(*m);
+    }
+    return Status::Ok();
+  });
+  return out;
+}
+
+// The main site's name, as its partnership CA (pinned at enrollment) calls itself: "Sakura Tea"
+// for "Sakura Tea partnership CA". Empty when the certificate cannot be read.
+std::string MainSiteName(ConsoleState& s) {
+  auto pem = s.daemon->env().ReadFile(JoinPath(s.daemon->site().site_dir(), "keys/ca.crt"));
+  if (!pem.ok()) return "";
+  auto ca = ParseCertificate(*pem);
+  if (!ca.ok()) return "";
+  std::string name = ca->common_name();
+  constexpr std::string_view kSuffix = " partnership CA";
+  if (name.size() > kSuffix.size() && name.ends_with(kSuffix)) {
+    name.resize(name.size() - kSuffix.size());
+  }
+  return name;
+}
+
+// The latest event of `update_id` of kind `kind` in `events` (oldest first); null when none.
+const sync::SyncEvent* LatestEvent(const std::vector<sync::SyncEvent>& events,
+                                   std::string_view update_id, std::string_view kind) {
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->update_id == update_id && it->kind == kind) return &*it;
+  }
+  return nullptr;
+}
+
+// What is live: the version, since when, how (which update, or a rollback), from which main
+// site, and until when main's signature on it holds.
+json::object LiveData(ConsoleState& s, uint64_t active, const std::vector<sync::SyncEvent>& events,
+                      const std::vector<sync::ReceivedUpdate>& updates) {
+  json::object live{{"version", active}};
+  const std::string main_name = MainSiteName(s);
+  if (!main_name.empty()) live["main_name"] = main_name;
+  live["main_url"] = s.config().main_sync_url;
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->version != active || (it->kind != "activated" && it->kind != "rollback")) continue;
+    live["since"] = s.Time(it->time * 1'000'000);
+    if (it->kind == "rollback") live["by_rollback"] = true;
+    if (!it->update_id.empty()) live["update_id"] = it->update_id;
+    break;
+  }
+  if (!live.contains("update_id")) {
+    for (const sync::ReceivedUpdate& u : updates) {
+      if (u.version == active && u.state == "activated") {
+        live["update_id"] = u.update_id;
+        break;
+      }
+    }
+  }
+  if (auto release = TieupRelease(s, active)) {
+    live["built"] = s.Time(release->created * 1'000'000);
+    if (release->expires != 0) {
+      live["signed_until"] = s.Time(release->expires * 1'000'000);
+      live["signature_expired"] = release->expires <= s.daemon->env().NowSeconds();
+    }
+  }
+  return live;
+}
+
+// Why an update that is not pending did not become live, in words for the manager; empty for
+// one still on its way (approved, main told, activation not commanded yet is said too).
+std::string NotLiveWords(ConsoleState& s, const sync::ReceivedUpdate& u, uint64_t active,
+                         const std::vector<sync::SyncEvent>& events) {
+  const sync::SyncEvent* failed = LatestEvent(events, u.update_id, "failed");
+  auto expired = [&]() -> std::string {
+    auto release = TieupRelease(s, u.version);
+    if (!release || release->expires == 0 || release->expires > s.daemon->env().NowSeconds()) {
+      return "";
+    }
+    return "expired " + s.Time(release->expires * 1'000'000) +
+           " before it was live (main's signature on it ran out): the main site has to send a "
+           "newer one";
+  };
+  if (u.state == "rejected") return "you rejected it: " + u.reason;
+  if (u.state == "superseded") return "replaced by a newer update before it was live";
+  if (u.state == "activated") {
+    return u.version > active ? "was live; you rolled it back (it is refused if offered again)"
+                              : "";
+  }
+  if (std::string e = expired(); !e.empty()) return e;
+  if (u.state == "approved" && u.response_unsent) {
+    return "you approved it; the main site has not been told yet (it could not be reached): it "
+           "is told as soon as it can be";
+  }
+  if (failed != nullptr && failed->time >= u.decided) return "failed: " + failed->message;
+  if (u.state == "approved") return "you approved it; the main site makes it live";
+  return "";
+}
+
+// Problems of the last day in the record (a failed contact with main, a refused offer, a file
+// that could not be served), newest first; at most 5.
+json::array RecentProblems(ConsoleState& s, const std::vector<sync::SyncEvent>& events) {
+  json::array out;
+  const int64_t since = s.daemon->env().NowSeconds() - 24 * 3600;
+  for (auto it = events.rbegin(); it != events.rend() && out.size() < 5; ++it) {
+    if (it->time < since) break;
+    if (it->kind != "failed" && it->kind != "refused" && it->kind != "damaged") continue;
+    out.push_back(json::object{
+        {"when", s.Time(it->time * 1'000'000)}, {"kind", it->kind}, {"message", it->message}});
+  }
+  return out;
+}
+
 ConsolePage Home(ConsoleState& s, const ConsoleRequest&) {
   json::object data;
   PartnerSync* sync = s.daemon->sync();
   data["enrolled"] = sync != nullptr;
   if (sync != nullptr) {
-    auto status = sync->receiver().GetStatus();
-    if (status.ok()) {
-      data["tieup_version"] = status->active_version;
-      data["tieup_live"] = status->active_version > 0;
+    sync::Receiver& receiver = sync->receiver();
+    auto status = receiver.GetStatus();
+    const uint64_t active = status.ok() ? status->active_version : 0;
+    // Enough of the record for the latest activation and failures (a pull-mode site that cannot
+    // reach main records one failure per poll).
+    auto events = receiver.Events(1000);
+    auto updates = receiver.Updates(50);
+    const std::vector<sync::SyncEvent> no_events;
+    const std::vector<sync::ReceivedUpdate> no_updates;
+    const auto& ev = events.ok() ? *events : no_events;
+    const auto& ups = updates.ok() ? *updates : no_updates;
+    data["tieup_live"] = active > 0;
+    data["tieup_version"] = active;
+    if (active > 0) data["live"] = LiveData(s, active, ev, ups);
+    data["main_url"] = s.config().main_sync_url;
+
+    json::array waiting, not_live;
+    for (const sync::ReceivedUpdate& u : ups) {
+      if (u.state == "pending") {
+        json::object w = UpdateData(s, u);
+        if (auto release = TieupRelease(s, u.version);
+            release && release->expires != 0 && release->expires <= s.daemon->env().NowSeconds()) {
+          w["expired"] = s.Time(release->expires * 1'000'000);
+        }
+        waiting.push_back(std::move(w));
+        continue;
+      }
+      if (u.version <= active && u.state != "activated") continue;  // older than what is live
+      if (not_live.size() == 5) continue;
+      std::string words = NotLiveWords(s, u, active, ev);
+      if (words.empty()) continue;
+      json::object n = UpdateData(s, u);
+      n["words"] = std::move(words);
+      not_live.push_back(std::move(n));
     }
-    auto pending = sync->receiver().Pending();
-    json::array waiting;
-    if (pending.ok()) {
-      for (const sync::ReceivedUpdate& u : *pending) waiting.push_back(UpdateData(s, u));
-    }
+    std::reverse(waiting.begin(), waiting.end());  // oldest first, as the Updates page
     data["has_pending"] = !waiting.empty();
     data["pending"] = std::move(waiting);
+    data["has_not_live"] = !not_live.empty();
+    data["not_live"] = std::move(not_live);
+    json::array problems = RecentProblems(s, ev);
+    data["has_problems"] = !problems.empty();
+    data["problems"] = std::move(problems);
+    if (auto push = LastLedgerPush(s.daemon->db()); push.ok() && *push && !(*push)->ok) {
+      data["ledger_push_failed"] =
+          json::object{{"when", s.Time((*push)->time_micros)}, {"error", (*push)->error}};
+    }
   }
+  // Today's accesses and the ledger's open alerts (those main sent back).
+  data["ledger"] = LedgerHomeData(s);
+
   commerce::Shop::OrderFilter filter;
   filter.limit = 5;
   auto orders = s.shop.shop->ListOrders(filter);
@@ -252,6 +413,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
   c.AddNav("Ledger & fees", "/ledger");
+  c.AddNav("Settings", "/settings");
   c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
@@ -260,6 +422,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   AddShopPages(*s);
   AddOwnPages(*s);
   AddLedgerPages(*s);
+  AddSettingsPages(*s);
   c.AddPage("/managers", [s](const ConsoleRequest& r) { return Managers(*s, r); });
   c.AddPage("/audit", [s](const ConsoleRequest& r) { return Audit(*s, r); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });

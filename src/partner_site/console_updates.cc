@@ -18,6 +18,7 @@ std::string StateWords(const sync::ReceivedUpdate& u) {
   if (u.state == "rejected") return "rejected: " + u.reason;
   if (u.state == "activated") return "live";
   if (u.state == "superseded") return "replaced by a newer update";
+  if (u.state == "staged") return "received; not live (see the home page)";
   return u.state;
 }
 
@@ -33,49 +34,6 @@ json::object UpdateData(const ConsoleState& s, const sync::ReceivedUpdate& u) {
                       {"added", u.added},
                       {"changed", u.changed},
                       {"removed", u.removed}};
-}
-
-// --- home ---
-ConsolePage Home(ConsoleState& s, const ConsoleRequest&) {
-  json::object data;
-  PartnerSync* sync = s.daemon->sync();
-  data["enrolled"] = sync != nullptr;
-  if (sync != nullptr) {
-    auto status = sync->receiver().GetStatus();
-    if (status.ok()) {
-      data["tieup_version"] = status->active_version;
-      data["tieup_live"] = status->active_version > 0;
-    }
-    auto pending = sync->receiver().Pending();
-    json::array waiting;
-    if (pending.ok()) {
-      for (const sync::ReceivedUpdate& u : *pending) waiting.push_back(UpdateData(s, u));
-    }
-    data["has_pending"] = !waiting.empty();
-    data["pending"] = std::move(waiting);
-  }
-  commerce::Shop::OrderFilter filter;
-  filter.limit = 5;
-  auto orders = s.shop.shop->ListOrders(filter);
-  json::array recent;
-  if (orders.ok()) {
-    for (const commerce::Order& o : *orders) {
-      recent.push_back(json::object{{"number", o.number},
-                                    {"status", std::string(commerce::OrderStatusName(o.status))},
-                                    {"total", s.Money(o.totals.total_minor)},
-                                    {"when", s.Time(o.created_micros)}});
-    }
-  }
-  data["has_orders"] = !recent.empty();
-  data["orders"] = std::move(recent);
-  data["public_url"] =
-      "http://" + HostPort{s.config().public_address.host, s.daemon->public_port()}.ToString() +
-      "/";
-  ConsolePage p;
-  p.title = "Home";
-  p.template_name = "home";
-  p.data = std::move(data);
-  return p;
 }
 
 // --- updates ---
@@ -191,12 +149,147 @@ ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& 
   return p;
 }
 
+// What a rollback would do now. Receiver::Rollback makes live the newest tie-up release kept on
+// disk, older than the live one, that was live before and that the manager has not rolled back
+// from; the plan reads the same facts from the receiver's record (every activation and rollback
+// is an event), replaying it to find the versions rolled back from.
+// TODO(receiver API): a Receiver::RollbackTarget() sharing Rollback's own choice would spare the
+// replay, which takes a version made by an emergency edit (no event) for the one before it.
+struct RollbackPlan {
+  uint64_t active = 0;
+  uint64_t target = 0;  // 0: nothing to roll back to (why_not says why)
+  std::string why_not;
+  const sync::SyncEvent* target_live = nullptr;  // the last time it became live
+  int64_t target_live_until = 0;                 // when another version replaced it then
+  std::string target_update;                     // the update that brought it
+};
+
+RollbackPlan PlanRollback(const sync::PartnerSyncStatus& status,
+                          const std::vector<sync::SyncEvent>& events,
+                          const std::vector<sync::ReceivedUpdate>& updates) {
+  RollbackPlan plan;
+  plan.active = status.active_version;
+  if (plan.active == 0) {
+    plan.why_not =
+        "no tie-up pages from the main site are live yet, so there is nothing to go "
+        "back from";
+    return plan;
+  }
+  std::set<uint64_t> was_live, rolled_back;
+  uint64_t live = 0;
+  for (const sync::SyncEvent& e : events) {
+    if (e.kind == "activated") {
+      was_live.insert(e.version);
+      live = e.version;
+    } else if (e.kind == "rollback") {
+      was_live.insert(e.version);
+      if (live != 0) rolled_back.insert(live);
+      live = e.version;
+    }
+  }
+  bool older_kept = false, older_live = false;
+  for (auto it = status.staged_versions.rbegin(); it != status.staged_versions.rend(); ++it) {
+    if (*it >= plan.active) continue;
+    older_kept = true;
+    if (!was_live.contains(*it)) continue;
+    older_live = true;
+    if (rolled_back.contains(*it)) continue;
+    plan.target = *it;
+    break;
+  }
+  if (plan.target == 0) {
+    plan.why_not =
+        !older_kept ? "no earlier version of the tie-up pages is kept on this site: version " +
+                          std::to_string(plan.active) +
+                          " is the first one here, or the earlier ones were removed (the site "
+                          "keeps the last few, [content] keep_releases in site.toml)"
+        : !older_live ? "the earlier versions kept here were never live (rejected, or replaced "
+                        "before they were approved), and a rollback only goes back to a version "
+                        "that was live"
+                      : "you have already rolled back from each earlier version that was live: "
+                        "the main site has to send a newer one";
+    return plan;
+  }
+  for (size_t i = events.size(); i-- > 0;) {
+    const sync::SyncEvent& e = events[i];
+    if (e.version != plan.target || (e.kind != "activated" && e.kind != "rollback")) continue;
+    plan.target_live = &e;
+    for (size_t j = i + 1; j < events.size(); ++j) {
+      if (events[j].kind == "activated" || events[j].kind == "rollback") {
+        plan.target_live_until = events[j].time;
+        break;
+      }
+    }
+    break;
+  }
+  for (const sync::SyncEvent& e : events) {
+    if (e.version == plan.target && e.kind == "activated" && !e.update_id.empty()) {
+      plan.target_update = e.update_id;
+      break;
+    }
+  }
+  if (plan.target_update.empty()) {
+    for (const sync::ReceivedUpdate& u : updates) {
+      if (u.version == plan.target && u.state == "activated") plan.target_update = u.update_id;
+    }
+  }
+  return plan;
+}
+
+// The pages that change when tie-up release `to` replaces `from` (at most 100 of each kind).
+json::object RollbackChanges(ConsoleState& s, uint64_t from, uint64_t to) {
+  json::object out;
+  Status read = s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+    ASSIGN_OR_RETURN(auto live, store.Active(content::Area::kTieup));
+    ASSIGN_OR_RETURN(content::ReleaseManifest target, store.ReadStaged(content::Area::kTieup, to));
+    if (live->version != from) {
+      return Status::FailedPrecondition("the live version changed meanwhile");
+    }
+    const content::ReleaseDiff diff = content::Diff(*live, target);
+    auto list = [](const std::vector<content::DiffEntry>& entries) {
+      json::array a;
+      for (const content::DiffEntry& e : entries) {
+        if (a.size() == 100) break;
+        a.push_back(json::object{{"path", e.path},
+                                 {"bytes_now", e.before ? e.before->length : 0},
+                                 {"bytes_after", e.after ? e.after->length : 0}});
+      }
+      return a;
+    };
+    // "added" by the rollback: pages of the older version that the live one does not have.
+    out["back"] = list(diff.added);
+    out["changed"] = list(diff.changed);
+    out["gone"] = list(diff.removed);
+    out["back_count"] = diff.added.size();
+    out["changed_count"] = diff.changed.size();
+    out["gone_count"] = diff.removed.size();
+    out["has_back"] = !diff.added.empty();
+    out["has_changed"] = !diff.changed.empty();
+    out["has_gone"] = !diff.removed.empty();
+    out["same"] = diff.empty();
+    out["more"] = diff.added.size() > 100 || diff.changed.size() > 100 || diff.removed.size() > 100;
+    return Status::Ok();
+  });
+  if (!read.ok()) out["unreadable"] = read.message();
+  return out;
+}
+
 ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
   PartnerSync* sync = s.daemon->sync();
   if (sync == nullptr) return Problem(409, "Not enrolled", "This site has no tie-up pages.");
   auto status = sync->receiver().GetStatus();
   if (!status.ok()) return Problem(500, "Status unavailable", status.status().message());
   if (r.http.method() == "POST") {
+    // The confirmation named what would happen; when the live version changed since (an update
+    // arrived, another manager rolled back), the manager looks again first.
+    const std::string from(r.form.Get("from"));
+    if (!from.empty() && from != std::to_string(status->active_version)) {
+      return Redirect("/rollback",
+                      "Nothing rolled back: the live version changed since you "
+                      "opened the confirmation (it is version " +
+                          std::to_string(status->active_version) +
+                          " now). Look at what a rollback does now.");
+    }
     auto version = sync->receiver().Rollback();
     (void)s.console->Audit(r, "update.rollback",
                            version.ok() ? "to version " + std::to_string(*version)
@@ -205,11 +298,53 @@ ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
     return Redirect("/updates", "Rolled back: the tie-up pages of version " +
                                     std::to_string(*version) + " are live again.");
   }
+  auto events = sync->receiver().Events(100'000);  // the whole record: a replay needs it all
+  if (!events.ok()) return Problem(500, "Record unavailable", events.status().message());
+  auto updates = sync->receiver().Updates(200);
+  if (!updates.ok()) return Problem(500, "Updates unavailable", updates.status().message());
+  const RollbackPlan plan = PlanRollback(*status, *events, *updates);
+  json::object data{{"version", plan.active}, {"live_version", plan.active}};
+  for (auto it = events->rbegin(); it != events->rend(); ++it) {
+    if (it->version == plan.active && (it->kind == "activated" || it->kind == "rollback")) {
+      data["live_since"] = s.Time(it->time * 1'000'000);
+      break;
+    }
+  }
+  if (plan.target == 0) {
+    data["why_not"] = plan.why_not;
+  } else {
+    json::object target{{"version", plan.target}};
+    if (plan.target_live != nullptr) {
+      target["live_from"] = s.Time(plan.target_live->time * 1'000'000);
+      if (plan.target_live_until != 0) {
+        target["live_until"] = s.Time(plan.target_live_until * 1'000'000);
+      }
+    }
+    if (!plan.target_update.empty()) target["update_id"] = plan.target_update;
+    data["target"] = std::move(target);
+    data["changes"] = RollbackChanges(s, plan.active, plan.target);
+  }
   ConsolePage p;
   p.title = "Roll back";
   p.template_name = "rollback";
-  p.data = json::object{{"version", status->active_version}};
+  p.data = std::move(data);
   return p;
+}
+
+// /updates/version/N: the review of the update that brings tie-up version N (the link of the
+// preview's banner, which knows the version only), or the Updates page when it no longer waits.
+ConsolePage ReviewOfVersion(ConsoleState& s, std::string_view number) {
+  PartnerSync* sync = s.daemon->sync();
+  if (sync == nullptr) return Redirect("/updates", "");
+  auto pending = sync->receiver().Pending();
+  if (pending.ok()) {
+    for (const sync::ReceivedUpdate& u : *pending) {
+      if (std::to_string(u.version) == number) return Redirect("/updates/" + u.update_id, "");
+    }
+  }
+  return Redirect("/updates", "Version " + std::string(number) +
+                                  " no longer waits for a review: its "
+                                  "outcome is in the history below.");
 }
 
 }  // namespace
@@ -219,6 +354,9 @@ void AddUpdatePages(ConsoleState& s) {
   s.console->AddPage("/updates", [p](const ConsoleRequest& r) { return Updates(*p, r); });
   s.console->AddPage("/updates/", [p](const ConsoleRequest& r) {
     return Review(*p, r, std::string(r.http.path().substr(9)));
+  });
+  s.console->AddPage("/updates/version/", [p](const ConsoleRequest& r) {
+    return ReviewOfVersion(*p, r.http.path().substr(17));
   });
   s.console->AddPage("/rollback", [p](const ConsoleRequest& r) { return RollbackPage(*p, r); });
 }

@@ -5,10 +5,18 @@
 // sent it (a reverse proxy on the same host makes every visitor look local), so a preview is a
 // capability: <key> is an HMAC of the version under a secret kept in SITE_DIR/keys/preview.key
 // (0600), and only the manager's own tools (`tieup partner pending`, the console) print links.
+//
+// Every HTML page of a preview is rewritten (RewritePreviewHtml) so that the manager cannot
+// mistake it for the live site or leave it by a click: a banner at the top says it is a preview
+// of version N, not live, and links back to the update's review in the console; links to the
+// site's own pages lead to the same pages of the preview. Other files (styles, images) are served
+// as they are.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -25,18 +33,55 @@ Result<std::string> LoadOrCreatePreviewSecret(Env& env, const std::string& site_
 // The path of the preview of staged tie-up version `version`: "/.tieup/preview/KEY/VERSION/".
 std::string PreviewPath(std::string_view secret, uint64_t version);
 
+// What RewritePreviewHtml needs to know about the page it rewrites.
+struct PreviewPage {
+  std::string prefix;         // the preview's root: PreviewPath(...) ("/.tieup/preview/KEY/7/")
+  std::string path;           // the page's own path in the site ("/products/sencha.html")
+  uint64_t version = 0;       // the staged version previewed
+  uint64_t live_version = 0;  // the tie-up version visitors see now (0: none yet)
+  // Origins whose absolute links are the site's own ("http://127.0.0.1:8080": scheme, host and
+  // port; the port may be left out for 80 and 443). Links to any other origin are left alone.
+  std::vector<std::string> own_origins;
+  // The update's review in the console (linked from the banner); empty: no link.
+  std::string review_url;
+};
+
+// Rewrites the HTML page `html` (in `charset`, e.g. from its Content-Type; empty: UTF-8 when the
+// bytes are UTF-8, else what the page declares) for its preview, and returns it as UTF-8:
+//  - a banner (console_templates/preview_banner.mustache) is the first thing in its <body>;
+//  - every link to the site's own pages leads into the preview: an absolute path ("/x.html")
+//    becomes page.prefix + "x.html", a relative one is resolved against the page (or its
+//    <base>) and treated the same, and so is an absolute URL of one of page.own_origins; query
+//    and fragment are kept. Rewritten: href of a, area, link and base; src of img, script,
+//    iframe, frame, embed, source, track, audio, video and input; srcset of img and source;
+//    poster of video; action of form; formaction of button and input; data of object. Links to
+//    other sites, fragments ("#top"), and schemes other than http(s) (mailto:, data:...) are
+//    left as they are, as is a link already inside page.prefix.
+// Not rewritten: URLs inside CSS (style attributes, <style>, style sheets) and scripts, and
+// <meta http-equiv="refresh">: those still point at the live site.
+// The page is parsed with libxml2's HTML parser, which recovers from malformed markup as
+// browsers do (not always in the same way), and serialized again. InvalidArgument when it holds
+// no document at all (empty). Thread-safe.
+Result<std::string> RewritePreviewHtml(std::string_view html, std::string_view charset,
+                                       const PreviewPage& page);
+
+// Serves previews. A path without the right key for its version is answered 404, like a preview
+// that does not exist. HTML pages are rewritten (RewritePreviewHtml) with a banner linking to the
+// update's review in the console (whose address the running console writes to
+// SITE_DIR/run/console.addr), and links in the origin the request names (its Host) and the
+// site's own paths kept in the preview.
 class PreviewHandler final : public HttpHandler {
  public:
-  // `content` must outlive the handler; `secret` from LoadOrCreatePreviewSecret.
-  PreviewHandler(SiteContent& content, std::string secret)
-      : content_(content), secret_(std::move(secret)) {}
+  // `env` and `content` must outlive the handler; `secret` from LoadOrCreatePreviewSecret.
+  PreviewHandler(Env& env, SiteContent& content, std::string secret)
+      : env_(env), content_(content), secret_(std::move(secret)) {}
   void Handle(const HttpRequest& request, HttpResponder responder) override;
   std::string_view AllowedMethods() const override { return "GET, HEAD"; }
-  // The response for `request` (exposed for tests). A path without the right key for its
-  // version is answered 404, like a preview that does not exist.
+  // The response for `request` (exposed for tests).
   HttpResponse Serve(const HttpRequest& request);
 
  private:
+  Env& env_;
   SiteContent& content_;
   const std::string secret_;
 };

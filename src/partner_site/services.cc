@@ -14,7 +14,8 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
                    LoadOrCreatePreviewSecret(daemon.env(), daemon.site().site_dir()));
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       kPreviewPrefix, "GET, HEAD",
-      std::make_shared<PreviewHandler>(daemon.site().content(), std::move(preview_secret))));
+      std::make_shared<PreviewHandler>(daemon.env(), daemon.site().content(),
+                                       std::move(preview_secret))));
   RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));

@@ -6,12 +6,17 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "base/time_format.h"
+#include "crypto/hash.h"
 
 namespace tieup {
 namespace {
@@ -51,7 +56,9 @@ Status Get(const std::string& file, const toml::table& t, std::string_view secti
     if (!n->is_integer()) return BadConfig(file, full, "must be a whole number");
     int64_t v = n->as_integer()->get();
     if (v < 0 || static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
-      return BadConfig(file, full, "is out of range");
+      return BadConfig(file, full,
+                       "must be a whole number from 0 to " +
+                           std::to_string(static_cast<uint64_t>(std::numeric_limits<T>::max())));
     }
     *out = static_cast<T>(v);
   }
@@ -157,21 +164,29 @@ bool IsValidSiteId(std::string_view id) {
   return true;
 }
 
-Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
-  SitePaths paths(site_dir);
-  const std::string file = paths.config();
-  auto text = env.ReadFile(file);
-  if (!text.ok()) {
-    if (text.status().code() == StatusCode::kNotFound) {
-      return Status::NotFound("'" + site_dir +
-                              "' is not a tieup site (no site.toml): create one with "
-                              "'tieup main init' or 'tieup partner init'");
-    }
-    return text.status();
+namespace {
+
+Result<std::string> ReadConfigText(Env& env, const std::string& site_dir) {
+  auto text = env.ReadFile(SitePaths(site_dir).config());
+  if (!text.ok() && text.status().code() == StatusCode::kNotFound) {
+    return Status::NotFound("'" + site_dir +
+                            "' is not a tieup site (no site.toml): create one with "
+                            "'tieup main init' or 'tieup partner init'");
   }
+  return text;
+}
+
+}  // namespace
+
+Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadConfigText(env, site_dir));
+  return ParseSiteConfig(text, SitePaths(site_dir).config());
+}
+
+Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file) {
   toml::table root;
   try {
-    root = toml::parse(*text, file);
+    root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return Status::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
@@ -285,7 +300,10 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
   return c;
 }
 
-Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c) {
+namespace {
+
+// The file SaveSiteConfig writes.
+std::string SiteConfigText(const SiteConfig& c) {
   std::string out;
   out += "# tieup site configuration. Edit, then restart the daemon.\n\n";
   out += "[site]\n";
@@ -334,7 +352,271 @@ Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c
     out += "\n[variables]\n";
     for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";
   }
-  return WriteFileAtomic(env, SitePaths(site_dir).config(), out);
+  return out;
+}
+
+}  // namespace
+
+Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c) {
+  return WriteFileAtomic(env, SitePaths(site_dir).config(), SiteConfigText(c));
+}
+
+// --- changing settings in place ---
+
+namespace {
+
+// A setting as the file holds it, and its value in a configuration as TOML.
+struct SettingSpec {
+  const char* section;
+  const char* name;
+  std::string (*literal)(const SiteConfig&);
+};
+
+std::string Int(int64_t v) { return std::to_string(v); }
+std::string Bool(bool v) { return v ? "true" : "false"; }
+
+// Every setting of SiteConfig but [variables] (whose keys are free), in the file's order.
+const std::vector<SettingSpec>& Settings() {
+  static const std::vector<SettingSpec> kSettings = {
+      {"site", "role", [](const SiteConfig& c) { return Quote(SiteRoleName(c.role)); }},
+      {"site", "id", [](const SiteConfig& c) { return Quote(c.id); }},
+      {"site", "name", [](const SiteConfig& c) { return Quote(c.name); }},
+      {"site", "region", [](const SiteConfig& c) { return Quote(c.region); }},
+      {"site", "public", [](const SiteConfig& c) { return Quote(c.public_address.ToString()); }},
+      {"site", "sync", [](const SiteConfig& c) { return Quote(c.sync_address.ToString()); }},
+      {"site", "time_zone", [](const SiteConfig& c) { return Quote(c.time_zone); }},
+      {"site", "locale", [](const SiteConfig& c) { return Quote(c.locale); }},
+      {"http", "threads", [](const SiteConfig& c) { return Int(c.http_threads); }},
+      {"http", "max_body_bytes",
+       [](const SiteConfig& c) { return std::to_string(c.max_body_bytes); }},
+      {"http", "header_timeout_ms", [](const SiteConfig& c) { return Int(c.header_timeout_ms); }},
+      {"http", "idle_timeout_ms", [](const SiteConfig& c) { return Int(c.idle_timeout_ms); }},
+      {"http", "connections_per_client",
+       [](const SiteConfig& c) { return Int(c.connections_per_client); }},
+      {"http", "requests_per_second_per_client",
+       [](const SiteConfig& c) { return Int(c.requests_per_second_per_client); }},
+      {"http", "request_burst_per_client",
+       [](const SiteConfig& c) { return Int(c.request_burst_per_client); }},
+      {"content", "keep_releases", [](const SiteConfig& c) { return Int(c.keep_releases); }},
+      {"content", "authoring_dir", [](const SiteConfig& c) { return Quote(c.authoring_dir); }},
+      {"partner", "emergency_edit", [](const SiteConfig& c) { return Bool(c.emergency_edit); }},
+      {"partner", "approval", [](const SiteConfig& c) { return Quote(c.approval); }},
+      {"partner", "main_sync_url", [](const SiteConfig& c) { return Quote(c.main_sync_url); }},
+      {"partner", "poll_seconds", [](const SiteConfig& c) { return Int(c.poll_seconds); }},
+      {"console", "listen",
+       [](const SiteConfig& c) { return Quote(c.console_address.ToString()); }},
+      {"console", "tls_certificate",
+       [](const SiteConfig& c) { return Quote(c.console_tls_certificate); }},
+      {"console", "tls_key", [](const SiteConfig& c) { return Quote(c.console_tls_key); }},
+  };
+  return kSettings;
+}
+
+// One key to set (or, without a literal, to remove) in the file.
+struct KeyEdit {
+  std::string section;
+  std::string name;
+  std::optional<std::string> literal;
+};
+
+bool IsBareKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+std::string KeyText(std::string_view key) { return IsBareKey(key) ? std::string(key) : Quote(key); }
+
+// Byte offsets of toml++'s source positions (1-based lines, and columns counted in code points).
+class LineIndex {
+ public:
+  explicit LineIndex(std::string_view text) : text_(text) {
+    starts_.push_back(0);
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') starts_.push_back(i + 1);
+    }
+  }
+  // nullopt for a position outside the text.
+  std::optional<size_t> Offset(const toml::source_position& p) const {
+    if (p.line == 0 || p.line > starts_.size() || p.column == 0) return std::nullopt;
+    size_t at = starts_[p.line - 1];
+    for (uint32_t column = 1; column < p.column; ++column) {
+      if (at >= text_.size() || text_[at] == '\n') return std::nullopt;
+      ++at;  // past the code point's first byte and its continuation bytes
+      while (at < text_.size() && (static_cast<unsigned char>(text_[at]) & 0xC0) == 0x80) ++at;
+    }
+    return at;
+  }
+  size_t LineStart(size_t line) const { return starts_[line - 1]; }
+  // The offset just past the end of `line` (and its newline).
+  size_t NextLineStart(size_t line) const {
+    return line < starts_.size() ? starts_[line] : text_.size();
+  }
+
+ private:
+  std::string_view text_;
+  std::vector<size_t> starts_;
+};
+
+bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+// `text` with `edits` applied to the lines of their keys, everything else as it was; nullopt
+// when a key cannot be changed that way (a section written as an inline table or dotted keys,
+// a key sharing its line with another): the caller then writes the whole file.
+std::optional<std::string> SpliceEdits(std::string_view text, const std::vector<KeyEdit>& edits) {
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error&) {
+    return std::nullopt;
+  }
+  const LineIndex lines(text);
+  struct Splice {
+    size_t at = 0, length = 0;
+    std::string with;
+  };
+  std::vector<Splice> splices;
+  std::map<std::string, std::string> new_sections;  // absent sections: their lines, appended
+  std::map<std::string, Splice> inserts;            // keys added to a section: one splice each
+  for (const KeyEdit& e : edits) {
+    const std::string line = e.literal ? KeyText(e.name) + " = " + *e.literal + "\n" : "";
+    toml::node* section = root.get(e.section);
+    if (section == nullptr) {
+      if (e.literal) new_sections[e.section] += line;
+      continue;
+    }
+    toml::table* table = section->as_table();
+    if (table == nullptr || table->is_inline()) return std::nullopt;
+    const toml::key* key = nullptr;
+    const toml::node* value = nullptr;
+    size_t last_line = table->source().end.line;  // the header [section]
+    for (auto&& [k, v] : *table) {
+      if (k.str() == e.name) {
+        key = &k;
+        value = &v;
+      }
+      last_line = std::max<size_t>(last_line, v.source().end.line);
+    }
+    if (key == nullptr) {
+      if (!e.literal) continue;  // removing what is not there
+      if (last_line == 0) return std::nullopt;
+      Splice& insert = inserts[e.section];
+      insert.at = lines.NextLineStart(last_line);
+      if (insert.with.empty() && insert.at == text.size() && !text.empty() && text.back() != '\n') {
+        insert.with = "\n";
+      }
+      insert.with += line;
+      continue;
+    }
+    const auto key_at = lines.Offset(key->source().begin);
+    const auto value_at = lines.Offset(value->source().begin);
+    const auto value_end = lines.Offset(value->source().end);
+    if (!key_at || !value_at || !value_end || *value_end < *value_at) return std::nullopt;
+    if (e.literal) {
+      splices.push_back({*value_at, *value_end - *value_at, *e.literal});
+      continue;
+    }
+    // Removal: the key's whole line(s), when nothing else stands on them but a comment.
+    const size_t first = key->source().begin.line, last = value->source().end.line;
+    const size_t line_start = lines.LineStart(first), line_end = lines.NextLineStart(last);
+    std::string_view after = text.substr(*value_end, line_end - *value_end);
+    after = after.substr(0, after.find('\n'));
+    const size_t hash = after.find('#');
+    if (!IsBlank(text.substr(line_start, *key_at - line_start)) ||
+        !IsBlank(after.substr(0, hash))) {
+      return std::nullopt;
+    }
+    splices.push_back({line_start, line_end - line_start, ""});
+  }
+  for (auto& [section, insert] : inserts) splices.push_back(std::move(insert));
+  std::sort(splices.begin(), splices.end(),
+            [](const Splice& a, const Splice& b) { return a.at > b.at; });
+  std::string out(text);
+  size_t limit = out.size();
+  for (const Splice& s : splices) {
+    if (s.at + s.length > limit) return std::nullopt;  // overlapping: not ours to sort out
+    out.replace(s.at, s.length, s.with);
+    limit = s.at;
+  }
+  for (const auto& [section, added] : new_sections) {
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    out += "\n[" + section + "]\n" + added;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<SiteConfigFile> ReadSiteConfigFile(Env& env, const std::string& site_dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadConfigText(env, site_dir));
+  SiteConfigFile out;
+  ASSIGN_OR_RETURN(out.config, ParseSiteConfig(text, SitePaths(site_dir).config()));
+  out.sha256 = Sha256Hex(text);
+  return out;
+}
+
+Result<SiteConfigUpdate> UpdateSiteConfig(Env& env, const std::string& site_dir,
+                                          const std::function<Status(SiteConfig&)>& edit,
+                                          std::string_view expected_sha256) {
+  const std::string file = SitePaths(site_dir).config();
+  ASSIGN_OR_RETURN(std::string text, ReadConfigText(env, site_dir));
+  if (!expected_sha256.empty() && Sha256Hex(text) != expected_sha256) {
+    return Status::FailedPrecondition(
+        "site.toml was changed by someone else since these settings were shown: look at them "
+        "again, then make your change");
+  }
+  ASSIGN_OR_RETURN(const SiteConfig before, ParseSiteConfig(text, file));
+  SiteConfig after = before;
+  RETURN_IF_ERROR(edit(after));
+
+  SiteConfigUpdate out;
+  std::vector<KeyEdit> edits;
+  for (const SettingSpec& spec : Settings()) {
+    std::string was = spec.literal(before), now = spec.literal(after);
+    if (was == now) continue;
+    edits.push_back({spec.section, spec.name, now});
+    out.changes.push_back({std::string(spec.section) + "." + spec.name, was, now});
+  }
+  std::set<std::string> names;
+  for (const auto& [k, v] : before.variables) names.insert(k);
+  for (const auto& [k, v] : after.variables) names.insert(k);
+  for (const std::string& name : names) {
+    const auto was = before.variables.find(name);
+    const auto now = after.variables.find(name);
+    std::string was_text = was == before.variables.end() ? "" : Quote(was->second);
+    std::string now_text = now == after.variables.end() ? "" : Quote(now->second);
+    if (was_text == now_text) continue;
+    edits.push_back(
+        {"variables", name, now == after.variables.end() ? std::nullopt : std::optional(now_text)});
+    out.changes.push_back({"variables." + name, was_text, now_text});
+  }
+  std::sort(out.changes.begin(), out.changes.end(),
+            [](const SiteConfigChange& a, const SiteConfigChange& b) { return a.key < b.key; });
+  if (out.changes.empty()) {
+    out.config = before;
+    return out;
+  }
+
+  // The new file is checked by the loader itself: what it refuses is refused here, with its
+  // message, and nothing is written.
+  std::string next;
+  if (std::optional<std::string> spliced = SpliceEdits(text, edits)) {
+    ASSIGN_OR_RETURN(SiteConfig reread, ParseSiteConfig(*spliced, "site.toml"));
+    if (reread == after) next = std::move(*spliced);
+  }
+  if (next.empty()) {
+    next = SiteConfigText(after);
+    out.comments_kept = false;
+    ASSIGN_OR_RETURN(SiteConfig reread, ParseSiteConfig(next, "site.toml"));
+    if (!(reread == after)) {
+      return Status::Internal("site.toml cannot hold these settings as given; nothing written");
+    }
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(env, file, next, 0600));
+  out.config = std::move(after);
+  return out;
 }
 
 Result<SiteLock> SiteLock::Acquire(const std::string& site_dir, int timeout_ms) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ struct HostPort {
   std::string host;
   uint16_t port = 0;
   std::string ToString() const;
+  friend bool operator==(const HostPort&, const HostPort&) = default;
 };
 // Parses "127.0.0.1:8080", "[::1]:8080" or "localhost:0"; the message says what to write.
 Result<HostPort> ParseHostPort(std::string_view text);
@@ -75,14 +77,62 @@ struct SiteConfig {
 
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;
+
+  friend bool operator==(const SiteConfig&, const SiteConfig&) = default;
 };
 
 // Reads and validates SITE_DIR/site.toml. Unknown keys, wrong types and bad values are refused
 // with the file, the key and what to write instead.
 Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir);
 
+// Parses and validates the text of a site.toml, as LoadSiteConfig does; error messages name
+// `file` (a path, or just "site.toml").
+Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file);
+
 // Writes SITE_DIR/site.toml atomically (comments explain each setting).
 Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& config);
+
+// SITE_DIR/site.toml as it is on disk: its configuration and the SHA-256 (hex) of its bytes,
+// which UpdateSiteConfig can check, so that a form shown before someone else changed the file
+// does not overwrite that change.
+struct SiteConfigFile {
+  SiteConfig config;
+  std::string sha256;
+};
+Result<SiteConfigFile> ReadSiteConfigFile(Env& env, const std::string& site_dir);
+
+// One setting UpdateSiteConfig changed: its key as written in the file ("partner.poll_seconds",
+// "variables.shop.smtp_host") and its value before and after as TOML ("60", "\"mail.example\"";
+// empty when the key was absent or is removed).
+struct SiteConfigChange {
+  std::string key;
+  std::string before;
+  std::string after;
+};
+
+struct SiteConfigUpdate {
+  SiteConfig config;                      // the configuration now in the file
+  std::vector<SiteConfigChange> changes;  // in key order; empty: the file was left untouched
+  // True when only the lines of the changed keys were rewritten (or inserted, or removed) and the
+  // rest of the file, comments and layout included, is as it was. False when the file had to be
+  // written anew in SaveSiteConfig's layout (a setting kept in an inline table or in dotted keys,
+  // which a line cannot be spliced into): comments added by hand are then gone.
+  bool comments_kept = true;
+};
+
+// Changes SITE_DIR/site.toml: `edit` is given the configuration in the file and changes it (or
+// returns an error, which is returned and nothing is written). The new file is then validated
+// exactly as LoadSiteConfig validates (an invalid value is InvalidArgument naming the key, e.g.
+// "site.toml: 'partner.poll_seconds' must be 0 (main pushes) or at least 5", and the file is
+// left as it was), and written atomically, owner-only (0600). Only the changed keys' lines are
+// rewritten, in place, so comments and layout are kept (see SiteConfigUpdate::comments_kept).
+// A [variables] entry the edit erases is removed from the file. With `expected_sha256` (from
+// ReadSiteConfigFile), FailedPrecondition when the file has changed since. Not thread-safe for
+// one site directory: callers serialize their updates (the daemon and the command line do not
+// write site.toml while it runs, except enrollment).
+Result<SiteConfigUpdate> UpdateSiteConfig(Env& env, const std::string& site_dir,
+                                          const std::function<Status(SiteConfig&)>& edit,
+                                          std::string_view expected_sha256 = {});
 
 // The site directory's entries that other local users may read or write (group or other
 // permission bits), as "PATH (mode 0644)": the site directory itself, site.toml, the database
