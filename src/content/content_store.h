@@ -7,7 +7,10 @@
 // On disk:
 //   releases/<area>/<version>.json   canonical ReleaseManifest bytes
 //   releases/<area>/ACTIVE           "<version>\n": the active release of the area
-//   releases/tieup/OVERLAY           the emergency edits (JSON; absent: none), see below
+//   releases/tieup/OVERLAY           the emergency edits (JSON; absent: none), see below. It
+//                                    begins {"format":1,"next_seq":N, and N grows with every
+//                                    change of what it serves: a process that watches the first
+//                                    64 bytes (site/site_content.h) sees each change
 //
 // Emergency edits (DESIGN.md "Pages on a partner"). The partner manager may edit or remove a
 // tie-up page only when main's ACTIVE tie-up release grants it (ReleaseManifest::emergency_edit,
