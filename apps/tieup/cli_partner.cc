@@ -79,17 +79,18 @@ void PrintMainTold(const PagePutReport& r) {
   if (r.main_told) {
     std::printf("Main has been told.\n");
   } else if (!r.main_error.empty()) {
-    std::printf("Main could not be told now (%s): the running daemon ('tieup partner serve') "
-                "tells it as soon as it can.\n",
-                r.main_error.c_str());
+    std::printf(
+        "Main could not be told now (%s): the running daemon ('tieup partner serve') "
+        "tells it as soon as it can.\n",
+        r.main_error.c_str());
   }
 }
 
 Status PagePut(Env& env, const PageArgs& a) {
   SiteConfig c;
   ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
-  ASSIGN_OR_RETURN(PagePutReport r, PutPages(env, c, *content, a.path, a.file, a.type, a.tieup,
-                                             CommandLineUser()));
+  ASSIGN_OR_RETURN(PagePutReport r,
+                   PutPages(env, c, *content, a.path, a.file, a.type, a.tieup, CommandLineUser()));
   if (!r.changed) {
     std::printf("No change: %zu page(s) already had these bytes.\n", r.paths.size());
   } else if (r.emergency_tieup_edit) {
@@ -119,8 +120,9 @@ Status PageRm(Env& env, const PageArgs& a) {
   if (!r.changed) {
     std::printf("No change.\n");
   } else if (r.emergency_tieup_edit) {
-    std::printf("Removed tie-up page %s as an EMERGENCY EDIT over main's version %llu (recorded).\n",
-                a.path.c_str(), static_cast<unsigned long long>(r.version));
+    std::printf(
+        "Removed tie-up page %s as an EMERGENCY EDIT over main's version %llu (recorded).\n",
+        a.path.c_str(), static_cast<unsigned long long>(r.version));
     PrintMainTold(r);
   } else {
     std::printf("Removed %s; original release %llu is active.\n", a.path.c_str(),

@@ -88,9 +88,9 @@ Result<std::unique_ptr<MainEmergencyEditEndpoint>> MainEmergencyEditEndpoint::Cr
               {{1, SignedRequestsTableSql("emergency_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir, db));
-  return std::unique_ptr<MainEmergencyEditEndpoint>(new MainEmergencyEditEndpoint(
-      std::make_unique<Impl>(env, publisher, db, std::move(verifier),
-                             logger ? logger : NewNullLogger())));
+  return std::unique_ptr<MainEmergencyEditEndpoint>(
+      new MainEmergencyEditEndpoint(std::make_unique<Impl>(env, publisher, db, std::move(verifier),
+                                                           logger ? logger : NewNullLogger())));
 }
 
 HttpResponse MainEmergencyEditEndpoint::Handle(const HttpRequest& request) {
@@ -98,10 +98,10 @@ HttpResponse MainEmergencyEditEndpoint::Handle(const HttpRequest& request) {
 }
 
 Status AttachEmergencyEdits(MainDaemon& daemon) {
-  ASSIGN_OR_RETURN(std::shared_ptr<MainEmergencyEditEndpoint> endpoint,
-                   MainEmergencyEditEndpoint::Create(daemon.env(), daemon.site().site_dir(),
-                                                     daemon.sync().publisher(), daemon.db(),
-                                                     daemon.logger()));
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<MainEmergencyEditEndpoint> endpoint,
+      MainEmergencyEditEndpoint::Create(daemon.env(), daemon.site().site_dir(),
+                                        daemon.sync().publisher(), daemon.db(), daemon.logger()));
   daemon.sync().AddSyncRoute(std::string(kPath),
                              [endpoint](const HttpRequest& r) { return endpoint->Handle(r); });
   return Status::Ok();

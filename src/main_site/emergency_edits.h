@@ -33,10 +33,10 @@ class MainEmergencyEditEndpoint {
   // Migrates its table in `db`; reads main's partnership CA from SITE_DIR/keys. `publisher` and
   // `db` must outlive it.
   static Result<std::unique_ptr<MainEmergencyEditEndpoint>> Create(Env& env,
-                                                                    const std::string& site_dir,
-                                                                    sync::Publisher& publisher,
-                                                                    Database& db,
-                                                                    std::shared_ptr<Logger> logger);
+                                                                   const std::string& site_dir,
+                                                                   sync::Publisher& publisher,
+                                                                   Database& db,
+                                                                   std::shared_ptr<Logger> logger);
   ~MainEmergencyEditEndpoint();
 
   // Handles one request on the sync port (the TLS-authenticated peer in request.peer_site_id()).

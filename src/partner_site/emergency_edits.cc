@@ -23,9 +23,16 @@ Result<size_t> ReportEmergencyEdits(SiteContent& content, MainClient& main) {
       if (changes.empty()) return Status::Ok();
       const content::OverlayChange& c = changes.front();
       sync::ServedTieup served = sync::DescribeServedTieup(store);
-      report = sync::EmergencyEditReport{c.seq,      c.at,       c.by,      c.action,
-                                         c.path,     c.old_hash, c.new_hash, c.reason,
-                                         served.version, std::move(served.active_hash),
+      report = sync::EmergencyEditReport{c.seq,
+                                         c.at,
+                                         c.by,
+                                         c.action,
+                                         c.path,
+                                         c.old_hash,
+                                         c.new_hash,
+                                         c.reason,
+                                         served.version,
+                                         std::move(served.active_hash),
                                          std::move(served.overlay)};
       return Status::Ok();
     }));
@@ -47,9 +54,9 @@ Result<size_t> ReportEmergencyEditsNow(Env& env, const SiteConfig& config, SiteC
 
 Status AttachEmergencyEditReports(PartnerDaemon& daemon) {
   if (daemon.sync() == nullptr) return Status::Ok();  // not enrolled: nobody to tell
-  ASSIGN_OR_RETURN(std::shared_ptr<MainClient> main,
-                   MainClient::Open(daemon.env(), daemon.site().site_dir(),
-                                    daemon.site().config()));
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<MainClient> main,
+      MainClient::Open(daemon.env(), daemon.site().site_dir(), daemon.site().config()));
   SiteContent* content = &daemon.site().content();
   auto logger = daemon.logger();
   auto last_error = std::make_shared<std::string>();

@@ -46,6 +46,16 @@ Status ExplainRefusal(const SiteConfig& config, Status status) {
   return status;
 }
 
+// `--tieup` names a page of main's: refused for any other path, rather than put as an original.
+Status CheckIsTieupPage(content::ContentStore& store, const std::string& path) {
+  auto tieup = store.Active(content::Area::kTieup);
+  if (tieup.ok() && (*tieup)->files.count(path) != 0) return Status::Ok();
+  return Status::FailedPrecondition("'" + path +
+                                    "' is not a tie-up page of this site: an emergency edit "
+                                    "(--tieup) changes one of main's pages; for a page of your "
+                                    "own, leave out --tieup");
+}
+
 std::string ShortHash(const std::string& h) { return h.empty() ? "(none)" : h.substr(0, 12); }
 
 // Tells main at once (best effort: the daemon tells main later from the record when this fails).
@@ -88,6 +98,7 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
       ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(files[0].second));
       std::string type =
           content_type.empty() ? content::ContentTypeForPath(files[0].first) : content_type;
+      if (tieup_edit) RETURN_IF_ERROR(CheckIsTieupPage(store, files[0].first));
       ASSIGN_OR_RETURN(content::PageEdit edit,
                        store.PutOriginalPage(files[0].first, bytes, type, tieup_edit, by));
       report.paths.push_back(files[0].first);
@@ -96,12 +107,11 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
       report.changed = edit.changed;
       report.emergency_tieup_edit = edit.emergency_tieup_edit;
       if (edit.emergency_tieup_edit && edit.changed) {
-        return RecordEmergencyEdit(env, content.site_dir(),
-                                   "emergency edit of tie-up page " + edit.path + " by " +
-                                       (by.empty() ? "(unnamed)" : by) + " (" +
-                                       ShortHash(edit.old_hash) + " -> " +
-                                       ShortHash(edit.new_hash) + ") over main's version " +
-                                       std::to_string(edit.version));
+        return RecordEmergencyEdit(
+            env, content.site_dir(),
+            "emergency edit of tie-up page " + edit.path + " by " +
+                (by.empty() ? "(unnamed)" : by) + " (" + ShortHash(edit.old_hash) + " -> " +
+                ShortHash(edit.new_hash) + ") over main's version " + std::to_string(edit.version));
       }
       return Status::Ok();
     }
@@ -130,6 +140,7 @@ Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent
   RETURN_IF_ERROR(content::ValidatePath(url_path));
   PagePutReport report;
   Status done = content.Mutate([&](content::ContentStore& store) -> Status {
+    if (tieup_edit) RETURN_IF_ERROR(CheckIsTieupPage(store, url_path));
     ASSIGN_OR_RETURN(content::PageEdit edit, store.RemoveOriginalPage(url_path, tieup_edit, by));
     report.paths.push_back(url_path);
     report.version = edit.version;
@@ -148,9 +159,8 @@ Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent
   return report;
 }
 
-Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config,
-                                          SiteContent& content, const std::string& url_path,
-                                          const std::string& by) {
+Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config, SiteContent& content,
+                                          const std::string& url_path, const std::string& by) {
   RETURN_IF_ERROR(content::ValidatePath(url_path));
   PagePutReport report;
   report.paths.push_back(url_path);

@@ -19,8 +19,8 @@ namespace tieup {
 struct PagePutReport {
   std::vector<std::string> paths;  // URL paths written
   uint64_t bytes = 0;
-  uint64_t version = 0;               // the area's new active version
-  bool changed = false;               // false: every page already had these bytes
+  uint64_t version = 0;  // the area's new active version
+  bool changed = false;  // false: every page already had these bytes
   // A tie-up page was edited: an overlay entry over main's release (`version` is main's tie-up
   // version, unchanged), recorded in SITE_DIR/logs/emergency-edits.log and reported to main.
   bool emergency_tieup_edit = false;
@@ -50,9 +50,8 @@ Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent
 
 // Gives main's page back at `url_path`: ends its emergency edit (recorded and reported to main
 // as for PutPages). `changed` is false when the path had none.
-Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config,
-                                          SiteContent& content, const std::string& url_path,
-                                          const std::string& by = "");
+Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config, SiteContent& content,
+                                          const std::string& url_path, const std::string& by = "");
 
 struct PageListing {
   std::string path;

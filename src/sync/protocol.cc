@@ -394,8 +394,7 @@ Result<EmergencyEditReport> ParseEmergencyEditReport(std::string_view text) {
   ASSIGN_OR_RETURN(m.seq, r.UInt("seq"));
   ASSIGN_OR_RETURN(m.version, r.UInt("version"));
   RETURN_IF_ERROR(r.Finish());
-  if (m.action != "put" && m.action != "remove" && m.action != "revert" &&
-      m.action != "dropped") {
+  if (m.action != "put" && m.action != "remove" && m.action != "revert" && m.action != "dropped") {
     return Status::InvalidArgument("emergency edit report: action '" + m.action +
                                    "' is not put, remove, revert or dropped");
   }

@@ -119,10 +119,10 @@ struct PartnerSyncStatus {
 // (content::OverlayChange), sent at once and again from the partner's record until main has it,
 // with what the partner serves when it is sent.
 struct EmergencyEditReport {
-  uint64_t seq = 0;      // the partner's change number: main records each once
-  int64_t at = 0;        // when the change was made
-  std::string by;        // who made it
-  std::string action;    // "put", "remove", "revert", "dropped"
+  uint64_t seq = 0;    // the partner's change number: main records each once
+  int64_t at = 0;      // when the change was made
+  std::string by;      // who made it
+  std::string action;  // "put", "remove", "revert", "dropped"
   std::string path;
   std::string old_hash;  // served before ("" : absent)
   std::string new_hash;  // served after ("" : absent)

@@ -267,7 +267,8 @@ Status Publisher::AddPartnership(const Partnership& partnership) {
          partnership.sync_url, std::string(PartnershipKindName(partnership.kind)),
          std::string(ApprovalPolicyName(partnership.approval)), partnership.schedule,
          partnership.retry, EncodeVariables(partnership.variables), partnership.overrides_dir, now,
-         next_scheduled, std::string(content::EmergencyEditPolicyName(partnership.emergency_edit))}));
+         next_scheduled,
+         std::string(content::EmergencyEditPolicyName(partnership.emergency_edit))}));
     return internal::RecordEvent(
         db, now, partnership.id, "", 0, "added",
         "partnership added: kind " + std::string(PartnershipKindName(partnership.kind)) +
@@ -544,8 +545,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                  ? "; emergency edit now " +
                        std::string(content::EmergencyEditPolicyName(m.emergency_edit))
                  : "") +
-            (diff.empty() && same_grant ? "; re-signed before the previous release expires"
-                                        : "") +
+            (diff.empty() && same_grant ? "; re-signed before the previous release expires" : "") +
             ")");
   }));
   latest.version = m.version;
@@ -1144,8 +1144,8 @@ Status Publisher::HandleEmergencyEdit(const std::string& partner_id,
   auto short_hash = [](const std::string& h) { return h.empty() ? "(none)" : h.substr(0, 12); };
   std::string message;
   if (report.action == "dropped") {
-    message = report.reason.empty() ? "the emergency edit of " + report.path + " ended"
-                                    : report.reason;
+    message =
+        report.reason.empty() ? "the emergency edit of " + report.path + " ended" : report.reason;
   } else {
     message = "emergency edit by " + (report.by.empty() ? "the partner manager" : report.by) +
               " at " + FormatRfc3339(report.at) + ": " + report.action + " " + report.path + " (" +
@@ -1219,8 +1219,7 @@ Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
       ASSIGN_OR_RETURN(auto hashes, db_.Query("SELECT payload_hash FROM sync_releases WHERE "
                                               "partner = ? AND version = ?",
                                               {st.p.id, static_cast<int64_t>(st.active_version)}));
-      if (!hashes.empty() && !hashes[0].Text(0).empty() &&
-          hashes[0].Text(0) != st.served_hash) {
+      if (!hashes.empty() && !hashes[0].Text(0).empty() && hashes[0].Text(0) != st.served_hash) {
         s = "the partner serves a release of version " + std::to_string(st.active_version) +
             " that is not main's (hash " + st.served_hash.substr(0, 12) + "): publish again";
       }

@@ -72,8 +72,8 @@ TEST(ProtocolTest, OtherMessagesRoundTrip) {
   EXPECT_EQ(rb->outcome, OfferOutcome::kPending);
   EXPECT_EQ(rb->fetched_bytes, 99u);
   const EmergencyEditState edit{"/a.html", kHash, 1790000000, "ann"};
-  auto st = ParsePartnerSyncStatus(
-      EncodePartnerSyncStatus({"p", 3, {1, 2, 3}, {"u4"}, kHash, {edit}}));
+  auto st =
+      ParsePartnerSyncStatus(EncodePartnerSyncStatus({"p", 3, {1, 2, 3}, {"u4"}, kHash, {edit}}));
   ASSERT_THAT(st, IsOk());
   EXPECT_THAT(st->staged_versions, ElementsAre(1u, 2u, 3u));
   EXPECT_THAT(st->pending_updates, ElementsAre("u4"));
@@ -95,7 +95,16 @@ TEST(ProtocolTest, OtherMessagesRoundTrip) {
 }
 
 TEST(ProtocolTest, EmergencyEditReportsRoundTripAndAreChecked) {
-  EmergencyEditReport r{7,  1790000000, "ann", "put", "/a.html", kHash, kHash, "", 4, kHash,
+  EmergencyEditReport r{7,
+                        1790000000,
+                        "ann",
+                        "put",
+                        "/a.html",
+                        kHash,
+                        kHash,
+                        "",
+                        4,
+                        kHash,
                         {{"/a.html", kHash, 1790000000, "ann"}, {"/b.html", "", 1790000001, "bo"}}};
   auto back = ParseEmergencyEditReport(EncodeEmergencyEditReport(r));
   ASSERT_THAT(back, IsOk());
