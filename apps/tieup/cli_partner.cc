@@ -1,4 +1,6 @@
 // `tieup partner ...`: the partner site manager's commands.
+#include <cstdlib>
+
 #include "cli.h"
 #include "content/release.h"
 #include "partner_site/page_tools.h"
@@ -11,7 +13,6 @@ namespace {
 struct PartnerInitArgs {
   std::string dir, id, name, region, public_addr = "127.0.0.1:8081", sync_addr = "127.0.0.1:9081";
   std::string approval = "auto";
-  bool emergency_edit = false;
   std::string main_url, token;
   std::string currency = "EUR", time_zone = "UTC", locale = "en";
   std::string console_addr;  // empty: DefaultConsoleAddress
@@ -25,7 +26,6 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   c.name = a.name.empty() ? a.id : a.name;
   c.region = a.region;
   c.approval = a.approval;
-  c.emergency_edit = a.emergency_edit;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
   if (a.console_addr.empty()) {
@@ -68,17 +68,41 @@ struct PageArgs {
   bool tieup = false;
 };
 
+// Who edits, for the record main is told: the OS user running the command.
+std::string CommandLineUser() {
+  const char* user = std::getenv("USER");
+  return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
+}
+
+// What an emergency edit's report says about main being told.
+void PrintMainTold(const PagePutReport& r) {
+  if (r.main_told) {
+    std::printf("Main has been told.\n");
+  } else if (!r.main_error.empty()) {
+    std::printf(
+        "Main could not be told now (%s): the running daemon ('tieup partner serve') "
+        "tells it as soon as it can.\n",
+        r.main_error.c_str());
+  }
+}
+
 Status PagePut(Env& env, const PageArgs& a) {
   SiteConfig c;
   ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
-  ASSIGN_OR_RETURN(PagePutReport r, PutPages(env, c, *content, a.path, a.file, a.type, a.tieup));
+  ASSIGN_OR_RETURN(PagePutReport r,
+                   PutPages(env, c, *content, a.path, a.file, a.type, a.tieup, CommandLineUser()));
   if (!r.changed) {
     std::printf("No change: %zu page(s) already had these bytes.\n", r.paths.size());
+  } else if (r.emergency_tieup_edit) {
+    std::printf(
+        "Put %s (%llu bytes) as an EMERGENCY EDIT of a tie-up page, over main's version %llu "
+        "(recorded; main's next update keeps or replaces it as the partnership says).\n",
+        r.paths[0].c_str(), static_cast<unsigned long long>(r.bytes),
+        static_cast<unsigned long long>(r.version));
+    PrintMainTold(r);
   } else if (r.paths.size() == 1) {
-    std::printf("Put %s (%llu bytes)%s; %s release %llu is active.\n", r.paths[0].c_str(),
+    std::printf("Put %s (%llu bytes); original release %llu is active.\n", r.paths[0].c_str(),
                 static_cast<unsigned long long>(r.bytes),
-                r.emergency_tieup_edit ? " as an EMERGENCY EDIT of a tie-up page (recorded)" : "",
-                r.emergency_tieup_edit ? "tie-up" : "original",
                 static_cast<unsigned long long>(r.version));
   } else {
     std::printf("Put %zu pages (%llu bytes) under %s; original release %llu is active.\n",
@@ -91,14 +115,34 @@ Status PagePut(Env& env, const PageArgs& a) {
 Status PageRm(Env& env, const PageArgs& a) {
   SiteConfig c;
   ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
-  ASSIGN_OR_RETURN(PagePutReport r, RemovePage(env, c, *content, a.path, a.tieup));
+  ASSIGN_OR_RETURN(PagePutReport r,
+                   RemovePage(env, c, *content, a.path, a.tieup, CommandLineUser()));
   if (!r.changed) {
     std::printf("No change.\n");
+  } else if (r.emergency_tieup_edit) {
+    std::printf(
+        "Removed tie-up page %s as an EMERGENCY EDIT over main's version %llu (recorded).\n",
+        a.path.c_str(), static_cast<unsigned long long>(r.version));
+    PrintMainTold(r);
   } else {
-    std::printf("Removed %s; %s release %llu is active.\n", a.path.c_str(),
-                r.emergency_tieup_edit ? "tie-up" : "original",
+    std::printf("Removed %s; original release %llu is active.\n", a.path.c_str(),
                 static_cast<unsigned long long>(r.version));
   }
+  return Status::Ok();
+}
+
+Status PageRevert(Env& env, const PageArgs& a) {
+  SiteConfig c;
+  ASSIGN_OR_RETURN(auto content, OpenForTools(env, a.dir, &c));
+  ASSIGN_OR_RETURN(PagePutReport r,
+                   RevertEmergencyEdit(env, c, *content, a.path, CommandLineUser()));
+  if (!r.changed) {
+    std::printf("%s has no emergency edit: main's page is served.\n", a.path.c_str());
+    return Status::Ok();
+  }
+  std::printf("Ended the emergency edit of %s: main's version %llu of the page is served again.\n",
+              a.path.c_str(), static_cast<unsigned long long>(r.version));
+  PrintMainTold(r);
   return Status::Ok();
 }
 
@@ -142,8 +186,6 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"auto", "manager"}))
       ->capture_default_str();
   AddShopLocaleOptions(*init, &ia->currency, &ia->time_zone, &ia->locale);
-  init->add_flag("--emergency-edit", ia->emergency_edit,
-                 "Let this site's manager edit tie-up pages (recorded)");
   init->add_option("--console", ia->console_addr,
                    "host:port of the manager's web console (default: 127.0.0.1, the public "
                    "port + 1000)");
@@ -178,16 +220,28 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
   put->add_option("FILE", pa->file, "A file, or a folder")->required();
   put->add_option("--type", pa->type, "Content-Type (default: from the file extension)");
   put->add_flag("--tieup", pa->tieup,
-                "Emergency edit of a tie-up page (needs emergency_edit = true; recorded)");
+                "Emergency edit of one tie-up page: only when main grants it in the partnership "
+                "('tieup main partner add --emergency-edit keep|overwrite'). An overlay over "
+                "main's release, recorded and reported to main at once; main's next update "
+                "keeps it (keep) or replaces it when it changes the page (overwrite)");
   put->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PagePut(*ctx.env, *pa); }; });
 
   CLI::App* rm = page->add_subcommand("rm", "Remove the original page at PATH");
   rm->add_option("DIR", pa->dir, "The partner site's data directory")->required();
   rm->add_option("PATH", pa->path, "URL path of the page")->required();
-  rm->add_flag("--tieup", pa->tieup, "Emergency removal of a tie-up page (recorded)");
+  rm->add_flag("--tieup", pa->tieup,
+               "Emergency removal of a tie-up page: as 'page put --tieup' (granted by main, "
+               "recorded, reported to main)");
   rm->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PageRm(*ctx.env, *pa); }; });
 
-  CLI::App* ls = page->add_subcommand("ls", "List every page with its area (tieup or original)");
+  CLI::App* revert = page->add_subcommand(
+      "revert", "End the emergency edit of tie-up page PATH: main's page is served again");
+  revert->add_option("DIR", pa->dir, "The partner site's data directory")->required();
+  revert->add_option("PATH", pa->path, "URL path of the tie-up page")->required();
+  revert->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PageRevert(*ctx.env, *pa); }; });
+
+  CLI::App* ls = page->add_subcommand(
+      "ls", "List every page served with its area (tieup or original; emergency edits included)");
   ls->add_option("DIR", pa->dir, "The partner site's data directory")->required();
   ls->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return PageLs(*ctx.env, *pa); }; });
 }

@@ -28,6 +28,7 @@ Result<MainSession> OpenMain(Env& env, const std::string& dir) {
 struct AddArgs {
   std::string dir, id, name, region, public_url, sync_url, kind = "contents", approval = "auto";
   std::string schedule, retry = "backoff:30s..1h", overrides, ttl = "24h";
+  std::string emergency_edit = "none";
   std::vector<std::string> vars;
 };
 
@@ -41,6 +42,7 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
   p.sync_url = a.sync_url;
   ASSIGN_OR_RETURN(p.kind, sync::ParsePartnershipKind(a.kind));
   ASSIGN_OR_RETURN(p.approval, sync::ParseApprovalPolicy(a.approval));
+  ASSIGN_OR_RETURN(p.emergency_edit, content::ParseEmergencyEditPolicy(a.emergency_edit));
   p.schedule = a.schedule;
   p.retry = a.retry;
   p.overrides_dir = a.overrides;
@@ -53,8 +55,9 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
   }
   ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(a.ttl));
   ASSIGN_OR_RETURN(EnrollmentCode code, s.sync->AddPartner(p, ttl));
-  std::printf("Added partner '%s' (%s, approval %s%s%s).\n", p.id.c_str(), a.kind.c_str(),
-              a.approval.c_str(), p.schedule.empty() ? "" : ", schedule ", p.schedule.c_str());
+  std::printf("Added partner '%s' (%s, approval %s, emergency edit %s%s%s).\n", p.id.c_str(),
+              a.kind.c_str(), a.approval.c_str(), a.emergency_edit.c_str(),
+              p.schedule.empty() ? "" : ", schedule ", p.schedule.c_str());
   std::printf("\nEnrollment code (one use, expires %s):\n  %s\n",
               FormatRfc3339(code.expires).c_str(), code.code.c_str());
   std::printf(
@@ -94,12 +97,13 @@ Status PartnerLs(Env& env, const std::string& dir) {
                 dir.c_str());
     return Status::Ok();
   }
-  std::printf("%-14s %-9s %-8s %-16s %-28s %s\n", "PARTNER", "KIND", "APPROVAL", "SCHEDULE",
-              "SYNC URL", "STATE");
+  std::printf("%-14s %-9s %-8s %-9s %-16s %-28s %s\n", "PARTNER", "KIND", "APPROVAL", "EMERGENCY",
+              "SCHEDULE", "SYNC URL", "STATE");
   for (const sync::Partnership& p : list) {
-    std::printf("%-14s %-9s %-8s %-16s %-28s %s\n", p.id.c_str(),
+    std::printf("%-14s %-9s %-8s %-9s %-16s %-28s %s\n", p.id.c_str(),
                 std::string(sync::PartnershipKindName(p.kind)).c_str(),
                 std::string(sync::ApprovalPolicyName(p.approval)).c_str(),
+                std::string(content::EmergencyEditPolicyName(p.emergency_edit)).c_str(),
                 p.schedule.empty() ? "(manual)" : p.schedule.c_str(),
                 p.sync_url.empty() ? "(pulls)" : p.sync_url.c_str(),
                 p.revoked ? "REVOKED" : "active");
@@ -196,6 +200,13 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
                   "auto: updates activate at once; manager: the partner's manager approves each")
       ->check(CLI::IsMember({"auto", "manager"}))
       ->capture_default_str();
+  add->add_option("--emergency-edit", aa->emergency_edit,
+                  "May the partner manager edit tie-up pages in an emergency (an overlay on "
+                  "main's release, reported to main at once)? none: no; keep: yes, and main's "
+                  "updates keep the edit; overwrite: yes, and main's next version of an edited "
+                  "page replaces the edit. Carried in the signed release metadata")
+      ->check(CLI::IsMember({"none", "keep", "overwrite"}))
+      ->capture_default_str();
   add->add_option("--schedule", aa->schedule,
                   "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; "
                   "empty: only on 'tieup main publish'");
@@ -250,7 +261,9 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
   publish->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return Publish(*ctx.env, *pa); }; });
 
   CLI::App* status = main.add_subcommand(
-      "status", "Each partner's active version, pending or failed update and why");
+      "status",
+      "Each partner's active version, pending or failed update and why, and what it actually "
+      "serves (its emergency edits: 'emergency-edited: /path (when)')");
   status->add_option("DIR", one->first, "The main site's data directory")->required();
   status->callback(
       [&ctx, one] { ctx.action = [&ctx, one] { return StatusCmd(*ctx.env, one->first); }; });

@@ -1,6 +1,7 @@
 #include "content/content_store.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 
 #include "content/gzip_variant.h"
@@ -9,6 +10,10 @@ namespace tieup::content {
 namespace {
 
 constexpr std::string_view kPointerName = "ACTIVE";
+constexpr std::string_view kOverlayName = "OVERLAY";
+constexpr int kOverlayFormat = 1;
+// Changes kept for main at most (the oldest go first when main has been unreachable that long).
+constexpr size_t kMaxUnreportedChanges = 1000;
 constexpr std::string_view kMetadataSuffix = ".json";
 constexpr std::string_view kTmpSuffix = ".tmp";
 constexpr Area kAreas[] = {Area::kTieup, Area::kOriginal};
@@ -44,6 +49,82 @@ Status CheckNotExpired(const ReleaseManifest& m, int64_t now) {
                                       "): refusing stale metadata; ask main for a fresh release");
   }
   return Status::Ok();
+}
+
+// Whether `e` is in effect under main's active tie-up release `release` (see the file comment of
+// content_store.h); when not, `why` says why in a sentence.
+bool InEffect(const OverlayEntry& e, const ReleaseManifest& release, std::string* why) {
+  const std::string v = "main's tie-up version " + std::to_string(release.version);
+  if (release.emergency_edit == EmergencyEditPolicy::kNone) {
+    if (why) *why = v + " does not grant emergency edits";
+    return false;
+  }
+  auto it = release.files.find(e.path);
+  if (it == release.files.end()) {
+    if (why) *why = v + " no longer has this page";
+    return false;
+  }
+  if (release.emergency_edit == EmergencyEditPolicy::kOverwrite && it->second.hash != e.main_hash) {
+    if (why) *why = v + " changes this page, and the partnership's policy is overwrite";
+    return false;
+  }
+  return true;
+}
+
+namespace json = boost::json;
+
+json::object EncodeFileEntry(const FileEntry& e) {
+  json::object o;
+  o["hash"] = e.hash;
+  o["length"] = e.length;
+  o["content_type"] = e.content_type;
+  o["method"] = UpdateMethodName(e.method);
+  if (!e.link_url.empty()) o["link_url"] = e.link_url;
+  if (e.gzip) o["gzip"] = json::object{{"hash", e.gzip->hash}, {"length", e.gzip->length}};
+  return o;
+}
+
+// The overlay record is written by this program only: a damaged one is DataLoss (Open says what
+// to do), and every field is checked so that a bad path or hash is never served.
+struct OverlayReader {
+  const json::object& o;
+  std::string problem;
+  std::string Str(std::string_view k) {
+    const json::value* v = o.if_contains(k);
+    if (v != nullptr && v->is_string()) return std::string(v->get_string());
+    if (problem.empty()) problem = "field '" + std::string(k) + "' is missing or not a string";
+    return "";
+  }
+  uint64_t Uint(std::string_view k) {
+    const json::value* v = o.if_contains(k);
+    if (v != nullptr && v->is_uint64()) return v->get_uint64();
+    if (v != nullptr && v->is_int64() && v->get_int64() >= 0) return v->get_int64();
+    if (problem.empty()) problem = "field '" + std::string(k) + "' is missing or not a number";
+    return 0;
+  }
+};
+
+Result<FileEntry> DecodeFileEntry(const std::string& path, const json::value& v) {
+  if (!v.is_object()) return Status::InvalidArgument("an entry is not an object");
+  OverlayReader r{v.get_object(), ""};
+  FileEntry e;
+  e.hash = r.Str("hash");
+  e.length = r.Uint("length");
+  e.content_type = r.Str("content_type");
+  auto method = ParseUpdateMethod(r.Str("method"));
+  if (!r.problem.empty()) return Status::InvalidArgument(r.problem);
+  if (!method.ok()) return method.status();
+  e.method = *method;
+  if (v.get_object().contains("link_url")) e.link_url = r.Str("link_url");
+  if (const json::value* gz = v.get_object().if_contains("gzip")) {
+    if (!gz->is_object()) return Status::InvalidArgument("gzip is not an object");
+    OverlayReader g{gz->get_object(), ""};
+    GzipVariant variant{g.Str("hash"), g.Uint("length")};
+    if (!g.problem.empty()) return Status::InvalidArgument(g.problem);
+    e.gzip = std::move(variant);
+  }
+  RETURN_IF_ERROR(ValidateFileEntry(path, e));
+  return e;
 }
 
 }  // namespace
@@ -146,7 +227,10 @@ Status ContentStore::Recover() {
     if (!m.ok()) return m.status();
     ActiveSlot(area) = std::make_shared<const ReleaseManifest>(std::move(*m));
   }
-  return Status::Ok();
+  RETURN_IF_ERROR(LoadOverlayLocked());
+  // A crash between an activation's pointer switch and its overlay write left entries that are
+  // no longer in effect (they are not served either way): drop and log them now.
+  return ResolveOverlayLocked();
 }
 
 Result<ReleaseManifest> ContentStore::ReadMetadataLocked(Area area, uint64_t version) const {
@@ -349,6 +433,12 @@ Status ContentStore::ActivateLocked(Area area, uint64_t version, bool allow_olde
   RETURN_IF_ERROR(env_.SyncDir(AreaDir(area)));
   RETURN_IF_ERROR(WriteFileAtomic(env_, PointerPath(area), std::to_string(version) + "\n"));
   slot = std::make_shared<const ReleaseManifest>(std::move(m));
+  if (area == Area::kTieup) {
+    RefreshServedLocked();  // serves only the entries in effect, whatever the write below does
+    // The release is active whatever this write does: when it fails, the entries no longer in
+    // effect (never served) are dropped and logged at the next activation or Open.
+    (void)ResolveOverlayLocked();
+  }
   return Status::Ok();
 }
 
@@ -403,6 +493,12 @@ Result<PruneStats> ContentStore::Prune() {
       }
     }
   }
+  // The emergency edits' pages are served too.
+  for (const auto& [path, e] : overlay_.entries) {
+    if (!e.entry) continue;
+    referenced.insert(e.entry->hash);
+    if (e.entry->gzip) referenced.insert(e.entry->gzip->hash);
+  }
   for (const Doomed& d : doomed) {
     RETURN_IF_ERROR(env_.RemoveFile(MetadataPath(d.area, d.version)));
     ++stats.releases_removed;
@@ -433,6 +529,11 @@ Result<size_t> ContentStore::RemoveUnreferencedBlobs(const std::vector<std::stri
       if (e.gzip) candidates.erase(e.gzip->hash);
     }
   };
+  for (const auto& [path, e] : overlay_.entries) {
+    if (!e.entry) continue;
+    candidates.erase(e.entry->hash);
+    if (e.entry->gzip) candidates.erase(e.entry->gzip->hash);
+  }
   for (Area area : kAreas) {
     const auto& active = ActiveSlot(area);
     if (active) spare_referenced(*active);
@@ -454,20 +555,22 @@ Result<size_t> ContentStore::RemoveUnreferencedBlobs(const std::vector<std::stri
 }
 
 Result<PageEdit> ContentStore::PutOriginalPage(std::string_view path, std::string_view bytes,
-                                               std::string_view content_type,
-                                               bool allow_tieup_edit) {
+                                               std::string_view content_type, bool allow_tieup_edit,
+                                               std::string_view by) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string data(bytes);
-  return EditLocked(path, &data, content_type, allow_tieup_edit);
+  return EditLocked(path, &data, content_type, allow_tieup_edit, by);
 }
 
-Result<PageEdit> ContentStore::RemoveOriginalPage(std::string_view path, bool allow_tieup_edit) {
+Result<PageEdit> ContentStore::RemoveOriginalPage(std::string_view path, bool allow_tieup_edit,
+                                                  std::string_view by) {
   std::lock_guard<std::mutex> lock(mu_);
-  return EditLocked(path, nullptr, "", allow_tieup_edit);
+  return EditLocked(path, nullptr, "", allow_tieup_edit, by);
 }
 
 Result<PageEdit> ContentStore::EditLocked(std::string_view path_view, const std::string* bytes,
-                                          std::string_view content_type, bool allow_tieup_edit) {
+                                          std::string_view content_type, bool allow_tieup_edit,
+                                          std::string_view by) {
   const std::string path(path_view);
   RETURN_IF_ERROR(ValidatePath(path));
   PageEdit edit;
@@ -480,8 +583,7 @@ Result<PageEdit> ContentStore::EditLocked(std::string_view path_view, const std:
                                       "' is a tie-up page managed by the main site; choose "
                                       "another path");
     }
-    edit.area = Area::kTieup;
-    edit.emergency_tieup_edit = true;
+    return EmergencyEditLocked(path, bytes, content_type, by);
   }
   const auto& base = ActiveSlot(edit.area);
   ReleaseManifest next;
@@ -594,6 +696,295 @@ Result<PageEdit> ContentStore::PutOriginalPages(const std::vector<PageWrite>& pa
   RETURN_IF_ERROR(StageLocked(next));
   RETURN_IF_ERROR(ActivateLocked(Area::kOriginal, next.version, /*allow_older=*/false));
   edit.version = next.version;
+  edit.changed = true;
+  return edit;
+}
+
+// --- emergency edits: the overlay on main's tie-up release ---
+
+std::string ContentStore::OverlayPath() const {
+  return JoinPath(AreaDir(Area::kTieup), kOverlayName);
+}
+
+Status ContentStore::LoadOverlayLocked() {
+  overlay_ = OverlayRecord{};
+  const std::string path = OverlayPath();
+  if (!env_.FileExists(path)) return Status::Ok();
+  ASSIGN_OR_RETURN(std::string bytes, env_.ReadFile(path));
+  auto damaged = [&](const std::string& why) {
+    return Status::DataLoss("the emergency edits record " + path + " is damaged (" + why +
+                            "); remove it to serve main's tie-up pages as main signed them");
+  };
+  boost::system::error_code ec;
+  json::value v = json::parse(bytes, ec);
+  if (ec || !v.is_object()) return damaged("not a JSON object");
+  const json::object& o = v.get_object();
+  OverlayReader r{o, ""};
+  if (r.Uint("format") != kOverlayFormat) return damaged("unknown format");
+  OverlayRecord rec;
+  rec.next_seq = r.Uint("next_seq");
+  const json::value* entries = o.if_contains("entries");
+  const json::value* changes = o.if_contains("changes");
+  if (!r.problem.empty()) return damaged(r.problem);
+  if (entries == nullptr || !entries->is_array() || changes == nullptr || !changes->is_array()) {
+    return damaged("'entries' or 'changes' is not a list");
+  }
+  for (const json::value& item : entries->get_array()) {
+    if (!item.is_object()) return damaged("an entry is not an object");
+    OverlayReader er{item.get_object(), ""};
+    OverlayEntry e;
+    e.path = er.Str("path");
+    e.main_hash = er.Str("main_hash");
+    e.by = er.Str("by");
+    e.at = static_cast<int64_t>(er.Uint("at"));
+    e.main_version = er.Uint("main_version");
+    const json::value* page = item.get_object().if_contains("entry");
+    if (!er.problem.empty() || page == nullptr) return damaged(er.problem + " in an entry");
+    if (Status s = ValidatePath(e.path); !s.ok()) return damaged(s.message());
+    if (Status s = ValidateHashHex(e.main_hash); !s.ok()) return damaged(s.message());
+    if (!page->is_null()) {
+      auto fe = DecodeFileEntry(e.path, *page);
+      if (!fe.ok()) return damaged(fe.status().message());
+      e.entry = std::move(*fe);
+    }
+    rec.entries[e.path] = std::move(e);
+  }
+  for (const json::value& item : changes->get_array()) {
+    if (!item.is_object()) return damaged("a change is not an object");
+    OverlayReader cr{item.get_object(), ""};
+    OverlayChange c;
+    c.seq = cr.Uint("seq");
+    c.at = static_cast<int64_t>(cr.Uint("at"));
+    c.by = cr.Str("by");
+    c.action = cr.Str("action");
+    c.path = cr.Str("path");
+    c.old_hash = cr.Str("old_hash");
+    c.new_hash = cr.Str("new_hash");
+    c.version = cr.Uint("version");
+    c.reason = cr.Str("reason");
+    if (!cr.problem.empty()) return damaged(cr.problem + " in a change");
+    rec.changes.push_back(std::move(c));
+  }
+  overlay_ = std::move(rec);
+  return Status::Ok();
+}
+
+Status ContentStore::WriteOverlayLocked(OverlayRecord record) {
+  json::array entries;
+  for (const auto& [path, e] : record.entries) {
+    json::object o;
+    o["path"] = e.path;
+    o["entry"] = e.entry ? json::value(EncodeFileEntry(*e.entry)) : json::value(nullptr);
+    o["main_hash"] = e.main_hash;
+    o["by"] = e.by;
+    o["at"] = e.at;
+    o["main_version"] = e.main_version;
+    entries.push_back(std::move(o));
+  }
+  json::array changes;
+  for (const OverlayChange& c : record.changes) {
+    changes.push_back(json::object{{"seq", c.seq},
+                                   {"at", c.at},
+                                   {"by", c.by},
+                                   {"action", c.action},
+                                   {"path", c.path},
+                                   {"old_hash", c.old_hash},
+                                   {"new_hash", c.new_hash},
+                                   {"version", c.version},
+                                   {"reason", c.reason}});
+  }
+  json::object o;
+  o["format"] = kOverlayFormat;
+  o["next_seq"] = record.next_seq;
+  o["entries"] = std::move(entries);
+  o["changes"] = std::move(changes);
+  Status written = WriteFileAtomic(env_, OverlayPath(), json::serialize(o) + "\n");
+  if (!written.ok()) {
+    (void)env_.RemoveFile(OverlayPath() + std::string(kTmpSuffix));
+    return written.Annotate("writing the emergency edits record");
+  }
+  overlay_ = std::move(record);
+  RefreshServedLocked();
+  return Status::Ok();
+}
+
+void ContentStore::AppendChange(OverlayRecord& record, OverlayChange change) const {
+  change.seq = record.next_seq++;
+  if (change.at == 0) change.at = env_.NowSeconds();
+  record.changes.push_back(std::move(change));
+  if (record.changes.size() > kMaxUnreportedChanges) {
+    record.changes.erase(record.changes.begin(),
+                         record.changes.end() - static_cast<ptrdiff_t>(kMaxUnreportedChanges));
+  }
+}
+
+Status ContentStore::ResolveOverlayLocked() {
+  if (overlay_.entries.empty()) {
+    RefreshServedLocked();
+    return Status::Ok();
+  }
+  OverlayRecord next = overlay_;
+  for (auto it = next.entries.begin(); it != next.entries.end();) {
+    std::string why = "no tie-up release is active";
+    if (active_tieup_ && InEffect(it->second, *active_tieup_, &why)) {
+      ++it;
+      continue;
+    }
+    OverlayChange c;
+    c.by = active_tieup_ ? "main's tie-up version " + std::to_string(active_tieup_->version) : "";
+    c.action = "dropped";
+    c.path = it->first;
+    c.old_hash = it->second.entry ? it->second.entry->hash : "";
+    if (active_tieup_) {
+      auto mains = active_tieup_->files.find(it->first);
+      if (mains != active_tieup_->files.end()) c.new_hash = mains->second.hash;
+      c.version = active_tieup_->version;
+    }
+    c.reason = "the emergency edit of " + it->first + " ended: " + why;
+    AppendChange(next, std::move(c));
+    it = next.entries.erase(it);
+  }
+  if (next.entries.size() == overlay_.entries.size()) {
+    RefreshServedLocked();
+    return Status::Ok();
+  }
+  return WriteOverlayLocked(std::move(next));
+}
+
+void ContentStore::RefreshServedLocked() {
+  served_tieup_ = active_tieup_;
+  if (!active_tieup_) return;
+  std::optional<ReleaseManifest> served;
+  for (const auto& [path, e] : overlay_.entries) {
+    if (!InEffect(e, *active_tieup_, nullptr)) continue;
+    if (!served) served.emplace(*active_tieup_);  // shares every chunk the overlay leaves alone
+    if (e.entry) {
+      served->files.insert_or_assign(path, *e.entry);
+    } else {
+      served->files.erase(path);
+    }
+  }
+  if (served) served_tieup_ = std::make_shared<const ReleaseManifest>(std::move(*served));
+}
+
+Result<std::shared_ptr<const ReleaseManifest>> ContentStore::Served(Area area) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto& slot = area == Area::kTieup ? served_tieup_ : active_original_;
+  if (!slot) return Status::NotFound("no release of " + AreaLabel(area) + " is active");
+  return slot;
+}
+
+std::vector<OverlayEntry> ContentStore::Overlay() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<OverlayEntry> out;
+  if (!active_tieup_) return out;
+  for (const auto& [path, e] : overlay_.entries) {
+    if (InEffect(e, *active_tieup_, nullptr)) out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<OverlayChange> ContentStore::UnreportedOverlayChanges() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return overlay_.changes;
+}
+
+Status ContentStore::MarkOverlayChangesReported(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  OverlayRecord next = overlay_;
+  std::erase_if(next.changes, [&](const OverlayChange& c) { return c.seq <= seq; });
+  if (next.changes.size() == overlay_.changes.size()) return Status::Ok();
+  return WriteOverlayLocked(std::move(next));
+}
+
+Result<bool> ContentStore::RevertEmergencyEdit(std::string_view path_view, std::string_view by) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string path(path_view);
+  auto it = overlay_.entries.find(path);
+  if (it == overlay_.entries.end()) return false;
+  OverlayRecord next = overlay_;
+  OverlayChange c;
+  c.by = std::string(by);
+  c.action = "revert";
+  c.path = path;
+  c.old_hash = it->second.entry ? it->second.entry->hash : "";
+  if (active_tieup_) {
+    auto mains = active_tieup_->files.find(path);
+    if (mains != active_tieup_->files.end()) c.new_hash = mains->second.hash;
+    c.version = active_tieup_->version;
+  }
+  AppendChange(next, std::move(c));
+  next.entries.erase(path);
+  RETURN_IF_ERROR(WriteOverlayLocked(std::move(next)));
+  return true;
+}
+
+Result<PageEdit> ContentStore::EmergencyEditLocked(const std::string& path,
+                                                   const std::string* bytes,
+                                                   std::string_view content_type,
+                                                   std::string_view by) {
+  const ReleaseManifest& mains = *active_tieup_;
+  if (mains.emergency_edit == EmergencyEditPolicy::kNone) {
+    return Status::PermissionDenied(
+        "'" + path + "' is a tie-up page, and main's tie-up release " +
+        std::to_string(mains.version) +
+        " does not grant this site emergency edits: only the main site manager can grant the "
+        "right, in the partnership ('tieup main partner add ... --emergency-edit keep' or "
+        "'overwrite'); ask them to change the page, or to grant the right");
+  }
+  const FileEntry& main_entry = mains.files.at(path);
+  PageEdit edit;
+  edit.path = path;
+  edit.area = Area::kTieup;
+  edit.emergency_tieup_edit = true;
+  edit.previous_version = edit.version = mains.version;
+  const OverlayEntry* existing = nullptr;
+  if (auto it = overlay_.entries.find(path);
+      it != overlay_.entries.end() && InEffect(it->second, mains, nullptr)) {
+    existing = &it->second;
+  }
+  // What is served there now.
+  const FileEntry* served =
+      existing ? (existing->entry ? &*existing->entry : nullptr) : &main_entry;
+  edit.old_hash = served ? served->hash : "";
+
+  OverlayRecord next = overlay_;
+  OverlayChange change;
+  change.by = std::string(by);
+  change.path = path;
+  change.old_hash = edit.old_hash;
+  change.version = mains.version;
+  if (bytes == nullptr) {
+    if (served == nullptr) return edit;  // already removed
+    OverlayEntry e{path,         std::nullopt, main_entry.hash, std::string(by), env_.NowSeconds(),
+                   mains.version};
+    next.entries[path] = std::move(e);
+    change.action = "remove";
+  } else {
+    FileEntry entry;
+    entry.length = bytes->size();
+    entry.content_type = std::string(content_type);
+    ASSIGN_OR_RETURN(entry.hash, blobs_.Put(*bytes));
+    edit.new_hash = entry.hash;
+    if (served != nullptr && served->hash == entry.hash &&
+        served->content_type == entry.content_type) {
+      return edit;  // unchanged
+    }
+    if (main_entry.hash == entry.hash && main_entry.content_type == entry.content_type) {
+      // Main's own page back: the edit ends.
+      next.entries.erase(path);
+      change.action = "revert";
+    } else {
+      ASSIGN_OR_RETURN(entry.gzip, internal::MakeGzipVariant(blobs_, *bytes, content_type));
+      next.entries[path] = OverlayEntry{
+          path,         std::move(entry), main_entry.hash, std::string(by), env_.NowSeconds(),
+          mains.version};
+      change.action = "put";
+    }
+    change.new_hash = edit.new_hash;
+  }
+  AppendChange(next, std::move(change));
+  RETURN_IF_ERROR(WriteOverlayLocked(std::move(next)));
   edit.changed = true;
   return edit;
 }

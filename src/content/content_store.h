@@ -7,12 +7,34 @@
 // On disk:
 //   releases/<area>/<version>.json   canonical ReleaseManifest bytes
 //   releases/<area>/ACTIVE           "<version>\n": the active release of the area
+//   releases/tieup/OVERLAY           the emergency edits (JSON; absent: none), see below. It
+//                                    begins {"format":1,"next_seq":N, and N grows with every
+//                                    change of what it serves: a process that watches the first
+//                                    64 bytes (site/site_content.h) sees each change
+//
+// Emergency edits (DESIGN.md "Pages on a partner"). The partner manager may edit or remove a
+// tie-up page only when main's ACTIVE tie-up release grants it (ReleaseManifest::emergency_edit,
+// signed by main). Such an edit is never a release: it is an entry of the OVERLAY, a small record
+// beside main's releases (written atomically, like every other file here), which the served view
+// applies on top of main's active release (Served). Main's releases, their versions and the
+// replay checks are untouched by it, so main's next version is staged and activated as usual.
+// Which entries are in effect is a function of the entry and main's active release:
+//   - the active release grants nothing (kNone): none (main has withdrawn the right);
+//   - main's release no longer has the path: the entry is dropped (main removed the page);
+//   - kKeep: the entry stays over every later version of main's page;
+//   - kOverwrite: the entry stays while main's page is still the one the edit replaced (same
+//     hash); a version of main that changes that page drops the edit of that page only.
+// Every activation (an update or a rollback) drops the entries no longer in effect, and Open does
+// the same after a crash between the pointer switch and that write. Each change of the overlay
+// (an edit, a revert, a drop by an update) is also logged in the record with who, when and the
+// old and new hashes, until the caller has told main (UnreportedOverlayChanges).
 //
 // Thread-safe: every method takes an internal lock (writers are serialized).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,14 +66,42 @@ struct ContentStoreOptions {
 // What a page edit (PutOriginalPage / RemoveOriginalPage) did; enough for the caller to record
 // and, for an emergency edit of a tie-up page, report to main.
 struct PageEdit {
-  Area area = Area::kOriginal;        // the area whose release was written
-  bool emergency_tieup_edit = false;  // true iff a tie-up page was edited (allow_tieup_edit)
-  bool changed = false;               // false when the page already had these bytes and type
-  uint64_t previous_version = 0;      // the area's active version before (0: none)
-  uint64_t version = 0;               // the area's active version after
+  Area area = Area::kOriginal;  // the area of the page
+  // True iff a tie-up page was edited (allow_tieup_edit): an overlay entry was written, no
+  // release (`version` is then main's active tie-up version, unchanged).
+  bool emergency_tieup_edit = false;
+  bool changed = false;           // false when the page already had these bytes and type
+  uint64_t previous_version = 0;  // the area's active version before (0: none)
+  uint64_t version = 0;           // the area's active version after
   std::string path;
   std::string old_hash;  // empty when the page is new
   std::string new_hash;  // empty when the page was removed
+};
+
+// One emergency edit in effect: the partner's page (or its removal) over main's tie-up page.
+struct OverlayEntry {
+  std::string path;
+  std::optional<FileEntry> entry;  // the partner's page; nullopt: the page is removed
+  std::string main_hash;           // main's page the edit replaced (its FileEntry::hash)
+  std::string by;                  // who edited it (as the caller named them)
+  int64_t at = 0;                  // when (unix seconds)
+  uint64_t main_version = 0;       // main's active tie-up version at the edit
+  friend bool operator==(const OverlayEntry&, const OverlayEntry&) = default;
+};
+
+// One change of the overlay, as recorded for main.
+struct OverlayChange {
+  uint64_t seq = 0;    // 1, 2, ... in the order made; never reused
+  int64_t at = 0;      // unix seconds
+  std::string by;      // who; for "dropped": "update to version N" or "rollback to version N"
+  std::string action;  // "put", "remove" (emergency edits), "revert" (the manager gave main's
+                       // page back), "dropped" (main's release ended the edit)
+  std::string path;
+  std::string old_hash;  // what was served before ("" for a removed page)
+  std::string new_hash;  // what is served after ("" for a removed page)
+  uint64_t version = 0;  // main's active tie-up version after the change
+  std::string reason;    // for "dropped": why, in a sentence
+  friend bool operator==(const OverlayChange&, const OverlayChange&) = default;
 };
 
 // What Prune removed.
@@ -94,8 +144,27 @@ class ContentStore {
   // OK.
   Status Activate(Area area, uint64_t version);
 
-  // The active release of `area`; NotFound when it has none.
+  // The active release of `area`; NotFound when it has none. For the tie-up area this is main's
+  // release as signed, without the emergency edits (see Served).
   Result<std::shared_ptr<const ReleaseManifest>> Active(Area area) const;
+
+  // What the site serves in `area`: the active release with the emergency edits in effect
+  // applied (tie-up area; the same pointer as Active when there are none, and always for the
+  // original area). Its version, times and grant are main's. NotFound when there is no release.
+  Result<std::shared_ptr<const ReleaseManifest>> Served(Area area) const;
+
+  // The emergency edits in effect, by path.
+  std::vector<OverlayEntry> Overlay() const;
+
+  // Gives main's page back at `path`: drops its emergency edit (logged as "revert"). Returns
+  // false when `path` has none.
+  Result<bool> RevertEmergencyEdit(std::string_view path, std::string_view by);
+
+  // The changes of the overlay not yet marked reported, oldest first (the caller sends them to
+  // main; at most the newest 1000 are kept).
+  std::vector<OverlayChange> UnreportedOverlayChanges() const;
+  // Marks every change up to `seq` as reported (main has recorded them): they are forgotten.
+  Status MarkOverlayChangesReported(uint64_t seq);
 
   // The versions of `area` whose metadata is on disk (staged, active, or kept), ascending.
   Result<std::vector<uint64_t>> StagedVersions(Area area) const;
@@ -127,10 +196,13 @@ class ContentStore {
   // The partner manager's "page put": a new `original` release = the active one with `path` set
   // to `bytes`, staged and activated. A path of the active tie-up area is refused
   // (PermissionDenied: "... is a tie-up page managed by the main site; choose another path")
-  // unless `allow_tieup_edit`; then a new tie-up release is written instead (an emergency edit:
-  // record and report it, see PageEdit). Text types above 1 KiB get a gzip variant.
+  // unless `allow_tieup_edit`; then it is an emergency edit: an overlay entry (see the file
+  // comment), written only when main's active tie-up release grants the right (PermissionDenied
+  // otherwise, saying that only the main site manager can grant it), logged with `by` for main.
+  // Putting main's own bytes back drops the entry. Text types above 1 KiB get a gzip variant.
   Result<PageEdit> PutOriginalPage(std::string_view path, std::string_view bytes,
-                                   std::string_view content_type, bool allow_tieup_edit = false);
+                                   std::string_view content_type, bool allow_tieup_edit = false,
+                                   std::string_view by = "");
 
   // The manager's "page rm": as PutOriginalPage, removing `path`. NotFound when no area has it.
   // One page of a PutOriginalPages batch.
@@ -145,7 +217,8 @@ class ContentStore {
   // every page already has these bytes and type. The PageEdit's path and hashes are empty.
   Result<PageEdit> PutOriginalPages(const std::vector<PageWrite>& pages);
 
-  Result<PageEdit> RemoveOriginalPage(std::string_view path, bool allow_tieup_edit = false);
+  Result<PageEdit> RemoveOriginalPage(std::string_view path, bool allow_tieup_edit = false,
+                                      std::string_view by = "");
 
  private:
   ContentStore(Env& env, std::string site_dir, Options options);
@@ -161,7 +234,26 @@ class ContentStore {
   Status StageLocked(const ReleaseManifest& m);
   Status ActivateLocked(Area area, uint64_t version, bool allow_older);
   Result<PageEdit> EditLocked(std::string_view path, const std::string* bytes,
-                              std::string_view content_type, bool allow_tieup_edit);
+                              std::string_view content_type, bool allow_tieup_edit,
+                              std::string_view by);
+  Result<PageEdit> EmergencyEditLocked(const std::string& path, const std::string* bytes,
+                                       std::string_view content_type, std::string_view by);
+
+  // The overlay record (releases/tieup/OVERLAY), guarded by mu_.
+  struct OverlayRecord {
+    std::map<std::string, OverlayEntry> entries;
+    std::vector<OverlayChange> changes;  // not yet reported, oldest first
+    uint64_t next_seq = 1;
+  };
+  std::string OverlayPath() const;
+  Status LoadOverlayLocked();
+  // Writes `record` atomically and makes it the overlay; then recomputes the served release.
+  Status WriteOverlayLocked(OverlayRecord record);
+  // Drops the entries not in effect under the active tie-up release (each logged as "dropped"),
+  // and writes the record when it changed.
+  Status ResolveOverlayLocked();
+  void RefreshServedLocked();
+  void AppendChange(OverlayRecord& record, OverlayChange change) const;
   std::shared_ptr<const ReleaseManifest>& ActiveSlot(Area area) {
     return area == Area::kTieup ? active_tieup_ : active_original_;
   }
@@ -176,6 +268,9 @@ class ContentStore {
   mutable std::mutex mu_;
   std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_
   std::shared_ptr<const ReleaseManifest> active_original_;  // guarded by mu_
+  OverlayRecord overlay_;                                   // guarded by mu_
+  // active_tieup_ with the overlay applied; the same pointer when it changes nothing.
+  std::shared_ptr<const ReleaseManifest> served_tieup_;  // guarded by mu_
   // The release this store staged last, so that activating it need not parse the file it just
   // wrote, and how the file looked when written (size, modification time, inode; zeros when
   // the Env does not tell them: the file is then compared with the release's encoding).

@@ -230,6 +230,26 @@ Result<Area> ParseArea(std::string_view name) {
                                  ": expected \"tieup\" or \"original\"");
 }
 
+std::string_view EmergencyEditPolicyName(EmergencyEditPolicy policy) {
+  switch (policy) {
+    case EmergencyEditPolicy::kNone:
+      return "none";
+    case EmergencyEditPolicy::kKeep:
+      return "keep";
+    case EmergencyEditPolicy::kOverwrite:
+      return "overwrite";
+  }
+  return "none";
+}
+
+Result<EmergencyEditPolicy> ParseEmergencyEditPolicy(std::string_view name) {
+  if (name == "none") return EmergencyEditPolicy::kNone;
+  if (name == "keep") return EmergencyEditPolicy::kKeep;
+  if (name == "overwrite") return EmergencyEditPolicy::kOverwrite;
+  return Status::InvalidArgument("unknown emergency edit policy " + Quote(name) +
+                                 ": expected \"none\", \"keep\" or \"overwrite\"");
+}
+
 std::string_view UpdateMethodName(UpdateMethod method) {
   switch (method) {
     case UpdateMethod::kStaged:
@@ -313,7 +333,21 @@ Status ValidateFileEntry(std::string_view path, const FileEntry& entry) {
   return ValidateEntry(std::string(path), entry);
 }
 
+namespace {
+
+Status ValidateGrant(Area area, EmergencyEditPolicy policy) {
+  if (area == Area::kOriginal && policy != EmergencyEditPolicy::kNone) {
+    return Status::InvalidArgument(
+        "an original release cannot carry an emergency edit grant: only main grants it, on "
+        "tie-up pages");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ReleaseManifest::ValidateHeader() const {
+  RETURN_IF_ERROR(ValidateGrant(area, emergency_edit));
   return content::ValidateHeader(format, site, version, created, expires);
 }
 
@@ -382,6 +416,10 @@ std::string HeaderBeforeFiles(const ReleaseManifest& m) {
   std::string out = "{\"area\":";
   AppendJsonString(out, AreaName(m.area));
   out += ",\"created\":" + std::to_string(m.created);
+  if (m.emergency_edit != EmergencyEditPolicy::kNone) {
+    out += ",\"emergency_edit\":";
+    AppendJsonString(out, EmergencyEditPolicyName(m.emergency_edit));
+  }
   out += ",\"expires\":" + std::to_string(m.expires);
   return out;
 }
@@ -444,6 +482,10 @@ Status ParseHeaderFields(const boost::json::object& obj, std::string_view where,
   ASSIGN_OR_RETURN(out.version, GetUint(obj, "version", where));
   ASSIGN_OR_RETURN(out.created, GetNonNegativeInt64(obj, "created", where));
   ASSIGN_OR_RETURN(out.expires, GetNonNegativeInt64(obj, "expires", where));
+  if (obj.contains("emergency_edit")) {
+    ASSIGN_OR_RETURN(std::string grant, GetString(obj, "emergency_edit", where));
+    ASSIGN_OR_RETURN(out.emergency_edit, ParseEmergencyEditPolicy(grant));
+  }
   return Status::Ok();
 }
 
@@ -458,8 +500,9 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
   }
   if (!v.is_object()) return Status::InvalidArgument("release metadata must be a JSON object");
   const boost::json::object& obj = v.get_object();
-  RETURN_IF_ERROR(
-      CheckKeys(obj, kWhere, {"area", "created", "expires", "files", "format", "site", "version"}));
+  RETURN_IF_ERROR(CheckKeys(obj, kWhere,
+                            {"area", "created", "expires", "files", "format", "site", "version"},
+                            {"emergency_edit"}));
   ReleaseManifest m;
   RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, m));
   ASSIGN_OR_RETURN(const boost::json::object* files, GetObject(obj, "files", kWhere));
@@ -504,6 +547,7 @@ ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after) {
 }
 
 Status ReleaseDelta::Validate() const {
+  RETURN_IF_ERROR(ValidateGrant(area, emergency_edit));
   RETURN_IF_ERROR(ValidateHeader(format, site, version, created, expires));
   if (base_version == 0 || base_version >= version) {
     return Status::InvalidArgument("release delta goes from version " +
@@ -543,6 +587,10 @@ std::string ReleaseDelta::Encode() const {
     }
   }
   out += "},\"created\":" + std::to_string(created);
+  if (emergency_edit != EmergencyEditPolicy::kNone) {
+    out += ",\"emergency_edit\":";
+    AppendJsonString(out, EmergencyEditPolicyName(emergency_edit));
+  }
   out += ",\"expires\":" + std::to_string(expires);
   out += ",\"format\":" + std::to_string(format);
   out += ",\"result_hash\":";
@@ -563,7 +611,8 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
   const boost::json::object& obj = v.get_object();
   RETURN_IF_ERROR(CheckKeys(obj, kWhere,
                             {"area", "base_hash", "base_version", "changes", "created", "expires",
-                             "format", "result_hash", "site", "version"}));
+                             "format", "result_hash", "site", "version"},
+                            {"emergency_edit"}));
   ReleaseDelta d;
   RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, d));
   ASSIGN_OR_RETURN(d.base_version, GetUint(obj, "base_version", kWhere));
@@ -602,6 +651,7 @@ ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_h
   d.version = result.version;
   d.created = result.created;
   d.expires = result.expires;
+  d.emergency_edit = result.emergency_edit;
   d.base_version = base.version;
   d.base_hash = std::move(base_hash_hex);
   d.result_hash = std::move(result_hash_hex);
@@ -634,6 +684,7 @@ Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDel
   m.version = delta.version;
   m.created = delta.created;
   m.expires = delta.expires;
+  m.emergency_edit = delta.emergency_edit;
   for (const auto& [path, entry] : delta.changes) {
     if (entry) {
       m.files[path] = *entry;
@@ -654,6 +705,9 @@ Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDel
 namespace {
 
 constexpr std::string_view kCompactMagic = "tieup-manifest/1\n";
+// The same with one byte more after `expires`: the emergency edit grant (its enum value). Written
+// only for a release that carries a grant, so the bytes of every other release stay as before.
+constexpr std::string_view kCompactMagicWithGrant = "tieup-manifest/2\n";
 
 void PutBytes(std::string& out, std::string_view s) {
   AppendBigEndian(out, s.size(), 8);
@@ -707,19 +761,22 @@ std::vector<EncodedChunk> ReleaseManifest::CompactChunks() const {
 
 std::string ReleaseManifest::EncodeCompactHeader() const {
   std::string out;
-  out += kCompactMagic;
+  const bool grant = emergency_edit != EmergencyEditPolicy::kNone;
+  out += grant ? kCompactMagicWithGrant : kCompactMagic;
   AppendBigEndian(out, static_cast<uint64_t>(format), 8);
   out += static_cast<char>(area == Area::kTieup ? 0 : 1);
   AppendBigEndian(out, version, 8);
   AppendBigEndian(out, static_cast<uint64_t>(created), 8);
   AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
+  if (grant) out += static_cast<char>(emergency_edit);
   PutBytes(out, site);
   AppendBigEndian(out, files.size(), 8);
   return out;
 }
 
 Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
-  if (!bytes.starts_with(kCompactMagic)) {
+  const bool grant = bytes.starts_with(kCompactMagicWithGrant);
+  if (!grant && !bytes.starts_with(kCompactMagic)) {
     return Status::DataLoss("stored release is not in the compact form");
   }
   ByteReader r(bytes.substr(kCompactMagic.size()));
@@ -729,6 +786,12 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
   m.version = r.BigEndian(8);
   m.created = static_cast<int64_t>(r.BigEndian(8));
   m.expires = static_cast<int64_t>(r.BigEndian(8));
+  if (grant) {
+    const uint64_t g = r.BigEndian(1);
+    m.emergency_edit = g == 1   ? EmergencyEditPolicy::kKeep
+                       : g == 2 ? EmergencyEditPolicy::kOverwrite
+                                : EmergencyEditPolicy::kNone;
+  }
   m.site = GetBytes(r);
   const uint64_t count = r.BigEndian(8);
   for (uint64_t i = 0; r.ok() && i < count; ++i) {

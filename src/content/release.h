@@ -43,6 +43,20 @@ enum class UpdateMethod {
 std::string_view UpdateMethodName(UpdateMethod method);
 Result<UpdateMethod> ParseUpdateMethod(std::string_view name);
 
+// What main grants a partner over the tie-up pages of a release (DESIGN.md "Pages on a
+// partner"): an emergency edit is a local overlay on top of main's release, never a release of
+// its own (content/content_store.h). The grant travels in the signed metadata, so only main can
+// give it; the policy also says what main's next update does to an edited page.
+enum class EmergencyEditPolicy {
+  kNone,       // the partner manager may not edit tie-up pages (the default)
+  kKeep,       // edits allowed; an edit stays over main's later versions of that page
+  kOverwrite,  // edits allowed; main's next version of a page replaces the edit of that page
+};
+
+// "none", "keep" or "overwrite".
+std::string_view EmergencyEditPolicyName(EmergencyEditPolicy policy);
+Result<EmergencyEditPolicy> ParseEmergencyEditPolicy(std::string_view name);
+
 // A precompressed (gzip) variant of a file.
 struct GzipVariant {
   std::string hash;  // lower-case hex SHA-256 of the gzip bytes
@@ -75,7 +89,11 @@ struct ReleaseManifest {
   uint64_t version = 0;  // only grows; >= 1
   int64_t created = 0;   // unix seconds
   int64_t expires = 0;   // unix seconds; 0 = never
-  FileMap files;         // normalized URL path -> entry
+  // Tie-up releases: the emergency edit right main grants (a field "emergency_edit" of the
+  // canonical JSON, omitted when kNone, so releases without a grant encode and hash as before).
+  // Always kNone for an original release.
+  EmergencyEditPolicy emergency_edit = EmergencyEditPolicy::kNone;
+  FileMap files;  // normalized URL path -> entry
 
   // The canonical bytes (see the file comment). Call Validate() first if the manifest was built
   // by hand: Encode does not check.
@@ -104,7 +122,8 @@ struct ReleaseManifest {
   // where
   //  - H is the canonical JSON object of the header: Encode() without its "files" member,
   //    i.e. {"area":A,"created":N,"expires":N,"format":N,"site":S,"version":N} (keys in byte
-  //    order, no whitespace, strings escaped as Encode escapes them);
+  //    order, no whitespace, strings escaped as Encode escapes them), with
+  //    "emergency_edit":"keep"|"overwrite" after "created" when the release grants it;
   //  - C_1 .. C_n are the chunks of `files` in key order (n = files.chunk_count(); none when
   //    there are no files), and C_i is the bytes Encode() writes for chunk i's entries inside
   //    "files":{...}: its members "path":{entry} joined by ',', without a leading or trailing
@@ -158,6 +177,7 @@ struct ReleaseDelta {
   uint64_t version = 0;  // the resulting release's version (> base_version)
   int64_t created = 0;
   int64_t expires = 0;
+  EmergencyEditPolicy emergency_edit = EmergencyEditPolicy::kNone;  // the result's grant
   uint64_t base_version = 0;
   std::string base_hash;    // the base release's ReleaseManifest::Hash() (hex)
   std::string result_hash;  // the resulting release's ReleaseManifest::Hash() (hex)

@@ -29,7 +29,8 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
                                                        const SiteView* previous) {
   std::shared_ptr<SiteView> view(new SiteView(store.blobs()));
   for (Area area : {Area::kTieup, Area::kOriginal}) {
-    auto active = store.Active(area);
+    // What is served: main's tie-up release with the emergency edits in effect applied.
+    auto active = store.Served(area);
     if (active.ok()) {
       (area == Area::kTieup ? view->tieup_ : view->original_) = *active;
     } else if (active.status().code() != StatusCode::kNotFound) {

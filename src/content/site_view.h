@@ -1,6 +1,7 @@
-// SiteView: what the HTTP layer serves, built from the active releases of both areas of a
-// ContentStore. Immutable after Load and safe to share across threads; to pick up a newly
-// activated release, Load a new view and swap the shared_ptr.
+// SiteView: what the HTTP layer serves, built from the served releases of both areas of a
+// ContentStore (ContentStore::Served: the active releases, with the emergency edits in effect
+// applied on main's tie-up release). Immutable after Load and safe to share across threads; to pick
+// up a newly activated release, Load a new view and swap the shared_ptr.
 //
 // A missing or damaged blob never fails a load: the file is kept in the view marked
 // `unavailable` (never served with wrong bytes: the HTTP layer answers 503) and listed in

@@ -1,5 +1,6 @@
 #include "main_site/services.h"
 
+#include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 #include "main_site/shop_service.h"
@@ -11,6 +12,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachMainLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
+  RETURN_IF_ERROR(AttachEmergencyEdits(daemon));
   return Status::Ok();
 }
 

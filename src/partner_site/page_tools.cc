@@ -5,6 +5,8 @@
 #include "base/encoding.h"
 #include "content/builder.h"
 #include "content/release.h"
+#include "partner_site/emergency_edits.h"
+#include "partner_site/partner_sync.h"
 
 namespace tieup {
 namespace {
@@ -24,29 +26,53 @@ Status CollectFiles(Env& env, const std::string& dir, const std::string& url_pre
   return Status::Ok();
 }
 
-// Appends a line to SITE_DIR/logs/emergency-edits.log so main and the manager can see it.
+// Appends a line to SITE_DIR/logs/emergency-edits.log for the manager (the content store keeps
+// the record main is told from).
 Status RecordEmergencyEdit(Env& env, const std::string& site_dir, const std::string& what) {
+  RETURN_IF_ERROR(CreateDirs(env, site_dir + "/logs"));
   ASSIGN_OR_RETURN(auto f, env.NewAppendableFile(site_dir + "/logs/emergency-edits.log"));
   RETURN_IF_ERROR(f->Append(FormatRfc3339(env.NowSeconds()) + " " + what + "\n"));
   RETURN_IF_ERROR(f->Sync());
   return f->Close();
 }
 
-Status CheckTieupEdit(const SiteConfig& config, bool tieup_edit) {
-  if (tieup_edit && !config.emergency_edit) {
+// A refused emergency edit, for a site whose site.toml still says `emergency_edit = true`: that
+// key no longer grants anything (main grants the right, in the signed release).
+Status ExplainRefusal(const SiteConfig& config, Status status) {
+  if (status.code() == StatusCode::kPermissionDenied && config.emergency_edit) {
     return Status::PermissionDenied(
-        "this partnership does not grant emergency edit of tie-up pages (emergency_edit = false "
-        "in site.toml); ask the main site manager to change the page, or to grant the right");
+        status.message() +
+        " (emergency_edit = true in this site's site.toml has no effect any more: the right "
+        "comes from main, in the signed release; remove the line)");
   }
-  return Status::Ok();
+  return status;
+}
+
+// `--tieup` names a page of main's: refused for any other path, rather than put as an original.
+Status CheckIsTieupPage(content::ContentStore& store, const std::string& path) {
+  auto tieup = store.Active(content::Area::kTieup);
+  if (tieup.ok() && (*tieup)->files.count(path) != 0) return Status::Ok();
+  return Status::FailedPrecondition("'" + path +
+                                    "' is not a tie-up page of this site: an emergency edit "
+                                    "(--tieup) changes one of main's pages; for a page of your "
+                                    "own, leave out --tieup");
+}
+
+std::string ShortHash(const std::string& h) { return h.empty() ? "(none)" : h.substr(0, 12); }
+
+// Tells main at once (best effort: the daemon tells main later from the record when this fails).
+void TellMain(Env& env, const SiteConfig& config, SiteContent& content, PagePutReport& report) {
+  auto sent = ReportEmergencyEditsNow(env, config, content);
+  report.main_told = sent.ok() && IsEnrolled(env, content.site_dir());
+  if (!sent.ok()) report.main_error = sent.status().message();
 }
 
 }  // namespace
 
 Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& content,
                                const std::string& url_path, const std::string& local_path,
-                               const std::string& content_type, bool tieup_edit) {
-  RETURN_IF_ERROR(CheckTieupEdit(config, tieup_edit));
+                               const std::string& content_type, bool tieup_edit,
+                               const std::string& by) {
   if (!env.FileExists(local_path)) {
     return Status::NotFound("'" + local_path + "' does not exist: give a file or a folder");
   }
@@ -69,24 +95,25 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
   for (const auto& [path, local] : files) RETURN_IF_ERROR(content::ValidatePath(path));
 
   PagePutReport report;
-  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+  Status done = content.Mutate([&](content::ContentStore& store) -> Status {
     if (files.size() == 1) {
       ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(files[0].second));
       std::string type =
           content_type.empty() ? content::ContentTypeForPath(files[0].first) : content_type;
+      if (tieup_edit) RETURN_IF_ERROR(CheckIsTieupPage(store, files[0].first));
       ASSIGN_OR_RETURN(content::PageEdit edit,
-                       store.PutOriginalPage(files[0].first, bytes, type, tieup_edit));
+                       store.PutOriginalPage(files[0].first, bytes, type, tieup_edit, by));
       report.paths.push_back(files[0].first);
       report.bytes = bytes.size();
       report.version = edit.version;
       report.changed = edit.changed;
       report.emergency_tieup_edit = edit.emergency_tieup_edit;
       if (edit.emergency_tieup_edit && edit.changed) {
-        return RecordEmergencyEdit(env, content.site_dir(),
-                                   "emergency edit of tie-up page " + edit.path + " (" +
-                                       (edit.old_hash.empty() ? "new" : edit.old_hash) + " -> " +
-                                       edit.new_hash + "), tie-up version " +
-                                       std::to_string(edit.version));
+        return RecordEmergencyEdit(
+            env, content.site_dir(),
+            "emergency edit of tie-up page " + edit.path + " by " +
+                (by.empty() ? "(unnamed)" : by) + " (" + ShortHash(edit.old_hash) + " -> " +
+                ShortHash(edit.new_hash) + ") over main's version " + std::to_string(edit.version));
       }
       return Status::Ok();
     }
@@ -103,28 +130,55 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
     report.changed = edit.changed;
     report.version = edit.version;
     return Status::Ok();
-  }));
+  });
+  RETURN_IF_ERROR(ExplainRefusal(config, done));
+  if (report.emergency_tieup_edit && report.changed) TellMain(env, config, content, report);
   return report;
 }
 
 Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent& content,
-                                 const std::string& url_path, bool tieup_edit) {
-  RETURN_IF_ERROR(CheckTieupEdit(config, tieup_edit));
+                                 const std::string& url_path, bool tieup_edit,
+                                 const std::string& by) {
   RETURN_IF_ERROR(content::ValidatePath(url_path));
   PagePutReport report;
-  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
-    ASSIGN_OR_RETURN(content::PageEdit edit, store.RemoveOriginalPage(url_path, tieup_edit));
+  Status done = content.Mutate([&](content::ContentStore& store) -> Status {
+    if (tieup_edit) RETURN_IF_ERROR(CheckIsTieupPage(store, url_path));
+    ASSIGN_OR_RETURN(content::PageEdit edit, store.RemoveOriginalPage(url_path, tieup_edit, by));
     report.paths.push_back(url_path);
     report.version = edit.version;
     report.changed = edit.changed;
     report.emergency_tieup_edit = edit.emergency_tieup_edit;
     if (edit.emergency_tieup_edit && edit.changed) {
       return RecordEmergencyEdit(env, content.site_dir(),
-                                 "emergency removal of tie-up page " + url_path +
-                                     ", tie-up version " + std::to_string(edit.version));
+                                 "emergency removal of tie-up page " + url_path + " by " +
+                                     (by.empty() ? "(unnamed)" : by) + " over main's version " +
+                                     std::to_string(edit.version));
     }
     return Status::Ok();
+  });
+  RETURN_IF_ERROR(ExplainRefusal(config, done));
+  if (report.emergency_tieup_edit && report.changed) TellMain(env, config, content, report);
+  return report;
+}
+
+Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config, SiteContent& content,
+                                          const std::string& url_path, const std::string& by) {
+  RETURN_IF_ERROR(content::ValidatePath(url_path));
+  PagePutReport report;
+  report.paths.push_back(url_path);
+  report.emergency_tieup_edit = true;
+  RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    ASSIGN_OR_RETURN(report.changed, store.RevertEmergencyEdit(url_path, by));
+    if (auto active = store.Active(content::Area::kTieup); active.ok()) {
+      report.version = (*active)->version;
+    }
+    if (!report.changed) return Status::Ok();
+    return RecordEmergencyEdit(env, content.site_dir(),
+                               "emergency edit of tie-up page " + url_path + " reverted by " +
+                                   (by.empty() ? "(unnamed)" : by) +
+                                   ": main's page is served again");
   }));
+  if (report.changed) TellMain(env, config, content, report);
   return report;
 }
 
@@ -186,7 +240,7 @@ Result<std::vector<PageListing>> ListPages(SiteContent& content) {
   std::vector<PageListing> out;
   RETURN_IF_ERROR(content.Read([&](content::ContentStore& store) -> Status {
     for (content::Area area : {content::Area::kTieup, content::Area::kOriginal}) {
-      auto active = store.Active(area);
+      auto active = store.Served(area);  // with the emergency edits: what is served
       if (!active.ok()) {
         if (active.status().code() == StatusCode::kNotFound) continue;
         return active.status();

@@ -17,6 +17,11 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
   if (d->site_->config().role != SiteRole::kPartner) {
     return Status::FailedPrecondition("'" + site_dir + "' is a main site: run 'tieup main serve'");
   }
+  if (d->site_->config().emergency_edit) {
+    d->logger_->warn(
+        "site.toml: [partner] emergency_edit = true has no effect any more: main grants "
+        "emergency edits in the partnership, in the signed release; remove the line");
+  }
   ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
   if (!IsEnrolled(env, site_dir)) {
     d->logger_->info(

@@ -1,6 +1,7 @@
 #include "partner_site/services.h"
 
 #include "partner_site/console_pages.h"
+#include "partner_site/emergency_edits.h"
 #include "partner_site/ledger_service.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
@@ -19,6 +20,7 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(AttachPartnerLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
+  RETURN_IF_ERROR(AttachEmergencyEditReports(daemon));
   RETURN_IF_ERROR(AttachPartnerConsole(daemon));
   return Status::Ok();
 }

@@ -335,8 +335,6 @@ std::string SiteConfigText(const SiteConfig& c) {
   out += "authoring_dir = " + Quote(c.authoring_dir) + "  # main: pages, layouts, assets\n";
   if (c.role == SiteRole::kPartner) {
     out += "\n[partner]\n";
-    out += "emergency_edit = " + std::string(c.emergency_edit ? "true" : "false") +
-           "  # may this site's manager edit tie-up pages?\n";
     out += "approval = " + Quote(c.approval) + "  # \"auto\" or \"manager\"\n";
     out += "main_sync_url = " + Quote(c.main_sync_url) + "\n";
     out += "poll_seconds = " + std::to_string(c.poll_seconds) +

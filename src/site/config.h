@@ -62,7 +62,9 @@ struct SiteConfig {
   std::string authoring_dir = "authoring";  // main: relative to SITE_DIR unless absolute
 
   // [partner]
-  bool emergency_edit = false;    // may the partner manager edit tie-up pages?
+  // Obsolete: read only to tell the manager that it has no effect. Main grants emergency edits
+  // in the partnership, carried in the signed release (content::EmergencyEditPolicy).
+  bool emergency_edit = false;
   std::string approval = "auto";  // "auto" or "manager"
   std::string main_sync_url;      // empty until enrolled
   // Pull mode, for a partner main cannot reach (behind NAT): ask main for the latest signed

@@ -84,6 +84,27 @@ class ObjectReader {
     return out;
   }
 
+  // An array of objects, each read by `read` with its own reader. Absent: empty when optional.
+  template <typename T>
+  Result<std::vector<T>> Objects(std::string_view key, bool optional,
+                                 const std::function<Result<T>(ObjectReader&)>& read) {
+    const json::value* v = Find(key);
+    if (v == nullptr) {
+      if (optional) return std::vector<T>();
+      return Missing(key);
+    }
+    if (!v->is_array()) return WrongType(key, "an array of objects");
+    std::vector<T> out;
+    for (const json::value& e : v->get_array()) {
+      if (!e.is_object()) return WrongType(key, "an array of objects");
+      ObjectReader r(e, what_ + " " + std::string(key));
+      ASSIGN_OR_RETURN(T item, read(r));
+      RETURN_IF_ERROR(r.Finish());
+      out.push_back(std::move(item));
+    }
+    return out;
+  }
+
   Status Finish() const {
     for (const auto& kv : value_.get_object()) {
       if (!read_.contains(std::string(kv.key()))) {
@@ -289,9 +310,34 @@ Result<ActivateRequest> ParseActivateRequest(std::string_view text) {
   return m;
 }
 
+json::array EncodeOverlay(const std::vector<EmergencyEditState>& overlay) {
+  json::array out;
+  for (const EmergencyEditState& e : overlay) {
+    out.push_back(json::object{{"at", e.at}, {"by", e.by}, {"hash", e.hash}, {"path", e.path}});
+  }
+  return out;
+}
+
+Result<EmergencyEditState> ReadEdit(ObjectReader& r) {
+  EmergencyEditState e;
+  ASSIGN_OR_RETURN(uint64_t at, r.UInt("at"));
+  e.at = static_cast<int64_t>(at);
+  ASSIGN_OR_RETURN(e.by, r.String("by"));
+  ASSIGN_OR_RETURN(e.hash, r.String("hash"));
+  ASSIGN_OR_RETURN(e.path, r.String("path"));
+  RETURN_IF_ERROR(content::ValidatePath(e.path));
+  if (!e.hash.empty()) RETURN_IF_ERROR(content::ValidateHashHex(e.hash));
+  if (e.by.size() > 256) return Status::InvalidArgument("emergency edit: 'by' is too long");
+  return e;
+}
+
+constexpr size_t kMaxOverlayEntries = 10000;
+
 std::string EncodePartnerSyncStatus(const PartnerSyncStatus& m) {
   json::object o;
+  o["active_hash"] = m.active_hash;
   o["active_version"] = m.active_version;
+  o["overlay"] = EncodeOverlay(m.overlay);
   json::array pending;
   for (const auto& p : m.pending_updates) pending.emplace_back(p);
   o["pending_updates"] = std::move(pending);
@@ -305,11 +351,64 @@ std::string EncodePartnerSyncStatus(const PartnerSyncStatus& m) {
 Result<PartnerSyncStatus> ParsePartnerSyncStatus(std::string_view text) {
   ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "partner status"));
   PartnerSyncStatus m;
+  // Optional: partners from before emergency edits were overlays do not send them.
+  ASSIGN_OR_RETURN(m.active_hash, r.String("active_hash", /*optional=*/true));
+  ASSIGN_OR_RETURN(m.overlay, r.Objects<EmergencyEditState>("overlay", true, ReadEdit));
   ASSIGN_OR_RETURN(m.active_version, r.UInt("active_version"));
   ASSIGN_OR_RETURN(m.pending_updates, r.Strings("pending_updates"));
   ASSIGN_OR_RETURN(m.site, r.String("site"));
   ASSIGN_OR_RETURN(m.staged_versions, r.UInts("staged_versions"));
   RETURN_IF_ERROR(r.Finish());
+  return m;
+}
+
+std::string EncodeEmergencyEditReport(const EmergencyEditReport& m) {
+  json::object o;
+  o["action"] = m.action;
+  o["active_hash"] = m.active_hash;
+  o["at"] = m.at;
+  o["by"] = m.by;
+  o["new_hash"] = m.new_hash;
+  o["old_hash"] = m.old_hash;
+  o["overlay"] = EncodeOverlay(m.overlay);
+  o["path"] = m.path;
+  o["reason"] = m.reason;
+  o["seq"] = m.seq;
+  o["version"] = m.version;
+  return Canonical(o);
+}
+
+Result<EmergencyEditReport> ParseEmergencyEditReport(std::string_view text) {
+  ASSIGN_OR_RETURN(auto r, ObjectReader::Open(text, "emergency edit report"));
+  EmergencyEditReport m;
+  ASSIGN_OR_RETURN(m.action, r.String("action"));
+  ASSIGN_OR_RETURN(m.active_hash, r.String("active_hash"));
+  ASSIGN_OR_RETURN(uint64_t at, r.UInt("at"));
+  m.at = static_cast<int64_t>(at);
+  ASSIGN_OR_RETURN(m.by, r.String("by"));
+  ASSIGN_OR_RETURN(m.new_hash, r.String("new_hash"));
+  ASSIGN_OR_RETURN(m.old_hash, r.String("old_hash"));
+  ASSIGN_OR_RETURN(m.overlay, r.Objects<EmergencyEditState>("overlay", false, ReadEdit));
+  ASSIGN_OR_RETURN(m.path, r.String("path"));
+  ASSIGN_OR_RETURN(m.reason, r.String("reason"));
+  ASSIGN_OR_RETURN(m.seq, r.UInt("seq"));
+  ASSIGN_OR_RETURN(m.version, r.UInt("version"));
+  RETURN_IF_ERROR(r.Finish());
+  if (m.action != "put" && m.action != "remove" && m.action != "revert" && m.action != "dropped") {
+    return Status::InvalidArgument("emergency edit report: action '" + m.action +
+                                   "' is not put, remove, revert or dropped");
+  }
+  if (m.seq == 0) return Status::InvalidArgument("emergency edit report: seq must be >= 1");
+  RETURN_IF_ERROR(content::ValidatePath(m.path));
+  for (const std::string* h : {&m.old_hash, &m.new_hash, &m.active_hash}) {
+    if (!h->empty()) RETURN_IF_ERROR(content::ValidateHashHex(*h));
+  }
+  if (m.by.size() > 256 || m.reason.size() > 4096) {
+    return Status::InvalidArgument("emergency edit report: 'by' or 'reason' is too long");
+  }
+  if (m.overlay.size() > kMaxOverlayEntries) {
+    return Status::InvalidArgument("emergency edit report: more than 10000 edits");
+  }
   return m;
 }
 

@@ -94,16 +94,48 @@ struct ActivateRequest {
   uint64_t version = 0;
 };
 
-// A partner's view of its tie-up area, as reported to main.
+// One emergency edit in effect at a partner (content::OverlayEntry as main sees it).
+struct EmergencyEditState {
+  std::string path;
+  std::string hash;  // the partner's page ("" when the partner removed main's page)
+  int64_t at = 0;    // when it was edited (unix seconds, the partner's clock)
+  std::string by;    // who edited it
+  friend bool operator==(const EmergencyEditState&, const EmergencyEditState&) = default;
+};
+
+// A partner's view of its tie-up area, as reported to main: what it actually serves is main's
+// release `active_version` (whose ReleaseManifest::Hash() is `active_hash`) with `overlay` on top.
 struct PartnerSyncStatus {
   std::string site;
   uint64_t active_version = 0;
   std::vector<uint64_t> staged_versions;     // on disk, ascending (includes the active one)
   std::vector<std::string> pending_updates;  // update ids waiting for the manager
+  std::string active_hash;                   // "" when no release is active
+  std::vector<EmergencyEditState> overlay;   // the emergency edits in effect, by path
+};
+
+// partner -> main, SIGNED (POST /v1/emergency-edits on main's sync port, see
+// main_site/emergency_edits.h): one change of the partner's emergency edits
+// (content::OverlayChange), sent at once and again from the partner's record until main has it,
+// with what the partner serves when it is sent.
+struct EmergencyEditReport {
+  uint64_t seq = 0;    // the partner's change number: main records each once
+  int64_t at = 0;      // when the change was made
+  std::string by;      // who made it
+  std::string action;  // "put", "remove", "revert", "dropped"
+  std::string path;
+  std::string old_hash;  // served before ("" : absent)
+  std::string new_hash;  // served after ("" : absent)
+  std::string reason;    // for "dropped"
+  // What the partner serves now: main's release `version` (hash `active_hash`) and the edits in
+  // effect.
+  uint64_t version = 0;
+  std::string active_hash;
+  std::vector<EmergencyEditState> overlay;
 };
 
 // partner -> main: something main should record ("refused", "activated" in pull mode,
-// "rollback", "emergency-edit").
+// "rollback"). Emergency edits are not reported this way: see EmergencyEditReport.
 struct EventReport {
   std::string update_id;  // may be empty
   uint64_t version = 0;   // may be 0
@@ -139,6 +171,8 @@ std::string EncodePartnerSyncStatus(const PartnerSyncStatus& m);
 Result<PartnerSyncStatus> ParsePartnerSyncStatus(std::string_view json);
 std::string EncodeEventReport(const EventReport& m);
 Result<EventReport> ParseEventReport(std::string_view json);
+std::string EncodeEmergencyEditReport(const EmergencyEditReport& m);
+Result<EmergencyEditReport> ParseEmergencyEditReport(std::string_view json);
 // {"hashes":["<hex>",...]}: at most kMaxBlobsPerRequest valid hashes.
 std::string EncodeBlobRequest(const std::vector<std::string>& hashes);
 Result<std::vector<std::string>> ParseBlobRequest(std::string_view json);

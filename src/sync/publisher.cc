@@ -73,7 +73,7 @@ Result<StoredRelease> ReadStoredRelease(Database& db, const SqlRow& row, size_t 
 constexpr std::string_view kColumns =
     "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
     "overrides_dir, revoked, created, active_version, failures, next_retry, next_scheduled, "
-    "last_update";
+    "last_update, emergency_edit, served_hash, served_overlay, emergency_seq, served_version";
 
 constexpr std::string_view kUpdateColumns =
     "id, partner, version, mode, state, reason, offered, finished, fetched_blobs, fetched_bytes";
@@ -82,6 +82,34 @@ std::string EncodeVariables(const std::map<std::string, std::string>& vars) {
   json::object o;
   for (const auto& [k, v] : vars) o[k] = v;
   return CanonicalJson(json::value(std::move(o)));
+}
+
+std::string EncodeServedOverlay(const std::vector<EmergencyEditState>& overlay) {
+  json::array a;
+  for (const EmergencyEditState& e : overlay) {
+    a.push_back(json::object{{"at", e.at}, {"by", e.by}, {"hash", e.hash}, {"path", e.path}});
+  }
+  return json::serialize(a);
+}
+
+// Main's own column, written by EncodeServedOverlay: what does not read is left out.
+std::vector<EmergencyEditState> DecodeServedOverlay(const std::string& text) {
+  std::vector<EmergencyEditState> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const json::value& item : v.get_array()) {
+    const json::object* o = item.if_object();
+    if (o == nullptr) continue;
+    EmergencyEditState e;
+    if (const auto* p = o->if_contains("path"); p && p->is_string()) e.path = p->get_string();
+    if (const auto* h = o->if_contains("hash"); h && h->is_string()) e.hash = h->get_string();
+    if (const auto* b = o->if_contains("by"); b && b->is_string()) e.by = b->get_string();
+    if (const auto* a = o->if_contains("at"); a && a->is_int64()) e.at = a->get_int64();
+    if (const auto* a = o->if_contains("at"); a && a->is_uint64()) e.at = a->get_uint64();
+    if (!e.path.empty()) out.push_back(std::move(e));
+  }
+  return out;
 }
 
 std::map<std::string, std::string> DecodeVariables(const std::string& text) {
@@ -170,6 +198,10 @@ struct Publisher::PartnerState {
   int64_t next_retry = 0;
   int64_t next_scheduled = 0;
   int64_t last_update = 0;
+  std::string served_hash;
+  std::vector<EmergencyEditState> served_overlay;
+  uint64_t emergency_seq = 0;
+  uint64_t served_version = 0;  // the version served_hash was reported for
 };
 
 Result<std::unique_ptr<Publisher>> Publisher::Open(Env& env, Database& db,
@@ -232,17 +264,20 @@ Status Publisher::AddPartnership(const Partnership& partnership) {
     }
     RETURN_IF_ERROR(db.Exec(
         "INSERT INTO sync_partnerships(id, name, region, public_url, sync_url, kind, approval, "
-        "schedule, retry, variables, overrides_dir, revoked, created, next_scheduled) "
-        "VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+        "schedule, retry, variables, overrides_dir, revoked, created, next_scheduled, "
+        "emergency_edit) VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
         {partnership.id, partnership.name, partnership.region, partnership.public_url,
          partnership.sync_url, std::string(PartnershipKindName(partnership.kind)),
          std::string(ApprovalPolicyName(partnership.approval)), partnership.schedule,
          partnership.retry, EncodeVariables(partnership.variables), partnership.overrides_dir, now,
-         next_scheduled}));
+         next_scheduled,
+         std::string(content::EmergencyEditPolicyName(partnership.emergency_edit))}));
     return internal::RecordEvent(
         db, now, partnership.id, "", 0, "added",
         "partnership added: kind " + std::string(PartnershipKindName(partnership.kind)) +
             ", approval " + std::string(ApprovalPolicyName(partnership.approval)) +
+            ", emergency edit " +
+            std::string(content::EmergencyEditPolicyName(partnership.emergency_edit)) +
             (partnership.sync_url.empty() ? ", pull mode" : ", sync " + partnership.sync_url) +
             (partnership.schedule.empty() ? "" : ", schedule '" + partnership.schedule + "'"));
   });
@@ -283,6 +318,12 @@ Result<Publisher::PartnerState> Publisher::LoadState(const std::string& id) {
   st.next_retry = r.Int(15);
   st.next_scheduled = r.Int(16);
   st.last_update = r.Int(17);
+  st.p.emergency_edit =
+      content::ParseEmergencyEditPolicy(r.Text(18)).value_or(content::EmergencyEditPolicy::kNone);
+  st.served_hash = r.Text(19);
+  st.served_overlay = DecodeServedOverlay(r.Text(20));
+  st.emergency_seq = static_cast<uint64_t>(r.Int(21));
+  st.served_version = static_cast<uint64_t>(r.Int(22));
   return st;
 }
 
@@ -408,6 +449,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     return built.status().Annotate("rendering the release of partner '" + p.id + "'");
   }
   content::ReleaseManifest m = std::move(built->manifest);
+  m.emergency_edit = p.emergency_edit;  // signed with the release: only main grants the right
   if (p.kind == PartnershipKind::kLink) {
     if (!IsHttpUrl(options_.public_url)) {
       return Status::FailedPrecondition("partner '" + p.id +
@@ -432,7 +474,9 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   }
 
   const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
-  if (prev && diff.empty() && prev->expires - now > options_.release_validity_seconds / 2) {
+  const bool same_grant = prev && prev->emergency_edit == m.emergency_edit;
+  if (prev && diff.empty() && same_grant &&
+      prev->expires - now > options_.release_validity_seconds / 2) {
     return prev->version;  // nothing changed: no new release
   }
   // ReleaseManifest::Hash names the release in deltas (computed from the chunks' cached hashes:
@@ -500,7 +544,12 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
             std::to_string(diff.changed.size()) + " changed, " +
             std::to_string(diff.removed.size()) + " removed; " + std::to_string(built->rendered) +
             " rendered, " + std::to_string(built->reused) + " unchanged" +
-            (diff.empty() ? "; re-signed before the previous release expires" : "") + ")");
+            (!same_grant && prev
+                 ? "; emergency edit now " +
+                       std::string(content::EmergencyEditPolicyName(m.emergency_edit))
+                 : "") +
+            (diff.empty() && same_grant ? "; re-signed before the previous release expires" : "") +
+            ")");
   }));
   latest.version = m.version;
   latest.chunks_stored = true;
@@ -1097,6 +1146,11 @@ Status Publisher::HandleReport(const std::string& partner_id, const EventReport&
   if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
   const int64_t now = env_.NowSeconds();
   const int64_t rowid = UpdateRowId(report.update_id);
+  if (report.kind == "emergency-edit") {
+    return Status::PermissionDenied(
+        "emergency edits are reported signed, on /v1/emergency-edits: an unsigned report is not "
+        "recorded");
+  }
   return db_.Transaction([&](Database& db) -> Status {
     bool known = false;
     if (rowid != 0) {
@@ -1130,6 +1184,45 @@ Status Publisher::HandleReport(const std::string& partner_id, const EventReport&
     return internal::RecordEvent(db, now, partner_id, known ? report.update_id : "", report.version,
                                  "reported",
                                  "partner reports " + report.kind + ": " + report.message);
+  });
+}
+
+Status Publisher::HandleEmergencyEdit(const std::string& partner_id,
+                                      const EmergencyEditReport& report) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
+  ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
+  if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  const int64_t now = env_.NowSeconds();
+  auto short_hash = [](const std::string& h) { return h.empty() ? "(none)" : h.substr(0, 12); };
+  std::string message;
+  if (report.action == "dropped") {
+    message =
+        report.reason.empty() ? "the emergency edit of " + report.path + " ended" : report.reason;
+  } else {
+    message = "emergency edit by " + (report.by.empty() ? "the partner manager" : report.by) +
+              " at " + FormatRfc3339(report.at) + ": " + report.action + " " + report.path + " (" +
+              short_hash(report.old_hash) + " -> " + short_hash(report.new_hash) +
+              ") over version " + std::to_string(report.version);
+    if (report.action == "revert") {
+      message = "emergency edit of " + report.path + " reverted by " +
+                (report.by.empty() ? "the partner manager" : report.by) + " at " +
+                FormatRfc3339(report.at) + ": main's page is served again";
+    }
+  }
+  message += "; the partner now serves version " + std::to_string(report.version) +
+             (report.overlay.empty()
+                  ? " as main signed it"
+                  : " with " + std::to_string(report.overlay.size()) + " emergency edit(s)");
+  return db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec(
+        "UPDATE sync_partnerships SET served_hash = ?, served_overlay = ?, active_version = ?, "
+        "served_version = ?, emergency_seq = MAX(emergency_seq, ?) WHERE id = ?",
+        {report.active_hash, EncodeServedOverlay(report.overlay),
+         static_cast<int64_t>(report.version), static_cast<int64_t>(report.version),
+         static_cast<int64_t>(report.seq), partner_id}));
+    if (report.seq <= st.emergency_seq) return Status::Ok();  // recorded when first received
+    return internal::RecordEvent(db, now, partner_id, "", report.version, "emergency-edit",
+                                 message);
   });
 }
 
@@ -1170,11 +1263,33 @@ Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
     } else if (r.latest_version == 0) {
       s = "nothing published yet";
     } else if (st.active_version >= r.latest_version) {
-      s = "up to date at version " + std::to_string(st.active_version);
+      s = st.served_overlay.empty() ? "up to date at version " : "main's latest version ";
+      s += std::to_string(st.active_version) + (st.served_overlay.empty() ? "" : " is active");
     } else {
       s = "version " + std::to_string(r.latest_version) + " built, partner has " +
           std::to_string(st.active_version);
     }
+    // What the partner serves, when it reported it: never "up to date" over something else.
+    if (!st.p.revoked && !st.served_hash.empty() && st.active_version > 0 &&
+        st.served_version == st.active_version) {
+      ASSIGN_OR_RETURN(auto hashes, db_.Query("SELECT payload_hash FROM sync_releases WHERE "
+                                              "partner = ? AND version = ?",
+                                              {st.p.id, static_cast<int64_t>(st.active_version)}));
+      if (!hashes.empty() && !hashes[0].Text(0).empty() && hashes[0].Text(0) != st.served_hash) {
+        s = "the partner serves a release of version " + std::to_string(st.active_version) +
+            " that is not main's (hash " + st.served_hash.substr(0, 12) + "): publish again";
+      }
+    }
+    if (!st.p.revoked && !st.served_overlay.empty()) {
+      s += "; emergency-edited:";
+      for (size_t i = 0; i < st.served_overlay.size(); ++i) {
+        const EmergencyEditState& e = st.served_overlay[i];
+        s += (i == 0 ? " " : ", ") + e.path + (e.hash.empty() ? " removed" : "") + " (" +
+             FormatRfc3339(e.at) + ")";
+      }
+    }
+    r.served_hash = st.served_hash;
+    r.emergency_edits = st.served_overlay;
     r.partnership = std::move(st.p);
     out.push_back(std::move(r));
   }

@@ -75,6 +75,9 @@ struct Partnership {
   std::string retry = "backoff:30s..1h";         // RetryPolicy text
   std::map<std::string, std::string> variables;  // extra template variables
   std::string overrides_dir;                     // per-partner override files; "" for none
+  // May the partner manager edit tie-up pages, and what main's next update does to an edited
+  // page (content/release.h). Carried in every release's signed metadata: only main grants it.
+  content::EmergencyEditPolicy emergency_edit = content::EmergencyEditPolicy::kNone;
   bool revoked = false;
   int64_t created = 0;  // unix seconds; set by AddPartnership
 };
@@ -126,10 +129,16 @@ struct PartnerStatusReport {
   uint64_t active_version = 0;  // at the partner, as last reported (0: unknown / none)
   uint64_t latest_version = 0;  // newest release built for it (0: none yet)
   std::optional<UpdateRecord> last_update;
+  // What the partner last reported it serves (EmergencyEditReport): the hash of main's release
+  // it has active ("" : never reported) and the emergency edits in effect over it.
+  std::string served_hash;
+  std::vector<EmergencyEditState> emergency_edits;
   int failures = 0;          // consecutive failed or rejected attempts
   int64_t next_attempt = 0;  // unix seconds of the next retry or scheduled run; 0: none
   std::string summary;       // one sentence: "up to date at version 4", "version 5 waiting
-                             // for the partner manager (update u9)", "failed: ...; retry at ..."
+                             // for the partner manager (update u9)", "failed: ...; retry at ...";
+                             // never "up to date" while the partner serves emergency edits
+                             // ("...; emergency-edited: /a.html (<time>)") or another release
 };
 
 class Publisher {
@@ -209,8 +218,15 @@ class Publisher {
   // recorded).
   Result<OfferRequest> LatestFor(const std::string& partner_id, uint64_t have_version = 0);
   // Records an event the partner reports; "activated", "pending", "refused" and "rollback"
-  // with an update id or version also update main's view of that partner.
+  // with an update id or version also update main's view of that partner. "emergency-edit" is
+  // refused (PermissionDenied): those come signed, through HandleEmergencyEdit.
   Status HandleReport(const std::string& partner_id, const EventReport& report);
+  // Records an emergency edit the partner reports (the caller has verified the partner's
+  // signature on it): an "emergency-edit" event, once per change (`seq` at or below the last
+  // recorded is acknowledged without recording it again), and what the partner now serves (its
+  // active version, release hash and edits in effect), shown by StatusReport. PermissionDenied
+  // for a revoked partner, NotFound for an unknown one.
+  Status HandleEmergencyEdit(const std::string& partner_id, const EmergencyEditReport& report);
 
   // --- status ---
   Result<std::vector<PartnerStatusReport>> StatusReport();

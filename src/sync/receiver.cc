@@ -517,12 +517,27 @@ Result<uint64_t> Receiver::ActivateLocked(const ActivateRequest& request, std::s
   return request.version;
 }
 
+ServedTieup DescribeServedTieup(const content::ContentStore& store) {
+  ServedTieup out;
+  auto active = store.Active(content::Area::kTieup);
+  if (!active.ok()) return out;
+  out.version = (*active)->version;
+  out.active_hash = (*active)->Hash();
+  for (const content::OverlayEntry& e : store.Overlay()) {
+    out.overlay.push_back(
+        EmergencyEditState{e.path, e.entry ? e.entry->hash : std::string(), e.at, e.by});
+  }
+  return out;
+}
+
 Result<PartnerSyncStatus> Receiver::GetStatus() {
   PartnerSyncStatus st;
   st.site = options_.site_id;
   RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
-    auto a = store.Active(content::Area::kTieup);
-    if (a.ok()) st.active_version = (*a)->version;
+    ServedTieup served = DescribeServedTieup(store);
+    st.active_version = served.version;
+    st.active_hash = std::move(served.active_hash);
+    st.overlay = std::move(served.overlay);
     ASSIGN_OR_RETURN(st.staged_versions, store.StagedVersions(content::Area::kTieup));
     return Status::Ok();
   }));

@@ -93,6 +93,16 @@ struct BlobRepair {
   friend bool operator==(const BlobRepair&, const BlobRepair&) = default;
 };
 
+// What `store` serves in its tie-up area, as main is told (PartnerSyncStatus,
+// EmergencyEditReport): main's active release (version, ReleaseManifest::Hash; 0 and "" when
+// none) and the emergency edits in effect.
+struct ServedTieup {
+  uint64_t version = 0;
+  std::string active_hash;
+  std::vector<EmergencyEditState> overlay;
+};
+ServedTieup DescribeServedTieup(const content::ContentStore& store);
+
 class Receiver {
  public:
   // Migrates the schema; parses the root metadata from enrollment (InvalidArgument when it does
@@ -110,7 +120,7 @@ class Receiver {
   // manager approved it.
   Result<uint64_t> HandleActivate(const ActivateRequest& request);
 
-  // This site's tie-up state for main.
+  // This site's tie-up state for main, with what it serves (DescribeServedTieup).
   Result<PartnerSyncStatus> GetStatus();
 
   // Updates waiting for the manager, oldest first.

@@ -109,6 +109,16 @@ CREATE TABLE sync_chunks(
       {6, R"sql(
 UPDATE sync_releases SET payload_hash = '', delta_envelope = '';
 )sql"},
+      // Emergency edits (issue 15): the right main grants each partnership, and what the partner
+      // last reported it serves (main's release hash and the edits in effect, JSON) with the
+      // number of its last recorded change.
+      {7, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN emergency_edit TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE sync_partnerships ADD COLUMN served_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_partnerships ADD COLUMN served_overlay TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE sync_partnerships ADD COLUMN emergency_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_partnerships ADD COLUMN served_version INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

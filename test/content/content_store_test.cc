@@ -394,34 +394,242 @@ TEST_F(ContentStoreTest, PutOriginalPageRefusesATieupPath) {
   EXPECT_EQ(ActiveVersion(Area::kTieup), 1u);
 }
 
-TEST_F(ContentStoreTest, EmergencyEditWritesANewTieupRelease) {
-  ReleaseManifest v1 = Release(Area::kTieup, 1, {{"/news/a.html", "main"}, {"/b.html", "b"}});
+// Main's tie-up release with the emergency edit grant `policy`.
+ReleaseManifest Granted(ReleaseManifest m, EmergencyEditPolicy policy) {
+  m.emergency_edit = policy;
+  return m;
+}
+
+std::string ServedHash(ContentStore& store, const std::string& path) {
+  auto served = store.Served(Area::kTieup);
+  if (!served.ok()) return "(no release)";
+  auto it = (*served)->files.find(path);
+  return it == (*served)->files.end() ? "(absent)" : it->second.hash;
+}
+
+TEST_F(ContentStoreTest, EmergencyEditIsRefusedUnlessMainsReleaseGrantsIt) {
+  ASSERT_THAT(Publish(*store_, Release(Area::kTieup, 1, {{"/news/a.html", "main"}})), IsOk());
+  EXPECT_THAT(
+      store_->PutOriginalPage("/news/a.html", "fixed", "text/html", true, "manager"),
+      StatusIs(StatusCode::kPermissionDenied,
+               HasSubstr("does not grant this site emergency edits: only the main site manager "
+                         "can grant the right")));
+  EXPECT_THAT(store_->RemoveOriginalPage("/news/a.html", true),
+              StatusIs(StatusCode::kPermissionDenied, HasSubstr("--emergency-edit")));
+  EXPECT_TRUE(store_->Overlay().empty());
+  EXPECT_TRUE(store_->UnreportedOverlayChanges().empty());
+  EXPECT_EQ(ServedHash(*store_, "/news/a.html"), Sha256Hex("main"));
+}
+
+TEST_F(ContentStoreTest, EmergencyEditIsAnOverlayNotARelease) {
+  ReleaseManifest v1 =
+      Granted(Release(Area::kTieup, 1, {{"/news/a.html", "main"}, {"/b.html", "b"}}),
+              EmergencyEditPolicy::kKeep);
   ASSERT_THAT(Publish(*store_, v1), IsOk());
   // A release main offered and the manager has not approved yet.
   ASSERT_THAT(store_->Stage(Release(Area::kTieup, 2, {{"/news/a.html", "pending"}})), IsOk());
 
   auto edit = store_->PutOriginalPage("/news/a.html", "fixed typo", "text/html",
-                                      /*allow_tieup_edit=*/true);
+                                      /*allow_tieup_edit=*/true, "ann");
   ASSERT_THAT(edit, IsOk());
   EXPECT_EQ(edit->area, Area::kTieup);
   EXPECT_TRUE(edit->emergency_tieup_edit);
-  EXPECT_EQ(edit->previous_version, 1u);
-  EXPECT_EQ(edit->version, 3u);  // above the pending one, which is kept as it was
+  EXPECT_TRUE(edit->changed);
+  EXPECT_EQ(edit->version, 1u);  // main's version: no release was written
   EXPECT_EQ(edit->old_hash, Sha256Hex("main"));
   EXPECT_EQ(edit->new_hash, Sha256Hex("fixed typo"));
-  auto active = store_->Active(Area::kTieup);
-  ASSERT_THAT(active, IsOk());
-  EXPECT_EQ((*active)->files.at("/news/a.html").hash, Sha256Hex("fixed typo"));
-  EXPECT_EQ((*active)->files.at("/b.html").hash, Sha256Hex("b"));
-  EXPECT_EQ(store_->ReadStaged(Area::kTieup, 2)->files.at("/news/a.html").hash,
-            Sha256Hex("pending"));
+  EXPECT_THAT(*store_->StagedVersions(Area::kTieup), ElementsAre(1u, 2u));
+  EXPECT_EQ(**store_->Active(Area::kTieup), v1);  // main's release as signed
+  EXPECT_EQ(ServedHash(*store_, "/news/a.html"), Sha256Hex("fixed typo"));
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), Sha256Hex("b"));
+  EXPECT_EQ((*store_->Served(Area::kTieup))->version, 1u);
   EXPECT_THAT(store_->Active(Area::kOriginal), StatusIs(StatusCode::kNotFound));
 
-  auto removed = store_->RemoveOriginalPage("/b.html", /*allow_tieup_edit=*/true);
+  auto removed = store_->RemoveOriginalPage("/b.html", /*allow_tieup_edit=*/true, "ann");
   ASSERT_THAT(removed, IsOk());
   EXPECT_TRUE(removed->emergency_tieup_edit);
+  EXPECT_EQ(removed->old_hash, Sha256Hex("b"));
   EXPECT_EQ(removed->new_hash, "");
-  EXPECT_EQ((*store_->Active(Area::kTieup))->files.count("/b.html"), 0u);
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), "(absent)");
+  // Removing again changes nothing; the path stays a tie-up page (no original page there).
+  EXPECT_FALSE(store_->RemoveOriginalPage("/b.html", true)->changed);
+  EXPECT_THAT(store_->PutOriginalPage("/b.html", "mine", "text/html"),
+              StatusIs(StatusCode::kPermissionDenied));
+
+  std::vector<OverlayEntry> overlay = store_->Overlay();
+  ASSERT_EQ(overlay.size(), 2u);
+  EXPECT_EQ(overlay[0].path, "/b.html");
+  EXPECT_FALSE(overlay[0].entry.has_value());
+  EXPECT_EQ(overlay[1].path, "/news/a.html");
+  EXPECT_EQ(overlay[1].entry->hash, Sha256Hex("fixed typo"));
+  EXPECT_EQ(overlay[1].main_hash, Sha256Hex("main"));
+  EXPECT_EQ(overlay[1].by, "ann");
+  EXPECT_EQ(overlay[1].main_version, 1u);
+
+  std::vector<OverlayChange> changes = store_->UnreportedOverlayChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].seq, 1u);
+  EXPECT_EQ(changes[0].action, "put");
+  EXPECT_EQ(changes[0].path, "/news/a.html");
+  EXPECT_EQ(changes[0].by, "ann");
+  EXPECT_EQ(changes[0].old_hash, Sha256Hex("main"));
+  EXPECT_EQ(changes[0].new_hash, Sha256Hex("fixed typo"));
+  EXPECT_EQ(changes[1].action, "remove");
+
+  // Durable: a new process serves the same.
+  Reopen();
+  EXPECT_EQ(store_->Overlay(), overlay);
+  EXPECT_EQ(store_->UnreportedOverlayChanges(), changes);
+  EXPECT_EQ(ServedHash(*store_, "/news/a.html"), Sha256Hex("fixed typo"));
+
+  ASSERT_THAT(store_->MarkOverlayChangesReported(1), IsOk());
+  ASSERT_EQ(store_->UnreportedOverlayChanges().size(), 1u);
+  EXPECT_EQ(store_->UnreportedOverlayChanges()[0].seq, 2u);
+  Reopen();
+  EXPECT_EQ(store_->UnreportedOverlayChanges().size(), 1u);
+}
+
+TEST_F(ContentStoreTest, PuttingMainsPageBackOrRevertingEndsTheEdit) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1, {{"/a.html", "main"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true), IsOk());
+  auto back = store_->PutOriginalPage("/a.html", "main", "text/html; charset=utf-8", true);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_TRUE(back->changed);
+  EXPECT_TRUE(store_->Overlay().empty());
+  EXPECT_EQ(store_->UnreportedOverlayChanges().back().action, "revert");
+
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit 2", "text/html", true), IsOk());
+  EXPECT_EQ(store_->RevertEmergencyEdit("/a.html", "ann").value_or(false), true);
+  EXPECT_EQ(store_->RevertEmergencyEdit("/a.html", "ann").value_or(true), false);
+  EXPECT_EQ(ServedHash(*store_, "/a.html"), Sha256Hex("main"));
+  EXPECT_EQ(store_->UnreportedOverlayChanges().back().new_hash, Sha256Hex("main"));
+}
+
+// The bug of issue 15: main's next version must stage and activate after an emergency edit.
+TEST_F(ContentStoreTest, MainsNextVersionActivatesAfterAnEmergencyEdit) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1, {{"/a.html", "main 1"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true), IsOk());
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 2, {{"/a.html", "main 2"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  EXPECT_EQ(ActiveVersion(Area::kTieup), 2u);
+}
+
+TEST_F(ContentStoreTest, KeepPolicyKeepsTheEditOverMainsNewVersion) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1,
+                                               {{"/a.html", "main a1"}, {"/gone.html", "g"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit a", "text/html", true), IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/gone.html", "edit g", "text/html", true), IsOk());
+  ASSERT_THAT(store_->MarkOverlayChangesReported(2), IsOk());
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 2, {{"/a.html", "main a2"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  EXPECT_EQ(ServedHash(*store_, "/a.html"), Sha256Hex("edit a"));
+  // A page main removed takes its edit with it.
+  EXPECT_EQ(ServedHash(*store_, "/gone.html"), "(absent)");
+  ASSERT_EQ(store_->Overlay().size(), 1u);
+  auto changes = store_->UnreportedOverlayChanges();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].action, "dropped");
+  EXPECT_EQ(changes[0].path, "/gone.html");
+  EXPECT_EQ(changes[0].by, "main's tie-up version 2");
+  EXPECT_THAT(changes[0].reason, HasSubstr("no longer has this page"));
+}
+
+TEST_F(ContentStoreTest, OverwritePolicyDropsTheEditsOfThePagesMainChanges) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1,
+                                               {{"/a.html", "main a1"}, {"/b.html", "main b"}}),
+                                       EmergencyEditPolicy::kOverwrite)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit a", "text/html", true), IsOk());
+  ASSERT_THAT(store_->RemoveOriginalPage("/b.html", true), IsOk());
+  // Version 2 changes /a.html only: its edit goes, the removal of /b.html stays.
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 2,
+                                               {{"/a.html", "main a2"}, {"/b.html", "main b"}}),
+                                       EmergencyEditPolicy::kOverwrite)),
+              IsOk());
+  EXPECT_EQ(ServedHash(*store_, "/a.html"), Sha256Hex("main a2"));
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), "(absent)");
+  auto changes = store_->UnreportedOverlayChanges();
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[2].action, "dropped");
+  EXPECT_EQ(changes[2].path, "/a.html");
+  EXPECT_EQ(changes[2].old_hash, Sha256Hex("edit a"));
+  EXPECT_EQ(changes[2].new_hash, Sha256Hex("main a2"));
+  EXPECT_EQ(changes[2].version, 2u);
+  EXPECT_THAT(changes[2].reason, HasSubstr("policy is overwrite"));
+}
+
+TEST_F(ContentStoreTest, AVersionWithoutTheGrantEndsEveryEdit) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1, {{"/a.html", "main"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true), IsOk());
+  ASSERT_THAT(Publish(*store_, Release(Area::kTieup, 2, {{"/a.html", "main"}})), IsOk());
+  EXPECT_EQ(ServedHash(*store_, "/a.html"), Sha256Hex("main"));
+  EXPECT_TRUE(store_->Overlay().empty());
+  EXPECT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true),
+              StatusIs(StatusCode::kPermissionDenied));
+}
+
+// Rollback of main's releases and the overlay are independent: a rollback re-activates main's
+// older release as signed, and the edits in effect under it stay; those that were dropped by an
+// update do not come back.
+TEST_F(ContentStoreTest, RollbackAndTheOverlay) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1,
+                                               {{"/a.html", "main a"}, {"/b.html", "main b1"}}),
+                                       EmergencyEditPolicy::kOverwrite)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit a", "text/html", true), IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/b.html", "edit b", "text/html", true), IsOk());
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 2,
+                                               {{"/a.html", "main a"}, {"/b.html", "main b2"}}),
+                                       EmergencyEditPolicy::kOverwrite)),
+              IsOk());
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), Sha256Hex("main b2"));
+  EXPECT_EQ(store_->Rollback(Area::kTieup).value_or(0), 1u);
+  EXPECT_EQ(ServedHash(*store_, "/a.html"), Sha256Hex("edit a"));
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), Sha256Hex("main b1"));  // its edit ended at v2
+  EXPECT_EQ(**store_->Active(Area::kTieup),
+            *store_->ReadStaged(Area::kTieup, 1));  // main's bytes, untouched by the overlay
+  // And an edit made after the rollback stays over main's next version (overwrite: unchanged).
+  ASSERT_THAT(store_->PutOriginalPage("/b.html", "edit b again", "text/html", true), IsOk());
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 3,
+                                               {{"/a.html", "main a"}, {"/b.html", "main b1"}}),
+                                       EmergencyEditPolicy::kOverwrite)),
+              IsOk());
+  EXPECT_EQ(ServedHash(*store_, "/b.html"), Sha256Hex("edit b again"));
+}
+
+TEST_F(ContentStoreTest, PruneKeepsTheBlobsOfEmergencyEdits) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1, {{"/a.html", "main"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true), IsOk());
+  (void)store_->blobs().TakeRecentlyPut();  // not spared as "just put"
+  ASSERT_THAT(store_->Prune(), IsOk());
+  EXPECT_TRUE(store_->blobs().Has(Sha256Hex("edit")));
+  EXPECT_EQ(store_->RemoveUnreferencedBlobs({Sha256Hex("edit")}).value_or(9), 0u);
+  EXPECT_TRUE(store_->blobs().Has(Sha256Hex("edit")));
+}
+
+TEST_F(ContentStoreTest, ADamagedOverlayRecordIsReportedOnOpen) {
+  ASSERT_THAT(Publish(*store_, Granted(Release(Area::kTieup, 1, {{"/a.html", "main"}}),
+                                       EmergencyEditPolicy::kKeep)),
+              IsOk());
+  ASSERT_THAT(store_->PutOriginalPage("/a.html", "edit", "text/html", true), IsOk());
+  store_.reset();
+  ASSERT_THAT(WriteFileAtomic(env_, std::string(kSite) + "/releases/tieup/OVERLAY",
+                              "{\"format\":1,\"next_seq\":2,\"entries\":[{\"path\":\"../x\"}]}"),
+              IsOk());
+  EXPECT_THAT(ContentStore::Open(env_, kSite, {.site_id = "shop-b"}),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("remove it to serve main's tie-up pages")));
 }
 
 TEST_F(ContentStoreTest, AllowTieupEditOnAnOriginalPathEditsTheOriginalArea) {

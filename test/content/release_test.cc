@@ -489,6 +489,56 @@ TEST(ReleaseManifestTest, CompactFormRoundTripsAndRefusesDamage) {
   EXPECT_THAT(ReleaseManifest::ParseCompact(m.Encode()).status(), StatusIs(StatusCode::kDataLoss));
 }
 
+// Main's emergency edit grant is part of the signed metadata: in the canonical bytes, the hash,
+// deltas and the compact form; absent (as before) when nothing is granted.
+TEST(ReleaseManifestTest, TheEmergencyEditGrantIsSignedMetadata) {
+  ReleaseManifest none = Sample();
+  EXPECT_EQ(none.Encode().find("emergency_edit"), std::string::npos);
+  ReleaseManifest keep = Sample();
+  keep.emergency_edit = EmergencyEditPolicy::kKeep;
+  EXPECT_THAT(keep.Encode(), HasSubstr(",\"created\":1790000000,\"emergency_edit\":\"keep\","
+                                       "\"expires\":"));
+  EXPECT_NE(keep.Hash(), none.Hash());
+  ReleaseManifest overwrite = keep;
+  overwrite.emergency_edit = EmergencyEditPolicy::kOverwrite;
+  EXPECT_NE(overwrite.Hash(), keep.Hash());
+  for (const ReleaseManifest& m : {none, keep, overwrite}) {
+    auto parsed = ReleaseManifest::ParseCanonical(m.Encode());
+    ASSERT_THAT(parsed.status(), IsOk());
+    EXPECT_EQ(*parsed, m);
+    auto compact = ReleaseManifest::ParseCompact(m.EncodeCompact());
+    ASSERT_THAT(compact.status(), IsOk());
+    EXPECT_EQ(*compact, m);
+  }
+  // Releases without a grant keep their compact bytes (stored rows stay readable as they were).
+  EXPECT_TRUE(none.EncodeCompact().starts_with("tieup-manifest/1\n"));
+
+  // A delta carries the grant of its result, and a changed grant alone makes a delta.
+  ReleaseManifest next = keep;
+  next.version = 8;
+  ReleaseDelta d = MakeDelta(none, next);
+  EXPECT_EQ(d.emergency_edit, EmergencyEditPolicy::kKeep);
+  EXPECT_TRUE(d.changes.empty());
+  auto parsed = ReleaseDelta::ParseCanonical(d.Encode());
+  ASSERT_THAT(parsed.status(), IsOk());
+  auto applied = ApplyDelta(none, *parsed);
+  ASSERT_THAT(applied.status(), IsOk());
+  EXPECT_EQ(*applied, next);
+  // A delta whose grant was altered no longer gives the signed result.
+  ReleaseDelta forged = d;
+  forged.emergency_edit = EmergencyEditPolicy::kOverwrite;
+  EXPECT_THAT(ApplyDelta(none, forged).status(), StatusIs(StatusCode::kDataLoss));
+
+  EXPECT_THAT(ReleaseManifest::Parse(R"({"area":"tieup","created":1,"emergency_edit":"all",)"
+                                     R"("expires":0,"files":{},"format":1,"site":"s","version":1})")
+                  .status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("emergency edit policy")));
+  ReleaseManifest original = keep;
+  original.area = Area::kOriginal;
+  EXPECT_THAT(original.Validate(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("only main grants it")));
+}
+
 TEST(ReleaseManifestTest, EncodeToGivesTheCanonicalBytesInPartsAndStopsAtAnError) {
   ReleaseManifest m = Sample();
   for (int i = 0; i < 300; ++i) {

@@ -21,6 +21,17 @@ class SiteConfigTest : public ::testing::Test {
   TempDir dir_;
 };
 
+// An older site.toml that still grants itself emergency edits loads (the daemon and `page put
+// --tieup` then say that the key no longer has an effect).
+TEST_F(SiteConfigTest, TheObsoleteEmergencyEditKeyStillLoads) {
+  ASSERT_THAT(WriteConfig("[site]\nrole = \"partner\"\nid = \"p1\"\n[partner]\n"
+                          "emergency_edit = true\n"),
+              IsOk());
+  auto loaded = LoadSiteConfig(*env_, dir_.path());
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_TRUE(loaded->emergency_edit);
+}
+
 TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   SiteConfig c;
   c.role = SiteRole::kPartner;
@@ -30,7 +41,7 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.public_address = {"127.0.0.1", 0};
   c.sync_address = {"::1", 9444};
   c.approval = "manager";
-  c.emergency_edit = true;
+  c.emergency_edit = true;  // obsolete: no longer written (main grants the right)
   c.poll_seconds = 60;
   c.time_zone = "Asia/Tokyo";
   c.locale = "ja-JP";
@@ -42,7 +53,8 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(loaded->name, "Shop \"A\"");
   EXPECT_EQ(loaded->sync_address.ToString(), "[::1]:9444");
   EXPECT_EQ(loaded->approval, "manager");
-  EXPECT_TRUE(loaded->emergency_edit);
+  EXPECT_FALSE(loaded->emergency_edit);
+  EXPECT_EQ(env_->ReadFile(dir_.path() + "/site.toml")->find("emergency_edit"), std::string::npos);
   EXPECT_EQ(loaded->poll_seconds, 60);
   EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
   EXPECT_EQ(loaded->time_zone, "Asia/Tokyo");

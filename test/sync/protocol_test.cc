@@ -71,10 +71,19 @@ TEST(ProtocolTest, OtherMessagesRoundTrip) {
   ASSERT_THAT(rb, IsOk());
   EXPECT_EQ(rb->outcome, OfferOutcome::kPending);
   EXPECT_EQ(rb->fetched_bytes, 99u);
-  auto st = ParsePartnerSyncStatus(EncodePartnerSyncStatus({"p", 3, {1, 2, 3}, {"u4"}}));
+  const EmergencyEditState edit{"/a.html", kHash, 1790000000, "ann"};
+  auto st =
+      ParsePartnerSyncStatus(EncodePartnerSyncStatus({"p", 3, {1, 2, 3}, {"u4"}, kHash, {edit}}));
   ASSERT_THAT(st, IsOk());
   EXPECT_THAT(st->staged_versions, ElementsAre(1u, 2u, 3u));
   EXPECT_THAT(st->pending_updates, ElementsAre("u4"));
+  EXPECT_EQ(st->active_hash, kHash);
+  EXPECT_THAT(st->overlay, ElementsAre(edit));
+  // A partner from before emergency edits were overlays sends neither.
+  auto old = ParsePartnerSyncStatus(
+      R"({"active_version":3,"pending_updates":[],"site":"p","staged_versions":[3]})");
+  ASSERT_THAT(old, IsOk());
+  EXPECT_TRUE(old->overlay.empty());
   auto a = ParseActivateRequest(EncodeActivateRequest({"u4", 4}));
   ASSERT_THAT(a, IsOk());
   EXPECT_EQ(a->version, 4u);
@@ -83,6 +92,43 @@ TEST(ProtocolTest, OtherMessagesRoundTrip) {
   auto rr = ParseUpdateResponseReply(EncodeUpdateResponseReply({true, 5}));
   ASSERT_THAT(rr, IsOk());
   EXPECT_TRUE(rr->activate);
+}
+
+TEST(ProtocolTest, EmergencyEditReportsRoundTripAndAreChecked) {
+  EmergencyEditReport r{7,
+                        1790000000,
+                        "ann",
+                        "put",
+                        "/a.html",
+                        kHash,
+                        kHash,
+                        "",
+                        4,
+                        kHash,
+                        {{"/a.html", kHash, 1790000000, "ann"}, {"/b.html", "", 1790000001, "bo"}}};
+  auto back = ParseEmergencyEditReport(EncodeEmergencyEditReport(r));
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->by, "ann");
+  EXPECT_EQ(back->version, 4u);
+  ASSERT_EQ(back->overlay.size(), 2u);
+  EXPECT_EQ(back->overlay[1].hash, "");
+  EmergencyEditReport bad = r;
+  bad.action = "rewrite";
+  EXPECT_THAT(ParseEmergencyEditReport(EncodeEmergencyEditReport(bad)),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("action 'rewrite'")));
+  bad = r;
+  bad.path = "/../etc/passwd";
+  EXPECT_THAT(ParseEmergencyEditReport(EncodeEmergencyEditReport(bad)),
+              StatusIs(StatusCode::kInvalidArgument));
+  bad = r;
+  bad.overlay[0].hash = "not a hash";
+  EXPECT_THAT(ParseEmergencyEditReport(EncodeEmergencyEditReport(bad)),
+              StatusIs(StatusCode::kInvalidArgument));
+  bad = r;
+  bad.seq = 0;
+  EXPECT_THAT(ParseEmergencyEditReport(EncodeEmergencyEditReport(bad)),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("seq")));
 }
 
 TEST(ProtocolTest, BlobRequestsAreLimitedAndChecked) {

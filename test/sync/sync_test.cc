@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::PartnerSite;
 using ::testing::SizeIs;
 using testing::SyncFixture;
@@ -61,6 +62,56 @@ TEST_F(PublisherReceiverTest, FullUpdateWithAutoApproval) {
   const PublishOutcome again = Only(publisher_->PublishNow({"shop-a"}));
   EXPECT_EQ(again.state, "up_to_date");
   EXPECT_EQ(partner_link_.offers.load(), 1);
+}
+
+// Issue 15: the grant travels in the signed metadata; an emergency edit at the partner is an
+// overlay, so main's next version is accepted (no replay), and main's status says what the
+// partner serves.
+TEST_F(PublisherReceiverTest, EmergencyEditsDoNotBlockMainsNextVersion) {
+  PartnerSite& p =
+      AddPartner("shop-a", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Shop A",
+                 [](Partnership& x) { x.emergency_edit = content::EmergencyEditPolicy::kKeep; });
+  ASSERT_THAT(Only(publisher_->PublishNow({"shop-a"})).status, IsOk());
+  EXPECT_EQ((*p.store->Active(content::Area::kTieup))->emergency_edit,
+            content::EmergencyEditPolicy::kKeep);
+  auto edit =
+      p.store->PutOriginalPage("/index.html", "<h1>closed today</h1>", "text/html", true, "ann");
+  ASSERT_THAT(edit, IsOk());
+  EXPECT_EQ(edit->version, 1u);
+
+  auto st = p.receiver->GetStatus();
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(st->active_version, 1u);
+  EXPECT_EQ(st->active_hash, (*p.store->Active(content::Area::kTieup))->Hash());
+  ASSERT_THAT(st->overlay, SizeIs(1));
+  EXPECT_EQ(st->overlay[0].path, "/index.html");
+  EXPECT_EQ(st->overlay[0].by, "ann");
+
+  // Main is told (the partner_site layer signs this; here it is handed over as verified).
+  const content::OverlayChange c = p.store->UnreportedOverlayChanges().at(0);
+  EmergencyEditReport report{c.seq,      c.at,     c.by, c.action,        c.path,     c.old_hash,
+                             c.new_hash, c.reason, 1,    st->active_hash, st->overlay};
+  ASSERT_THAT(publisher_->HandleEmergencyEdit("shop-a", report), IsOk());
+  ASSERT_THAT(publisher_->HandleEmergencyEdit("shop-a", report), IsOk());  // sent again
+  auto events = publisher_->Events("shop-a");
+  ASSERT_THAT(events, IsOk());
+  int recorded = 0;
+  for (const SyncEvent& e : *events) recorded += e.kind == "emergency-edit" ? 1 : 0;
+  EXPECT_EQ(recorded, 1);
+  auto status = publisher_->StatusReport();
+  ASSERT_THAT(status, IsOk());
+  EXPECT_THAT((*status)[0].summary, HasSubstr("emergency-edited: /index.html ("));
+  EXPECT_THAT((*status)[0].summary, Not(HasSubstr("up to date")));
+  // The unsigned report channel does not take emergency edits.
+  EXPECT_THAT(publisher_->HandleReport("shop-a", EventReport{"", 1, "emergency-edit", "forged"}),
+              StatusIs(StatusCode::kPermissionDenied));
+
+  Write(authoring_ + "/pages/index.md", "# Second edition\n");
+  const PublishOutcome o = Only(publisher_->PublishNow({"shop-a"}));
+  ASSERT_THAT(o.status, IsOk());
+  EXPECT_EQ(o.state, "activated");
+  EXPECT_EQ(p.ActiveVersion(), 2u);
+  ASSERT_THAT(p.store->Overlay(), SizeIs(1));  // keep
 }
 
 TEST_F(PublisherReceiverTest, ManagerApprovalLeavesAPendingUpdateUntilApproved) {
