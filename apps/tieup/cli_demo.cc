@@ -120,6 +120,8 @@ Status RunDemo(Env& env, DemoArgs a) {
       sp.sync_url = "https://127.0.0.1:" + port(100 + i);
       ASSIGN_OR_RETURN(sp.approval, sync::ParseApprovalPolicy(p.approval));
       sp.retry = "backoff:10s..5m";
+      // shop-b's manager may edit a tie-up page in an emergency (the console shows how).
+      if (p.id == "shop-b") sp.emergency_edit = content::EmergencyEditPolicy::kKeep;
       ASSIGN_OR_RETURN(EnrollmentCode code, sync->AddPartner(sp, 3600));
       codes.push_back(code.code);
       std::printf("  main: added partnership %s (approval %s)\n", p.id.c_str(), p.approval.c_str());

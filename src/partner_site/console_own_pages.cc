@@ -22,6 +22,7 @@
 #include "base/encoding.h"
 #include "commerce/form.h"
 #include "content/builder.h"
+#include "content/content_store.h"
 #include "content/release.h"
 #include "partner_site/console_common.h"
 #include "partner_site/page_tools.h"
@@ -243,6 +244,8 @@ ConsolePage FramedProblem(ConsoleState& s, int status, const std::string& messag
 
 // --- the list ---
 
+json::object EmergencyData(ConsoleState& s);
+
 ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
   auto pages = ListPages(s.daemon->site().content());
   if (!pages.ok()) {
@@ -272,7 +275,10 @@ ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
   ConsolePage p;
   p.title = "Your pages";
   p.template_name = "pages";
-  p.data = json::object{{"has_own", !own.empty()}, {"own", std::move(own)}, {"tieup_count", tieup}};
+  p.data = json::object{{"has_own", !own.empty()},
+                        {"own", std::move(own)},
+                        {"tieup_count", tieup},
+                        {"emergency", EmergencyData(s)}};
   return p;
 }
 
@@ -656,6 +662,144 @@ ConsolePage DeletePage(ConsoleState& s, const ConsoleRequest& r) {
   return Redirect("/pages", "Deleted " + path + ": visitors now get “not found” there.");
 }
 
+// --- emergency edits of tie-up pages ---
+// Only where main's active tie-up release grants the right (its signed metadata; the site's
+// own site.toml cannot). An edit is an overlay on main's page, recorded with the manager's
+// e-mail address and reported to main at once (page_tools.h PutPages); Revert gives main's
+// page back.
+
+struct EmergencyState {
+  content::EmergencyEditPolicy grant = content::EmergencyEditPolicy::kNone;
+  std::vector<content::OverlayEntry> edits;
+};
+
+EmergencyState ReadEmergencyState(ConsoleState& s) {
+  EmergencyState e;
+  (void)s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+    if (auto active = store.Active(content::Area::kTieup); active.ok()) {
+      e.grant = (*active)->emergency_edit;
+    }
+    e.edits = store.Overlay();
+    return Status::Ok();
+  });
+  return e;
+}
+
+std::string GrantWords(content::EmergencyEditPolicy grant) {
+  switch (grant) {
+    case content::EmergencyEditPolicy::kKeep:
+      return "Your edit stays over the main site's later versions of that page until you give "
+             "the main site's page back.";
+    case content::EmergencyEditPolicy::kOverwrite:
+      return "The main site's next version of that page replaces your edit.";
+    case content::EmergencyEditPolicy::kNone:
+      break;
+  }
+  return "";
+}
+
+json::object EmergencyData(ConsoleState& s) {
+  const EmergencyState e = ReadEmergencyState(s);
+  const bool granted = e.grant != content::EmergencyEditPolicy::kNone;
+  json::array edits;
+  for (const content::OverlayEntry& o : e.edits) {
+    edits.push_back(json::object{{"path", o.path},
+                                 {"path_query", commerce::PercentEncode(o.path)},
+                                 {"removed", !o.entry.has_value()},
+                                 {"by", o.by},
+                                 {"when", s.Time(o.at * 1'000'000)},
+                                 {"main_version", o.main_version}});
+  }
+  return json::object{{"granted", granted},
+                      {"grant_words", GrantWords(e.grant)},
+                      {"has_edits", !edits.empty()},
+                      {"edits", std::move(edits)}};
+}
+
+// GET /pages/emergency?path=P: the tie-up page's HTML as served, in an editor marked as an
+// emergency edit; POST saves it as an emergency edit, or (action=revert) gives main's back.
+ConsolePage Emergency(ConsoleState& s, const ConsoleRequest& r) {
+  Env& env = s.daemon->env();
+  const bool post = r.http.method() == "POST";
+  const std::string path =
+      post ? std::string(commerce::Trim(r.form.Get("path"))) : QueryValue(r, "path");
+  const std::string who = r.manager.email;
+  if (post && r.form.Get("action") == "revert") {
+    auto reverted = RevertEmergencyEdit(env, s.config(), s.daemon->site().content(), path, who);
+    (void)s.console->Audit(
+        r, "page.emergency_revert",
+        path + (reverted.ok() ? "" : " refused: " + reverted.status().message()));
+    if (!reverted.ok()) return Redirect("/pages", "Not done: " + reverted.status().message());
+    return Redirect("/pages", reverted->changed
+                                  ? "The main site's page is served again at " + path + "."
+                                  : path + " had no emergency edit.");
+  }
+  const EmergencyState e = ReadEmergencyState(s);
+  if (e.grant == content::EmergencyEditPolicy::kNone) {
+    return Problem(403, "Emergency edits are not granted",
+                   "Your partnership does not grant emergency edits of tie-up pages. Only the "
+                   "main site's manager can grant them, in the partnership; ask them, or write a "
+                   "page of your own at another address.");
+  }
+  auto editor = [&](int status, std::string body, std::string error) {
+    ConsolePage p;
+    p.status = status;
+    p.title = "Emergency edit of " + (path.empty() ? std::string("a tie-up page") : path);
+    p.template_name = "page_emergency";
+    p.data = json::object{{"path", path},
+                          {"body", std::move(body)},
+                          {"grant_words", GrantWords(e.grant)},
+                          {"public_url", PublicOrigin(s) + path}};
+    if (!error.empty()) p.data["error"] = std::move(error);
+    return p;
+  };
+  if (!post) {
+    if (path.empty()) return editor(200, "", "");
+    auto view = s.daemon->site().content().view();
+    const content::ServedFile* file = view ? view->Find(path) : nullptr;
+    if (file == nullptr || file->area != content::Area::kTieup) {
+      return editor(404, "",
+                    path +
+                        " is not a tie-up page of your site. Type the address of one of the "
+                        "main site's pages, like /index.html.");
+    }
+    if (!IsHtml(file->content_type)) {
+      return editor(400, "",
+                    path + " is a " + KindOf(file->content_type) +
+                        ", not a text page: only HTML pages can be edited here.");
+    }
+    auto bytes = view->ReadBody(*file);
+    if (!bytes.ok()) return editor(500, "", "The page could not be read; try again.");
+    return editor(200, **bytes, "");
+  }
+  const std::string body(r.form.Get("body"));
+  if (r.form.Get("confirm") != "yes") {
+    return editor(400, body,
+                  "Tick the box to confirm that this replaces the main site's page on your "
+                  "site and that the main site is told.");
+  }
+  const std::string tmp = TempPath(s, "emergency");
+  Status st = CreateDirs(env, DirName(tmp));
+  if (st.ok()) st = WriteFileAtomic(env, tmp, body);
+  if (!st.ok()) {
+    (void)env.RemoveFile(tmp);
+    return editor(500, body, "Not saved (" + st.message() + "); nothing changed on the site.");
+  }
+  auto put = PutPages(env, s.config(), s.daemon->site().content(), path, tmp,
+                      "text/html; charset=utf-8", true, who);
+  (void)env.RemoveFile(tmp);
+  (void)s.console->Audit(r, "page.emergency_edit",
+                         path + (put.ok() ? "" : " refused: " + put.status().message()));
+  if (!put.ok()) return editor(409, body, "Not saved: " + put.status().message() + ".");
+  return Redirect("/pages",
+                  !put->changed ? "No change to " + path + "."
+                  : put->main_told
+                      ? "Emergency edit of " + path + " is live; the main site has been told."
+                      : "Emergency edit of " + path +
+                            " is live. The main site cannot be reached now (" + put->main_error +
+                            "); it is told as soon as it can be.");
+}
+
 }  // namespace
 
 void AddOwnPages(ConsoleState& s) {
@@ -669,6 +813,7 @@ void AddOwnPages(ConsoleState& s) {
       "/pages/upload", [p](const ConsoleRequest& r) { return Upload(*p, r); }, uploads);
   s.console->AddPage("/pages/rename", [p](const ConsoleRequest& r) { return Rename(*p, r); });
   s.console->AddPage("/pages/delete", [p](const ConsoleRequest& r) { return DeletePage(*p, r); });
+  s.console->AddPage("/pages/emergency", [p](const ConsoleRequest& r) { return Emergency(*p, r); });
 }
 
 }  // namespace tieup::partner_console

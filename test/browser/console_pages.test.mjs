@@ -21,7 +21,10 @@
 //   console_pages_rename     the page renamed: the old address answers 404, the new one serves
 //                            it, and its Markdown is there to edit at the new address;
 //   console_pages_delete     the confirmation page says what goes (the page stays until the
-//                            manager confirms); confirmed, the address answers 404.
+//                            manager confirms); confirmed, the address answers 404;
+//   console_pages_emergency  an emergency edit of /index.html (the demo's shop-b is granted
+//                            `keep` by main): marked as such, served, `tieup main status` shows
+//                            it; given back, main's page is served again.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -522,3 +525,66 @@ test('console_pages_delete: a confirmation page first; confirmed, the page is go
   });
 });
 
+
+// The demo's partnership with shop-b grants emergency edits (`keep`), in main's signed release.
+test('console_pages_emergency: a tie-up page edited in an emergency, main told, given back',
+     async (t) => {
+  await runJourney('console_pages_emergency', t, await newContext(),
+                   path.join(artifacts, 'console_pages_emergency'), async (j) => {
+    const page = j.page;
+    const FIXED = 'Closed today for the festival';
+    await signedIn(j);
+    await openYourPages(j);
+    await j.shot('your-pages');
+    await j.check('the right is shown as granted by main, with what happens on updates', async () => {
+      await see(page, /Emergency edits of tie-up pages/);
+      await see(page, /The main site is told of every edit at once/);
+      await see(page, /Your edit stays over the main site's later versions/);
+      await see(page, /No emergency edit is in force/);
+    });
+    await j.must('open /index.html for an emergency edit', async () => {
+      await page.getByLabel(/address of the tie-up page to edit/i).fill('/index.html');
+      await clickAndLoad(page, page.getByRole('button', { name: /edit in an emergency/i }));
+    });
+    await j.shot('editor');
+    await consoleBasics(j, { who: SHOP_B.email });
+    await j.check('clearly marked as an emergency edit of a page main manages', async () => {
+      await see(page, /This is an emergency edit of a page the main site manages/);
+      const html = await page.getByLabel(/the page's html/i).inputValue();
+      if (!html.includes('<h1>')) throw new Error('the editor does not hold the served page');
+    });
+    await j.must('replace the heading, confirm and save', async () => {
+      const box = page.getByLabel(/the page's html/i);
+      const html = await box.inputValue();
+      await box.fill(html.replace(/<h1>.*?<\/h1>/, `<h1>${FIXED}</h1>`));
+      await page.getByLabel(/I replace the main site's page/i).check();
+      await clickAndLoad(page, page.getByRole('button', { name: /save the emergency edit/i }));
+    });
+    await j.shot('saved');
+    await j.check('saved: live, and main has been told', async () => {
+      expectPath(page, '/pages');
+      await expectFlash(page, /Emergency edit of \/index\.html is live; the main site has been told/);
+      await see(page, /your version is served/);
+    });
+    await j.must("shop-b's public front page shows the edit", () =>
+      waitUntil('the edited heading on the public port', async () =>
+        (await publicFetch('/index.html')).bytes.toString().includes(`<h1>${FIXED}</h1>`),
+      { deadlineMs: 10000, everyMs: 200 }));
+    await j.check('`tieup main status` shows the emergency edit', async () => {
+      const out = await sites.tieup('main', 'status', sites.siteDir('main'));
+      const line = out.split('\n').find((l) => l.startsWith('shop-b')) ?? '';
+      if (!/emergency-edited: \/index\.html/.test(line)) throw new Error(`main status: ${line}`);
+    });
+    await j.must("give main's page back", () => clickAndLoad(page,
+        page.getByRole('button', { name: /serve the main site's page again/i })));
+    await j.shot('given-back');
+    await j.check('given back: the message, no edit in force', async () => {
+      await expectFlash(page, /The main site's page is served again at \/index\.html/);
+      await see(page, /No emergency edit is in force/);
+    });
+    await j.must("shop-b's public front page is main's again", () =>
+      waitUntil("main's heading on the public port", async () =>
+        !(await publicFetch('/index.html')).bytes.toString().includes(FIXED),
+      { deadlineMs: 10000, everyMs: 200 }));
+  });
+});
