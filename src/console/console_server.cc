@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 
+#include "base/byte_count.h"
 #include "console/console_tls.h"
 #include "console/embedded.h"
 #include "console/event_hub.h"
@@ -52,18 +53,6 @@ commerce::FormFields QueryFields(const HttpRequest& request) {
 // The number in a Last-Event-ID header or `since` parameter.
 std::optional<int64_t> EventId(std::string_view text) {
   return commerce::ParseDigits(commerce::Trim(text), 18);
-}
-
-// "8 MiB", "8.1 MiB", "640 KiB", "900 bytes": a size for a person (rounded up, so that a body
-// just over a limit never reads as the limit).
-std::string ByteSize(uint64_t bytes) {
-  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  if (bytes >= (1u << 20)) {
-    const uint64_t tenths = (bytes * 10 + (1u << 20) - 1) >> 20;
-    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
-  }
-  if (bytes >= 1024) return std::to_string((bytes + 1023) / 1024) + " KiB";
-  return std::to_string(bytes) + " bytes";
 }
 
 // The HTTP server's handler: hands every request to the console.
@@ -356,8 +345,8 @@ class Console::Impl {
     const bool upload = options.max_upload_bytes > 0 && IsMultipartForm(r);
     if (upload && r.body().size() > options.max_upload_bytes) {
       return Render(413, "Too large", "problem",
-                    {{"message", "The upload is " + ByteSize(r.body().size()) + ", more than the " +
-                                     ByteSize(options.max_upload_bytes) +
+                    {{"message", "The upload is " + FormatByteSize(r.body().size()) +
+                                     ", more than the " + FormatByteSize(options.max_upload_bytes) +
                                      " this page takes at once. Go back and upload fewer or "
                                      "smaller files at a time (an image saved at a smaller "
                                      "size, for instance)."}},

@@ -19,6 +19,7 @@
 #include <map>
 #include <set>
 
+#include "base/byte_count.h"
 #include "base/encoding.h"
 #include "commerce/form.h"
 #include "content/builder.h"
@@ -45,17 +46,6 @@ std::string_view TemplateText(std::string_view name) {
     if (n == name) return text;
   }
   return {};
-}
-
-// "12 KiB": a size for a person.
-std::string SizeText(uint64_t bytes) {
-  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  if (bytes >= (1u << 20)) {
-    const uint64_t tenths = (bytes * 10 + (1u << 20) - 1) >> 20;
-    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
-  }
-  if (bytes >= 1024) return std::to_string((bytes + 1023) / 1024) + " KiB";
-  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
 }
 
 // "Web page", "PNG image": what a content type is, for a person.
@@ -269,7 +259,7 @@ ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
                                {"path_query", commerce::PercentEncode(l.path)},
                                {"public_url", origin + l.path},
                                {"kind", KindOf(l.content_type)},
-                               {"size", SizeText(l.length)},
+                               {"size", FormatByteSize(l.length)},
                                {"editable", IsHtml(l.content_type) || with_source.count(l.path)}});
   }
   ConsolePage p;
@@ -424,7 +414,7 @@ ConsolePage UploadPage(int status, std::string to, std::string error) {
   p.template_name = "page_upload";
   p.data = json::object{{"to", std::move(to)},
                         {"max_bytes", std::to_string(kMaxUploadBytes)},
-                        {"max_size", SizeText(kMaxUploadBytes)}};
+                        {"max_size", FormatByteSize(kMaxUploadBytes)}};
   if (!error.empty()) p.data["error"] = std::move(error);
   return p;
 }
@@ -550,8 +540,8 @@ ConsolePage Upload(ConsoleState& s, const ConsoleRequest& r) {
   std::string flash;
   if (targets.size() == 1) {
     const auto& [target, file] = targets[0];
-    flash = "Uploaded " + file->filename + " to " + target + " (" + SizeText(file->bytes.size()) +
-            "): it is live now" +
+    flash = "Uploaded " + file->filename + " to " + target + " (" +
+            FormatByteSize(file->bytes.size()) + "): it is live now" +
             (replaced.empty() ? "" : ", in place of the file that was there") + ". ";
     flash += IsImageName(target)
                  ? "Show it in a Markdown page with ![what it shows](" + target + ")."
@@ -644,7 +634,7 @@ ConsolePage DeletePage(ConsoleState& s, const ConsoleRequest& r) {
     p.data = json::object{{"path", path},
                           {"public_url", PublicOrigin(s) + path},
                           {"kind", KindOf(page->content_type)},
-                          {"size", SizeText(page->length)},
+                          {"size", FormatByteSize(page->length)},
                           {"has_source", source.has_value()},
                           {"source_title", source ? source->title : ""}};
     if (!error.empty()) p.data["error"] = std::move(error);

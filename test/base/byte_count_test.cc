@@ -13,5 +13,13 @@ TEST(ByteCountTest, FormatsAsPeopleReadIt) {
   EXPECT_EQ(FormatByteCount(1u << 20), "1.0 MiB");
 }
 
+TEST(ByteCountTest, SizesInSentencesAreRoundedUp) {
+  EXPECT_EQ(FormatByteSize(1), "1 byte");
+  EXPECT_EQ(FormatByteSize(900), "900 bytes");
+  EXPECT_EQ(FormatByteSize(1025), "2 KiB");
+  EXPECT_EQ(FormatByteSize(8u << 20), "8 MiB");
+  EXPECT_EQ(FormatByteSize((8u << 20) + 1), "8.1 MiB");  // just over a limit never reads as it
+}
+
 }  // namespace
 }  // namespace tieup
