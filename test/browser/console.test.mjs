@@ -29,7 +29,9 @@
 //   console_attacks   a form posted to the console from another origin (main's site, a data:
 //                     page) approves nothing; shop-a's console session is not one of shop-b's;
 //                     a wrong password five times locks the account ("try again in ...").
-// Not yet tested: verifying a fee statement (the console has no such page yet).
+// The other console pages have their own test files: console_pages.test.mjs (own pages, emergency
+// edits), console_ledger.test.mjs (fee statements, Verify), console_settings.test.mjs (settings,
+// home, rollback confirmation, the preview's banner).
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
