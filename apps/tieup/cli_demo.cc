@@ -62,6 +62,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   mc.name = "Sakura Tea";
   mc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port)};
   mc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100)};
+  mc.console_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 10)};
   mc.variables["shop.currency"] = "JPY";
   mc.time_zone = "Asia/Tokyo";
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
@@ -92,6 +93,10 @@ Status RunDemo(Env& env, DemoArgs a) {
       RETURN_IF_ERROR(shop.shop->AddProduct(p));
     }
     std::printf("  main: 3 teas in the catalog\n");
+    // The main manager's console login (a demo password, as the partners' below).
+    ASSIGN_OR_RETURN(auto managers, console::ManagerStore::Open(env, *db));
+    ASSIGN_OR_RETURN(std::string token, managers->Add(DemoManagerEmail(mc.id), mc.name));
+    RETURN_IF_ERROR(managers->SetPassword(token, kDemoManagerPassword).status());
   }
   {
     // Main's own pages: the product pages show the catalog's titles, prices and stock.
@@ -214,8 +219,10 @@ Status RunDemo(Env& env, DemoArgs a) {
         p.id.c_str(), port(i).c_str(), port(i).c_str());
     ++i;
   }
-  std::printf("\nEach partner manager's console (in a browser; password %s):\n",
+  std::printf("\nThe managers' consoles (in a browser; password %s):\n",
               std::string(kDemoManagerPassword).c_str());
+  std::printf("  main    http://127.0.0.1:%s/   sign in as %s   (every partner, publishing)\n",
+              port(10).c_str(), DemoManagerEmail(mc.id).c_str());
   i = 1;
   for (const DemoPartner& p : partners) {
     std::printf("  %-7s http://127.0.0.1:%s/   sign in as %s\n", p.id.c_str(), port(10 + i).c_str(),

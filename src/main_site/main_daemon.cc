@@ -45,6 +45,16 @@ void MainDaemon::AddPeriodicTask(std::string name, std::function<void()> task) {
   tasks_.emplace_back(std::move(name), std::move(task));
 }
 
+void MainDaemon::AddServer(std::function<Status()> start, std::function<void()> stop) {
+  servers_.emplace_back(std::move(start), std::move(stop));
+}
+
+Status MainDaemon::Publish(const PublishRequest& request, PublishOutput& output) {
+  std::lock_guard<std::mutex> sources_lock(sources_mu_);
+  return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request, output,
+                    &publish_sources_);
+}
+
 Status MainDaemon::Start() {
   RETURN_IF_ERROR(site_->Start());
   RETURN_IF_ERROR(sync_server_->Start());
@@ -53,9 +63,7 @@ Status MainDaemon::Start() {
   auto control = ControlServer::Start(
       *env_, site_->site_dir(),
       [this](const PublishRequest& request, PublishOutput& output) {
-        std::lock_guard<std::mutex> sources_lock(sources_mu_);
-        return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request,
-                          output, &publish_sources_);
+        return Publish(request, output);
       },
       logger_, options_.control);
   if (control.ok()) {
@@ -66,6 +74,7 @@ Status MainDaemon::Start() {
     logger_->warn("no control socket ({}): 'tieup main publish' will run in its own process",
                   control.status().message());
   }
+  for (auto& [start, stop] : servers_) RETURN_IF_ERROR(start());
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   // A restarted daemon would otherwise read every source and every partner's newest release in
   // its first publish.
@@ -92,6 +101,7 @@ void MainDaemon::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  for (auto it = servers_.rbegin(); it != servers_.rend(); ++it) it->second();
   if (control_) control_->Stop();
   if (scheduler_.joinable()) scheduler_.join();
   if (warmup_.joinable()) warmup_.join();

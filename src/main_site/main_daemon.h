@@ -48,6 +48,15 @@ class MainDaemon {
   // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
   // delivery, ledger shipping). Tasks must not block for long. Before Start().
   void AddPeriodicTask(std::string name, std::function<void()> task);
+  // Runs `start` at Start() (after the ports and the control socket; an error fails Start) and
+  // `stop` at Stop() (before them, in reverse order), for servers a service adds (the manager's
+  // console). Before Start().
+  void AddServer(std::function<Status()> start, std::function<void()> stop);
+  // `tieup main publish` inside the daemon (main_site/publish_run.h RunPublish), on the served
+  // content and the scheduler's publisher, with the daemon's source cache: what the control
+  // socket runs for the command line and the console for its manager. One run at a time (a
+  // scheduled run waits too). Thread-safe.
+  Status Publish(const PublishRequest& request, PublishOutput& output);
   Database& db() { return *db_; }
   Env& env() { return *env_; }
   const std::shared_ptr<Logger>& logger() const { return logger_; }
@@ -87,6 +96,7 @@ class MainDaemon {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
+  std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;
   std::thread scheduler_;
   std::thread warmup_;
 };

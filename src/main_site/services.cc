@@ -1,5 +1,6 @@
 #include "main_site/services.h"
 
+#include "main_site/console_pages.h"
 #include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
@@ -13,6 +14,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
   RETURN_IF_ERROR(AttachEmergencyEdits(daemon));
+  RETURN_IF_ERROR(AttachMainConsole(daemon));
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "commerce/mail.h"
+#include "console/manager_pages.h"
 #include "crypto/x509.h"
 #include "partner_site/console_common.h"
 #include "partner_site/ledger_service.h"  // LastLedgerPush
@@ -243,79 +244,6 @@ ConsolePage Home(ConsoleState& s, const ConsoleRequest&) {
   return p;
 }
 
-// --- managers ---
-// GET: who may sign in. POST: add a manager or reset one's password (the one-time link is shown
-// once, to hand over), or remove one (their sessions end); as `tieup partner manager` does.
-ConsolePage Managers(ConsoleState& s, const ConsoleRequest& r) {
-  console::Console& c = *s.console;
-  if (r.http.method() == "POST") {
-    const std::string_view action = r.form.Get("action");
-    const std::string email(commerce::Trim(r.form.Get("email")));
-    Result<std::string> token = Status::InvalidArgument("choose one of the forms' buttons");
-    if (action == "add") {
-      token = c.managers().Add(email, commerce::Trim(r.form.Get("name")));
-    } else if (action == "reset") {
-      token = c.managers().Reset(email);
-      if (token.ok()) (void)c.sessions().EndAllFor(email);
-    } else if (action == "remove") {
-      if (email == r.manager.email) {
-        token = Status::FailedPrecondition("you cannot remove yourself; another manager can");
-      } else {
-        Status removed = c.managers().Remove(email);
-        if (removed.ok()) removed = c.sessions().EndAllFor(email);
-        token = removed.ok() ? Result<std::string>(std::string()) : Result<std::string>(removed);
-      }
-    }
-    (void)c.Audit(r, "manager." + std::string(action),
-                  email + (token.ok() ? "" : " refused: " + token.status().message()));
-    if (!token.ok()) return Redirect("/managers", "Not done: " + token.status().message());
-    if (token->empty())
-      return Redirect("/managers", "Removed " + email + "; their sessions ended.");
-    ConsolePage p;
-    p.title = "Managers";
-    p.template_name = "manager_link";
-    p.data = json::object{{"email", email},
-                          {"link", c.url() + "set-password?token=" + *token},
-                          {"reset", action == "reset"}};
-    return p;
-  }
-  auto list = c.managers().List();
-  if (!list.ok()) return Problem(500, "Managers unavailable", list.status().message());
-  json::array managers;
-  for (const console::Manager& m : *list) {
-    managers.push_back(json::object{
-        {"email", m.email},
-        {"name", m.name},
-        {"password_set", m.password_set},
-        {"last_login", m.last_login_micros == 0 ? "never" : s.Time(m.last_login_micros)},
-        {"me", m.email == r.manager.email}});
-  }
-  ConsolePage p;
-  p.title = "Managers";
-  p.template_name = "managers";
-  p.data = json::object{{"managers", std::move(managers)}};
-  return p;
-}
-
-// --- audit ---
-ConsolePage Audit(ConsoleState& s, const ConsoleRequest&) {
-  auto entries = s.console->audit().Recent(200);
-  if (!entries.ok()) return Problem(500, "Audit log unavailable", entries.status().message());
-  json::array list;
-  for (const console::AuditEntry& e : *entries) {
-    list.push_back(json::object{{"when", s.Time(e.at_micros)},
-                                {"actor", e.actor},
-                                {"action", e.action},
-                                {"detail", e.detail},
-                                {"address", e.address}});
-  }
-  ConsolePage p;
-  p.title = "Audit log";
-  p.template_name = "audit";
-  p.data = json::object{{"entries", std::move(list)}};
-  return p;
-}
-
 // Tells every manager with a password by mail that `u` waits (the site's mail outbox: delivered
 // by SMTP when shop.smtp_host is set, kept in SITE_DIR/mail otherwise). Only updates that
 // arrive while the daemon runs are mailed (the set of announced ones starts empty at start, and
@@ -423,8 +351,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   AddOwnPages(*s);
   AddLedgerPages(*s);
   AddSettingsPages(*s);
-  c.AddPage("/managers", [s](const ConsoleRequest& r) { return Managers(*s, r); });
-  c.AddPage("/audit", [s](const ConsoleRequest& r) { return Audit(*s, r); });
+  console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
   daemon.AddServer(
       [state, &daemon]() -> Status {

@@ -20,6 +20,10 @@ export const SHOP_B = {
   site: 'shop-b', name: 'Kyoto Leaf', consoleTitle: 'Kyoto Leaf — partner console',
   email: 'manager@shop-b.example', password: 'sakura-demo-1',
 };
+export const MAIN = {
+  site: 'main', name: 'Sakura Tea', consoleTitle: 'Sakura Tea — main console',
+  email: 'manager@main.example', password: 'sakura-demo-1',
+};
 export const SHOP_A = {
   site: 'shop-a', consoleTitle: 'Tea House Asahi — partner console',
   email: 'manager@shop-a.example', password: 'sakura-demo-1',
@@ -140,7 +144,10 @@ export async function expectFlash(page, re) {
 
 // What every console page shows: the console's title, who is signed in (or that nobody is),
 // no template left-overs, nothing wider than the window, and times in the site's time zone.
-export async function consoleBasics(j, { title = SHOP_B.consoleTitle, who } = {}, page = j.page) {
+// `nav`: the navigation's links (by default a partner console's).
+export async function consoleBasics(j, { title = SHOP_B.consoleTitle, who,
+                                         nav = ['Home', 'Updates', 'Orders', 'Your pages',
+                                                'Audit log'] } = {}, page = j.page) {
   await j.check(`the console's title "${title}"`, async () => {
     const header = page.getByRole('banner');
     if ((await header.count()) === 0) throw new Error('the page has no header');
@@ -156,7 +163,7 @@ export async function consoleBasics(j, { title = SHOP_B.consoleTitle, who } = {}
     await j.check(`"Signed in as ${who}" and the console's pages`, async () => {
       await see(page, new RegExp(`Signed in as\\s+${who.replace(/[.]/g, '\\.')}`));
       const nav = page.getByRole('navigation', { name: /console pages/i });
-      for (const item of ['Home', 'Updates', 'Orders', 'Your pages', 'Audit log']) {
+      for (const item of nav) {
         if ((await nav.getByRole('link', { name: item, exact: true }).count()) !== 1) {
           throw new Error(`no "${item}" in the navigation`);
         }

@@ -160,9 +160,10 @@ export class Sites {
     return `http://127.0.0.1:${this.base + offset}${p}`;
   }
 
-  // A partner manager's console ('shop-a' at P+11, 'shop-b' at P+12, as the demo sets them).
+  // A manager's console (main's at P+10, 'shop-a' at P+11, 'shop-b' at P+12, as the demo sets
+  // them).
   consoleUrl(site, p = '/') {
-    const offset = { 'shop-a': 11, 'shop-b': 12 }[site];
+    const offset = { main: 10, 'shop-a': 11, 'shop-b': 12 }[site];
     return `http://127.0.0.1:${this.base + offset}${p}`;
   }
 
@@ -189,8 +190,8 @@ export class Sites {
     for (const site of serve) await this.start(site);
   }
 
-  // Serves one site on its own ('main', 'shop-a' or 'shop-b') and waits until it answers (a
-  // partner: a page and its manager console).
+  // Serves one site on its own ('main', 'shop-a' or 'shop-b') and waits until it answers: a
+  // page and its manager console.
   async start(site) {
     const role = site === 'main' ? 'main' : 'partner';
     const p = new TieupProcess(this.binary, [role, 'serve', path.join(this.dir, 'demo', site)],
@@ -200,7 +201,7 @@ export class Sites {
     const page = { main: '/', 'shop-a': '/products/sencha.html', 'shop-b': '/local/' }[site];
     await p.waitReady(`${site} serving ${page}`,
                       async () => (await httpStatus(this.url(site, page))) === 200);
-    if (role === 'partner') {
+    {
       await p.waitReady(`${site}'s manager console`,
                         async () => (await httpStatus(this.consoleUrl(site, '/sign-in'))) === 200);
     }

@@ -1,0 +1,40 @@
+// What the main console's pages share (main_site/console_pages.h): the daemon, the console, and
+// the small helpers every page uses. Internal to main_site: each console_*.cc file registers the
+// pages of one area with an Add...Pages function below; state an area needs beyond this lives in
+// that file (an object its page handlers capture).
+#pragma once
+
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+
+#include "base/time_format.h"
+#include "console/console_server.h"
+#include "main_site/main_daemon.h"
+
+namespace tieup::main_console {
+
+namespace json = boost::json;
+using console::ConsolePage;
+using console::ConsoleRequest;
+
+struct ConsoleState {
+  MainDaemon* daemon = nullptr;
+  std::shared_ptr<console::Console> console;
+
+  const SiteConfig& config() const { return daemon->site().config(); }
+  // A moment (microseconds since the epoch) in main's time zone and locale.
+  std::string Time(int64_t micros) const {
+    return FormatDateTime(micros, config().time_zone, config().locale);
+  }
+};
+
+// An error page: `title` as its heading, `message` saying what to do.
+ConsolePage Problem(int status, std::string title, std::string message);
+// 303 to `path` with a flash message shown there once.
+ConsolePage Redirect(std::string path, std::string flash);
+
+// The pages of each area, registered on s.console (before it starts).
+void AddPartnersPages(ConsoleState& s);  // / (the partners at a glance)
+
+}  // namespace tieup::main_console
