@@ -35,6 +35,20 @@ ConsolePage Problem(int status, std::string title, std::string message);
 ConsolePage Redirect(std::string path, std::string flash);
 
 // The pages of each area, registered on s.console (before it starts).
-void AddPartnersPages(ConsoleState& s);  // / (the partners at a glance)
+// / : the partners at a glance (search, filter by state, sort, pages).
+void AddPartnersPages(ConsoleState& s);
+// /partners/ID: one partnership: timeline, publish now, retry, settings, enrollment code, suspend /
+// resume / revoke, contract and statements, emergency edits.
+void AddPartnerPages(ConsoleState& s);
+// /publish: publish to all partners or a selection, with live per-partner progress.
+void AddPublishPages(ConsoleState& s);
+// /content: main's authoring tree; edit with a live preview, preview as a partner, uploads.
+void AddContentPages(ConsoleState& s);
+// /products, /orders: main's catalog and every channel's orders.
+void AddShopPages(ConsoleState& s);
+// /users: registered users, where each registered; disable an account.
+void AddUsersPages(ConsoleState& s);
+// /ledger: per-partner verification and alerts; fee statements.
+void AddLedgerPages(ConsoleState& s);
 
 }  // namespace tieup::main_console

@@ -65,10 +65,22 @@ Status AttachMainConsole(MainDaemon& daemon) {
   for (const auto& [name, css] : EmbeddedMainConsoleStyles()) c.AddStyles(css);
   for (const auto& [name, js] : EmbeddedMainConsoleScripts()) c.AddScript(js);
   c.AddNav("Partners", "/");
+  c.AddNav("Publish", "/publish");
+  c.AddNav("Content", "/content");
+  c.AddNav("Orders", "/orders");
+  c.AddNav("Products", "/products");
+  c.AddNav("Users", "/users");
+  c.AddNav("Ledger & fees", "/ledger");
   c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
   AddPartnersPages(*s);
+  AddPartnerPages(*s);
+  AddPublishPages(*s);
+  AddContentPages(*s);
+  AddShopPages(*s);
+  AddUsersPages(*s);
+  AddLedgerPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddServer(
       [state, &daemon, site_dir]() -> Status {
