@@ -189,7 +189,9 @@ class Console {
   // and ends; a request with nothing newer is held until an event arrives or events_hold
   // passes. console.js shows a banner with TYPE and DATA.message (and a link to DATA.href when
   // it is a path on the console), a notification when permitted and, when the manager switched
-  // it on, speaks DATA.message. The last 128 events
+  // it on, speaks DATA.message; an event with neither DATA.title nor DATA.message shows nothing
+  // (live progress, table rows). Every event is also dispatched to the page's own scripts as a
+  // DOM CustomEvent 'tieup-console-event' on document, with {type, data} as its detail. The last 128 events
   // are kept for browsers that reconnect.
   void Publish(std::string type, boost::json::object data);
 

@@ -124,7 +124,11 @@
       } catch (err) {
         return;
       }
+      // A page's own script follows the events it cares about (live progress, a table's rows):
+      // document.addEventListener('tieup-console-event', function (e) { e.detail.type ... }).
+      document.dispatchEvent(new CustomEvent('tieup-console-event', { detail: event }));
       var text = describe(event);
+      if (!text.title && !text.message) return;  // for pages' scripts only: no banner
       showBanner(text);
       notify(text);
       speak(text);
