@@ -12,6 +12,8 @@ namespace {
 struct MainInitArgs {
   std::string dir, name = "Main site", public_addr = "127.0.0.1:8080", sync_addr = "127.0.0.1:9080";
   std::string currency = "EUR", time_zone = "UTC", locale = "en";
+  std::string console_addr;  // empty: DefaultConsoleAddress
+  std::string manager;       // empty: manager@main.localhost; "none": no manager
 };
 
 Status MainInit(Env& env, const MainInitArgs& a) {
@@ -21,6 +23,11 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   c.name = a.name;
   ASSIGN_OR_RETURN(c.public_address, ParseHostPort(a.public_addr));
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_addr));
+  if (a.console_addr.empty()) {
+    c.console_address = DefaultConsoleAddress(c.public_address);
+  } else {
+    ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
+  }
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
@@ -45,6 +52,10 @@ Status MainInit(Env& env, const MainInitArgs& a) {
       "              (without --sync-url the partner pulls; 'tieup main partner add --help' "
       "lists the rest)\n",
       a.dir.c_str());
+  if (a.manager != "none") {
+    RETURN_IF_ERROR(CreateFirstManager(env, a.dir, SiteRole::kMain,
+                                       a.manager.empty() ? "manager@main.localhost" : a.manager));
+  }
   return Status::Ok();
 }
 
@@ -117,6 +128,12 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
   init->add_option("--sync", init_args->sync_addr,
                    "host:port of the sync port (mutual TLS, partners only)")
       ->capture_default_str();
+  init->add_option("--console", init_args->console_addr,
+                   "host:port of the manager's web console (default: 127.0.0.1, the public "
+                   "port + 1000: only this machine)");
+  init->add_option("--manager", init_args->manager,
+                   "The first console manager's e-mail (a one-time link to set the password "
+                   "is printed); default manager@main.localhost; 'none': no manager yet");
   AddShopLocaleOptions(*init, &init_args->currency, &init_args->time_zone, &init_args->locale);
   init->callback([&ctx, init_args] {
     ctx.action = [&ctx, init_args] { return MainInit(*ctx.env, *init_args); };

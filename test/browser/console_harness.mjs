@@ -162,9 +162,9 @@ export async function consoleBasics(j, { title = SHOP_B.consoleTitle, who,
   } else if (who) {
     await j.check(`"Signed in as ${who}" and the console's pages`, async () => {
       await see(page, new RegExp(`Signed in as\\s+${who.replace(/[.]/g, '\\.')}`));
-      const nav = page.getByRole('navigation', { name: /console pages/i });
+      const bar = page.getByRole('navigation', { name: /console pages/i });
       for (const item of nav) {
-        if ((await nav.getByRole('link', { name: item, exact: true }).count()) !== 1) {
+        if ((await bar.getByRole('link', { name: item, exact: true }).count()) !== 1) {
           throw new Error(`no "${item}" in the navigation`);
         }
       }
