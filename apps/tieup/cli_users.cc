@@ -1,5 +1,5 @@
-// `tieup main users ls|show`: the central user store (accounts registered at main and at every
-// partner). They open main's database directly, so they work whether or not the daemon runs.
+// `tieup main users ls|show|disable|enable`: the central user store (accounts registered at main
+// and at every partner). They open main's database directly: they work with or without the daemon.
 #include <cstdio>
 
 #include "base/encoding.h"
@@ -42,10 +42,10 @@ Status List(Env& env, const std::string& dir, const std::string& partner, int64_
   }
   std::printf("%-21s %-20s %-12s %-8s %s\n", "USER", "REGISTERED", "VIA", "AREA", "EMAIL (NAME)");
   for (const users::User& u : list) {
-    std::printf("%-21s %-20s %-12s %-8s %s (%s)\n", u.id.c_str(),
+    std::printf("%-21s %-20s %-12s %-8s %s (%s)%s\n", u.id.c_str(),
                 When(u.registered_at_micros).c_str(), u.registered_via.c_str(),
                 std::string(users::UserAreaName(u.area)).c_str(), u.email.c_str(),
-                u.display_name.c_str());
+                u.display_name.c_str(), u.disabled_micros == 0 ? "" : " DISABLED");
   }
   std::printf("%zu of %lld user(s), newest first.\n", list.size(), static_cast<long long>(total));
   return Status::Ok();
@@ -56,9 +56,23 @@ Status Show(Env& env, const std::string& dir, const std::string& id) {
   ASSIGN_OR_RETURN(users::User u, s.store->Get(id));
   std::printf(
       "User:            %s\nEmail:           %s\nDisplay name:    %s\nRegistered:      %s\n"
-      "Registered via:  %s\nArea:            %s\n",
+      "Registered via:  %s\nArea:            %s\nState:           %s\n",
       u.id.c_str(), u.email.c_str(), u.display_name.c_str(), When(u.registered_at_micros).c_str(),
-      u.registered_via.c_str(), std::string(users::UserAreaName(u.area)).c_str());
+      u.registered_via.c_str(), std::string(users::UserAreaName(u.area)).c_str(),
+      u.disabled_micros == 0 ? "active" : ("disabled since " + When(u.disabled_micros)).c_str());
+  return Status::Ok();
+}
+
+// `users disable|enable DIR USER`: USER is an email address or a user id (usr_...).
+Status SetDisabled(Env& env, const std::string& dir, const std::string& who, bool disabled) {
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  Result<users::User> found =
+      who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who);
+  if (!found.ok()) return found.status();
+  ASSIGN_OR_RETURN(users::User u, s.store->SetDisabled(found->id, disabled));
+  std::printf(
+      "%s %s (%s): %s\n", disabled ? "Disabled" : "Enabled", u.email.c_str(), u.id.c_str(),
+      disabled ? "it can no longer sign in, at main or at any partner" : "it can sign in again");
   return Status::Ok();
 }
 
@@ -89,6 +103,17 @@ void AddUsersCommands(CLI::App& app, Context& ctx) {
   show->add_option("DIR", a->dir, "The main site's data directory")->required();
   show->add_option("USER_ID", a->id, "The user id (usr_...), as 'users ls' lists it")->required();
   show->callback([&ctx, a] { ctx.action = [&ctx, a] { return Show(*ctx.env, a->dir, a->id); }; });
+  for (bool disabled : {true, false}) {
+    CLI::App* cmd = users->add_subcommand(
+        disabled ? "disable" : "enable",
+        disabled ? "Disable an account: it can no longer sign in (at main or at any partner)"
+                 : "Enable a disabled account again");
+    cmd->add_option("DIR", a->dir, "The main site's data directory")->required();
+    cmd->add_option("USER", a->id, "The account's email address, or its id (usr_...)")->required();
+    cmd->callback([&ctx, a, disabled] {
+      ctx.action = [&ctx, a, disabled] { return SetDisabled(*ctx.env, a->dir, a->id, disabled); };
+    });
+  }
 }
 
 }  // namespace tieup::cli

@@ -1371,9 +1371,9 @@ class Shop::Impl {
     });
   }
 
-  Result<std::vector<Order>> ListOrders(const OrderFilter& f) {
-    std::string sql = "SELECT number FROM commerce_orders WHERE 1 = 1";
-    std::vector<SqlValue> params;
+  // " WHERE ..." of `f` (its limit and offset aside), with its parameters.
+  std::string OrderWhere(const OrderFilter& f, std::vector<SqlValue>& params) const {
+    std::string sql = " WHERE 1 = 1";
     if (f.status) {
       sql += " AND status = ?";
       params.emplace_back(StatusText(*f.status));
@@ -1381,9 +1381,26 @@ class Shop::Impl {
     if (!f.channel.empty()) {
       sql += " AND channel = ?";
       params.emplace_back(f.channel);
+    } else if (f.other_channels) {
+      sql += " AND channel <> ?";
+      params.emplace_back(config_.site_id);
     }
-    sql += " ORDER BY id DESC LIMIT ?";
+    return sql;
+  }
+
+  Result<int64_t> CountOrders(const OrderFilter& f) {
+    std::vector<SqlValue> params;
+    const std::string sql = "SELECT COUNT(*) FROM commerce_orders" + OrderWhere(f, params);
+    ASSIGN_OR_RETURN(auto rows, db_.Query(sql, params));
+    return rows.empty() ? 0 : rows[0].Int(0);
+  }
+
+  Result<std::vector<Order>> ListOrders(const OrderFilter& f) {
+    std::vector<SqlValue> params;
+    std::string sql = "SELECT number FROM commerce_orders" + OrderWhere(f, params);
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?";
     params.emplace_back(int64_t{std::clamp(f.limit, 1, 10000)});
+    params.emplace_back(std::max<int64_t>(f.offset, 0));
     ASSIGN_OR_RETURN(auto rows, db_.Query(sql, params));
     std::vector<Order> out;
     for (const SqlRow& r : rows) {
@@ -1656,6 +1673,8 @@ Result<Order> Shop::GetOrderForCustomer(std::string_view number, std::string_vie
 Result<std::vector<Order>> Shop::ListOrders(const OrderFilter& filter) {
   return impl_->ListOrders(filter);
 }
+
+Result<int64_t> Shop::CountOrders(const OrderFilter& filter) { return impl_->CountOrders(filter); }
 
 Status Shop::MarkPaid(std::string_view number, std::string_view actor, std::string_view note) {
   return impl_->MarkPaid(number, actor, note);

@@ -422,9 +422,15 @@ class Shop {
     std::optional<OrderStatus> status;
     std::string channel;  // empty: all
     int limit = 100;
+    int64_t offset = 0;  // skip this many of the newest (pages of a list)
+    // Only orders through another site than this one (channel != config().site_id: main's
+    // orders delegated by partners). Ignored when `channel` is set.
+    bool other_channels = false;
   };
   // Newest first, without events.
   Result<std::vector<Order>> ListOrders(const OrderFilter& filter);
+  // How many orders `filter` matches (its limit and offset ignored).
+  Result<int64_t> CountOrders(const OrderFilter& filter);
 
   // State machine: placed -> paid -> shipped -> delivered; placed|paid -> cancelled; and, for
   // methods that ship before payment, placed -> shipped. Each transition is recorded with the

@@ -1,5 +1,7 @@
 #include "users/user_store.h"
 
+#include <algorithm>
+
 #include "base/encoding.h"
 
 namespace tieup::users {
@@ -19,8 +21,13 @@ CREATE TABLE users (
 CREATE INDEX users_registered_via ON users(registered_via, registered_at);
 )";
 
+// A manager may disable an account (0: active).
+constexpr std::string_view kSchemaV2 = R"(
+ALTER TABLE users ADD COLUMN disabled_at INTEGER NOT NULL DEFAULT 0;
+)";
+
 constexpr std::string_view kColumns =
-    "id, email, display_name, registered_at, registered_via, area";
+    "id, email, display_name, registered_at, registered_via, area, disabled_at";
 // Longer passwords are refused before any hashing (the policy allows far fewer bytes).
 constexpr size_t kMaxPasswordBytes = kMaxPasswordChars * 4;
 
@@ -95,7 +102,7 @@ std::string NewUserId(Env& env) {
 // A row of kColumns.
 Result<User> UserFromRow(const SqlRow& row) {
   ASSIGN_OR_RETURN(UserArea area, ParseUserArea(row.Text(5)));
-  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3), row.Text(4), area};
+  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3), row.Text(4), area, row.Int(6)};
 }
 
 }  // namespace
@@ -225,10 +232,14 @@ class UserStore::Impl {
                                            ", password_hash FROM users WHERE email_key = ?",
                                        {LowerAscii(*normalized)}));
     }
-    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(6);
+    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(7);
     const bool match = hasher_.Verify(hash, password);
     if (rows.empty() || !match) return wrong;
-    return UserFromRow(rows[0]);
+    ASSIGN_OR_RETURN(User user, UserFromRow(rows[0]));
+    if (user.disabled_micros != 0) {
+      return Status::Unauthenticated("this account is disabled: ask the site's manager");
+    }
+    return user;
   }
 
   Result<User> Get(std::string_view user_id) {
@@ -242,15 +253,60 @@ class UserStore::Impl {
     return UserFromRow(rows[0]);
   }
 
-  Result<std::vector<User>> List(const UserFilter& filter) {
-    std::string sql = "SELECT " + std::string(kColumns) + " FROM users";
-    std::vector<SqlValue> params;
+  // " WHERE ..." of `filter` (its limit and offset aside), with its parameters.
+  static std::string Where(const UserFilter& filter, std::vector<SqlValue>& params) {
+    std::string sql = " WHERE 1 = 1";
     if (filter.registered_via) {
-      sql += " WHERE registered_via = ?";
+      sql += " AND registered_via = ?";
       params.emplace_back(*filter.registered_via);
     }
-    sql += " ORDER BY registered_at DESC, id LIMIT ?";
+    if (!filter.query.empty()) {
+      // instr() on lower-cased text: no LIKE wildcards to escape in what the manager typed.
+      sql += " AND (instr(email_key, ?) > 0 OR instr(lower(display_name), ?) > 0 OR id = ?)";
+      const std::string q = LowerAscii(filter.query);
+      params.emplace_back(q);
+      params.emplace_back(q);
+      params.emplace_back(filter.query);
+    }
+    return sql;
+  }
+
+  Result<int64_t> CountMatching(const UserFilter& filter) {
+    std::vector<SqlValue> params;
+    const std::string sql = "SELECT COUNT(*) FROM users" + Where(filter, params);
+    ASSIGN_OR_RETURN(auto rows, db_.Query(sql, params));
+    return rows.empty() ? 0 : rows[0].Int(0);
+  }
+
+  Result<User> SetDisabled(std::string_view user_id, bool disabled) {
+    const std::string id(user_id);
+    if (disabled) {
+      RETURN_IF_ERROR(db_.Exec("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at = 0",
+                               {env_.NowMicros(), id}));
+    } else {
+      RETURN_IF_ERROR(db_.Exec("UPDATE users SET disabled_at = 0 WHERE id = ?", {id}));
+    }
+    return Get(user_id);
+  }
+
+  Result<User> FindByEmail(std::string_view email) {
+    ASSIGN_OR_RETURN(std::string normalized, NormalizeEmail(email));
+    ASSIGN_OR_RETURN(
+        auto rows, db_.Query("SELECT " + std::string(kColumns) + " FROM users WHERE email_key = ?",
+                             {LowerAscii(normalized)}));
+    if (rows.empty()) {
+      return Status::NotFound("no account with the email address '" + normalized +
+                              "' (see 'tieup main users ls')");
+    }
+    return UserFromRow(rows[0]);
+  }
+
+  Result<std::vector<User>> List(const UserFilter& filter) {
+    std::vector<SqlValue> params;
+    std::string sql = "SELECT " + std::string(kColumns) + " FROM users" + Where(filter, params);
+    sql += " ORDER BY registered_at DESC, id LIMIT ? OFFSET ?";
     params.emplace_back(filter.limit);
+    params.emplace_back(std::max<int64_t>(filter.offset, 0));
     ASSIGN_OR_RETURN(auto rows, db_.Query(sql, params));
     std::vector<User> out;
     for (const SqlRow& r : rows) {
@@ -290,7 +346,7 @@ UserStore::~UserStore() = default;
 Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                                                    UserStoreOptions options) {
   RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
-  RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}}));
+  RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}}));
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }
 
@@ -299,9 +355,16 @@ Result<User> UserStore::CheckLogin(std::string_view email, std::string_view pass
   return impl_->CheckLogin(email, password);
 }
 Result<User> UserStore::Get(std::string_view user_id) { return impl_->Get(user_id); }
+Result<User> UserStore::FindByEmail(std::string_view email) { return impl_->FindByEmail(email); }
 Result<std::vector<User>> UserStore::List(const UserFilter& filter) { return impl_->List(filter); }
 Result<int64_t> UserStore::Count(std::optional<std::string_view> registered_via) {
   return impl_->Count(registered_via);
+}
+Result<int64_t> UserStore::CountMatching(const UserFilter& filter) {
+  return impl_->CountMatching(filter);
+}
+Result<User> UserStore::SetDisabled(std::string_view user_id, bool disabled) {
+  return impl_->SetDisabled(user_id, disabled);
 }
 
 }  // namespace tieup::users

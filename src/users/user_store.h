@@ -71,6 +71,8 @@ struct User {
   int64_t registered_at_micros = 0;
   std::string registered_via;
   UserArea area = UserArea::kTieup;
+  // When a manager disabled the account (it cannot sign in); 0: it is active.
+  int64_t disabled_micros = 0;
 
   friend bool operator==(const User&, const User&) = default;
 };
@@ -92,7 +94,10 @@ Result<std::string> NormalizeDisplayName(std::string_view name);
 // Which accounts List returns.
 struct UserFilter {
   std::optional<std::string> registered_via;  // only those registered there
-  int64_t limit = 1000;                       // newest first
+  // Only those whose email address, display name or id holds this text (ignoring ASCII case).
+  std::string query;
+  int64_t limit = 1000;  // newest first
+  int64_t offset = 0;    // skip this many of the newest (pages of a list)
 };
 
 // Thread-safe. The Database and Env must outlive the store.
@@ -110,15 +115,27 @@ class UserStore {
 
   // The account whose email and password these are. A wrong password and an unknown email give
   // the same Unauthenticated error and take about the same time (an unknown email is checked
-  // against a dummy hash).
+  // against a dummy hash). A disabled account is refused with Unauthenticated too, once its
+  // password is checked.
   Result<User> CheckLogin(std::string_view email, std::string_view password);
 
   // The account with this id; NotFound otherwise.
   Result<User> Get(std::string_view user_id);
+  // The account with this email address (ignoring case); InvalidArgument for a malformed
+  // address, NotFound when there is none.
+  Result<User> FindByEmail(std::string_view email);
   // Accounts, newest first.
   Result<std::vector<User>> List(const UserFilter& filter = {});
   // How many accounts (registered at `registered_via`, when given).
   Result<int64_t> Count(std::optional<std::string_view> registered_via = std::nullopt);
+  // How many accounts `filter` matches (its limit and offset ignored).
+  Result<int64_t> CountMatching(const UserFilter& filter);
+
+  // Disables the account (it can no longer sign in, at main or at any partner; nothing else of
+  // it changes) or enables it again, and returns it as it is now. Disabling a disabled account
+  // keeps its first time. NotFound for an unknown id. For `tieup main users disable|enable` and
+  // the main console.
+  Result<User> SetDisabled(std::string_view user_id, bool disabled);
 
  private:
   class Impl;

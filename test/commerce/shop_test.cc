@@ -835,6 +835,57 @@ TEST_F(ShopTest, ListsOrdersByStatusAndChannel) {
   EXPECT_EQ(shop_->ListOrders({std::nullopt, "shop-b", 100})->size(), 1u);
 }
 
+TEST_F(ShopTest, ListsOrdersOfOtherChannelsInPagesAndCountsThem) {
+  ASSERT_THAT(shop_->SetStock("MUG-1", 10), IsOk());
+  std::vector<std::string> partners;  // newest first
+  for (int i = 0; i < 5; ++i) {
+    OrderRequest r = Request("page-key-" + std::to_string(i));
+    r.channel = i % 2 == 0 ? "shop-a" : "shop-b";
+    auto placed = shop_->PlaceOrder(r);
+    ASSERT_THAT(placed, IsOk());
+    partners.insert(partners.begin(), placed->order.number);
+  }
+  OrderRequest own = Request("page-key-main");
+  own.channel = "main";
+  own.area = Area::kOriginal;
+  auto mine = shop_->PlaceOrder(own);
+  ASSERT_THAT(mine, IsOk());
+  ASSERT_THAT(shop_->MarkPaid(partners[0], "m", "transfer of 3 May"), IsOk());
+
+  auto numbers = [&](const Shop::OrderFilter& f) {
+    std::vector<std::string> out;
+    auto list = shop_->ListOrders(f);
+    EXPECT_THAT(list, IsOk());
+    if (list.ok()) {
+      for (const Order& o : *list) out.push_back(o.number);
+    }
+    return out;
+  };
+  Shop::OrderFilter others;
+  others.other_channels = true;
+  EXPECT_EQ(numbers(others), partners);
+  EXPECT_EQ(*shop_->CountOrders(others), 5);
+  others.limit = 2;
+  others.offset = 2;
+  EXPECT_EQ(numbers(others), (std::vector<std::string>{partners[2], partners[3]}));
+  others.offset = 4;
+  EXPECT_EQ(numbers(others), std::vector<std::string>{partners[4]});
+  others.offset = 6;
+  EXPECT_TRUE(numbers(others).empty());
+  // The counts ignore limit and offset and follow the other filters.
+  EXPECT_EQ(*shop_->CountOrders(others), 5);
+  others.status = OrderStatus::kPaid;
+  EXPECT_EQ(*shop_->CountOrders(others), 1);
+  EXPECT_EQ(*shop_->CountOrders({}), 6);
+  EXPECT_EQ(*shop_->CountOrders({std::nullopt, "shop-a", 100}), 3);
+  EXPECT_EQ(*shop_->CountOrders({std::nullopt, "main", 100}), 1);
+  // A channel wins over other_channels.
+  Shop::OrderFilter main_only;
+  main_only.channel = "main";
+  main_only.other_channels = true;
+  EXPECT_EQ(numbers(main_only), std::vector<std::string>{mine->order.number});
+}
+
 // --- concurrency ---
 
 TEST_F(ShopTest, FiftyBuyersForTheLastThreeUnitsOnOneConnection) {

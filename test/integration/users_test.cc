@@ -194,6 +194,39 @@ TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLe
   EXPECT_GT(records[1].time_micros, 0);
 }
 
+// `tieup main users disable|enable` (the call main's console makes): a disabled account is refused
+// at the partner as a wrong login would be, and signs in again once enabled.
+TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
+  const int port = partner_->port();
+  std::string r = PostForm(
+      port, "/account/register",
+      RegisterBody("kenji%40example.org", "Kenji", "green+tea+every+morning", "%2Flocal.html"));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string login = "email=kenji%40example.org&password=green+tea+every+morning";
+  ASSERT_EQ(StatusOf(PostForm(port, "/account/login", login, "/account/login")), 200);
+
+  EXPECT_THAT(Run({"main", "users", "disable", main_dir_, "Kenji@Example.org"}),
+              HasSubstr("Disabled kenji@example.org"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}),
+              ::testing::ContainsRegex("kenji@example\\.org \\(Kenji\\) DISABLED"));
+  r = PostForm(port, "/account/login", login, "/account/login");
+  EXPECT_EQ(StatusOf(r), 401) << r;
+  EXPECT_THAT(r, HasSubstr("Wrong email address or password."));
+
+  const std::string listed = Run({"main", "users", "ls", main_dir_});
+  const std::string id = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*kenji@example\\.org");
+  ASSERT_FALSE(id.empty()) << listed;
+  EXPECT_THAT(Run({"main", "users", "show", main_dir_, id}),
+              HasSubstr("State:           disabled"));
+  EXPECT_THAT(Run({"main", "users", "enable", main_dir_, id}), HasSubstr("Enabled"));
+  EXPECT_EQ(StatusOf(PostForm(port, "/account/login", login, "/account/login")), 200);
+  EXPECT_THAT(Run({"main", "users", "show", main_dir_, id}), HasSubstr("State:           active"));
+
+  CommandResult unknown = RunTieup({"main", "users", "disable", main_dir_, "nobody@example.org"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.output, HasSubstr("no account with the email address"));
+}
+
 TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
   ASSERT_EQ(main_->Stop(), 0);
   const int port = partner_->port();

@@ -192,7 +192,7 @@ TEST_F(UserStoreTest, ListNewestFirstAndByPartner) {
   ASSERT_THAT(Register("c@example.org", "shop-c").status(), IsOk());
   ASSERT_THAT(Register("m@example.org", "main").status(), IsOk());
 
-  auto b = store_->List({.registered_via = "shop-b", .limit = 1000});
+  auto b = store_->List({.registered_via = "shop-b", .query = {}, .limit = 1000});
   ASSERT_TRUE(b.ok());
   std::vector<std::string> ids;
   for (const User& u : *b) ids.push_back(u.id);
@@ -201,10 +201,105 @@ TEST_F(UserStoreTest, ListNewestFirstAndByPartner) {
   EXPECT_EQ(*store_->Count("shop-c"), 1);
   EXPECT_EQ(*store_->Count("nobody"), 0);
   EXPECT_EQ(Count(), 5);
-  auto all = store_->List({.registered_via = std::nullopt, .limit = 2});
+  auto all = store_->List({.registered_via = std::nullopt, .query = {}, .limit = 2});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 2u);
   EXPECT_EQ(store_->List()->size(), 5u);
+}
+
+TEST_F(UserStoreTest, SearchFindsPartsOfEmailNameOrTheIdAndPages) {
+  ASSERT_THAT(Register("ada@example.org", "shop-a", kPassword, "Ada Lovelace").status(), IsOk());
+  env_.AdvanceSeconds(10);
+  auto grace = Register("Grace@Navy.example.org", "shop-b", kPassword, "Grace Hopper");
+  ASSERT_TRUE(grace.ok());
+  env_.AdvanceSeconds(10);
+  ASSERT_THAT(Register("alan@example.org", "main", kPassword, "Alan 100%_Turing").status(), IsOk());
+
+  // A filter: the search `q`, at `via` when given, `limit` from `offset`.
+  auto f = [](std::string q, std::optional<std::string> via = std::nullopt, int64_t limit = 1000,
+              int64_t offset = 0) {
+    UserFilter filter;
+    filter.query = std::move(q);
+    filter.registered_via = std::move(via);
+    filter.limit = limit;
+    filter.offset = offset;
+    return filter;
+  };
+  auto emails = [&](const UserFilter& f) {
+    std::vector<std::string> out;
+    auto list = store_->List(f);
+    EXPECT_THAT(list.status(), IsOk());
+    if (list.ok()) {
+      for (const User& u : *list) out.push_back(u.email);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(emails(f("GRACE")), V{"Grace@navy.example.org"});    // email, any case
+  EXPECT_EQ(emails(f("lovelace")), V{"ada@example.org"});        // display name
+  EXPECT_EQ(emails(f(grace->id)), V{"Grace@navy.example.org"});  // the id
+  EXPECT_EQ(emails(f("100%_")), V{"alan@example.org"});          // no LIKE wildcards
+  EXPECT_EQ(emails(f("%")), V{"alan@example.org"});
+  EXPECT_EQ(emails(f("example.org")),
+            (V{"alan@example.org", "Grace@navy.example.org", "ada@example.org"}));
+  EXPECT_EQ(emails(f("example", "shop-a")), V{"ada@example.org"});
+  EXPECT_EQ(*store_->CountMatching(f("example.org")), 3);
+  EXPECT_EQ(*store_->CountMatching(f("example.org", "main")), 1);
+  EXPECT_EQ(*store_->CountMatching(f("nobody")), 0);
+  // Pages: newest first, `limit` at a time from `offset`.
+  EXPECT_EQ(emails(f("", std::nullopt, 2, 0)), (V{"alan@example.org", "Grace@navy.example.org"}));
+  EXPECT_EQ(emails(f("", std::nullopt, 2, 2)), V{"ada@example.org"});
+  EXPECT_EQ(emails(f("", std::nullopt, 2, 4)), V{});
+}
+
+TEST_F(UserStoreTest, ADisabledAccountCannotSignInUntilEnabled) {
+  auto user = Register("ada@example.org");
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->disabled_micros, 0);
+  env_.AdvanceSeconds(60);
+  const int64_t when = env_.NowMicros();
+  auto disabled = store_->SetDisabled(user->id, true);
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_EQ(disabled->disabled_micros, when);
+  EXPECT_EQ(store_->Get(user->id)->disabled_micros, when);
+  // The right password no longer signs in; the error is the one of a wrong login.
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(),
+              StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", "wrong password!").status(),
+              StatusIs(StatusCode::kUnauthenticated));
+  // Disabling again keeps the first time; the account stays listed and counted.
+  env_.AdvanceSeconds(60);
+  EXPECT_EQ(store_->SetDisabled(user->id, true)->disabled_micros, when);
+  EXPECT_EQ(store_->List()->front().disabled_micros, when);
+  EXPECT_EQ(Count(), 1);
+
+  auto enabled = store_->SetDisabled(user->id, false);
+  ASSERT_TRUE(enabled.ok());
+  EXPECT_EQ(enabled->disabled_micros, 0);
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
+  EXPECT_THAT(store_->SetDisabled("usr_aaaaaaaaaaaaaaaa", true).status(),
+              StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(UserStoreTest, ADisabledAccountStaysDisabledAfterReopening) {
+  auto user = Register("ada@example.org");
+  ASSERT_TRUE(user.ok());
+  ASSERT_THAT(store_->SetDisabled(user->id, true).status(), IsOk());
+  Reopen();
+  EXPECT_NE(store_->Get(user->id)->disabled_micros, 0);
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(),
+              StatusIs(StatusCode::kUnauthenticated));
+}
+
+TEST_F(UserStoreTest, FindByEmailIgnoresCase) {
+  auto user = Register("Ada@Example.org");
+  ASSERT_TRUE(user.ok());
+  auto found = store_->FindByEmail(" ADA@example.ORG ");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->id, user->id);
+  EXPECT_THAT(store_->FindByEmail("bob@example.org").status(), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store_->FindByEmail("not an address").status(),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(UserStoreTest, GetUnknownIsNotFound) {

@@ -1,0 +1,430 @@
+// Main's shop and users in main's console (issue #14 items 5 and 6), in a real Chromium against
+// the demo's sites (console_harness.mjs):
+//
+//   node main_console_shop.test.mjs TIEUP_BINARY [ARTIFACT_DIR]
+//
+// Each journey runs in a fresh browser context and keeps a full-page screenshot of every step in
+// ARTIFACT_DIR/<journey>/NN-step.png:
+//   main_console_products  Sencha's price and stock changed on /products (the message says
+//                          partners' pages follow; `tieup main product ls` agrees; shop-a's
+//                          tie-up page shows the new price); a bad price refused, nothing changed;
+//                          the audit log;
+//   main_console_orders    a customer orders Hojicha on shop-a's tie-up page; main's manager finds
+//                          the order with the filters (partners' tie-up pages, shop-a, placed),
+//                          opens it (lines, customer, payment, delivery, history), marks it paid
+//                          and ships it; a cancel sent from a page opened before the shipment is
+//                          refused, saying why; `tieup main order show` agrees;
+//   main_console_users     a customer registers at shop-a; main's manager finds the account in
+//                          /users ("registered at shop-a"); 26 more make two pages of results;
+//                          the account disabled after a confirmation: the customer's sign-in at
+//                          shop-a is refused; enabled again, it works.
+// Each page is also looked at 390 px wide (a phone).
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { runJourney, waitUntil, yen, yenRe } from './harness.mjs';
+import {
+  CUSTOMER, MAIN, artifacts, bodyText, clickAndLoad, consoleBasics, expectFlash, expectPath,
+  gotoAndLoad, newContext, notSee, see, signedIn, sites, startConsoleSuite, stopConsoleSuite,
+} from './console_harness.mjs';
+
+const NAV = ['Partners', 'Publish', 'Content', 'Orders', 'Products', 'Users', 'Ledger & fees',
+             'Managers', 'Audit log'];
+const basics = (j) => consoleBasics(j, { title: MAIN.consoleTitle, who: MAIN.email, nav: NAV });
+const mainDir = () => sites.siteDir('main');
+const MAIN_ORDER = /\bM-\d{6}\b/;
+
+before(async () => { await startConsoleSuite('main-console-shop-logs'); });
+after(async () => { await stopConsoleSuite(); });
+
+async function openConsolePage(j, p) {
+  await j.must(`open ${p}`, async () => {
+    await gotoAndLoad(j.page, sites.consoleUrl('main', p));
+    expectPath(j.page, p.split('?')[0]);
+  });
+}
+
+// The page at 390 px wide (a phone): a screenshot, and nothing wider than the window.
+async function onAPhone(j, name) {
+  await j.check('on a phone (390 px) the page fits the screen', async () => {
+    await j.page.setViewportSize({ width: 390, height: 800 });
+    await j.shot(name);
+    const [scroll, width] = await j.page.evaluate(
+        () => [document.documentElement.scrollWidth, window.innerWidth]);
+    await j.page.setViewportSize({ width: 1024, height: 768 });
+    if (scroll > width) throw new Error(`the page is ${scroll} px wide in a ${width} px window`);
+  });
+}
+
+async function auditHas(j, re) {
+  await j.check(`the audit log records ${re}`, async () => {
+    await gotoAndLoad(j.page, sites.consoleUrl('main', '/audit'));
+    await see(j.page, re);
+  });
+}
+
+test('main_console_products: price and stock changed, partners follow, a bad price refused',
+     async (t) => {
+  await runJourney('main_console_products', t, await newContext(),
+                   path.join(artifacts, 'main_console_products'), async (j) => {
+    const page = j.page;
+    await signedIn(j, MAIN);
+    await openConsolePage(j, '/products');
+    await j.shot('products');
+    await basics(j);
+    const sencha = page.locator('#product-SENCHA-100');
+    await j.check("main's three teas with price and stock", async () => {
+      await see(page, /Sencha Asahi, 100 g/);
+      await see(page, /Gyokuro Kin, 50 g/);
+      await see(page, /Hojicha Roast, 100 g/);
+      await see(page, yenRe(1800), { scope: sencha.locator('.product-price') });
+      await see(page, /^100$/, { scope: sencha.locator('.product-stock') });
+    });
+
+    await j.must('set Sencha to 1,900', async () => {
+      await page.getByLabel('New price (JPY)').first().waitFor();
+      await sencha.getByLabel(/new price/i).fill('1900');
+      await clickAndLoad(page, sencha.getByRole('button', { name: 'Set price' }));
+    });
+    await j.shot('price-set');
+    await j.check("the message gives the new price and says partners' pages follow", () =>
+      expectFlash(page, new RegExp(`SENCHA-100: price ${yen(1900)}.*partners' pages follow`)));
+    await j.check('the row shows 1,900', () =>
+      see(page, yenRe(1900), { scope: sencha.locator('.product-price') }));
+    await j.check('`tieup main product ls` shows the same price', async () => {
+      const ls = await sites.tieup('main', 'product', 'ls', mainDir());
+      const row = ls.split('\n').find((l) => l.startsWith('SENCHA-100'));
+      if (!row || !new RegExp(yen(1900)).test(row) && !/\b1,?900\b/.test(row)) {
+        throw new Error(`product ls: ${row ?? ls}`);
+      }
+    });
+
+    await j.must('take 5 units of Sencha out of stock', async () => {
+      await sencha.getByLabel(/stock/i).fill('-5');
+      await clickAndLoad(page, sencha.getByRole('button', { name: 'Set stock' }));
+    });
+    await j.shot('stock-set');
+    await onAPhone(j, 'products-phone');
+    await j.check('the message and the row say 95', async () => {
+      await expectFlash(page, /SENCHA-100: stock 95/);
+      await see(page, /^95$/, { scope: sencha.locator('.product-stock') });
+    });
+
+    await j.must('a price that is not a number', async () => {
+      await sencha.getByLabel(/new price/i).fill('cheap');
+      const r = await clickAndLoad(page, sencha.getByRole('button', { name: 'Set price' }));
+      if (r.status() !== 400) throw new Error(`status ${r.status()}`);
+    });
+    await j.shot('bad-price');
+    await j.check('refused in an error box saying what was wrong; the price is still 1,900',
+                  async () => {
+      await see(page, /^SENCHA-100 not changed: .*cheap/, { scope: page.getByRole('alert') });
+      await see(page, yenRe(1900), { scope: sencha.locator('.product-price') });
+    });
+
+    await j.check("shop-a's tie-up page for Sencha follows: 1,900", async () => {
+      let served = '';
+      await waitUntil('shop-a serving Sencha at 1,900', async () => {
+        const r = await fetch(sites.url('shop-a', '/products/sencha.html'),
+                              { signal: AbortSignal.timeout(2000) }).catch(() => null);
+        served = r?.ok ? await r.text() : '';
+        return yenRe(1900).test(served);
+      }, { deadlineMs: 60000, everyMs: 500 }).catch((e) => {
+        throw new Error(`${e.message}; it shows ${served.match(yenRe(1800)) ? '1,800' : '?'}`);
+      });
+    });
+    await gotoAndLoad(page, sites.url('shop-a', '/products/sencha.html'));
+    await j.shot('shop-a-sencha');
+
+    await auditHas(j, /product\.price\s+SENCHA-100: price/);
+    await j.shot('audit');
+  });
+});
+
+// A customer orders `qty` Hojicha on shop-a's tie-up page; resolves to main's order number.
+async function customerOrdersAtShopA(j, page) {
+  await gotoAndLoad(page, sites.url('shop-a', '/products/hojicha.html'));
+  await j.shot('customer-hojicha', page);
+  await j.must('the customer adds Hojicha to the cart', async () => {
+    await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
+    await page.waitForURL(/\/shop\/cart/);
+  });
+  await j.must('to the checkout', () =>
+    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                           .or(page.getByRole('button', { name: /checkout/i })).first()));
+  await j.must('fill in the checkout form and place the order', async () => {
+    await page.getByLabel(/full name/i).fill(CUSTOMER.name);
+    await page.getByLabel(/street/i).fill(CUSTOMER.street);
+    await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
+    await page.getByLabel(/^city/i).fill(CUSTOMER.city);
+    await page.getByLabel(/^country/i).fill(CUSTOMER.country);
+    await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
+    await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
+  });
+  await j.shot('customer-thank-you', page);
+  return j.must("main's order number on the thank-you page", async () => {
+    const m = (await bodyText(page)).match(MAIN_ORDER);
+    if (!m) throw new Error(`no M-... number: ${(await bodyText(page)).slice(0, 300)}`);
+    return m[0];
+  });
+}
+
+test('main_console_orders: a tie-up order found with the filters, paid, shipped; a stale cancel',
+     async (t) => {
+  const context = await newContext();
+  await runJourney('main_console_orders', t, context,
+                   path.join(artifacts, 'main_console_orders'), async (j) => {
+    const customer = await context.newPage();
+    const number = await customerOrdersAtShopA(j, customer);
+    const page = j.page;
+    await signedIn(j, MAIN);
+    await openConsolePage(j, '/orders');
+    await j.shot('orders');
+    await basics(j);
+    await j.check('the order is in the list, through shop-a', async () => {
+      const row = page.locator('tr', { hasText: number });
+      await see(page, /shop-a \(tie-up page\)/, { scope: row });
+    });
+
+    await j.must("filter: partners' tie-up pages, shop-a, placed", async () => {
+      await page.getByLabel('Channel').selectOption({ label: "Partners' tie-up pages" });
+      await page.getByLabel('Partner').fill('shop-a');
+      await page.getByLabel('Status').selectOption('placed');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Show orders' }));
+    });
+    await j.shot('orders-filtered');
+    await j.check('the filters stay in the address and the form; the order is listed', async () => {
+      const u = new URL(page.url());
+      if (u.searchParams.get('partner') !== 'shop-a' || u.searchParams.get('status') !== 'placed' ||
+          u.searchParams.get('channel') !== 'partners') {
+        throw new Error(`the address is ${page.url()}`);
+      }
+      if ((await page.getByLabel('Partner').inputValue()) !== 'shop-a') throw new Error('partner');
+      await see(page, new RegExp(number));
+      await see(page, /order\(s\) match/);
+    });
+    await j.must("main's own site shows none of shop-a's orders", async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', '/orders?channel=main'));
+      await notSee(page, new RegExp(number));
+    });
+    await j.shot('orders-main-only');
+    await j.check('a partner with main\'s own site is refused with what to do', async () => {
+      const r = await gotoAndLoad(page,
+                                  sites.consoleUrl('main', '/orders?channel=main&partner=shop-a'));
+      if (r.status() !== 400) throw new Error(`status ${r.status()}`);
+      await see(page, /have no partner/);
+    });
+
+    await j.must('open the order from the filtered list', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', '/orders?partner=shop-a&status=placed'));
+      await clickAndLoad(page, page.getByRole('link', { name: number, exact: true }));
+      expectPath(page, `/orders/${number}`);
+    });
+    await j.shot('order');
+    await basics(j);
+    await j.check('its line, customer, payment, delivery and history', async () => {
+      await see(page, /Hojicha Roast, 100 g/);
+      await see(page, yenRe(1200));
+      await see(page, new RegExp(CUSTOMER.name), { scope: page.locator('#order-customer') });
+      await see(page, new RegExp(CUSTOMER.email), { scope: page.locator('#order-customer') });
+      await see(page, /Not paid yet/, { scope: page.locator('#order-payment') });
+      await see(page, /Not shipped yet/, { scope: page.locator('#order-delivery') });
+      await see(page, /placed/, { scope: page.locator('.shop-history') });
+      await see(page, /through shop-a \(tie-up page\)/);
+    });
+
+    // A second tab with the order as it is now (placed: it can be cancelled).
+    const stale = await context.newPage();
+    await gotoAndLoad(stale, sites.consoleUrl('main', `/orders/${number}`));
+
+    await j.must('mark it paid with a note', async () => {
+      await page.getByLabel(/payment note/i).fill('transfer of 3 May');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Mark paid' }));
+    });
+    await j.shot('paid');
+    await j.check('paid: the message, the status and the payment card', async () => {
+      await expectFlash(page, new RegExp(`Order ${number} marked paid`));
+      await see(page, /^paid$/, { scope: page.locator('#order-status') });
+      await see(page, /Paid .*transfer of 3 May/, { scope: page.locator('#order-payment') });
+    });
+
+    await j.must('ship it with Yamato, tracking 1234-5678', async () => {
+      await page.getByLabel('Carrier').fill('Yamato');
+      await page.getByLabel('Tracking number').fill('1234-5678');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Mark shipped' }));
+    });
+    await j.shot('shipped');
+    await j.check('shipped: the message, the status, the delivery card, the history', async () => {
+      await expectFlash(page, new RegExp(`Order ${number} marked shipped`));
+      await see(page, /^shipped$/, { scope: page.locator('#order-status') });
+      await see(page, /Yamato, tracking 1234-5678/, { scope: page.locator('#order-delivery') });
+      const by = MAIN.email.replace('.', '\\.');
+      await see(page, new RegExp(`paid → shipped \\(manager:${by}\\)`),
+                { scope: page.locator('.shop-history') });
+    });
+    await onAPhone(j, 'shipped-phone');
+    await j.check('no Cancel button on a shipped order', async () => {
+      if ((await page.getByRole('button', { name: /cancel the order/i }).count()) !== 0) {
+        throw new Error('a Cancel button');
+      }
+    });
+
+    await j.must('cancel from the tab opened before the shipment', async () => {
+      await stale.getByLabel(/cancel, saying why/i).fill('customer changed their mind');
+      const r = await clickAndLoad(stale, stale.getByRole('button', { name: /cancel the order/i }));
+      if (r.status() !== 409) throw new Error(`status ${r.status()}`);
+    });
+    await j.shot('stale-cancel', stale);
+    await j.check('refused in an error box saying why; the order as it is now: shipped',
+                  async () => {
+      await see(stale, /^Not done: .*shipped.*only placed or paid orders can be cancelled/,
+                { scope: stale.getByRole('alert') });
+      await see(stale, /^shipped$/, { scope: stale.locator('#order-status') });
+      if ((await stale.getByRole('button', { name: /cancel the order/i }).count()) !== 0) {
+        throw new Error('still a Cancel button');
+      }
+    });
+    await j.check('`tieup main order show` agrees: shipped, paid, Yamato', async () => {
+      const out = await sites.tieup('main', 'order', 'show', mainDir(), number);
+      if (!/shipped/.test(out) || !/Yamato/.test(out)) throw new Error(out);
+    });
+    await auditHas(j, new RegExp(`order\\.ship\\s+${number}`));
+    await j.check('the refused cancel is in the audit log too', () =>
+      see(page, new RegExp(`order\\.cancel\\s+${number} refused`)));
+    await j.shot('audit');
+  });
+});
+
+test('main_console_users: registered at shop-a, found, disabled: sign-in refused; enabled',
+     async (t) => {
+  const context = await newContext();
+  await runJourney('main_console_users', t, context, path.join(artifacts, 'main_console_users'),
+                   async (j) => {
+    const stamp = Date.now();
+    const email = `kenji.${stamp}@example.test`;
+    const password = 'green tea every morning';
+    const customer = await context.newPage();
+    await gotoAndLoad(customer, sites.url('shop-a', '/account/register'));
+    await j.shot('customer-register', customer);
+    await j.must('the customer registers at shop-a', async () => {
+      await customer.getByLabel('Email').fill(email);
+      await customer.getByLabel(/name shown/i).fill('Kenji Sato');
+      await customer.getByLabel(/^password/i).fill(password);
+      const r = await clickAndLoad(customer,
+                                   customer.getByRole('button', { name: /create account/i }));
+      if (r.status() >= 400) {
+        throw new Error(`status ${r.status()}: ${(await bodyText(customer)).slice(0, 200)}`);
+      }
+    });
+    await j.shot('customer-registered', customer);
+
+    const page = j.page;
+    await signedIn(j, MAIN);
+    await openConsolePage(j, '/users');
+    await j.shot('users');
+    await basics(j);
+    await j.must('search for the customer', async () => {
+      await page.getByLabel(/email, name or user id/i).fill('kenji');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Search' }));
+    });
+    await j.shot('users-found');
+    const row = page.locator('tr', { hasText: email });
+    await j.check('one match: registered at shop-a, now, active', async () => {
+      await see(page, /^1 account\(s\) match/, { scope: page.locator('#users-count') });
+      await see(page, /shop-a/, { scope: row });
+      await see(page, /Kenji Sato/, { scope: row });
+      await see(page, /active/, { scope: row });
+    });
+    await onAPhone(j, 'users-phone');
+    await j.check('filtered by "registered at shop-a" it is listed, at main not', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', '/users?partner=shop-a'));
+      await see(page, new RegExp(email.replace(/\./g, '\\.')));
+      await gotoAndLoad(page, sites.consoleUrl('main', '/users?partner=main'));
+      await notSee(page, new RegExp(email.replace(/\./g, '\\.')));
+    });
+
+    await j.must('26 more customers register at shop-a (over HTTP, as their browsers would)',
+                 async () => {
+      for (let i = 0; i < 26; i++) {
+        const body = new URLSearchParams({ email: `bulk${i}.${stamp}@example.test`,
+                                           display_name: `Bulk ${i}`,
+                                           password: 'a long enough password' });
+        const r = await fetch(sites.url('shop-a', '/account/register'), { method: 'POST', body,
+                                                                           redirect: 'manual' });
+        if (r.status >= 400) throw new Error(`registration ${i}: status ${r.status}`);
+      }
+    });
+    await j.must('search them: two pages of 25', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', '/users?q=bulk'));
+      await see(page, /^26 account\(s\) match, newest first\. Page 1 of 2\./,
+                { scope: page.locator('#users-count') });
+      const rows = await page.locator('table.users-table tbody tr').count();
+      if (rows !== 25) throw new Error(`${rows} rows`);
+    });
+    await j.shot('users-page-1');
+    await j.must('the older accounts on page 2', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Older accounts' }));
+      await see(page, /Page 2 of 2\./, { scope: page.locator('#users-count') });
+      const rows = await page.locator('table.users-table tbody tr').count();
+      if (rows !== 1) throw new Error(`${rows} rows`);
+      await see(page, new RegExp(`bulk0\\.${stamp}@example\\.test`));
+      if (new URL(page.url()).searchParams.get('q') !== 'bulk') throw new Error(page.url());
+    });
+    await j.shot('users-page-2');
+    await j.check('and back to the newer ones', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Newer accounts' }));
+      await see(page, /Page 1 of 2\./, { scope: page.locator('#users-count') });
+    });
+
+    await j.must('open the account and ask to disable it', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', `/users?q=${encodeURIComponent(email)}`));
+      await clickAndLoad(page, row.getByRole('link', { name: email }));
+      await clickAndLoad(page, page.getByRole('link', { name: /disable this account/i }));
+    });
+    await j.shot('confirm-disable');
+    await basics(j);
+    await j.check('the confirmation says what happens', () =>
+      see(page, /will no longer be able to sign in/));
+    await j.must('confirm', () =>
+      clickAndLoad(page, page.getByRole('button', { name: 'Disable the account' })));
+    await j.shot('disabled');
+    await j.check('disabled: the message and the account say so', async () => {
+      await expectFlash(page, new RegExp(`Disabled ${email.replace(/\./g, '\\.')}`));
+      await see(page, /disabled since/, { scope: page.locator('#user-state') });
+    });
+    await j.check('`tieup main users ls` marks it DISABLED', async () => {
+      const ls = await sites.tieup('main', 'users', 'ls', mainDir());
+      const line = ls.split('\n').find((l) => l.includes(email));
+      if (!line || !/DISABLED/.test(line)) throw new Error(line ?? ls);
+    });
+
+    const signInAtShopA = async () => {
+      await gotoAndLoad(customer, sites.url('shop-a', '/account/login'));
+      await customer.getByLabel('Email').fill(email);
+      await customer.getByLabel(/^password/i).fill(password);
+      return clickAndLoad(customer, customer.getByRole('button', { name: /sign in/i }));
+    };
+    await j.must('the customer tries to sign in at shop-a', signInAtShopA);
+    await j.shot('customer-refused', customer);
+    await j.check('the sign-in is refused', async () => {
+      await see(customer, /wrong email address or password/i);
+      await notSee(customer, /signed in as|welcome back/i);
+    });
+
+    await j.must('enable the account again', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', `/users?q=${encodeURIComponent(email)}`));
+      await clickAndLoad(page, row.getByRole('button', { name: 'Enable' }));
+    });
+    await j.shot('enabled');
+    await j.check('enabled: back on the search, active', async () => {
+      await expectFlash(page, /Enabled .*can sign in again/);
+      expectPath(page, '/users');
+      await see(page, /active/, { scope: row });
+    });
+    await j.must('the customer signs in at shop-a', signInAtShopA);
+    await j.shot('customer-signed-in', customer);
+    await j.check('signed in', () => notSee(customer, /wrong email address or password/i));
+    await auditHas(j, /user\.disable\s+usr_\w+ kenji/);
+    await j.shot('audit');
+  });
+});
