@@ -92,9 +92,8 @@ Status MainResolve(Env& env, const std::string& dir, int64_t id, const std::stri
 }
 
 Status MainStatement(Env& env, const std::string& dir, const std::string& partner,
-                     const std::string& period, std::string contract) {
+                     const std::string& period, const std::string& contract) {
   ASSIGN_OR_RETURN(MainLedgerSession s, OpenMainLedger(env, dir));
-  if (contract.empty()) contract = dir + "/contracts/" + partner + ".toml";
   ASSIGN_OR_RETURN(StatementFiles f, s.collector->WriteStatement(partner, period, contract));
   std::printf(
       "Statement for '%s', %s, from ledger checkpoint %llu (root %s)%s:\n  %s\n  %s\n"

@@ -89,6 +89,67 @@ Status PartnerRevoke(Env& env, const std::string& dir, const std::string& id) {
   return Status::Ok();
 }
 
+// Who changes a partnership from the command line, for main's record: the OS user.
+std::string CommandLineManager() {
+  const char* user = std::getenv("USER");
+  return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
+}
+
+struct SetArgs {
+  std::string dir, id;
+  sync::PartnershipChanges changes;
+  std::vector<std::string> vars;
+};
+
+Status PartnerSet(Env& env, SetArgs a) {
+  for (const std::string& v : a.vars) {
+    size_t eq = v.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--var '" + v + "' must be NAME=VALUE");
+    }
+    a.changes.set_variables[v.substr(0, eq)] = v.substr(eq + 1);
+  }
+  const sync::PartnershipChanges& c = a.changes;
+  if (!c.name && !c.region && !c.public_url && !c.sync_url && !c.kind && !c.approval &&
+      !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && c.set_variables.empty() &&
+      c.unset_variables.empty()) {
+    return Status::InvalidArgument(
+        "nothing to change: give at least one of --schedule, --approval, --retry, --var, "
+        "--unset-var, --overrides, --kind, --emergency-edit, --name, --region, --public-url, "
+        "--sync-url (see 'tieup main partner set --help')");
+  }
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> changed,
+                   s.sync->publisher().UpdatePartnership(a.id, c, CommandLineManager()));
+  if (changed.empty()) {
+    std::printf("Partner '%s' unchanged: it already has these settings.\n", a.id.c_str());
+    return Status::Ok();
+  }
+  std::printf("Changed partner '%s':\n", a.id.c_str());
+  for (const std::string& line : changed) std::printf("  %s\n", line.c_str());
+  std::printf("The next publish uses the new settings ('tieup main publish %s --partner %s').\n",
+              a.dir.c_str(), a.id.c_str());
+  return Status::Ok();
+}
+
+Status PartnerSuspend(Env& env, const std::string& dir, const std::string& id, bool suspend) {
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
+  if (suspend) {
+    RETURN_IF_ERROR(s.sync->publisher().SuspendPartnership(id, CommandLineManager()));
+    std::printf(
+        "Suspended partner '%s': it gets no updates (scheduled, 'publish --all', polls) until "
+        "'tieup main partner resume %s %s'. Its certificate stays valid.\n",
+        id.c_str(), dir.c_str(), id.c_str());
+  } else {
+    RETURN_IF_ERROR(s.sync->publisher().ResumePartnership(id, CommandLineManager()));
+    std::printf(
+        "Resumed partner '%s': it gets updates again at its next scheduled run or when you "
+        "publish.\n",
+        id.c_str());
+  }
+  return Status::Ok();
+}
+
 Status PartnerLs(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
   ASSIGN_OR_RETURN(auto list, s.sync->publisher().ListPartnerships());
@@ -106,7 +167,9 @@ Status PartnerLs(Env& env, const std::string& dir) {
                 std::string(content::EmergencyEditPolicyName(p.emergency_edit)).c_str(),
                 p.schedule.empty() ? "(manual)" : p.schedule.c_str(),
                 p.sync_url.empty() ? "(pulls)" : p.sync_url.c_str(),
-                p.revoked ? "REVOKED" : "active");
+                p.revoked     ? "REVOKED"
+                : p.suspended ? "SUSPENDED"
+                              : "active");
   }
   return Status::Ok();
 }
@@ -179,7 +242,8 @@ Status EventsCmd(Env& env, const std::string& dir, const std::string& partner) {
 }  // namespace
 
 void AddMainSyncCommands(CLI::App& main, Context& ctx) {
-  CLI::App* partner = main.add_subcommand("partner", "Manage partnerships: add, revoke, list");
+  CLI::App* partner = main.add_subcommand(
+      "partner", "Manage partnerships: add, change, suspend, resume, revoke, list");
   partner->require_subcommand(1);
 
   auto aa = std::make_shared<AddArgs>();
@@ -238,6 +302,57 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
   revoke->add_option("ID", one->second, "The partner id")->required();
   revoke->callback([&ctx, one] {
     ctx.action = [&ctx, one] { return PartnerRevoke(*ctx.env, one->first, one->second); };
+  });
+
+  auto sa = std::make_shared<SetArgs>();
+  CLI::App* set = partner->add_subcommand(
+      "set",
+      "Change a partnership's settings (each change is recorded with who and when; the next "
+      "publish uses them, and builds the partner's release again when what it holds changed)");
+  set->add_option("DIR", sa->dir, "The main site's data directory")->required();
+  set->add_option("ID", sa->id, "The partner id")->required();
+  // Each option is checked by the same parser as for 'partner add' (the service says what is
+  // wrong); only the ones given change.
+  auto text = [set](const char* name, std::optional<std::string>& field, const char* help) {
+    set->add_option_function<std::string>(
+        name, [&field](const std::string& v) { field = v; }, help);
+  };
+  sync::PartnershipChanges& c = sa->changes;
+  text("--schedule", c.schedule,
+       "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; '' : only on "
+       "'tieup main publish'");
+  text("--approval", c.approval,
+       "auto: updates activate at once; manager: the partner's manager approves each");
+  text("--retry", c.retry,
+       "After a failure: 'backoff:30s..1h', 'backoff:10s..10m,max=20' or 'manual' (with "
+       "',rejected=1d' to offer a rejected version again after a day)");
+  set->add_option("--var", sa->vars, "NAME=VALUE template variable for this partner (repeat)");
+  set->add_option("--unset-var", c.unset_variables, "Remove this partner's variable NAME (repeat)");
+  text("--overrides", c.overrides_dir, "A folder of files only this partner gets; '' : none");
+  text("--kind", c.kind, "contents | template | link");
+  text("--emergency-edit", c.emergency_edit,
+       "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
+       "'partner add --help')");
+  text("--name", c.name, "The partner's shop name (a template variable)");
+  text("--region", c.region, "The partner's region (a template variable)");
+  text("--public-url", c.public_url, "The partner's public URL, for people");
+  text("--sync-url", c.sync_url, "https://HOST:PORT of the partner's sync port; '' : it pulls");
+  set->callback([&ctx, sa] { ctx.action = [&ctx, sa] { return PartnerSet(*ctx.env, *sa); }; });
+
+  CLI::App* suspend = partner->add_subcommand(
+      "suspend",
+      "Stop a partner's updates for a while (no scheduled runs, 'publish --all' or polls); it "
+      "keeps its certificate; 'resume' ends it");
+  suspend->add_option("DIR", one->first, "The main site's data directory")->required();
+  suspend->add_option("ID", one->second, "The partner id")->required();
+  suspend->callback([&ctx, one] {
+    ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, true); };
+  });
+  CLI::App* resume = partner->add_subcommand("resume", "End a partner's suspension: updates go on");
+  resume->add_option("DIR", one->first, "The main site's data directory")->required();
+  resume->add_option("ID", one->second, "The partner id")->required();
+  resume->callback([&ctx, one] {
+    ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, false); };
   });
 
   CLI::App* ls = partner->add_subcommand("ls", "List partnerships");

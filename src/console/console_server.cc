@@ -44,6 +44,19 @@ HttpResponse Redirect(std::string_view location) {
   return r;
 }
 
+// A page's Download as an answer: an attachment under a file name made safe for the header.
+HttpResponse DownloadResponse(int status, Download d) {
+  std::string name = d.file_name.empty() ? "download" : std::move(d.file_name);
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  }
+  HttpResponse r(status);
+  r.AddHeader("Content-Type", d.content_type.empty() ? "application/octet-stream" : d.content_type);
+  r.AddHeader("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  r.SetBody(std::move(d.body));
+  return r;
+}
+
 // The decoded query of `request` as fields; none when it is malformed.
 commerce::FormFields QueryFields(const HttpRequest& request) {
   auto fields = commerce::ParseForm(request.query());
@@ -289,6 +302,7 @@ class Console::Impl {
       *framed_origin = std::move(page.framed->resources_origin);
       return HttpResponse::Html(page.status, std::move(page.framed->html));
     }
+    if (page.download) return DownloadResponse(page.status, std::move(*page.download));
     if (!page.redirect.empty()) {
       if (!IsLocalPath(page.redirect)) {
         logger_->error("console: the page {} redirected outside the console: refused", r.path());

@@ -126,6 +126,17 @@ struct FramedDocument {
   std::string resources_origin;
 };
 
+// A file a page answers with instead of a page (a CSV export, say): sent with `status`,
+// Content-Disposition: attachment (the browser saves it rather than showing it) and the
+// console's security headers.
+struct Download {
+  std::string content_type;  // "text/csv; charset=utf-8"; empty: application/octet-stream
+  // The name the browser offers to save it under: characters other than [A-Za-z0-9._-] become
+  // '_' ("download" when empty).
+  std::string file_name;
+  std::string body;
+};
+
 // What a page handler returns.
 struct ConsolePage {
   int status = 200;
@@ -140,6 +151,8 @@ struct ConsolePage {
   // Set: the answer is this document with `status`, not a page in the layout (the rest but
   // `status` is ignored).
   std::optional<FramedDocument> framed;
+  // Set: the answer is this file with `status`, not a page (the rest but `status` is ignored).
+  std::optional<Download> download;
 };
 
 // The reconnection delay the event stream asks browsers for.
@@ -191,8 +204,8 @@ class Console {
   // it is a path on the console), a notification when permitted and, when the manager switched
   // it on, speaks DATA.message; an event with neither DATA.title nor DATA.message shows nothing
   // (live progress, table rows). Every event is also dispatched to the page's own scripts as a
-  // DOM CustomEvent 'tieup-console-event' on document, with {type, data} as its detail. The last 128 events
-  // are kept for browsers that reconnect.
+  // DOM CustomEvent 'tieup-console-event' on document, with {type, data} as its detail. The last
+  // 128 events are kept for browsers that reconnect.
   void Publish(std::string type, boost::json::object data);
 
   ManagerStore& managers();

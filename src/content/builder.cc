@@ -418,12 +418,22 @@ mustache::data ProductToData(const NamedProduct& p) {
   return obj;
 }
 
+// The bytes of `file`: its draft when `drafts` (file -> bytes; RenderPagePreview) has one.
+Result<std::string> ReadSource(Env& env, const std::string& file,
+                               const std::map<std::string, std::string>* drafts) {
+  if (drafts != nullptr) {
+    if (auto it = drafts->find(file); it != drafts->end()) return it->second;
+  }
+  return env.ReadFile(file);
+}
+
 Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data& vars,
                                const PageProducts* products,
                                const std::map<std::string, Source>& layouts,
                                std::map<std::string, std::string>& layout_cache,
-                               FrontMatter& fm_out) {
-  ASSIGN_OR_RETURN(std::string text, env.ReadFile(src.file));
+                               FrontMatter& fm_out,
+                               const std::map<std::string, std::string>* drafts = nullptr) {
+  ASSIGN_OR_RETURN(std::string text, ReadSource(env, src.file, drafts));
   size_t body_start = 0;
   ASSIGN_OR_RETURN(fm_out, ParseFrontMatter(text, src.label, &body_start));
   text.erase(0, body_start);
@@ -450,7 +460,7 @@ Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data
   }
   auto cached = layout_cache.find(layout);
   if (cached == layout_cache.end()) {
-    ASSIGN_OR_RETURN(std::string tmpl, env.ReadFile(it->second.file));
+    ASSIGN_OR_RETURN(std::string tmpl, ReadSource(env, it->second.file, drafts));
     cached = layout_cache.emplace(layout, std::move(tmpl)).first;
   }
   data.set("content", mustache::data(body));
@@ -706,6 +716,63 @@ bool SourceCache::HasBlob(BlobStore& blobs, const std::string& hash_hex) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   blobs_present_.insert(hash_hex);
   return true;
+}
+
+Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
+                                      const std::string& url_path,
+                                      const std::map<std::string, std::string>& drafts) {
+  if (!env.FileExists(options.authoring_dir)) {
+    return Status::NotFound("authoring directory '" + options.authoring_dir + "' does not exist");
+  }
+  // The same sources and layouts a build collects (listed, not hashed), then the drafts.
+  SourceCache cache;
+  std::map<std::string, Source> sources, layouts;
+  RETURN_IF_ERROR(CollectSources(env, cache, options.authoring_dir, "", false, sources, layouts));
+  std::map<std::string, std::string> texts;  // file -> draft bytes
+  for (const auto& [rel, bytes] : drafts) {
+    const std::string file = JoinPath(options.authoring_dir, rel);
+    texts[file] = bytes;
+    if (rel.starts_with("pages/") && IsPageFile(rel)) {
+      const std::string page = rel.substr(6);
+      const std::string ext = Lower(Extension(page));
+      const std::string url = "/" + page.substr(0, page.size() - ext.size()) + "html";
+      sources[url] = Source{file, rel, ext == "md" ? SourceKind::kMarkdown : SourceKind::kHtml};
+    } else if (rel.starts_with("layouts/") && rel.ends_with(".mustache") &&
+               rel.find('/', 8) == std::string::npos) {
+      const std::string name = rel.substr(8, rel.size() - 8 - 9);
+      layouts[name] = Source{file, rel, SourceKind::kCopy};
+    }
+  }
+  if (!options.overrides_dir.empty()) {
+    if (!env.FileExists(options.overrides_dir)) {
+      return Status::NotFound("overrides directory '" + options.overrides_dir + "' does not exist");
+    }
+    std::map<std::string, Source> theirs, their_layouts;
+    RETURN_IF_ERROR(CollectSources(env, cache, options.overrides_dir,
+                                   "overrides " + options.overrides_dir + ": ", true, theirs,
+                                   their_layouts));
+    for (auto& [url, src] : theirs) sources[url] = std::move(src);
+    for (auto& [name, src] : their_layouts) layouts[name] = std::move(src);
+  }
+  auto it = sources.find(url_path);
+  if (it == sources.end() || it->second.kind == SourceKind::kCopy) {
+    return Status::NotFound("no page makes '" + url_path + "'");
+  }
+  const Source& src = it->second;
+  PagePreview out;
+  out.url_path = url_path;
+  out.label = src.label;
+  out.from_overrides = src.from_overrides;
+  out.in_release = !options.only_overridden_pages || src.from_overrides ||
+                   url_path.starts_with(kPageTemplatesDir);
+  ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
+  std::map<std::string, std::string> layout_cache;
+  FrontMatter fm;
+  ASSIGN_OR_RETURN(out.html, RenderPage(env, src, vars, options.products.get(), layouts,
+                                        layout_cache, fm, &texts));
+  out.method = fm.method;
+  out.link_url = fm.link_url;
+  return out;
 }
 
 Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOptions& options) {

@@ -214,6 +214,27 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
 // path, a file name that is not a valid URL path. Thread-safe (no shared state).
 Result<ReleaseManifest> BuildRelease(Env& env, BlobStore& blobs, const BuildOptions& options);
 
+// One page as a build with `options` renders it, for a preview of unsaved edits: `drafts` maps
+// files of the authoring directory, relative to it ("pages/index.md", "layouts/default.mustache"),
+// to the bytes to use instead of the file's (a file that does not exist yet is added). The
+// overrides directory still replaces what it replaces (a draft of a page or layout it overrides
+// is then not what the page shows: `from_overrides` says so). Nothing is stored.
+struct PagePreview {
+  std::string url_path;  // "/index.html"
+  std::string html;      // the page's bytes as the release would hold them
+  std::string label;     // the source that made it: "pages/index.md", "overrides DIR: pages/..."
+  bool from_overrides = false;
+  // False when the release leaves the page out (only_overridden_pages and main's page).
+  bool in_release = true;
+  UpdateMethod method = UpdateMethod::kStaged;  // as its front matter says
+  std::string link_url;
+};
+// `url_path` names the page ("/index.html"); NotFound when no page (.md or .html source under
+// pages/, or a draft) makes it; other errors as BuildRelease's, naming the file at fault.
+Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
+                                      const std::string& url_path,
+                                      const std::map<std::string, std::string>& drafts);
+
 // GitHub-flavoured Markdown (tables, strikethrough, autolinks; raw HTML kept) as HTML, as the
 // builder renders .md pages (cmark-gfm). `label` names the text in errors.
 Result<std::string> RenderMarkdown(const std::string& markdown, const std::string& label);

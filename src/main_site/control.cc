@@ -426,7 +426,7 @@ Status ControlServer::Impl::Run(Job& job) {
       });
     };
   };
-  PublishOutput output{relay("stdout"), relay("stderr")};
+  PublishOutput output{relay("stdout"), relay("stderr"), {}};
   logger->info("control socket: publish {}",
                job.request.all ? std::string("to every partner")
                                : std::to_string(job.request.partners.size()) + " partner(s)");

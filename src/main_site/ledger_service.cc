@@ -659,8 +659,9 @@ Result<LedgerReport> LedgerCollector::Verify(const std::string& partner) {
 
 Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partner,
                                                        const std::string& period_text,
-                                                       const std::string& contract_path) {
+                                                       const std::string& contract_file) {
   ASSIGN_OR_RETURN(fees::Period period, fees::ParsePeriod(period_text));
+  const std::string contract_path = contract_file.empty() ? ContractPath(partner) : contract_file;
   // The exact bytes parsed are the ones kept for the partner (contract_sha256 names them).
   auto contract_text = env_.ReadFile(contract_path);
   if (!contract_text.ok()) {
@@ -738,6 +739,34 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
 }
 
 std::string LedgerCollector::StatementsDir() const { return site_dir_ + "/statements"; }
+
+std::string LedgerCollector::ContractPath(const std::string& partner) const {
+  return site_dir_ + "/contracts/" + partner + ".toml";
+}
+
+Result<std::vector<LedgerCheckpointSummary>> LedgerCollector::CheckpointSummaries(
+    const std::vector<std::string>& partners) {
+  std::vector<LedgerCheckpointSummary> out;
+  for (const std::string& partner : partners) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT accepted_note, accepted_size, last_received "
+                                          "FROM ledger_mirrors WHERE partner = ?",
+                                          {partner}));
+    LedgerCheckpointSummary s;
+    s.partner = partner;
+    if (!rows.empty()) {
+      s.shipped = true;
+      const std::string note = rows[0].Text(0);
+      s.accepted_size = static_cast<uint64_t>(rows[0].Int(1));
+      s.last_received = rows[0].Int(2);
+      if (s.accepted_size > 0) {
+        auto c = ledger::ParseCheckpoint(note.substr(0, note.find("\n\n") + 1));
+        if (c.ok()) s.accepted_root_hex = RootHex(c->root);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
 
 Result<std::vector<StatementRecord>> LedgerCollector::Statements(const std::string& partner) {
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT partner, period, csv_file, contract_file, sha256, "

@@ -96,6 +96,16 @@ struct LedgerMirrorState {
   std::string accepted_root_hex;  // of the last accepted checkpoint
 };
 
+// What main last accepted of a partner's ledger, read from its row alone (no mirror is opened):
+// cheap enough for a page that lists many partners.
+struct LedgerCheckpointSummary {
+  std::string partner;
+  bool shipped = false;        // its key is pinned: the partner has shipped its ledger
+  uint64_t accepted_size = 0;  // entries the last accepted (verified) checkpoint covers
+  std::string accepted_root_hex;
+  int64_t last_received = 0;  // unix seconds of the last batch that added entries; 0: none yet
+};
+
 // The answer to one batch.
 struct LedgerReceipt {
   bool accepted = false;
@@ -177,6 +187,10 @@ class LedgerCollector {
 
   // What main holds of `partner`'s ledger (zeros before the first shipment).
   Result<LedgerMirrorState> State(const std::string& partner);
+  // What main last accepted of each of `partners`' ledgers, in their order (zeros for one that
+  // never shipped).
+  Result<std::vector<LedgerCheckpointSummary>> CheckpointSummaries(
+      const std::vector<std::string>& partners);
   // Alerts of `partner` (every partner when empty), newest first.
   Result<std::vector<LedgerAlert>> Alerts(const std::string& partner, bool include_resolved);
   // Marks an alert resolved (its range counts for fees again). NotFound for an unknown id.
@@ -191,8 +205,9 @@ class LedgerCollector {
 
   // Computes the statement of `partner` for `period_text` ("2026-11") from the verified
   // mirror up to its largest verified checkpoint, leaving out excluded ranges, with the
-  // contract at `contract_path`, and writes CSV and HTML into SITE_DIR/statements/, with a
-  // copy of the contract's exact bytes (<partner>-<period>.contract.toml). Last, it records
+  // contract at `contract_path` (empty: ContractPath(partner)), and writes CSV and HTML into
+  // SITE_DIR/statements/, with a copy of the contract's exact bytes
+  // (<partner>-<period>.contract.toml). Last, it records
   // the statement for delivery (SQLite table fee_statements): the partner fetches it over the
   // sync channel. Writing the same partner and period again replaces the statement.
   Result<StatementFiles> WriteStatement(const std::string& partner, const std::string& period_text,
@@ -214,6 +229,9 @@ class LedgerCollector {
   std::string MirrorDir(const std::string& partner) const;
   // SITE_DIR/statements.
   std::string StatementsDir() const;
+  // SITE_DIR/contracts/<partner>.toml: the partnership contract statements are computed with
+  // unless another is given.
+  std::string ContractPath(const std::string& partner) const;
 
  private:
   struct Mirror;

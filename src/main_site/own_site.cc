@@ -22,6 +22,17 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) 
   return JoinPath(site_dir, config.authoring_dir);
 }
 
+content::BuildOptions OwnSiteBuildOptions(const SiteConfig& config, const std::string& site_dir) {
+  content::BuildOptions o;
+  o.authoring_dir = AuthoringDir(config, site_dir);
+  o.area = content::Area::kOriginal;
+  o.site = config.id;
+  o.variables = config.variables;
+  o.variables["site.name"] = config.name;
+  o.variables["site.id"] = config.id;
+  return o;
+}
+
 Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteContent& content,
                                   std::shared_ptr<const content::PageProducts> products,
                                   content::SourceCache* cache) {
@@ -35,15 +46,9 @@ Result<OwnSiteBuild> BuildOwnSite(Env& env, const SiteConfig& config, SiteConten
   RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
     auto active = store.Active(content::Area::kOriginal);
     if (!active.ok() && active.status().code() != StatusCode::kNotFound) return active.status();
-    content::BuildOptions o;
-    o.authoring_dir = authoring;
-    o.area = content::Area::kOriginal;
-    o.site = config.id;
+    content::BuildOptions o = OwnSiteBuildOptions(config, content.site_dir());
     o.version = active.ok() ? (*active)->version + 1 : 1;
     o.created = env.NowSeconds();
-    o.variables = config.variables;
-    o.variables["site.name"] = config.name;
-    o.variables["site.id"] = config.id;
     o.products = products;
     // Incremental: what the active release was built from is kept beside it (a cache: when it
     // is missing, stale or unreadable, everything is rendered).

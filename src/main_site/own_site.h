@@ -26,6 +26,11 @@ struct OwnSiteBuild {
 // The authoring directory of a main site (absolute, or relative to SITE_DIR).
 std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
 
+// What a build of main's own pages is made from (all but version, created and products): the
+// authoring directory, main's `original` area and variables (site.name, site.id, [variables]).
+// BuildOwnSite uses it, and so does the console's preview of a page.
+content::BuildOptions OwnSiteBuildOptions(const SiteConfig& config, const std::string& site_dir);
+
 // Renders the authoring directory with main's variables (site.name, site.id and [variables])
 // and activates it as a new release when anything changed. Incremental: only pages whose
 // source, layouts or variables changed since the active release are rendered (what each page

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <mutex>
+
+#include "base/byte_count.h"
 #include "content/builder.h"
 #include "main_site/own_site.h"
 
@@ -13,6 +17,56 @@ void Emit(const std::function<void(std::string_view)>& sink, const std::string& 
 }
 
 }  // namespace
+
+std::string DescribePublishProgress(const sync::PublishProgress& step) {
+  const std::string v = std::to_string(step.version);
+  const std::string& s = step.stage;
+  if (s == "queued" || s == "building") return s;
+  if (s == "offering") return "offering version " + v;
+  if (s == "staged") {
+    return fmt::format("fetched {} file{} ({}), staged version {}", step.fetched_blobs,
+                       step.fetched_blobs == 1 ? "" : "s", FormatByteSize(step.fetched_bytes), v);
+  }
+  if (s == "activated") return "activated version " + v;
+  if (s == "already_active") return "version " + v + " was already active";
+  if (s == "pending_approval")
+    return "version " + v + " waiting for the partner manager's approval";
+  if (s == "awaiting_approval") {
+    return "version " + v + " still waiting for the partner manager's approval";
+  }
+  if (s == "up_to_date") return "up to date at version " + v;
+  if (s == "pull") return "version " + v + " ready: the partner gets it at its next poll (pull)";
+  if (s == "rejected") {
+    return "version " + v + " was rejected by the partner manager: not offered again";
+  }
+  if (s == "failed") return "failed: " + (step.reason.empty() ? "unknown error" : step.reason);
+  return step.reason.empty() ? s : s + ": " + step.reason;
+}
+
+std::string SummarizePublish(const std::vector<std::string>& states) {
+  int activated = 0, waiting = 0, failed = 0;
+  std::map<std::string, int> others;
+  for (const std::string& s : states) {
+    if (s == "activated" || s == "already_active") {
+      ++activated;
+    } else if (s == "pending_approval" || s == "awaiting_approval") {
+      ++waiting;
+    } else if (s == "failed") {
+      ++failed;
+    } else if (s == "up_to_date") {
+      ++others["up to date"];
+    } else if (s == "pull") {
+      ++others["left for the partner's next poll"];
+    } else {
+      ++others[s];
+    }
+  }
+  std::string text =
+      fmt::format("{} partner{}: {} activated, {} waiting for approval, {} failed", states.size(),
+                  states.size() == 1 ? "" : "s", activated, waiting, failed);
+  for (const auto& [what, n] : others) text += fmt::format(", {} {}", n, what);
+  return text;
+}
 
 Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
                   sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output,
@@ -33,10 +87,20 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
                        (request.all ? std::string("every partner")
                                     : std::to_string(request.partners.size()) + " partner(s)") +
                        "...");
-  auto outcomes =
-      publisher.PublishNow(request.all ? std::vector<std::string>{} : request.partners, &sources);
+  // The publisher's workers report at once; the output hears one at a time.
+  std::mutex progress_mu;
+  auto progress = [&](const sync::PublishProgress& step) {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    if (output.progress) output.progress(step);
+    if (step.stage != "queued")
+      Emit(output.err, "  " + step.partner + ": " + DescribePublishProgress(step));
+  };
+  auto outcomes = publisher.PublishNow(request.all ? std::vector<std::string>{} : request.partners,
+                                       &sources, sync::Publisher::Trigger::kManager, progress);
+  std::vector<std::string> states;
   int failed = 0;
   for (const sync::PublishOutcome& o : outcomes) {
+    states.push_back(o.state);
     if (o.status.ok()) {
       Emit(output.out, fmt::format("{:<14} version {:<4} {}{}{}", o.partner, o.version, o.state,
                                    o.update_id.empty() ? "" : "  update ", o.update_id));
@@ -45,6 +109,7 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
       Emit(output.out, fmt::format("{:<14} FAILED: {}", o.partner, o.status.message()));
     }
   }
+  Emit(output.err, SummarizePublish(states));
   if (failed > 0) {
     Emit(output.out, fmt::format("{} partner(s) failed; they are retried under their retry "
                                  "policy while 'tieup main serve' runs.",

@@ -26,12 +26,23 @@ struct PublishRequest {
 
 // Where a publish run reports. Each call is one complete line without its newline; the lines
 // of `out` belong on standard output (results: scripts read them), those of `err` on standard
-// error (progress). Either may be empty (the lines are dropped). Called on the thread running
-// RunPublish, never concurrently.
+// error (progress). `progress` hears each partner's steps as they happen (what the err lines
+// "  shop-a: ..." say, as data: the console's live table). Any may be empty (dropped). Called
+// never concurrently, on the thread running RunPublish or on the publisher's workers.
 struct PublishOutput {
   std::function<void(std::string_view line)> out;
   std::function<void(std::string_view line)> err;
+  std::function<void(const sync::PublishProgress&)> progress;
 };
+
+// A partner's step in words, as `tieup main publish` and the console show it: "building",
+// "offering version 5", "fetched 3 files (1.2 KiB), staged version 5", "activated version 5",
+// "version 5 waiting for the partner manager's approval", "failed: <reason>", ...
+std::string DescribePublishProgress(const sync::PublishProgress& step);
+
+// A run's outcomes counted in words: "2 partners: 1 activated, 1 waiting for approval, 0 failed"
+// (then ", 3 up to date", ", 1 rejected", ... for the other states there are).
+std::string SummarizePublish(const std::vector<std::string>& outcome_states);
 
 // Builds main's own site into `content` (activating a new release when anything changed), then,
 // when `request` names partners or says all, runs `publisher.PublishNow` for them with one
@@ -39,7 +50,9 @@ struct PublishOutput {
 //   out: "main: activated release N (M files)" or "main: unchanged, release N (M files)"
 //   out: "No partners named: add --all or --partner ID to update partners." (none named)
 //   err: "publishing to every partner..." / "publishing to N partner(s)..."
+//   err: as each partner's steps happen, "  ID: " + DescribePublishProgress (not "queued")
 //   out: one line per partner, "%-14s version %-4llu %s  update uN" or "%-14s FAILED: why"
+//   err: SummarizePublish of the outcomes
 //   out: "N partner(s) failed; they are retried ..." when any failed.
 // Returns the own-site build's error, or Unavailable("N partner update(s) failed") when any
 // partner failed. Thread-safe as far as SiteContent and Publisher are.

@@ -11,6 +11,7 @@
 #include "content/release.h"
 #include "crypto/hash.h"
 #include "sync/chunk_store.h"
+#include "sync/partner_overview.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -73,7 +74,8 @@ Result<StoredRelease> ReadStoredRelease(Database& db, const SqlRow& row, size_t 
 constexpr std::string_view kColumns =
     "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
     "overrides_dir, revoked, created, active_version, failures, next_retry, next_scheduled, "
-    "last_update, emergency_edit, served_hash, served_overlay, emergency_seq, served_version";
+    "last_update, emergency_edit, served_hash, served_overlay, emergency_seq, served_version, "
+    "suspended, suspended_since";
 
 constexpr std::string_view kUpdateColumns =
     "id, partner, version, mode, state, reason, offered, finished, fetched_blobs, fetched_bytes";
@@ -92,36 +94,9 @@ std::string EncodeServedOverlay(const std::vector<EmergencyEditState>& overlay) 
   return json::serialize(a);
 }
 
-// Main's own column, written by EncodeServedOverlay: what does not read is left out.
-std::vector<EmergencyEditState> DecodeServedOverlay(const std::string& text) {
-  std::vector<EmergencyEditState> out;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const json::value& item : v.get_array()) {
-    const json::object* o = item.if_object();
-    if (o == nullptr) continue;
-    EmergencyEditState e;
-    if (const auto* p = o->if_contains("path"); p && p->is_string()) e.path = p->get_string();
-    if (const auto* h = o->if_contains("hash"); h && h->is_string()) e.hash = h->get_string();
-    if (const auto* b = o->if_contains("by"); b && b->is_string()) e.by = b->get_string();
-    if (const auto* a = o->if_contains("at"); a && a->is_int64()) e.at = a->get_int64();
-    if (const auto* a = o->if_contains("at"); a && a->is_uint64()) e.at = a->get_uint64();
-    if (!e.path.empty()) out.push_back(std::move(e));
-  }
-  return out;
-}
-
-std::map<std::string, std::string> DecodeVariables(const std::string& text) {
-  std::map<std::string, std::string> out;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return out;
-  for (const auto& kv : v.get_object()) {
-    if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
-  }
-  return out;
-}
+// Main's own columns, read back (sync/partner_overview.h): what does not read is left out.
+using internal::DecodeServedOverlay;
+using internal::DecodeVariables;
 
 bool IsHttpUrl(std::string_view url) {
   return (url.starts_with("https://") && url.size() > 8) ||
@@ -156,6 +131,14 @@ UpdateRecord UpdateFromRow(const SqlRow& r) {
   return u;
 }
 
+bool IsVariableName(std::string_view k) {
+  bool ok = !k.empty() && k.size() <= 64;
+  for (char c : k) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  }
+  return ok;
+}
+
 Status ValidatePartnership(Env& env, const Partnership& p) {
   RETURN_IF_ERROR(content::ValidateSiteId(p.id).Annotate("partner id"));
   if (!IsHttpUrl(p.public_url)) {
@@ -173,11 +156,7 @@ Status ValidatePartnership(Env& env, const Partnership& p) {
   auto r = RetryPolicy::Parse(p.retry);
   if (!r.ok()) return r.status().Annotate("partner '" + p.id + "'");
   for (const auto& [k, v] : p.variables) {
-    bool ok = !k.empty() && k.size() <= 64;
-    for (char c : k) {
-      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-    }
-    if (!ok) {
+    if (!IsVariableName(k)) {
       return Status::InvalidArgument("partner '" + p.id + "': variable name '" + k +
                                      "' must be 1..64 characters of [A-Za-z0-9._-]");
     }
@@ -291,6 +270,263 @@ Status Publisher::RevokePartnership(const std::string& id) {
   return Event(id, "", 0, "revoked", "partnership revoked: no more updates, blobs or responses");
 }
 
+namespace {
+
+// A partnership setting as the change record shows it.
+std::string Quoted(const std::string& v, std::string_view empty) {
+  return v.empty() ? std::string(empty) : "'" + v + "'";
+}
+
+std::string VariablesWords(const std::map<std::string, std::string>& vars) {
+  std::string out;
+  for (const auto& [k, v] : vars) out += (out.empty() ? "" : ", ") + k + "=" + v;
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Publisher::UpdatePartnership(
+    const std::string& id, const PartnershipChanges& c, const std::string& by,
+    std::vector<PartnershipFieldError>* errors) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(id));
+  ASSIGN_OR_RETURN(PartnerState st, LoadState(id));
+  if (st.p.revoked) {
+    return Status::FailedPrecondition("partner '" + id + "' is revoked: its settings stay");
+  }
+  const Partnership before = st.p;
+  Partnership p = st.p;
+  std::vector<PartnershipFieldError> problems;
+  auto refuse = [&](std::string field, const Status& why) {
+    problems.push_back({std::move(field), why.message()});
+  };
+  auto trimmed = [](const std::string& v) {
+    size_t b = v.find_first_not_of(" \t\r\n");
+    size_t e = v.find_last_not_of(" \t\r\n");
+    return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+  };
+  if (c.name) {
+    p.name = trimmed(*c.name);
+    if (p.name.empty()) refuse("name", Status::InvalidArgument("the name must not be empty"));
+  }
+  if (c.region) p.region = trimmed(*c.region);
+  if (c.public_url) {
+    p.public_url = trimmed(*c.public_url);
+    if (!IsHttpUrl(p.public_url)) {
+      refuse("public_url", Status::InvalidArgument("the public URL '" + p.public_url +
+                                                   "' must start with http:// or https://"));
+    }
+  }
+  if (c.sync_url) {
+    p.sync_url = trimmed(*c.sync_url);
+    if (!p.sync_url.empty() && !IsHttpUrl(p.sync_url)) {
+      refuse("sync_url", Status::InvalidArgument("the sync URL '" + p.sync_url +
+                                                 "' must start with https:// (or be empty: the "
+                                                 "partner pulls)"));
+    }
+  }
+  if (c.kind) {
+    auto kind = ParsePartnershipKind(trimmed(*c.kind));
+    if (kind.ok()) {
+      p.kind = *kind;
+    } else {
+      refuse("kind", kind.status());
+    }
+  }
+  if (c.approval) {
+    auto approval = ParseApprovalPolicy(trimmed(*c.approval));
+    if (approval.ok()) {
+      p.approval = *approval;
+    } else {
+      refuse("approval", approval.status());
+    }
+  }
+  if (c.emergency_edit) {
+    auto grant = content::ParseEmergencyEditPolicy(trimmed(*c.emergency_edit));
+    if (grant.ok()) {
+      p.emergency_edit = *grant;
+    } else {
+      refuse("emergency_edit", grant.status());
+    }
+  }
+  if (c.schedule) {
+    p.schedule = trimmed(*c.schedule);
+    if (!p.schedule.empty()) {
+      auto schedule = Schedule::Parse(p.schedule);
+      if (!schedule.ok()) refuse("schedule", schedule.status());
+    }
+  }
+  if (c.retry) {
+    p.retry = trimmed(*c.retry);
+    auto retry = RetryPolicy::Parse(p.retry);
+    if (!retry.ok()) refuse("retry", retry.status());
+  }
+  if (c.overrides_dir) {
+    p.overrides_dir = trimmed(*c.overrides_dir);
+    if (!p.overrides_dir.empty() && !env_.FileExists(p.overrides_dir)) {
+      refuse("overrides", Status::NotFound("the overrides directory '" + p.overrides_dir +
+                                           "' does not exist; create it or leave it empty"));
+    }
+  }
+  if (c.variables) p.variables = *c.variables;
+  for (const auto& [k, v] : c.set_variables) p.variables[k] = v;
+  for (const std::string& k : c.unset_variables) {
+    if (p.variables.erase(k) == 0) {
+      refuse("variables", Status::InvalidArgument("there is no variable '" + k + "' to unset"));
+    }
+  }
+  for (const auto& [k, v] : p.variables) {
+    if (!IsVariableName(k)) {
+      refuse("variables", Status::InvalidArgument("variable name '" + k +
+                                                  "' must be 1..64 characters of [A-Za-z0-9._-]"));
+    }
+  }
+  if (problems.empty()) {
+    // What `partner add` checks, on the whole: nothing above should have let anything through.
+    Status whole = ValidatePartnership(env_, p);
+    if (!whole.ok()) refuse("", whole);
+  }
+  if (!problems.empty()) {
+    // As `partner add` says it: a missing directory is NotFound, anything else bad input.
+    const StatusCode code = problems.size() == 1 && problems[0].field == "overrides"
+                                ? StatusCode::kNotFound
+                                : StatusCode::kInvalidArgument;
+    std::string message = "partner '" + id + "' is unchanged: ";
+    for (size_t i = 0; i < problems.size(); ++i) {
+      std::string field = problems[i].field;
+      std::replace(field.begin(), field.end(), '_', ' ');
+      message += (i ? "; " : "") + (field.empty() ? "" : field + ": ") + problems[i].message;
+    }
+    if (errors != nullptr) *errors = std::move(problems);
+    return Status(code, message);
+  }
+
+  std::vector<std::string> changes;
+  bool release_changes = false;
+  auto note = [&](bool differs, std::string words, bool in_release) {
+    if (!differs) return;
+    changes.push_back(std::move(words));
+    release_changes = release_changes || in_release;
+  };
+  note(p.name != before.name,
+       "name: " + Quoted(before.name, "(none)") + " -> " + Quoted(p.name, "(none)"), true);
+  note(p.region != before.region,
+       "region: " + Quoted(before.region, "(none)") + " -> " + Quoted(p.region, "(none)"), true);
+  note(p.public_url != before.public_url,
+       "public URL: " + before.public_url + " -> " + p.public_url, false);
+  note(p.sync_url != before.sync_url,
+       "sync URL: " + Quoted(before.sync_url, "(pulls)") + " -> " + Quoted(p.sync_url, "(pulls)"),
+       false);
+  note(p.kind != before.kind,
+       "kind: " + std::string(PartnershipKindName(before.kind)) + " -> " +
+           std::string(PartnershipKindName(p.kind)),
+       true);
+  note(p.approval != before.approval,
+       "approval: " + std::string(ApprovalPolicyName(before.approval)) + " -> " +
+           std::string(ApprovalPolicyName(p.approval)),
+       false);
+  note(p.schedule != before.schedule,
+       "schedule: " + Quoted(before.schedule, "(manual)") + " -> " + Quoted(p.schedule, "(manual)"),
+       false);
+  note(p.retry != before.retry, "retry: '" + before.retry + "' -> '" + p.retry + "'", false);
+  note(p.variables != before.variables,
+       "variables: " + VariablesWords(before.variables) + " -> " + VariablesWords(p.variables),
+       true);
+  note(p.overrides_dir != before.overrides_dir,
+       "overrides: " + Quoted(before.overrides_dir, "(none)") + " -> " +
+           Quoted(p.overrides_dir, "(none)"),
+       true);
+  note(p.emergency_edit != before.emergency_edit,
+       "emergency edit: " + std::string(content::EmergencyEditPolicyName(before.emergency_edit)) +
+           " -> " + std::string(content::EmergencyEditPolicyName(p.emergency_edit)),
+       true);
+  if (changes.empty()) return changes;
+
+  const int64_t now = env_.NowSeconds();
+  int64_t next_scheduled = st.next_scheduled;
+  if (p.schedule != before.schedule) {
+    next_scheduled = 0;
+    if (!p.schedule.empty()) {
+      ASSIGN_OR_RETURN(auto schedule, Schedule::Parse(p.schedule));
+      next_scheduled = schedule.NextAfter(now);
+    }
+  }
+  int64_t next_retry = st.next_retry;
+  if (p.retry != before.retry && RetryPolicy::Parse(p.retry).value_or(RetryPolicy()).manual()) {
+    next_retry = 0;  // a manual policy retries nothing by itself, from now on
+  }
+  std::string message = "settings changed by " + (by.empty() ? "the main manager" : by) + ": ";
+  for (size_t i = 0; i < changes.size(); ++i) message += (i ? "; " : "") + changes[i];
+  if (release_changes) message += " (the next publish builds the partner's release again)";
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec(
+        "UPDATE sync_partnerships SET name = ?, region = ?, public_url = ?, sync_url = ?, "
+        "kind = ?, approval = ?, schedule = ?, retry = ?, variables = ?, overrides_dir = ?, "
+        "emergency_edit = ?, next_scheduled = ?, next_retry = ? WHERE id = ?",
+        {p.name, p.region, p.public_url, p.sync_url, std::string(PartnershipKindName(p.kind)),
+         std::string(ApprovalPolicyName(p.approval)), p.schedule, p.retry,
+         EncodeVariables(p.variables), p.overrides_dir,
+         std::string(content::EmergencyEditPolicyName(p.emergency_edit)), next_scheduled,
+         next_retry, id}));
+    return internal::RecordEvent(db, now, id, "", 0, "changed", message);
+  }));
+  return changes;
+}
+
+Status Publisher::SuspendPartnership(const std::string& id, const std::string& by) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(id));
+  ASSIGN_OR_RETURN(PartnerState st, LoadState(id));
+  if (st.p.revoked) return Status::FailedPrecondition("partner '" + id + "' is revoked");
+  if (st.p.suspended) {
+    return Status::FailedPrecondition("partner '" + id + "' is already suspended (since " +
+                                      FormatRfc3339(st.p.suspended_since) + ")");
+  }
+  const int64_t now = env_.NowSeconds();
+  return db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET suspended = 1, suspended_since = ?, next_retry = 0 "
+                "WHERE id = ?",
+                {now, id}));
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_updates SET state = 'superseded', finished = ?, reason = ? "
+                "WHERE partner = ? AND finished = 0",
+                {now, std::string("the partnership was suspended"), id}));
+    const int64_t superseded = db.ChangedRows();
+    return internal::RecordEvent(
+        db, now, id, "", 0, "suspended",
+        "partnership suspended by " + (by.empty() ? "the main manager" : by) +
+            ": no updates (scheduled, publish all, polls) until it is resumed; its certificate "
+            "stays valid" +
+            (superseded > 0 ? "; the update it had open is withdrawn" : ""));
+  });
+}
+
+Status Publisher::ResumePartnership(const std::string& id, const std::string& by) {
+  std::lock_guard<std::mutex> lock(PartnerMutex(id));
+  ASSIGN_OR_RETURN(PartnerState st, LoadState(id));
+  if (st.p.revoked) return Status::FailedPrecondition("partner '" + id + "' is revoked");
+  if (!st.p.suspended) {
+    return Status::FailedPrecondition("partner '" + id + "' is not suspended");
+  }
+  const int64_t now = env_.NowSeconds();
+  int64_t next_scheduled = 0;
+  if (!st.p.schedule.empty()) {
+    if (auto s = Schedule::Parse(st.p.schedule); s.ok()) next_scheduled = s->NextAfter(now);
+  }
+  return db_.Transaction([&](Database& db) -> Status {
+    RETURN_IF_ERROR(db.Exec(
+        "UPDATE sync_partnerships SET suspended = 0, suspended_since = 0, next_scheduled = ?, "
+        "failures = 0 WHERE id = ?",
+        {next_scheduled, id}));
+    return internal::RecordEvent(
+        db, now, id, "", 0, "resumed",
+        "partnership resumed by " + (by.empty() ? "the main manager" : by) + " (suspended since " +
+            FormatRfc3339(st.p.suspended_since) + "): updates go on" +
+            (next_scheduled > 0 ? " at the next scheduled run (" + FormatRfc3339(next_scheduled) +
+                                      ") or when you publish"
+                                : " when you publish"));
+  });
+}
+
 Result<Publisher::PartnerState> Publisher::LoadState(const std::string& id) {
   ASSIGN_OR_RETURN(
       auto rows,
@@ -324,6 +560,8 @@ Result<Publisher::PartnerState> Publisher::LoadState(const std::string& id) {
   st.served_overlay = DecodeServedOverlay(r.Text(20));
   st.emergency_seq = static_cast<uint64_t>(r.Int(21));
   st.served_version = static_cast<uint64_t>(r.Int(22));
+  st.p.suspended = r.Int(23) != 0;
+  st.p.suspended_since = r.Int(24);
   return st;
 }
 
@@ -409,22 +647,12 @@ Result<Publisher::Latest*> Publisher::LoadLatestLocked(const Partnership& p) {
   return &latest;
 }
 
-Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
-                                        content::SourceCache* cache) {
-  ASSIGN_OR_RETURN(Latest * latest_ptr, LoadLatestLocked(p));
-  Latest& latest = *latest_ptr;
-  const uint64_t prev_version = latest.version;
-  const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
-  const std::shared_ptr<const content::BuildInputs> prev_inputs =
-      latest.inputs ? latest.inputs : std::make_shared<const content::BuildInputs>();
+Result<content::BuildOptions> Publisher::BuildOptionsFor(const Partnership& p) {
   content::BuildOptions o;
   o.authoring_dir = options_.authoring_dir;
   o.overrides_dir = p.overrides_dir;
   o.area = content::Area::kTieup;
   o.site = p.id;
-  o.version = prev_version + 1;
-  o.created = now;
-  o.expires = now + options_.release_validity_seconds;
   o.variables = options_.site_variables;  // main's own (site.name, ...); the partner's win
   o.variables["partner.id"] = p.id;
   o.variables["partner.name"] = p.name;
@@ -440,10 +668,38 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   // Kind template: main's own pages are left out; main's assets and every page the partner's
   // directory adds or replaces stay.
   o.only_overridden_pages = p.kind == PartnershipKind::kTemplate;
+  return o;
+}
+
+Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
+                                        content::SourceCache* cache) {
+  ASSIGN_OR_RETURN(Latest * latest_ptr, LoadLatestLocked(p));
+  Latest& latest = *latest_ptr;
+  const uint64_t prev_version = latest.version;
+  const std::shared_ptr<const content::ReleaseManifest> prev = latest.manifest;
+  const std::shared_ptr<const content::BuildInputs> prev_inputs =
+      latest.inputs ? latest.inputs : std::make_shared<const content::BuildInputs>();
+  ASSIGN_OR_RETURN(content::BuildOptions o, BuildOptionsFor(p));
+  o.version = prev_version + 1;
+  o.created = now;
+  o.expires = now + options_.release_validity_seconds;
 
   content::PreviousBuild previous;
+  // A release built as kind `link` holds main's links in place of the pages: after a change of
+  // kind (UpdatePartnership) its entries are not reused, or the links would stay.
+  bool prev_links = false;
+  if (prev && p.kind != PartnershipKind::kLink) {
+    for (const auto& [path, e] : prev->files) {
+      if (e.method == content::UpdateMethod::kLink && !path.starts_with("/assets/")) {
+        prev_links = true;
+        break;
+      }
+    }
+  }
   // partner-blobs is never pruned, so a reused entry's blobs are there: no stat per entry.
-  if (prev && !prev_inputs->digests.empty()) previous = {prev.get(), prev_inputs.get(), false};
+  if (prev && !prev_links && !prev_inputs->digests.empty()) {
+    previous = {prev.get(), prev_inputs.get(), false};
+  }
   auto built = content::BuildReleaseIncremental(env_, blobs_, o, previous, cache);
   if (!built.ok()) {
     return built.status().Annotate("rendering the release of partner '" + p.id + "'");
@@ -694,9 +950,24 @@ Result<uint64_t> Publisher::CommandActivationLocked(const PartnerState& st, cons
 }
 
 PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view why,
-                                        content::SourceCache* cache) {
+                                        content::SourceCache* cache,
+                                        const PublishProgressFn& progress) {
   PublishOutcome out;
   out.partner = id;
+  // Each step as it happens (PublishNow's `progress`).
+  auto report = [&](std::string_view stage, const OfferReply* reply = nullptr) {
+    if (!progress) return;
+    PublishProgress step;
+    step.partner = id;
+    step.stage = stage;
+    step.version = out.version;
+    step.update_id = out.update_id;
+    if (reply != nullptr) {
+      step.fetched_blobs = reply->fetched_blobs;
+      step.fetched_bytes = reply->fetched_bytes;
+    }
+    progress(step);
+  };
   auto loaded = LoadState(id);
   if (!loaded.ok()) {
     out.status = loaded.status();
@@ -707,6 +978,13 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
   if (st.p.revoked) {
     out.status = Status::PermissionDenied("partner '" + id + "' is revoked");
     out.state = "failed";
+    return out;
+  }
+  if (st.p.suspended) {
+    out.status = Status::FailedPrecondition(
+        "partner '" + id + "' is suspended since " + FormatRfc3339(st.p.suspended_since) +
+        ": resume it first ('tieup main partner resume DIR " + id + "')");
+    out.state = "suspended";
     return out;
   }
   const int64_t now = env_.NowSeconds();
@@ -730,6 +1008,7 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
     return out;
   };
 
+  report("building");
   auto built = BuildLocked(st.p, now, cache);
   if (!built.ok()) return fail(0, built.status(), "failed");
   const uint64_t latest = *built;
@@ -820,6 +1099,7 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
   offer.version = latest;
   offer.approval = st.p.approval;
   offer.root = options_.root_envelope;
+  report("offering");
   Result<OfferReply> reply = Status::NotFound("no delta");
   const bool sent_delta = !delta->empty();
   if (sent_delta) {
@@ -859,6 +1139,7 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
                 "failed");
   }
   const OfferReply& r = *reply;
+  report("staged", &r);
   const bool activated = r.outcome == OfferOutcome::kActivated;
   Status rec = db_.Transaction([&](Database& db) -> Status {
     RETURN_IF_ERROR(db.Exec(
@@ -889,15 +1170,35 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
 
 std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string>& ids,
                                                    std::string_view why,
-                                                   content::SourceCache* shared_cache) {
+                                                   content::SourceCache* shared_cache,
+                                                   const PublishProgressFn& progress) {
   std::vector<PublishOutcome> outcomes(ids.size());
+  if (progress) {
+    PublishProgress queued;
+    queued.stage = "queued";
+    for (const std::string& id : ids) {
+      queued.partner = id;
+      progress(queued);
+    }
+  }
   std::atomic<size_t> next{0};
   content::SourceCache own_cache;  // each source read once for all partners of this run
   content::SourceCache* cache = shared_cache != nullptr ? shared_cache : &own_cache;
   auto worker = [&] {
     for (size_t i = next.fetch_add(1); i < ids.size(); i = next.fetch_add(1)) {
       std::lock_guard<std::mutex> lock(PartnerMutex(ids[i]));
-      outcomes[i] = PublishLocked(ids[i], why, cache);
+      outcomes[i] = PublishLocked(ids[i], why, cache, progress);
+      if (progress) {
+        const PublishOutcome& o = outcomes[i];
+        PublishProgress last;
+        last.partner = ids[i];
+        last.stage = o.state;
+        last.done = true;
+        last.version = o.version;
+        last.update_id = o.update_id;
+        if (!o.status.ok()) last.reason = o.status.message();
+        progress(last);
+      }
     }
   };
   const size_t n = std::min(options_.max_concurrency, ids.size());
@@ -913,10 +1214,12 @@ std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string
 }
 
 std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>& ids,
-                                                  content::SourceCache* cache, Trigger trigger) {
+                                                  content::SourceCache* cache, Trigger trigger,
+                                                  const PublishProgressFn& progress) {
   std::vector<std::string> targets = ids;
   if (targets.empty()) {
-    auto rows = db_.Query("SELECT id FROM sync_partnerships WHERE revoked = 0 ORDER BY id");
+    auto rows = db_.Query(
+        "SELECT id FROM sync_partnerships WHERE revoked = 0 AND suspended = 0 ORDER BY id");
     if (!rows.ok()) {
       PublishOutcome o;
       o.status = rows.status();
@@ -926,7 +1229,7 @@ std::vector<PublishOutcome> Publisher::PublishNow(const std::vector<std::string>
     for (const auto& r : *rows) targets.push_back(r.Text(0));
   }
   return RunParallel(targets, trigger == Trigger::kManager ? kManagerPublish : "after a change",
-                     cache);
+                     cache, progress);
 }
 
 Result<std::shared_ptr<const content::PageProducts>> Publisher::ReadProducts() {
@@ -966,7 +1269,7 @@ std::vector<PublishOutcome> Publisher::RunDue(int64_t now, content::SourceCache*
     }
   }
   auto rows = db_.Query(
-      "SELECT id FROM sync_partnerships WHERE revoked = 0 AND "
+      "SELECT id FROM sync_partnerships WHERE revoked = 0 AND suspended = 0 AND "
       "((next_retry > 0 AND next_retry <= ?) OR (next_scheduled > 0 AND next_scheduled <= ?)) "
       "ORDER BY id",
       {now, now});
@@ -1072,6 +1375,16 @@ Result<OfferRequest> Publisher::LatestFor(const std::string& partner_id, uint64_
   std::lock_guard<std::mutex> lock(PartnerMutex(partner_id));
   ASSIGN_OR_RETURN(auto st, LoadState(partner_id));
   if (st.p.revoked) return Status::PermissionDenied("partner '" + partner_id + "' is revoked");
+  if (st.p.suspended) {
+    // Nothing new while suspended: the partner stays as it is (no failure on its side).
+    ASSIGN_OR_RETURN(auto last, LastUpdate(partner_id));
+    OfferRequest none;
+    none.partner = partner_id;
+    none.update_id = last ? last->update_id : "current";
+    none.version = have_version;
+    none.approval = st.p.approval;
+    return none;
+  }
   const int64_t now = env_.NowSeconds();
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT version FROM sync_releases WHERE "
                                         "partner = ? ORDER BY version DESC LIMIT 1",
@@ -1227,72 +1540,13 @@ Status Publisher::HandleEmergencyEdit(const std::string& partner_id,
 }
 
 Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
-  ASSIGN_OR_RETURN(auto ids, db_.Query("SELECT id FROM sync_partnerships ORDER BY id"));
+  // One implementation of a partner's state for `tieup main status` and the console's table.
+  PartnerOverviewQuery all;
+  all.page_size = 0;
+  ASSIGN_OR_RETURN(PartnerOverviewPage page, QueryPartnerOverview(db_, all));
   std::vector<PartnerStatusReport> out;
-  for (const auto& row : ids) {
-    ASSIGN_OR_RETURN(auto st, LoadState(row.Text(0)));
-    PartnerStatusReport r;
-    r.active_version = st.active_version;
-    r.failures = st.failures;
-    ASSIGN_OR_RETURN(auto latest, db_.Query("SELECT MAX(version) FROM sync_releases WHERE "
-                                            "partner = ?",
-                                            {st.p.id}));
-    r.latest_version = latest.empty() ? 0 : static_cast<uint64_t>(latest[0].Int(0));
-    ASSIGN_OR_RETURN(r.last_update, LastUpdate(st.p.id));
-    if (st.next_retry > 0 && (st.next_scheduled == 0 || st.next_retry < st.next_scheduled)) {
-      r.next_attempt = st.next_retry;
-    } else {
-      r.next_attempt = st.next_scheduled;
-    }
-    std::string& s = r.summary;
-    if (st.p.revoked) {
-      s = "revoked";
-    } else if (r.last_update && r.last_update->state == "pending_approval") {
-      s = "version " + std::to_string(r.last_update->version) +
-          " waiting for the partner manager (update " + r.last_update->update_id + ")";
-    } else if (r.last_update && r.last_update->state == "rejected" &&
-               r.last_update->version == r.latest_version) {
-      s = r.last_update->reason;
-      s += st.next_retry > 0 ? "; offered again at " + FormatRfc3339(st.next_retry)
-                             : "; offered again when it changes or when you publish again";
-    } else if (r.last_update && (r.last_update->state == "failed" ||
-                                 (r.last_update->state == "approved" && st.failures > 0))) {
-      s = r.last_update->state + ": " + r.last_update->reason;
-      s += st.next_retry > 0 ? "; retry at " + FormatRfc3339(st.next_retry)
-                             : "; no automatic retry: publish again";
-    } else if (r.latest_version == 0) {
-      s = "nothing published yet";
-    } else if (st.active_version >= r.latest_version) {
-      s = st.served_overlay.empty() ? "up to date at version " : "main's latest version ";
-      s += std::to_string(st.active_version) + (st.served_overlay.empty() ? "" : " is active");
-    } else {
-      s = "version " + std::to_string(r.latest_version) + " built, partner has " +
-          std::to_string(st.active_version);
-    }
-    // What the partner serves, when it reported it: never "up to date" over something else.
-    if (!st.p.revoked && !st.served_hash.empty() && st.active_version > 0 &&
-        st.served_version == st.active_version) {
-      ASSIGN_OR_RETURN(auto hashes, db_.Query("SELECT payload_hash FROM sync_releases WHERE "
-                                              "partner = ? AND version = ?",
-                                              {st.p.id, static_cast<int64_t>(st.active_version)}));
-      if (!hashes.empty() && !hashes[0].Text(0).empty() && hashes[0].Text(0) != st.served_hash) {
-        s = "the partner serves a release of version " + std::to_string(st.active_version) +
-            " that is not main's (hash " + st.served_hash.substr(0, 12) + "): publish again";
-      }
-    }
-    if (!st.p.revoked && !st.served_overlay.empty()) {
-      s += "; emergency-edited:";
-      for (size_t i = 0; i < st.served_overlay.size(); ++i) {
-        const EmergencyEditState& e = st.served_overlay[i];
-        s += (i == 0 ? " " : ", ") + e.path + (e.hash.empty() ? " removed" : "") + " (" +
-             FormatRfc3339(e.at) + ")";
-      }
-    }
-    r.served_hash = st.served_hash;
-    r.emergency_edits = st.served_overlay;
-    r.partnership = std::move(st.p);
-    out.push_back(std::move(r));
-  }
+  out.reserve(page.rows.size());
+  for (PartnerOverviewRow& row : page.rows) out.push_back(std::move(row.report));
   return out;
 }
 

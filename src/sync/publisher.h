@@ -79,7 +79,39 @@ struct Partnership {
   // page (content/release.h). Carried in every release's signed metadata: only main grants it.
   content::EmergencyEditPolicy emergency_edit = content::EmergencyEditPolicy::kNone;
   bool revoked = false;
-  int64_t created = 0;  // unix seconds; set by AddPartnership
+  // Suspended (SuspendPartnership): a temporary stop. No updates reach it (no scheduled run,
+  // no "publish all", nothing new when it polls) until ResumePartnership; unlike a revoked one
+  // it keeps its certificate and may still report and answer.
+  bool suspended = false;
+  int64_t suspended_since = 0;  // unix seconds; 0 unless suspended
+  int64_t created = 0;          // unix seconds; set by AddPartnership
+};
+
+// A change to a partnership (Publisher::UpdatePartnership, `tieup main partner set`): only the
+// fields that are set change. Texts are parsed as `tieup main partner add` parses them.
+struct PartnershipChanges {
+  std::optional<std::string> name;
+  std::optional<std::string> region;
+  std::optional<std::string> public_url;
+  std::optional<std::string> sync_url;        // "" : pull mode
+  std::optional<std::string> kind;            // contents | template | link
+  std::optional<std::string> approval;        // auto | manager
+  std::optional<std::string> schedule;        // Schedule text; "" : only "publish now"
+  std::optional<std::string> retry;           // RetryPolicy text
+  std::optional<std::string> overrides_dir;   // "" : none
+  std::optional<std::string> emergency_edit;  // none | keep | overwrite
+  // Replaces every variable (a form that shows them all); then set_variables are set and
+  // unset_variables removed (the command line's --var and --unset-var).
+  std::optional<std::map<std::string, std::string>> variables;
+  std::map<std::string, std::string> set_variables;
+  std::vector<std::string> unset_variables;
+};
+
+// A field of PartnershipChanges that was refused: "schedule", "retry", "approval", "kind",
+// "emergency_edit", "overrides", "variables", "name", "public_url" or "sync_url", and why.
+struct PartnershipFieldError {
+  std::string field;
+  std::string message;
 };
 
 struct PublisherOptions {
@@ -104,9 +136,30 @@ struct PublishOutcome {
   std::string update_id;  // empty when nothing was offered
   // "activated", "pending_approval", "up_to_date", "awaiting_approval" (already pending),
   // "pull" (pull mode: the partner will poll), "failed", "already_active", "rejected" (the
-  // partner's manager rejected this version; not offered again, see PublishNow).
+  // partner's manager rejected this version; not offered again, see PublishNow), "suspended"
+  // (nothing done: the partnership is suspended).
   std::string state;
 };
+
+// One step of one partner's publish, reported as it happens (PublishNow's `progress`): "queued"
+// (for every partner of the run, before any starts), "building", "offering" (version known),
+// "staged" (the partner fetched the files it lacked and staged the version; fetched_* say what it
+// fetched), and last, with `done`, the outcome's state (PublishOutcome::state). A partner that
+// is up to date, pull-mode or failed skips the steps it never reached.
+struct PublishProgress {
+  std::string partner;
+  std::string stage;
+  bool done = false;           // the partner's last report: `stage` is its outcome's state
+  uint64_t version = 0;        // the version built for it (0 before the build)
+  std::string update_id;       // with "offering" and after: the update offered
+  uint64_t fetched_blobs = 0;  // with "staged": the files the partner fetched
+  uint64_t fetched_bytes = 0;  // and their bytes
+  std::string reason;          // with "failed": why
+};
+// Receives PublishProgress reports. Called on PublishNow's worker threads, concurrently for
+// different partners (in order for one partner); it must return quickly and must not call the
+// publisher.
+using PublishProgressFn = std::function<void(const PublishProgress&)>;
 
 // One attempt as main records it (table sync_updates).
 struct UpdateRecord {
@@ -158,6 +211,25 @@ class Publisher {
   Status AddPartnership(const Partnership& partnership);
   // Marks it revoked: no more offers, blobs or responses. NotFound when unknown.
   Status RevokePartnership(const std::string& id);
+  // Changes the partnership's settings as `changes` says, each checked by the parser `partner
+  // add` uses, and records one "changed" event naming `by` and every change (before -> after).
+  // Returns those changes in words ("schedule: (manual) -> '0 3 * * *'"); none when nothing
+  // differs. A new schedule counts from now. The next publish uses the new settings: a change
+  // of what the partner's release holds (name, region, variables, overrides, kind, emergency
+  // edit grant) makes it build a new version when the release differs. InvalidArgument (or
+  // NotFound for a missing overrides directory) naming every bad field, each also in `errors`
+  // when given; nothing is changed then. NotFound for an unknown partnership,
+  // FailedPrecondition for a revoked one.
+  Result<std::vector<std::string>> UpdatePartnership(
+      const std::string& id, const PartnershipChanges& changes, const std::string& by,
+      std::vector<PartnershipFieldError>* errors = nullptr);
+  // A temporary stop (Partnership::suspended), recorded with `by`: any update still open for
+  // the partner is superseded. FailedPrecondition when revoked or already suspended; NotFound
+  // when unknown.
+  Status SuspendPartnership(const std::string& id, const std::string& by);
+  // Ends a suspension: scheduled runs count from now again (nothing is sent at once).
+  // FailedPrecondition when it is not suspended; NotFound when unknown.
+  Status ResumePartnership(const std::string& id, const std::string& by);
   // Every partnership, sorted by id.
   Result<std::vector<Partnership>> ListPartnerships();
   Result<Partnership> GetPartnership(const std::string& id);
@@ -165,21 +237,31 @@ class Publisher {
   // Renders the partner's release and signs a new version when it changed (see the file
   // comment). Returns the latest version. Errors from rendering name the file at fault.
   Result<uint64_t> BuildFor(const std::string& id);
+  // What a build of `p`'s release is made from (all but version, created and expires): main's
+  // authoring dir, the partnership's overrides dir, main's variables with the partner's
+  // (partner.id, partner.name, partner.region, its own), the catalog, and for kind `template`
+  // main's own pages left out. The builds use it, and so does the console's preview of a page
+  // as the partner will see it. Errors from reading the catalog.
+  Result<content::BuildOptions> BuildOptionsFor(const Partnership& p);
 
   // Who asks for a publish: the main manager (`tieup main publish`), or the daemon after a change
   // of its sources (the catalog). Only the manager's publish offers again, unchanged, a version
   // the partner's manager rejected.
   enum class Trigger { kManager, kAutomatic };
 
-  // "Publish now": builds and offers to each of `ids` (all active partnerships when empty),
-  // at most max_concurrency at once. One outcome per partner, in the order given (or by id).
+  // "Publish now": builds and offers to each of `ids` (all active partnerships when empty:
+  // neither revoked nor suspended), at most max_concurrency at once. One outcome per partner, in
+  // the order given (or by id); a suspended partner named in `ids` gets state "suspended" and
+  // FailedPrecondition.
   // `cache` (optional) is shared with a build that just read the same sources (main's own).
   // A version the partner's manager rejected is offered again only when it changed, when the
   // trigger is the manager, or when the partnership's retry policy says so (`rejected=`);
   // otherwise its outcome is "rejected" (status OK) with the update that was rejected.
+  // `progress` (optional) hears each partner's steps as they happen (PublishProgress).
   std::vector<PublishOutcome> PublishNow(const std::vector<std::string>& ids = {},
                                          content::SourceCache* cache = nullptr,
-                                         Trigger trigger = Trigger::kManager);
+                                         Trigger trigger = Trigger::kManager,
+                                         const PublishProgressFn& progress = {});
 
   // The scheduler tick: publishes every partnership whose scheduled time or retry time is at or
   // before `now` (unix seconds), and re-commands activations that failed. At the first tick and
@@ -215,7 +297,7 @@ class Publisher {
   // `have_version`: the partner's active version; when main still holds it, the offer carries
   // the signed delta from it (0: the full metadata). When it is the latest version, the answer
   // names that version and the update that delivered it, with no release (nothing is
-  // recorded).
+  // recorded); so does the answer to a suspended partner, naming `have_version`.
   Result<OfferRequest> LatestFor(const std::string& partner_id, uint64_t have_version = 0);
   // Records an event the partner reports; "activated", "pending", "refused" and "rollback"
   // with an update id or version also update main's view of that partner. "emergency-edit" is
@@ -259,7 +341,7 @@ class Publisher {
   // The signed delta from `base` to `version`; "" when either is not stored (or base is 0).
   Result<std::string> DeltaEnvelopeLocked(const std::string& id, uint64_t base, uint64_t version);
   PublishOutcome PublishLocked(const std::string& id, std::string_view why,
-                               content::SourceCache* cache);
+                               content::SourceCache* cache, const PublishProgressFn& progress);
   Result<uint64_t> CommandActivationLocked(const PartnerState& st, const UpdateRecord& u);
   Status RecordFailureLocked(const PartnerState& st, int64_t update_rowid, std::string_view state,
                              const std::string& reason, std::string_view kind);
@@ -269,7 +351,8 @@ class Publisher {
   // Deletes the stored chunks no release names any more (sync/chunk_store.h).
   Status SweepChunks();
   std::vector<PublishOutcome> RunParallel(const std::vector<std::string>& ids, std::string_view why,
-                                          content::SourceCache* cache);
+                                          content::SourceCache* cache,
+                                          const PublishProgressFn& progress = {});
 
   Env& env_;
   Database& db_;

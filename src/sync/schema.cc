@@ -119,6 +119,30 @@ ALTER TABLE sync_partnerships ADD COLUMN served_overlay TEXT NOT NULL DEFAULT '[
 ALTER TABLE sync_partnerships ADD COLUMN emergency_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_partnerships ADD COLUMN served_version INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      // Suspension (issue 15 item 4): a temporary stop of a partnership's updates, and since
+      // when.
+      {8, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_partnerships ADD COLUMN suspended_since INTEGER NOT NULL DEFAULT 0;
+)sql"},
+      // The partners at a glance (sync/partner_overview.h): each partnership's state category,
+      // newest built version and last contact, derived from the tables above and brought up to
+      // date from the events and attempts recorded since the mark, so that a page of 10,000
+      // partnerships is filtered and sorted by index.
+      {9, R"sql(
+CREATE TABLE sync_overview(
+  partner TEXT PRIMARY KEY,
+  category INTEGER NOT NULL,
+  latest INTEGER NOT NULL,
+  contact INTEGER NOT NULL);
+CREATE INDEX sync_overview_category ON sync_overview(category, partner);
+CREATE TABLE sync_overview_mark(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  event_id INTEGER NOT NULL,
+  update_id INTEGER NOT NULL,
+  partners INTEGER NOT NULL,
+  rebuilt INTEGER NOT NULL);
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

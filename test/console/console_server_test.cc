@@ -132,6 +132,13 @@ class ConsoleServerTest : public ::testing::Test {
           return page;
         },
         uploads);
+    // A file to download, under a name that needs making safe.
+    console_->AddPage("/export", [](const ConsoleRequest&) {
+      ConsolePage page;
+      page.download = Download{"text/csv; charset=utf-8", "orders \"2026\"/11.csv",
+                               "section,item\nline,<b>not html</b>\n"};
+      return page;
+    });
     // A document for a frame: a preview whose resources come from `origin`.
     console_->AddPage("/frame", [](const ConsoleRequest& r) {
       ConsolePage page;
@@ -364,6 +371,23 @@ TEST_F(ConsoleServerTest, AssetsAreServedWithTheirTypes) {
   // The daemon's own styles and script come after the console's.
   EXPECT_THAT(css.body(), HasSubstr("\n.orders-note { font-weight: bold; }"));
   EXPECT_THAT(js.body(), HasSubstr("\n/* the orders page's script */"));
+}
+
+TEST_F(ConsoleServerTest, ADownloadIsAnAttachmentWithTheSecurityHeaders) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  // Signed-in managers only, like every page.
+  HttpResponse signed_out = Get("/export");
+  EXPECT_EQ(signed_out.status(), 303);
+  EXPECT_FALSE(signed_out.FindHeader("Content-Disposition"));
+  const std::string session = SignIn();
+  HttpResponse r = Get("/export", session);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(r.FindHeader("Content-Type"), Optional(Eq("text/csv; charset=utf-8")));
+  // Quotes and slashes cannot break out of the header's file name or name a folder.
+  EXPECT_THAT(r.FindHeader("Content-Disposition"),
+              Optional(Eq("attachment; filename=\"orders__2026__11.csv\"")));
+  EXPECT_EQ(r.body(), "section,item\nline,<b>not html</b>\n");  // as is, not in the layout
+  ExpectSecurityHeaders(r);
 }
 
 TEST_F(ConsoleServerTest, APostWithoutTheSessionsCsrfTokenIsRefused) {

@@ -78,6 +78,62 @@ TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {
   EXPECT_TRUE(PartnerServes("New leaves are in."));
 }
 
+// Each partner's steps are printed as they happen (standard error), then a summary, through the
+// daemon and in the command's own process alike; the result lines stay as scripts read them.
+TEST_F(PublishControlTest, PrintsEachPartnersProgressAndASummary) {
+  StartMain();
+  const std::string dir_a = dir_.Sub("shop-a"), dir_b = dir_.Sub("shop-b");
+  CommandResult init =
+      EnrollNewPartner(main_dir_, main_sync_port_, dir_a, "shop-a", "Shop A", FreePort());
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  init = EnrollNewPartner(main_dir_, main_sync_port_, dir_b, "shop-b", "Shop B", FreePort(),
+                          {"--approval", "manager"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  SiteProcess a({"partner", "serve", dir_a}), b({"partner", "serve", dir_b});
+  ASSERT_TRUE(a.Start()) << a.output();
+  ASSERT_TRUE(b.Start()) << b.output();
+
+  CommandResult pub = Publish();
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasSubstr(kThroughDaemon));
+  for (const char* id : {"shop-a", "shop-b"}) {
+    const std::string p = std::string("\\n  ") + id + ": ";
+    EXPECT_THAT(pub.output, HasRegex(p + "building\\n")) << id;
+    EXPECT_THAT(pub.output, HasRegex(p + "offering version 1\\n")) << id;
+    EXPECT_THAT(pub.output,
+                HasRegex(p + R"(fetched [1-9]\d* files \(\d+ (bytes|KiB)\), staged version 1\n)"))
+        << id;
+  }
+  EXPECT_THAT(pub.output, HasSubstr("\n  shop-a: activated version 1\n"));
+  EXPECT_THAT(pub.output,
+              HasSubstr("\n  shop-b: version 1 waiting for the partner manager's approval\n"));
+  EXPECT_THAT(pub.output, HasSubstr("\n2 partners: 1 activated, 1 waiting for approval, 0 failed"));
+  // The result lines, unchanged.
+  EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 1\s+activated\s+update u\d+)"));
+  EXPECT_THAT(pub.output, HasRegex(R"(shop-b\s+version 1\s+pending_approval\s+update u\d+)"));
+
+  // An edit, published in the command's own process: the same lines.
+  Author("pages/index.md", "---\ntitle: Welcome\n---\n# First flush\n");
+  pub = Publish({"--all", "--in-process"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, Not(HasSubstr(kThroughDaemon)));
+  EXPECT_THAT(pub.output, HasSubstr("\n  shop-a: offering version 2\n"));
+  EXPECT_THAT(pub.output, HasSubstr("\n  shop-a: activated version 2\n"));
+  EXPECT_THAT(pub.output,
+              HasSubstr("\n  shop-b: version 2 waiting for the partner manager's approval\n"));
+  EXPECT_THAT(pub.output, HasSubstr("\n2 partners: 1 activated, 1 waiting for approval, 0 failed"));
+
+  // Nothing new: each partner says so.
+  pub = Publish();
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasSubstr("\n  shop-a: up to date at version 2\n"));
+  EXPECT_THAT(pub.output, HasSubstr("\n  shop-b: version 2 still waiting for the partner "
+                                    "manager's approval\n"));
+  EXPECT_THAT(
+      pub.output,
+      HasSubstr("\n2 partners: 0 activated, 1 waiting for approval, 0 failed, 1 up to date"));
+}
+
 TEST_F(PublishControlTest, FailedPartnerGivesTheSameExitCodeThroughTheDaemonAndInProcess) {
   StartMain();
   NewPartner("shop-a", "Shop A");  // never started: main cannot reach it

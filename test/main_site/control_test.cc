@@ -215,12 +215,19 @@ TEST_F(ControlTest, PublishThroughTheDaemonReportsWhatAnInProcessRunReports) {
   EXPECT_EQ(local, forwarded.status());
 
   EXPECT_EQ(through, in_process);
-  ASSERT_THAT(through, SizeIs(4));
+  ASSERT_THAT(through, SizeIs(8));
   EXPECT_EQ(through[0], std::make_pair('o', std::string("main: activated release 1 (5 files)")));
   EXPECT_EQ(through[1], std::make_pair('e', std::string("publishing to every partner...")));
-  EXPECT_EQ(through[2].first, 'o');
-  EXPECT_THAT(through[2].second, ::testing::StartsWith("shop-x         FAILED: "));
-  EXPECT_THAT(through[3].second, HasSubstr("1 partner(s) failed; they are retried"));
+  // The partner's steps as they happen, on standard error.
+  EXPECT_EQ(through[2], std::make_pair('e', std::string("  shop-x: building")));
+  EXPECT_EQ(through[3], std::make_pair('e', std::string("  shop-x: offering version 1")));
+  EXPECT_EQ(through[4].first, 'e');
+  EXPECT_THAT(through[4].second, ::testing::StartsWith("  shop-x: failed: "));
+  EXPECT_EQ(through[5].first, 'o');
+  EXPECT_THAT(through[5].second, ::testing::StartsWith("shop-x         FAILED: "));
+  EXPECT_EQ(through[6], std::make_pair('e', std::string("1 partner: 0 activated, 0 waiting for "
+                                                        "approval, 1 failed")));
+  EXPECT_THAT(through[7].second, HasSubstr("1 partner(s) failed; they are retried"));
 }
 
 TEST_F(ControlTest, DaemonServesMainsNewReleaseAtOnce) {
@@ -260,9 +267,11 @@ TEST_F(ControlTest, UnknownPartnerIsReportedThroughTheSocket) {
   one.partners = {"nobody"};
   Result<bool> r = Forward(one, &lines);
   EXPECT_THAT(r.status(), StatusIs(StatusCode::kUnavailable));
-  ASSERT_THAT(lines, SizeIs(4));
+  ASSERT_THAT(lines, SizeIs(6));
   EXPECT_EQ(lines[1], std::make_pair('e', std::string("publishing to 1 partner(s)...")));
-  EXPECT_THAT(lines[2].second, ::testing::StartsWith("nobody         FAILED: "));
+  EXPECT_EQ(lines[2], std::make_pair('e', std::string("  nobody: failed: no partner 'nobody'; add "
+                                                      "it with 'tieup main partner add'")));
+  EXPECT_THAT(lines[3].second, ::testing::StartsWith("nobody         FAILED: "));
 }
 
 TEST_F(ControlTest, SocketIsOwnerOnlyAndRemovedAtStop) {

@@ -543,5 +543,39 @@ TEST_F(LedgerShippingTest, StatementNeedsAShippedLedgerAndTheRightContract) {
               StatusIs(StatusCode::kInvalidArgument));
 }
 
+TEST_F(LedgerShippingTest, CheckpointSummariesAndTheDefaultContract) {
+  auto before = collector_->CheckpointSummaries({kPartner});
+  ASSERT_THAT(before, IsOk());
+  ASSERT_EQ(before->size(), 1u);
+  EXPECT_FALSE((*before)[0].shipped);
+  EXPECT_EQ((*before)[0].accepted_size, 0u);
+  EXPECT_EQ((*before)[0].last_received, 0);
+
+  ShipFirst(100);
+  auto after = collector_->CheckpointSummaries({"shop-c", kPartner});
+  ASSERT_THAT(after, IsOk());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].partner, "shop-c");
+  EXPECT_FALSE((*after)[0].shipped);
+  EXPECT_EQ((*after)[1].partner, kPartner);
+  EXPECT_TRUE((*after)[1].shipped);
+  EXPECT_EQ((*after)[1].accepted_size, 100u);
+  EXPECT_EQ((*after)[1].accepted_root_hex, MirrorRootHex(100));
+  EXPECT_EQ((*after)[1].last_received, env_.NowSeconds());
+
+  // Without a contract file named, the statement is computed with SITE_DIR/contracts/ID.toml.
+  const std::string contract = collector_->ContractPath(kPartner);
+  EXPECT_EQ(contract, main_dir_ + "/contracts/shop-b.toml");
+  auto missing = collector_->WriteStatement(kPartner, "2026-11", "");
+  EXPECT_THAT(missing.status().message(), HasSubstr(contract));
+  ASSERT_THAT(CreateDirs(env_, main_dir_ + "/contracts"), IsOk());
+  ASSERT_THAT(WriteFileAtomic(env_, contract, kContract), IsOk());
+  auto f = collector_->WriteStatement(kPartner, "2026-11", "");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto kept = env_.ReadFile(f->contract_path);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ(*kept, kContract);
+}
+
 }  // namespace
 }  // namespace tieup
