@@ -10,6 +10,7 @@
 
 #include "base/time_format.h"
 #include "console/console_server.h"
+#include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 
 namespace tieup::main_console {
@@ -21,6 +22,9 @@ using console::ConsoleRequest;
 struct ConsoleState {
   MainDaemon* daemon = nullptr;
   std::shared_ptr<console::Console> console;
+  // Main's ledgers of the partners (as the command line opens them, on the daemon's database):
+  // the partners table's ledger column and the Ledger & fees pages.
+  std::shared_ptr<LedgerCollector> ledger;
 
   const SiteConfig& config() const { return daemon->site().config(); }
   // A moment (microseconds since the epoch) in main's time zone and locale.

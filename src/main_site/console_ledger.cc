@@ -98,7 +98,7 @@ json::object RowEvent(const Run& run, const Run::Row& row) {
 
 class LedgerArea {
  public:
-  LedgerArea(ConsoleState& s, std::unique_ptr<LedgerCollector> collector)
+  LedgerArea(ConsoleState& s, std::shared_ptr<LedgerCollector> collector)
       : s_(s), collector_(std::move(collector)) {}
 
   ConsolePage Ledger(const ConsoleRequest& r) {
@@ -477,7 +477,7 @@ class LedgerArea {
   }
 
   ConsoleState& s_;
-  std::unique_ptr<LedgerCollector> collector_;
+  std::shared_ptr<LedgerCollector> collector_;
   std::mutex mu_;
   std::shared_ptr<Run> run_;  // the current or last run; guarded by mu_ (as are its rows)
   std::thread thread_;        // the current or last run's; guarded by mu_
@@ -487,15 +487,9 @@ class LedgerArea {
 }  // namespace
 
 void AddLedgerPages(ConsoleState& s) {
-  // A collector of its own on the daemon's database, as the command line opens one: calls on a
-  // partner's mirror are serialised by the mirror's file lock.
-  auto collector = LedgerCollector::Open(s.daemon->env(), s.daemon->site().site_dir(),
-                                         s.daemon->db(), s.daemon->logger());
-  if (!collector.ok()) {
-    throw std::runtime_error("opening main's ledgers for the console: " +
-                             collector.status().ToString());
-  }
-  auto area = std::make_shared<LedgerArea>(s, std::move(*collector));
+  // The console's collector (ConsoleState::ledger): calls on a partner's mirror are serialised
+  // by the mirror's file lock.
+  auto area = std::make_shared<LedgerArea>(s, s.ledger);
   s.console->AddPage("/ledger", [area](const ConsoleRequest& r) { return area->Ledger(r); });
   s.console->AddPage(std::string(kStatementPages),
                      [area](const ConsoleRequest& r) { return area->Statement(r); });

@@ -58,6 +58,8 @@ Status AttachMainConsole(MainDaemon& daemon) {
   if (hashing != config.variables.end()) {
     ASSIGN_OR_RETURN(o.managers.cost, users::PasswordHashCost::FromName(hashing->second));
   }
+  ASSIGN_OR_RETURN(state->ledger,
+                   LedgerCollector::Open(daemon.env(), site_dir, daemon.db(), daemon.logger()));
   ASSIGN_OR_RETURN(auto opened, console::Console::Open(daemon.env(), daemon.db(), o));
   state->console = std::move(opened);
   console::Console& c = *state->console;

@@ -35,11 +35,11 @@ constexpr int64_t kEnrollmentCodeSeconds = 24 * 3600;
 constexpr size_t kTimelineEvents = 100;
 constexpr size_t kTimelineUpdates = 30;
 
-// What the area keeps: main's ledger collector, for the partner's fee statements (a collector of
-// its own on the daemon's database, as the command line opens one); null when it did not open.
+// What the area keeps: main's ledger collector (ConsoleState::ledger), for the partner's fee
+// statements.
 struct PartnerArea {
   ConsoleState& s;
-  std::unique_ptr<LedgerCollector> ledger;
+  std::shared_ptr<LedgerCollector> ledger;
 };
 
 std::string Href(const std::string& id, std::string_view sub = "") {
@@ -492,15 +492,7 @@ ConsolePage Route(PartnerArea& a, const ConsoleRequest& r) {
 }  // namespace
 
 void AddPartnerPages(ConsoleState& s) {
-  auto area = std::make_shared<PartnerArea>(PartnerArea{s, nullptr});
-  auto ledger = LedgerCollector::Open(s.daemon->env(), s.daemon->site().site_dir(), s.daemon->db(),
-                                      s.daemon->logger());
-  if (ledger.ok()) {
-    area->ledger = std::move(*ledger);
-  } else {
-    s.daemon->logger()->warn("partner pages: fee statements not listed: {}",
-                             ledger.status().ToString());
-  }
+  auto area = std::make_shared<PartnerArea>(PartnerArea{s, s.ledger});
   s.console->AddPage(std::string(kPrefix),
                      [area](const ConsoleRequest& r) { return Route(*area, r); });
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -215,12 +216,38 @@ json::object Row(const sync::PartnerOverviewRow& row, int64_t now) {
       {"state", r.summary},
       {"since", since.empty() ? json::value(nullptr) : json::value(std::move(since))},
       {"contact", row.last_contact == 0 ? json::value(nullptr) : Moment(row.last_contact, now)},
-      // TODO(ledger column): the ledger's verification state (verified up to N entries) and its
-      // open alerts, for the page's rows, once main_site's LedgerCollector is reachable from the
-      // console (the ledger area's work); until then the column says it is not shown here.
-      {"ledger", ""},
-      {"has_ledger", false},
   };
+}
+
+// The ledger column of the page's rows: how far main verified each partner's access ledger, and
+// its open alerts (what was detected), linked to the partner's Ledger & fees view.
+void AddLedgerColumn(ConsoleState& s, const std::vector<sync::PartnerOverviewRow>& page,
+                     json::array& rows) {
+  std::vector<std::string> ids;
+  for (const sync::PartnerOverviewRow& row : page) ids.push_back(row.report.partnership.id);
+  auto checkpoints = s.ledger->CheckpointSummaries(ids);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    json::object& row = rows[i].as_object();
+    json::object ledger{{"href", "/ledger?partner=" + commerce::PercentEncode(ids[i])}};
+    if (!checkpoints.ok()) {
+      ledger["words"] = "unavailable";
+    } else if (const LedgerCheckpointSummary& c = (*checkpoints)[i]; !c.shipped) {
+      ledger["words"] = "not shipped yet";
+    } else {
+      ledger["words"] = "verified up to " + Count(c.accepted_size) +
+                        (c.accepted_size == 1 ? " entry" : " entries");
+    }
+    auto alerts = s.ledger->Alerts(ids[i], /*include_resolved=*/false);
+    if (alerts.ok() && !alerts->empty()) {
+      std::set<std::string> kinds;
+      for (const LedgerAlert& a : *alerts) kinds.insert(a.kind);
+      std::string what;
+      for (const std::string& k : kinds) what += (what.empty() ? "" : ", ") + k;
+      ledger["alerts"] =
+          Count(alerts->size()) + (alerts->size() == 1 ? " alert" : " alerts") + " (" + what + ")";
+    }
+    row["ledger"] = std::move(ledger);
+  }
 }
 
 ConsolePage Partners(ConsoleState& s, const ConsoleRequest& r) {
@@ -239,6 +266,7 @@ ConsolePage Partners(ConsoleState& s, const ConsoleRequest& r) {
   json::array rows;
   const int64_t now = s.daemon->env().NowSeconds();
   for (const sync::PartnerOverviewRow& row : page->rows) rows.push_back(Row(row, now));
+  AddLedgerColumn(s, page->rows, rows);
 
   // The state filter: every state with its count (within the search), as links and as the
   // form's choices.

@@ -77,6 +77,17 @@ test('main_console_partners: the table, filters, search, sort; shop-b approves: 
       }
       if (!/ago|just now/.test(a)) throw new Error(`shop-a's row has no last contact: "${a}"`);
     });
+    await j.check("each row says how far main verified the partner's ledger, linked", async () => {
+      for (const id of ['shop-a', 'shop-b']) {
+        const cell = page.locator(`#partners-live tr[data-partner="${id}"] .partners-ledger`);
+        const text = await cell.innerText();
+        if (!/^Ledger: (not shipped yet|verified up to [\d,]+ entr(y|ies))/.test(text.trim())) {
+          throw new Error(`${id}'s ledger cell reads "${text}"`);
+        }
+        const href = await cell.locator('a').getAttribute('href');
+        if (href !== `/ledger?partner=${id}`) throw new Error(`${id}'s ledger link: ${href}`);
+      }
+    });
     await j.check('each partner links to its page', async () => {
       const href = await page.locator('#partners-live tr[data-partner="shop-b"] a').first()
           .getAttribute('href');
