@@ -299,8 +299,12 @@ class Console::Impl {
                     "");
     }
     if (page.framed) {
+      std::string html = std::move(page.framed->html);
+      if (page.framed->base_at_resources_origin) {
+        html = WithBase(std::move(html), page.framed->resources_origin);
+      }
       *framed_origin = std::move(page.framed->resources_origin);
-      return HttpResponse::Html(page.status, std::move(page.framed->html));
+      return HttpResponse::Html(page.status, std::move(html));
     }
     if (page.download) return DownloadResponse(page.status, std::move(*page.download));
     if (!page.redirect.empty()) {
@@ -646,6 +650,36 @@ class Console::Impl {
   }
 
   // --- rendering ---
+
+  // `html` with <base href="ORIGIN/"> (template frame_base) as the first element of its head.
+  // Not an HTML parser: it only finds where the head starts (after "<head ...>", or after the
+  // doctype, or at the very start), where a browser takes a <base> in every case.
+  std::string WithBase(std::string html, const std::string& origin) const {
+    auto tag = RenderTemplate("frame_base", json::object{{"href", origin + "/"}});
+    if (!tag.ok()) return html;
+    std::string lower = html.substr(0, std::min<size_t>(html.size(), 64 * 1024));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    size_t at = std::string::npos;
+    for (size_t from = 0; (from = lower.find("<head", from)) != std::string::npos; from += 5) {
+      const char next = from + 5 < lower.size() ? lower[from + 5] : '\0';
+      if (next == '>' || next == ' ' || next == '\t' || next == '\n' || next == '\r') {
+        const size_t close = lower.find('>', from);
+        if (close != std::string::npos) at = close + 1;
+        break;
+      }
+    }
+    if (at == std::string::npos) {
+      const size_t start = lower.find_first_not_of(" \t\r\n");
+      at = 0;
+      if (start != std::string::npos && lower.compare(start, 9, "<!doctype") == 0) {
+        const size_t close = lower.find('>', start);
+        at = close == std::string::npos ? start : close + 1;
+      }
+    }
+    html.insert(at, *tag);
+    return html;
+  }
 
   Result<std::string> RenderTemplate(std::string_view name, const json::object& data) const {
     auto it = templates_.find(name);

@@ -124,6 +124,10 @@ struct FramedDocument {
   // (with data: images), and the only one its <base href> may name. An empty or malformed one
   // ("scheme://host[:port]" with http or https) allows none.
   std::string resources_origin;
+  // True: the console puts <base href="RESOURCES_ORIGIN/"> first in the document's head, so that
+  // the page's own addresses (/assets/style.css, /local/images/tea.png) reach the public site
+  // from the frame (the preview of a page written for that site).
+  bool base_at_resources_origin = false;
 };
 
 // A file a page answers with instead of a page (a CSV export, say): sent with `status`,

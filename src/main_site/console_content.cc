@@ -96,42 +96,11 @@ std::vector<sync::Partnership> ActivePartners(ConsoleState& s) {
 
 // --- the preview frame ---
 
-// `html` with <base href="PUBLIC/"> at the start of its head, so that the page's own addresses
-// (/assets/style.css) reach main's public site from the console's preview frame. Not an HTML
-// parser: it finds where the head starts (after "<head ...>", else after the doctype, else the
-// very start), where a browser takes a <base> in every case.
-std::string WithBase(std::string html, const std::string& origin) {
-  auto tag = content::RenderMustacheJson(TemplateText("content_preview_base"),
-                                         json::object{{"href", origin + "/"}},
-                                         "console template content_preview_base");
-  if (!tag.ok()) return html;
-  std::string lower = html.substr(0, std::min<size_t>(html.size(), 64 * 1024));
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  size_t at = std::string::npos;
-  for (size_t from = 0; (from = lower.find("<head", from)) != std::string::npos; from += 5) {
-    const char next = from + 5 < lower.size() ? lower[from + 5] : '\0';
-    if (next == '>' || std::isspace(static_cast<unsigned char>(next))) {
-      if (const size_t close = lower.find('>', from); close != std::string::npos) at = close + 1;
-      break;
-    }
-  }
-  if (at == std::string::npos) {
-    const size_t start = lower.find_first_not_of(" \t\r\n");
-    at = 0;
-    if (start != std::string::npos && lower.compare(start, 9, "<!doctype") == 0) {
-      const size_t close = lower.find('>', start);
-      at = close == std::string::npos ? start : close + 1;
-    }
-  }
-  html.insert(at, *tag);
-  return html;
-}
-
 ConsolePage Framed(ConsoleState& s, int status, std::string html) {
   ConsolePage p;
   p.status = status;
   const std::string origin = PublicOrigin(s);
-  p.framed = console::FramedDocument{WithBase(std::move(html), origin), origin};
+  p.framed = console::FramedDocument{std::move(html), origin, /*base_at_resources_origin=*/true};
   return p;
 }
 

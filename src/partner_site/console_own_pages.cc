@@ -183,45 +183,12 @@ Result<Rendered> Render(ConsoleState& s, const Draft& d) {
   return out;
 }
 
-// `html` with <base href="PUBLIC/"> as the first element of its head, so that the page's own
-// addresses (/assets/style.css, /local/images/tea.png) reach the public site from the console's
-// preview frame. Not an HTML parser: it only finds where the head starts (after "<head ...>", or
-// after the doctype, or at the very start), where a browser takes a <base> in every case.
-std::string WithBase(std::string html, const std::string& public_origin) {
-  auto tag = content::RenderMustacheJson(TemplateText("page_preview_base"),
-                                         json::object{{"href", public_origin + "/"}},
-                                         "console template page_preview_base");
-  if (!tag.ok()) return html;
-  std::string lower = html.substr(0, std::min<size_t>(html.size(), 64 * 1024));
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-  size_t at = std::string::npos;
-  for (size_t from = 0; (from = lower.find("<head", from)) != std::string::npos; from += 5) {
-    const char next = from + 5 < lower.size() ? lower[from + 5] : '\0';
-    if (next == '>' || next == ' ' || next == '\t' || next == '\n' || next == '\r') {
-      const size_t close = lower.find('>', from);
-      if (close != std::string::npos) at = close + 1;
-      break;
-    }
-  }
-  if (at == std::string::npos) {
-    size_t start = lower.find_first_not_of(" \t\r\n");
-    if (start != std::string::npos && lower.compare(start, 9, "<!doctype") == 0) {
-      const size_t close = lower.find('>', start);
-      at = close == std::string::npos ? start : close + 1;
-    } else {
-      at = 0;
-    }
-  }
-  html.insert(at, *tag);
-  return html;
-}
-
 // A document for the preview frame.
 ConsolePage Framed(ConsoleState& s, int status, std::string html) {
   ConsolePage p;
   p.status = status;
-  p.framed = console::FramedDocument{WithBase(std::move(html), PublicOrigin(s)), PublicOrigin(s)};
+  p.framed = console::FramedDocument{std::move(html), PublicOrigin(s),
+                                     /*base_at_resources_origin=*/true};
   return p;
 }
 

@@ -147,6 +147,14 @@ class ConsoleServerTest : public ::testing::Test {
                                    query.ok() ? std::string(query->Get("origin")) : ""};
       return page;
     });
+    // A preview whose own addresses resolve at the public site: <base> first in its head.
+    console_->AddPage("/based", [](const ConsoleRequest& r) {
+      auto query = commerce::ParseForm(r.http.query());
+      ConsolePage page;
+      page.framed = FramedDocument{query.ok() ? std::string(query->Get("html")) : "",
+                                   "http://127.0.0.1:8081", /*base_at_resources_origin=*/true};
+      return page;
+    });
     ASSERT_THAT(console_->Start(), IsOk());
     host_ = "127.0.0.1:" + std::to_string(console_->port());
     origin_ = std::string(tls_ ? "https://" : "http://") + host_;
@@ -855,6 +863,28 @@ TEST_F(ConsoleServerTest, AFramedDocumentIsSandboxedAndFramableByTheConsoleOnly)
   ExpectSecurityHeaders(anonymous);
   // Every other page keeps frame-ancestors 'none'.
   ExpectSecurityHeaders(Get("/orders", session));
+}
+
+TEST_F(ConsoleServerTest, AFramedPreviewGetsItsBaseFirstInItsHead) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  const std::string session = SignIn();
+  const std::string base = "<base href=\"http://127.0.0.1:8081/\">\n";  // the template's line
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // After the head's start tag, whatever its case and attributes.
+      {"<!DOCTYPE html><HTML><Head lang=\"en\"><title>t</title></Head><p>x",
+       "<!DOCTYPE html><HTML><Head lang=\"en\">" + base + "<title>t</title></Head><p>x"},
+      // <header> is not the head.
+      {"<!doctype html><header>h</header><p>x",
+       "<!doctype html>" + base + "<header>h</header><p>x"},
+      // No doctype, no head: at the very start.
+      {"<p>only a fragment</p>", base + "<p>only a fragment</p>"},
+      {"", base},
+  };
+  for (const auto& [html, want] : cases) {
+    HttpResponse r = Get("/based?html=" + commerce::PercentEncode(html), session);
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_EQ(r.body(), want) << html;
+  }
 }
 
 }  // namespace
