@@ -832,4 +832,20 @@ bool Console::WaitForEventWaitersForTest(size_t n, std::chrono::milliseconds tim
   return impl_->WaitForEventWaiters(n, timeout);
 }
 
+ConsolePage ProblemPage(int status, std::string title, std::string message) {
+  ConsolePage p;
+  p.status = status;
+  p.title = title;
+  p.template_name = "problem";
+  p.data = json::object{{"heading", std::move(title)}, {"message", std::move(message)}};
+  return p;
+}
+
+ConsolePage RedirectPage(std::string path, std::string flash) {
+  ConsolePage p;
+  p.redirect = std::move(path);
+  p.flash = std::move(flash);
+  return p;
+}
+
 }  // namespace tieup::console

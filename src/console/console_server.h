@@ -159,6 +159,12 @@ struct ConsolePage {
   std::optional<Download> download;
 };
 
+// An error page in the layout (template "problem"): `title` as its heading, `message` saying
+// what to do.
+ConsolePage ProblemPage(int status, std::string title, std::string message);
+// 303 to the local `path`, with a flash message shown there once (Post/Redirect/Get).
+ConsolePage RedirectPage(std::string path, std::string flash);
+
 // The reconnection delay the event stream asks browsers for.
 inline constexpr int kEventRetryMillis = 3000;
 

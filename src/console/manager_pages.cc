@@ -12,19 +12,10 @@ namespace json = boost::json;
 using TimeFormat = std::function<std::string(int64_t)>;
 
 ConsolePage Problem(int status, std::string title, std::string message) {
-  ConsolePage p;
-  p.status = status;
-  p.title = title;
-  p.template_name = "problem";
-  p.data = json::object{{"heading", std::move(title)}, {"message", std::move(message)}};
-  return p;
+  return ProblemPage(status, std::move(title), std::move(message));
 }
-
 ConsolePage Redirect(std::string path, std::string flash) {
-  ConsolePage p;
-  p.redirect = std::move(path);
-  p.flash = std::move(flash);
-  return p;
+  return RedirectPage(std::move(path), std::move(flash));
 }
 
 ConsolePage ChangeManagers(Console& c, const ConsoleRequest& r) {

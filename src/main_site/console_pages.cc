@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "console/manager_pages.h"
+#include "console/site_options.h"
 #include "main_site/console_common.h"
-#include "users/user_store.h"
 
 namespace tieup {
 
@@ -18,19 +18,11 @@ const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedMainCo
 namespace main_console {
 
 ConsolePage Problem(int status, std::string title, std::string message) {
-  ConsolePage p;
-  p.status = status;
-  p.title = title;
-  p.template_name = "problem";
-  p.data = json::object{{"heading", std::move(title)}, {"message", std::move(message)}};
-  return p;
+  return console::ProblemPage(status, std::move(title), std::move(message));
 }
 
 ConsolePage Redirect(std::string path, std::string flash) {
-  ConsolePage p;
-  p.redirect = std::move(path);
-  p.flash = std::move(flash);
-  return p;
+  return console::RedirectPage(std::move(path), std::move(flash));
 }
 
 }  // namespace main_console
@@ -42,22 +34,12 @@ Status AttachMainConsole(MainDaemon& daemon) {
   const std::string& site_dir = daemon.site().site_dir();
   auto state = std::make_shared<ConsoleState>();
   state->daemon = &daemon;
-  console::ConsoleOptions o;
-  o.title = config.name + " — main console";
-  o.address = config.console_address.host;
-  o.port = config.console_address.port;
-  auto in_site = [&](const std::string& file) {
-    return file.empty() || file[0] == '/' ? file : JoinPath(site_dir, file);
-  };
-  o.tls_certificate_file = in_site(config.console_tls_certificate);
-  o.tls_key_file = in_site(config.console_tls_key);
+  // The cookie's name sets it apart from the partners' consoles on the same host (a demo):
+  // cookies ignore ports.
+  ASSIGN_OR_RETURN(console::ConsoleOptions o,
+                   console::ConsoleOptionsFor(config, site_dir, config.name + " — main console",
+                                              "tieup_console_main_" + config.id));
   o.logger = daemon.logger();
-  // Apart from the partners' consoles on the same host (a demo): cookies ignore ports.
-  o.cookie_name = "tieup_console_main_" + config.id;
-  auto hashing = config.variables.find("users.password_hashing");
-  if (hashing != config.variables.end()) {
-    ASSIGN_OR_RETURN(o.managers.cost, users::PasswordHashCost::FromName(hashing->second));
-  }
   ASSIGN_OR_RETURN(state->ledger,
                    LedgerCollector::Open(daemon.env(), site_dir, daemon.db(), daemon.logger()));
   ASSIGN_OR_RETURN(auto opened, console::Console::Open(daemon.env(), daemon.db(), o));

@@ -7,6 +7,7 @@
 
 #include "commerce/mail.h"
 #include "console/manager_pages.h"
+#include "console/site_options.h"
 #include "crypto/x509.h"
 #include "partner_site/console_common.h"
 #include "partner_site/ledger_service.h"  // LastLedgerPush
@@ -23,19 +24,11 @@ const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartne
 namespace partner_console {
 
 ConsolePage Problem(int status, std::string title, std::string message) {
-  ConsolePage p;
-  p.status = status;
-  p.title = title;
-  p.template_name = "problem";
-  p.data = json::object{{"heading", title}, {"message", message}};
-  return p;
+  return console::ProblemPage(status, std::move(title), std::move(message));
 }
 
 ConsolePage Redirect(std::string path, std::string flash) {
-  ConsolePage p;
-  p.redirect = std::move(path);
-  p.flash = std::move(flash);
-  return p;
+  return console::RedirectPage(std::move(path), std::move(flash));
 }
 
 }  // namespace partner_console
@@ -314,21 +307,12 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   site.site_name = config.name;
   state->templates =
       std::make_unique<content::PageTemplates>(content::EmbeddedTemplates{}, std::move(site));
-  console::ConsoleOptions o;
-  o.title = config.name + " — partner console";
-  o.address = config.console_address.host;
-  o.port = config.console_address.port;
-  auto in_site = [&](const std::string& file) {
-    return file.empty() || file[0] == '/' ? file : JoinPath(daemon.site().site_dir(), file);
-  };
-  o.tls_certificate_file = in_site(config.console_tls_certificate);
-  o.tls_key_file = in_site(config.console_tls_key);
+  // Two demo partners on one host stay apart: cookies ignore ports.
+  ASSIGN_OR_RETURN(
+      console::ConsoleOptions o,
+      console::ConsoleOptionsFor(config, daemon.site().site_dir(),
+                                 config.name + " — partner console", "tieup_console_" + config.id));
   o.logger = daemon.logger();
-  o.cookie_name = "tieup_console_" + config.id;  // two demo partners on one host stay apart
-  auto hashing = config.variables.find("users.password_hashing");
-  if (hashing != config.variables.end()) {
-    ASSIGN_OR_RETURN(o.managers.cost, users::PasswordHashCost::FromName(hashing->second));
-  }
   ASSIGN_OR_RETURN(auto opened, console::Console::Open(daemon.env(), daemon.db(), o));
   state->console = std::move(opened);
   console::Console& c = *state->console;
