@@ -98,12 +98,16 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
   auto outcomes = publisher.PublishNow(request.all ? std::vector<std::string>{} : request.partners,
                                        &sources, sync::Publisher::Trigger::kManager, progress);
   std::vector<std::string> states;
-  int failed = 0;
+  int failed = 0, suspended = 0;
   for (const sync::PublishOutcome& o : outcomes) {
     states.push_back(o.state);
     if (o.status.ok()) {
       Emit(output.out, fmt::format("{:<14} version {:<4} {}{}{}", o.partner, o.version, o.state,
                                    o.update_id.empty() ? "" : "  update ", o.update_id));
+    } else if (o.state == "suspended") {
+      // Not a failure to retry: nothing is sent until the main manager resumes it.
+      ++suspended;
+      Emit(output.out, fmt::format("{:<14} SUSPENDED: {}", o.partner, o.status.message()));
     } else {
       ++failed;
       Emit(output.out, fmt::format("{:<14} FAILED: {}", o.partner, o.status.message()));
@@ -115,6 +119,10 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
                                  "policy while 'tieup main serve' runs.",
                                  failed));
     return Status::Unavailable(std::to_string(failed) + " partner update(s) failed");
+  }
+  if (suspended > 0) {
+    return Status::FailedPrecondition(std::to_string(suspended) +
+                                      " partner(s) named are suspended: nothing was sent to them");
   }
   return Status::Ok();
 }

@@ -51,14 +51,15 @@ std::string SummarizePublish(const std::vector<std::string>& outcome_states);
 //   out: "No partners named: add --all or --partner ID to update partners." (none named)
 //   err: "publishing to every partner..." / "publishing to N partner(s)..."
 //   err: as each partner's steps happen, "  ID: " + DescribePublishProgress (not "queued")
-//   out: one line per partner, "%-14s version %-4llu %s  update uN" or "%-14s FAILED: why"
+//   out: one line per partner, "%-14s version %-4llu %s  update uN", "%-14s FAILED: why" or,
+//        for a suspended partner named in the request, "%-14s SUSPENDED: what to do"
 //   err: SummarizePublish of the outcomes
 //   out: "N partner(s) failed; they are retried ..." when any failed.
-// Returns the own-site build's error, or Unavailable("N partner update(s) failed") when any
-// partner failed. Thread-safe as far as SiteContent and Publisher are.
-// `sources` (optional): a cache kept across runs by a long-lived caller (the daemon): a source
-// file unchanged since the previous run is not read again (content::SourceCache::NewRun). Runs
-// sharing it must not overlap.
+// Returns the own-site build's error, Unavailable("N partner update(s) failed") when any
+// partner failed, or else FailedPrecondition when a partner named was suspended. Thread-safe as far
+// as SiteContent and Publisher are. `sources` (optional): a cache kept across runs by a long-lived
+// caller (the daemon): a source file unchanged since the previous run is not read again
+// (content::SourceCache::NewRun). Runs sharing it must not overlap.
 Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
                   sync::Publisher& publisher, const PublishRequest& request, PublishOutput& output,
                   content::SourceCache* sources = nullptr);

@@ -118,6 +118,8 @@ TEST_F(PartnershipSettingsTest, AVariableReachesThePartnerAndASuspendedPartnerIs
   EXPECT_NE(named.exit_code, 0);
   EXPECT_THAT(named.output, HasSubstr("is suspended since"));
   EXPECT_THAT(named.output, HasSubstr("tieup main partner resume"));
+  EXPECT_THAT(named.output, HasRegex(R"(shop-b\s+SUSPENDED: )")) << named.output;
+  EXPECT_THAT(named.output, Not(HasSubstr("retried"))) << named.output;
 
   CommandResult resume = RunTieup({"main", "partner", "resume", main_dir_, "shop-b"});
   ASSERT_EQ(resume.exit_code, 0) << resume.output;
