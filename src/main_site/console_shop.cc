@@ -113,8 +113,11 @@ ConsolePage Products(ShopPages& p, const ConsoleRequest& r) {
 // --- orders ---
 // The list's query (?status=&channel=&partner=&page=), parsed once.
 struct OrdersQuery {
-  std::string status;   // "" or an order status
-  std::string channel;  // "", "main" (main's own site) or "partners" (tie-up pages)
+  std::string status;  // "" or an order status
+  // "", "main" (main's own site), "partners" (tie-up pages, delegated to main) or "processed"
+  // (orders partners processed themselves: routing local or consult; known to main only through
+  // their ledgers' order records, LedgerCollector::Orders)
+  std::string channel;
   std::string partner;  // "" or a partner id (implies channel "partners")
   int64_t page = 1;
 
@@ -160,8 +163,14 @@ Result<OrdersQuery> ParseOrdersQuery(const ConsoleRequest& r, commerce::Shop::Or
     f.channel = "main";
   } else if (q.channel == "partners") {
     f.other_channels = true;
-  } else if (!q.channel.empty()) {
-    return Status::InvalidArgument("the channel must be main's own site or partners' tie-up pages");
+  } else if (!q.channel.empty() && q.channel != "processed") {
+    return Status::InvalidArgument(
+        "the channel must be main's own site, partners' tie-up pages or processed at partners");
+  }
+  if (q.channel == "processed" && !q.status.empty()) {
+    return Status::InvalidArgument(
+        "orders processed at partners have no status at main (the partner handles them): "
+        "choose \"any status\" for them");
   }
   if (!page.empty()) {
     auto n = commerce::ParseDigits(page, 7);
@@ -179,11 +188,88 @@ std::string ChannelWords(const commerce::Order& o, const std::string& own_site) 
   return o.channel + (o.area == commerce::Area::kTieup ? " (tie-up page)" : "");
 }
 
+// The filters' choices and suggestions, shared by both lists.
+void AddFilterChoices(ShopPages& p, const OrdersQuery& query, json::object& data) {
+  json::array statuses;
+  for (const char* st : {"", "placed", "paid", "shipped", "delivered", "cancelled"}) {
+    statuses.push_back(json::object{
+        {"value", st}, {"label", *st ? st : "any status"}, {"selected", query.status == st}});
+  }
+  json::array channels;
+  for (auto [value, label] : {std::pair<const char*, const char*>{"", "All channels"},
+                              {"main", "Main's own site"},
+                              {"partners", "Partners' tie-up pages"},
+                              {"processed", "Processed at partners"}}) {
+    channels.push_back(
+        json::object{{"value", value}, {"label", label}, {"selected", query.channel == value}});
+  }
+  // The partners orders came through (main's shop or the partners' ledgers), for the partner
+  // field's suggestions.
+  json::array known;
+  auto channel_rows = p.s->daemon->db().Query(
+      "SELECT channel FROM commerce_orders WHERE channel <> ? UNION SELECT partner FROM "
+      "ledger_orders ORDER BY 1 LIMIT 500",
+      {p.shop().config().site_id});
+  if (channel_rows.ok()) {
+    for (const SqlRow& row : *channel_rows) known.push_back(json::string(row.Text(0)));
+  }
+  data["statuses"] = std::move(statuses);
+  data["channels"] = std::move(channels);
+  data["partner"] = query.partner;
+  data["known_partners"] = std::move(known);
+  data["filtered"] = !query.status.empty() || !query.channel.empty() || !query.partner.empty();
+}
+
+// The orders partners processed themselves (channel "processed"): what their ledgers recorded.
+// Main cannot act on them, so they have no page of their own.
+ConsolePage ProcessedOrders(ShopPages& p, const OrdersQuery& query) {
+  LedgerOrderQuery lq;
+  lq.partner = query.partner;
+  lq.exclude_main_shop_orders = true;
+  lq.limit = 0;
+  auto counted = p.s->ledger->Orders(lq);
+  if (!counted.ok()) return Problem(500, "Orders unavailable", counted.status().message());
+  const int64_t total = counted->total;
+  const int64_t pages = std::max<int64_t>(1, (total + kOrdersPerPage - 1) / kOrdersPerPage);
+  const int64_t page = std::min(query.page, pages);
+  lq.limit = kOrdersPerPage;
+  lq.offset = (page - 1) * kOrdersPerPage;
+  auto listed = p.s->ledger->Orders(lq);
+  if (!listed.ok()) return Problem(500, "Orders unavailable", listed.status().message());
+  json::array rows;
+  for (const LedgerOrder& o : listed->orders) {
+    rows.push_back(
+        json::object{{"when", p.s->Time(o.time_micros)},
+                     {"partner", o.partner},
+                     {"area", o.area == "tieup" ? "tie-up" : o.area},
+                     {"order_id", o.order_id},
+                     {"items", o.items},
+                     {"amount", FormatMoney(o.amount_minor, o.currency, p.s->config().locale)},
+                     {"refund", o.amount_minor < 0},
+                     {"excluded", o.excluded}});
+  }
+  json::object data{{"processed", true},
+                    {"has_orders", !rows.empty()},
+                    {"ledger_orders", std::move(rows)},
+                    {"total", total},
+                    {"page", page},
+                    {"pages", pages}};
+  AddFilterChoices(p, query, data);
+  if (page > 1) data["previous"] = query.Link(page - 1);
+  if (page < pages) data["next"] = query.Link(page + 1);
+  ConsolePage out;
+  out.title = "Orders processed at partners";
+  out.template_name = "shop_orders";
+  out.data = std::move(data);
+  return out;
+}
+
 ConsolePage Orders(ShopPages& p, const ConsoleRequest& r) {
   commerce::Shop& shop = p.shop();
   commerce::Shop::OrderFilter filter;
   auto query = ParseOrdersQuery(r, filter);
   if (!query.ok()) return Problem(400, "Orders: bad filter", query.status().message() + ".");
+  if (query->channel == "processed") return ProcessedOrders(p, *query);
   auto total = shop.CountOrders(filter);
   if (!total.ok()) return Problem(500, "Orders unavailable", total.status().message());
   const int64_t pages = std::max<int64_t>(1, (*total + kOrdersPerPage - 1) / kOrdersPerPage);
@@ -203,37 +289,30 @@ ConsolePage Orders(ShopPages& p, const ConsoleRequest& r) {
                                 {"customer", o.customer.name},
                                 {"total", p.Money(o.totals.total_minor)}});
   }
-  json::array statuses;
-  for (const char* st : {"", "placed", "paid", "shipped", "delivered", "cancelled"}) {
-    statuses.push_back(json::object{
-        {"value", st}, {"label", *st ? st : "any status"}, {"selected", query->status == st}});
+  json::object data{{"has_orders", !rows.empty()},
+                    {"orders", std::move(rows)},
+                    {"total", *total},
+                    {"page", page},
+                    {"pages", pages}};
+  AddFilterChoices(p, *query, data);
+  // "All channels" also counts the orders processed at partners, but lists them on their own
+  // page (channel "processed", same partner filter) rather than merged into this one: they live
+  // in another table with other columns (no status, customer or actions), and one list paged
+  // across both would need a merged ordering of two queries per page. A status filter leaves
+  // them out (main knows no status of theirs).
+  if (query->channel.empty() && query->status.empty()) {
+    LedgerOrderQuery lq;
+    lq.partner = query->partner;
+    lq.exclude_main_shop_orders = true;
+    lq.limit = 0;
+    auto processed = p.s->ledger->Orders(lq);
+    if (processed.ok() && processed->total > 0) {
+      OrdersQuery link = *query;
+      link.channel = "processed";
+      data["processed_count"] = processed->total;
+      data["processed_link"] = link.Link(1);
+    }
   }
-  json::array channels;
-  for (auto [value, label] : {std::pair<const char*, const char*>{"", "All channels"},
-                              {"main", "Main's own site"},
-                              {"partners", "Partners' tie-up pages"}}) {
-    channels.push_back(
-        json::object{{"value", value}, {"label", label}, {"selected", query->channel == value}});
-  }
-  // The partners orders came through, for the partner field's suggestions.
-  json::array known;
-  auto channel_rows = p.s->daemon->db().Query(
-      "SELECT DISTINCT channel FROM commerce_orders WHERE channel <> ? ORDER BY channel LIMIT 500",
-      {own});
-  if (channel_rows.ok()) {
-    for (const SqlRow& row : *channel_rows) known.push_back(json::string(row.Text(0)));
-  }
-  json::object data{
-      {"has_orders", !rows.empty()},
-      {"orders", std::move(rows)},
-      {"statuses", std::move(statuses)},
-      {"channels", std::move(channels)},
-      {"partner", query->partner},
-      {"known_partners", std::move(known)},
-      {"total", *total},
-      {"filtered", !query->status.empty() || !query->channel.empty() || !query->partner.empty()},
-      {"page", page},
-      {"pages", pages}};
   if (page > 1) data["previous"] = query->Link(page - 1);
   if (page < pages) data["next"] = query->Link(page + 1);
   ConsolePage out;

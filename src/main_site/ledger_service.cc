@@ -60,6 +60,24 @@ const std::vector<Migration>& MainLedgerMigrations() {
        "  bytes INTEGER NOT NULL,"
        "  written INTEGER NOT NULL,"
        "  PRIMARY KEY (partner, period));"},
+      // The orders partners processed themselves, from their ledgers' order records
+      // (LedgerCollector::Orders), one row per ledger entry (so the same entries arriving again
+      // add nothing); orders_indexed: the mirror's entries read for orders so far (the rest are
+      // indexed by the backfill on Open).
+      {3,
+       "CREATE TABLE ledger_orders ("
+       "  partner TEXT NOT NULL,"
+       "  entry INTEGER NOT NULL,"
+       "  order_id TEXT NOT NULL,"
+       "  time_micros INTEGER NOT NULL,"
+       "  area TEXT NOT NULL,"
+       "  amount_minor INTEGER NOT NULL,"
+       "  currency TEXT NOT NULL,"
+       "  items INTEGER NOT NULL,"
+       "  PRIMARY KEY (partner, entry));"
+       "CREATE INDEX ledger_orders_time ON ledger_orders(time_micros);"
+       "CREATE INDEX ledger_orders_partner_time ON ledger_orders(partner, time_micros);"
+       "ALTER TABLE ledger_mirrors ADD COLUMN orders_indexed INTEGER NOT NULL DEFAULT 0;"},
   };
   return kMigrations;
 }
@@ -245,8 +263,109 @@ Result<std::unique_ptr<LedgerCollector>> LedgerCollector::Open(Env& env, std::st
                                                                std::shared_ptr<Logger> logger,
                                                                LedgerCollectorOptions options) {
   RETURN_IF_ERROR(Migrate(db, "main_ledger", MainLedgerMigrations()));
-  return std::unique_ptr<LedgerCollector>(
+  std::unique_ptr<LedgerCollector> collector(
       new LedgerCollector(env, std::move(site_dir), db, std::move(logger), options));
+  // Orders of entries received before the table existed (or before a crash between storing
+  // entries and indexing them). Not fatal: the next Open or batch tries again.
+  Status backfilled = collector->BackfillOrders();
+  if (!backfilled.ok()) {
+    collector->logger_->warn("ledger orders: indexing the mirrors' order records: {}",
+                             backfilled.ToString());
+  }
+  return collector;
+}
+
+Status LedgerCollector::IndexOrders(const std::string& partner, const ledger::Log& log) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT orders_indexed FROM ledger_mirrors WHERE "
+                                        "partner = ?",
+                                        {partner}));
+  if (rows.empty()) return Status::Ok();
+  uint64_t next = static_cast<uint64_t>(rows[0].Int(0));
+  const uint64_t size = log.size();
+  constexpr uint64_t kChunk = 2000;
+  while (next < size) {
+    const uint64_t end = std::min(size, next + kChunk);
+    ASSIGN_OR_RETURN(std::vector<std::string> entries, log.ReadRange(next, end));
+    RETURN_IF_ERROR(db_.Transaction([&](Database& tx) -> Status {
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].find("\"type\":\"order\"") == std::string::npos) continue;
+        auto record = ledger::ParseRecord(entries[i]);
+        const auto* o = record.ok() ? std::get_if<ledger::OrderRecord>(&*record) : nullptr;
+        if (o == nullptr) continue;
+        // The partner column is the authenticated shipper, whatever the record says.
+        RETURN_IF_ERROR(tx.Exec(
+            "INSERT OR IGNORE INTO ledger_orders(partner, entry, order_id, time_micros, area, "
+            "amount_minor, currency, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            {partner, static_cast<int64_t>(next + i), o->order_id, o->time_micros,
+             std::string(ledger::RecordAreaName(o->area)), o->amount_minor, o->currency,
+             static_cast<int64_t>(o->items)}));
+      }
+      return tx.Exec(
+          "UPDATE ledger_mirrors SET orders_indexed = ? WHERE partner = ? AND "
+          "orders_indexed < ?",
+          {static_cast<int64_t>(end), partner, static_cast<int64_t>(end)});
+    }));
+    next = end;
+  }
+  return Status::Ok();
+}
+
+Status LedgerCollector::BackfillOrders() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT partner FROM ledger_mirrors WHERE orders_indexed "
+                                        "< accepted_size ORDER BY partner"));
+  for (const SqlRow& row : rows) {
+    const std::string partner = row.Text(0);
+    std::lock_guard<std::mutex> guard(mu_);
+    if (!env_.FileExists(MirrorDir(partner))) continue;
+    ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(MirrorDir(partner)));
+    ledger::LogOpenOptions ro;
+    ro.read_only = true;
+    ASSIGN_OR_RETURN(auto log, ledger::Log::Open(env_, MirrorDir(partner), ro));
+    RETURN_IF_ERROR(IndexOrders(partner, *log).Annotate("partner '" + partner + "'"));
+  }
+  return Status::Ok();
+}
+
+Result<LedgerOrderPage> LedgerCollector::Orders(const LedgerOrderQuery& q) {
+  std::string where = " FROM ledger_orders WHERE (? = '' OR partner = ?) AND (? = '' OR area = ?)";
+  if (q.exclude_main_shop_orders) {
+    where += " AND order_id NOT IN (SELECT number FROM commerce_orders)";
+  }
+  std::vector<SqlValue> params = {q.partner, q.partner, q.area, q.area};
+  LedgerOrderPage page;
+  ASSIGN_OR_RETURN(auto count, db_.Query("SELECT COUNT(*)" + where, params));
+  page.total = count.empty() ? 0 : count[0].Int(0);
+  params.push_back(std::max<int64_t>(0, q.limit));
+  params.push_back(std::max<int64_t>(0, q.offset));
+  const std::string dir = q.newest_first ? " DESC" : "";
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT partner, entry, order_id, time_micros, area, amount_minor, "
+                             "currency, items" +
+                                 where + " ORDER BY time_micros" + dir + ", partner, entry" + dir +
+                                 " LIMIT ? OFFSET ?",
+                             params));
+  std::map<std::string, std::vector<fees::ExcludedRange>> excluded;
+  for (const SqlRow& r : rows) {
+    LedgerOrder o;
+    o.partner = r.Text(0);
+    o.entry = static_cast<uint64_t>(r.Int(1));
+    o.order_id = r.Text(2);
+    o.time_micros = r.Int(3);
+    o.area = r.Text(4);
+    o.amount_minor = r.Int(5);
+    o.currency = r.Text(6);
+    o.items = static_cast<uint32_t>(r.Int(7));
+    auto it = excluded.find(o.partner);
+    if (it == excluded.end()) {
+      ASSIGN_OR_RETURN(auto ranges, ExcludedRanges(o.partner));
+      it = excluded.emplace(o.partner, std::move(ranges)).first;
+    }
+    for (const fees::ExcludedRange& x : it->second) {
+      if (o.entry >= x.begin && o.entry < x.end) o.excluded = true;
+    }
+    page.orders.push_back(std::move(o));
+  }
+  return page;
 }
 
 std::string LedgerCollector::MirrorDir(const std::string& partner) const {
@@ -472,6 +591,13 @@ Result<LedgerReceipt> LedgerCollector::ReceiveLocked(const std::string& partner,
       return appended.status().Annotate("storing the ledger of partner '" + partner + "'");
     }
     mirror->generation = row->generation + 1;
+    // The batch's order records, for the console's orders page. The entries are stored and
+    // verified whatever happens here: a failure is logged and the next batch or Open indexes
+    // them.
+    Status indexed = IndexOrders(partner, *mirror->log);
+    if (!indexed.ok()) {
+      logger_->warn("partner '{}': indexing its ledger's orders: {}", partner, indexed.ToString());
+    }
   }
   const uint64_t size = mirror->log->size();
   if (size == cp.size && size > 0) {

@@ -73,6 +73,9 @@
 
 namespace tieup {
 
+namespace ledger {
+class Log;
+}
 class MainDaemon;
 
 // Something in a partner's ledger that did not check out.
@@ -159,6 +162,41 @@ struct LedgerReport {
   std::string text;
 };
 
+// An order a partner processed itself (its own shop: routing local or consult), as its ledger
+// recorded it (ledger::OrderRecord) and main received it in a verified batch: table
+// ledger_orders, one row per ledger entry.
+struct LedgerOrder {
+  std::string partner;
+  uint64_t entry = 0;  // index of the record in the partner's ledger
+  std::string order_id;
+  int64_t time_micros = 0;
+  std::string area;          // "tieup" or "original"
+  int64_t amount_minor = 0;  // negative for a refund
+  std::string currency;
+  uint32_t items = 0;
+  // In a range an open alert excludes from fees (computed when asked: resolving the alert
+  // clears it).
+  bool excluded = false;
+};
+
+// Which ledger orders to list.
+struct LedgerOrderQuery {
+  std::string partner;  // empty: every partner
+  std::string area;     // empty, "tieup" or "original"
+  bool newest_first = true;
+  // Leaves out the records of orders main's own shop holds (commerce_orders.number): a partner
+  // also records the tie-up orders it delegated to main, which main lists as its own. Only on a
+  // database with main's shop tables.
+  bool exclude_main_shop_orders = false;
+  int64_t limit = 25;
+  int64_t offset = 0;
+};
+
+struct LedgerOrderPage {
+  int64_t total = 0;  // matching orders, whatever the page
+  std::vector<LedgerOrder> orders;
+};
+
 struct LedgerCollectorOptions {
   // Largest batch asked for when pulling.
   uint64_t pull_batch_entries = 2000;
@@ -197,6 +235,11 @@ class LedgerCollector {
   Status ResolveAlert(int64_t id, const std::string& note);
   // The ranges excluded from fees (unresolved alerts), merged, sorted.
   Result<std::vector<fees::ExcludedRange>> ExcludedRanges(const std::string& partner);
+
+  // The order records of accepted batches (see LedgerOrder), filtered and paged, by time.
+  // Indexed when a batch is accepted, and on Open for mirrors that hold entries not indexed
+  // yet (a site that had mirrors before the table existed shows its history).
+  Result<LedgerOrderPage> Orders(const LedgerOrderQuery& query);
 
   // Verifies the stored mirror of `partner` (every record, checkpoint signature and root,
   // consistency between checkpoints) and reports it with the state and open alerts. An error
@@ -239,6 +282,11 @@ class LedgerCollector {
                   LedgerCollectorOptions options);
   Result<LedgerReceipt> ReceiveLocked(const std::string& partner, std::string_view batch_json);
   Result<Mirror*> OpenMirror(const std::string& partner, int64_t generation);
+  // Adds the order records of `log`'s entries not indexed yet to ledger_orders (idempotent).
+  // Called with the mirror's lock held.
+  Status IndexOrders(const std::string& partner, const ledger::Log& log);
+  // IndexOrders for every mirror whose accepted checkpoint is ahead of its index.
+  Status BackfillOrders();
   Result<LedgerAlert> RaiseAlert(const std::string& partner, std::string kind, std::string message,
                                  uint64_t begin, uint64_t end);
 

@@ -1102,17 +1102,18 @@ Status AttachShop(PartnerDaemon& daemon) {
                                     daemon.site().content(), std::move(client), daemon.logger());
   RETURN_IF_ERROR(state->LoadMirrorSet());
   std::shared_ptr<Logger> logger = daemon.logger();
-  // Every order sold through a tie-up page goes into the partner's ledger (the
-  // per-transaction handling fee is computed from it): local and consult orders from this
-  // shop, delegated ones from main's receipt.
+  // Every order goes into the partner's ledger with its area: tie-up orders (the
+  // per-transaction handling fee is computed from them: local and consult orders from this
+  // shop, delegated ones from main's receipt) and the partner's own original-page orders
+  // (counted apart, no fee: fees/contract.h; main's console lists them).
   auto record = [log = &daemon.site().ledger(), env = &daemon.env(), id = config.id,
                  logger](const commerce::Order& o) {
-    if (o.area != commerce::Area::kTieup) return;
     ledger::OrderRecord r;
     r.time_micros = env->NowMicros();
     r.order_id = o.number;
     r.partner = id;
-    r.area = ledger::RecordArea::kTieup;
+    r.area = o.area == commerce::Area::kTieup ? ledger::RecordArea::kTieup
+                                              : ledger::RecordArea::kOriginal;
     r.amount_minor = o.totals.total_minor;
     r.currency = o.currency;
     for (const commerce::OrderLine& l : o.lines) r.items += static_cast<uint32_t>(l.quantity);

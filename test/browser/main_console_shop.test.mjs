@@ -14,6 +14,12 @@
 //                          opens it (lines, customer, payment, delivery, history), marks it paid
 //                          and ships it; a cancel sent from a page opened before the shipment is
 //                          refused, saying why; `tieup main order show` agrees;
+//   main_console_processed a customer buys the wagashi on shop-a's ORIGINAL page (processed by
+//                          shop-a itself); once shop-a's ledger reached main (`tieup partner
+//                          ledger push`, as the daemon does every minute), main's manager sees
+//                          it under "Processed at partners": shop-a, original, 600, "processed by
+//                          the partner", no actions; the partner filter; "All channels" links
+//                          to it; a status filter on them is refused, saying why;
 //   main_console_users     a customer registers at shop-a; main's manager finds the account in
 //                          /users ("registered at shop-a"); 26 more make two pages of results;
 //                          the account disabled after a confirmation: the customer's sign-in at
@@ -33,6 +39,7 @@ const NAV = ['Partners', 'Publish', 'Content', 'Orders', 'Products', 'Users', 'L
 const basics = (j) => consoleBasics(j, { title: MAIN.consoleTitle, who: MAIN.email, nav: NAV });
 const mainDir = () => sites.siteDir('main');
 const MAIN_ORDER = /\bM-\d{6}\b/;
+const SHOPA_ORDER = /\bSHOPA-\d{6}\b/;
 
 before(async () => { await startConsoleSuite('main-console-shop-logs'); });
 after(async () => { await stopConsoleSuite(); });
@@ -292,6 +299,112 @@ test('main_console_orders: a tie-up order found with the filters, paid, shipped;
     await j.check('the refused cancel is in the audit log too', () =>
       see(page, new RegExp(`order\\.cancel\\s+${number} refused`)));
     await j.shot('audit');
+  });
+});
+
+// A customer buys the wagashi on shop-a's original page; resolves to shop-a's order number.
+async function customerBuysWagashiAtShopA(j, page) {
+  await gotoAndLoad(page, sites.url('shop-a', '/local/wagashi.html'));
+  await j.shot('customer-wagashi', page);
+  await j.must('the customer adds the wagashi to the cart', async () => {
+    await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
+    await page.waitForURL(/\/shop\/cart/);
+  });
+  await j.must('to the checkout', () =>
+    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                           .or(page.getByRole('button', { name: /checkout/i })).first()));
+  await j.must('fill in the checkout form and place the order', async () => {
+    await page.getByLabel(/full name/i).fill(CUSTOMER.name);
+    await page.getByLabel(/street/i).fill(CUSTOMER.street);
+    await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
+    await page.getByLabel(/^city/i).fill(CUSTOMER.city);
+    await page.getByLabel(/^country/i).fill(CUSTOMER.country);
+    await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
+    await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
+  });
+  await j.shot('customer-thank-you', page);
+  return j.must("shop-a's order number on the thank-you page", async () => {
+    const m = (await bodyText(page)).match(SHOPA_ORDER);
+    if (!m) throw new Error(`no SHOPA-... number: ${(await bodyText(page)).slice(0, 300)}`);
+    return m[0];
+  });
+}
+
+test('main_console_processed: an order processed at shop-a, known from its ledger', async (t) => {
+  const context = await newContext();
+  await runJourney('main_console_processed', t, context,
+                   path.join(artifacts, 'main_console_processed'), async (j) => {
+    const customer = await context.newPage();
+    const number = await customerBuysWagashiAtShopA(j, customer);
+    const page = j.page;
+    await signedIn(j, MAIN);
+    const listed = '/orders?channel=processed';
+    // shop-a ships its ledger every minute; the command ships it now (the order's record is
+    // appended asynchronously, so a push may come before it: asked again until it is there).
+    await j.must("shop-a's ledger reaches main with the order", () =>
+      waitUntil(`${number} under "Processed at partners"`, async () => {
+        await sites.tieup('partner', 'ledger', 'push', sites.siteDir('shop-a'));
+        await gotoAndLoad(page, sites.consoleUrl('main', listed));
+        return (await bodyText(page)).includes(number);
+      }, { deadlineMs: 30000, everyMs: 500 }));
+    await j.shot('processed');
+    await basics(j);
+    const row = page.locator('#processed-orders tr', { hasText: number });
+    await j.check('its row: shop-a, original, 1 item, 600, processed by the partner', async () => {
+      await see(page, /shop-a/, { scope: row.locator('td[data-label="Partner"]') });
+      await see(page, /original/, { scope: row.locator('td[data-label="Area"]') });
+      await see(page, /\b1\b/, { scope: row.locator('td[data-label="Items"]') });
+      await see(page, yenRe(600), { scope: row.locator('td[data-label="Amount"]') });
+      await see(page, /processed by the partner/, { scope: row.locator('td[data-label="Status"]') });
+    });
+    await j.check('the page says main cannot act on them; the order has no link', async () => {
+      await see(page, /cannot act on them/, { scope: page.locator('#processed-note') });
+      const links = await row.getByRole('link', { name: number }).count();
+      if (links !== 0) throw new Error(`${links} link(s) named ${number}`);
+    });
+    await j.check('the channel field says "Processed at partners"', async () => {
+      const chosen = await page.getByLabel('Channel').evaluate((s) => s.selectedOptions[0].text);
+      if (chosen !== 'Processed at partners') throw new Error(`"${chosen}" is selected`);
+    });
+
+    await j.must('filter: processed at partners, shop-a', async () => {
+      await page.getByLabel('Partner').fill('shop-a');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Show orders' }));
+    });
+    await j.shot('processed-shop-a');
+    await j.check("shop-a's filter lists it; shop-b's does not", async () => {
+      const u = new URL(page.url());
+      if (u.searchParams.get('channel') !== 'processed' || u.searchParams.get('partner') !== 'shop-a') {
+        throw new Error(`the address is ${page.url()}`);
+      }
+      await see(page, new RegExp(number));
+      await gotoAndLoad(page, sites.consoleUrl('main', `${listed}&partner=shop-b`));
+      await notSee(page, new RegExp(number));
+      await see(page, /No orders here/);
+    });
+
+    await j.must('"All channels" links to the orders processed at partners', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', '/orders?partner=shop-a'));
+      await notSee(page, new RegExp(number));
+      await j.shot('all-channels-shop-a');
+      await see(page, /1 order\(s\) processed at partners/, { scope: page.locator('#processed-link') });
+      await clickAndLoad(page, page.locator('#processed-link a'));
+    });
+    await j.shot('from-all-channels');
+    await j.check('the link opens the list with shop-a and the order', async () => {
+      const u = new URL(page.url());
+      if (u.searchParams.get('channel') !== 'processed' || u.searchParams.get('partner') !== 'shop-a') {
+        throw new Error(`the address is ${page.url()}`);
+      }
+      await see(page, new RegExp(number));
+    });
+    await j.check('a status filter on them is refused, saying why', async () => {
+      const r = await gotoAndLoad(page, sites.consoleUrl('main', `${listed}&status=paid`));
+      if (r.status() !== 400) throw new Error(`status ${r.status()}`);
+      await see(page, /have no status at main/);
+    });
+    await gotoAndLoad(page, sites.consoleUrl('main', listed));
+    await onAPhone(j, 'processed-phone');
   });
 });
 

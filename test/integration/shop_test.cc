@@ -279,7 +279,8 @@ TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
   EXPECT_THAT(Run({"partner", "product", "show", shop_dir_, "ORIG-1"}).output, HasSubstr("3"));
 
   // The partner's ledger holds one order record per tie-up sale (local, consulted and
-  // delegated), and none for the sale on an original page: the handling fee comes from these.
+  // delegated): the handling fee comes from these; and one, area original, for the sale on an
+  // original page (no fee: main's console lists it under "processed at partners").
   ASSERT_EQ(partner_->Stop(), 0);
   auto env = NewPosixEnv();
   auto log = ledger::Log::Open(*env, shop_dir_ + "/ledger", {.read_only = true});
@@ -290,11 +291,13 @@ TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
     ASSERT_TRUE(rec.ok()) << rec.status().ToString();
     if (auto* o = std::get_if<ledger::OrderRecord>(&*rec)) orders[o->order_id] = *o;
   }
-  EXPECT_EQ(orders.size(), 3u);
+  EXPECT_EQ(orders.size(), 4u);
   EXPECT_TRUE(orders.count(local_tieup));
   EXPECT_TRUE(orders.count(consulted));
   ASSERT_TRUE(orders.count(delegated));
-  EXPECT_FALSE(orders.count(local_number));
+  ASSERT_TRUE(orders.count(local_number));
+  EXPECT_EQ(orders[local_number].area, ledger::RecordArea::kOriginal);
+  EXPECT_EQ(orders[local_tieup].area, ledger::RecordArea::kTieup);
   EXPECT_EQ(orders[delegated].partner, "shop-b");
   EXPECT_EQ(orders[delegated].area, ledger::RecordArea::kTieup);
   EXPECT_EQ(orders[delegated].amount_minor, 3750);

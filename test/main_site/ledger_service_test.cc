@@ -577,5 +577,139 @@ TEST_F(LedgerShippingTest, CheckpointSummariesAndTheDefaultContract) {
   EXPECT_EQ(*kept, kContract);
 }
 
+std::string Order(const std::string& id, int64_t amount_minor, ledger::RecordArea area, int day,
+                  uint32_t items) {
+  ledger::OrderRecord r;
+  r.time_micros = Nov2026Micros(day);
+  r.order_id = id;
+  r.partner = kPartner;
+  r.area = area;
+  r.amount_minor = amount_minor;
+  r.currency = "JPY";
+  r.items = items;
+  return ledger::EncodeRecord(r);
+}
+
+TEST_F(LedgerShippingTest, OrdersOfAcceptedBatchesAreListedOnce) {
+  std::vector<std::string> entries = Accesses(0, 10);
+  entries.push_back(Order("A-1001", 12000, ledger::RecordArea::kOriginal, 3, 2));  // entry 10
+  entries.push_back(Access(11));
+  entries.push_back(Order("A-1001", -4000, ledger::RecordArea::kOriginal, 5, 1));  // a refund
+  entries.push_back(Order("T-2002", 5000, ledger::RecordArea::kTieup, 4, 1));      // entry 13
+  ASSERT_TRUE(log_->Append(entries).ok());
+  auto pushed = shipper_->Push(ToMain());
+  ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
+  ASSERT_TRUE(pushed->caught_up);
+
+  auto expect_all = [&](const char* when) {
+    auto page = collector_->Orders({});
+    ASSERT_THAT(page, IsOk());
+    EXPECT_EQ(page->total, 3) << when;
+    ASSERT_EQ(page->orders.size(), 3u) << when;
+    // Newest first: the refund (day 5), the tie-up order (day 4), the sale (day 3).
+    const LedgerOrder& refund = page->orders[0];
+    EXPECT_EQ(refund.partner, kPartner);
+    EXPECT_EQ(refund.entry, 12u);
+    EXPECT_EQ(refund.order_id, "A-1001");
+    EXPECT_EQ(refund.amount_minor, -4000);
+    EXPECT_EQ(refund.currency, "JPY");
+    EXPECT_EQ(refund.items, 1u);
+    EXPECT_EQ(refund.area, "original");
+    EXPECT_EQ(refund.time_micros, Nov2026Micros(5));
+    EXPECT_FALSE(refund.excluded);
+    EXPECT_EQ(page->orders[1].order_id, "T-2002");
+    EXPECT_EQ(page->orders[1].area, "tieup");
+    EXPECT_EQ(page->orders[2].entry, 10u);
+    EXPECT_EQ(page->orders[2].amount_minor, 12000);
+    EXPECT_EQ(page->orders[2].items, 2u);
+  };
+  expect_all("after the push");
+
+  // Filters and pages.
+  LedgerOrderQuery q;
+  q.area = "tieup";
+  EXPECT_EQ(collector_->Orders(q)->total, 1);
+  q = {};
+  q.partner = "shop-c";
+  EXPECT_EQ(collector_->Orders(q)->total, 0);
+  q = {};
+  q.limit = 1;
+  q.offset = 1;
+  auto second = collector_->Orders(q);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->total, 3);
+  ASSERT_EQ(second->orders.size(), 1u);
+  EXPECT_EQ(second->orders[0].order_id, "T-2002");
+  q.newest_first = false;
+  q.offset = 0;
+  EXPECT_EQ(collector_->Orders(q)->orders.at(0).entry, 10u);
+  // An order the partner delegated to main is main's own: left out when asked.
+  ASSERT_THAT(main_db_->Exec("CREATE TABLE commerce_orders (number TEXT NOT NULL UNIQUE);"
+                             "INSERT INTO commerce_orders VALUES ('T-2002')"),
+              IsOk());
+  q = {};
+  q.exclude_main_shop_orders = true;
+  auto own = collector_->Orders(q);
+  ASSERT_THAT(own, IsOk());
+  EXPECT_EQ(own->total, 2);
+  for (const LedgerOrder& o : own->orders) EXPECT_NE(o.order_id, "T-2002");
+
+  // Nothing new: a push adds nothing; reopening does not index the entries again.
+  ASSERT_TRUE(shipper_->Push(ToMain()).ok());
+  auto c = LedgerCollector::Open(env_, main_dir_, *main_db_, nullptr);
+  ASSERT_TRUE(c.ok());
+  collector_ = std::move(*c);
+  expect_all("after a push with nothing new and a reopen");
+
+  // A mirror whose entries were never indexed (received before the table existed): Open
+  // reads them once, and the same entries read again are not listed twice.
+  ASSERT_THAT(main_db_->Exec("DELETE FROM ledger_orders WHERE entry <> 12"), IsOk());
+  ASSERT_THAT(main_db_->Exec("UPDATE ledger_mirrors SET orders_indexed = 0"), IsOk());
+  EXPECT_EQ(collector_->Orders({})->total, 1);
+  c = LedgerCollector::Open(env_, main_dir_, *main_db_, nullptr);
+  ASSERT_TRUE(c.ok());
+  collector_ = std::move(*c);
+  expect_all("after the backfill");
+}
+
+TEST_F(LedgerShippingTest, ForgedBatchAddsNoOrdersAndAlertsMarkTheirRange) {
+  std::vector<std::string> entries = Accesses(0, 5);
+  entries.push_back(Order("A-1", 12000, ledger::RecordArea::kOriginal, 3, 1));  // entry 5
+  ASSERT_TRUE(log_->Append(entries).ok());
+  ASSERT_TRUE(shipper_->Push(ToMain()).ok());
+  ASSERT_EQ(collector_->Orders({})->total, 1);
+
+  // Two more orders, signed, then entry 6 is changed on disk (its amount: 12000 -> 12001) with
+  // its checksums fixed: main refuses the batch and lists none of it.
+  ASSERT_TRUE(log_->Append({Order("A-2", 12000, ledger::RecordArea::kOriginal, 4, 1),
+                            Order("A-3", 7000, ledger::RecordArea::kTieup, 4, 1)})
+                  .ok());
+  auto cp = log_->SignCheckpoint(*signer_);
+  ASSERT_TRUE(cp.ok());
+  FlipByteInStoredRecord(env_, SitePaths(partner_dir_).ledger(), 6, /*fix_crc=*/true);
+  MakeShipper({}, [cp] { return Result<std::string>(*cp); });
+  auto r = shipper_->Push(ToMain());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->alerts.size(), 1u);
+  EXPECT_EQ(r->alerts[0].kind, "entries");
+  auto page = collector_->Orders({});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->total, 1);
+  EXPECT_EQ(page->orders[0].order_id, "A-1");
+  EXPECT_FALSE(page->orders[0].excluded);
+
+  // The partner's history is then rewritten: the accepted entries [0, 6) are excluded from
+  // fees; the order received in them stays listed, marked, until the alert is resolved.
+  ASSERT_TRUE(PushRewritten(Accesses(0, 8)).ok());
+  page = collector_->Orders({});
+  ASSERT_EQ(page->total, 1);
+  EXPECT_TRUE(page->orders[0].excluded);
+  auto alerts = collector_->Alerts(kPartner, false);
+  ASSERT_THAT(alerts, IsOk());
+  for (const LedgerAlert& a : *alerts)
+    ASSERT_THAT(collector_->ResolveAlert(a.id, "checked"), IsOk());
+  EXPECT_FALSE(collector_->Orders({})->orders.at(0).excluded);
+}
+
 }  // namespace
 }  // namespace tieup
