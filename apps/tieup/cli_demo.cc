@@ -242,22 +242,27 @@ Status RunDemo(Env& env, DemoArgs a) {
       "registration):\n  http://127.0.0.1:%s/account/register   then: %s main users ls %s "
       "--partner shop-a\n",
       port(1).c_str(), self.c_str(), main_dir.c_str());
-  std::printf("\nshop-b approves updates itself. In another terminal:\n");
+  const std::string period = FormatRfc3339(env.NowSeconds()).substr(0, 7);
+  std::printf(
+      "\nshop-b approves updates itself: in its console (Updates), or in another terminal:\n");
   std::printf("  %s partner pending %s/shop-b\n", self.c_str(), a.dir.c_str());
   std::printf("  %s partner approve %s/shop-b UPDATE\n", self.c_str(), a.dir.c_str());
-  std::printf("Edit %s/pages/index.md, then:\n", authoring.c_str());
-  std::printf("  %s main publish %s --all     (shop-a updates at once, shop-b waits)\n",
-              self.c_str(), main_dir.c_str());
+  std::printf(
+      "Change main's pages in main's console (Content, then Publish: shop-a updates at "
+      "once, shop-b waits), or edit %s/pages/index.md, then:\n",
+      authoring.c_str());
+  std::printf("  %s main publish %s --all\n", self.c_str(), main_dir.c_str());
   std::printf("  %s main status %s\n", self.c_str(), main_dir.c_str());
   std::printf("Accesses reach main every minute (or now: %s partner ledger push %s/shop-a);\n",
               self.c_str(), a.dir.c_str());
-  std::printf("then a fee statement, checked by the partner:\n");
-  std::printf("  %s main fees statement %s --partner shop-a --period %s\n", self.c_str(),
-              main_dir.c_str(), FormatRfc3339(env.NowSeconds()).substr(0, 7).c_str());
   std::printf(
-      "  %s partner fees verify %s/shop-a STATEMENT.csv --contract "
-      "%s/contracts/shop-a.toml\n",
-      self.c_str(), a.dir.c_str(), main_dir.c_str());
+      "then fee statements (main's console: Ledger & fees), which each partner receives and "
+      "checks\n(its console: Ledger & fees, Verify):\n");
+  std::printf("  %s main fees statement %s --partner shop-a --period %s\n", self.c_str(),
+              main_dir.c_str(), period.c_str());
+  std::printf("  %s partner fees statements %s/shop-a --fetch\n", self.c_str(), a.dir.c_str());
+  std::printf("  %s partner fees verify %s/shop-a %s\n", self.c_str(), a.dir.c_str(),
+              period.c_str());
   WaitForTermination(signals);
   for (auto& d : daemons) d->Stop();
   main_daemon->Stop();
