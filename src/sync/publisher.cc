@@ -1308,6 +1308,12 @@ Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner
     (void)CommandActivationLocked(st, u);
     return UpdateResponseReply{false, u.version};
   }
+  // The same decision again, after main acted on it: the partner sends a decision again until
+  // it has main's answer (Receiver::ResendResponses runs beside the manager's own send), so a
+  // copy may arrive once the update is live, or recorded as rejected. Answered as the first
+  // was, changing nothing.
+  if (response.approved && u.state == "activated") return UpdateResponseReply{false, u.version};
+  if (!response.approved && u.state == "rejected") return UpdateResponseReply{false, u.version};
   if (u.state != "pending_approval" && u.state != "offered") {
     return Status::FailedPrecondition("update " + u.update_id + " (version " +
                                       std::to_string(u.version) + ") is " + u.state +

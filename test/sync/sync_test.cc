@@ -149,6 +149,18 @@ TEST_F(PublisherReceiverTest, ManagerApprovalLeavesAPendingUpdateUntilApproved) 
   // Approving twice is refused clearly.
   EXPECT_THAT(p.receiver->Approve(u.update_id),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("not pending")));
+  // The partner's copy of its approval arriving after the activation (its resend beside the
+  // manager's own send) is answered as the first, and changes nothing.
+  auto again = publisher_->HandleResponse("shop-m", UpdateResponse{u.update_id, true, ""});
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->activate);
+  EXPECT_EQ(again->version, 1u);
+  updates = publisher_->Updates("shop-m");
+  ASSERT_THAT(updates, IsOk());
+  EXPECT_EQ((*updates)[0].state, "activated");
+  // A rejection of a live update is still refused: it is not the decision main acted on.
+  EXPECT_THAT(publisher_->HandleResponse("shop-m", UpdateResponse{u.update_id, false, "late"}),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("activated")));
 }
 
 TEST_F(PublisherReceiverTest, MainCanRequireApprovalEvenForAnAutoPartner) {
