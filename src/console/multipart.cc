@@ -2,6 +2,7 @@
 
 #include <gmime/gmime.h>
 
+#include <cctype>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -215,6 +216,24 @@ Result<MultipartForm> ParseMultipartForm(std::string_view content_type, std::str
   }
   if (!problems.first.empty()) return Malformed(problems.first);
   return form;
+}
+
+std::string SafeUploadName(std::string_view filename) {
+  if (const size_t slash = filename.find_last_of("/\\"); slash != std::string_view::npos) {
+    filename.remove_prefix(slash + 1);
+  }
+  std::string out;
+  for (char c : filename) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '.' || c == '-' || c == '_' || u >= 0x80) {
+      out += c;
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+  }
+  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(0, 1);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
 }
 
 }  // namespace tieup::console

@@ -21,6 +21,12 @@ struct UploadedFile {
   std::string bytes;         // the file's content, exactly
 };
 
+// The last part of a browser's file name (UploadedFile::filename) as a safe address segment:
+// letters, digits, '.', '-', '_' and any non-ASCII UTF-8 stay; everything else (spaces, '#', '?',
+// '%', quotes) becomes '-'; no leading dot or dash, no trailing dash. Empty when nothing usable
+// is left.
+std::string SafeUploadName(std::string_view filename);
+
 // The fields and files of a multipart form.
 struct MultipartForm {
   commerce::FormFields fields;      // the parts without a filename, as text

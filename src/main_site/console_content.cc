@@ -13,7 +13,6 @@
 //   GET  /content/upload                 the upload form; POST multipart: file(s), to
 //   GET  /content/delete?path=P          what goes, and a confirm button; POST path
 #include <boost/json.hpp>
-#include <cctype>
 #include <optional>
 #include <set>
 
@@ -401,26 +400,6 @@ ConsolePage UploadForm(int status, std::string to, std::string error) {
   return p;
 }
 
-// The last part of a browser's file name as a safe path segment: letters, digits, '.', '-', '_'
-// and non-ASCII UTF-8 stay; anything else becomes '-'; no leading dot or dash.
-std::string SafeFileName(std::string_view filename) {
-  if (const size_t slash = filename.find_last_of("/\\"); slash != std::string_view::npos) {
-    filename.remove_prefix(slash + 1);
-  }
-  std::string out;
-  for (char c : filename) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '.' || c == '-' || c == '_' || u >= 0x80) {
-      out += c;
-    } else if (!out.empty() && out.back() != '-') {
-      out += '-';
-    }
-  }
-  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(0, 1);
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out;
-}
-
 ConsolePage Upload(ConsoleState& s, const ConsoleRequest& r) {
   if (r.http.method() != "POST") return UploadForm(200, "assets/", "");
   std::string to(commerce::Trim(r.form.Get("to")));
@@ -442,7 +421,7 @@ ConsolePage Upload(ConsoleState& s, const ConsoleRequest& r) {
   for (const console::UploadedFile& f : r.files) {
     std::string target = to;
     if (folder) {
-      const std::string name = SafeFileName(f.filename);
+      const std::string name = console::SafeUploadName(f.filename);
       if (name.empty()) {
         return again(400, "The file name '" + f.filename +
                               "' has no letters or digits to name it by: rename the file, or "

@@ -15,7 +15,6 @@
 //   GET  /pages/delete?path=P        what will be removed, and a confirm button; POST path
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -386,27 +385,6 @@ ConsolePage UploadPage(int status, std::string to, std::string error) {
   return p;
 }
 
-// The last part of a browser's file name, made into a safe address segment: letters, digits,
-// '.', '-', '_' and any non-ASCII UTF-8 stay; everything else (spaces, '#', '?', '%', quotes)
-// becomes '-'; no leading dot. Empty when nothing usable is left.
-std::string SafeFileName(std::string_view filename) {
-  const size_t slash = filename.find_last_of("/\\");
-  if (slash != std::string_view::npos) filename.remove_prefix(slash + 1);
-  std::string out;
-  for (char c : filename) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool keep = std::isalnum(u) || c == '.' || c == '-' || c == '_' || u >= 0x80;
-    if (keep) {
-      out += c;
-    } else if (!out.empty() && out.back() != '-') {
-      out += '-';
-    }
-  }
-  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(0, 1);
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out;
-}
-
 bool IsImageName(std::string_view name) {
   return content::ContentTypeForPath(name).starts_with("image/");
 }
@@ -444,7 +422,7 @@ ConsolePage Upload(ConsoleState& s, const ConsoleRequest& r) {
   for (const console::UploadedFile& f : r.files) {
     std::string target = to;
     if (folder) {
-      const std::string name = SafeFileName(f.filename);
+      const std::string name = console::SafeUploadName(f.filename);
       if (name.empty()) {
         return again(400, "The file name '" + f.filename +
                               "' has no letters or digits to make an address from: rename the "

@@ -249,5 +249,16 @@ TEST(MultipartTest, RandomlyDamagedBodiesAreRefusedOrReadWithinTheRules) {
   EXPECT_GT(refused, 100);
 }
 
+TEST(MultipartTest, AnUploadsNameBecomesASafeAddressSegment) {
+  EXPECT_EQ(SafeUploadName("tea.png"), "tea.png");
+  EXPECT_EQ(SafeUploadName("C:\\Users\\ada\\My Tea #1.png"), "My-Tea-1.png");  // Windows path
+  EXPECT_EQ(SafeUploadName("../../etc/passwd"), "passwd");
+  EXPECT_EQ(SafeUploadName(".htaccess"), "htaccess");
+  EXPECT_EQ(SafeUploadName("-a?b%c'd-.txt"), "a-b-c-d-.txt");
+  EXPECT_EQ(SafeUploadName("抹茶 100g.jpg"), "抹茶-100g.jpg");
+  EXPECT_EQ(SafeUploadName("???"), "");
+  EXPECT_EQ(SafeUploadName("dir/"), "");
+}
+
 }  // namespace
 }  // namespace tieup::console
