@@ -135,6 +135,40 @@
     });
   }
 
+  // For pages' own scripts: tieupConsole.reloader(apply) returns refresh(), which reads the page's
+  // own address again in the background and hands the parsed document to apply(doc) (to swap
+  // parts of the page in place). One request at a time: calls meanwhile make one more after it;
+  // a failure (the console restarting) is left to the next event.
+  window.tieupConsole = {
+    reloader: function (apply) {
+      var busy = false;
+      var again = false;
+      function refresh() {
+        if (busy) {
+          again = true;
+          return;
+        }
+        busy = true;
+        fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+          .then(function (r) {
+            return r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status));
+          })
+          .then(function (html) {
+            apply(new DOMParser().parseFromString(html, 'text/html'));
+          })
+          .catch(function () {})
+          .then(function () {
+            busy = false;
+            if (again) {
+              again = false;
+              refresh();
+            }
+          });
+      }
+      return refresh;
+    },
+  };
+
   function start() {
     var since = document.body.getAttribute('data-events-since');
     if (since === null) return;  // not signed in

@@ -9,11 +9,7 @@
   const partner = root.dataset.partner;
   const live = ['state', 'emergency-edits', 'updates', 'timeline'];
 
-  let busy = false;
-  let again = false;
-
-  function swap(html) {
-    const fresh = new DOMParser().parseFromString(html, 'text/html');
+  function swap(fresh) {
     for (const id of live) {
       const from = fresh.getElementById(id);
       const to = document.getElementById(id);
@@ -23,24 +19,7 @@
     root.dataset.refreshed = String(Date.now());
   }
 
-  function refresh() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    fetch(window.location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
-      .then((r) => (r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status))))
-      .then(swap)
-      .catch(() => {})
-      .finally(() => {
-        busy = false;
-        if (again) {
-          again = false;
-          refresh();
-        }
-      });
-  }
+  const refresh = window.tieupConsole.reloader(swap);
 
   document.addEventListener('tieup-console-event', (e) => {
     const d = e.detail || {};

@@ -5,11 +5,7 @@
   'use strict';
   if (!document.getElementById('partners-live')) return;
 
-  let busy = false;
-  let again = false;
-
-  function swap(html) {
-    const fresh = new DOMParser().parseFromString(html, 'text/html');
+  function swap(fresh) {
     const from = fresh.getElementById('partners-live');
     const to = document.getElementById('partners-live');
     if (!from || !to) return;
@@ -34,24 +30,7 @@
     to.dataset.refreshed = String(Date.now());
   }
 
-  function refresh() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
-      .then((r) => (r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status))))
-      .then(swap)
-      .catch(() => {})
-      .finally(() => {
-        busy = false;
-        if (again) {
-          again = false;
-          refresh();
-        }
-      });
-  }
+  const refresh = window.tieupConsole.reloader(swap);
 
   document.addEventListener('tieup-console-event', (e) => {
     if (e.detail && e.detail.type === 'partners') refresh();

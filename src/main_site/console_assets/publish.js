@@ -25,8 +25,6 @@
     if (!root) return;
     var run = Number(root.getAttribute('data-run'));
     var seq = Number(root.getAttribute('data-seq'));
-    var loading = false;
-    var loadAgain = false;
 
     function liveHint() {
       var hint = root.querySelector('[data-reload-hint]');
@@ -35,38 +33,17 @@
     liveHint();
 
     // The run as the server has it now, in place of what the page shows.
-    function reload() {
-      if (loading) {
-        loadAgain = true;
-        return;
+    var reload = window.tieupConsole.reloader(function (doc) {
+      var fresh = doc.getElementById('publish-run');
+      if (!fresh) return;
+      var freshSeq = Number(fresh.getAttribute('data-seq'));
+      if (freshSeq >= seq) {
+        root.innerHTML = fresh.innerHTML;
+        root.setAttribute('data-running', fresh.getAttribute('data-running'));
+        seq = freshSeq;
+        liveHint();
       }
-      loading = true;
-      fetch(window.location.href, { credentials: 'same-origin' })
-        .then(function (response) {
-          return response.ok ? response.text() : Promise.reject(new Error(response.status));
-        })
-        .then(function (html) {
-          var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('publish-run');
-          if (!fresh) return;
-          var freshSeq = Number(fresh.getAttribute('data-seq'));
-          if (freshSeq >= seq) {
-            root.innerHTML = fresh.innerHTML;
-            root.setAttribute('data-running', fresh.getAttribute('data-running'));
-            seq = freshSeq;
-            liveHint();
-          }
-        })
-        .catch(function () {
-          // The console is away (stopping): the events resume when it is back.
-        })
-        .then(function () {
-          loading = false;
-          if (loadAgain) {
-            loadAgain = false;
-            reload();
-          }
-        });
-    }
+    });
 
     function rowOf(partner) {
       var rows = root.querySelectorAll('tr[data-partner]');
