@@ -41,7 +41,7 @@ import {
   SHOP_B, artifacts, bodyText, browser, clickAndLoad, consoleBasics, expectFlash, expectPath,
   gotoAndLoad, mainPublishesHeading, newContext, notSee, openReview, pathOf, publicText, see,
   shopBPending, signIn, signInError, signedIn, sites, startConsoleSuite, stopConsoleSuite,
-  tableUnder, waitPublicHeading,
+  tableUnder, waitPublicHeading, fillCheckout,
 } from './console_harness.mjs';
 
 before(async () => { await startConsoleSuite(); });
@@ -511,14 +511,7 @@ test('console_order: a customer orders the wagashi box; the manager marks it shi
     await j.must('proceed to checkout', () =>
       clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
                              .or(page.getByRole('button', { name: /checkout/i })).first()));
-    await j.must('fill in the checkout form', async () => {
-      await page.getByLabel(/full name/i).fill(CUSTOMER.name);
-      await page.getByLabel(/street/i).fill(CUSTOMER.street);
-      await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
-      await page.getByLabel(/^city/i).fill(CUSTOMER.city);
-      await page.getByLabel(/^country/i).fill(CUSTOMER.country);
-      await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
-    });
+    await j.must('fill in the checkout form', () => fillCheckout(page));
     await j.shot('checkout-filled');
     await j.must('place the order', () =>
       clickAndLoad(page, page.getByRole('button', { name: /place order/i })));

@@ -82,6 +82,41 @@ export async function newContext() {
 
 // --- page helpers ---
 
+// Fills a shop's checkout form with CUSTOMER's name, address and e-mail.
+export async function fillCheckout(page) {
+  await page.getByLabel(/full name/i).fill(CUSTOMER.name);
+  await page.getByLabel(/street/i).fill(CUSTOMER.street);
+  await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
+  await page.getByLabel(/^city/i).fill(CUSTOMER.city);
+  await page.getByLabel(/^country/i).fill(CUSTOMER.country);
+  await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
+}
+
+// CUSTOMER buys one of the product on the shop page `url`: cart, checkout, order placed;
+// resolves to the order number on the thank-you page (`number`, a regular expression). `what`
+// names the product in the steps.
+export async function customerBuys(j, page, url, what, number) {
+  await gotoAndLoad(page, url);
+  await j.shot(`customer-${what.toLowerCase()}`, page);
+  await j.must(`the customer adds ${what} to the cart`, async () => {
+    await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
+    await page.waitForURL(/\/shop\/cart/);
+  });
+  await j.must('to the checkout', () =>
+    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                           .or(page.getByRole('button', { name: /checkout/i })).first()));
+  await j.must('fill in the checkout form and place the order', async () => {
+    await fillCheckout(page);
+    await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
+  });
+  await j.shot('customer-thank-you', page);
+  return j.must('the order number on the thank-you page', async () => {
+    const m = (await bodyText(page)).match(number);
+    if (!m) throw new Error(`no ${number} on the page: ${(await bodyText(page)).slice(0, 300)}`);
+    return m[0];
+  });
+}
+
 export async function bodyText(page) {
   return page.evaluate(() => document.body?.innerText ?? '');
 }

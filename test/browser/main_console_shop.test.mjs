@@ -30,8 +30,8 @@ import { after, before, test } from 'node:test';
 
 import { runJourney, waitUntil, yen, yenRe } from './harness.mjs';
 import {
-  CUSTOMER, MAIN, artifacts, bodyText, clickAndLoad, consoleBasics, expectFlash, expectPath,
-  gotoAndLoad, newContext, notSee, see, signedIn, sites, startConsoleSuite, stopConsoleSuite,
+  CUSTOMER, MAIN, artifacts, bodyText, clickAndLoad, consoleBasics, customerBuys, expectFlash,
+  expectPath, gotoAndLoad, newContext, notSee, see, signedIn, sites, startConsoleSuite, stopConsoleSuite,
 } from './console_harness.mjs';
 
 const NAV = ['Partners', 'Publish', 'Content', 'Orders', 'Products', 'Users', 'Ledger & fees',
@@ -148,32 +148,9 @@ test('main_console_products: price and stock changed, partners follow, a bad pri
   });
 });
 
-// A customer orders `qty` Hojicha on shop-a's tie-up page; resolves to main's order number.
-async function customerOrdersAtShopA(j, page) {
-  await gotoAndLoad(page, sites.url('shop-a', '/products/hojicha.html'));
-  await j.shot('customer-hojicha', page);
-  await j.must('the customer adds Hojicha to the cart', async () => {
-    await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
-    await page.waitForURL(/\/shop\/cart/);
-  });
-  await j.must('to the checkout', () =>
-    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
-                           .or(page.getByRole('button', { name: /checkout/i })).first()));
-  await j.must('fill in the checkout form and place the order', async () => {
-    await page.getByLabel(/full name/i).fill(CUSTOMER.name);
-    await page.getByLabel(/street/i).fill(CUSTOMER.street);
-    await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
-    await page.getByLabel(/^city/i).fill(CUSTOMER.city);
-    await page.getByLabel(/^country/i).fill(CUSTOMER.country);
-    await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
-    await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
-  });
-  await j.shot('customer-thank-you', page);
-  return j.must("main's order number on the thank-you page", async () => {
-    const m = (await bodyText(page)).match(MAIN_ORDER);
-    if (!m) throw new Error(`no M-... number: ${(await bodyText(page)).slice(0, 300)}`);
-    return m[0];
-  });
+// A customer orders Hojicha on shop-a's tie-up page; resolves to main's order number.
+function customerOrdersAtShopA(j, page) {
+  return customerBuys(j, page, sites.url('shop-a', '/products/hojicha.html'), 'Hojicha', MAIN_ORDER);
 }
 
 test('main_console_orders: a tie-up order found with the filters, paid, shipped; a stale cancel',
@@ -303,31 +280,8 @@ test('main_console_orders: a tie-up order found with the filters, paid, shipped;
 });
 
 // A customer buys the wagashi on shop-a's original page; resolves to shop-a's order number.
-async function customerBuysWagashiAtShopA(j, page) {
-  await gotoAndLoad(page, sites.url('shop-a', '/local/wagashi.html'));
-  await j.shot('customer-wagashi', page);
-  await j.must('the customer adds the wagashi to the cart', async () => {
-    await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
-    await page.waitForURL(/\/shop\/cart/);
-  });
-  await j.must('to the checkout', () =>
-    clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
-                           .or(page.getByRole('button', { name: /checkout/i })).first()));
-  await j.must('fill in the checkout form and place the order', async () => {
-    await page.getByLabel(/full name/i).fill(CUSTOMER.name);
-    await page.getByLabel(/street/i).fill(CUSTOMER.street);
-    await page.getByLabel(/postal code/i).fill(CUSTOMER.postal);
-    await page.getByLabel(/^city/i).fill(CUSTOMER.city);
-    await page.getByLabel(/^country/i).fill(CUSTOMER.country);
-    await page.getByLabel(/e-?mail/i).fill(CUSTOMER.email);
-    await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
-  });
-  await j.shot('customer-thank-you', page);
-  return j.must("shop-a's order number on the thank-you page", async () => {
-    const m = (await bodyText(page)).match(SHOPA_ORDER);
-    if (!m) throw new Error(`no SHOPA-... number: ${(await bodyText(page)).slice(0, 300)}`);
-    return m[0];
-  });
+function customerBuysWagashiAtShopA(j, page) {
+  return customerBuys(j, page, sites.url('shop-a', '/local/wagashi.html'), 'Wagashi', SHOPA_ORDER);
 }
 
 test('main_console_processed: an order processed at shop-a, known from its ledger', async (t) => {
