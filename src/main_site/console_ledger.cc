@@ -356,6 +356,7 @@ class LedgerArea {
       auto n = commerce::ParseDigits(page_text, 6);
       query.page = n && *n > 0 ? static_cast<size_t>(*n) : 1;
       query.page_size = kPartnersPerPage;
+      query.now = s_.daemon->env().NowSeconds();
       auto found = sync::QueryPartnerOverview(s_.daemon->db(), query);
       if (!found.ok()) throw std::runtime_error(found.status().ToString());
       total = found->matching;

@@ -125,13 +125,11 @@ std::string UpdateStateWords(const std::string& state) {
 // The partner's row of the partners' overview (the state as `tieup main status` words it).
 Result<sync::PartnerOverviewRow> OverviewRow(ConsoleState& s, const std::string& id) {
   sync::PartnerOverviewQuery q;
-  q.search = id;
+  q.id = id;
   q.page_size = 0;
   ASSIGN_OR_RETURN(sync::PartnerOverviewPage page, sync::QueryPartnerOverview(s.daemon->db(), q));
-  for (sync::PartnerOverviewRow& row : page.rows) {
-    if (row.report.partnership.id == id) return std::move(row);
-  }
-  return Status::NotFound("no partner '" + id + "'");
+  if (page.rows.empty()) return Status::NotFound("no partner '" + id + "'");
+  return std::move(page.rows.front());
 }
 
 ConsolePage PartnerPage(PartnerArea& a, const std::string& id, const SettingsForm* posted,

@@ -260,6 +260,7 @@ ConsolePage Partners(ConsoleState& s, const ConsoleRequest& r) {
   query.descending = params.descending;
   query.page = params.page;
   query.page_size = kPageSize;
+  query.now = s.daemon->env().NowSeconds();
   auto page = sync::QueryPartnerOverview(s.daemon->db(), query);
   if (!page.ok()) return Problem(500, "Partners unavailable", page.status().message());
 

@@ -198,11 +198,11 @@ std::string DerivedSql(std::string_view where) {
          std::string(kLastContactSql) + " FROM (" + ConditionSql(kNarrowColumns, where) + ") c";
 }
 
-Status RefreshOverview(Database& db) {
+Status RefreshOverview(Database& db, int64_t now) {
   constexpr std::string_view kNowSql =
       "SELECT (SELECT COALESCE(MAX(id), 0) FROM sync_events), "
       "(SELECT COALESCE(MAX(id), 0) FROM sync_updates), (SELECT COUNT(*) FROM sync_partnerships), "
-      "CAST(strftime('%s', 'now') AS INTEGER), "
+      "?, "
       "(SELECT event_id FROM sync_overview_mark WHERE id = 1), "
       "(SELECT update_id FROM sync_overview_mark WHERE id = 1), "
       "(SELECT partners FROM sync_overview_mark WHERE id = 1), "
@@ -218,7 +218,7 @@ Status RefreshOverview(Database& db) {
     bool Stale() const { return !marked || now - rebuilt >= kRebuildEverySeconds || now < rebuilt; }
   };
   auto read = [&](Database& d) -> Result<State> {
-    ASSIGN_OR_RETURN(auto rows, d.Query(kNowSql));
+    ASSIGN_OR_RETURN(auto rows, d.Query(kNowSql, {now}));
     if (rows.empty()) return Status::Internal("reading the overview's mark gave no row");
     const SqlRow& r = rows[0];
     return State{r.Int(0), r.Int(1), r.Int(2), r.Int(3), !r.IsNull(4),
@@ -400,6 +400,10 @@ Result<PartnerOverviewPage> QueryPartnerOverview(Database& db, const PartnerOver
     const std::string pattern = ContainsPattern(query.search);
     search_params = {pattern, pattern, pattern};
   }
+  if (query.id) {
+    where = "(" + where + ") AND p.id = ?";
+    search_params.emplace_back(*query.id);
+  }
   const std::string order = " ORDER BY " + OrderBy(query.sort, query.descending);
   auto count = [&page](int64_t category, size_t n) {
     if (category < 0 || category >= static_cast<int64_t>(page.counts.size())) return;
@@ -422,16 +426,17 @@ Result<PartnerOverviewPage> QueryPartnerOverview(Database& db, const PartnerOver
 
   // Pass one, on the derived table (brought up to date first): the count in each state, and the
   // page's ids by the filter and the sort.
-  RETURN_IF_ERROR(RefreshOverview(db));
-  // With a search, the partnerships are scanned first (CROSS JOIN keeps that order in SQLite) and
-  // only those that match are looked up; without one, the state's index leads.
+  RETURN_IF_ERROR(RefreshOverview(db, query.now));
+  const bool filtered = !query.search.empty() || query.id.has_value();
+  // With a search (or an id), the partnerships are scanned first (CROSS JOIN keeps that order in
+  // SQLite) and only those that match are looked up; without one, the state's index leads.
   const std::string keys =
       "SELECT p.id, p.name, p.region, p.kind, p.approval, p.schedule, p.active_version, "
       "o.latest, o.category, o.contact FROM sync_partnerships p " +
-      std::string(query.search.empty() ? "JOIN" : "CROSS JOIN") +
+      std::string(filtered ? "CROSS JOIN" : "JOIN") +
       " sync_overview o ON o.partner = p.id WHERE " + where;
   ASSIGN_OR_RETURN(auto counts,
-                   query.search.empty()
+                   !filtered
                        ? db.Query("SELECT category, COUNT(*) FROM sync_overview GROUP BY 1")
                        : db.Query("SELECT s.category, COUNT(*) FROM (" + keys + ") s GROUP BY 1",
                                   search_params));

@@ -80,6 +80,10 @@ struct PartnerOverviewQuery {
   bool descending = false;
   size_t page = 1;        // 1-based; a page past the last gives no rows (total still counted)
   size_t page_size = 50;  // 0: every matching row on one page (the command line)
+  // Set: only the partnership with exactly this id (with the search, if any).
+  std::optional<std::string> id;
+  // Unix seconds, from the caller's clock (Env): how old the derived table is (see the top).
+  int64_t now = 0;
 };
 inline constexpr size_t kMaxPartnerSearchBytes = 200;
 

@@ -332,6 +332,18 @@ TEST_F(PartnerOverviewTest, TenThousandPartnershipsAreFilteredSortedSearchedAndP
   q.descending = true;
   EXPECT_EQ(Query(q).rows.front().report.partnership.id, "p00001");
 
+  // One partnership by its id, whether paged or whole: not the others its id is a part of.
+  for (size_t page_size : {size_t{0}, size_t{50}}) {
+    q = {};
+    q.id = "p00001";
+    q.page_size = page_size;
+    PartnerOverviewPage one = Query(q);
+    ASSERT_EQ(one.rows.size(), 1u) << page_size;
+    EXPECT_EQ(one.rows[0].report.partnership.id, "p00001");
+    EXPECT_EQ(one.rows[0].category, C::kUpToDate);
+    EXPECT_EQ(one.total, 1u) << page_size;
+  }
+
   // Bad queries.
   q = {};
   q.page = 0;
