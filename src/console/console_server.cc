@@ -317,7 +317,10 @@ class Console::Impl {
       if (!page.flash.empty()) PutFlash(viewer->cookie, page.flash);
       return Redirect(page.redirect);
     }
-    std::string flash = TakeFlash(viewer->cookie);
+    // A page's own background re-read (console.js tieupConsole.reloader) leaves the flash for
+    // the page the person is about to see: it may run between a form's POST and the browser's
+    // GET of the redirect.
+    std::string flash = r.FindHeader("X-Tieup-Refresh") ? "" : TakeFlash(viewer->cookie);
     if (!page.flash.empty()) flash = flash.empty() ? page.flash : flash + " " + page.flash;
     return Render(page.status, page.title, page.template_name, std::move(page.data), &*viewer,
                   std::move(flash));

@@ -149,7 +149,11 @@
           return;
         }
         busy = true;
-        fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+        // X-Tieup-Refresh: the console keeps a waiting flash message for the next real page.
+        fetch(window.location.href, {
+          credentials: 'same-origin',
+          headers: { Accept: 'text/html', 'X-Tieup-Refresh': '1' },
+        })
           .then(function (r) {
             return r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status));
           })
