@@ -17,6 +17,7 @@
 #include "ledger/records.h"
 #include "mem_env.h"
 #include "sync/protocol.h"
+#include "sync/withdrawal.h"
 #include "trust/request_signature.h"
 #include "trust/signed_metadata.h"
 
@@ -109,6 +110,16 @@ void EnvelopeSeeds() {
   Write(
       "signed_envelope", "wrong_key",
       root_json + "\n--\n" + EncodeEnvelope(SignRelease(tieup::fuzz::RootKey(), release.Encode())));
+  // Withdrawal messages (sync/withdrawal.h), signed like releases.
+  sync::Withdrawal w{"shop-b",
+                     sync::WithdrawalAction::kWithdraw,
+                     sync::WithdrawalReason::kRevoked,
+                     "Sakura Tea",
+                     "Sakura Tea has ended its partnership with Shop B.",
+                     tieup::fuzz::kNow,
+                     3};
+  Write("withdrawal", "signed",
+        root_json + "\n--\n" + sync::SignWithdrawal(tieup::fuzz::ReleaseKey(), w));
 }
 
 void RequestSignatureSeeds() {

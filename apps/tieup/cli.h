@@ -39,9 +39,14 @@ void AddManagerCommands(CLI::App& site, Context& ctx, SiteRole role);
 // Adds the site's first console manager and prints their one-time set-password link (init).
 Status CreateFirstManager(Env& env, const std::string& dir, SiteRole role,
                           const std::string& email);
-// The console's default address for a new site: loopback, the public port + 1000 (port 0, any
-// free one, when the public port is 0 or the sum is out of range).
+// The console's default address for a new site: loopback, the public port + 2000 (port 0, any
+// free one, when the public port is 0 or the sum is out of range). Not + 1000: that is where
+// the sync port's default sits (8080 -> 9080).
 HostPort DefaultConsoleAddress(const HostPort& public_address);
+// InvalidArgument, naming the flags, when two of a new site's three listening ports are the same
+// (port 0, any free port, never collides).
+Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_address,
+                          const HostPort& console_address);
 
 // A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
 std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);

@@ -58,8 +58,30 @@ void WaitForTermination(TerminationSignals& signals) {
 }
 
 HostPort DefaultConsoleAddress(const HostPort& public_address) {
-  const int port = public_address.port == 0 ? 0 : public_address.port + 1000;
+  const int port = public_address.port == 0 ? 0 : public_address.port + 2000;
   return HostPort{"127.0.0.1", static_cast<uint16_t>(port > 65535 ? 0 : port)};
+}
+
+Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_address,
+                          const HostPort& console_address) {
+  struct Named {
+    const char* flag;
+    const HostPort& address;
+  };
+  const Named all[] = {
+      {"--public", public_address}, {"--sync", sync_address}, {"--console", console_address}};
+  for (size_t i = 0; i < std::size(all); ++i) {
+    for (size_t j = i + 1; j < std::size(all); ++j) {
+      if (all[i].address.port != 0 && all[i].address.port == all[j].address.port) {
+        return Status::InvalidArgument(
+            std::string(all[i].flag) + " and " + all[j].flag + " both use port " +
+            std::to_string(all[i].address.port) +
+            ": the site listens on three ports, give each its own (e.g. " + all[j].flag + " " +
+            all[j].address.host + ":" + std::to_string(all[j].address.port + 1) + ")");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace tieup::cli

@@ -28,6 +28,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   } else {
     ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
   }
+  RETURN_IF_ERROR(CheckDistinctPorts(c.public_address, c.sync_address, c.console_address));
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
@@ -130,7 +131,7 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   init->add_option("--console", init_args->console_addr,
                    "host:port of the manager's web console (default: 127.0.0.1, the public "
-                   "port + 1000: only this machine)");
+                   "port + 2000: only this machine)");
   init->add_option("--manager", init_args->manager,
                    "The first console manager's e-mail (a one-time link to set the password "
                    "is printed); default manager@main.localhost; 'none': no manager yet");

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "content/release.h"
 #include "partner_site/page_tools.h"
+#include "partner_site/starter_pages.h"
 #include "site/public_site.h"
 
 namespace tieup::cli {
@@ -17,7 +18,34 @@ struct PartnerInitArgs {
   std::string currency = "EUR", time_zone = "UTC", locale = "en";
   std::string console_addr;  // empty: DefaultConsoleAddress
   std::string manager;       // empty: manager@<id>.localhost; "none": no manager
+  bool no_starter_pages = false;
 };
+
+// Makes the starter pages (partner_site/starter_pages.h) and says where they are and how to edit
+// them. A failure is only a warning: the site is whole without them.
+void PrintStarterPages(Env& env, const std::string& dir, const SiteConfig& c) {
+  auto made = WriteStarterPages(env, dir);
+  if (!made.ok()) {
+    std::fprintf(stderr, "warning: the starter pages were not made: %s\n",
+                 made.status().message().c_str());
+    return;
+  }
+  auto pages = RenderStarterPages(c);
+  std::string served;
+  for (const StarterPage& p : pages.ok() ? *pages : std::vector<StarterPage>{}) {
+    served += (served.empty() ? "" : ", ") + p.served_path;
+  }
+  std::printf(
+      "  starter pages:      %s\n"
+      "                      (about us, contact, local specials: replace each part in\n"
+      "                      [square brackets]; delete a page you do not want)\n",
+      served.c_str());
+  std::printf(
+      "  edit them:          in the console (http://%s/pages), or edit the Markdown in\n"
+      "                      %s/ and put it again: tieup partner page put %s %s %s/\n",
+      c.console_address.ToString().c_str(), made->source_dir.c_str(), dir.c_str(), kStarterPagesUrl,
+      made->source_dir.c_str());
+}
 
 Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   SiteConfig c;
@@ -33,14 +61,31 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   } else {
     ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
   }
+  RETURN_IF_ERROR(CheckDistinctPorts(c.public_address, c.sync_address, c.console_address));
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   if (a.main_url.empty() != a.token.empty()) {
     return Status::InvalidArgument("--main and --token go together (both, or neither)");
   }
-  RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
-  if (!a.main_url.empty()) RETURN_IF_ERROR(EnrollCommand(env, a.dir, a.main_url, a.token));
+  // A failed enrollment leaves no half-made site: a directory made here is removed again; in a
+  // directory that was there before, the site is finished (valid, not enrolled) and the error
+  // says how to enroll it.
+  const bool dir_existed = env.FileExists(a.dir);
+  if (Status created = CreateSiteDir(env, a.dir, c); !created.ok()) {
+    if (!dir_existed) (void)RemoveTree(env, a.dir);
+    return created;
+  }
+  Status enrolled = Status::Ok();
+  if (!a.main_url.empty()) {
+    enrolled = EnrollCommand(env, a.dir, a.main_url, a.token);
+    if (!enrolled.ok() && !dir_existed && RemoveTree(env, a.dir).ok()) {
+      return Status(enrolled.code(), enrolled.message() +
+                                         "\nNo site was made (nothing is left in '" + a.dir +
+                                         "'): fix this, then run 'tieup partner init' again.");
+    }
+  }
   std::printf("Created partner site '%s' (%s) in %s\n", c.id.c_str(), c.name.c_str(),
               a.dir.c_str());
+  if (!a.no_starter_pages) PrintStarterPages(env, a.dir, c);
   std::printf("  add your own pages: tieup partner page put %s /local/ ./my-pages/\n",
               a.dir.c_str());
   std::printf("  start with:         tieup partner serve %s   (public http://%s/)\n", a.dir.c_str(),
@@ -49,6 +94,12 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
     RETURN_IF_ERROR(
         CreateFirstManager(env, a.dir, SiteRole::kPartner,
                            a.manager.empty() ? "manager@" + c.id + ".localhost" : a.manager));
+  }
+  if (!enrolled.ok()) {
+    return Status(enrolled.code(), enrolled.message() + "\nThe site in '" + a.dir +
+                                       "' was made but is not enrolled: when this is fixed, "
+                                       "finish with 'tieup partner enroll " +
+                                       a.dir + " --main " + a.main_url + " --token CODE'.");
   }
   return Status::Ok();
 }
@@ -109,6 +160,11 @@ Status PagePut(Env& env, const PageArgs& a) {
                 r.paths.size(), static_cast<unsigned long long>(r.bytes), a.path.c_str(),
                 static_cast<unsigned long long>(r.version));
   }
+  // Pages written in Markdown (or as HTML fragments) are served rendered in the site's layout.
+  for (const auto& [source, served] : r.rendered) {
+    std::printf("%s is served at %s, in the site's layout.\n", source.c_str(), served.c_str());
+  }
+  for (const std::string& note : r.notes) std::printf("Note: %s\n", note.c_str());
   return Status::Ok();
 }
 
@@ -157,8 +213,9 @@ Status PageLs(Env& env, const PageArgs& a) {
   }
   std::printf("%-9s %10s  %-28s %s\n", "AREA", "BYTES", "TYPE", "PATH");
   for (const PageListing& p : pages) {
-    std::printf("%-9s %10llu  %-28s %s\n", std::string(content::AreaName(p.area)).c_str(),
-                static_cast<unsigned long long>(p.length), p.content_type.c_str(), p.path.c_str());
+    std::printf("%-9s %10llu  %-28s %s%s\n", std::string(content::AreaName(p.area)).c_str(),
+                static_cast<unsigned long long>(p.length), p.content_type.c_str(), p.path.c_str(),
+                p.markdown_source.empty() ? "" : (" (from " + p.markdown_source + ")").c_str());
   }
   return Status::Ok();
 }
@@ -188,12 +245,36 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
   AddShopLocaleOptions(*init, &ia->currency, &ia->time_zone, &ia->locale);
   init->add_option("--console", ia->console_addr,
                    "host:port of the manager's web console (default: 127.0.0.1, the public "
-                   "port + 1000)");
+                   "port + 2000)");
   init->add_option("--manager", ia->manager,
                    "The first console manager's e-mail (a one-time link to set the password "
                    "is printed); default manager@ID.localhost; 'none': no manager yet");
   init->add_option("--main", ia->main_url, "Main's sync URL (https://HOST:PORT): enroll now");
   init->add_option("--token", ia->token, "The enrollment code from 'tieup main partner add'");
+  init->add_flag("--no-starter-pages", ia->no_starter_pages,
+                 "Do not make the starter pages (about us, contact, local specials under /local/)");
+  init->footer(
+      "Steps (the whole walk-through: docs/partner-guide.md):\n"
+      "  1. The main site's manager adds the partnership and gives you the enrollment code it "
+      "prints\n"
+      "     (it works once, for 24 hours by default): tieup main partner add MAIN_DIR --id ID "
+      "...\n"
+      "  2. Make the site and enroll it in one go:\n"
+      "       tieup partner init DIR --id ID --name \"Your shop\" --main https://MAIN:PORT "
+      "--token CODE\n"
+      "     (or make it now without --main/--token and enroll later: tieup partner enroll "
+      "DIR ...)\n"
+      "  3. Start it: tieup partner serve DIR; open the one-time link printed here to set your "
+      "console\n"
+      "     password. Replace the starter pages' words in [square brackets] (console: Your "
+      "pages).\n"
+      "If enrolling fails (a code that is wrong, expired or already used; main not reachable; "
+      "another\n"
+      "server answering at that address), no site is made: fix the cause (a new code comes from "
+      "'tieup\n"
+      "main partner token MAIN_DIR ID' on main) and run init again. In a folder that existed "
+      "before, the\n"
+      "site is made without enrolling: finish with 'tieup partner enroll'.");
   init->callback([&ctx, ia] { ctx.action = [&ctx, ia] { return PartnerInit(*ctx.env, *ia); }; });
   AddPartnerSyncCommands(*partner, ctx);
   AddManagerCommands(*partner, ctx, SiteRole::kPartner);
@@ -213,9 +294,11 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
   page->require_subcommand(1);
   auto pa = std::make_shared<PageArgs>();
   CLI::App* put = page->add_subcommand(
-      "put", "Put FILE at URL path PATH, or every file of a folder under PATH/ as one release");
+      "put",
+      "Put FILE at URL path PATH, or every file of a folder under PATH/ as one release (a .md "
+      "file is Markdown, served at .html in the site's layout)");
   put->add_option("DIR", pa->dir, "The partner site's data directory")->required();
-  put->add_option("PATH", pa->path, "URL path, e.g. /local/specials.html (or /local/ for a folder)")
+  put->add_option("PATH", pa->path, "URL path, e.g. /local/news.html (or /local/ for a folder)")
       ->required();
   put->add_option("FILE", pa->file, "A file, or a folder")->required();
   put->add_option("--type", pa->type, "Content-Type (default: from the file extension)");

@@ -2,9 +2,12 @@
 // partnership commands.
 #include "base/encoding.h"
 #include "cli.h"
+#include "fees/billing.h"
 #include "main_site/control.h"
 #include "main_site/main_sync.h"
 #include "main_site/publish_run.h"
+#include "main_site/withdrawals.h"
+#include "sync/partnership_terms.h"
 #include "sync/schedule.h"
 
 namespace tieup::cli {
@@ -29,8 +32,21 @@ struct AddArgs {
   std::string dir, id, name, region, public_url, sync_url, kind = "contents", approval = "auto";
   std::string schedule, retry = "backoff:30s..1h", overrides, ttl = "24h";
   std::string emergency_edit = "none";
+  std::string link_mode = "redirect";
   std::vector<std::string> vars;
+  std::string expiry_grace;  // "" : the default (main_site/withdrawals.h)
 };
+
+std::string CommandLineManager();
+
+// Sets the partnership's expiry grace period (`--expiry-grace`); the change in words, "" when
+// unchanged. Main signs it for the partner (main_site/withdrawals.h).
+Result<std::string> SetExpiryGrace(Env& env, MainSession& s, const std::string& dir,
+                                   const std::string& id, const std::string& text) {
+  ASSIGN_OR_RETURN(int64_t seconds, sync::ParseDuration(text));
+  ASSIGN_OR_RETURN(auto issuer, OpenWithdrawalIssuer(env, dir, s.config, *s.db));
+  return issuer->SetExpiryGrace(id, seconds, CommandLineManager());
+}
 
 Status PartnerAdd(Env& env, const AddArgs& a) {
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
@@ -43,6 +59,7 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
   ASSIGN_OR_RETURN(p.kind, sync::ParsePartnershipKind(a.kind));
   ASSIGN_OR_RETURN(p.approval, sync::ParseApprovalPolicy(a.approval));
   ASSIGN_OR_RETURN(p.emergency_edit, content::ParseEmergencyEditPolicy(a.emergency_edit));
+  ASSIGN_OR_RETURN(p.link_mode, content::ParseLinkMode(a.link_mode));
   p.schedule = a.schedule;
   p.retry = a.retry;
   p.overrides_dir = a.overrides;
@@ -54,7 +71,11 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
     p.variables[v.substr(0, eq)] = v.substr(eq + 1);
   }
   ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(a.ttl));
+  if (!a.expiry_grace.empty()) RETURN_IF_ERROR(sync::ParseDuration(a.expiry_grace).status());
   ASSIGN_OR_RETURN(EnrollmentCode code, s.sync->AddPartner(p, ttl));
+  if (!a.expiry_grace.empty()) {
+    RETURN_IF_ERROR(SetExpiryGrace(env, s, a.dir, p.id, a.expiry_grace).status());
+  }
   std::printf("Added partner '%s' (%s, approval %s, emergency edit %s%s%s).\n", p.id.c_str(),
               a.kind.c_str(), a.approval.c_str(), a.emergency_edit.c_str(),
               p.schedule.empty() ? "" : ", schedule ", p.schedule.c_str());
@@ -81,12 +102,27 @@ Status PartnerToken(Env& env, const std::string& dir, const std::string& id,
   return Status::Ok();
 }
 
+// Signs the withdrawal (or reinstatement) the partnership's new state calls for and tells a
+// push-mode partner at once (main_site/withdrawals.h).
+Status TellPartner(Env& env, MainSession& s, const std::string& dir, const std::string& id) {
+  auto issuer = OpenWithdrawalIssuer(env, dir, s.config, *s.db);
+  auto told = issuer.ok() ? TellPartnerNow(env, *s.sync, **issuer, id) : issuer.status();
+  if (!told.ok()) {
+    // The change itself is made; the running daemon signs and sends what it calls for.
+    std::printf("The partner was not told now (%s): the running main daemon tells it.\n",
+                told.status().message().c_str());
+  } else if (!told->empty()) {
+    std::printf("%s\n", told->c_str());
+  }
+  return Status::Ok();
+}
+
 Status PartnerRevoke(Env& env, const std::string& dir, const std::string& id) {
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
   RETURN_IF_ERROR(s.sync->Revoke(id));
   std::printf("Revoked partner '%s': its certificate is refused and it gets no more updates.\n",
               id.c_str());
-  return Status::Ok();
+  return TellPartner(env, s, dir, id);
 }
 
 // Who changes a partnership from the command line, for main's record: the OS user.
@@ -99,6 +135,8 @@ struct SetArgs {
   std::string dir, id;
   sync::PartnershipChanges changes;
   std::vector<std::string> vars;
+  std::optional<std::string> options;       // fee options (sync/partnership_terms.h)
+  std::optional<std::string> expiry_grace;  // main_site/withdrawals.h
 };
 
 Status PartnerSet(Env& env, SetArgs a) {
@@ -111,16 +149,32 @@ Status PartnerSet(Env& env, SetArgs a) {
   }
   const sync::PartnershipChanges& c = a.changes;
   if (!c.name && !c.region && !c.public_url && !c.sync_url && !c.kind && !c.approval &&
-      !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && c.set_variables.empty() &&
-      c.unset_variables.empty()) {
+      !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && !c.link_mode &&
+      c.set_variables.empty() && c.unset_variables.empty() && !a.options && !a.expiry_grace) {
     return Status::InvalidArgument(
-        "nothing to change: give at least one of --schedule, --approval, --retry, --var, "
-        "--unset-var, --overrides, --kind, --emergency-edit, --name, --region, --public-url, "
-        "--sync-url (see 'tieup main partner set --help')");
+        "nothing to change: give at least one of --options, --schedule, --approval, --retry, "
+        "--var, --unset-var, --overrides, --kind, --emergency-edit, --link-mode, --name, --region, "
+        "--public-url, --sync-url (see 'tieup main partner set --help')");
+  }
+  std::vector<std::string> options;
+  if (a.options) {
+    ASSIGN_OR_RETURN(options, fees::ParseFeeOptions(*a.options));
   }
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
   ASSIGN_OR_RETURN(std::vector<std::string> changed,
                    s.sync->publisher().UpdatePartnership(a.id, c, CommandLineManager()));
+  if (a.options) {  // a setting of the fees (sync/partnership_terms.h), recorded the same way
+    ASSIGN_OR_RETURN(std::string words, sync::SetPartnershipOptions(*s.db, env.NowSeconds(), a.id,
+                                                                    options, CommandLineManager()));
+    if (!words.empty()) changed.push_back(words);
+  }
+  if (a.expiry_grace) {  // signed for the partner with its withdrawal standing
+    ASSIGN_OR_RETURN(std::string words, SetExpiryGrace(env, s, a.dir, a.id, *a.expiry_grace));
+    if (!words.empty()) {
+      changed.push_back(words);
+      RETURN_IF_ERROR(TellPartner(env, s, a.dir, a.id));
+    }
+  }
   if (changed.empty()) {
     std::printf("Partner '%s' unchanged: it already has these settings.\n", a.id.c_str());
     return Status::Ok();
@@ -147,7 +201,7 @@ Status PartnerSuspend(Env& env, const std::string& dir, const std::string& id, b
         "publish.\n",
         id.c_str());
   }
-  return Status::Ok();
+  return TellPartner(env, s, dir, id);
 }
 
 Status PartnerLs(Env& env, const std::string& dir) {
@@ -271,6 +325,13 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
                   "page replaces the edit. Carried in the signed release metadata")
       ->check(CLI::IsMember({"none", "keep", "overwrite"}))
       ->capture_default_str();
+  add->add_option("--link-mode", aa->link_mode,
+                  "How the partner serves a link entry (every page of kind link, a page whose "
+                  "front matter says 'method: link'): redirect: HTTP 302 to main's page; "
+                  "redirect-301 or redirect-307: that status instead; page: a small page in "
+                  "main's layout with the link. Carried in the signed release metadata")
+      ->check(CLI::IsMember({"redirect", "redirect-301", "redirect-307", "page"}))
+      ->capture_default_str();
   add->add_option("--schedule", aa->schedule,
                   "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; "
                   "empty: only on 'tieup main publish'");
@@ -283,6 +344,9 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
   add->add_option("--var", aa->vars, "NAME=VALUE template variable for this partner (repeat)");
   add->add_option("--ttl", aa->ttl, "How long the enrollment code stays valid")
       ->capture_default_str();
+  add->add_option("--expiry-grace", aa->expiry_grace,
+                  "How long after a release expires (main sent nothing newer) the partner "
+                  "withdraws main's pages itself, e.g. 3d (default 7d)");
   add->callback([&ctx, aa] { ctx.action = [&ctx, aa] { return PartnerAdd(*ctx.env, *aa); }; });
 
   auto one = std::make_shared<std::pair<std::string, std::string>>();
@@ -330,8 +394,20 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
   set->add_option("--unset-var", c.unset_variables, "Remove this partner's variable NAME (repeat)");
   text("--overrides", c.overrides_dir, "A folder of files only this partner gets; '' : none");
   text("--kind", c.kind, "contents | template | link");
+  set->add_option_function<std::string>(
+      "--expiry-grace", [sa](const std::string& v) { sa->expiry_grace = v; },
+      "How long after a release expires (main sent nothing newer) the partner withdraws main's "
+      "pages itself, e.g. 3d (default 7d); signed and sent to the partner");
+  set->add_option_function<std::string>(
+      "--options", [sa](const std::string& v) { sa->options = v; },
+      "Optional services enabled for this partner, charged as its fee contract prices them: "
+      "'security,user_management', or '' for none (a service the contract prices but the "
+      "partnership does not enable is not charged)");
   text("--emergency-edit", c.emergency_edit,
        "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
+       "'partner add --help')");
+  text("--link-mode", c.link_mode,
+       "redirect | redirect-301 | redirect-307 | page: how the partner serves link entries (see "
        "'partner add --help')");
   text("--name", c.name, "The partner's shop name (a template variable)");
   text("--region", c.region, "The partner's region (a template variable)");

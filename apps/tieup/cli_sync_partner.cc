@@ -6,6 +6,7 @@
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
 #include "partner_site/preview.h"
+#include "sync/withdrawal_service.h"
 
 namespace tieup::cli {
 namespace {
@@ -167,8 +168,46 @@ Status PollCmd(Env& env, const std::string& dir) {
   return Status::Ok();
 }
 
+// The withdrawal in effect, or the expiry of the tie-up release (partner_site/withdrawals.h).
+void PrintWithdrawal(Env& env, Database& db) {
+  auto w = sync::ReadWithdrawalStatus(db, env.NowSeconds());
+  if (w.ok() && !w->summary.empty()) {
+    std::printf("%s: %s\n\n", w->effective ? "TIE-UP PAGES WITHDRAWN" : "TIE-UP RELEASE EXPIRED",
+                w->summary.c_str());
+  }
+}
+
+Status StatusCmd(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  ASSIGN_OR_RETURN(sync::PartnerSyncStatus st, s.sync->receiver().GetStatus());
+  std::printf("Partner '%s', enrolled with main at %s (%s).\n", s.config.id.c_str(),
+              s.config.main_sync_url.c_str(),
+              s.config.poll_seconds > 0 ? "pull mode" : "main pushes updates");
+  std::printf("Tie-up release: %s.\n", st.active_version == 0
+                                           ? "none yet"
+                                           : ("version " + std::to_string(st.active_version) +
+                                              (st.overlay.empty() ? "" : " with emergency edits"))
+                                                 .c_str());
+  auto w = sync::ReadWithdrawalStatus(*s.db, env.NowSeconds());
+  if (!w.ok()) return w.status();
+  std::printf(
+      "Expiry grace: main's pages are withdrawn %lld hour(s) after their release "
+      "expires when main has sent nothing newer%s.\n",
+      static_cast<long long>(w->grace_seconds / 3600),
+      w->from_main ? " (main's signed terms)" : " (the default)");
+  if (w->summary.empty()) {
+    std::printf("Tie-up pages: served.\n");
+  } else {
+    std::printf("Tie-up pages: %s%s\n  %s\n",
+                w->effective ? "WITHDRAWN since " : "EXPIRED (still served)",
+                w->effective ? FormatRfc3339(w->since).c_str() : "", w->summary.c_str());
+  }
+  return Status::Ok();
+}
+
 Status Updates(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
+  PrintWithdrawal(env, *s.db);
   ASSIGN_OR_RETURN(auto events, s.sync->receiver().Events(100));
   if (events.empty()) std::printf("No update has been offered yet.\n");
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
@@ -199,6 +238,20 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
   enroll->add_option("DIR", (*e)[0], "The partner site's data directory")->required();
   enroll->add_option("--main", (*e)[1], "Main's sync URL, https://HOST:PORT")->required();
   enroll->add_option("--token", (*e)[2], "The enrollment code")->required();
+  enroll->footer(
+      "For a site made by 'tieup partner init' without --main/--token, or whose enrollment "
+      "failed.\n"
+      "  1. The main site's manager gives you the enrollment code (it works once, for 24 hours "
+      "by\n"
+      "     default): 'tieup main partner add' prints it, 'tieup main partner token MAIN_DIR ID' "
+      "a new one.\n"
+      "  2. tieup partner enroll DIR --main https://MAIN:PORT --token CODE\n"
+      "     This site checks main's CA against the code before sending anything, makes its own "
+      "key\n"
+      "     (it never leaves DIR/keys) and pins main's CA and root signing key.\n"
+      "  3. Start (or restart) 'tieup partner serve DIR': main's updates arrive on the sync port.\n"
+      "A refused enrollment changes nothing in DIR: fix the cause and run it again. Manual: "
+      "docs/partner-guide.md");
   enroll->callback([&ctx, e] {
     ctx.action = [&ctx, e] { return EnrollCommand(*ctx.env, (*e)[0], (*e)[1], (*e)[2]); };
   });
@@ -239,6 +292,11 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
       "updates", "Every update main offered and what became of it (refusals say why)");
   updates->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
   updates->callback([&ctx, a] { ctx.action = [&ctx, a] { return Updates(*ctx.env, (*a)[0]); }; });
+
+  CLI::App* status = partner.add_subcommand(
+      "status", "The tie-up release served, and whether main withdrew its pages (and why)");
+  status->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  status->callback([&ctx, a] { ctx.action = [&ctx, a] { return StatusCmd(*ctx.env, (*a)[0]); }; });
 }
 
 }  // namespace tieup::cli

@@ -475,6 +475,32 @@ Result<std::string> RenderMarkdown(const std::string& markdown, const std::strin
   return MarkdownToHtml(markdown, label);
 }
 
+Result<PageFrontMatter> ParsePageFrontMatter(std::string_view text, const std::string& label,
+                                             size_t* body_start) {
+  ASSIGN_OR_RETURN(FrontMatter fm, ParseFrontMatter(text, label, body_start));
+  PageFrontMatter out;
+  out.title = std::move(fm.title);
+  out.layout = std::move(fm.layout);
+  // ParseFrontMatter keeps only values: a key is known to be there by its line.
+  std::string_view head = text.substr(0, *body_start);
+  auto has_key = [&](std::string_view key) {
+    size_t pos = 0;
+    while (pos < head.size()) {
+      size_t end = head.find('\n', pos);
+      std::string_view line =
+          Trim(head.substr(pos, end == std::string_view::npos ? end : end - pos));
+      if (line.starts_with(key) && Trim(line.substr(key.size())).starts_with(':')) return true;
+      if (end == std::string_view::npos) break;
+      pos = end + 1;
+    }
+    return false;
+  };
+  out.has_method = has_key("method");
+  out.has_link_url = has_key("link_url");
+  out.has_products = has_key("products");
+  return out;
+}
+
 std::string ContentTypeForPath(std::string_view path) {
   static const std::map<std::string, std::string, std::less<>> kTypes = {
       {"html", "text/html; charset=utf-8"},
@@ -905,17 +931,23 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
                                    ": this path is the builder's own (the page shell); rename "
                                    "the file");
   }
-  const size_t shells = has_shell ? 1 : 0;
+  // Kind template: every layout as a shell too (the partner renders its own pages into them).
+  if (options.layout_shells) {
+    for (const auto& [url, src] : sources) {
+      if (url.starts_with(kLayoutShellsDir)) {
+        return Status::InvalidArgument(
+            src.label + ": the paths under " + std::string(kLayoutShellsDir) +
+            " are the builder's own (the layout shells); rename the file");
+      }
+    }
+  }
+  const size_t shells = (has_shell ? 1 : 0) + (options.layout_shells ? layouts.size() : 0);
 
   std::map<std::string, std::string> layout_cache;
   // Renders the page shell into m.files, or takes it out without a default layout (not counted
   // in r.rendered: it is not a source).
-  auto make_shell = [&]() -> Status {
-    if (!has_shell) {
-      m.files.erase(shell_path);
-      return Status::Ok();
-    }
-    const Source& layout = layouts.at("default");
+  // Renders layout `layout` with markers into m.files at `path`.
+  auto make_layout_shell = [&](const std::string& path, const Source& layout) -> Status {
     ASSIGN_OR_RETURN(std::string tmpl, env.ReadFile(layout.file));
     mustache::data data = vars;
     data.set("title", mustache::data(std::string(kShellTitleMarker)));
@@ -929,11 +961,32 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
     ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
     const FileMap& current = m.files;
-    auto same = current.find(shell_path);
-    if (same == current.end() || !(same->second == e)) {
-      m.files.insert_or_assign(shell_path, std::move(e));
-    }
+    auto same = current.find(path);
+    if (same == current.end() || !(same->second == e)) m.files.insert_or_assign(path, std::move(e));
     return Status::Ok();
+  };
+  auto make_shell = [&]() -> Status {
+    if (options.layout_shells) {
+      // Layout shells of layouts that are gone (a reused release had them).
+      std::vector<std::string> stale;
+      const FileMap& current = m.files;
+      for (const auto& [path, e] : current) {
+        if (path.starts_with(kLayoutShellsDir) &&
+            !layouts.contains(
+                path.substr(kLayoutShellsDir.size(), path.size() - kLayoutShellsDir.size() - 5))) {
+          stale.push_back(path);
+        }
+      }
+      for (const std::string& path : stale) m.files.erase(path);
+      for (const auto& [name, layout] : layouts) {
+        RETURN_IF_ERROR(make_layout_shell(std::string(kLayoutShellsDir) + name + ".tmpl", layout));
+      }
+    }
+    if (!has_shell) {
+      m.files.erase(shell_path);
+      return Status::Ok();
+    }
+    return make_layout_shell(shell_path, layouts.at("default"));
   };
   // Renders (or copies) the source of `url` into m.files.
   auto make = [&](const std::string& url, const Source& src) -> Status {
@@ -974,10 +1027,18 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   // previous release, so it shares every chunk nothing changed. Without one (or when the two
   // disagree: a damaged store), every path.
   std::vector<std::string> todo;
-  bool reuse =
-      previous.manifest != nullptr && previous.inputs != nullptr &&
-      previous.manifest->files.size() ==
-          previous.inputs->digests.size() + (previous.manifest->files.contains(shell_path) ? 1 : 0);
+  // The machine files of the previous release (not in its inputs): the page shell, and the
+  // layout shells when this build makes them (counted only then: a walk over every path).
+  auto machine_files = [&](const FileMap& files) {
+    size_t n = files.contains(shell_path) ? 1 : 0;
+    if (options.layout_shells) {
+      for (const auto& [path, e] : files) n += path.starts_with(kLayoutShellsDir) ? 1 : 0;
+    }
+    return n;
+  };
+  bool reuse = previous.manifest != nullptr && previous.inputs != nullptr &&
+               previous.manifest->files.size() ==
+                   previous.inputs->digests.size() + machine_files(previous.manifest->files);
   if (reuse) {
     m.files = previous.manifest->files;
     previous.inputs->digests.ForEachDifference(

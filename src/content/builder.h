@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -78,6 +79,10 @@ struct BuildOptions {
   // overrides directory adds or replaces (rendered into the merged layouts); the authoring
   // directory's own pages are left out.
   bool only_overridden_pages = false;
+  // Kind `template`: the release also holds every layout as a shell (content::kLayoutShellsDir,
+  // content/page_templates.h), rendered with the variables as the page shell is, so that the
+  // partner renders its own pages into main's signed layouts (content/markdown_page.h).
+  bool layout_shells = false;
   // The catalog the pages' front matter 'products' names (the caller turns its catalog into
   // display records: content does not know commerce). A page naming a SKU that is not here, or
   // naming products at all when this is null, is an error (InvalidArgument, naming the page).
@@ -234,6 +239,20 @@ struct PagePreview {
 Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
                                       const std::string& url_path,
                                       const std::map<std::string, std::string>& drafts);
+
+// A page's front matter as the builder reads it ("---" lines at the top of a .md or .html page;
+// see the file comment). `*body_start` is where the body begins (0: no front matter).
+// InvalidArgument naming `label` and the line when it is malformed.
+struct PageFrontMatter {
+  std::string title;
+  std::optional<std::string> layout;  // nullopt: "default"
+  // Keys only main's builds use (a partner's own page refuses them).
+  bool has_method = false;
+  bool has_link_url = false;
+  bool has_products = false;
+};
+Result<PageFrontMatter> ParsePageFrontMatter(std::string_view text, const std::string& label,
+                                             size_t* body_start);
 
 // GitHub-flavoured Markdown (tables, strikethrough, autolinks; raw HTML kept) as HTML, as the
 // builder renders .md pages (cmark-gfm). `label` names the text in errors.

@@ -80,6 +80,7 @@ json::object EncodeFileEntry(const FileEntry& e) {
   o["content_type"] = e.content_type;
   o["method"] = UpdateMethodName(e.method);
   if (!e.link_url.empty()) o["link_url"] = e.link_url;
+  if (e.link_mode != LinkMode::kRedirect) o["link_mode"] = LinkModeName(e.link_mode);
   if (e.gzip) o["gzip"] = json::object{{"hash", e.gzip->hash}, {"length", e.gzip->length}};
   return o;
 }
@@ -116,6 +117,11 @@ Result<FileEntry> DecodeFileEntry(const std::string& path, const json::value& v)
   if (!method.ok()) return method.status();
   e.method = *method;
   if (v.get_object().contains("link_url")) e.link_url = r.Str("link_url");
+  if (v.get_object().contains("link_mode")) {
+    auto mode = ParseLinkMode(r.Str("link_mode"));
+    if (!mode.ok()) return mode.status();
+    e.link_mode = *mode;
+  }
   if (const json::value* gz = v.get_object().if_contains("gzip")) {
     if (!gz->is_object()) return Status::InvalidArgument("gzip is not an object");
     OverlayReader g{gz->get_object(), ""};

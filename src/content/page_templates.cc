@@ -53,6 +53,23 @@ void ReplaceAll(std::string& text, std::string_view marker, std::string_view wit
 
 }  // namespace
 
+std::optional<std::string> FillPageShell(std::string_view shell, const PageFrame& frame,
+                                         std::string_view body_html) {
+  if (shell.find(kShellContentMarker) == std::string_view::npos) return std::nullopt;
+  // The body goes in last: its own text is never searched for markers.
+  std::string page(shell);
+  ReplaceAll(page, kShellTitleMarker, HtmlEscape(frame.title));
+  ReplaceAll(page, kShellCartCountMarker,
+             frame.cart_count ? std::to_string(*frame.cart_count) : "");
+  const size_t at = page.find(kShellContentMarker);
+  std::string out = page.substr(0, at);
+  out += body_html;
+  std::string rest = page.substr(at + kShellContentMarker.size());
+  ReplaceAll(rest, kShellContentMarker, "");  // a layout with {{{content}}} twice
+  out += rest;
+  return out;
+}
+
 Result<std::string> RenderMustacheJson(std::string_view source, const json::value& data,
                                        const std::string& label,
                                        const std::map<std::string, std::string>& partials) {
@@ -160,18 +177,8 @@ std::string PageTemplates::InShell(const PageFrame& frame, std::string_view body
     const ServedFile* f = view->Find(kPageShellPath);
     if (f != nullptr && f->area == site_.area && !f->unavailable) {
       auto body = view->ReadBody(*f);
-      if (body.ok() && (*body)->find(kShellContentMarker) != std::string::npos) {
-        // The body goes in last: its own text is never searched for markers.
-        std::string page = **body;
-        ReplaceAll(page, kShellTitleMarker, HtmlEscape(frame.title));
-        ReplaceAll(page, kShellCartCountMarker, count);
-        const size_t at = page.find(kShellContentMarker);
-        std::string out = page.substr(0, at);
-        out += body_html;
-        std::string rest = page.substr(at + kShellContentMarker.size());
-        ReplaceAll(rest, kShellContentMarker, "");  // a layout with {{{content}}} twice
-        out += rest;
-        return out;
+      if (body.ok()) {
+        if (auto page = FillPageShell(**body, frame, body_html)) return std::move(*page);
       }
       Warn(std::string(kPageShellPath) +
            (body.ok() ? " has no content marker" : " is unreadable: " + body.status().message()) +

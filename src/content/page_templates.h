@@ -47,6 +47,10 @@ inline constexpr std::string_view kShellContentMarker = "\x01tieup:content\x01";
 inline constexpr std::string_view kShellCartCountMarker = "\x01tieup:cart_count\x01";
 // A release's replacement of template NAME is kPageTemplatesDir + NAME + ".mustache".
 inline constexpr std::string_view kPageTemplatesDir = "/.tieup/templates/";
+// Kind `template` (BuildOptions::layout_shells): every layout NAME of main's, rendered as the
+// page shell is, at kLayoutShellsDir + NAME + ".tmpl", so that a partner renders its own pages
+// into it (content/markdown_page.h). Under /.tieup/: never served to browsers.
+inline constexpr std::string_view kLayoutShellsDir = "/.tieup/layouts/";
 
 // (name, mustache source) pairs, as tieup_embed_files() (cmake/TieupEmbed.cmake) makes them.
 using EmbeddedTemplates = std::vector<std::pair<std::string_view, std::string_view>>;
@@ -107,6 +111,12 @@ class PageTemplates {
   std::map<std::string, std::string_view, std::less<>> defaults_;
   PageSite site_;
 };
+
+// `shell` (the page shell or a layout shell) with its markers replaced by the escaped title, the
+// cart count (empty when unknown) and `body_html` (trusted markup, never searched for markers);
+// nullopt when `shell` has no content marker. PageTemplates::InShell uses it.
+std::optional<std::string> FillPageShell(std::string_view shell, const PageFrame& frame,
+                                         std::string_view body_html);
 
 // Renders a mustache `source` with `data` (JSON, as above) using HtmlEscape for {{ }};
 // `partials` (name -> source) are offered as {{> name}}. InvalidArgument naming `label` when

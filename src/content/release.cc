@@ -122,6 +122,11 @@ Status ValidateEntry(const std::string& path, const FileEntry& e) {
                                    std::string(UpdateMethodName(e.method)) +
                                    "\": link_url is only for method \"link\"");
   }
+  if (e.method != UpdateMethod::kLink && e.link_mode != LinkMode::kRedirect) {
+    return Status::InvalidArgument(where + " has a link_mode but method \"" +
+                                   std::string(UpdateMethodName(e.method)) +
+                                   "\": link_mode is only for method \"link\"");
+  }
   if (e.gzip) {
     s = ValidateHashHex(e.gzip->hash);
     if (!s.ok()) return s.Annotate(where + " gzip");
@@ -133,8 +138,8 @@ Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& 
   std::string where = "file " + Quote(path);
   if (!v.is_object()) return Status::InvalidArgument(where + " must be an object");
   const boost::json::object& obj = v.get_object();
-  RETURN_IF_ERROR(
-      CheckKeys(obj, where, {"content_type", "hash", "length", "method"}, {"gzip", "link_url"}));
+  RETURN_IF_ERROR(CheckKeys(obj, where, {"content_type", "hash", "length", "method"},
+                            {"gzip", "link_mode", "link_url"}));
   FileEntry e;
   ASSIGN_OR_RETURN(e.hash, GetString(obj, "hash", where));
   ASSIGN_OR_RETURN(e.length, GetUint(obj, "length", where));
@@ -148,6 +153,12 @@ Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& 
     if (e.link_url.empty()) {
       return Status::InvalidArgument(where + ": link_url is empty (omit it instead)");
     }
+  }
+  if (obj.contains("link_mode")) {
+    ASSIGN_OR_RETURN(std::string mode, GetString(obj, "link_mode", where));
+    auto parsed = ParseLinkMode(mode);
+    if (!parsed.ok()) return parsed.status().Annotate(where);
+    e.link_mode = *parsed;
   }
   if (obj.contains("gzip")) {
     std::string gz_where = where + " gzip";
@@ -192,6 +203,10 @@ void AppendEntry(std::string& out, const FileEntry& e) {
   AppendJsonString(out, e.hash);
   out += ",\"length\":";
   out += std::to_string(e.length);
+  if (e.link_mode != LinkMode::kRedirect) {
+    out += ",\"link_mode\":";
+    AppendJsonString(out, LinkModeName(e.link_mode));
+  }
   if (!e.link_url.empty()) {
     out += ",\"link_url\":";
     AppendJsonString(out, e.link_url);
@@ -268,6 +283,44 @@ Result<UpdateMethod> ParseUpdateMethod(std::string_view name) {
   if (name == "link") return UpdateMethod::kLink;
   return Status::InvalidArgument("unknown update method " + Quote(name) +
                                  ": expected \"staged\", \"overwrite\" or \"link\"");
+}
+
+std::string_view LinkModeName(LinkMode mode) {
+  switch (mode) {
+    case LinkMode::kRedirect:
+      return "redirect";
+    case LinkMode::kPage:
+      return "page";
+    case LinkMode::kRedirect301:
+      return "redirect-301";
+    case LinkMode::kRedirect307:
+      return "redirect-307";
+  }
+  return "redirect";
+}
+
+Result<LinkMode> ParseLinkMode(std::string_view name) {
+  for (LinkMode m :
+       {LinkMode::kRedirect, LinkMode::kPage, LinkMode::kRedirect301, LinkMode::kRedirect307}) {
+    if (name == LinkModeName(m)) return m;
+  }
+  return Status::InvalidArgument("unknown link mode " + Quote(name) +
+                                 ": expected \"redirect\" (302), \"redirect-301\", "
+                                 "\"redirect-307\" or \"page\"");
+}
+
+int LinkRedirectStatus(LinkMode mode) {
+  switch (mode) {
+    case LinkMode::kRedirect:
+      return 302;
+    case LinkMode::kRedirect301:
+      return 301;
+    case LinkMode::kRedirect307:
+      return 307;
+    case LinkMode::kPage:
+      return 0;
+  }
+  return 302;
 }
 
 Status ValidatePath(std::string_view path) {
@@ -732,7 +785,10 @@ std::string EncodeCompactEntries(const FileMap::Entries& entries) {
     PutHash(out, e.hash);
     AppendBigEndian(out, e.length, 8);
     PutBytes(out, e.content_type);
-    out += static_cast<char>(e.method);
+    // The method in the low four bits, the link mode in the high four: bytes written before
+    // link modes existed read back as kRedirect.
+    out += static_cast<char>(static_cast<uint8_t>(e.method) |
+                             (static_cast<uint8_t>(e.link_mode) << 4));
     PutBytes(out, e.link_url);
     out += static_cast<char>(e.gzip ? 1 : 0);
     if (e.gzip) {
@@ -800,10 +856,13 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
     e.hash = GetHash(r);
     e.length = r.BigEndian(8);
     e.content_type = GetBytes(r);
-    const uint64_t method = r.BigEndian(1);
+    const uint64_t method_byte = r.BigEndian(1);
+    const uint64_t method = method_byte & 0x0f;
     e.method = method == 1   ? UpdateMethod::kOverwrite
                : method == 2 ? UpdateMethod::kLink
                              : UpdateMethod::kStaged;
+    const uint64_t mode = method_byte >> 4;
+    e.link_mode = mode <= 3 ? static_cast<LinkMode>(mode) : LinkMode::kRedirect;
     e.link_url = GetBytes(r);
     if (r.BigEndian(1) == 1) {
       GzipVariant g;

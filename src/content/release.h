@@ -36,12 +36,30 @@ Result<Area> ParseArea(std::string_view name);
 enum class UpdateMethod {
   kStaged,     // the default: staged, then switched (after approval where required)
   kOverwrite,  // replaced directly
-  kLink,       // the page links to a URL on main (`link_url`); its body is still served
+  kLink,       // the page is a link to a URL on main (`link_url`): a partner serves it as a
+               // redirect or a small page with the link (LinkMode), never its body
 };
 
 // "staged", "overwrite" or "link".
 std::string_view UpdateMethodName(UpdateMethod method);
 Result<UpdateMethod> ParseUpdateMethod(std::string_view name);
+
+// How a partner serves a `link` entry of its tie-up area (site/link_pages.h). Main chooses it
+// per partnership and writes it into each link entry of the signed metadata, so only main can
+// change it. The values are part of the compact form (EncodeCompact): never renumber them.
+enum class LinkMode : uint8_t {
+  kRedirect = 0,     // HTTP 302 to link_url (the default: omitted from the canonical JSON)
+  kPage = 1,         // a small page in main's layout that says the page is on main, with the link
+  kRedirect301 = 2,  // HTTP 301 (permanent) to link_url
+  kRedirect307 = 3,  // HTTP 307 (temporary, method kept) to link_url
+};
+
+// "redirect", "page", "redirect-301" or "redirect-307".
+std::string_view LinkModeName(LinkMode mode);
+// Inverse of LinkModeName; InvalidArgument (listing the names) for anything else.
+Result<LinkMode> ParseLinkMode(std::string_view name);
+// The HTTP status of a redirect mode (302, 301, 307); 0 for kPage.
+int LinkRedirectStatus(LinkMode mode);
 
 // What main grants a partner over the tie-up pages of a release (DESIGN.md "Pages on a
 // partner"): an emergency edit is a local overlay on top of main's release, never a release of
@@ -72,6 +90,10 @@ struct FileEntry {
   UpdateMethod method = UpdateMethod::kStaged;
   std::string link_url;  // required iff method == kLink: an http(s) URL on main
   std::optional<GzipVariant> gzip;
+  // With method kLink only (otherwise kRedirect): how the partner serves the link. A field
+  // "link_mode" of the entry's canonical JSON, omitted for kRedirect (so entries without it
+  // encode, hash and parse as before).
+  LinkMode link_mode = LinkMode::kRedirect;
   friend bool operator==(const FileEntry&, const FileEntry&) = default;
 };
 
@@ -235,7 +257,7 @@ struct DiffEntry {
 // valid as long as the two manifests given to Diff live.
 struct ReleaseDiff {
   std::vector<DiffEntry> added;    // in path order
-  std::vector<DiffEntry> changed;  // hash, type, method, link or gzip variant differs
+  std::vector<DiffEntry> changed;  // hash, type, method, link, link mode or gzip variant differs
   std::vector<DiffEntry> removed;
   uint64_t added_bytes = 0;    // sum of the new lengths of added files
   uint64_t changed_bytes = 0;  // sum of the new lengths of changed files

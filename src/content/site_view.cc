@@ -88,6 +88,7 @@ Result<std::shared_ptr<const SiteView>> SiteView::Load(ContentStore& store, Opti
     f.last_modified = m.created;
     f.method = e.method;
     f.link_url = e.link_url;
+    f.link_mode = e.link_mode;
     auto reuse = [&](const std::shared_ptr<const std::string>& body, uint64_t length) {
       if (!body || body->size() != length ||
           view->cached_bytes_ + length > options.cache_bytes_limit) {

@@ -36,7 +36,8 @@ struct ServedFile {
   // active release's time for all of them.
   int64_t last_modified = 0;
   UpdateMethod method = UpdateMethod::kStaged;
-  std::string link_url;  // for UpdateMethod::kLink
+  std::string link_url;                      // for UpdateMethod::kLink
+  LinkMode link_mode = LinkMode::kRedirect;  // for UpdateMethod::kLink: how it is served
   // The body, verified, when it fitted in the cache; null otherwise (use SiteView::ReadBody).
   std::shared_ptr<const std::string> body;
   std::optional<GzipVariant> gzip;               // a precompressed variant, when there is one

@@ -245,6 +245,12 @@ Result<FeeEntry> ReadFeeEntry(std::string_view entry) {
     out.area = o->area;
     out.amount_minor = o->amount_minor;
     std::memcpy(out.currency.data(), o->currency.data(), 3);  // ParseRecord checked: 3 letters
+  } else if (const auto* x = std::get_if<ledger::OrderCancelRecord>(&record)) {
+    out.type = FeeEntry::Type::kOrderCancel;
+    out.time_micros = x->time_micros;
+    out.area = x->area;
+    out.amount_minor = x->amount_minor;
+    std::memcpy(out.currency.data(), x->currency.data(), 3);  // ParseRecord checked: 3 letters
   } else if (const auto* k = std::get_if<ledger::ContentRecord>(&record)) {
     out.type = FeeEntry::Type::kContent;
     out.time_micros = k->time_micros;

@@ -22,13 +22,13 @@ namespace tieup::fees {
 
 // The fields of one entry the fee rules use.
 struct FeeEntry {
-  enum class Type { kAccess, kOrder, kContent, kAd, kUnused };
+  enum class Type { kAccess, kOrder, kContent, kAd, kUnused, kOrderCancel };
   Type type = Type::kUnused;
   int64_t time_micros = 0;
   ledger::RecordArea area = ledger::RecordArea::kTieup;  // access, order, content
   int32_t status = 0;                                    // access
-  int64_t amount_minor = 0;                              // order
-  std::array<char, 3> currency{};                        // order
+  int64_t amount_minor = 0;                              // order, order cancel
+  std::array<char, 3> currency{};                        // order, order cancel
   uint64_t version = 0;                                  // content
   uint64_t pages = 0;                                    // content
   uint64_t bytes = 0;                                    // content

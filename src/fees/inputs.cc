@@ -90,6 +90,15 @@ class Aggregator {
     in_.provenance.checkpoint_size = checkpoint.size;
     in_.provenance.checkpoint_root_hex = HexEncode(ledger::HashView(checkpoint.root));
     in_.provenance.excluded = excluded_;
+    const Billing& b = options_.billing;
+    if (b.stated && (b.from_micros < options_.period.from_micros ||
+                     b.to_micros > options_.period.to_micros || b.to_micros <= b.from_micros ||
+                     b.from_micros % kMicrosPerDay != 0 || b.to_micros % kMicrosPerDay != 0)) {
+      return Status::InvalidArgument("the billed days " + FormatDay(b.from_micros) + ".." +
+                                     FormatDay(b.to_micros) + " are not whole days within period " +
+                                     options_.period.label.substr(0, 40));
+    }
+    in_.billing = b;
     return Status::Ok();
   }
 
@@ -149,6 +158,19 @@ class Aggregator {
         (tieup ? tieup_net_ : original_net_) += e.amount_minor;
         break;
       }
+      case FeeEntry::Type::kOrderCancel: {
+        if (!in_period) break;
+        if (std::string_view(e.currency.data(), 3) != options_.currency) {
+          ++in_.other_currency_orders;
+          break;
+        }
+        bool tieup = e.area == ledger::RecordArea::kTieup;
+        OrderTotals& totals = tieup ? in_.tieup_orders : in_.original_orders;
+        ++totals.cancellations;
+        (tieup ? tieup_cancelled_ : original_cancelled_) += e.amount_minor;
+        (tieup ? tieup_net_ : original_net_) -= e.amount_minor;
+        break;
+      }
       case FeeEntry::Type::kContent: {
         if (e.time_micros >= period.to_micros) break;
         bool tieup = e.area == ledger::RecordArea::kTieup;
@@ -188,6 +210,16 @@ class Aggregator {
       }
       *out = static_cast<int64_t>(net);
     }
+    for (auto [sum, out] :
+         {std::pair{tieup_cancelled_, &in_.tieup_orders.cancelled_amount_minor},
+          std::pair{original_cancelled_, &in_.original_orders.cancelled_amount_minor}}) {
+      if (sum > INT64_MAX) {
+        return Status::OutOfRange(
+            "the cancelled order amount of the period overflows 64 bits: the ledger's "
+            "cancellation records are absurd");
+      }
+      *out = static_cast<int64_t>(sum);
+    }
     return std::move(in_);
   }
 
@@ -198,6 +230,8 @@ class Aggregator {
   PeriodInputs in_;
   Int128 tieup_net_ = 0;
   Int128 original_net_ = 0;
+  Int128 tieup_cancelled_ = 0;
+  Int128 original_cancelled_ = 0;
   int64_t tieup_content_time_ = 0;
   int64_t original_content_time_ = 0;
 };

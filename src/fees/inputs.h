@@ -8,6 +8,10 @@
 //  - order records in the period, in the contract's currency: per area, an amount >= 0 is an
 //    order, a negative amount a refund; the net amount is orders minus refunds. Orders in
 //    another currency are counted apart (and charged nothing);
+//  - order cancellations (ledger::OrderCancelRecord: an order cancelled or refunded) in the
+//    period, in the contract's currency: counted per area, their amount subtracted from the net
+//    amount. A cancellation counts in the period it happened in, whatever the period of the
+//    order: a statement once written never changes, and the next one takes the order back;
 //  - content records: for each area, the one with the latest time before the period's end
 //    (ties: the later entry), even when it is older than the period (content stays);
 //  - ad records in the period: impressions summed per owner;
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "fees/billing.h"
 #include "ledger/checkpoint.h"
 #include "ledger/log.h"
 
@@ -71,9 +76,12 @@ struct ContentAmount {
 
 // Orders of one area in the period (contract currency only).
 struct OrderTotals {
-  uint64_t orders = 0;           // entries with amount >= 0
-  uint64_t refunds = 0;          // entries with amount < 0
-  int64_t net_amount_minor = 0;  // sum of all amounts (orders minus refunds)
+  uint64_t orders = 0;   // entries with amount >= 0
+  uint64_t refunds = 0;  // entries with amount < 0
+  // Sum of all order amounts minus cancelled amounts (orders minus refunds and cancellations).
+  int64_t net_amount_minor = 0;
+  uint64_t cancellations = 0;          // order cancellations and refunds (OrderCancelRecord)
+  int64_t cancelled_amount_minor = 0;  // their amounts
   friend bool operator==(const OrderTotals&, const OrderTotals&) = default;
 };
 
@@ -117,6 +125,7 @@ struct PeriodInputs {
   uint64_t main_ad_impressions = 0;
   uint64_t partner_ad_impressions = 0;
   Provenance provenance;
+  Billing billing{};  // copied from AggregationOptions
   friend bool operator==(const PeriodInputs&, const PeriodInputs&) = default;
 };
 
@@ -132,6 +141,9 @@ struct AggregationOptions {
   // checkpoint's. Turn off only when the entries were verified already (LogMirror does that
   // on receipt).
   bool verify_root = true;
+  // The billed part of the period and the enabled options (fees/billing.h), copied into the
+  // inputs for the statement. When stated, its days must lie within the period.
+  Billing billing{};
 };
 
 // Aggregates entries [0, checkpoint.size) of `log`, which must hold at least that many entries

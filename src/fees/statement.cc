@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "base/encoding.h"
 #include "base/money_format.h"
@@ -12,6 +13,7 @@ namespace tieup::fees {
 namespace {
 
 constexpr std::string_view kFormat = "tieup-fee-statement/1";
+constexpr std::string_view kFormatBilled = "tieup-fee-statement/2";
 constexpr std::string_view kColumns = "section,item,value,inputs,amount_minor";
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ std::string CsvBody(const Statement& s) {
   auto header = [&](std::string_view key, std::string_view value) {
     AppendRow(out, "header", key, value, "", "");
   };
-  header("format", kFormat);
+  header("format", s.billing.stated ? kFormatBilled : kFormat);
   header("partner", s.partner);
   header("period", s.period.label);
   header("period_from", FormatDay(s.period.from_micros));
@@ -153,6 +155,13 @@ std::string CsvBody(const Statement& s) {
   header("excluded_entries", U(p.excluded_entries));
   header("unreadable_entries", U(p.unreadable_entries));
   header("first_unreadable_index", p.unreadable_entries > 0 ? U(p.first_unreadable_index) : "");
+  if (s.billing.stated) {
+    header("billed_from", FormatDay(s.billing.from_micros));
+    header("billed_to", FormatDay(s.billing.to_micros));
+    std::string options;
+    for (const std::string& o : s.billing.options) options += (options.empty() ? "" : ";") + o;
+    header("enabled_options", options);
+  }
   for (const ExcludedRange& r : p.excluded) {
     AppendRow(out, "excluded", U(r.begin) + ".." + U(r.end), r.reason, "", "");
   }
@@ -349,9 +358,9 @@ Result<ReadStatement> ReadRows(std::string_view csv, bool check_total) {
   };
   auto bad = [&](std::string_view what) { return CsvError(rows[r - 1].line, what); };
   ASSIGN_OR_RETURN(std::string format, header("format"));
-  if (format != kFormat) {
-    return bad("format \"" + format.substr(0, 40) + "\" is not " + std::string(kFormat) +
-               ": a newer tieup may read it");
+  if (format != kFormat && format != kFormatBilled) {
+    return bad("format \"" + format.substr(0, 40) + "\" is not " + std::string(kFormat) + " or " +
+               std::string(kFormatBilled) + ": a newer tieup may read it");
   }
   ASSIGN_OR_RETURN(s.partner, header("partner"));
   if (s.partner.empty()) return bad("the partner is empty");
@@ -410,6 +419,31 @@ Result<ReadStatement> ReadRows(std::string_view csv, bool check_total) {
   if ((p.unreadable_entries == 0) != first_unreadable.empty() ||
       (!first_unreadable.empty() && !ParseUint(first_unreadable, p.first_unreadable_index))) {
     return bad("first_unreadable_index must be a number exactly when unreadable_entries > 0");
+  }
+  if (format == kFormatBilled) {
+    Billing& b = s.billing;
+    b.stated = true;
+    ASSIGN_OR_RETURN(std::string billed_from, header("billed_from"));
+    ASSIGN_OR_RETURN(std::string billed_to, header("billed_to"));
+    auto days = ParsePeriod(billed_from + ".." + billed_to);
+    if (!days.ok() || days->from_micros < s.period.from_micros ||
+        days->to_micros > s.period.to_micros) {
+      return bad("billed_from..billed_to must be days within the period, the end after the start");
+    }
+    b.from_micros = days->from_micros;
+    b.to_micros = days->to_micros;
+    ASSIGN_OR_RETURN(std::string options, header("enabled_options"));
+    std::string spaced = options;
+    std::replace(spaced.begin(), spaced.end(), ';', ',');
+    auto parsed = ParseFeeOptions(spaced);
+    if (!parsed.ok() || options.find(',') != std::string::npos ||
+        options.find(' ') != std::string::npos) {
+      return bad("enabled_options must be optional service names separated by ';'");
+    }
+    b.options = *parsed;
+    std::string canonical;
+    for (const std::string& o : b.options) canonical += (canonical.empty() ? "" : ";") + o;
+    if (canonical != options) return bad("enabled_options must be sorted, each once");
   }
   // Excluded ranges.
   while (!at_end() && rows[r].fields[0] == "excluded") {
@@ -526,28 +560,52 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
   s.rounding = c.rounding;
   s.contract_sha256 = c.sha256_hex;
   s.provenance = in.provenance;
+  s.billing = in.billing;
   s.daily = in.daily;
   const RoundingRule rule = c.rounding;
   const std::string checkpoint =
       U(in.provenance.checkpoint_size) + ":" + in.provenance.checkpoint_root_hex;
-
-  s.lines.push_back(
-      {"base",
-       "Base fee (" + std::string(PartnershipKindName(c.kind)) + " partnership)",
-       {{"kind", std::string(PartnershipKindName(c.kind))}, {"base_fee", I(c.base_fee_minor)}},
-       c.base_fee_minor});
-  int64_t discountable = c.base_fee_minor;
-  if (c.security.enabled) {
-    s.lines.push_back({"service.security",
-                       "Security management service",
-                       {{"price", I(c.security.price_minor)}},
-                       c.security.price_minor});
+  const Billing& billing = in.billing;
+  if (billing.stated && (billing.from_micros < in.period.from_micros ||
+                         billing.to_micros > in.period.to_micros || billing.days() <= 0)) {
+    return Status::InvalidArgument("the billed days are not within the period " +
+                                   in.period.label.substr(0, 40));
   }
-  if (c.user_management.enabled) {
-    s.lines.push_back({"service.user_management",
-                       "User management service",
-                       {{"price", I(c.user_management.price_minor)}},
-                       c.user_management.price_minor});
+  // Recurring amounts of a period billed for fewer days than it has are prorated (billing.h).
+  const bool prorated = billing.stated && billing.days() < in.period.days();
+  const std::string proration_words =
+      prorated ? " (prorated: " + I(billing.days()) + " of " + I(in.period.days()) + " days, " +
+                     FormatDay(billing.from_micros) + " to " +
+                     FormatDay(billing.to_micros - kMicrosPerDay) + ")"
+               : "";
+  auto prorate = [&](int64_t amount, std::vector<LineInput>& inputs) -> Result<int64_t> {
+    if (!prorated) return amount;
+    inputs.push_back({"billed_days", I(billing.days())});
+    inputs.push_back({"period_days", I(in.period.days())});
+    return DivideRounded(static_cast<Uint128>(amount) * static_cast<uint64_t>(billing.days()),
+                         static_cast<uint64_t>(in.period.days()), rule);
+  };
+  auto option_enabled = [&](std::string_view name) {
+    return !billing.stated ||
+           std::find(billing.options.begin(), billing.options.end(), name) != billing.options.end();
+  };
+
+  LineItem base{
+      "base",
+      "Base fee (" + std::string(PartnershipKindName(c.kind)) + " partnership)" + proration_words,
+      {{"kind", std::string(PartnershipKindName(c.kind))}, {"base_fee", I(c.base_fee_minor)}},
+      0};
+  ASSIGN_OR_RETURN(base.amount_minor, prorate(c.base_fee_minor, base.inputs));
+  int64_t discountable = base.amount_minor;
+  s.lines.push_back(std::move(base));
+  for (auto [service, code, words] :
+       {std::tuple{&c.security, "service.security", "Security management service"},
+        std::tuple{&c.user_management, "service.user_management", "User management service"}}) {
+    // Priced in the contract, charged only when the partnership enables it.
+    if (!service->enabled || !option_enabled(std::string_view(code).substr(8))) continue;
+    LineItem line{code, words + proration_words, {{"price", I(service->price_minor)}}, 0};
+    ASSIGN_OR_RETURN(line.amount_minor, prorate(service->price_minor, line.inputs));
+    s.lines.push_back(std::move(line));
   }
   for (ContentMeasure m : kAllContentMeasures) {
     const ContentTier* reached = nullptr;
@@ -560,15 +618,17 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
     }
     if (!any) continue;
     const ContentAmount& content = ContentOf(in, m);
-    int64_t fee = reached ? reached->fee_minor : 0;
-    s.lines.push_back({"content." + std::string(ContentMeasureName(m)),
-                       ContentDescription(m),
-                       {{"amount", U(amount)},
-                        {"release_version", content.known ? U(content.version) : "none"},
-                        {"record_index", content.known ? U(content.index) : "none"},
-                        {"tier_from", reached ? U(reached->from) : "none"},
-                        {"checkpoint", checkpoint}},
-                       fee});
+    LineItem line{"content." + std::string(ContentMeasureName(m)),
+                  ContentDescription(m) + proration_words,
+                  {{"amount", U(amount)},
+                   {"release_version", content.known ? U(content.version) : "none"},
+                   {"record_index", content.known ? U(content.index) : "none"},
+                   {"tier_from", reached ? U(reached->from) : "none"},
+                   {"checkpoint", checkpoint}},
+                  0};
+    ASSIGN_OR_RETURN(int64_t fee, prorate(reached ? reached->fee_minor : 0, line.inputs));
+    line.amount_minor = fee;
+    s.lines.push_back(std::move(line));
     discountable += fee;  // at most 5 * kMaxMoneyMinor: no overflow
   }
 
@@ -629,22 +689,23 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
   }
   if (c.advertising.enabled) {
     Uint128 shown = static_cast<Uint128>(in.main_ad_impressions) + in.partner_ad_impressions;
-    int64_t fee = 0;
+    LineItem line{
+        "advertising",
+        "Advertising contribution (share of ads shown that were main's)" + proration_words,
+        {{"main_impressions", U(in.main_ad_impressions)},
+         {"partner_impressions", U(in.partner_ad_impressions)},
+         {"main_share_percent", PercentText(static_cast<Uint128>(in.main_ad_impressions) * 100,
+                                            shown == 0 ? 1 : shown * 100)},
+         {"pool", I(c.advertising.pool_minor)},
+         {"checkpoint", checkpoint}},
+        0};
+    ASSIGN_OR_RETURN(int64_t pool, prorate(c.advertising.pool_minor, line.inputs));
     if (shown > 0) {
-      ASSIGN_OR_RETURN(fee, DivideRounded(static_cast<Uint128>(c.advertising.pool_minor) *
-                                              in.main_ad_impressions,
-                                          shown, rule));
+      ASSIGN_OR_RETURN(
+          line.amount_minor,
+          DivideRounded(static_cast<Uint128>(pool) * in.main_ad_impressions, shown, rule));
     }
-    s.lines.push_back(
-        {"advertising",
-         "Advertising contribution (share of ads shown that were main's)",
-         {{"main_impressions", U(in.main_ad_impressions)},
-          {"partner_impressions", U(in.partner_ad_impressions)},
-          {"main_share_percent", PercentText(static_cast<Uint128>(in.main_ad_impressions) * 100,
-                                             shown == 0 ? 1 : shown * 100)},
-          {"pool", I(c.advertising.pool_minor)},
-          {"checkpoint", checkpoint}},
-         fee});
+    s.lines.push_back(std::move(line));
   }
   if (c.transactions.enabled) {
     const OrderTotals& t = in.tieup_orders;
@@ -653,26 +714,41 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
         int64_t percent_fee,
         DivideRounded(static_cast<Uint128>(net) * static_cast<uint64_t>(c.transactions.percent_bp),
                       10000, rule));
-    s.lines.push_back({"transactions.percent",
-                       "Handling fee: percentage of net sales through tie-up pages",
-                       {{"tieup_orders", U(t.orders)},
-                        {"tieup_refunds", U(t.refunds)},
-                        {"tieup_net_amount", I(t.net_amount_minor)},
-                        {"percent_bp", I(c.transactions.percent_bp)},
-                        {"original_orders_not_charged", U(in.original_orders.orders)},
-                        {"original_net_amount_not_charged", I(in.original_orders.net_amount_minor)},
-                        {"other_currency_orders_not_charged", U(in.other_currency_orders)},
-                        {"checkpoint", checkpoint}},
-                       percent_fee});
+    LineItem percent{"transactions.percent",
+                     "Handling fee: percentage of net sales through tie-up pages",
+                     {{"tieup_orders", U(t.orders)},
+                      {"tieup_refunds", U(t.refunds)},
+                      {"tieup_net_amount", I(t.net_amount_minor)},
+                      {"percent_bp", I(c.transactions.percent_bp)},
+                      {"original_orders_not_charged", U(in.original_orders.orders)},
+                      {"original_net_amount_not_charged", I(in.original_orders.net_amount_minor)},
+                      {"other_currency_orders_not_charged", U(in.other_currency_orders)},
+                      {"checkpoint", checkpoint}},
+                     percent_fee};
+    if (t.cancellations > 0) {  // only then, so that statements without any read as before
+      percent.description += " (cancelled and refunded orders subtracted)";
+      percent.inputs.insert(percent.inputs.begin() + 2,
+                            {{"tieup_cancellations", U(t.cancellations)},
+                             {"tieup_cancelled_amount", I(t.cancelled_amount_minor)}});
+    }
+    s.lines.push_back(std::move(percent));
+    // A cancelled order pays no fixed fee: the cancellations of the period are taken off the
+    // orders counted (never below zero).
+    const uint64_t charged = t.orders > t.cancellations ? t.orders - t.cancellations : 0;
     Uint128 fixed =
-        static_cast<Uint128>(t.orders) * static_cast<uint64_t>(c.transactions.fixed_minor);
+        static_cast<Uint128>(charged) * static_cast<uint64_t>(c.transactions.fixed_minor);
     ASSIGN_OR_RETURN(int64_t fixed_fee, DivideRounded(fixed, 1, rule));
-    s.lines.push_back({"transactions.fixed",
-                       "Handling fee: fixed amount per order through tie-up pages",
-                       {{"tieup_orders", U(t.orders)},
-                        {"fixed", I(c.transactions.fixed_minor)},
-                        {"checkpoint", checkpoint}},
-                       fixed_fee});
+    LineItem fixed_line{"transactions.fixed",
+                        "Handling fee: fixed amount per order through tie-up pages",
+                        {{"tieup_orders", U(t.orders)},
+                         {"fixed", I(c.transactions.fixed_minor)},
+                         {"checkpoint", checkpoint}},
+                        fixed_fee};
+    if (t.cancellations > 0) {
+      fixed_line.inputs.insert(fixed_line.inputs.begin() + 1,
+                               {"tieup_cancellations", U(t.cancellations)});
+    }
+    s.lines.push_back(std::move(fixed_line));
   }
   int64_t total = 0;
   for (const LineItem& l : s.lines) total += l.amount_minor;  // <= 10 lines of <= 10^15 each
@@ -709,6 +785,7 @@ Result<StatementScope> ReadStatementScope(std::string_view csv) {
   scope.checkpoint_size = s.provenance.checkpoint_size;
   scope.checkpoint_root_hex = s.provenance.checkpoint_root_hex;
   scope.excluded = s.provenance.excluded;
+  scope.billing = s.billing;
   return scope;
 }
 

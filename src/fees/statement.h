@@ -15,16 +15,24 @@
 //   transactions.fixed        the fixed fee per tie-up order
 // Each line carries its inputs as name=value pairs; the lines computed from the ledger also
 // carry checkpoint=<size>:<root hex>, the ledger state they were computed from.
+// With billing (format /2): a recurring amount (base, services, content, the advertising pool)
+// of a period billed for fewer days than it has is prorated, and its line says so
+// (billed_days=<n>;period_days=<m>, "prorated: n of m days"); a service the partnership does
+// not enable has no line. Cancelled and refunded tie-up orders are subtracted from the net
+// amount and from the orders the fixed fee counts (inputs tieup_cancellations and
+// tieup_cancelled_amount, written only when there are some).
 //
 // CSV format (UTF-8, LF line ends, RFC 4180 quoting: a field with a comma, quote, CR or LF is
 // quoted and its quotes doubled). Columns: section,item,value,inputs,amount_minor. Rows:
 //   section,item,value,inputs,amount_minor          the column header
 //   header,<key>,<value>,,                          in this order: format
-//       (tieup-fee-statement/1), partner, period, period_from, period_to (exclusive; both
-//       YYYY-MM-DD), currency, rounding, contract_sha256, checkpoint_origin, checkpoint_size,
-//       checkpoint_root (hex), ledger_first_index, ledger_last_index (both empty when no entry
-//       fell in the period), excluded_entries, unreadable_entries, first_unreadable_index
-//       (empty when none)
+//       (tieup-fee-statement/1, or /2 with billing), partner, period, period_from, period_to
+//       (exclusive; both YYYY-MM-DD), currency, rounding, contract_sha256, checkpoint_origin,
+//       checkpoint_size, checkpoint_root (hex), ledger_first_index, ledger_last_index (both
+//       empty when no entry fell in the period), excluded_entries, unreadable_entries,
+//       first_unreadable_index (empty when none); format /2 only: billed_from, billed_to (the
+//       billed days within the period, the end exclusive) and enabled_options (the
+//       partnership's optional services, ';'-separated, possibly empty), see fees/billing.h
 //   excluded,<begin>..<end>,<reason>,,              one per excluded ledger range [begin, end)
 //   day,<YYYY-MM-DD>,,tieup=<n>;original=<n>,       successful accesses, one row per day
 //   line,<code>,<description>,<name>=<value>;...,<amount_minor>
@@ -69,6 +77,7 @@ struct Statement {
   RoundingRule rounding = RoundingRule::kHalfEven;
   std::string contract_sha256;
   Provenance provenance;  // checkpoint, ledger range, exclusions
+  Billing billing;        // the billed days and enabled options (format /2 only)
   std::vector<DailyAccesses> daily;
   std::vector<LineItem> lines;
   int64_t total_minor = 0;  // sum of the lines, never negative
@@ -105,6 +114,7 @@ struct StatementScope {
   uint64_t checkpoint_size = 0;
   std::string checkpoint_root_hex;
   std::vector<ExcludedRange> excluded;
+  Billing billing;  // as the statement states it (not stated: format /1)
 };
 // Reads the scope of a statement CSV (InvalidArgument when it is not a statement).
 Result<StatementScope> ReadStatementScope(std::string_view csv);

@@ -174,6 +174,20 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
   item("Currency",
        HtmlEscape(currency) + " (amounts in minor units: " + std::to_string(total_minor) + ")");
   item("Rounding", HtmlEscape(RoundingRuleName(rounding)) + ", once per line item");
+  if (billing.stated) {
+    const int64_t days = period.days();
+    item("Billed days",
+         FormatDay(billing.from_micros) + " to " + FormatDay(billing.to_micros - kMicrosPerDay) +
+             (billing.days() < days
+                  ? ": " + std::to_string(billing.days()) + " of " + std::to_string(days) +
+                        " days, recurring fees prorated (the partnership did "
+                        "not run the whole period, or the period has not "
+                        "ended)"
+                  : std::string(": the whole period")));
+    std::string options;
+    for (const std::string& opt : billing.options) options += (options.empty() ? "" : ", ") + opt;
+    item("Enabled options", options.empty() ? std::string("none") : HtmlEscape(options));
+  }
   item("Contract SHA-256", "<code>" + HtmlEscape(contract_sha256) + "</code>");
   item("Ledger", HtmlEscape(p.checkpoint_origin));
   item("Checkpoint", "size " + std::to_string(p.checkpoint_size) + ", root <code>" +

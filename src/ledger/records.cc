@@ -263,6 +263,20 @@ std::string EncodeRecord(const UnrecordedRecord& r) {
   return w.Finish();
 }
 
+std::string EncodeRecord(const OrderCancelRecord& r) {
+  CanonicalWriter w;
+  w.Int("amount_minor", r.amount_minor);
+  w.String("area", RecordAreaName(r.area));
+  w.String("currency", r.currency);
+  w.String("kind", r.kind);
+  w.String("order_id", r.order_id);
+  w.String("partner", r.partner);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "order_cancel");
+  w.Int("v", OrderCancelRecord::kVersion);
+  return w.Finish();
+}
+
 std::string EncodeRecord(const LedgerRecord& record) {
   return std::visit([](const auto& r) { return EncodeRecord(r); }, record);
 }
@@ -346,6 +360,31 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
              r.currency.substr(0, 20) + "\"");
     }
     if (r.order_id.empty() && f.status().ok()) f.Fail("the field \"order_id\" is empty");
+    record = std::move(r);
+  } else if (type == "order_cancel") {
+    RETURN_IF_ERROR(check_version(OrderCancelRecord::kVersion));
+    RETURN_IF_ERROR(CheckKeys(o, type,
+                              {"amount_minor", "area", "currency", "kind", "order_id", "partner",
+                               "time_micros", "type", "v"}));
+    OrderCancelRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.order_id = f.String("order_id");
+    r.partner = f.String("partner");
+    r.area = f.Area("area");
+    r.amount_minor = f.Int("amount_minor", 0, kMaxInt64);
+    r.currency = f.String("currency");
+    r.kind = f.String("kind");
+    bool currency_ok = r.currency.size() == 3;
+    for (char c : r.currency) currency_ok = currency_ok && c >= 'A' && c <= 'Z';
+    if (!currency_ok && f.status().ok()) {
+      f.Fail("the field \"currency\" must be three upper-case letters (ISO 4217), got \"" +
+             r.currency.substr(0, 20) + "\"");
+    }
+    if (r.order_id.empty() && f.status().ok()) f.Fail("the field \"order_id\" is empty");
+    if (r.kind != "cancelled" && r.kind != "refunded" && f.status().ok()) {
+      f.Fail("the field \"kind\" must be \"cancelled\" or \"refunded\", got \"" +
+             r.kind.substr(0, 40) + "\"");
+    }
     record = std::move(r);
   } else if (type == "content") {
     RETURN_IF_ERROR(check_version(ContentRecord::kVersion));

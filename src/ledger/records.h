@@ -1,6 +1,7 @@
-// The typed records a partner writes to its ledger: accesses, user registrations, orders,
-// content amounts (on each release activation), advertisements shown, and the requests that
-// could not be recorded (a gap, so that fees are never silently under-counted).
+// The typed records a partner writes to its ledger: accesses, user registrations, orders (and
+// their cancellations and refunds), content amounts (on each release activation), advertisements
+// shown, and the requests that could not be recorded (a gap, so that fees are never silently
+// under-counted).
 //
 // Each record encodes to one canonical byte form: compact JSON with its keys sorted, a "type"
 // and a version "v". Parsing is strict: the input must be exactly the canonical encoding of a
@@ -83,6 +84,23 @@ struct ContentRecord {
   friend bool operator==(const ContentRecord&, const ContentRecord&) = default;
 };
 
+// An order taken back after it was recorded: cancelled (before or after payment) or refunded.
+// It references the order's OrderRecord by order_id; the fee rules subtract it in the period
+// of the cancellation (fees/inputs.h), so a statement already written never changes. type
+// "order_cancel", v 1.
+struct OrderCancelRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;  // when the order was cancelled or refunded (>= 0)
+  std::string order_id;     // the order, as its OrderRecord names it (non-empty)
+  std::string partner;
+  RecordArea area = RecordArea::kTieup;  // the area of the order
+  int64_t amount_minor = 0;              // the amount taken back (>= 0)
+  std::string currency;                  // ISO 4217, the order's
+  std::string kind;                      // "cancelled" or "refunded"
+
+  friend bool operator==(const OrderCancelRecord&, const OrderCancelRecord&) = default;
+};
+
 // Whose advertisement a page showed.
 enum class AdOwner { kMain, kPartner };
 
@@ -115,7 +133,7 @@ struct UnrecordedRecord {
 };
 
 using LedgerRecord = std::variant<AccessRecord, RegistrationRecord, OrderRecord, ContentRecord,
-                                  AdRecord, UnrecordedRecord>;
+                                  AdRecord, UnrecordedRecord, OrderCancelRecord>;
 
 // The canonical encoding of a record.
 std::string EncodeRecord(const AccessRecord& record);
@@ -124,6 +142,7 @@ std::string EncodeRecord(const OrderRecord& record);
 std::string EncodeRecord(const ContentRecord& record);
 std::string EncodeRecord(const AdRecord& record);
 std::string EncodeRecord(const UnrecordedRecord& record);
+std::string EncodeRecord(const OrderCancelRecord& record);
 std::string EncodeRecord(const LedgerRecord& record);
 
 // Parses a ledger entry strictly (see above). InvalidArgument names the field at fault;

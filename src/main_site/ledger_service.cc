@@ -8,6 +8,7 @@
 
 #include "base/encoding.h"
 #include "commerce/form.h"
+#include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "fees/contract.h"
 #include "fees/statement.h"
@@ -19,6 +20,8 @@
 #include "main_site/main_daemon.h"
 #include "site/config.h"
 #include "site/sync_transport.h"
+#include "sync/partnership_terms.h"
+#include "sync/statement_signature.h"
 #include "trust/tls.h"
 
 namespace tieup {
@@ -800,6 +803,20 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
     return Status::InvalidArgument("the contract " + contract_path + " is for partner '" +
                                    contract.partner + "', not '" + partner + "'");
   }
+  // The partnership's life, kind and enabled options (fees/billing.h): a period outside its
+  // life is refused, one it covers in part is prorated, and the contract must be for its kind.
+  fees::Billing billing;
+  ASSIGN_OR_RETURN(std::optional<sync::PartnershipLife> life,
+                   sync::ReadPartnershipLife(db_, partner));
+  if (life.has_value()) {
+    fees::PartnershipTerms terms;
+    terms.partner = partner;
+    terms.kind = life->kind;
+    terms.added_micros = life->created * 1'000'000;
+    terms.revoked_micros = life->revoked_at * 1'000'000;
+    terms.options = life->options;
+    ASSIGN_OR_RETURN(billing, fees::BillingFor(period, contract, terms, env_.NowMicros()));
+  }
   ASSIGN_OR_RETURN(LedgerMirrorState state, State(partner));
   if (state.verifier_key.empty()) {
     return Status::FailedPrecondition("main holds no ledger of partner '" + partner +
@@ -834,6 +851,7 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
     ao.period = period;
     ao.excluded = std::move(clipped);
     ao.verify_root = true;
+    ao.billing = billing;
     ASSIGN_OR_RETURN(inputs, fees::AggregateFromLedger(*log, cp, ao));
   }
   ASSIGN_OR_RETURN(fees::Statement st, fees::ComputeStatement(contract, inputs));
@@ -848,6 +866,26 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
   RETURN_IF_ERROR(WriteFileAtomic(env_, f.contract_path, *contract_text));
   RETURN_IF_ERROR(WriteFileAtomic(env_, f.csv_path, csv));
   RETURN_IF_ERROR(WriteFileAtomic(env_, f.html_path, st.ToHtml()));
+  const int64_t written = env_.NowSeconds();
+  // Main's signature (sync/statement_signature.h), so that the partner can check the statement
+  // and contract it holds against main's pinned root key. A site without a release key (a
+  // collector tested on its own) delivers unsigned statements.
+  const std::string release_key_path = site_dir_ + "/keys/release.key";
+  if (env_.FileExists(release_key_path)) {
+    ASSIGN_OR_RETURN(Ed25519PrivateKey release_key, LoadPrivateKey(env_, release_key_path));
+    sync::StatementAttestation a;
+    a.partner = partner;
+    a.period = period.label;
+    a.statement_sha256 = Sha256Hex(csv);
+    a.contract_sha256 = Sha256Hex(*contract_text);
+    a.written = written;
+    RETURN_IF_ERROR(WriteFileAtomic(env_, dir + "/" + base + ".signature.json",
+                                    sync::SignStatementAttestation(release_key, a)));
+  } else {
+    if (env_.FileExists(dir + "/" + base + ".signature.json")) {
+      RETURN_IF_ERROR(env_.RemoveFile(dir + "/" + base + ".signature.json"));
+    }
+  }
   // Recorded last: the partner is offered the statement only once its files are in place.
   RETURN_IF_ERROR(db_.Exec(
       "INSERT INTO fee_statements(partner, period, csv_file, contract_file, sha256, bytes, "
@@ -855,7 +893,7 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
       "csv_file = excluded.csv_file, contract_file = excluded.contract_file, sha256 = "
       "excluded.sha256, bytes = excluded.bytes, written = excluded.written",
       {partner, period.label, base + ".csv", base + ".contract.toml", Sha256Hex(csv),
-       static_cast<int64_t>(csv.size()), env_.NowSeconds()}));
+       static_cast<int64_t>(csv.size()), written}));
   f.total_minor = st.total_minor;
   f.currency = st.currency;
   f.checkpoint_size = st.provenance.checkpoint_size;
@@ -927,6 +965,11 @@ Result<StatementDelivery> LedgerCollector::ReadStatement(const std::string& part
   d.record = std::move(*it);
   ASSIGN_OR_RETURN(d.csv, env_.ReadFile(d.record.csv_path));
   ASSIGN_OR_RETURN(d.contract, env_.ReadFile(d.record.contract_path));
+  const std::string signature_path =
+      d.record.csv_path.substr(0, d.record.csv_path.size() - 4) + ".signature.json";
+  if (env_.FileExists(signature_path)) {
+    ASSIGN_OR_RETURN(d.signature, env_.ReadFile(signature_path));
+  }
   if (Sha256Hex(d.csv) != d.record.sha256) {
     return Status::DataLoss("main's copy of the statement " + d.record.csv_path +
                             " changed since it was written: write it again with 'tieup main "
@@ -1001,6 +1044,7 @@ HttpResponse LedgerCollector::HandleSyncRequest(const HttpRequest& request) {
     o["partner"] = partner;
     o["csv"] = d->csv;
     o["contract"] = d->contract;
+    if (!d->signature.empty()) o["signature"] = d->signature;
     return JsonResponse(json::serialize(o));
   }
   if (request.path() == "/v1/ledger/push" && request.method() == "POST") {

@@ -11,8 +11,9 @@
 //   GET  /v1/ledger/statements  on main -> {"statements":[{"period","sha256","bytes","written"}]}:
 //        the fee statements main wrote for the caller (and only the caller), by period
 //   GET  /v1/ledger/statement?period=P  on main -> {"partner","period","sha256","written",
-//        "csv","contract"}: the caller's statement for P (the CSV, fees/statement.h) with the
-//        contract it was computed with (the TOML bytes); 404 when main wrote none for the caller
+//        "csv","contract","signature"}: the caller's statement for P (the CSV, fees/statement.h)
+//        with the contract it was computed with (the TOML bytes) and main's signature on both
+//        (sync/statement_signature.h); 404 when main wrote none for the caller
 //        and P. Every answer is looked up by the caller's own id from its certificate: a
 //        partner can never read another's statement.
 // The state answer also lists the caller's open alerts ("open_alerts": [alert...]), so that
@@ -154,6 +155,9 @@ struct StatementDelivery {
   StatementRecord record;
   std::string csv;
   std::string contract;
+  // Main's signature envelope (sync/statement_signature.h), written beside the statement as
+  // <partner>-<period>.signature.json; empty for a site without a release key.
+  std::string signature;
 };
 
 // A verification on read: `ok` and a report for people (sizes, roots, alerts).

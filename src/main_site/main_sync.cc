@@ -1,5 +1,6 @@
 #include "main_site/main_sync.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
@@ -116,24 +117,11 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
                                      PeerCheck::AnyOf([](std::string_view) { return false; })));
   MainSync* self = m.get();
   m->link_ = std::make_unique<sync::HttpPartnerLink>(
-      [self](const std::string& partner_id) -> Result<sync::HttpRoundTrip> {
-        ASSIGN_OR_RETURN(sync::Partnership p, self->publisher_->GetPartnership(partner_id));
-        if (p.sync_url.empty()) {
-          return Status::FailedPrecondition("partner '" + partner_id +
-                                            "' has no sync URL (it pulls its updates)");
-        }
-        ASSIGN_OR_RETURN(SyncEndpoint e, ParseSyncUrl(p.sync_url));
-        HttpClientOptions o;
-        o.max_body_bytes = 64ull << 20;
-        // An offer returns once the partner has fetched, verified and staged the release:
-        // for a large first release that takes minutes, not the default 30 s.
-        o.request_timeout = std::chrono::minutes(10);
-        return TlsRoundTrip(e, self->client_context_, partner_id, o);
-      });
+      [self](const std::string& partner_id) { return self->ConnectToPartner(partner_id); });
 
   sync::PublisherOptions po;
   po.authoring_dir = AuthoringDir(config, site_dir);
-  po.public_url = "http://" + config.public_address.ToString();
+  po.public_url = config.public_url;  // [site] public_url; kind link needs it
   po.root_envelope = m->root_envelope_;
   po.site_variables = config.variables;
   po.site_variables["site.name"] = config.name;
@@ -208,8 +196,31 @@ void MainSync::AddSyncRoute(std::string prefix, SyncRoute handler) {
   routes_.emplace_back(std::move(prefix), std::move(handler));
 }
 
+void MainSync::AddAnonymousSyncRoute(std::string path, SyncRoute handler) {
+  anonymous_routes_.emplace_back(std::move(path), std::move(handler));
+}
+
+Result<sync::HttpRoundTrip> MainSync::ConnectToPartner(const std::string& partner_id) {
+  ASSIGN_OR_RETURN(sync::Partnership p, publisher_->GetPartnership(partner_id));
+  if (p.sync_url.empty()) {
+    return Status::FailedPrecondition("partner '" + partner_id +
+                                      "' has no sync URL (it pulls its updates)");
+  }
+  ASSIGN_OR_RETURN(SyncEndpoint e, ParseSyncUrl(p.sync_url));
+  HttpClientOptions o;
+  o.max_body_bytes = 64ull << 20;
+  // An offer returns once the partner has fetched, verified and staged the release:
+  // for a large first release that takes minutes, not the default 30 s.
+  o.request_timeout = std::chrono::minutes(10);
+  return TlsRoundTrip(e, client_context_, partner_id, o);
+}
+
 HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
-  if (request.path() == "/v1/ca" || request.path() == "/v1/enroll") {
+  const bool anonymous_route =
+      request.peer_site_id().empty() &&
+      std::any_of(anonymous_routes_.begin(), anonymous_routes_.end(),
+                  [&](const auto& route) { return route.first == request.path(); });
+  if (request.path() == "/v1/ca" || request.path() == "/v1/enroll" || anonymous_route) {
     // Anyone may call these two without a certificate: they get a tighter limit of their own
     // than the port's, so that guessing codes or burning CPU on certificate requests is slow.
     int retry_after = 1;
@@ -231,6 +242,9 @@ HttpResponse MainSync::HandleSyncRequest(const HttpRequest& request) {
     return r;
   }
   if (request.path() == "/v1/enroll") return HandleEnroll(request);
+  for (const auto& [path, handler] : anonymous_routes_) {
+    if (anonymous_route && path == request.path()) return handler(request);
+  }
   if (request.peer_site_id().empty()) {
     return sync::ErrorResponse(Status::Unauthenticated(
         "this request needs the partner's certificate: enroll first with 'tieup partner enroll'"));

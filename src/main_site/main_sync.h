@@ -73,6 +73,13 @@ class MainSync {
   // services beyond page updates (ledger shipping, delegated orders). Before serving starts.
   using SyncRoute = std::function<HttpResponse(const HttpRequest&)>;
   void AddSyncRoute(std::string prefix, SyncRoute handler);
+  // As AddSyncRoute, for an exact `path` that clients WITHOUT a certificate may call too (rate
+  // limited per address like enrollment): only for answers that are public by nature, such as
+  // the signed withdrawal notice of a revoked partner (main_site/withdrawals.h). Before serving.
+  void AddAnonymousSyncRoute(std::string path, SyncRoute handler);
+  // A round trip to `partner_id`'s sync port (mutual TLS, the peer must be that partner), as the
+  // publisher uses it. FailedPrecondition for a pull-mode partner (no sync URL).
+  Result<sync::HttpRoundTrip> ConnectToPartner(const std::string& partner_id);
 
   // Handles one request on the sync port. `request.peer_site_id()` is the TLS-authenticated
   // partner, empty for an anonymous (enrolling) client.
@@ -100,6 +107,7 @@ class MainSync {
   TlsContextPtr client_context_;
   std::unique_ptr<sync::PartnerLink> link_;
   std::vector<std::pair<std::string, SyncRoute>> routes_;
+  std::vector<std::pair<std::string, SyncRoute>> anonymous_routes_;
   std::shared_ptr<CatalogPages> catalog_;
   std::unique_ptr<sync::Publisher> publisher_;
   // /v1/ca and /v1/enroll, per client address.

@@ -6,6 +6,7 @@
 #include "main_site/main_daemon.h"
 #include "main_site/shop_service.h"
 #include "main_site/users_service.h"
+#include "main_site/withdrawals.h"
 
 namespace tieup {
 
@@ -14,6 +15,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
   RETURN_IF_ERROR(AttachEmergencyEdits(daemon));
+  RETURN_IF_ERROR(AttachWithdrawals(daemon));
   RETURN_IF_ERROR(AttachMainConsole(daemon));
   return Status::Ok();
 }

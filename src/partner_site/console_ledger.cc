@@ -215,6 +215,16 @@ json::object StatementData(ConsoleState& s, const ReceivedStatement& r,
     return o;
   }
   o["period_words"] = PeriodWords(s, st->period);
+  // Main's signature is checked before a statement is stored (signature.json beside it).
+  const std::string folder = r.csv_path.substr(0, r.csv_path.rfind('/'));
+  o["signed"] = env.FileExists(folder + "/signature.json");
+  if (st->billing.stated && st->billing.days() < st->period.days()) {
+    o["billed_words"] = std::to_string(st->billing.days()) + " of " +
+                        std::to_string(st->period.days()) + " days (" +
+                        fees::FormatDay(st->billing.from_micros) + " to " +
+                        fees::FormatDay(st->billing.to_micros - fees::kMicrosPerDay) +
+                        "): the fixed fees are prorated";
+  }
   o["chart"] = fees::StatementChartData(*st, "chart-" + r.id);
   if (parsed != nullptr) *parsed = std::move(*st);
   return o;

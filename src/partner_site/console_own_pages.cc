@@ -23,8 +23,10 @@
 #include "commerce/form.h"
 #include "content/builder.h"
 #include "content/content_store.h"
+#include "content/markdown_page.h"
 #include "content/release.h"
 #include "partner_site/console_common.h"
+#include "partner_site/own_content.h"
 #include "partner_site/page_tools.h"
 
 namespace tieup {
@@ -97,7 +99,11 @@ std::optional<PageListing> OwnPage(ConsoleState& s, const std::string& path) {
   auto pages = ListPages(s.daemon->site().content());
   if (!pages.ok()) return std::nullopt;
   for (PageListing& p : *pages) {
-    if (p.path == path && p.area == content::Area::kOriginal) return std::move(p);
+    // A Markdown page is listed by its address, and found by its source ("/a.md") too.
+    if ((p.path == path || (!p.markdown_source.empty() && p.markdown_source == path)) &&
+        p.area == content::Area::kOriginal) {
+      return std::move(p);
+    }
   }
   return std::nullopt;
 }
@@ -114,7 +120,23 @@ bool IsTieupPage(ConsoleState& s, const std::string& path) {
 struct MarkdownSource {
   std::string title, markdown;
 };
+// The source the site keeps of its own page `path` (content/markdown_page.h: its Markdown, or
+// an HTML fragment with its front matter), if it is one.
+std::optional<content::OwnPageSource> OwnSourceOf(ConsoleState& s, const std::string& path) {
+  std::optional<content::OwnPageSource> out;
+  (void)s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+    if (auto source = content::ReadOwnPageSource(store, path); source.ok()) out = *source;
+    return Status::Ok();
+  });
+  return out;
+}
 std::optional<MarkdownSource> SourceOf(ConsoleState& s, const std::string& path) {
+  // Kept by the site (saved since pages are rendered by the site), or by an older console.
+  if (auto own = OwnSourceOf(s, path); own && own->path.ends_with(".md")) {
+    size_t body_start = 0;
+    auto front = content::ParsePageFrontMatter(own->bytes, own->path, &body_start);
+    if (front.ok()) return MarkdownSource{front->title, own->bytes.substr(body_start)};
+  }
   auto rows =
       s.shop_db->Query("SELECT title, markdown FROM console_page_sources WHERE path = ?", {path});
   if (!rows.ok() || rows->empty()) return std::nullopt;
@@ -149,12 +171,16 @@ std::string MarkdownAddress(std::string path) {
   return path;
 }
 
-// The address the draft is saved at, and its bytes: Markdown rendered into the site's layout
-// (the tie-up release's page shell), or the HTML as written. The preview shows the same bytes.
+// The address the draft is saved at and its bytes: for Markdown, its source ("/local/news.md",
+// with the title as front matter), which the site renders into its layout at the page's
+// address (content/markdown_page.h), as `tieup partner page put` does; or the HTML as written.
+// `page` is what the site serves: the preview shows it.
 struct Rendered {
   std::string path;
   std::string bytes;
   std::string content_type;  // "" : from the address's extension, as the CLI
+  std::string served_path;   // the page's address
+  std::string page;
 };
 
 Result<Rendered> Render(ConsoleState& s, const Draft& d) {
@@ -164,20 +190,34 @@ Result<Rendered> Render(ConsoleState& s, const Draft& d) {
         "type it so, then save again.");
   }
   Rendered out;
-  out.path = d.markdown ? MarkdownAddress(d.path) : d.path;
+  out.served_path = d.markdown ? MarkdownAddress(d.path) : d.path;
+  out.path = out.served_path;
   if (d.markdown) {
-    auto html = content::RenderMarkdown(d.body, out.path);
-    if (!html.ok()) {
+    if (out.path.ends_with(".html")) out.path = out.path.substr(0, out.path.size() - 5);
+    out.path += ".md";
+    std::string title = d.title;
+    std::erase_if(title, [](char c) { return c == '\r' || c == '\n'; });
+    out.bytes = "---\n" + (title.empty() ? "" : "title: " + title + "\n") + "---\n" + d.body;
+    Result<content::RenderedOwnPage> page = Status::Internal("not rendered");
+    Status read = s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+      page = content::RenderOwnPage(store, out.path, out.bytes,
+                                    OwnPagesOptionsFor(s.daemon->site().config()));
+      return Status::Ok();
+    });
+    if (read.ok() && !page.ok()) read = page.status();
+    if (!read.ok()) {
       return Status::InvalidArgument("The Markdown could not be turned into a page: " +
-                                     html.status().message());
+                                     read.message());
     }
-    out.bytes = s.templates->InShell({d.title.empty() ? out.path : d.title, std::nullopt}, *html);
+    out.served_path = page->path;
+    out.page = std::move(page->html);
   } else {
     out.bytes = d.body;
     // HTML at an address without a known extension is still a web page.
     if (content::ContentTypeForPath(out.path) == "application/octet-stream") {
       out.content_type = "text/html; charset=utf-8";
     }
+    out.page = out.bytes;
   }
   return out;
 }
@@ -221,12 +261,15 @@ ConsolePage Pages(ConsoleState& s, const ConsoleRequest&) {
       ++tieup;
       continue;
     }
-    own.push_back(json::object{{"path", l.path},
-                               {"path_query", commerce::PercentEncode(l.path)},
-                               {"public_url", origin + l.path},
-                               {"kind", KindOf(l.content_type)},
-                               {"size", FormatByteSize(l.length)},
-                               {"editable", IsHtml(l.content_type) || with_source.count(l.path)}});
+    // A page written in Markdown: the site keeps its source (content/markdown_page.h).
+    const bool markdown = !l.markdown_source.empty();
+    own.push_back(json::object{
+        {"path", l.path},
+        {"path_query", commerce::PercentEncode(l.path)},
+        {"public_url", origin + l.path},
+        {"kind", markdown ? "Web page (Markdown)" : KindOf(l.content_type)},
+        {"size", FormatByteSize(l.length)},
+        {"editable", markdown || IsHtml(l.content_type) || with_source.count(l.path)}});
   }
   ConsolePage p;
   p.title = "Your pages";
@@ -278,7 +321,7 @@ ConsolePage Save(ConsoleState& s, const ConsoleRequest& r) {
   auto put = PutPages(env, s.config(), s.daemon->site().content(), rendered->path, tmp,
                       rendered->content_type, false);
   (void)env.RemoveFile(tmp);
-  const std::string& path = rendered->path;
+  const std::string& path = rendered->served_path;
   (void)s.console->Audit(r, "page.put",
                          path + (put.ok() ? "" : " refused: " + put.status().message()));
   if (!put.ok()) {
@@ -286,14 +329,9 @@ ConsolePage Save(ConsoleState& s, const ConsoleRequest& r) {
                           put.status().code() == StatusCode::kAlreadyExists;
     return again(conflict ? 409 : 400, "Not saved: " + put.status().message() + ".");
   }
-  // The Markdown is kept so that the page is edited as Markdown again; an HTML save drops it.
-  Status kept =
-      draft.markdown
-          ? s.shop_db->Exec(
-                "INSERT OR REPLACE INTO console_page_sources(path, title, markdown) VALUES(?,?,?)",
-                {path, draft.title, draft.body})
-          : s.shop_db->Exec("DELETE FROM console_page_sources WHERE path = ?", {path});
-  if (!kept.ok()) s.daemon->logger()->warn("keeping a page's Markdown: {}", kept.message());
+  // The site keeps the Markdown now (content/markdown_page.h): an older console's copy goes.
+  Status kept = s.shop_db->Exec("DELETE FROM console_page_sources WHERE path = ?", {path});
+  if (!kept.ok()) s.daemon->logger()->warn("dropping an old copy of a page: {}", kept.message());
   return Redirect("/pages", put->changed ? "Saved " + path + ": it is live now."
                                          : "No change to " + path + ".");
 }
@@ -331,7 +369,9 @@ ConsolePage EditPage(ConsoleState& s, const ConsoleRequest& r) {
                        ", not a page written here. Upload a new version of it on the upload "
                        "page instead (at the same address, it replaces this one).");
   }
-  if (auto view = s.daemon->site().content().view()) {
+  if (auto fragment = OwnSourceOf(s, path)) {
+    d.body = fragment->bytes;  // an HTML fragment: edited with its front matter
+  } else if (auto view = s.daemon->site().content().view()) {
     if (const content::ServedFile* file = view->Find(path)) {
       auto bytes = view->ReadBody(*file);
       if (bytes.ok()) d.body = **bytes;
@@ -368,7 +408,7 @@ ConsolePage Preview(ConsoleState& s, const ConsoleRequest& r) {
   }
   auto rendered = Render(s, d);
   if (!rendered.ok()) return FramedProblem(s, 400, rendered.status().message());
-  return Framed(s, 200, std::move(rendered->bytes));
+  return Framed(s, 200, std::move(rendered->page));
 }
 
 // --- uploads ---

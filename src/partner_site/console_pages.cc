@@ -12,6 +12,7 @@
 #include "partner_site/console_common.h"
 #include "partner_site/ledger_service.h"  // LastLedgerPush
 #include "partner_site/preview.h"
+#include "sync/withdrawal_service.h"
 
 namespace tieup {
 
@@ -177,6 +178,13 @@ ConsolePage Home(ConsoleState& s, const ConsoleRequest&) {
     data["tieup_version"] = active;
     if (active > 0) data["live"] = LiveData(s, active, ev, ups);
     data["main_url"] = s.config().main_sync_url;
+    // Main withdrew its tie-up pages, or their release expired (partner_site/withdrawals.h).
+    if (auto w = sync::ReadWithdrawalStatus(s.daemon->db(), s.daemon->env().NowSeconds());
+        w.ok() && !w->summary.empty()) {
+      data["withdrawal"] = json::object{{"withdrawn", w->effective.has_value()},
+                                        {"since", s.Time(w->since * 1'000'000)},
+                                        {"summary", w->summary}};
+    }
 
     json::array waiting, not_live;
     for (const sync::ReceivedUpdate& u : ups) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "base/encoding.h"
@@ -16,6 +17,7 @@
 #include "partner_site/partner_daemon.h"
 #include "site/config.h"
 #include "site/sync_transport.h"
+#include "sync/statement_signature.h"
 #include "trust/tls.h"
 
 namespace tieup {
@@ -611,6 +613,9 @@ Result<fees::VerificationReport> VerifyStatementWithOwnLedger(Env& env, const st
   ao.currency = contract.currency;
   ao.period = scope.period;
   ao.excluded = scope.excluded;
+  // The billed days and enabled options are main's record of the partnership, stated in the
+  // statement (and shown to the manager): recomputed as stated.
+  ao.billing = scope.billing;
   ao.verify_root = false;  // the root was just computed from these very entries
   ASSIGN_OR_RETURN(fees::PeriodInputs inputs, fees::AggregateFromLedger(*own.log, cp, ao));
   return fees::VerifyStatement(statement_csv, contract, inputs);
@@ -623,6 +628,7 @@ namespace {
 constexpr char kStatementFile[] = "statement.csv";
 constexpr char kContractFile[] = "contract.toml";
 constexpr char kReceiptFile[] = "receipt.json";
+constexpr char kSignatureFile[] = "signature.json";
 constexpr char kStagingPrefix[] = ".incoming-";
 // How many hex digits of the CSV's SHA-256 name a statement's folder.
 constexpr size_t kIdDigestDigits = 12;
@@ -662,11 +668,31 @@ void RemoveStaleStaging(Env& env, const std::string& dir) {
   }
 }
 
+// Checks main's signature envelope on `csv` and `contract` against this site's pinned root key
+// and main's root metadata (keys/root.pub, keys/root.json).
+Result<sync::StatementAttestation> CheckStatementSignature(Env& env, const std::string& site_dir,
+                                                           const std::string& site_id,
+                                                           const std::string& signature,
+                                                           const std::string& csv,
+                                                           const std::string& contract) {
+  ASSIGN_OR_RETURN(std::string root_b64, env.ReadFile(JoinPath(site_dir, "keys/root.pub")));
+  while (!root_b64.empty() && (root_b64.back() == '\n' || root_b64.back() == '\r')) {
+    root_b64.pop_back();
+  }
+  ASSIGN_OR_RETURN(std::string root_raw, Base64Decode(root_b64));
+  ASSIGN_OR_RETURN(Ed25519PublicKey root, Ed25519PublicKey::FromBytes(root_raw));
+  ASSIGN_OR_RETURN(std::string root_envelope, env.ReadFile(JoinPath(site_dir, "keys/root.json")));
+  auto a = sync::VerifyStatementSignature(root, root_envelope, signature, site_id, csv, contract,
+                                          env.NowSeconds());
+  if (!a.ok()) return a.status().Annotate("main's signature on the fee statement");
+  return a;
+}
+
 // Writes the statement's files into a staging folder and renames it into place as `id`: the
 // statement is there whole or not at all. OK (and nothing changed) when `id` is held already.
 Status StoreStatement(Env& env, const std::string& dir, const std::string& id,
                       const std::string& csv, const std::string& contract,
-                      const std::string& receipt) {
+                      const std::string& receipt, const std::string& signature) {
   const std::string staging = JoinPath(dir, kStagingPrefix + HexEncode(RandomString(env, 8)));
   Status st = [&]() -> Status {
     RETURN_IF_ERROR(env.CreateDir(staging));
@@ -674,6 +700,9 @@ Status StoreStatement(Env& env, const std::string& dir, const std::string& id,
     RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kContractFile), contract, 0600));
     RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kStatementFile), csv, 0600));
     RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kReceiptFile), receipt, 0600));
+    if (!signature.empty()) {
+      RETURN_IF_ERROR(WriteFileAtomic(env, JoinPath(staging, kSignatureFile), signature, 0600));
+    }
     RETURN_IF_ERROR(env.SyncDir(staging));
     const std::string final_dir = JoinPath(dir, id);
     if (env.FileExists(final_dir)) return Status::Ok();  // another fetch stored it meanwhile
@@ -686,9 +715,9 @@ Status StoreStatement(Env& env, const std::string& dir, const std::string& id,
 
 // Fetches main's statement for `period` (listed with `sha256`), checks it and stores it. A
 // refusal says what was wrong with main's answer.
-Status FetchOneStatement(Env& env, const SiteConfig& config, const std::string& dir,
-                         const sync::HttpRoundTrip& main, const std::string& period,
-                         const std::string& sha256, int64_t written,
+Status FetchOneStatement(Env& env, const std::string& site_dir, const SiteConfig& config,
+                         const std::string& dir, const sync::HttpRoundTrip& main,
+                         const std::string& period, const std::string& sha256, int64_t written,
                          const StatementFetchOptions& options) {
   auto answer = main(HttpRequest("GET", "/v1/ledger/statement?period=" + period));
   if (!answer.ok()) return answer.status().Annotate("asking main for it");
@@ -737,6 +766,21 @@ Status FetchOneStatement(Env& env, const SiteConfig& config, const std::string& 
     return Status::PermissionDenied("the contract sent with it is for partner '" +
                                     contract->partner + "', not this site");
   }
+  // Main's signature on the statement and contract (sync/statement_signature.h), checked against
+  // the root key pinned at enrollment: required by an enrolled site.
+  std::string signature;
+  if (const json::value* sig = o.if_contains("signature"); sig != nullptr && sig->is_string()) {
+    signature = std::string(sig->as_string());
+  }
+  if (env.FileExists(JoinPath(site_dir, "keys/root.pub"))) {
+    if (signature.empty()) {
+      return Status::Unauthenticated(
+          "main sent it unsigned: refusing a statement main did not "
+          "sign");
+    }
+    RETURN_IF_ERROR(
+        CheckStatementSignature(env, site_dir, config.id, signature, csv, contract_text).status());
+  }
   json::object receipt;
   receipt["period"] = period;
   receipt["sha256"] = sha256;
@@ -745,8 +789,9 @@ Status FetchOneStatement(Env& env, const SiteConfig& config, const std::string& 
   receipt["total_minor"] = statement->total_minor;
   receipt["currency"] = statement->currency;
   receipt["contract_sha256"] = statement->contract_sha256;
+  receipt["signed"] = !signature.empty();
   return StoreStatement(env, dir, StatementId(period, sha256), csv, contract_text,
-                        json::serialize(receipt));
+                        json::serialize(receipt), signature);
 }
 
 Result<ReceivedStatement> ReadReceived(Env& env, const std::string& dir, const std::string& id) {
@@ -815,7 +860,7 @@ Result<StatementFetchSummary> FetchStatements(Env& env, const std::string& site_
       ++summary.held;
       continue;
     }
-    Status fetched = FetchOneStatement(env, config, dir, main, period->label, sha256,
+    Status fetched = FetchOneStatement(env, site_dir, config, dir, main, period->label, sha256,
                                        static_cast<int64_t>(U64(*o, "written")), options);
     if (fetched.ok()) {
       ++summary.received;
@@ -869,7 +914,36 @@ Result<fees::VerificationReport> VerifyReceivedStatement(Env& env, const std::st
                                                          std::string_view id) {
   ASSIGN_OR_RETURN(ReceivedStatement r, FindReceivedStatement(env, site_dir, id));
   ASSIGN_OR_RETURN(std::string csv, env.ReadFile(r.csv_path));
-  return VerifyStatementWithOwnLedger(env, site_dir, csv, r.contract_path);
+  // Main's signature: the statement and contract held here must be the ones main signed. A
+  // signature that does not check out is reported with the recomputation (so that the manager
+  // also sees what differs), and the statement never agrees then.
+  const std::string signature_path =
+      JoinPath(JoinPath(StatementsDir(site_dir), r.id), kSignatureFile);
+  std::string signed_by;
+  std::optional<Status> bad_signature;
+  if (env.FileExists(signature_path)) {
+    ASSIGN_OR_RETURN(std::string signature, env.ReadFile(signature_path));
+    ASSIGN_OR_RETURN(std::string contract, env.ReadFile(r.contract_path));
+    ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, site_dir));
+    auto a = CheckStatementSignature(env, site_dir, config.id, signature, csv, contract);
+    if (a.ok()) {
+      signed_by = "; main's signature verified (written " + FormatRfc3339(a->written) + ")";
+    } else {
+      bad_signature = a.status();
+      signed_by = "; " + a.status().message();
+    }
+  } else {
+    signed_by = "; not signed by main (received before statements were signed)";
+  }
+  ASSIGN_OR_RETURN(fees::VerificationReport report,
+                   VerifyStatementWithOwnLedger(env, site_dir, csv, r.contract_path));
+  report.subject += signed_by;
+  if (bad_signature.has_value() && report.differences.empty()) {
+    report.differences.push_back(
+        {"main's signature", "the statement and contract main signed", bad_signature->message()});
+  }
+  report.agrees = report.differences.empty();
+  return report;
 }
 
 Status AttachPartnerLedgerService(PartnerDaemon& daemon) {

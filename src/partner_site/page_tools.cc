@@ -4,8 +4,10 @@
 
 #include "base/encoding.h"
 #include "content/builder.h"
+#include "content/markdown_page.h"
 #include "content/release.h"
 #include "partner_site/emergency_edits.h"
+#include "partner_site/own_content.h"
 #include "partner_site/partner_sync.h"
 
 namespace tieup {
@@ -67,6 +69,45 @@ void TellMain(Env& env, const SiteConfig& config, SiteContent& content, PagePutR
   if (!sent.ok()) report.main_error = sent.status().message();
 }
 
+// The put of `files` when one of them is a page written in Markdown or as an HTML fragment, or
+// the address of one (content/markdown_page.h): ONE original release with every file, the
+// own pages rendered. Returns false, with nothing done, when none is.
+Result<bool> PutOwnPages(Env& env, const SiteConfig& config, content::ContentStore& store,
+                         const std::vector<std::pair<std::string, std::string>>& files,
+                         const std::string& content_type, PagePutReport& report) {
+  content::OwnPagesChange change;
+  bool own = false;
+  std::vector<std::string> sources;
+  for (const auto& [path, local] : files) {
+    ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(local));
+    report.bytes += bytes.size();
+    if (content::IsOwnPageSource(path, bytes)) {
+      own = true;
+      sources.push_back(path);
+      change.put.push_back({path, std::move(bytes), ""});
+    } else {
+      own = own || content::IsOwnPage(store, path);
+      change.plain.push_back({path, std::move(bytes), content_type});
+    }
+  }
+  if (!own) {
+    report.bytes = 0;
+    return false;
+  }
+  ASSIGN_OR_RETURN(content::OwnPagesResult r,
+                   content::UpdateOwnPages(env, store, change, OwnPagesOptionsFor(config)));
+  for (const auto& [path, local] : files) report.paths.push_back(path);
+  report.version = r.version;
+  report.changed = r.changed;
+  report.notes = std::move(r.notes);
+  for (const content::RenderedOwnPage& page : r.pages) {
+    if (std::find(sources.begin(), sources.end(), page.source) != sources.end()) {
+      report.rendered.emplace_back(page.source, page.path);
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& content,
@@ -96,6 +137,10 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
 
   PagePutReport report;
   Status done = content.Mutate([&](content::ContentStore& store) -> Status {
+    if (!tieup_edit) {
+      ASSIGN_OR_RETURN(bool own, PutOwnPages(env, config, store, files, content_type, report));
+      if (own) return Status::Ok();
+    }
     if (files.size() == 1) {
       ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(files[0].second));
       std::string type =
@@ -142,6 +187,17 @@ Result<PagePutReport> RemovePage(Env& env, const SiteConfig& config, SiteContent
   RETURN_IF_ERROR(content::ValidatePath(url_path));
   PagePutReport report;
   Status done = content.Mutate([&](content::ContentStore& store) -> Status {
+    if (!tieup_edit && content::IsOwnPage(store, url_path)) {
+      // A page written in Markdown or as a fragment: its source and its rendering go together.
+      ASSIGN_OR_RETURN(
+          content::OwnPagesResult r,
+          content::UpdateOwnPages(env, store, {.put = {}, .plain = {}, .remove = {url_path}},
+                                  OwnPagesOptionsFor(config)));
+      report.paths.push_back(url_path);
+      report.version = r.version;
+      report.changed = r.changed;
+      return Status::Ok();
+    }
     if (tieup_edit) RETURN_IF_ERROR(CheckIsTieupPage(store, url_path));
     ASSIGN_OR_RETURN(content::PageEdit edit, store.RemoveOriginalPage(url_path, tieup_edit, by));
     report.paths.push_back(url_path);
@@ -191,6 +247,50 @@ Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::stri
   }
   PagePutReport report;
   RETURN_IF_ERROR(content.Mutate([&](content::ContentStore& store) -> Status {
+    if (content::IsOwnPage(store, from)) {
+      // A page written in Markdown or as a fragment: its source moves, and is rendered at the
+      // new address ("/a.md" or "/a.html" -> "/b.md": served at "/b.html").
+      ASSIGN_OR_RETURN(content::OwnPageSource source, content::ReadOwnPageSource(store, from));
+      // The same checks and words as for any page (below).
+      if (auto tieup = store.Active(content::Area::kTieup);
+          tieup.ok() && (*tieup)->files.count(to) != 0) {
+        return Status::PermissionDenied("'" + to +
+                                        "' is a tie-up page managed by the main site; choose "
+                                        "another path");
+      }
+      auto original = store.Active(content::Area::kOriginal);
+      if (original.ok() && (*original)->files.count(to) != 0 && !content::IsOwnPage(store, to)) {
+        return Status::AlreadyExists("there is a page at '" + to +
+                                     "' already: choose another address, or delete that page "
+                                     "first");
+      }
+      std::string target = to;
+      const bool markdown = source.path.ends_with(".md");
+      if (markdown && target.ends_with(".html")) {
+        target = target.substr(0, target.size() - 5) + ".md";
+      } else if (markdown != (target.ends_with(".md"))) {
+        return Status::InvalidArgument("'" + from + "' is written in " +
+                                       (markdown ? "Markdown: give a new address ending in .md "
+                                                   "or .html"
+                                                 : "HTML: give a new address ending in .html"));
+      }
+      content::OwnPagesOptions options;
+      if (original.ok()) {
+        options.site_id = (*original)->site;
+        options.site_name = (*original)->site;
+      }
+      ASSIGN_OR_RETURN(
+          content::OwnPagesResult r,
+          content::UpdateOwnPages(
+              env, store,
+              {.put = {{target, source.bytes, ""}}, .plain = {}, .remove = {source.path}},
+              options));
+      report.paths = {from, to};
+      report.bytes = source.bytes.size();
+      report.version = r.version;
+      report.changed = r.changed;
+      return Status::Ok();
+    }
     std::shared_ptr<const content::ReleaseManifest> tieup;
     if (auto active = store.Active(content::Area::kTieup); active.ok()) tieup = *active;
     auto original = store.Active(content::Area::kOriginal);
@@ -245,8 +345,20 @@ Result<std::vector<PageListing>> ListPages(SiteContent& content) {
         if (active.status().code() == StatusCode::kNotFound) continue;
         return active.status();
       }
-      for (const auto& [path, e] : (*active)->files) {
-        out.push_back({path, area, e.length, e.content_type});
+      const content::FileMap& files = (*active)->files;
+      for (const auto& [path, e] : files) {
+        std::string source;
+        if (area == content::Area::kOriginal) {
+          // A page written in Markdown or as a fragment is listed by its page, not its source.
+          if (path.starts_with(content::kOwnSourcesDir)) continue;
+          const std::string served = content::OwnPageServedPath(path);
+          if (served != path && !path.starts_with("/.tieup/") && files.contains(served)) continue;
+          if (path.ends_with(".html")) {
+            const std::string md = path.substr(0, path.size() - 5) + ".md";
+            if (files.contains(md)) source = md;
+          }
+        }
+        out.push_back({path, area, e.length, e.content_type, std::move(source)});
       }
     }
     return Status::Ok();

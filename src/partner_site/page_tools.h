@@ -28,11 +28,20 @@ struct PagePutReport {
   // unreachable: the running daemon tells main later, from the record).
   bool main_told = false;
   std::string main_error;
+  // Pages written in Markdown or as HTML fragments (content/markdown_page.h), rendered on this
+  // site into its layout: (the page as put, where it is served), e.g. ("/news.md",
+  // "/news.html"); and what the manager should know (a layout main's release does not have).
+  std::vector<std::pair<std::string, std::string>> rendered;
+  std::vector<std::string> notes;
 };
 
 // Puts the file at `local_path` at URL `url_path`, or, when `local_path` is a folder, every
 // file below it under `url_path` (which must then end in '/'), as ONE new original release.
-// `content_type` empty: from the extension. `tieup_edit`: the manager asks for an emergency
+// `content_type` empty: from the extension. A ".md" file, or an ".html" file that starts with a
+// front matter block, is a page of the site's own written in Markdown or as an HTML fragment: it
+// is kept as written and served rendered into the site's layout (content/markdown_page.h:
+// "/news.md" is served at "/news.html"), and rendered again when main ships a new layout.
+// `tieup_edit`: the manager asks for an emergency
 // edit of ONE tie-up page; refused (PermissionDenied, saying that only the main site manager
 // can grant it) unless main's active tie-up release grants the right; the site's own site.toml
 // cannot. When done it is recorded with `by` (who: a manager's name, or the OS user for the
@@ -67,9 +76,13 @@ struct PageListing {
   content::Area area;
   uint64_t length = 0;
   std::string content_type;
+  // A page written in Markdown, listed by its address ("/news.html"): its source ("/news.md").
+  std::string markdown_source;
 };
 
-// Every page of both active releases, in path order.
+// Every page of both active releases, in path order. A page written in Markdown or as an HTML
+// fragment is listed once, by the address it is served at (with PageListing::markdown_source
+// for Markdown); its source is not listed.
 Result<std::vector<PageListing>> ListPages(SiteContent& content);
 
 }  // namespace tieup

@@ -496,6 +496,16 @@ HttpResponse PreviewHandler::Serve(const HttpRequest& request) {
           404, "Release " + std::to_string(version) + " has no page " + path + ".\n");
       return Status::Ok();
     }
+    if (it->second.method == content::UpdateMethod::kLink) {
+      // A link entry has no page of its own: say where the live site will send the visitor.
+      response =
+          HttpResponse::Text(200, "Release " + std::to_string(version) + " serves " + path +
+                                      " as a link to " + it->second.link_url + " (" +
+                                      std::string(content::LinkModeName(it->second.link_mode)) +
+                                      "): a visitor lands on that page.\n");
+      response.AddHeader("Cache-Control", "no-store");
+      return Status::Ok();
+    }
     ASSIGN_OR_RETURN(body, store.blobs().Get(it->second.hash, it->second.length));
     content_type = it->second.content_type;
     found = true;

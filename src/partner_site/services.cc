@@ -3,10 +3,12 @@
 #include "partner_site/console_pages.h"
 #include "partner_site/emergency_edits.h"
 #include "partner_site/ledger_service.h"
+#include "partner_site/own_content.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
 #include "partner_site/shop_service.h"
 #include "partner_site/users_service.h"
+#include "partner_site/withdrawals.h"
 
 namespace tieup {
 
@@ -21,6 +23,8 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
   RETURN_IF_ERROR(AttachEmergencyEditReports(daemon));
+  RETURN_IF_ERROR(AttachPartnerWithdrawals(daemon));
+  RETURN_IF_ERROR(AttachOwnPages(daemon));
   RETURN_IF_ERROR(AttachPartnerConsole(daemon));
   return Status::Ok();
 }

@@ -18,6 +18,7 @@
 #include "content/page_templates.h"
 #include "ledger/records.h"
 #include "partner_site/main_client.h"
+#include "partner_site/order_cancellations.h"
 #include "partner_site/partner_daemon.h"
 #include "sync/http_api.h"
 
@@ -1125,6 +1126,9 @@ Status AttachShop(PartnerDaemon& daemon) {
   };
   state->shop().SetOrderObserver(record);
   state->SetDelegatedOrderRecorder(record);
+  // Cancelled orders are taken back in the ledger (partner_site/order_cancellations.h), whoever
+  // cancelled them (console, command line, this shop).
+  RETURN_IF_ERROR(AttachOrderCancellationRecorder(daemon));
   if (state->client() != nullptr) {
     Status s = state->SyncMirror();
     if (!s.ok()) logger->warn("shop: main's catalog not mirrored yet: {}", s.message());

@@ -209,9 +209,9 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
   }
   const toml::table* site = section("site");
   if (site == nullptr) return Status::InvalidArgument(file + ": the [site] table is missing");
-  RETURN_IF_ERROR(
-      CheckKeys(file, *site, "[site]",
-                {"role", "id", "name", "region", "public", "sync", "time_zone", "locale"}));
+  RETURN_IF_ERROR(CheckKeys(
+      file, *site, "[site]",
+      {"role", "id", "name", "region", "public", "public_url", "sync", "time_zone", "locale"}));
   std::string role;
   RETURN_IF_ERROR(Get(file, *site, "site", "role", &role));
   if (role == "main") {
@@ -229,6 +229,14 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
   RETURN_IF_ERROR(Get(file, *site, "site", "name", &c.name));
   RETURN_IF_ERROR(Get(file, *site, "site", "region", &c.region));
   RETURN_IF_ERROR(GetAddress(file, *site, "site", "public", &c.public_address));
+  RETURN_IF_ERROR(Get(file, *site, "site", "public_url", &c.public_url));
+  if (!c.public_url.empty() &&
+      ((!c.public_url.starts_with("http://") && !c.public_url.starts_with("https://")) ||
+       c.public_url.find_first_of(" \t\r\n\"<>") != std::string::npos)) {
+    return BadConfig(file, "site.public_url",
+                     "must be an http:// or https:// URL without spaces (e.g. "
+                     "\"https://shop.example\"), or empty");
+  }
   RETURN_IF_ERROR(GetAddress(file, *site, "site", "sync", &c.sync_address));
   RETURN_IF_ERROR(Get(file, *site, "site", "time_zone", &c.time_zone));
   if (Status s = ValidateTimeZone(c.time_zone); !s.ok()) {
@@ -312,6 +320,9 @@ std::string SiteConfigText(const SiteConfig& c) {
   out += "name = " + Quote(c.name) + "\n";
   out += "region = " + Quote(c.region) + "\n";
   out += "public = " + Quote(c.public_address.ToString()) + "  # HTTP for browsers\n";
+  if (!c.public_url.empty()) {
+    out += "public_url = " + Quote(c.public_url) + "  # the URL browsers use for this site\n";
+  }
   out += "sync = " + Quote(c.sync_address.ToString()) +
          "  # HTTPS with mutual TLS, main <-> partner only\n";
   out += "time_zone = " + Quote(c.time_zone) +
@@ -381,6 +392,7 @@ const std::vector<SettingSpec>& Settings() {
       {"site", "name", [](const SiteConfig& c) { return Quote(c.name); }},
       {"site", "region", [](const SiteConfig& c) { return Quote(c.region); }},
       {"site", "public", [](const SiteConfig& c) { return Quote(c.public_address.ToString()); }},
+      {"site", "public_url", [](const SiteConfig& c) { return Quote(c.public_url); }},
       {"site", "sync", [](const SiteConfig& c) { return Quote(c.sync_address.ToString()); }},
       {"site", "time_zone", [](const SiteConfig& c) { return Quote(c.time_zone); }},
       {"site", "locale", [](const SiteConfig& c) { return Quote(c.locale); }},

@@ -40,6 +40,10 @@ struct SiteConfig {
   std::string name;    // shown to people
   std::string region;  // a partner's region, a template variable
   HostPort public_address{"127.0.0.1", 8080};
+  // Main: the URL browsers use for this site ("https://shop.example"), which may differ from
+  // the address it listens on (a proxy, a name). Partnerships of kind link point there; empty:
+  // not set (a link release is refused, naming this setting). [site] public_url.
+  std::string public_url;
   HostPort sync_address{"127.0.0.1", 9443};
   // How people read times and amounts on this site's pages, mail and listings: an IANA time
   // zone ("Asia/Tokyo") and a BCP 47 locale ("en", "ja-JP"), both checked with ICU.

@@ -6,8 +6,11 @@
 #include <unordered_map>
 
 #include "base/encoding.h"
+#include "content/markdown_page.h"
 #include "content/page_templates.h"
 #include "net/static_handler.h"
+#include "site/link_pages.h"
+#include "site/withdrawn_pages.h"
 
 namespace tieup {
 
@@ -173,14 +176,32 @@ class PageHandler final : public HttpHandler {
         site_name_(config.name.empty() ? config.id : config.name),
         templates_(EmbeddedSiteTemplates(),
                    content::PageSite{[&content] { return content.view(); }, content::Area::kTieup,
-                                     site_name_, nullptr}) {}
+                                     site_name_, nullptr}),
+        links_(content::PageSite{[&content] { return content.view(); }, content::Area::kTieup,
+                                 site_name_, nullptr}) {}
 
   void Handle(const HttpRequest& request, HttpResponder responder) override {
-    responder.Respond(Serve(request));
+    HttpResponse r = Serve(request);
+    if (partner_) withdrawn_.Apply(r);  // main withdrew its tie-up pages: a notice instead
+    responder.Respond(std::move(r));
   }
   std::string_view AllowedMethods() const override { return pages_.AllowedMethods(); }
 
   HttpResponse Serve(const HttpRequest& request) const {
+    // A partner serves a link entry of its tie-up area as a link to main, never its body.
+    if (partner_) {
+      if (auto link = links_.Serve(request, content_.view().get())) return std::move(*link);
+    }
+    // A page written in Markdown is served rendered ("/news.md" at "/news.html"): a link to
+    // its source lands on it (content/markdown_page.h).
+    if (auto view = content_.view()) {
+      if (auto page = content::RenderedAddressOf(*view, request.path())) {
+        HttpResponse moved = HttpResponse::Text(301, "This page is at " + *page + "\n");
+        moved.AddHeader("Location", *page);
+        moved.area.assign("original");
+        return moved;
+      }
+    }
     HttpResponse r = pages_.Serve(request);
     // Only a page that was not found may be one that cannot be served: the common answers
     // cost nothing more.
@@ -239,6 +260,8 @@ class PageHandler final : public HttpHandler {
   const bool partner_;
   const std::string site_name_;
   const content::PageTemplates templates_;
+  const WithdrawnPages withdrawn_{content_, site_name_};
+  const LinkPages links_;
 };
 
 ledger::AccessRecord ToRecord(const AccessEvent& e) {

@@ -11,6 +11,7 @@
 #include "content/release.h"
 #include "crypto/hash.h"
 #include "sync/chunk_store.h"
+#include "sync/link_release.h"
 #include "sync/partner_overview.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
@@ -75,7 +76,7 @@ constexpr std::string_view kColumns =
     "id, name, region, public_url, sync_url, kind, approval, schedule, retry, variables, "
     "overrides_dir, revoked, created, active_version, failures, next_retry, next_scheduled, "
     "last_update, emergency_edit, served_hash, served_overlay, emergency_seq, served_version, "
-    "suspended, suspended_since";
+    "suspended, suspended_since, link_mode";
 
 constexpr std::string_view kUpdateColumns =
     "id, partner, version, mode, state, reason, offered, finished, fetched_blobs, fetched_bytes";
@@ -251,12 +252,16 @@ Status Publisher::AddPartnership(const Partnership& partnership) {
          partnership.retry, EncodeVariables(partnership.variables), partnership.overrides_dir, now,
          next_scheduled,
          std::string(content::EmergencyEditPolicyName(partnership.emergency_edit))}));
+    RETURN_IF_ERROR(
+        db.Exec("UPDATE sync_partnerships SET link_mode = ? WHERE id = ?",
+                {std::string(content::LinkModeName(partnership.link_mode)), partnership.id}));
     return internal::RecordEvent(
         db, now, partnership.id, "", 0, "added",
         "partnership added: kind " + std::string(PartnershipKindName(partnership.kind)) +
             ", approval " + std::string(ApprovalPolicyName(partnership.approval)) +
             ", emergency edit " +
             std::string(content::EmergencyEditPolicyName(partnership.emergency_edit)) +
+            ", link mode " + std::string(content::LinkModeName(partnership.link_mode)) +
             (partnership.sync_url.empty() ? ", pull mode" : ", sync " + partnership.sync_url) +
             (partnership.schedule.empty() ? "" : ", schedule '" + partnership.schedule + "'"));
   });
@@ -346,6 +351,14 @@ Result<std::vector<std::string>> Publisher::UpdatePartnership(
       p.emergency_edit = *grant;
     } else {
       refuse("emergency_edit", grant.status());
+    }
+  }
+  if (c.link_mode) {
+    auto mode = content::ParseLinkMode(trimmed(*c.link_mode));
+    if (mode.ok()) {
+      p.link_mode = *mode;
+    } else {
+      refuse("link_mode", mode.status());
     }
   }
   if (c.schedule) {
@@ -439,6 +452,10 @@ Result<std::vector<std::string>> Publisher::UpdatePartnership(
        "emergency edit: " + std::string(content::EmergencyEditPolicyName(before.emergency_edit)) +
            " -> " + std::string(content::EmergencyEditPolicyName(p.emergency_edit)),
        true);
+  note(p.link_mode != before.link_mode,
+       "link mode: " + std::string(content::LinkModeName(before.link_mode)) + " -> " +
+           std::string(content::LinkModeName(p.link_mode)),
+       true);
   if (changes.empty()) return changes;
 
   const int64_t now = env_.NowSeconds();
@@ -467,6 +484,8 @@ Result<std::vector<std::string>> Publisher::UpdatePartnership(
          EncodeVariables(p.variables), p.overrides_dir,
          std::string(content::EmergencyEditPolicyName(p.emergency_edit)), next_scheduled,
          next_retry, id}));
+    RETURN_IF_ERROR(db.Exec("UPDATE sync_partnerships SET link_mode = ? WHERE id = ?",
+                            {std::string(content::LinkModeName(p.link_mode)), id}));
     return internal::RecordEvent(db, now, id, "", 0, "changed", message);
   }));
   return changes;
@@ -562,6 +581,7 @@ Result<Publisher::PartnerState> Publisher::LoadState(const std::string& id) {
   st.served_version = static_cast<uint64_t>(r.Int(22));
   st.p.suspended = r.Int(23) != 0;
   st.p.suspended_since = r.Int(24);
+  st.p.link_mode = content::ParseLinkMode(r.Text(25)).value_or(content::LinkMode::kRedirect);
   return st;
 }
 
@@ -668,6 +688,8 @@ Result<content::BuildOptions> Publisher::BuildOptionsFor(const Partnership& p) {
   // Kind template: main's own pages are left out; main's assets and every page the partner's
   // directory adds or replaces stay.
   o.only_overridden_pages = p.kind == PartnershipKind::kTemplate;
+  // ... and main's layouts as shells: the partner renders its own pages into them.
+  o.layout_shells = p.kind == PartnershipKind::kTemplate;
   return o;
 }
 
@@ -690,7 +712,7 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   bool prev_links = false;
   if (prev && p.kind != PartnershipKind::kLink) {
     for (const auto& [path, e] : prev->files) {
-      if (e.method == content::UpdateMethod::kLink && !path.starts_with("/assets/")) {
+      if (e.method == content::UpdateMethod::kLink) {  // kind link links /assets/** too
         prev_links = true;
         break;
       }
@@ -706,26 +728,23 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
   }
   content::ReleaseManifest m = std::move(built->manifest);
   m.emergency_edit = p.emergency_edit;  // signed with the release: only main grants the right
+  // Kind link's links to main, and the partnership's link mode on every link entry (signed
+  // with the release: only main sets how the partner serves them).
+  Status linked =
+      internal::ApplyLinkSettings(p.id, p.kind, p.link_mode, options_.public_url, blobs_, m);
+  if (linked.code() == StatusCode::kAborted && previous.manifest != nullptr) {
+    // Kind link now needs a copy of a file the previous release only linked to (the layout
+    // names a new asset): that entry cannot be reused, so the release is built afresh.
+    built = content::BuildReleaseIncremental(env_, blobs_, o, content::PreviousBuild{}, cache);
+    if (!built.ok()) {
+      return built.status().Annotate("rendering the release of partner '" + p.id + "'");
+    }
+    m = std::move(built->manifest);
+    m.emergency_edit = p.emergency_edit;
+    linked = internal::ApplyLinkSettings(p.id, p.kind, p.link_mode, options_.public_url, blobs_, m);
+  }
+  RETURN_IF_ERROR(linked);
   if (p.kind == PartnershipKind::kLink) {
-    if (!IsHttpUrl(options_.public_url)) {
-      return Status::FailedPrecondition("partner '" + p.id +
-                                        "' is of kind link, but main's public URL is not set");
-    }
-    std::string base = options_.public_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    // Idempotent: a reused entry already carries its link and is left as it is (its chunk
-    // stays shared with the previous release).
-    std::vector<std::pair<std::string, content::FileEntry>> relinked;
-    const content::FileMap& files = m.files;
-    for (const auto& [path, e] : files) {
-      if (path.starts_with("/assets/")) continue;
-      if (e.method == content::UpdateMethod::kLink && e.link_url == base + path) continue;
-      content::FileEntry linked = e;
-      linked.method = content::UpdateMethod::kLink;
-      linked.link_url = base + path;
-      relinked.emplace_back(path, std::move(linked));
-    }
-    for (auto& [path, e] : relinked) m.files.insert_or_assign(path, std::move(e));
     RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
   }
 

@@ -16,8 +16,13 @@
 // is its overrides dir (same layout as an authoring dir: pages/, assets/): the release holds
 // main's /assets/** plus every page the overrides dir adds or replaces, rendered into main's
 // layouts, so layout changes flow to the partner automatically; main's own pages are left out.
-// Kind `link`: as `contents`, but every file outside /assets/ gets update method `link` with
-// link_url = main's public URL + the path (the partner serves the page as a link to main's).
+// Kind `link`: no copies of main's pages: every path of main's release becomes a link entry with
+// link_url = main's public URL (PublisherOptions::public_url) + the path, except the machine
+// files under /.tieup/ (the page shell, page templates: the partner's own pages and the link
+// page wear main's layout) and the assets they name (sync/link_release.h). Every link entry of a
+// partner's release (kind link, or a page whose front matter says `method: link`) carries the
+// partnership's link mode (how the partner serves it: a redirect or a page with the link;
+// content::LinkMode) and an empty body, since the partner never serves a link entry's body.
 //
 // A new version is built only when the rendered files differ from the previous release's (or
 // when the previous release is past half of its validity, so that offered metadata never
@@ -78,6 +83,9 @@ struct Partnership {
   // May the partner manager edit tie-up pages, and what main's next update does to an edited
   // page (content/release.h). Carried in every release's signed metadata: only main grants it.
   content::EmergencyEditPolicy emergency_edit = content::EmergencyEditPolicy::kNone;
+  // How the partner serves the link entries of its releases (a 302, 301 or 307 redirect to
+  // main, or a page with the link). Written into each link entry of the signed metadata.
+  content::LinkMode link_mode = content::LinkMode::kRedirect;
   bool revoked = false;
   // Suspended (SuspendPartnership): a temporary stop. No updates reach it (no scheduled run,
   // no "publish all", nothing new when it polls) until ResumePartnership; unlike a revoked one
@@ -100,6 +108,7 @@ struct PartnershipChanges {
   std::optional<std::string> retry;           // RetryPolicy text
   std::optional<std::string> overrides_dir;   // "" : none
   std::optional<std::string> emergency_edit;  // none | keep | overwrite
+  std::optional<std::string> link_mode;       // redirect | redirect-301 | redirect-307 | page
   // Replaces every variable (a form that shows them all); then set_variables are set and
   // unset_variables removed (the command line's --var and --unset-var).
   std::optional<std::map<std::string, std::string>> variables;
@@ -108,7 +117,8 @@ struct PartnershipChanges {
 };
 
 // A field of PartnershipChanges that was refused: "schedule", "retry", "approval", "kind",
-// "emergency_edit", "overrides", "variables", "name", "public_url" or "sync_url", and why.
+// "emergency_edit", "link_mode", "overrides", "variables", "name", "public_url" or "sync_url",
+// and why.
 struct PartnershipFieldError {
   std::string field;
   std::string message;
@@ -116,7 +126,9 @@ struct PartnershipFieldError {
 
 struct PublisherOptions {
   std::string authoring_dir;  // main's authoring directory (content/builder.h layout)
-  std::string public_url;     // main's public URL, for kind `link` ("https://shop.example")
+  // Main's public URL, for kind `link` ("https://shop.example": site.toml [site] public_url).
+  // Empty: a release of kind link is refused (FailedPrecondition naming the setting).
+  std::string public_url;
   std::string root_envelope;  // main's signed root metadata (canonical envelope JSON)
   int64_t release_validity_seconds = 7 * 86400;  // a release's `expires` = created + this
   size_t max_concurrency = 16;                   // partners handled at once

@@ -143,6 +143,17 @@ CREATE TABLE sync_overview_mark(
   partners INTEGER NOT NULL,
   rebuilt INTEGER NOT NULL);
 )sql"},
+      // Kind link (issue 15 item 2): how the partner serves a link entry (content::LinkMode
+      // names: redirect, redirect-301, redirect-307, page), written into each link entry of
+      // the partner's releases.
+      {10, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN link_mode TEXT NOT NULL DEFAULT 'redirect';
+)sql"},
+      // Fees (issue 15 item 8): the optional services enabled for the partnership (comma list of
+      // fees::kFeeOptionNames); a service the contract prices is charged only when enabled.
+      {11, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN options TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

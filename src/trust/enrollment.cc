@@ -16,8 +16,10 @@ namespace json = boost::json;
 constexpr size_t kTokenBytes = 32;
 constexpr std::string_view kFileFormat = "tieup-enrollment-tokens-v1";
 // What a refused partner should do next.
-constexpr std::string_view kAskForNew =
-    "ask the main site manager for a new one with 'tieup main partner add ...'";
+std::string AskForNew(const std::string& partner) {
+  return "ask the main site manager for a new code ('tieup main partner token MAIN_DIR " + partner +
+         "' prints one)";
+}
 
 // Records keyed by partner id; the shared logic of both stores.
 using RecordMap = std::map<std::string, EnrollmentTokenRecord, std::less<>>;
@@ -234,9 +236,8 @@ Status EnrollmentTokens::RedeemToken(std::string_view token, std::string_view cl
   const std::string partner(claimed_partner_id);
   ASSIGN_OR_RETURN(bool marked, store_.MarkUsed(partner, hash, env_.NowSeconds()));
   if (!marked) {
-    return Status::Unauthenticated(
-        "enrollment token for '" + partner +
-        "' was used by a concurrent request: " + std::string(kAskForNew));
+    return Status::Unauthenticated("enrollment token for '" + partner +
+                                   "' was used by a concurrent request: " + AskForNew(partner));
   }
   return Status::Ok();
 }
@@ -266,17 +267,18 @@ Result<std::string> EnrollmentTokens::CheckTokenHash(std::string_view token,
     }
     return Status::Unauthenticated(
         "enrollment token for '" + partner +
-        "' is not known (mistyped, or replaced by a newer one): " + std::string(kAskForNew));
+        "' is not known (mistyped, or replaced by a newer one): " + AskForNew(partner));
   }
   if (record->used) {
-    return Status::Unauthenticated("enrollment token for '" + partner + "' was already used at " +
-                                   FormatRfc3339(record->used_at) + ": " + std::string(kAskForNew));
+    return Status::Unauthenticated("this enrollment code was already used, at " +
+                                   FormatRfc3339(record->used_at) + " (for partner '" + partner +
+                                   "'): a code works only once; " + AskForNew(partner));
   }
   const int64_t now = env_.NowSeconds();
   if (now >= record->expires_at) {
-    return Status::Unauthenticated("enrollment token for '" + partner + "' expired at " +
-                                   FormatRfc3339(record->expires_at) + ": " +
-                                   std::string(kAskForNew));
+    return Status::Unauthenticated("this enrollment code expired at " +
+                                   FormatRfc3339(record->expires_at) + " (for partner '" + partner +
+                                   "'): " + AskForNew(partner));
   }
   return hash;
 }

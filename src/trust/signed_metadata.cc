@@ -289,21 +289,23 @@ Result<RootMetadata> VerifyRootMetadata(const Ed25519PublicKey& pinned_root,
   return root;
 }
 
-Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
-                                  std::string_view root_envelope_json,
-                                  std::string_view release_envelope_json, int64_t now,
-                                  std::string* payload_type) {
+Result<SignedEnvelope> VerifyReleaseKeySigned(const Ed25519PublicKey& pinned_root,
+                                              std::string_view root_envelope_json,
+                                              std::string_view envelope_json,
+                                              const std::vector<std::string_view>& payload_types,
+                                              std::string_view what, int64_t now) {
+  const std::string name(what);
   ASSIGN_OR_RETURN(RootMetadata root, VerifyRootMetadata(pinned_root, root_envelope_json, now));
-  auto envelope = ParseEnvelope(release_envelope_json);
-  if (!envelope.ok()) return envelope.status().Annotate("release metadata");
-  const bool delta_ok =
-      payload_type != nullptr && envelope->payload_type == kReleaseDeltaPayloadType;
-  if (envelope->payload_type != kReleasePayloadType && !delta_ok) {
-    return Status::Unauthenticated("release envelope carries '" + envelope->payload_type +
-                                   "', not release metadata");
+  auto envelope = ParseEnvelope(envelope_json);
+  if (!envelope.ok()) return envelope.status().Annotate(name);
+  if (std::find(payload_types.begin(), payload_types.end(), envelope->payload_type) ==
+      payload_types.end()) {
+    return Status::Unauthenticated(name + " envelope carries '" +
+                                   envelope->payload_type.substr(0, 80) + "', not " + name +
+                                   ": refusing it");
   }
   if (envelope->signatures.empty()) {
-    return Status::Unauthenticated("release metadata has no signature: refusing it");
+    return Status::Unauthenticated(name + " has no signature: refusing it");
   }
   const std::string pae = PreAuthEncoding(envelope->payload_type, envelope->payload);
   std::string uncertified;
@@ -317,19 +319,29 @@ Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
       if (uncertified.empty()) uncertified = s.keyid;
       continue;
     }
-    if (key->Verify(pae, s.sig)) {
-      if (payload_type != nullptr) *payload_type = envelope->payload_type;
-      return std::move(envelope->payload);
-    }
+    if (key->Verify(pae, s.sig)) return std::move(*envelope);
     failed = s.keyid;
   }
   if (!failed.empty()) {
-    return Status::Unauthenticated("release metadata signature by release key " + ShortId(failed) +
-                                   " does not verify: the metadata was altered; refusing it");
+    return Status::Unauthenticated(name + " signature by release key " + ShortId(failed) +
+                                   " does not verify: it was altered or forged; refusing it");
   }
-  return Status::Unauthenticated("release metadata is signed by key " + ShortId(uncertified) +
+  return Status::Unauthenticated(name + " is signed by key " + ShortId(uncertified) +
                                  ", which root metadata version " + std::to_string(root.version) +
                                  " does not certify as a release key: refusing it");
+}
+
+Result<std::string> VerifyRelease(const Ed25519PublicKey& pinned_root,
+                                  std::string_view root_envelope_json,
+                                  std::string_view release_envelope_json, int64_t now,
+                                  std::string* payload_type) {
+  std::vector<std::string_view> types{kReleasePayloadType};
+  if (payload_type != nullptr) types.push_back(kReleaseDeltaPayloadType);
+  ASSIGN_OR_RETURN(SignedEnvelope envelope,
+                   VerifyReleaseKeySigned(pinned_root, root_envelope_json, release_envelope_json,
+                                          types, "release metadata", now));
+  if (payload_type != nullptr) *payload_type = envelope.payload_type;
+  return std::move(envelope.payload);
 }
 
 Status CheckReleaseHeader(std::string_view expected_site, int64_t active_version, int64_t now,

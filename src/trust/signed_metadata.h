@@ -90,6 +90,18 @@ SignedEnvelope SignReleaseDelta(const Ed25519PrivateKey& release_key, std::strin
 Result<RootMetadata> VerifyRootMetadata(const Ed25519PublicKey& pinned_root,
                                         std::string_view root_envelope_json, int64_t now);
 
+// Checks an envelope signed by a release key that main's root certifies (releases, withdrawals,
+// fee statement signatures): the root envelope as VerifyRootMetadata, then the envelope: its
+// payload type is one of `payload_types` and one signature is valid and by a certified release
+// key. `what` names the message in errors ("release metadata"). Returns the envelope, whose
+// payload the caller then parses and checks. kUnauthenticated for another payload type, no
+// signature, a bad signature or an uncertified key; kInvalidArgument for a malformed envelope.
+Result<SignedEnvelope> VerifyReleaseKeySigned(const Ed25519PublicKey& pinned_root,
+                                              std::string_view root_envelope_json,
+                                              std::string_view envelope_json,
+                                              const std::vector<std::string_view>& payload_types,
+                                              std::string_view what, int64_t now);
+
 // Checks a release: the root envelope as above, then the release envelope: its payload type,
 // and a valid signature by a release key the root certifies. Returns the release payload bytes,
 // which the caller must then check (CheckReleaseHeader, file hashes). kUnauthenticated for a

@@ -410,7 +410,7 @@ TEST(StatementTest, MalformedCsvIsRefusedNamingTheLine) {
       {"no final newline", csv.substr(0, csv.size() - 1), "does not end with a newline"},
       {"trailing row", csv + "extra,,,,\n", "nothing may follow the digest"},
       {"missing header row", replace("header,currency,JPY,,\n", ""), "\"currency\""},
-      {"bad format", replace("tieup-fee-statement/1", "tieup-fee-statement/2"), "newer tieup"},
+      {"bad format", replace("tieup-fee-statement/1", "tieup-fee-statement/9"), "newer tieup"},
       {"bad period", replace("header,period,2026-11,", "header,period,2026-13,"), "period"},
       {"period mismatch", replace("header,period_to,2026-12-01", "header,period_to,2026-12-02"),
        "do not match"},

@@ -237,7 +237,7 @@ TEST_F(DamagedBlobTest, DamagedOriginalPageAnswers503UntilTheManagerPutsItAgain)
   const std::string hours_file = dir_.Sub("hours.html");
   ASSERT_TRUE(WriteFileAtomic(*env_, specials_file, specials).ok());
   ASSERT_TRUE(WriteFileAtomic(*env_, hours_file, hours).ok());
-  for (const auto& [path, file] : {std::pair{"/local/specials.html", specials_file},
+  for (const auto& [path, file] : {std::pair{"/local/offers.html", specials_file},
                                    std::pair{"/local/hours.html", hours_file}}) {
     CommandResult put = RunTieup({"partner", "page", "put", partner_dir_, path, file});
     ASSERT_EQ(put.exit_code, 0) << put.output;
@@ -247,7 +247,7 @@ TEST_F(DamagedBlobTest, DamagedOriginalPageAnswers503UntilTheManagerPutsItAgain)
 
   FlipBytes(BlobPath(specials));
   StartPartner();
-  std::string r = Get("/local/specials.html");
+  std::string r = Get("/local/offers.html");
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_THAT(BodyOf(r), Not(HasSubstr("Matcha")));
   EXPECT_EQ(BodyOf(Get("/local/hours.html")), hours);
@@ -255,23 +255,23 @@ TEST_F(DamagedBlobTest, DamagedOriginalPageAnswers503UntilTheManagerPutsItAgain)
   // Logged and recorded by the daemon's first look at its faults, just after it started.
   EXPECT_TRUE(WaitFor([&] {
     const std::string out = partner_->output();
-    return out.find("original page '/local/specials.html' cannot be served") != std::string::npos &&
-           out.find("tieup partner page put " + partner_dir_ + " /local/specials.html") !=
+    return out.find("original page '/local/offers.html' cannot be served") != std::string::npos &&
+           out.find("tieup partner page put " + partner_dir_ + " /local/offers.html") !=
                std::string::npos;
   })) << partner_->output();
   EXPECT_TRUE(WaitFor([&] {
-    return PartnerUpdates().find("original page '/local/specials.html' cannot be served") !=
+    return PartnerUpdates().find("original page '/local/offers.html' cannot be served") !=
            std::string::npos;
   })) << PartnerUpdates();
   EXPECT_TRUE(WaitFor([&] {
-    return MainEvents().find("partner reports damaged: original page '/local/specials.html'") !=
+    return MainEvents().find("partner reports damaged: original page '/local/offers.html'") !=
            std::string::npos;
   })) << MainEvents();
 
   CommandResult put =
-      RunTieup({"partner", "page", "put", partner_dir_, "/local/specials.html", specials_file});
+      RunTieup({"partner", "page", "put", partner_dir_, "/local/offers.html", specials_file});
   ASSERT_EQ(put.exit_code, 0) << put.output;
-  EXPECT_TRUE(ServesExactly("/local/specials.html", specials)) << partner_->output();
+  EXPECT_TRUE(ServesExactly("/local/offers.html", specials)) << partner_->output();
 }
 
 }  // namespace

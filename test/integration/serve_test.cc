@@ -444,6 +444,26 @@ TEST(SiteInitTest, TakesCurrencyTimeZoneAndLocale) {
   EXPECT_THAT(RunTieup({"main", "product", "show", site, "TEA-1"}).output, HasSubstr("GMT+9"));
 }
 
+// A new site's three ports differ: with every default (public 8080, sync 9080) the console is
+// not put on the sync port, and two flags naming one port are refused before anything is made.
+TEST(SiteInitTest, TheThreePortsDiffer) {
+  TempDir dir;
+  auto env = NewPosixEnv();
+  const std::string site = dir.Sub("main");
+  auto r = RunTieup({"main", "init", site, "--manager", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto toml = env->ReadFile(site + "/site.toml");
+  ASSERT_TRUE(toml.ok());
+  EXPECT_THAT(*toml, HasSubstr("127.0.0.1:10080"));  // the console: public + 2000
+  EXPECT_THAT(*toml, HasSubstr("127.0.0.1:9080"));   // the sync port
+  const std::string partner = dir.Sub("p");
+  r = RunTieup({"partner", "init", partner, "--id", "p", "--public", "127.0.0.1:7001", "--sync",
+                "127.0.0.1:7002", "--console", "127.0.0.1:7002"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--sync and --console both use port 7002"));
+  EXPECT_FALSE(env->FileExists(partner + "/site.toml"));
+}
+
 // Before main's first tie-up release, a partner with no front page of its own answers "/" with
 // an "opening soon" page in a page shell with its name (503, come back later), not a bare 404;
 // once it has a front page, that is served.

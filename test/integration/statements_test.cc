@@ -40,6 +40,19 @@ std::string Month(int months_back = 0) {
   return buf;
 }
 
+// "YYYY-MM-DD..YYYY-MM-DD": today (UTC) as a period of one day.
+std::string Today() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char from[16], to[16];
+  std::strftime(from, sizeof(from), "%Y-%m-%d", &tm);
+  now += 86400;
+  gmtime_r(&now, &tm);
+  std::strftime(to, sizeof(to), "%Y-%m-%d", &tm);
+  return std::string(from) + ".." + to;
+}
+
 constexpr char kContract[] = R"(partner = "shop-b"
 kind = "template"
 currency = "JPY"
@@ -157,8 +170,13 @@ TEST(StatementsIntegrationTest, MainsStatementReachesItsPartnerOnlyWithItsContra
   EXPECT_THAT(r.output, HasSubstr("0 statement(s) for 'shop-c'"));
   EXPECT_TRUE(Received(*env, other).empty());
 
-  // Last month's statement, changed at main after it was written: not delivered.
-  const std::string last_month = Month(1);
+  // Last month ended before the partnership began: refused (issue 15 item 8).
+  r = RunTieup(
+      {"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", Month(1)});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("ends before the partnership with 'shop-b' began"));
+  // Today's statement, changed at main after it was written: not delivered.
+  const std::string last_month = Today();
   r = RunTieup(
       {"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", last_month});
   ASSERT_EQ(r.exit_code, 0) << r.output;

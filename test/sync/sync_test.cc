@@ -1193,7 +1193,8 @@ TEST_F(PublisherReceiverTest, TemplateAndLinkKinds) {
   const auto& about = (*ml)->files.at("/about.html");
   EXPECT_EQ(about.method, content::UpdateMethod::kLink);
   EXPECT_EQ(about.link_url, "https://main.example/about.html");
-  EXPECT_EQ((*ml)->files.at("/assets/site.css").method, content::UpdateMethod::kStaged);
+  // An asset the layout does not name is a link too (sync/link_release.h).
+  EXPECT_EQ((*ml)->files.at("/assets/site.css").method, content::UpdateMethod::kLink);
 
   // A layout change flows to the template partner.
   Write(authoring_ + "/layouts/default.mustache", "<html><b>new layout</b>{{{content}}}</html>");

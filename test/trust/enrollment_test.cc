@@ -44,9 +44,9 @@ TEST_P(EnrollmentTokensTest, RedeemsOnceThenRefusesAsUsed) {
   env_.AdvanceSeconds(60);
   EXPECT_THAT(tokens_.RedeemToken(*token, "shop-a"),
               StatusIs(StatusCode::kUnauthenticated,
-                       "enrollment token for 'shop-a' was already used at 2026-11-24T09:01:00Z: "
-                       "ask the main site manager for a new one with 'tieup main partner add "
-                       "...'"));
+                       "this enrollment code was already used, at 2026-11-24T09:01:00Z (for "
+                       "partner 'shop-a'): a code works only once; ask the main site manager "
+                       "for a new code ('tieup main partner token MAIN_DIR shop-a' prints one)"));
   auto record = store_->Get("shop-a");
   ASSERT_THAT(record, IsOk());
   EXPECT_TRUE(record->used);
@@ -59,8 +59,9 @@ TEST_P(EnrollmentTokensTest, ExpiredTokenIsRefused) {
   env_.AdvanceSeconds(3600);
   EXPECT_THAT(tokens_.RedeemToken(*token, "shop-a"),
               StatusIs(StatusCode::kUnauthenticated,
-                       "enrollment token for 'shop-a' expired at 2026-11-24T10:00:00Z: ask the "
-                       "main site manager for a new one with 'tieup main partner add ...'"));
+                       "this enrollment code expired at 2026-11-24T10:00:00Z (for partner "
+                       "'shop-a'): ask the main site manager for a new code ('tieup main "
+                       "partner token MAIN_DIR shop-a' prints one)"));
   // A refused redemption does not use the token up: had the clock been right, it would work.
   env_.AdvanceSeconds(-1);
   EXPECT_THAT(tokens_.RedeemToken(*token, "shop-a"), IsOk());

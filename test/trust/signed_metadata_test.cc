@@ -138,7 +138,7 @@ TEST_F(SignedMetadataTest, RefusesAlteredPayload) {
   e.payload = R"({"files":[],"partner":"shop-b","version":99})";
   EXPECT_THAT(VerifyRelease(root_key_.public_key(), root_json_, EncodeEnvelope(e), now_),
               StatusIs(StatusCode::kUnauthenticated,
-                       HasSubstr("does not verify: the metadata was altered; refusing it")));
+                       HasSubstr("does not verify: it was altered or forged; refusing it")));
 }
 
 TEST_F(SignedMetadataTest, RefusesMissingSignature) {

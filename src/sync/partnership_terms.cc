@@ -1,0 +1,89 @@
+#include "sync/partnership_terms.h"
+
+#include <algorithm>
+
+#include "sync/schema.h"
+
+namespace tieup::sync {
+namespace {
+
+std::vector<std::string> SplitOptions(const std::string& text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t comma = text.find(',', i);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > i) out.push_back(text.substr(i, comma - i));
+    i = comma + 1;
+  }
+  return out;
+}
+
+std::string JoinOptions(const std::vector<std::string>& options) {
+  std::string out;
+  for (const std::string& o : options) out += (out.empty() ? "" : ",") + o;
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id) {
+  // A database without the publisher's tables (a collector tested on its own) has no
+  // partnerships; a main site's database always has them.
+  if (!db.Query("SELECT COUNT(*) FROM sync_partnerships WHERE 1 = 0").ok()) {
+    return std::optional<PartnershipLife>();
+  }
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));  // the options column may be newer
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT kind, created, revoked, options FROM "
+                                       "sync_partnerships WHERE id = ?",
+                                       {id}));
+  if (rows.empty()) {
+    return Status::NotFound("no partnership '" + id + "'; add it with 'tieup main partner add'");
+  }
+  PartnershipLife life;
+  life.id = id;
+  life.kind = rows[0].Text(0);
+  life.created = rows[0].Int(1);
+  life.options = SplitOptions(rows[0].Text(3));
+  if (rows[0].Int(2) != 0) {
+    ASSIGN_OR_RETURN(auto revoked, db.Query("SELECT MAX(time) FROM sync_events WHERE partner = ? "
+                                            "AND kind = 'revoked'",
+                                            {id}));
+    // Revoked before events were kept: billed as if revoked at the start of time is wrong, so
+    // treat it as revoked now (the caller's clock bounds the billed days anyway).
+    life.revoked_at = revoked.empty() ? 0 : revoked[0].Int(0);
+    if (life.revoked_at == 0) life.revoked_at = 1;
+  }
+  return std::optional<PartnershipLife>(std::move(life));
+}
+
+Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::string& id,
+                                          std::vector<std::string> options, const std::string& by) {
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  std::sort(options.begin(), options.end());
+  options.erase(std::unique(options.begin(), options.end()), options.end());
+  std::string words;
+  RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.Query("SELECT revoked, options FROM sync_partnerships WHERE id = ?", {id}));
+    if (rows.empty()) {
+      return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+    }
+    if (rows[0].Int(0) != 0) {
+      return Status::FailedPrecondition("partner '" + id + "' is revoked: its settings stay");
+    }
+    const std::string before = rows[0].Text(1);
+    const std::string after = JoinOptions(options);
+    if (before == after) return Status::Ok();
+    words = "options: " + (before.empty() ? std::string("(none)") : before) + " -> " +
+            (after.empty() ? std::string("(none)") : after);
+    RETURN_IF_ERROR(tx.Exec("UPDATE sync_partnerships SET options = ? WHERE id = ?", {after, id}));
+    return internal::RecordEvent(tx, now, id, "", 0, "changed",
+                                 "settings changed by " +
+                                     (by.empty() ? std::string("the main manager") : by) + ": " +
+                                     words + " (fee statements charge the enabled services only)");
+  }));
+  return words;
+}
+
+}  // namespace tieup::sync

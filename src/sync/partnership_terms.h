@@ -1,0 +1,38 @@
+// What main's fee statements need of a partnership (issue 15 item 8): its kind, when it was
+// added and revoked, and the optional services enabled for it (`tieup main partner set ID
+// --options security,user_management`), read from and written to the publisher's tables.
+//
+// The options are a setting like the others: a change is recorded as a "changed" event naming
+// who made it, shown by `tieup main events`. Functions are thread-safe as the Database is.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "store/database.h"
+
+namespace tieup::sync {
+
+struct PartnershipLife {
+  std::string id;
+  std::string kind;                  // "contents", "template" or "link"
+  int64_t created = 0;               // unix seconds (`partner add`)
+  int64_t revoked_at = 0;            // unix seconds of the revocation event; 0: not revoked
+  std::vector<std::string> options;  // enabled optional services, as stored (sorted)
+};
+
+// The partnership `id` as the publisher keeps it. nullopt when `db` holds no partnerships at all
+// (not a main site's database); NotFound when it holds none named `id`.
+Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id);
+
+// Sets the optional services enabled for partnership `id` (names already checked by the
+// caller; stored sorted and distinct) and records a "changed" event naming `by`, at `now` (unix
+// seconds). Returns the change in words ("options: (none) -> security"), empty when nothing
+// changed. NotFound for an unknown partnership, FailedPrecondition for a revoked one.
+Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::string& id,
+                                          std::vector<std::string> options, const std::string& by);
+
+}  // namespace tieup::sync
