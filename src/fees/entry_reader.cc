@@ -251,6 +251,7 @@ Result<FeeEntry> ReadFeeEntry(std::string_view entry) {
     out.area = x->area;
     out.amount_minor = x->amount_minor;
     std::memcpy(out.currency.data(), x->currency.data(), 3);  // ParseRecord checked: 3 letters
+    out.order_id = x->order_id;
   } else if (const auto* k = std::get_if<ledger::ContentRecord>(&record)) {
     out.type = FeeEntry::Type::kContent;
     out.time_micros = k->time_micros;

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -34,6 +35,7 @@ struct FeeEntry {
   uint64_t bytes = 0;                                    // content
   ledger::AdOwner owner = ledger::AdOwner::kMain;        // ad
   uint64_t impressions = 0;                              // ad
+  std::string order_id;                                  // order cancel (the slow path only)
 };
 
 // Reads `entry` (see above). Errors are ledger::ParseRecord's.

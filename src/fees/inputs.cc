@@ -1,6 +1,7 @@
 #include "fees/inputs.h"
 
 #include <algorithm>
+#include <set>
 
 #include "base/encoding.h"
 #include "fees/entry_reader.h"
@@ -160,6 +161,9 @@ class Aggregator {
       }
       case FeeEntry::Type::kOrderCancel: {
         if (!in_period) break;
+        // One cancellation per order: the partner's recorder may append one twice when it
+        // stops between the append and noting it (both copies carry the cancellation's time).
+        if (!cancelled_orders_.insert(e.order_id).second) break;
         if (std::string_view(e.currency.data(), 3) != options_.currency) {
           ++in_.other_currency_orders;
           break;
@@ -230,6 +234,7 @@ class Aggregator {
   PeriodInputs in_;
   Int128 tieup_net_ = 0;
   Int128 original_net_ = 0;
+  std::set<std::string> cancelled_orders_;
   Int128 tieup_cancelled_ = 0;
   Int128 original_cancelled_ = 0;
   int64_t tieup_content_time_ = 0;

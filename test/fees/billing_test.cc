@@ -186,6 +186,8 @@ TEST_F(BilledStatementTest, CancelledOrdersAreNotCharged) {
   Add(ledger::OrderRecord{nov2, "A-1", "shop-b", Area::kTieup, 10000, "JPY", 1});
   Add(ledger::OrderRecord{nov2 + 1, "A-2", "shop-b", Area::kTieup, 5000, "JPY", 1});
   Add(ledger::OrderCancelRecord{nov2 + 2, "A-2", "shop-b", Area::kTieup, 5000, "JPY", "cancelled"});
+  // The same cancellation recorded twice (the recorder stopped before noting it): counted once.
+  Add(ledger::OrderCancelRecord{nov2 + 2, "A-2", "shop-b", Area::kTieup, 5000, "JPY", "cancelled"});
   // Cancelled in November, ordered in October: taken back in November.
   Add(ledger::OrderCancelRecord{nov2 + 3, "A-0", "shop-b", Area::kTieup, 2000, "JPY", "refunded"});
   // Cancelled in December: not this period's.
