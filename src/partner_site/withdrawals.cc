@@ -65,10 +65,11 @@ Status PollMain(Env& env, const std::string& site_dir, const SiteConfig& config,
 Result<std::unique_ptr<sync::WithdrawalKeeper>> OpenWithdrawalKeeper(Env& env,
                                                                      const std::string& site_dir,
                                                                      const SiteConfig& config,
-                                                                     Database& db) {
+                                                                     Database& db,
+                                                                     sync::TieupNotices& board) {
   sync::WithdrawalKeeper::Options o;
   o.site_id = config.id;
-  o.site_dir = site_dir;
+  o.board = &board;
   ASSIGN_OR_RETURN(o.pinned_root, PinnedRoot(env, site_dir));
   ASSIGN_OR_RETURN(o.root_envelope, env.ReadFile(site_dir + "/keys/root.json"));
   // TODO(issue 15 item 4): the grace period set in the partnership, carried signed; the
@@ -83,7 +84,8 @@ Status AttachPartnerWithdrawals(PartnerDaemon& daemon) {
   const std::string site_dir = daemon.site().site_dir();
   const SiteConfig config = daemon.site().config();
   ASSIGN_OR_RETURN(std::shared_ptr<sync::WithdrawalKeeper> keeper,
-                   OpenWithdrawalKeeper(*env, site_dir, config, daemon.db()));
+                   OpenWithdrawalKeeper(*env, site_dir, config, daemon.db(),
+                                        daemon.site().content().tieup_notices()));
   auto logger = daemon.logger();
   daemon.sync()->AddSyncRoute(
       std::string(sync::kWithdrawalPath), [keeper, logger](const HttpRequest& request) {

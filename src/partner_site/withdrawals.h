@@ -26,11 +26,13 @@ namespace tieup {
 class PartnerDaemon;
 
 // The keeper of the enrolled partner site at `site_dir` (main's pinned root key and root
-// metadata from keys/). Sets the site's TieupNotices board.
+// metadata from keys/). Sets `board`, the site's (SiteContent::tieup_notices()), which must
+// outlive the keeper.
 Result<std::unique_ptr<sync::WithdrawalKeeper>> OpenWithdrawalKeeper(Env& env,
                                                                      const std::string& site_dir,
                                                                      const SiteConfig& config,
-                                                                     Database& db);
+                                                                     Database& db,
+                                                                     sync::TieupNotices& board);
 
 // Serves POST /v1/withdrawal from main, polls main in pull mode and enforces expiry on every
 // tick (an enrolled site only).

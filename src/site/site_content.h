@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "content/content_store.h"
 #include "content/site_view.h"
+#include "sync/tieup_notices.h"
 
 namespace tieup {
 
@@ -76,6 +77,9 @@ class SiteContent {
   Result<bool> ReloadIfRepaired();
 
   const std::string& site_dir() const { return site_dir_; }
+  // What the public port shows instead of the tie-up pages (a withdrawal in effect); the
+  // partner's withdrawal keeper sets it.
+  sync::TieupNotices& tieup_notices() { return tieup_notices_; }
 
  private:
   SiteContent(Env& env, std::string site_dir, SiteContentOptions options)
@@ -91,6 +95,7 @@ class SiteContent {
   Env& env_;
   const std::string site_dir_;
   const SiteContentOptions options_;
+  sync::TieupNotices tieup_notices_;
   std::mutex mu_;  // serialises Mutate/Read/Refresh within the process
   std::shared_ptr<const content::SiteView> view_;
   std::string loaded_pointers_;  // guarded by mu_

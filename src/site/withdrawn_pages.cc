@@ -8,7 +8,7 @@ namespace tieup {
 const content::EmbeddedTemplates& EmbeddedSiteTemplates();
 
 WithdrawnPages::WithdrawnPages(SiteContent& content, std::string site_name)
-    : notices_(sync::TieupNotices::ForSite(content.site_dir())),
+    : notices_(&content.tieup_notices()),
       site_name_(std::move(site_name)),
       templates_(EmbeddedSiteTemplates(),
                  content::PageSite{[&content] { return content.view(); }, content::Area::kOriginal,

@@ -16,13 +16,13 @@
 #include "content/page_templates.h"
 #include "net/http_message.h"
 #include "site/site_content.h"
-#include "sync/withdrawal_service.h"
+#include "sync/tieup_notices.h"
 
 namespace tieup {
 
 class WithdrawnPages {
  public:
-  // `content` must outlive the object; the board is the site's (TieupNotices::ForSite).
+  // `content` must outlive the object; the board read is its tieup_notices().
   WithdrawnPages(SiteContent& content, std::string site_name);
 
   // Replaces `response` by the notice when it is a tie-up response and a withdrawal is in
@@ -30,7 +30,7 @@ class WithdrawnPages {
   void Apply(HttpResponse& response) const;
 
  private:
-  std::shared_ptr<sync::TieupNotices> notices_;
+  const sync::TieupNotices* notices_;
   std::string site_name_;
   content::PageTemplates templates_;
 };

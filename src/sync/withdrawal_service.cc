@@ -248,17 +248,6 @@ size_t WithdrawalIssuer::DeliverDue(const std::vector<Partnership>& partnerships
   return delivered;
 }
 
-// --- the board -------------------------------------------------------------------------------
-
-std::shared_ptr<TieupNotices> TieupNotices::ForSite(const std::string& site_dir) {
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<TieupNotices>> boards;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& board = boards[site_dir];
-  if (!board) board = std::make_shared<TieupNotices>();
-  return board;
-}
-
 // --- partner ---------------------------------------------------------------------------------
 
 namespace {
@@ -325,6 +314,9 @@ Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now, int64_t
 
 Result<std::unique_ptr<WithdrawalKeeper>> WithdrawalKeeper::Open(Env& env, Database& db,
                                                                  Options options) {
+  if (options.board == nullptr) {
+    return Status::InvalidArgument("a withdrawal keeper needs the site's board (Options::board)");
+  }
   RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
   RETURN_IF_ERROR(Migrate(db, "sync_withdrawal_state", KeeperMigrations()));
   std::unique_ptr<WithdrawalKeeper> k(new WithdrawalKeeper(env, db, std::move(options)));
@@ -339,8 +331,7 @@ Result<WithdrawalStatus> WithdrawalKeeper::LoadLocked() {
 }
 
 void WithdrawalKeeper::Publish(const WithdrawalStatus& s) {
-  TieupNotices::ForSite(options_.site_dir)
-      ->Set(s.effective ? std::make_shared<const Withdrawal>(*s.effective) : nullptr);
+  options_.board->Set(s.effective ? std::make_shared<const Withdrawal>(*s.effective) : nullptr);
 }
 
 Result<WithdrawalStatus> WithdrawalKeeper::Current() {

@@ -29,6 +29,7 @@
 #include "crypto/ed25519.h"
 #include "store/database.h"
 #include "sync/publisher.h"
+#include "sync/tieup_notices.h"
 #include "sync/withdrawal.h"
 
 namespace tieup::sync {
@@ -95,22 +96,6 @@ class WithdrawalIssuer {
   std::mutex mu_;
 };
 
-// What the public port shows for the tie-up area of one site; shared between the services
-// that decide it and the page server. Thread-safe, wait-free reads.
-class TieupNotices {
- public:
-  // The board of the site at `site_dir` in this process (made on first use).
-  static std::shared_ptr<TieupNotices> ForSite(const std::string& site_dir);
-  // The withdrawal in effect (action kWithdraw), or null: tie-up pages are served.
-  std::shared_ptr<const Withdrawal> withdrawn() const { return std::atomic_load(&withdrawn_); }
-  void Set(std::shared_ptr<const Withdrawal> withdrawn) {
-    std::atomic_store(&withdrawn_, withdrawn);
-  }
-
- private:
-  std::shared_ptr<const Withdrawal> withdrawn_;
-};
-
 // The partner's view: what is in effect and why.
 struct WithdrawalStatus {
   std::optional<Withdrawal> from_main;  // the newest message accepted from main
@@ -129,7 +114,7 @@ class WithdrawalKeeper {
  public:
   struct Options {
     std::string site_id;
-    std::string site_dir;  // whose TieupNotices board to update
+    TieupNotices* board = nullptr;  // the site's board to update (must outlive the keeper)
     Ed25519PublicKey pinned_root;
     std::string root_envelope;  // from enrollment
     int64_t grace_seconds = kDefaultExpiryGraceSeconds;

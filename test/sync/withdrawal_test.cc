@@ -150,7 +150,7 @@ class WithdrawalServiceTest : public WithdrawalTest {
     issuer_ = *WithdrawalIssuer::Open(env_, *main_db_, release_, "Example Shop");
     WithdrawalKeeper::Options o;
     o.site_id = "shop-b";
-    o.site_dir = dir_.Sub("shop-b");
+    o.board = &board_;
     o.pinned_root = root_.public_key();
     o.root_envelope = root_envelope_;
     o.grace_seconds = 2 * 86400;
@@ -159,11 +159,10 @@ class WithdrawalServiceTest : public WithdrawalTest {
     p_.name = "Shop B";
     p_.sync_url = "https://127.0.0.1:1";
   }
-  std::shared_ptr<const Withdrawal> Served() {
-    return TieupNotices::ForSite(dir_.Sub("shop-b"))->withdrawn();
-  }
+  std::shared_ptr<const Withdrawal> Served() { return board_.withdrawn(); }
 
   TempDir dir_;
+  TieupNotices board_;  // the partner's public port reads it
   std::unique_ptr<Database> main_db_, partner_db_;
   std::unique_ptr<WithdrawalIssuer> issuer_;
   std::unique_ptr<WithdrawalKeeper> keeper_;
