@@ -52,8 +52,17 @@ test('main_console_ledger_statements: ledgers, statements for the month, a state
                                 { signal: AbortSignal.timeout(2000) });
           await r.arrayBuffer();
         }
-        const out = await sites.tieup('partner', 'ledger', 'push', sites.siteDir(site));
-        if (!/main holds \d+ verified entries/.test(out)) throw new Error(out.trim());
+        // The partner's recorder commits in the background: push until main holds the six
+        // visits (a new push sends what was committed since).
+        const deadline = Date.now() + 30000;
+        for (;;) {
+          const out = await sites.tieup('partner', 'ledger', 'push', sites.siteDir(site));
+          const held = out.match(/main holds (\d+) verified entries/);
+          if (!held) throw new Error(out.trim());
+          if (Number(held[1]) >= 6) break;
+          if (Date.now() > deadline) throw new Error(`after 30 s: ${out.trim()}`);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
       }
     });
 
