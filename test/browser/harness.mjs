@@ -2,13 +2,13 @@
 // Debian's Chromium through playwright-core, and checks that collect what a customer would see
 // wrong (a journey goes on after a failed check where it can, so one run lists every defect).
 //
-// Sites: `tieup demo DIR --base-port P` creates main (port P) and partners shop-a (P+1) and
-// shop-b (P+2) with sync ports P+100.., the partners' manager consoles at P+11 and P+12, and the
-// sample tea shop; once main answers and shop-a serves its tie-up product page (and, when shop-b
-// is wanted, main sees shop-b's first update waiting for its manager), the demo is stopped and
-// each wanted site is served on its own (`tieup main serve DIR/main`, `tieup partner serve
-// DIR/shop-a`), so that main can be stopped and started while a partner stays up. Every wait
-// polls the state it needs with a deadline; nothing sleeps for a fixed time.
+// Sites: `tieup demo DIR --base-port P` creates main (port P) and partners shop-a (P+1) and shop-b
+// (P+2) with sync ports P+100.., main's console at P+10, the partners' at P+11 and P+12, and the
+// sample tea shop; once main answers and shop-a serves its tie-up product page (and, when shop-b is
+// wanted, main sees shop-b's first update waiting for its manager), the demo is stopped and each
+// wanted site is served on its own (`tieup main serve DIR/main`, `tieup partner serve DIR/shop-a`),
+// so that main can be stopped and started while a partner stays up. Every wait polls the state it
+// needs with a deadline; nothing sleeps for a fixed time.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -44,12 +44,14 @@ function portFree(port) {
   });
 }
 
-// A base port P with P, P+1, P+2 (public), P+11, P+12 (the partners' consoles) and P+100,
-// P+101, P+102 (sync) free on 127.0.0.1.
+// A base port P with P, P+1, P+2 (public), P+10, P+11, P+12 (main's and the partners'
+// consoles) and P+100, P+101, P+102 (sync) free on 127.0.0.1. P is drawn below Linux's
+// ephemeral range (32768 and up), so that no outgoing connection of another test takes one
+// of these ports between this check and the demo's listening.
 export async function freeBasePort() {
   for (let attempt = 0; attempt < 50; ++attempt) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    const ports = [0, 1, 2, 11, 12, 100, 101, 102].map((d) => base + d);
+    const base = 10000 + Math.floor(Math.random() * 22000);
+    const ports = [0, 1, 2, 10, 11, 12, 100, 101, 102].map((d) => base + d);
     let ok = true;
     for (const p of ports) ok = ok && (await portFree(p));
     if (ok) return base;
