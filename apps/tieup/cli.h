@@ -43,8 +43,9 @@ Status CreateFirstManager(Env& env, const std::string& dir, SiteRole role,
 // free one, when the public port is 0 or the sum is out of range). Not + 1000: that is where
 // the sync port's default sits (8080 -> 9080).
 HostPort DefaultConsoleAddress(const HostPort& public_address);
-// InvalidArgument, naming the flags, when two of a new site's three listening ports are the same
-// (port 0, any free port, never collides).
+// InvalidArgument, naming the flags, when two of a new site's three listeners would bind the same
+// port on the same address (or one of them on every address); port 0, any free port, never
+// collides.
 Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_address,
                           const HostPort& console_address);
 

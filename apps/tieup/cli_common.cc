@@ -70,9 +70,16 @@ Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_a
   };
   const Named all[] = {
       {"--public", public_address}, {"--sync", sync_address}, {"--console", console_address}};
+  // Two listeners clash on one port when they bind the same address, or when either binds
+  // every address ("0.0.0.0", "::").
+  auto overlap = [](const std::string& a, const std::string& b) {
+    auto any = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; };
+    return a == b || any(a) || any(b);
+  };
   for (size_t i = 0; i < std::size(all); ++i) {
     for (size_t j = i + 1; j < std::size(all); ++j) {
-      if (all[i].address.port != 0 && all[i].address.port == all[j].address.port) {
+      if (all[i].address.port != 0 && all[i].address.port == all[j].address.port &&
+          overlap(all[i].address.host, all[j].address.host)) {
         return Status::InvalidArgument(
             std::string(all[i].flag) + " and " + all[j].flag + " both use port " +
             std::to_string(all[i].address.port) +

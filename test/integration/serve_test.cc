@@ -462,6 +462,10 @@ TEST(SiteInitTest, TheThreePortsDiffer) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("--sync and --console both use port 7002"));
   EXPECT_FALSE(env->FileExists(partner + "/site.toml"));
+  // One port on two different addresses is two listeners, not a clash.
+  r = RunTieup({"partner", "init", partner, "--id", "p", "--public", "127.0.0.2:7001", "--sync",
+                "127.0.0.1:7001", "--console", "127.0.0.1:7003", "--no-starter-pages"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 // Before main's first tie-up release, a partner with no front page of its own answers "/" with
