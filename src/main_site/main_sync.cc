@@ -200,7 +200,8 @@ void MainSync::AddAnonymousSyncRoute(std::string path, SyncRoute handler) {
   anonymous_routes_.emplace_back(std::move(path), std::move(handler));
 }
 
-Result<sync::HttpRoundTrip> MainSync::ConnectToPartner(const std::string& partner_id) {
+Result<sync::HttpRoundTrip> MainSync::ConnectToPartner(const std::string& partner_id,
+                                                       std::chrono::milliseconds request_timeout) {
   ASSIGN_OR_RETURN(sync::Partnership p, publisher_->GetPartnership(partner_id));
   if (p.sync_url.empty()) {
     return Status::FailedPrecondition("partner '" + partner_id +
@@ -210,8 +211,8 @@ Result<sync::HttpRoundTrip> MainSync::ConnectToPartner(const std::string& partne
   HttpClientOptions o;
   o.max_body_bytes = 64ull << 20;
   // An offer returns once the partner has fetched, verified and staged the release:
-  // for a large first release that takes minutes, not the default 30 s.
-  o.request_timeout = std::chrono::minutes(10);
+  // for a large first release that takes minutes, not the default 30 s (the default argument).
+  o.request_timeout = request_timeout;
   return TlsRoundTrip(e, client_context_, partner_id, o);
 }
 

@@ -3,6 +3,7 @@
 // publisher that keeps every partner's tie-up pages up to date.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -78,8 +79,11 @@ class MainSync {
   // the signed withdrawal notice of a revoked partner (main_site/withdrawals.h). Before serving.
   void AddAnonymousSyncRoute(std::string path, SyncRoute handler);
   // A round trip to `partner_id`'s sync port (mutual TLS, the peer must be that partner), as the
-  // publisher uses it. FailedPrecondition for a pull-mode partner (no sync URL).
-  Result<sync::HttpRoundTrip> ConnectToPartner(const std::string& partner_id);
+  // publisher uses it. FailedPrecondition for a pull-mode partner (no sync URL). `request_timeout`
+  // defaults to the 10 minutes an offer may take; short messages pass less.
+  Result<sync::HttpRoundTrip> ConnectToPartner(
+      const std::string& partner_id,
+      std::chrono::milliseconds request_timeout = std::chrono::minutes(10));
 
   // Handles one request on the sync port. `request.peer_site_id()` is the TLS-authenticated
   // partner, empty for an anonymous (enrolling) client.

@@ -10,7 +10,10 @@ namespace {
 
 // Sends one signed message to the partner's sync port.
 Status Push(MainSync& sync, const std::string& partner, const std::string& envelope) {
-  ASSIGN_OR_RETURN(sync::HttpRoundTrip trip, sync.ConnectToPartner(partner));
+  // A message of a few hundred bytes: 30 s, not the 10 minutes a release offer may take (this
+  // runs on the daemon's shared background thread).
+  ASSIGN_OR_RETURN(sync::HttpRoundTrip trip,
+                   sync.ConnectToPartner(partner, std::chrono::seconds(30)));
   HttpRequest req("POST", sync::kWithdrawalPath);
   req.AddHeader("Content-Type", "application/json");
   req.SetBody(envelope);
@@ -45,22 +48,22 @@ HttpResponse Serve(MainSync& sync, sync::WithdrawalIssuer& issuer, const HttpReq
   }
   const bool anonymous = request.peer_site_id().empty();
   std::string id(request.peer_site_id());
+  // The same answer for an unknown or malformed id as for a partnership that is not revoked: an
+  // anonymous caller learns nothing about which partnerships exist.
+  const Status none = Status::NotFound(
+      "main has no withdrawal for that partner (without a certificate, only for an ended "
+      "partnership: GET /v1/withdrawal?partner=ID)");
   if (anonymous) {
     constexpr std::string_view kParam = "partner=";
     std::string_view q = request.query();
     id = q.substr(0, kParam.size()) == kParam ? std::string(q.substr(kParam.size())) : "";
-    if (!ValidPartnerId(id)) {
-      return sync::ErrorResponse(
-          Status::InvalidArgument("without a certificate, ask GET /v1/withdrawal?partner=ID"));
-    }
+    if (!ValidPartnerId(id)) return sync::ErrorResponse(none);
   }
-  // The same answer for an unknown id as for a partnership that is not revoked.
-  const Status none = Status::NotFound("main has no withdrawal for partner '" + id + "'");
   auto p = sync.publisher().GetPartnership(id);
   if (!p.ok()) return sync::ErrorResponse(none);
   if (anonymous && !p->revoked) return sync::ErrorResponse(none);
-  auto issued = issuer.Reconcile(*p);
-  if (!issued.ok()) return sync::ErrorResponse(issued.status());
+  // What is signed already: the daemon reconciles every tick and the command line at once, so a
+  // caller (anonymous, too) never makes main sign anything.
   auto latest = issuer.Latest(id);
   if (!latest.ok()) return sync::ErrorResponse(latest.status());
   if (!*latest) return sync::ErrorResponse(none);

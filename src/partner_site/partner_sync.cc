@@ -109,6 +109,18 @@ Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& 
   return SaveSiteConfig(env, site_dir, config);
 }
 
+Result<PinnedMainRoot> LoadPinnedRoot(Env& env, const std::string& site_dir) {
+  ASSIGN_OR_RETURN(std::string root_b64, env.ReadFile(RootKeyPath(site_dir)));
+  while (!root_b64.empty() && (root_b64.back() == '\n' || root_b64.back() == '\r')) {
+    root_b64.pop_back();
+  }
+  ASSIGN_OR_RETURN(std::string root_raw, Base64Decode(root_b64));
+  PinnedMainRoot root;
+  ASSIGN_OR_RETURN(root.key, Ed25519PublicKey::FromBytes(root_raw));
+  ASSIGN_OR_RETURN(root.envelope, env.ReadFile(RootEnvelopePath(site_dir)));
+  return root;
+}
+
 PartnerSync::~PartnerSync() = default;
 
 Result<std::unique_ptr<PartnerSync>> PartnerSync::Open(Env& env, const std::string& site_dir,

@@ -11,6 +11,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "crypto/ed25519.h"
 #include "net/http_message.h"
 #include "site/config.h"
 #include "site/site_content.h"
@@ -34,6 +35,14 @@ Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& 
 
 // True iff the site has enrolled (has its sync certificate).
 bool IsEnrolled(Env& env, const std::string& site_dir);
+
+// Main's root signing key and root metadata envelope as pinned at enrollment (keys/root.pub,
+// keys/root.json), for checking what main signs.
+struct PinnedMainRoot {
+  Ed25519PublicKey key;
+  std::string envelope;
+};
+Result<PinnedMainRoot> LoadPinnedRoot(Env& env, const std::string& site_dir);
 
 class PartnerSync {
  public:

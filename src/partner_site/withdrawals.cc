@@ -17,7 +17,7 @@
 namespace tieup {
 namespace {
 
-Result<Ed25519PublicKey> PinnedRoot(Env& env, const std::string& site_dir) {
+Result<Ed25519PublicKey> PinnedRootKey(Env& env, const std::string& site_dir) {
   ASSIGN_OR_RETURN(std::string b64, env.ReadFile(site_dir + "/keys/root.pub"));
   while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
   ASSIGN_OR_RETURN(std::string raw, Base64Decode(b64));
@@ -70,11 +70,8 @@ Result<std::unique_ptr<sync::WithdrawalKeeper>> OpenWithdrawalKeeper(Env& env,
   sync::WithdrawalKeeper::Options o;
   o.site_id = config.id;
   o.board = &board;
-  ASSIGN_OR_RETURN(o.pinned_root, PinnedRoot(env, site_dir));
+  ASSIGN_OR_RETURN(o.pinned_root, PinnedRootKey(env, site_dir));
   ASSIGN_OR_RETURN(o.root_envelope, env.ReadFile(site_dir + "/keys/root.json"));
-  // TODO(issue 15 item 4): the grace period set in the partnership, carried signed; the
-  // default until then.
-  o.grace_seconds = sync::kDefaultExpiryGraceSeconds;
   return sync::WithdrawalKeeper::Open(env, db, std::move(o));
 }
 
@@ -108,7 +105,7 @@ Status AttachPartnerWithdrawals(PartnerDaemon& daemon) {
   struct TaskState {
     int64_t next_poll = 0;
     std::string last_error;
-    std::deque<std::string> unsent;  // expiry reports main has not received
+    std::deque<sync::EventReport> unsent;  // expiry reports main has not received
   };
   auto state = std::make_shared<TaskState>();
   daemon.AddPeriodicTask("withdrawals", [=] {
@@ -134,18 +131,21 @@ Status AttachPartnerWithdrawals(PartnerDaemon& daemon) {
       return Status::Ok();
     });
     if (read.ok()) {
-      auto checked = keeper->CheckExpiry(expires, now, [&](const std::string& m) {
-        logger->warn("{}", m);
-        if (state->unsent.size() < 100) state->unsent.push_back(m);
-      });
+      auto checked =
+          keeper->CheckExpiry(expires, now, [&](const std::string& kind, const std::string& m) {
+            logger->warn("{}", m);
+            if (state->unsent.size() >= 100) return;
+            sync::EventReport report;
+            report.kind = kind;  // "expired", "withdrawn", "reinstated"
+            // Main keeps at most 4096 bytes of a report's message (as Receiver::TellMain).
+            report.message = m.size() > 4000 ? m.substr(0, 4000) + "..." : m;
+            state->unsent.push_back(std::move(report));
+          });
       if (!checked.ok())
         logger->warn("checking the tie-up release's expiry: {}", checked.status().message());
     }
     while (!state->unsent.empty()) {
-      sync::EventReport report;
-      report.kind = "expired";
-      report.message = state->unsent.front();
-      if (!main->Call("/v1/event", sync::EncodeEventReport(report)).ok()) break;
+      if (!main->Call("/v1/event", sync::EncodeEventReport(state->unsent.front())).ok()) break;
       state->unsent.pop_front();
     }
   });

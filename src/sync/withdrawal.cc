@@ -13,7 +13,6 @@ constexpr size_t kMaxMessageBytes = 1000;
 constexpr size_t kMaxNameBytes = 200;
 // How far ahead of the partner's clock main's may be before a message is suspicious.
 constexpr int64_t kMaxClockAheadSeconds = 86400;
-constexpr int64_t kMaxGraceSeconds = 10LL * 365 * 86400;
 
 Status Bad(std::string_view what) {
   return Status::InvalidArgument("withdrawal message: " + std::string(what));

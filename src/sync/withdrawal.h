@@ -34,6 +34,11 @@ namespace tieup::sync {
 
 inline constexpr std::string_view kWithdrawalPayloadType = "application/vnd.tieup.withdrawal+json";
 
+// The default grace period after a tie-up release's `expires` before the partner withdraws it
+// (until main signs another), and the longest main may set.
+inline constexpr int64_t kDefaultExpiryGraceSeconds = 7 * 86400;
+inline constexpr int64_t kMaxGraceSeconds = 10LL * 365 * 86400;
+
 enum class WithdrawalAction { kWithdraw, kReinstate };
 std::string_view WithdrawalActionName(WithdrawalAction action);  // "withdraw", "reinstate"
 
@@ -47,11 +52,11 @@ struct Withdrawal {
   std::string partner;  // the partner whose tie-up pages this is about
   WithdrawalAction action = WithdrawalAction::kWithdraw;
   WithdrawalReason reason = WithdrawalReason::kRevoked;
-  std::string main_name;             // main's name, for the partner's notice page ("Example Shop")
-  std::string message;               // a sentence for the partner manager, at most 1000 bytes
-  int64_t issued = 0;                // unix seconds, main's clock
-  uint64_t seq = 0;                  // per partner, from 1, grows with every message
-  int64_t expiry_grace = 7 * 86400;  // seconds, at most 10 years
+  std::string main_name;  // main's name, for the partner's notice page ("Example Shop")
+  std::string message;    // a sentence for the partner manager, at most 1000 bytes
+  int64_t issued = 0;     // unix seconds, main's clock
+  uint64_t seq = 0;       // per partner, from 1, grows with every message
+  int64_t expiry_grace = kDefaultExpiryGraceSeconds;  // seconds, at most kMaxGraceSeconds
 
   friend bool operator==(const Withdrawal&, const Withdrawal&) = default;
 };

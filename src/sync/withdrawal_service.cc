@@ -4,11 +4,18 @@
 #include <map>
 
 #include "base/encoding.h"
+#include "sync/retry.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
 namespace tieup::sync {
 namespace {
+
+// Push retries: 5 s growing to 10 minutes apart, jittered, never giving up.
+const RetryPolicy& PushRetry() {
+  static const RetryPolicy policy = *RetryPolicy::Parse("backoff:5s..10m");
+  return policy;
+}
 
 std::string GraceWords(int64_t seconds) {
   if (seconds % 86400 == 0) {
@@ -183,7 +190,7 @@ Result<int64_t> WithdrawalIssuer::ExpiryGrace(const std::string& partner) {
 
 Result<std::string> WithdrawalIssuer::SetExpiryGrace(const std::string& partner, int64_t seconds,
                                                      const std::string& by) {
-  if (seconds < 0 || seconds > 10LL * 365 * 86400) {
+  if (seconds < 0 || seconds > kMaxGraceSeconds) {
     return Status::InvalidArgument("--expiry-grace must be between 0 and 10 years");
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -231,11 +238,11 @@ size_t WithdrawalIssuer::DeliverDue(const std::vector<Partnership>& partnerships
     }
     std::lock_guard<std::mutex> lock(mu_);
     const int attempts = w.attempts + 1;
-    const int64_t wait = std::min<int64_t>(600, int64_t{5} << std::min(attempts - 1, 7));
+    const int64_t next = PushRetry().NextAttempt(attempts, now, env_).value_or(now + 600);
     (void)db_.Exec(
         "UPDATE sync_withdrawals SET attempts = ?, next_attempt = ?, last_error = ? WHERE "
         "partner = ? AND seq = ?",
-        {static_cast<int64_t>(attempts), now + wait, sent.message(), p.id,
+        {static_cast<int64_t>(attempts), next, sent.message(), p.id,
          static_cast<int64_t>(w.withdrawal.seq)});
     if (attempts == 1) {
       (void)internal::RecordEvent(
@@ -252,7 +259,8 @@ size_t WithdrawalIssuer::DeliverDue(const std::vector<Partnership>& partnerships
 
 namespace {
 
-Result<WithdrawalStatus> ReadState(Database& db, int64_t now, int64_t grace) {
+Result<WithdrawalStatus> ReadState(Database& db, int64_t now) {
+  int64_t grace = kDefaultExpiryGraceSeconds;
   ASSIGN_OR_RETURN(auto rows,
                    db.Query("SELECT payload, expires_seen, expired_flagged, "
                             "expired_withdrawn FROM sync_withdrawal_state WHERE id = 1"));
@@ -301,15 +309,11 @@ Result<WithdrawalStatus> ReadState(Database& db, int64_t now, int64_t grace) {
 
 }  // namespace
 
-Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now, int64_t grace_seconds) {
+Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now) {
   auto exists = db.Query(
       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_withdrawal_state'");
-  if (!exists.ok() || exists->empty()) {
-    WithdrawalStatus s;
-    s.grace_seconds = grace_seconds;
-    return s;
-  }
-  return ReadState(db, now, grace_seconds);
+  if (!exists.ok() || exists->empty()) return WithdrawalStatus();
+  return ReadState(db, now);
 }
 
 Result<std::unique_ptr<WithdrawalKeeper>> WithdrawalKeeper::Open(Env& env, Database& db,
@@ -320,12 +324,12 @@ Result<std::unique_ptr<WithdrawalKeeper>> WithdrawalKeeper::Open(Env& env, Datab
   RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
   RETURN_IF_ERROR(Migrate(db, "sync_withdrawal_state", KeeperMigrations()));
   std::unique_ptr<WithdrawalKeeper> k(new WithdrawalKeeper(env, db, std::move(options)));
-  ASSIGN_OR_RETURN(WithdrawalStatus s, k->Current());
+  RETURN_IF_ERROR(k->Current().status());
   return k;
 }
 
 Result<WithdrawalStatus> WithdrawalKeeper::LoadLocked() {
-  ASSIGN_OR_RETURN(WithdrawalStatus s, ReadState(db_, env_.NowSeconds(), options_.grace_seconds));
+  ASSIGN_OR_RETURN(WithdrawalStatus s, ReadState(db_, env_.NowSeconds()));
   Publish(s);
   return s;
 }
@@ -388,15 +392,20 @@ Result<Withdrawal> WithdrawalKeeper::Accept(std::string_view envelope) {
   return w;
 }
 
-Result<WithdrawalStatus> WithdrawalKeeper::CheckExpiry(
-    int64_t expires, int64_t now, const std::function<void(const std::string&)>& tell_main) {
+Result<WithdrawalStatus> WithdrawalKeeper::CheckExpiry(int64_t expires, int64_t now,
+                                                       const TellMain& tell_main) {
   std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(WithdrawalStatus current, ReadState(db_, now));
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT expires_seen, expired_flagged, expired_withdrawn "
                                         "FROM sync_withdrawal_state WHERE id = 1"));
-  if (rows.empty()) return LoadLocked();
-  ASSIGN_OR_RETURN(WithdrawalStatus current, ReadState(db_, now, options_.grace_seconds));
+  if (rows.empty()) {
+    Publish(current);
+    return current;
+  }
   const int64_t grace = current.grace_seconds;
-  int64_t seen = rows[0].Int(0), flagged = rows[0].Int(1), withdrawn = rows[0].Int(2);
+  const int64_t seen_before = rows[0].Int(0), flagged_before = rows[0].Int(1),
+                withdrawn_before = rows[0].Int(2);
+  int64_t seen = seen_before, flagged = flagged_before, withdrawn = withdrawn_before;
   const std::string id = options_.site_id;
   if (expires != seen) {
     // Another release is active (or none): its own expiry counts from now on.
@@ -406,9 +415,12 @@ Result<WithdrawalStatus> WithdrawalKeeper::CheckExpiry(
           expires == 0 ? "no tie-up release is active any more: the expiry withdrawal ends"
                        : "a tie-up release valid until " + When(expires) +
                              " is active: the tie-up pages are served again"));
-      if (tell_main)
-        tell_main("the tie-up pages are served again (a release valid until " + When(expires) +
-                  " is active)");
+      if (tell_main) {
+        tell_main("reinstated",
+                  expires == 0 ? "no tie-up release is active any more: the expiry withdrawal ends"
+                               : "the tie-up pages are served again (a release valid until " +
+                                     When(expires) + " is active)");
+      }
     }
     seen = expires;
     flagged = 0;
@@ -420,7 +432,7 @@ Result<WithdrawalStatus> WithdrawalKeeper::CheckExpiry(
                           " and main has sent no newer one; its pages are withdrawn at " +
                           When(expires + grace) + " unless a new release arrives first";
     RETURN_IF_ERROR(internal::RecordEvent(db_, now, id, "", 0, "expired", m));
-    if (tell_main) tell_main(m);
+    if (tell_main) tell_main("expired", m);
   }
   if (expires > 0 && now > expires + grace && withdrawn == 0) {
     withdrawn = now;
@@ -428,7 +440,12 @@ Result<WithdrawalStatus> WithdrawalKeeper::CheckExpiry(
                           " and the grace period has passed: this site withdrew the tie-up "
                           "pages itself (reason expired); they come back with main's next release";
     RETURN_IF_ERROR(internal::RecordEvent(db_, now, id, "", 0, "withdrawn", m));
-    if (tell_main) tell_main(m);
+    if (tell_main) tell_main("withdrawn", m);
+  }
+  if (seen == seen_before && flagged == flagged_before && withdrawn == withdrawn_before) {
+    // Nothing changed (nearly every tick): no write, and the board already shows this, except
+    // that `expired` follows the clock.
+    return current;
   }
   RETURN_IF_ERROR(
       db_.Exec("UPDATE sync_withdrawal_state SET expires_seen = ?, expired_flagged = ?, "

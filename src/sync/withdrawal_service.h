@@ -37,9 +37,6 @@ namespace tieup::sync {
 // Paths on the sync ports.
 inline constexpr std::string_view kWithdrawalPath = "/v1/withdrawal";
 
-// The default grace period after a tie-up release's `expires` before the partner withdraws it.
-inline constexpr int64_t kDefaultExpiryGraceSeconds = 7 * 86400;
-
 // A message main signed, as it keeps it.
 struct IssuedWithdrawal {
   Withdrawal withdrawal;
@@ -72,7 +69,7 @@ class WithdrawalIssuer {
 
   // Push delivery: for each partnership with a sync URL whose newest message is undelivered and
   // due at `now`, calls `send(partner, envelope)`; OK marks it delivered ("withdrawal-delivered"
-  // event); an error is kept for a later call (5 s, 10 s, ... up to 10 minutes apart; the first
+  // event); an error is kept for a later call (sync/retry.h backoff:5s..10m; the first
   // failure is recorded). Returns how many were delivered.
   using Sender = std::function<Status(const std::string& partner, const std::string& envelope)>;
   size_t DeliverDue(const std::vector<Partnership>& partnerships, int64_t now, const Sender& send);
@@ -117,7 +114,6 @@ class WithdrawalKeeper {
     TieupNotices* board = nullptr;  // the site's board to update (must outlive the keeper)
     Ed25519PublicKey pinned_root;
     std::string root_envelope;  // from enrollment
-    int64_t grace_seconds = kDefaultExpiryGraceSeconds;
   };
   // Migrates its table, reads the state and sets the board.
   static Result<std::unique_ptr<WithdrawalKeeper>> Open(Env& env, Database& db, Options options);
@@ -128,11 +124,12 @@ class WithdrawalKeeper {
   Result<Withdrawal> Accept(std::string_view envelope);
 
   // Enforces the expiry of the active tie-up release (`expires`, 0 when none) at `now`: records
-  // "expired" once it is past (and calls `tell_main` with a sentence), withdraws the tie-up pages
-  // with reason "expired" once it is past the grace period ("withdrawn", tell_main again), and
-  // ends that when a release that has not expired is active ("reinstated"). Returns the status.
-  Result<WithdrawalStatus> CheckExpiry(int64_t expires, int64_t now,
-                                       const std::function<void(const std::string&)>& tell_main);
+  // "expired" once it is past (and calls `tell_main("expired", sentence)`), withdraws the tie-up
+  // pages with reason "expired" once it is past the grace period ("withdrawn", told main too),
+  // and ends that when a release that has not expired is active ("reinstated", likewise).
+  // Writes and re-publishes only when something changed. Returns the status.
+  using TellMain = std::function<void(const std::string& kind, const std::string& message)>;
+  Result<WithdrawalStatus> CheckExpiry(int64_t expires, int64_t now, const TellMain& tell_main);
 
   // What is in effect now (expiry as the last CheckExpiry found it).
   Result<WithdrawalStatus> Current();
@@ -150,7 +147,6 @@ class WithdrawalKeeper {
 
 // The partner's state as stored, for a process that only reads (`tieup partner status`): no
 // verification, no board.
-Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now,
-                                              int64_t grace_seconds = kDefaultExpiryGraceSeconds);
+Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now);
 
 }  // namespace tieup::sync

@@ -5,17 +5,25 @@
 // (410 when the partnership ended, 503 with Retry-After while suspended), keeps serving its
 // original pages, and tells its manager; a resume reinstates the pages. Expiry past the grace
 // period runs the partner's daemon in this process, on a clock the test moves.
+#include "sync/withdrawal.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <regex>
 
+#include "base/encoding.h"
 #include "base/env.h"
 #include "daemon_harness.h"
+#include "net/http_client.h"
 #include "partner_site/partner_daemon.h"
+#include "site/sync_transport.h"
+#include "sync/withdrawal_service.h"
 #include "sync_harness.h"
 #include "test_support.h"
+#include "trust/signed_metadata.h"
+#include "trust/tls.h"
 
 namespace tieup::testing {
 namespace {
@@ -66,6 +74,20 @@ class WithdrawalTest : public MainSiteTest {
     return WaitFor([&] { return StatusOf(Front()) == status; }, within);
   }
   std::string PartnerStatus() { return RunTieup({"partner", "status", partner_dir_}).output; }
+
+  // GET /v1/withdrawal?partner=`query` on main's sync port without a certificate (trusting
+  // main's CA as the enrolled partner's directory has it), as a revoked partner asks.
+  Result<HttpResponse> AskAnonymously(const std::string& query) {
+    ASSIGN_OR_RETURN(SyncIdentity id, LoadSyncIdentity(*env_, partner_dir_));
+    ASSIGN_OR_RETURN(TlsContextPtr anon,
+                     MakeAnonymousClientContext(id.ca, PeerCheck::Site("main")));
+    HttpClientOptions o;
+    o.tls = anon;
+    o.expected_peer_site_id = "main";
+    HttpRequest req("GET", std::string(sync::kWithdrawalPath) + "?partner=" + query);
+    req.AddHeader("Host", "127.0.0.1");
+    return HttpFetch("127.0.0.1", static_cast<uint16_t>(main_sync_port_), req, o);
+  }
 
   std::string partner_dir_;
   std::unique_ptr<SiteProcess> partner_;
@@ -146,6 +168,51 @@ TEST_F(WithdrawalTest, TheExpiryGraceIsSetInThePartnershipAndSignedToThePartner)
               HasRegex(R"(shop-a\s+changed\s+expiry grace: 7 days -> 3 days)"));
 }
 
+// Without a certificate main answers only for a revoked partnership: an active, a suspended, an
+// unknown and a malformed id all get the same refusal.
+TEST_F(WithdrawalTest, WithoutACertificateOnlyARevokedPartnershipIsAnswered) {
+  StartWithPartner();
+  auto refusal = AskAnonymously("shop-a");  // active
+  ASSERT_THAT(refusal, IsOk());
+  EXPECT_EQ(refusal->status(), 404) << refusal->body();
+  EXPECT_THAT(refusal->body(),
+              AllOf(HasSubstr("no withdrawal for that partner"), Not(HasSubstr("shop-a"))));
+  auto expect_the_refusal = [&](const std::string& query) {
+    auto r = AskAnonymously(query);
+    ASSERT_THAT(r, IsOk()) << query;
+    EXPECT_EQ(r->status(), refusal->status()) << query << ": " << r->body();
+    EXPECT_EQ(r->body(), refusal->body()) << query;
+  };
+  expect_the_refusal("nobody");     // unknown
+  expect_the_refusal("bad%2Fid!");  // malformed
+  expect_the_refusal("");           // malformed (empty)
+  CommandResult sus = RunTieup({"main", "partner", "suspend", main_dir_, "shop-a"});
+  ASSERT_EQ(sus.exit_code, 0) << sus.output;
+  ASSERT_TRUE(FrontAnswers(503)) << Front();
+  expect_the_refusal("shop-a");  // suspended: main has a signed withdrawal, but not for anyone
+
+  CommandResult rev = RunTieup({"main", "partner", "revoke", main_dir_, "shop-a"});
+  ASSERT_EQ(rev.exit_code, 0) << rev.output;
+  auto revoked = AskAnonymously("shop-a");
+  ASSERT_THAT(revoked, IsOk());
+  ASSERT_EQ(revoked->status(), 200) << revoked->body();
+  // Main's signed withdrawal, verified against the root key the partner pinned.
+  auto pinned_b64 = env_->ReadFile(partner_dir_ + "/keys/root.pub");
+  auto root_json = env_->ReadFile(partner_dir_ + "/keys/root.json");
+  ASSERT_THAT(pinned_b64, IsOk());
+  ASSERT_THAT(root_json, IsOk());
+  std::string b64 = *pinned_b64;
+  while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
+  auto pinned = Ed25519PublicKey::FromBytes(*Base64Decode(b64));
+  ASSERT_THAT(pinned, IsOk());
+  auto w =
+      sync::VerifyWithdrawal(*pinned, *root_json, revoked->body(), "shop-a", 0, env_->NowSeconds());
+  ASSERT_THAT(w, IsOk());
+  EXPECT_EQ(w->action, sync::WithdrawalAction::kWithdraw);
+  EXPECT_EQ(w->reason, sync::WithdrawalReason::kRevoked);
+  expect_the_refusal("nobody");  // still nothing for the others
+}
+
 TEST_F(WithdrawalTest, ARevokedPullPartnerLearnsItAtItsNextPoll) {
   StartWithPartner(/*pull=*/true);
   CommandResult rev = RunTieup({"main", "partner", "revoke", main_dir_, "shop-a"});
@@ -188,8 +255,9 @@ TEST_F(WithdrawalTest, AReleasePastItsExpiryAndGraceIsWithdrawnByThePartner) {
   EXPECT_THAT(PartnerStatus(), HasSubstr("Withdrawn by this site: The tie-up release expired"));
   // Main was told: its record has the partner's reports.
   EXPECT_TRUE(WaitFor([&] {
-    return RunTieup({"main", "events", main_dir_}).output.find("partner reports expired") !=
-           std::string::npos;
+    const std::string events = RunTieup({"main", "events", main_dir_}).output;
+    return events.find("partner reports expired") != std::string::npos &&
+           events.find("partner reports withdrawn") != std::string::npos;
   })) << RunTieup({"main", "events", main_dir_}).output;
   (*daemon)->Stop();
 }

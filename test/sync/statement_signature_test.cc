@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/hash.h"
+#include "main_keys.h"
 #include "test_support.h"
 #include "trust/signed_metadata.h"
 
@@ -15,35 +16,24 @@ using namespace ::tieup::testing;  // NOLINT
 
 class StatementSignatureTest : public ::testing::Test {
  protected:
-  StatementSignatureTest()
-      : root_(Ed25519PrivateKey::Generate(env_)), release_(Ed25519PrivateKey::Generate(env_)) {
-    RootMetadata meta;
-    meta.version = 1;
-    meta.expires = env_.NowSeconds() + 365 * 86400;
-    meta.root_key = root_.public_key();
-    meta.release_keys = {release_.public_key()};
-    root_envelope_ = EncodeEnvelope(*SignRootMetadata(root_, meta));
-  }
-
   StatementAttestation Sample() {
     return {"shop-b", "2026-11", Sha256Hex(csv_), Sha256Hex(contract_), env_.NowSeconds()};
   }
 
   Result<StatementAttestation> Verify(const std::string& envelope,
                                       const std::string& partner = "shop-b") {
-    return VerifyStatementSignature(root_.public_key(), root_envelope_, envelope, partner, csv_,
-                                    contract_, env_.NowSeconds());
+    return VerifyStatementSignature(keys_.root.public_key(), keys_.root_envelope, envelope, partner,
+                                    csv_, contract_, env_.NowSeconds());
   }
 
   FakeClockEnv env_;
-  Ed25519PrivateKey root_, release_;
-  std::string root_envelope_;
+  MainKeys keys_{env_};
   std::string csv_ = "section,item,value,inputs,amount_minor\n";
   std::string contract_ = "partner = \"shop-b\"\n";
 };
 
 TEST_F(StatementSignatureTest, MainsSignatureVerifies) {
-  auto a = Verify(SignStatementAttestation(release_, Sample()));
+  auto a = Verify(SignStatementAttestation(keys_.release, Sample()));
   ASSERT_THAT(a, IsOk());
   EXPECT_EQ(*a, Sample());
   auto parsed = ParseStatementAttestation(EncodeStatementAttestation(Sample()));
@@ -58,10 +48,10 @@ TEST_F(StatementSignatureTest, ForgedOtherPartnersOrChangedFilesAreRefused) {
       Verify(SignStatementAttestation(other, Sample())),
       StatusIs(StatusCode::kUnauthenticated, HasSubstr("does not certify as a release key")));
   // Another partner's statement.
-  EXPECT_THAT(Verify(SignStatementAttestation(release_, Sample()), "shop-c"),
+  EXPECT_THAT(Verify(SignStatementAttestation(keys_.release, Sample()), "shop-c"),
               StatusIs(StatusCode::kPermissionDenied, HasSubstr("for partner 'shop-b'")));
   // The statement or the contract changed after main signed them.
-  const std::string envelope = SignStatementAttestation(release_, Sample());
+  const std::string envelope = SignStatementAttestation(keys_.release, Sample());
   csv_ += "x";
   EXPECT_THAT(Verify(envelope), StatusIs(StatusCode::kDataLoss, HasSubstr("not the one main")));
   csv_.pop_back();
@@ -69,8 +59,9 @@ TEST_F(StatementSignatureTest, ForgedOtherPartnersOrChangedFilesAreRefused) {
   EXPECT_THAT(Verify(envelope), StatusIs(StatusCode::kDataLoss, HasSubstr("contract held")));
   contract_.pop_back();
   // Another payload type (a release envelope) is not a statement signature.
-  EXPECT_THAT(Verify(EncodeEnvelope(SignRelease(release_, EncodeStatementAttestation(Sample())))),
-              StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      Verify(EncodeEnvelope(SignRelease(keys_.release, EncodeStatementAttestation(Sample())))),
+      StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(StatementSignatureTest, MalformedPayloadsAreRefused) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "main_keys.h"
 #include "store/database.h"
 #include "sync/schema.h"
 #include "sync/withdrawal_service.h"
@@ -17,16 +18,6 @@ using namespace ::tieup::testing;  // NOLINT
 
 class WithdrawalTest : public ::testing::Test {
  protected:
-  WithdrawalTest()
-      : root_(Ed25519PrivateKey::Generate(env_)), release_(Ed25519PrivateKey::Generate(env_)) {
-    RootMetadata meta;
-    meta.version = 1;
-    meta.expires = env_.NowSeconds() + 365 * 86400;
-    meta.root_key = root_.public_key();
-    meta.release_keys = {release_.public_key()};
-    root_envelope_ = EncodeEnvelope(*SignRootMetadata(root_, meta));
-  }
-
   Withdrawal Sample(uint64_t seq = 1) {
     Withdrawal w;
     w.partner = "shop-b";
@@ -41,14 +32,12 @@ class WithdrawalTest : public ::testing::Test {
 
   Result<Withdrawal> Verify(const std::string& envelope, uint64_t last_seq = 0,
                             const std::string& partner = "shop-b") {
-    return VerifyWithdrawal(root_.public_key(), root_envelope_, envelope, partner, last_seq,
-                            env_.NowSeconds());
+    return VerifyWithdrawal(keys_.root.public_key(), keys_.root_envelope, envelope, partner,
+                            last_seq, env_.NowSeconds());
   }
 
   FakeClockEnv env_;
-  Ed25519PrivateKey root_;
-  Ed25519PrivateKey release_;
-  std::string root_envelope_;
+  MainKeys keys_{env_};
 };
 
 TEST_F(WithdrawalTest, EncodesParsesAndVerifies) {
@@ -63,7 +52,7 @@ TEST_F(WithdrawalTest, EncodesParsesAndVerifies) {
   auto parsed = ParseWithdrawal(EncodeWithdrawal(w));
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(*parsed, w);
-  auto verified = Verify(SignWithdrawal(release_, w));
+  auto verified = Verify(SignWithdrawal(keys_.release, w));
   ASSERT_THAT(verified, IsOk());
   EXPECT_EQ(*verified, w);
 }
@@ -103,7 +92,8 @@ TEST_F(WithdrawalTest, RefusesAForgedSignature) {
       Verify(SignWithdrawal(other, Sample())),
       StatusIs(StatusCode::kUnauthenticated, HasSubstr("does not certify as a release key")));
   // Main's key, but the payload altered after signing.
-  SignedEnvelope env = SignEnvelope(release_, kWithdrawalPayloadType, EncodeWithdrawal(Sample()));
+  SignedEnvelope env =
+      SignEnvelope(keys_.release, kWithdrawalPayloadType, EncodeWithdrawal(Sample()));
   Withdrawal altered = Sample();
   altered.reason = WithdrawalReason::kSuspended;
   env.payload = EncodeWithdrawal(altered);
@@ -114,29 +104,29 @@ TEST_F(WithdrawalTest, RefusesAForgedSignature) {
   EXPECT_THAT(Verify(EncodeEnvelope(env)),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("no signature")));
   // A release envelope (another payload type) does not pass as a withdrawal.
-  EXPECT_THAT(Verify(EncodeEnvelope(SignRelease(release_, EncodeWithdrawal(Sample())))),
+  EXPECT_THAT(Verify(EncodeEnvelope(SignRelease(keys_.release, EncodeWithdrawal(Sample())))),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("not withdrawal message")));
   EXPECT_THAT(Verify("{}"), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(WithdrawalTest, RefusesAnotherPartnersWithdrawal) {
-  EXPECT_THAT(Verify(SignWithdrawal(release_, Sample()), 0, "shop-a"),
+  EXPECT_THAT(Verify(SignWithdrawal(keys_.release, Sample()), 0, "shop-a"),
               StatusIs(StatusCode::kPermissionDenied,
                        HasSubstr("for partner 'shop-b', not for this site ('shop-a')")));
 }
 
 TEST_F(WithdrawalTest, RefusesAReplayOfAnOlderMessage) {
-  EXPECT_THAT(Verify(SignWithdrawal(release_, Sample(2)), 3),
+  EXPECT_THAT(Verify(SignWithdrawal(keys_.release, Sample(2)), 3),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("replay")));
-  EXPECT_THAT(Verify(SignWithdrawal(release_, Sample(3)), 3),
+  EXPECT_THAT(Verify(SignWithdrawal(keys_.release, Sample(3)), 3),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("replay")));
-  EXPECT_THAT(Verify(SignWithdrawal(release_, Sample(4)), 3), IsOk());
+  EXPECT_THAT(Verify(SignWithdrawal(keys_.release, Sample(4)), 3), IsOk());
 }
 
 TEST_F(WithdrawalTest, RefusesAMessageFarInTheFuture) {
   Withdrawal w = Sample();
   w.issued = env_.NowSeconds() + 3 * 86400;
-  EXPECT_THAT(Verify(SignWithdrawal(release_, w)),
+  EXPECT_THAT(Verify(SignWithdrawal(keys_.release, w)),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("ahead of this site's clock")));
 }
 
@@ -147,13 +137,12 @@ class WithdrawalServiceTest : public WithdrawalTest {
   void SetUp() override {
     main_db_ = *OpenSqlite(dir_.Sub("main.db"));
     partner_db_ = *OpenSqlite(dir_.Sub("partner.db"));
-    issuer_ = *WithdrawalIssuer::Open(env_, *main_db_, release_, "Example Shop");
+    issuer_ = *WithdrawalIssuer::Open(env_, *main_db_, keys_.release, "Example Shop");
     WithdrawalKeeper::Options o;
     o.site_id = "shop-b";
     o.board = &board_;
-    o.pinned_root = root_.public_key();
-    o.root_envelope = root_envelope_;
-    o.grace_seconds = 2 * 86400;
+    o.pinned_root = keys_.root.public_key();
+    o.root_envelope = keys_.root_envelope;
     keeper_ = *WithdrawalKeeper::Open(env_, *partner_db_, o);
     p_.id = "shop-b";
     p_.name = "Shop B";
@@ -227,7 +216,7 @@ TEST_F(WithdrawalServiceTest, TheGracePeriodIsMainsSignedWord) {
   auto events = internal::ListEvents(*partner_db_, "", 50);
   ASSERT_THAT(events, IsOk());
   EXPECT_EQ(events->back().kind, "terms");
-  // The keeper's default (2 days here) gave way to main's 3: withdrawn only after 3 days.
+  // The default (7 days) gave way to main's 3: withdrawn after 3 days, not before.
   const int64_t expires = env_.NowSeconds();
   env_.AdvanceSeconds(2 * 86400 + 60);
   EXPECT_FALSE(keeper_->CheckExpiry(expires, env_.NowSeconds(), {})->effective.has_value());
@@ -270,36 +259,36 @@ TEST_F(WithdrawalServiceTest, KeepsAnUndeliveredMessageUntilThePartnerHasIt) {
 
 TEST_F(WithdrawalServiceTest, AnExpiredReleaseIsFlaggedThenWithdrawnAfterTheGrace) {
   const int64_t expires = env_.NowSeconds() + 3600;
-  std::vector<std::string> told;
-  auto tell = [&](const std::string& m) { told.push_back(m); };
+  std::vector<std::string> told;  // the kinds main is told
+  auto tell = [&](const std::string& kind, const std::string&) { told.push_back(kind); };
   auto s = keeper_->CheckExpiry(expires, env_.NowSeconds(), tell);
   ASSERT_THAT(s, IsOk());
   EXPECT_FALSE(s->expired);
   EXPECT_TRUE(told.empty());
 
-  env_.AdvanceSeconds(7200);  // past expires, within the grace (2 days)
+  env_.AdvanceSeconds(7200);  // past expires, within the grace (7 days)
   s = keeper_->CheckExpiry(expires, env_.NowSeconds(), tell);
   EXPECT_TRUE(s->expired);
   EXPECT_FALSE(s->effective.has_value());
   EXPECT_EQ(Served(), nullptr);
   EXPECT_THAT(s->summary, HasSubstr("expired"));
-  ASSERT_EQ(told.size(), 1u);
+  ASSERT_EQ(told, std::vector<std::string>{"expired"});
   (void)keeper_->CheckExpiry(expires, env_.NowSeconds(), tell);
   EXPECT_EQ(told.size(), 1u);  // said once
 
-  env_.AdvanceSeconds(2 * 86400);  // past the grace
+  env_.AdvanceSeconds(kDefaultExpiryGraceSeconds);  // past the grace
   s = keeper_->CheckExpiry(expires, env_.NowSeconds(), tell);
   ASSERT_TRUE(s->effective.has_value());
   EXPECT_EQ(s->effective->reason, WithdrawalReason::kExpired);
   ASSERT_NE(Served(), nullptr);
   EXPECT_EQ(Served()->reason, WithdrawalReason::kExpired);
-  EXPECT_EQ(told.size(), 2u);
+  EXPECT_EQ(told, (std::vector<std::string>{"expired", "withdrawn"}));
 
   // A new release: served again.
   s = keeper_->CheckExpiry(env_.NowSeconds() + 7 * 86400, env_.NowSeconds(), tell);
   EXPECT_FALSE(s->effective.has_value());
   EXPECT_EQ(Served(), nullptr);
-  EXPECT_EQ(told.size(), 3u);
+  EXPECT_EQ(told, (std::vector<std::string>{"expired", "withdrawn", "reinstated"}));
 }
 
 }  // namespace
