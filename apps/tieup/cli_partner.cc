@@ -30,11 +30,8 @@ void PrintStarterPages(Env& env, const std::string& dir, const SiteConfig& c) {
                  made.status().message().c_str());
     return;
   }
-  auto pages = RenderStarterPages(c);
   std::string served;
-  for (const StarterPage& p : pages.ok() ? *pages : std::vector<StarterPage>{}) {
-    served += (served.empty() ? "" : ", ") + p.served_path;
-  }
+  for (const std::string& p : made->served_paths) served += (served.empty() ? "" : ", ") + p;
   std::printf(
       "  starter pages:      %s\n"
       "                      (about us, contact, local specials: replace each part in\n"

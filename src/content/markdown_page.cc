@@ -168,12 +168,22 @@ Result<RenderedOwnPage> Render(Shells& shells, std::string_view source, std::str
   return out;
 }
 
+// The entry of `bytes` as `content_type`, its blob put. Its gzip variant is made only when
+// `files` has no entry at `path` with the same bytes and type (a page rendered again as it
+// was keeps its variant: a re-render re-gzips only what changed).
 Result<FileEntry> PutBlob(ContentStore& store, std::string_view bytes,
-                          std::string_view content_type) {
+                          std::string_view content_type, const FileMap& files,
+                          std::string_view path) {
   FileEntry e;
   e.content_type = std::string(content_type);
   e.length = bytes.size();
   ASSIGN_OR_RETURN(e.hash, store.blobs().Put(bytes));
+  if (auto current = files.find(path); current != files.end() && current->second.hash == e.hash &&
+                                       current->second.length == e.length &&
+                                       current->second.content_type == e.content_type) {
+    e.gzip = current->second.gzip;
+    return e;
+  }
   ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(store.blobs(), bytes, e.content_type));
   return e;
 }
@@ -287,7 +297,7 @@ Result<OwnPagesResult> UpdateOwnPages(Env& env, ContentStore& store, const OwnPa
                                    "': edit that page, or remove it first");
     }
     const std::string type = p.content_type.empty() ? ContentTypeForPath(p.path) : p.content_type;
-    ASSIGN_OR_RETURN(FileEntry e, PutBlob(store, p.bytes, type));
+    ASSIGN_OR_RETURN(FileEntry e, PutBlob(store, p.bytes, type, files, p.path));
     files.insert_or_assign(p.path, std::move(e));
   }
   for (const auto& p : change.put) {
@@ -316,8 +326,9 @@ Result<OwnPagesResult> UpdateOwnPages(Env& env, ContentStore& store, const OwnPa
     if (other.empty() && files.contains(served)) {
       replaced.push_back(p.path + ": replaces the page that was at " + served);
     }
-    ASSIGN_OR_RETURN(FileEntry e, PutBlob(store, p.bytes,
-                                          IsMarkdownPath(p.path) ? kMarkdownType : kFragmentType));
+    ASSIGN_OR_RETURN(
+        FileEntry e,
+        PutBlob(store, p.bytes, IsMarkdownPath(p.path) ? kMarkdownType : kFragmentType, files, at));
     files.insert_or_assign(at, std::move(e));
     written[at] = p.bytes;
   }
@@ -340,7 +351,8 @@ Result<OwnPagesResult> UpdateOwnPages(Env& env, ContentStore& store, const OwnPa
       std::string note;
       ASSIGN_OR_RETURN(RenderedOwnPage page, Render(shells, SourceName(at), bytes, &note));
       if (!note.empty()) result.notes.push_back(std::move(note));
-      ASSIGN_OR_RETURN(FileEntry out, PutBlob(store, page.html, ContentTypeForPath(page.path)));
+      ASSIGN_OR_RETURN(FileEntry out, PutBlob(store, page.html, ContentTypeForPath(page.path),
+                                              current, page.path));
       rendered.emplace_back(page.path, std::move(out));
       page.html.clear();
       result.pages.push_back(std::move(page));

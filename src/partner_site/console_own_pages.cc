@@ -119,6 +119,7 @@ bool IsTieupPage(ConsoleState& s, const std::string& path) {
 // The Markdown source the console keeps for a page written in Markdown.
 struct MarkdownSource {
   std::string title, markdown;
+  std::string layout;  // its front matter's `layout:`, "" when it names none
 };
 // The source the site keeps of its own page `path` (content/markdown_page.h: its Markdown, or
 // an HTML fragment with its front matter), if it is one.
@@ -135,12 +136,15 @@ std::optional<MarkdownSource> SourceOf(ConsoleState& s, const std::string& path)
   if (auto own = OwnSourceOf(s, path); own && own->path.ends_with(".md")) {
     size_t body_start = 0;
     auto front = content::ParsePageFrontMatter(own->bytes, own->path, &body_start);
-    if (front.ok()) return MarkdownSource{front->title, own->bytes.substr(body_start)};
+    if (front.ok()) {
+      return MarkdownSource{front->title, own->bytes.substr(body_start),
+                            front->layout.value_or("")};
+    }
   }
   auto rows =
       s.shop_db->Query("SELECT title, markdown FROM console_page_sources WHERE path = ?", {path});
   if (!rows.ok() || rows->empty()) return std::nullopt;
-  return MarkdownSource{(*rows)[0].Text(0), (*rows)[0].Text(1)};
+  return MarkdownSource{(*rows)[0].Text(0), (*rows)[0].Text(1), ""};
 }
 
 // --- what Save writes, and the preview shows ---
@@ -150,6 +154,7 @@ struct Draft {
   std::string path;  // as typed, trimmed
   bool markdown = true;
   std::string title;
+  std::string layout;  // a Markdown page's layout, kept as its source names it ("": default)
   std::string body;
 };
 
@@ -158,6 +163,7 @@ Draft DraftOf(const commerce::FormFields& form) {
   d.path = std::string(commerce::Trim(form.Get("path")));
   d.markdown = form.Get("format") != "html";
   d.title = std::string(commerce::Trim(form.Get("title")));
+  d.layout = std::string(commerce::Trim(form.Get("layout")));
   d.body = std::string(form.Get("body"));
   return d;
 }
@@ -196,8 +202,12 @@ Result<Rendered> Render(ConsoleState& s, const Draft& d) {
     if (out.path.ends_with(".html")) out.path = out.path.substr(0, out.path.size() - 5);
     out.path += ".md";
     std::string title = d.title;
-    std::erase_if(title, [](char c) { return c == '\r' || c == '\n'; });
-    out.bytes = "---\n" + (title.empty() ? "" : "title: " + title + "\n") + "---\n" + d.body;
+    std::string layout = d.layout;
+    for (std::string* line : {&title, &layout}) {
+      std::erase_if(*line, [](char c) { return c == '\r' || c == '\n'; });
+    }
+    out.bytes = "---\n" + (title.empty() ? "" : "title: " + title + "\n") +
+                (layout.empty() ? "" : "layout: " + layout + "\n") + "---\n" + d.body;
     Result<content::RenderedOwnPage> page = Status::Internal("not rendered");
     Status read = s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
       page = content::RenderOwnPage(store, out.path, out.bytes,
@@ -289,11 +299,8 @@ ConsolePage EditorPage(int status, const Draft& d, std::string error, bool has_s
   p.status = status;
   p.title = saved_path.empty() ? "New page" : "Edit " + saved_path;
   p.template_name = "page_edit";
-  p.data = json::object{{"path", d.path},
-                        {"title_value", d.title},
-                        {"body", d.body},
-                        {"markdown", d.markdown},
-                        {"has_saved", has_saved}};
+  p.data = json::object{{"path", d.path}, {"title_value", d.title}, {"layout", d.layout},
+                        {"body", d.body}, {"markdown", d.markdown}, {"has_saved", has_saved}};
   if (has_saved)
     p.data["preview_src"] = "/pages/preview?path=" + commerce::PercentEncode(saved_path);
   if (!error.empty()) p.data["error"] = std::move(error);
@@ -348,6 +355,7 @@ ConsolePage EditPage(ConsoleState& s, const ConsoleRequest& r) {
   d.path = path;
   if (auto source = SourceOf(s, path)) {
     d.title = source->title;
+    d.layout = source->layout;
     d.body = source->markdown;
     d.markdown = true;
     return EditorPage(200, d, "", OwnPage(s, path).has_value(), path);
@@ -571,7 +579,8 @@ ConsolePage Rename(ConsoleState& s, const ConsoleRequest& r) {
     return RenameForm(400, path, to,
                       "Type the new address, starting with '/', like /local/spring-news.html.");
   }
-  auto renamed = RenamePage(s.daemon->env(), s.daemon->site().content(), path, to);
+  auto renamed =
+      RenamePage(s.daemon->env(), s.daemon->site().config(), s.daemon->site().content(), path, to);
   (void)s.console->Audit(
       r, "page.rename",
       path + " -> " + to + (renamed.ok() ? "" : " refused: " + renamed.status().message()));

@@ -238,8 +238,8 @@ Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config, Si
   return report;
 }
 
-Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::string& from,
-                                 const std::string& to) {
+Result<PagePutReport> RenamePage(Env& env, const SiteConfig& config, SiteContent& content,
+                                 const std::string& from, const std::string& to) {
   RETURN_IF_ERROR(content::ValidatePath(from));
   RETURN_IF_ERROR(content::ValidatePath(to));
   if (from == to) {
@@ -251,13 +251,7 @@ Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::stri
       // A page written in Markdown or as a fragment: its source moves, and is rendered at the
       // new address ("/a.md" or "/a.html" -> "/b.md": served at "/b.html").
       ASSIGN_OR_RETURN(content::OwnPageSource source, content::ReadOwnPageSource(store, from));
-      // The same checks and words as for any page (below).
-      if (auto tieup = store.Active(content::Area::kTieup);
-          tieup.ok() && (*tieup)->files.count(to) != 0) {
-        return Status::PermissionDenied("'" + to +
-                                        "' is a tie-up page managed by the main site; choose "
-                                        "another path");
-      }
+      // UpdateOwnPages refuses a tie-up page's address, with the words of PutPages.
       auto original = store.Active(content::Area::kOriginal);
       if (original.ok() && (*original)->files.count(to) != 0 && !content::IsOwnPage(store, to)) {
         return Status::AlreadyExists("there is a page at '" + to +
@@ -274,17 +268,12 @@ Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::stri
                                                    "or .html"
                                                  : "HTML: give a new address ending in .html"));
       }
-      content::OwnPagesOptions options;
-      if (original.ok()) {
-        options.site_id = (*original)->site;
-        options.site_name = (*original)->site;
-      }
       ASSIGN_OR_RETURN(
           content::OwnPagesResult r,
           content::UpdateOwnPages(
               env, store,
               {.put = {{target, source.bytes, ""}}, .plain = {}, .remove = {source.path}},
-              options));
+              OwnPagesOptionsFor(config)));
       report.paths = {from, to};
       report.bytes = source.bytes.size();
       report.version = r.version;
@@ -347,6 +336,8 @@ Result<std::vector<PageListing>> ListPages(SiteContent& content) {
       }
       const content::FileMap& files = (*active)->files;
       for (const auto& [path, e] : files) {
+        // Main's machine files (layouts, page templates) are no pages: never served to browsers.
+        if (area == content::Area::kTieup && path.starts_with("/.tieup/")) continue;
         std::string source;
         if (area == content::Area::kOriginal) {
           // A page written in Markdown or as a fragment is listed by its page, not its source.

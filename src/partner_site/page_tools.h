@@ -68,8 +68,10 @@ Result<PagePutReport> RevertEmergencyEdit(Env& env, const SiteConfig& config, Si
 // invalid (InvalidArgument), a tie-up page (PermissionDenied, the message of PutPages: "'/x' is
 // a tie-up page managed by the main site; choose another path"), already a page of this site
 // (AlreadyExists), or `from` itself (InvalidArgument).
-Result<PagePutReport> RenamePage(Env& env, SiteContent& content, const std::string& from,
-                                 const std::string& to);
+// A page written in Markdown or as a fragment is rendered at its new address as PutPages
+// renders it (the site's name from `config`).
+Result<PagePutReport> RenamePage(Env& env, const SiteConfig& config, SiteContent& content,
+                                 const std::string& from, const std::string& to);
 
 struct PageListing {
   std::string path;
@@ -82,7 +84,8 @@ struct PageListing {
 
 // Every page of both active releases, in path order. A page written in Markdown or as an HTML
 // fragment is listed once, by the address it is served at (with PageListing::markdown_source
-// for Markdown); its source is not listed.
+// for Markdown); its source is not listed. The tie-up area's machine files under /.tieup/
+// (main's layouts and page templates, never served to browsers) are not listed.
 Result<std::vector<PageListing>> ListPages(SiteContent& content);
 
 }  // namespace tieup

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "content/markdown_page.h"
 #include "content/page_templates.h"
 #include "partner_site/page_tools.h"
 #include "site/site_content.h"
@@ -16,13 +17,9 @@ const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartne
 
 namespace {
 
-// Who the starter release is recorded as made by.
-constexpr char kMadeBy[] = "tieup partner init (starter pages)";
-
-// Where the site serves the Markdown source `file` ("about.md" -> "/local/about.html"), as
-// content/markdown_page.h's OwnPageServedPath names it.
+// Where the site serves the Markdown source `file` ("about.md" -> "/local/about.html").
 std::string ServedPath(const std::string& file) {
-  return std::string(kStarterPagesUrl) + file.substr(0, file.size() - 3) + ".html";
+  return content::OwnPageServedPath(std::string(kStarterPagesUrl) + file);
 }
 
 }  // namespace
@@ -77,10 +74,11 @@ Result<StarterPagesReport> WriteStarterPages(Env& env, const std::string& site_d
   o.keep_releases = static_cast<size_t>(config.keep_releases);
   o.serve = false;
   ASSIGN_OR_RETURN(std::unique_ptr<SiteContent> content, SiteContent::Open(env, site_dir, o));
-  ASSIGN_OR_RETURN(PagePutReport put, PutPages(env, config, *content, kStarterPagesUrl,
-                                               report.source_dir, "", false, kMadeBy));
+  ASSIGN_OR_RETURN(PagePutReport put,
+                   PutPages(env, config, *content, kStarterPagesUrl, report.source_dir, "", false));
   report.paths = std::move(put.paths);
   report.version = put.version;
+  for (const StarterPage& p : pages) report.served_paths.push_back(p.served_path);
   return report;
 }
 

@@ -37,9 +37,10 @@ struct StarterPage {
 Result<std::vector<StarterPage>> RenderStarterPages(const SiteConfig& config);
 
 struct StarterPagesReport {
-  std::vector<std::string> paths;  // URL paths put, in order
-  std::string source_dir;          // the manager's copy: SITE_DIR/own-pages
-  uint64_t version = 0;            // the original area's active version afterwards
+  std::vector<std::string> paths;         // URL paths put, in order
+  std::vector<std::string> served_paths;  // where the starter pages are served, in order
+  std::string source_dir;                 // the manager's copy: SITE_DIR/own-pages
+  uint64_t version = 0;                   // the original area's active version afterwards
 };
 
 // Writes the starter pages of the partner site at `site_dir` into SITE_DIR/own-pages/ (a file

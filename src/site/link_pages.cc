@@ -1,21 +1,24 @@
 #include "site/link_pages.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <boost/url.hpp>
 #include <utility>
 
 namespace tieup {
-
-// The site's built-in page templates (templates/*.mustache; cmake/TieupEmbed.cmake).
-const content::EmbeddedTemplates& EmbeddedSiteTemplates();
-
 namespace {
 
 // "shop.example" of "https://shop.example/tea.html": how the page names main's site.
 std::string HostOf(std::string_view url) {
-  size_t start = url.find("://");
-  start = start == std::string_view::npos ? 0 : start + 3;
-  size_t end = url.find_first_of("/?#", start);
-  return std::string(url.substr(start, end == std::string_view::npos ? url.npos : end - start));
+  auto u = boost::urls::parse_absolute_uri(url);
+  return u ? std::string(u->encoded_host_and_port()) : std::string(url);
+}
+
+bool IsHtml(std::string_view content_type) {
+  constexpr std::string_view kHtml = "text/html";
+  return content_type.size() >= kHtml.size() &&
+         std::equal(kHtml.begin(), kHtml.end(), content_type.begin(),
+                    [](char a, char b) { return a == (b | 0x20); });
 }
 
 void AddCommonHeaders(HttpResponse& r) {
@@ -38,8 +41,7 @@ std::string LinkLocation(std::string_view link_url, std::string_view query) {
   return out;
 }
 
-LinkPages::LinkPages(content::PageSite site)
-    : templates_(EmbeddedSiteTemplates(), std::move(site)) {}
+LinkPages::LinkPages(const content::PageTemplates& templates) : templates_(templates) {}
 
 std::optional<HttpResponse> LinkPages::Serve(const HttpRequest& request,
                                              const content::SiteView* view) const {
@@ -51,25 +53,30 @@ std::optional<HttpResponse> LinkPages::Serve(const HttpRequest& request,
     return std::nullopt;
   }
   const content::ServedFile& file = *found.file;
-  if (file.area != content::Area::kTieup || file.method != content::UpdateMethod::kLink ||
-      file.link_url.empty()) {
+  // (A link entry always has its link_url: content/release.cc ValidateEntry.)
+  if (file.area != content::Area::kTieup || file.method != content::UpdateMethod::kLink) {
     return std::nullopt;
   }
   std::string location = LinkLocation(file.link_url, request.query());
-  if (file.link_mode == content::LinkMode::kPage) return Page(location);
+  // Only a page can be shown as a page: an image, a font, a feed or robots.txt in mode `page`
+  // is redirected (302), as a browser or a crawler asking for it can follow.
+  if (file.link_mode == content::LinkMode::kPage && IsHtml(file.content_type)) {
+    return Page(location);
+  }
   return Redirect(file, location);
 }
 
 HttpResponse LinkPages::Redirect(const content::ServedFile& file,
                                  const std::string& location) const {
-  const int status = content::LinkRedirectStatus(file.link_mode);
+  const int status = file.link_mode == content::LinkMode::kPage
+                         ? content::LinkRedirectStatus(content::LinkMode::kRedirect)
+                         : content::LinkRedirectStatus(file.link_mode);
   boost::json::object data{{"location", location}, {"main_host", HostOf(location)}};
   auto body = templates_.RenderBody("link_redirect", data);
   HttpResponse r = HttpResponse::Html(
       status, body.ok() ? std::move(*body) : std::string());  // the Location is what matters
-  // A query the server accepted but a header cannot carry (it cannot: the server refuses
-  // control characters in the target) falls back to the signed link alone.
-  if (!r.AddHeader("Location", location)) r.AddHeader("Location", file.link_url);
+  // The server refuses control characters in the target, so the location is a valid header.
+  r.AddHeader("Location", location);
   AddCommonHeaders(r);
   return r;
 }

@@ -6,7 +6,9 @@
 //  - redirect (the default), redirect-301, redirect-307: that status with Location: link_url
 //    and a small HTML body with the link (template "link_redirect", outside the layout);
 //  - page: 200 with a small page in the tie-up release's layout that says the page is on the
-//    main site and links there (template "link_page", in the page shell).
+//    main site and links there (template "link_page", in the page shell); only for an entry
+//    whose content type is text/html: any other (an image, a font, robots.txt, a feed) is
+//    redirected (302).
 // Both templates are built in (src/site/templates/) and main's release may replace them like
 // any page template (content/page_templates.h: /.tieup/templates/<name>.mustache).
 //
@@ -34,8 +36,9 @@ std::string LinkLocation(std::string_view link_url, std::string_view query);
 
 class LinkPages {
  public:
-  // `site`: where the link page's layout comes from (a partner: its tie-up area).
-  explicit LinkPages(content::PageSite site);
+  // `templates`: the site's page templates, whose site is where the link page's layout comes
+  // from (a partner: its tie-up area); they must outlive this.
+  explicit LinkPages(const content::PageTemplates& templates);
 
   // The answer to `request` when its path names (directly, or as a directory's index.html) a
   // link entry of the tie-up area of `view`; nullopt otherwise (a null view, any other file,
@@ -47,7 +50,7 @@ class LinkPages {
   HttpResponse Redirect(const content::ServedFile& file, const std::string& location) const;
   HttpResponse Page(const std::string& location) const;
 
-  content::PageTemplates templates_;
+  const content::PageTemplates& templates_;
 };
 
 }  // namespace tieup

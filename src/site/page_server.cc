@@ -134,8 +134,9 @@ class ServedSite final : public StaticSite {
 class ServedSiteCache {
  public:
   explicit ServedSiteCache(SiteContent& content) : content_(content) {}
-  std::shared_ptr<const ServedSite> Get() {
-    auto view = content_.view();
+  std::shared_ptr<const ServedSite> Get() { return Get(content_.view()); }
+  // The adapter for `view`, one the caller loaded from content_.view().
+  std::shared_ptr<const ServedSite> Get(std::shared_ptr<const content::SiteView> view) {
     auto current = std::atomic_load(&current_);
     if (current && current->view == view) return {current, current->site.get()};
     auto entry = std::make_shared<Entry>();
@@ -177,8 +178,7 @@ class PageHandler final : public HttpHandler {
         templates_(EmbeddedSiteTemplates(),
                    content::PageSite{[&content] { return content.view(); }, content::Area::kTieup,
                                      site_name_, nullptr}),
-        links_(content::PageSite{[&content] { return content.view(); }, content::Area::kTieup,
-                                 site_name_, nullptr}) {}
+        links_(templates_) {}
 
   void Handle(const HttpRequest& request, HttpResponder responder) override {
     HttpResponse r = Serve(request);
@@ -188,16 +188,22 @@ class PageHandler final : public HttpHandler {
   std::string_view AllowedMethods() const override { return pages_.AllowedMethods(); }
 
   HttpResponse Serve(const HttpRequest& request) const {
+    const std::shared_ptr<const content::SiteView> view = content_.view();
     // A partner serves a link entry of its tie-up area as a link to main, never its body.
     if (partner_) {
-      if (auto link = links_.Serve(request, content_.view().get())) return std::move(*link);
+      if (auto link = links_.Serve(request, view.get())) return std::move(*link);
     }
     // A page written in Markdown is served rendered ("/news.md" at "/news.html"): a link to
-    // its source lands on it (content/markdown_page.h).
-    if (auto view = content_.view()) {
+    // its source lands on it, with its query (content/markdown_page.h).
+    if (view && IsMarkdownSuffix(request.path())) {
       if (auto page = content::RenderedAddressOf(*view, request.path())) {
-        HttpResponse moved = HttpResponse::Text(301, "This page is at " + *page + "\n");
-        moved.AddHeader("Location", *page);
+        std::string location = std::move(*page);
+        if (!request.query().empty()) {
+          location += '?';
+          location += request.query();
+        }
+        HttpResponse moved = HttpResponse::Text(301, "This page is at " + location + "\n");
+        moved.AddHeader("Location", location);
         moved.area.assign("original");
         return moved;
       }
@@ -207,10 +213,10 @@ class PageHandler final : public HttpHandler {
     // cost nothing more.
     if (r.status() != 404) return r;
     if (partner_ && (request.path() == "/" || request.path() == "/index.html") &&
-        BeforeFirstTieupRelease()) {
-      return OpeningSoon();
+        (view == nullptr || view->version(content::Area::kTieup) == 0)) {
+      return OpeningSoon();  // before main's first tie-up release
     }
-    std::shared_ptr<const ServedSite> site = cache_->Get();
+    std::shared_ptr<const ServedSite> site = cache_->Get(view);
     const content::ServedFile* file = site ? site->UnavailableFile(request.path()) : nullptr;
     if (file == nullptr) return r;
     return Unavailable(*site, *file);
@@ -238,9 +244,10 @@ class PageHandler final : public HttpHandler {
     return r;
   }
 
-  bool BeforeFirstTieupRelease() const {
-    std::shared_ptr<const content::SiteView> view = content_.view();
-    return view == nullptr || view->version(content::Area::kTieup) == 0;
+  // Whether `path` ends in ".md", in any case (as content/markdown_page.cc reads it).
+  static bool IsMarkdownSuffix(std::string_view path) {
+    return path.size() >= 3 && path[path.size() - 3] == '.' &&
+           (path[path.size() - 2] | 0x20) == 'm' && (path[path.size() - 1] | 0x20) == 'd';
   }
 
   HttpResponse OpeningSoon() const {

@@ -12,27 +12,36 @@ bool IsHttpUrl(std::string_view url) {
   return url.starts_with("http://") || url.starts_with("https://");
 }
 
+// Whether `name` appears in `text` as a whole name, not the tail of another ("mysite.css" does
+// not name "site.css"): preceded by a quote, '(', '=', whitespace or '/', or at the start.
+bool NamesWhole(std::string_view text, std::string_view name) {
+  if (name.empty()) return false;
+  size_t at = 0;
+  while ((at = text.find(name, at)) != std::string_view::npos) {
+    const char before = at == 0 ? '"' : text[at - 1];
+    if (before == '"' || before == '\'' || before == '(' || before == '=' || before == '/' ||
+        before == ' ' || before == '\t' || before == '\n' || before == '\r') {
+      return true;
+    }
+    at += name.size();
+  }
+  return false;
+}
+
 // Whether `text`, a file at `from` (a URL path), names the file at `path`: by its path from the
-// root ("/assets/site.css", "assets/site.css") or relative to `from`'s folder ("site.css",
-// "fonts/a.woff2" in /assets/site.css). A plain search, not a parse: a name that merely appears
-// keeps a file that might not be needed, which costs bytes, never a broken page.
+// root ("/assets/site.css", "assets/site.css"), relative to `from`'s folder ("site.css",
+// "fonts/a.woff2" in /assets/site.css) or relative to /assets/ ("fonts/a.woff2" as
+// url(../fonts/a.woff2) in /assets/css/site.css). A plain search, not a parse: a name that
+// merely appears keeps a file that might not be needed, which costs bytes, never a broken page.
 bool Names(std::string_view text, std::string_view from, std::string_view path) {
   if (text.find(path.substr(1)) != std::string_view::npos) return true;
   const std::string_view folder = from.substr(0, from.rfind('/') + 1);
-  if (folder.size() > 1 && path.starts_with(folder)) {
-    std::string_view relative = path.substr(folder.size());
-    size_t at = 0;
-    while ((at = text.find(relative, at)) != std::string_view::npos) {
-      // A whole name, not the tail of another ("mysite.css" does not name "site.css").
-      const char before = at == 0 ? '"' : text[at - 1];
-      if (before == '"' || before == '\'' || before == '(' || before == ' ' || before == '=' ||
-          before == '/') {
-        return true;
-      }
-      at += relative.size();
-    }
+  if (folder.size() > 1 && path.starts_with(folder) &&
+      NamesWhole(text, path.substr(folder.size()))) {
+    return true;
   }
-  return false;
+  constexpr std::string_view kAssets = "/assets/";
+  return path.starts_with(kAssets) && NamesWhole(text, path.substr(kAssets.size()));
 }
 
 bool IsText(const content::FileEntry& e) {

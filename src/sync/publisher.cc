@@ -245,16 +245,13 @@ Status Publisher::AddPartnership(const Partnership& partnership) {
     RETURN_IF_ERROR(db.Exec(
         "INSERT INTO sync_partnerships(id, name, region, public_url, sync_url, kind, approval, "
         "schedule, retry, variables, overrides_dir, revoked, created, next_scheduled, "
-        "emergency_edit) VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
+        "emergency_edit, link_mode) VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
         {partnership.id, partnership.name, partnership.region, partnership.public_url,
          partnership.sync_url, std::string(PartnershipKindName(partnership.kind)),
          std::string(ApprovalPolicyName(partnership.approval)), partnership.schedule,
          partnership.retry, EncodeVariables(partnership.variables), partnership.overrides_dir, now,
-         next_scheduled,
-         std::string(content::EmergencyEditPolicyName(partnership.emergency_edit))}));
-    RETURN_IF_ERROR(
-        db.Exec("UPDATE sync_partnerships SET link_mode = ? WHERE id = ?",
-                {std::string(content::LinkModeName(partnership.link_mode)), partnership.id}));
+         next_scheduled, std::string(content::EmergencyEditPolicyName(partnership.emergency_edit)),
+         std::string(content::LinkModeName(partnership.link_mode))}));
     return internal::RecordEvent(
         db, now, partnership.id, "", 0, "added",
         "partnership added: kind " + std::string(PartnershipKindName(partnership.kind)) +
@@ -478,14 +475,12 @@ Result<std::vector<std::string>> Publisher::UpdatePartnership(
     RETURN_IF_ERROR(db.Exec(
         "UPDATE sync_partnerships SET name = ?, region = ?, public_url = ?, sync_url = ?, "
         "kind = ?, approval = ?, schedule = ?, retry = ?, variables = ?, overrides_dir = ?, "
-        "emergency_edit = ?, next_scheduled = ?, next_retry = ? WHERE id = ?",
+        "emergency_edit = ?, link_mode = ?, next_scheduled = ?, next_retry = ? WHERE id = ?",
         {p.name, p.region, p.public_url, p.sync_url, std::string(PartnershipKindName(p.kind)),
          std::string(ApprovalPolicyName(p.approval)), p.schedule, p.retry,
          EncodeVariables(p.variables), p.overrides_dir,
-         std::string(content::EmergencyEditPolicyName(p.emergency_edit)), next_scheduled,
-         next_retry, id}));
-    RETURN_IF_ERROR(db.Exec("UPDATE sync_partnerships SET link_mode = ? WHERE id = ?",
-                            {std::string(content::LinkModeName(p.link_mode)), id}));
+         std::string(content::EmergencyEditPolicyName(p.emergency_edit)),
+         std::string(content::LinkModeName(p.link_mode)), next_scheduled, next_retry, id}));
     return internal::RecordEvent(db, now, id, "", 0, "changed", message);
   }));
   return changes;

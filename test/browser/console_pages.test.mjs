@@ -485,6 +485,27 @@ test('console_pages_rename: renamed, the old address is 404 and the new one serv
       if ((await page.getByLabel(/^title/i).inputValue()) !== PAGE_TITLE) throw new Error('title');
     });
     await j.shot('edit-renamed');
+    // A page put from the command line with a `layout:` in its front matter keeps it when the
+    // console saves it (the editor edits the title and the text only).
+    const LAYOUT_PAGE = '/local/layout-kept.html';
+    await j.must('a Markdown page with a layout, put from the command line', async () => {
+      const file = path.join(sites.dir, 'layout-kept.md');
+      fs.writeFileSync(file, '---\ntitle: Kept\nlayout: default\n---\nIts layout stays.\n');
+      await sites.tieup('partner', 'page', 'put', sites.siteDir('shop-b'),
+                        '/local/layout-kept.md', file);
+    });
+    await j.must('edited in the console, its layout is kept', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('shop-b', `/pages/edit?path=${LAYOUT_PAGE}`));
+      await page.getByLabel(/^title/i).fill('Kept, retitled');
+      await clickAndLoad(page, page.locator('#save'));
+      await expectFlash(page, /Saved \/local\/layout-kept\.html/);
+      await gotoAndLoad(page, sites.consoleUrl('shop-b', `/pages/edit?path=${LAYOUT_PAGE}`));
+      if ((await page.getByLabel(/^title/i).inputValue()) !== 'Kept, retitled') {
+        throw new Error('the title was not saved');
+      }
+      const layout = await page.locator('input[name="layout"]').inputValue();
+      if (layout !== 'default') throw new Error(`the layout is "${layout}"`);
+    });
   });
 });
 

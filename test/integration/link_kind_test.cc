@@ -17,6 +17,7 @@
 #include "daemon_harness.h"
 #include "ledger/log.h"
 #include "ledger/records.h"
+#include "site/config.h"
 #include "sync_harness.h"
 #include "test_support.h"
 
@@ -36,16 +37,11 @@ class LinkKindTest : public MainSiteTest {
     // Main on a known public port, with its public URL (what kind link points to).
     main_port_ = FreePort();
     main_url_ = "http://127.0.0.1:" + std::to_string(main_port_);
-    const std::string toml = main_dir_ + "/site.toml";
-    auto text = env_->ReadFile(toml);
-    ASSERT_TRUE(text.ok());
-    const std::string from = "public = \"127.0.0.1:0\"";
-    const size_t at = text->find(from);
-    ASSERT_NE(at, std::string::npos) << *text;
-    text->replace(at, from.size(),
-                  "public = \"127.0.0.1:" + std::to_string(main_port_) + "\"\npublic_url = \"" +
-                      main_url_ + "\"");
-    ASSERT_TRUE(WriteFileAtomic(*env_, toml, *text).ok());
+    ASSERT_TRUE(UpdateSiteConfig(*env_, main_dir_, [&](SiteConfig& c) {
+                  c.public_address = {"127.0.0.1", static_cast<uint16_t>(main_port_)};
+                  c.public_url = main_url_;
+                  return Status::Ok();
+                }).ok());
 
     Author("pages/tea.md",
            "---\ntitle: Green tea\n---\n# Green tea\n\nOur sencha from Shizuoka.\n");
@@ -203,13 +199,10 @@ TEST_F(LinkKindTest, APartnerManagerReviewsWhereTheLinksGoBeforeApproving) {
 TEST_F(LinkKindTest, ALinkPartnerIsRefusedWhileMainHasNoPublicUrl) {
   // Without public_url, main cannot say where the links go: the publish fails naming it.
   main_->Stop();
-  const std::string toml = main_dir_ + "/site.toml";
-  auto text = env_->ReadFile(toml);
-  ASSERT_TRUE(text.ok());
-  const size_t at = text->find("public_url = ");
-  ASSERT_NE(at, std::string::npos);
-  text->erase(at, text->find('\n', at) - at + 1);
-  ASSERT_TRUE(WriteFileAtomic(*env_, toml, *text).ok());
+  ASSERT_TRUE(UpdateSiteConfig(*env_, main_dir_, [](SiteConfig& c) {
+                c.public_url.clear();
+                return Status::Ok();
+              }).ok());
   StartMain();
   auto link = StartPartner("shop-l", {"--kind", "link"});
   CommandResult pub = RunTieup({"main", "publish", main_dir_, "--partner", "shop-l"});

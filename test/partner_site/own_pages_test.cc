@@ -88,11 +88,12 @@ TEST_F(OwnPagesToolsTest, AFolderWithMarkdownAndImagesIsOneRelease) {
 
 TEST_F(OwnPagesToolsTest, RenameAndRemoveTakeSourceAndPageTogether) {
   ASSERT_THAT(Put("/a.md", "# A\n"), IsOk());
-  auto moved = RenamePage(env_, *content_, "/a.html", "/b.html");
+  auto moved = RenamePage(env_, config_, *content_, "/a.html", "/b.html");
   ASSERT_THAT(moved, IsOk());
   EXPECT_EQ(Served("/a.html"), "(none)");
   EXPECT_EQ(Served("/a.md"), "(none)");
   EXPECT_THAT(Served("/b.html"), HasSubstr("<h1>A</h1>"));
+  EXPECT_THAT(Served("/b.html"), HasSubstr("<title>A · Green Leaf</title>"));  // the site's name
   EXPECT_EQ(Served("/b.md"), "# A\n");
 
   auto removed = RemovePage(env_, config_, *content_, "/b.md", false);

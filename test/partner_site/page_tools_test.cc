@@ -84,7 +84,7 @@ class PageToolsTest : public ::testing::Test {
 TEST_F(PageToolsTest, RenameMovesAPageInOneRelease) {
   ASSERT_THAT(Put("/local/a.html", "<p>A</p>"), IsOk());
   ASSERT_THAT(Put("/local/images/tea.png", std::string("\x89PNG\0\1", 6)), IsOk());
-  auto renamed = RenamePage(env_, *content_, "/local/a.html", "/local/b.html");
+  auto renamed = RenamePage(env_, config_, *content_, "/local/a.html", "/local/b.html");
   ASSERT_THAT(renamed, IsOk());
   EXPECT_TRUE(renamed->changed);
   EXPECT_EQ(renamed->version, 3u);  // one release after the two puts
@@ -93,7 +93,7 @@ TEST_F(PageToolsTest, RenameMovesAPageInOneRelease) {
   EXPECT_EQ(Served("/local/b.html"), "<p>A</p>");
   EXPECT_EQ(Served("/local/a.html"), "(none)");
   // Its type stays: a PNG moved to a name without extension is still a PNG.
-  ASSERT_THAT(RenamePage(env_, *content_, "/local/images/tea.png", "/local/tea"), IsOk());
+  ASSERT_THAT(RenamePage(env_, config_, *content_, "/local/images/tea.png", "/local/tea"), IsOk());
   auto pages = ListPages(*content_);
   ASSERT_THAT(pages, IsOk());
   bool found = false;
@@ -110,19 +110,19 @@ TEST_F(PageToolsTest, RenameMovesAPageInOneRelease) {
 TEST_F(PageToolsTest, RenameRefusesWithWordsThatSayWhatToDo) {
   ASSERT_THAT(Put("/local/a.html", "A"), IsOk());
   ASSERT_THAT(Put("/local/b.html", "B"), IsOk());
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/a.html", "/index.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/a.html", "/index.html"),
               StatusIs(StatusCode::kPermissionDenied, kTieupRefusal));
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/a.html", "/local/b.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/a.html", "/local/b.html"),
               StatusIs(StatusCode::kAlreadyExists, HasSubstr("delete that page first")));
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/a.html", "/local/a.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/a.html", "/local/a.html"),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("give another one")));
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/none.html", "/local/c.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/none.html", "/local/c.html"),
               StatusIs(StatusCode::kNotFound, HasSubstr("there is no page '/local/none.html'")));
-  EXPECT_THAT(RenamePage(env_, *content_, "/index.html", "/local/c.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/index.html", "/local/c.html"),
               StatusIs(StatusCode::kPermissionDenied, HasSubstr("only the main site")));
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/a.html", "/local/../x.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/a.html", "/local/../x.html"),
               StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(RenamePage(env_, *content_, "/local/a.html", "local/c.html"),
+  EXPECT_THAT(RenamePage(env_, config_, *content_, "/local/a.html", "local/c.html"),
               StatusIs(StatusCode::kInvalidArgument));
   // Nothing was written by any of them.
   EXPECT_THAT(OwnPaths(), ElementsAre("/local/a.html", "/local/b.html"));

@@ -128,6 +128,8 @@ TEST_F(WriteStarterPagesTest, PutsThePagesAsOneOriginalReleaseAndKeepsACopyToEdi
   ASSERT_THAT(report, IsOk());
   EXPECT_THAT(report->paths,
               ElementsAre("/local/about.md", "/local/contact.md", "/local/specials.md"));
+  EXPECT_THAT(report->served_paths,
+              ElementsAre("/local/about.html", "/local/contact.html", "/local/specials.html"));
   EXPECT_EQ(report->version, 1u);
   EXPECT_EQ(report->source_dir, site_ + "/own-pages");
 

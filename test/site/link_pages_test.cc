@@ -90,7 +90,8 @@ class LinkPagesTest : public ::testing::Test {
         return Status::Ok();
       };
       const std::string html = "text/html; charset=utf-8";
-      RETURN_IF_ERROR(put("/tea.html", "", html, content::UpdateMethod::kLink,
+      // A body, as main's own site has it (a partner never serves it).
+      RETURN_IF_ERROR(put("/tea.html", "<p>main's tea page</p>", html, content::UpdateMethod::kLink,
                           "https://main.example/tea.html"));
       RETURN_IF_ERROR(put("/old.html", "", html, content::UpdateMethod::kLink,
                           "https://main.example/new.html", content::LinkMode::kRedirect301));
@@ -98,6 +99,8 @@ class LinkPagesTest : public ::testing::Test {
                           "https://main.example/form.html", content::LinkMode::kRedirect307));
       RETURN_IF_ERROR(put("/cart/index.html", "", html, content::UpdateMethod::kLink,
                           "https://main.example/cart/", content::LinkMode::kPage));
+      RETURN_IF_ERROR(put("/logo.png", "", "image/png", content::UpdateMethod::kLink,
+                          "https://main.example/logo.png", content::LinkMode::kPage));
       RETURN_IF_ERROR(put("/about.html", "<p>main's about page</p>", html));
       RETURN_IF_ERROR(put(std::string(content::kPageShellPath),
                           "<html><title>" + std::string(content::kShellTitleMarker) +
@@ -192,6 +195,16 @@ TEST_F(LinkPagesTest, APageEntryShowsTheLinkInMainsLayout) {
   EXPECT_EQ(Header(r, "Location"), "/cart/");
 }
 
+TEST_F(LinkPagesTest, APageEntryThatIsNoPageIsRedirected) {
+  Publish();
+  Start(SiteRole::kPartner);
+  // An image cannot be shown as a page: in mode page it is redirected, as by default.
+  HttpResponse r = Get("/logo.png?v=3");
+  EXPECT_EQ(r.status(), 302);
+  EXPECT_EQ(Header(r, "Location"), "https://main.example/logo.png?v=3");
+  EXPECT_THAT(r.body(), Not(HasSubstr("main-brand")));  // the small redirect body, no layout
+}
+
 TEST_F(LinkPagesTest, MainsOwnSiteServesItsLinkPagesBodies) {
   Publish();
   Start(SiteRole::kMain);
@@ -199,6 +212,7 @@ TEST_F(LinkPagesTest, MainsOwnSiteServesItsLinkPagesBodies) {
   HttpResponse r = Get("/tea.html");
   EXPECT_EQ(r.status(), 200);
   EXPECT_EQ(Header(r, "Location"), "");
+  EXPECT_EQ(r.body(), "<p>main's tea page</p>");
 }
 
 }  // namespace

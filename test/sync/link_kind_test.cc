@@ -71,9 +71,13 @@ TEST_F(LinkKindTest, AKindLinkReleaseHoldsLinksToMainsFilesAndNoCopies) {
 
 TEST_F(LinkKindTest, TheAssetsTheLayoutNamesAreShippedAsCopies) {
   Write(authoring_ + "/layouts/default.mustache",
-        "<html><head><link rel=\"stylesheet\" href=\"/assets/site.css\"></head>"
+        "<html><head><link rel=\"stylesheet\" href=\"/assets/site.css\">"
+        "<link rel=\"stylesheet\" href=\"/assets/css/shop.css\"></head>"
         "<title>{{title}}</title><body>{{{content}}}</body></html>\n");
   Write(authoring_ + "/assets/site.css", "@font-face { src: url(fonts/tea.woff2); }\n");
+  // A stylesheet in a folder of its own names its font from /assets/ down ("../fonts/...").
+  Write(authoring_ + "/assets/css/shop.css", "@font-face { src: url(../fonts/green.woff2); }\n");
+  Write(authoring_ + "/assets/fonts/green.woff2", "green font");
   Write(authoring_ + "/assets/fonts/tea.woff2", "font bytes");
   Write(authoring_ + "/assets/fonts/mytea.woff2", "another font");  // named by nothing
   Write(authoring_ + "/assets/logo.png", "png bytes");
@@ -85,6 +89,9 @@ TEST_F(LinkKindTest, TheAssetsTheLayoutNamesAreShippedAsCopies) {
   auto method = [&](const std::string& path) { return m->files.at(path).method; };
   EXPECT_EQ(method("/assets/site.css"), content::UpdateMethod::kStaged);
   EXPECT_EQ(method("/assets/fonts/tea.woff2"), content::UpdateMethod::kStaged);
+  EXPECT_EQ(method("/assets/css/shop.css"), content::UpdateMethod::kStaged);
+  EXPECT_EQ(method("/assets/fonts/green.woff2"), content::UpdateMethod::kStaged);
+  EXPECT_EQ(a.Page("/assets/fonts/green.woff2"), "green font");
   EXPECT_EQ(method("/assets/fonts/mytea.woff2"), content::UpdateMethod::kLink);
   EXPECT_EQ(method("/assets/logo.png"), content::UpdateMethod::kLink);
   EXPECT_EQ(method("/index.html"), content::UpdateMethod::kLink);
