@@ -699,11 +699,18 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
          {"pool", I(c.advertising.pool_minor)},
          {"checkpoint", checkpoint}},
         0};
-    ASSIGN_OR_RETURN(int64_t pool, prorate(c.advertising.pool_minor, line.inputs));
+    // pool * main / shown, prorated by billed / period days: one division, rounded once
+    // (billing.h). pool < 2^50, impressions < 2^64 and days <= 31 keep the product in 128 bits.
+    Uint128 numerator = static_cast<Uint128>(c.advertising.pool_minor) * in.main_ad_impressions;
+    Uint128 denominator = shown;
+    if (prorated) {
+      line.inputs.push_back({"billed_days", I(billing.days())});
+      line.inputs.push_back({"period_days", I(in.period.days())});
+      numerator *= static_cast<uint64_t>(billing.days());
+      denominator *= static_cast<uint64_t>(in.period.days());
+    }
     if (shown > 0) {
-      ASSIGN_OR_RETURN(
-          line.amount_minor,
-          DivideRounded(static_cast<Uint128>(pool) * in.main_ad_impressions, shown, rule));
+      ASSIGN_OR_RETURN(line.amount_minor, DivideRounded(numerator, denominator, rule));
     }
     s.lines.push_back(std::move(line));
   }

@@ -261,11 +261,23 @@ LedgerCollector::LedgerCollector(Env& env, std::string site_dir, Database& db,
 
 LedgerCollector::~LedgerCollector() = default;
 
+namespace {
+
+// The statement files' common name: <base>.csv, .html, .contract.toml and .signature.json.
+std::string StatementBaseName(const std::string& partner, const std::string& period_label) {
+  return partner + "-" + period_label;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LedgerCollector>> LedgerCollector::Open(Env& env, std::string site_dir,
                                                                Database& db,
                                                                std::shared_ptr<Logger> logger,
                                                                LedgerCollectorOptions options) {
   RETURN_IF_ERROR(Migrate(db, "main_ledger", MainLedgerMigrations()));
+  // WriteStatement reads sync_partnerships (sync/partnership_terms.h), whose newer columns the
+  // command line (which opens no publisher) may not have migrated yet: once here, not per call.
+  RETURN_IF_ERROR(sync::MigratePartnershipTerms(db));
   std::unique_ptr<LedgerCollector> collector(
       new LedgerCollector(env, std::move(site_dir), db, std::move(logger), options));
   // Orders of entries received before the table existed (or before a crash between storing
@@ -805,9 +817,16 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
   }
   // The partnership's life, kind and enabled options (fees/billing.h): a period outside its
   // life is refused, one it covers in part is prorated, and the contract must be for its kind.
+  // A partnership that exists but cannot be read (a busy database) refuses the statement:
+  // never an unbilled one. Only a database without the publisher's tables at all (a collector
+  // tested on its own) bills the whole period and every service (fees::Billing's default).
   fees::Billing billing;
-  ASSIGN_OR_RETURN(std::optional<sync::PartnershipLife> life,
-                   sync::ReadPartnershipLife(db_, partner));
+  auto life_read = sync::ReadPartnershipLife(db_, partner);
+  if (!life_read.ok()) {
+    return life_read.status().Annotate("reading partnership '" + partner +
+                                       "' for its fee statement; no statement written");
+  }
+  const std::optional<sync::PartnershipLife>& life = *life_read;
   if (life.has_value()) {
     fees::PartnershipTerms terms;
     terms.partner = partner;
@@ -857,7 +876,7 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
   ASSIGN_OR_RETURN(fees::Statement st, fees::ComputeStatement(contract, inputs));
   const std::string dir = StatementsDir();
   RETURN_IF_ERROR(CreateDirs(env_, dir));
-  const std::string base = partner + "-" + period.label;
+  const std::string base = StatementBaseName(partner, period.label);
   StatementFiles f;
   f.csv_path = dir + "/" + base + ".csv";
   f.html_path = dir + "/" + base + ".html";
@@ -966,7 +985,7 @@ Result<StatementDelivery> LedgerCollector::ReadStatement(const std::string& part
   ASSIGN_OR_RETURN(d.csv, env_.ReadFile(d.record.csv_path));
   ASSIGN_OR_RETURN(d.contract, env_.ReadFile(d.record.contract_path));
   const std::string signature_path =
-      d.record.csv_path.substr(0, d.record.csv_path.size() - 4) + ".signature.json";
+      StatementsDir() + "/" + StatementBaseName(partner, d.record.period) + ".signature.json";
   if (env_.FileExists(signature_path)) {
     ASSIGN_OR_RETURN(d.signature, env_.ReadFile(signature_path));
   }

@@ -15,6 +15,7 @@
 #include "ledger/records.h"
 #include "ledger/verifier.h"
 #include "partner_site/partner_daemon.h"
+#include "partner_site/partner_sync.h"
 #include "site/config.h"
 #include "site/sync_transport.h"
 #include "sync/statement_signature.h"
@@ -675,15 +676,9 @@ Result<sync::StatementAttestation> CheckStatementSignature(Env& env, const std::
                                                            const std::string& signature,
                                                            const std::string& csv,
                                                            const std::string& contract) {
-  ASSIGN_OR_RETURN(std::string root_b64, env.ReadFile(JoinPath(site_dir, "keys/root.pub")));
-  while (!root_b64.empty() && (root_b64.back() == '\n' || root_b64.back() == '\r')) {
-    root_b64.pop_back();
-  }
-  ASSIGN_OR_RETURN(std::string root_raw, Base64Decode(root_b64));
-  ASSIGN_OR_RETURN(Ed25519PublicKey root, Ed25519PublicKey::FromBytes(root_raw));
-  ASSIGN_OR_RETURN(std::string root_envelope, env.ReadFile(JoinPath(site_dir, "keys/root.json")));
-  auto a = sync::VerifyStatementSignature(root, root_envelope, signature, site_id, csv, contract,
-                                          env.NowSeconds());
+  ASSIGN_OR_RETURN(PinnedMainRoot root, LoadPinnedRoot(env, site_dir));
+  auto a = sync::VerifyStatementSignature(root.key, root.envelope, signature, site_id, csv,
+                                          contract, env.NowSeconds());
   if (!a.ok()) return a.status().Annotate("main's signature on the fee statement");
   return a;
 }

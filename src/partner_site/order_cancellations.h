@@ -6,8 +6,10 @@
 //
 // The daemon looks for new cancellations at every tick: the command line and the console change
 // the shop's tables, not the daemon's objects, so the tables are the one place that sees them
-// all. A cancellation is recorded once: table ledger_order_cancels (schema component
-// "partner_order_cancels") names each order recorded, written right after the append.
+// all. Each tick reads only the order events after a cursor: table ledger_order_cancel_cursor
+// (schema component "partner_order_cancels", one row) keeps the id of the last
+// commerce_order_events row recorded, advanced right after each append (a crash in between
+// records that cancellation twice, which fees/inputs.cc counts once per order).
 #pragma once
 
 #include <cstddef>
@@ -21,9 +23,13 @@ namespace tieup {
 
 class PartnerDaemon;
 
-// Appends a cancellation record to `log` for each cancelled order in `db` (the shop's tables)
-// not recorded yet, at most `max` of them, and returns how many it appended. `partner` is this
-// site's id. Errors: the database or the ledger failed (what was appended stays recorded).
+// Creates or updates the cursor's table in `db`. Once, before RecordOrderCancellations.
+Status MigrateOrderCancellations(Database& db);
+
+// Appends a cancellation record to `log` for each cancellation event in `db` (the shop's
+// tables) after the cursor, at most `max` of them in event order, and returns how many it
+// appended. `partner` is this site's id. Needs MigrateOrderCancellations and the shop's schema.
+// Errors: the database or the ledger failed (what was appended stays recorded).
 Result<size_t> RecordOrderCancellations(Database& db, ledger::Log& log, const std::string& partner,
                                         size_t max = 200);
 

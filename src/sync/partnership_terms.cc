@@ -25,15 +25,26 @@ std::string JoinOptions(const std::vector<std::string>& options) {
   return out;
 }
 
+Result<bool> HasPartnershipsTable(Database& db) {
+  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                                         "AND name = 'sync_partnerships'"));
+  return !tables.empty() && tables[0].Int(0) > 0;
+}
+
 }  // namespace
+
+Status MigratePartnershipTerms(Database& db) {
+  ASSIGN_OR_RETURN(bool present, HasPartnershipsTable(db));
+  return present ? internal::MigrateSyncSchema(db) : Status::Ok();
+}
 
 Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id) {
   // A database without the publisher's tables (a collector tested on its own) has no
-  // partnerships; a main site's database always has them.
-  if (!db.Query("SELECT COUNT(*) FROM sync_partnerships WHERE 1 = 0").ok()) {
-    return std::optional<PartnershipLife>();
-  }
-  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));  // the options column may be newer
+  // partnerships; a main site's database always has them. Any other failure (a busy database)
+  // is an error, never "no partnerships". The caller migrated the schema first
+  // (MigratePartnershipTerms, or the publisher when it opened).
+  ASSIGN_OR_RETURN(bool present, HasPartnershipsTable(db));
+  if (!present) return std::optional<PartnershipLife>();
   ASSIGN_OR_RETURN(auto rows, db.Query("SELECT kind, created, revoked, options FROM "
                                        "sync_partnerships WHERE id = ?",
                                        {id}));
@@ -46,13 +57,16 @@ Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const s
   life.created = rows[0].Int(1);
   life.options = SplitOptions(rows[0].Text(3));
   if (rows[0].Int(2) != 0) {
-    ASSIGN_OR_RETURN(auto revoked, db.Query("SELECT MAX(time) FROM sync_events WHERE partner = ? "
-                                            "AND kind = 'revoked'",
+    ASSIGN_OR_RETURN(auto revoked, db.Query("SELECT COALESCE(MAX(time), 0) FROM sync_events "
+                                            "WHERE partner = ? AND kind = 'revoked'",
                                             {id}));
-    // Revoked before events were kept: billed as if revoked at the start of time is wrong, so
-    // treat it as revoked now (the caller's clock bounds the billed days anyway).
     life.revoked_at = revoked.empty() ? 0 : revoked[0].Int(0);
-    if (life.revoked_at == 0) life.revoked_at = 1;
+    // Revocation always records its event (publisher); without it the billed days are unknown.
+    if (life.revoked_at == 0) {
+      return Status::FailedPrecondition("partnership '" + id +
+                                        "' is revoked but its revocation event is missing from "
+                                        "sync_events: its billed days cannot be known");
+    }
   }
   return std::optional<PartnershipLife>(std::move(life));
 }

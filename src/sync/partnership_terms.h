@@ -25,8 +25,14 @@ struct PartnershipLife {
 };
 
 // The partnership `id` as the publisher keeps it. nullopt when `db` holds no partnerships at all
-// (not a main site's database); NotFound when it holds none named `id`.
+// (not a main site's database); NotFound when it holds none named `id`; any other failure to
+// read it (a busy database) is returned as the error. Needs the sync schema migrated.
 Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id);
+
+// Brings the publisher's tables up to date when `db` has them (a reader that opens no publisher,
+// such as the command line's collector, calls it once before ReadPartnershipLife); does nothing
+// to a database without them.
+Status MigratePartnershipTerms(Database& db);
 
 // Sets the optional services enabled for partnership `id` (names already checked by the
 // caller; stored sorted and distinct) and records a "changed" event naming `by`, at `now` (unix

@@ -10,6 +10,7 @@
 
 #include "base/env.h"
 #include "daemon_harness.h"
+#include "shop_customer.h"
 #include "test_support.h"
 
 namespace tieup::testing {
@@ -17,11 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
-}
 
 // Main's layout: its brand, the partner's name on partners, the cart link with its count.
 constexpr char kLayout[] =
@@ -36,47 +32,6 @@ constexpr char kRouting[] = R"({"rules": [
 
 // The brand as the partner's pages show it.
 constexpr char kPartnerBrand[] = "<header class=\"brand\">Tea House Brand at Shop B <a";
-
-// A browser with one cart cookie.
-class Customer {
- public:
-  explicit Customer(int port) : port_(port) {}
-
-  std::string Post(const std::string& path, const std::string& body,
-                   const std::string& refererpath) {
-    std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + Host() +
-                      "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded"
-                      "\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nReferer: http://" + Host() + refererpath +
-                      "\r\n";
-    if (!cookie_.empty()) req += "Cookie: tieup_cart=" + cookie_ + "\r\n";
-    std::string resp = RawExchange(port_, req + "\r\n" + body, 60000);
-    std::string set = Match(resp, "Set-Cookie: tieup_cart=([^;\\r]+)");
-    if (!set.empty()) cookie_ = set;
-    return resp;
-  }
-  std::string Get(const std::string& path) {
-    std::vector<std::string> headers;
-    if (!cookie_.empty()) headers.push_back("Cookie: tieup_cart=" + cookie_);
-    return HttpGet(port_, path, headers);
-  }
-  std::string Checkout() {
-    std::string page = Get("/shop/checkout");
-    return Post("/shop/checkout",
-                "csrf=" + Match(page, "name=\"csrf\" value=\"([^\"]+)\"") +
-                    "&idem=" + Match(page, "name=\"idem\" value=\"([^\"]+)\"") +
-                    "&seen_total=" + Match(page, "name=\"seen_total\" value=\"([^\"]+)\"") +
-                    "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
-                    "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=cash_on_"
-                    "delivery",
-                "/shop/checkout");
-  }
-
- private:
-  std::string Host() const { return "127.0.0.1:" + std::to_string(port_); }
-  int port_;
-  std::string cookie_;
-};
 
 class BrandedPagesTest : public ::testing::Test {
  protected:
@@ -103,7 +58,7 @@ class BrandedPagesTest : public ::testing::Test {
     auto r = Run({"main", "partner", "add", main_dir, "--id", "shop-b", "--name", "Shop B",
                   "--public-url", "http://shop-b.example/", "--sync-url",
                   "https://127.0.0.1:" + std::to_string(partnersync)});
-    const std::string code = Match(r.output, R"(--token (\S+))");
+    const std::string code = FirstMatch(r.output, R"(--token (\S+))");
     ASSERT_FALSE(code.empty()) << r.output;
     Run({"partner", "init", shop_dir, "--id", "shop-b", "--name", "Shop B", "--public",
          "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partnersync), "--main",
@@ -153,7 +108,7 @@ class BrandedPagesTest : public ::testing::Test {
 };
 
 TEST_F(BrandedPagesTest, ThePartnersShopAndAccountPagesWearMainsLayout) {
-  Customer c(partner->port());
+  ShopCustomer c(partner->port());
   std::string r = c.Post("/shop/cart/add", "sku=TEA-1&qty=2", "/products/TEA-1.html");
   ASSERT_EQ(StatusOf(r), 303) << r;
   EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_cart_count=2; Path=/;"));
@@ -180,15 +135,15 @@ TEST_F(BrandedPagesTest, ThePartnersShopAndAccountPagesWearMainsLayout) {
   EXPECT_THAT(r, HasSubstr(kPartnerBrand));
   EXPECT_THAT(r, HasSubstr("Thank you for your order"));
   EXPECT_THAT(r, HasSubstr("Processed by our main shop."));
-  EXPECT_FALSE(Match(r, "(M-\\d{6})").empty()) << r;
-  EXPECT_FALSE(Match(r, "(SHOPB-\\d{6})").empty()) << r;
+  EXPECT_FALSE(FirstMatch(r, "(M-\\d{6})").empty()) << r;
+  EXPECT_FALSE(FirstMatch(r, "(SHOPB-\\d{6})").empty()) << r;
   EXPECT_THAT(r, HasSubstr("2 orders, in all"));
   EXPECT_THAT(r, HasSubstr("Cart <span data-cart-count>0</span>"));
   EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_cart_count=0;"));
 
   // Main unreachable: "Order received", in the same layout.
   ASSERT_EQ(main_->Stop(), 0);
-  Customer d(partner->port());
+  ShopCustomer d(partner->port());
   ASSERT_EQ(StatusOf(d.Post("/shop/cart/add", "sku=TEA-1&qty=1", "/products/TEA-1.html")), 303);
   r = d.Checkout();
   ASSERT_EQ(StatusOf(r), 202) << r;

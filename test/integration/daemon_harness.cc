@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -325,6 +326,36 @@ int FreePort() {
     if (Bindable(port)) return port;
   }
   return 0;
+}
+
+std::string FirstMatch(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  std::regex re(pattern);
+  return std::regex_search(text, m, re) ? m[1].str() : std::string();
+}
+
+std::string ThisMonthUtc(int months_back) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  tm.tm_mon -= months_back;
+  while (tm.tm_mon < 0) {
+    tm.tm_mon += 12;
+    tm.tm_year -= 1;
+  }
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%Y-%m", &tm);
+  return buf;
+}
+
+std::vector<std::string> Received(Env& env, const std::string& site_dir) {
+  std::vector<std::string> out;
+  auto list = env.ListDir(site_dir + "/statements");
+  if (!list.ok()) return out;
+  for (const FileInfo& f : *list) {
+    if (f.is_dir && !f.name.starts_with(".")) out.push_back(f.name);
+  }
+  return out;
 }
 
 }  // namespace tieup::testing

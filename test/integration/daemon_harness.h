@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace tieup {
+class Env;
+}
+
 namespace tieup::testing {
 
 struct CommandResult {
@@ -98,5 +102,15 @@ int StatusOf(const std::string& response);
 std::string HeaderOf(const std::string& response, const std::string& name);
 // The body of a raw response.
 std::string BodyOf(const std::string& response);
+
+// The first capture group of the first match of the ECMAScript regex `pattern` in `text`, or ""
+// when it does not match.
+std::string FirstMatch(const std::string& text, const std::string& pattern);
+
+// "YYYY-MM" of this month, or of `months_back` months before it (UTC).
+std::string ThisMonthUtc(int months_back = 0);
+
+// The statement folders a partner holds in SITE_DIR/statements (staging folders left out).
+std::vector<std::string> Received(Env& env, const std::string& site_dir);
 
 }  // namespace tieup::testing

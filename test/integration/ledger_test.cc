@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <regex>
 
 #include "base/env.h"
@@ -18,21 +17,6 @@ namespace tieup::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  std::regex re(pattern);
-  return std::regex_search(text, m, re) ? m[1].str() : std::string();
-}
-
-std::string ThisMonth() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof(buf), "%Y-%m", &tm);
-  return buf;
-}
 
 constexpr char kContract[] = R"(partner = "shop-b"
 kind = "template"
@@ -64,7 +48,8 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Daemon main({"main", "serve", main_dir});
   ASSERT_TRUE(main.ok()) << main.output();
-  const std::string main_sync = Match(main.output(), R"(sync port (https://127\.0\.0\.1:\d+))");
+  const std::string main_sync =
+      FirstMatch(main.output(), R"(sync port (https://127\.0\.0\.1:\d+))");
   ASSERT_FALSE(main_sync.empty()) << main.output();
 
   const int partner_sync_port = FreePort();
@@ -73,7 +58,7 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   r = RunTieup({"main", "partner", "add", main_dir, "--id", "shop-b", "--kind", "template",
                 "--public-url", "http://shop-b.example/", "--sync-url", "https://" + partner_sync});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::string code = Match(r.output, R"(--token (\S+))");
+  const std::string code = FirstMatch(r.output, R"(--token (\S+))");
   ASSERT_FALSE(code.empty()) << r.output;
 
   r = RunTieup({"partner", "init", shop, "--id", "shop-b", "--name", "Shop B", "--public",
@@ -104,7 +89,7 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   r = RunTieup({"partner", "ledger", "push", shop});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("(up to date)"));
-  const std::string entries = Match(r.output, R"(main holds (\d+) verified entries)");
+  const std::string entries = FirstMatch(r.output, R"(main holds (\d+) verified entries)");
   // 15 accesses and one content record at least.
   ASSERT_FALSE(entries.empty());
   EXPECT_GE(std::stoi(entries), 16);
@@ -121,10 +106,10 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   ASSERT_TRUE(CreateDirs(*env, main_dir + "/contracts").ok());
   ASSERT_TRUE(WriteFileAtomic(*env, main_dir + "/contracts/shop-b.toml", kContract).ok());
   ASSERT_TRUE(WriteFileAtomic(*env, shop + "/contract.toml", kContract).ok());
-  const std::string period = ThisMonth();
+  const std::string period = ThisMonthUtc();
   r = RunTieup({"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", period});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::string csv_path = Match(r.output, R"(\s(\S+\.csv)\n)");
+  const std::string csv_path = FirstMatch(r.output, R"(\s(\S+\.csv)\n)");
   ASSERT_EQ(csv_path, main_dir + "/statements/shop-b-" + period + ".csv") << r.output;
   EXPECT_TRUE(env->FileExists(main_dir + "/statements/shop-b-" + period + ".html"));
   EXPECT_THAT(r.output, HasSubstr("Total: "));
@@ -133,8 +118,27 @@ TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByT
   // Two original pages (index, about) were recorded by the content record: the lower tier.
   EXPECT_THAT(*csv, HasSubstr("content.original_pages"));
   EXPECT_THAT(*csv, HasSubstr("tier_from=2;"));
-  // The partnership began today: this month is billed to date, its fixed fees prorated.
-  EXPECT_THAT(*csv, HasSubstr("(prorated: 1 of "));
+  // The partnership began today: this month is billed to date, its fixed fees prorated (one
+  // day, or two if the test crossed UTC midnight), rounded half-even (the default).
+  const std::string billed = FirstMatch(*csv, R"(\(prorated: (\d+) of \d+ days)");
+  const std::string days = FirstMatch(*csv, R"(\(prorated: \d+ of (\d+) days)");
+  ASSERT_FALSE(billed.empty() || days.empty()) << *csv;
+  EXPECT_TRUE(billed == "1" || billed == "2") << *csv;
+  const auto prorated = [&](int64_t amount) {
+    const int64_t n = amount * std::stoll(billed), d = std::stoll(days);
+    int64_t q = n / d;
+    const int64_t twice_rest = 2 * (n % d);
+    if (twice_rest > d || (twice_rest == d && q % 2 == 1)) ++q;
+    return std::to_string(q);
+  };
+  EXPECT_TRUE(
+      std::regex_search(*csv, std::regex("\nline,base,[^\n]*;billed_days=" + billed +
+                                         ";period_days=" + days + "," + prorated(30000) + "\n")))
+      << *csv;
+  EXPECT_TRUE(std::regex_search(*csv, std::regex("\nline,content\\.original_pages,[^\n]*;"
+                                                 "tier_from=2;[^\n]*," +
+                                                 prorated(1000) + "\n")))
+      << *csv;
 
   // The partner recomputes it from its own ledger: it agrees.
   r = RunTieup(

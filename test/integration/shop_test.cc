@@ -21,6 +21,7 @@
 #include "ledger/log.h"
 #include "ledger/records.h"
 #include "partner_site/shop_service.h"
+#include "shop_customer.h"
 #include "site/config.h"
 #include "store/database.h"
 #include "test_support.h"
@@ -30,11 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
-}
 
 int CountMatches(const std::string& text, const std::string& pattern) {
   std::regex re(pattern);
@@ -77,60 +73,6 @@ std::string ProductPage(const std::string& sku, const std::string& title) {
          sku + "\"><input name=\"qty\" value=\"1\"><button>Add to cart</button></form>\n";
 }
 
-// A browser with one cart cookie.
-class Customer {
- public:
-  explicit Customer(int port) : port_(port) {}
-
-  std::string Post(const std::string& path, const std::string& body,
-                   const std::string& referer_path = {},
-                   const std::string& type = "application/x-www-form-urlencoded") {
-    std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + Host() +
-                      "\r\nConnection: close\r\nContent-Type: " + type +
-                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    if (!referer_path.empty()) req += "Referer: http://" + Host() + referer_path + "\r\n";
-    if (!cookie_.empty()) req += "Cookie: tieup_cart=" + cookie_ + "\r\n";
-    std::string resp = RawExchange(port_, req + "\r\n" + body, 60000);
-    std::string set = Match(resp, "Set-Cookie: tieup_cart=([^;\\r]+)");
-    if (!set.empty()) cookie_ = set;
-    return resp;
-  }
-  std::string Get(const std::string& path) {
-    std::vector<std::string> headers;
-    if (!cookie_.empty()) headers.push_back("Cookie: tieup_cart=" + cookie_);
-    return HttpGet(port_, path, headers);
-  }
-  int Add(const std::string& sku, int qty, const std::string& page) {
-    return StatusOf(Post("/shop/cart/add", "sku=" + sku + "&qty=" + std::to_string(qty), page));
-  }
-  // Opens the checkout page and fills in its form; returns the body to send.
-  std::string CheckoutForm(const std::string& payment = "cash_on_delivery") {
-    std::string page = Get("/shop/checkout");
-    std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
-    std::string idem = Match(page, "name=\"idem\" value=\"([^\"]+)\"");
-    std::string seen = Match(page, "name=\"seen_total\" value=\"([^\"]+)\"");
-    return "csrf=" + csrf + "&idem=" + idem + "&seen_total=" + seen +
-           "&name=Ada+Lovelace&address_line1=1+Main+St&address_line2=&postal_code=10115"
-           "&city=Berlin&country=DE&email=ada%40example.org&phone=&payment=" +
-           payment;
-  }
-  // The Cookie header value this browser sends.
-  std::string CookieHeader() const { return "tieup_cart=" + cookie_; }
-  // Sends a filled-in checkout form; returns the raw response.
-  std::string Submit(const std::string& form) {
-    return Post("/shop/checkout", form, "/shop/checkout");
-  }
-  // Fills in the checkout form and sends it; returns the raw response.
-  std::string Checkout(const std::string& payment = "cash_on_delivery") {
-    return Submit(CheckoutForm(payment));
-  }
-
- private:
-  std::string Host() const { return "127.0.0.1:" + std::to_string(port_); }
-  int port_;
-  std::string cookie_;
-};
-
 class ShopIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -161,7 +103,7 @@ class ShopIntegrationTest : public ::testing::Test {
     auto r = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name", "Shop B",
                   "--public-url", "http://shop-b.example/", "--sync-url",
                   "https://127.0.0.1:" + std::to_string(partner_sync_port_)});
-    const std::string code = Match(r.output, R"(--token (\S+))");
+    const std::string code = FirstMatch(r.output, R"(--token (\S+))");
     ASSERT_FALSE(code.empty()) << r.output;
     Run({"partner", "init", shop_dir_, "--id", "shop-b", "--name", "Shop B", "--public",
          "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partner_sync_port_), "--main",
@@ -224,37 +166,37 @@ class ShopIntegrationTest : public ::testing::Test {
 
 TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
   // Original page: always local, whatever the table says.
-  Customer a(partner_port());
+  ShopCustomer a(partner_port());
   ASSERT_EQ(a.Add("ORIG-1", 2, "/local.html"), 303);
   std::string r = a.Checkout();
   EXPECT_EQ(StatusOf(r), 200) << r;
-  const std::string local_number = Match(r, "(SHOPB-\\d{6})");
+  const std::string local_number = FirstMatch(r, "(SHOPB-\\d{6})");
   ASSERT_FALSE(local_number.empty()) << r;
 
   // Tie-up page, rule "partner stock": local, from the partner's own stock.
-  Customer b(partner_port());
+  ShopCustomer b(partner_port());
   ASSERT_EQ(b.Add("LOC-1", 1, "/products/LOC-1.html"), 303);
   r = b.Checkout();
   EXPECT_EQ(StatusOf(r), 200) << r;
-  const std::string local_tieup = Match(r, "(SHOPB-\\d{6})");
+  const std::string local_tieup = FirstMatch(r, "(SHOPB-\\d{6})");
   ASSERT_FALSE(local_tieup.empty()) << r;
 
   // Tie-up page, default rule: delegated to main, which answers; main's order number is shown.
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 3, "/products/TEA-1.html"), 303);
   r = c.Checkout();
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("Processed by our main shop"));
   EXPECT_THAT(r, HasSubstr("€37.50"));
-  const std::string delegated = Match(r, "(M-\\d{6})");
+  const std::string delegated = FirstMatch(r, "(M-\\d{6})");
   ASSERT_FALSE(delegated.empty()) << r;
 
   // Tie-up page, gift: consult main, then the partner places the order at main's price.
-  Customer d(partner_port());
+  ShopCustomer d(partner_port());
   ASSERT_EQ(d.Add("GIFT-1", 1, "/products/GIFT-1.html"), 303);
   r = d.Checkout();
   EXPECT_EQ(StatusOf(r), 200) << r;
-  const std::string consulted = Match(r, "(SHOPB-\\d{6})");
+  const std::string consulted = FirstMatch(r, "(SHOPB-\\d{6})");
   ASSERT_FALSE(consulted.empty()) << r;
   EXPECT_THAT(r, HasSubstr("€30.00"));
 
@@ -324,7 +266,7 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
-        Customer c(partner_port());
+        ShopCustomer c(partner_port());
         for (auto [sku, page] :
              {std::pair{"TEA-1", "/products/TEA-1.html"}, std::pair{"ORIG-2", "/local.html"}}) {
           std::string added = c.Post("/shop/cart/add", std::string("sku=") + sku + "&qty=1", page);
@@ -334,7 +276,7 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
           }
         }
         const std::string form = c.CheckoutForm();
-        Customer twin = c;  // the same browser, a second click
+        ShopCustomer twin = c;  // the same browser, a second click
         std::thread again([&] { results[i].second = twin.Submit(form); });
         results[i].first = c.Submit(form);
         again.join();
@@ -382,7 +324,7 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
     ASSERT_EQ(StatusOf(r.first), 202) << r.first;
     EXPECT_EQ(BodyOf(r.first), BodyOf(r.second));
     EXPECT_THAT(r.first, Not(HasSubstr("web:")));
-    status_path = Match(r.first, "href=\"(/shop/received/[^\"]+)\"");
+    status_path = FirstMatch(r.first, "href=\"(/shop/received/[^\"]+)\"");
   }
   ASSERT_FALSE(status_path.empty());
   std::string waiting = HttpGet(partner_port(), status_path);
@@ -417,7 +359,7 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
     EXPECT_THAT(shown, Not(HasSubstr("TEA-1"))) << shown;
   }
   // Stock moved once per cart: at main for the tie-up item, at the partner for its own.
-  auto stock = [](const std::string& shown) { return Match(shown, R"(stock:\s+(\d+))"); };
+  auto stock = [](const std::string& shown) { return FirstMatch(shown, R"(stock:\s+(\d+))"); };
   EXPECT_EQ(stock(Run({"main", "product", "show", main_dir_, "TEA-1"}).output),
             std::to_string(1000 - carts));
   EXPECT_EQ(stock(Run({"partner", "product", "show", shop_dir_, "ORIG-2"}).output),
@@ -427,12 +369,12 @@ TEST_F(ShopIntegrationTest, MixedCartsEndEachLineInExactlyOneOrder) {
 // A browser posts the cart's forms with the Origin of the page (the shop pages' Referrer-Policy
 // is same-origin: with no-referrer, Chromium sends "Origin: null" and every form was refused).
 TEST_F(ShopIntegrationTest, CartFormsWorkWithTheOriginABrowserSends) {
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("ORIG-1", 1, "/local.html"), 303);
   std::string cart = c.Get("/shop/cart");
   ASSERT_EQ(StatusOf(cart), 200) << cart;
   EXPECT_EQ(HeaderOf(cart, "Referrer-Policy"), "same-origin");
-  const std::string csrf = Match(cart, "name=\"csrf\" value=\"([^\"]+)\"");
+  const std::string csrf = FirstMatch(cart, "name=\"csrf\" value=\"([^\"]+)\"");
   auto post = [&](const std::string& origin) {
     const std::string host = "127.0.0.1:" + std::to_string(partner_port());
     const std::string body = "csrf=" + csrf + "&sku=ORIG-1&qty=2";
@@ -448,7 +390,7 @@ TEST_F(ShopIntegrationTest, CartFormsWorkWithTheOriginABrowserSends) {
 }
 
 TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("GIFT-1", 5, "/products/GIFT-1.html"), 303);
   // Main sells the last units elsewhere: its answer to the consultation is a refusal.
   Run({"main", "product", "set-stock", main_dir_, "GIFT-1", "2"});
@@ -460,7 +402,7 @@ TEST_F(ShopIntegrationTest, ConsultRefusalIsShownAndNothingChanges) {
 }
 
 TEST_F(ShopIntegrationTest, DelegatedRefusalIsShownAndTheCartKeepsItsLines) {
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 5, "/products/TEA-1.html"), 303);
   Run({"main", "product", "set-stock", main_dir_, "TEA-1", "2"});
   std::string r = c.Checkout();
@@ -473,7 +415,7 @@ TEST_F(ShopIntegrationTest, DelegatedRefusalIsShownAndTheCartKeepsItsLines) {
 TEST_F(ShopIntegrationTest, HundredOrdersWhileMainIsDownReachMainExactlyOnce) {
   main_->Stop();
   for (int i = 0; i < 100; ++i) {
-    Customer c(partner_port());
+    ShopCustomer c(partner_port());
     ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);
     std::string r = c.Checkout();
     ASSERT_EQ(StatusOf(r), 202) << r;
@@ -498,7 +440,7 @@ TEST_F(ShopIntegrationTest, HundredOrdersWhileMainIsDownReachMainExactlyOnce) {
 
 TEST_F(ShopIntegrationTest, OrderAcceptedJustBeforeThePartnerIsKilledReachesMain) {
   main_->Stop();
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 2, "/products/TEA-1.html"), 303);
   std::string r = c.Checkout();
   ASSERT_EQ(StatusOf(r), 202) << r;
@@ -577,7 +519,7 @@ TEST_F(ShopIntegrationTest, APriceChangedAtMainIsShownEverywhereAndConfirmedBefo
       << HttpGet(partner_port(), "/products/sencha.html");
   EXPECT_TRUE(shows(main_->port(), "€12.50</b> (In stock)"));
 
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 2, "/products/sencha.html"), 303);
   const std::string form = c.CheckoutForm();
   ASSERT_THAT(form, HasSubstr("seen_total=2500"));
@@ -595,7 +537,7 @@ TEST_F(ShopIntegrationTest, APriceChangedAtMainIsShownEverywhereAndConfirmedBefo
   EXPECT_THAT(r, HasSubstr("it is now <strong>€30.00</strong> (it was €25.00)"));
   EXPECT_EQ(MainOrderCount(), 0);
   // Confirmed: main places the order at the price shown last.
-  const std::string seen = Match(r, "name=\"seen_total\" value=\"([^\"]+)\"");
+  const std::string seen = FirstMatch(r, "name=\"seen_total\" value=\"([^\"]+)\"");
   EXPECT_EQ(seen, "3000");
   r = c.Submit(std::regex_replace(form, std::regex("seen_total=2500"), "seen_total=" + seen));
   EXPECT_EQ(StatusOf(r), 200) << r;
@@ -623,7 +565,7 @@ TEST_F(ShopIntegrationTest, APriceChangedAtMainIsShownEverywhereAndConfirmedBefo
 // A shop whose public address is HTTPS (behind a TLS proxy: shop.public_url) marks the cart's
 // cookies Secure; a plain-HTTP one cannot (the browser would drop them).
 TEST_F(ShopIntegrationTest, BehindHttpsTheCartCookiesAreSecure) {
-  Customer plain(partner_port());
+  ShopCustomer plain(partner_port());
   std::string r = plain.Post("/shop/cart/add", "sku=TEA-1&qty=1", "/products/TEA-1.html");
   ASSERT_EQ(StatusOf(r), 303) << r;
   EXPECT_THAT(r, Not(HasSubstr("; Secure")));
@@ -637,7 +579,7 @@ TEST_F(ShopIntegrationTest, BehindHttpsTheCartCookiesAreSecure) {
   text.insert(at + 13, "\"shop.public_url\" = \"https://shop-b.example\"\n");
   ASSERT_TRUE(WriteFileAtomic(*env_, shop_dir_ + "/site.toml", text, 0600).ok());
   StartPartner();
-  Customer secure(partner_port());
+  ShopCustomer secure(partner_port());
   r = secure.Post("/shop/cart/add", "sku=TEA-1&qty=1", "/products/TEA-1.html");
   ASSERT_EQ(StatusOf(r), 303) << r;
   EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_cart="));
@@ -645,7 +587,7 @@ TEST_F(ShopIntegrationTest, BehindHttpsTheCartCookiesAreSecure) {
 }
 
 TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
-  Customer c(partner_port());
+  ShopCustomer c(partner_port());
   ASSERT_EQ(c.Add("TEA-1", 1, "/products/TEA-1.html"), 303);
   const std::string products_before = Run({"partner", "product", "ls", shop_dir_}).output;
   const std::string cart_before = BodyOf(c.Get("/shop/cart"));
@@ -680,7 +622,7 @@ TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
   }
   // A checkout with missing customer fields: the form again with what to fix, nothing ordered.
   std::string page = c.Get("/shop/checkout");
-  std::string csrf = Match(page, "name=\"csrf\" value=\"([^\"]+)\"");
+  std::string csrf = FirstMatch(page, "name=\"csrf\" value=\"([^\"]+)\"");
   ASSERT_FALSE(csrf.empty()) << page;
   std::string r =
       c.Post("/shop/checkout", "csrf=" + csrf + "&idem=abcdefgh1234&name=&payment=cash_on_delivery",

@@ -19,27 +19,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Match(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  std::regex re(pattern);
-  return std::regex_search(text, m, re) ? m[1].str() : std::string();
-}
-
-// "YYYY-MM" of this month, or of `months_back` months before it (UTC).
-std::string Month(int months_back = 0) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  tm.tm_mon -= months_back;
-  while (tm.tm_mon < 0) {
-    tm.tm_mon += 12;
-    tm.tm_year -= 1;
-  }
-  char buf[16];
-  std::strftime(buf, sizeof(buf), "%Y-%m", &tm);
-  return buf;
-}
-
 // "YYYY-MM-DD..YYYY-MM-DD": today (UTC) as a period of one day.
 std::string Today() {
   std::time_t now = std::time(nullptr);
@@ -62,17 +41,6 @@ max_percent = 30
 at_original_share_percent = 50
 )";
 
-// The statement folders in SITE_DIR/statements (staging folders left out).
-std::vector<std::string> Received(Env& env, const std::string& site_dir) {
-  std::vector<std::string> out;
-  auto list = env.ListDir(site_dir + "/statements");
-  if (!list.ok()) return out;
-  for (const FileInfo& f : *list) {
-    if (f.is_dir && !f.name.starts_with(".")) out.push_back(f.name);
-  }
-  return out;
-}
-
 // A partnership at main and the partner site enrolled with it; returns the partner's folder.
 std::string EnrolledPartner(const TempDir& dir, const std::string& main_dir,
                             const std::string& main_sync, const std::string& id) {
@@ -82,7 +50,7 @@ std::string EnrolledPartner(const TempDir& dir, const std::string& main_dir,
       RunTieup({"main", "partner", "add", main_dir, "--id", id, "--kind", "template",
                 "--public-url", "http://" + id + ".example/", "--sync-url", "https://" + sync});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  const std::string code = Match(r.output, R"(--token (\S+))");
+  const std::string code = FirstMatch(r.output, R"(--token (\S+))");
   r = RunTieup({"partner", "init", site, "--id", id, "--name", id, "--public", "127.0.0.1:0",
                 "--sync", sync, "--main", main_sync, "--token", code});
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -98,13 +66,14 @@ TEST(StatementsIntegrationTest, MainsStatementReachesItsPartnerOnlyWithItsContra
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Daemon main({"main", "serve", main_dir});
   ASSERT_TRUE(main.ok()) << main.output();
-  const std::string main_sync = Match(main.output(), R"(sync port (https://127\.0\.0\.1:\d+))");
+  const std::string main_sync =
+      FirstMatch(main.output(), R"(sync port (https://127\.0\.0\.1:\d+))");
   ASSERT_FALSE(main_sync.empty()) << main.output();
   const std::string shop = EnrolledPartner(dir, main_dir, main_sync, "shop-b");
   const std::string other = EnrolledPartner(dir, main_dir, main_sync, "shop-c");
   ASSERT_FALSE(HasFailure());
 
-  const std::string period = Month();
+  const std::string period = ThisMonthUtc();
   {
     Daemon partner({"partner", "serve", shop});
     ASSERT_TRUE(partner.ok()) << partner.output();
@@ -172,21 +141,20 @@ TEST(StatementsIntegrationTest, MainsStatementReachesItsPartnerOnlyWithItsContra
 
   // Last month ended before the partnership began: refused (issue 15 item 8).
   r = RunTieup(
-      {"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", Month(1)});
+      {"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", ThisMonthUtc(1)});
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("ends before the partnership with 'shop-b' began"));
   // Today's statement, changed at main after it was written: not delivered.
-  const std::string last_month = Today();
-  r = RunTieup(
-      {"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", last_month});
+  const std::string today = Today();
+  r = RunTieup({"main", "fees", "statement", main_dir, "--partner", "shop-b", "--period", today});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::string last_path = main_dir + "/statements/shop-b-" + last_month + ".csv";
-  std::string edited = *env->ReadFile(last_path);
+  const std::string today_path = main_dir + "/statements/shop-b-" + today + ".csv";
+  std::string edited = *env->ReadFile(today_path);
   edited.replace(edited.find("total,total,,,"), 14, "total,total,,,1");
-  ASSERT_TRUE(WriteFileAtomic(*env, last_path, edited).ok());
+  ASSERT_TRUE(WriteFileAtomic(*env, today_path, edited).ok());
   r = RunTieup({"partner", "fees", "statements", shop, "--fetch"});
   EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("REFUSED: the statement for " + last_month));
+  EXPECT_THAT(r.output, HasSubstr("REFUSED: the statement for " + today));
   EXPECT_THAT(r.output, HasSubstr("changed since it was written"));
   EXPECT_EQ(Received(*env, shop).size(), 1u);
 }
