@@ -190,8 +190,11 @@ void LedgerSeeds() {
         ledger::EncodeRecord(ledger::ContentRecord{1'790'000'000'000'000,
                                                    ledger::RecordArea::kOriginal, 4, 12, 99999}));
   Write("ledger_record", "ad",
-        ledger::EncodeRecord(
-            ledger::AdRecord{1'790'000'000'000'000, ledger::AdOwner::kPartner, 3, "/index.html"}));
+        ledger::EncodeRecord(ledger::AdRecord{1'790'000'000'000'000, ledger::AdOwner::kPartner, 3,
+                                              "/index.html", 0, ""}));
+  Write("ledger_record", "ad_click",
+        ledger::EncodeRecord(ledger::AdRecord{1'790'000'000'000'000, ledger::AdOwner::kMain, 0,
+                                              "/index.html", 1, "first-flush"}));
 }
 
 void SyncSeeds() {

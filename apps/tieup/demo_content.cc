@@ -22,6 +22,7 @@ std::vector<std::pair<std::string, std::string>> MainAuthoringFiles() {
 <main>
 {{{content}}}
 </main>
+<aside class="ads">{{> ad_main}}{{> ad_partner}}</aside>
 <footer>Sakura Tea Co. {{#partner.name}}&middot; partner shop {{partner.name}}{{/partner.name}}</footer>
 </body>
 </html>
@@ -135,6 +136,33 @@ pre.payment{white-space:pre-wrap;background:#f6eef0;padding:.6em;font:inherit}
 section.order{border:1px solid #e5d5da;border-radius:6px;padding:0 1em;margin:1em 0;background:#fff}
 .grand-total{font-size:1.1em}
 .stock{color:#2e7d32;font-size:.95em}
+aside.ads{max-width:52em;margin:0 auto;padding:0 1.2em;display:flex;flex-wrap:wrap;gap:1em}
+iframe.tieup-ad{flex:1 1 20em;height:4.5em;border:0}
+)");
+  // Main's ads ({{> ad_main}} in the layout): every partner shows them in turn, and records
+  // each showing and click in its ledger for the advertising line of its fee statement.
+  files.emplace_back(
+      "pages/.tieup/ads.toml",
+      R"(# Main's ads, shown in the layout's {{> ad_main}} slot on every site (see the README, Ads).
+[[ad]]
+id = "gyokuro-shade"
+text = "Gyokuro Kin: three weeks in the shade, sweet and deep"
+image = "/assets/ads/gyokuro.svg"
+link = "/products/gyokuro.html"
+
+[[ad]]
+id = "hojicha-evening"
+text = "Hojicha Roast: the evening tea with little caffeine"
+image = "/assets/ads/hojicha.svg"
+link = "/products/hojicha.html"
+)");
+  files.emplace_back(
+      "assets/ads/gyokuro.svg",
+      R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="8" fill="#2e5e3a"/><path d="M14 30h20l-2 8H16z" fill="#e8f0e0"/><path d="M24 10c6 6 6 12 0 18c-6-6-6-12 0-18z" fill="#9fcf7f"/></svg>
+)");
+  files.emplace_back(
+      "assets/ads/hojicha.svg",
+      R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="8" fill="#7a4a24"/><path d="M14 30h20l-2 8H16z" fill="#f3e6d6"/><circle cx="24" cy="20" r="7" fill="#c98a4b"/></svg>
 )");
   // Fills the header's cart count on every page (static ones too) from the shop's cookie.
   files.emplace_back("assets/cart.js", R"((function () {
@@ -164,6 +192,10 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
       "class=\"original\">";
   const std::string tail = "</main><footer>" + name + ", " + region + "</footer></body></html>\n";
   return {
+      // The shop's own ads ({{> ad_partner}} in main's layout).
+      {"/.tieup/partner-ads.toml", "[[ad]]\nid = \"wagashi\"\ntext = \"" + name +
+                                       ": wagashi of the season, made in " + region +
+                                       "\"\nlink = \"/local/wagashi.html\"\n"},
       {"/local/index.html", head + "<h1>Local specials at " + name + "</h1><p>These pages are " +
                                 name +
                                 "'s own (original pages), edited only by the shop.</p>"

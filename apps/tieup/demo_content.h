@@ -11,7 +11,7 @@ namespace tieup::demo {
 // (relative path, bytes) pairs of main's authoring directory.
 std::vector<std::pair<std::string, std::string>> MainAuthoringFiles();
 
-// (URL path, HTML) pairs of a partner's original pages.
+// (URL path, content) pairs of a partner's original pages, and its own ad catalog.
 std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std::string& name,
                                                                       const std::string& region);
 

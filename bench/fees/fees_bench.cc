@@ -132,8 +132,10 @@ std::vector<std::string> Generate(uint64_t records, uint32_t seed) {
           t, "o-" + std::to_string(i), "shop", area,
           dice == 969 ? -500 : static_cast<int64_t>(rng() % 50'000), "JPY", 1}));
     } else if (dice < 990) {
-      out.push_back(ledger::EncodeRecord(ledger::AdRecord{
-          t, rng() % 2 ? ledger::AdOwner::kMain : ledger::AdOwner::kPartner, 1 + rng() % 5, "/"}));
+      // As the ad frames write them (site/ad_frames.h): one impression of a named ad.
+      out.push_back(ledger::EncodeRecord(
+          ledger::AdRecord{t, rng() % 2 ? ledger::AdOwner::kMain : ledger::AdOwner::kPartner, 1,
+                           "/", 0, "ad-" + std::to_string(rng() % 8)}));
     } else {
       out.push_back(ledger::EncodeRecord(
           ledger::RegistrationRecord{t, "shop", "u-" + std::to_string(i), area}));

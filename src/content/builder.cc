@@ -14,11 +14,16 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "content/ad_catalog.h"
 #include "content/gzip_variant.h"
 #include "content/page_templates.h"
 #include "crypto/hash.h"
 
 namespace tieup::content {
+
+// The module's built-in templates (templates/*.mustache; cmake/TieupEmbed.cmake).
+const EmbeddedTemplates& EmbeddedShellTemplates();
+
 namespace {
 
 namespace mustache = kainjow::mustache;
@@ -33,7 +38,7 @@ struct Source {
 };
 
 // Bump when rendering changes, so that no output of an older builder is re-used.
-constexpr std::string_view kBuilderVersion = "tieup-builder/1";
+constexpr std::string_view kBuilderVersion = "tieup-builder/2";  // 2: ad slot tags
 
 // A path's digest (BuildInputs::digests): the source's kind and directory, then the raw SHA-256
 // of its bytes.
@@ -211,6 +216,30 @@ Result<mustache::data> VariablesToData(const std::map<std::string, std::string>&
     return obj;
   };
   return convert(root);
+}
+
+Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
+                                   const std::string& label);
+
+// Offers the ad slot tags (content/ad_catalog.h) {{> ad_main}} and {{> ad_partner}} to every
+// page and layout: a frame each (template ad_slot). Main's own site (area original) has no
+// partner, so there {{> ad_partner}} is empty.
+Status AddAdSlotTags(mustache::data& vars, Area area) {
+  std::string_view slot;
+  for (const auto& [name, text] : EmbeddedShellTemplates()) {
+    if (name == "ad_slot") slot = text;
+  }
+  for (std::string_view owner : {"main", "partner"}) {
+    std::string html;
+    if (owner == "main" || area == Area::kTieup) {
+      mustache::data data{mustache::data::type::object};
+      data.set("owner", mustache::data(std::string(owner)));
+      ASSIGN_OR_RETURN(html, RenderMustache(std::string(slot), data, "ad_slot.mustache"));
+      while (!html.empty() && html.back() == '\n') html.pop_back();
+    }
+    vars.set("ad_" + std::string(owner), mustache::partial([html] { return html; }));
+  }
+  return Status::Ok();
 }
 
 Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
@@ -789,9 +818,10 @@ Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
   out.url_path = url_path;
   out.label = src.label;
   out.from_overrides = src.from_overrides;
-  out.in_release = !options.only_overridden_pages || src.from_overrides ||
-                   url_path.starts_with(kPageTemplatesDir);
+  out.in_release =
+      !options.only_overridden_pages || src.from_overrides || url_path.starts_with("/.tieup/");
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
+  RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
   std::map<std::string, std::string> layout_cache;
   FrontMatter fm;
   ASSIGN_OR_RETURN(out.html, RenderPage(env, src, vars, options.products.get(), layouts,
@@ -836,10 +866,11 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       for (const auto& [name, src] : overrides->layouts) merged_layouts[name] = src;
     }
     if (options.only_overridden_pages) {
-      // Page templates are part of the look, as the layouts are.
+      // Page templates are part of the look, as the layouts are, and the ad catalog goes with
+      // the ad slots of the layouts: the machine files under /.tieup/ are kept.
       std::erase_if(merged_sources, [](const auto& kv) {
         return !kv.second.from_overrides && !kv.first.starts_with("/assets/") &&
-               !kv.first.starts_with(kPageTemplatesDir);
+               !kv.first.starts_with("/.tieup/");
       });
     }
     sources_ptr = &merged_sources;
@@ -847,7 +878,20 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   }
   const std::map<std::string, Source>& sources = *sources_ptr;
   const std::map<std::string, Source>& layouts = *layouts_ptr;
+  // A catalog the partners could not read is refused here, before any partner gets it; the
+  // partner's own catalog is the partner's to write.
+  if (auto theirs = sources.find(std::string(kPartnerAdCatalogPath)); theirs != sources.end()) {
+    return Status::InvalidArgument(theirs->second.label + ": " +
+                                   std::string(kPartnerAdCatalogPath) +
+                                   " is the partner's own ad catalog; put main's ads in "
+                                   "pages/.tieup/ads.toml");
+  }
+  if (auto ads = sources.find(std::string(kAdCatalogPath)); ads != sources.end()) {
+    ASSIGN_OR_RETURN(std::string text, env.ReadFile(ads->second.file));
+    RETURN_IF_ERROR(ParseAdCatalog(text, ads->second.label).status());
+  }
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
+  RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
 
   // The inputs every rendered page shares: the variables and every layout (a page picks its
   // layout in its own front matter, so any layout may be the one it uses).

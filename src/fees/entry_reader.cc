@@ -161,6 +161,7 @@ bool ReadFast(std::string_view entry, FeeEntry& out) {
   size_t len = 0;
   FeeEntry e;
   uint64_t u = 0, time = 0;
+  bool ad_v2 = false;  // an ad record with its id and clicks
   if (c.Literal("{\"area\":\"")) {
     if (!c.AreaName(e.area)) return false;
     if (c.Literal(",\"bytes\":")) {
@@ -207,7 +208,13 @@ bool ReadFast(std::string_view entry, FeeEntry& out) {
     if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
     if (!c.Literal(",\"type\":\"order\",\"v\":1}")) return false;
     e.type = FeeEntry::Type::kOrder;
-  } else if (c.Literal("{\"impressions\":")) {  // ad
+  } else if (c.Literal("{\"impressions\":") || c.Literal("{\"ad\":")) {  // ad, v 1 or v 2
+    if (entry[2] == 'a') {  // v 2: the ad's id and clicks first
+      if (!c.SimpleString(len) || !c.Literal(",\"clicks\":") || !c.Uint(UINT64_MAX, u))
+        return false;
+      if (!c.Literal(",\"impressions\":")) return false;
+      ad_v2 = true;
+    }
     if (!c.Uint(UINT64_MAX, e.impressions)) return false;
     if (c.Literal(",\"owner\":\"main\"")) {
       e.owner = ledger::AdOwner::kMain;
@@ -218,7 +225,10 @@ bool ReadFast(std::string_view entry, FeeEntry& out) {
     }
     if (!c.Literal(",\"path\":") || !c.SimpleString(len)) return false;
     if (!c.Literal(",\"time_micros\":") || !c.Uint(INT64_MAX, time)) return false;
-    if (!c.Literal(",\"type\":\"ad\",\"v\":1}")) return false;
+    if (!(ad_v2 ? c.Literal(",\"type\":\"ad\",\"v\":2}")
+                : c.Literal(",\"type\":\"ad\",\"v\":1}"))) {
+      return false;
+    }
     e.type = FeeEntry::Type::kAd;
   } else {
     return false;

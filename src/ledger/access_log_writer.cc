@@ -93,13 +93,17 @@ AccessLogWriter::~AccessLogWriter() {
   thread_.join();
 }
 
-void AccessLogWriter::CountUnrecordedLocked(const AccessRecord& record, const std::string& why) {
-  pending_.Add(record.time_micros, why);
+void AccessLogWriter::CountUnrecordedLocked(const Queued& record, const std::string& why) {
+  pending_.Add(std::visit([](const auto& r) { return r.time_micros; }, record), why);
   pending_dirty_ = true;
   ++unrecorded_;
 }
 
-void AccessLogWriter::Record(AccessRecord record) {
+void AccessLogWriter::Record(AccessRecord record) { Enqueue(std::move(record)); }
+
+void AccessLogWriter::Record(AdRecord record) { Enqueue(std::move(record)); }
+
+void AccessLogWriter::Enqueue(Queued record) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -276,7 +280,7 @@ void AccessLogWriter::Run() {
     }
     if (stopping_ && queue_.empty() && pending_.count == 0) break;
 
-    std::vector<AccessRecord> batch;
+    std::vector<Queued> batch;
     size_t n = std::min(queue_.size(), options_.max_batch);
     batch.reserve(n);
     for (size_t i = 0; i < n; ++i) {
@@ -318,7 +322,9 @@ void AccessLogWriter::Run() {
         r.reason = gap.reason;
         entries.push_back(EncodeRecord(r));
       }
-      for (const AccessRecord& r : batch) entries.push_back(EncodeRecord(r));
+      for (const Queued& r : batch) {
+        entries.push_back(std::visit([](const auto& x) { return EncodeRecord(x); }, r));
+      }
       status = log_.Append(std::move(entries)).status();
     }
     if (status.ok()) MaybePeriodicCheckpoint();
@@ -361,7 +367,7 @@ void AccessLogWriter::Run() {
         const std::string why =
             "the site stopped while the ledger could not be written (" + status.message() + ")";
         const uint64_t lost = queue_.size();
-        for (const AccessRecord& r : queue_) CountUnrecordedLocked(r, why);
+        for (const Queued& r : queue_) CountUnrecordedLocked(r, why);
         processed_ += lost;
         queue_.clear();
         logger_->error(

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -72,6 +73,8 @@ class AccessLogWriter {
   // Queues `record` and returns at once: never waits for disk. When the queue is full the
   // record is dropped and counted (see dropped() and unrecorded()).
   void Record(AccessRecord record);
+  // The same for the advertisements a page showed or a click on one (site/ad_frames.h).
+  void Record(AdRecord record);
 
   // Makes one write attempt for what is queued (and a pending count of unrecorded requests)
   // and waits for it: OK once every record queued before the call is durable and the periodic
@@ -114,8 +117,10 @@ class AccessLogWriter {
 
   void Run();
   void MaybePeriodicCheckpoint();
+  using Queued = std::variant<AccessRecord, AdRecord>;
+  void Enqueue(Queued record);
   // Under mu_: counts `record` as unrecorded.
-  void CountUnrecordedLocked(const AccessRecord& record, const std::string& why);
+  void CountUnrecordedLocked(const Queued& record, const std::string& why);
   // Writer thread, without mu_: persists `gap` in PendingPath (removes the file when empty).
   // Best effort: a failure is logged once per fault.
   void PersistPending(const Gap& gap);
@@ -132,7 +137,7 @@ class AccessLogWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::deque<AccessRecord> queue_;
+  std::deque<Queued> queue_;
   uint64_t queued_ = 0;     // records ever queued
   uint64_t processed_ = 0;  // records ever finished (committed, or counted unrecorded at stop)
   uint64_t checked_ = 0;    // processed_ when the last periodic checkpoint check finished

@@ -242,13 +242,19 @@ std::string EncodeRecord(const ContentRecord& r) {
 }
 
 std::string EncodeRecord(const AdRecord& r) {
+  // Version 1 (no ad, no clicks) stays as older builds wrote it.
+  const bool v2 = !r.ad.empty() || r.clicks != 0;
   CanonicalWriter w;
+  if (v2) {
+    w.String("ad", r.ad);
+    w.Uint("clicks", r.clicks);
+  }
   w.Uint("impressions", r.impressions);
   w.String("owner", AdOwnerName(r.owner));
   w.String("path", r.path);
   w.Int("time_micros", r.time_micros);
   w.String("type", "ad");
-  w.Int("v", AdRecord::kVersion);
+  w.Int("v", v2 ? AdRecord::kVersion : 1);
   return w.Finish();
 }
 
@@ -398,10 +404,19 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
     r.bytes = f.Uint("bytes");
     record = std::move(r);
   } else if (type == "ad") {
-    RETURN_IF_ERROR(check_version(AdRecord::kVersion));
-    RETURN_IF_ERROR(
-        CheckKeys(o, type, {"impressions", "owner", "path", "time_micros", "type", "v"}));
+    if (version != 1) RETURN_IF_ERROR(check_version(AdRecord::kVersion));
+    if (version == 1) {
+      RETURN_IF_ERROR(
+          CheckKeys(o, type, {"impressions", "owner", "path", "time_micros", "type", "v"}));
+    } else {
+      RETURN_IF_ERROR(CheckKeys(
+          o, type, {"ad", "clicks", "impressions", "owner", "path", "time_micros", "type", "v"}));
+    }
     AdRecord r;
+    if (version != 1) {
+      r.ad = f.String("ad");
+      r.clicks = f.Uint("clicks");
+    }
     r.time_micros = f.Int("time_micros", 0, kMaxInt64);
     std::string owner = f.String("owner");
     if (owner == "main") {

@@ -107,14 +107,17 @@ enum class AdOwner { kMain, kPartner };
 // "main" or "partner".
 std::string_view AdOwnerName(AdOwner owner);
 
-// Advertisements shown on a partner's page (one record may sum several impressions of one
-// owner on one path). type "ad", v 1.
+// Advertisements shown on a partner's page, or clicked (one record may sum several impressions
+// of one owner on one path). type "ad": v 1 without `ad` and `clicks` (the records of older
+// builds, and any record with an empty `ad` and no clicks), v 2 with them.
 struct AdRecord {
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;
   int64_t time_micros = 0;  // when the ads were shown (>= 0)
   AdOwner owner = AdOwner::kMain;
   uint64_t impressions = 0;  // number of ads shown
-  std::string path;          // the page they were shown on
+  std::string path;          // the page they were shown on ("" when not known)
+  uint64_t clicks = 0;       // number of clicks on the ad (v 2)
+  std::string ad;            // the ad's id in its owner's catalog (content/ad_catalog.h; v 2)
 
   friend bool operator==(const AdRecord&, const AdRecord&) = default;
 };

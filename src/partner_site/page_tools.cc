@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/encoding.h"
+#include "content/ad_catalog.h"
 #include "content/builder.h"
 #include "content/markdown_page.h"
 #include "content/release.h"
@@ -133,7 +134,20 @@ Result<PagePutReport> PutPages(Env& env, const SiteConfig& config, SiteContent& 
   } else {
     files.emplace_back(url_path, local_path);
   }
-  for (const auto& [path, local] : files) RETURN_IF_ERROR(content::ValidatePath(path));
+  for (const auto& [path, local] : files) {
+    RETURN_IF_ERROR(content::ValidatePath(path));
+    // The ad catalogs (content/ad_catalog.h): main's is main's to ship; the partner's own is
+    // checked now, so that its slots never meet a catalog they cannot read.
+    if (path == content::kAdCatalogPath && !tieup_edit) {
+      return Status::InvalidArgument(std::string(content::kAdCatalogPath) +
+                                     " is main's ad catalog; put your own ads at " +
+                                     std::string(content::kPartnerAdCatalogPath));
+    }
+    if (path == content::kPartnerAdCatalogPath) {
+      ASSIGN_OR_RETURN(std::string text, env.ReadFile(local));
+      RETURN_IF_ERROR(content::ParseAdCatalog(text, local).status());
+    }
+  }
 
   PagePutReport report;
   Status done = content.Mutate([&](content::ContentStore& store) -> Status {

@@ -1,5 +1,6 @@
 #include "site/page_server.h"
 
+#include <cassert>
 #include <functional>
 #include <set>
 #include <shared_mutex>
@@ -9,6 +10,8 @@
 #include "content/markdown_page.h"
 #include "content/page_templates.h"
 #include "net/static_handler.h"
+#include "site/ad_frames.h"
+#include "site/browser_headers.h"
 #include "site/link_pages.h"
 #include "site/withdrawn_pages.h"
 
@@ -310,6 +313,12 @@ PageServer::PageServer(Env& env, const SiteConfig& config, SiteContent& content,
   auto pages =
       std::make_shared<PageHandler>(std::make_shared<ServedSiteCache>(content_), content_, config);
   router_ = std::make_shared<Router>(std::move(pages));
+  // The frames of the layouts' ad slots (content/ad_catalog.h), on every site.
+  Status ads = router_->Add(kAdFramePrefix, "GET, HEAD",
+                            WithBrowserSecurityHeaders(std::make_shared<AdFrames>(
+                                env_, config, content_, access_log, logger_)));
+  assert(ads.ok());  // a fresh router has no route yet
+  (void)ads;
   http_ = std::move(http);
 }
 

@@ -133,7 +133,7 @@ test('console_approve: review the first update (files, preview), approve, the pa
     await j.check('the review names the update and what it adds', async () => {
       await see(page, new RegExp(`^Review update ${id}$`, 'm'));
       await see(page, /Version 1 from the main site/);
-      await see(page, /13 added, 0 changed, 0 removed/);
+      await see(page, /16 added, 0 changed, 0 removed/);
       await see(page, /Nothing of it is live until you approve/);
     });
     await j.check('the files list: each page added, with its size', async () => {

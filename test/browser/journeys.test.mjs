@@ -465,6 +465,37 @@ test('partner_mixed: a tie-up tea and an original item on a partner, one order e
   });
 });
 
+test("partner_ads: main's ad and the shop's own ad on a partner's page; a click lands on the tea",
+     async (t) => {
+  await runJourney('partner_ads', t, await newContext(), path.join(artifacts, 'partner_ads'),
+                   async (j) => {
+    const page = j.page;
+    await gotoAndLoad(page, sites.url('shop-a', '/news/'));
+    const mainAd = page.frameLocator('iframe.tieup-ad-main').getByRole('link');
+    const ownAd = page.frameLocator('iframe.tieup-ad-partner').getByRole('link');
+    await j.must("main's ad in its slot", () =>
+      mainAd.filter({ hasText: /Gyokuro Kin|Hojicha Roast/ }).waitFor({ timeout: 5000 }));
+    await j.check("the shop's own ad in its slot", () =>
+      ownAd.filter({ hasText: /Tea House Asahi: wagashi of the season/ })
+          .waitFor({ timeout: 5000 }));
+    await page.locator('aside.ads').scrollIntoViewIfNeeded();
+    await j.shot('ads');
+    await pageBasics(j, SHOP_A, 0);
+    const said = await mainAd.innerText();
+    const tea = /Gyokuro/.test(said) ? /Gyokuro Kin/ : /Hojicha Roast/;
+    await j.must("a click on main's ad", () => clickAndLoad(page, mainAd));
+    await j.shot('clicked');
+    await j.check("the click lands on the ad's tea, on the partner", async () => {
+      if (!/\/products\/(gyokuro|hojicha)\.html$/.test(new URL(page.url()).pathname) ||
+          !page.url().startsWith(sites.url('shop-a', '/'))) {
+        throw new Error(`landed on ${page.url()}`);
+      }
+      await see(page, tea);
+    });
+    await pageBasics(j, SHOP_A, 0);
+  });
+});
+
 test('main_down: "Order received" on a partner while main is stopped, confirmed after restart',
      async (t) => {
   await runJourney('main_down', t, await newContext(), path.join(artifacts, 'main_down'),

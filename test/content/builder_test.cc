@@ -203,6 +203,50 @@ TEST_F(BuildReleaseTest, VariablesAreHtmlEscapedInDoubleBraces) {
   EXPECT_THAT(Body(*m, "/index.html"), HasSubstr("&lt;script&gt;"));
 }
 
+// Issue 15 item 8: a layout names whose ad goes in a slot; the slot is a same-origin frame, so
+// the page's signed bytes never change with the ad shown.
+TEST_F(BuildReleaseTest, AdSlotTagsBecomeFramesOfTheirOwner) {
+  Write("author/layouts/plain.mustache",
+        "<main>{{{content}}}</main><aside>{{> ad_main}}</aside><aside>{{> ad_partner}}</aside>");
+  auto m = BuildRelease(*env_, blobs_, Options());
+  ASSERT_THAT(m, IsOk());
+  const std::string page = Body(*m, "/news/today.html");
+  EXPECT_THAT(page, HasSubstr("<aside><iframe class=\"tieup-ad tieup-ad-main\" "
+                              "src=\"/tieup-ad/main\" title=\"Advertisement\" "
+                              "loading=\"lazy\"></iframe></aside>"));
+  EXPECT_THAT(page, HasSubstr("src=\"/tieup-ad/partner\""));
+
+  // Main's own site has no partner: its partner slot is empty.
+  BuildOptions own = Options();
+  own.area = Area::kOriginal;
+  auto mine = BuildRelease(*env_, blobs_, own);
+  ASSERT_THAT(mine, IsOk());
+  EXPECT_THAT(Body(*mine, "/news/today.html"), HasSubstr("<aside></aside>"));
+  EXPECT_THAT(Body(*mine, "/news/today.html"), HasSubstr("src=\"/tieup-ad/main\""));
+}
+
+TEST_F(BuildReleaseTest, TheAdCatalogIsCheckedAndShippedEvenWithKindTemplate) {
+  Write("author/pages/.tieup/ads.toml",
+        "[[ad]]\nid = \"sale\"\ntext = \"Sale\"\nlink = \"/sale.html\"\n");
+  BuildOptions o = Options();
+  o.only_overridden_pages = true;
+  auto m = BuildRelease(*env_, blobs_, o);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(Body(*m, "/.tieup/ads.toml"), HasSubstr("id = \"sale\""));
+  EXPECT_EQ(m->files.count("/index.html"), 0u);
+
+  Write("author/pages/.tieup/ads.toml", "[[ad]]\nid = \"Sale!\"\n");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("pages/.tieup/ads.toml: ad 1: 'id' must be")));
+  ASSERT_THAT(env_->RemoveFile(dir_.Sub("author/pages/.tieup/ads.toml")), IsOk());
+  Write("author/pages/.tieup/partner-ads.toml", "");
+  EXPECT_THAT(BuildRelease(*env_, blobs_, Options()),
+              StatusIs(StatusCode::kInvalidArgument,
+                       HasSubstr("is the partner's own ad catalog; put main's ads in "
+                                 "pages/.tieup/ads.toml")));
+}
+
 TEST_F(BuildReleaseTest, MissingLayoutNamesThePage) {
   Write("author/pages/odd.md", "---\nlayout: fancy\n---\nbody\n");
   EXPECT_THAT(

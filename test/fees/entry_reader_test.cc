@@ -76,7 +76,7 @@ TEST(EntryReaderTest, ReadsOrdersContentAdsAndIgnoresRegistrations) {
   EXPECT_EQ(content->pages, 40u);
   EXPECT_EQ(content->bytes, 5000u);
 
-  ledger::AdRecord a{9, ledger::AdOwner::kPartner, 12, "/"};
+  ledger::AdRecord a{9, ledger::AdOwner::kPartner, 12, "/", 0, ""};
   auto ad = ReadFeeEntry(ledger::EncodeRecord(a));
   ASSERT_THAT(ad, IsOk());
   EXPECT_EQ(ad->type, FeeEntry::Type::kAd);
@@ -98,7 +98,9 @@ TEST(EntryReaderTest, FastPathReadsEveryRecordTypeLikeTheStrictParser) {
                           UINT32_MAX},
       ledger::OrderRecord{7, "o-2", "", ledger::RecordArea::kTieup, INT64_MAX, "JPY", 0},
       ledger::ContentRecord{8, ledger::RecordArea::kTieup, UINT64_MAX, 0, 12},
-      ledger::AdRecord{9, ledger::AdOwner::kMain, 0, ""},
+      ledger::AdRecord{9, ledger::AdOwner::kMain, 0, "", 0, ""},
+      ledger::AdRecord{9, ledger::AdOwner::kPartner, 1, "/tea.html", 0, "first-flush"},
+      ledger::AdRecord{9, ledger::AdOwner::kMain, 0, "/", UINT64_MAX, "a"},
       ledger::RegistrationRecord{10, "", "u-1", ledger::RecordArea::kOriginal}};
   for (const auto& r : records) {
     std::string entry = ledger::EncodeRecord(r);
@@ -164,7 +166,7 @@ TEST(EntryReaderTest, FastPathAgreesWithTheStrictParserUnderEveryByteMutation) {
   samples.push_back(ledger::EncodeRecord(
       ledger::ContentRecord{1790000000000000, ledger::RecordArea::kOriginal, 12, 340, 98765}));
   samples.push_back(ledger::EncodeRecord(
-      ledger::AdRecord{1790000000000000, ledger::AdOwner::kPartner, 25, "/news/1"}));
+      ledger::AdRecord{1790000000000000, ledger::AdOwner::kPartner, 25, "/news/1", 0, ""}));
   samples.push_back(ledger::EncodeRecord(
       ledger::RegistrationRecord{1790000000000000, "shop-b", "u-5", ledger::RecordArea::kTieup}));
   const std::string replacements = std::string("\x00\x1f \"\\0159a{}:,-AZ\x7f\x80\xC3", 19);

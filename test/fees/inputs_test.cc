@@ -110,9 +110,9 @@ class AggregateTest : public ::testing::Test {
     Add(Order(Area::kOriginal, 7000, nov1 + 13));
     Add(Order(Area::kTieup, 999, nov1 + 14, "USD"));  // another currency
     Add(Order(Area::kTieup, 5000, nov1 - 2));         // October
-    Add(ledger::AdRecord{nov1 + 15, ledger::AdOwner::kMain, 30, "/"});
-    Add(ledger::AdRecord{nov1 + 16, ledger::AdOwner::kPartner, 10, "/"});
-    Add(ledger::AdRecord{dec1, ledger::AdOwner::kMain, 1000, "/"});  // December
+    Add(ledger::AdRecord{nov1 + 15, ledger::AdOwner::kMain, 30, "/", 0, ""});
+    Add(ledger::AdRecord{nov1 + 16, ledger::AdOwner::kPartner, 10, "/", 0, ""});
+    Add(ledger::AdRecord{dec1, ledger::AdOwner::kMain, 1000, "/", 0, ""});  // December
     Add(ledger::ContentRecord{At("2026-11-20T00:00:00Z"), Area::kOriginal, 2, 25, 9000});
     Add(ledger::ContentRecord{dec1, Area::kOriginal, 3, 999, 99999});  // after the period
     Add(Access(Area::kTieup, 200, dec1 - 1));  // November 30, last microsecond
@@ -245,8 +245,8 @@ TEST_F(AggregateTest, BadOptionsAreRefused) {
 
 TEST_F(AggregateTest, AbsurdAdImpressionsAreRefusedNotWrapped) {
   const int64_t t = At("2026-11-02T00:00:00Z");
-  Add(ledger::AdRecord{t, ledger::AdOwner::kMain, UINT64_MAX, "/"});
-  Add(ledger::AdRecord{t, ledger::AdOwner::kMain, 1, "/"});
+  Add(ledger::AdRecord{t, ledger::AdOwner::kMain, UINT64_MAX, "/", 0, ""});
+  Add(ledger::AdRecord{t, ledger::AdOwner::kMain, 1, "/", 0, ""});
   EXPECT_THAT(AggregateFromLedger(*log_, Head(), options_),
               StatusIs(StatusCode::kOutOfRange, HasSubstr("absurd")));
 }

@@ -95,6 +95,30 @@ TEST_F(AccessLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
   EXPECT_EQ(writer.dropped(), 7u);
 }
 
+// The ad frames (site/ad_frames.h) record impressions and clicks through the same queue, in
+// order with the accesses, and a dropped one is counted like a dropped access.
+TEST_F(AccessLogWriterTest, AdRecordsGoThroughTheSameQueueInOrder) {
+  AccessLogWriterOptions options;
+  options.max_queue = 3;
+  options.commit_interval = std::chrono::hours(1);  // nothing is written until Flush
+  AccessLogWriter writer(env_, *log_, std::nullopt, options);
+  AdRecord shown{1790000000000100, AdOwner::kMain, 1, "/t0/0", 0, "first-flush"};
+  AdRecord clicked{1790000000000200, AdOwner::kPartner, 0, "/t0/0", 1, "own-sale"};
+  writer.Record(Access(0, 0));
+  writer.Record(shown);
+  writer.Record(clicked);
+  writer.Record(AdRecord{1790000000000300, AdOwner::kMain, 1, "/", 0, "x"});  // full: dropped
+  EXPECT_EQ(writer.dropped(), 1u);
+  ASSERT_THAT(writer.Flush(), IsOk());
+  ASSERT_EQ(log_->size(), 4u);
+  auto gap = ParseRecord(*log_->Read(0));
+  ASSERT_TRUE(std::holds_alternative<UnrecordedRecord>(*gap));
+  EXPECT_EQ(std::get<UnrecordedRecord>(*gap).first_micros, 1790000000000300);
+  EXPECT_EQ(std::get<AccessRecord>(*ParseRecord(*log_->Read(1))), Access(0, 0));
+  EXPECT_EQ(std::get<AdRecord>(*ParseRecord(*log_->Read(2))), shown);
+  EXPECT_EQ(std::get<AdRecord>(*ParseRecord(*log_->Read(3))), clicked);
+}
+
 TEST_F(AccessLogWriterTest, CheckpointsPeriodicallyByTheEnvClockAndOnDemand) {
   std::vector<std::string> notes;
   std::mutex mu;

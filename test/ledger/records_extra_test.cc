@@ -64,6 +64,38 @@ TEST(RecordsExtraTest, AdRecordCanonicalFormAndRoundTrip) {
   EXPECT_EQ(AdOwnerName(AdOwner::kPartner), "partner");
 }
 
+// Version 2 names the ad and counts clicks (issue 15 item 8); a record without them is still
+// written, hashed and read as version 1.
+TEST(RecordsExtraTest, AdRecordWithItsIdAndClicksIsVersion2) {
+  AdRecord r = SampleAd();
+  r.ad = "first-flush";
+  r.clicks = 1;
+  r.impressions = 0;
+  std::string e = EncodeRecord(r);
+  EXPECT_EQ(e,
+            "{\"ad\":\"first-flush\",\"clicks\":1,\"impressions\":0,\"owner\":\"partner\","
+            "\"path\":\"/news/\\\"today\\\"\",\"time_micros\":1790000000000002,\"type\":\"ad\","
+            "\"v\":2}");
+  auto parsed = ParseRecord(e);
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(std::get<AdRecord>(*parsed), r);
+  r.clicks = 0;  // an impression of a named ad
+  r.impressions = 1;
+  auto shown = ParseRecord(EncodeRecord(r));
+  ASSERT_THAT(shown, IsOk());
+  EXPECT_EQ(std::get<AdRecord>(*shown), r);
+
+  // Version 2 needs both fields; version 1 may have neither.
+  std::string no_clicks = e;
+  no_clicks.replace(no_clicks.find("\"clicks\":1,"), 11, "");
+  EXPECT_THAT(ParseRecord(no_clicks),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("\"clicks\" is missing")));
+  std::string v1_with_ad = e;
+  v1_with_ad.replace(v1_with_ad.find("\"v\":2"), 5, "\"v\":1");
+  EXPECT_THAT(ParseRecord(v1_with_ad),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown field \"ad\"")));
+}
+
 TEST(RecordsExtraTest, UnknownVersionsAreRefusedClearly) {
   std::string c = EncodeRecord(SampleContent());
   c.replace(c.find("\"v\":1"), 5, "\"v\":2");
