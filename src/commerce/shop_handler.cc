@@ -395,7 +395,45 @@ class ShopHandler::Impl {
     // What this page shows, sent back with the order: a different total then is shown again
     // for the customer to confirm (never a silent different charge).
     data["seen_total"] = cart.totals.total_minor;
+    // And each line's unit price, so that a changed total can say which line changed.
+    std::string prices;
+    for (const CartLine& l : cart.lines) {
+      prices += (prices.empty() ? "" : ",") + l.sku + ":" + std::to_string(l.unit_price_minor);
+    }
+    data["seen_prices"] = prices;
     return data;
+  }
+
+  // What changed between the unit prices the checkout page showed (form field `seen_prices`)
+  // and `cart`, in words ("The price of 'Hojicha Roast' changed from ¥1,200 to ¥1,500."), as
+  // Shop::Checkout says it; "" when the form does not say or nothing differs.
+  std::string PriceChanges(const Cart& cart, const FormFields& form) {
+    std::map<std::string, int64_t, std::less<>> seen;
+    std::string_view list = Trim(form.Get("seen_prices"));
+    while (!list.empty() && seen.size() < 500) {
+      const size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      const size_t colon = item.rfind(':');
+      if (colon == std::string_view::npos) continue;
+      if (auto minor = ParseDigits(item.substr(colon + 1), 18)) {
+        seen.emplace(std::string(item.substr(0, colon)), *minor);
+      }
+    }
+    if (seen.empty()) return "";
+    std::string words;
+    for (const CartLine& l : cart.lines) {
+      auto it = seen.find(l.sku);
+      std::string change;
+      if (it == seen.end()) {
+        change = "'" + l.title + "' was added to the cart after the order's page was shown.";
+      } else if (it->second != l.unit_price_minor) {
+        change = "The price of '" + l.title + "' changed from " + Money(it->second) + " to " +
+                 Money(l.unit_price_minor) + ".";
+      }
+      if (!change.empty()) words += (words.empty() ? "" : " ") + change;
+    }
+    return words;
   }
 
   // The checkout form again (409), filled in as sent, showing the cart's current total and
@@ -411,7 +449,13 @@ class ShopHandler::Impl {
     json::object data = CheckoutForm(*cart, token, form, {}, form.Get("idem"));
     json::object changed{{"now", Money(cart->totals.total_minor)}};
     if (seen && *seen != cart->totals.total_minor) changed["was"] = Money(*seen);
-    if (!detail.empty()) changed["detail"] = UpperFirst(detail);
+    // Without the checkout's own reason, the lines whose prices differ from the page's.
+    const std::string lines = detail.empty() ? PriceChanges(*cart, form) : std::string();
+    if (!detail.empty()) {
+      changed["detail"] = UpperFirst(detail);
+    } else if (!lines.empty()) {
+      changed["detail"] = lines;
+    }
     data["price_changed"] = std::move(changed);
     return Page(409, "Please confirm your order", "checkout", std::move(data),
                 CartItemCount(*cart));

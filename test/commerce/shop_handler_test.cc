@@ -100,7 +100,8 @@ class ShopHandlerTest : public ::testing::Test {
     EXPECT_EQ(page.status(), 200);
     return "csrf=" + HiddenValue(page.body(), "csrf") +
            "&idem=" + HiddenValue(page.body(), "idem") +
-           "&seen_total=" + HiddenValue(page.body(), "seen_total") + "&" + std::string(fields);
+           "&seen_total=" + HiddenValue(page.body(), "seen_total") +
+           "&seen_prices=" + HiddenValue(page.body(), "seen_prices") + "&" + std::string(fields);
   }
 
   // The CSRF token for the cart behind `cookie` ("tieup_cart=TOKEN").
@@ -431,6 +432,12 @@ TEST_F(ShopHandlerTest, APriceChangedSinceTheCheckoutPageIsConfirmedFirst) {
               HasSubstr("it is now <strong>" + HtmlEscape(FormatMoney(3000, "EUR")) +
                         "</strong> (it was " + HtmlEscape(FormatMoney(2500, "EUR")) + ")"));
   EXPECT_THAT(r.body(), HasSubstr("Nothing was ordered yet"));
+  // Which line changed, and how (the page said each line's price).
+  EXPECT_THAT(body, HasSubstr("&seen_prices=MUG-1:1250&"));
+  EXPECT_THAT(r.body(), HasSubstr("The price of &#39;" + HtmlEscape("Blue <mug> & \"co\"") +
+                                  "&#39; changed from " + HtmlEscape(FormatMoney(1250, "EUR")) +
+                                  " to " + HtmlEscape(FormatMoney(1500, "EUR")) + "."));
+  EXPECT_EQ(HiddenValue(r.body(), "seen_prices"), "MUG-1:1500");
   EXPECT_THAT(r.body(), HasSubstr("value=\"Ada Lovelace\""));  // the form keeps what was typed
   EXPECT_EQ(HiddenValue(r.body(), "seen_total"), "3000");
   EXPECT_EQ(Orders(), 0);
