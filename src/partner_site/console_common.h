@@ -53,6 +53,9 @@ ConsolePage Problem(int status, std::string title, std::string message);
 // 303 to `path` with a flash message shown there once.
 ConsolePage Redirect(std::string path, std::string flash);
 
+// A fresh name under SITE_DIR/run/ for one request's files (two managers may save at once).
+std::string TempPath(ConsoleState& s, std::string_view what);
+
 // An update's template data: id, version, state and state_words, pending, received, counts.
 json::object UpdateData(const ConsoleState& s, const sync::ReceivedUpdate& u);
 
@@ -62,6 +65,7 @@ void AddShopPages(ConsoleState& s);      // /orders, /orders/N, /products
 void AddOwnPages(ConsoleState& s);       // /pages, /pages/edit, /pages/delete
 void AddLedgerPages(ConsoleState& s);    // /ledger
 void AddSettingsPages(ConsoleState& s);  // /settings
+void AddAdPages(ConsoleState& s);        // /ads
 // The home page's access records (console_ledger.cc): today's accesses in the site's time zone
 // (today, today_tieup, today_original, today_total, today_partial) and the ledger's open alerts
 // (has_alerts, alert_count, alerts: title, message, when, excluded).

@@ -35,6 +35,12 @@ const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPartne
 }  // namespace tieup
 
 namespace tieup::partner_console {
+
+std::string TempPath(ConsoleState& s, std::string_view what) {
+  return JoinPath(s.daemon->site().site_dir(), "run/console-" + std::string(what) + "-" +
+                                                   HexEncode(RandomString(s.daemon->env(), 12)));
+}
+
 namespace {
 
 // The most one upload (its whole multipart body) may be.
@@ -86,12 +92,6 @@ std::string PublicOrigin(const ConsoleState& s) {
 std::string QueryValue(const ConsoleRequest& r, std::string_view name) {
   auto q = commerce::ParseForm(r.http.query());
   return q.ok() ? std::string(q->Get(name)) : std::string();
-}
-
-// A fresh name under SITE_DIR/run/ for one request's files (two managers may save at once).
-std::string TempPath(ConsoleState& s, std::string_view what) {
-  return JoinPath(s.daemon->site().site_dir(), "run/console-" + std::string(what) + "-" +
-                                                   HexEncode(RandomString(s.daemon->env(), 12)));
 }
 
 // The page of this site's original area at `path`, if any.

@@ -332,6 +332,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Orders", "/orders");
   c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
+  c.AddNav("Ads", "/ads");
   c.AddNav("Ledger & fees", "/ledger");
   c.AddNav("Settings", "/settings");
   c.AddNav("Managers", "/managers");
@@ -343,6 +344,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   AddOwnPages(*s);
   AddLedgerPages(*s);
   AddSettingsPages(*s);
+  AddAdPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
   daemon.AddServer(
