@@ -289,6 +289,9 @@ class Console::Impl {
     }
     const ConsoleRequest request{r,    viewer->manager,    viewer->session,
                                  form, r.remote_address(), files};
+    // The page's live updates start from the events before its data was read: an event sent
+    // while the handler reads (a run finishing) reaches the page's script, never falls between.
+    const int64_t events_since = hub_->last_id();
     ConsolePage page;
     try {
       page = handler->handler(request);
@@ -323,7 +326,7 @@ class Console::Impl {
     std::string flash = r.FindHeader("X-Tieup-Refresh") ? "" : TakeFlash(viewer->cookie);
     if (!page.flash.empty()) flash = flash.empty() ? page.flash : flash + " " + page.flash;
     return Render(page.status, page.title, page.template_name, std::move(page.data), &*viewer,
-                  std::move(flash));
+                  std::move(flash), events_since);
   }
 
   const RegisteredPage* FindPage(std::string_view path) const {
@@ -698,8 +701,10 @@ class Console::Impl {
   }
 
   // Template `name` with `data` inside the layout, for `viewer` (null: nobody signed in).
+  // `events_since`: the last event id before the page's data was read (default: now).
   HttpResponse Render(int status, std::string_view title, std::string_view name, json::object data,
-                      const Viewer* viewer, std::string flash) {
+                      const Viewer* viewer, std::string flash,
+                      std::optional<int64_t> events_since = std::nullopt) {
     data["csrf"] = viewer != nullptr ? viewer->session.csrf_token : std::string();
     if (!data.contains("title")) data["title"] = std::string(title);
     Result<std::string> body = RenderTemplate(name, data);
@@ -722,7 +727,7 @@ class Console::Impl {
       layout["manager_email"] = viewer->manager.email;
       layout["manager_name"] = viewer->manager.name;
       layout["csrf"] = viewer->session.csrf_token;
-      layout["events_since"] = std::to_string(hub_->last_id());
+      layout["events_since"] = std::to_string(events_since.value_or(hub_->last_id()));
       json::array nav;
       for (const auto& [label, path] : nav_) {
         nav.push_back(json::object{
