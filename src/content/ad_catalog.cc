@@ -145,4 +145,11 @@ Result<AdCatalog> ParseAdCatalog(std::string_view text, const std::string& file)
   return catalog;
 }
 
+Result<AdCatalog> LoadAdCatalog(const SiteView& view, std::string_view path, Area area) {
+  const ServedFile* file = view.Find(path);
+  if (file == nullptr || file->area != area) return AdCatalog{};
+  ASSIGN_OR_RETURN(auto body, view.ReadBody(*file));
+  return ParseAdCatalog(*body, std::string(path));
+}
+
 }  // namespace tieup::content

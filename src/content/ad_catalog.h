@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "content/site_view.h"
 
 namespace tieup::content {
 
@@ -57,5 +58,9 @@ struct AdCatalog {
 // and the field, with what to write instead, for anything else: bad TOML, an unknown key, a
 // missing or malformed field, a repeated id, more than kMaxAds ads or kMaxAdCatalogBytes bytes.
 Result<AdCatalog> ParseAdCatalog(std::string_view text, const std::string& file);
+
+// The catalog at `path` of `view`'s `area` (kAdCatalogPath or kPartnerAdCatalogPath): empty
+// when the area has no such file; the read's or ParseAdCatalog's error otherwise.
+Result<AdCatalog> LoadAdCatalog(const SiteView& view, std::string_view path, Area area);
 
 }  // namespace tieup::content

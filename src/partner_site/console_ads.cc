@@ -28,16 +28,10 @@ namespace {
 content::AdCatalog Catalog(ConsoleState& s, std::string_view path, content::Area area,
                            std::string* error) {
   auto view = s.daemon->site().content().view();
-  const content::ServedFile* file = view ? view->Find(path) : nullptr;
-  if (file == nullptr || file->area != area) return {};
-  auto body = view->ReadBody(*file);
-  auto catalog = body.ok() ? content::ParseAdCatalog(**body, std::string(path))
-                           : Result<content::AdCatalog>(body.status());
-  if (!catalog.ok()) {
-    *error = catalog.status().message();
-    return {};
-  }
-  return std::move(*catalog);
+  if (!view) return {};
+  auto catalog = content::LoadAdCatalog(*view, path, area);
+  if (!catalog.ok()) *error = catalog.status().message();
+  return catalog.ok() ? std::move(*catalog) : content::AdCatalog{};
 }
 
 // An id for a new ad, from its text: "Local honey week!" -> "local-honey-week", unique.

@@ -191,11 +191,7 @@ std::shared_ptr<const AdFrames::Catalogs> AdFrames::Current() {
 
 content::AdCatalog AdFrames::Load(const content::SiteView& view, std::string_view path,
                                   content::Area area) const {
-  const content::ServedFile* file = view.Find(path);
-  if (file == nullptr || file->area != area) return {};
-  auto body = view.ReadBody(*file);
-  auto catalog = body.ok() ? content::ParseAdCatalog(**body, std::string(path))
-                           : Result<content::AdCatalog>(body.status());
+  auto catalog = content::LoadAdCatalog(view, path, area);
   if (!catalog.ok() && logger_) {
     logger_->warn("no ads from {} of the {} release {}: {}", path, content::AreaName(area),
                   view.version(area), catalog.status().ToString());
