@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "base/toml_text.h"
+
 namespace tieup::content {
 namespace {
 
@@ -69,15 +71,7 @@ Result<AdCatalog> ParseAdCatalog(std::string_view text, const std::string& file)
                                    " bytes; an ad catalog holds at most " +
                                    std::to_string(kMaxAdCatalogBytes) + " (split it, or shorten)");
   }
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Status::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
-                                   std::to_string(where.column) + ": " +
-                                   std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, file));
   for (const auto& [k, v] : root) {
     if (k.str() != "ad") {
       return Status::InvalidArgument(file + ": unknown key '" + std::string(k.str()) +

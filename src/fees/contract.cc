@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "base/toml_text.h"
 #include "crypto/hash.h"
 #include "fees/money.h"
 
@@ -413,19 +414,11 @@ std::string_view ContentMeasureName(ContentMeasure measure) {
 
 Result<PartnershipContract> ParseContract(std::string_view toml_text, std::string_view source) {
   ContractReader reader(source);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Status::InvalidArgument(std::string(source) + ":" + std::to_string(where.line) + ":" +
-                                   std::to_string(where.column) + ": " +
-                                   std::string(e.description()) +
-                                   " (the contract is not valid "
-                                   "TOML)");
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string(source) + ": cannot be read as TOML: " + e.what());
+  auto parsed = ParseTomlText(toml_text, source);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument(parsed.status().message() + " (the contract is not valid TOML)");
   }
+  toml::table root = std::move(*parsed);
   ASSIGN_OR_RETURN(PartnershipContract c, ParseTable(root, reader));
   c.sha256_hex = Sha256Hex(toml_text);
   return c;

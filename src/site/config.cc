@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "base/time_format.h"
+#include "base/toml_text.h"
 #include "crypto/hash.h"
 
 namespace tieup {
@@ -184,15 +185,7 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
 }
 
 Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Status::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
-                                   std::to_string(where.column) + ": " +
-                                   std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, file));
   RETURN_IF_ERROR(CheckKeys(file, root, "the top level",
                             {"site", "http", "content", "partner", "console", "variables"}));
   SiteConfig c;
