@@ -6,6 +6,8 @@
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
 #include "partner_site/preview.h"
+#include "site/main_areas.h"
+#include "site/public_site.h"
 #include "sync/withdrawal_service.h"
 
 namespace tieup::cli {
@@ -177,6 +179,125 @@ void PrintWithdrawal(Env& env, Database& db) {
   }
 }
 
+// `tieup partner enroll` with a tie-up area: a further main (site/main_areas.h).
+struct FurtherMainArgs {
+  std::string area_prefix;
+  std::string area_host;
+  std::string sync_address;  // this site's sync port for that main
+  std::string name;          // the directory under DIR/mains; made from the area when empty
+  std::string id;            // this partner's id at that main; the site's own when empty
+  std::string approval;      // "auto" or "manager"; the site's own when empty
+  int poll_seconds = -1;     // -1: the site's own
+  bool given() const {
+    return !area_prefix.empty() || !area_host.empty() || !sync_address.empty() || !name.empty() ||
+           !id.empty() || !approval.empty() || poll_seconds >= 0;
+  }
+};
+
+Status EnrollFurtherMain(Env& env, const std::string& dir, const std::string& main_url,
+                         const std::string& code, const FurtherMainArgs& a) {
+  ASSIGN_OR_RETURN(SiteConfig site, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
+  if (!site.area_prefix.empty() || !site.area_host.empty()) {
+    return Status::InvalidArgument("'" + dir +
+                                   "' is a further main's directory: enroll the partner site "
+                                   "itself (its parent's parent)");
+  }
+  if (!IsEnrolled(env, dir)) {
+    return Status::FailedPrecondition(
+        "'" + dir +
+        "' has not enrolled with a main yet: the first main owns the whole tie-up area, so "
+        "enroll without --area-prefix/--area-host first; a further main comes after it");
+  }
+  if (!a.area_prefix.empty()) RETURN_IF_ERROR(ValidateAreaPrefix(a.area_prefix));
+  if (!a.area_host.empty()) RETURN_IF_ERROR(ValidateAreaHost(a.area_host));
+  RETURN_IF_ERROR(CheckNewTieupArea(env, dir, a.area_prefix, a.area_host));
+  SiteConfig c = site;
+  c.main_sync_url.clear();
+  c.area_prefix = a.area_prefix;
+  c.area_host = a.area_host;
+  if (!a.id.empty()) c.id = a.id;
+  if (!a.approval.empty()) c.approval = a.approval;
+  if (a.poll_seconds >= 0) c.poll_seconds = a.poll_seconds;
+  if (c.approval != "auto" && c.approval != "manager") {
+    return Status::InvalidArgument("--approval must be 'auto' or 'manager'");
+  }
+  if (c.poll_seconds != 0 && c.poll_seconds < 5) {
+    return Status::InvalidArgument("--poll-seconds must be 0 (main pushes) or at least 5");
+  }
+  if (a.sync_address.empty()) {
+    return Status::InvalidArgument(
+        "say on which address this site takes that main's updates: --sync-address HOST:PORT "
+        "(the partner sync address that main's manager gave in 'tieup main partner add'; one "
+        "port per main, since each main has its own CA)");
+  }
+  ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_address));
+  RETURN_IF_ERROR(CheckDistinctPorts(site.public_address, c.sync_address, site.console_address));
+  if (c.sync_address.port != 0 && c.sync_address.port == site.sync_address.port) {
+    return Status::InvalidArgument("--sync-address " + c.sync_address.ToString() +
+                                   " is the sync port of the first main (" +
+                                   site.sync_address.ToString() + "): each main needs its own");
+  }
+  ASSIGN_OR_RETURN(std::vector<FurtherMain> others, LoadFurtherMains(env, dir));
+  for (const FurtherMain& m : others) {
+    if (c.sync_address.port != 0 && m.config.sync_address.port == c.sync_address.port) {
+      return Status::InvalidArgument("--sync-address " + c.sync_address.ToString() +
+                                     " is the sync port of " + DescribeMain(m.config) +
+                                     ": each main needs its own");
+    }
+  }
+  // Never used to listen (the partner's public port serves the area), shown for information.
+  c.console_address = {"127.0.0.1", 0};
+  const std::string name =
+      a.name.empty() ? FurtherMainNameForArea(a.area_prefix, a.area_host) : a.name;
+  if (!IsValidSiteId(name)) {
+    return Status::InvalidArgument("--name '" + name +
+                                   "' is not valid: 1-63 lower-case letters, digits or '-'");
+  }
+  const std::string mains = FurtherMainsDir(dir);
+  const std::string sub = mains + "/" + name;
+  if (env.FileExists(sub)) {
+    return Status::AlreadyExists("'" + sub + "' exists: another main uses the name '" + name +
+                                 "'; choose another with --name");
+  }
+  RETURN_IF_ERROR(CreateDirs(env, mains));
+  RETURN_IF_ERROR(env.SetPermissions(mains, 0700));
+  RETURN_IF_ERROR(CreateSiteDir(env, sub, c));
+  std::fprintf(stderr, "enrolling with %s as a further main...\n", main_url.c_str());
+  Status enrolled = EnrollWithMain(env, sub, main_url, code);
+  if (!enrolled.ok()) {
+    // Nothing half-made stays: the directory is what makes a main a further main.
+    (void)RemoveTree(env, sub);
+    return enrolled;
+  }
+  ASSIGN_OR_RETURN(c, LoadSiteConfig(env, sub));
+  std::printf(
+      "Enrolled with %s as a further main of this site: its tie-up area is %s.\n"
+      "Its keys, pinned CA and root key, updates, approvals, access records and fees are kept "
+      "apart in %s.\n"
+      "Restart 'tieup partner serve %s' to serve its pages and take its updates on %s.\n"
+      "Its updates: tieup partner pending|approve|updates|status %s\n",
+      main_url.c_str(),
+      c.area_prefix.empty() ? ("the host " + c.area_host).c_str()
+                            : ("every path under " + c.area_prefix).c_str(),
+      sub.c_str(), dir.c_str(), c.sync_address.ToString().c_str(), sub.c_str());
+  return Status::Ok();
+}
+
+void PrintFurtherMains(Env& env, const std::string& dir) {
+  auto mains = LoadFurtherMains(env, dir);
+  if (!mains.ok()) {
+    std::printf("Further mains: %s\n", mains.status().message().c_str());
+    return;
+  }
+  if (mains->empty()) return;
+  std::printf("Further mains (each with its own tie-up area, updates and fees):\n");
+  for (const FurtherMain& m : *mains) {
+    std::printf("  %-16s %s, sync port %s\n    details: tieup partner status %s\n", m.name.c_str(),
+                DescribeMain(m.config).c_str(), m.config.sync_address.ToString().c_str(),
+                m.dir.c_str());
+  }
+}
+
 Status StatusCmd(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
   ASSIGN_OR_RETURN(sync::PartnerSyncStatus st, s.sync->receiver().GetStatus());
@@ -188,6 +309,9 @@ Status StatusCmd(Env& env, const std::string& dir) {
                                            : ("version " + std::to_string(st.active_version) +
                                               (st.overlay.empty() ? "" : " with emergency edits"))
                                                  .c_str());
+  if (!s.config.area_prefix.empty() || !s.config.area_host.empty()) {
+    std::printf("This main is a further main of the site: %s.\n", DescribeMain(s.config).c_str());
+  }
   auto w = sync::ReadWithdrawalStatus(*s.db, env.NowSeconds());
   if (!w.ok()) return w.status();
   std::printf(
@@ -202,6 +326,7 @@ Status StatusCmd(Env& env, const std::string& dir) {
                 w->effective ? "WITHDRAWN since " : "EXPIRED (still served)",
                 w->effective ? FormatRfc3339(w->since).c_str() : "", w->summary.c_str());
   }
+  PrintFurtherMains(env, dir);
   return Status::Ok();
 }
 
@@ -233,11 +358,27 @@ Status EnrollCommand(Env& env, const std::string& dir, const std::string& main_u
 
 void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
   auto e = std::make_shared<std::array<std::string, 3>>();
+  auto f = std::make_shared<FurtherMainArgs>();
   CLI::App* enroll = partner.add_subcommand(
       "enroll", "Enroll this site with main using the code 'tieup main partner add' printed");
   enroll->add_option("DIR", (*e)[0], "The partner site's data directory")->required();
   enroll->add_option("--main", (*e)[1], "Main's sync URL, https://HOST:PORT")->required();
   enroll->add_option("--token", (*e)[2], "The enrollment code")->required();
+  enroll->add_option("--area-prefix", f->area_prefix,
+                     "A further main: its tie-up area is every path under this prefix (/brand2/)");
+  enroll->add_option("--area-host", f->area_host,
+                     "A further main: its tie-up area is this host name (brand2.shop.example)");
+  enroll->add_option("--sync-address", f->sync_address,
+                     "A further main: where this site takes its updates (HOST:PORT)");
+  enroll->add_option("--name", f->name,
+                     "A further main: its directory under DIR/mains (default: from the area)");
+  enroll->add_option("--id", f->id,
+                     "A further main: this partner's id there (default: this site's id)");
+  enroll->add_option("--approval", f->approval,
+                     "A further main: 'auto' or 'manager' (default: this site's setting)");
+  enroll->add_option("--poll-seconds", f->poll_seconds,
+                     "A further main: pull mode, ask it for updates this often (default: this "
+                     "site's setting)");
   enroll->footer(
       "For a site made by 'tieup partner init' without --main/--token, or whose enrollment "
       "failed.\n"
@@ -250,10 +391,27 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
       "key\n"
       "     (it never leaves DIR/keys) and pins main's CA and root signing key.\n"
       "  3. Start (or restart) 'tieup partner serve DIR': main's updates arrive on the sync port.\n"
+      "Several main sites: once enrolled with one, the site can trade with another too. Each "
+      "further main gets\n"
+      "a tie-up area of its own, chosen now and fixed: a path prefix or a host name, and a sync "
+      "port of its own:\n"
+      "  tieup partner enroll DIR --main https://MAIN2:PORT --token CODE --area-host "
+      "brand2.shop.example \\\n"
+      "      --sync-address 0.0.0.0:9444\n"
+      "Its pages are then served on this site's public port (for that host, or under that "
+      "prefix), and a path\n"
+      "outside its area, or in another main's, is refused when offered, naming both mains. Its "
+      "keys, updates,\n"
+      "approvals, access records and fees are kept apart in DIR/mains/NAME, which the other "
+      "commands take as\n"
+      "their DIR (tieup partner pending DIR/mains/NAME).\n"
       "A refused enrollment changes nothing in DIR: fix the cause and run it again. Manual: "
       "docs/partner-guide.md");
-  enroll->callback([&ctx, e] {
-    ctx.action = [&ctx, e] { return EnrollCommand(*ctx.env, (*e)[0], (*e)[1], (*e)[2]); };
+  enroll->callback([&ctx, e, f] {
+    ctx.action = [&ctx, e, f] {
+      if (f->given()) return EnrollFurtherMain(*ctx.env, (*e)[0], (*e)[1], (*e)[2], *f);
+      return EnrollCommand(*ctx.env, (*e)[0], (*e)[1], (*e)[2]);
+    };
   });
 
   auto a = std::make_shared<std::array<std::string, 3>>();

@@ -336,7 +336,36 @@ Status ContentStore::CheckBlobsLocked(const ReleaseManifest& m) {
   return status;
 }
 
+Status CheckTieupAreaRules(const TieupAreaRules& rules, const ReleaseManifest& m) {
+  if (rules.empty()) return Status::Ok();
+  const bool tieup = m.area == Area::kTieup;
+  const std::string what = (tieup ? "tie-up release " : "original release ") +
+                           std::to_string(m.version) + " of " +
+                           (tieup ? rules.owner : std::string("this partner's own pages"));
+  for (const auto& [path, e] : m.files) {
+    // A main's machine files (/.tieup/: its ad catalog, never served) are its store's own.
+    if (tieup && !rules.own_prefix.empty() && !path.starts_with(rules.own_prefix) &&
+        !path.starts_with("/.tieup/")) {
+      return Status::PermissionDenied(
+          what + " has '" + path + "', outside its tie-up area " + rules.own_prefix + ": '" + path +
+          "' belongs to " + rules.outside_owner + "; two mains may never publish the same " +
+          "path, so that main may publish only under " + rules.own_prefix);
+    }
+    for (const TieupAreaRules::Reserved& r : rules.reserved) {
+      if (!path.starts_with(r.prefix)) continue;
+      return Status::PermissionDenied(
+          what + " has '" + path + "', which lies in the tie-up area " + r.prefix + " of " +
+          r.owner +
+          (tieup ? ": two mains may never publish the same path; the first must "
+                   "publish elsewhere"
+                 : ": choose a path outside " + r.prefix));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ContentStore::CheckCollisionsLocked(const ReleaseManifest& m) const {
+  RETURN_IF_ERROR(CheckTieupAreaRules(area_rules_, m));
   const auto& other = ActiveSlot(OtherArea(m.area));
   if (!other) return Status::Ok();
   // Looks up the paths of the smaller of the two releases in the larger.

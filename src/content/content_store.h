@@ -50,6 +50,30 @@
 
 namespace tieup::content {
 
+// Where a partner's releases may put paths when it trades with several main sites
+// (site/main_areas.h). Empty (the default, and always on a main site): anywhere.
+struct TieupAreaRules {
+  // A further main's store: every path of its tie-up releases lies under this prefix
+  // ("/brand2/"), but for its machine files under /.tieup/ (never served). Empty: no limit.
+  std::string own_prefix;
+  // Who publishes this store's tie-up area, and who the paths outside own_prefix belong to,
+  // for messages ("main at https://main-b.example:9443 (tie-up area /brand2/)").
+  std::string owner;
+  std::string outside_owner;
+  // The prefixes further mains own: no release of this store, tie-up or original, may hold a
+  // path under one.
+  struct Reserved {
+    std::string prefix;
+    std::string owner;
+  };
+  std::vector<Reserved> reserved;
+  bool empty() const { return own_prefix.empty() && reserved.empty(); }
+};
+
+// Checks every path of `m` against `rules`: PermissionDenied naming the path, the main that
+// publishes `m` (or the partner, for an original release) and the main whose area it is.
+Status CheckTieupAreaRules(const TieupAreaRules& rules, const ReleaseManifest& m);
+
 struct ContentStoreOptions {
   // Release metadata files kept per area by Prune (the active one is always kept too).
   size_t keep_releases = 5;
@@ -126,6 +150,11 @@ class ContentStore {
 
   // The blob store (SITE_DIR/blobs): put a release's blobs here before staging it.
   BlobStore& blobs() { return blobs_; }
+  // The paths this store's releases may hold (Stage, Activate and the page edits check them;
+  // the receiver checks an offer against them before it fetches anything). Set right after
+  // Open, before the store is shared; none by default.
+  void SetAreaRules(TieupAreaRules rules) { area_rules_ = std::move(rules); }
+  const TieupAreaRules& area_rules() const { return area_rules_; }
   const std::string& site_dir() const { return site_dir_; }
 
   // Writes the metadata of `manifest` durably as a staged release of its area. Refuses:
@@ -264,6 +293,7 @@ class ContentStore {
   Env& env_;
   const std::string site_dir_;
   const Options options_;
+  TieupAreaRules area_rules_;
   BlobStore blobs_;
   mutable std::mutex mu_;
   std::shared_ptr<const ReleaseManifest> active_tieup_;     // guarded by mu_

@@ -65,6 +65,7 @@ struct AccessEvent {
   uint64_t bytes_sent = 0;  // body bytes written (0 for HEAD, 304, or a failed write)
   std::string_view referer;
   std::string_view user_agent;
+  std::string_view host;          // the Host header, as sent (may carry a port)
   int64_t duration_micros = 0;    // header complete -> response written (steady clock)
   std::string_view area;          // HttpResponse::area
   std::string_view user;          // HttpResponse::user

@@ -809,6 +809,7 @@ void Connection<Stream>::ReportAccess(bool complete, uint64_t body_bytes) {
   e.bytes_sent = body_bytes;
   e.referer = request_.HeaderOr("Referer");
   e.user_agent = request_.HeaderOr("User-Agent");
+  e.host = request_.HeaderOr("Host");
   e.duration_micros = request_begun_ ? SteadyMicros() - request_start_steady_ : 0;
   e.area = response_.area;
   e.user = response_.user;

@@ -7,6 +7,7 @@
 #include "commerce/form.h"
 #include "partner_site/console_common.h"
 #include "partner_site/update_review.h"
+#include "site/main_areas.h"
 
 namespace tieup::partner_console {
 
@@ -39,8 +40,30 @@ json::object UpdateData(const ConsoleState& s, const sync::ReceivedUpdate& u) {
 // --- updates ---
 namespace {
 
-ConsolePage Updates(ConsoleState& s, const ConsoleRequest&) {
-  PartnerSync* sync = s.daemon->sync();
+// The main whose updates a page shows: the site's first main, or a further main
+// (site/main_areas.h) whose pages are under /mains/NAME/ in the console.
+struct MainOfPage {
+  PartnerDaemon* daemon = nullptr;
+  std::string base;   // "" or "/mains/NAME": the prefix of the page's links
+  std::string label;  // "the main site", or "main at URL (tie-up area ...)"
+};
+
+// A further main's name: its directory's under SITE_DIR/mains.
+std::string FurtherMainName(PartnerDaemon& d) {
+  const std::string& dir = d.site().site_dir();
+  return dir.substr(dir.rfind('/') + 1);
+}
+
+// The further main named `name`; null when there is none.
+PartnerDaemon* FurtherMainNamed(ConsoleState& s, std::string_view name) {
+  for (const auto& d : s.daemon->further_mains()) {
+    if (FurtherMainName(*d) == name) return d.get();
+  }
+  return nullptr;
+}
+
+ConsolePage UpdatesOf(ConsoleState& s, const MainOfPage& m) {
+  PartnerSync* sync = m.daemon->sync();
   if (sync == nullptr) {
     return Problem(409, "Not enrolled",
                    "This site is not enrolled with a main site yet, so no updates arrive. Ask "
@@ -55,34 +78,56 @@ ConsolePage Updates(ConsoleState& s, const ConsoleRequest&) {
   json::object data{{"has_pending", !pending.empty()},
                     {"pending", std::move(pending)},
                     {"has_history", !history.empty()},
-                    {"history", std::move(history)}};
+                    {"history", std::move(history)},
+                    {"base", m.base},
+                    {"first_main", m.base.empty()}};
+  if (!m.base.empty()) data["main"] = m.label;
+  // The first main's page lists the further mains, each with what waits for a review.
+  json::array further;
+  if (m.base.empty()) {
+    for (const auto& d : s.daemon->further_mains()) {
+      size_t waiting = 0;
+      if (d->sync() != nullptr) {
+        if (auto p = d->sync()->receiver().Pending(); p.ok()) waiting = p->size();
+      }
+      further.push_back(json::object{{"name", FurtherMainName(*d)},
+                                     {"label", DescribeMain(d->site().config())},
+                                     {"waiting", waiting},
+                                     {"enrolled", d->sync() != nullptr}});
+    }
+  }
+  data["has_further"] = !further.empty();
+  data["further"] = std::move(further);
   ConsolePage p;
-  p.title = "Updates";
+  p.title = m.base.empty() ? "Updates" : "Updates from " + m.label;
   p.template_name = "updates";
   p.data = std::move(data);
   return p;
 }
 
-ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& id) {
-  PartnerSync* sync = s.daemon->sync();
+ConsolePage ReviewOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage& m,
+                     const std::string& id) {
+  PartnerSync* sync = m.daemon->sync();
+  const std::string updates_page = m.base + "/updates";
   if (sync == nullptr) return Problem(404, "No such update", "This site receives no updates.");
   auto pending = sync->receiver().Pending();
   if (!pending.ok()) return Problem(500, "Updates unavailable", pending.status().message());
   auto it = std::find_if(pending->begin(), pending->end(),
                          [&](const sync::ReceivedUpdate& u) { return u.update_id == id; });
   if (it == pending->end()) {
-    return Redirect("/updates", "Update " + id + " is no longer waiting for a review.");
+    return Redirect(updates_page, "Update " + id + " is no longer waiting for a review.");
   }
+  const std::string whose = m.base.empty() ? "" : " of " + m.label;
   if (r.http.method() == "POST") {
     const std::string_view decision = r.form.Get("decision");
     if (decision == "approve") {
       Status st = sync->receiver().Approve(id);
       (void)s.console->Audit(r, "update.approve",
-                             id + " (version " + std::to_string(it->version) + ")");
+                             id + " (version " + std::to_string(it->version) + ")" + whose);
       if (!st.ok() && st.code() != StatusCode::kUnavailable) {
         return Problem(409, "Could not approve", st.message());
       }
-      return Redirect("/updates",
+      return Redirect(updates_page,
                       st.ok() ? "Update " + id + " approved: main has been told and activates it."
                               : "Update " + id +
                                     " approved. Main cannot be reached now; it is "
@@ -91,19 +136,19 @@ ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& 
     if (decision == "reject") {
       const std::string reason(commerce::Trim(r.form.Get("reason")));
       if (reason.empty()) {
-        return Redirect("/updates/" + id,
+        return Redirect(updates_page + "/" + id,
                         "Say why you reject the update: main's manager reads it.");
       }
       Status st = sync->receiver().Reject(id, reason);
-      (void)s.console->Audit(r, "update.reject", id + ": " + reason);
+      (void)s.console->Audit(r, "update.reject", id + whose + ": " + reason);
       if (!st.ok() && st.code() != StatusCode::kUnavailable) {
         return Problem(409, "Could not reject", st.message());
       }
-      return Redirect("/updates", "Update " + id + " rejected; main has been told why.");
+      return Redirect(updates_page, "Update " + id + " rejected; main has been told why.");
     }
     return Problem(400, "Unknown decision", "Choose Approve or Reject.");
   }
-  auto review = ReviewPendingUpdate(s.daemon->site().content(), *it);
+  auto review = ReviewPendingUpdate(m.daemon->site().content(), *it);
   if (!review.ok()) return Problem(500, "Review unavailable", review.status().message());
   json::array files;
   for (const FileChange& f : review->files) {
@@ -134,19 +179,48 @@ ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& 
                       {"diff", std::move(rows)},
                       {"truncated", f.diff_truncated}};
     if (!f.note.empty()) file["note"] = f.note;
-    if (f.kind != FileChange::Kind::kRemoved) {
+    // The preview is the first main's (a further main's pages are previewed nowhere yet).
+    if (f.kind != FileChange::Kind::kRemoved && m.base.empty()) {
       file["preview"] = s.PreviewUrl(it->version) + f.path.substr(1);
     }
     files.push_back(std::move(file));
   }
   json::object data = UpdateData(s, *it);
   data["files"] = std::move(files);
-  data["preview"] = s.PreviewUrl(it->version);
+  if (m.base.empty()) data["preview"] = s.PreviewUrl(it->version);
+  data["base"] = m.base;
+  if (!m.base.empty()) data["main"] = m.label;
   ConsolePage p;
-  p.title = "Review update " + id;
+  p.title = "Review update " + id + whose;
   p.template_name = "update";
   p.data = std::move(data);
   return p;
+}
+
+ConsolePage Updates(ConsoleState& s, const ConsoleRequest&) {
+  return UpdatesOf(s, MainOfPage{s.daemon, "", "the main site"});
+}
+
+ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& id) {
+  return ReviewOf(s, r, MainOfPage{s.daemon, "", "the main site"}, id);
+}
+
+// /mains/NAME/updates and /mains/NAME/updates/ID: a further main's updates.
+ConsolePage FurtherMainPage(ConsoleState& s, const ConsoleRequest& r) {
+  std::string_view rest = r.http.path().substr(std::string_view("/mains/").size());
+  const size_t slash = rest.find('/');
+  const std::string name(rest.substr(0, slash));
+  PartnerDaemon* d = FurtherMainNamed(s, name);
+  if (d == nullptr || slash == std::string_view::npos) {
+    return Problem(404, "No such main site",
+                   "This site trades with no further main site called '" + name +
+                       "'. The main sites are listed on the Updates page.");
+  }
+  const MainOfPage m{d, "/mains/" + name, DescribeMain(d->site().config())};
+  rest = rest.substr(slash);
+  if (rest == "/updates") return UpdatesOf(s, m);
+  if (rest.starts_with("/updates/")) return ReviewOf(s, r, m, std::string(rest.substr(9)));
+  return Problem(404, "No such page", "See the Updates page.");
 }
 
 // What a rollback would do now. Receiver::Rollback makes live the newest tie-up release kept on
@@ -359,6 +433,7 @@ void AddUpdatePages(ConsoleState& s) {
     return ReviewOfVersion(*p, r.http.path().substr(17));
   });
   s.console->AddPage("/rollback", [p](const ConsoleRequest& r) { return RollbackPage(*p, r); });
+  s.console->AddPage("/mains/", [p](const ConsoleRequest& r) { return FurtherMainPage(*p, r); });
 }
 
 }  // namespace tieup::partner_console

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "partner_site/services.h"
+#include "site/main_areas.h"
 
 namespace tieup {
 
@@ -13,7 +14,9 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
   d->env_ = &env;
   d->logger_ = logger ? logger : NewNullLogger();
   d->options_ = options;
-  ASSIGN_OR_RETURN(d->site_, PublicSite::Open(env, site_dir, d->logger_));
+  PublicSiteOptions site_options;
+  site_options.listen = !options.further_main;
+  ASSIGN_OR_RETURN(d->site_, PublicSite::Open(env, site_dir, d->logger_, site_options));
   if (d->site_->config().role != SiteRole::kPartner) {
     return Status::FailedPrecondition("'" + site_dir + "' is a main site: run 'tieup main serve'");
   }
@@ -29,6 +32,7 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
         "enroll {} --main URL --token CODE')",
         site_dir);
     RETURN_IF_ERROR(AttachPartnerServices(*d));
+    RETURN_IF_ERROR(d->OpenFurtherMains());
     return d;
   }
   ASSIGN_OR_RETURN(d->sync_, PartnerSync::Open(env, site_dir, d->site_->config(), *d->db_,
@@ -39,7 +43,32 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
       env, d->site_->config().sync_address, std::move(tls),
       [sync](const HttpRequest& r) { return sync->HandleSyncRequest(r); }, d->logger_);
   RETURN_IF_ERROR(AttachPartnerServices(*d));
+  RETURN_IF_ERROR(d->OpenFurtherMains());
   return d;
+}
+
+Status PartnerDaemon::OpenFurtherMains() {
+  if (options_.further_main) return Status::Ok();  // one level only
+  ASSIGN_OR_RETURN(std::vector<FurtherMain> mains, LoadFurtherMains(*env_, site_->site_dir()));
+  for (FurtherMain& m : mains) {
+    PartnerDaemonOptions o = options_;
+    o.further_main = true;
+    auto daemon = PartnerDaemon::Open(*env_, m.dir, logger_, o);
+    if (!daemon.ok()) {
+      return daemon.status().Annotate("opening the further main in '" + m.dir +
+                                      "' (remove that directory to leave that main)");
+    }
+    PageMount mount;
+    mount.prefix = m.config.area_prefix;
+    mount.host = m.config.area_host;
+    mount.handler = (*daemon)->site().handler();
+    mount.access_log = &(*daemon)->site().access_log();
+    RETURN_IF_ERROR(site_->Mount(std::move(mount)));
+    logger_->info("{}: served here, trading on sync port {}", DescribeMain(m.config),
+                  m.config.sync_address.ToString());
+    further_.push_back(std::move(*daemon));
+  }
+  return Status::Ok();
 }
 
 PartnerDaemon::~PartnerDaemon() { Stop(); }
@@ -53,8 +82,15 @@ void PartnerDaemon::AddServer(std::function<Status()> start, std::function<void(
 }
 
 Status PartnerDaemon::Start() {
+  // The further mains first: the public port below serves their areas from its first request.
+  for (auto& f : further_) RETURN_IF_ERROR(f->Start());
   RETURN_IF_ERROR(site_->Start());
   if (sync_server_) RETURN_IF_ERROR(sync_server_->Start());
+  if (options_.further_main) {
+    for (auto& [start, stop] : servers_) RETURN_IF_ERROR(start());
+    background_ = std::thread([this] { BackgroundLoop(); });
+    return Status::Ok();
+  }
   // Where the public port really is (the configured port may be 0: any free port), for the
   // command line's preview links.
   const std::string addr_file = PublicAddressFile(site_->site_dir());
@@ -81,8 +117,10 @@ void PartnerDaemon::Stop() {
   if (sync_server_) sync_server_->Stop();
   if (site_) {
     site_->Stop();
-    (void)env_->RemoveFile(PublicAddressFile(site_->site_dir()));
+    if (!options_.further_main) (void)env_->RemoveFile(PublicAddressFile(site_->site_dir()));
   }
+  // After the public port that served their areas.
+  for (auto& f : further_) f->Stop();
 }
 
 std::string PublicAddressFile(const std::string& site_dir) {

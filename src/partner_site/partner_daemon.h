@@ -22,6 +22,9 @@ namespace tieup {
 
 struct PartnerDaemonOptions {
   std::chrono::milliseconds tick{5000};
+  // Set for the daemon of a further main's directory (site/main_areas.h), which the partner's
+  // daemon opens itself: no public port (its pages are mounted on the partner's), no console.
+  bool further_main = false;
 };
 
 class PartnerDaemon {
@@ -47,10 +50,16 @@ class PartnerDaemon {
   uint16_t sync_port() const { return sync_server_ ? sync_server_->port() : 0; }
   PublicSite& site() { return *site_; }
   PartnerSync* sync() { return sync_.get(); }
+  bool further_main() const { return options_.further_main; }
+  // The daemons of the further mains (site/main_areas.h), each serving its tie-up area on this
+  // daemon's public port and trading with its main on its own sync port.
+  const std::vector<std::unique_ptr<PartnerDaemon>>& further_mains() const { return further_; }
 
  private:
   PartnerDaemon() = default;
   void BackgroundLoop();
+  // Opens the further mains' daemons and mounts their areas on this site's public port.
+  Status OpenFurtherMains();
   // Deals with blobs the served view cannot use (found missing or damaged when it was loaded,
   // or when a body was read for a request): logs and records each new one and tells main;
   // fetches tie-up ones again from main (after a failure, again on a later tick, backing off);
@@ -86,6 +95,7 @@ class PartnerDaemon {
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
   std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;
+  std::vector<std::unique_ptr<PartnerDaemon>> further_;
 };
 
 // SITE_DIR/run/public.addr: "host:port" of the running daemon's public port (written at Start,

@@ -31,8 +31,11 @@ Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& 
     return Status::FailedPrecondition("'" + site_dir + "' is not a partner site");
   }
   if (IsEnrolled(env, site_dir)) {
-    return Status::AlreadyExists("'" + site_dir + "' is already enrolled with " +
-                                 config.main_sync_url);
+    return Status::AlreadyExists(
+        "'" + site_dir + "' is already enrolled with " + config.main_sync_url +
+        "; to trade with a further main too, give it a tie-up area of its own: --area-prefix "
+        "/PREFIX/ or --area-host HOST, with --sync-address HOST:PORT (tieup partner enroll "
+        "--help)");
   }
   size_t dot = code.rfind('.');
   if (dot == std::string::npos || code.size() - dot - 1 != 64) {

@@ -25,7 +25,8 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(AttachEmergencyEditReports(daemon));
   RETURN_IF_ERROR(AttachPartnerWithdrawals(daemon));
   RETURN_IF_ERROR(AttachOwnPages(daemon));
-  RETURN_IF_ERROR(AttachPartnerConsole(daemon));
+  // A further main's directory has no console of its own (site/main_areas.h).
+  if (!daemon.further_main()) RETURN_IF_ERROR(AttachPartnerConsole(daemon));
   return Status::Ok();
 }
 

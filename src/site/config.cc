@@ -157,6 +157,60 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   return hp;
 }
 
+Status ValidateAreaPrefix(std::string_view prefix) {
+  const std::string example = "write it like \"/brand2/\": a path that starts and ends with '/'";
+  if (prefix.size() < 3 || prefix.front() != '/' || prefix.back() != '/') {
+    return Status::InvalidArgument("'" + std::string(prefix) +
+                                   "' is not a tie-up area prefix: " + example);
+  }
+  if (prefix.size() > 200) return Status::InvalidArgument("the prefix is over 200 characters");
+  size_t start = 1;
+  while (start < prefix.size()) {
+    const size_t end = prefix.find('/', start);
+    const std::string_view seg = prefix.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return Status::InvalidArgument("'" + std::string(prefix) +
+                                     "' has an empty, '.' or '..' segment: " + example);
+    }
+    for (char ch : seg) {
+      const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                      ch == '_' || ch == '.';
+      if (!ok) {
+        return Status::InvalidArgument("'" + std::string(prefix) +
+                                       "' may hold only lower-case letters, digits, '-', '_', "
+                                       "'.' and '/': " +
+                                       example);
+      }
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+Status ValidateAreaHost(std::string_view host) {
+  const std::string what = "'" + std::string(host) +
+                           "' is not a host name for a tie-up area: write a lower-case DNS name "
+                           "such as \"brand2.shop.example\"";
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.') {
+    return Status::InvalidArgument(what);
+  }
+  bool all_digits_or_dots = true;
+  size_t label = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    const char ch = host[i];
+    if (ch == '.') {
+      if (label == 0 || host[i - 1] == '-') return Status::InvalidArgument(what);
+      label = 0;
+      continue;
+    }
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+    if (!ok || (label == 0 && ch == '-') || ++label > 63) return Status::InvalidArgument(what);
+    if (!(ch >= '0' && ch <= '9')) all_digits_or_dots = false;
+  }
+  if (host.back() == '-' || all_digits_or_dots) return Status::InvalidArgument(what);
+  return Status::Ok();
+}
+
 bool IsValidSiteId(std::string_view id) {
   if (id.empty() || id.size() > 63 || id.front() == '-') return false;
   for (char c : id) {
@@ -267,7 +321,8 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
   }
   if (const toml::table* partner = section("partner")) {
     RETURN_IF_ERROR(CheckKeys(file, *partner, "[partner]",
-                              {"emergency_edit", "approval", "main_sync_url", "poll_seconds"}));
+                              {"emergency_edit", "approval", "main_sync_url", "poll_seconds",
+                               "area_prefix", "area_host"}));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "emergency_edit", &c.emergency_edit));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "approval", &c.approval));
     RETURN_IF_ERROR(Get(file, *partner, "partner", "main_sync_url", &c.main_sync_url));
@@ -277,6 +332,23 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
     }
     if (c.approval != "auto" && c.approval != "manager") {
       return BadConfig(file, "partner.approval", "must be \"auto\" or \"manager\"");
+    }
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "area_prefix", &c.area_prefix));
+    RETURN_IF_ERROR(Get(file, *partner, "partner", "area_host", &c.area_host));
+    if (!c.area_prefix.empty()) {
+      if (Status s = ValidateAreaPrefix(c.area_prefix); !s.ok()) {
+        return BadConfig(file, "partner.area_prefix", s.message());
+      }
+    }
+    if (!c.area_host.empty()) {
+      if (Status s = ValidateAreaHost(c.area_host); !s.ok()) {
+        return BadConfig(file, "partner.area_host", s.message());
+      }
+    }
+    if (!c.area_prefix.empty() && !c.area_host.empty()) {
+      return BadConfig(file, "partner.area_prefix",
+                       "and partner.area_host exclude each other: a main's tie-up area is a path "
+                       "prefix or a host name");
     }
   }
   if (const toml::table* console = section("console")) {
@@ -343,6 +415,14 @@ std::string SiteConfigText(const SiteConfig& c) {
     out += "main_sync_url = " + Quote(c.main_sync_url) + "\n";
     out += "poll_seconds = " + std::to_string(c.poll_seconds) +
            "  # pull mode (behind NAT): ask main for updates this often; 0: main pushes\n";
+    if (!c.area_prefix.empty()) {
+      out += "area_prefix = " + Quote(c.area_prefix) +
+             "  # this main's tie-up area: its pages lie under this path\n";
+    }
+    if (!c.area_host.empty()) {
+      out += "area_host = " + Quote(c.area_host) +
+             "  # this main's tie-up area: its pages answer this host name\n";
+    }
   }
   out += "\n[console]\n";
   out += "listen = " + Quote(c.console_address.ToString()) +
@@ -406,6 +486,8 @@ const std::vector<SettingSpec>& Settings() {
       {"partner", "approval", [](const SiteConfig& c) { return Quote(c.approval); }},
       {"partner", "main_sync_url", [](const SiteConfig& c) { return Quote(c.main_sync_url); }},
       {"partner", "poll_seconds", [](const SiteConfig& c) { return Int(c.poll_seconds); }},
+      {"partner", "area_prefix", [](const SiteConfig& c) { return Quote(c.area_prefix); }},
+      {"partner", "area_host", [](const SiteConfig& c) { return Quote(c.area_host); }},
       {"console", "listen",
        [](const SiteConfig& c) { return Quote(c.console_address.ToString()); }},
       {"console", "tls_certificate",

@@ -31,6 +31,13 @@ struct HostPort {
 // Parses "127.0.0.1:8080", "[::1]:8080" or "localhost:0"; the message says what to write.
 Result<HostPort> ParseHostPort(std::string_view text);
 
+// Checks a further main's tie-up area as partner.area_prefix / partner.area_host take it; the
+// message says what to write. A prefix: "/", then one or more segments of [a-z0-9._-] each
+// ending in "/" ("/brand2/", "/tea/kyoto/"), no "." or ".." segment. A host: a lower-case DNS
+// name (labels of [a-z0-9-], 1 to 63 each, 253 in all), not an IP literal.
+Status ValidateAreaPrefix(std::string_view prefix);
+Status ValidateAreaHost(std::string_view host);
+
 // True iff `id` is a valid site id: 1 to 63 of [a-z0-9-], starting with a letter or digit.
 bool IsValidSiteId(std::string_view id);
 
@@ -74,6 +81,12 @@ struct SiteConfig {
   // Pull mode, for a partner main cannot reach (behind NAT): ask main for the latest signed
   // release every this many seconds. 0: main pushes (the partner's sync port must be reachable).
   int poll_seconds = 0;
+  // Set only in a further main's directory (SITE_DIR/mains/NAME, site/main_areas.h): the tie-up
+  // area that main owns on this partner, fixed at enrollment: a path prefix ("/brand2/": its
+  // pages lie under it) or a host name ("brand2.shop.example": its pages answer that host). At
+  // most one of the two.
+  std::string area_prefix;
+  std::string area_host;
 
   // [console]: the managers' web console (DESIGN.md "Consoles"). Loopback by default, so a new
   // site exposes no admin surface; HTTPS when both certificate files are set.

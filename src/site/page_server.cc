@@ -1,6 +1,7 @@
 #include "site/page_server.h"
 
 #include <cassert>
+#include <cctype>
 #include <functional>
 #include <set>
 #include <shared_mutex>
@@ -290,6 +291,51 @@ ledger::AccessRecord ToRecord(const AccessEvent& e) {
   return r;
 }
 
+// The mount `host` (a Host header) or `path` belongs to; null: this server's own.
+const PageMount* MatchMount(const std::vector<PageMount>& mounts, std::string_view host,
+                            std::string_view path) {
+  // "Brand2.Example:8080" and "brand2.example." name the host "brand2.example".
+  if (!host.empty() && host.front() != '[') {
+    if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+      host = host.substr(0, colon);
+    }
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  }
+  auto same_host = [&](const std::string& h) {
+    if (h.size() != host.size()) return false;
+    for (size_t i = 0; i < h.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(host[i])) != h[i]) return false;
+    }
+    return true;
+  };
+  for (const PageMount& m : mounts) {
+    if (!m.host.empty() && same_host(m.host)) return &m;
+  }
+  for (const PageMount& m : mounts) {
+    if (m.prefix.empty()) continue;
+    if (path.starts_with(m.prefix) ||
+        (path.size() + 1 == m.prefix.size() && std::string_view(m.prefix).starts_with(path))) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+// Sends each request to its mount's handler, or to this server's router.
+class MountDispatch final : public HttpHandler {
+ public:
+  MountDispatch(std::shared_ptr<HttpHandler> own, std::vector<PageMount> mounts)
+      : own_(std::move(own)), mounts_(std::move(mounts)) {}
+  void Handle(const HttpRequest& request, HttpResponder responder) override {
+    const PageMount* m = MatchMount(mounts_, request.HeaderOr("Host"), request.path());
+    (m != nullptr ? m->handler : own_)->Handle(request, std::move(responder));
+  }
+
+ private:
+  std::shared_ptr<HttpHandler> own_;
+  std::vector<PageMount> mounts_;
+};
+
 }  // namespace
 
 PageServer::PageServer(Env& env, const SiteConfig& config, SiteContent& content,
@@ -330,9 +376,47 @@ Status PageServer::AddRoute(std::string_view prefix, std::string_view methods,
 
 PageServer::~PageServer() { Stop(); }
 
+Status PageServer::Mount(PageMount mount) {
+  if (server_ || reload_thread_.joinable()) {
+    return Status::FailedPrecondition("mounts are added before the server starts");
+  }
+  if (mount.handler == nullptr || mount.prefix.empty() == mount.host.empty()) {
+    return Status::InvalidArgument("a mount needs a handler and exactly one of prefix and host");
+  }
+  for (const PageMount& m : mounts_) {
+    if ((!m.host.empty() && m.host == mount.host) ||
+        (!m.prefix.empty() && !mount.prefix.empty() &&
+         (m.prefix.starts_with(mount.prefix) || mount.prefix.starts_with(m.prefix)))) {
+      return Status::AlreadyExists("'" + mount.prefix + mount.host + "' overlaps the mount '" +
+                                   m.prefix + m.host + "'");
+    }
+  }
+  mounts_.push_back(std::move(mount));
+  return Status::Ok();
+}
+
 Status PageServer::Start() {
-  server_ = std::make_unique<HttpServer>(env_, http_, router_);
+  std::shared_ptr<HttpHandler> top = router_;
+  if (!mounts_.empty()) {
+    top = std::make_shared<MountDispatch>(router_, mounts_);
+    // Each request's access record goes to the stream of the main whose area served it.
+    auto own = std::move(http_.access_hook);
+    http_.access_hook = [own, mounts = mounts_](const AccessEvent& e) {
+      if (const PageMount* m = MatchMount(mounts, e.host, e.path)) {
+        if (m->access_log != nullptr) m->access_log->Record(ToRecord(e));
+      } else if (own) {
+        own(e);
+      }
+    };
+  }
+  server_ = std::make_unique<HttpServer>(env_, http_, std::move(top));
   RETURN_IF_ERROR(server_->Start());
+  reload_thread_ = std::thread([this] { ReloadLoop(); });
+  return Status::Ok();
+}
+
+Status PageServer::StartWithoutListening() {
+  if (server_ || reload_thread_.joinable()) return Status::FailedPrecondition("already started");
   reload_thread_ = std::thread([this] { ReloadLoop(); });
   return Status::Ok();
 }

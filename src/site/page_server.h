@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -24,6 +25,16 @@ struct PageServerOptions {
   std::chrono::milliseconds reload_interval{500};
 };
 
+// Pages of another content store served on this port: a further main's tie-up area
+// (site/main_areas.h). Requests for `host`, or under `prefix`, go to `handler` (another
+// PageServer's handler()), and their access records to `access_log` (that main's stream).
+struct PageMount {
+  std::string prefix;  // "/brand2/" (also matches "/brand2"); empty when `host` is set
+  std::string host;    // "brand2.shop.example": the Host header without port, any case
+  std::shared_ptr<HttpHandler> handler;
+  ledger::AccessLogWriter* access_log = nullptr;  // may be null: no records
+};
+
 class PageServer {
  public:
   // `content` and `access_log` (may be null: no records) must outlive the server.
@@ -39,8 +50,18 @@ class PageServer {
   Status AddRoute(std::string_view prefix, std::string_view methods,
                   std::shared_ptr<HttpHandler> handler);
 
+  // Serves `mount` on this port (a host mount before a prefix mount; either before the routes
+  // and pages of this server). Only before Start().
+  Status Mount(PageMount mount);
+
+  // What serves this server's routes and pages, to mount them on another server's port.
+  std::shared_ptr<HttpHandler> handler() const { return router_; }
+
   // Binds the public address and starts serving; a clear error when the address is taken.
   Status Start();
+  // Follows activations like Start, without a port of its own: the pages are served through
+  // handler() mounted on another server.
+  Status StartWithoutListening();
   uint16_t port() const { return server_ ? server_->port() : 0; }
   // Stops gracefully: in-flight responses finish, then the reload thread ends.
   void Stop();
@@ -54,6 +75,7 @@ class PageServer {
   PageServerOptions options_;
   HttpServerOptions http_;
   std::shared_ptr<Router> router_;
+  std::vector<PageMount> mounts_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

@@ -61,9 +61,11 @@ Status CreateSiteDir(Env& env, const std::string& site_dir, const SiteConfig& co
 }
 
 Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string& site_dir,
-                                                     std::shared_ptr<Logger> logger) {
+                                                     std::shared_ptr<Logger> logger,
+                                                     PublicSiteOptions options) {
   std::unique_ptr<PublicSite> site(new PublicSite());
   site->site_dir_ = site_dir;
+  site->options_ = options;
   site->logger_ = logger ? std::move(logger) : NewNullLogger();
   ASSIGN_OR_RETURN(site->config_, LoadSiteConfig(env, site_dir));
   SitePaths paths(site_dir);
@@ -99,6 +101,7 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
 PublicSite::~PublicSite() { Stop(); }
 
 Status PublicSite::Start() {
+  if (!options_.listen) return pages_->StartWithoutListening();
   Status s = pages_->Start();
   if (!s.ok()) {
     return s.Annotate("starting the public port " + config_.public_address.ToString() +

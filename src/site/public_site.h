@@ -23,11 +23,18 @@ namespace tieup {
 // already a site, naming it.
 Status CreateSiteDir(Env& env, const std::string& site_dir, const SiteConfig& config);
 
+struct PublicSiteOptions {
+  // False: the site has no public port of its own; its pages are mounted on another site's
+  // (PageServer::handler(); a partner's further main, site/main_areas.h).
+  bool listen = true;
+};
+
 class PublicSite {
  public:
   // Opens the site at `site_dir` (reads site.toml, opens the content store and the ledger).
   static Result<std::unique_ptr<PublicSite>> Open(Env& env, const std::string& site_dir,
-                                                  std::shared_ptr<Logger> logger);
+                                                  std::shared_ptr<Logger> logger,
+                                                  PublicSiteOptions options = {});
   ~PublicSite();
 
   // Routes public requests under `prefix` to `handler` (before Start); see PageServer. These are
@@ -38,7 +45,13 @@ class PublicSite {
     return pages_->AddRoute(prefix, methods, WithBrowserSecurityHeaders(std::move(handler)));
   }
 
-  // Starts the public port. Errors name the address and what to do.
+  // Serves another site's pages on this site's port (PageServer::Mount). Before Start.
+  Status Mount(PageMount mount) { return pages_->Mount(std::move(mount)); }
+  // What serves this site's pages and routes, for another site's Mount.
+  std::shared_ptr<HttpHandler> handler() const { return pages_->handler(); }
+
+  // Starts the public port (without options.listen: only follows activations). Errors name the
+  // address and what to do.
   Status Start();
   // Stops the port gracefully, then flushes the access ledger and signs a checkpoint.
   void Stop();
@@ -59,6 +72,7 @@ class PublicSite {
   std::unique_ptr<ledger::Log> ledger_;
   std::unique_ptr<ledger::AccessLogWriter> access_log_;
   std::unique_ptr<PageServer> pages_;
+  PublicSiteOptions options_;
   bool stopped_ = false;
 };
 

@@ -3,12 +3,15 @@
 #include <algorithm>
 
 #include "site/config.h"
+#include "site/main_areas.h"
 
 namespace tieup {
 
 Result<std::unique_ptr<SiteContent>> SiteContent::Open(Env& env, std::string site_dir,
                                                        SiteContentOptions options) {
   std::unique_ptr<SiteContent> sc(new SiteContent(env, std::move(site_dir), std::move(options)));
+  // Several main sites: the paths each may publish (site/main_areas.h).
+  ASSIGN_OR_RETURN(sc->area_rules_, LoadTieupAreaRules(env, sc->site_dir_));
   if (sc->options_.serve) {
     ASSIGN_OR_RETURN(SiteLock lock, SiteLock::Acquire(sc->site_dir_));
     std::lock_guard<std::mutex> guard(sc->mu_);
@@ -45,7 +48,10 @@ Result<std::unique_ptr<content::ContentStore>> SiteContent::OpenStore() {
   o.keep_releases = options_.keep_releases;
   o.recover_blob_leftovers = !recovered_;
   auto store = content::ContentStore::Open(env_, site_dir_, o);
-  if (store.ok()) recovered_ = true;
+  if (store.ok()) {
+    recovered_ = true;
+    (*store)->SetAreaRules(area_rules_);
+  }
   return store;
 }
 

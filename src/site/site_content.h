@@ -96,7 +96,8 @@ class SiteContent {
   const std::string site_dir_;
   const SiteContentOptions options_;
   sync::TieupNotices tieup_notices_;
-  std::mutex mu_;  // serialises Mutate/Read/Refresh within the process
+  content::TieupAreaRules area_rules_;  // set by Open
+  std::mutex mu_;                       // serialises Mutate/Read/Refresh within the process
   std::shared_ptr<const content::SiteView> view_;
   std::string loaded_pointers_;  // guarded by mu_
   bool recovered_ = false;       // guarded by mu_: the first open in this process ran recovery

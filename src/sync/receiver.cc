@@ -252,6 +252,12 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   Status header = CheckReleaseHeader(options_.site_id, static_cast<int64_t>(active_version), now,
                                      m.site, static_cast<int64_t>(m.version), m.expires);
   if (!header.ok()) return Refuse(offer, m.version, header);
+  // Several mains: a path outside this main's tie-up area, or in another main's, is refused
+  // before anything is fetched (site/main_areas.h).
+  Status area = content_([&](content::ContentStore& store) {
+    return content::CheckTieupAreaRules(store.area_rules(), m);
+  });
+  if (!area.ok()) return Refuse(offer, m.version, area);
   {
     auto rolled = db_.Query("SELECT time FROM sync_rolled_back WHERE version = ?",
                             {static_cast<int64_t>(m.version)});

@@ -36,7 +36,7 @@ export async function waitUntil(what, probe, { deadlineMs = 30000, everyMs = 100
   }
 }
 
-function portFree(port) {
+export function portFree(port) {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
@@ -59,6 +59,17 @@ export async function freeBasePort() {
   throw new Error('no free base port found');
 }
 
+// `count` ports free on 127.0.0.1, drawn below the ephemeral range as freeBasePort's, for a site
+// a test makes beside the demo's.
+export async function freePorts(count) {
+  const out = [];
+  while (out.length < count) {
+    const p = 10000 + Math.floor(Math.random() * 22000);
+    if (!out.includes(p) && (await portFree(p))) out.push(p);
+  }
+  return out;
+}
+
 // The HTTP status of GET url, or 0 when nothing answers.
 export async function httpStatus(url) {
   try {
@@ -71,7 +82,7 @@ export async function httpStatus(url) {
 }
 
 // One `tieup` process, its output in a log file.
-class TieupProcess {
+export class TieupProcess {
   constructor(binary, args, logFile) {
     this.name = args.slice(0, 2).join(' ');
     this.logFile = logFile;

@@ -43,6 +43,7 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.approval = "manager";
   c.emergency_edit = true;  // obsolete: no longer written (main grants the right)
   c.poll_seconds = 60;
+  c.area_prefix = "/kyoto/";
   c.time_zone = "Asia/Tokyo";
   c.locale = "ja-JP";
   c.variables["phone"] = "06-1234";
@@ -56,6 +57,8 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_FALSE(loaded->emergency_edit);
   EXPECT_EQ(env_->ReadFile(dir_.path() + "/site.toml")->find("emergency_edit"), std::string::npos);
   EXPECT_EQ(loaded->poll_seconds, 60);
+  EXPECT_EQ(loaded->area_prefix, "/kyoto/");
+  EXPECT_EQ(loaded->area_host, "");
   EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
   EXPECT_EQ(loaded->time_zone, "Asia/Tokyo");
   EXPECT_EQ(loaded->locale, "ja-JP");
@@ -81,6 +84,17 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
       {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\napproval = \"later\"\n", "approval"},
       {"[site]\nrole = \"main\"\nid = \"m\"\n[variables]\nx = 3\n", "variables.x"},
       {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\npoll_seconds = 1\n", "at least 5"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\narea_prefix = \"/kyoto\"\n",
+       "partner.area_prefix"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\narea_prefix = \"/a/../b/\"\n",
+       "'.' or '..' segment"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\narea_host = \"10.0.0.1\"\n",
+       "partner.area_host"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\narea_host = \"a..b\"\n",
+       "not a host name"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[partner]\narea_host = \"a.b\"\n"
+       "area_prefix = \"/a/\"\n",
+       "exclude each other"},
       {"[site\nrole = \"main\"\n", "site.toml:1"},
       {"[http]\nthreads = 2\n", "[site] table is missing"},
       {"site = 3\n", "must be a [site] table"},
@@ -105,6 +119,23 @@ TEST(HostPortTest, ParsesAndRefuses) {
   EXPECT_THAT(ParseHostPort("=::1]:9444"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseHostPort("[]:80"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseHostPort("a b:80"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(AreaTest, PrefixesAndHostsAreValidated) {
+  for (const char* ok : {"/brand2/", "/tea/kyoto/", "/a.b_c-d/"}) {
+    EXPECT_THAT(ValidateAreaPrefix(ok), IsOk()) << ok;
+  }
+  for (const char* bad : {"", "/", "brand2/", "/brand2", "//", "/a//b/", "/./", "/A/", "/a b/"}) {
+    EXPECT_EQ(ValidateAreaPrefix(bad).code(), StatusCode::kInvalidArgument) << bad;
+  }
+  for (const char* ok : {"books.shop.example", "localhost", "a-b.c9", "xn--r8jz45g.jp"}) {
+    EXPECT_THAT(ValidateAreaHost(ok), IsOk()) << ok;
+  }
+  for (const char* bad :
+       {"", ".a", "a.", "-a.b", "a-.b", "A.b", "a_b.c", "127.0.0.1", "a:80", "[::1]"}) {
+    EXPECT_EQ(ValidateAreaHost(bad).code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ValidateAreaHost(std::string(64, 'a') + ".b").code(), StatusCode::kInvalidArgument);
 }
 
 TEST(SiteIdTest, Validates) {

@@ -1,0 +1,127 @@
+// A partner trading with a second main site (issue 15 item 7), as its manager and its visitors
+// see it, in a real Chromium:
+//
+//   node console_several_mains.test.mjs TIEUP_BINARY [ARTIFACT_DIR]
+//
+// The demo's sites (console_harness.mjs) and a second main site, "Kyoto Books", made here with
+// `tieup main init`. shop-a enrolls with it for the tie-up area of its own host name
+// (books.localhost, which Chromium sends to 127.0.0.1) with its manager approving updates. One
+// journey, a full-page screenshot of every step in ARTIFACT_DIR/console_several_mains/NN-step.png:
+//   Kyoto Books publishes; shop-a's console lists the second main on its Updates page with one
+//   update waiting; its manager reviews it (the diff, no preview) and approves it; a visitor of
+//   books.localhost sees Kyoto Books' page on shop-a's port, while shop-a's own address still
+//   serves Sakura Tea's.
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { TieupProcess, freePorts, httpStatus, runJourney, waitUntil } from './harness.mjs';
+import {
+  SHOP_A, artifacts, bodyText, clickAndLoad, consoleBasics, expectFlash, expectPath, gotoAndLoad,
+  newContext, see, signedIn, sites, startConsoleSuite, stopConsoleSuite,
+} from './console_harness.mjs';
+
+const HOST = 'books.localhost';
+let second;  // the second main's process
+
+before(async () => { await startConsoleSuite('console-several-mains-logs'); });
+after(async () => {
+  await second?.stop();
+  await stopConsoleSuite();
+});
+
+test('console_several_mains: a second main publishes, the manager approves in the console',
+     async (t) => {
+  await runJourney('console_several_mains', t, await newContext(),
+                   path.join(artifacts, 'console_several_mains'), async (j) => {
+    const page = j.page;
+    const dir = path.join(sites.dir, 'books');
+    const shopA = sites.siteDir('shop-a');
+    const [publicPort, syncPort, partnerSync, consolePort] = await freePorts(4);
+
+    await j.must('a second main site, Kyoto Books, is made and served', async () => {
+      await sites.tieup('main', 'init', dir, '--name', 'Kyoto Books', '--public',
+                        `127.0.0.1:${publicPort}`, '--sync', `127.0.0.1:${syncPort}`,
+                        '--console', `127.0.0.1:${consolePort}`);
+      fs.writeFileSync(path.join(dir, 'authoring/pages/tea.md'),
+                       '---\ntitle: Tea books\n---\n# Tea books\n\nThe Book of Tea, by Okakura.\n');
+      second = new TieupProcess(sites.binary, ['main', 'serve', dir],
+                                path.join(sites.logDir, 'books.log'));
+      await second.waitReady('Kyoto Books serving', async () =>
+        (await httpStatus(`http://127.0.0.1:${publicPort}/`)) === 200);
+    });
+    const code = await j.must('Kyoto Books adds shop-a, approved by its manager', async () => {
+      const out = await sites.tieup('main', 'partner', 'add', dir, '--id', 'shop-a', '--name',
+                                    'Tea House Asahi', '--public-url',
+                                    sites.url('shop-a', '').replace('127.0.0.1', HOST),
+                                    '--sync-url', `https://127.0.0.1:${partnerSync}`,
+                                    '--approval', 'manager');
+      const m = out.match(/code[^\n]*:\n\s+(\S+)/);
+      if (!m) throw new Error(out);
+      return m[1];
+    });
+    await j.must(`shop-a enrolls with it for the host ${HOST} and restarts`, async () => {
+      await sites.stop('shop-a');
+      const out = await sites.tieup('partner', 'enroll', shopA, '--main',
+                                    `https://127.0.0.1:${syncPort}`, '--token', code,
+                                    '--area-host', HOST, '--sync-address',
+                                    `127.0.0.1:${partnerSync}`);
+      if (!/its tie-up area is the host books\.localhost/.test(out)) throw new Error(out);
+      await sites.start('shop-a');
+    });
+    await j.must('Kyoto Books publishes: the update waits for shop-a\'s manager', async () => {
+      await sites.tieup('main', 'publish', dir, '--all');
+      await waitUntil('the update waiting', async () =>
+        /shop-a .*waiting for the partner manager/.test(
+            await sites.tieup('main', 'status', dir)));
+    });
+
+    await signedIn(j, SHOP_A);
+    await j.must('the Updates page lists Kyoto Books with one update waiting', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('shop-a', '/updates'));
+      await see(page, /Other main sites/);
+      const row = page.getByRole('row', { name: new RegExp(`tie-up area for host ${HOST}`) });
+      await see(page, /1/, { scope: row });
+    });
+    await consoleBasics(j, { title: SHOP_A.consoleTitle });
+    await j.shot('updates-other-mains');
+    await j.must('its updates: one waiting for a review', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Its updates' }));
+      expectPath(page, '/mains/books-localhost/updates');
+      await see(page, /Updates from main at https:\/\/127\.0\.0\.1:\d+ \(tie-up area for host books\.localhost\)/);
+      await see(page, /Waiting for your review/);
+    });
+    await j.shot('second-main-updates');
+    await j.must('the review shows what changes, without a preview link', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Review' }).first());
+      await see(page, /Version 1 from main at https:/);
+      await see(page, /\/tea\.html/);
+      if ((await page.getByRole('link', { name: /Preview the whole site/ }).count()) !== 0) {
+        throw new Error('a preview link for a further main');
+      }
+    });
+    await consoleBasics(j, { title: SHOP_A.consoleTitle });
+    await j.shot('second-main-review');
+    await j.must('the manager approves it', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: /Approve/ }));
+      expectPath(page, '/mains/books-localhost/updates');
+      await expectFlash(page, /approved: main has been told/);
+    });
+    await j.shot('second-main-approved');
+
+    await j.must(`a visitor of ${HOST} sees Kyoto Books' page on shop-a's port`, async () => {
+      const url = sites.url('shop-a', '/tea.html').replace('127.0.0.1', HOST);
+      await waitUntil('the page live', async () => {
+        await gotoAndLoad(page, url);
+        return /Okakura/.test(await bodyText(page));
+      }, { deadlineMs: 30000, everyMs: 300 });
+      await see(page, /Kyoto Books/);
+    });
+    await j.shot('visitor-second-main');
+    await j.must("shop-a's own address still serves Sakura Tea's pages", async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/'));
+      await see(page, /Sakura Tea/);
+    });
+    await j.shot('visitor-first-main');
+  });
+});

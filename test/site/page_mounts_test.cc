@@ -1,0 +1,284 @@
+// Several main sites on one public port (site/main_areas.h, issue 15 item 7), through real
+// PageServers over loopback HTTP from real content stores: a further main's pages mounted by host
+// name and another's by path prefix are served from their own stores, everything else from the
+// partner's; each request's access record goes to the stream of the store that served it; and a
+// release with a path outside its area or in another main's is refused by the store, naming both.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <variant>
+
+#include "base/log.h"
+#include "ledger/access_log_writer.h"
+#include "ledger/log.h"
+#include "ledger/records.h"
+#include "net/http_client.h"
+#include "site/config.h"
+#include "site/main_areas.h"
+#include "site/page_server.h"
+#include "site/site_content.h"
+#include "test_support.h"
+
+namespace tieup {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::TempDir;
+
+// One site: its content, its ledger and its page server.
+struct Served {
+  std::unique_ptr<SiteContent> content;
+  std::unique_ptr<ledger::Log> log;
+  std::unique_ptr<ledger::AccessLogWriter> writer;
+  std::unique_ptr<PageServer> server;
+};
+
+class PageMountsTest : public ::testing::Test {
+ protected:
+  Served Make(const std::string& name, const std::vector<std::string>& pages) {
+    Served s;
+    const std::string dir = dir_.Sub(name);
+    EXPECT_THAT(CreateDirs(*env_, dir), IsOk());
+    SiteContentOptions o;
+    o.site_id = "shop-a";
+    auto content = SiteContent::Open(*env_, dir, o);
+    EXPECT_THAT(content, IsOk());
+    s.content = std::move(*content);
+    EXPECT_THAT(s.content->Mutate([&](content::ContentStore& store) -> Status {
+      content::ReleaseManifest m;
+      m.site = "shop-a";
+      m.area = content::Area::kTieup;
+      m.version = 1;
+      m.created = 1790000000;
+      for (const std::string& path : pages) {
+        const std::string body = "<p>" + name + " " + path + "</p>";
+        ASSIGN_OR_RETURN(std::string hash, store.blobs().Put(body));
+        content::FileEntry e;
+        e.hash = hash;
+        e.length = body.size();
+        e.content_type = "text/html; charset=utf-8";
+        m.files[path] = e;
+      }
+      RETURN_IF_ERROR(store.Stage(m));
+      return store.Activate(content::Area::kTieup, 1);
+    }),
+                IsOk());
+    auto log = ledger::Log::Open(*env_, dir + "/ledger");
+    EXPECT_THAT(log, IsOk());
+    s.log = std::move(*log);
+    s.writer = std::make_unique<ledger::AccessLogWriter>(*env_, *s.log, std::nullopt);
+    SiteConfig config;
+    config.id = "shop-a";
+    config.public_address = {"127.0.0.1", 0};
+    s.server =
+        std::make_unique<PageServer>(*env_, config, *s.content, s.writer.get(), NewNullLogger());
+    return s;
+  }
+
+  HttpResponse Get(int port, const std::string& host, const std::string& target) {
+    HttpClient client("127.0.0.1", port);
+    HttpRequest request("GET", target);
+    request.AddHeader("Host", host);
+    auto r = client.Fetch(request);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? std::move(*r) : HttpResponse(0);
+  }
+
+  // The paths of the access records of `s`.
+  static std::vector<std::string> Paths(Served& s) {
+    EXPECT_THAT(s.writer->Flush(), IsOk());
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < s.log->size(); ++i) {
+      auto record = ledger::ParseRecord(*s.log->Read(i));
+      if (record.ok() && std::holds_alternative<ledger::AccessRecord>(*record)) {
+        out.push_back(std::get<ledger::AccessRecord>(*record).path);
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+};
+
+TEST_F(PageMountsTest, EachAreaIsServedFromItsOwnStoreAndRecordedInItsOwnStream) {
+  Served partner = Make("partner", {"/index.html", "/tea.html"});
+  Served books = Make("books", {"/index.html", "/tea.html"});
+  Served kyoto = Make("kyoto", {"/kyoto/index.html"});
+  ASSERT_THAT(books.server->StartWithoutListening(), IsOk());
+  ASSERT_THAT(kyoto.server->StartWithoutListening(), IsOk());
+  ASSERT_THAT(
+      partner.server->Mount({"", "books.example", books.server->handler(), books.writer.get()}),
+      IsOk());
+  ASSERT_THAT(partner.server->Mount({"/kyoto/", "", kyoto.server->handler(), kyoto.writer.get()}),
+              IsOk());
+  // Overlapping mounts are refused.
+  EXPECT_EQ(partner.server->Mount({"/kyoto/temples/", "", kyoto.server->handler(), nullptr}).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(partner.server->Mount({"", "books.example", kyoto.server->handler(), nullptr}).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(partner.server->Mount({"/x/", "x.example", kyoto.server->handler(), nullptr}).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_THAT(partner.server->Start(), IsOk());
+  const int port = partner.server->port();
+
+  EXPECT_EQ(Get(port, "127.0.0.1", "/tea.html").body(), "<p>partner /tea.html</p>");
+  EXPECT_EQ(Get(port, "books.example", "/tea.html").body(), "<p>books /tea.html</p>");
+  EXPECT_EQ(Get(port, "BOOKS.example.:8080", "/index.html").body(), "<p>books /index.html</p>");
+  EXPECT_EQ(Get(port, "127.0.0.1", "/kyoto/index.html").body(), "<p>kyoto /kyoto/index.html</p>");
+  EXPECT_EQ(Get(port, "127.0.0.1", "/kyoto/none.html").status(), 404);  // kyoto's answer
+  EXPECT_EQ(Get(port, "books.example.org", "/tea.html").body(), "<p>partner /tea.html</p>");
+  EXPECT_EQ(Get(port, "books.example", "/kyoto/index.html").status(), 404);  // host first
+
+  partner.server->Stop();
+  EXPECT_THAT(Paths(partner), ElementsAre("/tea.html", "/tea.html"));
+  EXPECT_THAT(Paths(books), ElementsAre("/tea.html", "/index.html", "/kyoto/index.html"));
+  EXPECT_THAT(Paths(kyoto), ElementsAre("/kyoto/index.html", "/kyoto/none.html"));
+  books.server->Stop();
+  kyoto.server->Stop();
+}
+
+TEST_F(PageMountsTest, AMountIsRefusedOnceTheServerRuns) {
+  Served partner = Make("partner", {"/index.html"});
+  Served books = Make("books", {"/index.html"});
+  ASSERT_THAT(partner.server->Start(), IsOk());
+  EXPECT_EQ(partner.server->Mount({"", "books.example", books.server->handler(), nullptr}).code(),
+            StatusCode::kFailedPrecondition);
+}
+
+// The rules a store enforces come from the site's directories (LoadTieupAreaRules).
+class AreaRulesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SiteConfig c;
+    c.role = SiteRole::kPartner;
+    c.id = "shop-a";
+    c.main_sync_url = "https://main-a.example:9443";
+    ASSERT_THAT(CreateDirs(*env_, site_), IsOk());
+    ASSERT_THAT(SaveSiteConfig(*env_, site_, c), IsOk());
+    c.main_sync_url = "https://main-c.example:9443";
+    c.area_prefix = "/kyoto/";
+    ASSERT_THAT(CreateDirs(*env_, site_ + "/mains/kyoto"), IsOk());
+    ASSERT_THAT(SaveSiteConfig(*env_, site_ + "/mains/kyoto", c), IsOk());
+    c.main_sync_url = "https://main-b.example:9443";
+    c.area_prefix.clear();
+    c.area_host = "books.example";
+    ASSERT_THAT(CreateDirs(*env_, site_ + "/mains/books"), IsOk());
+    ASSERT_THAT(SaveSiteConfig(*env_, site_ + "/mains/books", c), IsOk());
+  }
+
+  // Stages a release of `area` with `paths` in the store of `dir`; returns what Stage said.
+  Status Stage(const std::string& dir, content::Area area, const std::vector<std::string>& paths) {
+    SiteContentOptions o;
+    o.site_id = "shop-a";
+    o.serve = false;
+    auto content = SiteContent::Open(*env_, dir, o);
+    if (!content.ok()) return content.status();
+    return (*content)->Mutate([&](content::ContentStore& store) -> Status {
+      content::ReleaseManifest m;
+      m.site = "shop-a";
+      m.area = area;
+      m.version = 1;
+      m.created = 1790000000;
+      for (const std::string& path : paths) {
+        ASSIGN_OR_RETURN(std::string hash, store.blobs().Put(path));
+        content::FileEntry e;
+        e.hash = hash;
+        e.length = path.size();
+        e.content_type = "text/html";
+        m.files[path] = e;
+      }
+      return store.Stage(m);
+    });
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::string site_ = dir_.Sub("shop-a");
+};
+
+TEST_F(AreaRulesTest, APathInAnotherMainsAreaIsRefusedNamingBoth) {
+  auto mains = LoadFurtherMains(*env_, site_);
+  ASSERT_THAT(mains, IsOk());
+  ASSERT_EQ(mains->size(), 2u);
+  EXPECT_EQ((*mains)[0].name, "books");
+  EXPECT_EQ((*mains)[1].config.area_prefix, "/kyoto/");
+
+  // The first main may not publish under a further main's prefix (a host is no limit).
+  Status s = Stage(site_, content::Area::kTieup, {"/index.html", "/kyoto/tea.html"});
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("tie-up release 1 of main at https://main-a.example:9443 has "
+                                     "'/kyoto/tea.html', which lies in the tie-up area /kyoto/ of "
+                                     "main at https://main-c.example:9443"));
+  // Nor the partner's own pages.
+  s = Stage(site_, content::Area::kOriginal, {"/kyoto/mine.html"});
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("choose a path outside /kyoto/"));
+  EXPECT_THAT(Stage(site_, content::Area::kTieup, {"/index.html", "/kyoto.html", "/books.html"}),
+              IsOk());
+
+  // The prefix main only under its prefix (and its own /.tieup/ files); the host main anywhere.
+  s = Stage(site_ + "/mains/kyoto", content::Area::kTieup, {"/kyoto/a.html", "/assets/x.css"});
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(),
+              HasSubstr("tie-up release 1 of main at https://main-c.example:9443 has "
+                        "'/assets/x.css', outside its tie-up area /kyoto/: '/assets/x.css' "
+                        "belongs to the partner's first main at https://main-a.example:9443"));
+  EXPECT_THAT(
+      Stage(site_ + "/mains/kyoto", content::Area::kTieup, {"/kyoto/a.html", "/.tieup/ads.toml"}),
+      IsOk());
+  EXPECT_THAT(Stage(site_ + "/mains/books", content::Area::kTieup, {"/index.html", "/kyoto/a"}),
+              IsOk());
+}
+
+TEST_F(AreaRulesTest, ANewAreaMustBeFree) {
+  EXPECT_EQ(CheckNewTieupArea(*env_, site_, "/kyoto/temples/", "").code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(CheckNewTieupArea(*env_, site_, "/", "").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(CheckNewTieupArea(*env_, site_, "", "books.example").code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(CheckNewTieupArea(*env_, site_, "/a/", "a.example").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_THAT(CheckNewTieupArea(*env_, site_, "/nara/", ""), IsOk());
+  // A page the site serves under the prefix would be hidden: refused, naming it.
+  ASSERT_THAT(Stage(site_, content::Area::kOriginal, {"/nara/deer.html"}), IsOk());
+  ASSERT_THAT(
+      [&] {
+        SiteContentOptions o;
+        o.site_id = "shop-a";
+        o.serve = false;
+        auto content = SiteContent::Open(*env_, site_, o);
+        if (!content.ok()) return content.status();
+        return (*content)->Mutate([](content::ContentStore& store) {
+          return store.Activate(content::Area::kOriginal, 1);
+        });
+      }(),
+      IsOk());
+  Status s = CheckNewTieupArea(*env_, site_, "/nara/", "");
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(s.message(), HasSubstr("/nara/deer.html (one of your own pages)"));
+  EXPECT_THAT(CheckNewTieupArea(*env_, site_, "", "nara.example"), IsOk());
+}
+
+TEST_F(AreaRulesTest, ADirectoryUnderMainsWithoutAnAreaStopsTheSite) {
+  SiteConfig c;
+  c.role = SiteRole::kPartner;
+  c.id = "shop-a";
+  ASSERT_THAT(CreateDirs(*env_, site_ + "/mains/stray"), IsOk());
+  ASSERT_THAT(SaveSiteConfig(*env_, site_ + "/mains/stray", c), IsOk());
+  auto mains = LoadFurtherMains(*env_, site_);
+  EXPECT_EQ(mains.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(mains.status().message(), HasSubstr("mains/stray/site.toml' sets no tie-up area"));
+}
+
+TEST(FurtherMainNameTest, IsMadeFromTheArea) {
+  EXPECT_EQ(FurtherMainNameForArea("/brand2/", ""), "brand2");
+  EXPECT_EQ(FurtherMainNameForArea("/tea/kyoto/", ""), "tea-kyoto");
+  EXPECT_EQ(FurtherMainNameForArea("", "Tea.Example.com"), "tea-example-com");
+}
+
+}  // namespace
+}  // namespace tieup
