@@ -388,7 +388,10 @@ void AccessLogWriter::Run() {
     }
     checked_ = processed_;
     done_cv_.notify_all();
-    if (stopping_ && failing_) break;
+    // A stop that came while this failed attempt was under way (the lock is let go around the
+    // write and the count's file) has not counted the records still queued: one more attempt
+    // does, or writes them when it can.
+    if (stopping_ && failing_ && queue_.empty()) break;
   }
   checked_ = processed_;
   done_cv_.notify_all();

@@ -172,8 +172,11 @@ TEST_F(AccessLogWriterFullDiskTest, TheCountSurvivesARestartWhileTheLedgerCannot
     disk_.SetFreeBytes(0, JoinPath(dir_, "entries-"));
     for (int i = 1; i <= 5; ++i) writer.Record(Access(i));
     EXPECT_THAT(writer.Flush(), StatusIs(StatusCode::kResourceExhausted));
-    EXPECT_EQ(writer.unrecorded(), 3u);
-    // Stopping while the ledger still cannot be written: the 2 queued are counted too.
+    // Those the full queue could not take: 3, or 1 when the writer thread took Access(1) and
+    // Access(2) into a batch (it does at the first drop) before Access(4) and (5) came.
+    EXPECT_GE(writer.unrecorded(), 1u);
+    EXPECT_LE(writer.unrecorded(), 3u);
+    // Stopping while the ledger still cannot be written: what waits is counted too.
   }
   EXPECT_EQ(log_->size(), 1u);
   const std::string pending = AccessLogWriter::PendingPath(dir_);
