@@ -48,6 +48,8 @@ struct MainOfPage {
   std::string label;  // "the main site", or "main at URL (tie-up area ...)"
 };
 
+ConsolePage RollbackOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage& m);
+
 // A further main's name: its directory's under SITE_DIR/mains.
 std::string FurtherMainName(PartnerDaemon& d) {
   const std::string& dir = d.site().site_dir();
@@ -149,6 +151,19 @@ ConsolePage ReviewOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage&
     return Problem(400, "Unknown decision", "Choose Approve or Reject.");
   }
   auto review = ReviewPendingUpdate(m.daemon->site().content(), *it);
+  // The preview: the first main's on this site's address; a further main's on its host name
+  // (its preview is served by its own pages, mounted for that host). A prefix area has none.
+  std::string preview;
+  const std::string& host = m.daemon->site().config().area_host;
+  if (m.base.empty()) {
+    preview = s.PreviewUrl(it->version);
+  } else if (!host.empty()) {
+    auto secret = LoadOrCreatePreviewSecret(m.daemon->env(), m.daemon->site().site_dir());
+    if (secret.ok()) {
+      preview = "http://" + HostPort{host, s.daemon->public_port()}.ToString() +
+                PreviewPath(*secret, it->version);
+    }
+  }
   if (!review.ok()) return Problem(500, "Review unavailable", review.status().message());
   json::array files;
   for (const FileChange& f : review->files) {
@@ -179,15 +194,14 @@ ConsolePage ReviewOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage&
                       {"diff", std::move(rows)},
                       {"truncated", f.diff_truncated}};
     if (!f.note.empty()) file["note"] = f.note;
-    // The preview is the first main's (a further main's pages are previewed nowhere yet).
-    if (f.kind != FileChange::Kind::kRemoved && m.base.empty()) {
-      file["preview"] = s.PreviewUrl(it->version) + f.path.substr(1);
+    if (f.kind != FileChange::Kind::kRemoved && !preview.empty()) {
+      file["preview"] = preview + f.path.substr(1);
     }
     files.push_back(std::move(file));
   }
   json::object data = UpdateData(s, *it);
   data["files"] = std::move(files);
-  if (m.base.empty()) data["preview"] = s.PreviewUrl(it->version);
+  if (!preview.empty()) data["preview"] = preview;
   data["base"] = m.base;
   if (!m.base.empty()) data["main"] = m.label;
   ConsolePage p;
@@ -205,7 +219,11 @@ ConsolePage Review(ConsoleState& s, const ConsoleRequest& r, const std::string& 
   return ReviewOf(s, r, MainOfPage{s.daemon, "", "the main site"}, id);
 }
 
-// /mains/NAME/updates and /mains/NAME/updates/ID: a further main's updates.
+ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
+  return RollbackOf(s, r, MainOfPage{s.daemon, "", "the main site"});
+}
+
+// /mains/NAME/updates, /mains/NAME/updates/ID, /mains/NAME/rollback: a further main's updates.
 ConsolePage FurtherMainPage(ConsoleState& s, const ConsoleRequest& r) {
   std::string_view rest = r.http.path().substr(std::string_view("/mains/").size());
   const size_t slash = rest.find('/');
@@ -220,6 +238,7 @@ ConsolePage FurtherMainPage(ConsoleState& s, const ConsoleRequest& r) {
   rest = rest.substr(slash);
   if (rest == "/updates") return UpdatesOf(s, m);
   if (rest.starts_with("/updates/")) return ReviewOf(s, r, m, std::string(rest.substr(9)));
+  if (rest == "/rollback") return RollbackOf(s, r, m);
   return Problem(404, "No such page", "See the Updates page.");
 }
 
@@ -311,9 +330,9 @@ RollbackPlan PlanRollback(const sync::PartnerSyncStatus& status,
 }
 
 // The pages that change when tie-up release `to` replaces `from` (at most 100 of each kind).
-json::object RollbackChanges(ConsoleState& s, uint64_t from, uint64_t to) {
+json::object RollbackChanges(SiteContent& content, uint64_t from, uint64_t to) {
   json::object out;
-  Status read = s.daemon->site().content().Read([&](content::ContentStore& store) -> Status {
+  Status read = content.Read([&](content::ContentStore& store) -> Status {
     ASSIGN_OR_RETURN(auto live, store.Active(content::Area::kTieup));
     ASSIGN_OR_RETURN(content::ReleaseManifest target, store.ReadStaged(content::Area::kTieup, to));
     if (live->version != from) {
@@ -348,8 +367,9 @@ json::object RollbackChanges(ConsoleState& s, uint64_t from, uint64_t to) {
   return out;
 }
 
-ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
-  PartnerSync* sync = s.daemon->sync();
+ConsolePage RollbackOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage& m) {
+  PartnerSync* sync = m.daemon->sync();
+  const std::string updates_page = m.base + "/updates";
   if (sync == nullptr) return Problem(409, "Not enrolled", "This site has no tie-up pages.");
   auto status = sync->receiver().GetStatus();
   if (!status.ok()) return Problem(500, "Status unavailable", status.status().message());
@@ -358,26 +378,29 @@ ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
     // arrived, another manager rolled back), the manager looks again first.
     const std::string from(r.form.Get("from"));
     if (!from.empty() && from != std::to_string(status->active_version)) {
-      return Redirect("/rollback",
+      return Redirect(m.base + "/rollback",
                       "Nothing rolled back: the live version changed since you "
                       "opened the confirmation (it is version " +
                           std::to_string(status->active_version) +
                           " now). Look at what a rollback does now.");
     }
     auto version = sync->receiver().Rollback();
+    const std::string whose = m.base.empty() ? "" : " of " + m.label;
     (void)s.console->Audit(r, "update.rollback",
-                           version.ok() ? "to version " + std::to_string(*version)
-                                        : "refused: " + version.status().message());
+                           (version.ok() ? "to version " + std::to_string(*version)
+                                         : "refused: " + version.status().message()) +
+                               whose);
     if (!version.ok()) return Problem(409, "Could not roll back", version.status().message());
-    return Redirect("/updates", "Rolled back: the tie-up pages of version " +
-                                    std::to_string(*version) + " are live again.");
+    return Redirect(updates_page, "Rolled back: the tie-up pages of version " +
+                                      std::to_string(*version) + " are live again.");
   }
   auto events = sync->receiver().Events(100'000);  // the whole record: a replay needs it all
   if (!events.ok()) return Problem(500, "Record unavailable", events.status().message());
   auto updates = sync->receiver().Updates(200);
   if (!updates.ok()) return Problem(500, "Updates unavailable", updates.status().message());
   const RollbackPlan plan = PlanRollback(*status, *events, *updates);
-  json::object data{{"version", plan.active}, {"live_version", plan.active}};
+  json::object data{{"version", plan.active}, {"live_version", plan.active}, {"base", m.base}};
+  if (!m.base.empty()) data["main"] = m.label;
   for (auto it = events->rbegin(); it != events->rend(); ++it) {
     if (it->version == plan.active && (it->kind == "activated" || it->kind == "rollback")) {
       data["live_since"] = s.Time(it->time * 1'000'000);
@@ -396,10 +419,10 @@ ConsolePage RollbackPage(ConsoleState& s, const ConsoleRequest& r) {
     }
     if (!plan.target_update.empty()) target["update_id"] = plan.target_update;
     data["target"] = std::move(target);
-    data["changes"] = RollbackChanges(s, plan.active, plan.target);
+    data["changes"] = RollbackChanges(m.daemon->site().content(), plan.active, plan.target);
   }
   ConsolePage p;
-  p.title = "Roll back";
+  p.title = m.base.empty() ? "Roll back" : "Roll back the pages of " + m.label;
   p.template_name = "rollback";
   p.data = std::move(data);
   return p;

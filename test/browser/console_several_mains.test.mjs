@@ -8,10 +8,12 @@
 // (books.localhost, which Chromium sends to 127.0.0.1) with its manager approving updates. One
 // journey, a full-page screenshot of every step in ARTIFACT_DIR/console_several_mains/NN-step.png:
 //   Kyoto Books publishes; shop-a's console lists the second main on its Updates page with one
-//   update waiting; its manager reviews it (the diff, no preview) and approves it; a visitor of
+//   update waiting; its manager reviews it (the diff, and a preview on the area's host name,
+//   which is not live yet) and approves it; a visitor of
 //   books.localhost sees Kyoto Books' page on shop-a's port, while shop-a's own address still
 //   serves Sakura Tea's.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -23,6 +25,20 @@ import {
 
 const HOST = 'books.localhost';
 let second;  // the second main's process
+
+// The body of GET `url` sent with the Host header `host` (as a browser for that name would).
+function getFromHost(url, host) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { Host: host }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
 
 before(async () => { await startConsoleSuite('console-several-mains-logs'); });
 after(async () => {
@@ -92,16 +108,28 @@ test('console_several_mains: a second main publishes, the manager approves in th
       await see(page, /Waiting for your review/);
     });
     await j.shot('second-main-updates');
-    await j.must('the review shows what changes, without a preview link', async () => {
+    await j.must('the review shows what changes, with a preview on the area\'s host', async () => {
       await clickAndLoad(page, page.getByRole('link', { name: 'Review' }).first());
       await see(page, /Version 1 from main at https:/);
       await see(page, /\/tea\.html/);
-      if ((await page.getByRole('link', { name: /Preview the whole site/ }).count()) !== 0) {
-        throw new Error('a preview link for a further main');
-      }
+      const href = await page.getByRole('link', { name: /Preview the whole site/ })
+                                 .getAttribute('href');
+      if (!href.startsWith(`http://${HOST}:`)) throw new Error(`the preview is at ${href}`);
     });
     await consoleBasics(j, { title: SHOP_A.consoleTitle });
     await j.shot('second-main-review');
+    const reviewUrl = page.url();
+    await j.must('the preview shows Kyoto Books\' page before it is live', async () => {
+      const href = await page.getByRole('link', { name: /Preview the whole site/ })
+                                 .getAttribute('href');
+      await gotoAndLoad(page, href + 'tea.html');
+      await see(page, /Okakura/);
+      if (/Okakura/.test(await getFromHost(sites.url('shop-a', '/tea.html'), HOST))) {
+        throw new Error('live before the approval');
+      }
+    });
+    await j.shot('second-main-preview');
+    await gotoAndLoad(page, reviewUrl);
     await j.must('the manager approves it', async () => {
       await clickAndLoad(page, page.getByRole('button', { name: /Approve/ }));
       expectPath(page, '/mains/books-localhost/updates');
@@ -118,6 +146,15 @@ test('console_several_mains: a second main publishes, the manager approves in th
       await see(page, /Kyoto Books/);
     });
     await j.shot('visitor-second-main');
+    await j.must('its rollback page says there is nothing before its first version', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('shop-a', '/mains/books-localhost/updates'));
+      await clickAndLoad(page, page.getByRole('link', { name: /Roll back to the previous/ }));
+      expectPath(page, '/mains/books-localhost/rollback');
+      await see(page, /of main at https:\/\/127\.0\.0\.1:\d+ \(tie-up area for host books\.localhost\) is live/);
+      await see(page, /Version 1 of the tie-up pages/);
+      await see(page, /nothing to roll back to/);
+    });
+    await j.shot('second-main-rollback');
     await j.must("shop-a's own address still serves Sakura Tea's pages", async () => {
       await gotoAndLoad(page, sites.url('shop-a', '/'));
       await see(page, /Sakura Tea/);
