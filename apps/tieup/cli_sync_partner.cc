@@ -232,17 +232,16 @@ Status EnrollFurtherMain(Env& env, const std::string& dir, const std::string& ma
   }
   ASSIGN_OR_RETURN(c.sync_address, ParseHostPort(a.sync_address));
   RETURN_IF_ERROR(CheckDistinctPorts(site.public_address, c.sync_address, site.console_address));
-  if (c.sync_address.port != 0 && c.sync_address.port == site.sync_address.port) {
-    return Status::InvalidArgument("--sync-address " + c.sync_address.ToString() +
-                                   " is the sync port of the first main (" +
-                                   site.sync_address.ToString() + "): each main needs its own");
-  }
+  // Each main has its own CA, so its own sync port: the first main's and every further one's.
+  std::vector<std::pair<HostPort, std::string>> taken = {
+      {site.sync_address, "the first main (" + site.sync_address.ToString() + ")"}};
   ASSIGN_OR_RETURN(std::vector<FurtherMain> others, LoadFurtherMains(env, dir));
-  for (const FurtherMain& m : others) {
-    if (c.sync_address.port != 0 && m.config.sync_address.port == c.sync_address.port) {
+  for (const FurtherMain& m : others)
+    taken.emplace_back(m.config.sync_address, DescribeMain(m.config));
+  for (const auto& [address, who] : taken) {
+    if (c.sync_address.port != 0 && address.port == c.sync_address.port) {
       return Status::InvalidArgument("--sync-address " + c.sync_address.ToString() +
-                                     " is the sync port of " + DescribeMain(m.config) +
-                                     ": each main needs its own");
+                                     " is the sync port of " + who + ": each main needs its own");
     }
   }
   // Never used to listen (the partner's public port serves the area), shown for information.
