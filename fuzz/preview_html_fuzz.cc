@@ -62,7 +62,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   xmlDoc* doc = htmlReadMemory(
       out->data(), static_cast<int>(out->size()), nullptr, "UTF-8",
       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
-  xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr;
   // The page had a body (not a frameset) as libxml2 reads it: the banner is in it.
   bool body = false, banner = false;
   if (xmlDoc* in = htmlReadMemory(
@@ -75,40 +74,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     xmlFreeDoc(in);
   }
-  for (xmlNode* n = root; n != nullptr;) {
-    if (n->type == XML_ELEMENT_NODE) {
-      xmlChar* id = xmlGetProp(n, reinterpret_cast<const xmlChar*>("id"));
-      if (id != nullptr &&
-          std::string_view(reinterpret_cast<const char*>(id)) == "tieup-preview-banner") {
-        xmlChar* text = xmlNodeGetContent(n);
-        banner = banner || std::string_view(reinterpret_cast<const char*>(text))
-                                   .find("Preview of version 3: not live.") != std::string::npos;
-        xmlFree(text);
+  // Every top-level node: libxml2 reads what follows "</html>" as a second <html>.
+  for (xmlNode* root = doc ? doc->children : nullptr; root != nullptr; root = root->next) {
+    for (xmlNode* n = root; n != nullptr;) {
+      if (n->type == XML_ELEMENT_NODE) {
+        xmlChar* id = xmlGetProp(n, reinterpret_cast<const xmlChar*>("id"));
+        if (id != nullptr &&
+            std::string_view(reinterpret_cast<const char*>(id)) == "tieup-preview-banner") {
+          xmlChar* text = xmlNodeGetContent(n);
+          banner = banner || std::string_view(reinterpret_cast<const char*>(text))
+                                     .find("Preview of version 3: not live.") != std::string::npos;
+          xmlFree(text);
+        }
+        xmlFree(id);
       }
-      xmlFree(id);
-    }
-    if (n->type == XML_ELEMENT_NODE) {
-      for (xmlAttr* a = n->properties; a != nullptr; a = a->next) {
-        if (!IsLink(Lower(n->name), Lower(a->name))) continue;
-        xmlChar* v = xmlNodeGetContent(reinterpret_cast<xmlNode*>(a));
-        std::string value = v ? reinterpret_cast<const char*>(v) : "";
-        xmlFree(v);
-        size_t start = 0;
-        while (start < value.size() && static_cast<unsigned char>(value[start]) <= 0x20) ++start;
-        std::string_view url = std::string_view(value).substr(start);
-        // "//host/x" and "/\host/x" lead to another site; any other "/x" must be in the preview.
-        if (!url.empty() && url[0] == '/' &&
-            (url.size() == 1 || (url[1] != '/' && url[1] != '\\'))) {
-          FUZZ_CHECK(url.starts_with(kPrefix));
+      if (n->type == XML_ELEMENT_NODE) {
+        for (xmlAttr* a = n->properties; a != nullptr; a = a->next) {
+          if (!IsLink(Lower(n->name), Lower(a->name))) continue;
+          xmlChar* v = xmlNodeGetContent(reinterpret_cast<xmlNode*>(a));
+          std::string value = v ? reinterpret_cast<const char*>(v) : "";
+          xmlFree(v);
+          size_t start = 0;
+          while (start < value.size() && static_cast<unsigned char>(value[start]) <= 0x20) ++start;
+          std::string_view url = std::string_view(value).substr(start);
+          // "//host/x" and "/\host/x" lead to another site; any other "/x" must be in the preview.
+          if (!url.empty() && url[0] == '/' &&
+              (url.size() == 1 || (url[1] != '/' && url[1] != '\\'))) {
+            FUZZ_CHECK(url.starts_with(kPrefix));
+          }
         }
       }
+      if (n->type == XML_ELEMENT_NODE && n->children != nullptr) {
+        n = n->children;
+        continue;
+      }
+      while (n != nullptr && n != root && n->next == nullptr) n = n->parent;
+      n = (n == nullptr || n == root) ? nullptr : n->next;
     }
-    if (n->type == XML_ELEMENT_NODE && n->children != nullptr) {
-      n = n->children;
-      continue;
-    }
-    while (n != nullptr && n != root && n->next == nullptr) n = n->parent;
-    n = (n == nullptr || n == root) ? nullptr : n->next;
   }
   xmlFreeDoc(doc);
   FUZZ_CHECK(!body || banner);

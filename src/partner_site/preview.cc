@@ -324,19 +324,24 @@ bool IsLinkAttribute(std::string_view element, std::string_view attribute) {
   return false;
 }
 
-// The next node of `node`'s tree in document order (iterative: a deep page does not deepen the
-// stack).
-xmlNode* NextNode(xmlNode* node, xmlNode* root) {
+// The next node of the document after `node`, in document order (iterative: a deep page does not
+// deepen the stack). All of the document's top-level nodes: libxml2 makes a second <html> of
+// what follows "</html>", which a browser shows in the same body.
+xmlNode* NextNode(xmlNode* node) {
   if (node->type == XML_ELEMENT_NODE && node->children != nullptr) return node->children;
-  while (node != nullptr && node != root) {
+  while (node != nullptr) {
     if (node->next != nullptr) return node->next;
     node = node->parent;
+    if (node != nullptr &&
+        (node->type == XML_HTML_DOCUMENT_NODE || node->type == XML_DOCUMENT_NODE)) {
+      return nullptr;
+    }
   }
   return nullptr;
 }
 
-xmlNode* FindElement(xmlNode* root, std::string_view name) {
-  for (xmlNode* n = root; n != nullptr; n = NextNode(n, root)) {
+xmlNode* FindElement(xmlDoc* doc, std::string_view name) {
+  for (xmlNode* n = doc->children; n != nullptr; n = NextNode(n)) {
     if (n->type == XML_ELEMENT_NODE && IEquals(AsView(n->name), name)) return n;
   }
   return nullptr;
@@ -378,14 +383,12 @@ Result<std::string> RewritePreviewHtml(std::string_view html, std::string_view c
   if (doc == nullptr || xmlDocGetRootElement(doc.get()) == nullptr) {
     return Status::InvalidArgument("the page holds no HTML document");
   }
-  xmlNode* root = xmlDocGetRootElement(doc.get());
-
   LinkRewriter links(page);
-  if (xmlNode* base = FindElement(root, "base")) {
+  if (xmlNode* base = FindElement(doc.get(), "base")) {
     XmlString href(xmlGetProp(base, AsXml("href")));
     if (href != nullptr) links.SetBase(AsView(href.get()));
   }
-  for (xmlNode* n = root; n != nullptr; n = NextNode(n, root)) {
+  for (xmlNode* n = doc->children; n != nullptr; n = NextNode(n)) {
     if (n->type != XML_ELEMENT_NODE) continue;
     for (xmlAttr* a = n->properties; a != nullptr; a = a->next) {
       if (!IsLinkAttribute(AsView(n->name), AsView(a->name))) continue;
@@ -399,7 +402,7 @@ Result<std::string> RewritePreviewHtml(std::string_view html, std::string_view c
   }
 
   // The banner, after the links: its own link leads out of the preview, to the console.
-  if (xmlNode* body = FindElement(root, "body")) {
+  if (xmlNode* body = FindElement(doc.get(), "body")) {
     ASSIGN_OR_RETURN(std::string banner_html, RenderBanner(page));
     DocPtr banner(htmlReadMemory(banner_html.data(), static_cast<int>(banner_html.size()), nullptr,
                                  "UTF-8", kParseOptions | HTML_PARSE_NOIMPLIED));

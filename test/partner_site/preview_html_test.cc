@@ -55,16 +55,18 @@ struct Parsed {
     return all.empty() ? "(none)" : all[0];
   }
   // Every element in document order (iteratively: fuzzed pages may be deep).
+  // Every top-level node: libxml2 reads what follows "</html>" as a second <html>.
   void Walk(const std::function<void(xmlNode*)>& visit) const {
-    xmlNode* root = doc ? xmlDocGetRootElement(doc) : nullptr;
-    for (xmlNode* n = root; n != nullptr;) {
-      if (n->type == XML_ELEMENT_NODE) visit(n);
-      if (n->type == XML_ELEMENT_NODE && n->children != nullptr) {
-        n = n->children;
-        continue;
+    for (xmlNode* root = doc ? doc->children : nullptr; root != nullptr; root = root->next) {
+      for (xmlNode* n = root; n != nullptr;) {
+        if (n->type == XML_ELEMENT_NODE) visit(n);
+        if (n->type == XML_ELEMENT_NODE && n->children != nullptr) {
+          n = n->children;
+          continue;
+        }
+        while (n != nullptr && n != root && n->next == nullptr) n = n->parent;
+        n = (n == nullptr || n == root) ? nullptr : n->next;
       }
-      while (n != nullptr && n != root && n->next == nullptr) n = n->parent;
-      n = (n == nullptr || n == root) ? nullptr : n->next;
     }
   }
   xmlDoc* doc;
@@ -215,6 +217,20 @@ TEST(PreviewHtmlTest, AMalformedPageIsRecoveredAndStillRewritten) {
   EXPECT_THAT(out, HasSubstr("Preview of version 7"));
   EXPECT_THAT(out, HasSubstr("cell"));
   EXPECT_TRUE(IsValidUtf8(out));
+}
+
+// What follows "</html>" is still the page (a browser shows it in the body): libxml2 makes a second
+// <html> of it, whose links are rewritten too, and whose body gets the banner when the first has
+// none (fuzz/corpus/preview_html/after_html_end, found by the fuzzer).
+TEST(PreviewHtmlTest, WhatFollowsTheEndOfTheDocumentIsRewrittenToo) {
+  const std::string out = Rewrite(
+      "<!DOCTYPE html><html><head><title>t</title></head></html>"
+      "tail <a href=\"/after.html\">after</a><img src=/after.png>");
+  const Parsed page(out);
+  EXPECT_EQ(page.All("a", "href").back(),
+            "/.tieup/preview/KEY/7/after.html");  // after the banner's
+  EXPECT_EQ(page.Attr("img", "src"), "/.tieup/preview/KEY/7/after.png");
+  EXPECT_THAT(out, HasSubstr("Preview of version 7: not live."));
 }
 
 TEST(PreviewHtmlTest, TextScriptsAndOtherCharsetsSurvive) {
