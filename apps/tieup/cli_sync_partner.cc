@@ -59,15 +59,23 @@ Status Pending(Env& env, const std::string& dir) {
   }
   // The running daemon's public address (its port may be chosen at start); the configured one
   // when it names a port.
+  // A further main's pages are served by the partner site two levels up, in its area.
+  const bool further = !s.config.area_prefix.empty() || !s.config.area_host.empty();
   std::string public_addr;
-  if (auto running = env.ReadFile(PublicAddressFile(dir)); running.ok()) {
+  if (auto running = env.ReadFile(PublicAddressFile(further ? DirName(DirName(dir)) : dir));
+      running.ok()) {
     public_addr = *running;
     while (!public_addr.empty() && (public_addr.back() == '\n' || public_addr.back() == '\r')) {
       public_addr.pop_back();
     }
-  } else if (s.config.public_address.port != 0) {
+  } else if (s.config.public_address.port != 0 && !further) {
     public_addr = s.config.public_address.ToString();
   }
+  if (const size_t colon = public_addr.rfind(':');
+      colon != std::string::npos && !s.config.area_host.empty()) {
+    public_addr = s.config.area_host + public_addr.substr(colon);  // its host name, same port
+  }
+  const std::string area_prefix = s.config.area_prefix.empty() ? "/" : s.config.area_prefix;
   std::string preview_secret;
   if (!pending.empty()) {
     ASSIGN_OR_RETURN(preview_secret, LoadOrCreatePreviewSecret(env, dir));
@@ -90,7 +98,8 @@ Status Pending(Env& env, const std::string& dir) {
       std::printf(
           "  preview: http://%s%s   (a private link: share it only with who may see "
           "the update)\n",
-          public_addr.c_str(), PreviewPath(preview_secret, u.version).c_str());
+          public_addr.c_str(),
+          (area_prefix + PreviewPath(preview_secret, u.version).substr(1)).c_str());
     }
     std::printf("  approve: tieup partner approve %s %s\n", dir.c_str(), u.update_id.c_str());
     std::printf("  reject:  tieup partner reject %s %s --reason \"...\"\n\n", dir.c_str(),
@@ -276,8 +285,9 @@ Status EnrollFurtherMain(Env& env, const std::string& dir, const std::string& ma
       "Restart 'tieup partner serve %s' to serve its pages and take its updates on %s.\n"
       "Its updates: tieup partner pending|approve|updates|status %s\n",
       main_url.c_str(),
-      c.area_prefix.empty() ? ("the host " + c.area_host).c_str()
-                            : ("every path under " + c.area_prefix).c_str(),
+      c.area_prefix.empty()
+          ? ("the host " + c.area_host).c_str()
+          : (c.area_prefix + " (its /x.html is served at " + c.area_prefix + "x.html)").c_str(),
       sub.c_str(), dir.c_str(), c.sync_address.ToString().c_str(), sub.c_str());
   return Status::Ok();
 }
@@ -364,7 +374,8 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
   enroll->add_option("--main", (*e)[1], "Main's sync URL, https://HOST:PORT")->required();
   enroll->add_option("--token", (*e)[2], "The enrollment code")->required();
   enroll->add_option("--area-prefix", f->area_prefix,
-                     "A further main: its tie-up area is every path under this prefix (/brand2/)");
+                     "A further main: its pages are served under this prefix (/brand2/: its "
+                     "/x.html at /brand2/x.html)");
   enroll->add_option("--area-host", f->area_host,
                      "A further main: its tie-up area is this host name (brand2.shop.example)");
   enroll->add_option("--sync-address", f->sync_address,

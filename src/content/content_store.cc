@@ -343,14 +343,6 @@ Status CheckTieupAreaRules(const TieupAreaRules& rules, const ReleaseManifest& m
                            std::to_string(m.version) + " of " +
                            (tieup ? rules.owner : std::string("this partner's own pages"));
   for (const auto& [path, e] : m.files) {
-    // A main's machine files (/.tieup/: its ad catalog, never served) are its store's own.
-    if (tieup && !rules.own_prefix.empty() && !path.starts_with(rules.own_prefix) &&
-        !path.starts_with("/.tieup/")) {
-      return Status::PermissionDenied(
-          what + " has '" + path + "', outside its tie-up area " + rules.own_prefix + ": '" + path +
-          "' belongs to " + rules.outside_owner + "; two mains may never publish the same " +
-          "path, so that main may publish only under " + rules.own_prefix);
-    }
     for (const TieupAreaRules::Reserved& r : rules.reserved) {
       if (!path.starts_with(r.prefix)) continue;
       return Status::PermissionDenied(

@@ -53,21 +53,17 @@ namespace tieup::content {
 // Where a partner's releases may put paths when it trades with several main sites
 // (site/main_areas.h). Empty (the default, and always on a main site): anywhere.
 struct TieupAreaRules {
-  // A further main's store: every path of its tie-up releases lies under this prefix
-  // ("/brand2/"), but for its machine files under /.tieup/ (never served). Empty: no limit.
-  std::string own_prefix;
-  // Who publishes this store's tie-up area, and who the paths outside own_prefix belong to,
-  // for messages ("main at https://main-b.example:9443 (tie-up area /brand2/)").
+  // Who publishes this store's tie-up area, for messages ("main at https://main-b.example:9443").
   std::string owner;
-  std::string outside_owner;
-  // The prefixes further mains own: no release of this store, tie-up or original, may hold a
-  // path under one.
+  // The prefixes further mains own (site/main_areas.h): no release of this store, tie-up or
+  // original, may hold a path under one. (A further main's own store has none: its paths are
+  // main's, served under its prefix with the prefix taken off.)
   struct Reserved {
     std::string prefix;
     std::string owner;
   };
   std::vector<Reserved> reserved;
-  bool empty() const { return own_prefix.empty() && reserved.empty(); }
+  bool empty() const { return reserved.empty(); }
 };
 
 // Checks every path of `m` against `rules`: PermissionDenied naming the path, the main that

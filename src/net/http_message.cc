@@ -1,6 +1,7 @@
 #include "net/http_message.h"
 
 #include <algorithm>
+#include <boost/url/url.hpp>
 
 namespace tieup {
 namespace {
@@ -200,6 +201,16 @@ void HttpRequest::SetTarget(std::string_view target) {
   } else {
     query_.assign(target.substr(q + 1));
   }
+}
+
+HttpRequest HttpRequest::WithPath(std::string_view path) const {
+  HttpRequest copy = *this;
+  boost::urls::url encoded;
+  encoded.set_path(path);  // percent-encodes what a path may not hold as it is
+  copy.target_.assign(encoded.encoded_path());
+  if (target_.find('?') != std::string::npos) copy.target_.append("?").append(query_);
+  copy.path_.assign(path);
+  return copy;
 }
 
 std::optional<std::string_view> HttpRequest::FindHeader(std::string_view name) const {

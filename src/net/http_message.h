@@ -89,6 +89,11 @@ class HttpRequest {
   }
   void SetRemoteAddressForTest(std::string address) { remote_address_ = std::move(address); }
 
+  // A copy of this request whose path() is `path` (absolute, normalized) and whose target() is
+  // `path` percent-encoded with this request's query: what a handler that serves a subtree under
+  // another path passes on (a further main's tie-up area on a path prefix, site/page_server.h).
+  HttpRequest WithPath(std::string_view path) const;
+
   // Empties the request, keeping allocated capacity (and the remote address and peer site id,
   // which belong to the connection).
   void Clear();

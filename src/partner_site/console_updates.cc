@@ -151,18 +151,19 @@ ConsolePage ReviewOf(ConsoleState& s, const ConsoleRequest& r, const MainOfPage&
     return Problem(400, "Unknown decision", "Choose Approve or Reject.");
   }
   auto review = ReviewPendingUpdate(m.daemon->site().content(), *it);
-  // The preview: the first main's on this site's address; a further main's on its host name
-  // (its preview is served by its own pages, mounted for that host). A prefix area has none.
+  // The preview: the first main's on this site's address; a further main's on its host name or
+  // under its prefix (its preview is served by its own pages, mounted there).
   std::string preview;
-  const std::string& host = m.daemon->site().config().area_host;
+  const SiteConfig& area = m.daemon->site().config();
   if (m.base.empty()) {
     preview = s.PreviewUrl(it->version);
-  } else if (!host.empty()) {
-    auto secret = LoadOrCreatePreviewSecret(m.daemon->env(), m.daemon->site().site_dir());
-    if (secret.ok()) {
-      preview = "http://" + HostPort{host, s.daemon->public_port()}.ToString() +
-                PreviewPath(*secret, it->version);
-    }
+  } else if (auto secret = LoadOrCreatePreviewSecret(m.daemon->env(), m.daemon->site().site_dir());
+             secret.ok()) {
+    const std::string path = PreviewPath(*secret, it->version);
+    const std::string host =
+        area.area_host.empty() ? s.config().public_address.host : area.area_host;
+    preview = "http://" + HostPort{host, s.daemon->public_port()}.ToString() +
+              (area.area_host.empty() ? area.area_prefix + path.substr(1) : path);
   }
   if (!review.ok()) return Problem(500, "Review unavailable", review.status().message());
   json::array files;

@@ -46,22 +46,11 @@ struct PreviewPage {
   std::string review_url;
 };
 
-// Rewrites the HTML page `html` (in `charset`, e.g. from its Content-Type; empty: UTF-8 when the
-// bytes are UTF-8, else what the page declares) for its preview, and returns it as UTF-8:
-//  - a banner (console_templates/preview_banner.mustache) is the first thing in its <body>;
-//  - every link to the site's own pages leads into the preview: an absolute path ("/x.html")
-//    becomes page.prefix + "x.html", a relative one is resolved against the page (or its
-//    <base>) and treated the same, and so is an absolute URL of one of page.own_origins; query
-//    and fragment are kept. Rewritten: href of a, area, link and base; src of img, script,
-//    iframe, frame, embed, source, track, audio, video and input; srcset of img and source;
-//    poster of video; action of form; formaction of button and input; data of object. Links to
-//    other sites, fragments ("#top"), and schemes other than http(s) (mailto:, data:...) are
-//    left as they are, as is a link already inside page.prefix.
-// Not rewritten: URLs inside CSS (style attributes, <style>, style sheets) and scripts, and
-// <meta http-equiv="refresh">: those still point at the live site.
-// The page is parsed with libxml2's HTML parser, which recovers from malformed markup as
-// browsers do (not always in the same way), and serialized again. InvalidArgument when it holds
-// no document at all (empty). Thread-safe.
+// Rewrites the HTML page `html` (in `charset`, e.g. from its Content-Type) for its preview and
+// returns it as UTF-8: a banner (console_templates/preview_banner.mustache) is the first thing in
+// its <body>, and every link to the site's own pages leads into the preview (page.prefix), as
+// site/html_links.h's RewriteHtmlLinks says (what is and is not rewritten). InvalidArgument when
+// it holds no document at all (empty). Thread-safe.
 Result<std::string> RewritePreviewHtml(std::string_view html, std::string_view charset,
                                        const PreviewPage& page);
 

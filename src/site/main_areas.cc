@@ -70,16 +70,8 @@ Result<content::TieupAreaRules> LoadTieupAreaRules(Env& env, const std::string& 
   if (self.role != SiteRole::kPartner) return rules;
   auto plain = [](const SiteConfig& c) { return "main at " + c.main_sync_url; };
   rules.owner = plain(self);
-  if (!self.area_prefix.empty() || !self.area_host.empty()) {
-    // A further main: SITE_DIR/mains/NAME; its partner site is two levels up.
-    rules.own_prefix = self.area_prefix;
-    const std::string partner_dir = DirName(DirName(site_dir));
-    auto partner = LoadSiteConfig(env, partner_dir);
-    rules.outside_owner = partner.ok() && !partner->main_sync_url.empty()
-                              ? "the partner's first " + plain(*partner) + " or its own pages"
-                              : std::string("the partner's first main or its own pages");
-    return rules;
-  }
+  // A further main (SITE_DIR/mains/NAME): its paths are main's, served in its area.
+  if (!self.area_prefix.empty() || !self.area_host.empty()) return rules;
   ASSIGN_OR_RETURN(std::vector<FurtherMain> mains, LoadFurtherMains(env, site_dir));
   for (const FurtherMain& m : mains) {
     if (m.config.area_prefix.empty()) continue;  // a host of its own: no path is shared

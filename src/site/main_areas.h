@@ -1,7 +1,9 @@
 // Several main sites per partner (DESIGN.md "Several main sites"). The first main a partner
 // enrolls with owns the site's tie-up area as before: every path that is not the partner's own.
 // Each further main gets its own tie-up area, fixed at enrollment, either
-//   - a path prefix ("/brand2/"): that main's releases may hold only paths under it, and neither
+//   - a path prefix ("/brand2/"): the partner serves that main's pages under it, main's "/x.html"
+//     at "/brand2/x.html" (the links of its HTML pages, its redirects and cookies moved there:
+//     site/page_server.h's PageMount), so main publishes the same site to every partner; neither
 //     the first main nor the partner's own pages may hold a path under it; or
 //   - a host name ("brand2.shop.example"): the public port serves that main's pages to requests
 //     for that host, and everything else to the other hosts; paths cannot collide.
@@ -42,9 +44,9 @@ Result<std::vector<FurtherMain>> LoadFurtherMains(Env& env, const std::string& s
 // area ("(tie-up area /brand2/)" or "(tie-up area for host brand2.example)").
 std::string DescribeMain(const SiteConfig& config);
 
-// The rules the content store of `site_dir` enforces on paths (content::TieupAreaRules): for a
-// further main's directory, its own prefix; for the partner site itself, the prefixes of its
-// further mains, which neither its first main nor its own pages may use.
+// The rules the content store of `site_dir` enforces on paths (content::TieupAreaRules): for the
+// partner site itself, the prefixes of its further mains, which neither its first main nor its
+// own pages may use; for a further main's directory, none (its paths are main's).
 Result<content::TieupAreaRules> LoadTieupAreaRules(Env& env, const std::string& site_dir);
 
 // A name for a further main's directory made from its area: "/brand2/" -> "brand2",

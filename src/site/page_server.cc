@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cctype>
 #include <functional>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 #include "net/static_handler.h"
 #include "site/ad_frames.h"
 #include "site/browser_headers.h"
+#include "site/html_links.h"
 #include "site/link_pages.h"
 #include "site/withdrawn_pages.h"
 
@@ -321,14 +323,118 @@ const PageMount* MatchMount(const std::vector<PageMount>& mounts, std::string_vi
   return nullptr;
 }
 
-// Sends each request to its mount's handler, or to this server's router.
+// Larger HTML pages of a prefix area are served without their links rewritten: no page of a
+// site is that large, and parsing one would cost more than it is worth.
+constexpr size_t kMaxLinkRewriteBytes = 16 << 20;
+
+// `url` (a Location, a cookie's Path) put under `prefix` when it is an absolute path of the
+// site ("/x", not "//host/x" nor "/\host/x"); nullopt when it is not one.
+std::optional<std::string> UnderPrefix(std::string_view url, std::string_view prefix) {
+  if (url.empty() || url[0] != '/') return std::nullopt;
+  if (url.size() > 1 && (url[1] == '/' || url[1] == '\\')) return std::nullopt;
+  return std::string(prefix) + std::string(url.substr(1));
+}
+
+// A Set-Cookie value with its Path attribute under `prefix` (the area's cookies are its own:
+// the shop's cart of that main, not of the first); nullopt when it has no Path to move.
+std::optional<std::string> CookieUnderPrefix(std::string_view cookie, std::string_view prefix) {
+  size_t at = 0;
+  while ((at = cookie.find(';', at)) != std::string_view::npos) {
+    size_t start = at + 1;
+    while (start < cookie.size() && cookie[start] == ' ') ++start;
+    const size_t end = std::min(cookie.find(';', start), cookie.size());
+    std::string_view attribute = cookie.substr(start, end - start);
+    if (attribute.size() >= 5 && EqualsIgnoreCase(attribute.substr(0, 5), "path=")) {
+      auto moved = UnderPrefix(attribute.substr(5), prefix);
+      if (!moved) return std::nullopt;
+      return std::string(cookie.substr(0, start + 5)) + *moved + std::string(cookie.substr(end));
+    }
+    at = end;
+  }
+  return std::nullopt;
+}
+
+// A response of a prefix area's pages (whose paths are main's, "/x.html") as the partner serves
+// it under `prefix` ("/kyoto/x.html"): a redirect's Location, the Path of its cookies and the
+// links of an HTML page moved under the prefix (site/html_links.h; `path` is the page's path
+// without the prefix). Other responses pass unchanged, without a copy of their body.
+HttpResponse MoveUnderPrefix(HttpResponse response, std::string_view prefix,
+                             std::string_view path) {
+  const std::vector<HttpHeaderView> headers = response.Headers();
+  std::optional<std::string> body;
+  std::string content_type;
+  if (auto type = response.FindHeader("Content-Type");
+      type && IsHtmlContentType(*type) && !response.body().empty() &&
+      response.body().size() <= kMaxLinkRewriteBytes) {
+    auto rewritten = RewriteHtmlLinks(response.body(), CharsetOf(*type),
+                                      HtmlLinkMap{.prefix = std::string(prefix),
+                                                  .path = std::string(path),
+                                                  .own_origins = {},
+                                                  .body_start_html = {}});
+    if (rewritten.ok()) {
+      body = std::move(*rewritten);
+      content_type = "text/html; charset=utf-8";
+    }
+  }
+  std::vector<std::pair<size_t, std::string>> moved;  // header index, new value
+  for (size_t i = 0; i < headers.size(); ++i) {
+    std::optional<std::string> value;
+    if (EqualsIgnoreCase(headers[i].name, "Location")) {
+      value = UnderPrefix(headers[i].value, prefix);
+    } else if (EqualsIgnoreCase(headers[i].name, "Set-Cookie")) {
+      value = CookieUnderPrefix(headers[i].value, prefix);
+    } else if (body && EqualsIgnoreCase(headers[i].name, "Content-Type")) {
+      value = content_type;
+    }
+    if (value) moved.emplace_back(i, std::move(*value));
+  }
+  if (!body && moved.empty()) return response;
+  HttpResponse out(response.status());
+  out.ReserveHeaderBytes(response.header_block().size() + prefix.size() * moved.size());
+  size_t next = 0;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const bool replaced = next < moved.size() && moved[next].first == i;
+    out.AddHeader(headers[i].name,
+                  replaced ? std::string_view(moved[next].second) : headers[i].value);
+    if (replaced) ++next;
+  }
+  out.SetBody(body ? std::move(*body) : std::string(response.body()));
+  out.set_close_connection(response.close_connection());
+  out.area = std::move(response.area);
+  out.user = std::move(response.user);
+  return out;
+}
+
+// Sends each request to its mount's handler, or to this server's router. A prefix area's
+// request goes to its pages with the prefix taken off, and comes back under it
+// (MoveUnderPrefix).
 class MountDispatch final : public HttpHandler {
  public:
   MountDispatch(std::shared_ptr<HttpHandler> own, std::vector<PageMount> mounts)
       : own_(std::move(own)), mounts_(std::move(mounts)) {}
   void Handle(const HttpRequest& request, HttpResponder responder) override {
     const PageMount* m = MatchMount(mounts_, request.HeaderOr("Host"), request.path());
-    (m != nullptr ? m->handler : own_)->Handle(request, std::move(responder));
+    if (m == nullptr || !m->host.empty()) {
+      (m != nullptr ? m->handler : own_)->Handle(request, std::move(responder));
+      return;
+    }
+    const std::string& prefix = m->prefix;  // mounts_ never changes: the reference lasts
+    if (request.path().size() < prefix.size()) {
+      // "/kyoto": the area's home is "/kyoto/", where its relative links resolve.
+      HttpResponse r = HttpResponse::Text(308, "The pages are under " + prefix + "\n");
+      std::string location = prefix;
+      if (!request.query().empty()) location += "?" + std::string(request.query());
+      r.AddHeader("Location", location);
+      responder.Respond(std::move(r));
+      return;
+    }
+    // The copy lives until the handler responds (HttpRequest's contract).
+    auto inner =
+        std::make_shared<HttpRequest>(request.WithPath(request.path().substr(prefix.size() - 1)));
+    auto outer = std::make_shared<HttpResponder>(std::move(responder));
+    m->handler->Handle(*inner, HttpResponder::FromCallback([inner, outer, &prefix](HttpResponse r) {
+      outer->Respond(MoveUnderPrefix(std::move(r), prefix, inner->path()));
+    }));
   }
 
  private:

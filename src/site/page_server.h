@@ -26,8 +26,11 @@ struct PageServerOptions {
 };
 
 // Pages of another content store served on this port: a further main's tie-up area
-// (site/main_areas.h). Requests for `host`, or under `prefix`, go to `handler` (another
-// PageServer's handler()), and their access records to `access_log` (that main's stream).
+// (site/main_areas.h). Requests for `host` go to `handler` (another PageServer's handler()) as
+// they are. Requests under `prefix` go to it with the prefix taken off ("/kyoto/x.html" asks for
+// "/x.html"; "/kyoto" is redirected to "/kyoto/"), and its responses come back under the prefix:
+// the links of HTML pages (site/html_links.h), a redirect's Location and a cookie's Path. Their
+// access records (with the path as requested) go to `access_log` (that main's stream).
 struct PageMount {
   std::string prefix;  // "/brand2/" (also matches "/brand2"); empty when `host` is set
   std::string host;    // "brand2.shop.example": the Host header without port, any case

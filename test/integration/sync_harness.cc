@@ -58,6 +58,12 @@ std::string EnrollmentCodeOf(const std::string& output) {
   return "";
 }
 
+std::string UpdateIdOf(const std::string& publish_output, const std::string& partner) {
+  std::smatch m;
+  const std::regex re(partner + R"(\s+version \d+\s+\S+\s+update (u\d+))");
+  return std::regex_search(publish_output, m, re) ? std::string(m[1]) : "";
+}
+
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& input,
                          std::chrono::milliseconds timeout) {
   CommandResult r;

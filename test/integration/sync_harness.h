@@ -23,6 +23,10 @@ namespace tieup::testing {
 // ("" when there is none).
 std::string EnrollmentCodeOf(const std::string& output);
 
+// The update id in a line "ID  version N  pending_approval  update uK" of `tieup main publish`
+// for partner `partner` ("" when there is none).
+std::string UpdateIdOf(const std::string& publish_output, const std::string& partner);
+
 // `tieup main init DIR --name NAME --public 127.0.0.1:0 --sync 127.0.0.1:PORT` on a free port;
 // returns the sync port, or 0 with `*output` set when init failed.
 int InitMainSite(const std::string& dir, const std::string& name, std::string* output);

@@ -105,13 +105,6 @@ class SyncTest : public MainSiteTest {
     return RunTieup({"partner", "updates", p.dir}).output;
   }
 
-  // The update id in a line "ID  version N  pending_approval  update uK" of `main publish`.
-  static std::string UpdateIdOf(const std::string& publish_output, const std::string& partner) {
-    std::smatch m;
-    std::regex re(partner + R"(\s+version \d+\s+\S+\s+update (u\d+))");
-    return std::regex_search(publish_output, m, re) ? std::string(m[1]) : "";
-  }
-
   std::vector<std::unique_ptr<Partner>> partners_;
   int bare_ = 0;
 };
