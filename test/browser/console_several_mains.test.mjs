@@ -11,7 +11,8 @@
 //   update waiting; its manager reviews it (the diff, and a preview on the area's host name,
 //   which is not live yet) and approves it; a visitor of
 //   books.localhost sees Kyoto Books' page on shop-a's port, while shop-a's own address still
-//   serves Sakura Tea's.
+//   serves Sakura Tea's. Then a third main, Kyoto Guide, takes the path prefix /kyoto/: a visitor
+//   of /kyoto/ sees its pages, styled, and its links stay under /kyoto/.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -160,5 +161,74 @@ test('console_several_mains: a second main publishes, the manager approves in th
       await see(page, /Sakura Tea/);
     });
     await j.shot('visitor-first-main');
+
+    // A third main, Kyoto Guide, takes the path prefix /kyoto/: it publishes its site as to any
+    // partner, and shop-a serves it under /kyoto/ with its links, styles and shop moved there.
+    const guide = path.join(sites.dir, 'guide');
+    const [guidePublic, guideSync, guidePartnerSync] = await freePorts(3);
+    let third;
+    await j.must('a third main, Kyoto Guide, is made, served and adds shop-a', async () => {
+      await sites.tieup('main', 'init', guide, '--name', 'Kyoto Guide', '--public',
+                        `127.0.0.1:${guidePublic}`, '--sync', `127.0.0.1:${guideSync}`);
+      fs.writeFileSync(path.join(guide, 'authoring/pages/index.md'),
+                       '---\ntitle: Kyoto\n---\n# Kyoto\n\nTemples and [tea houses](/tea.html).\n');
+      fs.writeFileSync(path.join(guide, 'authoring/pages/tea.md'),
+                       '---\ntitle: Tea houses\n---\n# Tea houses\n\nUji matcha by the river.\n');
+      third = new TieupProcess(sites.binary, ['main', 'serve', guide],
+                               path.join(sites.logDir, 'guide.log'));
+      await third.waitReady('Kyoto Guide serving', async () =>
+        (await httpStatus(`http://127.0.0.1:${guidePublic}/`)) === 200);
+      const out = await sites.tieup('main', 'partner', 'add', guide, '--id', 'shop-a', '--name',
+                                    'Tea House Asahi', '--public-url', sites.url('shop-a', '/kyoto/'),
+                                    '--sync-url', `https://127.0.0.1:${guidePartnerSync}`);
+      const m = out.match(/code[^\n]*:\n\s+(\S+)/);
+      if (!m) throw new Error(out);
+      await sites.stop('shop-a');
+      const enrolled = await sites.tieup('partner', 'enroll', shopA, '--main',
+                                         `https://127.0.0.1:${guideSync}`, '--token', m[1],
+                                         '--area-prefix', '/kyoto/', '--sync-address',
+                                         `127.0.0.1:${guidePartnerSync}`);
+      if (!/its tie-up area is \/kyoto\//.test(enrolled)) throw new Error(enrolled);
+      await sites.start('shop-a');
+      await sites.tieup('main', 'publish', guide, '--all');
+    });
+    try {
+      await j.must('a visitor of /kyoto/ sees Kyoto Guide\'s page, styled, on shop-a\'s port',
+                   async () => {
+        await waitUntil('the page live', async () => {
+          await gotoAndLoad(page, sites.url('shop-a', '/kyoto/'));
+          return /Temples/.test(await bodyText(page));
+        }, { deadlineMs: 30000, everyMs: 300 });
+        await see(page, /Kyoto Guide/);
+        // Its style sheet came from /kyoto/assets/style.css: the rules are applied.
+        const rules = await page.evaluate(() => [...document.styleSheets].map(
+            (sheet) => [sheet.href, sheet.cssRules.length]));
+        if (!rules.some(([href, n]) => /\/kyoto\/assets\/style\.css$/.test(href) && n > 0)) {
+          throw new Error(`style sheets: ${JSON.stringify(rules)}`);
+        }
+      });
+      await j.shot('visitor-prefix-main');
+      await j.must('its links stay under /kyoto/: the tea houses page, then its home', async () => {
+        await clickAndLoad(page, page.getByRole('link', { name: 'tea houses' }));
+        expectPath(page, '/kyoto/tea.html');
+        await see(page, /Uji matcha by the river/);
+        await clickAndLoad(page, page.getByRole('link', { name: 'Kyoto Guide' }));
+        expectPath(page, '/kyoto/');
+      });
+      await j.shot('visitor-prefix-main-link');
+      await j.must("its cart is Kyoto Guide's shop, under /kyoto/", async () => {
+        await clickAndLoad(page, page.getByRole('link', { name: /Cart/ }));
+        expectPath(page, '/kyoto/shop/cart');
+        await see(page, /Kyoto Guide/);
+        await see(page, /cart is empty/i);
+      });
+      await j.shot('visitor-prefix-main-cart');
+      await j.must("shop-a's own address still serves Sakura Tea's pages", async () => {
+        await gotoAndLoad(page, sites.url('shop-a', '/'));
+        await see(page, /Sakura Tea/);
+      });
+    } finally {
+      await third?.stop();
+    }
   });
 });
