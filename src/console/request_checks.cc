@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "users/sessions.h"
+
 namespace tieup::console {
 namespace {
 
@@ -166,15 +168,11 @@ std::string SafeNextPath(std::string_view next) {
 }
 
 std::string SessionCookieName(bool https, std::string_view base) {
-  return (https ? "__Host-" : "") + std::string(base);
+  return users::SessionCookieName(https, base);
 }
 
 std::string SessionCookie(std::string_view value, bool https, std::string_view base) {
-  std::string cookie = SessionCookieName(https, base) + "=" + std::string(value) +
-                       "; Path=/; HttpOnly; SameSite=Strict";
-  if (https) cookie += "; Secure";
-  if (value.empty()) cookie += "; Max-Age=0";
-  return cookie;
+  return users::SessionCookie(value, https, base, "Strict");
 }
 
 }  // namespace tieup::console

@@ -1,5 +1,6 @@
 // SessionStore: the signed-in browsers of a site's console (schema component
-// "console_sessions", table console_sessions).
+// "console_sessions", table console_sessions), kept by users/sessions.h's store by the manager's
+// email address.
 //
 // A session is made at sign-in with a fresh random id (32 bytes from the Env, base64url in the
 // cookie); only the SHA-256 of the cookie value is stored, so a copy of the database signs no
@@ -18,13 +19,11 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "store/database.h"
+#include "users/sessions.h"
 
 namespace tieup::console {
 
-struct SessionOptions {
-  int64_t idle_seconds = 30 * 60;
-  int64_t absolute_seconds = 12 * 3600;
-};
+using SessionOptions = users::SessionOptions;
 
 struct Session {
   std::string email;       // the manager's, as stored by ManagerStore

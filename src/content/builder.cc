@@ -242,6 +242,12 @@ Status AddAdSlotTags(mustache::data& vars, Area area) {
   return Status::Ok();
 }
 
+// The layout's account link on a static page: the sign-in link (content/page_templates.h).
+void AddAccountLink(mustache::data& vars) {
+  vars.set("account_url", mustache::data(std::string(kSignInUrl)));
+  vars.set("account_label", mustache::data(std::string(kSignInLabel)));
+}
+
 Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
                                    const std::string& label) {
   try {
@@ -822,6 +828,7 @@ Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
       !options.only_overridden_pages || src.from_overrides || url_path.starts_with("/.tieup/");
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
   RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
+  AddAccountLink(vars);
   std::map<std::string, std::string> layout_cache;
   FrontMatter fm;
   ASSIGN_OR_RETURN(out.html, RenderPage(env, src, vars, options.products.get(), layouts,
@@ -892,6 +899,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   }
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
   RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
+  AddAccountLink(vars);
 
   // The inputs every rendered page shares: the variables and every layout (a page picks its
   // layout in its own front matter, so any layout may be the one it uses).
@@ -997,6 +1005,8 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     data.set("title", mustache::data(std::string(kShellTitleMarker)));
     data.set("content", mustache::data(std::string(kShellContentMarker)));
     data.set("cart_count", mustache::data(std::string(kShellCartCountMarker)));
+    data.set("account_url", mustache::data(std::string(kShellAccountUrlMarker)));
+    data.set("account_label", mustache::data(std::string(kShellAccountLabelMarker)));
     ASSIGN_OR_RETURN(std::string bytes, RenderMustache(tmpl, data, layout.label));
     FileEntry e;
     // Not a page (text/html would count it in the area's pages, e.g. for fees).

@@ -53,6 +53,14 @@ void ReplaceAll(std::string& text, std::string_view marker, std::string_view wit
 
 }  // namespace
 
+std::string AccountUrlFor(const PageFrame& frame) {
+  return std::string(frame.customer_name ? kAccountUrl : kSignInUrl);
+}
+
+std::string AccountLabelFor(const PageFrame& frame) {
+  return frame.customer_name ? "Signed in as " + *frame.customer_name : std::string(kSignInLabel);
+}
+
 std::optional<std::string> FillPageShell(std::string_view shell, const PageFrame& frame,
                                          std::string_view body_html) {
   if (shell.find(kShellContentMarker) == std::string_view::npos) return std::nullopt;
@@ -61,6 +69,8 @@ std::optional<std::string> FillPageShell(std::string_view shell, const PageFrame
   ReplaceAll(page, kShellTitleMarker, HtmlEscape(frame.title));
   ReplaceAll(page, kShellCartCountMarker,
              frame.cart_count ? std::to_string(*frame.cart_count) : "");
+  ReplaceAll(page, kShellAccountUrlMarker, HtmlEscape(AccountUrlFor(frame)));
+  ReplaceAll(page, kShellAccountLabelMarker, HtmlEscape(AccountLabelFor(frame)));
   const size_t at = page.find(kShellContentMarker);
   std::string out = page.substr(0, at);
   out += body_html;
@@ -189,6 +199,8 @@ std::string PageTemplates::InShell(const PageFrame& frame, std::string_view body
   data["title"] = frame.title;
   data["site_name"] = site_.site_name;
   if (frame.cart_count) data["cart_count"] = count;
+  data["account_url"] = AccountUrlFor(frame);
+  data["account_label"] = AccountLabelFor(frame);
   data["content"] = std::string(body_html);
   auto it = defaults_.find("fallback_shell");
   Result<std::string> page =

@@ -4,11 +4,11 @@
 // The shell. BuildRelease (content/builder.h) emits, with every release whose authoring
 // directory has layouts/default.mustache, the machine file kPageShellPath: the default layout
 // rendered with the site's variables, but with kShellTitleMarker for {{title}},
-// kShellContentMarker for {{{content}}} and kShellCartCountMarker for {{cart_count}}. A page is
-// that shell with the markers replaced by the escaped title, the page's body and the number of
-// items in the visitor's cart. Without a release (or without the file, or when the file lacks
-// the content marker), a plain built-in shell (content/templates/fallback_shell.mustache) is
-// used.
+// kShellContentMarker for {{{content}}}, kShellCartCountMarker for {{cart_count}} and the
+// account link's markers. A page is that shell with the markers replaced by the escaped title,
+// the page's body, the number of items in the visitor's cart and the signed-in customer's link.
+// Without a release (or without the file, or when the file lacks the content marker), a plain
+// built-in shell (content/templates/fallback_shell.mustache) is used.
 //
 // The templates. Each handler gives its built-in templates (compiled-in .mustache files); the
 // active release may replace any of them with kPageTemplatesDir + "<name>.mustache" (main
@@ -45,6 +45,18 @@ inline constexpr std::string_view kPageShellPath = "/.tieup/page-shell.tmpl";
 inline constexpr std::string_view kShellTitleMarker = "\x01tieup:title\x01";
 inline constexpr std::string_view kShellContentMarker = "\x01tieup:content\x01";
 inline constexpr std::string_view kShellCartCountMarker = "\x01tieup:cart_count\x01";
+// The layout's account link: {{account_url}} and {{account_label}}. Static pages get the
+// sign-in link (kSignInUrl, kSignInLabel; the starter layout's script shows the signed-in
+// customer from the kCustomerCookie cookie); a page made at run time for a signed-in customer
+// gets kAccountUrl and "Signed in as NAME".
+inline constexpr std::string_view kShellAccountUrlMarker = "\x01tieup:account_url\x01";
+inline constexpr std::string_view kShellAccountLabelMarker = "\x01tieup:account_label\x01";
+inline constexpr std::string_view kSignInUrl = "/account/login";
+inline constexpr std::string_view kSignInLabel = "Sign in";
+inline constexpr std::string_view kAccountUrl = "/account/";
+// The customer's display name, URL-encoded, for the layouts' scripts (not a secret: what the
+// header shows; the session itself is an HttpOnly cookie, users/sessions.h).
+inline constexpr std::string_view kCustomerCookie = "tieup_customer";
 // A release's replacement of template NAME is kPageTemplatesDir + NAME + ".mustache".
 inline constexpr std::string_view kPageTemplatesDir = "/.tieup/templates/";
 // Kind `template` (BuildOptions::layout_shells): every layout NAME of main's, rendered as the
@@ -69,11 +81,23 @@ struct PageSite {
 
 // What the shell of a page shows around its body.
 struct PageFrame {
+  PageFrame(std::string title, std::optional<int64_t> cart_count = std::nullopt,
+            std::optional<std::string> customer_name = std::nullopt)
+      : title(std::move(title)),
+        cart_count(cart_count),
+        customer_name(std::move(customer_name)) {}
+
   std::string title;  // plain text: escaped into the shell
   // The number of items in the visitor's cart, for the header; nullopt: not known (the shell
   // shows nothing, and the layout's script may fill it from the cart cookie).
   std::optional<int64_t> cart_count;
+  // The signed-in customer's display name, for the header's account link; nullopt: none.
+  std::optional<std::string> customer_name;
 };
+
+// The account link's URL and label for `frame` (see kShellAccountUrlMarker).
+std::string AccountUrlFor(const PageFrame& frame);
+std::string AccountLabelFor(const PageFrame& frame);
 
 class PageTemplates {
  public:

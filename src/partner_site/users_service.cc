@@ -123,6 +123,9 @@ Status AttachUsers(PartnerDaemon& daemon) {
   options.site.warn = [logger = daemon.logger()](const std::string& message) {
     logger->warn("account pages: {}", message);
   };
+  // Signed-in customers of this site (users/sessions.h), in its own database.
+  ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
+  options.https = config.public_url.starts_with("https://");
   return daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                       std::make_shared<users::AccountPages>(backend, options));
 }

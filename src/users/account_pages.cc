@@ -1,7 +1,9 @@
 #include "users/account_pages.h"
 
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <optional>
 
 #include "base/encoding.h"
@@ -100,6 +102,15 @@ class AccountPages::Impl {
   HttpResponse Route(const HttpRequest& request) {
     const std::string_view path = request.path();
     const bool post = request.method() == "POST";
+    if (path == "/account/" || path == "/account") {
+      if (post) return NotAllowed(request);
+      return AccountPage(request);
+    }
+    if (path == "/account/logout") {
+      if (!post) return NotAllowed(request);
+      if (FromAnotherSite(request)) return Refused(request);
+      return Logout(request);
+    }
     if (path != "/account/register" && path != "/account/login") {
       return Page(request, 404, "Page not found", "account_problem",
                   ProblemData("Page not found", "There is no account page at this address."));
@@ -114,12 +125,7 @@ class AccountPages::Impl {
       if (v.from.size() > kMaxFromPathBytes) v.from.clear();
       return Page(request, 200, "Create an account", "register", RegisterData(v));
     }
-    if (FromAnotherSite(request)) {
-      return Page(request, 403, "Form refused", "account_problem",
-                  ProblemData("Form refused",
-                              "This form was sent from another site; for your safety it was "
-                              "refused. Please use this site's own pages."));
-    }
+    if (FromAnotherSite(request)) return Refused(request);
     auto form = ReadForm(request);
     if (!form.ok()) {
       const StatusCode c = form.status().code();
@@ -135,11 +141,108 @@ class AccountPages::Impl {
     return register_page ? Register(request, *form) : Login(request, *form);
   }
 
+  HttpResponse Refused(const HttpRequest& request) {
+    return Page(request, 403, "Form refused", "account_problem",
+                ProblemData("Form refused",
+                            "This form was sent from another site; for your safety it was "
+                            "refused. Please use this site's own pages."));
+  }
+
+  HttpResponse NotAllowed(const HttpRequest& request) {
+    HttpResponse r = Page(request, 405, "Not allowed", "account_problem",
+                          ProblemData("Not allowed", "This page does not take that request."));
+    r.AddHeader("Allow", request.path() == "/account/logout" ? "POST" : "GET, HEAD");
+    return r;
+  }
+
+  // --- sessions ---
+
+  std::string SessionCookieOf(const HttpRequest& request) const {
+    return commerce::CookieValue(request.HeaderOr("Cookie"),
+                                 SessionCookieName(options_.https, kSessionCookie));
+  }
+
+  // The visitor's session, if any (its last use moved to now).
+  std::optional<Session> CurrentSession(const HttpRequest& request) {
+    if (options_.sessions == nullptr) return std::nullopt;
+    const std::string cookie = SessionCookieOf(request);
+    if (cookie.empty()) return std::nullopt;
+    auto session = options_.sessions->Find(cookie);
+    if (!session.ok()) return std::nullopt;
+    return std::move(*session);
+  }
+
+  // The customer cookie: the display name for the layouts' scripts (empty: deleted).
+  std::string CustomerCookie(std::string_view name) const {
+    std::string cookie = std::string(content::kCustomerCookie) + "=" +
+                         boost::urls::encode(name, boost::urls::unreserved_chars) +
+                         "; Path=/; SameSite=Lax";
+    if (options_.https) cookie += "; Secure";
+    if (name.empty()) cookie += "; Max-Age=0";
+    return cookie;
+  }
+
+  // Starts a session for `user_id` on `response` (a fresh id: the visitor's previous session
+  // ends). Without sessions, or when the store fails, the page is still shown (signed out).
+  void StartSession(const HttpRequest& request, HttpResponse& response, std::string_view user_id,
+                    std::string_view name) {
+    if (options_.sessions == nullptr) return;
+    if (std::string old = SessionCookieOf(request); !old.empty()) {
+      (void)options_.sessions->End(old);
+    }
+    auto created = options_.sessions->Create(user_id, user_id, name);
+    if (!created.ok()) return;
+    response.AddHeader("Set-Cookie",
+                       SessionCookie(created->cookie_value, options_.https, kSessionCookie, "Lax"));
+    response.AddHeader("Set-Cookie", CustomerCookie(name));
+  }
+
+  HttpResponse AccountPage(const HttpRequest& request) {
+    std::optional<Session> session = CurrentSession(request);
+    if (!session) {
+      HttpResponse r = HttpResponse::Text(303, "Sign in to see your account.\n");
+      r.AddHeader("Location", std::string(content::kSignInUrl));
+      r.AddHeader("Cache-Control", "no-store");
+      // A customer cookie left from a session that timed out no longer names anyone.
+      if (request.HeaderOr("Cookie").find(content::kCustomerCookie) != std::string_view::npos) {
+        r.AddHeader("Set-Cookie", CustomerCookie(""));
+      }
+      return r;
+    }
+    HttpResponse r =
+        Page(request, 200, "Your account", "account",
+             json::object{{"name", session->name}, {"csrf", session->csrf_token}}, session->name);
+    r.user = session->subject;
+    return r;
+  }
+
+  HttpResponse Logout(const HttpRequest& request) {
+    std::optional<Session> session = CurrentSession(request);
+    auto form = ReadForm(request);
+    if (session && !(form.ok() && CsrfMatches(*session, form->Get("csrf")))) {
+      return Refused(request);
+    }
+    if (session) (void)options_.sessions->End(SessionCookieOf(request));
+    HttpResponse r = Page(request, 200, "Signed out", "signed_out", json::object{}, std::nullopt);
+    r.AddHeader("Set-Cookie", SessionCookie("", options_.https, kSessionCookie, "Lax"));
+    r.AddHeader("Set-Cookie", CustomerCookie(""));
+    if (session) r.user = session->subject;
+    return r;
+  }
+
   // Template `name` with `data` in the site's layout; the header's cart count from the shop's
-  // cookie.
+  // cookie, its account link for `customer` (by default the visitor's session's).
   HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
                     std::string_view name, const json::object& data) {
-    const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request)};
+    std::optional<Session> session = CurrentSession(request);
+    return Page(request, status, title, name, data,
+                session ? std::optional<std::string>(session->name) : std::nullopt);
+  }
+  HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
+                    std::string_view name, const json::object& data,
+                    std::optional<std::string> customer) {
+    const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request),
+                                   std::move(customer)};
     auto html = templates_.Render(name, frame, data);
     if (!html.ok()) {  // only a broken built-in template (the tests render each)
       status = 500;
@@ -175,8 +278,11 @@ class AccountPages::Impl {
     Result<std::string> user_id = backend_->Register(r, shown.from);
     if (user_id.ok()) {
       // The user id is internal: the page greets by name only.
+      const std::string name(commerce::Trim(r.display_name));
       HttpResponse resp = Page(request, 200, "Welcome", "welcome",
-                               json::object{{"name", commerce::Trim(r.display_name)}});
+                               json::object{{"name", name}, {"signed_in", Signs()}},
+                               Signs() ? std::optional<std::string>(name) : std::nullopt);
+      StartSession(request, resp, *user_id, name);
       resp.user = *user_id;
       return resp;
     }
@@ -195,7 +301,9 @@ class AccountPages::Impl {
     Result<LoginReply> reply = backend_->Login(r);
     if (reply.ok()) {
       HttpResponse resp =
-          Page(request, 200, "Signed in", "signed_in", json::object{{"name", reply->display_name}});
+          Page(request, 200, "Signed in", "signed_in", json::object{{"name", reply->display_name}},
+               Signs() ? std::optional<std::string>(reply->display_name) : std::nullopt);
+      StartSession(request, resp, reply->user_id, reply->display_name);
       resp.user = reply->user_id;
       return resp;
     }
@@ -220,6 +328,9 @@ class AccountPages::Impl {
     r.AddHeader("Retry-After", "120");
     return r;
   }
+
+  // Whether a sign-in here starts a session.
+  bool Signs() const { return options_.sessions != nullptr; }
 
   // "the password must ..." -> "The password must ....".
   static std::string Sentence(std::string message) {

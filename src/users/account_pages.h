@@ -1,27 +1,35 @@
 // The account pages of a site's public port (main's and every partner's):
 //
 //   GET  /account/register   the registration form (email, display name, password)
-//   POST /account/register   -> 200 "Welcome" page; 409 the form again (email taken), 400 the
-//                               form again with what to fix; 503 "not available right now"
+//   POST /account/register   -> 200 "Welcome" page, signed in; 409 the form again (email taken),
+//                               400 the form again with what to fix; 503 "not available now"
 //   GET  /account/login      the sign-in form
 //   POST /account/login      -> 200 "Signed in as NAME"; 401 the form again (wrong email or
 //                               password, the same message for both); 503 as above
+//   GET  /account/           the signed-in customer's account page (303 to the sign-in form
+//                               without a session)
+//   POST /account/logout     signs out (the session's CSRF token in the form) -> 200 page
 //
-// What a POST does is the AccountBackend's: main registers in its own user store, a partner
-// forwards to main (partner_site/users_service.h). Forms are kept after a refusal, without the
-// password. No session is started: signing in only shows who you are (see the README).
+// What a register or sign-in POST does is the AccountBackend's: main registers in its own user
+// store, a partner forwards to main (partner_site/users_service.h). Forms are kept after a
+// refusal, without the password.
+//
+// Sessions (AccountPagesOptions::sessions, users/sessions.h): a successful sign-in or
+// registration starts a session with a fresh id (the visitor's previous one, if any, ends) in
+// the HttpOnly cookie "tieup_session" (SameSite=Lax; Secure and the __Host- prefix under HTTPS),
+// and sets content::kCustomerCookie (the display name, for the layouts' scripts). Every page
+// made here shows the signed-in customer in the layout's account link.
 //
 // Forms must be application/x-www-form-urlencoded (415 otherwise), at most 8 KiB (413), and are
 // parsed strictly (commerce/form.h: 400 for bad syntax). CSRF: a POST is refused (403) when the
 // browser says it comes from another site (Sec-Fetch-Site other than same-origin or none; or an
-// Origin, else Referer, whose host:port is not the request's Host). Without a session there is
-// nothing a forged sign-in could use; a forged registration needs the victim's browser to send
-// neither header, which current browsers always do on cross-site POSTs. All user text in the
-// pages is HTML-escaped; responses carry Cache-Control: no-store.
+// Origin, else Referer, whose host:port is not the request's Host); sign-out also needs the
+// session's own CSRF token. All user text in the pages is HTML-escaped; responses carry
+// Cache-Control: no-store.
 //
-// Pages are templates (src/users/templates/: register, sign_in, welcome, signed_in,
-// account_problem) rendered in the site's layout (content/page_templates.h); a release may
-// replace any of them. The header's cart count comes from the shop's count cookie.
+// Pages are templates (src/users/templates/: register, sign_in, welcome, signed_in, account,
+// signed_out, account_problem) rendered in the site's layout (content/page_templates.h); a
+// release may replace any of them. The header's cart count comes from the shop's count cookie.
 //
 // The registration form remembers the page the visitor came from (the Referer of the GET, when
 // it is on this site) in a hidden field "from"; the backend gets that path (or the POST's own
@@ -35,6 +43,7 @@
 #include "base/status.h"
 #include "content/page_templates.h"
 #include "net/http_server.h"
+#include "users/sessions.h"
 #include "users/wire.h"
 
 namespace tieup::users {
@@ -63,7 +72,14 @@ struct AccountPagesOptions {
   // The site whose layout the pages wear; without a view, the built-in shell. An empty
   // site.site_name: `site_name`.
   content::PageSite site;
+  // The site's customer sessions; null: none (signing in only shows who you are).
+  std::shared_ptr<SessionStore> sessions;
+  // The site is reached over HTTPS (its cookies are Secure).
+  bool https = false;
 };
+
+// The base name of the customer's session cookie (with "__Host-" before it under HTTPS).
+inline constexpr std::string_view kSessionCookie = "tieup_session";
 
 // The built-in account page templates.
 const content::EmbeddedTemplates& AccountPageTemplates();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/encoding.h"
+#include "users/sessions.h"
 
 namespace tieup::users {
 namespace {
@@ -281,8 +282,12 @@ class UserStore::Impl {
   Result<User> SetDisabled(std::string_view user_id, bool disabled) {
     const std::string id(user_id);
     if (disabled) {
-      RETURN_IF_ERROR(db_.Exec("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at = 0",
-                               {env_.NowMicros(), id}));
+      RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+        RETURN_IF_ERROR(db.Exec("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at = 0",
+                                {env_.NowMicros(), id}));
+        // Signed out at once on this site (users/sessions.h keys them by user id).
+        return db.Exec("DELETE FROM customer_sessions WHERE subject_key = ?", {id});
+      }));
     } else {
       RETURN_IF_ERROR(db_.Exec("UPDATE users SET disabled_at = 0 WHERE id = ?", {id}));
     }
@@ -347,6 +352,7 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                                                    UserStoreOptions options) {
   RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
   RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}}));
+  RETURN_IF_ERROR(MigrateCustomerSessions(db));  // SetDisabled ends an account's sessions
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }
 

@@ -53,7 +53,7 @@ TEST_F(SessionStoreTest, CreateAndFindAndOnlyTheHashIsStored) {
   EXPECT_EQ(found->email, "ada@example.org");
   EXPECT_EQ(found->csrf_token, created->session.csrf_token);
 
-  auto rows = db_->Query("SELECT id_hash, email, email_key, csrf_token FROM console_sessions");
+  auto rows = db_->Query("SELECT id_hash, subject, subject_key, csrf_token FROM console_sessions");
   ASSERT_THAT(rows, IsOk());
   ASSERT_THAT(*rows, SizeIs(1));
   EXPECT_EQ((*rows)[0].Text(0), Sha256Hex(created->cookie_value));
@@ -136,6 +136,34 @@ TEST_F(SessionStoreTest, CreatingSweepsOutTimedOutSessions) {
   env_.AdvanceSeconds(options_.idle_seconds);
   NewSession();
   EXPECT_THAT(*db_->Query("SELECT 1 FROM console_sessions"), SizeIs(1));
+}
+
+// A database from before users/sessions.h kept the console's sessions: its table is renamed in
+// place (schema step 2) and the sessions in it stay signed in.
+TEST(SessionStoreMigrationTest, SessionsOfTheFirstSchemaSurvive) {
+  FakeClockEnv env;
+  TempDir dir;
+  auto db = OpenSqlite(dir.path() + "/tieup.db");
+  ASSERT_THAT(db, IsOk());
+  ASSERT_THAT(Migrate(**db, "console_sessions",
+                      {{1,
+                        "CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, email TEXT "
+                        "NOT NULL, email_key TEXT NOT NULL, csrf_token TEXT NOT NULL, "
+                        "created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);"}}),
+              IsOk());
+  const std::string cookie(43, 'c');
+  ASSERT_THAT((*db)->Exec("INSERT INTO console_sessions VALUES(?, ?, ?, ?, ?, ?)",
+                          {Sha256Hex(cookie), "Ada@Example.org", "ada@example.org",
+                           std::string(43, 't'), env.NowMicros(), env.NowMicros()}),
+              IsOk());
+  auto store = SessionStore::Open(env, **db);
+  ASSERT_THAT(store, IsOk());
+  auto found = (*store)->Find(cookie);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->email, "Ada@Example.org");
+  EXPECT_EQ(found->csrf_token, std::string(43, 't'));
+  ASSERT_THAT((*store)->EndAllFor("ADA@example.org"), IsOk());
+  EXPECT_FALSE((*store)->Find(cookie).ok());
 }
 
 TEST(CsrfTest, MatchesOnlyTheSessionsOwnToken) {

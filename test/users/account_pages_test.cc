@@ -7,13 +7,19 @@
 #include <future>
 #include <mutex>
 
+#include "store/database.h"
 #include "test_support.h"
+#include "users/user_store.h"
 
 namespace tieup::users {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
+using ::tieup::testing::FakeClockEnv;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::TempDir;
 
 // Answers with what the test sets, and remembers what it was asked.
 class FakeBackend : public AccountBackend {
@@ -56,7 +62,9 @@ class AccountPagesTest : public ::testing::Test {
   std::string Body(const HttpResponse& r) { return std::string(r.body()); }
 
   std::shared_ptr<FakeBackend> backend_ = std::make_shared<FakeBackend>();
-  AccountPages pages_{backend_, {.site_name = "Shop B", .threads = 2, .site = {}}};
+  AccountPages pages_{
+      backend_,
+      {.site_name = "Shop B", .threads = 2, .site = {}, .sessions = nullptr, .https = false}};
 };
 
 TEST_F(AccountPagesTest, RegistrationFormRemembersThePageOnThisSite) {
@@ -219,7 +227,7 @@ TEST_F(AccountPagesTest, EveryBuiltInTemplateParses) {
 TEST_F(AccountPagesTest, OtherPathsAre404) {
   HttpRequest get("GET", "/account/settings");
   EXPECT_EQ(Send(get).status(), 404);
-  EXPECT_EQ(Send(Post("/account/", "")).status(), 404);
+  EXPECT_EQ(Send(Post("/account/", "")).status(), 405);
 }
 
 TEST_F(AccountPagesTest, PostsAreAnsweredFromTheWorkerThreads) {
@@ -228,6 +236,200 @@ TEST_F(AccountPagesTest, PostsAreAnsweredFromTheWorkerThreads) {
   pages_.Handle(
       post, HttpResponder::FromCallback([&](HttpResponse r) { answered.set_value(std::move(r)); }));
   EXPECT_EQ(answered.get_future().get().status(), 200);
+}
+
+// Sessions (users/sessions.h) in a real SQLite file, on a clock the test sets.
+class AccountSessionsTest : public AccountPagesTest {
+ protected:
+  void SetUp() override {
+    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    ASSERT_THAT(db, IsOk());
+    db_ = std::move(*db);
+    auto sessions = OpenCustomerSessions(env_, *db_);
+    ASSERT_THAT(sessions, IsOk());
+    sessions_ = std::move(*sessions);
+    pages_ = std::make_unique<AccountPages>(backend_, AccountPagesOptions{.site_name = "Shop B",
+                                                                          .threads = 2,
+                                                                          .site = {},
+                                                                          .sessions = sessions_,
+                                                                          .https = https_});
+  }
+  HttpResponse Send(const HttpRequest& r) { return pages_->HandleRequest(r); }
+  HttpRequest Get(std::string_view path, const std::string& cookie = "") {
+    HttpRequest r("GET", path);
+    r.AddHeader("Host", kHost);
+    if (!cookie.empty()) r.AddHeader("Cookie", cookie);
+    return r;
+  }
+  static std::vector<std::string> SetCookies(const HttpResponse& r) {
+    std::vector<std::string> out;
+    for (const HttpHeaderView& h : r.Headers()) {
+      if (EqualsIgnoreCase(h.name, "Set-Cookie")) out.emplace_back(h.value);
+    }
+    return out;
+  }
+  // "tieup_session=VALUE" from a response's Set-Cookie ("" when none).
+  static std::string SessionPair(const HttpResponse& r) {
+    for (const std::string& c : SetCookies(r)) {
+      if (c.find("tieup_session=") != std::string::npos) return c.substr(0, c.find(';'));
+    }
+    return "";
+  }
+  std::string SignIn(const std::string& cookie = "") {
+    HttpRequest post = Post("/account/login", "email=ada%40example.org&password=pw");
+    if (!cookie.empty()) post.AddHeader("Cookie", cookie);
+    HttpResponse r = Send(post);
+    EXPECT_EQ(r.status(), 200);
+    return SessionPair(r);
+  }
+  // The CSRF token of the account page's sign-out form.
+  std::string CsrfOf(const std::string& cookie) {
+    const std::string page(Send(Get("/account/", cookie)).body());
+    const std::string marker = "name=\"csrf\" value=\"";
+    const size_t at = page.find(marker);
+    if (at == std::string::npos) return "";
+    const size_t start = at + marker.size();
+    return page.substr(start, page.find('"', start) - start);
+  }
+
+  FakeClockEnv env_;
+  TempDir dir_;
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<SessionStore> sessions_;
+  bool https_ = false;
+  std::unique_ptr<AccountPages> pages_;
+};
+
+TEST_F(AccountSessionsTest, SigningInStartsASessionThatEveryPageShows) {
+  HttpResponse r = Send(Post("/account/login", "email=ada%40example.org&password=pw"));
+  ASSERT_EQ(r.status(), 200);
+  const std::vector<std::string> cookies = SetCookies(r);
+  ASSERT_EQ(cookies.size(), 2u);
+  EXPECT_THAT(cookies[0], StartsWith("tieup_session="));
+  EXPECT_THAT(cookies[0], HasSubstr("; Path=/; HttpOnly; SameSite=Lax"));
+  EXPECT_THAT(cookies[0], Not(HasSubstr("Secure")));
+  EXPECT_EQ(cookies[1], "tieup_customer=Ada%20%3C3; Path=/; SameSite=Lax");
+  // The page itself already shows the customer in the header's account link.
+  EXPECT_THAT(std::string(r.body()),
+              HasSubstr("<a href=\"/account/\" data-account-link>Signed in as Ada &lt;3</a>"));
+  const std::string session = SessionPair(r);
+  // The next page knows who it is.
+  HttpResponse account = Send(Get("/account/", session));
+  EXPECT_EQ(account.status(), 200);
+  EXPECT_THAT(std::string(account.body()), HasSubstr("Signed in as <strong>Ada &lt;3</strong>"));
+  EXPECT_THAT(std::string(account.body()), HasSubstr("Sign out</button>"));
+  EXPECT_EQ(account.user, "usr_abcdefghijklmnop");
+  EXPECT_THAT(std::string(Send(Get("/account/register", session)).body()),
+              HasSubstr("Signed in as Ada &lt;3</a>"));
+  // Without the cookie, or with one that was never given, nobody is signed in.
+  HttpResponse anonymous = Send(Get("/account/"));
+  EXPECT_EQ(anonymous.status(), 303);
+  EXPECT_EQ(anonymous.FindHeader("Location").value_or(""), "/account/login");
+  EXPECT_EQ(Send(Get("/account/", "tieup_session=" + std::string(43, 'A'))).status(), 303);
+  EXPECT_THAT(std::string(Send(Get("/account/login")).body()),
+              HasSubstr("<a href=\"/account/login\" data-account-link>Sign in</a>"));
+}
+
+TEST_F(AccountSessionsTest, RegisteringSignsIn) {
+  HttpResponse r = Send(Post("/account/register",
+                             "email=ada%40example.org&display_name=Ada&password=long-enough-pw"));
+  ASSERT_EQ(r.status(), 200);
+  EXPECT_THAT(std::string(r.body()), HasSubstr("you are signed in"));
+  const std::string session = SessionPair(r);
+  ASSERT_FALSE(session.empty());
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 200);
+}
+
+TEST_F(AccountSessionsTest, EachSignInGetsAFreshIdAndEndsTheVisitorsOldOne) {
+  const std::string first = SignIn();
+  const std::string second = SignIn(first);
+  ASSERT_FALSE(second.empty());
+  EXPECT_NE(first, second);
+  EXPECT_EQ(Send(Get("/account/", first)).status(), 303);
+  EXPECT_EQ(Send(Get("/account/", second)).status(), 200);
+}
+
+TEST_F(AccountSessionsTest, ASessionEndsAfterIdleAndAbsoluteTimeouts) {
+  std::string session = SignIn();
+  env_.AdvanceSeconds(29 * 60);
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 200);  // still in use
+  env_.AdvanceSeconds(30 * 60);
+  HttpResponse idle = Send(Get("/account/", session + "; tieup_customer=Ada"));
+  EXPECT_EQ(idle.status(), 303);  // 30 minutes without a request
+  EXPECT_THAT(SetCookies(idle), ::testing::ElementsAre(HasSubstr("tieup_customer=; ")));
+  // A busy session ends after 12 hours all the same.
+  session = SignIn();
+  for (int i = 0; i < 12 * 3; ++i) {
+    env_.AdvanceSeconds(20 * 60);
+    if (Send(Get("/account/", session)).status() != 200) {
+      EXPECT_EQ(i, 12 * 3 - 1) << "ended after " << (i + 1) * 20 << " minutes";
+      return;
+    }
+  }
+  ADD_FAILURE() << "the session outlived its absolute timeout";
+}
+
+TEST_F(AccountSessionsTest, SigningOutNeedsTheSessionsTokenAndEndsIt) {
+  const std::string session = SignIn();
+  const std::string csrf = CsrfOf(session);
+  ASSERT_EQ(csrf.size(), 43u);
+  HttpRequest forged = Post("/account/logout", "csrf=" + std::string(43, 'x'));
+  forged.AddHeader("Cookie", session);
+  EXPECT_EQ(Send(forged).status(), 403);
+  HttpRequest cross = Post("/account/logout", "csrf=" + csrf);
+  cross.AddHeader("Cookie", session);
+  cross.AddHeader("Sec-Fetch-Site", "cross-site");
+  EXPECT_EQ(Send(cross).status(), 403);
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 200);  // not signed out by either
+
+  HttpRequest logout = Post("/account/logout", "csrf=" + csrf);
+  logout.AddHeader("Cookie", session);
+  HttpResponse r = Send(logout);
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(std::string(r.body()), HasSubstr("You are signed out"));
+  EXPECT_THAT(SetCookies(r), ::testing::ElementsAre(HasSubstr("tieup_session=; "),
+                                                    HasSubstr("tieup_customer=; ")));
+  EXPECT_THAT(SetCookies(r)[0], HasSubstr("Max-Age=0"));
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 303);
+  EXPECT_EQ(Send(Get("/account/logout", session)).status(), 405);
+}
+
+TEST_F(AccountSessionsTest, DisablingAnAccountEndsItsSessions) {
+  auto store = UserStore::Open(
+      env_, *db_, {.cost = PasswordHashCost::MinimumForTest(), .max_concurrent_hashes = 1});
+  ASSERT_THAT(store, IsOk());
+  auto user = (*store)->Register({.email = "ada@example.org",
+                                  .display_name = "Ada",
+                                  .password = "long-enough-pw",
+                                  .registered_via = "main",
+                                  .area = UserArea::kOriginal});
+  ASSERT_THAT(user, IsOk());
+  backend_->login_result = LoginReply{user->id, "Ada"};
+  const std::string session = SignIn();
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 200);
+  ASSERT_THAT((*store)->SetDisabled(user->id, true), IsOk());
+  EXPECT_EQ(Send(Get("/account/", session)).status(), 303);
+}
+
+class AccountSessionsHttpsTest : public AccountSessionsTest {
+ protected:
+  void SetUp() override {
+    https_ = true;
+    AccountSessionsTest::SetUp();
+  }
+};
+
+TEST_F(AccountSessionsHttpsTest, UnderHttpsTheCookiesAreSecureAndHostOnly) {
+  HttpResponse r = Send(Post("/account/login", "email=ada%40example.org&password=pw"));
+  const std::vector<std::string> cookies = SetCookies(r);
+  ASSERT_EQ(cookies.size(), 2u);
+  EXPECT_THAT(cookies[0], StartsWith("__Host-tieup_session="));
+  EXPECT_THAT(cookies[0], HasSubstr("; Path=/; HttpOnly; SameSite=Lax; Secure"));
+  EXPECT_THAT(cookies[1], HasSubstr("; Secure"));
+  const std::string pair = cookies[0].substr(0, cookies[0].find(';'));
+  EXPECT_EQ(Send(Get("/account/", pair)).status(), 200);
+  // The plain name is not read under HTTPS (a cookie set over HTTP could plant it).
+  EXPECT_EQ(Send(Get("/account/", pair.substr(std::string("__Host-").size()))).status(), 303);
 }
 
 }  // namespace
