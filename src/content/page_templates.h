@@ -83,9 +83,7 @@ struct PageSite {
 struct PageFrame {
   PageFrame(std::string title, std::optional<int64_t> cart_count = std::nullopt,
             std::optional<std::string> customer_name = std::nullopt)
-      : title(std::move(title)),
-        cart_count(cart_count),
-        customer_name(std::move(customer_name)) {}
+      : title(std::move(title)), cart_count(cart_count), customer_name(std::move(customer_name)) {}
 
   std::string title;  // plain text: escaped into the shell
   // The number of items in the visitor's cart, for the header; nullopt: not known (the shell
