@@ -68,6 +68,8 @@ Status RunDemo(Env& env, DemoArgs a) {
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
   const std::string authoring = AuthoringDir(mc, main_dir);
   RETURN_IF_ERROR(WriteFiles(env, authoring, demo::MainAuthoringFiles()));
+  // What the demo leaves out is the starter's: its header script (cart count, account link).
+  RETURN_IF_ERROR(WriteStarterAuthoring(env, authoring));
 
   const DemoPartner partners[] = {{"shop-a", "Tea House Asahi", "Osaka", "auto"},
                                   {"shop-b", "Kyoto Leaf", "Kyoto", "manager"}};

@@ -17,7 +17,7 @@ std::vector<std::pair<std::string, std::string>> MainAuthoringFiles() {
 <header class="brand">
   <a href="/"><img src="/assets/logo.svg" alt="" width="40" height="40"> Sakura Tea</a>
   {{#partner.name}}<span class="partner">at {{partner.name}}, {{partner.region}}</span>{{/partner.name}}
-  <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}} <a href="/account/login">Sign in</a> <a class="cart-link" href="/shop/cart">Cart <span class="cart-count" data-cart-count>{{cart_count}}</span></a></nav>
+  <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}} <a href="{{account_url}}" data-account-link>{{account_label}}</a> <a class="cart-link" href="/shop/cart">Cart <span class="cart-count" data-cart-count>{{cart_count}}</span></a></nav>
 </header>
 <main>
 {{{content}}}
@@ -164,15 +164,7 @@ link = "/products/hojicha.html"
       "assets/ads/hojicha.svg",
       R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="8" fill="#7a4a24"/><path d="M14 30h20l-2 8H16z" fill="#f3e6d6"/><circle cx="24" cy="20" r="7" fill="#c98a4b"/></svg>
 )");
-  // Fills the header's cart count on every page (static ones too) from the shop's cookie.
-  files.emplace_back("assets/cart.js", R"((function () {
-  var m = document.cookie.match(/(?:^|;\s*)tieup_cart_count=(\d+)/);
-  var count = m ? m[1] : "0";
-  document.querySelectorAll("[data-cart-count]").forEach(function (el) {
-    el.textContent = count;
-  });
-})();
-)");
+  // assets/cart.js is the starter's (`tieup main init`): the header's cart count and account link.
   files.emplace_back(
       "assets/logo.svg",
       R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><circle cx="20" cy="20" r="19" fill="#f4c2d0"/><path d="M20 8c4 6 4 12 0 24c-4-12-4-18 0-24z" fill="#7a1f3d"/></svg>

@@ -21,6 +21,9 @@
 //                     is now 3,000 (it was 2,400), nothing ordered, the form still filled in;
 //                     placed again, the thank-you page shows main's order at 3,000. The price is
 //                     set back to 1,200 at the end (main_down expects it).
+//   account           on shop-a: the header's "Sign in", register, "Signed in as NAME" in the
+//                     header of the welcome page and of a static page, the account page from
+//                     it, sign out, "Sign in" again.
 // On every page: the site's header (with the cart and its count), the shop's stylesheet, no raw
 // keys or internal ids in what the customer reads, and times in the site's time zone.
 import assert from 'node:assert/strict';
@@ -461,6 +464,55 @@ test('partner_mixed: a tie-up tea and an original item on a partner, one order e
         }
         if (!/Gyokuro Kin|Wagashi of the season/.test(s)) throw new Error('no item');
       });
+    }
+  });
+});
+
+test('account: register on a partner, signed in on every page, the account page, sign out',
+     async (t) => {
+  await runJourney('account', t, await newContext(), path.join(artifacts, 'account'),
+                   async (j) => {
+    const page = j.page;
+    const header = page.getByRole('banner');
+    await gotoAndLoad(page, sites.url('shop-a', '/'));
+    await j.must('"Sign in" in the header', () =>
+      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
+    await j.must('the sign-in page', () =>
+      clickAndLoad(page, header.getByRole('link', { name: 'Sign in' })));
+    await j.must('its link to register', () =>
+      clickAndLoad(page, page.getByRole('link', { name: 'Register' })));
+    await j.must('fill in the registration form', async () => {
+      await page.getByLabel('Email').fill('kenji@example.test');
+      await page.getByLabel('Name shown to others').fill('Kenji');
+      await page.getByLabel(/^Password/).fill('a long enough secret');
+    });
+    await j.shot('register');
+    await j.must('create the account', () =>
+      clickAndLoad(page, page.getByRole('button', { name: 'Create account' })));
+    await j.must('welcomed and signed in', () => see(page, /Welcome, Kenji[\s\S]*signed in/));
+    await j.must('"Signed in as Kenji" in the header', () =>
+      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 3000 }));
+    await j.shot('welcome');
+    await pageBasics(j, SHOP_A, 0);
+    // A page made before the sign-in (a static page of the site) shows it too.
+    await gotoAndLoad(page, sites.url('shop-a', '/'));
+    await j.must('"Signed in as Kenji" on the home page', () =>
+      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 3000 }));
+    await j.shot('home-signed-in');
+    await j.must('the account page from the header', () =>
+      clickAndLoad(page, header.getByRole('link', { name: 'Signed in as Kenji' })));
+    await j.check('the account page says who is signed in', () =>
+      see(page, /Your account[\s\S]*Signed in as Kenji/));
+    await j.shot('account');
+    await j.must('sign out', () => clickAndLoad(page, page.getByRole('button', { name: 'Sign out' })));
+    await j.must('"You are signed out"', () => see(page, /You are signed out/));
+    await j.must('"Sign in" in the header again', () =>
+      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
+    await j.shot('signed-out');
+    await gotoAndLoad(page, sites.url('shop-a', '/account/'));
+    await j.check('the account page now asks to sign in', () => see(page, /Sign in/));
+    if (!new URL(page.url()).pathname.startsWith('/account/login')) {
+      throw new Error(`the account page after signing out is ${page.url()}`);
     }
   });
 });

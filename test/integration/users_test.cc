@@ -33,9 +33,11 @@ std::string Match(const std::string& text, const std::string& pattern) {
 
 // A form POST as a browser on the site sends it (Origin and Referer of the site itself).
 std::string PostForm(int port, const std::string& path, const std::string& body,
-                     const std::string& referer_path = "/account/register") {
+                     const std::string& referer_path = "/account/register",
+                     const std::string& cookie = "") {
   const std::string host = "127.0.0.1:" + std::to_string(port);
   std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + host +
+                    (cookie.empty() ? "" : "\r\nCookie: " + cookie) +
                     "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded"
                     "\r\nOrigin: http://" +
                     host + "\r\nReferer: http://" + host + referer_path +
@@ -281,6 +283,32 @@ TEST_F(UsersIntegrationTest, AFloodOnMainsSyncPortLeavesPartnersServed) {
   EXPECT_EQ(StatusOf(r), 200) << r << main_->output();
   for (int fd : flood) ::close(fd);
   EXPECT_THAT(main_->output(), HasSubstr("refused a connection from 127.0.0.2"));
+}
+
+// Registering at the partner signs the customer in there: the next request is known by its
+// session cookie until the customer signs out. (Main's site has sessions of its own: being
+// known at main and at other partners without the password again is single sign-on, to come.)
+TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
+  const int port = partner_->port();
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("dora%40example.org", "Dora", "a+long+enough+secret", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string session = Match(r, "Set-Cookie: (tieup_session=[A-Za-z0-9_-]{43});");
+  ASSERT_FALSE(session.empty()) << r;
+  EXPECT_THAT(r, HasSubstr("; HttpOnly; SameSite=Lax"));
+  EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_customer=Dora; Path=/; SameSite=Lax"));
+  std::string account = HttpGet(port, "/account/", {"Cookie: " + session});
+  ASSERT_EQ(StatusOf(account), 200) << account;
+  EXPECT_THAT(account, HasSubstr("Signed in as <strong>Dora</strong>"));
+  EXPECT_EQ(StatusOf(HttpGet(port, "/account/")), 303);
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + session})), 303);
+
+  const std::string csrf = Match(account, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  ASSERT_FALSE(csrf.empty()) << account;
+  r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", session);
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("You are signed out"));
+  EXPECT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + session})), 303);
 }
 
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
