@@ -119,8 +119,14 @@ class MainUsersEndpoints::Impl {
                   SyncJsonReply(200, users::LoginReplyToJson({user->id, user->display_name})));
     }
     if (user.status().code() == StatusCode::kUnauthenticated) {
+      logger_->info("users: a failed sign-in through partner '{}'", proof.partner);
       return Kept(request, proof, body->email, "wrong login",
                   Refusal(user.status(), users::Refusal::kWrongLogin));
+    }
+    if (user.status().code() == StatusCode::kResourceExhausted) {
+      HttpResponse r =
+          SyncJsonReply(429, users::RefusalToJson(user.status(), users::Refusal::kTooManyFailures));
+      return Kept(request, proof, body->email, "throttled", std::move(r));
     }
     return Kept(request, proof, body->email, "failed: " + user.status().message(),
                 sync::ErrorResponse(user.status()));

@@ -89,6 +89,8 @@ class ForwardedAccounts : public users::AccountBackend {
       case users::Refusal::kInvalidInput:
       case users::Refusal::kWrongLogin:
         return refused;
+      case users::Refusal::kTooManyFailures:
+        return Status::ResourceExhausted(refused.message());
       case users::Refusal::kNone:
         break;
     }

@@ -308,6 +308,13 @@ class AccountPages::Impl {
       return resp;
     }
     const StatusCode c = reply.status().code();
+    if (c == StatusCode::kResourceExhausted) {
+      HttpResponse throttled =
+          Page(request, 429, "Sign in", "sign_in",
+               json::object{{"email", r.email}, {"problem", Sentence(reply.status().message())}});
+      throttled.AddHeader("Retry-After", "60");
+      return throttled;
+    }
     if (c == StatusCode::kUnauthenticated || c == StatusCode::kInvalidArgument) {
       return Page(request, c == StatusCode::kUnauthenticated ? 401 : 400, "Sign in", "sign_in",
                   json::object{{"email", r.email},

@@ -1,6 +1,7 @@
 #include "users/user_store.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/encoding.h"
 #include "users/sessions.h"
@@ -26,6 +27,18 @@ CREATE INDEX users_registered_via ON users(registered_via, registered_at);
 constexpr std::string_view kSchemaV2 = R"(
 ALTER TABLE users ADD COLUMN disabled_at INTEGER NOT NULL DEFAULT 0;
 )";
+
+// Consecutive wrong passwords per email address (known or not), until a success.
+constexpr std::string_view kSchemaV3 = R"(
+CREATE TABLE login_failures (
+  email_key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  last_failure INTEGER NOT NULL
+);
+CREATE INDEX login_failures_last ON login_failures(last_failure);
+)";
+// Rows of addresses with no failure for this long are swept out.
+constexpr int64_t kForgetFailuresMicros = 24LL * 3600 * 1'000'000;
 
 constexpr std::string_view kColumns =
     "id, email, display_name, registered_at, registered_via, area, disabled_at";
@@ -190,7 +203,38 @@ Result<std::string> NormalizeDisplayName(std::string_view name) {
 class UserStore::Impl {
  public:
   Impl(Env& env, Database& db, UserStoreOptions options)
-      : env_(env), db_(db), hasher_(env, options.cost, options.max_concurrent_hashes) {}
+      : env_(env),
+        db_(db),
+        options_(std::move(options)),
+        hasher_(env, options_.cost, options_.max_concurrent_hashes) {
+    if (options_.hasher_observer_for_test) {
+      hasher_.SetObserverForTest(options_.hasher_observer_for_test);
+    }
+  }
+
+  // Holds one of the places of the hashing queue (UserStoreOptions::max_waiting_hashes) while
+  // alive; false when there was none.
+  class Admission {
+   public:
+    explicit Admission(Impl& impl) : impl_(impl) {
+      const int limit = std::max(impl_.options_.max_concurrent_hashes, 1) +
+                        std::max(impl_.options_.max_waiting_hashes, 0);
+      admitted_ = impl_.in_flight_.fetch_add(1) < limit;
+    }
+    ~Admission() { impl_.in_flight_.fetch_sub(1); }
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    explicit operator bool() const { return admitted_; }
+
+   private:
+    Impl& impl_;
+    bool admitted_ = false;
+  };
+
+  static Status Busy() {
+    return Status::Unavailable(
+        "too many sign-ins and registrations at once: try again in a few seconds");
+  }
 
   Result<User> Register(const NewUser& request) {
     User user;
@@ -206,6 +250,8 @@ class UserStore::Impl {
     // A cheap early answer for a taken address; the transaction below decides.
     ASSIGN_OR_RETURN(bool taken, EmailTaken(db_, key));
     if (taken) return Taken();
+    Admission admitted(*this);
+    if (!admitted) return Busy();
     ASSIGN_OR_RETURN(std::string hash, hasher_.Hash(request.password));
     user.id = NewUserId(env_);
     user.registered_at_micros = env_.NowMicros();
@@ -233,14 +279,56 @@ class UserStore::Impl {
                                            ", password_hash FROM users WHERE email_key = ?",
                                        {LowerAscii(*normalized)}));
     }
+    // Malformed addresses are keyed as typed: they fail, and count, all the same.
+    const std::string key =
+        LowerAscii(normalized.ok() ? *normalized : std::string(email.substr(0, 320)));
+    RETURN_IF_ERROR(CheckLoginDelay(key));
+    Admission admitted(*this);
+    if (!admitted) return Busy();
     const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(7);
     const bool match = hasher_.Verify(hash, password);
-    if (rows.empty() || !match) return wrong;
+    if (rows.empty() || !match) {
+      RETURN_IF_ERROR(CountLoginFailure(key));
+      return wrong;
+    }
+    RETURN_IF_ERROR(db_.Exec("DELETE FROM login_failures WHERE email_key = ?", {key}));
     ASSIGN_OR_RETURN(User user, UserFromRow(rows[0]));
     if (user.disabled_micros != 0) {
       return Status::Unauthenticated("this account is disabled: ask the site's manager");
     }
     return user;
+  }
+
+  // OK, or ResourceExhausted while `key` must wait after its failures.
+  Status CheckLoginDelay(const std::string& key) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT failures, last_failure FROM login_failures WHERE "
+                                          "email_key = ?",
+                                          {key}));
+    if (rows.empty()) return Status::Ok();
+    const int64_t over = rows[0].Int(0) - options_.free_login_failures;
+    if (over <= 0) return Status::Ok();
+    // 5 s after the first failure past the free ones, then 10, 20, 40...
+    const int64_t delay_s =
+        over >= 20 ? options_.max_login_delay_seconds
+                   : std::min<int64_t>(int64_t{5} << (over - 1), options_.max_login_delay_seconds);
+    const int64_t wait_micros = rows[0].Int(1) + delay_s * 1'000'000 - env_.NowMicros();
+    if (wait_micros <= 0) return Status::Ok();
+    const int64_t wait_s = (wait_micros + 999'999) / 1'000'000;
+    return Status::ResourceExhausted(
+        "too many wrong passwords for this email address: try again in " + std::to_string(wait_s) +
+        (wait_s == 1 ? " second" : " seconds"));
+  }
+
+  Status CountLoginFailure(const std::string& key) {
+    const int64_t now = env_.NowMicros();
+    return db_.Transaction([&](Database& db) -> Status {
+      RETURN_IF_ERROR(db.Exec("DELETE FROM login_failures WHERE last_failure < ?",
+                              {now - kForgetFailuresMicros}));
+      return db.Exec(
+          "INSERT INTO login_failures(email_key, failures, last_failure) VALUES(?, 1, ?) "
+          "ON CONFLICT(email_key) DO UPDATE SET failures = failures + 1, last_failure = ?",
+          {key, now, now});
+    });
   }
 
   Result<User> Get(std::string_view user_id) {
@@ -342,7 +430,9 @@ class UserStore::Impl {
 
   Env& env_;
   Database& db_;
+  const UserStoreOptions options_;
   PasswordHasher hasher_;
+  std::atomic<int> in_flight_{0};  // sign-ins and registrations past their cheap checks
 };
 
 UserStore::UserStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -351,7 +441,9 @@ UserStore::~UserStore() = default;
 Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                                                    UserStoreOptions options) {
   RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
-  RETURN_IF_ERROR(Migrate(db, "users", {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}}));
+  RETURN_IF_ERROR(Migrate(
+      db, "users",
+      {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}, {3, std::string(kSchemaV3)}}));
   RETURN_IF_ERROR(MigrateCustomerSessions(db));  // SetDisabled ends an account's sessions
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }

@@ -10,11 +10,14 @@
 // else.
 //
 // Password hashing (crypto/password_hash.h) is deliberately slow and memory-hard; at most
-// UserStoreOptions::max_concurrent_hashes run at once (others wait), so a burst of logins
-// cannot exhaust memory.
+// UserStoreOptions::max_concurrent_hashes run at once and max_waiting_hashes wait (more are
+// refused at once), so a burst of logins can neither exhaust memory nor delay the others without
+// end. Wrong passwords are counted per email address (table login_failures): past a few, each
+// further attempt for that address must wait exponentially longer (OWASP ASVS 2.2.1).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +47,17 @@ struct UserStoreOptions {
   PasswordHashCost cost = PasswordHashCost::Interactive();
   // Password hashes computed at the same time, at most (each takes mem_limit bytes).
   int max_concurrent_hashes = 4;
+  // Sign-ins and registrations that may wait for a hash slot; one more is refused at once with
+  // Unavailable ("busy: try again in a few seconds"), so a flood cannot queue without end and
+  // delay everyone else's sign-in.
+  int max_waiting_hashes = 16;
+  // Consecutive wrong passwords for one email address after which each further attempt must
+  // wait after the last one: 5 seconds after one more failure, then 10, 20, 40... (at most
+  // max_login_delay_seconds); refused before any hashing with ResourceExhausted saying how long.
+  int free_login_failures = 5;
+  int64_t max_login_delay_seconds = 15 * 60;
+  // Test hook: told of the password hasher's events (PasswordHasher::SetObserverForTest).
+  std::function<void(PasswordHasher::EventForTest)> hasher_observer_for_test;
 };
 
 // Bounds of the password policy, in characters (UTF-8 code points).
@@ -115,8 +129,10 @@ class UserStore {
 
   // The account whose email and password these are. A wrong password and an unknown email give
   // the same Unauthenticated error and take about the same time (an unknown email is checked
-  // against a dummy hash). A disabled account is refused with Unauthenticated too, once its
-  // password is checked.
+  // against a dummy hash), and both count as a failure for that address. A disabled account is
+  // refused with Unauthenticated too, once its password is checked. ResourceExhausted (saying
+  // when to try again) while the address must wait after too many failures; Unavailable when
+  // too many sign-ins wait for hashing already.
   Result<User> CheckLogin(std::string_view email, std::string_view password);
 
   // The account with this id; NotFound otherwise.

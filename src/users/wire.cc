@@ -13,6 +13,7 @@ constexpr std::pair<Refusal, std::string_view> kRefusalNames[] = {
     {Refusal::kEmailTaken, "email_taken"},
     {Refusal::kInvalidInput, "invalid_input"},
     {Refusal::kWrongLogin, "wrong_login"},
+    {Refusal::kTooManyFailures, "too_many_failures"},
 };
 
 // Parses `text` as an object holding exactly the string fields `names`.

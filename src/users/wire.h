@@ -43,7 +43,7 @@ struct LoginReply {
 };
 
 // Why main refused (the "reason" of an error reply).
-enum class Refusal { kNone, kEmailTaken, kInvalidInput, kWrongLogin };
+enum class Refusal { kNone, kEmailTaken, kInvalidInput, kWrongLogin, kTooManyFailures };
 
 std::string RegistrationRequestToJson(const RegistrationRequest& request);
 // InvalidArgument (or ResourceExhausted for a body above kMaxUserJsonBytes) saying what is wrong.

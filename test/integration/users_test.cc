@@ -311,6 +311,30 @@ TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
   EXPECT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + session})), 303);
 }
 
+// Password guessing through a partner: main counts the wrong passwords of the address and,
+// past five, makes each further attempt wait; the partner's page says so (429) without asking
+// for the password to be checked.
+TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
+  const int port = partner_->port();
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("erin%40example.org", "Erin", "the+right+password", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  for (int i = 0; i < 6; ++i) {
+    r = PostForm(port, "/account/login",
+                 "email=erin%40example.org&password=guess+" + std::to_string(i), "/account/login");
+    ASSERT_EQ(StatusOf(r), 401) << i << r;
+  }
+  r = PostForm(port, "/account/login", "email=erin%40example.org&password=the+right+password",
+               "/account/login");
+  EXPECT_EQ(StatusOf(r), 429) << r;
+  EXPECT_THAT(r, HasSubstr("Too many wrong passwords for this email address: try again in"));
+  EXPECT_THAT(r, HasSubstr("Retry-After: "));
+  // Main's own pages hold the address back alike: it is one account.
+  r = PostForm(main_->port(), "/account/login",
+               "email=erin%40example.org&password=the+right+password", "/account/login");
+  EXPECT_EQ(StatusOf(r), 429) << r;
+}
+
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
   std::string r =
       PostForm(main_->port(), "/account/register",

@@ -183,6 +183,17 @@ TEST_F(AccountPagesTest, SignInShowsTheNameEscaped) {
   EXPECT_EQ(backend_->logins[0].password, "pw");
 }
 
+TEST_F(AccountPagesTest, TooManyWrongPasswordsIs429SayingWhenToTryAgain) {
+  backend_->login_result = Status::ResourceExhausted(
+      "too many wrong passwords for this email address: try again in 8 seconds");
+  HttpResponse r = Send(Post("/account/login", "email=ada%40example.org&password=x"));
+  EXPECT_EQ(r.status(), 429);
+  EXPECT_THAT(Body(r), HasSubstr("Too many wrong passwords for this email address: try again in "
+                                 "8 seconds."));
+  EXPECT_THAT(Body(r), HasSubstr("value=\"ada@example.org\""));
+  EXPECT_EQ(r.FindHeader("Retry-After").value_or(""), "60");
+}
+
 TEST_F(AccountPagesTest, AWrongSignInIs401AndKeepsTheEmail) {
   backend_->login_result = Status::Unauthenticated("wrong email address or password");
   HttpResponse r =
@@ -395,8 +406,13 @@ TEST_F(AccountSessionsTest, SigningOutNeedsTheSessionsTokenAndEndsIt) {
 }
 
 TEST_F(AccountSessionsTest, DisablingAnAccountEndsItsSessions) {
-  auto store = UserStore::Open(
-      env_, *db_, {.cost = PasswordHashCost::MinimumForTest(), .max_concurrent_hashes = 1});
+  auto store = UserStore::Open(env_, *db_,
+                               {.cost = PasswordHashCost::MinimumForTest(),
+                                .max_concurrent_hashes = 1,
+                                .max_waiting_hashes = 1,
+                                .free_login_failures = 5,
+                                .max_login_delay_seconds = 60,
+                                .hasher_observer_for_test = {}});
   ASSERT_THAT(store, IsOk());
   auto user = (*store)->Register({.email = "ada@example.org",
                                   .display_name = "Ada",

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -356,6 +358,99 @@ TEST_F(UserStoreTest, ConcurrentRegistrationsOfOneEmailMakeOneAccount) {
   EXPECT_EQ(ok.load(), 1);
   EXPECT_EQ(taken.load(), 7);
   EXPECT_EQ(Count(), 9);
+}
+
+// OWASP ASVS 2.2.1: after free_login_failures wrong passwords for one address, each further
+// attempt waits 5, 10, 20... seconds after the last failure, refused before any hashing; the
+// right password after the wait signs in and clears the count. Unknown addresses count the same.
+TEST_F(UserStoreTest, WrongPasswordsForOneAddressMakeItWaitLongerEachTime) {
+  ASSERT_TRUE(Register("ada@example.org").ok());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(store_->CheckLogin("ada@example.org", "wrong password").status(),
+                StatusIs(StatusCode::kUnauthenticated));
+  }
+  // The sixth failure is still checked; now the address must wait 5 seconds.
+  EXPECT_THAT(store_->CheckLogin("ADA@example.org", "wrong password").status(),
+              StatusIs(StatusCode::kUnauthenticated));
+  auto throttled = store_->CheckLogin("ada@example.org", kPassword);
+  EXPECT_THAT(throttled.status(), StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_THAT(throttled.status().message(), HasSubstr("try again in 5 seconds"));
+  env_.AdvanceSeconds(4);
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(),
+              StatusIs(StatusCode::kResourceExhausted));
+  // Another address is not held back.
+  ASSERT_TRUE(Register("bob@example.org").ok());
+  EXPECT_THAT(store_->CheckLogin("bob@example.org", kPassword).status(), IsOk());
+  env_.AdvanceSeconds(1);
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
+  // A success starts the count again.
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", "wrong password").status(),
+              StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
+  // An address with no account is throttled alike (the answers do not tell them apart).
+  for (int i = 0; i < 7; ++i) (void)store_->CheckLogin("nobody@example.org", "guess");
+  EXPECT_THAT(store_->CheckLogin("nobody@example.org", "guess").status(),
+              StatusIs(StatusCode::kResourceExhausted));
+  auto failures = db_->Query("SELECT failures FROM login_failures WHERE email_key = ?",
+                             {std::string("nobody@example.org")});
+  ASSERT_THAT(failures, IsOk());
+  ASSERT_EQ(failures->size(), 1u);
+  EXPECT_EQ((*failures)[0].Int(0), 6);  // the throttled attempt was refused before counting
+}
+
+// A sign-in that finds the hashing queue full is refused at once (Unavailable), rather than
+// queueing behind a flood; those already waiting go through.
+TEST_F(UserStoreTest, AFullHashingQueueRefusesAtOnce) {
+  ASSERT_TRUE(Register("ada@example.org").ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0, waiting = 0;
+  bool release = false;
+  store_.reset();
+  UserStoreOptions options;
+  options.cost = PasswordHashCost::MinimumForTest();
+  options.max_concurrent_hashes = 1;
+  options.max_waiting_hashes = 1;
+  options.hasher_observer_for_test = [&](PasswordHasher::EventForTest e) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (e == PasswordHasher::EventForTest::kWaiting) ++waiting;
+    if (e == PasswordHasher::EventForTest::kStarted) {
+      ++started;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });  // the first hash holds its slot
+    }
+    cv.notify_all();
+  };
+  auto store = UserStore::Open(env_, *db_, options);
+  ASSERT_THAT(store, IsOk());
+  store_ = std::move(*store);
+  std::thread first(
+      [&] { EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk()); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return started == 1; });
+  }
+  std::thread second(
+      [&] { EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk()); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return waiting == 1; });
+  }
+  auto third = store_->CheckLogin("ada@example.org", kPassword);
+  EXPECT_THAT(third.status(), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(third.status().message(), HasSubstr("try again in a few seconds"));
+  EXPECT_EQ(store_->Register({"new@example.org", "New", kPassword, "main", UserArea::kOriginal})
+                .status()
+                .code(),
+            StatusCode::kUnavailable);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  first.join();
+  second.join();
+  EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
 }
 
 TEST_F(UserStoreTest, AccountsSurviveReopening) {

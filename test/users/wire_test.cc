@@ -62,6 +62,8 @@ TEST(UsersWireTest, Refusals) {
   EXPECT_EQ(RefusalFromJson(RefusalToJson(taken, Refusal::kEmailTaken)), Refusal::kEmailTaken);
   EXPECT_EQ(RefusalFromJson(RefusalToJson(taken, Refusal::kInvalidInput)), Refusal::kInvalidInput);
   EXPECT_EQ(RefusalFromJson(RefusalToJson(taken, Refusal::kWrongLogin)), Refusal::kWrongLogin);
+  EXPECT_EQ(RefusalFromJson(RefusalToJson(taken, Refusal::kTooManyFailures)),
+            Refusal::kTooManyFailures);
   EXPECT_EQ(RefusalFromJson(R"({"code":"already_exists","message":"replayed nonce"})"),
             Refusal::kNone);
   EXPECT_EQ(RefusalFromJson(R"({"reason":"something_else"})"), Refusal::kNone);
