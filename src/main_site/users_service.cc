@@ -193,6 +193,7 @@ Status AttachUsers(MainDaemon& daemon) {
   // Signed-in customers of this site (users/sessions.h), in its own database.
   ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
   options.https = config.public_url.starts_with("https://");
+  options.env = &daemon.env();  // the clock of the failed sign-ins per client address
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       users::kAccountPrefix, "GET, HEAD, POST",
       std::make_shared<users::AccountPages>(std::make_shared<LocalAccounts>(store), options)));

@@ -1,10 +1,13 @@
 #include "users/account_pages.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "base/encoding.h"
 #include "base/worker_pool.h"
@@ -73,6 +76,63 @@ json::object ProblemData(std::string_view heading, std::string_view message) {
   return json::object{{"heading", heading}, {"message", message}};
 }
 
+// Failed sign-ins per client address (AccountPagesOptions::failures_per_client). Thread-safe.
+class ClientFailures {
+ public:
+  static constexpr size_t kMaxClients = 10'000;
+  static constexpr int64_t kForgetMicros = 3600LL * 1'000'000;
+  static constexpr int64_t kMaxDelaySeconds = 15 * 60;
+
+  ClientFailures(Env* env, int free_failures) : env_(env), free_(free_failures) {}
+
+  // Seconds `client` must still wait (0: none).
+  int64_t WaitSeconds(const std::string& client) {
+    if (env_ == nullptr) return 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(client);
+    if (it == clients_.end()) return 0;
+    const int64_t over = it->second.failures - free_;
+    if (over <= 0) return 0;
+    const int64_t delay = over >= 20
+                              ? kMaxDelaySeconds
+                              : std::min<int64_t>(int64_t{5} << (over - 1), kMaxDelaySeconds);
+    const int64_t wait = it->second.last_micros + delay * 1'000'000 - env_->NowMicros();
+    return wait <= 0 ? 0 : (wait + 999'999) / 1'000'000;
+  }
+
+  void Count(const std::string& client) {
+    if (env_ == nullptr) return;
+    const int64_t now = env_->NowMicros();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(client);
+    if (it != clients_.end() && now - it->second.last_micros > kForgetMicros) {
+      it->second.failures = 0;
+    }
+    if (it == clients_.end()) {
+      if (clients_.size() >= kMaxClients) {
+        auto oldest = clients_.begin();
+        for (auto i = clients_.begin(); i != clients_.end(); ++i) {
+          if (i->second.last_micros < oldest->second.last_micros) oldest = i;
+        }
+        clients_.erase(oldest);
+      }
+      it = clients_.emplace(client, Entry{}).first;
+    }
+    ++it->second.failures;
+    it->second.last_micros = now;
+  }
+
+ private:
+  struct Entry {
+    int64_t failures = 0;
+    int64_t last_micros = 0;
+  };
+  Env* const env_;
+  const int free_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> clients_;
+};
+
 content::PageSite SiteWithName(content::PageSite site, const std::string& name) {
   if (site.site_name.empty()) site.site_name = name;
   return site;
@@ -86,9 +146,22 @@ class AccountPages::Impl {
       : backend_(std::move(backend)),
         options_(std::move(options)),
         templates_(AccountPageTemplates(), SiteWithName(options_.site, options_.site_name)),
+        client_failures_(options_.env, options_.failures_per_client),
         pool_(options_.threads < 1 ? 1 : options_.threads) {}
 
   WorkerPool& pool() { return pool_; }
+  const AccountPagesOptions& options() const { return options_; }
+
+  // The answer to a POST that finds every worker busy and max_queued_posts waiting.
+  HttpResponse Busy(const HttpRequest& request) {
+    HttpResponse r = Page(request, 503, "Please try again later", "account_problem",
+                          ProblemData("Please try again later",
+                                      "Too many visitors are signing in right now; try again in a "
+                                      "few seconds. Nothing was recorded."),
+                          std::nullopt);
+    r.AddHeader("Retry-After", "5");
+    return r;
+  }
 
   HttpResponse Handle(const HttpRequest& request) {
     try {
@@ -298,7 +371,21 @@ class AccountPages::Impl {
 
   HttpResponse Login(const HttpRequest& request, const commerce::FormFields& form) {
     LoginRequest r{std::string(form.Get("email")), std::string(form.Get("password"))};
+    const std::string client(request.remote_address());
+    if (const int64_t wait = client_failures_.WaitSeconds(client); wait > 0) {
+      HttpResponse throttled =
+          Page(request, 429, "Sign in", "sign_in",
+               json::object{
+                   {"email", r.email},
+                   {"problem", "Too many failed sign-ins from your network: try again in " +
+                                   std::to_string(wait) + (wait == 1 ? " second." : " seconds.")}});
+      throttled.AddHeader("Retry-After", std::to_string(wait));
+      return throttled;
+    }
     Result<LoginReply> reply = backend_->Login(r);
+    if (!reply.ok() && reply.status().code() == StatusCode::kUnauthenticated) {
+      client_failures_.Count(client);
+    }
     if (reply.ok()) {
       HttpResponse resp =
           Page(request, 200, "Signed in", "signed_in", json::object{{"name", reply->display_name}},
@@ -349,6 +436,7 @@ class AccountPages::Impl {
   std::shared_ptr<AccountBackend> backend_;
   const AccountPagesOptions options_;
   const content::PageTemplates templates_;
+  ClientFailures client_failures_;
   WorkerPool pool_;  // last: its destructor runs queued requests while the rest is alive
 };
 
@@ -363,6 +451,11 @@ void AccountPages::Handle(const HttpRequest& request, HttpResponder responder) {
     auto shared = std::make_shared<HttpResponder>(std::move(responder));
     const HttpRequest* req = &request;
     Impl* impl = impl_.get();  // the pool is Impl's: it runs its queue before Impl goes
+    if (impl->pool().queued() >=
+        static_cast<size_t>(std::max(impl->options().max_queued_posts, 0))) {
+      shared->Respond(impl->Busy(request));
+      return;
+    }
     if (impl->pool().Submit([impl, req, shared] { shared->Respond(impl->Handle(*req)); })) return;
     responder = std::move(*shared);
   }

@@ -27,6 +27,10 @@
 // session's own CSRF token. All user text in the pages is HTML-escaped; responses carry
 // Cache-Control: no-store.
 //
+// Abuse: a client address with too many failed sign-ins waits before its next one (429,
+// AccountPagesOptions::failures_per_client), besides main's own count per email address
+// (users/user_store.h); POSTs beyond max_queued_posts are answered 503 at once.
+//
 // Pages are templates (src/users/templates/: register, sign_in, welcome, signed_in, account,
 // signed_out, account_problem) rendered in the site's layout (content/page_templates.h); a
 // release may replace any of them. The header's cart count comes from the shop's count cookie.
@@ -40,6 +44,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "content/page_templates.h"
 #include "net/http_server.h"
@@ -76,6 +81,15 @@ struct AccountPagesOptions {
   std::shared_ptr<SessionStore> sessions;
   // The site is reached over HTTPS (its cookies are Secure).
   bool https = false;
+  // POSTs waiting for a worker thread, at most; one more is answered 503 with Retry-After at once.
+  int max_queued_posts = 64;
+  // Failed sign-ins from one client address (its IP, as this port sees it) after which each
+  // further sign-in from it must wait: 5 seconds after one more failure, then 10, 20... (at most
+  // 15 minutes): 429 before the backend is asked. Counted in memory, forgotten after an hour
+  // without a failure; at most 10,000 addresses (the oldest go first). The clock is `env`'s;
+  // null: no throttling by address (tests of other things).
+  int failures_per_client = 20;
+  Env* env = nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS).

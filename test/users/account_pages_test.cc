@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 
@@ -263,7 +264,10 @@ class AccountSessionsTest : public AccountPagesTest {
                                                                           .threads = 2,
                                                                           .site = {},
                                                                           .sessions = sessions_,
-                                                                          .https = https_});
+                                                                          .https = https_,
+                                                                          .max_queued_posts = 64,
+                                                                          .failures_per_client = 3,
+                                                                          .env = &env_});
   }
   HttpResponse Send(const HttpRequest& r) { return pages_->HandleRequest(r); }
   HttpRequest Get(std::string_view path, const std::string& cookie = "") {
@@ -446,6 +450,98 @@ TEST_F(AccountSessionsHttpsTest, UnderHttpsTheCookiesAreSecureAndHostOnly) {
   EXPECT_EQ(Send(Get("/account/", pair)).status(), 200);
   // The plain name is not read under HTTPS (a cookie set over HTTP could plant it).
   EXPECT_EQ(Send(Get("/account/", pair.substr(std::string("__Host-").size()))).status(), 303);
+}
+
+// Failed sign-ins are counted per client address: past failures_per_client (3 here), the address
+// waits 5 s, then 10... before its next sign-in (429, the backend not asked); others do not.
+TEST_F(AccountSessionsTest, FailedSignInsFromOneAddressMakeItWait) {
+  backend_->login_result = Status::Unauthenticated("wrong email address or password");
+  auto attempt = [&](const std::string& address) {
+    HttpRequest post = Post("/account/login", "email=ada%40example.org&password=guess");
+    post.SetRemoteAddressForTest(address);
+    return Send(post);
+  };
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(attempt("203.0.113.5").status(), 401) << i;
+  const size_t asked = backend_->logins.size();
+  HttpResponse throttled = attempt("203.0.113.5");
+  EXPECT_EQ(throttled.status(), 429);
+  EXPECT_THAT(std::string(throttled.body()),
+              HasSubstr("Too many failed sign-ins from your network: try again in 5 seconds."));
+  EXPECT_EQ(throttled.FindHeader("Retry-After").value_or(""), "5");
+  EXPECT_EQ(backend_->logins.size(), asked);         // main was not asked
+  EXPECT_EQ(attempt("198.51.100.7").status(), 401);  // another address
+  env_.AdvanceSeconds(5);
+  EXPECT_EQ(attempt("203.0.113.5").status(), 401);
+  EXPECT_THAT(std::string(attempt("203.0.113.5").body()), HasSubstr("try again in 10 seconds"));
+}
+
+// Stands in for main while it is slow: each sign-in waits until the test opens the gate.
+class GatedBackend : public AccountBackend {
+ public:
+  Result<std::string> Register(const RegistrationRequest&, std::string_view) override {
+    return std::string("usr_abcdefghijklmnop");
+  }
+  Result<LoginReply> Login(const LoginRequest&) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return LoginReply{"usr_abcdefghijklmnop", "Ada"};
+  }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// With every worker busy and max_queued_posts waiting, one POST more is answered 503 at once
+// instead of queueing without end; the waiting ones are answered once the workers are free.
+TEST(AccountPagesQueueTest, AFullQueueIsAnswered503AtOnce) {
+  auto backend = std::make_shared<GatedBackend>();
+  AccountPages pages(backend, {.site_name = "Shop B",
+                               .threads = 1,
+                               .site = {},
+                               .sessions = nullptr,
+                               .https = false,
+                               .max_queued_posts = 1,
+                               .failures_per_client = 20,
+                               .env = nullptr});
+  auto post = [] {
+    HttpRequest r("POST", "/account/login");
+    r.AddHeader("Host", kHost);
+    r.AddHeader("Content-Type", kForm);
+    r.SetBody("email=ada%40example.org&password=pw");
+    return r;
+  };
+  const HttpRequest first = post(), second = post(), third = post();
+  std::promise<int> a, b, c;
+  pages.Handle(first,
+               HttpResponder::FromCallback([&](HttpResponse r) { a.set_value(r.status()); }));
+  backend->WaitEntered(1);  // the only worker is busy
+  pages.Handle(second,
+               HttpResponder::FromCallback([&](HttpResponse r) { b.set_value(r.status()); }));
+  HttpResponse busy(0);
+  pages.Handle(third, HttpResponder::FromCallback([&](HttpResponse r) {
+                 busy = std::move(r);
+                 c.set_value(busy.status());
+               }));
+  EXPECT_EQ(c.get_future().get(), 503);
+  EXPECT_EQ(busy.FindHeader("Retry-After").value_or(""), "5");
+  EXPECT_THAT(std::string(busy.body()), HasSubstr("try again in a few seconds"));
+  backend->Open();
+  EXPECT_EQ(a.get_future().get(), 200);
+  EXPECT_EQ(b.get_future().get(), 200);
 }
 
 }  // namespace
