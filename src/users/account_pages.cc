@@ -91,11 +91,8 @@ class ClientFailures {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = clients_.find(client);
     if (it == clients_.end()) return 0;
-    const int64_t over = it->second.failures - free_;
-    if (over <= 0) return 0;
-    const int64_t delay = over >= 20
-                              ? kMaxDelaySeconds
-                              : std::min<int64_t>(int64_t{5} << (over - 1), kMaxDelaySeconds);
+    const int64_t delay = FailureDelaySeconds(it->second.failures - free_, kMaxDelaySeconds);
+    if (delay == 0) return 0;
     const int64_t wait = it->second.last_micros + delay * 1'000'000 - env_->NowMicros();
     return wait <= 0 ? 0 : (wait + 999'999) / 1'000'000;
   }

@@ -121,6 +121,11 @@ Result<User> UserFromRow(const SqlRow& row) {
 
 }  // namespace
 
+int64_t FailureDelaySeconds(int64_t over, int64_t max_seconds) {
+  if (over <= 0) return 0;
+  return over >= 20 ? max_seconds : std::min<int64_t>(int64_t{5} << (over - 1), max_seconds);
+}
+
 std::string_view UserAreaName(UserArea area) {
   return area == UserArea::kTieup ? "tieup" : "original";
 }
@@ -305,12 +310,9 @@ class UserStore::Impl {
                                           "email_key = ?",
                                           {key}));
     if (rows.empty()) return Status::Ok();
-    const int64_t over = rows[0].Int(0) - options_.free_login_failures;
-    if (over <= 0) return Status::Ok();
-    // 5 s after the first failure past the free ones, then 10, 20, 40...
-    const int64_t delay_s =
-        over >= 20 ? options_.max_login_delay_seconds
-                   : std::min<int64_t>(int64_t{5} << (over - 1), options_.max_login_delay_seconds);
+    const int64_t delay_s = FailureDelaySeconds(rows[0].Int(0) - options_.free_login_failures,
+                                                options_.max_login_delay_seconds);
+    if (delay_s == 0) return Status::Ok();
     const int64_t wait_micros = rows[0].Int(1) + delay_s * 1'000'000 - env_.NowMicros();
     if (wait_micros <= 0) return Status::Ok();
     const int64_t wait_s = (wait_micros + 999'999) / 1'000'000;

@@ -60,6 +60,11 @@ struct UserStoreOptions {
   std::function<void(PasswordHasher::EventForTest)> hasher_observer_for_test;
 };
 
+// How long a sign-in must wait after the last failure once `over` failures (1, 2...) are past the
+// free ones: 5 s, then 10, 20, 40... seconds, at most `max_seconds`; 0 for `over` <= 0. For the
+// counts per email address here and per client address (users/account_pages.h).
+int64_t FailureDelaySeconds(int64_t over, int64_t max_seconds);
+
 // Bounds of the password policy, in characters (UTF-8 code points).
 inline constexpr size_t kMinPasswordChars = 10;
 inline constexpr size_t kMaxPasswordChars = 128;
