@@ -1,7 +1,8 @@
 #include "net/http_message.h"
 
 #include <algorithm>
-#include <boost/url/url.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/pchars.hpp>
 
 namespace tieup {
 namespace {
@@ -205,9 +206,8 @@ void HttpRequest::SetTarget(std::string_view target) {
 
 HttpRequest HttpRequest::WithPath(std::string_view path) const {
   HttpRequest copy = *this;
-  boost::urls::url encoded;
-  encoded.set_path(path);  // percent-encodes what a path may not hold as it is
-  copy.target_.assign(encoded.encoded_path());
+  // Percent-encodes what a path segment may not hold as it is (RFC 3986 pchar), '/' kept.
+  copy.target_ = boost::urls::encode(path, boost::urls::pchars + '/');
   if (target_.find('?') != std::string::npos) copy.target_.append("?").append(query_);
   copy.path_.assign(path);
   return copy;
@@ -244,6 +244,14 @@ bool HttpRequest::AddHeader(std::string_view name, std::string_view value) {
   if (!IsValidToken(name) || !IsValidFieldValue(value)) return false;
   AppendHeaderUnchecked(name, value);
   return true;
+}
+
+void HttpRequest::RemoveHeader(std::string_view name) {
+  const std::string_view text = header_text_;
+  std::erase_if(headers_, [&](const HeaderSpan& h) {
+    return h.name_size == name.size() &&
+           EqualsIgnoreCase(text.substr(h.name_offset, h.name_size), name);
+  });
 }
 
 void HttpRequest::AppendHeaderUnchecked(std::string_view name, std::string_view value) {

@@ -80,6 +80,8 @@ class HttpRequest {
   // --- building (clients, tests) ---
   // Appends a header; CR, LF and NUL in `name` or `value` make the call a no-op returning false.
   bool AddHeader(std::string_view name, std::string_view value);
+  // Removes every header named `name` (ASCII case-insensitive).
+  void RemoveHeader(std::string_view name);
   void SetBody(std::string body) { body_ = std::move(body); }
   void set_version(int version) { version_ = version; }
   // Tests and in-process transports only: pretend the request came over TLS from `site_id`.

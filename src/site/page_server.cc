@@ -363,9 +363,10 @@ HttpResponse MoveUnderPrefix(HttpResponse response, std::string_view prefix,
   const std::vector<HttpHeaderView> headers = response.Headers();
   std::optional<std::string> body;
   std::string content_type;
+  // (An encoded body is never parsed: MountDispatch asks for none.)
   if (auto type = response.FindHeader("Content-Type");
-      type && IsHtmlContentType(*type) && !response.body().empty() &&
-      response.body().size() <= kMaxLinkRewriteBytes) {
+      type && IsHtmlContentType(*type) && !response.FindHeader("Content-Encoding") &&
+      !response.body().empty() && response.body().size() <= kMaxLinkRewriteBytes) {
     auto rewritten = RewriteHtmlLinks(response.body(), CharsetOf(*type),
                                       HtmlLinkMap{.prefix = std::string(prefix),
                                                   .path = std::string(path),
@@ -428,9 +429,12 @@ class MountDispatch final : public HttpHandler {
       responder.Respond(std::move(r));
       return;
     }
-    // The copy lives until the handler responds (HttpRequest's contract).
+    // The copy lives until the handler responds (HttpRequest's contract). Without
+    // Accept-Encoding: an HTML page must come back as text to have its links moved (so the
+    // area's files are sent uncompressed).
     auto inner =
         std::make_shared<HttpRequest>(request.WithPath(request.path().substr(prefix.size() - 1)));
+    inner->RemoveHeader("Accept-Encoding");
     auto outer = std::make_shared<HttpResponder>(std::move(responder));
     m->handler->Handle(*inner, HttpResponder::FromCallback([inner, outer, &prefix](HttpResponse r) {
       outer->Respond(MoveUnderPrefix(std::move(r), prefix, inner->path()));

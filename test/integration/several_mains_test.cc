@@ -95,7 +95,10 @@ TEST_F(SeveralMainsTest, EachMainPublishesInItsOwnAreaAndOneRevokingLeavesTheOth
   OtherMain c = StartOtherMain("main-c", "Kyoto Guide");
   WriteAuthoring(c.dir, "pages/index.md",
                  "---\ntitle: Kyoto\n---\n# Kyoto\n\nTemples and tea houses.\n");
-  WriteAuthoring(c.dir, "pages/tea.md", "---\ntitle: Uji tea\n---\n# Uji tea\n\nMatcha.\n");
+  // Long enough (over 1 KiB) to be published with a gzip variant.
+  WriteAuthoring(c.dir, "pages/tea.md",
+                 "---\ntitle: Uji tea\n---\n# Uji tea\n\nMatcha. [Home](/)\n\n" +
+                     std::string(1500, 'x') + "\n");
   c.process = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", c.dir});
   ASSERT_TRUE(c.process->Start()) << c.process->output();
 
@@ -205,6 +208,12 @@ TEST_F(SeveralMainsTest, EachMainPublishesInItsOwnAreaAndOneRevokingLeavesTheOth
   EXPECT_THAT(kyoto, Not(HasSubstr("\"/assets/style.css\"")));
   EXPECT_EQ(StatusOf(HttpGet(port, "/kyoto/assets/style.css")), 200);
   EXPECT_THAT(BodyOf(HttpGet(port, "/kyoto/tea.html")), HasSubstr("Matcha"));
+  // A browser asks for gzip: the page comes as text with its links moved, not as main's gzip
+  // variant with its links as they were.
+  const std::string tea = HttpGet(port, "/kyoto/tea.html", {"Accept-Encoding: gzip"});
+  EXPECT_THAT(tea, Not(HasSubstr("Content-Encoding")));
+  EXPECT_THAT(tea, HasSubstr("href=\"/kyoto/\">Home</a>"));
+  EXPECT_THAT(tea, HasSubstr("href=\"/kyoto/assets/style.css\""));
   EXPECT_THAT(BodyOf(HttpGet(port, "/tea.html")), HasSubstr("Sencha"));  // main A's
   EXPECT_THAT(HttpGet(port, "/kyoto"), HasSubstr("Location: /kyoto/"));
 

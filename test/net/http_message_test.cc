@@ -28,6 +28,28 @@ TEST(HttpRequestTest, BuildsAndFindsHeadersIgnoringCase) {
   EXPECT_EQ(r.body(), "");
 }
 
+// What a prefix area's mount passes on (site/page_server.h): another path, the same request.
+TEST(HttpRequestTest, WithPathAndRemoveHeader) {
+  HttpRequest r("POST", "/kyoto/a%20b?x=1&y=%2F");
+  r.AddHeader("Accept-Encoding", "gzip");
+  r.AddHeader("Cookie", "c=1");
+  r.AddHeader("accept-encoding", "br");
+  r.SetBody("payload");
+  r.SetRemoteAddressForTest("203.0.113.5");
+  HttpRequest inner = r.WithPath("/a b");
+  EXPECT_EQ(inner.path(), "/a b");
+  EXPECT_EQ(inner.target(), "/a%20b?x=1&y=%2F");
+  EXPECT_EQ(inner.query(), "x=1&y=%2F");
+  EXPECT_EQ(inner.body(), "payload");
+  EXPECT_EQ(inner.remote_address(), "203.0.113.5");
+  inner.RemoveHeader("ACCEPT-ENCODING");
+  EXPECT_EQ(inner.FindHeader("Accept-Encoding"), std::nullopt);
+  EXPECT_EQ(inner.FindHeader("Cookie"), "c=1");
+  EXPECT_EQ(inner.header_count(), 1u);
+  EXPECT_EQ(r.header_count(), 3u);  // the original is untouched
+  EXPECT_EQ(HttpRequest("GET", "/kyoto/").WithPath("/").target(), "/");
+}
+
 TEST(HttpRequestTest, RefusesHeaderInjection) {
   HttpRequest r("GET", "/");
   EXPECT_FALSE(r.AddHeader("X", "a\r\nEvil: 1"));
