@@ -384,6 +384,13 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
       }
     });
     await j.shot('customer-registered', customer);
+    // Registering signed the customer in at shop-a; they sign out (a session at shop-a is
+    // shop-a's own: disabling the account at main ends main's sessions, not shop-a's).
+    await j.must('the customer signs out at shop-a', async () => {
+      await gotoAndLoad(customer, sites.url('shop-a', '/account/'));
+      await clickAndLoad(customer, customer.getByRole('button', { name: 'Sign out' }));
+      await see(customer, /You are signed out/);
+    });
 
     const page = j.page;
     await signedIn(j, MAIN);
