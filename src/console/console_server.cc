@@ -455,7 +455,7 @@ class Console::Impl {
       }
       return std::nullopt;
     }
-    auto manager = managers_->Get(session->email);
+    auto manager = managers_->Get(session->subject);
     if (!manager.ok() || !manager->password_set) {
       // Removed or reset since: the session goes with the password.
       (void)sessions_->End(cookie);

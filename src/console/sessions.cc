@@ -1,7 +1,5 @@
 #include "console/sessions.h"
 
-#include "base/encoding.h"
-#include "crypto/hash.h"
 #include "users/sessions.h"
 #include "users/user_store.h"
 
@@ -41,11 +39,6 @@ std::string EmailKey(std::string_view email) {
   return LowerAscii(normalized.ok() ? std::string_view(*normalized) : email);
 }
 
-Session FromUsers(users::Session s) {
-  return Session{std::move(s.subject), std::move(s.csrf_token), s.created_micros,
-                 s.last_seen_micros};
-}
-
 }  // namespace
 
 class SessionStore::Impl {
@@ -62,9 +55,6 @@ SessionStore::~SessionStore() = default;
 
 Result<std::unique_ptr<SessionStore>> SessionStore::Open(Env& env, Database& db,
                                                          SessionOptions options) {
-  if (options.idle_seconds <= 0 || options.absolute_seconds <= 0) {
-    return Status::InvalidArgument("the console session timeouts must be positive");
-  }
   RETURN_IF_ERROR(
       Migrate(db, "console_sessions", {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}}));
   ASSIGN_OR_RETURN(auto store, users::SessionStore::Open(env, db, "console_sessions", options));
@@ -72,26 +62,17 @@ Result<std::unique_ptr<SessionStore>> SessionStore::Open(Env& env, Database& db,
 }
 
 Result<SessionStore::Created> SessionStore::Create(std::string_view email) {
-  ASSIGN_OR_RETURN(users::SessionStore::Created c,
-                   impl_->store().Create(email, EmailKey(email), ""));
-  return Created{std::move(c.cookie_value), FromUsers(std::move(c.session))};
+  return impl_->store().Create(email, EmailKey(email), "");
 }
 Result<Session> SessionStore::Find(std::string_view cookie_value) {
-  ASSIGN_OR_RETURN(users::Session s, impl_->store().Find(cookie_value));
-  return FromUsers(std::move(s));
+  return impl_->store().Find(cookie_value);
 }
 Result<Session> SessionStore::Peek(std::string_view cookie_value) {
-  ASSIGN_OR_RETURN(users::Session s, impl_->store().Peek(cookie_value));
-  return FromUsers(std::move(s));
+  return impl_->store().Peek(cookie_value);
 }
 Status SessionStore::End(std::string_view cookie_value) { return impl_->store().End(cookie_value); }
 Status SessionStore::EndAllFor(std::string_view email) {
   return impl_->store().EndAllFor(EmailKey(email));
-}
-
-bool CsrfMatches(const Session& session, std::string_view token) {
-  if (token.empty() || session.csrf_token.empty()) return false;
-  return ConstantTimeEquals(session.csrf_token, token);
 }
 
 }  // namespace tieup::console

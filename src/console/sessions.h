@@ -24,13 +24,9 @@
 namespace tieup::console {
 
 using SessionOptions = users::SessionOptions;
-
-struct Session {
-  std::string email;       // the manager's, as stored by ManagerStore
-  std::string csrf_token;  // base64url; every form of the session's pages carries it
-  int64_t created_micros = 0;
-  int64_t last_seen_micros = 0;
-};
+// A manager's session: its subject is the manager's email address, as ManagerStore keeps it.
+using Session = users::Session;
+using users::CsrfMatches;
 
 class SessionStore {
  public:
@@ -39,10 +35,7 @@ class SessionStore {
                                                     SessionOptions options = {});
   ~SessionStore();
 
-  struct Created {
-    std::string cookie_value;  // the secret the browser keeps: never log it
-    Session session;
-  };
+  using Created = users::SessionStore::Created;
   // A new session for `email` (sessions past their timeouts are swept out on the way).
   Result<Created> Create(std::string_view email);
 
@@ -65,9 +58,5 @@ class SessionStore {
   explicit SessionStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// True iff `token` is the session's CSRF token (compared in constant time; an empty token never
-// matches).
-bool CsrfMatches(const Session& session, std::string_view token);
 
 }  // namespace tieup::console

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "base/encoding.h"
+#include "net/http_message.h"  // EqualsIgnoreCase
 
 namespace tieup {
 namespace {
@@ -44,23 +45,12 @@ std::string_view AsView(const xmlChar* s) {
 }
 const xmlChar* AsXml(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // An origin ("http", "127.0.0.1", "8080"), compared as browsers do (host case-insensitively,
 // the default port when none is written).
 struct Origin {
   std::string scheme, host, port;
   bool operator==(const Origin& o) const {
-    return IEquals(scheme, o.scheme) && IEquals(host, o.host) && port == o.port;
+    return EqualsIgnoreCase(scheme, o.scheme) && EqualsIgnoreCase(host, o.host) && port == o.port;
   }
 };
 
@@ -68,8 +58,8 @@ std::optional<Origin> OriginOf(const boost::urls::url_view& u) {
   if (!u.has_scheme() || !u.has_authority()) return std::nullopt;
   Origin o{std::string(u.scheme()), std::string(u.encoded_host()), std::string(u.port())};
   if (o.port.empty()) {
-    if (IEquals(o.scheme, "http")) o.port = "80";
-    if (IEquals(o.scheme, "https")) o.port = "443";
+    if (EqualsIgnoreCase(o.scheme, "http")) o.port = "80";
+    if (EqualsIgnoreCase(o.scheme, "https")) o.port = "443";
   }
   return o;
 }
@@ -173,7 +163,7 @@ class LinkRewriter {
       if (!u) return std::nullopt;
       // A network-path reference inherits the page's scheme: match host and port only.
       for (const Origin& o : own_) {
-        if (IEquals(o.host, u->encoded_host()) &&
+        if (EqualsIgnoreCase(o.host, u->encoded_host()) &&
             (u->port().empty() ? (o.port == "80" || o.port == "443") : o.port == u->port())) {
           return PathOf(*u);
         }
@@ -224,7 +214,7 @@ class LinkRewriter {
     if (url.find('\\') == std::string_view::npos) return false;
     if (!HasScheme(url)) return true;
     std::string_view scheme = url.substr(0, url.find(':'));
-    return IEquals(scheme, "http") || IEquals(scheme, "https");
+    return EqualsIgnoreCase(scheme, "http") || EqualsIgnoreCase(scheme, "https");
   }
 
   // RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":".
@@ -263,9 +253,9 @@ bool IsLinkAttribute(std::string_view element, std::string_view attribute) {
       {"data", {"object"}},
   };
   for (const Entry& e : kLinks) {
-    if (!IEquals(e.attribute, attribute)) continue;
+    if (!EqualsIgnoreCase(e.attribute, attribute)) continue;
     for (std::string_view name : e.elements) {
-      if (IEquals(name, element)) return true;
+      if (EqualsIgnoreCase(name, element)) return true;
     }
   }
   return false;
@@ -289,7 +279,7 @@ xmlNode* NextNode(xmlNode* node) {
 
 xmlNode* FindElement(xmlDoc* doc, std::string_view name) {
   for (xmlNode* n = doc->children; n != nullptr; n = NextNode(n)) {
-    if (n->type == XML_ELEMENT_NODE && IEquals(AsView(n->name), name)) return n;
+    if (n->type == XML_ELEMENT_NODE && EqualsIgnoreCase(AsView(n->name), name)) return n;
   }
   return nullptr;
 }
@@ -306,7 +296,7 @@ std::string CharsetOf(std::string_view content_type) {
     std::string_view param = content_type.substr(at + 1);
     param = param.substr(0, param.find(';'));
     while (!param.empty() && param.front() == ' ') param.remove_prefix(1);
-    if (param.size() > 8 && IEquals(param.substr(0, 8), "charset=")) {
+    if (param.size() > 8 && EqualsIgnoreCase(param.substr(0, 8), "charset=")) {
       std::string_view value = param.substr(8);
       while (!value.empty() && (value.back() == ' ')) value.remove_suffix(1);
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
@@ -322,7 +312,7 @@ std::string CharsetOf(std::string_view content_type) {
 bool IsHtmlContentType(std::string_view content_type) {
   std::string_view media = content_type.substr(0, content_type.find(';'));
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  return IEquals(media, "text/html");
+  return EqualsIgnoreCase(media, "text/html");
 }
 
 Result<std::string> RewriteHtmlLinks(std::string_view html, std::string_view charset,
@@ -332,7 +322,8 @@ Result<std::string> RewriteHtmlLinks(std::string_view html, std::string_view cha
   if (encoding.empty() && IsValidUtf8(html)) encoding = "UTF-8";
   // Bytes that are not UTF-8 in a page said to be are read as browsers read them: U+FFFD each.
   std::string sanitized;
-  if ((IEquals(encoding, "UTF-8") || IEquals(encoding, "utf8")) && !IsValidUtf8(html)) {
+  if ((EqualsIgnoreCase(encoding, "UTF-8") || EqualsIgnoreCase(encoding, "utf8")) &&
+      !IsValidUtf8(html)) {
     sanitized = SanitizeUtf8(html);
     html = sanitized;
   }
@@ -355,7 +346,7 @@ Result<std::string> RewriteHtmlLinks(std::string_view html, std::string_view cha
       if (!IsLinkAttribute(AsView(n->name), AsView(a->name))) continue;
       XmlString value(xmlNodeGetContent(reinterpret_cast<xmlNode*>(a)));
       if (value == nullptr) continue;
-      std::optional<std::string> rewritten = IEquals(AsView(a->name), "srcset")
+      std::optional<std::string> rewritten = EqualsIgnoreCase(AsView(a->name), "srcset")
                                                  ? links.RewriteSrcset(AsView(value.get()))
                                                  : links.Rewrite(AsView(value.get()));
       if (rewritten) xmlSetProp(n, a->name, AsXml(rewritten->c_str()));

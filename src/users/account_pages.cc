@@ -11,6 +11,7 @@
 
 #include "base/encoding.h"
 #include "base/worker_pool.h"
+#include "commerce/cart_limiter.h"
 #include "commerce/form.h"
 #include "commerce/shop_pages.h"
 
@@ -368,7 +369,8 @@ class AccountPages::Impl {
 
   HttpResponse Login(const HttpRequest& request, const commerce::FormFields& form) {
     LoginRequest r{std::string(form.Get("email")), std::string(form.Get("password"))};
-    const std::string client(request.remote_address());
+    // By client network (an IPv6 /64 is one client), as the shop's cart limiter counts.
+    const std::string client = commerce::CartLimiter::ClientNetwork(request.remote_address());
     if (const int64_t wait = client_failures_.WaitSeconds(client); wait > 0) {
       HttpResponse throttled =
           Page(request, 429, "Sign in", "sign_in",

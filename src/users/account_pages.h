@@ -83,7 +83,8 @@ struct AccountPagesOptions {
   bool https = false;
   // POSTs waiting for a worker thread, at most; one more is answered 503 with Retry-After at once.
   int max_queued_posts = 64;
-  // Failed sign-ins from one client address (its IP, as this port sees it) after which each
+  // Failed sign-ins from one client network (an IPv4 address or an IPv6 /64, as this port sees
+  // it: commerce::CartLimiter::ClientNetwork) after which each
   // further sign-in from it must wait: 5 seconds after one more failure, then 10, 20... (at most
   // 15 minutes): 429 before the backend is asked. Counted in memory, forgotten after an hour
   // without a failure; at most 10,000 addresses (the oldest go first). The clock is `env`'s;

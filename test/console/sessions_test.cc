@@ -45,12 +45,12 @@ TEST_F(SessionStoreTest, CreateAndFindAndOnlyTheHashIsStored) {
   EXPECT_THAT(created->cookie_value, SizeIs(43));
   EXPECT_THAT(created->session.csrf_token, SizeIs(43));
   EXPECT_NE(created->cookie_value, created->session.csrf_token);
-  EXPECT_EQ(created->session.email, "ada@example.org");
+  EXPECT_EQ(created->session.subject, "ada@example.org");
   EXPECT_EQ(created->session.created_micros, env_.NowMicros());
 
   auto found = store_->Find(created->cookie_value);
   ASSERT_THAT(found, IsOk());
-  EXPECT_EQ(found->email, "ada@example.org");
+  EXPECT_EQ(found->subject, "ada@example.org");
   EXPECT_EQ(found->csrf_token, created->session.csrf_token);
 
   auto rows = db_->Query("SELECT id_hash, subject, subject_key, csrf_token FROM console_sessions");
@@ -160,7 +160,7 @@ TEST(SessionStoreMigrationTest, SessionsOfTheFirstSchemaSurvive) {
   ASSERT_THAT(store, IsOk());
   auto found = (*store)->Find(cookie);
   ASSERT_THAT(found, IsOk());
-  EXPECT_EQ(found->email, "Ada@Example.org");
+  EXPECT_EQ(found->subject, "Ada@Example.org");
   EXPECT_EQ(found->csrf_token, std::string(43, 't'));
   ASSERT_THAT((*store)->EndAllFor("ADA@example.org"), IsOk());
   EXPECT_FALSE((*store)->Find(cookie).ok());

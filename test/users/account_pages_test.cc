@@ -470,6 +470,11 @@ TEST_F(AccountSessionsTest, FailedSignInsFromOneAddressMakeItWait) {
   EXPECT_EQ(throttled.FindHeader("Retry-After").value_or(""), "5");
   EXPECT_EQ(backend_->logins.size(), asked);         // main was not asked
   EXPECT_EQ(attempt("198.51.100.7").status(), 401);  // another address
+  // Addresses of one IPv6 /64 are one client: rotating through them does not help.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(attempt("2001:db8:1:2::" + std::to_string(i + 1)).status(), 401);
+  EXPECT_EQ(attempt("2001:db8:1:2::99").status(), 429);
+  EXPECT_EQ(attempt("2001:db8:1:3::1").status(), 401);
   env_.AdvanceSeconds(5);
   EXPECT_EQ(attempt("203.0.113.5").status(), 401);
   EXPECT_THAT(std::string(attempt("203.0.113.5").body()), HasSubstr("try again in 10 seconds"));
