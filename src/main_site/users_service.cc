@@ -1,9 +1,14 @@
 #include "main_site/users_service.h"
 
+#include "crypto/jose.h"
 #include "main_site/main_daemon.h"
+#include "main_site/main_sync.h"
 #include "main_site/signed_requests.h"
+#include "site/browser_headers.h"
 #include "sync/http_api.h"
+#include "sync/publisher.h"
 #include "users/account_pages.h"
+#include "users/oidc_provider.h"
 #include "users/wire.h"
 
 namespace tieup {
@@ -52,16 +57,19 @@ Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const Site
 class MainUsersEndpoints::Impl {
  public:
   Impl(Env& env, users::UserStore& store, Database& db,
-       std::unique_ptr<PartnerRequestVerifier> verifier, std::shared_ptr<Logger> logger)
+       std::unique_ptr<PartnerRequestVerifier> verifier, std::shared_ptr<Logger> logger,
+       SsoRegistrar sso)
       : env_(env),
         store_(store),
         db_(db),
         verifier_(std::move(verifier)),
-        logger_(std::move(logger)) {}
+        logger_(std::move(logger)),
+        sso_(std::move(sso)) {}
 
   HttpResponse Handle(const HttpRequest& request) {
     const bool registering = request.path() == "/v1/users/register";
-    if (!registering && request.path() != "/v1/users/login") {
+    const bool sso = request.path() == "/v1/users/sso-client";
+    if (!registering && !sso && request.path() != "/v1/users/login") {
       return sync::ErrorResponse(
           Status::NotFound("no user endpoint " + std::string(request.path())));
     }
@@ -79,6 +87,7 @@ class MainUsersEndpoints::Impl {
                     proof.status().message());
       return sync::ErrorResponse(proof.status());
     }
+    if (sso) return SsoClient(request, *proof);
     return registering ? Register(request, *proof) : Login(request, *proof);
   }
 
@@ -132,6 +141,23 @@ class MainUsersEndpoints::Impl {
                 sync::ErrorResponse(user.status()));
   }
 
+  HttpResponse SsoClient(const HttpRequest& request, const SignedPartnerRequest& proof) {
+    if (!sso_) {
+      return Kept(request, proof, "", "no single sign-on",
+                  sync::ErrorResponse(Status::Unimplemented("main offers no single sign-on")));
+    }
+    Result<users::SsoClientGrant> grant = sso_(proof.partner);
+    if (!grant.ok()) {
+      logger_->warn("single sign-on for partner '{}': {}", proof.partner, grant.status().message());
+      return Kept(request, proof, "", "sso refused: " + grant.status().message(),
+                  sync::ErrorResponse(grant.status()));
+    }
+    logger_->info("partner '{}' registered for single sign-on (new client secret)", proof.partner);
+    // The secret is in the reply only: the kept row says what happened, not the secret.
+    return Kept(request, proof, "", "sso client registered",
+                SyncJsonReply(200, users::SsoClientGrantToJson(*grant)));
+  }
+
   // Keeps the verified request (never its password: see the header) and returns `reply`.
   HttpResponse Kept(const HttpRequest& request, const SignedPartnerRequest& proof,
                     std::string email, std::string outcome, HttpResponse reply) {
@@ -150,6 +176,7 @@ class MainUsersEndpoints::Impl {
   Database& db_;
   const std::unique_ptr<PartnerRequestVerifier> verifier_;
   std::shared_ptr<Logger> logger_;
+  const SsoRegistrar sso_;
 };
 
 MainUsersEndpoints::MainUsersEndpoints(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -157,18 +184,45 @@ MainUsersEndpoints::~MainUsersEndpoints() = default;
 
 Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
     Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
-    std::shared_ptr<Logger> logger) {
+    std::shared_ptr<Logger> logger, SsoRegistrar sso) {
   RETURN_IF_ERROR(Migrate(db, "main_users",
                           {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir, db));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
-      env, store, db, std::move(verifier), logger ? logger : NewNullLogger())));
+      env, store, db, std::move(verifier), logger ? logger : NewNullLogger(), std::move(sso))));
 }
 
 HttpResponse MainUsersEndpoints::Handle(const HttpRequest& request) {
   return impl_->Handle(request);
 }
+
+namespace {
+
+// The provider's issuer: main's public URL, or the public port's address.
+std::string IssuerOf(const SiteConfig& config) {
+  std::string issuer = config.public_url;
+  if (issuer.empty()) issuer = "http://" + config.public_address.ToString();
+  while (issuer.ends_with("/")) issuer.pop_back();
+  return issuer;
+}
+
+// A partnership's public URL without a trailing slash.
+Result<std::string> PartnerBaseUrl(MainDaemon& daemon, const std::string& partner) {
+  ASSIGN_OR_RETURN(sync::Partnership p, daemon.sync().publisher().GetPartnership(partner));
+  std::string base = p.public_url;
+  while (base.ends_with("/")) base.pop_back();
+  if (base.empty()) {
+    return Status::FailedPrecondition(
+        "the partnership '" + partner +
+        "' has no public URL, so main cannot send signed-in customers back to it; set it with "
+        "`tieup main partners set " +
+        partner + " --public-url URL`");
+  }
+  return base;
+}
+
+}  // namespace
 
 Status AttachUsers(MainDaemon& daemon) {
   const SiteConfig& config = daemon.site().config();
@@ -179,26 +233,79 @@ Status AttachUsers(MainDaemon& daemon) {
     daemon.logger()->warn(
         "users.password_hashing = \"min\": password hashes are fast to guess (tests only)");
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,
-                   MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), *store,
-                                              daemon.db(), daemon.logger()));
-  users::AccountPagesOptions options;
-  options.site_name = config.name.empty() ? config.id : config.name;
+  content::PageSite site;
   // The pages wear the site's layout (main's own site).
-  options.site.view = [content = &daemon.site().content()] { return content->view(); };
-  options.site.area = content::Area::kOriginal;
-  options.site.warn = [logger = daemon.logger()](const std::string& message) {
+  site.view = [content = &daemon.site().content()] { return content->view(); };
+  site.area = content::Area::kOriginal;
+  site.site_name = config.name.empty() ? config.id : config.name;
+  site.warn = [logger = daemon.logger()](const std::string& message) {
     logger->warn("account pages: {}", message);
   };
-  // Signed-in customers of this site (users/sessions.h), in its own database.
-  ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
-  options.https = config.public_url.starts_with("https://");
+  // Signed-in customers of this site (users/sessions.h), in its own database: also the network's
+  // single sign-on sessions.
+  ASSIGN_OR_RETURN(std::shared_ptr<users::SessionStore> sessions,
+                   users::OpenCustomerSessions(daemon.env(), daemon.db()));
+  const bool https = config.public_url.starts_with("https://");
+
+  // The OpenID Connect provider.
+  ASSIGN_OR_RETURN(JwtSigningKey key,
+                   LoadOrCreateJwtSigningKey(
+                       daemon.env(), SitePaths(daemon.site().site_dir()).keys() + "/oidc.jwk"));
+  users::OidcProviderOptions po;
+  po.issuer = IssuerOf(config);
+  po.key = std::make_shared<const JwtSigningKey>(std::move(key));
+  po.sessions = sessions;
+  po.session_cookie = std::string(users::kMainSessionCookie);
+  po.https = https;
+  po.site = site;
+  po.content_security_policy = std::string(kPageContentSecurityPolicy);
+  po.env = &daemon.env();
+  po.logged_out = [logger = daemon.logger()](const std::string& user_id,
+                                             const std::vector<std::string>& clients) {
+    logger->info("user {} signed out everywhere ({} sites signed in through main)", user_id,
+                 clients.size());
+  };
+  ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
+                   users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute("/oidc/", "GET, HEAD, POST", provider));
+  RETURN_IF_ERROR(
+      daemon.site().AddPublicRoute("/.well-known/openid-configuration", "GET, HEAD", provider));
+
+  MainDaemon* d = &daemon;
+  auto registrar = [d, provider](const std::string& partner) -> Result<users::SsoClientGrant> {
+    ASSIGN_OR_RETURN(std::string base, PartnerBaseUrl(*d, partner));
+    ASSIGN_OR_RETURN(sync::Partnership p, d->sync().publisher().GetPartnership(partner));
+    users::SsoClientGrant grant;
+    grant.client_id = partner;
+    grant.issuer = provider->issuer();
+    grant.redirect_uri = base + "/account/callback";
+    grant.post_logout_redirect_uri = base + "/account/signed-out";
+    ASSIGN_OR_RETURN(grant.client_secret,
+                     provider->RegisterClient({partner,
+                                               p.name.empty() ? partner : p.name,
+                                               {grant.redirect_uri},
+                                               {grant.post_logout_redirect_uri}}));
+    return grant;
+  };
+  ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,
+                   MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), *store,
+                                              daemon.db(), daemon.logger(), registrar));
+  users::AccountPagesOptions options;
+  options.site_name = site.site_name;
+  options.site = site;
+  options.sessions = sessions;
+  options.session_cookie = std::string(users::kMainSessionCookie);
+  options.https = https;
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       users::kAccountPrefix, "GET, HEAD, POST",
       std::make_shared<users::AccountPages>(std::make_shared<LocalAccounts>(store), options)));
   auto route = [store, endpoints](const HttpRequest& r) { return endpoints->Handle(r); };
   daemon.sync().AddSyncRoute("/v1/users/", route);
+  // Partners exchange their codes over the mutual-TLS sync channel (no public round trip).
+  auto oidc = [provider](const HttpRequest& r) { return provider->HandleRequest(r); };
+  daemon.sync().AddSyncRoute("/oidc/token", oidc);
+  daemon.sync().AddSyncRoute("/oidc/jwks", oidc);
   return Status::Ok();
 }
 

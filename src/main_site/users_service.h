@@ -7,6 +7,9 @@
 //   POST /v1/users/register  -> 200 {"user_id"}; 409 reason email_taken; 400 reason
 //                               invalid_input (the message says what to fix)
 //   POST /v1/users/login     -> 200 {"display_name","user_id"}; 401 reason wrong_login
+//   POST /v1/users/sso-client -> 200 users::SsoClientGrant: the partner's credentials at main's
+//                               OpenID Connect provider (a fresh secret each time); 412 when the
+//                               partnership has no public URL to send customers back to
 //
 // Both must be signed by the partner exactly like its orders (main_site/signed_requests.h):
 // the account's registered_via is the TLS-authenticated, signing partner, never the body. A
@@ -23,6 +26,7 @@
 // fast to guess; the daemon logs a warning when it is set).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +37,7 @@
 #include "site/config.h"
 #include "store/database.h"
 #include "users/user_store.h"
+#include "users/wire.h"
 
 namespace tieup {
 
@@ -47,12 +52,16 @@ Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const Site
 class MainUsersEndpoints {
  public:
   // `store` and `db` must outlive the object. Reads main's CA certificate from SITE_DIR/keys.
+  // Registers partner `partner` at the OpenID Connect provider (for /v1/users/sso-client).
+  using SsoRegistrar = std::function<Result<users::SsoClientGrant>(const std::string& partner)>;
+
   static Result<std::unique_ptr<MainUsersEndpoints>> Create(Env& env, const std::string& site_dir,
                                                             users::UserStore& store, Database& db,
-                                                            std::shared_ptr<Logger> logger);
+                                                            std::shared_ptr<Logger> logger,
+                                                            SsoRegistrar sso = nullptr);
   ~MainUsersEndpoints();
 
-  // POST /v1/users/register and /v1/users/login. `request.peer_site_id()` must be the
+  // POST /v1/users/register, login and sso-client. `request.peer_site_id()` must be the
   // TLS-authenticated partner.
   HttpResponse Handle(const HttpRequest& request);
 
@@ -62,8 +71,11 @@ class MainUsersEndpoints {
   std::unique_ptr<Impl> impl_;
 };
 
-// Wires users into main's daemon: /account/ on the public port, the endpoints above on the sync
-// port.
+// Wires users into main's daemon: /account/ and the OpenID Connect provider
+// (users/oidc_provider.h: /oidc/, /.well-known/openid-configuration; its signing key in
+// SITE_DIR/keys/oidc.jwk, owner-only, made at the first start; the issuer is [site] public_url,
+// or http://ADDRESS of the public port when it is not set) on the public port; the endpoints
+// above and /oidc/token on the sync port.
 Status AttachUsers(MainDaemon& daemon);
 
 }  // namespace tieup

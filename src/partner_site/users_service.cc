@@ -13,7 +13,7 @@ namespace {
 // Forwards to main; records registrations in the partner's ledger.
 class ForwardedAccounts : public users::AccountBackend {
  public:
-  ForwardedAccounts(Env& env, std::string partner_id, std::unique_ptr<MainClient> main,
+  ForwardedAccounts(Env& env, std::string partner_id, std::shared_ptr<MainClient> main,
                     SiteContent& content, ledger::Log& ledger, std::shared_ptr<Logger> logger)
       : env_(env),
         partner_id_(std::move(partner_id)),
@@ -100,23 +100,38 @@ class ForwardedAccounts : public users::AccountBackend {
 
   Env& env_;
   const std::string partner_id_;
-  const std::unique_ptr<MainClient> main_;
+  const std::shared_ptr<MainClient> main_;
   SiteContent& content_;
   ledger::Log& ledger_;
   std::shared_ptr<Logger> logger_;
 };
 
+// Single sign-on through main's OpenID Connect provider, over the sync channel.
+users::SsoTransport SsoThroughMain(std::shared_ptr<MainClient> main) {
+  users::SsoTransport t;
+  t.register_client = [main]() -> Result<users::SsoClientGrant> {
+    ASSIGN_OR_RETURN(HttpResponse r, main->Call("/v1/users/sso-client", "{}"));
+    return users::SsoClientGrantFromJson(r.body());
+  };
+  t.send_token_request = [main](const HttpRequest& request) { return main->Send(request); };
+  t.fetch_jwks = [main]() -> Result<std::string> {
+    ASSIGN_OR_RETURN(HttpResponse r, main->Get("/oidc/jwks"));
+    return std::string(r.body());
+  };
+  return t;
+}
+
 }  // namespace
 
 Status AttachUsers(PartnerDaemon& daemon) {
   const SiteConfig& config = daemon.site().config();
-  std::unique_ptr<MainClient> main;
+  std::shared_ptr<MainClient> main;
   if (daemon.sync() != nullptr) {
     ASSIGN_OR_RETURN(main, MainClient::Open(daemon.env(), daemon.site().site_dir(), config));
   }
-  auto backend = std::make_shared<ForwardedAccounts>(daemon.env(), config.id, std::move(main),
-                                                     daemon.site().content(),
-                                                     daemon.site().ledger(), daemon.logger());
+  auto backend =
+      std::make_shared<ForwardedAccounts>(daemon.env(), config.id, main, daemon.site().content(),
+                                          daemon.site().ledger(), daemon.logger());
   users::AccountPagesOptions options;
   options.site_name = config.name.empty() ? config.id : config.name;
   // The pages wear the site's layout (main's, from the tie-up release).
@@ -128,6 +143,10 @@ Status AttachUsers(PartnerDaemon& daemon) {
   // Signed-in customers of this site (users/sessions.h), in its own database.
   ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
   options.https = config.public_url.starts_with("https://");
+  // Customers sign in once, at main, for every site of the network.
+  if (main != nullptr) {
+    options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));
+  }
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
   return daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                       std::make_shared<users::AccountPages>(backend, options));

@@ -3,17 +3,15 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 #include "base/encoding.h"
 #include "base/worker_pool.h"
 #include "commerce/cart_limiter.h"
 #include "commerce/form.h"
 #include "commerce/shop_pages.h"
+#include "users/form_checks.h"
 
 namespace tieup::users {
 
@@ -27,29 +25,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr size_t kMaxFromPathBytes = 512;
-
-// The path of `url` when it is an absolute URL whose host:port is `host`.
-std::optional<std::string> PathOnHost(std::string_view url, std::string_view host) {
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u || !u->has_authority() || host.empty() ||
-      !EqualsIgnoreCase(u->encoded_host_and_port(), host)) {
-    return std::nullopt;
-  }
-  std::string path = u->path();
-  // push_back, not = "/": GCC 12 warns wrongly (-Wrestrict, its bug 105329) once inlined here.
-  if (path.empty()) path.push_back('/');
-  return path;
-}
-
-// True when the browser tells us the form was sent from another site (see the header).
-bool FromAnotherSite(const HttpRequest& request) {
-  if (auto site = request.FindHeader("Sec-Fetch-Site")) {
-    if (*site != "same-origin" && *site != "none") return true;
-  }
-  std::string_view from = request.HeaderOr("Origin");
-  if (from.empty()) from = request.HeaderOr("Referer");
-  return !from.empty() && !PathOnHost(from, request.HeaderOr("Host"));
-}
 
 // The site path in a form's "from" field or, without one, the POST's Referer.
 std::string FromPath(const HttpRequest& request, const commerce::FormFields& form) {
@@ -76,60 +51,6 @@ json::object RegisterData(const FormValues& v) {
 json::object ProblemData(std::string_view heading, std::string_view message) {
   return json::object{{"heading", heading}, {"message", message}};
 }
-
-// Failed sign-ins per client address (AccountPagesOptions::failures_per_client). Thread-safe.
-class ClientFailures {
- public:
-  static constexpr size_t kMaxClients = 10'000;
-  static constexpr int64_t kForgetMicros = 3600LL * 1'000'000;
-  static constexpr int64_t kMaxDelaySeconds = 15 * 60;
-
-  ClientFailures(Env* env, int free_failures) : env_(env), free_(free_failures) {}
-
-  // Seconds `client` must still wait (0: none).
-  int64_t WaitSeconds(const std::string& client) {
-    if (env_ == nullptr) return 0;
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = clients_.find(client);
-    if (it == clients_.end()) return 0;
-    const int64_t delay = FailureDelaySeconds(it->second.failures - free_, kMaxDelaySeconds);
-    if (delay == 0) return 0;
-    const int64_t wait = it->second.last_micros + delay * 1'000'000 - env_->NowMicros();
-    return wait <= 0 ? 0 : (wait + 999'999) / 1'000'000;
-  }
-
-  void Count(const std::string& client) {
-    if (env_ == nullptr) return;
-    const int64_t now = env_->NowMicros();
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = clients_.find(client);
-    if (it != clients_.end() && now - it->second.last_micros > kForgetMicros) {
-      it->second.failures = 0;
-    }
-    if (it == clients_.end()) {
-      if (clients_.size() >= kMaxClients) {
-        auto oldest = clients_.begin();
-        for (auto i = clients_.begin(); i != clients_.end(); ++i) {
-          if (i->second.last_micros < oldest->second.last_micros) oldest = i;
-        }
-        clients_.erase(oldest);
-      }
-      it = clients_.emplace(client, Entry{}).first;
-    }
-    ++it->second.failures;
-    it->second.last_micros = now;
-  }
-
- private:
-  struct Entry {
-    int64_t failures = 0;
-    int64_t last_micros = 0;
-  };
-  Env* const env_;
-  const int free_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> clients_;
-};
 
 content::PageSite SiteWithName(content::PageSite site, const std::string& name) {
   if (site.site_name.empty()) site.site_name = name;
@@ -182,6 +103,21 @@ class AccountPages::Impl {
       if (FromAnotherSite(request)) return Refused(request);
       return Logout(request);
     }
+    if (options_.sso != nullptr && options_.sessions != nullptr) {
+      if (path == "/account/callback") {
+        if (post) return NotAllowed(request);
+        return Callback(request);
+      }
+      if (path == "/account/signed-out") {
+        if (post) return NotAllowed(request);
+        return Page(request, 200, "Signed out", "signed_out", json::object{{"everywhere", true}});
+      }
+      if (path == "/account/login") {
+        // The password is typed only on main's page.
+        if (post) return SeeOther(std::string(content::kSignInUrl));
+        return BeginSignOn(request);
+      }
+    }
     if (path != "/account/register" && path != "/account/login") {
       return Page(request, 404, "Page not found", "account_problem",
                   ProblemData("Page not found", "There is no account page at this address."));
@@ -197,17 +133,13 @@ class AccountPages::Impl {
       return Page(request, 200, "Create an account", "register", RegisterData(v));
     }
     if (FromAnotherSite(request)) return Refused(request);
-    auto form = ReadForm(request);
+    auto form = ReadPostedForm(request);
     if (!form.ok()) {
-      const StatusCode c = form.status().code();
-      return Page(request,
-                  c == StatusCode::kUnimplemented       ? 415
-                  : c == StatusCode::kResourceExhausted ? 413
-                                                        : 400,
-                  "The form could not be read", "account_problem",
-                  ProblemData("The form could not be read",
-                              "Your browser sent a form we could not read: " +
-                                  form.status().message() + ". Please go back and try again."));
+      return Page(
+          request, FormErrorStatus(form.status()), "The form could not be read", "account_problem",
+          ProblemData("The form could not be read",
+                      "Your browser sent a form we could not read: " + form.status().message() +
+                          ". Please go back and try again."));
     }
     return register_page ? Register(request, *form) : Login(request, *form);
   }
@@ -226,11 +158,72 @@ class AccountPages::Impl {
     return r;
   }
 
+  // --- single sign-on ---
+
+  static HttpResponse SeeOther(std::string location) {
+    HttpResponse r = HttpResponse::Text(303, "See " + location + "\n");
+    r.AddHeader("Location", location);
+    r.AddHeader("Cache-Control", "no-store");
+    return r;
+  }
+
+  std::string PendingCookie(std::string_view value) const {
+    std::string cookie = std::string(kSsoPendingCookie) + "=" + std::string(value) +
+                         "; Path=/account/; HttpOnly; SameSite=Lax";
+    if (options_.https) cookie += "; Secure";
+    cookie += value.empty() ? "; Max-Age=0" : "; Max-Age=" + std::to_string(kSsoPendingSeconds);
+    return cookie;
+  }
+
+  HttpResponse BeginSignOn(const HttpRequest& request) {
+    std::string from =
+        PathOnHost(request.HeaderOr("Referer"), request.HeaderOr("Host")).value_or("/");
+    // Never back to an account page (the sign-in itself, the sign-out page).
+    if (from.starts_with(kAccountPrefix)) from = "/";
+    Result<SingleSignOn::Start> start = options_.sso->Begin(from);
+    if (!start.ok()) return Unavailable(request, "Signing in");
+    HttpResponse r = SeeOther(start->location);
+    r.AddHeader("Set-Cookie", PendingCookie(start->pending_cookie));
+    return r;
+  }
+
+  HttpResponse Callback(const HttpRequest& request) {
+    const std::string pending =
+        commerce::CookieValue(request.HeaderOr("Cookie"), kSsoPendingCookie);
+    Result<SingleSignOn::SignedIn> done = options_.sso->Finish(request.query(), pending);
+    if (!done.ok()) {
+      HttpResponse r = [&] {
+        switch (done.status().code()) {
+          case StatusCode::kPermissionDenied:
+            return Page(request, 200, "Not signed in", "account_problem",
+                        ProblemData("Not signed in",
+                                    done.status().message().starts_with("login_required")
+                                        ? "You are not signed in at the network's sign-in page."
+                                        : "Signing in was cancelled."));
+          case StatusCode::kUnauthenticated:
+            return Page(request, 400, "Signing in did not work", "account_problem",
+                        ProblemData("Signing in did not work",
+                                    Sentence(done.status().message()) +
+                                        " Please start again from the sign-in link."));
+          default:
+            return Unavailable(request, "Signing in");
+        }
+      }();
+      if (!pending.empty()) r.AddHeader("Set-Cookie", PendingCookie(""));
+      return r;
+    }
+    HttpResponse r = SeeOther(done->return_path);
+    StartSession(request, r, done->user_id, done->name);
+    r.AddHeader("Set-Cookie", PendingCookie(""));
+    r.user = done->user_id;
+    return r;
+  }
+
   // --- sessions ---
 
   std::string SessionCookieOf(const HttpRequest& request) const {
     return commerce::CookieValue(request.HeaderOr("Cookie"),
-                                 SessionCookieName(options_.https, kSessionCookie));
+                                 SessionCookieName(options_.https, options_.session_cookie));
   }
 
   // The visitor's session, if any (its last use moved to now).
@@ -263,8 +256,8 @@ class AccountPages::Impl {
     }
     auto created = options_.sessions->Create(user_id, user_id, name);
     if (!created.ok()) return;
-    response.AddHeader("Set-Cookie",
-                       SessionCookie(created->cookie_value, options_.https, kSessionCookie, "Lax"));
+    response.AddHeader("Set-Cookie", SessionCookie(created->cookie_value, options_.https,
+                                                   options_.session_cookie, "Lax"));
     response.AddHeader("Set-Cookie", CustomerCookie(name));
   }
 
@@ -289,13 +282,19 @@ class AccountPages::Impl {
 
   HttpResponse Logout(const HttpRequest& request) {
     std::optional<Session> session = CurrentSession(request);
-    auto form = ReadForm(request);
+    auto form = ReadPostedForm(request);
     if (session && !(form.ok() && CsrfMatches(*session, form->Get("csrf")))) {
       return Refused(request);
     }
     if (session) (void)options_.sessions->End(SessionCookieOf(request));
-    HttpResponse r = Page(request, 200, "Signed out", "signed_out", json::object{}, std::nullopt);
-    r.AddHeader("Set-Cookie", SessionCookie("", options_.https, kSessionCookie, "Lax"));
+    json::object data;
+    if (options_.sso != nullptr) {
+      if (auto everywhere = options_.sso->LogoutUrl(); everywhere.ok()) {
+        data["everywhere_url"] = *everywhere;
+      }
+    }
+    HttpResponse r = Page(request, 200, "Signed out", "signed_out", data, std::nullopt);
+    r.AddHeader("Set-Cookie", SessionCookie("", options_.https, options_.session_cookie, "Lax"));
     r.AddHeader("Set-Cookie", CustomerCookie(""));
     if (session) r.user = session->subject;
     return r;
@@ -324,20 +323,6 @@ class AccountPages::Impl {
     r.AddHeader("X-Content-Type-Options", "nosniff");
     r.AddHeader("Referrer-Policy", "same-origin");
     return r;
-  }
-
-  static Result<commerce::FormFields> ReadForm(const HttpRequest& request) {
-    std::string_view type = request.HeaderOr("Content-Type");
-    if (!EqualsIgnoreCase(commerce::Trim(type.substr(0, type.find(';'))),
-                          "application/x-www-form-urlencoded")) {
-      return Status(StatusCode::kUnimplemented,
-                    "the form must be sent as application/x-www-form-urlencoded");
-    }
-    commerce::FormLimits limits;
-    limits.max_body_bytes = 8 * 1024;
-    limits.max_fields = 8;
-    limits.max_value_bytes = 1024;
-    return commerce::ParseForm(request.body(), limits);
   }
 
   HttpResponse Register(const HttpRequest& request, const commerce::FormFields& form) {
@@ -424,13 +409,6 @@ class AccountPages::Impl {
 
   // Whether a sign-in here starts a session.
   bool Signs() const { return options_.sessions != nullptr; }
-
-  // "the password must ..." -> "The password must ....".
-  static std::string Sentence(std::string message) {
-    if (!message.empty() && message[0] >= 'a' && message[0] <= 'z') message[0] -= 'a' - 'A';
-    if (!message.empty() && message.back() != '.') message += '.';
-    return message;
-  }
 
   std::shared_ptr<AccountBackend> backend_;
   const AccountPagesOptions options_;

@@ -9,6 +9,10 @@
 //   GET  /account/           the signed-in customer's account page (303 to the sign-in form
 //                               without a session)
 //   POST /account/logout     signs out (the session's CSRF token in the form) -> 200 page
+//   GET  /account/callback   with single sign-on (AccountPagesOptions::sso): main's answer;
+//                               303 to the page the sign-in started from, signed in
+//   GET  /account/signed-out with single sign-on: where main sends the customer after signing
+//                               out everywhere
 //
 // What a register or sign-in POST does is the AccountBackend's: main registers in its own user
 // store, a partner forwards to main (partner_site/users_service.h). Forms are kept after a
@@ -49,6 +53,7 @@
 #include "content/page_templates.h"
 #include "net/http_server.h"
 #include "users/sessions.h"
+#include "users/sso_client.h"
 #include "users/wire.h"
 
 namespace tieup::users {
@@ -91,10 +96,22 @@ struct AccountPagesOptions {
   // null: no throttling by address (tests of other things).
   int failures_per_client = 20;
   Env* env = nullptr;
+  // Single sign-on through main (a partner's pages; users/sso_client.h). When set, GET
+  // /account/login sends the browser to main's sign-in page (a POST there is sent back to it:
+  // the password is typed only at main), GET /account/callback ends the sign-in, and the
+  // signed-out page offers main's "sign out everywhere". Needs `sessions`.
+  std::shared_ptr<SingleSignOn> sso = nullptr;
+  // The session cookie's base name (with "__Host-" before it under HTTPS). Main's differs from
+  // the partners' (kMainSessionCookie), so that main's session (the network's single sign-on,
+  // users/oidc_provider.h) and a partner's on the same host name (sites told apart by port
+  // only, as in the demo) do not overwrite each other.
+  std::string session_cookie = "tieup_session";
 };
 
-// The base name of the customer's session cookie (with "__Host-" before it under HTTPS).
+// The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a
+// partner's, and main's.
 inline constexpr std::string_view kSessionCookie = "tieup_session";
+inline constexpr std::string_view kMainSessionCookie = "tieup_main_session";
 
 // The built-in account page templates.
 const content::EmbeddedTemplates& AccountPageTemplates();

@@ -75,6 +75,31 @@ Result<RegistrationRequest> RegistrationRequestFromJson(std::string_view text) {
   return r;
 }
 
+std::string SsoClientGrantToJson(const SsoClientGrant& g) {
+  return Serialize({{"client_id", g.client_id},
+                    {"client_secret", g.client_secret},
+                    {"issuer", g.issuer},
+                    {"post_logout_redirect_uri", g.post_logout_redirect_uri},
+                    {"redirect_uri", g.redirect_uri}});
+}
+
+Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "the single sign-on grant",
+                                        {"client_id", "client_secret", "issuer",
+                                         "post_logout_redirect_uri", "redirect_uri"}));
+  SsoClientGrant g;
+  g.client_id = std::move(f["client_id"]);
+  g.client_secret = std::move(f["client_secret"]);
+  g.issuer = std::move(f["issuer"]);
+  g.post_logout_redirect_uri = std::move(f["post_logout_redirect_uri"]);
+  g.redirect_uri = std::move(f["redirect_uri"]);
+  if (g.client_id.empty() || g.client_secret.empty() || g.issuer.empty() ||
+      g.redirect_uri.empty()) {
+    return Status::InvalidArgument("the single sign-on grant has an empty field");
+  }
+  return g;
+}
+
 std::string LoginRequestToJson(const LoginRequest& r) {
   return Serialize({{"email", r.email}, {"password", r.password}});
 }

@@ -4,6 +4,11 @@
 //                             "password":"..."}  -> 200 {"user_id":"usr_..."}
 //   POST /v1/users/login     {"email":"ada@example.org","password":"..."}
 //                                               -> 200 {"display_name":"Ada","user_id":"usr_..."}
+//   POST /v1/users/sso-client {}                -> 200 {"client_id":"shop-a","client_secret":"...",
+//                             "issuer":"https://main.example","post_logout_redirect_uri":"...",
+//                             "redirect_uri":"https://shop-a.example/account/callback"}
+//     registers the partner as a client of main's OpenID Connect provider (users/oidc_provider.h)
+//     with a fresh secret (the previous one stops working); the URIs come from the partnership.
 //
 // A refusal is the sync error object ({"code":..., "message":...}, sync/http_api.h) with a
 // "reason" that tells the partner what to show: "email_taken" (409), "invalid_input" (400,
@@ -41,6 +46,18 @@ struct LoginReply {
   std::string user_id;
   std::string display_name;
 };
+
+// A partner's credentials at main's OpenID Connect provider.
+struct SsoClientGrant {
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string issuer;
+  std::string redirect_uri;
+  std::string post_logout_redirect_uri;
+};
+
+std::string SsoClientGrantToJson(const SsoClientGrant& grant);
+Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view json);
 
 // Why main refused (the "reason" of an error reply).
 enum class Refusal { kNone, kEmailTaken, kInvalidInput, kWrongLogin, kTooManyFailures };

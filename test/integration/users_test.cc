@@ -1,11 +1,15 @@
 // Integration: users across two real `tieup` daemons. A visitor registers at the partner: the
 // account lands in main's central store (registered via the partner) and the partner's ledger
 // gets a registration record with main's user id and the area of the page the visitor came
-// from; signing in at the partner is checked by main. Main down: 503, nothing recorded. Main's
-// own account pages use the same store.
+// from. Signing in at the partner happens at main (single sign-on, OpenID Connect: the partner
+// sends the browser to main's sign-in page and exchanges the code over the sync channel); a
+// customer signed in at main is signed in at the partner without the password. Main down: 503,
+// nothing recorded. Main's own account pages use the same store.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <chrono>
 #include <regex>
 #include <thread>
@@ -45,6 +49,23 @@ std::string PostForm(int port, const std::string& path, const std::string& body,
   return RawExchange(port, req, 15000);
 }
 
+std::string Encode(const std::string& s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+// What a browser keeps of the sign-on: its cookies at main and at the partner.
+struct Browser {
+  std::string main_cookie;     // "tieup_main_session=..."
+  std::string partner_cookie;  // "tieup_session=..."
+  std::string last;            // the last response
+};
+
+std::string PathAndQuery(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
 std::string RegisterBody(const std::string& email, const std::string& name,
                          const std::string& password, const std::string& from) {
   return "email=" + email + "&display_name=" + name + "&password=" + password + "&from=" + from;
@@ -55,11 +76,14 @@ class UsersIntegrationTest : public ::testing::Test {
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
     shop_dir_ = dir_.Sub("shop-b");
-    const int main_sync = FreePort(), partner_sync = FreePort();
+    const int main_sync = FreePort(), partner_sync = FreePort(), main_public = FreePort();
     main_sync_port_ = main_sync;
     ASSERT_NE(main_sync, 0);
     ASSERT_NE(partner_sync, 0);
-    Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
+    ASSERT_NE(main_public, 0);
+    // A fixed public port: it is in the issuer of main's ID tokens.
+    Run({"main", "init", main_dir_, "--name", "Tea House", "--public",
+         "127.0.0.1:" + std::to_string(main_public), "--sync",
          "127.0.0.1:" + std::to_string(main_sync)});
     // Fast password hashing: the setting documented as for tests only.
     auto config = LoadSiteConfig(*env_, main_dir_);
@@ -97,6 +121,53 @@ class UsersIntegrationTest : public ::testing::Test {
     CommandResult r = RunTieup(args);
     EXPECT_EQ(r.exit_code, 0) << "tieup " << args[0] << " " << args[1] << ":\n" << r.output;
     return r.output;
+  }
+
+  // A browser signing in at the partner, which sends it to main's sign-in page: `email` and
+  // `password` are typed there unless `b`'s main session is still good. Returns the status of
+  // the step that ended it: 303 (back at the partner, signed in: b->partner_cookie set), or the
+  // status of main's sign-in page that refused the password (b->last holds it).
+  int SignInAtPartner(Browser* b, const std::string& email, const std::string& password) {
+    const int pp = partner_->port();
+    std::string r = HttpGet(pp, "/account/login", {"Referer: http://127.0.0.1/welcome.html"});
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    const std::string pending = Match(r, "Set-Cookie: (tieup_sso_pending=[^;]+);");
+    EXPECT_FALSE(pending.empty()) << r;
+    const std::string authorize = HeaderOf(r, "Location");
+    EXPECT_THAT(authorize,
+                ::testing::StartsWith("http://127.0.0.1:" + std::to_string(main_->port()) +
+                                      "/oidc/authorize?"));
+    std::vector<std::string> headers;
+    if (!b->main_cookie.empty()) headers.push_back("Cookie: " + b->main_cookie);
+    r = HttpGet(main_->port(), PathAndQuery(authorize), headers);
+    b->last = r;
+    if (StatusOf(r) == 200) {
+      // Main's sign-in page: its hidden fields carry the request; the password is typed here.
+      EXPECT_THAT(r, HasSubstr("continue to <strong>Shop B</strong>"));
+      std::string body = "email=" + Encode(email) + "&password=" + Encode(password);
+      std::regex hidden("<input type=\"hidden\" name=\"([a-z_]+)\" value=\"([^\"]*)\">");
+      for (std::sregex_iterator i(r.begin(), r.end(), hidden), end; i != end; ++i) {
+        body += "&" + (*i)[1].str() + "=" + Encode((*i)[2].str());
+      }
+      r = PostForm(main_->port(), "/oidc/authorize", body, "/oidc/authorize", b->main_cookie);
+      b->last = r;
+      if (StatusOf(r) != 303) return StatusOf(r);
+      const std::string cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+      EXPECT_FALSE(cookie.empty()) << r;
+      b->main_cookie = cookie;
+    }
+    if (StatusOf(r) != 303) return StatusOf(r);
+    // Back to the partner's redirect URI (the partnership's public URL) with the code.
+    const std::string callback = HeaderOf(r, "Location");
+    EXPECT_THAT(callback, ::testing::StartsWith("http://shop-b.example/account/callback?code="));
+    r = HttpGet(pp, PathAndQuery(callback), {"Cookie: " + pending});
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    EXPECT_EQ(HeaderOf(r, "Location"), "/welcome.html");
+    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session=[A-Za-z0-9_-]{43});");
+    EXPECT_FALSE(b->partner_cookie.empty()) << r;
+    return 303;
   }
 
   // The registration records in the partner's ledger (stops the partner to read it).
@@ -169,21 +240,23 @@ TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLe
   EXPECT_THAT(shown, Not(HasSubstr("argon2")));
   EXPECT_THAT(Run({"main", "users", "show", main_dir_, bob}), HasSubstr("Area:            tieup"));
 
-  // Signing in at the partner is checked by main.
-  r = PostForm(port, "/account/login", "email=ADA%40example.org&password=correct+horse+battery",
-               "/account/login");
+  // Signing in at the partner happens at main.
+  Browser browser;
+  ASSERT_EQ(SignInAtPartner(&browser, "ADA@example.org", "correct horse battery"), 303)
+      << browser.last << main_->output() << partner_->output();
+  r = HttpGet(port, "/account/", {"Cookie: " + browser.partner_cookie});
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("Signed in as <strong>Ada Lovelace</strong>"));
-  r = PostForm(port, "/account/login", "email=ada%40example.org&password=correct+horse+batteryX",
-               "/account/login");
-  EXPECT_EQ(StatusOf(r), 401) << r;
-  EXPECT_THAT(r, HasSubstr("Wrong email address or password."));
-  std::string unknown =
-      PostForm(port, "/account/login", "email=nobody%40example.org&password=correct+horse+battery",
-               "/account/login");
-  EXPECT_EQ(StatusOf(unknown), 401);
-  EXPECT_EQ(BodyOf(unknown),
-            BodyOf(r).replace(BodyOf(r).find("ada@example.org"), 15, "nobody@example.org"));
+  Browser wrong;
+  EXPECT_EQ(SignInAtPartner(&wrong, "ada@example.org", "correct horse batteryX"), 401);
+  EXPECT_THAT(wrong.last, HasSubstr("Wrong email address or password."));
+  Browser unknown;
+  EXPECT_EQ(SignInAtPartner(&unknown, "nobody@example.org", "correct horse battery"), 401);
+  // The same page but for the address typed (and the request's own state and nonce).
+  std::regex per_request("value=\"[A-Za-z0-9_-]{43}\"");
+  std::string a = std::regex_replace(BodyOf(wrong.last), per_request, "");
+  std::string b = std::regex_replace(BodyOf(unknown.last), per_request, "");
+  EXPECT_EQ(b, a.replace(a.find("ada@example.org"), 15, "nobody@example.org"));
 
   // The partner's ledger has one registration record per account, with main's ids.
   auto records = PartnerRegistrations();
@@ -204,16 +277,17 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
       port, "/account/register",
       RegisterBody("kenji%40example.org", "Kenji", "green+tea+every+morning", "%2Flocal.html"));
   ASSERT_EQ(StatusOf(r), 200) << r;
-  const std::string login = "email=kenji%40example.org&password=green+tea+every+morning";
-  ASSERT_EQ(StatusOf(PostForm(port, "/account/login", login, "/account/login")), 200);
+  Browser browser;
+  ASSERT_EQ(SignInAtPartner(&browser, "kenji@example.org", "green tea every morning"), 303)
+      << browser.last;
 
   EXPECT_THAT(Run({"main", "users", "disable", main_dir_, "Kenji@Example.org"}),
               HasSubstr("Disabled kenji@example.org"));
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}),
               ::testing::ContainsRegex("kenji@example\\.org \\(Kenji\\) DISABLED"));
-  r = PostForm(port, "/account/login", login, "/account/login");
-  EXPECT_EQ(StatusOf(r), 401) << r;
-  EXPECT_THAT(r, HasSubstr("Wrong email address or password."));
+  // Main's session ended with the account: the sign-in page asks again, and refuses.
+  EXPECT_EQ(SignInAtPartner(&browser, "kenji@example.org", "green tea every morning"), 401);
+  EXPECT_THAT(browser.last, HasSubstr("Wrong email address or password."));
 
   const std::string listed = Run({"main", "users", "ls", main_dir_});
   const std::string id = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*kenji@example\\.org");
@@ -221,7 +295,7 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
   EXPECT_THAT(Run({"main", "users", "show", main_dir_, id}),
               HasSubstr("State:           disabled"));
   EXPECT_THAT(Run({"main", "users", "enable", main_dir_, id}), HasSubstr("Enabled"));
-  EXPECT_EQ(StatusOf(PostForm(port, "/account/login", login, "/account/login")), 200);
+  EXPECT_EQ(SignInAtPartner(&browser, "kenji@example.org", "green tea every morning"), 303);
   EXPECT_THAT(Run({"main", "users", "show", main_dir_, id}), HasSubstr("State:           active"));
 
   CommandResult unknown = RunTieup({"main", "users", "disable", main_dir_, "nobody@example.org"});
@@ -236,9 +310,10 @@ TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
                            RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_THAT(r, HasSubstr("Registration is not available right now, try again in a few minutes"));
-  r = PostForm(port, "/account/login", "email=ada%40example.org&password=correct+horse+battery",
-               "/account/login");
+  // The partner cannot get its single sign-on credentials: signing in is not available.
+  r = HttpGet(port, "/account/login");
   EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_THAT(r, HasSubstr("Signing in is not available right now"));
   EXPECT_TRUE(PartnerRegistrations().empty());
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("No users"));
 }
@@ -286,8 +361,8 @@ TEST_F(UsersIntegrationTest, AFloodOnMainsSyncPortLeavesPartnersServed) {
 }
 
 // Registering at the partner signs the customer in there: the next request is known by its
-// session cookie until the customer signs out. (Main's site has sessions of its own: being
-// known at main and at other partners without the password again is single sign-on, to come.)
+// session cookie until the customer signs out. (The registration is the partner's: it does not
+// sign in at main.)
 TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
   const int port = partner_->port();
   std::string r = PostForm(port, "/account/register",
@@ -311,24 +386,29 @@ TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
   EXPECT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + session})), 303);
 }
 
-// Password guessing through a partner: main counts the wrong passwords of the address and,
-// past five, makes each further attempt wait; the partner's page says so (429) without asking
-// for the password to be checked.
+// Password guessing on main's sign-in page (where a partner's customers sign in): main counts
+// the wrong passwords of the address and, past five, makes each further attempt wait; the page
+// says so (429) without checking the password.
 TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
   const int port = partner_->port();
   std::string r = PostForm(port, "/account/register",
                            RegisterBody("erin%40example.org", "Erin", "the+right+password", ""));
   ASSERT_EQ(StatusOf(r), 200) << r;
   for (int i = 0; i < 6; ++i) {
-    r = PostForm(port, "/account/login",
-                 "email=erin%40example.org&password=guess+" + std::to_string(i), "/account/login");
-    ASSERT_EQ(StatusOf(r), 401) << i << r;
+    Browser guesser;
+    ASSERT_EQ(SignInAtPartner(&guesser, "erin@example.org", "guess " + std::to_string(i)), 401)
+        << i << guesser.last;
   }
+  Browser erin;
+  EXPECT_EQ(SignInAtPartner(&erin, "erin@example.org", "the right password"), 429) << erin.last;
+  EXPECT_THAT(erin.last,
+              HasSubstr("Too many wrong passwords for this email address: try again in"));
+  EXPECT_THAT(erin.last, HasSubstr("Retry-After: "));
+  // A password POSTed to the partner's old sign-in form is not read: back to main's page.
   r = PostForm(port, "/account/login", "email=erin%40example.org&password=the+right+password",
                "/account/login");
-  EXPECT_EQ(StatusOf(r), 429) << r;
-  EXPECT_THAT(r, HasSubstr("Too many wrong passwords for this email address: try again in"));
-  EXPECT_THAT(r, HasSubstr("Retry-After: "));
+  EXPECT_EQ(StatusOf(r), 303) << r;
+  EXPECT_EQ(HeaderOf(r, "Location"), "/account/login");
   // Main's own pages hold the address back alike: it is one account.
   r = PostForm(main_->port(), "/account/login",
                "email=erin%40example.org&password=the+right+password", "/account/login");
@@ -343,13 +423,67 @@ TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
   EXPECT_THAT(r, Not(HasSubstr("usr_")));  // no internal ids on customer pages
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_, "--partner", "main"}),
               ::testing::ContainsRegex("usr_[a-z2-7]{16}.*carol@example\\.org"));
-  // The account works at the partner too: one central store.
-  r = PostForm(partner_->port(), "/account/login",
-               "email=carol%40example.org&password=a+long+enough+secret", "/account/login");
+  // Registering at main signed Carol in at main; at the partner she is signed in through main
+  // without typing the password again (single sign-on).
+  Browser carol;
+  carol.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+  ASSERT_FALSE(carol.main_cookie.empty()) << r;
+  ASSERT_EQ(SignInAtPartner(&carol, "", ""), 303) << carol.last;
+  r = HttpGet(partner_->port(), "/account/", {"Cookie: " + carol.partner_cookie});
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("Signed in as <strong>Carol</strong>"));
   // Nothing in the partner's ledger: Carol registered at main.
   EXPECT_TRUE(PartnerRegistrations().empty());
+}
+
+// Signing out at the partner ends the partner's session and offers main's "sign out
+// everywhere", which ends main's session (the next sign-in asks for the password) and sends the
+// customer back to the partner's signed-out page.
+TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
+  const int port = partner_->port();
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("fumi%40example.org", "Fumi", "matcha+and+mochi", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser fumi;
+  ASSERT_EQ(SignInAtPartner(&fumi, "fumi@example.org", "matcha and mochi"), 303) << fumi.last;
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + fumi.main_cookie})), 200);
+
+  std::string account = HttpGet(port, "/account/", {"Cookie: " + fumi.partner_cookie});
+  const std::string csrf = Match(account, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", fumi.partner_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("You are signed out on this site."));
+  std::string everywhere = Match(r, "href=\"(http://127\\.0\\.0\\.1:[0-9]+/oidc/logout[^\"]+)\"");
+  ASSERT_FALSE(everywhere.empty()) << r;
+  everywhere = std::regex_replace(everywhere, std::regex("&amp;"), "&");
+
+  r = HttpGet(main_->port(), PathAndQuery(everywhere), {"Cookie: " + fumi.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Sign out everywhere?"));
+  std::string body;
+  std::regex hidden("<input type=\"hidden\" name=\"([a-z_]+)\" value=\"([^\"]*)\">");
+  for (std::sregex_iterator i(r.begin(), r.end(), hidden), end; i != end; ++i) {
+    body += (body.empty() ? "" : "&") + (*i)[1].str() + "=" + Encode((*i)[2].str());
+  }
+  // Without the page's CSRF token: refused, still signed in.
+  EXPECT_EQ(
+      StatusOf(PostForm(main_->port(), "/oidc/logout", "csrf=x", "/oidc/logout", fumi.main_cookie)),
+      403);
+  r = PostForm(main_->port(), "/oidc/logout", body, "/oidc/logout", fumi.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  EXPECT_EQ(HeaderOf(r, "Location"), "http://shop-b.example/account/signed-out");
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + fumi.main_cookie})), 303);
+  r = HttpGet(port, "/account/signed-out");
+  EXPECT_THAT(r, HasSubstr("You are signed out of every shop of the network."));
+  // The next sign-in asks for the password again.
+  Browser again{fumi.main_cookie, "", ""};
+  std::string login = HttpGet(port, "/account/login");
+  ASSERT_EQ(StatusOf(login), 303);
+  r = HttpGet(main_->port(), PathAndQuery(HeaderOf(login, "Location")),
+              {"Cookie: " + fumi.main_cookie});
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_THAT(r, HasSubstr("name=\"password\""));
+  EXPECT_THAT(main_->output(), HasSubstr("signed out everywhere"));
 }
 
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {

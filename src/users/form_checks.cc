@@ -1,0 +1,97 @@
+#include "users/form_checks.h"
+
+#include <boost/url/parse.hpp>
+
+#include "base/encoding.h"
+#include "users/user_store.h"
+
+namespace tieup::users {
+namespace {
+
+constexpr size_t kMaxClients = 10'000;
+constexpr int64_t kForgetMicros = 3600LL * 1'000'000;
+constexpr int64_t kMaxDelaySeconds = 15 * 60;
+
+}  // namespace
+
+std::optional<std::string> PathOnHost(std::string_view url, std::string_view host) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u || !u->has_authority() || host.empty() ||
+      !EqualsIgnoreCase(u->encoded_host_and_port(), host)) {
+    return std::nullopt;
+  }
+  std::string path = u->path();
+  // push_back, not = "/": GCC 12 warns wrongly (-Wrestrict, its bug 105329) once inlined here.
+  if (path.empty()) path.push_back('/');
+  return path;
+}
+
+bool FromAnotherSite(const HttpRequest& request) {
+  if (auto site = request.FindHeader("Sec-Fetch-Site")) {
+    if (*site != "same-origin" && *site != "none") return true;
+  }
+  std::string_view from = request.HeaderOr("Origin");
+  if (from.empty()) from = request.HeaderOr("Referer");
+  return !from.empty() && !PathOnHost(from, request.HeaderOr("Host"));
+}
+
+Result<commerce::FormFields> ReadPostedForm(const HttpRequest& request) {
+  std::string_view type = request.HeaderOr("Content-Type");
+  if (!EqualsIgnoreCase(commerce::Trim(type.substr(0, type.find(';'))),
+                        "application/x-www-form-urlencoded")) {
+    return Status(StatusCode::kUnimplemented,
+                  "the form must be sent as application/x-www-form-urlencoded");
+  }
+  commerce::FormLimits limits;
+  limits.max_body_bytes = 8 * 1024;
+  limits.max_fields = 16;
+  limits.max_value_bytes = 1024;
+  return commerce::ParseForm(request.body(), limits);
+}
+
+int FormErrorStatus(const Status& status) {
+  return status.code() == StatusCode::kUnimplemented       ? 415
+         : status.code() == StatusCode::kResourceExhausted ? 413
+                                                           : 400;
+}
+
+std::string Sentence(std::string message) {
+  if (!message.empty() && message[0] >= 'a' && message[0] <= 'z') message[0] -= 'a' - 'A';
+  if (!message.empty() && message.back() != '.') message += '.';
+  return message;
+}
+
+int64_t ClientFailures::WaitSeconds(const std::string& client) {
+  if (env_ == nullptr) return 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return 0;
+  const int64_t delay = FailureDelaySeconds(it->second.failures - free_, kMaxDelaySeconds);
+  if (delay == 0) return 0;
+  const int64_t wait = it->second.last_micros + delay * 1'000'000 - env_->NowMicros();
+  return wait <= 0 ? 0 : (wait + 999'999) / 1'000'000;
+}
+
+void ClientFailures::Count(const std::string& client) {
+  if (env_ == nullptr) return;
+  const int64_t now = env_->NowMicros();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(client);
+  if (it != clients_.end() && now - it->second.last_micros > kForgetMicros) {
+    it->second.failures = 0;
+  }
+  if (it == clients_.end()) {
+    if (clients_.size() >= kMaxClients) {
+      auto oldest = clients_.begin();
+      for (auto i = clients_.begin(); i != clients_.end(); ++i) {
+        if (i->second.last_micros < oldest->second.last_micros) oldest = i;
+      }
+      clients_.erase(oldest);
+    }
+    it = clients_.emplace(client, Entry{}).first;
+  }
+  ++it->second.failures;
+  it->second.last_micros = now;
+}
+
+}  // namespace tieup::users

@@ -1,0 +1,62 @@
+// What the users module's pages (the account pages, main's OpenID Connect provider) check of a
+// browser's request: where a form comes from, how a form is read, and how many sign-ins a
+// client network has failed. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "commerce/form.h"
+#include "net/http_message.h"
+
+namespace tieup::users {
+
+// The path of `url` when it is an absolute URL whose host:port is `host`.
+std::optional<std::string> PathOnHost(std::string_view url, std::string_view host);
+
+// True when the browser tells us the form was sent from another site: Sec-Fetch-Site other
+// than same-origin or none; or an Origin, else Referer, whose host:port is not the request's
+// Host.
+bool FromAnotherSite(const HttpRequest& request);
+
+// The body of a POSTed form: Unimplemented unless application/x-www-form-urlencoded,
+// ResourceExhausted above 8 KiB, InvalidArgument for bad syntax (commerce/form.h).
+Result<commerce::FormFields> ReadPostedForm(const HttpRequest& request);
+
+// The HTTP status for ReadPostedForm's error: 415, 413 or 400.
+int FormErrorStatus(const Status& status);
+
+// "the password must ..." -> "The password must ....".
+std::string Sentence(std::string message);
+
+// Failed sign-ins per client network (commerce::CartLimiter::ClientNetwork): past
+// `free_failures`, a client waits 5 s after one more failure, then 10, 20... (at most 15 min).
+// Counted in memory, forgotten after an hour without a failure; at most 10,000 clients (the
+// oldest go first). A null `env`: nothing is counted.
+class ClientFailures {
+ public:
+  ClientFailures(Env* env, int free_failures) : env_(env), free_(free_failures) {}
+
+  // Seconds `client` must still wait (0: none).
+  int64_t WaitSeconds(const std::string& client);
+  // Counts one failed sign-in of `client`.
+  void Count(const std::string& client);
+
+ private:
+  struct Entry {
+    int64_t failures = 0;
+    int64_t last_micros = 0;
+  };
+  Env* const env_;
+  const int free_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> clients_;
+};
+
+}  // namespace tieup::users
