@@ -33,6 +33,7 @@ void AddLedgerCommands(CLI::App& app, Context& ctx);
 void AddShopCommands(CLI::App& app, Context& ctx);
 // `tieup main users ls|show`; after AddMainCommands.
 void AddUsersCommands(CLI::App& app, Context& ctx);
+void AddSsoCommands(CLI::App& app, Context& ctx);
 
 // `tieup main|partner manager add|ls|rm|reset`: the web console's managers; under `site`.
 void AddManagerCommands(CLI::App& site, Context& ctx, SiteRole role);

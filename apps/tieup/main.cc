@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   tieup::cli::AddShopCommands(app, ctx);
   tieup::cli::AddLedgerCommands(app, ctx);
   tieup::cli::AddUsersCommands(app, ctx);
+  tieup::cli::AddSsoCommands(app, ctx);
   tieup::cli::AddDemoCommand(app, ctx);
   try {
     app.parse(argc, argv);

@@ -143,6 +143,8 @@ Status AttachUsers(PartnerDaemon& daemon) {
   // Signed-in customers of this site (users/sessions.h), in its own database.
   ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
   options.https = config.public_url.starts_with("https://");
+  // Named for the site: sites told apart only by port (the demo) share a browser's cookies.
+  options.session_cookie = std::string(users::kSessionCookie) + "_" + config.id;
   // Customers sign in once, at main, for every site of the network.
   if (main != nullptr) {
     options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));

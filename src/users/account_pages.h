@@ -101,10 +101,10 @@ struct AccountPagesOptions {
   // the password is typed only at main), GET /account/callback ends the sign-in, and the
   // signed-out page offers main's "sign out everywhere". Needs `sessions`.
   std::shared_ptr<SingleSignOn> sso = nullptr;
-  // The session cookie's base name (with "__Host-" before it under HTTPS). Main's differs from
-  // the partners' (kMainSessionCookie), so that main's session (the network's single sign-on,
-  // users/oidc_provider.h) and a partner's on the same host name (sites told apart by port
-  // only, as in the demo) do not overwrite each other.
+  // The session cookie's base name (with "__Host-" before it under HTTPS). Main's is
+  // kMainSessionCookie, a partner's kSessionCookie + "_" + its id, so that the sessions of
+  // sites on one host name (told apart by port only, as in the demo: a browser's cookies do
+  // not tell ports apart) do not overwrite each other.
   std::string session_cookie = "tieup_session";
 };
 

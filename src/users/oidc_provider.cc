@@ -184,10 +184,12 @@ struct AuthRequest {
 
 class OidcProvider::Impl {
  public:
-  Impl(Env& env, Database& db, UserStore& users, OidcProviderOptions options)
+  Impl(Env& env, Database& db, UserStore& users, std::unique_ptr<OidcClients> clients,
+       OidcProviderOptions options)
       : env_(env),
         db_(db),
         users_(users),
+        clients_(std::move(clients)),
         options_(std::move(options)),
         templates_(std::vector<const content::EmbeddedTemplates*>{&OidcPageTemplates()},
                    options_.site),
@@ -197,47 +199,7 @@ class OidcProvider::Impl {
   const std::string& issuer() const { return options_.issuer; }
   WorkerPool& pool() { return pool_; }
 
-  Result<std::string> RegisterClient(const OidcClient& client) {
-    if (client.id.empty() || client.id.size() > 128 || client.id.find(':') != std::string::npos ||
-        !IsValidUtf8(client.id)) {
-      return Status::InvalidArgument("a client id must be 1 to 128 characters without ':'");
-    }
-    if (client.redirect_uris.empty()) {
-      return Status::InvalidArgument("a client needs at least one redirect URI");
-    }
-    for (const auto* list : {&client.redirect_uris, &client.post_logout_redirect_uris}) {
-      for (const std::string& uri : *list) RETURN_IF_ERROR(CheckRedirectUri(uri));
-    }
-    const std::string secret = Base64UrlEncode(RandomString(env_, 32));
-    RETURN_IF_ERROR(db_.Exec(
-        "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, "
-        "post_logout_redirect_uris, registered_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, "
-        "redirect_uris = excluded.redirect_uris, "
-        "post_logout_redirect_uris = excluded.post_logout_redirect_uris, "
-        "registered_at = excluded.registered_at",
-        {client.id, client.name.empty() ? client.id : client.name, Sha256Hex(secret),
-         Join(client.redirect_uris), Join(client.post_logout_redirect_uris), env_.NowMicros()}));
-    return secret;
-  }
-
-  Result<OidcClient> GetClient(std::string_view id) {
-    ASSIGN_OR_RETURN(auto rows,
-                     db_.Query("SELECT id, name, redirect_uris, "
-                               "post_logout_redirect_uris FROM oidc_clients WHERE id = ?",
-                               {std::string(id)}));
-    if (rows.empty()) return Status::NotFound("no client '" + std::string(id) + "'");
-    OidcClient c;
-    c.id = rows[0].Text(0);
-    c.name = rows[0].Text(1);
-    c.redirect_uris = Split(rows[0].Text(2));
-    c.post_logout_redirect_uris = Split(rows[0].Text(3));
-    return c;
-  }
-
-  Status RemoveClient(std::string_view id) {
-    return db_.Exec("DELETE FROM oidc_clients WHERE id = ?", {std::string(id)});
-  }
+  OidcClients& clients() { return *clients_; }
 
   HttpResponse Handle(const HttpRequest& request) {
     try {
@@ -370,7 +332,7 @@ class OidcProvider::Impl {
   // the request is good (`client` set).
   std::optional<HttpResponse> CheckAuthRequest(const HttpRequest& request, const AuthRequest& a,
                                                OidcClient* client) {
-    auto c = GetClient(a.client_id);
+    auto c = clients_->Get(a.client_id);
     if (a.client_id.empty() || !c.ok()) {
       return Problem(request, 400, "Unknown site",
                      "The site that sent you here is not registered with us, so we cannot sign "
@@ -558,16 +520,7 @@ class OidcProvider::Impl {
       id = std::string(form.Get("client_id"));
       secret = std::string(form.Get("client_secret"));
     }
-    if (id.empty() || secret.empty() || id.size() > 128 || secret.size() > 256) return std::nullopt;
-    auto rows = db_.Query("SELECT secret_hash FROM oidc_clients WHERE id = ?", {id});
-    // Hash either way, so an unknown id takes the time a known one does.
-    const std::string given = Sha256Hex(secret);
-    if (!rows.ok() || rows->empty() || !ConstantTimeEquals(given, (*rows)[0].Text(0))) {
-      return std::nullopt;
-    }
-    auto client = GetClient(id);
-    if (!client.ok()) return std::nullopt;
-    return std::move(*client);
+    return clients_->Authenticate(id, secret);
   }
 
   HttpResponse Token(const HttpRequest& request) {
@@ -703,7 +656,7 @@ class OidcProvider::Impl {
   // The client and a post-logout URI it registered, from the request's parameters; the URI is
   // empty unless registered.
   void LogoutTarget(const commerce::FormFields& fields, OidcClient* client, std::string* uri) {
-    auto c = GetClient(fields.Get("client_id"));
+    auto c = clients_->Get(fields.Get("client_id"));
     if (!c.ok()) return;
     *client = std::move(*c);
     const std::string wanted(fields.Get("post_logout_redirect_uri"));
@@ -790,6 +743,7 @@ class OidcProvider::Impl {
   Env& env_;
   Database& db_;
   UserStore& users_;
+  const std::unique_ptr<OidcClients> clients_;
   const OidcProviderOptions options_;
   const content::PageTemplates templates_;
   ClientFailures failures_;
@@ -807,22 +761,101 @@ Result<std::unique_ptr<OidcProvider>> OidcProvider::Open(Env& env, Database& db,
                                    "' must be an http(s) URL without a trailing slash, query or "
                                    "fragment (main's public_url)");
   }
-  RETURN_IF_ERROR(Migrate(db, "oidc", OidcMigrations()));
-  return std::unique_ptr<OidcProvider>(
-      new OidcProvider(std::make_unique<Impl>(env, db, users, std::move(options))));
+  ASSIGN_OR_RETURN(std::unique_ptr<OidcClients> clients, OidcClients::Open(env, db));
+  return std::unique_ptr<OidcProvider>(new OidcProvider(
+      std::make_unique<Impl>(env, db, users, std::move(clients), std::move(options))));
 }
 
 OidcProvider::OidcProvider(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 OidcProvider::~OidcProvider() = default;
 
 Result<std::string> OidcProvider::RegisterClient(const OidcClient& client) {
-  return impl_->RegisterClient(client);
+  return impl_->clients().Register(client);
 }
 Result<OidcClient> OidcProvider::GetClient(std::string_view client_id) {
-  return impl_->GetClient(client_id);
+  return impl_->clients().Get(client_id);
 }
 Status OidcProvider::RemoveClient(std::string_view client_id) {
-  return impl_->RemoveClient(client_id);
+  return impl_->clients().Remove(client_id);
+}
+
+// --- OidcClients ---
+
+Result<std::unique_ptr<OidcClients>> OidcClients::Open(Env& env, Database& db) {
+  RETURN_IF_ERROR(Migrate(db, "oidc", OidcMigrations()));
+  return std::unique_ptr<OidcClients>(new OidcClients(env, db));
+}
+
+OidcClients::~OidcClients() = default;
+
+Result<std::string> OidcClients::Register(const OidcClient& client) {
+  if (client.id.empty() || client.id.size() > 128 || client.id.find(':') != std::string::npos ||
+      !IsValidUtf8(client.id)) {
+    return Status::InvalidArgument("a client id must be 1 to 128 characters without ':'");
+  }
+  if (client.redirect_uris.empty()) {
+    return Status::InvalidArgument("a client needs at least one redirect URI");
+  }
+  for (const auto* list : {&client.redirect_uris, &client.post_logout_redirect_uris}) {
+    for (const std::string& uri : *list) RETURN_IF_ERROR(CheckRedirectUri(uri));
+  }
+  const std::string secret = Base64UrlEncode(RandomString(env_, 32));
+  RETURN_IF_ERROR(db_.Exec(
+      "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, "
+      "post_logout_redirect_uris, registered_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, "
+      "redirect_uris = excluded.redirect_uris, "
+      "post_logout_redirect_uris = excluded.post_logout_redirect_uris, "
+      "registered_at = excluded.registered_at",
+      {client.id, client.name.empty() ? client.id : client.name, Sha256Hex(secret),
+       Join(client.redirect_uris), Join(client.post_logout_redirect_uris), env_.NowMicros()}));
+  return secret;
+}
+
+namespace {
+OidcClient ClientOfRow(const SqlRow& row) {
+  OidcClient c;
+  c.id = row.Text(0);
+  c.name = row.Text(1);
+  c.redirect_uris = Split(row.Text(2));
+  c.post_logout_redirect_uris = Split(row.Text(3));
+  return c;
+}
+constexpr std::string_view kClientColumns =
+    "SELECT id, name, redirect_uris, post_logout_redirect_uris, secret_hash FROM oidc_clients";
+}  // namespace
+
+Result<OidcClient> OidcClients::Get(std::string_view id) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query(std::string(kClientColumns) + " WHERE id = ?", {std::string(id)}));
+  if (rows.empty()) return Status::NotFound("no single sign-on client '" + std::string(id) + "'");
+  return ClientOfRow(rows[0]);
+}
+
+Result<std::vector<OidcClient>> OidcClients::List() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string(kClientColumns) + " ORDER BY id"));
+  std::vector<OidcClient> out;
+  for (const SqlRow& row : rows) out.push_back(ClientOfRow(row));
+  return out;
+}
+
+Status OidcClients::Remove(std::string_view id) {
+  RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_clients WHERE id = ?", {std::string(id)}));
+  if (db_.ChangedRows() == 0) {
+    return Status::NotFound("no single sign-on client '" + std::string(id) + "'");
+  }
+  return Status::Ok();
+}
+
+std::optional<OidcClient> OidcClients::Authenticate(std::string_view id, std::string_view secret) {
+  if (id.empty() || secret.empty() || id.size() > 128 || secret.size() > 256) return std::nullopt;
+  auto rows = db_.Query(std::string(kClientColumns) + " WHERE id = ?", {std::string(id)});
+  // Hash either way, so an unknown id takes the time a known one does.
+  const std::string given = Sha256Hex(secret);
+  if (!rows.ok() || rows->empty() || !ConstantTimeEquals(given, (*rows)[0].Text(4))) {
+    return std::nullopt;
+  }
+  return ClientOfRow((*rows)[0]);
 }
 void OidcProvider::Handle(const HttpRequest& request, HttpResponder responder) {
   if (request.method() == "POST") {

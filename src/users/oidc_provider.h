@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,33 @@ struct OidcClient {
   std::string name;  // shown on the sign-in page ("Sign in to continue to NAME")
   std::vector<std::string> redirect_uris;
   std::vector<std::string> post_logout_redirect_uris;
+};
+
+// The registered clients (table oidc_clients, schema component "oidc"). Thread-safe. For the
+// provider and `tieup main sso-clients`.
+class OidcClients {
+ public:
+  // Migrates schema component "oidc" in `db`. `env` and `db` must outlive it.
+  static Result<std::unique_ptr<OidcClients>> Open(Env& env, Database& db);
+  ~OidcClients();
+
+  // Registers `client` (or replaces its URIs and name) with a fresh secret, which is returned:
+  // the only time it is seen (only its SHA-256 is kept: it is 256 random bits). InvalidArgument
+  // for a bad id or a URI that is not an absolute http(s) URL.
+  Result<std::string> Register(const OidcClient& client);
+  // NotFound for an unknown id.
+  Result<OidcClient> Get(std::string_view client_id);
+  Result<std::vector<OidcClient>> List();
+  // NotFound for an unknown id.
+  Status Remove(std::string_view client_id);
+  // The client whose id and secret these are (the secret compared in constant time); nullopt
+  // otherwise.
+  std::optional<OidcClient> Authenticate(std::string_view client_id, std::string_view secret);
+
+ private:
+  OidcClients(Env& env, Database& db) : env_(env), db_(db) {}
+  Env& env_;
+  Database& db_;
 };
 
 struct OidcProviderOptions {

@@ -56,7 +56,7 @@ std::string Encode(const std::string& s) {
 // What a browser keeps of the sign-on: its cookies at main and at the partner.
 struct Browser {
   std::string main_cookie;     // "tieup_main_session=..."
-  std::string partner_cookie;  // "tieup_session=..."
+  std::string partner_cookie;  // "tieup_session_shop-b=..."
   std::string last;            // the last response
 };
 
@@ -165,7 +165,7 @@ class UsersIntegrationTest : public ::testing::Test {
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
     EXPECT_EQ(HeaderOf(r, "Location"), "/welcome.html");
-    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session=[A-Za-z0-9_-]{43});");
+    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
     EXPECT_FALSE(b->partner_cookie.empty()) << r;
     return 303;
   }
@@ -368,7 +368,7 @@ TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
   std::string r = PostForm(port, "/account/register",
                            RegisterBody("dora%40example.org", "Dora", "a+long+enough+secret", ""));
   ASSERT_EQ(StatusOf(r), 200) << r;
-  const std::string session = Match(r, "Set-Cookie: (tieup_session=[A-Za-z0-9_-]{43});");
+  const std::string session = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
   ASSERT_FALSE(session.empty()) << r;
   EXPECT_THAT(r, HasSubstr("; HttpOnly; SameSite=Lax"));
   EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_customer=Dora; Path=/; SameSite=Lax"));
