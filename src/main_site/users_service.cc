@@ -185,8 +185,15 @@ MainUsersEndpoints::~MainUsersEndpoints() = default;
 Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
     Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
     std::shared_ptr<Logger> logger, SsoRegistrar sso) {
-  RETURN_IF_ERROR(Migrate(db, "main_users",
-                          {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)}}));
+  RETURN_IF_ERROR(
+      Migrate(db, "main_users",
+              {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)},
+               // Customers who signed out everywhere, to tell each partner they signed in to
+               // (DeliverLogoutNotices).
+               {2,
+                "CREATE TABLE sso_logout_notices (user_id TEXT NOT NULL, partner TEXT NOT NULL, "
+                "created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+                "PRIMARY KEY (user_id, partner))"}}));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir, db));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
@@ -205,6 +212,52 @@ std::string IssuerOf(const SiteConfig& config) {
   if (issuer.empty()) issuer = "http://" + config.public_address.ToString();
   while (issuer.ends_with("/")) issuer.pop_back();
   return issuer;
+}
+
+// Notices older than this are dropped undelivered: every partner session has ended by then
+// (users/sessions.h: 12 hours at most).
+constexpr int64_t kLogoutNoticeMaxAgeMicros = 13LL * 3600 * 1'000'000;
+
+// Tells each partner with a waiting notice that the customer signed out everywhere (POST
+// /v1/users/logout on its sync port). Delivered notices go; failed ones are tried again at the
+// next tick, until they are too old. Runs on the daemon's background thread.
+void DeliverLogoutNotices(MainDaemon& daemon) {
+  Database& db = daemon.db();
+  auto rows = db.Query(
+      "SELECT user_id, partner, created_at FROM sso_logout_notices ORDER BY created_at LIMIT 100");
+  if (!rows.ok() || rows->empty()) return;
+  const int64_t now = daemon.env().NowMicros();
+  for (const SqlRow& row : *rows) {
+    const std::string user = row.Text(0), partner = row.Text(1);
+    auto done = [&] {
+      (void)db.Exec("DELETE FROM sso_logout_notices WHERE user_id = ? AND partner = ?",
+                    {user, partner});
+    };
+    if (now - row.Int(2) > kLogoutNoticeMaxAgeMicros) {
+      daemon.logger()->warn("single sign-on: gave up telling '{}' that {} signed out", partner,
+                            user);
+      done();
+      continue;
+    }
+    auto trip = daemon.sync().ConnectToPartner(partner, std::chrono::seconds(10));
+    Status sent = trip.status();
+    if (trip.ok()) {
+      HttpRequest req("POST", "/v1/users/logout");
+      req.AddHeader("Content-Type", "application/json");
+      req.SetBody(users::LogoutNoticeToJson(user));
+      auto r = (*trip)(req);
+      sent = r.ok() ? sync::StatusFromResponse(*r) : r.status();
+    }
+    if (sent.ok()) {
+      done();
+    } else {
+      (void)db.Exec(
+          "UPDATE sso_logout_notices SET attempts = attempts + 1 WHERE user_id = ? AND partner = ?",
+          {user, partner});
+      daemon.logger()->warn("single sign-on: telling '{}' that {} signed out: {}", partner, user,
+                            sent.message());
+    }
+  }
 }
 
 // A partnership's public URL without a trailing slash.
@@ -260,10 +313,21 @@ Status AttachUsers(MainDaemon& daemon) {
   po.site = site;
   po.content_security_policy = std::string(kPageContentSecurityPolicy);
   po.env = &daemon.env();
-  po.logged_out = [logger = daemon.logger()](const std::string& user_id,
-                                             const std::vector<std::string>& clients) {
-    logger->info("user {} signed out everywhere ({} sites signed in through main)", user_id,
-                 clients.size());
+  // Signed out everywhere: each partner the customer signed in to is told (in the background,
+  // kept in the database until delivered). Other clients have no back channel.
+  MainDaemon* self = &daemon;
+  po.logged_out = [self](const std::string& user_id, const std::vector<std::string>& clients) {
+    size_t partners = 0;
+    for (const std::string& client : clients) {
+      if (!self->sync().publisher().GetPartnership(client).ok()) continue;
+      Status s = self->db().Exec(
+          "INSERT INTO sso_logout_notices (user_id, partner, created_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (user_id, partner) DO UPDATE SET created_at = excluded.created_at",
+          {user_id, client, self->env().NowMicros()});
+      if (s.ok()) ++partners;
+    }
+    self->logger()->info("user {} signed out everywhere ({} partner(s) to tell)", user_id,
+                         partners);
   };
   ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
                    users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));
@@ -271,7 +335,7 @@ Status AttachUsers(MainDaemon& daemon) {
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.well-known/openid-configuration", "GET, HEAD", provider));
 
-  MainDaemon* d = &daemon;
+  MainDaemon* d = self;
   auto registrar = [d, provider](const std::string& partner) -> Result<users::SsoClientGrant> {
     ASSIGN_OR_RETURN(std::string base, PartnerBaseUrl(*d, partner));
     ASSIGN_OR_RETURN(sync::Partnership p, d->sync().publisher().GetPartnership(partner));
@@ -306,6 +370,8 @@ Status AttachUsers(MainDaemon& daemon) {
   auto oidc = [provider](const HttpRequest& r) { return provider->HandleRequest(r); };
   daemon.sync().AddSyncRoute("/oidc/token", oidc);
   daemon.sync().AddSyncRoute("/oidc/jwks", oidc);
+  daemon.AddPeriodicTask("single sign-on: sign-out notices",
+                         [self] { DeliverLogoutNotices(*self); });
   return Status::Ok();
 }
 

@@ -150,6 +150,25 @@ Status AttachUsers(PartnerDaemon& daemon) {
     options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));
   }
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
+  if (daemon.sync() != nullptr) {
+    // Main tells us when a customer signed out everywhere: their sessions here end too.
+    daemon.sync()->AddSyncRoute(
+        "/v1/users/logout",
+        [sessions = options.sessions, logger = daemon.logger()](const HttpRequest& request) {
+          if (request.method() != "POST") {
+            return sync::ErrorResponse(Status::InvalidArgument("a sign-out notice is POSTed"));
+          }
+          auto user = users::LogoutNoticeFromJson(request.body());
+          if (!user.ok()) return sync::ErrorResponse(user.status());
+          Status ended = sessions->EndAllFor(*user);
+          if (!ended.ok()) return sync::ErrorResponse(ended);
+          logger->info("user {} signed out everywhere: their sessions here ended", *user);
+          HttpResponse r(200);
+          r.AddHeader("Content-Type", "application/json");
+          r.SetBody("{}");
+          return r;
+        });
+  }
   return daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                       std::make_shared<users::AccountPages>(backend, options));
 }

@@ -100,6 +100,16 @@ Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view text) {
   return g;
 }
 
+std::string LogoutNoticeToJson(std::string_view user_id) {
+  return Serialize({{"user_id", user_id}});
+}
+
+Result<std::string> LogoutNoticeFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "the sign-out notice", {"user_id"}));
+  if (f["user_id"].empty()) return Status::InvalidArgument("the sign-out notice names no one");
+  return std::move(f["user_id"]);
+}
+
 std::string LoginRequestToJson(const LoginRequest& r) {
   return Serialize({{"email", r.email}, {"password", r.password}});
 }

@@ -10,6 +10,11 @@
 //     registers the partner as a client of main's OpenID Connect provider (users/oidc_provider.h)
 //     with a fresh secret (the previous one stops working); the URIs come from the partnership.
 //
+// And from main to a partner's sync port (mutual TLS: the peer is main):
+//
+//   POST /v1/users/logout    {"user_id":"usr_..."} -> 200 {}: the customer signed out everywhere;
+//                             the partner ends every session of theirs
+//
 // A refusal is the sync error object ({"code":..., "message":...}, sync/http_api.h) with a
 // "reason" that tells the partner what to show: "email_taken" (409), "invalid_input" (400,
 // the message says what to fix) or "wrong_login" (401). An error without a reason is about the
@@ -58,6 +63,10 @@ struct SsoClientGrant {
 
 std::string SsoClientGrantToJson(const SsoClientGrant& grant);
 Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view json);
+
+// The body of POST /v1/users/logout.
+std::string LogoutNoticeToJson(std::string_view user_id);
+Result<std::string> LogoutNoticeFromJson(std::string_view json);
 
 // Why main refused (the "reason" of an error reply).
 enum class Refusal { kNone, kEmailTaken, kInvalidInput, kWrongLogin, kTooManyFailures };

@@ -448,6 +448,12 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
   ASSERT_EQ(SignInAtPartner(&fumi, "fumi@example.org", "matcha and mochi"), 303) << fumi.last;
   EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + fumi.main_cookie})), 200);
 
+  // A second browser of Fumi's, signed in at the partner too: signing out everywhere in the
+  // first ends its session there as well (main tells the partner over the sync channel).
+  Browser phone{fumi.main_cookie, "", ""};
+  ASSERT_EQ(SignInAtPartner(&phone, "", ""), 303) << phone.last;
+  ASSERT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + phone.partner_cookie})), 200);
+
   std::string account = HttpGet(port, "/account/", {"Cookie: " + fumi.partner_cookie});
   const std::string csrf = Match(account, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
   r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", fumi.partner_cookie);
@@ -483,7 +489,13 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
               {"Cookie: " + fumi.main_cookie});
   EXPECT_EQ(StatusOf(r), 200);
   EXPECT_THAT(r, HasSubstr("name=\"password\""));
-  EXPECT_THAT(main_->output(), HasSubstr("signed out everywhere"));
+  EXPECT_THAT(main_->output(), HasSubstr("signed out everywhere (1 partner(s) to tell)"));
+  // The phone's session at the partner ends once main's notice is delivered.
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(port, "/account/", {"Cookie: " + phone.partner_cookie})) == 303;
+  })) << main_->output()
+      << partner_->output();
+  EXPECT_THAT(partner_->output(), HasSubstr("signed out everywhere: their sessions here ended"));
 }
 
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
