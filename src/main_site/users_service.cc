@@ -348,7 +348,8 @@ Status AttachUsers(MainDaemon& daemon) {
                      provider->RegisterClient({partner,
                                                p.name.empty() ? partner : p.name,
                                                {grant.redirect_uri},
-                                               {grant.post_logout_redirect_uri}}));
+                                               {grant.post_logout_redirect_uri},
+                                               base + "/account/register"}));
     return grant;
   };
   ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,

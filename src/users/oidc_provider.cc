@@ -38,6 +38,7 @@ const std::vector<Migration>& OidcMigrations() {
        "  secret_hash TEXT NOT NULL,"
        "  redirect_uris TEXT NOT NULL,"
        "  post_logout_redirect_uris TEXT NOT NULL,"
+       "  register_uri TEXT NOT NULL DEFAULT '',"
        "  registered_at INTEGER NOT NULL);"
        "CREATE TABLE oidc_codes ("
        "  code_hash TEXT PRIMARY KEY,"
@@ -412,10 +413,13 @@ class OidcProvider::Impl {
     boost::urls::url home(a.redirect_uri);
     home.set_encoded_path("/");
     home.remove_query();
-    return json::object{{"client_name", client.name},
-                        {"params", std::move(params)},
-                        {"email", email},
-                        {"cancel_url", std::string(home.buffer())}};
+    return json::object{
+        {"client_name", client.name},
+        {"params", std::move(params)},
+        {"email", email},
+        {"register_url",
+         client.register_uri.empty() ? std::string("/account/register") : client.register_uri},
+        {"cancel_url", std::string(home.buffer())}};
   }
 
   HttpResponse AuthorizeGet(const HttpRequest& request) {
@@ -799,16 +803,18 @@ Result<std::string> OidcClients::Register(const OidcClient& client) {
   for (const auto* list : {&client.redirect_uris, &client.post_logout_redirect_uris}) {
     for (const std::string& uri : *list) RETURN_IF_ERROR(CheckRedirectUri(uri));
   }
+  if (!client.register_uri.empty()) RETURN_IF_ERROR(CheckRedirectUri(client.register_uri));
   const std::string secret = Base64UrlEncode(RandomString(env_, 32));
   RETURN_IF_ERROR(db_.Exec(
       "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, "
-      "post_logout_redirect_uris, registered_at) VALUES (?, ?, ?, ?, ?, ?) "
+      "post_logout_redirect_uris, register_uri, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, "
       "redirect_uris = excluded.redirect_uris, "
       "post_logout_redirect_uris = excluded.post_logout_redirect_uris, "
-      "registered_at = excluded.registered_at",
+      "register_uri = excluded.register_uri, registered_at = excluded.registered_at",
       {client.id, client.name.empty() ? client.id : client.name, Sha256Hex(secret),
-       Join(client.redirect_uris), Join(client.post_logout_redirect_uris), env_.NowMicros()}));
+       Join(client.redirect_uris), Join(client.post_logout_redirect_uris), client.register_uri,
+       env_.NowMicros()}));
   return secret;
 }
 
@@ -819,10 +825,12 @@ OidcClient ClientOfRow(const SqlRow& row) {
   c.name = row.Text(1);
   c.redirect_uris = Split(row.Text(2));
   c.post_logout_redirect_uris = Split(row.Text(3));
+  c.register_uri = row.Text(5);
   return c;
 }
 constexpr std::string_view kClientColumns =
-    "SELECT id, name, redirect_uris, post_logout_redirect_uris, secret_hash FROM oidc_clients";
+    "SELECT id, name, redirect_uris, post_logout_redirect_uris, secret_hash, register_uri "
+    "FROM oidc_clients";
 }  // namespace
 
 Result<OidcClient> OidcClients::Get(std::string_view id) {

@@ -55,6 +55,9 @@ struct OidcClient {
   std::string name;  // shown on the sign-in page ("Sign in to continue to NAME")
   std::vector<std::string> redirect_uris;
   std::vector<std::string> post_logout_redirect_uris;
+  // Where the sign-in page's "Register" link leads (a partner's own registration page, so that
+  // the account is registered through it); empty: main's /account/register.
+  std::string register_uri;
 };
 
 // The registered clients (table oidc_clients, schema component "oidc"). Thread-safe. For the

@@ -21,9 +21,10 @@
 //                     is now 3,000 (it was 2,400), nothing ordered, the form still filled in;
 //                     placed again, the thank-you page shows main's order at 3,000. The price is
 //                     set back to 1,200 at the end (main_down expects it).
-//   account           on shop-a: the header's "Sign in", register, "Signed in as NAME" in the
-//                     header of the welcome page and of a static page, the account page from
-//                     it, sign out, "Sign in" again.
+//   account           on shop-a: the header's "Sign in" (main's sign-in page, sso.test.mjs has
+//                     the rest of single sign-on), its "Register" (shop-a's page), register,
+//                     "Signed in as NAME" in the header of the welcome page and of a static
+//                     page, the account page from it, sign out, "Sign in" again.
 // On every page: the site's header (with the cart and its count), the shop's stylesheet, no raw
 // keys or internal ids in what the customer reads, and times in the site's time zone.
 import assert from 'node:assert/strict';
@@ -477,10 +478,15 @@ test('account: register on a partner, signed in on every page, the account page,
     await gotoAndLoad(page, sites.url('shop-a', '/'));
     await j.must('"Sign in" in the header', () =>
       header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
-    await j.must('the sign-in page', () =>
+    await j.must('the sign-in page (main\'s)', () =>
       clickAndLoad(page, header.getByRole('link', { name: 'Sign in' })));
-    await j.must('its link to register', () =>
-      clickAndLoad(page, page.getByRole('link', { name: 'Register' })));
+    await j.shot('sign-in-at-main');
+    await j.must('its link to register (shop-a\'s page)', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Register' }));
+      if (new URL(page.url()).port !== new URL(sites.url('shop-a')).port) {
+        throw new Error(`registering at ${page.url()}`);
+      }
+    });
     await j.must('fill in the registration form', async () => {
       await page.getByLabel('Email').fill('kenji@example.test');
       await page.getByLabel('Name shown to others').fill('Kenji');
@@ -510,8 +516,8 @@ test('account: register on a partner, signed in on every page, the account page,
       header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
     await j.shot('signed-out');
     await gotoAndLoad(page, sites.url('shop-a', '/account/'));
-    await j.check('the account page now asks to sign in', () => see(page, /Sign in/));
-    if (!new URL(page.url()).pathname.startsWith('/account/login')) {
+    await j.check('the account page now asks to sign in, at main', () => see(page, /Sign in/));
+    if (!new URL(page.url()).pathname.startsWith('/oidc/authorize')) {
       throw new Error(`the account page after signing out is ${page.url()}`);
     }
   });

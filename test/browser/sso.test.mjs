@@ -1,0 +1,211 @@
+// Single sign-on across the network, in Debian's Chromium: one customer, one password, typed
+// only on main's page.
+//
+//   single_sign_on   shop-a's header "Sign in" leads to main's sign-in page, which names shop-a
+//                    ("continue to Tea House Asahi") in main's layout; its "Register" link is
+//                    shop-a's own registration page; the customer registers there, signs out,
+//                    signs in again through main (the password typed at main) and is back on
+//                    the page they came from, "Signed in as Emi" in the header. At shop-b and
+//                    at main's own site the customer is then signed in without typing anything.
+//                    Signing out at shop-b offers "Sign out everywhere"; main asks to confirm,
+//                    then sends the customer back to shop-b's signed-out page; shop-a's session
+//                    has ended too (main told shop-a), and signing in asks for the password again.
+//
+// Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
+// not: this also checks that main's session and each partner's keep their own cookies.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { CHROMIUM, Sites, runJourney, waitUntil } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const binary = process.argv[2] ?? process.env.TIEUP_BINARY ??
+               path.join(here, '../../build/apps/tieup/tieup');
+const artifacts = path.resolve(process.argv[3] ?? process.env.TIEUP_BROWSER_ARTIFACTS ??
+                               path.join(here, '../../build/test-artifacts/browser'));
+process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
+
+const EMAIL = 'emi@example.test';
+const PASSWORD = 'one password everywhere';
+
+let browser;
+let sites;
+
+before(async () => {
+  assert.ok(fs.existsSync(binary), `the tieup binary is missing: ${binary} (build target tieup)`);
+  assert.ok(fs.existsSync(CHROMIUM),
+            `${CHROMIUM} is missing: install Debian's chromium (scripts/install-deps.sh test)`);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    assert.fail(`playwright-core is not installed in ${here}/node_modules ` +
+                `(scripts/install-deps.sh test installs it): ${e.message}`);
+  }
+  const logs = path.join(artifacts, 'sso-logs');
+  fs.mkdirSync(logs, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--disable-dev-shm-usage'],
+  });
+  sites = new Sites(binary, logs);
+  await sites.create({ serve: ['main', 'shop-a', 'shop-b'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await sites?.close();
+});
+
+async function bodyText(page) {
+  return page.evaluate(() => document.body?.innerText ?? '');
+}
+
+async function see(page, re, timeout = 3000) {
+  await waitUntil(`the page to show ${re}`, async () => re.test(await bodyText(page)),
+                  { deadlineMs: timeout, everyMs: 50 });
+}
+
+async function notSee(page, re) {
+  const text = await bodyText(page);
+  if (re.test(text)) throw new Error(`the page shows ${re}: ${text.slice(0, 200)}`);
+}
+
+async function clickAndLoad(page, locator) {
+  await Promise.all([page.waitForEvent('load'), locator.click()]);
+}
+
+async function gotoAndLoad(page, url) {
+  const r = await page.goto(url, { waitUntil: 'load' });
+  return r;
+}
+
+function expectAt(page, site, pathPrefix) {
+  const u = new URL(page.url());
+  const want = new URL(sites.url(site, pathPrefix));
+  if (u.host !== want.host || !u.pathname.startsWith(want.pathname)) {
+    throw new Error(`at ${page.url()}, not ${want.href}...`);
+  }
+}
+
+test('single_sign_on: one password typed at main, signed in at shop-a, shop-b and main; ' +
+     'signing out everywhere', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 },
+                                             locale: 'en-US' });
+  context.setDefaultTimeout(5000);
+  context.setDefaultNavigationTimeout(20000);
+  await runJourney('single_sign_on', t, context, path.join(artifacts, 'single_sign_on'),
+                   async (j) => {
+    const page = j.page;
+    const header = page.getByRole('banner');
+
+    // Registering at shop-a, from main's sign-in page.
+    await gotoAndLoad(page, sites.url('shop-a', '/products/sencha.html'));
+    await j.must('the sign-in link in shop-a\'s header leads to main', async () => {
+      await clickAndLoad(page, header.getByRole('link', { name: 'Sign in' }));
+      expectAt(page, 'main', '/oidc/authorize');
+    });
+    await j.shot('main-sign-in-for-shop-a');
+    await j.check('main\'s page names the shop the customer came from', () =>
+      see(page, /Sign in once to continue to Tea House Asahi/));
+    await j.check('in main\'s layout', () => see(page, /Sakura Tea/));
+    await j.must('"Register" leads to shop-a\'s registration', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Register' }));
+      expectAt(page, 'shop-a', '/account/register');
+    });
+    await j.must('register at shop-a', async () => {
+      await page.getByLabel('Email').fill(EMAIL);
+      await page.getByLabel('Name shown to others').fill('Emi');
+      await page.getByLabel(/^Password/).fill(PASSWORD);
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create account' }));
+      await see(page, /Welcome, Emi/);
+    });
+    await j.shot('registered-at-shop-a');
+    await j.must('sign out at shop-a', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/'));
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign out' }));
+      await see(page, /You are signed out on this site/);
+    });
+
+    // Signing in: the password is typed at main, and the customer is back where they were.
+    await gotoAndLoad(page, sites.url('shop-a', '/products/sencha.html'));
+    await j.must('"Sign in" leads to main again', async () => {
+      await clickAndLoad(page, header.getByRole('link', { name: 'Sign in' }));
+      expectAt(page, 'main', '/oidc/authorize');
+    });
+    await j.must('type the password at main', async () => {
+      await page.getByLabel('Email').fill(EMAIL);
+      await page.getByLabel('Password').fill(PASSWORD);
+    });
+    await j.shot('password-at-main');
+    await j.must('back on the product page at shop-a, signed in', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign in and continue' }));
+      expectAt(page, 'shop-a', '/products/sencha.html');
+      await header.getByRole('link', { name: 'Signed in as Emi' }).waitFor({ timeout: 3000 });
+    });
+    await j.shot('signed-in-at-shop-a');
+
+    // shop-b: one click, no password.
+    await j.must('shop-b\'s sign-in comes straight back, signed in', async () => {
+      await gotoAndLoad(page, sites.url('shop-b', '/account/login'));
+      expectAt(page, 'shop-b', '/');
+      await gotoAndLoad(page, sites.url('shop-b', '/account/'));
+      await see(page, /Your account[\s\S]*Signed in as Emi/);
+    });
+    await j.shot('signed-in-at-shop-b');
+    await j.check('no password was asked for', () => notSee(page, /Password/));
+    // main's own site.
+    await j.must('main\'s own account page knows the customer', async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/'));
+      await see(page, /Your account[\s\S]*Signed in as Emi/);
+    });
+    await j.shot('signed-in-at-main');
+    await j.must('shop-a still knows the customer', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/'));
+      await see(page, /Signed in as Emi/);
+    });
+
+    // Signing out everywhere, from shop-b.
+    await gotoAndLoad(page, sites.url('shop-b', '/account/'));
+    await j.must('sign out at shop-b', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign out' }));
+      await see(page, /You are signed out on this site/);
+    });
+    await j.shot('signed-out-at-shop-b');
+    await j.must('"Sign out everywhere" leads to main, which asks to confirm', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Sign out everywhere' }));
+      expectAt(page, 'main', '/oidc/logout');
+      await see(page, /Sign out everywhere\?[\s\S]*signed in as Emi/i);
+    });
+    await j.shot('confirm-at-main');
+    await j.must('confirm: back at shop-b, signed out of every shop', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign out everywhere' }));
+      expectAt(page, 'shop-b', '/account/signed-out');
+      await see(page, /You are signed out of every shop of the network/);
+    });
+    await j.shot('signed-out-everywhere');
+    await j.check('main no longer knows the customer', async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/'));
+      await notSee(page, /Signed in as Emi/);
+    });
+    await j.check('shop-a\'s session ended too (main told shop-a)', async () => {
+      await waitUntil('shop-a to forget the customer', async () => {
+        await gotoAndLoad(page, sites.url('shop-a', '/account/'));
+        return !/Signed in as Emi/.test(await bodyText(page));
+      }, { deadlineMs: 15000, everyMs: 250 });
+    });
+    await j.shot('shop-a-signed-out');
+    await j.check('signing in at shop-a asks for the password again', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/login'));
+      expectAt(page, 'main', '/oidc/authorize');
+      await page.getByLabel('Password').waitFor({ timeout: 3000 });
+    });
+    await j.shot('password-asked-again');
+  });
+});
