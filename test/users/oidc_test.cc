@@ -1,0 +1,495 @@
+// Main's OpenID Connect provider (users/oidc_provider.h) and a partner's relying party
+// (users/sso_client.h) wired to it in process: the relying party's transport calls the provider's
+// handler, so every request and answer is the real one. A real SQLite file, a clock the test sets.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <regex>
+
+#include "base/encoding.h"
+#include "crypto/hash.h"
+#include "store/database.h"
+#include "test_support.h"
+#include "users/account_pages.h"
+#include "users/oidc_provider.h"
+#include "users/sessions.h"
+#include "users/sso_client.h"
+#include "users/user_store.h"
+
+namespace tieup::users {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using ::tieup::testing::FakeClockEnv;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::StatusIs;
+using ::tieup::testing::TempDir;
+
+namespace json = boost::json;
+
+constexpr char kIssuer[] = "https://main.example";
+constexpr char kMainHost[] = "main.example";
+constexpr char kRedirect[] = "https://shop-a.example/account/callback";
+constexpr char kAfterLogout[] = "https://shop-a.example/account/signed-out";
+constexpr char kPassword[] = "a long enough secret";
+
+std::string Enc(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+std::string HeaderOf(const HttpResponse& r, std::string_view name) {
+  auto v = r.FindHeader(name);
+  return v ? std::string(*v) : std::string();
+}
+
+// The value of query parameter `name` of URL `url` ("" when absent).
+std::string Param(const std::string& url, const std::string& name) {
+  auto u = boost::urls::parse_uri_reference(url);
+  if (!u) return "";
+  for (auto p : u->params()) {
+    if (p.key == name) return std::string(p.value);
+  }
+  return "";
+}
+
+std::string QueryOf(const std::string& url) {
+  const size_t q = url.find('?');
+  return q == std::string::npos ? "" : url.substr(q + 1);
+}
+
+class OidcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    ASSERT_THAT(db, IsOk());
+    db_ = std::move(*db);
+    UserStoreOptions uo;
+    uo.cost = PasswordHashCost::MinimumForTest();
+    auto users = UserStore::Open(env_, *db_, uo);
+    ASSERT_THAT(users, IsOk());
+    users_ = std::move(*users);
+    auto sessions = OpenCustomerSessions(env_, *db_);
+    ASSERT_THAT(sessions, IsOk());
+    sessions_ = std::move(*sessions);
+    auto key = JwtSigningKey::Generate();
+    ASSERT_THAT(key, IsOk());
+    OidcProviderOptions po;
+    po.issuer = kIssuer;
+    po.key = std::make_shared<const JwtSigningKey>(*key);
+    po.sessions = sessions_;
+    po.session_cookie = std::string(kMainSessionCookie);
+    po.https = true;
+    po.content_security_policy = "default-src 'self'; form-action 'self'; frame-ancestors 'none'";
+    po.env = &env_;
+    po.failures_per_client = 3;
+    po.logged_out = [this](const std::string& user, const std::vector<std::string>& clients) {
+      logged_out_.emplace_back(user, clients);
+    };
+    auto provider = OidcProvider::Open(env_, *db_, *users_, po);
+    ASSERT_THAT(provider, IsOk());
+    provider_ = std::move(*provider);
+    auto user = users_->Register({"ada@example.org", "Ada", kPassword, "shop-a", UserArea::kTieup});
+    ASSERT_THAT(user, IsOk());
+    user_id_ = user->id;
+
+    SsoTransport t;
+    t.register_client = [this]() -> Result<SsoClientGrant> {
+      ++registrations_;
+      SsoClientGrant g{"shop-a", "", kIssuer, kRedirect, kAfterLogout};
+      ASSIGN_OR_RETURN(g.client_secret,
+                       provider_->RegisterClient(
+                           {"shop-a", "Tea House Asahi", {kRedirect}, {kAfterLogout}, ""}));
+      secret_ = g.client_secret;
+      return g;
+    };
+    t.send_token_request = [this](const HttpRequest& r) -> Result<HttpResponse> {
+      HttpResponse answer = provider_->HandleRequest(r);
+      if (after_token_) after_token_();
+      return answer;
+    };
+    t.fetch_jwks = [this]() -> Result<std::string> {
+      if (!jwks_override_.empty()) return jwks_override_;
+      return std::string(provider_->HandleRequest(Get("/oidc/jwks")).body());
+    };
+    sso_ = std::make_unique<SingleSignOn>(env_, t);
+  }
+
+  static HttpRequest Get(const std::string& target, const std::string& cookie = "") {
+    HttpRequest r("GET", target);
+    r.AddHeader("Host", kMainHost);
+    if (!cookie.empty()) r.AddHeader("Cookie", cookie);
+    return r;
+  }
+  static HttpRequest PostForm(const std::string& target, const std::string& body,
+                              const std::string& cookie = "") {
+    HttpRequest r("POST", target);
+    r.AddHeader("Host", kMainHost);
+    r.AddHeader("Origin", std::string("https://") + kMainHost);
+    r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
+    if (!cookie.empty()) r.AddHeader("Cookie", cookie);
+    r.SetBody(body);
+    return r;
+  }
+
+  // The hidden fields of a page's form, URL-encoded for its POST.
+  static std::string HiddenFields(std::string_view html) {
+    std::string body, text(html);
+    std::regex hidden("<input type=\"hidden\" name=\"([a-z_]+)\" value=\"([^\"]*)\">");
+    for (std::sregex_iterator i(text.begin(), text.end(), hidden), end; i != end; ++i) {
+      std::string v = std::regex_replace((*i)[2].str(), std::regex("&amp;"), "&");
+      body += "&" + (*i)[1].str() + "=" + Enc(v);
+    }
+    return body;
+  }
+
+  // Main's session cookie pair from a response ("" when none).
+  static std::string MainCookie(const HttpResponse& r) {
+    for (const HttpHeaderView& h : r.Headers()) {
+      if (EqualsIgnoreCase(h.name, "Set-Cookie") &&
+          h.value.find("tieup_main_session=") != std::string_view::npos) {
+        std::string c(h.value.substr(0, h.value.find(';')));
+        return c.ends_with("=") ? "" : c;
+      }
+    }
+    return "";
+  }
+
+  // The whole sign-in: Begin, main's page (the password typed unless `main_cookie` holds a
+  // session), back with a code. Returns main's last answer (a 303 to the redirect URI on
+  // success) and sets `start`.
+  HttpResponse Authorize(SingleSignOn::Start* start, std::string* main_cookie,
+                         const std::string& password = kPassword) {
+    auto begun = sso_->Begin("/products/sencha.html");
+    EXPECT_THAT(begun, IsOk());
+    *start = *begun;
+    EXPECT_THAT(start->location, StartsWith(std::string(kIssuer) + "/oidc/authorize?"));
+    const std::string target = start->location.substr(std::string(kIssuer).size());
+    HttpResponse page = provider_->HandleRequest(Get(target, *main_cookie));
+    if (page.status() != 200) return page;
+    HttpResponse r = provider_->HandleRequest(
+        PostForm("/oidc/authorize",
+                 "email=ada%40example.org&password=" + Enc(password) + HiddenFields(page.body())));
+    if (std::string c = MainCookie(r); !c.empty()) *main_cookie = c;
+    return r;
+  }
+
+  // A token request as a client sends it.
+  HttpResponse Token(const std::string& code, const std::string& verifier,
+                     const std::string& client = "shop-a", std::string secret = "",
+                     const std::string& redirect = kRedirect) {
+    if (secret.empty()) secret = secret_;
+    HttpRequest r("POST", "/oidc/token");
+    r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
+    r.AddHeader("Authorization", "Basic " + Base64Encode(Enc(client) + ":" + Enc(secret)));
+    r.SetBody("grant_type=authorization_code&code=" + Enc(code) + "&redirect_uri=" + Enc(redirect) +
+              "&code_verifier=" + Enc(verifier));
+    return provider_->HandleRequest(r);
+  }
+
+  // The verifier kept in a pending cookie (state.nonce.verifier.issued.return).
+  static std::string VerifierOf(const std::string& pending) {
+    size_t a = pending.find('.'), b = pending.find('.', a + 1), c = pending.find('.', b + 1);
+    return pending.substr(b + 1, c - b - 1);
+  }
+
+  FakeClockEnv env_;
+  TempDir dir_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<UserStore> users_;
+  std::shared_ptr<SessionStore> sessions_;
+  std::unique_ptr<OidcProvider> provider_;
+  std::unique_ptr<SingleSignOn> sso_;
+  std::string user_id_, secret_, jwks_override_;
+  std::function<void()> after_token_;
+  int registrations_ = 0;
+  std::vector<std::pair<std::string, std::vector<std::string>>> logged_out_;
+};
+
+TEST_F(OidcTest, DiscoveryAndKeySet) {
+  HttpResponse r = provider_->HandleRequest(Get("/.well-known/openid-configuration"));
+  ASSERT_EQ(r.status(), 200);
+  json::object d = json::parse(r.body()).as_object();
+  EXPECT_EQ(d.at("issuer").as_string(), kIssuer);
+  EXPECT_EQ(d.at("authorization_endpoint").as_string(), std::string(kIssuer) + "/oidc/authorize");
+  EXPECT_EQ(d.at("token_endpoint").as_string(), std::string(kIssuer) + "/oidc/token");
+  EXPECT_EQ(d.at("jwks_uri").as_string(), std::string(kIssuer) + "/oidc/jwks");
+  EXPECT_EQ(d.at("code_challenge_methods_supported"), json::array{"S256"});
+  EXPECT_EQ(d.at("id_token_signing_alg_values_supported"), json::array{"ES256"});
+  r = provider_->HandleRequest(Get("/oidc/jwks"));
+  EXPECT_EQ(HeaderOf(r, "Content-Type"), "application/jwk-set+json");
+  EXPECT_EQ(r.body().find("\"d\""), std::string_view::npos);
+  EXPECT_EQ(provider_->HandleRequest(Get("/oidc/nothing")).status(), 404);
+}
+
+TEST_F(OidcTest, SignInAtMainThenBackSignedIn) {
+  SingleSignOn::Start start;
+  std::string main_cookie;
+  HttpResponse r = Authorize(&start, &main_cookie);
+  ASSERT_EQ(r.status(), 303) << r.body();
+  const std::string location = HeaderOf(r, "Location");
+  EXPECT_THAT(location, StartsWith(std::string(kRedirect) + "?code="));
+  EXPECT_EQ(Param(location, "iss"), kIssuer);
+  EXPECT_FALSE(main_cookie.empty());
+  // The relying party checks everything and names the customer.
+  auto done = sso_->Finish(QueryOf(location), start.pending_cookie);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->user_id, user_id_);
+  EXPECT_EQ(done->name, "Ada");
+  EXPECT_EQ(done->return_path, "/products/sencha.html");
+  EXPECT_EQ(registrations_, 1);
+
+  // A second sign-in with main's session: a code at once, no page, no password.
+  SingleSignOn::Start again;
+  r = Authorize(&again, &main_cookie, "not typed");
+  ASSERT_EQ(r.status(), 303);
+  ASSERT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), again.pending_cookie), IsOk());
+  EXPECT_EQ(registrations_, 1);  // the credentials are kept
+}
+
+TEST_F(OidcTest, TheSignInPageNamesTheClientAndAllowsItsOriginAsFormTarget) {
+  auto begun = sso_->Begin("/");
+  ASSERT_THAT(begun, IsOk());
+  HttpResponse page =
+      provider_->HandleRequest(Get(begun->location.substr(std::string(kIssuer).size())));
+  ASSERT_EQ(page.status(), 200);
+  EXPECT_THAT(page.body(), HasSubstr("continue to <strong>Tea House Asahi</strong>"));
+  EXPECT_THAT(HeaderOf(page, "Content-Security-Policy"),
+              HasSubstr("form-action 'self' https://shop-a.example;"));
+  EXPECT_EQ(HeaderOf(page, "Cache-Control"), "no-store");
+  // A wrong password: the page again, 401, nothing issued.
+  HttpResponse r = provider_->HandleRequest(
+      PostForm("/oidc/authorize",
+               "email=ada%40example.org&password=wrong+one+entirely" + HiddenFields(page.body())));
+  EXPECT_EQ(r.status(), 401);
+  EXPECT_THAT(r.body(), HasSubstr("Wrong email address or password."));
+  EXPECT_TRUE(MainCookie(r).empty());
+  // From another site: refused.
+  HttpRequest forged = PostForm("/oidc/authorize", "email=ada%40example.org&password=x");
+  forged.RemoveHeader("Origin");
+  forged.AddHeader("Origin", "https://evil.example");
+  EXPECT_EQ(provider_->HandleRequest(forged).status(), 403);
+}
+
+TEST_F(OidcTest, BadRequestsNeverRedirectToUnregisteredAddresses) {
+  ASSERT_THAT(sso_->Begin("/"), IsOk());  // registers shop-a
+  const std::string base =
+      "/oidc/authorize?response_type=code&client_id=shop-a&scope=openid"
+      "&state=s1&code_challenge_method=S256&code_challenge=" +
+      Base64UrlEncode(Sha256("v")) + "&redirect_uri=";
+  HttpResponse r = provider_->HandleRequest(Get(base + Enc("https://evil.example/cb")));
+  EXPECT_EQ(r.status(), 400);
+  EXPECT_EQ(HeaderOf(r, "Location"), "");
+  EXPECT_THAT(r.body(), HasSubstr("Wrong return address"));
+  r = provider_->HandleRequest(
+      Get("/oidc/authorize?response_type=code&client_id=nobody&redirect_uri=" + Enc(kRedirect)));
+  EXPECT_EQ(r.status(), 400);
+  EXPECT_EQ(HeaderOf(r, "Location"), "");
+  // Other errors go back to the client, with its state.
+  r = provider_->HandleRequest(Get(
+      "/oidc/authorize?response_type=code&client_id=shop-a&scope=openid&state=s2&redirect_uri=" +
+      Enc(kRedirect)));
+  EXPECT_EQ(r.status(), 303);
+  EXPECT_EQ(Param(HeaderOf(r, "Location"), "error"), "invalid_request");  // no PKCE
+  EXPECT_EQ(Param(HeaderOf(r, "Location"), "state"), "s2");
+  r = provider_->HandleRequest(Get(base + Enc(kRedirect) + "&prompt=none"));
+  EXPECT_EQ(Param(HeaderOf(r, "Location"), "error"), "login_required");
+  r = provider_->HandleRequest(
+      Get(std::regex_replace(base, std::regex("scope=openid"), "scope=profile") + Enc(kRedirect)));
+  EXPECT_EQ(Param(HeaderOf(r, "Location"), "error"), "invalid_scope");
+  r = provider_->HandleRequest(
+      Get(std::regex_replace(base, std::regex("response_type=code"), "response_type=token") +
+          Enc(kRedirect)));
+  EXPECT_EQ(Param(HeaderOf(r, "Location"), "error"), "unsupported_response_type");
+  // The relying party reports main's error as such.
+  EXPECT_THAT(sso_->Finish("error=access_denied&error_description=no&state=x", "irrelevant"),
+              StatusIs(StatusCode::kPermissionDenied, HasSubstr("access_denied")));
+}
+
+TEST_F(OidcTest, CodesAreSingleUseShortLivedAndBoundToVerifierClientAndRedirect) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  ASSERT_EQ(r.status(), 303);
+  const std::string code = Param(HeaderOf(r, "Location"), "code");
+  const std::string verifier = VerifierOf(start.pending_cookie);
+  // Another client's credentials, a wrong secret, another redirect URI: refused, code intact.
+  auto shop_x = provider_->RegisterClient({"shop-x", "X", {"https://x.example/cb"}, {}, ""});
+  ASSERT_THAT(shop_x, IsOk());
+  HttpResponse stolen = Token(code, verifier, "shop-x", *shop_x, "https://x.example/cb");
+  EXPECT_EQ(stolen.status(), 400);
+  EXPECT_THAT(stolen.body(), HasSubstr("invalid_grant"));
+  EXPECT_EQ(Token(code, verifier, "shop-a", "not-the-secret").status(), 401);
+  // (the code is burnt by a failed redirect or verifier check, as by any use)
+  HttpResponse ok = Token(code, verifier);
+  ASSERT_EQ(ok.status(), 200) << ok.body();
+  json::object tokens = json::parse(ok.body()).as_object();
+  EXPECT_EQ(tokens.at("token_type").as_string(), "Bearer");
+  EXPECT_EQ(tokens.at("expires_in").as_int64(), kIdTokenSeconds);
+  EXPECT_EQ(HeaderOf(ok, "Cache-Control"), "no-store");
+  const std::string access(tokens.at("access_token").as_string());
+  HttpRequest info("GET", "/oidc/userinfo");
+  info.AddHeader("Authorization", "Bearer " + access);
+  HttpResponse claims = provider_->HandleRequest(info);
+  ASSERT_EQ(claims.status(), 200);
+  EXPECT_THAT(claims.body(), HasSubstr("\"email\":\"ada@example.org\""));
+  // A second use: refused, and the first use's access token is revoked.
+  HttpResponse again = Token(code, verifier);
+  EXPECT_EQ(again.status(), 400);
+  EXPECT_THAT(again.body(), HasSubstr("invalid_grant"));
+  EXPECT_EQ(provider_->HandleRequest(info).status(), 401);
+
+  // A wrong verifier (PKCE).
+  r = Authorize(&start, &cookie);
+  HttpResponse bad = Token(Param(HeaderOf(r, "Location"), "code"), std::string(43, 'A'));
+  EXPECT_EQ(bad.status(), 400);
+  EXPECT_THAT(bad.body(), HasSubstr("code_verifier"));
+  // Another redirect URI than the authorization's.
+  r = Authorize(&start, &cookie);
+  bad = Token(Param(HeaderOf(r, "Location"), "code"), VerifierOf(start.pending_cookie), "shop-a",
+              "", "https://shop-a.example/other");
+  EXPECT_EQ(bad.status(), 400);
+  // Too late: codes live kCodeSeconds.
+  r = Authorize(&start, &cookie);
+  env_.AdvanceSeconds(kCodeSeconds + 1);
+  bad = Token(Param(HeaderOf(r, "Location"), "code"), VerifierOf(start.pending_cookie));
+  EXPECT_EQ(bad.status(), 400);
+  EXPECT_THAT(bad.body(), HasSubstr("expired"));
+  // Not a form, not this grant.
+  HttpRequest json_body("POST", "/oidc/token");
+  json_body.AddHeader("Content-Type", "application/json");
+  EXPECT_EQ(provider_->HandleRequest(json_body).status(), 400);
+}
+
+TEST_F(OidcTest, TheRelyingPartyRefusesWhatIsNotItsOwnSignIn) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  const std::string query = QueryOf(HeaderOf(r, "Location"));
+  // No cookie, another browser's cookie, a state that differs.
+  EXPECT_THAT(sso_->Finish(query, ""), StatusIs(StatusCode::kUnauthenticated));
+  SingleSignOn::Start other;
+  std::string other_cookie;
+  (void)Authorize(&other, &other_cookie);
+  EXPECT_THAT(sso_->Finish(query, other.pending_cookie),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("not for the sign-in")));
+  // A cookie whose nonce was changed (state kept): the ID token's nonce does not match.
+  std::string tampered = start.pending_cookie;
+  tampered.replace(44, 43, std::string(43, 'n'));
+  EXPECT_THAT(sso_->Finish(query, tampered),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("nonce")));
+  // Too slow: the pending sign-in lasts kSsoPendingSeconds.
+  r = Authorize(&start, &cookie);
+  env_.AdvanceSeconds(kSsoPendingSeconds + 1);
+  EXPECT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("too long")));
+}
+
+TEST_F(OidcTest, TheRelyingPartyChecksTheIdToken) {
+  // Signed by a key main does not publish.
+  auto stranger = JwtSigningKey::Generate();
+  ASSERT_THAT(stranger, IsOk());
+  jwks_override_ = JwksJson(*stranger);
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  EXPECT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("ID token")));
+  jwks_override_.clear();
+  // Expired by the time it is checked (the clock moves on during the exchange).
+  r = Authorize(&start, &cookie);
+  after_token_ = [this] { env_.AdvanceSeconds(kIdTokenSeconds + 120); };
+  EXPECT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("expired")));
+}
+
+TEST_F(OidcTest, MainRefusingTheSecretMeansRegisteringAgainOnce) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  // Another process registered shop-a since: the secret the relying party holds is old.
+  ASSERT_THAT(provider_->RegisterClient({"shop-a", "Tea House Asahi", {kRedirect}, {}, ""}),
+              IsOk());
+  ASSERT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie), IsOk());
+  EXPECT_EQ(registrations_, 2);
+}
+
+TEST_F(OidcTest, ADisabledAccountGetsNoTokens) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  ASSERT_THAT(users_->SetDisabled(user_id_, true), IsOk());
+  EXPECT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("invalid_grant")));
+  // And main's session ended with it: the next sign-in asks for the password (and refuses).
+  r = Authorize(&start, &cookie);
+  EXPECT_EQ(r.status(), 401);
+}
+
+TEST_F(OidcTest, SigningOutEverywhere) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  ASSERT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie), IsOk());
+  auto url = sso_->LogoutUrl();
+  ASSERT_THAT(url, IsOk());
+  EXPECT_EQ(*url, std::string(kIssuer) +
+                      "/oidc/logout?client_id=shop-a&post_logout_redirect_uri=" + kAfterLogout);
+  HttpResponse page =
+      provider_->HandleRequest(Get(url->substr(std::string(kIssuer).size()) + "&state=st", cookie));
+  ASSERT_EQ(page.status(), 200);
+  EXPECT_THAT(page.body(), HasSubstr("Sign out everywhere?"));
+  // The page's form, without its CSRF token: refused.
+  EXPECT_EQ(provider_->HandleRequest(PostForm("/oidc/logout", "csrf=nope", cookie)).status(), 403);
+  r = provider_->HandleRequest(
+      PostForm("/oidc/logout", HiddenFields(page.body()).substr(1), cookie));
+  ASSERT_EQ(r.status(), 303);
+  EXPECT_EQ(HeaderOf(r, "Location"), std::string(kAfterLogout) + "?state=st");
+  ASSERT_EQ(logged_out_.size(), 1u);
+  EXPECT_EQ(logged_out_[0].first, user_id_);
+  EXPECT_EQ(logged_out_[0].second, std::vector<std::string>{"shop-a"});
+  // Main's session is gone: the password is asked for again.
+  HttpResponse again = Authorize(&start, &cookie, "wrong password here");
+  EXPECT_EQ(again.status(), 401);
+  // An unregistered post-logout address is never followed.
+  page = provider_->HandleRequest(
+      Get("/oidc/logout?client_id=shop-a&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"));
+  EXPECT_EQ(page.status(), 200);
+  EXPECT_EQ(HeaderOf(page, "Location"), "");
+}
+
+TEST_F(OidcTest, ClientRegistryChecksAndKeepsOnlyAHash) {
+  auto secret = provider_->RegisterClient({"app", "", {"https://app.example/cb"}, {}, ""});
+  ASSERT_THAT(secret, IsOk());
+  auto rows = db_->Query("SELECT secret_hash FROM oidc_clients WHERE id = 'app'");
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_EQ((*rows)[0].Text(0), Sha256Hex(*secret));
+  EXPECT_EQ(provider_->GetClient("app")->name, "app");
+  EXPECT_THAT(provider_->RegisterClient({"bad", "", {"javascript:alert(1)"}, {}, ""}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(provider_->RegisterClient({"bad", "", {}, {}, ""}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(provider_->RegisterClient({"a:b", "", {"https://a.example/"}, {}, ""}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(provider_->RemoveClient("app"), IsOk());
+  EXPECT_THAT(provider_->RemoveClient("app"), StatusIs(StatusCode::kNotFound));
+  OidcProviderOptions trailing_slash;
+  trailing_slash.issuer = "https://main.example/";
+  trailing_slash.key = std::make_shared<const JwtSigningKey>(*JwtSigningKey::Generate());
+  EXPECT_THAT(OidcProvider::Open(env_, *db_, *users_, trailing_slash),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_F(OidcTest, EveryBuiltInTemplateParses) {
+  content::PageTemplates t(OidcPageTemplates(), {});
+  for (const auto& [name, text] : OidcPageTemplates()) {
+    EXPECT_THAT(t.RenderBody(name, json::object{}), IsOk()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace tieup::users
