@@ -1,5 +1,6 @@
 #include "main_site/users_service.h"
 
+#include "commerce/mail.h"
 #include "crypto/jose.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
@@ -9,6 +10,7 @@
 #include "sync/publisher.h"
 #include "users/account_pages.h"
 #include "users/oidc_provider.h"
+#include "users/password_reset.h"
 #include "users/wire.h"
 
 namespace tieup {
@@ -260,6 +262,20 @@ void DeliverLogoutNotices(MainDaemon& daemon) {
   }
 }
 
+// The sender of account mail: [variables] users.mail_from, else shop.mail_from, else a
+// no-reply address (set one of them before relaying mail to the world).
+Result<std::string> AccountMailSender(const SiteConfig& config) {
+  for (const char* key : {"users.mail_from", "shop.mail_from"}) {
+    auto it = config.variables.find(key);
+    if (it != config.variables.end() && !it->second.empty()) {
+      RETURN_IF_ERROR(commerce::ValidateEmailAddress(it->second)
+                          .Annotate(std::string("site.toml [variables] ") + key));
+      return it->second;
+    }
+  }
+  return std::string("no-reply@localhost.localdomain");
+}
+
 // A partnership's public URL without a trailing slash.
 Result<std::string> PartnerBaseUrl(MainDaemon& daemon, const std::string& partner) {
   ASSIGN_OR_RETURN(sync::Partnership p, daemon.sync().publisher().GetPartnership(partner));
@@ -334,6 +350,47 @@ Status AttachUsers(MainDaemon& daemon) {
   RETURN_IF_ERROR(daemon.site().AddPublicRoute("/oidc/", "GET, HEAD, POST", provider));
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.well-known/openid-configuration", "GET, HEAD", provider));
+
+  // Password reset by mail (users/password_reset.h), through the site's mail outbox
+  // (SITE_DIR/mail, delivered with the shop's mail when shop.smtp_host is set).
+  ASSIGN_OR_RETURN(std::shared_ptr<users::PasswordResets> resets,
+                   users::PasswordResets::Open(daemon.env(), daemon.db(), *store));
+  auto outbox =
+      std::make_shared<commerce::MailOutbox>(daemon.env(), daemon.site().site_dir() + "/mail");
+  RETURN_IF_ERROR(outbox->Init());
+  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
+  users::PasswordResetPagesOptions ro;
+  ro.site = site;
+  ro.base_url = provider->issuer();
+  ro.env = &daemon.env();
+  ro.send_mail = [outbox, sender, name = site.site_name, logger = daemon.logger()](
+                     const users::User& user, const std::string& link) -> Status {
+    commerce::MailMessage m;
+    m.from = {name, sender};
+    m.to = {{user.display_name, user.email}};
+    m.subject = "Choose a new password for " + name;
+    m.body = "Hello " + user.display_name + ",\n\nsomeone (we hope you) asked to choose a new " +
+             "password for your account at " + name + ". Open this link within 30 minutes:\n\n" +
+             link + "\n\nThe link works once. If you did not ask, ignore this mail: your " +
+             "password stays as it is.\n\n" + name + "\n";
+    auto queued = outbox->Enqueue(std::move(m));
+    // The link is a secret: only that a mail was queued is logged.
+    if (!queued.ok()) {
+      logger->error("users: the password reset mail for {} could not be queued: {}", user.id,
+                    queued.status().message());
+      return queued.status();
+    }
+    logger->info("users: password reset mail for {} queued ({})", user.id, *queued);
+    return Status::Ok();
+  };
+  ro.password_changed = [provider, logger = daemon.logger()](const users::User& user) {
+    Status s = provider->EndEverywhere(user.id);
+    logger->info("users: {} chose a new password: signed out everywhere{}", user.id,
+                 s.ok() ? "" : " (failed: " + s.message() + ")");
+  };
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      users::kPasswordResetPrefix, "GET, HEAD, POST",
+      std::make_shared<users::PasswordResetPages>(resets, std::move(ro))));
 
   MainDaemon* d = self;
   auto registrar = [d, provider](const std::string& partner) -> Result<users::SsoClientGrant> {

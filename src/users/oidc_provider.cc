@@ -202,6 +202,19 @@ class OidcProvider::Impl {
 
   OidcClients& clients() { return *clients_; }
 
+  Status EndEverywhere(const std::string& user_id) {
+    if (options_.sessions != nullptr) RETURN_IF_ERROR(options_.sessions->EndAllFor(user_id));
+    std::vector<std::string> clients;
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT client_id FROM oidc_signins WHERE user_id = ? "
+                                          "ORDER BY client_id",
+                                          {user_id}));
+    for (const SqlRow& row : rows) clients.push_back(row.Text(0));
+    RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_signins WHERE user_id = ?", {user_id}));
+    RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_access_tokens WHERE user_id = ?", {user_id}));
+    if (options_.logged_out) options_.logged_out(user_id, clients);
+    return Status::Ok();
+  }
+
   HttpResponse Handle(const HttpRequest& request) {
     try {
       return Route(request);
@@ -722,19 +735,7 @@ class OidcProvider::Impl {
     OidcClient client;
     std::string uri;
     LogoutTarget(*form, &client, &uri);
-    if (session) {
-      (void)options_.sessions->EndAllFor(session->subject);
-      std::vector<std::string> clients;
-      if (auto rows = db_.Query("SELECT client_id FROM oidc_signins WHERE user_id = ? ORDER BY "
-                                "client_id",
-                                {session->subject});
-          rows.ok()) {
-        for (const SqlRow& row : *rows) clients.push_back(row.Text(0));
-      }
-      (void)db_.Exec("DELETE FROM oidc_signins WHERE user_id = ?", {session->subject});
-      (void)db_.Exec("DELETE FROM oidc_access_tokens WHERE user_id = ?", {session->subject});
-      if (options_.logged_out) options_.logged_out(session->subject, clients);
-    }
+    if (session) (void)EndEverywhere(session->subject);
     HttpResponse r = uri.empty() ? Page(request, 200, "Signed out", "oidc_signed_out",
                                         json::object{}, std::nullopt)
                                  : Redirect(LogoutReturn(uri, *form));
@@ -889,5 +890,8 @@ HttpResponse OidcProvider::HandleRequest(const HttpRequest& request) {
   return impl_->Handle(request);
 }
 const std::string& OidcProvider::issuer() const { return impl_->issuer(); }
+Status OidcProvider::EndEverywhere(std::string_view user_id) {
+  return impl_->EndEverywhere(std::string(user_id));
+}
 
 }  // namespace tieup::users

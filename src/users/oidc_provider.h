@@ -134,6 +134,11 @@ class OidcProvider : public HttpHandler {
 
   const std::string& issuer() const;
 
+  // Signs the customer out everywhere, as the sign-out page does: main's sessions end, access
+  // tokens are revoked, and `logged_out` is told the clients the customer signed in to. (After
+  // a password change.)
+  Status EndEverywhere(std::string_view user_id);
+
  private:
   class Impl;
   explicit OidcProvider(std::unique_ptr<Impl> impl);

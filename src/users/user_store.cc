@@ -384,6 +384,21 @@ class UserStore::Impl {
     return Get(user_id);
   }
 
+  Result<User> SetPassword(std::string_view user_id, std::string_view password) {
+    RETURN_IF_ERROR(CheckPasswordPolicy(password));
+    ASSIGN_OR_RETURN(User user, Get(user_id));
+    Admission admitted(*this);
+    if (!admitted) return Busy();
+    ASSIGN_OR_RETURN(std::string hash, hasher_.Hash(password));
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      RETURN_IF_ERROR(db.Exec("UPDATE users SET password_hash = ? WHERE id = ?", {hash, user.id}));
+      RETURN_IF_ERROR(
+          db.Exec("DELETE FROM login_failures WHERE email_key = ?", {LowerAscii(user.email)}));
+      return db.Exec("DELETE FROM customer_sessions WHERE subject_key = ?", {user.id});
+    }));
+    return user;
+  }
+
   Result<User> FindByEmail(std::string_view email) {
     ASSIGN_OR_RETURN(std::string normalized, NormalizeEmail(email));
     ASSIGN_OR_RETURN(
@@ -462,6 +477,9 @@ Result<int64_t> UserStore::Count(std::optional<std::string_view> registered_via)
 }
 Result<int64_t> UserStore::CountMatching(const UserFilter& filter) {
   return impl_->CountMatching(filter);
+}
+Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {
+  return impl_->SetPassword(user_id, password);
 }
 Result<User> UserStore::SetDisabled(std::string_view user_id, bool disabled) {
   return impl_->SetDisabled(user_id, disabled);

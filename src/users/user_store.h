@@ -158,6 +158,12 @@ class UserStore {
   // the main console.
   Result<User> SetDisabled(std::string_view user_id, bool disabled);
 
+  // Replaces the account's password (users/password_reset.h): InvalidArgument when the policy
+  // refuses it (the message says what to do), NotFound for an unknown id, Unavailable when too
+  // many hashes wait. The address's failed sign-ins are forgotten and every session of the
+  // account on this site ends.
+  Result<User> SetPassword(std::string_view user_id, std::string_view password);
+
  private:
   class Impl;
   explicit UserStore(std::unique_ptr<Impl> impl);

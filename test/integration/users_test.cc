@@ -498,6 +498,59 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
   EXPECT_THAT(partner_->output(), HasSubstr("signed out everywhere: their sessions here ended"));
 }
 
+// "Forgot your password?" at main: the mail in main's outbox (SITE_DIR/mail/pending) holds a
+// link; the new password works through the partner's sign-in, the old one no longer does, and
+// the partner's session of before has ended (main told the partner).
+TEST_F(UsersIntegrationTest, APasswordResetByMailSignsOutEverywhere) {
+  const int port = partner_->port();
+  std::string r = PostForm(port, "/account/register",
+                           RegisterBody("gen%40example.org", "Gen", "my+first+password", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser before;
+  ASSERT_EQ(SignInAtPartner(&before, "gen@example.org", "my first password"), 303) << before.last;
+
+  r = PostForm(main_->port(), "/account/reset", "email=gen%40example.org", "/account/reset");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("If an account exists for <strong>gen@example.org</strong>"));
+  // The mail (quoted-printable: soft line breaks and "=3D" undone).
+  std::string mail;
+  ASSERT_TRUE(WaitFor([&] {
+    auto files = env_->ListDir(main_dir_ + "/mail/pending");
+    if (!files.ok() || files->empty()) return false;
+    mail = *env_->ReadFile(main_dir_ + "/mail/pending/" + files->back().name);
+    return true;
+  }));
+  EXPECT_THAT(mail, HasSubstr("To: \"Gen\" <gen@example.org>"));
+  mail = std::regex_replace(mail, std::regex("=\r\n"), "");
+  mail = std::regex_replace(mail, std::regex("=3D"), "=");
+  const std::string link = Match(
+      mail, "(http://127\\.0\\.0\\.1:[0-9]+/account/reset/confirm\\?token=[A-Za-z0-9_-]{43})");
+  ASSERT_FALSE(link.empty()) << mail;
+  EXPECT_THAT(main_->output(),
+              Not(HasSubstr(link.substr(link.find("token=")))));  // no secret in logs
+
+  r = HttpGet(main_->port(), PathAndQuery(link));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string token = link.substr(link.find("token=") + 6);
+  r = PostForm(main_->port(), "/account/reset/confirm",
+               "token=" + token + "&password=" + Encode("my second password"), "/account/reset");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Your password is changed"));
+
+  // Signed out at the partner too, once main's notice arrives.
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(port, "/account/", {"Cookie: " + before.partner_cookie})) == 303;
+  })) << main_->output();
+  Browser old_password;
+  EXPECT_EQ(SignInAtPartner(&old_password, "gen@example.org", "my first password"), 401);
+  Browser after;
+  EXPECT_EQ(SignInAtPartner(&after, "gen@example.org", "my second password"), 303) << after.last;
+  // The link worked once.
+  r = PostForm(main_->port(), "/account/reset/confirm",
+               "token=" + token + "&password=" + Encode("my third password"), "/account/reset");
+  EXPECT_EQ(StatusOf(r), 400) << r;
+}
+
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
   const int port = partner_->port();
   const std::string body = RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", "");
