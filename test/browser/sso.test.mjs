@@ -10,6 +10,11 @@
 //                    Signing out at shop-b offers "Sign out everywhere"; main asks to confirm,
 //                    then sends the customer back to shop-b's signed-out page; shop-a's session
 //                    has ended too (main told shop-a), and signing in asks for the password again.
+//   password_reset   at main's sign-in page (reached from shop-a), "Forgot your password?": the
+//                    address typed, "Check your mail"; the link in the mail (read from main's
+//                    outbox, SITE_DIR/mail/pending) opens the new-password form; the new
+//                    password set, "Your password is changed"; signing in through shop-a with it
+//                    works; the link does not work twice.
 //
 // Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
 // not: this also checks that main's session and each partner's keep their own cookies.
@@ -207,5 +212,84 @@ test('single_sign_on: one password typed at main, signed in at shop-a, shop-b an
       await page.getByLabel('Password').waitFor({ timeout: 3000 });
     });
     await j.shot('password-asked-again');
+  });
+});
+
+// The link in the newest mail to `email` in main's outbox (quoted-printable undone).
+function resetLinkInMail(email) {
+  const dir = path.join(sites.siteDir('main'), 'mail', 'pending');
+  if (!fs.existsSync(dir)) return null;
+  for (const name of fs.readdirSync(dir).sort().reverse()) {
+    const text = fs.readFileSync(path.join(dir, name), 'utf8');
+    if (!text.includes(`<${email}>`)) continue;
+    const body = text.replace(/=\r\n/g, '').replace(/=3D/g, '=');
+    const m = body.match(/https?:\/\/[^\s]+\/account\/reset\/confirm\?token=[A-Za-z0-9_-]{43}/);
+    if (m) return m[0];
+  }
+  return null;
+}
+
+test('password_reset: forgot the password at main\'s sign-in page, the link from the mail, ' +
+     'signed in at shop-a with the new one', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 },
+                                             locale: 'en-US' });
+  context.setDefaultTimeout(5000);
+  context.setDefaultNavigationTimeout(20000);
+  const email = 'ren@example.test';
+  await runJourney('password_reset', t, context, path.join(artifacts, 'password_reset'),
+                   async (j) => {
+    const page = j.page;
+    await j.must('an account registered at shop-a (as its browser would)', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/register'));
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Name shown to others').fill('Ren');
+      await page.getByLabel(/^Password/).fill('the first password');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create account' }));
+      await see(page, /Welcome, Ren/);
+      await clickAndLoad(page, page.getByRole('banner').getByRole('link', { name: /Signed in as/ }));
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign out' }));
+    });
+    await gotoAndLoad(page, sites.url('shop-a', '/account/login'));
+    await j.must('main\'s sign-in page has "Forgot your password?"', async () => {
+      expectAt(page, 'main', '/oidc/authorize');
+      await clickAndLoad(page, page.getByRole('link', { name: 'Forgot your password?' }));
+      expectAt(page, 'main', '/account/reset');
+    });
+    await j.shot('forgot');
+    await j.must('ask for the link', async () => {
+      await page.getByLabel('Email').fill(email);
+      await clickAndLoad(page, page.getByRole('button', { name: 'Send the link' }));
+      await see(page, /Check your mail[\s\S]*If an account exists for ren@example\.test/);
+    });
+    await j.shot('check-your-mail');
+    const link = await j.must('the mail holds a link', () =>
+      waitUntil('the reset mail in main\'s outbox', async () => resetLinkInMail(email),
+                { deadlineMs: 10000 }));
+    await j.must('the link opens the new-password form', async () => {
+      await gotoAndLoad(page, link);
+      await see(page, /Choose a new password/);
+    });
+    await j.shot('new-password-form');
+    await j.must('set the new password', async () => {
+      await page.getByLabel(/New password/).fill('the second password');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Set the new password' }));
+      await see(page, /Your password is changed/);
+    });
+    await j.shot('password-changed');
+    await j.must('sign in at shop-a with the new password', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/login'));
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('the second password');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign in and continue' }));
+      expectAt(page, 'shop-a', '/');
+      await page.getByRole('banner').getByRole('link', { name: 'Signed in as Ren' })
+          .waitFor({ timeout: 3000 });
+    });
+    await j.shot('signed-in-with-new-password');
+    await j.check('the link does not work twice', async () => {
+      await gotoAndLoad(page, link);
+      await see(page, /This link no longer works/);
+    });
+    await j.shot('link-used');
   });
 });
