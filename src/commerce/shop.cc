@@ -1385,6 +1385,10 @@ class Shop::Impl {
       sql += " AND channel <> ?";
       params.emplace_back(config_.site_id);
     }
+    if (!f.customer_email.empty()) {
+      sql += " AND lower(email) = lower(?)";
+      params.emplace_back(f.customer_email);
+    }
     return sql;
   }
 

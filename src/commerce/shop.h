@@ -426,6 +426,8 @@ class Shop {
     // Only orders through another site than this one (channel != config().site_id: main's
     // orders delegated by partners). Ignored when `channel` is set.
     bool other_channels = false;
+    // Only the orders of this customer email address (ignoring ASCII case); empty: all.
+    std::string customer_email = {};
   };
   // Newest first, without events.
   Result<std::vector<Order>> ListOrders(const OrderFilter& filter);

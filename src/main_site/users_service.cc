@@ -1,9 +1,14 @@
 #include "main_site/users_service.h"
 
+#include <boost/json.hpp>
+
+#include "base/encoding.h"
 #include "commerce/mail.h"
+#include "commerce/shop.h"
 #include "crypto/jose.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
+#include "main_site/shop_service.h"
 #include "main_site/signed_requests.h"
 #include "site/browser_headers.h"
 #include "sync/http_api.h"
@@ -27,7 +32,20 @@ HttpResponse Refusal(const Status& status, users::Refusal reason) {
 // Main's own account pages: straight to the store.
 class LocalAccounts : public users::AccountBackend {
  public:
-  explicit LocalAccounts(std::shared_ptr<users::UserStore> store) : store_(std::move(store)) {}
+  // What managing an account needs besides the store (set before serving).
+  struct Extras {
+    Env* env = nullptr;  // the export's time
+    // Told after a password change (signs the customer out everywhere).
+    std::function<void(const users::User&)> password_changed;
+    // The clients the customer signed in to through main (the provider).
+    std::function<Result<std::vector<std::pair<std::string, int64_t>>>(const std::string&)>
+        sign_ins;
+    // Main's orders placed with this email address, newest first.
+    std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
+  };
+
+  LocalAccounts(std::shared_ptr<users::UserStore> store, Extras extras)
+      : store_(std::move(store)), extras_(std::move(extras)) {}
 
   Result<std::string> Register(const users::RegistrationRequest& r, std::string_view) override {
     users::NewUser u{r.email, r.display_name, r.password, "main", users::UserArea::kOriginal};
@@ -40,8 +58,83 @@ class LocalAccounts : public users::AccountBackend {
     return users::LoginReply{user.id, user.display_name};
   }
 
+  Result<users::User> Account(std::string_view user_id) override { return store_->Get(user_id); }
+
+  Result<users::User> Rename(std::string_view user_id, std::string_view name) override {
+    return store_->SetDisplayName(user_id, name);
+  }
+
+  Status ChangePassword(std::string_view user_id, std::string_view current,
+                        std::string_view next) override {
+    ASSIGN_OR_RETURN(users::User user, store_->Get(user_id));
+    RETURN_IF_ERROR(users::CheckPasswordPolicy(next));
+    RETURN_IF_ERROR(store_->CheckLogin(user.email, current).status());
+    ASSIGN_OR_RETURN(user, store_->SetPassword(user.id, next));
+    if (extras_.password_changed) extras_.password_changed(user);
+    return Status::Ok();
+  }
+
+  Result<std::string> ExportJson(std::string_view user_id) override {
+    namespace json = boost::json;
+    ASSIGN_OR_RETURN(users::User u, store_->Get(user_id));
+    auto when = [](int64_t micros) { return FormatRfc3339(micros / 1'000'000); };
+    json::object account{
+        {"id", u.id},
+        {"email", u.email},
+        {"display_name", u.display_name},
+        {"registered_at", when(u.registered_at_micros)},
+        {"registered_via", u.registered_via},
+        {"area", users::UserAreaName(u.area)},
+        {"disabled_at",
+         u.disabled_micros == 0 ? json::value(nullptr) : json::value(when(u.disabled_micros))}};
+    json::array sign_ins;
+    if (extras_.sign_ins) {
+      ASSIGN_OR_RETURN(auto list, extras_.sign_ins(u.id));
+      for (const auto& [client, at] : list) {
+        sign_ins.push_back(json::object{{"site", client}, {"last_sign_in", when(at)}});
+      }
+    }
+    json::array orders;
+    if (extras_.orders) {
+      ASSIGN_OR_RETURN(std::vector<commerce::Order> list, extras_.orders(u.email));
+      for (const commerce::Order& o : list) {
+        json::array lines;
+        for (const commerce::OrderLine& l : o.lines) {
+          lines.push_back(json::object{{"sku", l.sku},
+                                       {"title", l.title},
+                                       {"quantity", l.quantity},
+                                       {"line_total_minor", l.line_total_minor}});
+        }
+        const commerce::Customer& c = o.customer;
+        orders.push_back(json::object{{"number", o.number},
+                                      {"placed_at", when(o.created_micros)},
+                                      {"through", o.channel},
+                                      {"status", commerce::OrderStatusName(o.status)},
+                                      {"currency", o.currency},
+                                      {"total_minor", o.totals.total_minor},
+                                      {"lines", std::move(lines)},
+                                      {"customer", json::object{{"name", c.name},
+                                                                {"address_line1", c.address_line1},
+                                                                {"address_line2", c.address_line2},
+                                                                {"postal_code", c.postal_code},
+                                                                {"city", c.city},
+                                                                {"country", c.country},
+                                                                {"email", c.email},
+                                                                {"phone", c.phone}}}});
+      }
+    }
+    json::object out{
+        {"exported_at", when(extras_.env != nullptr ? extras_.env->NowMicros() : 0)},
+        {"account", std::move(account)},
+        {"signed_in_through_main", std::move(sign_ins)},
+        {"orders_at_main", std::move(orders)},
+        {"not_included", "orders a partner handled on its own are kept by that partner"}};
+    return json::serialize(out);
+  }
+
  private:
   std::shared_ptr<users::UserStore> store_;
+  const Extras extras_;
 };
 
 }  // namespace
@@ -412,6 +505,27 @@ Status AttachUsers(MainDaemon& daemon) {
   ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,
                    MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), *store,
                                               daemon.db(), daemon.logger(), registrar));
+  // Managing an account at main: the provider's sign-ins, main's orders (a shop of its own on
+  // the same database, read only here), signing out everywhere after a password change.
+  LocalAccounts::Extras extras;
+  extras.env = &daemon.env();
+  extras.password_changed = [provider, logger = daemon.logger()](const users::User& user) {
+    Status s = provider->EndEverywhere(user.id);
+    logger->info("users: {} changed their password: signed out everywhere{}", user.id,
+                 s.ok() ? "" : " (failed: " + s.message() + ")");
+  };
+  extras.sign_ins = [provider](const std::string& user_id) { return provider->SignIns(user_id); };
+  {
+    auto shop = std::make_shared<OpenedShop>();
+    ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,
+                                         daemon.db(), daemon.logger()));
+    extras.orders = [shop](const std::string& email) -> Result<std::vector<commerce::Order>> {
+      commerce::Shop::OrderFilter f;
+      f.customer_email = email;
+      f.limit = 10000;
+      return shop->shop->ListOrders(f);
+    };
+  }
   users::AccountPagesOptions options;
   options.site_name = site.site_name;
   options.site = site;
@@ -419,9 +533,10 @@ Status AttachUsers(MainDaemon& daemon) {
   options.session_cookie = std::string(users::kMainSessionCookie);
   options.https = https;
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
-  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
-      users::kAccountPrefix, "GET, HEAD, POST",
-      std::make_shared<users::AccountPages>(std::make_shared<LocalAccounts>(store), options)));
+  RETURN_IF_ERROR(
+      daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
+                                   std::make_shared<users::AccountPages>(
+                                       std::make_shared<LocalAccounts>(store, extras), options)));
   auto route = [store, endpoints](const HttpRequest& r) { return endpoints->Handle(r); };
   daemon.sync().AddSyncRoute("/v1/users/", route);
   // Partners exchange their codes over the mutual-TLS sync channel (no public round trip).

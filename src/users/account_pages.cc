@@ -103,6 +103,15 @@ class AccountPages::Impl {
       if (FromAnotherSite(request)) return Refused(request);
       return Logout(request);
     }
+    if (path == "/account/profile" || path == "/account/password") {
+      if (!post) return NotAllowed(request);
+      if (FromAnotherSite(request)) return Refused(request);
+      return Manage(request, path == "/account/password");
+    }
+    if (path == "/account/export") {
+      if (post) return NotAllowed(request);
+      return Export(request);
+    }
     if (options_.sso != nullptr && options_.sessions != nullptr) {
       if (path == "/account/callback") {
         if (post) return NotAllowed(request);
@@ -154,7 +163,11 @@ class AccountPages::Impl {
   HttpResponse NotAllowed(const HttpRequest& request) {
     HttpResponse r = Page(request, 405, "Not allowed", "account_problem",
                           ProblemData("Not allowed", "This page does not take that request."));
-    r.AddHeader("Allow", request.path() == "/account/logout" ? "POST" : "GET, HEAD");
+    const std::string_view p = request.path();
+    r.AddHeader("Allow",
+                p == "/account/logout" || p == "/account/profile" || p == "/account/password"
+                    ? "POST"
+                    : "GET, HEAD");
     return r;
   }
 
@@ -261,6 +274,94 @@ class AccountPages::Impl {
     response.AddHeader("Set-Cookie", CustomerCookie(name));
   }
 
+  // The account page's data for `session`: the account's details where they are kept (main),
+  // else a link to main's account page.
+  json::object AccountData(const Session& session) {
+    json::object data{{"name", session.name},
+                      {"csrf", session.csrf_token},
+                      {"min_password_chars", kMinPasswordChars}};
+    Result<User> account = backend_->Account(session.subject);
+    if (account.ok()) {
+      data["account"] = json::object{
+          {"email", account->email},
+          {"display_name", account->display_name},
+          {"since", FormatRfc3339(account->registered_at_micros / 1'000'000).substr(0, 10)}};
+    } else if (options_.sso != nullptr) {
+      if (auto url = options_.sso->AccountUrl(); url.ok()) data["manage_url"] = *url;
+    }
+    return data;
+  }
+
+  HttpResponse Manage(const HttpRequest& request, bool password) {
+    std::optional<Session> session = CurrentSession(request);
+    auto form = ReadPostedForm(request);
+    if (!session || !form.ok() || !CsrfMatches(*session, form->Get("csrf"))) {
+      return Refused(request);
+    }
+    json::object data = AccountData(*session);
+    if (!data.contains("account")) return NotAllowed(request);
+    if (password) {
+      Status changed = backend_->ChangePassword(session->subject, form->Get("current_password"),
+                                                form->Get("new_password"));
+      if (changed.ok()) {
+        HttpResponse r = Page(request, 200, "Password changed", "password_changed", json::object{},
+                              std::nullopt);
+        r.AddHeader("Set-Cookie",
+                    SessionCookie("", options_.https, options_.session_cookie, "Lax"));
+        r.AddHeader("Set-Cookie", CustomerCookie(""));
+        r.user = session->subject;
+        return r;
+      }
+      const StatusCode c = changed.code();
+      data["problem"] = c == StatusCode::kUnauthenticated
+                            ? std::string("The current password is not right.")
+                            : Sentence(changed.message());
+      HttpResponse r = Page(request,
+                            c == StatusCode::kUnauthenticated     ? 401
+                            : c == StatusCode::kInvalidArgument   ? 400
+                            : c == StatusCode::kResourceExhausted ? 429
+                                                                  : 503,
+                            "Your account", "account", data, session->name);
+      r.user = session->subject;
+      return r;
+    }
+    Result<User> renamed = backend_->Rename(session->subject, form->Get("display_name"));
+    if (!renamed.ok()) {
+      data["problem"] = Sentence(renamed.status().message());
+      return Page(request, renamed.status().code() == StatusCode::kInvalidArgument ? 400 : 503,
+                  "Your account", "account", data, session->name);
+    }
+    // A new session under the new name (the header and the layouts' scripts show it).
+    HttpResponse r = HttpResponse::Text(303, "See /account/\n");
+    r.AddHeader("Location", std::string(content::kAccountUrl));
+    r.AddHeader("Cache-Control", "no-store");
+    StartSession(request, r, session->subject, renamed->display_name);
+    r.user = session->subject;
+    return r;
+  }
+
+  HttpResponse Export(const HttpRequest& request) {
+    std::optional<Session> session = CurrentSession(request);
+    if (!session) {
+      HttpResponse r = HttpResponse::Text(303, "Sign in to download your data.\n");
+      r.AddHeader("Location", std::string(content::kSignInUrl));
+      r.AddHeader("Cache-Control", "no-store");
+      return r;
+    }
+    Result<std::string> exported = backend_->ExportJson(session->subject);
+    if (!exported.ok()) {
+      if (exported.status().code() == StatusCode::kUnimplemented) return NotAllowed(request);
+      return Unavailable(request, "Downloading your data");
+    }
+    HttpResponse r(200);
+    r.AddHeader("Content-Type", "application/json; charset=utf-8");
+    r.AddHeader("Content-Disposition", "attachment; filename=\"my-account.json\"");
+    r.AddHeader("Cache-Control", "no-store");
+    r.SetBody(std::move(*exported));
+    r.user = session->subject;
+    return r;
+  }
+
   HttpResponse AccountPage(const HttpRequest& request) {
     std::optional<Session> session = CurrentSession(request);
     if (!session) {
@@ -274,8 +375,7 @@ class AccountPages::Impl {
       return r;
     }
     HttpResponse r =
-        Page(request, 200, "Your account", "account",
-             json::object{{"name", session->name}, {"csrf", session->csrf_token}}, session->name);
+        Page(request, 200, "Your account", "account", AccountData(*session), session->name);
     r.user = session->subject;
     return r;
   }

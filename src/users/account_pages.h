@@ -9,6 +9,9 @@
 //   GET  /account/           the signed-in customer's account page (303 to the sign-in form
 //                               without a session)
 //   POST /account/logout     signs out (the session's CSRF token in the form) -> 200 page
+//   POST /account/profile    where the backend keeps accounts (main): a new display name
+//   POST /account/password   (main) the current and a new password; every session ends
+//   GET  /account/export     (main) everything held about the customer, a JSON download
 //   GET  /account/callback   with single sign-on (AccountPagesOptions::sso): main's answer;
 //                               303 to the page the sign-in started from, signed in
 //   GET  /account/signed-out with single sign-on: where main sends the customer after signing
@@ -74,6 +77,29 @@ class AccountBackend {
   // Checks a sign-in. Unauthenticated: wrong email or password (401); InvalidArgument: shown
   // with the form (400); anything else: 503.
   virtual Result<LoginReply> Login(const LoginRequest& request) = 0;
+
+  // --- managing the account: where accounts are kept (main). Elsewhere (a partner) these stay
+  // Unimplemented and the account page links to main's (AccountPagesOptions::sso). ---
+
+  // The account of `user_id`.
+  virtual Result<User> Account(std::string_view /*user_id*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Changes the display name (InvalidArgument: the message says what to fix).
+  virtual Result<User> Rename(std::string_view /*user_id*/, std::string_view /*name*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Changes the password after checking the current one: Unauthenticated for a wrong current
+  // password, InvalidArgument for a new one the policy refuses, ResourceExhausted while
+  // throttled. Every session of the account ends (the customer signs in again).
+  virtual Status ChangePassword(std::string_view /*user_id*/, std::string_view /*current*/,
+                                std::string_view /*next*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Everything held about the customer, as a JSON document (GET /account/export).
+  virtual Result<std::string> ExportJson(std::string_view /*user_id*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
 };
 
 struct AccountPagesOptions {

@@ -202,6 +202,15 @@ class OidcProvider::Impl {
 
   OidcClients& clients() { return *clients_; }
 
+  Result<std::vector<std::pair<std::string, int64_t>>> SignIns(const std::string& user_id) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT client_id, last_at FROM oidc_signins WHERE "
+                                          "user_id = ? ORDER BY last_at",
+                                          {user_id}));
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const SqlRow& row : rows) out.emplace_back(row.Text(0), row.Int(1));
+    return out;
+  }
+
   Status EndEverywhere(const std::string& user_id) {
     if (options_.sessions != nullptr) RETURN_IF_ERROR(options_.sessions->EndAllFor(user_id));
     std::vector<std::string> clients;
@@ -890,6 +899,10 @@ HttpResponse OidcProvider::HandleRequest(const HttpRequest& request) {
   return impl_->Handle(request);
 }
 const std::string& OidcProvider::issuer() const { return impl_->issuer(); }
+Result<std::vector<std::pair<std::string, int64_t>>> OidcProvider::SignIns(
+    std::string_view user_id) {
+  return impl_->SignIns(std::string(user_id));
+}
 Status OidcProvider::EndEverywhere(std::string_view user_id) {
   return impl_->EndEverywhere(std::string(user_id));
 }

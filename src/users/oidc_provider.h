@@ -134,6 +134,10 @@ class OidcProvider : public HttpHandler {
 
   const std::string& issuer() const;
 
+  // The clients the customer signed in to through main, with the last time (microseconds),
+  // oldest first: for the customer's data export.
+  Result<std::vector<std::pair<std::string, int64_t>>> SignIns(std::string_view user_id);
+
   // Signs the customer out everywhere, as the sign-out page does: main's sessions end, access
   // tokens are revoked, and `logged_out` is told the clients the customer signed in to. (After
   // a password change.)

@@ -234,3 +234,12 @@ Result<std::string> SingleSignOn::LogoutUrl() {
 }
 
 }  // namespace tieup::users
+
+namespace tieup::users {
+
+Result<std::string> SingleSignOn::AccountUrl() {
+  ASSIGN_OR_RETURN(SsoClientGrant grant, Grant(false));
+  return grant.issuer + "/account/";
+}
+
+}  // namespace tieup::users

@@ -70,6 +70,8 @@ class SingleSignOn {
 
   // Main's "sign out everywhere" page for this client, returning to its post-logout URI.
   Result<std::string> LogoutUrl();
+  // Main's account page (where the customer changes name or password, downloads their data).
+  Result<std::string> AccountUrl();
 
  private:
   Result<SsoClientGrant> Grant(bool fresh);

@@ -384,6 +384,14 @@ class UserStore::Impl {
     return Get(user_id);
   }
 
+  Result<User> SetDisplayName(std::string_view user_id, std::string_view name) {
+    ASSIGN_OR_RETURN(std::string normalized, NormalizeDisplayName(name));
+    RETURN_IF_ERROR(Get(user_id).status());
+    RETURN_IF_ERROR(db_.Exec("UPDATE users SET display_name = ? WHERE id = ?",
+                             {normalized, std::string(user_id)}));
+    return Get(user_id);
+  }
+
   Result<User> SetPassword(std::string_view user_id, std::string_view password) {
     RETURN_IF_ERROR(CheckPasswordPolicy(password));
     ASSIGN_OR_RETURN(User user, Get(user_id));
@@ -477,6 +485,9 @@ Result<int64_t> UserStore::Count(std::optional<std::string_view> registered_via)
 }
 Result<int64_t> UserStore::CountMatching(const UserFilter& filter) {
   return impl_->CountMatching(filter);
+}
+Result<User> UserStore::SetDisplayName(std::string_view user_id, std::string_view name) {
+  return impl_->SetDisplayName(user_id, name);
 }
 Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {
   return impl_->SetPassword(user_id, password);

@@ -158,6 +158,10 @@ class UserStore {
   // the main console.
   Result<User> SetDisabled(std::string_view user_id, bool disabled);
 
+  // Changes the account's display name: InvalidArgument as NormalizeDisplayName says, NotFound
+  // for an unknown id. Returns the account as it is now.
+  Result<User> SetDisplayName(std::string_view user_id, std::string_view name);
+
   // Replaces the account's password (users/password_reset.h): InvalidArgument when the policy
   // refuses it (the message says what to do), NotFound for an unknown id, Unavailable when too
   // many hashes wait. The address's failed sign-ins are forgotten and every session of the

@@ -833,6 +833,13 @@ TEST_F(ShopTest, ListsOrdersByStatusAndChannel) {
   EXPECT_EQ((*all)[0].number, "M-000002");  // newest first
   EXPECT_EQ(shop_->ListOrders({OrderStatus::kPaid, "", 100})->size(), 1u);
   EXPECT_EQ(shop_->ListOrders({std::nullopt, "shop-b", 100})->size(), 1u);
+  // By the customer's email address, ignoring case (a customer's data export).
+  Shop::OrderFilter mine;
+  mine.customer_email = "ADA@example.org";
+  EXPECT_EQ(shop_->ListOrders(mine)->size(), 2u);
+  EXPECT_EQ(*shop_->CountOrders(mine), 2);
+  mine.customer_email = "someone.else@example.org";
+  EXPECT_TRUE(shop_->ListOrders(mine)->empty());
 }
 
 TEST_F(ShopTest, ListsOrdersOfOtherChannelsInPagesAndCountsThem) {

@@ -551,6 +551,74 @@ TEST_F(UsersIntegrationTest, APasswordResetByMailSignsOutEverywhere) {
   EXPECT_EQ(StatusOf(r), 400) << r;
 }
 
+// The account page at main: the details, a new name, a new password (the current one checked;
+// every session ends), the data download. A partner's account page links to main's.
+TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
+  std::string r = PostForm(main_->port(), "/account/register",
+                           RegisterBody("hiro%40example.org", "Hiro", "a+password+of+mine", ""));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser hiro;
+  hiro.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+  ASSERT_EQ(SignInAtPartner(&hiro, "", ""), 303) << hiro.last;
+  // The partner's account page sends the customer to main's for the account itself.
+  r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://127\\.0\\.0\\.1:[0-9]+/account/\">"
+                                          "change your name or password"));
+  EXPECT_THAT(r, Not(HasSubstr("Current password")));
+
+  r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Email: hiro@example.org"));
+  const std::string csrf = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  ASSERT_FALSE(csrf.empty());
+
+  // A new name: a new session under it.
+  r = PostForm(main_->port(), "/account/profile", "csrf=" + csrf + "&display_name=Hiro+T.",
+               "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  hiro.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+  r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
+  EXPECT_THAT(r, HasSubstr("Signed in as <strong>Hiro T.</strong>"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("hiro@example.org (Hiro T.)"));
+  const std::string csrf2 = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+
+  // The data download: the account and where the customer signed in through main.
+  r = HttpGet(main_->port(), "/account/export", {"Cookie: " + hiro.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_EQ(HeaderOf(r, "Content-Disposition"), "attachment; filename=\"my-account.json\"");
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"email\":\"hiro@example.org\""));
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"display_name\":\"Hiro T.\""));
+  EXPECT_THAT(BodyOf(r),
+              ::testing::ContainsRegex("\"signed_in_through_main\":\\[\\{\"site\":\"shop-b\""));
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_main\":[]"));
+  EXPECT_THAT(BodyOf(r), Not(HasSubstr("argon2")));
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/export")), 303);  // not signed in
+
+  // A new password: the current one must be right.
+  r = PostForm(main_->port(), "/account/password",
+               "csrf=" + csrf2 + "&current_password=wrong+one+here&new_password=a+better+password",
+               "/account/", hiro.main_cookie);
+  EXPECT_EQ(StatusOf(r), 401) << r;
+  EXPECT_THAT(r, HasSubstr("The current password is not right."));
+  r = PostForm(
+      main_->port(), "/account/password",
+      "csrf=" + csrf2 + "&current_password=a+password+of+mine&new_password=a+better+password",
+      "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Your password is changed"));
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie})), 303);
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie})) ==
+           303;
+  }));
+  Browser again;
+  EXPECT_EQ(SignInAtPartner(&again, "hiro@example.org", "a better password"), 303) << again.last;
+  // Without the session's CSRF token: refused.
+  EXPECT_EQ(StatusOf(PostForm(main_->port(), "/account/profile", "csrf=x&display_name=Evil",
+                              "/account/", again.main_cookie)),
+            403);
+}
+
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
   const int port = partner_->port();
   const std::string body = RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", "");
