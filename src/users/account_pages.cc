@@ -523,20 +523,13 @@ AccountPages::AccountPages(std::shared_ptr<AccountBackend> backend, AccountPages
 AccountPages::~AccountPages() = default;
 
 void AccountPages::Handle(const HttpRequest& request, HttpResponder responder) {
-  if (request.method() == "POST") {
-    // Password hashing and calls to main block: off the I/O thread.
-    auto shared = std::make_shared<HttpResponder>(std::move(responder));
-    const HttpRequest* req = &request;
-    Impl* impl = impl_.get();  // the pool is Impl's: it runs its queue before Impl goes
-    if (impl->pool().queued() >=
-        static_cast<size_t>(std::max(impl->options().max_queued_posts, 0))) {
-      shared->Respond(impl->Busy(request));
-      return;
-    }
-    if (impl->pool().Submit([impl, req, shared] { shared->Respond(impl->Handle(*req)); })) return;
-    responder = std::move(*shared);
-  }
-  responder.Respond(HandleRequest(request));
+  // Password hashing and calls to main block: off the I/O thread. The pool is Impl's: it runs
+  // its queue before Impl goes.
+  Impl* impl = impl_.get();
+  RespondOffIoThread(
+      impl->pool(), static_cast<size_t>(std::max(impl->options().max_queued_posts, 0)), request,
+      std::move(responder), [impl](const HttpRequest& r) { return impl->Handle(r); },
+      [impl](const HttpRequest& r) { return impl->Busy(r); });
 }
 
 HttpResponse AccountPages::HandleRequest(const HttpRequest& request) {

@@ -61,6 +61,31 @@ std::string Sentence(std::string message) {
   return message;
 }
 
+void RespondOffIoThread(WorkerPool& pool, size_t max_queued, const HttpRequest& request,
+                        HttpResponder responder,
+                        std::function<HttpResponse(const HttpRequest&)> handle,
+                        const std::function<HttpResponse(const HttpRequest&)>& busy) {
+  if (request.method() == "POST") {
+    if (pool.queued() >= max_queued) {
+      responder.Respond(busy(request));
+      return;
+    }
+    auto shared = std::make_shared<HttpResponder>(std::move(responder));
+    const HttpRequest* req = &request;  // valid until the responder is used (HttpHandler)
+    if (pool.Submit([handle, req, shared] { shared->Respond(handle(*req)); })) return;
+    responder = std::move(*shared);  // the pool is stopping: answer here
+  }
+  responder.Respond(handle(request));
+}
+
+HttpResponse BusyResponse(const HttpRequest&) {
+  HttpResponse r = HttpResponse::Text(503,
+                                      "Too many requests right now; try again in a few "
+                                      "seconds.\n");
+  r.AddHeader("Retry-After", "5");
+  return r;
+}
+
 int64_t ClientFailures::WaitSeconds(const std::string& client) {
   if (env_ == nullptr) return 0;
   std::lock_guard<std::mutex> lock(mu_);

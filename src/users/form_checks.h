@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -12,8 +13,10 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "base/worker_pool.h"
 #include "commerce/form.h"
 #include "net/http_message.h"
+#include "net/http_server.h"
 
 namespace tieup::users {
 
@@ -34,6 +37,18 @@ int FormErrorStatus(const Status& status);
 
 // "the password must ..." -> "The password must ....".
 std::string Sentence(std::string message);
+
+// Answers `request` with `handle`: a POST (password hashing, calls to main, database writes)
+// on a thread of `pool`, not the I/O thread, unless `max_queued` POSTs wait already (then
+// `busy` answers at once); any other method at once. `handle` and `busy` may be called after
+// this returns, until the pool has run its queue: their targets must live as long as the pool.
+void RespondOffIoThread(WorkerPool& pool, size_t max_queued, const HttpRequest& request,
+                        HttpResponder responder,
+                        std::function<HttpResponse(const HttpRequest&)> handle,
+                        const std::function<HttpResponse(const HttpRequest&)>& busy);
+
+// A plain 503 "try again in a few seconds" with Retry-After, for RespondOffIoThread's `busy`.
+HttpResponse BusyResponse(const HttpRequest& request);
 
 // Failed sign-ins per client network (commerce::CartLimiter::ClientNetwork): past
 // `free_failures`, a client waits 5 s after one more failure, then 10, 20... (at most 15 min).

@@ -876,23 +876,11 @@ std::optional<OidcClient> OidcClients::Authenticate(std::string_view id, std::st
   return ClientOfRow((*rows)[0]);
 }
 void OidcProvider::Handle(const HttpRequest& request, HttpResponder responder) {
-  if (request.method() == "POST") {
-    // Password hashing and database writes: off the I/O thread. A full queue is answered at once.
-    auto shared = std::make_shared<HttpResponder>(std::move(responder));
-    const HttpRequest* req = &request;
-    Impl* impl = impl_.get();
-    if (impl->pool().queued() >= kMaxQueuedPosts) {
-      HttpResponse busy = HttpResponse::Text(503,
-                                             "Too many sign-ins right now; try again in a "
-                                             "few seconds.\n");
-      busy.AddHeader("Retry-After", "5");
-      shared->Respond(std::move(busy));
-      return;
-    }
-    if (impl->pool().Submit([impl, req, shared] { shared->Respond(impl->Handle(*req)); })) return;
-    responder = std::move(*shared);
-  }
-  responder.Respond(impl_->Handle(request));
+  // Password hashing and database writes: off the I/O thread.
+  Impl* impl = impl_.get();
+  RespondOffIoThread(
+      impl->pool(), kMaxQueuedPosts, request, std::move(responder),
+      [impl](const HttpRequest& r) { return impl->Handle(r); }, BusyResponse);
 }
 
 HttpResponse OidcProvider::HandleRequest(const HttpRequest& request) {

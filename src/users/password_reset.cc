@@ -270,22 +270,10 @@ PasswordResetPages::PasswordResetPages(std::shared_ptr<PasswordResets> resets,
 PasswordResetPages::~PasswordResetPages() = default;
 
 void PasswordResetPages::Handle(const HttpRequest& request, HttpResponder responder) {
-  if (request.method() == "POST") {
-    auto shared = std::make_shared<HttpResponder>(std::move(responder));
-    const HttpRequest* req = &request;
-    Impl* impl = impl_.get();
-    if (impl->pool().queued() >= kMaxQueuedPosts) {
-      HttpResponse busy = HttpResponse::Text(503,
-                                             "Too many requests right now; try again in a "
-                                             "few seconds.\n");
-      busy.AddHeader("Retry-After", "5");
-      shared->Respond(std::move(busy));
-      return;
-    }
-    if (impl->pool().Submit([impl, req, shared] { shared->Respond(impl->Handle(*req)); })) return;
-    responder = std::move(*shared);
-  }
-  responder.Respond(impl_->Handle(request));
+  Impl* impl = impl_.get();
+  RespondOffIoThread(
+      impl->pool(), kMaxQueuedPosts, request, std::move(responder),
+      [impl](const HttpRequest& r) { return impl->Handle(r); }, BusyResponse);
 }
 
 HttpResponse PasswordResetPages::HandleRequest(const HttpRequest& request) {

@@ -18,78 +18,22 @@
 //
 // Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
 // not: this also checks that main's session and each partner's keep their own cookies.
-import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { CHROMIUM, Sites, runJourney, waitUntil } from './harness.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.argv[2] ?? process.env.TIEUP_BINARY ??
-               path.join(here, '../../build/apps/tieup/tieup');
-const artifacts = path.resolve(process.argv[3] ?? process.env.TIEUP_BROWSER_ARTIFACTS ??
-                               path.join(here, '../../build/test-artifacts/browser'));
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
+import {
+  artifacts, bodyText, clickAndLoad, gotoAndLoad, newContext, notSee, see, sites, startConsoleSuite,
+  stopConsoleSuite,
+} from './console_harness.mjs';
+import { runJourney, waitUntil } from './harness.mjs';
 
 const EMAIL = 'emi@example.test';
 const PASSWORD = 'one password everywhere';
 
-let browser;
-let sites;
-
-before(async () => {
-  assert.ok(fs.existsSync(binary), `the tieup binary is missing: ${binary} (build target tieup)`);
-  assert.ok(fs.existsSync(CHROMIUM),
-            `${CHROMIUM} is missing: install Debian's chromium (scripts/install-deps.sh test)`);
-  let chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (e) {
-    assert.fail(`playwright-core is not installed in ${here}/node_modules ` +
-                `(scripts/install-deps.sh test installs it): ${e.message}`);
-  }
-  const logs = path.join(artifacts, 'sso-logs');
-  fs.mkdirSync(logs, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--disable-dev-shm-usage'],
-  });
-  sites = new Sites(binary, logs);
-  await sites.create({ serve: ['main', 'shop-a', 'shop-b'] });
-});
-
-after(async () => {
-  await browser?.close();
-  await sites?.close();
-});
-
-async function bodyText(page) {
-  return page.evaluate(() => document.body?.innerText ?? '');
-}
-
-async function see(page, re, timeout = 3000) {
-  await waitUntil(`the page to show ${re}`, async () => re.test(await bodyText(page)),
-                  { deadlineMs: timeout, everyMs: 50 });
-}
-
-async function notSee(page, re) {
-  const text = await bodyText(page);
-  if (re.test(text)) throw new Error(`the page shows ${re}: ${text.slice(0, 200)}`);
-}
-
-async function clickAndLoad(page, locator) {
-  await Promise.all([page.waitForEvent('load'), locator.click()]);
-}
-
-async function gotoAndLoad(page, url) {
-  const r = await page.goto(url, { waitUntil: 'load' });
-  return r;
-}
+// Chromium and the demo's sites, shop-b included.
+before(() => startConsoleSuite('sso-logs'));
+after(() => stopConsoleSuite());
 
 function expectAt(page, site, pathPrefix) {
   const u = new URL(page.url());
@@ -101,10 +45,7 @@ function expectAt(page, site, pathPrefix) {
 
 test('single_sign_on: one password typed at main, signed in at shop-a, shop-b and main; ' +
      'signing out everywhere', async (t) => {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 },
-                                             locale: 'en-US' });
-  context.setDefaultTimeout(5000);
-  context.setDefaultNavigationTimeout(20000);
+  const context = await newContext();
   await runJourney('single_sign_on', t, context, path.join(artifacts, 'single_sign_on'),
                    async (j) => {
     const page = j.page;
@@ -231,10 +172,7 @@ function resetLinkInMail(email) {
 
 test('password_reset: forgot the password at main\'s sign-in page, the link from the mail, ' +
      'signed in at shop-a with the new one', async (t) => {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 },
-                                             locale: 'en-US' });
-  context.setDefaultTimeout(5000);
-  context.setDefaultNavigationTimeout(20000);
+  const context = await newContext();
   const email = 'ren@example.test';
   await runJourney('password_reset', t, context, path.join(artifacts, 'password_reset'),
                    async (j) => {
