@@ -70,6 +70,8 @@ Status SetDisabled(Env& env, const std::string& dir, const std::string& who, boo
       who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who);
   if (!found.ok()) return found.status();
   ASSIGN_OR_RETURN(users::User u, s.store->SetDisabled(found->id, disabled));
+  // Signed out at every partner too (the running daemon delivers the notices).
+  if (disabled) RETURN_IF_ERROR(SignOutEverywhere(env, *s.db, u.id));
   std::printf(
       "%s %s (%s): %s\n", disabled ? "Disabled" : "Enabled", u.email.c_str(), u.id.c_str(),
       disabled ? "it can no longer sign in, at main or at any partner" : "it can sign in again");

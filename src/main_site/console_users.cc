@@ -166,6 +166,12 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
     }
     const bool disable = action == "disable";
     auto done = p.store->SetDisabled(user->id, disable);
+    // Signed out at every partner too (the notices go at the daemon's next tick).
+    if (done.ok() && disable) {
+      if (Status s = SignOutEverywhere(p.s->daemon->env(), p.s->daemon->db(), user->id); !s.ok()) {
+        done = s;
+      }
+    }
     (void)p.s->console->Audit(
         r, disable ? "user.disable" : "user.enable",
         user->id + " " + user->email + (done.ok() ? "" : " refused: " + done.status().message()));

@@ -30,6 +30,29 @@ HttpResponse Refusal(const Status& status, users::Refusal reason) {
 }
 
 // Main's own account pages: straight to the store.
+Status MigrateMainUsers(Database& db) {
+  return Migrate(db, "main_users",
+                 {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)},
+                  // Customers who signed out everywhere, to tell each partner they signed in to
+                  // (DeliverLogoutNotices).
+                  {2,
+                   "CREATE TABLE sso_logout_notices (user_id TEXT NOT NULL, partner TEXT NOT "
+                   "NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+                   "PRIMARY KEY (user_id, partner))"}});
+}
+
+// Keeps a sign-out notice for each of `clients` (non-partners are dropped at delivery).
+Status QueueLogoutNotices(Env& env, Database& db, const std::string& user_id,
+                          const std::vector<std::string>& clients) {
+  for (const std::string& client : clients) {
+    RETURN_IF_ERROR(
+        db.Exec("INSERT INTO sso_logout_notices (user_id, partner, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, partner) DO UPDATE SET created_at = excluded.created_at",
+                {user_id, client, env.NowMicros()}));
+  }
+  return Status::Ok();
+}
+
 class LocalAccounts : public users::AccountBackend {
  public:
   // What managing an account needs besides the store (set before serving).
@@ -280,15 +303,7 @@ MainUsersEndpoints::~MainUsersEndpoints() = default;
 Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
     Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
     std::shared_ptr<Logger> logger, SsoRegistrar sso) {
-  RETURN_IF_ERROR(
-      Migrate(db, "main_users",
-              {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)},
-               // Customers who signed out everywhere, to tell each partner they signed in to
-               // (DeliverLogoutNotices).
-               {2,
-                "CREATE TABLE sso_logout_notices (user_id TEXT NOT NULL, partner TEXT NOT NULL, "
-                "created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
-                "PRIMARY KEY (user_id, partner))"}}));
+  RETURN_IF_ERROR(MigrateMainUsers(db));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir, db));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
@@ -328,6 +343,10 @@ void DeliverLogoutNotices(MainDaemon& daemon) {
       (void)db.Exec("DELETE FROM sso_logout_notices WHERE user_id = ? AND partner = ?",
                     {user, partner});
     };
+    if (!daemon.sync().publisher().GetPartnership(partner).ok()) {
+      done();  // another kind of client (tieup main sso-clients): no back channel
+      continue;
+    }
     if (now - row.Int(2) > kLogoutNoticeMaxAgeMicros) {
       daemon.logger()->warn("single sign-on: gave up telling '{}' that {} signed out", partner,
                             user);
@@ -386,6 +405,23 @@ Result<std::string> PartnerBaseUrl(MainDaemon& daemon, const std::string& partne
 
 }  // namespace
 
+Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id) {
+  RETURN_IF_ERROR(users::MigrateCustomerSessions(db));
+  RETURN_IF_ERROR(users::OidcClients::Open(env, db).status());  // the provider's tables
+  RETURN_IF_ERROR(MigrateMainUsers(db));
+  const std::string id(user_id);
+  return db.Transaction([&](Database& tx) -> Status {
+    RETURN_IF_ERROR(tx.Exec("DELETE FROM customer_sessions WHERE subject_key = ?", {id}));
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.Query("SELECT client_id FROM oidc_signins WHERE user_id = ?", {id}));
+    std::vector<std::string> clients;
+    for (const SqlRow& row : rows) clients.push_back(row.Text(0));
+    RETURN_IF_ERROR(tx.Exec("DELETE FROM oidc_signins WHERE user_id = ?", {id}));
+    RETURN_IF_ERROR(tx.Exec("DELETE FROM oidc_access_tokens WHERE user_id = ?", {id}));
+    return QueueLogoutNotices(env, tx, id, clients);
+  });
+}
+
 Status AttachUsers(MainDaemon& daemon) {
   const SiteConfig& config = daemon.site().config();
   ASSIGN_OR_RETURN(std::shared_ptr<users::UserStore> store,
@@ -426,17 +462,13 @@ Status AttachUsers(MainDaemon& daemon) {
   // kept in the database until delivered). Other clients have no back channel.
   MainDaemon* self = &daemon;
   po.logged_out = [self](const std::string& user_id, const std::vector<std::string>& clients) {
-    size_t partners = 0;
+    std::vector<std::string> partners;
     for (const std::string& client : clients) {
-      if (!self->sync().publisher().GetPartnership(client).ok()) continue;
-      Status s = self->db().Exec(
-          "INSERT INTO sso_logout_notices (user_id, partner, created_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (user_id, partner) DO UPDATE SET created_at = excluded.created_at",
-          {user_id, client, self->env().NowMicros()});
-      if (s.ok()) ++partners;
+      if (self->sync().publisher().GetPartnership(client).ok()) partners.push_back(client);
     }
-    self->logger()->info("user {} signed out everywhere ({} partner(s) to tell)", user_id,
-                         partners);
+    Status s = QueueLogoutNotices(self->env(), self->db(), user_id, partners);
+    self->logger()->info("user {} signed out everywhere ({} partner(s) to tell){}", user_id,
+                         partners.size(), s.ok() ? "" : ": " + s.message());
   };
   ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
                    users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));

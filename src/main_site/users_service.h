@@ -71,6 +71,13 @@ class MainUsersEndpoints {
   std::unique_ptr<Impl> impl_;
 };
 
+// Signs `user_id` out everywhere (a disabled account, a new password): main's sessions, its
+// single sign-on records (users/oidc_provider.h tables) and, for every partner the customer
+// signed in to through main, a notice the daemon delivers over the sync channel (POST
+// /v1/users/logout) at its next tick. For `tieup main users disable`, the console and the
+// daemon itself; `db` is main's database (the tables are made when missing).
+Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id);
+
 // Wires users into main's daemon: /account/ and the OpenID Connect provider
 // (users/oidc_provider.h: /oidc/, /.well-known/openid-configuration; its signing key in
 // SITE_DIR/keys/oidc.jwk, owner-only, made at the first start; the issuer is [site] public_url,

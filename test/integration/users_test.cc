@@ -281,8 +281,13 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
   ASSERT_EQ(SignInAtPartner(&browser, "kenji@example.org", "green tea every morning"), 303)
       << browser.last;
 
+  ASSERT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + browser.partner_cookie})), 200);
   EXPECT_THAT(Run({"main", "users", "disable", main_dir_, "Kenji@Example.org"}),
               HasSubstr("Disabled kenji@example.org"));
+  // Signed out at the partner too: the command left a notice, the running daemon delivers it.
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(port, "/account/", {"Cookie: " + browser.partner_cookie})) == 303;
+  })) << main_->output();
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}),
               ::testing::ContainsRegex("kenji@example\\.org \\(Kenji\\) DISABLED"));
   // Main's session ended with the account: the sign-in page asks again, and refuses.
