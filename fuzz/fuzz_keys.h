@@ -26,6 +26,11 @@ inline const Ed25519PrivateKey& ReleaseKey() { return KeyFromLetter('l'); }
 inline const Ed25519PrivateKey& NoteKey() { return KeyFromLetter('n'); }
 inline const Ed25519PrivateKey& RequestKey() { return KeyFromLetter('q'); }
 
+// An ES256 key (crypto/jose.h) for the ID token targets: a test key only.
+inline constexpr std::string_view kJwtPrivateJwk =
+    R"({"kty":"EC","crv":"P-256","x":"V3Ez_X-BZf4shOHPmpu-obuAbgSoUWfe3U8wbI7IVZU",)"
+    R"("y":"6UqfjkGWxS3aUU1T8XaaDMAYEEvlxE5nDNIsS0oDe0k","d":"FZUvwWzhhrsftGgRI_6SfCHC0jfFNFdKFRV_sMmekJ4"})";
+
 inline constexpr std::string_view kNoteKeyName = "example.com/shop-b/access";
 inline constexpr std::string_view kRequestKeyId = "shop-b";
 

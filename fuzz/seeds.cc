@@ -12,6 +12,7 @@
 
 #include "base/encoding.h"
 #include "content/release.h"
+#include "crypto/jose.h"
 #include "fuzz_keys.h"
 #include "ledger/checkpoint.h"
 #include "ledger/records.h"
@@ -218,6 +219,17 @@ void SyncSeeds() {
 
 }  // namespace
 
+// ID tokens signed with the fixed ES256 key, with and without a JWK Set of their own.
+void JoseSeeds() {
+  auto key = *JwtSigningKey::FromJwk(fuzz::kJwtPrivateJwk);
+  const std::string token =
+      *key.Sign(R"({"iss":"https://main.example","sub":"usr_abcdefghijklmnop","aud":"shop-a",)"
+                R"("exp":1790000300,"iat":1790000000,"nonce":"n"})");
+  Write("jose", "valid", token);
+  Write("jose", "valid_with_set", token + "\n--\n" + JwksJson(key));
+  Write("jose", "none", "eyJhbGciOiJub25lIn0.e30.\n--\n" + JwksJson(key));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: tieup_fuzz_seeds OUT_DIR\n";
@@ -229,5 +241,6 @@ int main(int argc, char** argv) {
   RequestSignatureSeeds();
   LedgerSeeds();
   SyncSeeds();
+  JoseSeeds();
   return 0;
 }

@@ -56,6 +56,18 @@ Status CheckP256(const json::object& jwk, bool need_private) {
   if (need_private && StringField(jwk, "d").empty()) {
     return Status::InvalidArgument("the key has no private part (\"d\")");
   }
+  // 32-byte values in base64url, checked here: cjose's decoder aborts the process (an
+  // assertion) on some malformed base64url.
+  for (const char* member : {"x", "y", "d"}) {
+    const std::string value = StringField(jwk, member);
+    if (value.empty() && std::string_view(member) == "d") continue;
+    auto bytes = value.size() % 4 == 1 ? Result<std::string>(Status::InvalidArgument("length"))
+                                       : Base64UrlDecode(value);
+    if (!bytes.ok() || bytes->size() != 32) {
+      return Status::InvalidArgument(std::string("the key's \"") + member +
+                                     "\" is not 32 bytes of base64url");
+    }
+  }
   return Status::Ok();
 }
 
@@ -190,11 +202,25 @@ Result<std::string> VerifyJws(std::string_view token, std::string_view jwks) {
   if (keys == nullptr || !keys->is_array()) {
     return Status::InvalidArgument("the JWK Set has no \"keys\" array");
   }
-  // The header first: only ES256 with a known kid goes on to cjose.
+  // Three parts of valid base64url, a 64-byte signature (ES256's r||s): checked here, because
+  // cjose's decoder aborts the process (an assertion) on some malformed base64url.
   const size_t dot = token.find('.');
-  if (dot == std::string_view::npos) return Status::Unauthenticated("the token is not a JWS");
+  const size_t dot2 = dot == std::string_view::npos ? dot : token.find('.', dot + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return Status::Unauthenticated("the token is not a compact JWS (three parts)");
+  }
+  for (std::string_view part : {token.substr(dot + 1, dot2 - dot - 1), token.substr(dot2 + 1)}) {
+    if (part.size() % 4 == 1 || !Base64UrlDecode(part).ok()) {
+      return Status::Unauthenticated("the token is not base64url");
+    }
+  }
+  if (Base64UrlDecode(token.substr(dot2 + 1))->size() != 64) {
+    return Status::Unauthenticated("the token's signature is not an ES256 signature");
+  }
   auto header_text = Base64UrlDecode(token.substr(0, dot));
-  if (!header_text.ok()) return Status::Unauthenticated("the token's header is not base64url");
+  if (!header_text.ok() || dot % 4 == 1) {
+    return Status::Unauthenticated("the token's header is not base64url");
+  }
   auto header = ParseObject(*header_text, "the token's header");
   if (!header.ok()) return Status::Unauthenticated(header.status().message());
   if (StringField(*header, "alg") != "ES256") {

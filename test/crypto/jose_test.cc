@@ -100,6 +100,24 @@ TEST(JoseTest, RefusesOtherAlgorithms) {
   const std::string mac = HmacSha256(key->PublicJwk(), hs + "." + payload);
   EXPECT_THAT(VerifyJws(hs + "." + payload + "." + Base64UrlEncode(mac), jwks),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("ES256")));
+  // Base64url that cjose's own decoder would abort the process on (a length of 4n+1), in each
+  // part; more than three parts (found by fuzz.jose).
+  const std::string token = *key->Sign(R"({"sub":"usr_1"})");
+  for (int part = 0; part < 3; ++part) {
+    std::string bad;
+    for (int i = 0; i < 3; ++i) {
+      std::string p = Part(token, i);
+      if (i == part) p = p.substr(0, p.size() - p.size() % 4) + "A";  // 4n+1 characters
+      bad += (i == 0 ? "" : ".") + p;
+    }
+    EXPECT_THAT(VerifyJws(bad, jwks), StatusIs(StatusCode::kUnauthenticated)) << part;
+  }
+  EXPECT_THAT(VerifyJws(token + ".e30", jwks), StatusIs(StatusCode::kUnauthenticated));
+  // And a key set whose coordinates are such base64url.
+  std::string bad_set = jwks;
+  const size_t x = bad_set.find("\"x\":\"") + 5;
+  bad_set.replace(x, 43, std::string(41, 'A'));  // 41 = 4n+1 characters
+  EXPECT_THAT(VerifyJws(token, bad_set), StatusIs(StatusCode::kUnauthenticated));
   // Garbage.
   for (const std::string bad : {"", ".", "..", "a.b.c", "eyJ9.e30.", "not a token"}) {
     EXPECT_THAT(VerifyJws(bad, jwks), StatusIs(StatusCode::kUnauthenticated)) << bad;
