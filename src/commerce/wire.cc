@@ -112,6 +112,17 @@ Result<const json::object*> Element(const json::array& a, size_t i, std::string_
 
 }  // namespace
 
+json::object CustomerToJson(const Customer& c) {
+  return json::object{{"name", c.name},
+                      {"address_line1", c.address_line1},
+                      {"address_line2", c.address_line2},
+                      {"postal_code", c.postal_code},
+                      {"city", c.city},
+                      {"country", c.country},
+                      {"email", c.email},
+                      {"phone", c.phone}};
+}
+
 std::string OrderRequestToJson(const OrderRequest& r) {
   json::array lines;
   for (const OrderLineRequest& l : r.lines) {
@@ -124,15 +135,7 @@ std::string OrderRequestToJson(const OrderRequest& r) {
     }
     lines.push_back(std::move(o));
   }
-  const Customer& c = r.customer;
-  json::object customer{{"name", c.name},
-                        {"address_line1", c.address_line1},
-                        {"address_line2", c.address_line2},
-                        {"postal_code", c.postal_code},
-                        {"city", c.city},
-                        {"country", c.country},
-                        {"email", c.email},
-                        {"phone", c.phone}};
+  json::object customer = CustomerToJson(r.customer);
   json::object o{{"channel", r.channel},
                  {"area", std::string(AreaName(r.area))},
                  {"idempotency_key", r.idempotency_key},

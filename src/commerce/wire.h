@@ -18,6 +18,7 @@
 //                  tax_class}]}
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@
 namespace tieup::commerce {
 
 inline constexpr size_t kMaxWireBytes = 256 * 1024;
+
+// The customer's fields as the order request carries them ("name", "address_line1",
+// "address_line2", "postal_code", "city", "country", "email", "phone"); also a customer's data
+// export (main_site/users_service.cc).
+boost::json::object CustomerToJson(const Customer& customer);
 
 std::string OrderRequestToJson(const OrderRequest& request);
 Result<OrderRequest> OrderRequestFromJson(std::string_view json);

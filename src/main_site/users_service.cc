@@ -5,6 +5,7 @@
 #include "base/encoding.h"
 #include "commerce/mail.h"
 #include "commerce/shop.h"
+#include "commerce/wire.h"
 #include "crypto/jose.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
@@ -128,7 +129,6 @@ class LocalAccounts : public users::AccountBackend {
                                        {"quantity", l.quantity},
                                        {"line_total_minor", l.line_total_minor}});
         }
-        const commerce::Customer& c = o.customer;
         orders.push_back(json::object{{"number", o.number},
                                       {"placed_at", when(o.created_micros)},
                                       {"through", o.channel},
@@ -136,14 +136,7 @@ class LocalAccounts : public users::AccountBackend {
                                       {"currency", o.currency},
                                       {"total_minor", o.totals.total_minor},
                                       {"lines", std::move(lines)},
-                                      {"customer", json::object{{"name", c.name},
-                                                                {"address_line1", c.address_line1},
-                                                                {"address_line2", c.address_line2},
-                                                                {"postal_code", c.postal_code},
-                                                                {"city", c.city},
-                                                                {"country", c.country},
-                                                                {"email", c.email},
-                                                                {"phone", c.phone}}}});
+                                      {"customer", commerce::CustomerToJson(o.customer)}});
       }
     }
     json::object out{

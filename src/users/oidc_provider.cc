@@ -384,6 +384,17 @@ class OidcProvider::Impl {
     return std::nullopt;
   }
 
+  // ReadAuthRequest, then CheckAuthRequest: the answer to send when the request is bad.
+  std::optional<HttpResponse> ReadAndCheck(const HttpRequest& request,
+                                           const commerce::FormFields& fields, AuthRequest* a,
+                                           OidcClient* client) {
+    std::string problem;
+    if (!ReadAuthRequest(fields, a, &problem)) {
+      return Problem(request, 400, "Bad sign-in request", Sentence(problem));
+    }
+    return CheckAuthRequest(request, *a, client);
+  }
+
   HttpResponse Redirect(std::string location) {
     HttpResponse r = HttpResponse::Text(303, "See " + location + "\n");
     r.AddHeader("Location", location);
@@ -451,12 +462,8 @@ class OidcProvider::Impl {
                      "The sign-in link is damaged: " + fields.status().message());
     }
     AuthRequest a;
-    std::string problem;
-    if (!ReadAuthRequest(*fields, &a, &problem)) {
-      return Problem(request, 400, "Bad sign-in request", Sentence(problem));
-    }
     OidcClient client;
-    if (auto bad = CheckAuthRequest(request, a, &client)) return std::move(*bad);
+    if (auto bad = ReadAndCheck(request, *fields, &a, &client)) return std::move(*bad);
     std::optional<Session> session = CurrentSession(request);
     if (session && a.prompt != "login") {
       return IssueCode(a, session->subject, session->created_micros / kMicros);
@@ -479,12 +486,8 @@ class OidcProvider::Impl {
                      "Your browser sent a form we could not read: " + form.status().message());
     }
     AuthRequest a;
-    std::string problem;
-    if (!ReadAuthRequest(*form, &a, &problem)) {
-      return Problem(request, 400, "Bad sign-in request", Sentence(problem));
-    }
     OidcClient client;
-    if (auto bad = CheckAuthRequest(request, a, &client)) return std::move(*bad);
+    if (auto bad = ReadAndCheck(request, *form, &a, &client)) return std::move(*bad);
     const std::string email(form->Get("email"));
     auto again = [&](int status, std::string message) {
       json::object data = FormData(a, client, email);
@@ -574,7 +577,6 @@ class OidcProvider::Impl {
     const int64_t now = env_.NowMicros();
     std::string user_id, scope, nonce, redirect_uri, challenge;
     int64_t auth_time = 0;
-    bool reused = false;
     std::string failure;
     Status s = db_.Transaction([&](Database& db) -> Status {
       ASSIGN_OR_RETURN(auto rows,
@@ -589,7 +591,6 @@ class OidcProvider::Impl {
       const SqlRow& row = rows[0];
       if (row.Int(8) != 0) {
         // A second use: revoke what the first one got (RFC 6749 4.1.2).
-        reused = true;
         failure = "the code was already used";
         return db.Exec("DELETE FROM oidc_access_tokens WHERE code_hash = ?", {code_hash});
       }
@@ -608,7 +609,6 @@ class OidcProvider::Impl {
     });
     if (!s.ok()) return OAuthError(503, "temporarily_unavailable", "try again in a minute");
     if (!failure.empty()) return OAuthError(400, "invalid_grant", failure);
-    (void)reused;
     if (form->Get("redirect_uri") != redirect_uri) {
       return OAuthError(400, "invalid_grant", "redirect_uri does not match the authorization");
     }

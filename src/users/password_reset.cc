@@ -95,17 +95,18 @@ Result<User> PasswordResets::Complete(std::string_view token, std::string_view n
   RETURN_IF_ERROR(CheckPasswordPolicy(new_password));
   const std::string hash = Sha256Hex(token);
   const int64_t now = env_.NowMicros();
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT user_id FROM password_resets WHERE token_hash = ? "
-                                        "AND used_at = 0 AND expires_at >= ?",
-                                        {hash, now}));
-  if (rows.empty()) return gone;
-  // Used up first: two submissions at once change the password once.
-  RETURN_IF_ERROR(
-      db_.Exec("UPDATE password_resets SET used_at = ? WHERE token_hash = ? AND "
-               "used_at = 0",
-               {now, hash}));
-  if (db_.ChangedRows() != 1) return gone;
-  Result<User> user = users_.SetPassword(rows[0].Text(0), new_password);
+  // Used up first, in one transaction: two submissions at once change the password once.
+  std::string user_id;
+  RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT user_id FROM password_resets WHERE token_hash = "
+                                         "? AND used_at = 0 AND expires_at >= ?",
+                                         {hash, now}));
+    if (rows.empty()) return Status::Ok();
+    user_id = rows[0].Text(0);
+    return db.Exec("UPDATE password_resets SET used_at = ? WHERE token_hash = ?", {now, hash});
+  }));
+  if (user_id.empty()) return gone;
+  Result<User> user = users_.SetPassword(user_id, new_password);
   if (!user.ok()) {
     // Not changed (busy, say): the link stays usable.
     (void)db_.Exec("UPDATE password_resets SET used_at = 0 WHERE token_hash = ?", {hash});
