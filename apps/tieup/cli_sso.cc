@@ -54,8 +54,8 @@ void AddSsoCommands(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, a]() -> Status {
       ASSIGN_OR_RETURN(auto db, OpenMainDb(*ctx.env, a->dir));
       ASSIGN_OR_RETURN(auto registry, users::OidcClients::Open(*ctx.env, *db));
-      ASSIGN_OR_RETURN(std::string secret, registry->Register({a->id, a->name, a->redirect_uris,
-                                                               a->post_logout_uris, ""}));
+      ASSIGN_OR_RETURN(std::string secret,
+                       registry->Register({a->id, a->name, a->redirect_uris, a->post_logout_uris}));
       std::printf(
           "Registered client '%s'.\nClient secret (shown only now; `add` again makes a new "
           "one):\n%s\nAuthentication at the token endpoint: client_secret_basic or "

@@ -17,6 +17,7 @@
 #include "users/account_pages.h"
 #include "users/oidc_provider.h"
 #include "users/password_reset.h"
+#include "users/registration.h"
 #include "users/wire.h"
 
 namespace tieup {
@@ -25,10 +26,6 @@ namespace {
 // The proof kept for every verified request: not its body, signature or digest (see the header).
 constexpr std::string_view kKeptColumns =
     "  certificate TEXT NOT NULL,\n  email TEXT NOT NULL,\n  outcome TEXT NOT NULL";
-
-HttpResponse Refusal(const Status& status, users::Refusal reason) {
-  return SyncJsonReply(sync::HttpStatusFor(status.code()), users::RefusalToJson(status, reason));
-}
 
 // Main's own account pages: straight to the store.
 Status MigrateMainUsers(Database& db) {
@@ -70,12 +67,6 @@ class LocalAccounts : public users::AccountBackend {
 
   LocalAccounts(std::shared_ptr<users::UserStore> store, Extras extras)
       : store_(std::move(store)), extras_(std::move(extras)) {}
-
-  Result<std::string> Register(const users::RegistrationRequest& r, std::string_view) override {
-    users::NewUser u{r.email, r.display_name, r.password, "main", users::UserArea::kOriginal};
-    ASSIGN_OR_RETURN(users::User user, store_->Register(u));
-    return user.id;
-  }
 
   Result<users::LoginReply> Login(const users::LoginRequest& r) override {
     ASSIGN_OR_RETURN(users::User user, store_->CheckLogin(r.email, r.password));
@@ -167,20 +158,16 @@ Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const Site
 
 class MainUsersEndpoints::Impl {
  public:
-  Impl(Env& env, users::UserStore& store, Database& db,
-       std::unique_ptr<PartnerRequestVerifier> verifier, std::shared_ptr<Logger> logger,
-       SsoRegistrar sso)
+  Impl(Env& env, Database& db, std::unique_ptr<PartnerRequestVerifier> verifier,
+       std::shared_ptr<Logger> logger, SsoRegistrar sso)
       : env_(env),
-        store_(store),
         db_(db),
         verifier_(std::move(verifier)),
         logger_(std::move(logger)),
         sso_(std::move(sso)) {}
 
   HttpResponse Handle(const HttpRequest& request) {
-    const bool registering = request.path() == "/v1/users/register";
-    const bool sso = request.path() == "/v1/users/sso-client";
-    if (!registering && !sso && request.path() != "/v1/users/login") {
+    if (request.path() != "/v1/users/sso-client") {
       return sync::ErrorResponse(
           Status::NotFound("no user endpoint " + std::string(request.path())));
     }
@@ -198,60 +185,10 @@ class MainUsersEndpoints::Impl {
                     proof.status().message());
       return sync::ErrorResponse(proof.status());
     }
-    if (sso) return SsoClient(request, *proof);
-    return registering ? Register(request, *proof) : Login(request, *proof);
+    return SsoClient(request, *proof);
   }
 
  private:
-  HttpResponse Register(const HttpRequest& request, const SignedPartnerRequest& proof) {
-    auto body = users::RegistrationRequestFromJson(request.body());
-    if (!body.ok())
-      return Kept(request, proof, "", "bad request", sync::ErrorResponse(body.status()));
-    users::NewUser u{body->email, body->display_name, body->password, proof.partner, body->area};
-    Result<users::User> user = store_.Register(u);
-    if (user.ok()) {
-      logger_->info("user {} registered at partner '{}'", user->id, proof.partner);
-      return Kept(request, proof, user->email, "registered " + user->id,
-                  SyncJsonReply(200, users::RegistrationReplyToJson(user->id)));
-    }
-    const StatusCode c = user.status().code();
-    const std::string outcome = "refused: " + user.status().message();
-    if (c == StatusCode::kAlreadyExists) {
-      return Kept(request, proof, body->email, outcome,
-                  Refusal(user.status(), users::Refusal::kEmailTaken));
-    }
-    if (c == StatusCode::kInvalidArgument) {
-      return Kept(request, proof, body->email, outcome,
-                  Refusal(user.status(), users::Refusal::kInvalidInput));
-    }
-    logger_->error("registering a user for partner '{}': {}", proof.partner,
-                   user.status().message());
-    return Kept(request, proof, body->email, outcome, sync::ErrorResponse(user.status()));
-  }
-
-  HttpResponse Login(const HttpRequest& request, const SignedPartnerRequest& proof) {
-    auto body = users::LoginRequestFromJson(request.body());
-    if (!body.ok())
-      return Kept(request, proof, "", "bad request", sync::ErrorResponse(body.status()));
-    Result<users::User> user = store_.CheckLogin(body->email, body->password);
-    if (user.ok()) {
-      return Kept(request, proof, user->email, "signed in " + user->id,
-                  SyncJsonReply(200, users::LoginReplyToJson({user->id, user->display_name})));
-    }
-    if (user.status().code() == StatusCode::kUnauthenticated) {
-      logger_->info("users: a failed sign-in through partner '{}'", proof.partner);
-      return Kept(request, proof, body->email, "wrong login",
-                  Refusal(user.status(), users::Refusal::kWrongLogin));
-    }
-    if (user.status().code() == StatusCode::kResourceExhausted) {
-      HttpResponse r =
-          SyncJsonReply(429, users::RefusalToJson(user.status(), users::Refusal::kTooManyFailures));
-      return Kept(request, proof, body->email, "throttled", std::move(r));
-    }
-    return Kept(request, proof, body->email, "failed: " + user.status().message(),
-                sync::ErrorResponse(user.status()));
-  }
-
   HttpResponse SsoClient(const HttpRequest& request, const SignedPartnerRequest& proof) {
     if (!sso_) {
       return Kept(request, proof, "", "no single sign-on",
@@ -283,7 +220,6 @@ class MainUsersEndpoints::Impl {
   }
 
   Env& env_;
-  users::UserStore& store_;
   Database& db_;
   const std::unique_ptr<PartnerRequestVerifier> verifier_;
   std::shared_ptr<Logger> logger_;
@@ -294,13 +230,13 @@ MainUsersEndpoints::MainUsersEndpoints(std::unique_ptr<Impl> impl) : impl_(std::
 MainUsersEndpoints::~MainUsersEndpoints() = default;
 
 Result<std::unique_ptr<MainUsersEndpoints>> MainUsersEndpoints::Create(
-    Env& env, const std::string& site_dir, users::UserStore& store, Database& db,
-    std::shared_ptr<Logger> logger, SsoRegistrar sso) {
+    Env& env, const std::string& site_dir, Database& db, std::shared_ptr<Logger> logger,
+    SsoRegistrar sso) {
   RETURN_IF_ERROR(MigrateMainUsers(db));
   ASSIGN_OR_RETURN(std::unique_ptr<PartnerRequestVerifier> verifier,
                    PartnerRequestVerifier::Create(env, site_dir, db));
   return std::unique_ptr<MainUsersEndpoints>(new MainUsersEndpoints(std::make_unique<Impl>(
-      env, store, db, std::move(verifier), logger ? logger : NewNullLogger(), std::move(sso))));
+      env, db, std::move(verifier), logger ? logger : NewNullLogger(), std::move(sso))));
 }
 
 HttpResponse MainUsersEndpoints::Handle(const HttpRequest& request) {
@@ -381,6 +317,18 @@ Result<std::string> AccountMailSender(const SiteConfig& config) {
   return std::string("no-reply@localhost.localdomain");
 }
 
+// Queues `m` in main's outbox and logs that it did (`what`: never a secret such as a link).
+Status QueueAccountMail(commerce::MailOutbox& outbox, Logger& logger, commerce::MailMessage m,
+                        const std::string& what) {
+  auto queued = outbox.Enqueue(std::move(m));
+  if (!queued.ok()) {
+    logger.error("users: the {} could not be queued: {}", what, queued.status().message());
+    return queued.status();
+  }
+  logger.info("users: {} queued ({})", what, *queued);
+  return Status::Ok();
+}
+
 // A partnership's public URL without a trailing slash.
 Result<std::string> PartnerBaseUrl(MainDaemon& daemon, const std::string& partner) {
   ASSIGN_OR_RETURN(sync::Partnership p, daemon.sync().publisher().GetPartnership(partner));
@@ -438,6 +386,16 @@ Status AttachUsers(MainDaemon& daemon) {
                    users::OpenCustomerSessions(daemon.env(), daemon.db()));
   const bool https = config.public_url.starts_with("https://");
 
+  // Account mail goes through the site's mail outbox (SITE_DIR/mail, delivered with the shop's
+  // mail when shop.smtp_host is set).
+  auto outbox =
+      std::make_shared<commerce::MailOutbox>(daemon.env(), daemon.site().site_dir() + "/mail");
+  RETURN_IF_ERROR(outbox->Init());
+  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
+  // Registrations wait for the customer's confirmation by mail (users/registration.h).
+  ASSIGN_OR_RETURN(std::shared_ptr<users::PendingRegistrations> registrations,
+                   users::PendingRegistrations::Open(daemon.env(), daemon.db(), *store));
+
   // The OpenID Connect provider.
   ASSIGN_OR_RETURN(JwtSigningKey key,
                    LoadOrCreateJwtSigningKey(
@@ -463,20 +421,18 @@ Status AttachUsers(MainDaemon& daemon) {
     self->logger()->info("user {} signed out everywhere ({} partner(s) to tell){}", user_id,
                          partners.size(), s.ok() ? "" : ": " + s.message());
   };
+  po.new_account = [registrations](const std::string& user_id, const std::string& client_id) {
+    return registrations->TakeNewAccountNotice(user_id, client_id);
+  };
   ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
                    users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));
   RETURN_IF_ERROR(daemon.site().AddPublicRoute("/oidc/", "GET, HEAD, POST", provider));
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.well-known/openid-configuration", "GET, HEAD", provider));
 
-  // Password reset by mail (users/password_reset.h), through the site's mail outbox
-  // (SITE_DIR/mail, delivered with the shop's mail when shop.smtp_host is set).
+  // Password reset by mail (users/password_reset.h).
   ASSIGN_OR_RETURN(std::shared_ptr<users::PasswordResets> resets,
                    users::PasswordResets::Open(daemon.env(), daemon.db(), *store));
-  auto outbox =
-      std::make_shared<commerce::MailOutbox>(daemon.env(), daemon.site().site_dir() + "/mail");
-  RETURN_IF_ERROR(outbox->Init());
-  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
   users::PasswordResetPagesOptions ro;
   ro.site = site;
   ro.base_url = provider->issuer();
@@ -491,15 +447,8 @@ Status AttachUsers(MainDaemon& daemon) {
              "password for your account at " + name + ". Open this link within 30 minutes:\n\n" +
              link + "\n\nThe link works once. If you did not ask, ignore this mail: your " +
              "password stays as it is.\n\n" + name + "\n";
-    auto queued = outbox->Enqueue(std::move(m));
     // The link is a secret: only that a mail was queued is logged.
-    if (!queued.ok()) {
-      logger->error("users: the password reset mail for {} could not be queued: {}", user.id,
-                    queued.status().message());
-      return queued.status();
-    }
-    logger->info("users: password reset mail for {} queued ({})", user.id, *queued);
-    return Status::Ok();
+    return QueueAccountMail(*outbox, *logger, std::move(m), "password reset mail for " + user.id);
   };
   ro.password_changed = [provider, logger = daemon.logger()](const users::User& user) {
     Status s = provider->EndEverywhere(user.id);
@@ -509,6 +458,45 @@ Status AttachUsers(MainDaemon& daemon) {
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       users::kPasswordResetPrefix, "GET, HEAD, POST",
       std::make_shared<users::PasswordResetPages>(resets, std::move(ro))));
+
+  // Registration (users/registration.h): the form, its mails, the confirmation.
+  users::RegistrationPagesOptions go;
+  go.site = site;
+  go.base_url = provider->issuer();
+  go.env = &daemon.env();
+  go.sessions = sessions;
+  go.session_cookie = std::string(users::kMainSessionCookie);
+  go.https = https;
+  go.client_name = [provider](std::string_view client_id) -> std::optional<std::string> {
+    auto client = provider->GetClient(client_id);
+    if (!client.ok()) return std::nullopt;
+    return client->name;
+  };
+  go.send_mail = [outbox, sender, name = site.site_name,
+                  logger = daemon.logger()](const users::RegistrationMail& mail) -> Status {
+    commerce::MailMessage m;
+    m.from = {name, sender};
+    m.to = {{mail.display_name, mail.email}};
+    const std::string via = mail.client_name.empty() ? "" : " (through " + mail.client_name + ")";
+    if (mail.kind == users::RegistrationMail::Kind::kConfirm) {
+      m.subject = "Confirm your address to create your account at " + name;
+      m.body = "Hello " + mail.display_name + ",\n\nto create your account at " + name + via +
+               ", open this link within 24 hours and press \"Create my account\":\n\n" + mail.link +
+               "\n\nIf you did not ask for an account, ignore this mail: " +
+               "nothing is created without the link.\n\n" + name + "\n";
+      return QueueAccountMail(*outbox, *logger, std::move(m), "registration confirmation mail");
+    }
+    m.subject = "You already have an account at " + name;
+    m.body = "Hello " + mail.display_name + ",\n\nsomeone (we hope you) tried to create an " +
+             "account at " + name + via + " with this address, which already has one. " +
+             "Sign in here:\n\n" + mail.link + "\n\nForgot your password? Choose a new one " +
+             "here:\n\n" + mail.reset_link +
+             "\n\nIf it was not you, ignore this mail: " + "nothing has changed.\n\n" + name + "\n";
+    return QueueAccountMail(*outbox, *logger, std::move(m), "\"already registered\" mail");
+  };
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      users::kRegistrationPrefix, "GET, HEAD, POST",
+      std::make_shared<users::RegistrationPages>(registrations, std::move(go))));
 
   MainDaemon* d = self;
   auto registrar = [d, provider](const std::string& partner) -> Result<users::SsoClientGrant> {
@@ -523,13 +511,12 @@ Status AttachUsers(MainDaemon& daemon) {
                      provider->RegisterClient({partner,
                                                p.name.empty() ? partner : p.name,
                                                {grant.redirect_uri},
-                                               {grant.post_logout_redirect_uri},
-                                               base + "/account/register"}));
+                                               {grant.post_logout_redirect_uri}}));
     return grant;
   };
   ASSIGN_OR_RETURN(std::shared_ptr<MainUsersEndpoints> endpoints,
-                   MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), *store,
-                                              daemon.db(), daemon.logger(), registrar));
+                   MainUsersEndpoints::Create(daemon.env(), daemon.site().site_dir(), daemon.db(),
+                                              daemon.logger(), registrar));
   // Managing an account at main: the provider's sign-ins, main's orders (a shop of its own on
   // the same database, read only here), signing out everywhere after a password change.
   LocalAccounts::Extras extras;
@@ -562,7 +549,7 @@ Status AttachUsers(MainDaemon& daemon) {
       daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                    std::make_shared<users::AccountPages>(
                                        std::make_shared<LocalAccounts>(store, extras), options)));
-  auto route = [store, endpoints](const HttpRequest& r) { return endpoints->Handle(r); };
+  auto route = [endpoints](const HttpRequest& r) { return endpoints->Handle(r); };
   daemon.sync().AddSyncRoute("/v1/users/", route);
   // Partners exchange their codes over the mutual-TLS sync channel (no public round trip).
   auto oidc = [provider](const HttpRequest& r) { return provider->HandleRequest(r); };

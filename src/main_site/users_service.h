@@ -1,25 +1,20 @@
 // Main's users service (DESIGN.md "Management on the partners' behalf", Users): the central user
-// store (users/user_store.h) in main's tieup.db, main's own account pages on its public port
-// (users/account_pages.h: /account/register and /account/login, registered_via "main", area
-// "original"), and the endpoints partners forward their visitors' registrations and sign-ins
-// to, on the sync port (bodies: users/wire.h):
+// store (users/user_store.h) in main's tieup.db and every page where a customer types a password:
+// on main's public port, the registration confirmed by mail (users/registration.h), the sign-in
+// and account pages (users/account_pages.h), the password reset (users/password_reset.h) and the
+// OpenID Connect provider every partner signs its customers in through (users/oidc_provider.h).
+// Account mail goes through main's outbox (SITE_DIR/mail). On the sync port (bodies:
+// users/wire.h):
 //
-//   POST /v1/users/register  -> 200 {"user_id"}; 409 reason email_taken; 400 reason
-//                               invalid_input (the message says what to fix)
-//   POST /v1/users/login     -> 200 {"display_name","user_id"}; 401 reason wrong_login
 //   POST /v1/users/sso-client -> 200 users::SsoClientGrant: the partner's credentials at main's
 //                               OpenID Connect provider (a fresh secret each time); 412 when the
 //                               partnership has no public URL to send customers back to
 //
-// Both must be signed by the partner exactly like its orders (main_site/signed_requests.h):
-// the account's registered_via is the TLS-authenticated, signing partner, never the body. A
-// refused signature (401), a replayed nonce (409), a body over users::kMaxUserJsonBytes (413) or
-// a body that is not the JSON above (400) carries no reason, and nothing is stored.
-//
-// Every verified request is kept in the table users_signed_requests (time, partner, nonce,
-// target, certificate, email, outcome) as proof of who asked for what. Unlike the shop's, the
-// signature, Content-Digest and body are not kept: each would let anyone who reads the table
-// test password guesses at SHA-256 speed.
+// It must be signed by the partner exactly like its orders (main_site/signed_requests.h): the
+// client is the TLS-authenticated, signing partner, never the body. A refused signature (401),
+// a replayed nonce (409) or a body over users::kMaxUserJsonBytes (413) stores nothing. Every
+// verified request is kept in the table users_signed_requests (time, partner, nonce, target,
+// certificate, outcome; never the secret) as proof of who asked for what.
 //
 // Setting (site.toml [variables]): users.password_hashing = "interactive" (default, libsodium's
 // INTERACTIVE Argon2id limits), "moderate", or "min", which is FOR TESTS ONLY (hashes that are
@@ -51,17 +46,17 @@ Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const Site
 // The sync endpoints above. Thread-safe.
 class MainUsersEndpoints {
  public:
-  // `store` and `db` must outlive the object. Reads main's CA certificate from SITE_DIR/keys.
+  // `db` must outlive the object. Reads main's CA certificate from SITE_DIR/keys.
   // Registers partner `partner` at the OpenID Connect provider (for /v1/users/sso-client).
   using SsoRegistrar = std::function<Result<users::SsoClientGrant>(const std::string& partner)>;
 
   static Result<std::unique_ptr<MainUsersEndpoints>> Create(Env& env, const std::string& site_dir,
-                                                            users::UserStore& store, Database& db,
+                                                            Database& db,
                                                             std::shared_ptr<Logger> logger,
                                                             SsoRegistrar sso = nullptr);
   ~MainUsersEndpoints();
 
-  // POST /v1/users/register, login and sso-client. `request.peer_site_id()` must be the
+  // POST /v1/users/sso-client. `request.peer_site_id()` must be the
   // TLS-authenticated partner.
   HttpResponse Handle(const HttpRequest& request);
 

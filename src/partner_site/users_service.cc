@@ -10,101 +10,36 @@
 namespace tieup {
 namespace {
 
-// Forwards to main; records registrations in the partner's ledger.
-class ForwardedAccounts : public users::AccountBackend {
- public:
-  ForwardedAccounts(Env& env, std::string partner_id, std::shared_ptr<MainClient> main,
-                    SiteContent& content, ledger::Log& ledger, std::shared_ptr<Logger> logger)
-      : env_(env),
-        partner_id_(std::move(partner_id)),
-        main_(std::move(main)),
-        content_(content),
-        ledger_(ledger),
-        logger_(std::move(logger)) {}
-
-  Result<std::string> Register(const users::RegistrationRequest& form,
-                               std::string_view from_path) override {
-    users::RegistrationRequest request = form;
-    request.area = AreaOf(from_path);
-    ASSIGN_OR_RETURN(HttpResponse r,
-                     Ask("/v1/users/register", users::RegistrationRequestToJson(request)));
-    Result<std::string> registered = users::RegistrationReplyFromJson(r.body());
-    if (!registered.ok()) {
-      logger_->error("users: main's answer to a registration: {}", registered.status().message());
-      return Status::Unavailable(registered.status().message());
+// The area of the page at `path` in the served releases; tie-up when unknown.
+ledger::RecordArea AreaOf(SiteContent& content, std::string_view path) {
+  auto view = content.view();
+  if (view && !path.empty()) {
+    content::LookupResult found = view->Lookup(path);
+    if (found.kind == content::LookupResult::Kind::kFound && found.file != nullptr &&
+        found.file->area == content::Area::kOriginal) {
+      return ledger::RecordArea::kOriginal;
     }
-    const std::string user_id = *registered;
-    ledger::RegistrationRecord record;
-    record.time_micros = env_.NowMicros();
-    record.partner = partner_id_;
-    record.user_id = user_id;
-    record.area = request.area == users::UserArea::kTieup ? ledger::RecordArea::kTieup
-                                                          : ledger::RecordArea::kOriginal;
-    ledger_.AppendAsync(ledger::EncodeRecord(record),
-                        [logger = logger_, user_id](Result<uint64_t> at) {
-                          if (!at.ok()) {
-                            logger->error("ledger: recording the registration of {}: {}", user_id,
-                                          at.status().message());
-                          }
-                        });
-    logger_->info("user {} registered through this site ({} page)", user_id,
-                  users::UserAreaName(request.area));
-    return user_id;
   }
+  return ledger::RecordArea::kTieup;
+}
 
-  Result<users::LoginReply> Login(const users::LoginRequest& form) override {
-    ASSIGN_OR_RETURN(HttpResponse r, Ask("/v1/users/login", users::LoginRequestToJson(form)));
-    return users::LoginReplyFromJson(r.body());
-  }
-
- private:
-  // The area of the page at `path` in the served releases; tie-up when unknown.
-  users::UserArea AreaOf(std::string_view path) {
-    auto view = content_.view();
-    if (view && !path.empty()) {
-      content::LookupResult found = view->Lookup(path);
-      if (found.kind == content::LookupResult::Kind::kFound && found.file != nullptr &&
-          found.file->area == content::Area::kOriginal) {
-        return users::UserArea::kOriginal;
-      }
+// Records in the ledger that `user_id` registered through this site, coming from `path`.
+void RecordRegistration(Env& env, const std::string& partner_id, SiteContent& content,
+                        ledger::Log& ledger, const std::shared_ptr<Logger>& logger,
+                        const std::string& user_id, const std::string& path) {
+  ledger::RegistrationRecord record;
+  record.time_micros = env.NowMicros();
+  record.partner = partner_id;
+  record.user_id = user_id;
+  record.area = AreaOf(content, path);
+  ledger.AppendAsync(ledger::EncodeRecord(record), [logger, user_id](Result<uint64_t> at) {
+    if (!at.ok()) {
+      logger->error("ledger: recording the registration of {}: {}", user_id, at.status().message());
     }
-    return users::UserArea::kTieup;
-  }
-
-  // Main's 200 answer; its refusal as the Status the account pages show; anything else as
-  // Unavailable (logged).
-  Result<HttpResponse> Ask(std::string_view path, const std::string& body) {
-    if (!main_) {
-      return Status::Unavailable("this site is not enrolled with main: accounts are main's");
-    }
-    Result<HttpResponse> r = main_->Post(path, body);
-    if (!r.ok()) {
-      logger_->warn("users: main cannot be reached: {}", r.status().message());
-      return Status::Unavailable(r.status().message());
-    }
-    if (r->status() == 200) return r;
-    const Status refused = sync::StatusFromResponse(*r);
-    switch (users::RefusalFromJson(r->body())) {
-      case users::Refusal::kEmailTaken:
-      case users::Refusal::kInvalidInput:
-      case users::Refusal::kWrongLogin:
-        return refused;
-      case users::Refusal::kTooManyFailures:
-        return Status::ResourceExhausted(refused.message());
-      case users::Refusal::kNone:
-        break;
-    }
-    logger_->warn("users: main refused {}: {}", path, refused.message());
-    return Status::Unavailable(refused.message());
-  }
-
-  Env& env_;
-  const std::string partner_id_;
-  const std::shared_ptr<MainClient> main_;
-  SiteContent& content_;
-  ledger::Log& ledger_;
-  std::shared_ptr<Logger> logger_;
-};
+  });
+  logger->info("user {} registered through this site ({} page)", user_id,
+               record.area == ledger::RecordArea::kTieup ? "tie-up" : "original");
+}
 
 // Single sign-on through main's OpenID Connect provider, over the sync channel.
 users::SsoTransport SsoThroughMain(std::shared_ptr<MainClient> main) {
@@ -129,9 +64,8 @@ Status AttachUsers(PartnerDaemon& daemon) {
   if (daemon.sync() != nullptr) {
     ASSIGN_OR_RETURN(main, MainClient::Open(daemon.env(), daemon.site().site_dir(), config));
   }
-  auto backend =
-      std::make_shared<ForwardedAccounts>(daemon.env(), config.id, main, daemon.site().content(),
-                                          daemon.site().ledger(), daemon.logger());
+  // Accounts are main's: this site keeps none (the backend's defaults say so).
+  auto backend = std::make_shared<users::AccountBackend>();
   users::AccountPagesOptions options;
   options.site_name = config.name.empty() ? config.id : config.name;
   // The pages wear the site's layout (main's, from the tie-up release).
@@ -148,6 +82,12 @@ Status AttachUsers(PartnerDaemon& daemon) {
   // Customers sign in once, at main, for every site of the network.
   if (main != nullptr) {
     options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));
+    // Main tells us, at the account's first sign-in here, that it was registered through us.
+    options.registered = [env = &daemon.env(), id = config.id, content = &daemon.site().content(),
+                          ledger = &daemon.site().ledger(), logger = daemon.logger()](
+                             const std::string& user_id, const std::string& path) {
+      RecordRegistration(*env, id, *content, *ledger, logger, user_id, path);
+    };
   }
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
   if (daemon.sync() != nullptr) {

@@ -24,30 +24,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr size_t kMaxFromPathBytes = 512;
-
-// The site path in a form's "from" field or, without one, the POST's Referer.
-std::string FromPath(const HttpRequest& request, const commerce::FormFields& form) {
-  std::string path(form.Get("from"));
-  if (path.empty()) {
-    path = PathOnHost(request.HeaderOr("Referer"), request.HeaderOr("Host")).value_or("");
-  }
-  if (path.size() > kMaxFromPathBytes || path.empty() || path[0] != '/') return "";
-  return path;
-}
-
-// What the visitor typed, to show the form again (never the password).
-struct FormValues {
-  std::string email, display_name, from;
-};
-
-json::object RegisterData(const FormValues& v) {
-  return json::object{{"email", v.email},
-                      {"display_name", v.display_name},
-                      {"from", v.from},
-                      {"min_password_chars", kMinPasswordChars}};
-}
-
 json::object ProblemData(std::string_view heading, std::string_view message) {
   return json::object{{"heading", heading}, {"message", message}};
 }
@@ -121,26 +97,18 @@ class AccountPages::Impl {
         if (post) return NotAllowed(request);
         return Page(request, 200, "Signed out", "signed_out", json::object{{"everywhere", true}});
       }
-      if (path == "/account/login") {
-        // The password is typed only on main's page.
-        if (post) return SeeOther(std::string(content::kSignInUrl));
-        return BeginSignOn(request);
+      if (path == "/account/login" || path == "/account/register") {
+        // The password is typed only on main's pages: a POST to this site's old forms goes
+        // back to them.
+        if (post) return SeeOther(std::string(path));
+        return BeginSignOn(request, path == "/account/register");
       }
     }
-    if (path != "/account/register" && path != "/account/login") {
+    if (path != "/account/login") {
       return Page(request, 404, "Page not found", "account_problem",
                   ProblemData("Page not found", "There is no account page at this address."));
     }
-    const bool register_page = path == "/account/register";
-    if (!post) {
-      if (!register_page) {
-        return Page(request, 200, "Sign in", "sign_in", json::object{{"email", ""}});
-      }
-      FormValues v;
-      v.from = PathOnHost(request.HeaderOr("Referer"), request.HeaderOr("Host")).value_or("");
-      if (v.from.size() > kMaxFromPathBytes) v.from.clear();
-      return Page(request, 200, "Create an account", "register", RegisterData(v));
-    }
+    if (!post) return Page(request, 200, "Sign in", "sign_in", json::object{{"email", ""}});
     if (FromAnotherSite(request)) return Refused(request);
     auto form = ReadPostedForm(request);
     if (!form.ok()) {
@@ -150,7 +118,7 @@ class AccountPages::Impl {
                       "Your browser sent a form we could not read: " + form.status().message() +
                           ". Please go back and try again."));
     }
-    return register_page ? Register(request, *form) : Login(request, *form);
+    return Login(request, *form);
   }
 
   HttpResponse Refused(const HttpRequest& request) {
@@ -188,13 +156,14 @@ class AccountPages::Impl {
     return cookie;
   }
 
-  HttpResponse BeginSignOn(const HttpRequest& request) {
+  // To main's sign-in page (`create`: its registration form) for this site.
+  HttpResponse BeginSignOn(const HttpRequest& request, bool create) {
     std::string from =
         PathOnHost(request.HeaderOr("Referer"), request.HeaderOr("Host")).value_or("/");
     // Never back to an account page (the sign-in itself, the sign-out page).
     if (from.starts_with(kAccountPrefix)) from = "/";
-    Result<SingleSignOn::Start> start = options_.sso->Begin(from);
-    if (!start.ok()) return Unavailable(request, "Signing in");
+    Result<SingleSignOn::Start> start = options_.sso->Begin(from, create);
+    if (!start.ok()) return Unavailable(request, create ? "Registration" : "Signing in");
     HttpResponse r = SeeOther(start->location);
     r.AddHeader("Set-Cookie", PendingCookie(start->pending_cookie));
     return r;
@@ -225,6 +194,9 @@ class AccountPages::Impl {
       if (!pending.empty()) r.AddHeader("Set-Cookie", PendingCookie(""));
       return r;
     }
+    if (done->new_account && options_.registered) {
+      options_.registered(done->user_id, done->return_path);
+    }
     HttpResponse r = SeeOther(done->return_path);
     StartSession(request, r, done->user_id, done->name);
     r.AddHeader("Set-Cookie", PendingCookie(""));
@@ -249,14 +221,8 @@ class AccountPages::Impl {
     return std::move(*session);
   }
 
-  // The customer cookie: the display name for the layouts' scripts (empty: deleted).
   std::string CustomerCookie(std::string_view name) const {
-    std::string cookie = std::string(content::kCustomerCookie) + "=" +
-                         boost::urls::encode(name, boost::urls::unreserved_chars) +
-                         "; Path=/; SameSite=Lax";
-    if (options_.https) cookie += "; Secure";
-    if (name.empty()) cookie += "; Max-Age=0";
-    return cookie;
+    return users::CustomerCookie(name, options_.https);
   }
 
   // Starts a session for `user_id` on `response` (a fresh id: the visitor's previous session
@@ -423,33 +389,6 @@ class AccountPages::Impl {
     r.AddHeader("X-Content-Type-Options", "nosniff");
     r.AddHeader("Referrer-Policy", "same-origin");
     return r;
-  }
-
-  HttpResponse Register(const HttpRequest& request, const commerce::FormFields& form) {
-    RegistrationRequest r;
-    r.email = std::string(form.Get("email"));
-    r.display_name = std::string(form.Get("display_name"));
-    r.password = std::string(form.Get("password"));
-    FormValues shown{r.email, r.display_name, FromPath(request, form)};
-    Result<std::string> user_id = backend_->Register(r, shown.from);
-    if (user_id.ok()) {
-      // The user id is internal: the page greets by name only.
-      const std::string name(commerce::Trim(r.display_name));
-      HttpResponse resp = Page(request, 200, "Welcome", "welcome",
-                               json::object{{"name", name}, {"signed_in", Signs()}},
-                               Signs() ? std::optional<std::string>(name) : std::nullopt);
-      StartSession(request, resp, *user_id, name);
-      resp.user = *user_id;
-      return resp;
-    }
-    const StatusCode c = user_id.status().code();
-    if (c == StatusCode::kAlreadyExists || c == StatusCode::kInvalidArgument) {
-      json::object data = RegisterData(shown);
-      data["problem"] = Sentence(user_id.status().message());
-      return Page(request, c == StatusCode::kAlreadyExists ? 409 : 400, "Create an account",
-                  "register", data);
-    }
-    return Unavailable(request, "Registration");
   }
 
   HttpResponse Login(const HttpRequest& request, const commerce::FormFields& form) {

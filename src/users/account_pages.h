@@ -1,8 +1,5 @@
 // The account pages of a site's public port (main's and every partner's):
 //
-//   GET  /account/register   the registration form (email, display name, password)
-//   POST /account/register   -> 200 "Welcome" page, signed in; 409 the form again (email taken),
-//                               400 the form again with what to fix; 503 "not available now"
 //   GET  /account/login      the sign-in form
 //   POST /account/login      -> 200 "Signed in as NAME"; 401 the form again (wrong email or
 //                               password, the same message for both); 503 as above
@@ -16,16 +13,19 @@
 //                               303 to the page the sign-in started from, signed in
 //   GET  /account/signed-out with single sign-on: where main sends the customer after signing
 //                               out everywhere
+//   GET  /account/register   with single sign-on: main's registration page for this site (the
+//                               authorization request with prompt=create); main's own
+//                               registration is users/registration.h
 //
-// What a register or sign-in POST does is the AccountBackend's: main registers in its own user
-// store, a partner forwards to main (partner_site/users_service.h). Forms are kept after a
-// refusal, without the password.
+// What a sign-in POST checks is the AccountBackend's (main: its own user store). With single
+// sign-on (a partner) the sign-in and registration forms are main's, and POSTs to this site's
+// old forms are sent back to them. Forms are kept after a refusal, without the password.
 //
-// Sessions (AccountPagesOptions::sessions, users/sessions.h): a successful sign-in or
-// registration starts a session with a fresh id (the visitor's previous one, if any, ends) in
-// the HttpOnly cookie "tieup_session" (SameSite=Lax; Secure and the __Host- prefix under HTTPS),
-// and sets content::kCustomerCookie (the display name, for the layouts' scripts). Every page
-// made here shows the signed-in customer in the layout's account link.
+// Sessions (AccountPagesOptions::sessions, users/sessions.h): a successful sign-in starts a session
+// with a fresh id (the visitor's previous one, if any, ends) in the HttpOnly cookie "tieup_session"
+// (SameSite=Lax; Secure and the __Host- prefix under HTTPS), and sets content::kCustomerCookie (the
+// display name, for the layouts' scripts). Every page made here shows the signed-in customer in the
+// layout's account link.
 //
 // Forms must be application/x-www-form-urlencoded (415 otherwise), at most 8 KiB (413), and are
 // parsed strictly (commerce/form.h: 400 for bad syntax). CSRF: a POST is refused (403) when the
@@ -38,15 +38,12 @@
 // AccountPagesOptions::failures_per_client), besides main's own count per email address
 // (users/user_store.h); POSTs beyond max_queued_posts are answered 503 at once.
 //
-// Pages are templates (src/users/templates/: register, sign_in, welcome, signed_in, account,
-// signed_out, account_problem) rendered in the site's layout (content/page_templates.h); a
+// Pages are templates (src/users/templates/: sign_in, signed_in, account, signed_out,
+// password_changed, account_problem) rendered in the site's layout (content/page_templates.h); a
 // release may replace any of them. The header's cart count comes from the shop's count cookie.
-//
-// The registration form remembers the page the visitor came from (the Referer of the GET, when
-// it is on this site) in a hidden field "from"; the backend gets that path (or the POST's own
-// Referer path) to decide the area of the registration.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,9 +54,19 @@
 #include "net/http_server.h"
 #include "users/sessions.h"
 #include "users/sso_client.h"
-#include "users/wire.h"
+#include "users/user_store.h"
 
 namespace tieup::users {
+
+struct LoginRequest {
+  std::string email;
+  std::string password;
+};
+
+struct LoginReply {
+  std::string user_id;
+  std::string display_name;
+};
 
 // What the account pages do with a valid form. Implementations must be thread-safe; calls may
 // block (they run on the handler's own worker threads).
@@ -67,16 +74,12 @@ class AccountBackend {
  public:
   virtual ~AccountBackend() = default;
 
-  // Registers the account; returns its user id. `from_path` is the site path the visitor came
-  // from ("" when unknown). Errors decide the page: AlreadyExists (email taken) and
-  // InvalidArgument (the message says what to fix) show the form again; anything else means
-  // "registration is not available right now" (503).
-  virtual Result<std::string> Register(const RegistrationRequest& request,
-                                       std::string_view from_path) = 0;
-
-  // Checks a sign-in. Unauthenticated: wrong email or password (401); InvalidArgument: shown
-  // with the form (400); anything else: 503.
-  virtual Result<LoginReply> Login(const LoginRequest& request) = 0;
+  // Checks a sign-in at this site's own form. Unauthenticated: wrong email or password (401);
+  // InvalidArgument: shown with the form (400); anything else: 503. Where accounts are not kept
+  // (a partner: single sign-on), the default says so (503).
+  virtual Result<LoginReply> Login(const LoginRequest& /*request*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
 
   // --- managing the account: where accounts are kept (main). Elsewhere (a partner) these stay
   // Unimplemented and the account page links to main's (AccountPagesOptions::sso). ---
@@ -132,6 +135,11 @@ struct AccountPagesOptions {
   // sites on one host name (told apart by port only, as in the demo: a browser's cookies do
   // not tell ports apart) do not overwrite each other.
   std::string session_cookie = "tieup_session";
+  // With single sign-on: told when main says the account that just signed in was registered
+  // through this site (once per account), with the site path the customer came from (a
+  // partner records the registration in its ledger).
+  std::function<void(const std::string& user_id, const std::string& return_path)> registered =
+      nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a
@@ -142,7 +150,7 @@ inline constexpr std::string_view kMainSessionCookie = "tieup_main_session";
 // The built-in account page templates.
 const content::EmbeddedTemplates& AccountPageTemplates();
 
-// Serves /account/register and /account/login (any other /account/ path: 404). Thread-safe.
+// Serves the pages above (any other /account/ path: 404). Thread-safe.
 class AccountPages : public HttpHandler {
  public:
   AccountPages(std::shared_ptr<AccountBackend> backend, AccountPagesOptions options);

@@ -1,8 +1,11 @@
 #include "users/form_checks.h"
 
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "base/encoding.h"
+#include "content/page_templates.h"
 #include "users/user_store.h"
 
 namespace tieup::users {
@@ -53,6 +56,15 @@ int FormErrorStatus(const Status& status) {
   return status.code() == StatusCode::kUnimplemented       ? 415
          : status.code() == StatusCode::kResourceExhausted ? 413
                                                            : 400;
+}
+
+std::string CustomerCookie(std::string_view name, bool https) {
+  std::string cookie = std::string(content::kCustomerCookie) + "=" +
+                       boost::urls::encode(name, boost::urls::unreserved_chars) +
+                       "; Path=/; SameSite=Lax";
+  if (https) cookie += "; Secure";
+  if (name.empty()) cookie += "; Max-Age=0";
+  return cookie;
 }
 
 std::string Sentence(std::string message) {

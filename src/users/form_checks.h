@@ -35,6 +35,10 @@ Result<commerce::FormFields> ReadPostedForm(const HttpRequest& request);
 // The HTTP status for ReadPostedForm's error: 415, 413 or 400.
 int FormErrorStatus(const Status& status);
 
+// The Set-Cookie value of content::kCustomerCookie: the signed-in customer's display name for
+// the layouts' scripts (Path=/, SameSite=Lax, Secure under HTTPS); an empty name deletes it.
+std::string CustomerCookie(std::string_view name, bool https);
+
 // "the password must ..." -> "The password must ....".
 std::string Sentence(std::string message);
 

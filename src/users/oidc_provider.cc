@@ -38,6 +38,7 @@ const std::vector<Migration>& OidcMigrations() {
        "  secret_hash TEXT NOT NULL,"
        "  redirect_uris TEXT NOT NULL,"
        "  post_logout_redirect_uris TEXT NOT NULL,"
+       // Unused (the registration page is main's own): kept for stores made before.
        "  register_uri TEXT NOT NULL DEFAULT '',"
        "  registered_at INTEGER NOT NULL);"
        "CREATE TABLE oidc_codes ("
@@ -272,6 +273,10 @@ class OidcProvider::Impl {
          json::array{"client_secret_basic", "client_secret_post"}},
         {"code_challenge_methods_supported", json::array{"S256"}},
         {"authorization_response_iss_parameter_supported", true},
+        // "create": the registration form first (Initiating User Registration via OpenID
+        // Connect 1.0).
+        {"prompt_values_supported",
+         json::array{"none", "login", "consent", "select_account", "create"}},
     };
     return JsonResponse(200, d, "application/json", "max-age=300");
   }
@@ -378,7 +383,7 @@ class OidcProvider::Impl {
       return fail("invalid_request", "PKCE with code_challenge_method=S256 is required");
     }
     if (!a.prompt.empty() && a.prompt != "none" && a.prompt != "login" && a.prompt != "consent" &&
-        a.prompt != "select_account") {
+        a.prompt != "select_account" && a.prompt != "create") {
       return fail("invalid_request", "unsupported prompt value");
     }
     return std::nullopt;
@@ -443,16 +448,29 @@ class OidcProvider::Impl {
       if (!v.empty()) params.push_back(json::object{{"name", name}, {"value", v}});
     }
     // Back to the client's site without signing in: its home page (the redirect URI's origin).
-    boost::urls::url home(a.redirect_uri);
-    home.set_encoded_path("/");
-    home.remove_query();
-    return json::object{
-        {"client_name", client.name},
-        {"params", std::move(params)},
-        {"email", email},
-        {"register_url",
-         client.register_uri.empty() ? std::string("/account/register") : client.register_uri},
-        {"cancel_url", std::string(home.buffer())}};
+    auto u = boost::urls::parse_absolute_uri(a.redirect_uri);
+    const std::string home =
+        u ? std::string(u->scheme()) + "://" + std::string(u->encoded_host_and_port()) + "/"
+          : std::string("/");
+    return json::object{{"client_name", client.name},
+                        {"params", std::move(params)},
+                        {"email", email},
+                        {"register_url", RegistrationUrl(a)},
+                        {"cancel_url", home}};
+  }
+
+  // Main's registration page (users/registration.h), going on with this request once the
+  // account is confirmed (signed in by then: no prompt).
+  static std::string RegistrationUrl(const AuthRequest& a) {
+    boost::urls::url next("/oidc/authorize");
+    AuthRequest copy = a;
+    for (std::string_view name : kAuthParams) {
+      const std::string& v = *copy.Field(name);
+      if (!v.empty() && name != "prompt") next.params().append({name, v});
+    }
+    boost::urls::url page("/account/register");
+    page.params().append({"continue", next.buffer()});
+    return std::string(page.buffer());
   }
 
   HttpResponse AuthorizeGet(const HttpRequest& request) {
@@ -464,6 +482,7 @@ class OidcProvider::Impl {
     AuthRequest a;
     OidcClient client;
     if (auto bad = ReadAndCheck(request, *fields, &a, &client)) return std::move(*bad);
+    if (a.prompt == "create") return Redirect(RegistrationUrl(a));
     std::optional<Session> session = CurrentSession(request);
     if (session && a.prompt != "login") {
       return IssueCode(a, session->subject, session->created_micros / kMicros);
@@ -634,6 +653,9 @@ class OidcProvider::Impl {
                         {"exp", iat + kIdTokenSeconds}, {"iat", iat},     {"auth_time", auth_time}};
     if (!nonce.empty()) claims["nonce"] = nonce;
     AddClaims(claims, *user, scope);
+    if (options_.new_account && options_.new_account(user_id, client->id)) {
+      claims["tieup_new_account"] = true;
+    }
     auto id_token = options_.key->Sign(json::serialize(claims));
     if (!id_token.ok()) return OAuthError(500, "server_error", "the ID token could not be signed");
     HttpResponse r = JsonResponse(200, json::object{{"access_token", access},
@@ -650,8 +672,8 @@ class OidcProvider::Impl {
     if (HasScope(scope, "profile")) claims["name"] = user.display_name;
     if (HasScope(scope, "email")) {
       claims["email"] = user.email;
-      // Addresses are not confirmed by mail yet.
-      claims["email_verified"] = false;
+      // Confirmed by mail at registration (users/registration.h); older accounts were not.
+      claims["email_verified"] = user.email_confirmed_micros != 0;
     }
   }
 
@@ -813,18 +835,16 @@ Result<std::string> OidcClients::Register(const OidcClient& client) {
   for (const auto* list : {&client.redirect_uris, &client.post_logout_redirect_uris}) {
     for (const std::string& uri : *list) RETURN_IF_ERROR(CheckRedirectUri(uri));
   }
-  if (!client.register_uri.empty()) RETURN_IF_ERROR(CheckRedirectUri(client.register_uri));
   const std::string secret = Base64UrlEncode(RandomString(env_, 32));
   RETURN_IF_ERROR(db_.Exec(
       "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, "
-      "post_logout_redirect_uris, register_uri, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+      "post_logout_redirect_uris, registered_at) VALUES (?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, "
       "redirect_uris = excluded.redirect_uris, "
       "post_logout_redirect_uris = excluded.post_logout_redirect_uris, "
-      "register_uri = excluded.register_uri, registered_at = excluded.registered_at",
+      "registered_at = excluded.registered_at",
       {client.id, client.name.empty() ? client.id : client.name, Sha256Hex(secret),
-       Join(client.redirect_uris), Join(client.post_logout_redirect_uris), client.register_uri,
-       env_.NowMicros()}));
+       Join(client.redirect_uris), Join(client.post_logout_redirect_uris), env_.NowMicros()}));
   return secret;
 }
 
@@ -835,12 +855,10 @@ OidcClient ClientOfRow(const SqlRow& row) {
   c.name = row.Text(1);
   c.redirect_uris = Split(row.Text(2));
   c.post_logout_redirect_uris = Split(row.Text(3));
-  c.register_uri = row.Text(5);
   return c;
 }
 constexpr std::string_view kClientColumns =
-    "SELECT id, name, redirect_uris, post_logout_redirect_uris, secret_hash, register_uri "
-    "FROM oidc_clients";
+    "SELECT id, name, redirect_uris, post_logout_redirect_uris, secret_hash FROM oidc_clients";
 }  // namespace
 
 Result<OidcClient> OidcClients::Get(std::string_view id) {

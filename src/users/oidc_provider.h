@@ -6,7 +6,10 @@
 //   GET  /oidc/jwks                          the ES256 public key (crypto/jose.h)
 //   GET  /oidc/authorize                     with main's session: a code at once (303 to the
 //                                            client's redirect_uri); without: the sign-in page,
-//                                            naming the site the customer came from
+//                                            naming the site the customer came from; with
+//                                            prompt=create: main's registration page
+//                                            (users/registration.h), which comes back here once
+//                                            the account is confirmed
 //   POST /oidc/authorize                     the sign-in form (email, password + the request)
 //   POST /oidc/token                         code -> ID token (+ access token), client_secret_basic
 //                                            or client_secret_post; also on main's sync port
@@ -20,7 +23,9 @@
 // a redirect). Codes are single-use (a second use revokes the access token of the first), live
 // kCodeSeconds, and are kept only as SHA-256 hashes, as are access tokens and client secrets.
 // ID tokens live kIdTokenSeconds and carry iss, sub (the user id), aud, exp, iat, auth_time,
-// nonce, sid, and with scope profile "name", with scope email "email".
+// nonce, and with scope profile "name", with scope email "email" and "email_verified";
+// "tieup_new_account": true in the first ID token a client gets for an account registered
+// through it (OidcProviderOptions::new_account).
 //
 // The sign-in honours users/user_store.h's waits and the client-network throttle of the account
 // pages (users/form_checks.h). The provider's session is main's customer session
@@ -55,9 +60,6 @@ struct OidcClient {
   std::string name;  // shown on the sign-in page ("Sign in to continue to NAME")
   std::vector<std::string> redirect_uris;
   std::vector<std::string> post_logout_redirect_uris;
-  // Where the sign-in page's "Register" link leads (a partner's own registration page, so that
-  // the account is registered through it); empty: main's /account/register.
-  std::string register_uri;
 };
 
 // The registered clients (table oidc_clients, schema component "oidc"). Thread-safe. For the
@@ -107,6 +109,10 @@ struct OidcProviderOptions {
   // (for back-channel notices). Called after main's sessions ended; may be empty.
   std::function<void(const std::string& user_id, const std::vector<std::string>& clients)>
       logged_out;
+  // Whether the account `user_id` was registered through `client_id` and this is the first ID
+  // token that client gets for it (users/registration.h: true once). Null: never.
+  std::function<bool(const std::string& user_id, const std::string& client_id)> new_account =
+      nullptr;
 };
 
 // Thread-safe. `env`, `db` and `users` must outlive it. POSTs (password hashing) run on the

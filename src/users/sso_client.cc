@@ -110,7 +110,7 @@ Result<std::string> SingleSignOn::Jwks(bool fresh) {
   return jwks;
 }
 
-Result<SingleSignOn::Start> SingleSignOn::Begin(std::string_view return_path) {
+Result<SingleSignOn::Start> SingleSignOn::Begin(std::string_view return_path, bool create) {
   ASSIGN_OR_RETURN(SsoClientGrant grant, Grant(false));
   Pending p;
   p.state = Base64UrlEncode(RandomString(env_, 32));
@@ -130,6 +130,7 @@ Result<SingleSignOn::Start> SingleSignOn::Begin(std::string_view return_path) {
   u.params().append({"nonce", p.nonce});
   u.params().append({"code_challenge", Base64UrlEncode(Sha256(p.verifier))});
   u.params().append({"code_challenge_method", "S256"});
+  if (create) u.params().append({"prompt", "create"});
   return Start{std::string(u.buffer()), PendingToCookie(p)};
 }
 
@@ -220,6 +221,8 @@ Result<SingleSignOn::SignedIn> SingleSignOn::Finish(std::string_view query,
   out.name = StringClaim(claims, "name");
   if (out.name.empty()) out.name = out.user_id;
   out.return_path = p->return_path;
+  const json::value* fresh = claims.if_contains("tieup_new_account");
+  out.new_account = fresh != nullptr && fresh->is_bool() && fresh->as_bool();
   return out;
 }
 

@@ -53,13 +53,17 @@ class SingleSignOn {
     std::string pending_cookie;  // the value of kSsoPendingCookie
   };
   // `return_path`: the site path to come back to after signing in ("/" when empty or not a
-  // path). Unavailable when main cannot be reached for the credentials.
-  Result<Start> Begin(std::string_view return_path);
+  // path). `create`: main shows its registration form first (prompt=create). Unavailable when
+  // main cannot be reached for the credentials.
+  Result<Start> Begin(std::string_view return_path, bool create = false);
 
   struct SignedIn {
     std::string user_id;
     std::string name;
     std::string return_path;
+    // Main says the account was registered through this site and this is its first sign-in
+    // here (the ID token's "tieup_new_account").
+    bool new_account = false;
   };
   // `query`: the raw query of the request to the redirect URI; `pending_cookie`: the cookie's
   // value. PermissionDenied for an error main sent back (error=..., its description in the

@@ -37,11 +37,15 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_last ON login_failures(last_failure);
 )";
+// When the address was confirmed by mail (users/registration.h); 0: never.
+constexpr std::string_view kSchemaV4 = R"(
+ALTER TABLE users ADD COLUMN email_confirmed_at INTEGER NOT NULL DEFAULT 0;
+)";
 // Rows of addresses with no failure for this long are swept out.
 constexpr int64_t kForgetFailuresMicros = 24LL * 3600 * 1'000'000;
 
 constexpr std::string_view kColumns =
-    "id, email, display_name, registered_at, registered_via, area, disabled_at";
+    "id, email, display_name, registered_at, registered_via, area, disabled_at, email_confirmed_at";
 // Longer passwords are refused before any hashing (the policy allows far fewer bytes).
 constexpr size_t kMaxPasswordBytes = kMaxPasswordChars * 4;
 
@@ -116,7 +120,8 @@ std::string NewUserId(Env& env) {
 // A row of kColumns.
 Result<User> UserFromRow(const SqlRow& row) {
   ASSIGN_OR_RETURN(UserArea area, ParseUserArea(row.Text(5)));
-  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3), row.Text(4), area, row.Int(6)};
+  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3),
+              row.Text(4), area,        row.Int(6),  row.Int(7)};
 }
 
 }  // namespace
@@ -242,36 +247,29 @@ class UserStore::Impl {
   }
 
   Result<User> Register(const NewUser& request) {
-    User user;
-    ASSIGN_OR_RETURN(user.email, NormalizeEmail(request.email));
-    ASSIGN_OR_RETURN(user.display_name, NormalizeDisplayName(request.display_name));
-    RETURN_IF_ERROR(CheckPasswordPolicy(request.password));
-    if (request.registered_via != "main" && !IsSiteId(request.registered_via)) {
-      return Status::InvalidArgument("registered_via must be a partner id or \"main\"");
-    }
-    user.registered_via = request.registered_via;
-    user.area = request.area;
-    const std::string key = LowerAscii(user.email);
-    // A cheap early answer for a taken address; the transaction below decides.
-    ASSIGN_OR_RETURN(bool taken, EmailTaken(db_, key));
+    ASSIGN_OR_RETURN(User user, Validate(request));
+    // A cheap early answer for a taken address; the transaction of Insert decides.
+    ASSIGN_OR_RETURN(bool taken, EmailTaken(db_, LowerAscii(user.email)));
     if (taken) return Taken();
+    ASSIGN_OR_RETURN(std::string hash, HashNewPassword(request.password));
+    return Insert(std::move(user), hash);
+  }
+
+  Result<User> RegisterHashed(const NewUser& request, std::string_view password_hash) {
+    if (!password_hash.starts_with("$argon2id$")) {
+      return Status::InvalidArgument("the password hash is not an Argon2id hash");
+    }
+    NewUser checked = request;
+    checked.password = std::string(kMinPasswordChars, 'x');  // only the hash is kept
+    ASSIGN_OR_RETURN(User user, Validate(checked));
+    return Insert(std::move(user), std::string(password_hash));
+  }
+
+  Result<std::string> HashNewPassword(std::string_view password) {
+    RETURN_IF_ERROR(CheckPasswordPolicy(password));
     Admission admitted(*this);
     if (!admitted) return Busy();
-    ASSIGN_OR_RETURN(std::string hash, hasher_.Hash(request.password));
-    user.id = NewUserId(env_);
-    user.registered_at_micros = env_.NowMicros();
-    bool raced = false;
-    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-      ASSIGN_OR_RETURN(raced, EmailTaken(db, key));
-      if (raced) return Status::Ok();
-      return db.Exec(
-          "INSERT INTO users(id, email, email_key, display_name, password_hash, registered_at, "
-          "registered_via, area) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-          {user.id, user.email, key, user.display_name, hash, user.registered_at_micros,
-           user.registered_via, std::string(UserAreaName(user.area))});
-    }));
-    if (raced) return Taken();
-    return user;
+    return hasher_.Hash(password);
   }
 
   Result<User> CheckLogin(std::string_view email, std::string_view password) {
@@ -290,7 +288,7 @@ class UserStore::Impl {
     RETURN_IF_ERROR(CheckLoginDelay(key));
     Admission admitted(*this);
     if (!admitted) return Busy();
-    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(7);
+    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(8);
     const bool match = hasher_.Verify(hash, password);
     if (rows.empty() || !match) {
       RETURN_IF_ERROR(CountLoginFailure(key));
@@ -443,6 +441,40 @@ class UserStore::Impl {
   }
 
  private:
+  // The account `request` describes, checked (without id, time or password).
+  static Result<User> Validate(const NewUser& request) {
+    User user;
+    ASSIGN_OR_RETURN(user.email, NormalizeEmail(request.email));
+    ASSIGN_OR_RETURN(user.display_name, NormalizeDisplayName(request.display_name));
+    RETURN_IF_ERROR(CheckPasswordPolicy(request.password));
+    if (request.registered_via != "main" && !IsSiteId(request.registered_via)) {
+      return Status::InvalidArgument("registered_via must be a partner id or \"main\"");
+    }
+    user.registered_via = request.registered_via;
+    user.area = request.area;
+    user.email_confirmed_micros = request.email_confirmed_micros;
+    return user;
+  }
+
+  // Stores `user` (a new id and time) with `hash`; AlreadyExists when the address is taken.
+  Result<User> Insert(User user, const std::string& hash) {
+    const std::string key = LowerAscii(user.email);
+    user.id = NewUserId(env_);
+    user.registered_at_micros = env_.NowMicros();
+    bool raced = false;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(raced, EmailTaken(db, key));
+      if (raced) return Status::Ok();
+      return db.Exec(
+          "INSERT INTO users(id, email, email_key, display_name, password_hash, registered_at, "
+          "registered_via, area, email_confirmed_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {user.id, user.email, key, user.display_name, hash, user.registered_at_micros,
+           user.registered_via, std::string(UserAreaName(user.area)), user.email_confirmed_micros});
+    }));
+    if (raced) return Taken();
+    return user;
+  }
+
   static Status Taken() {
     return Status::AlreadyExists(
         "an account with this email address already exists: sign in, or use another address");
@@ -466,14 +498,22 @@ UserStore::~UserStore() = default;
 Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                                                    UserStoreOptions options) {
   RETURN_IF_ERROR(PasswordHasher::CheckCost(options.cost));
-  RETURN_IF_ERROR(Migrate(
-      db, "users",
-      {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}, {3, std::string(kSchemaV3)}}));
+  RETURN_IF_ERROR(Migrate(db, "users",
+                          {{1, std::string(kSchemaV1)},
+                           {2, std::string(kSchemaV2)},
+                           {3, std::string(kSchemaV3)},
+                           {4, std::string(kSchemaV4)}}));
   RETURN_IF_ERROR(MigrateCustomerSessions(db));  // SetDisabled ends an account's sessions
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }
 
 Result<User> UserStore::Register(const NewUser& request) { return impl_->Register(request); }
+Result<User> UserStore::RegisterHashed(const NewUser& request, std::string_view password_hash) {
+  return impl_->RegisterHashed(request, password_hash);
+}
+Result<std::string> UserStore::HashNewPassword(std::string_view password) {
+  return impl_->HashNewPassword(password);
+}
 Result<User> UserStore::CheckLogin(std::string_view email, std::string_view password) {
   return impl_->CheckLogin(email, password);
 }

@@ -80,6 +80,8 @@ struct NewUser {
   std::string password;
   std::string registered_via;  // the partner's site id, or "main"
   UserArea area = UserArea::kTieup;
+  // When the address was confirmed by mail (users/registration.h); 0: not confirmed.
+  int64_t email_confirmed_micros = 0;
 };
 
 // An account, as the store returns it (never with its password or hash).
@@ -92,6 +94,9 @@ struct User {
   UserArea area = UserArea::kTieup;
   // When a manager disabled the account (it cannot sign in); 0: it is active.
   int64_t disabled_micros = 0;
+  // When the customer confirmed the address by mail; 0: never (accounts made before, or by a
+  // manager).
+  int64_t email_confirmed_micros = 0;
 
   friend bool operator==(const User&, const User&) = default;
 };
@@ -131,6 +136,14 @@ class UserStore {
   // registered_via (the message says which and what to do); AlreadyExists when an account with
   // that email (ignoring case) exists.
   Result<User> Register(const NewUser& request);
+
+  // The Argon2id hash of `password` after the policy check (InvalidArgument saying what to do),
+  // through the bounded hashing queue (Unavailable when it is full): for a registration that
+  // completes later (users/registration.h), and to spend the same time where none does.
+  Result<std::string> HashNewPassword(std::string_view password);
+  // Register with a hash from HashNewPassword instead of a password (request.password is not
+  // used). Errors as Register's.
+  Result<User> RegisterHashed(const NewUser& request, std::string_view password_hash);
 
   // The account whose email and password these are. A wrong password and an unknown email give
   // the same Unauthenticated error and take about the same time (an unknown email is checked

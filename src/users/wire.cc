@@ -9,13 +9,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::pair<Refusal, std::string_view> kRefusalNames[] = {
-    {Refusal::kEmailTaken, "email_taken"},
-    {Refusal::kInvalidInput, "invalid_input"},
-    {Refusal::kWrongLogin, "wrong_login"},
-    {Refusal::kTooManyFailures, "too_many_failures"},
-};
-
 // Parses `text` as an object holding exactly the string fields `names`.
 Result<std::map<std::string, std::string, std::less<>>> StringFields(
     std::string_view text, std::string_view what, std::initializer_list<std::string_view> names) {
@@ -57,24 +50,6 @@ std::string Serialize(std::initializer_list<std::pair<std::string_view, std::str
 
 }  // namespace
 
-std::string RegistrationRequestToJson(const RegistrationRequest& r) {
-  return Serialize({{"area", UserAreaName(r.area)},
-                    {"display_name", r.display_name},
-                    {"email", r.email},
-                    {"password", r.password}});
-}
-
-Result<RegistrationRequest> RegistrationRequestFromJson(std::string_view text) {
-  ASSIGN_OR_RETURN(auto f, StringFields(text, "the registration",
-                                        {"area", "display_name", "email", "password"}));
-  RegistrationRequest r;
-  ASSIGN_OR_RETURN(r.area, ParseUserArea(f["area"]));
-  r.display_name = std::move(f["display_name"]);
-  r.email = std::move(f["email"]);
-  r.password = std::move(f["password"]);
-  return r;
-}
-
 std::string SsoClientGrantToJson(const SsoClientGrant& g) {
   return Serialize({{"client_id", g.client_id},
                     {"client_secret", g.client_secret},
@@ -108,54 +83,6 @@ Result<std::string> LogoutNoticeFromJson(std::string_view text) {
   ASSIGN_OR_RETURN(auto f, StringFields(text, "the sign-out notice", {"user_id"}));
   if (f["user_id"].empty()) return Status::InvalidArgument("the sign-out notice names no one");
   return std::move(f["user_id"]);
-}
-
-std::string LoginRequestToJson(const LoginRequest& r) {
-  return Serialize({{"email", r.email}, {"password", r.password}});
-}
-
-Result<LoginRequest> LoginRequestFromJson(std::string_view text) {
-  ASSIGN_OR_RETURN(auto f, StringFields(text, "the login", {"email", "password"}));
-  return LoginRequest{std::move(f["email"]), std::move(f["password"])};
-}
-
-std::string RegistrationReplyToJson(std::string_view user_id) {
-  return Serialize({{"user_id", user_id}});
-}
-
-Result<std::string> RegistrationReplyFromJson(std::string_view text) {
-  ASSIGN_OR_RETURN(auto f, StringFields(text, "main's registration reply", {"user_id"}));
-  return std::move(f["user_id"]);
-}
-
-std::string LoginReplyToJson(const LoginReply& r) {
-  return Serialize({{"display_name", r.display_name}, {"user_id", r.user_id}});
-}
-
-Result<LoginReply> LoginReplyFromJson(std::string_view text) {
-  ASSIGN_OR_RETURN(auto f, StringFields(text, "main's login reply", {"display_name", "user_id"}));
-  return LoginReply{std::move(f["user_id"]), std::move(f["display_name"])};
-}
-
-std::string RefusalToJson(const Status& status, Refusal reason) {
-  std::string_view name;
-  for (const auto& [r, n] : kRefusalNames) {
-    if (r == reason) name = n;
-  }
-  return Serialize(
-      {{"code", StatusCodeName(status.code())}, {"message", status.message()}, {"reason", name}});
-}
-
-Refusal RefusalFromJson(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return Refusal::kNone;
-  const json::value* reason = v.get_object().if_contains("reason");
-  if (reason == nullptr || !reason->is_string()) return Refusal::kNone;
-  for (const auto& [r, n] : kRefusalNames) {
-    if (reason->get_string() == n) return r;
-  }
-  return Refusal::kNone;
 }
 
 }  // namespace tieup::users

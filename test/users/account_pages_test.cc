@@ -25,22 +25,13 @@ using ::tieup::testing::TempDir;
 // Answers with what the test sets, and remembers what it was asked.
 class FakeBackend : public AccountBackend {
  public:
-  Result<std::string> Register(const RegistrationRequest& r, std::string_view from) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    registrations.push_back(r);
-    from_paths.emplace_back(from);
-    return register_result;
-  }
   Result<LoginReply> Login(const LoginRequest& r) override {
     std::lock_guard<std::mutex> lock(mu_);
     logins.push_back(r);
     return login_result;
   }
 
-  Result<std::string> register_result = std::string("usr_abcdefghijklmnop");
   Result<LoginReply> login_result = LoginReply{"usr_abcdefghijklmnop", "Ada <3"};
-  std::vector<RegistrationRequest> registrations;
-  std::vector<std::string> from_paths;
   std::vector<LoginRequest> logins;
 
  private:
@@ -68,73 +59,13 @@ class AccountPagesTest : public ::testing::Test {
       {.site_name = "Shop B", .threads = 2, .site = {}, .sessions = nullptr, .https = false}};
 };
 
-TEST_F(AccountPagesTest, RegistrationFormRemembersThePageOnThisSite) {
+// Registration is main's (users/registration.h): without single sign-on these pages have none.
+TEST_F(AccountPagesTest, NoRegistrationHere) {
   HttpRequest get("GET", "/account/register");
   get.AddHeader("Host", kHost);
-  get.AddHeader("Referer", "http://shop-b.example:8080/local/wagashi.html?x=1");
-  HttpResponse r = Send(get);
-  EXPECT_EQ(r.status(), 200);
-  EXPECT_THAT(Body(r), HasSubstr("name=\"from\" value=\"/local/wagashi.html\""));
-  EXPECT_THAT(Body(r), HasSubstr("name=\"password\""));
-  EXPECT_EQ(r.FindHeader("Cache-Control").value_or(""), "no-store");
-
-  HttpRequest foreign("GET", "/account/register");
-  foreign.AddHeader("Host", kHost);
-  foreign.AddHeader("Referer", "https://elsewhere.example/page.html");
-  EXPECT_THAT(Body(Send(foreign)), HasSubstr("name=\"from\" value=\"\""));
-}
-
-TEST_F(AccountPagesTest, RegistrationGoesToTheBackendAndWelcomes) {
-  HttpRequest post = Post("/account/register",
-                          "email=ada%40example.org&display_name=Ada+%3Cb%3E&password=correct+"
-                          "horse+battery&from=%2Fproducts%2Ftea.html");
-  post.AddHeader("Origin", "http://shop-b.example:8080");
-  HttpResponse r = Send(post);
-  EXPECT_EQ(r.status(), 200) << Body(r);
-  EXPECT_THAT(Body(r), HasSubstr("Welcome, Ada &lt;b&gt;"));
-  EXPECT_THAT(Body(r), Not(HasSubstr("<b>")));
-  EXPECT_THAT(Body(r), Not(HasSubstr("usr_")));  // no internal ids on customer pages
-  EXPECT_EQ(r.user, "usr_abcdefghijklmnop");
-  ASSERT_EQ(backend_->registrations.size(), 1u);
-  EXPECT_EQ(backend_->registrations[0].email, "ada@example.org");
-  EXPECT_EQ(backend_->registrations[0].display_name, "Ada <b>");
-  EXPECT_EQ(backend_->registrations[0].password, "correct horse battery");
-  EXPECT_EQ(backend_->from_paths[0], "/products/tea.html");
-}
-
-TEST_F(AccountPagesTest, WithoutAFromFieldThePostsRefererIsThePage) {
-  HttpRequest post = Post("/account/register", "email=a%40b.org&display_name=A&password=p");
-  post.AddHeader("Referer", "http://shop-b.example:8080/local/page.html");
-  Send(post);
-  ASSERT_EQ(backend_->from_paths.size(), 1u);
-  EXPECT_EQ(backend_->from_paths[0], "/local/page.html");
-}
-
-TEST_F(AccountPagesTest, ATakenEmailShowsTheFormAgainWithoutThePassword) {
-  backend_->register_result = Status::AlreadyExists("an account with this email already exists");
-  HttpResponse r = Send(Post("/account/register",
-                             "email=ada%40example.org&display_name=Ada&password=s3cret-pass-word"));
-  EXPECT_EQ(r.status(), 409);
-  EXPECT_THAT(Body(r), HasSubstr("An account with this email already exists."));
-  EXPECT_THAT(Body(r), HasSubstr("value=\"ada@example.org\""));
-  EXPECT_THAT(Body(r), HasSubstr("value=\"Ada\""));
-  EXPECT_THAT(Body(r), Not(HasSubstr("s3cret-pass-word")));
-}
-
-TEST_F(AccountPagesTest, AWeakPasswordIsA400WithTheReason) {
-  backend_->register_result = Status::InvalidArgument("the password must be 10 to 128 characters");
-  HttpResponse r = Send(Post("/account/register", "email=a%40b.org&display_name=A&password=short"));
-  EXPECT_EQ(r.status(), 400);
-  EXPECT_THAT(Body(r), HasSubstr("The password must be 10 to 128 characters."));
-}
-
-TEST_F(AccountPagesTest, MainUnreachableIs503AndSaysToTryLater) {
-  backend_->register_result = Status::Unavailable("connect: refused");
-  HttpResponse r = Send(Post("/account/register", "email=a%40b.org&display_name=A&password=x"));
-  EXPECT_EQ(r.status(), 503);
-  EXPECT_THAT(Body(r), HasSubstr("not available right now, try again in a few minutes"));
-  EXPECT_THAT(Body(r), Not(HasSubstr("refused")));  // no internals shown
-  EXPECT_TRUE(r.FindHeader("Retry-After").has_value());
+  EXPECT_EQ(Send(get).status(), 404);
+  EXPECT_EQ(Send(Post("/account/register", "email=a%40b.org&display_name=A&password=x")).status(),
+            404);
 }
 
 TEST_F(AccountPagesTest, CrossSiteFormsAreRefused) {
@@ -146,9 +77,6 @@ TEST_F(AccountPagesTest, CrossSiteFormsAreRefused) {
        {Case{"Origin", "https://evil.example"}, Case{"Origin", "null"},
         Case{"Referer", "https://evil.example/x.html"}, Case{"Sec-Fetch-Site", "cross-site"},
         Case{"Sec-Fetch-Site", "same-site"}, Case{"Origin", "http://shop-b.example:9999"}}) {
-    HttpRequest post = Post("/account/register", "email=a%40b.org&display_name=A&password=x");
-    post.AddHeader(c.header, c.value);
-    EXPECT_EQ(Send(post).status(), 403) << c.header << ": " << c.value;
     HttpRequest login = Post("/account/login", "email=a%40b.org&password=x");
     login.AddHeader(c.header, c.value);
     EXPECT_EQ(Send(login).status(), 403) << c.header << ": " << c.value;
@@ -157,21 +85,18 @@ TEST_F(AccountPagesTest, CrossSiteFormsAreRefused) {
   same.AddHeader("Sec-Fetch-Site", "same-origin");
   same.AddHeader("Origin", "HTTP://SHOP-B.EXAMPLE:8080");
   EXPECT_EQ(Send(same).status(), 200);
-  EXPECT_TRUE(backend_->registrations.empty());
   EXPECT_EQ(backend_->logins.size(), 1u);
 }
 
 TEST_F(AccountPagesTest, UnreadableFormsAreRefusedBeforeTheBackend) {
-  EXPECT_EQ(Send(Post("/account/register", R"({"email":"a@b.org"})", "application/json")).status(),
+  EXPECT_EQ(Send(Post("/account/login", R"({"email":"a@b.org"})", "application/json")).status(),
             415);
-  EXPECT_EQ(
-      Send(Post("/account/register", "email=a%40b.org&pad=" + std::string(9000, 'x'))).status(),
-      413);
-  EXPECT_EQ(Send(Post("/account/register", "email=%zz")).status(), 400);
+  EXPECT_EQ(Send(Post("/account/login", "email=a%40b.org&pad=" + std::string(9000, 'x'))).status(),
+            413);
+  EXPECT_EQ(Send(Post("/account/login", "email=%zz")).status(), 400);
   EXPECT_EQ(Send(Post("/account/login", "email=a%40b.org&email=c%40d.org&password=x")).status(),
             400);
   EXPECT_EQ(Send(Post("/account/login", "password=%00")).status(), 400);
-  EXPECT_TRUE(backend_->registrations.empty());
   EXPECT_TRUE(backend_->logins.empty());
 }
 
@@ -210,21 +135,13 @@ TEST_F(AccountPagesTest, AWrongSignInIs401AndKeepsTheEmail) {
 // Each field on its own line with its label (the form styles of the checkout), in the site's
 // shell with the header's cart count from the shop's cookie.
 TEST_F(AccountPagesTest, FormsHaveALabelledFieldPerLineInTheSiteShell) {
-  HttpRequest get("GET", "/account/register");
-  get.AddHeader("Host", kHost);
-  get.AddHeader("Cookie", "tieup_cart_count=4");
-  std::string page = Body(Send(get));
-  EXPECT_THAT(page, HasSubstr("<title>Create an account · Shop B</title>"));
-  EXPECT_THAT(page, HasSubstr("data-cart-count>4</span>"));
-  EXPECT_THAT(page, HasSubstr("<form class=\"fields\" method=\"post\""));
-  for (const char* field : {"email", "display_name", "password"}) {
-    EXPECT_THAT(page, HasSubstr("<label for=\"" + std::string(field) + "\">")) << field;
-    EXPECT_THAT(page, HasSubstr("id=\"" + std::string(field) + "\" name=\"" + field + "\""))
-        << field;
-  }
   HttpRequest login("GET", "/account/login");
   login.AddHeader("Host", kHost);
-  page = Body(Send(login));
+  login.AddHeader("Cookie", "tieup_cart_count=4");
+  std::string page = Body(Send(login));
+  EXPECT_THAT(page, HasSubstr("<title>Sign in · Shop B</title>"));
+  EXPECT_THAT(page, HasSubstr("data-cart-count>4</span>"));
+  EXPECT_THAT(page, HasSubstr("<form class=\"fields\" method=\"post\""));
   EXPECT_THAT(page, HasSubstr("<label for=\"email\">Email</label>\n<input type=\"email\""));
   EXPECT_THAT(page, HasSubstr("<label for=\"password\">Password</label>"));
 }
@@ -334,7 +251,7 @@ TEST_F(AccountSessionsTest, SigningInStartsASessionThatEveryPageShows) {
   EXPECT_THAT(std::string(account.body()), HasSubstr("Signed in as <strong>Ada &lt;3</strong>"));
   EXPECT_THAT(std::string(account.body()), HasSubstr("Sign out</button>"));
   EXPECT_EQ(account.user, "usr_abcdefghijklmnop");
-  EXPECT_THAT(std::string(Send(Get("/account/register", session)).body()),
+  EXPECT_THAT(std::string(Send(Get("/account/login", session)).body()),
               HasSubstr("Signed in as Ada &lt;3</a>"));
   // Without the cookie, or with one that was never given, nobody is signed in.
   HttpResponse anonymous = Send(Get("/account/"));
@@ -343,16 +260,6 @@ TEST_F(AccountSessionsTest, SigningInStartsASessionThatEveryPageShows) {
   EXPECT_EQ(Send(Get("/account/", "tieup_session=" + std::string(43, 'A'))).status(), 303);
   EXPECT_THAT(std::string(Send(Get("/account/login")).body()),
               HasSubstr("<a href=\"/account/login\" data-account-link>Sign in</a>"));
-}
-
-TEST_F(AccountSessionsTest, RegisteringSignsIn) {
-  HttpResponse r = Send(Post("/account/register",
-                             "email=ada%40example.org&display_name=Ada&password=long-enough-pw"));
-  ASSERT_EQ(r.status(), 200);
-  EXPECT_THAT(std::string(r.body()), HasSubstr("you are signed in"));
-  const std::string session = SessionPair(r);
-  ASSERT_FALSE(session.empty());
-  EXPECT_EQ(Send(Get("/account/", session)).status(), 200);
 }
 
 TEST_F(AccountSessionsTest, EachSignInGetsAFreshIdAndEndsTheVisitorsOldOne) {
@@ -483,9 +390,6 @@ TEST_F(AccountSessionsTest, FailedSignInsFromOneAddressMakeItWait) {
 // Stands in for main while it is slow: each sign-in waits until the test opens the gate.
 class GatedBackend : public AccountBackend {
  public:
-  Result<std::string> Register(const RegistrationRequest&, std::string_view) override {
-    return std::string("usr_abcdefghijklmnop");
-  }
   Result<LoginReply> Login(const LoginRequest&) override {
     std::unique_lock<std::mutex> lock(mu_);
     ++entered_;

@@ -1,6 +1,7 @@
-// Main's OpenID Connect provider (users/oidc_provider.h) and a partner's relying party
-// (users/sso_client.h) wired to it in process: the relying party's transport calls the provider's
-// handler, so every request and answer is the real one. A real SQLite file, a clock the test sets.
+// Main's OpenID Connect provider (users/oidc_provider.h), its registration pages
+// (users/registration.h) and a partner's relying party (users/sso_client.h) wired to it in process:
+// the relying party's transport calls the provider's handler, so every request and answer is the
+// real one. A real SQLite file, a clock the test sets.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cstring>
 #include <regex>
 
 #include "base/encoding.h"
@@ -16,6 +18,7 @@
 #include "test_support.h"
 #include "users/account_pages.h"
 #include "users/oidc_provider.h"
+#include "users/registration.h"
 #include "users/sessions.h"
 #include "users/sso_client.h"
 #include "users/user_store.h"
@@ -90,6 +93,12 @@ class OidcTest : public ::testing::Test {
     po.logged_out = [this](const std::string& user, const std::vector<std::string>& clients) {
       logged_out_.emplace_back(user, clients);
     };
+    auto registrations = PendingRegistrations::Open(env_, *db_, *users_);
+    ASSERT_THAT(registrations, IsOk());
+    registrations_db_ = std::move(*registrations);
+    po.new_account = [this](const std::string& user, const std::string& client) {
+      return registrations_db_->TakeNewAccountNotice(user, client);
+    };
     auto provider = OidcProvider::Open(env_, *db_, *users_, po);
     ASSERT_THAT(provider, IsOk());
     provider_ = std::move(*provider);
@@ -101,9 +110,9 @@ class OidcTest : public ::testing::Test {
     t.register_client = [this]() -> Result<SsoClientGrant> {
       ++registrations_;
       SsoClientGrant g{"shop-a", "", kIssuer, kRedirect, kAfterLogout};
-      ASSIGN_OR_RETURN(g.client_secret,
-                       provider_->RegisterClient(
-                           {"shop-a", "Tea House Asahi", {kRedirect}, {kAfterLogout}, ""}));
+      ASSIGN_OR_RETURN(
+          g.client_secret,
+          provider_->RegisterClient({"shop-a", "Tea House Asahi", {kRedirect}, {kAfterLogout}}));
       secret_ = g.client_secret;
       return g;
     };
@@ -117,6 +126,21 @@ class OidcTest : public ::testing::Test {
       return std::string(provider_->HandleRequest(Get("/oidc/jwks")).body());
     };
     sso_ = std::make_unique<SingleSignOn>(env_, t);
+
+    RegistrationPagesOptions ro;
+    ro.base_url = kIssuer;
+    ro.sessions = sessions_;
+    ro.session_cookie = std::string(kMainSessionCookie);
+    ro.https = true;
+    ro.client_name = [this](std::string_view id) -> std::optional<std::string> {
+      auto c = provider_->GetClient(id);
+      return c.ok() ? std::optional<std::string>(c->name) : std::nullopt;
+    };
+    ro.send_mail = [this](const RegistrationMail& mail) {
+      mails_.push_back(mail);
+      return Status::Ok();
+    };
+    registration_pages_ = std::make_unique<RegistrationPages>(registrations_db_, ro);
   }
 
   static HttpRequest Get(const std::string& target, const std::string& cookie = "") {
@@ -202,8 +226,11 @@ class OidcTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
   std::unique_ptr<UserStore> users_;
   std::shared_ptr<SessionStore> sessions_;
+  std::shared_ptr<PendingRegistrations> registrations_db_;
   std::unique_ptr<OidcProvider> provider_;
   std::unique_ptr<SingleSignOn> sso_;
+  std::unique_ptr<RegistrationPages> registration_pages_;
+  std::vector<RegistrationMail> mails_;
   std::string user_id_, secret_, jwks_override_;
   std::function<void()> after_token_;
   int registrations_ = 0;
@@ -260,6 +287,9 @@ TEST_F(OidcTest, TheSignInPageNamesTheClientAndAllowsItsOriginAsFormTarget) {
   EXPECT_THAT(page.body(), HasSubstr("continue to <strong>Tea House Asahi</strong>"));
   EXPECT_THAT(HeaderOf(page, "Content-Security-Policy"),
               HasSubstr("form-action 'self' https://shop-a.example;"));
+  // "Register" is main's registration page, going on with this request afterwards.
+  EXPECT_THAT(page.body(), HasSubstr("href=\"/account/register?continue=/oidc/authorize?response_type=code%26"));
+  EXPECT_THAT(page.body(), HasSubstr("href=\"https://shop-a.example/\">Back to Tea House Asahi"));
   EXPECT_EQ(HeaderOf(page, "Cache-Control"), "no-store");
   // A wrong password: the page again, 401, nothing issued.
   HttpResponse r = provider_->HandleRequest(
@@ -318,7 +348,7 @@ TEST_F(OidcTest, CodesAreSingleUseShortLivedAndBoundToVerifierClientAndRedirect)
   const std::string code = Param(HeaderOf(r, "Location"), "code");
   const std::string verifier = VerifierOf(start.pending_cookie);
   // Another client's credentials, a wrong secret, another redirect URI: refused, code intact.
-  auto shop_x = provider_->RegisterClient({"shop-x", "X", {"https://x.example/cb"}, {}, ""});
+  auto shop_x = provider_->RegisterClient({"shop-x", "X", {"https://x.example/cb"}, {}});
   ASSERT_THAT(shop_x, IsOk());
   HttpResponse stolen = Token(code, verifier, "shop-x", *shop_x, "https://x.example/cb");
   EXPECT_EQ(stolen.status(), 400);
@@ -407,13 +437,96 @@ TEST_F(OidcTest, TheRelyingPartyChecksTheIdToken) {
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("expired")));
 }
 
+// The claims of an ID token (its payload, not checked here: the relying party's tests do).
+json::object ClaimsOf(const HttpResponse& token_answer) {
+  const std::string id_token(
+      json::parse(token_answer.body()).as_object().at("id_token").as_string());
+  const size_t a = id_token.find('.'), b = id_token.find('.', a + 1);
+  auto payload = Base64UrlDecode(std::string_view(id_token).substr(a + 1, b - a - 1));
+  return payload.ok() ? json::parse(*payload).as_object() : json::object{};
+}
+
+// prompt=create: main's registration page names the shop; the account exists only once the
+// link in the mail is used; then main answers the shop at once, whose first ID token says the
+// account is new (once), with the address confirmed.
+TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
+  auto begun = sso_->Begin("/local/about.html", /*create=*/true);
+  ASSERT_THAT(begun, IsOk());
+  EXPECT_EQ(Param(begun->location, "prompt"), "create");
+  HttpResponse r = provider_->HandleRequest(Get(begun->location.substr(strlen(kIssuer))));
+  ASSERT_EQ(r.status(), 303);
+  const std::string form_url = HeaderOf(r, "Location");
+  ASSERT_THAT(form_url, StartsWith("/account/register?continue="));
+  EXPECT_EQ(Param(Param(form_url, "continue"), "prompt"), "");  // not again after confirming
+  HttpResponse form = registration_pages_->HandleRequest(Get(form_url));
+  ASSERT_EQ(form.status(), 200);
+  EXPECT_THAT(form.body(), HasSubstr("continue to <strong>Tea House Asahi</strong>"));
+
+  r = registration_pages_->HandleRequest(
+      PostForm("/account/register", "email=kim%40example.org&display_name=Kim&password=" +
+                                        Enc("kims own password") + HiddenFields(form.body())));
+  ASSERT_EQ(r.status(), 200) << r.body();
+  EXPECT_THAT(r.body(), HasSubstr("Check your mail"));
+  ASSERT_EQ(mails_.size(), 1u);
+  EXPECT_EQ(mails_[0].kind, RegistrationMail::Kind::kConfirm);
+  EXPECT_EQ(mails_[0].client_name, "Tea House Asahi");
+  EXPECT_EQ(mails_[0].email, "kim@example.org");
+  ASSERT_THAT(mails_[0].link,
+              StartsWith(std::string(kIssuer) + "/account/register/confirm?token="));
+  EXPECT_THAT(users_->FindByEmail("kim@example.org"), StatusIs(StatusCode::kNotFound));
+
+  const std::string confirm = mails_[0].link.substr(strlen(kIssuer));
+  HttpResponse ask = registration_pages_->HandleRequest(Get(confirm));
+  ASSERT_EQ(ask.status(), 200);
+  EXPECT_THAT(ask.body(), HasSubstr("Create my account"));
+  EXPECT_THAT(users_->FindByEmail("kim@example.org"), StatusIs(StatusCode::kNotFound));
+  HttpResponse made = registration_pages_->HandleRequest(
+      PostForm("/account/register/confirm", HiddenFields(ask.body()).substr(1)));
+  ASSERT_EQ(made.status(), 303) << made.body();
+  EXPECT_EQ(HeaderOf(made, "Location"), Param(form_url, "continue"));
+  const std::string main_cookie = MainCookie(made);
+  ASSERT_FALSE(main_cookie.empty());
+  auto kim = users_->FindByEmail("kim@example.org");
+  ASSERT_THAT(kim, IsOk());
+  EXPECT_EQ(kim->registered_via, "shop-a");
+  EXPECT_EQ(kim->area, UserArea::kTieup);
+  EXPECT_NE(kim->email_confirmed_micros, 0);
+
+  // Main answers the shop at once (signed in at main), and the shop learns the account is new.
+  r = provider_->HandleRequest(Get(HeaderOf(made, "Location"), main_cookie));
+  ASSERT_EQ(r.status(), 303);
+  auto done = sso_->Finish(QueryOf(HeaderOf(r, "Location")), begun->pending_cookie);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->user_id, kim->id);
+  EXPECT_EQ(done->return_path, "/local/about.html");
+  EXPECT_TRUE(done->new_account);
+  // The next sign-in there is not new; the address is confirmed.
+  auto next = sso_->Begin("/");
+  ASSERT_THAT(next, IsOk());
+  r = provider_->HandleRequest(Get(next->location.substr(strlen(kIssuer)), main_cookie));
+  ASSERT_EQ(r.status(), 303);
+  HttpResponse tokens =
+      Token(Param(HeaderOf(r, "Location"), "code"), VerifierOf(next->pending_cookie));
+  ASSERT_EQ(tokens.status(), 200);
+  json::object claims = ClaimsOf(tokens);
+  EXPECT_FALSE(claims.contains("tieup_new_account"));
+  EXPECT_EQ(claims.at("email_verified"), json::value(true));
+  // An account made before confirmation by mail existed: not verified.
+  SingleSignOn::Start start;
+  std::string ada_cookie;
+  r = Authorize(&start, &ada_cookie);
+  tokens = Token(Param(HeaderOf(r, "Location"), "code"), VerifierOf(start.pending_cookie));
+  EXPECT_EQ(ClaimsOf(tokens).at("email_verified"), json::value(false));
+  // The link is used up.
+  EXPECT_EQ(registration_pages_->HandleRequest(Get(confirm)).status(), 400);
+}
+
 TEST_F(OidcTest, MainRefusingTheSecretMeansRegisteringAgainOnce) {
   SingleSignOn::Start start;
   std::string cookie;
   HttpResponse r = Authorize(&start, &cookie);
   // Another process registered shop-a since: the secret the relying party holds is old.
-  ASSERT_THAT(provider_->RegisterClient({"shop-a", "Tea House Asahi", {kRedirect}, {}, ""}),
-              IsOk());
+  ASSERT_THAT(provider_->RegisterClient({"shop-a", "Tea House Asahi", {kRedirect}, {}}), IsOk());
   ASSERT_THAT(sso_->Finish(QueryOf(HeaderOf(r, "Location")), start.pending_cookie), IsOk());
   EXPECT_EQ(registrations_, 2);
 }
@@ -463,17 +576,17 @@ TEST_F(OidcTest, SigningOutEverywhere) {
 }
 
 TEST_F(OidcTest, ClientRegistryChecksAndKeepsOnlyAHash) {
-  auto secret = provider_->RegisterClient({"app", "", {"https://app.example/cb"}, {}, ""});
+  auto secret = provider_->RegisterClient({"app", "", {"https://app.example/cb"}, {}});
   ASSERT_THAT(secret, IsOk());
   auto rows = db_->Query("SELECT secret_hash FROM oidc_clients WHERE id = 'app'");
   ASSERT_THAT(rows, IsOk());
   EXPECT_EQ((*rows)[0].Text(0), Sha256Hex(*secret));
   EXPECT_EQ(provider_->GetClient("app")->name, "app");
-  EXPECT_THAT(provider_->RegisterClient({"bad", "", {"javascript:alert(1)"}, {}, ""}),
+  EXPECT_THAT(provider_->RegisterClient({"bad", "", {"javascript:alert(1)"}, {}}),
               StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(provider_->RegisterClient({"bad", "", {}, {}, ""}),
+  EXPECT_THAT(provider_->RegisterClient({"bad", "", {}, {}}),
               StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(provider_->RegisterClient({"a:b", "", {"https://a.example/"}, {}, ""}),
+  EXPECT_THAT(provider_->RegisterClient({"a:b", "", {"https://a.example/"}, {}}),
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(provider_->RemoveClient("app"), IsOk());
   EXPECT_THAT(provider_->RemoveClient("app"), StatusIs(StatusCode::kNotFound));

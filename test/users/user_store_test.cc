@@ -78,6 +78,30 @@ TEST_F(UserStoreTest, RegisterKeepsTheAccountWithAnArgon2idHash) {
   EXPECT_THAT((*rows)[0].Text(0), Not(HasSubstr(kPassword)));
 }
 
+// A registration confirmed later (users/registration.h): the hash now, the account then.
+TEST_F(UserStoreTest, RegisterHashedKeepsTheGivenHashAndTheConfirmation) {
+  auto hash = store_->HashNewPassword(kPassword);
+  ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+  EXPECT_THAT(*hash, StartsWith("$argon2id$"));
+  EXPECT_EQ(store_->HashNewPassword("short").status().code(), StatusCode::kInvalidArgument);
+  NewUser u{"kim@example.org", "Kim", "", "shop-b", UserArea::kTieup};
+  u.email_confirmed_micros = env_.NowMicros();
+  auto user = store_->RegisterHashed(u, *hash);
+  ASSERT_TRUE(user.ok()) << user.status().ToString();
+  EXPECT_EQ(user->email_confirmed_micros, env_.NowMicros());
+  EXPECT_EQ(*store_->Get(user->id), *user);
+  EXPECT_TRUE(store_->CheckLogin("kim@example.org", kPassword).ok());
+  EXPECT_EQ(store_->RegisterHashed(u, *hash).status().code(), StatusCode::kAlreadyExists);
+  u.email = "lee@example.org";
+  EXPECT_EQ(store_->RegisterHashed(u, "plain text").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(), 1);
+  // Accounts made otherwise have no confirmed address.
+  auto ada = Register("ada@example.org");
+  ASSERT_TRUE(ada.ok());
+  EXPECT_EQ(ada->email_confirmed_micros, 0);
+}
+
 TEST_F(UserStoreTest, IdsDiffer) {
   auto a = Register("a@example.org");
   auto b = Register("b@example.org");
