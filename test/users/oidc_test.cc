@@ -288,7 +288,8 @@ TEST_F(OidcTest, TheSignInPageNamesTheClientAndAllowsItsOriginAsFormTarget) {
   EXPECT_THAT(HeaderOf(page, "Content-Security-Policy"),
               HasSubstr("form-action 'self' https://shop-a.example;"));
   // "Register" is main's registration page, going on with this request afterwards.
-  EXPECT_THAT(page.body(), HasSubstr("href=\"/account/register?continue=/oidc/authorize?response_type=code%26"));
+  EXPECT_THAT(page.body(),
+              HasSubstr("href=\"/account/register?continue=/oidc/authorize?response_type=code%26"));
   EXPECT_THAT(page.body(), HasSubstr("href=\"https://shop-a.example/\">Back to Tea House Asahi"));
   EXPECT_EQ(HeaderOf(page, "Cache-Control"), "no-store");
   // A wrong password: the page again, 401, nothing issued.

@@ -93,8 +93,7 @@ TEST_F(UserStoreTest, RegisterHashedKeepsTheGivenHashAndTheConfirmation) {
   EXPECT_TRUE(store_->CheckLogin("kim@example.org", kPassword).ok());
   EXPECT_EQ(store_->RegisterHashed(u, *hash).status().code(), StatusCode::kAlreadyExists);
   u.email = "lee@example.org";
-  EXPECT_EQ(store_->RegisterHashed(u, "plain text").status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->RegisterHashed(u, "plain text").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Count(), 1);
   // Accounts made otherwise have no confirmed address.
   auto ada = Register("ada@example.org");
