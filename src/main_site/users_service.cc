@@ -421,6 +421,12 @@ Status AttachUsers(MainDaemon& daemon) {
     self->logger()->info("user {} signed out everywhere ({} partner(s) to tell){}", user_id,
                          partners.size(), s.ok() ? "" : ": " + s.message());
   };
+  // A revoked partner signs no one in any more (other clients are not partnerships).
+  auto client_allowed = [self](const std::string& client_id) {
+    auto p = self->sync().publisher().GetPartnership(client_id);
+    return !p.ok() || !p->revoked;
+  };
+  po.client_allowed = client_allowed;
   po.new_account = [registrations](const std::string& user_id, const std::string& client_id) {
     return registrations->TakeNewAccountNotice(user_id, client_id);
   };
@@ -467,9 +473,10 @@ Status AttachUsers(MainDaemon& daemon) {
   go.sessions = sessions;
   go.session_cookie = std::string(users::kMainSessionCookie);
   go.https = https;
-  go.client_name = [provider](std::string_view client_id) -> std::optional<std::string> {
+  go.client_name = [provider,
+                    client_allowed](std::string_view client_id) -> std::optional<std::string> {
     auto client = provider->GetClient(client_id);
-    if (!client.ok()) return std::nullopt;
+    if (!client.ok() || !client_allowed(client->id)) return std::nullopt;
     return client->name;
   };
   go.send_mail = [outbox, sender, name = site.site_name,

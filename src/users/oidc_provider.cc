@@ -294,6 +294,10 @@ class OidcProvider::Impl {
     return std::move(*s);
   }
 
+  bool Allowed(const std::string& client_id) const {
+    return !options_.client_allowed || options_.client_allowed(client_id);
+  }
+
   HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
                     std::string_view name, const json::object& data,
                     std::optional<std::string> customer) {
@@ -361,7 +365,7 @@ class OidcProvider::Impl {
   std::optional<HttpResponse> CheckAuthRequest(const HttpRequest& request, const AuthRequest& a,
                                                OidcClient* client) {
     auto c = clients_->Get(a.client_id);
-    if (a.client_id.empty() || !c.ok()) {
+    if (a.client_id.empty() || !c.ok() || !Allowed(a.client_id)) {
       return Problem(request, 400, "Unknown site",
                      "The site that sent you here is not registered with us, so we cannot sign "
                      "you in for it. Go back and try again from the shop's own page.");
@@ -568,7 +572,9 @@ class OidcProvider::Impl {
       id = std::string(form.Get("client_id"));
       secret = std::string(form.Get("client_secret"));
     }
-    return clients_->Authenticate(id, secret);
+    std::optional<OidcClient> client = clients_->Authenticate(id, secret);
+    if (client && !Allowed(client->id)) return std::nullopt;
+    return client;
   }
 
   HttpResponse Token(const HttpRequest& request) {

@@ -109,6 +109,9 @@ struct OidcProviderOptions {
   // (for back-channel notices). Called after main's sessions ended; may be empty.
   std::function<void(const std::string& user_id, const std::vector<std::string>& clients)>
       logged_out;
+  // Whether a registered client may still sign customers in (main: not a revoked partner);
+  // refused ones are treated as unknown. Null: every registered client.
+  std::function<bool(const std::string& client_id)> client_allowed = nullptr;
   // Whether the account `user_id` was registered through `client_id` and this is the first ID
   // token that client gets for it (users/registration.h: true once). Null: never.
   std::function<bool(const std::string& user_id, const std::string& client_id)> new_account =

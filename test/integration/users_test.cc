@@ -1,10 +1,12 @@
-// Integration: users across two real `tieup` daemons. A visitor registers at the partner: the
-// account lands in main's central store (registered via the partner) and the partner's ledger
-// gets a registration record with main's user id and the area of the page the visitor came
-// from. Signing in at the partner happens at main (single sign-on, OpenID Connect: the partner
-// sends the browser to main's sign-in page and exchanges the code over the sync channel); a
-// customer signed in at main is signed in at the partner without the password. Main down: 503,
-// nothing recorded. Main's own account pages use the same store.
+// Integration: users across two real `tieup` daemons. A visitor registers through the partner:
+// the partner sends the browser to main's registration page (OpenID Connect, prompt=create),
+// main mails a confirmation link (read here from main's outbox, SITE_DIR/mail/pending), the
+// account lands in main's central store (registered via the partner) once the link is used, the
+// customer comes back signed in, and the partner's ledger gets a registration record with main's
+// user id and the area of the page the visitor came from. Signing in at the partner happens at
+// main (the partner exchanges the code over the sync channel); a customer signed in at main is
+// signed in at the partner without the password. Main down: 503, nothing recorded. Main's own
+// account pages use the same store.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <chrono>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "base/env.h"
@@ -66,10 +69,24 @@ std::string PathAndQuery(const std::string& url) {
   return slash == std::string::npos ? "/" : url.substr(slash);
 }
 
-std::string RegisterBody(const std::string& email, const std::string& name,
-                         const std::string& password, const std::string& from) {
-  return "email=" + email + "&display_name=" + name + "&password=" + password + "&from=" + from;
+// The hidden fields of a page's forms, as "&name=value..." for a POST body.
+std::string HiddenFields(const std::string& page) {
+  std::string body;
+  std::regex hidden("<input type=\"hidden\" name=\"([a-z_]+)\" value=\"([^\"]*)\">");
+  for (std::sregex_iterator i(page.begin(), page.end(), hidden), end; i != end; ++i) {
+    body += "&" + (*i)[1].str() + "=" +
+            Encode(std::regex_replace((*i)[2].str(), std::regex("&amp;"), "&"));
+  }
+  return body;
 }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+constexpr char kConfirmLink[] =
+    "http://127\\.0\\.0\\.1:[0-9]+/account/register/confirm\\?token=[A-Za-z0-9_-]{43}";
 
 class UsersIntegrationTest : public ::testing::Test {
  protected:
@@ -145,11 +162,8 @@ class UsersIntegrationTest : public ::testing::Test {
     if (StatusOf(r) == 200) {
       // Main's sign-in page: its hidden fields carry the request; the password is typed here.
       EXPECT_THAT(r, HasSubstr("continue to <strong>Shop B</strong>"));
-      std::string body = "email=" + Encode(email) + "&password=" + Encode(password);
-      std::regex hidden("<input type=\"hidden\" name=\"([a-z_]+)\" value=\"([^\"]*)\">");
-      for (std::sregex_iterator i(r.begin(), r.end(), hidden), end; i != end; ++i) {
-        body += "&" + (*i)[1].str() + "=" + Encode((*i)[2].str());
-      }
+      std::string body =
+          "email=" + Encode(email) + "&password=" + Encode(password) + HiddenFields(r);
       r = PostForm(main_->port(), "/oidc/authorize", body, "/oidc/authorize", b->main_cookie);
       b->last = r;
       if (StatusOf(r) != 303) return StatusOf(r);
@@ -165,6 +179,96 @@ class UsersIntegrationTest : public ::testing::Test {
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
     EXPECT_EQ(HeaderOf(r, "Location"), "/welcome.html");
+    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
+    EXPECT_FALSE(b->partner_cookie.empty()) << r;
+    return 303;
+  }
+
+  // The first link matching `link_regex` in a mail to `to` (ignoring case) in main's outbox that
+  // this test has not read yet; "" when none comes. Quoted-printable soft breaks and "=3D" undone.
+  std::string NewMailLink(const std::string& to, const std::string& link_regex) {
+    std::string link;
+    WaitFor([&] {
+      auto files = env_->ListDir(main_dir_ + "/mail/pending");
+      if (!files.ok()) return false;
+      for (const auto& f : *files) {
+        if (read_mails_.count(f.name) != 0) continue;
+        auto text = env_->ReadFile(main_dir_ + "/mail/pending/" + f.name);
+        if (!text.ok() || Lower(*text).find("<" + Lower(to) + ">") == std::string::npos) continue;
+        read_mails_.insert(f.name);
+        std::string mail = std::regex_replace(*text, std::regex("=\r\n"), "");
+        mail = std::regex_replace(mail, std::regex("=3D"), "=");
+        last_mail_ = mail;
+        link = Match(mail, "(" + link_regex + ")");
+        return true;
+      }
+      return false;
+    });
+    return link;
+  }
+
+  // Main's registration from the page at `form` (a path on main, with its continue parameter,
+  // if any): the form typed, the link in the mail opened, the account confirmed. Returns the
+  // confirmation's answer (303 to the continuation, or 200 "Welcome"; b->main_cookie set), or
+  // the status of the step that failed (b->last holds it; 0: no mail).
+  int RegisterAtMain(Browser* b, const std::string& form, const std::string& email,
+                     const std::string& name, const std::string& password) {
+    std::string r = HttpGet(main_->port(), form);
+    b->last = r;
+    if (StatusOf(r) != 200) return StatusOf(r);
+    r = PostForm(main_->port(), "/account/register",
+                 "email=" + Encode(email) + "&display_name=" + Encode(name) +
+                     "&password=" + Encode(password) + HiddenFields(r));
+    b->last = r;
+    if (StatusOf(r) != 200) return StatusOf(r);
+    EXPECT_THAT(r, HasSubstr("Check your mail"));
+    const std::string link = NewMailLink(email, kConfirmLink);
+    if (link.empty()) {
+      b->last = "no confirmation link in: " + last_mail_;
+      return 0;
+    }
+    r = HttpGet(main_->port(), PathAndQuery(link));
+    b->last = r;
+    if (StatusOf(r) != 200) return StatusOf(r);
+    EXPECT_THAT(r, HasSubstr("Create my account"));
+    r = PostForm(main_->port(), "/account/register/confirm", HiddenFields(r).substr(1),
+                 "/account/register/confirm", b->main_cookie);
+    b->last = r;
+    const std::string cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+    if (!cookie.empty()) b->main_cookie = cookie;
+    return StatusOf(r);
+  }
+
+  // A visitor of the partner's page `from` who follows its "Register" link: main's registration
+  // (RegisterAtMain), then back at the partner, signed in. Returns 303 when back at the partner
+  // (b->partner_cookie set), else the status of the step that failed (b->last holds it).
+  int RegisterAtPartner(Browser* b, const std::string& email, const std::string& name,
+                        const std::string& password, const std::string& from = "/welcome.html") {
+    const int pp = partner_->port();
+    std::string r = HttpGet(pp, "/account/register", {"Referer: http://127.0.0.1" + from});
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    const std::string pending = Match(r, "Set-Cookie: (tieup_sso_pending=[^;]+);");
+    EXPECT_FALSE(pending.empty()) << r;
+    const std::string authorize = HeaderOf(r, "Location");
+    EXPECT_THAT(authorize, HasSubstr("prompt=create"));
+    r = HttpGet(main_->port(), PathAndQuery(authorize));
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    const std::string form = HeaderOf(r, "Location");
+    EXPECT_THAT(form, ::testing::StartsWith("/account/register?continue="));
+    const int made = RegisterAtMain(b, form, email, name, password);
+    if (made != 303) return made == 200 ? 500 : made;  // 200: the continuation was lost
+    // Main answers the partner at once: the customer is signed in there.
+    r = HttpGet(main_->port(), HeaderOf(b->last, "Location"), {"Cookie: " + b->main_cookie});
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    const std::string callback = HeaderOf(r, "Location");
+    EXPECT_THAT(callback, ::testing::StartsWith("http://shop-b.example/account/callback?code="));
+    r = HttpGet(pp, PathAndQuery(callback), {"Cookie: " + pending});
+    b->last = r;
+    if (StatusOf(r) != 303) return StatusOf(r);
+    EXPECT_EQ(HeaderOf(r, "Location"), from);
     b->partner_cookie = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
     EXPECT_FALSE(b->partner_cookie.empty()) << r;
     return 303;
@@ -191,80 +295,78 @@ class UsersIntegrationTest : public ::testing::Test {
   std::string main_dir_, shop_dir_;
   int main_sync_port_ = 0;
   std::unique_ptr<Daemon> main_, partner_;
+  std::set<std::string> read_mails_;
+  std::string last_mail_;
 };
 
-TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLedger) {
+TEST_F(UsersIntegrationTest, RegistrationThroughThePartnerIsConfirmedAtMainAndRecorded) {
   const int port = partner_->port();
-  // The form remembers the original page the visitor came from (HttpGet sends Host: 127.0.0.1).
-  std::string form = HttpGet(port, "/account/register", {"Referer: http://127.0.0.1/local.html"});
-  EXPECT_EQ(StatusOf(form), 200) << form;
-  EXPECT_THAT(form, HasSubstr("name=\"from\" value=\"/local.html\""));
+  // From an original page of the partner (HttpGet sends Host: 127.0.0.1).
+  Browser ada;
+  ASSERT_EQ(RegisterAtPartner(&ada, "Ada@Example.ORG", "Ada Lovelace", kPassword, "/local.html"),
+            303)
+      << ada.last << main_->output() << partner_->output();
+  std::string r = HttpGet(port, "/account/", {"Cookie: " + ada.partner_cookie});
+  EXPECT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Signed in as <strong>Ada Lovelace</strong>"));
+  EXPECT_THAT(last_mail_, HasSubstr("Subject: Confirm your address"));
+  EXPECT_THAT(last_mail_, HasSubstr("(through Shop B)"));
+  // From a tie-up page.
+  Browser bob;
+  ASSERT_EQ(RegisterAtPartner(&bob, "bob@example.org", "Bob", "another good password"), 303)
+      << bob.last;
 
-  std::string r = PostForm(
-      port, "/account/register",
-      RegisterBody("Ada%40Example.ORG", "Ada+Lovelace", "correct+horse+battery", "%2Flocal.html"));
-  ASSERT_EQ(StatusOf(r), 200) << r << partner_->output();
-  EXPECT_THAT(r, HasSubstr("Welcome, Ada Lovelace"));
-  EXPECT_THAT(r, Not(HasSubstr("usr_")));  // no internal ids on customer pages
+  // The address of an account again: the same page ("check your mail"), a mail saying so, no
+  // second account; a weak password: the form again, with what to fix.
+  Browser other;
+  EXPECT_EQ(RegisterAtPartner(&other, "ada@example.org", "Other Ada", "yet another password"), 0);
+  EXPECT_THAT(other.last, HasSubstr("Subject: You already have an account at Tea House"));
+  EXPECT_THAT(other.last, HasSubstr("Hello Ada Lovelace"));
+  EXPECT_THAT(other.last, Not(HasSubstr("yet another password")));
+  Browser eve;
+  EXPECT_EQ(RegisterAtPartner(&eve, "eve@example.org", "Eve", "short"), 400);
+  EXPECT_THAT(eve.last, HasSubstr("10 to 128 characters"));
+  EXPECT_THAT(eve.last, HasSubstr("value=\"Eve\""));
+  // The confirmation link is no secret in main's log.
+  EXPECT_THAT(main_->output(), Not(HasSubstr("confirm?token=")));
 
-  // From a tie-up page, with the page only in the POST's Referer.
-  r = PostForm(port, "/account/register",
-               "email=bob%40example.org&display_name=Bob&password=another+good+password",
-               "/welcome.html");
-  ASSERT_EQ(StatusOf(r), 200) << r;
-
-  // Main's refusals are shown with the form kept; nothing more is stored or recorded.
-  r = PostForm(port, "/account/register",
-               RegisterBody("ada%40example.org", "Other+Ada", "yet+another+password", ""));
-  EXPECT_EQ(StatusOf(r), 409) << r;
-  EXPECT_THAT(r, HasSubstr("already exists"));
-  EXPECT_THAT(r, HasSubstr("value=\"Other Ada\""));
-  EXPECT_THAT(r, Not(HasSubstr("yet another password")));
-  r = PostForm(port, "/account/register", RegisterBody("eve%40example.org", "Eve", "short", ""));
-  EXPECT_EQ(StatusOf(r), 400) << r;
-  EXPECT_THAT(r, HasSubstr("10 to 128 characters"));
-
-  // Main's central store holds both, registered via shop-b.
+  // Main's central store holds both, registered via shop-b, their addresses confirmed.
   std::string listed = Run({"main", "users", "ls", main_dir_, "--partner", "shop-b"});
-  const std::string ada = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*Ada@example\\.org");
-  const std::string bob = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*bob@example\\.org");
-  ASSERT_FALSE(ada.empty()) << listed;
-  ASSERT_FALSE(bob.empty()) << listed;
+  const std::string ada_id = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*Ada@example\\.org");
+  const std::string bob_id = Match(listed, "(usr_[a-z2-7]{16})[^\\n]*bob@example\\.org");
+  ASSERT_FALSE(ada_id.empty()) << listed;
+  ASSERT_FALSE(bob_id.empty()) << listed;
   EXPECT_THAT(listed, HasSubstr("2 of 2 user(s)"));
   EXPECT_THAT(listed, Not(HasSubstr("eve@")));
-  std::string shown = Run({"main", "users", "show", main_dir_, ada});
+  std::string shown = Run({"main", "users", "show", main_dir_, ada_id});
   EXPECT_THAT(shown, HasSubstr("Ada@example.org"));
   EXPECT_THAT(shown, HasSubstr("Ada Lovelace"));
   EXPECT_THAT(shown, HasSubstr("Registered via:  shop-b"));
-  EXPECT_THAT(shown, HasSubstr("Area:            original"));
   EXPECT_THAT(shown, Not(HasSubstr("argon2")));
-  EXPECT_THAT(Run({"main", "users", "show", main_dir_, bob}), HasSubstr("Area:            tieup"));
 
-  // Signing in at the partner happens at main.
+  // Signing in at the partner happens at main; a later sign-in records nothing more.
   Browser browser;
-  ASSERT_EQ(SignInAtPartner(&browser, "ADA@example.org", "correct horse battery"), 303)
+  ASSERT_EQ(SignInAtPartner(&browser, "ADA@example.org", kPassword), 303)
       << browser.last << main_->output() << partner_->output();
-  r = HttpGet(port, "/account/", {"Cookie: " + browser.partner_cookie});
-  EXPECT_EQ(StatusOf(r), 200) << r;
-  EXPECT_THAT(r, HasSubstr("Signed in as <strong>Ada Lovelace</strong>"));
   Browser wrong;
   EXPECT_EQ(SignInAtPartner(&wrong, "ada@example.org", "correct horse batteryX"), 401);
   EXPECT_THAT(wrong.last, HasSubstr("Wrong email address or password."));
   Browser unknown;
-  EXPECT_EQ(SignInAtPartner(&unknown, "nobody@example.org", "correct horse battery"), 401);
+  EXPECT_EQ(SignInAtPartner(&unknown, "nobody@example.org", kPassword), 401);
   // The same page but for the address typed (and the request's own state and nonce).
-  std::regex per_request("value=\"[A-Za-z0-9_-]{43}\"");
+  std::regex per_request("value=\"[A-Za-z0-9_-]{43}\"|continue=[^\"]*\"");
   std::string a = std::regex_replace(BodyOf(wrong.last), per_request, "");
   std::string b = std::regex_replace(BodyOf(unknown.last), per_request, "");
   EXPECT_EQ(b, a.replace(a.find("ada@example.org"), 15, "nobody@example.org"));
 
-  // The partner's ledger has one registration record per account, with main's ids.
+  // The partner's ledger has one registration record per account, with main's ids and the area
+  // of the page the visitor came from.
   auto records = PartnerRegistrations();
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].user_id, ada);
+  EXPECT_EQ(records[0].user_id, ada_id);
   EXPECT_EQ(records[0].partner, "shop-b");
   EXPECT_EQ(records[0].area, ledger::RecordArea::kOriginal);
-  EXPECT_EQ(records[1].user_id, bob);
+  EXPECT_EQ(records[1].user_id, bob_id);
   EXPECT_EQ(records[1].area, ledger::RecordArea::kTieup);
   EXPECT_GT(records[1].time_micros, 0);
 }
@@ -273,12 +375,9 @@ TEST_F(UsersIntegrationTest, RegistrationAtThePartnerReachesMainAndThePartnersLe
 // at the partner as a wrong login would be, and signs in again once enabled.
 TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
   const int port = partner_->port();
-  std::string r = PostForm(
-      port, "/account/register",
-      RegisterBody("kenji%40example.org", "Kenji", "green+tea+every+morning", "%2Flocal.html"));
-  ASSERT_EQ(StatusOf(r), 200) << r;
   Browser browser;
-  ASSERT_EQ(SignInAtPartner(&browser, "kenji@example.org", "green tea every morning"), 303)
+  ASSERT_EQ(RegisterAtPartner(&browser, "kenji@example.org", "Kenji", "green tea every morning"),
+            303)
       << browser.last;
 
   ASSERT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + browser.partner_cookie})), 200);
@@ -311,8 +410,7 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
 TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
   ASSERT_EQ(main_->Stop(), 0);
   const int port = partner_->port();
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
+  std::string r = HttpGet(port, "/account/register");
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_THAT(r, HasSubstr("Registration is not available right now, try again in a few minutes"));
   // The partner cannot get its single sign-on credentials: signing in is not available.
@@ -324,11 +422,9 @@ TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
 }
 
 TEST_F(UsersIntegrationTest, ARevokedPartnerKeepsNoConnectionAndRegistersNoOne) {
-  const int port = partner_->port();
   // The partner keeps its connection to main open after this registration.
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser ada;
+  ASSERT_EQ(RegisterAtPartner(&ada, "ada@example.org", "Ada", kPassword), 303) << ada.last;
   // Revoked from another process (the command writes main's store): the running daemon closes
   // the connection the partner still holds...
   Run({"main", "partner", "revoke", main_dir_, "shop-b"});
@@ -336,13 +432,14 @@ TEST_F(UsersIntegrationTest, ARevokedPartnerKeepsNoConnectionAndRegistersNoOne) 
     return std::regex_search(main_->output(),
                              std::regex("closed [0-9]+ sync connection\\(s\\) of revoked"));
   })) << main_->output();
-  // ...and nothing more goes through: no new account, whatever connection the partner uses.
+  // ...and nothing more goes through: main's pages no longer know it (no account is registered
+  // through it), and it cannot exchange a code.
   for (const char* who : {"bob", "carol"}) {
-    r = PostForm(
-        port, "/account/register",
-        RegisterBody(std::string(who) + "%40example.org", who, "correct+horse+battery", ""));
-    EXPECT_NE(StatusOf(r), 200) << r;
+    Browser b;
+    EXPECT_NE(RegisterAtPartner(&b, std::string(who) + "@example.org", who, kPassword), 303);
   }
+  Browser again{ada.main_cookie, "", ""};
+  EXPECT_NE(SignInAtPartner(&again, "", ""), 303) << again.last;
   const std::string listed = Run({"main", "users", "ls", main_dir_});
   EXPECT_THAT(listed, HasSubstr("ada@example.org"));
   EXPECT_THAT(listed, Not(HasSubstr("bob@example.org")));
@@ -358,34 +455,33 @@ TEST_F(UsersIntegrationTest, AFloodOnMainsSyncPortLeavesPartnersServed) {
     int fd = ConnectFrom("127.0.0.2", main_sync_port_);
     if (fd >= 0) flood.push_back(fd);
   }
-  std::string r = PostForm(partner_->port(), "/account/register",
-                           RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", ""));
-  EXPECT_EQ(StatusOf(r), 200) << r << main_->output();
+  Browser ada;
+  EXPECT_EQ(RegisterAtPartner(&ada, "ada@example.org", "Ada", kPassword), 303)
+      << ada.last << main_->output();
   for (int fd : flood) ::close(fd);
   EXPECT_THAT(main_->output(), HasSubstr("refused a connection from 127.0.0.2"));
 }
 
-// Registering at the partner signs the customer in there: the next request is known by its
-// session cookie until the customer signs out. (The registration is the partner's: it does not
-// sign in at main.)
-TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
+// Registering through the partner signs the customer in there (and at main): the next request
+// is known by its session cookie until the customer signs out.
+TEST_F(UsersIntegrationTest, RegisteringThroughThePartnerStartsASessionThere) {
   const int port = partner_->port();
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("dora%40example.org", "Dora", "a+long+enough+secret", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
-  const std::string session = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
-  ASSERT_FALSE(session.empty()) << r;
-  EXPECT_THAT(r, HasSubstr("; HttpOnly; SameSite=Lax"));
-  EXPECT_THAT(r, HasSubstr("Set-Cookie: tieup_customer=Dora; Path=/; SameSite=Lax"));
+  Browser dora;
+  ASSERT_EQ(RegisterAtPartner(&dora, "dora@example.org", "Dora", "a long enough secret"), 303)
+      << dora.last;
+  EXPECT_THAT(dora.last, HasSubstr("; HttpOnly; SameSite=Lax"));
+  EXPECT_THAT(dora.last, HasSubstr("Set-Cookie: tieup_customer=Dora; Path=/; SameSite=Lax"));
+  const std::string session = dora.partner_cookie;
   std::string account = HttpGet(port, "/account/", {"Cookie: " + session});
   ASSERT_EQ(StatusOf(account), 200) << account;
   EXPECT_THAT(account, HasSubstr("Signed in as <strong>Dora</strong>"));
   EXPECT_EQ(StatusOf(HttpGet(port, "/account/")), 303);
   EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + session})), 303);
+  EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + dora.main_cookie})), 200);
 
   const std::string csrf = Match(account, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
   ASSERT_FALSE(csrf.empty()) << account;
-  r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", session);
+  std::string r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", session);
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("You are signed out"));
   EXPECT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + session})), 303);
@@ -396,9 +492,9 @@ TEST_F(UsersIntegrationTest, RegisteringAtThePartnerStartsASessionThere) {
 // says so (429) without checking the password.
 TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
   const int port = partner_->port();
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("erin%40example.org", "Erin", "the+right+password", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser registered;
+  ASSERT_EQ(RegisterAtPartner(&registered, "erin@example.org", "Erin", "the right password"), 303)
+      << registered.last;
   for (int i = 0; i < 6; ++i) {
     Browser guesser;
     ASSERT_EQ(SignInAtPartner(&guesser, "erin@example.org", "guess " + std::to_string(i)), 401)
@@ -410,7 +506,8 @@ TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
               HasSubstr("Too many wrong passwords for this email address: try again in"));
   EXPECT_THAT(erin.last, HasSubstr("Retry-After: "));
   // A password POSTed to the partner's old sign-in form is not read: back to main's page.
-  r = PostForm(port, "/account/login", "email=erin%40example.org&password=the+right+password",
+  std::string r =
+      PostForm(port, "/account/login", "email=erin%40example.org&password=the+right+password",
                "/account/login");
   EXPECT_EQ(StatusOf(r), 303) << r;
   EXPECT_EQ(HeaderOf(r, "Location"), "/account/login");
@@ -421,20 +518,20 @@ TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
 }
 
 TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
-  std::string r =
-      PostForm(main_->port(), "/account/register",
-               RegisterBody("carol%40example.org", "Carol", "a+long+enough+secret", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
-  EXPECT_THAT(r, Not(HasSubstr("usr_")));  // no internal ids on customer pages
+  Browser carol;
+  ASSERT_EQ(RegisterAtMain(&carol, "/account/register", "carol@example.org", "Carol",
+                           "a long enough secret"),
+            200)
+      << carol.last;
+  EXPECT_THAT(carol.last, HasSubstr("Welcome, Carol"));
+  EXPECT_THAT(carol.last, Not(HasSubstr("usr_")));  // no internal ids on customer pages
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_, "--partner", "main"}),
               ::testing::ContainsRegex("usr_[a-z2-7]{16}.*carol@example\\.org"));
   // Registering at main signed Carol in at main; at the partner she is signed in through main
   // without typing the password again (single sign-on).
-  Browser carol;
-  carol.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
-  ASSERT_FALSE(carol.main_cookie.empty()) << r;
+  ASSERT_FALSE(carol.main_cookie.empty());
   ASSERT_EQ(SignInAtPartner(&carol, "", ""), 303) << carol.last;
-  r = HttpGet(partner_->port(), "/account/", {"Cookie: " + carol.partner_cookie});
+  std::string r = HttpGet(partner_->port(), "/account/", {"Cookie: " + carol.partner_cookie});
   EXPECT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("Signed in as <strong>Carol</strong>"));
   // Nothing in the partner's ledger: Carol registered at main.
@@ -446,11 +543,9 @@ TEST_F(UsersIntegrationTest, MainsOwnPagesUseTheSameStore) {
 // customer back to the partner's signed-out page.
 TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
   const int port = partner_->port();
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("fumi%40example.org", "Fumi", "matcha+and+mochi", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
   Browser fumi;
-  ASSERT_EQ(SignInAtPartner(&fumi, "fumi@example.org", "matcha and mochi"), 303) << fumi.last;
+  ASSERT_EQ(RegisterAtPartner(&fumi, "fumi@example.org", "Fumi", "matcha and mochi"), 303)
+      << fumi.last;
   EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/", {"Cookie: " + fumi.main_cookie})), 200);
 
   // A second browser of Fumi's, signed in at the partner too: signing out everywhere in the
@@ -461,7 +556,8 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
 
   std::string account = HttpGet(port, "/account/", {"Cookie: " + fumi.partner_cookie});
   const std::string csrf = Match(account, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
-  r = PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", fumi.partner_cookie);
+  std::string r =
+      PostForm(port, "/account/logout", "csrf=" + csrf, "/account/", fumi.partner_cookie);
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("You are signed out on this site."));
   std::string everywhere = Match(r, "href=\"(http://127\\.0\\.0\\.1:[0-9]+/oidc/logout[^\"]+)\"");
@@ -508,29 +604,19 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
 // the partner's session of before has ended (main told the partner).
 TEST_F(UsersIntegrationTest, APasswordResetByMailSignsOutEverywhere) {
   const int port = partner_->port();
-  std::string r = PostForm(port, "/account/register",
-                           RegisterBody("gen%40example.org", "Gen", "my+first+password", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
   Browser before;
-  ASSERT_EQ(SignInAtPartner(&before, "gen@example.org", "my first password"), 303) << before.last;
+  ASSERT_EQ(RegisterAtPartner(&before, "gen@example.org", "Gen", "my first password"), 303)
+      << before.last;
 
-  r = PostForm(main_->port(), "/account/reset", "email=gen%40example.org", "/account/reset");
+  std::string r =
+      PostForm(main_->port(), "/account/reset", "email=gen%40example.org", "/account/reset");
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("If an account exists for <strong>gen@example.org</strong>"));
-  // The mail (quoted-printable: soft line breaks and "=3D" undone).
-  std::string mail;
-  ASSERT_TRUE(WaitFor([&] {
-    auto files = env_->ListDir(main_dir_ + "/mail/pending");
-    if (!files.ok() || files->empty()) return false;
-    mail = *env_->ReadFile(main_dir_ + "/mail/pending/" + files->back().name);
-    return true;
-  }));
-  EXPECT_THAT(mail, HasSubstr("To: \"Gen\" <gen@example.org>"));
-  mail = std::regex_replace(mail, std::regex("=\r\n"), "");
-  mail = std::regex_replace(mail, std::regex("=3D"), "=");
-  const std::string link = Match(
-      mail, "(http://127\\.0\\.0\\.1:[0-9]+/account/reset/confirm\\?token=[A-Za-z0-9_-]{43})");
-  ASSERT_FALSE(link.empty()) << mail;
+  const std::string link =
+      NewMailLink("gen@example.org",
+                  "http://127\\.0\\.0\\.1:[0-9]+/account/reset/confirm\\?token=[A-Za-z0-9_-]{43}");
+  ASSERT_FALSE(link.empty()) << last_mail_;
+  EXPECT_THAT(last_mail_, HasSubstr("To: \"Gen\" <gen@example.org>"));
   EXPECT_THAT(main_->output(),
               Not(HasSubstr(link.substr(link.find("token=")))));  // no secret in logs
 
@@ -559,14 +645,14 @@ TEST_F(UsersIntegrationTest, APasswordResetByMailSignsOutEverywhere) {
 // The account page at main: the details, a new name, a new password (the current one checked;
 // every session ends), the data download. A partner's account page links to main's.
 TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
-  std::string r = PostForm(main_->port(), "/account/register",
-                           RegisterBody("hiro%40example.org", "Hiro", "a+password+of+mine", ""));
-  ASSERT_EQ(StatusOf(r), 200) << r;
   Browser hiro;
-  hiro.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+  ASSERT_EQ(
+      RegisterAtMain(&hiro, "/account/register", "hiro@example.org", "Hiro", "a password of mine"),
+      200)
+      << hiro.last;
   ASSERT_EQ(SignInAtPartner(&hiro, "", ""), 303) << hiro.last;
   // The partner's account page sends the customer to main's for the account itself.
-  r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
+  std::string r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
   EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://127\\.0\\.0\\.1:[0-9]+/account/\">"
                                           "change your name or password"));
   EXPECT_THAT(r, Not(HasSubstr("Current password")));
@@ -625,14 +711,21 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
 }
 
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {
-  const int port = partner_->port();
-  const std::string body = RegisterBody("ada%40example.org", "Ada", "correct+horse+battery", "");
+  const std::string body =
+      "email=ada%40example.org&display_name=Ada&password=correct+horse+battery";
+  const int port = main_->port();
   std::string req = "POST /account/register HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                     "\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                     "Origin: https://evil.example\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_EQ(StatusOf(RawExchange(port, req, 15000)), 403);
+  // The partner's old registration form reads nothing: back to its page (which is main's).
+  std::string r = PostForm(partner_->port(), "/account/register", body);
+  EXPECT_EQ(StatusOf(r), 303) << r;
+  EXPECT_EQ(HeaderOf(r, "Location"), "/account/register");
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("No users"));
+  EXPECT_FALSE(env_->FileExists(main_dir_ + "/mail/pending") &&
+               !env_->ListDir(main_dir_ + "/mail/pending")->empty());
 }
 
 }  // namespace
