@@ -473,12 +473,13 @@ Status AttachUsers(MainDaemon& daemon) {
   go.sessions = sessions;
   go.session_cookie = std::string(users::kMainSessionCookie);
   go.https = https;
-  go.client_name = [provider,
-                    client_allowed](std::string_view client_id) -> std::optional<std::string> {
+  go.client = [provider,
+               client_allowed](std::string_view client_id) -> std::optional<users::OidcClient> {
     auto client = provider->GetClient(client_id);
     if (!client.ok() || !client_allowed(client->id)) return std::nullopt;
-    return client->name;
+    return std::move(*client);
   };
+  go.content_security_policy = std::string(kPageContentSecurityPolicy);
   go.send_mail = [outbox, sender, name = site.site_name,
                   logger = daemon.logger()](const users::RegistrationMail& mail) -> Status {
     commerce::MailMessage m;

@@ -67,6 +67,18 @@ std::string CustomerCookie(std::string_view name, bool https) {
   return cookie;
 }
 
+std::string PolicyAllowingFormTarget(std::string_view policy, std::string_view uri) {
+  std::string out(policy);
+  auto u = boost::urls::parse_absolute_uri(uri);
+  const std::string_view self = "form-action 'self'";
+  const size_t at = out.find(self);
+  if (!u || at == std::string::npos) return out;
+  const std::string origin =
+      std::string(u->scheme()) + "://" + std::string(u->encoded_host_and_port());
+  out.insert(at + self.size(), " " + origin);
+  return out;
+}
+
 std::string Sentence(std::string message) {
   if (!message.empty() && message[0] >= 'a' && message[0] <= 'z') message[0] -= 'a' - 'A';
   if (!message.empty() && message.back() != '.') message += '.';

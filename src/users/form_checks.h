@@ -39,6 +39,12 @@ int FormErrorStatus(const Status& status);
 // the layouts' scripts (Path=/, SameSite=Lax, Secure under HTTPS); an empty name deletes it.
 std::string CustomerCookie(std::string_view name, bool https);
 
+// `policy` (a Content-Security-Policy with "form-action 'self'") with the origin of the absolute
+// URL `uri` added to form-action: for a page whose form ends in a redirect to another site
+// (browsers apply form-action to the redirects after a POST too). Unchanged when `uri` is not
+// absolute or the policy has no such directive.
+std::string PolicyAllowingFormTarget(std::string_view policy, std::string_view uri);
+
 // "the password must ..." -> "The password must ....".
 std::string Sentence(std::string message);
 

@@ -315,22 +315,10 @@ class OidcProvider::Impl {
     return r;
   }
 
-  // The site's policy with `uri`'s origin allowed as a form's (redirect) target.
-  std::string PolicyAllowing(std::string_view uri) const {
-    std::string policy = options_.content_security_policy;
-    auto u = boost::urls::parse_absolute_uri(uri);
-    const std::string_view self = "form-action 'self'";
-    const size_t at = policy.find(self);
-    if (!u || at == std::string::npos) return policy;
-    const std::string origin =
-        std::string(u->scheme()) + "://" + std::string(u->encoded_host_and_port());
-    policy.insert(at + self.size(), " " + origin);
-    return policy;
-  }
-
   HttpResponse WithPolicyFor(HttpResponse r, std::string_view uri) const {
     if (!options_.content_security_policy.empty()) {
-      r.AddHeader("Content-Security-Policy", PolicyAllowing(uri));
+      r.AddHeader("Content-Security-Policy",
+                  PolicyAllowingFormTarget(options_.content_security_policy, uri));
     }
     return r;
   }

@@ -132,11 +132,13 @@ Result<PendingRegistrations::Requested> PendingRegistrations::Request(
 std::optional<PendingRegistrations::Waiting> PendingRegistrations::Find(std::string_view token) {
   if (token.empty() || token.size() > 128) return std::nullopt;
   auto rows = db_.Query(
-      "SELECT email, display_name, client_id FROM registrations WHERE token_hash = ? AND "
+      "SELECT email, display_name, client_id, continue_url FROM registrations WHERE "
+      "token_hash = ? AND "
       "confirmed_at = 0 AND expires_at >= ?",
       {Sha256Hex(token), env_.NowMicros()});
   if (!rows.ok() || rows->empty()) return std::nullopt;
-  return Waiting{(*rows)[0].Text(0), (*rows)[0].Text(1), (*rows)[0].Text(2)};
+  const SqlRow& row = (*rows)[0];
+  return Waiting{row.Text(0), row.Text(1), row.Text(2), row.Text(3)};
 }
 
 Result<PendingRegistrations::Confirmed> PendingRegistrations::Confirm(std::string_view token) {
@@ -262,11 +264,15 @@ class RegistrationPages::Impl {
   // The continue URL and its client's name, when `url` is an authorization request of a known
   // client; both empty otherwise.
   std::pair<std::string, std::string> Continuation(std::string_view url) const {
-    const std::string client = ContinueClient(url);
-    if (client.empty() || !options_.client_name) return {};
-    std::optional<std::string> name = options_.client_name(client);
-    if (!name) return {};
-    return {std::string(url), *name};
+    std::optional<OidcClient> client = ClientOf(url);
+    if (!client) return {};
+    return {std::string(url), client->name};
+  }
+
+  std::optional<OidcClient> ClientOf(std::string_view continue_url) const {
+    const std::string id = ContinueClient(continue_url);
+    if (id.empty() || !options_.client) return std::nullopt;
+    return options_.client(id);
   }
 
   json::object FormData(std::string_view email, std::string_view display_name,
@@ -361,10 +367,26 @@ class RegistrationPages::Impl {
     }
     json::object data{
         {"token", token}, {"email", waiting->email}, {"display_name", waiting->display_name}};
-    if (!waiting->client_id.empty() && options_.client_name) {
-      if (auto name = options_.client_name(waiting->client_id)) data["client_name"] = *name;
+    std::optional<OidcClient> client = ClientOf(waiting->continue_url);
+    if (client) data["client_name"] = client->name;
+    HttpResponse r = Page(request, 200, "Create your account", "register_confirm", data);
+    // The confirmation ends at the client's redirect URI (through the provider): the form may
+    // go there, if the client registered that address.
+    if (!options_.content_security_policy.empty()) {
+      std::string policy = options_.content_security_policy;
+      auto u = boost::urls::parse_origin_form(waiting->continue_url);
+      if (client && u) {
+        auto redirect = u->params().find("redirect_uri");
+        if (redirect != u->params().end()) {
+          const std::string uri((*redirect).value);
+          for (const std::string& registered : client->redirect_uris) {
+            if (registered == uri) policy = PolicyAllowingFormTarget(policy, uri);
+          }
+        }
+      }
+      r.AddHeader("Content-Security-Policy", policy);
     }
-    return Page(request, 200, "Create your account", "register_confirm", data);
+    return r;
   }
 
   HttpResponse Confirm(const HttpRequest& request) {

@@ -42,6 +42,7 @@
 #include "content/page_templates.h"
 #include "net/http_server.h"
 #include "store/database.h"
+#include "users/oidc_provider.h"
 #include "users/sessions.h"
 #include "users/user_store.h"
 
@@ -88,6 +89,7 @@ class PendingRegistrations {
     std::string email;
     std::string display_name;
     std::string client_id;
+    std::string continue_url;
   };
   // The registration `token` confirms, if it is still waiting.
   std::optional<Waiting> Find(std::string_view token);
@@ -133,16 +135,22 @@ struct RegistrationPagesOptions {
   // Queues `mail` (main: its outbox). An error is for the function to log: the page stays the
   // same.
   std::function<Status(const RegistrationMail& mail)> send_mail;
-  // The name of the OpenID Connect client `client_id` (a partner's), nullopt when there is none.
-  std::function<std::optional<std::string>(std::string_view client_id)> client_name;
+  // The OpenID Connect client `client_id` (a partner), nullopt when there is none (or it may no
+  // longer sign customers in).
+  std::function<std::optional<OidcClient>(std::string_view client_id)> client;
+  // The site's Content-Security-Policy (site/browser_headers.h): the confirmation page's
+  // form-action allows the client's redirect URI, where the confirmation ends.
+  std::string content_security_policy;
   // Main's customer sessions and their cookie: a confirmed customer is signed in.
   std::shared_ptr<SessionStore> sessions;
   std::string session_cookie;
   bool https = false;
-  // Requests from one client network past which it waits (users/form_checks.h); null env: no
-  // limit.
+  // Registrations from one client network (an IPv4 address, an IPv6 /64) past which it waits
+  // (users/form_checks.h: 5 s, then 10, 20...; forgotten after an hour): enough for a shared
+  // address (an office, a carrier's NAT), not for creating accounts by the thousand. Null env:
+  // no limit.
   Env* env = nullptr;
-  int requests_per_client = 10;
+  int requests_per_client = 30;
 };
 
 // The pages above. POSTs run on the handler's own worker threads (password hashing).

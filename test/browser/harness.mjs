@@ -132,6 +132,30 @@ export class TieupProcess {
   }
 }
 
+// The newest link whose path is `pathPrefix` (e.g. '/account/register/confirm') with a token, in
+// a mail to `email` in the outbox of the main site at `mainDir` (SITE_DIR/mail/pending;
+// quoted-printable undone); waits for it.
+export async function mailLink(mainDir, email, pathPrefix) {
+  const dir = path.join(mainDir, 'mail', 'pending');
+  const escaped = pathPrefix.replace(/[.?*+^$()[\]{}|\\]/g, '\\$&');
+  const link = new RegExp(`https?://[^\\s]+${escaped}\\?token=[A-Za-z0-9_-]{43}`);
+  let found = null;
+  await waitUntil(`a mail to ${email} with a link to ${pathPrefix}`, async () => {
+    if (!fs.existsSync(dir)) return false;
+    for (const name of fs.readdirSync(dir).sort().reverse()) {
+      const text = fs.readFileSync(path.join(dir, name), 'utf8');
+      if (!text.toLowerCase().includes(`<${email.toLowerCase()}>`)) continue;
+      const m = text.replace(/=\r\n/g, '').replace(/=3D/g, '=').match(link);
+      if (m) {
+        found = m[0];
+        return true;
+      }
+    }
+    return false;
+  }, { deadlineMs: 15000, everyMs: 100 });
+  return found;
+}
+
 export class Sites {
   static all = new Set();
 
@@ -167,6 +191,9 @@ export class Sites {
       });
     });
   }
+
+  // The newest link to `pathPrefix` in a mail to `email` in main's outbox (mailLink below).
+  mailLink(email, pathPrefix) { return mailLink(this.siteDir('main'), email, pathPrefix); }
 
   url(site, p = '/') {
     const offset = { main: 0, 'shop-a': 1, 'shop-b': 2 }[site];

@@ -20,7 +20,8 @@
 //                          it under "Processed at partners": shop-a, original, 600, "processed by
 //                          the partner", no actions; the partner filter; "All channels" links
 //                          to it; a status filter on them is refused, saying why;
-//   main_console_users     a customer registers at shop-a; main's manager finds the account in
+//   main_console_users     a customer registers through shop-a (main's page, the link of the
+//                          confirmation mail); main's manager finds the account in
 //                          /users ("registered at shop-a"); 26 more make two pages of results;
 //                          the account disabled after a confirmation: the customer's sign-in at
 //                          shop-a is refused; enabled again, it works.
@@ -373,7 +374,7 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
     const customer = await context.newPage();
     await gotoAndLoad(customer, sites.url('shop-a', '/account/register'));
     await j.shot('customer-register', customer);
-    await j.must('the customer registers at shop-a', async () => {
+    await j.must('the customer registers through shop-a (main\'s page)', async () => {
       await customer.getByLabel('Email').fill(email);
       await customer.getByLabel(/name shown/i).fill('Kenji Sato');
       await customer.getByLabel(/^password/i).fill(password);
@@ -382,10 +383,11 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
       if (r.status() >= 400) {
         throw new Error(`status ${r.status()}: ${(await bodyText(customer)).slice(0, 200)}`);
       }
+      await gotoAndLoad(customer, await sites.mailLink(email, '/account/register/confirm'));
+      await clickAndLoad(customer, customer.getByRole('button', { name: 'Create my account' }));
+      await see(customer, /Signed in as Kenji Sato/);
     });
     await j.shot('customer-registered', customer);
-    // Registering signed the customer in at shop-a; they sign out (a session at shop-a is
-    // shop-a's own: disabling the account at main ends main's sessions, not shop-a's).
     await j.must('the customer signs out at shop-a', async () => {
       await gotoAndLoad(customer, sites.url('shop-a', '/account/'));
       await clickAndLoad(customer, customer.getByRole('button', { name: 'Sign out' }));
@@ -417,15 +419,20 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
       await notSee(page, new RegExp(email.replace(/\./g, '\\.')));
     });
 
-    await j.must('26 more customers register at shop-a (over HTTP, as their browsers would)',
+    await j.must('26 more customers register at main (over HTTP, as their browsers would)',
                  async () => {
       for (let i = 0; i < 26; i++) {
-        const body = new URLSearchParams({ email: `bulk${i}.${stamp}@example.test`,
-                                           display_name: `Bulk ${i}`,
+        const address = `bulk${i}.${stamp}@example.test`;
+        const body = new URLSearchParams({ email: address, display_name: `Bulk ${i}`,
                                            password: 'a long enough password' });
-        const r = await fetch(sites.url('shop-a', '/account/register'), { method: 'POST', body,
-                                                                           redirect: 'manual' });
-        if (r.status >= 400) throw new Error(`registration ${i}: status ${r.status}`);
+        let r = await fetch(sites.url('main', '/account/register'), { method: 'POST', body,
+                                                                      redirect: 'manual' });
+        if (r.status !== 200) throw new Error(`registration ${i}: status ${r.status}`);
+        const link = new URL(await sites.mailLink(address, '/account/register/confirm'));
+        r = await fetch(sites.url('main', '/account/register/confirm'), {
+          method: 'POST', redirect: 'manual',
+          body: new URLSearchParams({ token: link.searchParams.get('token') }) });
+        if (r.status !== 200) throw new Error(`confirmation ${i}: status ${r.status}`);
       }
     });
     await j.must('search them: two pages of 25', async () => {

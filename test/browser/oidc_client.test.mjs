@@ -7,9 +7,11 @@
 //   node oidc_client.test.mjs TIEUP_BINARY [ARTIFACT_DIR]
 //
 // Main is made with `tieup main init` (fast password hashing, the setting for tests), a client
-// "tea-app" registered with `tieup main sso-clients add`, a customer with main's registration
-// form. Checked, in order:
+// "tea-app" registered with `tieup main sso-clients add`. Checked, in order:
 //   - discovery: the metadata openid-client reads (issuer, PKCE S256, ES256 ID tokens);
+//   - registration through tea-app (prompt=create): main's form, the link of the confirmation
+//     mail (read from main's outbox), the request going on to tea-app signed in, an ID token
+//     with email_verified and tieup_new_account;
 //   - the authorization code flow with PKCE: main's sign-in form, the code back at the redirect
 //     URI with state and iss (RFC 9207); openid-client exchanges it and verifies the ID token
 //     (ES256 signature against the JWKS, iss, aud, exp, nonce) and reads userinfo;
@@ -31,7 +33,7 @@ import { after, before, test } from 'node:test';
 
 import * as client from 'openid-client';
 
-import { TieupProcess, freePorts, httpStatus } from './harness.mjs';
+import { TieupProcess, freePorts, httpStatus, mailLink } from './harness.mjs';
 
 const [binary, artifacts = path.join(os.tmpdir(), 'tieup-oidc-artifacts')] = process.argv.slice(2);
 if (!binary) throw new Error('usage: node oidc_client.test.mjs TIEUP_BINARY [ARTIFACT_DIR]');
@@ -42,6 +44,7 @@ const SCOPE = 'openid profile email';
 const SESSION_COOKIE = 'tieup_main_session';
 
 let dir;          // the temporary directory holding main's data directory
+let mainDir;      // main's data directory
 let daemon;       // `tieup main serve`
 let issuer;       // http://127.0.0.1:PORT
 let redirectUri;  // http://127.0.0.1:RP/cb (nothing listens there)
@@ -160,7 +163,7 @@ before(async () => {
   fs.rmSync(artifacts, { recursive: true, force: true });
   fs.mkdirSync(artifacts, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tieup-oidc-'));
-  const mainDir = path.join(dir, 'main');
+  mainDir = path.join(dir, 'main');
   // Free ports below the ephemeral range (harness.mjs): main's public and sync ports, and
   // tea-app's (only named in its URIs).
   const [publicPort, syncPort, appPort] = await freePorts(3);
@@ -196,20 +199,6 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a customer registers with main\'s form, as a browser sends it', async () => {
-  const r = await fetch(`${issuer}/account/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: issuer,
-               Referer: `${issuer}/account/register` },
-    body: new URLSearchParams({ email: CUSTOMER.email, display_name: CUSTOMER.name,
-                                password: CUSTOMER.password }).toString(),
-    redirect: 'manual',
-    signal: AbortSignal.timeout(15000),
-  });
-  const body = await r.text();
-  assert.equal(r.status, 200, body.slice(0, 500));
-});
-
 test('discovery: openid-client accepts main\'s metadata', async () => {
   // http, not https: loopback only, allowed explicitly. Non-repudiation checks: openid-client
   // then verifies the signature of ID tokens from the token endpoint too (by default it trusts
@@ -225,6 +214,49 @@ test('discovery: openid-client accepts main\'s metadata', async () => {
   assert.equal(m.token_endpoint, `${issuer}/oidc/token`);
   assert.equal(m.end_session_endpoint, `${issuer}/oidc/logout`);
   assert.equal(m.authorization_response_iss_parameter_supported, true);
+});
+
+test('registration through tea-app (prompt=create): main\'s form, the link of the mail, an ID ' +
+     'token saying the account is new, its address confirmed', async () => {
+  const a = await newAuthorization({ prompt: 'create' });
+  const r = await browser(a.url);
+  assert.equal(r.status, 303, r.body.slice(0, 500));
+  assert.match(r.location ?? '', /^\/account\/register\?continue=/);
+  const form = await browser(`${issuer}${r.location}`);
+  assert.equal(form.status, 200, form.body.slice(0, 500));
+  assert.match(form.body, /continue to <strong>Tea App<\/strong>/);
+  const sent = await browser(`${issuer}/account/register`, {
+    form: { ...hiddenFields(form.body), email: CUSTOMER.email, display_name: CUSTOMER.name,
+            password: CUSTOMER.password },
+  });
+  assert.equal(sent.status, 200, sent.body.slice(0, 500));
+  assert.match(sent.body, /Check your mail/);
+  assert.equal(sent.cookies.length, 0);  // nothing exists before the link is used
+
+  const ask = await browser(await mailLink(mainDir, CUSTOMER.email, '/account/register/confirm'));
+  assert.equal(ask.status, 200, ask.body.slice(0, 500));
+  const made = await browser(`${issuer}/account/register/confirm`, { form: hiddenFields(ask.body) });
+  assert.equal(made.status, 303, made.body.slice(0, 500));
+  assert.match(made.location ?? '', /^\/oidc\/authorize\?/);
+  const cookie = made.cookies.map((c) => c.split(';')[0])
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  assert.ok(cookie, `no session cookie in ${JSON.stringify(made.cookies)}`);
+  // Signed in at main: the request goes on to tea-app at once.
+  const back = await browser(`${issuer}${made.location}`, { cookie });
+  assert.equal(back.status, 303, back.body.slice(0, 500));
+  assertCodeRedirect(back.location, a.state);
+  const tokens = await client.authorizationCodeGrant(config, new URL(back.location), {
+    pkceCodeVerifier: a.verifier,
+    expectedState: a.state,
+    expectedNonce: a.nonce,
+  });
+  const claims = tokens.claims();
+  assert.equal(claims.email, CUSTOMER.email);
+  assert.equal(claims.name, CUSTOMER.name);
+  assert.equal(claims.email_verified, true);
+  assert.equal(claims.tieup_new_account, true);
+  assert.match(await tieup('main', 'users', 'ls', mainDir, '--partner', CLIENT_ID),
+               new RegExp(CUSTOMER.email.replace(/\./g, '\\.')));
 });
 
 test('sign-in: code flow with PKCE, ID token verified by openid-client, userinfo', async () => {
@@ -271,6 +303,8 @@ test('sign-in: code flow with PKCE, ID token verified by openid-client, userinfo
   assert.equal(claims.nonce, a.nonce);
   assert.equal(claims.name, CUSTOMER.name);
   assert.equal(claims.email, CUSTOMER.email);
+  assert.equal(claims.email_verified, true);
+  assert.equal(claims.tieup_new_account, undefined);  // told once, at the registration
   assert.equal(tokens.token_type, 'bearer');  // as openid-client normalizes it
   assert.ok(tokens.expires_in > 0 && tokens.expires_in <= 300, `expires_in ${tokens.expires_in}`);
   assert.ok(claims.exp - claims.iat <= 300, `exp ${claims.exp}, iat ${claims.iat}`);

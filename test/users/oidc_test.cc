@@ -132,10 +132,11 @@ class OidcTest : public ::testing::Test {
     ro.sessions = sessions_;
     ro.session_cookie = std::string(kMainSessionCookie);
     ro.https = true;
-    ro.client_name = [this](std::string_view id) -> std::optional<std::string> {
+    ro.client = [this](std::string_view id) -> std::optional<OidcClient> {
       auto c = provider_->GetClient(id);
-      return c.ok() ? std::optional<std::string>(c->name) : std::nullopt;
+      return c.ok() ? std::optional<OidcClient>(*c) : std::nullopt;
     };
+    ro.content_security_policy = "default-src 'self'; form-action 'self'";
     ro.send_mail = [this](const RegistrationMail& mail) {
       mails_.push_back(mail);
       return Status::Ok();
@@ -480,6 +481,9 @@ TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
   HttpResponse ask = registration_pages_->HandleRequest(Get(confirm));
   ASSERT_EQ(ask.status(), 200);
   EXPECT_THAT(ask.body(), HasSubstr("Create my account"));
+  // The confirmation ends at shop-a's redirect URI: its form may go there.
+  EXPECT_EQ(HeaderOf(ask, "Content-Security-Policy"),
+            "default-src 'self'; form-action 'self' https://shop-a.example");
   EXPECT_THAT(users_->FindByEmail("kim@example.org"), StatusIs(StatusCode::kNotFound));
   HttpResponse made = registration_pages_->HandleRequest(
       PostForm("/account/register/confirm", HiddenFields(ask.body()).substr(1)));

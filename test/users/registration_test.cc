@@ -50,9 +50,9 @@ class RegistrationTest : public ::testing::Test {
     o.session_cookie = "tieup_main_session";
     o.env = &env_;
     o.requests_per_client = 5;
-    o.client_name = [](std::string_view id) -> std::optional<std::string> {
-      if (id == "shop-a") return std::string("Tea House <Asahi>");
-      return std::nullopt;
+    o.client = [](std::string_view id) -> std::optional<OidcClient> {
+      if (id != "shop-a") return std::nullopt;
+      return OidcClient{"shop-a", "Tea House <Asahi>", {"https://shop-a.example/cb"}, {}};
     };
     o.send_mail = [this](const RegistrationMail& mail) {
       std::lock_guard<std::mutex> lock(mu_);
