@@ -5,6 +5,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "base/encoding.h"
+#include "commerce/shop_pages.h"
 #include "content/page_templates.h"
 #include "users/user_store.h"
 
@@ -65,6 +66,23 @@ std::string CustomerCookie(std::string_view name, bool https) {
   if (https) cookie += "; Secure";
   if (name.empty()) cookie += "; Max-Age=0";
   return cookie;
+}
+
+HttpResponse RenderUserPage(const content::PageTemplates& templates, const HttpRequest& request,
+                            int status, std::string_view title, std::string_view name,
+                            const boost::json::object& data, std::optional<std::string> customer) {
+  const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request),
+                                 std::move(customer)};
+  auto html = templates.Render(name, frame, data);
+  if (!html.ok()) {  // only a broken built-in template (the tests render each)
+    status = 500;
+    html = templates.InShell(frame, HtmlEscape("This page could not be shown."));
+  }
+  HttpResponse r = HttpResponse::Html(status, std::move(*html));
+  r.AddHeader("Cache-Control", "no-store");
+  r.AddHeader("X-Content-Type-Options", "nosniff");
+  r.AddHeader("Referrer-Policy", "same-origin");
+  return r;
 }
 
 std::string PolicyAllowingFormTarget(std::string_view policy, std::string_view uri) {

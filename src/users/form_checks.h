@@ -11,10 +11,13 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <boost/json/object.hpp>
+
 #include "base/env.h"
 #include "base/status.h"
 #include "base/worker_pool.h"
 #include "commerce/form.h"
+#include "content/page_templates.h"
 #include "net/http_message.h"
 #include "net/http_server.h"
 
@@ -38,6 +41,15 @@ int FormErrorStatus(const Status& status);
 // The Set-Cookie value of content::kCustomerCookie: the signed-in customer's display name for
 // the layouts' scripts (Path=/, SameSite=Lax, Secure under HTTPS); an empty name deletes it.
 std::string CustomerCookie(std::string_view name, bool https);
+
+// A page of the users module: template `name` of `templates` with `data` in the site's layout,
+// titled `title`, the header's cart count from the shop's cookie and `customer` (when set) in
+// its account link. A template that fails to render gives a 500 with a short page. Not cached,
+// not sniffed, no Referer to other sites.
+HttpResponse RenderUserPage(const content::PageTemplates& templates, const HttpRequest& request,
+                            int status, std::string_view title, std::string_view name,
+                            const boost::json::object& data,
+                            std::optional<std::string> customer = std::nullopt);
 
 // `policy` (a Content-Security-Policy with "form-action 'self'") with the origin of the absolute
 // URL `uri` added to form-action: for a page whose form ends in a redirect to another site

@@ -154,15 +154,7 @@ class PasswordResetPages::Impl {
 
   HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
                     std::string_view name, const json::object& data) {
-    const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request)};
-    auto html = templates_.Render(name, frame, data);
-    if (!html.ok()) {
-      status = 500;
-      html = templates_.InShell(frame, HtmlEscape("This page could not be shown."));
-    }
-    HttpResponse r = HttpResponse::Html(status, std::move(*html));
-    r.AddHeader("Cache-Control", "no-store");
-    return r;
+    return RenderUserPage(templates_, request, status, title, name, data);
   }
 
   HttpResponse Problem(const HttpRequest& request, int status, std::string_view heading,

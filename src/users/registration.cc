@@ -242,17 +242,7 @@ class RegistrationPages::Impl {
   HttpResponse Page(const HttpRequest& request, int status, std::string_view title,
                     std::string_view name, const json::object& data,
                     std::optional<std::string> customer = std::nullopt) {
-    const content::PageFrame frame{std::string(title), commerce::CartCountFromRequest(request),
-                                   std::move(customer)};
-    auto html = templates_.Render(name, frame, data);
-    if (!html.ok()) {
-      status = 500;
-      html = templates_.InShell(frame, HtmlEscape("This page could not be shown."));
-    }
-    HttpResponse r = HttpResponse::Html(status, std::move(*html));
-    r.AddHeader("Cache-Control", "no-store");
-    r.AddHeader("Referrer-Policy", "same-origin");
-    return r;
+    return RenderUserPage(templates_, request, status, title, name, data, std::move(customer));
   }
 
   HttpResponse Problem(const HttpRequest& request, int status, std::string_view heading,
