@@ -3,6 +3,7 @@
 // client network has failed. Thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -10,8 +11,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include <boost/json/object.hpp>
 
 #include "base/env.h"
 #include "base/status.h"
