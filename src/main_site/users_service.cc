@@ -15,6 +15,7 @@
 #include "sync/http_api.h"
 #include "sync/publisher.h"
 #include "users/account_pages.h"
+#include "users/email_change.h"
 #include "users/oidc_provider.h"
 #include "users/password_reset.h"
 #include "users/registration.h"
@@ -505,6 +506,51 @@ Status AttachUsers(MainDaemon& daemon) {
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       users::kRegistrationPrefix, "GET, HEAD, POST",
       std::make_shared<users::RegistrationPages>(registrations, std::move(go))));
+
+  // A new address, confirmed by mail (users/email_change.h).
+  ASSIGN_OR_RETURN(std::shared_ptr<users::EmailChanges> changes,
+                   users::EmailChanges::Open(daemon.env(), daemon.db(), *store));
+  users::EmailChangePagesOptions eo;
+  eo.site = site;
+  eo.base_url = provider->issuer();
+  eo.sessions = sessions;
+  eo.session_cookie = std::string(users::kMainSessionCookie);
+  eo.https = https;
+  eo.send_mail = [outbox, sender, name = site.site_name,
+                  logger = daemon.logger()](const users::EmailChangeMail& mail) -> Status {
+    commerce::MailMessage m;
+    m.from = {name, sender};
+    m.to = {{mail.display_name, mail.to}};
+    const std::string hello = "Hello " + mail.display_name + ",\n\n";
+    const std::string bye = "\n\n" + name + "\n";
+    switch (mail.kind) {
+      case users::EmailChangeMail::Kind::kConfirm:
+        m.subject = "Confirm your new address at " + name;
+        m.body = hello + "to make this the address of your account at " + name +
+                 ", open this link within 24 hours and press \"Change my address\":\n\n" +
+                 mail.link + "\n\nIf you did not ask, ignore this mail: nothing changes." + bye;
+        return QueueAccountMail(*outbox, *logger, std::move(m), "address confirmation mail");
+      case users::EmailChangeMail::Kind::kTaken:
+        m.subject = "This address already has an account at " + name;
+        m.body = hello + "someone asked to move their account at " + name +
+                 " to this address, but it already has an account, so nothing changed. If "
+                 "that was you, sign in with this address instead." +
+                 bye;
+        return QueueAccountMail(*outbox, *logger, std::move(m), "\"address taken\" mail");
+      case users::EmailChangeMail::Kind::kNotice:
+        m.subject = "Your address at " + name + " is being changed";
+        m.body = hello + "someone signed in to your account at " + name +
+                 " asked to change its address to " + mail.new_email +
+                 ". It changes only once the link sent there is opened. If this was not you, "
+                 "choose a new password now (every session ends):\n\n" +
+                 mail.reset_link + bye;
+        return QueueAccountMail(*outbox, *logger, std::move(m), "address change notice");
+    }
+    return Status::Internal("unknown mail");
+  };
+  RETURN_IF_ERROR(daemon.site().AddPublicRoute(
+      users::kEmailChangePrefix, "GET, HEAD, POST",
+      std::make_shared<users::EmailChangePages>(changes, std::move(eo))));
 
   MainDaemon* d = self;
   auto registrar = [d, provider](const std::string& partner) -> Result<users::SsoClientGrant> {

@@ -213,12 +213,7 @@ class AccountPages::Impl {
 
   // The visitor's session, if any (its last use moved to now).
   std::optional<Session> CurrentSession(const HttpRequest& request) {
-    if (options_.sessions == nullptr) return std::nullopt;
-    const std::string cookie = SessionCookieOf(request);
-    if (cookie.empty()) return std::nullopt;
-    auto session = options_.sessions->Find(cookie);
-    if (!session.ok()) return std::nullopt;
-    return std::move(*session);
+    return SessionOf(options_.sessions.get(), request, options_.https, options_.session_cookie);
   }
 
   std::string CustomerCookie(std::string_view name) const {

@@ -68,6 +68,18 @@ std::string CustomerCookie(std::string_view name, bool https) {
   return cookie;
 }
 
+std::optional<Session> SessionOf(SessionStore* sessions, const HttpRequest& request, bool https,
+                                 std::string_view cookie_base, std::string* cookie_value) {
+  if (sessions == nullptr) return std::nullopt;
+  const std::string value =
+      commerce::CookieValue(request.HeaderOr("Cookie"), SessionCookieName(https, cookie_base));
+  if (value.empty()) return std::nullopt;
+  auto session = sessions->Find(value);
+  if (!session.ok()) return std::nullopt;
+  if (cookie_value != nullptr) *cookie_value = value;
+  return std::move(*session);
+}
+
 HttpResponse RenderUserPage(const content::PageTemplates& templates, const HttpRequest& request,
                             int status, std::string_view title, std::string_view name,
                             const boost::json::object& data, std::optional<std::string> customer) {

@@ -19,6 +19,7 @@
 #include "content/page_templates.h"
 #include "net/http_message.h"
 #include "net/http_server.h"
+#include "users/sessions.h"
 
 namespace tieup::users {
 
@@ -40,6 +41,12 @@ int FormErrorStatus(const Status& status);
 // The Set-Cookie value of content::kCustomerCookie: the signed-in customer's display name for
 // the layouts' scripts (Path=/, SameSite=Lax, Secure under HTTPS); an empty name deletes it.
 std::string CustomerCookie(std::string_view name, bool https);
+
+// The session named by `request`'s cookie SessionCookieName(https, cookie_base) in `sessions`
+// (its last use moved to now), the cookie's value in *cookie_value when given; nullopt without
+// a cookie, for an unknown or ended session, or a null store.
+std::optional<Session> SessionOf(SessionStore* sessions, const HttpRequest& request, bool https,
+                                 std::string_view cookie_base, std::string* cookie_value = nullptr);
 
 // A page of the users module: template `name` of `templates` with `data` in the site's layout,
 // titled `title`, the header's cart count from the shop's cookie and `customer` (when set) in

@@ -284,14 +284,8 @@ class OidcProvider::Impl {
   // --- pages ---
 
   std::optional<Session> CurrentSession(const HttpRequest& request, std::string* cookie = nullptr) {
-    if (options_.sessions == nullptr) return std::nullopt;
-    const std::string value = commerce::CookieValue(
-        request.HeaderOr("Cookie"), SessionCookieName(options_.https, options_.session_cookie));
-    if (value.empty()) return std::nullopt;
-    auto s = options_.sessions->Find(value);
-    if (!s.ok()) return std::nullopt;
-    if (cookie != nullptr) *cookie = value;
-    return std::move(*s);
+    return SessionOf(options_.sessions.get(), request, options_.https, options_.session_cookie,
+                     cookie);
   }
 
   bool Allowed(const std::string& client_id) const {

@@ -390,6 +390,27 @@ class UserStore::Impl {
     return Get(user_id);
   }
 
+  Result<User> SetEmail(std::string_view user_id, std::string_view email, int64_t confirmed) {
+    ASSIGN_OR_RETURN(std::string normalized, NormalizeEmail(email));
+    const std::string key = LowerAscii(normalized);
+    ASSIGN_OR_RETURN(User user, Get(user_id));
+    bool taken = false;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT id FROM users WHERE email_key = ?", {key}));
+      if (!rows.empty() && rows[0].Text(0) != user.id) {
+        taken = true;
+        return Status::Ok();
+      }
+      return db.Exec(
+          "UPDATE users SET email = ?, email_key = ?, email_confirmed_at = ? WHERE id = ?",
+          {normalized, key, confirmed, user.id});
+    }));
+    if (taken) return Taken();
+    user.email = normalized;
+    user.email_confirmed_micros = confirmed;
+    return user;
+  }
+
   Result<User> SetPassword(std::string_view user_id, std::string_view password) {
     RETURN_IF_ERROR(CheckPasswordPolicy(password));
     ASSIGN_OR_RETURN(User user, Get(user_id));
@@ -528,6 +549,10 @@ Result<int64_t> UserStore::CountMatching(const UserFilter& filter) {
 }
 Result<User> UserStore::SetDisplayName(std::string_view user_id, std::string_view name) {
   return impl_->SetDisplayName(user_id, name);
+}
+Result<User> UserStore::SetEmail(std::string_view user_id, std::string_view email,
+                                 int64_t confirmed_micros) {
+  return impl_->SetEmail(user_id, email, confirmed_micros);
 }
 Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {
   return impl_->SetPassword(user_id, password);

@@ -175,6 +175,11 @@ class UserStore {
   // for an unknown id. Returns the account as it is now.
   Result<User> SetDisplayName(std::string_view user_id, std::string_view name);
 
+  // Changes the account's address to `email`, confirmed at `confirmed_micros` (users/
+  // email_change.h): InvalidArgument for a malformed address, AlreadyExists when another account
+  // has it (ignoring case), NotFound for an unknown id. Returns the account as it is now.
+  Result<User> SetEmail(std::string_view user_id, std::string_view email, int64_t confirmed_micros);
+
   // Replaces the account's password (users/password_reset.h): InvalidArgument when the policy
   // refuses it (the message says what to do), NotFound for an unknown id, Unavailable when too
   // many hashes wait. The address's failed sign-ins are forgotten and every session of the

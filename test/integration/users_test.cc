@@ -654,7 +654,7 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   // The partner's account page sends the customer to main's for the account itself.
   std::string r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
   EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://127\\.0\\.0\\.1:[0-9]+/account/\">"
-                                          "change your name or password"));
+                                          "change your name, e-mail address or password"));
   EXPECT_THAT(r, Not(HasSubstr("Current password")));
 
   r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
@@ -708,6 +708,31 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   EXPECT_EQ(StatusOf(PostForm(main_->port(), "/account/profile", "csrf=x&display_name=Evil",
                               "/account/", again.main_cookie)),
             403);
+
+  // A new address: the link goes to it, a notice to the old one; signing in uses the new one.
+  r = HttpGet(main_->port(), "/account/email", {"Cookie: " + again.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  r = PostForm(main_->port(), "/account/email",
+               "csrf=" + Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"") +
+                   "&new_email=hiro.t%40example.net&current_password=a+better+password",
+               "/account/email", again.main_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("We have sent a mail to <strong>hiro.t@example.net</strong>"));
+  const std::string link =
+      NewMailLink("hiro.t@example.net",
+                  "http://127\\.0\\.0\\.1:[0-9]+/account/email/confirm\\?token=[A-Za-z0-9_-]{43}");
+  ASSERT_FALSE(link.empty()) << last_mail_;
+  EXPECT_EQ(NewMailLink("hiro@example.org", "(/account/reset)"), "/account/reset") << last_mail_;
+  EXPECT_THAT(last_mail_, HasSubstr("Subject: Your address at Tea House is being changed"));
+  r = PostForm(main_->port(), "/account/email/confirm",
+               "token=" + link.substr(link.find("token=") + 6), "/account/email/confirm");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("hiro.t@example.net"));
+  Browser renamed;
+  EXPECT_EQ(SignInAtPartner(&renamed, "hiro.t@example.net", "a better password"), 303)
+      << renamed.last;
+  Browser old_address;
+  EXPECT_EQ(SignInAtPartner(&old_address, "hiro@example.org", "a better password"), 401);
 }
 
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {

@@ -96,6 +96,7 @@ class OidcTest : public ::testing::Test {
     auto registrations = PendingRegistrations::Open(env_, *db_, *users_);
     ASSERT_THAT(registrations, IsOk());
     registrations_db_ = std::move(*registrations);
+    po.client_allowed = [this](const std::string& client) { return refused_client_ != client; };
     po.new_account = [this](const std::string& user, const std::string& client) {
       return registrations_db_->TakeNewAccountNotice(user, client);
     };
@@ -232,7 +233,7 @@ class OidcTest : public ::testing::Test {
   std::unique_ptr<SingleSignOn> sso_;
   std::unique_ptr<RegistrationPages> registration_pages_;
   std::vector<RegistrationMail> mails_;
-  std::string user_id_, secret_, jwks_override_;
+  std::string user_id_, secret_, jwks_override_, refused_client_;
   std::function<void()> after_token_;
   int registrations_ = 0;
   std::vector<std::pair<std::string, std::vector<std::string>>> logged_out_;
@@ -524,6 +525,26 @@ TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
   EXPECT_EQ(ClaimsOf(tokens).at("email_verified"), json::value(false));
   // The link is used up.
   EXPECT_EQ(registration_pages_->HandleRequest(Get(confirm)).status(), 400);
+}
+
+// A client main no longer allows (a revoked partner) is unknown: no sign-in page, no tokens.
+TEST_F(OidcTest, AClientNoLongerAllowedGetsNothing) {
+  SingleSignOn::Start start;
+  std::string cookie;
+  HttpResponse r = Authorize(&start, &cookie);
+  ASSERT_EQ(r.status(), 303);
+  const std::string code = Param(HeaderOf(r, "Location"), "code");
+  refused_client_ = "shop-a";
+  HttpResponse token = Token(code, VerifierOf(start.pending_cookie));
+  EXPECT_EQ(token.status(), 401);
+  EXPECT_THAT(token.body(), HasSubstr("invalid_client"));
+  auto again = sso_->Begin("/");
+  ASSERT_THAT(again, IsOk());
+  HttpResponse page =
+      provider_->HandleRequest(Get(again->location.substr(strlen(kIssuer)), cookie));
+  EXPECT_EQ(page.status(), 400);
+  EXPECT_THAT(page.body(), HasSubstr("Unknown site"));
+  EXPECT_TRUE(HeaderOf(page, "Location").empty());
 }
 
 TEST_F(OidcTest, MainRefusingTheSecretMeansRegisteringAgainOnce) {
