@@ -1399,6 +1399,23 @@ class Shop::Impl {
     return rows.empty() ? 0 : rows[0].Int(0);
   }
 
+  Result<int64_t> EraseCustomer(std::string_view email) {
+    if (email.empty()) return Status::InvalidArgument("whose orders? the email address is empty");
+    int64_t changed = 0;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT COUNT(*) FROM commerce_orders WHERE "
+                                           "lower(email) = lower(?)",
+                                           {std::string(email)}));
+      changed = rows.empty() ? 0 : rows[0].Int(0);
+      return db.Exec(
+          "UPDATE commerce_orders SET customer_name = '', address_line1 = '', "
+          "address_line2 = '', postal_code = '', city = '', email = '', phone = '', "
+          "updated_micros = ? WHERE lower(email) = lower(?)",
+          {env_.NowMicros(), std::string(email)});
+    }));
+    return changed;
+  }
+
   Result<std::vector<Order>> ListOrders(const OrderFilter& f) {
     std::vector<SqlValue> params;
     std::string sql = "SELECT number FROM commerce_orders" + OrderWhere(f, params);
@@ -1674,6 +1691,7 @@ Result<Order> Shop::GetOrderForCustomer(std::string_view number, std::string_vie
   return o;
 }
 
+Result<int64_t> Shop::EraseCustomer(std::string_view email) { return impl_->EraseCustomer(email); }
 Result<std::vector<Order>> Shop::ListOrders(const OrderFilter& filter) {
   return impl_->ListOrders(filter);
 }

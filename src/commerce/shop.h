@@ -434,6 +434,12 @@ class Shop {
   // How many orders `filter` matches (its limit and offset ignored).
   Result<int64_t> CountOrders(const OrderFilter& filter);
 
+  // Erasure of a customer (a deleted account): every order with this email address (ignoring
+  // ASCII case) keeps its number, lines, amounts, country, status and events, as accounting law
+  // requires, and loses the customer's name, street address, postal code, city, email and
+  // phone. Returns how many orders were changed. InvalidArgument for an empty address.
+  Result<int64_t> EraseCustomer(std::string_view email);
+
   // State machine: placed -> paid -> shipped -> delivered; placed|paid -> cancelled; and, for
   // methods that ship before payment, placed -> shipped. Each transition is recorded with the
   // time, `actor` and `note`. Illegal transitions: kFailedPrecondition saying why.

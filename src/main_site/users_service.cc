@@ -64,6 +64,9 @@ class LocalAccounts : public users::AccountBackend {
         sign_ins;
     // Main's orders placed with this email address, newest first.
     std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
+    // Erases everything of `user` besides the account itself (sessions everywhere, personal
+    // fields of orders, waiting links).
+    std::function<Status(const users::User& user)> erase;
   };
 
   LocalAccounts(std::shared_ptr<users::UserStore> store, Extras extras)
@@ -88,6 +91,14 @@ class LocalAccounts : public users::AccountBackend {
     ASSIGN_OR_RETURN(user, store_->SetPassword(user.id, next));
     if (extras_.password_changed) extras_.password_changed(user);
     return Status::Ok();
+  }
+
+  Status DeleteAccount(std::string_view user_id, std::string_view current) override {
+    if (!extras_.erase) return Status::Unimplemented("erasure is not set up");
+    ASSIGN_OR_RETURN(users::User user, store_->Get(user_id));
+    RETURN_IF_ERROR(store_->CheckLogin(user.email, current).status());
+    RETURN_IF_ERROR(extras_.erase(user));
+    return store_->Erase(user.id).status();
   }
 
   Result<std::string> ExportJson(std::string_view user_id) override {
@@ -360,6 +371,7 @@ Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id) {
     for (const SqlRow& row : rows) clients.push_back(row.Text(0));
     RETURN_IF_ERROR(tx.Exec("DELETE FROM oidc_signins WHERE user_id = ?", {id}));
     RETURN_IF_ERROR(tx.Exec("DELETE FROM oidc_access_tokens WHERE user_id = ?", {id}));
+    RETURN_IF_ERROR(tx.Exec("DELETE FROM oidc_codes WHERE user_id = ?", {id}));
     return QueueLogoutNotices(env, tx, id, clients);
   });
 }
@@ -590,6 +602,21 @@ Status AttachUsers(MainDaemon& daemon) {
       f.customer_email = email;
       f.limit = 10000;
       return shop->shop->ListOrders(f);
+    };
+    // "Delete my account": signed out everywhere (partners told), main's orders without the
+    // personal fields, no link left waiting; then the store forgets the account.
+    extras.erase = [shop, provider, resets, registrations, changes,
+                    logger = daemon.logger()](const users::User& user) -> Status {
+      RETURN_IF_ERROR(provider->EndEverywhere(user.id));
+      ASSIGN_OR_RETURN(int64_t orders, shop->shop->EraseCustomer(user.email));
+      RETURN_IF_ERROR(resets->Forget(user.id));
+      RETURN_IF_ERROR(registrations->Forget(user.id, user.email));
+      RETURN_IF_ERROR(changes->Forget(user.id));
+      logger->info(
+          "users: {} deleted their account: signed out everywhere, {} order(s) at main "
+          "without personal fields",
+          user.id, orders);
+      return Status::Ok();
     };
   }
   users::AccountPagesOptions options;

@@ -84,6 +84,7 @@ class AccountPages::Impl {
       if (FromAnotherSite(request)) return Refused(request);
       return Manage(request, path == "/account/password");
     }
+    if (path == "/account/delete") return post ? Delete(request) : DeletePage(request, 200, "");
     if (path == "/account/export") {
       if (post) return NotAllowed(request);
       return Export(request);
@@ -135,7 +136,8 @@ class AccountPages::Impl {
     r.AddHeader("Allow",
                 p == "/account/logout" || p == "/account/profile" || p == "/account/password"
                     ? "POST"
-                    : "GET, HEAD");
+                : p == "/account/delete" ? "GET, HEAD, POST"
+                                         : "GET, HEAD");
     return r;
   }
 
@@ -297,6 +299,56 @@ class AccountPages::Impl {
     r.AddHeader("Location", std::string(content::kAccountUrl));
     r.AddHeader("Cache-Control", "no-store");
     StartSession(request, r, session->subject, renamed->display_name);
+    r.user = session->subject;
+    return r;
+  }
+
+  // The confirmation page of "delete my account" (where accounts are kept).
+  HttpResponse DeletePage(const HttpRequest& request, int status, std::string_view problem) {
+    std::optional<Session> session = CurrentSession(request);
+    if (!session) {
+      HttpResponse r = HttpResponse::Text(303, "Sign in to delete your account.\n");
+      r.AddHeader("Location", std::string(content::kSignInUrl));
+      r.AddHeader("Cache-Control", "no-store");
+      return r;
+    }
+    Result<User> account = backend_->Account(session->subject);
+    if (!account.ok()) return NotAllowed(request);
+    json::object data{{"csrf", session->csrf_token}, {"email", account->email}};
+    if (!problem.empty()) data["problem"] = problem;
+    HttpResponse r =
+        Page(request, status, "Delete your account", "account_delete", data, session->name);
+    r.user = session->subject;
+    return r;
+  }
+
+  HttpResponse Delete(const HttpRequest& request) {
+    if (FromAnotherSite(request)) return Refused(request);
+    std::optional<Session> session = CurrentSession(request);
+    auto form = ReadPostedForm(request);
+    if (!session || !form.ok() || !CsrfMatches(*session, form->Get("csrf"))) {
+      return Refused(request);
+    }
+    if (form->Get("confirm") != "yes") {
+      return DeletePage(request, 400, "Tick the box to confirm that the account is to go.");
+    }
+    Status erased = backend_->DeleteAccount(session->subject, form->Get("current_password"));
+    if (!erased.ok()) {
+      switch (erased.code()) {
+        case StatusCode::kUnauthenticated:
+          return DeletePage(request, 401, "The current password is not right.");
+        case StatusCode::kResourceExhausted:
+          return DeletePage(request, 429, Sentence(erased.message()));
+        case StatusCode::kUnimplemented:
+          return NotAllowed(request);
+        default:
+          return Unavailable(request, "Deleting your account");
+      }
+    }
+    HttpResponse r =
+        Page(request, 200, "Account deleted", "account_deleted", json::object{}, std::nullopt);
+    r.AddHeader("Set-Cookie", SessionCookie("", options_.https, options_.session_cookie, "Lax"));
+    r.AddHeader("Set-Cookie", CustomerCookie(""));
     r.user = session->subject;
     return r;
   }

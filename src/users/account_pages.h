@@ -9,6 +9,9 @@
 //   POST /account/profile    where the backend keeps accounts (main): a new display name
 //   POST /account/password   (main) the current and a new password; every session ends
 //   GET  /account/export     (main) everything held about the customer, a JSON download
+//   GET  /account/delete     (main) "delete my account": what happens, the current password
+//   POST /account/delete     (main) the current password and the session's CSRF token: the
+//                               account is erased (AccountBackend::DeleteAccount), signed out
 //   GET  /account/callback   with single sign-on (AccountPagesOptions::sso): main's answer;
 //                               303 to the page the sign-in started from, signed in
 //   GET  /account/signed-out with single sign-on: where main sends the customer after signing
@@ -97,6 +100,12 @@ class AccountBackend {
   // throttled. Every session of the account ends (the customer signs in again).
   virtual Status ChangePassword(std::string_view /*user_id*/, std::string_view /*current*/,
                                 std::string_view /*next*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Deletes the account after checking the current password (Unauthenticated when wrong,
+  // ResourceExhausted while throttled): main signs the customer out everywhere, removes the
+  // personal fields of its orders and forgets the account.
+  virtual Status DeleteAccount(std::string_view /*user_id*/, std::string_view /*current*/) {
     return Status::Unimplemented("accounts are kept by main");
   }
   // Everything held about the customer, as a JSON document (GET /account/export).

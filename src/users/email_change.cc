@@ -128,6 +128,10 @@ Result<User> EmailChanges::Confirm(std::string_view token) {
   return user;
 }
 
+Status EmailChanges::Forget(std::string_view user_id) {
+  return db_.Exec("DELETE FROM email_changes WHERE user_id = ?", {std::string(user_id)});
+}
+
 class EmailChangePages::Impl {
  public:
   Impl(std::shared_ptr<EmailChanges> changes, EmailChangePagesOptions options)

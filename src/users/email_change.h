@@ -74,6 +74,9 @@ class EmailChanges {
   // account in the meantime.
   Result<User> Confirm(std::string_view token);
 
+  // Drops every change the account asked for (an erased account).
+  Status Forget(std::string_view user_id);
+
  private:
   EmailChanges(Env& env, Database& db, UserStore& users) : env_(env), db_(db), users_(users) {}
   Env& env_;

@@ -221,6 +221,8 @@ class OidcProvider::Impl {
     for (const SqlRow& row : rows) clients.push_back(row.Text(0));
     RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_signins WHERE user_id = ?", {user_id}));
     RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_access_tokens WHERE user_id = ?", {user_id}));
+    // A code issued a moment ago is not exchanged any more either.
+    RETURN_IF_ERROR(db_.Exec("DELETE FROM oidc_codes WHERE user_id = ?", {user_id}));
     if (options_.logged_out) options_.logged_out(user_id, clients);
     return Status::Ok();
   }

@@ -120,6 +120,10 @@ Result<User> PasswordResets::Complete(std::string_view token, std::string_view n
   return user;
 }
 
+Status PasswordResets::Forget(std::string_view user_id) {
+  return db_.Exec("DELETE FROM password_resets WHERE user_id = ?", {std::string(user_id)});
+}
+
 class PasswordResetPages::Impl {
  public:
   Impl(std::shared_ptr<PasswordResets> resets, PasswordResetPagesOptions options)

@@ -58,6 +58,9 @@ class PasswordResets {
   // refuses (the token stays usable).
   Result<User> Complete(std::string_view token, std::string_view new_password);
 
+  // Drops every link of the account (an erased account).
+  Status Forget(std::string_view user_id);
+
  private:
   PasswordResets(Env& env, Database& db, UserStore& users) : env_(env), db_(db), users_(users) {}
   Env& env_;

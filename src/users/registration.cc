@@ -205,6 +205,11 @@ bool PendingRegistrations::TakeNewAccountNotice(std::string_view user_id,
   return s.ok() && taken;
 }
 
+Status PendingRegistrations::Forget(std::string_view user_id, std::string_view email) {
+  return db_.Exec("DELETE FROM registrations WHERE user_id = ? OR email_key = ?",
+                  {std::string(user_id), EmailKey(email)});
+}
+
 class RegistrationPages::Impl {
  public:
   Impl(std::shared_ptr<PendingRegistrations> registrations, RegistrationPagesOptions options)

@@ -107,6 +107,10 @@ class PendingRegistrations {
   // that client gets for the account.
   bool TakeNewAccountNotice(std::string_view user_id, std::string_view client_id);
 
+  // Drops what is kept of the account's registration and of any waiting for its address (an
+  // erased account).
+  Status Forget(std::string_view user_id, std::string_view email);
+
  private:
   PendingRegistrations(Env& env, Database& db, UserStore& users)
       : env_(env), db_(db), users_(users) {}

@@ -411,6 +411,17 @@ class UserStore::Impl {
     return user;
   }
 
+  Result<User> Erase(std::string_view user_id) {
+    ASSIGN_OR_RETURN(User user, Get(user_id));
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      RETURN_IF_ERROR(db.Exec("DELETE FROM users WHERE id = ?", {user.id}));
+      RETURN_IF_ERROR(
+          db.Exec("DELETE FROM login_failures WHERE email_key = ?", {LowerAscii(user.email)}));
+      return db.Exec("DELETE FROM customer_sessions WHERE subject_key = ?", {user.id});
+    }));
+    return user;
+  }
+
   Result<User> SetPassword(std::string_view user_id, std::string_view password) {
     RETURN_IF_ERROR(CheckPasswordPolicy(password));
     ASSIGN_OR_RETURN(User user, Get(user_id));
@@ -554,6 +565,7 @@ Result<User> UserStore::SetEmail(std::string_view user_id, std::string_view emai
                                  int64_t confirmed_micros) {
   return impl_->SetEmail(user_id, email, confirmed_micros);
 }
+Result<User> UserStore::Erase(std::string_view user_id) { return impl_->Erase(user_id); }
 Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {
   return impl_->SetPassword(user_id, password);
 }

@@ -180,6 +180,11 @@ class UserStore {
   // has it (ignoring case), NotFound for an unknown id. Returns the account as it is now.
   Result<User> SetEmail(std::string_view user_id, std::string_view email, int64_t confirmed_micros);
 
+  // Deletes the account (its row, its failed sign-ins and its sessions on this site) and returns
+  // it as it was. NotFound for an unknown id. (The rest of the erasure is the caller's:
+  // main_site/users_service.h.)
+  Result<User> Erase(std::string_view user_id);
+
   // Replaces the account's password (users/password_reset.h): InvalidArgument when the policy
   // refuses it (the message says what to do), NotFound for an unknown id, Unavailable when too
   // many hashes wait. The address's failed sign-ins are forgotten and every session of the

@@ -17,6 +17,11 @@
 //                    outbox, SITE_DIR/mail/pending) opens the new-password form; the new
 //                    password set, "Your password is changed"; signing in through shop-a with it
 //                    works; the link does not work twice.
+//   account_at_main  an account registered at main's own page; on the account page, "change"
+//                    the e-mail address (the current password asked), the link mailed to the
+//                    new address confirms it; "Delete your account" says what happens, asks
+//                    for the password and a ticked box, signs out; the address no longer signs
+//                    in.
 //
 // Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
 // not: this also checks that main's session and each partner's keep their own cookies.
@@ -237,5 +242,81 @@ test('password_reset: forgot the password at main\'s sign-in page, the link from
       await see(page, /This link no longer works/);
     });
     await j.shot('link-used');
+  });
+});
+
+test('account_at_main: a new e-mail address by the mailed link, then the account deleted',
+     async (t) => {
+  const context = await newContext();
+  const first = 'mei@example.test';
+  const second = 'mei.sato@example.test';
+  const password = 'mei keeps one password';
+  await runJourney('account_at_main', t, context, path.join(artifacts, 'account_at_main'),
+                   async (j) => {
+    const page = j.page;
+    const header = page.getByRole('banner');
+    await j.must('an account registered at main', async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/register'));
+      await page.getByLabel('Email').fill(first);
+      await page.getByLabel('Name shown to others').fill('Mei');
+      await page.getByLabel(/^Password/).fill(password);
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create account' }));
+      await gotoAndLoad(page, await sites.mailLink(first, '/account/register/confirm'));
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create my account' }));
+      await see(page, /Welcome, Mei/);
+    });
+    await j.shot('welcome-at-main');
+    await j.must('the account page from the header', async () => {
+      await clickAndLoad(page, header.getByRole('link', { name: 'Signed in as Mei' }));
+      await see(page, /Email: mei@example\.test/);
+    });
+    await j.shot('account');
+    await j.must('"change" the address: the form asks for the current password', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'change' }));
+      await page.getByLabel('New email address').fill(second);
+      await page.getByLabel('Current password').fill(password);
+    });
+    await j.shot('change-email');
+    await j.must('"Check your mail" at the new address', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Send the link' }));
+      await see(page, /We have sent a mail to mei\.sato@example\.test/);
+    });
+    await j.shot('check-new-address');
+    await j.must('the link asks to confirm the change', async () => {
+      await gotoAndLoad(page, await sites.mailLink(second, '/account/email/confirm'));
+      await see(page, /from mei@example\.test to mei\.sato@example\.test/);
+    });
+    await j.shot('confirm-change');
+    await j.must('changed', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Change my address' }));
+      await see(page, /Your account's address is now mei\.sato@example\.test/);
+    });
+    await j.shot('address-changed');
+    await j.check('the account page shows the new address', async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/'));
+      await see(page, /Email: mei\.sato@example\.test/);
+    });
+
+    await j.must('"Delete your account" says what happens', async () => {
+      await clickAndLoad(page, page.getByRole('link', { name: 'Delete your account' }));
+      await see(page, /cannot be undone[\s\S]*orders themselves[\s\S]*are kept/);
+    });
+    await j.shot('delete-account');
+    await j.must('the password and the box ticked: deleted, signed out', async () => {
+      await page.getByLabel('Current password').fill(password);
+      await page.getByLabel('I want my account deleted').check();
+      await clickAndLoad(page, page.getByRole('button', { name: 'Delete my account' }));
+      await see(page, /Your account is deleted and you are signed out everywhere/);
+      await header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 });
+    });
+    await j.shot('account-deleted');
+    await j.check('signing in with the address no longer works', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/account/login'));
+      await page.getByLabel('Email').fill(second);
+      await page.getByLabel('Password').fill(password);
+      await clickAndLoad(page, page.getByRole('button', { name: 'Sign in and continue' }));
+      await see(page, /Wrong email address or password/);
+    });
+    await j.shot('sign-in-refused');
   });
 });

@@ -842,6 +842,40 @@ TEST_F(ShopTest, ListsOrdersByStatusAndChannel) {
   EXPECT_TRUE(shop_->ListOrders(mine)->empty());
 }
 
+// A deleted account: the orders stay (amounts, lines, status, country), the person goes.
+TEST_F(ShopTest, ErasingACustomerKeepsTheOrdersWithoutThePerson) {
+  auto first = shop_->PlaceOrder(Request("erase-0001"));
+  ASSERT_THAT(first, IsOk());
+  OrderRequest other = Request("erase-0002");
+  other.customer.email = "bob@example.org";
+  other.customer.name = "Bob";
+  ASSERT_THAT(shop_->PlaceOrder(other), IsOk());
+  ASSERT_THAT(shop_->MarkPaid(first->order.number, "m", "paid"), IsOk());
+  EXPECT_EQ(*shop_->EraseCustomer("ADA@example.org"), 1);
+  auto erased = shop_->GetOrder(first->order.number);
+  ASSERT_THAT(erased, IsOk());
+  EXPECT_EQ(erased->customer.name, "");
+  EXPECT_EQ(erased->customer.email, "");
+  EXPECT_EQ(erased->customer.phone, "");
+  EXPECT_EQ(erased->customer.address_line1, "");
+  EXPECT_EQ(erased->customer.postal_code, "");
+  EXPECT_EQ(erased->customer.city, "");
+  EXPECT_EQ(erased->customer.country, first->order.customer.country);
+  EXPECT_EQ(erased->totals.total_minor, first->order.totals.total_minor);
+  EXPECT_EQ(erased->lines.size(), first->order.lines.size());
+  EXPECT_EQ(erased->status, OrderStatus::kPaid);
+  // Bob's order is untouched; nothing of Ada's is found by her address any more.
+  Shop::OrderFilter bob;
+  bob.customer_email = "bob@example.org";
+  ASSERT_EQ(shop_->ListOrders(bob)->size(), 1u);
+  EXPECT_EQ((*shop_->ListOrders(bob))[0].customer.name, "Bob");
+  Shop::OrderFilter ada;
+  ada.customer_email = "ada@example.org";
+  EXPECT_TRUE(shop_->ListOrders(ada)->empty());
+  EXPECT_EQ(*shop_->EraseCustomer("nobody@example.org"), 0);
+  EXPECT_EQ(shop_->EraseCustomer("").status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(ShopTest, ListsOrdersOfOtherChannelsInPagesAndCountsThem) {
   ASSERT_THAT(shop_->SetStock("MUG-1", 10), IsOk());
   std::vector<std::string> partners;  // newest first

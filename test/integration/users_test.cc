@@ -654,7 +654,8 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   // The partner's account page sends the customer to main's for the account itself.
   std::string r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
   EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://127\\.0\\.0\\.1:[0-9]+/account/\">"
-                                          "change your name, e-mail address or password"));
+                                          "change your name, e-mail address or password, download "
+                                          "your data or delete your account"));
   EXPECT_THAT(r, Not(HasSubstr("Current password")));
 
   r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
@@ -733,6 +734,28 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
       << renamed.last;
   Browser old_address;
   EXPECT_EQ(SignInAtPartner(&old_address, "hiro@example.org", "a better password"), 401);
+
+  // "Delete my account": the password and the box; signed out at the partner too, gone from the
+  // store, the address free to register again.
+  r = HttpGet(main_->port(), "/account/delete", {"Cookie: " + renamed.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string delete_csrf = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(main_->port(), "/account/delete",
+               "csrf=" + delete_csrf + "&confirm=yes&current_password=a+better+password",
+               "/account/delete", renamed.main_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("Your account is deleted"));
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(partner_->port(), "/account/",
+                            {"Cookie: " + renamed.partner_cookie})) == 303;
+  })) << main_->output();
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), Not(HasSubstr("hiro")));
+  Browser gone;
+  EXPECT_EQ(SignInAtPartner(&gone, "hiro.t@example.net", "a better password"), 401);
+  EXPECT_THAT(main_->output(), HasSubstr("deleted their account: signed out everywhere, 0 order"));
+  Browser anew;
+  EXPECT_EQ(RegisterAtPartner(&anew, "hiro.t@example.net", "Hiro", "a fresh password here"), 303)
+      << anew.last;
 }
 
 TEST_F(UsersIntegrationTest, CrossSiteFormsAreRefused) {

@@ -31,6 +31,24 @@ class FakeBackend : public AccountBackend {
     return login_result;
   }
 
+  // Where accounts are kept (main): the account page's details and "delete my account".
+  Result<User> Account(std::string_view user_id) override {
+    if (!keeps_accounts) return Status::Unimplemented("accounts are kept by main");
+    User u;
+    u.id = std::string(user_id);
+    u.email = "ada@example.org";
+    u.display_name = "Ada <3";
+    return u;
+  }
+  Status DeleteAccount(std::string_view user_id, std::string_view current) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    deletions.emplace_back(std::string(user_id), std::string(current));
+    return delete_result;
+  }
+
+  bool keeps_accounts = false;
+  Status delete_result = Status::Ok();
+  std::vector<std::pair<std::string, std::string>> deletions;
   Result<LoginReply> login_result = LoginReply{"usr_abcdefghijklmnop", "Ada <3"};
   std::vector<LoginRequest> logins;
 
@@ -314,6 +332,42 @@ TEST_F(AccountSessionsTest, SigningOutNeedsTheSessionsTokenAndEndsIt) {
   EXPECT_THAT(SetCookies(r)[0], HasSubstr("Max-Age=0"));
   EXPECT_EQ(Send(Get("/account/", session)).status(), 303);
   EXPECT_EQ(Send(Get("/account/logout", session)).status(), 405);
+}
+
+TEST_F(AccountSessionsTest, DeletingTheAccountNeedsThePasswordTheBoxAndTheToken) {
+  const std::string session = SignIn();
+  // Where accounts are not kept (a partner), there is no such page.
+  EXPECT_EQ(Send(Get("/account/delete", session)).status(), 405);
+  backend_->keeps_accounts = true;
+  EXPECT_EQ(Send(Get("/account/delete")).status(), 303);  // not signed in
+  HttpResponse page = Send(Get("/account/delete", session));
+  ASSERT_EQ(page.status(), 200);
+  EXPECT_THAT(std::string(page.body()), HasSubstr("Deleting the account <strong>ada@example.org"));
+  const std::string csrf = CsrfOf(session);
+  auto post = [&](const std::string& body) {
+    HttpRequest r = Post("/account/delete", body);
+    r.AddHeader("Cookie", session);
+    return Send(r);
+  };
+  EXPECT_EQ(post("csrf=" + std::string(43, 'x') + "&confirm=yes&current_password=pw").status(),
+            403);
+  HttpResponse unticked = post("csrf=" + csrf + "&current_password=pw");
+  EXPECT_EQ(unticked.status(), 400);
+  EXPECT_THAT(std::string(unticked.body()), HasSubstr("Tick the box"));
+  EXPECT_TRUE(backend_->deletions.empty());
+  backend_->delete_result = Status::Unauthenticated("wrong email address or password");
+  HttpResponse wrong = post("csrf=" + csrf + "&confirm=yes&current_password=nope");
+  EXPECT_EQ(wrong.status(), 401);
+  EXPECT_THAT(std::string(wrong.body()), HasSubstr("The current password is not right."));
+  backend_->delete_result = Status::Ok();
+  HttpResponse done = post("csrf=" + csrf + "&confirm=yes&current_password=pw");
+  ASSERT_EQ(done.status(), 200);
+  EXPECT_THAT(std::string(done.body()), HasSubstr("Your account is deleted"));
+  EXPECT_THAT(SetCookies(done), ::testing::ElementsAre(HasSubstr("tieup_session=; "),
+                                                       HasSubstr("tieup_customer=; ")));
+  ASSERT_EQ(backend_->deletions.size(), 2u);
+  EXPECT_EQ(backend_->deletions[1],
+            std::make_pair(std::string("usr_abcdefghijklmnop"), std::string("pw")));
 }
 
 TEST_F(AccountSessionsTest, DisablingAnAccountEndsItsSessions) {
