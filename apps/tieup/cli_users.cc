@@ -1,9 +1,11 @@
-// `tieup main users ls|show|disable|enable`: the central user store (accounts registered at main
-// and at every partner). They open main's database directly: they work with or without the daemon.
+// `tieup main users ls|show|disable|enable|delete`: the central user store (accounts registered
+// at main, for main itself or through a partner). They open main's database directly: they work
+// with or without the daemon.
 #include <cstdio>
 
 #include "base/encoding.h"
 #include "cli.h"
+#include "main_site/shop_service.h"
 #include "main_site/users_service.h"
 #include "store/database.h"
 
@@ -78,6 +80,30 @@ Status SetDisabled(Env& env, const std::string& dir, const std::string& who, boo
   return Status::Ok();
 }
 
+// `users delete DIR USER --yes`: erasure on the customer's request (a letter, a call): as the
+// customer's own "delete my account".
+Status Delete(Env& env, const std::string& dir, const std::string& who, bool yes) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  Result<users::User> found =
+      who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who);
+  if (!found.ok()) return found.status();
+  if (!yes) {
+    return Status::FailedPrecondition(
+        "deleting " + found->email + " (" + found->id +
+        ") cannot be undone: the account goes, it is signed out everywhere, and main's orders "
+        "with its address lose the name, postal address, e-mail and phone. Add --yes to delete "
+        "it");
+  }
+  ASSIGN_OR_RETURN(OpenedShop shop, OpenMainShop(env, dir, config, *s.db, NewNullLogger()));
+  ASSIGN_OR_RETURN(int64_t orders, EraseAccount(env, *s.db, *s.store, *shop.shop, *found));
+  std::printf(
+      "Deleted %s (%s): signed out everywhere (partners are told by the running daemon), "
+      "%lld order(s) at main without personal fields.\n",
+      found->email.c_str(), found->id.c_str(), static_cast<long long>(orders));
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddUsersCommands(CLI::App& app, Context& ctx) {
@@ -85,12 +111,13 @@ void AddUsersCommands(CLI::App& app, Context& ctx) {
   struct Args {
     std::string dir, partner, id;
     int64_t limit = 100;
+    bool yes = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* users = main->add_subcommand(
       "users",
-      "The central user store: accounts registered on main's /account/register and, forwarded "
-      "to main, on every partner's");
+      "The central user store: every account of the network, registered on main's "
+      "/account/register (for main itself or through a partner's \"Register\")");
   users->require_subcommand(1);
   CLI::App* ls = users->add_subcommand("ls", "List accounts, newest first");
   ls->add_option("DIR", a->dir, "The main site's data directory")->required();
@@ -116,6 +143,15 @@ void AddUsersCommands(CLI::App& app, Context& ctx) {
       ctx.action = [&ctx, a, disabled] { return SetDisabled(*ctx.env, a->dir, a->id, disabled); };
     });
   }
+  CLI::App* del = users->add_subcommand(
+      "delete",
+      "Delete an account on its owner's request, as their own \"delete my account\": signed "
+      "out everywhere, main's orders kept without the personal fields, the account gone");
+  del->add_option("DIR", a->dir, "The main site's data directory")->required();
+  del->add_option("USER", a->id, "The account's email address, or its id (usr_...)")->required();
+  del->add_flag("--yes", a->yes, "Really delete (without it: what would happen, nothing done)");
+  del->callback(
+      [&ctx, a] { ctx.action = [&ctx, a] { return Delete(*ctx.env, a->dir, a->id, a->yes); }; });
 }
 
 }  // namespace tieup::cli

@@ -64,8 +64,7 @@ class LocalAccounts : public users::AccountBackend {
         sign_ins;
     // Main's orders placed with this email address, newest first.
     std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
-    // Erases everything of `user` besides the account itself (sessions everywhere, personal
-    // fields of orders, waiting links).
+    // Erases `user`'s account (EraseAccount).
     std::function<Status(const users::User& user)> erase;
   };
 
@@ -97,8 +96,7 @@ class LocalAccounts : public users::AccountBackend {
     if (!extras_.erase) return Status::Unimplemented("erasure is not set up");
     ASSIGN_OR_RETURN(users::User user, store_->Get(user_id));
     RETURN_IF_ERROR(store_->CheckLogin(user.email, current).status());
-    RETURN_IF_ERROR(extras_.erase(user));
-    return store_->Erase(user.id).status();
+    return extras_.erase(user);
   }
 
   Result<std::string> ExportJson(std::string_view user_id) override {
@@ -158,9 +156,11 @@ class LocalAccounts : public users::AccountBackend {
 
 }  // namespace
 
-Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const SiteConfig& config,
-                                                            Database& db) {
+Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(
+    Env& env, const SiteConfig& config, Database& db,
+    std::function<void(const users::User&, int64_t)> throttled) {
   users::UserStoreOptions options;
+  options.throttled = std::move(throttled);
   auto setting = config.variables.find("users.password_hashing");
   if (setting != config.variables.end()) {
     ASSIGN_OR_RETURN(options.cost, users::PasswordHashCost::FromName(setting->second));
@@ -376,10 +376,46 @@ Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id) {
   });
 }
 
+Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
+                             const users::User& user) {
+  RETURN_IF_ERROR(SignOutEverywhere(env, db, user.id));
+  ASSIGN_OR_RETURN(int64_t orders, shop.EraseCustomer(user.email));
+  ASSIGN_OR_RETURN(auto resets, users::PasswordResets::Open(env, db, store));
+  RETURN_IF_ERROR(resets->Forget(user.id));
+  ASSIGN_OR_RETURN(auto registrations, users::PendingRegistrations::Open(env, db, store));
+  RETURN_IF_ERROR(registrations->Forget(user.id, user.email));
+  ASSIGN_OR_RETURN(auto changes, users::EmailChanges::Open(env, db, store));
+  RETURN_IF_ERROR(changes->Forget(user.id));
+  RETURN_IF_ERROR(store.Erase(user.id).status());
+  return orders;
+}
+
 Status AttachUsers(MainDaemon& daemon) {
   const SiteConfig& config = daemon.site().config();
+  const std::string site_name = config.name.empty() ? config.id : config.name;
+  // Account mail goes through the site's mail outbox (SITE_DIR/mail, delivered with the shop's
+  // mail when shop.smtp_host is set).
+  auto outbox =
+      std::make_shared<commerce::MailOutbox>(daemon.env(), daemon.site().site_dir() + "/mail");
+  RETURN_IF_ERROR(outbox->Init());
+  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
+  // Wrong passwords past the free ones: the owner is told by mail, once per series.
+  auto throttled = [outbox, sender, name = site_name, reset = IssuerOf(config) + "/account/reset",
+                    logger = daemon.logger()](const users::User& user, int64_t failures) {
+    commerce::MailMessage m;
+    m.from = {name, sender};
+    m.to = {{user.display_name, user.email}};
+    m.subject = "Wrong passwords tried for your account at " + name;
+    m.body = "Hello " + user.display_name + ",\n\nsomeone has tried to sign in to your account " +
+             "at " + name + " with a wrong password " + std::to_string(failures) +
+             " times in a row. From now on each further try must wait a little longer.\n\n" +
+             "If it was you and you forgot the password, choose a new one here:\n\n" + reset +
+             "\n\nIf it was not you, your password held; choosing a longer one makes it safer " +
+             "still.\n\n" + name + "\n";
+    (void)QueueAccountMail(*outbox, *logger, std::move(m), "wrong passwords notice for " + user.id);
+  };
   ASSIGN_OR_RETURN(std::shared_ptr<users::UserStore> store,
-                   OpenMainUserStore(daemon.env(), config, daemon.db()));
+                   OpenMainUserStore(daemon.env(), config, daemon.db(), throttled));
   auto hashing = config.variables.find("users.password_hashing");
   if (hashing != config.variables.end() && hashing->second == "min") {
     daemon.logger()->warn(
@@ -389,7 +425,7 @@ Status AttachUsers(MainDaemon& daemon) {
   // The pages wear the site's layout (main's own site).
   site.view = [content = &daemon.site().content()] { return content->view(); };
   site.area = content::Area::kOriginal;
-  site.site_name = config.name.empty() ? config.id : config.name;
+  site.site_name = site_name;
   site.warn = [logger = daemon.logger()](const std::string& message) {
     logger->warn("account pages: {}", message);
   };
@@ -399,12 +435,6 @@ Status AttachUsers(MainDaemon& daemon) {
                    users::OpenCustomerSessions(daemon.env(), daemon.db()));
   const bool https = config.public_url.starts_with("https://");
 
-  // Account mail goes through the site's mail outbox (SITE_DIR/mail, delivered with the shop's
-  // mail when shop.smtp_host is set).
-  auto outbox =
-      std::make_shared<commerce::MailOutbox>(daemon.env(), daemon.site().site_dir() + "/mail");
-  RETURN_IF_ERROR(outbox->Init());
-  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
   // Registrations wait for the customer's confirmation by mail (users/registration.h).
   ASSIGN_OR_RETURN(std::shared_ptr<users::PendingRegistrations> registrations,
                    users::PendingRegistrations::Open(daemon.env(), daemon.db(), *store));
@@ -603,18 +633,13 @@ Status AttachUsers(MainDaemon& daemon) {
       f.limit = 10000;
       return shop->shop->ListOrders(f);
     };
-    // "Delete my account": signed out everywhere (partners told), main's orders without the
-    // personal fields, no link left waiting; then the store forgets the account.
-    extras.erase = [shop, provider, resets, registrations, changes,
-                    logger = daemon.logger()](const users::User& user) -> Status {
-      RETURN_IF_ERROR(provider->EndEverywhere(user.id));
-      ASSIGN_OR_RETURN(int64_t orders, shop->shop->EraseCustomer(user.email));
-      RETURN_IF_ERROR(resets->Forget(user.id));
-      RETURN_IF_ERROR(registrations->Forget(user.id, user.email));
-      RETURN_IF_ERROR(changes->Forget(user.id));
-      logger->info(
-          "users: {} deleted their account: signed out everywhere, {} order(s) at main "
-          "without personal fields",
+    // "Delete my account" (EraseAccount).
+    extras.erase = [self, store, shop](const users::User& user) -> Status {
+      ASSIGN_OR_RETURN(int64_t orders,
+                       EraseAccount(self->env(), self->db(), *store, *shop->shop, user));
+      self->logger()->info(
+          "users: {} deleted their account: signed out everywhere, {} order(s) "
+          "at main without personal fields",
           user.id, orders);
       return Status::Ok();
     };

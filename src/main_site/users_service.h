@@ -36,12 +36,17 @@
 
 namespace tieup {
 
+namespace commerce {
+class Shop;
+}
 class MainDaemon;
 
 // Opens main's user store in `db` with the cost from `config` (see above). For the daemon and
 // the command line. `db` must outlive the store.
-Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(Env& env, const SiteConfig& config,
-                                                            Database& db);
+// `throttled`: UserStoreOptions::throttled (the daemon mails the account's owner).
+Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(
+    Env& env, const SiteConfig& config, Database& db,
+    std::function<void(const users::User&, int64_t)> throttled = nullptr);
 
 // The sync endpoints above. Thread-safe.
 class MainUsersEndpoints {
@@ -72,6 +77,15 @@ class MainUsersEndpoints {
 // /v1/users/logout) at its next tick. For `tieup main users disable`, the console and the
 // daemon itself; `db` is main's database (the tables are made when missing).
 Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id);
+
+// Erases `user`'s account ("delete my account", `tieup main users delete`): signed out
+// everywhere (SignOutEverywhere: partners told), the orders of `shop` (main's) with the account's
+// address keep their lines, amounts, country and status but lose the person
+// (commerce::Shop::EraseCustomer), its waiting links (registration, password reset, e-mail
+// change) are forgotten, and the account is deleted from `store`. Returns how many orders were
+// changed. `db` is main's database.
+Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
+                             const users::User& user);
 
 // Wires users into main's daemon: /account/ and the OpenID Connect provider
 // (users/oidc_provider.h: /oidc/, /.well-known/openid-configuration; its signing key in

@@ -291,7 +291,11 @@ class UserStore::Impl {
     const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(8);
     const bool match = hasher_.Verify(hash, password);
     if (rows.empty() || !match) {
-      RETURN_IF_ERROR(CountLoginFailure(key));
+      ASSIGN_OR_RETURN(const int64_t failures, CountLoginFailure(key));
+      if (!rows.empty() && failures == options_.free_login_failures + 1 && options_.throttled) {
+        auto user = UserFromRow(rows[0]);
+        if (user.ok()) options_.throttled(*user, failures);
+      }
       return wrong;
     }
     RETURN_IF_ERROR(db_.Exec("DELETE FROM login_failures WHERE email_key = ?", {key}));
@@ -319,16 +323,23 @@ class UserStore::Impl {
         (wait_s == 1 ? " second" : " seconds"));
   }
 
-  Status CountLoginFailure(const std::string& key) {
+  // Counts a wrong password for `key`; the address's count now.
+  Result<int64_t> CountLoginFailure(const std::string& key) {
     const int64_t now = env_.NowMicros();
-    return db_.Transaction([&](Database& db) -> Status {
+    int64_t failures = 0;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
       RETURN_IF_ERROR(db.Exec("DELETE FROM login_failures WHERE last_failure < ?",
                               {now - kForgetFailuresMicros}));
-      return db.Exec(
-          "INSERT INTO login_failures(email_key, failures, last_failure) VALUES(?, 1, ?) "
-          "ON CONFLICT(email_key) DO UPDATE SET failures = failures + 1, last_failure = ?",
-          {key, now, now});
-    });
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO login_failures(email_key, failures, last_failure) VALUES(?, 1, ?) "
+                  "ON CONFLICT(email_key) DO UPDATE SET failures = failures + 1, last_failure = ?",
+                  {key, now, now}));
+      ASSIGN_OR_RETURN(auto rows,
+                       db.Query("SELECT failures FROM login_failures WHERE email_key = ?", {key}));
+      failures = rows.empty() ? 0 : rows[0].Int(0);
+      return Status::Ok();
+    }));
+    return failures;
   }
 
   Result<User> Get(std::string_view user_id) {

@@ -43,6 +43,8 @@ Result<UserArea> ParseUserArea(std::string_view name);
 // The Argon2id cost, kept here under its old name for the users module's callers.
 using PasswordHashCost = ::tieup::PasswordHashCost;
 
+struct User;
+
 struct UserStoreOptions {
   PasswordHashCost cost = PasswordHashCost::Interactive();
   // Password hashes computed at the same time, at most (each takes mem_limit bytes).
@@ -56,6 +58,10 @@ struct UserStoreOptions {
   // max_login_delay_seconds); refused before any hashing with ResourceExhausted saying how long.
   int free_login_failures = 5;
   int64_t max_login_delay_seconds = 15 * 60;
+  // Told once when the wrong passwords of an existing account's address pass
+  // free_login_failures (its sign-ins start to wait), with the account and the count: main mails
+  // the owner (OWASP ASVS 2.2.3). Called on the signing-in thread; null: nobody is told.
+  std::function<void(const User& user, int64_t failures)> throttled = nullptr;
   // Test hook: told of the password hasher's events (PasswordHasher::SetObserverForTest).
   std::function<void(PasswordHasher::EventForTest)> hasher_observer_for_test;
 };

@@ -407,6 +407,30 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
   EXPECT_THAT(unknown.output, HasSubstr("no account with the email address"));
 }
 
+// `tieup main users delete`: erasure on the customer's request, beside the running daemon.
+TEST_F(UsersIntegrationTest, AManagerDeletesAnAccountOnRequest) {
+  Browser ines;
+  ASSERT_EQ(RegisterAtPartner(&ines, "ines@example.org", "Ines", "a long enough secret"), 303)
+      << ines.last;
+  CommandResult dry = RunTieup({"main", "users", "delete", main_dir_, "ines@example.org"});
+  EXPECT_NE(dry.exit_code, 0);
+  EXPECT_THAT(dry.output, HasSubstr("cannot be undone"));
+  EXPECT_THAT(dry.output, HasSubstr("Add --yes"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("ines@example.org"));
+  EXPECT_THAT(Run({"main", "users", "delete", main_dir_, "Ines@Example.org", "--yes"}),
+              HasSubstr("Deleted ines@example.org"));
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), Not(HasSubstr("ines@example.org")));
+  // Signed out at the partner too, once the daemon delivers the notice.
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(partner_->port(), "/account/", {"Cookie: " + ines.partner_cookie})) ==
+           303;
+  })) << main_->output();
+  Browser again;
+  EXPECT_EQ(SignInAtPartner(&again, "ines@example.org", "a long enough secret"), 401);
+  CommandResult unknown = RunTieup({"main", "users", "delete", main_dir_, "nobody@example.org"});
+  EXPECT_NE(unknown.exit_code, 0);
+}
+
 TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
   ASSERT_EQ(main_->Stop(), 0);
   const int port = partner_->port();
@@ -500,6 +524,12 @@ TEST_F(UsersIntegrationTest, GuessingPasswordsAtThePartnerIsSlowedDownByMain) {
     ASSERT_EQ(SignInAtPartner(&guesser, "erin@example.org", "guess " + std::to_string(i)), 401)
         << i << guesser.last;
   }
+  // Erin is told by mail, once, with the way to a new password.
+  EXPECT_THAT(NewMailLink("erin@example.org", "http://127[^\\s]*/account/reset"),
+              HasSubstr("/account/reset"))
+      << last_mail_;
+  EXPECT_THAT(last_mail_, HasSubstr("Subject: Wrong passwords tried for your account"));
+  EXPECT_THAT(last_mail_, HasSubstr("6 times in a row"));
   Browser erin;
   EXPECT_EQ(SignInAtPartner(&erin, "erin@example.org", "the right password"), 429) << erin.last;
   EXPECT_THAT(erin.last,

@@ -38,6 +38,9 @@ class UserStoreTest : public ::testing::Test {
     UserStoreOptions options;
     options.cost = PasswordHashCost::MinimumForTest();
     options.max_concurrent_hashes = max_hashes;
+    options.throttled = [this](const User& user, int64_t failures) {
+      throttled_.emplace_back(user.email, failures);
+    };
     auto store = UserStore::Open(env_, *db_, options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -55,6 +58,7 @@ class UserStoreTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<UserStore> store_;
+  std::vector<std::pair<std::string, int64_t>> throttled_;  // UserStoreOptions::throttled
 };
 
 TEST_F(UserStoreTest, RegisterKeepsTheAccountWithAnArgon2idHash) {
@@ -410,8 +414,13 @@ TEST_F(UserStoreTest, WrongPasswordsForOneAddressMakeItWaitLongerEachTime) {
   EXPECT_THAT(store_->CheckLogin("ada@example.org", "wrong password").status(),
               StatusIs(StatusCode::kUnauthenticated));
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
-  // An address with no account is throttled alike (the answers do not tell them apart).
+  // The owner was told once, when the waits began (the sixth wrong password in a row).
+  EXPECT_THAT(throttled_,
+              ::testing::ElementsAre(std::make_pair(std::string("ada@example.org"), int64_t{6})));
+  // An address with no account is throttled alike (the answers do not tell them apart), and
+  // nobody is told.
   for (int i = 0; i < 7; ++i) (void)store_->CheckLogin("nobody@example.org", "guess");
+  EXPECT_EQ(throttled_.size(), 1u);
   EXPECT_THAT(store_->CheckLogin("nobody@example.org", "guess").status(),
               StatusIs(StatusCode::kResourceExhausted));
   auto failures = db_->Query("SELECT failures FROM login_failures WHERE email_key = ?",
