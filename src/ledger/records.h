@@ -45,8 +45,8 @@ struct AccessRecord {
   friend bool operator==(const AccessRecord&, const AccessRecord&) = default;
 };
 
-// A user registering on a partner (forwarded to main's central store). type "registration",
-// v 1.
+// A user registering through a partner (on main's registration page, users/registration.h;
+// recorded at the account's first sign-in there). type "registration", v 1.
 struct RegistrationRecord {
   static constexpr int kVersion = 1;
   int64_t time_micros = 0;

@@ -1,6 +1,8 @@
 // /users: the central user store (main_site/users_service.h): search the accounts registered at
 // main and at every partner, see where each registered, disable (after a confirmation) or enable
-// an account. Disabling is UserStore::SetDisabled, as `tieup main users disable|enable`.
+// an account, or delete it on its owner's request (after a confirmation). Disabling is
+// UserStore::SetDisabled, as `tieup main users disable|enable`; deleting is EraseAccount, as
+// `tieup main users delete` and the customer's own "delete my account".
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "commerce/form.h"
 #include "main_site/console_common.h"
+#include "main_site/shop_service.h"
 #include "main_site/users_service.h"
 
 namespace tieup::main_console {
@@ -21,13 +24,15 @@ constexpr size_t kMaxQueryBytes = 200;
 struct UsersPages {
   ConsoleState* s = nullptr;
   std::unique_ptr<users::UserStore> store;
+  // Main's shop, for the erasure of a deleted account's orders (null: deleting is refused).
+  std::unique_ptr<OpenedShop> shop;
 };
 
-// Where an account registered, in words.
+// Where an account registered, in words. (Through a partner, main's registration page stood in
+// for the partner's: the area of the page the customer came from is in the partner's ledger.)
 std::string RegisteredWhere(const users::User& u) {
   if (u.registered_via == "main") return "main's own site";
-  return u.registered_via +
-         (u.area == users::UserArea::kTieup ? " (tie-up area)" : " (original area)");
+  return u.registered_via;
 }
 
 json::object UserData(const UsersPages& p, const users::User& u) {
@@ -138,7 +143,8 @@ std::string BackTo(std::string_view back) {
   return "/users";
 }
 
-// /users/ID, /users/ID/disable (GET: confirm; POST: disable), /users/ID/enable (POST).
+// /users/ID, /users/ID/disable (GET: confirm; POST: disable), /users/ID/enable (POST),
+// /users/ID/delete (GET: confirm; POST: erase).
 ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
   std::string_view rest = r.http.path().substr(std::string_view("/users/").size());
   std::string_view action;
@@ -147,7 +153,7 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
     rest = rest.substr(0, slash);
   }
   if (rest.empty()) return Redirect("/users", "");
-  if (!action.empty() && action != "disable" && action != "enable") {
+  if (!action.empty() && action != "disable" && action != "enable" && action != "delete") {
     return Problem(404, "Not found", "There is no such page: find the account in Users.");
   }
   auto user = p.store->Get(rest);
@@ -163,6 +169,20 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
   if (r.http.method() == "POST") {
     if (action.empty()) {
       return Problem(400, "Choose an action", "Use the account's buttons.");
+    }
+    if (action == "delete") {
+      Result<int64_t> orders = Status::FailedPrecondition("main's shop could not be opened");
+      if (p.shop != nullptr) {
+        orders =
+            EraseAccount(p.s->daemon->env(), p.s->daemon->db(), *p.store, *p.shop->shop, *user);
+      }
+      (void)p.s->console->Audit(
+          r, "user.delete",
+          user->id + (orders.ok() ? "" : " refused: " + orders.status().message()));
+      if (!orders.ok()) return Redirect(back, "Not done: " + orders.status().message() + ".");
+      return Redirect("/users", "Deleted " + user->email + ": signed out everywhere, " +
+                                    std::to_string(*orders) +
+                                    " order(s) at main kept without the personal fields.");
     }
     const bool disable = action == "disable";
     auto done = p.store->SetDisabled(user->id, disable);
@@ -189,6 +209,9 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
     }
     out.title = "Disable " + user->email + "?";
     out.template_name = "users_disable";
+  } else if (action == "delete") {
+    out.title = "Delete " + user->email + "?";
+    out.template_name = "users_delete";
   } else if (action == "enable") {
     return Redirect("/users/" + user->id, "Use the Enable button to enable an account.");
   } else {
@@ -218,6 +241,14 @@ void AddUsersPages(ConsoleState& s) {
     return;
   }
   pages->store = std::move(*store);
+  auto shop = OpenMainShop(s.daemon->env(), s.daemon->site().site_dir(), s.config(), s.daemon->db(),
+                           s.daemon->logger());
+  if (shop.ok()) {
+    pages->shop = std::make_unique<OpenedShop>(std::move(*shop));
+  } else {
+    s.daemon->logger()->warn("console: main's shop cannot be opened (no account deletion): {}",
+                             shop.status().message());
+  }
   s.console->AddPage("/users", [pages](const ConsoleRequest& r) { return List(*pages, r); });
   s.console->AddPage("/users/", [pages](const ConsoleRequest& r) { return Account(*pages, r); });
 }

@@ -24,7 +24,8 @@
 //                          confirmation mail); main's manager finds the account in
 //                          /users ("registered at shop-a"); 26 more make two pages of results;
 //                          the account disabled after a confirmation: the customer's sign-in at
-//                          shop-a is refused; enabled again, it works.
+//                          shop-a is refused; enabled again, it works; one account deleted
+//                          after a confirmation (25 left).
 // Each page is also looked at 390 px wide (a phone).
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -507,5 +508,24 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
     await j.check('signed in', () => notSee(customer, /wrong email address or password/i));
     await auditHas(j, /user\.disable\s+usr_\w+ kenji/);
     await j.shot('audit');
+
+    await j.must('open one account and ask to delete it (its owner wrote in)', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', `/users?q=bulk0.${stamp}`));
+      await clickAndLoad(page, page.getByRole('link', { name: `bulk0.${stamp}@example.test` }));
+      await clickAndLoad(page, page.getByRole('link', { name: /delete this account/i }));
+    });
+    await j.shot('confirm-delete');
+    await basics(j);
+    await j.check('the confirmation says what happens', () =>
+      see(page, /cannot be undone[\s\S]*lose the name, postal address, e-mail and phone/));
+    await j.must('confirm', () =>
+      clickAndLoad(page, page.getByRole('button', { name: 'Delete the account' })));
+    await j.shot('deleted');
+    await j.check('deleted: the message says so, 25 bulk accounts left', async () => {
+      await expectFlash(page, new RegExp(`Deleted bulk0\\.${stamp}@example\\.test`));
+      await gotoAndLoad(page, sites.consoleUrl('main', '/users?q=bulk'));
+      await see(page, /^25 account\(s\) match/, { scope: page.locator('#users-count') });
+    });
+    await auditHas(j, /user\.delete\s+usr_\w+/);
   });
 });
