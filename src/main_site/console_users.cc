@@ -24,8 +24,6 @@ constexpr size_t kMaxQueryBytes = 200;
 struct UsersPages {
   ConsoleState* s = nullptr;
   std::unique_ptr<users::UserStore> store;
-  // Main's shop, for the erasure of a deleted account's orders (null: deleting is refused).
-  std::unique_ptr<OpenedShop> shop;
 };
 
 // Where an account registered, in words. (Through a partner, main's registration page stood in
@@ -171,11 +169,14 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
       return Problem(400, "Choose an action", "Use the account's buttons.");
     }
     if (action == "delete") {
-      Result<int64_t> orders = Status::FailedPrecondition("main's shop could not be opened");
-      if (p.shop != nullptr) {
-        orders =
-            EraseAccount(p.s->daemon->env(), p.s->daemon->db(), *p.store, *p.shop->shop, *user);
-      }
+      // Main's shop, for the erasure of the account's orders: opened for this rare action only,
+      // not at every start.
+      Result<int64_t> orders = [&]() -> Result<int64_t> {
+        ASSIGN_OR_RETURN(OpenedShop shop,
+                         OpenMainShop(p.s->daemon->env(), p.s->daemon->site().site_dir(),
+                                      p.s->config(), p.s->daemon->db(), p.s->daemon->logger()));
+        return EraseAccount(p.s->daemon->env(), p.s->daemon->db(), *p.store, *shop.shop, *user);
+      }();
       (void)p.s->console->Audit(
           r, "user.delete",
           user->id + (orders.ok() ? "" : " refused: " + orders.status().message()));
@@ -241,14 +242,6 @@ void AddUsersPages(ConsoleState& s) {
     return;
   }
   pages->store = std::move(*store);
-  auto shop = OpenMainShop(s.daemon->env(), s.daemon->site().site_dir(), s.config(), s.daemon->db(),
-                           s.daemon->logger());
-  if (shop.ok()) {
-    pages->shop = std::make_unique<OpenedShop>(std::move(*shop));
-  } else {
-    s.daemon->logger()->warn("console: main's shop cannot be opened (no account deletion): {}",
-                             shop.status().message());
-  }
   s.console->AddPage("/users", [pages](const ConsoleRequest& r) { return List(*pages, r); });
   s.console->AddPage("/users/", [pages](const ConsoleRequest& r) { return Account(*pages, r); });
 }

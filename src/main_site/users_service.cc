@@ -203,30 +203,30 @@ class MainUsersEndpoints::Impl {
  private:
   HttpResponse SsoClient(const HttpRequest& request, const SignedPartnerRequest& proof) {
     if (!sso_) {
-      return Kept(request, proof, "", "no single sign-on",
+      return Kept(request, proof, "no single sign-on",
                   sync::ErrorResponse(Status::Unimplemented("main offers no single sign-on")));
     }
     Result<users::SsoClientGrant> grant = sso_(proof.partner);
     if (!grant.ok()) {
       logger_->warn("single sign-on for partner '{}': {}", proof.partner, grant.status().message());
-      return Kept(request, proof, "", "sso refused: " + grant.status().message(),
+      return Kept(request, proof, "sso refused: " + grant.status().message(),
                   sync::ErrorResponse(grant.status()));
     }
     logger_->info("partner '{}' registered for single sign-on (new client secret)", proof.partner);
     // The secret is in the reply only: the kept row says what happened, not the secret.
-    return Kept(request, proof, "", "sso client registered",
+    return Kept(request, proof, "sso client registered",
                 SyncJsonReply(200, users::SsoClientGrantToJson(*grant)));
   }
 
-  // Keeps the verified request (never its password: see the header) and returns `reply`.
+  // Keeps the verified request (never the secret: see the header) and returns `reply`. (The
+  // table's email column is from the forwarded registrations of before: empty now.)
   HttpResponse Kept(const HttpRequest& request, const SignedPartnerRequest& proof,
-                    std::string email, std::string outcome, HttpResponse reply) {
+                    std::string outcome, HttpResponse reply) {
     Status s = db_.Exec(
         "INSERT INTO users_signed_requests(at, partner, nonce, method, target, certificate, "
         "email, outcome) VALUES(?,?,?,?,?,?,?,?)",
         {env_.NowSeconds(), proof.partner, proof.nonce, std::string(request.method()),
-         std::string(request.target()), proof.certificate_b64, std::move(email),
-         std::move(outcome)});
+         std::string(request.target()), proof.certificate_b64, std::string(), std::move(outcome)});
     if (!s.ok()) logger_->error("keeping a signed user request: {}", s.message());
     return reply;
   }

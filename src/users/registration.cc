@@ -132,13 +132,13 @@ Result<PendingRegistrations::Requested> PendingRegistrations::Request(
 std::optional<PendingRegistrations::Waiting> PendingRegistrations::Find(std::string_view token) {
   if (token.empty() || token.size() > 128) return std::nullopt;
   auto rows = db_.Query(
-      "SELECT email, display_name, client_id, continue_url FROM registrations WHERE "
+      "SELECT email, display_name, continue_url FROM registrations WHERE "
       "token_hash = ? AND "
       "confirmed_at = 0 AND expires_at >= ?",
       {Sha256Hex(token), env_.NowMicros()});
   if (!rows.ok() || rows->empty()) return std::nullopt;
   const SqlRow& row = (*rows)[0];
-  return Waiting{row.Text(0), row.Text(1), row.Text(2), row.Text(3)};
+  return Waiting{row.Text(0), row.Text(1), row.Text(2)};
 }
 
 Result<PendingRegistrations::Confirmed> PendingRegistrations::Confirm(std::string_view token) {

@@ -88,8 +88,7 @@ class PendingRegistrations {
   struct Waiting {
     std::string email;
     std::string display_name;
-    std::string client_id;
-    std::string continue_url;
+    std::string continue_url;  // its client is the one the registration is through
   };
   // The registration `token` confirms, if it is still waiting.
   std::optional<Waiting> Find(std::string_view token);
