@@ -475,7 +475,22 @@ class ShopHandler::Impl {
       return Problem(409, "Your cart is empty", "Add a product to your cart before checking out.");
     }
     std::string idem = "web:" + shop_.NewCartToken();  // a fresh random key per form
-    return Page(200, "Checkout", "checkout", CheckoutForm(*cart, token, FormFields(), {}, idem),
+    FormFields start;
+    if (options_.known_customer) {
+      if (std::optional<Customer> c = options_.known_customer(request)) {
+        for (auto [name, value] : {std::pair<const char*, const std::string*>{"name", &c->name},
+                                   {"address_line1", &c->address_line1},
+                                   {"address_line2", &c->address_line2},
+                                   {"postal_code", &c->postal_code},
+                                   {"city", &c->city},
+                                   {"country", &c->country},
+                                   {"email", &c->email},
+                                   {"phone", &c->phone}}) {
+          if (!value->empty()) start.Set(name, *value);
+        }
+      }
+    }
+    return Page(200, "Checkout", "checkout", CheckoutForm(*cart, token, start, {}, idem),
                 CartItemCount(*cart));
   }
 

@@ -72,6 +72,10 @@ struct ShopHandlerOptions {
   std::function<Area(const HttpRequest& request, std::string_view sku)> area_of;
   // Where "continue shopping" goes when the product has no page.
   std::string home_path = "/";
+  // Optional: the signed-in customer's details that pre-fill the checkout form (main: the
+  // account's name, e-mail and kept address; users/account_pages.h), nullopt for a visitor.
+  // Called on the worker thread; must be thread-safe.
+  std::function<std::optional<Customer>(const HttpRequest& request)> known_customer;
 };
 
 // Per-request choices for requests processed on another site's behalf (delegate mode: main

@@ -8,6 +8,7 @@
 #include "commerce/wire.h"
 #include "main_site/main_daemon.h"
 #include "main_site/signed_requests.h"
+#include "main_site/users_service.h"
 #include "sync/http_api.h"
 
 namespace tieup {
@@ -212,6 +213,8 @@ Status AttachShop(MainDaemon& daemon) {
   };
   // Behind HTTPS (shop.public_url is https://...), the cart's cookies are Secure.
   options.secure_cookie = state->shop->config().public_base_url.starts_with("https://");
+  // A signed-in customer's checkout starts with the account's details.
+  ASSIGN_OR_RETURN(options.known_customer, MainKnownCustomer(daemon.env(), config, daemon.db()));
   auto handler = std::make_shared<commerce::ShopHandler>(*state->shop, options);
   // The handler refers to the shop; keep the shop alive as long as the route.
   struct Holder : HttpHandler {

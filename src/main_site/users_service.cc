@@ -16,6 +16,7 @@
 #include "sync/publisher.h"
 #include "users/account_pages.h"
 #include "users/email_change.h"
+#include "users/form_checks.h"
 #include "users/oidc_provider.h"
 #include "users/password_reset.h"
 #include "users/registration.h"
@@ -82,6 +83,15 @@ class LocalAccounts : public users::AccountBackend {
     return store_->SetDisplayName(user_id, name);
   }
 
+  Result<users::User> SetAddress(std::string_view user_id,
+                                 const users::PostalAddress& address) override {
+    return store_->SetAddress(user_id, address);
+  }
+
+  Result<users::User> SetMarketingConsent(std::string_view user_id, bool consent) override {
+    return store_->SetMarketingConsent(user_id, consent);
+  }
+
   Status ChangePassword(std::string_view user_id, std::string_view current,
                         std::string_view next) override {
     ASSIGN_OR_RETURN(users::User user, store_->Get(user_id));
@@ -111,7 +121,19 @@ class LocalAccounts : public users::AccountBackend {
         {"registered_via", u.registered_via},
         {"area", users::UserAreaName(u.area)},
         {"disabled_at",
-         u.disabled_micros == 0 ? json::value(nullptr) : json::value(when(u.disabled_micros))}};
+         u.disabled_micros == 0 ? json::value(nullptr) : json::value(when(u.disabled_micros))},
+        {"postal_address", u.address.empty()
+                               ? json::value(nullptr)
+                               : json::value(json::object{{"name", u.address.name},
+                                                          {"line1", u.address.line1},
+                                                          {"line2", u.address.line2},
+                                                          {"postal_code", u.address.postal_code},
+                                                          {"city", u.address.city},
+                                                          {"country", u.address.country},
+                                                          {"phone", u.address.phone}})},
+        {"news_by_mail_since", u.marketing_consent_micros == 0
+                                   ? json::value(nullptr)
+                                   : json::value(when(u.marketing_consent_micros))}};
     json::array sign_ins;
     if (extras_.sign_ins) {
       ASSIGN_OR_RETURN(auto list, extras_.sign_ins(u.id));
@@ -166,6 +188,32 @@ Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(
     ASSIGN_OR_RETURN(options.cost, users::PasswordHashCost::FromName(setting->second));
   }
   return users::UserStore::Open(env, db, options);
+}
+
+Result<std::function<std::optional<commerce::Customer>(const HttpRequest&)>> MainKnownCustomer(
+    Env& env, const SiteConfig& config, Database& db) {
+  ASSIGN_OR_RETURN(std::shared_ptr<users::SessionStore> sessions,
+                   users::OpenCustomerSessions(env, db));
+  ASSIGN_OR_RETURN(std::shared_ptr<users::UserStore> accounts, OpenMainUserStore(env, config, db));
+  const bool https = config.public_url.starts_with("https://");
+  std::function<std::optional<commerce::Customer>(const HttpRequest&)> known =
+      [sessions, accounts, https](const HttpRequest& request) -> std::optional<commerce::Customer> {
+    std::optional<users::Session> session =
+        users::SessionOf(sessions.get(), request, https, users::kMainSessionCookie);
+    if (!session) return std::nullopt;
+    Result<users::User> user = accounts->Get(session->subject);
+    if (!user.ok()) return std::nullopt;
+    const users::PostalAddress& a = user->address;
+    return commerce::Customer{a.name.empty() ? user->display_name : a.name,
+                              a.line1,
+                              a.line2,
+                              a.postal_code,
+                              a.city,
+                              a.country,
+                              user->email,
+                              a.phone};
+  };
+  return known;
 }
 
 class MainUsersEndpoints::Impl {

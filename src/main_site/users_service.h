@@ -23,6 +23,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/env.h"
@@ -38,7 +39,8 @@ namespace tieup {
 
 namespace commerce {
 class Shop;
-}
+struct Customer;
+}  // namespace commerce
 class MainDaemon;
 
 // Opens main's user store in `db` with the cost from `config` (see above). For the daemon and
@@ -47,6 +49,13 @@ class MainDaemon;
 Result<std::unique_ptr<users::UserStore>> OpenMainUserStore(
     Env& env, const SiteConfig& config, Database& db,
     std::function<void(const users::User&, int64_t)> throttled = nullptr);
+
+// What pre-fills main's checkout for a signed-in customer (commerce::ShopHandlerOptions::
+// known_customer): the account's e-mail address, its kept postal address and, without a
+// recipient there, its display name. Opens its own view of main's sessions and accounts in `db`
+// (which must outlive the function).
+Result<std::function<std::optional<commerce::Customer>(const HttpRequest&)>> MainKnownCustomer(
+    Env& env, const SiteConfig& config, Database& db);
 
 // The sync endpoints above. Thread-safe.
 class MainUsersEndpoints {

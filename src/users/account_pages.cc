@@ -79,10 +79,10 @@ class AccountPages::Impl {
       if (FromAnotherSite(request)) return Refused(request);
       return Logout(request);
     }
-    if (path == "/account/profile" || path == "/account/password") {
+    if (std::optional<Change> change = ChangeAt(path)) {
       if (!post) return NotAllowed(request);
       if (FromAnotherSite(request)) return Refused(request);
-      return Manage(request, path == "/account/password");
+      return Manage(request, *change);
     }
     if (path == "/account/delete") return post ? Delete(request) : DeletePage(request, 200, "");
     if (path == "/account/export") {
@@ -133,11 +133,9 @@ class AccountPages::Impl {
     HttpResponse r = Page(request, 405, "Not allowed", "account_problem",
                           ProblemData("Not allowed", "This page does not take that request."));
     const std::string_view p = request.path();
-    r.AddHeader("Allow",
-                p == "/account/logout" || p == "/account/profile" || p == "/account/password"
-                    ? "POST"
-                : p == "/account/delete" ? "GET, HEAD, POST"
-                                         : "GET, HEAD");
+    r.AddHeader("Allow", p == "/account/logout" || ChangeAt(p) ? "POST"
+                         : p == "/account/delete"              ? "GET, HEAD, POST"
+                                                               : "GET, HEAD");
     return r;
   }
 
@@ -248,14 +246,33 @@ class AccountPages::Impl {
       data["account"] = json::object{
           {"email", account->email},
           {"display_name", account->display_name},
-          {"since", FormatRfc3339(account->registered_at_micros / 1'000'000).substr(0, 10)}};
+          {"since", FormatRfc3339(account->registered_at_micros / 1'000'000).substr(0, 10)},
+          {"address_name", account->address.name},
+          {"line1", account->address.line1},
+          {"line2", account->address.line2},
+          {"postal_code", account->address.postal_code},
+          {"city", account->address.city},
+          {"country", account->address.country},
+          {"phone", account->address.phone},
+          {"has_address", !account->address.empty()},
+          {"news", account->marketing_consent_micros != 0}};
     } else if (options_.sso != nullptr) {
       if (auto url = options_.sso->AccountUrl(); url.ok()) data["manage_url"] = *url;
     }
     return data;
   }
 
-  HttpResponse Manage(const HttpRequest& request, bool password) {
+  // What a POST to the account page changes.
+  enum class Change { kName, kPassword, kAddress, kNews };
+  static std::optional<Change> ChangeAt(std::string_view path) {
+    if (path == "/account/profile") return Change::kName;
+    if (path == "/account/password") return Change::kPassword;
+    if (path == "/account/address") return Change::kAddress;
+    if (path == "/account/news") return Change::kNews;
+    return std::nullopt;
+  }
+
+  HttpResponse Manage(const HttpRequest& request, Change change) {
     std::optional<Session> session = CurrentSession(request);
     auto form = ReadPostedForm(request);
     if (!session || !form.ok() || !CsrfMatches(*session, form->Get("csrf"))) {
@@ -263,7 +280,7 @@ class AccountPages::Impl {
     }
     json::object data = AccountData(*session);
     if (!data.contains("account")) return NotAllowed(request);
-    if (password) {
+    if (change == Change::kPassword) {
       Status changed = backend_->ChangePassword(session->subject, form->Get("current_password"),
                                                 form->Get("new_password"));
       if (changed.ok()) {
@@ -288,17 +305,50 @@ class AccountPages::Impl {
       r.user = session->subject;
       return r;
     }
-    Result<User> renamed = backend_->Rename(session->subject, form->Get("display_name"));
-    if (!renamed.ok()) {
-      data["problem"] = Sentence(renamed.status().message());
-      return Page(request, renamed.status().code() == StatusCode::kInvalidArgument ? 400 : 503,
-                  "Your account", "account", data, session->name);
+    Result<User> saved = Status::Internal("nothing to change");
+    std::string_view what;
+    switch (change) {
+      case Change::kName:
+        saved = backend_->Rename(session->subject, form->Get("display_name"));
+        what = "name";
+        break;
+      case Change::kAddress:
+        saved = backend_->SetAddress(
+            session->subject,
+            PostalAddress{std::string(form->Get("address_name")), std::string(form->Get("line1")),
+                          std::string(form->Get("line2")), std::string(form->Get("postal_code")),
+                          std::string(form->Get("city")), std::string(form->Get("country")),
+                          std::string(form->Get("phone"))});
+        what = "address";
+        break;
+      case Change::kNews:
+        saved = backend_->SetMarketingConsent(session->subject, form->Get("news") == "yes");
+        what = "news";
+        break;
+      case Change::kPassword:
+        break;
     }
-    // A new session under the new name (the header and the layouts' scripts show it).
+    if (!saved.ok()) {
+      data["problem"] = Sentence(saved.status().message());
+      if (change == Change::kAddress) {
+        // The form keeps what was typed.
+        json::object& account = data["account"].as_object();
+        for (const char* f :
+             {"address_name", "line1", "line2", "postal_code", "city", "country", "phone"}) {
+          account[f] = form->Get(f);
+        }
+      }
+      HttpResponse r =
+          Page(request, saved.status().code() == StatusCode::kInvalidArgument ? 400 : 503,
+               "Your account", "account", data, session->name);
+      r.user = session->subject;
+      return r;
+    }
     HttpResponse r = HttpResponse::Text(303, "See /account/\n");
-    r.AddHeader("Location", std::string(content::kAccountUrl));
+    r.AddHeader("Location", std::string(content::kAccountUrl) + "?saved=" + std::string(what));
     r.AddHeader("Cache-Control", "no-store");
-    StartSession(request, r, session->subject, renamed->display_name);
+    // A new session under a new name (the header and the layouts' scripts show it).
+    if (change == Change::kName) StartSession(request, r, session->subject, saved->display_name);
     r.user = session->subject;
     return r;
   }
@@ -387,8 +437,20 @@ class AccountPages::Impl {
       }
       return r;
     }
-    HttpResponse r =
-        Page(request, 200, "Your account", "account", AccountData(*session), session->name);
+    json::object data = AccountData(*session);
+    // After a change (Manage): fixed words, never the query's text.
+    auto query = commerce::ParseForm(request.query());
+    if (query.ok() && data.contains("account")) {
+      const std::string_view saved = query->Get("saved");
+      if (saved == "name") data["notice"] = "Your name is saved.";
+      if (saved == "address") data["notice"] = "Your address is saved: checkout starts with it.";
+      if (saved == "news") {
+        data["notice"] = data["account"].as_object()["news"].as_bool()
+                             ? "You will get news of the shops' offers by mail."
+                             : "You will get no more news by mail.";
+      }
+    }
+    HttpResponse r = Page(request, 200, "Your account", "account", data, session->name);
     r.user = session->subject;
     return r;
   }

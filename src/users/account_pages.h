@@ -8,6 +8,10 @@
 //   POST /account/logout     signs out (the session's CSRF token in the form) -> 200 page
 //   POST /account/profile    where the backend keeps accounts (main): a new display name
 //   POST /account/password   (main) the current and a new password; every session ends
+//   POST /account/address    (main) the postal address that pre-fills checkout (all fields
+//                               empty: forgotten) -> 303 /account/?saved=address
+//   POST /account/news       (main) the marketing consent ("news" = "yes" or absent)
+//                               -> 303 /account/?saved=news
 //   GET  /account/export     (main) everything held about the customer, a JSON download
 //   GET  /account/delete     (main) "delete my account": what happens, the current password
 //   POST /account/delete     (main) the current password and the session's CSRF token: the
@@ -93,6 +97,14 @@ class AccountBackend {
   }
   // Changes the display name (InvalidArgument: the message says what to fix).
   virtual Result<User> Rename(std::string_view /*user_id*/, std::string_view /*name*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Keeps the postal address (InvalidArgument: the message says what to fix).
+  virtual Result<User> SetAddress(std::string_view /*user_id*/, const PostalAddress& /*address*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
+  // Records the marketing consent, given or withdrawn.
+  virtual Result<User> SetMarketingConsent(std::string_view /*user_id*/, bool /*consent*/) {
     return Status::Unimplemented("accounts are kept by main");
   }
   // Changes the password after checking the current one: Unauthenticated for a wrong current

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 
 #include "base/encoding.h"
+#include "commerce/shop.h"
 #include "users/sessions.h"
 
 namespace tieup::users {
@@ -41,11 +43,24 @@ CREATE INDEX login_failures_last ON login_failures(last_failure);
 constexpr std::string_view kSchemaV4 = R"(
 ALTER TABLE users ADD COLUMN email_confirmed_at INTEGER NOT NULL DEFAULT 0;
 )";
+// A postal address to pre-fill checkout (JSON, '' for none), the marketing consent, and when the
+// fields partners may copy last changed (main_site/customer_copies.h).
+constexpr std::string_view kSchemaV5 = R"(
+ALTER TABLE users ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN marketing_consent_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET changed_at = registered_at;
+CREATE INDEX users_changed ON users(changed_at);
+)";
 // Rows of addresses with no failure for this long are swept out.
 constexpr int64_t kForgetFailuresMicros = 24LL * 3600 * 1'000'000;
 
 constexpr std::string_view kColumns =
-    "id, email, display_name, registered_at, registered_via, area, disabled_at, email_confirmed_at";
+    "id, email, display_name, registered_at, registered_via, area, disabled_at, "
+    "email_confirmed_at, "
+    "address, marketing_consent_at, changed_at";
+// The column after kColumns in a query that adds one.
+constexpr size_t kColumnCount = 11;
 // Longer passwords are refused before any hashing (the policy allows far fewer bytes).
 constexpr size_t kMaxPasswordBytes = kMaxPasswordChars * 4;
 
@@ -117,14 +132,49 @@ std::string NewUserId(Env& env) {
   return id;
 }
 
+namespace json = boost::json;
+
+std::string AddressToJson(const PostalAddress& a) {
+  if (a.empty()) return std::string();
+  return json::serialize(json::object{{"name", a.name},
+                                      {"line1", a.line1},
+                                      {"line2", a.line2},
+                                      {"postal_code", a.postal_code},
+                                      {"city", a.city},
+                                      {"country", a.country},
+                                      {"phone", a.phone}});
+}
+
+// The stored form (written by AddressToJson only); a damaged one reads as no address.
+PostalAddress AddressFromJson(const std::string& text) {
+  PostalAddress a;
+  if (text.empty()) return a;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return a;
+  auto field = [&](const char* key) -> std::string {
+    const json::value* f = v.as_object().if_contains(key);
+    return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  return PostalAddress{field("name"), field("line1"),   field("line2"), field("postal_code"),
+                       field("city"), field("country"), field("phone")};
+}
+
 // A row of kColumns.
 Result<User> UserFromRow(const SqlRow& row) {
   ASSIGN_OR_RETURN(UserArea area, ParseUserArea(row.Text(5)));
-  return User{row.Text(0), row.Text(1), row.Text(2), row.Int(3),
-              row.Text(4), area,        row.Int(6),  row.Int(7)};
+  return User{row.Text(0), row.Text(1), row.Text(2),
+              row.Int(3),  row.Text(4), area,
+              row.Int(6),  row.Int(7),  AddressFromJson(row.Text(8)),
+              row.Int(9),  row.Int(10)};
 }
 
 }  // namespace
+
+bool PostalAddress::empty() const {
+  return name.empty() && line1.empty() && line2.empty() && postal_code.empty() && city.empty() &&
+         country.empty() && phone.empty();
+}
 
 int64_t FailureDelaySeconds(int64_t over, int64_t max_seconds) {
   if (over <= 0) return 0;
@@ -288,7 +338,7 @@ class UserStore::Impl {
     RETURN_IF_ERROR(CheckLoginDelay(key));
     Admission admitted(*this);
     if (!admitted) return Busy();
-    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(8);
+    const std::string hash = rows.empty() ? hasher_.DummyHash() : rows[0].Text(kColumnCount);
     const bool match = hasher_.Verify(hash, password);
     if (rows.empty() || !match) {
       ASSIGN_OR_RETURN(const int64_t failures, CountLoginFailure(key));
@@ -396,8 +446,41 @@ class UserStore::Impl {
   Result<User> SetDisplayName(std::string_view user_id, std::string_view name) {
     ASSIGN_OR_RETURN(std::string normalized, NormalizeDisplayName(name));
     RETURN_IF_ERROR(Get(user_id).status());
-    RETURN_IF_ERROR(db_.Exec("UPDATE users SET display_name = ? WHERE id = ?",
-                             {normalized, std::string(user_id)}));
+    RETURN_IF_ERROR(db_.Exec("UPDATE users SET display_name = ?, changed_at = ? WHERE id = ?",
+                             {normalized, env_.NowMicros(), std::string(user_id)}));
+    return Get(user_id);
+  }
+
+  Result<User> SetAddress(std::string_view user_id, const PostalAddress& address) {
+    ASSIGN_OR_RETURN(User user, Get(user_id));
+    PostalAddress a = address;
+    for (std::string* f :
+         {&a.name, &a.line1, &a.line2, &a.postal_code, &a.city, &a.country, &a.phone}) {
+      *f = std::string(TrimAscii(*f));
+    }
+    if (!a.empty()) {
+      // An order's checks (the e-mail being the account's).
+      const commerce::Customer c{a.name, a.line1,   a.line2,    a.postal_code,
+                                 a.city, a.country, user.email, a.phone};
+      std::vector<commerce::FieldError> errors = commerce::ValidateCustomer(c);
+      if (!errors.empty()) {
+        std::string m;
+        for (const commerce::FieldError& e : errors) m += (m.empty() ? "" : "; ") + e.message;
+        return Status::InvalidArgument(m);
+      }
+    }
+    RETURN_IF_ERROR(db_.Exec("UPDATE users SET address = ?, changed_at = ? WHERE id = ?",
+                             {AddressToJson(a), env_.NowMicros(), user.id}));
+    return Get(user_id);
+  }
+
+  Result<User> SetMarketingConsent(std::string_view user_id, bool consent) {
+    ASSIGN_OR_RETURN(User user, Get(user_id));
+    if ((user.marketing_consent_micros != 0) == consent) return user;
+    const int64_t now = env_.NowMicros();
+    RETURN_IF_ERROR(
+        db_.Exec("UPDATE users SET marketing_consent_at = ?, changed_at = ? WHERE id = ?",
+                 {consent ? now : int64_t{0}, now, user.id}));
     return Get(user_id);
   }
 
@@ -413,8 +496,9 @@ class UserStore::Impl {
         return Status::Ok();
       }
       return db.Exec(
-          "UPDATE users SET email = ?, email_key = ?, email_confirmed_at = ? WHERE id = ?",
-          {normalized, key, confirmed, user.id});
+          "UPDATE users SET email = ?, email_key = ?, email_confirmed_at = ?, changed_at = ? "
+          "WHERE id = ?",
+          {normalized, key, confirmed, env_.NowMicros(), user.id});
     }));
     if (taken) return Taken();
     user.email = normalized;
@@ -504,15 +588,18 @@ class UserStore::Impl {
     const std::string key = LowerAscii(user.email);
     user.id = NewUserId(env_);
     user.registered_at_micros = env_.NowMicros();
+    user.changed_micros = user.registered_at_micros;
     bool raced = false;
     RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
       ASSIGN_OR_RETURN(raced, EmailTaken(db, key));
       if (raced) return Status::Ok();
       return db.Exec(
           "INSERT INTO users(id, email, email_key, display_name, password_hash, registered_at, "
-          "registered_via, area, email_confirmed_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "registered_via, area, email_confirmed_at, changed_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?)",
           {user.id, user.email, key, user.display_name, hash, user.registered_at_micros,
-           user.registered_via, std::string(UserAreaName(user.area)), user.email_confirmed_micros});
+           user.registered_via, std::string(UserAreaName(user.area)), user.email_confirmed_micros,
+           user.changed_micros});
     }));
     if (raced) return Taken();
     return user;
@@ -545,7 +632,8 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                           {{1, std::string(kSchemaV1)},
                            {2, std::string(kSchemaV2)},
                            {3, std::string(kSchemaV3)},
-                           {4, std::string(kSchemaV4)}}));
+                           {4, std::string(kSchemaV4)},
+                           {5, std::string(kSchemaV5)}}));
   RETURN_IF_ERROR(MigrateCustomerSessions(db));  // SetDisabled ends an account's sessions
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }
@@ -575,6 +663,12 @@ Result<User> UserStore::SetDisplayName(std::string_view user_id, std::string_vie
 Result<User> UserStore::SetEmail(std::string_view user_id, std::string_view email,
                                  int64_t confirmed_micros) {
   return impl_->SetEmail(user_id, email, confirmed_micros);
+}
+Result<User> UserStore::SetAddress(std::string_view user_id, const PostalAddress& address) {
+  return impl_->SetAddress(user_id, address);
+}
+Result<User> UserStore::SetMarketingConsent(std::string_view user_id, bool consent) {
+  return impl_->SetMarketingConsent(user_id, consent);
 }
 Result<User> UserStore::Erase(std::string_view user_id) { return impl_->Erase(user_id); }
 Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {

@@ -90,6 +90,21 @@ struct NewUser {
   int64_t email_confirmed_micros = 0;
 };
 
+// The postal address a customer keeps with the account, to pre-fill checkout (every field empty:
+// none). The same fields as an order's customer (commerce/shop.h), the e-mail being the account's.
+struct PostalAddress {
+  std::string name;  // the recipient
+  std::string line1;
+  std::string line2;  // optional
+  std::string postal_code;
+  std::string city;
+  std::string country;
+  std::string phone;  // optional
+
+  bool empty() const;
+  friend bool operator==(const PostalAddress&, const PostalAddress&) = default;
+};
+
 // An account, as the store returns it (never with its password or hash).
 struct User {
   std::string id;
@@ -103,6 +118,12 @@ struct User {
   // When the customer confirmed the address by mail; 0: never (accounts made before, or by a
   // manager).
   int64_t email_confirmed_micros = 0;
+  PostalAddress address = {};
+  // When the customer asked for news of the network's offers by mail (marketing consent); 0: not.
+  int64_t marketing_consent_micros = 0;
+  // When the name, e-mail address, postal address or consent last changed (the registration
+  // counts): what partner copies follow (main_site/customer_copies.h).
+  int64_t changed_micros = 0;
 
   friend bool operator==(const User&, const User&) = default;
 };
@@ -185,6 +206,15 @@ class UserStore {
   // email_change.h): InvalidArgument for a malformed address, AlreadyExists when another account
   // has it (ignoring case), NotFound for an unknown id. Returns the account as it is now.
   Result<User> SetEmail(std::string_view user_id, std::string_view email, int64_t confirmed_micros);
+
+  // Keeps `address` with the account (all fields empty: forgets it). InvalidArgument naming the
+  // field and what to write (the checks of an order's customer: commerce::ValidateCustomer),
+  // NotFound for an unknown id. Returns the account as it is now.
+  Result<User> SetAddress(std::string_view user_id, const PostalAddress& address);
+
+  // Records the customer's marketing consent (given now, or withdrawn). NotFound for an unknown
+  // id. Returns the account as it is now.
+  Result<User> SetMarketingConsent(std::string_view user_id, bool consent);
 
   // Deletes the account (its row, its failed sign-ins and its sessions on this site) and returns
   // it as it was. NotFound for an unknown id. (The rest of the erasure is the caller's:

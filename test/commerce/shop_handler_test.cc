@@ -208,6 +208,28 @@ TEST_F(ShopHandlerTest, EndToEndOverHttpWithCookies) {
 
 // The pages wear the layout of the site's release (its page shell), with the cart's count in
 // the header, and the release may restyle any page by shipping its template.
+TEST_F(ShopHandlerTest, AKnownCustomersCheckoutStartsWithTheirDetails) {
+  ShopHandlerOptions options;
+  options.known_customer = [](const HttpRequest& r) -> std::optional<Customer> {
+    if (r.HeaderOr("Cookie").find("signed_in=1") == std::string_view::npos) return std::nullopt;
+    return Customer{"Ada <L>", "1 Analytical Way", "", "10115", "Berlin",
+                    "Germany", "ada@example.org",  ""};
+  };
+  handler_ = std::make_shared<ShopHandler>(*shop_, options);
+  const std::string cookie = AddMug();
+  const std::string visitor(Call("GET", "/shop/checkout", "", cookie).body());
+  EXPECT_THAT(visitor, HasSubstr("autocomplete=\"address-level2\" value=\"\""));
+  const std::string known(Call("GET", "/shop/checkout", "", cookie + "; signed_in=1").body());
+  EXPECT_THAT(known, HasSubstr("value=\"Ada &lt;L&gt;\""));
+  EXPECT_THAT(known, HasSubstr("value=\"Berlin\""));
+  EXPECT_THAT(known, HasSubstr("value=\"ada@example.org\""));
+  // The customer may still change any of it: what is posted is what the order gets.
+  HttpResponse placed =
+      Call("POST", "/shop/checkout", CheckoutBody(cookie + "; signed_in=1", kGoodFields), cookie);
+  ASSERT_EQ(placed.status(), 200) << placed.body();
+  EXPECT_EQ(shop_->ListOrders({})->at(0).customer.name, "Ada Lovelace");
+}
+
 TEST_F(ShopHandlerTest, RendersInTheSiteLayoutAndTakesTheReleasesTemplates) {
   auto env = NewPosixEnv();
   auto store = content::ContentStore::Open(*env, dir_.Sub("site"), {.site_id = "main"});

@@ -704,6 +704,32 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), HasSubstr("hiro@example.org (Hiro T.)"));
   const std::string csrf2 = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
 
+  // An address kept with the account: main's checkout starts with it.
+  r = PostForm(main_->port(), "/account/address",
+               "csrf=" + csrf2 +
+                   "&address_name=Hiro+Tanaka&line1=1-2+Gion&line2=&postal_code=605-0001&city="
+                   "Kyoto&country=Japan&phone=",
+               "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  EXPECT_EQ(HeaderOf(r, "Location"), "/account/?saved=address");
+  r = PostForm(main_->port(), "/account/news", "csrf=" + csrf2 + "&news=yes", "/account/",
+               hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  Run({"main", "product", "add", main_dir_, "--sku", "TEA-1", "--title", "Sencha", "--price",
+       "12.50", "--stock", "10"});
+  r = PostForm(main_->port(), "/shop/cart/add", "sku=TEA-1&qty=1", "/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  const std::string cart = Match(r, "Set-Cookie: (tieup_cart=[^;]+);");
+  ASSERT_FALSE(cart.empty()) << r;
+  r = HttpGet(main_->port(), "/shop/checkout", {"Cookie: " + cart + "; " + hiro.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"name\" value=\"Hiro Tanaka\""));
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"Kyoto\""));
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"email\" value=\"hiro@example.org\""));
+  // A visitor's checkout (same cart, no session) starts empty.
+  r = HttpGet(main_->port(), "/shop/checkout", {"Cookie: " + cart});
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"\""));
+
   // The data download: the account and where the customer signed in through main.
   r = HttpGet(main_->port(), "/account/export", {"Cookie: " + hiro.main_cookie});
   ASSERT_EQ(StatusOf(r), 200) << r;
@@ -713,6 +739,8 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   EXPECT_THAT(BodyOf(r),
               ::testing::ContainsRegex("\"signed_in_through_main\":\\[\\{\"site\":\"shop-b\""));
   EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_main\":[]"));
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"city\":\"Kyoto\""));
+  EXPECT_THAT(BodyOf(r), ::testing::ContainsRegex("\"news_by_mail_since\":\"20"));
   EXPECT_THAT(BodyOf(r), Not(HasSubstr("argon2")));
   EXPECT_EQ(StatusOf(HttpGet(main_->port(), "/account/export")), 303);  // not signed in
 

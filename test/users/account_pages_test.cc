@@ -38,8 +38,21 @@ class FakeBackend : public AccountBackend {
     u.id = std::string(user_id);
     u.email = "ada@example.org";
     u.display_name = "Ada <3";
+    u.address = address;
+    u.marketing_consent_micros = consent ? 1 : 0;
     return u;
   }
+  Result<User> SetAddress(std::string_view user_id, const PostalAddress& a) override {
+    if (!a.empty() && a.city.empty()) return Status::InvalidArgument("the city is required");
+    address = a;
+    return Account(user_id);
+  }
+  Result<User> SetMarketingConsent(std::string_view user_id, bool c) override {
+    consent = c;
+    return Account(user_id);
+  }
+  PostalAddress address;
+  bool consent = false;
   Status DeleteAccount(std::string_view user_id, std::string_view current) override {
     std::lock_guard<std::mutex> lock(mu_);
     deletions.emplace_back(std::string(user_id), std::string(current));
@@ -368,6 +381,52 @@ TEST_F(AccountSessionsTest, DeletingTheAccountNeedsThePasswordTheBoxAndTheToken)
   ASSERT_EQ(backend_->deletions.size(), 2u);
   EXPECT_EQ(backend_->deletions[1],
             std::make_pair(std::string("usr_abcdefghijklmnop"), std::string("pw")));
+}
+
+TEST_F(AccountSessionsTest, TheAddressAndTheNewsConsentAreKeptWithTheAccount) {
+  const std::string session = SignIn();
+  backend_->keeps_accounts = true;
+  const std::string csrf = CsrfOf(session);
+  auto post = [&](std::string_view path, const std::string& body) {
+    HttpRequest r = Post(path, body);
+    r.AddHeader("Cookie", session);
+    return Send(r);
+  };
+  // Another page's token, or none: refused before the backend is asked.
+  EXPECT_EQ(post("/account/address", "csrf=x&line1=1+Main&city=Kyoto").status(), 403);
+  EXPECT_TRUE(backend_->address.empty());
+  EXPECT_EQ(Send(Get("/account/address", session)).status(), 405);
+
+  // A refused address: the page says what to fix and keeps what was typed, escaped.
+  HttpResponse bad =
+      post("/account/address", "csrf=" + csrf + "&address_name=Ada+%3CL%3E&line1=1+Main");
+  EXPECT_EQ(bad.status(), 400);
+  EXPECT_THAT(Body(bad), HasSubstr("The city is required."));
+  EXPECT_THAT(Body(bad), HasSubstr("value=\"Ada &lt;L&gt;\""));
+  EXPECT_THAT(Body(bad), HasSubstr("value=\"1 Main\""));
+
+  HttpResponse ok = post("/account/address", "csrf=" + csrf +
+                                                 "&address_name=Ada+L&line1=1+Main&postal_code=600&"
+                                                 "city=Kyoto&country=Japan&line2=&phone=");
+  ASSERT_EQ(ok.status(), 303);
+  EXPECT_EQ(ok.FindHeader("Location").value_or(""), "/account/?saved=address");
+  EXPECT_EQ(backend_->address.city, "Kyoto");
+  const std::string page = Body(Send(Get("/account/?saved=address", session)));
+  EXPECT_THAT(page, HasSubstr("Your address is saved: checkout starts with it."));
+  EXPECT_THAT(page, HasSubstr("id=\"city\" name=\"city\" value=\"Kyoto\""));
+  // Only fixed words come from the query.
+  EXPECT_THAT(Body(Send(Get("/account/?saved=%3Cscript%3E", session))), Not(HasSubstr("<script>")));
+
+  HttpResponse news = post("/account/news", "csrf=" + csrf + "&news=yes");
+  ASSERT_EQ(news.status(), 303);
+  EXPECT_TRUE(backend_->consent);
+  EXPECT_THAT(Body(Send(Get("/account/?saved=news", session))),
+              HasSubstr("You will get news of the shops&#39; offers by mail."));
+  EXPECT_THAT(Body(Send(Get("/account/", session))), HasSubstr("value=\"yes\" checked"));
+  ASSERT_EQ(post("/account/news", "csrf=" + csrf).status(), 303);  // the box unticked
+  EXPECT_FALSE(backend_->consent);
+  EXPECT_THAT(Body(Send(Get("/account/?saved=news", session))),
+              HasSubstr("You will get no more news by mail."));
 }
 
 TEST_F(AccountSessionsTest, DisablingAnAccountEndsItsSessions) {

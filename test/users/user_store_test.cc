@@ -492,6 +492,53 @@ TEST_F(UserStoreTest, AccountsSurviveReopening) {
   EXPECT_THAT(store_->CheckLogin("ada@example.org", kPassword).status(), IsOk());
 }
 
+TEST_F(UserStoreTest, TheAddressIsCheckedLikeAnOrdersAndKept) {
+  auto user = Register("ada@example.org");
+  ASSERT_THAT(user, IsOk());
+  EXPECT_TRUE(user->address.empty());
+  EXPECT_EQ(user->changed_micros, user->registered_at_micros);
+  // Only a street: the message names every missing field, as checkout would.
+  auto partial = store_->SetAddress(user->id, PostalAddress{"", "1 Main St", "", "", "", "", ""});
+  EXPECT_EQ(partial.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(partial.status().message(), HasSubstr("City"));
+  EXPECT_THAT(partial.status().message(), HasSubstr("Postal code"));
+  EXPECT_TRUE(store_->Get(user->id)->address.empty());
+
+  env_.AdvanceSeconds(5);
+  const PostalAddress home{" Ada Lovelace ", "1 Main St", "", "600-8216", "Kyoto", "Japan", ""};
+  auto kept = store_->SetAddress(user->id, home);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ(kept->address.name, "Ada Lovelace");  // trimmed
+  EXPECT_EQ(kept->address.city, "Kyoto");
+  EXPECT_EQ(kept->changed_micros, env_.NowMicros());
+  Reopen();
+  EXPECT_EQ(store_->Get(user->id)->address, kept->address);
+
+  // Every field empty: forgotten.
+  ASSERT_THAT(store_->SetAddress(user->id, PostalAddress{}), IsOk());
+  EXPECT_TRUE(store_->Get(user->id)->address.empty());
+  EXPECT_EQ(store_->SetAddress("usr_nobody", home).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(UserStoreTest, TheMarketingConsentKeepsWhenItWasGiven) {
+  auto user = Register("ada@example.org");
+  ASSERT_THAT(user, IsOk());
+  EXPECT_EQ(user->marketing_consent_micros, 0);
+  env_.AdvanceSeconds(1);
+  const int64_t given = env_.NowMicros();
+  ASSERT_THAT(store_->SetMarketingConsent(user->id, true), IsOk());
+  env_.AdvanceSeconds(1);
+  // Given again: the first time stays, nothing changed.
+  auto again = store_->SetMarketingConsent(user->id, true);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->marketing_consent_micros, given);
+  EXPECT_EQ(again->changed_micros, given);
+  auto withdrawn = store_->SetMarketingConsent(user->id, false);
+  ASSERT_THAT(withdrawn, IsOk());
+  EXPECT_EQ(withdrawn->marketing_consent_micros, 0);
+  EXPECT_EQ(withdrawn->changed_micros, env_.NowMicros());
+}
+
 TEST(UserStoreOpenTest, RefusesACostBelowLibsodiumsMinimum) {
   TempDir dir;
   FakeClockEnv env;
