@@ -5,7 +5,9 @@
 #include "content/release.h"
 #include "partner_site/page_tools.h"
 #include "partner_site/starter_pages.h"
+#include "partner_site/users_service.h"
 #include "site/public_site.h"
+#include "store/database.h"
 
 namespace tieup::cli {
 
@@ -217,6 +219,47 @@ Status PageLs(Env& env, const PageArgs& a) {
   return Status::Ok();
 }
 
+// The customers main lets this site keep a copy of (partner_site/users_service.h).
+Status Customers(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(auto copies, OpenCustomerCopies(env, dir, config, *db));
+  ASSIGN_OR_RETURN(auto contract, copies->Contract());
+  ASSIGN_OR_RETURN(std::vector<users::CustomerCopy> list, copies->List());
+  if (contract.second == 0) {
+    std::printf(
+        "Main has sent no customer data: your partnership lets you keep none (main's manager sets "
+        "it with 'tieup main partner set MAIN_DIR %s --customer-copy name,email').\n",
+        config.id.c_str());
+    return Status::Ok();
+  }
+  std::string fields;
+  for (const std::string& f : contract.first) fields += (fields.empty() ? "" : ", ") + f;
+  std::printf("Your partnership lets you keep: %s (main's message %llu).\n",
+              fields.empty() ? "nothing" : fields.c_str(),
+              static_cast<unsigned long long>(contract.second));
+  if (list.empty()) {
+    std::printf("No customers yet.\n");
+    return Status::Ok();
+  }
+  std::printf("%zu customer(s):\n", list.size());
+  for (const users::CustomerCopy& c : list) {
+    std::string line = "  " + c.user_id;
+    if (c.name) line += "  " + *c.name;
+    if (c.email) line += "  <" + *c.email + ">";
+    if (c.marketing_consent) line += *c.marketing_consent ? "  news: yes" : "  news: no";
+    if (c.address) {
+      const users::PostalAddress& a = *c.address;
+      line += a.empty() ? "  (no address)"
+                        : "  " + a.name + ", " + a.line1 + (a.line2.empty() ? "" : ", " + a.line2) +
+                              ", " + a.postal_code + " " + a.city + ", " + a.country +
+                              (a.phone.empty() ? "" : ", " + a.phone);
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddPartnerCommands(CLI::App& app, Context& ctx) {
@@ -283,6 +326,14 @@ void AddPartnerCommands(CLI::App& app, Context& ctx) {
   serve->callback([&ctx, dir] {
     ctx.action = [&ctx, dir] { return ServeSite(*ctx.env, *dir, SiteRole::kPartner); };
   });
+
+  CLI::App* customers = partner->add_subcommand(
+      "customers",
+      "List the customers whose data main lets this site keep, by the partnership's contract "
+      "(main sends them and keeps them current; an erased account disappears)");
+  customers->add_option("DIR", *dir, "The partner site's data directory")->required();
+  customers->callback(
+      [&ctx, dir] { ctx.action = [&ctx, dir] { return Customers(*ctx.env, *dir); }; });
 
   CLI::App* page = partner->add_subcommand(
       "page",

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "fees/billing.h"
 #include "main_site/control.h"
+#include "main_site/customer_copies.h"
 #include "main_site/main_sync.h"
 #include "main_site/publish_run.h"
 #include "main_site/withdrawals.h"
@@ -137,6 +138,9 @@ struct SetArgs {
   std::vector<std::string> vars;
   std::optional<std::string> options;       // fee options (sync/partnership_terms.h)
   std::optional<std::string> expiry_grace;  // main_site/withdrawals.h
+  // Partner copies of customer data (sync/partnership_terms.h CustomerCopyTerms).
+  std::optional<std::string> customer_copy;
+  std::optional<std::string> customer_copy_for;
 };
 
 Status PartnerSet(Env& env, SetArgs a) {
@@ -150,9 +154,11 @@ Status PartnerSet(Env& env, SetArgs a) {
   const sync::PartnershipChanges& c = a.changes;
   if (!c.name && !c.region && !c.public_url && !c.sync_url && !c.kind && !c.approval &&
       !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && !c.link_mode &&
-      c.set_variables.empty() && c.unset_variables.empty() && !a.options && !a.expiry_grace) {
+      c.set_variables.empty() && c.unset_variables.empty() && !a.options && !a.expiry_grace &&
+      !a.customer_copy && !a.customer_copy_for) {
     return Status::InvalidArgument(
-        "nothing to change: give at least one of --options, --schedule, --approval, --retry, "
+        "nothing to change: give at least one of --options, --customer-copy, --schedule, "
+        "--approval, --retry, "
         "--var, --unset-var, --overrides, --kind, --emergency-edit, --link-mode, --name, --region, "
         "--public-url, --sync-url (see 'tieup main partner set --help')");
   }
@@ -167,6 +173,21 @@ Status PartnerSet(Env& env, SetArgs a) {
     ASSIGN_OR_RETURN(std::string words, sync::SetPartnershipOptions(*s.db, env.NowSeconds(), a.id,
                                                                     options, CommandLineManager()));
     if (!words.empty()) changed.push_back(words);
+  }
+  if (a.customer_copy || a.customer_copy_for) {  // main sends the copies in the background
+    ASSIGN_OR_RETURN(sync::CustomerCopyTerms terms, sync::ReadCustomerCopyTerms(*s.db, a.id));
+    std::string fields;
+    for (const std::string& f : terms.fields) fields += (fields.empty() ? "" : ",") + f;
+    ASSIGN_OR_RETURN(terms,
+                     sync::ParseCustomerCopyTerms(a.customer_copy.value_or(fields),
+                                                  a.customer_copy_for.value_or(terms.scope)));
+    ASSIGN_OR_RETURN(std::string words, sync::SetCustomerCopyTerms(*s.db, env.NowSeconds(), a.id,
+                                                                   terms, CommandLineManager()));
+    if (!words.empty()) {
+      changed.push_back(words +
+                        " (the running daemon sends the copies, and drops what the "
+                        "contract no longer allows, within seconds)");
+    }
   }
   if (a.expiry_grace) {  // signed for the partner with its withdrawal standing
     ASSIGN_OR_RETURN(std::string words, SetExpiryGrace(env, s, a.dir, a.id, *a.expiry_grace));
@@ -224,6 +245,20 @@ Status PartnerLs(Env& env, const std::string& dir) {
                 p.revoked     ? "REVOKED"
                 : p.suspended ? "SUSPENDED"
                               : "active");
+  }
+  // Who may keep copies of customer data (main_site/customer_copies.h), and how far it got.
+  bool heading = false;
+  for (const sync::Partnership& p : list) {
+    ASSIGN_OR_RETURN(sync::CustomerCopyTerms terms, sync::ReadCustomerCopyTerms(*s.db, p.id));
+    ASSIGN_OR_RETURN(CopyStanding standing, CustomerCopyStanding(*s.db, p.id));
+    if (terms.fields.empty() && standing.delivered == 0 && standing.erasures_waiting == 0) continue;
+    if (!heading) std::printf("\nCustomer copies (--customer-copy):\n");
+    heading = true;
+    std::printf(
+        "  %-14s %s: %lld delivered, %lld erasure(s) waiting%s\n", p.id.c_str(),
+        sync::DescribeCustomerCopyTerms(terms).c_str(), static_cast<long long>(standing.delivered),
+        static_cast<long long>(standing.erasures_waiting),
+        p.sync_url.empty() ? " (it pulls: copies are sent only to partners with a sync URL)" : "");
   }
   return Status::Ok();
 }
@@ -403,6 +438,15 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
       "Optional services enabled for this partner, charged as its fee contract prices them: "
       "'security,user_management', or '' for none (a service the contract prices but the "
       "partnership does not enable is not charged)");
+  set->add_option_function<std::string>(
+      "--customer-copy", [sa](const std::string& v) { sa->customer_copy = v; },
+      "Customer data the partner may keep a copy of: a comma list of name, email, address, "
+      "marketing_consent, or 'none' (the default). Main sends the copies signed over the sync "
+      "channel and keeps them current; other fields never leave main");
+  set->add_option_function<std::string>(
+      "--customer-copy-for", [sa](const std::string& v) { sa->customer_copy_for = v; },
+      "Whose data: 'registered' (accounts registered through the partner; the default) or "
+      "'customers' (those and accounts that bought through it)");
   text("--emergency-edit", c.emergency_edit,
        "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
        "'partner add --help')");

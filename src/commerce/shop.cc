@@ -1504,6 +1504,8 @@ class Shop::Impl {
     Send(o, "Your order " + o.number + " has shipped", body, o.customer.email);
   }
 
+  Database& db() { return db_; }
+
   Env& env_;
   Database& db_;
   ShopConfig config_;
@@ -1692,6 +1694,18 @@ Result<Order> Shop::GetOrderForCustomer(std::string_view number, std::string_vie
 }
 
 Result<int64_t> Shop::EraseCustomer(std::string_view email) { return impl_->EraseCustomer(email); }
+Result<int64_t> Shop::EraseCustomerWithEmailSha256(std::string_view email_sha256) {
+  ASSIGN_OR_RETURN(auto rows,
+                   impl_->db().Query("SELECT DISTINCT lower(email) FROM commerce_orders WHERE "
+                                     "email != ''"));
+  int64_t changed = 0;
+  for (const SqlRow& row : rows) {
+    if (Sha256Hex(row.Text(0)) != email_sha256) continue;
+    ASSIGN_OR_RETURN(int64_t n, impl_->EraseCustomer(row.Text(0)));
+    changed += n;
+  }
+  return changed;
+}
 Result<std::vector<Order>> Shop::ListOrders(const OrderFilter& filter) {
   return impl_->ListOrders(filter);
 }

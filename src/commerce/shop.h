@@ -439,6 +439,10 @@ class Shop {
   // requires, and loses the customer's name, street address, postal code, city, email and
   // phone. Returns how many orders were changed. InvalidArgument for an empty address.
   Result<int64_t> EraseCustomer(std::string_view email);
+  // The same for the customer whose email address, ASCII lower-cased, has this SHA-256 (lower-case
+  // hex): a partner told of an erasure by main without being told the address
+  // (users/customer_copy.h). Returns how many orders were changed (0 when none match).
+  Result<int64_t> EraseCustomerWithEmailSha256(std::string_view email_sha256);
 
   // State machine: placed -> paid -> shipped -> delivered; placed|paid -> cancelled; and, for
   // methods that ship before payment, placed -> shipped. Each transition is recorded with the

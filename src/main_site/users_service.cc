@@ -7,6 +7,7 @@
 #include "commerce/shop.h"
 #include "commerce/wire.h"
 #include "crypto/jose.h"
+#include "main_site/customer_copies.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
 #include "main_site/shop_service.h"
@@ -426,6 +427,8 @@ Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id) {
 
 Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
                              const users::User& user) {
+  // The partners that may hold data of the account are told (before its sign-ins are forgotten).
+  RETURN_IF_ERROR(QueueCopyErasures(db, user, env.NowSeconds()));
   RETURN_IF_ERROR(SignOutEverywhere(env, db, user.id));
   ASSIGN_OR_RETURN(int64_t orders, shop.EraseCustomer(user.email));
   ASSIGN_OR_RETURN(auto resets, users::PasswordResets::Open(env, db, store));
@@ -711,7 +714,8 @@ Status AttachUsers(MainDaemon& daemon) {
   daemon.sync().AddSyncRoute("/oidc/jwks", oidc);
   daemon.AddPeriodicTask("single sign-on: sign-out notices",
                          [self] { DeliverLogoutNotices(*self); });
-  return Status::Ok();
+  // Partner copies of customer data, by contract (main_site/customer_copies.h).
+  return AttachCustomerCopies(daemon, store);
 }
 
 }  // namespace tieup

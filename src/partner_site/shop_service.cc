@@ -20,6 +20,7 @@
 #include "partner_site/main_client.h"
 #include "partner_site/order_cancellations.h"
 #include "partner_site/partner_daemon.h"
+#include "partner_site/users_service.h"
 #include "sync/http_api.h"
 
 namespace tieup {
@@ -655,8 +656,11 @@ class PartnerShop {
 class PartnerShopHandler : public HttpHandler {
  public:
   // `site`: main's layout in the tie-up release (content/page_templates.h).
-  PartnerShopHandler(std::shared_ptr<PartnerShop> state, std::string partner_id,
-                     std::shared_ptr<Logger> logger, content::PageSite site)
+  // `known_customer`: commerce::ShopHandlerOptions::known_customer (null: none).
+  PartnerShopHandler(
+      std::shared_ptr<PartnerShop> state, std::string partner_id, std::shared_ptr<Logger> logger,
+      content::PageSite site,
+      std::function<std::optional<commerce::Customer>(const HttpRequest&)> known_customer)
       : state_(std::move(state)),
         partner_id_(std::move(partner_id)),
         logger_(std::move(logger)),
@@ -667,6 +671,7 @@ class PartnerShopHandler : public HttpHandler {
     options.area_of = [s](const HttpRequest& r, std::string_view sku) { return s->AreaOf(r, sku); };
     // Behind HTTPS (shop.public_url is https://...), the cart's cookies are Secure.
     options.secure_cookie = state_->shop().config().public_base_url.starts_with("https://");
+    options.known_customer = std::move(known_customer);
     handler_ = std::make_shared<commerce::ShopHandler>(state_->shop(), options);
     if (state_->client() != nullptr) pool_ = std::make_unique<WorkerPool>(8);
   }
@@ -1139,9 +1144,11 @@ Status AttachShop(PartnerDaemon& daemon) {
   site.area = content::Area::kTieup;
   site.site_name = state->shop().config().shop_name;
   site.warn = [logger](const std::string& message) { logger->warn("shop pages: {}", message); };
+  // A signed-in customer's checkout starts with their copy's fields (partner_site/users_service.h).
+  ASSIGN_OR_RETURN(auto known, PartnerKnownCustomer(daemon.env(), site_dir, config, daemon.db()));
   RETURN_IF_ERROR(daemon.site().AddPublicRoute(
       "/shop/", "GET, HEAD, POST",
-      std::make_shared<PartnerShopHandler>(state, config.id, logger, site)));
+      std::make_shared<PartnerShopHandler>(state, config.id, logger, site, std::move(known))));
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.tieup/", "GET, HEAD", std::make_shared<HiddenFiles>()));
 

@@ -1,10 +1,14 @@
 #include "partner_site/users_service.h"
 
+#include "commerce/shop.h"
 #include "ledger/records.h"
 #include "partner_site/main_client.h"
 #include "partner_site/partner_daemon.h"
+#include "partner_site/partner_sync.h"
+#include "partner_site/shop_service.h"
 #include "sync/http_api.h"
 #include "users/account_pages.h"
+#include "users/form_checks.h"
 #include "users/wire.h"
 
 namespace tieup {
@@ -56,7 +60,52 @@ users::SsoTransport SsoThroughMain(std::shared_ptr<MainClient> main) {
   return t;
 }
 
+// The session cookie of this site's customers (named for the site: sites told apart only by
+// port, as in the demo, share a browser's cookies).
+std::string SessionCookieBase(const SiteConfig& config) {
+  return std::string(users::kSessionCookie) + "_" + config.id;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<users::CustomerCopyKeeper>> OpenCustomerCopies(Env& env,
+                                                                      const std::string& site_dir,
+                                                                      const SiteConfig& config,
+                                                                      Database& db) {
+  users::CustomerCopyKeeper::Options o;
+  o.site_id = config.id;
+  if (IsEnrolled(env, site_dir)) {
+    ASSIGN_OR_RETURN(PinnedMainRoot root, LoadPinnedRoot(env, site_dir));
+    o.pinned_root = root.key;
+    o.root_envelope = std::move(root.envelope);
+  }
+  return users::CustomerCopyKeeper::Open(env, db, std::move(o));
+}
+
+Result<std::function<std::optional<commerce::Customer>(const HttpRequest&)>> PartnerKnownCustomer(
+    Env& env, const std::string& site_dir, const SiteConfig& config, Database& db) {
+  ASSIGN_OR_RETURN(std::shared_ptr<users::SessionStore> sessions,
+                   users::OpenCustomerSessions(env, db));
+  ASSIGN_OR_RETURN(std::shared_ptr<users::CustomerCopyKeeper> copies,
+                   OpenCustomerCopies(env, site_dir, config, db));
+  const bool https = config.public_url.starts_with("https://");
+  std::function<std::optional<commerce::Customer>(const HttpRequest&)> known =
+      [sessions, copies, https, cookie = SessionCookieBase(config)](
+          const HttpRequest& request) -> std::optional<commerce::Customer> {
+    std::optional<users::Session> session =
+        users::SessionOf(sessions.get(), request, https, cookie);
+    if (!session) return std::nullopt;
+    Result<std::optional<users::CustomerCopy>> copy = copies->Get(session->subject);
+    if (!copy.ok() || !*copy) return std::nullopt;
+    const users::CustomerCopy& c = **copy;
+    const users::PostalAddress a = c.address.value_or(users::PostalAddress{});
+    std::string name = a.name.empty() ? c.name.value_or("") : a.name;
+    return commerce::Customer{std::move(name),      a.line1, a.line2,
+                              a.postal_code,        a.city,  a.country,
+                              c.email.value_or(""), a.phone};
+  };
+  return known;
+}
 
 Status AttachUsers(PartnerDaemon& daemon) {
   const SiteConfig& config = daemon.site().config();
@@ -78,7 +127,7 @@ Status AttachUsers(PartnerDaemon& daemon) {
   ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
   options.https = config.public_url.starts_with("https://");
   // Named for the site: sites told apart only by port (the demo) share a browser's cookies.
-  options.session_cookie = std::string(users::kSessionCookie) + "_" + config.id;
+  options.session_cookie = SessionCookieBase(config);
   // Customers sign in once, at main, for every site of the network.
   if (main != nullptr) {
     options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));
@@ -103,6 +152,46 @@ Status AttachUsers(PartnerDaemon& daemon) {
           Status ended = sessions->EndAllFor(*user);
           if (!ended.ok()) return sync::ErrorResponse(ended);
           logger->info("user {} signed out everywhere: their sessions here ended", *user);
+          HttpResponse r(200);
+          r.AddHeader("Content-Type", "application/json");
+          r.SetBody("{}");
+          return r;
+        });
+  }
+  if (daemon.sync() != nullptr) {
+    // Main's copies of this site's customers, by contract; an erasure reaches this site's own
+    // orders too (their personal fields go; a shop of its own on the same database).
+    ASSIGN_OR_RETURN(OpenedPartnerShop opened,
+                     OpenPartnerShop(daemon.env(), daemon.site().site_dir(), config, daemon.db(),
+                                     daemon.logger()));
+    auto shop = std::make_shared<OpenedPartnerShop>(std::move(opened));
+    users::CustomerCopyKeeper::Options o;
+    o.site_id = config.id;
+    ASSIGN_OR_RETURN(PinnedMainRoot root, LoadPinnedRoot(daemon.env(), daemon.site().site_dir()));
+    o.pinned_root = root.key;
+    o.root_envelope = std::move(root.envelope);
+    o.erase_orders = [shop](const std::string& email_sha256) {
+      return shop->shop->EraseCustomerWithEmailSha256(email_sha256);
+    };
+    ASSIGN_OR_RETURN(std::shared_ptr<users::CustomerCopyKeeper> copies,
+                     users::CustomerCopyKeeper::Open(daemon.env(), daemon.db(), std::move(o)));
+    daemon.sync()->AddSyncRoute(
+        std::string(users::kCustomerCopyPath),
+        [copies, logger = daemon.logger()](const HttpRequest& request) {
+          if (request.method() != "POST") {
+            return sync::ErrorResponse(Status::InvalidArgument("customer copies are POSTed"));
+          }
+          Result<users::CustomerCopyKeeper::Applied> applied = copies->Accept(request.body());
+          if (!applied.ok()) {
+            logger->warn("customer copies: refused a message from main: {}",
+                         applied.status().message());
+            return sync::ErrorResponse(applied.status());
+          }
+          logger->info(
+              "customer copies: message {} from main: {} copied, {} dropped, {} erased ({} of "
+              "this site's orders lost their personal fields)",
+              applied->seq, applied->upserted, applied->dropped, applied->erased,
+              applied->orders_erased);
           HttpResponse r(200);
           r.AddHeader("Content-Type", "application/json");
           r.SetBody("{}");

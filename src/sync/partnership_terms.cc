@@ -100,4 +100,81 @@ Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::
   return words;
 }
 
+Result<CustomerCopyTerms> ParseCustomerCopyTerms(std::string_view fields, std::string_view scope) {
+  CustomerCopyTerms terms;
+  if (scope != "registered" && scope != "customers") {
+    return Status::InvalidArgument(
+        "the customers a copy is for must be 'registered' (registered "
+        "through the partner) or 'customers' (registered or bought "
+        "there), not '" +
+        std::string(scope.substr(0, 40)) + "'");
+  }
+  terms.scope = std::string(scope);
+  if (fields == "none") return terms;
+  for (std::string f : SplitOptions(std::string(fields))) {
+    while (!f.empty() && f.front() == ' ') f.erase(0, 1);
+    while (!f.empty() && f.back() == ' ') f.pop_back();
+    if (f.empty()) continue;
+    bool known = false;
+    for (const char* k : kCustomerCopyFields) known = known || f == k;
+    if (!known) {
+      return Status::InvalidArgument("'" + f.substr(0, 40) +
+                                     "' is not a field a partner may copy: use name, email, "
+                                     "address, marketing_consent (comma-separated), or none");
+    }
+    terms.fields.push_back(f);
+  }
+  std::sort(terms.fields.begin(), terms.fields.end());
+  terms.fields.erase(std::unique(terms.fields.begin(), terms.fields.end()), terms.fields.end());
+  return terms;
+}
+
+std::string DescribeCustomerCopyTerms(const CustomerCopyTerms& terms) {
+  if (terms.fields.empty()) return "(none)";
+  return JoinOptions(terms.fields) + (terms.scope == "customers"
+                                          ? " of customers who registered or bought there"
+                                          : " of customers who registered there");
+}
+
+Result<CustomerCopyTerms> ReadCustomerCopyTerms(Database& db, const std::string& id) {
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT copy_fields, copy_for FROM sync_partnerships "
+                                       "WHERE id = ?",
+                                       {id}));
+  if (rows.empty()) {
+    return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+  }
+  return ParseCustomerCopyTerms(rows[0].Text(0), rows[0].Text(1));
+}
+
+Result<std::string> SetCustomerCopyTerms(Database& db, int64_t now, const std::string& id,
+                                         const CustomerCopyTerms& terms, const std::string& by) {
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  std::string words;
+  RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
+    ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT revoked, copy_fields, copy_for FROM "
+                                         "sync_partnerships WHERE id = ?",
+                                         {id}));
+    if (rows.empty()) {
+      return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+    }
+    if (rows[0].Int(0) != 0) {
+      return Status::FailedPrecondition("partner '" + id + "' is revoked: its settings stay");
+    }
+    ASSIGN_OR_RETURN(CustomerCopyTerms before,
+                     ParseCustomerCopyTerms(rows[0].Text(1), rows[0].Text(2)));
+    if (before == terms) return Status::Ok();
+    words = "customer copy: " + DescribeCustomerCopyTerms(before) + " -> " +
+            DescribeCustomerCopyTerms(terms);
+    RETURN_IF_ERROR(
+        tx.Exec("UPDATE sync_partnerships SET copy_fields = ?, copy_for = ? WHERE id = ?",
+                {JoinOptions(terms.fields), terms.scope, id}));
+    return internal::RecordEvent(tx, now, id, "", 0, "changed",
+                                 "settings changed by " +
+                                     (by.empty() ? std::string("the main manager") : by) + ": " +
+                                     words);
+  }));
+  return words;
+}
+
 }  // namespace tieup::sync

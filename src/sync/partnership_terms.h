@@ -1,6 +1,8 @@
 // What main's fee statements need of a partnership (issue 15 item 8): its kind, when it was
 // added and revoked, and the optional services enabled for it (`tieup main partner set ID
-// --options security,user_management`), read from and written to the publisher's tables.
+// --options security,user_management`), read from and written to the publisher's tables. And
+// which customer data the partner may keep a copy of (issue 16 item 5: `tieup main partner set ID
+// --customer-copy name,email --customer-copy-for registered`).
 //
 // The options are a setting like the others: a change is recorded as a "changed" event naming
 // who made it, shown by `tieup main events`. Functions are thread-safe as the Database is.
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -40,5 +43,35 @@ Status MigratePartnershipTerms(Database& db);
 // changed. NotFound for an unknown partnership, FailedPrecondition for a revoked one.
 Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::string& id,
                                           std::vector<std::string> options, const std::string& by);
+
+// The customer data a partnership lets the partner keep a copy of (main sends it, signed, and
+// keeps it current: main_site/customer_copies.h). Fields: kCustomerCopyFields; none: no copy.
+inline constexpr const char* kCustomerCopyFields[] = {"name", "email", "address",
+                                                      "marketing_consent"};
+struct CustomerCopyTerms {
+  std::vector<std::string> fields;  // sorted, distinct, each one of kCustomerCopyFields
+  // Whose data: "registered" (accounts registered through the partner) or "customers" (those,
+  // and accounts that bought through it: main's orders placed through the partner with the
+  // account's e-mail address).
+  std::string scope = "registered";
+
+  friend bool operator==(const CustomerCopyTerms&, const CustomerCopyTerms&) = default;
+};
+
+// Parses "name,email" (spaces around names allowed; '' or "none": no field) and a scope;
+// InvalidArgument naming what is accepted.
+Result<CustomerCopyTerms> ParseCustomerCopyTerms(std::string_view fields, std::string_view scope);
+
+// "name,email for registered customers", "(none)".
+std::string DescribeCustomerCopyTerms(const CustomerCopyTerms& terms);
+
+// The terms of partnership `id`: NotFound for an unknown one. Migrates the sync schema.
+Result<CustomerCopyTerms> ReadCustomerCopyTerms(Database& db, const std::string& id);
+
+// Sets them, recording a "changed" event naming `by` at `now` (unix seconds); returns the change
+// in words, empty when nothing changed. NotFound, FailedPrecondition (revoked) as
+// SetPartnershipOptions.
+Result<std::string> SetCustomerCopyTerms(Database& db, int64_t now, const std::string& id,
+                                         const CustomerCopyTerms& terms, const std::string& by);
 
 }  // namespace tieup::sync

@@ -154,6 +154,12 @@ ALTER TABLE sync_partnerships ADD COLUMN link_mode TEXT NOT NULL DEFAULT 'redire
       {11, R"sql(
 ALTER TABLE sync_partnerships ADD COLUMN options TEXT NOT NULL DEFAULT '';
 )sql"},
+      // Partner copies of customer data (issue 16 item 5; sync/partnership_terms.h): the fields a
+      // partner may keep (comma list, '' for none) and for which customers.
+      {12, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN copy_fields TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_partnerships ADD COLUMN copy_for TEXT NOT NULL DEFAULT 'registered';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }
