@@ -21,6 +21,7 @@
 #include "sync/withdrawal.h"
 #include "trust/request_signature.h"
 #include "trust/signed_metadata.h"
+#include "users/customer_copy.h"
 
 namespace {
 
@@ -121,6 +122,23 @@ void EnvelopeSeeds() {
                      3};
   Write("withdrawal", "signed",
         root_json + "\n--\n" + sync::SignWithdrawal(tieup::fuzz::ReleaseKey(), w));
+  // Customer copy messages (users/customer_copy.h), signed the same way.
+  users::CustomerCopyMessage copies;
+  copies.partner = "shop-b";
+  copies.seq = 3;
+  copies.issued = tieup::fuzz::kNow;
+  copies.fields = {"address", "email", "marketing_consent", "name"};
+  users::User ada;
+  ada.id = "usr_abcdefghijklmnop";
+  ada.email = "ada@example.org";
+  ada.display_name = "Ada";
+  ada.address = {"Ada Lovelace", "1 Main St", "", "600-8216", "Kyoto", "Japan", ""};
+  copies.upsert = {users::CopyOf(ada, copies.fields)};
+  copies.drop = {"usr_bbbbbbbbbbbbbbbb"};
+  copies.erase = {{"usr_cccccccccccccccc", users::EmailSha256("gone@example.org")}};
+  Write("customer_copy", "signed",
+        root_json + "\n--\n" + users::SignCustomerCopyMessage(tieup::fuzz::ReleaseKey(), copies));
+  Write("customer_copy", "payload", users::EncodeCustomerCopyMessage(copies));
 }
 
 void RequestSignatureSeeds() {

@@ -197,6 +197,20 @@ Result<CopyStanding> CustomerCopyStanding(Database& db, const std::string& partn
   return s;
 }
 
+Result<std::vector<std::pair<std::string, std::vector<std::string>>>> CopiesOf(
+    Database& db, const std::string& user_id) {
+  RETURN_IF_ERROR(MigrateCustomerCopies(db));
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT partner FROM customer_copies_sent WHERE user_id = ? "
+                                       "ORDER BY partner",
+                                       {user_id}));
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const SqlRow& r : rows) {
+    ASSIGN_OR_RETURN(sync::CustomerCopyTerms terms, sync::ReadCustomerCopyTerms(db, r.Text(0)));
+    out.emplace_back(r.Text(0), terms.fields);
+  }
+  return out;
+}
+
 namespace {
 
 // The background delivery's memory between ticks.

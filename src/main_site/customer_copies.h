@@ -66,6 +66,11 @@ struct CopyStanding {
 };
 Result<CopyStanding> CustomerCopyStanding(Database& db, const std::string& partner);
 
+// The partners holding a copy of `user_id` (as delivered) and the fields their contracts let
+// them keep: for the customer's data download.
+Result<std::vector<std::pair<std::string, std::vector<std::string>>>> CopiesOf(
+    Database& db, const std::string& user_id);
+
 // The background delivery (see above), with `store` main's user store. Needs SITE_DIR/keys/
 // release.key (the signing key); without it, no copies are sent and the daemon says so.
 Status AttachCustomerCopies(MainDaemon& daemon, std::shared_ptr<users::UserStore> store);

@@ -68,6 +68,10 @@ class LocalAccounts : public users::AccountBackend {
     std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
     // Erases `user`'s account (EraseAccount).
     std::function<Status(const users::User& user)> erase;
+    // The partners holding a copy of the account, with the fields they keep (CopiesOf).
+    std::function<Result<std::vector<std::pair<std::string, std::vector<std::string>>>>(
+        const std::string& user_id)>
+        copies;
   };
 
   LocalAccounts(std::shared_ptr<users::UserStore> store, Extras extras)
@@ -163,12 +167,24 @@ class LocalAccounts : public users::AccountBackend {
                                       {"customer", commerce::CustomerToJson(o.customer)}});
       }
     }
+    json::array copies;
+    if (extras_.copies) {
+      ASSIGN_OR_RETURN(auto list, extras_.copies(u.id));
+      for (const auto& [partner, fields] : list) {
+        json::array names;
+        for (const std::string& f : fields) names.push_back(json::string(f));
+        copies.push_back(json::object{{"site", partner}, {"fields", std::move(names)}});
+      }
+    }
     json::object out{
         {"exported_at", when(extras_.env != nullptr ? extras_.env->NowMicros() : 0)},
         {"account", std::move(account)},
         {"signed_in_through_main", std::move(sign_ins)},
         {"orders_at_main", std::move(orders)},
-        {"not_included", "orders a partner handled on its own are kept by that partner"}};
+        {"copies_kept_by_partners", std::move(copies)},
+        {"not_included",
+         "orders a partner handled on its own are kept by that partner (deleting the account "
+         "removes your name and address from them at every partner you signed in to)"}};
     return json::serialize(out);
   }
 
@@ -674,6 +690,9 @@ Status AttachUsers(MainDaemon& daemon) {
                  s.ok() ? "" : " (failed: " + s.message() + ")");
   };
   extras.sign_ins = [provider](const std::string& user_id) { return provider->SignIns(user_id); };
+  extras.copies = [db = &daemon.db()](const std::string& user_id) {
+    return CopiesOf(*db, user_id);
+  };
   {
     auto shop = std::make_shared<OpenedShop>();
     ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,

@@ -21,6 +21,7 @@
 #include "daemon_harness.h"
 #include "ledger/log.h"
 #include "ledger/records.h"
+#include "shop_customer.h"
 #include "site/config.h"
 #include "sync_harness.h"
 #include "test_support.h"
@@ -429,6 +430,145 @@ TEST_F(UsersIntegrationTest, AManagerDeletesAnAccountOnRequest) {
   EXPECT_EQ(SignInAtPartner(&again, "ines@example.org", "a long enough secret"), 401);
   CommandResult unknown = RunTieup({"main", "users", "delete", main_dir_, "nobody@example.org"});
   EXPECT_NE(unknown.exit_code, 0);
+}
+
+// Everything in the partner's database files, as bytes.
+std::string DatabaseBytes(Env& env, const std::string& site_dir) {
+  std::string all;
+  for (const char* file : {"/tieup.db", "/tieup.db-wal"}) {
+    auto bytes = env.ReadFile(site_dir + file);
+    if (bytes.ok()) all += *bytes;
+  }
+  return all;
+}
+
+TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
+  Browser hiro;
+  ASSERT_EQ(RegisterAtPartner(&hiro, "hiro@example.org", "Hiro", kPassword), 303) << hiro.last;
+  std::string r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
+  const std::string csrf = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  ASSERT_FALSE(csrf.empty()) << r;
+  r = PostForm(main_->port(), "/account/address",
+               "csrf=" + csrf +
+                   "&address_name=Hiro+Tanaka&line1=1-2+Gion&line2=&postal_code=605-0001&city="
+                   "Kyoto&country=Japan&phone=",
+               "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  // Without a contract, nothing leaves main.
+  EXPECT_THAT(Run({"partner", "customers", shop_dir_}),
+              HasSubstr("Main has sent no customer data"));
+
+  // The name only: the partner gets it, and no other field of the account reaches it.
+  EXPECT_THAT(Run({"main", "partner", "set", main_dir_, "shop-b", "--customer-copy", "name"}),
+              HasSubstr("customer copy: (none) -> name of customers who registered there"));
+  std::string listed;
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", shop_dir_});
+    return listed.find("Hiro") != std::string::npos;
+  })) << listed
+      << main_->output();
+  EXPECT_THAT(listed, HasSubstr("Your partnership lets you keep: name"));
+  EXPECT_THAT(listed, Not(HasSubstr("hiro@example.org")));
+  const std::string bytes = DatabaseBytes(*env_, shop_dir_);
+  for (const char* secret : {"Kyoto", "605-0001", "Tanaka", "Gion", "hiro@example.org"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_THAT(Run({"main", "partner", "ls", main_dir_}),
+              HasSubstr("shop-b         name of customers who registered there: 1 delivered"));
+  // The partner's checkout has only the name to start with.
+  Run({"partner", "product", "add", shop_dir_, "--sku", "LOC-1", "--title", "Local honey",
+       "--price", "9.00", "--stock", "7"});
+  ShopCustomer cart(partner_->port());
+  ASSERT_EQ(cart.Add("LOC-1", 1, "/local.html"), 303);
+  r = HttpGet(partner_->port(), "/shop/checkout",
+              {"Cookie: " + cart.CookieHeader() + "; " + hiro.partner_cookie});
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"name\" value=\"Hiro\""));
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"\""));
+
+  // A wider contract: the address and e-mail follow, and the checkout starts with them.
+  Run({"main", "partner", "set", main_dir_, "shop-b", "--customer-copy", "name,email,address"});
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", shop_dir_});
+    return listed.find("Kyoto") != std::string::npos;
+  })) << listed
+      << main_->output();
+  EXPECT_THAT(listed, HasSubstr("Hiro  <hiro@example.org>  Hiro Tanaka, 1-2 Gion, 605-0001 Kyoto, "
+                                "Japan"));
+  r = HttpGet(partner_->port(), "/shop/checkout",
+              {"Cookie: " + cart.CookieHeader() + "; " + hiro.partner_cookie});
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"name\" value=\"Hiro Tanaka\""));
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"Kyoto\""));
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"email\" value=\"hiro@example.org\""));
+  // A visitor's checkout at the partner starts empty.
+  r = HttpGet(partner_->port(), "/shop/checkout", {"Cookie: " + cart.CookieHeader()});
+  EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"\""));
+
+  // A change at main follows.
+  const std::string csrf2 =
+      Match(HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie}),
+            "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(main_->port(), "/account/profile", "csrf=" + csrf2 + "&display_name=Hiro+T.",
+               "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  hiro.main_cookie = Match(r, "Set-Cookie: (tieup_main_session=[A-Za-z0-9_-]{43});");
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", shop_dir_});
+    return listed.find("Hiro T.") != std::string::npos;
+  })) << listed
+      << main_->output();
+
+  // The data download names the copy and its fields.
+  r = HttpGet(main_->port(), "/account/export", {"Cookie: " + hiro.main_cookie});
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"copies_kept_by_partners\":[{\"site\":\"shop-b\","
+                                   "\"fields\":[\"address\",\"email\",\"name\"]}]"));
+
+  // An order at the partner, from its own stock, with the customer's address.
+  const std::string form = std::regex_replace(
+      cart.CheckoutForm(), std::regex("&name=.*&payment="),
+      "&name=Hiro+Tanaka&address_line1=1-2+Gion&address_line2=&postal_code=605-0001&city=Kyoto"
+      "&country=Japan&email=Hiro%40Example.org&phone=&payment=");
+  r = cart.Submit(form);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string order = FirstMatch(r, "(SHOPB-\\d{6})");
+  ASSERT_FALSE(order.empty());
+  EXPECT_THAT(Run({"partner", "order", "show", shop_dir_, order}), HasSubstr("Kyoto"));
+
+  // The customer deletes the account at main: the partner's copy goes, and its own order keeps
+  // its lines but loses the person.
+  const std::string csrf3 =
+      Match(HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie}),
+            "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(main_->port(), "/account/delete",
+               "csrf=" + csrf3 + "&confirm=yes&current_password=" + Encode(kPassword), "/account/",
+               hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", shop_dir_});
+    return listed.find("No customers yet") != std::string::npos;
+  })) << listed
+      << main_->output();
+  const std::string shown = Run({"partner", "order", "show", shop_dir_, order});
+  EXPECT_THAT(shown, HasSubstr("Local honey"));
+  EXPECT_THAT(shown, Not(HasSubstr("Kyoto")));
+  EXPECT_THAT(shown, Not(HasSubstr("Tanaka")));
+  EXPECT_THAT(partner_->output(), HasSubstr("1 erased (1 of this site's orders lost their personal "
+                                            "fields)"));
+  EXPECT_THAT(Run({"main", "partner", "ls", main_dir_}),
+              HasSubstr("0 delivered, 0 erasure(s) waiting"));
+
+  // None of it: what the partner holds is dropped.
+  Browser mei;
+  ASSERT_EQ(RegisterAtPartner(&mei, "mei@example.org", "Mei", kPassword), 303) << mei.last;
+  ASSERT_TRUE(WaitFor([&] {
+    return Run({"partner", "customers", shop_dir_}).find("Mei") != std::string::npos;
+  })) << main_->output();
+  Run({"main", "partner", "set", main_dir_, "shop-b", "--customer-copy", "none"});
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", shop_dir_});
+    return listed.find("Your partnership lets you keep: nothing") != std::string::npos &&
+           listed.find("No customers yet") != std::string::npos;
+  })) << listed
+      << main_->output();
 }
 
 TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {
