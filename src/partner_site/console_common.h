@@ -66,6 +66,7 @@ void AddOwnPages(ConsoleState& s);       // /pages, /pages/edit, /pages/delete
 void AddLedgerPages(ConsoleState& s);    // /ledger
 void AddSettingsPages(ConsoleState& s);  // /settings
 void AddAdPages(ConsoleState& s);        // /ads
+void AddCustomerPages(ConsoleState& s);  // /customers
 // The home page's access records (console_ledger.cc): today's accesses in the site's time zone
 // (today, today_tieup, today_original, today_total, today_partial) and the ledger's open alerts
 // (has_alerts, alert_count, alerts: title, message, when, excluded).

@@ -332,6 +332,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Orders", "/orders");
   c.AddNav("Goods", "/products");
   c.AddNav("Your pages", "/pages");
+  c.AddNav("Customers", "/customers");
   c.AddNav("Ads", "/ads");
   c.AddNav("Ledger & fees", "/ledger");
   c.AddNav("Settings", "/settings");
@@ -345,6 +346,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   AddLedgerPages(*s);
   AddSettingsPages(*s);
   AddAdPages(*s);
+  AddCustomerPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
   daemon.AddServer(

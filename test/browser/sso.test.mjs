@@ -22,6 +22,12 @@
 //                    new address confirms it; "Delete your account" says what happens, asks
 //                    for the password and a ticked box, signs out; the address no longer signs
 //                    in.
+//   customer_copies  a customer registered through shop-a keeps a postal address on main's
+//                    account page ("Your address is saved"); main's manager lets shop-a keep
+//                    name, e-mail and address (`tieup main partner set ... --customer-copy`);
+//                    shop-a's checkout then starts with them for that customer, and shop-a's
+//                    manager finds the customer on the console's Customers page (search
+//                    included).
 //
 // Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
 // not: this also checks that main's session and each partner's keep their own cookies.
@@ -29,8 +35,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  artifacts, bodyText, clickAndLoad, gotoAndLoad, newContext, notSee, see, sites, startConsoleSuite,
-  stopConsoleSuite,
+  artifacts, bodyText, clickAndLoad, gotoAndLoad, newContext, notSee, see, SHOP_A, signedIn, sites,
+  startConsoleSuite, stopConsoleSuite,
 } from './console_harness.mjs';
 import { runJourney, waitUntil } from './harness.mjs';
 
@@ -318,5 +324,92 @@ test('account_at_main: a new e-mail address by the mailed link, then the account
       await see(page, /Wrong email address or password/);
     });
     await j.shot('sign-in-refused');
+  });
+});
+
+test('customer_copies: the address kept at main fills shop-a\'s checkout; shop-a\'s manager ' +
+     'sees the customer', async (t) => {
+  const context = await newContext();
+  const email = 'kai@example.test';
+  const password = 'kai keeps one password';
+  await runJourney('customer_copies', t, context, path.join(artifacts, 'customer_copies'),
+                   async (j) => {
+    const page = j.page;
+    const header = page.getByRole('banner');
+    await j.must('registered through shop-a, back there signed in', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/products/sencha.html'));
+      await clickAndLoad(page, header.getByRole('link', { name: 'Sign in' }));
+      await clickAndLoad(page, page.getByRole('link', { name: 'Register' }));
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Name shown to others').fill('Kai');
+      await page.getByLabel(/^Password/).fill(password);
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create account' }));
+      await gotoAndLoad(page, await sites.mailLink(email, '/account/register/confirm'));
+      await clickAndLoad(page, page.getByRole('button', { name: 'Create my account' }));
+      expectAt(page, 'shop-a', '/products/sencha.html');
+      await header.getByRole('link', { name: 'Signed in as Kai' }).waitFor({ timeout: 3000 });
+    });
+    await j.must('main\'s account page: the address form', async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/'));
+      await page.getByLabel('Recipient').fill('Kai Kato');
+      await page.getByLabel('Address', { exact: true }).fill('4-5 Sanjo-dori');
+      await page.getByLabel('Postal code').fill('604-8005');
+      await page.getByLabel('City').fill('Kyoto');
+      await page.getByLabel('Country').fill('Japan');
+    });
+    await j.shot('address-form');
+    await j.must('"Save the address": saved, shown in the form', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Save the address' }));
+      await see(page, /Your address is saved: checkout starts with it/);
+      if (await page.getByLabel('City').inputValue() !== 'Kyoto') {
+        throw new Error('the form does not show the saved city');
+      }
+    });
+    await j.shot('address-saved');
+
+    const mainDir = sites.siteDir('main');
+    const shopDir = sites.siteDir('shop-a');
+    await j.must('main\'s manager lets shop-a keep name, e-mail and address', async () => {
+      const out = await sites.tieup('main', 'partner', 'set', mainDir, 'shop-a',
+                                   '--customer-copy', 'name,email,address');
+      if (!/customer copy: \(none\) -> address,email,name/.test(out)) {
+        throw new Error(`unexpected answer: ${out}`);
+      }
+      await waitUntil('shop-a holds the copy', async () =>
+        (await sites.tieup('partner', 'customers', shopDir)).includes('Kai Kato'));
+    });
+    await j.must('shop-a\'s checkout starts with the customer\'s details', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/products/sencha.html'));
+      await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
+      await clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                                   .or(page.getByRole('button', { name: /checkout/i })).first());
+      const want = { '^full name': 'Kai Kato', '^city': 'Kyoto', 'e-?mail': email,
+                     'postal code': '604-8005' };
+      for (const [label, value] of Object.entries(want)) {
+        const got = await page.getByLabel(new RegExp(label, 'i')).inputValue();
+        if (got !== value) throw new Error(`${label}: "${got}", not "${value}"`);
+      }
+    });
+    await j.shot('checkout-filled-in');
+
+    const manager = await context.newPage();
+    j.page = manager;
+    await signedIn(j, SHOP_A);
+    await j.must('the console\'s Customers page lists the customer', async () => {
+      await clickAndLoad(manager, manager.getByRole('link', { name: 'Customers', exact: true }));
+      await see(manager, /lets you keep these details of your shop's customers: name, e-mail address, postal address/);
+      await see(manager, /Kai Kato, 4-5 Sanjo-dori, 604-8005 Kyoto, Japan/);
+      await see(manager, /kai@example\.test/);
+    });
+    await j.shot('console-customers');
+    await j.check('a search narrows the list', async () => {
+      await manager.getByLabel('Find a customer').fill('nobody-here');
+      await clickAndLoad(manager, manager.getByRole('button', { name: 'Find' }));
+      await see(manager, /No customer matches “nobody-here”/);
+      await manager.getByLabel('Find a customer').fill('kyoto');
+      await clickAndLoad(manager, manager.getByRole('button', { name: 'Find' }));
+      await see(manager, /Kai Kato/);
+    });
+    await j.shot('console-customers-search');
   });
 });
