@@ -15,6 +15,7 @@
 //   GET  /partners/ID/suspend|resume|revoke   a confirmation page saying what happens
 //   POST /partners/ID/suspend|resume|revoke   Publisher::Suspend/ResumePartnership,
 //   MainSync::Revoke
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,8 +24,10 @@
 
 #include "commerce/form.h"
 #include "main_site/console_common.h"
+#include "main_site/customer_copies.h"
 #include "main_site/ledger_service.h"
 #include "sync/partner_overview.h"
+#include "sync/partnership_terms.h"
 #include "sync/schedule.h"
 
 namespace tieup::main_console {
@@ -250,6 +253,27 @@ ConsolePage PartnerPage(PartnerArea& a, const std::string& id, const SettingsFor
   data["has_statements"] = !statements.empty();
   data["statements"] = std::move(statements);
 
+  // Customer data the partner may keep (main_site/customer_copies.h), and what it holds.
+  if (auto terms = sync::ReadCustomerCopyTerms(s.daemon->db(), id); terms.ok()) {
+    json::array fields;
+    for (auto [f, label] : {std::pair<const char*, const char*>{"name", "Name"},
+                            {"email", "E-mail address"},
+                            {"address", "Postal address"},
+                            {"marketing_consent", "Whether they want news by mail"}}) {
+      const bool on =
+          std::find(terms->fields.begin(), terms->fields.end(), f) != terms->fields.end();
+      fields.push_back(json::object{{"value", f}, {"label", label}, {"checked", on}});
+    }
+    json::object copy{{"fields", std::move(fields)},
+                      {"describe", sync::DescribeCustomerCopyTerms(*terms)},
+                      {"registered", terms->scope == "registered"},
+                      {"customers", terms->scope == "customers"}};
+    if (auto standing = CustomerCopyStanding(s.daemon->db(), id); standing.ok()) {
+      PutCount(copy, "delivered", static_cast<uint64_t>(standing->delivered));
+      PutCount(copy, "erasures_waiting", static_cast<uint64_t>(standing->erasures_waiting));
+    }
+    data["copy"] = std::move(copy);
+  }
   data["form"] = FormData(posted != nullptr ? *posted : FormOf(p));
   data["href"] = Href(id);
 
@@ -354,6 +378,35 @@ ConsolePage SaveSettings(PartnerArea& a, const ConsoleRequest& r, const std::str
   }
   return Redirect(Href(id),
                   "Saved the settings of " + id + ": " + words + ". The next publish uses them.");
+}
+
+// The customer data the partner may keep: the boxes ticked and whose.
+ConsolePage SaveCustomerCopy(PartnerArea& a, const ConsoleRequest& r, const std::string& id) {
+  ConsoleState& s = a.s;
+  std::string fields;
+  for (const char* f : sync::kCustomerCopyFields) {
+    if (r.form.Has(std::string("copy_") + f))
+      fields += (fields.empty() ? "" : ",") + std::string(f);
+  }
+  auto terms =
+      sync::ParseCustomerCopyTerms(fields.empty() ? "none" : fields, r.form.Get("copy_for"));
+  Result<std::string> words =
+      terms.ok() ? sync::SetCustomerCopyTerms(s.daemon->db(), s.daemon->env().NowSeconds(), id,
+                                              *terms, r.manager.email)
+                 : Result<std::string>(terms.status());
+  if (!words.ok()) {
+    (void)s.console->Audit(r, "partner.customer-copy",
+                           id + " refused: " + words.status().message());
+    return Redirect(Href(id) + "#customer-copy", "Not saved: " + words.status().message());
+  }
+  if (words->empty()) {
+    return Redirect(Href(id) + "#customer-copy", "Nothing to save: the contract is the same.");
+  }
+  (void)s.console->Audit(r, "partner.customer-copy", id + ": " + *words);
+  return Redirect(Href(id) + "#customer-copy",
+                  "Saved: " + *words +
+                      ". Main sends the partner what the contract now allows, and drops the rest, "
+                      "within seconds.");
 }
 
 ConsolePage EnrollmentCodePage(PartnerArea& a, const ConsoleRequest& r, const std::string& id) {
@@ -483,6 +536,7 @@ ConsolePage Route(PartnerArea& a, const ConsoleRequest& r) {
   if (!post) return Redirect(Href(id), "");
   if (action == "publish") return PublishNow(a, r, id);
   if (action == "settings") return SaveSettings(a, r, id);
+  if (action == "customer-copy") return SaveCustomerCopy(a, r, id);
   if (action == "enrollment-code") return EnrollmentCodePage(a, r, id);
   return Problem(404, "No such page", "There is nothing at this address.");
 }

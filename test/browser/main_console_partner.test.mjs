@@ -15,7 +15,9 @@
 //   main_console_partner_suspend    shop-a suspended and resumed, each after a confirmation page
 //                                   saying what happens (`tieup main status` says "suspended");
 //                                   a new enrollment code shown once;
-//   main_console_partner_revoke     shop-b revoked after its confirmation: "revoked".
+//   main_console_partner_revoke     shop-b revoked after its confirmation: "revoked";
+//   main_console_partner_copy       the customer data shop-a may keep: Name and E-mail ticked,
+//                                   saved (the flash and `tieup main partner ls` say so).
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -260,5 +262,32 @@ test('main_console_partner_revoke: revoke shop-b after its confirmation', async 
       if (!/^shop-b\s.*revoked/m.test(status)) throw new Error(status);
     });
     await basics(j);
+  });
+});
+
+test('main_console_partner_copy: the customer data shop-a may keep', async (t) => {
+  await runJourney('main_console_partner_copy', t, await newContext(),
+                   path.join(artifacts, 'main_console_partner_copy'), async (j) => {
+    const page = j.page;
+    await signedIn(j, MAIN);
+    await openPartner(j, 'shop-a');
+    const section = page.locator('#customer-copy');
+    await j.check('none by default, said in words', () =>
+      see(page, /Now: \(none\)/, { scope: section }));
+    await j.must('tick Name and E-mail address', async () => {
+      await section.getByLabel('Name', { exact: true }).check();
+      await section.getByLabel('E-mail address').check();
+    });
+    await j.shot('copy-ticked', page);
+    await j.must('save: the flash says what changed', async () => {
+      await clickAndLoad(page, page.getByRole('button', { name: 'Save what it may keep' }));
+      await expectFlash(page, /customer copy: \(none\) -> email,name of customers who registered there/);
+      await see(page, /Now: email,name of customers who registered there/, { scope: section });
+    });
+    await j.shot('copy-saved', page);
+    await j.check('`tieup main partner ls` says the same', async () => {
+      const ls = await sites.tieup('main', 'partner', 'ls', mainDir());
+      if (!/shop-a\s+email,name of customers who registered there/.test(ls)) throw new Error(ls);
+    });
   });
 });
