@@ -141,6 +141,7 @@ struct SetArgs {
   // Partner copies of customer data (sync/partnership_terms.h CustomerCopyTerms).
   std::optional<std::string> customer_copy;
   std::optional<std::string> customer_copy_for;
+  std::optional<std::string> user_logs;  // sync/partnership_terms.h
 };
 
 Status PartnerSet(Env& env, SetArgs a) {
@@ -155,9 +156,10 @@ Status PartnerSet(Env& env, SetArgs a) {
   if (!c.name && !c.region && !c.public_url && !c.sync_url && !c.kind && !c.approval &&
       !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && !c.link_mode &&
       c.set_variables.empty() && c.unset_variables.empty() && !a.options && !a.expiry_grace &&
-      !a.customer_copy && !a.customer_copy_for) {
+      !a.customer_copy && !a.customer_copy_for && !a.user_logs) {
     return Status::InvalidArgument(
-        "nothing to change: give at least one of --options, --customer-copy, --schedule, "
+        "nothing to change: give at least one of --options, --customer-copy, --user-logs, "
+        "--schedule, "
         "--approval, --retry, "
         "--var, --unset-var, --overrides, --kind, --emergency-edit, --link-mode, --name, --region, "
         "--public-url, --sync-url (see 'tieup main partner set --help')");
@@ -188,6 +190,11 @@ Status PartnerSet(Env& env, SetArgs a) {
                         " (the running daemon sends the copies, and drops what the "
                         "contract no longer allows, within seconds)");
     }
+  }
+  if (a.user_logs) {  // main says so in each ID token it gives the partner
+    ASSIGN_OR_RETURN(std::string words, sync::SetUserLogTerms(*s.db, env.NowSeconds(), a.id,
+                                                              *a.user_logs, CommandLineManager()));
+    if (!words.empty()) changed.push_back(words + " (from each customer's next sign-in there)");
   }
   if (a.expiry_grace) {  // signed for the partner with its withdrawal standing
     ASSIGN_OR_RETURN(std::string words, SetExpiryGrace(env, s, a.dir, a.id, *a.expiry_grace));
@@ -447,6 +454,11 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
       "--customer-copy-for", [sa](const std::string& v) { sa->customer_copy_for = v; },
       "Whose data: 'registered' (accounts registered through the partner; the default) or "
       "'customers' (those and accounts that bought through it)");
+  set->add_option_function<std::string>(
+      "--user-logs", [sa](const std::string& v) { sa->user_logs = v; },
+      "Whether the partner's access records carry the signed-in customer's id (main's user "
+      "logs, for recommendations): consent (the default: only customers who agreed on their "
+      "account page), always (the contract lets it), never");
   text("--emergency-edit", c.emergency_edit,
        "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
        "'partner add --help')");

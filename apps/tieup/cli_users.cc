@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "cli.h"
+#include "main_site/ledger_service.h"
 #include "main_site/shop_service.h"
 #include "main_site/users_service.h"
 #include "store/database.h"
@@ -62,6 +63,30 @@ Status Show(Env& env, const std::string& dir, const std::string& id) {
       u.id.c_str(), u.email.c_str(), u.display_name.c_str(), When(u.registered_at_micros).c_str(),
       u.registered_via.c_str(), std::string(users::UserAreaName(u.area)).c_str(),
       u.disabled_micros == 0 ? "active" : ("disabled since " + When(u.disabled_micros)).c_str());
+  return Status::Ok();
+}
+
+// `users history DIR USER`: the user logs, the customer's visits across the network.
+Status History(Env& env, const std::string& dir, const std::string& who, int64_t limit) {
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  ASSIGN_OR_RETURN(users::User u,
+                   who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who));
+  ASSIGN_OR_RETURN(std::vector<LedgerVisit> visits, UserVisits(*s.db, u.id, limit));
+  if (visits.empty()) {
+    std::printf(
+        "No visits of %s (%s) recorded: partners record them under the account only where the "
+        "partnership allows it ('tieup main partner set DIR ID --user-logs') and, under "
+        "'consent', the customer agreed on their account page; they reach main with the "
+        "partners' ledgers.\n",
+        u.email.c_str(), u.id.c_str());
+    return Status::Ok();
+  }
+  std::printf("%-20s %-12s %-8s %-6s %s\n", "TIME", "PARTNER", "AREA", "STATUS", "REQUEST");
+  for (const LedgerVisit& v : visits) {
+    std::printf("%-20s %-12s %-8s %-6d %s %s\n", When(v.time_micros).c_str(), v.partner.c_str(),
+                v.area.c_str(), v.status, v.method.c_str(), v.path.c_str());
+  }
+  std::printf("%zu visit(s) of %s, newest first.\n", visits.size(), u.email.c_str());
   return Status::Ok();
 }
 
@@ -132,6 +157,17 @@ void AddUsersCommands(CLI::App& app, Context& ctx) {
   show->add_option("DIR", a->dir, "The main site's data directory")->required();
   show->add_option("USER_ID", a->id, "The user id (usr_...), as 'users ls' lists it")->required();
   show->callback([&ctx, a] { ctx.action = [&ctx, a] { return Show(*ctx.env, a->dir, a->id); }; });
+  CLI::App* history = users->add_subcommand(
+      "history",
+      "The account's visits across the network (the user logs), from the partners' verified "
+      "ledgers, newest first");
+  history->add_option("DIR", a->dir, "The main site's data directory")->required();
+  history->add_option("USER", a->id, "The account's email address, or its id (usr_...)")
+      ->required();
+  history->add_option("--limit", a->limit, "Show at most this many (default 100)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
+  history->callback(
+      [&ctx, a] { ctx.action = [&ctx, a] { return History(*ctx.env, a->dir, a->id, a->limit); }; });
   for (bool disabled : {true, false}) {
     CLI::App* cmd = users->add_subcommand(
         disabled ? "disable" : "enable",

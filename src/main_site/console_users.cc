@@ -11,6 +11,7 @@
 
 #include "commerce/form.h"
 #include "main_site/console_common.h"
+#include "main_site/ledger_service.h"
 #include "main_site/shop_service.h"
 #include "main_site/users_service.h"
 
@@ -218,6 +219,21 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
   } else {
     out.title = user->email;
     out.template_name = "users_account";
+    // The user logs: the customer's recent visits across the network, where recorded.
+    json::array visits;
+    if (auto list = UserVisits(p.s->daemon->db(), user->id, 50); list.ok()) {
+      for (const LedgerVisit& v : *list) {
+        visits.push_back(json::object{{"partner", v.partner},
+                                      {"when", p.s->Time(v.time_micros)},
+                                      {"area", v.area == "tieup" ? "tie-up" : "original"},
+                                      {"request", v.method + " " + v.path},
+                                      {"status", v.status}});
+      }
+    }
+    data["has_visits"] = !visits.empty();
+    data["visits"] = std::move(visits);
+    data["news"] = user->marketing_consent_micros != 0;
+    data["visits_consent"] = user->visits_consent_micros != 0;
   }
   data["back"] = "/users/" + user->id;
   out.data = std::move(data);

@@ -81,6 +81,22 @@ const std::vector<Migration>& MainLedgerMigrations() {
        "CREATE INDEX ledger_orders_time ON ledger_orders(time_micros);"
        "CREATE INDEX ledger_orders_partner_time ON ledger_orders(partner, time_micros);"
        "ALTER TABLE ledger_mirrors ADD COLUMN orders_indexed INTEGER NOT NULL DEFAULT 0;"},
+      // The user logs (issue 16 item 6): the access records that name a signed-in customer,
+      // indexed with the orders (the backfill reads every mirror again for them; orders already
+      // indexed are ignored).
+      {4,
+       "CREATE TABLE ledger_user_visits ("
+       "  partner TEXT NOT NULL,"
+       "  entry INTEGER NOT NULL,"
+       "  user_id TEXT NOT NULL,"
+       "  time_micros INTEGER NOT NULL,"
+       "  area TEXT NOT NULL,"
+       "  method TEXT NOT NULL,"
+       "  path TEXT NOT NULL,"
+       "  status INTEGER NOT NULL,"
+       "  PRIMARY KEY (partner, entry));"
+       "CREATE INDEX ledger_user_visits_user ON ledger_user_visits(user_id, time_micros);"
+       "UPDATE ledger_mirrors SET orders_indexed = 0;"},
   };
   return kMigrations;
 }
@@ -303,6 +319,20 @@ Status LedgerCollector::IndexOrders(const std::string& partner, const ledger::Lo
     ASSIGN_OR_RETURN(std::vector<std::string> entries, log.ReadRange(next, end));
     RETURN_IF_ERROR(db_.Transaction([&](Database& tx) -> Status {
       for (size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].find("\"user_id\":\"usr_") != std::string::npos &&
+            entries[i].find("\"type\":\"access\"") != std::string::npos) {
+          auto record = ledger::ParseRecord(entries[i]);
+          const auto* a = record.ok() ? std::get_if<ledger::AccessRecord>(&*record) : nullptr;
+          if (a != nullptr && !a->user_id.empty()) {
+            RETURN_IF_ERROR(tx.Exec(
+                "INSERT OR IGNORE INTO ledger_user_visits(partner, entry, user_id, time_micros, "
+                "area, method, path, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                {partner, static_cast<int64_t>(next + i), a->user_id, a->time_micros,
+                 std::string(ledger::RecordAreaName(a->area)), a->method, a->path,
+                 int64_t{a->status}}));
+          }
+          continue;
+        }
         if (entries[i].find("\"type\":\"order\"") == std::string::npos) continue;
         auto record = ledger::ParseRecord(entries[i]);
         const auto* o = record.ok() ? std::get_if<ledger::OrderRecord>(&*record) : nullptr;
@@ -339,6 +369,30 @@ Status LedgerCollector::BackfillOrders() {
     RETURN_IF_ERROR(IndexOrders(partner, *log).Annotate("partner '" + partner + "'"));
   }
   return Status::Ok();
+}
+
+Result<std::vector<LedgerVisit>> UserVisits(Database& db, const std::string& user_id,
+                                            int64_t limit) {
+  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                                         "AND name = 'ledger_user_visits'"));
+  std::vector<LedgerVisit> out;
+  if (tables.empty() || tables[0].Int(0) == 0) return out;  // no ledger received yet
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT partner, time_micros, area, method, path, status "
+                                       "FROM ledger_user_visits WHERE user_id = ? ORDER BY "
+                                       "time_micros DESC, partner, entry DESC LIMIT ?",
+                                       {user_id, std::clamp<int64_t>(limit, 1, 10000)}));
+  for (const SqlRow& r : rows) {
+    out.push_back(
+        {r.Text(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), static_cast<int>(r.Int(5))});
+  }
+  return out;
+}
+
+Status ForgetUserVisits(Database& db, const std::string& user_id) {
+  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                                         "AND name = 'ledger_user_visits'"));
+  if (tables.empty() || tables[0].Int(0) == 0) return Status::Ok();
+  return db.Exec("DELETE FROM ledger_user_visits WHERE user_id = ?", {user_id});
 }
 
 Result<LedgerOrderPage> LedgerCollector::Orders(const LedgerOrderQuery& q) {

@@ -201,6 +201,25 @@ struct LedgerOrderPage {
   std::vector<LedgerOrder> orders;
 };
 
+// A request a partner served to a signed-in customer who let it be recorded under the account's
+// id (the user logs main keeps; sync/partnership_terms.h user-log terms), from a verified batch:
+// table ledger_user_visits, indexed with the orders.
+struct LedgerVisit {
+  std::string partner;
+  int64_t time_micros = 0;
+  std::string area;  // "tieup" or "original"
+  std::string method;
+  std::string path;
+  int status = 0;
+};
+
+// The newest `limit` visits of `user_id` across the network (empty before any ledger arrived).
+Result<std::vector<LedgerVisit>> UserVisits(Database& db, const std::string& user_id,
+                                            int64_t limit);
+// Forgets them (an erased account: the partners' ledgers keep the pseudonymous id, which a
+// tamper-evident log cannot drop, but main no longer ties it to anything).
+Status ForgetUserVisits(Database& db, const std::string& user_id);
+
 struct LedgerCollectorOptions {
   // Largest batch asked for when pulling.
   uint64_t pull_batch_entries = 2000;

@@ -8,12 +8,14 @@
 #include "commerce/wire.h"
 #include "crypto/jose.h"
 #include "main_site/customer_copies.h"
+#include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
 #include "main_site/shop_service.h"
 #include "main_site/signed_requests.h"
 #include "site/browser_headers.h"
 #include "sync/http_api.h"
+#include "sync/partnership_terms.h"
 #include "sync/publisher.h"
 #include "users/account_pages.h"
 #include "users/email_change.h"
@@ -68,6 +70,8 @@ class LocalAccounts : public users::AccountBackend {
     std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
     // Erases `user`'s account (EraseAccount).
     std::function<Status(const users::User& user)> erase;
+    // Told when the customer withdraws the consent to user logs.
+    std::function<void(const users::User&)> visits_withdrawn;
     // The partners holding a copy of the account, with the fields they keep (CopiesOf).
     std::function<Result<std::vector<std::pair<std::string, std::vector<std::string>>>>(
         const std::string& user_id)>
@@ -95,6 +99,16 @@ class LocalAccounts : public users::AccountBackend {
 
   Result<users::User> SetMarketingConsent(std::string_view user_id, bool consent) override {
     return store_->SetMarketingConsent(user_id, consent);
+  }
+
+  Result<users::User> SetVisitsConsent(std::string_view user_id, bool consent) override {
+    ASSIGN_OR_RETURN(users::User before, store_->Get(user_id));
+    ASSIGN_OR_RETURN(users::User after, store_->SetVisitsConsent(user_id, consent));
+    // Withdrawn: the shops' sessions end, so that the next sign-in there carries the new answer.
+    if (before.visits_consent_micros != 0 && !consent && extras_.visits_withdrawn) {
+      extras_.visits_withdrawn(after);
+    }
+    return after;
   }
 
   Status ChangePassword(std::string_view user_id, std::string_view current,
@@ -138,7 +152,10 @@ class LocalAccounts : public users::AccountBackend {
                                                           {"phone", u.address.phone}})},
         {"news_by_mail_since", u.marketing_consent_micros == 0
                                    ? json::value(nullptr)
-                                   : json::value(when(u.marketing_consent_micros))}};
+                                   : json::value(when(u.marketing_consent_micros))},
+        {"visits_recorded_since",
+         u.visits_consent_micros == 0 ? json::value(nullptr)
+                                      : json::value(when(u.visits_consent_micros))}};
     json::array sign_ins;
     if (extras_.sign_ins) {
       ASSIGN_OR_RETURN(auto list, extras_.sign_ins(u.id));
@@ -441,6 +458,17 @@ Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id) {
   });
 }
 
+Status EndPartnerSessions(Env& env, Database& db, std::string_view user_id) {
+  RETURN_IF_ERROR(users::OidcClients::Open(env, db).status());  // the provider's tables
+  RETURN_IF_ERROR(MigrateMainUsers(db));
+  const std::string id(user_id);
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query("SELECT client_id FROM oidc_signins WHERE user_id = ?", {id}));
+  std::vector<std::string> clients;
+  for (const SqlRow& row : rows) clients.push_back(row.Text(0));
+  return QueueLogoutNotices(env, db, id, clients);
+}
+
 Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
                              const users::User& user) {
   // The partners that may hold data of the account are told (before its sign-ins are forgotten).
@@ -453,6 +481,7 @@ Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, co
   RETURN_IF_ERROR(registrations->Forget(user.id, user.email));
   ASSIGN_OR_RETURN(auto changes, users::EmailChanges::Open(env, db, store));
   RETURN_IF_ERROR(changes->Forget(user.id));
+  RETURN_IF_ERROR(ForgetUserVisits(db, user.id));
   RETURN_IF_ERROR(store.Erase(user.id).status());
   return orders;
 }
@@ -539,6 +568,15 @@ Status AttachUsers(MainDaemon& daemon) {
   po.client_allowed = client_allowed;
   po.new_account = [registrations](const std::string& user_id, const std::string& client_id) {
     return registrations->TakeNewAccountNotice(user_id, client_id);
+  };
+  // Whether a partner may record the customer's visits under the account's id: the
+  // partnership's user-log terms and, under "consent", the customer's choice. Other clients: no.
+  po.record_visits = [self, store](const std::string& user_id, const std::string& client_id) {
+    auto terms = sync::ReadUserLogTerms(self->db(), client_id);
+    if (!terms.ok() || *terms == "never") return false;
+    if (*terms == "always") return true;
+    auto user = store->Get(user_id);
+    return user.ok() && user->visits_consent_micros != 0;
   };
   ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
                    users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));
@@ -690,6 +728,13 @@ Status AttachUsers(MainDaemon& daemon) {
                  s.ok() ? "" : " (failed: " + s.message() + ")");
   };
   extras.sign_ins = [provider](const std::string& user_id) { return provider->SignIns(user_id); };
+  // A withdrawn consent to user logs takes effect at once: the customer's sessions at the
+  // partners end (their next sign-in, instant through main, carries the new answer).
+  extras.visits_withdrawn = [self](const users::User& user) {
+    Status s = EndPartnerSessions(self->env(), self->db(), user.id);
+    self->logger()->info("users: {} withdrew the consent to user logs: partner sessions end{}",
+                         user.id, s.ok() ? "" : " (failed: " + s.message() + ")");
+  };
   extras.copies = [db = &daemon.db()](const std::string& user_id) {
     return CopiesOf(*db, user_id);
   };

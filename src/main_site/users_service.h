@@ -87,6 +87,10 @@ class MainUsersEndpoints {
 // daemon itself; `db` is main's database (the tables are made when missing).
 Status SignOutEverywhere(Env& env, Database& db, std::string_view user_id);
 
+// Ends `user_id`'s sessions at every partner the customer signed in to through main (the notices
+// of SignOutEverywhere), leaving main's own: after a withdrawn consent to user logs.
+Status EndPartnerSessions(Env& env, Database& db, std::string_view user_id);
+
 // Erases `user`'s account ("delete my account", `tieup main users delete`): signed out
 // everywhere (SignOutEverywhere: partners told), the orders of `shop` (main's) with the account's
 // address keep their lines, amounts, country and status but lose the person

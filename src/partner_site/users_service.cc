@@ -1,5 +1,6 @@
 #include "partner_site/users_service.h"
 
+#include "commerce/form.h"
 #include "commerce/shop.h"
 #include "ledger/records.h"
 #include "partner_site/main_client.h"
@@ -59,6 +60,35 @@ users::SsoTransport SsoThroughMain(std::shared_ptr<MainClient> main) {
   };
   return t;
 }
+
+// Whether main lets this site record each customer's visits under the account's id, as main
+// said at the customer's last sign-in here (table visit_recording).
+class VisitRecording {
+ public:
+  static Result<std::shared_ptr<VisitRecording>> Open(Env& env, Database& db) {
+    RETURN_IF_ERROR(Migrate(db, "visit_recording",
+                            {{1,
+                              "CREATE TABLE visit_recording (user_id TEXT PRIMARY KEY, record "
+                              "INTEGER NOT NULL, at INTEGER NOT NULL)"}}));
+    return std::make_shared<VisitRecording>(env, db);
+  }
+  VisitRecording(Env& env, Database& db) : env_(env), db_(db) {}
+
+  Status Set(const std::string& user_id, bool record) {
+    return db_.Exec(
+        "INSERT INTO visit_recording(user_id, record, at) VALUES(?, ?, ?) ON CONFLICT (user_id) "
+        "DO UPDATE SET record = excluded.record, at = excluded.at",
+        {user_id, int64_t{record ? 1 : 0}, env_.NowMicros()});
+  }
+  bool Records(const std::string& user_id) {
+    auto rows = db_.Query("SELECT record FROM visit_recording WHERE user_id = ?", {user_id});
+    return rows.ok() && !rows->empty() && (*rows)[0].Int(0) != 0;
+  }
+
+ private:
+  Env& env_;
+  Database& db_;
+};
 
 // The session cookie of this site's customers (named for the site: sites told apart only by
 // port, as in the demo, share a browser's cookies).
@@ -139,6 +169,27 @@ Status AttachUsers(PartnerDaemon& daemon) {
     };
   }
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
+  if (main != nullptr) {
+    // User logs: the access records name a signed-in customer only when main says so (the
+    // partnership's terms and the customer's consent, told at each sign-in here).
+    ASSIGN_OR_RETURN(std::shared_ptr<VisitRecording> recording,
+                     VisitRecording::Open(daemon.env(), daemon.db()));
+    options.visits_recorded = [recording, logger = daemon.logger()](const std::string& user_id,
+                                                                    bool record) {
+      Status s = recording->Set(user_id, record);
+      if (!s.ok())
+        logger->error("user logs: keeping main's answer for {}: {}", user_id, s.message());
+    };
+    const std::string cookie = users::SessionCookieName(options.https, options.session_cookie);
+    RETURN_IF_ERROR(daemon.site().SetVisitor(
+        cookie, [sessions = options.sessions, recording, cookie](const HttpRequest& request) {
+          const std::string value = commerce::CookieValue(request.HeaderOr("Cookie"), cookie);
+          if (value.empty()) return std::string();
+          auto session = sessions->Peek(value);
+          if (!session.ok() || !recording->Records(session->subject)) return std::string();
+          return session->subject;
+        }));
+  }
   if (daemon.sync() != nullptr) {
     // Main tells us when a customer signed out everywhere: their sessions here end too.
     daemon.sync()->AddSyncRoute(

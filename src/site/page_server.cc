@@ -406,6 +406,37 @@ HttpResponse MoveUnderPrefix(HttpResponse response, std::string_view prefix,
   return out;
 }
 
+// Names the signed-in visitor (PageServer::SetVisitor) in the response, for its access record.
+class NamedVisitors final : public HttpHandler {
+ public:
+  NamedVisitors(std::shared_ptr<HttpHandler> inner, std::string cookie,
+                std::function<std::string(const HttpRequest&)> visitor)
+      : inner_(std::move(inner)), cookie_(std::move(cookie) + "="), visitor_(std::move(visitor)) {}
+  void Handle(const HttpRequest& request, HttpResponder responder) override {
+    // Without cookies (most requests, every benchmark's) no one is signed in: straight through.
+    const std::string_view cookies = request.HeaderOr("Cookie");
+    if (cookies.empty()) {
+      inner_->Handle(request, std::move(responder));
+      return;
+    }
+    // The visitor decides who is named, whatever the handler said.
+    std::string user;
+    if (cookies.find(cookie_) != std::string_view::npos) user = visitor_(request);
+    auto outer = std::make_shared<HttpResponder>(std::move(responder));
+    inner_->Handle(request, HttpResponder::FromCallback(
+                                [outer, user = std::move(user)](HttpResponse response) {
+                                  response.user = user;
+                                  outer->Respond(std::move(response));
+                                }));
+  }
+  std::string_view AllowedMethods() const override { return inner_->AllowedMethods(); }
+
+ private:
+  const std::shared_ptr<HttpHandler> inner_;
+  const std::string cookie_;
+  const std::function<std::string(const HttpRequest&)> visitor_;
+};
+
 // Sends each request to its mount's handler, or to this server's router. A prefix area's
 // request goes to its pages with the prefix taken off, and comes back under it
 // (MoveUnderPrefix).
@@ -505,6 +536,17 @@ Status PageServer::Mount(PageMount mount) {
   return Status::Ok();
 }
 
+Status PageServer::SetVisitor(std::string cookie_name,
+                              std::function<std::string(const HttpRequest&)> visitor) {
+  if (server_) return Status::FailedPrecondition("the visitor is set before the server starts");
+  if (cookie_name.empty() || !visitor) {
+    return Status::InvalidArgument("a visitor needs a cookie name and a function");
+  }
+  visitor_cookie_ = std::move(cookie_name);
+  visitor_ = std::move(visitor);
+  return Status::Ok();
+}
+
 Status PageServer::Start() {
   std::shared_ptr<HttpHandler> top = router_;
   if (!mounts_.empty()) {
@@ -519,6 +561,7 @@ Status PageServer::Start() {
       }
     };
   }
+  if (visitor_) top = std::make_shared<NamedVisitors>(std::move(top), visitor_cookie_, visitor_);
   server_ = std::make_unique<HttpServer>(env_, http_, std::move(top));
   RETURN_IF_ERROR(server_->Start());
   reload_thread_ = std::thread([this] { ReloadLoop(); });

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -60,6 +61,14 @@ class PageServer {
   // What serves this server's routes and pages, to mount them on another server's port.
   std::shared_ptr<HttpHandler> handler() const { return router_; }
 
+  // Decides who is named in the access records (the user logs main keeps): for a request whose
+  // Cookie header holds `cookie_name`, `visitor` returns the user id to record, "" for none; a
+  // request with other cookies names no one, whatever its handler set in HttpResponse::user
+  // (a request without cookies is left to its handler). Called on the I/O thread before the
+  // request is handled: it must be quick and thread-safe. Only before Start().
+  Status SetVisitor(std::string cookie_name,
+                    std::function<std::string(const HttpRequest& request)> visitor);
+
   // Binds the public address and starts serving; a clear error when the address is taken.
   Status Start();
   // Follows activations like Start, without a port of its own: the pages are served through
@@ -79,6 +88,8 @@ class PageServer {
   HttpServerOptions http_;
   std::shared_ptr<Router> router_;
   std::vector<PageMount> mounts_;
+  std::string visitor_cookie_;
+  std::function<std::string(const HttpRequest&)> visitor_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

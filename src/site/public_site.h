@@ -47,6 +47,11 @@ class PublicSite {
 
   // Serves another site's pages on this site's port (PageServer::Mount). Before Start.
   Status Mount(PageMount mount) { return pages_->Mount(std::move(mount)); }
+  // Names signed-in visitors in the access records (PageServer::SetVisitor). Before Start.
+  Status SetVisitor(std::string cookie_name,
+                    std::function<std::string(const HttpRequest& request)> visitor) {
+    return pages_->SetVisitor(std::move(cookie_name), std::move(visitor));
+  }
   // What serves this site's pages and routes, for another site's Mount.
   std::shared_ptr<HttpHandler> handler() const { return pages_->handler(); }
 

@@ -177,4 +177,51 @@ Result<std::string> SetCustomerCopyTerms(Database& db, int64_t now, const std::s
   return words;
 }
 
+Status CheckUserLogTerms(std::string_view terms) {
+  for (const char* t : kUserLogTerms) {
+    if (terms == t) return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      "user logs must be 'consent' (records name only customers who agreed), 'always' or "
+      "'never', not '" +
+      std::string(terms.substr(0, 40)) + "'");
+}
+
+Result<std::string> ReadUserLogTerms(Database& db, const std::string& id) {
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query("SELECT user_logs FROM sync_partnerships WHERE id = ?", {id}));
+  if (rows.empty()) {
+    return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+  }
+  return rows[0].Text(0);
+}
+
+Result<std::string> SetUserLogTerms(Database& db, int64_t now, const std::string& id,
+                                    const std::string& terms, const std::string& by) {
+  RETURN_IF_ERROR(CheckUserLogTerms(terms));
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  std::string words;
+  RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
+    ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT revoked, user_logs FROM sync_partnerships WHERE "
+                                         "id = ?",
+                                         {id}));
+    if (rows.empty()) {
+      return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+    }
+    if (rows[0].Int(0) != 0) {
+      return Status::FailedPrecondition("partner '" + id + "' is revoked: its settings stay");
+    }
+    if (rows[0].Text(1) == terms) return Status::Ok();
+    words = "user logs: " + rows[0].Text(1) + " -> " + terms;
+    RETURN_IF_ERROR(
+        tx.Exec("UPDATE sync_partnerships SET user_logs = ? WHERE id = ?", {terms, id}));
+    return internal::RecordEvent(tx, now, id, "", 0, "changed",
+                                 "settings changed by " +
+                                     (by.empty() ? std::string("the main manager") : by) + ": " +
+                                     words + " (from each customer's next sign-in there)");
+  }));
+  return words;
+}
+
 }  // namespace tieup::sync

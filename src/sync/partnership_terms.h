@@ -74,4 +74,18 @@ Result<CustomerCopyTerms> ReadCustomerCopyTerms(Database& db, const std::string&
 Result<std::string> SetCustomerCopyTerms(Database& db, int64_t now, const std::string& id,
                                          const CustomerCopyTerms& terms, const std::string& by);
 
+// Whether the partner's access records may carry the signed-in customer's id (the user logs main
+// keeps): "consent" (the default: only for customers who agreed on their account page), "always"
+// (the contract lets the partner record every signed-in customer) or "never". Main tells the
+// partner at each sign-in (the ID token's "tieup_record_visits").
+inline constexpr const char* kUserLogTerms[] = {"consent", "always", "never"};
+// InvalidArgument naming the accepted words.
+Status CheckUserLogTerms(std::string_view terms);
+// The terms of partnership `id` (NotFound for an unknown one); migrates the sync schema.
+Result<std::string> ReadUserLogTerms(Database& db, const std::string& id);
+// Sets them, recording a "changed" event naming `by`; returns the change in words, empty when
+// nothing changed. Errors as SetCustomerCopyTerms.
+Result<std::string> SetUserLogTerms(Database& db, int64_t now, const std::string& id,
+                                    const std::string& terms, const std::string& by);
+
 }  // namespace tieup::sync

@@ -160,6 +160,11 @@ ALTER TABLE sync_partnerships ADD COLUMN options TEXT NOT NULL DEFAULT '';
 ALTER TABLE sync_partnerships ADD COLUMN copy_fields TEXT NOT NULL DEFAULT '';
 ALTER TABLE sync_partnerships ADD COLUMN copy_for TEXT NOT NULL DEFAULT 'registered';
 )sql"},
+      // User logs (issue 16 item 6; sync/partnership_terms.h): whether the partner's access
+      // records carry the signed-in customer's id: consent, always or never.
+      {13, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN user_logs TEXT NOT NULL DEFAULT 'consent';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

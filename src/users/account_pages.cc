@@ -197,6 +197,7 @@ class AccountPages::Impl {
     if (done->new_account && options_.registered) {
       options_.registered(done->user_id, done->return_path);
     }
+    if (options_.visits_recorded) options_.visits_recorded(done->user_id, done->record_visits);
     HttpResponse r = SeeOther(done->return_path);
     StartSession(request, r, done->user_id, done->name);
     r.AddHeader("Set-Cookie", PendingCookie(""));
@@ -255,7 +256,8 @@ class AccountPages::Impl {
           {"country", account->address.country},
           {"phone", account->address.phone},
           {"has_address", !account->address.empty()},
-          {"news", account->marketing_consent_micros != 0}};
+          {"news", account->marketing_consent_micros != 0},
+          {"visits", account->visits_consent_micros != 0}};
     } else if (options_.sso != nullptr) {
       if (auto url = options_.sso->AccountUrl(); url.ok()) data["manage_url"] = *url;
     }
@@ -263,12 +265,13 @@ class AccountPages::Impl {
   }
 
   // What a POST to the account page changes.
-  enum class Change { kName, kPassword, kAddress, kNews };
+  enum class Change { kName, kPassword, kAddress, kNews, kVisits };
   static std::optional<Change> ChangeAt(std::string_view path) {
     if (path == "/account/profile") return Change::kName;
     if (path == "/account/password") return Change::kPassword;
     if (path == "/account/address") return Change::kAddress;
     if (path == "/account/news") return Change::kNews;
+    if (path == "/account/visits") return Change::kVisits;
     return std::nullopt;
   }
 
@@ -324,6 +327,10 @@ class AccountPages::Impl {
       case Change::kNews:
         saved = backend_->SetMarketingConsent(session->subject, form->Get("news") == "yes");
         what = "news";
+        break;
+      case Change::kVisits:
+        saved = backend_->SetVisitsConsent(session->subject, form->Get("visits") == "yes");
+        what = "visits";
         break;
       case Change::kPassword:
         break;
@@ -444,6 +451,11 @@ class AccountPages::Impl {
       const std::string_view saved = query->Get("saved");
       if (saved == "name") data["notice"] = "Your name is saved.";
       if (saved == "address") data["notice"] = "Your address is saved: checkout starts with it.";
+      if (saved == "visits") {
+        data["notice"] = data["account"].as_object()["visits"].as_bool()
+                             ? "The shops may now record your visits under your account."
+                             : "The shops no longer record your visits under your account.";
+      }
       if (saved == "news") {
         data["notice"] = data["account"].as_object()["news"].as_bool()
                              ? "You will get news of the shops' offers by mail."

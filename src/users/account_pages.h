@@ -12,6 +12,8 @@
 //                               empty: forgotten) -> 303 /account/?saved=address
 //   POST /account/news       (main) the marketing consent ("news" = "yes" or absent)
 //                               -> 303 /account/?saved=news
+//   POST /account/visits     (main) the consent to having visits recorded under the account
+//                               ("visits" = "yes" or absent) -> 303 /account/?saved=visits
 //   GET  /account/export     (main) everything held about the customer, a JSON download
 //   GET  /account/delete     (main) "delete my account": what happens, the current password
 //   POST /account/delete     (main) the current password and the session's CSRF token: the
@@ -107,6 +109,11 @@ class AccountBackend {
   virtual Result<User> SetMarketingConsent(std::string_view /*user_id*/, bool /*consent*/) {
     return Status::Unimplemented("accounts are kept by main");
   }
+  // Records the consent to user logs, given or withdrawn (a withdrawal takes effect at every
+  // shop at once: main_site/ledger_service.h UserVisits).
+  virtual Result<User> SetVisitsConsent(std::string_view /*user_id*/, bool /*consent*/) {
+    return Status::Unimplemented("accounts are kept by main");
+  }
   // Changes the password after checking the current one: Unauthenticated for a wrong current
   // password, InvalidArgument for a new one the policy refuses, ResourceExhausted while
   // throttled. Every session of the account ends (the customer signs in again).
@@ -161,6 +168,9 @@ struct AccountPagesOptions {
   // partner records the registration in its ledger).
   std::function<void(const std::string& user_id, const std::string& return_path)> registered =
       nullptr;
+  // With single sign-on: told at every sign-in through main whether main lets this site record
+  // the customer's visits under the account's id (SignedIn::record_visits). Null: not told.
+  std::function<void(const std::string& user_id, bool record_visits)> visits_recorded = nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a

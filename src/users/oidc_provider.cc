@@ -635,6 +635,9 @@ class OidcProvider::Impl {
     if (options_.new_account && options_.new_account(user_id, client->id)) {
       claims["tieup_new_account"] = true;
     }
+    if (options_.record_visits) {
+      claims["tieup_record_visits"] = options_.record_visits(user_id, client->id);
+    }
     auto id_token = options_.key->Sign(json::serialize(claims));
     if (!id_token.ok()) return OAuthError(500, "server_error", "the ID token could not be signed");
     HttpResponse r = JsonResponse(200, json::object{{"access_token", access},

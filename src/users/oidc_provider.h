@@ -25,7 +25,8 @@
 // ID tokens live kIdTokenSeconds and carry iss, sub (the user id), aud, exp, iat, auth_time,
 // nonce, and with scope profile "name", with scope email "email" and "email_verified";
 // "tieup_new_account": true in the first ID token a client gets for an account registered
-// through it (OidcProviderOptions::new_account).
+// through it (OidcProviderOptions::new_account); "tieup_record_visits": whether the client may
+// record the customer's visits under the account's id (OidcProviderOptions::record_visits).
 //
 // The sign-in honours users/user_store.h's waits and the client-network throttle of the account
 // pages (users/form_checks.h). The provider's session is main's customer session
@@ -115,6 +116,12 @@ struct OidcProviderOptions {
   // Whether the account `user_id` was registered through `client_id` and this is the first ID
   // token that client gets for it (users/registration.h: true once). Null: never.
   std::function<bool(const std::string& user_id, const std::string& client_id)> new_account =
+      nullptr;
+  // Whether `client_id` may record the visits of `user_id` under the account's id (main: the
+  // partnership's user-log terms and the customer's consent, main_site/ledger_service.h
+  // UserVisits): the ID token's "tieup_record_visits". Null: the claim is left out (the client
+  // records none).
+  std::function<bool(const std::string& user_id, const std::string& client_id)> record_visits =
       nullptr;
 };
 

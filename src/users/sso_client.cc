@@ -223,6 +223,8 @@ Result<SingleSignOn::SignedIn> SingleSignOn::Finish(std::string_view query,
   out.return_path = p->return_path;
   const json::value* fresh = claims.if_contains("tieup_new_account");
   out.new_account = fresh != nullptr && fresh->is_bool() && fresh->as_bool();
+  const json::value* visits = claims.if_contains("tieup_record_visits");
+  out.record_visits = visits != nullptr && visits->is_bool() && visits->as_bool();
   return out;
 }
 

@@ -64,6 +64,9 @@ class SingleSignOn {
     // Main says the account was registered through this site and this is its first sign-in
     // here (the ID token's "tieup_new_account").
     bool new_account = false;
+    // Main lets this site record the customer's visits under the account's id (the ID token's
+    // "tieup_record_visits"; absent: no).
+    bool record_visits = false;
   };
   // `query`: the raw query of the request to the redirect URI; `pending_cookie`: the cookie's
   // value. PermissionDenied for an error main sent back (error=..., its description in the

@@ -52,15 +52,19 @@ ALTER TABLE users ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET changed_at = registered_at;
 CREATE INDEX users_changed ON users(changed_at);
 )";
+// The consent to user logs (main_site/ledger_service.h UserVisits).
+constexpr std::string_view kSchemaV6 = R"(
+ALTER TABLE users ADD COLUMN visits_consent_at INTEGER NOT NULL DEFAULT 0;
+)";
 // Rows of addresses with no failure for this long are swept out.
 constexpr int64_t kForgetFailuresMicros = 24LL * 3600 * 1'000'000;
 
 constexpr std::string_view kColumns =
     "id, email, display_name, registered_at, registered_via, area, disabled_at, "
     "email_confirmed_at, "
-    "address, marketing_consent_at, changed_at";
+    "address, marketing_consent_at, changed_at, visits_consent_at";
 // The column after kColumns in a query that adds one.
-constexpr size_t kColumnCount = 11;
+constexpr size_t kColumnCount = 12;
 // Longer passwords are refused before any hashing (the policy allows far fewer bytes).
 constexpr size_t kMaxPasswordBytes = kMaxPasswordChars * 4;
 
@@ -166,7 +170,7 @@ Result<User> UserFromRow(const SqlRow& row) {
   return User{row.Text(0), row.Text(1), row.Text(2),
               row.Int(3),  row.Text(4), area,
               row.Int(6),  row.Int(7),  AddressFromJson(row.Text(8)),
-              row.Int(9),  row.Int(10)};
+              row.Int(9),  row.Int(11), row.Int(10)};
 }
 
 }  // namespace
@@ -475,11 +479,24 @@ class UserStore::Impl {
   }
 
   Result<User> SetMarketingConsent(std::string_view user_id, bool consent) {
+    return SetConsent(user_id, consent, "marketing_consent_at",
+                      [](const User& u) { return u.marketing_consent_micros; });
+  }
+
+  Result<User> SetVisitsConsent(std::string_view user_id, bool consent) {
+    return SetConsent(user_id, consent, "visits_consent_at",
+                      [](const User& u) { return u.visits_consent_micros; });
+  }
+
+  // Sets `column` to now (given) or 0 (withdrawn) unless it already says so; a change moves
+  // changed_at.
+  Result<User> SetConsent(std::string_view user_id, bool consent, std::string_view column,
+                          int64_t (*since)(const User&)) {
     ASSIGN_OR_RETURN(User user, Get(user_id));
-    if ((user.marketing_consent_micros != 0) == consent) return user;
+    if ((since(user) != 0) == consent) return user;
     const int64_t now = env_.NowMicros();
     RETURN_IF_ERROR(
-        db_.Exec("UPDATE users SET marketing_consent_at = ?, changed_at = ? WHERE id = ?",
+        db_.Exec("UPDATE users SET " + std::string(column) + " = ?, changed_at = ? WHERE id = ?",
                  {consent ? now : int64_t{0}, now, user.id}));
     return Get(user_id);
   }
@@ -633,7 +650,8 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(Env& env, Database& db,
                            {2, std::string(kSchemaV2)},
                            {3, std::string(kSchemaV3)},
                            {4, std::string(kSchemaV4)},
-                           {5, std::string(kSchemaV5)}}));
+                           {5, std::string(kSchemaV5)},
+                           {6, std::string(kSchemaV6)}}));
   RETURN_IF_ERROR(MigrateCustomerSessions(db));  // SetDisabled ends an account's sessions
   return std::unique_ptr<UserStore>(new UserStore(std::make_unique<Impl>(env, db, options)));
 }
@@ -669,6 +687,9 @@ Result<User> UserStore::SetAddress(std::string_view user_id, const PostalAddress
 }
 Result<User> UserStore::SetMarketingConsent(std::string_view user_id, bool consent) {
   return impl_->SetMarketingConsent(user_id, consent);
+}
+Result<User> UserStore::SetVisitsConsent(std::string_view user_id, bool consent) {
+  return impl_->SetVisitsConsent(user_id, consent);
 }
 Result<User> UserStore::Erase(std::string_view user_id) { return impl_->Erase(user_id); }
 Result<User> UserStore::SetPassword(std::string_view user_id, std::string_view password) {

@@ -121,6 +121,9 @@ struct User {
   PostalAddress address = {};
   // When the customer asked for news of the network's offers by mail (marketing consent); 0: not.
   int64_t marketing_consent_micros = 0;
+  // When the customer let the shops record their visits under the account's id (the user logs
+  // main keeps, for recommendations: main_site/ledger_service.h UserVisits); 0: not (or withdrawn).
+  int64_t visits_consent_micros = 0;
   // When the name, e-mail address, postal address or consent last changed (the registration
   // counts): what partner copies follow (main_site/customer_copies.h).
   int64_t changed_micros = 0;
@@ -215,6 +218,8 @@ class UserStore {
   // Records the customer's marketing consent (given now, or withdrawn). NotFound for an unknown
   // id. Returns the account as it is now.
   Result<User> SetMarketingConsent(std::string_view user_id, bool consent);
+  // Records the consent to having visits recorded under the account's id, the same way.
+  Result<User> SetVisitsConsent(std::string_view user_id, bool consent);
 
   // Deletes the account (its row, its failed sign-ins and its sessions on this site) and returns
   // it as it was. NotFound for an unknown id. (The rest of the erasure is the caller's:

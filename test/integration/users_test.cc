@@ -23,6 +23,7 @@
 #include "ledger/records.h"
 #include "shop_customer.h"
 #include "site/config.h"
+#include "store/database.h"
 #include "sync_harness.h"
 #include "test_support.h"
 
@@ -569,6 +570,95 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
            listed.find("No customers yet") != std::string::npos;
   })) << listed
       << main_->output();
+}
+
+// The user ids of the access records in the ledger at `shop_dir` for `path`, oldest first (the
+// partner is stopped first).
+std::vector<std::string> VisitorsOf(Env& env, const std::string& shop_dir,
+                                    const std::string& path) {
+  auto log = ledger::Log::Open(env, shop_dir + "/ledger", {.read_only = true});
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  std::vector<std::string> out;
+  if (!log.ok()) return out;
+  for (uint64_t i = 0; i < (*log)->size(); ++i) {
+    auto rec = ledger::ParseRecord(*(*log)->Read(i));
+    if (!rec.ok()) continue;
+    if (auto* a = std::get_if<ledger::AccessRecord>(&*rec); a != nullptr && a->path == path) {
+      out.push_back(a->user_id);
+    }
+  }
+  return out;
+}
+
+TEST_F(UsersIntegrationTest, VisitsAreRecordedUnderTheAccountOnlyWithConsentAndReachMain) {
+  Browser hiro;
+  ASSERT_EQ(RegisterAtPartner(&hiro, "hiro@example.org", "Hiro", kPassword), 303) << hiro.last;
+  const std::string cookie = "Cookie: " + hiro.partner_cookie + "; tieup_cart_count=0";
+  // The partnership's default asks for consent, and Hiro gave none: anonymous.
+  ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/welcome.html?1", {cookie})), 200);
+  // Hiro agrees on main's account page; the next sign-in at the partner carries it.
+  std::string r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
+  const std::string csrf = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(main_->port(), "/account/visits", "csrf=" + csrf + "&visits=yes", "/account/",
+               hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  ASSERT_EQ(SignInAtPartner(&hiro, "", ""), 303) << hiro.last;
+  const std::string named = "Cookie: " + hiro.partner_cookie;
+  ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/welcome.html", {named})), 200);
+  ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/local.html", {named})), 200);
+  // Withdrawn: the partner's session ends at once (main tells it), so nothing more is named.
+  r = PostForm(main_->port(), "/account/visits", "csrf=" + csrf, "/account/", hiro.main_cookie);
+  ASSERT_EQ(StatusOf(r), 303) << r;
+  EXPECT_THAT(HttpGet(main_->port(), "/account/?saved=visits", {"Cookie: " + hiro.main_cookie}),
+              HasSubstr("no longer record your visits"));
+  EXPECT_TRUE(WaitFor([&] {
+    return StatusOf(HttpGet(partner_->port(), "/account/", {named})) == 303;
+  })) << main_->output();
+  ASSERT_EQ(SignInAtPartner(&hiro, "", ""), 303) << hiro.last;
+  ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/local.html", {"Cookie: " + hiro.partner_cookie})),
+            200);
+
+  const std::string id = Match(Run({"main", "users", "ls", main_dir_}), "(usr_[a-z2-7]{16})");
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(partner_->Stop(), 0);
+  // The set-up's anonymous loads of the page first; then Hiro's before and after the consent.
+  const std::vector<std::string> welcome = VisitorsOf(*env_, shop_dir_, "/welcome.html");
+  ASSERT_GE(welcome.size(), 2u);
+  EXPECT_EQ(welcome[welcome.size() - 2], "");
+  EXPECT_EQ(welcome.back(), id);
+  // Named while the consent held; not after it was withdrawn.
+  EXPECT_THAT(VisitorsOf(*env_, shop_dir_, "/local.html"), ::testing::ElementsAre(id, ""));
+  // Main learns them with the partner's ledger: the customer's history across the network.
+  Run({"partner", "ledger", "push", shop_dir_});
+  const std::string history = Run({"main", "users", "history", main_dir_, "hiro@example.org"});
+  EXPECT_THAT(history, ::testing::ContainsRegex("shop-b +tieup +200 +GET /welcome.html"));
+  EXPECT_THAT(history, ::testing::ContainsRegex("shop-b +original +200 +GET /local.html"));
+  EXPECT_THAT(history, Not(HasSubstr("mei")));
+
+  // "always" in the contract names every signed-in customer, consent or not.
+  EXPECT_THAT(Run({"main", "partner", "set", main_dir_, "shop-b", "--user-logs", "always"}),
+              HasSubstr("user logs: consent -> always"));
+  partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
+  ASSERT_TRUE(partner_->ok()) << partner_->output();
+  Browser mei;
+  ASSERT_EQ(RegisterAtPartner(&mei, "mei@example.org", "Mei", kPassword), 303) << mei.last;
+  ASSERT_EQ(
+      StatusOf(HttpGet(partner_->port(), "/welcome.html?m", {"Cookie: " + mei.partner_cookie})),
+      200);
+  ASSERT_EQ(partner_->Stop(), 0);
+  const std::vector<std::string> later = VisitorsOf(*env_, shop_dir_, "/welcome.html");
+  ASSERT_FALSE(later.empty());
+  EXPECT_THAT(later.back(), ::testing::StartsWith("usr_"));
+  EXPECT_NE(later.back(), id);
+
+  // Erased: main forgets the history.
+  Run({"main", "users", "delete", main_dir_, "hiro@example.org", "--yes"});
+  EXPECT_THAT(RunTieup({"main", "users", "history", main_dir_, id}).output, HasSubstr("no user"));
+  auto db = OpenSqlite(main_dir_ + "/tieup.db");
+  ASSERT_TRUE(db.ok());
+  auto left = (*db)->Query("SELECT COUNT(*) FROM ledger_user_visits WHERE user_id = ?", {id});
+  ASSERT_TRUE(left.ok()) << left.status().ToString();
+  EXPECT_EQ((*left)[0].Int(0), 0);
 }
 
 TEST_F(UsersIntegrationTest, MainDownMeans503AndNothingIsRecorded) {

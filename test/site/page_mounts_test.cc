@@ -374,5 +374,54 @@ TEST(FurtherMainNameTest, IsMadeFromTheArea) {
   EXPECT_EQ(FurtherMainNameForArea("", "Tea.Example.com"), "tea-example-com");
 }
 
+// A route that names someone itself (as the account pages do after a sign-in).
+struct NamingHandler : HttpHandler {
+  void Handle(const HttpRequest&, HttpResponder responder) override {
+    HttpResponse r = HttpResponse::Text(200, "account\n");
+    r.user = "usr_fromhandler";
+    responder.Respond(std::move(r));
+  }
+};
+
+TEST_F(PageMountsTest, TheVisitorDecidesWhoTheAccessRecordsName) {
+  Served site = Make("site", {"/index.html"});
+  ASSERT_THAT(site.server->AddRoute("/account/", "GET", std::make_shared<NamingHandler>()), IsOk());
+  ASSERT_THAT(site.server->SetVisitor("sess",
+                                      [](const HttpRequest& r) {
+                                        return r.HeaderOr("Cookie").find("sess=ada") !=
+                                                       std::string_view::npos
+                                                   ? std::string("usr_ada")
+                                                   : std::string();
+                                      }),
+              IsOk());
+  ASSERT_THAT(site.server->Start(), IsOk());
+  EXPECT_EQ(site.server->SetVisitor("x", [](const HttpRequest&) { return std::string(); }).code(),
+            StatusCode::kFailedPrecondition);
+  auto get = [&](const std::string& target, const std::string& cookie) {
+    HttpClient client("127.0.0.1", site.server->port());
+    HttpRequest request("GET", target);
+    request.AddHeader("Host", "shop-a.example");
+    if (!cookie.empty()) request.AddHeader("Cookie", cookie);
+    auto r = client.Fetch(request);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? r->status() : 0;
+  };
+  EXPECT_EQ(get("/index.html", "tieup_cart=1; sess=ada"), 200);  // consented: named
+  EXPECT_EQ(get("/index.html", "sess=bob"), 200);                // not: anonymous
+  EXPECT_EQ(get("/account/x", "tieup_cart=1"), 200);  // another cookie: the handler's name goes
+  EXPECT_EQ(get("/account/x", ""), 200);              // no cookie at all: the handler's stays
+  EXPECT_EQ(get("/index.html", ""), 200);
+  EXPECT_THAT(site.writer->Flush(), IsOk());
+  std::vector<std::string> users;
+  for (uint64_t i = 0; i < site.log->size(); ++i) {
+    auto record = ledger::ParseRecord(*site.log->Read(i));
+    if (record.ok() && std::holds_alternative<ledger::AccessRecord>(*record)) {
+      users.push_back(std::get<ledger::AccessRecord>(*record).user_id);
+    }
+  }
+  EXPECT_THAT(users, ElementsAre("usr_ada", "", "", "usr_fromhandler", ""));
+  site.server->Stop();
+}
+
 }  // namespace
 }  // namespace tieup

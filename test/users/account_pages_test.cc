@@ -40,6 +40,7 @@ class FakeBackend : public AccountBackend {
     u.display_name = "Ada <3";
     u.address = address;
     u.marketing_consent_micros = consent ? 1 : 0;
+    u.visits_consent_micros = visits ? 1 : 0;
     return u;
   }
   Result<User> SetAddress(std::string_view user_id, const PostalAddress& a) override {
@@ -51,6 +52,11 @@ class FakeBackend : public AccountBackend {
     consent = c;
     return Account(user_id);
   }
+  Result<User> SetVisitsConsent(std::string_view user_id, bool c) override {
+    visits = c;
+    return Account(user_id);
+  }
+  bool visits = false;
   PostalAddress address;
   bool consent = false;
   Status DeleteAccount(std::string_view user_id, std::string_view current) override {
@@ -427,6 +433,13 @@ TEST_F(AccountSessionsTest, TheAddressAndTheNewsConsentAreKeptWithTheAccount) {
   EXPECT_FALSE(backend_->consent);
   EXPECT_THAT(Body(Send(Get("/account/?saved=news", session))),
               HasSubstr("You will get no more news by mail."));
+
+  ASSERT_EQ(post("/account/visits", "csrf=" + csrf + "&visits=yes").status(), 303);
+  EXPECT_TRUE(backend_->visits);
+  EXPECT_FALSE(backend_->consent);  // each box is its own
+  EXPECT_THAT(Body(Send(Get("/account/?saved=visits", session))),
+              HasSubstr("The shops may now record your visits under your account."));
+  EXPECT_EQ(post("/account/visits", "visits=yes").status(), 403);  // without the token
 }
 
 TEST_F(AccountSessionsTest, DisablingAnAccountEndsItsSessions) {

@@ -11,6 +11,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cstring>
 #include <regex>
+#include <set>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -99,6 +100,9 @@ class OidcTest : public ::testing::Test {
     po.client_allowed = [this](const std::string& client) { return refused_client_ != client; };
     po.new_account = [this](const std::string& user, const std::string& client) {
       return registrations_db_->TakeNewAccountNotice(user, client);
+    };
+    po.record_visits = [this](const std::string& user, const std::string&) {
+      return record_visits_.count(user) != 0;
     };
     auto provider = OidcProvider::Open(env_, *db_, *users_, po);
     ASSERT_THAT(provider, IsOk());
@@ -234,6 +238,7 @@ class OidcTest : public ::testing::Test {
   std::unique_ptr<RegistrationPages> registration_pages_;
   std::vector<RegistrationMail> mails_;
   std::string user_id_, secret_, jwks_override_, refused_client_;
+  std::set<std::string> record_visits_;  // accounts the provider lets clients record
   std::function<void()> after_token_;
   int registrations_ = 0;
   std::vector<std::pair<std::string, std::vector<std::string>>> logged_out_;
@@ -506,6 +511,7 @@ TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
   EXPECT_EQ(done->user_id, kim->id);
   EXPECT_EQ(done->return_path, "/local/about.html");
   EXPECT_TRUE(done->new_account);
+  EXPECT_FALSE(done->record_visits);  // the provider's hook says no for Kim
   // The next sign-in there is not new; the address is confirmed.
   auto next = sso_->Begin("/");
   ASSERT_THAT(next, IsOk());
@@ -516,7 +522,17 @@ TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
   ASSERT_EQ(tokens.status(), 200);
   json::object claims = ClaimsOf(tokens);
   EXPECT_FALSE(claims.contains("tieup_new_account"));
+  EXPECT_EQ(claims.at("tieup_record_visits"), json::value(false));
   EXPECT_EQ(claims.at("email_verified"), json::value(true));
+  // Once the hook says yes (main: the terms and the customer's consent), the token says so.
+  record_visits_.insert(kim->id);
+  auto third = sso_->Begin("/");
+  ASSERT_THAT(third, IsOk());
+  r = provider_->HandleRequest(Get(third->location.substr(strlen(kIssuer)), main_cookie));
+  ASSERT_EQ(r.status(), 303);
+  auto recorded = sso_->Finish(QueryOf(HeaderOf(r, "Location")), third->pending_cookie);
+  ASSERT_THAT(recorded, IsOk());
+  EXPECT_TRUE(recorded->record_visits);
   // An account made before confirmation by mail existed: not verified.
   SingleSignOn::Start start;
   std::string ada_cookie;

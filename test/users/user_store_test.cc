@@ -537,6 +537,17 @@ TEST_F(UserStoreTest, TheMarketingConsentKeepsWhenItWasGiven) {
   ASSERT_THAT(withdrawn, IsOk());
   EXPECT_EQ(withdrawn->marketing_consent_micros, 0);
   EXPECT_EQ(withdrawn->changed_micros, env_.NowMicros());
+  // The consent to user logs is its own.
+  EXPECT_EQ(withdrawn->visits_consent_micros, 0);
+  env_.AdvanceSeconds(1);
+  auto visits = store_->SetVisitsConsent(user->id, true);
+  ASSERT_THAT(visits, IsOk());
+  EXPECT_EQ(visits->visits_consent_micros, env_.NowMicros());
+  EXPECT_EQ(visits->marketing_consent_micros, 0);
+  Reopen();
+  EXPECT_EQ(store_->Get(user->id)->visits_consent_micros, visits->visits_consent_micros);
+  ASSERT_THAT(store_->SetVisitsConsent(user->id, false), IsOk());
+  EXPECT_EQ(store_->Get(user->id)->visits_consent_micros, 0);
 }
 
 TEST(UserStoreOpenTest, RefusesACostBelowLibsodiumsMinimum) {
