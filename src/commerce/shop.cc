@@ -1694,17 +1694,20 @@ Result<Order> Shop::GetOrderForCustomer(std::string_view number, std::string_vie
 }
 
 Result<int64_t> Shop::EraseCustomer(std::string_view email) { return impl_->EraseCustomer(email); }
-Result<int64_t> Shop::EraseCustomerWithEmailSha256(std::string_view email_sha256) {
+Result<std::optional<std::string>> Shop::EmailWithSha256(std::string_view email_sha256) {
   ASSIGN_OR_RETURN(auto rows,
                    impl_->db().Query("SELECT DISTINCT lower(email) FROM commerce_orders WHERE "
                                      "email != ''"));
-  int64_t changed = 0;
   for (const SqlRow& row : rows) {
-    if (Sha256Hex(row.Text(0)) != email_sha256) continue;
-    ASSIGN_OR_RETURN(int64_t n, impl_->EraseCustomer(row.Text(0)));
-    changed += n;
+    if (Sha256Hex(row.Text(0)) == email_sha256) return std::optional<std::string>(row.Text(0));
   }
-  return changed;
+  return std::optional<std::string>();
+}
+
+Result<int64_t> Shop::EraseCustomerWithEmailSha256(std::string_view email_sha256) {
+  ASSIGN_OR_RETURN(std::optional<std::string> email, EmailWithSha256(email_sha256));
+  if (!email) return int64_t{0};
+  return impl_->EraseCustomer(*email);
 }
 Result<std::vector<Order>> Shop::ListOrders(const OrderFilter& filter) {
   return impl_->ListOrders(filter);

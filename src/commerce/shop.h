@@ -443,6 +443,9 @@ class Shop {
   // hex): a partner told of an erasure by main without being told the address
   // (users/customer_copy.h). Returns how many orders were changed (0 when none match).
   Result<int64_t> EraseCustomerWithEmailSha256(std::string_view email_sha256);
+  // The e-mail address (lower-cased) of this shop's orders whose SHA-256 is `email_sha256`;
+  // nullopt when no order has it.
+  Result<std::optional<std::string>> EmailWithSha256(std::string_view email_sha256);
 
   // State machine: placed -> paid -> shipped -> delivered; placed|paid -> cancelled; and, for
   // methods that ship before payment, placed -> shipped. Each transition is recorded with the

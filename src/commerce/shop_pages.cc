@@ -103,4 +103,20 @@ json::object ProblemData(std::string_view heading, std::string_view message, std
   return o;
 }
 
+Result<std::vector<OrderSummary>> OrdersOf(Shop& shop, std::string_view email, int limit) {
+  Shop::OrderFilter f;
+  f.customer_email = std::string(email);
+  f.limit = limit;
+  ASSIGN_OR_RETURN(std::vector<Order> orders, shop.ListOrders(f));
+  std::vector<OrderSummary> out;
+  for (const Order& o : orders) {
+    out.push_back({o.number, PageTime(o.created_micros, shop.config()),
+                   std::string(OrderStatusName(o.status)),
+                   FormatMoney(o.totals.total_minor, o.currency, shop.config().locale),
+                   OrderHref(o),
+                   o.channel == "main" || o.channel.empty() ? std::string() : o.channel});
+  }
+  return out;
+}
+
 }  // namespace tieup::commerce

@@ -48,6 +48,20 @@ boost::json::object OrderData(const Shop& shop, const Order& order, std::string_
 // The link to an order's status page (with its access key).
 std::string OrderHref(const Order& order);
 
+// One of a customer's orders as an account page lists it.
+struct OrderSummary {
+  std::string number;
+  std::string placed;   // in the shop's time zone and locale
+  std::string status;   // "placed", "paid", "shipped"...
+  std::string total;    // formatted with its currency
+  std::string href;     // its status page (with its access key)
+  std::string through;  // the partner it was placed through; "" for the shop's own site
+};
+
+// The orders of the customer whose e-mail address is `email` (ignoring ASCII case), newest
+// first, at most `limit`, as summaries: for an account page.
+Result<std::vector<OrderSummary>> OrdersOf(Shop& shop, std::string_view email, int limit = 100);
+
 // {heading, message, back?: {href, text}, home} for the problem template.
 boost::json::object ProblemData(std::string_view heading, std::string_view message,
                                 std::string_view home, std::string_view back_href = {},

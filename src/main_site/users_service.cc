@@ -5,6 +5,7 @@
 #include "base/encoding.h"
 #include "commerce/mail.h"
 #include "commerce/shop.h"
+#include "commerce/shop_pages.h"
 #include "commerce/wire.h"
 #include "crypto/jose.h"
 #include "main_site/customer_copies.h"
@@ -738,6 +739,7 @@ Status AttachUsers(MainDaemon& daemon) {
   extras.copies = [db = &daemon.db()](const std::string& user_id) {
     return CopiesOf(*db, user_id);
   };
+  std::function<Result<std::vector<users::AccountOrder>>(const std::string&)> account_orders;
   {
     auto shop = std::make_shared<OpenedShop>();
     ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,
@@ -747,6 +749,12 @@ Status AttachUsers(MainDaemon& daemon) {
       f.customer_email = email;
       f.limit = 10000;
       return shop->shop->ListOrders(f);
+    };
+    // The account page's orders: main's, with those placed through partners (delegated).
+    account_orders =
+        [shop, store](const std::string& user_id) -> Result<std::vector<users::AccountOrder>> {
+      ASSIGN_OR_RETURN(users::User user, store->Get(user_id));
+      return commerce::OrdersOf(*shop->shop, user.email);
     };
     // "Delete my account" (EraseAccount).
     extras.erase = [self, store, shop](const users::User& user) -> Status {
@@ -766,6 +774,7 @@ Status AttachUsers(MainDaemon& daemon) {
   options.session_cookie = std::string(users::kMainSessionCookie);
   options.https = https;
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
+  options.orders = std::move(account_orders);
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                    std::make_shared<users::AccountPages>(

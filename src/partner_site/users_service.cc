@@ -63,26 +63,40 @@ users::SsoTransport SsoThroughMain(std::shared_ptr<MainClient> main) {
 
 // Whether main lets this site record each customer's visits under the account's id, as main
 // said at the customer's last sign-in here (table visit_recording).
+// and the SHA-256 of the account's e-mail address, which finds the customer's own orders here
+// without keeping the address (table visit_recording).
 class VisitRecording {
  public:
   static Result<std::shared_ptr<VisitRecording>> Open(Env& env, Database& db) {
     RETURN_IF_ERROR(Migrate(db, "visit_recording",
                             {{1,
                               "CREATE TABLE visit_recording (user_id TEXT PRIMARY KEY, record "
-                              "INTEGER NOT NULL, at INTEGER NOT NULL)"}}));
+                              "INTEGER NOT NULL, at INTEGER NOT NULL)"},
+                             {2,
+                              "ALTER TABLE visit_recording ADD COLUMN email_sha256 TEXT NOT NULL "
+                              "DEFAULT ''"}}));
     return std::make_shared<VisitRecording>(env, db);
   }
   VisitRecording(Env& env, Database& db) : env_(env), db_(db) {}
 
-  Status Set(const std::string& user_id, bool record) {
+  Status Set(const users::SingleSignOn::SignedIn& s) {
     return db_.Exec(
-        "INSERT INTO visit_recording(user_id, record, at) VALUES(?, ?, ?) ON CONFLICT (user_id) "
-        "DO UPDATE SET record = excluded.record, at = excluded.at",
-        {user_id, int64_t{record ? 1 : 0}, env_.NowMicros()});
+        "INSERT INTO visit_recording(user_id, record, at, email_sha256) VALUES(?, ?, ?, ?) ON "
+        "CONFLICT (user_id) DO UPDATE SET record = excluded.record, at = excluded.at, "
+        "email_sha256 = excluded.email_sha256",
+        {s.user_id, int64_t{s.record_visits ? 1 : 0}, env_.NowMicros(),
+         s.email.empty() ? std::string() : users::EmailSha256(s.email)});
   }
   bool Records(const std::string& user_id) {
     auto rows = db_.Query("SELECT record FROM visit_recording WHERE user_id = ?", {user_id});
     return rows.ok() && !rows->empty() && (*rows)[0].Int(0) != 0;
+  }
+  // The hash of the account's address as main last said it ("" when unknown).
+  Result<std::string> EmailSha256Of(const std::string& user_id) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT email_sha256 FROM visit_recording WHERE "
+                                          "user_id = ?",
+                                          {user_id}));
+    return rows.empty() ? std::string() : rows[0].Text(0);
   }
 
  private:
@@ -169,16 +183,33 @@ Status AttachUsers(PartnerDaemon& daemon) {
     };
   }
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
+  // This site's own shop on the same database: the account page's orders, and erasures.
+  std::shared_ptr<OpenedPartnerShop> own_shop;
   if (main != nullptr) {
+    ASSIGN_OR_RETURN(OpenedPartnerShop opened,
+                     OpenPartnerShop(daemon.env(), daemon.site().site_dir(), config, daemon.db(),
+                                     daemon.logger()));
+    own_shop = std::make_shared<OpenedPartnerShop>(std::move(opened));
     // User logs: the access records name a signed-in customer only when main says so (the
     // partnership's terms and the customer's consent, told at each sign-in here).
     ASSIGN_OR_RETURN(std::shared_ptr<VisitRecording> recording,
                      VisitRecording::Open(daemon.env(), daemon.db()));
-    options.visits_recorded = [recording, logger = daemon.logger()](const std::string& user_id,
-                                                                    bool record) {
-      Status s = recording->Set(user_id, record);
-      if (!s.ok())
-        logger->error("user logs: keeping main's answer for {}: {}", user_id, s.message());
+    options.signed_in = [recording,
+                         logger = daemon.logger()](const users::SingleSignOn::SignedIn& in) {
+      Status s = recording->Set(in);
+      if (!s.ok()) {
+        logger->error("user logs: keeping main's answer for {}: {}", in.user_id, s.message());
+      }
+    };
+    // The account page lists the customer's own orders at this shop (found by the address's
+    // hash).
+    options.orders = [recording, own_shop](
+                         const std::string& user_id) -> Result<std::vector<users::AccountOrder>> {
+      ASSIGN_OR_RETURN(std::string hash, recording->EmailSha256Of(user_id));
+      if (hash.empty()) return std::vector<users::AccountOrder>();
+      ASSIGN_OR_RETURN(std::optional<std::string> email, own_shop->shop->EmailWithSha256(hash));
+      if (!email) return std::vector<users::AccountOrder>();
+      return commerce::OrdersOf(*own_shop->shop, *email);
     };
     const std::string cookie = users::SessionCookieName(options.https, options.session_cookie);
     RETURN_IF_ERROR(daemon.site().SetVisitor(
@@ -209,13 +240,10 @@ Status AttachUsers(PartnerDaemon& daemon) {
           return r;
         });
   }
-  if (daemon.sync() != nullptr) {
+  if (own_shop != nullptr) {
     // Main's copies of this site's customers, by contract; an erasure reaches this site's own
-    // orders too (their personal fields go; a shop of its own on the same database).
-    ASSIGN_OR_RETURN(OpenedPartnerShop opened,
-                     OpenPartnerShop(daemon.env(), daemon.site().site_dir(), config, daemon.db(),
-                                     daemon.logger()));
-    auto shop = std::make_shared<OpenedPartnerShop>(std::move(opened));
+    // orders too (their personal fields go).
+    auto shop = own_shop;
     users::CustomerCopyKeeper::Options o;
     o.site_id = config.id;
     ASSIGN_OR_RETURN(PinnedMainRoot root, LoadPinnedRoot(daemon.env(), daemon.site().site_dir()));

@@ -197,7 +197,7 @@ class AccountPages::Impl {
     if (done->new_account && options_.registered) {
       options_.registered(done->user_id, done->return_path);
     }
-    if (options_.visits_recorded) options_.visits_recorded(done->user_id, done->record_visits);
+    if (options_.signed_in) options_.signed_in(*done);
     HttpResponse r = SeeOther(done->return_path);
     StartSession(request, r, done->user_id, done->name);
     r.AddHeader("Set-Cookie", PendingCookie(""));
@@ -260,6 +260,26 @@ class AccountPages::Impl {
           {"visits", account->visits_consent_micros != 0}};
     } else if (options_.sso != nullptr) {
       if (auto url = options_.sso->AccountUrl(); url.ok()) data["manage_url"] = *url;
+    }
+    if (options_.orders) {
+      json::array list;
+      auto orders = options_.orders(session.subject);
+      if (orders.ok()) {
+        for (const AccountOrder& o : *orders) {
+          json::object row{{"number", o.number},
+                           {"placed", o.placed},
+                           {"status", o.status},
+                           {"total", o.total},
+                           {"href", o.href}};
+          if (!o.through.empty()) row["through"] = o.through;
+          list.push_back(std::move(row));
+        }
+      } else {
+        data["orders_problem"] = true;
+      }
+      data["has_orders"] = !list.empty();
+      data["orders"] = std::move(list);
+      data["lists_orders"] = true;
     }
     return data;
   }

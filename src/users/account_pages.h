@@ -56,9 +56,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
+#include "commerce/shop_pages.h"
 #include "content/page_templates.h"
 #include "net/http_server.h"
 #include "users/sessions.h"
@@ -133,6 +135,9 @@ class AccountBackend {
   }
 };
 
+// One of the customer's orders, as the account page lists it.
+using AccountOrder = commerce::OrderSummary;
+
 struct AccountPagesOptions {
   std::string site_name;  // shown in page titles (of the built-in shell)
   int threads = 4;        // worker threads for POSTs (password hashing, calls to main)
@@ -168,9 +173,13 @@ struct AccountPagesOptions {
   // partner records the registration in its ledger).
   std::function<void(const std::string& user_id, const std::string& return_path)> registered =
       nullptr;
-  // With single sign-on: told at every sign-in through main whether main lets this site record
-  // the customer's visits under the account's id (SignedIn::record_visits). Null: not told.
-  std::function<void(const std::string& user_id, bool record_visits)> visits_recorded = nullptr;
+  // With single sign-on: told at every sign-in through main, with what main said (whether this
+  // site may record the customer's visits under the account's id, the e-mail address). Null:
+  // not told.
+  std::function<void(const SingleSignOn::SignedIn& signed_in)> signed_in = nullptr;
+  // The signed-in customer's orders at this site, newest first, for the account page (with
+  // their status pages). Null: the page lists none.
+  std::function<Result<std::vector<AccountOrder>>(const std::string& user_id)> orders = nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a

@@ -225,6 +225,7 @@ Result<SingleSignOn::SignedIn> SingleSignOn::Finish(std::string_view query,
   out.new_account = fresh != nullptr && fresh->is_bool() && fresh->as_bool();
   const json::value* visits = claims.if_contains("tieup_record_visits");
   out.record_visits = visits != nullptr && visits->is_bool() && visits->as_bool();
+  out.email = StringClaim(claims, "email");
   return out;
 }
 

@@ -67,6 +67,9 @@ class SingleSignOn {
     // Main lets this site record the customer's visits under the account's id (the ID token's
     // "tieup_record_visits"; absent: no).
     bool record_visits = false;
+    // The account's e-mail address (the ID token's "email"), to find the customer's own orders
+    // here; never stored as such (partner_site/users_service.h keeps its hash).
+    std::string email;
   };
   // `query`: the raw query of the request to the redirect URI; `pending_cookie`: the cookie's
   // value. PermissionDenied for an error main sent back (error=..., its description in the

@@ -533,6 +533,11 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
   const std::string order = FirstMatch(r, "(SHOPB-\\d{6})");
   ASSERT_FALSE(order.empty());
   EXPECT_THAT(Run({"partner", "order", "show", shop_dir_, order}), HasSubstr("Kyoto"));
+  // The partner's account page lists it, with its status page (found by the address's hash).
+  r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
+  EXPECT_THAT(r, HasSubstr("Your orders at this shop"));
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"/shop/orders/" + order + "\\?key=[^\"]+\">" +
+                                          order + "</a>"));
 
   // The customer deletes the account at main: the partner's copy goes, and its own order keeps
   // its lines but loses the person.
@@ -921,6 +926,8 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_THAT(r, HasSubstr("Email: hiro@example.org"));
+  EXPECT_THAT(r, HasSubstr("<h2 id=\"orders\">Your orders</h2>"));
+  EXPECT_THAT(r, HasSubstr("No orders yet."));
   const std::string csrf = Match(r, "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
   ASSERT_FALSE(csrf.empty());
 
@@ -959,6 +966,19 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   // A visitor's checkout (same cart, no session) starts empty.
   r = HttpGet(main_->port(), "/shop/checkout", {"Cookie: " + cart});
   EXPECT_THAT(r, HasSubstr("autocomplete=\"address-level2\" value=\"\""));
+  // An order at main with the account's address: the account page lists it, linked to its page.
+  ShopCustomer buyer(main_->port());
+  ASSERT_EQ(buyer.Add("TEA-1", 1, "/"), 303);
+  r = buyer.Submit(std::regex_replace(buyer.CheckoutForm(), std::regex("ada%40example.org"),
+                                      "Hiro%40example.org"));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string number = FirstMatch(r, "(M-\\d{6})");
+  ASSERT_FALSE(number.empty()) << r;
+  // (Its confirmation mail, read here so that the mails below are the next ones.)
+  EXPECT_EQ(NewMailLink("hiro@example.org", "Your order M-[0-9]+"), "Your order " + number);
+  r = HttpGet(main_->port(), "/account/", {"Cookie: " + hiro.main_cookie});
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"/shop/orders/" + number + "\\?key=[^\"]+\">" +
+                                          number + "</a>"));
 
   // The data download: the account and where the customer signed in through main.
   r = HttpGet(main_->port(), "/account/export", {"Cookie: " + hiro.main_cookie});
@@ -968,7 +988,7 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   EXPECT_THAT(BodyOf(r), HasSubstr("\"display_name\":\"Hiro T.\""));
   EXPECT_THAT(BodyOf(r),
               ::testing::ContainsRegex("\"signed_in_through_main\":\\[\\{\"site\":\"shop-b\""));
-  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_main\":[]"));
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_main\":[{\"number\":\""));
   EXPECT_THAT(BodyOf(r), HasSubstr("\"city\":\"Kyoto\""));
   EXPECT_THAT(BodyOf(r), ::testing::ContainsRegex("\"news_by_mail_since\":\"20"));
   EXPECT_THAT(BodyOf(r), Not(HasSubstr("argon2")));
