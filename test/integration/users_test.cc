@@ -919,7 +919,8 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   // The partner's account page sends the customer to main's for the account itself.
   std::string r = HttpGet(partner_->port(), "/account/", {"Cookie: " + hiro.partner_cookie});
   EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://127\\.0\\.0\\.1:[0-9]+/account/\">"
-                                          "change your name, e-mail address or password, download "
+                                          "see your orders at the main shop, change your name, "
+                                          "address, e-mail address or password, download "
                                           "your data or delete your account"));
   EXPECT_THAT(r, Not(HasSubstr("Current password")));
 
