@@ -1,6 +1,6 @@
-// `tieup main users ls|show|disable|enable|delete`: the central user store (accounts registered
-// at main, for main itself or through a partner). They open main's database directly: they work
-// with or without the daemon.
+// `tieup main users ls|show|history|reset|export|disable|enable|delete`: the central user store
+// (accounts registered at main, for main itself or through a partner). They open main's database
+// directly: they work with or without the daemon.
 #include <cstdio>
 
 #include "base/encoding.h"
@@ -129,12 +129,45 @@ Status Delete(Env& env, const std::string& dir, const std::string& who, bool yes
   return Status::Ok();
 }
 
+// `users reset DIR USER`: the mail of "Forgot your password?", sent on the customer's request.
+Status Reset(Env& env, const std::string& dir, const std::string& who) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  ASSIGN_OR_RETURN(users::User u,
+                   who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who));
+  RETURN_IF_ERROR(MailPasswordReset(env, dir, config, *s.db, *s.store, u, *NewNullLogger()));
+  std::printf(
+      "Queued a mail to %s with a link to choose a new password (valid 30 minutes, works "
+      "once); it leaves with main's other mail (%s/mail).\n",
+      u.email.c_str(), dir.c_str());
+  return Status::Ok();
+}
+
+// `users export DIR USER [--out FILE]`: the customer's "download my data", on their request.
+Status Export(Env& env, const std::string& dir, const std::string& who, const std::string& out) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
+  ASSIGN_OR_RETURN(UsersSession s, OpenUsers(env, dir));
+  ASSIGN_OR_RETURN(users::User u,
+                   who.starts_with("usr_") ? s.store->Get(who) : s.store->FindByEmail(who));
+  ASSIGN_OR_RETURN(OpenedShop shop, OpenMainShop(env, dir, config, *s.db, NewNullLogger()));
+  ASSIGN_OR_RETURN(std::string json, ExportAccountJson(env, *s.db, *shop.shop, u));
+  if (out.empty()) {
+    std::printf("%s\n", json.c_str());
+    return Status::Ok();
+  }
+  // Personal data: owner-only.
+  RETURN_IF_ERROR(WriteFileAtomic(env, out, json + "\n", 0600));
+  std::printf("Wrote everything main holds about %s to %s (owner-only).\n", u.email.c_str(),
+              out.c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddUsersCommands(CLI::App& app, Context& ctx) {
   CLI::App* main = app.get_subcommand("main");
   struct Args {
-    std::string dir, partner, id;
+    std::string dir, partner, id, out;
     int64_t limit = 100;
     bool yes = false;
   };
@@ -157,6 +190,22 @@ void AddUsersCommands(CLI::App& app, Context& ctx) {
   show->add_option("DIR", a->dir, "The main site's data directory")->required();
   show->add_option("USER_ID", a->id, "The user id (usr_...), as 'users ls' lists it")->required();
   show->callback([&ctx, a] { ctx.action = [&ctx, a] { return Show(*ctx.env, a->dir, a->id); }; });
+  CLI::App* reset = users->add_subcommand(
+      "reset",
+      "Mail the account a link to choose a new password (as \"Forgot your password?\"), on its "
+      "owner's request");
+  reset->add_option("DIR", a->dir, "The main site's data directory")->required();
+  reset->add_option("USER", a->id, "The account's email address, or its id (usr_...)")->required();
+  reset->callback([&ctx, a] { ctx.action = [&ctx, a] { return Reset(*ctx.env, a->dir, a->id); }; });
+  CLI::App* exp = users->add_subcommand(
+      "export",
+      "Everything main holds about the account, as the JSON of its \"download my data\" (on its "
+      "owner's request)");
+  exp->add_option("DIR", a->dir, "The main site's data directory")->required();
+  exp->add_option("USER", a->id, "The account's email address, or its id (usr_...)")->required();
+  exp->add_option("--out", a->out, "Write it to this file (owner-only) instead of printing it");
+  exp->callback(
+      [&ctx, a] { ctx.action = [&ctx, a] { return Export(*ctx.env, a->dir, a->id, a->out); }; });
   CLI::App* history = users->add_subcommand(
       "history",
       "The account's visits across the network (the user logs), from the partners' verified "

@@ -143,7 +143,8 @@ std::string BackTo(std::string_view back) {
 }
 
 // /users/ID, /users/ID/disable (GET: confirm; POST: disable), /users/ID/enable (POST),
-// /users/ID/delete (GET: confirm; POST: erase).
+// /users/ID/delete (GET: confirm; POST: erase), /users/ID/reset (POST: the reset mail),
+// /users/ID/export (GET: the account's data, a JSON download).
 ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
   std::string_view rest = r.http.path().substr(std::string_view("/users/").size());
   std::string_view action;
@@ -152,7 +153,8 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
     rest = rest.substr(0, slash);
   }
   if (rest.empty()) return Redirect("/users", "");
-  if (!action.empty() && action != "disable" && action != "enable" && action != "delete") {
+  if (!action.empty() && action != "disable" && action != "enable" && action != "delete" &&
+      action != "reset" && action != "export") {
     return Problem(404, "Not found", "There is no such page: find the account in Users.");
   }
   auto user = p.store->Get(rest);
@@ -165,9 +167,35 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
         "There is no account " + std::string(rest.substr(0, 40)) + ": search for it in Users.");
   }
   const std::string back = BackTo(r.http.method() == "POST" ? r.form.Get("back") : "");
+  if (action == "export" && r.http.method() != "POST") {
+    // What the customer's own "download my data" gives (main's shop opened for it only).
+    Result<std::string> json = [&]() -> Result<std::string> {
+      ASSIGN_OR_RETURN(OpenedShop shop,
+                       OpenMainShop(p.s->daemon->env(), p.s->daemon->site().site_dir(),
+                                    p.s->config(), p.s->daemon->db(), p.s->daemon->logger()));
+      return ExportAccountJson(p.s->daemon->env(), p.s->daemon->db(), *shop.shop, *user);
+    }();
+    (void)p.s->console->Audit(r, "user.export",
+                              user->id + (json.ok() ? "" : " refused: " + json.status().message()));
+    if (!json.ok()) return Problem(503, "Not exported", json.status().message());
+    ConsolePage out;
+    out.download =
+        console::Download{"application/json; charset=utf-8", user->id + ".json", std::move(*json)};
+    return out;
+  }
   if (r.http.method() == "POST") {
-    if (action.empty()) {
+    if (action.empty() || action == "export") {
       return Problem(400, "Choose an action", "Use the account's buttons.");
+    }
+    if (action == "reset") {
+      Status sent =
+          MailPasswordReset(p.s->daemon->env(), p.s->daemon->site().site_dir(), p.s->config(),
+                            p.s->daemon->db(), *p.store, *user, *p.s->daemon->logger());
+      (void)p.s->console->Audit(r, "user.reset",
+                                user->id + (sent.ok() ? "" : " refused: " + sent.message()));
+      if (!sent.ok()) return Redirect(back, "Not sent: " + sent.message() + ".");
+      return Redirect(back, "Sent " + user->email +
+                                " a link to choose a new password (valid 30 minutes, works once).");
     }
     if (action == "delete") {
       // Main's shop, for the erasure of the account's orders: opened for this rare action only,

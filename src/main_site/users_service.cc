@@ -64,19 +64,12 @@ class LocalAccounts : public users::AccountBackend {
     Env* env = nullptr;  // the export's time
     // Told after a password change (signs the customer out everywhere).
     std::function<void(const users::User&)> password_changed;
-    // The clients the customer signed in to through main (the provider).
-    std::function<Result<std::vector<std::pair<std::string, int64_t>>>(const std::string&)>
-        sign_ins;
-    // Main's orders placed with this email address, newest first.
-    std::function<Result<std::vector<commerce::Order>>(const std::string& email)> orders;
+    // Everything held about `user`, as JSON (ExportAccountJson).
+    std::function<Result<std::string>(const users::User& user)> export_json;
     // Erases `user`'s account (EraseAccount).
     std::function<Status(const users::User& user)> erase;
     // Told when the customer withdraws the consent to user logs.
     std::function<void(const users::User&)> visits_withdrawn;
-    // The partners holding a copy of the account, with the fields they keep (CopiesOf).
-    std::function<Result<std::vector<std::pair<std::string, std::vector<std::string>>>>(
-        const std::string& user_id)>
-        copies;
   };
 
   LocalAccounts(std::shared_ptr<users::UserStore> store, Extras extras)
@@ -130,80 +123,9 @@ class LocalAccounts : public users::AccountBackend {
   }
 
   Result<std::string> ExportJson(std::string_view user_id) override {
-    namespace json = boost::json;
-    ASSIGN_OR_RETURN(users::User u, store_->Get(user_id));
-    auto when = [](int64_t micros) { return FormatRfc3339(micros / 1'000'000); };
-    json::object account{
-        {"id", u.id},
-        {"email", u.email},
-        {"display_name", u.display_name},
-        {"registered_at", when(u.registered_at_micros)},
-        {"registered_via", u.registered_via},
-        {"area", users::UserAreaName(u.area)},
-        {"disabled_at",
-         u.disabled_micros == 0 ? json::value(nullptr) : json::value(when(u.disabled_micros))},
-        {"postal_address", u.address.empty()
-                               ? json::value(nullptr)
-                               : json::value(json::object{{"name", u.address.name},
-                                                          {"line1", u.address.line1},
-                                                          {"line2", u.address.line2},
-                                                          {"postal_code", u.address.postal_code},
-                                                          {"city", u.address.city},
-                                                          {"country", u.address.country},
-                                                          {"phone", u.address.phone}})},
-        {"news_by_mail_since", u.marketing_consent_micros == 0
-                                   ? json::value(nullptr)
-                                   : json::value(when(u.marketing_consent_micros))},
-        {"visits_recorded_since",
-         u.visits_consent_micros == 0 ? json::value(nullptr)
-                                      : json::value(when(u.visits_consent_micros))}};
-    json::array sign_ins;
-    if (extras_.sign_ins) {
-      ASSIGN_OR_RETURN(auto list, extras_.sign_ins(u.id));
-      for (const auto& [client, at] : list) {
-        sign_ins.push_back(json::object{{"site", client}, {"last_sign_in", when(at)}});
-      }
-    }
-    json::array orders;
-    if (extras_.orders) {
-      ASSIGN_OR_RETURN(std::vector<commerce::Order> list, extras_.orders(u.email));
-      for (const commerce::Order& o : list) {
-        json::array lines;
-        for (const commerce::OrderLine& l : o.lines) {
-          lines.push_back(json::object{{"sku", l.sku},
-                                       {"title", l.title},
-                                       {"quantity", l.quantity},
-                                       {"line_total_minor", l.line_total_minor}});
-        }
-        orders.push_back(json::object{{"number", o.number},
-                                      {"placed_at", when(o.created_micros)},
-                                      {"through", o.channel},
-                                      {"status", commerce::OrderStatusName(o.status)},
-                                      {"currency", o.currency},
-                                      {"total_minor", o.totals.total_minor},
-                                      {"lines", std::move(lines)},
-                                      {"customer", commerce::CustomerToJson(o.customer)}});
-      }
-    }
-    json::array copies;
-    if (extras_.copies) {
-      ASSIGN_OR_RETURN(auto list, extras_.copies(u.id));
-      for (const auto& [partner, fields] : list) {
-        json::array names;
-        for (const std::string& f : fields) names.push_back(json::string(f));
-        copies.push_back(json::object{{"site", partner}, {"fields", std::move(names)}});
-      }
-    }
-    json::object out{
-        {"exported_at", when(extras_.env != nullptr ? extras_.env->NowMicros() : 0)},
-        {"account", std::move(account)},
-        {"signed_in_through_main", std::move(sign_ins)},
-        {"orders_at_main", std::move(orders)},
-        {"copies_kept_by_partners", std::move(copies)},
-        {"not_included",
-         "orders a partner handled on its own are kept by that partner (deleting the account "
-         "removes your name and address from them at every partner you signed in to)"}};
-    return json::serialize(out);
+    if (!extras_.export_json) return Status::Unimplemented("the data download is not set up");
+    ASSIGN_OR_RETURN(users::User user, store_->Get(user_id));
+    return extras_.export_json(user);
   }
 
  private:
@@ -424,6 +346,20 @@ Status QueueAccountMail(commerce::MailOutbox& outbox, Logger& logger, commerce::
   return Status::Ok();
 }
 
+// The password reset mail with `link` (a secret: never logged).
+commerce::MailMessage ResetMail(const std::string& name, const std::string& sender,
+                                const users::User& user, const std::string& link) {
+  commerce::MailMessage m;
+  m.from = {name, sender};
+  m.to = {{user.display_name, user.email}};
+  m.subject = "Choose a new password for " + name;
+  m.body = "Hello " + user.display_name + ",\n\nsomeone (we hope you) asked to choose a new " +
+           "password for your account at " + name + ". Open this link within 30 minutes:\n\n" +
+           link + "\n\nThe link works once. If you did not ask, ignore this mail: your " +
+           "password stays as it is.\n\n" + name + "\n";
+  return m;
+}
+
 // A partnership's public URL without a trailing slash.
 Result<std::string> PartnerBaseUrl(MainDaemon& daemon, const std::string& partner) {
   ASSIGN_OR_RETURN(sync::Partnership p, daemon.sync().publisher().GetPartnership(partner));
@@ -468,6 +404,109 @@ Status EndPartnerSessions(Env& env, Database& db, std::string_view user_id) {
   std::vector<std::string> clients;
   for (const SqlRow& row : rows) clients.push_back(row.Text(0));
   return QueueLogoutNotices(env, db, id, clients);
+}
+
+Status MailPasswordReset(Env& env, const std::string& site_dir, const SiteConfig& config,
+                         Database& db, users::UserStore& store, const users::User& user,
+                         Logger& logger) {
+  ASSIGN_OR_RETURN(auto resets, users::PasswordResets::Open(env, db, store));
+  ASSIGN_OR_RETURN(std::optional<users::PasswordResets::Issued> issued,
+                   resets->Request(user.email));
+  if (!issued) {
+    return Status::FailedPrecondition(
+        "no reset mail for " + user.email + ": the account is disabled, or it was sent " +
+        std::to_string(users::kMaxResetsPerHour) + " links in the last hour (try again later)");
+  }
+  ASSIGN_OR_RETURN(std::string sender, AccountMailSender(config));
+  commerce::MailOutbox outbox(env, site_dir + "/mail");
+  RETURN_IF_ERROR(outbox.Init());
+  const std::string name = config.name.empty() ? config.id : config.name;
+  const std::string link = IssuerOf(config) + std::string(users::kPasswordResetPrefix) +
+                           "/confirm?token=" + issued->token;
+  return QueueAccountMail(outbox, logger, ResetMail(name, sender, issued->user, link),
+                          "password reset mail for " + user.id + " (sent by a manager)");
+}
+
+Result<std::string> ExportAccountJson(Env& env, Database& db, commerce::Shop& shop,
+                                      const users::User& u) {
+  namespace json = boost::json;
+  auto when = [](int64_t micros) { return FormatRfc3339(micros / 1'000'000); };
+  json::object account{
+      {"id", u.id},
+      {"email", u.email},
+      {"display_name", u.display_name},
+      {"registered_at", when(u.registered_at_micros)},
+      {"registered_via", u.registered_via},
+      {"area", users::UserAreaName(u.area)},
+      {"disabled_at",
+       u.disabled_micros == 0 ? json::value(nullptr) : json::value(when(u.disabled_micros))},
+      {"postal_address", u.address.empty()
+                             ? json::value(nullptr)
+                             : json::value(json::object{{"name", u.address.name},
+                                                        {"line1", u.address.line1},
+                                                        {"line2", u.address.line2},
+                                                        {"postal_code", u.address.postal_code},
+                                                        {"city", u.address.city},
+                                                        {"country", u.address.country},
+                                                        {"phone", u.address.phone}})},
+      {"news_by_mail_since", u.marketing_consent_micros == 0
+                                 ? json::value(nullptr)
+                                 : json::value(when(u.marketing_consent_micros))},
+      {"visits_recorded_since",
+       u.visits_consent_micros == 0 ? json::value(nullptr)
+                                    : json::value(when(u.visits_consent_micros))}};
+  json::array sign_ins;
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<users::OidcClients> clients,
+                     users::OidcClients::Open(env, db));
+    ASSIGN_OR_RETURN(auto list, clients->SignIns(u.id));
+    for (const auto& [client, at] : list) {
+      sign_ins.push_back(json::object{{"site", client}, {"last_sign_in", when(at)}});
+    }
+  }
+  json::array orders;
+  {
+    commerce::Shop::OrderFilter f;
+    f.customer_email = u.email;
+    f.limit = 10000;
+    ASSIGN_OR_RETURN(std::vector<commerce::Order> list, shop.ListOrders(f));
+    for (const commerce::Order& o : list) {
+      json::array lines;
+      for (const commerce::OrderLine& l : o.lines) {
+        lines.push_back(json::object{{"sku", l.sku},
+                                     {"title", l.title},
+                                     {"quantity", l.quantity},
+                                     {"line_total_minor", l.line_total_minor}});
+      }
+      orders.push_back(json::object{{"number", o.number},
+                                    {"placed_at", when(o.created_micros)},
+                                    {"through", o.channel},
+                                    {"status", commerce::OrderStatusName(o.status)},
+                                    {"currency", o.currency},
+                                    {"total_minor", o.totals.total_minor},
+                                    {"lines", std::move(lines)},
+                                    {"customer", commerce::CustomerToJson(o.customer)}});
+    }
+  }
+  json::array copies;
+  {
+    ASSIGN_OR_RETURN(auto list, CopiesOf(db, u.id));
+    for (const auto& [partner, fields] : list) {
+      json::array names;
+      for (const std::string& f : fields) names.push_back(json::string(f));
+      copies.push_back(json::object{{"site", partner}, {"fields", std::move(names)}});
+    }
+  }
+  json::object out{
+      {"exported_at", when(env.NowMicros())},
+      {"account", std::move(account)},
+      {"signed_in_through_main", std::move(sign_ins)},
+      {"orders_at_main", std::move(orders)},
+      {"copies_kept_by_partners", std::move(copies)},
+      {"not_included",
+       "orders a partner handled on its own are kept by that partner (deleting the account "
+       "removes your name and address from them at every partner you signed in to)"}};
+  return json::serialize(out);
 }
 
 Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
@@ -594,16 +633,9 @@ Status AttachUsers(MainDaemon& daemon) {
   ro.env = &daemon.env();
   ro.send_mail = [outbox, sender, name = site.site_name, logger = daemon.logger()](
                      const users::User& user, const std::string& link) -> Status {
-    commerce::MailMessage m;
-    m.from = {name, sender};
-    m.to = {{user.display_name, user.email}};
-    m.subject = "Choose a new password for " + name;
-    m.body = "Hello " + user.display_name + ",\n\nsomeone (we hope you) asked to choose a new " +
-             "password for your account at " + name + ". Open this link within 30 minutes:\n\n" +
-             link + "\n\nThe link works once. If you did not ask, ignore this mail: your " +
-             "password stays as it is.\n\n" + name + "\n";
     // The link is a secret: only that a mail was queued is logged.
-    return QueueAccountMail(*outbox, *logger, std::move(m), "password reset mail for " + user.id);
+    return QueueAccountMail(*outbox, *logger, ResetMail(name, sender, user, link),
+                            "password reset mail for " + user.id);
   };
   ro.password_changed = [provider, logger = daemon.logger()](const users::User& user) {
     Status s = provider->EndEverywhere(user.id);
@@ -728,7 +760,6 @@ Status AttachUsers(MainDaemon& daemon) {
     logger->info("users: {} changed their password: signed out everywhere{}", user.id,
                  s.ok() ? "" : " (failed: " + s.message() + ")");
   };
-  extras.sign_ins = [provider](const std::string& user_id) { return provider->SignIns(user_id); };
   // A withdrawn consent to user logs takes effect at once: the customer's sessions at the
   // partners end (their next sign-in, instant through main, carries the new answer).
   extras.visits_withdrawn = [self](const users::User& user) {
@@ -736,19 +767,13 @@ Status AttachUsers(MainDaemon& daemon) {
     self->logger()->info("users: {} withdrew the consent to user logs: partner sessions end{}",
                          user.id, s.ok() ? "" : " (failed: " + s.message() + ")");
   };
-  extras.copies = [db = &daemon.db()](const std::string& user_id) {
-    return CopiesOf(*db, user_id);
-  };
   std::function<Result<std::vector<users::AccountOrder>>(const std::string&)> account_orders;
   {
     auto shop = std::make_shared<OpenedShop>();
     ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,
                                          daemon.db(), daemon.logger()));
-    extras.orders = [shop](const std::string& email) -> Result<std::vector<commerce::Order>> {
-      commerce::Shop::OrderFilter f;
-      f.customer_email = email;
-      f.limit = 10000;
-      return shop->shop->ListOrders(f);
+    extras.export_json = [self, shop](const users::User& user) {
+      return ExportAccountJson(self->env(), self->db(), *shop->shop, user);
     };
     // The account page's orders: main's, with those placed through partners (delegated).
     account_orders =

@@ -100,6 +100,19 @@ Status EndPartnerSessions(Env& env, Database& db, std::string_view user_id);
 Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, commerce::Shop& shop,
                              const users::User& user);
 
+// Everything main holds about `user` as the JSON document of "download my data"
+// (/account/export, `tieup main users export`): the account, the sites signed in to through
+// main, main's orders with its address (`shop`), the partners holding a copy and their fields.
+Result<std::string> ExportAccountJson(Env& env, Database& db, commerce::Shop& shop,
+                                      const users::User& user);
+
+// Mails `user` a link to choose a new password (main's outbox SITE_DIR/mail, as "Forgot your
+// password?" does): `tieup main users reset`. FailedPrecondition (saying why) when the account
+// gets none now: disabled, or users::kMaxResetsPerHour links in the last hour.
+Status MailPasswordReset(Env& env, const std::string& site_dir, const SiteConfig& config,
+                         Database& db, users::UserStore& store, const users::User& user,
+                         Logger& logger);
+
 // Wires users into main's daemon: /account/ and the OpenID Connect provider
 // (users/oidc_provider.h: /oidc/, /.well-known/openid-configuration; its signing key in
 // SITE_DIR/keys/oidc.jwk, owner-only, made at the first start; the issuer is [site] public_url,

@@ -204,12 +204,7 @@ class OidcProvider::Impl {
   OidcClients& clients() { return *clients_; }
 
   Result<std::vector<std::pair<std::string, int64_t>>> SignIns(const std::string& user_id) {
-    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT client_id, last_at FROM oidc_signins WHERE "
-                                          "user_id = ? ORDER BY last_at",
-                                          {user_id}));
-    std::vector<std::pair<std::string, int64_t>> out;
-    for (const SqlRow& row : rows) out.emplace_back(row.Text(0), row.Int(1));
-    return out;
+    return clients_->SignIns(user_id);
   }
 
   Status EndEverywhere(const std::string& user_id) {
@@ -863,6 +858,16 @@ Status OidcClients::Remove(std::string_view id) {
     return Status::NotFound("no single sign-on client '" + std::string(id) + "'");
   }
   return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> OidcClients::SignIns(
+    std::string_view user_id) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT client_id, last_at FROM oidc_signins WHERE "
+                                        "user_id = ? ORDER BY last_at",
+                                        {std::string(user_id)}));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const SqlRow& row : rows) out.emplace_back(row.Text(0), row.Int(1));
+  return out;
 }
 
 std::optional<OidcClient> OidcClients::Authenticate(std::string_view id, std::string_view secret) {

@@ -83,6 +83,9 @@ class OidcClients {
   // The client whose id and secret these are (the secret compared in constant time); nullopt
   // otherwise.
   std::optional<OidcClient> Authenticate(std::string_view client_id, std::string_view secret);
+  // The clients `user_id` signed in to through main (until signed out everywhere), with the last
+  // time (microseconds), oldest first.
+  Result<std::vector<std::pair<std::string, int64_t>>> SignIns(std::string_view user_id);
 
  private:
   OidcClients(Env& env, Database& db) : env_(env), db_(db) {}

@@ -24,9 +24,11 @@
 //                          confirmation mail); main's manager finds the account in
 //                          /users ("registered at shop-a"); 26 more make two pages of results;
 //                          the account disabled after a confirmation: the customer's sign-in at
-//                          shop-a is refused; enabled again, it works; one account deleted
+//                          shop-a is refused; enabled again, it works; another gets a reset
+//                          link mailed and its data downloaded (JSON); one account deleted
 //                          after a confirmation (25 left).
 // Each page is also looked at 390 px wide (a phone).
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -508,6 +510,27 @@ test('main_console_users: registered at shop-a, found, disabled: sign-in refused
     await j.check('signed in', () => notSee(customer, /wrong email address or password/i));
     await auditHas(j, /user\.disable\s+usr_\w+ kenji/);
     await j.shot('audit');
+
+    await j.must('another owner asks for a new password link: the account\'s button', async () => {
+      await gotoAndLoad(page, sites.consoleUrl('main', `/users?q=bulk1.${stamp}`));
+      await clickAndLoad(page, page.getByRole('link', { name: `bulk1.${stamp}@example.test` }));
+      await clickAndLoad(page, page.getByRole('button', { name: 'Mail a link to choose a new password' }));
+      await expectFlash(page, new RegExp(`Sent bulk1\\.${stamp}@example\\.test a link`));
+      await sites.mailLink(`bulk1.${stamp}@example.test`, '/account/reset/confirm');
+    });
+    await j.shot('reset-sent');
+    await j.must('and for their data: a JSON download of what main holds', async () => {
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Download this account\'s data' }).click(),
+      ]);
+      const file = await download.path();
+      const data = JSON.parse(fs.readFileSync(file, 'utf8'));
+      if (data.account?.email !== `bulk1.${stamp}@example.test`) {
+        throw new Error(`the download reads ${JSON.stringify(data).slice(0, 200)}`);
+      }
+    });
+    await auditHas(j, /user\.export\s+usr_\w+/);
 
     await j.must('open one account and ask to delete it (its owner wrote in)', async () => {
       await gotoAndLoad(page, sites.consoleUrl('main', `/users?q=bulk0.${stamp}`));

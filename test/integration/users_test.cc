@@ -8,6 +8,7 @@
 // signed in at the partner without the password. Main down: 503, nothing recorded. Main's own
 // account pages use the same store.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/url/encode.hpp>
@@ -410,6 +411,48 @@ TEST_F(UsersIntegrationTest, ADisabledAccountCannotSignInAtThePartner) {
 }
 
 // `tieup main users delete`: erasure on the customer's request, beside the running daemon.
+TEST_F(UsersIntegrationTest, AManagerSendsAResetMailAndExportsAnAccountOnRequest) {
+  Browser ines;
+  ASSERT_EQ(RegisterAtPartner(&ines, "ines@example.org", "Ines", "a long enough secret"), 303)
+      << ines.last;
+  // The mail of "Forgot your password?": its link sets a new password.
+  EXPECT_THAT(Run({"main", "users", "reset", main_dir_, "Ines@Example.org"}),
+              HasSubstr("Queued a mail to ines@example.org"));
+  const std::string link =
+      NewMailLink("ines@example.org",
+                  "http://127\\.0\\.0\\.1:[0-9]+/account/reset/confirm\\?token=[A-Za-z0-9_-]{43}");
+  ASSERT_FALSE(link.empty()) << last_mail_;
+  std::string r = HttpGet(main_->port(), PathAndQuery(link));
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  r = PostForm(
+      main_->port(), "/account/reset/confirm",
+      "token=" + link.substr(link.find("token=") + 6) + "&password=" + Encode("a new long secret"),
+      "/account/reset");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  Browser again;
+  EXPECT_EQ(SignInAtPartner(&again, "ines@example.org", "a new long secret"), 303) << again.last;
+  // Three links an hour at most, then it says why.
+  Run({"main", "users", "reset", main_dir_, "ines@example.org"});
+  Run({"main", "users", "reset", main_dir_, "ines@example.org"});
+  CommandResult refused = RunTieup({"main", "users", "reset", main_dir_, "ines@example.org"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("3 links in the last hour"));
+
+  // The download of the account's data, for its owner: printed, or to an owner-only file.
+  const std::string printed = Run({"main", "users", "export", main_dir_, "ines@example.org"});
+  EXPECT_THAT(printed, HasSubstr("\"email\":\"ines@example.org\""));
+  EXPECT_THAT(printed, HasSubstr("\"signed_in_through_main\":[{\"site\":\"shop-b\""));
+  EXPECT_THAT(printed, Not(HasSubstr("argon2")));
+  const std::string file = dir_.Sub("ines.json");
+  EXPECT_THAT(Run({"main", "users", "export", main_dir_, "ines@example.org", "--out", file}),
+              HasSubstr("owner-only"));
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(*env_->ReadFile(file), HasSubstr("\"email\":\"ines@example.org\""));
+  EXPECT_NE(RunTieup({"main", "users", "export", main_dir_, "nobody@example.org"}).exit_code, 0);
+}
+
 TEST_F(UsersIntegrationTest, AManagerDeletesAnAccountOnRequest) {
   Browser ines;
   ASSERT_EQ(RegisterAtPartner(&ines, "ines@example.org", "Ines", "a long enough secret"), 303)
@@ -471,7 +514,7 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
   EXPECT_THAT(listed, HasSubstr("Your partnership lets you keep: name"));
   EXPECT_THAT(listed, Not(HasSubstr("hiro@example.org")));
   const std::string bytes = DatabaseBytes(*env_, shop_dir_);
-  for (const char* secret : {"Kyoto", "605-0001", "Tanaka", "Gion", "hiro@example.org"}) {
+  for (const char* secret : {"Kyoto", "605-0001", "Tanaka", "1-2 Gion", "hiro@example.org"}) {
     EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
   }
   EXPECT_THAT(Run({"main", "partner", "ls", main_dir_}),
