@@ -517,8 +517,11 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
   for (const char* secret : {"Kyoto", "605-0001", "Tanaka", "1-2 Gion", "hiro@example.org"}) {
     EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
   }
-  EXPECT_THAT(Run({"main", "partner", "ls", main_dir_}),
-              HasSubstr("shop-b         name of customers who registered there: 1 delivered"));
+  EXPECT_TRUE(WaitFor([&] {  // main records it once the partner answered
+    return Run({"main", "partner", "ls", main_dir_})
+               .find("shop-b         name of customers who registered there: 1 delivered") !=
+           std::string::npos;
+  })) << Run({"main", "partner", "ls", main_dir_});
   // The partner's checkout has only the name to start with.
   Run({"partner", "product", "add", shop_dir_, "--sku", "LOC-1", "--title", "Local honey",
        "--price", "9.00", "--stock", "7"});
@@ -600,10 +603,16 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
   EXPECT_THAT(shown, HasSubstr("Local honey"));
   EXPECT_THAT(shown, Not(HasSubstr("Kyoto")));
   EXPECT_THAT(shown, Not(HasSubstr("Tanaka")));
-  EXPECT_THAT(partner_->output(), HasSubstr("1 erased (1 of this site's orders lost their personal "
-                                            "fields)"));
-  EXPECT_THAT(Run({"main", "partner", "ls", main_dir_}),
-              HasSubstr("0 delivered, 0 erasure(s) waiting"));
+  // (Main records the delivery once the partner answered; the output is read by another thread.)
+  EXPECT_TRUE(WaitFor([&] {
+    return partner_->output().find(
+               "1 erased (1 of this site's orders lost their personal fields)") !=
+           std::string::npos;
+  })) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] {
+    return Run({"main", "partner", "ls", main_dir_}).find("0 delivered, 0 erasure(s) waiting") !=
+           std::string::npos;
+  })) << Run({"main", "partner", "ls", main_dir_});
 
   // None of it: what the partner holds is dropped.
   Browser mei;
@@ -898,13 +907,20 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
               {"Cookie: " + fumi.main_cookie});
   EXPECT_EQ(StatusOf(r), 200);
   EXPECT_THAT(r, HasSubstr("name=\"password\""));
-  EXPECT_THAT(main_->output(), HasSubstr("signed out everywhere (1 partner(s) to tell)"));
+  // (The daemons' output is read by another thread: wait for the line, not a moment.)
+  EXPECT_TRUE(WaitFor([&] {
+    return main_->output().find("signed out everywhere (1 partner(s) to tell)") !=
+           std::string::npos;
+  })) << main_->output();
   // The phone's session at the partner ends once main's notice is delivered.
   EXPECT_TRUE(WaitFor([&] {
     return StatusOf(HttpGet(port, "/account/", {"Cookie: " + phone.partner_cookie})) == 303;
   })) << main_->output()
       << partner_->output();
-  EXPECT_THAT(partner_->output(), HasSubstr("signed out everywhere: their sessions here ended"));
+  EXPECT_TRUE(WaitFor([&] {
+    return partner_->output().find("signed out everywhere: their sessions here ended") !=
+           std::string::npos;
+  })) << partner_->output();
 }
 
 // "Forgot your password?" at main: the mail in main's outbox (SITE_DIR/mail/pending) holds a
@@ -1104,7 +1120,10 @@ TEST_F(UsersIntegrationTest, TheAccountIsManagedOnMainsAccountPage) {
   EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), Not(HasSubstr("hiro")));
   Browser gone;
   EXPECT_EQ(SignInAtPartner(&gone, "hiro.t@example.net", "a better password"), 401);
-  EXPECT_THAT(main_->output(), HasSubstr("deleted their account: signed out everywhere, 0 order"));
+  EXPECT_TRUE(WaitFor([&] {
+    return main_->output().find("deleted their account: signed out everywhere, 0 order") !=
+           std::string::npos;
+  })) << main_->output();
   Browser anew;
   EXPECT_EQ(RegisterAtPartner(&anew, "hiro.t@example.net", "Hiro", "a fresh password here"), 303)
       << anew.last;
