@@ -68,7 +68,6 @@ Result<std::optional<PlannedCopies>> PlanCustomerCopies(Database& db, users::Use
                                                         const std::string& partner,
                                                         const sync::CustomerCopyTerms& terms,
                                                         int64_t now_seconds) {
-  RETURN_IF_ERROR(MigrateCustomerCopies(db));
   PlannedCopies planned;
   users::CustomerCopyMessage& m = planned.message;
   m.partner = partner;

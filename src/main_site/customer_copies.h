@@ -41,7 +41,8 @@ Status MigrateCustomerCopies(Database& db);
 
 // The next message for `partner` under `terms`, at most users::kMaxCopyEntries entries, with a
 // fresh number (taken now, so that each attempt has its own); nullopt when the partner holds
-// what the contract calls for.
+// what the contract calls for. The tables must exist (MigrateCustomerCopies: the daemon does it
+// once at start, not at every tick).
 struct PlannedCopies {
   users::CustomerCopyMessage message;
   // (user id, digest) of each upsert, recorded once delivered.

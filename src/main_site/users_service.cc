@@ -61,7 +61,6 @@ class LocalAccounts : public users::AccountBackend {
  public:
   // What managing an account needs besides the store (set before serving).
   struct Extras {
-    Env* env = nullptr;  // the export's time
     // Told after a password change (signs the customer out everywhere).
     std::function<void(const users::User&)> password_changed;
     // Everything held about `user`, as JSON (ExportAccountJson).
@@ -754,7 +753,6 @@ Status AttachUsers(MainDaemon& daemon) {
   // Managing an account at main: the provider's sign-ins, main's orders (a shop of its own on
   // the same database, read only here), signing out everywhere after a password change.
   LocalAccounts::Extras extras;
-  extras.env = &daemon.env();
   extras.password_changed = [provider, logger = daemon.logger()](const users::User& user) {
     Status s = provider->EndEverywhere(user.id);
     logger->info("users: {} changed their password: signed out everywhere{}", user.id,
