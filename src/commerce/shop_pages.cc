@@ -114,7 +114,8 @@ Result<std::vector<OrderSummary>> OrdersOf(Shop& shop, std::string_view email, i
                    std::string(OrderStatusName(o.status)),
                    FormatMoney(o.totals.total_minor, o.currency, shop.config().locale),
                    OrderHref(o),
-                   o.channel == "main" || o.channel.empty() ? std::string() : o.channel});
+                   o.channel == "main" || o.channel.empty() ? std::string() : o.channel,
+                   o.created_micros, std::string()});
   }
   return out;
 }

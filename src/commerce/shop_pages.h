@@ -51,11 +51,14 @@ std::string OrderHref(const Order& order);
 // One of a customer's orders as an account page lists it.
 struct OrderSummary {
   std::string number;
-  std::string placed;   // in the shop's time zone and locale
-  std::string status;   // "placed", "paid", "shipped"...
-  std::string total;    // formatted with its currency
-  std::string href;     // its status page (with its access key)
-  std::string through;  // the partner it was placed through; "" for the shop's own site
+  std::string placed;         // in the shop's time zone and locale
+  std::string status;         // "placed", "paid", "shipped"...
+  std::string total;          // formatted with its currency
+  std::string href;           // its status page (with its access key)
+  std::string through;        // the partner it was placed through; "" for the shop's own site
+  int64_t placed_micros = 0;  // when it was placed (for merging lists)
+  std::string at;  // the shop that holds it, when another than the page's site (main's account
+                   // page: a partner that processed it itself); "" for the page's site
 };
 
 // The orders of the customer whose e-mail address is `email` (ignoring ASCII case), newest

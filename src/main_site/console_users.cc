@@ -12,6 +12,8 @@
 #include "commerce/form.h"
 #include "main_site/console_common.h"
 #include "main_site/ledger_service.h"
+#include "main_site/main_daemon.h"
+#include "main_site/partner_orders.h"
 #include "main_site/shop_service.h"
 #include "main_site/users_service.h"
 
@@ -173,7 +175,11 @@ ConsolePage Account(UsersPages& p, const ConsoleRequest& r) {
       ASSIGN_OR_RETURN(OpenedShop shop,
                        OpenMainShop(p.s->daemon->env(), p.s->daemon->site().site_dir(),
                                     p.s->config(), p.s->daemon->db(), p.s->daemon->logger()));
-      return ExportAccountJson(p.s->daemon->env(), p.s->daemon->db(), *shop.shop, *user);
+      ASSIGN_OR_RETURN(
+          PartnerOrders at_partners,
+          FetchPartnerOrders(p.s->daemon->sync(), p.s->daemon->db(), *user, kPartnerOrdersTimeout));
+      return ExportAccountJson(p.s->daemon->env(), p.s->daemon->db(), *shop.shop, *user,
+                               &at_partners);
     }();
     (void)p.s->console->Audit(r, "user.export",
                               user->id + (json.ok() ? "" : " refused: " + json.status().message()));

@@ -153,27 +153,39 @@ Status RecordCustomerCopiesDelivered(Database& db, const PlannedCopies& planned)
   });
 }
 
-Status QueueCopyErasures(Database& db, const users::User& user, int64_t now_seconds) {
+Result<std::vector<std::string>> PartnersOfCustomer(Database& db, const users::User& user) {
   RETURN_IF_ERROR(MigrateCustomerCopies(db));
-  std::set<std::string> partners;
+  std::set<std::string> candidates;
   ASSIGN_OR_RETURN(
       auto rows, db.Query("SELECT partner FROM customer_copies_sent WHERE user_id = ?", {user.id}));
-  for (const SqlRow& r : rows) partners.insert(r.Text(0));
-  ASSIGN_OR_RETURN(bool signins, HasTable(db, "oidc_signins"));
-  if (signins) {
-    ASSIGN_OR_RETURN(rows,
-                     db.Query("SELECT client_id FROM oidc_signins WHERE user_id = ?", {user.id}));
-    for (const SqlRow& r : rows) partners.insert(r.Text(0));
+  for (const SqlRow& r : rows) candidates.insert(r.Text(0));
+  // The sites the customer signed in to through main, now or before (oidc_provider.h).
+  for (const char* table : {"oidc_signins", "oidc_clients_known"}) {
+    ASSIGN_OR_RETURN(bool exists, HasTable(db, table));
+    if (!exists) continue;
+    ASSIGN_OR_RETURN(
+        rows,
+        db.Query(std::string("SELECT client_id FROM ") + table + " WHERE user_id = ?", {user.id}));
+    for (const SqlRow& r : rows) candidates.insert(r.Text(0));
   }
-  if (user.registered_via != "main") partners.insert(user.registered_via);
+  if (user.registered_via != "main") candidates.insert(user.registered_via);
   ASSIGN_OR_RETURN(bool partnerships, HasTable(db, "sync_partnerships"));
+  std::vector<std::string> out;
+  for (const std::string& p : candidates) {
+    if (partnerships) {  // other clients of the provider are not partners
+      ASSIGN_OR_RETURN(auto known, db.Query("SELECT 1 FROM sync_partnerships WHERE id = ?", {p}));
+      if (known.empty()) continue;
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+Status QueueCopyErasures(Database& db, const users::User& user, int64_t now_seconds) {
+  ASSIGN_OR_RETURN(std::vector<std::string> partners, PartnersOfCustomer(db, user));
   const std::string hash = users::EmailSha256(user.email);
   return db.Transaction([&](Database& tx) -> Status {
     for (const std::string& p : partners) {
-      if (partnerships) {  // other clients of the provider are not partners
-        ASSIGN_OR_RETURN(auto known, tx.Query("SELECT 1 FROM sync_partnerships WHERE id = ?", {p}));
-        if (known.empty()) continue;
-      }
       RETURN_IF_ERROR(
           tx.Exec("INSERT INTO customer_copy_erasures(partner, user_id, email_sha256, created_at) "
                   "VALUES(?, ?, ?, ?) ON CONFLICT (partner, user_id) DO NOTHING",

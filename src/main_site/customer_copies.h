@@ -56,6 +56,11 @@ Result<std::optional<PlannedCopies>> PlanCustomerCopies(Database& db, users::Use
 // Records that the partner accepted `planned`.
 Status RecordCustomerCopiesDelivered(Database& db, const PlannedCopies& planned);
 
+// The partners that may hold data of `user`: those holding a copy, those the customer ever
+// signed in to through main (users::OidcClients::KnownTo), the one it registered through (sorted;
+// other clients of main's provider are not partners).
+Result<std::vector<std::string>> PartnersOfCustomer(Database& db, const users::User& user);
+
 // Queues the erasure of `user` for every partner that may hold data of it (see above). Call
 // before the account and its sign-in records go (EraseAccount does).
 Status QueueCopyErasures(Database& db, const users::User& user, int64_t now_seconds);

@@ -213,6 +213,8 @@ Result<sync::HttpRoundTrip> MainSync::ConnectToPartner(const std::string& partne
   // An offer returns once the partner has fetched, verified and staged the release:
   // for a large first release that takes minutes, not the default 30 s (the default argument).
   o.request_timeout = request_timeout;
+  // A short message is not kept waiting longer for the connection either.
+  o.connect_timeout = std::min(o.connect_timeout, request_timeout);
   return TlsRoundTrip(e, client_context_, partner_id, o);
 }
 

@@ -80,7 +80,8 @@ class MainSync {
   void AddAnonymousSyncRoute(std::string path, SyncRoute handler);
   // A round trip to `partner_id`'s sync port (mutual TLS, the peer must be that partner), as the
   // publisher uses it. FailedPrecondition for a pull-mode partner (no sync URL). `request_timeout`
-  // defaults to the 10 minutes an offer may take; short messages pass less.
+  // defaults to the 10 minutes an offer may take; short messages pass less (connecting is given
+  // at most 5 s, and no more than `request_timeout`).
   Result<sync::HttpRoundTrip> ConnectToPartner(
       const std::string& partner_id,
       std::chrono::milliseconds request_timeout = std::chrono::minutes(10));

@@ -12,6 +12,7 @@
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
+#include "main_site/partner_orders.h"
 #include "main_site/shop_service.h"
 #include "main_site/signed_requests.h"
 #include "site/browser_headers.h"
@@ -427,7 +428,7 @@ Status MailPasswordReset(Env& env, const std::string& site_dir, const SiteConfig
 }
 
 Result<std::string> ExportAccountJson(Env& env, Database& db, commerce::Shop& shop,
-                                      const users::User& u) {
+                                      const users::User& u, const PartnerOrders* at_partners) {
   namespace json = boost::json;
   auto when = [](int64_t micros) { return FormatRfc3339(micros / 1'000'000); };
   json::object account{
@@ -496,15 +497,38 @@ Result<std::string> ExportAccountJson(Env& env, Database& db, commerce::Shop& sh
       copies.push_back(json::object{{"site", partner}, {"fields", std::move(names)}});
     }
   }
-  json::object out{
-      {"exported_at", when(env.NowMicros())},
-      {"account", std::move(account)},
-      {"signed_in_through_main", std::move(sign_ins)},
-      {"orders_at_main", std::move(orders)},
-      {"copies_kept_by_partners", std::move(copies)},
-      {"not_included",
-       "orders a partner handled on its own are kept by that partner (deleting the account "
-       "removes your name and address from them at every partner you signed in to)"}};
+  json::object out{{"exported_at", when(env.NowMicros())},
+                   {"account", std::move(account)},
+                   {"signed_in_through_main", std::move(sign_ins)},
+                   {"orders_at_main", std::move(orders)},
+                   {"copies_kept_by_partners", std::move(copies)}};
+  if (at_partners != nullptr) {
+    json::array list;
+    for (const commerce::OrderSummary& o : at_partners->orders) {
+      list.push_back(json::object{{"site", o.at},
+                                  {"number", o.number},
+                                  {"placed_at", when(o.placed_micros)},
+                                  {"status", o.status},
+                                  {"total", o.total},
+                                  {"status_page", o.href}});
+    }
+    out["orders_at_partners"] = std::move(list);
+    json::array missing;
+    for (const std::string& name : at_partners->not_answered) missing.push_back(json::string(name));
+    for (const auto& [name, url] : at_partners->elsewhere) missing.push_back(json::string(name));
+    if (!missing.empty()) {
+      out["orders_not_included_from"] = std::move(missing);
+      out["not_included"] =
+          "the orders at the sites in orders_not_included_from: they did not answer now, or "
+          "main cannot reach them (see their own account pages); deleting the account removes "
+          "your name and address from them too";
+    }
+  } else {
+    out["not_included"] =
+        "orders a partner handled on its own are kept by that partner (the account page and the "
+        "download from it list them; deleting the account removes your name and address from "
+        "them at every partner you signed in to)";
+  }
   return json::serialize(out);
 }
 
@@ -513,6 +537,11 @@ Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, co
   // The partners that may hold data of the account are told (before its sign-ins are forgotten).
   RETURN_IF_ERROR(QueueCopyErasures(db, user, env.NowSeconds()));
   RETURN_IF_ERROR(SignOutEverywhere(env, db, user.id));
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<users::OidcClients> clients,
+                     users::OidcClients::Open(env, db));
+    RETURN_IF_ERROR(clients->ForgetUser(user.id));
+  }
   ASSIGN_OR_RETURN(int64_t orders, shop.EraseCustomer(user.email));
   ASSIGN_OR_RETURN(auto resets, users::PasswordResets::Open(env, db, store));
   RETURN_IF_ERROR(resets->Forget(user.id));
@@ -765,19 +794,30 @@ Status AttachUsers(MainDaemon& daemon) {
     self->logger()->info("users: {} withdrew the consent to user logs: partner sessions end{}",
                          user.id, s.ok() ? "" : " (failed: " + s.message() + ")");
   };
-  std::function<Result<std::vector<users::AccountOrder>>(const std::string&)> account_orders;
+  std::function<Result<users::AccountOrders>(const std::string&)> account_orders;
   {
     auto shop = std::make_shared<OpenedShop>();
     ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,
                                          daemon.db(), daemon.logger()));
-    extras.export_json = [self, shop](const users::User& user) {
-      return ExportAccountJson(self->env(), self->db(), *shop->shop, user);
+    extras.export_json = [self, shop](const users::User& user) -> Result<std::string> {
+      ASSIGN_OR_RETURN(PartnerOrders at_partners,
+                       FetchPartnerOrders(self->sync(), self->db(), user, kPartnerOrdersTimeout));
+      return ExportAccountJson(self->env(), self->db(), *shop->shop, user, &at_partners);
     };
-    // The account page's orders: main's, with those placed through partners (delegated).
-    account_orders =
-        [shop, store](const std::string& user_id) -> Result<std::vector<users::AccountOrder>> {
+    // The account page's orders: main's, with those placed through partners (delegated), and
+    // those the partners processed themselves (asked for now).
+    account_orders = [self, shop,
+                      store](const std::string& user_id) -> Result<users::AccountOrders> {
       ASSIGN_OR_RETURN(users::User user, store->Get(user_id));
-      return commerce::OrdersOf(*shop->shop, user.email);
+      ASSIGN_OR_RETURN(std::vector<users::AccountOrder> at_main,
+                       commerce::OrdersOf(*shop->shop, user.email));
+      ASSIGN_OR_RETURN(PartnerOrders at_partners,
+                       FetchPartnerOrders(self->sync(), self->db(), user, kPartnerOrdersTimeout));
+      users::AccountOrders out;
+      out.orders = MergeOrders(std::move(at_main), std::move(at_partners.orders));
+      out.not_answered = std::move(at_partners.not_answered);
+      out.elsewhere = std::move(at_partners.elsewhere);
+      return out;
     };
     // "Delete my account" (EraseAccount).
     extras.erase = [self, store, shop](const users::User& user) -> Status {

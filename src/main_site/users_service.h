@@ -21,6 +21,7 @@
 // fast to guess; the daemon logs a warning when it is set).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +43,7 @@ class Shop;
 struct Customer;
 }  // namespace commerce
 class MainDaemon;
+struct PartnerOrders;
 
 // Opens main's user store in `db` with the cost from `config` (see above). For the daemon and
 // the command line. `db` must outlive the store.
@@ -102,9 +104,15 @@ Result<int64_t> EraseAccount(Env& env, Database& db, users::UserStore& store, co
 
 // Everything main holds about `user` as the JSON document of "download my data"
 // (/account/export, `tieup main users export`): the account, the sites signed in to through
-// main, main's orders with its address (`shop`), the partners holding a copy and their fields.
+// main, main's orders with its address (`shop`), the partners holding a copy and their fields,
+// and `at_partners` (the orders the partners processed themselves, as FetchPartnerOrders got
+// them; null: not asked, as offline, and the document says where they are).
 Result<std::string> ExportAccountJson(Env& env, Database& db, commerce::Shop& shop,
-                                      const users::User& user);
+                                      const users::User& user,
+                                      const PartnerOrders* at_partners = nullptr);
+
+// How long main's account page and data download wait for a partner's orders.
+inline constexpr std::chrono::milliseconds kPartnerOrdersTimeout{3000};
 
 // Mails `user` a link to choose a new password (main's outbox SITE_DIR/mail, as "Forgot your
 // password?" does): `tieup main users reset`. FailedPrecondition (saying why) when the account

@@ -203,13 +203,15 @@ Status AttachUsers(PartnerDaemon& daemon) {
     };
     // The account page lists the customer's own orders at this shop (found by the address's
     // hash).
-    options.orders = [recording, own_shop](
-                         const std::string& user_id) -> Result<std::vector<users::AccountOrder>> {
+    options.orders = [recording,
+                      own_shop](const std::string& user_id) -> Result<users::AccountOrders> {
+      users::AccountOrders out;
       ASSIGN_OR_RETURN(std::string hash, recording->EmailSha256Of(user_id));
-      if (hash.empty()) return std::vector<users::AccountOrder>();
+      if (hash.empty()) return out;
       ASSIGN_OR_RETURN(std::optional<std::string> email, own_shop->shop->EmailWithSha256(hash));
-      if (!email) return std::vector<users::AccountOrder>();
-      return commerce::OrdersOf(*own_shop->shop, *email);
+      if (!email) return out;
+      ASSIGN_OR_RETURN(out.orders, commerce::OrdersOf(*own_shop->shop, *email));
+      return out;
     };
     const std::string cookie = users::SessionCookieName(options.https, options.session_cookie);
     RETURN_IF_ERROR(daemon.site().SetVisitor(
@@ -252,6 +254,28 @@ Status AttachUsers(PartnerDaemon& daemon) {
     o.erase_orders = [shop](const std::string& email_sha256) {
       return shop->shop->EraseCustomerWithEmailSha256(email_sha256);
     };
+    // Main's account page lists the customer's orders here too: it asks by the address's hash
+    // (the peer is main, checked for every request of this port: PartnerSync).
+    daemon.sync()->AddSyncRoute(
+        std::string(users::kPartnerOrdersPath), [shop](const HttpRequest& request) {
+          if (request.method() != "POST") {
+            return sync::ErrorResponse(Status::InvalidArgument("an orders query is POSTed"));
+          }
+          Result<std::vector<commerce::OrderSummary>> orders =
+              [&]() -> Result<std::vector<commerce::OrderSummary>> {
+            ASSIGN_OR_RETURN(std::string hash, users::PartnerOrdersQueryFromJson(request.body()));
+            ASSIGN_OR_RETURN(std::optional<std::string> email, shop->shop->EmailWithSha256(hash));
+            if (!email) return std::vector<commerce::OrderSummary>();
+            return commerce::OrdersOf(*shop->shop, *email,
+                                      static_cast<int>(users::kMaxPartnerOrders));
+          }();
+          if (!orders.ok()) return sync::ErrorResponse(orders.status());
+          HttpResponse r(200);
+          r.AddHeader("Content-Type", "application/json");
+          r.AddHeader("Cache-Control", "no-store");
+          r.SetBody(users::PartnerOrdersToJson(*orders));
+          return r;
+        });
     ASSIGN_OR_RETURN(std::shared_ptr<users::CustomerCopyKeeper> copies,
                      users::CustomerCopyKeeper::Open(daemon.env(), daemon.db(), std::move(o)));
     daemon.sync()->AddSyncRoute(

@@ -265,15 +265,29 @@ class AccountPages::Impl {
       json::array list;
       auto orders = options_.orders(session.subject);
       if (orders.ok()) {
-        for (const AccountOrder& o : *orders) {
+        for (const AccountOrder& o : orders->orders) {
           json::object row{{"number", o.number},
                            {"placed", o.placed},
                            {"status", o.status},
                            {"total", o.total},
                            {"href", o.href}};
           if (!o.through.empty()) row["through"] = o.through;
+          if (!o.at.empty()) row["at"] = o.at;
           list.push_back(std::move(row));
         }
+        if (!orders->not_answered.empty()) {
+          std::string shops;
+          for (size_t i = 0; i < orders->not_answered.size(); ++i) {
+            if (i > 0) shops += i + 1 == orders->not_answered.size() ? " and " : ", ";
+            shops += orders->not_answered[i];
+          }
+          data["orders_missing"] = shops;
+        }
+        json::array elsewhere;
+        for (const auto& [name, url] : orders->elsewhere) {
+          elsewhere.push_back(json::object{{"name", name}, {"href", url}});
+        }
+        if (!elsewhere.empty()) data["orders_elsewhere"] = std::move(elsewhere);
       } else {
         data["orders_problem"] = true;
       }

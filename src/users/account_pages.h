@@ -56,6 +56,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/env.h"
@@ -138,6 +139,14 @@ class AccountBackend {
 // One of the customer's orders, as the account page lists it.
 using AccountOrder = commerce::OrderSummary;
 
+// The orders an account page lists.
+struct AccountOrders {
+  std::vector<AccountOrder> orders;       // newest first
+  std::vector<std::string> not_answered;  // the shops whose orders could not be fetched now
+  // Shops whose orders are listed only on their own account pages: name, URL of that page.
+  std::vector<std::pair<std::string, std::string>> elsewhere;
+};
+
 struct AccountPagesOptions {
   std::string site_name;  // shown in page titles (of the built-in shell)
   int threads = 4;        // worker threads for POSTs (password hashing, calls to main)
@@ -177,9 +186,10 @@ struct AccountPagesOptions {
   // site may record the customer's visits under the account's id, the e-mail address). Null:
   // not told.
   std::function<void(const SingleSignOn::SignedIn& signed_in)> signed_in = nullptr;
-  // The signed-in customer's orders at this site, newest first, for the account page (with
-  // their status pages). Null: the page lists none.
-  std::function<Result<std::vector<AccountOrder>>(const std::string& user_id)> orders = nullptr;
+  // The signed-in customer's orders, newest first, for the account page (with their status
+  // pages): at this site, and at main those the partners processed themselves (AccountOrder::at).
+  // Null: the page lists none.
+  std::function<Result<AccountOrders>(const std::string& user_id)> orders = nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a

@@ -65,6 +65,16 @@ const std::vector<Migration>& OidcMigrations() {
        "  client_id TEXT NOT NULL,"
        "  last_at INTEGER NOT NULL,"
        "  PRIMARY KEY (user_id, client_id));"},
+      // Every client each customer ever signed in to, kept after signing out (the sites that may
+      // hold the customer's data: their orders, an erasure); forgotten with the account.
+      {2,
+       "CREATE TABLE oidc_clients_known ("
+       "  user_id TEXT NOT NULL,"
+       "  client_id TEXT NOT NULL,"
+       "  first_at INTEGER NOT NULL,"
+       "  PRIMARY KEY (user_id, client_id));"
+       "INSERT INTO oidc_clients_known (user_id, client_id, first_at) "
+       "  SELECT user_id, client_id, last_at FROM oidc_signins;"},
   };
   return kSteps;
 }
@@ -400,6 +410,10 @@ class OidcProvider::Impl {
           "code_challenge, auth_time, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
           {Sha256Hex(code), a.client_id, user_id, a.redirect_uri, a.scope, a.nonce,
            a.code_challenge, auth_time, now + kCodeSeconds * kMicros}));
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO oidc_clients_known (user_id, client_id, first_at) VALUES (?, ?, ?) "
+                  "ON CONFLICT (user_id, client_id) DO NOTHING",
+                  {user_id, a.client_id, now}));
       return db.Exec(
           "INSERT INTO oidc_signins (user_id, client_id, last_at) VALUES (?, ?, ?) "
           "ON CONFLICT (user_id, client_id) DO UPDATE SET last_at = excluded.last_at",
@@ -868,6 +882,19 @@ Result<std::vector<std::pair<std::string, int64_t>>> OidcClients::SignIns(
   std::vector<std::pair<std::string, int64_t>> out;
   for (const SqlRow& row : rows) out.emplace_back(row.Text(0), row.Int(1));
   return out;
+}
+
+Result<std::vector<std::string>> OidcClients::KnownTo(std::string_view user_id) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT client_id FROM oidc_clients_known WHERE "
+                                        "user_id = ? ORDER BY client_id",
+                                        {std::string(user_id)}));
+  std::vector<std::string> out;
+  for (const SqlRow& row : rows) out.push_back(row.Text(0));
+  return out;
+}
+
+Status OidcClients::ForgetUser(std::string_view user_id) {
+  return db_.Exec("DELETE FROM oidc_clients_known WHERE user_id = ?", {std::string(user_id)});
 }
 
 std::optional<OidcClient> OidcClients::Authenticate(std::string_view id, std::string_view secret) {

@@ -86,6 +86,10 @@ class OidcClients {
   // The clients `user_id` signed in to through main (until signed out everywhere), with the last
   // time (microseconds), oldest first.
   Result<std::vector<std::pair<std::string, int64_t>>> SignIns(std::string_view user_id);
+  // Every client `user_id` ever signed in to through main (kept after signing out: the sites
+  // that may hold the customer's data), sorted; ForgetUser forgets them (an erased account).
+  Result<std::vector<std::string>> KnownTo(std::string_view user_id);
+  Status ForgetUser(std::string_view user_id);
 
  private:
   OidcClients(Env& env, Database& db) : env_(env), db_(db) {}

@@ -85,4 +85,82 @@ Result<std::string> LogoutNoticeFromJson(std::string_view text) {
   return std::move(f["user_id"]);
 }
 
+std::string PartnerOrdersQueryToJson(std::string_view email_sha256) {
+  return Serialize({{"email_sha256", email_sha256}});
+}
+
+Result<std::string> PartnerOrdersQueryFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(auto f, StringFields(text, "the orders query", {"email_sha256"}));
+  const std::string& hash = f["email_sha256"];
+  if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::InvalidArgument(
+        "the orders query's email_sha256 is not 64 lower-case hexadecimal digits");
+  }
+  return std::move(f["email_sha256"]);
+}
+
+std::string PartnerOrdersToJson(const std::vector<commerce::OrderSummary>& orders) {
+  json::array list;
+  for (const commerce::OrderSummary& o : orders) {
+    list.push_back(json::object{{"href", o.href},
+                                {"number", o.number},
+                                {"placed", o.placed},
+                                {"placed_micros", o.placed_micros},
+                                {"status", o.status},
+                                {"total", o.total}});
+  }
+  return json::serialize(json::object{{"orders", std::move(list)}});
+}
+
+Result<std::vector<commerce::OrderSummary>> PartnerOrdersFromJson(std::string_view text) {
+  if (text.size() > kMaxPartnerOrdersJsonBytes) {
+    return Status::ResourceExhausted("the partner's orders answer is larger than " +
+                                     std::to_string(kMaxPartnerOrdersJsonBytes) + " bytes");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* orders = o == nullptr ? nullptr : o->if_contains("orders");
+  if (orders == nullptr || !orders->is_array() || o->size() != 1) {
+    return Status::InvalidArgument(
+        "the partner's orders answer is not a JSON object with only an \"orders\" array");
+  }
+  if (orders->get_array().size() > kMaxPartnerOrders) {
+    return Status::InvalidArgument("the partner's orders answer lists more than " +
+                                   std::to_string(kMaxPartnerOrders) + " orders");
+  }
+  std::vector<commerce::OrderSummary> out;
+  for (const json::value& item : orders->get_array()) {
+    const json::object* e = item.if_object();
+    auto text_of = [&](std::string_view key) -> const json::string* {
+      const json::value* f = e == nullptr ? nullptr : e->if_contains(key);
+      return f == nullptr ? nullptr : f->if_string();
+    };
+    const json::value* micros = e == nullptr ? nullptr : e->if_contains("placed_micros");
+    const json::string *href = text_of("href"), *number = text_of("number"),
+                       *placed = text_of("placed"), *status = text_of("status"),
+                       *total = text_of("total");
+    if (e == nullptr || e->size() != 6 || href == nullptr || number == nullptr ||
+        placed == nullptr || status == nullptr || total == nullptr || micros == nullptr ||
+        !micros->is_int64() || micros->get_int64() < 0) {
+      return Status::InvalidArgument(
+          "an order in the partner's answer is not an object of exactly href, number, placed, "
+          "placed_micros (a non-negative integer), status and total");
+    }
+    if (href->empty() || href->front() != '/' || (href->size() > 1 && (*href)[1] == '/') ||
+        href->find('\\') != json::string::npos) {
+      return Status::InvalidArgument("an order's link in the partner's answer is not a path");
+    }
+    commerce::OrderSummary s;
+    s.number = std::string(*number);
+    s.placed = std::string(*placed);
+    s.placed_micros = micros->get_int64();
+    s.status = std::string(*status);
+    s.total = std::string(*total);
+    s.href = std::string(*href);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace tieup::users

@@ -10,16 +10,25 @@
 //
 //   POST /v1/users/logout    {"user_id":"usr_..."} -> 200 {}: the customer signed out everywhere;
 //                             the partner ends every session of theirs
+//   POST /v1/users/orders    {"email_sha256":"<64 hex>"} -> 200 {"orders":[{"href":"/shop/orders/
+//                             ...","number":"SHOPB-000012","placed":"...","placed_micros":N,
+//                             "status":"paid","total":"$9.00"}]}: the orders the partner
+//                             processed itself for the customer with that address (EmailSha256),
+//                             newest first, at most kMaxPartnerOrders, for main's account page
 //
-// Parsing is strict: an object with exactly the listed string fields, at most kMaxUserJsonBytes.
+// Parsing is strict: an object with exactly the listed fields, at most kMaxUserJsonBytes (an
+// orders answer: kMaxPartnerOrdersJsonBytes). An order's link must be a path on the partner
+// ("/..."), so that main can put the partner's public URL before it and nothing else.
 // Pure functions, thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
+#include "commerce/shop_pages.h"
 #include "users/user_store.h"
 
 namespace tieup::users {
@@ -41,5 +50,20 @@ Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view json);
 // The body of POST /v1/users/logout.
 std::string LogoutNoticeToJson(std::string_view user_id);
 Result<std::string> LogoutNoticeFromJson(std::string_view json);
+
+// The partner's sync endpoint listing a customer's orders there, and its limits.
+inline constexpr std::string_view kPartnerOrdersPath = "/v1/users/orders";
+inline constexpr size_t kMaxPartnerOrders = 100;
+inline constexpr size_t kMaxPartnerOrdersJsonBytes = 256 * 1024;
+
+// The body of POST /v1/users/orders: the SHA-256 of the customer's address (EmailSha256,
+// lower-case hex).
+std::string PartnerOrdersQueryToJson(std::string_view email_sha256);
+Result<std::string> PartnerOrdersQueryFromJson(std::string_view json);
+
+// Its answer: number, placed, placed_micros, status, total and href of each order (through and
+// at are not sent: main sets `at` to the partner).
+std::string PartnerOrdersToJson(const std::vector<commerce::OrderSummary>& orders);
+Result<std::vector<commerce::OrderSummary>> PartnerOrdersFromJson(std::string_view json);
 
 }  // namespace tieup::users

@@ -14,6 +14,7 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <chrono>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
@@ -61,9 +62,10 @@ std::string Encode(const std::string& s) {
 
 // What a browser keeps of the sign-on: its cookies at main and at the partner.
 struct Browser {
-  std::string main_cookie;     // "tieup_main_session=..."
-  std::string partner_cookie;  // "tieup_session_shop-b=..."
-  std::string last;            // the last response
+  std::string main_cookie;                           // "tieup_main_session=..."
+  std::string partner_cookie;                        // "tieup_session_shop-b=..."
+  std::string last;                                  // the last response
+  std::map<std::string, std::string> other_cookies;  // at the other partners, by site id
 };
 
 std::string PathAndQuery(const std::string& url) {
@@ -96,10 +98,9 @@ class UsersIntegrationTest : public ::testing::Test {
   void SetUp() override {
     main_dir_ = dir_.Sub("main");
     shop_dir_ = dir_.Sub("shop-b");
-    const int main_sync = FreePort(), partner_sync = FreePort(), main_public = FreePort();
+    const int main_sync = FreePort(), main_public = FreePort();
     main_sync_port_ = main_sync;
     ASSERT_NE(main_sync, 0);
-    ASSERT_NE(partner_sync, 0);
     ASSERT_NE(main_public, 0);
     // A fixed public port: it is in the issuer of main's ID tokens.
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public",
@@ -116,24 +117,49 @@ class UsersIntegrationTest : public ::testing::Test {
     main_ = std::make_unique<Daemon>(std::vector<std::string>{"main", "serve", main_dir_});
     ASSERT_TRUE(main_->ok()) << main_->output();
 
-    const std::string added = Run({"main", "partner", "add", main_dir_, "--id", "shop-b", "--name",
-                                   "Shop B", "--public-url", "http://shop-b.example/", "--sync-url",
+    partner_ = StartPartner("shop-b", "Shop B", shop_dir_);
+    ASSERT_TRUE(partner_ != nullptr);
+  }
+
+  // Enrolls and starts partner `id` (public URL http://ID.example/) in `dir` with a tie-up page
+  // /welcome.html from main and an original page /local.html; null (the test failed) when it
+  // does not come up.
+  std::unique_ptr<Daemon> StartPartner(const std::string& id, const std::string& name,
+                                       const std::string& dir) {
+    const int partner_sync = FreePort();
+    EXPECT_NE(partner_sync, 0);
+    const std::string added = Run({"main", "partner", "add", main_dir_, "--id", id, "--name", name,
+                                   "--public-url", "http://" + id + ".example/", "--sync-url",
                                    "https://127.0.0.1:" + std::to_string(partner_sync)});
     const std::string code = EnrollmentCodeOf(added);
-    ASSERT_FALSE(code.empty()) << added;
-    Run({"partner", "init", shop_dir_, "--id", "shop-b", "--name", "Shop B", "--public",
-         "127.0.0.1:0", "--sync", "127.0.0.1:" + std::to_string(partner_sync), "--main",
-         "https://127.0.0.1:" + std::to_string(main_sync), "--token", code});
-    const std::string original = dir_.Sub("original");
-    ASSERT_TRUE(CreateDirs(*env_, original).ok());
-    ASSERT_TRUE(WriteFileAtomic(*env_, original + "/local.html", "<h1>Our wagashi</h1>").ok());
-    Run({"partner", "page", "put", shop_dir_, "/", original});
-    partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
-    ASSERT_TRUE(partner_->ok()) << partner_->output();
+    EXPECT_FALSE(code.empty()) << added;
+    Run({"partner", "init", dir, "--id", id, "--name", name, "--public", "127.0.0.1:0", "--sync",
+         "127.0.0.1:" + std::to_string(partner_sync), "--main",
+         "https://127.0.0.1:" + std::to_string(main_sync_port_), "--token", code});
+    const std::string original = dir_.Sub("original-" + id);
+    EXPECT_TRUE(CreateDirs(*env_, original).ok());
+    EXPECT_TRUE(WriteFileAtomic(*env_, original + "/local.html", "<h1>Our wagashi</h1>").ok());
+    Run({"partner", "page", "put", dir, "/", original});
+    auto partner = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", dir});
+    EXPECT_TRUE(partner->ok()) << partner->output();
+    if (!partner->ok()) return nullptr;
     Run({"main", "publish", main_dir_, "--all"});
     // The tie-up release is active once its page is served.
-    WaitFor([&] { return StatusOf(HttpGet(partner_->port(), "/welcome.html")) == 200; });
-    ASSERT_EQ(StatusOf(HttpGet(partner_->port(), "/welcome.html")), 200) << partner_->output();
+    const bool served =
+        WaitFor([&] { return StatusOf(HttpGet(partner->port(), "/welcome.html")) == 200; });
+    EXPECT_TRUE(served) << partner->output();
+    return served ? std::move(partner) : nullptr;
+  }
+
+  // The daemon of partner `site` ("shop-b": partner_; another: started by the test).
+  Daemon& PartnerDaemon(const std::string& site) {
+    return site == "shop-b" ? *partner_ : *others_.at(site);
+  }
+  static std::string NameOf(const std::string& site) {
+    return site == "shop-b" ? "Shop B" : site == "shop-a" ? "Shop A" : site;
+  }
+  static std::string& CookieAt(Browser* b, const std::string& site) {
+    return site == "shop-b" ? b->partner_cookie : b->other_cookies[site];
   }
 
   // Runs `tieup args...`, which must succeed; its output.
@@ -147,8 +173,9 @@ class UsersIntegrationTest : public ::testing::Test {
   // `password` are typed there unless `b`'s main session is still good. Returns the status of
   // the step that ended it: 303 (back at the partner, signed in: b->partner_cookie set), or the
   // status of main's sign-in page that refused the password (b->last holds it).
-  int SignInAtPartner(Browser* b, const std::string& email, const std::string& password) {
-    const int pp = partner_->port();
+  int SignInAtPartner(Browser* b, const std::string& email, const std::string& password,
+                      const std::string& site = "shop-b") {
+    const int pp = PartnerDaemon(site).port();
     std::string r = HttpGet(pp, "/account/login", {"Referer: http://127.0.0.1/welcome.html"});
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
@@ -164,7 +191,7 @@ class UsersIntegrationTest : public ::testing::Test {
     b->last = r;
     if (StatusOf(r) == 200) {
       // Main's sign-in page: its hidden fields carry the request; the password is typed here.
-      EXPECT_THAT(r, HasSubstr("continue to <strong>Shop B</strong>"));
+      EXPECT_THAT(r, HasSubstr("continue to <strong>" + NameOf(site) + "</strong>"));
       std::string body =
           "email=" + Encode(email) + "&password=" + Encode(password) + HiddenFields(r);
       r = PostForm(main_->port(), "/oidc/authorize", body, "/oidc/authorize", b->main_cookie);
@@ -177,13 +204,14 @@ class UsersIntegrationTest : public ::testing::Test {
     if (StatusOf(r) != 303) return StatusOf(r);
     // Back to the partner's redirect URI (the partnership's public URL) with the code.
     const std::string callback = HeaderOf(r, "Location");
-    EXPECT_THAT(callback, ::testing::StartsWith("http://shop-b.example/account/callback?code="));
+    EXPECT_THAT(callback,
+                ::testing::StartsWith("http://" + site + ".example/account/callback?code="));
     r = HttpGet(pp, PathAndQuery(callback), {"Cookie: " + pending});
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
     EXPECT_EQ(HeaderOf(r, "Location"), "/welcome.html");
-    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
-    EXPECT_FALSE(b->partner_cookie.empty()) << r;
+    CookieAt(b, site) = Match(r, "Set-Cookie: (tieup_session_" + site + "=[A-Za-z0-9_-]{43});");
+    EXPECT_FALSE(CookieAt(b, site).empty()) << r;
     return 303;
   }
 
@@ -246,8 +274,9 @@ class UsersIntegrationTest : public ::testing::Test {
   // (RegisterAtMain), then back at the partner, signed in. Returns 303 when back at the partner
   // (b->partner_cookie set), else the status of the step that failed (b->last holds it).
   int RegisterAtPartner(Browser* b, const std::string& email, const std::string& name,
-                        const std::string& password, const std::string& from = "/welcome.html") {
-    const int pp = partner_->port();
+                        const std::string& password, const std::string& from = "/welcome.html",
+                        const std::string& site = "shop-b") {
+    const int pp = PartnerDaemon(site).port();
     std::string r = HttpGet(pp, "/account/register", {"Referer: http://127.0.0.1" + from});
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
@@ -267,13 +296,14 @@ class UsersIntegrationTest : public ::testing::Test {
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
     const std::string callback = HeaderOf(r, "Location");
-    EXPECT_THAT(callback, ::testing::StartsWith("http://shop-b.example/account/callback?code="));
+    EXPECT_THAT(callback,
+                ::testing::StartsWith("http://" + site + ".example/account/callback?code="));
     r = HttpGet(pp, PathAndQuery(callback), {"Cookie: " + pending});
     b->last = r;
     if (StatusOf(r) != 303) return StatusOf(r);
     EXPECT_EQ(HeaderOf(r, "Location"), from);
-    b->partner_cookie = Match(r, "Set-Cookie: (tieup_session_shop-b=[A-Za-z0-9_-]{43});");
-    EXPECT_FALSE(b->partner_cookie.empty()) << r;
+    CookieAt(b, site) = Match(r, "Set-Cookie: (tieup_session_" + site + "=[A-Za-z0-9_-]{43});");
+    EXPECT_FALSE(CookieAt(b, site).empty()) << r;
     return 303;
   }
 
@@ -298,6 +328,7 @@ class UsersIntegrationTest : public ::testing::Test {
   std::string main_dir_, shop_dir_;
   int main_sync_port_ = 0;
   std::unique_ptr<Daemon> main_, partner_;
+  std::map<std::string, std::unique_ptr<Daemon>> others_;  // partners a test added
   std::set<std::string> read_mails_;
   std::string last_mail_;
 };
@@ -629,6 +660,160 @@ TEST_F(UsersIntegrationTest, PartnerCopiesFollowTheContractAndTheErasure) {
       << main_->output();
 }
 
+// The whole network, as issue 16 asks: main and two partners. Registered at shop-a, the
+// customer is signed in at shop-b and at main without typing the password again; main's account
+// page lists the orders at main and at both partners (which processed theirs themselves), and
+// names a partner that does not answer; the data download has them; a password reset by mail
+// signs the customer out at both partners; deleting the account reaches main and both partners.
+TEST_F(UsersIntegrationTest, OneAccountAcrossMainAndTwoPartners) {
+  const std::string a_dir = dir_.Sub("shop-a");
+  others_["shop-a"] = StartPartner("shop-a", "Shop A", a_dir);
+  ASSERT_TRUE(others_["shop-a"] != nullptr);
+  Daemon& shop_a = *others_["shop-a"];
+  // Shop A keeps the name and e-mail address of those who registered there.
+  Run({"main", "partner", "set", main_dir_, "shop-a", "--customer-copy", "name,email"});
+  Run({"partner", "product", "add", a_dir, "--sku", "A-1", "--title", "Yuzu jam", "--price", "7.00",
+       "--stock", "5"});
+  Run({"partner", "product", "add", shop_dir_, "--sku", "B-1", "--title", "Local honey", "--price",
+       "9.00", "--stock", "5"});
+  Run({"main", "product", "add", main_dir_, "--sku", "TEA-1", "--title", "Sencha", "--price",
+       "12.50", "--stock", "10"});
+
+  Browser yuki;
+  ASSERT_EQ(
+      RegisterAtPartner(&yuki, "yuki@example.org", "Yuki", kPassword, "/welcome.html", "shop-a"),
+      303)
+      << yuki.last;
+  // Known at shop-b and at main without the password (an empty one would be refused).
+  ASSERT_EQ(SignInAtPartner(&yuki, "", "", "shop-b"), 303) << yuki.last;
+  EXPECT_THAT(HttpGet(main_->port(), "/account/", {"Cookie: " + yuki.main_cookie}),
+              HasSubstr("Signed in as <strong>Yuki</strong>"));
+  for (const std::string site : {"shop-a", "shop-b"}) {
+    EXPECT_THAT(
+        HttpGet(PartnerDaemon(site).port(), "/account/", {"Cookie: " + CookieAt(&yuki, site)}),
+        HasSubstr("Signed in as <strong>Yuki</strong>"))
+        << site;
+  }
+  std::string listed;
+  ASSERT_TRUE(WaitFor([&] {
+    listed = Run({"partner", "customers", a_dir});
+    return listed.find("Yuki  <yuki@example.org>") != std::string::npos;
+  })) << listed
+      << main_->output();
+
+  // An order at each partner (processed there) and one at main, with the account's address.
+  auto order_at = [&](int port, const std::string& sku, const std::string& page,
+                      const std::string& number_regex) {
+    ShopCustomer buyer(port);
+    EXPECT_EQ(buyer.Add(sku, 1, page), 303);
+    const std::string r = buyer.Submit(std::regex_replace(
+        buyer.CheckoutForm(), std::regex("ada%40example.org"), "Yuki%40Example.org"));
+    EXPECT_EQ(StatusOf(r), 200) << r;
+    return FirstMatch(r, number_regex);
+  };
+  const std::string at_a = order_at(shop_a.port(), "A-1", "/local.html", "(SHOPA-\\d{6})");
+  const std::string at_b = order_at(partner_->port(), "B-1", "/local.html", "(SHOPB-\\d{6})");
+  const std::string at_main = order_at(main_->port(), "TEA-1", "/", "(M-\\d{6})");
+  ASSERT_FALSE(at_a.empty());
+  ASSERT_FALSE(at_b.empty());
+  ASSERT_FALSE(at_main.empty());
+  // (Main's confirmation mail, read here so that the reset mail below is the next one.)
+  EXPECT_EQ(NewMailLink("yuki@example.org", "Your order M-[0-9]+"), "Your order " + at_main);
+
+  // Main's account page lists all three, newest first, each linked to its status page.
+  std::string r = HttpGet(main_->port(), "/account/", {"Cookie: " + yuki.main_cookie});
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://shop-a.example/shop/orders/" + at_a +
+                                          "\\?key=[^\"]+\">" + at_a +
+                                          "</a> <span class=\"small\">\\(at Shop A\\)</span>"));
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"http://shop-b.example/shop/orders/" + at_b +
+                                          "\\?key=[^\"]+\">" + at_b +
+                                          "</a> <span class=\"small\">\\(at Shop B\\)</span>"));
+  EXPECT_THAT(r, ::testing::ContainsRegex("<a href=\"/shop/orders/" + at_main + "\\?key=[^\"]+\">" +
+                                          at_main + "</a></td>"));
+  EXPECT_LT(r.find(at_main), r.find(at_b));
+  EXPECT_LT(r.find(at_b), r.find(at_a));
+  EXPECT_THAT(r, Not(HasSubstr("cannot be shown")));
+  // Each partner's own page lists its own order only.
+  r = HttpGet(shop_a.port(), "/account/", {"Cookie: " + CookieAt(&yuki, "shop-a")});
+  EXPECT_THAT(r, HasSubstr(at_a + "</a>"));
+  EXPECT_THAT(r, Not(HasSubstr(at_b)));
+
+  // The data download has them too.
+  r = HttpGet(main_->port(), "/account/export", {"Cookie: " + yuki.main_cookie});
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_partners\":[{\"site\":\"Shop B\",\"number\":\"" +
+                                   at_b + "\""));
+  EXPECT_THAT(BodyOf(r), HasSubstr("{\"site\":\"Shop A\",\"number\":\"" + at_a + "\""));
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_at_main\":[{\"number\":\"" + at_main + "\""));
+  EXPECT_THAT(BodyOf(r), Not(HasSubstr("orders_not_included_from")));
+
+  // A partner that does not answer is named; the others' orders are still listed.
+  ASSERT_EQ(partner_->Stop(), 0);
+  r = HttpGet(main_->port(), "/account/", {"Cookie: " + yuki.main_cookie});
+  EXPECT_THAT(r, HasSubstr(at_a + "</a>"));
+  EXPECT_THAT(r, HasSubstr(at_main + "</a>"));
+  EXPECT_THAT(r, Not(HasSubstr(at_b)));
+  EXPECT_THAT(r, HasSubstr("Your orders at Shop B cannot be shown right now"));
+  r = HttpGet(main_->port(), "/account/export", {"Cookie: " + yuki.main_cookie});
+  EXPECT_THAT(BodyOf(r), HasSubstr("\"orders_not_included_from\":[\"Shop B\"]"));
+  partner_ = std::make_unique<Daemon>(std::vector<std::string>{"partner", "serve", shop_dir_});
+  ASSERT_TRUE(partner_->ok()) << partner_->output();
+  ASSERT_TRUE(WaitFor([&] {
+    return HttpGet(main_->port(), "/account/", {"Cookie: " + yuki.main_cookie}).find(at_b) !=
+           std::string::npos;
+  })) << partner_->output();
+
+  // A new password by mail: signed out at both partners.
+  r = PostForm(main_->port(), "/account/reset", "email=yuki%40example.org", "/account/reset");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  const std::string link =
+      NewMailLink("yuki@example.org",
+                  "http://127\\.0\\.0\\.1:[0-9]+/account/reset/confirm\\?token=[A-Za-z0-9_-]{43}");
+  ASSERT_FALSE(link.empty()) << last_mail_;
+  r = PostForm(main_->port(), "/account/reset/confirm",
+               "token=" + link.substr(link.find("token=") + 6) +
+                   "&password=" + Encode("a new password for yuki"),
+               "/account/reset");
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  for (const std::string site : {"shop-a", "shop-b"}) {
+    EXPECT_TRUE(WaitFor([&] {
+      return StatusOf(HttpGet(PartnerDaemon(site).port(), "/account/",
+                              {"Cookie: " + CookieAt(&yuki, site)})) == 303;
+    })) << site
+        << main_->output();
+  }
+  Browser again;
+  ASSERT_EQ(SignInAtPartner(&again, "yuki@example.org", "a new password for yuki", "shop-a"), 303)
+      << again.last;
+
+  // Deleting the account: gone at main, its copy gone at shop-a, the three orders keep their
+  // lines but lose the person.
+  const std::string csrf =
+      Match(HttpGet(main_->port(), "/account/", {"Cookie: " + again.main_cookie}),
+            "name=\"csrf\" value=\"([A-Za-z0-9_-]{43})\"");
+  r = PostForm(
+      main_->port(), "/account/delete",
+      "csrf=" + csrf + "&confirm=yes&current_password=" + Encode("a new password for yuki"),
+      "/account/", again.main_cookie);
+  ASSERT_EQ(StatusOf(r), 200) << r;
+  EXPECT_THAT(Run({"main", "users", "ls", main_dir_}), Not(HasSubstr("yuki@example.org")));
+  EXPECT_THAT(Run({"main", "order", "show", main_dir_, at_main}), Not(HasSubstr("Berlin")));
+  for (const auto& [dir, number] : {std::pair{a_dir, at_a}, std::pair{shop_dir_, at_b}}) {
+    std::string shown;
+    EXPECT_TRUE(WaitFor([&] {
+      shown = Run({"partner", "order", "show", dir, number});
+      return shown.find("Berlin") == std::string::npos;
+    })) << shown
+        << main_->output();
+    EXPECT_THAT(shown, Not(HasSubstr("Ada Lovelace")));
+    EXPECT_THAT(shown, Not(HasSubstr("yuki@example.org")));
+    EXPECT_THAT(shown, ::testing::AnyOf(HasSubstr("Yuzu jam"), HasSubstr("Local honey")));
+  }
+  EXPECT_TRUE(WaitFor([&] {
+    return Run({"partner", "customers", a_dir}).find("No customers yet") != std::string::npos;
+  })) << main_->output();
+}
+
 // The user ids of the access records in the ledger at `shop_dir` for `path`, oldest first (the
 // partner is stopped first).
 std::vector<std::string> VisitorsOf(Env& env, const std::string& shop_dir,
@@ -749,7 +934,7 @@ TEST_F(UsersIntegrationTest, ARevokedPartnerKeepsNoConnectionAndRegistersNoOne) 
     Browser b;
     EXPECT_NE(RegisterAtPartner(&b, std::string(who) + "@example.org", who, kPassword), 303);
   }
-  Browser again{ada.main_cookie, "", ""};
+  Browser again{ada.main_cookie, "", "", {}};
   EXPECT_NE(SignInAtPartner(&again, "", ""), 303) << again.last;
   const std::string listed = Run({"main", "users", "ls", main_dir_});
   EXPECT_THAT(listed, HasSubstr("ada@example.org"));
@@ -867,7 +1052,7 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
 
   // A second browser of Fumi's, signed in at the partner too: signing out everywhere in the
   // first ends its session there as well (main tells the partner over the sync channel).
-  Browser phone{fumi.main_cookie, "", ""};
+  Browser phone{fumi.main_cookie, "", "", {}};
   ASSERT_EQ(SignInAtPartner(&phone, "", ""), 303) << phone.last;
   ASSERT_EQ(StatusOf(HttpGet(port, "/account/", {"Cookie: " + phone.partner_cookie})), 200);
 
@@ -900,7 +1085,7 @@ TEST_F(UsersIntegrationTest, SigningOutEverywhereEndsMainsSession) {
   r = HttpGet(port, "/account/signed-out");
   EXPECT_THAT(r, HasSubstr("You are signed out of every shop of the network."));
   // The next sign-in asks for the password again.
-  Browser again{fumi.main_cookie, "", ""};
+  Browser again{fumi.main_cookie, "", "", {}};
   std::string login = HttpGet(port, "/account/login");
   ASSERT_EQ(StatusOf(login), 303);
   r = HttpGet(main_->port(), PathAndQuery(HeaderOf(login, "Location")),

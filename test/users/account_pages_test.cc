@@ -328,6 +328,54 @@ TEST_F(AccountSessionsTest, ASessionEndsAfterIdleAndAbsoluteTimeouts) {
   ADD_FAILURE() << "the session outlived its absolute timeout";
 }
 
+TEST_F(AccountSessionsTest, TheOrdersListNamesWhereEachIsAndWhichShopsDidNotAnswer) {
+  Result<AccountOrders> answer = AccountOrders{};
+  AccountPagesOptions o;
+  o.site_name = "Tea House";
+  o.threads = 2;
+  o.sessions = sessions_;
+  o.orders = [&](const std::string& user_id) -> Result<AccountOrders> {
+    EXPECT_EQ(user_id, "usr_abcdefghijklmnop");
+    return answer;
+  };
+  pages_ = std::make_unique<AccountPages>(backend_, o);
+  const std::string session = SignIn();
+  EXPECT_THAT(std::string(Send(Get("/account/", session)).body()), HasSubstr("No orders yet."));
+
+  AccountOrder at_main{"TEA-000001",
+                       "1 Dec 2026",
+                       "paid",
+                       "$12.00",
+                       "/shop/orders/TEA-000001?key=k",
+                       "shop-a",
+                       2,
+                       ""};
+  AccountOrder at_shop{"SHOPB-000003",
+                       "2 Dec 2026",
+                       "placed",
+                       "$9.00",
+                       "http://shop-b.example/shop/orders/SHOPB-000003?key=j",
+                       "",
+                       3,
+                       "Shop <B>"};
+  answer =
+      AccountOrders{{at_shop, at_main}, {"Shop C", "Shop D"}, {{"Shop E", "http://e/account/"}}};
+  std::string page(Send(Get("/account/", session)).body());
+  EXPECT_THAT(page, HasSubstr("<a href=\"http://shop-b.example/shop/orders/SHOPB-000003?key=j\">"
+                              "SHOPB-000003</a> <span class=\"small\">(at Shop &lt;B&gt;)</span>"));
+  EXPECT_THAT(page, HasSubstr("TEA-000001</a> <span class=\"small\">(through shop-a)</span>"));
+  EXPECT_LT(page.find("SHOPB-000003"), page.find("TEA-000001"));
+  EXPECT_THAT(page, HasSubstr("Your orders at Shop C and Shop D cannot be shown right now"));
+  EXPECT_THAT(page, HasSubstr("Your orders at Shop E are on <a href=\"http://e/account/\">its own "
+                              "account page</a>."));
+  EXPECT_THAT(page, Not(HasSubstr("No orders yet.")));
+
+  answer = Status::Unavailable("database is locked");
+  page = std::string(Send(Get("/account/", session)).body());
+  EXPECT_THAT(page, HasSubstr("Your orders cannot be shown right now"));
+  EXPECT_THAT(page, Not(HasSubstr("database is locked")));
+}
+
 TEST_F(AccountSessionsTest, SigningOutNeedsTheSessionsTokenAndEndsIt) {
   const std::string session = SignIn();
   const std::string csrf = CsrfOf(session);

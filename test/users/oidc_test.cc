@@ -610,6 +610,14 @@ TEST_F(OidcTest, SigningOutEverywhere) {
   // Main's session is gone: the password is asked for again.
   HttpResponse again = Authorize(&start, &cookie, "wrong password here");
   EXPECT_EQ(again.status(), 401);
+  // No longer signed in there, but the site is remembered (it may hold the customer's orders)
+  // until the account is erased.
+  auto clients = OidcClients::Open(env_, *db_);
+  ASSERT_THAT(clients, IsOk());
+  EXPECT_TRUE((*clients)->SignIns(user_id_)->empty());
+  EXPECT_EQ(*(*clients)->KnownTo(user_id_), std::vector<std::string>{"shop-a"});
+  ASSERT_THAT((*clients)->ForgetUser(user_id_), IsOk());
+  EXPECT_TRUE((*clients)->KnownTo(user_id_)->empty());
   // An unregistered post-logout address is never followed.
   page = provider_->HandleRequest(
       Get("/oidc/logout?client_id=shop-a&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"));
