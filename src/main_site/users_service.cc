@@ -811,6 +811,11 @@ Status AttachUsers(MainDaemon& daemon) {
       ASSIGN_OR_RETURN(users::User user, store->Get(user_id));
       ASSIGN_OR_RETURN(std::vector<users::AccountOrder> at_main,
                        commerce::OrdersOf(*shop->shop, user.email));
+      for (users::AccountOrder& o : at_main) {  // the partner as the customer knows it
+        if (o.through.empty()) continue;
+        auto p = self->sync().publisher().GetPartnership(o.through);
+        if (p.ok() && !p->name.empty()) o.through = p->name;
+      }
       ASSIGN_OR_RETURN(PartnerOrders at_partners,
                        FetchPartnerOrders(self->sync(), self->db(), user, kPartnerOrdersTimeout));
       users::AccountOrders out;

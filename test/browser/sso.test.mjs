@@ -27,7 +27,9 @@
 //                    name, e-mail and address (`tieup main partner set ... --customer-copy`);
 //                    shop-a's checkout then starts with them for that customer, and shop-a's
 //                    manager finds the customer on the console's Customers page (search
-//                    included).
+//                    included). Ordered at shop-a (tea main processes, a wagashi shop-a
+//                    processes itself): main's account page lists both, shop-a's "(at ...)"
+//                    and linked to its status page at shop-a.
 //
 // Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
 // not: this also checks that main's session and each partner's keep their own cookies.
@@ -391,6 +393,34 @@ test('customer_copies: the address kept at main fills shop-a\'s checkout; shop-a
       }
     });
     await j.shot('checkout-filled-in');
+
+    let partnerOrder = '';
+    await j.must('with a wagashi of shop-a\'s own, the order is placed as filled in', async () => {
+      await gotoAndLoad(page, sites.url('shop-a', '/local/'));
+      await clickAndLoad(page, page.getByRole('link', { name: /wagashi/i }).first());
+      await clickAndLoad(page, page.getByRole('button', { name: /add to cart/i }));
+      await clickAndLoad(page, page.getByRole('link', { name: /checkout/i })
+                                   .or(page.getByRole('button', { name: /checkout/i })).first());
+      await clickAndLoad(page, page.getByRole('button', { name: /place order/i }));
+      await see(page, /thank you/i);
+      partnerOrder = ((await bodyText(page)).match(/\bSHOPA-\d{6}\b/) ?? [''])[0];
+      if (!partnerOrder) throw new Error('no order number of shop-a on the thank-you page');
+    });
+    await j.shot('ordered-at-shop-a');
+    await j.must('main\'s account page lists shop-a\'s own order, linked to its page there',
+                 async () => {
+      await gotoAndLoad(page, sites.url('main', '/account/'));
+      const orders = page.getByRole('table');
+      await see(page, new RegExp(`${partnerOrder} \\(at [^)]+\\)`), { scope: orders });
+      await see(page, /M-\d{6} \(through Tea House Asahi\)/, { scope: orders });
+      await notSee(page, /cannot be shown/);
+      await clickAndLoad(page, orders.getByRole('link', { name: partnerOrder }));
+      expectAt(page, 'shop-a', '/shop/orders/');
+      await see(page, new RegExp(partnerOrder));
+    });
+    await j.shot('order-page-at-shop-a');
+    await gotoAndLoad(page, sites.url('main', '/account/'));
+    await j.shot('account-orders-across-the-network');
 
     const manager = await context.newPage();
     j.page = manager;
