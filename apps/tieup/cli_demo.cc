@@ -54,6 +54,11 @@ Status RunDemo(Env& env, DemoArgs a) {
   }
   const std::string main_dir = a.dir + "/main";
   auto port = [&](int i) { return std::to_string(a.base_port + i); };
+  // Each site's public pages on a loopback address of their own (main 127.0.0.1, the partners
+  // 127.0.0.2 and 127.0.0.3): a browser keeps cookies per host name, not per port, so sites on
+  // one address would share them, and single sign-on would look done when it is not.
+  auto host = [](int i) { return "127.0.0." + std::to_string(1 + i); };
+  auto site_url = [&](int i) { return "http://" + host(i) + ":" + port(i); };
 
   std::printf("tieup demo in %s\n", a.dir.c_str());
   SiteConfig mc;
@@ -123,7 +128,7 @@ Status RunDemo(Env& env, DemoArgs a) {
       sp.id = p.id;
       sp.name = p.name;
       sp.region = p.region;
-      sp.public_url = "http://127.0.0.1:" + port(i);
+      sp.public_url = site_url(i);
       sp.sync_url = "https://127.0.0.1:" + port(100 + i);
       ASSIGN_OR_RETURN(sp.approval, sync::ParseApprovalPolicy(p.approval));
       sp.retry = "backoff:10s..5m";
@@ -154,7 +159,7 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.name = p.name;
     pc.region = p.region;
     pc.approval = p.approval;
-    pc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
+    pc.public_address = {host(i), static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
     pc.console_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 10 + i)};
     pc.variables["shop.currency"] = "JPY";
@@ -212,13 +217,11 @@ Status RunDemo(Env& env, DemoArgs a) {
   }
 
   std::printf("\nThe partnership is up:\n");
-  std::printf("  main site          http://127.0.0.1:%s/\n", port(0).c_str());
+  std::printf("  main site          %s/\n", site_url(0).c_str());
   i = 1;
   for (const DemoPartner& p : partners) {
-    std::printf(
-        "  partner %-10s http://127.0.0.1:%s/  (tie-up pages)   "
-        "http://127.0.0.1:%s/local/  (its original pages)\n",
-        p.id.c_str(), port(i).c_str(), port(i).c_str());
+    std::printf("  partner %-10s %s/  (tie-up pages)   %s/local/  (its original pages)\n",
+                p.id.c_str(), site_url(i).c_str(), site_url(i).c_str());
     ++i;
   }
   std::printf("\nThe managers' consoles (in a browser; password %s):\n",
@@ -234,16 +237,19 @@ Status RunDemo(Env& env, DemoArgs a) {
   const std::string self = "tieup";
   std::printf(
       "\nBuy on a tie-up page (the order goes to main) and on an original page (it "
-      "stays at the partner):\n  http://127.0.0.1:%s/products/sencha.html   "
-      "http://127.0.0.1:%s/local/wagashi.html\n",
-      port(1).c_str(), port(1).c_str());
+      "stays at the partner):\n  %s/products/sencha.html   %s/local/wagashi.html\n",
+      site_url(1).c_str(), site_url(1).c_str());
   std::printf("  %s main order ls %s          %s partner order ls %s/shop-a\n", self.c_str(),
               main_dir.c_str(), self.c_str(), a.dir.c_str());
   std::printf(
       "\nRegister at a partner (the account is kept by main; the partner's ledger records the "
-      "registration):\n  http://127.0.0.1:%s/account/register   then: %s main users ls %s "
+      "registration):\n  %s/account/register   then: %s main users ls %s "
       "--partner shop-a\n",
-      port(1).c_str(), self.c_str(), main_dir.c_str());
+      site_url(1).c_str(), self.c_str(), main_dir.c_str());
+  std::printf(
+      "Then open %s/account/ : signed in at shop-b too, and at main, without the password "
+      "(single sign-on through main)\n",
+      site_url(2).c_str());
   const std::string period = FormatRfc3339(env.NowSeconds()).substr(0, 7);
   std::printf(
       "\nshop-b approves updates itself: in its console (Updates), or in another terminal:\n");

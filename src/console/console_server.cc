@@ -268,6 +268,13 @@ class Console::Impl {
                     std::optional<std::string>* framed_origin) {
     if (!get && !post) return MethodNotAllowed("GET, HEAD, POST");
     std::optional<Viewer> viewer = SignedIn(r, /*touch=*/true);
+    if (!viewer && get && CookieOf(r).empty() && ArrivedFromAnotherSite(r)) {
+      // A link from another site (the preview on the public host, a mail): the browser keeps the
+      // SameSite=Strict session cookie back on such a navigation. Opening the same address again
+      // from here sends it; without one, that request goes on to the sign-in page.
+      const std::string again = SafeNextPath(std::string(r.target()));
+      return Render(200, "Opening the console", "reopen", {{"refresh", again}}, nullptr, "");
+    }
     if (!viewer) {
       const std::string next = post ? std::string(r.path()) : std::string(r.target());
       HttpResponse response =
@@ -463,6 +470,13 @@ class Console::Impl {
     }
     return Viewer{std::move(*manager), std::move(*session), std::move(cookie),
                   std::string(r.path())};
+  }
+
+  // A top-level navigation from a page of another site (Fetch Metadata request headers).
+  static bool ArrivedFromAnotherSite(const HttpRequest& r) {
+    const std::string_view site = r.HeaderOr("Sec-Fetch-Site");
+    return (site == "cross-site" || site == "same-site") &&
+           r.HeaderOr("Sec-Fetch-Mode") == "navigate";
   }
 
   void ClearStaleCookie(const HttpRequest& r, HttpResponse& response) const {
@@ -722,6 +736,7 @@ class Console::Impl {
                         {"title", std::string(title)},
                         {"content", std::move(*body)}};
     if (!flash.empty()) layout["flash"] = std::move(flash);
+    if (const json::value* refresh = data.if_contains("refresh")) layout["refresh"] = *refresh;
     if (viewer != nullptr) {
       layout["signed_in"] = true;
       layout["manager_email"] = viewer->manager.email;

@@ -598,6 +598,12 @@ Status AttachUsers(MainDaemon& daemon) {
   ASSIGN_OR_RETURN(std::shared_ptr<users::SessionStore> sessions,
                    users::OpenCustomerSessions(daemon.env(), daemon.db()));
   const bool https = config.public_url.starts_with("https://");
+  // "Signed in as NAME" on main's pages goes once the session has ended.
+  RETURN_IF_ERROR(daemon.site().SetSignedInCheck(
+      [sessions, https](const HttpRequest& request) {
+        return users::HasSession(*sessions, request, https, users::kMainSessionCookie);
+      },
+      https));
 
   // Registrations wait for the customer's confirmation by mail (users/registration.h).
   ASSIGN_OR_RETURN(std::shared_ptr<users::PendingRegistrations> registrations,

@@ -170,8 +170,15 @@ Status AttachUsers(PartnerDaemon& daemon) {
   // Signed-in customers of this site (users/sessions.h), in its own database.
   ASSIGN_OR_RETURN(options.sessions, users::OpenCustomerSessions(daemon.env(), daemon.db()));
   options.https = config.public_url.starts_with("https://");
-  // Named for the site: sites told apart only by port (the demo) share a browser's cookies.
+  // Named for the site: sites told apart only by port share a browser's cookies.
   options.session_cookie = SessionCookieBase(config);
+  // "Signed in as NAME" on this site's pages goes once the session has ended.
+  RETURN_IF_ERROR(daemon.site().SetSignedInCheck(
+      [sessions = options.sessions, https = options.https,
+       base = options.session_cookie](const HttpRequest& request) {
+        return users::HasSession(*sessions, request, https, base);
+      },
+      options.https));
   // Customers sign in once, at main, for every site of the network.
   if (main != nullptr) {
     options.sso = std::make_shared<users::SingleSignOn>(daemon.env(), SsoThroughMain(main));

@@ -437,6 +437,45 @@ class NamedVisitors final : public HttpHandler {
   const std::function<std::string(const HttpRequest&)> visitor_;
 };
 
+// Clears the display-name cookie of a request whose session ended (PageServer::SetSignedInCheck).
+class StaleCustomerNames final : public HttpHandler {
+ public:
+  StaleCustomerNames(std::shared_ptr<HttpHandler> inner,
+                     std::function<bool(const HttpRequest&)> signed_in, bool https)
+      : inner_(std::move(inner)),
+        signed_in_(std::move(signed_in)),
+        clear_(std::string(content::kCustomerCookie) + "=; Path=/; SameSite=Lax; Max-Age=0" +
+               (https ? "; Secure" : "")) {}
+  void Handle(const HttpRequest& request, HttpResponder responder) override {
+    const std::string name = std::string(content::kCustomerCookie) + "=";
+    const std::string_view cookies = request.HeaderOr("Cookie");
+    const size_t at = cookies.find(name);
+    // Most requests carry no name: straight through.
+    if (at == std::string_view::npos ||
+        (at > 0 && cookies[at - 1] != ' ' && cookies[at - 1] != ';') || signed_in_(request)) {
+      inner_->Handle(request, std::move(responder));
+      return;
+    }
+    auto outer = std::make_shared<HttpResponder>(std::move(responder));
+    inner_->Handle(
+        request, HttpResponder::FromCallback([outer, name, clear = clear_](HttpResponse response) {
+          bool sets_it = false;  // a sign-in sets it afresh
+          for (const HttpHeaderView& h : response.Headers()) {
+            sets_it =
+                sets_it || (EqualsIgnoreCase(h.name, "Set-Cookie") && h.value.starts_with(name));
+          }
+          if (!sets_it) response.AddHeader("Set-Cookie", clear);
+          outer->Respond(std::move(response));
+        }));
+  }
+  std::string_view AllowedMethods() const override { return inner_->AllowedMethods(); }
+
+ private:
+  const std::shared_ptr<HttpHandler> inner_;
+  const std::function<bool(const HttpRequest&)> signed_in_;
+  const std::string clear_;
+};
+
 // Sends each request to its mount's handler, or to this server's router. A prefix area's
 // request goes to its pages with the prefix taken off, and comes back under it
 // (MoveUnderPrefix).
@@ -547,6 +586,14 @@ Status PageServer::SetVisitor(std::string cookie_name,
   return Status::Ok();
 }
 
+Status PageServer::SetSignedInCheck(std::function<bool(const HttpRequest&)> signed_in, bool https) {
+  if (server_) return Status::FailedPrecondition("the check is set before the server starts");
+  if (!signed_in) return Status::InvalidArgument("a signed-in check needs a function");
+  signed_in_ = std::move(signed_in);
+  signed_in_https_ = https;
+  return Status::Ok();
+}
+
 Status PageServer::Start() {
   std::shared_ptr<HttpHandler> top = router_;
   if (!mounts_.empty()) {
@@ -562,6 +609,9 @@ Status PageServer::Start() {
     };
   }
   if (visitor_) top = std::make_shared<NamedVisitors>(std::move(top), visitor_cookie_, visitor_);
+  if (signed_in_) {
+    top = std::make_shared<StaleCustomerNames>(std::move(top), signed_in_, signed_in_https_);
+  }
   server_ = std::make_unique<HttpServer>(env_, http_, std::move(top));
   RETURN_IF_ERROR(server_->Start());
   reload_thread_ = std::thread([this] { ReloadLoop(); });

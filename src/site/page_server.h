@@ -69,6 +69,13 @@ class PageServer {
   Status SetVisitor(std::string cookie_name,
                     std::function<std::string(const HttpRequest& request)> visitor);
 
+  // Keeps the pages' "Signed in as NAME" true: a request carrying the display-name cookie
+  // (content::kCustomerCookie, which static pages' script shows) for which `signed_in` says no
+  // session is valid (ended at sign-out elsewhere, disabled, timed out) gets it cleared in its
+  // response (Max-Age=0; Secure when `https`), unless the response sets it afresh. Called on the
+  // I/O thread: quick and thread-safe. Only before Start().
+  Status SetSignedInCheck(std::function<bool(const HttpRequest& request)> signed_in, bool https);
+
   // Binds the public address and starts serving; a clear error when the address is taken.
   Status Start();
   // Follows activations like Start, without a port of its own: the pages are served through
@@ -90,6 +97,8 @@ class PageServer {
   std::vector<PageMount> mounts_;
   std::string visitor_cookie_;
   std::function<std::string(const HttpRequest&)> visitor_;
+  std::function<bool(const HttpRequest&)> signed_in_;
+  bool signed_in_https_ = false;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

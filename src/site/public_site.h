@@ -47,6 +47,11 @@ class PublicSite {
 
   // Serves another site's pages on this site's port (PageServer::Mount). Before Start.
   Status Mount(PageMount mount) { return pages_->Mount(std::move(mount)); }
+  // Clears the display-name cookie of requests whose session ended (PageServer::
+  // SetSignedInCheck). Before Start.
+  Status SetSignedInCheck(std::function<bool(const HttpRequest& request)> signed_in, bool https) {
+    return pages_->SetSignedInCheck(std::move(signed_in), https);
+  }
   // Names signed-in visitors in the access records (PageServer::SetVisitor). Before Start.
   Status SetVisitor(std::string cookie_name,
                     std::function<std::string(const HttpRequest& request)> visitor) {

@@ -68,6 +68,13 @@ std::string CustomerCookie(std::string_view name, bool https) {
   return cookie;
 }
 
+bool HasSession(SessionStore& sessions, const HttpRequest& request, bool https,
+                std::string_view cookie_base) {
+  const std::string value =
+      commerce::CookieValue(request.HeaderOr("Cookie"), SessionCookieName(https, cookie_base));
+  return !value.empty() && sessions.Peek(value).ok();
+}
+
 std::optional<Session> SessionOf(SessionStore* sessions, const HttpRequest& request, bool https,
                                  std::string_view cookie_base, std::string* cookie_value) {
   if (sessions == nullptr) return std::nullopt;

@@ -48,6 +48,11 @@ std::string CustomerCookie(std::string_view name, bool https);
 std::optional<Session> SessionOf(SessionStore* sessions, const HttpRequest& request, bool https,
                                  std::string_view cookie_base, std::string* cookie_value = nullptr);
 
+// Whether `request` names a valid session of `sessions` (SessionOf without moving its last use:
+// for a check on every request, such as PublicSite::SetSignedInCheck).
+bool HasSession(SessionStore& sessions, const HttpRequest& request, bool https,
+                std::string_view cookie_base);
+
 // A page of the users module: template `name` of `templates` with `data` in the site's layout,
 // titled `title`, the header's cart count from the shop's cookie and `customer` (when set) in
 // its account link. A template that fails to render gives a 500 with a short page. Not cached,

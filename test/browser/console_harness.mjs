@@ -61,7 +61,9 @@ export async function startConsoleSuite(logs = 'console-logs') {
     // As root (CI) Chromium needs --no-sandbox; the rest keep it off the (closed) network.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--disable-dev-shm-usage'],
+           '--disable-dev-shm-usage',
+           // A host name of shop-a's (console_several_mains.test.mjs), at shop-a's address.
+           '--host-resolver-rules=MAP books.localhost 127.0.0.2'],
   });
   // Its own log folder: the customer journeys' test empties logs/.
   sites = new Sites(binary, path.join(artifacts, logs));

@@ -5,7 +5,7 @@
 //
 // The demo's sites (console_harness.mjs) and a second main site, "Kyoto Books", made here with
 // `tieup main init`. shop-a enrolls with it for the tie-up area of its own host name
-// (books.localhost, which Chromium sends to 127.0.0.1) with its manager approving updates. One
+// (books.localhost, which Chromium is told to send to shop-a's address, 127.0.0.2) with its manager approving updates. One
 // journey, a full-page screenshot of every step in ARTIFACT_DIR/console_several_mains/NN-step.png:
 //   Kyoto Books publishes; shop-a's console lists the second main on its Updates page with one
 //   update waiting; its manager reviews it (the diff, and a preview on the area's host name,
@@ -70,7 +70,7 @@ test('console_several_mains: a second main publishes, the manager approves in th
     const code = await j.must('Kyoto Books adds shop-a, approved by its manager', async () => {
       const out = await sites.tieup('main', 'partner', 'add', dir, '--id', 'shop-a', '--name',
                                     'Tea House Asahi', '--public-url',
-                                    sites.url('shop-a', '').replace('127.0.0.1', HOST),
+                                    sites.url('shop-a', '').replace('127.0.0.2', HOST),
                                     '--sync-url', `https://127.0.0.1:${partnerSync}`,
                                     '--approval', 'manager');
       const m = out.match(/code[^\n]*:\n\s+(\S+)/);
@@ -139,7 +139,7 @@ test('console_several_mains: a second main publishes, the manager approves in th
     await j.shot('second-main-approved');
 
     await j.must(`a visitor of ${HOST} sees Kyoto Books' page on shop-a's port`, async () => {
-      const url = sites.url('shop-a', '/tea.html').replace('127.0.0.1', HOST);
+      const url = sites.url('shop-a', '/tea.html').replace('127.0.0.2', HOST);
       await waitUntil('the page live', async () => {
         await gotoAndLoad(page, url);
         return /Okakura/.test(await bodyText(page));

@@ -195,9 +195,12 @@ export class Sites {
   // The newest link to `pathPrefix` in a mail to `email` in main's outbox (mailLink below).
   mailLink(email, pathPrefix) { return mailLink(this.siteDir('main'), email, pathPrefix); }
 
+  // A site's public page, as the demo serves it: each site on a loopback address of its own
+  // (main 127.0.0.1, shop-a 127.0.0.2, shop-b 127.0.0.3), so that the browser keeps each site's
+  // cookies apart, as it would for sites on different host names.
   url(site, p = '/') {
     const offset = { main: 0, 'shop-a': 1, 'shop-b': 2 }[site];
-    return `http://127.0.0.1:${this.base + offset}${p}`;
+    return `http://127.0.0.${1 + offset}:${this.base + offset}${p}`;
   }
 
   // A manager's console (main's at P+10, 'shop-a' at P+11, 'shop-b' at P+12, as the demo sets

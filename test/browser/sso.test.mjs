@@ -31,8 +31,10 @@
 //                    processes itself): main's account page lists both, shop-a's "(at ...)"
 //                    and linked to its status page at shop-a.
 //
-// Every site of the demo runs on 127.0.0.1 and differs by port only, as a browser's cookies do
-// not: this also checks that main's session and each partner's keep their own cookies.
+// The demo's sites each run on a loopback address of their own (main 127.0.0.1, shop-a
+// 127.0.0.2, shop-b 127.0.0.3), as the issue asks: a browser keeps cookies per host name, not
+// per port, so sites on one address would share them and single sign-on could look done when
+// it is not.
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 

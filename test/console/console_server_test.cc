@@ -257,6 +257,39 @@ TEST_F(ConsoleServerTest, APageWithoutASessionRedirectsToSignIn) {
   EXPECT_EQ(order_calls_.load(), 0);
 }
 
+// A link from another site (the public host's preview banner): the browser keeps back the
+// SameSite=Strict cookie, so the console opens the same address again from itself (a
+// same-origin navigation, which carries it) instead of asking to sign in.
+TEST_F(ConsoleServerTest, ALinkFromAnotherSiteIsOpenedAgainFromTheConsole) {
+  ASSERT_NO_FATAL_FAILURE(StartConsole());
+  auto navigation = [&](std::string_view from) {
+    HttpRequest r("GET", "/orders?status=paid&x=%22");
+    r.AddHeader("Host", host_);
+    r.AddHeader("Sec-Fetch-Site", from);
+    r.AddHeader("Sec-Fetch-Mode", "navigate");
+    return Fetch(std::move(r));
+  };
+  HttpResponse r = navigation("cross-site");
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_THAT(
+      std::string(r.body()),
+      HasSubstr("<meta http-equiv=\"refresh\" content=\"0; url=/orders?status=paid&amp;x=%22\">"));
+  EXPECT_THAT(std::string(r.body()), HasSubstr("continue to the console"));
+  ExpectSecurityHeaders(r);
+  EXPECT_EQ(navigation("same-site").status(), 200);
+  // From the console itself (the reopened request, still without a session): the sign-in page.
+  r = navigation("same-origin");
+  EXPECT_EQ(r.status(), 303);
+  EXPECT_THAT(r.FindHeader("Location"), Optional(HasSubstr("/sign-in?next=")));
+  // Not a navigation (a fetch from another site): no page of the console.
+  HttpRequest fetch("GET", "/orders");
+  fetch.AddHeader("Host", host_);
+  fetch.AddHeader("Sec-Fetch-Site", "cross-site");
+  fetch.AddHeader("Sec-Fetch-Mode", "cors");
+  EXPECT_EQ(Fetch(std::move(fetch)).status(), 303);
+  EXPECT_EQ(order_calls_.load(), 0);
+}
+
 TEST_F(ConsoleServerTest, SignInSetsAFreshSessionCookieAndShowsThePageInTheLayout) {
   ASSERT_NO_FATAL_FAILURE(StartConsole());
   HttpResponse form = Get("/sign-in?next=%2Forders");

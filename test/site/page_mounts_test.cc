@@ -423,5 +423,57 @@ TEST_F(PageMountsTest, TheVisitorDecidesWhoTheAccessRecordsName) {
   site.server->Stop();
 }
 
+// A route that signs someone in: it sets the display-name cookie itself.
+struct SigningInHandler : HttpHandler {
+  void Handle(const HttpRequest&, HttpResponder responder) override {
+    HttpResponse r = HttpResponse::Text(200, "welcome\n");
+    r.AddHeader("Set-Cookie", "tieup_customer=Ada; Path=/; SameSite=Lax");
+    responder.Respond(std::move(r));
+  }
+};
+
+TEST_F(PageMountsTest, ANameWhoseSessionEndedIsCleared) {
+  Served site = Make("site", {"/index.html"});
+  ASSERT_THAT(site.server->AddRoute("/account/", "GET", std::make_shared<SigningInHandler>()),
+              IsOk());
+  ASSERT_THAT(site.server->SetSignedInCheck(
+                  [](const HttpRequest& r) {
+                    return r.HeaderOr("Cookie").find("sess=live") != std::string_view::npos;
+                  },
+                  /*https=*/true),
+              IsOk());
+  ASSERT_THAT(site.server->Start(), IsOk());
+  EXPECT_EQ(site.server->SetSignedInCheck([](const HttpRequest&) { return true; }, false).code(),
+            StatusCode::kFailedPrecondition);
+  // The Set-Cookie headers of a GET with `cookie`.
+  auto cookies_set = [&](const std::string& target, const std::string& cookie) {
+    HttpClient client("127.0.0.1", site.server->port());
+    HttpRequest request("GET", target);
+    request.AddHeader("Host", "shop-a.example");
+    if (!cookie.empty()) request.AddHeader("Cookie", cookie);
+    auto r = client.Fetch(request);
+    EXPECT_THAT(r, IsOk());
+    std::vector<std::string> out;
+    if (!r.ok()) return out;
+    EXPECT_EQ(r->status(), 200);
+    for (const HttpHeaderView& h : r->Headers()) {
+      if (EqualsIgnoreCase(h.name, "Set-Cookie")) out.emplace_back(h.value);
+    }
+    return out;
+  };
+  const std::string cleared = "tieup_customer=; Path=/; SameSite=Lax; Max-Age=0; Secure";
+  // The session ended (or never was): the static page's "Signed in as" goes.
+  EXPECT_THAT(cookies_set("/index.html", "tieup_customer=Ada"), ElementsAre(cleared));
+  EXPECT_THAT(cookies_set("/index.html", "sess=gone; tieup_customer=Ada"), ElementsAre(cleared));
+  // A live session keeps it; no name, nothing to clear; another cookie ending in the name either.
+  EXPECT_THAT(cookies_set("/index.html", "sess=live; tieup_customer=Ada"), ElementsAre());
+  EXPECT_THAT(cookies_set("/index.html", "sess=gone"), ElementsAre());
+  EXPECT_THAT(cookies_set("/index.html", "old_tieup_customer=Ada"), ElementsAre());
+  // A sign-in that sets it afresh is left alone.
+  EXPECT_THAT(cookies_set("/account/x", "tieup_customer=Old"),
+              ElementsAre("tieup_customer=Ada; Path=/; SameSite=Lax"));
+  site.server->Stop();
+}
+
 }  // namespace
 }  // namespace tieup
