@@ -89,10 +89,12 @@ class PageMountsTest : public ::testing::Test {
     return s;
   }
 
-  HttpResponse Get(int port, const std::string& host, const std::string& target) {
+  HttpResponse Get(int port, const std::string& host, const std::string& target,
+                   const std::string& cookie = "") {
     HttpClient client("127.0.0.1", port);
     HttpRequest request("GET", target);
     request.AddHeader("Host", host);
+    if (!cookie.empty()) request.AddHeader("Cookie", cookie);
     auto r = client.Fetch(request);
     EXPECT_THAT(r, IsOk());
     return r.ok() ? std::move(*r) : HttpResponse(0);
@@ -398,13 +400,7 @@ TEST_F(PageMountsTest, TheVisitorDecidesWhoTheAccessRecordsName) {
   EXPECT_EQ(site.server->SetVisitor("x", [](const HttpRequest&) { return std::string(); }).code(),
             StatusCode::kFailedPrecondition);
   auto get = [&](const std::string& target, const std::string& cookie) {
-    HttpClient client("127.0.0.1", site.server->port());
-    HttpRequest request("GET", target);
-    request.AddHeader("Host", "shop-a.example");
-    if (!cookie.empty()) request.AddHeader("Cookie", cookie);
-    auto r = client.Fetch(request);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? r->status() : 0;
+    return Get(site.server->port(), "shop-a.example", target, cookie).status();
   };
   EXPECT_EQ(get("/index.html", "tieup_cart=1; sess=ada"), 200);  // consented: named
   EXPECT_EQ(get("/index.html", "sess=bob"), 200);                // not: anonymous
@@ -447,16 +443,10 @@ TEST_F(PageMountsTest, ANameWhoseSessionEndedIsCleared) {
             StatusCode::kFailedPrecondition);
   // The Set-Cookie headers of a GET with `cookie`.
   auto cookies_set = [&](const std::string& target, const std::string& cookie) {
-    HttpClient client("127.0.0.1", site.server->port());
-    HttpRequest request("GET", target);
-    request.AddHeader("Host", "shop-a.example");
-    if (!cookie.empty()) request.AddHeader("Cookie", cookie);
-    auto r = client.Fetch(request);
-    EXPECT_THAT(r, IsOk());
+    HttpResponse r = Get(site.server->port(), "shop-a.example", target, cookie);
+    EXPECT_EQ(r.status(), 200);
     std::vector<std::string> out;
-    if (!r.ok()) return out;
-    EXPECT_EQ(r->status(), 200);
-    for (const HttpHeaderView& h : r->Headers()) {
+    for (const HttpHeaderView& h : r.Headers()) {
       if (EqualsIgnoreCase(h.name, "Set-Cookie")) out.emplace_back(h.value);
     }
     return out;
