@@ -15,6 +15,7 @@ ASAN_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DTIEUP_FUZZ=ON \
 	-DTIEUP_WERROR=OFF
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Seconds each fuzz target runs under `make fuzz` (FUZZ_TARGETS=regex picks some, FUZZ_JOBS=n
 # runs n at once). The short runs of `make test` are ctests labelled "fuzz" in $(ASAN_BUILD)
