@@ -20,4 +20,6 @@ function(tieup_embed_files)
     COMMENT "Embedding ${E_FUNCTION} (${E_NAMESPACE})"
     VERBATIM)
   target_sources(${E_TARGET} PRIVATE "${out}")
+  # Its file-local names (kFile0...) repeat in every generated file: never in a unity batch.
+  set_source_files_properties("${out}" PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()
