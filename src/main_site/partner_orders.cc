@@ -31,6 +31,13 @@ Result<std::vector<commerce::OrderSummary>> Ask(MainSync& sync, const std::strin
   return users::PartnerOrdersFromJson(r.body());
 }
 
+void SortNewestFirst(std::vector<commerce::OrderSummary>& orders) {
+  std::stable_sort(orders.begin(), orders.end(),
+                   [](const commerce::OrderSummary& x, const commerce::OrderSummary& y) {
+                     return x.placed_micros > y.placed_micros;
+                   });
+}
+
 // `public_url` without its trailing slashes, then `path`.
 std::string OnSite(std::string_view public_url, std::string_view path) {
   while (!public_url.empty() && public_url.back() == '/') public_url.remove_suffix(1);
@@ -47,10 +54,11 @@ Result<PartnerOrders> FetchPartnerOrders(MainSync& sync, Database& db, const use
   for (const std::string& id : ids) {
     Result<sync::Partnership> p = sync.publisher().GetPartnership(id);
     if (!p.ok() || p->revoked) continue;
-    const std::string name = p->name.empty() ? p->id : p->name;
+    if (p->name.empty()) p->name = p->id;  // as the customer knows it
     if (p->sync_url.empty()) {
-      if (!p->public_url.empty())
-        out.elsewhere.emplace_back(name, OnSite(p->public_url, "/account/"));
+      if (!p->public_url.empty()) {
+        out.elsewhere.emplace_back(p->name, OnSite(p->public_url, "/account/"));
+      }
       continue;
     }
     asked.push_back(std::move(*p));
@@ -67,30 +75,26 @@ Result<PartnerOrders> FetchPartnerOrders(MainSync& sync, Database& db, const use
     for (size_t i = begin; i < end; ++i) {
       const sync::Partnership& p = asked[i];
       Result<std::vector<commerce::OrderSummary>> got = answers[i - begin].get();
-      const std::string name = p.name.empty() ? p.id : p.name;
       if (!got.ok()) {
-        out.not_answered.push_back(name);
+        out.not_answered.push_back(p.name);
         continue;
       }
       for (commerce::OrderSummary& o : *got) {
-        o.at = name;
+        o.at = p.name;
         o.through.clear();
         o.href = OnSite(p.public_url, o.href);
         out.orders.push_back(std::move(o));
       }
     }
   }
-  out.orders = MergeOrders(std::move(out.orders), {});
+  SortNewestFirst(out.orders);
   return out;
 }
 
 std::vector<commerce::OrderSummary> MergeOrders(std::vector<commerce::OrderSummary> a,
                                                 std::vector<commerce::OrderSummary> b) {
   a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
-  std::stable_sort(a.begin(), a.end(),
-                   [](const commerce::OrderSummary& x, const commerce::OrderSummary& y) {
-                     return x.placed_micros > y.placed_micros;
-                   });
+  SortNewestFirst(a);
   return a;
 }
 

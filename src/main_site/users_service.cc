@@ -1,6 +1,7 @@
 #include "main_site/users_service.h"
 
 #include <boost/json.hpp>
+#include <map>
 
 #include "base/encoding.h"
 #include "commerce/mail.h"
@@ -817,10 +818,16 @@ Status AttachUsers(MainDaemon& daemon) {
       ASSIGN_OR_RETURN(users::User user, store->Get(user_id));
       ASSIGN_OR_RETURN(std::vector<users::AccountOrder> at_main,
                        commerce::OrdersOf(*shop->shop, user.email));
-      for (users::AccountOrder& o : at_main) {  // the partner as the customer knows it
+      // The partner as the customer knows it (one look-up per partner, not per order).
+      std::map<std::string, std::string> names;
+      for (users::AccountOrder& o : at_main) {
         if (o.through.empty()) continue;
-        auto p = self->sync().publisher().GetPartnership(o.through);
-        if (p.ok() && !p->name.empty()) o.through = p->name;
+        auto [it, added] = names.try_emplace(o.through, o.through);
+        if (added) {
+          auto p = self->sync().publisher().GetPartnership(o.through);
+          if (p.ok() && !p->name.empty()) it->second = p->name;
+        }
+        o.through = it->second;
       }
       ASSIGN_OR_RETURN(PartnerOrders at_partners,
                        FetchPartnerOrders(self->sync(), self->db(), user, kPartnerOrdersTimeout));
