@@ -142,6 +142,12 @@ struct SetArgs {
   std::optional<std::string> customer_copy;
   std::optional<std::string> customer_copy_for;
   std::optional<std::string> user_logs;  // sync/partnership_terms.h
+  // The partner's WAF, with the security service (sync/partnership_terms.h WafTerms).
+  std::optional<std::string> waf_mode, waf_exclude, waf_on_failure;
+  std::optional<int> waf_paranoia, waf_threshold;
+  bool waf() const {
+    return waf_mode || waf_exclude || waf_on_failure || waf_paranoia || waf_threshold;
+  }
 };
 
 Status PartnerSet(Env& env, SetArgs a) {
@@ -156,9 +162,10 @@ Status PartnerSet(Env& env, SetArgs a) {
   if (!c.name && !c.region && !c.public_url && !c.sync_url && !c.kind && !c.approval &&
       !c.schedule && !c.retry && !c.overrides_dir && !c.emergency_edit && !c.link_mode &&
       c.set_variables.empty() && c.unset_variables.empty() && !a.options && !a.expiry_grace &&
-      !a.customer_copy && !a.customer_copy_for && !a.user_logs) {
+      !a.customer_copy && !a.customer_copy_for && !a.user_logs && !a.waf()) {
     return Status::InvalidArgument(
         "nothing to change: give at least one of --options, --customer-copy, --user-logs, "
+        "--waf, --waf-paranoia, --waf-threshold, --waf-exclude, --waf-on-failure, "
         "--schedule, "
         "--approval, --retry, "
         "--var, --unset-var, --overrides, --kind, --emergency-edit, --link-mode, --name, --region, "
@@ -195,6 +202,27 @@ Status PartnerSet(Env& env, SetArgs a) {
     ASSIGN_OR_RETURN(std::string words, sync::SetUserLogTerms(*s.db, env.NowSeconds(), a.id,
                                                               *a.user_logs, CommandLineManager()));
     if (!words.empty()) changed.push_back(words + " (from each customer's next sign-in there)");
+  }
+  if (a.waf()) {  // signed in the partner's next tie-up release, with the security service
+    ASSIGN_OR_RETURN(sync::WafTerms terms, sync::ReadWafTerms(*s.db, a.id));
+    if (a.waf_mode) terms.mode = *a.waf_mode;
+    if (a.waf_paranoia) terms.paranoia_level = *a.waf_paranoia;
+    if (a.waf_threshold) terms.anomaly_threshold = *a.waf_threshold;
+    if (a.waf_on_failure) terms.on_failure = *a.waf_on_failure;
+    if (a.waf_exclude) {
+      ASSIGN_OR_RETURN(terms.exclude_rules, sync::ParseRuleList(*a.waf_exclude));
+    }
+    ASSIGN_OR_RETURN(std::string words,
+                     sync::SetWafTerms(*s.db, env.NowSeconds(), a.id, terms, CommandLineManager()));
+    if (!words.empty()) {
+      ASSIGN_OR_RETURN(auto life, sync::ReadPartnershipLife(*s.db, a.id));
+      const bool on = life && std::find(life->options.begin(), life->options.end(), "security") !=
+                                  life->options.end();
+      changed.push_back(words + (on ? " (in its next release)"
+                                    : " (kept until the security service is on: --options "
+                                      "security; until then the partner's own site.toml "
+                                      "settings apply)"));
+    }
   }
   if (a.expiry_grace) {  // signed for the partner with its withdrawal standing
     ASSIGN_OR_RETURN(std::string words, SetExpiryGrace(env, s, a.dir, a.id, *a.expiry_grace));
@@ -459,6 +487,24 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
       "Whether the partner's access records carry the signed-in customer's id (main's user "
       "logs, for recommendations): consent (the default: only customers who agreed on their "
       "account page), always (the contract lets it), never");
+  set->add_option_function<std::string>(
+      "--waf", [sa](const std::string& v) { sa->waf_mode = v; },
+      "With the security service (--options security): the partner's web application firewall, "
+      "block (refuse attacks; the default), detect (only record them) or off. Signed in its next "
+      "release; replaces the partner's own [waf] settings");
+  set->add_option_function<int>(
+      "--waf-paranoia", [sa](int v) { sa->waf_paranoia = v; },
+      "The partner's WAF paranoia level: 1 (few false positives; the default) to 4 (strictest)");
+  set->add_option_function<int>(
+      "--waf-threshold", [sa](int v) { sa->waf_threshold = v; },
+      "The anomaly score at which the partner's WAF blocks (default 5: one critical match)");
+  set->add_option_function<std::string>(
+      "--waf-exclude", [sa](const std::string& v) { sa->waf_exclude = v; },
+      "OWASP CRS rule ids the partner's WAF skips (false positives on its pages): "
+      "'942100,920350', or none");
+  set->add_option_function<std::string>(
+      "--waf-on-failure", [sa](const std::string& v) { sa->waf_on_failure = v; },
+      "closed (the default: answer 503 when the WAF cannot inspect a request) or open");
   text("--emergency-edit", c.emergency_edit,
        "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
        "'partner add --help')");

@@ -54,6 +54,17 @@ void OnMatch(void* data, const void* text) {
   }
 }
 
+// tieup's own traffic that the CRS would take for an attack (what the CRS's exclusion packages do
+// for other applications): single sign-on passes site URLs as OpenID Connect parameters
+// (redirect_uri and post_logout_redirect_uri to main's /oidc/, the issuer back to a partner's
+// /account/callback), and sites may be addressed by IP, which the remote file inclusion rules
+// (931xxx) flag. The provider checks those parameters exactly against the registered URLs.
+constexpr char kApplicationExclusions[] =
+    "SecRule REQUEST_FILENAME \"@rx ^/(?:oidc|account)/\" \"id:1017001,phase:1,pass,nolog,t:none,"
+    "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:redirect_uri,"
+    "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:post_logout_redirect_uri,"
+    "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:iss\"\n";
+
 bool IsFile(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -90,6 +101,7 @@ class Waf::Impl {
         "SecAction \"id:900110,phase:1,nolog,pass,t:none,"
         "setvar:tx.inbound_anomaly_score_threshold=" +
         std::to_string(o.inbound_threshold) + ",setvar:tx.outbound_anomaly_score_threshold=4\"\n";
+    conf += kApplicationExclusions;
     conf += "Include " + o.crs_rules + "/*.conf\n";
     for (int id : o.excluded_rules) conf += "SecRuleRemoveById " + std::to_string(id) + "\n";
     const char* error = nullptr;

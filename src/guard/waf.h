@@ -6,8 +6,10 @@
 //
 // The rules are read once, at Create: the CRS setup file, then the settings of `WafOptions`
 // (paranoia level, anomaly threshold, rule exclusions, request body limit) as SecAction /
-// SecRuleRemoveById lines after it, then the CRS rules. A rule set that does not load is an
-// error naming the file and line ModSecurity gave, never a WAF that lets everything through.
+// SecRuleRemoveById lines after it, tieup's own exclusions (the OpenID Connect parameters that
+// carry site URLs, which the remote file inclusion rules would flag), then the CRS rules. A rule
+// set that does not load is an error naming the file and line ModSecurity gave, never a WAF that
+// lets everything through.
 //
 // Thread-safe: one rule set for every thread, a ModSecurity transaction per call.
 #pragma once

@@ -241,13 +241,14 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
 Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file) {
   ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, file));
   RETURN_IF_ERROR(CheckKeys(file, root, "the top level",
-                            {"site", "http", "content", "partner", "console", "variables"}));
+                            {"site", "http", "content", "partner", "console", "waf", "variables"}));
   SiteConfig c;
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     return n ? n->as_table() : nullptr;
   };
-  for (std::string_view name : {"site", "http", "content", "partner", "console", "variables"}) {
+  for (std::string_view name :
+       {"site", "http", "content", "partner", "console", "waf", "variables"}) {
     const toml::node* n = root.get(name);
     if (n != nullptr && !n->is_table()) {
       return Status::InvalidArgument(file + ": '" + std::string(name) + "' must be a [" +
@@ -362,6 +363,48 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
                        "and console.tls_key go together: set both for HTTPS, or neither");
     }
   }
+  if (const toml::table* waf = section("waf")) {
+    RETURN_IF_ERROR(
+        CheckKeys(file, *waf, "[waf]",
+                  {"mode", "paranoia_level", "anomaly_threshold", "exclude_rules", "on_failure"}));
+    RETURN_IF_ERROR(Get(file, *waf, "waf", "mode", &c.waf_mode));
+    RETURN_IF_ERROR(Get(file, *waf, "waf", "paranoia_level", &c.waf_paranoia_level));
+    RETURN_IF_ERROR(Get(file, *waf, "waf", "anomaly_threshold", &c.waf_anomaly_threshold));
+    RETURN_IF_ERROR(Get(file, *waf, "waf", "on_failure", &c.waf_on_failure));
+    if (const toml::node* n = waf->get("exclude_rules")) {
+      const toml::array* a = n->as_array();
+      if (a == nullptr) {
+        return BadConfig(file, "waf.exclude_rules",
+                         "must be a list of rule ids, e.g. [942100, 920350]");
+      }
+      for (const toml::node& id : *a) {
+        const auto v = id.value<int64_t>();
+        if (!id.is_integer() || !v || *v <= 0 || *v > 99'999'999) {
+          return BadConfig(file, "waf.exclude_rules",
+                           "must be a list of positive rule ids, e.g. [942100, 920350]");
+        }
+        c.waf_exclude_rules.push_back(static_cast<int>(*v));
+      }
+    }
+    if (c.waf_mode != "block" && c.waf_mode != "detect" && c.waf_mode != "off") {
+      return BadConfig(file, "waf.mode",
+                       "must be \"block\" (refuse attacks), \"detect\" (only record them) or "
+                       "\"off\"");
+    }
+    if (c.waf_paranoia_level < 1 || c.waf_paranoia_level > 4) {
+      return BadConfig(file, "waf.paranoia_level",
+                       "must be 1 (few false positives), 2, 3 or 4 (strictest)");
+    }
+    if (c.waf_anomaly_threshold < 1 || c.waf_anomaly_threshold > 10000) {
+      return BadConfig(file, "waf.anomaly_threshold",
+                       "must be 1 to 10000 (5 blocks on one critical match)");
+    }
+    if (c.waf_on_failure != "closed" && c.waf_on_failure != "open") {
+      return BadConfig(file, "waf.on_failure",
+                       "must be \"closed\" (answer 503 when the WAF cannot inspect a request) or "
+                       "\"open\" (let it through)");
+    }
+  }
   if (const toml::table* vars = section("variables")) {
     for (const auto& [k, v] : *vars) {
       if (!v.is_string()) {
@@ -374,6 +417,13 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
 }
 
 namespace {
+
+// A list of rule ids as TOML: "[942100, 920350]".
+std::string RuleList(const std::vector<int>& ids) {
+  std::string out = "[";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  return out + "]";
+}
 
 // The file SaveSiteConfig writes.
 std::string SiteConfigText(const SiteConfig& c) {
@@ -430,6 +480,17 @@ std::string SiteConfigText(const SiteConfig& c) {
   out += "tls_certificate = " + Quote(c.console_tls_certificate) +
          "  # with tls_key: HTTPS (needed to open the console to the network)\n";
   out += "tls_key = " + Quote(c.console_tls_key) + "\n";
+  out += "\n[waf]\n";
+  out += "mode = " + Quote(c.waf_mode) +
+         "  # the web application firewall: \"block\", \"detect\" (only record) or \"off\"\n";
+  out += "paranoia_level = " + std::to_string(c.waf_paranoia_level) +
+         "  # 1 (few false positives) to 4 (strictest)\n";
+  out += "anomaly_threshold = " + std::to_string(c.waf_anomaly_threshold) +
+         "  # the score that blocks; 5: one critical match\n";
+  out += "exclude_rules = " + RuleList(c.waf_exclude_rules) +
+         "  # rule ids switched off (false positives on your pages)\n";
+  out += "on_failure = " + Quote(c.waf_on_failure) +
+         "  # \"closed\": answer 503 if the WAF cannot inspect; \"open\": let through\n";
   if (!c.variables.empty()) {
     out += "\n[variables]\n";
     for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";
@@ -493,6 +554,12 @@ const std::vector<SettingSpec>& Settings() {
       {"console", "tls_certificate",
        [](const SiteConfig& c) { return Quote(c.console_tls_certificate); }},
       {"console", "tls_key", [](const SiteConfig& c) { return Quote(c.console_tls_key); }},
+      {"waf", "mode", [](const SiteConfig& c) { return Quote(c.waf_mode); }},
+      {"waf", "paranoia_level", [](const SiteConfig& c) { return Int(c.waf_paranoia_level); }},
+      {"waf", "anomaly_threshold",
+       [](const SiteConfig& c) { return Int(c.waf_anomaly_threshold); }},
+      {"waf", "exclude_rules", [](const SiteConfig& c) { return RuleList(c.waf_exclude_rules); }},
+      {"waf", "on_failure", [](const SiteConfig& c) { return Quote(c.waf_on_failure); }},
   };
   return kSettings;
 }

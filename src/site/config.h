@@ -94,6 +94,17 @@ struct SiteConfig {
   std::string console_tls_certificate;  // PEM file (absolute, or relative to SITE_DIR)
   std::string console_tls_key;          // PEM file, owner-only
 
+  // [waf]: the web application firewall of the public port (ModSecurity with the OWASP Core Rule
+  // Set, guard/waf.h; issue 17). For a partner whose partnership has main's security service,
+  // main's settings (signed in the tie-up release, site/waf_gate.h) replace these.
+  std::string waf_mode = "block";      // "block", "detect" (record, never block) or "off"
+  int waf_paranoia_level = 1;          // 1 (few false positives) to 4
+  int waf_anomaly_threshold = 5;       // the inbound score that blocks (5: one critical match)
+  std::vector<int> waf_exclude_rules;  // CRS rule ids switched off (false positives)
+  // When the WAF cannot inspect a request: "closed" answers 503, "open" lets it through (both
+  // logged).
+  std::string waf_on_failure = "closed";
+
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;
 

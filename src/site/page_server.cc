@@ -594,6 +594,12 @@ Status PageServer::SetSignedInCheck(std::function<bool(const HttpRequest&)> sign
   return Status::Ok();
 }
 
+Status PageServer::SetWaf(std::shared_ptr<WafGate> gate) {
+  if (server_) return Status::FailedPrecondition("the WAF is set before the server starts");
+  waf_ = std::move(gate);
+  return Status::Ok();
+}
+
 Status PageServer::Start() {
   std::shared_ptr<HttpHandler> top = router_;
   if (!mounts_.empty()) {
@@ -612,6 +618,7 @@ Status PageServer::Start() {
   if (signed_in_) {
     top = std::make_shared<StaleCustomerNames>(std::move(top), signed_in_, signed_in_https_);
   }
+  if (waf_) top = waf_->Wrap(std::move(top));  // before any handler
   server_ = std::make_unique<HttpServer>(env_, http_, std::move(top));
   RETURN_IF_ERROR(server_->Start());
   reload_thread_ = std::thread([this] { ReloadLoop(); });
@@ -650,6 +657,9 @@ void PageServer::ReloadLoop() {
       logger_->info("serving tie-up release {} and original release {}",
                     view->version(content::Area::kTieup), view->version(content::Area::kOriginal));
     }
+    // Main's WAF settings come with its tie-up releases, which this process may have activated
+    // itself (the receiver): checked every round, cheap when they have not changed.
+    if (waf_) waf_->Follow();
     lock.lock();
   }
 }

@@ -18,6 +18,7 @@
 #include "net/router.h"
 #include "site/config.h"
 #include "site/site_content.h"
+#include "site/waf_gate.h"
 
 namespace tieup {
 
@@ -76,6 +77,11 @@ class PageServer {
   // I/O thread: quick and thread-safe. Only before Start().
   Status SetSignedInCheck(std::function<bool(const HttpRequest& request)> signed_in, bool https);
 
+  // Puts `gate` in front of everything this port serves (mounts included): each request is
+  // inspected before any handler; the gate follows each activation (WafGate::Follow). Only
+  // before Start().
+  Status SetWaf(std::shared_ptr<WafGate> gate);
+
   // Binds the public address and starts serving; a clear error when the address is taken.
   Status Start();
   // Follows activations like Start, without a port of its own: the pages are served through
@@ -99,6 +105,7 @@ class PageServer {
   std::function<std::string(const HttpRequest&)> visitor_;
   std::function<bool(const HttpRequest&)> signed_in_;
   bool signed_in_https_ = false;
+  std::shared_ptr<WafGate> waf_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

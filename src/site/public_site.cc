@@ -95,6 +95,16 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
 
   site->pages_ = std::make_unique<PageServer>(env, site->config_, *site->content_,
                                               site->access_log_.get(), site->logger_);
+  if (options.listen) {
+    // The WAF in front of the port (its pages and every area mounted on it).
+    auto gate = WafGate::Create(env, site_dir, site->config_, *site->content_, site->logger_);
+    if (!gate.ok()) {
+      return gate.status().Annotate("starting the web application firewall ([waf] in " +
+                                    paths.config() + ")");
+    }
+    site->waf_ = *gate;
+    RETURN_IF_ERROR(site->pages_->SetWaf(site->waf_));
+  }
   return site;
 }
 

@@ -72,6 +72,8 @@ class PublicSite {
   ledger::Log& ledger() { return *ledger_; }
   ledger::AccessLogWriter& access_log() { return *access_log_; }
   const std::string& site_dir() const { return site_dir_; }
+  // The WAF in front of the public port; null without a port of its own (options.listen).
+  WafGate* waf() { return waf_.get(); }
 
  private:
   PublicSite() = default;
@@ -82,6 +84,7 @@ class PublicSite {
   std::unique_ptr<ledger::Log> ledger_;
   std::unique_ptr<ledger::AccessLogWriter> access_log_;
   std::unique_ptr<PageServer> pages_;
+  std::shared_ptr<WafGate> waf_;
   PublicSiteOptions options_;
   bool stopped_ = false;
 };

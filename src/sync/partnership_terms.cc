@@ -1,6 +1,8 @@
 #include "sync/partnership_terms.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
 
 #include "sync/schema.h"
 
@@ -220,6 +222,154 @@ Result<std::string> SetUserLogTerms(Database& db, int64_t now, const std::string
                                  "settings changed by " +
                                      (by.empty() ? std::string("the main manager") : by) + ": " +
                                      words + " (from each customer's next sign-in there)");
+  }));
+  return words;
+}
+
+Status CheckWafTerms(const WafTerms& t) {
+  if (t.mode != "block" && t.mode != "detect" && t.mode != "off") {
+    return Status::InvalidArgument(
+        "the WAF mode is 'block', 'detect' (record only) or 'off', not '" + t.mode.substr(0, 40) +
+        "'");
+  }
+  if (t.paranoia_level < 1 || t.paranoia_level > 4) {
+    return Status::InvalidArgument("the WAF paranoia level is 1 (few false positives) to 4, not " +
+                                   std::to_string(t.paranoia_level));
+  }
+  if (t.anomaly_threshold < 1 || t.anomaly_threshold > 10000) {
+    return Status::InvalidArgument(
+        "the WAF anomaly threshold is 1 to 10000 (5 blocks on one critical match), not " +
+        std::to_string(t.anomaly_threshold));
+  }
+  if (t.on_failure != "closed" && t.on_failure != "open") {
+    return Status::InvalidArgument("the WAF on failure is 'closed' (answer 503) or 'open', not '" +
+                                   t.on_failure.substr(0, 40) + "'");
+  }
+  if (t.exclude_rules.size() > 1000) {
+    return Status::InvalidArgument("at most 1000 WAF rules can be excluded");
+  }
+  for (size_t i = 0; i < t.exclude_rules.size(); ++i) {
+    const int id = t.exclude_rules[i];
+    if (id <= 0 || id > 99'999'999 || (i > 0 && t.exclude_rules[i - 1] >= id)) {
+      return Status::InvalidArgument(
+          "the WAF rules to exclude are positive ids, sorted and distinct");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string EncodeWafTerms(const WafTerms& t) {
+  std::string rules;
+  for (int id : t.exclude_rules) rules += (rules.empty() ? "" : ",") + std::to_string(id);
+  return "{\"anomaly_threshold\":" + std::to_string(t.anomaly_threshold) + ",\"exclude_rules\":[" +
+         rules + "],\"mode\":\"" + t.mode + "\",\"on_failure\":\"" + t.on_failure +
+         "\",\"paranoia_level\":" + std::to_string(t.paranoia_level) + "}";
+}
+
+Result<WafTerms> ParseWafTerms(std::string_view text) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(text, ec);
+  const boost::json::object* o = ec ? nullptr : v.if_object();
+  auto bad = [] { return Status::InvalidArgument("the WAF settings are not valid JSON terms"); };
+  if (o == nullptr || o->size() != 5) return bad();
+  const boost::json::value* mode = o->if_contains("mode");
+  const boost::json::value* failure = o->if_contains("on_failure");
+  const boost::json::value* level = o->if_contains("paranoia_level");
+  const boost::json::value* threshold = o->if_contains("anomaly_threshold");
+  const boost::json::value* rules = o->if_contains("exclude_rules");
+  if (!mode || !mode->is_string() || !failure || !failure->is_string() || !level ||
+      !level->is_int64() || !threshold || !threshold->is_int64() || !rules || !rules->is_array()) {
+    return bad();
+  }
+  WafTerms t;
+  t.mode = std::string(mode->as_string());
+  t.on_failure = std::string(failure->as_string());
+  if (level->as_int64() < 0 || level->as_int64() > 100000 || threshold->as_int64() < 0 ||
+      threshold->as_int64() > 100000) {
+    return bad();
+  }
+  t.paranoia_level = static_cast<int>(level->as_int64());
+  t.anomaly_threshold = static_cast<int>(threshold->as_int64());
+  for (const boost::json::value& r : rules->as_array()) {
+    if (!r.is_int64() || r.as_int64() <= 0 || r.as_int64() > 99'999'999) return bad();
+    t.exclude_rules.push_back(static_cast<int>(r.as_int64()));
+  }
+  RETURN_IF_ERROR(CheckWafTerms(t));
+  if (EncodeWafTerms(t) != text) {
+    return Status::InvalidArgument("the WAF settings are not in their canonical form");
+  }
+  return t;
+}
+
+std::string DescribeWafTerms(const WafTerms& t) {
+  if (t.mode == "off") return "off";
+  std::string out = (t.mode == "block" ? std::string("block") : std::string("detect only")) +
+                    " at paranoia level " + std::to_string(t.paranoia_level) + ", threshold " +
+                    std::to_string(t.anomaly_threshold);
+  if (!t.exclude_rules.empty()) {
+    out += ", excluding";
+    for (int id : t.exclude_rules) out += " " + std::to_string(id);
+  }
+  return out + (t.on_failure == "open" ? "; fails open" : "; fails closed");
+}
+
+Result<std::vector<int>> ParseRuleList(std::string_view text) {
+  std::vector<int> out;
+  if (text == "none" || text.empty()) return out;
+  for (std::string part : SplitOptions(std::string(text))) {
+    while (!part.empty() && part.front() == ' ') part.erase(0, 1);
+    while (!part.empty() && part.back() == ' ') part.pop_back();
+    int id = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || id <= 0 ||
+        id > 99'999'999) {
+      return Status::InvalidArgument(
+          "'" + part.substr(0, 40) +
+          "' is not a rule id: write ids such as 942100,920350, or none");
+    }
+    out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Result<WafTerms> ReadWafTerms(Database& db, const std::string& id) {
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT waf FROM sync_partnerships WHERE id = ?", {id}));
+  if (rows.empty()) {
+    return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+  }
+  if (rows[0].Text(0).empty()) return WafTerms{};
+  return ParseWafTerms(rows[0].Text(0));
+}
+
+Result<std::string> SetWafTerms(Database& db, int64_t now, const std::string& id,
+                                const WafTerms& terms, const std::string& by) {
+  RETURN_IF_ERROR(CheckWafTerms(terms));
+  RETURN_IF_ERROR(internal::MigrateSyncSchema(db));
+  std::string words;
+  RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.Query("SELECT revoked, waf FROM sync_partnerships WHERE id = ?", {id}));
+    if (rows.empty()) {
+      return Status::NotFound("no partner '" + id + "'; add it with 'tieup main partner add'");
+    }
+    if (rows[0].Int(0) != 0) {
+      return Status::FailedPrecondition("partner '" + id + "' is revoked: its settings stay");
+    }
+    WafTerms before;
+    if (!rows[0].Text(1).empty()) {
+      ASSIGN_OR_RETURN(before, ParseWafTerms(rows[0].Text(1)));
+    }
+    if (before == terms) return Status::Ok();
+    words = "WAF: " + DescribeWafTerms(before) + " -> " + DescribeWafTerms(terms);
+    RETURN_IF_ERROR(
+        tx.Exec("UPDATE sync_partnerships SET waf = ? WHERE id = ?", {EncodeWafTerms(terms), id}));
+    return internal::RecordEvent(tx, now, id, "", 0, "changed",
+                                 "settings changed by " +
+                                     (by.empty() ? std::string("the main manager") : by) + ": " +
+                                     words + " (applied with the security service only)");
   }));
   return words;
 }

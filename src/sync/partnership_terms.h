@@ -88,4 +88,40 @@ Result<std::string> ReadUserLogTerms(Database& db, const std::string& id);
 Result<std::string> SetUserLogTerms(Database& db, int64_t now, const std::string& id,
                                     const std::string& terms, const std::string& by);
 
+// The web application firewall's settings (issue 17 item 1; site/waf_gate.h): a site's own
+// (site.toml [waf]) and, when main's `security` service is on for a partnership, main's for
+// that partner, shipped signed in each of its tie-up releases as the machine file kWafTermsPath
+// (canonical JSON, EncodeWafTerms), where they replace the partner's own.
+inline constexpr std::string_view kWafTermsPath = "/.tieup/waf.json";
+struct WafTerms {
+  std::string mode = "block";         // "block", "detect" (record only) or "off"
+  int paranoia_level = 1;             // 1 to 4
+  int anomaly_threshold = 5;          // 1 to 10000
+  std::vector<int> exclude_rules;     // sorted, distinct, positive
+  std::string on_failure = "closed";  // "closed" (503) or "open"
+
+  friend bool operator==(const WafTerms&, const WafTerms&) = default;
+};
+// InvalidArgument naming the setting and what it accepts.
+Status CheckWafTerms(const WafTerms& terms);
+// {"anomaly_threshold":5,"exclude_rules":[],"mode":"block","on_failure":"closed",
+// "paranoia_level":1}: keys in order, no spaces.
+std::string EncodeWafTerms(const WafTerms& terms);
+// Exactly what EncodeWafTerms writes, with checked values; InvalidArgument otherwise.
+Result<WafTerms> ParseWafTerms(std::string_view json);
+// "block at paranoia level 1, threshold 5, excluding 942100 920350; fails closed".
+std::string DescribeWafTerms(const WafTerms& terms);
+// "942100,920350" (or "none") to rule ids, sorted and distinct; InvalidArgument otherwise.
+Result<std::vector<int>> ParseRuleList(std::string_view text);
+
+// The WAF terms of partnership `id` (the defaults until set): NotFound for an unknown one.
+// Migrates the sync schema.
+Result<WafTerms> ReadWafTerms(Database& db, const std::string& id);
+// Sets them (checked), recording a "changed" event naming `by`; returns the change in words,
+// empty when nothing changed. Errors as SetCustomerCopyTerms. They reach the partner with its
+// next tie-up release (the caller asks the publisher for one), and apply only while the
+// partnership's `security` service is on.
+Result<std::string> SetWafTerms(Database& db, int64_t now, const std::string& id,
+                                const WafTerms& terms, const std::string& by);
+
 }  // namespace tieup::sync

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "base/encoding.h"
 #include "content/builder.h"
@@ -13,6 +14,7 @@
 #include "sync/chunk_store.h"
 #include "sync/link_release.h"
 #include "sync/partner_overview.h"
+#include "sync/partnership_terms.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -166,6 +168,40 @@ Status ValidatePartnership(Env& env, const Partnership& p) {
     return Status::NotFound("partner '" + p.id + "': overrides directory '" + p.overrides_dir +
                             "' does not exist; create it or leave it empty");
   }
+  return Status::Ok();
+}
+
+// Main's WAF settings for partner `id` (sync/partnership_terms.h WafTerms) as the signed machine
+// file kWafTermsPath of its tie-up release, while its `security` service is on; without the
+// service the file is left out (the partner uses its own site.toml), whatever the authoring
+// directory holds at that path.
+Status ApplySecurityTerms(Database& db, content::BlobStore& blobs, const std::string& id,
+                          content::ReleaseManifest& m) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query("SELECT options, waf FROM sync_partnerships WHERE id = ?", {id}));
+  bool security = false;
+  if (!rows.empty()) {
+    const std::string options = "," + rows[0].Text(0) + ",";
+    security = options.find(",security,") != std::string::npos;
+  }
+  const std::string path(kWafTermsPath);
+  if (!security) {
+    m.files.erase(path);
+    return Status::Ok();
+  }
+  WafTerms terms;
+  if (!rows[0].Text(1).empty()) {
+    ASSIGN_OR_RETURN(terms, ParseWafTerms(rows[0].Text(1)));
+  }
+  const std::string body = EncodeWafTerms(terms);
+  ASSIGN_OR_RETURN(std::string hash, blobs.Put(body));
+  content::FileEntry e;
+  e.hash = std::move(hash);
+  e.length = body.size();
+  e.content_type = "application/json";
+  const auto& files = std::as_const(m.files);  // a const find leaves the chunk shared
+  const auto old = files.find(path);
+  if (old == files.cend() || !(old->second == e)) m.files.insert_or_assign(path, std::move(e));
   return Status::Ok();
 }
 
@@ -739,6 +775,8 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     linked = internal::ApplyLinkSettings(p.id, p.kind, p.link_mode, options_.public_url, blobs_, m);
   }
   RETURN_IF_ERROR(linked);
+  RETURN_IF_ERROR(ApplySecurityTerms(db_, blobs_, p.id, m)
+                      .Annotate("the WAF settings of partner '" + p.id + "'"));
   if (p.kind == PartnershipKind::kLink) {
     RETURN_IF_ERROR(m.Validate().Annotate("release of partner '" + p.id + "'"));
   }

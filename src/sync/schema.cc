@@ -165,6 +165,11 @@ ALTER TABLE sync_partnerships ADD COLUMN copy_for TEXT NOT NULL DEFAULT 'registe
       {13, R"sql(
 ALTER TABLE sync_partnerships ADD COLUMN user_logs TEXT NOT NULL DEFAULT 'consent';
 )sql"},
+      // The WAF settings main sets for a partner with the security service (issue 17;
+      // sync/partnership_terms.h WafTerms): their canonical JSON, '' for the defaults.
+      {14, R"sql(
+ALTER TABLE sync_partnerships ADD COLUMN waf TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -101,6 +101,25 @@ TEST_F(WafTest, PathTraversalAndScannersAreBlocked) {
   EXPECT_THAT(scanner.rule_ids, Contains(913100));
 }
 
+TEST_F(WafTest, SingleSignOnParametersCarryingSiteUrlsPassAndOnlyThere) {
+  // Sites addressed by IP (a test, a small partner without a name): main's authorize endpoint and
+  // the partner's callback get URLs in their OpenID Connect parameters.
+  const std::string site = "http%3A%2F%2F203.0.113.20%3A8081";
+  EXPECT_FALSE(Inspect(*waf_, Get("/oidc/authorize?response_type=code&client_id=shop-b&"
+                                  "redirect_uri=" +
+                                  site + "%2Faccount%2Fcallback&scope=openid"))
+                   .blocked);
+  EXPECT_FALSE(Inspect(*waf_, Get("/oidc/logout?post_logout_redirect_uri=" + site +
+                                  "%2Faccount%2Fsigned-out"))
+                   .blocked);
+  EXPECT_FALSE(Inspect(*waf_, Get("/account/callback?code=abc&state=def&iss=" + site)).blocked);
+  // The same URL in another parameter, or those parameters on another page: blocked (931100).
+  WafVerdict other = Inspect(*waf_, Get("/oidc/authorize?client_id=shop-b&file=" + site));
+  EXPECT_TRUE(other.blocked);
+  EXPECT_THAT(other.rule_ids, Contains(931100));
+  EXPECT_TRUE(Inspect(*waf_, Get("/shop/cart?redirect_uri=" + site + "%2Fx")).blocked);
+}
+
 TEST(WafOptionsTest, DetectionOnlyReportsWithoutBlocking) {
   WafOptions o;
   o.detection_only = true;

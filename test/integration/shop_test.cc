@@ -603,7 +603,8 @@ TEST_F(ShopIntegrationTest, BadInputOverHttpIsA4xxAndChangesNothing) {
       {"/shop/cart/add", "sku=TEA-1&qty=99999999999999999999", form, 400},
       {"/shop/cart/add", "sku=NOPE-9&qty=1", form, 404},
       {"/shop/cart/add", "qty=1", form, 400},
-      {"/shop/cart/add", "sku=TEA-1&qty=%zz", form, 400},
+      // Broken URL encoding: the WAF refuses it (CRS 920240) before the shop sees it.
+      {"/shop/cart/add", "sku=TEA-1&qty=%zz", form, 403},
       {"/shop/cart/add", "sku=TEA-1&sku=GIFT-1&qty=1", form, 400},
       {"/shop/cart/add", "{\"sku\":\"TEA-1\"}", "application/json", 415},
       {"/shop/cart/add", "sku=TEA-1&qty=1&pad=" + std::string(40000, 'x'), form, 413},

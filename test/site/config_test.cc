@@ -47,6 +47,11 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.time_zone = "Asia/Tokyo";
   c.locale = "ja-JP";
   c.variables["phone"] = "06-1234";
+  c.waf_mode = "detect";
+  c.waf_paranoia_level = 2;
+  c.waf_anomaly_threshold = 7;
+  c.waf_exclude_rules = {920350, 942100};
+  c.waf_on_failure = "open";
   ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
   auto loaded = LoadSiteConfig(*env_, dir_.path());
   ASSERT_THAT(loaded, IsOk());
@@ -62,6 +67,20 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(loaded->variables.at("phone"), "06-1234");
   EXPECT_EQ(loaded->time_zone, "Asia/Tokyo");
   EXPECT_EQ(loaded->locale, "ja-JP");
+  EXPECT_EQ(loaded->waf_mode, "detect");
+  EXPECT_EQ(loaded->waf_paranoia_level, 2);
+  EXPECT_EQ(loaded->waf_anomaly_threshold, 7);
+  EXPECT_EQ(loaded->waf_exclude_rules, (std::vector<int>{920350, 942100}));
+  EXPECT_EQ(loaded->waf_on_failure, "open");
+  // A site.toml without [waf] (every site made before it) blocks attacks at level 1.
+  ASSERT_THAT(WriteConfig("[site]\nrole = \"main\"\nid = \"m\"\n"), IsOk());
+  auto plain = LoadSiteConfig(*env_, dir_.path());
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(plain->waf_mode, "block");
+  EXPECT_EQ(plain->waf_paranoia_level, 1);
+  EXPECT_EQ(plain->waf_anomaly_threshold, 5);
+  EXPECT_TRUE(plain->waf_exclude_rules.empty());
+  EXPECT_EQ(plain->waf_on_failure, "closed");
 }
 
 TEST_F(SiteConfigTest, MissingFileSaysHowToCreateASite) {
@@ -100,6 +119,15 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
       {"site = 3\n", "must be a [site] table"},
       {"[site]\nrole = \"main\"\nid = \"m\"\ntime_zone = \"Tokyo\"\n", "site.time_zone"},
       {"[site]\nrole = \"main\"\nid = \"m\"\nlocale = \"klingon-XX\"\n", "site.locale"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nmode = \"on\"\n", "waf.mode"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nparanoia_level = 5\n", "waf.paranoia_level"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nanomaly_threshold = 0\n",
+       "waf.anomaly_threshold"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nexclude_rules = 942100\n", "waf.exclude_rules"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nexclude_rules = [\"942100\"]\n",
+       "waf.exclude_rules"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\non_failure = \"ignore\"\n", "waf.on_failure"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nrules = 1\n", "unknown key 'rules'"},
   };
   for (const Case& c : cases) {
     ASSERT_THAT(WriteConfig(c.text), IsOk());
