@@ -15,8 +15,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
 case "$what" in
   build|demo) ;;
   # The browser tests (test/browser/): Debian's Chromium, driven by playwright-core from npm.
-  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium) ;;
-  bench) pkgs+=(nginx wrk rsync) ;;
+  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium python3 python3-yaml) ;;
+  bench) pkgs+=(nginx libnginx-mod-http-modsecurity wrk rsync python3-yaml) ;;
   *) echo "install-deps: unknown set '$what' (use build, test, bench or demo)" >&2; exit 2 ;;
 esac
 missing=()

@@ -205,6 +205,10 @@ class WafGate::Impl {
                          : HttpResponse::Text(status, title + " (reference " + reference + ")\n");
     r.AddHeader("Cache-Control", "no-store");
     if (failed) r.AddHeader("Retry-After", "10");
+    // The page's URL is the refused request's: a link followed from it must not carry it on in
+    // its Referer, or the next page would be refused for it too (the CRS reads the Referer).
+    // The page has no form, which same-origin is for (site/browser_headers.h).
+    r.AddHeader("Referrer-Policy", "no-referrer");
     AddBrowserSecurityHeaders(r);
     r.area = "waf";
     return r;

@@ -576,6 +576,48 @@ test("partner_ads: main's ad and the shop's own ad on a partner's page; a click 
   });
 });
 
+test("waf_refused: an attack in a link is refused in the brand's page with a reference the shop can find",
+     async (t) => {
+  await runJourney('waf_refused', t, await newContext(), path.join(artifacts, 'waf_refused'),
+                   async (j) => {
+    const page = j.page;
+    // A link someone crafted: a script in the query of a tie-up page on the partner.
+    const response = await gotoAndLoad(
+        page, sites.url('shop-a', '/products/gyokuro.html?ref=<script>alert(document.cookie)</script>'));
+    await j.shot('refused');
+    await j.must('the request is refused (403)', async () => {
+      if (response.status() !== 403) throw new Error(`status ${response.status()}`);
+    });
+    await j.check('a page that says what happened', () => see(page, /This request was refused/));
+    await j.check('nothing was run', () => notSee(page, /alert\(/));
+    await pageBasics(j, SHOP_A);
+    let reference = '';
+    await j.must('a reference to quote', async () => {
+      const text = await page.locator('.reference code').innerText();
+      if (!/^[0-9a-f]{16}$/.test(text)) throw new Error(`the reference reads "${text}"`);
+      reference = text;
+    });
+    await j.check("the reference is in the shop's WAF log, without what was typed", async () => {
+      const log = fs.readFileSync(path.join(sites.siteDir('shop-a'), 'logs', 'waf.jsonl'), 'utf8');
+      const line = log.split('\n').find((l) => l.includes(`"reference":"${reference}"`));
+      if (!line) throw new Error(`no line with reference ${reference}`);
+      const e = JSON.parse(line);
+      if (e.outcome !== 'blocked' || !e.rules.includes(949110) || e.path !== '/products/gyokuro.html') {
+        throw new Error(`the line reads ${line}`);
+      }
+      if (line.includes('script')) throw new Error(`the line keeps the query: ${line}`);
+    });
+    await j.must("the shop's front page link", () =>
+      clickAndLoad(page, page.getByRole('link', { name: /front page/ })));
+    await j.shot('front_page');
+    await j.check('the shop serves the customer as before', async () => {
+      if (new URL(page.url()).pathname !== '/') throw new Error(`landed on ${page.url()}`);
+      await notSee(page, /This request was refused/);
+    });
+    await pageBasics(j, SHOP_A, 0);
+  });
+});
+
 test('main_down: "Order received" on a partner while main is stopped, confirmed after restart',
      async (t) => {
   await runJourney('main_down', t, await newContext(), path.join(artifacts, 'main_down'),

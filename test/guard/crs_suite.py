@@ -249,7 +249,7 @@ class NginxTarget:
             f.write("<p>ok</p>\n")
         rules = os.path.join(self.dir, "modsecurity.conf")
         with open(rules, "w") as f:
-            f.write(modsecurity_conf(paranoia))
+            f.write(modsecurity_conf(paranoia, os.path.join(self.dir, "audit.log")))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -269,11 +269,26 @@ class NginxTarget:
                     raise SystemExit("crs_suite: nginx did not start:\n" +
                                      self.proc.stderr.read().decode("utf-8", "replace"))
                 time.sleep(0.05)
-        self.log = LogTail(self.error_log)
+        self.log = LogTail(os.path.join(self.dir, "audit.log"))
         self.name = "nginx+ModSecurity"
+        self.markers = 0
 
     def matched(self):
-        return self.log.take()
+        """What the audit log holds since the last call. ModSecurity writes a request's entry
+        (with every rule that matched, part H) after the response: a marker request follows,
+        and the text up to the marker's entry is the stage's."""
+        self.markers += 1
+        marker = f"X-CRS-Marker: {self.markers}-{os.getpid()}"
+        send(self.port, f"GET /?marker HTTP/1.1\r\nHost: localhost\r\nUser-Agent: crs-suite\r\n"
+                        f"Accept: */*\r\n{marker}\r\nConnection: close\r\n\r\n".encode())
+        text = ""
+        deadline = time.monotonic() + 10
+        while marker not in text and time.monotonic() < deadline:
+            more = self.log.take()
+            if not more:
+                time.sleep(0.001)
+            text += more
+        return text.split(marker)[0]
 
     def stop(self):
         self.proc.send_signal(signal.SIGQUIT)
@@ -283,15 +298,19 @@ class NginxTarget:
             self.proc.kill()
 
 
-def modsecurity_conf(paranoia, threshold=5):
-    """The settings tieup's guard::Waf loads (src/guard/waf.cc), for ModSecurity in nginx."""
+def modsecurity_conf(paranoia, audit_log, threshold=5):
+    """The settings tieup's guard::Waf loads (src/guard/waf.cc), for ModSecurity in nginx, and
+    an audit log of every request (where ModSecurity lists every rule that matched)."""
     return f"""SecRuleEngine On
 SecRequestBodyAccess On
 SecRequestBodyLimit 1048576
 SecRequestBodyNoFilesLimit 1048576
 SecRequestBodyLimitAction ProcessPartial
 SecResponseBodyAccess Off
-SecAuditEngine Off
+SecAuditEngine On
+SecAuditLogType Serial
+SecAuditLogParts ABHZ
+SecAuditLog {audit_log}
 Include {CRS_SETUP}
 SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
 SecAction "id:900110,phase:1,nolog,pass,t:none,setvar:tx.inbound_anomaly_score_threshold={threshold},setvar:tx.outbound_anomaly_score_threshold=4"

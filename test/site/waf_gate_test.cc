@@ -150,6 +150,8 @@ TEST_F(WafGateTest, OrdinaryPagesPassAndAttacksGetAPageInTheLayoutWithTheirRefer
   EXPECT_THAT(body, HasSubstr("Shop A"));
   EXPECT_EQ(refused.FindHeader("Cache-Control").value_or(""), "no-store");
   EXPECT_EQ(refused.FindHeader("X-Content-Type-Options").value_or(""), "nosniff");
+  // A link followed from the page must not carry the attack on in its Referer.
+  EXPECT_EQ(refused.FindHeader("Referrer-Policy").value_or(""), "no-referrer");
   std::vector<guard::WafEvent> events = Events();
   ASSERT_EQ(events.size(), 1u);
   const guard::WafEvent& e = events[0];
