@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crypto/hash.h"
 #include "partner_site/services.h"
 #include "site/main_areas.h"
 
@@ -101,8 +102,107 @@ Status PartnerDaemon::Start() {
   }
   if (!written.ok()) logger_->warn("recording the public address: {}", written.message());
   for (auto& [start, stop] : servers_) RETURN_IF_ERROR(start());
+  RETURN_IF_ERROR(StartIntegrityMonitor());
   background_ = std::thread([this] { BackgroundLoop(); });
   return Status::Ok();
+}
+
+Status PartnerDaemon::StartIntegrityMonitor() {
+  SiteContent& content = site_->content();
+  // Where the blob store keeps a blob: "<dir>/ab/<hex>".
+  std::string blob_dir;
+  RETURN_IF_ERROR(content.Read([&](content::ContentStore& store) -> Status {
+    ASSIGN_OR_RETURN(std::string p, store.blobs().Path(std::string(64, '0')));
+    blob_dir = DirName(DirName(p));
+    return Status::Ok();
+  }));
+  auto lister = [&content, blob_dir] {
+    std::vector<guard::WatchedFile> out;
+    std::shared_ptr<const content::SiteView> view = content.view();
+    if (view == nullptr) return out;
+    std::set<std::string> seen;
+    auto add = [&](const std::string& hash, uint64_t length,
+                   std::shared_ptr<const std::string> memory) {
+      if (hash.size() != 64 || !seen.insert(hash).second) return;
+      out.push_back(guard::WatchedFile{blob_dir + "/" + hash.substr(0, 2) + "/" + hash, hash,
+                                       length, std::move(memory)});
+    };
+    for (const auto& [path, f] : view->files()) {
+      add(f.hash, f.length, f.body);
+      if (f.gzip) add(f.gzip->hash, f.gzip->length, nullptr);
+    }
+    return out;
+  };
+  auto reporter = [this](const guard::IntegrityFinding& finding) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (integrity_findings_.size() < 1000) integrity_findings_.push_back(finding);
+    }
+    cv_.notify_all();
+  };
+  if (!env_->FileExists(blob_dir)) RETURN_IF_ERROR(CreateDirs(*env_, blob_dir));
+  auto monitor =
+      guard::IntegrityMonitor::Start(*env_, {blob_dir}, lister, reporter, options_.integrity);
+  if (!monitor.ok()) {
+    return monitor.status().Annotate("starting the integrity monitor of the served files");
+  }
+  integrity_ = std::move(*monitor);
+  integrity_view_ = content.view().get();
+  return Status::Ok();
+}
+
+void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding> findings) {
+  SiteContent& content = site_->content();
+  std::shared_ptr<const content::SiteView> view = content.view();
+  if (view == nullptr) return;
+  for (const guard::IntegrityFinding& finding : findings) {
+    const std::string& hash = finding.file.sha256;
+    const content::ServedFile* served = nullptr;
+    bool gzip = false;
+    for (const auto& [path, f] : view->files()) {
+      if (f.hash == hash || (f.gzip && f.gzip->hash == hash)) {
+        served = &f;
+        gzip = f.hash != hash;
+        break;
+      }
+    }
+    if (served == nullptr) continue;  // no longer served
+    const bool tieup = served->area == content::Area::kTieup;
+    const std::string what = std::string(tieup ? "tie-up" : "original") + " page '" + served->path +
+                             "'" + (gzip ? " (its gzip variant)" : "");
+    const content::BlobFault fault{served->path,        served->area, hash,
+                                   finding.file.length, gzip,         finding.reason};
+    std::string message;
+    if (finding.in_memory) {
+      message = "integrity: the copy of " + what +
+                " served from memory no longer matches its signed hash; it is reloaded from the "
+                "verified copy on disk";
+      content.ReportReadFault(fault);
+    } else {
+      bool restored = false;
+      if (!gzip && served->body != nullptr && served->body->size() == served->length &&
+          Sha256Hex(*served->body) == hash) {
+        restored = content
+                       .Mutate([&](content::ContentStore& store) {
+                         return store.blobs().PutExpected(hash, *served->body);
+                       })
+                       .ok();
+      }
+      message = "integrity: " + what + " was " + finding.reason + " on disk; " +
+                (restored ? std::string("restored from the verified copy served from memory")
+                 : tieup  ? std::string("it answers 503 and is fetched again from main")
+                          : "it answers 503 until the partner manager puts it again ('tieup "
+                            "partner page put " +
+                               site_->site_dir() + " " + served->path + " FILE')");
+      if (!restored) content.ReportReadFault(fault);
+    }
+    logger_->error("{}", message);
+    if (sync_) {
+      sync_->receiver().RecordDamage(message);
+      if (unsent_damage_reports_.size() < 100) unsent_damage_reports_.push_back(message);
+    }
+  }
+  SendDamageReports();
 }
 
 void PartnerDaemon::Stop() {
@@ -113,6 +213,7 @@ void PartnerDaemon::Stop() {
   }
   cv_.notify_all();
   if (background_.joinable()) background_.join();
+  if (integrity_) integrity_->Stop();
   for (auto it = servers_.rbegin(); it != servers_.rend(); ++it) it->second();
   if (sync_server_) sync_server_->Stop();
   if (site_) {
@@ -216,9 +317,22 @@ void PartnerDaemon::BackgroundLoop() {
   CheckBlobFaults();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, options_.tick, [this] { return stopping_; });
+    cv_.wait_for(lock, options_.tick, [this] { return stopping_ || !integrity_findings_.empty(); });
     if (stopping_) break;
+    std::vector<guard::IntegrityFinding> findings = std::move(integrity_findings_);
+    integrity_findings_.clear();
     lock.unlock();
+    if (!findings.empty()) {
+      // Found by the integrity monitor: dealt with at once, not at the next tick.
+      HandleIntegrityFindings(std::move(findings));
+      CheckBlobFaults();
+      lock.lock();
+      continue;
+    }
+    if (integrity_ && site_->content().view().get() != integrity_view_) {
+      integrity_view_ = site_->content().view().get();
+      integrity_->Rescan();  // a new release is served: check its files from now on
+    }
     if (sync_) {
       // An approval or rejection main did not receive (main was down) is sent again.
       Status s = sync_->receiver().ResendResponses();

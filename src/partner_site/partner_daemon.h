@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "guard/integrity_monitor.h"
 #include "partner_site/partner_sync.h"
 #include "site/public_site.h"
 #include "site/sync_transport.h"
@@ -22,6 +23,9 @@ namespace tieup {
 
 struct PartnerDaemonOptions {
   std::chrono::milliseconds tick{5000};
+  // The integrity monitor (guard/integrity_monitor.h) over the served files: its sweep's budget
+  // and pace.
+  guard::IntegrityOptions integrity;
   // Set for the daemon of a further main's directory (site/main_areas.h), which the partner's
   // daemon opens itself: no public port (its pages are mounted on the partner's), no console.
   bool further_main = false;
@@ -73,6 +77,14 @@ class PartnerDaemon {
   void SendDamageReports();
   void RepairTieupFaults(const std::vector<content::BlobFault>& faults);
   void AnnounceServedAgain(const std::vector<content::BlobFault>& faults);
+  // Starts the integrity monitor over the blobs of the served view (issue 17 item 3).
+  Status StartIntegrityMonitor();
+  // What the monitor found (background thread): a file of the served view changed or missing on
+  // disk is restored at once from the verified copy served from memory when there is one,
+  // otherwise reported as a fault (a tie-up file is then fetched again from main; an original
+  // page answers 503 until the manager puts it again); a copy in memory that changed is
+  // reloaded from the verified disk copy. Each is logged, recorded and told to main.
+  void HandleIntegrityFindings(std::vector<guard::IntegrityFinding> findings);
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
@@ -92,6 +104,9 @@ class PartnerDaemon {
   int repair_failures_ = 0;
   std::string last_repair_error_;
   std::vector<std::string> unsent_damage_reports_;  // for main, sent again on each tick
+  std::unique_ptr<guard::IntegrityMonitor> integrity_;
+  std::vector<guard::IntegrityFinding> integrity_findings_;  // guarded by mu_; wakes the loop
+  const void* integrity_view_ = nullptr;  // the view the monitor last listed (background thread)
   std::vector<std::pair<std::string, std::function<void()>>> tasks_;
   std::thread background_;
   std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;

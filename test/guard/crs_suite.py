@@ -298,19 +298,19 @@ class NginxTarget:
             self.proc.kill()
 
 
-def modsecurity_conf(paranoia, audit_log, threshold=5):
+def modsecurity_conf(paranoia, audit_log=None, threshold=5):
     """The settings tieup's guard::Waf loads (src/guard/waf.cc), for ModSecurity in nginx, and
-    an audit log of every request (where ModSecurity lists every rule that matched)."""
+    with `audit_log` an audit log of every request (where ModSecurity lists every rule that
+    matched; without it, as tieup, none)."""
+    audit = (f"SecAuditEngine On\nSecAuditLogType Serial\nSecAuditLogParts ABHZ\n"
+             f"SecAuditLog {audit_log}" if audit_log else "SecAuditEngine Off")
     return f"""SecRuleEngine On
 SecRequestBodyAccess On
 SecRequestBodyLimit 1048576
 SecRequestBodyNoFilesLimit 1048576
 SecRequestBodyLimitAction ProcessPartial
 SecResponseBodyAccess Off
-SecAuditEngine On
-SecAuditLogType Serial
-SecAuditLogParts ABHZ
-SecAuditLog {audit_log}
+{audit}
 Include {CRS_SETUP}
 SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
 SecAction "id:900110,phase:1,nolog,pass,t:none,setvar:tx.inbound_anomaly_score_threshold={threshold},setvar:tx.outbound_anomaly_score_threshold=4"

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,6 +155,41 @@ TEST_F(DamagedBlobTest, FlippedTieupBlobIsServed503ThenFetchedAgainFromMain) {
 // (b) The blob deleted, with main down at the partner's start: the page answers 503 in the
 // site's own way while the rest is served; once main is back the file is fetched again (a
 // failed repair is retried) and main hears of the fault.
+// (a') The same while the partner runs (issue 17 items 3-5): an intruder's same-length edit of
+// a served tie-up file, and the removal of another, are found from the file system's events and
+// restored at once from the verified copies served from memory; the page is never served
+// changed; the partner logs it and main records it.
+TEST_F(DamagedBlobTest, AnEditOnDiskWhileServingIsRestoredAtOnceAndMainIsTold) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  const std::string front = PublishAndReadFrontPage();
+  const std::string css = BodyOf(Get("/assets/style.css"));
+  ASSERT_FALSE(css.empty());
+  auto on_disk = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+
+  FlipBytes(BlobPath(front));
+  std::filesystem::remove(BlobPath(css));
+  EXPECT_TRUE(WaitFor([&] { return on_disk(BlobPath(front)) == front; })) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] { return on_disk(BlobPath(css)) == css; })) << partner_->output();
+  EXPECT_EQ(BodyOf(Get("/")), front);
+  EXPECT_EQ(BodyOf(Get("/assets/style.css")), css);
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string out = partner_->output();
+    return out.find("integrity: tie-up page '/index.html' was changed on disk") !=
+               std::string::npos &&
+           out.find("integrity: tie-up page '/assets/style.css' was missing on disk") !=
+               std::string::npos;
+  })) << partner_->output();
+  EXPECT_THAT(partner_->output(), HasSubstr("restored from the verified copy served from memory"));
+  EXPECT_TRUE(WaitFor([&] {
+    return MainEvents().find("integrity: tie-up page '/index.html'") != std::string::npos;
+  })) << MainEvents();
+}
+
 TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {
   StartMain();
   NewPartner();

@@ -1,0 +1,167 @@
+// The integrity monitor (guard/integrity_monitor.h) on real files with real inotify: a
+// same-length edit in place and a removal are found from their events; a file changed while no
+// one watched is found by the first sweep; a copy in memory that differs is found by a sweep; a
+// finding is reported once, and again after the file was restored and changed anew; each waits
+// for the state it needs.
+#include "guard/integrity_monitor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "base/env.h"
+#include "crypto/hash.h"
+#include "test_support.h"
+
+namespace tieup::guard {
+namespace {
+
+using ::testing::HasSubstr;
+using ::tieup::testing::IsOk;
+using ::tieup::testing::TempDir;
+
+class IntegrityMonitorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_THAT(CreateDirs(*env_, dir_.Sub("blobs/ab")), IsOk());
+    for (int i = 0; i < 3; ++i) {
+      const std::string body = "<p>page " + std::to_string(i) + " of the tea shop</p>";
+      WatchedFile f;
+      f.path = dir_.Sub("blobs/ab/page" + std::to_string(i));
+      f.sha256 = Sha256Hex(body);
+      f.length = body.size();
+      ASSERT_THAT(WriteFileAtomic(*env_, f.path, body), IsOk());
+      files_.push_back(f);
+    }
+  }
+  void TearDown() override {
+    if (monitor_) monitor_->Stop();
+  }
+
+  void Start(IntegrityOptions o = {}) {
+    auto m = IntegrityMonitor::Start(
+        *env_, {dir_.Sub("blobs")},
+        [this] {
+          std::lock_guard<std::mutex> lock(mu_);
+          return files_;
+        },
+        [this](const IntegrityFinding& f) {
+          std::lock_guard<std::mutex> lock(mu_);
+          findings_.push_back(f);
+        },
+        o);
+    ASSERT_THAT(m, IsOk());
+    monitor_ = std::move(*m);
+  }
+
+  // Waits until `n` findings were reported; returns them.
+  std::vector<IntegrityFinding> WaitForFindings(size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (findings_.size() >= n || std::chrono::steady_clock::now() > deadline) return findings_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  // Waits until the monitor has finished `n` more sweeps.
+  void WaitForSweeps(uint64_t n) {
+    const uint64_t target = monitor_->stats().sweeps + n;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (monitor_->stats().sweeps < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_GE(monitor_->stats().sweeps, target);
+  }
+
+  // Overwrites `path` in place, same length (as an intruder's editor would).
+  void EditInPlace(const std::string& path) {
+    auto f = env_->ReadFile(path);
+    ASSERT_THAT(f, IsOk());
+    std::string bytes = *f;
+    bytes[4] = bytes[4] == 'X' ? 'Y' : 'X';
+    FILE* out = std::fopen(path.c_str(), "r+");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), out), bytes.size());
+    std::fclose(out);
+  }
+
+  std::unique_ptr<Env> env_ = NewPosixEnv();
+  TempDir dir_;
+  std::mutex mu_;
+  std::vector<WatchedFile> files_;
+  std::vector<IntegrityFinding> findings_;
+  std::unique_ptr<IntegrityMonitor> monitor_;
+};
+
+TEST_F(IntegrityMonitorTest, AnEditInPlaceAndARemovalAreFoundFromTheirEvents) {
+  IntegrityOptions o;
+  o.sweep_interval = std::chrono::hours(1);  // only events can find what follows
+  Start(o);
+  EditInPlace(files_[1].path);
+  std::vector<IntegrityFinding> found = WaitForFindings(1);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].file.path, files_[1].path);
+  EXPECT_FALSE(found[0].in_memory);
+  EXPECT_THAT(found[0].reason, HasSubstr("do not match the signed hash"));
+  EXPECT_GE(monitor_->stats().events, 1u);
+
+  ASSERT_THAT(env_->RemoveFile(files_[2].path), IsOk());
+  found = WaitForFindings(2);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1].file.path, files_[2].path);
+  EXPECT_EQ(found[1].reason, "missing");
+
+  // Restored (as the daemon does: a new file renamed over), then changed again: found again.
+  ASSERT_THAT(WriteFileAtomic(*env_, files_[1].path, "<p>page 1 of the tea shop</p>"), IsOk());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (monitor_->stats().cleared < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(monitor_->stats().cleared, 1u);
+  EditInPlace(files_[1].path);
+  found = WaitForFindings(3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[2].file.path, files_[1].path);
+}
+
+TEST_F(IntegrityMonitorTest, SweepsFindWhatChangedUnwatchedAndACopyInMemory) {
+  // Changed before the monitor ran: no event will come.
+  EditInPlace(files_[0].path);
+  // The copy served from memory of another file differs from what was signed.
+  files_[2].memory = std::make_shared<const std::string>("<p>page 2 of the tea shoq</p>");
+  IntegrityOptions o;
+  o.sweep_interval = std::chrono::milliseconds(20);
+  Start(o);
+  std::vector<IntegrityFinding> found = WaitForFindings(2);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].file.path, files_[0].path);
+  EXPECT_FALSE(found[0].in_memory);
+  EXPECT_EQ(found[1].file.path, files_[2].path);
+  EXPECT_TRUE(found[1].in_memory);
+  EXPECT_THAT(found[1].reason, HasSubstr("memory"));
+  // Reported once, however many sweeps see it again.
+  WaitForSweeps(3);
+  EXPECT_EQ(WaitForFindings(0).size(), 2u);
+  EXPECT_GT(monitor_->stats().bytes_checked, 0u);
+}
+
+TEST_F(IntegrityMonitorTest, BadOptionsAndAMissingDirectoryAreClearErrors) {
+  IntegrityOptions o;
+  o.bytes_per_second = 1;
+  auto bad = IntegrityMonitor::Start(
+      *env_, {dir_.Sub("blobs")}, [] { return std::vector<WatchedFile>{}; },
+      [](const IntegrityFinding&) {}, o);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto missing = IntegrityMonitor::Start(
+      *env_, {dir_.Sub("nowhere")}, [] { return std::vector<WatchedFile>{}; },
+      [](const IntegrityFinding&) {});
+  EXPECT_THAT(missing.status().message(), HasSubstr("nowhere"));
+}
+
+}  // namespace
+}  // namespace tieup::guard
