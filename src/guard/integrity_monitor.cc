@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -160,8 +161,20 @@ class IntegrityMonitor::Impl {
           if ((e->mask & (IN_CREATE | IN_MOVED_TO)) != 0) (void)WatchTree(path, 1);
           continue;
         }
-        if (index_.count(path) != 0) touched.insert(path);
+        touched.insert(path);
       }
+    }
+    // A file the list does not name: a new release may be served since it was made (its files
+    // are written before it is activated); list again, once.
+    bool relisted = false;
+    for (auto it = touched.begin(); it != touched.end();) {
+      if (index_.count(*it) == 0 && !relisted) {
+        const size_t next = next_;
+        Reload();
+        next_ = std::min(next, files_.size());
+        relisted = true;
+      }
+      it = index_.count(*it) != 0 ? std::next(it) : touched.erase(it);
     }
     for (const std::string& path : touched) {
       {
