@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "base/encoding.h"
 
@@ -76,6 +77,43 @@ Result<WafEvent> ParseWafEvent(std::string_view line) {
     e.rule_ids.push_back(static_cast<int>(r.as_int64()));
   }
   return e;
+}
+
+std::string DescribeWafSummary(const WafSummary& s) {
+  if (s.blocked + s.detected + s.failed == 0) return "";
+  std::string out;
+  auto part = [&](uint64_t n, const std::string& what) {
+    if (n == 0) return;
+    out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+  };
+  part(s.blocked, s.blocked == 1 ? "request refused" : "requests refused");
+  part(s.detected, "recorded in detection mode");
+  part(s.failed, "not inspected (the WAF failed)");
+  out += " since " + FormatRfc3339(s.since_micros / 1'000'000);
+  // The five most frequent, leaving out the CRS's own scoring rules (949110, 980130).
+  auto top = [](const auto& counts, auto skip) {
+    std::vector<std::pair<uint64_t, std::string>> v;
+    for (const auto& [key, n] : counts) {
+      if (!skip(key)) {
+        std::ostringstream k;
+        k << key;
+        v.emplace_back(n, k.str());
+      }
+    }
+    std::stable_sort(v.begin(), v.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string t;
+    for (size_t i = 0; i < v.size() && i < 5; ++i) {
+      t += (i ? ", " : "") + v[i].second + " x" + std::to_string(v[i].first);
+    }
+    if (v.size() > 5) t += ", ...";
+    return t;
+  };
+  const std::string rules = top(s.by_rule, [](int id) { return id == 949110 || id == 980130; });
+  const std::string clients = top(s.by_client, [](const std::string&) { return false; });
+  if (!rules.empty()) out += "; rules " + rules;
+  if (!clients.empty()) out += "; from " + clients;
+  return out;
 }
 
 WafEventLog::WafEventLog(Env& env, std::string path, uint64_t max_bytes)

@@ -67,6 +67,12 @@ struct WafSummary {
   std::map<std::string, uint64_t> by_client;  // blocked or detected requests per address
 };
 
+// `s` in words for the site's record and main's ("3 requests refused, 1 recorded in detection
+// mode since 2026-12-04T18:40:00Z; rules 942100 x3, 941100 x1; from 203.0.113.9 x3, ..."; the
+// five most frequent rules and clients); "" when nothing was refused, detected or left
+// uninspected.
+std::string DescribeWafSummary(const WafSummary& s);
+
 class WafEventLog {
  public:
   static constexpr uint64_t kDefaultMaxBytes = 16ull << 20;

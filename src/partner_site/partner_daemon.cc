@@ -205,6 +205,27 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
   SendDamageReports();
 }
 
+void PartnerDaemon::SendWafSummary() {
+  WafGate* gate = site_->waf();
+  if (gate == nullptr || !sync_) return;
+  const int64_t now = env_->NowSeconds();
+  if (now >= next_waf_summary_) {
+    const guard::WafSummary seen = gate->events().Summary();
+    if (seen.blocked + seen.detected + seen.failed > 0) {
+      const std::string message =
+          "WAF: " + guard::DescribeWafSummary(gate->events().TakeSummary(env_->NowMicros()));
+      logger_->info("{}", message);
+      sync_->receiver().RecordWafSummary(message);
+      if (unsent_waf_summaries_.size() < 100) unsent_waf_summaries_.push_back(message);
+      next_waf_summary_ = now + 60;
+    }
+  }
+  while (!unsent_waf_summaries_.empty()) {
+    if (!sync_->receiver().ReportWafSummaryToMain(unsent_waf_summaries_.front()).ok()) break;
+    unsent_waf_summaries_.erase(unsent_waf_summaries_.begin());
+  }
+}
+
 void PartnerDaemon::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -350,6 +371,7 @@ void PartnerDaemon::BackgroundLoop() {
       }
     }
     CheckBlobFaults();
+    SendWafSummary();
     for (auto& [name, task] : tasks_) task();
     lock.lock();
   }

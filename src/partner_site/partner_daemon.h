@@ -77,6 +77,9 @@ class PartnerDaemon {
   void SendDamageReports();
   void RepairTieupFaults(const std::vector<content::BlobFault>& faults);
   void AnnounceServedAgain(const std::vector<content::BlobFault>& faults);
+  // Sends main what the WAF of the public port refused since the last summary: at the first
+  // tick after a refusal, then at most once a minute; kept and sent again while main is down.
+  void SendWafSummary();
   // Starts the integrity monitor over the blobs of the served view (issue 17 item 3).
   Status StartIntegrityMonitor();
   // What the monitor found (background thread): a file of the served view changed or missing on
@@ -104,6 +107,8 @@ class PartnerDaemon {
   int repair_failures_ = 0;
   std::string last_repair_error_;
   std::vector<std::string> unsent_damage_reports_;  // for main, sent again on each tick
+  int64_t next_waf_summary_ = 0;                    // unix seconds (background thread)
+  std::vector<std::string> unsent_waf_summaries_;   // for main (background thread)
   std::unique_ptr<guard::IntegrityMonitor> integrity_;
   std::vector<guard::IntegrityFinding> integrity_findings_;  // guarded by mu_; wakes the loop
   const void* integrity_view_ = nullptr;  // the view the monitor last listed (background thread)

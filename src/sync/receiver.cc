@@ -805,6 +805,16 @@ void Receiver::RecordDamage(const std::string& message) {
   (void)Event("", version.ok() ? *version : 0, "damaged", message);
 }
 
+void Receiver::RecordWafSummary(const std::string& message) {
+  auto version = ActiveVersion();
+  (void)Event("", version.ok() ? *version : 0, "waf", message);
+}
+
+Status Receiver::ReportWafSummaryToMain(const std::string& message) {
+  auto version = ActiveVersion();
+  return main_.ReportEvent(EventReport{"", version.ok() ? *version : 0, "waf", ForReport(message)});
+}
+
 Status Receiver::ReportDamageToMain(const std::string& message) {
   auto version = ActiveVersion();
   return main_.ReportEvent(

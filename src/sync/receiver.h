@@ -171,6 +171,11 @@ class Receiver {
   // channel, recorded in main's events). kUnavailable when main cannot be reached: the caller
   // sends it again later.
   Status ReportDamageToMain(const std::string& message);
+  // The same for what the partner's WAF saw (guard/waf_events.h WafSummary in words): recorded
+  // here as a "waf" event and reported to main (kind "waf"). kUnavailable when main cannot be
+  // reached (recorded here all the same): the caller sends it again later.
+  void RecordWafSummary(const std::string& message);
+  Status ReportWafSummaryToMain(const std::string& message);
 
   // The record (oldest first, the newest `limit`).
   Result<std::vector<SyncEvent>> Events(size_t limit = 200);

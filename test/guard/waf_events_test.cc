@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "base/encoding.h"
 #include "base/env.h"
 #include "test_support.h"
 
@@ -135,6 +136,10 @@ TEST(WafEventsTest, TheSummaryCountsOutcomesRulesAndABoundedNumberOfClients) {
   EXPECT_EQ(s.by_rule.at(942100), 3u);
   EXPECT_EQ(s.by_client.at("192.0.2.1"), 2u);
   EXPECT_EQ(s.by_client.count("192.0.2.3"), 0u);  // a match under the threshold is no attack
+  EXPECT_EQ(DescribeWafSummary(s), "2 requests refused, 1 recorded in detection mode since " +
+                                       FormatRfc3339(s.since_micros / 1'000'000) +
+                                       "; rules 942100 x3; from 192.0.2.1 x2, 192.0.2.2 x1");
+  EXPECT_EQ(DescribeWafSummary(WafSummary{}), "");
   EXPECT_EQ((*log)->Summary().blocked, 0u);
   EXPECT_EQ((*log)->Summary().since_micros, 5);
   for (int i = 0; i < 1100; ++i) {

@@ -24,6 +24,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::AnyOf;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -188,6 +189,31 @@ TEST_F(DamagedBlobTest, AnEditOnDiskWhileServingIsRestoredAtOnceAndMainIsTold) {
   EXPECT_TRUE(WaitFor([&] {
     return MainEvents().find("integrity: tie-up page '/index.html'") != std::string::npos;
   })) << MainEvents();
+}
+
+// (a'') What the partner's WAF refused reaches main too (issue 17 items 1 and 5): an attack on the
+// partner's public port is refused with a reference, and main's record soon holds the partner's
+// summary naming the rule and the client (the fixture is this file's: a main and an enrolled
+// partner).
+TEST_F(DamagedBlobTest, WhatThePartnersWafRefusedIsSummarisedToMain) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  PublishAndReadFrontPage();
+  std::string r = HttpGet(port(), "/?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E",
+                          {"User-Agent: Mozilla/5.0", "Accept: text/html"});
+  ASSERT_EQ(StatusOf(r), 403) << r;
+  EXPECT_THAT(BodyOf(r), HasSubstr("This request was refused"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MainEvents().find("partner reports waf: WAF: 1 request refused") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << MainEvents() << partner_->output();
+  EXPECT_THAT(MainEvents(), HasSubstr("from 127.0.0.1 x1"));
+  EXPECT_THAT(MainEvents(), ContainsRegex("rules [^;]*941"));
+  EXPECT_THAT(PartnerUpdates(), HasSubstr("WAF: 1 request refused"));
 }
 
 TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {
