@@ -34,6 +34,8 @@ void AddShopCommands(CLI::App& app, Context& ctx);
 // `tieup main users ls|show`; after AddMainCommands.
 void AddUsersCommands(CLI::App& app, Context& ctx);
 void AddSsoCommands(CLI::App& app, Context& ctx);
+// `tieup main waf DIR` and `tieup partner waf DIR`; after AddMainCommands and AddPartnerCommands.
+void AddWafCommands(CLI::App& app, Context& ctx);
 
 // `tieup main|partner manager add|ls|rm|reset`: the web console's managers; under `site`.
 void AddManagerCommands(CLI::App& site, Context& ctx, SiteRole role);

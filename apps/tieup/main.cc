@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   tieup::cli::AddLedgerCommands(app, ctx);
   tieup::cli::AddUsersCommands(app, ctx);
   tieup::cli::AddSsoCommands(app, ctx);
+  tieup::cli::AddWafCommands(app, ctx);
   tieup::cli::AddDemoCommand(app, ctx);
   try {
     app.parse(argc, argv);

@@ -124,6 +124,32 @@ TEST_F(PartnerServeTest, TraversalOfEveryEncodingNeverEscapes) {
   }
 }
 
+// The WAF on the partner's own pages (issue 17 item 1): an attack in the query is refused with a
+// reference, and `tieup partner waf --reference` finds that request for the manager, without
+// what the client typed; the listing shows it; an ordinary request is served and not listed.
+TEST_F(PartnerServeTest, ARefusedRequestIsFoundByItsReference) {
+  std::string r = HttpGet(port_, "/news/?id=1%27%20UNION%20SELECT%20password%20FROM%20users--",
+                          {"User-Agent: Mozilla/5.0", "Accept: text/html"});
+  ASSERT_EQ(StatusOf(r), 403) << r;
+  const std::string reference = FirstMatch(BodyOf(r), "<code>([0-9a-f]{16})</code>");
+  ASSERT_EQ(reference.size(), 16u) << BodyOf(r);
+  EXPECT_EQ(StatusOf(HttpGet(port_, "/news/", {"User-Agent: Mozilla/5.0"})), 200);
+
+  CommandResult found = RunTieup({"partner", "waf", site_, "--reference", reference});
+  ASSERT_EQ(found.exit_code, 0) << found.output;
+  EXPECT_THAT(found.output, HasSubstr("block at paranoia level 1, threshold 5"));
+  EXPECT_THAT(found.output, HasSubstr("Outcome     blocked"));
+  EXPECT_THAT(found.output, HasSubstr("GET /news/"));
+  EXPECT_THAT(found.output, HasSubstr("942"));
+  EXPECT_THAT(found.output, Not(HasSubstr("UNION")));
+  CommandResult listed = RunTieup({"partner", "waf", site_, "--refused"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr(reference));
+  CommandResult unknown = RunTieup({"partner", "waf", site_, "--reference", "0000000000000000"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.output, HasSubstr("no request with reference '0000000000000000'"));
+}
+
 TEST_F(PartnerServeTest, MalformedOversizedAndStalledRequests) {
   EXPECT_EQ(StatusOf(RawExchange(port_, "GARBAGE\r\n\r\n")), 400);
   EXPECT_EQ(StatusOf(RawExchange(port_, "GET / HTTP/9.9\r\n\r\n")), 400);
