@@ -55,15 +55,41 @@ void OnMatch(void* data, const void* text) {
 }
 
 // tieup's own traffic that the CRS would take for an attack (what the CRS's exclusion packages do
-// for other applications): single sign-on passes site URLs as OpenID Connect parameters
-// (redirect_uri and post_logout_redirect_uri to main's /oidc/, the issuer back to a partner's
-// /account/callback), and sites may be addressed by IP, which the remote file inclusion rules
-// (931xxx) flag. The provider checks those parameters exactly against the registered URLs.
+// for other applications):
+//  - single sign-on passes site URLs as OpenID Connect parameters (redirect_uri and
+//    post_logout_redirect_uri to main's /oidc/, the issuer back to a partner's /account/callback),
+//    and sites may be addressed by IP, which the remote file inclusion rules (931xxx) flag; the
+//    provider checks those parameters exactly against the registered URLs;
+//  - random tokens (base64url: "--" or "-1" in one is a matter of chance) in the parameters and
+//    cookies tieup makes itself: OpenID Connect's code, state, nonce and PKCE values, the mailed
+//    links' token, forms' csrf and idem, an order page's key, the continuation of a sign-in
+//    (a local path the application checks), the session cookies; and what a customer types as a
+//    password, which is only ever hashed. They are compared or hashed, never interpreted, and
+//    left out of every CRS rule, only on the account, sign-in and shop paths.
 constexpr char kApplicationExclusions[] =
     "SecRule REQUEST_FILENAME \"@rx ^/(?:oidc|account)/\" \"id:1017001,phase:1,pass,nolog,t:none,"
     "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:redirect_uri,"
     "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:post_logout_redirect_uri,"
-    "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:iss\"\n";
+    "ctl:ruleRemoveTargetByTag=attack-rfi;ARGS:iss\"\n"
+    "SecRule REQUEST_FILENAME \"@rx ^/(?:oidc|account|shop)/\" \"id:1017002,phase:1,pass,nolog,"
+    "t:none,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:code,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:state,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:nonce,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:code_challenge,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:code_verifier,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:token,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:csrf,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:idem,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:key,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:continue,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:password,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:current_password,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:new_password,"
+    "ctl:ruleRemoveTargetByTag=OWASP_CRS;ARGS:confirm\"\n";
+// After the rules (it changes them): tieup's cookies, on every path.
+constexpr char kApplicationCookies[] =
+    "SecRuleUpdateTargetByTag \"OWASP_CRS\" \"!REQUEST_COOKIES:/^tieup_/\"\n";
 
 bool IsFile(const std::string& path) {
   struct stat st {};
@@ -103,6 +129,7 @@ class Waf::Impl {
         std::to_string(o.inbound_threshold) + ",setvar:tx.outbound_anomaly_score_threshold=4\"\n";
     conf += kApplicationExclusions;
     conf += "Include " + o.crs_rules + "/*.conf\n";
+    conf += kApplicationCookies;
     for (int id : o.excluded_rules) conf += "SecRuleRemoveById " + std::to_string(id) + "\n";
     const char* error = nullptr;
     const int loaded = modsecurity::msc_rules_add(rules_, conf.c_str(), &error);

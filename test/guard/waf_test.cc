@@ -120,6 +120,31 @@ TEST_F(WafTest, SingleSignOnParametersCarryingSiteUrlsPassAndOnlyThere) {
   EXPECT_TRUE(Inspect(*waf_, Get("/shop/cart?redirect_uri=" + site + "%2Fx")).blocked);
 }
 
+TEST_F(WafTest, TieupsOwnTokensPasswordsAndSessionCookiesAreNotInspectedAndOnlyThose) {
+  // What would be an injection anywhere else: as a random token can look by chance, as a
+  // customer may choose a password.
+  const std::string sqli = "1%27%20OR%20%271%27%3D%271";
+  EXPECT_FALSE(Inspect(*waf_, Get("/account/register/confirm?token=" + sqli)).blocked);
+  EXPECT_FALSE(Inspect(*waf_, Get("/oidc/authorize?client_id=shop-a&state=" + sqli +
+                                  "&nonce=" + sqli + "&code_challenge=" + sqli))
+                   .blocked);
+  EXPECT_FALSE(Inspect(*waf_, Get("/account/callback?code=" + sqli + "&state=" + sqli)).blocked);
+  EXPECT_FALSE(Inspect(*waf_, PostForm("/account/login", "email=ada%40example.org&password=" +
+                                                             sqli + "&csrf=" + sqli))
+                   .blocked);
+  EXPECT_FALSE(Inspect(*waf_, Get("/shop/orders/A-1?key=" + sqli)).blocked);
+  HttpRequest session = Get("/account/");
+  session.AddHeader("Cookie", "tieup_session_shop-a=1' OR '1'='1; tieup_cart=x");
+  EXPECT_FALSE(Inspect(*waf_, session).blocked);
+  // The same in another parameter, on another path, or in another cookie: refused.
+  EXPECT_TRUE(Inspect(*waf_, Get("/account/register/confirm?t=" + sqli)).blocked);
+  EXPECT_TRUE(Inspect(*waf_, Get("/news/?token=" + sqli)).blocked);
+  EXPECT_TRUE(Inspect(*waf_, PostForm("/account/login", "email=" + sqli + "&password=x")).blocked);
+  HttpRequest other = Get("/account/");
+  other.AddHeader("Cookie", "prefs=1' OR '1'='1");
+  EXPECT_TRUE(Inspect(*waf_, other).blocked);
+}
+
 TEST(WafOptionsTest, DetectionOnlyReportsWithoutBlocking) {
   WafOptions o;
   o.detection_only = true;
