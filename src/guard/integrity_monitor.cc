@@ -131,8 +131,11 @@ class IntegrityMonitor::Impl {
     const std::string key = f.path + (in_memory ? "\nmemory" : "\ndisk");
     if (reason.empty()) {
       if (bad_.erase(key) != 0) {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++stats_.cleared;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.cleared;
+        }
+        reporter_(IntegrityFinding{f, in_memory, ""});  // checks out again
       }
       return;
     }

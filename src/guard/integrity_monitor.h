@@ -12,8 +12,9 @@
 //   - checks the copies served from memory in the same sweep (what a patched process or a bit
 //     flip would change without touching the disk).
 // A finding (missing, changed on disk, changed in memory) is reported once, until the file
-// checks out again. inotify is Linux's, outside Env on purpose (as SiteLock's flock): it watches
-// the real file system, which is what an intruder changes.
+// checks out again, which is reported too (an empty reason). inotify is Linux's, outside Env on
+// purpose (as SiteLock's flock): it watches the real file system, which is what an intruder
+// changes.
 #pragma once
 
 #include <chrono>
@@ -40,7 +41,9 @@ struct WatchedFile {
 struct IntegrityFinding {
   WatchedFile file;
   bool in_memory = false;  // the copy served from memory differs (the disk may be fine)
-  std::string reason;      // "missing", "changed on disk (...)", "changed in memory"
+  // "missing", "changed on disk (...)", "changed in memory"; empty: a file reported before
+  // checks out again (restored).
+  std::string reason;
 };
 
 struct IntegrityOptions {

@@ -134,6 +134,7 @@ Status PartnerDaemon::StartIntegrityMonitor() {
     return out;
   };
   auto reporter = [this](const guard::IntegrityFinding& finding) {
+    if (finding.reason.empty()) return;  // restored: CheckBlobFaults says it is served again
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (integrity_findings_.size() < 1000) integrity_findings_.push_back(finding);

@@ -2,15 +2,16 @@
 // same-length edit in place and a removal are found from their events; a file changed while no
 // one watched is found by the first sweep; a copy in memory that differs is found by a sweep; a
 // finding is reported once, and again after the file was restored and changed anew; each waits
-// for the state it needs.
+// for the state it needs (told by the monitor's callbacks).
 #include "guard/integrity_monitor.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
-#include <thread>
 
 #include "base/env.h"
 #include "crypto/hash.h"
@@ -46,36 +47,42 @@ class IntegrityMonitorTest : public ::testing::Test {
         *env_, {dir_.Sub("blobs")},
         [this] {
           std::lock_guard<std::mutex> lock(mu_);
+          ++listed_;  // once per sweep (and per Rescan)
+          cv_.notify_all();
           return files_;
         },
         [this](const IntegrityFinding& f) {
           std::lock_guard<std::mutex> lock(mu_);
-          findings_.push_back(f);
+          if (f.reason.empty()) {
+            ++restored_;
+          } else {
+            findings_.push_back(f);
+          }
+          cv_.notify_all();
         },
         o);
     ASSERT_THAT(m, IsOk());
     monitor_ = std::move(*m);
   }
 
-  // Waits until `n` findings were reported; returns them.
-  std::vector<IntegrityFinding> WaitForFindings(size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (findings_.size() >= n || std::chrono::steady_clock::now() > deadline) return findings_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+  // Waits until `done` holds (it reads the state under mu_); false after 30 s.
+  bool WaitUntil(const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), done);
   }
-  // Waits until the monitor has finished `n` more sweeps.
-  void WaitForSweeps(uint64_t n) {
-    const uint64_t target = monitor_->stats().sweeps + n;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (monitor_->stats().sweeps < target && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::vector<IntegrityFinding> WaitForFindings(size_t n) {
+    WaitUntil([&] { return findings_.size() >= n; });
+    std::lock_guard<std::mutex> lock(mu_);
+    return findings_;
+  }
+  // Waits until the monitor has listed the files `n` more times (a sweep each).
+  void WaitForSweeps(int n) {
+    int target;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      target = listed_ + n;
     }
-    ASSERT_GE(monitor_->stats().sweeps, target);
+    ASSERT_TRUE(WaitUntil([&] { return listed_ >= target; }));
   }
 
   // Overwrites `path` in place, same length (as an intruder's editor would).
@@ -93,6 +100,9 @@ class IntegrityMonitorTest : public ::testing::Test {
   std::unique_ptr<Env> env_ = NewPosixEnv();
   TempDir dir_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  int listed_ = 0;    // guarded by mu_
+  int restored_ = 0;  // guarded by mu_
   std::vector<WatchedFile> files_;
   std::vector<IntegrityFinding> findings_;
   std::unique_ptr<IntegrityMonitor> monitor_;
@@ -118,10 +128,7 @@ TEST_F(IntegrityMonitorTest, AnEditInPlaceAndARemovalAreFoundFromTheirEvents) {
 
   // Restored (as the daemon does: a new file renamed over), then changed again: found again.
   ASSERT_THAT(WriteFileAtomic(*env_, files_[1].path, "<p>page 1 of the tea shop</p>"), IsOk());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (monitor_->stats().cleared < 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  ASSERT_TRUE(WaitUntil([&] { return restored_ == 1; }));
   ASSERT_EQ(monitor_->stats().cleared, 1u);
   EditInPlace(files_[1].path);
   found = WaitForFindings(3);
