@@ -36,6 +36,11 @@ void AddUsersCommands(CLI::App& app, Context& ctx);
 void AddSsoCommands(CLI::App& app, Context& ctx);
 // `tieup main waf DIR` and `tieup partner waf DIR`; after AddMainCommands and AddPartnerCommands.
 void AddWafCommands(CLI::App& app, Context& ctx);
+// tieup main blocklist ..., tieup partner blocklist DIR.
+void AddBlocklistCommands(CLI::App& app, Context& ctx);
+
+// Who acts from the command line, for the site's records: "command line (USER)".
+std::string CommandLineUser();
 
 // `tieup main|partner manager add|ls|rm|reset`: the web console's managers; under `site`.
 void AddManagerCommands(CLI::App& site, Context& ctx, SiteRole role);

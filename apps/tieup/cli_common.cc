@@ -91,4 +91,9 @@ Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_a
   return Status::Ok();
 }
 
+std::string CommandLineUser() {
+  const char* user = std::getenv("USER");
+  return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
+}
+
 }  // namespace tieup::cli

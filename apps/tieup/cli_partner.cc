@@ -118,12 +118,6 @@ struct PageArgs {
   bool tieup = false;
 };
 
-// Who edits, for the record main is told: the OS user running the command.
-std::string CommandLineUser() {
-  const char* user = std::getenv("USER");
-  return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
-}
-
 // What an emergency edit's report says about main being told.
 void PrintMainTold(const PagePutReport& r) {
   if (r.main_told) {

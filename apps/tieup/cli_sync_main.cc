@@ -38,15 +38,13 @@ struct AddArgs {
   std::string expiry_grace;  // "" : the default (main_site/withdrawals.h)
 };
 
-std::string CommandLineManager();
-
 // Sets the partnership's expiry grace period (`--expiry-grace`); the change in words, "" when
 // unchanged. Main signs it for the partner (main_site/withdrawals.h).
 Result<std::string> SetExpiryGrace(Env& env, MainSession& s, const std::string& dir,
                                    const std::string& id, const std::string& text) {
   ASSIGN_OR_RETURN(int64_t seconds, sync::ParseDuration(text));
   ASSIGN_OR_RETURN(auto issuer, OpenWithdrawalIssuer(env, dir, s.config, *s.db));
-  return issuer->SetExpiryGrace(id, seconds, CommandLineManager());
+  return issuer->SetExpiryGrace(id, seconds, CommandLineUser());
 }
 
 Status PartnerAdd(Env& env, const AddArgs& a) {
@@ -126,12 +124,6 @@ Status PartnerRevoke(Env& env, const std::string& dir, const std::string& id) {
   return TellPartner(env, s, dir, id);
 }
 
-// Who changes a partnership from the command line, for main's record: the OS user.
-std::string CommandLineManager() {
-  const char* user = std::getenv("USER");
-  return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
-}
-
 struct SetArgs {
   std::string dir, id;
   sync::PartnershipChanges changes;
@@ -177,10 +169,10 @@ Status PartnerSet(Env& env, SetArgs a) {
   }
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
   ASSIGN_OR_RETURN(std::vector<std::string> changed,
-                   s.sync->publisher().UpdatePartnership(a.id, c, CommandLineManager()));
+                   s.sync->publisher().UpdatePartnership(a.id, c, CommandLineUser()));
   if (a.options) {  // a setting of the fees (sync/partnership_terms.h), recorded the same way
     ASSIGN_OR_RETURN(std::string words, sync::SetPartnershipOptions(*s.db, env.NowSeconds(), a.id,
-                                                                    options, CommandLineManager()));
+                                                                    options, CommandLineUser()));
     if (!words.empty()) changed.push_back(words);
   }
   if (a.customer_copy || a.customer_copy_for) {  // main sends the copies in the background
@@ -191,7 +183,7 @@ Status PartnerSet(Env& env, SetArgs a) {
                      sync::ParseCustomerCopyTerms(a.customer_copy.value_or(fields),
                                                   a.customer_copy_for.value_or(terms.scope)));
     ASSIGN_OR_RETURN(std::string words, sync::SetCustomerCopyTerms(*s.db, env.NowSeconds(), a.id,
-                                                                   terms, CommandLineManager()));
+                                                                   terms, CommandLineUser()));
     if (!words.empty()) {
       changed.push_back(words +
                         " (the running daemon sends the copies, and drops what the "
@@ -200,7 +192,7 @@ Status PartnerSet(Env& env, SetArgs a) {
   }
   if (a.user_logs) {  // main says so in each ID token it gives the partner
     ASSIGN_OR_RETURN(std::string words, sync::SetUserLogTerms(*s.db, env.NowSeconds(), a.id,
-                                                              *a.user_logs, CommandLineManager()));
+                                                              *a.user_logs, CommandLineUser()));
     if (!words.empty()) changed.push_back(words + " (from each customer's next sign-in there)");
   }
   if (a.waf()) {  // signed in the partner's next tie-up release, with the security service
@@ -213,7 +205,7 @@ Status PartnerSet(Env& env, SetArgs a) {
       ASSIGN_OR_RETURN(terms.exclude_rules, sync::ParseRuleList(*a.waf_exclude));
     }
     ASSIGN_OR_RETURN(std::string words,
-                     sync::SetWafTerms(*s.db, env.NowSeconds(), a.id, terms, CommandLineManager()));
+                     sync::SetWafTerms(*s.db, env.NowSeconds(), a.id, terms, CommandLineUser()));
     if (!words.empty()) {
       ASSIGN_OR_RETURN(auto life, sync::ReadPartnershipLife(*s.db, a.id));
       const bool on = life && std::find(life->options.begin(), life->options.end(), "security") !=
@@ -245,13 +237,13 @@ Status PartnerSet(Env& env, SetArgs a) {
 Status PartnerSuspend(Env& env, const std::string& dir, const std::string& id, bool suspend) {
   ASSIGN_OR_RETURN(MainSession s, OpenMain(env, dir));
   if (suspend) {
-    RETURN_IF_ERROR(s.sync->publisher().SuspendPartnership(id, CommandLineManager()));
+    RETURN_IF_ERROR(s.sync->publisher().SuspendPartnership(id, CommandLineUser()));
     std::printf(
         "Suspended partner '%s': it gets no updates (scheduled, 'publish --all', polls) until "
         "'tieup main partner resume %s %s'. Its certificate stays valid.\n",
         id.c_str(), dir.c_str(), id.c_str());
   } else {
-    RETURN_IF_ERROR(s.sync->publisher().ResumePartnership(id, CommandLineManager()));
+    RETURN_IF_ERROR(s.sync->publisher().ResumePartnership(id, CommandLineUser()));
     std::printf(
         "Resumed partner '%s': it gets updates again at its next scheduled run or when you "
         "publish.\n",

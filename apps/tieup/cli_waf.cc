@@ -63,13 +63,16 @@ Status ShowWaf(Env& env, const WafArgs& a, SiteRole role) {
     return Status::NotFound("no request with reference '" + a.reference + "' in " + log +
                             " (or its predecessor " + log + ".1)");
   }
-  std::printf("%-20s %-16s %-8s %-15s %-6s %-30s %-5s %s\n", "TIME", "REFERENCE", "OUTCOME",
+  std::printf("%-20s %-16s %-11s %-15s %-6s %-30s %-5s %s\n", "TIME", "REFERENCE", "OUTCOME",
               "CLIENT", "METHOD", "PATH", "SCORE", "RULES");
   size_t shown = 0;
   for (const guard::WafEvent& e : *events) {
-    if (a.refused_only && e.outcome != guard::WafOutcome::kBlocked) continue;
+    if (a.refused_only && e.outcome != guard::WafOutcome::kBlocked &&
+        e.outcome != guard::WafOutcome::kBlocklisted) {
+      continue;
+    }
     if (shown++ == a.limit) break;
-    std::printf("%-20s %-16s %-8s %-15s %-6s %-30s %-5d %s\n",
+    std::printf("%-20s %-16s %-11s %-15s %-6s %-30s %-5d %s\n",
                 FormatRfc3339(e.time_micros / 1'000'000).c_str(), e.reference.c_str(),
                 std::string(guard::WafOutcomeName(e.outcome)).c_str(), e.client_address.c_str(),
                 e.method.c_str(), e.path.substr(0, 30).c_str(), e.anomaly_score,

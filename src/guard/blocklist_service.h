@@ -29,6 +29,10 @@
 
 namespace tieup::guard {
 
+// The path on the sync ports: POST to a partner's (main pushes), GET ?have=N on main's (a
+// partner asks).
+inline constexpr std::string_view kBlocklistSyncPath = "/v1/blocklist";
+
 // A list main signed.
 struct SignedBlocklist {
   Blocklist list;

@@ -15,7 +15,7 @@ namespace json = boost::json;
 // that an attack from many addresses cannot grow it without bound.
 constexpr size_t kMaxClients = 1000;
 
-const char* const kOutcomeNames[] = {"blocked", "detected", "matched", "failed"};
+const char* const kOutcomeNames[] = {"blocked", "detected", "matched", "failed", "blocklisted"};
 
 }  // namespace
 
@@ -80,7 +80,7 @@ Result<WafEvent> ParseWafEvent(std::string_view line) {
 }
 
 std::string DescribeWafSummary(const WafSummary& s) {
-  if (s.blocked + s.detected + s.failed == 0) return "";
+  if (s.blocked + s.detected + s.failed + s.blocklisted == 0) return "";
   std::string out;
   auto part = [&](uint64_t n, const std::string& what) {
     if (n == 0) return;
@@ -89,6 +89,7 @@ std::string DescribeWafSummary(const WafSummary& s) {
   part(s.blocked, s.blocked == 1 ? "request refused" : "requests refused");
   part(s.detected, "recorded in detection mode");
   part(s.failed, "not inspected (the WAF failed)");
+  part(s.blocklisted, "refused by the network blocklist");
   out += " since " + FormatRfc3339(s.since_micros / 1'000'000);
   // The five most frequent, leaving out the CRS's own scoring rules (949110, 980130).
   auto top = [](const auto& counts, auto skip) {
@@ -156,8 +157,12 @@ Status WafEventLog::Append(const WafEvent& e) {
     case WafOutcome::kFailed:
       ++summary_.failed;
       break;
+    case WafOutcome::kBlocklisted:
+      ++summary_.blocklisted;
+      break;
   }
-  if (e.outcome == WafOutcome::kBlocked || e.outcome == WafOutcome::kDetected) {
+  if (e.outcome == WafOutcome::kBlocked || e.outcome == WafOutcome::kDetected ||
+      e.outcome == WafOutcome::kBlocklisted) {
     for (int id : e.rule_ids) ++summary_.by_rule[id];
     auto it = summary_.by_client.find(e.client_address);
     if (it != summary_.by_client.end()) {

@@ -30,10 +30,11 @@
 namespace tieup::guard {
 
 enum class WafOutcome {
-  kBlocked,   // answered 403
-  kDetected,  // would have been blocked, in detection-only mode
-  kMatched,   // rules matched, the score stayed under the threshold
-  kFailed,    // the WAF could not inspect it (answered 503, or let through where the site says)
+  kBlocked,      // answered 403
+  kDetected,     // would have been blocked, in detection-only mode
+  kMatched,      // rules matched, the score stayed under the threshold
+  kFailed,       // the WAF could not inspect it (answered 503, or let through where the site says)
+  kBlocklisted,  // refused by main's network-wide blocklist (guard/blocklist.h) before the WAF
 };
 std::string_view WafOutcomeName(WafOutcome outcome);
 
@@ -62,9 +63,10 @@ struct WafSummary {
   uint64_t detected = 0;
   uint64_t matched = 0;
   uint64_t failed = 0;
+  uint64_t blocklisted = 0;
   uint64_t write_failures = 0;
   std::map<int, uint64_t> by_rule;            // blocked or detected requests per rule id
-  std::map<std::string, uint64_t> by_client;  // blocked or detected requests per address
+  std::map<std::string, uint64_t> by_client;  // blocked, detected or blocklisted, per address
 };
 
 // `s` in words for the site's record and main's ("3 requests refused, 1 recorded in detection

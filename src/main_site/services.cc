@@ -1,5 +1,6 @@
 #include "main_site/services.h"
 
+#include "main_site/blocklists.h"
 #include "main_site/console_pages.h"
 #include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
@@ -16,6 +17,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachUsers(daemon));
   RETURN_IF_ERROR(AttachEmergencyEdits(daemon));
   RETURN_IF_ERROR(AttachWithdrawals(daemon));
+  RETURN_IF_ERROR(AttachBlocklist(daemon));
   RETURN_IF_ERROR(AttachMainConsole(daemon));
   return Status::Ok();
 }

@@ -106,7 +106,7 @@ class MainClient::Impl {
     req.AddHeader("Accept", "application/json");
     Result<HttpResponse> r = Send(req);  // a GET is repeated by HttpClient itself
     if (!r.ok()) return r.status().Annotate("main at " + main_.ToUrl());
-    if (r->status() != 200) return sync::StatusFromResponse(*r);
+    if (r->status() < 200 || r->status() >= 300) return sync::StatusFromResponse(*r);
     return r;
   }
 

@@ -32,7 +32,7 @@ class MainClient {
   Result<HttpResponse> Post(std::string_view path, const std::string& body);
   // As Post, then a non-200 answer becomes the Status it carries (sync/http_api.h).
   Result<HttpResponse> Call(std::string_view path, const std::string& body);
-  // GET `path` (unsigned; the TLS peer is the partner); a non-200 answer becomes its Status.
+  // GET `path` (unsigned; the TLS peer is the partner); an answer outside 2xx becomes its Status.
   Result<HttpResponse> Get(std::string_view path);
 
   // A signed POST of `body` (JSON) to `path`, ready to send (tests: to replay or alter it).

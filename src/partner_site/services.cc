@@ -1,5 +1,6 @@
 #include "partner_site/services.h"
 
+#include "partner_site/blocklists.h"
 #include "partner_site/console_pages.h"
 #include "partner_site/emergency_edits.h"
 #include "partner_site/ledger_service.h"
@@ -24,6 +25,7 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(AttachUsers(daemon));
   RETURN_IF_ERROR(AttachEmergencyEditReports(daemon));
   RETURN_IF_ERROR(AttachPartnerWithdrawals(daemon));
+  RETURN_IF_ERROR(AttachPartnerBlocklist(daemon));
   RETURN_IF_ERROR(AttachOwnPages(daemon));
   // A further main's directory has no console of its own (site/main_areas.h).
   if (!daemon.further_main()) RETURN_IF_ERROR(AttachPartnerConsole(daemon));

@@ -143,22 +143,66 @@ class WafGate::Impl {
     return engine_;
   }
 
+  void SetBlocklist(std::shared_ptr<const guard::BlocklistMatcher> blocklist) {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocklist_ = std::move(blocklist);
+  }
+
+  std::shared_ptr<const guard::BlocklistMatcher> Blocklist() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return blocklist_;
+  }
+
+  // Main's network-wide blocklist, before the WAF: true when `request` may go on.
+  bool AdmitBlocklisted(const HttpRequest& request, const std::string& client,
+                        HttpResponder& responder) {
+    const std::shared_ptr<const guard::BlocklistMatcher> blocklist = Blocklist();
+    if (blocklist == nullptr) return true;
+    const guard::BlockEntry* hit =
+        blocklist->Match(client, request.HeaderOr("User-Agent"), request.path(), env_.NowSeconds());
+    if (hit == nullptr) return true;
+    guard::WafEvent e = NewEvent(request, client);
+    e.outcome = guard::WafOutcome::kBlocklisted;
+    e.message = "network blocklist entry " + std::to_string(hit->id) + ": " +
+                guard::DescribeBlockEntry(*hit);
+    if (Status s = events_->Append(e); !s.ok()) {
+      logger_->error("could not record request {}: {}", e.reference, s.message());
+    }
+    responder.Respond(Page(403, e.reference, false));
+    return false;
+  }
+
+  // A record of `request` with a new reference id.
+  guard::WafEvent NewEvent(const HttpRequest& request, const std::string& client) {
+    guard::WafEvent e;
+    e.time_micros = env_.NowMicros();
+    uint8_t id[8];
+    env_.RandomBytes(id, sizeof id);
+    e.reference = HexEncode(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
+    e.client_address = client;
+    e.method = std::string(request.method()).substr(0, 32);
+    e.host = std::string(request.HeaderOr("Host")).substr(0, 256);
+    e.path = std::string(request.path()).substr(0, 1024);
+    return e;
+  }
+
   // Inspects `request`; true when it may go on to the handlers, false when `responder` was used.
   bool Admit(const HttpRequest& request, HttpResponder& responder) {
+    const std::string client =
+        request.remote_address().empty() ? "0.0.0.0" : std::string(request.remote_address());
+    if (!AdmitBlocklisted(request, client, responder)) return false;
     const std::shared_ptr<const Engine> engine = Current();
     if (engine == nullptr || engine->waf == nullptr) return true;
     guard::WafConnection c;
-    c.client_address =
-        request.remote_address().empty() ? "0.0.0.0" : std::string(request.remote_address());
+    c.client_address = client;
     c.server_address = server_address_;
     c.server_port = server_port_;
     auto verdict = engine->waf->Inspect(request, c);
-    guard::WafEvent e;
+    if (verdict.ok() && verdict->rule_ids.empty()) return true;
+    guard::WafEvent e = NewEvent(request, client);
     if (!verdict.ok()) {
       e.outcome = guard::WafOutcome::kFailed;
       e.message = verdict.status().message();
-    } else if (verdict->rule_ids.empty()) {
-      return true;
     } else {
       e.outcome = verdict->blocked       ? guard::WafOutcome::kBlocked
                   : verdict->would_block ? guard::WafOutcome::kDetected
@@ -167,14 +211,6 @@ class WafGate::Impl {
       e.anomaly_score = verdict->anomaly_score;
       e.message = verdict->message;
     }
-    e.time_micros = env_.NowMicros();
-    uint8_t id[8];
-    env_.RandomBytes(id, sizeof id);
-    e.reference = HexEncode(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
-    e.client_address = c.client_address;
-    e.method = std::string(request.method()).substr(0, 32);
-    e.host = std::string(request.HeaderOr("Host")).substr(0, 256);
-    e.path = std::string(request.path()).substr(0, 1024);
     if (Status s = events_->Append(e); !s.ok()) {
       logger_->error("the WAF could not record request {}: {}", e.reference, s.message());
     }
@@ -229,6 +265,7 @@ class WafGate::Impl {
   std::unique_ptr<guard::WafEventLog> events_;
   mutable std::mutex mu_;
   std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<const guard::BlocklistMatcher> blocklist_;
   std::optional<sync::WafTerms> failed_;  // settings that did not load (not retried)
   std::string bad_file_;                  // the hash of main's last unusable settings file
 };
@@ -264,6 +301,14 @@ std::shared_ptr<HttpHandler> WafGate::Wrap(std::shared_ptr<HttpHandler> inner) {
 }
 
 void WafGate::Follow() { impl_->Follow(); }
+
+void WafGate::SetBlocklist(std::shared_ptr<const guard::BlocklistMatcher> blocklist) {
+  impl_->SetBlocklist(std::move(blocklist));
+}
+
+std::shared_ptr<const guard::BlocklistMatcher> WafGate::blocklist() const {
+  return impl_->Blocklist();
+}
 
 sync::WafTerms WafGate::terms() const {
   auto e = impl_->Current();

@@ -22,6 +22,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "guard/blocklist.h"
 #include "guard/waf_events.h"
 #include "net/http_message.h"
 #include "net/http_server.h"
@@ -50,6 +51,12 @@ class WafGate {
   // Rereads main's terms from the active tie-up release (a partner) and, when the settings in
   // effect change, loads the new rule set. Called after each activation; cheap otherwise.
   void Follow();
+
+  // Main's network-wide blocklist (guard/blocklist.h), checked before the WAF, whatever its
+  // mode: a request it names gets the 403 page and a "blocklisted" line in waf.jsonl. nullptr
+  // (the default) checks nothing. Thread-safe; requests in flight finish with the list they had.
+  void SetBlocklist(std::shared_ptr<const guard::BlocklistMatcher> blocklist);
+  std::shared_ptr<const guard::BlocklistMatcher> blocklist() const;
 
   // The settings in effect and where they come from ("site.toml" or "main's partnership").
   sync::WafTerms terms() const;

@@ -40,6 +40,18 @@ Status MigratePartnershipTerms(Database& db) {
   return present ? internal::MigrateSyncSchema(db) : Status::Ok();
 }
 
+Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query("SELECT id, options FROM sync_partnerships WHERE revoked = 0"));
+  std::set<std::string> out;
+  for (const SqlRow& r : rows) {
+    for (const std::string& o : SplitOptions(r.Text(1))) {
+      if (o == option) out.insert(r.Text(0));
+    }
+  }
+  return out;
+}
+
 Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id) {
   // A database without the publisher's tables (a collector tested on its own) has no
   // partnerships; a main site's database always has them. Any other failure (a busy database)

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,10 @@ Status MigratePartnershipTerms(Database& db);
 // changed. NotFound for an unknown partnership, FailedPrecondition for a revoked one.
 Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::string& id,
                                           std::vector<std::string> options, const std::string& by);
+
+// The partnerships, not revoked, that have optional service `option` ("security") enabled.
+// Needs the sync schema migrated.
+Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option);
 
 // The customer data a partnership lets the partner keep a copy of (main sends it, signed, and
 // keeps it current: main_site/customer_copies.h). Fields: kCustomerCopyFields; none: no copy.

@@ -1,0 +1,130 @@
+#include "main_site/blocklists.h"
+
+#include "main_site/main_daemon.h"
+#include "site/waf_gate.h"
+#include "sync/http_api.h"
+#include "sync/partnership_terms.h"
+
+namespace tieup {
+namespace {
+
+// Sends the signed list to a push-mode partner's sync port.
+Status Push(MainSync& sync, const std::string& partner, const std::string& envelope) {
+  // At most a few hundred KiB: 30 s (this runs on the daemon's shared background thread).
+  ASSIGN_OR_RETURN(sync::HttpRoundTrip trip,
+                   sync.ConnectToPartner(partner, std::chrono::seconds(30)));
+  HttpRequest req("POST", std::string(guard::kBlocklistSyncPath));
+  req.AddHeader("Content-Type", "application/json");
+  req.SetBody(envelope);
+  ASSIGN_OR_RETURN(HttpResponse r, trip(req));
+  return sync::StatusFromResponse(r);
+}
+
+// "have=N" -> N; "" -> 0.
+Result<uint64_t> HaveSeq(std::string_view query) {
+  if (query.empty()) return uint64_t{0};
+  constexpr std::string_view kParam = "have=";
+  const Status bad =
+      Status::InvalidArgument("ask GET /v1/blocklist?have=N, N the number of the list in effect");
+  if (!query.starts_with(kParam) || query.size() == kParam.size() || query.size() > 25) {
+    return bad;
+  }
+  uint64_t n = 0;
+  for (char c : query.substr(kParam.size())) {
+    if (c < '0' || c > '9') return bad;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+HttpResponse Serve(Database& db, guard::BlocklistIssuer& issuer, const HttpRequest& request) {
+  if (request.method() != "GET") {
+    return sync::ErrorResponse(
+        Status::InvalidArgument("use GET for " + std::string(guard::kBlocklistSyncPath)));
+  }
+  auto have = HaveSeq(request.query());
+  if (!have.ok()) return sync::ErrorResponse(have.status());
+  const std::string id(request.peer_site_id());
+  auto with_security = sync::PartnersWithOption(db, "security");
+  if (!with_security.ok()) return sync::ErrorResponse(with_security.status());
+  if (with_security->count(id) == 0) {
+    return sync::ErrorResponse(
+        Status::NotFound("main's security service is not on for this partnership: no blocklist"));
+  }
+  auto latest = issuer.Latest();
+  if (!latest.ok()) return sync::ErrorResponse(latest.status());
+  if (!*latest || (*latest)->list.seq <= *have) {
+    if (*have > 0) (void)issuer.MarkDelivered(id, *have);
+    return HttpResponse(204);
+  }
+  (void)issuer.MarkDelivered(id, (*latest)->list.seq);
+  HttpResponse r(200);
+  r.AddHeader("Content-Type", "application/json");
+  r.AddHeader("Cache-Control", "no-store");
+  r.SetBody((*latest)->envelope);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<guard::BlocklistIssuer>> OpenBlocklistIssuer(Env& env,
+                                                                    const std::string& site_dir,
+                                                                    Database& db) {
+  ASSIGN_OR_RETURN(Ed25519PrivateKey key, LoadPrivateKey(env, site_dir + "/keys/release.key"));
+  return guard::BlocklistIssuer::Open(env, db, std::move(key));
+}
+
+Status AttachBlocklist(MainDaemon& daemon) {
+  ASSIGN_OR_RETURN(std::shared_ptr<guard::BlocklistIssuer> issuer,
+                   OpenBlocklistIssuer(daemon.env(), daemon.site().site_dir(), daemon.db()));
+  MainSync* sync = &daemon.sync();
+  Database* db = &daemon.db();
+  sync->AddSyncRoute(std::string(guard::kBlocklistSyncPath),
+                     [db, issuer](const HttpRequest& r) { return Serve(*db, *issuer, r); });
+  WafGate* gate = daemon.site().waf();
+  auto logger = daemon.logger();
+  Env* env = &daemon.env();
+  struct TaskState {
+    int64_t next = 0;
+    uint64_t applied = 0;  // the list main's own port uses
+  };
+  auto state = std::make_shared<TaskState>();
+  auto tick = [sync, db, issuer, gate, logger, env, state] {
+    const int64_t now = env->NowSeconds();
+    if (now < state->next) return;
+    state->next = now + 5;
+    // The command line signs in its own process: the newest list is read from the database.
+    auto latest = issuer->Latest();
+    if (!latest.ok()) {
+      logger->warn("reading the blocklist: {}", latest.status().message());
+      return;
+    }
+    if (!*latest) return;
+    if ((*latest)->list.seq != state->applied) {
+      state->applied = (*latest)->list.seq;
+      if (gate != nullptr) {
+        gate->SetBlocklist(std::make_shared<const guard::BlocklistMatcher>((*latest)->list));
+      }
+      logger->info("network blocklist number {} in effect: {} entries", state->applied,
+                   (*latest)->list.entries.size());
+    }
+    auto with_security = sync::PartnersWithOption(*db, "security");
+    auto list = sync->publisher().ListPartnerships();
+    if (!with_security.ok() || !list.ok()) return;
+    std::vector<std::string> push;
+    for (const sync::Partnership& p : *list) {
+      if (!p.sync_url.empty() && with_security->count(p.id) != 0) push.push_back(p.id);
+    }
+    size_t sent = issuer->DeliverDue(
+        push, now,
+        [sync](const std::string& id, const std::string& e) { return Push(*sync, id, e); });
+    if (sent > 0) {
+      logger->info("delivered blocklist number {} to {} partner(s)", state->applied, sent);
+    }
+  };
+  tick();  // main's own port refuses what the list names from the start
+  daemon.AddPeriodicTask("blocklist", tick);
+  return Status::Ok();
+}
+
+}  // namespace tieup
