@@ -13,6 +13,7 @@
 #include "base/encoding.h"
 #include "content/release.h"
 #include "crypto/jose.h"
+#include "guard/blocklist.h"
 #include "fuzz_keys.h"
 #include "ledger/checkpoint.h"
 #include "ledger/records.h"
@@ -122,6 +123,20 @@ void EnvelopeSeeds() {
                      3};
   Write("withdrawal", "signed",
         root_json + "\n--\n" + sync::SignWithdrawal(tieup::fuzz::ReleaseKey(), w));
+  // Main's network blocklist (guard/blocklist.h), signed the same way, with a request to match.
+  guard::Blocklist blocklist;
+  blocklist.seq = 3;
+  blocklist.issued = tieup::fuzz::kNow;
+  blocklist.entries = {
+      {1, guard::BlockKind::kAddress, "203.0.113.0/24", tieup::fuzz::kNow, 0, "scan", "main"},
+      {2, guard::BlockKind::kAddress, "2001:db8::/32", tieup::fuzz::kNow, 0, "", "main"},
+      {3, guard::BlockKind::kAgent, "sqlmap", tieup::fuzz::kNow, tieup::fuzz::kNow + 60, "", "m"},
+      {4, guard::BlockKind::kPath, "/wp-admin", tieup::fuzz::kNow, 0, "", "auto: waf"}};
+  Write("blocklist", "signed",
+        root_json + "\n--\n" + guard::SignBlocklist(tieup::fuzz::ReleaseKey(), blocklist) +
+            "\n--\n203.0.113.9\n--\nsqlmap/1.7 /wp-admin/x");
+  Write("blocklist", "payload",
+        guard::EncodeBlocklist(blocklist) + "\n--\n{}\n--\n::ffff:203.0.113.9\n--\nx");
   // Customer copy messages (users/customer_copy.h), signed the same way.
   users::CustomerCopyMessage copies;
   copies.partner = "shop-b";
