@@ -38,6 +38,8 @@ void AddSsoCommands(CLI::App& app, Context& ctx);
 void AddWafCommands(CLI::App& app, Context& ctx);
 // tieup main blocklist ..., tieup partner blocklist DIR.
 void AddBlocklistCommands(CLI::App& app, Context& ctx);
+// tieup main alerts DIR, tieup partner alerts DIR.
+void AddAlertsCommands(CLI::App& app, Context& ctx);
 
 // Who acts from the command line, for the site's records: "command line (USER)".
 std::string CommandLineUser();

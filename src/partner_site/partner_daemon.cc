@@ -27,6 +27,9 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
         "emergency edits in the partnership, in the signed release; remove the line");
   }
   ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
+  ASSIGN_OR_RETURN(d->security_,
+                   PartnerSecurityEvents::Open(env, site_dir, d->site_->config(), *d->db_,
+                                               IsEnrolled(env, site_dir), d->logger_));
   if (!IsEnrolled(env, site_dir)) {
     d->logger_->info(
         "not enrolled with a main site: serving original pages only (enroll with 'tieup partner "
@@ -198,12 +201,16 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
       if (!restored) content.ReportReadFault(fault);
     }
     logger_->error("{}", message);
-    if (sync_) {
-      sync_->receiver().RecordDamage(message);
-      if (unsent_damage_reports_.size() < 100) unsent_damage_reports_.push_back(message);
-    }
+    if (sync_) sync_->receiver().RecordDamage(message);
+    // Restored at once (or reloaded from disk): main should know, nobody need act. Otherwise a
+    // page is not served until it is fetched again or put again.
+    security_->Report("damaged",
+                      finding.in_memory || message.find("restored from") != std::string::npos
+                          ? guard::AlertSeverity::kWarning
+                          : guard::AlertSeverity::kCritical,
+                      message);
   }
-  SendDamageReports();
+  security_->Flush();
 }
 
 void PartnerDaemon::SendWafSummary() {
@@ -212,19 +219,18 @@ void PartnerDaemon::SendWafSummary() {
   const int64_t now = env_->NowSeconds();
   if (now >= next_waf_summary_) {
     const guard::WafSummary seen = gate->events().Summary();
-    if (seen.blocked + seen.detected + seen.failed > 0) {
+    if (seen.blocked + seen.detected + seen.failed + seen.blocklisted > 0) {
       const std::string message =
           "WAF: " + guard::DescribeWafSummary(gate->events().TakeSummary(env_->NowMicros()));
       logger_->info("{}", message);
       sync_->receiver().RecordWafSummary(message);
-      if (unsent_waf_summaries_.size() < 100) unsent_waf_summaries_.push_back(message);
+      security_->Report(
+          "waf", seen.failed > 0 ? guard::AlertSeverity::kCritical : guard::AlertSeverity::kWarning,
+          message);
       next_waf_summary_ = now + 60;
     }
   }
-  while (!unsent_waf_summaries_.empty()) {
-    if (!sync_->receiver().ReportWafSummaryToMain(unsent_waf_summaries_.front()).ok()) break;
-    unsent_waf_summaries_.erase(unsent_waf_summaries_.begin());
-  }
+  security_->Flush();
 }
 
 void PartnerDaemon::Stop() {
@@ -257,7 +263,7 @@ void PartnerDaemon::CheckBlobFaults() {
   }
   const std::vector<content::BlobFault> faults = content.Faults();
   ReportNewFaults(faults);
-  SendDamageReports();
+  security_->Flush();
   RepairTieupFaults(faults);
   AnnounceServedAgain(content.Faults());
 }
@@ -277,18 +283,10 @@ void PartnerDaemon::ReportNewFaults(const std::vector<content::BlobFault>& fault
                        : area + " page '" + f.path + "' cannot be served (" + f.reason +
                              "): it answers 503 (temporarily unavailable); " + remedy;
     logger_->warn("{}", message);
-    if (sync_) {
-      sync_->receiver().RecordDamage(message);
-      if (unsent_damage_reports_.size() < 100) unsent_damage_reports_.push_back(message);
-    }
-  }
-}
-
-void PartnerDaemon::SendDamageReports() {
-  // A report main did not get (main down) is sent again on a later tick.
-  while (sync_ && !unsent_damage_reports_.empty()) {
-    if (!sync_->receiver().ReportDamageToMain(unsent_damage_reports_.front()).ok()) break;
-    unsent_damage_reports_.erase(unsent_damage_reports_.begin());
+    if (sync_) sync_->receiver().RecordDamage(message);
+    security_->Report("damaged",
+                      tieup ? guard::AlertSeverity::kWarning : guard::AlertSeverity::kCritical,
+                      message);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "guard/integrity_monitor.h"
 #include "partner_site/partner_sync.h"
+#include "partner_site/security_events.h"
 #include "site/public_site.h"
 #include "site/sync_transport.h"
 #include "store/database.h"
@@ -54,6 +55,8 @@ class PartnerDaemon {
   uint16_t sync_port() const { return sync_server_ ? sync_server_->port() : 0; }
   PublicSite& site() { return *site_; }
   PartnerSync* sync() { return sync_.get(); }
+  // The site's security events (kept here, sent to main when enrolled).
+  PartnerSecurityEvents& security() { return *security_; }
   bool further_main() const { return options_.further_main; }
   // The daemons of the further mains (site/main_areas.h), each serving its tie-up area on this
   // daemon's public port and trading with its main on its own sync port.
@@ -70,11 +73,10 @@ class PartnerDaemon {
   // reloads the view as soon as one is intact again (also an original page the manager put
   // again). Background thread only.
   void CheckBlobFaults();
-  // Its steps: log and record each fault not reported yet, and queue it for main; send the
-  // queued reports; fetch tie-up blobs again (backing off after a failure); say once that a
-  // path reported before is served again.
+  // Its steps: log and record each fault not reported yet as a security event (kept here and
+  // sent to main, partner_site/security_events.h); fetch tie-up blobs again (backing off after a
+  // failure); say once that a path reported before is served again.
   void ReportNewFaults(const std::vector<content::BlobFault>& faults);
-  void SendDamageReports();
   void RepairTieupFaults(const std::vector<content::BlobFault>& faults);
   void AnnounceServedAgain(const std::vector<content::BlobFault>& faults);
   // Sends main what the WAF of the public port refused since the last summary: at the first
@@ -106,9 +108,8 @@ class PartnerDaemon {
   int64_t next_repair_ = 0;
   int repair_failures_ = 0;
   std::string last_repair_error_;
-  std::vector<std::string> unsent_damage_reports_;  // for main, sent again on each tick
-  int64_t next_waf_summary_ = 0;                    // unix seconds (background thread)
-  std::vector<std::string> unsent_waf_summaries_;   // for main (background thread)
+  std::unique_ptr<PartnerSecurityEvents> security_;  // kept here and sent to main, signed
+  int64_t next_waf_summary_ = 0;                     // unix seconds (background thread)
   std::unique_ptr<guard::IntegrityMonitor> integrity_;
   std::vector<guard::IntegrityFinding> integrity_findings_;  // guarded by mu_; wakes the loop
   const void* integrity_view_ = nullptr;  // the view the monitor last listed (background thread)

@@ -810,17 +810,6 @@ void Receiver::RecordWafSummary(const std::string& message) {
   (void)Event("", version.ok() ? *version : 0, "waf", message);
 }
 
-Status Receiver::ReportWafSummaryToMain(const std::string& message) {
-  auto version = ActiveVersion();
-  return main_.ReportEvent(EventReport{"", version.ok() ? *version : 0, "waf", ForReport(message)});
-}
-
-Status Receiver::ReportDamageToMain(const std::string& message) {
-  auto version = ActiveVersion();
-  return main_.ReportEvent(
-      EventReport{"", version.ok() ? *version : 0, "damaged", ForReport(message)});
-}
-
 Result<std::vector<BlobRepair>> Receiver::FindMissingBlobs() {
   std::vector<BlobRepair> out;
   RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {

@@ -165,17 +165,12 @@ class Receiver {
   Result<std::vector<BlobRepair>> FindMissingBlobs();
 
   // Records that a file cannot be served ("damaged" in this site's record). `message` names the
-  // file, says why and what is done about it.
+  // file, says why and what is done about it. (Main is told by the partner's signed security
+  // events, partner_site/security_events.h.)
   void RecordDamage(const std::string& message);
-  // Tells main that a file cannot be served (a "damaged" report over the authenticated sync
-  // channel, recorded in main's events). kUnavailable when main cannot be reached: the caller
-  // sends it again later.
-  Status ReportDamageToMain(const std::string& message);
   // The same for what the partner's WAF saw (guard/waf_events.h WafSummary in words): recorded
-  // here as a "waf" event and reported to main (kind "waf"). kUnavailable when main cannot be
-  // reached (recorded here all the same): the caller sends it again later.
+  // here as a "waf" event.
   void RecordWafSummary(const std::string& message);
-  Status ReportWafSummaryToMain(const std::string& message);
 
   // The record (oldest first, the newest `limit`).
   Result<std::vector<SyncEvent>> Events(size_t limit = 200);

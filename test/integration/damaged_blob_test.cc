@@ -10,12 +10,16 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
 #include "crypto/hash.h"
 #include "daemon_harness.h"
+#include "guard/alerts.h"
+#include "partner_site/main_client.h"
+#include "site/config.h"
 #include "sync_harness.h"
 #include "test_support.h"
 
@@ -189,6 +193,13 @@ TEST_F(DamagedBlobTest, AnEditOnDiskWhileServingIsRestoredAtOnceAndMainIsTold) {
   EXPECT_TRUE(WaitFor([&] {
     return MainEvents().find("integrity: tie-up page '/index.html'") != std::string::npos;
   })) << MainEvents();
+  // A security alert about the partner at main (restored at once: a warning; files found within
+  // ten minutes of each other are one alert, counted), and the same in the partner's list.
+  EXPECT_THAT(
+      RunTieup({"main", "alerts", main_dir_, "--site", "shop-a"}).output,
+      HasRegex(R"(warning\s+\S+\s+shop-a\s+damaged( x[0-9]+ \(since [^)]+\))?: integrity: )"));
+  EXPECT_THAT(RunTieup({"partner", "alerts", partner_dir_}).output,
+              HasRegex(R"(shop-a\s+damaged( x[0-9]+ \(since [^)]+\))?: integrity: )"));
 }
 
 // (a'') What the partner's WAF refused reaches main too (issue 17 items 1 and 5): an attack on the
@@ -214,6 +225,87 @@ TEST_F(DamagedBlobTest, WhatThePartnersWafRefusedIsSummarisedToMain) {
   EXPECT_THAT(MainEvents(), HasSubstr("from 127.0.0.1 x1"));
   EXPECT_THAT(MainEvents(), ContainsRegex("rules [^;]*941"));
   EXPECT_THAT(PartnerUpdates(), HasSubstr("WAF: 1 request refused"));
+  EXPECT_THAT(RunTieup({"main", "alerts", main_dir_}).output,
+              HasSubstr("shop-a  waf: WAF: 1 request refused"));
+  EXPECT_THAT(RunTieup({"partner", "alerts", partner_dir_, "--severity", "warning"}).output,
+              HasSubstr("shop-a  waf: WAF: 1 request refused"));
+}
+
+// Security events reach main's alerts only signed by the partner (issue 17 item 5): unsigned,
+// altered or replayed reports are refused and leave no alert; a critical alert is mailed once to
+// the manager (shop.manager_email) through main's outbox.
+TEST_F(DamagedBlobTest, SecurityEventsReachMainOnlySignedAndCriticalOnesAreMailed) {
+  auto toml = env_->ReadFile(main_dir_ + "/site.toml");
+  ASSERT_TRUE(toml.ok());
+  ASSERT_TRUE(WriteFileAtomic(*env_, main_dir_ + "/site.toml",
+                              std::regex_replace(*toml, std::regex(R"(\[variables\]\n)"),
+                                                 "[variables]\n\"shop.manager_email\" = "
+                                                 "\"manager@sakura.example\"\n"))
+                  .ok());
+  StartMain();
+  NewPartner();
+  auto config = LoadSiteConfig(*env_, partner_dir_);
+  ASSERT_TRUE(config.ok());
+  auto client = MainClient::Open(*env_, partner_dir_, *config);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  const std::string body =
+      R"({"events":[{"at":1790000000,"kind":"damaged","message":"tie-up page '/x.html' was )"
+      R"(changed on disk again","severity":"critical"}]})";
+
+  HttpRequest bare("POST", std::string(guard::kSecurityEventsPath));
+  bare.AddHeader("Content-Type", "application/json");
+  bare.SetBody(body);
+  auto unsigned_reply = (*client)->Send(bare);
+  ASSERT_TRUE(unsigned_reply.ok());
+  EXPECT_EQ(unsigned_reply->status(), 401) << unsigned_reply->body();
+
+  auto other = (*client)->SignedPost(std::string(guard::kSecurityEventsPath), "{}");
+  ASSERT_TRUE(other.ok());
+  HttpRequest altered("POST", std::string(guard::kSecurityEventsPath));
+  for (const HttpHeaderView& h : other->Headers()) altered.AddHeader(h.name, h.value);
+  altered.SetBody(body);
+  auto forged = (*client)->Send(altered);
+  ASSERT_TRUE(forged.ok());
+  EXPECT_EQ(forged->status(), 401) << forged->body();
+  EXPECT_THAT(RunTieup({"main", "alerts", main_dir_}).output, HasSubstr("No security alerts"));
+
+  auto good = (*client)->SignedPost(std::string(guard::kSecurityEventsPath), body);
+  ASSERT_TRUE(good.ok());
+  auto sent = (*client)->Send(*good);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(sent->status(), 200) << sent->body();
+  auto replay = (*client)->Send(*good);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->status(), 409) << replay->body();
+  // A signed report that is not well formed.
+  auto bad = (*client)->SignedPost(std::string(guard::kSecurityEventsPath),
+                                   R"({"events":[{"at":1,"kind":"DAMAGED","message":"m",)"
+                                   R"("severity":"critical"}]})");
+  ASSERT_TRUE(bad.ok());
+  auto refused = (*client)->Send(*bad);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status(), 400) << refused->body();
+
+  const std::string alerts = RunTieup({"main", "alerts", main_dir_}).output;
+  EXPECT_THAT(alerts, HasRegex(R"(critical\s+\S+\s+shop-a\s+damaged: tie-up page '/x.html')"));
+  EXPECT_THAT(alerts, Not(HasSubstr(" x2")));
+  EXPECT_THAT(MainEvents(), HasSubstr("partner reports damaged: tie-up page '/x.html'"));
+  // The manager's mail, once.
+  std::string mail;
+  ASSERT_TRUE(WaitFor([&] {
+    auto files = env_->ListDir(main_dir_ + "/mail/pending");
+    if (!files.ok()) return false;
+    for (const FileInfo& f : *files) {
+      auto text = env_->ReadFile(main_dir_ + "/mail/pending/" + f.name);
+      if (text.ok() && text->find("Security alert: damaged at shop-a") != std::string::npos) {
+        mail = *text;
+        return true;
+      }
+    }
+    return false;
+  })) << main_->output();
+  EXPECT_THAT(mail,
+              AllOf(HasSubstr("To: <manager@sakura.example>"), HasSubstr("changed on disk again")));
 }
 
 TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {

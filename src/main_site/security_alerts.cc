@@ -1,0 +1,182 @@
+#include "main_site/security_alerts.h"
+
+#include "commerce/mail.h"
+#include "main_site/main_daemon.h"
+#include "main_site/signed_requests.h"
+#include "site/waf_gate.h"
+#include "sync/http_api.h"
+
+namespace tieup {
+namespace {
+
+constexpr size_t kMaxBodyBytes = 256 << 10;
+
+std::string Variable(const SiteConfig& config, const std::string& key) {
+  auto it = config.variables.find(key);
+  return it == config.variables.end() ? std::string() : it->second;
+}
+
+class SecurityAlerts {
+ public:
+  SecurityAlerts(MainDaemon& daemon, std::unique_ptr<guard::AlertStore> store,
+                 std::unique_ptr<PartnerRequestVerifier> verifier)
+      : env_(daemon.env()),
+        db_(daemon.db()),
+        sync_(daemon.sync()),
+        gate_(daemon.site().waf()),
+        logger_(daemon.logger()),
+        config_(daemon.site().config()),
+        store_(std::move(store)),
+        verifier_(std::move(verifier)),
+        site_dir_(daemon.site().site_dir()),
+        outbox_(daemon.env(), daemon.site().site_dir() + "/mail") {}
+
+  Status Init() { return outbox_.Init(); }
+
+  HttpResponse Handle(const HttpRequest& request) {
+    if (request.method() != "POST") {
+      return sync::ErrorResponse(
+          Status::InvalidArgument(std::string(guard::kSecurityEventsPath) + " takes POST"));
+    }
+    if (request.body().size() > kMaxBodyBytes) {
+      return sync::ErrorResponse(Status::ResourceExhausted("the report is larger than 256 KiB"));
+    }
+    Result<SignedPartnerRequest> proof = verifier_->Verify(request);
+    if (!proof.ok()) {
+      logger_->warn("refused security events from '{}': {}", request.peer_site_id(),
+                    proof.status().message());
+      return sync::ErrorResponse(proof.status());
+    }
+    auto events = guard::ParseSecurityEvents(request.body());
+    if (!events.ok()) return sync::ErrorResponse(events.status());
+    for (const guard::SecurityEvent& e : *events) {
+      auto alert = store_->Record(proof->partner, e);
+      if (!alert.ok()) return sync::ErrorResponse(alert.status());
+      // Main's record too, as every partner report.
+      sync::EventReport report;
+      report.kind = e.kind;
+      report.message = e.message;
+      Status recorded = sync_.publisher().HandleReport(proof->partner, report);
+      if (!recorded.ok()) return sync::ErrorResponse(recorded);
+      logger_->warn("security alert from partner '{}': {} ({}): {}", proof->partner, e.kind,
+                    guard::AlertSeverityName(e.severity), e.message);
+    }
+    return SyncJsonReply(200, "{\"recorded\":" + std::to_string(events->size()) + "}");
+  }
+
+  // Every tick: main's WAF summary (at most once a minute), a sign-in surge, and the mail.
+  void Tick() {
+    const int64_t now = env_.NowSeconds();
+    if (now >= next_waf_ && gate_ != nullptr) {
+      const guard::WafSummary seen = gate_->events().Summary();
+      if (seen.blocked + seen.detected + seen.failed + seen.blocklisted > 0) {
+        next_waf_ = now + 60;
+        const std::string message =
+            "WAF: " + guard::DescribeWafSummary(gate_->events().TakeSummary(env_.NowMicros()));
+        Record({"waf",
+                seen.failed > 0 ? guard::AlertSeverity::kCritical : guard::AlertSeverity::kWarning,
+                message, now});
+      }
+    }
+    if (now >= next_signins_) {
+      next_signins_ = now + 60;
+      CheckSignins(now);
+    }
+    Mail();
+  }
+
+ private:
+  void Record(const guard::SecurityEvent& e) {
+    auto alert = store_->Record("main", e);
+    if (!alert.ok()) {
+      logger_->error("recording a security alert: {}", alert.status().message());
+    } else {
+      logger_->warn("security alert: {} ({}): {}", e.kind, guard::AlertSeverityName(e.severity),
+                    e.message);
+    }
+  }
+
+  void CheckSignins(int64_t now) {
+    auto rows = db_.Query(
+        "SELECT COUNT(*), COALESCE(SUM(failures), 0) FROM login_failures WHERE last_failure >= ?",
+        {now - 300});
+    if (!rows.ok() || rows->empty()) return;  // no accounts on this site yet
+    const int64_t accounts = (*rows)[0].Int(0), failures = (*rows)[0].Int(1);
+    if (accounts < kSigninSurgeAccounts) return;
+    Record({"signin-surge", guard::AlertSeverity::kCritical,
+            "failed sign-ins for " + std::to_string(accounts) + " different accounts (" +
+                std::to_string(failures) +
+                " failures) within 5 minutes: credential stuffing? `tieup main waf` shows the "
+                "addresses the WAF refused; `tieup main blocklist add` blocks a range",
+            now});
+  }
+
+  void Mail() {
+    std::string to = Variable(config_, "security.alert_email");
+    if (to.empty()) to = Variable(config_, "shop.manager_email");
+    auto pending = store_->Unmailed(guard::AlertSeverity::kCritical);
+    if (!pending.ok() || pending->empty()) return;
+    if (to.empty()) {
+      if (!told_no_address_) {
+        told_no_address_ = true;
+        logger_->warn(
+            "critical security alerts are not mailed: set [variables] security.alert_email (or "
+            "shop.manager_email) in site.toml; `tieup main alerts` lists them");
+      }
+      return;
+    }
+    std::string from = Variable(config_, "shop.mail_from");
+    if (from.empty()) from = "no-reply@localhost.localdomain";
+    const std::string site = config_.name.empty() ? config_.id : config_.name;
+    for (const guard::SecurityAlert& a : *pending) {
+      commerce::MailMessage m;
+      m.from = {site + " security", from};
+      m.to = {{"", to}};
+      m.subject = "Security alert: " + a.kind + " at " + a.site;
+      m.body = "A critical security alert at " + a.site + ":\n\n" + guard::DescribeAlert(a) +
+               "\n\n`tieup main alerts " + site_dir_ +
+               "` lists every alert. This mail is sent once per alert; further occurrences "
+               "within 10 minutes are counted in it.\n";
+      auto queued = outbox_.Enqueue(std::move(m));
+      if (!queued.ok()) {
+        logger_->error("mailing security alert {}: {}", a.id, queued.status().message());
+        return;  // the next tick tries again
+      }
+      (void)store_->MarkMailed(a.id);
+      logger_->info("mailed security alert {} ({} at {}) to the main manager", a.id, a.kind,
+                    a.site);
+    }
+  }
+
+  Env& env_;
+  Database& db_;
+  MainSync& sync_;
+  WafGate* gate_;
+  std::shared_ptr<Logger> logger_;
+  const SiteConfig config_;
+  std::unique_ptr<guard::AlertStore> store_;
+  std::unique_ptr<PartnerRequestVerifier> verifier_;
+  const std::string site_dir_;
+  commerce::MailOutbox outbox_;
+  int64_t next_waf_ = 0;
+  int64_t next_signins_ = 0;
+  bool told_no_address_ = false;
+};
+
+}  // namespace
+
+Status AttachSecurityAlerts(MainDaemon& daemon) {
+  ASSIGN_OR_RETURN(std::unique_ptr<guard::AlertStore> store,
+                   guard::AlertStore::Open(daemon.env(), daemon.db()));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<PartnerRequestVerifier> verifier,
+      PartnerRequestVerifier::Create(daemon.env(), daemon.site().site_dir(), daemon.db()));
+  auto alerts = std::make_shared<SecurityAlerts>(daemon, std::move(store), std::move(verifier));
+  RETURN_IF_ERROR(alerts->Init());
+  daemon.sync().AddSyncRoute(std::string(guard::kSecurityEventsPath),
+                             [alerts](const HttpRequest& r) { return alerts->Handle(r); });
+  daemon.AddPeriodicTask("security alerts", [alerts] { alerts->Tick(); });
+  return Status::Ok();
+}
+
+}  // namespace tieup
