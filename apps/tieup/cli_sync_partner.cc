@@ -6,6 +6,7 @@
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
 #include "partner_site/preview.h"
+#include "partner_site/tieup_quarantine.h"
 #include "site/main_areas.h"
 #include "site/public_site.h"
 #include "sync/withdrawal_service.h"
@@ -335,7 +336,28 @@ Status StatusCmd(Env& env, const std::string& dir) {
                 w->effective ? "WITHDRAWN since " : "EXPIRED (still served)",
                 w->effective ? FormatRfc3339(w->since).c_str() : "", w->summary.c_str());
   }
+  ASSIGN_OR_RETURN(std::optional<TieupStop> stop, ReadTieupStop(*s.db));
+  if (stop) {
+    std::printf(
+        "Tie-up pages: STOPPED by this site since %s\n  %s\n  They answer 503 until "
+        "'tieup partner resume %s'.\n",
+        FormatRfc3339(stop->since).c_str(), stop->reason.c_str(), dir.c_str());
+  }
   PrintFurtherMains(env, dir);
+  return Status::Ok();
+}
+
+// `tieup partner resume DIR`: serves the tie-up pages again after this site stopped them.
+Status ResumeCmd(Env& env, const std::string& dir) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
+  (void)config;
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(TieupStop stop, ResumeTieupArea(*db));
+  std::printf(
+      "The tie-up pages are served again (stopped since %s: %s).\n"
+      "The running daemon serves them within a second and tells main. If their files are "
+      "changed on disk again, it stops them again.\n",
+      FormatRfc3339(stop.since).c_str(), stop.reason.c_str());
   return Status::Ok();
 }
 
@@ -465,6 +487,13 @@ void AddPartnerSyncCommands(CLI::App& partner, Context& ctx) {
       "status", "The tie-up release served, and whether main withdrew its pages (and why)");
   status->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
   status->callback([&ctx, a] { ctx.action = [&ctx, a] { return StatusCmd(*ctx.env, (*a)[0]); }; });
+
+  CLI::App* resume = partner.add_subcommand(
+      "resume",
+      "Serve the tie-up pages again after this site stopped them because their files kept being "
+      "changed on disk (check the server first: tieup partner alerts DIR says what happened)");
+  resume->add_option("DIR", (*a)[0], "The partner site's data directory")->required();
+  resume->callback([&ctx, a] { ctx.action = [&ctx, a] { return ResumeCmd(*ctx.env, (*a)[0]); }; });
 }
 
 }  // namespace tieup::cli

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/encoding.h"
 #include "crypto/hash.h"
 #include "partner_site/services.h"
 #include "site/main_areas.h"
@@ -41,6 +42,14 @@ Result<std::unique_ptr<PartnerDaemon>> PartnerDaemon::Open(Env& env, const std::
   }
   ASSIGN_OR_RETURN(d->sync_, PartnerSync::Open(env, site_dir, d->site_->config(), *d->db_,
                                                d->site_->content(), d->logger_));
+  ASSIGN_OR_RETURN(d->quarantine_,
+                   TieupQuarantine::Open(env, *d->db_, d->site_->content().tieup_notices()));
+  if (auto stop = d->quarantine_->current()) {
+    d->logger_->error(
+        "the tie-up pages are stopped since {}: {}; they answer 503 until 'tieup partner resume "
+        "{}'",
+        FormatRfc3339(stop->since), stop->reason, site_dir);
+  }
   ASSIGN_OR_RETURN(TlsContextPtr tls, d->sync_->ServerContext());
   PartnerSync* sync = d->sync_.get();
   d->sync_server_ = std::make_unique<SyncServer>(
@@ -202,6 +211,7 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
     }
     logger_->error("{}", message);
     if (sync_) sync_->receiver().RecordDamage(message);
+    if (tieup && !finding.in_memory && quarantine_) StopTieupAreaIfRepeated(what);
     // Restored at once (or reloaded from disk): main should know, nobody need act. Otherwise a
     // page is not served until it is fetched again or put again.
     security_->Report("damaged",
@@ -211,6 +221,37 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
                       message);
   }
   security_->Flush();
+}
+
+void PartnerDaemon::StopTieupAreaIfRepeated(const std::string& what) {
+  auto stop = quarantine_->Found(what);
+  if (!stop.ok()) {
+    logger_->error("recording that the tie-up pages stop: {}", stop.status().message());
+    return;
+  }
+  if (!*stop) return;
+  const std::string message =
+      "STOPPED serving the tie-up pages: " + (*stop)->reason +
+      ". They answer 503 (unavailable for now) and original pages are served as before. Check "
+      "the server, then run 'tieup partner resume " +
+      site_->site_dir() + "'; main's manager may withdraw them meanwhile.";
+  logger_->error("{}", message);
+  if (sync_) sync_->receiver().RecordDamage(message);
+  security_->Report("area-stopped", guard::AlertSeverity::kCritical, message);
+}
+
+void PartnerDaemon::CheckTieupResumed() {
+  if (!quarantine_) return;
+  auto lifted = quarantine_->Refresh();
+  if (!lifted.ok()) {
+    logger_->warn("reading whether the tie-up pages are stopped: {}", lifted.status().message());
+    return;
+  }
+  if (!*lifted) return;
+  const std::string message = "the tie-up pages are served again: the partner manager resumed them";
+  logger_->warn("{}", message);
+  if (sync_) sync_->receiver().RecordDamage(message);
+  security_->Report("area-resumed", guard::AlertSeverity::kWarning, message);
 }
 
 void PartnerDaemon::SendWafSummary() {
@@ -370,6 +411,7 @@ void PartnerDaemon::BackgroundLoop() {
       }
     }
     CheckBlobFaults();
+    CheckTieupResumed();
     SendWafSummary();
     for (auto& [name, task] : tasks_) task();
     lock.lock();

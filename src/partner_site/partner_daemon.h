@@ -16,6 +16,7 @@
 #include "guard/integrity_monitor.h"
 #include "partner_site/partner_sync.h"
 #include "partner_site/security_events.h"
+#include "partner_site/tieup_quarantine.h"
 #include "site/public_site.h"
 #include "site/sync_transport.h"
 #include "store/database.h"
@@ -90,6 +91,11 @@ class PartnerDaemon {
   // page answers 503 until the manager puts it again); a copy in memory that changed is
   // reloaded from the verified disk copy. Each is logged, recorded and told to main.
   void HandleIntegrityFindings(std::vector<guard::IntegrityFinding> findings);
+  // Counts a tie-up file found changed on disk; past TieupQuarantine's limit the tie-up pages
+  // stop being served (told to the manager and main). And says when `tieup partner resume`
+  // lifted the stop (checked every tick).
+  void StopTieupAreaIfRepeated(const std::string& what);
+  void CheckTieupResumed();
 
   Env* env_ = nullptr;
   std::shared_ptr<Logger> logger_;
@@ -109,6 +115,7 @@ class PartnerDaemon {
   int repair_failures_ = 0;
   std::string last_repair_error_;
   std::unique_ptr<PartnerSecurityEvents> security_;  // kept here and sent to main, signed
+  std::unique_ptr<TieupQuarantine> quarantine_;      // enrolled sites only
   int64_t next_waf_summary_ = 0;                     // unix seconds (background thread)
   std::unique_ptr<guard::IntegrityMonitor> integrity_;
   std::vector<guard::IntegrityFinding> integrity_findings_;  // guarded by mu_; wakes the loop

@@ -17,7 +17,24 @@ WithdrawnPages::WithdrawnPages(SiteContent& content, std::string site_name)
 void WithdrawnPages::Apply(HttpResponse& response) const {
   if (response.area != "tieup") return;
   std::shared_ptr<const sync::Withdrawal> w = notices_->withdrawn();
-  if (w == nullptr) return;
+  if (w == nullptr) {
+    if (notices_->quarantined() == nullptr) return;
+    // Stopped by the partner itself: its copy of the pages is being checked (never the reason,
+    // which is for the managers).
+    boost::json::object data;
+    data["site_name"] = site_name_;
+    data["main_name"] = "its partner";
+    data["quarantined"] = true;
+    auto page =
+        templates_.Render("partnership_withdrawn", {"Temporarily unavailable", std::nullopt}, data);
+    HttpResponse r = page.ok() ? HttpResponse::Html(503, std::move(*page))
+                               : HttpResponse::Text(503, "Temporarily unavailable\n");
+    r.AddHeader("Retry-After", "600");
+    r.AddHeader("Cache-Control", "no-store");
+    r.area = "tieup";
+    response = std::move(r);
+    return;
+  }
   const bool ended = w->reason == sync::WithdrawalReason::kRevoked;
   const std::string main_name = w->main_name.empty() ? "the main site" : w->main_name;
   boost::json::object data;

@@ -25,8 +25,9 @@ class WithdrawnPages {
   // `content` must outlive the object; the board read is its tieup_notices().
   WithdrawnPages(SiteContent& content, std::string site_name);
 
-  // Replaces `response` by the notice when it is a tie-up response and a withdrawal is in
-  // effect; leaves it alone otherwise (cheap: one atomic load).
+  // Replaces `response` by the notice when it is a tie-up response and a withdrawal (or the
+  // partner's own stop, TieupNotices::quarantined) is in effect; leaves it alone otherwise
+  // (cheap: atomic loads).
   void Apply(HttpResponse& response) const;
 
  private:

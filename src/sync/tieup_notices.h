@@ -20,8 +20,17 @@ class TieupNotices {
     std::atomic_store(&withdrawn_, std::move(withdrawn));
   }
 
+  // The partner stopped serving its tie-up area itself because its files kept being changed on
+  // disk (partner_site/tieup_quarantine.h): why, or null. A withdrawal from main still shows
+  // first when both are in effect.
+  std::shared_ptr<const std::string> quarantined() const { return std::atomic_load(&quarantined_); }
+  void SetQuarantined(std::shared_ptr<const std::string> reason) {
+    std::atomic_store(&quarantined_, std::move(reason));
+  }
+
  private:
   std::shared_ptr<const Withdrawal> withdrawn_;
+  std::shared_ptr<const std::string> quarantined_;
 };
 
 }  // namespace tieup::sync

@@ -202,6 +202,55 @@ TEST_F(DamagedBlobTest, AnEditOnDiskWhileServingIsRestoredAtOnceAndMainIsTold) {
               HasRegex(R"(shop-a\s+damaged( x[0-9]+ \(since [^)]+\))?: integrity: )"));
 }
 
+// (a''') Files that keep being changed (issue 17 item 4): the third change within ten minutes
+// stops the tie-up pages (503, "checking these pages"; restoring again and again would hide
+// someone still inside), main gets a critical alert, the partner's status says so, and
+// `tieup partner resume` serves them again.
+TEST_F(DamagedBlobTest, RepeatedEditsOnDiskStopTheTieupPagesUntilTheManagerResumes) {
+  StartMain();
+  NewPartner();
+  StartPartner();
+  const std::string front = PublishAndReadFrontPage();
+  auto on_disk = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  for (int i = 0; i < 2; ++i) {
+    FlipBytes(BlobPath(front));
+    ASSERT_TRUE(WaitFor([&] { return on_disk(BlobPath(front)) == front; })) << partner_->output();
+    EXPECT_EQ(StatusOf(Get("/")), 200);
+  }
+  FlipBytes(BlobPath(front));
+  ASSERT_TRUE(WaitFor([&] { return StatusOf(Get("/")) == 503; })) << partner_->output();
+  EXPECT_THAT(BodyOf(Get("/")), HasSubstr("is checking these pages after a fault"));
+  EXPECT_EQ(HeaderOf(Get("/"), "Retry-After"), "600");
+  EXPECT_THAT(partner_->output(), HasSubstr("STOPPED serving the tie-up pages: tie-up files were "
+                                            "changed on disk 3 times within 10 minutes"));
+  EXPECT_THAT(RunTieup({"partner", "status", partner_dir_}).output,
+              HasSubstr("Tie-up pages: STOPPED by this site since"));
+  EXPECT_TRUE(WaitFor([&] {
+    return RunTieup({"main", "alerts", main_dir_, "--severity", "critical"})
+               .output.find("shop-a  area-stopped: STOPPED serving the tie-up pages") !=
+           std::string::npos;
+  })) << RunTieup({"main", "alerts", main_dir_}).output;
+  // A restart keeps the stop.
+  ASSERT_EQ(partner_->Stop(), 0) << partner_->output();
+  StartPartner();
+  EXPECT_EQ(StatusOf(Get("/")), 503);
+
+  CommandResult resume = RunTieup({"partner", "resume", partner_dir_});
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_THAT(resume.output, HasSubstr("The tie-up pages are served again"));
+  ASSERT_TRUE(ServesExactly("/", front)) << partner_->output();
+  EXPECT_TRUE(WaitFor([&] {
+    return RunTieup({"main", "alerts", main_dir_}).output.find("shop-a  area-resumed") !=
+           std::string::npos;
+  })) << RunTieup({"main", "alerts", main_dir_}).output;
+  resume = RunTieup({"partner", "resume", partner_dir_});
+  EXPECT_NE(resume.exit_code, 0);
+  EXPECT_THAT(resume.output, HasSubstr("not stopped: nothing to resume"));
+}
+
 // (a'') What the partner's WAF refused reaches main too (issue 17 items 1 and 5): an attack on the
 // partner's public port is refused with a reference, and main's record soon holds the partner's
 // summary naming the rule and the client (the fixture is this file's: a main and an enrolled
