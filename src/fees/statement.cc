@@ -158,9 +158,7 @@ std::string CsvBody(const Statement& s) {
   if (s.billing.stated) {
     header("billed_from", FormatDay(s.billing.from_micros));
     header("billed_to", FormatDay(s.billing.to_micros));
-    std::string options;
-    for (const std::string& o : s.billing.options) options += (options.empty() ? "" : ";") + o;
-    header("enabled_options", options);
+    header("enabled_options", EncodeEnabledOptions(s.billing));
   }
   for (const ExcludedRange& r : p.excluded) {
     AppendRow(out, "excluded", U(r.begin) + ".." + U(r.end), r.reason, "", "");
@@ -433,17 +431,9 @@ Result<ReadStatement> ReadRows(std::string_view csv, bool check_total) {
     b.from_micros = days->from_micros;
     b.to_micros = days->to_micros;
     ASSIGN_OR_RETURN(std::string options, header("enabled_options"));
-    std::string spaced = options;
-    std::replace(spaced.begin(), spaced.end(), ';', ',');
-    auto parsed = ParseFeeOptions(spaced);
-    if (!parsed.ok() || options.find(',') != std::string::npos ||
-        options.find(' ') != std::string::npos) {
-      return bad("enabled_options must be optional service names separated by ';'");
+    if (Status parsed = ParseEnabledOptions(options, b); !parsed.ok()) {
+      return bad(parsed.message());
     }
-    b.options = *parsed;
-    std::string canonical;
-    for (const std::string& o : b.options) canonical += (canonical.empty() ? "" : ";") + o;
-    if (canonical != options) return bad("enabled_options must be sorted, each once");
   }
   // Excluded ranges.
   while (!at_end() && rows[r].fields[0] == "excluded") {
@@ -603,6 +593,24 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
         std::tuple{&c.user_management, "service.user_management", "User management service"}}) {
     // Priced in the contract, charged only when the partnership enables it.
     if (!service->enabled || !option_enabled(std::string_view(code).substr(8))) continue;
+    const std::string option(std::string_view(code).substr(8));
+    const int64_t on_days = billing.stated ? billing.OptionDays(option) : 0;
+    if (billing.stated && on_days < billing.days()) {
+      // On for some of the billed days only: prorated by those.
+      LineItem line{code,
+                    std::string(words) + " (prorated: on " + I(on_days) + " of " +
+                        I(in.period.days()) + " days)",
+                    {{"price", I(service->price_minor)},
+                     {"option_days", I(on_days)},
+                     {"period_days", I(in.period.days())}},
+                    0};
+      ASSIGN_OR_RETURN(
+          line.amount_minor,
+          DivideRounded(static_cast<Uint128>(service->price_minor) * static_cast<uint64_t>(on_days),
+                        static_cast<uint64_t>(in.period.days()), rule));
+      s.lines.push_back(std::move(line));
+      continue;
+    }
     LineItem line{code, words + proration_words, {{"price", I(service->price_minor)}}, 0};
     ASSIGN_OR_RETURN(line.amount_minor, prorate(service->price_minor, line.inputs));
     s.lines.push_back(std::move(line));

@@ -185,7 +185,12 @@ svg polyline.original{stroke:#d9730d}svg circle.original,svg .original-key{fill:
                         "ended)"
                   : std::string(": the whole period")));
     std::string options;
-    for (const std::string& opt : billing.options) options += (options.empty() ? "" : ", ") + opt;
+    for (const std::string& opt : billing.options) {
+      options += (options.empty() ? "" : ", ") + opt;
+      if (billing.option_days.count(opt) != 0) {
+        options += " (on " + std::to_string(billing.OptionDays(opt)) + " of the billed days)";
+      }
+    }
     item("Enabled options", options.empty() ? std::string("none") : HtmlEscape(options));
   }
   item("Contract SHA-256", "<code>" + HtmlEscape(contract_sha256) + "</code>");

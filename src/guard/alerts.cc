@@ -24,17 +24,17 @@ const std::vector<Migration>& Migrations() {
   return steps;
 }
 
-Status Bad(std::string_view what) {
+Status EventError(std::string_view what) {
   return Status::InvalidArgument("security events: " + std::string(what));
 }
 
 Status CheckMessage(std::string_view m) {
   if (m.empty() || m.size() > kMaxMessageBytes) {
-    return Bad("a message is 1 to " + std::to_string(kMaxMessageBytes) + " bytes");
+    return EventError("a message is 1 to " + std::to_string(kMaxMessageBytes) + " bytes");
   }
   for (char c : m) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return Bad("a message is one line without control characters");
+      return EventError("a message is one line without control characters");
     }
   }
   return Status::Ok();
@@ -76,15 +76,15 @@ Result<AlertSeverity> ParseAlertSeverity(std::string_view name) {
        {AlertSeverity::kInfo, AlertSeverity::kWarning, AlertSeverity::kCritical}) {
     if (AlertSeverityName(s) == name) return s;
   }
-  return Bad("severity '" + std::string(name.substr(0, 32)) +
-             "' is not one of info, warning, critical");
+  return EventError("severity '" + std::string(name.substr(0, 32)) +
+                    "' is not one of info, warning, critical");
 }
 
 Status CheckAlertKind(std::string_view kind) {
   if (kind.empty() || kind.size() > 32 || !std::all_of(kind.begin(), kind.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || c == '-';
       })) {
-    return Bad("a kind is 1 to 32 of a-z and '-'");
+    return EventError("a kind is 1 to 32 of a-z and '-'");
   }
   return Status::Ok();
 }
@@ -107,24 +107,24 @@ std::string EncodeSecurityEvents(const std::vector<SecurityEvent>& events) {
 Result<std::vector<SecurityEvent>> ParseSecurityEvents(std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
-  if (ec) return Bad("not JSON: " + ec.message());
+  if (ec) return EventError("not JSON: " + ec.message());
   const json::object* o = v.if_object();
   if (o == nullptr || o->size() != 1 || !o->contains("events") || !o->at("events").is_array()) {
-    return Bad("the body is {\"events\":[...]}");
+    return EventError("the body is {\"events\":[...]}");
   }
   const json::array& a = o->at("events").get_array();
   if (a.empty() || a.size() > kMaxSecurityEvents) {
-    return Bad("1 to " + std::to_string(kMaxSecurityEvents) + " events at a time");
+    return EventError("1 to " + std::to_string(kMaxSecurityEvents) + " events at a time");
   }
   std::vector<SecurityEvent> out;
   for (size_t i = 0; i < a.size(); ++i) {
     const std::string where = "event " + std::to_string(i + 1) + ": ";
     const json::object* e = a[i].if_object();
-    if (e == nullptr) return Bad(where + "not an object");
+    if (e == nullptr) return EventError(where + "not an object");
     for (const auto& kv : *e) {
       if (kv.key() != "at" && kv.key() != "kind" && kv.key() != "message" &&
           kv.key() != "severity") {
-        return Bad(where + "unknown field '" + std::string(kv.key()) + "'");
+        return EventError(where + "unknown field '" + std::string(kv.key()) + "'");
       }
     }
     const json::value* at = e->if_contains("at");
@@ -132,11 +132,11 @@ Result<std::vector<SecurityEvent>> ParseSecurityEvents(std::string_view text) {
     const json::value* message = e->if_contains("message");
     const json::value* severity = e->if_contains("severity");
     if (at == nullptr || !at->is_int64() || at->get_int64() < 0) {
-      return Bad(where + "'at' is a non-negative integer");
+      return EventError(where + "'at' is a non-negative integer");
     }
     if (kind == nullptr || !kind->is_string() || message == nullptr || !message->is_string() ||
         severity == nullptr || !severity->is_string()) {
-      return Bad(where + "'kind', 'message' and 'severity' are strings");
+      return EventError(where + "'kind', 'message' and 'severity' are strings");
     }
     SecurityEvent ev;
     ev.at = at->get_int64();
@@ -158,7 +158,7 @@ Result<std::unique_ptr<AlertStore>> AlertStore::Open(Env& env, Database& db, Opt
 Result<SecurityAlert> AlertStore::Record(const std::string& site, const SecurityEvent& event) {
   RETURN_IF_ERROR(CheckAlertKind(event.kind));
   RETURN_IF_ERROR(CheckMessage(event.message));
-  if (site.empty() || site.size() > 64) return Bad("a site id is 1 to 64 characters");
+  if (site.empty() || site.size() > 64) return EventError("a site id is 1 to 64 characters");
   const int64_t now = env_.NowSeconds();
   std::lock_guard<std::mutex> lock(mu_);
   int64_t id = 0;

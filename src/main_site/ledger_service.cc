@@ -888,6 +888,9 @@ Result<StatementFiles> LedgerCollector::WriteStatement(const std::string& partne
     terms.added_micros = life->created * 1'000'000;
     terms.revoked_micros = life->revoked_at * 1'000'000;
     terms.options = life->options;
+    for (const sync::PartnershipLife::OptionChange& c : life->option_changes) {
+      terms.option_changes.push_back({c.option, c.enabled, c.at * 1'000'000});
+    }
     ASSIGN_OR_RETURN(billing, fees::BillingFor(period, contract, terms, env_.NowMicros()));
   }
   ASSIGN_OR_RETURN(LedgerMirrorState state, State(partner));

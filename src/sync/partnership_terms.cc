@@ -70,6 +70,12 @@ Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const s
   life.kind = rows[0].Text(0);
   life.created = rows[0].Int(1);
   life.options = SplitOptions(rows[0].Text(3));
+  ASSIGN_OR_RETURN(auto changes, db.Query("SELECT option, enabled, at FROM sync_option_changes "
+                                          "WHERE partner = ? ORDER BY at, rowid",
+                                          {id}));
+  for (const SqlRow& r : changes) {
+    life.option_changes.push_back({r.Text(0), r.Int(1) != 0, r.Int(2)});
+  }
   if (rows[0].Int(2) != 0) {
     ASSIGN_OR_RETURN(auto revoked, db.Query("SELECT COALESCE(MAX(time), 0) FROM sync_events "
                                             "WHERE partner = ? AND kind = 'revoked'",
@@ -106,6 +112,23 @@ Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::
     words = "options: " + (before.empty() ? std::string("(none)") : before) + " -> " +
             (after.empty() ? std::string("(none)") : after);
     RETURN_IF_ERROR(tx.Exec("UPDATE sync_partnerships SET options = ? WHERE id = ?", {after, id}));
+    const std::vector<std::string> was = SplitOptions(before);
+    for (const std::string& o : was) {
+      if (std::find(options.begin(), options.end(), o) == options.end()) {
+        RETURN_IF_ERROR(
+            tx.Exec("INSERT INTO sync_option_changes(partner, option, enabled, at) "
+                    "VALUES(?, ?, 0, ?)",
+                    {id, o, now}));
+      }
+    }
+    for (const std::string& o : options) {
+      if (std::find(was.begin(), was.end(), o) == was.end()) {
+        RETURN_IF_ERROR(
+            tx.Exec("INSERT INTO sync_option_changes(partner, option, enabled, at) "
+                    "VALUES(?, ?, 1, ?)",
+                    {id, o, now}));
+      }
+    }
     return internal::RecordEvent(tx, now, id, "", 0, "changed",
                                  "settings changed by " +
                                      (by.empty() ? std::string("the main manager") : by) + ": " +

@@ -26,6 +26,13 @@ struct PartnershipLife {
   int64_t created = 0;               // unix seconds (`partner add`)
   int64_t revoked_at = 0;            // unix seconds of the revocation event; 0: not revoked
   std::vector<std::string> options;  // enabled optional services, as stored (sorted)
+  // Each switch of a service on or off, oldest first (none before schema step 15).
+  struct OptionChange {
+    std::string option;
+    bool enabled = false;
+    int64_t at = 0;  // unix seconds
+  };
+  std::vector<OptionChange> option_changes;
 };
 
 // The partnership `id` as the publisher keeps it. nullopt when `db` holds no partnerships at all
@@ -40,8 +47,9 @@ Status MigratePartnershipTerms(Database& db);
 
 // Sets the optional services enabled for partnership `id` (names already checked by the
 // caller; stored sorted and distinct) and records a "changed" event naming `by`, at `now` (unix
-// seconds). Returns the change in words ("options: (none) -> security"), empty when nothing
-// changed. NotFound for an unknown partnership, FailedPrecondition for a revoked one.
+// seconds), and each service switched on or off (for the fee statement's days). Returns the
+// change in words ("options: (none) -> security"), empty when nothing changed. NotFound for an
+// unknown partnership, FailedPrecondition for a revoked one.
 Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::string& id,
                                           std::vector<std::string> options, const std::string& by);
 

@@ -170,6 +170,13 @@ ALTER TABLE sync_partnerships ADD COLUMN user_logs TEXT NOT NULL DEFAULT 'consen
       {14, R"sql(
 ALTER TABLE sync_partnerships ADD COLUMN waf TEXT NOT NULL DEFAULT '';
 )sql"},
+      // When each optional service was switched on or off (issue 17 item 7: fee statements
+      // charge a service for the days it was on; sync/partnership_terms.h).
+      {15, R"sql(
+CREATE TABLE sync_option_changes(partner TEXT NOT NULL, option TEXT NOT NULL,
+  enabled INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX sync_option_changes_partner ON sync_option_changes(partner, at);
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }

@@ -169,6 +169,81 @@ TEST_F(BilledStatementTest, ProratedDisabledOptionsNotChargedAndVerifiable) {
   EXPECT_FALSE(disagree->agrees);
 }
 
+// Issue 17 item 7: a service is charged for the billed days it was on, read from its switches
+// on and off; the statement says so and the partner's recomputation agrees.
+TEST_F(BilledStatementTest, AServiceIsChargedForTheDaysItWasOn) {
+  const PartnershipContract c = Contract();
+  PartnershipTerms t = Terms("2026-10-01T00:00:00Z", {"user_management"});
+  // Security on from November 21 (10 days of 30); user management on all along (never
+  // switched); nothing else.
+  t.option_changes = {{"security", true, At("2026-11-21T09:00:00Z")}};
+  t.options = {"security", "user_management"};
+  auto billing = BillingFor(*ParsePeriod("2026-11"), c, t, kNow);
+  ASSERT_THAT(billing, IsOk());
+  EXPECT_EQ(billing->days(), 30);
+  EXPECT_EQ(billing->options, (std::vector<std::string>{"security", "user_management"}));
+  EXPECT_EQ(billing->OptionDays("security"), 10);
+  EXPECT_EQ(billing->OptionDays("user_management"), 30);
+  auto in = Aggregate(*billing);
+  ASSERT_THAT(in, IsOk());
+  auto s = ComputeStatement(c, *in);
+  ASSERT_THAT(s, IsOk());
+  const LineItem* security = FindLine(*s, "service.security");
+  ASSERT_NE(security, nullptr);
+  EXPECT_EQ(security->amount_minor, 1667);  // 5000 * 10 / 30, rounded half up
+  EXPECT_THAT(security->description, HasSubstr("prorated: on 10 of 30 days"));
+  EXPECT_EQ(FindLine(*s, "service.user_management")->amount_minor, 3000);
+  EXPECT_EQ(FindLine(*s, "base")->amount_minor, 30000);
+  const std::string csv = s->ToCsv();
+  EXPECT_THAT(csv, HasSubstr("header,enabled_options,security:10;user_management,,\n"));
+  EXPECT_THAT(s->ToHtml(), HasSubstr("security (on 10 of the billed days), user_management"));
+  auto parsed = ParseStatementCsv(csv);
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->billing, *billing);
+  auto scope = ReadStatementScope(csv);
+  ASSERT_THAT(scope, IsOk());
+  auto own = Aggregate(scope->billing);
+  ASSERT_THAT(own, IsOk());
+  auto report = VerifyStatement(csv, c, *own);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_TRUE(report->agrees) << report->ToText();
+
+  // Switched off on November 5 and on again on the 28th: the 1st..5th and 28th..30th (8 days;
+  // the days of a switch count).
+  t.option_changes = {{"security", false, At("2026-11-05T10:00:00Z")},
+                      {"security", true, At("2026-11-28T10:00:00Z")}};
+  EXPECT_EQ(BillingFor(*ParsePeriod("2026-11"), c, t, kNow)->OptionDays("security"), 8);
+  // Off since October: not charged in November at all, though it was on once.
+  t.options = {"user_management"};
+  t.option_changes = {{"security", true, At("2026-10-02T00:00:00Z")},
+                      {"security", false, At("2026-10-20T00:00:00Z")}};
+  auto off = BillingFor(*ParsePeriod("2026-11"), c, t, kNow);
+  EXPECT_EQ(off->options, std::vector<std::string>{"user_management"});
+  EXPECT_EQ(off->OptionDays("security"), 0);
+  // Switched off mid-November, never switched before: on from the start until then.
+  t.option_changes = {{"security", false, At("2026-11-03T08:00:00Z")}};
+  EXPECT_EQ(BillingFor(*ParsePeriod("2026-11"), c, t, kNow)->OptionDays("security"), 3);
+}
+
+TEST(BillingTest, EnabledOptionsParseStrictly) {
+  Billing b;
+  b.stated = true;
+  b.from_micros = At("2026-11-01T00:00:00Z");
+  b.to_micros = At("2026-12-01T00:00:00Z");
+  ASSERT_THAT(ParseEnabledOptions("security:10;user_management", b), IsOk());
+  EXPECT_EQ(b.OptionDays("security"), 10);
+  EXPECT_EQ(EncodeEnabledOptions(b), "security:10;user_management");
+  ASSERT_THAT(ParseEnabledOptions("", b), IsOk());
+  EXPECT_TRUE(b.options.empty());
+  for (const char* bad : {"security:30", "security:0", "security:010", "security:", "security:x",
+                          "user_management;security", "security;security", "coffee", "security;",
+                          "security,user_management", "security :3"}) {
+    EXPECT_THAT(ParseEnabledOptions(bad, b),
+                StatusIs(StatusCode::kInvalidArgument, HasSubstr("enabled_options")))
+        << bad;
+  }
+}
+
 TEST_F(BilledStatementTest, WithoutTermsTheStatementIsAsBefore) {
   auto in = Aggregate(Billing{});
   ASSERT_THAT(in, IsOk());

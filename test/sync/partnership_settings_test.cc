@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "sync/partnership_terms.h"
 #include "sync/publisher.h"
 #include "sync/receiver.h"
 #include "sync/schedule.h"
@@ -320,6 +321,42 @@ TEST_F(PartnershipSettingsTest, SuspendingWithdrawsTheUpdateWaitingForApproval) 
   EXPECT_THAT(publisher_->HandleResponse("shop-m", UpdateResponse{o.update_id, true, ""}),
               StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(m.ActiveVersion(), 0u);
+}
+
+}  // namespace
+}  // namespace tieup::sync
+
+namespace tieup::sync {
+namespace {
+
+// Issue 17 item 7: each switch of an optional service is kept with its time, for the fee
+// statement's days; a change that switches nothing records nothing.
+TEST_F(PartnershipSettingsTest, EachServiceSwitchIsKeptWithItsTime) {
+  AddPartner("shop-a");
+  const int64_t t0 = env_.NowSeconds();
+  ASSERT_THAT(SetPartnershipOptions(*main_db_, t0, "shop-a", {"security"}, "tester"), IsOk());
+  ASSERT_THAT(SetPartnershipOptions(*main_db_, t0 + 60, "shop-a", {"security", "user_management"},
+                                    "tester"),
+              IsOk());
+  ASSERT_THAT(SetPartnershipOptions(*main_db_, t0 + 120, "shop-a", {"user_management"}, "tester"),
+              IsOk());
+  ASSERT_THAT(SetPartnershipOptions(*main_db_, t0 + 180, "shop-a", {"user_management"}, "tester"),
+              IsOk());
+  auto life = ReadPartnershipLife(*main_db_, "shop-a");
+  ASSERT_THAT(life, IsOk());
+  ASSERT_TRUE(life->has_value());
+  EXPECT_EQ((*life)->options, std::vector<std::string>{"user_management"});
+  const auto& c = (*life)->option_changes;
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].option, "security");
+  EXPECT_TRUE(c[0].enabled);
+  EXPECT_EQ(c[0].at, t0);
+  EXPECT_EQ(c[1].option, "user_management");
+  EXPECT_TRUE(c[1].enabled);
+  EXPECT_EQ(c[1].at, t0 + 60);
+  EXPECT_EQ(c[2].option, "security");
+  EXPECT_FALSE(c[2].enabled);
+  EXPECT_EQ(c[2].at, t0 + 120);
 }
 
 }  // namespace
