@@ -54,5 +54,7 @@ void AddShopPages(ConsoleState& s);
 void AddUsersPages(ConsoleState& s);
 // /ledger: per-partner verification and alerts; fee statements.
 void AddLedgerPages(ConsoleState& s);
+// /security: security alerts about every site; the network blocklist (add, remove, who has it).
+void AddSecurityPages(ConsoleState& s);
 
 }  // namespace tieup::main_console

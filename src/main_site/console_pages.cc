@@ -55,6 +55,7 @@ Status AttachMainConsole(MainDaemon& daemon) {
   c.AddNav("Products", "/products");
   c.AddNav("Users", "/users");
   c.AddNav("Ledger & fees", "/ledger");
+  c.AddNav("Security", "/security");
   c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
   ConsoleState* s = state.get();
@@ -65,6 +66,7 @@ Status AttachMainConsole(MainDaemon& daemon) {
   AddShopPages(*s);
   AddUsersPages(*s);
   AddLedgerPages(*s);
+  AddSecurityPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddServer(
       [state, &daemon, site_dir]() -> Status {

@@ -67,6 +67,7 @@ void AddLedgerPages(ConsoleState& s);    // /ledger
 void AddSettingsPages(ConsoleState& s);  // /settings
 void AddAdPages(ConsoleState& s);        // /ads
 void AddCustomerPages(ConsoleState& s);  // /customers
+void AddSecurityPages(ConsoleState& s);  // /security
 // The home page's access records (console_ledger.cc): today's accesses in the site's time zone
 // (today, today_tieup, today_original, today_total, today_partial) and the ledger's open alerts
 // (has_alerts, alert_count, alerts: title, message, when, excluded).

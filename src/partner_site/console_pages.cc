@@ -335,6 +335,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   c.AddNav("Customers", "/customers");
   c.AddNav("Ads", "/ads");
   c.AddNav("Ledger & fees", "/ledger");
+  c.AddNav("Security", "/security");
   c.AddNav("Settings", "/settings");
   c.AddNav("Managers", "/managers");
   c.AddNav("Audit log", "/audit");
@@ -347,6 +348,7 @@ Status AttachPartnerConsole(PartnerDaemon& daemon) {
   AddSettingsPages(*s);
   AddAdPages(*s);
   AddCustomerPages(*s);
+  AddSecurityPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });
   daemon.AddPeriodicTask("console announcements", [state] { AnnouncePending(*state); });
   daemon.AddServer(

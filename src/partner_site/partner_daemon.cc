@@ -201,7 +201,8 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
                        })
                        .ok();
       }
-      message = "integrity: " + what + " was " + finding.reason + " on disk; " +
+      message = "integrity: " + what + " was " + finding.reason +
+                (finding.reason.find("on disk") == std::string::npos ? " on disk; " : "; ") +
                 (restored ? std::string("restored from the verified copy served from memory")
                  : tieup  ? std::string("it answers 503 and is fetched again from main")
                           : "it answers 503 until the partner manager puts it again ('tieup "
