@@ -115,6 +115,22 @@ class BilledStatementTest : public ::testing::Test {
     return AggregateEntries(entries_, cp, ao);
   }
 
+  // `csv` reads back with `billing`, and the partner's recomputation from the scope it states
+  // agrees with it.
+  void ExpectReadBackAndAgreed(const std::string& csv, const PartnershipContract& c,
+                               const Billing& billing) {
+    auto parsed = ParseStatementCsv(csv);
+    ASSERT_THAT(parsed, IsOk());
+    EXPECT_EQ(parsed->billing, billing);
+    auto scope = ReadStatementScope(csv);
+    ASSERT_THAT(scope, IsOk());
+    auto own = Aggregate(scope->billing);
+    ASSERT_THAT(own, IsOk());
+    auto report = VerifyStatement(csv, c, *own);
+    ASSERT_THAT(report, IsOk());
+    EXPECT_TRUE(report->agrees) << report->ToText();
+  }
+
   std::vector<std::string> entries_;
 };
 
@@ -149,16 +165,7 @@ TEST_F(BilledStatementTest, ProratedDisabledOptionsNotChargedAndVerifiable) {
                              "header,enabled_options,user_management,,\n"));
   EXPECT_THAT(s->ToHtml(), HasSubstr("20 of 30 days, recurring fees prorated"));
   // Read back, and recomputed by the partner from the scope the statement states.
-  auto parsed = ParseStatementCsv(csv);
-  ASSERT_THAT(parsed, IsOk());
-  EXPECT_EQ(parsed->billing, *billing);
-  auto scope = ReadStatementScope(csv);
-  ASSERT_THAT(scope, IsOk());
-  auto own = Aggregate(scope->billing);
-  ASSERT_THAT(own, IsOk());
-  auto report = VerifyStatement(csv, c, *own);
-  ASSERT_THAT(report, IsOk());
-  EXPECT_TRUE(report->agrees) << report->ToText();
+  ExpectReadBackAndAgreed(csv, c, *billing);
   // A statement claiming another billing does not agree with the recomputation.
   Billing whole = *billing;
   whole.from_micros = At("2026-11-01T00:00:00Z");
@@ -197,16 +204,7 @@ TEST_F(BilledStatementTest, AServiceIsChargedForTheDaysItWasOn) {
   const std::string csv = s->ToCsv();
   EXPECT_THAT(csv, HasSubstr("header,enabled_options,security:10;user_management,,\n"));
   EXPECT_THAT(s->ToHtml(), HasSubstr("security (on 10 of the billed days), user_management"));
-  auto parsed = ParseStatementCsv(csv);
-  ASSERT_THAT(parsed, IsOk());
-  EXPECT_EQ(parsed->billing, *billing);
-  auto scope = ReadStatementScope(csv);
-  ASSERT_THAT(scope, IsOk());
-  auto own = Aggregate(scope->billing);
-  ASSERT_THAT(own, IsOk());
-  auto report = VerifyStatement(csv, c, *own);
-  ASSERT_THAT(report, IsOk());
-  EXPECT_TRUE(report->agrees) << report->ToText();
+  ExpectReadBackAndAgreed(csv, c, *billing);
 
   // Switched off on November 5 and on again on the 28th: the 1st..5th and 28th..30th (8 days;
   // the days of a switch count).
