@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "base/encoding.h"
 
@@ -94,6 +95,11 @@ std::string EncodeSecurityEvents(const std::vector<SecurityEvent>& events) {
   for (const SecurityEvent& e : events) {
     json::object o;
     o["at"] = e.at;
+    if (!e.clients.empty()) {
+      json::array clients;
+      for (const std::string& c : e.clients) clients.emplace_back(c);
+      o["clients"] = std::move(clients);
+    }
     o["kind"] = e.kind;
     o["message"] = e.message;
     o["severity"] = AlertSeverityName(e.severity);
@@ -122,8 +128,8 @@ Result<std::vector<SecurityEvent>> ParseSecurityEvents(std::string_view text) {
     const json::object* e = a[i].if_object();
     if (e == nullptr) return EventError(where + "not an object");
     for (const auto& kv : *e) {
-      if (kv.key() != "at" && kv.key() != "kind" && kv.key() != "message" &&
-          kv.key() != "severity") {
+      if (kv.key() != "at" && kv.key() != "clients" && kv.key() != "kind" &&
+          kv.key() != "message" && kv.key() != "severity") {
         return EventError(where + "unknown field '" + std::string(kv.key()) + "'");
       }
     }
@@ -145,6 +151,22 @@ Result<std::vector<SecurityEvent>> ParseSecurityEvents(std::string_view text) {
     ASSIGN_OR_RETURN(ev.severity, ParseAlertSeverity(severity->get_string()));
     ev.message = std::string(message->get_string());
     RETURN_IF_ERROR(CheckMessage(ev.message).Annotate(where));
+    if (const json::value* clients = e->if_contains("clients")) {
+      if (!clients->is_array() || clients->get_array().empty() ||
+          clients->get_array().size() > kMaxEventClients) {
+        return EventError(where + "'clients' is 1 to " + std::to_string(kMaxEventClients) +
+                          " addresses");
+      }
+      for (const json::value& c : clients->get_array()) {
+        if (!c.is_string() || c.get_string().empty() || c.get_string().size() > 45 ||
+            !std::all_of(c.get_string().begin(), c.get_string().end(), [](char ch) {
+              return std::isxdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == ':';
+            })) {
+          return EventError(where + "'clients' holds addresses only");
+        }
+        ev.clients.emplace_back(c.get_string());
+      }
+    }
     out.push_back(std::move(ev));
   }
   return out;
@@ -235,6 +257,29 @@ Result<std::vector<SecurityAlert>> AlertStore::Unmailed(AlertSeverity min_severi
 
 Status AlertStore::MarkMailed(int64_t id) {
   return db_.Exec("UPDATE guard_alerts SET mailed = 1 WHERE id = ?", {id});
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> AutoBlocker::Observe(
+    const std::string& partner, const std::vector<std::string>& clients, int64_t now) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  if (partners_ <= 0) return out;
+  // Forget what is older than the window (bounded memory under a spread attack).
+  for (auto it = seen_.begin(); it != seen_.end();) {
+    std::erase_if(it->second, [&](const auto& kv) { return kv.second <= now - window_; });
+    it = it->second.empty() ? seen_.erase(it) : std::next(it);
+  }
+  std::erase_if(blocked_, [&](const auto& kv) { return kv.second <= now - window_; });
+  for (const std::string& address : clients) {
+    if (seen_.size() >= 100000 && seen_.count(address) == 0) break;
+    auto& at = seen_[address];
+    at[partner] = now;
+    if (static_cast<int>(at.size()) < partners_ || blocked_.count(address) != 0) continue;
+    blocked_[address] = now;
+    std::vector<std::string> where;
+    for (const auto& [p, t] : at) where.push_back(p);
+    out.emplace_back(address, std::move(where));
+  }
+  return out;
 }
 
 std::string DescribeAlert(const SecurityAlert& a) {

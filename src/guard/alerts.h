@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,11 +45,16 @@ struct SecurityEvent {
   AlertSeverity severity = AlertSeverity::kWarning;
   std::string message;  // one line, 1..2000 bytes
   int64_t at = 0;       // unix seconds, the reporting site's clock
+  // For "waf": the client addresses the WAF refused most (at most kMaxEventClients; the wire
+  // form leaves the field out when empty). Main's AutoBlocker counts them across partners.
+  std::vector<std::string> clients;
   friend bool operator==(const SecurityEvent&, const SecurityEvent&) = default;
 };
+inline constexpr size_t kMaxEventClients = 20;
 
-// The body of POST kSecurityEventsPath: {"events":[{"at":..,"kind":"..","message":"..",
-// "severity":".."}]}, 1..kMaxSecurityEvents events. Parse is strict (InvalidArgument naming the
+// The body of POST kSecurityEventsPath: {"events":[{"at":..,"clients":[".."],"kind":"..",
+// "message":"..","severity":".."}]} ("clients" optional, addresses), 1..kMaxSecurityEvents
+// events. Parse is strict (InvalidArgument naming the
 // field).
 inline constexpr size_t kMaxSecurityEvents = 50;
 std::string EncodeSecurityEvents(const std::vector<SecurityEvent>& events);
@@ -103,6 +109,25 @@ class AlertStore {
   Database& db_;
   const Options options_;
   std::mutex mu_;
+};
+
+// Network-wide blocking of an address that trips the WAF at several partners (issue 17 item
+// 6): Observe each partner's WAF summary; an address seen at `partners` different partners
+// within `window_seconds` is returned once (then not again until `window_seconds` after). Not
+// thread-safe: one caller.
+class AutoBlocker {
+ public:
+  AutoBlocker(int partners, int64_t window_seconds)
+      : partners_(partners), window_(window_seconds) {}
+  // The addresses that reached the threshold with this summary, each with the partners.
+  std::vector<std::pair<std::string, std::vector<std::string>>> Observe(
+      const std::string& partner, const std::vector<std::string>& clients, int64_t now);
+
+ private:
+  const int partners_;
+  const int64_t window_;
+  std::map<std::string, std::map<std::string, int64_t>> seen_;  // address -> partner -> last
+  std::map<std::string, int64_t> blocked_;                      // address -> when returned
 };
 
 // Checks a kind: [a-z-], 1..32 characters.

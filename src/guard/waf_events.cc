@@ -117,6 +117,18 @@ std::string DescribeWafSummary(const WafSummary& s) {
   return out;
 }
 
+std::vector<std::string> TopWafClients(const WafSummary& s, size_t n) {
+  std::vector<std::pair<uint64_t, std::string>> v;
+  for (const auto& [client, count] : s.by_client) {
+    if (client != "other") v.emplace_back(count, client);
+  }
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size() && i < n; ++i) out.push_back(v[i].second);
+  return out;
+}
+
 WafEventLog::WafEventLog(Env& env, std::string path, uint64_t max_bytes)
     : env_(env), path_(std::move(path)), max_bytes_(max_bytes) {}
 

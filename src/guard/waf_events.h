@@ -75,6 +75,10 @@ struct WafSummary {
 // uninspected.
 std::string DescribeWafSummary(const WafSummary& s);
 
+// The `n` client addresses of `s` with the most refused or recorded requests, most first
+// ("other", the overflow count, left out).
+std::vector<std::string> TopWafClients(const WafSummary& s, size_t n);
+
 class WafEventLog {
  public:
   static constexpr uint64_t kDefaultMaxBytes = 16ull << 20;

@@ -1,15 +1,29 @@
 #include "main_site/security_alerts.h"
 
+#include "commerce/form.h"
 #include "commerce/mail.h"
+#include "guard/blocklist_service.h"
+#include "main_site/blocklists.h"
 #include "main_site/main_daemon.h"
 #include "main_site/signed_requests.h"
 #include "site/waf_gate.h"
 #include "sync/http_api.h"
+#include "sync/schedule.h"
 
 namespace tieup {
 namespace {
 
 constexpr size_t kMaxBodyBytes = 256 << 10;
+
+guard::SecurityEvent Event(std::string kind, guard::AlertSeverity severity, std::string message,
+                           int64_t at) {
+  guard::SecurityEvent e;
+  e.kind = std::move(kind);
+  e.severity = severity;
+  e.message = std::move(message);
+  e.at = at;
+  return e;
+}
 
 std::string Variable(const SiteConfig& config, const std::string& key) {
   auto it = config.variables.find(key);
@@ -19,8 +33,13 @@ std::string Variable(const SiteConfig& config, const std::string& key) {
 class SecurityAlerts {
  public:
   SecurityAlerts(MainDaemon& daemon, std::unique_ptr<guard::AlertStore> store,
-                 std::unique_ptr<PartnerRequestVerifier> verifier)
-      : env_(daemon.env()),
+                 std::unique_ptr<PartnerRequestVerifier> verifier,
+                 std::unique_ptr<guard::BlocklistIssuer> blocklist, int auto_block_partners,
+                 int64_t auto_block_seconds)
+      : auto_blocker_(auto_block_partners, 3600),
+        auto_block_seconds_(auto_block_seconds),
+        blocklist_(std::move(blocklist)),
+        env_(daemon.env()),
         db_(daemon.db()),
         sync_(daemon.sync()),
         gate_(daemon.site().waf()),
@@ -60,6 +79,7 @@ class SecurityAlerts {
       if (!recorded.ok()) return sync::ErrorResponse(recorded);
       logger_->warn("security alert from partner '{}': {} ({}): {}", proof->partner, e.kind,
                     guard::AlertSeverityName(e.severity), e.message);
+      if (e.kind == "waf" && !e.clients.empty()) AutoBlock(proof->partner, e.clients);
     }
     return SyncJsonReply(200, "{\"recorded\":" + std::to_string(events->size()) + "}");
   }
@@ -73,9 +93,10 @@ class SecurityAlerts {
         next_waf_ = now + 60;
         const std::string message =
             "WAF: " + guard::DescribeWafSummary(gate_->events().TakeSummary(env_.NowMicros()));
-        Record({"waf",
-                seen.failed > 0 ? guard::AlertSeverity::kCritical : guard::AlertSeverity::kWarning,
-                message, now});
+        Record(Event(
+            "waf",
+            seen.failed > 0 ? guard::AlertSeverity::kCritical : guard::AlertSeverity::kWarning,
+            message, now));
       }
     }
     if (now >= next_signins_) {
@@ -96,6 +117,40 @@ class SecurityAlerts {
     }
   }
 
+  // An address the WAF refused at several partners within an hour is blocked network-wide for
+  // a while (unless the blocklist names it already: a manager's entry is never replaced).
+  void AutoBlock(const std::string& partner, const std::vector<std::string>& clients) {
+    std::lock_guard<std::mutex> lock(auto_mu_);
+    const int64_t now = env_.NowSeconds();
+    for (auto& [address, partners] : auto_blocker_.Observe(partner, clients, now)) {
+      auto latest = blocklist_->Latest();
+      if (!latest.ok()) continue;
+      if (*latest &&
+          guard::BlocklistMatcher((*latest)->list).Match(address, "", "/", now) != nullptr) {
+        continue;
+      }
+      std::string where;
+      for (const std::string& p : partners) where += (where.empty() ? "" : ", ") + p;
+      guard::BlockEntry e;
+      e.kind = guard::BlockKind::kAddress;
+      e.value = address;
+      e.expires = now + auto_block_seconds_;
+      e.reason =
+          "tripped the WAF at " + std::to_string(partners.size()) + " partners within an hour";
+      e.by = ("auto: WAF at " + where).substr(0, guard::kMaxBlockReasonBytes);
+      auto added = blocklist_->Add(std::move(e));
+      if (!added.ok()) {
+        logger_->warn("blocking {} network-wide: {}", address, added.status().message());
+        continue;
+      }
+      Record(Event("auto-blocked", guard::AlertSeverity::kWarning,
+                   "blocked " + guard::DescribeBlockEntry(*added) +
+                       " network-wide by itself (WAF at " + where +
+                       "); `tieup main blocklist remove` lifts it",
+                   now));
+    }
+  }
+
   void CheckSignins(int64_t now) {
     auto rows = db_.Query(
         "SELECT COUNT(*), COALESCE(SUM(failures), 0) FROM login_failures WHERE last_failure >= ?",
@@ -103,12 +158,12 @@ class SecurityAlerts {
     if (!rows.ok() || rows->empty()) return;  // no accounts on this site yet
     const int64_t accounts = (*rows)[0].Int(0), failures = (*rows)[0].Int(1);
     if (accounts < kSigninSurgeAccounts) return;
-    Record({"signin-surge", guard::AlertSeverity::kCritical,
-            "failed sign-ins for " + std::to_string(accounts) + " different accounts (" +
-                std::to_string(failures) +
-                " failures) within 5 minutes: credential stuffing? `tieup main waf` shows the "
-                "addresses the WAF refused; `tieup main blocklist add` blocks a range",
-            now});
+    Record(Event("signin-surge", guard::AlertSeverity::kCritical,
+                 "failed sign-ins for " + std::to_string(accounts) + " different accounts (" +
+                     std::to_string(failures) +
+                     " failures) within 5 minutes: credential stuffing? `tieup main waf` shows the "
+                     "addresses the WAF refused; `tieup main blocklist add` blocks a range",
+                 now));
   }
 
   void Mail() {
@@ -148,6 +203,10 @@ class SecurityAlerts {
     }
   }
 
+  std::mutex auto_mu_;
+  guard::AutoBlocker auto_blocker_;  // guarded by auto_mu_
+  const int64_t auto_block_seconds_;
+  std::unique_ptr<guard::BlocklistIssuer> blocklist_;
   Env& env_;
   Database& db_;
   MainSync& sync_;
@@ -171,7 +230,28 @@ Status AttachSecurityAlerts(MainDaemon& daemon) {
   ASSIGN_OR_RETURN(
       std::unique_ptr<PartnerRequestVerifier> verifier,
       PartnerRequestVerifier::Create(daemon.env(), daemon.site().site_dir(), daemon.db()));
-  auto alerts = std::make_shared<SecurityAlerts>(daemon, std::move(store), std::move(verifier));
+  const SiteConfig& config = daemon.site().config();
+  int64_t partners = 3, seconds = 3600;
+  if (std::string v = Variable(config, "security.auto_block_partners"); !v.empty()) {
+    auto n = commerce::ParseDigits(v, 3);
+    if (!n) {
+      return Status::InvalidArgument(
+          "site.toml [variables] security.auto_block_partners must be a number of partners (0: "
+          "never block by itself), not '" +
+          v.substr(0, 20) + "'");
+    }
+    partners = *n;
+  }
+  if (std::string v = Variable(config, "security.auto_block_for"); !v.empty()) {
+    auto d = sync::ParseDuration(v);
+    if (!d.ok()) return d.status().Annotate("site.toml [variables] security.auto_block_for");
+    seconds = *d;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<guard::BlocklistIssuer> blocklist,
+                   OpenBlocklistIssuer(daemon.env(), daemon.site().site_dir(), daemon.db()));
+  auto alerts =
+      std::make_shared<SecurityAlerts>(daemon, std::move(store), std::move(verifier),
+                                       std::move(blocklist), static_cast<int>(partners), seconds);
   RETURN_IF_ERROR(alerts->Init());
   daemon.sync().AddSyncRoute(std::string(guard::kSecurityEventsPath),
                              [alerts](const HttpRequest& r) { return alerts->Handle(r); });

@@ -262,13 +262,13 @@ void PartnerDaemon::SendWafSummary() {
   if (now >= next_waf_summary_) {
     const guard::WafSummary seen = gate->events().Summary();
     if (seen.blocked + seen.detected + seen.failed + seen.blocklisted > 0) {
-      const std::string message =
-          "WAF: " + guard::DescribeWafSummary(gate->events().TakeSummary(env_->NowMicros()));
+      const guard::WafSummary taken = gate->events().TakeSummary(env_->NowMicros());
+      const std::string message = "WAF: " + guard::DescribeWafSummary(taken);
       logger_->info("{}", message);
       sync_->receiver().RecordWafSummary(message);
       security_->Report(
           "waf", seen.failed > 0 ? guard::AlertSeverity::kCritical : guard::AlertSeverity::kWarning,
-          message);
+          message, guard::TopWafClients(taken, guard::kMaxEventClients));
       next_waf_summary_ = now + 60;
     }
   }

@@ -26,13 +26,15 @@ Result<std::unique_ptr<PartnerSecurityEvents>> PartnerSecurityEvents::Open(
 PartnerSecurityEvents::~PartnerSecurityEvents() = default;
 
 void PartnerSecurityEvents::Report(const std::string& kind, guard::AlertSeverity severity,
-                                   const std::string& message) {
+                                   const std::string& message, std::vector<std::string> clients) {
   guard::SecurityEvent e;
   e.kind = kind;
   e.severity = severity;
   // Main keeps at most 2000 bytes of a sentence.
   e.message = message.size() > 1990 ? message.substr(0, 1990) + "..." : message;
   e.at = env_->NowSeconds();
+  if (clients.size() > guard::kMaxEventClients) clients.resize(guard::kMaxEventClients);
+  e.clients = std::move(clients);
   if (auto recorded = store_->Record(site_id_, e); !recorded.ok()) {
     logger_->error("recording a security alert: {}", recorded.status().message());
   }

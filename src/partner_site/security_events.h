@@ -32,8 +32,10 @@ class PartnerSecurityEvents {
                                                              std::shared_ptr<Logger> logger);
   ~PartnerSecurityEvents();
 
-  // Records the event here and queues it for main.
-  void Report(const std::string& kind, guard::AlertSeverity severity, const std::string& message);
+  // Records the event here and queues it for main (`clients`: for "waf", the addresses it
+  // refused most, which main counts across partners to block an address network-wide).
+  void Report(const std::string& kind, guard::AlertSeverity severity, const std::string& message,
+              std::vector<std::string> clients = {});
   // Sends what main has not acknowledged, in batches; stops at the first failure (kept for the
   // next call). Background thread.
   void Flush();

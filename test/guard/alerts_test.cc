@@ -16,7 +16,12 @@ using ::testing::HasSubstr;
 using namespace ::tieup::testing;  // NOLINT
 
 SecurityEvent Event(std::string kind, AlertSeverity severity, std::string message) {
-  return {std::move(kind), severity, std::move(message), 1'790'000'000};
+  SecurityEvent e;
+  e.kind = std::move(kind);
+  e.severity = severity;
+  e.message = std::move(message);
+  e.at = 1'790'000'000;
+  return e;
 }
 
 class AlertStoreTest : public ::testing::Test {
@@ -147,6 +152,40 @@ TEST(SecurityEventsWireTest, RoundTripsAndParsesStrictly) {
   std::vector<SecurityEvent> many(51, events[0]);
   EXPECT_THAT(ParseSecurityEvents(EncodeSecurityEvents(many)),
               StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(SecurityEventsWireTest, AWafSummaryCarriesItsClientAddresses) {
+  SecurityEvent e = Event("waf", AlertSeverity::kWarning, "WAF: 3 requests refused");
+  e.clients = {"203.0.113.9", "2001:db8::7"};
+  auto parsed = ParseSecurityEvents(EncodeSecurityEvents({e}));
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ((*parsed)[0].clients, e.clients);
+  EXPECT_THAT(ParseSecurityEvents(R"({"events":[{"at":1,"clients":["<script>"],"kind":"waf",)"
+                                  R"("message":"m","severity":"info"}]})"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("addresses only")));
+  EXPECT_THAT(ParseSecurityEvents(R"({"events":[{"at":1,"clients":[],"kind":"waf",)"
+                                  R"("message":"m","severity":"info"}]})"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("1 to 20 addresses")));
+}
+
+TEST(AutoBlockerTest, AnAddressSeenAtEnoughPartnersWithinTheWindowIsReturnedOnce) {
+  AutoBlocker b(3, 3600);
+  const int64_t t = 1'790'000'000;
+  EXPECT_TRUE(b.Observe("shop-a", {"203.0.113.9", "198.51.100.1"}, t).empty());
+  EXPECT_TRUE(b.Observe("shop-a", {"203.0.113.9"}, t + 10).empty());  // the same partner again
+  EXPECT_TRUE(b.Observe("shop-b", {"203.0.113.9"}, t + 20).empty());
+  auto hit = b.Observe("shop-c", {"203.0.113.9", "198.51.100.1"}, t + 30);
+  ASSERT_EQ(hit.size(), 1u);
+  EXPECT_EQ(hit[0].first, "203.0.113.9");
+  EXPECT_EQ(hit[0].second, (std::vector<std::string>{"shop-a", "shop-b", "shop-c"}));
+  // Once: not again within the window.
+  EXPECT_TRUE(b.Observe("shop-d", {"203.0.113.9"}, t + 40).empty());
+  // Sightings older than the window do not count: 198.51.100.1 was at shop-a an hour ago.
+  EXPECT_TRUE(b.Observe("shop-b", {"198.51.100.1"}, t + 3601).empty());
+  // Off: never.
+  AutoBlocker off(0, 3600);
+  for (const char* p : {"a", "b", "c", "d"})
+    EXPECT_TRUE(off.Observe(p, {"203.0.113.9"}, t).empty());
 }
 
 }  // namespace

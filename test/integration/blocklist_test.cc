@@ -154,6 +154,42 @@ TEST_F(BlocklistTest, AnEntryReachesMainAndEveryPartnerWithTheSecurityService) {
               HasSubstr("Newest signed list: number 4"));
 }
 
+// An address the WAF refuses at two partners (security.auto_block_partners = 2) is blocked
+// network-wide by itself for a while: main's list names it, by "auto: WAF at ...", with an
+// alert; the partners then refuse everything from it.
+TEST_F(BlocklistTest, AnAddressTrippingTheWafAtSeveralPartnersIsBlockedByItself) {
+  auto toml = env_->ReadFile(main_dir_ + "/site.toml");
+  ASSERT_TRUE(toml.ok());
+  ASSERT_TRUE(WriteFileAtomic(*env_, main_dir_ + "/site.toml",
+                              std::regex_replace(*toml, std::regex(R"(\[variables\]\n)"),
+                                                 "[variables]\n\"security.auto_block_partners\" = "
+                                                 "\"2\"\n\"security.auto_block_for\" = \"2h\"\n"))
+                  .ok());
+  StartMain();
+  AddPartner("shop-a", /*pull=*/false, "security");
+  AddPartner("shop-b", /*pull=*/false, "security");
+  const std::string attack = "/?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E";
+  for (const std::string id : {"shop-a", "shop-b"}) {
+    ASSERT_EQ(StatusOf(HttpGet(PortOf(id), attack, kBrowser)), 403) << id;
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return RunTieup({"main", "blocklist", "list", main_dir_})
+                   .output.find("auto: WAF at shop-a, shop-b") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << RunTieup({"main", "blocklist", "list", main_dir_}).output << Output("main");
+  const std::string list = RunTieup({"main", "blocklist", "list", main_dir_}).output;
+  EXPECT_THAT(list, AllOf(HasSubstr("127.0.0.1"),
+                          HasSubstr("tripped the WAF at 2 partners within an hour")));
+  EXPECT_THAT(RunTieup({"main", "alerts", main_dir_}).output,
+              HasSubstr("main  auto-blocked: blocked address 127.0.0.1"));
+  // Everything from it is refused now, a harmless page too.
+  for (const std::string id : {"shop-a", "shop-b"}) {
+    ASSERT_TRUE(Answers(id, 403, kBrowser)) << id << ": " << Output(id);
+  }
+}
+
 TEST_F(BlocklistTest, BadCommandsSayWhatToWrite) {
   CommandResult r = RunTieup({"main", "blocklist", "add", main_dir_, "--address", "example.com"});
   EXPECT_NE(r.exit_code, 0);
