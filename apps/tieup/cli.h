@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "net/http_server.h"
 #include "site/config.h"
+#include "store/database.h"
 
 namespace tieup::cli {
 
@@ -40,6 +41,11 @@ void AddWafCommands(CLI::App& app, Context& ctx);
 void AddBlocklistCommands(CLI::App& app, Context& ctx);
 // tieup main alerts DIR, tieup partner alerts DIR.
 void AddAlertsCommands(CLI::App& app, Context& ctx);
+
+// The database of the site at `dir` after checking it is a site of role `want` (a clear error
+// otherwise), and main's.
+Result<std::unique_ptr<Database>> OpenSiteDb(Env& env, const std::string& dir, SiteRole want);
+Result<std::unique_ptr<Database>> OpenMainDb(Env& env, const std::string& dir);
 
 // Who acts from the command line, for the site's records: "command line (USER)".
 std::string CommandLineUser();

@@ -36,10 +36,8 @@ struct MainBlocklist {
 };
 
 Result<MainBlocklist> OpenMain(Env& env, const std::string& dir) {
-  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
-  (void)config;
   MainBlocklist m;
-  ASSIGN_OR_RETURN(m.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(m.db, OpenMainDb(env, dir));
   ASSIGN_OR_RETURN(m.issuer, OpenBlocklistIssuer(env, dir, *m.db));
   return m;
 }

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "commerce/money.h"
 #include "net/http_server.h"
+#include "store/database.h"
 
 namespace tieup::cli {
 
@@ -94,6 +95,16 @@ Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_a
 std::string CommandLineUser() {
   const char* user = std::getenv("USER");
   return std::string("command line (") + (user != nullptr && *user ? user : "unknown user") + ")";
+}
+
+Result<std::unique_ptr<Database>> OpenSiteDb(Env& env, const std::string& dir, SiteRole want) {
+  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, want));
+  (void)config;
+  return OpenSqlite(SitePaths(dir).database());
+}
+
+Result<std::unique_ptr<Database>> OpenMainDb(Env& env, const std::string& dir) {
+  return OpenSiteDb(env, dir, SiteRole::kMain);
 }
 
 }  // namespace tieup::cli

@@ -11,12 +11,6 @@
 namespace tieup::cli {
 namespace {
 
-Result<std::unique_ptr<Database>> OpenMainDb(Env& env, const std::string& dir) {
-  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
-  (void)config;
-  return OpenSqlite(SitePaths(dir).database());
-}
-
 std::string Joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : " ") + s;

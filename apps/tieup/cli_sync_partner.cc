@@ -349,9 +349,7 @@ Status StatusCmd(Env& env, const std::string& dir) {
 
 // `tieup partner resume DIR`: serves the tie-up pages again after this site stopped them.
 Status ResumeCmd(Env& env, const std::string& dir) {
-  ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kPartner));
-  (void)config;
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSiteDb(env, dir, SiteRole::kPartner));
   ASSIGN_OR_RETURN(TieupStop stop, ResumeTieupArea(*db));
   std::printf(
       "The tie-up pages are served again (stopped since %s: %s).\n"

@@ -171,11 +171,16 @@ Result<std::vector<BlockEntry>> BlocklistIssuer::Entries(bool with_expired) {
 
 Result<std::optional<SignedBlocklist>> BlocklistIssuer::Latest() { return ReadLatest(db_); }
 
-size_t BlocklistIssuer::DeliverDue(const std::vector<std::string>& partners, int64_t now,
+Result<uint64_t> BlocklistIssuer::LatestSeq() {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT COALESCE(MAX(seq), 0) FROM guard_blocklist_signed"));
+  return static_cast<uint64_t>(rows.empty() ? 0 : rows[0].Int(0));
+}
+
+size_t BlocklistIssuer::DeliverDue(const SignedBlocklist& latest,
+                                   const std::vector<std::string>& partners, int64_t now,
                                    const Sender& send) {
-  auto latest = Latest();
-  if (!latest.ok() || !*latest) return 0;
-  const uint64_t seq = (*latest)->list.seq;
+  const uint64_t seq = latest.list.seq;
   auto rows = db_.Query(
       "SELECT partner, seq, attempts, next_attempt FROM "
       "guard_blocklist_delivered");
@@ -189,7 +194,7 @@ size_t BlocklistIssuer::DeliverDue(const std::vector<std::string>& partners, int
     auto [has, attempts, next] =
         known.count(partner) ? known[partner] : std::tuple<uint64_t, int, int64_t>{0, 0, 0};
     if (has >= seq || next > now) continue;
-    Status sent = send(partner, (*latest)->envelope);
+    Status sent = send(partner, latest.envelope);
     if (sent.ok()) {
       if (MarkDelivered(partner, seq).ok()) ++delivered;
       continue;

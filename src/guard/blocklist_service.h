@@ -65,12 +65,17 @@ class BlocklistIssuer {
   Result<std::vector<BlockEntry>> Entries(bool with_expired);
   // The newest list signed, or nullopt before the first.
   Result<std::optional<SignedBlocklist>> Latest();
+  // Its number alone (0 before the first): one small query, for callers that read the list only
+  // when it changed.
+  Result<uint64_t> LatestSeq();
 
-  // Push delivery: for each partner in `partners` whose list is older than the newest and
-  // whose retry is due at `now`, calls `send(partner, envelope)`; OK records it delivered, an
-  // error is kept for a later call (backoff 5 s .. 10 min). Returns how many were delivered.
+  // Push delivery of `latest` (the newest list): for each partner in `partners` that has an
+  // older one and whose retry is due at `now`, calls `send(partner, envelope)`; OK records it
+  // delivered, an error is kept for a later call (backoff 5 s .. 10 min). Returns how many were
+  // delivered.
   using Sender = std::function<Status(const std::string& partner, const std::string& envelope)>;
-  size_t DeliverDue(const std::vector<std::string>& partners, int64_t now, const Sender& send);
+  size_t DeliverDue(const SignedBlocklist& latest, const std::vector<std::string>& partners,
+                    int64_t now, const Sender& send);
   // Records that `partner` has list `seq` (it fetched it, in pull mode).
   Status MarkDelivered(const std::string& partner, uint64_t seq);
   // Each partner's standing, by partner id (only partners main has tried to give a list).

@@ -1,5 +1,6 @@
 #include "main_site/blocklists.h"
 
+#include "commerce/form.h"
 #include "main_site/main_daemon.h"
 #include "site/waf_gate.h"
 #include "sync/http_api.h"
@@ -22,19 +23,15 @@ Status Push(MainSync& sync, const std::string& partner, const std::string& envel
 
 // "have=N" -> N; "" -> 0.
 Result<uint64_t> HaveSeq(std::string_view query) {
-  if (query.empty()) return uint64_t{0};
-  constexpr std::string_view kParam = "have=";
-  const Status bad =
-      Status::InvalidArgument("ask GET /v1/blocklist?have=N, N the number of the list in effect");
-  if (!query.starts_with(kParam) || query.size() == kParam.size() || query.size() > 25) {
-    return bad;
+  ASSIGN_OR_RETURN(commerce::FormFields fields, commerce::ParseForm(query));
+  const std::string_view have = fields.Get("have");
+  if (have.empty()) return uint64_t{0};
+  auto n = commerce::ParseDigits(have, 18);
+  if (!n) {
+    return Status::InvalidArgument(
+        "ask GET /v1/blocklist?have=N, N the number of the list in effect");
   }
-  uint64_t n = 0;
-  for (char c : query.substr(kParam.size())) {
-    if (c < '0' || c > '9') return bad;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return n;
+  return static_cast<uint64_t>(*n);
 }
 
 HttpResponse Serve(Database& db, guard::BlocklistIssuer& issuer, const HttpRequest& request) {
@@ -45,18 +42,22 @@ HttpResponse Serve(Database& db, guard::BlocklistIssuer& issuer, const HttpReque
   auto have = HaveSeq(request.query());
   if (!have.ok()) return sync::ErrorResponse(have.status());
   const std::string id(request.peer_site_id());
-  auto with_security = sync::PartnersWithOption(db, "security");
-  if (!with_security.ok()) return sync::ErrorResponse(with_security.status());
-  if (with_security->count(id) == 0) {
+  auto security = sync::PartnershipHasOption(db, id, "security");
+  if (!security.ok()) return sync::ErrorResponse(security.status());
+  if (!*security) {
     return sync::ErrorResponse(
         Status::NotFound("main's security service is not on for this partnership: no blocklist"));
   }
-  auto latest = issuer.Latest();
-  if (!latest.ok()) return sync::ErrorResponse(latest.status());
-  if (!*latest || (*latest)->list.seq <= *have) {
+  // A partner that is up to date (most polls) costs one small query, not the list.
+  auto seq = issuer.LatestSeq();
+  if (!seq.ok()) return sync::ErrorResponse(seq.status());
+  if (*seq <= *have) {
     if (*have > 0) (void)issuer.MarkDelivered(id, *have);
     return HttpResponse(204);
   }
+  auto latest = issuer.Latest();
+  if (!latest.ok()) return sync::ErrorResponse(latest.status());
+  if (!*latest) return HttpResponse(204);
   (void)issuer.MarkDelivered(id, (*latest)->list.seq);
   HttpResponse r(200);
   r.AddHeader("Content-Type", "application/json");
@@ -86,27 +87,34 @@ Status AttachBlocklist(MainDaemon& daemon) {
   Env* env = &daemon.env();
   struct TaskState {
     int64_t next = 0;
-    uint64_t applied = 0;  // the list main's own port uses
+    std::optional<guard::SignedBlocklist> latest;  // the list main's own port uses
   };
   auto state = std::make_shared<TaskState>();
   auto tick = [sync, db, issuer, gate, logger, env, state] {
     const int64_t now = env->NowSeconds();
     if (now < state->next) return;
     state->next = now + 5;
-    // The command line signs in its own process: the newest list is read from the database.
-    auto latest = issuer->Latest();
-    if (!latest.ok()) {
-      logger->warn("reading the blocklist: {}", latest.status().message());
+    // The command line signs in its own process: the database says whether there is a newer
+    // list (its number: one small query), which is read only then.
+    auto seq = issuer->LatestSeq();
+    if (!seq.ok()) {
+      logger->warn("reading the blocklist: {}", seq.status().message());
       return;
     }
-    if (!*latest) return;
-    if ((*latest)->list.seq != state->applied) {
-      state->applied = (*latest)->list.seq;
-      if (gate != nullptr) {
-        gate->SetBlocklist(std::make_shared<const guard::BlocklistMatcher>((*latest)->list));
+    if (*seq == 0) return;
+    if (!state->latest || state->latest->list.seq != *seq) {
+      auto latest = issuer->Latest();
+      if (!latest.ok() || !*latest) {
+        logger->warn("reading the blocklist: {}",
+                     latest.ok() ? "it is gone" : latest.status().message());
+        return;
       }
-      logger->info("network blocklist number {} in effect: {} entries", state->applied,
-                   (*latest)->list.entries.size());
+      state->latest = std::move(**latest);
+      if (gate != nullptr) {
+        gate->SetBlocklist(std::make_shared<const guard::BlocklistMatcher>(state->latest->list));
+      }
+      logger->info("network blocklist number {} in effect: {} entries", state->latest->list.seq,
+                   state->latest->list.entries.size());
     }
     auto with_security = sync::PartnersWithOption(*db, "security");
     auto list = sync->publisher().ListPartnerships();
@@ -116,10 +124,10 @@ Status AttachBlocklist(MainDaemon& daemon) {
       if (!p.sync_url.empty() && with_security->count(p.id) != 0) push.push_back(p.id);
     }
     size_t sent = issuer->DeliverDue(
-        push, now,
+        *state->latest, push, now,
         [sync](const std::string& id, const std::string& e) { return Push(*sync, id, e); });
     if (sent > 0) {
-      logger->info("delivered blocklist number {} to {} partner(s)", state->applied, sent);
+      logger->info("delivered blocklist number {} to {} partner(s)", state->latest->list.seq, sent);
     }
   };
   tick();  // main's own port refuses what the list names from the start

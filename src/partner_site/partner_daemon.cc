@@ -186,13 +186,13 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
     const content::BlobFault fault{served->path,        served->area, hash,
                                    finding.file.length, gzip,         finding.reason};
     std::string message;
+    bool restored = false;
     if (finding.in_memory) {
       message = "integrity: the copy of " + what +
                 " served from memory no longer matches its signed hash; it is reloaded from the "
                 "verified copy on disk";
       content.ReportReadFault(fault);
     } else {
-      bool restored = false;
       if (!gzip && served->body != nullptr && served->body->size() == served->length &&
           Sha256Hex(*served->body) == hash) {
         restored = content
@@ -216,9 +216,8 @@ void PartnerDaemon::HandleIntegrityFindings(std::vector<guard::IntegrityFinding>
     // Restored at once (or reloaded from disk): main should know, nobody need act. Otherwise a
     // page is not served until it is fetched again or put again.
     security_->Report("damaged",
-                      finding.in_memory || message.find("restored from") != std::string::npos
-                          ? guard::AlertSeverity::kWarning
-                          : guard::AlertSeverity::kCritical,
+                      finding.in_memory || restored ? guard::AlertSeverity::kWarning
+                                                    : guard::AlertSeverity::kCritical,
                       message);
   }
   security_->Flush();

@@ -14,14 +14,19 @@ const std::vector<Migration>& Migrations() {
   return steps;
 }
 
-}  // namespace
-
-Result<std::optional<TieupStop>> ReadTieupStop(Database& db) {
-  RETURN_IF_ERROR(Migrate(db, "quarantine", Migrations()));
+// The stored stop (the table migrated already).
+Result<std::optional<TieupStop>> ReadStop(Database& db) {
   ASSIGN_OR_RETURN(auto rows, db.Query("SELECT since, reason FROM partner_quarantine WHERE area "
                                        "= 'tieup'"));
   if (rows.empty()) return std::optional<TieupStop>();
   return std::optional<TieupStop>(TieupStop{rows[0].Int(0), rows[0].Text(1)});
+}
+
+}  // namespace
+
+Result<std::optional<TieupStop>> ReadTieupStop(Database& db) {
+  RETURN_IF_ERROR(Migrate(db, "quarantine", Migrations()));
+  return ReadStop(db);
 }
 
 Result<TieupStop> ResumeTieupArea(Database& db) {
@@ -68,7 +73,7 @@ Result<std::optional<TieupStop>> TieupQuarantine::Found(const std::string& what)
 }
 
 Result<bool> TieupQuarantine::Refresh() {
-  ASSIGN_OR_RETURN(std::optional<TieupStop> stored, ReadTieupStop(db_));
+  ASSIGN_OR_RETURN(std::optional<TieupStop> stored, ReadStop(db_));  // Open migrated
   std::lock_guard<std::mutex> lock(mu_);
   const bool lifted = stop_.has_value() && !stored.has_value();
   stop_ = stored;

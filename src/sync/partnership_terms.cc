@@ -52,6 +52,17 @@ Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view 
   return out;
 }
 
+Result<bool> PartnershipHasOption(Database& db, const std::string& id, std::string_view option) {
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT options FROM sync_partnerships WHERE id = ? AND "
+                                       "revoked = 0",
+                                       {id}));
+  if (rows.empty()) return false;
+  for (const std::string& o : SplitOptions(rows[0].Text(0))) {
+    if (o == option) return true;
+  }
+  return false;
+}
+
 Result<std::optional<PartnershipLife>> ReadPartnershipLife(Database& db, const std::string& id) {
   // A database without the publisher's tables (a collector tested on its own) has no
   // partnerships; a main site's database always has them. Any other failure (a busy database)

@@ -56,6 +56,8 @@ Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::
 // The partnerships, not revoked, that have optional service `option` ("security") enabled.
 // Needs the sync schema migrated.
 Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option);
+// Whether partnership `id` (not revoked) has it: false for an unknown or revoked one.
+Result<bool> PartnershipHasOption(Database& db, const std::string& id, std::string_view option);
 
 // The customer data a partnership lets the partner keep a copy of (main sends it, signed, and
 // keeps it current: main_site/customer_copies.h). Fields: kCustomerCopyFields; none: no copy.

@@ -299,11 +299,11 @@ TEST_F(BlocklistServiceTest, DeliveryIsRetriedUntilEachPartnerHasTheNewest) {
     return keeper_->Accept(envelope).status();
   };
   const int64_t now = env_.NowSeconds();
-  EXPECT_EQ(issuer_->DeliverDue({"shop-a", "shop-b"}, now, send), 1u);
+  EXPECT_EQ(issuer_->DeliverDue(**issuer_->Latest(), {"shop-a", "shop-b"}, now, send), 1u);
   EXPECT_EQ(sent, (std::vector<std::string>{"shop-a", "shop-b"}));
   // Nothing is due at once: shop-a has it, shop-b waits for its retry.
   sent.clear();
-  EXPECT_EQ(issuer_->DeliverDue({"shop-a", "shop-b"}, now, send), 0u);
+  EXPECT_EQ(issuer_->DeliverDue(**issuer_->Latest(), {"shop-a", "shop-b"}, now, send), 0u);
   EXPECT_TRUE(sent.empty());
   auto standing = issuer_->Deliveries();
   ASSERT_EQ(standing->size(), 2u);
@@ -313,7 +313,7 @@ TEST_F(BlocklistServiceTest, DeliveryIsRetriedUntilEachPartnerHasTheNewest) {
   EXPECT_THAT((*standing)[1].last_error, HasSubstr("connection refused"));
   // Later, shop-b answers.
   b_up = true;
-  EXPECT_EQ(issuer_->DeliverDue({"shop-a", "shop-b"}, now + 600, send), 1u);
+  EXPECT_EQ(issuer_->DeliverDue(**issuer_->Latest(), {"shop-a", "shop-b"}, now + 600, send), 1u);
   EXPECT_EQ(sent, (std::vector<std::string>{"shop-b"}));
   EXPECT_EQ((*issuer_->Deliveries())[1].attempts, 0);
   // A pull-mode partner's fetch is recorded as delivered.

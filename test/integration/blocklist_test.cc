@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "daemon_harness.h"
+#include "site/config.h"
 #include "sync_harness.h"
 #include "test_support.h"
 
@@ -46,12 +47,10 @@ class BlocklistTest : public MainSiteTest {
     if (pull) {
       CommandResult set = RunTieup({"main", "partner", "set", main_dir_, id, "--sync-url", ""});
       ASSERT_EQ(set.exit_code, 0) << set.output;
-      auto toml = env_->ReadFile(p.dir + "/site.toml");
-      ASSERT_TRUE(toml.ok());
-      std::string text =
-          std::regex_replace(*toml, std::regex("poll_seconds = 0"), "poll_seconds = 5");
-      ASSERT_NE(text, *toml);
-      ASSERT_TRUE(WriteFileAtomic(*env_, p.dir + "/site.toml", text).ok());
+      ASSERT_TRUE(UpdateSiteConfig(*env_, p.dir, [](SiteConfig& c) {
+                    c.poll_seconds = 5;
+                    return Status::Ok();
+                  }).ok());
     }
     StartPartner(id);
   }
@@ -158,13 +157,11 @@ TEST_F(BlocklistTest, AnEntryReachesMainAndEveryPartnerWithTheSecurityService) {
 // network-wide by itself for a while: main's list names it, by "auto: WAF at ...", with an
 // alert; the partners then refuse everything from it.
 TEST_F(BlocklistTest, AnAddressTrippingTheWafAtSeveralPartnersIsBlockedByItself) {
-  auto toml = env_->ReadFile(main_dir_ + "/site.toml");
-  ASSERT_TRUE(toml.ok());
-  ASSERT_TRUE(WriteFileAtomic(*env_, main_dir_ + "/site.toml",
-                              std::regex_replace(*toml, std::regex(R"(\[variables\]\n)"),
-                                                 "[variables]\n\"security.auto_block_partners\" = "
-                                                 "\"2\"\n\"security.auto_block_for\" = \"2h\"\n"))
-                  .ok());
+  ASSERT_TRUE(UpdateSiteConfig(*env_, main_dir_, [](SiteConfig& c) {
+                c.variables["security.auto_block_partners"] = "2";
+                c.variables["security.auto_block_for"] = "2h";
+                return Status::Ok();
+              }).ok());
   StartMain();
   AddPartner("shop-a", /*pull=*/false, "security");
   AddPartner("shop-b", /*pull=*/false, "security");

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -284,13 +283,10 @@ TEST_F(DamagedBlobTest, WhatThePartnersWafRefusedIsSummarisedToMain) {
 // altered or replayed reports are refused and leave no alert; a critical alert is mailed once to
 // the manager (shop.manager_email) through main's outbox.
 TEST_F(DamagedBlobTest, SecurityEventsReachMainOnlySignedAndCriticalOnesAreMailed) {
-  auto toml = env_->ReadFile(main_dir_ + "/site.toml");
-  ASSERT_TRUE(toml.ok());
-  ASSERT_TRUE(WriteFileAtomic(*env_, main_dir_ + "/site.toml",
-                              std::regex_replace(*toml, std::regex(R"(\[variables\]\n)"),
-                                                 "[variables]\n\"shop.manager_email\" = "
-                                                 "\"manager@sakura.example\"\n"))
-                  .ok());
+  ASSERT_TRUE(UpdateSiteConfig(*env_, main_dir_, [](SiteConfig& c) {
+                c.variables["shop.manager_email"] = "manager@sakura.example";
+                return Status::Ok();
+              }).ok());
   StartMain();
   NewPartner();
   auto config = LoadSiteConfig(*env_, partner_dir_);
