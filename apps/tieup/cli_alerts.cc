@@ -1,7 +1,9 @@
 // `tieup main alerts DIR` and `tieup partner alerts DIR`: the security alerts (guard/alerts.h):
-// at main, about main and every partner; at a partner, about its own site.
+// at main, about main and every partner; at a partner, about its own site. `tieup main probes
+// DIR`: how main's probes of the partners' public pages are going (main_site/page_probes.h).
 #include "cli.h"
 #include "guard/alerts.h"
+#include "guard/page_probe.h"
 #include "store/database.h"
 #include "sync/schedule.h"
 
@@ -68,9 +70,50 @@ void AddAlerts(CLI::App& site, Context& ctx, SiteRole role) {
       [&ctx, a, role] { ctx.action = [&ctx, a, role] { return ShowAlerts(*ctx.env, *a, role); }; });
 }
 
+Status ShowProbes(Env& env, const std::string& dir, const std::string& partner) {
+  RETURN_IF_ERROR(LoadSiteConfigFor(env, dir, SiteRole::kMain).status());
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(std::unique_ptr<guard::ProbeRecord> record, guard::ProbeRecord::Open(env, *db));
+  std::vector<guard::ProbeProgress> all;
+  if (!partner.empty()) {
+    ASSIGN_OR_RETURN(guard::ProbeProgress one, record->Get(partner));
+    all.push_back(std::move(one));
+  } else {
+    ASSIGN_OR_RETURN(all, record->List());
+  }
+  if (all.empty()) {
+    std::printf(
+        "No partner's pages probed yet. Main probes the public pages of every partner whose "
+        "partnership has the security service (`tieup main partner set %s ID --options "
+        "security`) while `tieup main serve` runs, at site.toml [variables] "
+        "security.probe_pages_per_hour pages per partner per hour (default 3600).\n",
+        dir.c_str());
+    return Status::Ok();
+  }
+  for (const guard::ProbeProgress& p : all) {
+    std::printf("%s\n", guard::DescribeProbeProgress(p).c_str());
+  }
+  return Status::Ok();
+}
+
+void AddProbes(CLI::App& main, Context& ctx) {
+  auto dir = std::make_shared<std::string>();
+  auto partner = std::make_shared<std::string>();
+  CLI::App* c = main.add_subcommand(
+      "probes",
+      "How main's probes of the partners' public pages are going: pages fetched and compared "
+      "with what main signed, complete passes, the last problem (each also a security alert)");
+  c->add_option("DIR", *dir, "The main site's data directory")->required();
+  c->add_option("--partner", *partner, "Only this partner");
+  c->callback([&ctx, dir, partner] {
+    ctx.action = [&ctx, dir, partner] { return ShowProbes(*ctx.env, *dir, *partner); };
+  });
+}
+
 }  // namespace
 
 void AddAlertsCommands(CLI::App& app, Context& ctx) {
+  AddProbes(*app.get_subcommand("main"), ctx);
   AddAlerts(*app.get_subcommand("main"), ctx, SiteRole::kMain);
   AddAlerts(*app.get_subcommand("partner"), ctx, SiteRole::kPartner);
 }

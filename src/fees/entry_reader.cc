@@ -16,6 +16,8 @@ class Cursor {
   explicit Cursor(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
 
   bool AtEnd() const { return p_ == end_; }
+  // Where the cursor is (just past what was consumed).
+  const char* pos() const { return p_; }
 
   // Consumes the string literal `lit` when the input continues with it. The length is a
   // compile-time constant, so the comparison is inlined.
@@ -177,6 +179,7 @@ bool ReadFast(std::string_view entry, FeeEntry& out) {
         if (!c.Literal(",\"type\":\"access\",\"user_agent\":") || !c.SimpleString(len)) {
           return false;
         }
+        e.probe = std::string_view(c.pos() - 1 - len, len) == ledger::kProbeUserAgent;
         if (!c.Literal(",\"user_id\":") || !c.SimpleString(len)) return false;
         if (!c.Literal(",\"v\":1}")) return false;
         e.type = FeeEntry::Type::kAccess;
@@ -249,6 +252,7 @@ Result<FeeEntry> ReadFeeEntry(std::string_view entry) {
     out.area = a->area;
     out.status = a->status;
     out.bytes = a->bytes;
+    out.probe = a->user_agent == ledger::kProbeUserAgent;
   } else if (const auto* o = std::get_if<ledger::OrderRecord>(&record)) {
     out.type = FeeEntry::Type::kOrder;
     out.time_micros = o->time_micros;

@@ -28,14 +28,15 @@ struct FeeEntry {
   int64_t time_micros = 0;
   ledger::RecordArea area = ledger::RecordArea::kTieup;  // access, order, content
   int32_t status = 0;                                    // access
-  int64_t amount_minor = 0;                              // order, order cancel
-  std::array<char, 3> currency{};                        // order, order cancel
-  uint64_t version = 0;                                  // content
-  uint64_t pages = 0;                                    // content
-  uint64_t bytes = 0;                                    // content
-  ledger::AdOwner owner = ledger::AdOwner::kMain;        // ad
-  uint64_t impressions = 0;                              // ad
-  std::string order_id;                                  // order cancel (the slow path only)
+  bool probe = false;              // access: main's probe (User-Agent ledger::kProbeUserAgent)
+  int64_t amount_minor = 0;        // order, order cancel
+  std::array<char, 3> currency{};  // order, order cancel
+  uint64_t version = 0;            // content
+  uint64_t pages = 0;              // content
+  uint64_t bytes = 0;              // content
+  ledger::AdOwner owner = ledger::AdOwner::kMain;  // ad
+  uint64_t impressions = 0;                        // ad
+  std::string order_id;                            // order cancel (the slow path only)
 };
 
 // Reads `entry` (see above). Errors are ledger::ParseRecord's.

@@ -133,7 +133,7 @@ class Aggregator {
     }
     switch (e.type) {
       case FeeEntry::Type::kAccess:
-        if (!in_period) break;
+        if (!in_period || e.probe) break;  // main's probes are not visits
         ++in_.total_accesses;
         if (e.status >= 200 && e.status <= 399) {
           DailyAccesses& day =

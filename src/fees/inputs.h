@@ -5,6 +5,8 @@
 // counts:
 //  - access records in the period: every one counts in total_accesses; those with a status of
 //    200..399 ("successful") count per UTC day and area in `daily` and in the area totals;
+//    main's probes of the partner's pages (User-Agent ledger::kProbeUserAgent) are not visits
+//    and count nowhere;
 //  - order records in the period, in the contract's currency: per area, an amount >= 0 is an
 //    order, a negative amount a refund; the net amount is orders minus refunds. Orders in
 //    another currency are counted apart (and charged nothing);

@@ -27,6 +27,11 @@ enum class RecordArea { kTieup, kOriginal };
 // "tieup" or "original".
 std::string_view RecordAreaName(RecordArea area);
 
+// The User-Agent of main's probes of a partner's public pages (main_site/page_probes.h): an
+// access record naming it is main checking what the partner serves, not a visitor, and fee
+// statements leave it out (fees/inputs.h).
+inline constexpr std::string_view kProbeUserAgent = "tieup-probe/1";
+
 // One HTTP request served by a partner. type "access", v 1.
 struct AccessRecord {
   static constexpr int kVersion = 1;

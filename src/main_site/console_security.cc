@@ -1,12 +1,14 @@
 // The main console's Security page (/security; issue 17 items 5 and 6): the security alerts
 // about main and every partner (filter by site and severity), and the network-wide blocklist:
 // its entries, a form to add one, a button to remove one, and which partner has the newest
-// list. The same stores as `tieup main alerts` and `tieup main blocklist`.
+// list; and how main's probes of each partner's public pages are going (main_site/page_probes.h).
+// The same stores as `tieup main alerts`, `tieup main blocklist` and `tieup main probes`.
 #include <set>
 
 #include "commerce/form.h"
 #include "guard/alerts.h"
 #include "guard/blocklist_service.h"
+#include "guard/page_probe.h"
 #include "main_site/blocklists.h"
 #include "main_site/console_common.h"
 #include "sync/partnership_terms.h"
@@ -19,7 +21,36 @@ struct SecurityArea {
   ConsoleState* s = nullptr;
   std::unique_ptr<guard::AlertStore> alerts;
   std::unique_ptr<guard::BlocklistIssuer> blocklist;
+  std::unique_ptr<guard::ProbeRecord> probes;
 };
+
+// How main's probes of each partner with the security service are going.
+json::array ProbeRows(SecurityArea& area, const std::set<std::string>& partners) {
+  json::array rows;
+  for (const std::string& id : partners) {
+    auto p = area.probes->Get(id);
+    if (!p.ok()) continue;
+    json::object row{{"id", id},
+                     {"href", "/partners/" + id},
+                     {"probed", p->probed},
+                     {"started", p->last_round != 0},
+                     {"passes", p->passes},
+                     {"has_passes", p->passes > 0},
+                     {"pass_probed", p->pass_probed},
+                     {"problems", p->problems},
+                     {"has_problems", p->problems > 0},
+                     {"last_problem", p->last_problem}};
+    if (p->last_round != 0) row["last"] = area.s->Time(p->last_round * 1'000'000);
+    if (p->passes > 0) {
+      const int64_t m = p->last_pass_seconds / 60;
+      row["pass_took"] =
+          m == 0 ? std::to_string(p->last_pass_seconds) + " s" : std::to_string(m) + " min";
+    }
+    if (p->problems > 0) row["problem_at"] = area.s->Time(p->last_problem_at * 1'000'000);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
 
 json::array AlertRows(const ConsoleState& s, const std::vector<guard::SecurityAlert>& list) {
   json::array rows;
@@ -138,18 +169,20 @@ ConsolePage Page(SecurityArea& area, const ConsoleRequest& r) {
   ConsolePage page;
   page.title = "Security";
   page.template_name = "security";
-  page.data = json::object{{"alerts", AlertRows(*area.s, *alerts)},
-                           {"has_alerts", !alerts->empty()},
-                           {"site", q.site},
-                           {"severity_warning", severity == "warning"},
-                           {"severity_critical", severity == "critical"},
-                           {"filtered", !q.site.empty() || !severity.empty()},
-                           {"blocked", std::move(blocked)},
-                           {"has_blocked", !entries->empty()},
-                           {"seq", seq},
-                           {"signed", seq > 0},
-                           {"partners", std::move(partners)},
-                           {"has_partners", with_security.ok() && !with_security->empty()}};
+  page.data =
+      json::object{{"alerts", AlertRows(*area.s, *alerts)},
+                   {"has_alerts", !alerts->empty()},
+                   {"site", q.site},
+                   {"severity_warning", severity == "warning"},
+                   {"severity_critical", severity == "critical"},
+                   {"filtered", !q.site.empty() || !severity.empty()},
+                   {"blocked", std::move(blocked)},
+                   {"has_blocked", !entries->empty()},
+                   {"seq", seq},
+                   {"signed", seq > 0},
+                   {"probes", with_security.ok() ? ProbeRows(area, *with_security) : json::array()},
+                   {"partners", std::move(partners)},
+                   {"has_partners", with_security.ok() && !with_security->empty()}};
   return page;
 }
 
@@ -160,8 +193,11 @@ void AddSecurityPages(ConsoleState& s) {
   area->s = &s;
   auto alerts = guard::AlertStore::Open(s.daemon->env(), s.daemon->db());
   auto issuer = OpenBlocklistIssuer(s.daemon->env(), s.daemon->site().site_dir(), s.daemon->db());
-  if (!alerts.ok() || !issuer.ok()) {
-    const std::string why = !alerts.ok() ? alerts.status().message() : issuer.status().message();
+  auto probes = guard::ProbeRecord::Open(s.daemon->env(), s.daemon->db());
+  if (!alerts.ok() || !issuer.ok() || !probes.ok()) {
+    const std::string why = !alerts.ok()   ? alerts.status().message()
+                            : !issuer.ok() ? issuer.status().message()
+                                           : probes.status().message();
     s.console->AddPage("/security", [why](const ConsoleRequest&) {
       return Problem(500, "Security unavailable", why);
     });
@@ -169,6 +205,7 @@ void AddSecurityPages(ConsoleState& s) {
   }
   area->alerts = std::move(*alerts);
   area->blocklist = std::move(*issuer);
+  area->probes = std::move(*probes);
   s.console->AddPage("/security", [area](const ConsoleRequest& r) { return Page(*area, r); });
 }
 

@@ -48,6 +48,8 @@ class MainSync {
   ~MainSync();
 
   sync::Publisher& publisher() { return *publisher_; }
+  // The rendered files of the partners' releases (what they fetch; keyed by SHA-256).
+  content::BlobStore& partner_blobs() { return *partner_blobs_; }
   // Main's catalog as pages show it (main_site/catalog_pages.h): what main's own pages and
   // every partner's release are built with.
   CatalogPages& catalog() { return *catalog_; }

@@ -5,6 +5,7 @@
 #include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
+#include "main_site/page_probes.h"
 #include "main_site/security_alerts.h"
 #include "main_site/shop_service.h"
 #include "main_site/users_service.h"
@@ -20,6 +21,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachWithdrawals(daemon));
   RETURN_IF_ERROR(AttachBlocklist(daemon));
   RETURN_IF_ERROR(AttachSecurityAlerts(daemon));
+  RETURN_IF_ERROR(AttachPageProbes(daemon));
   RETURN_IF_ERROR(AttachMainConsole(daemon));
   return Status::Ok();
 }

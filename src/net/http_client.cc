@@ -6,6 +6,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -257,6 +259,18 @@ struct HttpClient::Impl {
       Disconnect();
       return Status::InvalidArgument("'" + sni + "' cannot be sent as a TLS server name");
     }
+    if (options.verify_host_name) {
+      const std::string name = !options.tls_server_name.empty() ? options.tls_server_name : host;
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      const int set = IsIpLiteral(name) ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                                        : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+      if (set != 1) {
+        ERR_clear_error();
+        Disconnect();
+        return Status::InvalidArgument("'" + name + "' cannot be checked against a certificate");
+      }
+    }
     const std::string what = "TLS handshake with " + where() + " failed: ";
     tls->next_layer().expires_after(options.connect_timeout);
     beast::error_code ec = Run(
@@ -268,6 +282,14 @@ struct HttpClient::Impl {
       return Status::Ok();
     }
     std::string refusal = PeerRefusalReason(*tls);
+    if (refusal.empty() && options.verify_host_name) {
+      // The web context's own verification (no PeerRefusalReason): say what it found.
+      const long verified = SSL_get_verify_result(tls->native_handle());
+      if (verified != X509_V_OK) {
+        refusal = std::string("the server's certificate is not accepted: ") +
+                  X509_verify_cert_error_string(verified);
+      }
+    }
     Disconnect();
     if (!refusal.empty()) return Status::Unauthenticated(what + refusal);
     if (ec == beast::error::timeout) {

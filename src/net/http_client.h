@@ -47,6 +47,10 @@ struct HttpClientOptions {
   // With tls: the server name sent in SNI. Empty: the host, unless it is an IP literal (then
   // no SNI). Certificates are not checked against it: the site id is the identity.
   std::string tls_server_name;
+  // With tls: the server's certificate must name the host (tls_server_name when set, else the
+  // host given to the client; an IP literal as an IP address), as browsers check: for a context
+  // from trust::MakeWebClientContext. Off for the sync channel, where the site id is the identity.
+  bool verify_host_name = false;
 };
 
 // Receives a response body in pieces, in order, as it arrives. Returning an error stops the

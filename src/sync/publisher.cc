@@ -1597,6 +1597,32 @@ Status Publisher::HandleEmergencyEdit(const std::string& partner_id,
   });
 }
 
+Result<PartnerServing> Publisher::ServingOf(const std::string& id) {
+  ASSIGN_OR_RETURN(PartnerState st, LoadState(id));
+  PartnerServing out;
+  out.active_version = st.active_version;
+  // The overlay was reported over the version it names: over another one it is stale.
+  if (st.served_version == st.active_version) out.emergency_edits = std::move(st.served_overlay);
+  out.partnership = std::move(st.p);
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT MAX(version) FROM sync_releases WHERE partner = ?", {id}));
+  out.latest_version = rows.empty() ? 0 : static_cast<uint64_t>(rows[0].Int(0));
+  return out;
+}
+
+Result<std::shared_ptr<const content::ReleaseManifest>> Publisher::KeptRelease(
+    const std::string& id, uint64_t version) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT payload, snapshot, payload_hash FROM sync_releases "
+                                        "WHERE partner = ? AND version = ?",
+                                        {id, static_cast<int64_t>(version)}));
+  if (rows.empty()) {
+    return Status::NotFound("release " + std::to_string(version) + " of partner '" + id +
+                            "' is no longer kept");
+  }
+  ASSIGN_OR_RETURN(StoredRelease stored, ReadStoredRelease(db_, rows[0], 0, id, version));
+  return std::make_shared<const content::ReleaseManifest>(std::move(stored.manifest));
+}
+
 Result<std::vector<PartnerStatusReport>> Publisher::StatusReport() {
   // One implementation of a partner's state for `tieup main status` and the console's table.
   PartnerOverviewQuery all;

@@ -206,6 +206,17 @@ struct PartnerStatusReport {
                              // ("...; emergency-edited: /a.html (<time>)") or another release
 };
 
+// What a partner should be serving, as main knows it (Publisher::ServingOf): main's probes of
+// the partner's public pages (main_site/page_probes.h) compare what they fetch with it.
+struct PartnerServing {
+  Partnership partnership;
+  uint64_t active_version = 0;  // the release the partner reported active (0: none known)
+  uint64_t latest_version = 0;  // the newest release built for it (0: none)
+  // The emergency edits the partner reported in effect over `active_version` (their hash is
+  // the page it serves instead of main's; "" : it removed main's page).
+  std::vector<EmergencyEditState> emergency_edits;
+};
+
 class Publisher {
  public:
   // Migrates the schema and returns a publisher. `env`, `db`, `blobs` and `link` must outlive
@@ -321,6 +332,13 @@ class Publisher {
   // active version, release hash and edits in effect), shown by StatusReport. PermissionDenied
   // for a revoked partner, NotFound for an unknown one.
   Status HandleEmergencyEdit(const std::string& partner_id, const EmergencyEditReport& report);
+
+  // What partner `id` should be serving now (PartnerServing). NotFound when unknown.
+  Result<PartnerServing> ServingOf(const std::string& id);
+  // The release `version` of partner `id` as main built it; NotFound when main no longer keeps
+  // it (main keeps the newest 10 and the partner's active one), DataLoss when it does not read.
+  Result<std::shared_ptr<const content::ReleaseManifest>> KeptRelease(const std::string& id,
+                                                                      uint64_t version);
 
   // --- status ---
   Result<std::vector<PartnerStatusReport>> StatusReport();

@@ -280,6 +280,33 @@ Result<TlsContextPtr> MakeBootstrapClientContext() {
   return ctx;
 }
 
+Result<TlsContextPtr> MakeWebClientContext(const std::string& extra_ca_file) {
+  TlsContextPtr ctx;
+  try {
+    ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  } catch (const boost::system::system_error& e) {
+    return Status::Internal(std::string("creating a TLS context: ") + e.what());
+  }
+  SSL_CTX* h = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION) != 1) {
+    return Status::Internal("configuring TLS 1.2 or newer for the web client context");
+  }
+  boost::system::error_code ec;
+  ctx->set_default_verify_paths(ec);
+  if (ec) return Status::Internal("reading the system's trusted CAs: " + ec.message());
+  if (!extra_ca_file.empty()) {
+    ctx->load_verify_file(extra_ca_file, ec);
+    if (ec) {
+      ERR_clear_error();
+      return Status::InvalidArgument("cannot load the CA certificates in '" + extra_ca_file +
+                                     "' (a PEM file): " + ec.message());
+    }
+  }
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  if (ec) return Status::Internal("setting the TLS verify mode: " + ec.message());
+  return ctx;
+}
+
 Status SetExpectedPeerSiteId(SSL* ssl, std::string_view site_id) {
   RETURN_IF_ERROR(ValidateSiteId(site_id));
   if (ssl == nullptr || !SetString(ssl, ExpectedPeerIndex(), site_id)) {

@@ -73,6 +73,13 @@ Result<TlsContextPtr> MakeAnonymousClientContext(const Certificate& ca_cert, Pee
 // the main site manager handed over with the enrollment token. Never use it for anything else.
 Result<TlsContextPtr> MakeBootstrapClientContext();
 
+// A client context for the public web (main probing a partner's https public URL): TLS 1.2 or
+// newer, the server's certificate verified against the system's trusted CAs and, when
+// `extra_ca_file` is set, the PEM certificates in that file too (a private CA). The host name
+// is checked per connection (HttpClientOptions::verify_host_name). InvalidArgument naming the
+// file when it does not load.
+Result<TlsContextPtr> MakeWebClientContext(const std::string& extra_ca_file = "");
+
 // For one connection, before its handshake: the peer must be exactly `site_id`, whatever the
 // context's PeerCheck says about accepted ids (revocation is still checked). This is how main,
 // with one client context, connects to partner 'shop-a' and refuses anyone else.

@@ -6,7 +6,8 @@
 // full-page screenshot of every step in ARTIFACT_DIR/console_security/NN-step.png:
 //   main's manager blocks a scanner's user agent on the Security page; shop-a refuses it with the
 //   WAF's page; shop-a's WAF summary shows as an alert about shop-a on main's Security page;
-//   shop-a's manager sees the alert and main's blocklist on shop-a's Security page; shop-a's
+//   main's probes of shop-a's public pages find every page as main signed it; shop-a's manager
+//   sees the alert and main's blocklist on shop-a's Security page; shop-a's
 //   front page is changed on disk three times: its tie-up pages stop, its Security page says
 //   so, and the manager serves them again with one button; main unblocks the scanner.
 import crypto from 'node:crypto';
@@ -107,6 +108,15 @@ test('console_security: block, the alert at main and at the partner, a stop and 
     await j.check('shop-a has the newest list', () =>
       see(page, /shop-a: has it/, { scope: page.locator('#blocklist-partners') }));
     await j.shot('main-alert-from-shop-a');
+    await j.must('main\'s probes of shop-a\'s pages show on the Security page', async () => {
+      await waitUntil('a round of probes of shop-a', async () => {
+        await gotoAndLoad(page, sites.consoleUrl('main', '/security'));
+        return /pages, last/.test(await page.locator('#probes').innerText());
+      }, { deadlineMs: 60000, everyMs: 1000 });
+    });
+    await j.check('every page shop-a serves is what main signed', () =>
+      see(page, /every page as main signed it/, { scope: page.locator('#probes') }));
+    await j.shot('main-probes');
 
     // shop-a's manager.
     const partner = await (await newContext()).newPage();

@@ -46,6 +46,29 @@ TEST(EntryReaderTest, FastPathReadsCanonicalAccessRecords) {
   EXPECT_EQ(e.bytes, UINT64_MAX);
 }
 
+TEST(EntryReaderTest, MainsProbesAreToldApartOnBothPaths) {
+  ledger::AccessRecord r = Access(ledger::RecordArea::kTieup, 200, 5);
+  FeeEntry visit;
+  ASSERT_TRUE(ReadFast(ledger::EncodeRecord(r), visit));
+  EXPECT_FALSE(visit.probe);
+  r.user_agent = std::string(ledger::kProbeUserAgent);
+  FeeEntry probe;
+  ASSERT_TRUE(ReadFast(ledger::EncodeRecord(r), probe));
+  EXPECT_TRUE(probe.probe);
+  // A User-Agent that only begins like the probe's is a visitor.
+  r.user_agent += " (not really)";
+  ASSERT_TRUE(ReadFast(ledger::EncodeRecord(r), probe));
+  EXPECT_FALSE(probe.probe);
+  // The strict parser (an entry the fast path leaves to it: a non-ASCII referer) agrees.
+  r.user_agent = std::string(ledger::kProbeUserAgent);
+  r.referer = "https://example.com/caf\xC3\xA9";
+  FeeEntry unused;
+  ASSERT_FALSE(ReadFast(ledger::EncodeRecord(r), unused));
+  auto strict = ReadFeeEntry(ledger::EncodeRecord(r));
+  ASSERT_THAT(strict, IsOk());
+  EXPECT_TRUE(strict->probe);
+}
+
 TEST(EntryReaderTest, EscapesAndNonAsciiGoToTheStrictParser) {
   ledger::AccessRecord r = Access(ledger::RecordArea::kOriginal, 200, 5);
   r.user_agent = "caf\xC3\xA9 \"quoted\"";

@@ -233,6 +233,23 @@ TEST_F(AggregateTest, InMemoryEntriesGiveTheSameInputs) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("exactly the entries")));
 }
 
+TEST_F(AggregateTest, MainsProbesAreNotVisits) {
+  WriteTwoMonths();
+  auto before = AggregateFromLedger(*log_, Head(), options_);
+  ASSERT_THAT(before, IsOk());
+  // Main's probes of the partner's pages (main_site/page_probes.h) in November: none counts.
+  for (int32_t status : {200, 404}) {
+    ledger::AccessRecord probe = Access(Area::kTieup, status, At("2026-11-05T00:00:00Z"));
+    probe.user_agent = std::string(ledger::kProbeUserAgent);
+    Add(probe);
+  }
+  auto after = AggregateFromLedger(*log_, Head(), options_);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->total_accesses, before->total_accesses);
+  EXPECT_EQ(after->tieup_accesses, before->tieup_accesses);
+  EXPECT_EQ(after->daily, before->daily);
+}
+
 TEST_F(AggregateTest, BadOptionsAreRefused) {
   options_.currency = "yen";
   EXPECT_THAT(AggregateFromLedger(*log_, Head(), options_),
