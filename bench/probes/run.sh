@@ -18,7 +18,7 @@ tieup=${TIEUP:-$root/build/apps/tieup/tieup}
 work=$(mktemp -d /tmp/tieup-bench-probes.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 /usr/bin/python3 - "$tieup" "$work" "${DURATION:-60}" "${ROUNDS:-2}" "${PAGES:-1000}" <<'PY'
-import os, random, re, signal, socket, statistics, subprocess, sys, time, urllib.request
+import atexit, os, random, re, signal, socket, statistics, subprocess, sys, time, urllib.request
 tieup, work, duration, rounds, pages = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 tick = os.sysconf("SC_CLK_TCK")
 
@@ -42,13 +42,6 @@ for i in range(pages):
     body = " ".join(random.choice(words) for _ in range(1400))[:8000]
     open(os.path.join(main, "authoring", "pages", "p", f"{i}.md"), "w").write(
         f"---\ntitle: Page {i}\n---\n{body}\n")
-out = run("main", "partner", "add", main, "--id", "shop-a", "--name", "Shop A", "--public-url",
-          f"http://localhost:{ppub}", "--sync-url", f"https://127.0.0.1:{psync}")
-code = re.search(r"code[^\n]*:\n\s+(\S+)", out).group(1)
-run("main", "partner", "set", main, "shop-a", "--options", "security")
-run("partner", "init", shop, "--id", "shop-a", "--name", "Shop A", "--public", f"127.0.0.1:{ppub}",
-    "--sync", f"127.0.0.1:{psync}", "--main", f"https://127.0.0.1:{msync}", "--token", code,
-    "--console", "127.0.0.1:0", "--manager", "none")
 config = os.path.join(main, "site.toml")
 base_config = open(config).read()
 
@@ -59,9 +52,20 @@ def set_rate(rate):
         else text + "\n[variables]\n" + lines
     open(config, "w").write(text)
 
+daemons = []
 def start(args, log):
-    return subprocess.Popen([tieup, *args], stdout=open(os.path.join(work, log), "a"),
-                            stderr=subprocess.STDOUT)
+    p = subprocess.Popen([tieup, *args], stdout=open(os.path.join(work, log), "a"),
+                         stderr=subprocess.STDOUT)
+    daemons.append(p)
+    return p
+
+def stop_all():
+    for p in daemons:
+        if p.poll() is None: p.send_signal(signal.SIGTERM)
+    for p in daemons:
+        try: p.wait(timeout=60)
+        except subprocess.TimeoutExpired: p.kill()
+atexit.register(stop_all)
 
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -72,9 +76,27 @@ def probed():
     m = re.search(r"(\d+) pages probed", out)
     return int(m.group(1)) if m else 0, out
 
-partner = start(["partner", "serve", shop], "partner.log")
+def wait_port(port, what):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close(); return
+        except OSError:
+            if time.monotonic() > deadline: sys.exit(f"probes bench: {what} does not start")
+            time.sleep(0.1)
+
 set_rate(0)
 mainp = start(["main", "serve", main], "main.log")
+wait_port(msync, "main")
+out = run("main", "partner", "add", main, "--id", "shop-a", "--name", "Shop A", "--public-url",
+          f"http://localhost:{ppub}", "--sync-url", f"https://127.0.0.1:{psync}")
+code = re.search(r"code[^\n]*:\n\s+(\S+)", out).group(1)
+run("main", "partner", "set", main, "shop-a", "--options", "security")
+run("partner", "init", shop, "--id", "shop-a", "--name", "Shop A", "--public", f"127.0.0.1:{ppub}",
+    "--sync", f"127.0.0.1:{psync}", "--main", f"https://127.0.0.1:{msync}", "--token", code,
+    "--console", "127.0.0.1:0", "--manager", "none")
+partner = start(["partner", "serve", shop], "partner.log")
+wait_port(ppub, "the partner"); wait_port(psync, "the partner's sync port")
 run("main", "publish", main, "--all")
 deadline = time.monotonic() + 120
 while True:

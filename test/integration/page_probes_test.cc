@@ -218,5 +218,59 @@ TEST_F(PageProbesTest, AProxyChangingAPageOnTheWayOutIsCaughtByMainsProbes) {
       << RunTieup({"main", "alerts", main_dir_}).output;
 }
 
+TEST_F(PageProbesTest, AFurtherMainUnderAPathPrefixFindsItsPagesRight) {
+  StartMain();
+  const std::string shop = dir_.Sub("shop-a");
+  CommandResult init =
+      EnrollNewPartner(main_dir_, main_sync_port_, shop, "shop-a", "Shop A", FreePort());
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  // Main C: Kyoto guides, served by the partner under /kyoto/, probing it.
+  const std::string c_dir = dir_.Sub("main-c");
+  std::string output;
+  const int c_sync = InitMainSite(c_dir, "Kyoto Guide", &output);
+  ASSERT_NE(c_sync, 0) << output;
+  ASSERT_TRUE(UpdateSiteConfig(*env_, c_dir, [](SiteConfig& c) {
+                c.variables["security.probe_interval"] = "1s";
+                c.variables["security.probe_pages_per_hour"] = "36000";
+                return Status::Ok();
+              }).ok());
+  for (const auto& [rel, text] : std::vector<std::pair<std::string, std::string>>{
+           {"pages/index.md", "---\ntitle: Kyoto\n---\n# Kyoto\n\n[Uji tea](tea.html)\n"},
+           {"pages/tea.md", "---\ntitle: Uji tea\n---\n# Uji tea\n\nMatcha. [Home](/)\n"}}) {
+    ASSERT_TRUE(CreateDirs(*env_, DirName(c_dir + "/authoring/" + rel)).ok());
+    ASSERT_TRUE(WriteFileAtomic(*env_, c_dir + "/authoring/" + rel, text).ok());
+  }
+  SiteProcess c({"main", "serve", c_dir});
+  ASSERT_TRUE(c.Start()) << c.output();
+  const int c_port = FreePort();
+  CommandResult add = AddPartnership(c_dir, "shop-a", "Shop A", c_port);
+  ASSERT_EQ(add.exit_code, 0) << add.output;
+  CommandResult enrolled =
+      RunTieup({"partner", "enroll", shop, "--main", "https://127.0.0.1:" + std::to_string(c_sync),
+                "--token", EnrollmentCodeOf(add.output), "--area-prefix", "/kyoto/",
+                "--sync-address", "127.0.0.1:" + std::to_string(c_port)});
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
+  SiteProcess partner({"partner", "serve", shop});
+  ASSERT_TRUE(partner.Start()) << partner.output();
+  CommandResult set =
+      RunTieup({"main", "partner", "set", c_dir, "shop-a", "--options", "security", "--public-url",
+                "http://127.0.0.1:" + std::to_string(partner.port()) + "/kyoto/"});
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  CommandResult pub = RunTieup({"main", "publish", c_dir, "--all"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  // The partner serves C's page with its links moved under /kyoto/: not C's bytes.
+  ASSERT_TRUE(WaitFor([&] { return StatusOf(HttpGet(partner.port(), "/kyoto/tea.html")) == 200; },
+                      std::chrono::seconds(30)))
+      << partner.output();
+  EXPECT_THAT(BodyOf(HttpGet(partner.port(), "/kyoto/tea.html")), HasSubstr("href=\"/kyoto/\""));
+
+  const auto probes = [&] { return RunTieup({"main", "probes", c_dir}).output; };
+  ASSERT_TRUE(WaitFor([&] { return probes().find("complete passes") != std::string::npos; },
+                      std::chrono::seconds(60)))
+      << probes() << c.output();
+  EXPECT_THAT(probes(), HasSubstr("every page as main signed it"));
+  EXPECT_THAT(RunTieup({"main", "alerts", c_dir}).output, Not(HasSubstr("probe-")));
+}
+
 }  // namespace
 }  // namespace tieup::testing
