@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -147,7 +149,15 @@ class Waf::Impl {
 
   Result<WafVerdict> Inspect(const HttpRequest& request, const WafConnection& c) {
     Matches matches;
-    modsecurity::Transaction* t = modsecurity::msc_new_transaction(engine_, rules_, &matches);
+    // A transaction id of our own: without one, ModSecurity makes a random one with a fresh
+    // std::random_device per request (3% of the WAF's time, measured with perf). It is only
+    // used in ModSecurity's audit log, which is off.
+    char id[24];
+    std::snprintf(
+        id, sizeof id, "t%llx",
+        static_cast<unsigned long long>(next_id_.fetch_add(1, std::memory_order_relaxed)));
+    modsecurity::Transaction* t =
+        modsecurity::msc_new_transaction_with_id(engine_, rules_, id, &matches);
     if (t == nullptr) return Status::Internal("the WAF could not start a transaction");
     WafVerdict v;
     bool intervened = false;
@@ -203,6 +213,7 @@ class Waf::Impl {
   modsecurity::ModSecurity* engine_ = nullptr;
   modsecurity::RulesSet* rules_ = nullptr;
   int rule_count_ = 0;
+  std::atomic<uint64_t> next_id_{1};
 };
 
 Result<std::unique_ptr<Waf>> Waf::Create(const WafOptions& o) {
