@@ -108,6 +108,7 @@ class Waf::Impl {
   }
 
   Status Load(const WafOptions& o) {
+    fault_ = o.fault;
     engine_ = modsecurity::msc_init();
     if (engine_ == nullptr) return Status::Internal("ModSecurity did not start");
     modsecurity::msc_set_connector_info(engine_, "tieup");
@@ -148,6 +149,7 @@ class Waf::Impl {
   int rule_count() const { return rule_count_; }
 
   Result<WafVerdict> Inspect(const HttpRequest& request, const WafConnection& c) {
+    if (fault_) RETURN_IF_ERROR(fault_(request));
     Matches matches;
     // A transaction id of our own: without one, ModSecurity makes a random one with a fresh
     // std::random_device per request (3% of the WAF's time, measured with perf). It is only
@@ -214,6 +216,7 @@ class Waf::Impl {
   modsecurity::RulesSet* rules_ = nullptr;
   int rule_count_ = 0;
   std::atomic<uint64_t> next_id_{1};
+  std::function<Status(const HttpRequest&)> fault_;
 };
 
 Result<std::unique_ptr<Waf>> Waf::Create(const WafOptions& o) {

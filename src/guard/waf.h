@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ struct WafOptions {
   // Where Debian's modsecurity-crs keeps the setup file and the rules.
   std::string crs_setup = "/etc/modsecurity/crs/crs-setup.conf";
   std::string crs_rules = "/usr/share/modsecurity-crs/rules";
+  // Tests only: called before each inspection; an error it returns is the inspection's. A WAF
+  // that cannot inspect a request is a fault no request can produce (ModSecurity's calls do not
+  // fail on input), so this is how a test reaches the fail-closed / fail-open path. Null: none.
+  std::function<Status(const HttpRequest&)> fault;
 };
 
 // What the rules say of one request.

@@ -37,7 +37,8 @@ struct Engine {
   std::unique_ptr<guard::Waf> waf;  // null in mode "off"
 };
 
-Result<std::shared_ptr<const Engine>> Load(const sync::WafTerms& terms, std::string source) {
+Result<std::shared_ptr<const Engine>> Load(const sync::WafTerms& terms, std::string source,
+                                           const WafGateOptions& options) {
   auto e = std::make_shared<Engine>();
   e->terms = terms;
   e->source = std::move(source);
@@ -47,6 +48,7 @@ Result<std::shared_ptr<const Engine>> Load(const sync::WafTerms& terms, std::str
     o.paranoia_level = terms.paranoia_level;
     o.inbound_threshold = terms.anomaly_threshold;
     o.excluded_rules = terms.exclude_rules;
+    o.fault = options.waf_fault;
     ASSIGN_OR_RETURN(e->waf, guard::Waf::Create(o));
   }
   return std::shared_ptr<const Engine>(std::move(e));
@@ -56,8 +58,10 @@ Result<std::shared_ptr<const Engine>> Load(const sync::WafTerms& terms, std::str
 
 class WafGate::Impl {
  public:
-  Impl(Env& env, const SiteConfig& config, SiteContent& content, std::shared_ptr<Logger> logger)
+  Impl(Env& env, const SiteConfig& config, SiteContent& content, std::shared_ptr<Logger> logger,
+       WafGateOptions options)
       : env_(env),
+        options_(std::move(options)),
         content_(content),
         logger_(std::move(logger)),
         own_terms_(WafTermsOf(config)),
@@ -78,7 +82,7 @@ class WafGate::Impl {
     }
     ASSIGN_OR_RETURN(events_, guard::WafEventLog::Open(env_, logs + "/waf.jsonl"));
     auto [terms, source] = Wanted();
-    ASSIGN_OR_RETURN(auto engine, Load(terms, source));
+    ASSIGN_OR_RETURN(auto engine, Load(terms, source, options_));
     Announce(*engine);
     std::lock_guard<std::mutex> lock(mu_);
     engine_ = std::move(engine);
@@ -115,7 +119,7 @@ class WafGate::Impl {
       if (engine_ && engine_->terms == terms && engine_->source == source) return;
       if (failed_ && *failed_ == terms) return;  // said once already
     }
-    auto engine = Load(terms, source);
+    auto engine = Load(terms, source, options_);
     if (!engine.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       failed_ = terms;
@@ -254,6 +258,7 @@ class WafGate::Impl {
 
  private:
   Env& env_;
+  const WafGateOptions options_;
   SiteContent& content_;
   std::shared_ptr<Logger> logger_;
   const sync::WafTerms own_terms_;
@@ -286,9 +291,10 @@ class WafGate::Handler final : public HttpHandler {
 
 Result<std::shared_ptr<WafGate>> WafGate::Create(Env& env, const std::string& site_dir,
                                                  const SiteConfig& config, SiteContent& content,
-                                                 std::shared_ptr<Logger> logger) {
+                                                 std::shared_ptr<Logger> logger,
+                                                 WafGateOptions options) {
   RETURN_IF_ERROR(sync::CheckWafTerms(WafTermsOf(config)).Annotate("site.toml [waf]"));
-  auto impl = std::make_shared<Impl>(env, config, content, std::move(logger));
+  auto impl = std::make_shared<Impl>(env, config, content, std::move(logger), std::move(options));
   RETURN_IF_ERROR(impl->Open(site_dir));
   return std::shared_ptr<WafGate>(new WafGate(std::move(impl)));
 }

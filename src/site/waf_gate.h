@@ -16,6 +16,7 @@
 // "off" leaves requests alone.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,11 @@ namespace tieup {
 // The settings of site.toml's [waf].
 sync::WafTerms WafTermsOf(const SiteConfig& config);
 
+struct WafGateOptions {
+  // Tests only (guard::WafOptions::fault): makes the WAF fail to inspect a request.
+  std::function<Status(const HttpRequest&)> waf_fault;
+};
+
 class WafGate {
  public:
   // Loads the rules of `config`'s [waf] (or of main's terms in the active tie-up release, on a
@@ -42,7 +48,8 @@ class WafGate {
   // says what to install or change (the daemon does not start without its WAF).
   static Result<std::shared_ptr<WafGate>> Create(Env& env, const std::string& site_dir,
                                                  const SiteConfig& config, SiteContent& content,
-                                                 std::shared_ptr<Logger> logger);
+                                                 std::shared_ptr<Logger> logger,
+                                                 WafGateOptions options = {});
   ~WafGate();
 
   // `inner` behind the WAF.

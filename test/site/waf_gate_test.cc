@@ -84,8 +84,8 @@ class WafGateTest : public ::testing::Test {
     if (gate_) gate_->Follow();
   }
 
-  void Start() {
-    auto gate = WafGate::Create(*env_, dir_.path(), config_, *content_, NewNullLogger());
+  void Start(WafGateOptions options = {}, std::shared_ptr<Logger> logger = NewNullLogger()) {
+    auto gate = WafGate::Create(*env_, dir_.path(), config_, *content_, logger, std::move(options));
     ASSERT_THAT(gate, IsOk());
     gate_ = *gate;
     server_ = std::make_unique<PageServer>(*env_, config_, *content_, nullptr, NewNullLogger());
@@ -160,6 +160,62 @@ TEST_F(WafGateTest, OrdinaryPagesPassAndAttacksGetAPageInTheLayoutWithTheirRefer
   EXPECT_EQ(gate_->events().Summary().blocked, 2u);
   // The port keeps serving.
   EXPECT_EQ(Get("/search?q=sencha").status(), 200);
+}
+
+// A WAF that cannot inspect a request (a fault no request produces: reached through the test
+// seam WafGateOptions::waf_fault) never lets it through silently: closed (the default) answers
+// 503 with a reference, open serves it; both record it and log a line saying what was done.
+TEST_F(WafGateTest, AWafThatCannotInspectFailsClosedOrOpenAsTheSiteSays) {
+  Release(1);
+  WafGateOptions faulty;
+  faulty.waf_fault = [](const HttpRequest& r) {
+    return r.HeaderOr("X-Break-Waf").empty()
+               ? Status::Ok()
+               : Status::Internal("the rule engine ran out of memory");
+  };
+  LogOptions lo;
+  lo.file = dir_.Sub("logs/daemon.log");
+  lo.also_stderr = false;
+  auto logger = NewLogger("shop-a", lo);
+  Start(faulty, logger);
+  EXPECT_EQ(gate_->terms().on_failure, "closed");
+  HttpRequest broken("GET", "/search?q=sencha");
+  broken.AddHeader("X-Break-Waf", "1");
+  HttpResponse closed = Send(std::move(broken));
+  EXPECT_EQ(closed.status(), 503);
+  EXPECT_EQ(closed.FindHeader("Retry-After").value_or(""), "10");
+  EXPECT_THAT(std::string(closed.body()), HasSubstr("<header>Tea Brand</header>"));
+  EXPECT_THAT(std::string(closed.body()), Not(HasSubstr("results")));
+  std::vector<guard::WafEvent> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, guard::WafOutcome::kFailed);
+  EXPECT_EQ(events[0].message, "the rule engine ran out of memory");
+  EXPECT_THAT(std::string(closed.body()), HasSubstr(events[0].reference));
+  EXPECT_EQ(gate_->events().Summary().failed, 1u);
+  // The port keeps serving what the WAF can inspect.
+  EXPECT_EQ(Get("/search?q=sencha").status(), 200);
+  logger->flush();
+  EXPECT_THAT(*env_->ReadFile(lo.file),
+              HasSubstr("the WAF could not inspect GET /search from 127.0.0.1 (reference " +
+                        events[0].reference +
+                        "): the rule engine ran out of memory; answered 503 ([waf] on_failure = "
+                        "\"closed\")"));
+
+  // A site that says "open" is served, still recorded and logged.
+  server_->Stop();
+  server_.reset();
+  config_.waf_on_failure = "open";
+  Start(faulty, logger);
+  HttpRequest again("GET", "/search?q=sencha");
+  again.AddHeader("X-Break-Waf", "1");
+  HttpResponse open = Send(std::move(again));
+  EXPECT_EQ(open.status(), 200);
+  EXPECT_EQ(open.body(), "<p>results</p>");
+  events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].outcome, guard::WafOutcome::kFailed);
+  logger->flush();
+  EXPECT_THAT(*env_->ReadFile(lo.file), HasSubstr("let through ([waf] on_failure = \"open\")"));
 }
 
 TEST_F(WafGateTest, DetectRecordsAndServesOffLeavesAloneExclusionsLetARuleGo) {
