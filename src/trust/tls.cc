@@ -263,17 +263,27 @@ Result<TlsContextPtr> MakeAnonymousClientContext(const Certificate& ca_cert, Pee
   return MakeContext(false, ca_cert, nullptr, nullptr, std::move(peer_check));
 }
 
-Result<TlsContextPtr> MakeBootstrapClientContext() {
+namespace {
+
+// A client context that speaks `min_version` (TLS1_2_VERSION, TLS1_3_VERSION) or newer; `what`
+// names it in errors.
+Result<TlsContextPtr> NewClientContext(int min_version, std::string_view what) {
   TlsContextPtr ctx;
   try {
     ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   } catch (const boost::system::system_error& e) {
     return Status::Internal(std::string("creating a TLS context: ") + e.what());
   }
-  SSL_CTX* h = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(h, TLS1_3_VERSION) != 1) {
-    return Status::Internal("configuring TLS 1.3 for the bootstrap context");
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), min_version) != 1) {
+    return Status::Internal("configuring the TLS version of the " + std::string(what));
   }
+  return ctx;
+}
+
+}  // namespace
+
+Result<TlsContextPtr> MakeBootstrapClientContext() {
+  ASSIGN_OR_RETURN(TlsContextPtr ctx, NewClientContext(TLS1_3_VERSION, "bootstrap context"));
   boost::system::error_code ec;
   ctx->set_verify_mode(ssl::verify_none, ec);
   if (ec) return Status::Internal("setting the TLS verify mode: " + ec.message());
@@ -281,16 +291,7 @@ Result<TlsContextPtr> MakeBootstrapClientContext() {
 }
 
 Result<TlsContextPtr> MakeWebClientContext(const std::string& extra_ca_file) {
-  TlsContextPtr ctx;
-  try {
-    ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  } catch (const boost::system::system_error& e) {
-    return Status::Internal(std::string("creating a TLS context: ") + e.what());
-  }
-  SSL_CTX* h = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION) != 1) {
-    return Status::Internal("configuring TLS 1.2 or newer for the web client context");
-  }
+  ASSIGN_OR_RETURN(TlsContextPtr ctx, NewClientContext(TLS1_2_VERSION, "web client context"));
   boost::system::error_code ec;
   ctx->set_default_verify_paths(ec);
   if (ec) return Status::Internal("reading the system's trusted CAs: " + ec.message());
