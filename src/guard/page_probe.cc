@@ -8,7 +8,7 @@
 namespace tieup::guard {
 namespace {
 
-const std::vector<Migration>& Migrations() {
+const std::vector<Migration>& ProbeMigrations() {
   static const std::vector<Migration> steps = {
       {1,
        "CREATE TABLE guard_probes(partner TEXT PRIMARY KEY, cursor TEXT NOT NULL DEFAULT '', "
@@ -21,11 +21,11 @@ const std::vector<Migration>& Migrations() {
   return steps;
 }
 
-constexpr std::string_view kColumns =
+constexpr std::string_view kProbeColumns =
     "partner, cursor, pass_started, pass_probed, last_pass_seconds, passes, last_round, probed, "
     "problems, last_problem, last_problem_at";
 
-ProbeProgress FromRow(const SqlRow& r) {
+ProbeProgress ProbeFromRow(const SqlRow& r) {
   ProbeProgress p;
   p.partner = r.Text(0);
   p.cursor = r.Text(1);
@@ -41,7 +41,7 @@ ProbeProgress FromRow(const SqlRow& r) {
   return p;
 }
 
-std::string Duration(int64_t seconds) {
+std::string PassDuration(int64_t seconds) {
   if (seconds < 120) return std::to_string(seconds) + "s";
   if (seconds < 7200) return std::to_string(seconds / 60) + "m";
   return std::to_string(seconds / 3600) + "h" + std::to_string(seconds % 3600 / 60) + "m";
@@ -112,12 +112,12 @@ std::vector<std::string> NextProbePaths(const std::vector<std::string>& paths,
 }
 
 Result<std::unique_ptr<ProbeRecord>> ProbeRecord::Open(Env& env, Database& db) {
-  RETURN_IF_ERROR(Migrate(db, "probes", Migrations()));
+  RETURN_IF_ERROR(Migrate(db, "probes", ProbeMigrations()));
   return std::unique_ptr<ProbeRecord>(new ProbeRecord(env, db));
 }
 
 Result<ProbeProgress> ProbeRecord::Get(const std::string& partner) {
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kColumns) +
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kProbeColumns) +
                                             " FROM guard_probes WHERE partner = ?",
                                         {partner}));
   if (rows.empty()) {
@@ -125,15 +125,15 @@ Result<ProbeProgress> ProbeRecord::Get(const std::string& partner) {
     p.partner = partner;
     return p;
   }
-  return FromRow(rows[0]);
+  return ProbeFromRow(rows[0]);
 }
 
 Result<std::vector<ProbeProgress>> ProbeRecord::List() {
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kColumns) +
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT " + std::string(kProbeColumns) +
                                         " FROM guard_probes ORDER BY partner"));
   std::vector<ProbeProgress> out;
   out.reserve(rows.size());
-  for (const SqlRow& r : rows) out.push_back(FromRow(r));
+  for (const SqlRow& r : rows) out.push_back(ProbeFromRow(r));
   return out;
 }
 
@@ -143,14 +143,14 @@ Result<ProbeProgress> ProbeRecord::RecordRound(const std::string& partner,
   ProbeProgress p;
   const int64_t now = env_.NowSeconds();
   RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT " + std::string(kColumns) +
+    ASSIGN_OR_RETURN(auto rows, db.Query("SELECT " + std::string(kProbeColumns) +
                                              " FROM guard_probes WHERE partner = ?",
                                          {partner}));
     if (rows.empty()) {
       p.partner = partner;
       p.pass_started = now;
     } else {
-      p = FromRow(rows[0]);
+      p = ProbeFromRow(rows[0]);
     }
     for (const ProbeResult& r : results) {
       ++p.probed;
@@ -170,7 +170,7 @@ Result<ProbeProgress> ProbeRecord::RecordRound(const std::string& partner,
     }
     p.last_round = now;
     return db.Exec(
-        "INSERT INTO guard_probes(" + std::string(kColumns) +
+        "INSERT INTO guard_probes(" + std::string(kProbeColumns) +
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(partner) DO UPDATE SET "
             "cursor = excluded.cursor, pass_started = excluded.pass_started, pass_probed = "
             "excluded.pass_probed, last_pass_seconds = excluded.last_pass_seconds, passes = "
@@ -190,7 +190,7 @@ std::string DescribeProbeProgress(const ProbeProgress& p) {
                   FormatRfc3339(p.last_round);
   if (p.passes > 0) {
     s += "; " + std::to_string(p.passes) + " complete passes over every page, the last took " +
-         Duration(p.last_pass_seconds);
+         PassDuration(p.last_pass_seconds);
   }
   s += "; " + std::to_string(p.pass_probed) + " pages into the current pass";
   if (p.problems == 0) return s + "; every page as main signed it";

@@ -33,7 +33,7 @@ constexpr size_t kMaxPagesPerRound = 500;
 // Partners probed at once.
 constexpr size_t kParallelPartners = 4;
 
-std::string Variable(const SiteConfig& config, const std::string& key) {
+std::string SettingOf(const SiteConfig& config, const std::string& key) {
   auto it = config.variables.find(key);
   return it == config.variables.end() ? std::string() : it->second;
 }
@@ -404,7 +404,7 @@ class PageProbes {
 
 Result<int64_t> NumberSetting(const SiteConfig& config, const std::string& key, int64_t fallback,
                               std::string_view what) {
-  std::string v = Variable(config, key);
+  std::string v = SettingOf(config, key);
   if (v.empty()) return fallback;
   auto n = commerce::ParseDigits(v, 9);
   if (!n) {
@@ -422,12 +422,12 @@ Status AttachPageProbes(MainDaemon& daemon) {
                    NumberSetting(config, "security.probe_pages_per_hour", kDefaultPagesPerHour,
                                  "a number of pages per partner per hour (0: no probes)"));
   int64_t interval = kDefaultIntervalSeconds;
-  if (std::string v = Variable(config, "security.probe_interval"); !v.empty()) {
+  if (std::string v = SettingOf(config, "security.probe_interval"); !v.empty()) {
     auto d = sync::ParseDuration(v);
     if (!d.ok()) return d.status().Annotate("site.toml [variables] security.probe_interval");
     interval = *d;
   }
-  std::string ca_file = Variable(config, "security.probe_ca_file");
+  std::string ca_file = SettingOf(config, "security.probe_ca_file");
   if (!ca_file.empty() && ca_file.front() != '/') {
     ca_file = daemon.site().site_dir() + "/" + ca_file;
   }
