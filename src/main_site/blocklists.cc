@@ -116,13 +116,10 @@ Status AttachBlocklist(MainDaemon& daemon) {
       logger->info("network blocklist number {} in effect: {} entries", state->latest->list.seq,
                    state->latest->list.entries.size());
     }
-    auto with_security = sync::PartnersWithOption(*db, "security");
-    auto list = sync->publisher().ListPartnerships();
-    if (!with_security.ok() || !list.ok()) return;
-    std::vector<std::string> push;
-    for (const sync::Partnership& p : *list) {
-      if (!p.sync_url.empty() && with_security->count(p.id) != 0) push.push_back(p.id);
-    }
+    // One query, not every partnership read (this runs every tick).
+    auto with_security = sync::PushPartnersWithOption(*db, "security");
+    if (!with_security.ok()) return;
+    const std::vector<std::string> push(with_security->begin(), with_security->end());
     size_t sent = issuer->DeliverDue(
         *state->latest, push, now,
         [sync](const std::string& id, const std::string& e) { return Push(*sync, id, e); });

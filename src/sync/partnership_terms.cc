@@ -40,9 +40,13 @@ Status MigratePartnershipTerms(Database& db) {
   return present ? internal::MigrateSyncSchema(db) : Status::Ok();
 }
 
-Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option) {
-  ASSIGN_OR_RETURN(auto rows,
-                   db.Query("SELECT id, options FROM sync_partnerships WHERE revoked = 0"));
+namespace {
+
+Result<std::set<std::string>> WithOption(Database& db, std::string_view option,
+                                         std::string_view where) {
+  ASSIGN_OR_RETURN(
+      auto rows,
+      db.Query("SELECT id, options FROM sync_partnerships WHERE revoked = 0" + std::string(where)));
   std::set<std::string> out;
   for (const SqlRow& r : rows) {
     for (const std::string& o : SplitOptions(r.Text(1))) {
@@ -50,6 +54,16 @@ Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view 
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option) {
+  return WithOption(db, option, "");
+}
+
+Result<std::set<std::string>> PushPartnersWithOption(Database& db, std::string_view option) {
+  return WithOption(db, option, " AND sync_url <> ''");
 }
 
 Result<bool> PartnershipHasOption(Database& db, const std::string& id, std::string_view option) {

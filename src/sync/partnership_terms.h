@@ -56,6 +56,8 @@ Result<std::string> SetPartnershipOptions(Database& db, int64_t now, const std::
 // The partnerships, not revoked, that have optional service `option` ("security") enabled.
 // Needs the sync schema migrated.
 Result<std::set<std::string>> PartnersWithOption(Database& db, std::string_view option);
+// The same, only those main pushes to (with a sync URL; not pull mode). One query.
+Result<std::set<std::string>> PushPartnersWithOption(Database& db, std::string_view option);
 // Whether partnership `id` (not revoked) has it: false for an unknown or revoked one.
 Result<bool> PartnershipHasOption(Database& db, const std::string& id, std::string_view option);
 

@@ -359,5 +359,44 @@ TEST_F(PartnershipSettingsTest, EachServiceSwitchIsKeptWithItsTime) {
   EXPECT_EQ(c[2].at, t0 + 120);
 }
 
+// Who has a service, and who main pushes it to (pull-mode and revoked partnerships not); what a
+// partner should be serving (main's probes of its pages, main_site/page_probes.h).
+TEST_F(PartnershipSettingsTest, WhoHasAServiceAndWhatEachPartnerServes) {
+  AddPartner("shop-a");
+  AddPartner("shop-b");
+  AddPartner("shop-c");
+  const int64_t now = env_.NowSeconds();
+  for (const char* id : {"shop-a", "shop-b", "shop-c"}) {
+    ASSERT_THAT(SetPartnershipOptions(*main_db_, now, id, {"security"}, "tester"), IsOk());
+  }
+  PartnershipChanges pull;
+  pull.sync_url = "";
+  Changed("shop-b", pull);
+  ASSERT_THAT(publisher_->RevokePartnership("shop-c"), IsOk());
+  EXPECT_EQ(*PartnersWithOption(*main_db_, "security"),
+            (std::set<std::string>{"shop-a", "shop-b"}));
+  EXPECT_EQ(*PushPartnersWithOption(*main_db_, "security"), std::set<std::string>{"shop-a"});
+  EXPECT_TRUE(PushPartnersWithOption(*main_db_, "user_management")->empty());
+
+  // Before any release: nothing served, nothing kept.
+  auto serving = publisher_->ServingOf("shop-a");
+  ASSERT_THAT(serving, IsOk());
+  EXPECT_EQ(serving->partnership.public_url, "https://shop-a.example");
+  EXPECT_EQ(serving->active_version, 0u);
+  EXPECT_EQ(serving->latest_version, 0u);
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-a"})).state, "activated");
+  serving = publisher_->ServingOf("shop-a");
+  ASSERT_THAT(serving, IsOk());
+  EXPECT_EQ(serving->active_version, 1u);
+  EXPECT_EQ(serving->latest_version, 1u);
+  EXPECT_TRUE(serving->emergency_edits.empty());
+  auto kept = publisher_->KeptRelease("shop-a", 1);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ((*kept)->version, 1u);
+  EXPECT_TRUE((*kept)->files.find("/index.html") != (*kept)->files.end());
+  EXPECT_THAT(publisher_->KeptRelease("shop-a", 7), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(publisher_->ServingOf("shop-z"), StatusIs(StatusCode::kNotFound));
+}
+
 }  // namespace
 }  // namespace tieup::sync
