@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "base/worker_pool.h"
@@ -171,17 +172,23 @@ class PageProbes {
       if (it != releases_.end()) return it->second;
     }
     auto kept = publisher_.KeptRelease(id, version);
+    std::lock_guard<std::mutex> lock(cache_mu_);
     if (!kept.ok()) {
-      logger_->warn("page probes of '{}': {}", id, kept.status().message());
+      if (unreadable_.insert({id, version}).second) {  // said once, not every round
+        logger_->warn("page probes of '{}' skip it: {}", id, kept.status().message());
+      }
       return nullptr;
     }
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    // Only the partner's newest two are ever needed: drop its older ones.
-    std::erase_if(releases_, [&](const auto& r) {
-      return r.first.first == id && r.first.second + 1 < version;
-    });
     releases_[{id, version}] = *kept;
     return *kept;
+  }
+
+  // Drops the releases of `id` kept for earlier rounds but `active` and `latest`.
+  void KeepOnly(const std::string& id, uint64_t active, uint64_t latest) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    std::erase_if(releases_, [&](const auto& r) {
+      return r.first.first == id && r.first.second != active && r.first.second != latest;
+    });
   }
 
   // What partner `id` should be serving: the pages to probe (sorted) and what is right for each.
@@ -209,6 +216,7 @@ class PageProbes {
       return std::nullopt;
     }
     e.base = std::move(*base);
+    KeepOnly(id, serving->active_version, serving->latest_version);
     e.active = Release(id, serving->active_version);
     if (!e.active) return std::nullopt;
     if (serving->latest_version > serving->active_version) {
@@ -394,8 +402,9 @@ class PageProbes {
   std::map<std::string, Budget> budgets_;  // the loop's thread only
   std::mutex cache_mu_;
   std::map<std::pair<std::string, uint64_t>, std::shared_ptr<const content::ReleaseManifest>>
-      releases_;                              // guarded by cache_mu_
-  std::map<std::string, std::string> moved_;  // guarded by cache_mu_
+      releases_;                                           // guarded by cache_mu_
+  std::map<std::string, std::string> moved_;               // guarded by cache_mu_
+  std::set<std::pair<std::string, uint64_t>> unreadable_;  // guarded by cache_mu_: warned once
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
