@@ -17,6 +17,7 @@
 #include "ledger/records.h"
 #include "main_site/main_daemon.h"
 #include "net/http_client.h"
+#include "site/config.h"
 #include "site/html_links.h"
 #include "sync/partnership_terms.h"
 #include "sync/publisher.h"
@@ -33,11 +34,6 @@ constexpr int64_t kDefaultIntervalSeconds = 10;
 constexpr size_t kMaxPagesPerRound = 500;
 // Partners probed at once.
 constexpr size_t kParallelPartners = 4;
-
-std::string SettingOf(const SiteConfig& config, const std::string& key) {
-  auto it = config.variables.find(key);
-  return it == config.variables.end() ? std::string() : it->second;
-}
 
 // Where a partner's public pages are: scheme, host, port and the path they are under.
 struct PublicBase {
@@ -413,7 +409,7 @@ class PageProbes {
 
 Result<int64_t> NumberSetting(const SiteConfig& config, const std::string& key, int64_t fallback,
                               std::string_view what) {
-  std::string v = SettingOf(config, key);
+  std::string v = SiteVariable(config, key);
   if (v.empty()) return fallback;
   auto n = commerce::ParseDigits(v, 9);
   if (!n) {
@@ -431,12 +427,12 @@ Status AttachPageProbes(MainDaemon& daemon) {
                    NumberSetting(config, "security.probe_pages_per_hour", kDefaultPagesPerHour,
                                  "a number of pages per partner per hour (0: no probes)"));
   int64_t interval = kDefaultIntervalSeconds;
-  if (std::string v = SettingOf(config, "security.probe_interval"); !v.empty()) {
+  if (std::string v = SiteVariable(config, "security.probe_interval"); !v.empty()) {
     auto d = sync::ParseDuration(v);
     if (!d.ok()) return d.status().Annotate("site.toml [variables] security.probe_interval");
     interval = *d;
   }
-  std::string ca_file = SettingOf(config, "security.probe_ca_file");
+  std::string ca_file = SiteVariable(config, "security.probe_ca_file");
   if (!ca_file.empty() && ca_file.front() != '/') {
     ca_file = daemon.site().site_dir() + "/" + ca_file;
   }

@@ -6,6 +6,7 @@
 #include "main_site/blocklists.h"
 #include "main_site/main_daemon.h"
 #include "main_site/signed_requests.h"
+#include "site/config.h"
 #include "site/waf_gate.h"
 #include "sync/http_api.h"
 #include "sync/schedule.h"
@@ -23,11 +24,6 @@ guard::SecurityEvent Event(std::string kind, guard::AlertSeverity severity, std:
   e.message = std::move(message);
   e.at = at;
   return e;
-}
-
-std::string Variable(const SiteConfig& config, const std::string& key) {
-  auto it = config.variables.find(key);
-  return it == config.variables.end() ? std::string() : it->second;
 }
 
 class SecurityAlerts {
@@ -169,8 +165,8 @@ class SecurityAlerts {
   }
 
   void Mail() {
-    std::string to = Variable(config_, "security.alert_email");
-    if (to.empty()) to = Variable(config_, "shop.manager_email");
+    std::string to = SiteVariable(config_, "security.alert_email");
+    if (to.empty()) to = SiteVariable(config_, "shop.manager_email");
     auto pending = store_->Unmailed(guard::AlertSeverity::kCritical);
     if (!pending.ok() || pending->empty()) return;
     if (to.empty()) {
@@ -182,7 +178,7 @@ class SecurityAlerts {
       }
       return;
     }
-    std::string from = Variable(config_, "shop.mail_from");
+    std::string from = SiteVariable(config_, "shop.mail_from");
     if (from.empty()) from = "no-reply@localhost.localdomain";
     const std::string site = config_.name.empty() ? config_.id : config_.name;
     for (const guard::SecurityAlert& a : *pending) {
@@ -234,7 +230,7 @@ Status AttachSecurityAlerts(MainDaemon& daemon) {
       PartnerRequestVerifier::Create(daemon.env(), daemon.site().site_dir(), daemon.db()));
   const SiteConfig& config = daemon.site().config();
   int64_t partners = 3, seconds = 3600;
-  if (std::string v = Variable(config, "security.auto_block_partners"); !v.empty()) {
+  if (std::string v = SiteVariable(config, "security.auto_block_partners"); !v.empty()) {
     auto n = commerce::ParseDigits(v, 3);
     if (!n) {
       return Status::InvalidArgument(
@@ -244,7 +240,7 @@ Status AttachSecurityAlerts(MainDaemon& daemon) {
     }
     partners = *n;
   }
-  if (std::string v = Variable(config, "security.auto_block_for"); !v.empty()) {
+  if (std::string v = SiteVariable(config, "security.auto_block_for"); !v.empty()) {
     auto d = sync::ParseDuration(v);
     if (!d.ok()) return d.status().Annotate("site.toml [variables] security.auto_block_for");
     seconds = *d;

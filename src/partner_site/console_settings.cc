@@ -36,11 +36,6 @@ constexpr std::string_view kManagerEmail = "shop.manager_email";
 constexpr std::string_view kSmtpHost = "shop.smtp_host";
 constexpr std::string_view kSmtpPort = "shop.smtp_port";
 
-std::string Variable(const SiteConfig& c, std::string_view key) {
-  auto it = c.variables.find(std::string(key));
-  return it == c.variables.end() ? "" : it->second;
-}
-
 // Sets [variables] `key`, or removes it when `value` is empty (an empty value would not mean
 // "unset" to the shop: an empty sender turns the managers' notices off).
 void SetVariable(SiteConfig& c, std::string_view key, std::string_view value) {
@@ -126,16 +121,16 @@ ConsolePage SettingsPage(ConsoleState& s, const Posted* posted, int status = 200
   json::object mail = section("mail");
   const Posted* m = for_section("mail");
   mail["mail_from"] =
-      Setting(Variable(saved, kMailFrom), Variable(running, kMailFrom), m, "mail_from");
-  mail["manager_email"] =
-      Setting(Variable(saved, kManagerEmail), Variable(running, kManagerEmail), m, "manager_email");
+      Setting(SiteVariable(saved, kMailFrom), SiteVariable(running, kMailFrom), m, "mail_from");
+  mail["manager_email"] = Setting(SiteVariable(saved, kManagerEmail),
+                                  SiteVariable(running, kManagerEmail), m, "manager_email");
   mail["smtp_host"] =
-      Setting(Variable(saved, kSmtpHost), Variable(running, kSmtpHost), m, "smtp_host");
+      Setting(SiteVariable(saved, kSmtpHost), SiteVariable(running, kSmtpHost), m, "smtp_host");
   mail["smtp_port"] =
-      Setting(Variable(saved, kSmtpPort), Variable(running, kSmtpPort), m, "smtp_port");
+      Setting(SiteVariable(saved, kSmtpPort), SiteVariable(running, kSmtpPort), m, "smtp_port");
   // What the shop uses when no sender is set (its default, at the public address's host), as
   // long as none is set in what runs.
-  if (Variable(running, kMailFrom).empty()) {
+  if (SiteVariable(running, kMailFrom).empty()) {
     mail["default_sender"] = s.shop.shop->config().mail_from.address;
   }
   mail["outbox"] = JoinPath(dir, "mail");

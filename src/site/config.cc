@@ -500,6 +500,11 @@ std::string SiteConfigText(const SiteConfig& c) {
 
 }  // namespace
 
+std::string SiteVariable(const SiteConfig& config, std::string_view key) {
+  auto it = config.variables.find(std::string(key));
+  return it == config.variables.end() ? std::string() : it->second;
+}
+
 Status SaveSiteConfig(Env& env, const std::string& site_dir, const SiteConfig& c) {
   return WriteFileAtomic(env, SitePaths(site_dir).config(), SiteConfigText(c));
 }

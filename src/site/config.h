@@ -111,6 +111,9 @@ struct SiteConfig {
   friend bool operator==(const SiteConfig&, const SiteConfig&) = default;
 };
 
+// [variables] `key` of `config`, or "" when it is not set.
+std::string SiteVariable(const SiteConfig& config, std::string_view key);
+
 // Reads and validates SITE_DIR/site.toml. Unknown keys, wrong types and bad values are refused
 // with the file, the key and what to write instead.
 Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir);

@@ -107,4 +107,14 @@ std::string TlsWithoutCertificate(int port, const std::string& request) {
   return r.output;
 }
 
+std::string PendingMailWith(Env& env, const std::string& site_dir, std::string_view needle) {
+  auto files = env.ListDir(site_dir + "/mail/pending");
+  if (!files.ok()) return "";
+  for (const FileInfo& f : *files) {
+    auto text = env.ReadFile(site_dir + "/mail/pending/" + f.name);
+    if (text.ok() && text->find(needle) != std::string::npos) return *text;
+  }
+  return "";
+}
+
 }  // namespace tieup::testing

@@ -88,4 +88,8 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::string
 // TLS, presenting no client certificate; returns what s_client printed.
 std::string TlsWithoutCertificate(int port, const std::string& request);
 
+// The text of the first mail waiting in SITE_DIR/mail/pending (a site's outbox) that contains
+// `needle`; "" when there is none (yet).
+std::string PendingMailWith(Env& env, const std::string& site_dir, std::string_view needle);
+
 }  // namespace tieup::testing
