@@ -478,7 +478,7 @@ test('account: register on a partner, signed in on every page, the account page,
     const header = page.getByRole('banner');
     await gotoAndLoad(page, sites.url('shop-a', '/'));
     await j.must('"Sign in" in the header', () =>
-      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
+      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15000 }));
     await j.must('the sign-in page (main\'s)', () =>
       clickAndLoad(page, header.getByRole('link', { name: 'Sign in' })));
     await j.shot('sign-in-at-main');
@@ -514,13 +514,13 @@ test('account: register on a partner, signed in on every page, the account page,
       }
     });
     await j.must('"Signed in as Kenji" in the header', () =>
-      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 3000 }));
+      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 15000 }));
     await j.shot('welcome');
     await pageBasics(j, SHOP_A, 0);
     // A page made before the sign-in (a static page of the site) shows it too.
     await gotoAndLoad(page, sites.url('shop-a', '/'));
     await j.must('"Signed in as Kenji" on the home page', () =>
-      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 3000 }));
+      header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 15000 }));
     await j.shot('home-signed-in');
     await j.must('the account page from the header', () =>
       clickAndLoad(page, header.getByRole('link', { name: 'Signed in as Kenji' })));
@@ -530,7 +530,7 @@ test('account: register on a partner, signed in on every page, the account page,
     await j.must('sign out', () => clickAndLoad(page, page.getByRole('button', { name: 'Sign out' })));
     await j.must('"You are signed out"', () => see(page, /You are signed out/));
     await j.must('"Sign in" in the header again', () =>
-      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 }));
+      header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15000 }));
     await j.shot('signed-out');
     // Main still knows the customer (sso.test.mjs signs out everywhere): signing in again at
     // shop-a needs no password.
@@ -539,7 +539,7 @@ test('account: register on a partner, signed in on every page, the account page,
       if (!page.url().startsWith(sites.url('shop-a', '/'))) {
         throw new Error(`signing in again went to ${page.url()}`);
       }
-      await header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 3000 });
+      await header.getByRole('link', { name: 'Signed in as Kenji' }).waitFor({ timeout: 15000 });
     });
     await j.shot('signed-in-again');
   });

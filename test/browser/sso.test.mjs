@@ -103,7 +103,7 @@ test('single_sign_on: one password typed at main, signed in at shop-a, shop-b an
     await j.must('confirmed: back on shop-a\'s product page, signed in', async () => {
       await clickAndLoad(page, page.getByRole('button', { name: 'Create my account' }));
       expectAt(page, 'shop-a', '/products/sencha.html');
-      await header.getByRole('link', { name: 'Signed in as Emi' }).waitFor({ timeout: 3000 });
+      await header.getByRole('link', { name: 'Signed in as Emi' }).waitFor({ timeout: 15000 });
     });
     await j.shot('registered-at-shop-a');
     await j.must('sign out at shop-a', async () => {
@@ -128,7 +128,7 @@ test('single_sign_on: one password typed at main, signed in at shop-a, shop-b an
     await j.must('back on the product page at shop-a, signed in', async () => {
       await clickAndLoad(page, page.getByRole('button', { name: 'Sign in and continue' }));
       expectAt(page, 'shop-a', '/products/sencha.html');
-      await header.getByRole('link', { name: 'Signed in as Emi' }).waitFor({ timeout: 3000 });
+      await header.getByRole('link', { name: 'Signed in as Emi' }).waitFor({ timeout: 15000 });
     });
     await j.shot('signed-in-at-shop-a');
 
@@ -185,7 +185,7 @@ test('single_sign_on: one password typed at main, signed in at shop-a, shop-b an
     await j.check('signing in at shop-a asks for the password again', async () => {
       await gotoAndLoad(page, sites.url('shop-a', '/account/login'));
       expectAt(page, 'main', '/oidc/authorize');
-      await page.getByLabel('Password').waitFor({ timeout: 3000 });
+      await page.getByLabel('Password').waitFor({ timeout: 15000 });
     });
     await j.shot('password-asked-again');
   });
@@ -207,7 +207,7 @@ test('password_reset: forgot the password at main\'s sign-in page, the link from
       await gotoAndLoad(page, await sites.mailLink(email, '/account/register/confirm'));
       await clickAndLoad(page, page.getByRole('button', { name: 'Create my account' }));
       await page.getByRole('banner').getByRole('link', { name: 'Signed in as Ren' })
-          .waitFor({ timeout: 3000 });
+          .waitFor({ timeout: 15000 });
     });
     // Another day, another browser session: nobody is signed in.
     await context.clearCookies();
@@ -244,7 +244,7 @@ test('password_reset: forgot the password at main\'s sign-in page, the link from
       await clickAndLoad(page, page.getByRole('button', { name: 'Sign in and continue' }));
       expectAt(page, 'shop-a', '/');
       await page.getByRole('banner').getByRole('link', { name: 'Signed in as Ren' })
-          .waitFor({ timeout: 3000 });
+          .waitFor({ timeout: 15000 });
     });
     await j.shot('signed-in-with-new-password');
     await j.check('the link does not work twice', async () => {
@@ -317,7 +317,7 @@ test('account_at_main: a new e-mail address by the mailed link, then the account
       await page.getByLabel('I want my account deleted').check();
       await clickAndLoad(page, page.getByRole('button', { name: 'Delete my account' }));
       await see(page, /Your account is deleted and you are signed out everywhere/);
-      await header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 3000 });
+      await header.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15000 });
     });
     await j.shot('account-deleted');
     await j.check('signing in with the address no longer works', async () => {
@@ -351,7 +351,7 @@ test('customer_copies: the address kept at main fills shop-a\'s checkout; shop-a
       await gotoAndLoad(page, await sites.mailLink(email, '/account/register/confirm'));
       await clickAndLoad(page, page.getByRole('button', { name: 'Create my account' }));
       expectAt(page, 'shop-a', '/products/sencha.html');
-      await header.getByRole('link', { name: 'Signed in as Kai' }).waitFor({ timeout: 3000 });
+      await header.getByRole('link', { name: 'Signed in as Kai' }).waitFor({ timeout: 15000 });
     });
     await j.must('main\'s account page: the address form', async () => {
       await gotoAndLoad(page, sites.url('main', '/account/'));
