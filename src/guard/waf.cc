@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 namespace tieup::guard {
@@ -135,7 +136,15 @@ class Waf::Impl {
     conf += kApplicationCookies;
     for (int id : o.excluded_rules) conf += "SecRuleRemoveById " + std::to_string(id) + "\n";
     const char* error = nullptr;
-    const int loaded = modsecurity::msc_rules_add(rules_, conf.c_str(), &error);
+    int loaded = 0;
+    {
+      // ModSecurity's rule parser (flex/bison) keeps global state: two rule sets parsed at once
+      // in one process (a gate following an activation from two threads) corrupt each other
+      // and fail. The lock stands for that library-wide state; inspection needs none.
+      static std::mutex parser_mu;
+      std::lock_guard<std::mutex> lock(parser_mu);
+      loaded = modsecurity::msc_rules_add(rules_, conf.c_str(), &error);
+    }
     if (loaded < 0) {
       std::string what = error != nullptr ? error : "no reason given";
       std::free(const_cast<char*>(error));
