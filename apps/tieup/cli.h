@@ -8,6 +8,7 @@
 
 #include "base/env.h"
 #include "base/log.h"
+#include "base/progress_meter.h"
 #include "base/status.h"
 #include "net/http_server.h"
 #include "site/config.h"
@@ -59,6 +60,11 @@ Status CreateFirstManager(Env& env, const std::string& dir, SiteRole role,
 // free one, when the public port is 0 or the sum is out of range). Not + 1000: that is where
 // the sync port's default sits (8080 -> 9080).
 HostPort DefaultConsoleAddress(const HostPort& public_address);
+
+// A progress meter on standard error counting `unit` ("partners", "files"): a bar redrawn in
+// place when standard error is a terminal (TERM not "dumb"; its width), plain periodic lines
+// otherwise (base/progress_meter.h).
+ProgressMeterOptions StderrMeterOptions(const std::string& unit);
 // InvalidArgument, naming the flags, when two of a new site's three listeners would bind the same
 // port on the same address (or one of them on every address); port 0, any free port, never
 // collides.

@@ -1,3 +1,9 @@
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include "base/time_format.h"
 #include "cli.h"
 #include "commerce/money.h"
@@ -56,6 +62,21 @@ void WaitForTermination(TerminationSignals& signals) {
   std::fprintf(stderr, "Press Ctrl-C to stop.\n");
   signals.Wait();
   std::fprintf(stderr, "stopping...\n");
+}
+
+ProgressMeterOptions StderrMeterOptions(const std::string& unit) {
+  ProgressMeterOptions o;
+  o.unit = unit;
+  const char* term = std::getenv("TERM");
+  o.terminal = ::isatty(STDERR_FILENO) == 1 && term != nullptr && std::string_view(term) != "dumb";
+  if (winsize w{}; o.terminal && ::ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) {
+    o.width = w.ws_col;
+  }
+  o.write = [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  };
+  return o;
 }
 
 HostPort DefaultConsoleAddress(const HostPort& public_address) {

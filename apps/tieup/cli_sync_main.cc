@@ -1,5 +1,7 @@
 // `tieup main partner ...`, `tieup main publish`, `tieup main status`: the main site manager's
 // partnership commands.
+#include <map>
+
 #include "base/encoding.h"
 #include "cli.h"
 #include "fees/billing.h"
@@ -301,13 +303,32 @@ Status Publish(Env& env, const PublishArgs& a) {
   PublishRequest request;
   request.all = a.all;
   request.partners = a.partners;
+  // Progress: partners done (and failed) and the bytes sent, as a bar on a terminal (each step
+  // line would scroll it away: only failures are printed above it), as the step lines and a
+  // periodic "progress:" line otherwise.
+  const ProgressMeterOptions meter_options = StderrMeterOptions("partners");
+  ProgressMeter meter(env, meter_options);
+  std::map<std::string, uint64_t> bytes_counted;  // by partner
   PublishOutput output;
-  output.out = [](std::string_view line) {
+  output.out = [&meter](std::string_view line) {
+    if (meter.counts().total > 0) meter.Finish();  // the results follow the run: no bar after
     std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
   };
-  output.err = [](std::string_view line) {
-    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  output.err = [&meter](std::string_view line) { meter.Note(line); };
+  output.step_lines = !meter_options.terminal;
+  output.progress = [&](const sync::PublishProgress& step) {
+    if (step.stage == "queued") return meter.AddTotal(1);
+    if (uint64_t& counted = bytes_counted[step.partner]; step.fetched_bytes > counted) {
+      meter.AddBytes(step.fetched_bytes - counted);  // "fetching" counts up, then "staged"
+      counted = step.fetched_bytes;
+    }
+    if (!step.done) return;
+    const bool failed = step.stage == "failed";
+    if (failed && meter_options.terminal) {
+      meter.Note("  " + step.partner + ": " + DescribePublishProgress(step));
+    }
+    meter.AddDone(1, failed ? 1 : 0);
   };
   if (!a.in_process) {
     ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, a.dir, SiteRole::kMain));

@@ -57,11 +57,62 @@ std::string OutputLine(std::string_view stream, std::string_view text) {
   return Line(o);
 }
 
+// A publish request with how the client wants to hear it.
+struct ControlRequest {
+  PublishRequest publish;
+  bool progress = false;  // "progress" lines (PublishProgress as JSON) wanted
+  bool steps = true;      // the "  ID: step" stderr lines wanted
+};
+
+json::object ProgressJson(const sync::PublishProgress& p) {
+  json::object o;
+  o["partner"] = p.partner;
+  o["stage"] = p.stage;
+  o["done"] = p.done;
+  o["version"] = p.version;
+  o["update_id"] = p.update_id;
+  o["fetched_blobs"] = p.fetched_blobs;
+  o["fetched_bytes"] = p.fetched_bytes;
+  o["reason"] = p.reason;
+  return o;
+}
+
+// The daemon's progress line as PublishProgress; nullopt when it is not one.
+std::optional<sync::PublishProgress> ProgressFromJson(const json::object& o) {
+  sync::PublishProgress p;
+  auto text = [&o](const char* key, std::string& out) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr || !v->is_string()) return false;
+    out = std::string(v->get_string());
+    return true;
+  };
+  auto count = [&o](const char* key, uint64_t& out) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr) return false;
+    if (v->is_uint64())
+      out = v->get_uint64();
+    else if (v->is_int64() && v->get_int64() >= 0)
+      out = static_cast<uint64_t>(v->get_int64());
+    else
+      return false;
+    return true;
+  };
+  const json::value* done = o.if_contains("done");
+  if (!text("partner", p.partner) || !text("stage", p.stage) || done == nullptr ||
+      !done->is_bool() || !count("version", p.version) || !text("update_id", p.update_id) ||
+      !count("fetched_blobs", p.fetched_blobs) || !count("fetched_bytes", p.fetched_bytes) ||
+      !text("reason", p.reason)) {
+    return std::nullopt;
+  }
+  p.done = done->get_bool();
+  return p;
+}
+
 const char kRequestExample[] =
     R"({"command":"publish","all":true} or {"command":"publish","partners":["shop-a"]})";
 
 // Parses the one request line. Every refusal says what was wrong and what a request looks like.
-Result<PublishRequest> ParseRequest(std::string_view line) {
+Result<ControlRequest> ParseRequest(std::string_view line) {
   error_code ec;
   json::value v = json::parse(line, ec);
   if (ec) {
@@ -82,14 +133,17 @@ Result<PublishRequest> ParseRequest(std::string_view line) {
     return Status::Unimplemented("unknown command '" + std::string(command->get_string()) +
                                  "': this daemon's control socket answers only 'publish'");
   }
-  PublishRequest request;
+  ControlRequest control;
+  PublishRequest& request = control.publish;
   for (const auto& [key, value] : *o) {
     if (key == "command") continue;
-    if (key == "all") {
+    if (key == "all" || key == "progress" || key == "steps") {
       if (!value.is_bool()) {
-        return Status::InvalidArgument("\"all\" must be true or false");
+        return Status::InvalidArgument("\"" + std::string(key) + "\" must be true or false");
       }
-      request.all = value.get_bool();
+      (key == "all"        ? request.all
+       : key == "progress" ? control.progress
+                           : control.steps) = value.get_bool();
     } else if (key == "partners") {
       const json::array* ids = value.if_array();
       if (ids == nullptr) {
@@ -103,11 +157,11 @@ Result<PublishRequest> ParseRequest(std::string_view line) {
       }
     } else {
       return Status::InvalidArgument("unknown field \"" + std::string(key) +
-                                     "\" in a publish request: it takes \"all\" and "
-                                     "\"partners\"");
+                                     "\" in a publish request: it takes \"all\", "
+                                     "\"partners\", \"progress\" and \"steps\"");
     }
   }
-  return request;
+  return control;
 }
 
 std::string DaemonStoppedMessage(const std::string& site_dir) {
@@ -131,7 +185,7 @@ class ControlSession;
 struct ControlServer::Impl {
   struct Job {
     std::shared_ptr<ControlSession> session;
-    PublishRequest request;
+    ControlRequest request;
   };
 
   Impl(Env& e, std::string dir, PublishHandler handler, std::shared_ptr<Logger> log,
@@ -145,7 +199,7 @@ struct ControlServer::Impl {
 
   void Accept();
   // I/O thread: queues a validated request for the worker (or refuses it while stopping).
-  void Enqueue(const std::shared_ptr<ControlSession>& session, PublishRequest request);
+  void Enqueue(const std::shared_ptr<ControlSession>& session, ControlRequest request);
   void WorkerLoop();
   // Runs one publish and returns how it ended; the caller tells the session.
   Status Run(Job& job);
@@ -274,7 +328,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
       return;
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    Result<PublishRequest> request = ParseRequest(line);
+    Result<ControlRequest> request = ParseRequest(line);
     if (!request.ok()) {
       server_.logger->warn("control socket: refused a request: {}", request.status().message());
       Finish(request.status());
@@ -372,7 +426,7 @@ void ControlServer::Impl::Accept() {
 }
 
 void ControlServer::Impl::Enqueue(const std::shared_ptr<ControlSession>& session,
-                                  PublishRequest request) {
+                                  ControlRequest request) {
   std::unique_lock<std::mutex> lock(mu);
   if (stop_worker) {
     lock.unlock();
@@ -427,12 +481,21 @@ Status ControlServer::Impl::Run(Job& job) {
     };
   };
   PublishOutput output{relay("stdout"), relay("stderr"), {}};
+  output.step_lines = job.request.steps;
+  if (job.request.progress) {
+    output.progress = [this, session](const sync::PublishProgress& step) {
+      json::object o;
+      o["progress"] = ProgressJson(step);
+      asio::post(io, [session, line = Line(o)]() mutable { session->Send(std::move(line)); });
+    };
+  }
+  const PublishRequest& request = job.request.publish;
   logger->info("control socket: publish {}",
-               job.request.all ? std::string("to every partner")
-                               : std::to_string(job.request.partners.size()) + " partner(s)");
+               request.all ? std::string("to every partner")
+                           : std::to_string(request.partners.size()) + " partner(s)");
   Status status;
   try {
-    status = publish(job.request, output);
+    status = publish(request, output);
   } catch (const std::exception& e) {
     status = Status::Internal(std::string("publish failed: ") + e.what());
   }
@@ -599,6 +662,8 @@ Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& 
   json::array ids;
   for (const std::string& id : request.partners) ids.emplace_back(id);
   req["partners"] = std::move(ids);
+  if (output.progress) req["progress"] = true;
+  if (!output.step_lines) req["steps"] = false;
   error_code ec;
   asio::write(socket, asio::buffer(Line(req)), ec);
   if (ec) return Status::Unavailable(DaemonStoppedMessage(site_dir));
@@ -625,6 +690,13 @@ Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& 
       if (output.out) output.out(text->get_string());
     } else if (const json::value* err = o->if_contains("stderr"); err && err->is_string()) {
       if (output.err) output.err(err->get_string());
+    } else if (const json::value* p = o->if_contains("progress"); p && p->is_object()) {
+      std::optional<sync::PublishProgress> step = ProgressFromJson(p->as_object());
+      if (!step) {
+        return Status::DataLoss("the daemon sent a progress line that is not its protocol ('" +
+                                line.substr(0, 80) + "'): is it the same tieup version?");
+      }
+      if (output.progress) output.progress(*step);
     } else if (const json::value* pid = o->if_contains("pid"); pid && pid->is_int64()) {
       if (on_accepted) on_accepted(static_cast<pid_t>(pid->get_int64()));
     } else if (const json::value* st = o->if_contains("status"); st && st->is_string()) {

@@ -7,8 +7,12 @@
 //
 // Protocol (newline-delimited JSON, one request per connection):
 //   client -> server  {"command":"publish","all":true,"partners":["shop-a"]}\n  (<= 64 KiB)
+//                     optional: "progress":true (send progress lines), "steps":false (no
+//                     "  ID: step" stderr lines: PublishOutput::step_lines)
 //   server -> client  {"pid":1234}\n                 the request was accepted by daemon 1234
 //                     {"stdout":"..."}\n / {"stderr":"..."}\n   as the run produces them
+//                     {"progress":{"partner":..,"stage":..,"done":..,...}}\n  each partner's
+//                     step as sync::PublishProgress (every field), when asked for
 //                     {"status":"ok"}\n  or
 //                     {"status":"error","code":"unavailable","message":"..."}\n
 // A request that is not valid JSON, too large, or names an unknown command or field is answered
@@ -77,7 +81,8 @@ class ControlServer {
 };
 
 // The client side of `tieup main publish`: sends `request` to the daemon serving `site_dir` and
-// relays its lines to `output` as they arrive, until the final status.
+// relays its lines to `output` as they arrive, until the final status. Progress lines are asked
+// for when `output.progress` is set, step lines left out when `output.step_lines` is false.
 // Returns false (not an error) when no daemon listens: no socket file, or nothing accepts on it
 // (a stale file left by a daemon that was killed); the caller then runs the publish itself.
 // Returns true when the daemon ran it and reported OK; the daemon's error status otherwise

@@ -23,6 +23,10 @@ std::string DescribePublishProgress(const sync::PublishProgress& step) {
   const std::string& s = step.stage;
   if (s == "queued" || s == "building") return s;
   if (s == "offering") return "offering version " + v;
+  if (s == "fetching") {
+    return fmt::format("sent {} file{} ({}) of version {} so far", step.fetched_blobs,
+                       step.fetched_blobs == 1 ? "" : "s", FormatByteSize(step.fetched_bytes), v);
+  }
   if (s == "staged") {
     return fmt::format("fetched {} file{} ({}), staged version {}", step.fetched_blobs,
                        step.fetched_blobs == 1 ? "" : "s", FormatByteSize(step.fetched_bytes), v);
@@ -92,7 +96,8 @@ Status RunPublish(Env& env, const SiteConfig& config, SiteContent& content,
   auto progress = [&](const sync::PublishProgress& step) {
     std::lock_guard<std::mutex> lock(progress_mu);
     if (output.progress) output.progress(step);
-    if (step.stage != "queued")
+    // Each batch fetched would be a line: the progress meter shows them as a count.
+    if (output.step_lines && step.stage != "queued" && step.stage != "fetching")
       Emit(output.err, "  " + step.partner + ": " + DescribePublishProgress(step));
   };
   auto outcomes = publisher.PublishNow(request.all ? std::vector<std::string>{} : request.partners,

@@ -33,6 +33,9 @@ struct PublishOutput {
   std::function<void(std::string_view line)> out;
   std::function<void(std::string_view line)> err;
   std::function<void(const sync::PublishProgress&)> progress;
+  // False: no "  ID: step" lines on `err` (a caller that shows `progress` its own way, such as
+  // the command line's progress bar on a terminal).
+  bool step_lines = true;
 };
 
 // A partner's step in words, as `tieup main publish` and the console show it: "building",
@@ -50,7 +53,8 @@ std::string SummarizePublish(const std::vector<std::string>& outcome_states);
 //   out: "main: activated release N (M files)" or "main: unchanged, release N (M files)"
 //   out: "No partners named: add --all or --partner ID to update partners." (none named)
 //   err: "publishing to every partner..." / "publishing to N partner(s)..."
-//   err: as each partner's steps happen, "  ID: " + DescribePublishProgress (not "queued")
+//   err: as each partner's steps happen, "  ID: " + DescribePublishProgress (not "queued"),
+//        unless output.step_lines is false
 //   out: one line per partner, "%-14s version %-4llu %s  update uN", "%-14s FAILED: why" or,
 //        for a suspended partner named in the request, "%-14s SUSPENDED: what to do"
 //   err: SummarizePublish of the outcomes

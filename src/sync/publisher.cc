@@ -1152,6 +1152,25 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
   offer.approval = st.p.approval;
   offer.root = options_.root_envelope;
   report("offering");
+  // While the partner fetches what it lacks, ServeBlobs reports each batch sent ("fetching").
+  struct FetchReports {
+    Publisher& p;
+    const std::string& id;
+    ~FetchReports() {
+      std::lock_guard<std::mutex> lock(p.in_flight_mu_);
+      p.in_flight_.erase(id);
+    }
+  } fetch_reports{*this, id};
+  if (progress) {
+    InFlight f;
+    f.progress = progress;
+    f.step.partner = id;
+    f.step.stage = "fetching";
+    f.step.version = out.version;
+    f.step.update_id = out.update_id;
+    std::lock_guard<std::mutex> lock(in_flight_mu_);
+    in_flight_[id] = std::move(f);
+  }
   Result<OfferReply> reply = Status::NotFound("no delta");
   const bool sent_delta = !delta->empty();
   if (sent_delta) {
@@ -1425,6 +1444,12 @@ Result<std::vector<std::string>> Publisher::ServeBlobs(const std::string& partne
       return Status::ResourceExhausted("blob request above 64 MiB; ask for fewer blobs at once");
     }
     out.push_back(std::move(bytes));
+  }
+  std::lock_guard<std::mutex> lock(in_flight_mu_);
+  if (auto it = in_flight_.find(partner_id); it != in_flight_.end()) {
+    it->second.step.fetched_blobs += out.size();
+    it->second.step.fetched_bytes += total;
+    it->second.progress(it->second.step);
   }
   return out;
 }

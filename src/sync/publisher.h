@@ -155,8 +155,10 @@ struct PublishOutcome {
 
 // One step of one partner's publish, reported as it happens (PublishNow's `progress`): "queued"
 // (for every partner of the run, before any starts), "building", "offering" (version known),
-// "staged" (the partner fetched the files it lacked and staged the version; fetched_* say what it
-// fetched), and last, with `done`, the outcome's state (PublishOutcome::state). A partner that
+// "fetching" (after each batch of files main sent the partner for this offer; fetched_* count
+// what was sent so far: an initial sync's progress), "staged" (the partner fetched the files it
+// lacked and staged the version; fetched_* say what it fetched), and last, with `done`, the
+// outcome's state (PublishOutcome::state). A partner that
 // is up to date, pull-mode or failed skips the steps it never reached.
 struct PublishProgress {
   std::string partner;
@@ -393,8 +395,15 @@ class Publisher {
   std::mutex mutexes_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> partner_mutexes_;  // guarded by mutexes_mu_
   std::map<std::string, std::unique_ptr<Latest>> latest_;               // guarded by mutexes_mu_
-  std::atomic<int> dropped_since_sweep_{0};  // releases deleted since the last sweep
-  std::atomic<bool> swept_{false};           // RunDue swept once
+  // Offers waiting for the partner, by partner: ServeBlobs reports "fetching" to them.
+  struct InFlight {
+    PublishProgressFn progress;
+    PublishProgress step;  // "fetching", with the counts so far
+  };
+  std::mutex in_flight_mu_;
+  std::map<std::string, InFlight> in_flight_;  // guarded by in_flight_mu_
+  std::atomic<int> dropped_since_sweep_{0};    // releases deleted since the last sweep
+  std::atomic<bool> swept_{false};             // RunDue swept once
 };
 
 }  // namespace tieup::sync

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -88,6 +90,41 @@ CommandResult RunTieup(const std::vector<std::string>& args) {
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof(buf))) > 0) r.output.append(buf, static_cast<size_t>(n));
   ::close(fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = ExitCodeOf(status);
+  return r;
+}
+
+CommandResult RunTieupOnTerminal(const std::vector<std::string>& args, int columns) {
+  CommandResult r;
+  winsize size{};
+  size.ws_row = 40;
+  size.ws_col = static_cast<unsigned short>(columns);
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+  if (pid < 0) {
+    r.exit_code = -1;
+    r.output = "forkpty failed";
+    return r;
+  }
+  if (pid == 0) {
+    ::setenv("TERM", "xterm", 1);
+    std::vector<std::string> copy = {TIEUP_BINARY};
+    copy.insert(copy.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  char buf[4096];
+  ssize_t n;
+  // Read until the terminal closes (EIO once the command and its children exited).
+  while ((n = ::read(master, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) r.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(master);
   int status = 0;
   ::waitpid(pid, &status, 0);
   r.exit_code = ExitCodeOf(status);

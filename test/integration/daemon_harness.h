@@ -37,6 +37,9 @@ bool WaitFor(const std::function<bool()>& done,
 
 // Runs `tieup args...` to completion.
 CommandResult RunTieup(const std::vector<std::string>& args);
+// The same with standard output and error on a pseudo-terminal `columns` wide (TERM=xterm), as
+// when a person types the command: what a progress bar draws, escapes included.
+CommandResult RunTieupOnTerminal(const std::vector<std::string>& args, int columns = 100);
 
 // Forks and execs `argv` (argv[0] a path) with standard output and error to a pipe (*out_fd)
 // and, when in_fd is not null, standard input from a pipe (*in_fd, its write end; otherwise

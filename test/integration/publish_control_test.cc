@@ -78,6 +78,41 @@ TEST_F(PublishControlTest, PublishRunsInsideTheRunningDaemon) {
   EXPECT_TRUE(PartnerServes("New leaves are in."));
 }
 
+// On a terminal the partners are counted on one bar redrawn in place, with the bytes sent and
+// the time left; only a failure is printed above it; the results and the summary follow.
+// Through the daemon (the progress comes over the control socket) and in process alike.
+TEST_F(PublishControlTest, OnATerminalABarCountsThePartnersAndPrintsOnlyFailures) {
+  StartMain();
+  const std::string dir_a = dir_.Sub("shop-a"), dir_b = dir_.Sub("shop-b");
+  CommandResult init =
+      EnrollNewPartner(main_dir_, main_sync_port_, dir_a, "shop-a", "Shop A", FreePort());
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  init = EnrollNewPartner(main_dir_, main_sync_port_, dir_b, "shop-b", "Shop B", FreePort());
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  SiteProcess a({"partner", "serve", dir_a});
+  ASSERT_TRUE(a.Start()) << a.output();  // shop-b is not running: its update fails
+
+  for (const bool in_process : {false, true}) {
+    SCOPED_TRACE(in_process ? "in process" : "through the daemon");
+    if (in_process) Author("pages/index.md", "---\ntitle: Welcome\n---\n# Second flush\n");
+    std::vector<std::string> args = {"main", "publish", main_dir_, "--all"};
+    if (in_process) args.push_back("--in-process");
+    CommandResult pub = RunTieupOnTerminal(args, 100);
+    EXPECT_NE(pub.exit_code, 0) << pub.output;  // a partner failed
+    EXPECT_THAT(pub.output, Not(HasSubstr(": offering version"))) << pub.output;
+    EXPECT_THAT(pub.output, Not(HasSubstr(": building"))) << pub.output;
+    // The bar, complete, then cleared for the results.
+    EXPECT_THAT(pub.output,
+                HasRegex(R"(\r\[#{40}\] 2/2 partners, 1 failed, \d+(\.\d)? (B|KiB)\x1b\[K)"))
+        << pub.output;
+    EXPECT_THAT(pub.output, HasSubstr("\r\x1b[K  shop-b: failed: ")) << pub.output;
+    EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version \d\s+activated\s+update u\d+)"));
+    EXPECT_THAT(pub.output, HasSubstr("shop-b         FAILED: "));
+    EXPECT_THAT(pub.output, HasSubstr("2 partners: 1 activated, 0 waiting for approval, 1 failed"));
+    EXPECT_THAT(pub.output, Not(HasSubstr("done: "))) << "the plain lines are not for a terminal";
+  }
+}
+
 // Each partner's steps are printed as they happen (standard error), then a summary, through the
 // daemon and in the command's own process alike; the result lines stay as scripts read them.
 TEST_F(PublishControlTest, PrintsEachPartnersProgressAndASummary) {
@@ -108,6 +143,8 @@ TEST_F(PublishControlTest, PrintsEachPartnersProgressAndASummary) {
   EXPECT_THAT(pub.output,
               HasSubstr("\n  shop-b: version 1 waiting for the partner manager's approval\n"));
   EXPECT_THAT(pub.output, HasSubstr("\n2 partners: 1 activated, 1 waiting for approval, 0 failed"));
+  // Not on a terminal: a plain count at the end (and every 10 s on long runs).
+  EXPECT_THAT(pub.output, HasRegex(R"(\ndone: 2 of 2 partners in \d+:\d\d, \d+(\.\d)? KiB\n)"));
   // The result lines, unchanged.
   EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 1\s+activated\s+update u\d+)"));
   EXPECT_THAT(pub.output, HasRegex(R"(shop-b\s+version 1\s+pending_approval\s+update u\d+)"));

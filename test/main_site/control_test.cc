@@ -230,6 +230,39 @@ TEST_F(ControlTest, PublishThroughTheDaemonReportsWhatAnInProcessRunReports) {
   EXPECT_THAT(through[7].second, HasSubstr("1 partner(s) failed; they are retried"));
 }
 
+// A client that draws its own progress (the command line's bar on a terminal) asks for the
+// steps as data and without the step lines: every field of each step comes over the socket.
+TEST_F(ControlTest, ProgressComesAsDataWhenAskedForWithoutTheStepLines) {
+  StartDaemon();
+  ASSERT_THAT(daemon_->sync().AddPartner(Unreachable("shop-x"), 3600).status(), IsOk());
+  Lines lines;
+  std::vector<sync::PublishProgress> steps;
+  PublishOutput out = Collect(&lines);
+  out.step_lines = false;
+  out.progress = [&steps](const sync::PublishProgress& step) { steps.push_back(step); };
+  PublishRequest all;
+  all.all = true;
+  Result<bool> r = ForwardToDaemon(dir_, all, out);
+  EXPECT_THAT(r.status(), StatusIs(StatusCode::kUnavailable));
+  for (const auto& [stream, line] : lines) {
+    EXPECT_THAT(line, ::testing::Not(::testing::StartsWith("  shop-x: "))) << "a step line";
+  }
+  EXPECT_THAT(lines, ::testing::Contains(std::make_pair(
+                         'e', std::string("1 partner: 0 activated, 0 waiting for approval, "
+                                          "1 failed"))));
+  ASSERT_THAT(steps, SizeIs(4));
+  EXPECT_EQ(steps[0].stage, "queued");
+  EXPECT_EQ(steps[1].stage, "building");
+  EXPECT_EQ(steps[2].stage, "offering");
+  EXPECT_EQ(steps[2].version, 1u);
+  EXPECT_FALSE(steps[2].update_id.empty());
+  EXPECT_EQ(steps[3].stage, "failed");
+  EXPECT_TRUE(steps[3].done);
+  EXPECT_FALSE(steps[3].reason.empty());
+  EXPECT_EQ(steps[3].partner, "shop-x");
+  EXPECT_EQ(steps[3].update_id, steps[2].update_id);
+}
+
 TEST_F(ControlTest, DaemonServesMainsNewReleaseAtOnce) {
   StartDaemon();
   Lines lines;
@@ -359,6 +392,10 @@ TEST_F(ControlTest, BadRequestsAreRefusedWithOneErrorLineAndTheDaemonGoesOn) {
       {"{\"command\":\"publish\",\"partners\":[\"shop-a\",7]}\n", "invalid_argument",
        "must hold only strings"},
       {"{\"command\":\"publish\",\"al\":true}\n", "invalid_argument", "unknown field \"al\""},
+      {"{\"command\":\"publish\",\"progress\":1}\n", "invalid_argument",
+       "\"progress\" must be true or false"},
+      {"{\"command\":\"publish\",\"steps\":null}\n", "invalid_argument",
+       "\"steps\" must be true or false"},
   };
   for (const Case& c : cases) {
     const std::string shown = c.request.substr(0, 80);

@@ -17,6 +17,7 @@ using ::testing::HasSubstr;
 using testing::PartnerSite;
 using ::testing::SizeIs;
 using testing::SyncFixture;
+using ::tieup::testing::IsOk;
 
 class PublishProgressTest : public SyncFixture {
  protected:
@@ -61,13 +62,13 @@ TEST_F(PublishProgressTest, EachPartnersStepsAreReportedAsTheyHappen) {
   ASSERT_THAT(outcomes, SizeIs(3));
 
   EXPECT_THAT(StagesOf("shop-a"),
-              ElementsAre("queued", "building", "offering", "staged", "activated"));
-  EXPECT_THAT(StagesOf("shop-b"),
-              ElementsAre("queued", "building", "offering", "staged", "pending_approval"));
+              ElementsAre("queued", "building", "offering", "fetching", "staged", "activated"));
+  EXPECT_THAT(StagesOf("shop-b"), ElementsAre("queued", "building", "offering", "fetching",
+                                              "staged", "pending_approval"));
   EXPECT_THAT(StagesOf("shop-c"), ElementsAre("queued", "building", "offering", "failed"));
 
   // Every partner is queued before any starts.
-  ASSERT_THAT(steps_, SizeIs(14));
+  ASSERT_THAT(steps_, SizeIs(16));
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(steps_[i].stage, "queued") << i;
 
   // What the partner fetched is what it answered with, and what it really fetched.
@@ -78,6 +79,12 @@ TEST_F(PublishProgressTest, EachPartnersStepsAreReportedAsTheyHappen) {
   EXPECT_EQ(staged.fetched_blobs, MainLinkOf(a).fetched_blobs.load());
   EXPECT_EQ(staged.fetched_bytes, MainLinkOf(a).fetched_bytes.load());
   EXPECT_FALSE(staged.done);
+  // What main sent while the partner fetched (one batch here) is what it fetched.
+  const PublishProgress& fetching = Step("shop-a", "fetching");
+  EXPECT_EQ(fetching.fetched_blobs, staged.fetched_blobs);
+  EXPECT_EQ(fetching.fetched_bytes, staged.fetched_bytes);
+  EXPECT_EQ(fetching.update_id, staged.update_id);
+  EXPECT_FALSE(fetching.done);
 
   // The last step is the outcome, marked done.
   for (const PublishOutcome& o : outcomes) {
@@ -89,6 +96,54 @@ TEST_F(PublishProgressTest, EachPartnersStepsAreReportedAsTheyHappen) {
   const PublishProgress& failed = Step("shop-c", "failed");
   EXPECT_THAT(failed.reason, HasSubstr("unreachable"));
   EXPECT_EQ(Step("shop-c", "offering").version, 1u);
+}
+
+// An initial sync's progress: each batch main sends while the partner fetches is reported, the
+// counts growing, until the partner staged what it fetched. Blobs the partner asks for outside
+// a publish (a repair) are not reported to any run.
+TEST_F(PublishProgressTest, EachBatchSentWhileThePartnerFetchesIsCounted) {
+  Partnership pp = MakePartnership("shop-i", ApprovalPolicy::kAuto, "I");
+  ASSERT_THAT(publisher_->AddPartnership(pp), IsOk());
+  auto link = std::make_unique<testing::InProcessMainLink>(publisher_, "shop-i");
+  testing::InProcessMainLink& main = *link;
+  PartnerSite& p = CreatePartnerSite("shop-i", ApprovalPolicy::kAuto, &main);
+  p.main_link = std::move(link);
+  ReceiverOptions ro;
+  ro.site_id = "shop-i";
+  ro.pinned_root = root_key_.public_key();
+  ro.root_envelope = root_envelope_;
+  ro.fetch_batch_count = 1;  // one file per request: one report per file
+  auto r = Receiver::Open(
+      env_, *p.db,
+      [&p](const std::function<Status(content::ContentStore&)>& fn) { return fn(*p.store); }, main,
+      ro);
+  ASSERT_THAT(r, IsOk());
+  p.receiver = std::move(*r);
+  partner_link_.Add("shop-i", p.receiver.get());
+
+  ASSERT_THAT(Publish(), SizeIs(1));
+  std::vector<PublishProgress> fetching;
+  for (const PublishProgress& step : steps_) {
+    if (step.stage == "fetching") fetching.push_back(step);
+  }
+  const PublishProgress& staged = Step("shop-i", "staged");
+  ASSERT_GT(staged.fetched_blobs, 1u);
+  ASSERT_THAT(fetching, SizeIs(staged.fetched_blobs));
+  for (size_t i = 0; i < fetching.size(); ++i) {
+    EXPECT_EQ(fetching[i].fetched_blobs, i + 1);
+    if (i > 0) EXPECT_GT(fetching[i].fetched_bytes, fetching[i - 1].fetched_bytes);
+    EXPECT_EQ(fetching[i].version, 1u);
+  }
+  EXPECT_EQ(fetching.back().fetched_bytes, staged.fetched_bytes);
+  EXPECT_EQ(StagesOf("shop-i").back(), "activated");
+
+  // Outside a run: served, not reported.
+  const size_t reports = steps_.size();
+  auto active = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  ASSERT_FALSE((*active)->files.empty());
+  ASSERT_THAT(publisher_->ServeBlobs("shop-i", {(*active)->files.begin()->second.hash}), IsOk());
+  EXPECT_THAT(steps_, SizeIs(reports));
 }
 
 TEST_F(PublishProgressTest, NothingNewIsReportedUpToDateOrStillWaiting) {
