@@ -2,15 +2,19 @@
 // `tieup partner fees statements` and `tieup partner fees verify`: shipping and checking
 // partners' access ledgers, and the fee statements computed from them (delivered to the partner
 // over the sync channel).
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "base/encoding.h"
 #include "base/money_format.h"
 #include "cli.h"
+#include "fees/inputs.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_sync.h"
 #include "partner_site/ledger_service.h"
 #include "store/database.h"
+#include "sync/partner_overview.h"
 
 namespace tieup::cli {
 namespace {
@@ -108,6 +112,67 @@ Status MainStatement(Env& env, const std::string& dir, const std::string& partne
   std::printf(
       "The partner receives it with its contract over the sync channel (within a minute while "
       "it serves; at once with 'tieup partner fees statements PARTNER_DIR --fetch').\n");
+  return Status::Ok();
+}
+
+// `tieup main fees statement DIR --all`: every partnership's statement for `period`, counted on
+// a progress meter; one result line per partner on standard output once the run is done.
+Status MainStatementsForAll(Env& env, const std::string& dir, const std::string& period) {
+  ASSIGN_OR_RETURN(MainLedgerSession s, OpenMainLedger(env, dir));
+  RETURN_IF_ERROR(fees::ParsePeriod(period).status());
+  sync::PartnerOverviewQuery query;
+  query.page_size = 0;  // every partnership
+  query.now = env.NowSeconds();
+  ASSIGN_OR_RETURN(sync::PartnerOverviewPage all, sync::QueryPartnerOverview(*s.db, query));
+  std::vector<std::string> partners;
+  for (const sync::PartnerOverviewRow& row : all.rows) {
+    if (!row.report.partnership.revoked) partners.push_back(row.report.partnership.id);
+  }
+  if (partners.empty()) {
+    std::printf("No partnerships: add one with 'tieup main partner add %s --id ID'.\n",
+                dir.c_str());
+    return Status::Ok();
+  }
+  ProgressMeter meter(env, StderrMeterOptions("partners"));
+  meter.SetTotal(partners.size());
+  std::vector<std::string> results;
+  size_t written = 0, skipped = 0, failed = 0;
+  for (const std::string& partner : partners) {
+    const std::string contract = s.collector->ContractPath(partner);
+    std::string result;
+    bool this_failed = false;
+    if (!env.FileExists(contract)) {
+      ++skipped;
+      result = fmt::format("{:<14} not written: no contract ({})", partner, contract);
+    } else if (auto f = s.collector->WriteStatement(partner, period, ""); f.ok()) {
+      ++written;
+      result = fmt::format("{:<14} {:>14}  {}", partner, Money(f->total_minor, f->currency),
+                           f->csv_path);
+    } else if (f.status().code() == StatusCode::kFailedPrecondition) {
+      ++skipped;
+      result = fmt::format("{:<14} not written: {}", partner, f.status().message());
+    } else {
+      ++failed;
+      this_failed = true;
+      result = fmt::format("{:<14} FAILED: {}", partner, f.status().message());
+      meter.Note(result);
+    }
+    results.push_back(std::move(result));
+    meter.AddDone(1, this_failed ? 1 : 0);
+  }
+  meter.Finish();
+  for (const std::string& line : results) std::printf("%s\n", line.c_str());
+  std::printf("Statements for %s: %zu written, %zu not written, %zu failed.\n", period.c_str(),
+              written, skipped, failed);
+  if (written > 0) {
+    std::printf(
+        "Each partner receives its statement with its contract over the sync channel (within a "
+        "minute while it serves).\n");
+  }
+  if (failed > 0) {
+    return Status::Unavailable(std::to_string(failed) +
+                               " statement(s) could not be written (see above)");
+  }
   return Status::Ok();
 }
 
@@ -258,16 +323,31 @@ void AddLedgerCommands(CLI::App& app, Context& ctx) {
   CLI::App* st = mf->add_subcommand(
       "statement",
       "Write a partner's fee statement for a period (CSV and HTML) from its verified "
-      "ledger");
+      "ledger, or every partner's with --all");
   st->add_option("DIR", a->dir, "The main site's data directory")->required();
-  st->add_option("--partner", a->partner, "The partner id")->required();
+  CLI::Option* one_partner = st->add_option("--partner", a->partner, "The partner id");
+  st->add_flag("--all", a->all,
+               "Every partnership (not revoked), with a progress bar; a partner without a "
+               "contract is listed as not written")
+      ->excludes(one_partner);
   st->add_option("--period", a->period, "YYYY-MM, or YYYY-MM-DD..YYYY-MM-DD (end exclusive)")
       ->required();
   st->add_option("--contract", a->contract,
                  "The contract TOML (default DIR/contracts/PARTNER.toml; see "
                  "docs/fee-contract-example.toml)");
   st->callback([&ctx, a] {
-    ctx.action = [&ctx, a] {
+    ctx.action = [&ctx, a]() -> Status {
+      if (a->all) {
+        if (!a->contract.empty()) {
+          return Status::InvalidArgument(
+              "--contract names one partner's contract: with --all each partner's own is used "
+              "(DIR/contracts/PARTNER.toml)");
+        }
+        return MainStatementsForAll(*ctx.env, a->dir, a->period);
+      }
+      if (a->partner.empty()) {
+        return Status::InvalidArgument("name a partner with --partner ID, or add --all");
+      }
       return MainStatement(*ctx.env, a->dir, a->partner, a->period, a->contract);
     };
   });

@@ -155,7 +155,22 @@ Status Rollback(Env& env, const std::string& dir) {
 
 Status PollCmd(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(PartnerSession s, OpenPartner(env, dir));
-  ASSIGN_OR_RETURN(sync::PollResult r, s.sync->receiver().Poll());
+  // A new release's files as they are fetched (an initial sync: thousands).
+  ProgressMeter meter(env, StderrMeterOptions("files"));
+  sync::FetchProgress shown;
+  auto progress = [&](const sync::FetchProgress& p) {
+    if (p.files_done == 0) {
+      meter.SetTotal(p.files_total);
+      shown = p;
+      return;
+    }
+    meter.AddDone(p.files_done - shown.files_done);
+    meter.AddBytes(p.bytes_done - shown.bytes_done);
+    shown = p;
+  };
+  Result<sync::PollResult> polled = s.sync->receiver().Poll(true, progress);
+  meter.Finish();
+  ASSIGN_OR_RETURN(sync::PollResult r, std::move(polled));
   if (r.repaired > 0) {
     std::printf(
         "Repaired %zu missing file%s of the active tie-up release: fetched again from main and "

@@ -164,7 +164,8 @@ Result<OfferReply> Receiver::HandleOffer(const OfferRequest& offer) {
   return HandleOfferLocked(offer);
 }
 
-Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
+Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
+                                               const FetchProgressFn& progress) {
   const int64_t now = env_.NowSeconds();
   (void)Event(offer.update_id, offer.version, "offered",
               "main offered version " + std::to_string(offer.version) + " (update " +
@@ -316,6 +317,12 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
   auto refuse = [&](const Status& why) {
     return Refuse(offer, m.version, Status(why.code(), why.message() + clean_up()));
   };
+  FetchProgress fetch;
+  fetch.update_id = offer.update_id;
+  fetch.version = m.version;
+  fetch.files_total = missing.size();
+  for (const auto& [hash, length] : missing) fetch.bytes_total += length;
+  if (progress) progress(fetch);
   for (size_t start = 0; start < missing.size();) {
     std::vector<std::string> hashes;
     std::vector<uint64_t> lengths;
@@ -390,6 +397,9 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer) {
       ++fetched_blobs;
       fetched_bytes += lengths[k];
     }
+    fetch.files_done = fetched_blobs;
+    fetch.bytes_done = fetched_bytes;
+    if (progress) progress(fetch);
   }
   size_t referenced = 0;  // blobs the release names (a file and its gzip variant are two)
   for (const auto& [path, e] : m.files) referenced += e.gzip ? 2 : 1;
@@ -717,7 +727,7 @@ Result<uint64_t> Receiver::Rollback() {
   return after;
 }
 
-Result<PollResult> Receiver::Poll(bool repair_missing) {
+Result<PollResult> Receiver::Poll(bool repair_missing, const FetchProgressFn& progress) {
   PollResult result;
   if (repair_missing) {
     ASSIGN_OR_RETURN(std::vector<BlobRepair> missing, FindMissingBlobs());
@@ -757,13 +767,17 @@ Result<PollResult> Receiver::Poll(bool repair_missing) {
     result.state = "pending";
     return result;
   }
-  auto reply = HandleOffer(*offer);
+  auto handle = [&](const OfferRequest& o) {
+    std::lock_guard<std::mutex> lock(offer_mu_);
+    return HandleOfferLocked(o, progress);
+  };
+  auto reply = handle(*offer);
   if (!reply.ok() && reply.status().code() == StatusCode::kNotFound) {
     // Main's delta does not apply to what this site holds: ask for the full metadata.
     auto full = main_.LatestRelease(0);
     if (!full.ok()) return full.status();
     offer = std::move(full);
-    reply = HandleOffer(*offer);
+    reply = handle(*offer);
   }
   if (!reply.ok()) {
     (void)main_.ReportEvent(

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,16 @@ struct PollResult {
   size_t unrepaired = 0;
   std::string repair_error;
 };
+
+// What an offer's fetch has done so far (Poll's `progress`): after the missing files were
+// counted (done 0), then after each batch stored.
+struct FetchProgress {
+  std::string update_id;
+  uint64_t version = 0;
+  uint64_t files_total = 0, bytes_total = 0;  // what this site lacked
+  uint64_t files_done = 0, bytes_done = 0;    // fetched, checked and stored so far
+};
+using FetchProgressFn = std::function<void(const FetchProgress&)>;
 
 // A blob of the active tie-up release to fetch again from main (missing or damaged here).
 struct BlobRepair {
@@ -148,7 +159,9 @@ class Receiver {
   // With `repair_missing`, blobs of the active tie-up release that are missing first are
   // fetched again (FindMissingBlobs, RepairBlobs; see PollResult): an update only fetches what
   // differs from the active release, so it would never bring them back.
-  Result<PollResult> Poll(bool repair_missing = true);
+  // `progress` (optional) hears the fetch of a new release as it goes (FetchProgress), on the
+  // calling thread.
+  Result<PollResult> Poll(bool repair_missing = true, const FetchProgressFn& progress = {});
 
   // Fetches `blobs` again from main (the same endpoint as an offer's fetch, in batches), checks
   // each against its hash and stated length, and stores it atomically in place of the missing
@@ -179,7 +192,8 @@ class Receiver {
   Receiver(Env& env, Database& db, ContentMutator content, MainLink& main, ReceiverOptions options,
            int64_t root_version);
 
-  Result<OfferReply> HandleOfferLocked(const OfferRequest& offer);
+  Result<OfferReply> HandleOfferLocked(const OfferRequest& offer,
+                                       const FetchProgressFn& progress = {});
   // The release a delta offer describes, from the base this site holds. NotFound (main then
   // sends the full metadata) when the base is not held or differs from main's.
   Result<content::ReleaseManifest> ApplyReleaseDelta(

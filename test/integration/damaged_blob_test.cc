@@ -468,9 +468,14 @@ TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {
 TEST_F(DamagedBlobTest, PullModePollRepairsAMissingBlob) {
   StartMain();
   NewPartner(/*pull=*/true);
-  CommandResult poll = RunTieup({"partner", "poll", partner_dir_});
+  // The first poll fetches the whole release, on a terminal as a person would: a bar counts the
+  // files (all of them, and their bytes), then goes for the result.
+  CommandResult poll = RunTieupOnTerminal({"partner", "poll", partner_dir_});
   ASSERT_EQ(poll.exit_code, 0) << poll.output;
   ASSERT_THAT(poll.output, HasSubstr("activated"));
+  EXPECT_THAT(poll.output,
+              HasRegex(R"(\r\[#{40}\] (\d+)/\1 files, \d+(\.\d)? (B|KiB)\x1b\[K\r\x1b\[K)"))
+      << poll.output;
   StartPartner();
   std::string front;
   ASSERT_TRUE(WaitFor([&] {

@@ -179,6 +179,29 @@ TEST(FeeInputsIntegrationTest, CancelledOrdersLifeOptionsAndSignedDelivery) {
   r = RunTieup({"partner", "fees", "verify", shop, period});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("not the one main signed"));
+
+  // Every partner's statement at once: a partner without a contract is listed, not written; the
+  // run is counted (plain lines: not a terminal), then one result line per partner.
+  Tieup({"main", "partner", "add", main_dir, "--id", "shop-c", "--name", "Shop C", "--public-url",
+         "http://shop-c.example/"});
+  r = RunTieup({"main", "fees", "statement", main_dir, "--all", "--period", period});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(done: 2 of 2 partners in \d+:\d\d\n)")))
+      << r.output;
+  EXPECT_TRUE(std::regex_search(
+      r.output, std::regex(R"(shop-b\s+\S+\s*[0-9.,]+\s+\S+/statements/shop-b-\d{4}-\d\d\.csv\n)")))
+      << r.output;
+  EXPECT_THAT(r.output, HasSubstr("shop-c         not written: no contract ("));
+  EXPECT_THAT(r.output,
+              HasSubstr("Statements for " + period + ": 1 written, 1 not written, 0 failed."));
+  // One partner or all, never both; --contract is one partner's.
+  r = RunTieup(
+      {"main", "fees", "statement", main_dir, "--all", "--partner", "shop-b", "--period", period});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("excludes"));
+  r = RunTieup({"main", "fees", "statement", main_dir, "--period", period});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("name a partner with --partner ID, or add --all"));
 }
 
 }  // namespace
