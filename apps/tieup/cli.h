@@ -69,10 +69,12 @@ ProgressMeterOptions StderrMeterOptions(const std::string& unit);
 // port on the same address (or one of them on every address); port 0, any free port, never
 // collides.
 Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_address,
-                          const HostPort& console_address);
+                          const HostPort& console_address, const HostPort& ops_address = {});
 
-// A logger for a daemon: standard error and SITE_DIR/logs/tieup.log.
-std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name);
+// A logger for a daemon: standard error and SITE_DIR/logs/tieup.log; `json`: one JSON object
+// per line ([log] format = "json").
+std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name,
+                                     bool json = false);
 
 // `tieup main serve` / `tieup partner serve`: runs the site at `dir` until Ctrl-C; refuses a
 // site of the other role.

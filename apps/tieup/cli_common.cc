@@ -12,10 +12,12 @@
 
 namespace tieup::cli {
 
-std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name) {
+std::shared_ptr<Logger> DaemonLogger(const std::string& site_dir, const std::string& name,
+                                     bool json) {
   LogOptions o;
   o.file = site_dir + "/logs/tieup.log";
   o.also_stderr = true;
+  o.json = json;
   return NewLogger(name, o);
 }
 
@@ -85,13 +87,15 @@ HostPort DefaultConsoleAddress(const HostPort& public_address) {
 }
 
 Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_address,
-                          const HostPort& console_address) {
+                          const HostPort& console_address, const HostPort& ops_address) {
   struct Named {
     const char* flag;
     const HostPort& address;
   };
-  const Named all[] = {
-      {"--public", public_address}, {"--sync", sync_address}, {"--console", console_address}};
+  const Named all[] = {{"--public", public_address},
+                       {"--sync", sync_address},
+                       {"--console", console_address},
+                       {"[ops] listen", ops_address}};
   // Two listeners clash on one port when they bind the same address, or when either binds
   // every address ("0.0.0.0", "::").
   auto overlap = [](const std::string& a, const std::string& b) {
@@ -105,7 +109,7 @@ Status CheckDistinctPorts(const HostPort& public_address, const HostPort& sync_a
         return Status::InvalidArgument(
             std::string(all[i].flag) + " and " + all[j].flag + " both use port " +
             std::to_string(all[i].address.port) +
-            ": the site listens on three ports, give each its own (e.g. " + all[j].flag + " " +
+            ": the site listens on several ports, give each its own (e.g. " + all[j].flag + " " +
             all[j].address.host + ":" + std::to_string(all[j].address.port + 1) + ")");
       }
     }

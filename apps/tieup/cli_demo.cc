@@ -68,6 +68,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   mc.public_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port)};
   mc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100)};
   mc.console_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 10)};
+  mc.ops_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 30)};
   mc.variables["shop.currency"] = "JPY";
   mc.time_zone = "Asia/Tokyo";
   RETURN_IF_ERROR(CreateSiteDir(env, main_dir, mc));
@@ -162,6 +163,7 @@ Status RunDemo(Env& env, DemoArgs a) {
     pc.public_address = {host(i), static_cast<uint16_t>(a.base_port + i)};
     pc.sync_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
     pc.console_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 10 + i)};
+    pc.ops_address = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 30 + i)};
     pc.variables["shop.currency"] = "JPY";
     pc.time_zone = "Asia/Tokyo";
     RETURN_IF_ERROR(CreateSiteDir(env, dir, pc));

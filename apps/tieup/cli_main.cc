@@ -28,7 +28,9 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   } else {
     ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
   }
-  RETURN_IF_ERROR(CheckDistinctPorts(c.public_address, c.sync_address, c.console_address));
+  c.ops_address = DefaultOpsAddress(c.public_address);
+  RETURN_IF_ERROR(
+      CheckDistinctPorts(c.public_address, c.sync_address, c.console_address, c.ops_address));
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
@@ -83,7 +85,7 @@ Status MainBuild(Env& env, const std::string& dir) {
 
 Status Serve(Env& env, const std::string& dir, SiteRole want) {
   ASSIGN_OR_RETURN(SiteConfig c, LoadSiteConfigFor(env, dir, want));
-  auto logger = DaemonLogger(dir, c.id);
+  auto logger = DaemonLogger(dir, c.id, c.log_format == "json");
   TerminationSignals signals;  // before "serving" is announced (see WaitForTermination)
   if (want == SiteRole::kMain) {
     ASSIGN_OR_RETURN(auto daemon, MainDaemon::Open(env, dir, logger));

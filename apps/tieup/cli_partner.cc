@@ -60,7 +60,9 @@ Status PartnerInit(Env& env, const PartnerInitArgs& a) {
   } else {
     ASSIGN_OR_RETURN(c.console_address, ParseHostPort(a.console_addr));
   }
-  RETURN_IF_ERROR(CheckDistinctPorts(c.public_address, c.sync_address, c.console_address));
+  c.ops_address = DefaultOpsAddress(c.public_address);
+  RETURN_IF_ERROR(
+      CheckDistinctPorts(c.public_address, c.sync_address, c.console_address, c.ops_address));
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
   if (a.main_url.empty() != a.token.empty()) {
     return Status::InvalidArgument("--main and --token go together (both, or neither)");

@@ -271,6 +271,7 @@ Status EnrollFurtherMain(Env& env, const std::string& dir, const std::string& ma
   }
   // Never used to listen (the partner's public port serves the area), shown for information.
   c.console_address = {"127.0.0.1", 0};
+  c.ops_address = {"", 0};  // the site's own operations port reports for every main
   const std::string name =
       a.name.empty() ? FurtherMainNameForArea(a.area_prefix, a.area_host) : a.name;
   if (!IsValidSiteId(name)) {

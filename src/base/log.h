@@ -15,10 +15,17 @@ struct LogOptions {
   std::string file;         // empty: standard error only
   bool also_stderr = true;  // with a file, also echo to standard error
   spdlog::level::level_enum level = spdlog::level::info;
+  // One JSON object per line, for log shippers ([log] format = "json"):
+  //   {"time":"2026-12-05T04:01:02.345Z","level":"info","site":"<name>","message":"..."}
+  // Otherwise lines for people: "2026-12-05T13:01:02.345 info [<name>] ..." (local time).
+  bool json = false;
 };
 
 // A logger named `name` (the site id, say) writing to the places in `options`.
 std::shared_ptr<Logger> NewLogger(const std::string& name, const LogOptions& options = {});
+
+// The JSON line `options.json` writes for one message (without the newline).
+std::string FormatJsonLogLine(const spdlog::details::log_msg& message);
 
 // A logger that discards everything (tests, quiet CLI paths).
 std::shared_ptr<Logger> NewNullLogger();

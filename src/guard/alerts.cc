@@ -255,6 +255,17 @@ Result<std::vector<SecurityAlert>> AlertStore::Unmailed(AlertSeverity min_severi
   return out;
 }
 
+Result<std::array<int64_t, 3>> AlertStore::CountOccurrences() {
+  ASSIGN_OR_RETURN(
+      auto rows, db_.Query("SELECT severity, SUM(count) FROM guard_alerts GROUP BY severity", {}));
+  std::array<int64_t, 3> out{};
+  for (const SqlRow& r : rows) {
+    const int64_t severity = r.Int(0);
+    if (severity >= 0 && severity < static_cast<int64_t>(out.size())) out[severity] = r.Int(1);
+  }
+  return out;
+}
+
 Status AlertStore::MarkMailed(int64_t id) {
   return db_.Exec("UPDATE guard_alerts SET mailed = 1 WHERE id = ?", {id});
 }

@@ -19,6 +19,7 @@
 // Thread-safe (the Database serialises).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -98,6 +99,10 @@ class AlertStore {
 
   // The newest alerts matching `query`, newest (by last occurrence) first.
   Result<std::vector<SecurityAlert>> List(const AlertQuery& query);
+
+  // How many occurrences were recorded, by severity (indexed by the enum's value), every alert
+  // folded in: it only grows (the operations port's counter).
+  Result<std::array<int64_t, 3>> CountOccurrences();
 
   // Alerts of at least `min_severity` not mailed yet, oldest first; and marking one mailed.
   Result<std::vector<SecurityAlert>> Unmailed(AlertSeverity min_severity);

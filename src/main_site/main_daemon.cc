@@ -35,8 +35,19 @@ Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string
     }
     d->catalog_publish_ = setting->second;
   }
+  SiteMetrics& metrics = d->site_->metrics();
+  d->publish_runs_ = &metrics.AddCounterFamily(
+      "tieup_publish_runs_total",
+      "Publish runs: trigger manager (the command line or the console) or schedule");
+  d->publish_outcomes_ = &metrics.AddCounterFamily(
+      "tieup_publish_partner_outcomes_total",
+      "Each partner's outcome in a publish run (activated, pending_approval, failed, ...)");
   RETURN_IF_ERROR(AttachMainServices(*d));
   return d;
+}
+
+void MainDaemon::CountPublishOutcome(const std::string& state) {
+  publish_outcomes_->Add({{"state", state}}).Increment();
 }
 
 MainDaemon::~MainDaemon() { Stop(); }
@@ -51,7 +62,13 @@ void MainDaemon::AddServer(std::function<Status()> start, std::function<void()> 
 
 Status MainDaemon::Publish(const PublishRequest& request, PublishOutput& output) {
   std::lock_guard<std::mutex> sources_lock(sources_mu_);
-  return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request, output,
+  publish_runs_->Add({{"trigger", "manager"}}).Increment();
+  PublishOutput counted = output;
+  counted.progress = [this, &output](const sync::PublishProgress& step) {
+    if (step.done) CountPublishOutcome(step.stage);
+    if (output.progress) output.progress(step);
+  };
+  return RunPublish(*env_, site_->config(), site_->content(), sync_->publisher(), request, counted,
                     &publish_sources_);
 }
 
@@ -178,7 +195,9 @@ void MainDaemon::SchedulerLoop() {
       publish_sources_.NewRun();
       outcomes = sync_->publisher().RunDue(env_->NowSeconds(), &publish_sources_);
     }
+    if (!outcomes.empty()) publish_runs_->Add({{"trigger", "schedule"}}).Increment();
     for (const sync::PublishOutcome& o : outcomes) {
+      CountPublishOutcome(o.state);
       if (o.status.ok()) {
         logger_->info("partner '{}': {} (version {})", o.partner, o.state, o.version);
       } else {
@@ -187,6 +206,7 @@ void MainDaemon::SchedulerLoop() {
     }
     PublishCatalogChanges();
     for (auto& [name, task] : tasks_) task();
+    site_->metrics().Beat(env_->NowMicros());
     DisconnectPeersOutOfStanding();
     lock.lock();
   }

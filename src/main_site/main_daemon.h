@@ -17,6 +17,7 @@
 #include "main_site/control.h"
 #include "main_site/main_sync.h"
 #include "site/public_site.h"
+#include "site/site_metrics.h"
 #include "site/sync_transport.h"
 #include "store/database.h"
 
@@ -99,6 +100,11 @@ class MainDaemon {
   std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;
   std::thread scheduler_;
   std::thread warmup_;
+  // tieup_publish_runs_total{trigger} and tieup_publish_partner_outcomes_total{state} (the
+  // operations port); in the site's metrics registry.
+  prometheus::Family<prometheus::Counter>* publish_runs_ = nullptr;
+  prometheus::Family<prometheus::Counter>* publish_outcomes_ = nullptr;
+  void CountPublishOutcome(const std::string& state);
 };
 
 }  // namespace tieup

@@ -5,6 +5,7 @@
 #include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
+#include "main_site/ops_metrics.h"
 #include "main_site/page_probes.h"
 #include "main_site/security_alerts.h"
 #include "main_site/shop_service.h"
@@ -23,6 +24,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachSecurityAlerts(daemon));
   RETURN_IF_ERROR(AttachPageProbes(daemon));
   RETURN_IF_ERROR(AttachMainConsole(daemon));
+  RETURN_IF_ERROR(AttachMainOpsMetrics(daemon));
   return Status::Ok();
 }
 

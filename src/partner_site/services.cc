@@ -4,6 +4,7 @@
 #include "partner_site/console_pages.h"
 #include "partner_site/emergency_edits.h"
 #include "partner_site/ledger_service.h"
+#include "partner_site/ops_metrics.h"
 #include "partner_site/own_content.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/preview.h"
@@ -29,6 +30,7 @@ Status AttachPartnerServices(PartnerDaemon& daemon) {
   RETURN_IF_ERROR(AttachOwnPages(daemon));
   // A further main's directory has no console of its own (site/main_areas.h).
   if (!daemon.further_main()) RETURN_IF_ERROR(AttachPartnerConsole(daemon));
+  RETURN_IF_ERROR(AttachPartnerOpsMetrics(daemon));
   return Status::Ok();
 }
 

@@ -1131,6 +1131,20 @@ Status AttachShop(PartnerDaemon& daemon) {
   };
   state->shop().SetOrderObserver(record);
   state->SetDelegatedOrderRecorder(record);
+  // The durable outbox's depth on the operations port: orders for main not delivered yet.
+  if (!daemon.further_main()) {
+    prometheus::Gauge* depth =
+        &daemon.site()
+             .metrics()
+             .AddGaugeFamily("tieup_outbox_depth",
+                             "Messages waiting to be delivered, by outbox (mail: to the relay)")
+             .Add({{"outbox", "delegated-orders"}});
+    daemon.site().metrics().AddRefresh([db = &daemon.db(), depth] {
+      auto rows =
+          db->Query("SELECT COUNT(*) FROM shop_delegated_orders WHERE state = 'pending'", {});
+      if (rows.ok() && !rows->empty()) depth->Set(static_cast<double>((*rows)[0].Int(0)));
+    });
+  }
   // Cancelled orders are taken back in the ledger (partner_site/order_cancellations.h), whoever
   // cancelled them (console, command line, this shop).
   RETURN_IF_ERROR(AttachOrderCancellationRecorder(daemon));

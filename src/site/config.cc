@@ -1,5 +1,6 @@
 #include "site/config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -76,6 +77,11 @@ Status GetAddress(const std::string& file, const toml::table& t, std::string_vie
     return hp.status().Annotate(file + ": '" + std::string(section) + "." + std::string(key) + "'");
   *out = *hp;
   return Status::Ok();
+}
+
+// [ops] listen as the file writes it: "" when off.
+std::string OpsListenText(const SiteConfig& c) {
+  return c.ops_address.host.empty() ? std::string() : c.ops_address.ToString();
 }
 
 std::string Quote(std::string_view s) {
@@ -240,15 +246,16 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
 
 Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file) {
   ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, file));
-  RETURN_IF_ERROR(CheckKeys(file, root, "the top level",
-                            {"site", "http", "content", "partner", "console", "waf", "variables"}));
+  RETURN_IF_ERROR(CheckKeys(
+      file, root, "the top level",
+      {"site", "http", "content", "partner", "console", "waf", "ops", "log", "variables"}));
   SiteConfig c;
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     return n ? n->as_table() : nullptr;
   };
   for (std::string_view name :
-       {"site", "http", "content", "partner", "console", "waf", "variables"}) {
+       {"site", "http", "content", "partner", "console", "waf", "ops", "log", "variables"}) {
     const toml::node* n = root.get(name);
     if (n != nullptr && !n->is_table()) {
       return Status::InvalidArgument(file + ": '" + std::string(name) + "' must be a [" +
@@ -361,6 +368,34 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
     if (c.console_tls_certificate.empty() != c.console_tls_key.empty()) {
       return BadConfig(file, "console.tls_certificate",
                        "and console.tls_key go together: set both for HTTPS, or neither");
+    }
+  }
+  c.ops_address = DefaultOpsAddress(c.public_address);
+  if (const toml::table* ops = section("ops")) {
+    RETURN_IF_ERROR(CheckKeys(file, *ops, "[ops]", {"listen"}));
+    std::string listen = c.ops_address.ToString();
+    RETURN_IF_ERROR(Get(file, *ops, "ops", "listen", &listen));
+    if (listen.empty()) {
+      c.ops_address = HostPort{"", 0};
+    } else {
+      auto hp = ParseHostPort(listen);
+      if (!hp.ok()) return hp.status().Annotate(file + ": 'ops.listen'");
+      if (!IsLoopbackHost(hp->host)) {
+        return BadConfig(file, "ops.listen",
+                         "must be a loopback address such as \"127.0.0.1:9464\" (the metrics "
+                         "show the site's traffic: to read them from another machine, put a proxy "
+                         "with authentication in front), or \"\" for no operations port");
+      }
+      c.ops_address = *hp;
+    }
+  }
+  if (const toml::table* log = section("log")) {
+    RETURN_IF_ERROR(CheckKeys(file, *log, "[log]", {"format"}));
+    RETURN_IF_ERROR(Get(file, *log, "log", "format", &c.log_format));
+    if (c.log_format != "text" && c.log_format != "json") {
+      return BadConfig(file, "log.format",
+                       "must be \"text\" (lines for people) or \"json\" (one JSON object per "
+                       "line, for log shippers)");
     }
   }
   if (const toml::table* waf = section("waf")) {
@@ -491,6 +526,11 @@ std::string SiteConfigText(const SiteConfig& c) {
          "  # rule ids switched off (false positives on your pages)\n";
   out += "on_failure = " + Quote(c.waf_on_failure) +
          "  # \"closed\": answer 503 if the WAF cannot inspect; \"open\": let through\n";
+  out += "\n[ops]\n";
+  out += "listen = " + Quote(OpsListenText(c)) +
+         "  # /metrics, /healthz, /readyz; loopback only; \"\": off\n";
+  out += "\n[log]\n";
+  out += "format = " + Quote(c.log_format) + "  # \"text\" or \"json\" (one object per line)\n";
   if (!c.variables.empty()) {
     out += "\n[variables]\n";
     for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";
@@ -499,6 +539,17 @@ std::string SiteConfigText(const SiteConfig& c) {
 }
 
 }  // namespace
+
+HostPort DefaultOpsAddress(const HostPort& public_address) {
+  const int port = public_address.port == 0 ? 0 : public_address.port + 3000;
+  return HostPort{"127.0.0.1", static_cast<uint16_t>(port > 65535 ? 0 : port)};
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr a{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
 
 std::string SiteVariable(const SiteConfig& config, std::string_view key) {
   auto it = config.variables.find(std::string(key));
@@ -565,6 +616,8 @@ const std::vector<SettingSpec>& Settings() {
        [](const SiteConfig& c) { return Int(c.waf_anomaly_threshold); }},
       {"waf", "exclude_rules", [](const SiteConfig& c) { return RuleList(c.waf_exclude_rules); }},
       {"waf", "on_failure", [](const SiteConfig& c) { return Quote(c.waf_on_failure); }},
+      {"ops", "listen", [](const SiteConfig& c) { return Quote(OpsListenText(c)); }},
+      {"log", "format", [](const SiteConfig& c) { return Quote(c.log_format); }},
   };
   return kSettings;
 }

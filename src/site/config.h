@@ -105,11 +105,25 @@ struct SiteConfig {
   // logged).
   std::string waf_on_failure = "closed";
 
+  // [ops]: the operations port (site/ops_server.h: Prometheus /metrics, /healthz, /readyz).
+  // Loopback only: metrics show the site's traffic. An empty host: off (listen = "").
+  HostPort ops_address{"127.0.0.1", 0};
+  // [log] format: "text" (default) or "json" (one JSON object per line, for log shippers).
+  std::string log_format = "text";
+
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;
 
   friend bool operator==(const SiteConfig&, const SiteConfig&) = default;
 };
+
+// The operations port a site gets when site.toml does not say ([ops] absent: sites made before
+// it existed) and what `tieup main init` / `partner init` write: 127.0.0.1, the public port +
+// 3000 (port 0, any free one, when the public port is 0 or that is above 65535).
+HostPort DefaultOpsAddress(const HostPort& public_address);
+
+// True for a loopback host: "localhost", 127.0.0.0/8 or ::1.
+bool IsLoopbackHost(std::string_view host);
 
 // [variables] `key` of `config`, or "" when it is not set.
 std::string SiteVariable(const SiteConfig& config, std::string_view key);

@@ -575,6 +575,13 @@ Status PageServer::Mount(PageMount mount) {
   return Status::Ok();
 }
 
+Status PageServer::AddAccessObserver(std::function<void(const AccessEvent&)> observer) {
+  if (server_) return Status::FailedPrecondition("observers are added before the server starts");
+  if (!observer) return Status::InvalidArgument("a null access observer");
+  observers_.push_back(std::move(observer));
+  return Status::Ok();
+}
+
 Status PageServer::SetVisitor(std::string cookie_name,
                               std::function<std::string(const HttpRequest&)> visitor) {
   if (server_) return Status::FailedPrecondition("the visitor is set before the server starts");
@@ -612,6 +619,13 @@ Status PageServer::Start() {
       } else if (own) {
         own(e);
       }
+    };
+  }
+  if (!observers_.empty()) {
+    auto records = std::move(http_.access_hook);
+    http_.access_hook = [records, observers = observers_](const AccessEvent& e) {
+      for (const auto& observe : observers) observe(e);
+      if (records) records(e);
     };
   }
   if (visitor_) top = std::make_shared<NamedVisitors>(std::move(top), visitor_cookie_, visitor_);

@@ -69,6 +69,9 @@ class PageServer {
   // request is handled: it must be quick and thread-safe. Only before Start().
   Status SetVisitor(std::string cookie_name,
                     std::function<std::string(const HttpRequest& request)> visitor);
+  // `observer` hears every response of the port (with the access records; the metrics). Cheap
+  // and non-blocking, on the I/O threads. Only before Start().
+  Status AddAccessObserver(std::function<void(const AccessEvent&)> observer);
 
   // Keeps the pages' "Signed in as NAME" true: a request carrying the display-name cookie
   // (content::kCustomerCookie, which static pages' script shows) for which `signed_in` says no
@@ -106,6 +109,7 @@ class PageServer {
   std::function<bool(const HttpRequest&)> signed_in_;
   bool signed_in_https_ = false;
   std::shared_ptr<WafGate> waf_;
+  std::vector<std::function<void(const AccessEvent&)>> observers_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;

@@ -95,6 +95,28 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
 
   site->pages_ = std::make_unique<PageServer>(env, site->config_, *site->content_,
                                               site->access_log_.get(), site->logger_);
+  site->env_ = &env;
+  site->metrics_ = std::make_unique<SiteMetrics>(site->config_.id,
+                                                 std::string(SiteRoleName(site->config_.role)));
+  {
+    SiteMetrics* metrics = site->metrics_.get();
+    prometheus::Counter* blocked =
+        &metrics
+             ->AddCounterFamily("tieup_waf_blocked_total",
+                                "Requests the web application firewall refused (403)")
+             .Add({});
+    RETURN_IF_ERROR(site->pages_->AddAccessObserver([metrics, blocked](const AccessEvent& e) {
+      metrics->ObserveRequest("public", e);
+      if (e.area == "waf" && e.status == 403) blocked->Increment();
+    }));
+    metrics->AddReadinessCheck("content", [self]() -> Status {
+      // The pages served come from a loaded view of the content store (a partner's tie-up
+      // pages may come later: it serves its own meanwhile).
+      return self->content_->view() != nullptr
+                 ? Status::Ok()
+                 : Status::Unavailable("the site's content is not loaded yet");
+    });
+  }
   if (options.listen) {
     // The WAF in front of the port (its pages and every area mounted on it).
     auto gate = WafGate::Create(env, site_dir, site->config_, *site->content_, site->logger_);
@@ -117,12 +139,33 @@ Status PublicSite::Start() {
     return s.Annotate("starting the public port " + config_.public_address.ToString() +
                       " (change 'public' in " + SitePaths(site_dir_).config() + ")");
   }
+  metrics_->AddReadinessCheck("public-port", [this]() -> Status {
+    return pages_->port() != 0 ? Status::Ok()
+                               : Status::Unavailable("the public port is not listening");
+  });
+  if (!config_.ops_address.host.empty()) {
+    OpsServerOptions o;
+    o.address = config_.ops_address;
+    auto ops = OpsServer::Start(*env_, *metrics_, o, logger_);
+    if (ops.ok()) {
+      ops_ = std::move(*ops);
+      logger_->info("operations port: http://{}:{}/metrics, /healthz, /readyz",
+                    config_.ops_address.host, ops_->port());
+    } else {
+      // The site serves without it; monitoring sees the port missing.
+      logger_->error(
+          "{}: the site serves without metrics; free the port or change [ops] listen "
+          "in {}",
+          ops.status().message(), SitePaths(site_dir_).config());
+    }
+  }
   return Status::Ok();
 }
 
 void PublicSite::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (ops_) ops_->Stop();
   if (pages_) pages_->Stop();
   if (access_log_) {
     Status f = access_log_->Flush();

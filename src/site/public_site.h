@@ -13,8 +13,10 @@
 #include "ledger/log.h"
 #include "site/browser_headers.h"
 #include "site/config.h"
+#include "site/ops_server.h"
 #include "site/page_server.h"
 #include "site/site_content.h"
+#include "site/site_metrics.h"
 
 namespace tieup {
 
@@ -57,6 +59,12 @@ class PublicSite {
                     std::function<std::string(const HttpRequest& request)> visitor) {
     return pages_->SetVisitor(std::move(cookie_name), std::move(visitor));
   }
+  // The daemon's metrics (every response of the public port is counted there); the operations
+  // port, when [ops] listen is set and the site has a port of its own, starts with Start().
+  SiteMetrics& metrics() { return *metrics_; }
+  // The operations port's; 0 when it does not run.
+  uint16_t ops_port() const { return ops_ ? ops_->port() : 0; }
+
   // What serves this site's pages and routes, for another site's Mount.
   std::shared_ptr<HttpHandler> handler() const { return pages_->handler(); }
 
@@ -84,6 +92,9 @@ class PublicSite {
   std::unique_ptr<ledger::Log> ledger_;
   std::unique_ptr<ledger::AccessLogWriter> access_log_;
   std::unique_ptr<PageServer> pages_;
+  std::unique_ptr<SiteMetrics> metrics_;
+  std::unique_ptr<OpsServer> ops_;
+  Env* env_ = nullptr;
   std::shared_ptr<WafGate> waf_;
   PublicSiteOptions options_;
   bool stopped_ = false;

@@ -52,6 +52,8 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   c.waf_anomaly_threshold = 7;
   c.waf_exclude_rules = {920350, 942100};
   c.waf_on_failure = "open";
+  c.ops_address = {"127.0.0.1", 9464};
+  c.log_format = "json";
   ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
   auto loaded = LoadSiteConfig(*env_, dir_.path());
   ASSERT_THAT(loaded, IsOk());
@@ -72,6 +74,15 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(loaded->waf_anomaly_threshold, 7);
   EXPECT_EQ(loaded->waf_exclude_rules, (std::vector<int>{920350, 942100}));
   EXPECT_EQ(loaded->waf_on_failure, "open");
+  EXPECT_EQ(loaded->ops_address.ToString(), "127.0.0.1:9464");
+  EXPECT_EQ(loaded->log_format, "json");
+  // The operations port off: written as "" and read back off.
+  c.ops_address = {"", 0};
+  ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), c), IsOk());
+  EXPECT_THAT(*env_->ReadFile(dir_.path() + "/site.toml"), HasSubstr("[ops]\nlisten = \"\""));
+  auto off = LoadSiteConfig(*env_, dir_.path());
+  ASSERT_THAT(off, IsOk());
+  EXPECT_EQ(off->ops_address.host, "");
   // A site.toml without [waf] (every site made before it) blocks attacks at level 1.
   ASSERT_THAT(WriteConfig("[site]\nrole = \"main\"\nid = \"m\"\n"), IsOk());
   auto plain = LoadSiteConfig(*env_, dir_.path());
@@ -81,6 +92,13 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   EXPECT_EQ(plain->waf_anomaly_threshold, 5);
   EXPECT_TRUE(plain->waf_exclude_rules.empty());
   EXPECT_EQ(plain->waf_on_failure, "closed");
+  // ... and, without [ops] and [log], has its operations port on loopback at the public port +
+  // 3000 (port 0 when the public port is 0), and logs text.
+  EXPECT_EQ(plain->ops_address.ToString(), "127.0.0.1:11080");  // the default public 8080
+  EXPECT_EQ(plain->log_format, "text");
+  ASSERT_THAT(WriteConfig("[site]\nrole = \"main\"\nid = \"m\"\npublic = \"0.0.0.0:0\"\n"), IsOk());
+  EXPECT_EQ(LoadSiteConfig(*env_, dir_.path())->ops_address.ToString(), "127.0.0.1:0");
+  EXPECT_EQ(DefaultOpsAddress({"0.0.0.0", 65000}).port, 0);
 }
 
 TEST_F(SiteConfigTest, MissingFileSaysHowToCreateASite) {
@@ -128,12 +146,30 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
        "waf.exclude_rules"},
       {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\non_failure = \"ignore\"\n", "waf.on_failure"},
       {"[site]\nrole = \"main\"\nid = \"m\"\n[waf]\nrules = 1\n", "unknown key 'rules'"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[ops]\nlisten = \"0.0.0.0:9464\"\n",
+       "ops.listen' must be a loopback address"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[ops]\nlisten = \"10.1.2.3:9464\"\n",
+       "authentication in front"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[ops]\nlisten = \"127.0.0.1\"\n", "has no port"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[ops]\nport = 1\n", "unknown key 'port'"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[log]\nformat = \"xml\"\n", "log.format"},
+      {"ops = 3\n[site]\nrole = \"main\"\nid = \"m\"\n", "must be a [ops] table"},
   };
   for (const Case& c : cases) {
     ASSERT_THAT(WriteConfig(c.text), IsOk());
     EXPECT_THAT(LoadSiteConfig(*env_, dir_.path()),
                 StatusIs(StatusCode::kInvalidArgument, HasSubstr(c.want)))
         << c.text;
+  }
+}
+
+TEST(LoopbackTest, OnlyThisMachinesAddresses) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host :
+       {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "", "example.com", "127.0.0.1.example.com"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
   }
 }
 

@@ -102,24 +102,11 @@ TEST_F(PublishProgressTest, EachPartnersStepsAreReportedAsTheyHappen) {
 // counts growing, until the partner staged what it fetched. Blobs the partner asks for outside
 // a publish (a repair) are not reported to any run.
 TEST_F(PublishProgressTest, EachBatchSentWhileThePartnerFetchesIsCounted) {
-  Partnership pp = MakePartnership("shop-i", ApprovalPolicy::kAuto, "I");
-  ASSERT_THAT(publisher_->AddPartnership(pp), IsOk());
-  auto link = std::make_unique<testing::InProcessMainLink>(publisher_, "shop-i");
-  testing::InProcessMainLink& main = *link;
-  PartnerSite& p = CreatePartnerSite("shop-i", ApprovalPolicy::kAuto, &main);
-  p.main_link = std::move(link);
-  ReceiverOptions ro;
-  ro.site_id = "shop-i";
-  ro.pinned_root = root_key_.public_key();
-  ro.root_envelope = root_envelope_;
-  ro.fetch_batch_count = 1;  // one file per request: one report per file
-  auto r = Receiver::Open(
-      env_, *p.db,
-      [&p](const std::function<Status(content::ContentStore&)>& fn) { return fn(*p.store); }, main,
-      ro);
-  ASSERT_THAT(r, IsOk());
-  p.receiver = std::move(*r);
-  partner_link_.Add("shop-i", p.receiver.get());
+  ASSERT_THAT(publisher_->AddPartnership(MakePartnership("shop-i", ApprovalPolicy::kAuto, "I")),
+              IsOk());
+  // One file per request: one report per file.
+  PartnerSite& p = CreatePartnerSite("shop-i", ApprovalPolicy::kAuto, nullptr,
+                                     [](ReceiverOptions& ro) { ro.fetch_batch_count = 1; });
 
   ASSERT_THAT(Publish(), SizeIs(1));
   std::vector<PublishProgress> fetching;

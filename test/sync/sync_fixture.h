@@ -235,8 +235,10 @@ class SyncFixture : public ::testing::Test {
     return CreatePartnerSite(id, partner_policy);
   }
 
+  // `edit_receiver` (optional) changes the receiver's options (e.g. its fetch batches).
   PartnerSite& CreatePartnerSite(const std::string& id, ApprovalPolicy policy,
-                                 MainLink* link = nullptr) {
+                                 MainLink* link = nullptr,
+                                 const std::function<void(ReceiverOptions&)>& edit_receiver = {}) {
     auto site = std::make_unique<PartnerSite>();
     PartnerSite& s = *site;
     s.id = id;
@@ -258,6 +260,7 @@ class SyncFixture : public ::testing::Test {
     ro.pinned_root = root_key_.public_key();
     ro.root_envelope = root_envelope_;
     ro.approval = policy;
+    if (edit_receiver) edit_receiver(ro);
     auto mutator = [&s](const std::function<Status(content::ContentStore&)>& fn) -> Status {
       const int call = s.mutator_calls++;
       if (call == s.fail_at)

@@ -905,24 +905,9 @@ TEST_F(PublisherReceiverTest, FetchInterruptedMidwayResumesWithTheMissingBlobsOn
   // A receiver fetching one blob per request.
   Partnership pp = MakePartnership("shop-i", ApprovalPolicy::kAuto, "I");
   ASSERT_THAT(publisher_->AddPartnership(pp), IsOk());
-  auto link = std::make_unique<testing::InProcessMainLink>(publisher_, "shop-i");
-  testing::InProcessMainLink& main = *link;
-  PartnerSite& p = CreatePartnerSite("shop-i", ApprovalPolicy::kAuto, &main);
-  p.main_link = std::move(link);
-  {
-    ReceiverOptions ro;
-    ro.site_id = "shop-i";
-    ro.pinned_root = root_key_.public_key();
-    ro.root_envelope = root_envelope_;
-    ro.fetch_batch_count = 1;
-    auto r = Receiver::Open(
-        env_, *p.db,
-        [&p](const std::function<Status(content::ContentStore&)>& fn) { return fn(*p.store); },
-        main, ro);
-    ASSERT_THAT(r, IsOk());
-    p.receiver = std::move(*r);
-    partner_link_.Add("shop-i", p.receiver.get());
-  }
+  PartnerSite& p = CreatePartnerSite("shop-i", ApprovalPolicy::kAuto, nullptr,
+                                     [](ReceiverOptions& ro) { ro.fetch_batch_count = 1; });
+  testing::InProcessMainLink& main = MainLinkOf(p);
   main.fail_fetch_call = 4;
   EXPECT_THAT(Only(publisher_->PublishNow({"shop-i"})).status, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(main.fetched_blobs.load(), 3u);
