@@ -56,7 +56,8 @@ test: deps
 	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)'
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	$(MAKE) asan-build ASAN_SKIP='$(CI_ASAN_SKIP)'
-	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900 \
+	cd $(ASAN_BUILD) && $(ASAN_ENV) $(CURDIR)/scripts/with-postgres.sh \
+		ctest --output-on-failure -j $(JOBS) --timeout 900 \
 		$(if $(CI_ASAN_EXCLUDE),-LE '$(CI_ASAN_EXCLUDE)')
 
 # Configured at every build: ASAN_SKIP differs between make test and make test-asan.
@@ -68,7 +69,8 @@ asan-build:
 
 # The whole ctest suite, built with -fsanitize=address,undefined (fuzz smoke runs included).
 test-asan: asan-build
-	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(ASAN_BUILD) && $(ASAN_ENV) $(CURDIR)/scripts/with-postgres.sh \
+		ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # Each fuzz target for FUZZ_SECONDS; new inputs go to $(ASAN_BUILD)/fuzz/corpus/<target>/,
 # crashes to $(ASAN_BUILD)/fuzz/artifacts/ (copy a finding into fuzz/corpus/ once fixed).

@@ -11,11 +11,12 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libkainjow-mustache-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libdtl-dev
   libgmime-3.0-dev zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev curl openssl libicu-dev libxml2-dev
-  libcjose-dev libjansson-dev libmodsecurity-dev modsecurity-crs libjemalloc-dev prometheus-cpp-dev)
+  libcjose-dev libjansson-dev libmodsecurity-dev modsecurity-crs libjemalloc-dev prometheus-cpp-dev libpqxx-dev)
 case "$what" in
   build|demo) ;;
   # The browser tests (test/browser/): Debian's Chromium, driven by playwright-core from npm.
-  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium python3 python3-yaml) ;;
+  # The store tests run against a throwaway PostgreSQL 15 cluster too (scripts/with-postgres.sh).
+  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium python3 python3-yaml postgresql-15) ;;
   bench) pkgs+=(nginx libnginx-mod-http-modsecurity wrk rsync python3-yaml) ;;
   *) echo "install-deps: unknown set '$what' (use build, test, bench or demo)" >&2; exit 2 ;;
 esac

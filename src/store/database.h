@@ -67,6 +67,17 @@ struct SqliteOptions {
 Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
                                              const SqliteOptions& options = {});
 
+// Connects to PostgreSQL at `url` ("postgresql://user@host:5432/db", or the key=value form
+// libpq takes) through libpqxx. SQL text keeps the `?` placeholders (numbered for the server);
+// values go as text and NULL; result integers, reals, numerics (an integer when whole) and
+// bytea come back as SqlValue. LastInsertId is the session's last sequence value (a BIGSERIAL
+// or identity key; 0 when none). Error codes as for SQLite: AlreadyExists for a unique
+// violation, InvalidArgument for bad SQL, Unavailable when the server cannot be reached,
+// Aborted for a serialization failure or deadlock (run the transaction again). Unavailable
+// with what to check when it cannot connect; the message never holds the URL (a password).
+// Not yet: the modules' schemas are SQLite's dialect; main runs on SQLite (issue 18 item 1).
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
+
 // One schema step. Steps are applied in order of `version`, each in its own transaction, and
 // recorded in the table `schema_migrations` with the component name.
 struct Migration {

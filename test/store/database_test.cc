@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "test_support.h"
@@ -14,33 +15,90 @@ using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-class SqliteDatabaseTest : public ::testing::Test {
+// The PostgreSQL cluster scripts/with-postgres.sh started (make test); empty: not set.
+std::string PostgresUrl() {
+  const char* url = std::getenv("TIEUP_TEST_POSTGRES_URL");
+  return url == nullptr ? "" : url;
+}
+
+// Every test of the store interface runs against both backends: SQLite, and PostgreSQL when
+// make test provides a cluster (each test in a schema of its own, dropped afterwards).
+class DatabaseTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      if (PostgresUrl().empty()) {
+        GTEST_SKIP() << "no PostgreSQL: run through scripts/with-postgres.sh (make test does)";
+      }
+      auto db = OpenPostgres(PostgresUrl());
+      ASSERT_THAT(db, IsOk());
+      db_ = std::move(db).value();
+      const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+      schema_ = "t_" + std::to_string(std::hash<std::string>{}(t->name())) + "_" +
+                std::to_string(::getpid());
+      ASSERT_THAT(db_->Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE; CREATE SCHEMA " +
+                            schema_ + "; SET search_path TO " + schema_),
+                  IsOk());
+      return;
+    }
     auto db = OpenSqlite(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(db).value();
   }
+  void TearDown() override {
+    if (!schema_.empty() && db_) (void)db_->Exec("DROP SCHEMA " + schema_ + " CASCADE");
+  }
+  bool postgres() const { return GetParam() == "postgres"; }
+  // How many tables named `name` the database has.
+  int64_t Tables(const std::string& name) {
+    auto rows = postgres()
+                    ? db_->Query(
+                          "SELECT count(*) FROM information_schema.tables WHERE "
+                          "table_schema = ? AND table_name = ?",
+                          {schema_, name})
+                    : db_->Query("SELECT count(*) FROM sqlite_master WHERE name = ?", {name});
+    return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : -1;
+  }
   TempDir dir_;
   std::unique_ptr<Database> db_;
+  std::string schema_;
 };
 
-TEST_F(SqliteDatabaseTest, BindsValuesAndReadsRows) {
-  ASSERT_THAT(db_->Exec("CREATE TABLE t (a INTEGER, b TEXT, c REAL)"), IsOk());
-  ASSERT_THAT(db_->Exec("INSERT INTO t VALUES (?, ?, ?)",
-                        {int64_t{7}, std::string("it's; DROP TABLE t"), 1.5}),
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(DatabaseTest, BindsValuesAndReadsRows) {
+  ASSERT_THAT(db_->Exec(postgres() ? "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, a BIGINT, b TEXT, "
+                                     "c DOUBLE PRECISION)"
+                                   : "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, "
+                                     "c REAL)"),
+              IsOk());
+  ASSERT_THAT(db_->Exec("INSERT INTO t (a, b, c) VALUES (?, ?, ?)",
+                        {int64_t{7}, std::string("it's; DROP TABLE t ? '?'"), 1.5}),
               IsOk());
   EXPECT_EQ(db_->LastInsertId(), 1);
-  auto rows = db_->Query("SELECT a, b, c, NULL FROM t WHERE a = ?", {int64_t{7}});
+  EXPECT_EQ(db_->ChangedRows(), 1);
+  auto rows = db_->Query("SELECT a, b, c, NULL FROM t WHERE a = ? AND b <> '?'", {int64_t{7}});
   ASSERT_THAT(rows, IsOk());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].Int(0), 7);
-  EXPECT_EQ((*rows)[0].Text(1), "it's; DROP TABLE t");
+  EXPECT_EQ((*rows)[0].Text(1), "it's; DROP TABLE t ? '?'");
   EXPECT_DOUBLE_EQ((*rows)[0].Real(2), 1.5);
   EXPECT_TRUE((*rows)[0].IsNull(3));
+  // NULL bound, a sum of integers read as an integer, a missing row.
+  ASSERT_THAT(
+      db_->Exec("INSERT INTO t (a, b, c) VALUES (?, ?, ?)", {int64_t{5}, SqlValue{}, SqlValue{}}),
+      IsOk());
+  EXPECT_EQ(db_->LastInsertId(), 2);
+  rows = db_->Query("SELECT sum(a), count(b) FROM t");
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_EQ((*rows)[0].Int(0), 12);
+  EXPECT_EQ((*rows)[0].Int(1), 1);
+  EXPECT_THAT(*db_->Query("SELECT a FROM t WHERE a = ?", {int64_t{99}}), ::testing::IsEmpty());
+  EXPECT_EQ(db_->Backend(), GetParam());
 }
 
-TEST_F(SqliteDatabaseTest, TransactionRollsBackOnError) {
+TEST_P(DatabaseTest, TransactionRollsBackOnError) {
   ASSERT_THAT(db_->Exec("CREATE TABLE t (a INTEGER PRIMARY KEY)"), IsOk());
   Status s = db_->Transaction([](Database& tx) -> Status {
     RETURN_IF_ERROR(tx.Exec("INSERT INTO t VALUES (1)", {}));
@@ -53,15 +111,34 @@ TEST_F(SqliteDatabaseTest, TransactionRollsBackOnError) {
       IsOk());
   EXPECT_THAT(db_->Exec("INSERT INTO t VALUES (?)", {int64_t{1}}),
               StatusIs(StatusCode::kAlreadyExists));
+  // Nested transactions run inside the outer one: its failure takes theirs back too.
+  s = db_->Transaction([](Database& tx) -> Status {
+    RETURN_IF_ERROR(
+        tx.Transaction([](Database& in) { return in.Exec("INSERT INTO t VALUES (2)"); }));
+    return tx.Exec("INSERT INTO t VALUES (1)");  // a duplicate
+  });
+  EXPECT_THAT(s, StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_EQ((*db_->Query("SELECT count(*) FROM t"))[0].Int(0), 1);
+  // An exception rolls back and is reported; the connection serves afterwards.
+  EXPECT_THAT(db_->Transaction([](Database& tx) -> Status {
+    (void)tx.Exec("INSERT INTO t VALUES (3)");
+    throw std::runtime_error("bug");
+  }),
+              StatusIs(StatusCode::kInternal, HasSubstr("exception in transaction: bug")));
+  EXPECT_EQ((*db_->Query("SELECT count(*) FROM t"))[0].Int(0), 1);
 }
 
-TEST_F(SqliteDatabaseTest, BadSqlAndWrongParameterCountAreClearErrors) {
+TEST_P(DatabaseTest, BadSqlAndWrongParameterCountAreClearErrors) {
   EXPECT_THAT(db_->Query("SELEC 1"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("syntax")));
   EXPECT_THAT(db_->Query("SELECT ?, ?", {int64_t{1}}),
               StatusIs(StatusCode::kInternal, HasSubstr("2 placeholders")));
+  EXPECT_THAT(db_->Query("SELECT * FROM no_such_table"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("no_such_table")));
+  // The connection still serves.
+  EXPECT_EQ((*db_->Query("SELECT 1 + ?", {int64_t{1}}))[0].Int(0), 2);
 }
 
-TEST_F(SqliteDatabaseTest, ConcurrentWritersAreSerialised) {
+TEST_P(DatabaseTest, ConcurrentWritersAreSerialised) {
   ASSERT_THAT(db_->Exec("CREATE TABLE t (a INTEGER)"), IsOk());
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
@@ -78,7 +155,7 @@ TEST_F(SqliteDatabaseTest, ConcurrentWritersAreSerialised) {
   EXPECT_EQ((*db_->Query("SELECT count(*) FROM t"))[0].Int(0), 200);
 }
 
-TEST_F(SqliteDatabaseTest, MigrationsApplyOnceAndRefuseDowngrade) {
+TEST_P(DatabaseTest, MigrationsApplyOnceAndRefuseDowngrade) {
   std::vector<Migration> steps = {{1, "CREATE TABLE a (x INTEGER)"},
                                   {2, "ALTER TABLE a ADD COLUMN y TEXT"}};
   ASSERT_THAT(Migrate(*db_, "demo", steps), IsOk());
@@ -87,9 +164,17 @@ TEST_F(SqliteDatabaseTest, MigrationsApplyOnceAndRefuseDowngrade) {
   EXPECT_THAT(Migrate(*db_, "demo", {{1, "CREATE TABLE a (x INTEGER)"}}),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("newer tieup binary")));
   // A failing step leaves nothing half-applied.
-  EXPECT_THAT(Migrate(*db_, "other", {{1, "CREATE TABLE b (x INTEGER); CREATE TABLE b (y)"}}),
-              StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_FALSE((*db_->Query("SELECT count(*) FROM sqlite_master WHERE name = 'b'"))[0].Int(0));
+  EXPECT_THAT(
+      Migrate(*db_, "other", {{1, "CREATE TABLE b (x INTEGER); CREATE TABLE b (y INTEGER)"}}),
+      StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(Tables("b"), 0);
+}
+
+TEST(PostgresOpenTest, AnUnreachableServerSaysWhatToCheckWithoutTheUrl) {
+  auto db = OpenPostgres("postgresql://tieup:s3cret-pw@127.0.0.1:1/nothing?connect_timeout=2");
+  EXPECT_THAT(db, StatusIs(StatusCode::kUnavailable, HasSubstr("[store] url")));
+  EXPECT_THAT(db.status().message(), ::testing::Not(HasSubstr("s3cret-pw")));
+  EXPECT_THAT(OpenPostgres("postgresql://[bad"), ::testing::Not(IsOk()));
 }
 
 TEST(SqliteOpenTest, NotADatabaseIsDataLoss) {

@@ -1,0 +1,249 @@
+// The PostgreSQL backend of the SQL store interface (store/database.h), through libpqxx
+// (Debian's libpqxx-dev). One connection per Database, serialised like the SQLite backend;
+// statements keep the interface's `?` placeholders, numbered here ($1, $2, ...).
+#include <mutex>
+#include <optional>
+#include <pqxx/pqxx>
+
+#include "store/database.h"
+
+namespace tieup {
+namespace {
+
+// `sql` with each `?` outside quotes and comments replaced by $1, $2, ...; `count` gets their
+// number.
+std::string NumberPlaceholders(std::string_view sql, size_t* count) {
+  std::string out;
+  out.reserve(sql.size() + 8);
+  size_t n = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // a literal or a quoted name: copied to its end
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop - 1;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // a comment to the line end
+      const size_t end = sql.find('\n', i);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, stop - i));
+      i = stop - 1;
+    } else if (c == '?') {
+      out += '$' + std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  *count = n;
+  return out;
+}
+
+// A PostgreSQL error as a Status, with the codes the SQLite backend gives for the same cases.
+Status FromSqlError(const pqxx::sql_error& e) {
+  const std::string state = e.sqlstate();
+  std::string message = e.what();
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
+  message = "postgres: " + message;
+  if (state == "23505") return Status::AlreadyExists(message);                // unique_violation
+  if (state.rfind("23", 0) == 0) return Status::FailedPrecondition(message);  // other constraints
+  if (state.rfind("42", 0) == 0) return Status::InvalidArgument(message);     // syntax, names
+  if (state == "40001" || state == "40P01") return Status::Aborted(message);  // retry the txn
+  if (state.rfind("08", 0) == 0 || state.rfind("57", 0) == 0) return Status::Unavailable(message);
+  if (state == "53100") return Status::ResourceExhausted(message);  // disk full
+  return Status::Internal(message);
+}
+
+SqlValue ToValue(const pqxx::field& f) {
+  if (f.is_null()) return std::monostate{};
+  switch (f.type()) {
+    case 16:  // bool
+      return int64_t{f.as<bool>() ? 1 : 0};
+    case 20:  // int8
+    case 21:  // int2
+    case 23:  // int4
+      return f.as<int64_t>();
+    case 700:  // float4
+    case 701:  // float8
+      return f.as<double>();
+    case 1700: {  // numeric (SUM of bigints): an integer when it has no fraction
+      const std::string text = f.c_str();
+      if (text.find_first_of(".eE") == std::string::npos) return f.as<int64_t>();
+      return f.as<double>();
+    }
+    case 17:  // bytea
+      return pqxx::binarystring(f).str();
+    default:
+      return std::string(f.c_str(), f.size());
+  }
+}
+
+class PostgresDatabase final : public Database {
+ public:
+  explicit PostgresDatabase(const std::string& url) : conn_(url) {}
+
+  Status Exec(std::string_view sql, const std::vector<SqlValue>& params) override {
+    return Run(sql, params).status();
+  }
+
+  Result<std::vector<SqlRow>> Query(std::string_view sql,
+                                    const std::vector<SqlValue>& params) override {
+    ASSIGN_OR_RETURN(pqxx::result r, Run(sql, params));
+    std::vector<SqlRow> rows;
+    rows.reserve(r.size());
+    for (const pqxx::row& row : r) {
+      std::vector<SqlValue> values;
+      values.reserve(row.size());
+      for (const pqxx::field& f : row) values.push_back(ToValue(f));
+      rows.emplace_back(std::move(values));
+    }
+    return rows;
+  }
+
+  int64_t LastInsertId() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    // The value the last INSERT took from a sequence (a BIGSERIAL or identity key) in this
+    // session; 0 when there is none. Inside a transaction a savepoint keeps a failure from
+    // aborting it.
+    auto last = [](pqxx::transaction_base& t) -> int64_t {
+      pqxx::result r = t.exec("SELECT lastval()");
+      return r.empty() || r[0][0].is_null() ? 0 : r[0][0].as<int64_t>();
+    };
+    try {
+      if (tx_) {
+        pqxx::subtransaction sub(*tx_, "lastval");
+        const int64_t id = last(sub);
+        sub.commit();
+        return id;
+      }
+      pqxx::nontransaction n(conn_);
+      return last(n);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+
+  int64_t ChangedRows() override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    return changed_;
+  }
+
+  Status Transaction(const std::function<Status(Database&)>& body) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (tx_) return body(*this);  // nested: inside the outer transaction
+    try {
+      tx_ = std::make_unique<pqxx::work>(conn_);
+    } catch (const pqxx::broken_connection& e) {
+      return Status::Unavailable(std::string("postgres: ") + e.what());
+    } catch (const pqxx::sql_error& e) {
+      return FromSqlError(e);
+    }
+    Status s;
+    try {
+      s = body(*this);
+    } catch (const std::exception& e) {
+      s = Status::Internal(std::string("exception in transaction: ") + e.what());
+    }
+    if (!s.ok()) {
+      Abort();
+      return s;
+    }
+    try {
+      tx_->commit();
+    } catch (const pqxx::sql_error& e) {
+      s = FromSqlError(e);
+    } catch (const pqxx::broken_connection& e) {
+      s = Status::Unavailable(std::string("postgres: the connection broke at commit: ") + e.what());
+    } catch (const pqxx::in_doubt_error& e) {
+      s = Status::Unavailable(std::string("postgres: commit in doubt: ") + e.what());
+    }
+    tx_.reset();
+    return s;
+  }
+
+  std::string_view Backend() const override { return "postgres"; }
+
+ private:
+  void Abort() {
+    try {
+      tx_->abort();
+    } catch (const std::exception&) {
+      // The connection is gone: the server rolls the transaction back.
+    }
+    tx_.reset();
+  }
+
+  Result<pqxx::result> Run(std::string_view sql, const std::vector<SqlValue>& params) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    size_t placeholders = 0;
+    const std::string text = NumberPlaceholders(sql, &placeholders);
+    if (placeholders != params.size()) {
+      return Status::Internal("the statement has " + std::to_string(placeholders) +
+                              " placeholders but " + std::to_string(params.size()) +
+                              " values were given: " + std::string(sql.substr(0, 80)));
+    }
+    // Every value goes as text (NULL as a null pointer); the server converts it to the
+    // column's type.
+    std::vector<std::string> texts(params.size());
+    std::vector<const char*> pointers(params.size(), nullptr);
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (const auto* v = std::get_if<int64_t>(&params[i])) {
+        texts[i] = std::to_string(*v);
+      } else if (const auto* d = std::get_if<double>(&params[i])) {
+        texts[i] = pqxx::to_string(*d);
+      } else if (const auto* s = std::get_if<std::string>(&params[i])) {
+        if (s->find('\0') != std::string::npos) {
+          return Status::InvalidArgument(
+              "postgres: a text value holds a NUL byte (binary data needs a bytea column)");
+        }
+        texts[i] = *s;
+      } else {
+        continue;  // NULL
+      }
+      pointers[i] = texts[i].c_str();
+    }
+    try {
+      pqxx::result r;
+      if (tx_) {
+        r = params.empty() ? tx_->exec(text)
+                           : tx_->exec_params(text, pqxx::prepare::make_dynamic_params(pointers));
+      } else {
+        pqxx::nontransaction n(conn_);
+        r = params.empty() ? n.exec(text)
+                           : n.exec_params(text, pqxx::prepare::make_dynamic_params(pointers));
+      }
+      changed_ = static_cast<int64_t>(r.affected_rows());
+      return r;
+    } catch (const pqxx::sql_error& e) {
+      return FromSqlError(e);
+    } catch (const pqxx::broken_connection& e) {
+      return Status::Unavailable(std::string("postgres: the connection broke: ") + e.what());
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("postgres: ") + e.what());
+    }
+  }
+
+  std::recursive_mutex mu_;
+  pqxx::connection conn_;
+  std::unique_ptr<pqxx::work> tx_;  // the open transaction, if any
+  int64_t changed_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
+  try {
+    return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(url));
+  } catch (const pqxx::broken_connection& e) {
+    std::string why = e.what();
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return Status::Unavailable("cannot connect to PostgreSQL (" + why +
+                               "): check the connection URL ([store] url) and that the server "
+                               "runs and accepts this user");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("the PostgreSQL connection URL: ") + e.what());
+  }
+}
+
+}  // namespace tieup
