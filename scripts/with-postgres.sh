@@ -27,9 +27,11 @@ trap stop EXIT
 port=$((20000 + RANDOM % 20000))
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U tieup --auth=trust -E UTF8 --no-locale \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 2; }
-# Only the socket in $dir (no TCP port), no fsync: a test cluster, thrown away afterwards.
+# Only the socket in $dir (no TCP port); no fsync (a test cluster, thrown away afterwards)
+# unless TIEUP_PG_FSYNC=on (benchmarks: durable commits, as SQLite's synchronous FULL).
+fsync=${TIEUP_PG_FSYNC:-off}
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c max_connections=200" start \
+  -o "-k $dir -p $port -c listen_addresses= -c fsync=$fsync -c max_connections=200" start \
   >/dev/null || { cat "$dir/server.log" >&2; exit 2; }
 "${as_owner[@]}" "$bin/createdb" -h "$dir" -p "$port" -U tieup tieup_test
 export TIEUP_TEST_POSTGRES_URL="postgresql:///tieup_test?host=$dir&port=$port&user=tieup"
