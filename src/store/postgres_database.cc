@@ -1,6 +1,7 @@
 // The PostgreSQL backend of the SQL store interface (store/database.h), through libpqxx
 // (Debian's libpqxx-dev). One connection per Database, serialised like the SQLite backend;
 // statements keep the interface's `?` placeholders, numbered here ($1, $2, ...).
+#include <map>
 #include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
@@ -204,14 +205,29 @@ class PostgresDatabase final : public Database {
       pointers[i] = texts[i].c_str();
     }
     try {
+      // A statement with values is prepared once per connection and run by name: the server
+      // parses and plans it once (a statement without values may be several; run as text).
+      std::string name;
+      if (!params.empty()) {
+        auto it = prepared_.find(text);
+        if (it == prepared_.end()) {
+          name = "s" + std::to_string(prepared_.size() + 1);
+          conn_.prepare(name, text);
+          prepared_.emplace(text, name);
+        } else {
+          name = it->second;
+        }
+      }
+      auto run = [&](pqxx::transaction_base& t) {
+        return name.empty() ? t.exec(text)
+                            : t.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+      };
       pqxx::result r;
       if (tx_) {
-        r = params.empty() ? tx_->exec(text)
-                           : tx_->exec_params(text, pqxx::prepare::make_dynamic_params(pointers));
+        r = run(*tx_);
       } else {
         pqxx::nontransaction n(conn_);
-        r = params.empty() ? n.exec(text)
-                           : n.exec_params(text, pqxx::prepare::make_dynamic_params(pointers));
+        r = run(n);
       }
       changed_ = static_cast<int64_t>(r.affected_rows());
       return r;
@@ -226,7 +242,8 @@ class PostgresDatabase final : public Database {
 
   std::recursive_mutex mu_;
   pqxx::connection conn_;
-  std::unique_ptr<pqxx::work> tx_;  // the open transaction, if any
+  std::unique_ptr<pqxx::work> tx_;               // the open transaction, if any
+  std::map<std::string, std::string> prepared_;  // statement text -> its prepared name
   int64_t changed_ = 0;
 };
 
