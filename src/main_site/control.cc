@@ -57,13 +57,6 @@ std::string OutputLine(std::string_view stream, std::string_view text) {
   return Line(o);
 }
 
-// A publish request with how the client wants to hear it.
-struct ControlRequest {
-  PublishRequest publish;
-  bool progress = false;  // "progress" lines (PublishProgress as JSON) wanted
-  bool steps = true;      // the "  ID: step" stderr lines wanted
-};
-
 json::object ProgressJson(const sync::PublishProgress& p) {
   json::object o;
   o["partner"] = p.partner;
@@ -112,7 +105,7 @@ const char kRequestExample[] =
     R"({"command":"publish","all":true} or {"command":"publish","partners":["shop-a"]})";
 
 // Parses the one request line. Every refusal says what was wrong and what a request looks like.
-Result<ControlRequest> ParseRequest(std::string_view line) {
+Result<ControlRequest> ParseRequestLine(std::string_view line) {
   error_code ec;
   json::value v = json::parse(line, ec);
   if (ec) {
@@ -170,6 +163,31 @@ std::string DaemonStoppedMessage(const std::string& site_dir) {
 }
 
 }  // namespace
+
+std::string EncodeControlRequest(const ControlRequest& request) {
+  json::object req;
+  req["command"] = "publish";
+  req["all"] = request.publish.all;
+  json::array ids;
+  for (const std::string& id : request.publish.partners) ids.emplace_back(id);
+  req["partners"] = std::move(ids);
+  if (request.progress) req["progress"] = true;
+  if (!request.steps) req["steps"] = false;
+  return json::serialize(req);
+}
+
+Result<ControlRequest> ParseControlRequest(std::string_view line) { return ParseRequestLine(line); }
+
+std::string EncodeProgress(const sync::PublishProgress& step) {
+  return json::serialize(ProgressJson(step));
+}
+
+std::optional<sync::PublishProgress> ParseProgress(std::string_view text) {
+  error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return ProgressFromJson(v.as_object());
+}
 
 std::string ControlSocketPath(const std::string& site_dir) {
   return JoinPath(site_dir, "run/control.sock");
@@ -328,7 +346,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
       return;
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    Result<ControlRequest> request = ParseRequest(line);
+    Result<ControlRequest> request = ParseControlRequest(line);
     if (!request.ok()) {
       server_.logger->warn("control socket: refused a request: {}", request.status().message());
       Finish(request.status());
@@ -656,16 +674,12 @@ Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& 
   ASSIGN_OR_RETURN(Probe who, ProbeSocket(socket, path));
   if (who == Probe::kNobody) return false;
 
-  json::object req;
-  req["command"] = "publish";
-  req["all"] = request.all;
-  json::array ids;
-  for (const std::string& id : request.partners) ids.emplace_back(id);
-  req["partners"] = std::move(ids);
-  if (output.progress) req["progress"] = true;
-  if (!output.step_lines) req["steps"] = false;
+  ControlRequest req;
+  req.publish = request;
+  req.progress = static_cast<bool>(output.progress);
+  req.steps = output.step_lines;
   error_code ec;
-  asio::write(socket, asio::buffer(Line(req)), ec);
+  asio::write(socket, asio::buffer(EncodeControlRequest(req) + "\n"), ec);
   if (ec) return Status::Unavailable(DaemonStoppedMessage(site_dir));
 
   std::string buffer;

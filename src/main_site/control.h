@@ -25,6 +25,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/env.h"
@@ -36,6 +37,24 @@ namespace tieup {
 
 // SITE_DIR/run/control.sock.
 std::string ControlSocketPath(const std::string& site_dir);
+
+// A publish request on the socket, with how the client wants to hear it.
+struct ControlRequest {
+  PublishRequest publish;
+  bool progress = false;  // "progress" lines wanted
+  bool steps = true;      // the "  ID: step" stderr lines wanted
+};
+// The request line without its newline: {"command":"publish","all":..,"partners":[..]} and
+// "progress":true / "steps":false when they differ from the defaults.
+std::string EncodeControlRequest(const ControlRequest& request);
+// Parses one request line (strict: unknown commands and fields, wrong types are refused with a
+// message saying what a request looks like).
+Result<ControlRequest> ParseControlRequest(std::string_view line);
+
+// A progress line's object ({"partner":..,"stage":..,"done":..,...}: every field of
+// sync::PublishProgress) and back; nullopt for an object that is not one.
+std::string EncodeProgress(const sync::PublishProgress& step);
+std::optional<sync::PublishProgress> ParseProgress(std::string_view json);
 
 struct ControlServerOptions {
   size_t max_request_bytes = 64 * 1024;  // the request line, newline included
