@@ -104,8 +104,10 @@ std::optional<sync::PublishProgress> ProgressFromJson(const json::object& o) {
 const char kRequestExample[] =
     R"({"command":"publish","all":true} or {"command":"publish","partners":["shop-a"]})";
 
-// Parses the one request line. Every refusal says what was wrong and what a request looks like.
-Result<ControlRequest> ParseRequestLine(std::string_view line) {
+}  // namespace
+
+// Every refusal says what was wrong and what a request looks like.
+Result<ControlRequest> ParseControlRequest(std::string_view line) {
   error_code ec;
   json::value v = json::parse(line, ec);
   if (ec) {
@@ -157,6 +159,8 @@ Result<ControlRequest> ParseRequestLine(std::string_view line) {
   return control;
 }
 
+namespace {
+
 std::string DaemonStoppedMessage(const std::string& site_dir) {
   return "the daemon stopped before the publish finished: 'tieup main status " + site_dir +
          "' shows what reached the partners";
@@ -175,8 +179,6 @@ std::string EncodeControlRequest(const ControlRequest& request) {
   if (!request.steps) req["steps"] = false;
   return json::serialize(req);
 }
-
-Result<ControlRequest> ParseControlRequest(std::string_view line) { return ParseRequestLine(line); }
 
 std::string EncodeProgress(const sync::PublishProgress& step) {
   return json::serialize(ProgressJson(step));
