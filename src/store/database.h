@@ -79,7 +79,8 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
 
 // One schema step. Steps are applied in order of `version`, each in its own transaction, and
-// recorded in the table `schema_migrations` with the component name.
+// recorded in the table `schema_migrations` with the component name. The SQL is written once,
+// in SQLite's dialect, for both backends: on PostgreSQL it runs as PostgresSchemaSql rewrites it.
 struct Migration {
   int version;
   std::string sql;
@@ -88,6 +89,14 @@ struct Migration {
 // Brings `component`'s schema (e.g. "content", "users") up to the newest version in
 // `migrations`. Refuses a database whose recorded version is newer than any known step (a
 // downgrade of the binary) with a message saying so.
+// On PostgreSQL every step runs in one transaction holding an advisory lock, so that processes
+// sharing the database migrate one after the other.
 Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations);
+
+// A schema step in SQLite's dialect as PostgreSQL takes it: INTEGER becomes BIGINT (SQLite's
+// integers have 64 bits), an INTEGER PRIMARY KEY a BIGSERIAL one (a rowid key: a value is chosen
+// when none is given), REAL DOUBLE PRECISION, BLOB BYTEA; AUTOINCREMENT and WITHOUT ROWID go.
+// Words inside quotes and comments are kept. Queries are written in the SQL both accept.
+std::string PostgresSchemaSql(std::string_view sql);
 
 }  // namespace tieup

@@ -6,6 +6,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 
+#include "base/encoding.h"
 #include "store/database.h"
 
 namespace tieup {
@@ -185,7 +186,15 @@ class PostgresDatabase final : public Database {
                               " values were given: " + std::string(sql.substr(0, 80)));
     }
     // Every value goes as text (NULL as a null pointer); the server converts it to the
-    // column's type.
+    // column's type. A statement with values is prepared once per connection and run by name:
+    // the server parses and plans it once (a statement without values may be several; run as
+    // text).
+    const Prepared* prepared = nullptr;
+    if (!params.empty()) {
+      auto p = Prepare(text);
+      if (!p.ok()) return p.status();
+      prepared = *p;
+    }
     std::vector<std::string> texts(params.size());
     std::vector<const char*> pointers(params.size(), nullptr);
     for (size_t i = 0; i < params.size(); ++i) {
@@ -194,30 +203,21 @@ class PostgresDatabase final : public Database {
       } else if (const auto* d = std::get_if<double>(&params[i])) {
         texts[i] = pqxx::to_string(*d);
       } else if (const auto* s = std::get_if<std::string>(&params[i])) {
-        if (s->find('\0') != std::string::npos) {
+        if (i < prepared->bytea.size() && prepared->bytea[i]) {
+          texts[i] = "\\x" + HexEncode(*s);  // bytea's text form: any bytes
+        } else if (s->find('\0') != std::string::npos) {
           return Status::InvalidArgument(
-              "postgres: a text value holds a NUL byte (binary data needs a bytea column)");
+              "postgres: a text value holds a NUL byte (binary data needs a BLOB column)");
+        } else {
+          texts[i] = *s;
         }
-        texts[i] = *s;
       } else {
         continue;  // NULL
       }
       pointers[i] = texts[i].c_str();
     }
     try {
-      // A statement with values is prepared once per connection and run by name: the server
-      // parses and plans it once (a statement without values may be several; run as text).
-      std::string name;
-      if (!params.empty()) {
-        auto it = prepared_.find(text);
-        if (it == prepared_.end()) {
-          name = "s" + std::to_string(prepared_.size() + 1);
-          conn_.prepare(name, text);
-          prepared_.emplace(text, name);
-        } else {
-          name = it->second;
-        }
-      }
+      const std::string name = prepared == nullptr ? "" : prepared->name;
       auto run = [&](pqxx::transaction_base& t) {
         return name.empty() ? t.exec(text)
                             : t.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
@@ -240,10 +240,70 @@ class PostgresDatabase final : public Database {
     }
   }
 
+  // A statement prepared on this connection: its name, and which of its values go to a bytea.
+  struct Prepared {
+    std::string name;
+    std::vector<bool> bytea;
+  };
+
+  // The statement `text` prepared (once per connection).
+  Result<const Prepared*> Prepare(const std::string& text) {
+    auto it = prepared_.find(text);
+    if (it != prepared_.end()) return &it->second;
+    Prepared p;
+    p.name = "s" + std::to_string(prepared_.size() + 1);
+    try {
+      conn_.prepare(p.name, text);
+      conn_.prepare_now(p.name);
+      // The types the server gave the values: a bytea's value is sent in bytea's text form.
+      auto types = [&](pqxx::transaction_base& t) {
+        return t.exec_params(
+            "SELECT array_length(parameter_types, 1), array_agg(i) FILTER (WHERE t = "
+            "'bytea'::regtype) FROM pg_prepared_statements, unnest(parameter_types) WITH "
+            "ORDINALITY AS u(t, i) WHERE name = $1 GROUP BY parameter_types",
+            p.name);
+      };
+      pqxx::result r;
+      if (tx_) {
+        r = types(*tx_);
+      } else {
+        pqxx::nontransaction n(conn_);
+        r = types(n);
+      }
+      if (!r.empty()) {
+        p.bytea.assign(static_cast<size_t>(r[0][0].as<int64_t>(0)), false);
+        if (!r[0][1].is_null()) {
+          auto list = r[0][1].as_array();
+          for (auto e = list.get_next(); e.first != pqxx::array_parser::juncture::done;
+               e = list.get_next()) {
+            if (e.first != pqxx::array_parser::juncture::string_value) continue;
+            const size_t i = std::stoul(e.second);
+            if (i >= 1 && i <= p.bytea.size()) p.bytea[i - 1] = true;
+          }
+        }
+      }
+    } catch (const pqxx::sql_error& e) {
+      Unprepare(p.name);
+      return FromSqlError(e);
+    } catch (const pqxx::broken_connection& e) {
+      Unprepare(p.name);
+      return Status::Unavailable(std::string("postgres: the connection broke: ") + e.what());
+    }
+    return &prepared_.emplace(text, std::move(p)).first->second;
+  }
+
+  void Unprepare(const std::string& name) {
+    try {
+      conn_.unprepare(name);
+    } catch (const std::exception&) {
+      // Nothing was prepared under the name.
+    }
+  }
+
   std::recursive_mutex mu_;
   pqxx::connection conn_;
-  std::unique_ptr<pqxx::work> tx_;               // the open transaction, if any
-  std::map<std::string, std::string> prepared_;  // statement text -> its prepared name
+  std::unique_ptr<pqxx::work> tx_;            // the open transaction, if any
+  std::map<std::string, Prepared> prepared_;  // by statement text
   int64_t changed_ = 0;
 };
 

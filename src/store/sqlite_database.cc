@@ -216,34 +216,4 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
   return std::unique_ptr<Database>(std::move(database));
 }
 
-Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations) {
-  RETURN_IF_ERROR(db.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
-      "NOT NULL, PRIMARY KEY (component, version))"));
-  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT coalesce(max(version), 0) FROM schema_migrations "
-                                       "WHERE component = ?",
-                                       {std::string(component)}));
-  int64_t current = rows.empty() ? 0 : rows[0].Int(0);
-  int newest = 0;
-  for (const Migration& m : migrations) newest = std::max(newest, m.version);
-  if (current > newest) {
-    return Status::FailedPrecondition(
-        "the " + std::string(component) + " schema is at version " + std::to_string(current) +
-        " but this tieup binary knows only up to " + std::to_string(newest) +
-        ": run the newer tieup binary that wrote this data");
-  }
-  for (const Migration& m : migrations) {
-    if (m.version <= current) continue;
-    RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
-                        RETURN_IF_ERROR(tx.Exec(m.sql));
-                        return tx.Exec(
-                            "INSERT INTO schema_migrations (component, version) VALUES (?, ?)",
-                            {std::string(component), static_cast<int64_t>(m.version)});
-                      })
-                        .Annotate("migrating " + std::string(component) + " to version " +
-                                  std::to_string(m.version)));
-  }
-  return Status::Ok();
-}
-
 }  // namespace tieup

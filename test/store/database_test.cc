@@ -170,6 +170,85 @@ TEST_P(DatabaseTest, MigrationsApplyOnceAndRefuseDowngrade) {
   EXPECT_EQ(Tables("b"), 0);
 }
 
+TEST_P(DatabaseTest, OneSchemaDescriptionServesBothBackends) {
+  // Written once in SQLite's dialect: rowid keys, 64-bit integers, reals, bytes.
+  const std::vector<Migration> steps = {
+      {1,
+       "CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, "
+       "score REAL NOT NULL DEFAULT 0, data BLOB, note TEXT NOT NULL DEFAULT 'INTEGER BLOB');"
+       "CREATE TABLE refs(a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY(a, b)) WITHOUT ROWID;"
+       "CREATE TABLE one(id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)"}};
+  ASSERT_THAT(Migrate(*db_, "dialect", steps), IsOk());
+  std::string bytes("\0\xff\xfe binary \\x00 '", 16);
+  const int64_t big = int64_t{1} << 53;
+  ASSERT_THAT(db_->Exec("INSERT INTO events(at, score, data) VALUES(?, ?, ?)", {big, 2.5, bytes}),
+              IsOk());
+  const int64_t first = db_->LastInsertId();
+  ASSERT_THAT(db_->Exec("INSERT INTO events(at, data) VALUES(?, ?)", {int64_t{7}, std::string()}),
+              IsOk());
+  EXPECT_EQ(db_->LastInsertId(), first + 1);
+  auto rows = db_->Query("SELECT id, at, score, data, note FROM events ORDER BY id");
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].Int(0), first);
+  EXPECT_EQ((*rows)[0].Int(1), big);
+  EXPECT_EQ((*rows)[0].Real(2), 2.5);
+  EXPECT_EQ((*rows)[0].Text(3), bytes);
+  EXPECT_EQ((*rows)[0].Text(4), "INTEGER BLOB");
+  EXPECT_EQ((*rows)[1].Text(3), "");
+  // The same bytes find the row again; text values next to them are text.
+  auto found = db_->Query("SELECT count(*) FROM events WHERE data = ? AND note = ?",
+                          {bytes, std::string("INTEGER BLOB")});
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ((*found)[0].Int(0), 1);
+  // Upserts in the SQL both accept.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_THAT(db_->Exec("INSERT INTO refs(a, b) VALUES(?, ?) ON CONFLICT DO NOTHING",
+                          {std::string("x"), std::string("y")}),
+                IsOk());
+    ASSERT_THAT(db_->Exec("INSERT INTO one(id, n) VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET "
+                          "n = one.n + excluded.n",
+                          {int64_t{5}}),
+                IsOk());
+  }
+  EXPECT_EQ((*db_->Query("SELECT count(*) FROM refs"))[0].Int(0), 1);
+  EXPECT_EQ((*db_->Query("SELECT n FROM one"))[0].Int(0), 10);
+  EXPECT_THAT(db_->Exec("INSERT INTO one(id, n) VALUES(2, 0)"), ::testing::Not(IsOk()));
+}
+
+TEST_P(DatabaseTest, ProcessesMigratingTogetherApplyEachStepOnce) {
+  if (!postgres()) GTEST_SKIP() << "one SQLite file is migrated by one process at a time";
+  const std::vector<Migration> steps = {{1, "CREATE TABLE m(x INTEGER)"},
+                                        {2, "INSERT INTO m VALUES (1)"},
+                                        {3, "INSERT INTO m VALUES (2)"}};
+  std::vector<std::thread> threads;
+  std::vector<Status> results(4);
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto db = OpenPostgres(PostgresUrl());
+      if (!db.ok()) {
+        results[i] = db.status();
+        return;
+      }
+      results[i] = (*db)->Exec("SET search_path TO " + schema_);
+      if (results[i].ok()) results[i] = Migrate(**db, "together", steps);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Status& s : results) EXPECT_THAT(s, IsOk());
+  EXPECT_EQ((*db_->Query("SELECT count(*) FROM m"))[0].Int(0), 2);
+}
+
+TEST(PostgresSchemaSqlTest, RewritesTypesAndKeepsQuotedWords) {
+  EXPECT_EQ(PostgresSchemaSql("CREATE TABLE t(id integer primary key autoincrement, n INTEGER, "
+                              "r REAL, b BLOB, s TEXT DEFAULT 'INTEGER' -- a REAL comment\n"
+                              ", PRIMARY KEY(n)) WITHOUT ROWID"),
+            "CREATE TABLE t(id BIGSERIAL primary key , n BIGINT, r DOUBLE PRECISION, b BYTEA, "
+            "s TEXT DEFAULT 'INTEGER' -- a REAL comment\n, PRIMARY KEY(n)) ");
+  EXPECT_EQ(PostgresSchemaSql("ALTER TABLE integers ADD COLUMN realm INTEGER NOT NULL DEFAULT 0"),
+            "ALTER TABLE integers ADD COLUMN realm BIGINT NOT NULL DEFAULT 0");
+}
+
 TEST(PostgresOpenTest, AnUnreachableServerSaysWhatToCheckWithoutTheUrl) {
   auto db = OpenPostgres("postgresql://tieup:s3cret-pw@127.0.0.1:1/nothing?connect_timeout=2");
   EXPECT_THAT(db, StatusIs(StatusCode::kUnavailable, HasSubstr("[store] url")));

@@ -1,0 +1,144 @@
+// Schema steps for both backends from one description (store/database.h): the steps are written
+// in SQLite's dialect; on PostgreSQL their type names are rewritten first.
+#include <algorithm>
+#include <cctype>
+
+#include "store/database.h"
+
+namespace tieup {
+namespace {
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+std::string Upper(std::string_view word) {
+  std::string out(word);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The words of `sql` and the text between them; quoted literals, quoted names and comments are
+// kept whole in the text between words.
+struct Piece {
+  bool word;
+  std::string text;
+};
+
+std::vector<Piece> Split(std::string_view sql) {
+  std::vector<Piece> out;
+  auto text = [&](std::string_view t) {
+    if (out.empty() || out.back().word) out.push_back({false, ""});
+    out.back().text.append(t);
+  };
+  for (size_t i = 0; i < sql.size();) {
+    const char c = sql[i];
+    size_t stop = i + 1;
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      stop = end == std::string_view::npos ? sql.size() : end + 1;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const size_t end = sql.find('\n', i);
+      stop = end == std::string_view::npos ? sql.size() : end;
+    } else if (IsWordChar(c)) {
+      while (stop < sql.size() && IsWordChar(sql[stop])) ++stop;
+      out.push_back({true, std::string(sql.substr(i, stop - i))});
+      i = stop;
+      continue;
+    }
+    text(sql.substr(i, stop - i));
+    i = stop;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PostgresSchemaSql(std::string_view sql) {
+  std::vector<Piece> pieces = Split(sql);
+  // The index of the next word after piece i, or pieces.size().
+  auto next_word = [&](size_t i) {
+    for (++i; i < pieces.size(); ++i) {
+      if (pieces[i].word) return i;
+    }
+    return pieces.size();
+  };
+  auto is = [&](size_t i, std::string_view upper) {
+    return i < pieces.size() && pieces[i].word && Upper(pieces[i].text) == upper;
+  };
+  std::string out;
+  out.reserve(sql.size() + 64);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (!pieces[i].word) {
+      out += pieces[i].text;
+      continue;
+    }
+    const std::string w = Upper(pieces[i].text);
+    if (w == "INTEGER") {
+      const size_t p = next_word(i);
+      const size_t k = next_word(p);
+      // A rowid key: a sequence gives the values SQLite would (largest + 1 when none is given).
+      out += is(p, "PRIMARY") && is(k, "KEY") ? "BIGSERIAL" : "BIGINT";
+    } else if (w == "REAL") {
+      out += "DOUBLE PRECISION";
+    } else if (w == "BLOB") {
+      out += "BYTEA";
+    } else if (w == "AUTOINCREMENT") {
+      // Sequences never reuse a value: AUTOINCREMENT's promise holds without it.
+    } else if (w == "WITHOUT" && is(next_word(i), "ROWID")) {
+      i = next_word(i);  // PostgreSQL tables have no rowid
+    } else {
+      out += pieces[i].text;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+Status MigrateSteps(Database& db, std::string_view component,
+                    const std::vector<Migration>& migrations) {
+  const bool postgres = db.Backend() == "postgres";
+  RETURN_IF_ERROR(db.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
+      "NOT NULL, PRIMARY KEY (component, version))"));
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT coalesce(max(version), 0) FROM schema_migrations "
+                                       "WHERE component = ?",
+                                       {std::string(component)}));
+  int64_t current = rows.empty() ? 0 : rows[0].Int(0);
+  int newest = 0;
+  for (const Migration& m : migrations) newest = std::max(newest, m.version);
+  if (current > newest) {
+    return Status::FailedPrecondition(
+        "the " + std::string(component) + " schema is at version " + std::to_string(current) +
+        " but this tieup binary knows only up to " + std::to_string(newest) +
+        ": run the newer tieup binary that wrote this data");
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    RETURN_IF_ERROR(db.Transaction([&](Database& tx) -> Status {
+                        RETURN_IF_ERROR(tx.Exec(postgres ? PostgresSchemaSql(m.sql) : m.sql));
+                        return tx.Exec(
+                            "INSERT INTO schema_migrations (component, version) VALUES (?, ?)",
+                            {std::string(component), static_cast<int64_t>(m.version)});
+                      })
+                        .Annotate("migrating " + std::string(component) + " to version " +
+                                  std::to_string(m.version)));
+  }
+  return Status::Ok();
+}
+
+// Taken by every process migrating a PostgreSQL database, so that two main processes starting
+// together do not both apply a step.
+constexpr int64_t kMigrationLock = 0x7469657570;  // "tieup"
+
+}  // namespace
+
+Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations) {
+  if (db.Backend() != "postgres") return MigrateSteps(db, component, migrations);
+  // One transaction holding the lock: the steps' own transactions nest in it.
+  return db.Transaction([&](Database& tx) -> Status {
+    RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock(?)", {kMigrationLock}));
+    return MigrateSteps(tx, component, migrations);
+  });
+}
+
+}  // namespace tieup
