@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "net/http_server.h"
 #include "site/config.h"
+#include "site/site_store.h"
 #include "store/database.h"
 
 namespace tieup::cli {

@@ -29,7 +29,7 @@ Status ShowAlerts(Env& env, const AlertsArgs& a, SiteRole role) {
   auto since = sync::ParseDuration(a.since);
   if (!since.ok()) return since.status().Annotate("--since (e.g. 1h, 7d)");
   q.since = env.NowSeconds() - *since;
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(a.dir).database()));
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSiteDatabase(config, a.dir));
   ASSIGN_OR_RETURN(std::unique_ptr<guard::AlertStore> store, guard::AlertStore::Open(env, *db));
   ASSIGN_OR_RETURN(std::vector<guard::SecurityAlert> alerts, store->List(q));
   if (alerts.empty()) {
@@ -71,8 +71,7 @@ void AddAlerts(CLI::App& site, Context& ctx, SiteRole role) {
 }
 
 Status ShowProbes(Env& env, const std::string& dir, const std::string& partner) {
-  RETURN_IF_ERROR(LoadSiteConfigFor(env, dir, SiteRole::kMain).status());
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenMainDb(env, dir));
   ASSIGN_OR_RETURN(std::unique_ptr<guard::ProbeRecord> record, guard::ProbeRecord::Open(env, *db));
   std::vector<guard::ProbeProgress> all;
   if (!partner.empty()) {

@@ -124,8 +124,7 @@ std::string CommandLineUser() {
 
 Result<std::unique_ptr<Database>> OpenSiteDb(Env& env, const std::string& dir, SiteRole want) {
   ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, want));
-  (void)config;
-  return OpenSqlite(SitePaths(dir).database());
+  return OpenSiteDatabase(config, dir);
 }
 
 Result<std::unique_ptr<Database>> OpenMainDb(Env& env, const std::string& dir) {

@@ -27,7 +27,7 @@ struct ManagerSession {
 Result<ManagerSession> OpenManagers(Env& env, const std::string& dir, SiteRole role) {
   ManagerSession s;
   ASSIGN_OR_RETURN(s.config, LoadSiteConfigFor(env, dir, role));
-  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.db, OpenSiteDatabase(s.config, dir));
   ASSIGN_OR_RETURN(s.managers, console::ManagerStore::Open(env, *s.db));
   ASSIGN_OR_RETURN(s.sessions, console::SessionStore::Open(env, *s.db));
   return s;

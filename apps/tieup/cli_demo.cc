@@ -82,7 +82,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   RETURN_IF_ERROR(InitMainTrust(env, main_dir, mc.name));
   {
     // Main's catalog: the teas on the tie-up product pages.
-    ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(main_dir).database()));
+    ASSIGN_OR_RETURN(auto db, OpenSiteDatabase(mc, main_dir));
     ASSIGN_OR_RETURN(OpenedShop shop, OpenMainShop(env, main_dir, mc, *db));
     for (const auto& [sku, title, price, page] :
          std::vector<std::tuple<std::string, std::string, int64_t, std::string>>{
@@ -121,7 +121,7 @@ Status RunDemo(Env& env, DemoArgs a) {
   // Partnerships first (main must know them before they enroll), then main starts.
   std::vector<std::string> codes;
   {
-    ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(main_dir).database()));
+    ASSIGN_OR_RETURN(auto db, OpenSiteDatabase(mc, main_dir));
     ASSIGN_OR_RETURN(auto sync, MainSync::Open(env, main_dir, mc, *db, logger));
     int i = 1;
     for (const DemoPartner& p : partners) {

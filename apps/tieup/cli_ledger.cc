@@ -28,7 +28,7 @@ struct MainLedgerSession {
 Result<MainLedgerSession> OpenMainLedger(Env& env, const std::string& dir) {
   MainLedgerSession s;
   ASSIGN_OR_RETURN(s.config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
-  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.db, OpenSiteDatabase(s.config, dir));
   ASSIGN_OR_RETURN(s.collector, LedgerCollector::Open(env, dir, *s.db, NewNullLogger()));
   return s;
 }

@@ -22,7 +22,7 @@ struct ShopSession {
 Result<ShopSession> OpenShop(Env& env, const std::string& dir, SiteRole want) {
   ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, want));
   ShopSession s;
-  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.db, OpenSiteDatabase(config, dir));
   if (want == SiteRole::kMain) {
     ASSIGN_OR_RETURN(OpenedShop o, OpenMainShop(env, dir, config, *s.db));
     s.outbox = std::move(o.outbox);

@@ -26,7 +26,7 @@ struct MainSession {
 Result<MainSession> OpenMain(Env& env, const std::string& dir) {
   MainSession s;
   ASSIGN_OR_RETURN(s.config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
-  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.db, OpenSiteDatabase(s.config, dir));
   ASSIGN_OR_RETURN(s.sync, MainSync::Open(env, dir, s.config, *s.db, NewNullLogger()));
   return s;
 }

@@ -22,7 +22,7 @@ Result<UsersSession> OpenUsers(Env& env, const std::string& dir) {
   // Accounts are kept by main only.
   ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfigFor(env, dir, SiteRole::kMain));
   UsersSession s;
-  ASSIGN_OR_RETURN(s.db, OpenSqlite(SitePaths(dir).database()));
+  ASSIGN_OR_RETURN(s.db, OpenSiteDatabase(config, dir));
   ASSIGN_OR_RETURN(s.store, OpenMainUserStore(env, config, *s.db));
   return s;
 }

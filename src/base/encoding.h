@@ -10,6 +10,9 @@
 
 namespace tieup {
 
+// `s` with A-Z lowered (other bytes, UTF-8 included, as they are).
+std::string LowerAscii(std::string_view s);
+
 // Lower-case hex.
 std::string HexEncode(std::string_view bytes);
 // Accepts upper or lower case; fails on odd length or a non-hex character.

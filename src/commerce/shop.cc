@@ -113,10 +113,14 @@ CREATE TABLE commerce_shipments (
 )sql"},
       // Carts stop holding stock (an order takes it when placed): the units that version 1's
       // cart lines held go back to stock, once, so an upgraded site loses none, and the hold
-      // columns go. The lines stay in their carts, holding nothing.
+      // columns go. The lines stay in their carts, holding nothing. (CASE, not SQLite's
+      // two-argument min(), so that the step runs on PostgreSQL too.)
       {2, R"sql(
-UPDATE commerce_products SET stock = min(stock + (SELECT sum(l.held) FROM commerce_cart_lines l
-  WHERE l.sku = commerce_products.sku), 1000000000)
+UPDATE commerce_products SET stock = CASE
+    WHEN stock + (SELECT sum(l.held) FROM commerce_cart_lines l
+                  WHERE l.sku = commerce_products.sku) > 1000000000 THEN 1000000000
+    ELSE stock + (SELECT sum(l.held) FROM commerce_cart_lines l WHERE l.sku = commerce_products.sku)
+  END
   WHERE sku IN (SELECT sku FROM commerce_cart_lines WHERE held > 0);
 DROP INDEX commerce_cart_lines_hold;
 ALTER TABLE commerce_cart_lines DROP COLUMN held;

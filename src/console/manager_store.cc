@@ -41,14 +41,6 @@ constexpr size_t kMaxPasswordBytes = users::kMaxPasswordChars * 4;
 constexpr size_t kTokenBytes = 32;
 constexpr int64_t kMicros = 1'000'000;
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
 std::string_view TrimAscii(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || (s.front() >= '\t' && s.front() <= '\r'))) {
     s.remove_prefix(1);

@@ -1,5 +1,6 @@
 #include "console/sessions.h"
 
+#include "base/encoding.h"
 #include "users/sessions.h"
 #include "users/user_store.h"
 
@@ -24,14 +25,6 @@ ALTER TABLE console_sessions RENAME COLUMN email TO subject;
 ALTER TABLE console_sessions RENAME COLUMN email_key TO subject_key;
 ALTER TABLE console_sessions ADD COLUMN name TEXT NOT NULL DEFAULT '';
 )";
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // The key sessions are ended by: the normalized address, lower-cased (as ManagerStore keys).
 std::string EmailKey(std::string_view email) {

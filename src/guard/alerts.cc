@@ -198,8 +198,10 @@ Result<SecurityAlert> AlertStore::Record(const std::string& site, const Security
       // A more severe occurrence raises the alert (and mails it again if it now qualifies).
       return db.Exec(
           "UPDATE guard_alerts SET count = count + 1, last = ?, message = ?, mailed = CASE WHEN "
-          "? > severity THEN 0 ELSE mailed END, severity = MAX(severity, ?) WHERE id = ?",
-          {now, event.message, static_cast<int64_t>(severity), static_cast<int64_t>(severity), id});
+          "? > severity THEN 0 ELSE mailed END, severity = CASE WHEN ? > severity THEN ? ELSE "
+          "severity END WHERE id = ?",
+          {now, event.message, static_cast<int64_t>(severity), static_cast<int64_t>(severity),
+           static_cast<int64_t>(severity), id});
     }
     ASSIGN_OR_RETURN(auto recent, db.Query("SELECT COUNT(*) FROM guard_alerts WHERE site = ? AND "
                                            "first >= ? AND kind <> 'alerts-limited'",
@@ -214,9 +216,9 @@ Result<SecurityAlert> AlertStore::Record(const std::string& site, const Security
       ASSIGN_OR_RETURN(id, fold_into(kind));
       if (id != 0) {
         return db.Exec(
-            "UPDATE guard_alerts SET count = count + 1, last = ?, message = ?, severity = "
-            "MAX(severity, ?) WHERE id = ?",
-            {now, message, static_cast<int64_t>(severity), id});
+            "UPDATE guard_alerts SET count = count + 1, last = ?, message = ?, severity = CASE "
+            "WHEN ? > severity THEN ? ELSE severity END WHERE id = ?",
+            {now, message, static_cast<int64_t>(severity), static_cast<int64_t>(severity), id});
       }
     }
     RETURN_IF_ERROR(

@@ -213,7 +213,8 @@ size_t BlocklistIssuer::DeliverDue(const SignedBlocklist& latest,
 Status BlocklistIssuer::MarkDelivered(const std::string& partner, uint64_t seq) {
   return db_.Exec(
       "INSERT INTO guard_blocklist_delivered(partner, seq) VALUES(?, ?) ON CONFLICT(partner) DO "
-      "UPDATE SET seq = MAX(seq, excluded.seq), attempts = 0, next_attempt = 0, last_error = ''",
+      "UPDATE SET seq = CASE WHEN excluded.seq > guard_blocklist_delivered.seq THEN excluded.seq "
+      "ELSE guard_blocklist_delivered.seq END, attempts = 0, next_attempt = 0, last_error = ''",
       {partner, static_cast<int64_t>(seq)});
 }
 

@@ -5,6 +5,7 @@
 #include "commerce/shop_settings.h"
 #include "crypto/hash.h"
 #include "main_site/shop_service.h"
+#include "site/site_store.h"
 
 namespace tieup {
 
@@ -76,7 +77,7 @@ Result<std::shared_ptr<const content::PageProducts>> CatalogPages::Read() {
 Result<std::shared_ptr<const content::PageProducts>> ReadCatalogPages(Env& env,
                                                                       const std::string& site_dir,
                                                                       const SiteConfig& config) {
-  ASSIGN_OR_RETURN(auto db, OpenSqlite(SitePaths(site_dir).database()));
+  ASSIGN_OR_RETURN(auto db, OpenSiteDatabase(config, site_dir));
   ASSIGN_OR_RETURN(auto catalog, CatalogPages::Open(env, site_dir, config, *db));
   return catalog->Read();
 }

@@ -35,10 +35,7 @@ CREATE TABLE customer_copy_seq (
 )";
 
 Result<bool> HasTable(Database& db, std::string_view table) {
-  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                       "AND name = ?",
-                                       {std::string(table)}));
-  return !rows.empty() && rows[0].Int(0) > 0;
+  return TableExists(db, table);
 }
 
 // The accounts `terms` cover for `partner`, by id.
@@ -239,11 +236,15 @@ struct CopyDelivery {
 Result<std::string> Fingerprint(Database& db) {
   ASSIGN_OR_RETURN(auto rows,
                    db.Query("SELECT (SELECT COALESCE(MAX(changed_at), 0) || ':' || COUNT(*) FROM "
-                            "users) || '/' || (SELECT COUNT(*) FROM customer_copy_erasures) || "
-                            "'/' || (SELECT COALESCE(group_concat(id || ',' || copy_fields || ',' "
-                            "|| copy_for || ',' || revoked || ',' || sync_url, ';'), '') FROM "
-                            "sync_partnerships)"));
+                            "users) || '/' || (SELECT COUNT(*) FROM customer_copy_erasures)"));
   std::string out = rows.empty() ? "" : rows[0].Text(0);
+  ASSIGN_OR_RETURN(rows, db.Query("SELECT id, copy_fields, copy_for, revoked, sync_url FROM "
+                                  "sync_partnerships ORDER BY id"));
+  out += '/';
+  for (const SqlRow& r : rows) {
+    out += r.Text(0) + ',' + r.Text(1) + ',' + r.Text(2) + ',' + std::to_string(r.Int(3)) + ',' +
+           r.Text(4) + ';';
+  }
   ASSIGN_OR_RETURN(bool orders, HasTable(db, "commerce_orders"));
   if (orders) {
     ASSIGN_OR_RETURN(rows, db.Query("SELECT COUNT(*) || ':' || COALESCE(MAX(updated_micros), 0) "

@@ -324,12 +324,13 @@ Status LedgerCollector::IndexOrders(const std::string& partner, const ledger::Lo
           auto record = ledger::ParseRecord(entries[i]);
           const auto* a = record.ok() ? std::get_if<ledger::AccessRecord>(&*record) : nullptr;
           if (a != nullptr && !a->user_id.empty()) {
-            RETURN_IF_ERROR(tx.Exec(
-                "INSERT OR IGNORE INTO ledger_user_visits(partner, entry, user_id, time_micros, "
-                "area, method, path, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                {partner, static_cast<int64_t>(next + i), a->user_id, a->time_micros,
-                 std::string(ledger::RecordAreaName(a->area)), a->method, a->path,
-                 int64_t{a->status}}));
+            RETURN_IF_ERROR(
+                tx.Exec("INSERT INTO ledger_user_visits(partner, entry, user_id, time_micros, "
+                        "area, method, path, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                        "DO NOTHING",
+                        {partner, static_cast<int64_t>(next + i), a->user_id, a->time_micros,
+                         std::string(ledger::RecordAreaName(a->area)), a->method, a->path,
+                         int64_t{a->status}}));
           }
           continue;
         }
@@ -339,8 +340,8 @@ Status LedgerCollector::IndexOrders(const std::string& partner, const ledger::Lo
         if (o == nullptr) continue;
         // The partner column is the authenticated shipper, whatever the record says.
         RETURN_IF_ERROR(tx.Exec(
-            "INSERT OR IGNORE INTO ledger_orders(partner, entry, order_id, time_micros, area, "
-            "amount_minor, currency, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ledger_orders(partner, entry, order_id, time_micros, area, "
+            "amount_minor, currency, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             {partner, static_cast<int64_t>(next + i), o->order_id, o->time_micros,
              std::string(ledger::RecordAreaName(o->area)), o->amount_minor, o->currency,
              static_cast<int64_t>(o->items)}));
@@ -373,10 +374,9 @@ Status LedgerCollector::BackfillOrders() {
 
 Result<std::vector<LedgerVisit>> UserVisits(Database& db, const std::string& user_id,
                                             int64_t limit) {
-  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                         "AND name = 'ledger_user_visits'"));
+  ASSIGN_OR_RETURN(bool table, TableExists(db, "ledger_user_visits"));
   std::vector<LedgerVisit> out;
-  if (tables.empty() || tables[0].Int(0) == 0) return out;  // no ledger received yet
+  if (!table) return out;  // no ledger received yet
   ASSIGN_OR_RETURN(auto rows, db.Query("SELECT partner, time_micros, area, method, path, status "
                                        "FROM ledger_user_visits WHERE user_id = ? ORDER BY "
                                        "time_micros DESC, partner, entry DESC LIMIT ?",
@@ -389,9 +389,8 @@ Result<std::vector<LedgerVisit>> UserVisits(Database& db, const std::string& use
 }
 
 Status ForgetUserVisits(Database& db, const std::string& user_id) {
-  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                         "AND name = 'ledger_user_visits'"));
-  if (tables.empty() || tables[0].Int(0) == 0) return Status::Ok();
+  ASSIGN_OR_RETURN(bool table, TableExists(db, "ledger_user_visits"));
+  if (!table) return Status::Ok();
   return db.Exec("DELETE FROM ledger_user_visits WHERE user_id = ?", {user_id});
 }
 

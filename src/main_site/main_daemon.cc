@@ -2,6 +2,7 @@
 
 #include "main_site/own_site.h"
 #include "main_site/services.h"
+#include "site/site_store.h"
 
 namespace tieup {
 
@@ -17,7 +18,7 @@ Result<std::unique_ptr<MainDaemon>> MainDaemon::Open(Env& env, const std::string
     return Status::FailedPrecondition("'" + site_dir +
                                       "' is a partner site: run 'tieup partner serve'");
   }
-  ASSIGN_OR_RETURN(d->db_, OpenSqlite(SitePaths(site_dir).database()));
+  ASSIGN_OR_RETURN(d->db_, OpenSiteDatabase(d->site_->config(), site_dir));
   ASSIGN_OR_RETURN(d->sync_,
                    MainSync::Open(env, site_dir, d->site_->config(), *d->db_, d->logger_));
   ASSIGN_OR_RETURN(TlsContextPtr tls, d->sync_->ServerContext());

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -25,6 +26,64 @@ namespace {
 
 Status BadConfig(const std::string& file, std::string_view key, std::string_view what) {
   return Status::InvalidArgument(file + ": '" + std::string(key) + "' " + std::string(what));
+}
+
+// True when the PostgreSQL connection string `url` carries a password (a URL's user:password@,
+// a password= parameter, or the key=value form's password).
+bool ConnectionHasPassword(std::string_view url) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    auto uri = boost::urls::parse_uri(url);
+    if (!uri) return url.find('@') != std::string_view::npos;  // refused later; be careful
+    if (uri->has_password()) return true;
+    for (const auto& param : uri->params()) {
+      if (param.key == "password") return true;
+    }
+    return false;
+  }
+  // key=value pairs separated by spaces
+  size_t at = 0;
+  while ((at = url.find("password", at)) != std::string_view::npos) {
+    const bool starts = at == 0 || url[at - 1] == ' ';
+    size_t eq = at + 8;
+    while (eq < url.size() && url[eq] == ' ') ++eq;
+    if (starts && eq < url.size() && url[eq] == '=') return true;
+    at += 8;
+  }
+  return false;
+}
+
+Status CheckStore(const std::string& file, const SiteConfig& c) {
+  if (c.store_backend != "sqlite" && c.store_backend != "postgres") {
+    return BadConfig(file, "store.backend",
+                     "must be \"sqlite\" (SITE_DIR/tieup.db) or \"postgres\" (with url)");
+  }
+  bool schema_ok = !c.store_schema.empty() && c.store_schema.size() <= 63 &&
+                   !std::isdigit(static_cast<unsigned char>(c.store_schema[0]));
+  for (char ch : c.store_schema) {
+    schema_ok = schema_ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+  }
+  if (!schema_ok) {
+    return BadConfig(file, "store.schema",
+                     "must be 1 to 63 of a-z, 0-9 and _, not starting with a digit (\"tieup\")");
+  }
+  if (c.store_backend == "sqlite") return Status::Ok();
+  if (c.role != SiteRole::kMain) {
+    return BadConfig(file, "store.backend",
+                     "\"postgres\" is for the main site's central stores; a partner keeps its "
+                     "data in SITE_DIR/tieup.db: remove [store] or write \"sqlite\"");
+  }
+  if (c.store_url.empty()) {
+    return BadConfig(file, "store.url",
+                     "is needed with backend \"postgres\": write the database to connect to, "
+                     "like \"postgresql://tieup@db.example:5432/tieup\"");
+  }
+  if (ConnectionHasPassword(c.store_url)) {
+    return BadConfig(file, "store.url",
+                     "holds a password: remove it and put it in ~/.pgpass of the user the site "
+                     "runs as (or a file named by PGPASSFILE), so that it is in no setting, "
+                     "screen or log");
+  }
+  return Status::Ok();
 }
 
 // Refuses keys the table does not know, so a typo is caught instead of silently ignored.
@@ -246,16 +305,16 @@ Result<SiteConfig> LoadSiteConfig(Env& env, const std::string& site_dir) {
 
 Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& file) {
   ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, file));
-  RETURN_IF_ERROR(CheckKeys(
-      file, root, "the top level",
-      {"site", "http", "content", "partner", "console", "waf", "ops", "log", "variables"}));
+  RETURN_IF_ERROR(CheckKeys(file, root, "the top level",
+                            {"site", "http", "content", "partner", "console", "waf", "ops", "log",
+                             "store", "variables"}));
   SiteConfig c;
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     return n ? n->as_table() : nullptr;
   };
-  for (std::string_view name :
-       {"site", "http", "content", "partner", "console", "waf", "ops", "log", "variables"}) {
+  for (std::string_view name : {"site", "http", "content", "partner", "console", "waf", "ops",
+                                "log", "store", "variables"}) {
     const toml::node* n = root.get(name);
     if (n != nullptr && !n->is_table()) {
       return Status::InvalidArgument(file + ": '" + std::string(name) + "' must be a [" +
@@ -398,6 +457,13 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
                        "line, for log shippers)");
     }
   }
+  if (const toml::table* store = section("store")) {
+    RETURN_IF_ERROR(CheckKeys(file, *store, "[store]", {"backend", "url", "schema"}));
+    RETURN_IF_ERROR(Get(file, *store, "store", "backend", &c.store_backend));
+    RETURN_IF_ERROR(Get(file, *store, "store", "url", &c.store_url));
+    RETURN_IF_ERROR(Get(file, *store, "store", "schema", &c.store_schema));
+  }
+  RETURN_IF_ERROR(CheckStore(file, c));
   if (const toml::table* waf = section("waf")) {
     RETURN_IF_ERROR(
         CheckKeys(file, *waf, "[waf]",
@@ -531,6 +597,14 @@ std::string SiteConfigText(const SiteConfig& c) {
          "  # /metrics, /healthz, /readyz; loopback only; \"\": off\n";
   out += "\n[log]\n";
   out += "format = " + Quote(c.log_format) + "  # \"text\" or \"json\" (one object per line)\n";
+  if (c.role == SiteRole::kMain) {
+    out += "\n[store]\n";
+    out += "backend = " + Quote(c.store_backend) +
+           "  # \"sqlite\" (SITE_DIR/tieup.db) or \"postgres\" (url; several main processes)\n";
+    out += "url = " + Quote(c.store_url) +
+           "  # postgresql://USER@HOST/DB; the password in ~/.pgpass, not here\n";
+    out += "schema = " + Quote(c.store_schema) + "  # created when missing\n";
+  }
   if (!c.variables.empty()) {
     out += "\n[variables]\n";
     for (const auto& [k, v] : c.variables) out += Quote(k) + " = " + Quote(v) + "\n";
@@ -618,6 +692,9 @@ const std::vector<SettingSpec>& Settings() {
       {"waf", "on_failure", [](const SiteConfig& c) { return Quote(c.waf_on_failure); }},
       {"ops", "listen", [](const SiteConfig& c) { return Quote(OpsListenText(c)); }},
       {"log", "format", [](const SiteConfig& c) { return Quote(c.log_format); }},
+      {"store", "backend", [](const SiteConfig& c) { return Quote(c.store_backend); }},
+      {"store", "url", [](const SiteConfig& c) { return Quote(c.store_url); }},
+      {"store", "schema", [](const SiteConfig& c) { return Quote(c.store_schema); }},
   };
   return kSettings;
 }

@@ -111,6 +111,15 @@ struct SiteConfig {
   // [log] format: "text" (default) or "json" (one JSON object per line, for log shippers).
   std::string log_format = "text";
 
+  // [store]: where main keeps its central stores (site/site_store.h). "sqlite": SITE_DIR/tieup.db
+  // (the default, and a partner's only choice). "postgres": the PostgreSQL database at
+  // `store_url` ("postgresql://tieup@db.example/tieup"; a password belongs in ~/.pgpass or
+  // PGPASSFILE, not here), in the schema `store_schema` (created when missing), so that several
+  // main processes can share it.
+  std::string store_backend = "sqlite";
+  std::string store_url;
+  std::string store_schema = "tieup";
+
   // [variables]: extra template variables for this site's pages.
   std::map<std::string, std::string> variables;
 

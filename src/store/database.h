@@ -75,7 +75,6 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
 // violation, InvalidArgument for bad SQL, Unavailable when the server cannot be reached,
 // Aborted for a serialization failure or deadlock (run the transaction again). Unavailable
 // with what to check when it cannot connect; the message never holds the URL (a password).
-// Not yet: the modules' schemas are SQLite's dialect; main runs on SQLite (issue 18 item 1).
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
 
 // One schema step. Steps are applied in order of `version`, each in its own transaction, and
@@ -93,10 +92,24 @@ struct Migration {
 // sharing the database migrate one after the other.
 Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations);
 
+// A LIKE pattern matching text that contains `text` (its %, _ and \ escaped): write
+// `column LIKE ? ESCAPE '\'`. LIKE ignores ASCII case on SQLite only: compare lower() of both.
+std::string LikeContainsPattern(std::string_view text);
+
+// The tables of the database by name (on PostgreSQL: of the connection's schema); SQLite's own
+// (sqlite_*) left out.
+Result<std::vector<std::string>> ListTables(Database& db);
+
+// Whether the table `name` exists (on PostgreSQL: in the connection's search path).
+Result<bool> TableExists(Database& db, std::string_view name);
+
 // A schema step in SQLite's dialect as PostgreSQL takes it: INTEGER becomes BIGINT (SQLite's
 // integers have 64 bits), an INTEGER PRIMARY KEY a BIGSERIAL one (a rowid key: a value is chosen
 // when none is given), REAL DOUBLE PRECISION, BLOB BYTEA; AUTOINCREMENT and WITHOUT ROWID go.
-// Words inside quotes and comments are kept. Queries are written in the SQL both accept.
+// A table without a rowid key gets a `rowid BIGSERIAL` column (SQLite gives every table a rowid;
+// queries order by it and LastInsertId returns it), unless it is WITHOUT ROWID. COLLATE NOCASE
+// names an ICU collation Migrate creates. Words inside quotes and comments are kept. Queries are
+// written in the SQL both accept (ON CONFLICT upserts, CASE rather than two-argument MAX).
 std::string PostgresSchemaSql(std::string_view sql);
 
 }  // namespace tieup

@@ -16,35 +16,36 @@ std::string Upper(std::string_view word) {
   return out;
 }
 
-// The words of `sql` and the text between them; quoted literals, quoted names and comments are
-// kept whole in the text between words.
+// `sql` as words, quoted literals, quoted names and comments (kept whole), and the text between.
 struct Piece {
-  bool word;
+  enum Kind { kWord, kQuoted, kPlain } kind;
   std::string text;
+  bool word() const { return kind == kWord; }
 };
 
 std::vector<Piece> Split(std::string_view sql) {
   std::vector<Piece> out;
-  auto text = [&](std::string_view t) {
-    if (out.empty() || out.back().word) out.push_back({false, ""});
-    out.back().text.append(t);
-  };
   for (size_t i = 0; i < sql.size();) {
     const char c = sql[i];
     size_t stop = i + 1;
+    Piece::Kind kind = Piece::kPlain;
     if (c == '\'' || c == '"') {
       const size_t end = sql.find(c, i + 1);
       stop = end == std::string_view::npos ? sql.size() : end + 1;
+      kind = Piece::kQuoted;
     } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
       const size_t end = sql.find('\n', i);
       stop = end == std::string_view::npos ? sql.size() : end;
+      kind = Piece::kQuoted;
     } else if (IsWordChar(c)) {
       while (stop < sql.size() && IsWordChar(sql[stop])) ++stop;
-      out.push_back({true, std::string(sql.substr(i, stop - i))});
-      i = stop;
-      continue;
+      kind = Piece::kWord;
     }
-    text(sql.substr(i, stop - i));
+    if (kind == Piece::kPlain && !out.empty() && out.back().kind == Piece::kPlain) {
+      out.back().text += c;
+    } else {
+      out.push_back({kind, std::string(sql.substr(i, stop - i))});
+    }
     i = stop;
   }
   return out;
@@ -57,26 +58,58 @@ std::string PostgresSchemaSql(std::string_view sql) {
   // The index of the next word after piece i, or pieces.size().
   auto next_word = [&](size_t i) {
     for (++i; i < pieces.size(); ++i) {
-      if (pieces[i].word) return i;
+      if (pieces[i].word()) return i;
     }
     return pieces.size();
   };
   auto is = [&](size_t i, std::string_view upper) {
-    return i < pieces.size() && pieces[i].word && Upper(pieces[i].text) == upper;
+    return i < pieces.size() && pieces[i].word() && Upper(pieces[i].text) == upper;
   };
+  // A CREATE TABLE being read: the depth of its parentheses and whether it has a rowid key.
+  bool in_create = false;
+  bool body = false;
+  int depth = 0;
+  bool rowid_key = false;
   std::string out;
   out.reserve(sql.size() + 64);
   for (size_t i = 0; i < pieces.size(); ++i) {
-    if (!pieces[i].word) {
-      out += pieces[i].text;
+    if (!pieces[i].word()) {
+      const std::string& t = pieces[i].text;
+      if (!in_create || t.starts_with('\'') || t.starts_with('"') || t.starts_with("--")) {
+        out += t;
+        continue;
+      }
+      for (char c : t) {
+        if (c == '(') {
+          ++depth;
+          body = true;
+        } else if (c == ')' && --depth == 0 && body) {
+          in_create = false;
+          // Every table SQLite makes has a rowid (queries order by it, LastInsertId returns
+          // it): a table without a rowid key gets one, unless it is made WITHOUT ROWID.
+          const size_t w = next_word(i);
+          const bool without = is(w, "WITHOUT") && t.find(';') == std::string::npos;
+          if (!rowid_key && !without) out += ", rowid BIGSERIAL";
+        }
+        out += c;
+      }
       continue;
     }
     const std::string w = Upper(pieces[i].text);
-    if (w == "INTEGER") {
+    if (w == "CREATE" && (is(next_word(i), "TABLE") ||
+                          (is(next_word(i), "TEMP") && is(next_word(next_word(i)), "TABLE")))) {
+      in_create = true;
+      body = false;
+      depth = 0;
+      rowid_key = false;
+      out += pieces[i].text;
+    } else if (w == "INTEGER") {
       const size_t p = next_word(i);
       const size_t k = next_word(p);
       // A rowid key: a sequence gives the values SQLite would (largest + 1 when none is given).
-      out += is(p, "PRIMARY") && is(k, "KEY") ? "BIGSERIAL" : "BIGINT";
+      const bool key = is(p, "PRIMARY") && is(k, "KEY");
+      rowid_key = rowid_key || (in_create && key);
+      out += key ? "BIGSERIAL" : "BIGINT";
     } else if (w == "REAL") {
       out += "DOUBLE PRECISION";
     } else if (w == "BLOB") {
@@ -132,11 +165,49 @@ constexpr int64_t kMigrationLock = 0x7469657570;  // "tieup"
 
 }  // namespace
 
+std::string LikeContainsPattern(std::string_view text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '%';
+  return out;
+}
+
+Result<std::vector<std::string>> ListTables(Database& db) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Backend() == "postgres"
+                       ? db.Query("SELECT table_name FROM information_schema.tables WHERE "
+                                  "table_schema = current_schema() AND table_type = 'BASE TABLE' "
+                                  "ORDER BY 1")
+                       : db.Query("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
+                                  "NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1"));
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const SqlRow& r : rows) out.push_back(r.Text(0));
+  return out;
+}
+
+Result<bool> TableExists(Database& db, std::string_view name) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Backend() == "postgres"
+                       ? db.Query("SELECT to_regclass(?) IS NOT NULL", {std::string(name)})
+                       : db.Query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = ?",
+                                  {std::string(name)}));
+  return !rows.empty() && rows[0].Int(0) > 0;
+}
+
 Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations) {
   if (db.Backend() != "postgres") return MigrateSteps(db, component, migrations);
   // One transaction holding the lock: the steps' own transactions nest in it.
   return db.Transaction([&](Database& tx) -> Status {
     RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock(?)", {kMigrationLock}));
+    // SQLite's NOCASE (a column that compares without case, like a SKU) as an ICU collation.
+    RETURN_IF_ERROR(tx.Exec(
+        "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', "
+        "deterministic = false)"));
     return MigrateSteps(tx, component, migrations);
   });
 }

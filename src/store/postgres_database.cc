@@ -207,7 +207,9 @@ class PostgresDatabase final : public Database {
           texts[i] = "\\x" + HexEncode(*s);  // bytea's text form: any bytes
         } else if (s->find('\0') != std::string::npos) {
           return Status::InvalidArgument(
-              "postgres: a text value holds a NUL byte (binary data needs a BLOB column)");
+              "postgres: value " + std::to_string(i + 1) +
+              " holds a NUL byte but goes to a text column (binary data needs a BLOB column): " +
+              std::string(sql.substr(0, 80)));
         } else {
           texts[i] = *s;
         }

@@ -49,8 +49,9 @@ Result<std::string> PutChunked(Database& db, std::string_view header,
     }
     record += c.key;
     if ((stored && stored(c.key)) || !written.insert(c.key).second) continue;
-    RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_chunks(hash, data) VALUES(?, ?)",
-                            {HexEncode(c.key), std::string(c.bytes)}));
+    RETURN_IF_ERROR(
+        db.Exec("INSERT INTO sync_chunks(hash, data) VALUES(?, ?) ON CONFLICT DO NOTHING",
+                {HexEncode(c.key), std::string(c.bytes)}));
   }
   return record;
 }

@@ -12,12 +12,13 @@ namespace json = boost::json;
 namespace {
 
 // Each partnership's facts: `{columns}` of its row and its newest built version (one index
-// seek). `{where}` filters the partnerships (search, ids). LIMIT -1 keeps SQLite from copying
-// the version's subquery into every expression that reads it: it runs once per partnership.
+// seek). `{where}` filters the partnerships (search, ids). The LIMIT (no limit in effect) keeps
+// SQLite from copying the version's subquery into every expression that reads it: it runs once
+// per partnership.
 constexpr std::string_view kFactsSql = R"sql(
 SELECT {columns},
   COALESCE((SELECT MAX(r.version) FROM sync_releases r WHERE r.partner = p.id), 0) AS latest
-FROM sync_partnerships p WHERE {where} LIMIT -1)sql";
+FROM sync_partnerships p WHERE {where} LIMIT 9223372036854775807)sql";
 
 // The columns pass one needs (the state, the sort keys); the rows of the page read them all.
 constexpr std::string_view kNarrowColumns =
@@ -80,17 +81,6 @@ std::string Replace(std::string_view text, std::string_view key, std::string_vie
 std::string ConditionSql(std::string_view columns, std::string_view where) {
   return Replace(kConditionSql, "{facts}",
                  Replace(Replace(kFactsSql, "{columns}", columns), "{where}", where));
-}
-
-// A LIKE pattern matching `text` anywhere, with '\' escaping LIKE's own characters.
-std::string ContainsPattern(std::string_view text) {
-  std::string out = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '%';
-  return out;
 }
 
 std::string OrderBy(PartnerSortColumn column, bool descending) {
@@ -202,7 +192,7 @@ Status RefreshOverview(Database& db, int64_t now) {
   constexpr std::string_view kNowSql =
       "SELECT (SELECT COALESCE(MAX(id), 0) FROM sync_events), "
       "(SELECT COALESCE(MAX(id), 0) FROM sync_updates), (SELECT COUNT(*) FROM sync_partnerships), "
-      "?, "
+      "CAST(? AS BIGINT), "
       "(SELECT event_id FROM sync_overview_mark WHERE id = 1), "
       "(SELECT update_id FROM sync_overview_mark WHERE id = 1), "
       "(SELECT partners FROM sync_overview_mark WHERE id = 1), "
@@ -233,17 +223,21 @@ Status RefreshOverview(Database& db, int64_t now) {
     if (rebuild) {
       RETURN_IF_ERROR(t.Exec("DELETE FROM sync_overview"));
       RETURN_IF_ERROR(t.Exec("INSERT INTO sync_overview(partner, category, latest, contact) " +
-                             DerivedSql("1")));
+                             DerivedSql("1 = 1")));
     } else {
       RETURN_IF_ERROR(
-          t.Exec("INSERT OR REPLACE INTO sync_overview(partner, category, latest, contact) " +
+          t.Exec("INSERT INTO sync_overview(partner, category, latest, contact) " +
                      DerivedSql("p.id IN (SELECT e.partner FROM sync_events e WHERE e.id > ? UNION "
-                                "SELECT u.partner FROM sync_updates u WHERE u.id > ?)"),
+                                "SELECT u.partner FROM sync_updates u WHERE u.id > ?)") +
+                     // WHERE: SQLite's parser would read the ON as the FROM's join constraint.
+                     " WHERE true ON CONFLICT(partner) DO UPDATE SET category = excluded.category, "
+                     "latest = excluded.latest, contact = excluded.contact",
                  {st.mark_events, st.mark_updates}));
     }
     return t.Exec(
-        "INSERT OR REPLACE INTO sync_overview_mark(id, event_id, update_id, partners, rebuilt) "
-        "VALUES(1, ?, ?, ?, ?)",
+        "INSERT INTO sync_overview_mark(id, event_id, update_id, partners, rebuilt) "
+        "VALUES(1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET event_id = excluded.event_id, "
+        "update_id = excluded.update_id, partners = excluded.partners, rebuilt = excluded.rebuilt",
         {st.events, st.updates, st.partners, rebuild ? st.now : st.rebuilt});
   });
 }
@@ -393,11 +387,14 @@ Result<PartnerOverviewPage> QueryPartnerOverview(Database& db, const PartnerOver
   PartnerOverviewPage page;
 
   // The partnerships the search matches.
-  std::string where = "1";
+  std::string where = "1 = 1";
   std::vector<SqlValue> search_params;
   if (!query.search.empty()) {
-    where = "(p.id LIKE ? ESCAPE '\\' OR p.name LIKE ? ESCAPE '\\' OR p.region LIKE ? ESCAPE '\\')";
-    const std::string pattern = ContainsPattern(query.search);
+    // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+    where =
+        "(lower(p.id) LIKE ? ESCAPE '\\' OR lower(p.name) LIKE ? ESCAPE '\\' OR lower(p.region) "
+        "LIKE ? ESCAPE '\\')";
+    const std::string pattern = LikeContainsPattern(LowerAscii(query.search));
     search_params = {pattern, pattern, pattern};
   }
   if (query.id) {
@@ -433,8 +430,8 @@ Result<PartnerOverviewPage> QueryPartnerOverview(Database& db, const PartnerOver
   const std::string keys =
       "SELECT p.id, p.name, p.region, p.kind, p.approval, p.schedule, p.active_version, "
       "o.latest, o.category, o.contact FROM sync_partnerships p " +
-      std::string(filtered ? "CROSS JOIN" : "JOIN") +
-      " sync_overview o ON o.partner = p.id WHERE " + where;
+      (filtered ? "CROSS JOIN sync_overview o WHERE o.partner = p.id AND (" + where + ")"
+                : "JOIN sync_overview o ON o.partner = p.id WHERE " + where);
   ASSIGN_OR_RETURN(auto counts,
                    !filtered
                        ? db.Query("SELECT category, COUNT(*) FROM sync_overview GROUP BY 1")

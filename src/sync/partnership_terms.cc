@@ -27,11 +27,7 @@ std::string JoinOptions(const std::vector<std::string>& options) {
   return out;
 }
 
-Result<bool> HasPartnershipsTable(Database& db) {
-  ASSIGN_OR_RETURN(auto tables, db.Query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                         "AND name = 'sync_partnerships'"));
-  return !tables.empty() && tables[0].Int(0) > 0;
-}
+Result<bool> HasPartnershipsTable(Database& db) { return TableExists(db, "sync_partnerships"); }
 
 }  // namespace
 

@@ -827,11 +827,13 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
     // Only entries new in this release can add a blob the partner may fetch.
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
-        RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
-                                {p.id, d.after->hash}));
+        RETURN_IF_ERROR(
+            db.Exec("INSERT INTO sync_blob_refs(partner, hash) VALUES(?,?) ON CONFLICT DO NOTHING",
+                    {p.id, d.after->hash}));
         if (d.after->gzip) {
-          RETURN_IF_ERROR(db.Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)",
-                                  {p.id, d.after->gzip->hash}));
+          RETURN_IF_ERROR(db.Exec(
+              "INSERT INTO sync_blob_refs(partner, hash) VALUES(?,?) ON CONFLICT DO NOTHING",
+              {p.id, d.after->gzip->hash}));
         }
       }
       return Status::Ok();
@@ -1612,10 +1614,11 @@ Status Publisher::HandleEmergencyEdit(const std::string& partner_id,
   return db_.Transaction([&](Database& db) -> Status {
     RETURN_IF_ERROR(db.Exec(
         "UPDATE sync_partnerships SET served_hash = ?, served_overlay = ?, active_version = ?, "
-        "served_version = ?, emergency_seq = MAX(emergency_seq, ?) WHERE id = ?",
+        "served_version = ?, emergency_seq = CASE WHEN ? > emergency_seq THEN ? ELSE "
+        "emergency_seq END WHERE id = ?",
         {report.active_hash, EncodeServedOverlay(report.overlay),
          static_cast<int64_t>(report.version), static_cast<int64_t>(report.version),
-         static_cast<int64_t>(report.seq), partner_id}));
+         static_cast<int64_t>(report.seq), static_cast<int64_t>(report.seq), partner_id}));
     if (report.seq <= st.emergency_seq) return Status::Ok();  // recorded when first received
     return internal::RecordEvent(db, now, partner_id, "", report.version, "emergency-edit",
                                  message);

@@ -81,15 +81,17 @@ CREATE TABLE sync_rolled_back(
   time INTEGER NOT NULL);
 )sql"},
       // Incremental builds and delta metadata: what each release was built from, its signed
-      // delta from the previous release, and the full envelope signed only when needed.
+      // delta from the previous release, and the full envelope signed only when needed. (inputs
+      // and snapshot hold bytes: declared BLOB since PostgreSQL came (issue 18), which needs it;
+      // SQLite, which wrote them as TEXT before, stores the values the same either way.)
       {2, R"sql(
-ALTER TABLE sync_releases ADD COLUMN inputs TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_releases ADD COLUMN inputs BLOB NOT NULL DEFAULT '';
 ALTER TABLE sync_releases ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_releases ADD COLUMN delta_envelope TEXT NOT NULL DEFAULT '';
 )sql"},
       // The manifest again in content's compact form, read back on the next build.
       {3, R"sql(
-ALTER TABLE sync_releases ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_releases ADD COLUMN snapshot BLOB NOT NULL DEFAULT '';
 )sql"},
       // Releases are kept as the compact snapshot and the hash of their canonical JSON (the JSON
       // is rebuilt from the snapshot when a full envelope is signed); older rows keep payload.

@@ -310,9 +310,8 @@ Result<WithdrawalStatus> ReadState(Database& db, int64_t now) {
 }  // namespace
 
 Result<WithdrawalStatus> ReadWithdrawalStatus(Database& db, int64_t now) {
-  auto exists = db.Query(
-      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_withdrawal_state'");
-  if (!exists.ok() || exists->empty()) return WithdrawalStatus();
+  auto exists = TableExists(db, "sync_withdrawal_state");
+  if (!exists.ok() || !*exists) return WithdrawalStatus();
   return ReadState(db, now);
 }
 

@@ -78,14 +78,6 @@ std::string_view TrimAscii(std::string_view s) {
   return s;
 }
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
 // Code points in valid UTF-8.
 size_t CountChars(std::string_view s) {
   size_t n = 0;
@@ -386,7 +378,8 @@ class UserStore::Impl {
                               {now - kForgetFailuresMicros}));
       RETURN_IF_ERROR(
           db.Exec("INSERT INTO login_failures(email_key, failures, last_failure) VALUES(?, 1, ?) "
-                  "ON CONFLICT(email_key) DO UPDATE SET failures = failures + 1, last_failure = ?",
+                  "ON CONFLICT(email_key) DO UPDATE SET failures = login_failures.failures + 1, "
+                  "last_failure = ?",
                   {key, now, now}));
       ASSIGN_OR_RETURN(auto rows,
                        db.Query("SELECT failures FROM login_failures WHERE email_key = ?", {key}));
@@ -415,9 +408,10 @@ class UserStore::Impl {
       params.emplace_back(*filter.registered_via);
     }
     if (!filter.query.empty()) {
-      // instr() on lower-cased text: no LIKE wildcards to escape in what the manager typed.
-      sql += " AND (instr(email_key, ?) > 0 OR instr(lower(display_name), ?) > 0 OR id = ?)";
-      const std::string q = LowerAscii(filter.query);
+      sql +=
+          " AND (email_key LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\' OR "
+          "id = ?)";
+      const std::string q = LikeContainsPattern(LowerAscii(filter.query));
       params.emplace_back(q);
       params.emplace_back(q);
       params.emplace_back(filter.query);

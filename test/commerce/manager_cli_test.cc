@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::commerce {
@@ -16,7 +17,7 @@ using ::tieup::testing::TempDir;
 class ManagerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(db).value();
     auto shop = Shop::Open(env_, *db_, {}, {NewCashOnDeliveryProvider()});

@@ -11,6 +11,7 @@
 #include "content/site_view.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::commerce {
@@ -51,7 +52,7 @@ std::string SetCookie(const HttpResponse& r, std::string_view name) {
 class ShopHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(db).value();
     ShopConfig config;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::commerce {
@@ -26,7 +27,8 @@ class ShopSettingsTest : public ::testing::Test {
   }
   std::unique_ptr<Env> env_ = NewPosixEnv();
   TempDir dir_;
-  std::unique_ptr<Database> db_ = std::move(OpenSqlite(dir_.Sub("tieup.db")).value());
+  std::unique_ptr<Database> db_ =
+      std::move(::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db")).value());
   std::map<std::string, std::string> vars_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "commerce/money.h"
 #include "crypto/hash.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::commerce {
@@ -49,7 +50,7 @@ std::string DecodeQuotedPrintable(std::string_view message) {
 class ShopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(db).value();
     outbox_ = std::make_unique<MailOutbox>(env_, dir_.Sub("outbox"));
@@ -419,8 +420,12 @@ TEST_F(ShopTest, StockHeldByOldCartLinesIsReturnedOnceOnUpgrade) {
   ASSERT_THAT(shop_->AddProduct(cup), IsOk());
   shop_.reset();
   // Schema version 1's cart lines, as an older tieup left them: cart a holds 2 mugs, cart b
-  // holds the 4 cups (sold out for everybody else) and 1 mug whose hold had lapsed.
-  ASSERT_THAT(db_->Exec(R"sql(
+  // holds the 4 cups (sold out for everybody else) and 1 mug whose hold had lapsed. Written as
+  // a schema step is (on PostgreSQL, as Migrate rewrites it).
+  auto as_step = [&](std::string_view sql) {
+    return db_->Backend() == "postgres" ? PostgresSchemaSql(sql) : std::string(sql);
+  };
+  ASSERT_THAT(db_->Exec(as_step(R"sql(
 DROP TABLE commerce_cart_lines;
 CREATE TABLE commerce_cart_lines (
   cart_id TEXT NOT NULL REFERENCES commerce_carts (id) ON DELETE CASCADE,
@@ -436,7 +441,7 @@ CREATE INDEX commerce_cart_lines_hold ON commerce_cart_lines (held_until_micros)
 DELETE FROM schema_migrations WHERE component = 'commerce' AND version = 2;
 UPDATE commerce_products SET stock = 1 WHERE sku = 'MUG-1';
 UPDATE commerce_products SET stock = 0 WHERE sku = 'CUP-2';
-)sql"),
+)sql")),
               IsOk());
   std::string a = std::string(43, 'a'), b = std::string(43, 'b');
   const int64_t now = env_.NowMicros();
@@ -954,13 +959,16 @@ TEST_F(ShopTest, FiftyBuyersForTheLastThreeUnitsOnOneConnection) {
 
 TEST_F(ShopTest, FiftyBuyersOnSeparateConnectionsThroughCarts) {
   // Each buyer has its own connection (as separate processes would), so the guarantee comes
-  // from SQLite's locking and the conditional UPDATE, not from one mutex.
+  // from the database's locking (SQLite's, or PostgreSQL's row locks) and the conditional
+  // UPDATE, not from one mutex.
   std::vector<std::unique_ptr<Database>> dbs;
   std::vector<std::unique_ptr<Shop>> shops;
   for (int i = 0; i < 50; ++i) {
     SqliteOptions o;
     o.busy_timeout_ms = 60'000;
-    auto db = OpenSqlite(dir_.Sub("tieup.db"), o);
+    auto db = ::tieup::testing::TestStoreIsPostgres()
+                  ? ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"))
+                  : OpenSqlite(dir_.Sub("tieup.db"), o);
     ASSERT_THAT(db, IsOk());
     auto shop = Shop::Open(env_, **db, config_, Payments());
     ASSERT_THAT(shop, IsOk());
@@ -1031,7 +1039,7 @@ TEST_F(ShopTest, ReopeningKeepsData) {
   ASSERT_THAT(shop_->PlaceOrder(Request("reopen-0001")), IsOk());
   shop_.reset();
   db_.reset();
-  auto db = OpenSqlite(dir_.Sub("tieup.db"));
+  auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
   ASSERT_THAT(db, IsOk());
   auto shop = Shop::Open(env_, **db, config_, Payments());
   ASSERT_THAT(shop, IsOk());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "base/encoding.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::console {
@@ -18,7 +19,7 @@ using ::tieup::testing::TempDir;
 class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto log = AuditLog::Open(env_, *db_);

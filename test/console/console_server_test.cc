@@ -11,6 +11,7 @@
 #include "commerce/form.h"
 #include "crypto/x509.h"
 #include "net/http_client.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "trust/tls.h"
 
@@ -61,7 +62,7 @@ constexpr char kFieldPartial[] = "<label for=\"n\">Name</label><input id=\"n\" n
 class ConsoleServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     options_.title = "Tea House Asahi — partner console";

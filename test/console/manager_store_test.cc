@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "crypto/hash.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::console {
@@ -26,7 +27,7 @@ constexpr char kWrongMessage[] = "Wrong e-mail address or password.";
 class ManagerStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     options_.cost = users::PasswordHashCost::MinimumForTest();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/hash.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::console {
@@ -18,7 +19,7 @@ using ::tieup::testing::TempDir;
 class SessionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto store = SessionStore::Open(env_, *db_, options_);
@@ -143,7 +144,7 @@ TEST_F(SessionStoreTest, CreatingSweepsOutTimedOutSessions) {
 TEST(SessionStoreMigrationTest, SessionsOfTheFirstSchemaSurvive) {
   FakeClockEnv env;
   TempDir dir;
-  auto db = OpenSqlite(dir.path() + "/tieup.db");
+  auto db = ::tieup::testing::OpenTestDatabase(dir.path() + "/tieup.db");
   ASSERT_THAT(db, IsOk());
   ASSERT_THAT(Migrate(**db, "console_sessions",
                       {{1,

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::guard {
@@ -27,7 +28,7 @@ SecurityEvent Event(std::string kind, AlertSeverity severity, std::string messag
 class AlertStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = *OpenSqlite(dir_.path() + "/alerts.db");
+    db_ = *::tieup::testing::OpenTestDatabase(dir_.path() + "/alerts.db");
     AlertStore::Options o;
     o.aggregate_seconds = 600;
     o.max_new_per_hour = 3;

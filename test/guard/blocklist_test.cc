@@ -13,6 +13,7 @@
 #include "guard/blocklist_service.h"
 #include "store/database.h"
 #include "sync/main_keys.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "trust/signed_metadata.h"
 
@@ -206,7 +207,7 @@ TEST(BlocklistMatcherTest, AnExpiredEntryRefusesNothing) {
 class BlocklistServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    main_db_ = *OpenSqlite(dir_.path() + "/main.db");
+    main_db_ = *::tieup::testing::OpenTestDatabase(dir_.path() + "/main.db");
     partner_db_ = *OpenSqlite(dir_.path() + "/partner.db");
     issuer_ = *BlocklistIssuer::Open(env_, *main_db_, keys_.release);
     keeper_ = OpenKeeper();

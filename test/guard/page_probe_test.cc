@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/hash.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::guard {
@@ -97,7 +98,7 @@ TEST(ProbeRecordTest, KeepsEachPartnersRotationAndPasses) {
   TempDir dir;
   FakeClockEnv env;
   {
-    auto db = OpenSqlite(dir.path() + "/main.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir.path() + "/main.db");
     ASSERT_THAT(db, IsOk());
     auto record = ProbeRecord::Open(env, **db);
     ASSERT_THAT(record, IsOk());
@@ -126,7 +127,7 @@ TEST(ProbeRecordTest, KeepsEachPartnersRotationAndPasses) {
     ASSERT_THAT((*record)->RecordRound("shop-b", {Probed("/x.html")}, 10), IsOk());
   }
   // Reopened: the rotation goes on where it stopped.
-  auto db = OpenSqlite(dir.path() + "/main.db");
+  auto db = ::tieup::testing::OpenTestDatabase(dir.path() + "/main.db");
   ASSERT_THAT(db, IsOk());
   auto record = ProbeRecord::Open(env, **db);
   ASSERT_THAT(record, IsOk());

@@ -216,6 +216,24 @@ TEST_P(DatabaseTest, OneSchemaDescriptionServesBothBackends) {
   EXPECT_THAT(db_->Exec("INSERT INTO one(id, n) VALUES(2, 0)"), ::testing::Not(IsOk()));
 }
 
+TEST_P(DatabaseTest, EveryTableHasARowidInInsertionOrder) {
+  ASSERT_THAT(Migrate(*db_, "rowid", {{1, "CREATE TABLE changes(what TEXT NOT NULL, at INTEGER)"}}),
+              IsOk());
+  std::vector<int64_t> ids;
+  for (const char* what : {"on", "off", "on"}) {
+    ASSERT_THAT(db_->Exec("INSERT INTO changes(what, at) VALUES(?, 5)", {std::string(what)}),
+                IsOk());
+    ids.push_back(db_->LastInsertId());
+  }
+  EXPECT_LT(ids[0], ids[1]);
+  EXPECT_LT(ids[1], ids[2]);
+  auto rows = db_->Query("SELECT what, rowid FROM changes ORDER BY at, rowid");
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[1].Text(0), "off");
+  EXPECT_EQ((*rows)[1].Int(1), ids[1]);
+}
+
 TEST_P(DatabaseTest, ProcessesMigratingTogetherApplyEachStepOnce) {
   if (!postgres()) GTEST_SKIP() << "one SQLite file is migrated by one process at a time";
   const std::vector<Migration> steps = {{1, "CREATE TABLE m(x INTEGER)"},
@@ -247,6 +265,11 @@ TEST(PostgresSchemaSqlTest, RewritesTypesAndKeepsQuotedWords) {
             "s TEXT DEFAULT 'INTEGER' -- a REAL comment\n, PRIMARY KEY(n)) ");
   EXPECT_EQ(PostgresSchemaSql("ALTER TABLE integers ADD COLUMN realm INTEGER NOT NULL DEFAULT 0"),
             "ALTER TABLE integers ADD COLUMN realm BIGINT NOT NULL DEFAULT 0");
+  // A table without a rowid key gets the rowid SQLite gives every table.
+  EXPECT_EQ(PostgresSchemaSql("CREATE TABLE IF NOT EXISTS y(n INTEGER NOT NULL CHECK (n > 0), "
+                              "s TEXT DEFAULT ')');\nCREATE INDEX y_n ON y(n)"),
+            "CREATE TABLE IF NOT EXISTS y(n BIGINT NOT NULL CHECK (n > 0), s TEXT DEFAULT ')', "
+            "rowid BIGSERIAL);\nCREATE INDEX y_n ON y(n)");
 }
 
 TEST(PostgresOpenTest, AnUnreachableServerSaysWhatToCheckWithoutTheUrl) {

@@ -5,6 +5,7 @@
 
 #include "crypto/hash.h"
 #include "sync/schema.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::sync::internal {
@@ -18,7 +19,7 @@ using ::tieup::testing::TempDir;
 class ChunkStoreTest : public ::testing::Test {
  protected:
   ChunkStoreTest() {
-    auto db = OpenSqlite(dir_.Sub("main.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("main.db"));
     EXPECT_THAT(db.status(), IsOk());
     db_ = std::move(*db);
     EXPECT_THAT(MigrateSyncSchema(*db_), IsOk());

@@ -318,8 +318,9 @@ TEST_F(PartnerOverviewTest, TenThousandPartnershipsAreFilteredSortedSearchedAndP
   ASSERT_THAT(main_db_->Exec("INSERT INTO sync_updates(partner, version, mode, state, offered, "
                              "finished) VALUES('p00001', 2, 'push', 'activated', 5, 6)"),
               IsOk());
-  ASSERT_THAT(main_db_->Exec("UPDATE sync_partnerships SET active_version = 2, last_update = "
-                             "last_insert_rowid() WHERE id = 'p00001'"),
+  ASSERT_THAT(main_db_->Exec("UPDATE sync_partnerships SET active_version = 2, last_update = ? "
+                             "WHERE id = 'p00001'",
+                             {main_db_->LastInsertId()}),
               IsOk());
   ASSERT_THAT(main_db_->Exec("INSERT INTO sync_events(time, partner, update_id, version, kind, "
                              "message) VALUES(4000000, 'p00001', '', 2, 'activated', '')"),

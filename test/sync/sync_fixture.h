@@ -20,6 +20,7 @@
 #include "sync/protocol.h"
 #include "sync/publisher.h"
 #include "sync/receiver.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "trust/signed_metadata.h"
 
@@ -187,7 +188,7 @@ class SyncFixture : public ::testing::Test {
     root_envelope_ = EncodeEnvelope(*signed_root);
 
     main_blobs_ = std::make_unique<content::BlobStore>(env_, dir_.Sub("main/blobs"));
-    auto db = OpenSqlite(dir_.Sub("main-tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("main-tieup.db"));
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     main_db_ = std::move(*db);
     OpenPublisher(16);
@@ -331,7 +332,8 @@ class SyncFixture : public ::testing::Test {
     EXPECT_TRUE(hash.ok());
     EXPECT_TRUE(
         main_db_
-            ->Exec("INSERT OR IGNORE INTO sync_blob_refs(partner, hash) VALUES(?,?)", {site, *hash})
+            ->Exec("INSERT INTO sync_blob_refs(partner, hash) VALUES(?,?) ON CONFLICT DO NOTHING",
+                   {site, *hash})
             .ok());
     content::ReleaseManifest m;
     m.site = site;

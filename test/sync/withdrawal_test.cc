@@ -7,6 +7,7 @@
 #include "store/database.h"
 #include "sync/schema.h"
 #include "sync/withdrawal_service.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "trust/signed_metadata.h"
 
@@ -135,7 +136,7 @@ TEST_F(WithdrawalTest, RefusesAMessageFarInTheFuture) {
 class WithdrawalServiceTest : public WithdrawalTest {
  protected:
   void SetUp() override {
-    main_db_ = *OpenSqlite(dir_.Sub("main.db"));
+    main_db_ = *::tieup::testing::OpenTestDatabase(dir_.Sub("main.db"));
     partner_db_ = *OpenSqlite(dir_.Sub("partner.db"));
     issuer_ = *WithdrawalIssuer::Open(env_, *main_db_, keys_.release, "Example Shop");
     WithdrawalKeeper::Options o;

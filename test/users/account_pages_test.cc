@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "users/user_store.h"
 
@@ -208,7 +209,7 @@ TEST_F(AccountPagesTest, PostsAreAnsweredFromTheWorkerThreads) {
 class AccountSessionsTest : public AccountPagesTest {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     auto sessions = OpenCustomerSessions(env_, *db_);

@@ -6,6 +6,7 @@
 #include "base/encoding.h"
 #include "store/database.h"
 #include "sync/main_keys.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "trust/signed_metadata.h"
 
@@ -116,7 +117,7 @@ TEST(CustomerCopyTest, MessagesRoundTripAndParsingIsStrict) {
 class CustomerCopyKeeperTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     CustomerCopyKeeper::Options o;

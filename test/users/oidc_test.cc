@@ -16,6 +16,7 @@
 #include "base/encoding.h"
 #include "crypto/hash.h"
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "users/account_pages.h"
 #include "users/oidc_provider.h"
@@ -69,7 +70,7 @@ std::string QueryOf(const std::string& url) {
 class OidcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     UserStoreOptions uo;

@@ -11,6 +11,7 @@
 
 #include "crypto/hash.h"
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "users/sessions.h"
 
@@ -33,7 +34,7 @@ std::string Enc(std::string_view s) {
 class PasswordResetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     UserStoreOptions uo;

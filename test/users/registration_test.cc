@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::users {
@@ -30,7 +31,7 @@ constexpr char kBase[] = "https://main.example";
 class RegistrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.Sub("tieup.db"));
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("tieup.db"));
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     UserStoreOptions uo;

@@ -9,6 +9,7 @@
 #include <regex>
 #include <thread>
 
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::users {
@@ -27,7 +28,7 @@ constexpr char kPassword[] = "correct horse battery";
 class UserStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = OpenSqlite(dir_.path() + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_.path() + "/tieup.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     Reopen();
@@ -343,19 +344,20 @@ TEST_F(UserStoreTest, ThePasswordIsNowhereButItsHashInTheUsersTable) {
   auto hash = db_->Query("SELECT password_hash FROM users");
   ASSERT_TRUE(hash.ok());
   const std::string h = (*hash)[0].Text(0);
-  auto tables = db_->Query("SELECT name FROM sqlite_master WHERE type = 'table'");
+  auto tables = ListTables(*db_);
   ASSERT_TRUE(tables.ok());
-  for (const SqlRow& t : *tables) {
-    auto rows = db_->Query("SELECT * FROM \"" + t.Text(0) + "\"");
+  ASSERT_FALSE(tables->empty());
+  for (const std::string& t : *tables) {
+    auto rows = db_->Query("SELECT * FROM \"" + t + "\"");
     ASSERT_TRUE(rows.ok());
     int hashes = 0;
     for (const SqlRow& r : *rows) {
       for (size_t i = 0; i < r.size(); ++i) {
-        EXPECT_THAT(r.Text(i), Not(HasSubstr(password))) << t.Text(0);
+        EXPECT_THAT(r.Text(i), Not(HasSubstr(password))) << t;
         hashes += r.Text(i) == h;
       }
     }
-    EXPECT_EQ(hashes, t.Text(0) == "users" ? 1 : 0) << t.Text(0);
+    EXPECT_EQ(hashes, t == "users" ? 1 : 0) << t;
   }
   // Nor in the database files themselves.
   for (const char* suffix : {"", "-wal"}) {
@@ -553,7 +555,7 @@ TEST_F(UserStoreTest, TheMarketingConsentKeepsWhenItWasGiven) {
 TEST(UserStoreOpenTest, RefusesACostBelowLibsodiumsMinimum) {
   TempDir dir;
   FakeClockEnv env;
-  auto db = OpenSqlite(dir.path() + "/t.db");
+  auto db = ::tieup::testing::OpenTestDatabase(dir.path() + "/t.db");
   ASSERT_TRUE(db.ok());
   UserStoreOptions options;
   options.cost = {0, 0};

@@ -7,6 +7,7 @@
 #include "partner_site/main_client.h"
 #include "site/sync_transport.h"
 #include "sync/http_api.h"
+#include "test_database.h"
 #include "test_support.h"
 #include "users/oidc_provider.h"
 #include "users/wire.h"
@@ -40,7 +41,7 @@ class MainUsersEndpointsTest : public ::testing::Test {
     endpoints_.reset();
     clients_registry_.reset();
     db_.reset();
-    auto db = OpenSqlite(main_dir_ + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(main_dir_ + "/tieup.db");
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
     auto registry = users::OidcClients::Open(*env_, *db_);
@@ -216,15 +217,16 @@ TEST_F(MainUsersEndpointsTest, NoSecretOrSignatureIsKept) {
   const std::vector<std::string> secrets = {grant->client_secret,
                                             std::string(ask.HeaderOr("Signature")),
                                             std::string(ask.HeaderOr("Content-Digest"))};
-  auto tables = db_->Query("SELECT name FROM sqlite_master WHERE type = 'table'");
+  auto tables = ListTables(*db_);
   ASSERT_TRUE(tables.ok());
-  for (const SqlRow& t : *tables) {
-    auto rows = db_->Query("SELECT * FROM \"" + t.Text(0) + "\"");
+  ASSERT_FALSE(tables->empty());
+  for (const std::string& t : *tables) {
+    auto rows = db_->Query("SELECT * FROM \"" + t + "\"");
     ASSERT_TRUE(rows.ok());
     for (const SqlRow& row : *rows) {
       for (size_t i = 0; i < row.size(); ++i) {
         for (const std::string& secret : secrets) {
-          EXPECT_THAT(row.Text(i), Not(HasSubstr(secret))) << t.Text(0);
+          EXPECT_THAT(row.Text(i), Not(HasSubstr(secret))) << t;
         }
       }
     }
