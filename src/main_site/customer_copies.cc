@@ -34,9 +34,7 @@ CREATE TABLE customer_copy_seq (
 );
 )";
 
-Result<bool> HasTable(Database& db, std::string_view table) {
-  return TableExists(db, table);
-}
+Result<bool> HasTable(Database& db, std::string_view table) { return TableExists(db, table); }
 
 // The accounts `terms` cover for `partner`, by id.
 Result<std::set<std::string>> Members(Database& db, const std::string& partner,

@@ -8,6 +8,7 @@
 #include "main_site/own_site.h"
 #include "site/public_site.h"
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup {
@@ -47,7 +48,7 @@ class AuthoringTest : public ::testing::Test {
     Write(overrides_, "pages/index.html", "---\ntitle: Our home\n---\n<p>shop-c's own home</p>\n");
     Write(overrides_, "assets/style.css", "body{color:#060}\n");
 
-    auto db = OpenSqlite(dir_ + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_ + "/tieup.db");
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     auto sync = MainSync::Open(*env_, dir_, config_, *db_, NewNullLogger());

@@ -21,7 +21,9 @@
 #include "main_site/own_site.h"
 #include "main_site/publish_run.h"
 #include "site/public_site.h"
+#include "site/site_store.h"
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup {
@@ -54,6 +56,7 @@ Status MakeMainSite(Env& env, const std::string& dir) {
   c.public_address = {"127.0.0.1", 0};
   c.sync_address = {"127.0.0.1", 0};
   RETURN_IF_ERROR(CreateSiteDir(env, dir, c));
+  RETURN_IF_ERROR(::tieup::testing::UseTestStore(env, dir));
   RETURN_IF_ERROR(InitMainTrust(env, dir, c.name));
   return WriteStarterAuthoring(env, AuthoringDir(c, dir));
 }
@@ -199,7 +202,7 @@ TEST_F(ControlTest, PublishThroughTheDaemonReportsWhatAnInProcessRunReports) {
 
   auto config = LoadSiteConfig(*env_, other);
   ASSERT_THAT(config.status(), IsOk());
-  auto db = OpenSqlite(SitePaths(other).database());
+  auto db = OpenSiteDatabase(*config, other);
   ASSERT_THAT(db.status(), IsOk());
   auto sync = MainSync::Open(*env_, other, *config, **db, NewNullLogger());
   ASSERT_THAT(sync.status(), IsOk());

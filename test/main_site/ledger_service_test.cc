@@ -13,6 +13,7 @@
 #include "partner_site/ledger_service.h"
 #include "site/config.h"
 #include "site/public_site.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup {
@@ -85,7 +86,7 @@ class LedgerShippingTest : public ::testing::Test {
     main_dir_ = dir_.Sub("main");
     partner_dir_ = dir_.Sub("partner");
     ASSERT_THAT(CreateDirs(env_, main_dir_), IsOk());
-    auto mdb = OpenSqlite(main_dir_ + "/tieup.db");
+    auto mdb = ::tieup::testing::OpenTestDatabase(main_dir_ + "/tieup.db");
     ASSERT_TRUE(mdb.ok());
     main_db_ = std::move(*mdb);
     auto c = LedgerCollector::Open(env_, main_dir_, *main_db_, nullptr);

@@ -8,6 +8,7 @@
 #include "main_site/own_site.h"
 #include "site/public_site.h"
 #include "store/database.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup {
@@ -32,7 +33,7 @@ class MainSyncTest : public ::testing::Test {
     ASSERT_THAT(CreateSiteDir(*env_, dir_, c), IsOk());
     ASSERT_THAT(InitMainTrust(*env_, dir_, c.name), IsOk());
     ASSERT_THAT(WriteStarterAuthoring(*env_, AuthoringDir(c, dir_)), IsOk());
-    auto db = OpenSqlite(dir_ + "/tieup.db");
+    auto db = ::tieup::testing::OpenTestDatabase(dir_ + "/tieup.db");
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     auto sync = MainSync::Open(*env_, dir_, c, *db_, NewNullLogger());
