@@ -28,6 +28,8 @@ class SqlRow {
   int64_t Int(size_t i) const;
   double Real(size_t i) const;
   std::string Text(size_t i) const;
+  // The value as it came, with its type.
+  const SqlValue& Value(size_t i) const { return values_.at(i); }
 
  private:
   std::vector<SqlValue> values_;
@@ -99,6 +101,10 @@ std::string LikeContainsPattern(std::string_view text);
 // The tables of the database by name (on PostgreSQL: of the connection's schema); SQLite's own
 // (sqlite_*) left out.
 Result<std::vector<std::string>> ListTables(Database& db);
+
+// Makes what schema steps rewritten by PostgresSchemaSql refer to (the NOCASE collation) in the
+// connection's schema; Migrate does it. For PostgreSQL only.
+Status PreparePostgresSchema(Database& db);
 
 // Whether the table `name` exists (on PostgreSQL: in the connection's search path).
 Result<bool> TableExists(Database& db, std::string_view name);

@@ -189,6 +189,13 @@ Result<std::vector<std::string>> ListTables(Database& db) {
   return out;
 }
 
+Status PreparePostgresSchema(Database& db) {
+  // SQLite's NOCASE (a column that compares without case, like a SKU) as an ICU collation.
+  return db.Exec(
+      "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', "
+      "deterministic = false)");
+}
+
 Result<bool> TableExists(Database& db, std::string_view name) {
   ASSIGN_OR_RETURN(auto rows,
                    db.Backend() == "postgres"
@@ -204,10 +211,7 @@ Status Migrate(Database& db, std::string_view component, const std::vector<Migra
   // One transaction holding the lock: the steps' own transactions nest in it.
   return db.Transaction([&](Database& tx) -> Status {
     RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock(?)", {kMigrationLock}));
-    // SQLite's NOCASE (a column that compares without case, like a SKU) as an ICU collation.
-    RETURN_IF_ERROR(tx.Exec(
-        "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', "
-        "deterministic = false)"));
+    RETURN_IF_ERROR(PreparePostgresSchema(tx));
     return MigrateSteps(tx, component, migrations);
   });
 }

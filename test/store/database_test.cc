@@ -5,12 +5,14 @@
 #include <cstdlib>
 #include <thread>
 
+#include "store/store_copy.h"
 #include "test_support.h"
 
 namespace tieup {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
@@ -255,6 +257,117 @@ TEST_P(DatabaseTest, ProcessesMigratingTogetherApplyEachStepOnce) {
   for (auto& t : threads) t.join();
   for (const Status& s : results) EXPECT_THAT(s, IsOk());
   EXPECT_EQ((*db_->Query("SELECT count(*) FROM m"))[0].Int(0), 2);
+}
+
+// A SQLite store moved into an empty PostgreSQL schema: every row, key and rowid, and the schema
+// versions, so that the modules carry on there.
+class StoreCopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PostgresUrl().empty()) {
+      GTEST_SKIP() << "no PostgreSQL: run through scripts/with-postgres.sh (make test does)";
+    }
+    auto from = OpenSqlite(dir_.Sub("tieup.db"));
+    ASSERT_THAT(from, IsOk());
+    from_ = std::move(from).value();
+    auto to = OpenPostgres(PostgresUrl());
+    ASSERT_THAT(to, IsOk());
+    to_ = std::move(to).value();
+    schema_ = "copy_" + std::to_string(::getpid()) + "_" +
+              std::to_string(std::hash<std::string>{}(
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    ASSERT_THAT(to_->Exec("CREATE SCHEMA " + schema_ + "; SET search_path TO " + schema_), IsOk());
+  }
+  void TearDown() override {
+    if (to_) (void)to_->Exec("DROP SCHEMA " + schema_ + " CASCADE");
+  }
+  const std::vector<Migration> kSteps = {
+      {1,
+       "CREATE TABLE products(sku TEXT PRIMARY KEY COLLATE NOCASE, title TEXT NOT NULL, "
+       "price REAL NOT NULL);"
+       "CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, "
+       "data BLOB);"
+       "CREATE TABLE changes(what TEXT NOT NULL, at INTEGER NOT NULL);"
+       "CREATE INDEX changes_at ON changes(at);"
+       "CREATE TABLE refs(a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY(a, b)) WITHOUT ROWID;"
+       "CREATE TABLE lines(sku TEXT NOT NULL COLLATE NOCASE REFERENCES products(sku), n INTEGER "
+       "NOT NULL)"},
+      {2, "ALTER TABLE changes ADD COLUMN note TEXT NOT NULL DEFAULT ''"}};
+  // Rows over several pages in each table; some deleted, so that rowids have gaps.
+  void Fill() {
+    ASSERT_THAT(Migrate(*from_, "shop", kSteps), IsOk());
+    ASSERT_THAT(from_->Transaction([](Database& db) -> Status {
+      for (int64_t i = 0; i < 1200; ++i) {
+        const std::string sku = "SKU-" + std::to_string(i);
+        RETURN_IF_ERROR(db.Exec("INSERT INTO products VALUES(?, ?, ?)",
+                                {sku, "Tea \xe3\x81\x8a " + std::to_string(i), 1.5 * i}));
+        RETURN_IF_ERROR(
+            db.Exec("INSERT INTO events(at, data) VALUES(?, ?)",
+                    {i << 40, i % 5 == 0 ? SqlValue() : SqlValue(std::string("\0\xff", 2) + sku)}));
+        RETURN_IF_ERROR(db.Exec("INSERT INTO changes(what, at, note) VALUES(?, ?, ?)",
+                                {sku, i % 7, i % 3 == 0 ? std::string() : sku}));
+        RETURN_IF_ERROR(db.Exec("INSERT INTO refs VALUES(?, ?)", {sku, std::string("x")}));
+        RETURN_IF_ERROR(db.Exec("INSERT INTO lines VALUES(?, ?)", {"sku-" + std::to_string(i), i}));
+      }
+      RETURN_IF_ERROR(db.Exec("DELETE FROM changes WHERE at = 3"));
+      return db.Exec("DELETE FROM events WHERE id % 10 = 0");
+    }),
+                IsOk());
+  }
+  TempDir dir_;
+  std::unique_ptr<Database> from_, to_;
+  std::string schema_;
+};
+
+TEST_F(StoreCopyTest, EveryRowKeyAndVersionArrivesAndTheModulesCarryOn) {
+  Fill();
+  std::vector<std::string> seen;
+  auto report =
+      CopySqliteToPostgres(*from_, *to_, [&](const StoreCopyTable& t, size_t done, size_t total) {
+        seen.push_back(t.name);
+        EXPECT_EQ(t.digest_from, t.digest_to);
+        EXPECT_LE(done, total);
+      });
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->tables.size(), 6u);  // schema_migrations too; not sqlite_sequence
+  // A table comes after the tables it references.
+  EXPECT_LT(std::find(seen.begin(), seen.end(), "products"),
+            std::find(seen.begin(), seen.end(), "lines"));
+  auto count = [&](const std::string& sql) { return (*to_->Query(sql))[0].Int(0); };
+  EXPECT_EQ(count("SELECT count(*) FROM products"), 1200);
+  EXPECT_EQ(count("SELECT count(*) FROM events"), 1080);
+  EXPECT_EQ(count("SELECT count(*) FROM refs"), 1200);
+  // Keys and rowids are SQLite's: an event keeps its id, a change its rowid.
+  auto from_rowid = from_->Query("SELECT rowid FROM changes WHERE what = 'SKU-700'");
+  EXPECT_EQ(count("SELECT rowid FROM changes WHERE what = 'SKU-700'"), (*from_rowid)[0].Int(0));
+  EXPECT_EQ(count("SELECT at FROM events WHERE id = 1199"), int64_t{1198} << 40);
+  // New keys continue after the copied ones.
+  ASSERT_THAT(to_->Exec("INSERT INTO events(at) VALUES(1)"), IsOk());
+  EXPECT_EQ(to_->LastInsertId(), 1201);
+  ASSERT_THAT(to_->Exec("INSERT INTO changes(what, at) VALUES('new', 1)"), IsOk());
+  EXPECT_GT(to_->LastInsertId(), (*from_rowid)[0].Int(0));
+  // SKUs still compare without case; the versions are known: the next step only is applied.
+  EXPECT_EQ(count("SELECT count(*) FROM products WHERE sku = 'sku-5'"), 1);
+  std::vector<Migration> next = kSteps;
+  next.push_back({3, "ALTER TABLE products ADD COLUMN stock INTEGER NOT NULL DEFAULT 0"});
+  ASSERT_THAT(Migrate(*to_, "shop", next), IsOk());
+  EXPECT_EQ(count("SELECT count(*) FROM products WHERE stock = 0"), 1200);
+  // The SQLite store is left as it was.
+  EXPECT_EQ((*from_->Query("SELECT count(*) FROM products"))[0].Int(0), 1200);
+}
+
+TEST_F(StoreCopyTest, ANonEmptyTargetOrAValueItRefusesLeavesNothingThere) {
+  Fill();
+  ASSERT_THAT(to_->Exec("CREATE TABLE mine(x INTEGER)"), IsOk());
+  EXPECT_THAT(CopySqliteToPostgres(*from_, *to_),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("already has tables (mine)")));
+  ASSERT_THAT(to_->Exec("DROP TABLE mine"), IsOk());
+  // SQLite keeps text in an INTEGER column; PostgreSQL refuses it: nothing is copied.
+  ASSERT_THAT(from_->Exec("INSERT INTO lines VALUES('SKU-1', 'not a number')"), IsOk());
+  EXPECT_THAT(CopySqliteToPostgres(*from_, *to_), Not(IsOk()));
+  auto left = ListTables(*to_);
+  ASSERT_THAT(left, IsOk());
+  EXPECT_THAT(*left, ::testing::IsEmpty());
 }
 
 TEST(PostgresSchemaSqlTest, RewritesTypesAndKeepsQuotedWords) {
