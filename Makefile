@@ -54,7 +54,8 @@ test: deps
 	@scripts/install-deps.sh test
 	@scripts/check-format.sh
 	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)'
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(BUILD) && $(CURDIR)/scripts/with-postgres.sh \
+		ctest --output-on-failure -j $(JOBS) --timeout 600
 	$(MAKE) asan-build ASAN_SKIP='$(CI_ASAN_SKIP)'
 	cd $(ASAN_BUILD) && $(ASAN_ENV) $(CURDIR)/scripts/with-postgres.sh \
 		ctest --output-on-failure -j $(JOBS) --timeout 900 \

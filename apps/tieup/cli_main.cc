@@ -149,6 +149,7 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
   build->callback([&ctx, dir] { ctx.action = [&ctx, dir] { return MainBuild(*ctx.env, *dir); }; });
 
   AddMainSyncCommands(*main, ctx);
+  AddMainStoreCommands(*main, ctx);
 
   CLI::App* serve = main->add_subcommand(
       "serve", "Run the main site until Ctrl-C: public pages, the sync port, scheduled updates");

@@ -666,6 +666,15 @@ void ControlServer::Stop() {
 // ---------------------------------------------------------------------------------------------
 // The client.
 
+Result<bool> DaemonServes(const std::string& site_dir) {
+  const std::string path = ControlSocketPath(site_dir);
+  if (path.size() > kMaxSocketPathBytes) return false;
+  asio::io_context io;
+  Local::socket socket(io);
+  ASSIGN_OR_RETURN(Probe who, ProbeSocket(socket, path));
+  return who == Probe::kListening;
+}
+
 Result<bool> ForwardToDaemon(const std::string& site_dir, const PublishRequest& request,
                              PublishOutput& output,
                              const std::function<void(pid_t pid)>& on_accepted) {

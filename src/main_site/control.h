@@ -38,6 +38,9 @@ namespace tieup {
 // SITE_DIR/run/control.sock.
 std::string ControlSocketPath(const std::string& site_dir);
 
+// Whether a daemon (`tieup main serve`) answers on the site's control socket now.
+Result<bool> DaemonServes(const std::string& site_dir);
+
 // A publish request on the socket, with how the client wants to hear it.
 struct ControlRequest {
   PublishRequest publish;

@@ -625,6 +625,10 @@ bool IsLoopbackHost(std::string_view host) {
   return ::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
+Status CheckStoreSettings(const SiteConfig& config, const std::string& where) {
+  return CheckStore(where, config);
+}
+
 std::string SiteVariable(const SiteConfig& config, std::string_view key) {
   auto it = config.variables.find(std::string(key));
   return it == config.variables.end() ? std::string() : it->second;

@@ -134,6 +134,10 @@ HostPort DefaultOpsAddress(const HostPort& public_address);
 // True for a loopback host: "localhost", 127.0.0.0/8 or ::1.
 bool IsLoopbackHost(std::string_view host);
 
+// The [store] settings of `config` checked as site.toml's are (a known backend, PostgreSQL for
+// main only, a URL without a password, a schema name); errors name `where`.
+Status CheckStoreSettings(const SiteConfig& config, const std::string& where);
+
 // [variables] `key` of `config`, or "" when it is not set.
 std::string SiteVariable(const SiteConfig& config, std::string_view key);
 

@@ -15,6 +15,7 @@
 #include "base/env.h"
 #include "daemon_harness.h"
 #include "sync_harness.h"
+#include "test_database.h"
 #include "test_support.h"
 
 namespace tieup::testing {
@@ -190,6 +191,51 @@ TEST_F(SyncTest, PublishesToAutoAndManagerPartnersAndSendsOnlyChangedBlobs) {
   EXPECT_THAT(Page(b), HasSubstr("Shop B"));
   EXPECT_THAT(Updates(b), HasSubstr("fetched 1 of 5 blobs"));
   EXPECT_THAT(MainStatus(), HasRegex(R"(shop-b\s+2\s+2\s+-\s+up to date at version 2)"));
+}
+
+// A main site that outgrew SQLite moves its store to PostgreSQL (`tieup main store migrate`):
+// refused while the daemon runs; afterwards the partners, releases and delta state are all there
+// and the next one-page change reaches the partner as one fetched blob.
+TEST_F(SyncTest, AStoreMovedToPostgresKeepsItsPartnersAndPublishesTheNextChange) {
+  if (TestPostgresUrl().empty() || TestStoreIsPostgres()) {
+    GTEST_SKIP() << "needs PostgreSQL and a main site on SQLite (make test's run of this binary)";
+  }
+  StartMain();
+  Partner& a = NewPartner("shop-a");
+  Start(a);
+  CommandResult pub = Publish({});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  ASSERT_TRUE(Serves(a, "Sakura Tea</a> &middot; Shop A")) << Page(a);
+
+  const std::vector<std::string> migrate = {"main",
+                                            "store",
+                                            "migrate",
+                                            main_dir_,
+                                            "--to",
+                                            "postgres",
+                                            TestPostgresUrl(),
+                                            "--schema",
+                                            TestSchemaFor(main_dir_)};
+  CommandResult busy = RunTieup(migrate);
+  EXPECT_NE(busy.exit_code, 0);
+  EXPECT_THAT(busy.output, HasSubstr("'tieup main serve' runs for this site: stop it first"));
+  main_->Stop();
+  CommandResult moved = RunTieup(migrate);
+  ASSERT_EQ(moved.exit_code, 0) << moved.output;
+  EXPECT_THAT(moved.output, HasSubstr("every table's rows and content checked equal"));
+  EXPECT_THAT(moved.output, HasRegex(R"(sync_partnerships: 1 rows, checked)"));
+  EXPECT_THAT(RunTieup({"main", "store", "show", main_dir_}).output,
+              HasSubstr("store: PostgreSQL schema " + TestSchemaFor(main_dir_)));
+
+  StartMain();
+  EXPECT_THAT(MainStatus(), HasRegex(R"(shop-a\s+1\s+1\s+-\s+up to date at version 1)"));
+  Author("pages/index.md", "---\ntitle: Welcome\n---\n# Welcome\n\nFresh sencha today.\n");
+  pub = Publish({});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  EXPECT_THAT(pub.output, HasRegex(R"(shop-a\s+version 2\s+activated)"));
+  ASSERT_TRUE(Serves(a, "Fresh sencha today.")) << Page(a);
+  EXPECT_THAT(Updates(a), HasSubstr("fetched 1 of 5 blobs"));
+  EXPECT_THAT(MainStatus(), HasRegex(R"(shop-a\s+2\s+2\s+-\s+up to date at version 2)"));
 }
 
 // 2. A rejection is recorded with the manager's reason on both sites; main offers the same version

@@ -16,6 +16,11 @@ namespace tieup::testing {
 // True when this run's tests use PostgreSQL (TIEUP_TEST_STORE=postgres).
 bool TestStoreIsPostgres();
 
+// The cluster's URL (TIEUP_TEST_POSTGRES_URL; "" when there is none), and the schema of the test
+// cluster a path's store lives in.
+std::string TestPostgresUrl();
+std::string TestSchemaFor(const std::string& path);
+
 // The database a test opens at the SQLite file `path`. On PostgreSQL: a schema of the test
 // cluster named after `path`, so that opening the same path again finds the same data, and two
 // paths (main's and a partner's) are two stores.
