@@ -11,6 +11,7 @@
 #include "base/env.h"
 #include "daemon_harness.h"
 #include "partner_site/ledger_service.h"
+#include "sync_harness.h"
 #include "test_support.h"
 
 namespace tieup::testing {
@@ -63,6 +64,8 @@ TEST(StatementsIntegrationTest, MainsStatementReachesItsPartnerOnlyWithItsContra
   const std::string main_dir = dir.Sub("main");
   auto r = RunTieup({"main", "init", main_dir, "--name", "Main", "--public", "127.0.0.1:0",
                      "--sync", "127.0.0.1:0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = MoveMainToTestStore(main_dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Daemon main({"main", "serve", main_dir});
   ASSERT_TRUE(main.ok()) << main.output();

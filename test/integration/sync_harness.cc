@@ -16,15 +16,17 @@
 
 namespace tieup::testing {
 
+CommandResult MoveMainToTestStore(const std::string& dir) {
+  if (!TestStoreIsPostgres()) return CommandResult{0, ""};
+  return RunTieup({"main", "store", "migrate", dir, "--to", "postgres", TestPostgresUrl(),
+                   "--schema", TestSchemaFor(dir)});
+}
+
 int InitMainSite(const std::string& dir, const std::string& name, std::string* output) {
   const int port = FreePort();
   CommandResult r = RunTieup({"main", "init", dir, "--name", name, "--public", "127.0.0.1:0",
                               "--sync", "127.0.0.1:" + std::to_string(port)});
-  if (r.exit_code == 0 && TestStoreIsPostgres()) {
-    // The pg.* run: the new site's store moves to PostgreSQL as a manager would move it.
-    r = RunTieup({"main", "store", "migrate", dir, "--to", "postgres", TestPostgresUrl(),
-                  "--schema", TestSchemaFor(dir)});
-  }
+  if (r.exit_code == 0) r = MoveMainToTestStore(dir);
   if (output != nullptr) *output = r.output;
   return r.exit_code == 0 ? port : 0;
 }

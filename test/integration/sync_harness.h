@@ -27,8 +27,13 @@ std::string EnrollmentCodeOf(const std::string& output);
 // for partner `partner` ("" when there is none).
 std::string UpdateIdOf(const std::string& publish_output, const std::string& partner);
 
-// `tieup main init DIR --name NAME --public 127.0.0.1:0 --sync 127.0.0.1:PORT` on a free port;
-// returns the sync port, or 0 with `*output` set when init failed.
+// On the pg.* run of a binary registered with POSTGRES (test_database.h): moves the main site at
+// `dir`, just made by `tieup main init`, to the test cluster with `tieup main store migrate`, as
+// a manager would. Otherwise nothing (exit code 0).
+CommandResult MoveMainToTestStore(const std::string& dir);
+
+// `tieup main init DIR --name NAME --public 127.0.0.1:0 --sync 127.0.0.1:PORT` on a free port
+// (and MoveMainToTestStore); returns the sync port, or 0 with `*output` set when init failed.
 int InitMainSite(const std::string& dir, const std::string& name, std::string* output);
 
 // `tieup main partner add MAIN_DIR --id ID --name NAME` for a partner whose sync port is

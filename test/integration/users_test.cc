@@ -25,6 +25,7 @@
 #include "ledger/records.h"
 #include "shop_customer.h"
 #include "site/config.h"
+#include "site/site_store.h"
 #include "store/database.h"
 #include "sync_harness.h"
 #include "test_support.h"
@@ -106,6 +107,7 @@ class UsersIntegrationTest : public ::testing::Test {
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public",
          "127.0.0.1:" + std::to_string(main_public), "--sync",
          "127.0.0.1:" + std::to_string(main_sync)});
+    ASSERT_EQ(MoveMainToTestStore(main_dir_).exit_code, 0);
     // Fast password hashing: the setting documented as for tests only.
     auto config = LoadSiteConfig(*env_, main_dir_);
     ASSERT_TRUE(config.ok()) << config.status().ToString();
@@ -896,7 +898,7 @@ TEST_F(UsersIntegrationTest, VisitsAreRecordedUnderTheAccountOnlyWithConsentAndR
   // Erased: main forgets the history.
   Run({"main", "users", "delete", main_dir_, "hiro@example.org", "--yes"});
   EXPECT_THAT(RunTieup({"main", "users", "history", main_dir_, id}).output, HasSubstr("no user"));
-  auto db = OpenSqlite(main_dir_ + "/tieup.db");
+  auto db = OpenSiteDatabase(*env_, main_dir_);  // SQLite, or PostgreSQL on the pg.* run
   ASSERT_TRUE(db.ok());
   auto left = (*db)->Query("SELECT COUNT(*) FROM ledger_user_visits WHERE user_id = ?", {id});
   ASSERT_TRUE(left.ok()) << left.status().ToString();
