@@ -44,6 +44,10 @@ std::string DescribePublishProgress(const sync::PublishProgress& step) {
     return "version " + v + " was rejected by the partner manager: not offered again";
   }
   if (s == "failed") return "failed: " + (step.reason.empty() ? "unknown error" : step.reason);
+  if (s == "elsewhere") {
+    return "another main process is publishing it now (sharing the store); 'tieup main status' "
+           "shows the outcome";
+  }
   return step.reason.empty() ? s : s + ": " + step.reason;
 }
 
@@ -61,6 +65,8 @@ std::string SummarizePublish(const std::vector<std::string>& states) {
       ++others["up to date"];
     } else if (s == "pull") {
       ++others["left for the partner's next poll"];
+    } else if (s == "elsewhere") {
+      ++others["published by another main process"];
     } else {
       ++others[s];
     }

@@ -106,6 +106,16 @@ Result<std::vector<std::string>> ListTables(Database& db);
 // connection's schema; Migrate does it. For PostgreSQL only.
 Status PreparePostgresSchema(Database& db);
 
+// A lock on `name` for every process using the same store, so that work (a partner's publish)
+// is done by one of them at a time. PostgreSQL: a session-level advisory lock keyed by the
+// connection's schema and `name`, held until UnlockName or until the connection ends (a process
+// that dies hands its locks over). Taking a name this connection holds succeeds again and needs
+// one more unlock: callers serialise their own threads and take a name once. SQLite: always
+// granted (one process owns a SQLite store: the daemon). True when taken; false when another
+// process holds it.
+Result<bool> TryLockName(Database& db, std::string_view name);
+Status UnlockName(Database& db, std::string_view name);
+
 // Whether the table `name` exists (on PostgreSQL: in the connection's search path).
 Result<bool> TableExists(Database& db, std::string_view name);
 

@@ -196,6 +196,23 @@ Status PreparePostgresSchema(Database& db) {
       "deterministic = false)");
 }
 
+Result<bool> TryLockName(Database& db, std::string_view name) {
+  if (db.Backend() != "postgres") return true;
+  ASSIGN_OR_RETURN(auto rows,
+                   db.Query("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || "
+                            "':' || CAST(? AS TEXT), 0))",
+                            {std::string(name)}));
+  return !rows.empty() && rows[0].Int(0) != 0;
+}
+
+Status UnlockName(Database& db, std::string_view name) {
+  if (db.Backend() != "postgres") return Status::Ok();
+  return db.Exec(
+      "SELECT pg_advisory_unlock(hashtextextended(current_schema() || ':' || CAST(? "
+      "AS TEXT), 0))",
+      {std::string(name)});
+}
+
 Result<bool> TableExists(Database& db, std::string_view name) {
   ASSIGN_OR_RETURN(auto rows,
                    db.Backend() == "postgres"

@@ -1260,7 +1260,21 @@ std::vector<PublishOutcome> Publisher::RunParallel(const std::vector<std::string
   auto worker = [&] {
     for (size_t i = next.fetch_add(1); i < ids.size(); i = next.fetch_add(1)) {
       std::lock_guard<std::mutex> lock(PartnerMutex(ids[i]));
-      outcomes[i] = PublishLocked(ids[i], why, cache, progress);
+      // Main processes sharing one PostgreSQL store publish each partner one at a time.
+      const std::string lease = "publish:" + ids[i];
+      auto taken = TryLockName(db_, lease);
+      if (!taken.ok() || !*taken) {
+        outcomes[i].partner = ids[i];
+        if (taken.ok()) {
+          outcomes[i].state = "elsewhere";
+        } else {
+          outcomes[i].state = "failed";
+          outcomes[i].status = taken.status().Annotate("taking the partner's publish lease");
+        }
+      } else {
+        outcomes[i] = PublishLocked(ids[i], why, cache, progress);
+        (void)UnlockName(db_, lease);  // a lost connection has released it already
+      }
       if (progress) {
         const PublishOutcome& o = outcomes[i];
         PublishProgress last;
@@ -1355,7 +1369,10 @@ std::vector<PublishOutcome> Publisher::RunDue(int64_t now, content::SourceCache*
   std::vector<std::string> due;
   for (const auto& r : *rows) due.push_back(r.Text(0));
   if (due.empty()) return {};
-  return RunParallel(due, "scheduled", cache);
+  std::vector<PublishOutcome> outcomes = RunParallel(due, "scheduled", cache);
+  // Partners another main process is publishing are its to report.
+  std::erase_if(outcomes, [](const PublishOutcome& o) { return o.state == "elsewhere"; });
+  return outcomes;
 }
 
 Result<UpdateResponseReply> Publisher::HandleResponse(const std::string& partner_id,

@@ -149,7 +149,8 @@ struct PublishOutcome {
   // "activated", "pending_approval", "up_to_date", "awaiting_approval" (already pending),
   // "pull" (pull mode: the partner will poll), "failed", "already_active", "rejected" (the
   // partner's manager rejected this version; not offered again, see PublishNow), "suspended"
-  // (nothing done: the partnership is suspended).
+  // (nothing done: the partnership is suspended), "elsewhere" (nothing done here: another main
+  // process sharing the PostgreSQL store is publishing this partner now, and records the outcome).
   std::string state;
 };
 
