@@ -9,6 +9,7 @@
 #      authoring tree to one target for the same one-page change: time and bytes (--stats).
 # Also times one `tieup main build` (main renders all pages once) to split publish time.
 # Environment: TIEUP (binary), PAGES (10000), PARTNERS (20), ROUNDS (3), NOOPS (1), KEEP=1 keeps the dir,
+# MAIN_STORE=postgres: main's store on PostgreSQL (run through scripts/with-postgres.sh),
 # BENCH_DIR: where the sites live (default /dev/shm when it has 8 GB free, else /tmp). Every
 # blob write is fsynced (file and directory): on a disk with ~6 ms fsync the initial sync of
 # 20 x 20,000 blobs takes far longer than on tmpfs, where fsync is free; the figures say which.
@@ -66,6 +67,15 @@ done
 M=$work/main
 echo "sync bench: $pages pages of ~8 KB, $partners partners, $rounds rounds, in $work ($(df -PT "$work" | awk 'NR == 2 {print $2}'))"
 "$tieup" main init "$M" --name Bench --public 127.0.0.1:0 --sync "127.0.0.1:$msync" >/dev/null
+if [ "${MAIN_STORE:-sqlite}" = postgres ]; then
+  # Main's store on PostgreSQL (issue 18): moved there right after init, as a manager would.
+  [ -n "${TIEUP_TEST_POSTGRES_URL:-}" ] || {
+    echo "sync bench: MAIN_STORE=postgres needs a cluster: run it through scripts/with-postgres.sh" >&2
+    exit 1
+  }
+  "$tieup" main store migrate "$M" --to postgres "$TIEUP_TEST_POSTGRES_URL" --schema "bench_$$" >/dev/null
+  echo "sync bench: main's store on PostgreSQL (schema bench_$$)"
+fi
 mkdir -p "$M/authoring/pages/p"
 python3 - "$M/authoring/pages/p" "$pages" <<'PY'
 import os, random, sys
