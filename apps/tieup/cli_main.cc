@@ -14,6 +14,8 @@ struct MainInitArgs {
   std::string currency = "EUR", time_zone = "UTC", locale = "en";
   std::string console_addr;  // empty: DefaultConsoleAddress
   std::string manager;       // empty: manager@main.localhost; "none": no manager
+  std::string store_url;     // empty: SQLite in DIR/tieup.db
+  std::string store_schema = "tieup";
 };
 
 Status MainInit(Env& env, const MainInitArgs& a) {
@@ -32,6 +34,21 @@ Status MainInit(Env& env, const MainInitArgs& a) {
   RETURN_IF_ERROR(
       CheckDistinctPorts(c.public_address, c.sync_address, c.console_address, c.ops_address));
   RETURN_IF_ERROR(ApplyShopLocale(a.currency, a.time_zone, a.locale, &c));
+  if (!a.store_url.empty()) {
+    c.store_backend = "postgres";
+    c.store_url = a.store_url;
+    c.store_schema = a.store_schema;
+    RETURN_IF_ERROR(CheckStoreSettings(c, "--store-url/--store-schema"));
+    // A schema holding another site's store is not taken over.
+    ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenSiteDatabase(c, a.dir));
+    ASSIGN_OR_RETURN(std::vector<std::string> tables, ListTables(*db));
+    if (!tables.empty()) {
+      return Status::FailedPrecondition(
+          "the PostgreSQL schema '" + c.store_schema + "' already holds a store (" +
+          std::to_string(tables.size()) +
+          " tables): give another --store-schema, or drop that one after checking whose it is");
+    }
+  }
   RETURN_IF_ERROR(CreateSiteDir(env, a.dir, c));
   RETURN_IF_ERROR(InitMainTrust(env, a.dir, c.name));
   RETURN_IF_ERROR(WriteStarterAuthoring(env, AuthoringDir(c, a.dir)));
@@ -46,6 +63,7 @@ Status MainInit(Env& env, const MainInitArgs& a) {
               AuthoringDir(c, a.dir).c_str(), a.dir.c_str());
   std::printf("  built:      release %llu, %zu files\n", static_cast<unsigned long long>(b.version),
               b.pages);
+  std::printf("  store:      %s\n", DescribeSiteDatabase(c, a.dir).c_str());
   std::printf("  start with: tieup main serve %s   (public http://%s/, sync https://%s)\n",
               a.dir.c_str(), c.public_address.ToString().c_str(),
               c.sync_address.ToString().c_str());
@@ -138,6 +156,13 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
                    "The first console manager's e-mail (a one-time link to set the password "
                    "is printed); default manager@main.localhost; 'none': no manager yet");
   AddShopLocaleOptions(*init, &init_args->currency, &init_args->time_zone, &init_args->locale);
+  init->add_option("--store-url", init_args->store_url,
+                   "Keep main's central stores in PostgreSQL at this URL "
+                   "(postgresql://USER@HOST/DB; the password in ~/.pgpass) instead of "
+                   "DIR/tieup.db; an existing site moves with 'tieup main store migrate'");
+  init->add_option("--store-schema", init_args->store_schema,
+                   "The PostgreSQL schema for --store-url (made when missing; must be empty)")
+      ->capture_default_str();
   init->callback([&ctx, init_args] {
     ctx.action = [&ctx, init_args] { return MainInit(*ctx.env, *init_args); };
   });

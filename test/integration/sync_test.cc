@@ -238,6 +238,36 @@ TEST_F(SyncTest, AStoreMovedToPostgresKeepsItsPartnersAndPublishesTheNextChange)
   EXPECT_THAT(MainStatus(), HasRegex(R"(shop-a\s+2\s+2\s+-\s+up to date at version 2)"));
 }
 
+// A new main site can start on PostgreSQL: `main init --store-url`; a schema that holds another
+// site's store, and a URL with a password, are refused before anything is made.
+TEST_F(SyncTest, ANewMainSiteStartsOnPostgresInAnEmptySchemaOnly) {
+  if (TestPostgresUrl().empty()) GTEST_SKIP() << "needs PostgreSQL (make test provides it)";
+  const std::string site = dir_.Sub("pg-main"), schema = TestSchemaFor(site);
+  CommandResult init =
+      RunTieup({"main", "init", site, "--public", "127.0.0.1:0", "--sync", "127.0.0.1:0",
+                "--manager", "none", "--store-url", TestPostgresUrl(), "--store-schema", schema});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_THAT(init.output, HasSubstr("store:      PostgreSQL schema " + schema));
+  EXPECT_FALSE(env_->FileExists(site + "/tieup.db"));
+  CommandResult show = RunTieup({"main", "store", "show", site});
+  EXPECT_THAT(show.output, HasSubstr("store: PostgreSQL schema " + schema));
+  EXPECT_THAT(show.output, HasRegex(R"(commerce_products\s+0 rows)"));
+
+  const std::string other = dir_.Sub("pg-other");
+  CommandResult taken =
+      RunTieup({"main", "init", other, "--public", "127.0.0.1:0", "--sync", "127.0.0.1:0",
+                "--store-url", TestPostgresUrl(), "--store-schema", schema});
+  EXPECT_NE(taken.exit_code, 0);
+  EXPECT_THAT(taken.output, HasSubstr("already holds a store"));
+  EXPECT_FALSE(env_->FileExists(other));
+  CommandResult secret =
+      RunTieup({"main", "init", other, "--store-url", "postgresql://tieup:hunter2@db.example/t"});
+  EXPECT_NE(secret.exit_code, 0);
+  EXPECT_THAT(secret.output, HasSubstr("holds a password"));
+  EXPECT_THAT(secret.output, Not(HasSubstr("hunter2")));
+  EXPECT_FALSE(env_->FileExists(other));
+}
+
 // 2. A rejection is recorded with the manager's reason on both sites; main offers the same version
 // again only as the partnership's policy says (here `rejected=2s`; without it, never by itself),
 // and the partner sees the update again.
