@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <set>
 #include <thread>
 #include <unordered_set>
 #include <utility>
@@ -1447,11 +1448,23 @@ Result<std::vector<std::string>> Publisher::ServeBlobs(const std::string& partne
   std::vector<std::string> out;
   out.reserve(hashes.size());
   uint64_t total = 0;
+  // Which of them this partner's releases reference: one query per kRefsPerQuery hashes (an
+  // initial sync asks for thousands; a query each cost a round trip on PostgreSQL).
+  constexpr size_t kRefsPerQuery = 500;
+  std::set<std::string> referenced;
+  for (size_t start = 0; start < hashes.size(); start += kRefsPerQuery) {
+    const size_t n = std::min(kRefsPerQuery, hashes.size() - start);
+    std::string sql = "SELECT hash FROM sync_blob_refs WHERE partner = ? AND hash IN (";
+    std::vector<SqlValue> params = {partner_id};
+    for (size_t i = 0; i < n; ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      params.emplace_back(hashes[start + i]);
+    }
+    ASSIGN_OR_RETURN(auto rows, db_.Query(sql + ")", params));
+    for (const SqlRow& r : rows) referenced.insert(r.Text(0));
+  }
   for (const auto& h : hashes) {
-    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT 1 FROM sync_blob_refs WHERE partner = ? AND "
-                                          "hash = ?",
-                                          {partner_id, h}));
-    if (rows.empty()) {
+    if (referenced.count(h) == 0) {
       (void)Event(partner_id, "", 0, "refused",
                   "partner asked for blob " + h + ", which none of its releases references");
       return Status::PermissionDenied("blob " + h + " is not part of any release for partner '" +
