@@ -107,8 +107,11 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
 
   // Partner releases live in their own blob store: main's own pages are pruned on their own
   // schedule, and must never take partner blobs with them.
-  RETURN_IF_ERROR(CreateDirs(env, site_dir + "/partner-blobs"));
-  m->partner_blobs_ = std::make_unique<content::BlobStore>(env, site_dir + "/partner-blobs");
+  const std::string blobs = config.partner_blobs_dir[0] == '/'
+                                ? config.partner_blobs_dir
+                                : site_dir + "/" + config.partner_blobs_dir;
+  RETURN_IF_ERROR(CreateDirs(env, blobs));
+  m->partner_blobs_ = std::make_unique<content::BlobStore>(env, blobs);
   m->token_store_ = NewFileTokenStore(env, TokenFilePath(site_dir));
   m->tokens_ = std::make_unique<EnrollmentTokens>(env, *m->token_store_);
 

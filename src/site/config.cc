@@ -20,6 +20,7 @@
 #include "base/time_format.h"
 #include "base/toml_text.h"
 #include "crypto/hash.h"
+#include "store/database.h"
 
 namespace tieup {
 namespace {
@@ -57,12 +58,7 @@ Status CheckStore(const std::string& file, const SiteConfig& c) {
     return BadConfig(file, "store.backend",
                      "must be \"sqlite\" (SITE_DIR/tieup.db) or \"postgres\" (with url)");
   }
-  bool schema_ok = !c.store_schema.empty() && c.store_schema.size() <= 63 &&
-                   !std::isdigit(static_cast<unsigned char>(c.store_schema[0]));
-  for (char ch : c.store_schema) {
-    schema_ok = schema_ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
-  }
-  if (!schema_ok) {
+  if (!IsValidSchemaName(c.store_schema)) {
     return BadConfig(file, "store.schema",
                      "must be 1 to 63 of a-z, 0-9 and _, not starting with a digit (\"tieup\")");
   }
@@ -379,9 +375,15 @@ Result<SiteConfig> ParseSiteConfig(std::string_view text, const std::string& fil
       return BadConfig(file, "http.header_timeout_ms", "must be >= 100");
   }
   if (const toml::table* content = section("content")) {
-    RETURN_IF_ERROR(CheckKeys(file, *content, "[content]", {"keep_releases", "authoring_dir"}));
+    RETURN_IF_ERROR(CheckKeys(file, *content, "[content]",
+                              {"keep_releases", "authoring_dir", "partner_blobs_dir"}));
     RETURN_IF_ERROR(Get(file, *content, "content", "keep_releases", &c.keep_releases));
     RETURN_IF_ERROR(Get(file, *content, "content", "authoring_dir", &c.authoring_dir));
+    RETURN_IF_ERROR(Get(file, *content, "content", "partner_blobs_dir", &c.partner_blobs_dir));
+    if (c.partner_blobs_dir.empty()) {
+      return BadConfig(file, "content.partner_blobs_dir",
+                       "must name a directory (\"partner-blobs\": inside SITE_DIR)");
+    }
     if (c.keep_releases < 2) {
       return BadConfig(file, "content.keep_releases", "must be at least 2 (rollback needs one)");
     }
@@ -560,6 +562,10 @@ std::string SiteConfigText(const SiteConfig& c) {
   out += "[content]\n";
   out += "keep_releases = " + std::to_string(c.keep_releases) + "  # for rollback\n";
   out += "authoring_dir = " + Quote(c.authoring_dir) + "  # main: pages, layouts, assets\n";
+  if (c.role == SiteRole::kMain) {
+    out += "partner_blobs_dir = " + Quote(c.partner_blobs_dir) +
+           "  # the partners' release files; shared by main processes sharing [store]\n";
+  }
   if (c.role == SiteRole::kPartner) {
     out += "\n[partner]\n";
     out += "approval = " + Quote(c.approval) + "  # \"auto\" or \"manager\"\n";
@@ -677,6 +683,8 @@ const std::vector<SettingSpec>& Settings() {
        [](const SiteConfig& c) { return Int(c.request_burst_per_client); }},
       {"content", "keep_releases", [](const SiteConfig& c) { return Int(c.keep_releases); }},
       {"content", "authoring_dir", [](const SiteConfig& c) { return Quote(c.authoring_dir); }},
+      {"content", "partner_blobs_dir",
+       [](const SiteConfig& c) { return Quote(c.partner_blobs_dir); }},
       {"partner", "emergency_edit", [](const SiteConfig& c) { return Bool(c.emergency_edit); }},
       {"partner", "approval", [](const SiteConfig& c) { return Quote(c.approval); }},
       {"partner", "main_sync_url", [](const SiteConfig& c) { return Quote(c.main_sync_url); }},

@@ -71,6 +71,10 @@ struct SiteConfig {
   // [content]
   int keep_releases = 5;
   std::string authoring_dir = "authoring";  // main: relative to SITE_DIR unless absolute
+  // Main: where the files of the partners' releases are kept (relative to SITE_DIR unless
+  // absolute). Main processes sharing one PostgreSQL store ([store]) share this directory too
+  // (shared storage): a partner fetches a release's files from whichever process it reaches.
+  std::string partner_blobs_dir = "partner-blobs";
 
   // [partner]
   // Obsolete: read only to tell the manager that it has no effect. Main grants emergency edits

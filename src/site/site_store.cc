@@ -5,15 +5,10 @@ namespace tieup {
 Result<std::unique_ptr<Database>> OpenSiteDatabase(const SiteConfig& config,
                                                    const std::string& site_dir) {
   if (config.store_backend != "postgres") return OpenSqlite(SitePaths(site_dir).database());
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenPostgres(config.store_url));
-  // The schema name was checked when site.toml was read (a-z, 0-9, _), so it can be spliced.
-  const std::string& schema = config.store_schema;
-  Status s = db->Exec("CREATE SCHEMA IF NOT EXISTS " + schema + "; SET search_path TO " + schema);
-  if (!s.ok()) {
-    return s.Annotate("using the schema '" + schema +
-                      "' of [store] (the user needs CREATE on the database, or create the "
-                      "schema and grant it)");
-  }
+  PostgresOptions options;
+  options.schema = config.store_schema;  // checked when site.toml was read
+  auto db = OpenPostgres(config.store_url, options);
+  if (!db.ok()) return db.status().Annotate("opening [store] (schema '" + options.schema + "')");
   return db;
 }
 

@@ -77,7 +77,17 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
 // violation, InvalidArgument for bad SQL, Unavailable when the server cannot be reached,
 // Aborted for a serialization failure or deadlock (run the transaction again). Unavailable
 // with what to check when it cannot connect; the message never holds the URL (a password).
-Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url);
+// A schema name tieup writes unquoted: 1 to 63 of a-z, 0-9 and _, not starting with a digit.
+bool IsValidSchemaName(std::string_view name);
+
+struct PostgresOptions {
+  // The schema the connection's statements use (a-z, 0-9, _; made when missing), set with
+  // libpqxx so that it is set again if the connection is re-established. Empty: the server's
+  // default search path.
+  std::string schema;
+};
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
+                                               const PostgresOptions& options = {});
 
 // One schema step. Steps are applied in order of `version`, each in its own transaction, and
 // recorded in the table `schema_migrations` with the component name. The SQL is written once,

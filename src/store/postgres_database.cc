@@ -166,6 +166,26 @@ class PostgresDatabase final : public Database {
 
   std::string_view Backend() const override { return "postgres"; }
 
+  // Makes `schema` (checked: a-z, 0-9, _) when missing and the search path of this connection,
+  // also after libpqxx re-establishes a lost connection.
+  Status UseSchema(const std::string& schema) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    Status made = Run("CREATE SCHEMA IF NOT EXISTS " + schema, {}).status();
+    // Two processes making it at once: the loser sees the winner's schema on a second try.
+    if (made.code() == StatusCode::kAlreadyExists) {
+      made = Run("CREATE SCHEMA IF NOT EXISTS " + schema, {}).status();
+    }
+    RETURN_IF_ERROR(made);
+    try {
+      conn_.set_variable("search_path", schema);
+    } catch (const pqxx::sql_error& e) {
+      return FromSqlError(e);
+    } catch (const std::exception& e) {
+      return Status::Unavailable(std::string("postgres: setting the schema: ") + e.what());
+    }
+    return Status::Ok();
+  }
+
  private:
   void Abort() {
     try {
@@ -311,9 +331,25 @@ class PostgresDatabase final : public Database {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url) {
+bool IsValidSchemaName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
+                                               const PostgresOptions& options) {
+  if (!options.schema.empty() && !IsValidSchemaName(options.schema)) {
+    return Status::InvalidArgument(
+        "the schema name '" + options.schema.substr(0, 63) +
+        "' is not 1 to 63 of a-z, 0-9 and _ (not starting with a digit)");
+  }
   try {
-    return std::unique_ptr<Database>(std::make_unique<PostgresDatabase>(url));
+    auto db = std::make_unique<PostgresDatabase>(url);
+    if (!options.schema.empty()) RETURN_IF_ERROR(db->UseSchema(options.schema));
+    return std::unique_ptr<Database>(std::move(db));
   } catch (const pqxx::broken_connection& e) {
     std::string why = e.what();
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();

@@ -96,6 +96,19 @@ TEST_F(SiteConfigTest, SaveThenLoadRoundTrips) {
   // 3000 (port 0 when the public port is 0), and logs text.
   EXPECT_EQ(plain->ops_address.ToString(), "127.0.0.1:11080");  // the default public 8080
   EXPECT_EQ(plain->log_format, "text");
+  // ... and keeps its store in SQLite; a main site's [store] round-trips.
+  EXPECT_EQ(plain->store_backend, "sqlite");
+  EXPECT_EQ(plain->store_schema, "tieup");
+  SiteConfig m = *plain;
+  m.store_backend = "postgres";
+  m.store_url = "postgresql://tieup@db.example:5432/tieup?sslmode=require";
+  m.store_schema = "tieup_main";
+  ASSERT_THAT(SaveSiteConfig(*env_, dir_.path(), m), IsOk());
+  auto pg = LoadSiteConfig(*env_, dir_.path());
+  ASSERT_THAT(pg, IsOk());
+  EXPECT_EQ(pg->store_backend, "postgres");
+  EXPECT_EQ(pg->store_url, m.store_url);
+  EXPECT_EQ(pg->store_schema, "tieup_main");
   ASSERT_THAT(WriteConfig("[site]\nrole = \"main\"\nid = \"m\"\npublic = \"0.0.0.0:0\"\n"), IsOk());
   EXPECT_EQ(LoadSiteConfig(*env_, dir_.path())->ops_address.ToString(), "127.0.0.1:0");
   EXPECT_EQ(DefaultOpsAddress({"0.0.0.0", 65000}).port, 0);
@@ -154,6 +167,25 @@ TEST_F(SiteConfigTest, BadConfigsAreRefusedWithTheKey) {
       {"[site]\nrole = \"main\"\nid = \"m\"\n[ops]\nport = 1\n", "unknown key 'port'"},
       {"[site]\nrole = \"main\"\nid = \"m\"\n[log]\nformat = \"xml\"\n", "log.format"},
       {"ops = 3\n[site]\nrole = \"main\"\nid = \"m\"\n", "must be a [ops] table"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nbackend = \"mysql\"\n", "store.backend"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nbackend = \"postgres\"\n",
+       "'store.url' is needed"},
+      {"[site]\nrole = \"partner\"\nid = \"p\"\n[store]\nbackend = \"postgres\"\nurl = "
+       "\"postgresql://t@db/t\"\n",
+       "a partner keeps its data in SITE_DIR/tieup.db"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nbackend = \"postgres\"\nurl = "
+       "\"postgresql://t:s3cret@db/t\"\n",
+       "holds a password"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nbackend = \"postgres\"\nurl = "
+       "\"postgresql://t@db/t?password=s3cret\"\n",
+       "holds a password"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nbackend = \"postgres\"\nurl = "
+       "\"host=db user=t password = s3cret\"\n",
+       "holds a password"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nschema = \"Tieup\"\n", "store.schema"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\nschema = \"1st\"\n", "store.schema"},
+      {"[site]\nrole = \"main\"\nid = \"m\"\n[store]\npassword = \"x\"\n",
+       "unknown key 'password'"},
   };
   for (const Case& c : cases) {
     ASSERT_THAT(WriteConfig(c.text), IsOk());

@@ -385,6 +385,29 @@ TEST(PostgresSchemaSqlTest, RewritesTypesAndKeepsQuotedWords) {
             "rowid BIGSERIAL);\nCREATE INDEX y_n ON y(n)");
 }
 
+TEST(PostgresOpenTest, TheSchemaOptionMakesTheSchemaAndKeepsStatementsInIt) {
+  if (PostgresUrl().empty()) GTEST_SKIP() << "no PostgreSQL (make test provides it)";
+  PostgresOptions o;
+  o.schema = "opt_" + std::to_string(::getpid());
+  for (int i = 0; i < 2; ++i) {  // made once, found the second time
+    auto db = OpenPostgres(PostgresUrl(), o);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("CREATE TABLE IF NOT EXISTS t (x INTEGER)"), IsOk());
+    auto rows = (*db)->Query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND "
+        "table_name = 't'",
+        {o.schema});
+    ASSERT_THAT(rows, IsOk());
+    EXPECT_EQ((*rows)[0].Int(0), 1);
+  }
+  auto db = OpenPostgres(PostgresUrl(), o);
+  ASSERT_THAT(db, IsOk());
+  EXPECT_THAT((*db)->Exec("DROP SCHEMA " + o.schema + " CASCADE"), IsOk());
+  o.schema = "bad; DROP TABLE x";
+  EXPECT_THAT(OpenPostgres(PostgresUrl(), o),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("is not 1 to 63 of a-z")));
+}
+
 TEST(PostgresOpenTest, AnUnreachableServerSaysWhatToCheckWithoutTheUrl) {
   auto db = OpenPostgres("postgresql://tieup:s3cret-pw@127.0.0.1:1/nothing?connect_timeout=2");
   EXPECT_THAT(db, StatusIs(StatusCode::kUnavailable, HasSubstr("[store] url")));

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <functional>
+#include <mutex>
+#include <set>
 
 #include "base/encoding.h"
 #include "site/config.h"
@@ -22,8 +24,31 @@ class PostgresRunCheck : public ::testing::Environment {
   }
 };
 
+// The schemas the running test used (TestSchemaFor), dropped when it ends so that the cluster
+// holds only the running tests' tables. Test-only process state: gtest's listeners are global.
+std::mutex schemas_mu;
+std::set<std::string> schemas_used;
+
+class DropTestSchemas : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    std::set<std::string> used;
+    {
+      std::lock_guard<std::mutex> lock(schemas_mu);
+      used.swap(schemas_used);
+    }
+    if (used.empty() || TestPostgresUrl().empty()) return;
+    auto db = OpenPostgres(TestPostgresUrl());
+    if (!db.ok()) return;
+    for (const std::string& schema : used) {
+      (void)(*db)->Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    }
+  }
+};
+
 const bool kRegistered = [] {
   ::testing::AddGlobalTestEnvironment(new PostgresRunCheck);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new DropTestSchemas);
   return true;
 }();
 
@@ -37,7 +62,11 @@ std::string TestPostgresUrl() {
 std::string TestSchemaFor(const std::string& path) {
   const uint64_t h = std::hash<std::string>{}(path);
   std::string bytes(reinterpret_cast<const char*>(&h), sizeof h);
-  return "t_" + HexEncode(bytes);
+  std::string schema = "t_" + HexEncode(bytes);
+  (void)kRegistered;
+  std::lock_guard<std::mutex> lock(schemas_mu);
+  schemas_used.insert(schema);
+  return schema;
 }
 
 bool TestStoreIsPostgres() {
@@ -48,11 +77,9 @@ bool TestStoreIsPostgres() {
 
 Result<std::unique_ptr<Database>> OpenTestDatabase(const std::string& path) {
   if (!TestStoreIsPostgres()) return OpenSqlite(path);
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenPostgres(TestPostgresUrl()));
-  const std::string schema = TestSchemaFor(path);
-  RETURN_IF_ERROR(
-      db->Exec("CREATE SCHEMA IF NOT EXISTS " + schema + "; SET search_path TO " + schema));
-  return db;
+  PostgresOptions options;
+  options.schema = TestSchemaFor(path);
+  return OpenPostgres(TestPostgresUrl(), options);
 }
 
 Status UseTestStore(Env& env, const std::string& site_dir) {
