@@ -9,6 +9,7 @@
 // wanted site is served on its own (`tieup main serve DIR/main`, `tieup partner serve DIR/shop-a`),
 // so that main can be stopped and started while a partner stays up. Every wait polls the state it
 // needs with a deadline; nothing sleeps for a fixed time.
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -229,6 +230,15 @@ export class Sites {
       }
     } finally {
       await demo.stop();
+    }
+    if (process.env.TIEUP_TEST_STORE === 'postgres') {
+      // The browser.pg_* run: main's store moves to the cluster make test started, as a manager
+      // moves it, and every page below is served from PostgreSQL.
+      const url = process.env.TIEUP_TEST_POSTGRES_URL;
+      assert.ok(url, 'TIEUP_TEST_STORE=postgres needs scripts/with-postgres.sh (make test)');
+      const out = await this.tieup('main', 'store', 'migrate', this.siteDir('main'), '--to',
+                                   'postgres', url, '--schema', `browser_${this.base}`);
+      assert.match(out, /every table's rows and content checked equal/);
     }
     for (const site of serve) await this.start(site);
   }
