@@ -1,7 +1,9 @@
 // Ledger benchmark: durable append throughput with group commit, verification throughput, and
 // proof sizes. Prints one table. Usage:
 //   ledger_bench [--append N] [--verify N] [--threads T] [--dir PARENT]
+//   ledger_bench --growth N    memory of a ledger growing to N entries (tiles vs in memory)
 // Defaults: 200000 appended entries, 1000000 verified entries, 4 threads, $TMPDIR or /tmp.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -37,6 +39,25 @@ std::string Entry(uint64_t i) {
                   "\"Mozilla/5.0\",\"user_id\":\"\",\"v\":1}";
   e.resize(200, ' ');
   return e;
+}
+
+// This process's resident memory now, in KiB (VmRSS).
+uint64_t RssKiB() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::strtoull(line + 6, nullptr, 10);
+  }
+  std::fclose(f);
+  return kib;
+}
+
+// KiB of RSS gained since `base` (0 when it shrank).
+uint64_t Grown(uint64_t base) {
+  const uint64_t now = RssKiB();
+  return now > base ? now - base : 0;
 }
 
 void Row(const char* what, const std::string& value, const char* unit) {
@@ -140,8 +161,54 @@ double WriterRate(Env& env, const std::string& dir, uint64_t total, int threads,
   return static_cast<double>(writer.committed()) / secs;
 }
 
+// Memory while a ledger grows to `total` entries of 200 bytes, side by side: the Log (its Merkle
+// tree in tiles on disk) and the in-memory MerkleTree the Log kept before (every subtree hash).
+// Prints the RSS growth at every tenth.
+void Growth(Env& env, const std::string& root, uint64_t total) {
+  std::printf("memory while the ledger grows to %llu entries (RSS growth since the start)\n\n",
+              static_cast<unsigned long long>(total));
+  std::printf("| %12s | %24s | %24s |\n", "entries", "Log, tiles on disk", "in-memory MerkleTree");
+  std::printf("|%s|%s|%s|\n", std::string(14, '-').c_str(), std::string(26, '-').c_str(),
+              std::string(26, '-').c_str());
+  std::vector<uint64_t> tiled_kib, memory_kib;
+  const uint64_t step = std::max<uint64_t>(1, total / 10);
+  {
+    const uint64_t base = RssKiB();
+    auto log = Log::Open(env, JoinPath(root, "growth"));
+    if (!log.ok()) Die("open growth", log.status());
+    for (uint64_t i = 0; i < total;) {
+      std::vector<std::string> batch;
+      for (uint64_t end = std::min(total, i + 10000); i < end; ++i) batch.push_back(Entry(i));
+      auto appended = (*log)->Append(std::move(batch));
+      if (!appended.ok()) Die("append growth", appended.status());
+      if (i % step == 0 || i == total) {
+        // A proof at the current size, as main asks for them, so the cache is in use.
+        auto proof = (*log)->InclusionProof(i / 3, i);
+        if (!proof.ok()) Die("growth proof", proof.status());
+        tiled_kib.push_back(Grown(base));
+      }
+    }
+  }
+  {
+    const uint64_t base = RssKiB();
+    MerkleTree tree;
+    for (uint64_t i = 0; i < total;) {
+      for (uint64_t end = std::min(total, i + 10000); i < end; ++i) tree.AppendEntry(Entry(i));
+      if (i % step == 0 || i == total) memory_kib.push_back(Grown(base));
+    }
+  }
+  for (size_t k = 0; k < tiled_kib.size() && k < memory_kib.size(); ++k) {
+    const uint64_t at = std::min(total, (k + 1) * step);
+    std::printf("| %12llu | %20.1f MiB | %20.1f MiB |\n", static_cast<unsigned long long>(at),
+                static_cast<double>(tiled_kib[k]) / 1024,
+                static_cast<double>(memory_kib[k]) / 1024);
+  }
+  std::printf("\n");
+}
+
 int Main(int argc, char** argv) {
   uint64_t append_n = 200000;
+  uint64_t growth_n = 0;
   uint64_t verify_n = 1000000;
   int threads = 4;
   const char* tmp = std::getenv("TMPDIR");
@@ -154,12 +221,16 @@ int Main(int argc, char** argv) {
       verify_n = std::strtoull(argv[i + 1], nullptr, 10);
     } else if (flag == "--threads") {
       threads = std::atoi(argv[i + 1]);
+    } else if (flag == "--growth") {
+      growth_n = std::strtoull(argv[i + 1], nullptr, 10);
     } else if (flag == "--dir") {
       parent = argv[i + 1];
     } else {
       std::fprintf(stderr,
                    "usage: ledger_bench [--append N] [--verify N] [--threads T] "
-                   "[--dir PARENT]\n");
+                   "[--growth N] [--dir PARENT]\n"
+                   "  --growth N: only the memory of a ledger growing to N entries (the Log on "
+                   "tiles beside the in-memory Merkle tree)\n");
       return 2;
     }
   }
@@ -167,6 +238,12 @@ int Main(int argc, char** argv) {
   std::string root = JoinPath(parent, "ledger-bench-" + std::to_string(env->NowMicros()));
   Status s = CreateDirs(*env, root);
   if (!s.ok()) Die("creating " + root, s);
+  if (growth_n > 0) {
+    Growth(*env, root, growth_n);
+    s = RemoveTree(*env, root);
+    if (!s.ok()) Die("cleaning up", s);
+    return 0;
+  }
 
   std::printf(
       "ledger benchmark: %llu appended entries of 200 bytes, %d threads, %llu verified "
@@ -262,6 +339,50 @@ int Main(int argc, char** argv) {
         std::to_string(proof.size()) + " hashes",
         (std::to_string(proof.size() * 32) + " bytes").c_str());
   }
+  // --- the same proofs from a Log, whose tree is in tiles on disk (cache of 16 tiles) ---
+  {
+    const std::string dir = JoinPath(root, "tiled");
+    auto log = Log::Open(*env, dir);
+    if (!log.ok()) Die("open tiled", log.status());
+    for (uint64_t i = 0; i < n; i += 10000) {
+      std::vector<std::string> batch(
+          entries.begin() + static_cast<ptrdiff_t>(i),
+          entries.begin() + static_cast<ptrdiff_t>(std::min(n, i + 10000)));
+      auto appended = (*log)->Append(std::move(batch));
+      if (!appended.ok()) Die("append tiled", appended.status());
+    }
+    if ((*log)->Head().root != root_hash) Die("tiled root", Status::Internal("roots differ"));
+    log->reset();
+    start = Clock::now();
+    log = Log::Open(*env, dir);
+    if (!log.ok()) Die("reopen tiled", log.status());
+    Row(("Log::Open of " + std::to_string(n) + " entries, tiles checked").c_str(),
+        Num(Seconds(start), 2), "s");
+    // Proofs for leaves spread over the whole log: most need tiles the cache does not hold.
+    constexpr int kTiledRuns = 2000;
+    start = Clock::now();
+    for (int i = 0; i < kTiledRuns; ++i) {
+      const uint64_t leaf = (static_cast<uint64_t>(i) * 7919 * 131) % n;
+      auto proof = (*log)->InclusionProof(leaf, n);
+      if (!proof.ok()) Die("tiled inclusion", proof.status());
+      if (*proof != *tree.InclusionProof(leaf, n)) Die("tiled", Status::Internal("proofs differ"));
+    }
+    const double tiled_us = Seconds(start) * 1e6 / kTiledRuns;
+    const TileStats stats = (*log)->tile_stats();
+    Row("inclusion proof from tiles, scattered leaves (incl. comparison)", Num(tiled_us, 2),
+        "us/proof");
+    Row("  tiles read from files / cache hits",
+        std::to_string(stats.tile_reads) + " / " + std::to_string(stats.cache_hits), "tiles");
+    start = Clock::now();
+    auto consistency = (*log)->ConsistencyProof(n / 3, n);
+    if (!consistency.ok()) Die("tiled consistency", consistency.status());
+    Row("consistency proof from tiles, n/3 -> n", Num(Seconds(start) * 1e6, 1), "us");
+    Row("Merkle tree in memory: old in-memory tree vs tiles (cache + edges)",
+        Num(static_cast<double>(n) * 64 / 1048576, 1) + " / " +
+            Num(static_cast<double>(stats.cached_tiles * 8192) / 1048576, 2),
+        "MiB");
+  }
+
   std::string note = *SignCheckpoint(checkpoint, signer);
   Row("signed checkpoint note", std::to_string(note.size()), "bytes");
 

@@ -1,5 +1,7 @@
 #include "base/env.h"
 
+#include <algorithm>
+
 namespace tieup {
 
 std::string JoinPath(std::string_view a, std::string_view b) {
@@ -18,6 +20,23 @@ std::string DirName(std::string_view path) {
   if (slash == std::string_view::npos) return ".";
   if (slash == 0) return "/";
   return std::string(path.substr(0, slash));
+}
+
+Result<std::string> Env::ReadFileRange(const std::string& path, uint64_t offset,
+                                       uint64_t max_bytes) {
+  ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  if (offset >= data.size()) return std::string();
+  return data.substr(static_cast<size_t>(offset),
+                     static_cast<size_t>(std::min<uint64_t>(max_bytes, data.size() - offset)));
+}
+
+Status Env::TruncateFile(const std::string& path, uint64_t size) {
+  ASSIGN_OR_RETURN(uint64_t now, FileSize(path));
+  if (now <= size) return Status::Ok();
+  ASSIGN_OR_RETURN(std::string prefix, ReadFilePrefix(path, size));
+  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, NewWritableFile(path));
+  RETURN_IF_ERROR(file->Append(prefix));
+  return file->Close();
 }
 
 Status CreateDirs(Env& env, const std::string& path) {

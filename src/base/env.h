@@ -55,6 +55,13 @@ class Env {
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Reads at most `max_bytes` from the start of the file.
   virtual Result<std::string> ReadFilePrefix(const std::string& path, uint64_t max_bytes) = 0;
+  // Reads at most `max_bytes` starting at byte `offset` (fewer at the end of the file; none
+  // beyond it). The default reads the whole file; the POSIX Env reads only the range.
+  virtual Result<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                            uint64_t max_bytes);
+  // Cuts `path` to its first `size` bytes (no-op when it is not longer). Not atomic: for files
+  // whose readers check what they read (derived data, say). The default rewrites the prefix.
+  virtual Status TruncateFile(const std::string& path, uint64_t size);
   virtual bool FileExists(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // The entries of a directory (without "." and ".."), sorted by name.

@@ -115,6 +115,42 @@ class PosixEnv final : public Env {
     return out;
   }
 
+  Result<std::string> ReadFileRange(const std::string& path, uint64_t offset,
+                                    uint64_t max_bytes) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("opening", path, errno);
+    std::string out;
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > offset) {
+      out.resize(static_cast<size_t>(std::min<uint64_t>(st.st_size - offset, max_bytes)));
+    }
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return PosixError("reading", path, err);
+      }
+      if (n == 0) break;  // the file shrank since fstat
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+    ::close(fd);
+    return out;
+  }
+
+  Status TruncateFile(const std::string& path, uint64_t size) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("stat of", path, errno);
+    if (static_cast<uint64_t>(st.st_size) <= size) return Status::Ok();
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
+      return PosixError("truncating", path, errno);
+    }
+    return Status::Ok();
+  }
+
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
 
   Result<uint64_t> FileSize(const std::string& path) override {

@@ -15,6 +15,8 @@ constexpr std::string_view kSegmentSuffix = ".log";
 constexpr std::string_view kCheckpointDir = "checkpoints";
 constexpr std::string_view kCheckpointSuffix = ".note";
 constexpr size_t kRecordOverhead = 12;  // length, length check, check
+constexpr std::string_view kTilesDir = "tiles";
+constexpr uint64_t kIndexStride = 256;  // entries between two IndexPoints (at most)
 
 std::string Padded(uint64_t n) {
   char buf[32];
@@ -155,6 +157,8 @@ Status Log::Load() {
   } else {
     RETURN_IF_ERROR(CreateDurableDirs(env_, dir_));
   }
+  ASSIGN_OR_RETURN(tree_, TiledMerkleTree::Open(env_, JoinPath(dir_, kTilesDir), options_.tiles,
+                                                options_.read_only));
   ASSIGN_OR_RETURN(std::vector<FileInfo> files, env_.ListDir(dir_));
   std::vector<Segment> found;
   for (const FileInfo& f : files) {
@@ -207,8 +211,9 @@ Status Log::Load() {
           }
           break;  // a torn tail: cut off below
         }
-        tree_.AppendEntry(r.entry);
-        locations_.push_back({s, offset});
+        tree_->AppendLeafHash(HashLeaf(r.entry));
+        if (next_index % kIndexStride == 0 || records == 0)
+          index_.push_back({next_index, s, offset});
         ++next_index;
         ++records;
         offset = r.end;
@@ -408,11 +413,11 @@ void Log::CommitLoop() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    uint64_t first = tree_.size();
+    uint64_t first = tree_->size();
     lock.unlock();
 
     std::vector<Hash> hashes;
-    std::vector<Location> locations;
+    std::vector<IndexPoint> points;
     uint64_t entries = 0;
     for (const Pending& p : batch) entries += p.entries.size();
     Status status;
@@ -426,7 +431,7 @@ void Log::CommitLoop() {
     }
     if (status.ok()) {
       const RollbackPoint before{segments_.size(), file_bytes_, file_records_};
-      status = WriteBatch(batch, first, hashes, locations);
+      status = WriteBatch(batch, first, hashes, points);
       if (!status.ok()) {
         status = status.Annotate("ledger '" + dir_ + "': writing " + std::to_string(entries) +
                                  " entries failed and none of them was kept (the log recovers "
@@ -440,8 +445,8 @@ void Log::CommitLoop() {
 
     lock.lock();
     if (status.ok()) {
-      for (const Hash& h : hashes) tree_.AppendLeafHash(h);
-      locations_.insert(locations_.end(), locations.begin(), locations.end());
+      for (const Hash& h : hashes) tree_->AppendLeafHash(h);
+      index_.insert(index_.end(), points.begin(), points.end());
       write_error_ = Status::Ok();
     } else {
       write_error_ = status;
@@ -465,7 +470,7 @@ void Log::CommitLoop() {
 }
 
 Status Log::WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
-                       std::vector<Hash>& leaf_hashes, std::vector<Location>& locations) {
+                       std::vector<Hash>& leaf_hashes, std::vector<IndexPoint>& points) {
   std::string buffer;
   uint64_t index = first_index;
   for (const Pending& p : batch) {
@@ -479,7 +484,9 @@ Status Log::WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
         RETURN_IF_ERROR(file_->Sync());
         RETURN_IF_ERROR(StartSegment(index));
       }
-      locations.push_back({file_segment_, file_bytes_ + buffer.size()});
+      if (index % kIndexStride == 0 || file_records_ == 0) {
+        points.push_back({index, file_segment_, file_bytes_ + buffer.size()});
+      }
       AppendRecord(buffer, index, e);
       leaf_hashes.push_back(HashLeaf(e));
       ++file_records_;
@@ -495,67 +502,110 @@ Status Log::WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
 
 uint64_t Log::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return tree_.size();
+  return tree_->size();
 }
 
 TreeHead Log::Head() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {tree_.size(), tree_.Root()};
+  return {tree_->size(), tree_->Root()};
+}
+
+MerkleFrontier Log::Frontier() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_->Frontier();
+}
+
+TileStats Log::tile_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tree_->stats();
 }
 
 Result<Hash> Log::Root(uint64_t size) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return tree_.Root(size);
+  return tree_->Root(size);
 }
 
 Result<Hash> Log::LeafHash(uint64_t index) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return tree_.LeafHash(index);
+  return tree_->LeafHash(index);
 }
 
 Result<std::vector<Hash>> Log::InclusionProof(uint64_t index, uint64_t size) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return tree_.InclusionProof(index, size);
+  return tree_->InclusionProof(index, size);
 }
 
 Result<std::vector<Hash>> Log::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return tree_.ConsistencyProof(old_size, new_size);
+  return tree_->ConsistencyProof(old_size, new_size);
 }
 
-Result<std::string> Log::ReadAt(uint64_t index) const {
-  Location loc;
-  std::string path;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (index >= locations_.size()) {
-      return Status::OutOfRange("entry " + std::to_string(index) + " is beyond the ledger's " +
-                                std::to_string(locations_.size()) + " entries");
+Status Log::ReadInto(uint64_t begin, uint64_t end, std::vector<std::string>& out) const {
+  uint64_t next = begin;
+  while (next < end) {
+    IndexPoint point;
+    std::string path;
+    uint64_t stop = end;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = std::upper_bound(index_.begin(), index_.end(), next,
+                                 [](uint64_t i, const IndexPoint& p) { return i < p.first_index; });
+      if (it == index_.begin()) {
+        return Status::Internal("no record position for entry " + std::to_string(next));
+      }
+      point = *std::prev(it);
+      path = segments_[point.segment].path;
+      if (point.segment + 1 < segments_.size()) {
+        stop = std::min(stop, segments_[point.segment + 1].first_index);
+      }
     }
-    loc = locations_[index];
-    path = segments_[loc.segment].path;
+    // The records of [next, stop) are all in this segment, after the point's.
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    const size_t kept = out.size();
+    for (int attempt = 0;; ++attempt) {
+      if (cached_segment_ != point.segment || cached_data_ == nullptr || attempt == 1) {
+        ASSIGN_OR_RETURN(std::string data, env_.ReadFile(path));
+        cached_data_ = std::make_shared<const std::string>(std::move(data));
+        cached_segment_ = point.segment;
+      }
+      uint64_t offset = point.offset;
+      uint64_t index = point.first_index;
+      bool torn = false;
+      while (index < stop) {
+        ParsedRecord r = ParseRecord(*cached_data_, offset, index);
+        if (r.state == RecordState::kOk) {
+          if (index >= next) out.emplace_back(r.entry);
+          offset = r.end;
+          ++index;
+          continue;
+        }
+        if (r.state == RecordState::kCorrupt || attempt == 1) {
+          return Status::DataLoss(
+              "entry " + std::to_string(index) + " at byte " + std::to_string(offset) + " of '" +
+              path + "' changed since the ledger was opened: " +
+              (r.reason.empty() ? std::string("the file was truncated") : r.reason));
+        }
+        torn = true;  // the segment has grown since it was cached: read it again
+        break;
+      }
+      if (!torn) break;
+      out.resize(kept);
+    }
+    next = stop;
   }
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (cached_segment_ != loc.segment || cached_data_ == nullptr || attempt == 1) {
-      ASSIGN_OR_RETURN(std::string data, env_.ReadFile(path));
-      cached_data_ = std::make_shared<const std::string>(std::move(data));
-      cached_segment_ = loc.segment;
-    }
-    ParsedRecord r = ParseRecord(*cached_data_, loc.offset, index);
-    if (r.state == RecordState::kOk) return std::string(r.entry);
-    if (r.state == RecordState::kCorrupt || attempt == 1) {
-      return Status::DataLoss(
-          "entry " + std::to_string(index) + " at byte " + std::to_string(loc.offset) + " of '" +
-          path + "' changed since " + "the ledger was opened: " +
-          (r.reason.empty() ? std::string("the file was truncated") : r.reason));
-    }
-    // kTorn with a cached copy: the segment has grown since it was cached; read it again.
-  }
-  return Status::Internal("unreachable");
+  return Status::Ok();
 }
 
-Result<std::string> Log::Read(uint64_t index) const { return ReadAt(index); }
+Result<std::string> Log::Read(uint64_t index) const {
+  uint64_t n = size();
+  if (index >= n) {
+    return Status::OutOfRange("entry " + std::to_string(index) + " is beyond the ledger's " +
+                              std::to_string(n) + " entries");
+  }
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(ReadInto(index, index + 1, out));
+  return std::move(out[0]);
+}
 
 Result<std::vector<std::string>> Log::ReadRange(uint64_t begin, uint64_t end) const {
   uint64_t n = size();
@@ -565,10 +615,7 @@ Result<std::vector<std::string>> Log::ReadRange(uint64_t begin, uint64_t end) co
   }
   std::vector<std::string> out;
   out.reserve(end - begin);
-  for (uint64_t i = begin; i < end; ++i) {
-    ASSIGN_OR_RETURN(std::string e, ReadAt(i));
-    out.push_back(std::move(e));
-  }
+  RETURN_IF_ERROR(ReadInto(begin, end, out));
   return out;
 }
 

@@ -9,8 +9,12 @@
 // where length_check = ~crc32(length bytes) and check = crc32(index:u64le || length:u32le ||
 // entry). The entry's index is in its check, so a record moved, swapped or deleted fails too.
 //
-// Every entry is a leaf of an RFC 6962 Merkle tree (merkle.h); the tree is rebuilt on Open
-// and kept in memory (about 64 bytes per entry), so roots and proofs are fast.
+// Every entry is a leaf of an RFC 6962 Merkle tree (merkle.h) kept in tiles under tiles/
+// (tiles.h): Open hashes every record while it checks it and compares the tiles it rebuilds with
+// the stored ones, so damaged tiles are replaced, never trusted. Memory does not grow with the
+// log: the tiles' bounded cache, their unfinished right edges, and one position per 256 entries
+// (to find a record; the last segment read is kept too). A read-only Log writes nothing: it
+// uses the stored tiles that check out and keeps the others in memory (32 bytes per entry).
 //
 // Durability: an append returns (or calls back) only after the records are written and
 // fsynced. Concurrent appends are group-committed: one commit thread writes everything queued
@@ -43,6 +47,7 @@
 #include "base/status.h"
 #include "ledger/checkpoint.h"
 #include "ledger/merkle.h"
+#include "ledger/tiles.h"
 
 namespace tieup::ledger {
 
@@ -56,6 +61,8 @@ struct LogOpenOptions {
   // Open without changing anything on disk: a torn tail is ignored rather than cut off, the
   // directory is not created, and every append fails with FailedPrecondition.
   bool read_only = false;
+  // The Merkle tiles' shape and cache (tiles.h).
+  TileOptions tiles;
 };
 
 // The size and root of the log at one moment.
@@ -107,6 +114,11 @@ class Log {
   Result<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const;
   // Proof that the tree of `old_size` entries is a prefix of the tree of `new_size` entries.
   Result<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size) const;
+  // The right edge of the tree now: enough to compute the root after more entries (main checks
+  // a partner's batch against its checkpoint this way before storing it).
+  MerkleFrontier Frontier() const;
+  // What the Merkle tiles did (writes, checks, cache), for tests and metrics.
+  TileStats tile_stats() const;
 
   // The entry at `index` (OutOfRange beyond size()). Re-reads and re-checks it on disk: a
   // record changed since Open is DataLoss.
@@ -133,7 +145,10 @@ class Log {
     std::vector<std::string> entries;
     AppendCallback done;
   };
-  struct Location {
+  // Where entry `first_index`'s record starts. Kept for every 256th entry and the first entry
+  // of each segment, so a record is found by walking at most 255 records of one segment.
+  struct IndexPoint {
+    uint64_t first_index;
     size_t segment;
     uint64_t offset;  // of the record header within the segment file
   };
@@ -143,12 +158,13 @@ class Log {
   Status StartSegment(uint64_t first_index);
   void CommitLoop();
   Status WriteBatch(std::vector<Pending>& batch, uint64_t first_index,
-                    std::vector<Hash>& leaf_hashes, std::vector<Location>& locations);
+                    std::vector<Hash>& leaf_hashes, std::vector<IndexPoint>& points);
   // Commit thread: brings the files back to `rollback_` (see the file comment) and reopens the
   // current segment for appending. On error the log stays in need of recovery.
   Status RecoverFromFailedWrite();
   void Enqueue(Pending pending);
-  Result<std::string> ReadAt(uint64_t index) const;
+  // Appends entries [begin, end) to `out`, checking each record again.
+  Status ReadInto(uint64_t begin, uint64_t end, std::vector<std::string>& out) const;
 
   Env& env_;
   const std::string dir_;
@@ -163,9 +179,9 @@ class Log {
   bool stopping_ = false;
   Status write_error_;         // the last failed write's error; OK once a write succeeded again
   std::thread commit_thread_;  // started on the first append
-  MerkleTree tree_;
+  std::unique_ptr<TiledMerkleTree> tree_;
   std::vector<Segment> segments_;
-  std::vector<Location> locations_;  // one per durable entry
+  std::vector<IndexPoint> index_;  // ascending first_index, durable entries only
 
   // Owned by the commit thread (and by Open before it starts).
   std::unique_ptr<WritableFile> file_;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "crypto/hash.h"
+#include "ledger/merkle_paths.h"
 
 namespace tieup::ledger {
 namespace {
@@ -25,9 +26,6 @@ Hash Digest(uint8_t prefix, const void* a, size_t a_len, const void* b, size_t b
   }
   return out;
 }
-
-// Largest power of two strictly smaller than n (n >= 2).
-uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
 
 std::string Describe(std::string_view what, uint64_t index) {
   return std::string(what) + " " + std::to_string(index);
@@ -68,24 +66,9 @@ Hash EmptyRoot() {
 }
 
 Hash RootFromLeafHashes(std::span<const Hash> leaf_hashes) {
-  if (leaf_hashes.empty()) return EmptyRoot();
-  // A stack of complete subtrees of strictly decreasing size (a "compact range"): the binary
-  // representation of the count so far. Folded right to left at the end, which gives MTH.
-  std::vector<Hash> stack;
-  stack.reserve(64);
-  uint64_t count = 0;
-  for (const Hash& leaf : leaf_hashes) {
-    Hash h = leaf;
-    ++count;
-    for (uint64_t c = count; (c & 1) == 0; c >>= 1) {
-      h = HashChildren(stack.back(), h);
-      stack.pop_back();
-    }
-    stack.push_back(h);
-  }
-  Hash root = stack.back();
-  for (size_t i = stack.size() - 1; i-- > 0;) root = HashChildren(stack[i], root);
-  return root;
+  MerkleFrontier frontier;
+  for (const Hash& leaf : leaf_hashes) frontier.AppendLeafHash(leaf);
+  return frontier.Root();
 }
 
 Hash RootFromEntries(std::span<const std::string> entries) {
@@ -96,6 +79,39 @@ Hash RootFromEntries(std::span<const std::string> entries) {
 }
 
 // --- MerkleTree ---
+
+// --- MerkleFrontier ---
+
+void MerkleFrontier::AppendLeafHash(const Hash& leaf_hash) {
+  // The subtrees mirror the binary form of the size: a new leaf merges with the equal-sized
+  // subtrees at the end, one per trailing one bit of the old size.
+  Hash h = leaf_hash;
+  for (uint64_t c = size_; (c & 1) == 1; c >>= 1) {
+    h = HashChildren(subtrees_.back(), h);
+    subtrees_.pop_back();
+  }
+  subtrees_.push_back(h);
+  ++size_;
+}
+
+Result<MerkleFrontier> MerkleFrontier::FromSubtrees(uint64_t size, std::vector<Hash> subtrees) {
+  if (static_cast<size_t>(std::popcount(size)) != subtrees.size()) {
+    return Status::InvalidArgument(
+        "a tree of " + std::to_string(size) + " leaves has " + std::to_string(std::popcount(size)) +
+        " complete subtrees along its right edge, not " + std::to_string(subtrees.size()));
+  }
+  MerkleFrontier f;
+  f.size_ = size;
+  f.subtrees_ = std::move(subtrees);
+  return f;
+}
+
+Hash MerkleFrontier::Root() const {
+  if (subtrees_.empty()) return EmptyRoot();
+  Hash root = subtrees_.back();
+  for (size_t i = subtrees_.size() - 1; i-- > 0;) root = HashChildren(subtrees_[i], root);
+  return root;
+}
 
 void MerkleTree::AppendLeafHash(const Hash& leaf_hash) {
   if (levels_.empty()) levels_.emplace_back();
@@ -121,92 +137,45 @@ void MerkleTree::Truncate(uint64_t new_size) {
   for (size_t k = 0; k < levels_.size(); ++k) levels_[k].resize(new_size >> k);
 }
 
-Result<Hash> MerkleTree::LeafHash(uint64_t index) const {
-  if (index >= size()) {
-    return Status::OutOfRange("leaf " + std::to_string(index) + " is beyond the tree of " +
-                              std::to_string(size()) + " leaves");
+Result<Hash> MerkleTree::Node(unsigned level, uint64_t index) const {
+  return levels_[level][index];
+}
+
+MerkleFrontier MerkleTree::Frontier() const {
+  std::vector<Hash> subtrees;
+  const uint64_t n = size();
+  uint64_t begin = 0;
+  for (int level = 63; level >= 0; --level) {
+    const uint64_t width = uint64_t{1} << level;
+    if ((n & width) == 0) continue;
+    subtrees.push_back(levels_[level][begin >> level]);
+    begin += width;
   }
+  return *MerkleFrontier::FromSubtrees(n, std::move(subtrees));
+}
+
+Result<Hash> MerkleTree::LeafHash(uint64_t index) const {
+  if (index >= size()) return internal::LeafOutOfRange(index, size());
   return levels_[0][index];
 }
 
-Hash MerkleTree::SubtreeHash(uint64_t begin, uint64_t end) const {
-  uint64_t n = end - begin;
-  if (std::has_single_bit(n) && begin % n == 0) {
-    size_t level = static_cast<size_t>(std::countr_zero(n));
-    return levels_[level][begin >> level];
-  }
-  uint64_t k = SplitPoint(n);
-  return HashChildren(SubtreeHash(begin, begin + k), SubtreeHash(begin + k, end));
+Hash MerkleTree::Root() const {
+  auto root = Root(size());
+  return *root;  // in memory: no source error, and size() is in range
 }
-
-Hash MerkleTree::Root() const { return size() == 0 ? EmptyRoot() : SubtreeHash(0, size()); }
 
 Result<Hash> MerkleTree::Root(uint64_t tree_size) const {
-  if (tree_size > size()) {
-    return Status::OutOfRange("no root for size " + std::to_string(tree_size) + ": the tree has " +
-                              std::to_string(size()) + " leaves");
-  }
-  return tree_size == 0 ? EmptyRoot() : SubtreeHash(0, tree_size);
-}
-
-void MerkleTree::Path(uint64_t index, uint64_t begin, uint64_t end,
-                      std::vector<Hash>& proof) const {
-  uint64_t n = end - begin;
-  if (n == 1) return;
-  uint64_t k = SplitPoint(n);
-  if (index < begin + k) {
-    Path(index, begin, begin + k, proof);
-    proof.push_back(SubtreeHash(begin + k, end));
-  } else {
-    Path(index, begin + k, end, proof);
-    proof.push_back(SubtreeHash(begin, begin + k));
-  }
+  return internal::RootOf([this](unsigned l, uint64_t i) { return Node(l, i); }, size(), tree_size);
 }
 
 Result<std::vector<Hash>> MerkleTree::InclusionProof(uint64_t index, uint64_t tree_size) const {
-  if (tree_size > size()) {
-    return Status::OutOfRange("no inclusion proof for size " + std::to_string(tree_size) +
-                              ": the tree has " + std::to_string(size()) + " leaves");
-  }
-  if (index >= tree_size) {
-    return Status::OutOfRange("leaf " + std::to_string(index) + " is not in the tree of " +
-                              std::to_string(tree_size) + " leaves");
-  }
-  std::vector<Hash> proof;
-  Path(index, 0, tree_size, proof);
-  return proof;
-}
-
-void MerkleTree::SubProof(uint64_t old_size, uint64_t begin, uint64_t end, bool whole,
-                          std::vector<Hash>& proof) const {
-  uint64_t n = end - begin;
-  if (old_size == n) {
-    if (!whole) proof.push_back(SubtreeHash(begin, end));
-    return;
-  }
-  uint64_t k = SplitPoint(n);
-  if (old_size <= k) {
-    SubProof(old_size, begin, begin + k, whole, proof);
-    proof.push_back(SubtreeHash(begin + k, end));
-  } else {
-    SubProof(old_size - k, begin + k, end, false, proof);
-    proof.push_back(SubtreeHash(begin, begin + k));
-  }
+  return internal::InclusionProofOf([this](unsigned l, uint64_t i) { return Node(l, i); }, size(),
+                                    index, tree_size);
 }
 
 Result<std::vector<Hash>> MerkleTree::ConsistencyProof(uint64_t old_size, uint64_t new_size) const {
-  if (new_size > size()) {
-    return Status::OutOfRange("no consistency proof to size " + std::to_string(new_size) +
-                              ": the tree has " + std::to_string(size()) + " leaves");
-  }
-  if (old_size > new_size) {
-    return Status::OutOfRange("no consistency proof from size " + std::to_string(old_size) +
-                              " to the smaller size " + std::to_string(new_size));
-  }
-  std::vector<Hash> proof;
-  if (old_size == 0 || old_size == new_size) return proof;
-  SubProof(old_size, 0, new_size, true, proof);
-  return proof;
+  return internal::ConsistencyProofOf([this](unsigned l, uint64_t i) { return Node(l, i); }, size(),
+                                      old_size, new_size);
 }
 
 // --- verification ---

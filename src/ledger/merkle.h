@@ -44,6 +44,29 @@ Hash RootFromLeafHashes(std::span<const Hash> leaf_hashes);
 // MTH of the tree whose leaves are `entries`.
 Hash RootFromEntries(std::span<const std::string> entries);
 
+// The right edge of a Merkle tree (a "compact range"): one hash per complete subtree along it,
+// largest first, as many as bits set in the size. O(log n) memory, enough to append leaves and
+// compute the current root; a copy is cheap (how a caller tries a batch before keeping it).
+class MerkleFrontier {
+ public:
+  MerkleFrontier() = default;
+  // The frontier of a tree of `size` leaves from the hashes of its complete subtrees along the
+  // right edge, largest first: one per bit set in `size` (InvalidArgument otherwise).
+  static Result<MerkleFrontier> FromSubtrees(uint64_t size, std::vector<Hash> subtrees);
+
+  void AppendLeafHash(const Hash& leaf_hash);
+  void AppendEntry(std::string_view entry) { AppendLeafHash(HashLeaf(entry)); }
+
+  // Number of leaves.
+  uint64_t size() const { return size_; }
+  // MTH of the leaves appended so far.
+  Hash Root() const;
+
+ private:
+  uint64_t size_ = 0;
+  std::vector<Hash> subtrees_;  // complete subtrees, largest (leftmost) first
+};
+
 // An append-only in-memory Merkle tree that keeps every complete subtree hash (about 64 bytes
 // per leaf), so roots and proofs for any earlier size take O(log n) hash operations.
 // Not thread-safe: the owner serializes access (ledger::Log does so with its mutex).
@@ -61,6 +84,9 @@ class MerkleTree {
   // Drops every leaf from `size` on (used to undo a failed verification); no-op when
   // size >= size().
   void Truncate(uint64_t size);
+
+  // The right edge of the current tree.
+  MerkleFrontier Frontier() const;
 
   // Number of leaves.
   uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
@@ -81,11 +107,7 @@ class MerkleTree {
   Result<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size) const;
 
  private:
-  // MTH of leaves [begin, end), 0 < end - begin, end <= size().
-  Hash SubtreeHash(uint64_t begin, uint64_t end) const;
-  void Path(uint64_t index, uint64_t begin, uint64_t end, std::vector<Hash>& proof) const;
-  void SubProof(uint64_t old_size, uint64_t begin, uint64_t end, bool whole,
-                std::vector<Hash>& proof) const;
+  Result<Hash> Node(unsigned level, uint64_t index) const;
 
   // levels_[k][i] is the hash of the complete subtree of 2^k leaves starting at leaf i * 2^k.
   std::vector<std::vector<Hash>> levels_;

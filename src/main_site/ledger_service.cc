@@ -259,11 +259,10 @@ std::optional<ledger::UnrecordedRecord> UnrecordedIn(std::string_view entry) {
 
 }  // namespace
 
-// One partner's mirror, open in this process: the log and a copy of its Merkle tree (to
-// compute the root of the mirror plus a batch before anything is written).
+// One partner's mirror, open in this process (a batch is checked against the log's frontier
+// before anything is written).
 struct LedgerCollector::Mirror {
   std::unique_ptr<ledger::Log> log;
-  ledger::MerkleTree tree;
   int64_t generation = -1;
 };
 
@@ -448,12 +447,6 @@ Result<LedgerCollector::Mirror*> LedgerCollector::OpenMirror(const std::string& 
   if (it != mirrors_.end()) mirrors_.erase(it);
   auto m = std::make_unique<Mirror>();
   ASSIGN_OR_RETURN(m->log, ledger::Log::Open(env_, MirrorDir(partner)));
-  const uint64_t size = m->log->size();
-  m->tree.Reserve(size);
-  for (uint64_t i = 0; i < size; ++i) {
-    ASSIGN_OR_RETURN(ledger::Hash h, m->log->LeafHash(i));
-    m->tree.AppendLeafHash(h);
-  }
   m->generation = generation;
   Mirror* raw = m.get();
   mirrors_[partner] = std::move(m);
@@ -611,14 +604,14 @@ Result<LedgerReceipt> LedgerCollector::ReceiveLocked(const std::string& partner,
                                    ", beyond its checkpoint's size " + std::to_string(cp.size));
   }
   if (!batch.entries.empty()) {
-    for (const std::string& e : batch.entries) mirror->tree.AppendEntry(e);
-    ledger::Hash root = mirror->tree.Root();
+    ledger::MerkleFrontier with_batch = mirror->log->Frontier();
+    for (const std::string& e : batch.entries) with_batch.AppendEntry(e);
+    ledger::Hash root = with_batch.Root();
     Status matches =
         end == cp.size
             ? (root == cp.root ? Status::Ok() : Status::Unauthenticated("the roots differ"))
             : ledger::VerifyConsistency(end, cp.size, root, cp.root, batch.batch_proof);
     if (!matches.ok()) {
-      mirror->tree.Truncate(from);
       return refuse(RaiseAlert(
           partner, "entries",
           "entries " + Range(from, end) + " do not match the partner's own checkpoint of size " +
@@ -642,7 +635,6 @@ Result<LedgerReceipt> LedgerCollector::ReceiveLocked(const std::string& partner,
                          "); fees for that time count fewer requests than were served",
                      index, index);
       if (!alert.ok()) {
-        mirror->tree.Truncate(from);
         return alert.status().Annotate("recording an alert for partner '" + partner + "'");
       }
       receipt.alerts.push_back(std::move(*alert));

@@ -53,6 +53,23 @@ TEST_F(EnvTest, ReadPrefixStopsAtLimit) {
   EXPECT_EQ(*env_->FileSize(p), 100000u);
 }
 
+TEST_F(EnvTest, ReadFileRangeAndTruncateFile) {
+  const std::string p = dir_.Sub("range");
+  std::string data;
+  for (int i = 0; i < 70000; ++i) data.push_back(static_cast<char>('a' + i % 26));
+  ASSERT_THAT(WriteFileAtomic(*env_, p, data), IsOk());
+  EXPECT_EQ(*env_->ReadFileRange(p, 65530, 20), data.substr(65530, 20));
+  EXPECT_EQ(*env_->ReadFileRange(p, 69990, 100), data.substr(69990));
+  EXPECT_EQ(*env_->ReadFileRange(p, 70000, 10), "");
+  EXPECT_EQ(*env_->ReadFileRange(p, 90000, 10), "");
+  EXPECT_THAT(env_->ReadFileRange(dir_.Sub("missing"), 0, 1), StatusIs(StatusCode::kNotFound));
+  ASSERT_THAT(env_->TruncateFile(p, 100), IsOk());
+  EXPECT_EQ(*env_->ReadFile(p), data.substr(0, 100));
+  ASSERT_THAT(env_->TruncateFile(p, 500), IsOk());  // never makes a file longer
+  EXPECT_EQ(*env_->FileSize(p), 100u);
+  EXPECT_THAT(env_->TruncateFile(dir_.Sub("missing"), 0), StatusIs(StatusCode::kNotFound));
+}
+
 TEST_F(EnvTest, ListDirIsSortedAndRemoveTreeClears) {
   ASSERT_THAT(CreateDirs(*env_, dir_.Sub("t/sub")), IsOk());
   ASSERT_THAT(WriteFileAtomic(*env_, dir_.Sub("t/b"), "1"), IsOk());

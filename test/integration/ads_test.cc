@@ -165,7 +165,7 @@ TEST(AdsIntegrationTest, SlotsShowEachOwnersAdsAndTheStatementChargesMainsShare)
   // The partner's ledger: three impressions (two of main's, one of its own) on /index.html
   // and two clicks on main's ads.
   {
-    auto log = ledger::Log::Open(*env, shop + "/ledger", {.read_only = true});
+    auto log = ledger::Log::Open(*env, shop + "/ledger", {.read_only = true, .tiles = {}});
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     auto entries = (*log)->ReadRange(0, (*log)->size());
     ASSERT_TRUE(entries.ok());

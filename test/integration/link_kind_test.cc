@@ -152,7 +152,7 @@ TEST_F(LinkKindTest, ABrowserLandsOnMainsPageAndTheModeIsThePartnershipsChoice) 
   // The partner's access ledger has the redirects as tie-up requests, with their status.
   const std::string shop_c = dir_.Sub("shop-c");
   EXPECT_EQ(contents->Stop(), 0);  // flushes the ledger
-  auto log = ledger::Log::Open(*env_, shop_c + "/ledger", {.read_only = true});
+  auto log = ledger::Log::Open(*env_, shop_c + "/ledger", {.read_only = true, .tiles = {}});
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   auto entries = (*log)->ReadRange(0, (*log)->size());
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();

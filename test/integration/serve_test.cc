@@ -310,7 +310,7 @@ TEST_F(PartnerServeTest, GracefulStopAndEveryRequestInTheAccessLedger) {
   EXPECT_EQ(StatusOf(HttpGet(port_, "/missing.html")), 404);
   EXPECT_EQ(daemon_->Stop(), 0) << daemon_->output();
 
-  auto log = ledger::Log::Open(*env_, site_ + "/ledger", {.read_only = true});
+  auto log = ledger::Log::Open(*env_, site_ + "/ledger", {.read_only = true, .tiles = {}});
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   ASSERT_GE((*log)->size(), 2u);
   bool saw_index = false, saw_missing = false;

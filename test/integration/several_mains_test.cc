@@ -249,7 +249,7 @@ TEST_F(SeveralMainsTest, EachMainPublishesInItsOwnAreaAndOneRevokingLeavesTheOth
   // The access records of each main's area, in that main's stream (read while the daemon
   // writes: -1 when the ledger cannot be read).
   auto count = [&](const std::string& dir, const std::string& path) {
-    auto log = ledger::Log::Open(*env_, dir + "/ledger", {.read_only = true});
+    auto log = ledger::Log::Open(*env_, dir + "/ledger", {.read_only = true, .tiles = {}});
     if (!log.ok()) return -1;
     auto entries = (*log)->ReadRange(0, (*log)->size());
     if (!entries.ok()) return -1;

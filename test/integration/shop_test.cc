@@ -227,7 +227,7 @@ TEST_F(ShopIntegrationTest, EachModeEndToEnd) {
   // original page (no fee: main's console lists it under "processed at partners").
   ASSERT_EQ(partner_->Stop(), 0);
   auto env = NewPosixEnv();
-  auto log = ledger::Log::Open(*env, shop_dir_ + "/ledger", {.read_only = true});
+  auto log = ledger::Log::Open(*env, shop_dir_ + "/ledger", {.read_only = true, .tiles = {}});
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   std::map<std::string, ledger::OrderRecord> orders;
   for (uint64_t i = 0; i < (*log)->size(); ++i) {

@@ -312,7 +312,7 @@ class UsersIntegrationTest : public ::testing::Test {
   // The registration records in the partner's ledger (stops the partner to read it).
   std::vector<ledger::RegistrationRecord> PartnerRegistrations() {
     EXPECT_EQ(partner_->Stop(), 0);
-    auto log = ledger::Log::Open(*env_, shop_dir_ + "/ledger", {.read_only = true});
+    auto log = ledger::Log::Open(*env_, shop_dir_ + "/ledger", {.read_only = true, .tiles = {}});
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     std::vector<ledger::RegistrationRecord> out;
     if (!log.ok()) return out;
@@ -820,7 +820,7 @@ TEST_F(UsersIntegrationTest, OneAccountAcrossMainAndTwoPartners) {
 // partner is stopped first).
 std::vector<std::string> VisitorsOf(Env& env, const std::string& shop_dir,
                                     const std::string& path) {
-  auto log = ledger::Log::Open(env, shop_dir + "/ledger", {.read_only = true});
+  auto log = ledger::Log::Open(env, shop_dir + "/ledger", {.read_only = true, .tiles = {}});
   EXPECT_TRUE(log.ok()) << log.status().ToString();
   std::vector<std::string> out;
   if (!log.ok()) return out;

@@ -87,6 +87,12 @@ class FakeClockEnv : public Env {
   Result<std::string> ReadFilePrefix(const std::string& p, uint64_t n) override {
     return base_->ReadFilePrefix(p, n);
   }
+  Result<std::string> ReadFileRange(const std::string& p, uint64_t off, uint64_t n) override {
+    return base_->ReadFileRange(p, off, n);
+  }
+  Status TruncateFile(const std::string& p, uint64_t size) override {
+    return base_->TruncateFile(p, size);
+  }
   bool FileExists(const std::string& p) override { return base_->FileExists(p); }
   Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
   Result<std::vector<FileInfo>> ListDir(const std::string& p) override { return base_->ListDir(p); }
