@@ -29,6 +29,7 @@ void AddDemoCommand(CLI::App& app, Context& ctx);
 // Under `tieup main`: partner add/token/revoke/ls, publish, status, events.
 void AddMainSyncCommands(CLI::App& main, Context& ctx);
 void AddMainStoreCommands(CLI::App& main, Context& ctx);
+void AddMainProcessCommands(CLI::App& main, Context& ctx);
 // Under `tieup partner`: enroll, pending, approve, reject, rollback, updates.
 void AddPartnerSyncCommands(CLI::App& partner, Context& ctx);
 // `tieup main ledger|fees ...` and `tieup partner ledger|fees ...`; after the two above.

@@ -175,6 +175,7 @@ void AddMainCommands(CLI::App& app, Context& ctx) {
 
   AddMainSyncCommands(*main, ctx);
   AddMainStoreCommands(*main, ctx);
+  AddMainProcessCommands(*main, ctx);
 
   CLI::App* serve = main->add_subcommand(
       "serve", "Run the main site until Ctrl-C: public pages, the sync port, scheduled updates");

@@ -352,7 +352,8 @@ class PartnersWatch {
 void AddPartnersPages(ConsoleState& s) {
   s.console->AddPage("/", [&s](const ConsoleRequest& r) { return Partners(s, r); });
   auto watch = std::make_shared<PartnersWatch>(s);
-  s.daemon->AddPeriodicTask("partners table", [watch] { watch->Tick(); });
+  s.daemon->AddPeriodicTask(
+      "partners table", [watch] { watch->Tick(); }, MainDaemon::TaskScope::kProcess);
 }
 
 }  // namespace tieup::main_console

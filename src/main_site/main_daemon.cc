@@ -53,8 +53,25 @@ void MainDaemon::CountPublishOutcome(const std::string& state) {
 
 MainDaemon::~MainDaemon() { Stop(); }
 
-void MainDaemon::AddPeriodicTask(std::string name, std::function<void()> task) {
-  tasks_.emplace_back(std::move(name), std::move(task));
+void MainDaemon::AddPeriodicTask(std::string name, std::function<void()> task, TaskScope scope) {
+  tasks_.push_back({std::move(name), std::move(task), scope});
+}
+
+bool MainDaemon::RunLeased(const std::string& name, const std::function<void()>& task) {
+  const std::string lease = "task:" + name;
+  auto taken = TryLockName(*db_, lease);
+  if (!taken.ok()) {
+    logger_->warn("periodic task '{}' skipped: its lease could not be taken: {}", name,
+                  taken.status().message());
+    return false;
+  }
+  if (!*taken) return false;  // another process runs it now
+  task();
+  Status released = UnlockName(*db_, lease);
+  if (!released.ok()) {
+    logger_->warn("periodic task '{}': releasing its lease: {}", name, released.message());
+  }
+  return true;
 }
 
 void MainDaemon::AddServer(std::function<Status()> start, std::function<void()> stop) {
@@ -205,8 +222,14 @@ void MainDaemon::SchedulerLoop() {
         logger_->warn("partner '{}': update failed: {}", o.partner, o.status.message());
       }
     }
-    PublishCatalogChanges();
-    for (auto& [name, task] : tasks_) task();
+    RunLeased("catalog pages", [this] { PublishCatalogChanges(); });
+    for (const PeriodicTask& task : tasks_) {
+      if (task.scope == TaskScope::kProcess) {
+        task.run();
+      } else {
+        RunLeased(task.name, task.run);
+      }
+    }
     site_->metrics().Beat(env_->NowMicros());
     DisconnectPeersOutOfStanding();
     lock.lock();

@@ -46,9 +46,19 @@ class MainDaemon {
   // Stops the control socket first (a publish it runs finishes), then the scheduler and ports.
   void Stop();
 
+  // Whose work a periodic task does.
+  enum class TaskScope {
+    // The site's, in the shared store (deliveries, notices, alerts): when several `main serve`
+    // processes share one PostgreSQL store, one of them runs the task at a time (each run holds
+    // the lease "task:<name>"; a process that finds it held skips that tick).
+    kSite,
+    // This process's own (its connections, the tables its console shows): runs in every process.
+    kProcess,
+  };
   // Runs `task` on the daemon's background thread every tick (scheduler work, outbox
   // delivery, ledger shipping). Tasks must not block for long. Before Start().
-  void AddPeriodicTask(std::string name, std::function<void()> task);
+  void AddPeriodicTask(std::string name, std::function<void()> task,
+                       TaskScope scope = TaskScope::kSite);
   // Runs `start` at Start() (after the ports and the control socket; an error fails Start) and
   // `stop` at Stop() (before them, in reverse order), for servers a service adds (the manager's
   // console). Before Start().
@@ -96,7 +106,15 @@ class MainDaemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::vector<std::pair<std::string, std::function<void()>>> tasks_;
+  struct PeriodicTask {
+    std::string name;
+    std::function<void()> run;
+    TaskScope scope;
+  };
+  // Runs `task` now, under the lease "task:<name>" (site work): false when another process holds
+  // it (or it cannot be taken: logged).
+  bool RunLeased(const std::string& name, const std::function<void()>& task);
+  std::vector<PeriodicTask> tasks_;
   std::vector<std::pair<std::function<Status()>, std::function<void()>>> servers_;
   std::thread scheduler_;
   std::thread warmup_;

@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "crypto/ed25519.h"
+#include "main_site/enrollment_store.h"
 #include "main_site/own_site.h"
 #include "trust/signed_metadata.h"
 
@@ -112,7 +113,7 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
                                 : site_dir + "/" + config.partner_blobs_dir;
   RETURN_IF_ERROR(CreateDirs(env, blobs));
   m->partner_blobs_ = std::make_unique<content::BlobStore>(env, blobs);
-  m->token_store_ = NewFileTokenStore(env, TokenFilePath(site_dir));
+  ASSIGN_OR_RETURN(m->token_store_, OpenDatabaseTokenStore(env, db, site_dir));
   m->tokens_ = std::make_unique<EnrollmentTokens>(env, *m->token_store_);
 
   ASSIGN_OR_RETURN(m->client_context_,

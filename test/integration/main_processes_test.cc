@@ -50,36 +50,36 @@ class MainProcessesTest : public MainSiteTest {
     }
   }
 
-  // A second process's site directory: main's keys and settings, its own ports and files, the
-  // first one's store, authoring and partners' release files.
+  // A second process's site directory, made by `tieup main process add`: main's keys and
+  // settings, its own ports and files, the first one's store, authoring, partners' release
+  // files, ledgers, statements and contracts.
   void MakeSecondSite() {
     namespace fs = std::filesystem;
     second_dir_ = dir_.Sub("main-2");
-    fs::create_directories(second_dir_);
-    fs::permissions(second_dir_, fs::perms::owner_all, fs::perm_options::replace);
-    fs::copy(main_dir_ + "/keys", second_dir_ + "/keys", fs::copy_options::recursive);
-    fs::copy_file(main_dir_ + "/site.toml", second_dir_ + "/site.toml");
-    auto edited = UpdateSiteConfig(*env_, second_dir_, [&](SiteConfig& c) {
-      c.public_address = {"127.0.0.1", 0};
-      c.sync_address = {"127.0.0.1", static_cast<uint16_t>(FreePort())};
-      c.console_address = {"127.0.0.1", 0};
-      c.ops_address = {"", 0};
-      c.authoring_dir = main_dir_ + "/authoring";
-      c.partner_blobs_dir = main_dir_ + "/partner-blobs";
-      return Status::Ok();
-    });
-    ASSERT_THAT(edited.status(), IsOk());
+    second_sync_port_ = FreePort();
+    CommandResult added =
+        RunTieup({"main", "process", "add", main_dir_, second_dir_, "--public", "127.0.0.1:0",
+                  "--sync", "127.0.0.1:" + std::to_string(second_sync_port_), "--console",
+                  "127.0.0.1:0", "--ops", ""});
+    ASSERT_EQ(added.exit_code, 0) << added.output;
+    EXPECT_THAT(added.output, HasSubstr("next: tieup main build " + second_dir_));
+    EXPECT_EQ(fs::status(second_dir_ + "/keys/ca.key").permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_TRUE(fs::is_symlink(second_dir_ + "/ledgers"));
     CommandResult built = RunTieup({"main", "build", second_dir_});
     ASSERT_EQ(built.exit_code, 0) << built.output;
     second_ = std::make_unique<SiteProcess>(std::vector<std::string>{"main", "serve", second_dir_});
     ASSERT_TRUE(second_->Start()) << second_->output();
   }
 
-  Partner& NewPartner(const std::string& id) {
+  // A partner enrolled with a code main_dir_ issued, at the sync port `via` (the first
+  // process's unless given).
+  Partner& NewPartner(const std::string& id, int via = 0) {
     auto p = std::make_unique<Partner>();
     p->id = id;
     p->dir = dir_.Sub(id);
-    CommandResult init = EnrollNewPartner(main_dir_, main_sync_port_, p->dir, id, id, FreePort());
+    CommandResult init =
+        EnrollNewPartner(main_dir_, via == 0 ? main_sync_port_ : via, p->dir, id, id, FreePort());
     EXPECT_EQ(init.exit_code, 0) << init.output;
     p->proc = std::make_unique<SiteProcess>(std::vector<std::string>{"partner", "serve", p->dir});
     EXPECT_TRUE(p->proc->Start()) << p->proc->output();
@@ -92,6 +92,7 @@ class MainProcessesTest : public MainSiteTest {
   }
 
   std::string second_dir_;
+  int second_sync_port_ = 0;
   std::unique_ptr<SiteProcess> second_;
   std::vector<std::unique_ptr<Partner>> partners_;
 };
@@ -142,6 +143,35 @@ TEST_F(MainProcessesTest, AProcessKilledMidPublishLeavesItsPartnersToTheOtherUpd
     EXPECT_TRUE(std::regex_search(status, std::regex(p->id + R"(\s.*up to date at version 2)")))
         << status;
   }
+}
+
+// Enrollment codes are in the shared store: a code the first process's manager printed
+// enrolls a partner through the second process, which then publishes to it.
+TEST_F(MainProcessesTest, ACodeIssuedForOneProcessEnrollsThroughTheOther) {
+  StartMain();
+  MakeSecondSite();
+  Partner& p = NewPartner("shop-z", second_sync_port_);
+  CommandResult published = RunTieup({"main", "publish", second_dir_, "--all"});
+  ASSERT_EQ(published.exit_code, 0) << published.output;
+  ASSERT_TRUE(WaitFor([&] { return Serves(p, "Welcome to Sakura Tea"); }));
+  EXPECT_THAT(RunTieup({"main", "status", main_dir_}).output, HasSubstr("shop-z"));
+}
+
+TEST_F(MainProcessesTest, AddingAProcessIsRefusedWithoutPostgresOrIntoAUsedDirectory) {
+  const std::string lone = dir_.Sub("lone");
+  CommandResult init = RunTieup(
+      {"main", "init", lone, "--name", "Lone", "--public", "127.0.0.1:0", "--sync", "127.0.0.1:0"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  CommandResult refused = RunTieup({"main", "process", "add", lone, dir_.Sub("lone-2"), "--public",
+                                    "127.0.0.1:0", "--sync", "127.0.0.1:0"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("tieup main store migrate"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("lone-2")));
+
+  CommandResult used = RunTieup({"main", "process", "add", main_dir_, lone, "--public",
+                                 "127.0.0.1:0", "--sync", "127.0.0.1:0"});
+  EXPECT_NE(used.exit_code, 0);
+  EXPECT_THAT(used.output, HasSubstr("is not empty"));
 }
 
 }  // namespace

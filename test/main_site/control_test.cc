@@ -13,7 +13,9 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "main_site/main_daemon.h"
@@ -474,6 +476,58 @@ TEST_F(ControlTest, DaemonThatStopsMidRunIsUnavailable) {
   EXPECT_EQ(pid, 4242);
   EXPECT_THAT(lines,
               ElementsAre(std::make_pair('o', std::string("main: activated release 9 (3 files)"))));
+}
+
+// Two processes on one PostgreSQL store: a site task runs in one of them at a time. While
+// another connection (the other process) holds its lease the daemon skips it, and runs it once
+// the lease is free; a process's own task runs every tick regardless.
+TEST_F(ControlTest, ASiteTaskRunsInOneProcessAtATime) {
+  if (!::tieup::testing::TestStoreIsPostgres()) {
+    GTEST_SKIP() << "one process owns a SQLite store: its leases are always granted";
+  }
+  auto other = OpenSiteDatabase(*env_, dir_);  // the other process's connection
+  ASSERT_THAT(other.status(), IsOk());
+  auto held = TryLockName(**other, "task:deliveries");
+  ASSERT_THAT(held.status(), IsOk());
+  ASSERT_TRUE(*held);
+
+  MainDaemonOptions options;
+  options.tick = std::chrono::milliseconds(5);
+  auto d = MainDaemon::Open(*env_, dir_, NewNullLogger(), options);
+  ASSERT_THAT(d.status(), IsOk());
+  std::mutex mu;
+  std::condition_variable cv;
+  int deliveries = 0, statements = 0, connections = 0;
+  auto count = [&](int& n) {
+    return [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++n;
+      cv.notify_all();
+    };
+  };
+  (*d)->AddPeriodicTask("deliveries", count(deliveries));
+  (*d)->AddPeriodicTask("statements", count(statements));
+  (*d)->AddPeriodicTask("connections", count(connections), MainDaemon::TaskScope::kProcess);
+  ASSERT_THAT((*d)->Start(), IsOk());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return statements >= 5 && connections >= 5; });
+    EXPECT_EQ(deliveries, 0) << "ran although another process held its lease";
+  }
+  ASSERT_THAT(UnlockName(**other, "task:deliveries"), IsOk());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return deliveries >= 2; });
+  }
+  // The daemon frees a lease after each run: the other process can take it between ticks.
+  bool taken = false;
+  while (!taken) {
+    auto again = TryLockName(**other, "task:deliveries");
+    ASSERT_THAT(again.status(), IsOk());
+    taken = *again;
+  }
+  ASSERT_THAT(UnlockName(**other, "task:deliveries"), IsOk());
+  (*d)->Stop();
 }
 
 }  // namespace
