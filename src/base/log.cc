@@ -1,7 +1,7 @@
 #include "base/log.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <boost/json.hpp>
@@ -47,7 +47,8 @@ std::string FormatJsonLogLine(const spdlog::details::log_msg& message) {
 std::shared_ptr<Logger> NewLogger(const std::string& name, const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks;
   if (!options.file.empty()) {
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        options.file, options.max_file_bytes, options.max_files));
   }
   if (options.file.empty() || options.also_stderr) {
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());

@@ -19,6 +19,11 @@ struct LogOptions {
   //   {"time":"2026-12-05T04:01:02.345Z","level":"info","site":"<name>","message":"..."}
   // Otherwise lines for people: "2026-12-05T13:01:02.345 info [<name>] ..." (local time).
   bool json = false;
+  // The file is rotated when it reaches `max_file_bytes`: tieup.log becomes tieup.1.log
+  // (tieup.1.log becomes tieup.2.log, ...), and the oldest beyond `max_files` is removed; so a
+  // daemon's log never takes more than about max_file_bytes * (max_files + 1) of disk.
+  size_t max_file_bytes = 64u << 20;
+  size_t max_files = 5;
 };
 
 // A logger named `name` (the site id, say) writing to the places in `options`.

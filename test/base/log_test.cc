@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -68,6 +69,28 @@ TEST(LogTest, TextLinesAreForPeople) {
     logger->flush();
   }
   EXPECT_THAT(ReadAll(o.file), HasSubstr(" info [main] hello\n"));
+}
+
+// A daemon's log does not grow without end: past max_file_bytes it moves to FILE.1, FILE.2, ...
+// and the oldest beyond max_files goes.
+TEST(LogTest, TheFileIsRotatedAndOldFilesGo) {
+  testing::TempDir dir;
+  LogOptions o;
+  o.file = dir.Sub("tieup.log");
+  o.also_stderr = false;
+  o.max_file_bytes = 4096;
+  o.max_files = 2;
+  {
+    auto logger = NewLogger("main", o);
+    for (int i = 0; i < 400; ++i) logger->info("line {} {}", i, std::string(60, 'x'));
+    logger->flush();
+  }
+  EXPECT_LE(ReadAll(o.file).size(), 4096u);
+  EXPECT_THAT(ReadAll(o.file), HasSubstr("line 399 "));
+  EXPECT_FALSE(ReadAll(dir.Sub("tieup.1.log")).empty());
+  EXPECT_FALSE(ReadAll(dir.Sub("tieup.2.log")).empty());
+  EXPECT_TRUE(ReadAll(dir.Sub("tieup.3.log")).empty()) << "only max_files old files are kept";
+  EXPECT_THAT(ReadAll(dir.Sub("tieup.2.log")), Not(HasSubstr("line 0 ")));
 }
 
 }  // namespace
