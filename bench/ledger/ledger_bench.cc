@@ -369,7 +369,7 @@ int Main(int argc, char** argv) {
     }
     const double tiled_us = Seconds(start) * 1e6 / kTiledRuns;
     const TileStats stats = (*log)->tile_stats();
-    Row("inclusion proof from tiles, scattered leaves (incl. comparison)", Num(tiled_us, 2),
+    Row("inclusion proof from tiles, scattered leaves", Num(tiled_us, 2),
         "us/proof");
     Row("  tiles read from files / cache hits",
         std::to_string(stats.tile_reads) + " / " + std::to_string(stats.cache_hits), "tiles");
@@ -377,7 +377,7 @@ int Main(int argc, char** argv) {
     auto consistency = (*log)->ConsistencyProof(n / 3, n);
     if (!consistency.ok()) Die("tiled consistency", consistency.status());
     Row("consistency proof from tiles, n/3 -> n", Num(Seconds(start) * 1e6, 1), "us");
-    Row("Merkle tree in memory: old in-memory tree vs tiles (cache + edges)",
+    Row("tree memory: in-memory MerkleTree / tiles (cache + edges)",
         Num(static_cast<double>(n) * 64 / 1048576, 1) + " / " +
             Num(static_cast<double>(stats.cached_tiles * 8192) / 1048576, 2),
         "MiB");
