@@ -369,8 +369,7 @@ int Main(int argc, char** argv) {
     }
     const double tiled_us = Seconds(start) * 1e6 / kTiledRuns;
     const TileStats stats = (*log)->tile_stats();
-    Row("inclusion proof from tiles, scattered leaves", Num(tiled_us, 2),
-        "us/proof");
+    Row("inclusion proof from tiles, scattered leaves", Num(tiled_us, 2), "us/proof");
     Row("  tiles read from files / cache hits",
         std::to_string(stats.tile_reads) + " / " + std::to_string(stats.cache_hits), "tiles");
     start = Clock::now();
