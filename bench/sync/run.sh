@@ -96,7 +96,8 @@ t=$(ms); "$tieup" main build "$M" >/dev/null; build2_ms=$(($(ms) - t))
 echo "sync bench: main build (render all pages): first ${build1_ms} ms, unchanged ${build2_ms} ms"
 
 "$tieup" main serve "$M" >"$work/main.log" 2>&1 &
-pids+=($!)
+main_pid=$!
+pids+=("$main_pid")
 for _ in $(seq 100); do grep -q "serving http" "$work/main.log" && break; sleep 0.1; done
 grep -q "serving http" "$work/main.log" || { cat "$work/main.log" >&2; exit 1; }
 
@@ -199,6 +200,9 @@ for r in $(seq "${NOOPS:-1}"); do
   noop+=($(($(ms) - t)))
 done
 echo "sync bench: publish with nothing changed (render only): ${noop[*]} ms"
+# Main holds each partner's newest release in memory (the publisher's cache, to build the next
+# one from it): its RSS grows with partners x pages.
+echo "sync bench: main serve RSS after the runs: $(awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$main_pid/status"), peak $(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$main_pid/status") ($partners partners, $pages pages)"
 
 python3 - "$work" "$pages" "$partners" "$build1_ms" "$build2_ms" "${noop[*]}" <<'PY'
 import json, statistics as st, sys

@@ -55,6 +55,11 @@ class Database {
   virtual Status Transaction(const std::function<Status(Database&)>& body) = 0;
   // "sqlite" or "postgres".
   virtual std::string_view Backend() const = 0;
+
+  // The named locks of TryLockName / UnlockName below (use those). The default grants every
+  // lock: one process owns such a store.
+  virtual Result<bool> TryLockNameOnConnection(std::string_view name);
+  virtual Status UnlockNameOnConnection(std::string_view name);
 };
 
 struct SqliteOptions {
@@ -122,7 +127,10 @@ Status PreparePostgresSchema(Database& db);
 // that dies hands its locks over). Taking a name this connection holds succeeds again and needs
 // one more unlock: callers serialise their own threads and take a name once. SQLite: always
 // granted (one process owns a SQLite store: the daemon). True when taken; false when another
-// process holds it.
+// process holds it. While this connection holds a name it is not re-established behind the
+// holder's back: if it breaks, its locks are gone with it, so every statement fails (Unavailable)
+// until each name was unlocked (which then succeeds); only then does the next statement connect
+// again. A holder thus learns that its lease ended instead of working on without it.
 Result<bool> TryLockName(Database& db, std::string_view name);
 Status UnlockName(Database& db, std::string_view name);
 

@@ -196,22 +196,15 @@ Status PreparePostgresSchema(Database& db) {
       "deterministic = false)");
 }
 
+Result<bool> Database::TryLockNameOnConnection(std::string_view) { return true; }
+
+Status Database::UnlockNameOnConnection(std::string_view) { return Status::Ok(); }
+
 Result<bool> TryLockName(Database& db, std::string_view name) {
-  if (db.Backend() != "postgres") return true;
-  ASSIGN_OR_RETURN(auto rows,
-                   db.Query("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || "
-                            "':' || CAST(? AS TEXT), 0))",
-                            {std::string(name)}));
-  return !rows.empty() && rows[0].Int(0) != 0;
+  return db.TryLockNameOnConnection(name);
 }
 
-Status UnlockName(Database& db, std::string_view name) {
-  if (db.Backend() != "postgres") return Status::Ok();
-  return db.Exec(
-      "SELECT pg_advisory_unlock(hashtextextended(current_schema() || ':' || CAST(? "
-      "AS TEXT), 0))",
-      {std::string(name)});
-}
+Status UnlockName(Database& db, std::string_view name) { return db.UnlockNameOnConnection(name); }
 
 Result<bool> TableExists(Database& db, std::string_view name) {
   ASSIGN_OR_RETURN(auto rows,

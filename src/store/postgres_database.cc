@@ -134,9 +134,11 @@ class PostgresDatabase final : public Database {
   Status Transaction(const std::function<Status(Database&)>& body) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (tx_) return body(*this);  // nested: inside the outer transaction
+    if (lost_leases_) return LeasesLost();
     try {
       tx_ = std::make_unique<pqxx::work>(conn_);
     } catch (const pqxx::broken_connection& e) {
+      if (held_ > 0) lost_leases_ = true;
       return Status::Unavailable(std::string("postgres: ") + e.what());
     } catch (const pqxx::sql_error& e) {
       return FromSqlError(e);
@@ -156,6 +158,7 @@ class PostgresDatabase final : public Database {
     } catch (const pqxx::sql_error& e) {
       s = FromSqlError(e);
     } catch (const pqxx::broken_connection& e) {
+      if (held_ > 0) lost_leases_ = true;
       s = Status::Unavailable(std::string("postgres: the connection broke at commit: ") + e.what());
     } catch (const pqxx::in_doubt_error& e) {
       s = Status::Unavailable(std::string("postgres: commit in doubt: ") + e.what());
@@ -165,6 +168,37 @@ class PostgresDatabase final : public Database {
   }
 
   std::string_view Backend() const override { return "postgres"; }
+
+  Result<bool> TryLockNameOnConnection(std::string_view name) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (lost_leases_) return LeasesLost();
+    ASSIGN_OR_RETURN(pqxx::result r,
+                     Run("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':' "
+                         "|| CAST(? AS TEXT), 0))",
+                         {std::string(name)}));
+    const bool taken = !r.empty() && r[0][0].as<bool>();
+    if (taken && held_++ == 0) InhibitReconnection(true);
+    return taken;
+  }
+
+  Status UnlockNameOnConnection(std::string_view name) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (held_ == 0) return Status::Ok();
+    Status released = Status::Ok();
+    if (!lost_leases_) {
+      released = Run("SELECT pg_advisory_unlock(hashtextextended(current_schema() || ':' || "
+                     "CAST(? AS TEXT), 0))",
+                     {std::string(name)})
+                     .status();
+      // A connection that broke just now took the lock with it: released all the same.
+      if (released.code() == StatusCode::kUnavailable) released = Status::Ok();
+    }
+    if (--held_ == 0) {
+      lost_leases_ = false;
+      InhibitReconnection(false);
+    }
+    return released;
+  }
 
   // Makes `schema` (checked: a-z, 0-9, _) when missing and the search path of this connection,
   // also after libpqxx re-establishes a lost connection.
@@ -196,8 +230,25 @@ class PostgresDatabase final : public Database {
     tx_.reset();
   }
 
+  Status LeasesLost() const {
+    return Status::Unavailable(
+        "postgres: the connection broke while it held " + std::to_string(held_) +
+        " lease(s) (locks named with TryLockName), which ended with it; it is re-established "
+        "once they are given up");
+  }
+
+  // libpqxx 6 re-establishes a broken connection at its next use; its session's advisory locks
+  // are not restored, so that is inhibited while locks are held.
+  void InhibitReconnection(bool inhibit) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    conn_.inhibit_reactivation(inhibit);
+#pragma GCC diagnostic pop
+  }
+
   Result<pqxx::result> Run(std::string_view sql, const std::vector<SqlValue>& params) {
     std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (lost_leases_) return LeasesLost();
     size_t placeholders = 0;
     const std::string text = NumberPlaceholders(sql, &placeholders);
     if (placeholders != params.size()) {
@@ -256,6 +307,7 @@ class PostgresDatabase final : public Database {
     } catch (const pqxx::sql_error& e) {
       return FromSqlError(e);
     } catch (const pqxx::broken_connection& e) {
+      if (held_ > 0) lost_leases_ = true;
       return Status::Unavailable(std::string("postgres: the connection broke: ") + e.what());
     } catch (const std::exception& e) {
       return Status::Internal(std::string("postgres: ") + e.what());
@@ -308,6 +360,7 @@ class PostgresDatabase final : public Database {
       Unprepare(p.name);
       return FromSqlError(e);
     } catch (const pqxx::broken_connection& e) {
+      if (held_ > 0) lost_leases_ = true;
       Unprepare(p.name);
       return Status::Unavailable(std::string("postgres: the connection broke: ") + e.what());
     }
@@ -327,6 +380,8 @@ class PostgresDatabase final : public Database {
   std::unique_ptr<pqxx::work> tx_;            // the open transaction, if any
   std::map<std::string, Prepared> prepared_;  // by statement text
   int64_t changed_ = 0;
+  int held_ = 0;              // advisory locks this connection holds (TryLockName)
+  bool lost_leases_ = false;  // the connection broke while holding some
 };
 
 }  // namespace

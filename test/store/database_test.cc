@@ -408,6 +408,57 @@ TEST(PostgresOpenTest, TheSchemaOptionMakesTheSchemaAndKeepsStatementsInIt) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("is not 1 to 63 of a-z")));
 }
 
+// What TryLockName answered, in words.
+std::string Lease(const Result<bool>& r) {
+  if (!r.ok()) return r.status().ToString();
+  return *r ? "taken" : "held elsewhere";
+}
+
+// A connection that breaks while it holds a lease (its server process ended, as when the network
+// drops or the server restarts) does not quietly come back without it: every statement fails
+// until the holder gives the lease up, while another connection can take it; then the first
+// connects again.
+TEST(PostgresLeaseTest, ALeaseLostWithItsConnectionIsNeverHeldUnknowingly) {
+  if (PostgresUrl().empty()) GTEST_SKIP() << "no PostgreSQL (make test provides it)";
+  PostgresOptions o;
+  o.schema = "lease_" + std::to_string(::getpid());
+  auto holder = OpenPostgres(PostgresUrl(), o);
+  auto other = OpenPostgres(PostgresUrl(), o);
+  ASSERT_THAT(holder, IsOk());
+  ASSERT_THAT(other, IsOk());
+  auto taken = TryLockName(**holder, "publish:shop-a");
+  ASSERT_THAT(taken, IsOk());
+  ASSERT_TRUE(*taken);
+  EXPECT_EQ(Lease(TryLockName(**other, "publish:shop-a")), "held elsewhere");
+  auto pid = (*holder)->Query("SELECT pg_backend_pid()");
+  ASSERT_THAT(pid, IsOk());
+  ASSERT_THAT((*other)->Exec("SELECT pg_terminate_backend(?)", {(*pid)[0].Int(0)}), IsOk());
+
+  // Whatever the holder runs now fails: it must not go on as if it held the lease.
+  EXPECT_THAT((*holder)->Query("SELECT 1"), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT((*holder)->Query("SELECT 1"), StatusIs(StatusCode::kUnavailable, HasSubstr("lease")));
+  EXPECT_THAT((*holder)->Transaction([](Database&) { return Status::Ok(); }),
+              StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(TryLockName(**holder, "publish:shop-b"), StatusIs(StatusCode::kUnavailable));
+  // The lease ended with the connection: another process takes it.
+  EXPECT_EQ(Lease(TryLockName(**other, "publish:shop-a")), "taken");
+
+  // Given up, the holder's connection is made again (with its schema) and works. libpqxx 6
+  // reconnects on the second statement after a break (the first reports the broken one).
+  EXPECT_THAT(UnlockName(**holder, "publish:shop-a"), IsOk());
+  auto schema = (*holder)->Query("SELECT current_schema()");
+  for (int attempt = 0; attempt < 3 && !schema.ok(); ++attempt) {
+    schema = (*holder)->Query("SELECT current_schema()");
+  }
+  ASSERT_THAT(schema, IsOk()) << schema.status().ToString();
+  EXPECT_EQ((*schema)[0].Text(0), o.schema);
+  EXPECT_EQ(Lease(TryLockName(**holder, "publish:shop-a")), "held elsewhere");
+  EXPECT_THAT(UnlockName(**other, "publish:shop-a"), IsOk());
+  EXPECT_EQ(Lease(TryLockName(**holder, "publish:shop-a")), "taken");
+  EXPECT_THAT(UnlockName(**holder, "publish:shop-a"), IsOk());
+  EXPECT_THAT((*other)->Exec("DROP SCHEMA " + o.schema + " CASCADE"), IsOk());
+}
+
 TEST(PostgresOpenTest, AnUnreachableServerSaysWhatToCheckWithoutTheUrl) {
   auto db = OpenPostgres("postgresql://tieup:s3cret-pw@127.0.0.1:1/nothing?connect_timeout=2");
   EXPECT_THAT(db, StatusIs(StatusCode::kUnavailable, HasSubstr("[store] url")));
