@@ -48,7 +48,9 @@ wait_http() { # port path
 
 # Free ports, all bound at once so none repeats: main sync, rsync, 2 relay ports, then
 # (public, sync) per partner.
-read -r -a ports < <(python3 - $((4 + 2 * partners)) <<'PY'
+# Every daemon's ports come from here (consoles too, operations ports off): a port the kernel
+# chose for one daemon at its start could otherwise be one given to another that starts later.
+read -r -a ports < <(python3 - $((6 + 3 * partners)) <<'PY'
 import socket, sys
 socks = []
 for _ in range(int(sys.argv[1])):
@@ -57,16 +59,21 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
 msync=${ports[0]} rport=${ports[1]} relay_in=${ports[2]} relay_out=${ports[3]}
-pub=() syn=() ids=()
+mpub=${ports[4]} mcon=${ports[5]}
+pub=() syn=() con=() ids=()
 for i in $(seq "$partners"); do
-  pub+=("${ports[$((2 + 2 * i))]}")
-  syn+=("${ports[$((3 + 2 * i))]}")
+  pub+=("${ports[$((3 + 3 * i))]}")
+  syn+=("${ports[$((4 + 3 * i))]}")
+  con+=("${ports[$((5 + 3 * i))]}")
   ids+=("$(printf 'p%02d' "$i")")
 done
+ops_off() { sed -i 's|^listen = "127.0.0.1:0"  # /metrics|listen = ""  # /metrics|' "$1/site.toml"; }
 
 M=$work/main
 echo "sync bench: $pages pages of ~8 KB, $partners partners, $rounds rounds, in $work ($(df -PT "$work" | awk 'NR == 2 {print $2}'))"
-"$tieup" main init "$M" --name Bench --public 127.0.0.1:0 --sync "127.0.0.1:$msync" >/dev/null
+"$tieup" main init "$M" --name Bench --public "127.0.0.1:$mpub" --sync "127.0.0.1:$msync" \
+  --console "127.0.0.1:$mcon" >/dev/null
+ops_off "$M"
 if [ "${MAIN_STORE:-sqlite}" = postgres ]; then
   # Main's store on PostgreSQL (issue 18): moved there right after init, as a manager would.
   [ -n "${TIEUP_TEST_POSTGRES_URL:-}" ] || {
@@ -116,8 +123,9 @@ for i in $(seq 0 $((partners - 1))); do
     --public-url "http://127.0.0.1:${pub[$i]}" --sync-url "$sync_url" |
     awk '/^Enrollment code/ {getline; print $1}')
   "$tieup" partner init "$work/$id" --id "$id" --name "Shop $id" --public "127.0.0.1:${pub[$i]}" \
-    --sync "127.0.0.1:${syn[$i]}" --main "$main_url" --token "$code" >/dev/null 2>&1 ||
-    { echo "sync bench: enrolling $id failed" >&2; exit 1; }
+    --sync "127.0.0.1:${syn[$i]}" --console "127.0.0.1:${con[$i]}" --main "$main_url" \
+    --token "$code" >/dev/null 2>&1 || { echo "sync bench: enrolling $id failed" >&2; exit 1; }
+  ops_off "$work/$id"
   "$tieup" partner serve "$work/$id" >"$work/$id.log" 2>&1 &
   pids+=($!)
 done
