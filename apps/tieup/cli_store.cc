@@ -144,9 +144,7 @@ Status ProcessAdd(Env& env, const ProcessArgs& a) {
   }
   // What both processes read and write, named by absolute paths.
   next.authoring_dir = AuthoringDir(config, first);
-  next.partner_blobs_dir = config.partner_blobs_dir[0] == '/'
-                               ? config.partner_blobs_dir
-                               : JoinPath(first, config.partner_blobs_dir);
+  next.partner_blobs_dir = PartnerBlobsDir(config, first);
 
   RETURN_IF_ERROR(CreateDirs(env, a.dir));
   RETURN_IF_ERROR(env.SetPermissions(a.dir, 0700));

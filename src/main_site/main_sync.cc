@@ -108,9 +108,7 @@ Result<std::unique_ptr<MainSync>> MainSync::Open(Env& env, const std::string& si
 
   // Partner releases live in their own blob store: main's own pages are pruned on their own
   // schedule, and must never take partner blobs with them.
-  const std::string blobs = config.partner_blobs_dir[0] == '/'
-                                ? config.partner_blobs_dir
-                                : site_dir + "/" + config.partner_blobs_dir;
+  const std::string blobs = PartnerBlobsDir(config, site_dir);
   RETURN_IF_ERROR(CreateDirs(env, blobs));
   m->partner_blobs_ = std::make_unique<content::BlobStore>(env, blobs);
   ASSIGN_OR_RETURN(m->token_store_, OpenDatabaseTokenStore(env, db, site_dir));

@@ -22,6 +22,13 @@ std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir) 
   return JoinPath(site_dir, config.authoring_dir);
 }
 
+std::string PartnerBlobsDir(const SiteConfig& config, const std::string& site_dir) {
+  if (!config.partner_blobs_dir.empty() && config.partner_blobs_dir[0] == '/') {
+    return config.partner_blobs_dir;
+  }
+  return JoinPath(site_dir, config.partner_blobs_dir);
+}
+
 content::BuildOptions OwnSiteBuildOptions(const SiteConfig& config, const std::string& site_dir) {
   content::BuildOptions o;
   o.authoring_dir = AuthoringDir(config, site_dir);

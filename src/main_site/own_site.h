@@ -25,6 +25,9 @@ struct OwnSiteBuild {
 
 // The authoring directory of a main site (absolute, or relative to SITE_DIR).
 std::string AuthoringDir(const SiteConfig& config, const std::string& site_dir);
+// Where main keeps its partners' release files ([content] partner_blobs_dir: absolute, or
+// relative to SITE_DIR).
+std::string PartnerBlobsDir(const SiteConfig& config, const std::string& site_dir);
 
 // What a build of main's own pages is made from (all but version, created and products): the
 // authoring directory, main's `original` area and variables (site.name, site.id, [variables]).
