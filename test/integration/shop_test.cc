@@ -85,7 +85,8 @@ class ShopIntegrationTest : public ::testing::Test {
     ASSERT_NE(partner_sync_port_, 0);
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public", "127.0.0.1:0", "--sync",
          "127.0.0.1:" + std::to_string(main_sync_port_)});
-    ASSERT_EQ(MoveMainToTestStore(main_dir_).exit_code, 0);
+    const CommandResult moved = MoveMainToTestStore(main_dir_);
+    ASSERT_EQ(moved.exit_code, 0) << moved.output;
     const std::string pages = main_dir_ + "/authoring/pages";
     ASSERT_TRUE(CreateDirs(*env_, pages + "/products").ok());
     ASSERT_TRUE(CreateDirs(*env_, pages + "/.tieup").ok());

@@ -107,7 +107,8 @@ class UsersIntegrationTest : public ::testing::Test {
     Run({"main", "init", main_dir_, "--name", "Tea House", "--public",
          "127.0.0.1:" + std::to_string(main_public), "--sync",
          "127.0.0.1:" + std::to_string(main_sync)});
-    ASSERT_EQ(MoveMainToTestStore(main_dir_).exit_code, 0);
+    const CommandResult moved = MoveMainToTestStore(main_dir_);
+    ASSERT_EQ(moved.exit_code, 0) << moved.output;
     // Fast password hashing: the setting documented as for tests only.
     auto config = LoadSiteConfig(*env_, main_dir_);
     ASSERT_TRUE(config.ok()) << config.status().ToString();
