@@ -55,10 +55,17 @@ std::vector<Piece> Split(std::string_view sql) {
 
 std::string PostgresSchemaSql(std::string_view sql) {
   std::vector<Piece> pieces = Split(sql);
-  // The index of the next word after piece i, or pieces.size().
+  // The index of the word after piece i when only blanks stand between them, or pieces.size():
+  // a literal or comment between two words (WITHOUT 'x' ROWID) keeps them apart.
   auto next_word = [&](size_t i) {
     for (++i; i < pieces.size(); ++i) {
       if (pieces[i].word()) return i;
+      const std::string& t = pieces[i].text;
+      const bool blank = pieces[i].kind == Piece::kPlain &&
+                         std::all_of(t.begin(), t.end(), [](char c) {
+                           return std::isspace(static_cast<unsigned char>(c)) != 0;
+                         });
+      if (!blank) break;
     }
     return pieces.size();
   };

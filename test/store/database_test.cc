@@ -383,6 +383,11 @@ TEST(PostgresSchemaSqlTest, RewritesTypesAndKeepsQuotedWords) {
                               "s TEXT DEFAULT ')');\nCREATE INDEX y_n ON y(n)"),
             "CREATE TABLE IF NOT EXISTS y(n BIGINT NOT NULL CHECK (n > 0), s TEXT DEFAULT ')', "
             "rowid BIGSERIAL);\nCREATE INDEX y_n ON y(n)");
+  // Words apart only by blanks are read together; a literal between them is kept (found by the
+  // fuzzer: WITHOUT 'x' ROWID lost its literal).
+  EXPECT_EQ(PostgresSchemaSql("SELECT 1 WITHOUT 'x' ROWID"), "SELECT 1 WITHOUT 'x' ROWID");
+  EXPECT_EQ(PostgresSchemaSql("CREATE TABLE z(id INTEGER\n PRIMARY KEY)"),
+            "CREATE TABLE z(id BIGSERIAL\n PRIMARY KEY)");
 }
 
 TEST(PostgresOpenTest, TheSchemaOptionMakesTheSchemaAndKeepsStatementsInIt) {
