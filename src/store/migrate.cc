@@ -61,10 +61,10 @@ std::string PostgresSchemaSql(std::string_view sql) {
     for (++i; i < pieces.size(); ++i) {
       if (pieces[i].word()) return i;
       const std::string& t = pieces[i].text;
-      const bool blank = pieces[i].kind == Piece::kPlain &&
-                         std::all_of(t.begin(), t.end(), [](char c) {
-                           return std::isspace(static_cast<unsigned char>(c)) != 0;
-                         });
+      const bool blank =
+          pieces[i].kind == Piece::kPlain && std::all_of(t.begin(), t.end(), [](char c) {
+            return std::isspace(static_cast<unsigned char>(c)) != 0;
+          });
       if (!blank) break;
     }
     return pieces.size();
