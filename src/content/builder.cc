@@ -17,6 +17,7 @@
 #include "content/ad_catalog.h"
 #include "content/gzip_variant.h"
 #include "content/page_templates.h"
+#include "content/template_vars.h"
 #include "crypto/hash.h"
 
 namespace tieup::content {
@@ -900,6 +901,23 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
   RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
   AddAccountLink(vars);
+  // With partner variables: the same data with their markers, for templates, and their values
+  // (the release's variables).
+  std::optional<mustache::data> marker_vars;
+  std::map<std::string, std::string> partner_values;
+  if (!options.partner_variables.empty()) {
+    std::map<std::string, std::string> with_markers = options.variables;
+    for (const std::string& name : options.partner_variables) {
+      auto value = options.variables.find(name);
+      if (value == options.variables.end()) continue;
+      RETURN_IF_ERROR(ValidateVariableName(name).Annotate("partner variables"));
+      partner_values[name] = value->second;
+      with_markers[name] = VariableMarker(name);
+    }
+    ASSIGN_OR_RETURN(marker_vars, VariablesToData(with_markers));
+    RETURN_IF_ERROR(AddAdSlotTags(*marker_vars, options.area));
+    AddAccountLink(*marker_vars);
+  }
 
   // The inputs every rendered page shares: the variables and every layout (a page picks its
   // layout in its own front matter, so any layout may be the one it uses).
@@ -909,6 +927,11 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     context.Update(name);
     context.Update(std::string_view("\0", 1));
     context.Update(value);
+    context.Update(std::string_view("\0", 1));
+  }
+  for (const std::string& name : options.partner_variables) {
+    context.Update("partner variable:");
+    context.Update(name);
     context.Update(std::string_view("\0", 1));
   }
   for (const auto& [name, src] : layouts) {
@@ -927,6 +950,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   m.version = options.version;
   m.created = options.created;
   m.expires = options.expires;
+  m.variables = partner_values;
   // What every path is made from in this build: the digests of the collected trees (shared
   // storage), with the overrides applied.
   CowMap<std::string> wanted = authored->digests;
@@ -1059,10 +1083,28 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       if ((e.method == UpdateMethod::kLink) != !e.link_url.empty()) {
         return Status::InvalidArgument(src.label + ": 'method: link' and 'link_url' go together");
       }
+      if (marker_vars && e.method != UpdateMethod::kLink && !partner_values.empty()) {
+        // The page as a template: used only when it gives exactly the page (template_vars.h).
+        FrontMatter marker_fm;
+        ASSIGN_OR_RETURN(std::string tmpl,
+                         RenderPage(env, src, *marker_vars, options.products.get(), layouts,
+                                    layout_cache, marker_fm));
+        if (tmpl != bytes && HasVariableMarker(tmpl)) {
+          auto made = SubstituteVariables(tmpl, partner_values);
+          if (made.ok() && *made == bytes) {
+            e.length = tmpl.size();
+            e.vars = true;
+            ASSIGN_OR_RETURN(e.hash, blobs.Put(tmpl));
+            bytes.clear();
+          }
+        }
+      }
     }
-    e.length = bytes.size();
-    ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
-    ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    if (!e.vars) {
+      e.length = bytes.size();
+      ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
+      ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    }
     Status valid = ValidatePath(url);
     if (valid.ok()) valid = ValidateFileEntry(url, e);
     if (!valid.ok()) return valid.Annotate("building release " + std::to_string(options.version));

@@ -87,6 +87,13 @@ struct BuildOptions {
   // display records: content does not know commerce). A page naming a SKU that is not here, or
   // naming products at all when this is null, is an error (InvalidArgument, naming the page).
   std::shared_ptr<const PageProducts> products;  // null: no catalog
+  // Names of `variables` that differ between the partners built from the same directories
+  // ("partner.name", ...): with any, each rendered page that shows them is also rendered with
+  // their markers (content/template_vars.h), and when putting the values in gives exactly the
+  // page, the release names that template (FileEntry::vars, stored once for every partner)
+  // instead of the page, and carries these variables' values (ReleaseManifest::variables).
+  // Empty: every page as rendered.
+  std::set<std::string> partner_variables;
 };
 
 // What each path of a built release was made from: a digest of its inputs (the builder's

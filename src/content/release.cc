@@ -15,6 +15,8 @@ namespace {
 constexpr size_t kMaxPathBytes = 1024;
 constexpr size_t kMaxContentTypeBytes = 255;
 constexpr size_t kMaxLinkUrlBytes = 2048;
+constexpr size_t kMaxVariables = 256;
+constexpr size_t kMaxVariableBytes = 64 * 1024;  // all values together
 
 std::string Quote(std::string_view s) {
   // Paths in messages come from untrusted input: show them JSON-escaped so a control character
@@ -131,6 +133,16 @@ Status ValidateEntry(const std::string& path, const FileEntry& e) {
     s = ValidateHashHex(e.gzip->hash);
     if (!s.ok()) return s.Annotate(where + " gzip");
   }
+  if (e.vars && (e.gzip || e.method == UpdateMethod::kLink || e.expanded_from)) {
+    return Status::InvalidArgument(
+        where +
+        " is a template (vars) with a gzip variant, a link or an expanded form: a "
+        "template has none of them");
+  }
+  if (e.expanded_from) {
+    s = ValidateHashHex(e.expanded_from->hash);
+    if (!s.ok()) return s.Annotate(where + " from");
+  }
   return Status::Ok();
 }
 
@@ -139,7 +151,7 @@ Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& 
   if (!v.is_object()) return Status::InvalidArgument(where + " must be an object");
   const boost::json::object& obj = v.get_object();
   RETURN_IF_ERROR(CheckKeys(obj, where, {"content_type", "hash", "length", "method"},
-                            {"gzip", "link_mode", "link_url"}));
+                            {"from", "gzip", "link_mode", "link_url", "vars"}));
   FileEntry e;
   ASSIGN_OR_RETURN(e.hash, GetString(obj, "hash", where));
   ASSIGN_OR_RETURN(e.length, GetUint(obj, "length", where));
@@ -169,6 +181,22 @@ Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& 
     ASSIGN_OR_RETURN(g.length, GetUint(*gz, "length", gz_where));
     e.gzip = std::move(g);
   }
+  if (obj.contains("from")) {
+    std::string from_where = where + " from";
+    ASSIGN_OR_RETURN(const boost::json::object* from, GetObject(obj, "from", where));
+    RETURN_IF_ERROR(CheckKeys(*from, from_where, {"hash", "length"}));
+    BlobRef b;
+    ASSIGN_OR_RETURN(b.hash, GetString(*from, "hash", from_where));
+    ASSIGN_OR_RETURN(b.length, GetUint(*from, "length", from_where));
+    e.expanded_from = std::move(b);
+  }
+  if (obj.contains("vars")) {
+    const boost::json::value& v = obj.at("vars");
+    if (!v.is_bool() || !v.get_bool()) {
+      return Status::InvalidArgument(where + ": vars must be true (omit it otherwise)");
+    }
+    e.vars = true;
+  }
   RETURN_IF_ERROR(ValidateEntry(path, e));
   return e;
 }
@@ -192,6 +220,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void AppendEntry(std::string& out, const FileEntry& e) {
   out += "{\"content_type\":";
   AppendJsonString(out, e.content_type);
+  if (e.expanded_from) {
+    out += ",\"from\":{\"hash\":";
+    AppendJsonString(out, e.expanded_from->hash);
+    out += ",\"length\":";
+    out += std::to_string(e.expanded_from->length);
+    out += '}';
+  }
   if (e.gzip) {
     out += ",\"gzip\":{\"hash\":";
     AppendJsonString(out, e.gzip->hash);
@@ -213,7 +248,61 @@ void AppendEntry(std::string& out, const FileEntry& e) {
   }
   out += ",\"method\":";
   AppendJsonString(out, UpdateMethodName(e.method));
+  if (e.vars) out += ",\"vars\":true";
   out += '}';
+}
+
+// Appends `"variables":{...}` (keys in byte order), or nothing when there are none.
+void AppendVariables(std::string& out, const std::map<std::string, std::string>& variables) {
+  if (variables.empty()) return;
+  out += "\"variables\":{";
+  bool first = true;
+  for (const auto& [name, value] : variables) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, name);
+    out += ':';
+    AppendJsonString(out, value);
+  }
+  out += '}';
+}
+
+Status ValidateVariables(const std::map<std::string, std::string>& variables) {
+  if (variables.size() > kMaxVariables) {
+    return Status::InvalidArgument("release has " + std::to_string(variables.size()) +
+                                   " variables; at most " + std::to_string(kMaxVariables));
+  }
+  size_t bytes = 0;
+  for (const auto& [name, value] : variables) {
+    RETURN_IF_ERROR(ValidateVariableName(name));
+    if (!IsValidUtf8(value)) {
+      return Status::InvalidArgument("release variable " + Quote(name) + " is not valid UTF-8");
+    }
+    bytes += value.size();
+  }
+  if (bytes > kMaxVariableBytes) {
+    return Status::InvalidArgument("release variables hold " + std::to_string(bytes) +
+                                   " bytes; at most " + std::to_string(kMaxVariableBytes));
+  }
+  return Status::Ok();
+}
+
+// Reads an optional "variables" object of strings.
+Result<std::map<std::string, std::string>> ParseVariables(const boost::json::object& obj,
+                                                          std::string_view where) {
+  std::map<std::string, std::string> out;
+  if (!obj.contains("variables")) return out;
+  ASSIGN_OR_RETURN(const boost::json::object* vars, GetObject(obj, "variables", where));
+  const std::string vars_where = std::string(where) + " variables";
+  for (const auto& kv : *vars) {
+    ASSIGN_OR_RETURN(std::string value, GetString(*vars, kv.key(), vars_where));
+    out[std::string(kv.key())] = std::move(value);
+  }
+  if (out.empty()) {
+    return Status::InvalidArgument(std::string(where) + ": variables is empty (omit it instead)");
+  }
+  RETURN_IF_ERROR(ValidateVariables(out));
+  return out;
 }
 
 Status ValidateHeader(int format, std::string_view site, uint64_t version, int64_t created,
@@ -382,6 +471,19 @@ Status ValidateSiteId(std::string_view id) {
   return Status::Ok();
 }
 
+Status ValidateVariableName(std::string_view name) {
+  const bool ok =
+      !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      });
+  if (!ok) {
+    return Status::InvalidArgument("bad variable name " + Quote(name.substr(0, 140)) +
+                                   ": expected 1 to 128 characters of A-Z a-z 0-9 . _ -");
+  }
+  return Status::Ok();
+}
+
 Status ValidateFileEntry(std::string_view path, const FileEntry& entry) {
   return ValidateEntry(std::string(path), entry);
 }
@@ -401,6 +503,7 @@ Status ValidateGrant(Area area, EmergencyEditPolicy policy) {
 
 Status ReleaseManifest::ValidateHeader() const {
   RETURN_IF_ERROR(ValidateGrant(area, emergency_edit));
+  RETURN_IF_ERROR(ValidateVariables(variables));
   return content::ValidateHeader(format, site, version, created, expires);
 }
 
@@ -480,6 +583,10 @@ std::string HeaderAfterFiles(const ReleaseManifest& m) {
   std::string out = "\"format\":" + std::to_string(m.format);
   out += ",\"site\":";
   AppendJsonString(out, m.site);
+  if (!m.variables.empty()) {
+    out += ',';
+    AppendVariables(out, m.variables);
+  }
   out += ",\"version\":" + std::to_string(m.version);
   out += '}';
   return out;
@@ -539,6 +646,7 @@ Status ParseHeaderFields(const boost::json::object& obj, std::string_view where,
     ASSIGN_OR_RETURN(std::string grant, GetString(obj, "emergency_edit", where));
     ASSIGN_OR_RETURN(out.emergency_edit, ParseEmergencyEditPolicy(grant));
   }
+  ASSIGN_OR_RETURN(out.variables, ParseVariables(obj, where));
   return Status::Ok();
 }
 
@@ -555,7 +663,7 @@ Result<ReleaseManifest> ReleaseManifest::Parse(std::string_view bytes) {
   const boost::json::object& obj = v.get_object();
   RETURN_IF_ERROR(CheckKeys(obj, kWhere,
                             {"area", "created", "expires", "files", "format", "site", "version"},
-                            {"emergency_edit"}));
+                            {"emergency_edit", "variables"}));
   ReleaseManifest m;
   RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, m));
   ASSIGN_OR_RETURN(const boost::json::object* files, GetObject(obj, "files", kWhere));
@@ -601,6 +709,7 @@ ReleaseDiff Diff(const ReleaseManifest& before, const ReleaseManifest& after) {
 
 Status ReleaseDelta::Validate() const {
   RETURN_IF_ERROR(ValidateGrant(area, emergency_edit));
+  RETURN_IF_ERROR(ValidateVariables(variables));
   RETURN_IF_ERROR(ValidateHeader(format, site, version, created, expires));
   if (base_version == 0 || base_version >= version) {
     return Status::InvalidArgument("release delta goes from version " +
@@ -650,6 +759,10 @@ std::string ReleaseDelta::Encode() const {
   AppendJsonString(out, result_hash);
   out += ",\"site\":";
   AppendJsonString(out, site);
+  if (!variables.empty()) {
+    out += ',';
+    AppendVariables(out, variables);
+  }
   out += ",\"version\":" + std::to_string(version);
   out += '}';
   return out;
@@ -665,7 +778,7 @@ Result<ReleaseDelta> ReleaseDelta::ParseCanonical(std::string_view bytes) {
   RETURN_IF_ERROR(CheckKeys(obj, kWhere,
                             {"area", "base_hash", "base_version", "changes", "created", "expires",
                              "format", "result_hash", "site", "version"},
-                            {"emergency_edit"}));
+                            {"emergency_edit", "variables"}));
   ReleaseDelta d;
   RETURN_IF_ERROR(ParseHeaderFields(obj, kWhere, d));
   ASSIGN_OR_RETURN(d.base_version, GetUint(obj, "base_version", kWhere));
@@ -705,6 +818,7 @@ ReleaseDelta MakeDeltaFromHashes(const ReleaseManifest& base, std::string base_h
   d.created = result.created;
   d.expires = result.expires;
   d.emergency_edit = result.emergency_edit;
+  d.variables = result.variables;
   d.base_version = base.version;
   d.base_hash = std::move(base_hash_hex);
   d.result_hash = std::move(result_hash_hex);
@@ -738,6 +852,7 @@ Result<ReleaseManifest> ApplyDelta(const ReleaseManifest& base, const ReleaseDel
   m.created = delta.created;
   m.expires = delta.expires;
   m.emergency_edit = delta.emergency_edit;
+  m.variables = delta.variables;
   for (const auto& [path, entry] : delta.changes) {
     if (entry) {
       m.files[path] = *entry;
@@ -761,6 +876,9 @@ constexpr std::string_view kCompactMagic = "tieup-manifest/1\n";
 // The same with one byte more after `expires`: the emergency edit grant (its enum value). Written
 // only for a release that carries a grant, so the bytes of every other release stay as before.
 constexpr std::string_view kCompactMagicWithGrant = "tieup-manifest/2\n";
+// With the grant byte always, then the variables (a count, then each name and value). Written
+// only for a release that has variables.
+constexpr std::string_view kCompactMagicWithVariables = "tieup-manifest/3\n";
 
 void PutBytes(std::string& out, std::string_view s) {
   AppendBigEndian(out, s.size(), 8);
@@ -790,10 +908,16 @@ std::string EncodeCompactEntries(const FileMap::Entries& entries) {
     out += static_cast<char>(static_cast<uint8_t>(e.method) |
                              (static_cast<uint8_t>(e.link_mode) << 4));
     PutBytes(out, e.link_url);
-    out += static_cast<char>(e.gzip ? 1 : 0);
+    // Flags: 1 a gzip variant follows, 2 a template (vars), 4 the template it was expanded
+    // from follows (bytes written before templates existed have 0 or 1).
+    out += static_cast<char>((e.gzip ? 1 : 0) | (e.vars ? 2 : 0) | (e.expanded_from ? 4 : 0));
     if (e.gzip) {
       PutHash(out, e.gzip->hash);
       AppendBigEndian(out, e.gzip->length, 8);
+    }
+    if (e.expanded_from) {
+      PutHash(out, e.expanded_from->hash);
+      AppendBigEndian(out, e.expanded_from->length, 8);
     }
   }
   return out;
@@ -817,21 +941,32 @@ std::vector<EncodedChunk> ReleaseManifest::CompactChunks() const {
 
 std::string ReleaseManifest::EncodeCompactHeader() const {
   std::string out;
-  const bool grant = emergency_edit != EmergencyEditPolicy::kNone;
-  out += grant ? kCompactMagicWithGrant : kCompactMagic;
+  const bool with_variables = !variables.empty();
+  const bool grant = emergency_edit != EmergencyEditPolicy::kNone || with_variables;
+  out += with_variables ? kCompactMagicWithVariables
+         : grant        ? kCompactMagicWithGrant
+                        : kCompactMagic;
   AppendBigEndian(out, static_cast<uint64_t>(format), 8);
   out += static_cast<char>(area == Area::kTieup ? 0 : 1);
   AppendBigEndian(out, version, 8);
   AppendBigEndian(out, static_cast<uint64_t>(created), 8);
   AppendBigEndian(out, static_cast<uint64_t>(expires), 8);
   if (grant) out += static_cast<char>(emergency_edit);
+  if (with_variables) {
+    AppendBigEndian(out, variables.size(), 8);
+    for (const auto& [name, value] : variables) {
+      PutBytes(out, name);
+      PutBytes(out, value);
+    }
+  }
   PutBytes(out, site);
   AppendBigEndian(out, files.size(), 8);
   return out;
 }
 
 Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
-  const bool grant = bytes.starts_with(kCompactMagicWithGrant);
+  const bool with_variables = bytes.starts_with(kCompactMagicWithVariables);
+  const bool grant = with_variables || bytes.starts_with(kCompactMagicWithGrant);
   if (!grant && !bytes.starts_with(kCompactMagic)) {
     return Status::DataLoss("stored release is not in the compact form");
   }
@@ -847,6 +982,14 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
     m.emergency_edit = g == 1   ? EmergencyEditPolicy::kKeep
                        : g == 2 ? EmergencyEditPolicy::kOverwrite
                                 : EmergencyEditPolicy::kNone;
+  }
+  if (with_variables) {
+    const uint64_t n = r.BigEndian(8);
+    if (n > kMaxVariables) return Status::DataLoss("stored release (compact form) is damaged");
+    for (uint64_t i = 0; r.ok() && i < n; ++i) {
+      std::string name = GetBytes(r);
+      m.variables[std::move(name)] = GetBytes(r);
+    }
   }
   m.site = GetBytes(r);
   const uint64_t count = r.BigEndian(8);
@@ -864,11 +1007,19 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
     const uint64_t mode = method_byte >> 4;
     e.link_mode = mode <= 3 ? static_cast<LinkMode>(mode) : LinkMode::kRedirect;
     e.link_url = GetBytes(r);
-    if (r.BigEndian(1) == 1) {
+    const uint64_t flags = r.BigEndian(1);
+    if (flags & 1) {
       GzipVariant g;
       g.hash = GetHash(r);
       g.length = r.BigEndian(8);
       e.gzip = std::move(g);
+    }
+    e.vars = (flags & 2) != 0;
+    if (flags & 4) {
+      BlobRef b;
+      b.hash = GetHash(r);
+      b.length = r.BigEndian(8);
+      e.expanded_from = std::move(b);
     }
     m.files.try_emplace(std::move(path), std::move(e));
   }

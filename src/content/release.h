@@ -82,6 +82,13 @@ struct GzipVariant {
   friend bool operator==(const GzipVariant&, const GzipVariant&) = default;
 };
 
+// A blob named by its hash and length (the template a served file was expanded from).
+struct BlobRef {
+  std::string hash;  // lower-case hex SHA-256
+  uint64_t length = 0;
+  friend bool operator==(const BlobRef&, const BlobRef&) = default;
+};
+
 // One served file.
 struct FileEntry {
   std::string hash;  // lower-case hex SHA-256 of the body (64 characters)
@@ -94,6 +101,18 @@ struct FileEntry {
   // "link_mode" of the entry's canonical JSON, omitted for kRedirect (so entries without it
   // encode, hash and parse as before).
   LinkMode link_mode = LinkMode::kRedirect;
+  // Main's form of a page shared by partners that differ only by variables
+  // (content/template_vars.h): the blob `hash` is a template, and the served bytes are that blob
+  // with the release's `variables` put in for its markers. Main signs the template and the
+  // variable table; the partner makes the page (ExpandRelease). A field "vars":true of the
+  // canonical JSON, omitted when false. Never with a gzip variant (the partner makes its own) or
+  // with method kLink.
+  bool vars = false;
+  // The partner's (expanded) form of such an entry: `hash`, `length` and `gzip` are the page the
+  // partner made, and this names the template it was made from (MainForm turns the entry back
+  // into main's). A field "from":{"hash":..,"length":..}; never signed (a partner keeps it in its
+  // own copy of the metadata), never with `vars`.
+  std::optional<BlobRef> expanded_from;
   friend bool operator==(const FileEntry&, const FileEntry&) = default;
 };
 
@@ -115,6 +134,12 @@ struct ReleaseManifest {
   // canonical JSON, omitted when kNone, so releases without a grant encode and hash as before).
   // Always kNone for an original release.
   EmergencyEditPolicy emergency_edit = EmergencyEditPolicy::kNone;
+  // The values put in for the markers of `vars` entries (content/template_vars.h): variable name
+  // ("partner.name") -> value as the partner's pages show it before HTML escaping. A field
+  // "variables" of the canonical JSON (an object, keys in byte order), omitted when empty, so
+  // releases without it encode and hash as before. Names as template variable names
+  // (ValidateVariableName); at most 256 of them and 64 KiB of values.
+  std::map<std::string, std::string> variables;
   FileMap files;  // normalized URL path -> entry
 
   // The canonical bytes (see the file comment). Call Validate() first if the manifest was built
@@ -145,7 +170,8 @@ struct ReleaseManifest {
   //  - H is the canonical JSON object of the header: Encode() without its "files" member,
   //    i.e. {"area":A,"created":N,"expires":N,"format":N,"site":S,"version":N} (keys in byte
   //    order, no whitespace, strings escaped as Encode escapes them), with
-  //    "emergency_edit":"keep"|"overwrite" after "created" when the release grants it;
+  //    "emergency_edit":"keep"|"overwrite" after "created" when the release grants it, and
+  //    "variables":{...} after "site" when the release has variables;
   //  - C_1 .. C_n are the chunks of `files` in key order (n = files.chunk_count(); none when
   //    there are no files), and C_i is the bytes Encode() writes for chunk i's entries inside
   //    "files":{...}: its members "path":{entry} joined by ',', without a leading or trailing
@@ -200,6 +226,9 @@ struct ReleaseDelta {
   int64_t created = 0;
   int64_t expires = 0;
   EmergencyEditPolicy emergency_edit = EmergencyEditPolicy::kNone;  // the result's grant
+  // The result's variables (ReleaseManifest::variables), whole: a field "variables" omitted when
+  // empty.
+  std::map<std::string, std::string> variables;
   uint64_t base_version = 0;
   std::string base_hash;    // the base release's ReleaseManifest::Hash() (hex)
   std::string result_hash;  // the resulting release's ReleaseManifest::Hash() (hex)
@@ -239,6 +268,10 @@ Status ValidatePath(std::string_view path);
 // Checks one file entry of a manifest (hash, type, method and link, gzip variant); `path` names
 // it in the message. The path itself is checked by ValidatePath.
 Status ValidateFileEntry(std::string_view path, const FileEntry& entry);
+
+// OK iff `name` is a template variable name: 1..128 characters of [A-Za-z0-9._-]
+// ("partner.name"). InvalidArgument says what is wrong.
+Status ValidateVariableName(std::string_view name);
 
 // OK iff `hash` is 64 lower-case hex characters (so it can never escape a directory).
 Status ValidateHashHex(std::string_view hash);

@@ -1,0 +1,108 @@
+#include "content/template_vars.h"
+
+#include <kainjow/mustache.hpp>
+
+#include "base/encoding.h"
+#include "content/gzip_variant.h"
+
+namespace tieup::content {
+namespace {
+
+constexpr std::string_view kOpen = "\xEE\x80\x80";   // U+E000
+constexpr std::string_view kClose = "\xEE\x80\x81";  // U+E001
+
+}  // namespace
+
+std::string VariableMarker(std::string_view name) {
+  std::string out(kOpen);
+  out += name;
+  out += kClose;
+  return out;
+}
+
+bool HasVariableMarker(std::string_view text) { return text.find(kOpen) != std::string_view::npos; }
+
+Result<std::string> SubstituteVariables(std::string_view tmpl,
+                                        const std::map<std::string, std::string>& variables) {
+  std::string out;
+  out.reserve(tmpl.size() + 64);
+  size_t at = 0;
+  for (size_t open = tmpl.find(kOpen); open != std::string_view::npos;
+       open = tmpl.find(kOpen, at)) {
+    out.append(tmpl, at, open - at);
+    const size_t name_at = open + kOpen.size();
+    const size_t close = tmpl.find(kClose, name_at);
+    // A name is at most 128 bytes (ValidateVariableName): a longer run is no marker.
+    if (close == std::string_view::npos || close - name_at > 128) {
+      return Status::InvalidArgument("a variable marker at byte " + std::to_string(open) +
+                                     " is not closed");
+    }
+    const std::string name(tmpl.substr(name_at, close - name_at));
+    auto value = variables.find(name);
+    if (value == variables.end()) {
+      return Status::InvalidArgument("the template names variable '" + SanitizeUtf8(name) +
+                                     "', which the release does not have");
+    }
+    out += kainjow::mustache::html_escape<std::string>(value->second);
+    at = close + kClose.size();
+  }
+  out.append(tmpl, at);
+  return out;
+}
+
+Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
+                                      const ReleaseManifest* previous) {
+  ReleaseManifest out = release;
+  const bool same_variables = previous != nullptr && previous->variables == release.variables;
+  for (const auto& [path, e] : release.files) {
+    if (!e.vars) continue;
+    if (same_variables) {
+      auto before = previous->files.find(path);
+      if (before != previous->files.end() && before->second.expanded_from &&
+          before->second.expanded_from->hash == e.hash &&
+          before->second.expanded_from->length == e.length &&
+          before->second.content_type == e.content_type && before->second.method == e.method &&
+          blobs.Has(before->second.hash)) {
+        out.files.insert_or_assign(path, before->second);
+        continue;
+      }
+    }
+    auto tmpl = blobs.Get(e.hash, e.length);
+    if (!tmpl.ok()) return tmpl.status().Annotate("the template of " + path);
+    auto bytes = SubstituteVariables(*tmpl, release.variables);
+    if (!bytes.ok()) return bytes.status().Annotate(path);
+    FileEntry made;
+    made.content_type = e.content_type;
+    made.method = e.method;
+    made.length = bytes->size();
+    ASSIGN_OR_RETURN(made.hash, blobs.Put(*bytes));
+    ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(blobs, *bytes, made.content_type));
+    made.expanded_from = BlobRef{e.hash, e.length};
+    out.files.insert_or_assign(path, std::move(made));
+  }
+  return out;
+}
+
+ReleaseManifest MainForm(const ReleaseManifest& expanded) {
+  ReleaseManifest out = expanded;
+  for (const auto& [path, e] : expanded.files) {
+    if (!e.expanded_from) continue;
+    FileEntry t;
+    t.hash = e.expanded_from->hash;
+    t.length = e.expanded_from->length;
+    t.content_type = e.content_type;
+    t.method = e.method;
+    t.vars = true;
+    out.files.insert_or_assign(path, std::move(t));
+  }
+  return out;
+}
+
+bool UsesTemplates(const ReleaseManifest& release) {
+  for (const auto& [path, e] : release.files) {
+    if (e.vars || e.expanded_from) return true;
+  }
+  return false;
+}
+
+}  // namespace tieup::content
