@@ -517,6 +517,8 @@ Result<PruneStats> ContentStore::Prune() {
       for (const auto& [path, e] : m.files) {
         referenced.insert(e.hash);
         if (e.gzip) referenced.insert(e.gzip->hash);
+        // Main's template of a page made here: the next release with other values needs it.
+        if (e.expanded_from) referenced.insert(e.expanded_from->hash);
       }
     }
   }
@@ -554,6 +556,7 @@ Result<size_t> ContentStore::RemoveUnreferencedBlobs(const std::vector<std::stri
     for (const auto& [path, e] : m.files) {
       candidates.erase(e.hash);
       if (e.gzip) candidates.erase(e.gzip->hash);
+      if (e.expanded_from) candidates.erase(e.expanded_from->hash);
     }
   };
   for (const auto& [path, e] : overlay_.entries) {

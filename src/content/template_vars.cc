@@ -83,6 +83,21 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
   return out;
 }
 
+Status RemakeExpandedPage(const ReleaseManifest& release, const FileEntry& entry,
+                          BlobStore& blobs) {
+  if (!entry.expanded_from)
+    return Status::InvalidArgument("the entry was not made from a template");
+  ASSIGN_OR_RETURN(std::string tmpl,
+                   blobs.Get(entry.expanded_from->hash, entry.expanded_from->length));
+  ASSIGN_OR_RETURN(std::string bytes, SubstituteVariables(tmpl, release.variables));
+  RETURN_IF_ERROR(blobs.PutExpected(entry.hash, bytes));
+  if (entry.gzip) {
+    ASSIGN_OR_RETURN(std::string gz, internal::GzipCompress(bytes));
+    RETURN_IF_ERROR(blobs.PutExpected(entry.gzip->hash, gz));
+  }
+  return Status::Ok();
+}
+
 ReleaseManifest MainForm(const ReleaseManifest& expanded) {
   ReleaseManifest out = expanded;
   for (const auto& [path, e] : expanded.files) {

@@ -50,6 +50,12 @@ Result<std::string> SubstituteVariables(std::string_view tmpl,
 Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
                                       const ReleaseManifest* previous = nullptr);
 
+// Makes again the page of `entry` (and its gzip variant), an entry of the expanded release
+// `release` made from a template, from that template in `blobs`, and stores each after checking it
+// against the entry's hash: a missing or damaged page is repaired without asking main. NotFound
+// when the template is absent, DataLoss when it is damaged or the result is not the entry's.
+Status RemakeExpandedPage(const ReleaseManifest& release, const FileEntry& entry, BlobStore& blobs);
+
 // Main's form of an expanded release (ExpandRelease's inverse): each entry made from a template
 // is the template's entry again. Main's signatures, deltas and ReleaseManifest::Hash() are of
 // this form.

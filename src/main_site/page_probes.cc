@@ -11,6 +11,7 @@
 
 #include "base/worker_pool.h"
 #include "commerce/form.h"
+#include "content/template_vars.h"
 #include "crypto/hash.h"
 #include "guard/alerts.h"
 #include "guard/page_probe.h"
@@ -251,7 +252,9 @@ class PageProbes {
       if (it == files.end()) continue;
       std::string hash = it->second.hash;
       if (e.base.prefix != "/" && IsHtmlContentType(it->second.content_type)) {
-        hash = MovedHash(it->second, e.base.prefix, path).value_or(hash);
+        hash = MovedHash(*release, it->second, e.base.prefix, path).value_or(hash);
+      } else if (it->second.vars) {
+        hash = MovedHash(*release, it->second, "", path).value_or(hash);
       }
       if (std::find(page.accepted.begin(), page.accepted.end(), hash) == page.accepted.end()) {
         page.accepted.push_back(std::move(hash));
@@ -260,24 +263,40 @@ class PageProbes {
     return page;
   }
 
-  // The SHA-256 of an HTML page as a partner serves it under `prefix` (site/page_server.h).
-  std::optional<std::string> MovedHash(const content::FileEntry& entry, const std::string& prefix,
+  // The SHA-256 of a page of `release` as the partner serves it: made from main's template with
+  // the partner's values (content/template_vars.h), and for an HTML page under `prefix` (not
+  // "" or "/") with its links moved there (site/page_server.h).
+  std::optional<std::string> MovedHash(const content::ReleaseManifest& release,
+                                       const content::FileEntry& entry, const std::string& prefix,
                                        const std::string& path) {
+    // A template's page differs by partner (and by the partner's values).
+    const std::string key =
+        entry.hash + prefix + path +
+        (entry.vars ? "\n" + release.site + "\n" + std::to_string(release.version) : std::string());
     {
       std::lock_guard<std::mutex> lock(cache_mu_);
-      auto it = moved_.find(entry.hash + prefix + path);
+      auto it = moved_.find(key);
       if (it != moved_.end()) return it->second;
     }
     auto body = blobs_.Get(entry.hash, entry.length);
     if (!body.ok()) return std::nullopt;
-    auto moved = RewriteHtmlLinks(
-        *body, CharsetOf(entry.content_type),
-        HtmlLinkMap{.prefix = prefix, .path = path, .own_origins = {}, .body_start_html = {}});
-    if (!moved.ok()) return std::nullopt;
-    std::string hash = Sha256Hex(*moved);
+    if (entry.vars) {
+      body = content::SubstituteVariables(*body, release.variables);
+      if (!body.ok()) return std::nullopt;
+    }
+    std::string hash;
+    if (prefix.empty() || prefix == "/") {
+      hash = Sha256Hex(*body);
+    } else {
+      auto moved = RewriteHtmlLinks(
+          *body, CharsetOf(entry.content_type),
+          HtmlLinkMap{.prefix = prefix, .path = path, .own_origins = {}, .body_start_html = {}});
+      if (!moved.ok()) return std::nullopt;
+      hash = Sha256Hex(*moved);
+    }
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (moved_.size() > 100'000) moved_.clear();
-    moved_[entry.hash + prefix + path] = hash;
+    moved_[key] = hash;
     return hash;
   }
 

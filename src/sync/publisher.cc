@@ -710,6 +710,12 @@ Result<content::BuildOptions> Publisher::BuildOptionsFor(const Partnership& p) {
   o.variables["partner.name"] = p.name;
   o.variables["partner.region"] = p.region;
   for (const auto& [k, v] : p.variables) o.variables[k] = v;
+  // What differs between partners: pages that show only these in text are one template for
+  // every partner, stored once (content/template_vars.h). Kind link serves main's pages as links.
+  if (p.kind != PartnershipKind::kLink) {
+    o.partner_variables = {"partner.id", "partner.name", "partner.region"};
+    for (const auto& [k, v] : p.variables) o.partner_variables.insert(k);
+  }
   {
     auto products = ReadProducts();
     if (!products.ok()) {
@@ -784,7 +790,9 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
 
   const content::ReleaseDiff diff = content::Diff(prev ? *prev : content::ReleaseManifest{}, m);
   const bool same_grant = prev && prev->emergency_edit == m.emergency_edit;
-  if (prev && diff.empty() && same_grant &&
+  // The partner's values, put in the templates' pages at the partner, are signed with it too.
+  const bool same_values = prev && prev->variables == m.variables;
+  if (prev && diff.empty() && same_grant && same_values &&
       prev->expires - now > options_.release_validity_seconds / 2) {
     return prev->version;  // nothing changed: no new release
   }
@@ -859,7 +867,10 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
                  ? "; emergency edit now " +
                        std::string(content::EmergencyEditPolicyName(m.emergency_edit))
                  : "") +
-            (diff.empty() && same_grant ? "; re-signed before the previous release expires" : "") +
+            (prev && !same_values ? "; the partner's values changed" : "") +
+            (diff.empty() && same_grant && same_values
+                 ? "; re-signed before the previous release expires"
+                 : "") +
             ")");
   }));
   latest.version = m.version;

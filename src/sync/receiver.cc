@@ -6,6 +6,7 @@
 
 #include "content/content_store.h"
 #include "content/release.h"
+#include "content/template_vars.h"
 #include "sync/schema.h"
 #include "trust/signed_metadata.h"
 
@@ -142,6 +143,8 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
       if (!staged.ok()) return staged.status();
       base = std::move(*staged);
     }
+    // Main signed its own form: pages made here from main's templates are those again.
+    if (content::UsesTemplates(*base)) base = content::MainForm(*base);
     return Status::Ok();
   });
   if (read.code() == StatusCode::kNotFound) {
@@ -278,13 +281,25 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
     wanted.emplace(e.hash, e.length);
     if (e.gzip) wanted.emplace(e.gzip->hash, e.gzip->length);
   };
-  if (active) {
+  // The active release as main signed it (pages made from templates are the templates again).
+  std::shared_ptr<const content::ReleaseManifest> active_main = active;
+  if (active && content::UsesTemplates(*active)) {
+    active_main = std::make_shared<const content::ReleaseManifest>(content::MainForm(*active));
+  }
+  if (active_main) {
     // The active release's blobs are here (kept while it is active): only entries that differ
     // from it are looked at, and chunks shared with it (a delta's result) are skipped unread.
-    active->files.ForEachDifference(m.files, [&](const std::string&, const content::FileEntry*,
-                                                 const content::FileEntry* after) {
+    active_main->files.ForEachDifference(m.files, [&](const std::string&, const content::FileEntry*,
+                                                      const content::FileEntry* after) {
       if (after != nullptr) want(*after);
     });
+    if (active_main->variables != m.variables) {
+      // Other values: every page made from a template is made again, so every template is
+      // needed (the active release's are kept here, so usually none is fetched).
+      for (const auto& [path, e] : m.files) {
+        if (e.vars) want(e);
+      }
+    }
   } else {
     for (const auto& [path, e] : m.files) want(e);
   }
@@ -407,8 +422,32 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
               "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(referenced) +
                   " blobs (" + std::to_string(fetched_bytes) + " bytes); the rest were present");
 
-  // 4. Stage beside the active release.
-  Status staged = content_([&](content::ContentStore& store) { return store.Stage(m); });
+  // 4. The pages made from main's templates with this partner's values (content/template_vars.h),
+  // then stage beside the active release.
+  std::optional<content::ReleaseManifest> expanded;
+  Status made = content_([&](content::ContentStore& store) -> Status {
+    if (!content::UsesTemplates(m)) return Status::Ok();
+    ASSIGN_OR_RETURN(expanded, content::ExpandRelease(m, store.blobs(), active.get()));
+    for (const auto& [path, e] : expanded->files) {
+      if (!e.expanded_from) continue;
+      stored.push_back(e.hash);
+      if (e.gzip) stored.push_back(e.gzip->hash);
+    }
+    return Status::Ok();
+  });
+  if (!made.ok()) {
+    if (made.code() == StatusCode::kInvalidArgument) {
+      return refuse(made.Annotate("making the pages of the signed templates"));
+    }
+    const std::string cleaned = clean_up();
+    (void)Event(offer.update_id, m.version, "failed",
+                "making the pages of version " + std::to_string(m.version) +
+                    " from main's templates failed: " + made.ToString() + cleaned +
+                    "; the active release stays served");
+    return made;
+  }
+  const content::ReleaseManifest& to_stage = expanded ? *expanded : m;
+  Status staged = content_([&](content::ContentStore& store) { return store.Stage(to_stage); });
   if (!staged.ok()) {
     const std::string cleaned = clean_up();
     (void)Event(offer.update_id, m.version, "failed",
@@ -416,7 +455,8 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
                     cleaned + "; the active release stays served");
     return staged;
   }
-  const content::ReleaseDiff diff = content::Diff(active ? *active : content::ReleaseManifest{}, m);
+  const content::ReleaseDiff diff =
+      content::Diff(active ? *active : content::ReleaseManifest{}, to_stage);
   (void)Event(offer.update_id, m.version, "staged",
               "staged version " + std::to_string(m.version) + ": " +
                   std::to_string(diff.added.size()) + " added, " +
@@ -538,7 +578,10 @@ ServedTieup DescribeServedTieup(const content::ContentStore& store) {
   auto active = store.Active(content::Area::kTieup);
   if (!active.ok()) return out;
   out.version = (*active)->version;
-  out.active_hash = (*active)->Hash();
+  // Main names releases by the hash of its own form (pages made here from templates are the
+  // templates again).
+  out.active_hash =
+      content::UsesTemplates(**active) ? content::MainForm(**active).Hash() : (*active)->Hash();
   for (const content::OverlayEntry& e : store.Overlay()) {
     out.overlay.push_back(
         EmergencyEditState{e.path, e.entry ? e.entry->hash : std::string(), e.at, e.by});
@@ -855,11 +898,16 @@ Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
   };
   std::map<std::string, Wanted> wanted;  // by hash
   uint64_t version = 0;
+  // Pages made here from main's templates: made again from the template (fetched first when it
+  // is missing too), never fetched (main holds the template only).
+  std::shared_ptr<const content::ReleaseManifest> release;
+  std::set<std::string> remake;  // their paths
   RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
     auto active = store.Active(content::Area::kTieup);
     if (!active.ok()) {
       return active.status().code() == StatusCode::kNotFound ? Status::Ok() : active.status();
     }
+    release = *active;
     version = (*active)->version;
     const content::FileMap& files = (*active)->files;
     for (const BlobRepair& b : blobs) {
@@ -870,13 +918,22 @@ Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
       const bool gzip = f.gzip && f.gzip->hash == b.hash && f.gzip->length == b.length;
       if (!body && !gzip) continue;
       if (store.blobs().Get(b.hash, b.length).ok()) continue;
+      if (f.expanded_from) {
+        remake.insert(b.path);
+        const content::BlobRef& t = *f.expanded_from;
+        if (store.blobs().Get(t.hash, t.length).ok()) continue;
+        Wanted& w = wanted[t.hash];
+        w.length = t.length;
+        w.paths.insert(b.path);
+        continue;
+      }
       Wanted& w = wanted[b.hash];
       w.length = b.length;
       w.paths.insert(b.path);
     }
     return Status::Ok();
   }));
-  if (wanted.empty()) return 0;
+  if (wanted.empty() && remake.empty()) return 0;
   auto names = [](const std::set<std::string>& paths) {
     std::string out;
     size_t n = 0;
@@ -889,7 +946,7 @@ Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
     }
     return out;
   };
-  std::set<std::string> all_paths;
+  std::set<std::string> all_paths = remake;
   for (const auto& [hash, w] : wanted) all_paths.insert(w.paths.begin(), w.paths.end());
 
   size_t stored = 0;
@@ -933,7 +990,10 @@ Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
           RETURN_IF_ERROR(store.blobs().PutExpected(hashes[k], stated));
           ++stored;
           stored_bytes += lengths[k];
-          repaired_paths.insert(entries[k]->paths.begin(), entries[k]->paths.end());
+          // A template: its pages are made below.
+          for (const std::string& p : entries[k]->paths) {
+            if (!remake.contains(p)) repaired_paths.insert(p);
+          }
         }
         return Status::Ok();
       });
@@ -956,11 +1016,32 @@ Result<size_t> Receiver::RepairBlobs(const std::vector<BlobRepair>& blobs) {
                         " missing or damaged blobs again from main");
     }
   }
-  const std::string message = "fetched again from main and verified " + std::to_string(stored) +
-                              (stored == 1 ? " blob (" : " blobs (") +
-                              std::to_string(stored_bytes) + " bytes) of tie-up release " +
-                              std::to_string(version) + ": " + names(repaired_paths) +
-                              " can be served again";
+  if (!remake.empty()) {
+    Status s = content_([&](content::ContentStore& store) -> Status {
+      for (const std::string& path : remake) {
+        const content::FileEntry& f = release->files.at(path);
+        Status one = content::RemakeExpandedPage(*release, f, store.blobs());
+        if (!one.ok()) return one.Annotate(path);
+        ++stored;
+        stored_bytes += f.length;
+        repaired_paths.insert(path);
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      (void)Event("", version, "failed",
+                  "making missing or damaged pages of tie-up release " + std::to_string(version) +
+                      " again from main's templates failed: " + s.ToString());
+      return s;
+    }
+  }
+  const std::string message =
+      std::string(remake.empty() ? "fetched again from main"
+                                 : "fetched again from main or made "
+                                   "again from main's templates") +
+      " and verified " + std::to_string(stored) + (stored == 1 ? " blob (" : " blobs (") +
+      std::to_string(stored_bytes) + " bytes) of tie-up release " + std::to_string(version) + ": " +
+      names(repaired_paths) + " can be served again";
   (void)Event("", version, "repaired", message);
   TellMain(version, "repaired", message);
   return stored;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 
+#include "content/template_vars.h"
 #include "sync/chunk_store.h"
 #include "sync/publisher.h"
 #include "sync/receiver.h"
@@ -82,7 +83,9 @@ TEST_F(PublisherReceiverTest, EmergencyEditsDoNotBlockMainsNextVersion) {
   auto st = p.receiver->GetStatus();
   ASSERT_THAT(st, IsOk());
   EXPECT_EQ(st->active_version, 1u);
-  EXPECT_EQ(st->active_hash, (*p.store->Active(content::Area::kTieup))->Hash());
+  // Main's name for the release: the hash of main's form (pages made from templates are the
+  // templates again).
+  EXPECT_EQ(st->active_hash, content::MainForm(**p.store->Active(content::Area::kTieup)).Hash());
   ASSERT_THAT(st->overlay, SizeIs(1));
   EXPECT_EQ(st->overlay[0].path, "/index.html");
   EXPECT_EQ(st->overlay[0].by, "ann");
@@ -476,15 +479,16 @@ TEST_F(PublisherReceiverTest, PerPartnerVariablesDifferWhileIdenticalPagesShareB
   ASSERT_THAT(mc, IsOk());
   EXPECT_EQ((*ma)->files.at("/about.html").hash, (*mc)->files.at("/about.html").hash);
   EXPECT_NE((*ma)->files.at("/index.html").hash, (*mc)->files.at("/index.html").hash);
-  // Main stores: 3 index pages, 2 about pages (shared + b's override), 1 stylesheet, 1 page
-  // shell (the same layout for all three).
+  // Main stores: 1 index page (a template the partners put their names in), 2 about pages
+  // (shared + b's override, a template too), 1 stylesheet, 1 page shell (the same layout for all
+  // three).
   int blobs = 0;
   ASSERT_THAT(main_blobs_->ForEach([&](const std::string&) {
     ++blobs;
     return Status::Ok();
   }),
               IsOk());
-  EXPECT_EQ(blobs, 7);
+  EXPECT_EQ(blobs, 5);
 }
 
 std::string PayloadTypeOf(const OfferRequest& o) {
@@ -517,7 +521,7 @@ TEST_F(PublisherReceiverTest, AfterTheFirstUpdateOnlyTheChangesAreSentAsASignedD
   ASSERT_THAT(payload, IsOk());
   auto active = p.store->Active(content::Area::kTieup);
   ASSERT_THAT(active, IsOk());
-  EXPECT_EQ((*active)->Encode(), *payload);
+  EXPECT_EQ(content::MainForm(**active).Encode(), *payload);
   EXPECT_TRUE(HasEvent(*publisher_->Events("shop-d"), "built", "1 rendered, 302 unchanged"));
 }
 
@@ -713,7 +717,8 @@ TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
   auto active = p.store->Active(content::Area::kTieup);
   ASSERT_THAT(active, IsOk());
-  const content::ReleaseManifest base = **active;
+  // Main's form of the release (as signed: pages made from templates are the templates again).
+  const content::ReleaseManifest base = content::MainForm(**active);
   content::ReleaseManifest next = base;
   next.version = 2;
   next.files["/about.html"] = HandMadeRelease("shop-t", 2, "<p>new</p>").files.at("/hand.html");
@@ -758,6 +763,57 @@ TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
               StatusIs(StatusCode::kAlreadyExists));
 }
 
+TEST_F(PublisherReceiverTest, PagesMadeFromTemplatesFollowTheValuesAndAreRepairedFromTheTemplate) {
+  PartnerSite& p = AddPartner("shop-v", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Vee");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-v"})).state, "activated");
+  EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Vee"));
+  auto first = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(first, IsOk());
+  const content::FileEntry made = (*first)->files.at("/index.html");
+  ASSERT_TRUE(made.expanded_from);
+  EXPECT_EQ((*first)->variables.at("partner.name"), "Vee");
+
+  // Only the name changes: a new release of the same templates. The partner makes its pages
+  // again from the templates it kept, fetching nothing.
+  const int fetches = MainLinkOf(p).fetch_calls.load();
+  PartnershipChanges rename;
+  rename.name = "Vee & Co";
+  ASSERT_THAT(publisher_->UpdatePartnership("shop-v", rename, "ann"), IsOk());
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-v"})).state, "activated");
+  EXPECT_EQ(p.ActiveVersion(), 2u);
+  EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Vee &amp; Co"));
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches);
+  EXPECT_TRUE(HasEvent(*publisher_->Events("shop-v"), "built", "the partner's values changed"));
+
+  // Pruning keeps the templates of the releases it keeps.
+  ASSERT_THAT(p.store->Prune(), IsOk());
+  auto active = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  const content::FileEntry now = (*active)->files.at("/index.html");
+  ASSERT_TRUE(now.expanded_from);
+  EXPECT_TRUE(p.store->blobs().Has(now.expanded_from->hash));
+
+  // The made page is lost: made again from the template, not fetched (main has only the
+  // template). Then template and page are both lost: the template is fetched, the page made.
+  ASSERT_THAT(p.store->blobs().Remove(now.hash), IsOk());
+  auto missing = p.receiver->FindMissingBlobs();
+  ASSERT_THAT(missing, IsOk());
+  ASSERT_THAT(*missing, SizeIs(1));
+  auto repaired = p.receiver->RepairBlobs(*missing);
+  ASSERT_THAT(repaired, IsOk());
+  EXPECT_EQ(*repaired, 1u);
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches);
+  EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Vee &amp; Co"));
+  ASSERT_THAT(p.store->blobs().Remove(now.hash), IsOk());
+  ASSERT_THAT(p.store->blobs().Remove(now.expanded_from->hash), IsOk());
+  auto polled = p.receiver->Poll();
+  ASSERT_THAT(polled, IsOk());
+  EXPECT_EQ(polled->repaired, 2u);  // the template fetched, the page made
+  EXPECT_EQ(polled->unrepaired, 0u);
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches + 1);
+  EXPECT_THAT(p.Page("/index.html"), HasSubstr("Welcome to Vee &amp; Co"));
+}
+
 TEST_F(PublisherReceiverTest, OnlyMissingBlobsAreFetched) {
   for (int i = 0; i < 40; ++i) {
     Write(authoring_ + "/pages/page" + std::to_string(i) + ".md",
@@ -793,8 +849,10 @@ TEST_F(PublisherReceiverTest, BlobsAreFetchedInBatches) {
 }
 
 TEST_F(PublisherReceiverTest, MainServesAPartnerOnlyItsOwnBlobs) {
+  Write(dir_.Sub("overrides-b/pages/only-b.html"), "<p>Beta's own page</p>\n");
   AddPartner("shop-a", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Alpha");
-  AddPartner("shop-b", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Beta");
+  AddPartner("shop-b", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Beta",
+             [&](Partnership& x) { x.overrides_dir = dir_.Sub("overrides-b"); });
   ASSERT_THAT(publisher_->BuildFor("shop-a"), IsOk());
   ASSERT_THAT(publisher_->BuildFor("shop-b"), IsOk());
   auto updates = publisher_->LatestFor("shop-b");
@@ -803,10 +861,13 @@ TEST_F(PublisherReceiverTest, MainServesAPartnerOnlyItsOwnBlobs) {
   ASSERT_THAT(payload, IsOk());
   auto mb = content::ReleaseManifest::Parse(payload->payload);
   ASSERT_THAT(mb, IsOk());
-  const std::string b_index = mb->files.at("/index.html").hash;
+  const std::string b_index = mb->files.at("/only-b.html").hash;
   EXPECT_THAT(publisher_->ServeBlobs("shop-b", {b_index}), IsOk());
   EXPECT_THAT(publisher_->ServeBlobs("shop-a", {b_index}),
               StatusIs(StatusCode::kPermissionDenied, HasSubstr("not part of any release")));
+  // The index page is one template both partners put their names in: both may fetch it.
+  ASSERT_TRUE(mb->files.at("/index.html").vars);
+  EXPECT_THAT(publisher_->ServeBlobs("shop-a", {mb->files.at("/index.html").hash}), IsOk());
   auto stray = main_blobs_->Put("main's private draft");
   ASSERT_THAT(stray, IsOk());
   EXPECT_THAT(publisher_->ServeBlobs("shop-a", {*stray}), StatusIs(StatusCode::kPermissionDenied));
