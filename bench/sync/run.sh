@@ -153,11 +153,12 @@ m = re.search(r"fetched (\d+) of (\d+) blobs \((\d+) bytes\)", sys.stdin.read())
 print(sys.argv[1], m.group(1), m.group(2), m.group(3), sys.argv[2])' "$v" \
     "$(stat -c %s "$work/p01/releases/tieup/$v.json")"
 }
-publish() { # marker label -> appends to $work/results
-  local before after json
+publish() { # marker label [partner] -> appends to $work/results (all partners without one)
+  local before after json ports_probed=$port_list target=(--all)
+  if [ -n "${3:-}" ]; then ports_probed=${pub[0]} target=(--partner "$3"); fi
   read -r -a before < <(relay_counts)
-  json=$(python3 "$here/probe.py" "$1" "/$changed_page.html" "$port_list" 600 "$work/publish-$2.log" \
-    -- "$tieup" main publish "$M" --all)
+  json=$(python3 "$here/probe.py" "$1" "/$changed_page.html" "$ports_probed" 600 "$work/publish-$2.log" \
+    -- "$tieup" main publish "$M" "${target[@]}")
   read -r -a after < <(relay_counts)
   if grep -q FAILED "$work/publish-$2.log"; then
     echo "sync bench: $2: $(grep -c FAILED "$work/publish-$2.log") partner update(s) failed in 'main publish' (main serve retries them):" >&2
@@ -186,9 +187,18 @@ CONF
 rsync --daemon --config="$work/rsyncd.conf" --port="$rport" --address=127.0.0.1
 for _ in $(seq 50); do [ -f "$work/rsyncd.pid" ] && break; sleep 0.1; done
 
-echo "sync bench: initial full sync to $partners partners"
-publish initial initial
+# Main's storage (the whole data directory, authoring tree included) before any release, after
+# the first partner's and after all: what one more partner costs main (issue 18 item 4).
+kib_main() { du -sk "$M" | cut -f1; }
+kib_before=$(kib_main)
+echo "sync bench: initial full sync to ${ids[0]} alone"
+publish initial initial1 "${ids[0]}"
+kib_one=$(kib_main)
 echo "sync bench: initial rsync of the authoring tree"
+rsync_run initial1
+echo "sync bench: initial full sync to the other $((partners - 1)) partners"
+publish initial initial
+kib_all=$(kib_main)
 rsync_run initial
 
 for r in $(seq "$rounds"); do
@@ -244,7 +254,12 @@ for label in tie:
           f"{r['ms'] / 1000:>8.3f} {kb(r['sent']):>11} {kb(r['received']):>11}")
     if t["active"] < t["partners"]:
         print(f"  warning: only {t['active']} of {t['partners']} partners served the change")
-rounds = [l for l in tie if l != "initial"]
+if "initial1" in tie:
+    one, r1 = tie["initial1"], rs["initial1"]
+    print(f"\nfirst sync of the whole site to one partner: active after {one['all_active_s']:.3f} s, "
+          f"rsync of the tree to one target {r1['ms'] / 1000:.3f} s (ratio {one['all_active_s'] / (r1['ms'] / 1000):.1f}; "
+          f"goal 2); then the other {partners - 1} partners: all active after {tie['initial']['all_active_s']:.3f} s")
+rounds = [l for l in tie if not l.startswith("initial")]
 if rounds:
     med = lambda f: st.median(f(l) for l in rounds)
     all_s = med(lambda l: tie[l]["all_active_s"] or float("inf"))
@@ -273,4 +288,15 @@ if rounds:
 PY
 du_main=$(du -sm "$M" | cut -f1)
 du_p01=$(du -sm "$work/p01" | cut -f1)
+kib_site=$(du -sk "$M/authoring" | cut -f1)
 echo "disk: main $du_main MB, one partner $du_p01 MB; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$kib_before" "$kib_one" "$kib_all" "$kib_site" "$partners" <<'PY'
+import sys
+before, one, everyone, site, n = map(int, sys.argv[1:])
+first = one - before
+extra = (everyone - one) / max(n - 1, 1)
+print(f"main's storage (initial syncs, before the rounds): {before / 1024:.1f} MiB before any release, "
+      f"+{first / 1024:.1f} MiB with the first partner, +{(everyone - one) / 1024:.1f} MiB for the other {n - 1}: "
+      f"{extra / 1024:.2f} MiB per extra partner = {100 * extra / site:.2f}% of the site's "
+      f"{site / 1024:.1f} MiB authoring tree (goal under 1%)")
+PY

@@ -50,10 +50,70 @@ Result<std::string> SubstituteVariables(std::string_view tmpl,
   return out;
 }
 
+namespace {
+
+// The page made from template entry `e` of `release`, with its gzip variant, stored in `blobs`.
+Result<FileEntry> MakePage(const ReleaseManifest& release, const std::string& path,
+                           const FileEntry& e, BlobStore& blobs) {
+  auto tmpl = blobs.Get(e.hash, e.length);
+  if (!tmpl.ok()) return tmpl.status().Annotate("the template of " + path);
+  auto bytes = SubstituteVariables(*tmpl, release.variables);
+  if (!bytes.ok()) return bytes.status().Annotate(path);
+  FileEntry made;
+  made.content_type = e.content_type;
+  made.method = e.method;
+  made.length = bytes->size();
+  ASSIGN_OR_RETURN(made.hash, blobs.Put(*bytes));
+  ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(blobs, *bytes, made.content_type));
+  made.expanded_from = BlobRef{e.hash, e.length};
+  return made;
+}
+
+// Sets the header fields of `out` to those of `release`.
+void CopyHeader(const ReleaseManifest& release, ReleaseManifest& out) {
+  out.format = release.format;
+  out.site = release.site;
+  out.area = release.area;
+  out.version = release.version;
+  out.created = release.created;
+  out.expires = release.expires;
+  out.emergency_edit = release.emergency_edit;
+  out.variables = release.variables;
+}
+
+}  // namespace
+
 Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
-                                      const ReleaseManifest* previous) {
-  ReleaseManifest out = release;
+                                      const ReleaseManifest* previous,
+                                      const ReleaseManifest* previous_main) {
   const bool same_variables = previous != nullptr && previous->variables == release.variables;
+  if (same_variables && previous_main != nullptr) {
+    // From the previous expanded release, by the difference of main's forms: chunks shared
+    // between `previous_main` and `release` are skipped unread, and `out` keeps sharing them.
+    ReleaseManifest out = *previous;
+    CopyHeader(release, out);
+    Status failed;
+    previous_main->files.ForEachDifference(
+        release.files,
+        [&](const std::string& path, const FileEntry* /*before*/, const FileEntry* after) {
+          if (!failed.ok()) return;
+          if (after == nullptr) {
+            out.files.erase(path);
+          } else if (!after->vars) {
+            out.files.insert_or_assign(path, *after);
+          } else {
+            auto made = MakePage(release, path, *after, blobs);
+            if (!made.ok()) {
+              failed = made.status();
+              return;
+            }
+            out.files.insert_or_assign(path, std::move(*made));
+          }
+        });
+    RETURN_IF_ERROR(failed);
+    return out;
+  }
+  ReleaseManifest out = release;
   for (const auto& [path, e] : release.files) {
     if (!e.vars) continue;
     if (same_variables) {
@@ -67,17 +127,7 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
         continue;
       }
     }
-    auto tmpl = blobs.Get(e.hash, e.length);
-    if (!tmpl.ok()) return tmpl.status().Annotate("the template of " + path);
-    auto bytes = SubstituteVariables(*tmpl, release.variables);
-    if (!bytes.ok()) return bytes.status().Annotate(path);
-    FileEntry made;
-    made.content_type = e.content_type;
-    made.method = e.method;
-    made.length = bytes->size();
-    ASSIGN_OR_RETURN(made.hash, blobs.Put(*bytes));
-    ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(blobs, *bytes, made.content_type));
-    made.expanded_from = BlobRef{e.hash, e.length};
+    ASSIGN_OR_RETURN(FileEntry made, MakePage(release, path, e, blobs));
     out.files.insert_or_assign(path, std::move(made));
   }
   return out;

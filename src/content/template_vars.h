@@ -45,10 +45,14 @@ Result<std::string> SubstituteVariables(std::string_view tmpl,
 // `blobs` with a gzip variant where the builder would make one, and naming its template in
 // FileEntry::expanded_from. Other entries are kept. An entry of `previous` (an earlier expanded
 // release) made from the same template with the same variables is reused without reading
-// anything. NotFound when a template blob is absent, DataLoss when damaged, InvalidArgument
-// (naming the file) when a template names a variable the release lacks.
+// anything. With `previous_main` too (MainForm(*previous)) and the same variables, the result is
+// made from `previous` by the difference between `previous_main` and `release`, so it shares the
+// storage of every unchanged chunk with `previous` (content/release.h FileMap): an update of one
+// page costs one page. NotFound when a template blob is absent, DataLoss when damaged,
+// InvalidArgument (naming the file) when a template names a variable the release lacks.
 Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
-                                      const ReleaseManifest* previous = nullptr);
+                                      const ReleaseManifest* previous = nullptr,
+                                      const ReleaseManifest* previous_main = nullptr);
 
 // Makes again the page of `entry` (and its gzip variant), an entry of the expanded release
 // `release` made from a template, from that template in `blobs`, and stores each after checking it

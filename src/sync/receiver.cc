@@ -117,6 +117,20 @@ Status Receiver::Refuse(const OfferRequest& offer, uint64_t version, const Statu
   return why;
 }
 
+std::shared_ptr<const content::ReleaseManifest> Receiver::MainFormOf(
+    const std::shared_ptr<const content::ReleaseManifest>& release) {
+  if (!release || !content::UsesTemplates(*release)) return release;
+  std::lock_guard<std::mutex> lock(main_form_mu_);
+  // A release of this site is named by its version: the one staged as that version is the one
+  // activated (a re-offer of a staged version stages the same signed release).
+  if (main_form_ && main_form_->version == release->version && main_form_->site == release->site &&
+      main_form_->area == release->area) {
+    return main_form_;
+  }
+  main_form_ = std::make_shared<const content::ReleaseManifest>(content::MainForm(*release));
+  return main_form_;
+}
+
 Result<uint64_t> Receiver::ActiveVersion() {
   uint64_t version = 0;
   RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
@@ -136,15 +150,14 @@ Result<content::ReleaseManifest> Receiver::ApplyReleaseDelta(
     const content::ReleaseDelta& delta) {
   std::optional<content::ReleaseManifest> base;
   Status read = content_([&](content::ContentStore& store) -> Status {
+    // Main signed its own form: pages made here from main's templates are those again.
     if (active && active->version == delta.base_version) {
-      base = *active;  // shares the active release's storage (content/release.h FileMap)
+      base = *MainFormOf(active);  // shares the storage (content/release.h FileMap)
     } else {
       auto staged = store.ReadStaged(content::Area::kTieup, delta.base_version);
       if (!staged.ok()) return staged.status();
-      base = std::move(*staged);
+      base = content::UsesTemplates(*staged) ? content::MainForm(*staged) : std::move(*staged);
     }
-    // Main signed its own form: pages made here from main's templates are those again.
-    if (content::UsesTemplates(*base)) base = content::MainForm(*base);
     return Status::Ok();
   });
   if (read.code() == StatusCode::kNotFound) {
@@ -282,10 +295,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
     if (e.gzip) wanted.emplace(e.gzip->hash, e.gzip->length);
   };
   // The active release as main signed it (pages made from templates are the templates again).
-  std::shared_ptr<const content::ReleaseManifest> active_main = active;
-  if (active && content::UsesTemplates(*active)) {
-    active_main = std::make_shared<const content::ReleaseManifest>(content::MainForm(*active));
-  }
+  const std::shared_ptr<const content::ReleaseManifest> active_main = MainFormOf(active);
   if (active_main) {
     // The active release's blobs are here (kept while it is active): only entries that differ
     // from it are looked at, and chunks shared with it (a delta's result) are skipped unread.
@@ -427,7 +437,8 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   std::optional<content::ReleaseManifest> expanded;
   Status made = content_([&](content::ContentStore& store) -> Status {
     if (!content::UsesTemplates(m)) return Status::Ok();
-    ASSIGN_OR_RETURN(expanded, content::ExpandRelease(m, store.blobs(), active.get()));
+    ASSIGN_OR_RETURN(expanded,
+                     content::ExpandRelease(m, store.blobs(), active.get(), active_main.get()));
     for (const auto& [path, e] : expanded->files) {
       if (!e.expanded_from) continue;
       stored.push_back(e.hash);
@@ -448,6 +459,11 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   }
   const content::ReleaseManifest& to_stage = expanded ? *expanded : m;
   Status staged = content_([&](content::ContentStore& store) { return store.Stage(to_stage); });
+  if (staged.ok() && expanded) {
+    // The signed form of what was staged: the next offer's delta applies to it.
+    std::lock_guard<std::mutex> lock(main_form_mu_);
+    main_form_ = std::make_shared<const content::ReleaseManifest>(m);
+  }
   if (!staged.ok()) {
     const std::string cleaned = clean_up();
     (void)Event(offer.update_id, m.version, "failed",
@@ -573,15 +589,20 @@ Result<uint64_t> Receiver::ActivateLocked(const ActivateRequest& request, std::s
   return request.version;
 }
 
-ServedTieup DescribeServedTieup(const content::ContentStore& store) {
+ServedTieup DescribeServedTieup(const content::ContentStore& store,
+                                const content::ReleaseManifest* active_main) {
   ServedTieup out;
   auto active = store.Active(content::Area::kTieup);
   if (!active.ok()) return out;
   out.version = (*active)->version;
   // Main names releases by the hash of its own form (pages made here from templates are the
   // templates again).
-  out.active_hash =
-      content::UsesTemplates(**active) ? content::MainForm(**active).Hash() : (*active)->Hash();
+  if (active_main != nullptr && active_main->version == (*active)->version) {
+    out.active_hash = active_main->Hash();
+  } else {
+    out.active_hash =
+        content::UsesTemplates(**active) ? content::MainForm(**active).Hash() : (*active)->Hash();
+  }
   for (const content::OverlayEntry& e : store.Overlay()) {
     out.overlay.push_back(
         EmergencyEditState{e.path, e.entry ? e.entry->hash : std::string(), e.at, e.by});
@@ -593,7 +614,10 @@ Result<PartnerSyncStatus> Receiver::GetStatus() {
   PartnerSyncStatus st;
   st.site = options_.site_id;
   RETURN_IF_ERROR(content_([&](content::ContentStore& store) -> Status {
-    ServedTieup served = DescribeServedTieup(store);
+    auto active = store.Active(content::Area::kTieup);
+    const std::shared_ptr<const content::ReleaseManifest> main_form =
+        active.ok() ? MainFormOf(*active) : nullptr;
+    ServedTieup served = DescribeServedTieup(store, main_form.get());
     st.active_version = served.version;
     st.active_hash = std::move(served.active_hash);
     st.overlay = std::move(served.overlay);

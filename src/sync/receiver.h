@@ -112,7 +112,10 @@ struct ServedTieup {
   std::string active_hash;
   std::vector<EmergencyEditState> overlay;
 };
-ServedTieup DescribeServedTieup(const content::ContentStore& store);
+// `active_main`: the active release as main signed it (content::MainForm), when the caller has
+// it; otherwise it is made from the active release.
+ServedTieup DescribeServedTieup(const content::ContentStore& store,
+                                const content::ReleaseManifest* active_main = nullptr);
 
 class Receiver {
  public:
@@ -208,6 +211,11 @@ class Receiver {
   Status Refuse(const OfferRequest& offer, uint64_t version, const Status& why);
   // Tells main about a fault or a repair (best effort; a failure is recorded).
   void TellMain(uint64_t version, std::string_view kind, const std::string& message);
+  // `release` (an expanded release of this site) as main signed it: pages made from templates
+  // are the templates again (content::MainForm). Kept for the newest release it was asked for
+  // or staged, so each release is turned back once.
+  std::shared_ptr<const content::ReleaseManifest> MainFormOf(
+      const std::shared_ptr<const content::ReleaseManifest>& release);
 
   Env& env_;
   Database& db_;
@@ -217,6 +225,8 @@ class Receiver {
   const int64_t root_version_;
   std::mutex offer_mu_;  // serializes offers and polls
   std::mutex mu_;        // serializes update state changes
+  std::mutex main_form_mu_;
+  std::shared_ptr<const content::ReleaseManifest> main_form_;  // guarded by main_form_mu_
 };
 
 }  // namespace tieup::sync

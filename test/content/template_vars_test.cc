@@ -195,6 +195,41 @@ TEST_F(TemplateBuildTest, ExpandingReusesUnchangedPagesAndRefusesADamagedTemplat
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("variable 'partner.region'")));
 }
 
+TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPages) {
+  auto v1 = BuildRelease(*env_, blobs_, Options("shop-b", "Shop B", "Kanto", true));
+  ASSERT_THAT(v1, IsOk());
+  TempDir partner_dir;
+  BlobStore partner_blobs(*env_, partner_dir.Sub("blobs"));
+  for (const auto& [path, e] : v1->files) {
+    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
+  }
+  auto first = ExpandRelease(*v1, partner_blobs);
+  ASSERT_THAT(first, IsOk());
+  // Version 2 changes one page; the partner holds only that page's new template (the others'
+  // are gone): the result is made from version 1's pages and is the full expansion's.
+  Write("author/pages/news.html", "---\ntitle: News\n---\n<p>Today in {{partner.region}}</p>\n");
+  BuildOptions o = Options("shop-b", "Shop B", "Kanto", true);
+  o.version = 4;
+  auto v2 = BuildRelease(*env_, blobs_, o);
+  ASSERT_THAT(v2, IsOk());
+  const FileEntry& news = v2->files.at("/news.html");
+  ASSERT_TRUE(news.vars);
+  for (const auto& [path, e] : v1->files) {
+    if (e.vars) ASSERT_THAT(partner_blobs.Remove(e.hash), IsOk());
+  }
+  ASSERT_THAT(partner_blobs.PutExpected(news.hash, blobs_.Get(news.hash).value()), IsOk());
+  auto second = ExpandRelease(*v2, partner_blobs, &*first, &*v1);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->version, 4u);
+  EXPECT_THAT(blobs_.Get(news.hash).value(), HasSubstr(VariableMarker("partner.region")));
+  EXPECT_EQ(MainForm(*second), *v2);
+  EXPECT_EQ(MainForm(*second).Hash(), v2->Hash());
+  ASSERT_THAT(partner_blobs.Get(second->files.at("/news.html").hash).value(),
+              HasSubstr("<p>Today in Kanto</p>"));
+  // Without the previous main form every template is read: the others are gone here.
+  EXPECT_THAT(ExpandRelease(*v2, partner_blobs, nullptr, nullptr), StatusIs(StatusCode::kNotFound));
+}
+
 TEST(TemplateReleaseTest, VariablesAreSignedInTheHashAndTravelInDeltas) {
   ReleaseManifest base;
   base.site = "shop-b";
