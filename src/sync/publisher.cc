@@ -833,9 +833,18 @@ Result<uint64_t> Publisher::BuildLocked(const Partnership& p, int64_t now,
         "VALUES(?,?,'','',?,?,?,?,?,?,?)",
         {p.id, static_cast<int64_t>(m.version), m.created, m.expires, inputs,
          static_cast<int64_t>(prev ? prev->version : 0), delta_envelope, snapshot, payload_hash}));
-    // Only entries new in this release can add a blob the partner may fetch.
+    // Only entries new in this release can add a blob the partner may fetch. A template made
+    // from main's own directory (no overrides: nothing of this partner's) is the same for every
+    // partner: it is recorded once for all, so main's records do not grow with partners x pages.
+    const bool shared_templates = p.overrides_dir.empty();
     auto add_refs = [&](const std::vector<content::DiffEntry>& entries) -> Status {
       for (const content::DiffEntry& d : entries) {
+        if (shared_templates && d.after->vars) {
+          RETURN_IF_ERROR(
+              db.Exec("INSERT INTO sync_shared_blobs(hash) VALUES(?) ON CONFLICT DO NOTHING",
+                      {d.after->hash}));
+          continue;
+        }
         RETURN_IF_ERROR(
             db.Exec("INSERT INTO sync_blob_refs(partner, hash) VALUES(?,?) ON CONFLICT DO NOTHING",
                     {p.id, d.after->hash}));
@@ -912,11 +921,9 @@ Result<std::string> Publisher::FullEnvelopeLocked(const std::string& id, uint64_
     return Status::DataLoss("stored release " + std::to_string(version) + " of partner '" + id +
                             "' does not encode to the metadata it was built as");
   }
-  envelope = EncodeEnvelope(SignRelease(release_key_, payload));
-  RETURN_IF_ERROR(
-      db_.Exec("UPDATE sync_releases SET envelope = ? WHERE partner = ? AND version = ?",
-               {envelope, id, static_cast<int64_t>(version)}));
-  return envelope;
+  // Not stored: the full metadata of a site of 10,000 pages is megabytes per partner, and Ed25519
+  // signs it again to the same bytes when it is next needed (a first sync, a re-offer).
+  return EncodeEnvelope(SignRelease(release_key_, payload));
 }
 
 Result<std::string> Publisher::DeltaEnvelopeLocked(const std::string& id, uint64_t base,
@@ -1473,6 +1480,18 @@ Result<std::vector<std::string>> Publisher::ServeBlobs(const std::string& partne
     }
     ASSIGN_OR_RETURN(auto rows, db_.Query(sql + ")", params));
     for (const SqlRow& r : rows) referenced.insert(r.Text(0));
+    // Main's templates, which every partner may fetch (BuildLocked).
+    if (rows.size() < n) {
+      std::string shared = "SELECT hash FROM sync_shared_blobs WHERE hash IN (";
+      std::vector<SqlValue> hashes_param;
+      for (size_t i = 0; i < n; ++i) {
+        if (referenced.contains(hashes[start + i])) continue;
+        shared += hashes_param.empty() ? "?" : ", ?";
+        hashes_param.emplace_back(hashes[start + i]);
+      }
+      ASSIGN_OR_RETURN(auto found, db_.Query(shared + ")", hashes_param));
+      for (const SqlRow& r : found) referenced.insert(r.Text(0));
+    }
   }
   for (const auto& h : hashes) {
     if (referenced.count(h) == 0) {

@@ -179,6 +179,11 @@ CREATE TABLE sync_option_changes(partner TEXT NOT NULL, option TEXT NOT NULL,
   enabled INTEGER NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX sync_option_changes_partner ON sync_option_changes(partner, at);
 )sql"},
+      // Main's templates every partner may fetch (issue 18 item 4; content/template_vars.h):
+      // recorded once, not once per partner in sync_blob_refs.
+      {16, R"sql(
+CREATE TABLE sync_shared_blobs(hash TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+)sql"},
   };
   return Migrate(db, "sync", kSteps);
 }
