@@ -295,8 +295,8 @@ import sys
 before, one, everyone, site, n = map(int, sys.argv[1:])
 first = one - before
 extra = (everyone - one) / max(n - 1, 1)
-print(f"main's storage (initial syncs, before the rounds): {before / 1024:.1f} MiB before any release, "
-      f"+{first / 1024:.1f} MiB with the first partner, +{(everyone - one) / 1024:.1f} MiB for the other {n - 1}: "
-      f"{extra / 1024:.2f} MiB per extra partner = {100 * extra / site:.2f}% of the site's "
+print(f"main's storage (du, 4 KiB blocks; initial syncs, before the rounds): {before / 1024:.1f} MiB before any "
+      f"release, +{first / 1024:.1f} MiB with the first partner, +{everyone - one} KiB for the other {n - 1}: "
+      f"{extra:.0f} KiB per extra partner = {100 * extra / site:.2f}% of the site's "
       f"{site / 1024:.1f} MiB authoring tree (goal under 1%)")
 PY

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,25 @@ class DamagedBlobTest : public MainSiteTest {
   std::string BlobPath(const std::string& body) const {
     const std::string hash = Sha256Hex(body);
     return partner_dir_ + "/blobs/" + hash.substr(0, 2) + "/" + hash;
+  }
+
+  // The partner's stored template (main's, content/template_vars.h) of the page at `url_path`,
+  // from its release metadata; "" when the page was not made from one.
+  std::string TemplatePath(const std::string& url_path) const {
+    const std::regex entry(
+        "\"" + url_path +
+        "\":\\{\"content_type\":\"[^\"]*\",\"from\":\\{\"hash\":\"([0-9a-f]{64})\"");
+    for (const auto& f : std::filesystem::directory_iterator(partner_dir_ + "/releases/tieup")) {
+      std::ifstream in(f.path());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      std::smatch m;
+      if (std::regex_search(text, m, entry)) {
+        const std::string hash = m[1];
+        return partner_dir_ + "/blobs/" + hash.substr(0, 2) + "/" + hash;
+      }
+    }
+    return "";
   }
 
   // Flips every bit of the first bytes of the file at `path` (same length).
@@ -437,6 +457,11 @@ TEST_F(DamagedBlobTest, DeletedTieupBlobIsRepairedOnceMainIsBack) {
   ASSERT_EQ(main_->Stop(), 0) << main_->output();
 
   ASSERT_TRUE(std::filesystem::remove(BlobPath(front)));
+  // The front page is made from main's template with the partner's values: a lost page alone is
+  // made again from the template at once. The template is lost too: only main has it.
+  const std::string tmpl = TemplatePath("/index.html");
+  ASSERT_FALSE(tmpl.empty());
+  ASSERT_TRUE(std::filesystem::remove(tmpl));
   StartPartner();
   EXPECT_EQ(StatusOf(Get("/assets/style.css")), 200);
   std::string r = Get("/");
