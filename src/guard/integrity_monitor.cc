@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "crypto/hash.h"
 
@@ -87,6 +88,7 @@ class IntegrityMonitor::Impl {
   void Reload() {
     files_ = lister_();
     index_.clear();
+    index_.reserve(files_.size());
     for (size_t i = 0; i < files_.size(); ++i) index_.emplace(files_[i].path, i);
     next_ = 0;
     // What was bad and is no longer listed is forgotten.
@@ -235,9 +237,10 @@ class IntegrityMonitor::Impl {
   std::map<int, std::string> dirs_;  // watch descriptor -> directory
   // The monitor thread's own state.
   std::vector<WatchedFile> files_;
-  std::map<std::string, size_t> index_;  // path -> files_ index
-  size_t next_ = 0;                      // the sweep's next file
-  std::set<std::string> bad_;            // "path\ndisk" / "path\nmemory" reported, not fixed
+  // path -> files_ index (hashed: relisting a site of 10,000 pages is on the update path)
+  std::unordered_map<std::string, size_t> index_;
+  size_t next_ = 0;            // the sweep's next file
+  std::set<std::string> bad_;  // "path\ndisk" / "path\nmemory" reported, not fixed
   std::atomic<bool> stopping_{false};
   std::atomic<bool> rescan_{false};
   mutable std::mutex mu_;  // stats_

@@ -1,6 +1,7 @@
 #include "partner_site/partner_daemon.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -132,7 +133,9 @@ Status PartnerDaemon::StartIntegrityMonitor() {
     std::vector<guard::WatchedFile> out;
     std::shared_ptr<const content::SiteView> view = content.view();
     if (view == nullptr) return out;
-    std::set<std::string> seen;
+    std::unordered_set<std::string> seen;
+    seen.reserve(view->files().size() * 2);
+    out.reserve(view->files().size() * 2);
     auto add = [&](const std::string& hash, uint64_t length,
                    std::shared_ptr<const std::string> memory) {
       if (hash.size() != 64 || !seen.insert(hash).second) return;
