@@ -199,7 +199,8 @@ Result<StoreCopyReport> CopySqliteToPostgres(Database& from, Database& to,
   ASSIGN_OR_RETURN(auto index_rows, from.Query("SELECT sql FROM sqlite_master WHERE type = "
                                                "'index' AND sql IS NOT NULL ORDER BY name"));
   StoreCopyReport report;
-  Status s = to.Transaction([&](Database& tx) -> Status {
+  auto copy = [&](Database& tx) -> Status {
+    report = StoreCopyReport{};
     RETURN_IF_ERROR(PreparePostgresSchema(tx));
     for (size_t i = 0; i < tables.size(); ++i) {
       const SourceTable& t = tables[i];
@@ -266,7 +267,14 @@ Result<StoreCopyReport> CopySqliteToPostgres(Database& from, Database& to,
           {Quoted(table), column, floor}));
     }
     return Status::Ok();
-  });
+  };
+  // PostgreSQL may abort the transaction to end a deadlock with another session making tables
+  // or collations at the same time (40P01, Aborted): nothing was kept, so it is made again.
+  Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s = to.Transaction(copy);
+    if (s.code() != StatusCode::kAborted) break;
+  }
   if (!s.ok()) return s;
   return report;
 }
