@@ -146,6 +146,19 @@ Status ValidateEntry(const std::string& path, const FileEntry& e) {
   return Status::Ok();
 }
 
+// The optional member `key` of `obj`: {"hash":..,"length":..}.
+Result<std::optional<BlobRef>> ParseBlobRef(const boost::json::object& obj, std::string_view key,
+                                            const std::string& where) {
+  if (!obj.contains(key)) return std::optional<BlobRef>();
+  const std::string ref_where = where + " " + std::string(key);
+  ASSIGN_OR_RETURN(const boost::json::object* ref, GetObject(obj, key, where));
+  RETURN_IF_ERROR(CheckKeys(*ref, ref_where, {"hash", "length"}));
+  BlobRef b;
+  ASSIGN_OR_RETURN(b.hash, GetString(*ref, "hash", ref_where));
+  ASSIGN_OR_RETURN(b.length, GetUint(*ref, "length", ref_where));
+  return std::optional<BlobRef>(std::move(b));
+}
+
 Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& v) {
   std::string where = "file " + Quote(path);
   if (!v.is_object()) return Status::InvalidArgument(where + " must be an object");
@@ -172,24 +185,8 @@ Result<FileEntry> ParseEntry(const std::string& path, const boost::json::value& 
     if (!parsed.ok()) return parsed.status().Annotate(where);
     e.link_mode = *parsed;
   }
-  if (obj.contains("gzip")) {
-    std::string gz_where = where + " gzip";
-    ASSIGN_OR_RETURN(const boost::json::object* gz, GetObject(obj, "gzip", where));
-    RETURN_IF_ERROR(CheckKeys(*gz, gz_where, {"hash", "length"}));
-    GzipVariant g;
-    ASSIGN_OR_RETURN(g.hash, GetString(*gz, "hash", gz_where));
-    ASSIGN_OR_RETURN(g.length, GetUint(*gz, "length", gz_where));
-    e.gzip = std::move(g);
-  }
-  if (obj.contains("from")) {
-    std::string from_where = where + " from";
-    ASSIGN_OR_RETURN(const boost::json::object* from, GetObject(obj, "from", where));
-    RETURN_IF_ERROR(CheckKeys(*from, from_where, {"hash", "length"}));
-    BlobRef b;
-    ASSIGN_OR_RETURN(b.hash, GetString(*from, "hash", from_where));
-    ASSIGN_OR_RETURN(b.length, GetUint(*from, "length", from_where));
-    e.expanded_from = std::move(b);
-  }
+  ASSIGN_OR_RETURN(e.gzip, ParseBlobRef(obj, "gzip", where));
+  ASSIGN_OR_RETURN(e.expanded_from, ParseBlobRef(obj, "from", where));
   if (obj.contains("vars")) {
     const boost::json::value& v = obj.at("vars");
     if (!v.is_bool() || !v.get_bool()) {
@@ -216,24 +213,24 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// Appends `,"key":{"hash":..,"length":..}` when `ref` is set.
+void AppendBlobRef(std::string& out, std::string_view key, const std::optional<BlobRef>& ref) {
+  if (!ref) return;
+  out += ",\"";
+  out += key;
+  out += "\":{\"hash\":";
+  AppendJsonString(out, ref->hash);
+  out += ",\"length\":";
+  out += std::to_string(ref->length);
+  out += '}';
+}
+
 // Appends the canonical JSON object of one file entry (keys in byte order).
 void AppendEntry(std::string& out, const FileEntry& e) {
   out += "{\"content_type\":";
   AppendJsonString(out, e.content_type);
-  if (e.expanded_from) {
-    out += ",\"from\":{\"hash\":";
-    AppendJsonString(out, e.expanded_from->hash);
-    out += ",\"length\":";
-    out += std::to_string(e.expanded_from->length);
-    out += '}';
-  }
-  if (e.gzip) {
-    out += ",\"gzip\":{\"hash\":";
-    AppendJsonString(out, e.gzip->hash);
-    out += ",\"length\":";
-    out += std::to_string(e.gzip->length);
-    out += '}';
-  }
+  AppendBlobRef(out, "from", e.expanded_from);
+  AppendBlobRef(out, "gzip", e.gzip);
   out += ",\"hash\":";
   AppendJsonString(out, e.hash);
   out += ",\"length\":";
@@ -911,13 +908,10 @@ std::string EncodeCompactEntries(const FileMap::Entries& entries) {
     // Flags: 1 a gzip variant follows, 2 a template (vars), 4 the template it was expanded
     // from follows (bytes written before templates existed have 0 or 1).
     out += static_cast<char>((e.gzip ? 1 : 0) | (e.vars ? 2 : 0) | (e.expanded_from ? 4 : 0));
-    if (e.gzip) {
-      PutHash(out, e.gzip->hash);
-      AppendBigEndian(out, e.gzip->length, 8);
-    }
-    if (e.expanded_from) {
-      PutHash(out, e.expanded_from->hash);
-      AppendBigEndian(out, e.expanded_from->length, 8);
+    for (const std::optional<BlobRef>* ref : {&e.gzip, &e.expanded_from}) {
+      if (!*ref) continue;
+      PutHash(out, (*ref)->hash);
+      AppendBigEndian(out, (*ref)->length, 8);
     }
   }
   return out;
@@ -1008,19 +1002,15 @@ Result<ReleaseManifest> ReleaseManifest::ParseCompact(std::string_view bytes) {
     e.link_mode = mode <= 3 ? static_cast<LinkMode>(mode) : LinkMode::kRedirect;
     e.link_url = GetBytes(r);
     const uint64_t flags = r.BigEndian(1);
-    if (flags & 1) {
-      GzipVariant g;
-      g.hash = GetHash(r);
-      g.length = r.BigEndian(8);
-      e.gzip = std::move(g);
-    }
-    e.vars = (flags & 2) != 0;
-    if (flags & 4) {
+    auto get_ref = [&r]() -> std::optional<BlobRef> {
       BlobRef b;
       b.hash = GetHash(r);
       b.length = r.BigEndian(8);
-      e.expanded_from = std::move(b);
-    }
+      return b;
+    };
+    if (flags & 1) e.gzip = get_ref();
+    e.vars = (flags & 2) != 0;
+    if (flags & 4) e.expanded_from = get_ref();
     m.files.try_emplace(std::move(path), std::move(e));
   }
   if (!r.ok() || !r.done() || m.files.size() != count) {

@@ -75,19 +75,14 @@ enum class EmergencyEditPolicy {
 std::string_view EmergencyEditPolicyName(EmergencyEditPolicy policy);
 Result<EmergencyEditPolicy> ParseEmergencyEditPolicy(std::string_view name);
 
-// A precompressed (gzip) variant of a file.
-struct GzipVariant {
-  std::string hash;  // lower-case hex SHA-256 of the gzip bytes
-  uint64_t length = 0;
-  friend bool operator==(const GzipVariant&, const GzipVariant&) = default;
-};
-
-// A blob named by its hash and length (the template a served file was expanded from).
+// A blob named by its hash and length: a file's gzip variant, or the template it was made from.
 struct BlobRef {
-  std::string hash;  // lower-case hex SHA-256
+  std::string hash;  // lower-case hex SHA-256 of the bytes
   uint64_t length = 0;
   friend bool operator==(const BlobRef&, const BlobRef&) = default;
 };
+// A precompressed (gzip) variant of a file.
+using GzipVariant = BlobRef;
 
 // One served file.
 struct FileEntry {

@@ -52,12 +52,19 @@ Result<std::string> SubstituteVariables(std::string_view tmpl,
 
 namespace {
 
+// The bytes of the page made from template `tmpl` (read from `blobs`, checked) with the values of
+// `release`.
+Result<std::string> PageBytes(const ReleaseManifest& release, const BlobRef& tmpl,
+                              BlobStore& blobs) {
+  ASSIGN_OR_RETURN(std::string bytes, blobs.Get(tmpl.hash, tmpl.length));
+  return SubstituteVariables(bytes, release.variables);
+}
+
 // The page made from template entry `e` of `release`, with its gzip variant, stored in `blobs`.
 Result<FileEntry> MakePage(const ReleaseManifest& release, const std::string& path,
                            const FileEntry& e, BlobStore& blobs) {
-  auto tmpl = blobs.Get(e.hash, e.length);
-  if (!tmpl.ok()) return tmpl.status().Annotate("the template of " + path);
-  auto bytes = SubstituteVariables(*tmpl, release.variables);
+  const BlobRef tmpl{e.hash, e.length};
+  auto bytes = PageBytes(release, tmpl, blobs);
   if (!bytes.ok()) return bytes.status().Annotate(path);
   FileEntry made;
   made.content_type = e.content_type;
@@ -65,20 +72,8 @@ Result<FileEntry> MakePage(const ReleaseManifest& release, const std::string& pa
   made.length = bytes->size();
   ASSIGN_OR_RETURN(made.hash, blobs.Put(*bytes));
   ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(blobs, *bytes, made.content_type));
-  made.expanded_from = BlobRef{e.hash, e.length};
+  made.expanded_from = tmpl;
   return made;
-}
-
-// Sets the header fields of `out` to those of `release`.
-void CopyHeader(const ReleaseManifest& release, ReleaseManifest& out) {
-  out.format = release.format;
-  out.site = release.site;
-  out.area = release.area;
-  out.version = release.version;
-  out.created = release.created;
-  out.expires = release.expires;
-  out.emergency_edit = release.emergency_edit;
-  out.variables = release.variables;
 }
 
 }  // namespace
@@ -86,60 +81,48 @@ void CopyHeader(const ReleaseManifest& release, ReleaseManifest& out) {
 Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
                                       const ReleaseManifest* previous,
                                       const ReleaseManifest* previous_main) {
-  const bool same_variables = previous != nullptr && previous->variables == release.variables;
-  if (same_variables && previous_main != nullptr) {
-    // From the previous expanded release, by the difference of main's forms: chunks shared
-    // between `previous_main` and `release` are skipped unread, and `out` keeps sharing them.
-    ReleaseManifest out = *previous;
-    CopyHeader(release, out);
-    Status failed;
-    previous_main->files.ForEachDifference(
-        release.files,
-        [&](const std::string& path, const FileEntry* /*before*/, const FileEntry* after) {
-          if (!failed.ok()) return;
-          if (after == nullptr) {
-            out.files.erase(path);
-          } else if (!after->vars) {
-            out.files.insert_or_assign(path, *after);
-          } else {
-            auto made = MakePage(release, path, *after, blobs);
-            if (!made.ok()) {
-              failed = made.status();
-              return;
-            }
-            out.files.insert_or_assign(path, std::move(*made));
-          }
-        });
+  ReleaseManifest out = release;
+  Status failed;
+  auto make = [&](const std::string& path, const FileEntry& e) {
+    if (!failed.ok() || !e.vars) return;
+    auto made = MakePage(release, path, e, blobs);
+    if (!made.ok()) {
+      failed = made.status();
+      return;
+    }
+    out.files.insert_or_assign(path, std::move(*made));
+  };
+  if (previous == nullptr || previous->variables != release.variables) {
+    for (const auto& [path, e] : release.files) make(path, e);
     RETURN_IF_ERROR(failed);
     return out;
   }
-  ReleaseManifest out = release;
-  for (const auto& [path, e] : release.files) {
-    if (!e.vars) continue;
-    if (same_variables) {
-      auto before = previous->files.find(path);
-      if (before != previous->files.end() && before->second.expanded_from &&
-          before->second.expanded_from->hash == e.hash &&
-          before->second.expanded_from->length == e.length &&
-          before->second.content_type == e.content_type && before->second.method == e.method &&
-          blobs.Has(before->second.hash)) {
-        out.files.insert_or_assign(path, before->second);
-        continue;
-      }
-    }
-    ASSIGN_OR_RETURN(FileEntry made, MakePage(release, path, e, blobs));
-    out.files.insert_or_assign(path, std::move(made));
-  }
+  // From the previous expanded release, by the difference of main's forms: chunks shared
+  // between them are skipped unread, and `out` keeps sharing them with `previous`.
+  std::optional<ReleaseManifest> made_main;
+  if (previous_main == nullptr) previous_main = &made_main.emplace(MainForm(*previous));
+  out.files = previous->files;
+  previous_main->files.ForEachDifference(
+      release.files,
+      [&](const std::string& path, const FileEntry* /*before*/, const FileEntry* after) {
+        if (after == nullptr) {
+          out.files.erase(path);
+        } else if (!after->vars) {
+          out.files.insert_or_assign(path, *after);
+        } else {
+          make(path, *after);
+        }
+      });
+  RETURN_IF_ERROR(failed);
   return out;
 }
 
 Status RemakeExpandedPage(const ReleaseManifest& release, const FileEntry& entry,
                           BlobStore& blobs) {
-  if (!entry.expanded_from)
+  if (!entry.expanded_from) {
     return Status::InvalidArgument("the entry was not made from a template");
-  ASSIGN_OR_RETURN(std::string tmpl,
-                   blobs.Get(entry.expanded_from->hash, entry.expanded_from->length));
-  ASSIGN_OR_RETURN(std::string bytes, SubstituteVariables(tmpl, release.variables));
+  }
+  ASSIGN_OR_RETURN(std::string bytes, PageBytes(release, *entry.expanded_from, blobs));
   RETURN_IF_ERROR(blobs.PutExpected(entry.hash, bytes));
   if (entry.gzip) {
     ASSIGN_OR_RETURN(std::string gz, internal::GzipCompress(bytes));

@@ -43,13 +43,13 @@ Result<std::string> SubstituteVariables(std::string_view tmpl,
 // The partner's form of main's release `release`: each template entry (vars) replaced by the page
 // made from it (its blob read from `blobs`, checked, the release's variables put in), stored in
 // `blobs` with a gzip variant where the builder would make one, and naming its template in
-// FileEntry::expanded_from. Other entries are kept. An entry of `previous` (an earlier expanded
-// release) made from the same template with the same variables is reused without reading
-// anything. With `previous_main` too (MainForm(*previous)) and the same variables, the result is
-// made from `previous` by the difference between `previous_main` and `release`, so it shares the
-// storage of every unchanged chunk with `previous` (content/release.h FileMap): an update of one
-// page costs one page. NotFound when a template blob is absent, DataLoss when damaged,
-// InvalidArgument (naming the file) when a template names a variable the release lacks.
+// FileEntry::expanded_from. Other entries are kept. With `previous` (an earlier expanded release
+// of the site) and the same variables, the result is `previous` changed by the difference between
+// its main form (`previous_main` when the caller has it, else MainForm(*previous)) and `release`:
+// only changed pages are made, and the result shares the storage of every unchanged chunk with
+// `previous` (content/release.h FileMap). NotFound when a needed template blob is absent,
+// DataLoss when damaged, InvalidArgument (naming the file) when a template names a variable the
+// release lacks.
 Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore& blobs,
                                       const ReleaseManifest* previous = nullptr,
                                       const ReleaseManifest* previous_main = nullptr);

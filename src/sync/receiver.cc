@@ -433,18 +433,24 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
                   " blobs (" + std::to_string(fetched_bytes) + " bytes); the rest were present");
 
   // 4. The pages made from main's templates with this partner's values (content/template_vars.h),
-  // then stage beside the active release.
+  // then stage beside the active release (one call on the content store).
   std::optional<content::ReleaseManifest> expanded;
-  Status made = content_([&](content::ContentStore& store) -> Status {
-    if (!content::UsesTemplates(m)) return Status::Ok();
-    ASSIGN_OR_RETURN(expanded,
-                     content::ExpandRelease(m, store.blobs(), active.get(), active_main.get()));
-    for (const auto& [path, e] : expanded->files) {
-      if (!e.expanded_from) continue;
-      stored.push_back(e.hash);
-      if (e.gzip) stored.push_back(e.gzip->hash);
+  Status made;
+  Status staged = content_([&](content::ContentStore& store) -> Status {
+    if (content::UsesTemplates(m)) {
+      auto e = content::ExpandRelease(m, store.blobs(), active.get(), active_main.get());
+      if (!e.ok()) {
+        made = e.status();
+        return made;
+      }
+      for (const auto& [path, f] : e->files) {
+        if (!f.expanded_from) continue;
+        stored.push_back(f.hash);
+        if (f.gzip) stored.push_back(f.gzip->hash);
+      }
+      expanded = std::move(*e);
     }
-    return Status::Ok();
+    return store.Stage(expanded ? *expanded : m);
   });
   if (!made.ok()) {
     if (made.code() == StatusCode::kInvalidArgument) {
@@ -458,7 +464,6 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
     return made;
   }
   const content::ReleaseManifest& to_stage = expanded ? *expanded : m;
-  Status staged = content_([&](content::ContentStore& store) { return store.Stage(to_stage); });
   if (staged.ok() && expanded) {
     // The signed form of what was staged: the next offer's delta applies to it.
     std::lock_guard<std::mutex> lock(main_form_mu_);
