@@ -712,7 +712,21 @@ void SourceCache::NewRun() {
   trees_.clear();
   stats_.clear();
   blobs_present_.clear();
+  templates_.clear();
   for (auto& [file, h] : hashes_) h.this_run = false;
+}
+
+bool SourceCache::FindTemplate(const std::string& key, std::optional<BlobRef>* tmpl) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = templates_.find(key);
+  if (it == templates_.end()) return false;
+  *tmpl = it->second;
+  return true;
+}
+
+void SourceCache::NoteTemplate(const std::string& key, std::optional<BlobRef> tmpl) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  templates_.insert_or_assign(key, std::move(tmpl));
 }
 
 void SourceCache::NoteListed(const std::string& file, const FileInfo& info) {
@@ -905,18 +919,29 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   // (the release's variables).
   std::optional<mustache::data> marker_vars;
   std::map<std::string, std::string> partner_values;
-  if (!options.partner_variables.empty()) {
-    std::map<std::string, std::string> with_markers = options.variables;
-    for (const std::string& name : options.partner_variables) {
-      auto value = options.variables.find(name);
-      if (value == options.variables.end()) continue;
-      RETURN_IF_ERROR(ValidateVariableName(name).Annotate("partner variables"));
-      partner_values[name] = value->second;
-      with_markers[name] = VariableMarker(name);
-    }
+  // What a template depends on besides its source (the same for every partner of a run): the
+  // builder, the area, the variables with their markers; the layouts are added below.
+  Sha256Hasher template_context;
+  std::map<std::string, std::string> with_markers = options.variables;
+  for (const std::string& name : options.partner_variables) {
+    auto value = options.variables.find(name);
+    if (value == options.variables.end()) continue;
+    RETURN_IF_ERROR(ValidateVariableName(name).Annotate("partner variables"));
+    partner_values[name] = value->second;
+    with_markers[name] = VariableMarker(name);
+  }
+  if (!partner_values.empty()) {
     ASSIGN_OR_RETURN(marker_vars, VariablesToData(with_markers));
     RETURN_IF_ERROR(AddAdSlotTags(*marker_vars, options.area));
     AddAccountLink(*marker_vars);
+    template_context.Update(kBuilderVersion);
+    template_context.Update(AreaName(options.area));
+    for (const auto& [name, value] : with_markers) {
+      template_context.Update(name);
+      template_context.Update(std::string_view("\0", 1));
+      template_context.Update(value);
+      template_context.Update(std::string_view("\0", 1));
+    }
   }
 
   // The inputs every rendered page shares: the variables and every layout (a page picks its
@@ -936,11 +961,14 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   }
   for (const auto& [name, src] : layouts) {
     ASSIGN_OR_RETURN(std::string_view h, cache->Hash(env, src.file));
-    context.Update("layout:");
-    context.Update(name);
-    context.Update(std::string_view("\0", 1));
-    context.Update(h);
+    for (Sha256Hasher* c : {&context, &template_context}) {
+      c->Update("layout:");
+      c->Update(name);
+      c->Update(std::string_view("\0", 1));
+      c->Update(h);
+    }
   }
+  const std::string template_key_prefix = marker_vars ? template_context.Finish() : std::string();
   BuildResult r;
   r.inputs.context = context.Finish();
 
@@ -1083,18 +1111,39 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       if ((e.method == UpdateMethod::kLink) != !e.link_url.empty()) {
         return Status::InvalidArgument(src.label + ": 'method: link' and 'link_url' go together");
       }
-      if (marker_vars && e.method != UpdateMethod::kLink && !partner_values.empty()) {
-        // The page as a template: used only when it gives exactly the page (template_vars.h).
-        FrontMatter marker_fm;
-        ASSIGN_OR_RETURN(std::string tmpl,
-                         RenderPage(env, src, *marker_vars, options.products.get(), layouts,
-                                    layout_cache, marker_fm));
-        if (tmpl != bytes && HasVariableMarker(tmpl)) {
+      if (marker_vars && e.method != UpdateMethod::kLink) {
+        // The page as a template (template_vars.h), rendered once per run for all partners, and
+        // used only when it gives exactly this partner's page.
+        const CowMap<std::string>& digests = wanted;
+        auto digest = digests.find(url);
+        const std::string key = template_key_prefix + url + '\0' +
+                                (digest != digests.end() ? digest->second : std::string());
+        std::optional<BlobRef> ref;
+        std::string tmpl;
+        bool known = cache->FindTemplate(key, &ref);
+        if (known && ref) {
+          auto stored = blobs.Get(ref->hash, ref->length);
+          known = stored.ok();  // another blob store, or gone: rendered again
+          if (known) tmpl = std::move(*stored);
+        }
+        if (!known) {
+          FrontMatter marker_fm;
+          ASSIGN_OR_RETURN(tmpl, RenderPage(env, src, *marker_vars, options.products.get(), layouts,
+                                            layout_cache, marker_fm));
+          ++r.templates_rendered;
+          ref.reset();
+          if (HasVariableMarker(tmpl)) {
+            ASSIGN_OR_RETURN(std::string hash, blobs.Put(tmpl));
+            ref = BlobRef{std::move(hash), tmpl.size()};
+          }
+          cache->NoteTemplate(key, ref);
+        }
+        if (ref) {
           auto made = SubstituteVariables(tmpl, partner_values);
           if (made.ok() && *made == bytes) {
-            e.length = tmpl.size();
+            e.hash = ref->hash;
+            e.length = ref->length;
             e.vars = true;
-            ASSIGN_OR_RETURN(e.hash, blobs.Put(tmpl));
             bytes.clear();
           }
         }

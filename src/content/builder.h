@@ -152,6 +152,14 @@ class SourceCache {
   // True iff `blobs` has the blob `hash_hex` (asked once per hash).
   bool HasBlob(BlobStore& blobs, const std::string& hash_hex);
 
+  // The template (content/template_vars.h) of a page, as the first build of this run that
+  // rendered it with markers found it: `key` names what it was made from (the builder's), and the
+  // value is the template's blob, or nullopt when the page shows no partner variable. The other
+  // partners' builds of the run take it from here instead of rendering the page a second time.
+  // Forgotten by NewRun. False when not known.
+  bool FindTemplate(const std::string& key, std::optional<BlobRef>* tmpl);
+  void NoteTemplate(const std::string& key, std::optional<BlobRef> tmpl);
+
   // The sources and layouts of one directory tree (builder.cc), collected once.
   struct Tree;
   Result<std::shared_ptr<const Tree>> Collect(Env& env, const std::string& root,
@@ -182,10 +190,11 @@ class SourceCache {
   // cache lives and the run lasts.
   Result<const Hashed*> HashEntry(Env& env, const std::string& file);
 
-  std::unordered_map<std::string, Stat> stats_;               // guarded by mu_
-  std::unordered_map<std::string, Hashed> hashes_;            // guarded by mu_
-  std::unordered_set<std::string> blobs_present_;             // guarded by mu_
-  std::map<std::string, std::shared_ptr<const Tree>> trees_;  // guarded by mu_
+  std::unordered_map<std::string, Stat> stats_;                        // guarded by mu_
+  std::unordered_map<std::string, Hashed> hashes_;                     // guarded by mu_
+  std::unordered_set<std::string> blobs_present_;                      // guarded by mu_
+  std::unordered_map<std::string, std::optional<BlobRef>> templates_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<const Tree>> trees_;           // guarded by mu_
   // The digests of each tree's sources as the latest run collected them (kept across runs, so
   // that the next run's share their unchanged chunks).
   std::map<std::string, CowMap<std::string>> last_digests_;  // guarded by mu_
@@ -208,6 +217,9 @@ struct BuildResult {
   BuildInputs inputs;
   size_t rendered = 0;  // paths read and rendered (or copied) by this build
   size_t reused = 0;    // paths taken from the previous release
+  // Pages this build rendered with markers (BuildOptions::partner_variables); a page another
+  // build of the run rendered so is taken from the SourceCache.
+  size_t templates_rendered = 0;
 };
 
 // As BuildRelease, re-using from `previous` every path whose inputs are unchanged (its blob must

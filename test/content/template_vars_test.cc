@@ -230,6 +230,36 @@ TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPage
   EXPECT_THAT(ExpandRelease(*v2, partner_blobs, nullptr, nullptr), StatusIs(StatusCode::kNotFound));
 }
 
+TEST_F(TemplateBuildTest, ARunRendersEachTemplateOnceForAllPartners) {
+  SourceCache cache;
+  auto first = BuildReleaseIncremental(*env_, blobs_, Options("shop-b", "Shop B", "Kanto", true),
+                                       {}, &cache);
+  ASSERT_THAT(first, IsOk());
+  // Every rendered page (5) is rendered with markers once.
+  EXPECT_EQ(first->templates_rendered, 5u);
+  auto second = BuildReleaseIncremental(
+      *env_, blobs_, Options("shop-c", "Tea & <Co> 'C' \"x\"", "Kansai", true), {}, &cache);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->templates_rendered, 0u);
+  // What the shared cache gave is what a build of its own gives.
+  auto alone =
+      BuildRelease(*env_, blobs_, Options("shop-c", "Tea & <Co> 'C' \"x\"", "Kansai", true));
+  ASSERT_THAT(alone, IsOk());
+  EXPECT_EQ(second->manifest, *alone);
+  // A template the cache names but the blob store lost is rendered again.
+  ASSERT_THAT(blobs_.Remove(first->manifest.files.at("/news.html").hash), IsOk());
+  auto third = BuildReleaseIncremental(*env_, blobs_, Options("shop-d", "D", "", true), {}, &cache);
+  ASSERT_THAT(third, IsOk());
+  EXPECT_EQ(third->templates_rendered, 1u);
+  EXPECT_TRUE(blobs_.Has(third->manifest.files.at("/news.html").hash));
+  // A new run renders again (a source may have changed).
+  cache.NewRun();
+  auto fourth =
+      BuildReleaseIncremental(*env_, blobs_, Options("shop-e", "E", "X", true), {}, &cache);
+  ASSERT_THAT(fourth, IsOk());
+  EXPECT_EQ(fourth->templates_rendered, 5u);
+}
+
 TEST(TemplateReleaseTest, VariablesAreSignedInTheHashAndTravelInDeltas) {
   ReleaseManifest base;
   base.site = "shop-b";
