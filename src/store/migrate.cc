@@ -225,10 +225,12 @@ Result<bool> TableExists(Database& db, std::string_view name) {
 
 Status Migrate(Database& db, std::string_view component, const std::vector<Migration>& migrations) {
   if (db.Backend() != "postgres") return MigrateSteps(db, component, migrations);
+  // The collation in its own transaction: making it locks pg_collation until the transaction
+  // ends, which would stall every other schema's DROP SCHEMA during the steps.
+  RETURN_IF_ERROR(PreparePostgresSchema(db));
   // One transaction holding the lock: the steps' own transactions nest in it.
   return db.Transaction([&](Database& tx) -> Status {
     RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock(?)", {kMigrationLock}));
-    RETURN_IF_ERROR(PreparePostgresSchema(tx));
     return MigrateSteps(tx, component, migrations);
   });
 }

@@ -201,16 +201,17 @@ Result<StoreCopyReport> CopySqliteToPostgres(Database& from, Database& to,
   StoreCopyReport report;
   auto copy = [&](Database& tx) -> Status {
     report = StoreCopyReport{};
-    RETURN_IF_ERROR(PreparePostgresSchema(tx));
     for (size_t i = 0; i < tables.size(); ++i) {
       const SourceTable& t = tables[i];
       RETURN_IF_ERROR(tx.Exec(PostgresSchemaSql(t.sql)).Annotate("making table " + t.name));
       std::vector<std::string> columns, primary_key;
       RETURN_IF_ERROR(SqliteColumns(from, t.name, &columns, &primary_key));
-      ASSIGN_OR_RETURN(auto made, tx.Query("SELECT 1 FROM information_schema.columns WHERE "
-                                           "table_schema = current_schema() AND table_name = ? "
-                                           "AND column_name = 'rowid'",
-                                           {t.name}));
+      // The catalog of this table only: information_schema.columns reads every schema's
+      // column defaults, locking other sessions' tables (a deadlock with a DROP SCHEMA).
+      ASSIGN_OR_RETURN(auto made, tx.Query("SELECT 1 FROM pg_attribute WHERE attrelid = "
+                                           "to_regclass(?) AND attname = 'rowid' AND NOT "
+                                           "attisdropped",
+                                           {Quoted(t.name)}));
       // The rowid PostgresSchemaSql added: the rows keep SQLite's. Rows are read in the order
       // of the rowid (SQLite has one unless the table is WITHOUT ROWID) or the primary key.
       const bool with_rowid =
@@ -245,10 +246,15 @@ Result<StoreCopyReport> CopySqliteToPostgres(Database& from, Database& to,
       RETURN_IF_ERROR(tx.Exec(PostgresSchemaSql(r.Text(0))).Annotate("making an index"));
     }
     // Keys given from now on continue after the copied ones.
+    // Columns taking their values from a sequence, in this schema's tables only.
     ASSIGN_OR_RETURN(auto serials,
-                     tx.Query("SELECT table_name, column_name FROM "
-                              "information_schema.columns WHERE table_schema = "
-                              "current_schema() AND column_default LIKE 'nextval(%'"));
+                     tx.Query("SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c "
+                              "ON c.oid = a.attrelid WHERE c.relnamespace = (SELECT oid FROM "
+                              "pg_namespace WHERE nspname = current_schema()) AND c.relkind = "
+                              "'r' AND "
+                              "a.attnum > 0 AND NOT a.attisdropped AND "
+                              "pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT "
+                              "NULL"));
     // AUTOINCREMENT keys never come back, even those of deleted rows: SQLite remembers the
     // largest it gave in sqlite_sequence.
     std::map<std::string, int64_t> given;
@@ -268,8 +274,11 @@ Result<StoreCopyReport> CopySqliteToPostgres(Database& from, Database& to,
     }
     return Status::Ok();
   };
-  // PostgreSQL may abort the transaction to end a deadlock with another session making tables
-  // or collations at the same time (40P01, Aborted): nothing was kept, so it is made again.
+  // The collation first, in its own transaction: making one locks pg_collation until the
+  // transaction ends, and a copy holding it would stall every other schema's DROP or Migrate.
+  RETURN_IF_ERROR(PreparePostgresSchema(to));
+  // PostgreSQL may still abort the transaction to end a deadlock with another session (40P01,
+  // Aborted): nothing was kept, so it is made again.
   Status s;
   for (int attempt = 0; attempt < 5; ++attempt) {
     s = to.Transaction(copy);
