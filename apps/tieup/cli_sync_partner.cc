@@ -173,8 +173,8 @@ Status PollCmd(Env& env, const std::string& dir) {
   ASSIGN_OR_RETURN(sync::PollResult r, std::move(polled));
   if (r.repaired > 0) {
     std::printf(
-        "Repaired %zu missing file%s of the active tie-up release: fetched again from main and "
-        "verified.\n",
+        "Repaired %zu missing file%s of the active tie-up release: fetched again from main (or "
+        "made again from main's template) and verified.\n",
         r.repaired, r.repaired == 1 ? "" : "s");
   }
   if (r.state == "up_to_date") {

@@ -85,12 +85,16 @@ class IntegrityMonitor::Impl {
     return Status::Ok();
   }
 
-  void Reload() {
-    files_ = lister_();
+  // Lists the files again; a new sweep starts from the first unless `keep_place`.
+  void Reload(bool keep_place = false) {
+    FileList list = lister_();
+    if (list == nullptr) list = std::make_shared<const std::vector<WatchedFile>>();
+    next_ = keep_place ? std::min(next_, list->size()) : 0;
+    if (list == list_) return;  // the same list: its index stands
+    list_ = std::move(list);
     index_.clear();
-    index_.reserve(files_.size());
-    for (size_t i = 0; i < files_.size(); ++i) index_.emplace(files_[i].path, i);
-    next_ = 0;
+    index_.reserve(list_->size());
+    for (size_t i = 0; i < list_->size(); ++i) index_.emplace((*list_)[i].path, i);
     // What was bad and is no longer listed is forgotten.
     std::set<std::string> still;
     for (const std::string& key : bad_) {
@@ -174,9 +178,7 @@ class IntegrityMonitor::Impl {
     bool relisted = false;
     for (auto it = touched.begin(); it != touched.end();) {
       if (index_.count(*it) == 0 && !relisted) {
-        const size_t next = next_;
-        Reload();
-        next_ = std::min(next, files_.size());
+        Reload(/*keep_place=*/true);
         relisted = true;
       }
       it = index_.count(*it) != 0 ? std::next(it) : touched.erase(it);
@@ -186,7 +188,7 @@ class IntegrityMonitor::Impl {
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.events;
       }
-      Check(files_[index_.at(path)], /*memory_too=*/false);
+      Check((*list_)[index_.at(path)], /*memory_too=*/false);
     }
   }
 
@@ -207,19 +209,19 @@ class IntegrityMonitor::Impl {
       }
       if (ready > 0 && (fds[0].revents & POLLIN) != 0) DrainEvents();
       // This slice's share of the sweep.
-      if (next_ >= files_.size()) {
+      if (next_ >= list_->size()) {
         if (std::chrono::steady_clock::now() - sweep_started < options_.sweep_interval) continue;
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (!files_.empty()) ++stats_.sweeps;
+          if (!list_->empty()) ++stats_.sweeps;
         }
         Reload();
         sweep_started = std::chrono::steady_clock::now();
       }
       uint64_t budget =
           options_.bytes_per_second * static_cast<uint64_t>(options_.slice.count()) / 1000;
-      while (next_ < files_.size() && !stopping_) {
-        const WatchedFile& f = files_[next_++];
+      while (next_ < list_->size() && !stopping_) {
+        const WatchedFile& f = (*list_)[next_++];
         Check(f, /*memory_too=*/true);
         const uint64_t cost = f.length * (f.memory ? 2 : 1) + 1;
         if (cost >= budget) break;
@@ -236,8 +238,8 @@ class IntegrityMonitor::Impl {
   int wake_ = -1;
   std::map<int, std::string> dirs_;  // watch descriptor -> directory
   // The monitor thread's own state.
-  std::vector<WatchedFile> files_;
-  // path -> files_ index (hashed: relisting a site of 10,000 pages is on the update path)
+  FileList list_ = std::make_shared<const std::vector<WatchedFile>>();
+  // path -> list_ index (hashed: relisting a site of 10,000 pages is on the update path)
   std::unordered_map<std::string, size_t> index_;
   size_t next_ = 0;            // the sweep's next file
   std::set<std::string> bad_;  // "path\ndisk" / "path\nmemory" reported, not fixed

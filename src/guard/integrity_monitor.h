@@ -66,8 +66,11 @@ struct IntegrityStats {
 
 class IntegrityMonitor {
  public:
-  // What to check now (called at the start of each sweep and after Rescan); thread-safe.
-  using Lister = std::function<std::vector<WatchedFile>()>;
+  // What to check now (called at the start of each sweep, after Rescan, and when an event names
+  // a file the list does not); thread-safe. Returning the list it returned last time (the same
+  // pointer) says nothing changed: the monitor keeps its index of it.
+  using FileList = std::shared_ptr<const std::vector<WatchedFile>>;
+  using Lister = std::function<FileList()>;
   // Told of each finding, from the monitor's thread; must be quick.
   using Reporter = std::function<void(const IntegrityFinding&)>;
 

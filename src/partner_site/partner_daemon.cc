@@ -1,6 +1,7 @@
 #include "partner_site/partner_daemon.h"
 
 #include <algorithm>
+#include <mutex>
 #include <unordered_set>
 
 #include "base/encoding.h"
@@ -129,18 +130,30 @@ Status PartnerDaemon::StartIntegrityMonitor() {
     blob_dir = DirName(DirName(p));
     return Status::Ok();
   }));
-  auto lister = [&content, blob_dir] {
-    std::vector<guard::WatchedFile> out;
+  // The list of the view served, made once per view (the monitor asks again at each sweep and
+  // at each file written during an update).
+  struct Listed {
+    std::mutex mu;
+    std::shared_ptr<const content::SiteView> view;
+    guard::IntegrityMonitor::FileList files;
+  };
+  auto listed = std::make_shared<Listed>();
+  auto lister = [&content, blob_dir, listed]() -> guard::IntegrityMonitor::FileList {
     std::shared_ptr<const content::SiteView> view = content.view();
+    std::lock_guard<std::mutex> lock(listed->mu);
+    if (listed->files != nullptr && view == listed->view) return listed->files;
+    auto out = std::make_shared<std::vector<guard::WatchedFile>>();
+    listed->view = view;
+    listed->files = out;
     if (view == nullptr) return out;
     std::unordered_set<std::string> seen;
     seen.reserve(view->files().size() * 2);
-    out.reserve(view->files().size() * 2);
+    out->reserve(view->files().size() * 2);
     auto add = [&](const std::string& hash, uint64_t length,
                    std::shared_ptr<const std::string> memory) {
       if (hash.size() != 64 || !seen.insert(hash).second) return;
-      out.push_back(guard::WatchedFile{blob_dir + "/" + hash.substr(0, 2) + "/" + hash, hash,
-                                       length, std::move(memory)});
+      out->push_back(guard::WatchedFile{blob_dir + "/" + hash.substr(0, 2) + "/" + hash, hash,
+                                        length, std::move(memory)});
     };
     for (const auto& [path, f] : view->files()) {
       add(f.hash, f.length, f.body);

@@ -49,7 +49,8 @@ class IntegrityMonitorTest : public ::testing::Test {
           std::lock_guard<std::mutex> lock(mu_);
           ++listed_;  // once per sweep (and per Rescan)
           cv_.notify_all();
-          return files_;
+          if (kept_ != nullptr) return kept_;  // the same list as before, as a daemon's
+          return std::make_shared<const std::vector<WatchedFile>>(files_);
         },
         [this](const IntegrityFinding& f) {
           std::lock_guard<std::mutex> lock(mu_);
@@ -104,6 +105,7 @@ class IntegrityMonitorTest : public ::testing::Test {
   int listed_ = 0;    // guarded by mu_
   int restored_ = 0;  // guarded by mu_
   std::vector<WatchedFile> files_;
+  IntegrityMonitor::FileList kept_;  // guarded by mu_; when set, what the lister returns
   std::vector<IntegrityFinding> findings_;
   std::unique_ptr<IntegrityMonitor> monitor_;
 };
@@ -157,15 +159,48 @@ TEST_F(IntegrityMonitorTest, SweepsFindWhatChangedUnwatchedAndACopyInMemory) {
   EXPECT_GT(monitor_->stats().bytes_checked, 0u);
 }
 
+// A daemon returns the same list until it serves a new release: files written meanwhile (the
+// next release being staged) make the monitor ask again, and it keeps its index; once the list
+// names them, their events are checked.
+TEST_F(IntegrityMonitorTest, FilesOfTheNextReleaseAreCheckedOnceListed) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kept_ = std::make_shared<const std::vector<WatchedFile>>(files_);
+  }
+  IntegrityOptions o;
+  o.sweep_interval = std::chrono::hours(1);  // only events can find what follows
+  Start(o);
+  const std::string body = "<p>the next release's page</p>";
+  WatchedFile next{dir_.Sub("blobs/ab/next"), Sha256Hex(body), body.size(), nullptr};
+  ASSERT_THAT(WriteFileAtomic(*env_, next.path, body), IsOk());  // staged, not yet listed
+  EditInPlace(next.path);                                        // not served: nothing found
+  EditInPlace(files_[1].path);
+  std::vector<IntegrityFinding> found = WaitForFindings(1);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].file.path, files_[1].path);
+
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<WatchedFile> served = files_;
+    served.push_back(next);
+    kept_ = std::make_shared<const std::vector<WatchedFile>>(std::move(served));
+  }
+  EditInPlace(next.path);  // now listed: found from its event
+  found = WaitForFindings(2);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1].file.path, next.path);
+  EXPECT_THAT(found[1].reason, HasSubstr("do not match the signed hash"));
+}
+
 TEST_F(IntegrityMonitorTest, BadOptionsAndAMissingDirectoryAreClearErrors) {
   IntegrityOptions o;
   o.bytes_per_second = 1;
   auto bad = IntegrityMonitor::Start(
-      *env_, {dir_.Sub("blobs")}, [] { return std::vector<WatchedFile>{}; },
+      *env_, {dir_.Sub("blobs")}, [] { return IntegrityMonitor::FileList(); },
       [](const IntegrityFinding&) {}, o);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   auto missing = IntegrityMonitor::Start(
-      *env_, {dir_.Sub("nowhere")}, [] { return std::vector<WatchedFile>{}; },
+      *env_, {dir_.Sub("nowhere")}, [] { return IntegrityMonitor::FileList(); },
       [](const IntegrityFinding&) {});
   EXPECT_THAT(missing.status().message(), HasSubstr("nowhere"));
 }

@@ -516,7 +516,8 @@ TEST_F(DamagedBlobTest, PullModePollRepairsAMissingBlob) {
   EXPECT_EQ(poll.exit_code, 0) << poll.output;
   // Repaired first; only then is the site up to date (it used to say so with the file missing).
   EXPECT_THAT(poll.output, HasRegex("^Repaired 1 missing file of the active tie-up release: "
-                                    "fetched again from main and verified.\nUp to date"));
+                                    "fetched again from main \\(or made again from main's "
+                                    "template\\) and verified.\nUp to date"));
   EXPECT_TRUE(std::filesystem::exists(BlobPath(css)));
   poll = RunTieup({"partner", "poll", partner_dir_});  // nothing missing now
   EXPECT_THAT(poll.output, HasSubstr("Up to date"));
