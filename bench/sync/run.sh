@@ -67,7 +67,7 @@ for i in $(seq "$partners"); do
   con+=("${ports[$((5 + 3 * i))]}")
   ids+=("$(printf 'p%02d' "$i")")
 done
-ops_off() { sed -i 's|^listen = "127.0.0.1:0"  # /metrics|listen = ""  # /metrics|' "$1/site.toml"; }
+ops_off() { sed -i 's|^listen = "[^"]*"  # /metrics|listen = ""  # /metrics|' "$1/site.toml"; }
 
 M=$work/main
 echo "sync bench: $pages pages of ~8 KB, $partners partners, $rounds rounds, in $work ($(df -PT "$work" | awk 'NR == 2 {print $2}'))"

@@ -7,9 +7,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 
@@ -159,6 +163,25 @@ TEST_F(IntegrityMonitorTest, SweepsFindWhatChangedUnwatchedAndACopyInMemory) {
   EXPECT_GT(monitor_->stats().bytes_checked, 0u);
 }
 
+// The sweep is background work: its thread runs at the lowest priority (nice 19), the rest of
+// the process at its own.
+TEST_F(IntegrityMonitorTest, TheMonitorsThreadRunsAtTheLowestPriority) {
+  const int own = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  if (own == 19) GTEST_SKIP() << "the test runs at nice 19 already";
+  Start();
+  WaitForSweeps(1);  // listed: the thread has set its priority before
+  int lowest = 0, threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    errno = 0;
+    const int nice = ::getpriority(PRIO_PROCESS, std::stoi(task.path().filename().string()));
+    if (errno != 0) continue;  // ended meanwhile
+    ++threads;
+    if (nice == 19) ++lowest;
+  }
+  EXPECT_EQ(lowest, 1) << "of " << threads << " threads";
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())), own);
+}
+
 // A daemon returns the same list until it serves a new release: files written meanwhile (the
 // next release being staged) make the monitor ask again, and it keeps its index; once the list
 // names them, their events are checked.
@@ -199,6 +222,12 @@ TEST_F(IntegrityMonitorTest, BadOptionsAndAMissingDirectoryAreClearErrors) {
       *env_, {dir_.Sub("blobs")}, [] { return IntegrityMonitor::FileList(); },
       [](const IntegrityFinding&) {}, o);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  o = IntegrityOptions();
+  o.nice = -5;  // above the daemon's own priority
+  bad = IntegrityMonitor::Start(
+      *env_, {dir_.Sub("blobs")}, [] { return IntegrityMonitor::FileList(); },
+      [](const IntegrityFinding&) {}, o);
+  EXPECT_THAT(bad.status().message(), HasSubstr("nice"));
   auto missing = IntegrityMonitor::Start(
       *env_, {dir_.Sub("nowhere")}, [] { return IntegrityMonitor::FileList(); },
       [](const IntegrityFinding&) {});
