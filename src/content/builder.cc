@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <kainjow/mustache.hpp>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -249,13 +250,10 @@ void AddAccountLink(mustache::data& vars) {
   vars.set("account_label", mustache::data(std::string(kSignInLabel)));
 }
 
-Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
-                                   const std::string& label) {
+// Renders a template parsed before (a layout is parsed once per build, not once per page).
+Result<std::string> RenderParsed(mustache::mustache& m, const mustache::data& data,
+                                 const std::string& label) {
   try {
-    mustache::mustache m(tmpl);
-    if (!m.is_valid()) {
-      return Status::InvalidArgument(label + ": bad template: " + m.error_message());
-    }
     std::string out = m.render(data);
     if (!m.is_valid()) {
       return Status::InvalidArgument(label + ": template failed: " + m.error_message());
@@ -265,6 +263,31 @@ Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data
     return Status::InvalidArgument(label + ": template failed: " + e.what());
   }
 }
+
+Result<std::unique_ptr<mustache::mustache>> ParseMustache(const std::string& tmpl,
+                                                          const std::string& label) {
+  try {
+    auto m = std::make_unique<mustache::mustache>(tmpl);
+    if (!m->is_valid()) {
+      return Status::InvalidArgument(label + ": bad template: " + m->error_message());
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(label + ": template failed: " + e.what());
+  }
+}
+
+Result<std::string> RenderMustache(const std::string& tmpl, const mustache::data& data,
+                                   const std::string& label) {
+  // Without an opening tag there is nothing to render: the text is its own output (most page
+  // bodies; parsing them was most of a build's time).
+  if (tmpl.find("{{") == std::string::npos) return tmpl;
+  ASSIGN_OR_RETURN(std::unique_ptr<mustache::mustache> m, ParseMustache(tmpl, label));
+  return RenderParsed(*m, data, label);
+}
+
+// Layouts parsed once per build, by name.
+using LayoutCache = std::map<std::string, std::unique_ptr<mustache::mustache>>;
 
 Result<std::string> MarkdownToHtml(const std::string& md, const std::string& label) {
   static std::once_flag registered;
@@ -466,8 +489,7 @@ Result<std::string> ReadSource(Env& env, const std::string& file,
 Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data& vars,
                                const PageProducts* products,
                                const std::map<std::string, Source>& layouts,
-                               std::map<std::string, std::string>& layout_cache,
-                               FrontMatter& fm_out,
+                               LayoutCache& layout_cache, FrontMatter& fm_out,
                                const std::map<std::string, std::string>* drafts = nullptr) {
   ASSIGN_OR_RETURN(std::string text, ReadSource(env, src.file, drafts));
   size_t body_start = 0;
@@ -497,10 +519,11 @@ Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data
   auto cached = layout_cache.find(layout);
   if (cached == layout_cache.end()) {
     ASSIGN_OR_RETURN(std::string tmpl, ReadSource(env, it->second.file, drafts));
-    cached = layout_cache.emplace(layout, std::move(tmpl)).first;
+    ASSIGN_OR_RETURN(auto parsed, ParseMustache(tmpl, it->second.label));
+    cached = layout_cache.emplace(layout, std::move(parsed)).first;
   }
   data.set("content", mustache::data(body));
-  auto page = RenderMustache(cached->second, data, it->second.label);
+  auto page = RenderParsed(*cached->second, data, it->second.label);
   if (!page.ok()) return page.status().Annotate("rendering " + src.label);
   return page;
 }
@@ -844,7 +867,7 @@ Result<PagePreview> RenderPagePreview(Env& env, const BuildOptions& options,
   ASSIGN_OR_RETURN(mustache::data vars, VariablesToData(options.variables));
   RETURN_IF_ERROR(AddAdSlotTags(vars, options.area));
   AddAccountLink(vars);
-  std::map<std::string, std::string> layout_cache;
+  LayoutCache layout_cache;
   FrontMatter fm;
   ASSIGN_OR_RETURN(out.html, RenderPage(env, src, vars, options.products.get(), layouts,
                                         layout_cache, fm, &texts));
@@ -1047,7 +1070,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   }
   const size_t shells = (has_shell ? 1 : 0) + (options.layout_shells ? layouts.size() : 0);
 
-  std::map<std::string, std::string> layout_cache;
+  LayoutCache layout_cache;
   // Renders the page shell into m.files, or takes it out without a default layout (not counted
   // in r.rendered: it is not a source).
   // Renders layout `layout` with markers into m.files at `path`.
