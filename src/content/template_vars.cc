@@ -1,6 +1,11 @@
 #include "content/template_vars.h"
 
+#include <algorithm>
+#include <atomic>
 #include <kainjow/mustache.hpp>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "base/encoding.h"
 #include "content/gzip_variant.h"
@@ -93,8 +98,33 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
     out.files.insert_or_assign(path, std::move(*made));
   };
   if (previous == nullptr || previous->variables != release.variables) {
-    for (const auto& [path, e] : release.files) make(path, e);
-    RETURN_IF_ERROR(failed);
+    // Every page: made on a few threads (a first sync makes thousands; gzip is most of each).
+    std::vector<std::pair<const std::string*, const FileEntry*>> todo;
+    for (const auto& [path, e] : release.files) {
+      if (e.vars) todo.emplace_back(&path, &e);
+    }
+    std::vector<std::optional<Result<FileEntry>>> made(todo.size());
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    auto work = [&] {
+      for (size_t i; !stop && (i = next.fetch_add(1)) < todo.size();) {
+        made[i] = MakePage(release, *todo[i].first, *todo[i].second, blobs);
+        if (!made[i]->ok()) stop = true;
+      }
+    };
+    const size_t threads =
+        todo.size() < 64 ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    work();
+    for (std::thread& t : helpers) t.join();
+    // The first failure in path order, as made one by one (pages are taken in order: every one
+    // before a failure was made).
+    for (size_t i = 0; i < todo.size(); ++i) {
+      if (!made[i]) return Status::Internal("a page of the release was not made");
+      if (!made[i]->ok()) return made[i]->status();
+      out.files.insert_or_assign(*todo[i].first, std::move(**made[i]));
+    }
     return out;
   }
   // From the previous expanded release, by the difference of main's forms: chunks shared

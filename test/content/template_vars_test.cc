@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 
 #include "content/builder.h"
@@ -228,6 +229,45 @@ TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPage
               HasSubstr("<p>Today in Kanto</p>"));
   // Without the previous main form every template is read: the others are gone here.
   EXPECT_THAT(ExpandRelease(*v2, partner_blobs, nullptr, nullptr), StatusIs(StatusCode::kNotFound));
+}
+
+// A first sync makes every page; enough of them are made on several threads: the result is the
+// direct build's, and a missing template is reported for the first page in path order.
+TEST_F(TemplateBuildTest, ManyPagesMadeAtOnceAreTheDirectBuildsAndFailInPathOrder) {
+  for (int i = 0; i < 150; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "author/pages/p/%03d.html", i);
+    Write(name, "---\ntitle: Page " + std::to_string(i) + "\n---\n<p>Page " + std::to_string(i) +
+                    std::string(2000, 'x') + "</p>\n");
+  }
+  auto m = BuildRelease(*env_, blobs_, Options("shop-b", "Shop B", "Kanto", true));
+  ASSERT_THAT(m, IsOk());
+  auto direct = BuildRelease(*env_, blobs_, Options("shop-b", "Shop B", "Kanto", false));
+  ASSERT_THAT(direct, IsOk());
+  TempDir partner_dir;
+  BlobStore partner_blobs(*env_, partner_dir.Sub("blobs"));
+  size_t templates = 0;
+  for (const auto& [path, e] : m->files) {
+    templates += e.vars ? 1 : 0;
+    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
+  }
+  ASSERT_GE(templates, 150u);
+  auto expanded = ExpandRelease(*m, partner_blobs);
+  ASSERT_THAT(expanded, IsOk());
+  for (const auto& [path, e] : direct->files) {
+    const FileEntry& made = expanded->files.at(path);
+    EXPECT_EQ(made.hash, e.hash) << path;
+    EXPECT_EQ(made.gzip, e.gzip) << path;
+    EXPECT_TRUE(partner_blobs.Has(made.hash)) << path;
+  }
+  EXPECT_EQ(MainForm(*expanded), *m);
+  // Two templates gone: the first in path order is named, whichever thread met which first.
+  ASSERT_THAT(partner_blobs.Remove(m->files.at("/p/140.html").hash), IsOk());
+  ASSERT_THAT(partner_blobs.Remove(m->files.at("/p/100.html").hash), IsOk());
+  for (int run = 0; run < 3; ++run) {
+    EXPECT_THAT(ExpandRelease(*m, partner_blobs),
+                StatusIs(StatusCode::kNotFound, HasSubstr("/p/100.html")));
+  }
 }
 
 TEST_F(TemplateBuildTest, ARunRendersEachTemplateOnceForAllPartners) {
