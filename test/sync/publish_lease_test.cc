@@ -3,6 +3,7 @@
 // ends).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "store/database.h"
@@ -32,6 +33,20 @@ class PublishLeaseTest : public SyncFixture {
     auto db = ::tieup::testing::OpenTestDatabase(dir_.Sub("main-tieup.db"));
     EXPECT_THAT(db, IsOk());
     return db.ok() ? std::move(db).value() : nullptr;
+  }
+
+  // Waits until a new session takes lease `name` (and gives it back); false after 30 s.
+  bool LeaseFree(const std::string& name) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::unique_ptr<Database> probe = OtherConnection();
+      if (probe == nullptr) return false;
+      auto taken = TryLockName(*probe, name);
+      if (!taken.ok()) return false;
+      if (*taken) return UnlockName(*probe, name).ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
   }
 
   // How many times the partner activated `version`.
@@ -77,6 +92,9 @@ TEST_F(PublishLeaseTest, APartnerAnotherProcessPublishesIsLeftToItUntilThatProce
   EXPECT_EQ(a.ActiveVersion(), 1u);
 
   other.reset();  // the other process dies: its connection ends, and its lease
+  // PostgreSQL releases the lease when the session's server process has ended, a moment after
+  // the client closed the connection: wait until another session can take it.
+  ASSERT_TRUE(LeaseFree("publish:shop-a"));
   outcomes = publisher_->PublishNow({"shop-a"});
   EXPECT_EQ(Of(outcomes, "shop-a").state, "activated");
   EXPECT_EQ(a.ActiveVersion(), 2u);
