@@ -3,7 +3,6 @@
 // ends).
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <thread>
 
 #include "store/database.h"
@@ -35,18 +34,21 @@ class PublishLeaseTest : public SyncFixture {
     return db.ok() ? std::move(db).value() : nullptr;
   }
 
-  // Waits until a new session takes lease `name` (and gives it back); false after 30 s.
+  // Waits until a new session can take lease `name`: PostgreSQL blocks the transaction-scoped
+  // lock until the dead session's server process has let the lease go (at most 30 s), and
+  // releases it at commit.
   bool LeaseFree(const std::string& name) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::unique_ptr<Database> probe = OtherConnection();
-      if (probe == nullptr) return false;
-      auto taken = TryLockName(*probe, name);
-      if (!taken.ok()) return false;
-      if (*taken) return UnlockName(*probe, name).ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    std::unique_ptr<Database> probe = OtherConnection();
+    if (probe == nullptr) return false;
+    Status s = probe->Transaction([&](Database& tx) -> Status {
+      RETURN_IF_ERROR(tx.Exec("SET LOCAL lock_timeout = '30s'"));
+      return tx.Exec(
+          "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || CAST(? AS "
+          "TEXT), 0))",
+          {name});
+    });
+    EXPECT_THAT(s, IsOk());
+    return s.ok();
   }
 
   // How many times the partner activated `version`.
