@@ -48,8 +48,10 @@ SessionStore::~SessionStore() = default;
 
 Result<std::unique_ptr<SessionStore>> SessionStore::Open(Env& env, Database& db,
                                                          SessionOptions options) {
-  RETURN_IF_ERROR(
-      Migrate(db, "console_sessions", {{1, std::string(kSchemaV1)}, {2, std::string(kSchemaV2)}}));
+  RETURN_IF_ERROR(Migrate(db, "console_sessions",
+                          {{1, std::string(kSchemaV1)},
+                           {2, std::string(kSchemaV2)},
+                           {3, users::SessionGenerationSql("console_sessions")}}));
   ASSIGN_OR_RETURN(auto store, users::SessionStore::Open(env, db, "console_sessions", options));
   return std::unique_ptr<SessionStore>(new SessionStore(std::make_unique<Impl>(std::move(store))));
 }

@@ -1,5 +1,6 @@
 #include "main_site/users_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 
@@ -37,26 +38,48 @@ constexpr std::string_view kKeptColumns =
 
 // Main's own account pages: straight to the store.
 Status MigrateMainUsers(Database& db) {
-  return Migrate(db, "main_users",
-                 {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)},
-                  // Customers who signed out everywhere, to tell each partner they signed in to
-                  // (DeliverLogoutNotices).
-                  {2,
-                   "CREATE TABLE sso_logout_notices (user_id TEXT NOT NULL, partner TEXT NOT "
-                   "NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
-                   "PRIMARY KEY (user_id, partner))"}});
+  return Migrate(
+      db, "main_users",
+      {{1, SignedRequestsTableSql("users_signed_requests", kKeptColumns)},
+       // Customers who signed out everywhere, to tell each partner they signed in to
+       // (DeliverLogoutNotices).
+       {2,
+        "CREATE TABLE sso_logout_notices (user_id TEXT NOT NULL, partner TEXT NOT "
+        "NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+        "PRIMARY KEY (user_id, partner))"},
+       // The generation of each customer's last sign-out everywhere (QueueLogoutNotices),
+       // told to partners in ID tokens and notices (users/wire.h LogoutNotice).
+       {3,
+        "CREATE TABLE sso_signed_out (user_id TEXT PRIMARY KEY, generation INTEGER NOT "
+        "NULL)"}});
 }
 
-// Keeps a sign-out notice for each of `clients` (non-partners are dropped at delivery).
+// The generation of `user_id`'s last sign-out everywhere; 0 when none (or unreadable: the ID
+// token then leaves it out, and a late notice may end the new session, as before).
+int64_t SignedOutGeneration(Database& db, const std::string& user_id) {
+  auto rows = db.Query("SELECT generation FROM sso_signed_out WHERE user_id = ?", {user_id});
+  return rows.ok() && !rows->empty() ? rows->front().Int(0) : 0;
+}
+
+// Records a new sign-out everywhere of `user_id` (its generation: main's clock in microseconds,
+// above the last one even if the clock went back) and keeps a notice of it for each of `clients`
+// (non-partners are dropped at delivery). A notice's created_at is that generation.
 Status QueueLogoutNotices(Env& env, Database& db, const std::string& user_id,
                           const std::vector<std::string>& clients) {
-  for (const std::string& client : clients) {
+  return db.Transaction([&](Database& tx) -> Status {
+    const int64_t generation = std::max(env.NowMicros(), SignedOutGeneration(tx, user_id) + 1);
     RETURN_IF_ERROR(
-        db.Exec("INSERT INTO sso_logout_notices (user_id, partner, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id, partner) DO UPDATE SET created_at = excluded.created_at",
-                {user_id, client, env.NowMicros()}));
-  }
-  return Status::Ok();
+        tx.Exec("INSERT INTO sso_signed_out (user_id, generation) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET generation = excluded.generation",
+                {user_id, generation}));
+    for (const std::string& client : clients) {
+      RETURN_IF_ERROR(
+          tx.Exec("INSERT INTO sso_logout_notices (user_id, partner, created_at) VALUES (?, ?, ?) "
+                  "ON CONFLICT (user_id, partner) DO UPDATE SET created_at = excluded.created_at",
+                  {user_id, client, generation}));
+    }
+    return Status::Ok();
+  });
 }
 
 class LocalAccounts : public users::AccountBackend {
@@ -305,7 +328,7 @@ void DeliverLogoutNotices(MainDaemon& daemon) {
     if (trip.ok()) {
       HttpRequest req("POST", "/v1/users/logout");
       req.AddHeader("Content-Type", "application/json");
-      req.SetBody(users::LogoutNoticeToJson(user));
+      req.SetBody(users::LogoutNoticeToJson({user, row.Int(2)}));
       auto r = (*trip)(req);
       sent = r.ok() ? sync::StatusFromResponse(*r) : r.status();
     }
@@ -652,6 +675,11 @@ Status AttachUsers(MainDaemon& daemon) {
     if (*terms == "always") return true;
     auto user = store->Get(user_id);
     return user.ok() && user->visits_consent_micros != 0;
+  };
+  // The ID tokens say how far the customer's sign-outs everywhere have gone: a partner keeps it
+  // with the session, and a notice of an earlier sign-out delivered late leaves that one alone.
+  po.signed_out_at = [self](const std::string& user_id) {
+    return SignedOutGeneration(self->db(), user_id);
   };
   ASSIGN_OR_RETURN(std::shared_ptr<users::OidcProvider> provider,
                    users::OidcProvider::Open(daemon.env(), daemon.db(), *store, std::move(po)));

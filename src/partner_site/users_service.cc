@@ -1,5 +1,7 @@
 #include "partner_site/users_service.h"
 
+#include <limits>
+
 #include "commerce/form.h"
 #include "commerce/shop.h"
 #include "ledger/records.h"
@@ -238,11 +240,15 @@ Status AttachUsers(PartnerDaemon& daemon) {
           if (request.method() != "POST") {
             return sync::ErrorResponse(Status::InvalidArgument("a sign-out notice is POSTed"));
           }
-          auto user = users::LogoutNoticeFromJson(request.body());
-          if (!user.ok()) return sync::ErrorResponse(user.status());
-          Status ended = sessions->EndAllFor(*user);
-          if (!ended.ok()) return sync::ErrorResponse(ended);
-          logger->info("user {} signed out everywhere: their sessions here ended", *user);
+          auto notice = users::LogoutNoticeFromJson(request.body());
+          if (!notice.ok()) return sync::ErrorResponse(notice.status());
+          // Sessions made since that sign-out (a sign-in at main after it) stay.
+          auto ended = sessions->EndAllBefore(
+              notice->user_id, notice->signed_out_at > 0 ? notice->signed_out_at
+                                                         : std::numeric_limits<int64_t>::max());
+          if (!ended.ok()) return sync::ErrorResponse(ended.status());
+          logger->info("user {} signed out everywhere: their sessions here ended ({} session(s))",
+                       notice->user_id, *ended);
           HttpResponse r(200);
           r.AddHeader("Content-Type", "application/json");
           r.SetBody("{}");

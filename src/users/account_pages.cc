@@ -199,7 +199,7 @@ class AccountPages::Impl {
     }
     if (options_.signed_in) options_.signed_in(*done);
     HttpResponse r = SeeOther(done->return_path);
-    StartSession(request, r, done->user_id, done->name);
+    StartSession(request, r, done->user_id, done->name, done->signed_out_at);
     r.AddHeader("Set-Cookie", PendingCookie(""));
     r.user = done->user_id;
     return r;
@@ -223,13 +223,14 @@ class AccountPages::Impl {
 
   // Starts a session for `user_id` on `response` (a fresh id: the visitor's previous session
   // ends). Without sessions, or when the store fails, the page is still shown (signed out).
+  // `generation`: main's last sign-out everywhere of the customer, as the ID token said.
   void StartSession(const HttpRequest& request, HttpResponse& response, std::string_view user_id,
-                    std::string_view name) {
+                    std::string_view name, int64_t generation = 0) {
     if (options_.sessions == nullptr) return;
     if (std::string old = SessionCookieOf(request); !old.empty()) {
       (void)options_.sessions->End(old);
     }
-    auto created = options_.sessions->Create(user_id, user_id, name);
+    auto created = options_.sessions->Create(user_id, user_id, name, generation);
     if (!created.ok()) return;
     response.AddHeader("Set-Cookie", SessionCookie(created->cookie_value, options_.https,
                                                    options_.session_cookie, "Lax"));

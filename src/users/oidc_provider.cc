@@ -647,6 +647,11 @@ class OidcProvider::Impl {
     if (options_.record_visits) {
       claims["tieup_record_visits"] = options_.record_visits(user_id, client->id);
     }
+    if (options_.signed_out_at) {
+      if (const int64_t generation = options_.signed_out_at(user_id); generation > 0) {
+        claims["tieup_signed_out_at"] = generation;
+      }
+    }
     auto id_token = options_.key->Sign(json::serialize(claims));
     if (!id_token.ok()) return OAuthError(500, "server_error", "the ID token could not be signed");
     HttpResponse r = JsonResponse(200, json::object{{"access_token", access},

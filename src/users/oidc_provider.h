@@ -26,7 +26,10 @@
 // nonce, and with scope profile "name", with scope email "email" and "email_verified";
 // "tieup_new_account": true in the first ID token a client gets for an account registered
 // through it (OidcProviderOptions::new_account); "tieup_record_visits": whether the client may
-// record the customer's visits under the account's id (OidcProviderOptions::record_visits).
+// record the customer's visits under the account's id (OidcProviderOptions::record_visits);
+// "tieup_signed_out_at": the generation of the customer's last sign-out everywhere
+// (OidcProviderOptions::signed_out_at), which the client keeps with the session it makes so that
+// a late notice of that sign-out does not end it (users/wire.h LogoutNotice).
 //
 // The sign-in honours users/user_store.h's waits and the client-network throttle of the account
 // pages (users/form_checks.h). The provider's session is main's customer session
@@ -130,6 +133,9 @@ struct OidcProviderOptions {
   // records none).
   std::function<bool(const std::string& user_id, const std::string& client_id)> record_visits =
       nullptr;
+  // The generation of the last sign-out everywhere of `user_id` (main: the one its back-channel
+  // notices carry; 0: none): the ID token's "tieup_signed_out_at" when positive. Null: left out.
+  std::function<int64_t(const std::string& user_id)> signed_out_at = nullptr;
 };
 
 // Thread-safe. `env`, `db` and `users` must outlive it. POSTs (password hashing) run on the

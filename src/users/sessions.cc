@@ -49,13 +49,18 @@ std::string SessionTableSql(std::string_view table) {
          t + "_subject ON " + t + "(subject_key);\n";
 }
 
+std::string SessionGenerationSql(std::string_view table) {
+  return "ALTER TABLE " + std::string(table) +
+         " ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;\n";
+}
+
 class SessionStore::Impl {
  public:
   Impl(Env& env, Database& db, std::string table, SessionOptions options)
       : env_(env), db_(db), table_(std::move(table)), options_(options) {}
 
   Result<Created> Create(std::string_view subject, std::string_view subject_key,
-                         std::string_view name) {
+                         std::string_view name, int64_t generation) {
     const int64_t now = env_.NowMicros();
     Created created;
     created.cookie_value = Base64UrlEncode(RandomString(env_, kIdBytes));
@@ -71,9 +76,9 @@ class SessionStore::Impl {
       return db.Exec(
           "INSERT INTO " + table_ +
               "(id_hash, subject, subject_key, name, csrf_token, created_at, "
-              "last_seen) VALUES(?, ?, ?, ?, ?, ?, ?)",
+              "last_seen, generation) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
           {Sha256Hex(created.cookie_value), created.session.subject, std::string(subject_key),
-           created.session.name, created.session.csrf_token, now, now});
+           created.session.name, created.session.csrf_token, now, now, generation});
     }));
     return created;
   }
@@ -110,6 +115,19 @@ class SessionStore::Impl {
     return db_.Exec("DELETE FROM " + table_ + " WHERE subject_key = ?", {std::string(subject_key)});
   }
 
+  Result<int64_t> EndAllBefore(std::string_view subject_key, int64_t generation) {
+    int64_t ended = 0;
+    RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
+      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT COUNT(*) FROM " + table_ +
+                                               " WHERE subject_key = ? AND generation < ?",
+                                           {std::string(subject_key), generation}));
+      ended = rows.empty() ? 0 : rows[0].Int(0);
+      return db.Exec("DELETE FROM " + table_ + " WHERE subject_key = ? AND generation < ?",
+                     {std::string(subject_key), generation});
+    }));
+    return ended;
+  }
+
  private:
   Env& env_;
   Database& db_;
@@ -132,8 +150,8 @@ Result<std::unique_ptr<SessionStore>> SessionStore::Open(Env& env, Database& db,
 
 Result<SessionStore::Created> SessionStore::Create(std::string_view subject,
                                                    std::string_view subject_key,
-                                                   std::string_view name) {
-  return impl_->Create(subject, subject_key, name);
+                                                   std::string_view name, int64_t generation) {
+  return impl_->Create(subject, subject_key, name, generation);
 }
 Result<Session> SessionStore::Find(std::string_view cookie_value) {
   return impl_->Find(cookie_value, /*touch=*/true);
@@ -145,6 +163,9 @@ Status SessionStore::End(std::string_view cookie_value) { return impl_->End(cook
 Status SessionStore::EndAllFor(std::string_view subject_key) {
   return impl_->EndAllFor(subject_key);
 }
+Result<int64_t> SessionStore::EndAllBefore(std::string_view subject_key, int64_t generation) {
+  return impl_->EndAllBefore(subject_key, generation);
+}
 
 bool CsrfMatches(const Session& session, std::string_view token) {
   if (token.empty() || session.csrf_token.empty()) return false;
@@ -152,7 +173,9 @@ bool CsrfMatches(const Session& session, std::string_view token) {
 }
 
 Status MigrateCustomerSessions(Database& db) {
-  return Migrate(db, "customer_sessions", {{1, SessionTableSql("customer_sessions")}});
+  return Migrate(
+      db, "customer_sessions",
+      {{1, SessionTableSql("customer_sessions")}, {2, SessionGenerationSql("customer_sessions")}});
 }
 
 Result<std::unique_ptr<SessionStore>> OpenCustomerSessions(Env& env, Database& db,

@@ -35,8 +35,10 @@ struct Session {
   int64_t last_seen_micros = 0;
 };
 
-// The SQL that makes a session table named `table` (for a component's migration).
+// The SQL that makes a session table named `table` (for a component's migration), and the SQL
+// of the column added since (a later step of the same migration): every session table has both.
 std::string SessionTableSql(std::string_view table);
+std::string SessionGenerationSql(std::string_view table);
 
 class SessionStore {
  public:
@@ -51,9 +53,10 @@ class SessionStore {
     Session session;
   };
   // A new session for `subject`, ended with the others of `subject_key` by EndAllFor (sessions
-  // past their timeouts are swept out on the way).
+  // past their timeouts are swept out on the way). `generation`: how far the subject's
+  // sign-outs everywhere had gone when the session was made (EndAllBefore); 0 when not told.
   Result<Created> Create(std::string_view subject, std::string_view subject_key,
-                         std::string_view name);
+                         std::string_view name, int64_t generation = 0);
 
   // The session of `cookie_value`, with last_seen moved to now. NotFound when the value is
   // unknown or malformed, or the session has been idle or alive too long (it is deleted then).
@@ -68,6 +71,11 @@ class SessionStore {
 
   // Ends every session of `subject_key`; OK when there are none.
   Status EndAllFor(std::string_view subject_key);
+
+  // Ends the sessions of `subject_key` made at a generation below `generation`: a sign-out
+  // everywhere told late ends the sessions made before it, not one made since (a partner's
+  // sign-in after main's sign-out carries main's generation). Returns how many ended.
+  Result<int64_t> EndAllBefore(std::string_view subject_key, int64_t generation);
 
  private:
   class Impl;

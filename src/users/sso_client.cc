@@ -1,5 +1,6 @@
 #include "users/sso_client.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -226,6 +227,7 @@ Result<SingleSignOn::SignedIn> SingleSignOn::Finish(std::string_view query,
   const json::value* visits = claims.if_contains("tieup_record_visits");
   out.record_visits = visits != nullptr && visits->is_bool() && visits->as_bool();
   out.email = StringClaim(claims, "email");
+  out.signed_out_at = std::max<int64_t>(0, IntClaim(claims, "tieup_signed_out_at").value_or(0));
   return out;
 }
 

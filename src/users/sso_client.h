@@ -70,6 +70,10 @@ class SingleSignOn {
     // The account's e-mail address (the ID token's "email"), to find the customer's own orders
     // here; never stored as such (partner_site/users_service.h keeps its hash).
     std::string email;
+    // The generation of the customer's last sign-out everywhere at main (the ID token's
+    // "tieup_signed_out_at"; 0 when absent): kept with the session (SessionStore::Create), so a
+    // late notice of that sign-out leaves this sign-in alone.
+    int64_t signed_out_at = 0;
   };
   // `query`: the raw query of the request to the redirect URI; `pending_cookie`: the cookie's
   // value. PermissionDenied for an error main sent back (error=..., its description in the

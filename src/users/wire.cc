@@ -9,9 +9,8 @@ namespace {
 
 namespace json = boost::json;
 
-// Parses `text` as an object holding exactly the string fields `names`.
-Result<std::map<std::string, std::string, std::less<>>> StringFields(
-    std::string_view text, std::string_view what, std::initializer_list<std::string_view> names) {
+// Parses `text` (`what`, for the errors) as a JSON object of at most kMaxUserJsonBytes.
+Result<json::object> ParseObject(std::string_view text, std::string_view what) {
   if (text.size() > kMaxUserJsonBytes) {
     return Status::ResourceExhausted(std::string(what) + " is larger than " +
                                      std::to_string(kMaxUserJsonBytes) + " bytes");
@@ -21,7 +20,13 @@ Result<std::map<std::string, std::string, std::less<>>> StringFields(
   if (ec || !v.is_object()) {
     return Status::InvalidArgument(std::string(what) + " is not a JSON object");
   }
-  const json::object& o = v.get_object();
+  return std::move(v.get_object());
+}
+
+// Parses `text` as an object holding exactly the string fields `names`.
+Result<std::map<std::string, std::string, std::less<>>> StringFields(
+    std::string_view text, std::string_view what, std::initializer_list<std::string_view> names) {
+  ASSIGN_OR_RETURN(const json::object o, ParseObject(text, what));
   std::map<std::string, std::string, std::less<>> out;
   for (std::string_view name : names) {
     const json::value* f = o.if_contains(name);
@@ -75,14 +80,32 @@ Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view text) {
   return g;
 }
 
-std::string LogoutNoticeToJson(std::string_view user_id) {
-  return Serialize({{"user_id", user_id}});
+std::string LogoutNoticeToJson(const LogoutNotice& notice) {
+  json::object o{{"user_id", notice.user_id}};
+  if (notice.signed_out_at > 0) o["signed_out_at"] = notice.signed_out_at;
+  return json::serialize(o);
 }
 
-Result<std::string> LogoutNoticeFromJson(std::string_view text) {
-  ASSIGN_OR_RETURN(auto f, StringFields(text, "the sign-out notice", {"user_id"}));
-  if (f["user_id"].empty()) return Status::InvalidArgument("the sign-out notice names no one");
-  return std::move(f["user_id"]);
+Result<LogoutNotice> LogoutNoticeFromJson(std::string_view text) {
+  ASSIGN_OR_RETURN(const json::object o, ParseObject(text, "the sign-out notice"));
+  LogoutNotice notice;
+  for (const auto& [key, value] : o) {
+    if (key == "user_id" && value.is_string()) {
+      notice.user_id = std::string(value.get_string());
+    } else if (key == "signed_out_at" && value.is_int64() && value.get_int64() > 0) {
+      notice.signed_out_at = value.get_int64();
+    } else if (key == "user_id" || key == "signed_out_at") {
+      return Status::InvalidArgument(key == "user_id"
+                                         ? "the sign-out notice's user_id is not a string"
+                                         : "the sign-out notice's signed_out_at is not a "
+                                           "positive integer");
+    } else {
+      return Status::InvalidArgument("the sign-out notice has an unknown field \"" +
+                                     std::string(key).substr(0, 40) + "\"");
+    }
+  }
+  if (notice.user_id.empty()) return Status::InvalidArgument("the sign-out notice names no one");
+  return notice;
 }
 
 std::string PartnerOrdersQueryToJson(std::string_view email_sha256) {

@@ -47,9 +47,18 @@ struct SsoClientGrant {
 std::string SsoClientGrantToJson(const SsoClientGrant& grant);
 Result<SsoClientGrant> SsoClientGrantFromJson(std::string_view json);
 
-// The body of POST /v1/users/logout.
-std::string LogoutNoticeToJson(std::string_view user_id);
-Result<std::string> LogoutNoticeFromJson(std::string_view json);
+// The body of POST /v1/users/logout: the customer signed out everywhere at main.
+struct LogoutNotice {
+  std::string user_id;
+  // Main's generation of that sign-out (microseconds of main's clock, rising at each one): the
+  // partner ends the sessions made before it (SessionStore::EndAllBefore), not one made from a
+  // sign-in at main since (its ID token carries the generation). 0: sent by a main that does not
+  // say, every session of the customer ends.
+  int64_t signed_out_at = 0;
+  bool operator==(const LogoutNotice&) const = default;
+};
+std::string LogoutNoticeToJson(const LogoutNotice& notice);
+Result<LogoutNotice> LogoutNoticeFromJson(std::string_view json);
 
 // The partner's sync endpoint listing a customer's orders there, and its limits.
 inline constexpr std::string_view kPartnerOrdersPath = "/v1/users/orders";

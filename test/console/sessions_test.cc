@@ -6,6 +6,7 @@
 #include "crypto/hash.h"
 #include "test_database.h"
 #include "test_support.h"
+#include "users/sessions.h"
 
 namespace tieup::console {
 namespace {
@@ -165,6 +166,42 @@ TEST(SessionStoreMigrationTest, SessionsOfTheFirstSchemaSurvive) {
   EXPECT_EQ(found->csrf_token, std::string(43, 't'));
   ASSERT_THAT((*store)->EndAllFor("ADA@example.org"), IsOk());
   EXPECT_FALSE((*store)->Find(cookie).ok());
+}
+
+// A notice of a sign-out everywhere that arrives late (main tells partners in the background)
+// ends the customer's sessions made before that sign-out, not the one made by signing in again
+// since: that sign-in carried the sign-out's generation.
+TEST(CustomerSessionsTest, ALateSignOutNoticeEndsOnlyTheSessionsMadeBeforeIt) {
+  FakeClockEnv env;
+  TempDir dir;
+  auto db = ::tieup::testing::OpenTestDatabase(dir.path() + "/tieup.db");
+  ASSERT_THAT(db, IsOk());
+  auto sessions = users::OpenCustomerSessions(env, **db);
+  ASSERT_THAT(sessions, IsOk());
+  users::SessionStore& store = **sessions;
+  auto phone = store.Create("usr_a", "usr_a", "Ann");         // before any sign-out
+  auto laptop = store.Create("usr_a", "usr_a", "Ann", 1000);  // after the sign-out of 1000
+  auto again = store.Create("usr_a", "usr_a", "Ann", 2000);   // after the sign-out of 2000
+  auto other = store.Create("usr_b", "usr_b", "Bo");
+  ASSERT_THAT(phone, IsOk());
+  ASSERT_THAT(laptop, IsOk());
+  ASSERT_THAT(again, IsOk());
+  ASSERT_THAT(other, IsOk());
+
+  auto ended = store.EndAllBefore("usr_a", 2000);
+  ASSERT_THAT(ended, IsOk());
+  EXPECT_EQ(*ended, 2);
+  EXPECT_THAT(store.Find(phone->cookie_value), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store.Find(laptop->cookie_value), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store.Find(again->cookie_value), IsOk());
+  EXPECT_THAT(store.Find(other->cookie_value), IsOk());
+  // The same notice again (delivered twice): nothing more ends.
+  EXPECT_EQ(*store.EndAllBefore("usr_a", 2000), 0);
+  EXPECT_THAT(store.Find(again->cookie_value), IsOk());
+  // A later sign-out ends it.
+  EXPECT_EQ(*store.EndAllBefore("usr_a", 2001), 1);
+  EXPECT_THAT(store.Find(again->cookie_value), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store.Find(other->cookie_value), IsOk());
 }
 
 TEST(CsrfTest, MatchesOnlyTheSessionsOwnToken) {

@@ -10,6 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cstring>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -104,6 +105,10 @@ class OidcTest : public ::testing::Test {
     };
     po.record_visits = [this](const std::string& user, const std::string&) {
       return record_visits_.count(user) != 0;
+    };
+    po.signed_out_at = [this](const std::string& user) {
+      auto it = signed_out_at_.find(user);
+      return it == signed_out_at_.end() ? int64_t{0} : it->second;
     };
     auto provider = OidcProvider::Open(env_, *db_, *users_, po);
     ASSERT_THAT(provider, IsOk());
@@ -239,7 +244,8 @@ class OidcTest : public ::testing::Test {
   std::unique_ptr<RegistrationPages> registration_pages_;
   std::vector<RegistrationMail> mails_;
   std::string user_id_, secret_, jwks_override_, refused_client_;
-  std::set<std::string> record_visits_;  // accounts the provider lets clients record
+  std::set<std::string> record_visits_;           // accounts the provider lets clients record
+  std::map<std::string, int64_t> signed_out_at_;  // the hook's generations of sign-outs
   std::function<void()> after_token_;
   int registrations_ = 0;
   std::vector<std::pair<std::string, std::vector<std::string>>> logged_out_;
@@ -525,6 +531,7 @@ TEST_F(OidcTest, RegisteringThroughAClientConfirmsByMailThenSignsInThere) {
   EXPECT_FALSE(claims.contains("tieup_new_account"));
   EXPECT_EQ(claims.at("tieup_record_visits"), json::value(false));
   EXPECT_EQ(claims.at("email_verified"), json::value(true));
+  EXPECT_FALSE(claims.contains("tieup_signed_out_at"));  // never signed out everywhere
   // Once the hook says yes (main: the terms and the customer's consent), the token says so.
   record_visits_.insert(kim->id);
   auto third = sso_->Begin("/");
@@ -624,6 +631,14 @@ TEST_F(OidcTest, SigningOutEverywhere) {
       Get("/oidc/logout?client_id=shop-a&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"));
   EXPECT_EQ(page.status(), 200);
   EXPECT_EQ(HeaderOf(page, "Location"), "");
+  // Signing in again after it: the ID token carries the sign-out's generation (main's hook), the
+  // client keeps it with its session (a late notice of that sign-out leaves the session alone).
+  signed_out_at_[user_id_] = 1764979200123456;
+  again = Authorize(&start, &cookie);
+  ASSERT_EQ(again.status(), 303) << again.body();
+  auto signed_in = sso_->Finish(QueryOf(HeaderOf(again, "Location")), start.pending_cookie);
+  ASSERT_THAT(signed_in, IsOk());
+  EXPECT_EQ(signed_in->signed_out_at, 1764979200123456);
 }
 
 TEST_F(OidcTest, ClientRegistryChecksAndKeepsOnlyAHash) {

@@ -9,6 +9,7 @@ namespace tieup::users {
 namespace {
 
 using ::testing::HasSubstr;
+using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 
 TEST(UsersWireTest, RoundTrips) {
@@ -22,7 +23,15 @@ TEST(UsersWireTest, RoundTrips) {
   EXPECT_EQ(back->issuer, g.issuer);
   EXPECT_EQ(back->redirect_uri, g.redirect_uri);
   EXPECT_EQ(back->post_logout_redirect_uri, g.post_logout_redirect_uri);
-  EXPECT_EQ(*LogoutNoticeFromJson(LogoutNoticeToJson("usr_x")), "usr_x");
+  auto notice = LogoutNoticeFromJson(LogoutNoticeToJson({"usr_x", 1764979200123456}));
+  ASSERT_THAT(notice, IsOk());
+  EXPECT_EQ(notice->user_id, "usr_x");
+  EXPECT_EQ(notice->signed_out_at, 1764979200123456);
+  // A main that does not say when: 0, every session of the customer ends.
+  notice = LogoutNoticeFromJson(R"({"user_id":"usr_y"})");
+  ASSERT_THAT(notice, IsOk());
+  EXPECT_EQ(notice->signed_out_at, 0);
+  EXPECT_EQ(LogoutNoticeToJson({"usr_y", 0}), R"({"user_id":"usr_y"})");
 }
 
 TEST(UsersWireTest, StrictParsing) {
@@ -31,6 +40,12 @@ TEST(UsersWireTest, StrictParsing) {
   EXPECT_THAT(LogoutNoticeFromJson("[1]").status(), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(LogoutNoticeFromJson(R"({"user_id":7})").status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("user_id")));
+  EXPECT_THAT(LogoutNoticeFromJson(R"({"user_id":"u","signed_out_at":"12"})").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("signed_out_at")));
+  EXPECT_THAT(LogoutNoticeFromJson(R"({"user_id":"u","signed_out_at":-1})").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("positive integer")));
+  EXPECT_THAT(LogoutNoticeFromJson(R"({"signed_out_at":5})").status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("names no one")));
   EXPECT_THAT(LogoutNoticeFromJson(R"({"user_id":""})").status(),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("names no one")));
   EXPECT_THAT(LogoutNoticeFromJson(R"({"user_id":"u","password":"p"})").status(),
