@@ -10,7 +10,7 @@
 // so that main can be stopped and started while a partner stays up. Every wait polls the state it
 // needs with a deadline; nothing sleeps for a fixed time.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -71,15 +71,27 @@ export async function freePorts(count) {
   return out;
 }
 
-// The HTTP status of GET url, or 0 when nothing answers.
-export async function httpStatus(url) {
+// GET url: { status, error } (status 0 and why when nothing answered within 2 s).
+export async function httpAnswer(url) {
   try {
     const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(2000) });
     await r.arrayBuffer();
-    return r.status;
-  } catch {
-    return 0;
+    return { status: r.status, error: '' };
+  } catch (e) {
+    return { status: 0, error: `${e.name}: ${e.cause?.code ?? e.message}` };
   }
+}
+
+// The HTTP status of GET url, or 0 when nothing answers.
+export async function httpStatus(url) {
+  return (await httpAnswer(url)).status;
+}
+
+// True when GET url answers `want`; otherwise throws what it answered (for waitUntil's message).
+export async function answers(url, want = 200) {
+  const a = await httpAnswer(url);
+  if (a.status === want) return true;
+  throw new Error(a.status ? `${url} answered ${a.status}` : `${url}: ${a.error}`);
 }
 
 // One `tieup` process, its output in a log file.
@@ -109,7 +121,8 @@ export class TieupProcess {
     }
   }
 
-  // Waits until `probe` holds; fails at once when the process ends first.
+  // Waits until `probe` holds; fails at once when the process ends first. When the process is
+  // still running at the deadline, the error holds its threads' stacks (gdb), for a hang.
   async waitReady(what, probe, deadlineMs = 60000) {
     await waitUntil(what, async () => {
       if (!this.running) {
@@ -118,8 +131,45 @@ export class TieupProcess {
       }
       return probe();
     }, { deadlineMs }).catch((e) => {
-      throw e.fatal ? e : new Error(`${e.message}\n${this.name} log:\n${this.logTail()}`);
+      if (e.fatal) throw e;
+      throw new Error(`${e.message}\n${this.name} log:\n${this.logTail()}\n` +
+                      `${this.name} threads:\n${this.threadStacks()}`);
     });
+  }
+
+  // Each thread's stack (gdb's backtraces, 20 frames each), also kept beside the log; a note
+  // when gdb is missing or cannot attach.
+  threadStacks() {
+    if (!this.running) return '(the process has ended)';
+    try {
+      const out = execFileSync(
+          'gdb', ['-p', String(this.child.pid), '-batch', '-nx', '-ex', 'set pagination off',
+                  '-ex', 'thread apply all bt 20'],
+          { encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'],
+            maxBuffer: 16 * 1024 * 1024 });
+      fs.writeFileSync(`${this.logFile}.stacks`, out);
+      // Each frame as "function at file:line", threads of the same stack counted once.
+      const stacks = new Map();
+      let frames = null;
+      for (const line of out.split('\n')) {
+        if (line.startsWith('Thread ')) {
+          frames = [];
+          stacks.set(frames, 1);
+        } else if (frames && line.startsWith('#')) {
+          const fn = line.replace(/^#\d+\s+(0x[0-9a-f]+ in )?/, '').replace(/ \(.*$/, '');
+          const at = / (at|from) (\S+)$/.exec(line);
+          frames.push(`  ${fn}${at ? ` ${at[1]} ${path.basename(at[2])}` : ''}`);
+        }
+      }
+      const counted = new Map();
+      for (const f of stacks.keys()) {
+        const key = f.join('\n');
+        counted.set(key, (counted.get(key) ?? 0) + 1);
+      }
+      return [...counted].map(([k, n]) => `${n} thread(s):\n${k}`).join('\n');
+    } catch (e) {
+      return `(no stacks: ${String(e.message).split('\n')[0]})`;
+    }
   }
 
   async stop() {
@@ -252,12 +302,9 @@ export class Sites {
     this.procs[site] = p;
     // shop-b serves no tie-up page before its manager approves the first update.
     const page = { main: '/', 'shop-a': '/products/sencha.html', 'shop-b': '/local/' }[site];
-    await p.waitReady(`${site} serving ${page}`,
-                      async () => (await httpStatus(this.url(site, page))) === 200);
-    {
-      await p.waitReady(`${site}'s manager console`,
-                        async () => (await httpStatus(this.consoleUrl(site, '/sign-in'))) === 200);
-    }
+    await p.waitReady(`${site} serving ${page}`, () => answers(this.url(site, page)));
+    await p.waitReady(`${site}'s manager console`,
+                      () => answers(this.consoleUrl(site, '/sign-in')));
   }
 
   // Stops one site and waits until its port no longer answers.
