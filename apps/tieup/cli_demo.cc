@@ -52,6 +52,16 @@ Status RunDemo(Env& env, DemoArgs a) {
   } else if (env.FileExists(a.dir + "/main/site.toml")) {
     return Status::AlreadyExists("'" + a.dir + "' already holds a demo; remove it or pick another");
   }
+  // The ports a browser opens: each site's pages (P, P+1, P+2) and consoles (P+10..P+12).
+  for (int offset : {0, 1, 2, 10, 11, 12}) {
+    const int p = a.base_port + offset;
+    if (BrowsersRefusePort(static_cast<uint16_t>(p))) {
+      return Status::InvalidArgument("--base-port " + std::to_string(a.base_port) +
+                                     " puts a site on port " + std::to_string(p) +
+                                     ", which browsers refuse to open (a \"bad port\" of the Fetch "
+                                     "standard); choose another base port");
+    }
+  }
   const std::string main_dir = a.dir + "/main";
   auto port = [&](int i) { return std::to_string(a.base_port + i); };
   // Each site's public pages on a loopback address of their own (main 127.0.0.1, the partners

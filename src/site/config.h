@@ -138,6 +138,10 @@ HostPort DefaultOpsAddress(const HostPort& public_address);
 // True for a loopback host: "localhost", 127.0.0.0/8 or ::1.
 bool IsLoopbackHost(std::string_view host);
 
+// True for a port browsers refuse to fetch from (the WHATWG Fetch standard's "bad ports", e.g.
+// 6000, 6667, 10080): a page or console served there cannot be opened in a browser.
+bool BrowsersRefusePort(uint16_t port);
+
 // The [store] settings of `config` checked as site.toml's are (a known backend, PostgreSQL for
 // main only, a URL without a password, a schema name); errors name `where`.
 Status CheckStoreSettings(const SiteConfig& config, const std::string& where);

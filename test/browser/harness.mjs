@@ -45,14 +45,21 @@ export function portFree(port) {
   });
 }
 
+// Ports fetch() and Chromium refuse to open (the Fetch standard's "bad ports" at 1024 and up;
+// the tieup demo refuses a base port that puts a page on one).
+const BAD_PORTS = new Set([1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665,
+                           6666, 6667, 6668, 6669, 6679, 6697, 10080]);
+
 // A base port P with P, P+1, P+2 (public), P+10, P+11, P+12 (main's and the partners'
-// consoles) and P+100, P+101, P+102 (sync) free on 127.0.0.1. P is drawn below Linux's
+// consoles) and P+100, P+101, P+102 (sync) free on 127.0.0.1, none of them a port browsers
+// refuse (shop-b on 10080 once answered nothing to fetch()). P is drawn below Linux's
 // ephemeral range (32768 and up), so that no outgoing connection of another test takes one
 // of these ports between this check and the demo's listening.
 export async function freeBasePort() {
   for (let attempt = 0; attempt < 50; ++attempt) {
     const base = 10000 + Math.floor(Math.random() * 22000);
-    const ports = [0, 1, 2, 10, 11, 12, 100, 101, 102].map((d) => base + d);
+    const ports = [0, 1, 2, 10, 11, 12, 30, 31, 32, 100, 101, 102].map((d) => base + d);
+    if (ports.some((p) => BAD_PORTS.has(p))) continue;
     let ok = true;
     for (const p of ports) ok = ok && (await portFree(p));
     if (ok) return base;
@@ -66,7 +73,7 @@ export async function freePorts(count) {
   const out = [];
   while (out.length < count) {
     const p = 10000 + Math.floor(Math.random() * 22000);
-    if (!out.includes(p) && (await portFree(p))) out.push(p);
+    if (!out.includes(p) && !BAD_PORTS.has(p) && (await portFree(p))) out.push(p);
   }
   return out;
 }

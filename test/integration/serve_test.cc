@@ -423,6 +423,16 @@ TEST_F(CliTest, HelpTeachesEveryCommand) {
   }
 }
 
+// A demo whose shop-b would listen on 10080 (base 10078): browsers refuse that port, so the demo
+// refuses the base port, saying why, and makes nothing.
+TEST_F(CliTest, TheDemoRefusesABasePortThatPutsAPageOnAPortBrowsersRefuse) {
+  auto r = RunTieup({"demo", dir_.Sub("demo"), "--base-port", "10078"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--base-port 10078 puts a site on port 10080, which browsers "
+                                  "refuse to open"));
+  EXPECT_FALSE(env_->FileExists(dir_.Sub("demo") + "/main/site.toml"));
+}
+
 // A mistyped or missing command says which commands there are, and the nearest one.
 TEST_F(CliTest, AnUnknownCommandSuggestsTheNearest) {
   auto r = RunTieup({"main", "pubish", dir_.Sub("m")});

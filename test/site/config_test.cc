@@ -205,6 +205,13 @@ TEST(LoopbackTest, OnlyThisMachinesAddresses) {
   }
 }
 
+TEST(BrowserPortsTest, TheFetchStandardsBadPortsAreRefused) {
+  for (uint16_t port : {1, 25, 6000, 6667, 10080}) EXPECT_TRUE(BrowsersRefusePort(port)) << port;
+  for (uint16_t port : {0, 80, 443, 8080, 10079, 10081, 65535}) {
+    EXPECT_FALSE(BrowsersRefusePort(port)) << port;
+  }
+}
+
 TEST(HostPortTest, ParsesAndRefuses) {
   EXPECT_EQ(ParseHostPort("localhost:0")->port, 0);
   EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
