@@ -199,6 +199,7 @@ class HttpServer::Impl {
     return s;
   }
   int DisconnectPeers(const std::function<bool(std::string_view, std::string_view)>& should_close);
+  Status CheckResponsive(std::chrono::milliseconds within);
 
  private:
   void DoAccept();
@@ -397,6 +398,30 @@ void HttpServer::Impl::RunOn(net_internal::Worker& worker, std::function<void()>
   f.wait();
 }
 
+Status HttpServer::Impl::CheckResponsive(std::chrono::milliseconds within) {
+  std::vector<std::future<void>> ran;
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    if (!running_) return Status::Unavailable("the port is not listening");
+    for (auto& w : workers_) {
+      // The promise outlives this call: a stuck worker runs the task whenever it gets to it.
+      auto done = std::make_shared<std::promise<void>>();
+      ran.push_back(done->get_future());
+      asio::post(w->ioc(), [done] { done->set_value(); });
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (size_t i = 0; i < ran.size(); ++i) {
+    if (ran[i].wait_until(deadline) != std::future_status::ready) {
+      return Status::Unavailable(
+          "I/O thread " + std::to_string(i + 1) + " of " + std::to_string(ran.size()) +
+          " ran nothing for " + std::to_string(within.count()) +
+          " ms: its requests wait (a handler that does not return, or an overloaded machine)");
+    }
+  }
+  return Status::Ok();
+}
+
 int HttpServer::Impl::DisconnectPeers(
     const std::function<bool(std::string_view, std::string_view)>& should_close) {
   std::lock_guard<std::mutex> lock(control_mu_);
@@ -450,6 +475,9 @@ int HttpServer::DisconnectPeers(
   return impl_->DisconnectPeers(should_close);
 }
 HttpServerStats HttpServer::stats() const { return impl_->stats(); }
+Status HttpServer::CheckResponsive(std::chrono::milliseconds within) {
+  return impl_->CheckResponsive(within);
+}
 
 // --- TerminationSignals ---
 

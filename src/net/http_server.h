@@ -215,6 +215,12 @@ class HttpServer {
   // Counters (for tests and metrics); any thread.
   HttpServerStats stats() const;
 
+  // OK when every I/O thread runs a task posted to it within `within` (readiness: a thread held
+  // by a handler that does not return serves none of its connections); Unavailable saying which
+  // thread otherwise, or when the server is not running. Any controlling thread, never a
+  // handler.
+  Status CheckResponsive(std::chrono::milliseconds within);
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

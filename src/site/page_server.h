@@ -91,6 +91,11 @@ class PageServer {
   // handler() mounted on another server.
   Status StartWithoutListening();
   uint16_t port() const { return server_ ? server_->port() : 0; }
+  // HttpServer::CheckResponsive of the port; Unavailable before Start.
+  Status CheckResponsive(std::chrono::milliseconds within) const {
+    return server_ ? server_->CheckResponsive(within)
+                   : Status::Unavailable("the public port is not listening");
+  }
   // Stops gracefully: in-flight responses finish, then the reload thread ends.
   void Stop();
 

@@ -139,9 +139,10 @@ Status PublicSite::Start() {
     return s.Annotate("starting the public port " + config_.public_address.ToString() +
                       " (change 'public' in " + SitePaths(site_dir_).config() + ")");
   }
+  // Ready while each of the port's I/O threads takes work (a stuck handler holds its thread's
+  // connections).
   metrics_->AddReadinessCheck("public-port", [this]() -> Status {
-    return pages_->port() != 0 ? Status::Ok()
-                               : Status::Unavailable("the public port is not listening");
+    return pages_->CheckResponsive(std::chrono::seconds(2));
   });
   if (!config_.ops_address.host.empty()) {
     OpsServerOptions o;

@@ -527,6 +527,43 @@ TEST_F(HttpServerTest, AsynchronousResponsesFromAnotherThread) {
   for (auto& h : helpers) h.join();
 }
 
+// Readiness: a handler that does not return holds its I/O thread; CheckResponsive says so until
+// it returns.
+TEST_F(HttpServerTest, AThreadHeldByAHandlerIsNotResponsive) {
+  options_.threads = 1;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  StartServer(std::make_shared<FunctionHandler>([&](const HttpRequest&, HttpResponder responder) {
+    std::unique_lock<std::mutex> lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    responder.Respond(HttpResponse::Text(200, "at last"));
+  }));
+  EXPECT_THAT(server_->CheckResponsive(std::chrono::seconds(10)), IsOk());
+  TestConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered; });
+  }
+  EXPECT_THAT(server_->CheckResponsive(std::chrono::milliseconds(50)),
+              StatusIs(StatusCode::kUnavailable, HasSubstr("I/O thread 1 of 1 ran nothing")));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  RawResponse r;
+  ASSERT_FALSE(c.Read(&r));
+  EXPECT_EQ(r.body(), "at last");
+  EXPECT_THAT(server_->CheckResponsive(std::chrono::seconds(10)), IsOk());
+  server_->Stop();
+  EXPECT_THAT(server_->CheckResponsive(std::chrono::seconds(1)),
+              StatusIs(StatusCode::kUnavailable, HasSubstr("not listening")));
+}
+
 TEST_F(HttpServerTest, AHandlerThatDropsTheResponderYields500) {
   StartServer(std::make_shared<FunctionHandler>([](const HttpRequest&, HttpResponder) {}));
   RawResponse r = RoundTrip("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
