@@ -4,10 +4,10 @@
 
 namespace tieup::content::internal {
 
-Result<std::string> GzipCompress(std::string_view data) {
+Result<std::string> GzipCompress(std::string_view data, int level) {
   z_stream zs{};
   // windowBits 15 + 16: a gzip wrapper; zlib writes mtime 0, so equal input gives equal output.
-  if (deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
     return Status::Internal("zlib deflateInit2 failed");
   }
   std::string out;

@@ -14,8 +14,15 @@ namespace tieup::content::internal {
 // Files at or below this size are not worth a gzip variant.
 inline constexpr size_t kGzipMinBytes = 1024;
 
-// The gzip (RFC 1952) encoding of `data`, deterministic for a given zlib (mtime 0, level 9).
-Result<std::string> GzipCompress(std::string_view data);
+// The zlib level of the gzip variants made now, and the one made before (releases made then hold
+// variants of that level: RemakeExpandedPage makes a lost one again at either). Level 6 gives the
+// same sizes as 9 on the sample shop's pages within 0.1% in 35% less time, and gzip is most of
+// the time of making a page (BENCHMARKS.md, session 26).
+inline constexpr int kGzipLevel = 6;
+inline constexpr int kGzipLevelBefore = 9;
+
+// The gzip (RFC 1952) encoding of `data`, deterministic for a given zlib and level (mtime 0).
+Result<std::string> GzipCompress(std::string_view data, int level = kGzipLevel);
 
 // True for text-like types (text/*, JSON, XML, SVG, JavaScript).
 bool IsCompressibleType(std::string_view content_type);

@@ -154,11 +154,15 @@ Status RemakeExpandedPage(const ReleaseManifest& release, const FileEntry& entry
   }
   ASSIGN_OR_RETURN(std::string bytes, PageBytes(release, *entry.expanded_from, blobs));
   RETURN_IF_ERROR(blobs.PutExpected(entry.hash, bytes));
-  if (entry.gzip) {
-    ASSIGN_OR_RETURN(std::string gz, internal::GzipCompress(bytes));
-    RETURN_IF_ERROR(blobs.PutExpected(entry.gzip->hash, gz));
+  if (!entry.gzip) return Status::Ok();
+  // The variant was made at this version's level, or at the one before (a page made earlier).
+  Status put;
+  for (int level : {internal::kGzipLevel, internal::kGzipLevelBefore}) {
+    ASSIGN_OR_RETURN(std::string gz, internal::GzipCompress(bytes, level));
+    put = blobs.PutExpected(entry.gzip->hash, gz);
+    if (put.code() != StatusCode::kDataLoss) break;
   }
-  return Status::Ok();
+  return put;
 }
 
 ReleaseManifest MainForm(const ReleaseManifest& expanded) {

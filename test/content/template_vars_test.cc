@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "content/builder.h"
+#include "content/gzip_variant.h"
+#include "crypto/hash.h"
 #include "test_support.h"
 
 namespace tieup::content {
@@ -194,6 +196,47 @@ TEST_F(TemplateBuildTest, ExpandingReusesUnchangedPagesAndRefusesADamagedTemplat
   renamed.variables.erase("partner.region");
   EXPECT_THAT(ExpandRelease(renamed, partner_blobs),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("variable 'partner.region'")));
+}
+
+// A lost made page is made again with its gzip variant, whether that variant was made at this
+// version's zlib level or at the level of before (a page made by an earlier version); a variant
+// that is neither is refused (DataLoss), nothing stored under its name.
+TEST_F(TemplateBuildTest, ALostPageIsMadeAgainWithAVariantOfEitherGzipLevel) {
+  auto m = BuildRelease(*env_, blobs_, Options("shop-b", "Shop B", "Kanto", true));
+  ASSERT_THAT(m, IsOk());
+  TempDir partner_dir;
+  BlobStore partner_blobs(*env_, partner_dir.Sub("blobs"));
+  for (const auto& [path, e] : m->files) {
+    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
+  }
+  auto made = ExpandRelease(*m, partner_blobs);
+  ASSERT_THAT(made, IsOk());
+  FileEntry news = made->files.at("/news.html");
+  ASSERT_TRUE(news.expanded_from);
+  ASSERT_TRUE(news.gzip);
+  const std::string page = partner_blobs.Get(news.hash).value();
+  EXPECT_EQ(partner_blobs.Get(news.gzip->hash).value(),
+            internal::GzipCompress(page, internal::kGzipLevel).value());
+
+  ASSERT_THAT(partner_blobs.Remove(news.hash), IsOk());
+  ASSERT_THAT(partner_blobs.Remove(news.gzip->hash), IsOk());
+  ASSERT_THAT(RemakeExpandedPage(*made, news, partner_blobs), IsOk());
+  EXPECT_EQ(partner_blobs.Get(news.hash).value(), page);
+  EXPECT_TRUE(partner_blobs.Has(news.gzip->hash));
+
+  // The entry of an earlier version: its variant at the level of before.
+  const std::string before = internal::GzipCompress(page, internal::kGzipLevelBefore).value();
+  ASSERT_NE(before, internal::GzipCompress(page, internal::kGzipLevel).value());
+  FileEntry earlier = news;
+  earlier.gzip = GzipVariant{Sha256Hex(before), before.size()};
+  ASSERT_THAT(partner_blobs.Remove(news.hash), IsOk());
+  ASSERT_THAT(RemakeExpandedPage(*made, earlier, partner_blobs), IsOk());
+  EXPECT_EQ(partner_blobs.Get(earlier.gzip->hash).value(), before);
+
+  FileEntry neither = news;
+  neither.gzip = GzipVariant{std::string(64, 'a'), 100};
+  EXPECT_THAT(RemakeExpandedPage(*made, neither, partner_blobs), StatusIs(StatusCode::kDataLoss));
+  EXPECT_FALSE(partner_blobs.Has(std::string(64, 'a')));
 }
 
 TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPages) {
