@@ -15,9 +15,9 @@ namespace tieup::content::internal {
 inline constexpr size_t kGzipMinBytes = 1024;
 
 // The zlib level of the gzip variants made now, and the one made before (releases made then hold
-// variants of that level: RemakeExpandedPage makes a lost one again at either). Level 6 gives the
-// same sizes as 9 on the sample shop's pages within 0.1% in 35% less time, and gzip is most of
-// the time of making a page (BENCHMARKS.md, session 26).
+// variants of that level: RemakeExpandedPage makes a lost one again at either). Level 6 makes the
+// same sizes as 9 within 0.05% on this project's HTML, in less time: gzip was half of a main
+// build at 9 (BENCHMARKS.md, session 26).
 inline constexpr int kGzipLevel = 6;
 inline constexpr int kGzipLevelBefore = 9;
 
