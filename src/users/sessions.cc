@@ -1,5 +1,7 @@
 #include "users/sessions.h"
 
+#include <limits>
+
 #include "base/encoding.h"
 #include "crypto/hash.h"
 
@@ -111,19 +113,14 @@ class SessionStore::Impl {
     return db_.Exec("DELETE FROM " + table_ + " WHERE id_hash = ?", {Sha256Hex(cookie_value)});
   }
 
-  Status EndAllFor(std::string_view subject_key) {
-    return db_.Exec("DELETE FROM " + table_ + " WHERE subject_key = ?", {std::string(subject_key)});
-  }
-
   Result<int64_t> EndAllBefore(std::string_view subject_key, int64_t generation) {
     int64_t ended = 0;
+    // One transaction holds the connection: the count is this DELETE's.
     RETURN_IF_ERROR(db_.Transaction([&](Database& db) -> Status {
-      ASSIGN_OR_RETURN(auto rows, db.Query("SELECT COUNT(*) FROM " + table_ +
-                                               " WHERE subject_key = ? AND generation < ?",
-                                           {std::string(subject_key), generation}));
-      ended = rows.empty() ? 0 : rows[0].Int(0);
-      return db.Exec("DELETE FROM " + table_ + " WHERE subject_key = ? AND generation < ?",
-                     {std::string(subject_key), generation});
+      RETURN_IF_ERROR(db.Exec("DELETE FROM " + table_ + " WHERE subject_key = ? AND generation < ?",
+                              {std::string(subject_key), generation}));
+      ended = db.ChangedRows();
+      return Status::Ok();
     }));
     return ended;
   }
@@ -161,7 +158,7 @@ Result<Session> SessionStore::Peek(std::string_view cookie_value) {
 }
 Status SessionStore::End(std::string_view cookie_value) { return impl_->End(cookie_value); }
 Status SessionStore::EndAllFor(std::string_view subject_key) {
-  return impl_->EndAllFor(subject_key);
+  return impl_->EndAllBefore(subject_key, std::numeric_limits<int64_t>::max()).status();
 }
 Result<int64_t> SessionStore::EndAllBefore(std::string_view subject_key, int64_t generation) {
   return impl_->EndAllBefore(subject_key, generation);

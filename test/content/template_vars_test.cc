@@ -67,6 +67,13 @@ class TemplateBuildTest : public ::testing::Test {
     ASSERT_THAT(WriteFileAtomic(*env_, path, data), IsOk());
   }
 
+  // Copies every file of `m` from main's blob store into `partner` (what the partner fetches).
+  void FetchFiles(const ReleaseManifest& m, BlobStore& partner) {
+    for (const auto& [path, e] : m.files) {
+      ASSERT_THAT(partner.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
+    }
+  }
+
   BuildOptions Options(const std::string& id, const std::string& name, const std::string& region,
                        bool templates) {
     BuildOptions o;
@@ -169,9 +176,7 @@ TEST_F(TemplateBuildTest, ExpandingReusesUnchangedPagesAndRefusesADamagedTemplat
   EXPECT_THAT(ExpandRelease(*m, partner_blobs), StatusIs(StatusCode::kNotFound));
   const std::string tmpl_hash = m->files.at("/news.html").hash;
   const std::string tmpl = blobs_.Get(tmpl_hash).value();
-  for (const auto& [path, e] : m->files) {
-    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
-  }
+  FetchFiles(*m, partner_blobs);
   auto first = ExpandRelease(*m, partner_blobs);
   ASSERT_THAT(first, IsOk());
   // The next release with the same variables: the made pages are reused, even without their
@@ -206,9 +211,7 @@ TEST_F(TemplateBuildTest, ALostPageIsMadeAgainWithAVariantOfEitherGzipLevel) {
   ASSERT_THAT(m, IsOk());
   TempDir partner_dir;
   BlobStore partner_blobs(*env_, partner_dir.Sub("blobs"));
-  for (const auto& [path, e] : m->files) {
-    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
-  }
+  FetchFiles(*m, partner_blobs);
   auto made = ExpandRelease(*m, partner_blobs);
   ASSERT_THAT(made, IsOk());
   FileEntry news = made->files.at("/news.html");
@@ -244,9 +247,7 @@ TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPage
   ASSERT_THAT(v1, IsOk());
   TempDir partner_dir;
   BlobStore partner_blobs(*env_, partner_dir.Sub("blobs"));
-  for (const auto& [path, e] : v1->files) {
-    ASSERT_THAT(partner_blobs.PutExpected(e.hash, blobs_.Get(e.hash).value()), IsOk());
-  }
+  FetchFiles(*v1, partner_blobs);
   auto first = ExpandRelease(*v1, partner_blobs);
   ASSERT_THAT(first, IsOk());
   // Version 2 changes one page; the partner holds only that page's new template (the others'
