@@ -7,8 +7,8 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINF
 # The clang build: AddressSanitizer + UndefinedBehaviorSanitizer for the whole suite, and the
 # libFuzzer targets under fuzz/. -O1 keeps stack traces readable; line tables are all a report
 # needs (function, file, line), and a seventh of the debug info of -g to compile and link; our
-# asserts stay on (for third-party ones see TIEUP_SANITIZE in CMakeLists.txt). The src/
-# libraries are unity builds there (TIEUP_UNITY): it is CI's slowest stage.
+# asserts stay on (for third-party ones see TIEUP_SANITIZE in CMakeLists.txt). Unity builds
+# there (TIEUP_UNITY): it is CI's slowest stage.
 ASAN_BUILD ?= build-asan
 ASAN_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
@@ -36,6 +36,11 @@ ASAN_SKIP ?=
 # under ASan+UBSan), which keeps CI well inside its hour.
 TEST_DIRS ?= all
 CI_TEST_DIRS ?= integration;browser
+# Unity builds in $(BUILD) (TIEUP_UNITY, CMakeLists.txt): off for make build (an edit recompiles
+# one file), on for make test's cold build of that tree (CI_UNITY). The two configurations
+# rebuild the tree when they alternate. The sanitizer tree is always a unity build.
+UNITY ?= OFF
+CI_UNITY ?= ON
 
 .PHONY: all deps build test demo bench format check-format clean asan-build test-asan fuzz \
 	fuzz-smoke
@@ -47,13 +52,14 @@ deps:
 
 # Configured at every build: TEST_DIRS differs between make build and make test.
 build: deps
-	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' > /dev/null
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' \
+		-DTIEUP_UNITY=$(UNITY) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: deps
 	@scripts/install-deps.sh test
 	@scripts/check-format.sh
-	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)'
+	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)' UNITY=$(CI_UNITY)
 	cd $(BUILD) && $(CURDIR)/scripts/with-postgres.sh \
 		ctest --output-on-failure -j $(JOBS) --timeout 600
 	$(MAKE) asan-build ASAN_SKIP='$(CI_ASAN_SKIP)'
@@ -84,7 +90,8 @@ fuzz-smoke: asan-build
 
 # Only the tieup binary: the demo needs no test.
 demo: deps
-	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' > /dev/null
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' \
+		-DTIEUP_UNITY=$(UNITY) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tieup
 	$(BUILD)/apps/tieup/tieup demo $(DEMO_DIR)
 

@@ -23,6 +23,7 @@
 #include <boost/beast/http/write.hpp>
 #include <optional>
 
+#include "net/beast_text.h"
 #include "trust/tls.h"
 
 namespace tieup {
@@ -32,10 +33,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
-
-namespace {
-std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
 
 namespace net_internal {
 

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "net/beast_text.h"
 #include "net/client_limits.h"
 #include "net/http_server.h"
 #include "net/path.h"
@@ -108,8 +109,6 @@ inline void AppendNumber(std::string* out, uint64_t n) {
   (void)ec;
   out->append(buf, static_cast<size_t>(end - buf));
 }
-
-inline std::string_view ToStd(beast::string_view s) { return {s.data(), s.size()}; }
 
 // Why a server-side TLS handshake failed, in words, when this side did not refuse a
 // certificate itself (that reason comes from PeerRefusalReason). Sets *refusal when the

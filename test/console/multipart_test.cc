@@ -17,31 +17,31 @@ using ::testing::HasSubstr;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 
-constexpr char kBoundary[] = "----WebKitFormBoundaryq3bJ0yqgY3XWPr5i";
-const std::string kType = std::string("multipart/form-data; boundary=") + kBoundary;
+constexpr char kMultipartBoundary[] = "----WebKitFormBoundaryq3bJ0yqgY3XWPr5i";
+const std::string kType = std::string("multipart/form-data; boundary=") + kMultipartBoundary;
 
 // Bytes no text could hold: every byte value, CRLFs, a lone CR at the end, and lines that
 // look like boundaries but are not this one.
 std::string AwkwardBytes() {
   std::string bytes;
   for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
-  bytes += "\r\n--\r\n--" + std::string(kBoundary).substr(0, 10) + "\r\n\r\n";
+  bytes += "\r\n--\r\n--" + std::string(kMultipartBoundary).substr(0, 10) + "\r\n\r\n";
   bytes += std::string(3, '\0') + "\r";
   return bytes;
 }
 
 // A part as Chromium writes it.
 std::string Field(std::string_view name, std::string_view value) {
-  return "--" + std::string(kBoundary) + "\r\nContent-Disposition: form-data; name=\"" +
+  return "--" + std::string(kMultipartBoundary) + "\r\nContent-Disposition: form-data; name=\"" +
          std::string(name) + "\"\r\n\r\n" + std::string(value) + "\r\n";
 }
 std::string File(std::string_view name, std::string_view filename, std::string_view type,
                  std::string_view bytes) {
-  return "--" + std::string(kBoundary) + "\r\nContent-Disposition: form-data; name=\"" +
+  return "--" + std::string(kMultipartBoundary) + "\r\nContent-Disposition: form-data; name=\"" +
          std::string(name) + "\"; filename=\"" + std::string(filename) +
          "\"\r\nContent-Type: " + std::string(type) + "\r\n\r\n" + std::string(bytes) + "\r\n";
 }
-std::string End() { return "--" + std::string(kBoundary) + "--\r\n"; }
+std::string End() { return "--" + std::string(kMultipartBoundary) + "--\r\n"; }
 
 std::string BrowserBody() {
   return Field("csrf", "tok123") + Field("path", "/local/images/") +
@@ -86,7 +86,7 @@ TEST(MultipartTest, AnEmptyFileWithANameIsAFile) {
 
 TEST(MultipartTest, TheContentTypeMayCarryOtherParametersAndAQuotedBoundary) {
   auto form = ParseMultipartForm(
-      std::string("Multipart/Form-Data; charset=utf-8; boundary=\"") + kBoundary + "\"",
+      std::string("Multipart/Form-Data; charset=utf-8; boundary=\"") + kMultipartBoundary + "\"",
       Field("a", "1") + End());
   ASSERT_THAT(form, IsOk());
   EXPECT_EQ(form->fields.Get("a"), "1");
@@ -119,7 +119,7 @@ TEST(MultipartTest, RefusesABodyCutShort) {
 
 TEST(MultipartTest, RefusesBodiesWithoutParts) {
   for (const std::string& body :
-       {std::string(), std::string("hello"), End(), "--" + std::string(kBoundary) + "\r\n",
+       {std::string(), std::string("hello"), End(), "--" + std::string(kMultipartBoundary) + "\r\n",
         std::string(
             "--other\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--other--")}) {
     EXPECT_THAT(ParseMultipartForm(kType, body), StatusIs(StatusCode::kInvalidArgument))
@@ -128,7 +128,7 @@ TEST(MultipartTest, RefusesBodiesWithoutParts) {
 }
 
 TEST(MultipartTest, RefusesPartsThatAreNotFormData) {
-  const std::string b = "--" + std::string(kBoundary) + "\r\n";
+  const std::string b = "--" + std::string(kMultipartBoundary) + "\r\n";
   EXPECT_THAT(ParseMultipartForm(kType, b + "Content-Type: text/plain\r\n\r\nhi\r\n" + End()),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("form-data")));
   EXPECT_THAT(ParseMultipartForm(
@@ -187,7 +187,7 @@ TEST(MultipartTest, RandomlyDamagedBodiesAreRefusedOrReadWithinTheRules) {
   limits.max_parts = 8;
   limits.max_field_bytes = 256;
   limits.max_total_bytes = 8192;
-  const std::string boundary_line = "\r\n--" + std::string(kBoundary);
+  const std::string boundary_line = "\r\n--" + std::string(kMultipartBoundary);
   int accepted = 0, refused = 0;
   for (int round = 0; round < 3000; ++round) {
     std::string body = good;

@@ -15,27 +15,27 @@ using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-int64_t At(std::string_view rfc3339, int64_t extra_micros = 0) {
+int64_t MicrosAt(std::string_view rfc3339, int64_t extra_micros = 0) {
   return *ParseRfc3339(rfc3339) * 1'000'000 + extra_micros;
 }
 
 TEST(PeriodTest, MonthsAndDayRanges) {
   auto nov = ParsePeriod("2026-11");
   ASSERT_THAT(nov, IsOk());
-  EXPECT_EQ(nov->from_micros, At("2026-11-01T00:00:00Z"));
-  EXPECT_EQ(nov->to_micros, At("2026-12-01T00:00:00Z"));
+  EXPECT_EQ(nov->from_micros, MicrosAt("2026-11-01T00:00:00Z"));
+  EXPECT_EQ(nov->to_micros, MicrosAt("2026-12-01T00:00:00Z"));
   EXPECT_EQ(nov->days(), 30);
   EXPECT_EQ(nov->label, "2026-11");
   auto dec = ParsePeriod("2026-12");
   ASSERT_THAT(dec, IsOk());
-  EXPECT_EQ(dec->to_micros, At("2027-01-01T00:00:00Z"));
+  EXPECT_EQ(dec->to_micros, MicrosAt("2027-01-01T00:00:00Z"));
   EXPECT_EQ(ParsePeriod("2028-02")->days(), 29);
   EXPECT_EQ(ParsePeriod("2027-02")->days(), 28);
   auto week = ParsePeriod("2026-11-03..2026-11-10");
   ASSERT_THAT(week, IsOk());
   EXPECT_EQ(week->days(), 7);
   EXPECT_EQ(FormatDay(week->from_micros), "2026-11-03");
-  EXPECT_EQ(FormatDay(At("2026-11-30T23:59:59Z", 999999)), "2026-11-30");
+  EXPECT_EQ(FormatDay(MicrosAt("2026-11-30T23:59:59Z", 999999)), "2026-11-30");
 }
 
 TEST(PeriodTest, BadPeriodsAreRefused) {
@@ -51,7 +51,7 @@ TEST(PeriodTest, BadPeriodsAreRefused) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("at most 400")));
 }
 
-ledger::AccessRecord Access(ledger::RecordArea area, int32_t status, int64_t time) {
+ledger::AccessRecord AccessRecordAt(ledger::RecordArea area, int32_t status, int64_t time) {
   ledger::AccessRecord r;
   r.time_micros = time;
   r.area = area;
@@ -93,16 +93,17 @@ class AggregateTest : public ::testing::Test {
 
   // Records spanning October and November 2026, with the boundary exactly at midnight UTC.
   void WriteTwoMonths() {
-    const int64_t nov1 = At("2026-11-01T00:00:00Z");
-    const int64_t dec1 = At("2026-12-01T00:00:00Z");
-    Add(ledger::ContentRecord{At("2026-10-02T09:00:00Z"), Area::kTieup, 4, 120, 800000});
-    Add(ledger::ContentRecord{At("2026-10-03T09:00:00Z"), Area::kOriginal, 1, 10, 5000});
-    Add(Access(Area::kTieup, 200, nov1 - 1));     // Oct 31, 23:59:59.999999: not November
-    Add(Access(Area::kTieup, 200, nov1));         // exactly midnight: November 1
-    Add(Access(Area::kOriginal, 200, nov1 + 5));  // November 1
-    Add(Access(Area::kOriginal, 301, nov1 + 3'600'000'000));  // redirects count as successful
-    Add(Access(Area::kTieup, 404, nov1 + 7));                 // counts in total only
-    Add(Access(Area::kOriginal, 500, nov1 + 8));              // counts in total only
+    const int64_t nov1 = MicrosAt("2026-11-01T00:00:00Z");
+    const int64_t dec1 = MicrosAt("2026-12-01T00:00:00Z");
+    Add(ledger::ContentRecord{MicrosAt("2026-10-02T09:00:00Z"), Area::kTieup, 4, 120, 800000});
+    Add(ledger::ContentRecord{MicrosAt("2026-10-03T09:00:00Z"), Area::kOriginal, 1, 10, 5000});
+    Add(AccessRecordAt(Area::kTieup, 200, nov1 - 1));     // Oct 31, 23:59:59.999999: not November
+    Add(AccessRecordAt(Area::kTieup, 200, nov1));         // exactly midnight: November 1
+    Add(AccessRecordAt(Area::kOriginal, 200, nov1 + 5));  // November 1
+    Add(AccessRecordAt(Area::kOriginal, 301,
+                       nov1 + 3'600'000'000));            // redirects count as successful
+    Add(AccessRecordAt(Area::kTieup, 404, nov1 + 7));     // counts in total only
+    Add(AccessRecordAt(Area::kOriginal, 500, nov1 + 8));  // counts in total only
     Add(ledger::RegistrationRecord{nov1 + 9, "shop-b", "u-1", Area::kTieup});
     Add(Order(Area::kTieup, 10000, nov1 + 10));
     Add(Order(Area::kTieup, 2500, nov1 + 11));
@@ -113,10 +114,10 @@ class AggregateTest : public ::testing::Test {
     Add(ledger::AdRecord{nov1 + 15, ledger::AdOwner::kMain, 30, "/", 0, ""});
     Add(ledger::AdRecord{nov1 + 16, ledger::AdOwner::kPartner, 10, "/", 0, ""});
     Add(ledger::AdRecord{dec1, ledger::AdOwner::kMain, 1000, "/", 0, ""});  // December
-    Add(ledger::ContentRecord{At("2026-11-20T00:00:00Z"), Area::kOriginal, 2, 25, 9000});
+    Add(ledger::ContentRecord{MicrosAt("2026-11-20T00:00:00Z"), Area::kOriginal, 2, 25, 9000});
     Add(ledger::ContentRecord{dec1, Area::kOriginal, 3, 999, 99999});  // after the period
-    Add(Access(Area::kTieup, 200, dec1 - 1));  // November 30, last microsecond
-    Add(Access(Area::kOriginal, 200, dec1));   // December 1: not November
+    Add(AccessRecordAt(Area::kTieup, 200, dec1 - 1));  // November 30, last microsecond
+    Add(AccessRecordAt(Area::kOriginal, 200, dec1));   // December 1: not November
   }
 
   std::unique_ptr<Env> env_ = NewPosixEnv();
@@ -167,7 +168,7 @@ TEST_F(AggregateTest, TwoMonthsOfRecordsSplitExactlyAtMidnightUtc) {
 TEST_F(AggregateTest, OnlyEntriesUnderTheCheckpointCount) {
   WriteTwoMonths();
   ledger::Checkpoint early = Head();
-  Add(Access(ledger::RecordArea::kTieup, 200, At("2026-11-05T00:00:00Z")));
+  Add(AccessRecordAt(ledger::RecordArea::kTieup, 200, MicrosAt("2026-11-05T00:00:00Z")));
   auto in = AggregateFromLedger(*log_, early, options_);
   ASSERT_THAT(in, IsOk());
   EXPECT_EQ(in->tieup_accesses, 2u);
@@ -239,7 +240,8 @@ TEST_F(AggregateTest, MainsProbesAreNotVisits) {
   ASSERT_THAT(before, IsOk());
   // Main's probes of the partner's pages (main_site/page_probes.h) in November: none counts.
   for (int32_t status : {200, 404}) {
-    ledger::AccessRecord probe = Access(Area::kTieup, status, At("2026-11-05T00:00:00Z"));
+    ledger::AccessRecord probe =
+        AccessRecordAt(Area::kTieup, status, MicrosAt("2026-11-05T00:00:00Z"));
     probe.user_agent = std::string(ledger::kProbeUserAgent);
     Add(probe);
   }
@@ -261,7 +263,7 @@ TEST_F(AggregateTest, BadOptionsAreRefused) {
 }
 
 TEST_F(AggregateTest, AbsurdAdImpressionsAreRefusedNotWrapped) {
-  const int64_t t = At("2026-11-02T00:00:00Z");
+  const int64_t t = MicrosAt("2026-11-02T00:00:00Z");
   Add(ledger::AdRecord{t, ledger::AdOwner::kMain, UINT64_MAX, "/", 0, ""});
   Add(ledger::AdRecord{t, ledger::AdOwner::kMain, 1, "/", 0, ""});
   EXPECT_THAT(AggregateFromLedger(*log_, Head(), options_),

@@ -17,7 +17,7 @@ using ::tieup::testing::MemEnv;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-constexpr std::string_view kOrigin = "example.com/shop-b/access";
+constexpr std::string_view kFullDiskOrigin = "example.com/shop-b/access";
 
 std::string Entry(uint64_t i) { return "access record " + std::to_string(i); }
 
@@ -26,9 +26,9 @@ std::string Entry(uint64_t i) { return "access record " + std::to_string(i); }
 class LogFullDiskTest : public ::testing::Test {
  protected:
   LogFullDiskTest()
-      : signer_(*NoteSigner::Create(std::string(kOrigin),
+      : signer_(*NoteSigner::Create(std::string(kFullDiskOrigin),
                                     *Ed25519PrivateKey::FromSeed(std::string(32, 'f')))),
-        verifier_(*NoteVerifier::Create(std::string(kOrigin), signer_.public_key())) {}
+        verifier_(*NoteVerifier::Create(std::string(kFullDiskOrigin), signer_.public_key())) {}
 
   std::unique_ptr<Log> OpenLog(LogOpenOptions options = {}) {
     auto log = Log::Open(disk_, dir_, options);
@@ -103,7 +103,7 @@ TEST_F(LogFullDiskTest, RefusesWhileFullThenAppendsByItselfWithNoHalfRecordLeft)
   // one), no temporary file; the checkpoints before and after the fault are consistent.
   EXPECT_EQ(EntriesOnDisk(), want);
   for (const std::string& name : FileNames()) EXPECT_FALSE(name.ends_with(".tmp")) << name;
-  auto verified = VerifyLog(*posix_, dir_, verifier_, kOrigin);
+  auto verified = VerifyLog(*posix_, dir_, verifier_, kFullDiskOrigin);
   ASSERT_THAT(verified, IsOk());
   EXPECT_EQ(verified->entries, 7u);
   EXPECT_EQ(verified->checkpoints, 2u);

@@ -15,16 +15,16 @@ using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-constexpr std::string_view kOrigin = "example.com/shop-b/access";
+constexpr std::string_view kVerifierOrigin = "example.com/shop-b/access";
 
-std::string Entry(uint64_t i) { return "access " + std::to_string(i); }
+std::string VerifierEntry(uint64_t i) { return "access " + std::to_string(i); }
 
 class VerifierTest : public ::testing::Test {
  protected:
   VerifierTest()
-      : signer_(*NoteSigner::Create(std::string(kOrigin),
+      : signer_(*NoteSigner::Create(std::string(kVerifierOrigin),
                                     *Ed25519PrivateKey::FromSeed(std::string(32, 'p')))),
-        verifier_(*NoteVerifier::Create(std::string(kOrigin), signer_.public_key())) {}
+        verifier_(*NoteVerifier::Create(std::string(kVerifierOrigin), signer_.public_key())) {}
 
   // Writes a log in `dir` with `entries`, signing a checkpoint after each size in `at`.
   std::vector<std::string> WriteLog(const std::string& dir, const std::vector<std::string>& entries,
@@ -44,7 +44,7 @@ class VerifierTest : public ::testing::Test {
   }
   static std::vector<std::string> Entries(uint64_t n) {
     std::vector<std::string> out;
-    for (uint64_t i = 0; i < n; ++i) out.push_back(Entry(i));
+    for (uint64_t i = 0; i < n; ++i) out.push_back(VerifierEntry(i));
     return out;
   }
   // Replaces the entries of the log in `dir` with `entries`, keeping its checkpoints: what an
@@ -74,7 +74,7 @@ TEST_F(VerifierTest, MirrorFollowsAGrowingLog) {
   std::string dir = tmp_.Sub("log");
   std::vector<std::string> notes = WriteLog(dir, Entries(100), {10, 10, 37, 64, 100});
   auto log = *Log::Open(*env_, dir);
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   EXPECT_FALSE(mirror.checkpoint().has_value());
   ASSERT_THAT(mirror.AcceptCheckpoint(notes[0], std::span<const Hash>()), IsOk());
   uint64_t prev = 10;
@@ -87,7 +87,7 @@ TEST_F(VerifierTest, MirrorFollowsAGrowingLog) {
     prev = c.size;
   }
   // Entries verified in two steps against checkpoints.
-  LogMirror entries_mirror(verifier_, std::string(kOrigin));
+  LogMirror entries_mirror(verifier_, std::string(kVerifierOrigin));
   Checkpoint c37 = *OpenCheckpoint(notes[1], verifier_);
   Checkpoint c100 = *OpenCheckpoint(notes[3], verifier_);
   std::vector<std::string> all = Entries(100);
@@ -96,7 +96,7 @@ TEST_F(VerifierTest, MirrorFollowsAGrowingLog) {
   EXPECT_EQ(entries_mirror.verified_size(), 100u);
   // Inclusion of one entry against the accepted checkpoint.
   auto proof = *log->InclusionProof(55, 100);
-  EXPECT_THAT(mirror.VerifyInclusion(55, Entry(55), proof), IsOk());
+  EXPECT_THAT(mirror.VerifyInclusion(55, VerifierEntry(55), proof), IsOk());
   EXPECT_THAT(mirror.VerifyInclusion(55, "access 56", proof),
               StatusIs(StatusCode::kUnauthenticated));
 }
@@ -105,7 +105,7 @@ TEST_F(VerifierTest, MirrorAcceptsProofsAsBytes) {
   std::string dir = tmp_.Sub("log");
   std::vector<std::string> notes = WriteLog(dir, Entries(20), {5, 20});
   auto log = *Log::Open(*env_, dir);
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   ASSERT_THAT(mirror.AcceptCheckpoint(notes[0], std::span<const Hash>()), IsOk());
   std::vector<std::string> proof;
   std::vector<Hash> hashes = *log->ConsistencyProof(5, 20);
@@ -120,7 +120,7 @@ TEST_F(VerifierTest, MirrorAcceptsProofsAsBytes) {
 TEST_F(VerifierTest, MirrorRefusesTruncation) {
   std::string dir = tmp_.Sub("log");
   std::vector<std::string> notes = WriteLog(dir, Entries(20), {10, 20});
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   auto log = *Log::Open(*env_, dir);
   ASSERT_THAT(mirror.AcceptCheckpoint(notes[0], std::span<const Hash>()), IsOk());
   ASSERT_THAT(mirror.AcceptCheckpoint(notes[1], *log->ConsistencyProof(10, 20)), IsOk());
@@ -135,7 +135,7 @@ TEST_F(VerifierTest, MirrorRefusesTwoRootsForOneSize) {
   b[3] = "rewritten";
   std::string note_a = WriteLog(tmp_.Sub("a"), a, {10})[0];
   std::string note_b = WriteLog(tmp_.Sub("b"), b, {10})[0];
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   ASSERT_THAT(mirror.AcceptCheckpoint(note_a, std::span<const Hash>()), IsOk());
   // The same checkpoint again is fine.
   EXPECT_THAT(mirror.AcceptCheckpoint(note_a, std::span<const Hash>()), IsOk());
@@ -152,7 +152,7 @@ TEST_F(VerifierTest, MirrorRefusesGrowthThatRewritesHistory) {
   std::string note_a = WriteLog(tmp_.Sub("a"), a, {10})[0];
   std::string note_b = WriteLog(tmp_.Sub("b"), b, {30})[0];
   auto log_b = *Log::Open(*env_, tmp_.Sub("b"));
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   ASSERT_THAT(mirror.AcceptCheckpoint(note_a, std::span<const Hash>()), IsOk());
   EXPECT_THAT(mirror.AcceptCheckpoint(note_b, *log_b->ConsistencyProof(10, 30)),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("not proven consistent")));
@@ -167,9 +167,10 @@ TEST_F(VerifierTest, MirrorRefusesBadSignatureAndOtherLogs) {
   LogMirror other_origin(verifier_, "example.com/other");
   EXPECT_THAT(other_origin.AcceptCheckpoint(note, std::span<const Hash>()),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("not 'example.com/other'")));
-  auto stranger = *NoteVerifier::Create(
-      std::string(kOrigin), (*Ed25519PrivateKey::FromSeed(std::string(32, 'q'))).public_key());
-  LogMirror wrong_key(stranger, std::string(kOrigin));
+  auto stranger =
+      *NoteVerifier::Create(std::string(kVerifierOrigin),
+                            (*Ed25519PrivateKey::FromSeed(std::string(32, 'q'))).public_key());
+  LogMirror wrong_key(stranger, std::string(kVerifierOrigin));
   EXPECT_THAT(wrong_key.AcceptCheckpoint(note, std::span<const Hash>()),
               StatusIs(StatusCode::kUnauthenticated));
 }
@@ -207,12 +208,12 @@ TEST_F(VerifierTest, VerifyEntriesDetectsTampering) {
     cases.push_back({"truncated", v, StatusCode::kInvalidArgument, "do not end at"});
   }
   for (const Case& tc : cases) {
-    LogMirror mirror(verifier_, std::string(kOrigin));
+    LogMirror mirror(verifier_, std::string(kVerifierOrigin));
     EXPECT_THAT(mirror.VerifyEntries(0, tc.entries, c), StatusIs(tc.code, HasSubstr(tc.message)))
         << tc.name;
     EXPECT_EQ(mirror.verified_size(), 0u) << "a failed verification leaves nothing behind";
   }
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   EXPECT_THAT(mirror.VerifyEntries(0, entries, c), IsOk());
   EXPECT_THAT(mirror.VerifyEntries(5, entries, c),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("continue the verified prefix")));
@@ -224,7 +225,7 @@ TEST_F(VerifierTest, MirrorRefusesCheckpointContradictingVerifiedEntries) {
   b[9] = "other";
   std::string note_a = WriteLog(tmp_.Sub("a"), a, {10})[0];
   std::string note_b = WriteLog(tmp_.Sub("b"), b, {10})[0];
-  LogMirror mirror(verifier_, std::string(kOrigin));
+  LogMirror mirror(verifier_, std::string(kVerifierOrigin));
   ASSERT_THAT(mirror.VerifyEntries(0, a, *OpenCheckpoint(note_a, verifier_)), IsOk());
   EXPECT_THAT(mirror.AcceptCheckpoint(note_b, std::span<const Hash>()),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("already verified")));
@@ -235,7 +236,7 @@ TEST_F(VerifierTest, MirrorRefusesCheckpointContradictingVerifiedEntries) {
 TEST_F(VerifierTest, VerifyLogAcceptsAnIntactLog) {
   std::string dir = tmp_.Sub("log");
   WriteLog(dir, Entries(50), {1, 20, 50});
-  auto v = VerifyLog(*env_, dir, verifier_, kOrigin);
+  auto v = VerifyLog(*env_, dir, verifier_, kVerifierOrigin);
   ASSERT_THAT(v, IsOk());
   EXPECT_EQ(v->entries, 50u);
   EXPECT_EQ(v->checkpoints, 3u);
@@ -249,7 +250,7 @@ TEST_F(VerifierTest, VerifyLogDetectsRewrittenRecords) {
   auto altered = Entries(50);
   altered[30] = "access 30 (altered)";
   RewriteEntries(dir, altered);
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kDataLoss, HasSubstr("do not hash to its root")));
 }
 
@@ -260,7 +261,7 @@ TEST_F(VerifierTest, VerifyLogDetectsDeletedRecord) {
   v.erase(v.begin() + 10);
   v.push_back("filler");  // same size, so only the root gives it away
   RewriteEntries(dir, v);
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kDataLoss, HasSubstr("do not hash to its root")));
 }
 
@@ -270,7 +271,7 @@ TEST_F(VerifierTest, VerifyLogDetectsSwappedRecords) {
   auto v = Entries(50);
   std::swap(v[11], v[12]);
   RewriteEntries(dir, v);
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kDataLoss, HasSubstr("reordered")));
 }
 
@@ -278,7 +279,7 @@ TEST_F(VerifierTest, VerifyLogDetectsTruncation) {
   std::string dir = tmp_.Sub("log");
   WriteLog(dir, Entries(50), {20, 50});
   RewriteEntries(dir, Entries(40));
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kDataLoss, HasSubstr("the log was truncated")));
 }
 
@@ -289,7 +290,7 @@ TEST_F(VerifierTest, VerifyLogDetectsFlippedByteWithoutFixingTheChecksum) {
   std::string data = *env_->ReadFile(seg);
   data[data.size() / 2] ^= 0x04;
   ASSERT_THAT(WriteFileAtomic(*env_, seg, data), IsOk());
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kDataLoss, HasSubstr("entry")));
 }
 
@@ -304,7 +305,7 @@ TEST_F(VerifierTest, VerifyLogDetectsTwoCheckpointsForOneSizeAndForgedNotes) {
   ASSERT_THAT(
       WriteFileAtomic(*env_, JoinPath(dir, "checkpoints/00000000000000000009.note"), forked),
       IsOk());
-  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kOrigin), StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(VerifyLog(*env_, dir, verifier_, kVerifierOrigin), StatusIs(StatusCode::kDataLoss));
   // A forged (unsigned) checkpoint.
   std::string dir2 = tmp_.Sub("log2");
   WriteLog(dir2, Entries(10), {10});
@@ -312,12 +313,12 @@ TEST_F(VerifierTest, VerifyLogDetectsTwoCheckpointsForOneSizeAndForgedNotes) {
   std::string note = *env_->ReadFile(path);
   note.replace(note.find("\n10\n"), 4, "\n11\n");
   ASSERT_THAT(WriteFileAtomic(*env_, path, note), IsOk());
-  EXPECT_THAT(VerifyLog(*env_, dir2, verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, dir2, verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kUnauthenticated, HasSubstr("does not verify")));
 }
 
 TEST_F(VerifierTest, VerifyLogOfMissingDirectoryIsNotFound) {
-  EXPECT_THAT(VerifyLog(*env_, tmp_.Sub("nothing"), verifier_, kOrigin),
+  EXPECT_THAT(VerifyLog(*env_, tmp_.Sub("nothing"), verifier_, kVerifierOrigin),
               StatusIs(StatusCode::kNotFound));
 }
 

@@ -21,7 +21,7 @@ using ::tieup::testing::FullDiskEnv;
 using ::tieup::testing::IsOk;
 using ::tieup::testing::TempDir;
 
-constexpr char kPartner[] = "shop-b";
+constexpr char kAlertPartner[] = "shop-b";
 
 // 2026-11-05T10:00:00Z plus `i` seconds.
 ledger::AccessRecord Access(int i) {
@@ -52,7 +52,7 @@ class UnrecordedAlertTest : public ::testing::Test {
 
     SiteConfig config;
     config.role = SiteRole::kPartner;
-    config.id = kPartner;
+    config.id = kAlertPartner;
     config.name = "Shop B";
     ASSERT_THAT(CreateSiteDir(clock_, partner_dir_, config), IsOk());
     auto pdb = OpenSqlite(SitePaths(partner_dir_).database());
@@ -83,7 +83,7 @@ class UnrecordedAlertTest : public ::testing::Test {
   sync::HttpRoundTrip ToMain() {
     return [this](const HttpRequest& r) -> Result<HttpResponse> {
       HttpRequest copy = r;
-      copy.SetPeerSiteIdForTest(kPartner);
+      copy.SetPeerSiteIdForTest(kAlertPartner);
       return collector_->HandleSyncRequest(copy);
     };
   }
@@ -125,18 +125,18 @@ TEST_F(UnrecordedAlertTest, MainRaisesAnAlertWithTheCountOnTheNextPush) {
   const std::string want =
       "9 requests unrecorded between 2026-11-05T10:00:08Z and "
       "2026-11-05T10:00:16Z at partner 'shop-b'";
-  auto alerts = collector_->Alerts(kPartner, false);
+  auto alerts = collector_->Alerts(kAlertPartner, false);
   ASSERT_THAT(alerts, IsOk());
   ASSERT_EQ(alerts->size(), 1u);
   EXPECT_EQ((*alerts)[0].kind, "unrecorded");
   EXPECT_THAT((*alerts)[0].message, HasSubstr(want));
   EXPECT_THAT((*alerts)[0].message, HasSubstr("No space left on device"));
   // The recorded requests still count for fees: nothing is excluded.
-  auto excluded = collector_->ExcludedRanges(kPartner);
+  auto excluded = collector_->ExcludedRanges(kAlertPartner);
   ASSERT_THAT(excluded, IsOk());
   EXPECT_TRUE(excluded->empty());
   // `tieup main ledger verify` says so, and is not OK until a manager resolves it.
-  auto report = collector_->Verify(kPartner);
+  auto report = collector_->Verify(kAlertPartner);
   ASSERT_THAT(report, IsOk());
   EXPECT_FALSE(report->ok);
   EXPECT_THAT(report->text, HasSubstr("all verified"));
@@ -154,7 +154,7 @@ TEST_F(UnrecordedAlertTest, MainRaisesAnAlertWithTheCountOnTheNextPush) {
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->alerts.empty());
   ASSERT_THAT(collector_->ResolveAlert((*alerts)[0].id, "checked with the partner"), IsOk());
-  report = collector_->Verify(kPartner);
+  report = collector_->Verify(kAlertPartner);
   ASSERT_THAT(report, IsOk());
   EXPECT_TRUE(report->ok) << report->text;
 }

@@ -22,9 +22,9 @@ using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-constexpr char kHost[] = "main.example";
-constexpr char kBase[] = "https://main.example";
-constexpr char kPassword[] = "ada's own password";
+constexpr char kEmailChangeHost[] = "main.example";
+constexpr char kEmailChangeBase[] = "https://main.example";
+constexpr char kEmailChangePassword[] = "ada's own password";
 
 class EmailChangeTest : public ::testing::Test {
  protected:
@@ -44,7 +44,7 @@ class EmailChangeTest : public ::testing::Test {
     ASSERT_THAT(changes, IsOk());
     changes_ = std::move(*changes);
     EmailChangePagesOptions o;
-    o.base_url = kBase;
+    o.base_url = kEmailChangeBase;
     o.sessions = sessions_;
     o.session_cookie = "tieup_main_session";
     o.send_mail = [this](const EmailChangeMail& mail) {
@@ -52,7 +52,8 @@ class EmailChangeTest : public ::testing::Test {
       return Status::Ok();
     };
     pages_ = std::make_unique<EmailChangePages>(changes_, o);
-    auto ada = users_->Register({"ada@example.org", "Ada", kPassword, "main", UserArea::kOriginal});
+    auto ada = users_->Register(
+        {"ada@example.org", "Ada", kEmailChangePassword, "main", UserArea::kOriginal});
     ASSERT_THAT(ada, IsOk());
     ada_ = *ada;
     SignIn();
@@ -68,15 +69,15 @@ class EmailChangeTest : public ::testing::Test {
 
   HttpResponse Get(const std::string& target, const std::string& cookie = "") {
     HttpRequest r("GET", target);
-    r.AddHeader("Host", kHost);
+    r.AddHeader("Host", kEmailChangeHost);
     if (!cookie.empty()) r.AddHeader("Cookie", cookie);
     return pages_->HandleRequest(r);
   }
   HttpResponse Post(const std::string& target, const std::string& body,
                     const std::string& cookie = "") {
     HttpRequest r("POST", target);
-    r.AddHeader("Host", kHost);
-    r.AddHeader("Origin", kBase);
+    r.AddHeader("Host", kEmailChangeHost);
+    r.AddHeader("Origin", kEmailChangeBase);
     r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
     if (!cookie.empty()) r.AddHeader("Cookie", cookie);
     r.SetBody(body);
@@ -130,7 +131,7 @@ TEST_F(EmailChangeTest, ALinkToTheNewAddressANoticeToTheOldOneThenTheChange) {
   EXPECT_EQ(mails_[0].to, "Ada.L@example.net");
   EXPECT_EQ(mails_[1].kind, EmailChangeMail::Kind::kNotice);
   EXPECT_EQ(mails_[1].to, "ada@example.org");
-  EXPECT_EQ(mails_[1].reset_link, std::string(kBase) + "/account/reset");
+  EXPECT_EQ(mails_[1].reset_link, std::string(kEmailChangeBase) + "/account/reset");
   EXPECT_EQ(users_->Get(ada_.id)->email, "ada@example.org");  // nothing changed yet
 
   const std::string token = TokenOf(mails_[0]);
@@ -148,7 +149,7 @@ TEST_F(EmailChangeTest, ALinkToTheNewAddressANoticeToTheOldOneThenTheChange) {
   ASSERT_THAT(now, IsOk());
   EXPECT_EQ(now->email, "Ada.L@example.net");
   EXPECT_NE(now->email_confirmed_micros, 0);
-  EXPECT_THAT(users_->CheckLogin("ada.l@example.net", kPassword), IsOk());
+  EXPECT_THAT(users_->CheckLogin("ada.l@example.net", kEmailChangePassword), IsOk());
   EXPECT_THAT(users_->FindByEmail("ada@example.org"), StatusIs(StatusCode::kNotFound));
   // Used up.
   EXPECT_EQ(Post("/account/email/confirm", "token=" + token).status(), 400);
@@ -231,7 +232,7 @@ TEST_F(EmailChangeTest, TwoConfirmationsAtOnceChangeOnce) {
 
 TEST_F(EmailChangeTest, FormsFromOtherSitesAreRefused) {
   HttpRequest r("POST", "/account/email");
-  r.AddHeader("Host", kHost);
+  r.AddHeader("Host", kEmailChangeHost);
   r.AddHeader("Origin", "https://evil.example");
   r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
   r.AddHeader("Cookie", cookie_);

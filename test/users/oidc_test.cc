@@ -42,7 +42,7 @@ constexpr char kIssuer[] = "https://main.example";
 constexpr char kMainHost[] = "main.example";
 constexpr char kRedirect[] = "https://shop-a.example/account/callback";
 constexpr char kAfterLogout[] = "https://shop-a.example/account/signed-out";
-constexpr char kPassword[] = "a long enough secret";
+constexpr char kOidcPassword[] = "a long enough secret";
 
 std::string Enc(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
@@ -113,7 +113,8 @@ class OidcTest : public ::testing::Test {
     auto provider = OidcProvider::Open(env_, *db_, *users_, po);
     ASSERT_THAT(provider, IsOk());
     provider_ = std::move(*provider);
-    auto user = users_->Register({"ada@example.org", "Ada", kPassword, "shop-a", UserArea::kTieup});
+    auto user =
+        users_->Register({"ada@example.org", "Ada", kOidcPassword, "shop-a", UserArea::kTieup});
     ASSERT_THAT(user, IsOk());
     user_id_ = user->id;
 
@@ -199,7 +200,7 @@ class OidcTest : public ::testing::Test {
   // session), back with a code. Returns main's last answer (a 303 to the redirect URI on
   // success) and sets `start`.
   HttpResponse Authorize(SingleSignOn::Start* start, std::string* main_cookie,
-                         const std::string& password = kPassword) {
+                         const std::string& password = kOidcPassword) {
     auto begun = sso_->Begin("/products/sencha.html");
     EXPECT_THAT(begun, IsOk());
     *start = *begun;

@@ -25,8 +25,8 @@ using ::tieup::testing::IsOk;
 using ::tieup::testing::StatusIs;
 using ::tieup::testing::TempDir;
 
-constexpr char kHost[] = "main.example";
-constexpr char kBase[] = "https://main.example";
+constexpr char kRegistrationHost[] = "main.example";
+constexpr char kRegistrationBase[] = "https://main.example";
 
 class RegistrationTest : public ::testing::Test {
  protected:
@@ -46,7 +46,7 @@ class RegistrationTest : public ::testing::Test {
     ASSERT_THAT(registrations, IsOk());
     registrations_ = std::move(*registrations);
     RegistrationPagesOptions o;
-    o.base_url = kBase;
+    o.base_url = kRegistrationBase;
     o.sessions = sessions_;
     o.session_cookie = "tieup_main_session";
     o.env = &env_;
@@ -65,14 +65,14 @@ class RegistrationTest : public ::testing::Test {
 
   HttpResponse Get(const std::string& target) {
     HttpRequest r("GET", target);
-    r.AddHeader("Host", kHost);
+    r.AddHeader("Host", kRegistrationHost);
     return pages_->HandleRequest(r);
   }
   HttpResponse Post(const std::string& target, const std::string& body,
                     const std::string& from = "203.0.113.7") {
     HttpRequest r("POST", target);
-    r.AddHeader("Host", kHost);
-    r.AddHeader("Origin", kBase);
+    r.AddHeader("Host", kRegistrationHost);
+    r.AddHeader("Origin", kRegistrationBase);
     r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
     r.SetRemoteAddressForTest(from);
     r.SetBody(body);
@@ -144,8 +144,8 @@ TEST_F(RegistrationTest, TheAnswerDoesNotTellWhetherTheAddressHasAnAccount) {
   EXPECT_EQ(mails_[0].kind, RegistrationMail::Kind::kConfirm);
   EXPECT_EQ(mails_[1].kind, RegistrationMail::Kind::kAlreadyRegistered);
   EXPECT_EQ(mails_[1].display_name, "Taro");  // the account's own name, not what was typed
-  EXPECT_EQ(mails_[1].link, std::string(kBase) + "/account/login");
-  EXPECT_EQ(mails_[1].reset_link, std::string(kBase) + "/account/reset");
+  EXPECT_EQ(mails_[1].link, std::string(kRegistrationBase) + "/account/login");
+  EXPECT_EQ(mails_[1].reset_link, std::string(kRegistrationBase) + "/account/reset");
   // No account yet for the new address; the password is kept only as a hash.
   EXPECT_THAT(users_->FindByEmail("new@example.org"), StatusIs(StatusCode::kNotFound));
   const std::string token = mails_[0].link.substr(mails_[0].link.find("token=") + 6);
@@ -291,13 +291,13 @@ TEST_F(RegistrationTest, MailsToOneAddressAndRequestsFromOneNetworkAreBounded) {
 
 TEST_F(RegistrationTest, FormsFromOtherSitesOrUnreadableAreRefused) {
   HttpRequest r("POST", "/account/register");
-  r.AddHeader("Host", kHost);
+  r.AddHeader("Host", kRegistrationHost);
   r.AddHeader("Origin", "https://evil.example");
   r.AddHeader("Content-Type", "application/x-www-form-urlencoded");
   r.SetBody("email=kim%40example.org&display_name=Kim&password=long+enough+pw");
   EXPECT_EQ(pages_->HandleRequest(r).status(), 403);
   HttpRequest confirm("POST", "/account/register/confirm");
-  confirm.AddHeader("Host", kHost);
+  confirm.AddHeader("Host", kRegistrationHost);
   confirm.AddHeader("Sec-Fetch-Site", "cross-site");
   confirm.AddHeader("Content-Type", "application/x-www-form-urlencoded");
   confirm.SetBody("token=x");
