@@ -198,9 +198,14 @@ Result<std::vector<std::string>> ListTables(Database& db) {
 
 Status PreparePostgresSchema(Database& db) {
   // SQLite's NOCASE (a column that compares without case, like a SKU) as an ICU collation.
-  return db.Exec(
-      "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', "
-      "deterministic = false)");
+  // IF NOT EXISTS does not keep two sessions from making it at once (the second fails on
+  // pg_collation's unique index): processes migrating together take the migration lock for it.
+  return db.Transaction([](Database& tx) -> Status {
+    RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock(?)", {kMigrationLock}));
+    return tx.Exec(
+        "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', "
+        "deterministic = false)");
+  });
 }
 
 Result<bool> Database::TryLockNameOnConnection(std::string_view) { return true; }
