@@ -469,6 +469,8 @@ HttpClient::~HttpClient() { impl_->Close(); }
 
 void HttpClient::Close() { impl_->Close(); }
 
+bool HttpClient::connected() const { return impl_->connected(); }
+
 std::string_view HttpClient::peer_site_id() const { return impl_->peer_site; }
 
 bool HttpClient::last_failure_was_stale_connection() const { return impl_->last_failure_stale; }

@@ -89,6 +89,9 @@ class HttpClient {
   Result<HttpResponse> FetchStreaming(const HttpRequest& request, const HttpBodySink& sink,
                                       uint64_t max_body_bytes = 0);
 
+  // True while a connection is open (kept alive after the last response).
+  bool connected() const;
+
   // On an open TLS connection: the site id the server's verified certificate names; "" when
   // not connected or plain.
   std::string_view peer_site_id() const;

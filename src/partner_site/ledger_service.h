@@ -165,7 +165,8 @@ Result<std::optional<LedgerPushRecord>> LastLedgerPush(Database& db);
 // The partner's ledger signer: keys/site.key under "tieup.ledger/<site id>".
 Result<ledger::NoteSigner> LoadLedgerSigner(Env& env, const std::string& site_dir);
 
-// A round trip to main's sync port with the partner's identity (NotFound before enrolling).
+// A round trip to main's sync port with the partner's identity (NotFound before enrolling), on
+// connections kept alive between calls (KeptAliveTlsRoundTrip).
 Result<sync::HttpRoundTrip> MainRoundTrip(Env& env, const std::string& site_dir);
 
 // `tieup partner ledger push DIR`: opens the ledger read-only (the daemon may be running),

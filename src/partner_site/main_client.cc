@@ -3,13 +3,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <chrono>
-#include <mutex>
-#include <vector>
-
 #include "base/encoding.h"
 #include "crypto/ed25519.h"
 #include "net/http_client.h"
+#include "net/http_client_pool.h"
 #include "site/sync_transport.h"
 #include "sync/http_api.h"
 #include "trust/request_signature.h"
@@ -19,7 +16,6 @@ namespace tieup {
 namespace {
 
 constexpr int64_t kSignatureTtlSeconds = 60;
-constexpr size_t kMaxIdleConnections = 16;
 
 // The Ed25519 key inside a certificate key (OpenSSL keeps the 32-byte seed).
 Result<Ed25519PrivateKey> SigningKeyOf(const CertificateKey& key) {
@@ -70,22 +66,7 @@ class MainClient::Impl {
   // failed only because main had closed that kept connection before answering: nothing was
   // processed, and the caller may send the request again on a new connection.
   Result<HttpResponse> Send(const HttpRequest& request, bool fresh = false, bool* stale = nullptr) {
-    std::unique_ptr<HttpClient> client;
-    if (!fresh) client = TakeIdle();
-    if (!client) client = std::make_unique<HttpClient>(main_.host, main_.port, options_);
-    Result<HttpResponse> r = client->Fetch(request);
-    if (r.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (idle_.size() < kMaxIdleConnections) {
-        idle_.push_back({std::move(client), SteadyMillis()});
-      }
-    } else if (client->last_failure_was_stale_connection()) {
-      // Main closed one idle connection: the others kept as long are closed too.
-      std::lock_guard<std::mutex> lock(mu_);
-      idle_.clear();
-      if (stale != nullptr) *stale = true;
-    }
-    return r;
+    return connections_.Fetch(request, fresh, stale);
   }
 
   Result<HttpResponse> Post(std::string_view path, const std::string& body) {
@@ -118,34 +99,9 @@ class MainClient::Impl {
   const Ed25519PrivateKey key_;
   const std::string certificate_b64_;
   std::string authority_;
-  // A kept connection unused for this long is closed rather than reused: main closes idle
-  // connections after 30 s (its [http] idle_timeout_ms), and a request sent just as it does
-  // would fail.
-  static constexpr int64_t kMaxIdleMillis = 20'000;
-
-  static int64_t SteadyMillis() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
-  // The most recently used kept connection that is young enough, or null.
-  std::unique_ptr<HttpClient> TakeIdle() {
-    std::lock_guard<std::mutex> lock(mu_);
-    const int64_t now = SteadyMillis();
-    std::erase_if(idle_, [now](const Idle& i) { return now - i.since_ms > kMaxIdleMillis; });
-    if (idle_.empty()) return nullptr;
-    std::unique_ptr<HttpClient> client = std::move(idle_.back().client);
-    idle_.pop_back();
-    return client;
-  }
-
-  struct Idle {
-    std::unique_ptr<HttpClient> client;
-    int64_t since_ms = 0;
-  };
-  std::mutex mu_;
-  std::vector<Idle> idle_;
+  // Kept connections to main's public port (closed after 20 s unused: main closes idle
+  // connections after 30 s, its [http] idle_timeout_ms).
+  HttpClientPool connections_{main_.host, main_.port, options_};
 };
 
 MainClient::MainClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

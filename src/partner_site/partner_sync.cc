@@ -150,7 +150,8 @@ Result<std::unique_ptr<PartnerSync>> PartnerSync::Open(Env& env, const std::stri
                                      PeerCheck::Site("main")));
   HttpClientOptions o;
   o.max_body_bytes = 64ull << 20;
-  p->link_ = std::make_unique<sync::HttpMainLink>(TlsRoundTrip(main, client, "main", o));
+  // Kept connections: an update's fetches, answer and events share one handshake.
+  p->link_ = std::make_unique<sync::HttpMainLink>(KeptAliveTlsRoundTrip(main, client, "main", o));
 
   sync::ReceiverOptions ro;
   ro.site_id = config.id;

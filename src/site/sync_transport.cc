@@ -73,6 +73,21 @@ sync::HttpRoundTrip TlsRoundTrip(SyncEndpoint endpoint, TlsContextPtr client_con
   };
 }
 
+sync::HttpRoundTrip KeptAliveTlsRoundTrip(const SyncEndpoint& endpoint,
+                                          TlsContextPtr client_context, std::string peer_site_id,
+                                          HttpClientOptions options) {
+  options.tls = std::move(client_context);
+  options.expected_peer_site_id = std::move(peer_site_id);
+  HttpClientPoolOptions keep;
+  keep.max_idle_connections = 4;
+  keep.max_idle = kSyncIdleTimeout - std::chrono::seconds(2);
+  auto pool = std::make_shared<HttpClientPool>(endpoint.host, endpoint.port, std::move(options),
+                                               std::move(keep));
+  return [pool](const HttpRequest& request) -> Result<HttpResponse> {
+    return pool->FetchOnceMoreIfStale(request);
+  };
+}
+
 namespace {
 
 class PooledHandler final : public HttpHandler {
@@ -112,6 +127,7 @@ SyncServer::SyncServer(Env& env, HostPort address, TlsContextPtr tls, Handler ha
   o.requests_per_second_per_client = 10;
   o.request_burst_per_client = 40;
   o.unauthenticated_timeout = std::chrono::seconds(5);
+  o.idle_timeout = kSyncIdleTimeout;
   o.logger = std::move(logger);
   o.server_name = "";
   server_ = std::make_unique<HttpServer>(

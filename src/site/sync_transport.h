@@ -2,6 +2,7 @@
 // site's TLS identity on disk, and HTTP round trips over mutual TLS.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "base/worker_pool.h"
 #include "crypto/x509.h"
 #include "net/http_client.h"
+#include "net/http_client_pool.h"
 #include "net/http_server.h"
 #include "site/config.h"
 #include "sync/http_api.h"
@@ -47,6 +49,21 @@ Result<SyncIdentity> LoadSyncIdentity(Env& env, const std::string& site_dir);
 // response.
 sync::HttpRoundTrip TlsRoundTrip(SyncEndpoint endpoint, TlsContextPtr client_context,
                                  std::string peer_site_id, HttpClientOptions options = {});
+
+// The sync port closes a connection idle this long (SyncServer): a main with thousands of
+// partners does not hold a connection per partner between their updates.
+inline constexpr std::chrono::milliseconds kSyncIdleTimeout{5'000};
+
+// Like TlsRoundTrip, but on connections kept alive between calls (HttpClientPool), for a
+// partner's calls to main: the fetches, answer and events of an update, and the batches of a
+// ledger push, then share one TLS handshake instead of one each. A connection unused for 3 s is
+// not reused (the server closes it at kSyncIdleTimeout). Main checks the partner's standing on
+// every request, not only at the handshake (MainSync::HandleSyncRequest). A call that finds its
+// kept connection closed by the server before any answer is sent once more on a new connection
+// (nothing was processed). Copies of the returned function share the connections.
+sync::HttpRoundTrip KeptAliveTlsRoundTrip(const SyncEndpoint& endpoint,
+                                          TlsContextPtr client_context, std::string peer_site_id,
+                                          HttpClientOptions options = {});
 
 // The sync port: HTTPS with mutual TLS. Requests are handled on a worker pool, never on the
 // I/O threads, because sync handlers block (an offer fetches blobs from main; an approval

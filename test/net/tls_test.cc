@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "net/http_client.h"
+#include "net/http_client_pool.h"
 #include "net/http_server.h"
 #include "net_test_util.h"
 #include "test_support.h"
@@ -339,6 +340,20 @@ TEST_F(NetTlsTest, KeepAliveReusesOneHandshake) {
   EXPECT_EQ(server_->stats().connections_accepted, 1u);
   EXPECT_EQ(server_->stats().tls_handshakes, 1u);
   EXPECT_EQ(server_->active_connections(), 1);
+}
+
+TEST_F(NetTlsTest, APoolOfKeptConnectionsPaysOneHandshakeForAPartnersCalls) {
+  StartServer(MainServerContext());
+  HttpClientPool pool("127.0.0.1", server_->port(), PartnerClient(shop_a_));
+  for (int i = 0; i < 5; ++i) {
+    HttpRequest post("POST", "/v1/event");
+    post.SetBody(std::to_string(i));
+    Result<HttpResponse> r = pool.FetchOnceMoreIfStale(post);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->body(), "shop-a|POST /v1/event|" + std::to_string(i));
+  }
+  EXPECT_EQ(server_->stats().tls_handshakes, 1u);
+  EXPECT_EQ(pool.idle_connections(), 1u);
 }
 
 TEST_F(NetTlsTest, ClientReconnectsAfterTheServerClosedAnIdleConnection) {
