@@ -468,7 +468,7 @@ Result<sync::HttpRoundTrip> MainRoundTrip(Env& env, const std::string& site_dir)
   HttpClientOptions o;
   o.max_body_bytes = 16ull << 20;
   // Kept connections: a push of many batches, and the daemon's pushes every interval, share
-  // one handshake while they come within 20 s of each other.
+  // one handshake while they come within 3 s of each other.
   return KeptAliveTlsRoundTrip(endpoint, client, "main", o);
 }
 

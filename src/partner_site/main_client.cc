@@ -69,6 +69,10 @@ class MainClient::Impl {
     return connections_.Fetch(request, fresh, stale);
   }
 
+  Result<HttpResponse> SendOnceMoreIfStale(const HttpRequest& request) {
+    return connections_.FetchOnceMoreIfStale(request);
+  }
+
   Result<HttpResponse> Post(std::string_view path, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
       // A new signature each time: main's replay cache refuses a nonce it has seen.
@@ -99,9 +103,14 @@ class MainClient::Impl {
   const Ed25519PrivateKey key_;
   const std::string certificate_b64_;
   std::string authority_;
-  // Kept connections to main's public port (closed after 20 s unused: main closes idle
-  // connections after 30 s, its [http] idle_timeout_ms).
-  HttpClientPool connections_{main_.host, main_.port, options_};
+  // Kept connections to main's sync port, not reused after 3 s unused (the port closes them
+  // at 5 s).
+  static HttpClientPoolOptions KeepOptions() {
+    HttpClientPoolOptions o;
+    o.max_idle = kSyncIdleTimeout - std::chrono::seconds(2);
+    return o;
+  }
+  HttpClientPool connections_{main_.host, main_.port, options_, KeepOptions()};
 };
 
 MainClient::MainClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -144,6 +153,8 @@ Result<HttpRequest> MainClient::SignedPost(std::string_view path, std::string bo
   return impl_->SignedPost(path, std::move(body));
 }
 
-Result<HttpResponse> MainClient::Send(const HttpRequest& request) { return impl_->Send(request); }
+Result<HttpResponse> MainClient::Send(const HttpRequest& request) {
+  return impl_->SendOnceMoreIfStale(request);
+}
 
 }  // namespace tieup

@@ -3,7 +3,8 @@
 // main_site/signed_requests.h for what main checks) with the partner's sync key
 // (keys/sync.key, the Ed25519 key of its certificate), key id = the partner id, valid 60 s,
 // with a fresh nonce, and carries the partner's certificate in Tieup-Certificate so main can
-// check the key. Connections are kept open and reused (at most 16 idle). Thread-safe.
+// check the key. Connections are kept open and reused (at most 16 idle, each for at most 3 s: the
+// sync port closes connections idle for 5 s, kSyncIdleTimeout). Thread-safe.
 #pragma once
 
 #include <memory>
@@ -25,7 +26,7 @@ class MainClient {
   ~MainClient();
 
   // Signs and POSTs `body` (JSON) to `path`; main's response, whatever its HTTP status. Kept
-  // connections idle for 20 s are not reused; when main has closed a kept connection before
+  // connections idle for 3 s are not reused; when main has closed a kept connection before
   // answering (nothing was processed), the call is sent once more on a new connection with a
   // new signature. Any other failure is returned, never repeated. Errors only when main cannot
   // be reached (kUnavailable, kDeadlineExceeded; the message names main's URL).
@@ -37,7 +38,8 @@ class MainClient {
 
   // A signed POST of `body` (JSON) to `path`, ready to send (tests: to replay or alter it).
   Result<HttpRequest> SignedPost(std::string_view path, std::string body);
-  // Sends `request` as it is; any HTTP status is a response.
+  // Sends `request` as it is; any HTTP status is a response. When main has closed the kept
+  // connection before answering (nothing was processed), it is sent once more on a new one.
   Result<HttpResponse> Send(const HttpRequest& request);
 
  private:
