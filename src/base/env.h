@@ -75,6 +75,10 @@ class Env {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual Status SyncDir(const std::string& path) = 0;
+  // Makes durable every file's bytes and every directory entry of the whole file system that
+  // holds `path` (syncfs(2)): one call where a sync per file and per directory would be tens of
+  // thousands (a partner's first sync writes a blob per page and per gzip variant).
+  virtual Status SyncFileSystem(const std::string& path) = 0;
   // Sets POSIX permission bits (0600 for private keys).
   virtual Status SetPermissions(const std::string& path, uint32_t mode) = 0;
   // POSIX permission bits of `path`.

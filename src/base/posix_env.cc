@@ -216,6 +216,17 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
 
+  Status SyncFileSystem(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("opening", path, errno);
+    // Since Linux 5.8 syncfs reports a write-back error of any file of the file system.
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError("syncing the file system of", path, err);
+    return Status::Ok();
+  }
+
   Status SetPermissions(const std::string& path, uint32_t mode) override {
     if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
       return PosixError("chmod of", path, errno);

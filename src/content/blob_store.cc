@@ -41,40 +41,47 @@ Status BlobStore::EnsureShardDir(const std::string& shard) {
   return Status::Ok();
 }
 
-Status BlobStore::Write(const std::string& hash_hex, std::string_view data) {
+Status BlobStore::WriteTemporary(const std::string& hash_hex, std::string_view data, bool sync,
+                                 std::string* tmp) {
+  tmp->clear();
   const std::string shard = hash_hex.substr(0, 2);
   RETURN_IF_ERROR(EnsureShardDir(shard));
   ASSIGN_OR_RETURN(std::string path, Path(hash_hex));
-  const std::string shard_dir = JoinPath(dir_, shard);
   if (env_.FileExists(path)) {
     auto existing = env_.ReadFilePrefix(path, static_cast<uint64_t>(data.size()) + 1);
-    if (existing.ok() && *existing == data) {
-      // Already stored. Sync the directory anyway: the entry may come from a write whose final
-      // directory sync never happened (a crash or an error), and Put promises durability.
-      RETURN_IF_ERROR(env_.SyncDir(shard_dir));
-      std::lock_guard<std::mutex> lock(mu_);
-      recently_put_.insert(hash_hex);
-      return Status::Ok();
-    }
-    // A damaged copy: fall through and replace it.
+    if (existing.ok() && *existing == data) return Status::Ok();  // already stored
+    // A damaged copy: replaced.
   }
   // A unique temporary name, so concurrent writers of the same blob do not collide.
-  const std::string tmp = path + "." + HexEncode(RandomString(env_, 8)) + std::string(kTmpSuffix);
-  {
-    ASSIGN_OR_RETURN(auto file, env_.NewWritableFile(tmp));
-    Status s = file->Append(data);
-    if (s.ok()) s = file->Sync();
-    if (s.ok()) s = file->Close();
-    if (!s.ok()) {
-      file.reset();
-      (void)env_.RemoveFile(tmp);
-      return s.Annotate("storing blob " + hash_hex);
-    }
+  std::string name = path + "." + HexEncode(RandomString(env_, 8)) + std::string(kTmpSuffix);
+  ASSIGN_OR_RETURN(auto file, env_.NewWritableFile(name));
+  Status s = file->Append(data);
+  if (s.ok() && sync) s = file->Sync();
+  if (s.ok()) s = file->Close();
+  if (!s.ok()) {
+    file.reset();
+    (void)env_.RemoveFile(name);
+    return s.Annotate("storing blob " + hash_hex);
   }
-  RETURN_IF_ERROR(env_.Rename(tmp, path));
-  RETURN_IF_ERROR(env_.SyncDir(shard_dir));
+  *tmp = std::move(name);
+  return Status::Ok();
+}
+
+void BlobStore::NoteRecentlyPut(const std::string& hash_hex) {
   std::lock_guard<std::mutex> lock(mu_);
   recently_put_.insert(hash_hex);
+}
+
+Status BlobStore::Write(const std::string& hash_hex, std::string_view data) {
+  std::string tmp;
+  RETURN_IF_ERROR(WriteTemporary(hash_hex, data, /*sync=*/true, &tmp));
+  ASSIGN_OR_RETURN(std::string path, Path(hash_hex));
+  // Already stored (tmp empty): the directory is synced anyway, since the entry may come from a
+  // write whose final directory sync never happened (a crash or an error), and Put promises
+  // durability.
+  if (!tmp.empty()) RETURN_IF_ERROR(env_.Rename(tmp, path));
+  RETURN_IF_ERROR(env_.SyncDir(JoinPath(dir_, hash_hex.substr(0, 2))));
+  NoteRecentlyPut(hash_hex);
   return Status::Ok();
 }
 
@@ -84,7 +91,10 @@ Result<std::string> BlobStore::Put(std::string_view data) {
   return hash_hex;
 }
 
-Status BlobStore::PutExpected(std::string_view hash_hex, std::string_view data) {
+namespace {
+
+// The hash of `data` when it is `hash_hex`; DataLoss otherwise.
+Result<std::string> CheckExpected(std::string_view hash_hex, std::string_view data) {
   RETURN_IF_ERROR(ValidateHashHex(hash_hex));
   std::string got = Sha256Hex(data);
   if (got != hash_hex) {
@@ -92,7 +102,14 @@ Status BlobStore::PutExpected(std::string_view hash_hex, std::string_view data) 
                             got + ", but the release metadata says " + std::string(hash_hex) +
                             ": refusing to store them");
   }
-  return Write(got, data);
+  return got;
+}
+
+}  // namespace
+
+Status BlobStore::PutExpected(std::string_view hash_hex, std::string_view data) {
+  ASSIGN_OR_RETURN(std::string hash, CheckExpected(hash_hex, data));
+  return Write(hash, data);
 }
 
 bool BlobStore::Has(std::string_view hash_hex) {
@@ -182,6 +199,81 @@ std::set<std::string> BlobStore::TakeRecentlyPut() {
   std::set<std::string> out;
   out.swap(recently_put_);
   return out;
+}
+
+BlobBatch::BlobBatch(BlobStore& store) : store_(store) {}
+
+BlobBatch::~BlobBatch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RemoveTemporaries(pending_, 0);
+}
+
+void BlobBatch::RemoveTemporaries(std::vector<Pending>& from, size_t start) {
+  for (size_t i = start; i < from.size(); ++i) {
+    if (!from[i].tmp.empty()) (void)store_.env_.RemoveFile(from[i].tmp);
+  }
+  from.clear();
+}
+
+Status BlobBatch::Add(const std::string& hash_hex, std::string_view data) {
+  Pending p;
+  RETURN_IF_ERROR(store_.WriteTemporary(hash_hex, data, /*sync=*/false, &p.tmp));
+  // An already stored blob is spared by a prune from now on, as a Put's would be.
+  if (p.tmp.empty()) store_.NoteRecentlyPut(hash_hex);
+  ASSIGN_OR_RETURN(p.path, store_.Path(hash_hex));
+  p.hash = hash_hex;
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.push_back(std::move(p));
+  return Status::Ok();
+}
+
+Result<std::string> BlobBatch::Put(std::string_view data) {
+  std::string hash = Sha256Hex(data);
+  RETURN_IF_ERROR(Add(hash, data));
+  return hash;
+}
+
+Status BlobBatch::PutExpected(std::string_view hash_hex, std::string_view data) {
+  ASSIGN_OR_RETURN(std::string hash, CheckExpected(hash_hex, data));
+  return Add(hash, data);
+}
+
+size_t BlobBatch::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.size();
+}
+
+Status BlobBatch::Commit() {
+  std::vector<Pending> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    todo.swap(pending_);
+  }
+  if (todo.empty()) return Status::Ok();
+  Env& env = store_.env_;
+  const std::string& dir = store_.dir();
+  // 1. Every temporary file's bytes (and the entries of the blobs already stored).
+  Status s = env.SyncFileSystem(dir);
+  if (!s.ok()) {
+    RemoveTemporaries(todo, 0);
+    return s.Annotate("making " + std::to_string(todo.size()) + " new blobs durable");
+  }
+  // 2. The names, then their directory entries.
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (todo[i].tmp.empty()) continue;
+    s = env.Rename(todo[i].tmp, todo[i].path);
+    if (!s.ok()) {
+      const std::string hash = todo[i].hash;
+      for (size_t k = 0; k < i; ++k) store_.NoteRecentlyPut(todo[k].hash);
+      RemoveTemporaries(todo, i);
+      return s.Annotate("storing blob " + hash);
+    }
+  }
+  s = env.SyncFileSystem(dir);
+  if (!s.ok())
+    return s.Annotate("making the names of " + std::to_string(todo.size()) + " new blobs durable");
+  for (const Pending& p : todo) store_.NoteRecentlyPut(p.hash);
+  return Status::Ok();
 }
 
 }  // namespace tieup::content

@@ -1071,6 +1071,16 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
   const size_t shells = (has_shell ? 1 : 0) + (options.layout_shells ? layouts.size() : 0);
 
   LayoutCache layout_cache;
+  // Many pages to make (a first build, new variables or layouts): their blobs are made durable
+  // together (BlobBatch), not with a sync per page and gzip variant. The templates rendered
+  // meanwhile are noted in the shared cache only once their blobs are in the store: a partner's
+  // build running beside this one reads them from there.
+  std::optional<BlobBatch> batch;
+  BlobWriter* out = &blobs;
+  std::vector<std::pair<std::string, std::optional<BlobRef>>> templates_made;
+  auto use_batch = [&] {
+    if (!batch) out = &batch.emplace(blobs);
+  };
   // Renders the page shell into m.files, or takes it out without a default layout (not counted
   // in r.rendered: it is not a source).
   // Renders layout `layout` with markers into m.files at `path`.
@@ -1087,8 +1097,8 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     // Not a page (text/html would count it in the area's pages, e.g. for fees).
     e.content_type = ContentTypeForPath(kPageShellPath);
     e.length = bytes.size();
-    ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
-    ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+    ASSIGN_OR_RETURN(e.hash, out->Put(bytes));
+    ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(*out, bytes, e.content_type));
     const FileMap& current = m.files;
     auto same = current.find(path);
     if (same == current.end() || !(same->second == e)) m.files.insert_or_assign(path, std::move(e));
@@ -1156,10 +1166,14 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
           ++r.templates_rendered;
           ref.reset();
           if (HasVariableMarker(tmpl)) {
-            ASSIGN_OR_RETURN(std::string hash, blobs.Put(tmpl));
+            ASSIGN_OR_RETURN(std::string hash, out->Put(tmpl));
             ref = BlobRef{std::move(hash), tmpl.size()};
           }
-          cache->NoteTemplate(key, ref);
+          if (batch) {
+            templates_made.emplace_back(key, ref);
+          } else {
+            cache->NoteTemplate(key, ref);
+          }
         }
         if (ref) {
           auto made = SubstituteVariables(tmpl, partner_values);
@@ -1174,8 +1188,8 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     }
     if (!e.vars) {
       e.length = bytes.size();
-      ASSIGN_OR_RETURN(e.hash, blobs.Put(bytes));
-      ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(blobs, bytes, e.content_type));
+      ASSIGN_OR_RETURN(e.hash, out->Put(bytes));
+      ASSIGN_OR_RETURN(e.gzip, internal::MakeGzipVariant(*out, bytes, e.content_type));
     }
     Status valid = ValidatePath(url);
     if (valid.ok()) valid = ValidateFileEntry(url, e);
@@ -1241,6 +1255,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     todo.insert(todo.end(), more.begin(), more.end());
     std::sort(todo.begin(), todo.end());
   }
+  if (!reuse || todo.size() >= kBlobBatchWorthIt) use_batch();
   if (reuse) {
     for (const std::string& url : todo) {
       auto src = sources.find(url);  // `wanted` and `sources` name the same paths
@@ -1253,10 +1268,16 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
     if (m.files.size() != wanted.size() + shells) reuse = false;
   }
   if (!reuse) {
+    use_batch();
     m.files = FileMap();
     r.rendered = 0;
     for (const auto& [url, src] : sources) RETURN_IF_ERROR(make(url, src));
     RETURN_IF_ERROR(make_shell());
+  }
+  if (batch) {
+    RETURN_IF_ERROR(batch->Commit().Annotate("storing the pages of release " +
+                                             std::to_string(options.version)));
+    for (auto& [key, ref] : templates_made) cache->NoteTemplate(key, std::move(ref));
   }
   r.reused = sources.size() - r.rendered;
   // Every path's digest is this run's (a reused path's equals it): shared with the trees.

@@ -32,7 +32,7 @@ bool IsCompressibleType(std::string_view ct) {
          base.ends_with("+json");
 }
 
-Result<std::optional<GzipVariant>> MakeGzipVariant(BlobStore& blobs, std::string_view data,
+Result<std::optional<GzipVariant>> MakeGzipVariant(BlobWriter& blobs, std::string_view data,
                                                    std::string_view content_type) {
   if (data.size() <= kGzipMinBytes || !IsCompressibleType(content_type)) {
     return std::optional<GzipVariant>();

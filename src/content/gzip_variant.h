@@ -29,7 +29,7 @@ bool IsCompressibleType(std::string_view content_type);
 
 // For a compressible type larger than kGzipMinBytes: stores the gzip bytes in `blobs` and returns
 // the variant, but only when it is smaller than `data`. Otherwise nullopt.
-Result<std::optional<GzipVariant>> MakeGzipVariant(BlobStore& blobs, std::string_view data,
+Result<std::optional<GzipVariant>> MakeGzipVariant(BlobWriter& blobs, std::string_view data,
                                                    std::string_view content_type);
 
 }  // namespace tieup::content::internal

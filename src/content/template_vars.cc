@@ -65,9 +65,10 @@ Result<std::string> PageBytes(const ReleaseManifest& release, const BlobRef& tmp
   return SubstituteVariables(bytes, release.variables);
 }
 
-// The page made from template entry `e` of `release`, with its gzip variant, stored in `blobs`.
+// The page made from template entry `e` of `release` (read from `blobs`), with its gzip variant,
+// stored through `out`.
 Result<FileEntry> MakePage(const ReleaseManifest& release, const std::string& path,
-                           const FileEntry& e, BlobStore& blobs) {
+                           const FileEntry& e, BlobStore& blobs, BlobWriter& out) {
   const BlobRef tmpl{e.hash, e.length};
   auto bytes = PageBytes(release, tmpl, blobs);
   if (!bytes.ok()) return bytes.status().Annotate(path);
@@ -75,8 +76,8 @@ Result<FileEntry> MakePage(const ReleaseManifest& release, const std::string& pa
   made.content_type = e.content_type;
   made.method = e.method;
   made.length = bytes->size();
-  ASSIGN_OR_RETURN(made.hash, blobs.Put(*bytes));
-  ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(blobs, *bytes, made.content_type));
+  ASSIGN_OR_RETURN(made.hash, out.Put(*bytes));
+  ASSIGN_OR_RETURN(made.gzip, internal::MakeGzipVariant(out, *bytes, made.content_type));
   made.expanded_from = tmpl;
   return made;
 }
@@ -90,7 +91,7 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
   Status failed;
   auto make = [&](const std::string& path, const FileEntry& e) {
     if (!failed.ok() || !e.vars) return;
-    auto made = MakePage(release, path, e, blobs);
+    auto made = MakePage(release, path, e, blobs, blobs);
     if (!made.ok()) {
       failed = made.status();
       return;
@@ -106,9 +107,13 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
     std::vector<std::optional<Result<FileEntry>>> made(todo.size());
     std::atomic<size_t> next{0};
     std::atomic<bool> stop{false};
+    // Thousands of pages: made durable together (blob_store.h), not a sync per page and variant.
+    std::optional<BlobBatch> batch;
+    if (todo.size() >= kBlobBatchWorthIt) batch.emplace(blobs);
+    BlobWriter& out_blobs = batch ? static_cast<BlobWriter&>(*batch) : blobs;
     auto work = [&] {
       for (size_t i; !stop && (i = next.fetch_add(1)) < todo.size();) {
-        made[i] = MakePage(release, *todo[i].first, *todo[i].second, blobs);
+        made[i] = MakePage(release, *todo[i].first, *todo[i].second, blobs, out_blobs);
         if (!made[i]->ok()) stop = true;
       }
     };
@@ -125,6 +130,7 @@ Result<ReleaseManifest> ExpandRelease(const ReleaseManifest& release, BlobStore&
       if (!made[i]->ok()) return made[i]->status();
       out.files.insert_or_assign(*todo[i].first, std::move(**made[i]));
     }
+    if (batch) RETURN_IF_ERROR(batch->Commit().Annotate("storing the pages made"));
     return out;
   }
   // From the previous expanded release, by the difference of main's forms: chunks shared

@@ -303,6 +303,7 @@ TEST_F(TemplateBuildTest, ManyPagesMadeAtOnceAreTheDirectBuildsAndFailInPathOrde
     EXPECT_EQ(made.hash, e.hash) << path;
     EXPECT_EQ(made.gzip, e.gzip) << path;
     EXPECT_TRUE(partner_blobs.Has(made.hash)) << path;
+    if (made.gzip) EXPECT_TRUE(partner_blobs.Has(made.gzip->hash)) << path;
   }
   EXPECT_EQ(MainForm(*expanded), *m);
   // Two templates gone: the first in path order is named, whichever thread met which first.
@@ -311,6 +312,17 @@ TEST_F(TemplateBuildTest, ManyPagesMadeAtOnceAreTheDirectBuildsAndFailInPathOrde
   for (int run = 0; run < 3; ++run) {
     EXPECT_THAT(ExpandRelease(*m, partner_blobs),
                 StatusIs(StatusCode::kNotFound, HasSubstr("/p/100.html")));
+  }
+  // The pages are stored together (BlobBatch): neither the builds nor the failed expansions left
+  // a temporary file behind.
+  for (const std::string& blobs_dir : {blobs_.dir(), partner_blobs.dir()}) {
+    auto shards = env_->ListDir(blobs_dir);
+    ASSERT_THAT(shards, IsOk());
+    for (const FileInfo& shard : *shards) {
+      auto files = env_->ListDir(blobs_dir + "/" + shard.name);
+      ASSERT_THAT(files, IsOk());
+      for (const FileInfo& f : *files) EXPECT_FALSE(f.name.ends_with(".tmp")) << f.name;
+    }
   }
 }
 

@@ -347,6 +347,15 @@ Status MemEnv::SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
+Status MemEnv::SyncFileSystem(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(BeginOp(false, "syncing the file system of '" + path + "'"));
+  if (!Lookup(path)) return Status::NotFound("opening '" + path + "': No such file or directory");
+  RETURN_IF_ERROR(BeginOp(true, "syncing the file system of '" + path + "'"));
+  SyncAll(*root_);
+  return Status::Ok();
+}
+
 Status MemEnv::SetPermissions(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(BeginOp(false, "chmod of '" + path + "'"));

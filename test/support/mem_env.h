@@ -9,7 +9,8 @@
 // reboot would, and lets calls succeed again.
 //
 // Mutating operations: creating/truncating a file (NewWritableFile, NewAppendableFile), Append,
-// Sync, CreateDir (of a new directory), RemoveFile, RemoveDir, Rename, SyncDir, SetPermissions.
+// Sync, CreateDir (of a new directory), RemoveFile, RemoveDir, Rename, SyncDir, SyncFileSystem,
+// SetPermissions.
 //
 // Thread-safe (one lock). The clock is settable; randomness is a fixed-seed generator, NOT
 // secure: tests only.
@@ -65,6 +66,8 @@ class MemEnv : public Env {
   Status RemoveDir(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& path) override;
+  // The whole in-memory file system is one: everything becomes durable (a mutating operation).
+  Status SyncFileSystem(const std::string& path) override;
   Status SetPermissions(const std::string& path, uint32_t mode) override;
   Result<uint32_t> GetPermissions(const std::string& path) override;
   void RandomBytes(void* out, size_t n) override;

@@ -101,6 +101,7 @@ class FakeClockEnv : public Env {
   Status RemoveDir(const std::string& p) override { return base_->RemoveDir(p); }
   Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
   Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Status SyncFileSystem(const std::string& p) override { return base_->SyncFileSystem(p); }
   Status SetPermissions(const std::string& p, uint32_t m) override {
     return base_->SetPermissions(p, m);
   }
