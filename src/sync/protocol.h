@@ -191,7 +191,8 @@ class MainLink {
   // The bytes of the blobs named by `hashes`, in the same order, in ONE round trip. Main may
   // send more bytes than the metadata states (a fault or an attack): the caller uses at most
   // the stated length of each and verifies its hash. kPermissionDenied when main refuses a
-  // hash not in this partner's releases; kUnavailable when main cannot be reached.
+  // hash not in this partner's releases; kUnavailable when main cannot be reached. Called from
+  // two threads at once: an offer's fetch keeps the next batch in flight while it stores one.
   virtual Result<std::vector<std::string>> FetchBlobs(const std::vector<std::string>& hashes) = 0;
   // Pull mode: main's latest signed release for this partner. kNotFound when none is built.
   // `have_version` is the partner's active tie-up version: main may answer with a signed delta

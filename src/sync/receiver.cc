@@ -1,6 +1,8 @@
 #include "sync/receiver.h"
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -349,19 +351,45 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   fetch.files_total = missing.size();
   for (const auto& [hash, length] : missing) fetch.bytes_total += length;
   if (progress) progress(fetch);
-  for (size_t start = 0; start < missing.size();) {
+  // How long fetching, then making and staging took, in the events (a first sync's figures).
+  const int64_t fetch_began = env_.NowMicros();
+  auto seconds_since = [this](int64_t began) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s",
+                  static_cast<double>(env_.NowMicros() - began) / 1'000'000.0);
+    return std::string(text);
+  };
+  struct FetchBatch {
     std::vector<std::string> hashes;
     std::vector<uint64_t> lengths;
+  };
+  std::vector<FetchBatch> batches;
+  {
     uint64_t batch_bytes = 0;
-    size_t i = start;
-    for (; i < missing.size() && hashes.size() < options_.fetch_batch_count; ++i) {
-      if (!hashes.empty() && batch_bytes + missing[i].second > options_.fetch_batch_bytes) break;
-      hashes.push_back(missing[i].first);
-      lengths.push_back(missing[i].second);
-      batch_bytes += missing[i].second;
+    for (const auto& [hash, length] : missing) {
+      if (batches.empty() || batches.back().hashes.size() >= options_.fetch_batch_count ||
+          (!batches.back().hashes.empty() && batch_bytes + length > options_.fetch_batch_bytes)) {
+        batches.emplace_back();
+        batch_bytes = 0;
+      }
+      batches.back().hashes.push_back(hash);
+      batches.back().lengths.push_back(length);
+      batch_bytes += length;
     }
-    start = i;
-    auto got = main_.FetchBlobs(hashes);
+  }
+  // One batch in flight while the one before is checked and stored (main reads and sends the
+  // next while this partner hashes and writes): a first sync of thousands of blobs waited for
+  // each round trip in turn. Leaving the loop early waits for the one in flight (std::future).
+  auto fetch_batch = [this, &batches](size_t b) {
+    return std::async(std::launch::async,
+                      [this, &batches, b] { return main_.FetchBlobs(batches[b].hashes); });
+  };
+  std::future<Result<std::vector<std::string>>> in_flight;
+  if (!batches.empty()) in_flight = fetch_batch(0);
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const std::vector<std::string>& hashes = batches[b].hashes;
+    const std::vector<uint64_t>& lengths = batches[b].lengths;
+    auto got = in_flight.get();
     if (!got.ok()) {
       Status s =
           got.status().Annotate("fetching " + std::to_string(hashes.size()) + " blobs from main");
@@ -370,6 +398,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
                       " blobs were stored, the rest will be fetched on the next offer");
       return s;
     }
+    if (b + 1 < batches.size()) in_flight = fetch_batch(b + 1);
     if (got->size() != hashes.size()) {
       Status s = Status::DataLoss("main sent " + std::to_string(got->size()) + " blobs for " +
                                   std::to_string(hashes.size()) + " requested");
@@ -437,7 +466,9 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   for (const auto& [path, e] : m.files) referenced += e.gzip ? 2 : 1;
   (void)Event(offer.update_id, m.version, "fetched",
               "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(referenced) +
-                  " blobs (" + std::to_string(fetched_bytes) + " bytes); the rest were present");
+                  " blobs (" + std::to_string(fetched_bytes) + " bytes) in " +
+                  seconds_since(fetch_began) + "; the rest were present");
+  const int64_t stage_began = env_.NowMicros();
 
   // 4. The pages made from main's templates with this partner's values (content/template_vars.h),
   // then stage beside the active release (one call on the content store).
@@ -489,7 +520,9 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
               "staged version " + std::to_string(m.version) + ": " +
                   std::to_string(diff.added.size()) + " added, " +
                   std::to_string(diff.changed.size()) + " changed, " +
-                  std::to_string(diff.removed.size()) + " removed");
+                  std::to_string(diff.removed.size()) + " removed (" +
+                  (expanded ? "pages made and staged" : "staged") + " in " +
+                  seconds_since(stage_began) + ")");
 
   OfferReply reply;
   reply.update_id = offer.update_id;
@@ -527,6 +560,7 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
     reply.active_version = active_version;
     return reply;
   }
+  const int64_t activate_began = env_.NowMicros();
   Status activated = content_([&](content::ContentStore& store) {
     return store.Activate(content::Area::kTieup, m.version);
   });
@@ -541,7 +575,8 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
                "WHERE update_id = ?",
                {now, offer.update_id}));
   (void)Event(offer.update_id, m.version, "activated",
-              "activated version " + std::to_string(m.version) + " (policy auto)");
+              "activated version " + std::to_string(m.version) + " (policy auto) in " +
+                  seconds_since(activate_began));
   reply.outcome = OfferOutcome::kActivated;
   reply.active_version = m.version;
   return reply;

@@ -68,10 +68,9 @@ class InProcessMainLink : public MainLink {
       : publisher_(publisher), partner_id_(std::move(partner_id)) {}
 
   Result<std::vector<std::string>> FetchBlobs(const std::vector<std::string>& hashes) override {
-    ++fetch_calls;
+    const int call = ++fetch_calls;
     if (down) return Status::Unavailable("main unreachable (test)");
-    if (fail_fetch_call == fetch_calls.load())
-      return Status::Unavailable("connection reset (test)");
+    if (fail_fetch_call == call) return Status::Unavailable("connection reset (test)");
     auto blobs = publisher_->ServeBlobs(partner_id_, hashes);
     if (!blobs.ok()) return blobs.status();
     for (auto& b : *blobs) {
