@@ -180,15 +180,17 @@ Status BlobStore::ForEach(const std::function<Status(const std::string&)>& fn) {
 
 Status BlobStore::RemoveLeftoversForRecovery() {
   if (!env_.FileExists(dir_)) return Status::Ok();
+  const int64_t now_ns = env_.NowMicros() * 1000;
   ASSIGN_OR_RETURN(auto shards, env_.ListDir(dir_));
   for (const FileInfo& shard : shards) {
     if (!shard.is_dir || !IsShardName(shard.name)) continue;
     const std::string shard_dir = JoinPath(dir_, shard.name);
     ASSIGN_OR_RETURN(auto files, env_.ListDir(shard_dir));
     for (const FileInfo& f : files) {
-      if (!f.is_dir && f.name.ends_with(kTmpSuffix)) {
-        RETURN_IF_ERROR(env_.RemoveFile(JoinPath(shard_dir, f.name)));
-      }
+      if (f.is_dir || !f.name.ends_with(kTmpSuffix)) continue;
+      const bool young =
+          f.mtime_ns != 0 && now_ns - f.mtime_ns < kLeftoverAgeSeconds * 1'000'000'000;
+      if (!young) RETURN_IF_ERROR(env_.RemoveFile(JoinPath(shard_dir, f.name)));
     }
   }
   return Status::Ok();

@@ -70,8 +70,12 @@ class BlobStore : public BlobWriter {
   // Removes a blob. OK when it is already absent.
   Status Remove(std::string_view hash_hex);
 
-  // Removes leftover "*.tmp" files of interrupted writes. Call at start-up only, before any Put.
+  // Removes leftover "*.tmp" files of interrupted writes last written kLeftoverAge ago or more
+  // (or of an unknown age). Younger ones may be another process's BlobBatch awaiting its commit
+  // (a publish in `tieup main serve` while a command opens the store): a crash's are removed by
+  // the first start after that. Call at start-up only, before any Put.
   Status RemoveLeftoversForRecovery();
+  static constexpr int64_t kLeftoverAgeSeconds = 3600;
 
   // Calls `fn` with the hash of every stored blob (in hash order). Stops at, and returns, the
   // first error of `fn`.

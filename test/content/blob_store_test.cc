@@ -1,7 +1,9 @@
 #include "content/blob_store.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <set>
 #include <thread>
@@ -169,17 +171,29 @@ TEST_F(BlobStoreTest, ForEachListsStoredBlobsOnly) {
   EXPECT_EQ(seen, (std::set<std::string>{*a, *b}));
 }
 
-TEST_F(BlobStoreTest, RemoveLeftoversDeletesInterruptedWrites) {
+TEST_F(BlobStoreTest, RemoveLeftoversDeletesInterruptedWritesButNotABatchInProgress) {
   auto hash = blobs_.Put("kept");
   ASSERT_THAT(hash, IsOk());
   const std::string shard = dir_.Sub("site/blobs/" + hash->substr(0, 2));
-  ASSERT_THAT(WriteFileAtomic(*env_, shard + "/" + *hash + ".0011223344556677.tmp", "half"),
-              IsOk());
-  ASSERT_THAT(blobs_.RemoveLeftoversForRecovery(), IsOk());
+  const std::string old_tmp = shard + "/" + *hash + ".0011223344556677.tmp";
+  ASSERT_THAT(WriteFileAtomic(*env_, old_tmp, "half"), IsOk());
+  // Last written two hours ago: a crash's leftover.
+  const int64_t two_hours_ago = env_->NowMicros() / 1'000'000 - 2 * 3600;
+  const timespec times[2] = {{two_hours_ago, 0}, {two_hours_ago, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, old_tmp.c_str(), times, 0), 0);
+  // Another process's batch, written just now and not committed yet.
+  BlobBatch batch(blobs_);
+  auto pending = batch.Put("in another process's batch");
+  ASSERT_THAT(pending, IsOk());
+  BlobStore other_process(*env_, dir_.Sub("site/blobs"));
+  ASSERT_THAT(other_process.RemoveLeftoversForRecovery(), IsOk());
   auto files = env_->ListDir(shard);
   ASSERT_THAT(files, IsOk());
   ASSERT_EQ(files->size(), 1u);
   EXPECT_EQ((*files)[0].name, *hash);
+  // The batch still commits.
+  ASSERT_THAT(batch.Commit(), IsOk());
+  EXPECT_EQ(*blobs_.Get(*pending), "in another process's batch");
 }
 
 TEST_F(BlobStoreTest, TakeRecentlyPutReturnsPutsSinceTheLastCall) {
