@@ -193,6 +193,16 @@ kib_main() { du -sk "$M" | cut -f1; }
 kib_before=$(kib_main)
 echo "sync bench: initial full sync to ${ids[0]} alone"
 publish initial initial1 "${ids[0]}"
+# Where the partner's part of it went (its events say how long each step took).
+"$tieup" partner updates "$work/p01" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def step(pattern):
+    m = re.search(pattern, text)
+    return m.group(1) if m else "?"
+print("sync bench: first sync at p01: fetch " + step(r"fetched \d+ of \d+ blobs \(\d+ bytes\) in ([\d.]+ s)") +
+      ", pages made and staged " + step(r"\((?:pages made and )?staged in ([\d.]+ s)\)") +
+      ", activation " + step(r"activated version \d+ \(policy auto\) in ([\d.]+ s)"))'
 kib_one=$(kib_main)
 echo "sync bench: initial rsync of the authoring tree"
 rsync_run initial1
