@@ -260,9 +260,12 @@ Status BlobBatch::Commit() {
     RemoveTemporaries(todo, 0);
     return s.Annotate("making " + std::to_string(todo.size()) + " new blobs durable");
   }
-  // 2. The names, then their directory entries.
+  // 2. The names, then their directory entries (none to sync when every blob was already
+  // stored: the first sync made their entries durable).
+  size_t renamed = 0;
   for (size_t i = 0; i < todo.size(); ++i) {
     if (todo[i].tmp.empty()) continue;
+    ++renamed;
     s = env.Rename(todo[i].tmp, todo[i].path);
     if (!s.ok()) {
       const std::string hash = todo[i].hash;
@@ -271,9 +274,11 @@ Status BlobBatch::Commit() {
       return s.Annotate("storing blob " + hash);
     }
   }
-  s = env.SyncFileSystem(dir);
-  if (!s.ok())
-    return s.Annotate("making the names of " + std::to_string(todo.size()) + " new blobs durable");
+  if (renamed > 0) {
+    s = env.SyncFileSystem(dir);
+    if (!s.ok())
+      return s.Annotate("making the names of " + std::to_string(renamed) + " new blobs durable");
+  }
   for (const Pending& p : todo) store_.NoteRecentlyPut(p.hash);
   return Status::Ok();
 }

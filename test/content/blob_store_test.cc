@@ -298,6 +298,28 @@ TEST_F(BlobStoreTest, ABatchTakesPutsFromSeveralThreads) {
   }
 }
 
+// A batch whose blobs were all stored already writes nothing and syncs the file system once (the
+// entries may come from a write whose directory sync never happened); a new blob costs its
+// temporary file (create, append), its rename and a second sync.
+TEST(BlobBatchSyncTest, ABatchOfStoredBlobsSyncsOnceAndANewBlobTwice) {
+  ::tieup::testing::MemEnv env;
+  BlobStore store(env, "/site/blobs");
+  ASSERT_THAT(store.Put("stored already"), IsOk());
+  {
+    BlobBatch batch(store);
+    ASSERT_THAT(batch.Put("stored already"), IsOk());
+    const uint64_t before = env.mutating_ops();
+    ASSERT_THAT(batch.Commit(), IsOk());
+    EXPECT_EQ(env.mutating_ops() - before, 1u);
+  }
+  BlobBatch batch(store);
+  ASSERT_THAT(batch.Put("new"), IsOk());
+  const uint64_t before = env.mutating_ops();
+  ASSERT_THAT(batch.Commit(), IsOk());
+  EXPECT_EQ(env.mutating_ops() - before, 3u);  // sync, rename, sync
+  EXPECT_THAT(store.Get(Sha256Hex("new")), IsOk());
+}
+
 // A power loss at every step of a batch (MemEnv drops what was not synced): afterwards every blob
 // name that exists holds its complete bytes, and after a commit that returned OK every blob is
 // there. Recovery's removal of temporary files leaves nothing else behind.
