@@ -1,8 +1,11 @@
 // `tieup main partner ...`, `tieup main publish`, `tieup main status`: the main site manager's
 // partnership commands.
 #include <map>
+#include <set>
 
 #include "base/encoding.h"
+#include "base/progress_meter.h"
+#include "base/toml_text.h"
 #include "cli.h"
 #include "fees/billing.h"
 #include "main_site/control.h"
@@ -49,8 +52,8 @@ Result<std::string> SetExpiryGrace(Env& env, MainSession& s, const std::string& 
   return issuer->SetExpiryGrace(id, seconds, CommandLineUser());
 }
 
-Status PartnerAdd(Env& env, const AddArgs& a) {
-  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
+// The partnership `a` describes (its options checked).
+Result<sync::Partnership> PartnershipFromArgs(const AddArgs& a) {
   sync::Partnership p;
   p.id = a.id;
   p.name = a.name.empty() ? a.id : a.name;
@@ -71,6 +74,12 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
     }
     p.variables[v.substr(0, eq)] = v.substr(eq + 1);
   }
+  return p;
+}
+
+Status PartnerAdd(Env& env, const AddArgs& a) {
+  ASSIGN_OR_RETURN(sync::Partnership p, PartnershipFromArgs(a));
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
   ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(a.ttl));
   if (!a.expiry_grace.empty()) RETURN_IF_ERROR(sync::ParseDuration(a.expiry_grace).status());
   ASSIGN_OR_RETURN(EnrollmentCode code, s.sync->AddPartner(p, ttl));
@@ -90,6 +99,146 @@ Status PartnerAdd(Env& env, const AddArgs& a) {
       "(or 'tieup partner init PARTNER_DIR --id %s ... --main ... --token ...' for a new "
       "site)\n",
       p.id.c_str());
+  return Status::Ok();
+}
+
+struct ImportArgs {
+  std::string dir, file, codes, ttl = "7d";
+};
+
+// One [[partner]] entry of an import file as the options of 'partner add'; an unknown key or a
+// value of the wrong type is an error naming the entry.
+Result<AddArgs> ImportEntry(const toml::table& t, size_t index, const std::string& file) {
+  AddArgs a;
+  const std::string where = file + ": partner " + std::to_string(index + 1);
+  std::map<std::string, std::string*> text = {
+      {"id", &a.id},
+      {"name", &a.name},
+      {"region", &a.region},
+      {"public_url", &a.public_url},
+      {"sync_url", &a.sync_url},
+      {"kind", &a.kind},
+      {"approval", &a.approval},
+      {"emergency_edit", &a.emergency_edit},
+      {"link_mode", &a.link_mode},
+      {"schedule", &a.schedule},
+      {"retry", &a.retry},
+      {"overrides", &a.overrides},
+      {"expiry_grace", &a.expiry_grace},
+  };
+  for (const auto& [key, value] : t) {
+    const std::string k(key.str());
+    if (k == "variables") {
+      const toml::table* vars = value.as_table();
+      if (vars == nullptr) return Status::InvalidArgument(where + ": 'variables' must be a table");
+      for (const auto& [name, v] : *vars) {
+        const std::string* s = v.as_string() ? &v.as_string()->get() : nullptr;
+        if (s == nullptr) {
+          return Status::InvalidArgument(where + ": variable '" + std::string(name.str()) +
+                                         "' must be a string");
+        }
+        a.vars.push_back(std::string(name.str()) + "=" + *s);
+      }
+      continue;
+    }
+    auto field = text.find(k);
+    if (field == text.end()) {
+      return Status::InvalidArgument(
+          where + ": unknown key '" + k +
+          "' (keys: id, name, region, public_url, sync_url, kind, approval, emergency_edit, "
+          "link_mode, schedule, retry, overrides, expiry_grace, and a table 'variables')");
+    }
+    if (!value.is_string()) {
+      return Status::InvalidArgument(where + ": '" + k + "' must be a string");
+    }
+    *field->second = value.as_string()->get();
+  }
+  if (a.id.empty() || a.public_url.empty()) {
+    return Status::InvalidArgument(where + ": 'id' and 'public_url' are required");
+  }
+  return a;
+}
+
+// 'partner import': many partnerships at once (an operator with thousands of partners), every
+// entry checked before any is added; the enrollment codes go to a file only the owner can read.
+Status PartnerImport(Env& env, const ImportArgs& a) {
+  ASSIGN_OR_RETURN(std::string text, env.ReadFile(a.file));
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, a.file));
+  for (const auto& [key, value] : root) {
+    if (key.str() != "partner") {
+      return Status::InvalidArgument(a.file + ": unknown key '" + std::string(key.str()) +
+                                     "': the file is a list of [[partner]] tables");
+    }
+  }
+  const toml::array* list = root["partner"].as_array();
+  if (list == nullptr || list->empty()) {
+    return Status::InvalidArgument(a.file + ": no [[partner]] tables: nothing to import");
+  }
+  ASSIGN_OR_RETURN(int64_t ttl, sync::ParseDuration(a.ttl));
+  std::vector<AddArgs> entries;
+  std::vector<sync::Partnership> partnerships;
+  std::set<std::string> ids;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const toml::table* t = list->get(i)->as_table();
+    if (t == nullptr) return Status::InvalidArgument(a.file + ": 'partner' must be tables");
+    ASSIGN_OR_RETURN(AddArgs entry, ImportEntry(*t, i, a.file));
+    auto p = PartnershipFromArgs(entry);
+    if (!p.ok()) return p.status().Annotate(a.file + ": partner '" + entry.id + "'");
+    if (!entry.expiry_grace.empty()) {
+      RETURN_IF_ERROR(sync::ParseDuration(entry.expiry_grace)
+                          .status()
+                          .Annotate(a.file + ": partner '" + entry.id + "': expiry_grace"));
+    }
+    if (!ids.insert(entry.id).second) {
+      return Status::InvalidArgument(a.file + ": partner '" + entry.id + "' is listed twice");
+    }
+    entries.push_back(std::move(entry));
+    partnerships.push_back(std::move(*p));
+  }
+  ASSIGN_OR_RETURN(MainSession s, OpenMain(env, a.dir));
+  for (const sync::Partnership& p : partnerships) {
+    if (s.sync->publisher().GetPartnership(p.id).ok()) {
+      return Status::AlreadyExists("partner '" + p.id +
+                                   "' exists already: remove it from the file (nothing was added)");
+    }
+  }
+  // The codes file is written as the partnerships are added, so that a failure half way leaves
+  // the codes of those added. Made owner-only before the first code is in it.
+  if (env.FileExists(a.codes)) {
+    return Status::AlreadyExists(a.codes +
+                                 " exists (it may hold codes not yet handed out): "
+                                 "give another --codes file (nothing was added)");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> out, env.NewWritableFile(a.codes));
+  RETURN_IF_ERROR(env.SetPermissions(a.codes, 0600));
+  ProgressMeter meter(env, StderrMeterOptions("partners"));
+  meter.SetTotal(partnerships.size());
+  for (size_t i = 0; i < partnerships.size(); ++i) {
+    const sync::Partnership& p = partnerships[i];
+    auto code = s.sync->AddPartner(p, ttl);
+    Status added = code.status();
+    if (added.ok() && !entries[i].expiry_grace.empty()) {
+      added = SetExpiryGrace(env, s, a.dir, p.id, entries[i].expiry_grace).status();
+    }
+    if (added.ok()) added = out->Append(p.id + "\t" + code->code + "\n");
+    if (!added.ok()) {
+      meter.Finish();
+      (void)out->Close();
+      return added.Annotate("partner '" + p.id + "' (" + std::to_string(i) +
+                            " added before it; their codes are in " + a.codes +
+                            "; remove them from the file and import the rest)");
+    }
+    meter.AddDone(1);
+  }
+  RETURN_IF_ERROR(out->Sync());
+  RETURN_IF_ERROR(out->Close());
+  meter.Finish();
+  std::printf(
+      "Added %zu partners. Their one-time enrollment codes (one line each: id, a tab, the code; "
+      "valid until %s) are in %s, readable only by you: hand each partner its own, for "
+      "'tieup partner enroll PARTNER_DIR --main https://%s --token CODE'.\n",
+      partnerships.size(), FormatRfc3339(env.NowSeconds() + ttl).c_str(), a.codes.c_str(),
+      s.config.sync_address.ToString().c_str());
   return Status::Ok();
 }
 
@@ -432,158 +581,180 @@ void AddMainSyncCommands(CLI::App& main, Context& ctx) {
                   "withdraws main's pages itself, e.g. 3d (default 7d)");
   add->callback([&ctx, aa] { ctx.action = [&ctx, aa] { return PartnerAdd(*ctx.env, *aa); }; });
 
-  auto one = std::make_shared<std::pair<std::string, std::string>>();
-  auto ttl = std::make_shared<std::string>("24h");
-  CLI::App* token = partner->add_subcommand(
-      "token", "Issue a new enrollment code for a partner (the old one stops working)");
-  token->add_option("DIR", one->first, "The main site's data directory")->required();
-  token->add_option("ID", one->second, "The partner id")->required();
-  token->add_option("--ttl", *ttl, "How long the code stays valid")->capture_default_str();
-  token->callback([&ctx, one, ttl] {
-    ctx.action = [&ctx, one, ttl] { return PartnerToken(*ctx.env, one->first, one->second, *ttl); };
-  });
+  auto ia = std::make_shared<ImportArgs>();
+  CLI::App* import = partner->add_subcommand(
+      "import",
+      "Add many partnerships from a TOML file (a [[partner]] table each, with the keys of "
+      "'partner add': id, name, region, public_url, sync_url, kind, approval, emergency_edit, "
+      "link_mode, schedule, retry, overrides, expiry_grace, and a table 'variables'); every "
+      "entry is checked before any is added; the enrollment codes are written to a file");
+  import->add_option("DIR", ia->dir, "The main site's data directory")->required();
+  import->add_option("FILE", ia->file, "The partners, e.g. partners.toml")->required();
+  import
+      ->add_option("--codes", ia->codes,
+                   "Where to write the enrollment codes (created owner-only; one line per "
+                   "partner: id, a tab, the code)")
+      ->required();
+  import->add_option("--ttl", ia->ttl, "How long the enrollment codes stay valid")
+      ->capture_default_str();
+  import->callback(
+      [&ctx, ia] { ctx.action = [&ctx, ia] { return PartnerImport(*ctx.env, *ia);
+};
+}  // namespace tieup::cli
+);
 
-  CLI::App* revoke = partner->add_subcommand(
-      "revoke", "Revoke a partner: its certificate is refused, it gets no more updates");
-  revoke->add_option("DIR", one->first, "The main site's data directory")->required();
-  revoke->add_option("ID", one->second, "The partner id")->required();
-  revoke->callback([&ctx, one] {
-    ctx.action = [&ctx, one] { return PartnerRevoke(*ctx.env, one->first, one->second); };
-  });
+auto one = std::make_shared<std::pair<std::string, std::string>>();
+auto ttl = std::make_shared<std::string>("24h");
+CLI::App* token = partner->add_subcommand(
+    "token", "Issue a new enrollment code for a partner (the old one stops working)");
+token->add_option("DIR", one->first, "The main site's data directory")->required();
+token->add_option("ID", one->second, "The partner id")->required();
+token->add_option("--ttl", *ttl, "How long the code stays valid")->capture_default_str();
+token->callback([&ctx, one, ttl] {
+  ctx.action = [&ctx, one, ttl] { return PartnerToken(*ctx.env, one->first, one->second, *ttl); };
+});
 
-  auto sa = std::make_shared<SetArgs>();
-  CLI::App* set = partner->add_subcommand(
-      "set",
-      "Change a partnership's settings (each change is recorded with who and when; the next "
-      "publish uses them, and builds the partner's release again when what it holds changed)");
-  set->add_option("DIR", sa->dir, "The main site's data directory")->required();
-  set->add_option("ID", sa->id, "The partner id")->required();
-  // Each option is checked by the same parser as for 'partner add' (the service says what is
-  // wrong); only the ones given change.
-  auto text = [set](const char* name, std::optional<std::string>& field, const char* help) {
-    set->add_option_function<std::string>(
-        name, [&field](const std::string& v) { field = v; }, help);
-  };
-  sync::PartnershipChanges& c = sa->changes;
-  text("--schedule", c.schedule,
-       "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; '' : only on "
-       "'tieup main publish'");
-  text("--approval", c.approval,
-       "auto: updates activate at once; manager: the partner's manager approves each");
-  text("--retry", c.retry,
-       "After a failure: 'backoff:30s..1h', 'backoff:10s..10m,max=20' or 'manual' (with "
-       "',rejected=1d' to offer a rejected version again after a day)");
-  set->add_option("--var", sa->vars, "NAME=VALUE template variable for this partner (repeat)");
-  set->add_option("--unset-var", c.unset_variables, "Remove this partner's variable NAME (repeat)");
-  text("--overrides", c.overrides_dir, "A folder of files only this partner gets; '' : none");
-  text("--kind", c.kind, "contents | template | link");
-  set->add_option_function<std::string>(
-      "--expiry-grace", [sa](const std::string& v) { sa->expiry_grace = v; },
-      "How long after a release expires (main sent nothing newer) the partner withdraws main's "
-      "pages itself, e.g. 3d (default 7d); signed and sent to the partner");
-  set->add_option_function<std::string>(
-      "--options", [sa](const std::string& v) { sa->options = v; },
-      "Optional services enabled for this partner, charged as its fee contract prices them: "
-      "'security,user_management', or '' for none (a service the contract prices but the "
-      "partnership does not enable is not charged)");
-  set->add_option_function<std::string>(
-      "--customer-copy", [sa](const std::string& v) { sa->customer_copy = v; },
-      "Customer data the partner may keep a copy of: a comma list of name, email, address, "
-      "marketing_consent, or 'none' (the default). Main sends the copies signed over the sync "
-      "channel and keeps them current; other fields never leave main");
-  set->add_option_function<std::string>(
-      "--customer-copy-for", [sa](const std::string& v) { sa->customer_copy_for = v; },
-      "Whose data: 'registered' (accounts registered through the partner; the default) or "
-      "'customers' (those and accounts that bought through it)");
-  set->add_option_function<std::string>(
-      "--user-logs", [sa](const std::string& v) { sa->user_logs = v; },
-      "Whether the partner's access records carry the signed-in customer's id (main's user "
-      "logs, for recommendations): consent (the default: only customers who agreed on their "
-      "account page), always (the contract lets it), never");
-  set->add_option_function<std::string>(
-      "--waf", [sa](const std::string& v) { sa->waf_mode = v; },
-      "With the security service (--options security): the partner's web application firewall, "
-      "block (refuse attacks; the default), detect (only record them) or off. Signed in its next "
-      "release; replaces the partner's own [waf] settings");
-  set->add_option_function<int>(
-      "--waf-paranoia", [sa](int v) { sa->waf_paranoia = v; },
-      "The partner's WAF paranoia level: 1 (few false positives; the default) to 4 (strictest)");
-  set->add_option_function<int>(
-      "--waf-threshold", [sa](int v) { sa->waf_threshold = v; },
-      "The anomaly score at which the partner's WAF blocks (default 5: one critical match)");
-  set->add_option_function<std::string>(
-      "--waf-exclude", [sa](const std::string& v) { sa->waf_exclude = v; },
-      "OWASP CRS rule ids the partner's WAF skips (false positives on its pages): "
-      "'942100,920350', or none");
-  set->add_option_function<std::string>(
-      "--waf-on-failure", [sa](const std::string& v) { sa->waf_on_failure = v; },
-      "closed (the default: answer 503 when the WAF cannot inspect a request) or open");
-  text("--emergency-edit", c.emergency_edit,
-       "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
-       "'partner add --help')");
-  text("--link-mode", c.link_mode,
-       "redirect | redirect-301 | redirect-307 | page: how the partner serves link entries (see "
-       "'partner add --help')");
-  text("--name", c.name, "The partner's shop name (a template variable)");
-  text("--region", c.region, "The partner's region (a template variable)");
-  text("--public-url", c.public_url, "The partner's public URL, for people");
-  text("--sync-url", c.sync_url, "https://HOST:PORT of the partner's sync port; '' : it pulls");
-  set->callback([&ctx, sa] { ctx.action = [&ctx, sa] { return PartnerSet(*ctx.env, *sa); }; });
+CLI::App* revoke = partner->add_subcommand(
+    "revoke", "Revoke a partner: its certificate is refused, it gets no more updates");
+revoke->add_option("DIR", one->first, "The main site's data directory")->required();
+revoke->add_option("ID", one->second, "The partner id")->required();
+revoke->callback([&ctx, one] {
+  ctx.action = [&ctx, one] { return PartnerRevoke(*ctx.env, one->first, one->second); };
+});
 
-  CLI::App* suspend = partner->add_subcommand(
-      "suspend",
-      "Stop a partner's updates for a while (no scheduled runs, 'publish --all' or polls); it "
-      "keeps its certificate; 'resume' ends it");
-  suspend->add_option("DIR", one->first, "The main site's data directory")->required();
-  suspend->add_option("ID", one->second, "The partner id")->required();
-  suspend->callback([&ctx, one] {
-    ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, true); };
-  });
-  CLI::App* resume = partner->add_subcommand("resume", "End a partner's suspension: updates go on");
-  resume->add_option("DIR", one->first, "The main site's data directory")->required();
-  resume->add_option("ID", one->second, "The partner id")->required();
-  resume->callback([&ctx, one] {
-    ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, false); };
-  });
+auto sa = std::make_shared<SetArgs>();
+CLI::App* set = partner->add_subcommand(
+    "set",
+    "Change a partnership's settings (each change is recorded with who and when; the next "
+    "publish uses them, and builds the partner's release again when what it holds changed)");
+set->add_option("DIR", sa->dir, "The main site's data directory")->required();
+set->add_option("ID", sa->id, "The partner id")->required();
+// Each option is checked by the same parser as for 'partner add' (the service says what is
+// wrong); only the ones given change.
+auto text = [set](const char* name, std::optional<std::string>& field, const char* help) {
+  set->add_option_function<std::string>(
+      name, [&field](const std::string& v) { field = v; }, help);
+};
+sync::PartnershipChanges& c = sa->changes;
+text("--schedule", c.schedule,
+     "When to update: a 5-field cron expression ('0 3 * * *') or '@every 10m'; '' : only on "
+     "'tieup main publish'");
+text("--approval", c.approval,
+     "auto: updates activate at once; manager: the partner's manager approves each");
+text("--retry", c.retry,
+     "After a failure: 'backoff:30s..1h', 'backoff:10s..10m,max=20' or 'manual' (with "
+     "',rejected=1d' to offer a rejected version again after a day)");
+set->add_option("--var", sa->vars, "NAME=VALUE template variable for this partner (repeat)");
+set->add_option("--unset-var", c.unset_variables, "Remove this partner's variable NAME (repeat)");
+text("--overrides", c.overrides_dir, "A folder of files only this partner gets; '' : none");
+text("--kind", c.kind, "contents | template | link");
+set->add_option_function<std::string>(
+    "--expiry-grace", [sa](const std::string& v) { sa->expiry_grace = v; },
+    "How long after a release expires (main sent nothing newer) the partner withdraws main's "
+    "pages itself, e.g. 3d (default 7d); signed and sent to the partner");
+set->add_option_function<std::string>(
+    "--options", [sa](const std::string& v) { sa->options = v; },
+    "Optional services enabled for this partner, charged as its fee contract prices them: "
+    "'security,user_management', or '' for none (a service the contract prices but the "
+    "partnership does not enable is not charged)");
+set->add_option_function<std::string>(
+    "--customer-copy", [sa](const std::string& v) { sa->customer_copy = v; },
+    "Customer data the partner may keep a copy of: a comma list of name, email, address, "
+    "marketing_consent, or 'none' (the default). Main sends the copies signed over the sync "
+    "channel and keeps them current; other fields never leave main");
+set->add_option_function<std::string>(
+    "--customer-copy-for", [sa](const std::string& v) { sa->customer_copy_for = v; },
+    "Whose data: 'registered' (accounts registered through the partner; the default) or "
+    "'customers' (those and accounts that bought through it)");
+set->add_option_function<std::string>(
+    "--user-logs", [sa](const std::string& v) { sa->user_logs = v; },
+    "Whether the partner's access records carry the signed-in customer's id (main's user "
+    "logs, for recommendations): consent (the default: only customers who agreed on their "
+    "account page), always (the contract lets it), never");
+set->add_option_function<std::string>(
+    "--waf", [sa](const std::string& v) { sa->waf_mode = v; },
+    "With the security service (--options security): the partner's web application firewall, "
+    "block (refuse attacks; the default), detect (only record them) or off. Signed in its next "
+    "release; replaces the partner's own [waf] settings");
+set->add_option_function<int>(
+    "--waf-paranoia", [sa](int v) { sa->waf_paranoia = v; },
+    "The partner's WAF paranoia level: 1 (few false positives; the default) to 4 (strictest)");
+set->add_option_function<int>(
+    "--waf-threshold", [sa](int v) { sa->waf_threshold = v; },
+    "The anomaly score at which the partner's WAF blocks (default 5: one critical match)");
+set->add_option_function<std::string>(
+    "--waf-exclude", [sa](const std::string& v) { sa->waf_exclude = v; },
+    "OWASP CRS rule ids the partner's WAF skips (false positives on its pages): "
+    "'942100,920350', or none");
+set->add_option_function<std::string>(
+    "--waf-on-failure", [sa](const std::string& v) { sa->waf_on_failure = v; },
+    "closed (the default: answer 503 when the WAF cannot inspect a request) or open");
+text("--emergency-edit", c.emergency_edit,
+     "none | keep | overwrite: may the partner manager edit tie-up pages in an emergency (see "
+     "'partner add --help')");
+text("--link-mode", c.link_mode,
+     "redirect | redirect-301 | redirect-307 | page: how the partner serves link entries (see "
+     "'partner add --help')");
+text("--name", c.name, "The partner's shop name (a template variable)");
+text("--region", c.region, "The partner's region (a template variable)");
+text("--public-url", c.public_url, "The partner's public URL, for people");
+text("--sync-url", c.sync_url, "https://HOST:PORT of the partner's sync port; '' : it pulls");
+set->callback([&ctx, sa] { ctx.action = [&ctx, sa] { return PartnerSet(*ctx.env, *sa); }; });
 
-  CLI::App* ls = partner->add_subcommand("ls", "List partnerships");
-  ls->add_option("DIR", one->first, "The main site's data directory")->required();
-  ls->callback(
-      [&ctx, one] { ctx.action = [&ctx, one] { return PartnerLs(*ctx.env, one->first); }; });
+CLI::App* suspend = partner->add_subcommand(
+    "suspend",
+    "Stop a partner's updates for a while (no scheduled runs, 'publish --all' or polls); it "
+    "keeps its certificate; 'resume' ends it");
+suspend->add_option("DIR", one->first, "The main site's data directory")->required();
+suspend->add_option("ID", one->second, "The partner id")->required();
+suspend->callback([&ctx, one] {
+  ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, true); };
+});
+CLI::App* resume = partner->add_subcommand("resume", "End a partner's suspension: updates go on");
+resume->add_option("DIR", one->first, "The main site's data directory")->required();
+resume->add_option("ID", one->second, "The partner id")->required();
+resume->callback([&ctx, one] {
+  ctx.action = [&ctx, one] { return PartnerSuspend(*ctx.env, one->first, one->second, false); };
+});
 
-  auto pa = std::make_shared<PublishArgs>();
-  CLI::App* publish = main.add_subcommand(
-      "publish",
-      "Rebuild main's pages from the authoring directory, then update partners now (each gets "
-      "only the files it lacks); runs inside 'tieup main serve' when it runs for DIR");
-  publish->add_option("DIR", pa->dir, "The main site's data directory")->required();
-  publish->add_option("--partner", pa->partners, "A partner to update (repeat)");
-  publish->add_flag("--all", pa->all, "Update every active partner");
-  publish->add_flag(
-      "--in-process", pa->in_process,
-      "Publish from this process even when 'tieup main serve' runs for DIR (by default the "
-      "running daemon does the work: it has every partner's last release in memory and is the "
-      "only process writing the database). For a daemon that is stuck or does not answer");
-  publish->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return Publish(*ctx.env, *pa); }; });
+CLI::App* ls = partner->add_subcommand("ls", "List partnerships");
+ls->add_option("DIR", one->first, "The main site's data directory")->required();
+ls->callback([&ctx, one] { ctx.action = [&ctx, one] { return PartnerLs(*ctx.env, one->first); }; });
 
-  CLI::App* status = main.add_subcommand(
-      "status",
-      "Each partner's active version, pending or failed update and why, and what it actually "
-      "serves (its emergency edits: 'emergency-edited: /path (when)')");
-  status->add_option("DIR", one->first, "The main site's data directory")->required();
-  status->callback(
-      [&ctx, one] { ctx.action = [&ctx, one] { return StatusCmd(*ctx.env, one->first); }; });
+auto pa = std::make_shared<PublishArgs>();
+CLI::App* publish = main.add_subcommand(
+    "publish",
+    "Rebuild main's pages from the authoring directory, then update partners now (each gets "
+    "only the files it lacks); runs inside 'tieup main serve' when it runs for DIR");
+publish->add_option("DIR", pa->dir, "The main site's data directory")->required();
+publish->add_option("--partner", pa->partners, "A partner to update (repeat)");
+publish->add_flag("--all", pa->all, "Update every active partner");
+publish->add_flag(
+    "--in-process", pa->in_process,
+    "Publish from this process even when 'tieup main serve' runs for DIR (by default the "
+    "running daemon does the work: it has every partner's last release in memory and is the "
+    "only process writing the database). For a daemon that is stuck or does not answer");
+publish->callback([&ctx, pa] { ctx.action = [&ctx, pa] { return Publish(*ctx.env, *pa); }; });
 
-  auto who = std::make_shared<std::string>();
-  CLI::App* events = main.add_subcommand(
-      "events",
-      "Every update attempt: offered, fetched, staged, approved or rejected, activated, "
-      "failed and why");
-  events->add_option("DIR", one->first, "The main site's data directory")->required();
-  events->add_option("--partner", *who, "Only this partner");
-  events->callback([&ctx, one, who] {
-    ctx.action = [&ctx, one, who] { return EventsCmd(*ctx.env, one->first, *who); };
-  });
+CLI::App* status = main.add_subcommand(
+    "status",
+    "Each partner's active version, pending or failed update and why, and what it actually "
+    "serves (its emergency edits: 'emergency-edited: /path (when)')");
+status->add_option("DIR", one->first, "The main site's data directory")->required();
+status->callback([&ctx, one] {
+  ctx.action = [&ctx, one] { return StatusCmd(*ctx.env, one->first); };
+});
+
+auto who = std::make_shared<std::string>();
+CLI::App* events = main.add_subcommand(
+    "events",
+    "Every update attempt: offered, fetched, staged, approved or rejected, activated, "
+    "failed and why");
+events->add_option("DIR", one->first, "The main site's data directory")->required();
+events->add_option("--partner", *who, "Only this partner");
+events->callback([&ctx, one, who] {
+  ctx.action = [&ctx, one, who] { return EventsCmd(*ctx.env, one->first, *who); };
+});
 }
 
 }  // namespace tieup::cli

@@ -220,7 +220,30 @@ struct HttpClient::Impl {
     }
     beast::tcp_stream stream(ioc);
     stream.expires_after(options.connect_timeout);
-    ec = Run([&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+    if (options.local_address.empty()) {
+      ec = Run([&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+    } else {
+      // From a chosen address: one socket, bound first, to the first endpoint of its family.
+      auto local = asio::ip::make_address(options.local_address, ec);
+      if (ec) {
+        return Status::InvalidArgument("the local address '" + options.local_address +
+                                       "' is not an IP address");
+      }
+      auto target = std::find_if(endpoints.begin(), endpoints.end(), [&](const auto& e) {
+        return e.endpoint().address().is_v4() == local.is_v4();
+      });
+      if (target == endpoints.end()) {
+        return Status::Unavailable("host '" + host + "' has no address of the family of " +
+                                   options.local_address);
+      }
+      stream.socket().open(target->endpoint().protocol(), ec);
+      if (!ec) stream.socket().bind(tcp::endpoint(local, 0), ec);
+      if (ec) {
+        return Status::Unavailable("cannot connect to " + where() + " from " +
+                                   options.local_address + ": " + ec.message());
+      }
+      ec = Run([&](auto handler) { stream.async_connect(target->endpoint(), std::move(handler)); });
+    }
     if (ec) {
       if (ec == beast::error::timeout) {
         return Status::DeadlineExceeded("connecting to " + where() + " took longer than " +

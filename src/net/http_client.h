@@ -51,6 +51,10 @@ struct HttpClientOptions {
   // host given to the client; an IP literal as an IP address), as browsers check: for a context
   // from trust::MakeWebClientContext. Off for the sync channel, where the site id is the identity.
   bool verify_host_name = false;
+  // When set (an IP literal), connections leave from this local address: a host with several
+  // addresses choosing its source (the partner simulator of bench/sync_sim gives each simulated
+  // partner its own loopback address). Empty: the system chooses.
+  std::string local_address;
 };
 
 // Receives a response body in pieces, in order, as it arrives. Returning an error stops the

@@ -58,6 +58,9 @@ class HttpRequest {
   bool keep_alive() const { return keep_alive_; }
   // The peer's IP address as text ("127.0.0.1", "::1"); empty for client-built requests.
   std::string_view remote_address() const { return remote_address_; }
+  // The IP address of this server the client reached ("127.0.0.1"; on a server listening on
+  // 0.0.0.0, the one the client dialed); empty for client-built requests.
+  std::string_view local_address() const { return local_address_; }
   // The (de-chunked) body.
   std::string_view body() const { return body_; }
   // On a TLS connection of HttpServer: the site id the peer's verified certificate names
@@ -96,8 +99,8 @@ class HttpRequest {
   // another path passes on (a further main's tie-up area on a path prefix, site/page_server.h).
   HttpRequest WithPath(std::string_view path) const;
 
-  // Empties the request, keeping allocated capacity (and the remote address and peer site id,
-  // which belong to the connection).
+  // Empties the request, keeping allocated capacity (and the remote and local addresses and the
+  // peer site id, which belong to the connection).
   void Clear();
 
  private:
@@ -119,6 +122,7 @@ class HttpRequest {
   std::vector<HeaderSpan> headers_;
   std::string body_;
   std::string remote_address_;
+  std::string local_address_;
   std::string peer_site_id_;
   std::string peer_fingerprint_;
   int version_ = 11;

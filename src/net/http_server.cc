@@ -71,8 +71,21 @@ void Worker::StartConnection(Socket socket, std::string client_address) {
     return;
   }
   shared_->accepted.fetch_add(1, std::memory_order_relaxed);
+  if (shared_->options.tls_by_local_address) {
+    beast::error_code ec;
+    tcp::endpoint local = socket.local_endpoint(ec);
+    ssl::context* context =
+        ec ? nullptr : shared_->options.tls_by_local_address(local.address().to_string());
+    if (context == nullptr) {
+      socket.close(ec);
+      shared_->OnConnectionClosed(client_address);
+      return;
+    }
+    StartTlsConnection(this, std::move(socket), std::move(client_address), *context);
+    return;
+  }
   if (shared_->tls != nullptr) {
-    StartTlsConnection(this, std::move(socket), std::move(client_address));
+    StartTlsConnection(this, std::move(socket), std::move(client_address), *shared_->tls);
     return;
   }
   auto c = std::make_shared<Connection<Socket>>(this, std::move(socket));

@@ -116,6 +116,13 @@ struct HttpServerOptions {
   // is shared by every worker thread and kept alive by the server; configure it fully before
   // Start and do not change it afterwards. Null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Several sites' TLS ports on one listening socket: picks each connection's server context by
+  // the local IP address the client reached (a server on 0.0.0.0; the partner simulator of
+  // bench/sync_sim serves thousands of simulated partners, one loopback address each, on one
+  // port). A null result refuses the connection: it is closed before any byte is sent. When
+  // set, `tls` is not used. Called on the worker threads, concurrently; the contexts it returns
+  // must live as long as the server.
+  std::function<boost::asio::ssl::context*(std::string_view local_address)> tls_by_local_address;
 };
 
 // Counters of a running server (monotonic since Start).

@@ -396,7 +396,8 @@ class Connection final : public ConnectionBase,
 };
 
 // Starts a TLS connection on `worker` (the caller has added nothing yet). In tls_connection.cc.
-void StartTlsConnection(Worker* worker, Socket socket, std::string client_address);
+void StartTlsConnection(Worker* worker, Socket socket, std::string client_address,
+                        ssl::context& context);
 
 // --- Connection ---
 
@@ -405,6 +406,8 @@ void Connection<Stream>::Start(std::string client_address) {
   beast::error_code ec;
   Lowest().set_option(tcp::no_delay(true), ec);
   request_.remote_address_ = std::move(client_address);
+  tcp::endpoint local = Lowest().local_endpoint(ec);
+  if (!ec) request_.local_address_ = local.address().to_string();
   if constexpr (kTls) {
     // The handshake counts against the header timeout, capped as for an unauthenticated peer
     // (it is one until the handshake completes): a peer that connects and stays silent (or

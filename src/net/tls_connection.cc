@@ -37,9 +37,9 @@ std::string DescribeHandshakeError(const beast::error_code& ec, bool* refusal) {
   return "TLS handshake failed: " + ec.message();
 }
 
-void StartTlsConnection(Worker* worker, Socket socket, std::string client_address) {
-  auto c =
-      std::make_shared<Connection<TlsStream>>(worker, std::move(socket), *worker->shared().tls);
+void StartTlsConnection(Worker* worker, Socket socket, std::string client_address,
+                        ssl::context& context) {
+  auto c = std::make_shared<Connection<TlsStream>>(worker, std::move(socket), context);
   worker->Add(c.get());
   c->Start(std::move(client_address));
 }

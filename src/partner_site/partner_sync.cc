@@ -25,7 +25,7 @@ bool IsEnrolled(Env& env, const std::string& site_dir) {
 }
 
 Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& main_sync_url,
-                      const std::string& code) {
+                      const std::string& code, const std::string& from_address) {
   ASSIGN_OR_RETURN(SiteConfig config, LoadSiteConfig(env, site_dir));
   if (config.role != SiteRole::kPartner) {
     return Status::FailedPrecondition("'" + site_dir + "' is not a partner site");
@@ -49,6 +49,7 @@ Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& 
   HttpClientOptions options;
   options.connect_timeout = std::chrono::seconds(5);
   options.request_timeout = std::chrono::seconds(30);
+  options.local_address = from_address;
 
   // 1. Main's CA certificate, over TLS that does not yet know whom to trust; it is accepted
   //    only if it is the one the code names.
@@ -129,7 +130,8 @@ PartnerSync::~PartnerSync() = default;
 Result<std::unique_ptr<PartnerSync>> PartnerSync::Open(Env& env, const std::string& site_dir,
                                                        const SiteConfig& config, Database& db,
                                                        SiteContent& content,
-                                                       std::shared_ptr<Logger> logger) {
+                                                       std::shared_ptr<Logger> logger,
+                                                       const std::string& from_address) {
   (void)logger;
   std::unique_ptr<PartnerSync> p(new PartnerSync());
   ASSIGN_OR_RETURN(SyncIdentity id, LoadSyncIdentity(env, site_dir));
@@ -150,6 +152,7 @@ Result<std::unique_ptr<PartnerSync>> PartnerSync::Open(Env& env, const std::stri
                                      PeerCheck::Site("main")));
   HttpClientOptions o;
   o.max_body_bytes = 64ull << 20;
+  o.local_address = from_address;
   // Kept connections: an update's fetches, answer and events share one handshake.
   p->link_ = std::make_unique<sync::HttpMainLink>(KeptAliveTlsRoundTrip(main, client, "main", o));
 

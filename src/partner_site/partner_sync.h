@@ -29,9 +29,10 @@ namespace tieup {
 //  3. over TLS that authenticates main, send the request with the token; receive the
 //     certificate, the CA certificate and main's root signing key, and pin them.
 // Writes keys/sync.key (0600), keys/sync.crt, keys/ca.crt, keys/root.pub, keys/root.json and
-// sets main_sync_url in site.toml.
+// sets main_sync_url in site.toml. `from_address` (an IP literal; empty: the system chooses) is
+// the local address to connect from (HttpClientOptions::local_address).
 Status EnrollWithMain(Env& env, const std::string& site_dir, const std::string& main_sync_url,
-                      const std::string& code);
+                      const std::string& code, const std::string& from_address = {});
 
 // True iff the site has enrolled (has its sync certificate).
 bool IsEnrolled(Env& env, const std::string& site_dir);
@@ -46,11 +47,13 @@ Result<PinnedMainRoot> LoadPinnedRoot(Env& env, const std::string& site_dir);
 
 class PartnerSync {
  public:
-  // `db` and `content` must outlive the object.
+  // `db` and `content` must outlive the object. `from_address`: the local address the calls to
+  // main leave from (HttpClientOptions::local_address; empty: the system chooses).
   static Result<std::unique_ptr<PartnerSync>> Open(Env& env, const std::string& site_dir,
                                                    const SiteConfig& config, Database& db,
                                                    SiteContent& content,
-                                                   std::shared_ptr<Logger> logger);
+                                                   std::shared_ptr<Logger> logger,
+                                                   const std::string& from_address = {});
   ~PartnerSync();
 
   sync::Receiver& receiver() { return *receiver_; }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -303,6 +304,86 @@ TEST_F(EnrollmentFailuresTest, NewSiteHasStarterPagesUnlessToldNot) {
   EXPECT_THAT(none.output, Not(HasSubstr("starter pages:")));
   EXPECT_FALSE(env_->FileExists(bare + "/own-pages"));
   EXPECT_THAT(RunTieup({"partner", "page", "ls", bare}).output, HasSubstr("No pages yet"));
+}
+
+// `tieup main partner import`: many partnerships from one file (an operator with thousands of
+// partners), each partner enrolling with its own code from the owner-only codes file. A file
+// with a mistake anywhere adds nothing and says where.
+TEST_F(EnrollmentFailuresTest, ImportAddsManyPartnersAndWritesTheirCodesOwnerOnly) {
+  auto entry = [](const std::string& id, const std::string& extra = "") {
+    return "[[partner]]\nid = \"" + id + "\"\nname = \"Shop " + id +
+           "\"\npublic_url = \"http://127.0.0.1:1\"\n" + extra + "\n";
+  };
+  const std::string file = dir_.Sub("partners.toml");
+  const std::string codes = dir_.Sub("codes.txt");
+
+  // Mistakes: nothing is added, the message names the entry and what is wrong.
+  struct Bad {
+    std::string text, says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {entry("s1") + entry("s2", "colour = \"red\""), "partner 2: unknown key 'colour'"},
+           {entry("s1") + entry("s1"), "partner 's1' is listed twice"},
+           {entry("s1", "approval = \"sometimes\""), "partner 's1'"},
+           {entry("s1", "variables = { shop = 3 }"), "variable 'shop' must be a string"},
+           {"[[partner]]\nname = \"x\"\n", "'id' and 'public_url' are required"},
+           {"[[partner]\n", "partners.toml:1:"},
+           {"", "no [[partner]] tables"},
+       }) {
+    ASSERT_THAT(WriteFileAtomic(*env_, file, bad.text), IsOk());
+    CommandResult r = RunTieup({"main", "partner", "import", main_dir_, file, "--codes", codes});
+    EXPECT_NE(r.exit_code, 0) << bad.text;
+    EXPECT_THAT(r.output, HasSubstr(bad.says)) << r.output;
+    EXPECT_FALSE(env_->FileExists(codes)) << bad.text;
+  }
+  CommandResult listed = RunTieup({"main", "partner", "list", main_dir_});
+  EXPECT_THAT(listed.output, Not(HasSubstr("s1"))) << listed.output;
+
+  std::string text;
+  for (int i = 1; i <= 3; ++i) {
+    text += entry("shop-" + std::to_string(i),
+                  "region = \"Kansai\"\n[partner.variables]\nmotto = \"fresh\"");
+  }
+  ASSERT_THAT(WriteFileAtomic(*env_, file, text), IsOk());
+  CommandResult r = RunTieup({"main", "partner", "import", main_dir_, file, "--codes", codes});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("Added 3 partners"), HasSubstr(codes),
+                              HasSubstr("tieup partner enroll PARTNER_DIR --main https://")))
+      << r.output;
+  EXPECT_EQ(std::filesystem::status(codes).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto written = env_->ReadFile(codes);
+  ASSERT_THAT(written, IsOk());
+  std::map<std::string, std::string> code_of;
+  std::istringstream lines(*written);
+  for (std::string line; std::getline(lines, line);) {
+    size_t tab = line.find('\t');
+    ASSERT_NE(tab, std::string::npos) << line;
+    code_of[line.substr(0, tab)] = line.substr(tab + 1);
+  }
+  ASSERT_EQ(code_of.size(), 3u) << *written;
+  // The codes work: shop-2 enrolls with its own.
+  const std::string dir = dir_.Sub("shop-2");
+  CommandResult init = Init(dir, "shop-2", code_of["shop-2"]);
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_TRUE(env_->FileExists(dir + "/keys/sync.crt"));
+  // Another shop's code is not shop-1's.
+  CommandResult wrong = Init(dir_.Sub("shop-1"), "shop-1", code_of["shop-3"]);
+  EXPECT_NE(wrong.exit_code, 0) << wrong.output;
+
+  // Importing again: the partners exist, and the codes file is not overwritten.
+  const std::string codes2 = dir_.Sub("codes2.txt");
+  r = RunTieup({"main", "partner", "import", main_dir_, file, "--codes", codes2});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("partner 'shop-1' exists already"), HasSubstr("nothing was added")))
+      << r.output;
+  ASSERT_THAT(WriteFileAtomic(*env_, file, entry("shop-9")), IsOk());
+  r = RunTieup({"main", "partner", "import", main_dir_, file, "--codes", codes});
+  EXPECT_THAT(r.output, HasSubstr("give another --codes file")) << r.output;
+  auto unchanged = env_->ReadFile(codes);
+  ASSERT_THAT(unchanged, IsOk());
+  EXPECT_EQ(*unchanged, *written);
 }
 
 TEST_F(EnrollmentFailuresTest, HelpTeachesTheSteps) {

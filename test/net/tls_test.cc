@@ -270,6 +270,57 @@ TEST_F(NetTlsTest, GetAndPostReachTheHandlerWithThePeerSiteId) {
   EXPECT_EQ(access_peers_, (std::vector<std::string>{"shop-a", "shop-a"}));
 }
 
+// One listening socket on 0.0.0.0 serving two partners' sync ports, one loopback address each
+// (the partner simulator's arrangement): main reaching 127.0.0.2 meets shop-a's certificate,
+// 127.0.0.3 shop-b's; any other address is refused before a byte is sent. Clients leave from a
+// chosen address (HttpClientOptions::local_address), which the handler sees.
+TEST_F(NetTlsTest, AContextPerLocalAddressServesSeveralSitesOnOnePort) {
+  TlsContextPtr a = PartnerServerContext(shop_a_);
+  TlsContextPtr b = PartnerServerContext(shop_b_);
+  std::atomic<int> asked{0};
+  StartServer(nullptr,
+              std::make_shared<FunctionHandler>([](const HttpRequest& req, HttpResponder r) {
+                r.Respond(HttpResponse::Text(200, std::string(req.local_address()) + " from " +
+                                                      std::string(req.remote_address())));
+              }),
+              [&](HttpServerOptions& o) {
+                o.address = "0.0.0.0";
+                o.tls_by_local_address = [&](std::string_view local) -> ssl::context* {
+                  asked.fetch_add(1);
+                  if (local == "127.0.0.2") return a.get();
+                  if (local == "127.0.0.3") return b.get();
+                  return nullptr;
+                };
+              });
+  HttpClientOptions to_a = MainClient("shop-a");
+  to_a.local_address = "127.0.0.9";
+  HttpClient client_a("127.0.0.2", server_->port(), to_a);
+  Result<HttpResponse> r = client_a.Fetch(HttpRequest("GET", "/v1/status"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body(), "127.0.0.2 from 127.0.0.9");
+  EXPECT_EQ(client_a.peer_site_id(), "shop-a");
+
+  HttpClient client_b("127.0.0.3", server_->port(), MainClient("shop-b"));
+  r = client_b.Fetch(HttpRequest("GET", "/v1/status"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->body(), "127.0.0.3 from 127.0.0.1");
+
+  // shop-a's address with shop-b expected: main refuses the certificate it is shown.
+  HttpClient wrong("127.0.0.2", server_->port(), MainClient("shop-b"));
+  EXPECT_THAT(wrong.Fetch(HttpRequest("GET", "/")),
+              StatusIs(StatusCode::kUnauthenticated, HasSubstr("shop-a")));
+  // No site at this address: the connection is closed at once.
+  HttpClient none("127.0.0.4", server_->port(), MainClient("shop-a"));
+  EXPECT_THAT(none.Fetch(HttpRequest("GET", "/")), Not(IsOk()));
+  EXPECT_EQ(asked.load(), 4);
+
+  HttpClientOptions bad = MainClient("shop-a");
+  bad.local_address = "not-an-address";
+  HttpClient from_nowhere("127.0.0.2", server_->port(), bad);
+  EXPECT_THAT(from_nowhere.Fetch(HttpRequest("GET", "/")),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not-an-address")));
+}
+
 TEST_F(NetTlsTest, TheHandlerSeesThePeersCertificateFingerprint) {
   StartServer(MainServerContext(),
               std::make_shared<FunctionHandler>([](const HttpRequest& req, HttpResponder r) {
