@@ -336,12 +336,31 @@ Result<Certificate> ParseCertificateDer(std::string_view der) {
   if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return Status::InvalidArgument("certificate has trailing bytes after its DER encoding");
   }
+  return Certificate::Of(x.get(), std::string(der));
+}
+
+Result<Certificate> CertificateFromX509(const void* x509) {
+  X509* x = const_cast<X509*>(static_cast<const X509*>(x509));
+  if (x == nullptr) return Status::InvalidArgument("no certificate");
+  unsigned char* der = nullptr;
+  int n = i2d_X509(x, &der);  // the encoding X509 kept from its decoding: a copy
+  if (n <= 0) {
+    ERR_clear_error();
+    return Status::InvalidArgument("the certificate cannot be encoded");
+  }
+  std::string bytes(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return Certificate::Of(x, std::move(bytes));
+}
+
+Result<Certificate> Certificate::Of(void* x509, std::string der) {
+  X509* x = static_cast<X509*>(x509);
   Certificate c;
-  c.der_ = std::string(der);
-  c.common_name_ = NameEntry(X509_get_subject_name(x.get()), NID_commonName);
-  c.issuer_common_name_ = NameEntry(X509_get_issuer_name(x.get()), NID_commonName);
+  c.der_ = std::move(der);
+  c.common_name_ = NameEntry(X509_get_subject_name(x), NID_commonName);
+  c.issuer_common_name_ = NameEntry(X509_get_issuer_name(x), NID_commonName);
   {
-    BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x.get()), nullptr));
+    BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), nullptr));
     if (!bn) return Status::InvalidArgument("certificate has an unreadable serial number");
     char* hex = BN_bn2hex(bn.get());
     if (hex == nullptr) return Internal("formatting a serial number");
@@ -350,14 +369,25 @@ Result<Certificate> ParseCertificateDer(std::string_view der) {
     for (char& ch : c.serial_hex_)
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   }
-  ASSIGN_OR_RETURN(c.not_before_, AsnTime(X509_get0_notBefore(x.get())));
-  ASSIGN_OR_RETURN(c.not_after_, AsnTime(X509_get0_notAfter(x.get())));
-  c.is_ca_ = X509_check_ca(x.get()) != 0;
-  c.public_key_der_ = PublicKeyDerOf(X509_get0_pubkey(x.get()));
+  ASSIGN_OR_RETURN(c.not_before_, AsnTime(X509_get0_notBefore(x)));
+  ASSIGN_OR_RETURN(c.not_after_, AsnTime(X509_get0_notAfter(x)));
+  c.is_ca_ = X509_check_ca(x) != 0;
+  {
+    // The SubjectPublicKeyInfo as the certificate holds it (no key encoder, as i2d_PUBKEY of
+    // the decoded key would run in OpenSSL 3).
+    unsigned char* spki = nullptr;
+    int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+    if (n <= 0) {
+      ERR_clear_error();
+    } else {
+      c.public_key_der_.assign(reinterpret_cast<char*>(spki), static_cast<size_t>(n));
+      OPENSSL_free(spki);
+    }
+  }
 
   int crit = 0;
   GeneralNamesPtr names(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x.get(), NID_subject_alt_name, &crit, nullptr)));
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, &crit, nullptr)));
   if (!names && crit != -1) {
     ERR_clear_error();
     c.site_id_error_ = "certificate's subjectAltName extension is unreadable or repeated";

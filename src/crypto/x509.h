@@ -95,6 +95,9 @@ class Certificate {
 
  private:
   friend Result<Certificate> ParseCertificateDer(std::string_view der);
+  friend Result<Certificate> CertificateFromX509(const void* x509);
+  // The fields of `x509` (an X509*, already decoded) whose DER bytes are `der`.
+  static Result<Certificate> Of(void* x509, std::string der);
   std::string der_;
   std::string common_name_;
   std::string issuer_common_name_;
@@ -113,6 +116,9 @@ class Certificate {
 Result<Certificate> ParseCertificate(std::string_view pem);
 // Parses one DER certificate.
 Result<Certificate> ParseCertificateDer(std::string_view der);
+// The certificate OpenSSL decoded already (an X509*: a TLS peer's), without decoding it again
+// (in OpenSSL 3 a decoding of the public key costs more than the rest of a certificate).
+Result<Certificate> CertificateFromX509(const void* x509);
 
 // The site id the certificate is bound to (its single `tieup:site/<id>` URI subjectAltName,
 // which must agree with the common name). Fails with kUnauthenticated when there is none,

@@ -45,23 +45,13 @@ const std::string* GetString(const SSL* ssl, int idx) {
 
 std::string CommonNameOf(X509* x) {
   if (x == nullptr) return "";
-  unsigned char* der = nullptr;
-  int n = i2d_X509(x, &der);
-  if (n <= 0) return "";
-  auto cert = ParseCertificateDer(std::string_view(reinterpret_cast<char*>(der), size_t(n)));
-  OPENSSL_free(der);
+  auto cert = CertificateFromX509(x);
   return cert.ok() ? cert->common_name() : "";
 }
 
 Result<Certificate> FromX509(X509* x) {
-  unsigned char* der = nullptr;
-  int n = i2d_X509(x, &der);
-  if (n <= 0) {
-    ERR_clear_error();
-    return Status::Unauthenticated("peer certificate cannot be encoded");
-  }
-  auto cert = ParseCertificateDer(std::string_view(reinterpret_cast<char*>(der), size_t(n)));
-  OPENSSL_free(der);
+  auto cert = CertificateFromX509(x);
+  if (!cert.ok()) return Status::Unauthenticated("peer " + cert.status().message());
   return cert;
 }
 

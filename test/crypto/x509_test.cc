@@ -98,6 +98,30 @@ TEST_F(X509Test, IssuesCertificateBoundToEnrolledSite) {
   EXPECT_EQ(again->serial_hex(), cert->serial_hex());
 }
 
+// A certificate OpenSSL decoded already (a TLS peer's) reads as the same Certificate as its DER.
+TEST_F(X509Test, CertificateFromX509HasTheFieldsOfTheParsedOne) {
+  CertificateKey key = CertificateKey::Generate(env_);
+  auto cert = ca_.SignRequest(*MakeCertificateRequest(key, "shop-a"), "shop-a", kYear);
+  ASSERT_THAT(cert, IsOk());
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(cert->der().data());
+  X509* x = d2i_X509(nullptr, &p, static_cast<long>(cert->der().size()));
+  ASSERT_NE(x, nullptr);
+  auto from = CertificateFromX509(x);
+  X509_free(x);
+  ASSERT_THAT(from, IsOk());
+  EXPECT_EQ(from->der(), cert->der());
+  EXPECT_EQ(from->common_name(), "shop-a");
+  EXPECT_EQ(from->issuer_common_name(), cert->issuer_common_name());
+  EXPECT_EQ(*CertificateSiteId(*from), "shop-a");
+  EXPECT_EQ(from->serial_hex(), cert->serial_hex());
+  EXPECT_EQ(from->not_before(), cert->not_before());
+  EXPECT_EQ(from->not_after(), cert->not_after());
+  EXPECT_EQ(from->is_ca(), cert->is_ca());
+  EXPECT_EQ(from->public_key_der(), key.PublicKeyDer());
+  EXPECT_EQ(CertificateFingerprint(*from), CertificateFingerprint(*cert));
+  EXPECT_THAT(CertificateFromX509(nullptr), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_F(X509Test, SerialNumbersAreRandom) {
   CertificateKey key = CertificateKey::Generate(env_);
   std::string csr = *MakeCertificateRequest(key, "shop-a");
