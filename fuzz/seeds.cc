@@ -239,7 +239,7 @@ void SyncSeeds() {
   };
   write("offer", 0,
         EncodeOfferRequest(
-            {"shop-b", "u7", 3, ApprovalPolicy::kManager, "{\"root\":1}", "{\"rel\":2}"}));
+            {"shop-b", "u7", 3, ApprovalPolicy::kManager, "{\"root\":1}", "{\"rel\":2}", {}}));
   write("offer_reply", 1, EncodeOfferReply({"u7", OfferOutcome::kPending, 3, 2, 4, 1024, 1, 2, 3}));
   write("update_response", 2, EncodeUpdateResponse({"u7", false, "not during the sale"}));
   write("update_response_reply", 3, EncodeUpdateResponseReply({true, 3}));

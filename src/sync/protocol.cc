@@ -189,6 +189,16 @@ std::string_view OfferOutcomeName(OfferOutcome outcome) {
 std::string EncodeOfferRequest(const OfferRequest& m) {
   json::object o;
   o["approval"] = ApprovalPolicyName(m.approval);
+  if (!m.blobs.empty()) {
+    json::array blobs;
+    for (const auto& [hash, bytes] : m.blobs) {
+      json::object b;
+      b["bytes"] = Base64Encode(bytes);
+      b["hash"] = hash;
+      blobs.push_back(std::move(b));
+    }
+    o["blobs"] = std::move(blobs);
+  }
   o["partner"] = m.partner;
   o["release"] = m.release;
   o["root"] = m.root;
@@ -202,6 +212,37 @@ Result<OfferRequest> ParseOfferRequest(std::string_view text) {
   OfferRequest m;
   ASSIGN_OR_RETURN(std::string approval, r.String("approval"));
   ASSIGN_OR_RETURN(m.approval, ParseApprovalPolicy(approval));
+  using Blob = std::pair<std::string, std::string>;
+  ASSIGN_OR_RETURN(
+      std::vector<Blob> blobs, r.Objects<Blob>("blobs", true, [](ObjectReader& b) -> Result<Blob> {
+        ASSIGN_OR_RETURN(std::string hash, b.String("hash"));
+        if (!content::ValidateHashHex(hash).ok()) {
+          return Status::InvalidArgument("offer blob hash '" + hash.substr(0, 80) +
+                                         "' is not 64 lower-case hex digits");
+        }
+        ASSIGN_OR_RETURN(std::string text, b.String("bytes"));
+        auto bytes = Base64Decode(text);
+        if (!bytes.ok()) {
+          return Status::InvalidArgument("offer blob " + hash + ": bytes are not base64");
+        }
+        return Blob(std::move(hash), std::move(*bytes));
+      }));
+  if (blobs.size() > kMaxOfferBlobs) {
+    return Status::InvalidArgument("offer carries " + std::to_string(blobs.size()) +
+                                   " blobs; at most " + std::to_string(kMaxOfferBlobs));
+  }
+  uint64_t blob_bytes = 0;
+  for (auto& [hash, bytes] : blobs) {
+    blob_bytes += bytes.size();
+    if (!m.blobs.emplace(std::move(hash), std::move(bytes)).second) {
+      return Status::InvalidArgument("offer carries a blob twice");
+    }
+  }
+  if (blob_bytes > kMaxOfferBlobBytes) {
+    return Status::InvalidArgument("offer carries " + std::to_string(blob_bytes) +
+                                   " bytes of blobs; at most " +
+                                   std::to_string(kMaxOfferBlobBytes));
+  }
   ASSIGN_OR_RETURN(m.partner, r.String("partner"));
   ASSIGN_OR_RETURN(m.release, r.String("release"));
   ASSIGN_OR_RETURN(m.root, r.String("root"));

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,15 @@ struct OfferRequest {
   ApprovalPolicy approval = ApprovalPolicy::kAuto;  // main's requirement for this partnership
   std::string root;     // main's root metadata envelope (canonical JSON text)
   std::string release;  // the release envelope (canonical JSON text), payload = the manifest
+  // Blobs main sends with a small update (hash -> bytes; at most kMaxOfferBlobBytes in all), so
+  // that the partner need not call back to fetch them: the receiver takes those it lacks and
+  // checks each against the signed metadata exactly as a fetched one. Encoded as "blobs":
+  // [{"bytes":"<base64>","hash":"<hex>"}], absent when empty (a partner that predates the
+  // field refuses it as unknown; main then offers again without).
+  std::map<std::string, std::string> blobs;
 };
+inline constexpr uint64_t kMaxOfferBlobBytes = 256 * 1024;
+inline constexpr size_t kMaxOfferBlobs = 64;
 
 // What the partner did with an offer.
 enum class OfferOutcome { kActivated, kPending };

@@ -206,6 +206,37 @@ Status ApplySecurityTerms(Database& db, content::BlobStore& blobs, const std::st
   return Status::Ok();
 }
 
+// The blobs of a small update to send with its offer (OfferRequest::blobs): those of the files
+// the signed delta `delta_envelope` adds or changes that main holds, while they fit in
+// kMaxOfferBlobBytes and kMaxOfferBlobs. The partner then need not call back to fetch them (for
+// a one-page change to thousands of partners, that call was half of the TLS handshakes). None
+// when the delta cannot be read (the partner fetches as before).
+std::map<std::string, std::string> BlobsToSendWith(content::BlobStore& blobs,
+                                                   std::string_view delta_envelope) {
+  std::map<std::string, std::string> out;
+  auto envelope = ParseEnvelope(delta_envelope);
+  if (!envelope.ok()) return out;
+  auto delta = content::ReleaseDelta::ParseCanonical(envelope->payload);
+  if (!delta.ok()) return out;
+  uint64_t total = 0;
+  auto add = [&](const std::string& hash, uint64_t length) {
+    if (out.contains(hash) || out.size() >= kMaxOfferBlobs || total + length > kMaxOfferBlobBytes ||
+        !blobs.Has(hash)) {
+      return;
+    }
+    auto bytes = blobs.Get(hash, length);
+    if (!bytes.ok()) return;
+    total += bytes->size();
+    out.emplace(hash, std::move(*bytes));
+  };
+  for (const auto& [path, entry] : delta->changes) {
+    if (!entry) continue;
+    add(entry->hash, entry->length);
+    if (entry->gzip) add(entry->gzip->hash, entry->gzip->length);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Publisher::PartnerState {
@@ -1195,8 +1226,16 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
   Result<OfferReply> reply = Status::NotFound("no delta");
   const bool sent_delta = !delta->empty();
   if (sent_delta) {
+    offer.blobs = BlobsToSendWith(blobs_, *delta);
     offer.release = std::move(*delta);
     reply = link_.Offer(id, offer);
+    if (!reply.ok() && reply.status().code() == StatusCode::kInvalidArgument &&
+        !offer.blobs.empty() &&
+        reply.status().message().find("unknown field 'blobs'") != std::string::npos) {
+      // A partner that predates blobs sent with an offer: it fetches them itself.
+      offer.blobs.clear();
+      reply = link_.Offer(id, offer);
+    }
     if (!reply.ok() && reply.status().code() == StatusCode::kNotFound) {
       (void)Event(id, out.update_id, latest, "offered",
                   "partner cannot apply the delta from version " +
@@ -1208,6 +1247,7 @@ PublishOutcome Publisher::PublishLocked(const std::string& id, std::string_view 
     auto full = FullEnvelopeLocked(id, latest);
     if (!full.ok()) return fail(rowid, full.status(), "failed");
     offer.release = std::move(*full);
+    offer.blobs.clear();
     reply = link_.Offer(id, offer);
   }
   if (!reply.ok()) {

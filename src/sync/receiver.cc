@@ -362,12 +362,27 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   struct FetchBatch {
     std::vector<std::string> hashes;
     std::vector<uint64_t> lengths;
+    bool with_offer = false;  // main sent these with the offer: nothing to fetch
   };
   std::vector<FetchBatch> batches;
+  size_t with_offer = 0;
   {
+    // What main sent with the offer first (a small update's blobs), checked as a fetched batch.
+    FetchBatch sent;
+    sent.with_offer = true;
+    for (const auto& [hash, length] : missing) {
+      if (offer.blobs.contains(hash)) {
+        sent.hashes.push_back(hash);
+        sent.lengths.push_back(length);
+      }
+    }
+    with_offer = sent.hashes.size();
+    if (with_offer > 0) batches.push_back(std::move(sent));
     uint64_t batch_bytes = 0;
     for (const auto& [hash, length] : missing) {
-      if (batches.empty() || batches.back().hashes.size() >= options_.fetch_batch_count ||
+      if (offer.blobs.contains(hash)) continue;
+      if (batches.empty() || batches.back().with_offer ||
+          batches.back().hashes.size() >= options_.fetch_batch_count ||
           (!batches.back().hashes.empty() && batch_bytes + length > options_.fetch_batch_bytes)) {
         batches.emplace_back();
         batch_bytes = 0;
@@ -380,7 +395,14 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   // One batch in flight while the one before is checked and stored (main reads and sends the
   // next while this partner hashes and writes): a first sync of thousands of blobs waited for
   // each round trip in turn. Leaving the loop early waits for the one in flight (std::future).
-  auto fetch_batch = [this, &batches](size_t b) {
+  auto fetch_batch = [this, &batches, &offer](size_t b) {
+    if (batches[b].with_offer) {
+      return std::async(std::launch::deferred, [&batches, &offer, b] {
+        std::vector<std::string> bytes;
+        for (const std::string& hash : batches[b].hashes) bytes.push_back(offer.blobs.at(hash));
+        return Result<std::vector<std::string>>(std::move(bytes));
+      });
+    }
     return std::async(std::launch::async,
                       [this, &batches, b] { return main_.FetchBlobs(batches[b].hashes); });
   };
@@ -467,7 +489,10 @@ Result<OfferReply> Receiver::HandleOfferLocked(const OfferRequest& offer,
   (void)Event(offer.update_id, m.version, "fetched",
               "fetched " + std::to_string(fetched_blobs) + " of " + std::to_string(referenced) +
                   " blobs (" + std::to_string(fetched_bytes) + " bytes) in " +
-                  seconds_since(fetch_began) + "; the rest were present");
+                  seconds_since(fetch_began) +
+                  (with_offer > 0 ? ", " + std::to_string(with_offer) + " sent with the offer"
+                                  : std::string()) +
+                  "; the rest were present");
   const int64_t stage_began = env_.NowMicros();
 
   // 4. The pages made from main's templates with this partner's values (content/template_vars.h),

@@ -16,7 +16,7 @@ using ::tieup::testing::StatusIs;
 const std::string kHash(64, 'a');
 
 TEST(ProtocolTest, OfferRoundTripsCanonically) {
-  OfferRequest m{"shop-b", "u7", 3, ApprovalPolicy::kManager, "{\"root\":1}", "{\"rel\":2}"};
+  OfferRequest m{"shop-b", "u7", 3, ApprovalPolicy::kManager, "{\"root\":1}", "{\"rel\":2}", {}};
   const std::string text = EncodeOfferRequest(m);
   EXPECT_EQ(text.find(' '), std::string::npos);
   EXPECT_LT(text.find("\"approval\""), text.find("\"partner\""));  // sorted keys
@@ -30,8 +30,50 @@ TEST(ProtocolTest, OfferRoundTripsCanonically) {
   EXPECT_EQ(back->release, m.release);
 }
 
+TEST(ProtocolTest, BlobsSentWithAnOfferRoundTripAndAreBounded) {
+  OfferRequest m{"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}};
+  m.blobs[kHash] = std::string("\0\xff<p>binary</p>", 15);
+  m.blobs[std::string(64, 'b')] = "";
+  const std::string text = EncodeOfferRequest(m);
+  auto back = ParseOfferRequest(text);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(back->blobs, m.blobs);
+  // Absent when empty: an offer without blobs is what partners before the field read.
+  EXPECT_EQ(
+      EncodeOfferRequest({"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}}).find("blobs"),
+      std::string::npos);
+
+  auto with = [&](const std::string& blobs) {
+    std::string t = EncodeOfferRequest({"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}});
+    t.insert(t.find("\"partner\""), "\"blobs\":" + blobs + ",");
+    return ParseOfferRequest(t);
+  };
+  EXPECT_THAT(with("[{\"bytes\":\"eA==\",\"hash\":\"../etc\"}]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not 64 lower-case hex")));
+  EXPECT_THAT(with("[{\"bytes\":\"%%%\",\"hash\":\"" + kHash + "\"}]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("not base64")));
+  EXPECT_THAT(with("[{\"bytes\":\"eA==\",\"hash\":\"" + kHash + "\",\"x\":1}]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown field 'x'")));
+  EXPECT_THAT(with("[{\"bytes\":\"eA==\",\"hash\":\"" + kHash +
+                   "\"},{\"bytes\":\"eQ==\",\"hash\":\"" + kHash + "\"}]"),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("twice")));
+  EXPECT_THAT(with("{}"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("array of objects")));
+  OfferRequest many{"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}};
+  for (size_t i = 0; i <= kMaxOfferBlobs; ++i) {
+    const std::string n = std::to_string(i);
+    many.blobs[std::string(64 - n.size(), '0') + n] = "x";
+  }
+  EXPECT_THAT(ParseOfferRequest(EncodeOfferRequest(many)),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("at most")));
+  OfferRequest big{"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}};
+  big.blobs[kHash] = std::string(kMaxOfferBlobBytes + 1, 'x');
+  EXPECT_THAT(ParseOfferRequest(EncodeOfferRequest(big)),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("bytes of blobs")));
+}
+
 TEST(ProtocolTest, ParsingIsStrict) {
-  const std::string good = EncodeOfferRequest({"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x"});
+  const std::string good =
+      EncodeOfferRequest({"shop-b", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}});
   std::string unknown = good;
   unknown.insert(1, "\"extra\":1,");
   EXPECT_THAT(ParseOfferRequest(unknown),
@@ -47,11 +89,11 @@ TEST(ProtocolTest, ParsingIsStrict) {
   EXPECT_THAT(ParseOfferRequest(bad_type),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("'version' must be")));
   EXPECT_THAT(
-      ParseOfferRequest(EncodeOfferRequest({"../x", "u7", 3, ApprovalPolicy::kAuto, "r", "x"})),
+      ParseOfferRequest(EncodeOfferRequest({"../x", "u7", 3, ApprovalPolicy::kAuto, "r", "x", {}})),
       StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      ParseOfferRequest(EncodeOfferRequest({"shop", "u 7", 3, ApprovalPolicy::kAuto, "r", "x"})),
-      StatusIs(StatusCode::kInvalidArgument, HasSubstr("update id")));
+  EXPECT_THAT(ParseOfferRequest(
+                  EncodeOfferRequest({"shop", "u 7", 3, ApprovalPolicy::kAuto, "r", "x", {}})),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("update id")));
   EXPECT_THAT(ParseUpdateResponse(EncodeUpdateResponse({"u1", false, ""})),
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("needs a reason")));
   EXPECT_THAT(ParseEventReport(EncodeEventReport({"", 0, "Bad Kind", "m"})),

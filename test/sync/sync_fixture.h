@@ -115,6 +115,11 @@ class InProcessPartnerLink : public PartnerLink {
       std::lock_guard<std::mutex> lock(mu_);
       offered_.push_back(offer);
     }
+    if (predates_offer_blobs && !offer.blobs.empty()) {
+      // What a partner built before OfferRequest::blobs answers (ParseOfferRequest).
+      return Status::InvalidArgument(
+          "offer has unknown field 'blobs'; is the peer running a newer protocol?");
+    }
     return r->HandleOffer(offer);
   }
   Result<uint64_t> Activate(const std::string& partner_id,
@@ -144,6 +149,7 @@ class InProcessPartnerLink : public PartnerLink {
   std::atomic<int> offers{0};
   std::atomic<bool> fail_activate{false};
   // Every offer sent, in order.
+  std::atomic<bool> predates_offer_blobs{false};
   std::vector<OfferRequest> Offered() {
     std::lock_guard<std::mutex> lock(mu_);
     return offered_;

@@ -428,7 +428,9 @@ TEST_F(PublisherReceiverTest, MainDownDuringFetchLeavesTheActiveReleaseServed) {
   PartnerSite& p = AddPartner("shop-n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-n"})).state, "activated");
   const std::string before = p.Page("/about.html");
-  Write(authoring_ + "/pages/about.md", "About, version two.\n");
+  // Too large to come with the offer (kMaxOfferBlobBytes): the partner must fetch it.
+  Write(authoring_ + "/pages/about.md",
+        "About, version two.\n\n" + std::string(kMaxOfferBlobBytes, 'x') + "\n");
   MainLinkOf(p).down = true;
   EXPECT_THAT(Only(publisher_->PublishNow({"shop-n"})).status, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(p.ActiveVersion(), 1u);
@@ -502,6 +504,7 @@ TEST_F(PublisherReceiverTest, AfterTheFirstUpdateOnlyTheChangesAreSentAsASignedD
   }
   PartnerSite& p = AddPartner("shop-d");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-d"})).state, "activated");
+  const int fetches = MainLinkOf(p).fetch_calls.load();
   Write(authoring_ + "/pages/p/7.md", "Page seven, rewritten.\n");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-d"})).state, "activated");
   EXPECT_THAT(p.Page("/p/7.html"), HasSubstr("Page seven, rewritten."));
@@ -513,6 +516,11 @@ TEST_F(PublisherReceiverTest, AfterTheFirstUpdateOnlyTheChangesAreSentAsASignedD
   EXPECT_EQ(PayloadTypeOf(offers[1]), kReleaseDeltaPayloadType);
   EXPECT_GT(offers[0].release.size(), 60000u);  // grows with the site
   EXPECT_LT(offers[1].release.size(), 1500u);   // the one changed page
+  // The changed page's blob came with the offer: the partner did not call back to fetch it.
+  EXPECT_TRUE(offers[0].blobs.empty());  // a first release is too large to send along
+  EXPECT_EQ(offers[1].blobs.size(), 1u);
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches);
+  EXPECT_TRUE(HasEvent(*p.receiver->Events(), "fetched", "1 sent with the offer"));
   // What the partner built from the delta is exactly the release main signed in full.
   auto full = publisher_->LatestFor("shop-d");
   ASSERT_THAT(full, IsOk());
@@ -763,6 +771,55 @@ TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
               StatusIs(StatusCode::kAlreadyExists));
 }
 
+// Blobs sent with an offer are checked as fetched ones: bytes that are not the signed hash's are
+// refused (nothing staged), blobs the release does not need are ignored, and a partner that
+// predates the field gets the offer again without them.
+TEST_F(PublisherReceiverTest, BlobsSentWithAnOfferAreCheckedLikeFetchedOnes) {
+  PartnerSite& p = AddPartner("shop-t");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
+  auto active = p.store->Active(content::Area::kTieup);
+  ASSERT_THAT(active, IsOk());
+  const content::ReleaseManifest base = content::MainForm(**active);
+  content::ReleaseManifest next = base;
+  next.version = 2;
+  next.files["/about.html"] = HandMadeRelease("shop-t", 2, "<p>new</p>").files.at("/hand.html");
+  const std::string hash = next.files.at("/about.html").hash;
+  const int fetches = MainLinkOf(p).fetch_calls.load();
+
+  OfferRequest wrong = SignedDeltaOffer(base, next);
+  wrong.blobs[hash] = "<p>NEW</p>";  // the stated length, other bytes
+  EXPECT_THAT(p.receiver->HandleOffer(wrong),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("does not match its hash")));
+  OfferRequest short_bytes = SignedDeltaOffer(base, next);
+  short_bytes.blobs[hash] = "<p>";
+  EXPECT_THAT(p.receiver->HandleOffer(short_bytes),
+              StatusIs(StatusCode::kDataLoss, HasSubstr("release states")));
+  EXPECT_FALSE(p.store->blobs().Has(hash));
+  EXPECT_EQ(p.ActiveVersion(), 1u);
+
+  OfferRequest right = SignedDeltaOffer(base, next);
+  right.blobs[hash] = "<p>new</p>";
+  right.blobs[std::string(64, 'e')] = "not part of the release";
+  ASSERT_THAT(p.receiver->HandleOffer(right), IsOk());
+  EXPECT_EQ(p.Page("/about.html"), "<p>new</p>");
+  EXPECT_FALSE(p.store->blobs().Has(std::string(64, 'e')));
+  EXPECT_EQ(MainLinkOf(p).fetch_calls.load(), fetches);  // nothing fetched for any of them
+
+  // A partner that predates the field: main offers again without the blobs; it fetches them.
+  PartnerSite& old = AddPartner("shop-old");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-old"})).state, "activated");
+  const int old_fetches = MainLinkOf(old).fetch_calls.load();
+  partner_link_.predates_offer_blobs = true;
+  Write(authoring_ + "/pages/about.md", "About, version three.\n");
+  ASSERT_EQ(Only(publisher_->PublishNow({"shop-old"})).state, "activated");
+  EXPECT_THAT(old.Page("/about.html"), HasSubstr("version three"));
+  const std::vector<OfferRequest> offers = partner_link_.Offered();
+  ASSERT_GE(offers.size(), 3u);
+  EXPECT_FALSE(offers[offers.size() - 2].blobs.empty());
+  EXPECT_TRUE(offers.back().blobs.empty());
+  EXPECT_GT(MainLinkOf(old).fetch_calls.load(), old_fetches);
+}
+
 TEST_F(PublisherReceiverTest, PagesMadeFromTemplatesFollowTheValuesAndAreRepairedFromTheTemplate) {
   PartnerSite& p = AddPartner("shop-v", ApprovalPolicy::kAuto, ApprovalPolicy::kAuto, "Vee");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-v"})).state, "activated");
@@ -831,8 +888,9 @@ TEST_F(PublisherReceiverTest, OnlyMissingBlobsAreFetched) {
   ASSERT_EQ(o.state, "activated") << o.status.ToString();
   const std::string page = p.Page("/page7.html");
   EXPECT_THAT(page, HasSubstr("Page seven, rewritten."));
-  EXPECT_EQ(MainLinkOf(p).fetched_blobs.load(), 1u);
-  EXPECT_EQ(MainLinkOf(p).fetched_bytes.load(), page.size());
+  // The one blob it lacked came with the offer (small enough): nothing was fetched separately.
+  EXPECT_EQ(partner_link_.Offered().back().blobs.size(), 1u);
+  EXPECT_EQ(MainLinkOf(p).fetched_blobs.load(), 0u);
   auto updates = publisher_->Updates("shop-o");
   ASSERT_THAT(updates, IsOk());
   EXPECT_EQ((*updates)[0].fetched_bytes, page.size());
