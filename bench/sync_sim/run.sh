@@ -12,18 +12,24 @@
 #     count of partners with the new version active checked;
 #   - main's CPU per partner (its /proc utime+stime over the publish), main's RSS (now and
 #     peak), main's data directory and database size (growth per partner).
-# Environment: TIEUP, SIM (binaries), COUNTS ("1000 10000"), PAGES (50), ROUNDS (3), SIMS (2
-# simulator processes), KEEP=1 keeps the dir, BENCH_DIR (default /dev/shm when it has 8 GB
-# free, else /tmp).
+# Environment: TIEUP, SIM (binaries), COUNTS ("1000 10000"), PAGES (20: each simulated partner keeps
+# ~0.7 MB of files, all in this machine's memory on tmpfs), ROUNDS (3), SIMS
+# (simulator processes; default: one per 3,000 partners, at least 2), KEEP=1 keeps the dir,
+# BENCH_DIR (default /dev/shm when it has 8 GB free, else /tmp).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 tieup=${TIEUP:-$root/build/apps/tieup/tieup}
 sim=${SIM:-$root/build/bench/sync_sim/tieup_partner_sim}
 counts=${COUNTS:-1000 10000}
-pages=${PAGES:-50}
+pages=${PAGES:-20}
 rounds=${ROUNDS:-3}
-sims=${SIMS:-2}
+# Simulator processes: each holds ~3 descriptors per partner (its SQLite store) under this
+# machine's limit of open files (20,000 here, and not raisable in a container): 3,000 partners a
+# process at most, and never fewer than 2 (the two cores).
+largest=0
+for n in $counts; do [ "$n" -gt "$largest" ] && largest=$n; done
+sims=${SIMS:-$(((largest + 2999) / 3000 > 2 ? (largest + 2999) / 3000 : 2))}
 for b in "$tieup" "$sim"; do
   [ -x "$b" ] || { echo "sync_sim bench: $b is not built (make build)" >&2; exit 1; }
 done
@@ -107,12 +113,28 @@ for line in sys.stdin:
         active.update(json.loads(line)["active"])
 print(sum(1 for p, v in latest.items() if active.get(p) == v), recorded)' "$work/status.txt"
 }
-publish() { # label -> "ms cpu_ms"
-  local t c
-  c=$(ticks "$main_pid")
+# Stops the bench when a simulator died (out of memory: each holds ~400 KiB per partner, and
+# tmpfs keeps their files in memory too).
+sims_alive() {
+  local s
+  for s in $(seq 0 $((sims - 1))); do
+    kill -0 "${sim_pids[$s]}" 2>/dev/null && continue
+    echo "sync_sim bench: simulator $s died (out of memory? see dmesg): $(tail -2 "$work/sim-$s.err")" >&2
+    exit 1
+  done
+}
+sim_ticks() {
+  local t=0 p
+  sims_alive
+  for p in "${sim_pids[@]}"; do t=$((t + $(ticks "$p"))); done
+  echo "$t"
+}
+publish() { # label -> "ms main_cpu_ms simulators_cpu_ms"
+  local t c s
+  c=$(ticks "$main_pid") s=$(sim_ticks)
   t=$(ms)
   "$tieup" main publish "$M" --all >"$work/publish-$1.log" 2>&1 || true
-  echo "$(($(ms) - t)) $((($(ticks "$main_pid") - c) * 1000 / hz))"
+  echo "$(($(ms) - t)) $((($(ticks "$main_pid") - c) * 1000 / hz)) $((($(sim_ticks) - s) * 1000 / hz))"
 }
 
 have=0
@@ -151,9 +173,10 @@ for n in $counts; do
   echo "sync_sim bench: $n partners: import of $((n - have)) partnerships ${import_ms} ms, simulators ready (new ones made and enrolled) ${enroll_ms} ms"
   # 3. The new partners' first sync.
   round=$((round + 1))
-  read -r first_ms first_cpu < <(publish "first-$n")
+  read -r first_ms first_cpu first_sim_cpu < <(publish "first-$n")
+  sims_alive
   read -r got recorded < <(up_to_date)
-  echo "sync_sim bench: $n partners: first sync of the $((n - have)) new ones ${first_ms} ms (main CPU ${first_cpu} ms); $got of $n partners serve main's latest (main's record: $recorded)"
+  echo "sync_sim bench: $n partners: first sync of the $((n - have)) new ones ${first_ms} ms (main CPU ${first_cpu} ms, simulators ${first_sim_cpu} ms); $got of $n partners serve main's latest (main's record: $recorded)"
   kib1=$(dir_kib) db1=$(db_kib)
   echo "sync_sim bench: $n partners: main's directory $((kib1 / 1024)) MiB (+$(((kib1 - kib0) / (n - have))) KiB per new partner), database $((db1 / 1024)) MiB (+$(((db1 - db0) / (n - have))) KiB per new partner)"
   # 4. One-page changes.
@@ -161,10 +184,11 @@ for n in $counts; do
     round=$((round + 1))
     page="$M/authoring/pages/p/$(printf '%05d' $((pages / 2))).html"
     sed -i "s|<p class=\"marker\">[^<]*</p>|<p class=\"marker\">round $round</p>|" "$page"
-    read -r change_ms change_cpu < <(publish "change-$n-$r")
+    read -r change_ms change_cpu sim_cpu < <(publish "change-$n-$r")
+    sims_alive
     read -r got recorded < <(up_to_date)
     fails=$(grep -c FAILED "$work/publish-change-$n-$r.log" || true)
-    echo "sync_sim bench: $n partners: one-page change $r: ${change_ms} ms, main CPU ${change_cpu} ms ($((change_cpu * 1000 / n)) us per partner), $got of $n partners serve main's latest (main's record: $recorded), $fails failed, main RSS $(rss_mib "$main_pid" VmRSS) MiB (peak $(rss_mib "$main_pid" VmHWM) MiB)"
+    echo "sync_sim bench: $n partners: one-page change $r: ${change_ms} ms, main CPU ${change_cpu} ms ($((change_cpu * 1000 / n)) us per partner), simulators ${sim_cpu} ms, $got of $n partners serve main's latest (main's record: $recorded), $fails failed, main RSS $(rss_mib "$main_pid" VmRSS) MiB (peak $(rss_mib "$main_pid" VmHWM) MiB)"
     echo "$n $r $change_ms $change_cpu $got $fails" >>"$work/results"
   done
   have=$n
