@@ -83,17 +83,7 @@ if [ "${MAIN_STORE:-sqlite}" = postgres ]; then
   "$tieup" main store migrate "$M" --to postgres "$TIEUP_TEST_POSTGRES_URL" --schema "bench_$$" >/dev/null
   echo "sync bench: main's store on PostgreSQL (schema bench_$$)"
 fi
-mkdir -p "$M/authoring/pages/p"
-python3 - "$M/authoring/pages/p" "$pages" <<'PY'
-import os, random, sys
-d, n = sys.argv[1], int(sys.argv[2])
-random.seed(42)
-words = "tea sencha gyokuro matcha hojicha leaf kyoto uji shizuoka cup steep water bowl".split()
-for i in range(n):
-    body = " ".join(random.choice(words) for _ in range(1400))[:7800]
-    html = f"---\ntitle: Page {i}\n---\n<h1>Page {i}</h1>\n<p class=\"marker\">initial</p>\n<p>{body}</p>\n"
-    open(os.path.join(d, f"{i:05d}.html"), "w").write(html)
-PY
+python3 "$here/make_pages.py" "$M/authoring/pages/p" "$pages"
 echo "sync bench: authoring tree $(du -sm "$M/authoring" | cut -f1) MB, $(find "$M/authoring" -type f | wc -l) files"
 
 # One full render of main's own pages (what `main publish` also does first, and what it does

@@ -74,17 +74,7 @@ echo "sync_sim bench: partners ${counts// /, then }, $pages pages, $rounds round
 "$tieup" main init "$M" --name Bench --public "127.0.0.1:$mpub" --sync "127.0.0.1:$msync" \
   --console "127.0.0.1:$mcon" >/dev/null
 sed -i 's|^listen = "[^"]*"  # /metrics|listen = ""  # /metrics|' "$M/site.toml"
-mkdir -p "$M/authoring/pages/p"
-python3 - "$M/authoring/pages/p" "$pages" <<'PY'
-import os, random, sys
-d, n = sys.argv[1], int(sys.argv[2])
-random.seed(42)
-words = "tea sencha gyokuro matcha hojicha leaf kyoto uji shizuoka cup steep water bowl".split()
-for i in range(n):
-    body = " ".join(random.choice(words) for _ in range(1400))[:7800]
-    html = f"---\ntitle: Page {i}\n---\n<h1>Page {i}</h1>\n<p class=\"marker\">initial</p>\n<p>{body}</p>\n"
-    open(os.path.join(d, f"{i:05d}.html"), "w").write(html)
-PY
+python3 "$here/../sync/make_pages.py" "$M/authoring/pages/p" "$pages"
 "$tieup" main serve "$M" >"$work/main.log" 2>&1 &
 main_pid=$!
 pids+=("$main_pid")
