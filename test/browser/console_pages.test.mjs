@@ -248,7 +248,8 @@ test('console_pages_upload: an image uploaded is served on the public port, byte
     await j.must('choose a file too large for one upload: it is caught before sending',
                  async () => {
       await page.getByLabel(/^files$/i).setInputFiles({
-        name: 'huge-photo.png', mimeType: 'image/png', buffer: Buffer.alloc(9 * 1024 * 1024, 1) });
+        name: 'huge-photo.png', mimeType: 'image/png', buffer: Buffer.alloc(9 * 1024 * 1024, 1) },
+        { timeout: 60000 });  // 9 MiB through the DevTools protocol takes a while on a busy host
       await see(page, /more than the 8 MiB one upload takes/);
       if (!(await page.locator('#upload').isDisabled())) throw new Error('Upload can be pressed');
     });
@@ -417,7 +418,8 @@ test('console_pages_no_script: without JavaScript the Preview button fills the p
     await gotoAndLoad(page, sites.consoleUrl('shop-b', '/pages/upload'));
     await j.must('upload a file too large: a 413 page that says the limit', async () => {
       await page.getByLabel(/^files$/i).setInputFiles({
-        name: 'huge-photo.png', mimeType: 'image/png', buffer: Buffer.alloc(9 * 1024 * 1024, 1) });
+        name: 'huge-photo.png', mimeType: 'image/png', buffer: Buffer.alloc(9 * 1024 * 1024, 1) },
+        { timeout: 60000 });  // 9 MiB through the DevTools protocol takes a while on a busy host
       const answer = await clickAndLoad(page, page.getByRole('button', { name: /upload and publish/i }));
       if (answer?.status() !== 413) throw new Error(`HTTP ${answer?.status()}`);
       await see(page, /The upload is 9\.1 MiB, more than the 8 MiB this page takes at once/);

@@ -250,7 +250,7 @@ test('main_console_content: tree, edit with live preview, as shop-a, save, uploa
       await gotoAndLoad(page, sites.consoleUrl('main', '/content/upload'));
       await page.getByLabel('Files').setInputFiles({
         name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(9 * 1024 * 1024, 1) },
-        { timeout: 30000 });  // 9 MiB through the DevTools protocol takes a while on a busy host
+        { timeout: 60000 });  // 9 MiB through the DevTools protocol takes a while on a busy host
     });
     await j.check('the form says so before sending, and Upload is off', async () => {
       await see(page, /more than the 8 MiB one upload takes/);
