@@ -220,12 +220,11 @@ std::map<std::string, std::string> BlobsToSendWith(content::BlobStore& blobs,
   if (!delta.ok()) return out;
   uint64_t total = 0;
   auto add = [&](const std::string& hash, uint64_t length) {
-    if (out.contains(hash) || out.size() >= kMaxOfferBlobs || total + length > kMaxOfferBlobBytes ||
-        !blobs.Has(hash)) {
+    if (out.contains(hash) || out.size() >= kMaxOfferBlobs || total + length > kMaxOfferBlobBytes) {
       return;
     }
     auto bytes = blobs.Get(hash, length);
-    if (!bytes.ok()) return;
+    if (!bytes.ok()) return;  // not held at main (a page the partner makes): fetched or made there
     total += bytes->size();
     out.emplace(hash, std::move(*bytes));
   };

@@ -15,6 +15,7 @@
 
 #include "content/blob_store.h"
 #include "content/content_store.h"
+#include "content/template_vars.h"
 #include "crypto/ed25519.h"
 #include "store/database.h"
 #include "sync/protocol.h"
@@ -328,6 +329,20 @@ class SyncFixture : public ::testing::Test {
     o.root = root_envelope_;
     o.release = EncodeEnvelope(SignReleaseDelta(release_key_, d.Encode()));
     return o;
+  }
+
+  // The active tie-up release of `p` as main signed it (pages made from templates are the
+  // templates again), and version 2 of it with /about.html replaced by `body` (its blob stored
+  // at main): the base and result of a hand-made delta offer.
+  std::pair<content::ReleaseManifest, content::ReleaseManifest> ActiveAndNextWithAbout(
+      PartnerSite& p, const std::string& body) {
+    auto active = p.store->Active(content::Area::kTieup);
+    EXPECT_TRUE(active.ok());
+    content::ReleaseManifest base = content::MainForm(**active);
+    content::ReleaseManifest next = base;
+    next.version = 2;
+    next.files["/about.html"] = HandMadeRelease(p.id, 2, body).files.at("/hand.html");
+    return {std::move(base), std::move(next)};
   }
 
   // A valid release for `site` with one page, its blob stored at main and referenced for it.

@@ -723,13 +723,7 @@ TEST_F(PublisherReceiverTest, PrepareReadsTheNewestReleasesAheadOfTheFirstPublis
 TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
   PartnerSite& p = AddPartner("shop-t");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
-  auto active = p.store->Active(content::Area::kTieup);
-  ASSERT_THAT(active, IsOk());
-  // Main's form of the release (as signed: pages made from templates are the templates again).
-  const content::ReleaseManifest base = content::MainForm(**active);
-  content::ReleaseManifest next = base;
-  next.version = 2;
-  next.files["/about.html"] = HandMadeRelease("shop-t", 2, "<p>new</p>").files.at("/hand.html");
+  const auto [base, next] = ActiveAndNextWithAbout(p, "<p>new</p>");
   const int fetches = MainLinkOf(p).fetch_calls.load();
 
   // A change the signer did not make (the result no longer hashes to result_hash).
@@ -777,12 +771,7 @@ TEST_F(PublisherReceiverTest, ForgedOrTamperedDeltasAreRefusedBeforeAnyFetch) {
 TEST_F(PublisherReceiverTest, BlobsSentWithAnOfferAreCheckedLikeFetchedOnes) {
   PartnerSite& p = AddPartner("shop-t");
   ASSERT_EQ(Only(publisher_->PublishNow({"shop-t"})).state, "activated");
-  auto active = p.store->Active(content::Area::kTieup);
-  ASSERT_THAT(active, IsOk());
-  const content::ReleaseManifest base = content::MainForm(**active);
-  content::ReleaseManifest next = base;
-  next.version = 2;
-  next.files["/about.html"] = HandMadeRelease("shop-t", 2, "<p>new</p>").files.at("/hand.html");
+  const auto [base, next] = ActiveAndNextWithAbout(p, "<p>new</p>");
   const std::string hash = next.files.at("/about.html").hash;
   const int fetches = MainLinkOf(p).fetch_calls.load();
 
