@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "commerce/form.h"
+#include "crypto/hash.h"
 
 namespace tieup::commerce {
 namespace {
@@ -191,6 +192,49 @@ std::string NewMessageId(Env& env, std::string_view domain) {
   return id + "@" + std::string(domain.empty() ? "localhost" : domain);
 }
 
+namespace {
+
+// The headers FormatMailMessage writes itself, which an extra header may not repeat.
+constexpr std::string_view kOwnHeaders[] = {
+    "date",       "from",         "to",           "subject",
+    "message-id", "mime-version", "content-type", "content-transfer-encoding",
+    "cc",         "bcc",          "sender",       "reply-to"};
+
+Status CheckExtraHeader(const MailHeader& h) {
+  if (h.name.empty() || h.name.size() > 76) {
+    return Status::InvalidArgument("an extra header's name must have 1 to 76 characters");
+  }
+  std::string lower;
+  for (char c : h.name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+      return Status::InvalidArgument("header name '" + h.name.substr(0, 40) +
+                                     "' may hold only letters, digits and '-'");
+    }
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  for (std::string_view own : kOwnHeaders) {
+    if (lower == own) {
+      return Status::InvalidArgument("header '" + h.name +
+                                     "' is written by the formatter; set the message's field");
+    }
+  }
+  if (!IsPlainAscii(h.value) || h.value.size() > 900) {
+    return Status::InvalidArgument(h.name +
+                                   ": the value must be one line of printable ASCII, at most 900 "
+                                   "characters (header injection)");
+  }
+  return Status::Ok();
+}
+
+// One MIME part's body, quoted-printable, ending in CRLF.
+std::string QuotedPrintableBody(std::string_view text) {
+  std::string out = EncodeQuotedPrintable(text);
+  if (out.size() < 2 || out.substr(out.size() - 2) != "\r\n") out += "\r\n";
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> FormatMailMessage(const MailMessage& m) {
   if (m.to.empty()) return Status::InvalidArgument("the message has no recipient");
   if (Trim(m.subject).empty()) return Status::InvalidArgument("the message has no subject");
@@ -205,6 +249,10 @@ Result<std::string> FormatMailMessage(const MailMessage& m) {
     return Status::InvalidArgument("Message-ID must be 'unique@domain' in plain ASCII");
   }
   if (!IsValidUtf8(m.body)) return Status::InvalidArgument("the message body is not valid UTF-8");
+  if (!IsValidUtf8(m.html_body)) {
+    return Status::InvalidArgument("the message's HTML body is not valid UTF-8");
+  }
+  for (const MailHeader& h : m.extra_headers) RETURN_IF_ERROR(CheckExtraHeader(h));
   ASSIGN_OR_RETURN(std::string from, FormatAddress(m.from, "From"));
   std::string to;
   for (const MailAddress& a : m.to) {
@@ -220,12 +268,27 @@ Result<std::string> FormatMailMessage(const MailMessage& m) {
   out += "To: " + to + "\r\n";
   out += "Subject: " + subject + "\r\n";
   out += "Message-ID: <" + m.message_id + ">\r\n";
+  for (const MailHeader& h : m.extra_headers) out += h.name + ": " + h.value + "\r\n";
   out += "MIME-Version: 1.0\r\n";
-  out += "Content-Type: text/plain; charset=utf-8\r\n";
-  out += "Content-Transfer-Encoding: quoted-printable\r\n";
+  if (m.html_body.empty()) {
+    out += "Content-Type: text/plain; charset=utf-8\r\n";
+    out += "Content-Transfer-Encoding: quoted-printable\r\n";
+    out += "\r\n";
+    out += QuotedPrintableBody(m.body);
+    return out;
+  }
+  // Quoted-printable writes '=' only as "=XX" or a soft break "=\r\n": never "=_".
+  const std::string boundary = "=_tieup_" + Sha256Hex(m.message_id).substr(0, 24);
+  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n";
   out += "\r\n";
-  out += EncodeQuotedPrintable(m.body);
-  if (out.size() < 2 || out.substr(out.size() - 2) != "\r\n") out += "\r\n";
+  for (auto [type, text] : {std::pair<std::string_view, std::string_view>{"plain", m.body},
+                            std::pair<std::string_view, std::string_view>{"html", m.html_body}}) {
+    out += "--" + boundary + "\r\n";
+    out += "Content-Type: text/" + std::string(type) + "; charset=utf-8\r\n";
+    out += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+    out += QuotedPrintableBody(text);
+  }
+  out += "--" + boundary + "--\r\n";
   return out;
 }
 
@@ -238,21 +301,70 @@ Status MailOutbox::Init() {
   return Status::Ok();
 }
 
-Result<std::string> MailOutbox::Enqueue(MailMessage message) {
-  if (message.date_micros == 0) message.date_micros = env_.NowMicros();
+namespace {
+
+// FormatMailMessage, with the date and message id filled in from `env` when empty.
+Result<std::string> FormatForOutbox(Env& env, MailMessage& message) {
+  if (message.date_micros == 0) message.date_micros = env.NowMicros();
   if (message.message_id.empty()) {
     std::string_view addr = message.from.address;
     size_t at = addr.rfind('@');
     message.message_id =
-        NewMessageId(env_, at == std::string_view::npos ? "localhost" : addr.substr(at + 1));
+        NewMessageId(env, at == std::string_view::npos ? "localhost" : addr.substr(at + 1));
   }
-  ASSIGN_OR_RETURN(std::string bytes, FormatMailMessage(message));
+  return FormatMailMessage(message);
+}
+
+}  // namespace
+
+Result<std::string> MailOutbox::Enqueue(MailMessage message) {
+  ASSIGN_OR_RETURN(std::string bytes, FormatForOutbox(env_, message));
   // Names sort by time; the random part keeps concurrent writers apart.
   char stamp[32];
   snprintf(stamp, sizeof(stamp), "%020lld", static_cast<long long>(env_.NowMicros()));
   std::string name = std::string(stamp) + "-" + HexEncode(RandomString(env_, 6)) + ".eml";
   RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(JoinPath(dir_, "pending"), name), bytes));
   return name;
+}
+
+namespace {
+
+Status CheckOutboxName(std::string_view name) {
+  if (name.empty() || name.size() > 100 || name[0] == '.') {
+    return Status::InvalidArgument(
+        "an outbox message name needs 1 to 100 characters, not "
+        "starting with '.'");
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return Status::InvalidArgument("outbox message name '" + std::string(name.substr(0, 40)) +
+                                     "' may hold only letters, digits, '.', '_' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<bool> MailOutbox::Holds(std::string_view name) {
+  RETURN_IF_ERROR(CheckOutboxName(name));
+  const std::string file = std::string(name) + ".eml";
+  for (const char* where : {"pending", "sent", "failed"}) {
+    if (env_.FileExists(JoinPath(JoinPath(dir_, where), file))) return true;
+  }
+  return false;
+}
+
+Result<std::string> MailOutbox::EnqueueAs(std::string_view name, MailMessage message) {
+  RETURN_IF_ERROR(CheckOutboxName(name));
+  ASSIGN_OR_RETURN(std::string bytes, FormatForOutbox(env_, message));
+  ASSIGN_OR_RETURN(bool held, Holds(name));
+  if (held) {
+    return Status::AlreadyExists("the outbox holds message '" + std::string(name) + "' already");
+  }
+  const std::string file = std::string(name) + ".eml";
+  RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(JoinPath(dir_, "pending"), file), bytes));
+  return file;
 }
 
 Result<std::vector<std::string>> MailOutbox::Pending() {

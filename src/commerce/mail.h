@@ -27,6 +27,13 @@ struct MailAddress {
   std::string address;  // "orders@shop.example"
 };
 
+// A header beyond those MailMessage names ("List-Unsubscribe"): a name of letters, digits and
+// '-', not one of the headers FormatMailMessage writes itself; a value of printable ASCII.
+struct MailHeader {
+  std::string name;
+  std::string value;
+};
+
 struct MailMessage {
   MailAddress from;
   std::vector<MailAddress> to;  // at least one
@@ -34,13 +41,19 @@ struct MailMessage {
   std::string body;             // UTF-8 text; "\n" or "\r\n" line ends
   int64_t date_micros = 0;      // the Date header
   std::string message_id;       // "<unique@domain>" without the angle brackets
+  // An HTML form of `body` (UTF-8): with one, the message is multipart/alternative, the text
+  // first and the HTML second (RFC 2046 5.1.4), as mail readers expect. Empty: text only.
+  std::string html_body = {};
+  std::vector<MailHeader> extra_headers = {};
 };
 
 // Formats `message` as an RFC 5322 message with CRLF line ends: Date, From, To, Subject,
-// Message-ID, MIME-Version, Content-Type text/plain; charset=utf-8 and
-// Content-Transfer-Encoding: quoted-printable. kInvalidArgument (naming the field) for a bad
-// address, a control character in a header value, invalid UTF-8, a missing recipient, subject
-// or message id.
+// Message-ID, the extra headers, MIME-Version, and either Content-Type text/plain;
+// charset=utf-8 with Content-Transfer-Encoding: quoted-printable, or (with an HTML body)
+// multipart/alternative with a text/plain and a text/html part, both quoted-printable (whose
+// output can never hold the boundary, which starts with "=_"). kInvalidArgument (naming the
+// field) for a bad address, a control character in a header value, invalid UTF-8, a missing
+// recipient, subject or message id, a bad or reserved extra header.
 Result<std::string> FormatMailMessage(const MailMessage& message);
 
 // Quoted-printable (RFC 2045 section 6.7) of UTF-8 text; line ends become CRLF and no encoded
@@ -82,6 +95,15 @@ class MailOutbox {
   // Formats `message` (filling date_micros from the clock and message_id from `domain of
   // from` when empty) and writes it to pending/. Returns the file name.
   Result<std::string> Enqueue(MailMessage message);
+
+  // Enqueue under the name `name` + ".eml" (1..100 of [A-Za-z0-9._-], not starting with '.'),
+  // for a sender that must never send one message twice (main_site/campaigns.h): AlreadyExists
+  // when a message of that name is pending, sent or failed already (nothing is written then).
+  // One writer per name: two processes enqueueing the same name at once is the caller's to
+  // prevent.
+  Result<std::string> EnqueueAs(std::string_view name, MailMessage message);
+  // Whether a message of that name (with ".eml") is pending, sent or failed.
+  Result<bool> Holds(std::string_view name);
 
   // Names of the pending messages, oldest first.
   Result<std::vector<std::string>> Pending();

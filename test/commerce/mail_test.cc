@@ -212,6 +212,47 @@ TEST(MailFormatTest, RefusesHeaderInjection) {
   EXPECT_THAT(FormatMailMessage(m), StatusIs(StatusCode::kInvalidArgument, HasSubstr("recipient")));
 }
 
+TEST(MailFormatTest, AnHtmlBodyMakesAMultipartAlternativeWithExtraHeaders) {
+  MailMessage m = Sample();
+  m.html_body = "<p>Hello <b>Ada</b> =_ caf\u00e9</p>\n";
+  m.extra_headers = {{"List-Unsubscribe", "<https://shop.example/unsubscribe?t=abc>"},
+                     {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}};
+  auto text = FormatMailMessage(m);
+  ASSERT_THAT(text, IsOk());
+  EXPECT_THAT(*text, HasSubstr("Message-ID: <abc123@shop.example>\r\n"
+                               "List-Unsubscribe: <https://shop.example/unsubscribe?t=abc>\r\n"
+                               "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                               "MIME-Version: 1.0\r\n"
+                               "Content-Type: multipart/alternative; boundary=\"=_tieup_"));
+  const size_t b = text->find("boundary=\"") + 10;
+  const std::string boundary = text->substr(b, text->find('"', b) - b);
+  // The text part, then the HTML part, then the closing delimiter; the boundary appears nowhere
+  // else (the '=_' of the HTML is encoded).
+  const size_t plain = text->find("--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8");
+  const size_t html = text->find("--" + boundary + "\r\nContent-Type: text/html; charset=utf-8");
+  ASSERT_NE(plain, std::string::npos);
+  ASSERT_NE(html, std::string::npos);
+  EXPECT_LT(plain, html);
+  EXPECT_THAT(text->substr(html), HasSubstr("<p>Hello <b>Ada</b> =3D_ caf=C3=A9</p>\r\n"));
+  EXPECT_TRUE(text->ends_with("--" + boundary + "--\r\n"));
+  size_t count = 0;
+  for (size_t p = text->find(boundary); p != std::string::npos; p = text->find(boundary, p + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 4u);  // the header, two delimiters, the close
+
+  // Extra headers are checked: no injection, no repeating the formatter's own.
+  for (MailHeader bad : std::vector<MailHeader>{{"List-Unsubscribe", "<x>\r\nBcc: v@e.org"},
+                                                {"Bcc", "v@example.org"},
+                                                {"content-type", "text/html"},
+                                                {"Bad Name", "x"},
+                                                {"", "x"}}) {
+    MailMessage h = Sample();
+    h.extra_headers = {bad};
+    EXPECT_THAT(FormatMailMessage(h), StatusIs(StatusCode::kInvalidArgument)) << bad.name;
+  }
+}
+
 TEST(MailFormatTest, ValidatesAddresses) {
   EXPECT_THAT(ValidateEmailAddress("a.b+c@mail.example.org"), IsOk());
   for (std::string bad : {"", "plain", "a@b", "a@@b.org", "a b@c.org", ".a@b.org", "a..b@c.org",
@@ -341,6 +382,34 @@ TEST_F(MailOutboxTest, EnqueuesAtomicallyAndDelivers) {
   EXPECT_THAT(server.messages(), ::testing::Contains(*stored));  // byte for byte
   EXPECT_EQ(server.commands()[1], "MAIL FROM:<orders@shop.example>");
   EXPECT_EQ(server.commands()[2], "RCPT TO:<ada@example.org>");
+}
+
+TEST_F(MailOutboxTest, EnqueueAsWritesANameOnceWhereverTheMessageIsNow) {
+  auto Holds = [&](std::string_view name) {
+    auto held = outbox_.Holds(name);
+    EXPECT_THAT(held, IsOk());
+    return held.ok() && *held;
+  };
+  auto name = outbox_.EnqueueAs("campaign-1-usr_a", Sample());
+  ASSERT_THAT(name, IsOk());
+  EXPECT_EQ(*name, "campaign-1-usr_a.eml");
+  EXPECT_TRUE(Holds("campaign-1-usr_a"));
+  EXPECT_FALSE(Holds("campaign-1-usr_b"));
+  EXPECT_THAT(outbox_.EnqueueAs("campaign-1-usr_a", Sample()),
+              StatusIs(StatusCode::kAlreadyExists));
+  // Delivered (moved to sent/): still held, still refused.
+  FakeSmtpServer server({});
+  auto report = outbox_.DeliverPending(
+      {"127.0.0.1", server.port(), "shop.example", std::chrono::seconds(10)});
+  EXPECT_EQ(report.sent, 1) << report.last_error;
+  EXPECT_TRUE(Holds("campaign-1-usr_a"));
+  EXPECT_THAT(outbox_.EnqueueAs("campaign-1-usr_a", Sample()),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_EQ(server.messages().size(), 1u);
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".hidden", "../escape", "a/b", std::string(101, 'x')}) {
+    EXPECT_THAT(outbox_.EnqueueAs(bad, Sample()), StatusIs(StatusCode::kInvalidArgument)) << bad;
+  }
 }
 
 TEST_F(MailOutboxTest, TransientFailuresStayPendingPermanentOnesMoveToFailed) {
