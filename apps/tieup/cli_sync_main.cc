@@ -655,8 +655,9 @@ set->add_option_function<std::string>(
 set->add_option_function<std::string>(
     "--options", [sa](const std::string& v) { sa->options = v; },
     "Optional services enabled for this partner, charged as its fee contract prices them: "
-    "'security,user_management', or '' for none (a service the contract prices but the "
-    "partnership does not enable is not charged)");
+    "'security,user_management,marketing', or '' for none (a service the contract prices but "
+    "the partnership does not enable is not charged; main's campaigns reach only the customers "
+    "of partners with 'marketing')");
 set->add_option_function<std::string>(
     "--customer-copy", [sa](const std::string& v) { sa->customer_copy = v; },
     "Customer data the partner may keep a copy of: a comma list of name, email, address, "

@@ -34,8 +34,9 @@ namespace tieup::fees {
 struct Period;
 
 // The optional services a partnership may enable, by the names the contract's services have:
-// "security" and "user_management".
-inline constexpr std::string_view kFeeOptionNames[] = {"security", "user_management"};
+// "security", "user_management" and "marketing" (main's direct mail to the partner's customers,
+// main_site/campaigns.h: a campaign reaches only the customers of partners with it enabled).
+inline constexpr std::string_view kFeeOptionNames[] = {"security", "user_management", "marketing"};
 
 // Whether `name` is one of kFeeOptionNames.
 bool IsFeeOption(std::string_view name);

@@ -226,13 +226,16 @@ Result<PartnershipContract> ParseTable(const toml::table& root, const ContractRe
 
   ASSIGN_OR_RETURN(const toml::table* services, r.Table(root, "", "services"));
   if (services != nullptr) {
-    RETURN_IF_ERROR(r.CheckKeys(*services, "services", {"security", "user_management"}));
-    for (std::string_view name : {"security", "user_management"}) {
+    RETURN_IF_ERROR(
+        r.CheckKeys(*services, "services", {"security", "user_management", "marketing"}));
+    for (std::string_view name : {"security", "user_management", "marketing"}) {
       ASSIGN_OR_RETURN(const toml::table* s, r.Table(*services, "services", name));
       if (s == nullptr) continue;
       std::string prefix = "services." + std::string(name);
       RETURN_IF_ERROR(r.CheckKeys(*s, prefix, {"enabled", "price"}));
-      Service& service = name == "security" ? c.security : c.user_management;
+      Service& service = name == "security"          ? c.security
+                         : name == "user_management" ? c.user_management
+                                                     : c.marketing;
       ASSIGN_OR_RETURN(service.enabled, r.Bool(*s, prefix, "enabled", true));
       ASSIGN_OR_RETURN(auto price,
                        r.Int(*s, prefix, "price", 0, kMaxMoneyMinor, true, "minor units"));

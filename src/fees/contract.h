@@ -128,6 +128,7 @@ struct PartnershipContract {
   RoundingRule rounding = RoundingRule::kHalfEven;
   Service security;
   Service user_management;
+  Service marketing;                       // direct mail to the partner's customers (campaigns)
   std::vector<ContentTier> content_tiers;  // sorted by measure, then by `from`
   AccessDiscount access_discount;
   std::vector<VolumeTier> volume_tiers;  // sorted by threshold

@@ -590,7 +590,8 @@ Result<Statement> ComputeStatement(const PartnershipContract& c, const PeriodInp
   s.lines.push_back(std::move(base));
   for (auto [service, code, words] :
        {std::tuple{&c.security, "service.security", "Security management service"},
-        std::tuple{&c.user_management, "service.user_management", "User management service"}}) {
+        std::tuple{&c.user_management, "service.user_management", "User management service"},
+        std::tuple{&c.marketing, "service.marketing", "Direct marketing service"}}) {
     // Priced in the contract, charged only when the partnership enables it.
     if (!service->enabled || !option_enabled(std::string_view(code).substr(8))) continue;
     const std::string option(std::string_view(code).substr(8));

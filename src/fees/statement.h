@@ -7,6 +7,7 @@
 //   base                      the base fee of the kind
 //   service.security          security management, when enabled
 //   service.user_management   user management, when enabled
+//   service.marketing         direct marketing (campaigns), when enabled
 //   content.<measure>         one per measure that has tiers
 //   discount.access           negative: the access-ratio discount
 //   discount.volume           negative: the volume discount

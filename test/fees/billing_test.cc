@@ -23,6 +23,7 @@ PartnershipContract Contract(std::string_view kind = "template") {
                          "\"\ncurrency = \"JPY\"\nbase_fee = 30000\n"
                          "[services.security]\nprice = 5000\n"
                          "[services.user_management]\nprice = 3000\n"
+                         "[services.marketing]\nprice = 4500\n"
                          "[[content_tiers]]\nmeasure = \"tieup_pages\"\nfrom = 0\nfee = 3000\n"
                          "[advertising]\npool_minor = 20000\n"
                          "[transactions]\npercent_bp = 1000\nfixed_minor = 100\n");
@@ -91,6 +92,9 @@ TEST(BillingTest, TheContractsKindMustBeThePartnerships) {
 }
 
 TEST(BillingTest, FeeOptionsParse) {
+  auto m = ParseFeeOptions("marketing,security");
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(*m, (std::vector<std::string>{"marketing", "security"}));
   auto o = ParseFeeOptions("user_management, security,security");
   ASSERT_THAT(o, IsOk());
   EXPECT_EQ(*o, (std::vector<std::string>{"security", "user_management"}));
@@ -156,6 +160,7 @@ TEST_F(BilledStatementTest, ProratedDisabledOptionsNotChargedAndVerifiable) {
   EXPECT_EQ(base->amount_minor, 20000);
   EXPECT_THAT(base->description, HasSubstr("prorated: 20 of 30 days, 2026-11-11 to 2026-11-30"));
   EXPECT_EQ(FindLine(*s, "service.security"), nullptr);  // priced, not enabled: not charged
+  EXPECT_EQ(FindLine(*s, "service.marketing"), nullptr);
   ASSERT_NE(FindLine(*s, "service.user_management"), nullptr);
   EXPECT_EQ(FindLine(*s, "service.user_management")->amount_minor, 2000);
   EXPECT_EQ(FindLine(*s, "content.tieup_pages")->amount_minor, 2000);
@@ -221,6 +226,26 @@ TEST_F(BilledStatementTest, AServiceIsChargedForTheDaysItWasOn) {
   // Switched off mid-November, never switched before: on from the start until then.
   t.option_changes = {{"security", false, At("2026-11-03T08:00:00Z")}};
   EXPECT_EQ(BillingFor(*ParsePeriod("2026-11"), c, t, kNow)->OptionDays("security"), 3);
+}
+
+TEST_F(BilledStatementTest, TheMarketingServiceIsALineWhenThePartnershipEnablesIt) {
+  const PartnershipContract c = Contract();
+  EXPECT_TRUE(c.marketing.enabled);
+  EXPECT_EQ(c.marketing.price_minor, 4500);
+  PartnershipTerms t = Terms("2026-10-01T00:00:00Z", {"marketing"});
+  t.option_changes = {{"marketing", true, At("2026-11-16T09:00:00Z")}};
+  auto billing = BillingFor(*ParsePeriod("2026-11"), c, t, kNow);
+  ASSERT_THAT(billing, IsOk());
+  EXPECT_EQ(billing->OptionDays("marketing"), 15);
+  auto in = Aggregate(*billing);
+  ASSERT_THAT(in, IsOk());
+  auto s = ComputeStatement(c, *in);
+  ASSERT_THAT(s, IsOk());
+  const LineItem* marketing = FindLine(*s, "service.marketing");
+  ASSERT_NE(marketing, nullptr);
+  EXPECT_EQ(marketing->amount_minor, 2250);  // 4500 * 15 / 30
+  EXPECT_THAT(marketing->description, HasSubstr("Direct marketing service"));
+  ExpectReadBackAndAgreed(s->ToCsv(), c, *billing);
 }
 
 TEST(BillingTest, EnabledOptionsParseStrictly) {
