@@ -38,6 +38,8 @@ void AddLedgerCommands(CLI::App& app, Context& ctx);
 void AddShopCommands(CLI::App& app, Context& ctx);
 // `tieup main users ls|show`; after AddMainCommands.
 void AddUsersCommands(CLI::App& app, Context& ctx);
+// `tieup main segments|campaigns|recommendations` (cli_marketing.cc).
+void AddMarketingCommands(CLI::App& app, Context& ctx);
 void AddSsoCommands(CLI::App& app, Context& ctx);
 // `tieup main waf DIR` and `tieup partner waf DIR`; after AddMainCommands and AddPartnerCommands.
 void AddWafCommands(CLI::App& app, Context& ctx);

@@ -7,13 +7,17 @@
 #include "demo_content.h"
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
+#include "main_site/marketing.h"
 #include "main_site/own_site.h"
+#include "main_site/recommendation_feed.h"
 #include "main_site/shop_service.h"
+#include "main_site/users_service.h"
 #include "partner_site/page_tools.h"
 #include "partner_site/partner_daemon.h"
 #include "partner_site/partner_sync.h"
 #include "partner_site/shop_service.h"
 #include "site/public_site.h"
+#include "sync/partnership_terms.h"
 
 namespace tieup::cli {
 namespace {
@@ -28,6 +32,8 @@ struct DemoPartner {
 };
 
 constexpr std::string_view kDemoManagerPassword = "sakura-demo-1";
+// The demo customers' password (aiko@example.jp and the others, AddDemoCustomers).
+constexpr std::string_view kDemoCustomerPassword = "sakura-customer-1";
 
 std::string DemoManagerEmail(const std::string& partner_id) {
   return "manager@" + partner_id + ".example";
@@ -40,6 +46,87 @@ Status WriteFiles(Env& env, const std::string& root,
     RETURN_IF_ERROR(CreateDirs(env, DirName(path)));
     RETURN_IF_ERROR(WriteFileAtomic(env, path, bytes));
   }
+  return Status::Ok();
+}
+
+// The demo's customers: accounts registered through the partners (two of shop-a's asked for news
+// by mail), and past orders through main's shop, from which main's recommendations learn which
+// teas go together (the product pages show them).
+Status AddDemoCustomers(Env& env, const SiteConfig& mc, Database& db, commerce::Shop& shop) {
+  ASSIGN_OR_RETURN(auto store, OpenMainUserStore(env, mc, db));
+  struct DemoCustomer {
+    std::string email, name, via;
+    bool consent;
+    std::vector<std::vector<std::string>> orders;
+  };
+  const std::vector<DemoCustomer> customers = {
+      {"aiko@example.jp",
+       "Aiko Tanaka",
+       "shop-a",
+       true,
+       {{"SENCHA-100", "GYOKURO-50"}, {"HOJICHA-100"}}},
+      {"ren@example.jp", "Ren Sato", "shop-a", true, {{"SENCHA-100", "GYOKURO-50"}}},
+      {"mei@example.jp", "Mei Ito", "shop-a", false, {{"SENCHA-100", "HOJICHA-100"}}},
+      {"haruto@example.jp", "Haruto Mori", "shop-b", true, {{"GYOKURO-50", "SENCHA-100"}}},
+      {"guest@example.jp", "", "", false, {{"GYOKURO-50", "SENCHA-100"}}},
+  };
+  int n = 0;
+  for (const DemoCustomer& c : customers) {
+    if (!c.via.empty()) {
+      ASSIGN_OR_RETURN(users::User u,
+                       store->Register({c.email, c.name, std::string(kDemoCustomerPassword), c.via,
+                                        users::UserArea::kTieup, env.NowMicros()}));
+      if (c.consent) RETURN_IF_ERROR(store->SetMarketingConsent(u.id, true).status());
+    }
+    for (const std::vector<std::string>& skus : c.orders) {
+      commerce::OrderRequest r;
+      r.channel = c.via.empty() ? "main" : c.via;
+      r.area = commerce::Area::kTieup;
+      r.idempotency_key = "demo-order-" + std::to_string(++n);
+      for (const std::string& sku : skus) {
+        commerce::OrderLineRequest line;
+        line.sku = sku;
+        line.quantity = 1;
+        r.lines.push_back(line);
+      }
+      r.customer = {c.name.empty() ? "Guest" : c.name,
+                    "1-2 Marunouchi",
+                    "",
+                    "100-0005",
+                    "Tokyo",
+                    "JP",
+                    c.email,
+                    ""};
+      r.payment_method = shop.payment_providers().front()->id();
+      // Past orders: the stock the demo starts with stays as the catalog says.
+      r.check_inventory = false;
+      RETURN_IF_ERROR(shop.PlaceOrder(r).status());
+    }
+  }
+  ASSIGN_OR_RETURN(auto recommender, users::Recommender::Open(env, db));
+  ASSIGN_OR_RETURN(RecommendationFeedResult fed, FeedRecommendations(db, *recommender));
+  std::printf("  main: %zu customers, %lld past orders (recommendations learnt from them)\n",
+              customers.size(), static_cast<long long>(fed.orders));
+  return Status::Ok();
+}
+
+// Marketing for shop-a (its partnership's "marketing" option, priced in its contract): a segment
+// of its customers who asked for news, and a campaign in its brand, left as a draft to send.
+Status AddDemoCampaign(Env& env, const std::string& main_dir, const SiteConfig& mc, Database& db) {
+  RETURN_IF_ERROR(
+      sync::SetPartnershipOptions(db, env.NowSeconds(), "shop-a", {"marketing"}, "demo").status());
+  ASSIGN_OR_RETURN(auto m, OpenMarketing(env, main_dir, mc, db));
+  SegmentDefinition d;
+  d.registered_via = "shop-a";
+  d.marketing_consent = true;
+  RETURN_IF_ERROR(m->segments->Save("shop-a-news", d, "demo"));
+  CampaignDraft draft;
+  draft.name = "new-season";
+  draft.segment = "shop-a-news";
+  draft.subject = "New season teas at {{partner.name}}";
+  draft.body_markdown = demo::CampaignMail();
+  RETURN_IF_ERROR(m->campaigns->Create(draft, "demo").status());
+  std::printf("  main: segment shop-a-news and campaign new-season (a draft) for shop-a\n");
   return Status::Ok();
 }
 
@@ -111,6 +198,7 @@ Status RunDemo(Env& env, DemoArgs a) {
       RETURN_IF_ERROR(shop.shop->AddProduct(p));
     }
     std::printf("  main: 3 teas in the catalog\n");
+    RETURN_IF_ERROR(AddDemoCustomers(env, mc, *db, *shop.shop));
     // The main manager's console login (a demo password, as the partners' below).
     ASSIGN_OR_RETURN(auto managers, console::ManagerStore::Open(env, *db));
     ASSIGN_OR_RETURN(std::string token, managers->Add(DemoManagerEmail(mc.id), mc.name));
@@ -150,6 +238,7 @@ Status RunDemo(Env& env, DemoArgs a) {
       std::printf("  main: added partnership %s (approval %s)\n", p.id.c_str(), p.approval.c_str());
       ++i;
     }
+    RETURN_IF_ERROR(AddDemoCampaign(env, main_dir, mc, *db));
   }
   // A partnership contract per partner, so fee statements can be made for the demo period.
   for (const DemoPartner& p : partners) {
@@ -262,6 +351,16 @@ Status RunDemo(Env& env, DemoArgs a) {
       "Then open %s/account/ : signed in at shop-b too, and at main, without the password "
       "(single sign-on through main)\n",
       site_url(2).c_str());
+  std::printf(
+      "\nMarketing for shop-a (main mails its customers who asked for news, in shop-a's "
+      "brand):\n  %s main campaigns preview %s new-season --user aiko@example.jp\n  %s main "
+      "campaigns send %s new-season      (the mails: %s/mail/pending/)\n  %s main campaigns "
+      "report %s new-season\nCustomers who bought a tea also bought others: "
+      "%s/products/sencha.html "
+      "(customers sign in with %s)\n",
+      self.c_str(), main_dir.c_str(), self.c_str(), main_dir.c_str(), main_dir.c_str(),
+      self.c_str(), main_dir.c_str(), site_url(1).c_str(),
+      std::string(kDemoCustomerPassword).c_str());
   const std::string period = FormatRfc3339(env.NowSeconds()).substr(0, 7);
   std::printf(
       "\nshop-b approves updates itself: in its console (Updates), or in another terminal:\n");

@@ -67,7 +67,14 @@ products: *
                            "{{/product.in_stock}}\n"
                            "{{#product.sold_out}}<p class=\"problem\">Sold out for "
                            "now: back soon.</p>{{/product.sold_out}}\n\n"
-                           "[Your cart](/shop/cart)\n");
+                           "[Your cart](/shop/cart)\n\n"
+                           // What customers across the network bought with it (main's
+                           // recommendations; never a sold-out tea).
+                           "{{#product.has_also_bought}}<section class=\"also-bought\">"
+                           "<h2>Customers who bought this also bought</h2><ul>"
+                           "{{#product.also_bought}}<li><a href=\"{{page_path}}\">{{title}}</a> "
+                           "{{price}}</li>{{/product.also_bought}}</ul></section>"
+                           "{{/product.has_also_bought}}\n");
   };
   product_page("sencha.md", "Sencha Asahi", "SENCHA-100",
                "A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.",
@@ -216,11 +223,27 @@ std::string PartnerContract(const std::string& id) {
          "rounding = \"half-even\"\n"
          "base_fee = 30000\n"
          "\n[services.security]\nenabled = true\nprice = 5000\n"
+         "\n[services.marketing]\nenabled = true\nprice = 3000\n"
          "\n[[content_tiers]]\nmeasure = \"tieup_pages\"\nfrom = 0\nfee = 1000\n"
          "\n[[content_tiers]]\nmeasure = \"tieup_pages\"\nfrom = 100\nfee = 4000\n"
          "\n[access_discount]\nmax_percent = 30\nat_original_share_percent = 50\n"
          "\n[[volume.tiers]]\nthreshold_accesses = 100000\ndiscount_percent = 5\n"
          "\n[transactions]\npercent_bp = 250\nfixed_minor = 30\n";
+}
+
+std::string CampaignMail() {
+  return R"(Hello {{customer.name}},
+
+the first teas of the new season have arrived at **{{partner.name}}**{{#partner.region}} in {{partner.region}}{{/partner.region}}.
+Come and taste them: [see our teas]({{partner.url}}/products/).
+
+{{#recommended}}
+- [{{title}}]({{url}}), {{price}}
+{{/recommended}}
+
+With warm regards,
+{{partner.name}}
+)";
 }
 
 }  // namespace tieup::demo

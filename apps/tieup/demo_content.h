@@ -18,4 +18,7 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
 // A partnership contract (fees/contract.h format) for the demo partner `id`.
 std::string PartnerContract(const std::string& id);
 
+// The demo campaign's mail (Markdown with the variables of main_site/campaigns.h).
+std::string CampaignMail();
+
 }  // namespace tieup::demo

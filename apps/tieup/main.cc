@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   tieup::cli::AddShopCommands(app, ctx);
   tieup::cli::AddLedgerCommands(app, ctx);
   tieup::cli::AddUsersCommands(app, ctx);
+  tieup::cli::AddMarketingCommands(app, ctx);
   tieup::cli::AddSsoCommands(app, ctx);
   tieup::cli::AddWafCommands(app, ctx);
   tieup::cli::AddBlocklistCommands(app, ctx);

@@ -437,20 +437,47 @@ Result<std::vector<NamedProduct>> ResolveProducts(const std::vector<std::string>
 }
 
 // The raw SHA-256 of a canonical form of `products` (every string length-prefixed).
-std::string HashProducts(const std::vector<NamedProduct>& products) {
+// The products a product's record recommends beside it (field kAlsoBoughtField: SKUs separated
+// by spaces), those of `table` only, in order.
+std::vector<NamedProduct> AlsoBought(const PageProduct& record, const PageProducts& table) {
+  std::vector<NamedProduct> out;
+  auto field = record.find(std::string(kAlsoBoughtField));
+  if (field == record.end()) return out;
+  std::string_view list = field->second;
+  while (!list.empty()) {
+    const size_t space = list.find(' ');
+    const std::string_view sku = list.substr(0, space);
+    list = space == std::string_view::npos ? std::string_view() : list.substr(space + 1);
+    if (sku.empty()) continue;
+    auto it = table.find(std::string(sku));
+    if (it != table.end()) out.push_back({&it->first, &it->second});
+  }
+  return out;
+}
+
+// The raw SHA-256 of a canonical form of `products` and of the products they recommend (their
+// titles, prices and stock show on the page too).
+std::string HashProducts(const std::vector<NamedProduct>& products, const PageProducts* table) {
   std::string bytes;
   auto add = [&](std::string_view s) {
     AppendBigEndian(bytes, s.size(), 4);
     bytes += s;
   };
-  AppendBigEndian(bytes, products.size(), 4);
-  for (const NamedProduct& p : products) {
+  auto add_record = [&](const NamedProduct& p) {
     add(*p.sku);
     AppendBigEndian(bytes, p.record->size(), 4);
     for (const auto& [field, value] : *p.record) {
       add(field);
       add(value);
     }
+  };
+  AppendBigEndian(bytes, products.size(), 4);
+  for (const NamedProduct& p : products) {
+    add_record(p);
+    if (table == nullptr) continue;
+    const std::vector<NamedProduct> also = AlsoBought(*p.record, *table);
+    AppendBigEndian(bytes, also.size(), 4);
+    for (const NamedProduct& a : also) add_record(a);
   }
   return Sha256(bytes);
 }
@@ -468,12 +495,21 @@ std::string ProductPageDigest(std::string_view source_digest, std::string_view p
 
 // A product as a page's mustache data: its fields, "sku" added when missing, an empty field
 // false (so that sections and inverted sections test it).
-mustache::data ProductToData(const NamedProduct& p) {
+// With `table`, the recommended products (kAlsoBoughtField) become a list of such objects under
+// the same name (false when there are none).
+mustache::data ProductToData(const NamedProduct& p, const PageProducts* table = nullptr) {
   mustache::data obj{mustache::data::type::object};
   for (const auto& [field, value] : *p.record) {
     obj.set(field, value.empty() ? mustache::data(false) : mustache::data(value));
   }
   if (!p.record->contains("sku")) obj.set("sku", mustache::data(*p.sku));
+  if (table != nullptr && p.record->contains(std::string(kAlsoBoughtField))) {
+    const std::vector<NamedProduct> also = AlsoBought(*p.record, *table);
+    mustache::data list{mustache::data::type::list};
+    for (const NamedProduct& a : also) list.push_back(ProductToData(a));
+    obj.set(std::string(kAlsoBoughtField), also.empty() ? mustache::data(false) : list);
+    obj.set("has_also_bought", mustache::data(!also.empty()));
+  }
   return obj;
 }
 
@@ -501,8 +537,8 @@ Result<std::string> RenderPage(Env& env, const Source& src, const mustache::data
     // From the bytes read now, as the body is (the digest's list came from the bytes hashed).
     ASSIGN_OR_RETURN(auto named, ResolveProducts(fm_out.products, products, src.label));
     mustache::data list{mustache::data::type::list};
-    for (const NamedProduct& p : named) list.push_back(ProductToData(p));
-    if (!named.empty()) data.set("product", ProductToData(named.front()));
+    for (const NamedProduct& p : named) list.push_back(ProductToData(p, products));
+    if (!named.empty()) data.set("product", ProductToData(named.front(), products));
     data.set("products", list);
   }
   ASSIGN_OR_RETURN(std::string body, RenderMustache(text, data, src.label));
@@ -1035,7 +1071,7 @@ Result<BuildResult> BuildReleaseIncremental(Env& env, BlobStore& blobs, const Bu
       } else {
         ASSIGN_OR_RETURN(auto named,
                          ResolveProducts(skus, options.products.get(), src->second.label));
-        products_hash = HashProducts(named);
+        products_hash = HashProducts(named, options.products.get());
         if (all) all_products_hash = products_hash;
       }
       const CowMap<std::string>& current = wanted;

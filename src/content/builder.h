@@ -63,6 +63,13 @@ namespace tieup::content {
 using PageProduct = std::map<std::string, std::string>;
 // SKU -> its fields.
 using PageProducts = std::map<std::string, PageProduct>;
+// A product's field naming the products bought with it ("customers who bought this also
+// bought"): SKUs separated by spaces. In templates it is the list of those products' records
+// (those in the table, in order), so {{#product.also_bought}}<a href="{{page_path}}">{{title}}
+// </a>{{/product.also_bought}} works, and "has_also_bought" is true when the list is not empty
+// (for a heading shown once); their records count in the page's digest like the page's own
+// products.
+inline constexpr std::string_view kAlsoBoughtField = "also_bought";
 
 struct BuildOptions {
   std::string authoring_dir;

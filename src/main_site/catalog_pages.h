@@ -14,13 +14,22 @@
 //   in_stock     "yes" or ""         sold_out   "yes" or ""
 //   low_stock    "yes" when in stock but at most shop.low_stock_threshold units are left
 //   left         the units left when low_stock ("3"), else ""
+//   also_bought  the products most often bought (and viewed) with it across the network, in stock
+//                (users/recommendations.h; at most shop.also_bought, default 4): in templates the
+//                list of their records (content::kAlsoBoughtField); absent when there are none.
+//                The lists are read again at most every shop.also_bought_refresh_minutes (60;
+//                0: at every read), so that new orders do not publish every product page to
+//                every partner each time; stock is applied at every read (a product that sells
+//                out leaves the lists at once).
 // The exact stock of a product that is not low is deliberately absent: a page changes (and is
 // published) when the product's state changes, not with every order.
 //
-// Settings (site.toml [variables]): shop.low_stock_threshold (5; 0: never "only N left").
+// Settings (site.toml [variables]): shop.low_stock_threshold (5; 0: never "only N left"),
+// shop.also_bought (4; 0: none), shop.also_bought_refresh_minutes (60).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +42,7 @@
 #include "content/builder.h"
 #include "site/config.h"
 #include "store/database.h"
+#include "users/recommendations.h"
 
 namespace tieup {
 
@@ -60,7 +70,14 @@ class CatalogPages {
   CatalogPages() = default;
   std::mutex mu_;
   commerce::OpenedShop shop_;  // guarded by mu_ (reads only)
+  Env* env_ = nullptr;
+  std::unique_ptr<users::Recommender> recommender_;  // guarded by mu_
   int64_t low_stock_threshold_ = 5;
+  int64_t also_bought_ = 4;
+  int64_t also_bought_refresh_micros_ = 0;
+  // The recommender's lists as last read (guarded by mu_), and when; 0: never.
+  std::map<std::string, std::vector<users::ScoredProduct>> neighbours_;
+  int64_t neighbours_read_micros_ = 0;
 };
 
 // The catalog of the main site at `site_dir` as pages show it, read through its own connection

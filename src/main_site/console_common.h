@@ -56,5 +56,7 @@ void AddUsersPages(ConsoleState& s);
 void AddLedgerPages(ConsoleState& s);
 // /security: security alerts about every site; the network blocklist (add, remove, who has it).
 void AddSecurityPages(ConsoleState& s);
+// /marketing: segments, campaigns and their reports, recommendations (console_marketing.cc).
+void AddMarketingPages(ConsoleState& s);
 
 }  // namespace tieup::main_console

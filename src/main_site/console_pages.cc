@@ -54,6 +54,7 @@ Status AttachMainConsole(MainDaemon& daemon) {
   c.AddNav("Orders", "/orders");
   c.AddNav("Products", "/products");
   c.AddNav("Users", "/users");
+  c.AddNav("Marketing", "/marketing");
   c.AddNav("Ledger & fees", "/ledger");
   c.AddNav("Security", "/security");
   c.AddNav("Managers", "/managers");
@@ -65,6 +66,7 @@ Status AttachMainConsole(MainDaemon& daemon) {
   AddContentPages(*s);
   AddShopPages(*s);
   AddUsersPages(*s);
+  AddMarketingPages(*s);
   AddLedgerPages(*s);
   AddSecurityPages(*s);
   console::AddManagerPages(c, [s](int64_t micros) { return s->Time(micros); });

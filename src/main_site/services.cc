@@ -5,6 +5,7 @@
 #include "main_site/emergency_edits.h"
 #include "main_site/ledger_service.h"
 #include "main_site/main_daemon.h"
+#include "main_site/marketing.h"
 #include "main_site/ops_metrics.h"
 #include "main_site/page_probes.h"
 #include "main_site/security_alerts.h"
@@ -18,6 +19,7 @@ Status AttachMainServices(MainDaemon& daemon) {
   RETURN_IF_ERROR(AttachMainLedgerService(daemon));
   RETURN_IF_ERROR(AttachShop(daemon));
   RETURN_IF_ERROR(AttachUsers(daemon));
+  RETURN_IF_ERROR(AttachMarketing(daemon));
   RETURN_IF_ERROR(AttachEmergencyEdits(daemon));
   RETURN_IF_ERROR(AttachWithdrawals(daemon));
   RETURN_IF_ERROR(AttachBlocklist(daemon));

@@ -284,15 +284,26 @@ HttpResponse MainUsersEndpoints::Handle(const HttpRequest& request) {
   return impl_->Handle(request);
 }
 
-namespace {
-
-// The provider's issuer: main's public URL, or the public port's address.
 std::string IssuerOf(const SiteConfig& config) {
   std::string issuer = config.public_url;
   if (issuer.empty()) issuer = "http://" + config.public_address.ToString();
   while (issuer.ends_with("/")) issuer.pop_back();
   return issuer;
 }
+
+Result<std::string> AccountMailSender(const SiteConfig& config) {
+  for (const char* key : {"users.mail_from", "shop.mail_from"}) {
+    auto it = config.variables.find(key);
+    if (it != config.variables.end() && !it->second.empty()) {
+      RETURN_IF_ERROR(commerce::ValidateEmailAddress(it->second)
+                          .Annotate(std::string("site.toml [variables] ") + key));
+      return it->second;
+    }
+  }
+  return std::string("no-reply@localhost.localdomain");
+}
+
+namespace {
 
 // Notices older than this are dropped undelivered: every partner session has ended by then
 // (users/sessions.h: 12 hours at most).
@@ -346,17 +357,6 @@ void DeliverLogoutNotices(MainDaemon& daemon) {
 
 // The sender of account mail: [variables] users.mail_from, else shop.mail_from, else a
 // no-reply address (set one of them before relaying mail to the world).
-Result<std::string> AccountMailSender(const SiteConfig& config) {
-  for (const char* key : {"users.mail_from", "shop.mail_from"}) {
-    auto it = config.variables.find(key);
-    if (it != config.variables.end() && !it->second.empty()) {
-      RETURN_IF_ERROR(commerce::ValidateEmailAddress(it->second)
-                          .Annotate(std::string("site.toml [variables] ") + key));
-      return it->second;
-    }
-  }
-  return std::string("no-reply@localhost.localdomain");
-}
 
 // Queues `m` in main's outbox and logs that it did (`what`: never a secret such as a link).
 Status QueueAccountMail(commerce::MailOutbox& outbox, Logger& logger, commerce::MailMessage m,

@@ -128,4 +128,11 @@ Status MailPasswordReset(Env& env, const std::string& site_dir, const SiteConfig
 // above and /oidc/token on the sync port.
 Status AttachUsers(MainDaemon& daemon);
 
+// Main's public URL without a trailing slash (site.toml public_url, else the public port's
+// address): the OpenID issuer, and the base of the links main's mail carries.
+std::string IssuerOf(const SiteConfig& config);
+// The sender address of main's mail to customers: [variables] users.mail_from, else
+// shop.mail_from, else no-reply@localhost.localdomain. InvalidArgument for a bad address.
+Result<std::string> AccountMailSender(const SiteConfig& config);
+
 }  // namespace tieup

@@ -752,6 +752,48 @@ TEST_F(ProductPagesTest, AProductChangeRendersOnlyThePagesNamingIt) {
   EXPECT_EQ(shared, digests.chunk_count() - holding_products);
 }
 
+// A product's also_bought field names other products: the page lists their records, and a change
+// of one of them renders the page again (incrementally as in a full build).
+TEST_F(ProductPagesTest, AlsoBoughtListsTheNamedProductsAndFollowsTheirChanges) {
+  catalog_["SENCHA-100"]["also_bought"] = "HOJICHA-200 MATCHA-0 GYOKURO-50";  // MATCHA-0: unknown
+  Write("author/pages/sencha.html",
+        "---\nlayout: none\nproducts: SENCHA-100\n---\n"
+        "{{#product.has_also_bought}}Also:{{/product.has_also_bought}}"
+        "{{#product.also_bought}} {{title}} {{price}};{{/product.also_bought}}");
+  Write("author/pages/hojicha.html",
+        "---\nlayout: none\nproducts: HOJICHA-200\n---\n"
+        "{{product.title}}{{#product.has_also_bought}} also{{/product.has_also_bought}}"
+        "{{^product.also_bought}} (nothing beside it){{/product.also_bought}}");
+  BuildResult first = First(WithCatalog());
+  EXPECT_EQ(Body(first.manifest, "/sencha.html"),
+            "Also: Hojicha 900 yen; Gyokuro &lt;fine&gt; 3,000 yen;");
+  EXPECT_EQ(Body(first.manifest, "/hojicha.html"), "Hojicha (nothing beside it)");
+
+  SourceCache cache;
+  auto build = [&](const BuildResult& prev) {
+    cache.NewRun();
+    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {&prev.manifest, &prev.inputs},
+                                     &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    auto full = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {}, nullptr);
+    EXPECT_THAT(full.status(), IsOk());
+    if (!r.ok() || !full.ok()) return BuildResult{};
+    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
+    return std::move(*r);
+  };
+  // The price of a product shown beside Sencha changes: Sencha's page follows.
+  catalog_["HOJICHA-200"]["price"] = "950 yen";
+  BuildResult priced = build(first);
+  EXPECT_EQ(priced.rendered, 2u);  // sencha.html, hojicha.html
+  EXPECT_EQ(Body(priced.manifest, "/sencha.html"),
+            "Also: Hojicha 950 yen; Gyokuro &lt;fine&gt; 3,000 yen;");
+  // The list changes (Gyokuro sold out, left out by the catalog): only Sencha's page.
+  catalog_["SENCHA-100"]["also_bought"] = "HOJICHA-200";
+  BuildResult shorter = build(priced);
+  EXPECT_EQ(shorter.rendered, 1u);
+  EXPECT_EQ(Body(shorter.manifest, "/sencha.html"), "Also: Hojicha 950 yen;");
+}
+
 // One SourceCache across runs (a daemon): a page edited to name another product is read again
 // and follows that product from then on.
 TEST_F(ProductPagesTest, AnEditedPageFollowsTheProductItNowNames) {
