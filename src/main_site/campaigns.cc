@@ -199,7 +199,9 @@ class Campaigns::Impl {
 
   Result<CampaignMail> Preview(std::string_view name, std::string_view user_id) {
     ASSIGN_OR_RETURN(Campaign c, Get(name));
-    ASSIGN_OR_RETURN(users::User user, users_->Get(user_id));
+    ASSIGN_OR_RETURN(users::User user, user_id.find('@') == std::string_view::npos
+                                           ? users_->Get(user_id)
+                                           : users_->FindByEmail(user_id));
     ASSIGN_OR_RETURN(CampaignBrand brand, options_.brand(user.registered_via));
     return RenderMail(c, user, brand, "preview-token-not-valid");
   }
@@ -528,15 +530,20 @@ class Campaigns::Impl {
     ASSIGN_OR_RETURN(std::string escaped,
                      RenderCampaignTemplate(c.body_markdown, data, true, "body"));
     ASSIGN_OR_RETURN(std::string html, content::RenderMarkdown(escaped, "campaign " + c.name));
-    ASSIGN_OR_RETURN(m.html_body, templates_.RenderBody(
-                                      "campaign_mail",
-                                      json::object{{"subject", m.subject},
-                                                   {"content", html},
-                                                   {"unsubscribe_url", unsubscribe},
-                                                   {"brand", json::object{{"name", brand.name},
-                                                                          {"region", brand.region},
-                                                                          {"url", brand.url},
-                                                                          {"link", click}}}}));
+    ASSIGN_OR_RETURN(
+        m.html_body,
+        templates_.RenderBody(
+            "campaign_mail",
+            json::object{
+                {"subject", m.subject},
+                {"content", html},
+                {"network", options_.network_name.empty() ? brand.name : options_.network_name},
+                {"partner", brand.site != "main" && brand.name != options_.network_name},
+                {"unsubscribe_url", unsubscribe},
+                {"brand", json::object{{"name", brand.name},
+                                       {"region", brand.region},
+                                       {"url", brand.url},
+                                       {"link", click}}}}));
     m.extra_headers = {{"List-Unsubscribe", "<" + unsubscribe + ">"},
                        {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}};
     return mail;

@@ -80,6 +80,9 @@ struct CampaignOptions {
   std::string main_url;
   // The sender address of every campaign mail; the display name is the brand's name.
   std::string from_address;
+  // The network's name (main's site name), which every partner trades under: the HTML part's
+  // heading, above the partner's name.
+  std::string network_name;
   // The brand of `site` (a partner id or "main"); NotFound for an unknown or revoked partner.
   std::function<Result<CampaignBrand>(std::string_view site)> brand;
   // Up to `n` personal suggestions for the account (in stock); null: none.
@@ -159,8 +162,9 @@ class Campaigns {
   // Newest first.
   Result<std::vector<Campaign>> List();
 
-  // The mail `user_id` would get now (any account: a preview does not check consent).
-  Result<CampaignMail> Preview(std::string_view name, std::string_view user_id);
+  // The mail the account `user` (its id, or its e-mail address) would get now (any account: a
+  // preview does not check consent). NotFound for an unknown campaign or account.
+  Result<CampaignMail> Preview(std::string_view name, std::string_view user);
 
   // Freezes the segment's members as recipients and starts sending; returns how many.
   // FailedPrecondition when the campaign is not a draft.

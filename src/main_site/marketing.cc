@@ -51,6 +51,7 @@ Result<std::unique_ptr<MarketingServices>> OpenMarketing(Env& env, const std::st
   CampaignOptions o;
   o.main_url = IssuerOf(config);
   ASSIGN_OR_RETURN(o.from_address, AccountMailSender(config));
+  o.network_name = config.name.empty() ? config.id : config.name;
   o.brand = [&db, config](std::string_view site_id) {
     return CampaignBrandOf(db, config, site_id);
   };

@@ -88,9 +88,17 @@ test('main_console_marketing: a campaign to shop-a\'s customers in shop-a\'s bra
                 { scope: page.locator('#preview-from') });
       await see(page, /^New season teas at Tea House Asahi$/,
                 { scope: page.locator('#preview-subject') });
-      await see(page, /Hello Aiko Tanaka/, { scope: page.locator('#preview-text') });
+      // The segment's first member (by account id): one of the two.
+      await see(page, /Hello (Aiko Tanaka|Ren Sato)/, { scope: page.locator('#preview-text') });
       await see(page, /Tea House Asahi\*\* in Osaka/, { scope: page.locator('#preview-text') });
     });
+    await j.must("Aiko's mail, asked for by her address", async () => {
+      await page.getByLabel(/Customer \(e-mail or id\)/).fill('aiko@example.jp');
+      await clickAndLoad(page, page.getByRole('button', { name: 'Show', exact: true }));
+    });
+    await j.shot('campaign-preview-aiko');
+    await j.check('it greets Aiko', () =>
+      see(page, /Hello Aiko Tanaka/, { scope: page.locator('#preview-text') }));
     await j.must('Send the campaign', () =>
       clickAndLoad(page, page.getByRole('button', { name: 'Send the campaign' })));
     await j.check('the message says to how many', () =>
@@ -114,6 +122,19 @@ test('main_console_marketing: a campaign to shop-a\'s customers in shop-a\'s bra
         throw new Error(mail.head);
       }
       if (!mail.body.includes('Hello Aiko Tanaka')) throw new Error(mail.body.slice(0, 400));
+    });
+    await j.must("the mail's HTML part, as a mail reader shows it", async () => {
+      const start = mail.body.indexOf('Content-Type: text/html; charset=utf-8');
+      const html = mail.body.slice(mail.body.indexOf('\r\n\r\n', start) + 4,
+                                   mail.body.lastIndexOf('--=_tieup_'));
+      const reader = await (await newContext()).newPage();
+      await reader.setContent(html);
+      await j.shot('mail-html', reader);
+      await see(reader, /Sakura Tea/);  // the network's name, above the partner's
+      await see(reader, /at Tea House Asahi, Osaka/);
+      await see(reader, /Hello Aiko Tanaka/);
+      await reader.getByRole('link', { name: 'Unsubscribe' }).waitFor();
+      await reader.context().close();
     });
     await j.check('Mei, who did not ask for news, got none', () => {
       const dir = path.join(mainDir(), 'mail', 'pending');

@@ -264,6 +264,7 @@ class CampaignsTest : public MarketingTest {
     CampaignOptions o;
     o.main_url = "https://main.example";
     o.from_address = "news@main.example";
+    o.network_name = "Sakura Tea Co.";
     o.brand = [](std::string_view site) -> Result<CampaignBrand> {
       if (site == "shop-a")
         return CampaignBrand{"shop-a", "Sakura Tea Uji", "Kyoto", "https://uji.example", true};
@@ -351,6 +352,13 @@ TEST_F(CampaignsTest, EachMailWearsItsCustomersBrandAndGoesOnlyWithConsent) {
   EXPECT_THAT(campaigns_->Create(Draft("spring"), "alice"), StatusIs(StatusCode::kAlreadyExists));
   EXPECT_THAT(campaigns_->SendSome("spring", 10),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("draft")));
+  // A preview, by address or id, whatever the consent.
+  auto preview = campaigns_->Preview("spring", "bob@example.org");
+  ASSERT_THAT(preview, IsOk());
+  EXPECT_EQ(preview->brand.name, "Sakura Tea Uji");
+  EXPECT_EQ(preview->message.subject, "New teas at Sakura Tea Uji");
+  EXPECT_THAT(preview->message.body, HasSubstr("Hello Bob,"));
+  EXPECT_THAT(campaigns_->Preview("spring", "nobody@example.org"), StatusIs(StatusCode::kNotFound));
   auto recipients = campaigns_->Start("spring");
   ASSERT_THAT(recipients, IsOk());
   EXPECT_EQ(*recipients, 5);
@@ -375,7 +383,8 @@ TEST_F(CampaignsTest, EachMailWearsItsCustomersBrandAndGoesOnlyWithConsent) {
   EXPECT_THAT(ada, HasSubstr("Hello Ada <b>Lovelace</b>,"));
   EXPECT_THAT(ada, HasSubstr("Ada &lt;b&gt;Lovelace&lt;/b&gt;"));
   EXPECT_THAT(ada, Not(HasSubstr("Ada <b>Lovelace</b></p>")));
-  EXPECT_THAT(ada, HasSubstr("Kyoto"));
+  EXPECT_THAT(ada, HasSubstr(">Sakura Tea Co.</a>"));  // the network's name heads the HTML part
+  EXPECT_THAT(ada, HasSubstr("at Sakura Tea Uji, Kyoto</div>"));
   EXPECT_THAT(ada, HasSubstr("https://main.example/marketing/c/" + token + "/products/"));
   EXPECT_THAT(ada, HasSubstr("Gyokuro"));
   EXPECT_THAT(ada,
