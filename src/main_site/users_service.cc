@@ -5,6 +5,7 @@
 #include <map>
 
 #include "base/encoding.h"
+#include "base/money_format.h"
 #include "commerce/mail.h"
 #include "commerce/shop.h"
 #include "commerce/shop_pages.h"
@@ -26,6 +27,7 @@
 #include "users/form_checks.h"
 #include "users/oidc_provider.h"
 #include "users/password_reset.h"
+#include "users/recommendations.h"
 #include "users/registration.h"
 #include "users/wire.h"
 
@@ -830,6 +832,8 @@ Status AttachUsers(MainDaemon& daemon) {
                          user.id, s.ok() ? "" : " (failed: " + s.message() + ")");
   };
   std::function<Result<users::AccountOrders>(const std::string&)> account_orders;
+  std::function<Result<std::vector<users::AccountSuggestion>>(const std::string&)>
+      account_suggestions;
   {
     auto shop = std::make_shared<OpenedShop>();
     ASSIGN_OR_RETURN(*shop, OpenMainShop(daemon.env(), daemon.site().site_dir(), config,
@@ -865,6 +869,32 @@ Status AttachUsers(MainDaemon& daemon) {
       out.elsewhere = std::move(at_partners.elsewhere);
       return out;
     };
+    // "You may also like": main's recommendations for the account, in stock, linked to main's
+    // own product pages.
+    ASSIGN_OR_RETURN(std::unique_ptr<users::Recommender> opened,
+                     users::Recommender::Open(daemon.env(), daemon.db()));
+    std::shared_ptr<users::Recommender> recommender = std::move(opened);
+    {
+      account_suggestions =
+          [shop, recommender](
+              const std::string& user_id) -> Result<std::vector<users::AccountSuggestion>> {
+        ASSIGN_OR_RETURN(std::vector<commerce::Product> products, shop->shop->ListProducts());
+        std::map<std::string, const commerce::Product*, std::less<>> in_stock;
+        for (const commerce::Product& p : products) {
+          if (p.stock > 0 && !p.page_path.empty()) in_stock[p.sku] = &p;
+        }
+        ASSIGN_OR_RETURN(auto suggested,
+                         recommender->ForCustomer(
+                             user_id, 4, [&](std::string_view s) { return in_stock.contains(s); }));
+        std::vector<users::AccountSuggestion> out;
+        const commerce::ShopConfig& c = shop->shop->config();
+        for (const users::ScoredProduct& s : suggested) {
+          const commerce::Product& p = *in_stock.at(s.sku);
+          out.push_back({p.title, FormatMoney(p.price_minor, c.currency, c.locale), p.page_path});
+        }
+        return out;
+      };
+    }
     // "Delete my account" (EraseAccount).
     extras.erase = [self, store, shop](const users::User& user) -> Status {
       ASSIGN_OR_RETURN(int64_t orders,
@@ -884,6 +914,7 @@ Status AttachUsers(MainDaemon& daemon) {
   options.https = https;
   options.env = &daemon.env();  // the clock of the failed sign-ins per client address
   options.orders = std::move(account_orders);
+  options.suggestions = std::move(account_suggestions);
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute(users::kAccountPrefix, "GET, HEAD, POST",
                                    std::make_shared<users::AccountPages>(

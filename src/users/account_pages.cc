@@ -296,6 +296,18 @@ class AccountPages::Impl {
       data["orders"] = std::move(list);
       data["lists_orders"] = true;
     }
+    if (options_.suggestions) {
+      // Suggestions are a courtesy: when they cannot be read, the page goes without them.
+      auto suggested = options_.suggestions(session.subject);
+      if (suggested.ok() && !suggested->empty()) {
+        json::array list;
+        for (const AccountSuggestion& p : *suggested) {
+          list.push_back(json::object{{"title", p.title}, {"price", p.price}, {"href", p.href}});
+        }
+        data["suggestions"] = std::move(list);
+        data["has_suggestions"] = true;
+      }
+    }
     return data;
   }
 

@@ -147,6 +147,14 @@ struct AccountOrders {
   std::vector<std::pair<std::string, std::string>> elsewhere;
 };
 
+// A product suggested to the signed-in customer on the account page (main: its recommendations,
+// users/recommendations.h).
+struct AccountSuggestion {
+  std::string title;
+  std::string price;  // as customers read it ("¥3,600")
+  std::string href;   // the product's page on this site
+};
+
 struct AccountPagesOptions {
   std::string site_name;  // shown in page titles (of the built-in shell)
   int threads = 4;        // worker threads for POSTs (password hashing, calls to main)
@@ -190,6 +198,10 @@ struct AccountPagesOptions {
   // pages): at this site, and at main those the partners processed themselves (AccountOrder::at).
   // Null: the page lists none.
   std::function<Result<AccountOrders>(const std::string& user_id)> orders = nullptr;
+  // Products suggested to the signed-in customer, best first ("You may also like"). Null, an
+  // error or none: the page has no such section.
+  std::function<Result<std::vector<AccountSuggestion>>(const std::string& user_id)> suggestions =
+      nullptr;
 };
 
 // The base name of the customer's session cookie (with "__Host-" before it under HTTPS): a

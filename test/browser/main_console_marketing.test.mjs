@@ -16,8 +16,9 @@
 //                           1 unsubscribed; a new segment of shop-b's customers defined in the
 //                           form lists Haruto; a bad one is refused, saying why;
 //   also_bought             shop-a's tie-up page of Sencha shows "Customers who bought this also
-//                           bought" with Gyokuro (from the demo's past orders), and the
-//                           Marketing page lists it.
+//                           bought" with Gyokuro (from the demo's past orders); Ren's account
+//                           page at main suggests Hojicha (he bought the other two); the
+//                           Marketing page lists what is shown beside each product.
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -244,6 +245,24 @@ test('also_bought: a product page shows what customers bought with it', async (t
     await j.shot('gyokuro');
     await j.check('its own list has Sencha', () =>
       see(page, /Sencha Asahi, 100 g/, { scope: page.locator('section.also-bought') }));
+    // Ren bought Sencha and Gyokuro: main's account page suggests Hojicha.
+    const customer = await (await newContext()).newPage();
+    await j.must('Ren signs in at main', async () => {
+      await gotoAndLoad(customer, sites.url('main', '/account/login'));
+      await customer.getByLabel('Email').fill('ren@example.jp');
+      await customer.getByLabel(/^password/i).fill('sakura-customer-1');
+      await clickAndLoad(customer, customer.getByRole('button', { name: /sign in/i }));
+      await gotoAndLoad(customer, sites.url('main', '/account/'));
+    });
+    await j.shot('account-suggestions', customer);
+    await j.check('"You may also like": Hojicha, not what he bought', async () => {
+      const list = customer.locator('ul.suggestions');
+      await see(customer, /You may also like/);
+      await see(customer, /Hojicha Roast, 100 g/, { scope: list });
+      const text = await list.innerText();
+      if (/Sencha|Gyokuro/.test(text)) throw new Error(`the list reads "${text}"`);
+    });
+    await customer.context().close();
     await signedIn(j, MAIN);
     await gotoAndLoad(page, sites.consoleUrl('main', '/marketing'));
     await j.shot('marketing-recommendations');
