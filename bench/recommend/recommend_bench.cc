@@ -2,7 +2,7 @@
 // with planted co-purchase structure, and the costs of building, updating and reading the model in
 // a real SQLite file. Prints one table. Usage:
 //   recommend_bench [--customers N] [--products N] [--orders N] [--batch N] [--update N]
-//                   [--skew S] [--dir PARENT]
+//                   [--skew S] [--validate 1] [--dir PARENT]
 // Defaults: 10,000 customers, 500 products, 200,000 orders, the model built in batches of 10,000
 // orders, updates of 1,000 new orders, favourite clusters drawn uniformly (skew 0), $TMPDIR or
 // /tmp for the database.
@@ -18,6 +18,10 @@
 // yet bought with the highest chance under the generator's own parameters) and the share of
 // held-out orders holding any product not bought before (a product bought before is never
 // suggested).
+//
+// --validate 1: the validation split for choosing a parameter of the model without looking at the
+// test orders: each customer's last order is left out altogether, the second-to-last is held out
+// and evaluated, the model is built from the rest.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -164,6 +168,7 @@ RecommendationBatch BatchOf(const std::vector<Order>& orders, size_t begin, size
 int Main(int argc, char** argv) {
   int customers = 10'000, products = 500, orders = 200'000, batch_size = 10'000, update = 1'000;
   double skew = 0;
+  bool validate = false;
   std::string parent = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -180,6 +185,8 @@ int Main(int argc, char** argv) {
       update = n;
     } else if (flag == "--skew") {
       skew = std::atof(argv[i + 1]);
+    } else if (flag == "--validate") {
+      validate = n != 0;
     } else if (flag == "--dir") {
       parent = argv[i + 1];
     } else {
@@ -193,13 +200,19 @@ int Main(int argc, char** argv) {
   std::vector<Order> all;
   all.reserve(orders);
   for (int i = 0; i < orders; ++i) all.push_back(gen.Next());
-  std::vector<int> last_order(customers, -1);
-  for (int i = 0; i < orders; ++i) last_order[all[i].customer] = i;
+  // With --validate 1, each customer's last order is left out altogether and the second-to-last
+  // is the one held out: a split for choosing parameters without looking at the test orders.
+  std::vector<int> last_order(customers, -1), dropped(customers, -1);
+  for (int i = 0; i < orders; ++i) {
+    if (validate) dropped[all[i].customer] = last_order[all[i].customer];
+    last_order[all[i].customer] = i;
+  }
+  if (validate) std::swap(last_order, dropped);  // evaluate the second-to-last, drop the last
   std::vector<Order> train;
   std::vector<std::set<int>> bought(customers);
   size_t lines = 0;
   for (int i = 0; i < orders; ++i) {
-    if (last_order[all[i].customer] == i) continue;
+    if (last_order[all[i].customer] == i || dropped[all[i].customer] == i) continue;
     train.push_back(all[i]);
     bought[all[i].customer].insert(all[i].products.begin(), all[i].products.end());
     lines += all[i].products.size();

@@ -280,11 +280,14 @@ class Recommender::Impl {
                                                  const ProductFilter& available) {
     RETURN_IF_ERROR(ValidateCustomer(customer));
     if (limit == 0) return std::vector<ScoredProduct>();
-    // Each of the customer's products, with its neighbours (none: a row of NULLs).
+    // Each of the customer's products, with its weighted count n(a) and its neighbours (none: a
+    // row of NULLs).
     ASSIGN_OR_RETURN(auto rows,
-                     db_.Query("SELECT c.sku, c.bought, c.viewed, n.place, n.other, n.score "
+                     db_.Query("SELECT c.sku, c.bought, c.viewed, n.place, n.other, n.score, "
+                               "p.buyers, p.viewers "
                                "FROM reco_customer_items c LEFT JOIN reco_neighbours n "
-                               "ON n.sku = c.sku WHERE c.customer = ?",
+                               "ON n.sku = c.sku LEFT JOIN reco_products p ON p.sku = c.sku "
+                               "WHERE c.customer = ?",
                                {std::string(customer)}));
     // Summed in one order on every backend, so that equal sums stay equal.
     std::sort(rows.begin(), rows.end(), [](const SqlRow& x, const SqlRow& y) {
@@ -296,14 +299,25 @@ class Recommender::Impl {
     for (const SqlRow& row : rows) {
       if (row.Int(1) != 0) bought.insert(row.Text(0));
     }
+    // Each product `a` of the customer votes for its neighbours with their cosine, weighted by
+    // what the customer did with `a` (bought, viewed) and divided by n(a): buying what nearly
+    // everyone buys says little of a customer's taste, buying what few buy says much (as inverse
+    // document frequency in text retrieval). Without the division, the neighbours of the best
+    // sellers a customer happened to buy crowd out those of the products that mark the
+    // customer's own tastes: on the offline evaluation (BENCHMARKS.md) the hit rate at 5 goes
+    // from 19.8% to 23.2% (2.12x the baseline), the exponent of n(a) chosen on a validation split
+    // apart from the held-out orders (an exponent of 1 is on the plateau: 0.5 and 1.5 do about as
+    // well, 0 is the old sum).
+    const int64_t pw = options_.purchase_weight, vw = options_.view_weight;
     std::map<std::string, double> sums;
     for (const SqlRow& row : rows) {
-      if (row.IsNull(4)) continue;
-      const double weight = static_cast<double>((row.Int(1) != 0 ? options_.purchase_weight : 0) +
-                                                (row.Int(2) != 0 ? options_.view_weight : 0));
+      if (row.IsNull(4) || row.IsNull(6)) continue;
+      const int64_t weight = (row.Int(1) != 0 ? pw : 0) + (row.Int(2) != 0 ? vw : 0);
+      const int64_t count = pw * row.Int(6) + vw * row.Int(7);
       std::string other = row.Text(4);
-      if (weight == 0 || other == row.Text(0) || bought.contains(other)) continue;
-      sums[std::move(other)] += row.Real(5) * weight;
+      if (weight == 0 || count <= 0 || other == row.Text(0) || bought.contains(other)) continue;
+      sums[std::move(other)] +=
+          row.Real(5) * (static_cast<double>(weight) / static_cast<double>(count));
     }
     std::vector<ScoredProduct> out;
     for (auto& [sku, score] : sums) {

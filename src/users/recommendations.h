@@ -77,8 +77,8 @@ struct RecommendationUpdate {
 
 struct ScoredProduct {
   std::string sku;
-  double score = 0;  // cosine similarity (AlsoBought), summed similarity (ForCustomer; 0 for the
-                     // fill-up), or the weighted count (Popular)
+  double score = 0;  // cosine similarity (AlsoBought), summed similarity divided as ForCustomer
+                     // says (0 for its fill-up), or the weighted count (Popular)
 };
 
 // Says whether a product may be recommended now (false for a sold-out or unknown product). An
@@ -108,7 +108,9 @@ class Recommender {
   Result<std::map<std::string, std::vector<ScoredProduct>>> AllAlsoBought(
       size_t limit, const ProductFilter& available);
   // Personal suggestions: the neighbours of what `customer` bought and viewed (purchases
-  // weighing more), summed, never a product the customer bought, best first; filled up with
+  // weighing more), their similarities summed, each product `a` of the customer's counting
+  // 1/n(a) (a best seller says less of a customer's taste than a rarer purchase), never a
+  // product the customer bought, best first; filled up with
   // Popular when there are fewer than `limit` (those scored 0). InvalidArgument for a customer key
   // Add would refuse.
   Result<std::vector<ScoredProduct>> ForCustomer(std::string_view customer, size_t limit,

@@ -196,17 +196,18 @@ TEST_F(RecommenderTest, ForCustomerSumsNeighboursSkipsPurchasesAndFillsWithPopul
   auto r = Open(*db_);
   ASSERT_TRUE(r);
   ASSERT_THAT(r->Add(Planted()), IsOk());
-  // c2 bought a1 and a2: a3 from both (4 * (2 / sqrt 8 + 1 / sqrt 4)), b1 from a1; then the most
-  // popular of the rest (b2), scored 0. Only 5 products exist: 3 of the 4 asked for.
+  // c2 bought a1 (n = 4 * 4 buyers = 16) and a2 (n = 8): each one's neighbours count 4 / n.
+  // a3 from both (4 / 16 * 2 / sqrt 8 + 4 / 8 * 1 / sqrt 4), b1 from a1; then the most popular of
+  // the rest (b2), scored 0. Only 5 products exist: 3 of the 4 asked for.
   EXPECT_THAT(*r->ForCustomer("c2", 4, kAll),
-              ElementsAre(Scored("a3", 4 * (2 / std::sqrt(8.0) + 0.5)),
-                          Scored("b1", 4 / std::sqrt(12.0)), Scored("b2", 0)));
+              ElementsAre(Scored("a3", 4.0 / 16 * (2 / std::sqrt(8.0)) + 4.0 / 8 * 0.5),
+                          Scored("b1", 4.0 / 16 * (1 / std::sqrt(12.0))), Scored("b2", 0)));
   EXPECT_THAT(Skus(*r->ForCustomer("c2", 1, kAll)), ElementsAre("a3"));
   // A customer the model does not know: Popular.
   EXPECT_THAT(*r->ForCustomer("stranger", 2, kAll), ElementsAre(Scored("a1", 0), Scored("b1", 0)));
   // c1 bought the whole first cluster: b1 (a neighbour of a1), then b2 (popular).
   EXPECT_THAT(*r->ForCustomer("c1", 5, kAll),
-              ElementsAre(Scored("b1", 4 / std::sqrt(12.0)), Scored("b2", 0)));
+              ElementsAre(Scored("b1", 4.0 / 16 * (1 / std::sqrt(12.0))), Scored("b2", 0)));
   EXPECT_THAT(r->ForCustomer("", 5, kAll), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(*r->ForCustomer("c2", 0, kAll), ElementsAre());
 }
@@ -231,12 +232,13 @@ TEST_F(RecommenderTest, ViewsWeighLessAndOnlyTouchedListsAreRankedAgain) {
   // The documented approximation: a1's pairs did not change, so its list keeps a2's score from
   // before n(a2) grew (8 / sqrt(16 * 8), not 8 / sqrt(16 * 9)).
   EXPECT_THAT(*r->AlsoBought("a1", 1, kAll), ElementsAre(Scored("a2", 2 / std::sqrt(8.0))));
-  // Viewed but not bought: still recommended; each viewed product's neighbours weigh 1.
-  EXPECT_THAT(
-      *r->ForCustomer("v1", 5, kAll),
-      ElementsAre(Scored("b1", 8 / std::sqrt(12.0 * 9)), Scored("a1", 8 / std::sqrt(16.0 * 9)),
-                  Scored("a3", 4 / std::sqrt(9.0 * 8)), Scored("a2", 1.0 / 9),
-                  Scored("b2", 1.0 / 9)));
+  // Viewed but not bought: still recommended; each viewed product's neighbours weigh 1 / n:
+  // 1 / 9 for both a2 and b2.
+  EXPECT_THAT(*r->ForCustomer("v1", 5, kAll),
+              ElementsAre(Scored("b1", 1.0 / 9 * (8 / std::sqrt(12.0 * 9))),
+                          Scored("a1", 1.0 / 9 * (8 / std::sqrt(16.0 * 9))),
+                          Scored("a3", 1.0 / 9 * (4 / std::sqrt(9.0 * 8))),
+                          Scored("a2", 1.0 / 9 * (1.0 / 9)), Scored("b2", 1.0 / 9 * (1.0 / 9))));
   // Popular counts viewers with their weight.
   EXPECT_THAT(*r->Popular(3, kAll),
               ElementsAre(Scored("a1", 16), Scored("b1", 12), Scored("a2", 9)));
@@ -271,9 +273,9 @@ TEST_F(RecommenderTest, SoldOutProductsTheProductItselfAndPurchasesAreNeverRetur
   EXPECT_THAT(Skus(*r->Popular(10, no_a3_b2)), ElementsAre("a1", "b1", "a2"));
   // c2 (bought a1, a2): a3 and b2 sold out: b1 only; the fill-up finds nothing else.
   EXPECT_THAT(Skus(*r->ForCustomer("c2", 5, no_a3_b2)), ElementsAre("b1"));
-  // c4 (bought b1, b2): a1 (b1's neighbour), then the popular ones c4 did not buy.
+  // c4 (bought b1, b2): a1 (b1's neighbour; n(b1) = 12), then the popular ones c4 did not buy.
   EXPECT_THAT(*r->ForCustomer("c4", 5, AllBut({"a3"})),
-              ElementsAre(Scored("a1", 4 / std::sqrt(12.0)), Scored("a2", 0)));
+              ElementsAre(Scored("a1", 4.0 / 12 * (1 / std::sqrt(12.0))), Scored("a2", 0)));
   // Nothing available: nothing from any query.
   const ProductFilter none = [](std::string_view) { return false; };
   EXPECT_THAT(*r->AlsoBought("a1", 10, none), ElementsAre());
