@@ -187,13 +187,17 @@ Status SendCampaign(Env& env, const std::string& dir, const std::string& name, b
   ASSIGN_OR_RETURN(MarketingSession s, OpenSession(env, dir));
   ASSIGN_OR_RETURN(Campaign c, s.m->campaigns->Get(name));
   if (c.state == "draft") {
-    ASSIGN_OR_RETURN(int64_t recipients, s.m->campaigns->Start(name));
+    ASSIGN_OR_RETURN(int64_t recipients,
+                     s.m->campaigns->Start(name, no_wait ? "daemon" : "command"));
     std::fprintf(stderr,
                  "campaign %s: %lld recipient(s) in segment %s, at most %lld mail(s) a "
                  "minute\n",
                  name.c_str(), static_cast<long long>(recipients), c.segment.c_str(),
                  static_cast<long long>(c.rate_per_minute));
     ASSIGN_OR_RETURN(c, s.m->campaigns->Get(name));
+  } else if (c.state == "sending" && c.sender != (no_wait ? "daemon" : "command")) {
+    // Resumed here (the daemon leaves it alone from now on), or left to the daemon.
+    RETURN_IF_ERROR(s.m->campaigns->SetSender(name, no_wait ? "daemon" : "command"));
   }
   if (no_wait) {
     std::printf(
@@ -407,7 +411,9 @@ void AddMarketingCommands(CLI::App& app, Context& ctx) {
   send->add_option("DIR", ca->dir, "The main site's data directory")->required();
   send->add_option("NAME", ca->name, "The campaign")->required();
   send->add_flag("--no-wait", ca->no_wait,
-                 "Only start it: the running daemon sends it (tieup main serve)");
+                 "Only start it, or hand a campaign this command was sending over: the running "
+                 "daemon sends it (tieup main serve). Without it, this command sends the campaign "
+                 "and the daemon leaves it alone");
   send->callback([&ctx, ca] {
     ctx.action = [&ctx, ca] { return SendCampaign(*ctx.env, ca->dir, ca->name, ca->no_wait); };
   });

@@ -43,7 +43,8 @@ const std::vector<Migration>& CampaignMigrations() {
        "  created INTEGER NOT NULL,"
        "  created_by TEXT NOT NULL,"
        "  started INTEGER NOT NULL DEFAULT 0,"
-       "  finished INTEGER NOT NULL DEFAULT 0);"
+       "  finished INTEGER NOT NULL DEFAULT 0,"
+       "  sender TEXT NOT NULL DEFAULT 'daemon');"
        // One row per recipient, frozen at Start. state: pending, sending (its mail may be in the
        // outbox: see SendSome), sent, refused (reason says why).
        "CREATE TABLE marketing_recipients ("
@@ -78,12 +79,13 @@ Campaign CampaignFromRow(const SqlRow& row) {
   c.created_by = row.Text(9);
   c.started_micros = row.Int(10);
   c.finished_micros = row.Int(11);
+  c.sender = row.Text(12);
   return c;
 }
 
 constexpr std::string_view kCampaignColumns =
     "name, segment, segment_words, subject, body, state, rate_per_minute, attribution_days, "
-    "created, created_by, started, finished";
+    "created, created_by, started, finished, sender";
 
 // Renders `source` with `data`; `escape` false: values as written (the text part, the subject).
 Result<std::string> RenderCampaignTemplate(const std::string& source, const mustache::data& data,
@@ -206,7 +208,23 @@ class Campaigns::Impl {
     return RenderMail(c, user, brand, "preview-token-not-valid");
   }
 
-  Result<int64_t> Start(std::string_view name) {
+  static Status CheckSender(std::string_view sender) {
+    if (sender != "daemon" && sender != "command") {
+      return Status::InvalidArgument("a campaign's sender is \"daemon\" or \"command\"");
+    }
+    return Status::Ok();
+  }
+
+  Status SetSender(std::string_view name, std::string_view sender) {
+    RETURN_IF_ERROR(CheckSender(sender));
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(Campaign c, Get(name));
+    return db_.Exec("UPDATE marketing_campaigns SET sender = ? WHERE name = ?",
+                    {std::string(sender), c.name});
+  }
+
+  Result<int64_t> Start(std::string_view name, std::string_view sender) {
+    RETURN_IF_ERROR(CheckSender(sender));
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(Campaign c, Get(name));
     if (c.state != "draft") {
@@ -224,9 +242,9 @@ class Campaigns::Impl {
             {c.name, m.user_id, m.email, m.registered_via}));
       }
       return db.Exec(
-          "UPDATE marketing_campaigns SET state = 'sending', started = ?, segment_words = ? "
-          "WHERE name = ? AND state = 'draft'",
-          {now, DescribeSegment(segment.definition), c.name});
+          "UPDATE marketing_campaigns SET state = 'sending', started = ?, segment_words = ?, "
+          "sender = ? WHERE name = ? AND state = 'draft'",
+          {now, DescribeSegment(segment.definition), std::string(sender), c.name});
     }));
     return static_cast<int64_t>(members.size());
   }
@@ -587,7 +605,12 @@ Result<std::vector<Campaign>> Campaigns::List() { return impl_->List(); }
 Result<CampaignMail> Campaigns::Preview(std::string_view name, std::string_view user_id) {
   return impl_->Preview(name, user_id);
 }
-Result<int64_t> Campaigns::Start(std::string_view name) { return impl_->Start(name); }
+Result<int64_t> Campaigns::Start(std::string_view name, std::string_view sender) {
+  return impl_->Start(name, sender);
+}
+Status Campaigns::SetSender(std::string_view name, std::string_view sender) {
+  return impl_->SetSender(name, sender);
+}
 Result<SendProgress> Campaigns::SendSome(std::string_view name, int64_t max) {
   return impl_->SendSome(name, max);
 }

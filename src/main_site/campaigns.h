@@ -31,8 +31,10 @@
 // Never twice: a recipient's mail is written to the outbox under a name made of the campaign and
 // the account (commerce::MailOutbox::EnqueueAs), after its state became "sending" in the
 // database; a sender that crashes anywhere is resumed by SendSome, which finds a "sending"
-// recipient's mail in the outbox (then only marks it sent) or writes it. Only one sender runs
-// per campaign (a named database lock; a second one is told it is busy).
+// recipient's mail in the outbox (then only marks it sent) or writes it. One sender per
+// campaign: each campaign names who sends it (Campaign::sender: the daemon's periodic task, or
+// the command that started it, which resumes it when run again); on PostgreSQL a named database
+// lock also keeps two processes apart (a second one is told it is busy).
 //
 // Report: recipients, sent, refused (by reason), pending, unsubscribed through the campaign,
 // clicked, and orders that followed: orders in main's shop by a recipient who clicked, placed
@@ -107,6 +109,8 @@ struct Campaign {
   std::string subject;
   std::string body_markdown;
   std::string state;  // "draft", "sending" or "done"
+  // Who sends it once started: "daemon" (its periodic task) or "command" (`campaigns send`).
+  std::string sender;
   int64_t rate_per_minute = 0;
   int64_t attribution_days = 0;
   int64_t created_micros = 0;
@@ -166,9 +170,13 @@ class Campaigns {
   // preview does not check consent). NotFound for an unknown campaign or account.
   Result<CampaignMail> Preview(std::string_view name, std::string_view user);
 
-  // Freezes the segment's members as recipients and starts sending; returns how many.
-  // FailedPrecondition when the campaign is not a draft.
-  Result<int64_t> Start(std::string_view name);
+  // Freezes the segment's members as recipients and starts sending; returns how many. `sender`:
+  // who sends it, "daemon" or "command" (Campaign::sender). FailedPrecondition when the
+  // campaign is not a draft.
+  Result<int64_t> Start(std::string_view name, std::string_view sender = "daemon");
+  // Hands a campaign being sent to `sender` ("daemon" or "command"): a command resuming what
+  // the daemon was sending, or leaving the rest to it.
+  Status SetSender(std::string_view name, std::string_view sender);
 
   // Writes the next mails, at most `max` (and no faster than the campaign's rate allows since
   // the last call: SendSome may write fewer), resuming any interrupted one first. Unavailable when

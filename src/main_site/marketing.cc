@@ -120,7 +120,7 @@ Status AttachMarketing(MainDaemon& daemon) {
     auto campaigns = m->campaigns->List();
     if (!campaigns.ok()) return;
     for (const Campaign& c : *campaigns) {
-      if (c.state != "sending") continue;
+      if (c.state != "sending" || c.sender != "daemon") continue;
       auto progress = m->campaigns->SendSome(c.name, 1000);
       if (!progress.ok()) {
         if (progress.status().code() != StatusCode::kUnavailable) {

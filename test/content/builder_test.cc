@@ -589,6 +589,20 @@ class ProductPagesTest : public IncrementalBuildTest {
     o.products = std::make_shared<const PageProducts>(catalog_);
     return o;
   }
+  // The next build after `prev` with the catalog as it is now, incrementally (through `cache`,
+  // a daemon's), checked against a full build of the same inputs.
+  BuildResult Next(const BuildResult& prev, SourceCache& cache) {
+    cache.NewRun();
+    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {&prev.manifest, &prev.inputs},
+                                     &cache);
+    EXPECT_THAT(r.status(), IsOk());
+    auto full = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {}, nullptr);
+    EXPECT_THAT(full.status(), IsOk());
+    if (!r.ok() || !full.ok()) return BuildResult{};
+    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
+    EXPECT_EQ(r->inputs, full->inputs);
+    return std::move(*r);
+  }
   PageProducts catalog_;
 };
 
@@ -701,18 +715,7 @@ TEST_F(ProductPagesTest, AProductChangeRendersOnlyThePagesNamingIt) {
   const std::set<std::string> product_pages = {"/all.html", "/both.html", "/gyokuro.html",
                                                "/sencha.html"};
   SourceCache cache;
-  auto build = [&](const BuildResult& prev) {
-    cache.NewRun();
-    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {&prev.manifest, &prev.inputs},
-                                     &cache);
-    EXPECT_THAT(r.status(), IsOk());
-    auto full = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {}, nullptr);
-    EXPECT_THAT(full.status(), IsOk());
-    if (!r.ok() || !full.ok()) return BuildResult{};
-    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
-    EXPECT_EQ(r->inputs, full->inputs);
-    return std::move(*r);
-  };
+  auto build = [&](const BuildResult& prev) { return Next(prev, cache); };
   BuildResult first = First(WithCatalog());
   const size_t all = first.manifest.files.size() - 1;  // but the page shell
   BuildResult same = build(first);
@@ -770,17 +773,7 @@ TEST_F(ProductPagesTest, AlsoBoughtListsTheNamedProductsAndFollowsTheirChanges) 
   EXPECT_EQ(Body(first.manifest, "/hojicha.html"), "Hojicha (nothing beside it)");
 
   SourceCache cache;
-  auto build = [&](const BuildResult& prev) {
-    cache.NewRun();
-    auto r = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {&prev.manifest, &prev.inputs},
-                                     &cache);
-    EXPECT_THAT(r.status(), IsOk());
-    auto full = BuildReleaseIncremental(*env_, blobs_, WithCatalog(), {}, nullptr);
-    EXPECT_THAT(full.status(), IsOk());
-    if (!r.ok() || !full.ok()) return BuildResult{};
-    EXPECT_EQ(r->manifest.Encode(), full->manifest.Encode());
-    return std::move(*r);
-  };
+  auto build = [&](const BuildResult& prev) { return Next(prev, cache); };
   // The price of a product shown beside Sencha changes: Sencha's page follows.
   catalog_["HOJICHA-200"]["price"] = "950 yen";
   BuildResult priced = build(first);

@@ -532,7 +532,12 @@ TEST_F(CampaignsTest, TheRateBoundsHowFastMailsGo) {
     AddUser("r" + std::to_string(i) + "@example.org", "R", "shop-a", true);
   }
   ASSERT_THAT(campaigns_->Create(Draft("slow", /*rate=*/6), "alice"), IsOk());
-  ASSERT_THAT(campaigns_->Start("slow"), IsOk());
+  EXPECT_THAT(campaigns_->Start("slow", "someone"), StatusIs(StatusCode::kInvalidArgument));
+  ASSERT_THAT(campaigns_->Start("slow", "command"), IsOk());
+  EXPECT_EQ(campaigns_->Get("slow")->sender, "command");
+  ASSERT_THAT(campaigns_->SetSender("slow", "daemon"), IsOk());
+  EXPECT_EQ(campaigns_->Get("slow")->sender, "daemon");
+  EXPECT_THAT(campaigns_->SetSender("nope", "daemon"), StatusIs(StatusCode::kNotFound));
   // Six a minute: one now, then one every ten seconds.
   EXPECT_EQ(campaigns_->SendSome("slow", 100)->sent, 1);
   EXPECT_EQ(campaigns_->SendSome("slow", 100)->sent, 0);
