@@ -30,7 +30,9 @@ Result<MarketingSession> OpenSession(Env& env, const std::string& dir) {
   return s;
 }
 
-std::string When(int64_t micros) { return micros == 0 ? "-" : FormatRfc3339(micros / 1'000'000); }
+std::string CampaignTime(int64_t micros) {
+  return micros == 0 ? "-" : FormatRfc3339(micros / 1'000'000);
+}
 
 struct SegmentArgs {
   std::string dir, name;
@@ -263,7 +265,7 @@ Status ReportCampaign(Env& env, const std::string& dir, const std::string& name)
       "%lld\n",
       c.name.c_str(), c.state.c_str(), c.segment.c_str(),
       c.segment_words.empty() ? "(frozen when sent)" : c.segment_words.c_str(), c.subject.c_str(),
-      When(c.started_micros).c_str(), When(c.finished_micros).c_str(),
+      CampaignTime(c.started_micros).c_str(), CampaignTime(c.finished_micros).c_str(),
       static_cast<long long>(r.recipients), static_cast<long long>(r.sent),
       static_cast<long long>(r.refused));
   for (const auto& [reason, n] : r.refused_by) {
