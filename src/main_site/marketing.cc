@@ -59,21 +59,10 @@ Result<std::unique_ptr<MarketingServices>> OpenMarketing(Env& env, const std::st
   users::Recommender* recommender = m->recommender.get();
   o.recommend = [shop, recommender](std::string_view user_id,
                                     size_t n) -> Result<std::vector<CampaignProduct>> {
-    ASSIGN_OR_RETURN(std::vector<commerce::Product> products, shop->ListProducts());
-    std::map<std::string, const commerce::Product*, std::less<>> in_stock;
-    for (const commerce::Product& p : products) {
-      if (p.stock > 0 && !p.page_path.empty()) in_stock[p.sku] = &p;
-    }
-    ASSIGN_OR_RETURN(auto suggested,
-                     recommender->ForCustomer(
-                         user_id, n, [&](std::string_view sku) { return in_stock.contains(sku); }));
+    ASSIGN_OR_RETURN(auto suggested, SuggestionsFor(*recommender, *shop, user_id, n));
     std::vector<CampaignProduct> out;
-    for (const users::ScoredProduct& s : suggested) {
-      const commerce::Product& p = *in_stock.at(s.sku);
-      out.push_back(
-          {p.title,
-           commerce::FormatMoney(p.price_minor, shop->config().currency, shop->config().locale),
-           p.page_path});
+    for (users::AccountSuggestion& p : suggested) {
+      out.push_back({std::move(p.title), std::move(p.price), std::move(p.href)});
     }
     return out;
   };

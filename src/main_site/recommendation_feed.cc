@@ -3,6 +3,8 @@
 #include <set>
 
 #include "base/encoding.h"
+#include "base/money_format.h"
+#include "commerce/form.h"
 #include "content/builder.h"
 #include "crypto/hash.h"
 #include "store/database.h"
@@ -14,13 +16,9 @@ constexpr std::string_view kOrdersCursor = "orders";
 
 std::string VisitsCursor(const std::string& partner) { return "visits:" + partner; }
 
+// A cursor as stored ("" before the first batch: 0).
 int64_t FeedCursorValue(const std::string& text) {
-  int64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  return commerce::ParseDigits(text, 18).value_or(0);
 }
 
 }  // namespace
@@ -123,6 +121,26 @@ void AddAlsoBought(const std::map<std::string, std::vector<users::ScoredProduct>
     }
     if (!skus.empty()) page->second[std::string(content::kAlsoBoughtField)] = skus;
   }
+}
+
+Result<std::vector<users::AccountSuggestion>> SuggestionsFor(users::Recommender& recommender,
+                                                             commerce::Shop& shop,
+                                                             std::string_view customer, size_t n) {
+  ASSIGN_OR_RETURN(std::vector<commerce::Product> products, shop.ListProducts());
+  std::map<std::string, const commerce::Product*, std::less<>> in_stock;
+  for (const commerce::Product& p : products) {
+    if (p.stock > 0 && !p.page_path.empty()) in_stock[p.sku] = &p;
+  }
+  ASSIGN_OR_RETURN(auto suggested, recommender.ForCustomer(customer, n, [&](std::string_view sku) {
+    return in_stock.contains(sku);
+  }));
+  const commerce::ShopConfig& c = shop.config();
+  std::vector<users::AccountSuggestion> out;
+  for (const users::ScoredProduct& s : suggested) {
+    const commerce::Product& p = *in_stock.at(s.sku);
+    out.push_back({p.title, FormatMoney(p.price_minor, c.currency, c.locale), p.page_path});
+  }
+  return out;
 }
 
 }  // namespace tieup

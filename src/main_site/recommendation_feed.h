@@ -18,6 +18,7 @@
 #include "base/status.h"
 #include "commerce/shop.h"
 #include "store/database.h"
+#include "users/account_pages.h"
 #include "users/recommendations.h"
 
 namespace tieup {
@@ -42,5 +43,12 @@ Result<RecommendationFeedResult> FeedRecommendations(Database& db, users::Recomm
 void AddAlsoBought(const std::map<std::string, std::vector<users::ScoredProduct>>& neighbours,
                    const std::vector<commerce::Product>& products, size_t limit,
                    std::map<std::string, std::map<std::string, std::string>>& pages);
+
+// Up to `n` personal suggestions for `customer` (users::Recommender::ForCustomer), only products of
+// `shop` in stock that have a page, priced as customers read them: what main's account page and
+// the campaigns' {{#recommended}} show.
+Result<std::vector<users::AccountSuggestion>> SuggestionsFor(users::Recommender& recommender,
+                                                             commerce::Shop& shop,
+                                                             std::string_view customer, size_t n);
 
 }  // namespace tieup

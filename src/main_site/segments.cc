@@ -238,7 +238,8 @@ Status ValidateSegmentName(std::string_view name) {
 
 Result<std::unique_ptr<Segments>> Segments::Open(Env& env, Database& db) {
   RETURN_IF_ERROR(Migrate(db, "marketing_segments", SegmentMigrations()));
-  return std::unique_ptr<Segments>(new Segments(env, db));
+  ASSIGN_OR_RETURN(auto users, users::UserStore::Open(env, db));
+  return std::unique_ptr<Segments>(new Segments(env, db, std::move(users)));
 }
 
 Status Segments::Save(std::string_view name, const SegmentDefinition& definition,
@@ -308,11 +309,10 @@ Result<std::vector<SegmentMember>> Segments::Members(const SegmentDefinition& d,
   const int64_t now = env_.NowMicros();
   // The accounts' rules first (the store's own reading of its rows), then the orders' and the
   // visits', each one query grouped by customer.
-  ASSIGN_OR_RETURN(auto users, users::UserStore::Open(env_, db_));
   users::UserFilter filter;
   if (!d.registered_via.empty()) filter.registered_via = d.registered_via;
   filter.limit = std::numeric_limits<int64_t>::max();
-  ASSIGN_OR_RETURN(std::vector<users::User> accounts, users->List(filter));
+  ASSIGN_OR_RETURN(std::vector<users::User> accounts, users_->List(filter));
 
   struct Sums {
     int64_t orders = 0;

@@ -29,6 +29,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "store/database.h"
+#include "users/user_store.h"
 
 namespace tieup {
 
@@ -113,9 +114,11 @@ class Segments {
   Result<int64_t> Count(const SegmentDefinition& definition);
 
  private:
-  Segments(Env& env, Database& db) : env_(env), db_(db) {}
+  Segments(Env& env, Database& db, std::unique_ptr<users::UserStore> users)
+      : env_(env), db_(db), users_(std::move(users)) {}
   Env& env_;
   Database& db_;
+  std::unique_ptr<users::UserStore> users_;  // the accounts' rows, read by Members
 };
 
 }  // namespace tieup

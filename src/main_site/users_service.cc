@@ -16,6 +16,7 @@
 #include "main_site/main_daemon.h"
 #include "main_site/main_sync.h"
 #include "main_site/partner_orders.h"
+#include "main_site/recommendation_feed.h"
 #include "main_site/shop_service.h"
 #include "main_site/signed_requests.h"
 #include "site/browser_headers.h"
@@ -874,27 +875,9 @@ Status AttachUsers(MainDaemon& daemon) {
     ASSIGN_OR_RETURN(std::unique_ptr<users::Recommender> opened,
                      users::Recommender::Open(daemon.env(), daemon.db()));
     std::shared_ptr<users::Recommender> recommender = std::move(opened);
-    {
-      account_suggestions =
-          [shop, recommender](
-              const std::string& user_id) -> Result<std::vector<users::AccountSuggestion>> {
-        ASSIGN_OR_RETURN(std::vector<commerce::Product> products, shop->shop->ListProducts());
-        std::map<std::string, const commerce::Product*, std::less<>> in_stock;
-        for (const commerce::Product& p : products) {
-          if (p.stock > 0 && !p.page_path.empty()) in_stock[p.sku] = &p;
-        }
-        ASSIGN_OR_RETURN(auto suggested,
-                         recommender->ForCustomer(
-                             user_id, 4, [&](std::string_view s) { return in_stock.contains(s); }));
-        std::vector<users::AccountSuggestion> out;
-        const commerce::ShopConfig& c = shop->shop->config();
-        for (const users::ScoredProduct& s : suggested) {
-          const commerce::Product& p = *in_stock.at(s.sku);
-          out.push_back({p.title, FormatMoney(p.price_minor, c.currency, c.locale), p.page_path});
-        }
-        return out;
-      };
-    }
+    account_suggestions = [shop, recommender](const std::string& user_id) {
+      return SuggestionsFor(*recommender, *shop->shop, user_id, 4);
+    };
     // "Delete my account" (EraseAccount).
     extras.erase = [self, store, shop](const users::User& user) -> Status {
       ASSIGN_OR_RETURN(int64_t orders,
