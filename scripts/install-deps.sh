@@ -11,7 +11,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libkainjow-mustache-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libdtl-dev
   libgmime-3.0-dev zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev curl openssl libicu-dev libxml2-dev
-  libcjose-dev libjansson-dev libmodsecurity-dev modsecurity-crs libjemalloc-dev prometheus-cpp-dev libpqxx-dev
+  libxapian-dev libcjose-dev libjansson-dev libmodsecurity-dev modsecurity-crs libjemalloc-dev prometheus-cpp-dev libpqxx-dev
   lld)
 case "$what" in
   build|demo) ;;

@@ -1,0 +1,370 @@
+#include "search/site_index.h"
+
+#include <xapian.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <system_error>
+
+#include "base/encoding.h"
+#include "crypto/hash.h"
+
+namespace tieup::search {
+namespace json = boost::json;
+namespace {
+
+// The format of the documents (terms, values, data). Another number: Open says DataLoss, and
+// the caller builds the index again.
+constexpr std::string_view kSchemaKey = "tieup.schema";
+constexpr std::string_view kSchema = "1";
+constexpr std::string_view kStateKey = "tieup.state";
+
+constexpr Xapian::valueno kPathSlot = 0;
+constexpr Xapian::valueno kVersionSlot = 1;
+
+// Term prefixes (Xapian's conventions: Q for the unique id, X... for the caller's own).
+constexpr std::string_view kIdPrefix = "Q";
+constexpr std::string_view kTitlePrefix = "S";
+constexpr std::string_view kAreaPrefix = "XA";
+constexpr std::string_view kSkuPrefix = "XS";
+constexpr std::string_view kBandPrefix = "XP";
+constexpr std::string_view kKindPrefix = "XK";
+
+// Xapian's terms hold at most 245 bytes: a long path is named by its hash instead.
+std::string IdTerm(std::string_view path) {
+  if (path.size() <= 200) return std::string(kIdPrefix) + std::string(path);
+  return std::string(kIdPrefix) + "#" + Sha256Hex(path);
+}
+
+// `text` cut to at most `bytes`, at a UTF-8 character boundary.
+std::string CutUtf8(std::string_view text, size_t bytes) {
+  if (text.size() <= bytes) return std::string(text);
+  size_t end = bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
+Xapian::Stem StemmerFor(const std::string& language) {
+  if (language.empty() || language == "none") return Xapian::Stem();
+  return Xapian::Stem(language);
+}
+
+std::string Lower(std::string_view s) { return LowerAscii(s); }
+
+Status FromXapian(const Xapian::Error& e, std::string_view doing, const std::string& dir) {
+  const std::string what =
+      std::string(doing) + " the search index " + dir + ": " + e.get_type() + ": " + e.get_msg();
+  const std::string type = e.get_type();
+  if (type == "DatabaseCorruptError" || type == "DatabaseVersionError" ||
+      type == "DatabaseOpeningError" || type == "DatabaseNotFoundError") {
+    return Status::DataLoss(what + " (it is rebuilt from the served pages)");
+  }
+  if (type == "DatabaseLockError") {
+    return Status::Unavailable(what + " (another process of this site has it open)");
+  }
+  return Status::IOError(what);
+}
+
+}  // namespace
+
+std::string PriceBand(int64_t price_minor, int currency_exponent) {
+  if (price_minor < 0) return "";
+  int64_t major = price_minor;
+  for (int i = 0; i < currency_exponent && major > 0; ++i) major /= 10;
+  if (major < 10) return "under-10";
+  if (major < 50) return "10-50";
+  if (major < 100) return "50-100";
+  if (major < 500) return "100-500";
+  if (major < 1000) return "500-1000";
+  if (major < 5000) return "1000-5000";
+  if (major < 10000) return "5000-10000";
+  return "10000-and-over";
+}
+
+SiteIndex::SiteIndex(std::string dir, SiteIndexOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
+
+SiteIndex::~SiteIndex() {
+  if (writer_) {
+    try {
+      writer_->close();
+    } catch (const Xapian::Error&) {
+      // Closing an index whose last commit is on disk: nothing is lost.
+    }
+  }
+}
+
+Result<std::unique_ptr<SiteIndex>> SiteIndex::Open(const std::string& dir,
+                                                   SiteIndexOptions options) {
+  // The stemmer's name is checked before anything is opened: a bad [search] language is the
+  // manager's configuration error, not damage.
+  try {
+    StemmerFor(options.stemming_language);
+  } catch (const Xapian::Error&) {
+    return Status::InvalidArgument("search: there is no stemmer for the language '" +
+                                   options.stemming_language +
+                                   "' (use e.g. english, french, german, or none)");
+  }
+  std::unique_ptr<SiteIndex> index(new SiteIndex(dir, std::move(options)));
+  try {
+    index->writer_ = std::make_unique<Xapian::WritableDatabase>(dir, Xapian::DB_CREATE_OR_OPEN);
+    const std::string schema = index->writer_->get_metadata(std::string(kSchemaKey));
+    if (schema.empty() && index->writer_->get_doccount() == 0) {
+      index->writer_->set_metadata(std::string(kSchemaKey), std::string(kSchema));
+      index->writer_->commit();
+    } else if (schema != kSchema) {
+      return Status::DataLoss("the search index " + dir + " has format '" + schema +
+                              "', not this version's '" + std::string(kSchema) +
+                              "' (it is rebuilt from the served pages)");
+    }
+  } catch (const Xapian::Error& e) {
+    return FromXapian(e, "opening", dir);
+  }
+  RETURN_IF_ERROR(index->LoadVersions());
+  return index;
+}
+
+Result<std::unique_ptr<SiteIndex>> SiteIndex::Recreate(const std::string& dir,
+                                                       SiteIndexOptions options) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) {
+    return Status::IOError("removing the damaged search index " + dir + ": " + ec.message());
+  }
+  return Open(dir, std::move(options));
+}
+
+Status SiteIndex::LoadVersions() {
+  // Every document's path and version, read from the value streams (no document is loaded):
+  // also the check that the index can be read at all.
+  try {
+    std::map<Xapian::docid, std::string> paths;
+    for (auto it = writer_->valuestream_begin(kPathSlot); it != writer_->valuestream_end(kPathSlot);
+         ++it) {
+      paths.emplace(it.get_docid(), *it);
+    }
+    versions_.clear();
+    for (auto it = writer_->valuestream_begin(kVersionSlot);
+         it != writer_->valuestream_end(kVersionSlot); ++it) {
+      auto p = paths.find(it.get_docid());
+      if (p != paths.end()) versions_[p->second] = *it;
+    }
+    documents_ = writer_->get_doccount();
+    if (versions_.size() != documents_) {
+      return Status::DataLoss("the search index " + dir_ + " has " +
+                              std::to_string(documents_.load()) + " documents but " +
+                              std::to_string(versions_.size()) +
+                              " named pages (it is rebuilt from the served pages)");
+    }
+  } catch (const Xapian::Error& e) {
+    return FromXapian(e, "reading", dir_);
+  }
+  return Status::Ok();
+}
+
+Status SiteIndex::Apply(const std::vector<IndexedPage>& pages,
+                        const std::vector<std::string>& removed, std::string_view state) {
+  if (pages.empty() && removed.empty() && state == this->state()) return Status::Ok();
+  const Xapian::Stem stemmer = StemmerFor(options_.stemming_language);
+  try {
+    writer_->begin_transaction();
+    try {
+      Xapian::TermGenerator terms;
+      terms.set_stemmer(stemmer);
+      terms.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+      terms.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM | Xapian::TermGenerator::FLAG_SPELLING);
+      terms.set_database(*writer_);
+      for (const IndexedPage& page : pages) {
+        Xapian::Document doc;
+        terms.set_document(doc);
+        const std::string id = IdTerm(page.path);
+        doc.add_boolean_term(id);
+        doc.add_boolean_term(std::string(kAreaPrefix) + page.area);
+        doc.add_value(kPathSlot, page.path);
+        doc.add_value(kVersionSlot, page.version);
+        terms.index_text(page.title, 5);
+        terms.index_text(page.title, 1, std::string(kTitlePrefix));
+        terms.increase_termpos();
+        for (const std::string& h : page.headings) {
+          terms.index_text(h, 2);
+          terms.increase_termpos();
+        }
+        terms.index_text(page.text);
+        json::array skus;
+        for (const IndexedProduct& p : page.products) {
+          terms.increase_termpos();
+          terms.index_text(p.sku, 3);
+          terms.index_text(p.title, 2);
+          terms.index_text(p.category, 2);
+          doc.add_boolean_term(std::string(kSkuPrefix) + Lower(p.sku));
+          const std::string band = PriceBand(p.price_minor, p.currency_exponent);
+          if (!band.empty()) doc.add_boolean_term(std::string(kBandPrefix) + band);
+          skus.emplace_back(p.sku);
+        }
+        if (!page.products.empty()) doc.add_boolean_term(std::string(kKindPrefix) + "product");
+        json::object data;
+        data["p"] = page.path;
+        data["a"] = page.area;
+        data["t"] = page.title;
+        data["x"] = CutUtf8(page.text, options_.stored_text_bytes);
+        data["s"] = std::move(skus);
+        doc.set_data(json::serialize(data));
+        writer_->replace_document(id, doc);
+      }
+      for (const std::string& path : removed) writer_->delete_document(IdTerm(path));
+      writer_->set_metadata(std::string(kStateKey), std::string(state));
+      writer_->commit_transaction();
+    } catch (...) {
+      writer_->cancel_transaction();
+      throw;
+    }
+  } catch (const Xapian::Error& e) {
+    return FromXapian(e, "writing", dir_);
+  }
+  for (const IndexedPage& page : pages) versions_[page.path] = page.version;
+  for (const std::string& path : removed) versions_.erase(path);
+  documents_ = writer_->get_doccount();
+  generation_.fetch_add(1);
+  return Status::Ok();
+}
+
+std::string SiteIndex::state() const {
+  try {
+    return writer_->get_metadata(std::string(kStateKey));
+  } catch (const Xapian::Error&) {
+    return "";
+  }
+}
+
+uint64_t SiteIndex::document_count() const { return documents_.load(); }
+
+uint64_t SiteIndex::disk_bytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+std::unique_ptr<Xapian::Database> SiteIndex::AcquireReader(uint64_t* generation) const {
+  // Read before reopening: a commit after this load makes the reader look old (reopened again
+  // next time), never new.
+  const uint64_t now = generation_.load();
+  *generation = now;
+  std::unique_ptr<Xapian::Database> reader;
+  uint64_t seen = 0;
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!readers_.empty()) {
+      seen = readers_.back().first;
+      reader = std::move(readers_.back().second);
+      readers_.pop_back();
+    }
+  }
+  if (!reader) {
+    reader = std::make_unique<Xapian::Database>(dir_);
+  } else if (seen != now) {
+    reader->reopen();
+  }
+  return reader;
+}
+
+void SiteIndex::ReleaseReader(uint64_t generation, std::unique_ptr<Xapian::Database> reader) const {
+  std::lock_guard<std::mutex> lock(readers_mu_);
+  if (readers_.size() < 16) readers_.emplace_back(generation, std::move(reader));
+}
+
+Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
+  if (query.words.size() > kMaxQueryBytes) {
+    return Status::InvalidArgument("the search words are longer than " +
+                                   std::to_string(kMaxQueryBytes) + " bytes");
+  }
+  if (!IsValidUtf8(query.words)) {
+    return Status::InvalidArgument("the search words are not UTF-8 text");
+  }
+  SearchAnswer answer;
+  if (query.words.find_first_not_of(" \t\r\n") == std::string::npos) return answer;
+  const Xapian::Stem stemmer = StemmerFor(options_.stemming_language);
+  const size_t limit = std::min<size_t>(query.limit, 100);
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Xapian::Database> db;
+    uint64_t generation = 0;
+    try {
+      db = AcquireReader(&generation);
+      Xapian::QueryParser parser;
+      parser.set_stemmer(stemmer);
+      parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+      parser.set_database(*db);
+      parser.set_default_op(Xapian::Query::OP_AND);
+      parser.set_max_expansion(64, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+      const unsigned plain =
+          Xapian::QueryParser::FLAG_CJK_NGRAM | Xapian::QueryParser::FLAG_SPELLING_CORRECTION;
+      const unsigned rich = plain | Xapian::QueryParser::FLAG_BOOLEAN |
+                            Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_LOVEHATE |
+                            Xapian::QueryParser::FLAG_WILDCARD;
+      Xapian::Query parsed;
+      try {
+        parsed = parser.parse_query(query.words, rich);
+      } catch (const Xapian::QueryParserError&) {
+        // A visitor's stray quote or operator: the words as plain words.
+        parsed = parser.parse_query(query.words, plain);
+      }
+      auto filtered = [&](Xapian::Query q) {
+        if (!query.area.empty()) {
+          q = Xapian::Query(Xapian::Query::OP_FILTER, q,
+                            Xapian::Query(std::string(kAreaPrefix) + query.area));
+        }
+        if (!query.price_band.empty()) {
+          q = Xapian::Query(Xapian::Query::OP_FILTER, q,
+                            Xapian::Query(std::string(kBandPrefix) + query.price_band));
+        }
+        return q;
+      };
+      Xapian::Enquire enquire(*db);
+      enquire.set_query(filtered(parsed));
+      Xapian::MSet matches = enquire.get_mset(static_cast<Xapian::doccount>(query.offset),
+                                              static_cast<Xapian::doccount>(limit), 100);
+      answer.total = matches.get_matches_estimated();
+      for (auto it = matches.begin(); it != matches.end(); ++it) {
+        const json::value data = json::parse(it.get_document().get_data());
+        const json::object& o = data.as_object();
+        SearchHit hit;
+        hit.path = json::value_to<std::string>(o.at("p"));
+        hit.area = json::value_to<std::string>(o.at("a"));
+        hit.title = json::value_to<std::string>(o.at("t"));
+        for (const json::value& s : o.at("s").as_array()) {
+          hit.skus.push_back(json::value_to<std::string>(s));
+        }
+        hit.snippet_html =
+            matches.snippet(json::value_to<std::string>(o.at("x")), 240, stemmer,
+                            Xapian::MSet::SNIPPET_BACKGROUND_MODEL |
+                                Xapian::MSet::SNIPPET_EXHAUSTIVE | Xapian::MSet::SNIPPET_CJK_NGRAM,
+                            "<mark>", "</mark>", "\u2026");
+        hit.percent = it.get_percent();
+        answer.hits.push_back(std::move(hit));
+      }
+      const std::string corrected = parser.get_corrected_query_string();
+      if (!corrected.empty() && corrected != query.words) {
+        // Offered only when it finds something (a word may have left the pages since).
+        Xapian::Enquire check(*db);
+        check.set_query(filtered(parser.parse_query(corrected, plain)));
+        if (!check.get_mset(0, 1).empty()) answer.did_you_mean = corrected;
+      }
+      ReleaseReader(generation, std::move(db));
+      return answer;
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      // The writer committed twice while this reader read: read the newest revision again.
+      if (attempt >= 20) return FromXapian(e, "searching", dir_);
+      answer = SearchAnswer();  // the pooled reader is dropped; the next one is opened afresh
+    } catch (const Xapian::Error& e) {
+      return FromXapian(e, "searching", dir_);
+    } catch (const std::exception& e) {
+      return Status::DataLoss("the search index " + dir_ + " holds a document that cannot be " +
+                              "read: " + e.what());
+    }
+  }
+}
+
+}  // namespace tieup::search
