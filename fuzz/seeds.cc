@@ -229,6 +229,12 @@ void LedgerSeeds() {
   Write("ledger_record", "ad_click",
         ledger::EncodeRecord(ledger::AdRecord{1'790'000'000'000'000, ledger::AdOwner::kMain, 0,
                                               "/index.html", 1, "first-flush"}));
+  Write("ledger_record", "search",
+        ledger::EncodeRecord(
+            ledger::SearchRecord{1'790'000'000'000'000, "green \"tea\" caf\xC3\xA9", 0, "", {}}));
+  Write("ledger_record", "search_click",
+        ledger::EncodeRecord(ledger::SearchRecord{1'790'000'000'000'000, "sencha", 12,
+                                                  "/tea/sencha.html", ledger::RecordArea::kTieup}));
 }
 
 void SyncSeeds() {

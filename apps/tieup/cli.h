@@ -47,6 +47,8 @@ void AddWafCommands(CLI::App& app, Context& ctx);
 void AddBlocklistCommands(CLI::App& app, Context& ctx);
 // tieup main alerts DIR, tieup partner alerts DIR.
 void AddAlertsCommands(CLI::App& app, Context& ctx);
+// `tieup main searches DIR` (cli_searches.cc); after AddMainCommands.
+void AddSearchesCommands(CLI::App& app, Context& ctx);
 
 // The database of the site at `dir` after checking it is a site of role `want` (a clear error
 // otherwise), and main's.

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   tieup::cli::AddWafCommands(app, ctx);
   tieup::cli::AddBlocklistCommands(app, ctx);
   tieup::cli::AddAlertsCommands(app, ctx);
+  tieup::cli::AddSearchesCommands(app, ctx);
   tieup::cli::AddDemoCommand(app, ctx);
   try {
     app.parse(argc, argv);

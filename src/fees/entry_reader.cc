@@ -281,6 +281,11 @@ Result<FeeEntry> ReadFeeEntry(std::string_view entry) {
   } else if (const auto* reg = std::get_if<ledger::RegistrationRecord>(&record)) {
     out.type = FeeEntry::Type::kUnused;
     out.time_micros = reg->time_micros;
+  } else if (const auto* search = std::get_if<ledger::SearchRecord>(&record)) {
+    // A search, or a click on one of its results: no fee counts them (the fast path above
+    // never takes one: it starts with "clicked_" or "query", which no layout there does).
+    out.type = FeeEntry::Type::kUnused;
+    out.time_micros = search->time_micros;
   }
   return out;
 }

@@ -17,7 +17,8 @@
 //  - content records: for each area, the one with the latest time before the period's end
 //    (ties: the later entry), even when it is older than the period (content stays);
 //  - ad records in the period: impressions summed per owner;
-//  - registration records: not used by any fee.
+//  - registration and search records (ledger::SearchRecord: searches and clicks on their
+//    results): not used by any fee.
 // Entries inside an excluded range (main detected tampering there) are skipped and counted.
 // An entry that is not a record this build reads (a newer version, say) is skipped, counted,
 // and the first such index is kept, so the statement shows it.

@@ -103,6 +103,21 @@ void AccessLogWriter::Record(AccessRecord record) { Enqueue(std::move(record)); 
 
 void AccessLogWriter::Record(AdRecord record) { Enqueue(std::move(record)); }
 
+void AccessLogWriter::Record(SearchRecord record) {
+  if (record.query.size() > kMaxSearchQueryBytes || !IsValidUtf8(record.query)) {
+    std::string query = SanitizeUtf8(record.query);
+    size_t end = 0;  // the longest whole-character prefix that fits
+    while (end < query.size()) {
+      const size_t n = Utf8SequenceLength(query, end);
+      if (n == 0 || end + n > kMaxSearchQueryBytes) break;
+      end += n;
+    }
+    query.resize(end);
+    record.query = std::move(query);
+  }
+  Enqueue(std::move(record));
+}
+
 void AccessLogWriter::Enqueue(Queued record) {
   bool wake = false;
   {

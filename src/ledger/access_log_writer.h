@@ -75,6 +75,10 @@ class AccessLogWriter {
   void Record(AccessRecord record);
   // The same for the advertisements a page showed or a click on one (site/ad_frames.h).
   void Record(AdRecord record);
+  // The same for a search on the site's search page or a click on one of its results. A query
+  // of more than kMaxSearchQueryBytes (after invalid UTF-8 is replaced, as EncodeRecord does) is
+  // cut to fit at a character boundary, so that the record is always one ParseRecord reads.
+  void Record(SearchRecord record);
 
   // Makes one write attempt for what is queued (and a pending count of unrecorded requests)
   // and waits for it: OK once every record queued before the call is durable and the periodic
@@ -117,7 +121,7 @@ class AccessLogWriter {
 
   void Run();
   void MaybePeriodicCheckpoint();
-  using Queued = std::variant<AccessRecord, AdRecord>;
+  using Queued = std::variant<AccessRecord, AdRecord, SearchRecord>;
   void Enqueue(Queued record);
   // Under mu_: counts `record` as unrecorded.
   void CountUnrecordedLocked(const Queued& record, const std::string& why);

@@ -283,6 +283,18 @@ std::string EncodeRecord(const OrderCancelRecord& r) {
   return w.Finish();
 }
 
+std::string EncodeRecord(const SearchRecord& r) {
+  CanonicalWriter w;
+  if (r.clicked_area.has_value()) w.String("clicked_area", RecordAreaName(*r.clicked_area));
+  if (!r.clicked_path.empty()) w.String("clicked_path", r.clicked_path);
+  w.String("query", r.query);
+  w.Uint("results", r.results);
+  w.Int("time_micros", r.time_micros);
+  w.String("type", "search");
+  w.Int("v", SearchRecord::kVersion);
+  return w.Finish();
+}
+
 std::string EncodeRecord(const LedgerRecord& record) {
   return std::visit([](const auto& r) { return EncodeRecord(r); }, record);
 }
@@ -442,6 +454,31 @@ Result<LedgerRecord> ParseRecord(std::string_view entry) {
     if (r.count == 0 && f.status().ok()) f.Fail("the field \"count\" must be at least 1");
     if (r.last_micros < r.first_micros && f.status().ok()) {
       f.Fail("the field \"last_micros\" is before \"first_micros\"");
+    }
+    record = std::move(r);
+  } else if (type == "search") {
+    RETURN_IF_ERROR(check_version(SearchRecord::kVersion));
+    RETURN_IF_ERROR(CheckKeys(o, type, {"query", "results", "time_micros", "type", "v"},
+                              {"clicked_area", "clicked_path"}));
+    SearchRecord r;
+    r.time_micros = f.Int("time_micros", 0, kMaxInt64);
+    r.query = f.String("query");
+    r.results = f.Uint("results");
+    const bool has_area = o.contains("clicked_area");
+    const bool has_path = o.contains("clicked_path");
+    if (has_area) r.clicked_area = f.Area("clicked_area");
+    if (has_path) r.clicked_path = f.String("clicked_path");
+    if (r.query.size() > kMaxSearchQueryBytes && f.status().ok()) {
+      f.Fail("the field \"query\" is " + std::to_string(r.query.size()) + " bytes long; at most " +
+             std::to_string(kMaxSearchQueryBytes) + " are recorded");
+    }
+    if (has_area != has_path && f.status().ok()) {
+      f.Fail(has_area ? "a click has \"clicked_area\" without \"clicked_path\""
+                      : "a click has \"clicked_path\" without \"clicked_area\"");
+    }
+    if (has_path && !r.clicked_path.starts_with('/') && f.status().ok()) {
+      f.Fail("the field \"clicked_path\" must be a path starting with '/', got \"" +
+             r.clicked_path.substr(0, 40) + "\"");
     }
     record = std::move(r);
   } else {

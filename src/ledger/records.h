@@ -1,7 +1,7 @@
 // The typed records a partner writes to its ledger: accesses, user registrations, orders (and
 // their cancellations and refunds), content amounts (on each release activation), advertisements
-// shown, and the requests that could not be recorded (a gap, so that fees are never silently
-// under-counted).
+// shown, searches on the site's search page (and clicks on their results), and the requests that
+// could not be recorded (a gap, so that fees are never silently under-counted).
 //
 // Each record encodes to one canonical byte form: compact JSON with its keys sorted, a "type"
 // and a version "v". Parsing is strict: the input must be exactly the canonical encoding of a
@@ -11,6 +11,7 @@
 // be written. All functions are pure and thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -140,8 +141,27 @@ struct UnrecordedRecord {
   friend bool operator==(const UnrecordedRecord&, const UnrecordedRecord&) = default;
 };
 
+// The longest query a SearchRecord holds, in bytes.
+inline constexpr size_t kMaxSearchQueryBytes = 400;
+
+// A search on the site's /search page, or a click on one of its results. No fee counts it
+// (fees/inputs.h): main lists the searches that found nothing, so that partners learn what their
+// visitors look for in vain. type "search", v 1; `clicked_area` and `clicked_path` are written
+// only for a click.
+struct SearchRecord {
+  static constexpr int kVersion = 1;
+  int64_t time_micros = 0;  // when (>= 0)
+  // The words searched, as the visitor typed them (at most kMaxSearchQueryBytes bytes).
+  std::string query;
+  uint64_t results = 0;      // how many pages matched (an estimate for large counts)
+  std::string clicked_path;  // a click on a result: the result's path ('/...'); empty for a search
+  std::optional<RecordArea> clicked_area;  // a click: the result's area; absent for a search
+
+  friend bool operator==(const SearchRecord&, const SearchRecord&) = default;
+};
+
 using LedgerRecord = std::variant<AccessRecord, RegistrationRecord, OrderRecord, ContentRecord,
-                                  AdRecord, UnrecordedRecord, OrderCancelRecord>;
+                                  AdRecord, UnrecordedRecord, OrderCancelRecord, SearchRecord>;
 
 // The canonical encoding of a record.
 std::string EncodeRecord(const AccessRecord& record);
@@ -151,6 +171,10 @@ std::string EncodeRecord(const ContentRecord& record);
 std::string EncodeRecord(const AdRecord& record);
 std::string EncodeRecord(const UnrecordedRecord& record);
 std::string EncodeRecord(const OrderCancelRecord& record);
+// A query longer than kMaxSearchQueryBytes, or a click that names only one of its path and area,
+// is written as given, and ParseRecord refuses it: the access log writer cuts the query
+// (access_log_writer.h).
+std::string EncodeRecord(const SearchRecord& record);
 std::string EncodeRecord(const LedgerRecord& record);
 
 // Parses a ledger entry strictly (see above). InvalidArgument names the field at fault;

@@ -97,6 +97,21 @@ const std::vector<Migration>& MainLedgerMigrations() {
        "  PRIMARY KEY (partner, entry));"
        "CREATE INDEX ledger_user_visits_user ON ledger_user_visits(user_id, time_micros);"
        "UPDATE ledger_mirrors SET orders_indexed = 0;"},
+      // The searches on partners' search pages and the clicks on their results (a click has a
+      // clicked_path; clicked_area is '' for a search), indexed with the orders: the backfill
+      // reads every mirror again for them, and what is indexed already is ignored.
+      {5,
+       "CREATE TABLE ledger_searches ("
+       "  partner TEXT NOT NULL,"
+       "  entry INTEGER NOT NULL,"
+       "  time_micros INTEGER NOT NULL,"
+       "  query TEXT NOT NULL,"
+       "  results INTEGER NOT NULL,"
+       "  clicked_path TEXT NOT NULL,"
+       "  clicked_area TEXT NOT NULL,"
+       "  PRIMARY KEY (partner, entry));"
+       "CREATE INDEX ledger_searches_partner_time ON ledger_searches(partner, time_micros);"
+       "UPDATE ledger_mirrors SET orders_indexed = 0;"},
   };
   return kMigrations;
 }
@@ -333,6 +348,20 @@ Status LedgerCollector::IndexOrders(const std::string& partner, const ledger::Lo
           }
           continue;
         }
+        if (entries[i].find("\"type\":\"search\"") != std::string::npos) {
+          auto record = ledger::ParseRecord(entries[i]);
+          const auto* q = record.ok() ? std::get_if<ledger::SearchRecord>(&*record) : nullptr;
+          if (q != nullptr) {
+            RETURN_IF_ERROR(tx.Exec(
+                "INSERT INTO ledger_searches(partner, entry, time_micros, query, results, "
+                "clicked_path, clicked_area) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                {partner, static_cast<int64_t>(next + i), q->time_micros, q->query,
+                 static_cast<int64_t>(std::min<uint64_t>(q->results, INT64_MAX)), q->clicked_path,
+                 q->clicked_area ? std::string(ledger::RecordAreaName(*q->clicked_area))
+                                 : std::string()}));
+          }
+          continue;
+        }
         if (entries[i].find("\"type\":\"order\"") == std::string::npos) continue;
         auto record = ledger::ParseRecord(entries[i]);
         const auto* o = record.ok() ? std::get_if<ledger::OrderRecord>(&*record) : nullptr;
@@ -433,6 +462,54 @@ Result<LedgerOrderPage> LedgerCollector::Orders(const LedgerOrderQuery& q) {
     page.orders.push_back(std::move(o));
   }
   return page;
+}
+
+Result<std::vector<ZeroResultQuery>> LedgerCollector::ZeroResultQueries(std::string_view partner,
+                                                                        int64_t since_micros,
+                                                                        size_t limit) {
+  // Per partner and case-folded query: the newest row (its spelling and time) with the group's
+  // count; then the groups ranked within each partner. Window functions: SQLite 3.25+ and
+  // PostgreSQL alike.
+  ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT partner, query, searches, time_micros FROM ("
+                "  SELECT partner, query, searches, time_micros, ROW_NUMBER() OVER (PARTITION BY "
+                "    partner ORDER BY searches DESC, time_micros DESC, folded) AS place"
+                "  FROM ("
+                "    SELECT partner, query, lower(query) AS folded, time_micros,"
+                "      ROW_NUMBER() OVER (PARTITION BY partner, lower(query) ORDER BY "
+                "        time_micros DESC, entry DESC) AS newest,"
+                "      COUNT(*) OVER (PARTITION BY partner, lower(query)) AS searches"
+                "    FROM ledger_searches WHERE results = 0 AND clicked_path = '' AND "
+                "      time_micros >= ? AND (? = '' OR partner = ?)"
+                "  ) AS grouped WHERE newest = 1"
+                ") AS ranked WHERE place <= ? ORDER BY partner, place",
+                {since_micros, std::string(partner), std::string(partner),
+                 static_cast<int64_t>(std::clamp<size_t>(limit, 1, 1'000'000))}));
+  std::vector<ZeroResultQuery> out;
+  out.reserve(rows.size());
+  for (const SqlRow& r : rows) out.push_back({r.Text(0), r.Text(1), r.Int(2), r.Int(3)});
+  return out;
+}
+
+Result<std::vector<SearchSummary>> LedgerCollector::SearchSummaries(std::string_view partner,
+                                                                    int64_t since_micros) {
+  ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT partner,"
+                "  SUM(CASE WHEN clicked_path = '' THEN 1 ELSE 0 END),"
+                "  SUM(CASE WHEN clicked_path = '' AND results = 0 THEN 1 ELSE 0 END),"
+                "  SUM(CASE WHEN clicked_area = 'tieup' THEN 1 ELSE 0 END),"
+                "  SUM(CASE WHEN clicked_area = 'original' THEN 1 ELSE 0 END)"
+                " FROM ledger_searches WHERE time_micros >= ? AND (? = '' OR partner = ?)"
+                " GROUP BY partner ORDER BY partner",
+                {since_micros, std::string(partner), std::string(partner)}));
+  std::vector<SearchSummary> out;
+  out.reserve(rows.size());
+  for (const SqlRow& r : rows) {
+    out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4)});
+  }
+  return out;
 }
 
 std::string LedgerCollector::MirrorDir(const std::string& partner) const {

@@ -213,6 +213,25 @@ struct LedgerVisit {
   int status = 0;
 };
 
+// A query that found nothing on a partner's search page (ledger::SearchRecord with no results),
+// from verified batches: table ledger_searches, indexed with the orders. Queries that differ
+// only in case are one (SQL lower(): ASCII letters on SQLite; PostgreSQL folds others too).
+struct ZeroResultQuery {
+  std::string partner;
+  std::string query;        // as the visitor wrote it the most recent time
+  int64_t searches = 0;     // how often it was searched
+  int64_t last_micros = 0;  // when it was last searched
+};
+
+// How a partner's search page was used over a period (from the same table).
+struct SearchSummary {
+  std::string partner;
+  int64_t searches = 0;         // searches (clicks not counted)
+  int64_t zero_result = 0;      // of those, the ones that found nothing
+  int64_t tieup_clicks = 0;     // clicks on results in the tie-up area
+  int64_t original_clicks = 0;  // clicks on results in the partner's own pages
+};
+
 // The newest `limit` visits of `user_id` across the network (empty before any ledger arrived).
 Result<std::vector<LedgerVisit>> UserVisits(Database& db, const std::string& user_id,
                                             int64_t limit);
@@ -264,6 +283,16 @@ class LedgerCollector {
   // yet (a site that had mirrors before the table existed shows its history).
   Result<LedgerOrderPage> Orders(const LedgerOrderQuery& query);
 
+  // The searches that found nothing (clicks are not searches) since `since_micros`, of
+  // `partner` (every partner when empty): per partner (by id), the most frequent first (then the
+  // most recent), at most `limit` (at least 1) per partner. Empty before any search arrived.
+  Result<std::vector<ZeroResultQuery>> ZeroResultQueries(std::string_view partner,
+                                                         int64_t since_micros, size_t limit);
+  // Per partner (by id) with searches or clicks since `since_micros`, of `partner` (every
+  // partner when empty): how its search page was used.
+  Result<std::vector<SearchSummary>> SearchSummaries(std::string_view partner,
+                                                     int64_t since_micros);
+
   // Verifies the stored mirror of `partner` (every record, checkpoint signature and root,
   // consistency between checkpoints) and reports it with the state and open alerts. An error
   // only when there is nothing to verify (unknown partner).
@@ -305,8 +334,9 @@ class LedgerCollector {
                   LedgerCollectorOptions options);
   Result<LedgerReceipt> ReceiveLocked(const std::string& partner, std::string_view batch_json);
   Result<Mirror*> OpenMirror(const std::string& partner, int64_t generation);
-  // Adds the order records of `log`'s entries not indexed yet to ledger_orders (idempotent).
-  // Called with the mirror's lock held.
+  // Adds the order records of `log`'s entries not indexed yet to ledger_orders, and their user
+  // visits and searches to ledger_user_visits and ledger_searches (idempotent). Called with the
+  // mirror's lock held.
   Status IndexOrders(const std::string& partner, const ledger::Log& log);
   // IndexOrders for every mirror whose accepted checkpoint is ahead of its index.
   Status BackfillOrders();

@@ -115,6 +115,22 @@ TEST(EntryReaderTest, ReadsOrdersContentAdsAndIgnoresRegistrations) {
   EXPECT_FALSE(ReadFeeEntry("{\"type\":\"refund\",\"v\":1}").ok());
 }
 
+// A search on the partner's search page, or a click on a result: read (not an unreadable
+// entry) and used by no fee.
+TEST(EntryReaderTest, SearchRecordsAreReadAndUsedByNoFee) {
+  ledger::SearchRecord search{11, "green tea", 0, "", std::nullopt};
+  ledger::SearchRecord click{12, "green tea", 3, "/tea.html", ledger::RecordArea::kOriginal};
+  for (const ledger::SearchRecord& r : {search, click}) {
+    const std::string entry = ledger::EncodeRecord(r);
+    FeeEntry fast;
+    EXPECT_FALSE(ReadFast(entry, fast)) << entry;  // only the strict parser reads them
+    auto read = ReadFeeEntry(entry);
+    ASSERT_THAT(read, IsOk()) << entry;
+    EXPECT_EQ(read->type, FeeEntry::Type::kUnused);
+    EXPECT_EQ(read->time_micros, r.time_micros);
+  }
+}
+
 TEST(EntryReaderTest, FastPathReadsEveryRecordTypeLikeTheStrictParser) {
   std::vector<ledger::LedgerRecord> records = {
       ledger::OrderRecord{7, "o-1", "shop-b", ledger::RecordArea::kOriginal, INT64_MIN, "EUR",

@@ -252,6 +252,24 @@ TEST_F(AggregateTest, MainsProbesAreNotVisits) {
   EXPECT_EQ(after->daily, before->daily);
 }
 
+TEST_F(AggregateTest, SearchesCountNowhere) {
+  WriteTwoMonths();
+  auto before = AggregateFromLedger(*log_, Head(), options_);
+  ASSERT_THAT(before, IsOk());
+  // Searches in November, one that found nothing and one click on a result: no fee uses them,
+  // and they are not unreadable entries either.
+  const int64_t t = MicrosAt("2026-11-05T00:00:00Z");
+  Add(ledger::SearchRecord{t, "sencha", 0, "", std::nullopt});
+  Add(ledger::SearchRecord{t + 1, "green tea", 4, "/tea.html", Area::kTieup});
+  auto after = AggregateFromLedger(*log_, Head(), options_);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->provenance.unreadable_entries, 0u);
+  EXPECT_EQ(after->provenance.checkpoint_size, before->provenance.checkpoint_size + 2);
+  after->provenance.checkpoint_size = before->provenance.checkpoint_size;
+  after->provenance.checkpoint_root_hex = before->provenance.checkpoint_root_hex;
+  EXPECT_EQ(*after, *before);
+}
+
 TEST_F(AggregateTest, BadOptionsAreRefused) {
   options_.currency = "yen";
   EXPECT_THAT(AggregateFromLedger(*log_, Head(), options_),

@@ -38,6 +38,37 @@ max_percent = 30
 at_original_share_percent = 50
 )";
 
+// `tieup main searches` on a main site no search has reached yet says so, and where they come
+// from; its help teaches what it lists.
+TEST(LedgerIntegrationTest, SearchesCommandOnAMainWithoutSearches) {
+  TempDir dir;
+  const std::string main_dir = dir.Sub("main");
+  auto r = RunTieup({"main", "init", main_dir, "--name", "Main", "--public", "127.0.0.1:0",
+                     "--sync", "127.0.0.1:0", "--manager", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = MoveMainToTestStore(main_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  r = RunTieup({"main", "searches", main_dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("No searches recorded in the last 30 days; partners' searches "
+                                  "arrive with their ledger batches."));
+  r = RunTieup({"main", "searches", main_dir, "--days", "7", "--limit", "5"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("in the last 7 days"));
+  r = RunTieup({"main", "searches", main_dir, "--partner", "shop-x"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("'shop-x': it has not shipped its ledger to main yet"));
+
+  r = RunTieup({"main", "searches", "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--partner"));
+  EXPECT_THAT(r.output, HasSubstr("they reach main with the ledger batches"));
+  r = RunTieup({"main", "searches", main_dir, "--days", "0"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--days"));
+}
+
 TEST(LedgerIntegrationTest, AccessesReachMainVerifiedAndTheStatementIsCheckedByThePartner) {
   auto env = NewPosixEnv();
   TempDir dir;

@@ -139,6 +139,35 @@ TEST_F(AccessLogWriterTest, AdRecordsGoThroughTheSameQueueInOrder) {
   EXPECT_EQ(std::get<AdRecord>(*ParseRecord(*log_->Read(3))), clicked);
 }
 
+// The search page records searches and clicks through the same queue; a query too long for a
+// search record (or with bytes that are not UTF-8) is cut at a character so that main can read
+// the record.
+TEST_F(AccessLogWriterTest, SearchRecordsGoThroughTheQueueWithTheirQueryCutToFit) {
+  AccessLogWriter writer(env_, *log_, std::nullopt);
+  SearchRecord search{1790000000000100, "green tea", 0, "", std::nullopt};
+  SearchRecord click{1790000000000200, "green tea", 2, "/tea.html", RecordArea::kOriginal};
+  // 399 bytes of ASCII, then "é" (2 bytes): the "é" does not fit whole and goes.
+  SearchRecord long_query{1790000000000300, std::string(399, 'a') + "\xC3\xA9xyz", 0, "",
+                          std::nullopt};
+  SearchRecord broken{1790000000000400, "caf\xE9", 0, "", std::nullopt};  // Latin-1
+  writer.Record(Access(0, 0));
+  writer.Record(search);
+  writer.Record(click);
+  writer.Record(long_query);
+  writer.Record(broken);
+  ASSERT_THAT(writer.Flush(), IsOk());
+  ASSERT_EQ(log_->size(), 5u);
+  EXPECT_EQ(std::get<AccessRecord>(*ParseRecord(*log_->Read(0))), Access(0, 0));
+  EXPECT_EQ(std::get<SearchRecord>(*ParseRecord(*log_->Read(1))), search);
+  EXPECT_EQ(std::get<SearchRecord>(*ParseRecord(*log_->Read(2))), click);
+  auto cut = ParseRecord(*log_->Read(3));
+  ASSERT_THAT(cut, IsOk());
+  EXPECT_EQ(std::get<SearchRecord>(*cut).query, std::string(399, 'a'));
+  auto repaired = ParseRecord(*log_->Read(4));
+  ASSERT_THAT(repaired, IsOk());
+  EXPECT_EQ(std::get<SearchRecord>(*repaired).query, "caf\xEF\xBF\xBD");
+}
+
 TEST_F(AccessLogWriterTest, CheckpointsPeriodicallyByTheEnvClockAndOnDemand) {
   std::vector<std::string> notes;
   std::mutex mu;

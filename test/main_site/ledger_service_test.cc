@@ -712,5 +712,151 @@ TEST_F(LedgerShippingTest, ForgedBatchAddsNoOrdersAndAlertsMarkTheirRange) {
   EXPECT_FALSE(collector_->Orders({})->orders.at(0).excluded);
 }
 
+std::string SearchAt(int day, int64_t micros, std::string query, uint64_t results) {
+  ledger::SearchRecord r;
+  r.time_micros = Nov2026Micros(day) + micros;
+  r.query = std::move(query);
+  r.results = results;
+  return ledger::EncodeRecord(r);
+}
+
+std::string ClickAt(int day, std::string query, std::string path, ledger::RecordArea area) {
+  ledger::SearchRecord r;
+  r.time_micros = Nov2026Micros(day);
+  r.query = std::move(query);
+  r.results = 4;
+  r.clicked_path = std::move(path);
+  r.clicked_area = area;
+  return ledger::EncodeRecord(r);
+}
+
+// The searches of partners' search pages that found nothing, for main's manager: grouped per
+// partner and case-folded query, most frequent first; clicks and searches that found something
+// are not listed but counted in the summary.
+TEST_F(LedgerShippingTest, ZeroResultSearchesAreListedPerPartner) {
+  // Before any search arrived: nothing, and no error.
+  auto none = collector_->ZeroResultQueries("", 0, 20);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->empty());
+
+  std::vector<std::string> entries = Accesses(0, 3);
+  entries.push_back(SearchAt(3, 0, "Green Tea", 0));
+  entries.push_back(SearchAt(4, 0, "GREEN TEA", 0));
+  entries.push_back(SearchAt(5, 0, "green tea", 0));  // the newest spelling
+  entries.push_back(SearchAt(6, 0, "matcha", 4));     // found something
+  entries.push_back(ClickAt(6, "matcha", "/matcha.html", ledger::RecordArea::kTieup));
+  entries.push_back(ClickAt(6, "matcha", "/own/matcha.html", ledger::RecordArea::kOriginal));
+  entries.push_back(SearchAt(2, 0, "oolong", 0));
+  entries.push_back(SearchAt(7, 0, "hojicha", 0));
+  entries.push_back(SearchAt(8, 0, "hojicha", 0));
+  entries.push_back(SearchAt(1, 0, "kombucha", 0));  // before the 2nd
+  entries.push_back(Access(20));
+  ASSERT_TRUE(log_->Append(entries).ok());
+  auto pushed = shipper_->Push(ToMain());
+  ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
+  ASSERT_TRUE(pushed->caught_up);
+
+  // A second partner, with a search spelled like one of shop-b's: partners are never merged.
+  const std::string other_dir = dir_.Sub("partner-c");
+  SiteConfig config;
+  config.role = SiteRole::kPartner;
+  config.id = "shop-c";
+  config.name = "Shop C";
+  ASSERT_THAT(CreateSiteDir(env_, other_dir, config), IsOk());
+  auto other_db = OpenSqlite(SitePaths(other_dir).database());
+  ASSERT_THAT(other_db, IsOk());
+  auto other_signer = LoadLedgerSigner(env_, other_dir);
+  ASSERT_THAT(other_signer, IsOk());
+  auto other_log = ledger::Log::Open(env_, SitePaths(other_dir).ledger());
+  ASSERT_THAT(other_log, IsOk());
+  ASSERT_TRUE((*other_log)
+                  ->Append({SearchAt(3, 0, "Green tea", 0), SearchAt(4, 0, "yuzu", 0),
+                            SearchAt(4, 1, "yuzu", 0)})
+                  .ok());
+  auto verifier = ledger::NoteVerifier::Create(other_signer->name(), other_signer->public_key());
+  ASSERT_THAT(verifier, IsOk());
+  ledger::Log& other = **other_log;
+  ledger::NoteSigner& other_key = *other_signer;
+  auto other_shipper = LedgerShipper::Open(
+      env_, **other_db, other, *verifier, [&] { return other.SignCheckpoint(other_key); }, nullptr);
+  ASSERT_THAT(other_shipper, IsOk());
+  auto other_pushed = (*other_shipper)->Push(ToMain(-1, "shop-c"));
+  ASSERT_TRUE(other_pushed.ok()) << other_pushed.status().ToString();
+  ASSERT_TRUE(other_pushed->caught_up);
+
+  auto describe = [](const std::vector<ZeroResultQuery>& list) {
+    std::vector<std::string> out;
+    for (const ZeroResultQuery& q : list) {
+      out.push_back(q.partner + " " + q.query + " " + std::to_string(q.searches));
+    }
+    return out;
+  };
+  auto expect_all = [&](const char* when) {
+    auto all = collector_->ZeroResultQueries("", Nov2026Micros(1), 20);
+    ASSERT_THAT(all, IsOk());
+    EXPECT_THAT(describe(*all),
+                ::testing::ElementsAre("shop-b green tea 3", "shop-b hojicha 2", "shop-b oolong 1",
+                                       "shop-b kombucha 1", "shop-c yuzu 2", "shop-c Green tea 1"))
+        << when;
+    ASSERT_EQ(all->size(), 6u);
+    EXPECT_EQ((*all)[0].last_micros, Nov2026Micros(5));
+    EXPECT_EQ((*all)[1].last_micros, Nov2026Micros(8));
+    EXPECT_EQ((*all)[4].last_micros, Nov2026Micros(4) + 1);
+
+    auto summaries = collector_->SearchSummaries("", Nov2026Micros(1));
+    ASSERT_THAT(summaries, IsOk());
+    ASSERT_EQ(summaries->size(), 2u) << when;
+    const SearchSummary& b = (*summaries)[0];
+    EXPECT_EQ(b.partner, kPartner);
+    EXPECT_EQ(b.searches, 8);
+    EXPECT_EQ(b.zero_result, 7);
+    EXPECT_EQ(b.tieup_clicks, 1);
+    EXPECT_EQ(b.original_clicks, 1);
+    const SearchSummary& c = (*summaries)[1];
+    EXPECT_EQ(c.partner, "shop-c");
+    EXPECT_EQ(c.searches, 3);
+    EXPECT_EQ(c.zero_result, 3);
+    EXPECT_EQ(c.tieup_clicks + c.original_clicks, 0);
+  };
+  expect_all("after the pushes");
+
+  // Since the 2nd: kombucha (the 1st) goes.
+  auto since = collector_->ZeroResultQueries("", Nov2026Micros(2), 20);
+  ASSERT_THAT(since, IsOk());
+  EXPECT_THAT(describe(*since),
+              ::testing::ElementsAre("shop-b green tea 3", "shop-b hojicha 2", "shop-b oolong 1",
+                                     "shop-c yuzu 2", "shop-c Green tea 1"));
+  // Since the 5th: "green tea" counts once (the 5th), hojicha twice.
+  since = collector_->ZeroResultQueries(kPartner, Nov2026Micros(5), 20);
+  ASSERT_THAT(since, IsOk());
+  EXPECT_THAT(describe(*since), ::testing::ElementsAre("shop-b hojicha 2", "shop-b green tea 1"));
+  auto summary = collector_->SearchSummaries(kPartner, Nov2026Micros(7));
+  ASSERT_THAT(summary, IsOk());
+  ASSERT_EQ(summary->size(), 1u);
+  EXPECT_EQ((*summary)[0].searches, 2);
+  EXPECT_EQ((*summary)[0].tieup_clicks, 0);
+  EXPECT_THAT(collector_->SearchSummaries("", Nov2026Micros(9)), IsOk());
+  EXPECT_TRUE(collector_->SearchSummaries("", Nov2026Micros(9))->empty());
+
+  // One partner; at most `limit` per partner.
+  auto only_c = collector_->ZeroResultQueries("shop-c", 0, 20);
+  ASSERT_THAT(only_c, IsOk());
+  EXPECT_THAT(describe(*only_c), ::testing::ElementsAre("shop-c yuzu 2", "shop-c Green tea 1"));
+  auto top = collector_->ZeroResultQueries("", 0, 1);
+  ASSERT_THAT(top, IsOk());
+  EXPECT_THAT(describe(*top), ::testing::ElementsAre("shop-b green tea 3", "shop-c yuzu 2"));
+  EXPECT_TRUE(collector_->ZeroResultQueries("shop-d", 0, 20)->empty());
+
+  // Nothing new: a push adds nothing. Entries indexed again (a site upgraded to the table, or a
+  // crash before the index was noted) are not counted twice.
+  ASSERT_TRUE(shipper_->Push(ToMain()).ok());
+  ASSERT_THAT(main_db_->Exec("DELETE FROM ledger_searches WHERE query = 'hojicha'"), IsOk());
+  ASSERT_THAT(main_db_->Exec("UPDATE ledger_mirrors SET orders_indexed = 0"), IsOk());
+  auto c = LedgerCollector::Open(env_, main_dir_, *main_db_, nullptr);
+  ASSERT_TRUE(c.ok());
+  collector_ = std::move(*c);
+  expect_all("after the backfill");
+}
+
 }  // namespace
 }  // namespace tieup
