@@ -17,6 +17,7 @@ std::vector<std::pair<std::string, std::string>> MainAuthoringFiles() {
 <header class="brand">
   <a href="/"><img src="/assets/logo.svg" alt="" width="40" height="40"> Sakura Tea</a>
   {{#partner.name}}<span class="partner">at {{partner.name}}, {{partner.region}}</span>{{/partner.name}}
+  <form class="search-box" action="/search" method="get" role="search"><input type="search" name="q" placeholder="Search teas, 玉露..." aria-label="Search this shop" maxlength="200"><button type="submit">Search</button></form>
   <nav><a href="/products/">Teas</a> <a href="/news/">News</a>{{#partner.name}} <a href="/local/">Local specials</a>{{/partner.name}} <a href="{{account_url}}" data-account-link>{{account_label}}</a> <a class="cart-link" href="/shop/cart">Cart <span class="cart-count" data-cart-count>{{cart_count}}</span></a></nav>
 </header>
 <main>
@@ -77,13 +78,17 @@ products: *
                            "{{/product.has_also_bought}}\n");
   };
   product_page("sencha.md", "Sencha Asahi", "SENCHA-100",
-               "A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.",
+               "A bright, grassy first-flush sencha from Shizuoka. Steep 1 minute at 70 °C.\n\n"
+               "静岡の一番茶。さわやかな香りの煎茶です。",
                "per 100 g");
   product_page("gyokuro.md", "Gyokuro Kin", "GYOKURO-50",
-               "Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.",
+               "Shade-grown for three weeks; sweet and deep. Steep 2 minutes at 55 °C.\n\n"
+               "三週間、日陰で育てた甘くて深い味わいの玉露です。",
                "per 50 g");
   product_page("hojicha.md", "Hojicha Roast", "HOJICHA-100",
-               "Roasted green tea with a nutty aroma and little caffeine.", "per 100 g");
+               "Roasted green tea with a nutty aroma and little caffeine.\n\n"
+               "香ばしい焙じ茶。カフェインが少なく、夜にもどうぞ。",
+               "per 100 g");
   files.emplace_back("pages/news/index.md", R"(---
 title: News
 ---
@@ -122,6 +127,13 @@ header.brand a{color:#fff;text-decoration:none;font-weight:600}
 header.brand>a:first-child{display:inline-flex;align-items:center;gap:.45em}
 header.brand nav{margin-left:auto;display:flex;gap:1em}
 header.brand .partner{font-size:.9em;opacity:.9}
+header.brand form.search-box{display:flex;gap:.3em}header.brand form.search-box input{padding:.3em .5em;border:0;border-radius:4px;font:inherit;width:12em}
+header.brand form.search-box button{background:#fff;color:#7a1f3d;padding:.3em .7em}
+form.search-form{display:flex;gap:.5em;align-items:center;flex-wrap:wrap}form.search-form input{flex:1 1 16em;padding:.45em;border:1px solid #c9b8bd;border-radius:4px;font:inherit}
+ol.search-results{padding-left:1.4em}ol.search-results li{margin:1em 0}a.search-title{font-weight:600;font-size:1.1em;color:#7a1f3d}
+.search-snippet{margin:.2em 0}.search-snippet mark{background:#fbe3ea;padding:0 .1em}.search-path{color:#777;font-size:.85em}
+.search-own{font-size:.8em;background:#eef6ee;color:#2e7d32;border-radius:3px;padding:0 .4em}.search-price{font-weight:600;margin-left:.6em}.stock.sold-out{color:#a00}
+nav.search-paging{display:flex;gap:.6em;margin:1.2em 0}
 header.brand .cart-count{display:inline-block;min-width:1.4em;padding:0 .35em;border-radius:.7em;background:#fff;color:#7a1f3d;text-align:center;font-size:.85em}
 main{max-width:52em;margin:1.5em auto;padding:0 1.2em;line-height:1.55}
 table{border-collapse:collapse;margin:.8em 0}td,th{border-bottom:1px solid #e5d5da;padding:.4em .7em;text-align:left;vertical-align:top}
@@ -204,6 +216,7 @@ std::vector<std::pair<std::string, std::string>> PartnerOriginalPages(const std:
       {"/local/wagashi.html",
        head + "<h1>Wagashi of the season</h1><p>Hand-made sweets from a " + region +
            " confectioner, to go with your tea. <strong>600 JPY</strong> a box.</p>"
+           "<p lang=\"ja\">季節の和菓子。地元の菓子職人の手作りです。</p>"
            "<form method=\"post\" action=\"/shop/cart/add\"><input type=\"hidden\" "
            "name=\"sku\" value=\"WAGASHI-BOX\"><label>Quantity <input type=\"number\" "
            "name=\"qty\" value=\"1\" min=\"1\" max=\"20\"></label> <button>Add to "

@@ -10,33 +10,6 @@
 
 namespace tieup {
 
-content::PageProducts CatalogPageProducts(const std::vector<commerce::Product>& products,
-                                          const commerce::ShopConfig& config,
-                                          int64_t low_stock_threshold) {
-  content::PageProducts out;
-  for (const commerce::Product& p : products) {
-    const bool in_stock = p.stock > 0;
-    const bool low = in_stock && p.stock <= low_stock_threshold;
-    content::PageProduct& f = out[p.sku];
-    f["sku"] = p.sku;
-    f["title"] = p.title;
-    f["description"] = p.description;
-    f["category"] = p.category;
-    f["page_path"] = p.page_path;
-    f["price"] = commerce::FormatMoney(p.price_minor, config.currency, config.locale);
-    f["price_minor"] = std::to_string(p.price_minor);
-    f["currency"] = config.currency;
-    f["stock_state"] = !in_stock ? "Sold out"
-                       : low     ? "Only " + std::to_string(p.stock) + " left"
-                                 : "In stock";
-    f["in_stock"] = in_stock ? "yes" : "";
-    f["sold_out"] = in_stock ? "" : "yes";
-    f["low_stock"] = low ? "yes" : "";
-    f["left"] = low ? std::to_string(p.stock) : "";
-  }
-  return out;
-}
-
 std::string PageProductsFingerprint(const content::PageProducts& products) {
   Sha256Hasher h;
   // Length-prefixed, so that no two different tables serialize alike.

@@ -37,6 +37,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "commerce/catalog_records.h"
 #include "commerce/shop.h"
 #include "commerce/shop_settings.h"
 #include "content/builder.h"
@@ -46,10 +47,8 @@
 
 namespace tieup {
 
-// The display records of `products` (see above), priced in `config`'s currency and locale.
-content::PageProducts CatalogPageProducts(const std::vector<commerce::Product>& products,
-                                          const commerce::ShopConfig& config,
-                                          int64_t low_stock_threshold);
+// The display records of products (see above; commerce/catalog_records.h).
+using commerce::CatalogPageProducts;
 
 // A SHA-256 (hex) of `products`: equal tables, equal fingerprints (what the daemon compares to
 // know that pages must be published again).

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "base/encoding.h"
+#include "commerce/catalog_records.h"
 #include "commerce/shop_handler.h"
 #include "commerce/wire.h"
 #include "main_site/main_daemon.h"
@@ -228,6 +229,12 @@ Status AttachShop(MainDaemon& daemon) {
   auto holder = std::make_shared<Holder>();
   holder->state = state;
   holder->handler = handler;
+  // The site search shows each product's current price and stock.
+  if (SiteSearch* search = daemon.site().search()) {
+    ASSIGN_OR_RETURN(int64_t low, commerce::ShopSettingInt(config.variables, "low_stock_threshold",
+                                                           5, 0, commerce::kMaxStock));
+    search->SetCatalog([state, low] { return commerce::ReadCatalogRecords(*state->shop, low); });
+  }
   RETURN_IF_ERROR(daemon.site().AddPublicRoute("/shop/", "GET, HEAD, POST", holder));
   // /.tieup/ holds machine files (the routing table, the page shell, page templates): main's
   // own site has them too, and browsers get none of them.

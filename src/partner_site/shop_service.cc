@@ -9,6 +9,7 @@
 
 #include "base/encoding.h"
 #include "base/worker_pool.h"
+#include "commerce/catalog_records.h"
 #include "commerce/form.h"
 #include "commerce/money.h"
 #include "commerce/routing.h"
@@ -1165,6 +1166,12 @@ Status AttachShop(PartnerDaemon& daemon) {
       std::make_shared<PartnerShopHandler>(state, config.id, logger, site, std::move(known))));
   RETURN_IF_ERROR(
       daemon.site().AddPublicRoute("/.tieup/", "GET, HEAD", std::make_shared<HiddenFiles>()));
+  // The site search shows each product's current price and stock (main's goods as mirrored).
+  if (SiteSearch* search = daemon.site().search()) {
+    ASSIGN_OR_RETURN(int64_t low, commerce::ShopSettingInt(config.variables, "low_stock_threshold",
+                                                           5, 0, commerce::kMaxStock));
+    search->SetCatalog([state, low] { return commerce::ReadCatalogRecords(state->shop(), low); });
+  }
 
   Env* env = &daemon.env();
   daemon.AddPeriodicTask("shop", [state, env, logger] {

@@ -85,27 +85,33 @@ std::string PriceBand(int64_t price_minor, int currency_exponent) {
 SiteIndex::SiteIndex(std::string dir, SiteIndexOptions options)
     : dir_(std::move(dir)), options_(std::move(options)) {}
 
-SiteIndex::~SiteIndex() {
-  if (writer_) {
-    try {
-      writer_->close();
-    } catch (const Xapian::Error&) {
-      // Closing an index whose last commit is on disk: nothing is lost.
-    }
+SiteIndex::~SiteIndex() { Close(); }
+
+void SiteIndex::Close() {
+  if (!writer_) return;
+  try {
+    writer_->close();
+  } catch (const Xapian::Error&) {
+    // Closing an index whose last commit is on disk: nothing is lost.
   }
+  writer_.reset();
+}
+
+Status CheckStemmingLanguage(const std::string& language) {
+  try {
+    StemmerFor(language);
+  } catch (const Xapian::Error&) {
+    return Status::InvalidArgument("search: there is no stemmer for the language '" + language +
+                                   "' (use e.g. english, french, german, or none)");
+  }
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<SiteIndex>> SiteIndex::Open(const std::string& dir,
                                                    SiteIndexOptions options) {
   // The stemmer's name is checked before anything is opened: a bad [search] language is the
   // manager's configuration error, not damage.
-  try {
-    StemmerFor(options.stemming_language);
-  } catch (const Xapian::Error&) {
-    return Status::InvalidArgument("search: there is no stemmer for the language '" +
-                                   options.stemming_language +
-                                   "' (use e.g. english, french, german, or none)");
-  }
+  RETURN_IF_ERROR(CheckStemmingLanguage(options.stemming_language));
   std::unique_ptr<SiteIndex> index(new SiteIndex(dir, std::move(options)));
   try {
     index->writer_ = std::make_unique<Xapian::WritableDatabase>(dir, Xapian::DB_CREATE_OR_OPEN);
@@ -165,6 +171,7 @@ Status SiteIndex::LoadVersions() {
 
 Status SiteIndex::Apply(const std::vector<IndexedPage>& pages,
                         const std::vector<std::string>& removed, std::string_view state) {
+  if (!writer_) return Status::FailedPrecondition("the search index " + dir_ + " is closed");
   if (pages.empty() && removed.empty() && state == this->state()) return Status::Ok();
   const Xapian::Stem stemmer = StemmerFor(options_.stemming_language);
   try {
@@ -230,6 +237,7 @@ Status SiteIndex::Apply(const std::vector<IndexedPage>& pages,
 }
 
 std::string SiteIndex::state() const {
+  if (!writer_) return "";
   try {
     return writer_->get_metadata(std::string(kStateKey));
   } catch (const Xapian::Error&) {

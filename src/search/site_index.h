@@ -95,6 +95,9 @@ struct SearchAnswer {
   std::string did_you_mean;     // a spelling correction of the words that finds pages, or ""
 };
 
+// OK when `language` names a stemmer ("english", "none", ...); InvalidArgument naming it otherwise.
+Status CheckStemmingLanguage(const std::string& language);
+
 // The price band of a price in major units, for filtering ("under-10", "10-50", "50-100",
 // "100-500", "500-1000", "1000-5000", "5000-10000", "10000-and-over"); "" for an unknown price.
 std::string PriceBand(int64_t price_minor, int currency_exponent);
@@ -123,6 +126,9 @@ class SiteIndex {
   // Writer only. On an error nothing of the call is kept (the index is as before).
   Status Apply(const std::vector<IndexedPage>& pages, const std::vector<std::string>& removed,
                std::string_view state = {});
+  // Closes the writer (releasing the index's lock, so that Recreate may replace it); Apply then
+  // fails. Writer only.
+  void Close();
   // The `state` of the last commit ("" for a new index).
   std::string state() const;
 

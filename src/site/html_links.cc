@@ -14,36 +14,15 @@
 
 #include "base/encoding.h"
 #include "net/http_message.h"  // EqualsIgnoreCase
+#include "site/libxml_util.h"
 
 namespace tieup {
 namespace {
 
-// libxml2 is set up once per process (its parser is then thread-safe), and reports nothing:
-// a page's markup errors are the page's, recovered from as a browser does.
-void NoLibxmlMessages(void*, const char*, ...) {}
-void NoLibxmlErrors(void*, xmlErrorPtr) {}
-void PrepareLibxml() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-  // Per thread in libxml2.
-  xmlSetGenericErrorFunc(nullptr, NoLibxmlMessages);
-  xmlSetStructuredErrorFunc(nullptr, NoLibxmlErrors);
-}
-
-struct DocFree {
-  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
-};
-using DocPtr = std::unique_ptr<xmlDoc, DocFree>;
-
-struct XmlStringFree {
-  void operator()(xmlChar* s) const { xmlFree(s); }
-};
-using XmlString = std::unique_ptr<xmlChar, XmlStringFree>;
-
-std::string_view AsView(const xmlChar* s) {
-  return s == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(s));
-}
-const xmlChar* AsXml(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
+using libxml::AsView;
+using libxml::AsXml;
+using libxml::DocPtr;
+using libxml::XmlString;
 
 // An origin ("http", "127.0.0.1", "8080"), compared as browsers do (host case-insensitively,
 // the default port when none is written).
@@ -317,7 +296,7 @@ bool IsHtmlContentType(std::string_view content_type) {
 
 Result<std::string> RewriteHtmlLinks(std::string_view html, std::string_view charset,
                                      const HtmlLinkMap& map) {
-  PrepareLibxml();
+  libxml::Prepare();
   std::string encoding(charset);
   if (encoding.empty() && IsValidUtf8(html)) encoding = "UTF-8";
   // Bytes that are not UTF-8 in a page said to be are read as browsers read them: U+FFFD each.

@@ -85,6 +85,8 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
   co.on_view_loaded = [self, &env](const content::SiteView* before,
                                    const content::SiteView& after) {
     RecordContentAmounts(env, *self->ledger_, *self->logger_, before, after);
+    // The first load comes before the search exists: its Start indexes that view.
+    if (self->search_) self->search_->ViewLoaded();
   };
   ASSIGN_OR_RETURN(site->content_, SiteContent::Open(env, site_dir, co));
   ASSIGN_OR_RETURN(Ed25519PrivateKey key, LoadPrivateKey(env, paths.keys() + "/site.key"));
@@ -126,11 +128,37 @@ Result<std::unique_ptr<PublicSite>> PublicSite::Open(Env& env, const std::string
     }
     site->waf_ = *gate;
     RETURN_IF_ERROR(site->pages_->SetWaf(site->waf_));
+    RETURN_IF_ERROR(site->OpenSearch());
   }
   return site;
 }
 
 PublicSite::~PublicSite() { Stop(); }
+
+Status PublicSite::OpenSearch() {
+  // A partner's search page wears main's layout (its tie-up release), as its shop pages do.
+  const bool partner = config_.role == SiteRole::kPartner;
+  content::PageSite layout;
+  layout.view = [content = content_.get()] { return content->view(); };
+  layout.area = partner ? content::Area::kTieup : content::Area::kOriginal;
+  layout.site_name = config_.name.empty() ? config_.id : config_.name;
+  layout.warn = [logger = logger_](const std::string& message) {
+    logger->warn("search page: {}", message);
+  };
+  SiteSearchOptions options;
+  const std::string language = SiteVariable(config_, "search.language");
+  if (!language.empty()) options.language = language;
+  auto search = SiteSearch::Open(*env_, site_dir_, *content_, access_log_.get(), logger_,
+                                 std::move(layout), options);
+  if (!search.ok()) {
+    return search.status().Annotate("opening the site search (SITE_DIR/search; " +
+                                    std::string("[variables] search.language in ") +
+                                    SitePaths(site_dir_).config() + ")");
+  }
+  search_ = std::move(*search);
+  if (partner) search_->SetResponseArea("tieup");
+  return AddPublicRoute("/search", "GET, HEAD", search_->handler());
+}
 
 Status PublicSite::Start() {
   if (!options_.listen) return pages_->StartWithoutListening();
@@ -139,6 +167,8 @@ Status PublicSite::Start() {
     return s.Annotate("starting the public port " + config_.public_address.ToString() +
                       " (change 'public' in " + SitePaths(site_dir_).config() + ")");
   }
+  // The index follows the served pages from now on (its first pass opens or builds it).
+  if (search_) search_->Start();
   // Ready while each of the port's I/O threads takes work (a stuck handler holds its thread's
   // connections).
   metrics_->AddReadinessCheck("public-port", [this]() -> Status {
@@ -168,6 +198,7 @@ void PublicSite::Stop() {
   stopped_ = true;
   if (ops_) ops_->Stop();
   if (pages_) pages_->Stop();
+  if (search_) search_->Stop();
   if (access_log_) {
     Status f = access_log_->Flush();
     if (!f.ok()) logger_->warn("flushing the access ledger: {}", f.ToString());

@@ -17,6 +17,7 @@
 #include "site/page_server.h"
 #include "site/site_content.h"
 #include "site/site_metrics.h"
+#include "site/site_search.h"
 
 namespace tieup {
 
@@ -82,9 +83,14 @@ class PublicSite {
   const std::string& site_dir() const { return site_dir_; }
   // The WAF in front of the public port; null without a port of its own (options.listen).
   WafGate* waf() { return waf_.get(); }
+  // The site's search (/search; site/site_search.h); null without a port of its own. The daemon
+  // gives it the catalog (SiteSearch::SetCatalog) before Start.
+  SiteSearch* search() { return search_.get(); }
 
  private:
   PublicSite() = default;
+  // Opens the site search and routes /search to it (sites with a port of their own).
+  Status OpenSearch();
   std::string site_dir_;
   SiteConfig config_;
   std::shared_ptr<Logger> logger_;
@@ -96,6 +102,7 @@ class PublicSite {
   std::unique_ptr<OpsServer> ops_;
   Env* env_ = nullptr;
   std::shared_ptr<WafGate> waf_;
+  std::unique_ptr<SiteSearch> search_;
   PublicSiteOptions options_;
   bool stopped_ = false;
 };

@@ -21,6 +21,10 @@
 //                     is now 3,000 (it was 2,400), nothing ordered, the form still filled in;
 //                     placed again, the thank-you page shows main's order at 3,000. The price is
 //                     set back to 1,200 at the end (main_down expects it).
+//   search            on shop-a: the header's search box finds Gyokuro Kin (price, stock state,
+//                     highlighted snippet) and opens it; "和菓子" finds the shop's own wagashi
+//                     page; "gyokoro" offers "did you mean gyokuro"; markup in the words is shown
+//                     as text; an over-long search says so; main searches its own pages.
 //   account           on shop-a: the header's "Sign in" (main's sign-in page, sso.test.mjs has
 //                     the rest of single sign-on), its "Register" (main's page, for shop-a),
 //                     register, the link of the confirmation mail, back on shop-a with "Signed
@@ -615,6 +619,89 @@ test("waf_refused: an attack in a link is refused in the brand's page with a ref
       await notSee(page, /This request was refused/);
     });
     await pageBasics(j, SHOP_A, 0);
+  });
+});
+
+test('search: the header search box on a partner finds a tea in English and a sweet in Japanese',
+     async (t) => {
+  await runJourney('search', t, await newContext(), path.join(artifacts, 'search'), async (j) => {
+    const page = j.page;
+    await gotoAndLoad(page, sites.url('shop-a', '/'));
+    // The index is built when the daemon starts: wait for that state, not for a time.
+    await j.must('the search finds Gyokuro once the index is built', () =>
+      waitUntil('the index', async () => {
+        const r = await fetch(sites.url('shop-a', '/search?q=gyokuro'));
+        return r.ok && /Gyokuro Kin/.test(await r.text());
+      }));
+    const box = page.getByRole('banner').getByRole('searchbox');
+    await j.must('a search box in the header', () => box.waitFor({ timeout: 5000 }));
+    await box.fill('gyokuro');
+    await j.shot('typed');
+    await j.must('Enter searches', () =>
+      Promise.all([page.waitForNavigation({ waitUntil: 'load' }), box.press('Enter')]));
+    await j.shot('results');
+    await pageBasics(j, SHOP_A, 0);
+    const result = page.locator('li.search-result').filter({ hasText: /Gyokuro Kin/ });
+    await j.check('Gyokuro Kin is found with its price and stock state', async () => {
+      await see(page, /1 page found for gyokuro/i);
+      const text = await result.innerText();
+      if (!yenRe(3600).test(text)) throw new Error(`the result reads "${text}"`);
+      if (!/In stock|Only \d+ left/.test(text)) throw new Error(`no stock state: "${text}"`);
+    });
+    await j.check('the match is highlighted in the snippet', async () => {
+      const marked = await result.locator('mark').allInnerTexts();
+      if (!marked.some((m) => /gyokuro/i.test(m))) throw new Error(`marked: ${marked}`);
+    });
+    await j.must('the result opens', () =>
+      clickAndLoad(page, result.getByRole('link', { name: /Gyokuro Kin/ })));
+    await j.shot('opened');
+    await j.check('the tea page on the partner', async () => {
+      if (new URL(page.url()).pathname !== '/products/gyokuro.html' ||
+          !page.url().startsWith(sites.url('shop-a', '/'))) {
+        throw new Error(`landed on ${page.url()}`);
+      }
+      await see(page, /Gyokuro Kin/);
+    });
+
+    // Japanese without spaces finds the shop's own page, marked as its own.
+    await page.getByRole('banner').getByRole('searchbox').fill('和菓子');
+    await clickAndLoad(page, page.getByRole('banner').getByRole('button', { name: /search/i }));
+    await j.shot('japanese');
+    await j.check("the shop's own wagashi page is found in Japanese", async () => {
+      const own = page.locator('li.search-result').filter({ hasText: /Wagashi of the season/ });
+      await own.waitFor({ timeout: 3000 });
+      const text = await own.innerText();
+      if (!/this shop's own page/i.test(text)) throw new Error(`the result reads "${text}"`);
+    });
+
+    // A misspelling: "did you mean", followed.
+    await gotoAndLoad(page, sites.url('shop-a', '/search?q=gyokoro'));
+    await j.shot('misspelled');
+    await j.check('"did you mean gyokuro" for "gyokoro"', () => see(page, /Did you mean gyokuro\?/));
+    await j.must('the suggestion is a link', () =>
+      clickAndLoad(page, page.getByRole('link', { name: 'gyokuro', exact: true })));
+    await j.check('it searches the corrected word', () => see(page, /Gyokuro Kin/));
+
+    // A query that would be markup is shown as typed, never run.
+    await gotoAndLoad(page, sites.url('shop-a', '/search?q=' +
+                                      encodeURIComponent('<img src=x onerror=alert(1)>')));
+    await j.shot('markup-query');
+    await j.check('markup in the words is shown as text', async () => {
+      await see(page, /Nothing on this site matches <img src=x onerror=alert\(1\)>/);
+      if ((await page.locator('main img[src="x"]').count()) !== 0) {
+        throw new Error('the query became an element');
+      }
+    });
+    await gotoAndLoad(page, sites.url('shop-a', '/search?q=' + 'sencha '.repeat(40)));
+    await j.shot('too-long');
+    await j.check('an over-long search says what to do', () =>
+      see(page, /too long: use at most 200 characters/));
+
+    // Main's own site searches its own pages.
+    await gotoAndLoad(page, sites.url('main', '/search?q=hojicha'));
+    await j.shot('main');
+    await pageBasics(j, MAIN, 0);
+    await j.check('main finds Hojicha Roast', () => see(page, /Hojicha Roast/));
   });
 });
 
