@@ -931,7 +931,15 @@ Result<SiteConfigUpdate> UpdateSiteConfig(Env& env, const std::string& site_dir,
 }
 
 Result<SiteLock> SiteLock::Acquire(const std::string& site_dir, int timeout_ms) {
-  const std::string path = SitePaths(site_dir).lock();
+  return AcquireFile(SitePaths(site_dir).lock(),
+                     "site '" + site_dir +
+                         "' is busy (another tieup command or an update holds its lock); try "
+                         "again in a moment",
+                     timeout_ms);
+}
+
+Result<SiteLock> SiteLock::AcquireFile(const std::string& path, const std::string& busy,
+                                       int timeout_ms) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::IOError("cannot open lock file '" + path + "': " + std::strerror(errno));
@@ -944,9 +952,7 @@ Result<SiteLock> SiteLock::Acquire(const std::string& site_dir, int timeout_ms) 
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       ::close(fd);
-      return Status::Unavailable("site '" + site_dir +
-                                 "' is busy (another tieup command or an update holds its lock); "
-                                 "try again in a moment");
+      return Status::Unavailable(busy);
     }
     // Process coordination, not test timing: a short poll is the portable way with flock.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -228,6 +228,10 @@ class SiteLock {
  public:
   // Waits up to `timeout_ms` for the lock; Unavailable with a clear message after that.
   static Result<SiteLock> Acquire(const std::string& site_dir, int timeout_ms = 10000);
+  // The same lock on another file (`path`, made 0600 if missing); Unavailable with `busy` after
+  // `timeout_ms` (0: one try). Held locks exclude each other within one process too (flock).
+  static Result<SiteLock> AcquireFile(const std::string& path, const std::string& busy,
+                                      int timeout_ms);
   SiteLock(SiteLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   SiteLock& operator=(SiteLock&&) = delete;
   ~SiteLock();

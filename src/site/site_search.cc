@@ -339,6 +339,15 @@ Result<SearchIndexPass> SiteSearch::CatchUp() {
 
 Status SiteSearch::OpenIndexLocked() {
   if (index_ != nullptr) return Status::Ok();
+  if (!index_lock_) {
+    ASSIGN_OR_RETURN(SiteLock lock,
+                     SiteLock::AcquireFile(dir_ + ".lock",
+                                           "another process of this site keeps its search index "
+                                           "(" +
+                                               dir_ + ")",
+                                           0));
+    index_lock_.emplace(std::move(lock));
+  }
   search::SiteIndexOptions io;
   io.stemming_language = options_.language;
   auto index = search::SiteIndex::Open(dir_, io);

@@ -35,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -137,6 +138,9 @@ class SiteSearch {
   std::string dir_;
   std::string response_area_;
   SearchCatalog catalog_source_;
+  // Held while the index is open (SITE_DIR/search.lock): a second process of the site finds it
+  // taken and leaves the index alone, before Xapian is asked. Under index_mu_.
+  std::optional<SiteLock> index_lock_;
   // Written under index_mu_ (atomic_store), read anywhere (atomic_load).
   std::shared_ptr<search::SiteIndex> index_;
   std::shared_ptr<Pages> pages_;
