@@ -113,6 +113,14 @@ Result<std::unique_ptr<SiteIndex>> SiteIndex::Open(const std::string& dir,
   // manager's configuration error, not damage.
   RETURN_IF_ERROR(CheckStemmingLanguage(options.stemming_language));
   std::unique_ptr<SiteIndex> index(new SiteIndex(dir, std::move(options)));
+  // Owner-only, as all site data (Xapian would make the folder with the umask's mode).
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!ec) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
+  if (ec) return Status::IOError("making the search index folder " + dir + ": " + ec.message());
   try {
     index->writer_ = std::make_unique<Xapian::WritableDatabase>(dir, Xapian::DB_CREATE_OR_OPEN);
     const std::string schema = index->writer_->get_metadata(std::string(kSchemaKey));

@@ -146,6 +146,8 @@ TEST_F(SiteIndexTest, ReplacingAndRemovingPagesChangesOnlyThem) {
   EXPECT_THAT(Paths(Find("genmaicha")), ElementsAre("/a.html"));
   EXPECT_EQ(index_->versions().at("/a.html"), "v2");
   EXPECT_EQ(index_->state(), "state-2");
+  EXPECT_EQ(std::filesystem::status(dir_.Sub("search")).permissions(),
+            std::filesystem::perms::owner_all);
   // Reopened, the index remembers every page's version and its state.
   index_.reset();
   auto again = SiteIndex::Open(dir_.Sub("search"));
