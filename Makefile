@@ -41,6 +41,9 @@ CI_TEST_DIRS ?= integration;browser
 # rebuild the tree when they alternate. The sanitizer tree is always a unity build.
 UNITY ?= OFF
 CI_UNITY ?= ON
+# The benchmarks (bench/, TIEUP_BENCH): built by make build and make bench, not by make test
+# (nor in the sanitizer tree): they are never run there.
+BENCH ?= ON
 
 .PHONY: all deps build test demo bench format check-format clean asan-build test-asan fuzz \
 	fuzz-smoke
@@ -53,13 +56,13 @@ deps:
 # Configured at every build: TEST_DIRS differs between make build and make test.
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' \
-		-DTIEUP_UNITY=$(UNITY) > /dev/null
+		-DTIEUP_UNITY=$(UNITY) -DTIEUP_BENCH=$(BENCH) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: deps
 	@scripts/install-deps.sh test
 	@scripts/check-format.sh
-	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)' UNITY=$(CI_UNITY)
+	$(MAKE) build TEST_DIRS='$(CI_TEST_DIRS)' UNITY=$(CI_UNITY) BENCH=OFF
 	cd $(BUILD) && $(CURDIR)/scripts/with-postgres.sh \
 		ctest --output-on-failure -j $(JOBS) --timeout 600
 	$(MAKE) asan-build ASAN_SKIP='$(CI_ASAN_SKIP)'
@@ -71,7 +74,7 @@ test: deps
 asan-build:
 	@scripts/install-deps.sh test
 	CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja $(ASAN_CMAKE_FLAGS) \
-		-DTIEUP_SKIP_MODULES='$(ASAN_SKIP)' > /dev/null
+		-DTIEUP_SKIP_MODULES='$(ASAN_SKIP)' -DTIEUP_BENCH=OFF > /dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole ctest suite, built with -fsanitize=address,undefined (fuzz smoke runs included).
@@ -91,7 +94,7 @@ fuzz-smoke: asan-build
 # Only the tieup binary: the demo needs no test.
 demo: deps
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DTIEUP_TEST_DIRS='$(TEST_DIRS)' \
-		-DTIEUP_UNITY=$(UNITY) > /dev/null
+		-DTIEUP_UNITY=$(UNITY) -DTIEUP_BENCH=$(BENCH) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tieup
 	$(BUILD)/apps/tieup/tieup demo $(DEMO_DIR)
 
