@@ -15,9 +15,10 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
   lld)
 case "$what" in
   build|demo) ;;
-  # The browser tests (test/browser/): Debian's Chromium, driven by playwright-core from npm.
+  # The browser tests (test/browser/): Debian's Chromium, driven by playwright-core from npm; a
+  # Japanese font, so that the screenshots of the demo's Japanese text can be read.
   # The store tests run against a throwaway PostgreSQL 15 cluster too (scripts/with-postgres.sh).
-  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium python3 python3-yaml postgresql-15) ;;
+  test) pkgs+=(curl clang libclang-rt-14-dev llvm chromium fonts-ipafont-gothic python3 python3-yaml postgresql-15) ;;
   bench) pkgs+=(nginx libnginx-mod-http-modsecurity wrk rsync python3-yaml) ;;
   *) echo "install-deps: unknown set '$what' (use build, test, bench or demo)" >&2; exit 2 ;;
 esac

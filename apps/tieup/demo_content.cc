@@ -71,7 +71,8 @@ products: *
                            "[Your cart](/shop/cart)\n\n"
                            // What customers across the network bought with it (main's
                            // recommendations; never a sold-out tea).
-                           "{{#product.has_also_bought}}<section class=\"also-bought\">"
+                           "{{#product.has_also_bought}}<section class=\"also-bought\" "
+                           "data-nosnippet>"
                            "<h2>Customers who bought this also bought</h2><ul>"
                            "{{#product.also_bought}}<li><a href=\"{{page_path}}\">{{title}}</a> "
                            "{{price}}</li>{{/product.also_bought}}</ul></section>"

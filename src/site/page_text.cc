@@ -28,10 +28,13 @@ std::string Attribute(const xmlNode* n, const char* name) {
   return std::string(AsView(v.get()));
 }
 
-// Elements whose text a reader does not read as the page's content.
+// Elements whose text a reader does not read as the page's content: code, controls (a form's
+// labels say how to buy, not what), and what the page marks data-nosnippet (the attribute
+// search engines honour: "customers also bought" lists, say).
 bool Unreadable(const xmlNode* n) {
   return IsAnyOf(n, {"script", "style", "template", "noscript", "svg", "iframe", "button", "select",
-                     "textarea", "option", "head"});
+                     "textarea", "option", "head", "form"}) ||
+         xmlHasProp(n, AsXml("data-nosnippet")) != nullptr;
 }
 
 // Elements that separate words (a browser lays them out as blocks or cells).

@@ -18,7 +18,8 @@ struct PageText {
   // The readable text of the content, whitespace collapsed: what is inside <main> when the page
   // has one, else the <body> without its <header>, <nav>, <footer> and <aside> (the layout's
   // parts that every page repeats). Never the text of <script>, <style>, <template>, <noscript>,
-  // <svg>, <iframe>, <button>, <select>, <textarea> or <option>.
+  // <svg>, <iframe>, <form> (its labels and buttons), nor of an element marked data-nosnippet
+  // (as search engines honour it: a "customers also bought" list names other products).
   std::string text;
   // The SKUs of the page's add-to-cart forms (<form action=".../shop/cart/add"> with an
   // <input name="sku">), in order, without repeats.
