@@ -309,64 +309,80 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
     uint64_t generation = 0;
     try {
       db = AcquireReader(&generation);
-      Xapian::QueryParser parser;
-      parser.set_stemmer(stemmer);
-      parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
-      parser.set_database(*db);
-      parser.set_default_op(Xapian::Query::OP_AND);
-      parser.set_max_expansion(64, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
-      const unsigned plain =
-          Xapian::QueryParser::FLAG_CJK_NGRAM | Xapian::QueryParser::FLAG_SPELLING_CORRECTION;
-      const unsigned rich = plain | Xapian::QueryParser::FLAG_BOOLEAN |
-                            Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_LOVEHATE |
-                            Xapian::QueryParser::FLAG_WILDCARD;
-      Xapian::Query parsed;
-      try {
-        parsed = parser.parse_query(query.words, rich);
-      } catch (const Xapian::QueryParserError&) {
-        // A visitor's stray quote or operator: the words as plain words.
-        parsed = parser.parse_query(query.words, plain);
-      }
-      auto filtered = [&](Xapian::Query q) {
-        if (!query.area.empty()) {
-          q = Xapian::Query(Xapian::Query::OP_FILTER, q,
-                            Xapian::Query(std::string(kAreaPrefix) + query.area));
+      // Every Xapian object made from the reader shares its (not thread-safe) internals: they
+      // all live in this block, and are gone before the reader goes back to the pool.
+      {
+        Xapian::QueryParser parser;
+        parser.set_stemmer(stemmer);
+        parser.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+        parser.set_database(*db);
+        parser.set_default_op(Xapian::Query::OP_AND);
+        parser.set_max_expansion(64, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+        // Spelling correction is asked for only when nothing matched (below): it costs, and
+        // Xapian's get_spelling_suggestion is not safe to run on two threads at once.
+        const unsigned plain = Xapian::QueryParser::FLAG_CJK_NGRAM;
+        const unsigned rich =
+            plain | Xapian::QueryParser::FLAG_BOOLEAN | Xapian::QueryParser::FLAG_PHRASE |
+            Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD;
+        Xapian::Query parsed;
+        try {
+          parsed = parser.parse_query(query.words, rich);
+        } catch (const Xapian::QueryParserError&) {
+          // A visitor's stray quote or operator: the words as plain words.
+          parsed = parser.parse_query(query.words, plain);
         }
-        if (!query.price_band.empty()) {
-          q = Xapian::Query(Xapian::Query::OP_FILTER, q,
-                            Xapian::Query(std::string(kBandPrefix) + query.price_band));
+        auto filtered = [&](Xapian::Query q) {
+          if (!query.area.empty()) {
+            q = Xapian::Query(Xapian::Query::OP_FILTER, q,
+                              Xapian::Query(std::string(kAreaPrefix) + query.area));
+          }
+          if (!query.price_band.empty()) {
+            q = Xapian::Query(Xapian::Query::OP_FILTER, q,
+                              Xapian::Query(std::string(kBandPrefix) + query.price_band));
+          }
+          return q;
+        };
+        Xapian::Enquire enquire(*db);
+        enquire.set_query(filtered(parsed));
+        Xapian::MSet matches = enquire.get_mset(static_cast<Xapian::doccount>(query.offset),
+                                                static_cast<Xapian::doccount>(limit), 100);
+        answer.total = matches.get_matches_estimated();
+        for (auto it = matches.begin(); it != matches.end(); ++it) {
+          const json::value data = json::parse(it.get_document().get_data());
+          const json::object& o = data.as_object();
+          SearchHit hit;
+          hit.path = json::value_to<std::string>(o.at("p"));
+          hit.area = json::value_to<std::string>(o.at("a"));
+          hit.title = json::value_to<std::string>(o.at("t"));
+          for (const json::value& s : o.at("s").as_array()) {
+            hit.skus.push_back(json::value_to<std::string>(s));
+          }
+          hit.snippet_html = matches.snippet(
+              json::value_to<std::string>(o.at("x")), 240, stemmer,
+              // Not SNIPPET_EXHAUSTIVE: it weighs every candidate run of
+              // words, ten times the rest of a search (bench/search).
+              Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_CJK_NGRAM, "<mark>",
+              "</mark>", "\u2026");
+          hit.percent = it.get_percent();
+          answer.hits.push_back(std::move(hit));
         }
-        return q;
-      };
-      Xapian::Enquire enquire(*db);
-      enquire.set_query(filtered(parsed));
-      Xapian::MSet matches = enquire.get_mset(static_cast<Xapian::doccount>(query.offset),
-                                              static_cast<Xapian::doccount>(limit), 100);
-      answer.total = matches.get_matches_estimated();
-      for (auto it = matches.begin(); it != matches.end(); ++it) {
-        const json::value data = json::parse(it.get_document().get_data());
-        const json::object& o = data.as_object();
-        SearchHit hit;
-        hit.path = json::value_to<std::string>(o.at("p"));
-        hit.area = json::value_to<std::string>(o.at("a"));
-        hit.title = json::value_to<std::string>(o.at("t"));
-        for (const json::value& s : o.at("s").as_array()) {
-          hit.skus.push_back(json::value_to<std::string>(s));
+        // Offered when nothing was found: Xapian proposes a more frequent neighbour even for a
+        // word the pages have ("picked" -> "iced"), which would only distract from the results.
+        std::string corrected;
+        if (answer.total == 0) {
+          try {
+            parser.parse_query(query.words, rich | Xapian::QueryParser::FLAG_SPELLING_CORRECTION);
+          } catch (const Xapian::QueryParserError&) {
+            parser.parse_query(query.words, plain | Xapian::QueryParser::FLAG_SPELLING_CORRECTION);
+          }
+          corrected = parser.get_corrected_query_string();
         }
-        hit.snippet_html =
-            matches.snippet(json::value_to<std::string>(o.at("x")), 240, stemmer,
-                            Xapian::MSet::SNIPPET_BACKGROUND_MODEL |
-                                Xapian::MSet::SNIPPET_EXHAUSTIVE | Xapian::MSet::SNIPPET_CJK_NGRAM,
-                            "<mark>", "</mark>", "\u2026");
-        hit.percent = it.get_percent();
-        answer.hits.push_back(std::move(hit));
-      }
-      const std::string corrected = parser.get_corrected_query_string();
-      if (!corrected.empty() && corrected != query.words) {
-        // Offered only when it finds something (a word may have left the pages since).
-        Xapian::Enquire check(*db);
-        check.set_query(filtered(parser.parse_query(corrected, plain)));
-        if (!check.get_mset(0, 1).empty()) answer.did_you_mean = corrected;
+        if (!corrected.empty() && corrected != query.words) {
+          // Offered only when it finds something (a word may have left the pages since).
+          Xapian::Enquire check(*db);
+          check.set_query(filtered(parser.parse_query(corrected, plain)));
+          if (!check.get_mset(0, 1).empty()) answer.did_you_mean = corrected;
+        }
       }
       ReleaseReader(generation, std::move(db));
       return answer;

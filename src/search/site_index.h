@@ -15,8 +15,9 @@
 // Searching: the visitor's words are parsed leniently (phrases in quotes, +must and -must-not,
 // a trailing * for a prefix, OR, AND and NOT in capitals; anything that does not parse is searched
 // as plain words), every word must match (AND), results come with a snippet of the page's text
-// around the matches (HTML-escaped by Xapian, matches in <mark>) and, when a word looks misspelled,
-// a corrected query that does find pages ("did you mean"; from the words of the indexed pages).
+// around the matches (HTML-escaped by Xapian, matches in <mark>) and, when nothing was found and a
+// word looks misspelled, a corrected query that does find pages ("did you mean"; from the words of
+// the indexed pages).
 //
 // The database is opened by one writer (the thread that calls Apply) and any number of readers:
 // Search may run on any thread, concurrently with Apply, and sees the last commit. Files are
@@ -92,7 +93,7 @@ struct SearchHit {
 struct SearchAnswer {
   uint64_t total = 0;           // pages matching (Xapian's estimate; exact below ~1,000)
   std::vector<SearchHit> hits;  // query.offset .. offset + limit of them, best first
-  std::string did_you_mean;     // a spelling correction of the words that finds pages, or ""
+  std::string did_you_mean;     // when nothing matched: a correction that finds pages, or ""
 };
 
 // OK when `language` names a stemmer ("english", "none", ...); InvalidArgument naming it otherwise.

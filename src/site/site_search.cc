@@ -4,7 +4,6 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 #include <charconv>
-#include <set>
 
 #include "base/encoding.h"
 #include "base/money_format.h"
@@ -375,47 +374,90 @@ Result<SearchIndexPass> SiteSearch::CatchUpLocked() {
       if (!page.empty()) skus_by_page[page].push_back(sku);
     }
   }
+  // What differs, by one walk over the view and the index's versions together (both ordered
+  // by path): nothing is allocated for the pages that did not change.
   const std::map<std::string, std::string>& indexed = index_->versions();
-  std::vector<search::IndexedPage> pages;
-  std::set<std::string> seen;
+  std::vector<const content::ServedFile*> changed;
+  std::vector<std::string> removed;
+  auto known = indexed.begin();
   for (const auto& [path, file] : view->files()) {
     if (!Indexable(file, *view)) continue;
-    auto known = indexed.find(path);
-    if (known != indexed.end() && known->second == file.hash) {
-      seen.insert(path);
+    for (; known != indexed.end() && known->first < path; ++known) removed.push_back(known->first);
+    const bool same = known != indexed.end() && known->first == path;
+    if (same && known->second == file.hash) {
+      ++known;
       continue;
     }
-    auto body = view->ReadBody(file);
-    if (!body.ok()) continue;  // answered 503 until repaired: listed again then
-    PageText text = ReadPageText(**body);
-    if (text.noindex) continue;
-    seen.insert(path);
-    search::IndexedPage page;
-    page.path = path;
-    page.area = std::string(content::AreaName(file.area));
-    page.version = file.hash;
-    page.title = std::move(text.title);
-    page.headings = std::move(text.headings);
-    page.text = std::move(text.text);
-    if (catalog != nullptr) {
-      std::vector<std::string> skus = std::move(text.skus);
-      if (auto it = skus_by_page.find(path); it != skus_by_page.end()) {
-        for (const std::string& sku : it->second) {
-          if (std::find(skus.begin(), skus.end(), sku) == skus.end()) skus.push_back(sku);
+    if (same) ++known;
+    // A page that asked not to be indexed is read again only when it changes.
+    if (auto n = noindex_.find(path); n != noindex_.end() && n->second == file.hash) {
+      if (same) removed.push_back(path);
+      continue;
+    }
+    changed.push_back(&file);
+  }
+  for (; known != indexed.end(); ++known) removed.push_back(known->first);
+
+  // Read and indexed in commits of kPagesPerCommit pages: Xapian holds a commit's changes in
+  // memory, so a first build of a large site must not be one commit. A crash between commits
+  // leaves pages that the next pass finds changed and indexes.
+  constexpr size_t kPagesPerCommit = 1000;
+  Status applied;
+  size_t done = 0;
+  uint64_t indexed_pages = 0;
+  while (applied.ok() && (done < changed.size() || done == 0)) {
+    const size_t end = std::min(changed.size(), done + kPagesPerCommit);
+    std::vector<search::IndexedPage> pages;
+    std::vector<std::string> also_removed;
+    for (size_t i = done; i < end; ++i) {
+      const content::ServedFile& file = *changed[i];
+      auto body = view->ReadBody(file);
+      if (!body.ok()) {
+        // Answered 503 until repaired (then indexed again): out of the results meanwhile.
+        if (indexed.count(file.path) != 0) also_removed.push_back(file.path);
+        continue;
+      }
+      PageText text = ReadPageText(**body);
+      if (text.noindex) {
+        noindex_[file.path] = file.hash;
+        if (indexed.count(file.path) != 0) also_removed.push_back(file.path);
+        continue;
+      }
+      noindex_.erase(file.path);
+      search::IndexedPage page;
+      page.path = file.path;
+      page.area = std::string(content::AreaName(file.area));
+      page.version = file.hash;
+      page.title = std::move(text.title);
+      page.headings = std::move(text.headings);
+      page.text = std::move(text.text);
+      if (catalog != nullptr) {
+        std::vector<std::string> skus = std::move(text.skus);
+        if (auto it = skus_by_page.find(file.path); it != skus_by_page.end()) {
+          for (const std::string& sku : it->second) {
+            if (std::find(skus.begin(), skus.end(), sku) == skus.end()) skus.push_back(sku);
+          }
+        }
+        for (const std::string& sku : skus) {
+          auto p = catalog->find(sku);
+          if (p != catalog->end()) page.products.push_back(ProductOf(sku, p->second));
         }
       }
-      for (const std::string& sku : skus) {
-        auto p = catalog->find(sku);
-        if (p != catalog->end()) page.products.push_back(ProductOf(sku, p->second));
+      pages.push_back(std::move(page));
+    }
+    const bool last = end >= changed.size();
+    if (last) also_removed.insert(also_removed.end(), removed.begin(), removed.end());
+    applied = index_->Apply(pages, also_removed, last ? StateOf(*view) : index_->state());
+    if (applied.ok()) {
+      indexed_pages += pages.size();
+      pass.removed += also_removed.size();
+      if (!last) {
+        logger_->info("search: indexing the site's pages: {} of {}", end, changed.size());
       }
     }
-    pages.push_back(std::move(page));
+    done = end;
+    if (last) break;
   }
-  std::vector<std::string> removed;
-  for (const auto& [path, version] : indexed) {
-    if (seen.count(path) == 0) removed.push_back(path);
-  }
-  Status applied = index_->Apply(pages, removed, StateOf(*view));
   if (!applied.ok() && applied.code() == StatusCode::kDataLoss) {
     // Damaged while open (a file overwritten, say): start afresh; the next pass fills it.
     logger_->warn("search: {}; building it again", applied.message());
@@ -425,14 +467,12 @@ Result<SearchIndexPass> SiteSearch::CatchUpLocked() {
     ASSIGN_OR_RETURN(std::unique_ptr<search::SiteIndex> fresh,
                      search::SiteIndex::Recreate(dir_, io));
     std::atomic_store(&index_, std::shared_ptr<search::SiteIndex>(std::move(fresh)));
-    pass.rebuilt = true;
     ASSIGN_OR_RETURN(SearchIndexPass again, CatchUpLocked());
     again.rebuilt = true;
     return again;
   }
   RETURN_IF_ERROR(applied);
-  pass.indexed = pages.size();
-  pass.removed = removed.size();
+  pass.indexed = indexed_pages;
   pass.documents = index_->document_count();
   pass.micros = env_.NowMicros() - start;
   {

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -146,6 +147,8 @@ class SiteSearch {
   std::shared_ptr<Pages> pages_;
 
   std::mutex index_mu_;  // one writer pass at a time
+  // Pages that asked not to be indexed (robots noindex), by path: the hash read (under index_mu_).
+  std::map<std::string, std::string> noindex_;
   // The view the index reflects (guarded by state_mu_); compared by identity with the served one.
   std::shared_ptr<const content::SiteView> indexed_view_;
   std::mutex state_mu_;

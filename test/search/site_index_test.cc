@@ -222,8 +222,12 @@ TEST_F(SiteIndexTest, SearchesRunWhileTheIndexChanges) {
   for (int t = 0; t < 3; ++t) {
     readers.emplace_back([&] {
       SearchQuery q;
+      SearchQuery misspelled;  // no match: a spelling suggestion is looked for too
+      misspelled.words = "gyokoro";
       q.words = "gyokuro";
       while (!done.load()) {
+        auto m = index_->Search(misspelled);
+        if (!m.ok() || !m->hits.empty()) failures.fetch_add(1);
         auto a = index_->Search(q);
         if (!a.ok() || a->hits.empty()) {
           if (failures.fetch_add(1) == 0) {
