@@ -50,7 +50,7 @@ class EmergencyEditTest : public MainSiteTest {
   std::string Page() { return BodyOf(HttpGet(partner_->port(), "/")); }
   bool Serves(const std::string& text) {
     return WaitFor([&] { return Page().find(text) != std::string::npos; },
-                   std::chrono::seconds(10));
+                   std::chrono::seconds(30));
   }
   std::string MainStatus() { return RunTieup({"main", "status", main_dir_}).output; }
   std::string MainEvents() { return RunTieup({"main", "events", main_dir_}).output; }
