@@ -57,6 +57,13 @@ search::IndexedProduct ProductOf(const std::string& sku, const content::PageProd
   return out;
 }
 
+// A query string as an HTML form sends it: '+' is a space ("?q=matcha+latte"), as well as %20.
+boost::urls::params_view FormParams(const boost::urls::params_encoded_view& query) {
+  boost::urls::encoding_opts form;
+  form.space_as_plus = true;
+  return boost::urls::params_view(boost::urls::params_view(query), form);
+}
+
 // The query string's value of `name` (percent-decoded), or "".
 std::string Param(const boost::urls::params_view& params, std::string_view name) {
   auto it = params.find(name);
@@ -122,7 +129,7 @@ class SiteSearch::Pages : public HttpHandler {
                      "The search could not be read from this address. Type your words in the "
                      "search box instead.");
     }
-    const boost::urls::params_view params(*parsed);
+    const boost::urls::params_view params = FormParams(*parsed);
     const std::string words = Param(params, "q");
     const std::string area = Param(params, "area");
     const std::string band = Param(params, "band");
@@ -254,7 +261,7 @@ class SiteSearch::Pages : public HttpHandler {
     auto parsed = boost::urls::parse_query(request.query());
     std::string to, words;
     if (parsed) {
-      const boost::urls::params_view params(*parsed);
+      const boost::urls::params_view params = FormParams(*parsed);
       to = Param(params, "to");
       words = Param(params, "q");
     }

@@ -150,6 +150,11 @@ TEST_F(SearchTest, APartnerFindsTieupAndOwnPagesAndProductsInEnglishAndJapanese)
   EXPECT_TRUE(WaitForSearch(partner->port(), "sweets", "/local/wagashi.html"));
   // English stemming: "picked" finds "Picking"... by its stem "pick".
   EXPECT_TRUE(WaitForSearch(partner->port(), "picked", "/news/harvest.html"));
+  // Several words as a form sends them ('+' for a space): every word must match.
+  r = HttpGet(partner->port(), "/search?q=first-flush+shizuoka");
+  EXPECT_THAT(r, HasSubstr("class=\"search-path\">/products/TEA-1.html<")) << r;
+  r = HttpGet(partner->port(), "/search?q=shizuoka+osaka");
+  EXPECT_THAT(r, HasSubstr("Nothing on this site matches <strong>shizuoka osaka</strong>"));
   // Filtered by area.
   r = HttpGet(partner->port(), Search("sweets", "&area=tieup"));
   EXPECT_THAT(r, HasSubstr("Nothing on this site matches"));
