@@ -57,11 +57,19 @@ search::IndexedProduct ProductOf(const std::string& sku, const content::PageProd
   return out;
 }
 
-// A query string as an HTML form sends it: '+' is a space ("?q=matcha+latte"), as well as %20.
-boost::urls::params_view FormParams(const boost::urls::params_encoded_view& query) {
-  boost::urls::encoding_opts form;
-  form.space_as_plus = true;
-  return boost::urls::params_view(boost::urls::params_view(query), form);
+// A query string as an HTML form sends it, ready for boost::urls::parse_query: '+' is a space
+// ("?q=matcha+latte"), written %20 so that the parser decodes it (a literal plus arrives as %2B).
+std::string FormQuery(std::string_view query) {
+  std::string out;
+  out.reserve(query.size());
+  for (char c : query) {
+    if (c == '+') {
+      out += "%20";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // The query string's value of `name` (percent-decoded), or "".
@@ -123,13 +131,14 @@ class SiteSearch::Pages : public HttpHandler {
     if (request.path() != kSearchPath) {
       return Problem(404, "", "There is no page at this address. Search the shop instead.");
     }
-    auto parsed = boost::urls::parse_query(request.query());
+    const std::string query = FormQuery(request.query());  // outlives `params`
+    auto parsed = boost::urls::parse_query(query);
     if (!parsed) {
       return Problem(400, "",
                      "The search could not be read from this address. Type your words in the "
                      "search box instead.");
     }
-    const boost::urls::params_view params = FormParams(*parsed);
+    const boost::urls::params_view params(*parsed);
     const std::string words = Param(params, "q");
     const std::string area = Param(params, "area");
     const std::string band = Param(params, "band");
@@ -258,10 +267,11 @@ class SiteSearch::Pages : public HttpHandler {
   }
 
   HttpResponse Go(const HttpRequest& request) {
-    auto parsed = boost::urls::parse_query(request.query());
+    const std::string query = FormQuery(request.query());  // outlives `params`
+    auto parsed = boost::urls::parse_query(query);
     std::string to, words;
     if (parsed) {
-      const boost::urls::params_view params = FormParams(*parsed);
+      const boost::urls::params_view params(*parsed);
       to = Param(params, "to");
       words = Param(params, "q");
     }
@@ -372,15 +382,6 @@ Result<SearchIndexPass> SiteSearch::CatchUpLocked() {
   const int64_t start = env_.NowMicros();
   std::shared_ptr<const content::SiteView> view = content_.view();
   if (view == nullptr) return pass;
-  std::shared_ptr<const content::PageProducts> catalog = Catalog();
-  // Products by the page that presents them (a catalog product's page_path).
-  std::map<std::string, std::vector<std::string>, std::less<>> skus_by_page;
-  if (catalog != nullptr) {
-    for (const auto& [sku, fields] : *catalog) {
-      const std::string page = Field(fields, "page_path");
-      if (!page.empty()) skus_by_page[page].push_back(sku);
-    }
-  }
   // What differs, by one walk over the view and the index's versions together (both ordered
   // by path): nothing is allocated for the pages that did not change.
   const std::map<std::string, std::string>& indexed = index_->versions();
@@ -404,6 +405,17 @@ Result<SearchIndexPass> SiteSearch::CatchUpLocked() {
     changed.push_back(&file);
   }
   for (; known != indexed.end(); ++known) removed.push_back(known->first);
+
+  // The catalog only when pages are to be read (an idle pass, the common one, reads nothing).
+  std::shared_ptr<const content::PageProducts> catalog = changed.empty() ? nullptr : Catalog();
+  // Products by the page that presents them (a catalog product's page_path).
+  std::map<std::string, std::vector<std::string>, std::less<>> skus_by_page;
+  if (catalog != nullptr) {
+    for (const auto& [sku, fields] : *catalog) {
+      const std::string page = Field(fields, "page_path");
+      if (!page.empty()) skus_by_page[page].push_back(sku);
+    }
+  }
 
   // Read and indexed in commits of kPagesPerCommit pages: Xapian holds a commit's changes in
   // memory, so a first build of a large site must not be one commit. A crash between commits
