@@ -1,6 +1,7 @@
 // Site search benchmark (issue 20, site/site_search.h): the costs of a site's search index at
 // 10,000 pages, measured on the daemon's own path. Prints one table. Usage:
 //   search_bench [--pages N] [--builds N] [--updates N] [--seconds S] [--dir PARENT] [--keep 1]
+//   search_bench --site KEPT_SITE_DIR [--pages N] [--seconds S]    (the queries only)
 // Defaults: 10,000 pages, the full build timed once (about a minute at 10,000 pages on a 2-core
 // machine; --builds 3 for a median), 20 one-page updates, 4 seconds for each query run, $TMPDIR
 // or /tmp for the site directory (removed at the end unless --keep 1). The whole run takes about
@@ -29,10 +30,15 @@
 //     every page comparing content hashes.
 //   - queries: SiteIndex::Search (first results page, 10 hits, snippets and "did you mean") of a
 //     fixed mix of 200 queries (common words, rare words, two words, a phrase, misspellings,
-//     Japanese words, words no page has) run by 2 threads in a closed loop for --seconds, first
-//     alone, then while 2 more threads burn CPU (a machine also serving pages). p50, p99, max and
-//     queries/s; p50 and p99 by kind of query. And how many queries of the mix find nothing, get a
-//     "did you mean", or both find pages and get one.
+//     Japanese words, words no page has), for --seconds each run:
+//       saturated: 2 threads back to back (both cores busy with searches): the throughput;
+//       over-subscribed: the same while 2 more threads burn CPU;
+//       under load: searches arriving at random (Poisson) at 100, 200, 400 and 800 a second
+//         (those under 60% of the saturated throughput) into a queue 2 threads take them from,
+//         as a daemon's workers take requests; a search's latency counts from its arrival;
+//       beside other work: 200 a second arriving while 2 threads burn CPU.
+//     p50, p99, max; p50 and p99 by kind of query. And how many queries of the mix find nothing,
+//     get a "did you mean", or both find pages and get one.
 //   - index size: SiteIndex::disk_bytes() after the build and after the updates; and this
 //     process's peak RSS before and after the builds (getrusage).
 #include <sys/resource.h>
@@ -41,6 +47,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -375,10 +382,13 @@ struct QueryRun {
   std::vector<std::pair<std::string, double>> by_kind;  // (kind, micros)
 };
 
-// Runs `queries` from `threads` threads in a closed loop for `seconds`, while `burners` more
-// threads spin.
+// Runs `queries` from `threads` threads for `seconds`, while `burners` more threads spin. With
+// `rate` 0 each thread runs them back to back (a closed loop: the cores busy with searches).
+// With a rate, searches arrive at random (Poisson, `rate` a second in all, fixed seed) into one
+// queue the threads take them from, as a daemon's workers take requests; a search's latency
+// counts from its arrival, so the time it waited for a free thread (or for the scheduler) counts.
 QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& queries, int threads,
-                    int burners, double seconds) {
+                    int burners, double seconds, double rate = 0) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> burn;
   for (int b = 0; b < burners; ++b) {
@@ -392,20 +402,39 @@ QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& qu
   std::vector<QueryRun> runs(threads);
   std::vector<std::thread> workers;
   const Clock::time_point start = Clock::now();
+  // The arrivals (offsets from `start`), drawn before the run; taken in turn by the threads.
+  std::vector<Clock::duration> arrivals;
+  if (rate > 0) {
+    Rng rng(7);
+    double at = 0;
+    while (at < seconds) {
+      at += -std::log(1.0 - rng.Real()) / rate;
+      arrivals.push_back(
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at)));
+    }
+  }
+  std::atomic<size_t> next{0};
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       QueryRun& run = runs[t];
       size_t i = static_cast<size_t>(t) * queries.size() / threads;
       while (!stop.load(std::memory_order_relaxed)) {
-        const Query& q = queries[i++ % queries.size()];
+        Clock::time_point s = Clock::now();
+        const Query* q = &queries[i++ % queries.size()];
+        if (rate > 0) {
+          const size_t k = next.fetch_add(1);
+          if (k >= arrivals.size()) break;
+          q = &queries[k % queries.size()];
+          s = start + arrivals[k];
+          std::this_thread::sleep_until(s);
+        }
         search::SearchQuery sq;
-        sq.words = q.words;
-        const Clock::time_point s = Clock::now();
+        sq.words = q->words;
         Result<search::SearchAnswer> answer = index.Search(sq);
         const double us = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
         if (!answer.ok()) ++run.errors;
         run.micros.push_back(us);
-        run.by_kind.emplace_back(q.kind, us);
+        run.by_kind.emplace_back(q->kind, us);
       }
     });
   }
@@ -425,8 +454,7 @@ QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& qu
 }
 
 void PrintQueryRun(const std::string& label, const QueryRun& run) {
-  Row(label + ": queries/s (2 threads)", Num(static_cast<double>(run.micros.size()) / run.seconds),
-      "q/s");
+  Row(label + ": queries/s", Num(static_cast<double>(run.micros.size()) / run.seconds), "q/s");
   Row(label + ": p50", Num(Quantile(run.micros, 0.5) / 1000.0, 3), "ms");
   Row(label + ": p99", Num(Quantile(run.micros, 0.99) / 1000.0, 3), "ms");
   Row(label + ": max", Num(run.micros.empty() ? 0 : run.micros.back() / 1000.0, 3), "ms");
@@ -458,11 +486,105 @@ std::unique_ptr<SiteSearch> OpenSearch(Env& env, const std::string& site, SiteCo
               "opening the site search");
 }
 
+// The query mix against `index`: what it finds, then its latency alone and under load.
+void RunQueryMix(const SiteGenerator& gen, size_t pages, const search::SiteIndex& index,
+                 double seconds) {
+  const std::vector<Query> queries = QueryMix(gen, pages);
+  uint64_t none = 0, corrected = 0, found_corrected = 0;
+  std::vector<std::pair<std::string, int>> found_corrected_by_kind;
+  std::string examples;
+  for (const Query& q : queries) {
+    search::SearchQuery sq;
+    sq.words = q.words;
+    search::SearchAnswer a = Must(index.Search(sq), "searching " + q.words);
+    if (a.total == 0) ++none;
+    if (!a.did_you_mean.empty()) ++corrected;
+    if (a.total > 0 && !a.did_you_mean.empty()) {
+      ++found_corrected;
+      auto it = std::find_if(found_corrected_by_kind.begin(), found_corrected_by_kind.end(),
+                             [&](const auto& k) { return k.first == q.kind; });
+      if (it == found_corrected_by_kind.end()) {
+        found_corrected_by_kind.emplace_back(q.kind, 1);
+      } else {
+        ++it->second;
+      }
+      if (found_corrected <= 2) {
+        examples += (examples.empty() ? "" : ", ") + q.words + " -> " + a.did_you_mean;
+      }
+    }
+  }
+  Row("query mix: queries", std::to_string(queries.size()), "queries");
+  Row("  finding nothing", std::to_string(none), "queries");
+  Row("  with a \"did you mean\"", std::to_string(corrected), "queries");
+  Row("  finding pages AND offering a \"did you mean\"", std::to_string(found_corrected),
+      "queries");
+  for (const auto& [kind, n] : found_corrected_by_kind) {
+    Row("    of which " + kind, std::to_string(n), "queries");
+  }
+  if (!examples.empty()) Row("    e.g. " + examples, "", "");
+  // Both cores busy with searches (2 threads back to back): the throughput, and the latency
+  // at saturation.
+  QueryRun alone = RunQueries(index, queries, 2, 0, seconds);
+  PrintQueryRun("saturated: 2 threads back to back", alone);
+  // Over-subscribed: 2 more threads burning CPU take half of each core; the searches still
+  // run back to back, so each waits out the burners' time slices.
+  QueryRun oversubscribed = RunQueries(index, queries, 2, 2, seconds);
+  PrintQueryRun("over-subscribed: the same + 2 CPU-burning threads", oversubscribed);
+  // Under load: searches arriving as requests do (at random, into 2 threads), at rising rates
+  // up to half the saturated throughput; the time a search waits for a free thread counts.
+  const double saturated = static_cast<double>(alone.micros.size()) / alone.seconds;
+  QueryRun loaded;
+  for (const double rate : {100.0, 200.0, 400.0, 800.0}) {
+    if (rate > saturated * 0.6) break;
+    loaded = RunQueries(index, queries, 2, 0, seconds, rate);
+    Row("under load: " + Num(rate) + " searches/s arriving (" + Num(100 * rate / saturated) +
+            "% of saturated): p50 / p99 / max",
+        Num(Quantile(loaded.micros, 0.5) / 1000.0, 2) + " / " +
+            Num(Quantile(loaded.micros, 0.99) / 1000.0, 2) + " / " +
+            Num(loaded.micros.empty() ? 0 : loaded.micros.back() / 1000.0, 1),
+        "ms");
+  }
+  // And beside other work: 200 searches/s arriving while 2 CPU-burning threads keep both cores
+  // busy. The scheduler's share shows in the queries that find nothing (0.05 ms of work).
+  QueryRun beside = RunQueries(index, queries, 2, 2, seconds, 200);
+  PrintQueryRun("beside other work: 200 searches/s arriving + 2 CPU-burning threads", beside);
+  PrintByKind("saturated", alone);
+  PrintByKind("under load (the highest rate above)", loaded);
+  PrintByKind("beside other work", beside);
+}
+
+// --site DIR: the queries alone, against the index of a site an earlier run kept (--keep 1; the
+// same --pages), which its pass brings up to date first.
+int QueriesOnly(const std::string& site, size_t pages, double seconds) {
+  std::unique_ptr<Env> env = NewPosixEnv();
+  SiteGenerator gen;
+  SiteContentOptions co;
+  co.site_id = "bench";
+  co.serve = true;
+  std::unique_ptr<SiteContent> content =
+      Must(SiteContent::Open(*env, site, co), "opening the site's content in " + site);
+  std::unique_ptr<SiteSearch> search = OpenSearch(*env, site, *content);
+  Must(search->CatchUp(), "bringing the index up to date");
+  std::shared_ptr<const search::SiteIndex> index = search->index();
+  if (index == nullptr || index->document_count() < pages) {
+    std::fprintf(stderr, "search_bench: %s has no index of %zu pages (kept by --keep 1?)\n",
+                 site.c_str(), pages);
+    return 1;
+  }
+  std::printf("search_bench: queries against %s\n\n", site.c_str());
+  std::printf("| %-62s | %18s | %-10s |\n", "measure", "value", "unit");
+  std::printf("|%s|%s|%s|\n", std::string(64, '-').c_str(), std::string(20, '-').c_str(),
+              std::string(12, '-').c_str());
+  RunQueryMix(gen, pages, *index, seconds);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   size_t pages = 10'000;
   int builds = 1, updates = 20;
   double seconds = 4;
   bool keep = false;
+  std::string reuse;  // --site: a site kept by an earlier --keep 1 run; only the queries run
   std::string parent = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -479,11 +601,14 @@ int Main(int argc, char** argv) {
       keep = std::atoi(argv[i + 1]) != 0;
     } else if (flag == "--dir") {
       parent = argv[i + 1];
+    } else if (flag == "--site") {
+      reuse = argv[i + 1];
     } else {
       std::fprintf(stderr, "search_bench: unknown flag %s\n", argv[i]);
       return 2;
     }
   }
+  if (!reuse.empty()) return QueriesOnly(reuse, pages, seconds);
   std::string work = parent + "/tieup-search-bench.XXXXXX";
   if (::mkdtemp(work.data()) == nullptr) {
     std::perror("search_bench: mkdtemp");
@@ -637,48 +762,7 @@ int Main(int argc, char** argv) {
     Row("  index size after them", Num(bytes / (1 << 20), 1), "MiB");
   }
 
-  // Queries.
-  {
-    const std::vector<Query> queries = QueryMix(gen, pages);
-    uint64_t none = 0, corrected = 0, found_corrected = 0;
-    std::vector<std::pair<std::string, int>> found_corrected_by_kind;
-    std::string examples;
-    for (const Query& q : queries) {
-      search::SearchQuery sq;
-      sq.words = q.words;
-      search::SearchAnswer a = Must(index->Search(sq), "searching " + q.words);
-      if (a.total == 0) ++none;
-      if (!a.did_you_mean.empty()) ++corrected;
-      if (a.total > 0 && !a.did_you_mean.empty()) {
-        ++found_corrected;
-        auto it = std::find_if(found_corrected_by_kind.begin(), found_corrected_by_kind.end(),
-                               [&](const auto& k) { return k.first == q.kind; });
-        if (it == found_corrected_by_kind.end()) {
-          found_corrected_by_kind.emplace_back(q.kind, 1);
-        } else {
-          ++it->second;
-        }
-        if (found_corrected <= 2) {
-          examples += (examples.empty() ? "" : ", ") + q.words + " -> " + a.did_you_mean;
-        }
-      }
-    }
-    Row("query mix: queries", std::to_string(queries.size()), "queries");
-    Row("  finding nothing", std::to_string(none), "queries");
-    Row("  with a \"did you mean\"", std::to_string(corrected), "queries");
-    Row("  finding pages AND offering a \"did you mean\"", std::to_string(found_corrected),
-        "queries");
-    for (const auto& [kind, n] : found_corrected_by_kind) {
-      Row("    of which " + kind, std::to_string(n), "queries");
-    }
-    if (!examples.empty()) Row("    e.g. " + examples, "", "");
-    QueryRun alone = RunQueries(*index, queries, 2, 0, seconds);
-    PrintQueryRun("queries alone", alone);
-    QueryRun loaded = RunQueries(*index, queries, 2, 2, seconds);
-    PrintQueryRun("queries + 2 CPU-burning threads", loaded);
-    PrintByKind("alone", alone);
-    PrintByKind("loaded", loaded);
-  }
+  RunQueryMix(gen, pages, *index, seconds);
 
   search.reset();
   content.reset();

@@ -17,11 +17,15 @@ namespace {
 // The format of the documents (terms, values, data). Another number: Open says DataLoss, and
 // the caller builds the index again.
 constexpr std::string_view kSchemaKey = "tieup.schema";
-constexpr std::string_view kSchema = "1";
+// 2: each page's text for snippets in a value slot, no longer in the document's data (Xapian
+// compresses the data: reading it took a quarter of a search in bench/search); the text has the
+// headings where they stand, which are weighed 1 apart (no longer 2).
+constexpr std::string_view kSchema = "2";
 constexpr std::string_view kStateKey = "tieup.state";
 
 constexpr Xapian::valueno kPathSlot = 0;
 constexpr Xapian::valueno kVersionSlot = 1;
+constexpr Xapian::valueno kTextSlot = 2;  // the page's text (its first stored_text_bytes)
 
 // Term prefixes (Xapian's conventions: Q for the unique id, X... for the caller's own).
 constexpr std::string_view kIdPrefix = "Q";
@@ -198,11 +202,13 @@ Status SiteIndex::Apply(const std::vector<IndexedPage>& pages,
         doc.add_boolean_term(std::string(kAreaPrefix) + page.area);
         doc.add_value(kPathSlot, page.path);
         doc.add_value(kVersionSlot, page.version);
+        doc.add_value(kTextSlot, CutUtf8(page.text, options_.stored_text_bytes));
         terms.index_text(page.title, 5);
         terms.index_text(page.title, 1, std::string(kTitlePrefix));
         terms.increase_termpos();
+        // Headings weigh 2 as a word of the text: once here, once in the text where they stand.
         for (const std::string& h : page.headings) {
-          terms.index_text(h, 2);
+          terms.index_text(h, 1);
           terms.increase_termpos();
         }
         terms.index_text(page.text);
@@ -222,7 +228,6 @@ Status SiteIndex::Apply(const std::vector<IndexedPage>& pages,
         data["p"] = page.path;
         data["a"] = page.area;
         data["t"] = page.title;
-        data["x"] = CutUtf8(page.text, options_.stored_text_bytes);
         data["s"] = std::move(skus);
         doc.set_data(json::serialize(data));
         writer_->replace_document(id, doc);
@@ -347,8 +352,17 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
         Xapian::MSet matches = enquire.get_mset(static_cast<Xapian::doccount>(query.offset),
                                                 static_cast<Xapian::doccount>(limit), 100);
         answer.total = matches.get_matches_estimated();
+        // The snippet stems every word of a text to match the query's stemmed terms ("Z..."):
+        // a query of quoted phrases has none, and its snippets need no stemming (half their
+        // cost in bench/search).
+        bool stemmed_terms = false;
+        for (auto t = parsed.get_terms_begin(); t != parsed.get_terms_end(); ++t) {
+          if ((*t).starts_with('Z')) stemmed_terms = true;
+        }
+        const Xapian::Stem snippet_stemmer = stemmed_terms ? stemmer : Xapian::Stem();
         for (auto it = matches.begin(); it != matches.end(); ++it) {
-          const json::value data = json::parse(it.get_document().get_data());
+          const Xapian::Document doc = it.get_document();
+          const json::value data = json::parse(doc.get_data());
           const json::object& o = data.as_object();
           SearchHit hit;
           hit.path = json::value_to<std::string>(o.at("p"));
@@ -357,12 +371,13 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
           for (const json::value& s : o.at("s").as_array()) {
             hit.skus.push_back(json::value_to<std::string>(s));
           }
-          hit.snippet_html = matches.snippet(
-              json::value_to<std::string>(o.at("x")), 240, stemmer,
-              // Not SNIPPET_EXHAUSTIVE: it weighs every candidate run of
-              // words, ten times the rest of a search (bench/search).
-              Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_CJK_NGRAM, "<mark>",
-              "</mark>", "\u2026");
+          // Neither SNIPPET_EXHAUSTIVE (it weighs every candidate run of words: ten times the
+          // rest of a search) nor SNIPPET_BACKGROUND_MODEL (it looks up every word of the text
+          // in the index to favour rarer ones: three quarters of a search's time, p99 12 -> 6
+          // ms in bench/search); the snippet is the run around the query's words.
+          hit.snippet_html =
+              matches.snippet(doc.get_value(kTextSlot), 240, snippet_stemmer,
+                              Xapian::MSet::SNIPPET_CJK_NGRAM, "<mark>", "</mark>", "\u2026");
           hit.percent = it.get_percent();
           answer.hits.push_back(std::move(hit));
         }

@@ -58,8 +58,8 @@ struct IndexedPage {
   std::string area;     // "tieup" or "original": filterable
   std::string version;  // the caller's identity of this content (a hash); kept, never parsed
   std::string title;
-  std::vector<std::string> headings;
-  std::string text;  // the page's readable text (without its title and headings)
+  std::vector<std::string> headings;  // weighed once more than the text, which has them too
+  std::string text;  // the page's readable text (its headings where they stand, not its title)
   std::vector<IndexedProduct> products;
 };
 

@@ -139,11 +139,10 @@ struct Reader {
       if (c->type != XML_ELEMENT_NODE || Unreadable(c)) continue;
       if (layout_parts_skipped && IsAnyOf(c, {"header", "nav", "footer", "aside"})) continue;
       if (IsAnyOf(c, {"h1", "h2", "h3"})) {
-        if (c != title_heading) {
-          std::string h = InnerText(c);
-          if (!h.empty()) page.headings.push_back(std::move(h));
-        }
-        continue;  // the headings are indexed as headings, not again as text
+        if (c == title_heading) continue;  // the title is apart
+        std::string h = InnerText(c);
+        if (!h.empty()) page.headings.push_back(std::move(h));
+        // And in the text where it stands: a snippet can show a match in a heading, in context.
       }
       if (Separates(c)) text.Break();
       Content(c);

@@ -15,7 +15,8 @@ struct PageText {
   std::string title;
   // The <h1>..<h3> of the content (the one taken as title excepted), in order.
   std::vector<std::string> headings;
-  // The readable text of the content, whitespace collapsed: what is inside <main> when the page
+  // The readable text of the content, whitespace collapsed, headings included (where they stand;
+  // not the title's): what is inside <main> when the page
   // has one, else the <body> without its <header>, <nav>, <footer> and <aside> (the layout's
   // parts that every page repeats). Never the text of <script>, <style>, <template>, <noscript>,
   // <svg>, <iframe>, <form> (its labels and buttons), nor of an element marked data-nosnippet

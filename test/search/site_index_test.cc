@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <xapian.h>
 
 #include <atomic>
 #include <filesystem>
@@ -107,6 +108,46 @@ TEST_F(SiteIndexTest, SnippetsAreEscapedAndHighlighted) {
   EXPECT_THAT(a.hits[0].snippet_html, Not(HasSubstr("<script>")));
   EXPECT_THAT(a.hits[0].snippet_html, HasSubstr("&lt;script&gt;"));
   EXPECT_THAT(a.hits[0].snippet_html, HasSubstr("&amp;"));
+}
+
+TEST_F(SiteIndexTest, APhraseInAHeadingIsHighlightedWhereItStands) {
+  // The text has the page's headings where they stand (site/page_text.h), and they are indexed
+  // once more as headings.
+  IndexedPage p = Page("/brew.html", "Gyokuro",
+                       "Shade-grown for three weeks. How to brew Warm the pot, then pour water at "
+                       "55 degrees. Storing Keep it cool.");
+  p.headings = {"How to brew", "Storing"};
+  ASSERT_THAT(index_->Apply({p, Page("/other.html", "Sencha", "To brew it, how long? Brew.")}, {}),
+              IsOk());
+  SearchAnswer a = Find("\"how to brew\"");
+  ASSERT_THAT(Paths(a), ElementsAre("/brew.html"));
+  EXPECT_THAT(a.hits[0].snippet_html, HasSubstr("<mark>How to brew</mark>"));
+  // A phrase and a word to stem ("pouring" finds and marks "pour").
+  a = Find("\"how to brew\" pouring");
+  ASSERT_THAT(Paths(a), ElementsAre("/brew.html"));
+  EXPECT_THAT(a.hits[0].snippet_html, HasSubstr("<mark>How to brew</mark>"));
+  EXPECT_THAT(a.hits[0].snippet_html, HasSubstr("<mark>pour</mark>"));
+}
+
+TEST_F(SiteIndexTest, AnIndexOfAnEarlierFormatIsReportedForRebuilding) {
+  index_.reset();
+  const std::string dir = dir_.Sub("old");
+  {
+    // Format 1 kept each page's text in the document's data.
+    Xapian::WritableDatabase old(dir, Xapian::DB_CREATE_OR_OPEN);
+    Xapian::Document doc;
+    doc.set_data(R"({"p":"/g.html","a":"tieup","t":"Gyokuro","x":"shade grown","s":[]})");
+    doc.add_boolean_term("Q/g.html");
+    old.replace_document("Q/g.html", doc);
+    old.set_metadata("tieup.schema", "1");
+    old.commit();
+  }
+  auto opened = SiteIndex::Open(dir);
+  EXPECT_THAT(opened, StatusIs(StatusCode::kDataLoss));
+  EXPECT_THAT(opened.status().message(), HasSubstr("has format '1'"));
+  auto fresh = SiteIndex::Recreate(dir);
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_EQ((*fresh)->document_count(), 0u);
 }
 
 TEST_F(SiteIndexTest, AreasFilterAndProductsAreFoundBySkuCategoryAndBand) {
