@@ -33,15 +33,18 @@
 //     Japanese words, words no page has), for --seconds each run:
 //       saturated: 2 threads back to back (both cores busy with searches): the throughput;
 //       over-subscribed: the same while 2 more threads burn CPU;
-//       under load: searches arriving at random (Poisson) at 100, 200, 400 and 800 a second
-//         (those under 60% of the saturated throughput) into a queue 2 threads take them from,
-//         as a daemon's workers take requests; a search's latency counts from its arrival;
+//       under load: searches arriving at random (Poisson) at 200, 400 and 800 a second (those
+//         under 60% of the saturated throughput; at least 2,000 each) into a queue 2 threads
+//         take them from, as a daemon's workers take requests; a search's latency counts from
+//         its arrival. Beside each rate, the control: the same arrivals, each a fixed CPU job of
+//         the saturated median instead of a search (the machine's own share of the latency);
 //       beside other work: 200 a second arriving while 2 threads burn CPU.
 //     p50, p99, max; p50 and p99 by kind of query. And how many queries of the mix find nothing,
 //     get a "did you mean", or both find pages and get one.
 //   - index size: SiteIndex::disk_bytes() after the build and after the updates; and this
 //     process's peak RSS before and after the builds (getrusage).
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -382,13 +385,29 @@ struct QueryRun {
   std::vector<std::pair<std::string, double>> by_kind;  // (kind, micros)
 };
 
+// Spins for `us` microseconds of this thread's CPU time.
+void CpuJob(double us) {
+  auto cpu_us = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
+  };
+  const double until = cpu_us() + us;
+  volatile uint64_t x = 1;
+  while (cpu_us() < until) {
+    for (int k = 0; k < 100; ++k) x = x * 6364136223846793005ull + 1442695040888963407ull;
+  }
+}
+
 // Runs `queries` from `threads` threads for `seconds`, while `burners` more threads spin. With
 // `rate` 0 each thread runs them back to back (a closed loop: the cores busy with searches).
 // With a rate, searches arrive at random (Poisson, `rate` a second in all, fixed seed) into one
 // queue the threads take them from, as a daemon's workers take requests; a search's latency
 // counts from its arrival, so the time it waited for a free thread (or for the scheduler) counts.
+// With `job_us`, each "search" is that much CPU time of a loop instead (the control: what the
+// machine alone adds to a job of that size arriving so).
 QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& queries, int threads,
-                    int burners, double seconds, double rate = 0) {
+                    int burners, double seconds, double rate = 0, double job_us = 0) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> burn;
   for (int b = 0; b < burners; ++b) {
@@ -430,9 +449,14 @@ QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& qu
         }
         search::SearchQuery sq;
         sq.words = q->words;
-        Result<search::SearchAnswer> answer = index.Search(sq);
+        Status status = Status::Ok();
+        if (job_us > 0) {
+          CpuJob(job_us);
+        } else {
+          status = index.Search(sq).status();
+        }
         const double us = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
-        if (!answer.ok()) ++run.errors;
+        if (!status.ok()) ++run.errors;
         run.micros.push_back(us);
         run.by_kind.emplace_back(q->kind, us);
       }
@@ -531,18 +555,28 @@ void RunQueryMix(const SiteGenerator& gen, size_t pages, const search::SiteIndex
   QueryRun oversubscribed = RunQueries(index, queries, 2, 2, seconds);
   PrintQueryRun("over-subscribed: the same + 2 CPU-burning threads", oversubscribed);
   // Under load: searches arriving as requests do (at random, into 2 threads), at rising rates
-  // up to half the saturated throughput; the time a search waits for a free thread counts.
+  // up to half the saturated throughput; the time a search waits for a free thread counts. Each
+  // rate runs at least 2,000 searches (a p99 of 20 of them), and beside it the control: the
+  // same arrivals, each a fixed job of the saturated run's median CPU time instead of a search
+  // (what this machine's scheduler, timers and hypervisor add to any such job).
   const double saturated = static_cast<double>(alone.micros.size()) / alone.seconds;
+  const double job_us = Quantile(alone.micros, 0.5);
   QueryRun loaded;
-  for (const double rate : {100.0, 200.0, 400.0, 800.0}) {
+  for (const double rate : {200.0, 400.0, 800.0}) {
     if (rate > saturated * 0.6) break;
-    loaded = RunQueries(index, queries, 2, 0, seconds, rate);
+    const double s = std::max(seconds, 2000 / rate);
+    loaded = RunQueries(index, queries, 2, 0, s, rate);
+    const QueryRun control = RunQueries(index, queries, 2, 0, s, rate, job_us);
+    auto figures = [](const QueryRun& run) {
+      return Num(Quantile(run.micros, 0.5) / 1000.0, 2) + " / " +
+             Num(Quantile(run.micros, 0.99) / 1000.0, 2) + " / " +
+             Num(run.micros.empty() ? 0 : run.micros.back() / 1000.0, 1);
+    };
     Row("under load: " + Num(rate) + " searches/s arriving (" + Num(100 * rate / saturated) +
             "% of saturated): p50 / p99 / max",
-        Num(Quantile(loaded.micros, 0.5) / 1000.0, 2) + " / " +
-            Num(Quantile(loaded.micros, 0.99) / 1000.0, 2) + " / " +
-            Num(loaded.micros.empty() ? 0 : loaded.micros.back() / 1000.0, 1),
-        "ms");
+        figures(loaded), "ms");
+    Row("  control: a " + Num(job_us / 1000, 2) + " ms CPU job instead of each search",
+        figures(control), "ms");
   }
   // And beside other work: 200 searches/s arriving while 2 CPU-burning threads keep both cores
   // busy. The scheduler's share shows in the queries that find nothing (0.05 ms of work).
