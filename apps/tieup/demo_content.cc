@@ -132,7 +132,7 @@ header.brand form.search-box{display:flex;gap:.3em}header.brand form.search-box 
 header.brand form.search-box button{background:#fff;color:#7a1f3d;padding:.3em .7em}
 form.search-form{display:flex;gap:.5em;align-items:center;flex-wrap:wrap}form.search-form input{flex:1 1 16em;padding:.45em;border:1px solid #c9b8bd;border-radius:4px;font:inherit}
 ol.search-results{padding-left:1.4em}ol.search-results li{margin:1em 0}a.search-title{font-weight:600;font-size:1.1em;color:#7a1f3d}
-.search-snippet{margin:.2em 0}.search-snippet mark{background:#fbe3ea;padding:0 .1em}.search-path{color:#777;font-size:.85em}
+.search-snippet{margin:.2em 0}.search-snippet mark{background:#fbe3ea}.search-path{color:#777;font-size:.85em}
 .search-own{font-size:.8em;background:#eef6ee;color:#2e7d32;border-radius:3px;padding:0 .4em}.search-price{font-weight:600;margin-left:.6em}.stock.sold-out{color:#a00}
 nav.search-paging{display:flex;gap:.6em;margin:1.2em 0}
 header.brand .cart-count{display:inline-block;min-width:1.4em;padding:0 .35em;border-radius:.7em;background:#fff;color:#7a1f3d;text-align:center;font-size:.85em}

@@ -378,6 +378,11 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
           hit.snippet_html =
               matches.snippet(doc.get_value(kTextSlot), 240, snippet_stemmer,
                               Xapian::MSet::SNIPPET_CJK_NGRAM, "<mark>", "</mark>", "\u2026");
+          // Xapian marks each character of a Japanese word apart ("<mark>和</mark><mark>菓
+          // </mark>..."): one run. The text itself cannot hold a "<mark>" (it is escaped).
+          for (size_t at; (at = hit.snippet_html.find("</mark><mark>")) != std::string::npos;) {
+            hit.snippet_html.erase(at, 13);
+          }
           hit.percent = it.get_percent();
           answer.hits.push_back(std::move(hit));
         }
