@@ -14,6 +14,12 @@
 //                 where "statements-progress" events (ledger.js) update each partner's row and
 //                 "statements-finished" says how it ended; without JavaScript a reload shows
 //                 the current state
+//                                         Each row also says what customers searched for on
+//                                         the partner's site in the last 30 days (its search
+//                                         records, as `tieup main searches` lists them): how
+//                                         many searches, how many found nothing and the words
+//                                         most often searched for in vain, and which results
+//                                         were opened
 //   GET  /ledger/statements/ID/PERIOD      a statement: its fee lines, total and chart
 //   GET  /ledger/statements/ID/PERIOD.csv  the statement's CSV, as delivered to the partner
 //
@@ -42,6 +48,10 @@ constexpr size_t kPartnersPerPage = 25;
 constexpr std::string_view kStatementPages = "/ledger/statements/";
 // Statements listed in a partner's row, the newest first (the partner's page lists them all).
 constexpr size_t kStatementsInRow = 3;
+// What customers searched for: over the last kSearchDays days, the kZeroResultQueriesInRow
+// words most often searched for in vain.
+constexpr int64_t kSearchDays = 30;
+constexpr size_t kZeroResultQueriesInRow = 5;
 
 std::string Count(uint64_t n) { return std::to_string(n); }
 
@@ -413,6 +423,7 @@ class LedgerArea {
       }
       row["has_statements"] = !links.empty();
       row["statements"] = std::move(links);
+      row["search_use"] = SearchesData(p.id);
       rows.push_back(std::move(row));
     }
     data["rows"] = std::move(rows);
@@ -435,6 +446,34 @@ class LedgerArea {
     out.template_name = "ledger";
     out.data = std::move(data);
     return out;
+  }
+
+  // What customers searched for on `partner`'s site lately (its ledger's search records).
+  json::object SearchesData(const std::string& partner) {
+    const int64_t since = s_.daemon->env().NowMicros() - kSearchDays * fees::kMicrosPerDay;
+    auto summaries = collector_->SearchSummaries(partner, since);
+    auto zero = collector_->ZeroResultQueries(partner, since, kZeroResultQueriesInRow);
+    if (!summaries.ok() || !zero.ok()) {
+      return json::object{
+          {"error", (summaries.ok() ? zero.status() : summaries.status()).message()}};
+    }
+    if (summaries->empty()) return json::object{{"none", true}};
+    const SearchSummary& sum = summaries->front();
+    json::array words;
+    for (const ZeroResultQuery& q : *zero) {
+      words.push_back(
+          json::object{{"query", q.query},
+                       {"times", q.searches == 1 ? "once" : std::to_string(q.searches) + " times"},
+                       {"when", s_.Time(q.last_micros)}});
+    }
+    return json::object{
+        {"count", std::to_string(sum.searches) + (sum.searches == 1 ? " search" : " searches")},
+        {"zero", sum.zero_result == 0 ? std::string("every one found pages")
+                                      : std::to_string(sum.zero_result) + " found nothing"},
+        {"has_words", !words.empty()},
+        {"words", std::move(words)},
+        {"tieup_clicks", std::to_string(sum.tieup_clicks)},
+        {"original_clicks", std::to_string(sum.original_clicks)}};
   }
 
   ConsolePage StatementPage(const StatementDelivery& d, const fees::Statement& st) {

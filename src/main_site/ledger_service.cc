@@ -470,22 +470,28 @@ Result<std::vector<ZeroResultQuery>> LedgerCollector::ZeroResultQueries(std::str
   // Per partner and case-folded query: the newest row (its spelling and time) with the group's
   // count; then the groups ranked within each partner. Window functions: SQLite 3.25+ and
   // PostgreSQL alike.
+  // One partner: "partner = ?" (not "? = '' OR partner = ?"), so that the index on (partner,
+  // time_micros) serves it (the console asks for each partner of a page).
+  std::vector<SqlValue> args{since_micros};
+  if (!partner.empty()) args.emplace_back(std::string(partner));
+  args.emplace_back(static_cast<int64_t>(std::clamp<size_t>(limit, 1, 1'000'000)));
   ASSIGN_OR_RETURN(
       auto rows,
-      db_.Query("SELECT partner, query, searches, time_micros FROM ("
-                "  SELECT partner, query, searches, time_micros, ROW_NUMBER() OVER (PARTITION BY "
-                "    partner ORDER BY searches DESC, time_micros DESC, folded) AS place"
-                "  FROM ("
-                "    SELECT partner, query, lower(query) AS folded, time_micros,"
-                "      ROW_NUMBER() OVER (PARTITION BY partner, lower(query) ORDER BY "
-                "        time_micros DESC, entry DESC) AS newest,"
-                "      COUNT(*) OVER (PARTITION BY partner, lower(query)) AS searches"
-                "    FROM ledger_searches WHERE results = 0 AND clicked_path = '' AND "
-                "      time_micros >= ? AND (? = '' OR partner = ?)"
-                "  ) AS grouped WHERE newest = 1"
-                ") AS ranked WHERE place <= ? ORDER BY partner, place",
-                {since_micros, std::string(partner), std::string(partner),
-                 static_cast<int64_t>(std::clamp<size_t>(limit, 1, 1'000'000))}));
+      db_.Query(std::string("SELECT partner, query, searches, time_micros FROM ("
+                            "  SELECT partner, query, searches, time_micros, ROW_NUMBER() OVER "
+                            "    (PARTITION BY partner ORDER BY searches DESC, time_micros DESC,"
+                            "    folded) AS place"
+                            "  FROM ("
+                            "    SELECT partner, query, lower(query) AS folded, time_micros,"
+                            "      ROW_NUMBER() OVER (PARTITION BY partner, lower(query) ORDER BY "
+                            "        time_micros DESC, entry DESC) AS newest,"
+                            "      COUNT(*) OVER (PARTITION BY partner, lower(query)) AS searches"
+                            "    FROM ledger_searches WHERE results = 0 AND clicked_path = '' AND "
+                            "      time_micros >= ?") +
+                    (partner.empty() ? "" : " AND partner = ?") +
+                    "  ) AS grouped WHERE newest = 1"
+                    ") AS ranked WHERE place <= ? ORDER BY partner, place",
+                args));
   std::vector<ZeroResultQuery> out;
   out.reserve(rows.size());
   for (const SqlRow& r : rows) out.push_back({r.Text(0), r.Text(1), r.Int(2), r.Int(3)});
@@ -494,16 +500,19 @@ Result<std::vector<ZeroResultQuery>> LedgerCollector::ZeroResultQueries(std::str
 
 Result<std::vector<SearchSummary>> LedgerCollector::SearchSummaries(std::string_view partner,
                                                                     int64_t since_micros) {
+  std::vector<SqlValue> args{since_micros};
+  if (!partner.empty()) args.emplace_back(std::string(partner));
   ASSIGN_OR_RETURN(
       auto rows,
-      db_.Query("SELECT partner,"
-                "  SUM(CASE WHEN clicked_path = '' THEN 1 ELSE 0 END),"
-                "  SUM(CASE WHEN clicked_path = '' AND results = 0 THEN 1 ELSE 0 END),"
-                "  SUM(CASE WHEN clicked_area = 'tieup' THEN 1 ELSE 0 END),"
-                "  SUM(CASE WHEN clicked_area = 'original' THEN 1 ELSE 0 END)"
-                " FROM ledger_searches WHERE time_micros >= ? AND (? = '' OR partner = ?)"
-                " GROUP BY partner ORDER BY partner",
-                {since_micros, std::string(partner), std::string(partner)}));
+      db_.Query(std::string("SELECT partner,"
+                            "  SUM(CASE WHEN clicked_path = '' THEN 1 ELSE 0 END),"
+                            "  SUM(CASE WHEN clicked_path = '' AND results = 0 THEN 1 ELSE 0 END),"
+                            "  SUM(CASE WHEN clicked_area = 'tieup' THEN 1 ELSE 0 END),"
+                            "  SUM(CASE WHEN clicked_area = 'original' THEN 1 ELSE 0 END)"
+                            " FROM ledger_searches WHERE time_micros >= ?") +
+                    (partner.empty() ? "" : " AND partner = ?") +
+                    " GROUP BY partner ORDER BY partner",
+                args));
   std::vector<SearchSummary> out;
   out.reserve(rows.size());
   for (const SqlRow& r : rows) {

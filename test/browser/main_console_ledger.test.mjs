@@ -4,9 +4,10 @@
 //
 // The demo's sites (console_harness.mjs: main, shop-a and shop-b served, each with a partnership
 // contract at main). A full-page screenshot of every step in ARTIFACT_DIR/<journey>/NN-step.png:
-//   main_console_ledger_statements  customers visit both shops and each sends its access ledger
-//       to main (`tieup partner ledger push`); main's manager sees each partner's verified
-//       ledger (entries, last checkpoint, when) and no alert; a month typed wrong is refused
+//   main_console_ledger_statements  customers visit both shops (and search shop-a's) and each
+//       sends its access ledger to main (`tieup partner ledger push`); main's manager sees each
+//       partner's verified ledger (entries, last checkpoint, when), no alert, and what customers
+//       searched for (shop-a: 2 searches, "kombucha" found nothing, 1 result opened); a month typed wrong is refused
 //       with what to type; the statements for this month are written for every partner while a
 //       second tab of the page follows the progress of each partner live (no reload); both
 //       statements are listed; shop-a's statement page shows its chart, its fee lines and the
@@ -54,6 +55,30 @@ test('main_console_ledger_statements: ledgers, statements for the month, a state
         if (!held) throw new Error(out.trim());
         return [Number(held[1]), out.trim()];
       };
+      // On shop-a, first two searches (one finds nothing) and a result opened: search records,
+      // which come before the visits in its ledger (the index is built as the daemon starts:
+      // until it is, the search page answers 503).
+      const search = async (words) => {
+        const deadline = Date.now() + 30000;
+        for (;;) {
+          const r = await fetch(sites.url('shop-a', `/search?q=${encodeURIComponent(words)}`),
+                                { signal: AbortSignal.timeout(5000) });
+          const text = await r.text();
+          if (r.status === 200) return text;
+          if (r.status !== 503 || Date.now() > deadline) {
+            throw new Error(`search ${words}: ${r.status} ${text.slice(0, 200)}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      };
+      if (!/Gyokuro/.test(await search('gyokuro'))) throw new Error('gyokuro found nothing');
+      if (!/Nothing on this site matches/.test(await search('kombucha'))) {
+        throw new Error('kombucha found something');
+      }
+      const opened = await fetch(
+          sites.url('shop-a', '/search/go?to=/products/gyokuro.html&q=gyokuro'),
+          { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+      if (opened.status !== 303) throw new Error(`opening a result: ${opened.status}`);
       for (const site of ['shop-a', 'shop-b']) {
         // The ledger holds more than visits (content records of each release): the six visits
         // are the six entries after what main holds now.
@@ -101,6 +126,19 @@ test('main_console_ledger_statements: ledgers, statements for the month, a state
         }
       });
     }
+
+    await j.check("what customers searched for: shop-a's two searches, the word that found " +
+                  'nothing, the result opened; none at shop-b', async () => {
+      const a = row(page, 'shop-a').locator('td.main-ledger__searches');
+      await see(page, /^2 searches, 1 found nothing$/, { scope: a.locator('p').first() });
+      const words = await a.locator('ul.main-ledger__zero li').allInnerTexts();
+      if (words.length !== 1 || !/^“?kombucha”? once, last /.test(words[0])) {
+        throw new Error(`the words: ${JSON.stringify(words)}`);
+      }
+      await see(page, /Results opened: 1 of main's pages, 0 of its own/, { scope: a });
+      await see(page, /No searches recorded/,
+                { scope: row(page, 'shop-b').locator('td.main-ledger__searches') });
+    });
 
     await j.must('type a month the wrong way and write', async () => {
       await page.getByLabel(/^Period/).fill('12/2026');
