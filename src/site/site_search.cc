@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 #include <charconv>
+#include <optional>
 
 #include "base/encoding.h"
 #include "base/money_format.h"
@@ -57,19 +58,14 @@ search::IndexedProduct ProductOf(const std::string& sku, const content::PageProd
   return out;
 }
 
-// A query string as an HTML form sends it, ready for boost::urls::parse_query: '+' is a space
-// ("?q=matcha+latte"), written %20 so that the parser decodes it (a literal plus arrives as %2B).
-std::string FormQuery(std::string_view query) {
-  std::string out;
-  out.reserve(query.size());
-  for (char c : query) {
-    if (c == '+') {
-      out += "%20";
-    } else {
-      out += c;
-    }
+// The query's parameters as an HTML form sends them ('+' is a space: "?q=matcha+latte"),
+// decoded by Boost.URL; nullopt when the query is not valid. The view refers to `query`.
+std::optional<boost::urls::params_view> FormParams(std::string_view query) {
+  try {
+    return boost::urls::params_view(query, boost::urls::encoding_opts(/*space_as_plus=*/true));
+  } catch (const boost::system::system_error&) {
+    return std::nullopt;
   }
-  return out;
 }
 
 // The query string's value of `name` (percent-decoded), or "".
@@ -131,17 +127,15 @@ class SiteSearch::Pages : public HttpHandler {
     if (request.path() != kSearchPath) {
       return Problem(404, "", "There is no page at this address. Search the shop instead.");
     }
-    const std::string query = FormQuery(request.query());  // outlives `params`
-    auto parsed = boost::urls::parse_query(query);
-    if (!parsed) {
+    const std::optional<boost::urls::params_view> params = FormParams(request.query());
+    if (!params) {
       return Problem(400, "",
                      "The search could not be read from this address. Type your words in the "
                      "search box instead.");
     }
-    const boost::urls::params_view params(*parsed);
-    const std::string words = Param(params, "q");
-    const std::string area = Param(params, "area");
-    const std::string band = Param(params, "band");
+    const std::string words = Param(*params, "q");
+    const std::string area = Param(*params, "area");
+    const std::string band = Param(*params, "band");
     if (!IsValidUtf8(words)) {
       return Problem(400, words,
                      "Your search has characters that could not be read. Type it again in the "
@@ -157,7 +151,7 @@ class SiteSearch::Pages : public HttpHandler {
       return Problem(400, words, "There is no such part of the site to search in.");
     }
     size_t page = 1;
-    const std::string page_text = Param(params, "page");
+    const std::string page_text = Param(*params, "page");
     if (!page_text.empty()) {
       auto [end, ec] = std::from_chars(page_text.data(), page_text.data() + page_text.size(), page);
       if (ec != std::errc() || end != page_text.data() + page_text.size() || page < 1 ||
@@ -267,13 +261,10 @@ class SiteSearch::Pages : public HttpHandler {
   }
 
   HttpResponse Go(const HttpRequest& request) {
-    const std::string query = FormQuery(request.query());  // outlives `params`
-    auto parsed = boost::urls::parse_query(query);
     std::string to, words;
-    if (parsed) {
-      const boost::urls::params_view params(*parsed);
-      to = Param(params, "to");
-      words = Param(params, "q");
+    if (const std::optional<boost::urls::params_view> params = FormParams(request.query())) {
+      to = Param(*params, "to");
+      words = Param(*params, "q");
     }
     // Only a page this site serves: never a redirect elsewhere.
     std::shared_ptr<const content::SiteView> view = search_.content_.view();

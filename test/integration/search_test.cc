@@ -236,6 +236,15 @@ TEST_F(SearchTest, BadQueriesGetClearPagesAndNothingIsReflectedUnescaped) {
   r = HttpGet(partner->port(), "/search?q=gyok%FF%FE");
   EXPECT_EQ(StatusOf(r), 400);
   EXPECT_THAT(r, HasSubstr("characters that could not be read"));
+  // A broken percent-escape: the WAF refuses it before the search reads it (the search's own
+  // 400 for a query it cannot read is behind it).
+  r = HttpGet(partner->port(), "/search?q=gy%zzok");
+  EXPECT_EQ(StatusOf(r), 403);
+  EXPECT_THAT(r, Not(HasSubstr("search-results")));
+  // A plus the visitor typed arrives as %2B and stays a plus ('+' alone is a space).
+  r = HttpGet(partner->port(), "/search?q=c%2B%2B+tea");
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_THAT(r, HasSubstr("matches <strong>c++ tea</strong>"));
   for (const char* page : {"0", "abc", "101", "-1", "99999999999999999999"}) {
     r = HttpGet(partner->port(), Search("sencha", std::string("&page=") + page));
     EXPECT_EQ(StatusOf(r), 400) << page;
