@@ -385,6 +385,12 @@ struct QueryRun {
   std::vector<std::pair<std::string, double>> by_kind;  // (kind, micros)
 };
 
+// `rounds` rounds of arithmetic that the compiler cannot drop: CPU work and nothing else.
+void Spin(int rounds) {
+  volatile uint64_t x = 1;
+  for (int k = 0; k < rounds; ++k) x = x * 6364136223846793005ull + 1442695040888963407ull;
+}
+
 // Spins for `us` microseconds of this thread's CPU time.
 void CpuJob(double us) {
   auto cpu_us = [] {
@@ -393,10 +399,7 @@ void CpuJob(double us) {
     return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
   };
   const double until = cpu_us() + us;
-  volatile uint64_t x = 1;
-  while (cpu_us() < until) {
-    for (int k = 0; k < 100; ++k) x = x * 6364136223846793005ull + 1442695040888963407ull;
-  }
+  while (cpu_us() < until) Spin(100);
 }
 
 // Runs `queries` from `threads` threads for `seconds`, while `burners` more threads spin. With
@@ -412,10 +415,7 @@ QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& qu
   std::vector<std::thread> burn;
   for (int b = 0; b < burners; ++b) {
     burn.emplace_back([&stop] {
-      volatile uint64_t x = 1;
-      while (!stop.load(std::memory_order_relaxed)) {
-        for (int k = 0; k < 10000; ++k) x = x * 6364136223846793005ull + 1442695040888963407ull;
-      }
+      while (!stop.load(std::memory_order_relaxed)) Spin(10000);
     });
   }
   std::vector<QueryRun> runs(threads);
@@ -475,6 +475,14 @@ QueryRun RunQueries(const search::SiteIndex& index, const std::vector<Query>& qu
   }
   std::sort(all.micros.begin(), all.micros.end());
   return all;
+}
+
+// "p50 / p99 / max" of `run`, in ms; and how many searches failed, if any did.
+std::string Latencies(const QueryRun& run) {
+  return Num(Quantile(run.micros, 0.5) / 1000.0, 2) + " / " +
+         Num(Quantile(run.micros, 0.99) / 1000.0, 2) + " / " +
+         Num(run.micros.empty() ? 0 : run.micros.back() / 1000.0, 1) +
+         (run.errors > 0 ? " (" + std::to_string(run.errors) + " ERRORS)" : "");
 }
 
 void PrintQueryRun(const std::string& label, const QueryRun& run) {
@@ -567,16 +575,11 @@ void RunQueryMix(const SiteGenerator& gen, size_t pages, const search::SiteIndex
     const double s = std::max(seconds, 2000 / rate);
     loaded = RunQueries(index, queries, 2, 0, s, rate);
     const QueryRun control = RunQueries(index, queries, 2, 0, s, rate, job_us);
-    auto figures = [](const QueryRun& run) {
-      return Num(Quantile(run.micros, 0.5) / 1000.0, 2) + " / " +
-             Num(Quantile(run.micros, 0.99) / 1000.0, 2) + " / " +
-             Num(run.micros.empty() ? 0 : run.micros.back() / 1000.0, 1);
-    };
     Row("under load: " + Num(rate) + " searches/s arriving (" + Num(100 * rate / saturated) +
             "% of saturated): p50 / p99 / max",
-        figures(loaded), "ms");
+        Latencies(loaded), "ms");
     Row("  control: a " + Num(job_us / 1000, 2) + " ms CPU job instead of each search",
-        figures(control), "ms");
+        Latencies(control), "ms");
   }
   // And beside other work: 200 searches/s arriving while 2 CPU-burning threads keep both cores
   // busy. The scheduler's share shows in the queries that find nothing (0.05 ms of work).
