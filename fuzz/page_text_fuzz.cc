@@ -8,6 +8,7 @@
 // page's markup unescaped, and every hit is the indexed page.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -68,6 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   q.words = words;
   auto answer = index.Search(q);
   if (!answer.ok()) {
+    if (answer.status().code() != tieup::StatusCode::kInvalidArgument) {
+      std::fprintf(stderr, "search failed: %s\n", answer.status().ToString().c_str());
+    }
     FUZZ_CHECK(answer.status().code() == tieup::StatusCode::kInvalidArgument);
     FUZZ_CHECK(words.size() > tieup::search::kMaxQueryBytes || !tieup::IsValidUtf8(words));
     return 0;

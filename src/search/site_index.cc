@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -55,6 +58,71 @@ Xapian::Stem StemmerFor(const std::string& language) {
 }
 
 std::string Lower(std::string_view s) { return LowerAscii(s); }
+
+// The query a visitor's words make, and the words with misspellings corrected when asked for
+// (`extra` has FLAG_SPELLING_CORRECTION; "" when nothing was corrected).
+struct ParsedWords {
+  Xapian::Query query;
+  std::string corrected;
+};
+
+// `words` read with `rich` flags (operators, phrases, wildcards) or, when Xapian cannot read them
+// so (a visitor's stray quote or operator), with `plain` flags.
+//
+// Xapian 1.4.22 (Debian 12; fixed in 1.4.25) fails with FLAG_CJK_NGRAM, whatever the other
+// flags, on words where CJK text stands between a space and more words ("tea 和菓子 gift"), and
+// then, when FLAG_BOOLEAN found an operator out of place too ("OR tea 和菓子 gift"), leaks 96
+// bytes a search. So the words are first read as plain words, which fail only so (and do not
+// leak); such words are read one by one (one word alone is never such), as plain words.
+ParsedWords ParseLeniently(Xapian::QueryParser& parser, const std::string& words, unsigned rich,
+                           unsigned plain, unsigned extra) {
+  const bool spelling = (extra & Xapian::QueryParser::FLAG_SPELLING_CORRECTION) != 0;
+  auto parse = [&](const std::string& text, unsigned flags) -> std::optional<ParsedWords> {
+    try {
+      ParsedWords out{parser.parse_query(text, flags | extra), ""};
+      if (spelling) out.corrected = parser.get_corrected_query_string();
+      return out;
+    } catch (const Xapian::QueryParserError&) {
+      return std::nullopt;
+    }
+  };
+  if (std::optional<ParsedWords> as_plain = parse(words, plain)) {
+    std::optional<ParsedWords> as_rich = parse(words, rich);
+    return as_rich ? *as_rich : *as_plain;
+  }
+  // Split where Xapian itself sees white space (U+3000, the ideographic space, included).
+  std::vector<std::string> split(1);
+  for (Xapian::Utf8Iterator it(words); it != Xapian::Utf8Iterator(); ++it) {
+    if (Xapian::Unicode::is_whitespace(*it)) {
+      if (!split.back().empty()) split.emplace_back();
+    } else {
+      Xapian::Unicode::append_utf8(split.back(), *it);
+    }
+  }
+  // Read so, the words lose their operators but one: "-tea" still leaves out pages with "tea".
+  std::vector<Xapian::Query> required;
+  std::vector<Xapian::Query> excluded;
+  std::string corrected;
+  bool any_corrected = false;
+  for (const std::string& word : split) {
+    if (word.empty()) continue;
+    const bool exclude = word.size() > 1 && word.front() == '-';
+    std::optional<ParsedWords> part = parse(exclude ? word.substr(1) : word, plain);
+    if (!part) throw Xapian::QueryParserError("the word '" + word + "' cannot be read");
+    (exclude ? excluded : required).push_back(part->query);
+    any_corrected = any_corrected || !part->corrected.empty();
+    const std::string shown = part->corrected.empty() ? word
+                              : exclude               ? "-" + part->corrected
+                                                      : part->corrected;
+    corrected += (corrected.empty() ? "" : " ") + shown;
+  }
+  Xapian::Query query(Xapian::Query::OP_AND, required.begin(), required.end());
+  if (!excluded.empty()) {
+    query = Xapian::Query(Xapian::Query::OP_AND_NOT, query,
+                          Xapian::Query(Xapian::Query::OP_OR, excluded.begin(), excluded.end()));
+  }
+  return {query, any_corrected ? corrected : ""};
+}
 
 Status FromXapian(const Xapian::Error& e, std::string_view doing, const std::string& dir) {
   const std::string what =
@@ -329,13 +397,7 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
         const unsigned rich =
             plain | Xapian::QueryParser::FLAG_BOOLEAN | Xapian::QueryParser::FLAG_PHRASE |
             Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD;
-        Xapian::Query parsed;
-        try {
-          parsed = parser.parse_query(query.words, rich);
-        } catch (const Xapian::QueryParserError&) {
-          // A visitor's stray quote or operator: the words as plain words.
-          parsed = parser.parse_query(query.words, plain);
-        }
+        const Xapian::Query parsed = ParseLeniently(parser, query.words, rich, plain, 0).query;
         auto filtered = [&](Xapian::Query q) {
           if (!query.area.empty()) {
             q = Xapian::Query(Xapian::Query::OP_FILTER, q,
@@ -390,17 +452,14 @@ Result<SearchAnswer> SiteIndex::Search(const SearchQuery& query) const {
         // word the pages have ("picked" -> "iced"), which would only distract from the results.
         std::string corrected;
         if (answer.total == 0) {
-          try {
-            parser.parse_query(query.words, rich | Xapian::QueryParser::FLAG_SPELLING_CORRECTION);
-          } catch (const Xapian::QueryParserError&) {
-            parser.parse_query(query.words, plain | Xapian::QueryParser::FLAG_SPELLING_CORRECTION);
-          }
-          corrected = parser.get_corrected_query_string();
+          corrected = ParseLeniently(parser, query.words, rich, plain,
+                                     Xapian::QueryParser::FLAG_SPELLING_CORRECTION)
+                          .corrected;
         }
         if (!corrected.empty() && corrected != query.words) {
           // Offered only when it finds something (a word may have left the pages since).
           Xapian::Enquire check(*db);
-          check.set_query(filtered(parser.parse_query(corrected, plain)));
+          check.set_query(filtered(ParseLeniently(parser, corrected, rich, plain, 0).query));
           if (!check.get_mset(0, 1).empty()) answer.did_you_mean = corrected;
         }
       }
