@@ -353,7 +353,9 @@ TEST(BlobBatchCrashTest, APowerLossAtAnyStepLeavesOnlyCompleteBlobs) {
       return Status::Ok();
     }),
                 IsOk());
-    if (committed) EXPECT_EQ(present, pages.size() + 1) << "crash after " << n;
+    if (committed) {
+      EXPECT_EQ(present, pages.size() + 1) << "crash after " << n;
+    }
     ASSERT_LT(n, 1000u) << "the batch never completed";
   }
 }

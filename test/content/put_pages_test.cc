@@ -62,7 +62,11 @@ TEST_F(PutOriginalPagesTest, RefusesBadBatchesWithoutWritingAnything) {
   tieup.area = Area::kTieup;
   tieup.version = 1;
   tieup.created = env_->NowSeconds();
-  tieup.files["/news.html"] = FileEntry{*hash, 3, "text/html", UpdateMethod::kStaged, "", {}};
+  FileEntry news;  // staged, as every entry is unless it says otherwise
+  news.hash = *hash;
+  news.length = 3;
+  news.content_type = "text/html";
+  tieup.files["/news.html"] = news;
   ASSERT_THAT(store_->Stage(tieup), IsOk());
   ASSERT_THAT(store_->Activate(Area::kTieup, 1), IsOk());
   EXPECT_THAT(store_->PutOriginalPages(

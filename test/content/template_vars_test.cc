@@ -260,7 +260,9 @@ TEST_F(TemplateBuildTest, ExpandingFromThePreviousReleaseMakesOnlyTheChangedPage
   const FileEntry& news = v2->files.at("/news.html");
   ASSERT_TRUE(news.vars);
   for (const auto& [path, e] : v1->files) {
-    if (e.vars) ASSERT_THAT(partner_blobs.Remove(e.hash), IsOk());
+    if (e.vars) {
+      ASSERT_THAT(partner_blobs.Remove(e.hash), IsOk());
+    }
   }
   ASSERT_THAT(partner_blobs.PutExpected(news.hash, blobs_.Get(news.hash).value()), IsOk());
   auto second = ExpandRelease(*v2, partner_blobs, &*first, &*v1);
@@ -303,7 +305,9 @@ TEST_F(TemplateBuildTest, ManyPagesMadeAtOnceAreTheDirectBuildsAndFailInPathOrde
     EXPECT_EQ(made.hash, e.hash) << path;
     EXPECT_EQ(made.gzip, e.gzip) << path;
     EXPECT_TRUE(partner_blobs.Has(made.hash)) << path;
-    if (made.gzip) EXPECT_TRUE(partner_blobs.Has(made.gzip->hash)) << path;
+    if (made.gzip) {
+      EXPECT_TRUE(partner_blobs.Has(made.gzip->hash)) << path;
+    }
   }
   EXPECT_EQ(MainForm(*expanded), *m);
   // Two templates gone: the first in path order is named, whichever thread met which first.

@@ -35,7 +35,10 @@ class PreviewHandlerTest : public ::testing::Test {
         m.created = env_->NowSeconds();
         auto put = [&](std::string path, std::string bytes, std::string type) -> Status {
           ASSIGN_OR_RETURN(std::string hash, store.blobs().Put(bytes));
-          m.files[path] = {hash, bytes.size(), type, content::UpdateMethod::kStaged, "", {}};
+          content::FileEntry& e = m.files[path];  // staged, as every entry is by default
+          e.hash = hash;
+          e.length = bytes.size();
+          e.content_type = std::move(type);
           return Status::Ok();
         };
         RETURN_IF_ERROR(

@@ -118,7 +118,9 @@ TEST_F(PublishProgressTest, EachBatchSentWhileThePartnerFetchesIsCounted) {
   ASSERT_THAT(fetching, SizeIs(staged.fetched_blobs));
   for (size_t i = 0; i < fetching.size(); ++i) {
     EXPECT_EQ(fetching[i].fetched_blobs, i + 1);
-    if (i > 0) EXPECT_GT(fetching[i].fetched_bytes, fetching[i - 1].fetched_bytes);
+    if (i > 0) {
+      EXPECT_GT(fetching[i].fetched_bytes, fetching[i - 1].fetched_bytes);
+    }
     EXPECT_EQ(fetching[i].version, 1u);
   }
   EXPECT_EQ(fetching.back().fetched_bytes, staged.fetched_bytes);
