@@ -8,13 +8,13 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINF
 # libFuzzer targets under fuzz/. -O1 keeps stack traces readable; line tables are all a report
 # needs (function, file, line), and a seventh of the debug info of -g to compile and link; our
 # asserts stay on (for third-party ones see TIEUP_SANITIZE in CMakeLists.txt). Unity builds
-# there (TIEUP_UNITY): it is CI's slowest stage.
+# there (TIEUP_UNITY): it is CI's slowest stage. Warnings are errors there too, as in the gcc
+# tree: it is the only tree in which CI compiles the unit tests and the fuzz targets.
 ASAN_BUILD ?= build-asan
 ASAN_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
 	-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DTIEUP_SANITIZE=address,undefined \
-	-DTIEUP_FUZZ=ON -DTIEUP_UNITY=ON \
-	-DTIEUP_WERROR=OFF
+	-DTIEUP_FUZZ=ON -DTIEUP_UNITY=ON -DTIEUP_WERROR=ON
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

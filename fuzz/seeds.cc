@@ -250,7 +250,7 @@ void SyncSeeds() {
   write("update_response", 2, EncodeUpdateResponse({"u7", false, "not during the sale"}));
   write("update_response_reply", 3, EncodeUpdateResponseReply({true, 3}));
   write("activate", 4, EncodeActivateRequest({"u7", 3}));
-  write("status", 5, EncodePartnerSyncStatus({"shop-b", 3, {1, 2, 3}, {"u8", "u9"}}));
+  write("status", 5, EncodePartnerSyncStatus({"shop-b", 3, {1, 2, 3}, {"u8", "u9"}, "", {}}));
   write("event", 6, EncodeEventReport({"u7", 3, "refused", "signature did not verify"}));
   write("blob_request", 7, EncodeBlobRequest({hash, std::string(64, 'b')}));
   write("blob_batch", 8, std::string(1, '\x02') + EncodeBlobBatch({"hello", ""}));
