@@ -109,7 +109,8 @@ ParsedWords ParseLeniently(Xapian::QueryParser& parser, const std::string& words
     const bool exclude = word.size() > 1 && word.front() == '-';
     std::optional<ParsedWords> part = parse(exclude ? word.substr(1) : word, plain);
     if (!part) throw Xapian::QueryParserError("the word '" + word + "' cannot be read");
-    (exclude ? excluded : required).push_back(part->query);
+    // A word of no letters ("!!!") makes no query; in an AND it would match nothing.
+    if (!part->query.empty()) (exclude ? excluded : required).push_back(part->query);
     any_corrected = any_corrected || !part->corrected.empty();
     const std::string shown = part->corrected.empty() ? word
                               : exclude               ? "-" + part->corrected

@@ -251,7 +251,8 @@ TEST_F(SiteIndexTest, JapaneseBetweenEnglishWordsIsFound) {
   // Spaces, and the ideographic space (U+3000) a Japanese keyboard types.
   for (const std::string& words :
        {std::string("gyokuro 和菓子 gift"), std::string("gyokuro\u3000和菓子\u3000gift"),
-        std::string("  gyokuro  和菓子 gift  "), std::string("gyokuro 和菓子gift set")}) {
+        std::string("  gyokuro  和菓子 gift  "), std::string("gyokuro 和菓子gift set"),
+        std::string("gyokuro 和菓子 gift !!! -?")}) {
     SearchAnswer a = Find(words);
     EXPECT_THAT(Paths(a), ElementsAre("/w.html")) << words;
     ASSERT_FALSE(a.hits.empty());
