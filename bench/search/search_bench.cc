@@ -616,7 +616,25 @@ int QueriesOnly(const std::string& site, size_t pages, double seconds) {
   return 0;
 }
 
+constexpr const char* kUsage =
+    "usage: search_bench [--pages N] [--builds N] [--updates N] [--seconds S] [--dir PARENT]\n"
+    "                    [--keep 1]\n"
+    "       search_bench --site KEPT_SITE_DIR [--pages N] [--seconds S]\n"
+    "Builds a site of N generated pages (10,000) and its search index, then times the index's\n"
+    "full build, one-page updates and a query mix (saturated, under load, beside other work).\n"
+    "About 3 minutes. --keep 1 keeps the site; --site runs only the queries on such a site.\n";
+
 int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  if (argc % 2 == 0) {  // a flag without its value
+    std::fprintf(stderr, "search_bench: %s needs a value\n%s", argv[argc - 1], kUsage);
+    return 2;
+  }
   size_t pages = 10'000;
   int builds = 1, updates = 20;
   double seconds = 4;
@@ -641,7 +659,7 @@ int Main(int argc, char** argv) {
     } else if (flag == "--site") {
       reuse = argv[i + 1];
     } else {
-      std::fprintf(stderr, "search_bench: unknown flag %s\n", argv[i]);
+      std::fprintf(stderr, "search_bench: unknown flag %s\n%s", argv[i], kUsage);
       return 2;
     }
   }
