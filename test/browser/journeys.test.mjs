@@ -23,8 +23,9 @@
 //                     set back to 1,200 at the end (main_down expects it).
 //   search            on shop-a: the header's search box finds Gyokuro Kin (price, stock state)
 //                     and opens it; "和菓子" finds the shop's own wagashi page (highlighted in
-//                     its snippet); "gyokoro" offers "did you mean gyokuro"; markup in the words is shown
-//                     as text; an over-long search says so; main searches its own pages.
+//                     its snippet), and so do English and Japanese words together; "gyokoro"
+//                     offers "did you mean gyokuro"; markup in the words is shown as text; an
+//                     over-long search says so; main searches its own pages.
 //   account           on shop-a: the header's "Sign in" (main's sign-in page, sso.test.mjs has
 //                     the rest of single sign-on), its "Register" (main's page, for shop-a),
 //                     register, the link of the confirmation mail, back on shop-a with "Signed
@@ -675,6 +676,15 @@ test('search: the header search box on a partner finds a tea in English and a sw
       const marked = (await page.locator('li.search-result mark').allInnerTexts()).join('');
       if (!marked.includes('菓子')) throw new Error(`marked: "${marked}"`);
     });
+
+    // English and Japanese words together, typed with the ideographic space a Japanese keyboard
+    // gives (Debian's Xapian cannot parse such words with operators: they are read one by one).
+    await page.getByRole('banner').getByRole('searchbox').fill('sweets\u3000和菓子 tea');
+    await clickAndLoad(page, page.getByRole('banner').getByRole('button', { name: /search/i }));
+    await j.shot('mixed-languages');
+    await j.check('English and Japanese words together find the wagashi page', () =>
+      page.locator('a.search-title', { hasText: /Wagashi of the season/ }).first()
+          .waitFor({ timeout: 3000 }));
 
     // A misspelling: "did you mean", followed.
     await gotoAndLoad(page, sites.url('shop-a', '/search?q=gyokoro'));
